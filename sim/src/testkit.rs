@@ -1,0 +1,166 @@
+//! `Chatter`: the kernel's own test node.
+//!
+//! It exercises every kernel service the way a real process would: it sends
+//! sequenced messages to random peers, appends every message it receives to a
+//! log file, fsyncs that log every few records, and on boot recovers the log
+//! from disk (dropping a torn tail). It reports what it saw as observations,
+//! so a harness can check two kernel promises: links are FIFO, and what an
+//! fsync confirmed survives any crash or power loss.
+
+use rand::Rng;
+
+use crate::ctx::Ctx;
+use crate::node::{Node, NodeId};
+use crate::time::Nanos;
+
+/// The log file every chatter keeps.
+pub const CHAT_LOG: &str = "chat.log";
+/// Bytes per log record: sender id and sequence number, little-endian.
+pub const RECORD_BYTES: u64 = 16;
+/// The chatter fsyncs its log after this many new records.
+pub const FSYNC_EVERY: u64 = 8;
+
+/// A message between chatters: the sender's boot id and a per-link sequence.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+pub struct Chat {
+    /// Random id of the sender's process incarnation.
+    pub boot: u64,
+    /// Sequence number on this link for this incarnation, from 1.
+    pub seq: u64,
+}
+
+/// The chatter's only timer.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+pub struct Tick;
+
+/// What a chatter reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChatObs {
+    /// Booted with this many whole records recovered from disk.
+    Booted {
+        /// Records recovered.
+        records: u64,
+    },
+    /// An fsync confirmed the first `records` records durable.
+    Fsynced {
+        /// Records covered.
+        records: u64,
+    },
+    /// A message arrived with a sequence not above the previous one on its link.
+    OutOfOrder {
+        /// The sender.
+        from: NodeId,
+        /// The previous sequence seen on that connection.
+        previous: u64,
+        /// The sequence that arrived.
+        got: u64,
+    },
+    /// A message was received.
+    Received,
+    /// A connection broke.
+    Disconnected,
+}
+
+/// A test node that chats with its peers and logs what it hears.
+#[derive(Debug)]
+pub struct Chatter {
+    peers: Vec<NodeId>,
+    interval_ns: Nanos,
+    boot: u64,
+    sent: Vec<u64>,
+    /// Per sender: (boot, last seq) on the current connection.
+    last_seen: Vec<Option<(u64, u64)>>,
+    records: u64,
+}
+
+impl Chatter {
+    /// A chatter that talks to `peers` about every `interval_ns` (jittered).
+    pub fn new(peers: Vec<NodeId>, interval_ns: Nanos) -> Self {
+        Self {
+            peers,
+            interval_ns: interval_ns.max(1),
+            boot: 0,
+            sent: Vec::new(),
+            last_seen: Vec::new(),
+            records: 0,
+        }
+    }
+
+    fn schedule_tick(&mut self, ctx: &mut Ctx<'_, Self>) {
+        let jitter = ctx.rng().random_range(0..=self.interval_ns);
+        ctx.set_timer(self.interval_ns / 2 + jitter, Tick);
+    }
+}
+
+impl Node for Chatter {
+    type Msg = Chat;
+    type Timer = Tick;
+    type Obs = ChatObs;
+
+    fn start(&mut self, ctx: &mut Ctx<'_, Self>) {
+        let n = ctx.node_count();
+        self.boot = ctx.rng().random();
+        self.sent = vec![0; n];
+        self.last_seen = vec![None; n];
+        let bytes = ctx.disk().len(CHAT_LOG);
+        // Recovery: a torn record at the tail is cut away.
+        let whole = bytes - bytes % RECORD_BYTES;
+        if whole != bytes {
+            ctx.disk_mut().truncate(CHAT_LOG, whole);
+        }
+        self.records = whole / RECORD_BYTES;
+        ctx.observe(ChatObs::Booted {
+            records: self.records,
+        });
+        self.schedule_tick(ctx);
+    }
+
+    fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, msg: Chat) {
+        let seen = &mut self.last_seen[from.index()];
+        if let Some((boot, previous)) = *seen {
+            if boot == msg.boot && msg.seq <= previous {
+                ctx.observe(ChatObs::OutOfOrder {
+                    from,
+                    previous,
+                    got: msg.seq,
+                });
+            }
+        }
+        *seen = Some((msg.boot, msg.seq));
+        let mut record = [0u8; RECORD_BYTES as usize];
+        record[..8].copy_from_slice(&u64::from(from.0).to_le_bytes());
+        record[8..].copy_from_slice(&msg.seq.to_le_bytes());
+        ctx.disk_mut().append(CHAT_LOG, &record);
+        self.records += 1;
+        ctx.observe(ChatObs::Received);
+        if self.records % FSYNC_EVERY == 0 {
+            ctx.fsync(CHAT_LOG, self.records);
+        }
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, _timer: Tick) {
+        if !self.peers.is_empty() {
+            let to = self.peers[ctx.rng().random_range(0..self.peers.len())];
+            self.sent[to.index()] += 1;
+            let seq = self.sent[to.index()];
+            ctx.send(
+                to,
+                Chat {
+                    boot: self.boot,
+                    seq,
+                },
+            );
+        }
+        self.schedule_tick(ctx);
+    }
+
+    fn on_disconnect(&mut self, ctx: &mut Ctx<'_, Self>, peer: NodeId) {
+        // A new connection starts a new sequence on both sides.
+        self.last_seen[peer.index()] = None;
+        ctx.observe(ChatObs::Disconnected);
+    }
+
+    fn on_fsync(&mut self, ctx: &mut Ctx<'_, Self>, token: u64) {
+        ctx.observe(ChatObs::Fsynced { records: token });
+    }
+}
