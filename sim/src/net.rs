@@ -20,6 +20,9 @@ pub struct NetConfig {
     pub latency_min_ns: Nanos,
     /// Longest one-way latency.
     pub latency_max_ns: Nanos,
+    /// TCP-like links: messages on one link arrive in send order. False gives
+    /// datagram links where each message keeps its own sampled latency.
+    pub fifo: bool,
 }
 
 impl Default for NetConfig {
@@ -27,6 +30,7 @@ impl Default for NetConfig {
         Self {
             latency_min_ns: 1_000_000,
             latency_max_ns: 5_000_000,
+            fifo: true,
         }
     }
 }
@@ -94,7 +98,7 @@ pub struct Network {
     /// Extra one-way delay per node (latency spike); a link gets the larger of its ends.
     extra_delay: Vec<Nanos>,
     nodes: usize,
-    /// Test-only mutation: when false, links stop being FIFO.
+    /// When false, links stop being FIFO (datagram links, or a test mutation).
     fifo: bool,
 }
 
@@ -107,7 +111,7 @@ impl Network {
             links: vec![Link::default(); nodes * nodes],
             extra_delay: vec![0; nodes],
             nodes,
-            fifo: true,
+            fifo: config.fifo,
         };
         for _ in 0..nodes {
             net.graph.add_node(());
@@ -278,7 +282,7 @@ impl Network {
         }
     }
 
-    /// Test-only mutation: turn per-link FIFO off.
+    /// Turns per-link FIFO on or off.
     pub fn set_fifo(&mut self, fifo: bool) {
         self.fifo = fifo;
     }

@@ -84,7 +84,9 @@ impl<N: Node> Sim<N> {
     /// Turns on deliberate kernel bugs (tests only).
     pub fn set_mutations(&mut self, mutations: Mutations) {
         self.mutations = mutations;
-        self.kernel.net.set_fifo(!mutations.reorder_links);
+        self.kernel
+            .net
+            .set_fifo(self.kernel.net_config.fifo && !mutations.reorder_links);
         for slot in &mut self.kernel.slots {
             slot.disk.set_fsync_lies(mutations.fsync_lies);
         }
