@@ -160,7 +160,11 @@ fn main() {
     while tally.delivered.get() < deliveries && sim.step() {}
     let wall = started.elapsed().as_secs_f64();
 
-    assert_eq!(tally.delivered.get(), deliveries, "500 tokens are always in flight");
+    assert_eq!(
+        tally.delivered.get(),
+        deliveries,
+        "500 tokens are always in flight"
+    );
     println!(
         "{{\"impl\":\"{}\",\"deliveries\":{},\"sim_seconds\":{:.9},\"wall_seconds\":{:.6},\"deliveries_per_sec\":{:.1},\"checksum\":{}}}",
         if tcp { "ksim-tcp" } else { "ksim" },

@@ -87,7 +87,7 @@ pub fn poisson_arrivals(
     end: Nanos,
 ) -> Vec<Nanos> {
     let mut times = Vec::new();
-    if !(rate_per_min > 0.0) || !rate_per_min.is_finite() {
+    if rate_per_min.is_nan() || rate_per_min <= 0.0 || !rate_per_min.is_finite() {
         return times;
     }
     let mean_gap_ns = 60e9 / rate_per_min;
@@ -113,7 +113,10 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(9);
         let minute = 60_000_000_000u64;
         let n = poisson_arrivals(&mut rng, 2.0, 0, 1000 * minute).len();
-        assert!((1800..2200).contains(&n), "expected ~2000 arrivals, got {n}");
+        assert!(
+            (1800..2200).contains(&n),
+            "expected ~2000 arrivals, got {n}"
+        );
     }
 
     #[test]

@@ -249,7 +249,9 @@ impl<N: Node> Kernel<N> {
     /// Issues an fsync of `file` for `node`; completes after a sampled latency.
     pub(crate) fn fsync(&mut self, node: NodeId, file: &str, token: u64) {
         let slot = &mut self.slots[node.index()];
-        let latency = slot.disk.fsync_latency(&self.disk_config, &mut slot.disk_rng);
+        let latency = slot
+            .disk
+            .fsync_latency(&self.disk_config, &mut slot.disk_rng);
         let upto = slot.disk.fsync_horizon();
         let incarnation = slot.incarnation;
         let at = self.now + latency;

@@ -322,7 +322,11 @@ mod tests {
 
     fn up_matrix(net: &Network) -> Vec<Vec<bool>> {
         (0..net.len() as u32)
-            .map(|a| (0..net.len() as u32).map(|b| net.is_up(n(a), n(b))).collect())
+            .map(|a| {
+                (0..net.len() as u32)
+                    .map(|b| net.is_up(n(a), n(b)))
+                    .collect()
+            })
             .collect()
     }
 

@@ -62,7 +62,10 @@ impl<N: Node> Sim<N> {
         name: impl Into<String>,
         factory: impl Fn(NodeId) -> N + 'static,
     ) -> NodeId {
-        assert!(!self.started, "nodes are added before the simulation starts");
+        assert!(
+            !self.started,
+            "nodes are added before the simulation starts"
+        );
         let id = NodeId(self.nodes.len() as u32);
         let name = name.into();
         let streams = &self.kernel.streams;
@@ -219,7 +222,8 @@ impl<N: Node> Sim<N> {
 
     /// Schedules a fault at `at`.
     pub fn schedule(&mut self, at: Nanos, fault: Fault) {
-        self.kernel.push(at.max(self.kernel.now), EventKind::Fault(fault));
+        self.kernel
+            .push(at.max(self.kernel.now), EventKind::Fault(fault));
     }
 
     /// Processes every event up to and including `until`, then sets the clock to `until`.
@@ -299,7 +303,8 @@ impl<N: Node> Sim<N> {
                 id,
                 timer,
             } => {
-                let cancelled = !self.kernel.cancelled.is_empty() && self.kernel.cancelled.remove(&id);
+                let cancelled =
+                    !self.kernel.cancelled.is_empty() && self.kernel.cancelled.remove(&id);
                 let fires = !cancelled && self.live(node, incarnation);
                 let words = [u64::from(node.0), u64::from(fires), stable_hash(&timer)];
                 self.kernel.trace.fold(at, code, words);
@@ -318,9 +323,11 @@ impl<N: Node> Sim<N> {
                 peer,
             } => {
                 let live = self.live(node, incarnation);
-                self.kernel
-                    .trace
-                    .fold(at, code, [u64::from(node.0), u64::from(peer.0), u64::from(live)]);
+                self.kernel.trace.fold(
+                    at,
+                    code,
+                    [u64::from(node.0), u64::from(peer.0), u64::from(live)],
+                );
                 if self.kernel.trace.is_recording() && live {
                     let line = json!({"t_ns": at, "event": "disconnected", "node": self.name(node),
                         "peer": self.name(peer)});
@@ -490,7 +497,10 @@ impl<N: Node> Sim<N> {
                 for event in held {
                     self.kernel.push(now, event.kind);
                 }
-                done(format!("{} resumed with {count} inputs queued", self.name(id)))
+                done(format!(
+                    "{} resumed with {count} inputs queued",
+                    self.name(id)
+                ))
             }
             Fault::Partition(ref partition) => {
                 let told = self.kernel.net.partition(partition);
@@ -512,7 +522,10 @@ impl<N: Node> Sim<N> {
             Fault::Latency { node, delay_ns } => {
                 self.kernel.net.set_extra_delay(node, delay_ns);
                 let who = node.map_or("every node", |n| self.name(n)).to_owned();
-                done(format!("{who}: +{} one-way delay", crate::time::format_nanos(delay_ns)))
+                done(format!(
+                    "{who}: +{} one-way delay",
+                    crate::time::format_nanos(delay_ns)
+                ))
             }
             Fault::Corrupt(id) => {
                 let slot = &mut self.kernel.slots[id.index()];

@@ -133,7 +133,7 @@ impl Node for Chatter {
         ctx.disk_mut().append(CHAT_LOG, &record);
         self.records += 1;
         ctx.observe(ChatObs::Received);
-        if self.records % FSYNC_EVERY == 0 {
+        if self.records.is_multiple_of(FSYNC_EVERY) {
             ctx.fsync(CHAT_LOG, self.records);
         }
     }

@@ -14,16 +14,16 @@ pub const SECONDS: Nanos = 1_000_000_000;
 pub fn format_nanos(ns: Nanos) -> String {
     if ns >= SECONDS {
         let ms = ns / MILLIS;
-        if ms % 1000 == 0 {
+        if ms.is_multiple_of(1000) {
             format!("{}s", ms / 1000)
         } else {
             format!("{}.{:03}s", ms / 1000, ms % 1000)
         }
-    } else if ns >= MILLIS && ns % MILLIS == 0 {
+    } else if ns >= MILLIS && ns.is_multiple_of(MILLIS) {
         format!("{}ms", ns / MILLIS)
     } else if ns >= MILLIS {
         format!("{}.{:03}ms", ns / MILLIS, (ns % MILLIS) / MICROS)
-    } else if ns >= MICROS && ns % MICROS == 0 {
+    } else if ns >= MICROS && ns.is_multiple_of(MICROS) {
         format!("{}us", ns / MICROS)
     } else {
         format!("{ns}ns")

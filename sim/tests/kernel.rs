@@ -320,7 +320,13 @@ fn chatter_run(seed: u64, faults: bool) -> (String, u64) {
         sim.schedule(2 * SECONDS, Fault::Restart(NodeId(1)));
         sim.schedule(3 * SECONDS, Fault::Partition(Partition::Isolate(NodeId(2))));
         sim.schedule(4 * SECONDS, Fault::Heal);
-        sim.schedule(5 * SECONDS, Fault::PowerLoss { node: NodeId(3), torn: true });
+        sim.schedule(
+            5 * SECONDS,
+            Fault::PowerLoss {
+                node: NodeId(3),
+                torn: true,
+            },
+        );
         sim.schedule(6 * SECONDS, Fault::Restart(NodeId(3)));
     }
     sim.run_until(8 * SECONDS);
@@ -352,7 +358,9 @@ fn adding_faults_does_not_move_other_streams() {
     for sim in [&mut with, &mut without] {
         for i in 0..3u32 {
             let peers: Vec<NodeId> = (0..3).filter(|&p| p != i).map(NodeId).collect();
-            sim.add_node(format!("c{i}"), move |_| Chatter::new(peers.clone(), 10 * MILLIS));
+            sim.add_node(format!("c{i}"), move |_| {
+                Chatter::new(peers.clone(), 10 * MILLIS)
+            });
         }
         sim.start();
     }
