@@ -444,6 +444,6 @@ mod tests {
         let SendOutcome::InFlight { at, .. } = net.send(0, n(0), n(1), &mut rng) else {
             panic!()
         };
-        assert!(at >= 101_000_000 && at <= 105_000_000);
+        assert!((101_000_000..=105_000_000).contains(&at));
     }
 }
