@@ -188,16 +188,20 @@ impl Network {
     /// messages are dropped. Returns the endpoints that had a live connection
     /// and must be told (each as (who is told, about whom)).
     pub fn reset(&mut self, a: NodeId, b: NodeId) -> Vec<(NodeId, NodeId)> {
-        let mut told = Vec::new();
+        // One TCP connection carries both directions: if either side had used
+        // it, both ends see it break.
+        let mut connected = false;
         for (from, to) in [(a, b), (b, a)] {
             let i = self.index(from, to);
             let link = &mut self.links[i];
             link.epoch = link.epoch.wrapping_add(1);
-            if std::mem::take(&mut link.connected) {
-                told.push((from, to));
-            }
+            connected |= std::mem::take(&mut link.connected);
         }
-        told
+        if connected {
+            vec![(a, b), (b, a)]
+        } else {
+            Vec::new()
+        }
     }
 
     /// Resets every connection of `node` (its process died or restarted).
@@ -434,6 +438,16 @@ mod tests {
             net.send(20, n(0), n(1), &mut rng),
             SendOutcome::InFlight { .. }
         ));
+    }
+
+    #[test]
+    fn reset_tells_both_ends_of_a_used_connection_only() {
+        let mut net = Network::new(NetConfig::default(), 3);
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        net.send(0, n(0), n(1), &mut rng);
+        assert_eq!(net.reset(n(0), n(1)), vec![(n(0), n(1)), (n(1), n(0))]);
+        assert_eq!(net.reset(n(0), n(1)), vec![], "already reset");
+        assert_eq!(net.reset(n(0), n(2)), vec![], "never used");
     }
 
     #[test]
