@@ -308,9 +308,9 @@ impl<N: Node> Sim<N> {
                 let fires = !cancelled && self.live(node, incarnation);
                 let words = [u64::from(node.0), u64::from(fires), stable_hash(&timer)];
                 self.kernel.trace.fold(at, code, words);
-                if self.kernel.trace.is_recording() && fires {
+                if self.kernel.trace.is_recording() {
                     let line = json!({"t_ns": at, "event": "timer", "node": self.name(node),
-                        "timer": format!("{timer:?}")});
+                        "timer": format!("{timer:?}"), "fired": fires});
                     self.kernel.trace.write_line(&line);
                 }
                 if fires {
@@ -328,9 +328,9 @@ impl<N: Node> Sim<N> {
                     code,
                     [u64::from(node.0), u64::from(peer.0), u64::from(live)],
                 );
-                if self.kernel.trace.is_recording() && live {
+                if self.kernel.trace.is_recording() {
                     let line = json!({"t_ns": at, "event": "disconnected", "node": self.name(node),
-                        "peer": self.name(peer)});
+                        "peer": self.name(peer), "delivered": live});
                     self.kernel.trace.write_line(&line);
                 }
                 if live {
@@ -374,12 +374,22 @@ impl<N: Node> Sim<N> {
                 self.kernel
                     .trace
                     .fold(at, code, [u64::from(node.0), token, u64::from(live)]);
+                if self.kernel.trace.is_recording() {
+                    let line = json!({"t_ns": at, "event": "fsync_notify", "node": self.name(node),
+                        "token": token, "delivered": live});
+                    self.kernel.trace.write_line(&line);
+                }
                 if live {
                     self.with_node(node, |n, ctx| n.on_fsync(ctx, token));
                 }
             }
             EventKind::Writeback => {
                 self.kernel.trace.fold(at, code, [0, 0, 0]);
+                if self.kernel.trace.is_recording() {
+                    self.kernel
+                        .trace
+                        .write_line(&json!({"t_ns": at, "event": "writeback"}));
+                }
                 self.kernel.writeback();
             }
             EventKind::Fault(fault) => {
@@ -410,6 +420,10 @@ impl<N: Node> Sim<N> {
         }
         let now = self.kernel.now;
         self.kernel.trace.fold(now, 8, [u64::from(id.0), 0, 0]);
+        if self.kernel.trace.is_recording() {
+            let line = json!({"t_ns": now, "event": "poke", "node": self.name(id)});
+            self.kernel.trace.write_line(&line);
+        }
         self.with_node(id, f);
         true
     }
