@@ -1,0 +1,79 @@
+//! Broker (and KRaft controller) configs, with Kafka 3.x names and defaults.
+
+use super::ConfigDef as D;
+use super::Scope::Broker as B;
+
+const L: i64 = i64::MAX;
+
+/// The broker configs a scenario may set in `[cluster.config]`.
+#[rustfmt::skip]
+pub(crate) static BROKER: &[D] = &[
+    // Replication and durability.
+    D::int(B, "min.insync.replicas", 1, Some(1), "Replicas that must acknowledge an acks=all write, or the producer gets NOT_ENOUGH_REPLICAS."),
+    D::boolean(B, "unclean.leader.election.enable", false, "Allow an out-of-sync replica to become leader as a last resort, at the risk of data loss."),
+    D::int(B, "default.replication.factor", 1, Some(1), "Replication factor of automatically created topics."),
+    D::int(B, "num.partitions", 1, Some(1), "Partitions of automatically created topics."),
+    D::long(B, "replica.lag.time.max.ms", 0, Some(30000), "A follower that has not caught up for this long is removed from the ISR."),
+    D::int(B, "replica.fetch.wait.max.ms", 0, Some(500), "Longest a follower's fetch request waits at the leader for data."),
+    D::int(B, "replica.fetch.max.bytes", 0, Some(1048576), "Bytes a follower fetches per partition per request."),
+    D::int(B, "replica.fetch.min.bytes", 0, Some(1), "Bytes a follower's fetch waits for before the leader answers."),
+    D::int(B, "replica.fetch.backoff.ms", 0, Some(1000), "Pause of a follower fetcher after a fetch error."),
+    D::int(B, "replica.socket.timeout.ms", 0, Some(30000), "Network request timeout of the follower fetchers."),
+    D::int(B, "num.replica.fetchers", 1, Some(1), "Fetcher threads per source broker."),
+    D::long(B, "replica.high.watermark.checkpoint.interval.ms", 0, Some(5000), "How often the high watermark is saved to disk."),
+    D::boolean(B, "auto.leader.rebalance.enable", true, "Move leadership back to the preferred replica when it is in sync."),
+    D::long(B, "leader.imbalance.check.interval.seconds", 1, Some(300), "How often the controller checks for leader imbalance."),
+    D::int(B, "leader.imbalance.per.broker.percentage", 0, Some(10), "Leader imbalance per broker that triggers a rebalance."),
+    D::boolean(B, "controlled.shutdown.enable", true, "Move leadership away before a broker shuts down."),
+    // The log: flushing, segments, retention.
+    D::long(B, "log.flush.interval.messages", 1, Some(L), "Messages appended to a partition before its log is fsynced."),
+    D::long(B, "log.flush.interval.ms", 0, None, "Longest a message stays unflushed; unset = log.flush.scheduler.interval.ms.").fallback("log.flush.scheduler.interval.ms", 1),
+    D::long(B, "log.flush.scheduler.interval.ms", 0, Some(L), "How often the log flusher checks whether a log needs an fsync."),
+    D::int(B, "log.flush.offset.checkpoint.interval.ms", 0, Some(60000), "How often the last flushed offset is saved to disk."),
+    D::int(B, "log.segment.bytes", 14, Some(1073741824), "Size of a log segment file."),
+    D::long(B, "log.roll.ms", 1, None, "Longest time before a new segment is rolled; unset = log.roll.hours.").fallback("log.roll.hours", 3_600_000),
+    D::int(B, "log.roll.hours", 1, Some(168), "Longest time before a new segment is rolled, in hours."),
+    D::long(B, "log.retention.ms", -1, None, "How long a log is kept; unset = log.retention.minutes.").fallback("log.retention.minutes", 60_000),
+    D::int(B, "log.retention.minutes", 1, None, "How long a log is kept, in minutes; unset = log.retention.hours.").fallback("log.retention.hours", 60),
+    D::int(B, "log.retention.hours", 1, Some(168), "How long a log is kept, in hours."),
+    D::long(B, "log.retention.bytes", -1, Some(-1), "Largest size of a partition's log before old segments are deleted; -1 = no limit."),
+    D::list(B, "log.cleanup.policy", &["delete", "compact"], &["delete"], "What happens to old segments: delete and/or compact."),
+    D::one_of(B, "log.message.timestamp.type", &["CreateTime", "LogAppendTime"], "CreateTime", "Which timestamp a record carries."),
+    D::int(B, "message.max.bytes", 0, Some(1048588), "Largest record batch the broker accepts."),
+    D::one_of(B, "compression.type", &["uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"], "producer", "Compression of stored batches; producer = as the producer sent them."),
+    D::boolean(B, "auto.create.topics.enable", true, "Create a topic when a client asks for metadata of an unknown one."),
+    D::boolean(B, "delete.topic.enable", true, "Allow topics to be deleted."),
+    // KRaft: broker registration and the controller quorum.
+    D::int(B, "broker.session.timeout.ms", 0, Some(9000), "A broker without a heartbeat for this long is fenced by the controller."),
+    D::int(B, "broker.heartbeat.interval.ms", 0, Some(2000), "How often a broker heartbeats to the active controller."),
+    D::int(B, "controller.quorum.election.timeout.ms", 0, Some(1000), "Time without a leader before a voter starts an election."),
+    D::int(B, "controller.quorum.fetch.timeout.ms", 0, Some(2000), "Time without a fetch from the leader before a voter becomes a candidate."),
+    D::int(B, "controller.quorum.election.backoff.max.ms", 0, Some(1000), "Longest backoff before a new election after a failed one."),
+    D::int(B, "controller.quorum.request.timeout.ms", 0, Some(2000), "Timeout of quorum requests."),
+    D::int(B, "controller.quorum.retry.backoff.ms", 0, Some(20), "Backoff before a failed quorum request is retried."),
+    D::int(B, "controller.quorum.append.linger.ms", 0, Some(25), "How long the quorum leader waits to batch metadata records."),
+    // Group coordinator and the offsets topic.
+    D::int(B, "offsets.topic.num.partitions", 1, Some(50), "Partitions of __consumer_offsets."),
+    D::int(B, "offsets.topic.replication.factor", 1, Some(3), "Replication factor of __consumer_offsets.").max(i16::MAX as i64),
+    D::int(B, "offsets.topic.segment.bytes", 1, Some(104857600), "Segment size of __consumer_offsets."),
+    D::int(B, "offsets.retention.minutes", 1, Some(10080), "How long the committed offsets of an empty group are kept."),
+    D::int(B, "offsets.commit.timeout.ms", 1, Some(5000), "How long an offset commit waits for all replicas of __consumer_offsets."),
+    D::int(B, "group.initial.rebalance.delay.ms", 0, Some(3000), "How long the coordinator waits for more members before the first rebalance of a group."),
+    D::int(B, "group.min.session.timeout.ms", 0, Some(6000), "Smallest session.timeout.ms a consumer may ask for."),
+    D::int(B, "group.max.session.timeout.ms", 0, Some(1800000), "Largest session.timeout.ms a consumer may ask for."),
+    D::int(B, "group.max.size", 1, Some(2147483647), "Most members a consumer group may have."),
+];
+
+/// Broker configs Kafka has that a scenario cannot set.
+#[rustfmt::skip]
+pub(crate) static BROKER_UNSUPPORTED: &[(&str, &str)] = &[
+    ("node.id", "node ids are assigned by ksim from [cluster] brokers and controllers"),
+    ("broker.id", "node ids are assigned by ksim from [cluster] brokers and controllers"),
+    ("process.roles", "set by ksim: brokers and dedicated controllers come from [cluster]"),
+    ("controller.quorum.voters", "set by ksim from [cluster] controllers"),
+    ("controller.quorum.bootstrap.servers", "set by ksim from [cluster] controllers"),
+    ("listeners", "the simulated network has no listeners to configure"),
+    ("advertised.listeners", "the simulated network has no listeners to configure"),
+    ("log.dirs", "each node has one simulated disk; see [disk]"),
+    ("log.dir", "each node has one simulated disk; see [disk]"),
+];

@@ -1,0 +1,94 @@
+//! Producer and consumer client configs, with Kafka 3.x names and defaults.
+
+use super::ConfigDef as D;
+use super::Scope::Consumer as C;
+use super::Scope::Producer as P;
+
+const I: i64 = i32::MAX as i64;
+
+/// The producer configs a scenario may set in `[[producers]].config`.
+#[rustfmt::skip]
+pub(crate) static PRODUCER: &[D] = &[
+    D::one_of(P, "acks", &["all", "-1", "0", "1"], "all", "Acknowledgements the leader waits for: 0 none, 1 the leader, all the in-sync replicas.").aliases(&[("-1", "all")]),
+    D::boolean(P, "enable.idempotence", true, "Producer id and sequence numbers, so retries write each record exactly once."),
+    D::long(P, "linger.ms", 0, Some(0), "How long a batch waits for more records before it is sent."),
+    D::int(P, "batch.size", 0, Some(16384), "Largest batch per partition, in bytes."),
+    D::long(P, "buffer.memory", 0, Some(33554432), "Bytes of records waiting to be sent before send() blocks."),
+    D::one_of(P, "compression.type", &["none", "gzip", "snappy", "lz4", "zstd"], "none", "Compression of the batches the producer sends."),
+    D::int(P, "max.in.flight.requests.per.connection", 1, Some(5), "Unacknowledged requests per broker connection."),
+    D::int(P, "retries", 0, Some(I), "Times a failed send is retried (within delivery.timeout.ms)."),
+    D::int(P, "delivery.timeout.ms", 0, Some(120000), "Upper bound on the time from send() to success or failure."),
+    D::int(P, "request.timeout.ms", 0, Some(30000), "How long the producer waits for a response to a request."),
+    D::long(P, "retry.backoff.ms", 0, Some(100), "Pause before a failed request is retried."),
+    D::long(P, "retry.backoff.max.ms", 0, Some(1000), "Longest pause between retries (exponential backoff)."),
+    D::long(P, "max.block.ms", 0, Some(60000), "How long send() may block for metadata or buffer space."),
+    D::int(P, "max.request.size", 0, Some(1048576), "Largest produce request, in bytes."),
+    D::boolean(P, "partitioner.ignore.keys", false, "Partition every record with the sticky partitioner, ignoring its key."),
+    D::boolean(P, "partitioner.adaptive.partitioning.enable", true, "Send more records to faster brokers."),
+    D::long(P, "partitioner.availability.timeout.ms", 0, Some(0), "Skip a partition whose broker has not taken a batch for this long; 0 = never."),
+    D::long(P, "metadata.max.age.ms", 0, Some(300000), "Metadata is refreshed at least this often."),
+    D::long(P, "metadata.max.idle.ms", 5000, Some(300000), "Metadata of a topic not produced to for this long is forgotten."),
+    D::long(P, "reconnect.backoff.ms", 0, Some(50), "Pause before reconnecting to a broker."),
+    D::long(P, "reconnect.backoff.max.ms", 0, Some(1000), "Longest pause before reconnecting (exponential backoff)."),
+    D::long(P, "connections.max.idle.ms", 0, Some(540000), "Idle connections are closed after this long."),
+    D::string(P, "client.id", Some(""), "Name of the client in logs and requests."),
+];
+
+/// The consumer configs a scenario may set in `[[consumers]].config`.
+#[rustfmt::skip]
+pub(crate) static CONSUMER: &[D] = &[
+    D::boolean(C, "enable.auto.commit", true, "Commit the polled offsets in the background every auto.commit.interval.ms."),
+    D::int(C, "auto.commit.interval.ms", 0, Some(5000), "How often offsets are auto-committed."),
+    D::one_of(C, "auto.offset.reset", &["latest", "earliest", "none"], "latest", "Where to start without a committed offset (or with one out of range)."),
+    D::int(C, "session.timeout.ms", 0, Some(45000), "A member without a heartbeat for this long is removed from the group."),
+    D::int(C, "heartbeat.interval.ms", 0, Some(3000), "How often the member heartbeats to the group coordinator."),
+    D::int(C, "max.poll.interval.ms", 1, Some(300000), "Longest time between polls before the member leaves the group."),
+    D::int(C, "max.poll.records", 1, Some(500), "Most records one poll() returns."),
+    D::int(C, "fetch.min.bytes", 0, Some(1), "Bytes a fetch waits for before the broker answers."),
+    D::int(C, "fetch.max.bytes", 0, Some(52428800), "Largest fetch response, in bytes."),
+    D::int(C, "max.partition.fetch.bytes", 0, Some(1048576), "Bytes fetched per partition per request."),
+    D::int(C, "fetch.max.wait.ms", 0, Some(500), "Longest a fetch waits at the broker for fetch.min.bytes."),
+    D::one_of(C, "isolation.level", &["read_uncommitted", "read_committed"], "read_uncommitted", "Whether records of open or aborted transactions are returned."),
+    D::list(C, "partition.assignment.strategy", &["range", "roundrobin", "sticky", "cooperative-sticky"], &["range", "cooperative-sticky"], "Assignors the member supports, preferred first.").aliases(&[
+        ("org.apache.kafka.clients.consumer.RangeAssignor", "range"),
+        ("org.apache.kafka.clients.consumer.RoundRobinAssignor", "roundrobin"),
+        ("org.apache.kafka.clients.consumer.StickyAssignor", "sticky"),
+        ("org.apache.kafka.clients.consumer.CooperativeStickyAssignor", "cooperative-sticky"),
+    ]),
+    D::string(C, "group.instance.id", None, "Static membership: a restart within session.timeout.ms keeps the assignment."),
+    D::int(C, "request.timeout.ms", 0, Some(30000), "How long the consumer waits for a response to a request."),
+    D::int(C, "default.api.timeout.ms", 0, Some(60000), "Timeout of blocking consumer calls such as commitSync()."),
+    D::long(C, "retry.backoff.ms", 0, Some(100), "Pause before a failed request is retried."),
+    D::long(C, "retry.backoff.max.ms", 0, Some(1000), "Longest pause between retries (exponential backoff)."),
+    D::boolean(C, "check.crcs", true, "Verify the CRC of fetched record batches."),
+    D::boolean(C, "allow.auto.create.topics", true, "Let subscribing create a missing topic (if the broker allows it)."),
+    D::boolean(C, "exclude.internal.topics", true, "Never subscribe to internal topics by pattern."),
+    D::long(C, "metadata.max.age.ms", 0, Some(300000), "Metadata is refreshed at least this often."),
+    D::long(C, "reconnect.backoff.ms", 0, Some(50), "Pause before reconnecting to a broker."),
+    D::long(C, "reconnect.backoff.max.ms", 0, Some(1000), "Longest pause before reconnecting (exponential backoff)."),
+    D::long(C, "connections.max.idle.ms", 0, Some(540000), "Idle connections are closed after this long."),
+    D::string(C, "client.id", Some(""), "Name of the client in logs and requests."),
+];
+
+/// Producer configs Kafka has that a scenario cannot set.
+#[rustfmt::skip]
+pub(crate) static PRODUCER_UNSUPPORTED: &[(&str, &str)] = &[
+    ("bootstrap.servers", "set by ksim: clients know every broker of [cluster]"),
+    ("key.serializer", "ksim's workload sends its own keys and values"),
+    ("value.serializer", "ksim's workload sends its own keys and values"),
+    ("transactional.id", "transactions are not modelled"),
+    ("transaction.timeout.ms", "transactions are not modelled"),
+    ("partitioner.class", "ksim models Kafka's built-in partitioner only; see partitioner.ignore.keys"),
+    ("interceptor.classes", "plug-in classes cannot be loaded into the simulation"),
+];
+
+/// Consumer configs Kafka has that a scenario cannot set.
+#[rustfmt::skip]
+pub(crate) static CONSUMER_UNSUPPORTED: &[(&str, &str)] = &[
+    ("group.id", "set by the group key of [[consumers]]"),
+    ("bootstrap.servers", "set by ksim: clients know every broker of [cluster]"),
+    ("key.deserializer", "ksim's workload reads its own keys and values"),
+    ("value.deserializer", "ksim's workload reads its own keys and values"),
+    ("group.protocol", "ksim models the classic group protocol only"),
+    ("interceptor.classes", "plug-in classes cannot be loaded into the simulation"),
+];

@@ -1,0 +1,28 @@
+//! Topic configs (`[[topics]].config`), with Kafka 3.x names and defaults.
+//!
+//! A topic config that is not set takes its broker synonym's value
+//! (`flush.messages` <- `log.flush.interval.messages`), as in Kafka.
+
+use super::ConfigDef as D;
+use super::Scope::Topic as T;
+
+const L: i64 = i64::MAX;
+
+/// The topic configs a scenario may set.
+#[rustfmt::skip]
+pub(crate) static TOPIC: &[D] = &[
+    D::int(T, "min.insync.replicas", 1, Some(1), "Replicas that must acknowledge an acks=all write to this topic.").synonym("min.insync.replicas"),
+    D::boolean(T, "unclean.leader.election.enable", false, "Allow an out-of-sync replica of this topic to become leader.").synonym("unclean.leader.election.enable"),
+    D::long(T, "flush.messages", 1, Some(L), "Messages appended before the partition's log is fsynced.").synonym("log.flush.interval.messages"),
+    D::long(T, "flush.ms", 0, Some(L), "Longest a message stays unflushed.").synonym("log.flush.interval.ms"),
+    D::int(T, "segment.bytes", 14, Some(1073741824), "Size of a log segment file.").synonym("log.segment.bytes"),
+    D::long(T, "segment.ms", 1, Some(604800000), "Longest time before a new segment is rolled.").synonym("log.roll.ms"),
+    D::long(T, "retention.ms", -1, Some(604800000), "How long records are kept; -1 = forever.").synonym("log.retention.ms"),
+    D::long(T, "retention.bytes", -1, Some(-1), "Largest size of a partition's log; -1 = no limit.").synonym("log.retention.bytes"),
+    D::list(T, "cleanup.policy", &["delete", "compact"], &["delete"], "What happens to old segments: delete and/or compact.").synonym("log.cleanup.policy"),
+    D::long(T, "delete.retention.ms", 0, Some(86400000), "How long delete tombstones are kept in a compacted topic."),
+    D::long(T, "min.compaction.lag.ms", 0, Some(0), "Youngest a record may be and still be compacted."),
+    D::int(T, "max.message.bytes", 0, Some(1048588), "Largest record batch the topic accepts.").synonym("message.max.bytes"),
+    D::one_of(T, "message.timestamp.type", &["CreateTime", "LogAppendTime"], "CreateTime", "Which timestamp a record carries.").synonym("log.message.timestamp.type"),
+    D::one_of(T, "compression.type", &["uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"], "producer", "Compression of stored batches; producer = as the producer sent them.").synonym("compression.type"),
+];

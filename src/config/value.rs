@@ -1,0 +1,306 @@
+//! The configs a scenario sets, normalised, with getters that fall back to
+//! Kafka's defaults.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use super::validate::{check_combinations, lookup, parse_value, ConfigError, RawValue};
+use super::{find, Scope};
+
+/// A config value, normalised to its config's kind.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(untagged)]
+pub enum ConfigValue {
+    /// An `INT` or `LONG` config.
+    Int(i64),
+    /// A `BOOLEAN` config.
+    Bool(bool),
+    /// A `STRING` config (enums in their normal spelling, e.g. acks "all").
+    Str(String),
+    /// A `LIST` config.
+    List(Vec<String>),
+}
+
+impl fmt::Display for ConfigValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigValue::Int(v) => write!(f, "{v}"),
+            ConfigValue::Bool(v) => write!(f, "{v}"),
+            ConfigValue::Str(v) => f.write_str(v),
+            ConfigValue::List(v) => f.write_str(&v.join(",")),
+        }
+    }
+}
+
+/// The Kafka configs of one scope that a scenario set, by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KafkaConfigs {
+    scope: Scope,
+    values: BTreeMap<String, ConfigValue>,
+}
+
+impl serde::Serialize for KafkaConfigs {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.values.serialize(s)
+    }
+}
+
+impl KafkaConfigs {
+    /// No configs set: every getter returns Kafka's default.
+    pub fn new(scope: Scope) -> Self {
+        KafkaConfigs {
+            scope,
+            values: BTreeMap::new(),
+        }
+    }
+
+    /// Which family these configs belong to.
+    pub fn scope(&self) -> Scope {
+        self.scope
+    }
+
+    /// What the scenario set, normalised (defaults not included).
+    pub fn values(&self) -> &BTreeMap<String, ConfigValue> {
+        &self.values
+    }
+
+    /// Validates and sets one config, as written in the scenario.
+    pub fn set(&mut self, name: &str, raw: &RawValue) -> Result<(), ConfigError> {
+        let def = lookup(self.scope, name)?;
+        let value = parse_value(def, raw)?;
+        self.values.insert(def.name.to_owned(), value);
+        Ok(())
+    }
+
+    /// Checks combinations Kafka rejects at startup, e.g. explicit
+    /// `enable.idempotence = true` with `acks = 1`.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        check_combinations(self)
+    }
+
+    /// Did the scenario set this config?
+    pub fn is_set(&self, name: &str) -> bool {
+        self.values.contains_key(name)
+    }
+
+    /// The value: what the scenario set, else Kafka's default, else the
+    /// fallback config's value; `None` for an unknown name or a Kafka `null`.
+    pub fn get(&self, name: &str) -> Option<ConfigValue> {
+        self.get_depth(name, 0)
+    }
+
+    fn get_depth(&self, name: &str, depth: u32) -> Option<ConfigValue> {
+        if let Some(v) = self.values.get(name) {
+            return Some(v.clone());
+        }
+        let def = find(self.scope, name)?;
+        if let Some(v) = def.default.to_value() {
+            return Some(v);
+        }
+        let (fallback, factor) = def.fallback?;
+        if depth > 8 {
+            return None;
+        }
+        match self.get_depth(fallback, depth + 1)? {
+            ConfigValue::Int(v) => Some(ConfigValue::Int(v.saturating_mul(factor))),
+            other => Some(other),
+        }
+    }
+
+    /// An integer config's value (set or default).
+    pub fn get_i64(&self, name: &str) -> Option<i64> {
+        match self.get(name)? {
+            ConfigValue::Int(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// A boolean config's value (set or default).
+    pub fn get_bool(&self, name: &str) -> Option<bool> {
+        match self.get(name)? {
+            ConfigValue::Bool(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// A string or enum config's value (set or default), e.g. acks -> "all".
+    pub fn get_str(&self, name: &str) -> Option<String> {
+        match self.get(name)? {
+            ConfigValue::Str(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// A list config's value (set or default).
+    pub fn get_list(&self, name: &str) -> Option<Vec<String>> {
+        match self.get(name)? {
+            ConfigValue::List(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// A topic config's effective value: set on the topic, else its broker
+    /// synonym's value in `broker` (set or default), as Kafka resolves it.
+    pub fn effective(&self, name: &str, broker: &KafkaConfigs) -> Option<ConfigValue> {
+        if let Some(v) = self.values.get(name) {
+            return Some(v.clone());
+        }
+        let synonym = find(self.scope, name).and_then(|d| d.broker_synonym);
+        match synonym.and_then(|b| broker.get(b)) {
+            Some(v) => Some(v),
+            None => self.get(name),
+        }
+    }
+
+    /// A topic integer config's effective value (see [`KafkaConfigs::effective`]).
+    pub fn effective_i64(&self, name: &str, broker: &KafkaConfigs) -> Option<i64> {
+        match self.effective(name, broker)? {
+            ConfigValue::Int(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// A topic boolean config's effective value (see [`KafkaConfigs::effective`]).
+    pub fn effective_bool(&self, name: &str, broker: &KafkaConfigs) -> Option<bool> {
+        match self.effective(name, broker)? {
+            ConfigValue::Bool(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// Producer: is idempotence on? Kafka 3.x turns it off silently when it
+    /// was not set explicitly and acks, retries or max.in.flight conflict.
+    pub fn idempotence_enabled(&self) -> bool {
+        if let Some(ConfigValue::Bool(v)) = self.values.get("enable.idempotence") {
+            return *v;
+        }
+        self.get_bool("enable.idempotence").unwrap_or(false)
+            && self.get_str("acks").as_deref() == Some("all")
+            && self
+                .get_i64("max.in.flight.requests.per.connection")
+                .is_some_and(|n| n <= 5)
+            && self.get_i64("retries").is_some_and(|n| n > 0)
+    }
+
+    /// Producer: delivery.timeout.ms as Kafka uses it; when not set, Kafka
+    /// raises it to at least linger.ms + request.timeout.ms.
+    pub fn delivery_timeout_ms(&self) -> i64 {
+        let set = self.get_i64("delivery.timeout.ms").unwrap_or(120_000);
+        if self.is_set("delivery.timeout.ms") {
+            return set;
+        }
+        set.max(self.linger_plus_request_timeout())
+    }
+
+    pub(crate) fn linger_plus_request_timeout(&self) -> i64 {
+        let linger = self.get_i64("linger.ms").unwrap_or(0);
+        let request = self.get_i64("request.timeout.ms").unwrap_or(30_000);
+        linger.saturating_add(request)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(scope: Scope, pairs: &[(&str, RawValue)]) -> KafkaConfigs {
+        let mut c = KafkaConfigs::new(scope);
+        for (name, raw) in pairs {
+            if let Err(e) = c.set(name, raw) {
+                panic!("{e}");
+            }
+        }
+        c
+    }
+
+    #[test]
+    fn getters_fall_back_to_kafka_defaults() {
+        let p = set(Scope::Producer, &[("linger.ms", RawValue::Str("5".into()))]);
+        assert_eq!(p.get_i64("linger.ms"), Some(5));
+        assert_eq!(p.get_i64("batch.size"), Some(16384));
+        assert_eq!(p.get_str("acks").as_deref(), Some("all"));
+        assert_eq!(p.get_bool("enable.idempotence"), Some(true));
+        assert_eq!(p.get_i64("no.such.config"), None);
+        assert_eq!(p.get_bool("linger.ms"), None);
+        let c = KafkaConfigs::new(Scope::Consumer);
+        assert_eq!(
+            c.get_list("partition.assignment.strategy"),
+            Some(vec!["range".to_owned(), "cooperative-sticky".to_owned()])
+        );
+        assert_eq!(c.get_str("group.instance.id"), None);
+    }
+
+    #[test]
+    fn acks_minus_one_is_all() {
+        let p = set(Scope::Producer, &[("acks", RawValue::Int(-1))]);
+        assert_eq!(
+            p.values().get("acks"),
+            Some(&ConfigValue::Str("all".into()))
+        );
+        let p = set(Scope::Producer, &[("acks", RawValue::Str("-1".into()))]);
+        assert_eq!(p.get_str("acks").as_deref(), Some("all"));
+        let p = set(Scope::Producer, &[("acks", RawValue::Int(1))]);
+        assert_eq!(p.get_str("acks").as_deref(), Some("1"));
+    }
+
+    #[test]
+    fn broker_fallbacks() {
+        let b = KafkaConfigs::new(Scope::Broker);
+        assert_eq!(b.get_i64("log.flush.interval.ms"), Some(i64::MAX));
+        assert_eq!(b.get_i64("log.retention.ms"), Some(168 * 3_600_000));
+        assert_eq!(b.get_i64("log.roll.ms"), Some(168 * 3_600_000));
+        let b = set(
+            Scope::Broker,
+            &[("log.retention.minutes", RawValue::Int(10))],
+        );
+        assert_eq!(b.get_i64("log.retention.ms"), Some(600_000));
+    }
+
+    #[test]
+    fn topic_configs_default_to_the_broker_synonym() {
+        let broker = set(
+            Scope::Broker,
+            &[
+                ("min.insync.replicas", RawValue::Int(2)),
+                ("log.flush.interval.messages", RawValue::Int(1)),
+            ],
+        );
+        let topic = set(Scope::Topic, &[("min.insync.replicas", RawValue::Int(3))]);
+        assert_eq!(topic.effective_i64("min.insync.replicas", &broker), Some(3));
+        assert_eq!(topic.effective_i64("flush.messages", &broker), Some(1));
+        assert_eq!(topic.effective_i64("flush.ms", &broker), Some(i64::MAX));
+        assert_eq!(
+            topic.effective_i64("retention.ms", &broker),
+            Some(604_800_000)
+        );
+        assert_eq!(
+            topic.effective_bool("unclean.leader.election.enable", &broker),
+            Some(false)
+        );
+    }
+
+    #[test]
+    fn idempotence_is_disabled_implicitly_by_conflicting_configs() {
+        assert!(KafkaConfigs::new(Scope::Producer).idempotence_enabled());
+        let p = set(Scope::Producer, &[("acks", RawValue::Int(1))]);
+        assert!(!p.idempotence_enabled());
+        let p = set(
+            Scope::Producer,
+            &[("enable.idempotence", RawValue::Bool(false))],
+        );
+        assert!(!p.idempotence_enabled());
+    }
+
+    #[test]
+    fn delivery_timeout_is_raised_when_not_set() {
+        let p = set(
+            Scope::Producer,
+            &[("request.timeout.ms", RawValue::Int(200_000))],
+        );
+        assert_eq!(p.delivery_timeout_ms(), 200_000);
+        assert_eq!(
+            KafkaConfigs::new(Scope::Producer).delivery_timeout_ms(),
+            120_000
+        );
+    }
+}

@@ -1,0 +1,153 @@
+//! Fault kinds and the rules of which fault keys apply to which kind.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// What a fault does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FaultKind {
+    /// Kill the process; its page cache survives (the OS still flushes it).
+    Crash,
+    /// Start a crashed node again.
+    Restart,
+    /// Cut the power: everything not yet fsynced is lost.
+    PowerLoss,
+    /// Freeze the process (a zombie leader, a long GC pause).
+    Pause,
+    /// Unfreeze a paused process.
+    Resume,
+    /// Cut network links.
+    Partition,
+    /// Restore every cut link.
+    Heal,
+    /// Make fsync and writeback slower.
+    SlowDisk,
+    /// Add one-way delay to network links.
+    Latency,
+    /// Flip a bit in a durable range of a disk.
+    Corrupt,
+}
+
+impl FaultKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [FaultKind; 10] = [
+        FaultKind::Crash,
+        FaultKind::Restart,
+        FaultKind::PowerLoss,
+        FaultKind::Pause,
+        FaultKind::Resume,
+        FaultKind::Partition,
+        FaultKind::Heal,
+        FaultKind::SlowDisk,
+        FaultKind::Latency,
+        FaultKind::Corrupt,
+    ];
+
+    /// The kinds a `[swarm]` table may draw.
+    pub const SWARM: [FaultKind; 7] = [
+        FaultKind::Crash,
+        FaultKind::PowerLoss,
+        FaultKind::Pause,
+        FaultKind::Partition,
+        FaultKind::SlowDisk,
+        FaultKind::Latency,
+        FaultKind::Corrupt,
+    ];
+
+    /// The name used in scenario files, e.g. "power_loss".
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultKind::Crash => "crash",
+            FaultKind::Restart => "restart",
+            FaultKind::PowerLoss => "power_loss",
+            FaultKind::Pause => "pause",
+            FaultKind::Resume => "resume",
+            FaultKind::Partition => "partition",
+            FaultKind::Heal => "heal",
+            FaultKind::SlowDisk => "slow_disk",
+            FaultKind::Latency => "latency",
+            FaultKind::Corrupt => "corrupt",
+        }
+    }
+
+    /// Must a fault of this kind name a `target`? (partition: a target or groups)
+    pub fn needs_target(self) -> bool {
+        !matches!(
+            self,
+            FaultKind::Partition | FaultKind::Heal | FaultKind::Latency
+        )
+    }
+
+    /// Does this kind act on a node's disk (so clients cannot be its target)?
+    pub fn needs_disk(self) -> bool {
+        matches!(
+            self,
+            FaultKind::PowerLoss | FaultKind::SlowDisk | FaultKind::Corrupt
+        )
+    }
+
+    /// The kinds an optional fault key applies to.
+    pub fn kinds_for_key(key: &str) -> &'static [FaultKind] {
+        match key {
+            "restart_after" => &[FaultKind::Crash, FaultKind::PowerLoss],
+            "resume_after" => &[FaultKind::Pause],
+            "heal_after" => &[
+                FaultKind::Partition,
+                FaultKind::SlowDisk,
+                FaultKind::Latency,
+            ],
+            "factor" => &[FaultKind::SlowDisk],
+            "delay" => &[FaultKind::Latency],
+            "torn" => &[FaultKind::PowerLoss],
+            "groups" | "one_way" => &[FaultKind::Partition],
+            _ => &FaultKind::ALL,
+        }
+    }
+}
+
+impl fmt::Display for FaultKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for FaultKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if let Some(k) = FaultKind::ALL.iter().find(|k| k.name() == s) {
+            return Ok(*k);
+        }
+        let names = FaultKind::ALL.map(FaultKind::name);
+        let hint = match crate::config::did_you_mean(s, names) {
+            Some(near) => format!("did you mean {near:?}? "),
+            None => String::new(),
+        };
+        Err(format!(
+            "unknown fault kind {s:?}; {hint}valid: {}",
+            names.join(", ")
+        ))
+    }
+}
+
+impl serde::Serialize for FaultKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for k in FaultKind::ALL {
+            assert_eq!(k.name().parse::<FaultKind>(), Ok(k));
+        }
+        assert_eq!(
+            "powerloss".parse::<FaultKind>(),
+            Err("unknown fault kind \"powerloss\"; did you mean \"power_loss\"? valid: crash, restart, power_loss, pause, resume, partition, heal, slow_disk, latency, corrupt".into())
+        );
+    }
+}

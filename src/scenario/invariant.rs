@@ -1,0 +1,130 @@
+//! The invariants a run checks; their names are a contract (DESIGN.md).
+
+use std::fmt;
+use std::str::FromStr;
+
+/// One checked property of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Invariant {
+    /// An acknowledged acks=all write with min.insync.replicas met is readable at the end.
+    AckedWritesDurable,
+    /// Never two different records observed at one partition/offset.
+    OffsetsConsistent,
+    /// No record is written twice (with idempotence).
+    NoDuplicates,
+    /// A producer's records appear in one partition in send order.
+    PartitionOrder,
+    /// A consumer never goes backwards without a rebalance or seek.
+    MonotonicPoll,
+    /// A group never skips offsets between its committed position and what it consumes.
+    NoPollSkip,
+    /// No consumer sees a record that is later truncated away.
+    ReadsCommittedOnly,
+    /// In-sync replicas agree on the log up to the high watermark.
+    ReplicasConsistent,
+    /// At most one leader per partition and leader epoch.
+    SingleLeaderPerEpoch,
+    /// Committed metadata is identical on all controllers.
+    RaftLogConsistent,
+    /// A partition's high watermark never moves backwards.
+    MonotonicHighWatermark,
+    /// Per generation, each partition has at most one owner.
+    ExclusiveAssignment,
+    /// A group's committed offsets never move backwards.
+    CommittedOffsetsMonotonic,
+    /// After faults heal, producers succeed again and consumers catch up within `settle`.
+    EventuallyAvailable,
+}
+
+impl Invariant {
+    /// Every invariant, in DESIGN.md order.
+    pub const ALL: [Invariant; 14] = [
+        Invariant::AckedWritesDurable,
+        Invariant::OffsetsConsistent,
+        Invariant::NoDuplicates,
+        Invariant::PartitionOrder,
+        Invariant::MonotonicPoll,
+        Invariant::NoPollSkip,
+        Invariant::ReadsCommittedOnly,
+        Invariant::ReplicasConsistent,
+        Invariant::SingleLeaderPerEpoch,
+        Invariant::RaftLogConsistent,
+        Invariant::MonotonicHighWatermark,
+        Invariant::ExclusiveAssignment,
+        Invariant::CommittedOffsetsMonotonic,
+        Invariant::EventuallyAvailable,
+    ];
+
+    /// The contract name, e.g. "acked_writes_durable".
+    pub fn name(self) -> &'static str {
+        match self {
+            Invariant::AckedWritesDurable => "acked_writes_durable",
+            Invariant::OffsetsConsistent => "offsets_consistent",
+            Invariant::NoDuplicates => "no_duplicates",
+            Invariant::PartitionOrder => "partition_order",
+            Invariant::MonotonicPoll => "monotonic_poll",
+            Invariant::NoPollSkip => "no_poll_skip",
+            Invariant::ReadsCommittedOnly => "reads_committed_only",
+            Invariant::ReplicasConsistent => "replicas_consistent",
+            Invariant::SingleLeaderPerEpoch => "single_leader_per_epoch",
+            Invariant::RaftLogConsistent => "raft_log_consistent",
+            Invariant::MonotonicHighWatermark => "monotonic_high_watermark",
+            Invariant::ExclusiveAssignment => "exclusive_assignment",
+            Invariant::CommittedOffsetsMonotonic => "committed_offsets_monotonic",
+            Invariant::EventuallyAvailable => "eventually_available",
+        }
+    }
+}
+
+impl fmt::Display for Invariant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Invariant {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if let Some(i) = Invariant::ALL.iter().find(|i| i.name() == s) {
+            return Ok(*i);
+        }
+        let names = Invariant::ALL.map(Invariant::name);
+        let hint = match crate::config::did_you_mean(s, names) {
+            Some(near) => format!("did you mean {near:?}? "),
+            None => String::new(),
+        };
+        Err(format!(
+            "unknown invariant {s:?}; {hint}valid: {}",
+            names.join(", ")
+        ))
+    }
+}
+
+impl serde::Serialize for Invariant {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for i in Invariant::ALL {
+            assert_eq!(i.name().parse::<Invariant>(), Ok(i));
+            assert_eq!(i.to_string(), i.name());
+        }
+    }
+
+    #[test]
+    fn unknown_names_are_explained() {
+        let err = "acked_write_durable".parse::<Invariant>().unwrap_err();
+        assert!(
+            err.starts_with(r#"unknown invariant "acked_write_durable"; did you mean "acked_writes_durable"? valid: acked_writes_durable, offsets_consistent,"#),
+            "{err}"
+        );
+    }
+}

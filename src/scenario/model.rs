@@ -1,0 +1,215 @@
+//! The parsed scenario: what to run, for how long, with which faults, and
+//! which invariants to check.
+
+use std::collections::BTreeMap;
+
+use super::fault::FaultKind;
+use super::invariant::Invariant;
+use super::target::Target;
+use super::units::Rate;
+use crate::config::KafkaConfigs;
+
+/// A validated scenario file.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Scenario {
+    /// Short name, e.g. "broker_crash".
+    pub name: String,
+    /// What the scenario shows.
+    pub description: String,
+    /// Length of the fault phase, in simulated nanoseconds.
+    pub duration_ns: u64,
+    /// Length of the settle phase (everything healed and restarted).
+    pub settle_ns: u64,
+    /// Brokers, controllers and broker configs.
+    pub cluster: Cluster,
+    /// Topics created before the workload starts.
+    pub topics: Vec<TopicSpec>,
+    /// Producer workloads.
+    pub producers: Vec<ProducerSpec>,
+    /// Consumer workloads.
+    pub consumers: Vec<ConsumerSpec>,
+    /// Network latency.
+    pub network: NetworkSpec,
+    /// Disk timing.
+    pub disk: DiskSpec,
+    /// Selectable historical protocol behaviours.
+    pub protocol: ProtocolSpec,
+    /// Scripted faults, in file order.
+    pub faults: Vec<FaultSpec>,
+    /// Random faults drawn per seed.
+    pub swarm: Option<SwarmSpec>,
+    /// Invariants to check.
+    pub check: CheckSpec,
+}
+
+/// The cluster's nodes and broker configs.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Cluster {
+    /// Brokers, numbered 1..=brokers.
+    pub brokers: u32,
+    /// Dedicated KRaft controllers, numbered 1..=controllers.
+    pub controllers: u32,
+    /// Broker configs (`[cluster.config]`).
+    pub config: KafkaConfigs,
+}
+
+/// A topic.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TopicSpec {
+    /// Kafka topic name.
+    pub name: String,
+    /// Number of partitions (default: the broker's num.partitions).
+    pub partitions: u32,
+    /// Replicas per partition (default: the broker's default.replication.factor).
+    pub replication_factor: u32,
+    /// Topic configs.
+    pub config: KafkaConfigs,
+}
+
+/// `count` identical producers writing to one topic.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ProducerSpec {
+    /// The topic written to.
+    pub topic: String,
+    /// How many producers.
+    pub count: u32,
+    /// Send rate of each producer.
+    pub rate: Rate,
+    /// Distinct keys; 0 = null keys (sticky partitioner).
+    pub keys: u64,
+    /// Producer configs.
+    pub config: KafkaConfigs,
+}
+
+/// `count` consumers of one group reading one topic.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ConsumerSpec {
+    /// The topic subscribed to.
+    pub topic: String,
+    /// Consumer group id.
+    pub group: String,
+    /// How many members.
+    pub count: u32,
+    /// Consumer configs.
+    pub config: KafkaConfigs,
+}
+
+/// One-way network latency, sampled uniformly per message.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct NetworkSpec {
+    /// Smallest latency.
+    pub latency_min_ns: u64,
+    /// Largest latency.
+    pub latency_max_ns: u64,
+}
+
+/// Disk timing and failure behaviour.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DiskSpec {
+    /// Smallest fsync latency.
+    pub fsync_latency_min_ns: u64,
+    /// Largest fsync latency.
+    pub fsync_latency_max_ns: u64,
+    /// How often the OS writes back dirty pages.
+    pub writeback_interval_ns: u64,
+    /// Age at which a dirty page is written back.
+    pub dirty_expire_ns: u64,
+    /// Whether power loss may leave a torn prefix of the last unflushed write.
+    pub torn_writes: bool,
+}
+
+/// Selectable historical protocol behaviours.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ProtocolSpec {
+    /// How a follower truncates its log when it becomes a follower.
+    pub truncation: Truncation,
+}
+
+/// Follower truncation rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub enum Truncation {
+    /// KIP-101 (Kafka >= 0.11): truncate to the leader's end offset for the epoch.
+    #[serde(rename = "leader-epoch")]
+    LeaderEpoch,
+    /// Pre-KIP-101 Kafka: truncate to the local high watermark.
+    #[serde(rename = "high-watermark")]
+    HighWatermark,
+}
+
+impl Truncation {
+    /// The name used in scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Truncation::LeaderEpoch => "leader-epoch",
+            Truncation::HighWatermark => "high-watermark",
+        }
+    }
+}
+
+/// One scripted fault.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FaultSpec {
+    /// When it fires (within the fault phase).
+    pub at_ns: u64,
+    /// What it does.
+    pub kind: FaultKind,
+    /// The node(s) it acts on; for partition, the node isolated from all others.
+    pub target: Option<Target>,
+    /// Partition: explicit sides; nodes in no group form one more side.
+    pub groups: Vec<Vec<Target>>,
+    /// Partition: drop only traffic from the first group to the others.
+    pub one_way: bool,
+    /// Crash/power_loss: restart this long after.
+    pub restart_after_ns: Option<u64>,
+    /// Pause: resume this long after.
+    pub resume_after_ns: Option<u64>,
+    /// Partition/slow_disk/latency: undo this long after.
+    pub heal_after_ns: Option<u64>,
+    /// slow_disk: fsync/writeback slowdown (10 when not given).
+    pub factor: Option<u32>,
+    /// latency: added one-way delay (100ms when not given).
+    pub delay_ns: Option<u64>,
+    /// power_loss: leave a torn prefix of the last unflushed write.
+    pub torn: bool,
+}
+
+/// Default slowdown of a slow_disk fault.
+pub const DEFAULT_SLOW_DISK_FACTOR: u32 = 10;
+/// Default added delay of a latency fault.
+pub const DEFAULT_LATENCY_DELAY_NS: u64 = 100_000_000;
+
+/// Random faults: a rate per simulated minute for each kind.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SwarmSpec {
+    /// Expected faults per simulated minute, by kind.
+    pub rates_per_min: BTreeMap<FaultKind, f64>,
+}
+
+/// Which invariants to check.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CheckSpec {
+    /// In the order given (default: all).
+    pub invariants: Vec<Invariant>,
+}
+
+impl Scenario {
+    /// Total producers over every `[[producers]]` entry.
+    pub fn producer_count(&self) -> u32 {
+        self.producers
+            .iter()
+            .fold(0u32, |n, p| n.saturating_add(p.count))
+    }
+
+    /// Members of `group` over every `[[consumers]]` entry.
+    pub fn group_size(&self, group: &str) -> u32 {
+        self.consumers
+            .iter()
+            .filter(|c| c.group == group)
+            .fold(0u32, |n, c| n.saturating_add(c.count))
+    }
+
+    /// The topic named `name`.
+    pub fn topic(&self, name: &str) -> Option<&TopicSpec> {
+        self.topics.iter().find(|t| t.name == name)
+    }
+}

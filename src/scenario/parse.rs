@@ -1,0 +1,438 @@
+//! Reads a scenario file into a [`Scenario`], checking every key and value.
+
+use toml::de::{DeTable, DeValue};
+
+use super::error::{ScenarioError, Src};
+use super::invariant::Invariant;
+use super::model::*;
+use super::parse_faults::faults;
+use super::reader::{raw_value, Field, Res, Table, TOP_KEYS};
+use super::target::is_valid_name;
+use super::units::{parse_rate, rate_per_second, RATE_HINT};
+use crate::config::{did_you_mean, find, KafkaConfigs, Scope};
+
+/// Most brokers or controllers a cluster may have.
+pub const MAX_NODES: u32 = 1000;
+/// Most partitions a topic may have.
+pub const MAX_PARTITIONS: u32 = 10_000;
+/// Most producers or consumers one entry may ask for.
+pub const MAX_CLIENTS: u32 = 1000;
+/// Highest swarm rate of one fault kind, per simulated minute.
+pub const MAX_SWARM_RATE: f64 = 1000.0;
+
+/// Parses and validates scenario `text`; `file` names it in error messages.
+pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
+    let src = Src { file, text };
+    let doc = DeTable::parse(text).map_err(|e| src.syntax(&e))?;
+    let root = Table {
+        src,
+        path: String::new(),
+        span: doc.span(),
+        map: doc.get_ref(),
+    };
+    root.check_keys(TOP_KEYS)?;
+    let name_field = root.req("name", "\"broker_crash\"")?;
+    let name = name_field.str("a string")?;
+    if name.trim().is_empty() || name.chars().any(char::is_control) {
+        return Err(
+            name_field.err("the name must be non-empty text on one line, e.g. \"broker_crash\"")
+        );
+    }
+    let description = match root.get("description") {
+        Some(f) => f.str("a string")?.to_owned(),
+        None => String::new(),
+    };
+    let duration_ns = root.req("duration", "\"60s\"")?.positive_duration()?;
+    let settle_ns = match root.get("settle") {
+        Some(f) => f.duration()?,
+        None => 30_000_000_000,
+    };
+    let cluster = cluster(&root)?;
+    let topics = topics(&root, &cluster)?;
+    let producers = producers(&root, &topics)?;
+    let consumers = consumers(&root, &topics)?;
+    let mut scenario = Scenario {
+        name: name.to_owned(),
+        description,
+        duration_ns,
+        settle_ns,
+        cluster,
+        topics,
+        producers,
+        consumers,
+        network: network(&root)?,
+        disk: disk(&root)?,
+        protocol: protocol(&root)?,
+        faults: Vec::new(),
+        swarm: swarm(&root)?,
+        check: check(&root)?,
+    };
+    scenario.faults = faults(&root, &scenario)?;
+    Ok(scenario)
+}
+
+/// The table at `key`, if present.
+fn section<'a, 'i>(root: &Table<'a, 'i>, key: &str) -> Res<Option<Table<'a, 'i>>> {
+    root.get(key).map(|f| f.table()).transpose()
+}
+
+fn cluster(root: &Table) -> Res<Cluster> {
+    let Some(t) = section(root, "cluster")? else {
+        return Ok(Cluster {
+            brokers: 3,
+            controllers: 3,
+            config: KafkaConfigs::new(Scope::Broker),
+        });
+    };
+    t.check_keys(&["brokers", "controllers", "config"])?;
+    let count = |key| t.get(key).map_or(Ok(3), |f| f.u32_in(1, MAX_NODES));
+    Ok(Cluster {
+        brokers: count("brokers")?,
+        controllers: count("controllers")?,
+        config: configs(t.get("config"), Scope::Broker)?,
+    })
+}
+
+/// Every config of a `config` table, flattening unquoted dotted keys
+/// (`linger.ms = 5` means `"linger.ms" = 5`).
+fn flatten<'a, 'i>(table: &Table<'a, 'i>, prefix: &str, out: &mut Vec<(String, Field<'a, 'i>)>) {
+    for f in table.fields() {
+        let name = if prefix.is_empty() {
+            f.name.clone()
+        } else {
+            format!("{prefix}.{}", f.name)
+        };
+        if let DeValue::Table(map) = f.value() {
+            let nested = Table {
+                src: f.src,
+                path: f.path.clone(),
+                span: f.node.span(),
+                map,
+            };
+            flatten(&nested, &name, out);
+        } else {
+            out.push((name, f));
+        }
+    }
+}
+
+fn configs(field: Option<Field>, scope: Scope) -> Res<KafkaConfigs> {
+    let mut configs = KafkaConfigs::new(scope);
+    let Some(field) = field else {
+        return Ok(configs);
+    };
+    let table = field.table()?;
+    let mut entries = Vec::new();
+    flatten(&table, "", &mut entries);
+    for (name, f) in &entries {
+        let path = super::reader::child_path(&table.path, name);
+        let located = |message: String, at_key: bool| {
+            let span = if at_key { &f.key_span } else { &f.node.span() };
+            f.src.err(span, &path, message)
+        };
+        configs
+            .set(name, &raw_value(f.value()))
+            .map_err(|e| located(e.message, find(scope, name).is_none()))?;
+    }
+    configs
+        .check()
+        .map_err(|e| match entries.iter().find(|(n, _)| *n == e.name) {
+            Some((_, f)) => f.src.err(
+                &f.node.span(),
+                &super::reader::child_path(&table.path, &e.name),
+                e.message,
+            ),
+            None => field.key_err(format!("{}: {}", e.name, e.message)),
+        })?;
+    Ok(configs)
+}
+
+const INTERNAL_TOPICS: [&str; 3] = [
+    "__consumer_offsets",
+    "__transaction_state",
+    "__cluster_metadata",
+];
+
+fn topics(root: &Table, cluster: &Cluster) -> Res<Vec<TopicSpec>> {
+    let Some(field) = root.get("topics") else {
+        return Ok(Vec::new());
+    };
+    let mut topics: Vec<TopicSpec> = Vec::new();
+    for t in field.tables("an array of tables, [[topics]]")? {
+        t.check_keys(&["name", "partitions", "replication_factor", "config"])?;
+        let name_f = t.req("name", "\"orders\"")?;
+        let name = name_f.str("a topic name")?;
+        if !is_valid_name(name) {
+            return Err(name_f.err(format!("topic name {name:?} is illegal; valid: 1 to 249 ASCII letters, digits, '.', '_' and '-', not \".\" or \"..\"")));
+        }
+        if INTERNAL_TOPICS.contains(&name) {
+            return Err(name_f.err(format!(
+                "{name:?} is an internal Kafka topic; valid: a name of your own, e.g. \"orders\""
+            )));
+        }
+        let folded = |n: &str| n.replace('.', "_");
+        if let Some((i, other)) = topics
+            .iter()
+            .enumerate()
+            .find(|(_, o)| folded(&o.name) == folded(name))
+        {
+            let why = if other.name == name {
+                format!("topic {name:?} is already defined in topics[{i}]")
+            } else {
+                format!("topic {name:?} collides with topic {:?} of topics[{i}] (Kafka treats '.' and '_' alike in metric names)", other.name)
+            };
+            return Err(name_f.err(format!("{why}; valid: a unique name")));
+        }
+        let broker = &cluster.config;
+        let partitions = match t.get("partitions") {
+            Some(f) => f.u32_in(1, MAX_PARTITIONS)?,
+            None => defaulted(&t, "partitions", broker, "num.partitions", MAX_PARTITIONS)?,
+        };
+        let brokers = cluster.brokers;
+        let replication_factor = match t.get("replication_factor") {
+            Some(f) => {
+                let rf = f.int_in(1, u64::from(u32::MAX))?;
+                if rf > u64::from(brokers) {
+                    return Err(f.err(format!(
+                        "{rf} is not valid; valid: 1..={brokers} (cluster.brokers = {brokers})"
+                    )));
+                }
+                rf as u32
+            }
+            None => defaulted(
+                &t,
+                "replication_factor",
+                broker,
+                "default.replication.factor",
+                brokers,
+            )?,
+        };
+        topics.push(TopicSpec {
+            name: name.to_owned(),
+            partitions,
+            replication_factor,
+            config: configs(t.get("config"), Scope::Topic)?,
+        });
+    }
+    Ok(topics)
+}
+
+/// A topic setting taken from a broker config, as Kafka does when a topic is
+/// created without it.
+fn defaulted(t: &Table, key: &str, broker: &KafkaConfigs, config: &str, max: u32) -> Res<u32> {
+    let v = broker.get_i64(config).unwrap_or(1);
+    match u32::try_from(v) {
+        Ok(v) if v >= 1 && v <= max => Ok(v),
+        _ => Err(t.err(key, format!("not given, so it would be {config} = {v} from [cluster.config]; valid: {key} = 1..={max}"))),
+    }
+}
+
+/// The topic named by `key`, which must be one of `topics`.
+fn topic_ref(t: &Table, topics: &[TopicSpec]) -> Res<String> {
+    let f = t.req("topic", "\"orders\"")?;
+    let name = f.str("a topic name")?;
+    if topics.iter().any(|t| t.name == name) {
+        return Ok(name.to_owned());
+    }
+    let names: Vec<&str> = topics.iter().map(|t| t.name.as_str()).collect();
+    let message = match did_you_mean(name, names.iter().copied()) {
+        _ if names.is_empty() => format!(
+            "unknown topic {name:?}; no [[topics]] are defined: add one with name = {name:?}"
+        ),
+        Some(near) => format!(
+            "unknown topic {name:?}; did you mean {near:?}? valid: {}",
+            names.join(", ")
+        ),
+        None => format!(
+            "unknown topic {name:?}; valid: a topic of [[topics]]: {}",
+            names.join(", ")
+        ),
+    };
+    Err(f.err(message))
+}
+
+fn count(t: &Table) -> Res<u32> {
+    t.get("count").map_or(Ok(1), |f| f.u32_in(1, MAX_CLIENTS))
+}
+
+fn producers(root: &Table, topics: &[TopicSpec]) -> Res<Vec<ProducerSpec>> {
+    let Some(field) = root.get("producers") else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for t in field.tables("an array of tables, [[producers]]")? {
+        t.check_keys(&["topic", "count", "rate", "keys", "config"])?;
+        let topic = topic_ref(&t, topics)?;
+        let rate_f = t.req("rate", "\"1000/s\"")?;
+        let rate = match rate_f.value() {
+            DeValue::String(s) => parse_rate(s),
+            DeValue::Integer(_) => match super::reader::integer(rate_f.value()) {
+                Some(n) => rate_per_second(n),
+                None => Err(format!("rate is too large; valid: {RATE_HINT}")),
+            },
+            _ => return Err(rate_f.expected(&format!("a rate: {RATE_HINT}"))),
+        }
+        .map_err(|m| rate_f.err(m))?;
+        out.push(ProducerSpec {
+            topic,
+            count: count(&t)?,
+            rate,
+            keys: t
+                .get("keys")
+                .map_or(Ok(0), |f| f.int_in(0, i64::MAX as u64))?,
+            config: configs(t.get("config"), Scope::Producer)?,
+        });
+    }
+    Ok(out)
+}
+
+fn consumers(root: &Table, topics: &[TopicSpec]) -> Res<Vec<ConsumerSpec>> {
+    let Some(field) = root.get("consumers") else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for t in field.tables("an array of tables, [[consumers]]")? {
+        t.check_keys(&["topic", "group", "count", "config"])?;
+        let topic = topic_ref(&t, topics)?;
+        let group_f = t.req("group", "\"billing\"")?;
+        let group = group_f.str("a group id")?;
+        if !is_valid_name(group) {
+            return Err(group_f.err(format!("group {group:?} is not valid; valid: 1 to 249 ASCII letters, digits, '.', '_' and '-'")));
+        }
+        out.push(ConsumerSpec {
+            topic,
+            group: group.to_owned(),
+            count: count(&t)?,
+            config: configs(t.get("config"), Scope::Consumer)?,
+        });
+    }
+    Ok(out)
+}
+
+/// A `{ min, max }` duration range (or one duration for both).
+fn range(f: Option<Field>, default: (u64, u64)) -> Res<(u64, u64)> {
+    let Some(f) = f else {
+        return Ok(default);
+    };
+    if let DeValue::String(_) = f.value() {
+        let d = f.duration()?;
+        return Ok((d, d));
+    }
+    let t = f.table()?;
+    t.check_keys(&["min", "max"])?;
+    let min = t.get("min").map_or(Ok(default.0), |f| f.duration())?;
+    let max = t.get("max").map_or(Ok(default.1), |f| f.duration())?;
+    if min > max {
+        use super::units::format_duration as d;
+        let message = format!("min {} is above max {}; valid: min <= max", d(min), d(max));
+        return Err(match t.get("max").or_else(|| t.get("min")) {
+            Some(f) => f.err(message),
+            None => t.err("", message),
+        });
+    }
+    Ok((min, max))
+}
+
+fn network(root: &Table) -> Res<NetworkSpec> {
+    let (min, max) = match section(root, "network")? {
+        Some(t) => {
+            t.check_keys(&["latency"])?;
+            range(t.get("latency"), (1_000_000, 5_000_000))?
+        }
+        None => (1_000_000, 5_000_000),
+    };
+    Ok(NetworkSpec {
+        latency_min_ns: min,
+        latency_max_ns: max,
+    })
+}
+
+fn disk(root: &Table) -> Res<DiskSpec> {
+    let mut disk = DiskSpec {
+        fsync_latency_min_ns: 1_000_000,
+        fsync_latency_max_ns: 10_000_000,
+        writeback_interval_ns: 5_000_000_000,
+        dirty_expire_ns: 30_000_000_000,
+        torn_writes: false,
+    };
+    let Some(t) = section(root, "disk")? else {
+        return Ok(disk);
+    };
+    t.check_keys(&[
+        "fsync_latency",
+        "writeback_interval",
+        "dirty_expire",
+        "torn_writes",
+    ])?;
+    (disk.fsync_latency_min_ns, disk.fsync_latency_max_ns) = range(
+        t.get("fsync_latency"),
+        (disk.fsync_latency_min_ns, disk.fsync_latency_max_ns),
+    )?;
+    if let Some(f) = t.get("writeback_interval") {
+        disk.writeback_interval_ns = f.positive_duration()?;
+    }
+    if let Some(f) = t.get("dirty_expire") {
+        disk.dirty_expire_ns = f.duration()?;
+    }
+    if let Some(f) = t.get("torn_writes") {
+        disk.torn_writes = f.bool()?;
+    }
+    Ok(disk)
+}
+
+fn protocol(root: &Table) -> Res<ProtocolSpec> {
+    let mut truncation = Truncation::LeaderEpoch;
+    if let Some(t) = section(root, "protocol")? {
+        t.check_keys(&["truncation"])?;
+        if let Some(f) = t.get("truncation") {
+            truncation = match f.str("a string")? {
+                "leader-epoch" => Truncation::LeaderEpoch,
+                "high-watermark" => Truncation::HighWatermark,
+                other => return Err(f.err(format!("{other:?} is not valid; valid: \"leader-epoch\" (KIP-101, Kafka >= 0.11), \"high-watermark\" (Kafka < 0.11)"))),
+            };
+        }
+    }
+    Ok(ProtocolSpec { truncation })
+}
+
+fn swarm(root: &Table) -> Res<Option<SwarmSpec>> {
+    let Some(t) = section(root, "swarm")? else {
+        return Ok(None);
+    };
+    let names = super::fault::FaultKind::SWARM.map(|k| k.name());
+    t.check_keys(&names)?;
+    let mut rates_per_min = std::collections::BTreeMap::new();
+    for kind in super::fault::FaultKind::SWARM {
+        if let Some(f) = t.get(kind.name()) {
+            let valid = format!("faults per simulated minute, a number in 0..={MAX_SWARM_RATE}");
+            rates_per_min.insert(kind, f.number_in(0.0, MAX_SWARM_RATE, &valid)?);
+        }
+    }
+    Ok(Some(SwarmSpec { rates_per_min }))
+}
+
+fn check(root: &Table) -> Res<CheckSpec> {
+    let Some(t) = section(root, "check")? else {
+        return Ok(CheckSpec {
+            invariants: Invariant::ALL.to_vec(),
+        });
+    };
+    t.check_keys(&["invariants"])?;
+    let Some(field) = t.get("invariants") else {
+        return Ok(CheckSpec {
+            invariants: Invariant::ALL.to_vec(),
+        });
+    };
+    let mut invariants = Vec::new();
+    for f in field.array("an array of invariant names")? {
+        let inv: Invariant = f
+            .str("an invariant name")?
+            .parse()
+            .map_err(|m: String| f.err(m))?;
+        if invariants.contains(&inv) {
+            return Err(f.err(format!("{inv} is listed twice; valid: each invariant once")));
+        }
+        invariants.push(inv);
+    }
+    Ok(CheckSpec { invariants })
+}

@@ -1,0 +1,182 @@
+//! Writes a [`Scenario`] back as a scenario file (e.g. for `ksim shrink`);
+//! parsing the output gives the same scenario.
+
+use std::fmt::Write;
+
+use super::invariant::Invariant;
+use super::model::Scenario;
+use super::units::format_duration as d;
+use crate::config::{ConfigValue, KafkaConfigs};
+
+/// A TOML string literal.
+fn q(s: &str) -> String {
+    toml::Value::String(s.to_owned()).to_string()
+}
+
+/// A `config = { ... }` line of Kafka configs, keys quoted; nothing when empty.
+fn configs(c: &KafkaConfigs) -> String {
+    if c.values().is_empty() {
+        return String::new();
+    }
+    let items: Vec<String> = c
+        .values()
+        .iter()
+        .map(|(name, value)| {
+            let v = match value {
+                ConfigValue::Int(v) => v.to_string(),
+                ConfigValue::Bool(v) => v.to_string(),
+                ConfigValue::Str(v) => q(v),
+                ConfigValue::List(v) => q(&v.join(",")),
+            };
+            format!("{} = {v}", q(name))
+        })
+        .collect();
+    format!("config = {{ {} }}\n", items.join(", "))
+}
+
+impl Scenario {
+    /// The scenario as a scenario file, every value explicit except empty
+    /// configs and the default (all) invariants.
+    pub fn to_toml(&self) -> String {
+        let mut w = String::new();
+        // Writing to a String cannot fail.
+        let _ = self.write(&mut w);
+        w
+    }
+
+    fn write(&self, w: &mut String) -> std::fmt::Result {
+        writeln!(w, "name = {}", q(&self.name))?;
+        writeln!(w, "description = {}", q(&self.description))?;
+        writeln!(w, "duration = \"{}\"", d(self.duration_ns))?;
+        writeln!(w, "settle = \"{}\"", d(self.settle_ns))?;
+        let c = &self.cluster;
+        writeln!(
+            w,
+            "\n[cluster]\nbrokers = {}\ncontrollers = {}",
+            c.brokers, c.controllers
+        )?;
+        w.push_str(&configs(&c.config));
+        for t in &self.topics {
+            writeln!(
+                w,
+                "\n[[topics]]\nname = {}\npartitions = {}",
+                q(&t.name),
+                t.partitions
+            )?;
+            writeln!(w, "replication_factor = {}", t.replication_factor)?;
+            w.push_str(&configs(&t.config));
+        }
+        for p in &self.producers {
+            writeln!(
+                w,
+                "\n[[producers]]\ntopic = {}\ncount = {}",
+                q(&p.topic),
+                p.count
+            )?;
+            writeln!(w, "rate = \"{}\"\nkeys = {}", p.rate, p.keys)?;
+            w.push_str(&configs(&p.config));
+        }
+        for c in &self.consumers {
+            writeln!(
+                w,
+                "\n[[consumers]]\ntopic = {}\ngroup = {}",
+                q(&c.topic),
+                q(&c.group)
+            )?;
+            writeln!(w, "count = {}", c.count)?;
+            w.push_str(&configs(&c.config));
+        }
+        let n = &self.network;
+        writeln!(w, "\n[network]")?;
+        let (min, max) = (d(n.latency_min_ns), d(n.latency_max_ns));
+        writeln!(w, "latency = {{ min = \"{min}\", max = \"{max}\" }}")?;
+        let k = &self.disk;
+        writeln!(w, "\n[disk]")?;
+        let (min, max) = (d(k.fsync_latency_min_ns), d(k.fsync_latency_max_ns));
+        writeln!(w, "fsync_latency = {{ min = \"{min}\", max = \"{max}\" }}")?;
+        writeln!(w, "writeback_interval = \"{}\"", d(k.writeback_interval_ns))?;
+        writeln!(w, "dirty_expire = \"{}\"", d(k.dirty_expire_ns))?;
+        writeln!(w, "torn_writes = {}", k.torn_writes)?;
+        writeln!(
+            w,
+            "\n[protocol]\ntruncation = \"{}\"",
+            self.protocol.truncation.name()
+        )?;
+        for f in &self.faults {
+            writeln!(
+                w,
+                "\n[[faults]]\nat = \"{}\"\nkind = \"{}\"",
+                d(f.at_ns),
+                f.kind
+            )?;
+            if let Some(t) = &f.target {
+                writeln!(w, "target = {}", q(&t.to_string()))?;
+            }
+            if !f.groups.is_empty() {
+                let groups: Vec<String> = f
+                    .groups
+                    .iter()
+                    .map(|g| {
+                        let g: Vec<String> = g.iter().map(|t| q(&t.to_string())).collect();
+                        format!("[{}]", g.join(", "))
+                    })
+                    .collect();
+                writeln!(w, "groups = [{}]", groups.join(", "))?;
+            }
+            let durations = [
+                ("restart_after", f.restart_after_ns),
+                ("resume_after", f.resume_after_ns),
+                ("heal_after", f.heal_after_ns),
+                ("delay", f.delay_ns),
+            ];
+            for (key, ns) in durations {
+                if let Some(ns) = ns {
+                    writeln!(w, "{key} = \"{}\"", d(ns))?;
+                }
+            }
+            if let Some(factor) = f.factor {
+                writeln!(w, "factor = {factor}")?;
+            }
+            if f.one_way {
+                writeln!(w, "one_way = true")?;
+            }
+            if f.torn {
+                writeln!(w, "torn = true")?;
+            }
+        }
+        if let Some(swarm) = &self.swarm {
+            writeln!(w, "\n[swarm]")?;
+            for (kind, rate) in &swarm.rates_per_min {
+                writeln!(w, "{kind} = {}", toml::Value::Float(*rate))?;
+            }
+        }
+        if self.check.invariants == Invariant::ALL {
+            return Ok(()); // the default
+        }
+        let names: Vec<String> = self.check.invariants.iter().map(|i| q(i.name())).collect();
+        writeln!(w, "\n[check]\ninvariants = [{}]", names.join(", "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::parse;
+
+    #[test]
+    fn every_scenario_file_round_trips() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let Ok(text) = std::fs::read_to_string(entry.path()) else {
+                continue;
+            };
+            let Ok(s) = parse(&text, "a.toml") else {
+                panic!("{} does not parse", entry.path().display());
+            };
+            let written = s.to_toml();
+            match parse(&written, "b.toml") {
+                Ok(again) => assert_eq!(again, s, "{written}"),
+                Err(e) => panic!("{e}\n{written}"),
+            }
+        }
+    }
+}
