@@ -1,4 +1,13 @@
 //! ksim: a deterministic simulator of Apache Kafka.
+//!
+//! The kernel (`sim` crate) runs plain state machines on a virtual clock;
+//! this crate holds the Kafka model, scenarios, checkers and the command line.
 
+pub mod check;
+pub mod cli;
 pub mod config;
+pub mod explore;
+pub mod harness;
+pub mod report;
+pub mod runner;
 pub mod scenario;

@@ -1,0 +1,103 @@
+//! `ksim explore`: a seed sweep.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use super::{load, record_path, write_json, Format, EXIT_USAGE};
+use crate::explore::{sweep, ExploreReport, SeedRange};
+use crate::harness::RunOptions;
+use crate::report::{RunRecord, Summary, Verdict};
+use crate::runner::run_seed;
+
+/// Arguments of `ksim explore`.
+pub struct Args {
+    pub scenario: PathBuf,
+    pub seeds: SeedRange,
+    pub jobs: Option<usize>,
+    pub out: PathBuf,
+    pub format: Format,
+    pub inject_panic_seeds: Vec<u64>,
+    pub mutations: Vec<String>,
+}
+
+pub fn main(args: Args) -> u8 {
+    let (scenario, scenario_text) = match load(&args.scenario) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let file = args.scenario.display().to_string();
+    let mutations = match super::parse_mutations(&args.mutations) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("error: --mutation: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let jobs = args.jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(usize::from)
+            .unwrap_or(1)
+    });
+    let started = Instant::now();
+    let run_one = |seed: u64| -> Summary {
+        let options = RunOptions {
+            inject_panic: args.inject_panic_seeds.contains(&seed),
+            mutations,
+            ..RunOptions::default()
+        };
+        match run_seed(&scenario, seed, &options) {
+            Ok(run) => run.summary,
+            Err(e) => Summary::of_panic(&scenario.name, seed, e.to_string()),
+        }
+    };
+    let total = args.seeds.len();
+    let mut done = 0u64;
+    let progress = std::io::stderr().is_terminal() && args.format == Format::Text;
+    let results = sweep(args.seeds, jobs, run_one, |s| {
+        done += 1;
+        if s.verdict != Verdict::Pass {
+            eprintln!("seed {} {}", s.seed, s.verdict.as_str());
+        }
+        if progress {
+            eprint!("\r{done}/{total} seeds");
+        }
+    });
+    if progress {
+        eprintln!();
+    }
+    let wall_ms = started.elapsed().as_millis() as u64;
+    for failing in results.iter().filter(|r| r.verdict != Verdict::Pass) {
+        let record = RunRecord {
+            summary: failing.clone(),
+            scenario_file: file.clone(),
+            scenario_text: scenario_text.clone(),
+            mutations: args.mutations.clone(),
+        };
+        if let Err(e) = write_json(
+            &record_path(&args.out, &scenario.name, failing.seed),
+            &record,
+        ) {
+            eprintln!("warning: {e}");
+        }
+    }
+    let report = ExploreReport::new(&scenario.name, &file, args.seeds, results);
+    let path = args.out.join(&scenario.name).join("explore.json");
+    let written = write_json(&path, &report);
+    match args.format {
+        Format::Text => {
+            print!("{}", report.table(jobs, wall_ms));
+            if written.is_ok() {
+                println!("\nwrote {}", path.display());
+            }
+        }
+        Format::Json => match serde_json::to_string(&report) {
+            Ok(json) => println!("{json}"),
+            Err(e) => eprintln!("error: cannot encode the report: {e}"),
+        },
+    }
+    if let Err(e) = written {
+        eprintln!("warning: {e}");
+    }
+    report.exit_code()
+}

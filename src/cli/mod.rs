@@ -1,0 +1,204 @@
+//! The `ksim` command line (a contract: DESIGN.md "Command line").
+//!
+//! Exit codes: 0 every invariant held; 1 an invariant was violated; 2 usage
+//! or scenario error; 3 the simulator itself panicked.
+
+mod check;
+mod explore;
+mod replay;
+mod run;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::explore::SeedRange;
+
+/// Exit code of a usage or scenario error.
+pub const EXIT_USAGE: u8 = 2;
+
+/// ksim — a deterministic simulator of Apache Kafka.
+///
+/// Runs a whole Kafka cluster inside one thread on a virtual clock and one
+/// seeded random source, injects crashes, power loss, partitions and pauses,
+/// and checks durability and ordering invariants. Same scenario + same seed =
+/// the same run, byte for byte.
+#[derive(Debug, Parser)]
+#[command(name = "ksim", version, term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Output format of a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// A report for people.
+    Text,
+    /// One JSON object on stdout.
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run one scenario with one seed
+    Run {
+        /// The scenario file (TOML)
+        scenario: PathBuf,
+        /// The seed every random draw of the run derives from
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Output format
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Where the run record is written (as DIR/SCENARIO/seed-N.json)
+        #[arg(long, value_name = "DIR", default_value = "reports")]
+        out: PathBuf,
+        /// Write every simulated event as a JSON line to FILE
+        #[arg(long, value_name = "FILE")]
+        trace: Option<PathBuf>,
+        /// Test hook: panic in the middle of the run
+        #[arg(long, hide = true)]
+        inject_panic: bool,
+        /// Test hook: run a deliberately broken kernel (reorder-links, fsync-lies)
+        #[arg(long, hide = true, value_delimiter = ',')]
+        mutation: Vec<String>,
+    },
+    /// Sweep a range of seeds on worker threads and summarise the failures
+    Explore {
+        /// The scenario file (TOML)
+        scenario: PathBuf,
+        /// Seeds to run: A..B (B excluded) or A..=B
+        #[arg(long, value_name = "A..B")]
+        seeds: SeedRange,
+        /// Worker threads (each run stays single-threaded); default: all cores
+        #[arg(long, value_name = "N")]
+        jobs: Option<usize>,
+        /// Where explore.json and failing runs are written (under DIR/SCENARIO/)
+        #[arg(long, value_name = "DIR", default_value = "reports")]
+        out: PathBuf,
+        /// Output format of the summary
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Test hook: these seeds panic mid-run
+        #[arg(long, hide = true, value_delimiter = ',')]
+        inject_panic_seeds: Vec<u64>,
+        /// Test hook: run a deliberately broken kernel (reorder-links, fsync-lies)
+        #[arg(long, hide = true, value_delimiter = ',')]
+        mutation: Vec<String>,
+    },
+    /// Re-run a recorded run and verify it reproduces the same trace_hash
+    Replay {
+        /// A run record written by `ksim run` or `ksim explore`
+        run_json: PathBuf,
+    },
+    /// Validate a scenario file without running it
+    Check {
+        /// The scenario file (TOML)
+        scenario: PathBuf,
+    },
+}
+
+/// Parses the command line and runs the command; returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { 0 });
+        }
+    };
+    let code = match cli.command {
+        Command::Run {
+            scenario,
+            seed,
+            format,
+            out,
+            trace,
+            inject_panic,
+            mutation,
+        } => run::main(run::Args {
+            scenario,
+            seed,
+            format,
+            out,
+            trace,
+            inject_panic,
+            mutations: mutation,
+        }),
+        Command::Explore {
+            scenario,
+            seeds,
+            jobs,
+            out,
+            format,
+            inject_panic_seeds,
+            mutation,
+        } => explore::main(explore::Args {
+            scenario,
+            seeds,
+            jobs,
+            out,
+            format,
+            inject_panic_seeds,
+            mutations: mutation,
+        }),
+        Command::Replay { run_json } => replay::main(&run_json),
+        Command::Check { scenario } => check::main(&scenario),
+    };
+    ExitCode::from(code)
+}
+
+/// Loads a scenario, printing a scenario error the way every command does.
+fn load(path: &std::path::Path) -> Result<(crate::scenario::Scenario, String), u8> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) => {
+            eprintln!(
+                "error: cannot read scenario {}: {e}; give the path of a scenario TOML file, e.g. scenarios/broker_crash.toml",
+                path.display()
+            );
+            return Err(EXIT_USAGE);
+        }
+    };
+    match crate::scenario::parse(&text, &path.display().to_string()) {
+        Ok(scenario) => Ok((scenario, text)),
+        Err(e) => {
+            eprintln!("error: {e}");
+            Err(EXIT_USAGE)
+        }
+    }
+}
+
+/// Writes `value` as pretty JSON to `path`, creating folders; None on success.
+fn write_json(path: &std::path::Path, value: &impl serde::Serialize) -> Result<(), String> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    let json = serde_json::to_string_pretty(value).map_err(|e| e.to_string())?;
+    std::fs::write(path, json + "\n").map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// Where a seed's run record goes.
+fn record_path(out: &std::path::Path, scenario: &str, seed: u64) -> PathBuf {
+    out.join(scenario).join(format!("seed-{seed}.json"))
+}
+
+/// Parses test-hook mutation names into the kernel's mutations.
+pub fn parse_mutations(names: &[String]) -> Result<sim::Mutations, String> {
+    let mut m = sim::Mutations::default();
+    for name in names {
+        match name.as_str() {
+            "reorder-links" => m.reorder_links = true,
+            "fsync-lies" => m.fsync_lies = true,
+            other => {
+                return Err(format!(
+                    "unknown mutation {other:?}; valid: reorder-links, fsync-lies"
+                ))
+            }
+        }
+    }
+    Ok(m)
+}

@@ -1,0 +1,271 @@
+//! Seed sweeps: independent seeds on worker threads, one run per seed, each
+//! single-threaded; results are gathered by seed, so `--jobs 1` and
+//! `--jobs N` give identical results.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+
+use serde::Serialize;
+
+use crate::report::{replay_command, Summary, Verdict};
+
+/// A half-open range of seeds, written `A..B` (or inclusive `A..=B`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SeedRange {
+    /// First seed.
+    pub start: u64,
+    /// One past the last seed.
+    pub end: u64,
+}
+
+impl SeedRange {
+    /// Number of seeds.
+    pub fn len(&self) -> u64 {
+        self.end - self.start
+    }
+
+    /// True when the range holds no seed.
+    pub fn is_empty(&self) -> bool {
+        self.end == self.start
+    }
+}
+
+impl std::fmt::Display for SeedRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}..{}", self.start, self.end)
+    }
+}
+
+impl FromStr for SeedRange {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad =
+            || format!("invalid seed range {s:?}; valid: A..B (B excluded) or A..=B, e.g. 0..1000");
+        let (a, b, inclusive) = if let Some((a, b)) = s.split_once("..=") {
+            (a, b, true)
+        } else if let Some((a, b)) = s.split_once("..") {
+            (a, b, false)
+        } else {
+            return Err(bad());
+        };
+        let start: u64 = a.trim().parse().map_err(|_| bad())?;
+        let last: u64 = b.trim().parse().map_err(|_| bad())?;
+        let end = if inclusive {
+            last.checked_add(1).ok_or_else(bad)?
+        } else {
+            last
+        };
+        if end <= start {
+            return Err(format!(
+                "empty seed range {s:?}; the end must be above the start"
+            ));
+        }
+        Ok(Self { start, end })
+    }
+}
+
+/// Runs `run_one` for every seed on `jobs` threads; `on_done` sees each result
+/// as it finishes (in completion order); the returned list is in seed order.
+pub fn sweep<R, D>(seeds: SeedRange, jobs: usize, run_one: R, mut on_done: D) -> Vec<Summary>
+where
+    R: Fn(u64) -> Summary + Sync,
+    D: FnMut(&Summary),
+{
+    let next = AtomicU64::new(seeds.start);
+    let jobs = jobs.clamp(1, seeds.len().min(1024) as usize);
+    let (tx, rx) = mpsc::channel::<Summary>();
+    let mut results = BTreeMap::new();
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            let tx = tx.clone();
+            let (next, run_one) = (&next, &run_one);
+            scope.spawn(move || loop {
+                let seed = next.fetch_add(1, Ordering::Relaxed);
+                if seed >= seeds.end {
+                    break;
+                }
+                if tx.send(run_one(seed)).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(tx);
+        for summary in rx {
+            on_done(&summary);
+            results.insert(summary.seed, summary);
+        }
+    });
+    results.into_values().collect()
+}
+
+/// A failing seed in the sweep report.
+#[derive(Clone, Debug, Serialize)]
+pub struct Failing {
+    /// The seed.
+    pub seed: u64,
+    /// fail or error.
+    pub verdict: Verdict,
+    /// Invariants violated (empty for an error).
+    pub invariants: Vec<String>,
+    /// The first violation's detail, or the panic.
+    pub detail: String,
+    /// The command that replays it.
+    pub replay: String,
+}
+
+/// `explore.json`: the whole sweep.
+#[derive(Clone, Debug, Serialize)]
+pub struct ExploreReport {
+    /// Scenario name.
+    pub scenario: String,
+    /// Scenario file.
+    pub scenario_file: String,
+    /// The seed range.
+    pub seeds: String,
+    /// Runs made.
+    pub runs: u64,
+    /// Seeds that passed.
+    pub pass: u64,
+    /// Seeds that violated an invariant.
+    pub fail: u64,
+    /// Seeds whose run panicked.
+    pub error: u64,
+    /// Violations per invariant, over all seeds.
+    pub violations_by_invariant: BTreeMap<String, u64>,
+    /// Every failing seed with its replay command.
+    pub failing: Vec<Failing>,
+    /// Every seed's summary, in seed order.
+    pub results: Vec<Summary>,
+}
+
+impl ExploreReport {
+    /// Summarises a sweep's results.
+    pub fn new(scenario: &str, file: &str, seeds: SeedRange, results: Vec<Summary>) -> Self {
+        let count = |v: Verdict| results.iter().filter(|r| r.verdict == v).count() as u64;
+        let mut violations_by_invariant = BTreeMap::new();
+        for v in results.iter().flat_map(|r| &r.violations) {
+            *violations_by_invariant
+                .entry(v.invariant.clone())
+                .or_insert(0) += 1;
+        }
+        let failing = results
+            .iter()
+            .filter(|r| r.verdict != Verdict::Pass)
+            .map(|r| {
+                let mut invariants: Vec<String> =
+                    r.violations.iter().map(|v| v.invariant.clone()).collect();
+                invariants.dedup();
+                Failing {
+                    seed: r.seed,
+                    verdict: r.verdict,
+                    invariants,
+                    detail: r
+                        .violations
+                        .first()
+                        .map(|v| v.detail.clone())
+                        .or_else(|| r.error.clone())
+                        .unwrap_or_default(),
+                    replay: replay_command(file, r.seed),
+                }
+            })
+            .collect();
+        Self {
+            scenario: scenario.to_owned(),
+            scenario_file: file.to_owned(),
+            seeds: seeds.to_string(),
+            runs: results.len() as u64,
+            pass: count(Verdict::Pass),
+            fail: count(Verdict::Fail),
+            error: count(Verdict::Error),
+            violations_by_invariant,
+            failing,
+            results,
+        }
+    }
+
+    /// The exit code: 3 if any run panicked, else 1 if any failed, else 0.
+    pub fn exit_code(&self) -> u8 {
+        if self.error > 0 {
+            3
+        } else if self.fail > 0 {
+            1
+        } else {
+            0
+        }
+    }
+
+    /// The summary table printed at the end of a sweep.
+    pub fn table(&self, jobs: usize, wall_ms: u64) -> String {
+        use std::fmt::Write;
+        let mut out = String::new();
+        let w = &mut out;
+        let _ = writeln!(
+            w,
+            "explore {} seeds {} ({} runs on {jobs} jobs, {wall_ms} ms wall)",
+            self.scenario, self.seeds, self.runs
+        );
+        let _ = writeln!(w, "  pass   {:>6}", self.pass);
+        let _ = writeln!(w, "  fail   {:>6}", self.fail);
+        let _ = writeln!(w, "  error  {:>6}", self.error);
+        for (invariant, n) in &self.violations_by_invariant {
+            let _ = writeln!(w, "  {invariant:<28} violated {n} times");
+        }
+        if !self.failing.is_empty() {
+            let _ = writeln!(w, "\nfailing seeds");
+            for f in &self.failing {
+                let what = if f.invariants.is_empty() {
+                    f.detail.clone()
+                } else {
+                    format!("{}: {}", f.invariants.join(","), f.detail)
+                };
+                let _ = writeln!(w, "  seed {:<6} {:<5}  {what}", f.seed, f.verdict.as_str());
+                let _ = writeln!(w, "    replay: {}", f.replay);
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seed_ranges_parse_with_exclusive_and_inclusive_ends() {
+        assert_eq!("0..10".parse::<SeedRange>().unwrap().len(), 10);
+        assert_eq!("5..=5".parse::<SeedRange>().unwrap().len(), 1);
+        assert!("10..10".parse::<SeedRange>().is_err());
+        assert!("a..b".parse::<SeedRange>().is_err());
+        assert!("7".parse::<SeedRange>().is_err());
+        assert!(format!("0..={}", u64::MAX).parse::<SeedRange>().is_err());
+    }
+
+    fn fake(seed: u64) -> Summary {
+        let mut s = Summary::of_panic("t", seed, String::new());
+        s.verdict = if seed.is_multiple_of(3) {
+            Verdict::Fail
+        } else {
+            Verdict::Pass
+        };
+        s.error = None;
+        s
+    }
+
+    #[test]
+    fn sweep_results_are_in_seed_order_whatever_the_jobs() {
+        let seeds: SeedRange = "0..50".parse().unwrap();
+        let one = sweep(seeds, 1, fake, |_| {});
+        let four = sweep(seeds, 4, fake, |_| {});
+        assert_eq!(one, four);
+        assert_eq!(
+            one.iter().map(|s| s.seed).collect::<Vec<_>>(),
+            (0..50).collect::<Vec<_>>()
+        );
+        let report = ExploreReport::new("t", "t.toml", seeds, one);
+        assert_eq!((report.pass, report.fail, report.error), (33, 17, 0));
+        assert_eq!(report.exit_code(), 1);
+    }
+}

@@ -1,0 +1,234 @@
+//! The harness: builds a scenario's cluster in the kernel, drives the fault
+//! timeline, settles, and checks what the run recorded.
+//!
+//! Until the Kafka state machines land, every node of the scenario (controller,
+//! broker, producer, consumer) is the kernel's stand-in `Chatter`, and the run
+//! checks the kernel's own promises (`link_fifo`, `fsync_durable`).
+
+pub mod faults;
+pub mod topology;
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use sim::testkit::Chatter;
+use sim::{DiskConfig, Fault, Mutations, NetConfig, NodeId, Sim, SimConfig, MILLIS};
+
+use crate::check::{self, Violation};
+use crate::scenario::Scenario;
+use faults::{Action, Executed};
+use topology::Topology;
+
+/// How often a stand-in node chats.
+const CHAT_INTERVAL_NS: u64 = 50 * MILLIS;
+
+/// Options of one run beyond the scenario and seed.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Write every event as a JSON line here.
+    pub trace: Option<PathBuf>,
+    /// Deliberate kernel bugs (tests that prove a checker fires).
+    pub mutations: Mutations,
+    /// Test hook: panic in the middle of the run.
+    pub inject_panic: bool,
+}
+
+/// Counts of what the clients did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Records producers sent.
+    pub records_sent: u64,
+    /// Records acknowledged to producers.
+    pub records_acked: u64,
+    /// Records consumers received.
+    pub records_consumed: u64,
+    /// Messages the network delivered (stand-in traffic).
+    pub messages: u64,
+}
+
+/// Everything a run produced.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    /// The run's trace hash.
+    pub trace_hash: String,
+    /// Simulated time at the end.
+    pub sim_time_ns: u64,
+    /// Events processed.
+    pub events: u64,
+    /// Wall-clock milliseconds the run took (reporting only).
+    pub wall_ms: u64,
+    /// Client figures.
+    pub stats: Stats,
+    /// Faults as executed.
+    pub faults: Vec<Executed>,
+    /// Invariants that broke.
+    pub violations: Vec<Violation>,
+    /// Names of the invariants that were checked.
+    pub checked: Vec<String>,
+}
+
+/// A run that could not start (its trace file could not be written).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write trace file {path}: {reason}")]
+pub struct TraceError {
+    /// The trace file.
+    pub path: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// Runs `scenario` with `seed`. Panics inside the simulation propagate to the caller.
+pub fn run(scenario: &Scenario, seed: u64, options: &RunOptions) -> Result<Outcome, TraceError> {
+    let started = Instant::now();
+    let topology = Topology::of(scenario);
+    let mut sim: Sim<Chatter> = Sim::new(seed, sim_config(scenario));
+    for role in &topology.roles {
+        let me = NodeId(sim.node_count() as u32);
+        let peers: Vec<NodeId> = topology.ids().filter(|&p| p != me).collect();
+        sim.add_node(role.name(), move |_| {
+            Chatter::new(peers.clone(), CHAT_INTERVAL_NS)
+        });
+    }
+    sim.set_mutations(options.mutations);
+    if let Some(path) = &options.trace {
+        let trace_error = |e: std::io::Error| TraceError {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(trace_error)?;
+        }
+        let file = File::create(path).map_err(trace_error)?;
+        sim.set_trace_sink(Box::new(BufWriter::new(file)));
+    }
+    sim.start();
+
+    let mut timeline = faults::plan(scenario, &topology, sim.streams());
+    let mut target_rng = sim.streams().stream("faults/targets");
+    let mut executed = Vec::new();
+    let panic_at = options.inject_panic.then_some(scenario.duration_ns / 2);
+    while let Some((at, action)) = timeline.pop_before(scenario.duration_ns) {
+        if let Some(p) = panic_at.filter(|&p| p <= at) {
+            sim.run_until(p);
+            panic!("injected panic (test hook) at {}", sim::format_nanos(p));
+        }
+        sim.run_until(at);
+        let action = match action {
+            Action::Scripted(spec) => {
+                let (now, back) =
+                    faults::resolve(&spec, scenario.disk.torn_writes, &topology, &mut target_rng);
+                if let Some((delay, back)) = back {
+                    timeline.push(at + delay, back);
+                }
+                now
+            }
+            direct => direct,
+        };
+        if let Action::Direct {
+            kind,
+            faults,
+            nodes,
+        } = action
+        {
+            let details: Vec<String> = faults.into_iter().map(|f| sim.apply(f).detail).collect();
+            executed.push(Executed {
+                at_ns: at,
+                kind: kind.to_owned(),
+                target: faults::describe_target(&nodes, kind, |n| sim.name(n).to_owned()),
+                detail: details.join("; "),
+            });
+        }
+    }
+    if let Some(p) = panic_at {
+        sim.run_until(p);
+        panic!("injected panic (test hook) at {}", sim::format_nanos(p));
+    }
+    sim.run_until(scenario.duration_ns);
+    settle(&mut sim, &topology, &mut executed);
+    let end = scenario.duration_ns + scenario.settle_ns;
+    sim.run_until(end);
+    // A trace that could not be fully written is reported, not silently cut.
+    sim.finish_trace().map_err(|reason| TraceError {
+        path: options
+            .trace
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+        reason,
+    })?;
+
+    let history = sim.take_history();
+    let violations = check::kernel::check(&history, |n| sim.name(n).to_owned());
+    let messages = history
+        .iter()
+        .filter(|o| matches!(o.obs, sim::testkit::ChatObs::Received))
+        .count() as u64;
+    Ok(Outcome {
+        trace_hash: sim.trace_hash(),
+        sim_time_ns: sim.now(),
+        events: sim.events(),
+        wall_ms: started.elapsed().as_millis() as u64,
+        stats: Stats {
+            messages,
+            ..Stats::default()
+        },
+        faults: executed,
+        violations,
+        checked: check::kernel::KERNEL_INVARIANTS
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect(),
+    })
+}
+
+fn sim_config(scenario: &Scenario) -> SimConfig {
+    let net = &scenario.network;
+    let disk = &scenario.disk;
+    SimConfig {
+        net: NetConfig {
+            latency_min_ns: net.latency_min_ns,
+            latency_max_ns: net.latency_max_ns,
+            fifo: true,
+        },
+        disk: DiskConfig {
+            fsync_latency_min_ns: disk.fsync_latency_min_ns,
+            fsync_latency_max_ns: disk.fsync_latency_max_ns,
+            writeback_interval_ns: disk.writeback_interval_ns,
+            dirty_expire_ns: disk.dirty_expire_ns,
+        },
+    }
+}
+
+/// Start of the settle phase: links healed, disks and latency normal, paused
+/// nodes resumed, crashed nodes restarted. What changed is recorded.
+fn settle(sim: &mut Sim<Chatter>, topology: &Topology, executed: &mut Vec<Executed>) {
+    let at = sim.now();
+    let mut record = |sim: &mut Sim<Chatter>, kind: &str, target: String, fault: Fault| {
+        let effect = sim.apply(fault);
+        if effect.took_effect {
+            executed.push(Executed {
+                at_ns: at,
+                kind: kind.to_owned(),
+                target,
+                detail: format!("settle: {}", effect.detail),
+            });
+        }
+    };
+    record(sim, "heal", "network".into(), Fault::Heal);
+    sim.apply(Fault::Latency {
+        node: None,
+        delay_ns: 0,
+    });
+    for node in topology.ids() {
+        sim.apply(Fault::SlowDisk { node, factor: 1 });
+        let name = sim.name(node).to_owned();
+        if sim.is_paused(node) {
+            record(sim, "resume", name.clone(), Fault::Resume(node));
+        }
+        if !sim.is_up(node) {
+            record(sim, "restart", name, Fault::Restart(node));
+        }
+    }
+}

@@ -1,0 +1,216 @@
+//! The simulated cluster's nodes, their names, and where fault targets point.
+
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use sim::NodeId;
+
+use crate::scenario::{Scenario, Target};
+
+/// Kafka's `__consumer_offsets` partition count (offsets.topic.num.partitions).
+pub const OFFSETS_TOPIC_PARTITIONS: u32 = 50;
+
+/// What a node is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// A KRaft controller, numbered from 1.
+    Controller(u32),
+    /// A broker, numbered from 1 (its Kafka node id).
+    Broker(u32),
+    /// A producer client, numbered from 0 across all `[[producers]]`.
+    Producer(u32),
+    /// A consumer client: its group and index within the group.
+    Consumer {
+        /// The consumer group.
+        group: String,
+        /// Index within the group, from 0.
+        index: u32,
+    },
+}
+
+impl Role {
+    /// The node's name in reports and traces (`broker-1`, `consumer-billing-0`).
+    pub fn name(&self) -> String {
+        match self {
+            Role::Controller(n) => format!("controller-{n}"),
+            Role::Broker(n) => format!("broker-{n}"),
+            Role::Producer(n) => format!("producer-{n}"),
+            Role::Consumer { group, index } => format!("consumer-{group}-{index}"),
+        }
+    }
+
+    /// True for servers (controllers and brokers), the nodes swarm faults hit.
+    pub fn is_server(&self) -> bool {
+        matches!(self, Role::Controller(_) | Role::Broker(_))
+    }
+}
+
+/// Every node of a scenario, in the order they are added to the simulation:
+/// controllers, brokers, producers, consumers.
+#[derive(Clone, Debug)]
+pub struct Topology {
+    /// Roles by `NodeId` index.
+    pub roles: Vec<Role>,
+    brokers: u32,
+    /// (topic, partitions, replication factor) in scenario order.
+    topics: Vec<(String, u32, u32)>,
+}
+
+impl Topology {
+    /// The nodes a scenario asks for.
+    pub fn of(scenario: &Scenario) -> Self {
+        let mut roles = Vec::new();
+        roles.extend((1..=scenario.cluster.controllers).map(Role::Controller));
+        roles.extend((1..=scenario.cluster.brokers).map(Role::Broker));
+        let producers: u32 = scenario.producers.iter().map(|p| p.count).sum();
+        roles.extend((0..producers).map(Role::Producer));
+        let mut per_group: Vec<(String, u32)> = Vec::new();
+        for consumer in &scenario.consumers {
+            let next = match per_group.iter_mut().find(|(g, _)| *g == consumer.group) {
+                Some((_, n)) => n,
+                None => {
+                    per_group.push((consumer.group.clone(), 0));
+                    &mut per_group.last_mut().expect("just pushed").1
+                }
+            };
+            for _ in 0..consumer.count {
+                roles.push(Role::Consumer {
+                    group: consumer.group.clone(),
+                    index: *next,
+                });
+                *next += 1;
+            }
+        }
+        let topics = scenario
+            .topics
+            .iter()
+            .map(|t| (t.name.clone(), t.partitions, t.replication_factor))
+            .collect();
+        Self {
+            roles,
+            brokers: scenario.cluster.brokers,
+            topics,
+        }
+    }
+
+    /// The node with this role.
+    pub fn id(&self, role: &Role) -> Option<NodeId> {
+        self.roles
+            .iter()
+            .position(|r| r == role)
+            .map(|i| NodeId(i as u32))
+    }
+
+    /// Every node id.
+    pub fn ids(&self) -> impl Iterator<Item = NodeId> + '_ {
+        (0..self.roles.len() as u32).map(NodeId)
+    }
+
+    /// The broker ids, in order.
+    pub fn brokers(&self) -> Vec<NodeId> {
+        (1..=self.brokers)
+            .filter_map(|b| self.id(&Role::Broker(b)))
+            .collect()
+    }
+
+    /// The replicas (broker numbers) of a partition, preferred leader first.
+    ///
+    /// Round-robin placement: topic `t` (in scenario order; `__consumer_offsets`
+    /// after the scenario's topics) starts at broker `t % brokers`, and replica
+    /// `j` of partition `p` sits on the next broker round the ring.
+    pub fn replicas(&self, topic: &str, partition: u32) -> Vec<u32> {
+        let (index, rf) = match self.topics.iter().position(|(name, ..)| name == topic) {
+            Some(i) => (i as u32, self.topics[i].2),
+            None => (self.topics.len() as u32, self.brokers.min(3)),
+        };
+        (0..rf)
+            .map(|j| (index + partition + j) % self.brokers.max(1) + 1)
+            .collect()
+    }
+
+    /// Resolves a fault target to nodes, as it stands now.
+    ///
+    /// Until the Kafka model runs in the simulation, partition roles resolve to
+    /// the preferred placement: `leader(T-P)` is the preferred leader,
+    /// `follower` the next replica, `controller(active)` controller 1, and
+    /// `coordinator(G)` the preferred leader of G's `__consumer_offsets` partition.
+    pub fn resolve(&self, target: &Target, rng: &mut ChaCha8Rng) -> Vec<NodeId> {
+        let brokers = |numbers: &[u32]| -> Vec<NodeId> {
+            numbers
+                .iter()
+                .filter_map(|&b| self.id(&Role::Broker(b)))
+                .collect()
+        };
+        match target {
+            Target::Broker(n) => brokers(&[*n]),
+            Target::Controller(n) => self.id(&Role::Controller(*n)).into_iter().collect(),
+            Target::ActiveController => self.id(&Role::Controller(1)).into_iter().collect(),
+            Target::Leader { topic, partition } => {
+                brokers(&self.replicas(topic, *partition)[..1.min(self.brokers as usize)])
+            }
+            Target::Follower { topic, partition } => {
+                let replicas = self.replicas(topic, *partition);
+                brokers(replicas.get(1..2).unwrap_or(&[]))
+            }
+            Target::Followers { topic, partition } => {
+                let replicas = self.replicas(topic, *partition);
+                brokers(replicas.get(1..).unwrap_or(&[]))
+            }
+            Target::Coordinator(group) => {
+                let partition = coordinator_partition(group, OFFSETS_TOPIC_PARTITIONS);
+                let replicas = self.replicas("__consumer_offsets", partition);
+                brokers(&replicas[..1.min(replicas.len())])
+            }
+            Target::RandomBroker => {
+                let all = self.brokers();
+                if all.is_empty() {
+                    return all;
+                }
+                vec![all[rng.random_range(0..all.len())]]
+            }
+            Target::AllBrokers => self.brokers(),
+            Target::Producer(n) => self.id(&Role::Producer(*n)).into_iter().collect(),
+            Target::Consumer { group, index } => self
+                .id(&Role::Consumer {
+                    group: group.clone(),
+                    index: *index,
+                })
+                .into_iter()
+                .collect(),
+        }
+    }
+}
+
+/// Java's `String.hashCode()` over UTF-16 code units.
+pub fn java_string_hash(s: &str) -> i32 {
+    s.encode_utf16()
+        .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(i32::from(c)))
+}
+
+/// The `__consumer_offsets` partition of a group:
+/// `Utils.abs(groupId.hashCode()) % partitions`, where `Utils.abs(MIN_VALUE) == 0`.
+pub fn coordinator_partition(group: &str, partitions: u32) -> u32 {
+    let h = java_string_hash(group);
+    let abs = if h == i32::MIN { 0 } else { h.unsigned_abs() };
+    abs % partitions.max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn java_hash_matches_java() {
+        // Values computed by Java's String.hashCode().
+        assert_eq!(java_string_hash(""), 0);
+        assert_eq!(java_string_hash("a"), 97);
+        assert_eq!(java_string_hash("billing"), -109_829_509);
+        assert_eq!(java_string_hash("polygenelubricants"), i32::MIN);
+    }
+
+    #[test]
+    fn coordinator_partition_uses_kafka_abs() {
+        assert_eq!(coordinator_partition("polygenelubricants", 50), 0);
+        assert_eq!(coordinator_partition("billing", 50), 109_829_509 % 50);
+        assert_eq!(coordinator_partition("a", 50), 97 % 50);
+    }
+}

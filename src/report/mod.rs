@@ -1,0 +1,164 @@
+//! What a run reports: the JSON summary (a contract, DESIGN.md "Command
+//! line"), the run record that `ksim replay` reads back, and the text report.
+
+pub mod text;
+
+use serde::{Deserialize, Serialize};
+
+use crate::check::Violation;
+use crate::harness::Outcome;
+
+/// Did every invariant hold?
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Every invariant held.
+    Pass,
+    /// An invariant was violated.
+    Fail,
+    /// The simulator itself panicked.
+    Error,
+}
+
+impl Verdict {
+    /// The process exit code for this verdict (DESIGN.md: 0, 1, 3).
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Verdict::Pass => 0,
+            Verdict::Fail => 1,
+            Verdict::Error => 3,
+        }
+    }
+
+    /// As printed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::Error => "error",
+        }
+    }
+}
+
+/// Client figures of the summary.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatsJson {
+    /// Records producers sent.
+    pub records_sent: u64,
+    /// Records acknowledged to producers.
+    pub records_acked: u64,
+    /// Records consumers received.
+    pub records_consumed: u64,
+}
+
+/// One executed fault in the summary.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaultJson {
+    /// When, in simulated ms.
+    pub at_ms: u64,
+    /// Kind (`crash`, ...).
+    pub kind: String,
+    /// Node(s) hit (`broker-1`).
+    pub target: String,
+}
+
+/// The one JSON object `ksim run --format json` prints.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Scenario name.
+    pub scenario: String,
+    /// The seed.
+    pub seed: u64,
+    /// pass, fail or error.
+    pub verdict: Verdict,
+    /// Hash of every event (16 hex digits); empty when the run panicked.
+    pub trace_hash: String,
+    /// Simulated time at the end, ms.
+    pub sim_time_ms: u64,
+    /// Events processed.
+    pub events: u64,
+    /// Wall-clock ms (the only field that varies between identical runs).
+    pub wall_ms: u64,
+    /// Client figures.
+    pub stats: StatsJson,
+    /// Faults as executed.
+    pub faults: Vec<FaultJson>,
+    /// Invariants that broke.
+    pub violations: Vec<Violation>,
+    /// The panic, when the verdict is error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Summary {
+    /// The summary of a finished run.
+    pub fn of(scenario: &str, seed: u64, outcome: &Outcome) -> Self {
+        let verdict = if outcome.violations.is_empty() {
+            Verdict::Pass
+        } else {
+            Verdict::Fail
+        };
+        Self {
+            scenario: scenario.to_owned(),
+            seed,
+            verdict,
+            trace_hash: outcome.trace_hash.clone(),
+            sim_time_ms: outcome.sim_time_ns / sim::MILLIS,
+            events: outcome.events,
+            wall_ms: outcome.wall_ms,
+            stats: StatsJson {
+                records_sent: outcome.stats.records_sent,
+                records_acked: outcome.stats.records_acked,
+                records_consumed: outcome.stats.records_consumed,
+            },
+            faults: outcome
+                .faults
+                .iter()
+                .map(|f| FaultJson {
+                    at_ms: f.at_ns / sim::MILLIS,
+                    kind: f.kind.clone(),
+                    target: f.target.clone(),
+                })
+                .collect(),
+            violations: outcome.violations.clone(),
+            error: None,
+        }
+    }
+
+    /// The summary of a run that panicked.
+    pub fn of_panic(scenario: &str, seed: u64, message: String) -> Self {
+        Self {
+            scenario: scenario.to_owned(),
+            seed,
+            verdict: Verdict::Error,
+            trace_hash: String::new(),
+            sim_time_ms: 0,
+            events: 0,
+            wall_ms: 0,
+            stats: StatsJson::default(),
+            faults: Vec::new(),
+            violations: Vec::new(),
+            error: Some(message),
+        }
+    }
+}
+
+/// What `ksim run` stores for `ksim replay`: the summary plus the scenario itself.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// The run's summary.
+    #[serde(flatten)]
+    pub summary: Summary,
+    /// The scenario file as the user named it.
+    pub scenario_file: String,
+    /// The scenario's full text, so the record replays even if the file changes.
+    pub scenario_text: String,
+    /// Test-only kernel mutations the run used (replay applies them again).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mutations: Vec<String>,
+}
+
+/// The command that replays a seed.
+pub fn replay_command(scenario_file: &str, seed: u64) -> String {
+    format!("ksim run {scenario_file} --seed {seed}")
+}

@@ -1,0 +1,86 @@
+//! One seed, start to finish, with panics caught and reported with their seed.
+
+use std::cell::RefCell;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::Once;
+
+use crate::harness::{self, Outcome, RunOptions, TraceError};
+use crate::report::Summary;
+use crate::scenario::Scenario;
+
+thread_local! {
+    static LAST_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Installs (once per process) a panic hook that records the panic's message
+/// and location for the reporting thread instead of printing it, so a sweep's
+/// output stays readable. Panics outside a caught run print as usual.
+pub fn install_panic_hook() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let default = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            let caught = CATCHING.with(|c| *c.borrow());
+            if caught {
+                let location = info
+                    .location()
+                    .map(|l| format!(" at {}:{}", l.file(), l.line()))
+                    .unwrap_or_default();
+                let message = payload_text(info.payload());
+                LAST_PANIC.with(|p| *p.borrow_mut() = Some(format!("{message}{location}")));
+            } else {
+                default(info);
+            }
+        }));
+    });
+}
+
+thread_local! {
+    static CATCHING: RefCell<bool> = const { RefCell::new(false) };
+}
+
+fn payload_text(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic with a non-string payload".to_owned()
+    }
+}
+
+/// The result of one seed: its summary, and the full outcome unless it panicked.
+pub struct SeedRun {
+    /// The JSON summary (verdict error with the panic message if it panicked).
+    pub summary: Summary,
+    /// The run's full outcome (None when it panicked).
+    pub outcome: Option<Outcome>,
+}
+
+/// Runs one seed, catching a panic inside the simulation as verdict `error`.
+pub fn run_seed(
+    scenario: &Scenario,
+    seed: u64,
+    options: &RunOptions,
+) -> Result<SeedRun, TraceError> {
+    install_panic_hook();
+    CATCHING.with(|c| *c.borrow_mut() = true);
+    let result = panic::catch_unwind(AssertUnwindSafe(|| harness::run(scenario, seed, options)));
+    CATCHING.with(|c| *c.borrow_mut() = false);
+    match result {
+        Ok(Ok(outcome)) => Ok(SeedRun {
+            summary: Summary::of(&scenario.name, seed, &outcome),
+            outcome: Some(outcome),
+        }),
+        Ok(Err(e)) => Err(e),
+        Err(payload) => {
+            let message = LAST_PANIC
+                .with(|p| p.borrow_mut().take())
+                .unwrap_or_else(|| payload_text(payload.as_ref()));
+            Ok(SeedRun {
+                summary: Summary::of_panic(&scenario.name, seed, message),
+                outcome: None,
+            })
+        }
+    }
+}

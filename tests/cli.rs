@@ -1,0 +1,341 @@
+//! The command line as users and CI script against it: help, errors, exit
+//! codes, the JSON summary's shape, explore and replay.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn ksim(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ksim"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("ksim runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A scratch folder for one test, holding a copy of scenarios/.
+fn workdir(test: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(test);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("scenarios")).expect("scratch dir");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    for entry in std::fs::read_dir(root).expect("scenarios/") {
+        let path = entry.expect("entry").path();
+        std::fs::copy(
+            &path,
+            dir.join("scenarios").join(path.file_name().expect("name")),
+        )
+        .expect("copy");
+    }
+    dir
+}
+
+#[test]
+fn help_lists_the_commands() {
+    let out = ksim(Path::new("."), &["--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    insta::assert_snapshot!("help", stdout(&out));
+}
+
+#[test]
+fn run_help_names_every_flag() {
+    let out = ksim(Path::new("."), &["run", "--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    insta::assert_snapshot!("run_help", stdout(&out));
+}
+
+#[test]
+fn usage_error_exits_2() {
+    let out = ksim(Path::new("."), &["run"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = ksim(Path::new("."), &["explore", "x.toml", "--seeds", "5..1"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("the end must be above the start"));
+}
+
+#[test]
+fn scenario_error_names_file_key_and_line_and_exits_2() {
+    let dir = workdir("scenario_error");
+    std::fs::write(
+        dir.join("bad.toml"),
+        "name = \"bad\"\nduration = \"10s\"\n\n[cluster]\nbrokers = 3\n\n[[topics]]\nname = \"orders\"\npartitions = 3\nreplication_factor = 4\n",
+    )
+    .expect("write");
+    for command in ["check", "run"] {
+        let out = ksim(&dir, &[command, "bad.toml"]);
+        assert_eq!(out.status.code(), Some(2), "{command}");
+        assert!(stdout(&out).is_empty());
+        insta::assert_snapshot!("scenario_error", stderr(&out));
+    }
+}
+
+#[test]
+fn check_accepts_every_shipped_scenario() {
+    let dir = workdir("check_all");
+    for entry in std::fs::read_dir(dir.join("scenarios")).expect("dir") {
+        let path = entry.expect("entry").path();
+        let rel = format!("scenarios/{}", path.file_name().unwrap().to_string_lossy());
+        let out = ksim(&dir, &["check", &rel]);
+        assert_eq!(out.status.code(), Some(0), "{rel}: {}", stderr(&out));
+        assert!(stdout(&out).starts_with(&format!("{rel}: ok")));
+    }
+}
+
+#[test]
+fn json_summary_has_the_contract_shape() {
+    let dir = workdir("json_shape");
+    let out = ksim(
+        &dir,
+        &[
+            "run",
+            "scenarios/broker_crash.toml",
+            "--seed",
+            "42",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert_eq!(text.lines().count(), 1, "one JSON object on one line");
+    // Keys in the contract's order (the snapshot below sorts them).
+    let order = [
+        "\"scenario\":",
+        "\"seed\":",
+        "\"verdict\":",
+        "\"trace_hash\":",
+        "\"sim_time_ms\":",
+        "\"events\":",
+        "\"wall_ms\":",
+        "\"stats\":",
+        "\"faults\":",
+        "\"violations\":",
+    ];
+    let positions: Vec<usize> = order
+        .iter()
+        .map(|k| text.find(k).unwrap_or_else(|| panic!("{k} missing")))
+        .collect();
+    assert!(
+        positions.windows(2).all(|w| w[0] < w[1]),
+        "key order: {text}"
+    );
+    assert!(text.contains(r#""stats":{"records_sent":0,"records_acked":0,"records_consumed":0}"#));
+    assert!(text.contains(r#"{"at_ms":10000,"kind":"crash","target":"broker-1"}"#));
+    let json: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+    let hash = json["trace_hash"].as_str().expect("trace_hash");
+    assert!(hash.len() == 16 && hash.chars().all(|c| c.is_ascii_hexdigit()));
+    insta::assert_json_snapshot!("run_summary", json, {
+        ".wall_ms" => "[wall_ms]",
+        ".trace_hash" => "[trace_hash]",
+        ".events" => "[events]",
+    });
+    // The run record lands where replay expects it and replays identically.
+    let record = dir.join("reports/broker_crash/seed-42.json");
+    assert!(record.exists());
+    let out = ksim(&dir, &["replay", "reports/broker_crash/seed-42.json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains(&format!("trace_hash {hash} matches")));
+}
+
+#[test]
+fn text_report_of_the_main_job() {
+    let dir = workdir("text_report");
+    let out = ksim(
+        &dir,
+        &["run", "scenarios/broker_crash.toml", "--seed", "42"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    let stable: String = text
+        .lines()
+        .map(|l| {
+            if l.starts_with("  events") {
+                "  events      [events] in [wall] ms wall".to_owned()
+            } else if l.starts_with("  trace_hash") {
+                "  trace_hash  [trace_hash]".to_owned()
+            } else if l.contains("messages delivered") {
+                "              kernel stand-in nodes ([n] messages delivered); Kafka's own arrive next".to_owned()
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    insta::assert_snapshot!("run_text", stable);
+}
+
+#[test]
+fn replay_detects_a_diverging_trace() {
+    let dir = workdir("replay_diverges");
+    let out = ksim(
+        &dir,
+        &[
+            "run",
+            "scenarios/broker_crash.toml",
+            "--seed",
+            "3",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let path = dir.join("reports/broker_crash/seed-3.json");
+    let record = std::fs::read_to_string(&path).expect("record");
+    let mut json: serde_json::Value = serde_json::from_str(&record).expect("json");
+    json["trace_hash"] = serde_json::Value::String("0000000000000000".into());
+    std::fs::write(&path, json.to_string()).expect("write");
+    let out = ksim(&dir, &["replay", "reports/broker_crash/seed-3.json"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stderr(&out).contains("replay DIVERGED"));
+    assert!(stderr(&out)
+        .trim_end()
+        .ends_with("ksim run scenarios/broker_crash.toml --seed 3"));
+}
+
+#[test]
+fn violation_exits_1_and_ends_with_the_replay_command() {
+    let dir = workdir("violation");
+    let out = ksim(
+        &dir,
+        &[
+            "run",
+            "scenarios/broker_crash.toml",
+            "--seed",
+            "1",
+            "--mutation",
+            "reorder-links",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let text = stdout(&out);
+    assert!(text.contains("verdict     FAIL"));
+    assert!(text.contains("link_fifo at "));
+    assert!(text.contains("replay: ksim run scenarios/broker_crash.toml --seed 1"));
+    // The record keeps the mutation, so replay reproduces the failure.
+    let out = ksim(&dir, &["replay", "reports/broker_crash/seed-1.json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+}
+
+#[test]
+fn panic_in_a_run_exits_3_with_seed_and_replay_command() {
+    let dir = workdir("panic_run");
+    let out = ksim(
+        &dir,
+        &[
+            "run",
+            "scenarios/broker_crash.toml",
+            "--seed",
+            "9",
+            "--inject-panic",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(3));
+    let err = stderr(&out);
+    assert!(
+        err.contains("panicked in scenario broker_crash with seed 9"),
+        "{err}"
+    );
+    assert!(err.contains("injected panic (test hook) at 30s"), "{err}");
+    assert!(err
+        .trim_end()
+        .ends_with("replay: ksim run scenarios/broker_crash.toml --seed 9"));
+}
+
+#[test]
+fn explore_survives_a_panicking_seed_and_is_the_same_for_any_jobs() {
+    let dir = workdir("explore");
+    let mut reports = Vec::new();
+    for jobs in ["1", "2"] {
+        let out = ksim(
+            &dir,
+            &[
+                "explore",
+                "scenarios/swarm.toml",
+                "--seeds",
+                "0..8",
+                "--jobs",
+                jobs,
+                "--out",
+                &format!("out-{jobs}"),
+                "--inject-panic-seeds",
+                "5",
+            ],
+        );
+        assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+        let text = stdout(&out);
+        assert!(text.contains("  pass        7"), "{text}");
+        assert!(text.contains("  error       1"), "{text}");
+        assert!(text.contains("seed 5      error  injected panic"), "{text}");
+        assert!(
+            text.contains("replay: ksim run scenarios/swarm.toml --seed 5"),
+            "{text}"
+        );
+        let json = std::fs::read_to_string(dir.join(format!("out-{jobs}/swarm/explore.json")))
+            .expect("explore.json written");
+        let mut json: serde_json::Value = serde_json::from_str(&json).expect("json");
+        for r in json["results"].as_array_mut().expect("results") {
+            r["wall_ms"] = 0.into();
+        }
+        assert_eq!(json["runs"], 8);
+        reports.push(json);
+    }
+    assert_eq!(reports[0], reports[1], "--jobs 1 and --jobs 2 agree");
+}
+
+#[test]
+fn trace_file_has_one_json_line_per_event() {
+    let dir = workdir("trace");
+    let out = ksim(
+        &dir,
+        &[
+            "run",
+            "scenarios/broker_crash.toml",
+            "--seed",
+            "4",
+            "--format",
+            "json",
+            "--trace",
+            "trace/run.jsonl",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    let trace = std::fs::read_to_string(dir.join("trace/run.jsonl")).expect("trace written");
+    let mut kinds = std::collections::BTreeSet::new();
+    let mut last_t = 0;
+    for line in trace.lines() {
+        let event: serde_json::Value = serde_json::from_str(line).expect("each line is JSON");
+        let t = event["t_ns"].as_u64().expect("t_ns");
+        assert!(t >= last_t, "events in time order");
+        last_t = t;
+        kinds.insert(event["event"].as_str().expect("event").to_owned());
+    }
+    assert_eq!(
+        trace.lines().count() as u64,
+        summary["events"].as_u64().unwrap()
+    );
+    for kind in ["deliver", "timer", "fault", "fsync_done", "disconnected"] {
+        assert!(kinds.contains(kind), "{kind} in {kinds:?}");
+    }
+    // Tracing does not change the run.
+    let out = ksim(
+        &dir,
+        &[
+            "run",
+            "scenarios/broker_crash.toml",
+            "--seed",
+            "4",
+            "--format",
+            "json",
+        ],
+    );
+    let plain: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    assert_eq!(plain["trace_hash"], summary["trace_hash"]);
+}
