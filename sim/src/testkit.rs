@@ -1,7 +1,7 @@
 //! `Chatter`: the kernel's own test node.
 //!
 //! It exercises every kernel service the way a real process would: it sends
-//! sequenced messages to random peers, appends every message it receives to a
+//! bursts of sequenced messages to random peers, appends every message it receives to a
 //! log file, fsyncs that log every few records, and on boot recovers the log
 //! from disk (dropping a torn tail). It reports what it saw as observations,
 //! so a harness can check two kernel promises: links are FIFO, and what an
@@ -140,16 +140,21 @@ impl Node for Chatter {
 
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, _timer: Tick) {
         if !self.peers.is_empty() {
+            // A burst of back-to-back messages on one link: FIFO is only
+            // tested when several messages are in flight together.
             let to = self.peers[ctx.rng().random_range(0..self.peers.len())];
-            self.sent[to.index()] += 1;
-            let seq = self.sent[to.index()];
-            ctx.send(
-                to,
-                Chat {
-                    boot: self.boot,
-                    seq,
-                },
-            );
+            let burst = ctx.rng().random_range(1..=3);
+            for _ in 0..burst {
+                self.sent[to.index()] += 1;
+                let seq = self.sent[to.index()];
+                ctx.send(
+                    to,
+                    Chat {
+                        boot: self.boot,
+                        seq,
+                    },
+                );
+            }
         }
         self.schedule_tick(ctx);
     }
