@@ -4,21 +4,35 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use super::{load, record_path, write_json, Format, EXIT_USAGE};
+use super::{load, record_path, write_json, Format};
 use crate::explore::{sweep, ExploreReport, SeedRange};
 use crate::harness::RunOptions;
 use crate::report::{RunRecord, Summary, Verdict};
 use crate::runner::run_seed;
 
 /// Arguments of `ksim explore`.
+#[derive(Debug, clap::Args)]
 pub struct Args {
-    pub scenario: PathBuf,
-    pub seeds: SeedRange,
-    pub jobs: Option<usize>,
-    pub out: PathBuf,
-    pub format: Format,
-    pub inject_panic_seeds: Vec<u64>,
-    pub mutations: Vec<String>,
+    /// The scenario file (TOML)
+    scenario: PathBuf,
+    /// Seeds to run: A..B (B excluded) or A..=B
+    #[arg(long, value_name = "A..B")]
+    seeds: SeedRange,
+    /// Worker threads (each run stays single-threaded); default: all cores
+    #[arg(long, value_name = "N")]
+    jobs: Option<usize>,
+    /// Where explore.json and failing runs are written (under DIR/SCENARIO/)
+    #[arg(long, value_name = "DIR", default_value = "reports")]
+    out: PathBuf,
+    /// Output format of the summary
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Test hook: these seeds panic mid-run
+    #[arg(long, hide = true, value_delimiter = ',')]
+    inject_panic_seeds: Vec<u64>,
+    /// Test hook: run a deliberately broken kernel (reorder-links, fsync-lies)
+    #[arg(long = "mutation", hide = true, value_delimiter = ',')]
+    mutations: Vec<String>,
 }
 
 pub fn main(args: Args) -> u8 {
@@ -27,12 +41,9 @@ pub fn main(args: Args) -> u8 {
         Err(code) => return code,
     };
     let file = args.scenario.display().to_string();
-    let mutations = match super::parse_mutations(&args.mutations) {
+    let mutations = match super::mutations_or_exit(&args.mutations) {
         Ok(m) => m,
-        Err(e) => {
-            eprintln!("error: --mutation: {e}");
-            return EXIT_USAGE;
-        }
+        Err(code) => return code,
     };
     let jobs = args.jobs.unwrap_or_else(|| {
         std::thread::available_parallelism()

@@ -13,8 +13,6 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::explore::SeedRange;
-
 /// Exit code of a usage or scenario error.
 pub const EXIT_USAGE: u8 = 2;
 
@@ -43,51 +41,9 @@ pub enum Format {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run one scenario with one seed
-    Run {
-        /// The scenario file (TOML)
-        scenario: PathBuf,
-        /// The seed every random draw of the run derives from
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-        /// Output format
-        #[arg(long, value_enum, default_value_t = Format::Text)]
-        format: Format,
-        /// Where the run record is written (as DIR/SCENARIO/seed-N.json)
-        #[arg(long, value_name = "DIR", default_value = "reports")]
-        out: PathBuf,
-        /// Write every simulated event as a JSON line to FILE
-        #[arg(long, value_name = "FILE")]
-        trace: Option<PathBuf>,
-        /// Test hook: panic in the middle of the run
-        #[arg(long, hide = true)]
-        inject_panic: bool,
-        /// Test hook: run a deliberately broken kernel (reorder-links, fsync-lies)
-        #[arg(long, hide = true, value_delimiter = ',')]
-        mutation: Vec<String>,
-    },
+    Run(run::Args),
     /// Sweep a range of seeds on worker threads and summarise the failures
-    Explore {
-        /// The scenario file (TOML)
-        scenario: PathBuf,
-        /// Seeds to run: A..B (B excluded) or A..=B
-        #[arg(long, value_name = "A..B")]
-        seeds: SeedRange,
-        /// Worker threads (each run stays single-threaded); default: all cores
-        #[arg(long, value_name = "N")]
-        jobs: Option<usize>,
-        /// Where explore.json and failing runs are written (under DIR/SCENARIO/)
-        #[arg(long, value_name = "DIR", default_value = "reports")]
-        out: PathBuf,
-        /// Output format of the summary
-        #[arg(long, value_enum, default_value_t = Format::Text)]
-        format: Format,
-        /// Test hook: these seeds panic mid-run
-        #[arg(long, hide = true, value_delimiter = ',')]
-        inject_panic_seeds: Vec<u64>,
-        /// Test hook: run a deliberately broken kernel (reorder-links, fsync-lies)
-        #[arg(long, hide = true, value_delimiter = ',')]
-        mutation: Vec<String>,
-    },
+    Explore(explore::Args),
     /// Re-run a recorded run and verify it reproduces the same trace_hash
     Replay {
         /// A run record written by `ksim run` or `ksim explore`
@@ -110,40 +66,8 @@ pub fn main() -> ExitCode {
         }
     };
     let code = match cli.command {
-        Command::Run {
-            scenario,
-            seed,
-            format,
-            out,
-            trace,
-            inject_panic,
-            mutation,
-        } => run::main(run::Args {
-            scenario,
-            seed,
-            format,
-            out,
-            trace,
-            inject_panic,
-            mutations: mutation,
-        }),
-        Command::Explore {
-            scenario,
-            seeds,
-            jobs,
-            out,
-            format,
-            inject_panic_seeds,
-            mutation,
-        } => explore::main(explore::Args {
-            scenario,
-            seeds,
-            jobs,
-            out,
-            format,
-            inject_panic_seeds,
-            mutations: mutation,
-        }),
+        Command::Run(args) => run::main(args),
+        Command::Explore(args) => explore::main(args),
         Command::Replay { run_json } => replay::main(&run_json),
         Command::Check { scenario } => check::main(&scenario),
     };
@@ -184,6 +108,15 @@ fn write_json(path: &std::path::Path, value: &impl serde::Serialize) -> Result<(
 /// Where a seed's run record goes.
 fn record_path(out: &std::path::Path, scenario: &str, seed: u64) -> PathBuf {
     out.join(scenario).join(format!("seed-{seed}.json"))
+}
+
+/// Parses test-hook mutation names into the kernel's mutations; on a bad
+/// name prints the error and returns the usage exit code.
+fn mutations_or_exit(names: &[String]) -> Result<sim::Mutations, u8> {
+    parse_mutations(names).map_err(|e| {
+        eprintln!("error: --mutation: {e}");
+        EXIT_USAGE
+    })
 }
 
 /// Parses test-hook mutation names into the kernel's mutations.

@@ -8,14 +8,28 @@ use crate::report::{replay_command, text, RunRecord, Verdict};
 use crate::runner::run_seed;
 
 /// Arguments of `ksim run`.
+#[derive(Debug, clap::Args)]
 pub struct Args {
-    pub scenario: PathBuf,
-    pub seed: u64,
-    pub format: Format,
-    pub out: PathBuf,
-    pub trace: Option<PathBuf>,
-    pub inject_panic: bool,
-    pub mutations: Vec<String>,
+    /// The scenario file (TOML)
+    scenario: PathBuf,
+    /// The seed every random draw of the run derives from
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Where the run record is written (as DIR/SCENARIO/seed-N.json)
+    #[arg(long, value_name = "DIR", default_value = "reports")]
+    out: PathBuf,
+    /// Write every simulated event as a JSON line to FILE
+    #[arg(long, value_name = "FILE")]
+    trace: Option<PathBuf>,
+    /// Test hook: panic in the middle of the run
+    #[arg(long, hide = true)]
+    inject_panic: bool,
+    /// Test hook: run a deliberately broken kernel (reorder-links, fsync-lies)
+    #[arg(long = "mutation", hide = true, value_delimiter = ',')]
+    mutations: Vec<String>,
 }
 
 pub fn main(args: Args) -> u8 {
@@ -24,12 +38,9 @@ pub fn main(args: Args) -> u8 {
         Err(code) => return code,
     };
     let file = args.scenario.display().to_string();
-    let mutations = match super::parse_mutations(&args.mutations) {
+    let mutations = match super::mutations_or_exit(&args.mutations) {
         Ok(m) => m,
-        Err(e) => {
-            eprintln!("error: --mutation: {e}");
-            return EXIT_USAGE;
-        }
+        Err(code) => return code,
     };
     let options = RunOptions {
         trace: args.trace.clone(),

@@ -5,15 +5,12 @@ use std::collections::BTreeMap;
 
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
-use sim::{poisson_arrivals, Fault, Nanos, NodeId, Partition, Streams, MILLIS, SECONDS};
+use sim::{poisson_arrivals, Fault, Nanos, NodeId, Partition, Streams, SECONDS};
 
 use super::topology::Topology;
-use crate::scenario::{FaultKind, FaultSpec, Scenario};
-
-/// Default slowdown of a `slow_disk` fault.
-pub const SLOW_DISK_FACTOR: u32 = 10;
-/// Default added one-way delay of a `latency` fault.
-pub const LATENCY_DELAY_NS: Nanos = 100 * MILLIS;
+use crate::scenario::{
+    FaultKind, FaultSpec, Scenario, DEFAULT_LATENCY_DELAY_NS, DEFAULT_SLOW_DISK_FACTOR,
+};
 
 /// What to do at one point of the timeline.
 #[derive(Clone, Debug)]
@@ -148,7 +145,7 @@ fn swarm_fault(
                     "slow_disk",
                     Fault::SlowDisk {
                         node,
-                        factor: SLOW_DISK_FACTOR,
+                        factor: DEFAULT_SLOW_DISK_FACTOR,
                     },
                     node,
                 ),
@@ -165,7 +162,7 @@ fn swarm_fault(
                     "latency",
                     Fault::Latency {
                         node: Some(node),
-                        delay_ns: LATENCY_DELAY_NS,
+                        delay_ns: DEFAULT_LATENCY_DELAY_NS,
                     },
                     node,
                 ),
@@ -253,7 +250,7 @@ pub fn resolve(
         }
         FaultKind::Heal => (vec![Fault::Heal], None),
         FaultKind::SlowDisk => {
-            let factor = spec.factor.unwrap_or(SLOW_DISK_FACTOR);
+            let factor = spec.factor.unwrap_or(DEFAULT_SLOW_DISK_FACTOR);
             (
                 each(&|node| Fault::SlowDisk { node, factor }),
                 spec.heal_after_ns.map(|d| {
@@ -266,7 +263,7 @@ pub fn resolve(
             )
         }
         FaultKind::Latency => {
-            let delay_ns = spec.delay_ns.unwrap_or(LATENCY_DELAY_NS);
+            let delay_ns = spec.delay_ns.unwrap_or(DEFAULT_LATENCY_DELAY_NS);
             let on = |delay_ns| -> Vec<Fault> {
                 if spec.target.is_none() {
                     vec![Fault::Latency {
