@@ -40,13 +40,8 @@ pub(crate) enum EventKind<N: Node> {
         peer: NodeId,
     },
     /// The disk finishes an fsync (even if the process died meanwhile).
-    FsyncDone {
-        node: NodeId,
-        incarnation: u32,
-        file: String,
-        upto: u64,
-        token: u64,
-    },
+    /// Boxed, like `Fault`, so the rare large events keep every event small.
+    FsyncDone(Box<FsyncDone>),
     /// The node hears its fsync completed.
     FsyncNotify {
         node: NodeId,
@@ -56,7 +51,16 @@ pub(crate) enum EventKind<N: Node> {
     /// The OS writes back expired dirty pages on every disk.
     Writeback,
     /// A scripted kernel fault.
-    Fault(Fault),
+    Fault(Box<Fault>),
+}
+
+/// An fsync in flight.
+pub(crate) struct FsyncDone {
+    pub(crate) node: NodeId,
+    pub(crate) incarnation: u32,
+    pub(crate) file: String,
+    pub(crate) upto: u64,
+    pub(crate) token: u64,
 }
 
 impl<N: Node> EventKind<N> {
@@ -66,7 +70,7 @@ impl<N: Node> EventKind<N> {
             EventKind::Deliver { .. } => 1,
             EventKind::Timer { .. } => 2,
             EventKind::Disconnected { .. } => 3,
-            EventKind::FsyncDone { .. } => 4,
+            EventKind::FsyncDone(_) => 4,
             EventKind::FsyncNotify { .. } => 5,
             EventKind::Writeback => 6,
             EventKind::Fault(_) => 7,
@@ -257,13 +261,13 @@ impl<N: Node> Kernel<N> {
         let at = self.now + latency;
         self.push(
             at,
-            EventKind::FsyncDone {
+            EventKind::FsyncDone(Box::new(FsyncDone {
                 node,
                 incarnation,
                 file: file.to_owned(),
                 upto,
                 token,
-            },
+            })),
         );
     }
 }

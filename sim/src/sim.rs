@@ -7,7 +7,7 @@ use serde_json::json;
 use crate::ctx::Ctx;
 use crate::disk::{Disk, DiskConfig};
 use crate::fault::{Fault, FaultEffect};
-use crate::kernel::{Event, EventKind, Kernel, Observed, Slot};
+use crate::kernel::{Event, EventKind, FsyncDone, Kernel, Observed, Slot};
 use crate::net::{NetConfig, Network};
 use crate::node::{Node, NodeId};
 use crate::rng::Streams;
@@ -223,7 +223,7 @@ impl<N: Node> Sim<N> {
     /// Schedules a fault at `at`.
     pub fn schedule(&mut self, at: Nanos, fault: Fault) {
         self.kernel
-            .push(at.max(self.kernel.now), EventKind::Fault(fault));
+            .push(at.max(self.kernel.now), EventKind::Fault(Box::new(fault)));
     }
 
     /// Processes every event up to and including `until`, then sets the clock to `until`.
@@ -260,7 +260,7 @@ impl<N: Node> Sim<N> {
             EventKind::Timer { node, .. }
             | EventKind::Disconnected { node, .. }
             | EventKind::FsyncNotify { node, .. } => Some(*node),
-            EventKind::FsyncDone { .. } | EventKind::Writeback | EventKind::Fault(_) => None,
+            EventKind::FsyncDone(_) | EventKind::Writeback | EventKind::Fault(_) => None,
         }
     }
 
@@ -337,13 +337,14 @@ impl<N: Node> Sim<N> {
                     self.with_node(node, |n, ctx| n.on_disconnect(ctx, peer));
                 }
             }
-            EventKind::FsyncDone {
-                node,
-                incarnation,
-                file,
-                upto,
-                token,
-            } => {
+            EventKind::FsyncDone(done) => {
+                let FsyncDone {
+                    node,
+                    incarnation,
+                    file,
+                    upto,
+                    token,
+                } = *done;
                 self.kernel.slots[node.index()]
                     .disk
                     .complete_fsync(&file, upto);
@@ -393,7 +394,7 @@ impl<N: Node> Sim<N> {
                 self.kernel.writeback();
             }
             EventKind::Fault(fault) => {
-                self.apply(fault);
+                self.apply(*fault);
             }
         }
     }
@@ -434,7 +435,7 @@ impl<N: Node> Sim<N> {
         let now = self.kernel.now;
         self.kernel.trace.fold(
             now,
-            EventKind::<N>::Fault(Fault::Heal).code(),
+            EventKind::<N>::Fault(Box::new(Fault::Heal)).code(),
             [stable_hash(&fault), u64::from(effect.took_effect), 0],
         );
         if self.kernel.trace.is_recording() {
