@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use super::load;
+use super::{load, outln};
 
 pub fn main(path: &Path) -> u8 {
     let (s, _) = match load(path) {
@@ -12,7 +12,7 @@ pub fn main(path: &Path) -> u8 {
     let producers: u32 = s.producers.iter().map(|p| p.count).sum();
     let consumers: u32 = s.consumers.iter().map(|c| c.count).sum();
     let partitions: u32 = s.topics.iter().map(|t| t.partitions).sum();
-    println!(
+    outln!(
         "{}: ok: scenario {}: {} brokers, {} controllers, {} topics ({partitions} partitions), {producers} producers, {consumers} consumers, {} scripted faults{}, {} then {} to settle",
         path.display(),
         s.name,

@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use super::{load, record_path, write_json, Format};
+use super::{load, out, outln, record_path, write_json, Format};
 use crate::explore::{sweep, ExploreReport, SeedRange};
 use crate::harness::RunOptions;
 use crate::report::{RunRecord, Summary, Verdict};
@@ -97,13 +97,13 @@ pub fn main(args: Args) -> u8 {
     let written = write_json(&path, &report);
     match args.format {
         Format::Text => {
-            print!("{}", report.table(jobs, wall_ms));
+            out!("{}", report.table(jobs, wall_ms));
             if written.is_ok() {
-                println!("\nwrote {}", path.display());
+                outln!("\nwrote {}", path.display());
             }
         }
         Format::Json => match serde_json::to_string(&report) {
-            Ok(json) => println!("{json}"),
+            Ok(json) => outln!("{json}"),
             Err(e) => eprintln!("error: cannot encode the report: {e}"),
         },
     }

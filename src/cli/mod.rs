@@ -135,3 +135,21 @@ pub fn parse_mutations(names: &[String]) -> Result<sim::Mutations, String> {
     }
     Ok(m)
 }
+
+/// Prints to stdout like `print!`, but a closed pipe (`ksim ... | head`) ends
+/// the output quietly instead of panicking.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+/// `out!` with a newline, like `println!`.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+pub(crate) use {out, outln};

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use super::EXIT_USAGE;
+use super::{outln, EXIT_USAGE};
 use crate::harness::RunOptions;
 use crate::report::{replay_command, RunRecord, Verdict};
 use crate::runner::run_seed;
@@ -61,7 +61,7 @@ pub fn main(path: &Path) -> u8 {
         );
         return Verdict::Error.exit_code();
     }
-    println!(
+    outln!(
         "replayed {} seed {}: trace_hash {} matches; verdict {}",
         scenario.name,
         seed,
@@ -69,10 +69,10 @@ pub fn main(path: &Path) -> u8 {
         now.verdict.as_str()
     );
     for v in &now.violations {
-        println!("  {} at {}ms: {}", v.invariant, v.at_ms, v.detail);
+        outln!("  {} at {}ms: {}", v.invariant, v.at_ms, v.detail);
     }
     if let Some(e) = &now.error {
-        println!("  panicked: {e}");
+        outln!("  panicked: {e}");
     }
     now.verdict.exit_code()
 }

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::{load, record_path, write_json, Format, EXIT_USAGE};
+use super::{load, out, outln, record_path, write_json, Format, EXIT_USAGE};
 use crate::harness::RunOptions;
 use crate::report::{replay_command, text, RunRecord, Verdict};
 use crate::runner::run_seed;
@@ -65,14 +65,14 @@ pub fn main(args: Args) -> u8 {
     let written = write_json(&path, &record);
     match args.format {
         Format::Json => match serde_json::to_string(&summary) {
-            Ok(json) => println!("{json}"),
+            Ok(json) => outln!("{json}"),
             Err(e) => eprintln!("error: cannot encode the summary: {e}"),
         },
         Format::Text => {
             if let Some(outcome) = &run.outcome {
-                print!("{}", text::render(&scenario, &file, &summary, outcome));
+                out!("{}", text::render(&scenario, &file, &summary, outcome));
                 if written.is_ok() {
-                    println!("run record: {}", path.display());
+                    outln!("run record: {}", path.display());
                 }
             }
         }
