@@ -85,6 +85,9 @@ fn check_accepts_every_shipped_scenario() {
         let out = ksim(&dir, &["check", &rel]);
         assert_eq!(out.status.code(), Some(0), "{rel}: {}", stderr(&out));
         assert!(stdout(&out).starts_with(&format!("{rel}: ok")));
+        if rel.ends_with("broker_crash.toml") {
+            insta::assert_snapshot!("check_ok", stdout(&out));
+        }
     }
 }
 
@@ -285,6 +288,20 @@ fn explore_survives_a_panicking_seed_and_is_the_same_for_any_jobs() {
         }
         assert_eq!(json["runs"], 8);
         reports.push(json);
+        let table: String = text
+            .lines()
+            .map(|l| {
+                if l.contains(" jobs, ") {
+                    "explore swarm seeds 0..8 (8 runs on [jobs] jobs, [wall] ms wall)".to_owned()
+                } else if let Some(at) = l.find(" at src/") {
+                    format!("{} at [panic location]", &l[..at])
+                } else {
+                    l.replace(&format!("out-{jobs}/"), "[out]/")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        insta::assert_snapshot!("explore_table", table);
     }
     assert_eq!(reports[0], reports[1], "--jobs 1 and --jobs 2 agree");
 }

@@ -4,23 +4,45 @@ use std::path::Path;
 
 use super::{load, outln};
 
+/// "1 topic", "3 topics".
+fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 pub fn main(path: &Path) -> u8 {
     let (s, _) = match load(path) {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let producers: u32 = s.producers.iter().map(|p| p.count).sum();
-    let consumers: u32 = s.consumers.iter().map(|c| c.count).sum();
-    let partitions: u32 = s.topics.iter().map(|t| t.partitions).sum();
+    let sum = |counts: &mut dyn Iterator<Item = u32>| counts.map(|c| c as usize).sum::<usize>();
+    let producers = sum(&mut s.producers.iter().map(|p| p.count));
+    let consumers = sum(&mut s.consumers.iter().map(|c| c.count));
+    let partitions = sum(&mut s.topics.iter().map(|t| t.partitions));
+    let parts = [
+        count(s.cluster.brokers as usize, "broker"),
+        count(s.cluster.controllers as usize, "controller"),
+        format!(
+            "{} ({})",
+            count(s.topics.len(), "topic"),
+            count(partitions, "partition")
+        ),
+        count(producers, "producer"),
+        count(consumers, "consumer"),
+        format!(
+            "{}{}",
+            count(s.faults.len(), "scripted fault"),
+            if s.swarm.is_some() { " + swarm" } else { "" }
+        ),
+    ];
     outln!(
-        "{}: ok: scenario {}: {} brokers, {} controllers, {} topics ({partitions} partitions), {producers} producers, {consumers} consumers, {} scripted faults{}, {} then {} to settle",
+        "{}: ok: scenario {}: {}; {} then {} to settle",
         path.display(),
         s.name,
-        s.cluster.brokers,
-        s.cluster.controllers,
-        s.topics.len(),
-        s.faults.len(),
-        if s.swarm.is_some() { " + swarm" } else { "" },
+        parts.join(", "),
         sim::format_nanos(s.duration_ns),
         sim::format_nanos(s.settle_ns),
     );
