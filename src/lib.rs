@@ -6,6 +6,7 @@
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod controller;
 pub mod explore;
 pub mod harness;
 pub mod report;

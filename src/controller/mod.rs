@@ -1,0 +1,4 @@
+//! The KRaft controller: the Raft quorum (KIP-595) and, on top of it, the
+//! metadata managers of Kafka's QuorumController.
+
+pub mod raft;

@@ -1,0 +1,339 @@
+//! The quorum RPC handlers of `RaftClient` (KafkaRaftClient's handleXxx).
+
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+
+use super::client::RaftClient;
+use super::log::{LogEntry, OffsetAndEpoch};
+use super::quorum_state::EpochState;
+use super::{RaftError, RaftMessage, RaftOutput, RaftTimerKind, NS_PER_MS};
+
+impl RaftClient {
+    /// A message from voter `from` arrived.
+    pub fn on_message(
+        &mut self,
+        now_ns: u64,
+        rng: &mut ChaCha8Rng,
+        from: u32,
+        msg: RaftMessage,
+        out: &mut Vec<RaftOutput>,
+    ) {
+        assert!(self.voters.contains(&from), "messages come from voters");
+        match msg {
+            RaftMessage::VoteRequest {
+                candidate_epoch,
+                candidate_id,
+                last_offset_epoch,
+                last_offset,
+            } => {
+                assert_eq!(candidate_id, from, "candidates ask for themselves");
+                let last = OffsetAndEpoch {
+                    offset: last_offset,
+                    epoch: last_offset_epoch,
+                };
+                self.handle_vote_request(rng, from, candidate_epoch, last, out);
+            }
+            RaftMessage::VoteResponse {
+                epoch,
+                leader_id,
+                vote_granted,
+            } => {
+                if self.maybe_handle_higher_epoch(rng, epoch, leader_id, out) {
+                    return;
+                }
+                // Unlike Kafka, a refused candidate does not back off before its
+                // election timeout: without pre-vote (KIP-996) a lagging voter
+                // retrying every backoff keeps deposing the quorum (seen in sweeps).
+                if let EpochState::Candidate {
+                    epoch: ours,
+                    granted,
+                    rejected,
+                    ..
+                } = &mut self.state
+                {
+                    if *ours != epoch {
+                        return;
+                    }
+                    if vote_granted {
+                        granted.insert(from);
+                    } else {
+                        rejected.insert(from);
+                    }
+                    self.maybe_become_leader(rng, out);
+                }
+            }
+            RaftMessage::BeginQuorumEpoch {
+                leader_epoch,
+                leader_id,
+            } => {
+                assert_eq!(leader_id, from, "leaders announce themselves");
+                if leader_epoch >= self.epoch() {
+                    self.accept_leader(rng, leader_epoch, leader_id, out);
+                }
+            }
+            RaftMessage::EndQuorumEpoch {
+                leader_epoch,
+                leader_id,
+                preferred_successors,
+            } => {
+                if leader_epoch > self.epoch() {
+                    let next = EpochState::Unattached {
+                        epoch: leader_epoch,
+                    };
+                    self.transition(next, rng, out);
+                } else if leader_epoch == self.epoch() && self.leader_id() == Some(leader_id) {
+                    // Kafka shortens the wait by the voter's place among the successors.
+                    let position = preferred_successors
+                        .iter()
+                        .position(|&v| v == self.id)
+                        .unwrap_or(preferred_successors.len())
+                        as u64;
+                    let backoff_ns =
+                        rng.random_range(0..self.config.election_backoff_max_ms.max(1) * NS_PER_MS);
+                    let after_ns = backoff_ns * (position + 1) / (self.voters.len() as u64);
+                    self.set_timer(RaftTimerKind::FetchTimeout, after_ns, out);
+                }
+            }
+            RaftMessage::FetchRequest {
+                replica_id,
+                current_leader_epoch,
+                fetch_offset,
+                last_fetched_epoch,
+            } => {
+                assert_eq!(replica_id, from, "replicas fetch for themselves");
+                self.handle_fetch_request(
+                    now_ns,
+                    from,
+                    current_leader_epoch,
+                    fetch_offset,
+                    last_fetched_epoch,
+                    out,
+                );
+            }
+            RaftMessage::FetchResponse {
+                epoch,
+                leader_id,
+                error,
+                high_watermark,
+                diverging_epoch,
+                records,
+            } => {
+                if self.maybe_handle_higher_epoch(rng, epoch, leader_id, out)
+                    || epoch < self.epoch()
+                {
+                    return;
+                }
+                if error.is_none() && !matches!(self.state, EpochState::Follower { .. }) {
+                    // Only the leader of our epoch answers without error.
+                    self.accept_leader(rng, epoch, from, out);
+                    return;
+                }
+                self.handle_fetch_response(
+                    from,
+                    error,
+                    high_watermark,
+                    diverging_epoch,
+                    records,
+                    out,
+                );
+            }
+        }
+    }
+
+    /// A message from a newer epoch: moves to it (following its leader if
+    /// named). Returns true when the message was for that transition only.
+    fn maybe_handle_higher_epoch(
+        &mut self,
+        rng: &mut ChaCha8Rng,
+        epoch: u32,
+        leader_id: Option<u32>,
+        out: &mut Vec<RaftOutput>,
+    ) -> bool {
+        if epoch <= self.epoch() {
+            return false;
+        }
+        match leader_id {
+            Some(leader) if leader != self.id => self.accept_leader(rng, epoch, leader, out),
+            _ => self.transition(EpochState::Unattached { epoch }, rng, out),
+        }
+        true
+    }
+
+    /// `leader_id` leads `epoch` (>= ours): follow it.
+    fn accept_leader(
+        &mut self,
+        rng: &mut ChaCha8Rng,
+        epoch: u32,
+        leader_id: u32,
+        out: &mut Vec<RaftOutput>,
+    ) {
+        assert!(epoch >= self.epoch());
+        if epoch == self.epoch() {
+            let known = self.leader_id();
+            assert!(
+                known.is_none() || known == Some(leader_id) || self.mutations.any(),
+                "two leaders in epoch {epoch}: {known:?} and {leader_id}"
+            );
+            if known.is_some() {
+                return;
+            }
+        }
+        let follower = EpochState::Follower {
+            epoch,
+            leader_id,
+            fetch_in_flight: false,
+            awaiting_fsync: None,
+        };
+        self.transition(follower, rng, out);
+    }
+
+    fn handle_vote_request(
+        &mut self,
+        rng: &mut ChaCha8Rng,
+        candidate: u32,
+        candidate_epoch: u32,
+        candidate_last: OffsetAndEpoch,
+        out: &mut Vec<RaftOutput>,
+    ) {
+        if candidate_epoch > self.epoch() {
+            let next = EpochState::Unattached {
+                epoch: candidate_epoch,
+            };
+            self.transition(next, rng, out);
+        }
+        let ours = OffsetAndEpoch {
+            offset: self.log.end_offset(),
+            epoch: self.log.last_epoch(),
+        };
+        let log_ok = (candidate_last.epoch, candidate_last.offset) >= (ours.epoch, ours.offset)
+            || self.mutations.vote_without_log_check;
+        let vote_granted = candidate_epoch == self.epoch()
+            && match self.state {
+                EpochState::Unattached { .. } => log_ok,
+                EpochState::Voted { voted_id, .. } => voted_id == candidate,
+                _ => false,
+            };
+        if vote_granted && matches!(self.state, EpochState::Unattached { .. }) {
+            let voted = EpochState::Voted {
+                epoch: candidate_epoch,
+                voted_id: candidate,
+            };
+            // The vote is written and fsynced before the response leaves (held by `send`).
+            self.transition(voted, rng, out);
+        }
+        let msg = RaftMessage::VoteResponse {
+            epoch: self.epoch(),
+            leader_id: self.leader_id(),
+            vote_granted,
+        };
+        self.send(candidate, msg, out);
+    }
+
+    fn handle_fetch_request(
+        &mut self,
+        now_ns: u64,
+        replica: u32,
+        epoch: u32,
+        fetch_offset: u64,
+        last_fetched_epoch: u32,
+        out: &mut Vec<RaftOutput>,
+    ) {
+        let ours = self.epoch();
+        let error = if epoch < ours {
+            Some(RaftError::FencedLeaderEpoch)
+        } else if epoch > ours {
+            Some(RaftError::UnknownLeaderEpoch)
+        } else if !self.is_leader() {
+            Some(RaftError::NotLeaderOrFollower)
+        } else {
+            None
+        };
+        let mut response = (None, Vec::new());
+        if error.is_none() {
+            let diverging = self.log.diverging_epoch(fetch_offset, last_fetched_epoch);
+            if diverging.is_none() {
+                let max = self.config.fetch_max_entries;
+                response.1 = self.log.entries_from(fetch_offset, max).to_vec();
+            }
+            response.0 = diverging;
+            let EpochState::Leader(leader) = &mut self.state else {
+                unreachable!("checked above");
+            };
+            if diverging.is_none() {
+                leader.update_replica(replica, fetch_offset, now_ns);
+                self.maybe_advance_high_watermark(out);
+            }
+        }
+        let msg = RaftMessage::FetchResponse {
+            epoch: ours,
+            leader_id: self.leader_id(),
+            error,
+            high_watermark: if error.is_none() {
+                self.high_watermark
+            } else {
+                0
+            },
+            diverging_epoch: response.0,
+            records: response.1,
+        };
+        self.send(replica, msg, out);
+    }
+
+    fn handle_fetch_response(
+        &mut self,
+        from: u32,
+        error: Option<RaftError>,
+        high_watermark: u64,
+        diverging_epoch: Option<OffsetAndEpoch>,
+        records: Vec<LogEntry>,
+        out: &mut Vec<RaftOutput>,
+    ) {
+        let EpochState::Follower {
+            leader_id,
+            fetch_in_flight,
+            ..
+        } = &mut self.state
+        else {
+            return;
+        };
+        if *leader_id != from || !*fetch_in_flight {
+            return;
+        }
+        *fetch_in_flight = false;
+        if error.is_some() {
+            let retry_ns = self.config.retry_backoff_ms * NS_PER_MS;
+            self.set_timer(RaftTimerKind::FetchRetry, retry_ns, out);
+            return;
+        }
+        self.set_timer(
+            RaftTimerKind::FetchTimeout,
+            self.config.fetch_timeout_ms * NS_PER_MS,
+            out,
+        );
+        if let Some(diverging) = diverging_epoch {
+            assert!(
+                records.is_empty(),
+                "a diverging response carries no records"
+            );
+            let local = self.log.end_offset_for_epoch(diverging.epoch);
+            self.truncate_log(diverging.offset.min(local.offset), out);
+            self.send_fetch(out);
+            return;
+        }
+        if records.is_empty() {
+            self.advance_high_watermark(high_watermark.min(self.log.end_offset()), out);
+            let backoff_ns = self.config.fetch_backoff_ms * NS_PER_MS;
+            self.set_timer(RaftTimerKind::FetchRetry, backoff_ns, out);
+            return;
+        }
+        for entry in records {
+            let (at, bytes) = self.log.append(entry);
+            self.write_log(at, bytes, out);
+        }
+        self.advance_high_watermark(high_watermark.min(self.log.end_offset()), out);
+        let token = self.fsync_log(out);
+        if let EpochState::Follower { awaiting_fsync, .. } = &mut self.state {
+            *awaiting_fsync = Some(token);
+        }
+    }
+}

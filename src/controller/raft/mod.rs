@@ -1,0 +1,258 @@
+//! KRaft quorum (KIP-595) as a sans-IO state machine, after Kafka's `raft/`
+//! module: [`RaftClient`] (KafkaRaftClient), the epoch states of QuorumState
+//! ([`EpochState`]), the leader's view of its voters ([`LeaderState`]) and
+//! the replicated log of `__cluster_metadata-0` ([`RaftLog`]).
+//!
+//! The client never touches the kernel: every input is a method call carrying
+//! the current time (and a random stream where it draws), and every effect is
+//! a [`RaftOutput`] the caller carries out (send, set a timer, write, fsync).
+
+mod client;
+mod frame;
+mod handlers;
+mod leader_state;
+mod log;
+mod quorum_state;
+#[cfg(test)]
+mod tests;
+mod timers;
+
+pub use client::RaftClient;
+pub use leader_state::LeaderState;
+pub use log::{LogEntry, OffsetAndEpoch, RaftLog, Record};
+pub use quorum_state::{ElectionState, EpochState, StateKind};
+
+/// The file holding the durable election state (epoch, votedId, leaderId).
+pub const QUORUM_STATE_FILE: &str = "quorum-state";
+/// The file holding the replicated metadata log.
+pub const METADATA_LOG_FILE: &str = "__cluster_metadata-0/00000000000000000000.log";
+
+const NS_PER_MS: u64 = 1_000_000;
+
+/// The quorum's timing configs, with Kafka's names and defaults.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RaftConfig {
+    /// `controller.quorum.election.timeout.ms`: base of the randomised election timeout.
+    pub election_timeout_ms: u64,
+    /// `controller.quorum.fetch.timeout.ms`: a follower that hears nothing from
+    /// its leader this long starts an election.
+    pub fetch_timeout_ms: u64,
+    /// `controller.quorum.election.backoff.max.ms`: most a candidate waits after losing.
+    pub election_backoff_max_ms: u64,
+    /// `controller.quorum.retry.backoff.ms`: wait before a failed request is retried.
+    pub retry_backoff_ms: u64,
+    /// How long a follower waits to fetch again after an empty response
+    /// (Kafka parks the fetch at the leader instead; this is its short form).
+    pub fetch_backoff_ms: u64,
+    /// Most entries one Fetch response carries.
+    pub fetch_max_entries: usize,
+}
+
+impl Default for RaftConfig {
+    fn default() -> Self {
+        Self {
+            election_timeout_ms: 1000,
+            fetch_timeout_ms: 2000,
+            election_backoff_max_ms: 1000,
+            retry_backoff_ms: 100,
+            fetch_backoff_ms: 50,
+            fetch_max_entries: 64,
+        }
+    }
+}
+
+impl RaftConfig {
+    /// Kafka's check-quorum timeout: fetch timeout times CHECK_QUORUM_TIMEOUT_FACTOR (1.5).
+    pub fn check_quorum_timeout_ns(&self) -> u64 {
+        self.fetch_timeout_ms * NS_PER_MS * 3 / 2
+    }
+}
+
+/// Deliberate bugs, for tests that prove a checker fires.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RaftMutations {
+    /// Grant votes without checking that the candidate's log is up to date.
+    pub vote_without_log_check: bool,
+    /// The leader advances the high watermark on its own copy alone.
+    pub commit_on_minority: bool,
+}
+
+impl RaftMutations {
+    /// True when any mutation is on: contracts the mutation breaks are not asserted.
+    pub fn any(&self) -> bool {
+        self.vote_without_log_check || self.commit_on_minority
+    }
+}
+
+/// Errors in responses, with Kafka's error code names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RaftError {
+    /// The request's epoch is older than the receiver's (FENCED_LEADER_EPOCH).
+    FencedLeaderEpoch,
+    /// The request's epoch is newer than the receiver's (UNKNOWN_LEADER_EPOCH).
+    UnknownLeaderEpoch,
+    /// The receiver is not the leader (NOT_LEADER_OR_FOLLOWER).
+    NotLeaderOrFollower,
+}
+
+/// The quorum's RPCs (KIP-595).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum RaftMessage {
+    /// A candidate asks for a vote.
+    VoteRequest {
+        /// The epoch the candidate stands in.
+        candidate_epoch: u32,
+        /// The candidate.
+        candidate_id: u32,
+        /// Epoch of the candidate's last log entry.
+        last_offset_epoch: u32,
+        /// The candidate's log end offset.
+        last_offset: u64,
+    },
+    /// The answer to a vote request.
+    VoteResponse {
+        /// The responder's epoch.
+        epoch: u32,
+        /// The leader of that epoch, if known.
+        leader_id: Option<u32>,
+        /// Whether the vote was granted.
+        vote_granted: bool,
+    },
+    /// A new leader announces itself.
+    BeginQuorumEpoch {
+        /// The leader's epoch.
+        leader_epoch: u32,
+        /// The leader.
+        leader_id: u32,
+    },
+    /// A leader resigns; voters may start an election at once.
+    EndQuorumEpoch {
+        /// The resigning leader's epoch.
+        leader_epoch: u32,
+        /// The resigning leader.
+        leader_id: u32,
+        /// Voters in the order they should try to succeed.
+        preferred_successors: Vec<u32>,
+    },
+    /// A follower pulls the log.
+    FetchRequest {
+        /// The follower.
+        replica_id: u32,
+        /// The epoch the follower believes current.
+        current_leader_epoch: u32,
+        /// The follower's log end offset (durable).
+        fetch_offset: u64,
+        /// Epoch of the follower's last log entry.
+        last_fetched_epoch: u32,
+    },
+    /// The leader's answer: entries, or where the logs diverge.
+    FetchResponse {
+        /// The responder's epoch.
+        epoch: u32,
+        /// The leader of that epoch, if known.
+        leader_id: Option<u32>,
+        /// Why the fetch failed, if it did.
+        error: Option<RaftError>,
+        /// The leader's high watermark.
+        high_watermark: u64,
+        /// Set when the follower must truncate to this end offset first.
+        diverging_epoch: Option<OffsetAndEpoch>,
+        /// Entries from `fetch_offset` on.
+        records: Vec<LogEntry>,
+    },
+}
+
+/// What kind of timer fired.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RaftTimerKind {
+    /// An unattached voter, a candidate or a resigned leader waited long enough.
+    ElectionTimeout,
+    /// A losing candidate's backoff before the next election.
+    ElectionBackoff,
+    /// A follower heard nothing from its leader for the fetch timeout.
+    FetchTimeout,
+    /// A follower's next fetch is due.
+    FetchRetry,
+    /// The leader checks that a majority still fetches from it.
+    CheckQuorum,
+    /// The leader re-announces itself to voters that have not fetched yet.
+    BeginQuorumEpochRetry,
+}
+
+const TIMER_KINDS: usize = 6;
+
+impl RaftTimerKind {
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// A timer; it is stale (ignored) unless its generation is the newest of its kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RaftTimer {
+    /// What it is for.
+    pub kind: RaftTimerKind,
+    /// Which setting of that kind this is.
+    pub generation: u64,
+}
+
+/// An effect the caller must carry out, in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RaftOutput {
+    /// Send a message to voter `to`.
+    Send {
+        /// Destination voter id.
+        to: u32,
+        /// The message.
+        msg: RaftMessage,
+    },
+    /// Call `on_timer(timer)` after `after_ns`.
+    SetTimer {
+        /// Delay.
+        after_ns: u64,
+        /// The timer to hand back.
+        timer: RaftTimer,
+    },
+    /// Write bytes into a file.
+    Write {
+        /// File name.
+        file: &'static str,
+        /// Byte offset.
+        offset: u64,
+        /// Data.
+        bytes: Vec<u8>,
+    },
+    /// Cut a file to `len` bytes.
+    Truncate {
+        /// File name.
+        file: &'static str,
+        /// New length.
+        len: u64,
+    },
+    /// Make a file durable, then call `on_fsync(token)`.
+    Fsync {
+        /// File name.
+        file: &'static str,
+        /// Handed back on completion.
+        token: u64,
+    },
+    /// The high watermark advanced: entries below `upto_offset` are committed.
+    Committed {
+        /// The new high watermark (exclusive).
+        upto_offset: u64,
+    },
+    /// The state machine moved to a new epoch state.
+    Transition {
+        /// Epoch of the new state.
+        epoch: u32,
+        /// The new state.
+        state: StateKind,
+        /// Leader of that epoch, if known.
+        leader_id: Option<u32>,
+    },
+    /// This voter won the election of `epoch`.
+    BecameLeader {
+        /// The epoch it leads.
+        epoch: u32,
+    },
+}

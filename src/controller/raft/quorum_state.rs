@@ -1,0 +1,200 @@
+//! The epoch states of Kafka's QuorumState, and the election state that is
+//! persisted in the `quorum-state` file (epoch, votedId, leaderId).
+
+use std::collections::BTreeSet;
+
+use super::frame;
+use super::leader_state::LeaderState;
+
+/// What `quorum-state` records: enough to never vote twice in an epoch.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ElectionState {
+    /// The epoch.
+    pub epoch: u32,
+    /// Whom this voter voted for in that epoch.
+    pub voted_id: Option<u32>,
+    /// The leader of that epoch, if known.
+    pub leader_id: Option<u32>,
+}
+
+impl ElectionState {
+    /// One framed record for the (append-only) `quorum-state` file.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut body = Vec::with_capacity(12);
+        for word in [self.epoch, id_word(self.voted_id), id_word(self.leader_id)] {
+            body.extend_from_slice(&word.to_le_bytes());
+        }
+        frame::encode(&body)
+    }
+
+    /// The newest whole record in the file, and the length of the valid prefix.
+    pub fn recover(bytes: Option<&[u8]>) -> (Self, u64) {
+        let mut state = Self::default();
+        let mut valid = 0;
+        for (at, body) in frame::decode(bytes.unwrap_or_default()) {
+            if body.len() != 12 {
+                break;
+            }
+            let word = |i: usize| u32::from_le_bytes(body[i * 4..i * 4 + 4].try_into().expect("4"));
+            let next = Self {
+                epoch: word(0),
+                voted_id: (word(1) != 0).then_some(word(1)),
+                leader_id: (word(2) != 0).then_some(word(2)),
+            };
+            if next.epoch < state.epoch {
+                break;
+            }
+            state = next;
+            valid = at as u64 + 8 + 12;
+        }
+        (state, valid)
+    }
+}
+
+fn id_word(id: Option<u32>) -> u32 {
+    let word = id.unwrap_or(0);
+    assert!(id.is_none() || word != 0, "controller ids start at 1");
+    word
+}
+
+/// The kind of an epoch state, for outputs and observers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum StateKind {
+    /// Knows the epoch, not its leader, has not voted.
+    Unattached,
+    /// Voted for a candidate in this epoch.
+    Voted,
+    /// Stands for election.
+    Candidate,
+    /// Leads the epoch.
+    Leader,
+    /// Follows the epoch's leader.
+    Follower,
+    /// Led the epoch and gave it up.
+    Resigned,
+}
+
+/// Where this voter stands in the current epoch (QuorumState's EpochState).
+#[derive(Clone, Debug)]
+pub enum EpochState {
+    /// Knows the epoch, not its leader, has not voted.
+    Unattached {
+        /// The epoch.
+        epoch: u32,
+    },
+    /// Voted for `voted_id` in `epoch`.
+    Voted {
+        /// The epoch.
+        epoch: u32,
+        /// The candidate it voted for.
+        voted_id: u32,
+    },
+    /// Stands for election (voted for itself).
+    Candidate {
+        /// The epoch.
+        epoch: u32,
+        /// Voters that granted (itself included).
+        granted: BTreeSet<u32>,
+        /// Voters that refused.
+        rejected: BTreeSet<u32>,
+        /// Lost or timed out: waiting out the election backoff.
+        backing_off: bool,
+    },
+    /// Leads the epoch.
+    Leader(Box<LeaderState>),
+    /// Follows `leader_id`.
+    Follower {
+        /// The epoch.
+        epoch: u32,
+        /// The leader.
+        leader_id: u32,
+        /// A Fetch is outstanding.
+        fetch_in_flight: bool,
+        /// Appended entries wait for this log fsync before the next Fetch.
+        awaiting_fsync: Option<u64>,
+    },
+    /// Led the epoch and resigned; waits for the next election.
+    Resigned {
+        /// The epoch.
+        epoch: u32,
+    },
+}
+
+impl EpochState {
+    /// The epoch.
+    pub fn epoch(&self) -> u32 {
+        match self {
+            Self::Unattached { epoch }
+            | Self::Voted { epoch, .. }
+            | Self::Candidate { epoch, .. }
+            | Self::Follower { epoch, .. }
+            | Self::Resigned { epoch } => *epoch,
+            Self::Leader(leader) => leader.epoch(),
+        }
+    }
+
+    /// The kind of state.
+    pub fn kind(&self) -> StateKind {
+        match self {
+            Self::Unattached { .. } => StateKind::Unattached,
+            Self::Voted { .. } => StateKind::Voted,
+            Self::Candidate { .. } => StateKind::Candidate,
+            Self::Leader(_) => StateKind::Leader,
+            Self::Follower { .. } => StateKind::Follower,
+            Self::Resigned { .. } => StateKind::Resigned,
+        }
+    }
+
+    /// The leader of the epoch, if known (`local_id` for Leader and Resigned).
+    pub fn leader_id(&self, local_id: u32) -> Option<u32> {
+        match self {
+            Self::Leader(_) | Self::Resigned { .. } => Some(local_id),
+            Self::Follower { leader_id, .. } => Some(*leader_id),
+            _ => None,
+        }
+    }
+
+    /// What must be durable before this state acts.
+    pub fn election(&self, local_id: u32) -> ElectionState {
+        let voted_id = match self {
+            Self::Voted { voted_id, .. } => Some(*voted_id),
+            Self::Candidate { .. } | Self::Leader(_) | Self::Resigned { .. } => Some(local_id),
+            Self::Unattached { .. } | Self::Follower { .. } => None,
+        };
+        ElectionState {
+            epoch: self.epoch(),
+            voted_id,
+            leader_id: self.leader_id(local_id),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_newest_whole_record_wins_and_a_torn_one_is_cut() {
+        let a = ElectionState {
+            epoch: 3,
+            voted_id: Some(2),
+            leader_id: None,
+        };
+        let b = ElectionState {
+            epoch: 3,
+            voted_id: Some(2),
+            leader_id: Some(2),
+        };
+        let mut file = a.encode();
+        file.extend(b.encode());
+        let whole = file.len() as u64;
+        file.extend(&ElectionState::default().encode()[..7]);
+        assert_eq!(ElectionState::recover(Some(&file)), (b, whole));
+        assert_eq!(
+            ElectionState::recover(Some(&file[..30])),
+            (a, 20),
+            "a torn second record leaves the first"
+        );
+        assert_eq!(ElectionState::recover(None), (ElectionState::default(), 0));
+    }
+}
