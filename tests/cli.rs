@@ -164,7 +164,7 @@ fn text_report_of_the_main_job() {
             } else if l.starts_with("  trace_hash") {
                 "  trace_hash  [trace_hash]".to_owned()
             } else if l.contains("messages delivered") {
-                "              kernel stand-in nodes ([n] messages delivered); Kafka's own arrive next".to_owned()
+                "              brokers and clients are kernel stand-ins ([n] messages delivered) until Kafka's data path lands".to_owned()
             } else {
                 l.to_owned()
             }

@@ -86,18 +86,13 @@ impl Chatter {
         }
     }
 
-    fn schedule_tick(&mut self, ctx: &mut Ctx<'_, Self>) {
+    fn schedule_tick<N: ChatterHost>(&mut self, ctx: &mut Ctx<'_, N>) {
         let jitter = ctx.rng().random_range(0..=self.interval_ns);
-        ctx.set_timer(self.interval_ns / 2 + jitter, Tick);
+        ctx.set_timer(self.interval_ns / 2 + jitter, Tick.into());
     }
-}
 
-impl Node for Chatter {
-    type Msg = Chat;
-    type Timer = Tick;
-    type Obs = ChatObs;
-
-    fn start(&mut self, ctx: &mut Ctx<'_, Self>) {
+    /// Boot: recover the log from disk, report, start chatting.
+    pub fn start<N: ChatterHost>(&mut self, ctx: &mut Ctx<'_, N>) {
         let n = ctx.node_count();
         self.boot = ctx.rng().random();
         self.sent = vec![0; n];
@@ -109,21 +104,28 @@ impl Node for Chatter {
             ctx.disk_mut().truncate(CHAT_LOG, whole);
         }
         self.records = whole / RECORD_BYTES;
-        ctx.observe(ChatObs::Booted {
-            records: self.records,
-        });
+        ctx.observe(
+            ChatObs::Booted {
+                records: self.records,
+            }
+            .into(),
+        );
         self.schedule_tick(ctx);
     }
 
-    fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, msg: Chat) {
+    /// A chat message arrived: check its order, log it, fsync now and then.
+    pub fn on_message<N: ChatterHost>(&mut self, ctx: &mut Ctx<'_, N>, from: NodeId, msg: Chat) {
         let seen = &mut self.last_seen[from.index()];
         if let Some((boot, previous)) = *seen {
             if boot == msg.boot && msg.seq <= previous {
-                ctx.observe(ChatObs::OutOfOrder {
-                    from,
-                    previous,
-                    got: msg.seq,
-                });
+                ctx.observe(
+                    ChatObs::OutOfOrder {
+                        from,
+                        previous,
+                        got: msg.seq,
+                    }
+                    .into(),
+                );
             }
         }
         *seen = Some((msg.boot, msg.seq));
@@ -132,13 +134,14 @@ impl Node for Chatter {
         record[8..].copy_from_slice(&msg.seq.to_le_bytes());
         ctx.disk_mut().append(CHAT_LOG, &record);
         self.records += 1;
-        ctx.observe(ChatObs::Received);
+        ctx.observe(ChatObs::Received.into());
         if self.records.is_multiple_of(FSYNC_EVERY) {
             ctx.fsync(CHAT_LOG, self.records);
         }
     }
 
-    fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, _timer: Tick) {
+    /// Time to chat: a burst to a random peer.
+    pub fn on_timer<N: ChatterHost>(&mut self, ctx: &mut Ctx<'_, N>) {
         if !self.peers.is_empty() {
             // A burst of back-to-back messages on one link: FIFO is only
             // tested when several messages are in flight together.
@@ -152,20 +155,54 @@ impl Node for Chatter {
                     Chat {
                         boot: self.boot,
                         seq,
-                    },
+                    }
+                    .into(),
                 );
             }
         }
         self.schedule_tick(ctx);
     }
 
-    fn on_disconnect(&mut self, ctx: &mut Ctx<'_, Self>, peer: NodeId) {
-        // A new connection starts a new sequence on both sides.
+    /// A connection broke: a new one starts a new sequence on both sides.
+    pub fn on_disconnect<N: ChatterHost>(&mut self, ctx: &mut Ctx<'_, N>, peer: NodeId) {
         self.last_seen[peer.index()] = None;
-        ctx.observe(ChatObs::Disconnected);
+        ctx.observe(ChatObs::Disconnected.into());
+    }
+
+    /// An fsync of the log completed: the first `token` records are durable.
+    pub fn on_fsync<N: ChatterHost>(&mut self, ctx: &mut Ctx<'_, N>, token: u64) {
+        ctx.observe(ChatObs::Fsynced { records: token }.into());
+    }
+}
+
+/// A node type that can host a chatter: its messages, timers and
+/// observations can carry the chatter's.
+pub trait ChatterHost: Node<Msg: From<Chat>, Timer: From<Tick>, Obs: From<ChatObs>> {}
+
+impl<N> ChatterHost for N where N: Node<Msg: From<Chat>, Timer: From<Tick>, Obs: From<ChatObs>> {}
+
+impl Node for Chatter {
+    type Msg = Chat;
+    type Timer = Tick;
+    type Obs = ChatObs;
+
+    fn start(&mut self, ctx: &mut Ctx<'_, Self>) {
+        Chatter::start(self, ctx);
+    }
+
+    fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, msg: Chat) {
+        Chatter::on_message(self, ctx, from, msg);
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, _timer: Tick) {
+        Chatter::on_timer(self, ctx);
+    }
+
+    fn on_disconnect(&mut self, ctx: &mut Ctx<'_, Self>, peer: NodeId) {
+        Chatter::on_disconnect(self, ctx, peer);
     }
 
     fn on_fsync(&mut self, ctx: &mut Ctx<'_, Self>, token: u64) {
-        ctx.observe(ChatObs::Fsynced { records: token });
+        Chatter::on_fsync(self, ctx, token);
     }
 }

@@ -3,37 +3,37 @@
 //! (what an fsync confirmed survives every crash and power loss).
 
 use sim::testkit::ChatObs;
-use sim::Observed;
+use sim::{Nanos, NodeId};
 
 use super::Violation;
+
+/// One stand-in observation: when, who, what.
+pub type Seen<'a> = (Nanos, NodeId, &'a ChatObs);
 
 /// Names of the kernel invariants, as reports print them.
 pub const KERNEL_INVARIANTS: [&str; 2] = ["link_fifo", "fsync_durable"];
 
 /// Checks the history of a run of `Chatter` nodes; `name` names a node.
-pub fn check(
-    history: &[Observed<ChatObs>],
-    name: impl Fn(sim::NodeId) -> String,
-) -> Vec<Violation> {
+pub fn check(history: &[Seen<'_>], name: &dyn Fn(NodeId) -> String) -> Vec<Violation> {
     let mut violations = Vec::new();
     // Per node: the most records an fsync ever confirmed durable.
     let mut confirmed: Vec<u64> = Vec::new();
-    for seen in history {
-        let node = seen.node.index();
+    for &(at, who, obs) in history {
+        let node = who.index();
         if confirmed.len() <= node {
             confirmed.resize(node + 1, 0);
         }
-        match seen.obs {
+        match *obs {
             ChatObs::OutOfOrder {
                 from,
                 previous,
                 got,
             } => violations.push(Violation::new(
                 "link_fifo",
-                seen.at,
+                at,
                 format!(
                     "{} received seq {got} from {} after seq {previous} on the same connection",
-                    name(seen.node),
+                    name(who),
                     name(from)
                 ),
             )),
@@ -43,10 +43,10 @@ pub fn check(
             ChatObs::Booted { records } if records < confirmed[node] => {
                 violations.push(Violation::new(
                     "fsync_durable",
-                    seen.at,
+                    at,
                     format!(
                     "{} booted with {records} log records, but an fsync had confirmed {} durable",
-                    name(seen.node),
+                    name(who),
                     confirmed[node]
                 ),
                 ))
@@ -60,25 +60,27 @@ pub fn check(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sim::NodeId;
 
-    fn obs(at: u64, node: u32, obs: ChatObs) -> Observed<ChatObs> {
-        Observed {
-            at,
-            node: NodeId(node),
-            obs,
-        }
+    fn name(n: NodeId) -> String {
+        format!("n{}", n.0)
+    }
+
+    fn seen(history: &[(u64, u32, ChatObs)]) -> Vec<Seen<'_>> {
+        history
+            .iter()
+            .map(|(at, n, o)| (*at, NodeId(*n), o))
+            .collect()
     }
 
     #[test]
     fn flags_a_boot_below_what_fsync_confirmed() {
-        let history = vec![
-            obs(1, 0, ChatObs::Booted { records: 0 }),
-            obs(2, 0, ChatObs::Fsynced { records: 8 }),
-            obs(3, 0, ChatObs::Booted { records: 8 }),
-            obs(4, 0, ChatObs::Booted { records: 7 }),
+        let history = [
+            (1, 0, ChatObs::Booted { records: 0 }),
+            (2, 0, ChatObs::Fsynced { records: 8 }),
+            (3, 0, ChatObs::Booted { records: 8 }),
+            (4, 0, ChatObs::Booted { records: 7 }),
         ];
-        let v = check(&history, |n| format!("n{}", n.0));
+        let v = check(&seen(&history), &name);
         assert_eq!(v.len(), 1);
         assert_eq!(v[0].invariant, "fsync_durable");
         assert_eq!(
@@ -89,7 +91,7 @@ mod tests {
 
     #[test]
     fn flags_out_of_order_delivery() {
-        let history = vec![obs(
+        let history = [(
             5_000_000,
             1,
             ChatObs::OutOfOrder {
@@ -98,7 +100,7 @@ mod tests {
                 got: 3,
             },
         )];
-        let v = check(&history, |n| format!("n{}", n.0));
+        let v = check(&seen(&history), &name);
         assert_eq!(v[0].invariant, "link_fifo");
         assert_eq!(v[0].at_ms, 5);
     }

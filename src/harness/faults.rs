@@ -7,7 +7,7 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use sim::{poisson_arrivals, Fault, Nanos, NodeId, Partition, Streams, SECONDS};
 
-use super::topology::Topology;
+use super::topology::{Live, Topology};
 use crate::scenario::{
     FaultKind, FaultSpec, Scenario, DEFAULT_LATENCY_DELAY_NS, DEFAULT_SLOW_DISK_FACTOR,
 };
@@ -194,12 +194,13 @@ pub fn resolve(
     spec: &FaultSpec,
     torn_writes: bool,
     topology: &Topology,
+    live: &Live,
     rng: &mut ChaCha8Rng,
 ) -> (Action, Option<(Nanos, Action)>) {
     let nodes = spec
         .target
         .as_ref()
-        .map(|t| topology.resolve(t, rng))
+        .map(|t| topology.resolve(t, live, rng))
         .unwrap_or_default();
     let each = |f: &dyn Fn(NodeId) -> Fault| nodes.iter().map(|&n| f(n)).collect::<Vec<_>>();
     let kind: &'static str = spec.kind.name();
@@ -238,7 +239,11 @@ pub fn resolve(
                     groups: spec
                         .groups
                         .iter()
-                        .map(|g| g.iter().flat_map(|t| topology.resolve(t, rng)).collect())
+                        .map(|g| {
+                            g.iter()
+                                .flat_map(|t| topology.resolve(t, live, rng))
+                                .collect()
+                        })
                         .collect(),
                     one_way: spec.one_way,
                 }
@@ -290,7 +295,7 @@ pub fn resolve(
         spec.groups
             .iter()
             .flatten()
-            .flat_map(|t| topology.resolve(t, rng))
+            .flat_map(|t| topology.resolve(t, live, rng))
             .collect()
     };
     let back = back.map(|(delay, kind, faults)| {

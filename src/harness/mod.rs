@@ -1,11 +1,14 @@
 //! The harness: builds a scenario's cluster in the kernel, drives the fault
 //! timeline, settles, and checks what the run recorded.
 //!
-//! Until the Kafka state machines land, every node of the scenario (controller,
-//! broker, producer, consumer) is the kernel's stand-in `Chatter`, and the run
-//! checks the kernel's own promises (`link_fifo`, `fsync_durable`).
+//! Controllers run the KRaft quorum and are checked for its invariants
+//! (`single_leader_per_epoch`, `raft_log_consistent`, `monotonic_high_watermark`,
+//! `monotonic_raft_epoch`). Until their Kafka state machines land, brokers and
+//! clients run the kernel's stand-in `Chatter`, checked for the kernel's own
+//! promises (`link_fifo`, `fsync_durable`).
 
 pub mod faults;
+pub mod node;
 pub mod topology;
 
 use std::fs::File;
@@ -13,13 +16,16 @@ use std::io::BufWriter;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use sim::testkit::Chatter;
+use sim::testkit::{ChatObs, Chatter};
 use sim::{DiskConfig, Fault, Mutations, NetConfig, NodeId, Sim, SimConfig, MILLIS};
 
 use crate::check::{self, Violation};
+use crate::controller::node::QuorumController;
+use crate::controller::raft::RaftMutations;
 use crate::scenario::Scenario;
 use faults::{Action, Executed};
-use topology::Topology;
+use node::{ClusterNode, ClusterObs};
+use topology::{Live, Role, Topology};
 
 /// How often a stand-in node chats.
 const CHAT_INTERVAL_NS: u64 = 50 * MILLIS;
@@ -67,6 +73,23 @@ pub struct Outcome {
     pub violations: Vec<Violation>,
     /// Names of the invariants that were checked.
     pub checked: Vec<String>,
+    /// Each controller at the end of the run.
+    pub quorum: Vec<ControllerState>,
+}
+
+/// A controller as the run ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ControllerState {
+    /// `controller-N`.
+    pub name: String,
+    /// Its epoch state (Leader, Follower, ...), or `down`.
+    pub state: String,
+    /// Its epoch.
+    pub epoch: u32,
+    /// The leader it knows of.
+    pub leader: Option<u32>,
+    /// Its high watermark.
+    pub high_watermark: u64,
 }
 
 /// A run that could not start (its trace file could not be written).
@@ -83,13 +106,32 @@ pub struct TraceError {
 pub fn run(scenario: &Scenario, seed: u64, options: &RunOptions) -> Result<Outcome, TraceError> {
     let started = Instant::now();
     let topology = Topology::of(scenario);
-    let mut sim: Sim<Chatter> = Sim::new(seed, sim_config(scenario));
+    let mut sim: Sim<ClusterNode> = Sim::new(seed, sim_config(scenario));
+    let voters: Vec<u32> = (1..=scenario.cluster.controllers).collect();
+    let stand_ins: Vec<NodeId> = topology
+        .ids()
+        .filter(|id| !matches!(topology.roles[id.index()], Role::Controller(_)))
+        .collect();
     for role in &topology.roles {
         let me = NodeId(sim.node_count() as u32);
-        let peers: Vec<NodeId> = topology.ids().filter(|&p| p != me).collect();
-        sim.add_node(role.name(), move |_| {
-            Chatter::new(peers.clone(), CHAT_INTERVAL_NS)
-        });
+        match *role {
+            Role::Controller(id) => {
+                let voters = voters.clone();
+                sim.add_node(role.name(), move |_| {
+                    ClusterNode::Controller(QuorumController::new(
+                        id,
+                        voters.clone(),
+                        RaftMutations::default(),
+                    ))
+                });
+            }
+            _ => {
+                let peers: Vec<NodeId> = stand_ins.iter().copied().filter(|&p| p != me).collect();
+                sim.add_node(role.name(), move |_| {
+                    ClusterNode::StandIn(Chatter::new(peers.clone(), CHAT_INTERVAL_NS))
+                });
+            }
+        }
     }
     sim.set_mutations(options.mutations);
     if let Some(path) = &options.trace {
@@ -117,8 +159,14 @@ pub fn run(scenario: &Scenario, seed: u64, options: &RunOptions) -> Result<Outco
         sim.run_until(at);
         let action = match action {
             Action::Scripted(spec) => {
-                let (now, back) =
-                    faults::resolve(&spec, scenario.disk.torn_writes, &topology, &mut target_rng);
+                let live = live_state(&sim, &topology);
+                let (now, back) = faults::resolve(
+                    &spec,
+                    scenario.disk.torn_writes,
+                    &topology,
+                    &live,
+                    &mut target_rng,
+                );
                 if let Some((delay, back)) = back {
                     timeline.push(at + delay, back);
                 }
@@ -160,10 +208,21 @@ pub fn run(scenario: &Scenario, seed: u64, options: &RunOptions) -> Result<Outco
     })?;
 
     let history = sim.take_history();
-    let violations = check::kernel::check(&history, |n| sim.name(n).to_owned());
-    let messages = history
+    let name = |n: NodeId| sim.name(n).to_owned();
+    let mut chats: Vec<check::kernel::Seen<'_>> = Vec::new();
+    let mut quorum: Vec<check::quorum::Seen<'_>> = Vec::new();
+    for o in &history {
+        match &o.obs {
+            ClusterObs::Chat(obs) => chats.push((o.at, o.node, obs)),
+            ClusterObs::Quorum(obs) => quorum.push((o.at, o.node, obs)),
+        }
+    }
+    let mut violations = check::kernel::check(&chats, &name);
+    violations.extend(check::quorum::check(&quorum, &name));
+    violations.sort_by_key(|v| v.at_ms);
+    let messages = chats
         .iter()
-        .filter(|o| matches!(o.obs, sim::testkit::ChatObs::Received))
+        .filter(|(_, _, obs)| matches!(obs, ChatObs::Received))
         .count() as u64;
     Ok(Outcome {
         trace_hash: sim.trace_hash(),
@@ -176,11 +235,62 @@ pub fn run(scenario: &Scenario, seed: u64, options: &RunOptions) -> Result<Outco
         },
         faults: executed,
         violations,
-        checked: check::kernel::KERNEL_INVARIANTS
+        checked: check::quorum::QUORUM_INVARIANTS
             .iter()
+            .chain(&check::kernel::KERNEL_INVARIANTS)
             .map(|s| (*s).to_owned())
             .collect(),
+        quorum: quorum_state(&sim, &topology),
     })
+}
+
+fn controller(sim: &Sim<ClusterNode>, id: NodeId) -> Option<&QuorumController> {
+    match sim.node(id) {
+        Some(ClusterNode::Controller(c)) => Some(c),
+        _ => None,
+    }
+}
+
+/// What fault targets need to know of the cluster now.
+fn live_state(sim: &Sim<ClusterNode>, topology: &Topology) -> Live {
+    // The running leader with the highest epoch (a paused old leader may
+    // still believe it leads).
+    let active_controller = topology
+        .ids()
+        .filter_map(|id| {
+            let client = controller(sim, id)?.client()?;
+            client.is_leader().then_some((client.epoch(), id))
+        })
+        .max()
+        .map(|(_, id)| id);
+    Live { active_controller }
+}
+
+/// Each controller's state at the end of the run.
+fn quorum_state(sim: &Sim<ClusterNode>, topology: &Topology) -> Vec<ControllerState> {
+    topology
+        .ids()
+        .filter(|id| matches!(topology.roles[id.index()], Role::Controller(_)))
+        .map(|id| {
+            let name = sim.name(id).to_owned();
+            match controller(sim, id).and_then(QuorumController::client) {
+                Some(client) => ControllerState {
+                    name,
+                    state: format!("{:?}", client.state().kind()),
+                    epoch: client.epoch(),
+                    leader: client.leader_id(),
+                    high_watermark: client.high_watermark(),
+                },
+                None => ControllerState {
+                    name,
+                    state: "down".to_owned(),
+                    epoch: 0,
+                    leader: None,
+                    high_watermark: 0,
+                },
+            }
+        })
+        .collect()
 }
 
 fn sim_config(scenario: &Scenario) -> SimConfig {
@@ -203,9 +313,9 @@ fn sim_config(scenario: &Scenario) -> SimConfig {
 
 /// Start of the settle phase: links healed, disks and latency normal, paused
 /// nodes resumed, crashed nodes restarted. What changed is recorded.
-fn settle(sim: &mut Sim<Chatter>, topology: &Topology, executed: &mut Vec<Executed>) {
+fn settle(sim: &mut Sim<ClusterNode>, topology: &Topology, executed: &mut Vec<Executed>) {
     let at = sim.now();
-    let mut record = |sim: &mut Sim<Chatter>, kind: &str, target: String, fault: Fault| {
+    let mut record = |sim: &mut Sim<ClusterNode>, kind: &str, target: String, fault: Fault| {
         let effect = sim.apply(fault);
         if effect.took_effect {
             executed.push(Executed {

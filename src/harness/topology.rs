@@ -44,6 +44,13 @@ impl Role {
     }
 }
 
+/// What fault targets need to know of the running cluster.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Live {
+    /// The controller that leads the quorum now, if one does.
+    pub active_controller: Option<NodeId>,
+}
+
 /// Every node of a scenario, in the order they are added to the simulation:
 /// controllers, brokers, producers, consumers.
 #[derive(Clone, Debug)]
@@ -129,11 +136,12 @@ impl Topology {
 
     /// Resolves a fault target to nodes, as it stands now.
     ///
-    /// Until the Kafka model runs in the simulation, partition roles resolve to
+    /// `controller(active)` is the quorum's leader now (nothing while there is
+    /// none). Until brokers run Kafka's data path, partition roles resolve to
     /// the preferred placement: `leader(T-P)` is the preferred leader,
-    /// `follower` the next replica, `controller(active)` controller 1, and
-    /// `coordinator(G)` the preferred leader of G's `__consumer_offsets` partition.
-    pub fn resolve(&self, target: &Target, rng: &mut ChaCha8Rng) -> Vec<NodeId> {
+    /// `follower` the next replica, and `coordinator(G)` the preferred leader
+    /// of G's `__consumer_offsets` partition.
+    pub fn resolve(&self, target: &Target, live: &Live, rng: &mut ChaCha8Rng) -> Vec<NodeId> {
         let brokers = |numbers: &[u32]| -> Vec<NodeId> {
             numbers
                 .iter()
@@ -143,7 +151,7 @@ impl Topology {
         match target {
             Target::Broker(n) => brokers(&[*n]),
             Target::Controller(n) => self.id(&Role::Controller(*n)).into_iter().collect(),
-            Target::ActiveController => self.id(&Role::Controller(1)).into_iter().collect(),
+            Target::ActiveController => live.active_controller.into_iter().collect(),
             Target::Leader { topic, partition } => {
                 brokers(&self.replicas(topic, *partition)[..1.min(self.brokers as usize)])
             }

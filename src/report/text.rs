@@ -39,12 +39,12 @@ pub fn render(scenario: &Scenario, file: &str, summary: &Summary, outcome: &Outc
     let consumers: u32 = scenario.consumers.iter().map(|c| c.count).sum();
     let _ = writeln!(
         w,
-        "  cluster     {} controllers, {} brokers, {producers} producers, {consumers} consumers",
+        "  cluster     {} controllers (KRaft quorum), {} brokers, {producers} producers, {consumers} consumers",
         scenario.cluster.controllers, scenario.cluster.brokers
     );
     let _ = writeln!(
         w,
-        "              kernel stand-in nodes ({} messages delivered); Kafka's own arrive next",
+        "              brokers and clients are kernel stand-ins ({} messages delivered) until Kafka's data path lands",
         outcome.stats.messages
     );
     let _ = writeln!(w, "  checked     {}", outcome.checked.join(", "));
@@ -65,6 +65,20 @@ pub fn render(scenario: &Scenario, file: &str, summary: &Summary, outcome: &Outc
         }
     }
     let _ = writeln!(w);
+    if !outcome.quorum.is_empty() {
+        let _ = writeln!(w, "quorum");
+        for c in &outcome.quorum {
+            let leader = c
+                .leader
+                .map_or_else(|| "none".to_owned(), |l| format!("controller-{l}"));
+            let _ = writeln!(
+                w,
+                "  {:<14}  {:<10}  epoch {:<4}  leader {:<12}  high watermark {}",
+                c.name, c.state, c.epoch, leader, c.high_watermark
+            );
+        }
+        let _ = writeln!(w);
+    }
     if summary.violations.is_empty() {
         let _ = writeln!(w, "violations: none");
     } else {
