@@ -30,7 +30,7 @@ pub struct Args {
     /// Test hook: these seeds panic mid-run
     #[arg(long, hide = true, value_delimiter = ',')]
     inject_panic_seeds: Vec<u64>,
-    /// Test hook: run a deliberately broken kernel (reorder-links, fsync-lies)
+    /// Test hook: deliberate bugs (reorder-links, fsync-lies, vote-without-log-check, commit-on-minority)
     #[arg(long = "mutation", hide = true, value_delimiter = ',')]
     mutations: Vec<String>,
 }
@@ -65,10 +65,18 @@ pub fn main(args: Args) -> u8 {
     let total = args.seeds.len();
     let mut done = 0u64;
     let progress = std::io::stderr().is_terminal() && args.format == Format::Text;
+    // Failing seeds are announced as they finish, up to a bound; the summary lists all.
+    const ANNOUNCE_MAX: u64 = 10;
+    let mut failed = 0u64;
     let results = sweep(args.seeds, jobs, run_one, |s| {
         done += 1;
         if s.verdict != Verdict::Pass {
-            eprintln!("seed {} {}", s.seed, s.verdict.as_str());
+            failed += 1;
+            if failed <= ANNOUNCE_MAX {
+                eprintln!("seed {} {}", s.seed, s.verdict.as_str());
+            } else if failed == ANNOUNCE_MAX + 1 {
+                eprintln!("(more failing seeds: see the summary)");
+            }
         }
         if progress {
             eprint!("\r{done}/{total} seeds");

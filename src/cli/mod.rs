@@ -112,7 +112,7 @@ fn record_path(out: &std::path::Path, scenario: &str, seed: u64) -> PathBuf {
 
 /// Parses test-hook mutation names into the kernel's mutations; on a bad
 /// name prints the error and returns the usage exit code.
-fn mutations_or_exit(names: &[String]) -> Result<sim::Mutations, u8> {
+fn mutations_or_exit(names: &[String]) -> Result<crate::harness::TestMutations, u8> {
     parse_mutations(names).map_err(|e| {
         eprintln!("error: --mutation: {e}");
         EXIT_USAGE
@@ -120,15 +120,17 @@ fn mutations_or_exit(names: &[String]) -> Result<sim::Mutations, u8> {
 }
 
 /// Parses test-hook mutation names into the kernel's mutations.
-pub fn parse_mutations(names: &[String]) -> Result<sim::Mutations, String> {
-    let mut m = sim::Mutations::default();
+pub fn parse_mutations(names: &[String]) -> Result<crate::harness::TestMutations, String> {
+    let mut m = crate::harness::TestMutations::default();
     for name in names {
         match name.as_str() {
-            "reorder-links" => m.reorder_links = true,
-            "fsync-lies" => m.fsync_lies = true,
+            "reorder-links" => m.kernel.reorder_links = true,
+            "fsync-lies" => m.kernel.fsync_lies = true,
+            "vote-without-log-check" => m.raft.vote_without_log_check = true,
+            "commit-on-minority" => m.raft.commit_on_minority = true,
             other => {
                 return Err(format!(
-                    "unknown mutation {other:?}; valid: reorder-links, fsync-lies"
+                    "unknown mutation {other:?}; valid: reorder-links, fsync-lies, vote-without-log-check, commit-on-minority"
                 ))
             }
         }

@@ -27,7 +27,7 @@ pub struct Args {
     /// Test hook: panic in the middle of the run
     #[arg(long, hide = true)]
     inject_panic: bool,
-    /// Test hook: run a deliberately broken kernel (reorder-links, fsync-lies)
+    /// Test hook: deliberate bugs (reorder-links, fsync-lies, vote-without-log-check, commit-on-minority)
     #[arg(long = "mutation", hide = true, value_delimiter = ',')]
     mutations: Vec<String>,
 }

@@ -35,10 +35,20 @@ const CHAT_INTERVAL_NS: u64 = 50 * MILLIS;
 pub struct RunOptions {
     /// Write every event as a JSON line here.
     pub trace: Option<PathBuf>,
-    /// Deliberate kernel bugs (tests that prove a checker fires).
-    pub mutations: Mutations,
+    /// Deliberate bugs (tests that prove a checker fires).
+    pub mutations: TestMutations,
     /// Test hook: panic in the middle of the run.
     pub inject_panic: bool,
+}
+
+/// Deliberate bugs, in the kernel and in the Kafka model, for tests that
+/// prove a checker fires. Never set by a scenario file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TestMutations {
+    /// Kernel bugs.
+    pub kernel: Mutations,
+    /// Raft quorum bugs.
+    pub raft: RaftMutations,
 }
 
 /// Counts of what the clients did.
@@ -117,12 +127,13 @@ pub fn run(scenario: &Scenario, seed: u64, options: &RunOptions) -> Result<Outco
         match *role {
             Role::Controller(id) => {
                 let voters = voters.clone();
+                let raft = options.mutations.raft;
                 sim.add_node(role.name(), move |_| {
-                    ClusterNode::Controller(QuorumController::new(
+                    ClusterNode::Controller(Box::new(QuorumController::new(
                         id,
                         voters.clone(),
-                        RaftMutations::default(),
-                    ))
+                        raft,
+                    )))
                 });
             }
             _ => {
@@ -133,7 +144,7 @@ pub fn run(scenario: &Scenario, seed: u64, options: &RunOptions) -> Result<Outco
             }
         }
     }
-    sim.set_mutations(options.mutations);
+    sim.set_mutations(options.mutations.kernel);
     if let Some(path) = &options.trace {
         let trace_error = |e: std::io::Error| TraceError {
             path: path.display().to_string(),

@@ -12,7 +12,7 @@ use crate::controller::raft::RaftMessage;
 #[derive(Debug)]
 pub enum ClusterNode {
     /// A KRaft controller.
-    Controller(QuorumController),
+    Controller(Box<QuorumController>),
     /// A stand-in for a broker or client.
     StandIn(Chatter),
 }
