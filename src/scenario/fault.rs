@@ -1,7 +1,6 @@
 //! Fault kinds and the rules of which fault keys apply to which kind.
 
-use std::fmt;
-use std::str::FromStr;
+use super::named::named;
 
 /// What a fault does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -105,36 +104,7 @@ impl FaultKind {
     }
 }
 
-impl fmt::Display for FaultKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for FaultKind {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if let Some(k) = FaultKind::ALL.iter().find(|k| k.name() == s) {
-            return Ok(*k);
-        }
-        let names = FaultKind::ALL.map(FaultKind::name);
-        let hint = match crate::config::did_you_mean(s, names) {
-            Some(near) => format!("did you mean {near:?}? "),
-            None => String::new(),
-        };
-        Err(format!(
-            "unknown fault kind {s:?}; {hint}valid: {}",
-            names.join(", ")
-        ))
-    }
-}
-
-impl serde::Serialize for FaultKind {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.name())
-    }
-}
+named!(FaultKind, "fault kind");
 
 #[cfg(test)]
 mod tests {

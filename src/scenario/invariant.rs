@@ -1,7 +1,6 @@
 //! The invariants a run checks; their names are a contract (DESIGN.md).
 
-use std::fmt;
-use std::str::FromStr;
+use super::named::named;
 
 /// One checked property of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -76,36 +75,7 @@ impl Invariant {
     }
 }
 
-impl fmt::Display for Invariant {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for Invariant {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if let Some(i) = Invariant::ALL.iter().find(|i| i.name() == s) {
-            return Ok(*i);
-        }
-        let names = Invariant::ALL.map(Invariant::name);
-        let hint = match crate::config::did_you_mean(s, names) {
-            Some(near) => format!("did you mean {near:?}? "),
-            None => String::new(),
-        };
-        Err(format!(
-            "unknown invariant {s:?}; {hint}valid: {}",
-            names.join(", ")
-        ))
-    }
-}
-
-impl serde::Serialize for Invariant {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.name())
-    }
-}
+named!(Invariant, "invariant");
 
 #[cfg(test)]
 mod tests {

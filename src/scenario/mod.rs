@@ -7,6 +7,7 @@ mod error;
 mod fault;
 mod invariant;
 mod model;
+mod named;
 mod parse;
 mod parse_faults;
 mod reader;
