@@ -7,7 +7,8 @@ use super::target::{Target, TARGET_SYNTAX};
 use super::units::format_duration;
 use crate::config::did_you_mean;
 
-const FAULT_KEYS: &[&str] = &[
+/// The keys of a `[[faults]]` entry.
+pub(super) const FAULT_KEYS: &[&str] = &[
     "at",
     "kind",
     "target",

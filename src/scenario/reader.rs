@@ -46,22 +46,7 @@ const SECTION_KEYS: &[(&str, &[&str])] = &[
         ],
     ),
     ("[protocol]", &["truncation"]),
-    (
-        "[[faults]]",
-        &[
-            "at",
-            "kind",
-            "target",
-            "groups",
-            "one_way",
-            "restart_after",
-            "resume_after",
-            "heal_after",
-            "factor",
-            "delay",
-            "torn",
-        ],
-    ),
+    ("[[faults]]", super::parse_faults::FAULT_KEYS),
     ("[check]", &["invariants"]),
 ];
 
