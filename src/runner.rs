@@ -1,6 +1,6 @@
 //! One seed, start to finish, with panics caught and reported with their seed.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Once;
 
@@ -20,7 +20,7 @@ pub fn install_panic_hook() {
     ONCE.call_once(|| {
         let default = panic::take_hook();
         panic::set_hook(Box::new(move |info| {
-            let caught = CATCHING.with(|c| *c.borrow());
+            let caught = CATCHING.with(Cell::get);
             if caught {
                 let location = info
                     .location()
@@ -36,7 +36,7 @@ pub fn install_panic_hook() {
 }
 
 thread_local! {
-    static CATCHING: RefCell<bool> = const { RefCell::new(false) };
+    static CATCHING: Cell<bool> = const { Cell::new(false) };
 }
 
 fn payload_text(payload: &(dyn std::any::Any + Send)) -> String {
@@ -64,9 +64,9 @@ pub fn run_seed(
     options: &RunOptions,
 ) -> Result<SeedRun, TraceError> {
     install_panic_hook();
-    CATCHING.with(|c| *c.borrow_mut() = true);
+    CATCHING.with(|c| c.set(true));
     let result = panic::catch_unwind(AssertUnwindSafe(|| harness::run(scenario, seed, options)));
-    CATCHING.with(|c| *c.borrow_mut() = false);
+    CATCHING.with(|c| c.set(false));
     match result {
         Ok(Ok(outcome)) => Ok(SeedRun {
             summary: Summary::of(&scenario.name, seed, &outcome),

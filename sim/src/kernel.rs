@@ -63,6 +63,11 @@ pub(crate) struct FsyncDone {
     pub(crate) token: u64,
 }
 
+/// Trace code of an applied fault (scheduled or applied directly).
+pub(crate) const CODE_FAULT: u64 = 7;
+/// Trace code of an input from outside the simulation (`Sim::poke`).
+pub(crate) const CODE_POKE: u64 = 8;
+
 impl<N: Node> EventKind<N> {
     /// Trace code of the kind (part of every trace_hash: never renumber).
     pub(crate) fn code(&self) -> u64 {
@@ -73,7 +78,7 @@ impl<N: Node> EventKind<N> {
             EventKind::FsyncDone(_) => 4,
             EventKind::FsyncNotify { .. } => 5,
             EventKind::Writeback => 6,
-            EventKind::Fault(_) => 7,
+            EventKind::Fault(_) => CODE_FAULT,
         }
     }
 }

@@ -7,7 +7,7 @@ use serde_json::json;
 use crate::ctx::Ctx;
 use crate::disk::{Disk, DiskConfig};
 use crate::fault::{Fault, FaultEffect};
-use crate::kernel::{Event, EventKind, FsyncDone, Kernel, Observed, Slot};
+use crate::kernel::{Event, EventKind, FsyncDone, Kernel, Observed, Slot, CODE_FAULT, CODE_POKE};
 use crate::net::{NetConfig, Network};
 use crate::node::{Node, NodeId};
 use crate::rng::Streams;
@@ -420,7 +420,9 @@ impl<N: Node> Sim<N> {
             return false;
         }
         let now = self.kernel.now;
-        self.kernel.trace.fold(now, 8, [u64::from(id.0), 0, 0]);
+        self.kernel
+            .trace
+            .fold(now, CODE_POKE, [u64::from(id.0), 0, 0]);
         if self.kernel.trace.is_recording() {
             let line = json!({"t_ns": now, "event": "poke", "node": self.name(id)});
             self.kernel.trace.write_line(&line);
@@ -435,7 +437,7 @@ impl<N: Node> Sim<N> {
         let now = self.kernel.now;
         self.kernel.trace.fold(
             now,
-            EventKind::<N>::Fault(Box::new(Fault::Heal)).code(),
+            CODE_FAULT,
             [stable_hash(&fault), u64::from(effect.took_effect), 0],
         );
         if self.kernel.trace.is_recording() {

@@ -14,8 +14,8 @@ fn count(n: usize, noun: &str) -> String {
 }
 
 pub fn main(path: &Path) -> u8 {
-    let (s, _) = match load(path) {
-        Ok(s) => s,
+    let s = match load(path) {
+        Ok(loaded) => loaded.scenario,
         Err(code) => return code,
     };
     let sum = |counts: &mut dyn Iterator<Item = u32>| counts.map(|c| c as usize).sum::<usize>();

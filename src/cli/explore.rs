@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use super::{load, out, outln, record_path, write_json, Format};
+use super::{load, out, outln, record_path, write_json, Format, Loaded};
 use crate::explore::{sweep, ExploreReport, SeedRange};
 use crate::harness::RunOptions;
 use crate::report::{RunRecord, Summary, Verdict};
@@ -36,13 +36,16 @@ pub struct Args {
 }
 
 pub fn main(args: Args) -> u8 {
-    let (scenario, scenario_text) = match load(&args.scenario) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
-    let file = args.scenario.display().to_string();
-    let mutations = match super::mutations_or_exit(&args.mutations) {
-        Ok(m) => m,
+    let (
+        Loaded {
+            scenario,
+            text: scenario_text,
+            file,
+        },
+        mutations,
+    ) = match load(&args.scenario).and_then(|l| Ok((l, super::mutations_or_exit(&args.mutations)?)))
+    {
+        Ok(ready) => ready,
         Err(code) => return code,
     };
     let jobs = args.jobs.unwrap_or_else(|| {

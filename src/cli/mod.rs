@@ -74,20 +74,21 @@ pub fn main() -> ExitCode {
     ExitCode::from(code)
 }
 
+/// A scenario ready to run: parsed, with its text and the name the user gave it.
+struct Loaded {
+    scenario: crate::scenario::Scenario,
+    text: String,
+    file: String,
+}
+
 /// Loads a scenario, printing a scenario error the way every command does.
-fn load(path: &std::path::Path) -> Result<(crate::scenario::Scenario, String), u8> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) => {
-            eprintln!(
-                "error: cannot read scenario {}: {e}; give the path of a scenario TOML file, e.g. scenarios/broker_crash.toml",
-                path.display()
-            );
-            return Err(EXIT_USAGE);
-        }
-    };
-    match crate::scenario::parse(&text, &path.display().to_string()) {
-        Ok(scenario) => Ok((scenario, text)),
+fn load(path: &std::path::Path) -> Result<Loaded, u8> {
+    match crate::scenario::load_with_text(path) {
+        Ok((scenario, text)) => Ok(Loaded {
+            scenario,
+            text,
+            file: path.display().to_string(),
+        }),
         Err(e) => {
             eprintln!("error: {e}");
             Err(EXIT_USAGE)
@@ -95,7 +96,7 @@ fn load(path: &std::path::Path) -> Result<(crate::scenario::Scenario, String), u
     }
 }
 
-/// Writes `value` as pretty JSON to `path`, creating folders; None on success.
+/// Writes `value` as pretty JSON to `path`, creating folders.
 fn write_json(path: &std::path::Path, value: &impl serde::Serialize) -> Result<(), String> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::{load, out, outln, record_path, write_json, Format, EXIT_USAGE};
+use super::{load, out, outln, record_path, write_json, Format, Loaded, EXIT_USAGE};
 use crate::harness::RunOptions;
 use crate::report::{replay_command, text, RunRecord, Verdict};
 use crate::runner::run_seed;
@@ -33,13 +33,16 @@ pub struct Args {
 }
 
 pub fn main(args: Args) -> u8 {
-    let (scenario, scenario_text) = match load(&args.scenario) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
-    let file = args.scenario.display().to_string();
-    let mutations = match super::mutations_or_exit(&args.mutations) {
-        Ok(m) => m,
+    let (
+        Loaded {
+            scenario,
+            text: scenario_text,
+            file,
+        },
+        mutations,
+    ) = match load(&args.scenario).and_then(|l| Ok((l, super::mutations_or_exit(&args.mutations)?)))
+    {
+        Ok(ready) => ready,
         Err(code) => return code,
     };
     let options = RunOptions {

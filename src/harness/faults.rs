@@ -26,6 +26,8 @@ pub enum Action {
         /// The nodes it concerns, for the report.
         nodes: Vec<NodeId>,
     },
+    /// Test hook: the run panics here (`RunOptions::inject_panic`).
+    InjectedPanic,
 }
 
 /// A fault as the run executed it, for reports.
@@ -202,6 +204,17 @@ pub fn resolve(
         .as_ref()
         .map(|t| topology.resolve(t, live, rng))
         .unwrap_or_default();
+    // Each group target is resolved once: `random_broker` must name the same
+    // node in the partition and in the report.
+    let groups: Vec<Vec<NodeId>> = spec
+        .groups
+        .iter()
+        .map(|g| {
+            g.iter()
+                .flat_map(|t| topology.resolve(t, live, rng))
+                .collect()
+        })
+        .collect();
     let each = |f: &dyn Fn(NodeId) -> Fault| nodes.iter().map(|&n| f(n)).collect::<Vec<_>>();
     let kind: &'static str = spec.kind.name();
     let (faults, back): (Vec<Fault>, Option<WayBack>) = match spec.kind {
@@ -226,7 +239,7 @@ pub fn resolve(
         ),
         FaultKind::Resume => (each(&Fault::Resume), None),
         FaultKind::Partition => {
-            let partition = if spec.groups.is_empty() {
+            let partition = if groups.is_empty() {
                 match nodes.as_slice() {
                     [one] => Partition::Isolate(*one),
                     many => Partition::Split {
@@ -236,15 +249,7 @@ pub fn resolve(
                 }
             } else {
                 Partition::Split {
-                    groups: spec
-                        .groups
-                        .iter()
-                        .map(|g| {
-                            g.iter()
-                                .flat_map(|t| topology.resolve(t, live, rng))
-                                .collect()
-                        })
-                        .collect(),
+                    groups: groups.clone(),
                     one_way: spec.one_way,
                 }
             };
@@ -289,14 +294,10 @@ pub fn resolve(
         }
         FaultKind::Corrupt => (each(&Fault::Corrupt), None),
     };
-    let group_nodes: Vec<NodeId> = if spec.groups.is_empty() {
+    let group_nodes: Vec<NodeId> = if groups.is_empty() {
         nodes
     } else {
-        spec.groups
-            .iter()
-            .flatten()
-            .flat_map(|t| topology.resolve(t, live, rng))
-            .collect()
+        groups.into_iter().flatten().collect()
     };
     let back = back.map(|(delay, kind, faults)| {
         (
@@ -324,4 +325,39 @@ pub fn describe_target(nodes: &[NodeId], kind: &str, name: impl Fn(NodeId) -> St
         return if kind == "latency" { "all" } else { "network" }.to_owned();
     }
     nodes.iter().map(|&n| name(n)).collect::<Vec<_>>().join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn a_random_group_target_is_drawn_once_for_the_cut_and_the_report() {
+        let text = "name = \"t\"\nduration = \"10s\"\n[cluster]\nbrokers = 5\n\
+                    [[faults]]\nat = \"1s\"\nkind = \"partition\"\ngroups = [[\"random_broker\"]]\n";
+        let scenario = crate::scenario::parse(text, "t.toml").expect("valid");
+        let topology = Topology::of(&scenario);
+        for seed in 0..32 {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let (action, _) = resolve(
+                &scenario.faults[0],
+                false,
+                &topology,
+                &Live::default(),
+                &mut rng,
+            );
+            let Action::Direct { faults, nodes, .. } = action else {
+                panic!("a partition resolves to kernel faults")
+            };
+            assert_eq!(
+                faults,
+                vec![Fault::Partition(Partition::Split {
+                    groups: vec![nodes.clone()],
+                    one_way: false,
+                })],
+                "seed {seed}: the reported node is the one cut off"
+            );
+        }
+    }
 }

@@ -161,14 +161,15 @@ pub fn run(scenario: &Scenario, seed: u64, options: &RunOptions) -> Result<Outco
     let mut timeline = faults::plan(scenario, &topology, sim.streams());
     let mut target_rng = sim.streams().stream("faults/targets");
     let mut executed = Vec::new();
-    let panic_at = options.inject_panic.then_some(scenario.duration_ns / 2);
+    if options.inject_panic {
+        timeline.push(scenario.duration_ns / 2, Action::InjectedPanic);
+    }
     while let Some((at, action)) = timeline.pop_before(scenario.duration_ns) {
-        if let Some(p) = panic_at.filter(|&p| p <= at) {
-            sim.run_until(p);
-            panic!("injected panic (test hook) at {}", sim::format_nanos(p));
-        }
         sim.run_until(at);
         let action = match action {
+            Action::InjectedPanic => {
+                panic!("injected panic (test hook) at {}", sim::format_nanos(at))
+            }
             Action::Scripted(spec) => {
                 let live = live_state(&sim, &topology);
                 let (now, back) = faults::resolve(
@@ -199,10 +200,6 @@ pub fn run(scenario: &Scenario, seed: u64, options: &RunOptions) -> Result<Outco
                 detail: details.join("; "),
             });
         }
-    }
-    if let Some(p) = panic_at {
-        sim.run_until(p);
-        panic!("injected panic (test hook) at {}", sim::format_nanos(p));
     }
     sim.run_until(scenario.duration_ns);
     settle(&mut sim, &topology, &mut executed);

@@ -30,9 +30,15 @@ pub use units::{
 
 /// Reads and parses the scenario file at `path`.
 pub fn load(path: &std::path::Path) -> Result<Scenario, ScenarioError> {
+    load_with_text(path).map(|(scenario, _)| scenario)
+}
+
+/// Reads and parses the scenario file at `path`, keeping its text (run
+/// records store it so a replay does not depend on the file).
+pub fn load_with_text(path: &std::path::Path) -> Result<(Scenario, String), ScenarioError> {
     let file = path.display().to_string();
     match std::fs::read_to_string(path) {
-        Ok(text) => parse(&text, &file),
+        Ok(text) => parse(&text, &file).map(|scenario| (scenario, text)),
         Err(e) => Err(ScenarioError {
             file,
             line: 0,
