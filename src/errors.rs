@@ -1,0 +1,58 @@
+//! Kafka's error codes, by Kafka's names (`org.apache.kafka.common.protocol.Errors`).
+
+use std::fmt;
+
+/// An error code a Kafka response carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+pub enum Errors {
+    /// The request's leader epoch is older than the partition's.
+    FencedLeaderEpoch,
+    /// The request's broker epoch is not the broker's current one.
+    StaleBrokerEpoch,
+    /// The receiver is not the active controller.
+    NotController,
+    /// The request's partition epoch is not the partition's current one.
+    InvalidUpdateVersion,
+    /// A proposed ISR member is fenced or has a stale broker epoch (KIP-903).
+    IneligibleReplica,
+    /// No such topic or partition.
+    UnknownTopicOrPartition,
+    /// The request is malformed or comes from the wrong broker.
+    InvalidRequest,
+    /// Another incarnation of the broker still holds a live session.
+    DuplicateBrokerRegistration,
+    /// The broker id has no registration.
+    BrokerIdNotRegistered,
+    /// Fewer unfenced brokers than the replication factor.
+    InvalidReplicationFactor,
+    /// The topic exists already.
+    TopicAlreadyExists,
+    /// The receiver does not lead the partition.
+    NotLeaderOrFollower,
+}
+
+impl Errors {
+    /// Kafka's name for the error, e.g. `FENCED_LEADER_EPOCH`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Errors::FencedLeaderEpoch => "FENCED_LEADER_EPOCH",
+            Errors::StaleBrokerEpoch => "STALE_BROKER_EPOCH",
+            Errors::NotController => "NOT_CONTROLLER",
+            Errors::InvalidUpdateVersion => "INVALID_UPDATE_VERSION",
+            Errors::IneligibleReplica => "INELIGIBLE_REPLICA",
+            Errors::UnknownTopicOrPartition => "UNKNOWN_TOPIC_OR_PARTITION",
+            Errors::InvalidRequest => "INVALID_REQUEST",
+            Errors::DuplicateBrokerRegistration => "DUPLICATE_BROKER_REGISTRATION",
+            Errors::BrokerIdNotRegistered => "BROKER_ID_NOT_REGISTERED",
+            Errors::InvalidReplicationFactor => "INVALID_REPLICATION_FACTOR",
+            Errors::TopicAlreadyExists => "TOPIC_ALREADY_EXISTS",
+            Errors::NotLeaderOrFollower => "NOT_LEADER_OR_FOLLOWER",
+        }
+    }
+}
+
+impl fmt::Display for Errors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
