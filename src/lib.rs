@@ -3,8 +3,10 @@
 //! The kernel (`sim` crate) runs plain state machines on a virtual clock;
 //! this crate holds the Kafka model, scenarios, checkers and the command line.
 
+pub mod broker;
 pub mod check;
 pub mod cli;
+pub mod client;
 pub mod config;
 pub mod controller;
 pub mod errors;

@@ -43,27 +43,54 @@ fn first_failing_seed_with(
     })
 }
 
+/// Brokers and controllers run Kafka's state machines now, and clients have
+/// no disk; the kernel stand-ins that write and fsync run here on their own:
+/// three chatters, one power-cut mid-run, checked by `fsync_durable`.
+fn chatter_power_loss(seed: u64, mutations: Mutations) -> Vec<ksim::check::Violation> {
+    use sim::testkit::Chatter;
+    use sim::{Fault, NodeId, Sim, SimConfig, MILLIS, SECONDS};
+    let mut sim: Sim<Chatter> = Sim::new(seed, SimConfig::default());
+    for i in 0..3u32 {
+        let peers: Vec<NodeId> = (0..3).filter(|&p| p != i).map(NodeId).collect();
+        sim.add_node(&format!("node-{i}"), move |_| {
+            Chatter::new(peers.clone(), 50 * MILLIS)
+        });
+    }
+    sim.set_mutations(mutations);
+    sim.start();
+    sim.run_until(5 * SECONDS);
+    sim.apply(Fault::PowerLoss {
+        node: NodeId(1),
+        torn: false,
+    });
+    sim.run_until(6 * SECONDS);
+    sim.apply(Fault::Restart(NodeId(1)));
+    sim.run_until(10 * SECONDS);
+    let history = sim.take_history();
+    let seen: Vec<_> = history.iter().map(|o| (o.at, o.node, &o.obs)).collect();
+    let names = |n: NodeId| format!("node-{}", n.0);
+    ksim::check::kernel::check(&seen, &names)
+}
+
 #[test]
 fn fsync_durable_fires_when_fsync_lies() {
     let broken = Mutations {
         fsync_lies: true,
         ..Mutations::default()
     };
-    let seed = first_failing_seed("leader_power_loss.toml", broken, "fsync_durable", 20);
+    let fired = |m: Mutations| {
+        (0..20).find(|&seed| {
+            chatter_power_loss(seed, m)
+                .iter()
+                .any(|v| v.invariant == "fsync_durable")
+        })
+    };
     assert!(
-        seed.is_some(),
+        fired(broken).is_some(),
         "a lying fsync must be caught by a power loss"
     );
     // The honest kernel passes the same seeds.
-    assert_eq!(
-        first_failing_seed(
-            "leader_power_loss.toml",
-            Mutations::default(),
-            "fsync_durable",
-            20
-        ),
-        None
-    );
+    assert_eq!(fired(Mutations::default()), None);
 }
 
 #[test]
@@ -121,44 +148,63 @@ fn controller_failover_passes_on_the_real_quorum() {
     }
 }
 
+/// Each control-plane invariant, and a deliberately broken variant that
+/// must be caught within a few hundred seeds (the first seed found is printed:
+/// `cargo test --test checkers_fire -- --nocapture`).
 #[test]
-fn quorum_checkers_fire_on_a_broken_raft_in_a_scenario_run() {
-    for (raft, invariant_hint) in [
+fn each_control_plane_invariant_fires_on_its_mutation() {
+    let raft = |f: fn(&mut RaftMutations)| {
+        let mut m = TestMutations::default();
+        f(&mut m.raft);
+        m
+    };
+    let cases: [(&str, TestMutations, &str, &str); 5] = [
         (
-            RaftMutations {
-                commit_on_minority: true,
-                ..RaftMutations::default()
-            },
-            "commit_on_minority",
+            "vote-twice",
+            raft(|r| r.vote_twice = true),
+            "controller_failover.toml",
+            "single_leader_per_epoch",
         ),
         (
-            RaftMutations {
-                vote_without_log_check: true,
-                ..RaftMutations::default()
+            "keep-leader-epoch",
+            TestMutations {
+                keep_leader_epoch: true,
+                ..TestMutations::default()
             },
-            "vote_without_log_check",
+            "broker_fencing.toml",
+            "single_leader_per_epoch",
         ),
-    ] {
-        let mutations = TestMutations {
-            raft,
-            ..TestMutations::default()
-        };
-        let s = scenario("controller_failover.toml");
-        let options = RunOptions {
-            mutations,
-            ..RunOptions::default()
-        };
-        let caught = (0..100).find(|&seed| {
-            run(&s, seed, &options)
-                .expect("runs")
-                .violations
-                .iter()
-                .any(|v| {
-                    v.invariant == "raft_log_consistent"
-                        || v.invariant == "monotonic_high_watermark"
-                })
-        });
-        eprintln!("{invariant_hint}: first caught at seed {caught:?}");
-        assert!(caught.is_some(), "{invariant_hint} not caught in 100 seeds");
+        (
+            "commit-on-minority",
+            raft(|r| r.commit_on_minority = true),
+            "controller_partition.toml",
+            "raft_log_consistent",
+        ),
+        (
+            "vote-without-log-check",
+            raft(|r| r.vote_without_log_check = true),
+            "controller_failover.toml",
+            "monotonic_high_watermark",
+        ),
+        (
+            "fsync-lies",
+            TestMutations {
+                kernel: Mutations {
+                    fsync_lies: true,
+                    ..Mutations::default()
+                },
+                ..TestMutations::default()
+            },
+            "controller_failover.toml",
+            "monotonic_raft_epoch",
+        ),
+    ];
+    for (mutation, mutations, file, invariant) in cases {
+        let seed = first_failing_seed_with(file, mutations, invariant, 300);
+        eprintln!("{mutation}: {invariant} in {file} first caught at seed {seed:?}");
+        assert!(
+            seed.is_some(),
+            "{mutation} must break {invariant} in {file} within 300 seeds"
+        );
     }
 }

@@ -1,5 +1,6 @@
 //! Invariant checkers: they read what the run recorded and report violations.
 
+pub mod control;
 pub mod kernel;
 pub mod quorum;
 

@@ -34,6 +34,7 @@ pub fn check(history: &[Seen<'_>], name: &dyn Fn(NodeId) -> String) -> Vec<Viola
             _ => None,
         },
     ));
+    violations.extend(epoch_never_below_durable(history, name));
     violations.extend(monotonic_per_incarnation(
         history,
         name,
@@ -98,6 +99,41 @@ pub fn raft_log_consistent(
                     ),
                 ));
             }
+        }
+    }
+    violations
+}
+
+/// Across restarts, a voter never runs in an epoch older than one its
+/// election state was fsynced in (else it could vote twice in an epoch).
+fn epoch_never_below_durable(
+    history: &[Seen<'_>],
+    name: &dyn Fn(NodeId) -> String,
+) -> Vec<Violation> {
+    let mut durable: BTreeMap<NodeId, u32> = BTreeMap::new();
+    let mut violations = Vec::new();
+    for &(at, node, obs) in history {
+        match obs {
+            QuorumObs::EpochDurable(epoch) => {
+                let d = durable.entry(node).or_default();
+                *d = (*d).max(*epoch);
+            }
+            QuorumObs::Transition { epoch } => {
+                let d = durable.get(&node).copied().unwrap_or(0);
+                if *epoch < d {
+                    violations.push(Violation::new(
+                        "monotonic_raft_epoch",
+                        at,
+                        format!(
+                            "{} runs in epoch {epoch} after epoch {d} was fsynced to its quorum-state",
+                            name(node)
+                        ),
+                    ));
+                    // Report once per loss, not on every later transition.
+                    durable.insert(node, *epoch);
+                }
+            }
+            _ => {}
         }
     }
     violations

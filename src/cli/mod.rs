@@ -129,9 +129,11 @@ pub fn parse_mutations(names: &[String]) -> Result<crate::harness::TestMutations
             "fsync-lies" => m.kernel.fsync_lies = true,
             "vote-without-log-check" => m.raft.vote_without_log_check = true,
             "commit-on-minority" => m.raft.commit_on_minority = true,
+            "keep-leader-epoch" => m.keep_leader_epoch = true,
+            "vote-twice" => m.raft.vote_twice = true,
             other => {
                 return Err(format!(
-                    "unknown mutation {other:?}; valid: reorder-links, fsync-lies, vote-without-log-check, commit-on-minority"
+                    "unknown mutation {other:?}; valid: reorder-links, fsync-lies, vote-without-log-check, commit-on-minority, vote-twice, keep-leader-epoch"
                 ))
             }
         }

@@ -1,11 +1,14 @@
 //! The harness: builds a scenario's cluster in the kernel, drives the fault
 //! timeline, settles, and checks what the run recorded.
 //!
-//! Controllers run the KRaft quorum and are checked for its invariants
-//! (`single_leader_per_epoch`, `raft_log_consistent`, `monotonic_high_watermark`,
-//! `monotonic_raft_epoch`). Until their Kafka state machines land, brokers and
-//! clients run the kernel's stand-in `Chatter`, checked for the kernel's own
-//! promises (`link_fifo`, `fsync_durable`).
+//! Controllers run the KRaft quorum and its metadata managers, brokers
+//! register, heartbeat and replicate the metadata, and an admin client creates
+//! the scenario's topics. They are checked for `single_leader_per_epoch`
+//! (Raft leaders and partition leaders), `raft_log_consistent`,
+//! `monotonic_high_watermark`, `monotonic_raft_epoch` and, after the settle
+//! phase, `eventually_available`. Until their Kafka state machines land,
+//! producers and consumers run the kernel's stand-in `Chatter`, checked for
+//! the kernel's own promises (`link_fifo`, `fsync_durable`).
 
 pub mod faults;
 pub mod node;
@@ -19,10 +22,15 @@ use std::time::Instant;
 use sim::testkit::{ChatObs, Chatter};
 use sim::{DiskConfig, Fault, Mutations, NetConfig, NodeId, Sim, SimConfig, MILLIS};
 
+use crate::broker::{BrokerObs, BrokerServer};
 use crate::check::{self, Violation};
-use crate::controller::node::QuorumController;
+use crate::client::AdminClient;
+use crate::controller::active::{ControlEvent, ControllerConfig};
+use crate::controller::node::{QuorumController, QuorumObs};
 use crate::controller::raft::RaftMutations;
-use crate::scenario::Scenario;
+use crate::controller::rpc::CreatableTopic;
+use crate::metadata::MetadataImage;
+use crate::scenario::{Invariant, Scenario};
 use faults::{Action, Executed};
 use node::{ClusterNode, ClusterObs};
 use topology::{Live, Role, Topology};
@@ -49,6 +57,8 @@ pub struct TestMutations {
     pub kernel: Mutations,
     /// Raft quorum bugs.
     pub raft: RaftMutations,
+    /// Metadata replay: a leader change keeps the leader epoch.
+    pub keep_leader_epoch: bool,
 }
 
 /// Counts of what the clients did.
@@ -85,6 +95,10 @@ pub struct Outcome {
     pub checked: Vec<String>,
     /// Each controller at the end of the run.
     pub quorum: Vec<ControllerState>,
+    /// The newest committed metadata at the end of the run.
+    pub metadata: Option<MetadataImage>,
+    /// What the active controllers did: fencing, unfencing, unclean elections.
+    pub control_events: Vec<(u64, ControlEvent)>,
 }
 
 /// A controller as the run ended.
@@ -120,20 +134,39 @@ pub fn run(scenario: &Scenario, seed: u64, options: &RunOptions) -> Result<Outco
     let voters: Vec<u32> = (1..=scenario.cluster.controllers).collect();
     let stand_ins: Vec<NodeId> = topology
         .ids()
-        .filter(|id| !matches!(topology.roles[id.index()], Role::Controller(_)))
+        .filter(|id| {
+            matches!(
+                topology.roles[id.index()],
+                Role::Producer(_) | Role::Consumer { .. }
+            )
+        })
         .collect();
+    let controller_config = controller_config(scenario);
+    let topics = creatable_topics(scenario);
+    let mutations = options.mutations;
     for role in &topology.roles {
         let me = NodeId(sim.node_count() as u32);
+        let voters = voters.clone();
         match *role {
             Role::Controller(id) => {
-                let voters = voters.clone();
-                let raft = options.mutations.raft;
                 sim.add_node(role.name(), move |_| {
-                    ClusterNode::Controller(Box::new(QuorumController::new(
-                        id,
-                        voters.clone(),
-                        raft,
-                    )))
+                    let controller = QuorumController::new(id, voters.clone(), mutations.raft)
+                        .with_config(controller_config)
+                        .with_keep_leader_epoch(mutations.keep_leader_epoch);
+                    ClusterNode::Controller(Box::new(controller))
+                });
+            }
+            Role::Broker(id) => {
+                sim.add_node(role.name(), move |_| {
+                    let broker = BrokerServer::new(id, voters.clone())
+                        .with_keep_leader_epoch(mutations.keep_leader_epoch);
+                    ClusterNode::Broker(Box::new(broker))
+                });
+            }
+            Role::Admin => {
+                let topics = topics.clone();
+                sim.add_node(role.name(), move |_| {
+                    ClusterNode::Admin(AdminClient::new(voters.clone(), topics.clone()))
                 });
             }
             _ => {
@@ -219,19 +252,50 @@ pub fn run(scenario: &Scenario, seed: u64, options: &RunOptions) -> Result<Outco
     let name = |n: NodeId| sim.name(n).to_owned();
     let mut chats: Vec<check::kernel::Seen<'_>> = Vec::new();
     let mut quorum: Vec<check::quorum::Seen<'_>> = Vec::new();
+    let mut leaders: Vec<check::control::Seen<'_>> = Vec::new();
+    let mut control_events = Vec::new();
     for o in &history {
         match &o.obs {
             ClusterObs::Chat(obs) => chats.push((o.at, o.node, obs)),
+            ClusterObs::Quorum(QuorumObs::Leader(obs)) => leaders.push((o.at, o.node, obs)),
+            ClusterObs::Quorum(QuorumObs::Control(event)) => {
+                control_events.push((o.at, event.clone()))
+            }
             ClusterObs::Quorum(obs) => quorum.push((o.at, o.node, obs)),
+            ClusterObs::Broker(BrokerObs::Leader(obs)) => leaders.push((o.at, o.node, obs)),
+            ClusterObs::Broker(_) | ClusterObs::Admin(_) => {}
         }
     }
+    let metadata = newest_metadata(&sim, &topology);
     let mut violations = check::kernel::check(&chats, &name);
     violations.extend(check::quorum::check(&quorum, &name));
+    violations.extend(check::control::partition_leader_per_epoch(&leaders, &name));
+    let live = live_state(&sim, &topology);
+    let topic_partitions: Vec<(String, u32)> = scenario
+        .topics
+        .iter()
+        .map(|t| (t.name.clone(), t.partitions))
+        .collect();
+    violations.extend(check::control::eventually_available(
+        end,
+        live.active_controller.is_some(),
+        metadata.as_ref(),
+        scenario.cluster.brokers,
+        &topic_partitions,
+    ));
+    violations.retain(|v| selected(scenario, &v.invariant));
     violations.sort_by_key(|v| v.at_ms);
     let messages = chats
         .iter()
         .filter(|(_, _, obs)| matches!(obs, ChatObs::Received))
         .count() as u64;
+    let checked = check::quorum::QUORUM_INVARIANTS
+        .iter()
+        .chain(&["eventually_available"])
+        .chain(&check::kernel::KERNEL_INVARIANTS)
+        .filter(|name| selected(scenario, name))
+        .map(|s| (*s).to_owned())
+        .collect();
     Ok(Outcome {
         trace_hash: sim.trace_hash(),
         sim_time_ns: sim.now(),
@@ -243,13 +307,65 @@ pub fn run(scenario: &Scenario, seed: u64, options: &RunOptions) -> Result<Outco
         },
         faults: executed,
         violations,
-        checked: check::quorum::QUORUM_INVARIANTS
-            .iter()
-            .chain(&check::kernel::KERNEL_INVARIANTS)
-            .map(|s| (*s).to_owned())
-            .collect(),
+        checked,
         quorum: quorum_state(&sim, &topology),
+        metadata,
+        control_events,
     })
+}
+
+/// True when the scenario checks `invariant` (its `[check]` list, default
+/// all; names outside the contract list, the kernel's own, always apply).
+fn selected(scenario: &Scenario, invariant: &str) -> bool {
+    let chosen = &scenario.check.invariants;
+    match invariant.parse::<Invariant>() {
+        Ok(i) => chosen.is_empty() || chosen.contains(&i),
+        Err(_) => true,
+    }
+}
+
+/// The controllers' configs from the scenario's broker configs.
+fn controller_config(scenario: &Scenario) -> ControllerConfig {
+    let config = &scenario.cluster.config;
+    let defaults = ControllerConfig::default();
+    ControllerConfig {
+        session_timeout_ns: config
+            .get_i64("broker.session.timeout.ms")
+            .map_or(defaults.session_timeout_ns, |ms| ms.max(1) as u64 * MILLIS),
+        unclean_leader_election: config
+            .get_bool("unclean.leader.election.enable")
+            .unwrap_or(defaults.unclean_leader_election),
+    }
+}
+
+/// The scenario's topics as CreateTopics carries them (explicit configs only).
+fn creatable_topics(scenario: &Scenario) -> Vec<CreatableTopic> {
+    scenario
+        .topics
+        .iter()
+        .map(|t| CreatableTopic {
+            name: t.name.clone(),
+            num_partitions: t.partitions,
+            replication_factor: t.replication_factor,
+            configs: t
+                .config
+                .values()
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_string()))
+                .collect(),
+        })
+        .collect()
+}
+
+/// The committed image of the running controller that has committed most.
+fn newest_metadata(sim: &Sim<ClusterNode>, topology: &Topology) -> Option<MetadataImage> {
+    topology
+        .ids()
+        .filter_map(|id| controller(sim, id))
+        .map(QuorumController::committed_image)
+        .max_by_key(|image| image.offset)
+        .filter(|image| image.offset > 0)
+        .cloned()
 }
 
 fn controller(sim: &Sim<ClusterNode>, id: NodeId) -> Option<&QuorumController> {
@@ -271,7 +387,10 @@ fn live_state(sim: &Sim<ClusterNode>, topology: &Topology) -> Live {
         })
         .max()
         .map(|(_, id)| id);
-    Live { active_controller }
+    Live {
+        active_controller,
+        metadata: newest_metadata(sim, topology),
+    }
 }
 
 /// Each controller's state at the end of the run.

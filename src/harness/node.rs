@@ -1,27 +1,37 @@
-//! The node type of a scenario run: controllers run the KRaft quorum; brokers
-//! and clients run the kernel's stand-in `Chatter` until their Kafka state
-//! machines land.
+//! The node type of a scenario run: controllers run the KRaft quorum,
+//! brokers their control plane, the admin client creates the topics;
+//! producers and consumers run the kernel's stand-in `Chatter` until their
+//! Kafka state machines land.
 
 use sim::testkit::{Chat, ChatObs, Chatter, Tick};
 use sim::{Ctx, Node, NodeId};
 
-use crate::controller::node::{ControllerTimer, QuorumController, QuorumObs};
+use crate::broker::{BrokerMsg, BrokerObs, BrokerServer, BrokerTimer};
+use crate::client::{AdminClient, AdminObs, AdminTimer};
+use crate::controller::node::{ControllerTimer, QuorumController, QuorumMsg, QuorumObs};
 use crate::controller::raft::RaftMessage;
+use crate::controller::rpc::ControllerMsg;
 
 /// One process of the simulated cluster.
 #[derive(Debug)]
 pub enum ClusterNode {
     /// A KRaft controller.
     Controller(Box<QuorumController>),
-    /// A stand-in for a broker or client.
+    /// A broker.
+    Broker(Box<BrokerServer>),
+    /// The admin client.
+    Admin(AdminClient),
+    /// A stand-in for a client.
     StandIn(Chatter),
 }
 
 /// What the cluster's nodes send each other.
 #[derive(Clone, Debug, Hash)]
 pub enum ClusterMsg {
-    /// Between controllers.
+    /// KRaft quorum and metadata fetch traffic.
     Raft(RaftMessage),
+    /// Controller requests and responses.
+    Controller(ControllerMsg),
     /// Between stand-ins.
     Chat(Chat),
 }
@@ -31,6 +41,10 @@ pub enum ClusterMsg {
 pub enum ClusterTimer {
     /// A controller's.
     Controller(ControllerTimer),
+    /// A broker's.
+    Broker(BrokerTimer),
+    /// The admin client's.
+    Admin(AdminTimer),
     /// A stand-in's.
     Chat(Tick),
 }
@@ -40,6 +54,10 @@ pub enum ClusterTimer {
 pub enum ClusterObs {
     /// A controller's.
     Quorum(QuorumObs),
+    /// A broker's.
+    Broker(BrokerObs),
+    /// The admin client's.
+    Admin(AdminObs),
     /// A stand-in's.
     Chat(ChatObs),
 }
@@ -54,16 +72,16 @@ macro_rules! wrap {
     };
 }
 wrap!(ClusterMsg::Raft(RaftMessage));
+wrap!(ClusterMsg::Controller(ControllerMsg));
 wrap!(ClusterMsg::Chat(Chat));
 wrap!(ClusterTimer::Controller(ControllerTimer));
+wrap!(ClusterTimer::Broker(BrokerTimer));
+wrap!(ClusterTimer::Admin(AdminTimer));
 wrap!(ClusterTimer::Chat(Tick));
 wrap!(ClusterObs::Quorum(QuorumObs));
+wrap!(ClusterObs::Broker(BrokerObs));
+wrap!(ClusterObs::Admin(AdminObs));
 wrap!(ClusterObs::Chat(ChatObs));
-
-/// Controller N is node N-1 (controllers are added first).
-fn controller_id(node: NodeId) -> u32 {
-    node.0 + 1
-}
 
 impl Node for ClusterNode {
     type Msg = ClusterMsg;
@@ -73,16 +91,28 @@ impl Node for ClusterNode {
     fn start(&mut self, ctx: &mut Ctx<'_, Self>) {
         match self {
             ClusterNode::Controller(c) => c.start(ctx),
+            ClusterNode::Broker(b) => b.start(ctx),
+            ClusterNode::Admin(a) => a.start(ctx),
             ClusterNode::StandIn(c) => c.start(ctx),
         }
     }
 
     fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, msg: ClusterMsg) {
         match (self, msg) {
-            (ClusterNode::Controller(c), ClusterMsg::Raft(msg)) => {
-                c.on_message(ctx, controller_id(from), msg)
+            (ClusterNode::Controller(c), ClusterMsg::Raft(m)) => {
+                c.on_message(ctx, from, QuorumMsg::Raft(m))
             }
-            (ClusterNode::StandIn(c), ClusterMsg::Chat(msg)) => c.on_message(ctx, from, msg),
+            (ClusterNode::Controller(c), ClusterMsg::Controller(m)) => {
+                c.on_message(ctx, from, QuorumMsg::Rpc(m))
+            }
+            (ClusterNode::Broker(b), ClusterMsg::Raft(m)) => {
+                b.on_message(ctx, from, BrokerMsg::Raft(m))
+            }
+            (ClusterNode::Broker(b), ClusterMsg::Controller(m)) => {
+                b.on_message(ctx, from, BrokerMsg::Rpc(m))
+            }
+            (ClusterNode::Admin(a), ClusterMsg::Controller(m)) => a.on_message(ctx, m),
+            (ClusterNode::StandIn(c), ClusterMsg::Chat(m)) => c.on_message(ctx, from, m),
             (node, msg) => unreachable!("{node:?} cannot take {msg:?} from {from:?}"),
         }
     }
@@ -90,6 +120,8 @@ impl Node for ClusterNode {
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, timer: ClusterTimer) {
         match (self, timer) {
             (ClusterNode::Controller(c), ClusterTimer::Controller(t)) => c.on_timer(ctx, t),
+            (ClusterNode::Broker(b), ClusterTimer::Broker(t)) => b.on_timer(ctx, t),
+            (ClusterNode::Admin(a), ClusterTimer::Admin(t)) => a.on_timer(ctx, t),
             (ClusterNode::StandIn(c), ClusterTimer::Chat(_)) => c.on_timer(ctx),
             (node, timer) => unreachable!("{node:?} never set {timer:?}"),
         }
@@ -97,7 +129,9 @@ impl Node for ClusterNode {
 
     fn on_disconnect(&mut self, ctx: &mut Ctx<'_, Self>, peer: NodeId) {
         match self {
-            ClusterNode::Controller(c) => c.on_disconnect(ctx, controller_id(peer)),
+            ClusterNode::Controller(c) => c.on_disconnect(ctx, peer),
+            ClusterNode::Broker(b) => b.on_disconnect(ctx, peer),
+            ClusterNode::Admin(a) => a.on_disconnect(ctx, peer),
             ClusterNode::StandIn(c) => c.on_disconnect(ctx, peer),
         }
     }
@@ -106,6 +140,7 @@ impl Node for ClusterNode {
         match self {
             ClusterNode::Controller(c) => c.on_fsync(ctx, token),
             ClusterNode::StandIn(c) => c.on_fsync(ctx, token),
+            ClusterNode::Broker(_) | ClusterNode::Admin(_) => {}
         }
     }
 }

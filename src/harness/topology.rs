@@ -4,6 +4,7 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use sim::NodeId;
 
+use crate::metadata::MetadataImage;
 use crate::scenario::{Scenario, Target};
 
 /// Kafka's `__consumer_offsets` partition count (offsets.topic.num.partitions).
@@ -18,6 +19,8 @@ pub enum Role {
     Broker(u32),
     /// A producer client, numbered from 0 across all `[[producers]]`.
     Producer(u32),
+    /// The admin client that creates the scenario's topics.
+    Admin,
     /// A consumer client: its group and index within the group.
     Consumer {
         /// The consumer group.
@@ -34,6 +37,7 @@ impl Role {
             Role::Controller(n) => format!("controller-{n}"),
             Role::Broker(n) => format!("broker-{n}"),
             Role::Producer(n) => format!("producer-{n}"),
+            Role::Admin => "admin".to_owned(),
             Role::Consumer { group, index } => format!("consumer-{group}-{index}"),
         }
     }
@@ -49,10 +53,13 @@ impl Role {
 pub struct Live {
     /// The controller that leads the quorum now, if one does.
     pub active_controller: Option<NodeId>,
+    /// The newest committed metadata a controller holds (partition roles
+    /// resolve against it; before any, against the preferred placement).
+    pub metadata: Option<MetadataImage>,
 }
 
 /// Every node of a scenario, in the order they are added to the simulation:
-/// controllers, brokers, producers, consumers.
+/// controllers, brokers, the admin client, producers, consumers.
 #[derive(Clone, Debug)]
 pub struct Topology {
     /// Roles by `NodeId` index.
@@ -68,6 +75,7 @@ impl Topology {
         let mut roles = Vec::new();
         roles.extend((1..=scenario.cluster.controllers).map(Role::Controller));
         roles.extend((1..=scenario.cluster.brokers).map(Role::Broker));
+        roles.push(Role::Admin);
         let producers: u32 = scenario.producers.iter().map(|p| p.count).sum();
         roles.extend((0..producers).map(Role::Producer));
         let mut per_group: Vec<(String, u32)> = Vec::new();
@@ -134,13 +142,30 @@ impl Topology {
             .collect()
     }
 
+    /// Replicas of a partition and its leader, as the live metadata has them
+    /// (the preferred placement and preferred leader before it exists).
+    fn roles_of(&self, live: &Live, topic: &str, partition: u32) -> (Vec<u32>, Option<u32>) {
+        match live
+            .metadata
+            .as_ref()
+            .and_then(|m| m.partition(topic, partition))
+        {
+            Some(p) => (p.replicas.clone(), p.leader),
+            None => {
+                let replicas = self.replicas(topic, partition);
+                let leader = replicas.first().copied();
+                (replicas, leader)
+            }
+        }
+    }
+
     /// Resolves a fault target to nodes, as it stands now.
     ///
     /// `controller(active)` is the quorum's leader now (nothing while there is
-    /// none). Until brokers run Kafka's data path, partition roles resolve to
-    /// the preferred placement: `leader(T-P)` is the preferred leader,
-    /// `follower` the next replica, and `coordinator(G)` the preferred leader
-    /// of G's `__consumer_offsets` partition.
+    /// none). `leader(T-P)` is the partition's leader in the live metadata
+    /// (nothing while it has none), `follower` the first other replica in
+    /// replica order, `followers` all of them; `coordinator(G)` is the
+    /// preferred leader of G's `__consumer_offsets` partition until groups land.
     pub fn resolve(&self, target: &Target, live: &Live, rng: &mut ChaCha8Rng) -> Vec<NodeId> {
         let brokers = |numbers: &[u32]| -> Vec<NodeId> {
             numbers
@@ -153,15 +178,21 @@ impl Topology {
             Target::Controller(n) => self.id(&Role::Controller(*n)).into_iter().collect(),
             Target::ActiveController => live.active_controller.into_iter().collect(),
             Target::Leader { topic, partition } => {
-                brokers(&self.replicas(topic, *partition)[..1.min(self.brokers as usize)])
+                let (_, leader) = self.roles_of(live, topic, *partition);
+                brokers(leader.as_slice())
             }
             Target::Follower { topic, partition } => {
-                let replicas = self.replicas(topic, *partition);
-                brokers(replicas.get(1..2).unwrap_or(&[]))
+                let (replicas, leader) = self.roles_of(live, topic, *partition);
+                let first = replicas.into_iter().find(|&r| Some(r) != leader);
+                brokers(first.as_slice())
             }
             Target::Followers { topic, partition } => {
-                let replicas = self.replicas(topic, *partition);
-                brokers(replicas.get(1..).unwrap_or(&[]))
+                let (replicas, leader) = self.roles_of(live, topic, *partition);
+                let rest: Vec<u32> = replicas
+                    .into_iter()
+                    .filter(|&r| Some(r) != leader)
+                    .collect();
+                brokers(&rest)
             }
             Target::Coordinator(group) => {
                 let partition = coordinator_partition(group, OFFSETS_TOPIC_PARTITIONS);

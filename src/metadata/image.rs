@@ -52,6 +52,8 @@ pub struct TopicImage {
     pub id: Uuid,
     /// Its partitions, by index.
     pub partitions: BTreeMap<u32, PartitionRegistration>,
+    /// Topic configs set on it.
+    pub configs: BTreeMap<String, String>,
 }
 
 /// The cluster's metadata, built by replaying records in log order.
@@ -64,6 +66,8 @@ pub struct MetadataImage {
     /// Topics by name.
     pub topics: BTreeMap<String, TopicImage>,
     names: BTreeMap<Uuid, String>,
+    /// Test-only mutation: a leader change does not bump the leader epoch.
+    pub keep_leader_epoch: bool,
 }
 
 impl MetadataImage {
@@ -107,8 +111,18 @@ impl MetadataImage {
                         name: name.clone(),
                         id: *topic_id,
                         partitions: BTreeMap::new(),
+                        configs: BTreeMap::new(),
                     },
                 );
+            }
+            MetadataRecord::ConfigRecord {
+                resource_name,
+                name,
+                value,
+            } => {
+                if let Some(topic) = self.topics.get_mut(resource_name) {
+                    topic.configs.insert(name.clone(), value.clone());
+                }
             }
             MetadataRecord::PartitionRecord {
                 partition_id,
@@ -140,6 +154,7 @@ impl MetadataImage {
                 leader,
                 leader_recovery_state,
             } => {
+                let keep_leader_epoch = self.keep_leader_epoch;
                 let Some(p) = self
                     .topic_by_id_mut(*topic_id)
                     .and_then(|t| t.partitions.get_mut(partition_id))
@@ -151,7 +166,9 @@ impl MetadataImage {
                 }
                 if *leader != NO_LEADER_CHANGE {
                     p.leader = u32::try_from(*leader).ok();
-                    p.leader_epoch += 1;
+                    if !keep_leader_epoch {
+                        p.leader_epoch += 1;
+                    }
                 }
                 if let Some(state) = leader_recovery_state {
                     p.leader_recovery_state = *state;
@@ -230,7 +247,10 @@ mod tests {
             },
         );
         let p = image.partition("orders", 0).unwrap();
-        assert_eq!((p.leader, p.leader_epoch, p.partition_epoch), (Some(1), 0, 1));
+        assert_eq!(
+            (p.leader, p.leader_epoch, p.partition_epoch),
+            (Some(1), 0, 1)
+        );
         image.apply(
             3,
             &MetadataRecord::PartitionChangeRecord {

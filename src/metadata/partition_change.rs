@@ -198,7 +198,10 @@ mod tests {
         assert_eq!(record, change(Some(vec![1, 2]), 1, false));
         // Nothing to change: no record.
         let all = |_: u32| true;
-        assert_eq!(PartitionChangeBuilder::new(&p, Uuid(1), 0, &all).build(), None);
+        assert_eq!(
+            PartitionChangeBuilder::new(&p, Uuid(1), 0, &all).build(),
+            None
+        );
     }
 
     #[test]

@@ -53,6 +53,15 @@ pub enum MetadataRecord {
         /// Topic id.
         topic_id: Uuid,
     },
+    /// A topic config was set (Kafka's ConfigRecord, resource type TOPIC).
+    ConfigRecord {
+        /// The topic.
+        resource_name: String,
+        /// Kafka config name.
+        name: String,
+        /// Its value, as Kafka's properties hold it.
+        value: String,
+    },
     /// A partition was created.
     PartitionRecord {
         /// Partition index.
@@ -116,8 +125,14 @@ mod tests {
         };
         let bytes = record.encode();
         let text = String::from_utf8(bytes.clone()).unwrap();
-        assert!(text.starts_with(r#"{"type":"PartitionChangeRecord","partitionId":2"#), "{text}");
-        assert!(text.contains(r#""leaderRecoveryState":"RECOVERING""#), "{text}");
+        assert!(
+            text.starts_with(r#"{"type":"PartitionChangeRecord","partitionId":2"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#""leaderRecoveryState":"RECOVERING""#),
+            "{text}"
+        );
         assert_eq!(MetadataRecord::decode(&bytes), Some(record));
         assert_eq!(MetadataRecord::decode(b"NoOpRecord 1:2"), None);
     }

@@ -5,7 +5,9 @@ use std::fmt::Write;
 use sim::format_nanos;
 
 use super::{replay_command, Summary, Verdict};
+use crate::controller::active::ControlEvent;
 use crate::harness::Outcome;
+use crate::metadata::{LeaderRecoveryState, MetadataImage};
 use crate::scenario::Scenario;
 
 /// Renders the text report of one run.
@@ -65,20 +67,6 @@ pub fn render(scenario: &Scenario, file: &str, summary: &Summary, outcome: &Outc
         }
     }
     let _ = writeln!(w);
-    if !outcome.quorum.is_empty() {
-        let _ = writeln!(w, "quorum");
-        for c in &outcome.quorum {
-            let leader = c
-                .leader
-                .map_or_else(|| "none".to_owned(), |l| format!("controller-{l}"));
-            let _ = writeln!(
-                w,
-                "  {:<14}  {:<10}  epoch {:<4}  leader {:<12}  high watermark {}",
-                c.name, c.state, c.epoch, leader, c.high_watermark
-            );
-        }
-        let _ = writeln!(w);
-    }
     if summary.violations.is_empty() {
         let _ = writeln!(w, "violations: none");
     } else {
@@ -93,8 +81,112 @@ pub fn render(scenario: &Scenario, file: &str, summary: &Summary, outcome: &Outc
             );
         }
     }
+    render_control(w, outcome);
+    if !outcome.quorum.is_empty() {
+        let _ = writeln!(w);
+        let _ = writeln!(w, "quorum");
+        for c in &outcome.quorum {
+            let leader = c
+                .leader
+                .map_or_else(|| "none".to_owned(), |l| format!("controller-{l}"));
+            let _ = writeln!(
+                w,
+                "  {:<14}  {:<10}  epoch {:<4}  leader {:<12}  high watermark {}",
+                c.name, c.state, c.epoch, leader, c.high_watermark
+            );
+        }
+    }
+    render_metadata(w, outcome);
     if summary.verdict != Verdict::Pass {
-        let _ = writeln!(w, "\nreplay: {}", replay_command(file, summary.seed));
+        let _ = writeln!(w, "replay: {}", replay_command(file, summary.seed));
+    }
+    out
+}
+
+/// What the active controllers did to brokers and partitions.
+fn render_control(w: &mut String, outcome: &Outcome) {
+    let _ = writeln!(w);
+    if outcome.control_events.is_empty() {
+        let _ = writeln!(w, "controller events: none");
+        return;
+    }
+    let _ = writeln!(w, "controller events");
+    for (at, event) in &outcome.control_events {
+        let what = match event {
+            ControlEvent::Fenced { broker } => format!("fenced broker {broker} (session expired)"),
+            ControlEvent::Registered { broker, epoch } => {
+                format!(
+                    "registered broker {broker} with broker epoch {epoch} (fenced until caught up)"
+                )
+            }
+            ControlEvent::Unfenced { broker } => format!("unfenced broker {broker} (caught up)"),
+            ControlEvent::UncleanElection { partition, leader } => {
+                format!("unclean election: broker {leader} leads {partition} from outside the ISR")
+            }
+        };
+        let _ = writeln!(w, "  {:>9}  {what}", format_nanos(*at));
+    }
+}
+
+/// Brokers as registered, then topics in the layout of `kafka-topics.sh --describe`.
+fn render_metadata(w: &mut String, outcome: &Outcome) {
+    let _ = writeln!(w);
+    let Some(image) = &outcome.metadata else {
+        let _ = writeln!(w, "metadata: nothing committed");
+        return;
+    };
+    let _ = writeln!(w, "brokers (metadata offset {})", image.offset);
+    for b in image.brokers.values() {
+        let state = if b.fenced { "fenced" } else { "unfenced" };
+        let _ = writeln!(w, "  broker-{:<4}  epoch {:<6}  {state}", b.id, b.epoch);
+    }
+    let _ = writeln!(w);
+    let _ = write!(w, "{}", describe_topics(image));
+}
+
+/// `kafka-topics.sh --describe` for every topic of `image`.
+pub fn describe_topics(image: &MetadataImage) -> String {
+    let mut out = String::new();
+    let join = |ids: &[u32]| ids.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+    if image.topics.is_empty() {
+        let _ = writeln!(out, "topics: none");
+    }
+    for topic in image.topics.values() {
+        let rf = topic
+            .partitions
+            .values()
+            .next()
+            .map_or(0, |p| p.replicas.len());
+        let configs: Vec<String> = topic
+            .configs
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "Topic: {}\tTopicId: {}\tPartitionCount: {}\tReplicationFactor: {}\tConfigs: {}",
+            topic.name,
+            topic.id,
+            topic.partitions.len(),
+            rf,
+            configs.join(",")
+        );
+        for (index, p) in &topic.partitions {
+            let leader = p
+                .leader
+                .map_or_else(|| "none".to_owned(), |l| l.to_string());
+            let recovering = match p.leader_recovery_state {
+                LeaderRecoveryState::Recovering => "\tLeaderRecoveryState: RECOVERING",
+                LeaderRecoveryState::Recovered => "",
+            };
+            let _ = writeln!(
+                out,
+                "\tTopic: {}\tPartition: {index}\tLeader: {leader}\tReplicas: {}\tIsr: {}{recovering}",
+                topic.name,
+                join(&p.replicas),
+                join(&p.isr)
+            );
+        }
     }
     out
 }

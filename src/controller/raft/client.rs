@@ -36,6 +36,10 @@ pub struct RaftClient {
     torn: [Option<u64>; 2],
     /// The newest `quorum-state` fsync in flight: sends wait for it.
     state_fsync: Option<u64>,
+    /// `quorum-state` fsyncs in flight: (token, epoch written).
+    state_fsyncs: Vec<(u64, u32)>,
+    /// The newest epoch known to be on disk.
+    durable_epoch: u32,
     held: Vec<(u32, RaftMessage)>,
     next_token: u64,
     pub(super) timer_generations: [u64; TIMER_KINDS],
@@ -100,6 +104,8 @@ impl RaftClient {
                 torn_after(log_len, log_bytes),
             ],
             state_fsync: None,
+            state_fsyncs: Vec::new(),
+            durable_epoch: 0,
             held: Vec::new(),
             next_token: 0,
             timer_generations: [0; TIMER_KINDS],
@@ -136,6 +142,7 @@ impl RaftClient {
         if self.quorum_state_len > 0 {
             let token = self.token(0);
             self.state_fsync = Some(token);
+            self.state_fsyncs.push((token, self.persisted.epoch));
             out.push(RaftOutput::Fsync {
                 file: QUORUM_STATE_FILE,
                 token,
@@ -222,6 +229,13 @@ impl RaftClient {
     /// The fsync issued with `token` completed.
     pub fn on_fsync(&mut self, token: u64, out: &mut Vec<RaftOutput>) {
         if token & 1 == 0 {
+            // A completed fsync covers every write issued before it.
+            for &(t, epoch) in &self.state_fsyncs {
+                if t <= token {
+                    self.durable_epoch = self.durable_epoch.max(epoch);
+                }
+            }
+            self.state_fsyncs.retain(|&(t, _)| t > token);
             if self.state_fsync == Some(token) {
                 self.state_fsync = None;
                 for (to, msg) in std::mem::take(&mut self.held) {
@@ -498,10 +512,16 @@ impl RaftClient {
         });
         let token = self.token(0);
         self.state_fsync = Some(token);
+        self.state_fsyncs.push((token, election.epoch));
         out.push(RaftOutput::Fsync {
             file: QUORUM_STATE_FILE,
             token,
         });
+    }
+
+    /// The newest epoch whose election state an fsync has confirmed on disk.
+    pub fn durable_epoch(&self) -> u32 {
+        self.durable_epoch
     }
 
     /// A fresh fsync token: even for `quorum-state`, odd for the log.

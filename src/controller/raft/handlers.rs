@@ -210,7 +210,9 @@ impl RaftClient {
         let vote_granted = candidate_epoch == self.epoch()
             && match self.state {
                 EpochState::Unattached { .. } => log_ok,
-                EpochState::Voted { voted_id, .. } => voted_id == candidate,
+                EpochState::Voted { voted_id, .. } => {
+                    voted_id == candidate || self.mutations.vote_twice
+                }
                 _ => false,
             };
         if vote_granted && matches!(self.state, EpochState::Unattached { .. }) {
@@ -238,8 +240,46 @@ impl RaftClient {
         last_fetched_epoch: u32,
         out: &mut Vec<RaftOutput>,
     ) {
+        let error = self.fetch_error(epoch);
+        let mut response = (None, Vec::new());
+        if error.is_none() {
+            response = self.fetch_body(fetch_offset, last_fetched_epoch);
+            let EpochState::Leader(leader) = &mut self.state else {
+                unreachable!("checked above");
+            };
+            if response.0.is_none() {
+                leader.update_replica(replica, fetch_offset, now_ns);
+                self.maybe_advance_high_watermark(out);
+            }
+        }
+        let msg = self.fetch_response(error, response);
+        self.send(replica, msg, out);
+    }
+
+    /// The leader's answer to a Fetch from an observer (a broker replicating
+    /// the metadata log without voting), as KafkaRaftClient serves a replica
+    /// id outside the voter set: validated and served as a voter's fetch, but
+    /// the observer is not tracked in `LeaderState`, never counts towards the
+    /// high watermark, and nothing is sent (the caller delivers the response).
+    pub fn observer_fetch(
+        &self,
+        current_leader_epoch: u32,
+        fetch_offset: u64,
+        last_fetched_epoch: u32,
+    ) -> RaftMessage {
+        let error = self.fetch_error(current_leader_epoch);
+        let body = if error.is_none() {
+            self.fetch_body(fetch_offset, last_fetched_epoch)
+        } else {
+            (None, Vec::new())
+        };
+        self.fetch_response(error, body)
+    }
+
+    /// Why a Fetch in `epoch` fails here, if it does.
+    fn fetch_error(&self, epoch: u32) -> Option<RaftError> {
         let ours = self.epoch();
-        let error = if epoch < ours {
+        if epoch < ours {
             Some(RaftError::FencedLeaderEpoch)
         } else if epoch > ours {
             Some(RaftError::UnknownLeaderEpoch)
@@ -247,25 +287,33 @@ impl RaftClient {
             Some(RaftError::NotLeaderOrFollower)
         } else {
             None
-        };
-        let mut response = (None, Vec::new());
-        if error.is_none() {
-            let diverging = self.log.diverging_epoch(fetch_offset, last_fetched_epoch);
-            if diverging.is_none() {
-                let max = self.config.fetch_max_entries;
-                response.1 = self.log.entries_from(fetch_offset, max).to_vec();
-            }
-            response.0 = diverging;
-            let EpochState::Leader(leader) = &mut self.state else {
-                unreachable!("checked above");
-            };
-            if diverging.is_none() {
-                leader.update_replica(replica, fetch_offset, now_ns);
-                self.maybe_advance_high_watermark(out);
-            }
         }
-        let msg = RaftMessage::FetchResponse {
-            epoch: ours,
+    }
+
+    /// A valid Fetch's answer: where the fetcher's log diverges, or else up
+    /// to `fetch_max_entries` entries from `fetch_offset`.
+    fn fetch_body(
+        &self,
+        fetch_offset: u64,
+        last_fetched_epoch: u32,
+    ) -> (Option<OffsetAndEpoch>, Vec<LogEntry>) {
+        let diverging = self.log.diverging_epoch(fetch_offset, last_fetched_epoch);
+        let records = if diverging.is_none() {
+            let max = self.config.fetch_max_entries;
+            self.log.entries_from(fetch_offset, max).to_vec()
+        } else {
+            Vec::new()
+        };
+        (diverging, records)
+    }
+
+    fn fetch_response(
+        &self,
+        error: Option<RaftError>,
+        (diverging_epoch, records): (Option<OffsetAndEpoch>, Vec<LogEntry>),
+    ) -> RaftMessage {
+        RaftMessage::FetchResponse {
+            epoch: self.epoch(),
             leader_id: self.leader_id(),
             error,
             high_watermark: if error.is_none() {
@@ -273,10 +321,9 @@ impl RaftClient {
             } else {
                 0
             },
-            diverging_epoch: response.0,
-            records: response.1,
-        };
-        self.send(replica, msg, out);
+            diverging_epoch,
+            records,
+        }
     }
 
     fn handle_fetch_response(

@@ -12,6 +12,9 @@ mod frame;
 mod handlers;
 mod leader_state;
 mod log;
+mod observer;
+#[cfg(test)]
+mod observer_tests;
 mod quorum_state;
 #[cfg(test)]
 mod tests;
@@ -20,6 +23,7 @@ mod timers;
 pub use client::RaftClient;
 pub use leader_state::LeaderState;
 pub use log::{LogEntry, OffsetAndEpoch, RaftLog, Record};
+pub use observer::MetadataObserver;
 pub use quorum_state::{ElectionState, EpochState, StateKind};
 
 /// The file holding the durable election state (epoch, votedId, leaderId).
@@ -75,12 +79,14 @@ pub struct RaftMutations {
     pub vote_without_log_check: bool,
     /// The leader advances the high watermark on its own copy alone.
     pub commit_on_minority: bool,
+    /// A voter that already voted in an epoch grants its vote again to another candidate.
+    pub vote_twice: bool,
 }
 
 impl RaftMutations {
     /// True when any mutation is on: contracts the mutation breaks are not asserted.
     pub fn any(&self) -> bool {
-        self.vote_without_log_check || self.commit_on_minority
+        self.vote_without_log_check || self.commit_on_minority || self.vote_twice
     }
 }
 

@@ -1,0 +1,99 @@
+//! Checks of the control plane: at most one partition leader per leader
+//! epoch (part of `single_leader_per_epoch`), and `eventually_available` for
+//! the metadata (after the settle phase the quorum has an active controller,
+//! every broker is registered and unfenced, and every partition has a leader).
+
+use std::collections::BTreeMap;
+
+use sim::{Nanos, NodeId};
+
+use super::Violation;
+use crate::controller::node::LeaderObs;
+use crate::metadata::MetadataImage;
+
+/// One leadership observation: when, who saw it, what.
+pub type Seen<'a> = (Nanos, NodeId, &'a LeaderObs);
+
+/// No two nodes' metadata ever name different leaders for one partition and leader epoch.
+pub fn partition_leader_per_epoch(
+    history: &[Seen<'_>],
+    name: &dyn Fn(NodeId) -> String,
+) -> Vec<Violation> {
+    let mut leaders: BTreeMap<(&str, i32), (NodeId, Option<u32>)> = BTreeMap::new();
+    let mut violations = Vec::new();
+    for &(at, node, obs) in history {
+        let key = (obs.partition.as_str(), obs.leader_epoch);
+        let (first_node, first) = *leaders.entry(key).or_insert((node, obs.leader));
+        if first != obs.leader {
+            let show = |l: Option<u32>| l.map_or("none".to_owned(), |l| format!("broker {l}"));
+            violations.push(Violation::new(
+                "single_leader_per_epoch",
+                at,
+                format!(
+                    "{} has two leaders in leader epoch {}: {} (seen by {}) and {} (seen by {})",
+                    obs.partition,
+                    obs.leader_epoch,
+                    show(first),
+                    name(first_node),
+                    show(obs.leader),
+                    name(node)
+                ),
+            ));
+        }
+    }
+    violations
+}
+
+/// The control plane recovered by the end of the run: `metadata` is the
+/// newest committed image (None: no controller has one).
+pub fn eventually_available(
+    at: Nanos,
+    active_controller: bool,
+    metadata: Option<&MetadataImage>,
+    brokers: u32,
+    topics: &[(String, u32)],
+) -> Vec<Violation> {
+    let mut problems = Vec::new();
+    if !active_controller {
+        problems.push("no active controller".to_owned());
+    }
+    let empty = MetadataImage::default();
+    let image = metadata.unwrap_or(&empty);
+    let not_unfenced: Vec<String> = (1..=brokers)
+        .filter(|&b| !image.is_unfenced(b))
+        .map(|b| b.to_string())
+        .collect();
+    if !not_unfenced.is_empty() {
+        problems.push(format!(
+            "brokers not registered and unfenced: {}",
+            not_unfenced.join(", ")
+        ));
+    }
+    for (topic, partitions) in topics {
+        match image.topics.get(topic) {
+            None => problems.push(format!("topic {topic} was never created")),
+            Some(t) => {
+                let offline: Vec<String> = (0..*partitions)
+                    .filter(|p| t.partitions.get(p).is_none_or(|p| p.leader.is_none()))
+                    .map(|p| format!("{topic}-{p}"))
+                    .collect();
+                if !offline.is_empty() {
+                    problems.push(format!(
+                        "partitions without a leader: {}",
+                        offline.join(", ")
+                    ));
+                }
+            }
+        }
+    }
+    problems
+        .into_iter()
+        .map(|p| {
+            Violation::new(
+                "eventually_available",
+                at,
+                format!("after the settle phase: {p}"),
+            )
+        })
+        .collect()
+}

@@ -1,0 +1,173 @@
+//! The controller's RPCs from brokers and admin clients (Kafka request names):
+//! BrokerRegistration, BrokerHeartbeat, CreateTopics and AlterPartition.
+
+use crate::errors::Errors;
+use crate::metadata::Uuid;
+
+/// A topic to create.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct CreatableTopic {
+    /// Topic name.
+    pub name: String,
+    /// Partitions.
+    pub num_partitions: u32,
+    /// Replicas per partition.
+    pub replication_factor: u32,
+    /// Topic configs set explicitly (Kafka name, value).
+    pub configs: Vec<(String, String)>,
+}
+
+/// A request to the active controller.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ControllerRequest {
+    /// A broker process registers (BrokerRegistrationRequest).
+    BrokerRegistration {
+        /// Kafka node id.
+        broker_id: u32,
+        /// Random id of this process incarnation.
+        incarnation_id: Uuid,
+    },
+    /// A registered broker is alive (BrokerHeartbeatRequest).
+    BrokerHeartbeat {
+        /// Kafka node id.
+        broker_id: u32,
+        /// Its broker epoch.
+        broker_epoch: u64,
+        /// Metadata records below this offset are in its image.
+        current_metadata_offset: u64,
+        /// The broker asks to be fenced (controlled shutdown).
+        want_fence: bool,
+    },
+    /// Create topics (CreateTopicsRequest).
+    CreateTopics {
+        /// The topics.
+        topics: Vec<CreatableTopic>,
+    },
+    /// A partition leader changes its ISR (AlterPartitionRequest v3, KIP-903).
+    AlterPartition {
+        /// The leader.
+        broker_id: u32,
+        /// The leader's broker epoch.
+        broker_epoch: u64,
+        /// The topic.
+        topic_id: Uuid,
+        /// The partition.
+        partition_id: u32,
+        /// The leader epoch the leader acts in.
+        leader_epoch: i32,
+        /// The proposed ISR with each member's broker epoch.
+        new_isr_with_epochs: Vec<(u32, u64)>,
+        /// The partition epoch the change is based on.
+        partition_epoch: i32,
+    },
+}
+
+/// The active controller's answer.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ControllerResponse {
+    /// BrokerRegistrationResponse.
+    BrokerRegistration {
+        /// Why it failed.
+        error: Option<Errors>,
+        /// The new broker epoch.
+        broker_epoch: u64,
+    },
+    /// BrokerHeartbeatResponse.
+    BrokerHeartbeat {
+        /// Why it failed.
+        error: Option<Errors>,
+        /// The broker's metadata has reached its registration.
+        is_caught_up: bool,
+        /// The broker is fenced.
+        is_fenced: bool,
+    },
+    /// CreateTopicsResponse.
+    CreateTopics {
+        /// Per topic: name and error.
+        results: Vec<(String, Option<Errors>)>,
+    },
+    /// AlterPartitionResponse.
+    AlterPartition {
+        /// A request-level error (STALE_BROKER_EPOCH, NOT_CONTROLLER).
+        error: Option<Errors>,
+        /// The partition-level error.
+        partition_error: Option<Errors>,
+        /// The partition.
+        topic_id: Uuid,
+        /// The partition.
+        partition_id: u32,
+        /// The partition's leader now (-1 for none).
+        leader_id: i32,
+        /// Its leader epoch now.
+        leader_epoch: i32,
+        /// Its ISR now.
+        isr: Vec<u32>,
+        /// Its partition epoch now.
+        partition_epoch: i32,
+    },
+}
+
+/// What brokers and clients exchange with controllers.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ControllerMsg {
+    /// A request, with the sender's correlation id.
+    Request {
+        /// Echoed in the response.
+        correlation_id: u64,
+        /// The request.
+        request: ControllerRequest,
+    },
+    /// A response.
+    Response {
+        /// The request's correlation id.
+        correlation_id: u64,
+        /// The active controller as the responder knows it (for NOT_CONTROLLER).
+        controller_hint: Option<u32>,
+        /// The response.
+        response: ControllerResponse,
+    },
+}
+
+impl ControllerRequest {
+    /// The response a non-active controller gives: NOT_CONTROLLER.
+    pub fn not_controller(&self) -> ControllerResponse {
+        self.error_response(Errors::NotController)
+    }
+
+    /// A response carrying `error` only.
+    pub fn error_response(&self, error: Errors) -> ControllerResponse {
+        match self {
+            ControllerRequest::BrokerRegistration { .. } => {
+                ControllerResponse::BrokerRegistration {
+                    error: Some(error),
+                    broker_epoch: 0,
+                }
+            }
+            ControllerRequest::BrokerHeartbeat { .. } => ControllerResponse::BrokerHeartbeat {
+                error: Some(error),
+                is_caught_up: false,
+                is_fenced: true,
+            },
+            ControllerRequest::CreateTopics { topics } => ControllerResponse::CreateTopics {
+                results: topics
+                    .iter()
+                    .map(|t| (t.name.clone(), Some(error)))
+                    .collect(),
+            },
+            ControllerRequest::AlterPartition {
+                topic_id,
+                partition_id,
+                ..
+            } => ControllerResponse::AlterPartition {
+                error: Some(error),
+                partition_error: None,
+                topic_id: *topic_id,
+                partition_id: *partition_id,
+                leader_id: -1,
+                leader_epoch: -1,
+                isr: Vec::new(),
+                partition_epoch: -1,
+            },
+        }
+    }
+}

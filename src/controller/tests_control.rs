@@ -1,0 +1,371 @@
+//! The active controller's request handling, driven directly.
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use sim::MILLIS;
+
+use super::active::{ActiveController, ControlEvent, ControllerConfig};
+use super::rpc::{ControllerRequest, ControllerResponse, CreatableTopic};
+use crate::errors::Errors;
+use crate::metadata::{LeaderRecoveryState, MetadataImage, Uuid};
+
+struct Fixture {
+    active: ActiveController,
+    rng: ChaCha8Rng,
+    now: u64,
+    epochs: Vec<u64>,
+}
+
+impl Fixture {
+    /// Three registered, unfenced brokers and `orders` with 1 partition, RF 3.
+    fn new(unclean: bool) -> Self {
+        let config = ControllerConfig {
+            unclean_leader_election: unclean,
+            ..ControllerConfig::default()
+        };
+        let mut f = Self {
+            active: ActiveController::claim(config, MetadataImage::default(), 0, 0),
+            rng: ChaCha8Rng::seed_from_u64(1),
+            now: 0,
+            epochs: vec![0],
+        };
+        for b in 1..=3 {
+            let epoch = f.register(b, b as u128);
+            f.epochs.push(epoch);
+        }
+        for b in 1..=3 {
+            let offset = f.active.image().offset;
+            let r = f.heartbeat(b, offset);
+            assert!(
+                matches!(
+                    r,
+                    ControllerResponse::BrokerHeartbeat {
+                        is_fenced: false,
+                        error: None,
+                        ..
+                    }
+                ),
+                "{r:?}"
+            );
+        }
+        let r = f.handle(ControllerRequest::CreateTopics {
+            topics: vec![CreatableTopic {
+                name: "orders".into(),
+                num_partitions: 1,
+                replication_factor: 3,
+                configs: vec![],
+            }],
+        });
+        assert_eq!(
+            r,
+            ControllerResponse::CreateTopics {
+                results: vec![("orders".into(), None)]
+            }
+        );
+        f
+    }
+
+    fn handle(&mut self, request: ControllerRequest) -> ControllerResponse {
+        self.active.handle(self.now, &mut self.rng, &request)
+    }
+
+    fn register(&mut self, broker_id: u32, incarnation: u128) -> u64 {
+        match self.handle(ControllerRequest::BrokerRegistration {
+            broker_id,
+            incarnation_id: Uuid(incarnation),
+        }) {
+            ControllerResponse::BrokerRegistration {
+                error: None,
+                broker_epoch,
+            } => broker_epoch,
+            other => panic!("registration failed: {other:?}"),
+        }
+    }
+
+    fn heartbeat(&mut self, broker_id: u32, offset: u64) -> ControllerResponse {
+        self.handle(ControllerRequest::BrokerHeartbeat {
+            broker_id,
+            broker_epoch: self.epochs[broker_id as usize],
+            current_metadata_offset: offset,
+            want_fence: false,
+        })
+    }
+
+    fn partition(&self) -> crate::metadata::PartitionRegistration {
+        self.active.image().partition("orders", 0).unwrap().clone()
+    }
+
+    fn topic_id(&self) -> Uuid {
+        self.active.image().topics["orders"].id
+    }
+
+    fn alter(
+        &mut self,
+        broker: u32,
+        leader_epoch: i32,
+        isr: &[u32],
+        partition_epoch: i32,
+    ) -> ControllerResponse {
+        let new_isr_with_epochs = isr.iter().map(|&b| (b, self.epochs[b as usize])).collect();
+        self.handle(ControllerRequest::AlterPartition {
+            broker_id: broker,
+            broker_epoch: self.epochs[broker as usize],
+            topic_id: self.topic_id(),
+            partition_id: 0,
+            leader_epoch,
+            new_isr_with_epochs,
+            partition_epoch,
+        })
+    }
+}
+
+fn partition_error(r: &ControllerResponse) -> (Option<Errors>, Option<Errors>) {
+    match r {
+        ControllerResponse::AlterPartition {
+            error,
+            partition_error,
+            ..
+        } => (*error, *partition_error),
+        other => panic!("not an AlterPartition response: {other:?}"),
+    }
+}
+
+#[test]
+fn broker_epochs_are_registration_offsets_and_brokers_start_fenced() {
+    let mut f = Fixture::new(false);
+    assert_eq!(&f.epochs[1..], &[0, 1, 2]);
+    let p = f.partition();
+    assert_eq!(
+        (p.replicas.clone(), p.isr.clone(), p.leader),
+        (vec![1, 2, 3], vec![1, 2, 3], Some(1))
+    );
+    // A broker whose metadata has not reached its registration stays fenced.
+    let epoch = f.register(4, 4);
+    f.epochs.push(epoch);
+    let r = f.heartbeat(4, epoch);
+    assert!(
+        matches!(
+            r,
+            ControllerResponse::BrokerHeartbeat {
+                is_caught_up: false,
+                is_fenced: true,
+                ..
+            }
+        ),
+        "{r:?}"
+    );
+    let r = f.heartbeat(4, epoch + 1);
+    assert!(
+        matches!(
+            r,
+            ControllerResponse::BrokerHeartbeat {
+                is_caught_up: true,
+                is_fenced: false,
+                ..
+            }
+        ),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn an_expired_session_fences_the_broker_and_moves_its_leadership() {
+    let mut f = Fixture::new(false);
+    f.now = 8000 * MILLIS;
+    for b in [2, 3] {
+        let offset = f.active.image().offset;
+        f.heartbeat(b, offset);
+    }
+    f.active.tick(f.now);
+    assert!(f.active.image().is_unfenced(1), "not yet: 8 s < 9 s");
+    f.now = 9000 * MILLIS;
+    f.active.tick(f.now);
+    assert!(!f.active.image().is_unfenced(1));
+    let p = f.partition();
+    assert_eq!(
+        (p.leader, p.isr.clone(), p.leader_epoch, p.partition_epoch),
+        (Some(2), vec![2, 3], 1, 1)
+    );
+    let events = f.active.take_events();
+    assert_eq!(
+        events.last(),
+        Some(&ControlEvent::Fenced { broker: 1 }),
+        "{events:?}"
+    );
+    // A heartbeat from the old registration's epoch still works (same incarnation),
+    // and once caught up the broker is unfenced; leadership stays with 2.
+    let offset = f.active.image().offset;
+    let r = f.heartbeat(1, offset);
+    assert!(
+        matches!(
+            r,
+            ControllerResponse::BrokerHeartbeat {
+                is_fenced: false,
+                ..
+            }
+        ),
+        "{r:?}"
+    );
+    assert_eq!(f.partition().leader, Some(2));
+}
+
+#[test]
+fn a_restarted_incarnation_waits_for_the_old_session_to_expire() {
+    let mut f = Fixture::new(false);
+    let r = f.handle(ControllerRequest::BrokerRegistration {
+        broker_id: 1,
+        incarnation_id: Uuid(99),
+    });
+    assert_eq!(
+        r,
+        ControllerResponse::BrokerRegistration {
+            error: Some(Errors::DuplicateBrokerRegistration),
+            broker_epoch: 0
+        }
+    );
+    f.now = 10_000 * MILLIS;
+    let epoch = f.register(1, 99);
+    assert!(epoch > f.epochs[1]);
+    // The old epoch is stale now.
+    let r = f.heartbeat(1, 100);
+    assert!(
+        matches!(
+            r,
+            ControllerResponse::BrokerHeartbeat {
+                error: Some(Errors::StaleBrokerEpoch),
+                ..
+            }
+        ),
+        "{r:?}"
+    );
+    assert!(
+        !f.active.image().is_unfenced(1),
+        "a new registration starts fenced"
+    );
+    assert_ne!(f.partition().leader, Some(1), "its leadership moved off");
+}
+
+#[test]
+fn without_an_isr_candidate_the_partition_goes_offline_unless_unclean_is_enabled() {
+    for unclean in [false, true] {
+        let mut f = Fixture::new(unclean);
+        // Shrink the ISR to the leader alone.
+        let p = f.partition();
+        let r = f.alter(1, p.leader_epoch, &[1], p.partition_epoch);
+        assert_eq!(partition_error(&r), (None, None));
+        assert_eq!(f.partition().isr, vec![1]);
+        // Fence the leader: 2 and 3 keep heartbeating.
+        f.now = 9000 * MILLIS;
+        for b in [2, 3] {
+            let offset = f.active.image().offset;
+            f.heartbeat(b, offset);
+        }
+        f.active.tick(f.now);
+        let p = f.partition();
+        if unclean {
+            assert_eq!((p.leader, p.isr.clone()), (Some(2), vec![2]));
+            assert_eq!(p.leader_recovery_state, LeaderRecoveryState::Recovering);
+            let events = f.active.take_events();
+            assert!(
+                events.contains(&ControlEvent::UncleanElection {
+                    partition: "orders-0".into(),
+                    leader: 2
+                }),
+                "{events:?}"
+            );
+        } else {
+            assert_eq!(
+                (p.leader, p.isr.clone()),
+                (None, vec![1]),
+                "the last ISR member stays"
+            );
+        }
+    }
+}
+
+#[test]
+fn alter_partition_is_checked_against_every_epoch() {
+    let mut f = Fixture::new(false);
+    let p = f.partition();
+    // Shrink: accepted, the leader epoch and partition epoch move.
+    let r = f.alter(1, p.leader_epoch, &[1, 2], p.partition_epoch);
+    assert_eq!(partition_error(&r), (None, None));
+    let after = f.partition();
+    assert_eq!(
+        (after.isr.clone(), after.leader_epoch, after.partition_epoch),
+        (vec![1, 2], 1, 1)
+    );
+    // The same request again: its partition epoch is old.
+    let r = f.alter(1, after.leader_epoch, &[1], p.partition_epoch);
+    assert_eq!(
+        partition_error(&r),
+        (None, Some(Errors::InvalidUpdateVersion))
+    );
+    // An old leader epoch.
+    let r = f.alter(1, p.leader_epoch, &[1], after.partition_epoch);
+    assert_eq!(partition_error(&r), (None, Some(Errors::FencedLeaderEpoch)));
+    // Not the leader.
+    let r = f.alter(2, after.leader_epoch, &[2], after.partition_epoch);
+    assert_eq!(partition_error(&r), (None, Some(Errors::InvalidRequest)));
+    // The leader's own broker epoch is stale.
+    let mut stale = f.epochs.clone();
+    stale[1] += 100;
+    std::mem::swap(&mut f.epochs, &mut stale);
+    let r = f.alter(1, after.leader_epoch, &[1], after.partition_epoch);
+    assert_eq!(partition_error(&r), (Some(Errors::StaleBrokerEpoch), None));
+    std::mem::swap(&mut f.epochs, &mut stale);
+    // Expanding with a replica whose broker epoch the leader saw is old (KIP-903).
+    f.epochs[3] += 100;
+    let r = f.alter(1, after.leader_epoch, &[1, 2, 3], after.partition_epoch);
+    assert_eq!(partition_error(&r), (None, Some(Errors::IneligibleReplica)));
+    f.epochs[3] -= 100;
+    // With the right epoch the expansion goes through; it bumps only the partition epoch.
+    let r = f.alter(1, after.leader_epoch, &[1, 2, 3], after.partition_epoch);
+    assert_eq!(partition_error(&r), (None, None));
+    let grown = f.partition();
+    assert_eq!(
+        (grown.isr.clone(), grown.leader_epoch, grown.partition_epoch),
+        (vec![1, 2, 3], 1, 2)
+    );
+}
+
+#[test]
+fn topics_need_enough_unfenced_brokers_and_exist_once() {
+    let mut f = Fixture::new(false);
+    let create = |name: &str, rf| ControllerRequest::CreateTopics {
+        topics: vec![CreatableTopic {
+            name: name.into(),
+            num_partitions: 2,
+            replication_factor: rf,
+            configs: vec![],
+        }],
+    };
+    let r = f.handle(create("orders", 3));
+    assert_eq!(
+        r,
+        ControllerResponse::CreateTopics {
+            results: vec![("orders".into(), Some(Errors::TopicAlreadyExists))]
+        }
+    );
+    let r = f.handle(create("wide", 4));
+    assert_eq!(
+        r,
+        ControllerResponse::CreateTopics {
+            results: vec![("wide".into(), Some(Errors::InvalidReplicationFactor))]
+        }
+    );
+    let r = f.handle(create("second", 2));
+    assert_eq!(
+        r,
+        ControllerResponse::CreateTopics {
+            results: vec![("second".into(), None)]
+        }
+    );
+    // The second topic starts one broker further round the ring.
+    let image = f.active.image();
+    assert_eq!(image.partition("second", 0).unwrap().replicas, vec![2, 3]);
+    assert_eq!(image.partition("second", 1).unwrap().replicas, vec![3, 1]);
+    // Every record made has consecutive offsets.
+    let records = f.active.take_records();
+    assert!(records.windows(2).all(|w| w[1].0 == w[0].0 + 1));
+}
