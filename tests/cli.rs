@@ -147,17 +147,10 @@ fn json_summary_has_the_contract_shape() {
     assert!(stdout(&out).contains(&format!("trace_hash {hash} matches")));
 }
 
-#[test]
-fn text_report_of_the_main_job() {
-    let dir = workdir("text_report");
-    let out = ksim(
-        &dir,
-        &["run", "scenarios/broker_crash.toml", "--seed", "42"],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let text = stdout(&out);
-    let stable: String = text
-        .lines()
+/// The text report with the figures that change with every code change
+/// (trace hash, event count, wall time) masked.
+fn stable_text(text: &str) -> String {
+    text.lines()
         .map(|l| {
             if l.starts_with("  events") {
                 "  events      [events] in [wall] ms wall".to_owned()
@@ -170,8 +163,33 @@ fn text_report_of_the_main_job() {
             }
         })
         .collect::<Vec<_>>()
-        .join("\n");
-    insta::assert_snapshot!("run_text", stable);
+        .join("\n")
+}
+
+#[test]
+fn text_report_of_the_main_job() {
+    let dir = workdir("text_report");
+    let out = ksim(
+        &dir,
+        &["run", "scenarios/broker_crash.toml", "--seed", "42"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    insta::assert_snapshot!("run_text", stable_text(&stdout(&out)));
+}
+
+/// The control plane as `ksim run` shows it: controller events, the quorum,
+/// broker registrations and `kafka-topics.sh --describe`.
+#[test]
+fn text_report_of_broker_fencing() {
+    let dir = workdir("text_fencing");
+    let out = ksim(
+        &dir,
+        &["run", "scenarios/broker_fencing.toml", "--seed", "3"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("fenced broker 1 (session expired)"), "{text}");
+    insta::assert_snapshot!("run_text_broker_fencing", stable_text(&text));
 }
 
 #[test]

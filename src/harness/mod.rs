@@ -99,6 +99,8 @@ pub struct Outcome {
     pub metadata: Option<MetadataImage>,
     /// What the active controllers did: fencing, unfencing, unclean elections.
     pub control_events: Vec<(u64, ControlEvent)>,
+    /// Everything the controllers reported but committed entries: (time, node name, what).
+    pub quorum_history: Vec<(u64, String, QuorumObs)>,
 }
 
 /// A controller as the run ended.
@@ -254,7 +256,13 @@ pub fn run(scenario: &Scenario, seed: u64, options: &RunOptions) -> Result<Outco
     let mut quorum: Vec<check::quorum::Seen<'_>> = Vec::new();
     let mut leaders: Vec<check::control::Seen<'_>> = Vec::new();
     let mut control_events = Vec::new();
+    let mut quorum_history = Vec::new();
     for o in &history {
+        if let ClusterObs::Quorum(obs) = &o.obs {
+            if !matches!(obs, QuorumObs::CommittedEntry(_)) {
+                quorum_history.push((o.at, name(o.node), obs.clone()));
+            }
+        }
         match &o.obs {
             ClusterObs::Chat(obs) => chats.push((o.at, o.node, obs)),
             ClusterObs::Quorum(QuorumObs::Leader(obs)) => leaders.push((o.at, o.node, obs)),
@@ -311,6 +319,7 @@ pub fn run(scenario: &Scenario, seed: u64, options: &RunOptions) -> Result<Outco
         quorum: quorum_state(&sim, &topology),
         metadata,
         control_events,
+        quorum_history,
     })
 }
 
