@@ -234,6 +234,25 @@ impl<N: Node> Sim<N> {
         self.kernel.now = self.kernel.now.max(until);
     }
 
+    /// As `run_until`, handing every observation to `monitor` as soon as the
+    /// event that made it is processed (online checking); they are not kept.
+    pub fn run_until_observing(
+        &mut self,
+        until: Nanos,
+        monitor: &mut impl FnMut(&Observed<N::Obs>),
+    ) {
+        for o in self.kernel.history.drain(..) {
+            monitor(&o);
+        }
+        while self.kernel.queue.peek().is_some_and(|e| e.at <= until) {
+            self.step();
+            for o in self.kernel.history.drain(..) {
+                monitor(&o);
+            }
+        }
+        self.kernel.now = self.kernel.now.max(until);
+    }
+
     /// Processes the next event. Returns false when none is left.
     #[inline]
     pub fn step(&mut self) -> bool {

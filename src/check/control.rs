@@ -14,19 +14,28 @@ use crate::metadata::MetadataImage;
 /// One leadership observation: when, who saw it, what.
 pub type Seen<'a> = (Nanos, NodeId, &'a LeaderObs);
 
-/// No two nodes' metadata ever name different leaders for one partition and leader epoch.
-pub fn partition_leader_per_epoch(
-    history: &[Seen<'_>],
-    name: &dyn Fn(NodeId) -> String,
-) -> Vec<Violation> {
-    let mut leaders: BTreeMap<(&str, i32), (NodeId, Option<u32>)> = BTreeMap::new();
-    let mut violations = Vec::new();
-    for &(at, node, obs) in history {
-        let key = (obs.partition.as_str(), obs.leader_epoch);
-        let (first_node, first) = *leaders.entry(key).or_insert((node, obs.leader));
+/// No two nodes' metadata ever name different leaders for one partition and
+/// leader epoch; checked online, one observation at a time.
+#[derive(Debug, Default)]
+pub struct LeaderChecker {
+    leaders: BTreeMap<(String, i32), (NodeId, Option<u32>)>,
+}
+
+impl LeaderChecker {
+    /// Takes one observation; what broke goes into `out`.
+    pub fn observe(
+        &mut self,
+        at: Nanos,
+        node: NodeId,
+        obs: &LeaderObs,
+        name: &dyn Fn(NodeId) -> String,
+        out: &mut Vec<Violation>,
+    ) {
+        let key = (obs.partition.clone(), obs.leader_epoch);
+        let (first_node, first) = *self.leaders.entry(key).or_insert((node, obs.leader));
         if first != obs.leader {
             let show = |l: Option<u32>| l.map_or("none".to_owned(), |l| format!("broker {l}"));
-            violations.push(Violation::new(
+            out.push(Violation::new(
                 "single_leader_per_epoch",
                 at,
                 format!(
@@ -40,6 +49,18 @@ pub fn partition_leader_per_epoch(
                 ),
             ));
         }
+    }
+}
+
+/// Runs the partition-leader check over a recorded history.
+pub fn partition_leader_per_epoch(
+    history: &[Seen<'_>],
+    name: &dyn Fn(NodeId) -> String,
+) -> Vec<Violation> {
+    let mut checker = LeaderChecker::default();
+    let mut violations = Vec::new();
+    for &(at, node, obs) in history {
+        checker.observe(at, node, obs, name, &mut violations);
     }
     violations
 }

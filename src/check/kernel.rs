@@ -13,22 +13,33 @@ pub type Seen<'a> = (Nanos, NodeId, &'a ChatObs);
 /// Names of the kernel invariants, as reports print them.
 pub const KERNEL_INVARIANTS: [&str; 2] = ["link_fifo", "fsync_durable"];
 
-/// Checks the history of a run of `Chatter` nodes; `name` names a node.
-pub fn check(history: &[Seen<'_>], name: &dyn Fn(NodeId) -> String) -> Vec<Violation> {
-    let mut violations = Vec::new();
-    // Per node: the most records an fsync ever confirmed durable.
-    let mut confirmed: Vec<u64> = Vec::new();
-    for &(at, who, obs) in history {
+/// Checks a run of `Chatter` nodes online, one observation at a time.
+#[derive(Debug, Default)]
+pub struct KernelChecker {
+    /// Per node: the most records an fsync ever confirmed durable.
+    confirmed: Vec<u64>,
+}
+
+impl KernelChecker {
+    /// Takes one observation; a broken promise goes into `out`.
+    pub fn observe(
+        &mut self,
+        at: Nanos,
+        who: NodeId,
+        obs: &ChatObs,
+        name: &dyn Fn(NodeId) -> String,
+        out: &mut Vec<Violation>,
+    ) {
         let node = who.index();
-        if confirmed.len() <= node {
-            confirmed.resize(node + 1, 0);
+        if self.confirmed.len() <= node {
+            self.confirmed.resize(node + 1, 0);
         }
         match *obs {
             ChatObs::OutOfOrder {
                 from,
                 previous,
                 got,
-            } => violations.push(Violation::new(
+            } => out.push(Violation::new(
                 "link_fifo",
                 at,
                 format!(
@@ -38,21 +49,30 @@ pub fn check(history: &[Seen<'_>], name: &dyn Fn(NodeId) -> String) -> Vec<Viola
                 ),
             )),
             ChatObs::Fsynced { records } => {
-                confirmed[node] = confirmed[node].max(records);
+                self.confirmed[node] = self.confirmed[node].max(records);
             }
-            ChatObs::Booted { records } if records < confirmed[node] => {
-                violations.push(Violation::new(
+            ChatObs::Booted { records } if records < self.confirmed[node] => {
+                out.push(Violation::new(
                     "fsync_durable",
                     at,
                     format!(
                     "{} booted with {records} log records, but an fsync had confirmed {} durable",
                     name(who),
-                    confirmed[node]
+                    self.confirmed[node]
                 ),
                 ))
             }
             _ => {}
         }
+    }
+}
+
+/// Checks a recorded history of a run of `Chatter` nodes; `name` names a node.
+pub fn check(history: &[Seen<'_>], name: &dyn Fn(NodeId) -> String) -> Vec<Violation> {
+    let mut checker = KernelChecker::default();
+    let mut violations = Vec::new();
+    for &(at, who, obs) in history {
+        checker.observe(at, who, obs, name, &mut violations);
     }
     violations
 }

@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use sim::testkit::{ChatObs, Chatter};
-use sim::{DiskConfig, Fault, Mutations, NetConfig, NodeId, Sim, SimConfig, MILLIS};
+use sim::{DiskConfig, Fault, Mutations, NetConfig, NodeId, Observed, Sim, SimConfig, MILLIS};
 
 use crate::broker::{BrokerObs, BrokerServer};
 use crate::check::{self, Violation};
@@ -191,6 +191,8 @@ pub fn run(scenario: &Scenario, seed: u64, options: &RunOptions) -> Result<Outco
         let file = File::create(path).map_err(trace_error)?;
         sim.set_trace_sink(Box::new(BufWriter::new(file)));
     }
+    let names: Vec<String> = topology.roles.iter().map(Role::name).collect();
+    let mut monitor = Monitor::new(names);
     sim.start();
 
     let mut timeline = faults::plan(scenario, &topology, sim.streams());
@@ -200,7 +202,7 @@ pub fn run(scenario: &Scenario, seed: u64, options: &RunOptions) -> Result<Outco
         timeline.push(scenario.duration_ns / 2, Action::InjectedPanic);
     }
     while let Some((at, action)) = timeline.pop_before(scenario.duration_ns) {
-        sim.run_until(at);
+        sim.run_until_observing(at, &mut |o| monitor.observe(o));
         let action = match action {
             Action::InjectedPanic => {
                 panic!("injected panic (test hook) at {}", sim::format_nanos(at))
@@ -236,10 +238,10 @@ pub fn run(scenario: &Scenario, seed: u64, options: &RunOptions) -> Result<Outco
             });
         }
     }
-    sim.run_until(scenario.duration_ns);
+    sim.run_until_observing(scenario.duration_ns, &mut |o| monitor.observe(o));
     settle(&mut sim, &topology, &mut executed);
     let end = scenario.duration_ns + scenario.settle_ns;
-    sim.run_until(end);
+    sim.run_until_observing(end, &mut |o| monitor.observe(o));
     // A trace that could not be fully written is reported, not silently cut.
     sim.finish_trace().map_err(|reason| TraceError {
         path: options
@@ -250,34 +252,14 @@ pub fn run(scenario: &Scenario, seed: u64, options: &RunOptions) -> Result<Outco
         reason,
     })?;
 
-    let history = sim.take_history();
-    let name = |n: NodeId| sim.name(n).to_owned();
-    let mut chats: Vec<check::kernel::Seen<'_>> = Vec::new();
-    let mut quorum: Vec<check::quorum::Seen<'_>> = Vec::new();
-    let mut leaders: Vec<check::control::Seen<'_>> = Vec::new();
-    let mut control_events = Vec::new();
-    let mut quorum_history = Vec::new();
-    for o in &history {
-        if let ClusterObs::Quorum(obs) = &o.obs {
-            if !matches!(obs, QuorumObs::CommittedEntry(_)) {
-                quorum_history.push((o.at, name(o.node), obs.clone()));
-            }
-        }
-        match &o.obs {
-            ClusterObs::Chat(obs) => chats.push((o.at, o.node, obs)),
-            ClusterObs::Quorum(QuorumObs::Leader(obs)) => leaders.push((o.at, o.node, obs)),
-            ClusterObs::Quorum(QuorumObs::Control(event)) => {
-                control_events.push((o.at, event.clone()))
-            }
-            ClusterObs::Quorum(obs) => quorum.push((o.at, o.node, obs)),
-            ClusterObs::Broker(BrokerObs::Leader(obs)) => leaders.push((o.at, o.node, obs)),
-            ClusterObs::Broker(_) | ClusterObs::Admin(_) => {}
-        }
-    }
+    let Monitor {
+        mut violations,
+        quorum_history,
+        control_events,
+        messages,
+        ..
+    } = monitor;
     let metadata = newest_metadata(&sim, &topology);
-    let mut violations = check::kernel::check(&chats, &name);
-    violations.extend(check::quorum::check(&quorum, &name));
-    violations.extend(check::control::partition_leader_per_epoch(&leaders, &name));
     let live = live_state(&sim, &topology);
     let topic_partitions: Vec<(String, u32)> = scenario
         .topics
@@ -293,10 +275,6 @@ pub fn run(scenario: &Scenario, seed: u64, options: &RunOptions) -> Result<Outco
     ));
     violations.retain(|v| selected(scenario, &v.invariant));
     violations.sort_by_key(|v| v.at_ms);
-    let messages = chats
-        .iter()
-        .filter(|(_, _, obs)| matches!(obs, ChatObs::Received))
-        .count() as u64;
     let checked = check::quorum::QUORUM_INVARIANTS
         .iter()
         .chain(&["eventually_available"])
@@ -321,6 +299,62 @@ pub fn run(scenario: &Scenario, seed: u64, options: &RunOptions) -> Result<Outco
         control_events,
         quorum_history,
     })
+}
+
+/// The online checkers, and what the report keeps of the observations.
+struct Monitor {
+    names: Vec<String>,
+    kernel: check::kernel::KernelChecker,
+    quorum: check::quorum::QuorumChecker,
+    leaders: check::control::LeaderChecker,
+    violations: Vec<Violation>,
+    quorum_history: Vec<(u64, String, QuorumObs)>,
+    control_events: Vec<(u64, ControlEvent)>,
+    messages: u64,
+}
+
+impl Monitor {
+    fn new(names: Vec<String>) -> Self {
+        Self {
+            names,
+            kernel: Default::default(),
+            quorum: Default::default(),
+            leaders: Default::default(),
+            violations: Vec::new(),
+            quorum_history: Vec::new(),
+            control_events: Vec::new(),
+            messages: 0,
+        }
+    }
+
+    /// Checks one observation as soon as it is made.
+    fn observe(&mut self, o: &Observed<ClusterObs>) {
+        let names = &self.names;
+        let name = |n: NodeId| names[n.index()].clone();
+        let out = &mut self.violations;
+        match &o.obs {
+            ClusterObs::Chat(obs) => {
+                if matches!(obs, ChatObs::Received) {
+                    self.messages += 1;
+                }
+                self.kernel.observe(o.at, o.node, obs, &name, out);
+            }
+            ClusterObs::Quorum(obs) => {
+                match obs {
+                    QuorumObs::Leader(l) => self.leaders.observe(o.at, o.node, l, &name, out),
+                    QuorumObs::Control(event) => self.control_events.push((o.at, event.clone())),
+                    _ => self.quorum.observe(o.at, o.node, obs, &name, out),
+                }
+                if !matches!(obs, QuorumObs::CommittedEntry(_)) {
+                    self.quorum_history.push((o.at, name(o.node), obs.clone()));
+                }
+            }
+            ClusterObs::Broker(BrokerObs::Leader(l)) => {
+                self.leaders.observe(o.at, o.node, l, &name, out)
+            }
+            ClusterObs::Broker(_) | ClusterObs::Admin(_) => {}
+        }
+    }
 }
 
 /// True when the scenario checks `invariant` (its `[check]` list, default

@@ -112,9 +112,17 @@ fn design_md_example() {
     assert_eq!(swarm.get(&FaultKind::PowerLoss), Some(&0.5));
     assert_eq!(swarm.len(), 3);
     use Invariant::*;
+    // DESIGN.md's list, plus the control-plane checks the main job runs
+    // while the data path is being built.
     assert_eq!(
         s.check.invariants,
-        vec![AckedWritesDurable, OffsetsConsistent, PartitionOrder]
+        vec![
+            AckedWritesDurable,
+            OffsetsConsistent,
+            PartitionOrder,
+            SingleLeaderPerEpoch,
+            EventuallyAvailable
+        ]
     );
     assert!(serde_json::to_string(&s).is_ok_and(|j| j.contains("\"leader(orders-0)\"")));
 }
