@@ -29,6 +29,24 @@ pub enum Errors {
     TopicAlreadyExists,
     /// The receiver does not lead the partition.
     NotLeaderOrFollower,
+    /// The request's leader epoch is newer than the receiver's.
+    UnknownLeaderEpoch,
+    /// acks=all and the ISR is below min.insync.replicas at append.
+    NotEnoughReplicas,
+    /// acks=all and the ISR shrank below min.insync.replicas before the batch committed.
+    NotEnoughReplicasAfterAppend,
+    /// The leader did not get the acks in time.
+    RequestTimedOut,
+    /// The batch's sequence is not the next one for its producer.
+    OutOfOrderSequenceNumber,
+    /// The producer's epoch is older than the one the broker knows.
+    InvalidProducerEpoch,
+    /// The broker does not know the producer id.
+    UnknownProducerId,
+    /// The broker is not available (a client-side view of a broken connection).
+    NetworkException,
+    /// The fetch offset is outside the log.
+    OffsetOutOfRange,
 }
 
 impl Errors {
@@ -47,6 +65,15 @@ impl Errors {
             Errors::InvalidReplicationFactor => "INVALID_REPLICATION_FACTOR",
             Errors::TopicAlreadyExists => "TOPIC_ALREADY_EXISTS",
             Errors::NotLeaderOrFollower => "NOT_LEADER_OR_FOLLOWER",
+            Errors::UnknownLeaderEpoch => "UNKNOWN_LEADER_EPOCH",
+            Errors::NotEnoughReplicas => "NOT_ENOUGH_REPLICAS",
+            Errors::NotEnoughReplicasAfterAppend => "NOT_ENOUGH_REPLICAS_AFTER_APPEND",
+            Errors::RequestTimedOut => "REQUEST_TIMED_OUT",
+            Errors::OutOfOrderSequenceNumber => "OUT_OF_ORDER_SEQUENCE_NUMBER",
+            Errors::InvalidProducerEpoch => "INVALID_PRODUCER_EPOCH",
+            Errors::UnknownProducerId => "UNKNOWN_PRODUCER_ID",
+            Errors::NetworkException => "NETWORK_EXCEPTION",
+            Errors::OffsetOutOfRange => "OFFSET_OUT_OF_RANGE",
         }
     }
 }

@@ -82,6 +82,11 @@ impl BrokerLifecycle {
         self.incarnation_id
     }
 
+    /// The active controller, as the last answer named it.
+    pub fn controller(&self) -> Option<u32> {
+        self.controller
+    }
+
     /// Fenced, as the controller last said.
     pub fn is_fenced(&self) -> bool {
         self.fenced

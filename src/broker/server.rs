@@ -2,6 +2,8 @@
 //! metadata log it replicated (never fsynced, as Kafka observers do not
 //! flush) is read back, then fetched on from the quorum leader.
 
+use std::collections::BTreeMap;
+
 use sim::{Ctx, Node, NodeId};
 
 use super::lifecycle::{BrokerLifecycle, LifecycleEffect, REQUEST_TIMEOUT_NS};
@@ -11,6 +13,10 @@ use crate::controller::raft::{
 };
 use crate::controller::rpc::ControllerMsg;
 use crate::metadata::{MetadataImage, MetadataRecord, Uuid};
+use crate::protocol::{KafkaMsg, KafkaResponse};
+
+use super::config::BrokerConfig;
+use super::replica_manager::{ReplicaManager, DATA_PATH_CORRELATION_BASE};
 
 /// A broker's timers.
 #[derive(Clone, Debug, Hash, PartialEq, Eq)]
@@ -21,6 +27,20 @@ pub enum BrokerTimer {
     Lifecycle,
     /// A controller request went unanswered.
     RequestTimeout(u64),
+    /// Time to look for followers that fell out of sync.
+    IsrCheck,
+    /// Time to checkpoint high watermarks.
+    HwCheckpoint,
+    /// Time to checkpoint recovery points.
+    RecoveryCheckpoint,
+    /// A delayed produce reached its timeout.
+    ProduceTimeout(u64),
+    /// A held fetch reached its max wait.
+    FetchTimeout(u64),
+    /// A fetcher's backoff ended (by leader broker id).
+    FetcherRetry(u32),
+    /// Periodic retry of lost AlterPartition / AllocateProducerIds requests.
+    AlterPartitionRetry,
 }
 
 /// What a broker reports.
@@ -34,6 +54,35 @@ pub enum BrokerObs {
     Fenced(bool),
     /// Its metadata image made it leader of a partition.
     Leader(LeaderObs),
+    /// It became leader of a partition and starts this leader epoch at its log end.
+    BecameLeader {
+        /// `topic-N`.
+        partition: String,
+        /// The leader epoch.
+        leader_epoch: i32,
+        /// Its log end offset then.
+        log_end_offset: u64,
+    },
+    /// As leader it appended a batch.
+    Appended {
+        /// `topic-N`.
+        partition: String,
+        /// First offset.
+        base_offset: u64,
+        /// Records in the batch.
+        records: u64,
+        /// The leader epoch stamped on it.
+        leader_epoch: i32,
+    },
+    /// As follower it cut its log.
+    Truncated {
+        /// `topic-N`.
+        partition: String,
+        /// The new log end offset.
+        to_offset: u64,
+        /// Records removed.
+        records: u64,
+    },
 }
 
 /// A broker process.
@@ -45,11 +94,15 @@ pub struct BrokerServer {
     fetcher: Option<MetadataObserver>,
     lifecycle: Option<BrokerLifecycle>,
     image: MetadataImage,
+    config: BrokerConfig,
+    broker_nodes: BTreeMap<u32, NodeId>,
+    replicas: Option<ReplicaManager>,
 }
 
 impl BrokerServer {
-    /// Broker `id` of a cluster whose controllers are `voters`.
-    pub fn new(id: u32, voters: Vec<u32>) -> Self {
+    /// Broker `id` of a cluster whose controllers are `voters`;
+    /// `broker_nodes` maps every broker id to its simulation node.
+    pub fn new(id: u32, voters: Vec<u32>, config: BrokerConfig, broker_nodes: BTreeMap<u32, NodeId>) -> Self {
         Self {
             id,
             voters,
@@ -57,7 +110,15 @@ impl BrokerServer {
             fetcher: None,
             lifecycle: None,
             image: MetadataImage::default(),
+            config,
+            broker_nodes,
+            replicas: None,
         }
+    }
+
+    /// The data path (None before start).
+    pub fn replica_manager(&self) -> Option<&ReplicaManager> {
+        self.replicas.as_ref()
     }
 
     /// Test-only mutation: replaying a leader change does not bump the leader epoch.
@@ -92,6 +153,10 @@ impl BrokerServer {
             incarnation,
             self.voters.clone(),
         ));
+        let mut replicas = ReplicaManager::new(self.id, self.config, self.voters.clone(), self.broker_nodes.clone());
+        replicas.start(ctx);
+        self.replicas = Some(replicas);
+        ctx.set_timer(1000 * sim::MILLIS, BrokerTimer::AlterPartitionRetry.into());
         let mut out = Vec::new();
         self.fetcher_mut().start(ctx.rng(), &mut out);
         self.apply_raft(ctx, out);
@@ -117,6 +182,29 @@ impl BrokerServer {
                 fetcher.on_message(now, ctx.rng(), from.0 + 1, msg, &mut out);
                 self.apply_raft(ctx, out);
             }
+            BrokerMsg::Rpc(ControllerMsg::Response {
+                correlation_id,
+                response,
+                ..
+            }) if correlation_id >= DATA_PATH_CORRELATION_BASE => {
+                let replicas = self.replicas.as_mut().expect("started");
+                replicas.on_controller_response(ctx, correlation_id, response);
+            }
+            BrokerMsg::Kafka(KafkaMsg::Request {
+                correlation_id,
+                request,
+            }) => {
+                let replicas = self.replicas.as_mut().expect("started");
+                replicas.on_request(ctx, from, correlation_id, request, &self.image);
+            }
+            BrokerMsg::Kafka(KafkaMsg::Response {
+                correlation_id,
+                response: KafkaResponse::Fetch { partitions },
+            }) => {
+                let replicas = self.replicas.as_mut().expect("started");
+                replicas.on_fetch_response(ctx, from, correlation_id, partitions);
+            }
+            BrokerMsg::Kafka(KafkaMsg::Response { .. }) => {}
             BrokerMsg::Rpc(ControllerMsg::Response {
                 correlation_id,
                 controller_hint,
@@ -147,11 +235,30 @@ impl BrokerServer {
                 lifecycle.on_timeout(correlation_id, &mut effects);
                 self.apply_lifecycle(ctx, effects);
             }
+            BrokerTimer::AlterPartitionRetry => {
+                let replicas = self.replicas.as_mut().expect("started");
+                replicas.on_timer(ctx, BrokerTimer::AlterPartitionRetry);
+                ctx.set_timer(1000 * sim::MILLIS, BrokerTimer::AlterPartitionRetry.into());
+            }
+            other => {
+                let replicas = self.replicas.as_mut().expect("started");
+                replicas.on_timer(ctx, other);
+            }
+        }
+    }
+
+    /// An fsync this broker asked for completed.
+    pub fn on_fsync<N: BrokerHost>(&mut self, ctx: &mut Ctx<'_, N>, token: u64) {
+        if let Some(replicas) = self.replicas.as_mut() {
+            replicas.on_fsync(ctx, token);
         }
     }
 
     /// The connection to node `peer` broke.
     pub fn on_disconnect<N: BrokerHost>(&mut self, ctx: &mut Ctx<'_, N>, peer: NodeId) {
+        if let Some(replicas) = self.replicas.as_mut() {
+            replicas.on_disconnect(ctx, peer);
+        }
         let controller = peer.0 + 1;
         if !self.voters.contains(&controller) {
             return;
@@ -166,7 +273,19 @@ impl BrokerServer {
         self.apply_lifecycle(ctx, effects);
     }
 
+    fn sync_controller(&mut self) {
+        let controller = self
+            .lifecycle
+            .as_ref()
+            .and_then(BrokerLifecycle::controller)
+            .or_else(|| self.fetcher.as_ref().and_then(MetadataObserver::leader_id));
+        if let Some(r) = self.replicas.as_mut() {
+            r.set_controller(controller);
+        }
+    }
+
     fn lifecycle_due<N: BrokerHost>(&mut self, ctx: &mut Ctx<'_, N>) {
+        self.sync_controller();
         let hint = self.fetcher.as_ref().and_then(MetadataObserver::leader_id);
         let offset = self.image.offset;
         let mut effects = Vec::new();
@@ -201,7 +320,10 @@ impl BrokerServer {
                     ctx.set_timer(after, BrokerTimer::Lifecycle.into());
                 }
                 LifecycleEffect::Registered(epoch) => {
-                    ctx.observe(BrokerObs::Registered(epoch).into())
+                    ctx.observe(BrokerObs::Registered(epoch).into());
+                    if let Some(r) = self.replicas.as_mut() {
+                        r.set_broker_epoch(Some(epoch));
+                    }
                 }
                 LifecycleEffect::FencingChanged { fenced } => {
                     ctx.observe(BrokerObs::Fenced(fenced).into())
@@ -230,8 +352,20 @@ impl BrokerServer {
         }
     }
 
-    /// Applies committed metadata records below `upto` to the image.
+    /// Applies committed metadata records below `upto` to the image, then
+    /// lets the data path act on what changed.
     fn replay<N: BrokerHost>(&mut self, ctx: &mut Ctx<'_, N>, upto: u64) {
+        let before = self.image.offset;
+        self.replay_records(ctx, upto);
+        if self.image.offset > before {
+            self.sync_controller();
+            if let Some(replicas) = self.replicas.as_mut() {
+                replicas.on_metadata(ctx, &self.image);
+            }
+        }
+    }
+
+    fn replay_records<N: BrokerHost>(&mut self, ctx: &mut Ctx<'_, N>, upto: u64) {
         let fetcher = self.fetcher.as_ref().expect("started");
         for offset in self.image.offset..upto {
             let Some(entry) = fetcher.log().entry(offset) else {
@@ -263,17 +397,23 @@ pub enum BrokerMsg {
     Raft(RaftMessage),
     /// Controller responses.
     Rpc(ControllerMsg),
+    /// Data-path requests and responses.
+    Kafka(KafkaMsg),
 }
 
 /// A node type that can host a broker.
 pub trait BrokerHost:
-    Node<Msg: From<RaftMessage> + From<ControllerMsg>, Timer: From<BrokerTimer>, Obs: From<BrokerObs>>
+    Node<
+    Msg: From<RaftMessage> + From<ControllerMsg> + From<KafkaMsg>,
+    Timer: From<BrokerTimer>,
+    Obs: From<BrokerObs>,
+>
 {
 }
 
 impl<N> BrokerHost for N where
     N: Node<
-        Msg: From<RaftMessage> + From<ControllerMsg>,
+        Msg: From<RaftMessage> + From<ControllerMsg> + From<KafkaMsg>,
         Timer: From<BrokerTimer>,
         Obs: From<BrokerObs>,
     >

@@ -145,6 +145,10 @@ impl ActiveController {
                 *want_fence,
             ),
             ControllerRequest::CreateTopics { topics } => self.create_topics(rng, topics),
+            ControllerRequest::AllocateProducerIds {
+                broker_id,
+                broker_epoch,
+            } => self.allocate_producer_ids(*broker_id, *broker_epoch),
             ControllerRequest::AlterPartition {
                 broker_id,
                 broker_epoch,

@@ -8,6 +8,9 @@ use super::rpc::ControllerResponse;
 use crate::errors::Errors;
 use crate::metadata::{MetadataRecord, Uuid};
 
+/// Producer ids per AllocateProducerIds block (Kafka's ProducerIdsBlock.PRODUCER_ID_BLOCK_SIZE).
+pub const PRODUCER_ID_BLOCK_SIZE: i64 = 1000;
+
 impl ActiveController {
     fn has_valid_session(&self, broker: u32, now: Nanos) -> bool {
         self.last_contact
@@ -91,6 +94,33 @@ impl ActiveController {
             error: None,
             is_caught_up,
             is_fenced: !self.image.is_unfenced(broker_id),
+        }
+    }
+
+    /// AllocateProducerIds: the next block of `PRODUCER_ID_BLOCK_SIZE` ids
+    /// (Kafka's ProducerIdControlManager).
+    pub(super) fn allocate_producer_ids(
+        &mut self,
+        broker_id: u32,
+        broker_epoch: u64,
+    ) -> ControllerResponse {
+        if self.image.brokers.get(&broker_id).map(|b| b.epoch) != Some(broker_epoch) {
+            return ControllerResponse::AllocateProducerIds {
+                error: Some(Errors::StaleBrokerEpoch),
+                producer_id_start: -1,
+                producer_id_len: 0,
+            };
+        }
+        let start = self.image.next_producer_id;
+        self.emit(MetadataRecord::ProducerIdsRecord {
+            broker_id,
+            broker_epoch,
+            next_producer_id: start + PRODUCER_ID_BLOCK_SIZE,
+        });
+        ControllerResponse::AllocateProducerIds {
+            error: None,
+            producer_id_start: start,
+            producer_id_len: PRODUCER_ID_BLOCK_SIZE,
         }
     }
 

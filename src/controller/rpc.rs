@@ -43,6 +43,13 @@ pub enum ControllerRequest {
         /// The topics.
         topics: Vec<CreatableTopic>,
     },
+    /// A broker asks for a block of producer ids (AllocateProducerIdsRequest, KIP-730).
+    AllocateProducerIds {
+        /// Kafka node id.
+        broker_id: u32,
+        /// Its broker epoch.
+        broker_epoch: u64,
+    },
     /// A partition leader changes its ISR (AlterPartitionRequest v3, KIP-903).
     AlterPartition {
         /// The leader.
@@ -85,6 +92,15 @@ pub enum ControllerResponse {
     CreateTopics {
         /// Per topic: name and error.
         results: Vec<(String, Option<Errors>)>,
+    },
+    /// AllocateProducerIdsResponse.
+    AllocateProducerIds {
+        /// Why it failed.
+        error: Option<Errors>,
+        /// First id of the block.
+        producer_id_start: i64,
+        /// How many ids.
+        producer_id_len: i64,
     },
     /// AlterPartitionResponse.
     AlterPartition {
@@ -148,6 +164,13 @@ impl ControllerRequest {
                 is_caught_up: false,
                 is_fenced: true,
             },
+            ControllerRequest::AllocateProducerIds { .. } => {
+                ControllerResponse::AllocateProducerIds {
+                    error: Some(error),
+                    producer_id_start: -1,
+                    producer_id_len: 0,
+                }
+            }
             ControllerRequest::CreateTopics { topics } => ControllerResponse::CreateTopics {
                 results: topics
                     .iter()

@@ -11,6 +11,7 @@
 //! the kernel's own promises (`link_fifo`, `fsync_durable`).
 
 pub mod faults;
+mod final_state;
 pub mod node;
 pub mod topology;
 
@@ -19,10 +20,13 @@ use std::io::BufWriter;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use sim::testkit::{ChatObs, Chatter};
+use std::collections::BTreeMap;
 use sim::{DiskConfig, Fault, Mutations, NetConfig, NodeId, Observed, Sim, SimConfig, MILLIS};
 
+use crate::broker::config::BrokerConfig;
 use crate::broker::{BrokerObs, BrokerServer};
+use crate::client::consumer::Consumer;
+use crate::client::producer::{Producer, ProducerConfig, ProducerWorkload};
 use crate::check::{self, Violation};
 use crate::client::AdminClient;
 use crate::controller::active::{ControlEvent, ControllerConfig};
@@ -35,8 +39,8 @@ use faults::{Action, Executed};
 use node::{ClusterNode, ClusterObs};
 use topology::{Live, Role, Topology};
 
-/// How often a stand-in node chats.
-const CHAT_INTERVAL_NS: u64 = 50 * MILLIS;
+/// Bytes of each record value the workload writes.
+const RECORD_VALUE_BYTES: usize = 100;
 
 /// Options of one run beyond the scenario and seed.
 #[derive(Clone, Debug, Default)]
@@ -70,8 +74,6 @@ pub struct Stats {
     pub records_acked: u64,
     /// Records consumers received.
     pub records_consumed: u64,
-    /// Messages the network delivered (stand-in traffic).
-    pub messages: u64,
 }
 
 /// Everything a run produced.
@@ -134,20 +136,14 @@ pub fn run(scenario: &Scenario, seed: u64, options: &RunOptions) -> Result<Outco
     let topology = Topology::of(scenario);
     let mut sim: Sim<ClusterNode> = Sim::new(seed, sim_config(scenario));
     let voters: Vec<u32> = (1..=scenario.cluster.controllers).collect();
-    let stand_ins: Vec<NodeId> = topology
-        .ids()
-        .filter(|id| {
-            matches!(
-                topology.roles[id.index()],
-                Role::Producer(_) | Role::Consumer { .. }
-            )
-        })
-        .collect();
     let controller_config = controller_config(scenario);
+    let broker_config = BrokerConfig::from_configs(&scenario.cluster.config, scenario.protocol.truncation);
+    let broker_nodes: BTreeMap<u32, NodeId> = (1..=scenario.cluster.brokers)
+        .filter_map(|b| Some((b, topology.id(&Role::Broker(b))?)))
+        .collect();
     let topics = creatable_topics(scenario);
     let mutations = options.mutations;
     for role in &topology.roles {
-        let me = NodeId(sim.node_count() as u32);
         let voters = voters.clone();
         match *role {
             Role::Controller(id) => {
@@ -159,9 +155,11 @@ pub fn run(scenario: &Scenario, seed: u64, options: &RunOptions) -> Result<Outco
                 });
             }
             Role::Broker(id) => {
+                let broker_nodes = broker_nodes.clone();
                 sim.add_node(role.name(), move |_| {
-                    let broker = BrokerServer::new(id, voters.clone())
-                        .with_keep_leader_epoch(mutations.keep_leader_epoch);
+                    let broker =
+                        BrokerServer::new(id, voters.clone(), broker_config, broker_nodes.clone())
+                            .with_keep_leader_epoch(mutations.keep_leader_epoch);
                     ClusterNode::Broker(Box::new(broker))
                 });
             }
@@ -171,10 +169,21 @@ pub fn run(scenario: &Scenario, seed: u64, options: &RunOptions) -> Result<Outco
                     ClusterNode::Admin(AdminClient::new(voters.clone(), topics.clone()))
                 });
             }
-            _ => {
-                let peers: Vec<NodeId> = stand_ins.iter().copied().filter(|&p| p != me).collect();
+            Role::Producer(index) => {
+                let (config, workload) = producer_setup(scenario, index);
+                let broker_nodes = broker_nodes.clone();
                 sim.add_node(role.name(), move |_| {
-                    ClusterNode::StandIn(Chatter::new(peers.clone(), CHAT_INTERVAL_NS))
+                    let producer =
+                        Producer::new(index, config, workload.clone(), broker_nodes.clone());
+                    ClusterNode::Producer(Box::new(producer))
+                });
+            }
+            Role::Consumer { ref group, index } => {
+                let (topic, size) = consumer_setup(scenario, group);
+                let broker_nodes = broker_nodes.clone();
+                sim.add_node(role.name(), move |_| {
+                    let consumer = Consumer::new(topic.clone(), index, size, broker_nodes.clone());
+                    ClusterNode::Consumer(Box::new(consumer))
                 });
             }
         }
@@ -256,10 +265,30 @@ pub fn run(scenario: &Scenario, seed: u64, options: &RunOptions) -> Result<Outco
         mut violations,
         quorum_history,
         control_events,
-        messages,
+        data,
         ..
     } = monitor;
     let metadata = newest_metadata(&sim, &topology);
+    let stats = Stats {
+        records_sent: data.sent_count,
+        records_acked: data.acked,
+        records_consumed: data.consumed_count,
+    };
+    let last_ack = data.last_ack_per_producer();
+    let end_state = metadata
+        .as_ref()
+        .map(|m| final_state::collect(&sim, &topology, m))
+        .unwrap_or_default();
+    let context = |t: u64| faults_before(&executed, t);
+    violations.extend(data.finish(end, &end_state, &context));
+    violations.extend(data_available(
+        scenario,
+        &sim,
+        &topology,
+        &end_state,
+        &last_ack,
+        end,
+    ));
     let live = live_state(&sim, &topology);
     let topic_partitions: Vec<(String, u32)> = scenario
         .topics
@@ -275,10 +304,10 @@ pub fn run(scenario: &Scenario, seed: u64, options: &RunOptions) -> Result<Outco
     ));
     violations.retain(|v| selected(scenario, &v.invariant));
     violations.sort_by_key(|v| v.at_ms);
-    let checked = check::quorum::QUORUM_INVARIANTS
+    let checked = check::data::DATA_INVARIANTS
         .iter()
+        .chain(&check::quorum::QUORUM_INVARIANTS)
         .chain(&["eventually_available"])
-        .chain(&check::kernel::KERNEL_INVARIANTS)
         .filter(|name| selected(scenario, name))
         .map(|s| (*s).to_owned())
         .collect();
@@ -287,10 +316,7 @@ pub fn run(scenario: &Scenario, seed: u64, options: &RunOptions) -> Result<Outco
         sim_time_ns: sim.now(),
         events: sim.events(),
         wall_ms: started.elapsed().as_millis() as u64,
-        stats: Stats {
-            messages,
-            ..Stats::default()
-        },
+        stats,
         faults: executed,
         violations,
         checked,
@@ -304,26 +330,24 @@ pub fn run(scenario: &Scenario, seed: u64, options: &RunOptions) -> Result<Outco
 /// The online checkers, and what the report keeps of the observations.
 struct Monitor {
     names: Vec<String>,
-    kernel: check::kernel::KernelChecker,
     quorum: check::quorum::QuorumChecker,
     leaders: check::control::LeaderChecker,
+    data: check::data::DataChecker,
     violations: Vec<Violation>,
     quorum_history: Vec<(u64, String, QuorumObs)>,
     control_events: Vec<(u64, ControlEvent)>,
-    messages: u64,
 }
 
 impl Monitor {
     fn new(names: Vec<String>) -> Self {
         Self {
             names,
-            kernel: Default::default(),
             quorum: Default::default(),
             leaders: Default::default(),
+            data: Default::default(),
             violations: Vec::new(),
             quorum_history: Vec::new(),
             control_events: Vec::new(),
-            messages: 0,
         }
     }
 
@@ -333,12 +357,8 @@ impl Monitor {
         let name = |n: NodeId| names[n.index()].clone();
         let out = &mut self.violations;
         match &o.obs {
-            ClusterObs::Chat(obs) => {
-                if matches!(obs, ChatObs::Received) {
-                    self.messages += 1;
-                }
-                self.kernel.observe(o.at, o.node, obs, &name, out);
-            }
+            ClusterObs::Producer(obs) => self.data.producer(o.at, obs),
+            ClusterObs::Consumer(obs) => self.data.consumer(o.at, &names[o.node.index()], obs),
             ClusterObs::Quorum(obs) => {
                 match obs {
                     QuorumObs::Leader(l) => self.leaders.observe(o.at, o.node, l, &name, out),
@@ -355,6 +375,85 @@ impl Monitor {
             ClusterObs::Broker(_) | ClusterObs::Admin(_) => {}
         }
     }
+}
+
+/// Producer `index`'s configs and workload: records from the start until
+/// halfway through the settle phase, so the final read sees what was acked.
+fn producer_setup(scenario: &Scenario, index: u32) -> (ProducerConfig, ProducerWorkload) {
+    let mut first = 0;
+    for spec in &scenario.producers {
+        if index < first + spec.count {
+            let workload = ProducerWorkload {
+                topic: spec.topic.clone(),
+                records: spec.rate.records,
+                per_ns: spec.rate.per_ns,
+                keys: spec.keys,
+                value_size: RECORD_VALUE_BYTES,
+                stop_at_ns: scenario.duration_ns + scenario.settle_ns / 2,
+            };
+            return (ProducerConfig::from_configs(&spec.config), workload);
+        }
+        first += spec.count;
+    }
+    unreachable!("producer {index} is in the topology")
+}
+
+/// A consumer group's topic and size.
+fn consumer_setup(scenario: &Scenario, group: &str) -> (String, u32) {
+    let specs: Vec<_> = scenario.consumers.iter().filter(|c| c.group == group).collect();
+    let topic = specs.first().map(|c| c.topic.clone()).unwrap_or_default();
+    (topic, specs.iter().map(|c| c.count).sum())
+}
+
+/// The faults executed before `t`, the last few, for violation details.
+fn faults_before(executed: &[Executed], t: u64) -> String {
+    let before: Vec<String> = executed
+        .iter()
+        .filter(|f| f.at_ns <= t)
+        .map(|f| format!("{} {} at {}", f.kind, f.target, sim::format_nanos(f.at_ns)))
+        .collect();
+    if before.is_empty() {
+        return "no fault preceded it".to_owned();
+    }
+    let skip = before.len().saturating_sub(3);
+    format!("after {}", before[skip..].join(", "))
+}
+
+/// `eventually_available` for the data path: every producer had a record
+/// acknowledged after the fault phase, and every consumer read its
+/// partitions up to the final high watermark.
+fn data_available(
+    scenario: &Scenario,
+    sim: &Sim<ClusterNode>,
+    topology: &Topology,
+    end_state: &check::data::FinalState,
+    last_ack: &BTreeMap<u32, u64>,
+    end: u64,
+) -> Vec<Violation> {
+    let mut problems = Vec::new();
+    for index in 0..scenario.producer_count() {
+        if last_ack.get(&index).is_none_or(|&t| t < scenario.duration_ns) {
+            problems.push(format!("producer-{index} had nothing acknowledged after the faults healed"));
+        }
+    }
+    for id in topology.ids() {
+        let Some(ClusterNode::Consumer(c)) = sim.node(id) else {
+            continue;
+        };
+        for (tp, position) in c.positions() {
+            let hw = end_state.committed.get(&tp).map_or(0, |r| r.last().map_or(0, |x| x.offset + 1));
+            if position < hw {
+                problems.push(format!(
+                    "{} read {tp} only up to offset {position} of {hw}",
+                    sim.name(id)
+                ));
+            }
+        }
+    }
+    problems
+        .into_iter()
+        .map(|p| Violation::new("eventually_available", end, format!("after the settle phase: {p}")))
+        .collect()
 }
 
 /// True when the scenario checks `invariant` (its `[check]` list, default

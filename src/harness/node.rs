@@ -1,16 +1,17 @@
-//! The node type of a scenario run: controllers run the KRaft quorum,
-//! brokers their control plane, the admin client creates the topics;
-//! producers and consumers run the kernel's stand-in `Chatter` until their
-//! Kafka state machines land.
+//! The node type of a scenario run: controllers run the KRaft quorum and its
+//! metadata managers, brokers their control plane and data path, the admin
+//! client creates the topics, producers and consumers run the workload.
 
-use sim::testkit::{Chat, ChatObs, Chatter, Tick};
 use sim::{Ctx, Node, NodeId};
 
 use crate::broker::{BrokerMsg, BrokerObs, BrokerServer, BrokerTimer};
-use crate::client::{AdminClient, AdminObs, AdminTimer};
+use crate::client::consumer::{Consumer, ConsumerObs, ConsumerTimer};
+use crate::client::producer::{Producer, ProducerTimer};
+use crate::client::{AdminClient, AdminObs, AdminTimer, ProducerObs};
 use crate::controller::node::{ControllerTimer, QuorumController, QuorumMsg, QuorumObs};
 use crate::controller::raft::RaftMessage;
 use crate::controller::rpc::ControllerMsg;
+use crate::protocol::KafkaMsg;
 
 /// One process of the simulated cluster.
 #[derive(Debug)]
@@ -21,8 +22,10 @@ pub enum ClusterNode {
     Broker(Box<BrokerServer>),
     /// The admin client.
     Admin(AdminClient),
-    /// A stand-in for a client.
-    StandIn(Chatter),
+    /// A producer.
+    Producer(Box<Producer>),
+    /// A consumer.
+    Consumer(Box<Consumer>),
 }
 
 /// What the cluster's nodes send each other.
@@ -32,8 +35,8 @@ pub enum ClusterMsg {
     Raft(RaftMessage),
     /// Controller requests and responses.
     Controller(ControllerMsg),
-    /// Between stand-ins.
-    Chat(Chat),
+    /// Data-path requests and responses.
+    Kafka(KafkaMsg),
 }
 
 /// The cluster's timers.
@@ -45,8 +48,10 @@ pub enum ClusterTimer {
     Broker(BrokerTimer),
     /// The admin client's.
     Admin(AdminTimer),
-    /// A stand-in's.
-    Chat(Tick),
+    /// A producer's.
+    Producer(ProducerTimer),
+    /// A consumer's.
+    Consumer(ConsumerTimer),
 }
 
 /// What the cluster's nodes report.
@@ -58,8 +63,10 @@ pub enum ClusterObs {
     Broker(BrokerObs),
     /// The admin client's.
     Admin(AdminObs),
-    /// A stand-in's.
-    Chat(ChatObs),
+    /// A producer's.
+    Producer(ProducerObs),
+    /// A consumer's.
+    Consumer(ConsumerObs),
 }
 
 macro_rules! wrap {
@@ -73,15 +80,17 @@ macro_rules! wrap {
 }
 wrap!(ClusterMsg::Raft(RaftMessage));
 wrap!(ClusterMsg::Controller(ControllerMsg));
-wrap!(ClusterMsg::Chat(Chat));
+wrap!(ClusterMsg::Kafka(KafkaMsg));
 wrap!(ClusterTimer::Controller(ControllerTimer));
 wrap!(ClusterTimer::Broker(BrokerTimer));
 wrap!(ClusterTimer::Admin(AdminTimer));
-wrap!(ClusterTimer::Chat(Tick));
+wrap!(ClusterTimer::Producer(ProducerTimer));
+wrap!(ClusterTimer::Consumer(ConsumerTimer));
 wrap!(ClusterObs::Quorum(QuorumObs));
 wrap!(ClusterObs::Broker(BrokerObs));
 wrap!(ClusterObs::Admin(AdminObs));
-wrap!(ClusterObs::Chat(ChatObs));
+wrap!(ClusterObs::Producer(ProducerObs));
+wrap!(ClusterObs::Consumer(ConsumerObs));
 
 impl Node for ClusterNode {
     type Msg = ClusterMsg;
@@ -93,7 +102,8 @@ impl Node for ClusterNode {
             ClusterNode::Controller(c) => c.start(ctx),
             ClusterNode::Broker(b) => b.start(ctx),
             ClusterNode::Admin(a) => a.start(ctx),
-            ClusterNode::StandIn(c) => c.start(ctx),
+            ClusterNode::Producer(p) => p.start(ctx),
+            ClusterNode::Consumer(c) => c.start(ctx),
         }
     }
 
@@ -111,8 +121,12 @@ impl Node for ClusterNode {
             (ClusterNode::Broker(b), ClusterMsg::Controller(m)) => {
                 b.on_message(ctx, from, BrokerMsg::Rpc(m))
             }
+            (ClusterNode::Broker(b), ClusterMsg::Kafka(m)) => {
+                b.on_message(ctx, from, BrokerMsg::Kafka(m))
+            }
             (ClusterNode::Admin(a), ClusterMsg::Controller(m)) => a.on_message(ctx, m),
-            (ClusterNode::StandIn(c), ClusterMsg::Chat(m)) => c.on_message(ctx, from, m),
+            (ClusterNode::Producer(p), ClusterMsg::Kafka(m)) => p.on_message(ctx, m),
+            (ClusterNode::Consumer(c), ClusterMsg::Kafka(m)) => c.on_message(ctx, m),
             (node, msg) => unreachable!("{node:?} cannot take {msg:?} from {from:?}"),
         }
     }
@@ -122,7 +136,8 @@ impl Node for ClusterNode {
             (ClusterNode::Controller(c), ClusterTimer::Controller(t)) => c.on_timer(ctx, t),
             (ClusterNode::Broker(b), ClusterTimer::Broker(t)) => b.on_timer(ctx, t),
             (ClusterNode::Admin(a), ClusterTimer::Admin(t)) => a.on_timer(ctx, t),
-            (ClusterNode::StandIn(c), ClusterTimer::Chat(_)) => c.on_timer(ctx),
+            (ClusterNode::Producer(p), ClusterTimer::Producer(t)) => p.on_timer(ctx, t),
+            (ClusterNode::Consumer(c), ClusterTimer::Consumer(t)) => c.on_timer(ctx, t),
             (node, timer) => unreachable!("{node:?} never set {timer:?}"),
         }
     }
@@ -132,15 +147,16 @@ impl Node for ClusterNode {
             ClusterNode::Controller(c) => c.on_disconnect(ctx, peer),
             ClusterNode::Broker(b) => b.on_disconnect(ctx, peer),
             ClusterNode::Admin(a) => a.on_disconnect(ctx, peer),
-            ClusterNode::StandIn(c) => c.on_disconnect(ctx, peer),
+            ClusterNode::Producer(p) => p.on_disconnect(ctx, peer),
+            ClusterNode::Consumer(c) => c.on_disconnect(ctx, peer),
         }
     }
 
     fn on_fsync(&mut self, ctx: &mut Ctx<'_, Self>, token: u64) {
         match self {
             ClusterNode::Controller(c) => c.on_fsync(ctx, token),
-            ClusterNode::StandIn(c) => c.on_fsync(ctx, token),
-            ClusterNode::Broker(_) | ClusterNode::Admin(_) => {}
+            ClusterNode::Broker(b) => b.on_fsync(ctx, token),
+            ClusterNode::Admin(_) | ClusterNode::Producer(_) | ClusterNode::Consumer(_) => {}
         }
     }
 }

@@ -66,6 +66,8 @@ pub struct MetadataImage {
     /// Topics by name.
     pub topics: BTreeMap<String, TopicImage>,
     names: BTreeMap<Uuid, String>,
+    /// The first producer id not yet handed out.
+    pub next_producer_id: i64,
     /// Test-only mutation: a leader change does not bump the leader epoch.
     pub keep_leader_epoch: bool,
 }
@@ -175,6 +177,9 @@ impl MetadataImage {
                 }
                 p.partition_epoch += 1;
             }
+            MetadataRecord::ProducerIdsRecord {
+                next_producer_id, ..
+            } => self.next_producer_id = self.next_producer_id.max(*next_producer_id),
             MetadataRecord::NoOpRecord => {}
         }
     }

@@ -94,6 +94,15 @@ pub enum MetadataRecord {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         leader_recovery_state: Option<LeaderRecoveryState>,
     },
+    /// A block of producer ids was handed to a broker (KIP-730).
+    ProducerIdsRecord {
+        /// The broker it went to.
+        broker_id: u32,
+        /// That broker's epoch.
+        broker_epoch: u64,
+        /// The first id not yet handed out.
+        next_producer_id: i64,
+    },
     /// The active controller's heartbeat into the log (KIP-835).
     NoOpRecord,
 }

@@ -46,8 +46,8 @@ pub fn render(scenario: &Scenario, file: &str, summary: &Summary, outcome: &Outc
     );
     let _ = writeln!(
         w,
-        "              brokers and clients are kernel stand-ins ({} messages delivered) until Kafka's data path lands",
-        outcome.stats.messages
+        "  records     {} sent, {} acknowledged, {} consumed",
+        outcome.stats.records_sent, outcome.stats.records_acked, outcome.stats.records_consumed
     );
     let _ = writeln!(w, "  checked     {}", outcome.checked.join(", "));
     let _ = writeln!(w);

@@ -1,0 +1,215 @@
+//! `Partition`: one replica of a partition on a broker (Kafka's
+//! `Partition`): its log, its producer state, and its role. As leader it
+//! tracks its followers' log end offsets, moves the high watermark to the
+//! least log end offset of the in-sync replicas, and proposes ISR changes;
+//! as follower it only takes what its leader sends.
+
+use std::collections::BTreeMap;
+
+use crate::log::UnifiedLog;
+use crate::metadata::Uuid;
+use crate::protocol::TopicPartition;
+
+use super::producer_state::ProducerStateManager;
+
+/// A follower as its leader sees it (Kafka's `Replica` state).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FollowerState {
+    /// Its log end offset: the offset of its last fetch.
+    pub log_end_offset: u64,
+    /// When it was last caught up with the leader.
+    pub last_caught_up_ms: u64,
+    /// When it last fetched, and the leader's log end offset then.
+    pub last_fetch_ms: u64,
+    last_fetch_leader_leo: u64,
+    /// Its broker epoch, from its fetches (KIP-903).
+    pub broker_epoch: u64,
+}
+
+/// An AlterPartition in flight (Kafka's PendingExpandIsr / PendingShrinkIsr).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingIsr {
+    /// The ISR proposed.
+    pub proposed: Vec<u32>,
+    /// When it was sent.
+    pub sent_ms: u64,
+}
+
+/// The leader's view of a partition.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeaderState {
+    /// The committed ISR (from metadata or an AlterPartition response).
+    pub isr: Vec<u32>,
+    /// An ISR change awaiting the controller.
+    pub pending: Option<PendingIsr>,
+    /// Followers, by broker id.
+    pub followers: BTreeMap<u32, FollowerState>,
+    /// The log end offset when this leader epoch began.
+    pub epoch_start_offset: u64,
+}
+
+impl LeaderState {
+    /// The ISR the high watermark must wait for: during an expansion the
+    /// added replica already counts, during a shrink the removed one still does.
+    pub fn maximal_isr(&self) -> Vec<u32> {
+        let mut isr = self.isr.clone();
+        if let Some(p) = &self.pending {
+            for r in &p.proposed {
+                if !isr.contains(r) {
+                    isr.push(*r);
+                }
+            }
+        }
+        isr
+    }
+}
+
+/// A replica's role.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// It leads.
+    Leader(Box<LeaderState>),
+    /// It follows `leader`.
+    Follower {
+        /// The leader's broker id.
+        leader: u32,
+    },
+    /// No leader, or this broker is not told to serve it.
+    Offline,
+}
+
+/// One partition replica on this broker.
+#[derive(Debug)]
+pub struct Partition {
+    /// Which partition.
+    pub tp: TopicPartition,
+    /// Its topic's id (from metadata).
+    pub topic_id: Uuid,
+    /// Its log.
+    pub log: UnifiedLog,
+    /// Idempotent producers' state.
+    pub producers: ProducerStateManager,
+    /// This broker's id.
+    pub me: u32,
+    /// The replica set, preferred leader first.
+    pub replicas: Vec<u32>,
+    /// Its role now.
+    pub role: Role,
+    /// The leader epoch this replica acts in.
+    pub leader_epoch: i32,
+    /// The partition epoch it knows.
+    pub partition_epoch: i32,
+    /// `min.insync.replicas` for the topic.
+    pub min_insync: usize,
+}
+
+impl Partition {
+    /// The leader state, if leading.
+    pub fn leader_state(&self) -> Option<&LeaderState> {
+        match &self.role {
+            Role::Leader(l) => Some(l),
+            _ => None,
+        }
+    }
+
+    /// The leader state, if leading.
+    pub fn leader_state_mut(&mut self) -> Option<&mut LeaderState> {
+        match &mut self.role {
+            Role::Leader(l) => Some(l),
+            _ => None,
+        }
+    }
+
+    /// True while it leads.
+    pub fn is_leader(&self) -> bool {
+        matches!(self.role, Role::Leader(_))
+    }
+
+    /// The committed ISR size (acks=all checks against min.insync.replicas).
+    pub fn isr_size(&self) -> usize {
+        self.leader_state().map_or(0, |l| l.isr.len())
+    }
+
+    /// Records a follower's fetch at `fetch_offset` (Kafka's
+    /// `Replica.updateFetchStateOrThrow`).
+    pub fn record_follower_fetch(&mut self, follower: u32, broker_epoch: u64, fetch_offset: u64, now_ms: u64) {
+        let leader_leo = self.log.log_end_offset();
+        let Role::Leader(leader) = &mut self.role else {
+            return;
+        };
+        let f = leader.followers.entry(follower).or_default();
+        if fetch_offset >= leader_leo {
+            f.last_caught_up_ms = f.last_caught_up_ms.max(now_ms);
+        } else if fetch_offset >= f.last_fetch_leader_leo {
+            f.last_caught_up_ms = f.last_caught_up_ms.max(f.last_fetch_ms);
+        }
+        f.log_end_offset = fetch_offset;
+        f.last_fetch_leader_leo = leader_leo;
+        f.last_fetch_ms = now_ms;
+        f.broker_epoch = broker_epoch;
+    }
+
+    /// The high watermark the ISR allows now: the least log end offset over
+    /// the maximal ISR, held while that ISR is below min.insync.replicas.
+    /// None when it would not move.
+    pub fn next_high_watermark(&self) -> Option<u64> {
+        let leader = self.leader_state()?;
+        let isr = leader.maximal_isr();
+        if isr.len() < self.min_insync {
+            return None;
+        }
+        let leo = self.log.log_end_offset();
+        let hw = isr
+            .iter()
+            .map(|&r| {
+                if r == self.me {
+                    leo
+                } else {
+                    leader.followers.get(&r).map_or(0, |f| f.log_end_offset)
+                }
+            })
+            .min()
+            .unwrap_or(leo);
+        (hw > self.log.high_watermark()).then_some(hw)
+    }
+
+    /// A follower out of the ISR that has caught up: its log end offset is at
+    /// least the high watermark and the start of this leader epoch.
+    pub fn expand_candidate(&self) -> Option<(u32, u64)> {
+        let leader = self.leader_state()?;
+        if leader.pending.is_some() {
+            return None;
+        }
+        let hw = self.log.high_watermark();
+        leader
+            .followers
+            .iter()
+            .find(|(r, f)| {
+                !leader.isr.contains(r)
+                    && self.replicas.contains(r)
+                    && f.log_end_offset >= hw
+                    && f.log_end_offset >= leader.epoch_start_offset
+            })
+            .map(|(&r, f)| (r, f.broker_epoch))
+    }
+
+    /// ISR members (not the leader) that have not caught up within `lag_ms`.
+    pub fn shrink_candidates(&self, now_ms: u64, lag_ms: u64) -> Vec<u32> {
+        let Some(leader) = self.leader_state() else {
+            return Vec::new();
+        };
+        if leader.pending.is_some() {
+            return Vec::new();
+        }
+        leader
+            .isr
+            .iter()
+            .copied()
+            .filter(|&r| r != self.me)
+            .filter(|r| {
+                let caught_up = leader.followers.get(r).map_or(0, |f| f.last_caught_up_ms);
+                now_ms.saturating_sub(caught_up) > lag_ms
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,172 @@
+//! `ProducerStateManager`: per producer id, the epoch and the last five
+//! batches' sequences and offsets, so a leader rejects out-of-order batches
+//! and answers a retried duplicate with its original offset (Kafka's
+//! ProducerStateManager / ProducerAppendInfo). Rebuilt from the log itself,
+//! so a new leader and a restarted broker know what was written.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use crate::errors::Errors;
+use crate::log::RecordBatch;
+
+/// Kafka's `ProducerStateEntry.NUM_BATCHES_TO_RETAIN`.
+pub const NUM_BATCHES_TO_RETAIN: usize = 5;
+
+/// One retained batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct BatchMetadata {
+    first_seq: i32,
+    last_seq: i32,
+    first_offset: u64,
+}
+
+#[derive(Clone, Debug, Default)]
+struct ProducerEntry {
+    epoch: i16,
+    batches: VecDeque<BatchMetadata>,
+}
+
+/// What a leader should do with an idempotent batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SequenceCheck {
+    /// Append it.
+    Append,
+    /// Already in the log at this offset: answer with it, append nothing.
+    Duplicate(u64),
+    /// Reject it.
+    Reject(Errors),
+}
+
+/// Producer state of one partition.
+#[derive(Clone, Debug, Default)]
+pub struct ProducerStateManager {
+    producers: BTreeMap<i64, ProducerEntry>,
+}
+
+fn in_sequence(last_seq: i32, next_seq: i32) -> bool {
+    next_seq == last_seq.wrapping_add(1) || (next_seq == 0 && last_seq == i32::MAX)
+}
+
+impl ProducerStateManager {
+    /// Checks a batch a leader is about to append.
+    pub fn check(&self, producer_id: i64, epoch: i16, first_seq: i32, last_seq: i32) -> SequenceCheck {
+        if producer_id < 0 {
+            return SequenceCheck::Append;
+        }
+        let Some(entry) = self.producers.get(&producer_id) else {
+            // Nothing known of this producer (a new one, or its state is gone):
+            // any sequence is accepted, as Kafka does.
+            return SequenceCheck::Append;
+        };
+        if epoch < entry.epoch {
+            return SequenceCheck::Reject(Errors::InvalidProducerEpoch);
+        }
+        if epoch > entry.epoch {
+            return if first_seq == 0 {
+                SequenceCheck::Append
+            } else {
+                SequenceCheck::Reject(Errors::OutOfOrderSequenceNumber)
+            };
+        }
+        if let Some(dup) = entry
+            .batches
+            .iter()
+            .find(|b| b.first_seq == first_seq && b.last_seq == last_seq)
+        {
+            return SequenceCheck::Duplicate(dup.first_offset);
+        }
+        match entry.batches.back() {
+            Some(last) if !in_sequence(last.last_seq, first_seq) => {
+                SequenceCheck::Reject(Errors::OutOfOrderSequenceNumber)
+            }
+            _ => SequenceCheck::Append,
+        }
+    }
+
+    /// Records a batch now in the log (as leader, follower, or on recovery).
+    pub fn update(&mut self, batch: &RecordBatch) {
+        if batch.producer_id < 0 {
+            return;
+        }
+        let entry = self.producers.entry(batch.producer_id).or_default();
+        if batch.producer_epoch > entry.epoch {
+            entry.epoch = batch.producer_epoch;
+            entry.batches.clear();
+        }
+        entry.batches.push_back(BatchMetadata {
+            first_seq: batch.base_sequence,
+            last_seq: batch.last_sequence(),
+            first_offset: batch.base_offset,
+        });
+        while entry.batches.len() > NUM_BATCHES_TO_RETAIN {
+            entry.batches.pop_front();
+        }
+    }
+
+    /// Forgets everything (before a rebuild after truncation).
+    pub fn clear(&mut self) {
+        self.producers.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::Record;
+
+    fn batch(offset: u64, seq: i32, n: usize, epoch: i16) -> RecordBatch {
+        RecordBatch {
+            base_offset: offset,
+            partition_leader_epoch: 0,
+            producer_id: 7,
+            producer_epoch: epoch,
+            base_sequence: seq,
+            records: (0..n)
+                .map(|i| Record {
+                    key: None,
+                    value: vec![i as u8],
+                    timestamp_ms: 0,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn duplicates_answer_with_their_offset_and_gaps_are_rejected() {
+        let mut state = ProducerStateManager::default();
+        assert_eq!(state.check(7, 0, 0, 2), SequenceCheck::Append);
+        state.update(&batch(10, 0, 3, 0));
+        state.update(&batch(13, 3, 2, 0));
+        assert_eq!(state.check(7, 0, 0, 2), SequenceCheck::Duplicate(10));
+        assert_eq!(state.check(7, 0, 5, 5), SequenceCheck::Append);
+        assert_eq!(
+            state.check(7, 0, 6, 6),
+            SequenceCheck::Reject(Errors::OutOfOrderSequenceNumber)
+        );
+        assert_eq!(
+            state.check(7, 1, 3, 3),
+            SequenceCheck::Reject(Errors::OutOfOrderSequenceNumber),
+            "a new epoch starts at 0"
+        );
+        state.update(&batch(15, 0, 1, 1));
+        assert_eq!(
+            state.check(7, 0, 5, 5),
+            SequenceCheck::Reject(Errors::InvalidProducerEpoch)
+        );
+    }
+
+    #[test]
+    fn only_the_last_five_batches_are_remembered() {
+        let mut state = ProducerStateManager::default();
+        for i in 0..6 {
+            state.update(&batch(i as u64, i, 1, 0));
+        }
+        assert_eq!(state.check(7, 0, 5, 5), SequenceCheck::Duplicate(5));
+        assert_eq!(state.check(7, 0, 1, 1), SequenceCheck::Duplicate(1));
+        assert_eq!(
+            state.check(7, 0, 0, 0),
+            SequenceCheck::Reject(Errors::OutOfOrderSequenceNumber),
+            "batch 0 fell out of the window"
+        );
+    }
+}

@@ -1,0 +1,1041 @@
+//! The producer's record accumulator (Kafka's `RecordAccumulator` and
+//! `ProducerBatch`), sans IO: records are appended to per-partition queues
+//! of batches bounded by `batch.size`; a partition's first batch becomes
+//! sendable when it is full, lingered `linger.ms`, or (a retry) backed off
+//! `retry.backoff.ms`; drained batches are tracked in flight until their
+//! final answer, and with `max.in.flight.requests.per.connection` = 1 their
+//! partition is muted meanwhile (Kafka's `guaranteeMessageOrder`). With
+//! idempotence, fresh batches get their base sequence when drained, retried
+//! ones keep it and go back in sequence order.
+//!
+//! Sizes follow Kafka's uncompressed v2 format exactly: a batch is the
+//! 61-byte batch header plus its records, each record
+//! `DefaultRecord.sizeInBytes` (varint size + attributes + varlong timestamp
+//! delta + varint offset delta + varint key length + key + varint value
+//! length + value + varint header count; no headers). A batch's write limit
+//! is `max(batch.size, 61 + the first record's upper-bound size)`, and the
+//! first record always fits.
+//!
+//! Everything is deterministic: ordered maps, no clock (times are passed in).
+
+use std::collections::{BTreeMap, VecDeque};
+
+/// Kafka's `DefaultRecordBatch.RECORD_BATCH_OVERHEAD`: the v2 batch header.
+pub const RECORD_BATCH_OVERHEAD: usize = 61;
+
+/// Kafka's `DefaultRecord.MAX_RECORD_OVERHEAD`: the most a v2 record adds
+/// to its key, value and headers (size, attributes, deltas at their widest).
+pub const MAX_RECORD_OVERHEAD: usize = 21;
+
+pub use crate::protocol::TopicPartition;
+
+/// A record waiting in a batch.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct PendingRecord {
+    /// The workload's id of the record (opaque here).
+    pub id: u64,
+    /// Its key (`None`: null key).
+    pub key: Option<Vec<u8>>,
+    /// Its value.
+    pub value: Vec<u8>,
+    /// Its create time.
+    pub timestamp_ms: u64,
+}
+
+/// A batch of records of one partition (Kafka's `ProducerBatch`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProducerBatch {
+    /// Unique within the accumulator: match responses to in-flight batches with it.
+    pub id: u64,
+    /// Its partition.
+    pub tp: TopicPartition,
+    /// Its records, in append order.
+    pub records: Vec<PendingRecord>,
+    /// When it was created.
+    pub created_ms: u64,
+    /// How many times it was re-enqueued for a retry (0: first attempt).
+    pub attempts: u32,
+    /// Sequence of its first record (-1 until assigned at drain, idempotence only).
+    pub base_sequence: i32,
+    /// The producer id it was drained under (-1 until then).
+    pub producer_id: i64,
+    /// The producer epoch it was drained under (-1 until then).
+    pub producer_epoch: i16,
+    /// The creation time, then the time of the last re-enqueue: linger and
+    /// retry backoff count from it (Kafka's `lastAttemptMs`).
+    pub last_attempt_ms: u64,
+    /// Estimated bytes: the batch header and the records.
+    pub size_bytes: usize,
+    /// The most bytes it may grow to (its buffer's capacity in Kafka).
+    pub write_limit: usize,
+    /// Closed for appends (a record did not fit, or it was drained).
+    pub closed: bool,
+}
+
+impl ProducerBatch {
+    /// Kafka's `isFull`: closed, or holding records up to its write limit.
+    pub fn is_full(&self) -> bool {
+        self.closed || (!self.records.is_empty() && self.size_bytes >= self.write_limit)
+    }
+
+    /// Whether it has a base sequence.
+    pub fn has_sequence(&self) -> bool {
+        self.base_sequence >= 0
+    }
+
+    /// Sequence of its last record (wrapping like Kafka's `incrementSequence`).
+    pub fn last_sequence(&self) -> i32 {
+        if self.has_sequence() {
+            increment_sequence(self.base_sequence, self.records.len() as i32 - 1)
+        } else {
+            -1
+        }
+    }
+}
+
+/// Kafka's `DefaultRecordBatch.incrementSequence`: sequences wrap to 0 after `i32::MAX`.
+fn increment_sequence(sequence: i32, increment: i32) -> i32 {
+    if sequence > i32::MAX - increment {
+        increment - (i32::MAX - sequence) - 1
+    } else {
+        sequence + increment
+    }
+}
+
+/// The producer's batching configs, with Kafka's names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AccumulatorConfig {
+    /// `batch.size` (16384).
+    pub batch_size: usize,
+    /// `linger.ms` (5 since Kafka 4.0, 0 before).
+    pub linger_ms: u64,
+    /// `max.in.flight.requests.per.connection` (5): at 1 a partition is
+    /// muted while a batch of it is in flight.
+    pub max_in_flight: usize,
+    /// `delivery.timeout.ms` (120000).
+    pub delivery_timeout_ms: u64,
+    /// `retry.backoff.ms` (100), fixed (no exponential growth, no jitter).
+    pub retry_backoff_ms: u64,
+    /// `enable.idempotence`.
+    pub idempotence: bool,
+}
+
+/// What an append did (Kafka's `RecordAppendResult`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AppendResult {
+    /// The batch the record went to.
+    pub batch_id: u64,
+    /// Bytes the append added, the batch header included for a new batch
+    /// (what Kafka feeds the sticky partitioner).
+    pub appended_bytes: usize,
+    /// The partition has a full batch (`deque.size() > 1 || batch.isFull()`).
+    pub batch_is_full: bool,
+    /// A new batch was started.
+    pub new_batch_created: bool,
+    /// The partition's last batch is full (Kafka's `allBatchesFull`, which
+    /// enables the sticky partitioner's switch).
+    pub all_batches_full: bool,
+}
+
+/// What the accumulator remembers of a batch in flight.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct InFlightBatch {
+    base_sequence: i32,
+    producer_id: i64,
+    producer_epoch: i16,
+}
+
+/// Bytes of a varint (zigzag) encoding of `v` (Kafka's `ByteUtils.sizeOfVarint`).
+fn size_of_varint(v: i32) -> usize {
+    size_of_unsigned_varint(u64::from(((v << 1) ^ (v >> 31)) as u32))
+}
+
+/// Bytes of a varlong (zigzag) encoding of `v` (Kafka's `ByteUtils.sizeOfVarlong`).
+fn size_of_varlong(v: i64) -> usize {
+    size_of_unsigned_varint(((v << 1) ^ (v >> 63)) as u64)
+}
+
+fn size_of_unsigned_varint(mut v: u64) -> usize {
+    let mut bytes = 1;
+    while v >= 0x80 {
+        v >>= 7;
+        bytes += 1;
+    }
+    bytes
+}
+
+/// Bytes of a length-prefixed field (`-1` for null).
+fn size_of_field(len: Option<usize>) -> usize {
+    match len {
+        None => size_of_varint(-1),
+        Some(n) => size_of_varint(n as i32) + n,
+    }
+}
+
+/// Kafka's `DefaultRecord.sizeInBytes` for a record without headers.
+pub fn record_size_in_bytes(
+    offset_delta: i32,
+    timestamp_delta: i64,
+    key: Option<&[u8]>,
+    value: &[u8],
+) -> usize {
+    let body = 1 // attributes
+        + size_of_varint(offset_delta)
+        + size_of_varlong(timestamp_delta)
+        + size_of_field(key.map(<[u8]>::len))
+        + size_of_field(Some(value.len()))
+        + 1; // header count: 0
+    body + size_of_varint(body as i32)
+}
+
+/// Kafka's `DefaultRecordBatch.estimateBatchSizeUpperBound` for one record
+/// without headers: what a batch needs at most to hold it.
+pub fn batch_size_upper_bound(key: Option<&[u8]>, value: &[u8]) -> usize {
+    RECORD_BATCH_OVERHEAD
+        + MAX_RECORD_OVERHEAD
+        + size_of_field(key.map(<[u8]>::len))
+        + size_of_field(Some(value.len()))
+        + 1
+}
+
+/// The accumulator of one producer.
+#[derive(Clone, Debug)]
+pub struct RecordAccumulator {
+    config: AccumulatorConfig,
+    /// Queued batches per partition, first to send first.
+    batches: BTreeMap<TopicPartition, VecDeque<ProducerBatch>>,
+    /// Batches drained and not yet answered, per partition, by batch id.
+    in_flight: BTreeMap<TopicPartition, BTreeMap<u64, InFlightBatch>>,
+    next_batch_id: u64,
+    producer_id: i64,
+    producer_epoch: i16,
+}
+
+impl RecordAccumulator {
+    /// An empty accumulator.
+    pub fn new(config: AccumulatorConfig) -> Self {
+        Self {
+            config,
+            batches: BTreeMap::new(),
+            in_flight: BTreeMap::new(),
+            next_batch_id: 0,
+            producer_id: -1,
+            producer_epoch: -1,
+        }
+    }
+
+    /// Its configs.
+    pub fn config(&self) -> &AccumulatorConfig {
+        &self.config
+    }
+
+    /// The producer id and epoch stamped on fresh batches when drained
+    /// (idempotence). New batches of a partition are held back while
+    /// batches drained under another id or epoch are in flight (Kafka's
+    /// `hasStaleProducerIdAndEpoch`).
+    pub fn set_producer_id_and_epoch(&mut self, producer_id: i64, producer_epoch: i16) {
+        self.producer_id = producer_id;
+        self.producer_epoch = producer_epoch;
+    }
+
+    /// Appends a record to `tp`'s last batch if it has room, else to a new
+    /// batch (a record larger than `batch.size` gets a batch of its own).
+    pub fn append(
+        &mut self,
+        tp: TopicPartition,
+        mut record: PendingRecord,
+        now_ms: u64,
+    ) -> AppendResult {
+        let dq = self.batches.entry(tp.clone()).or_default();
+        if let Some(last) = dq.back_mut() {
+            match try_append(last, record) {
+                Ok(appended_bytes) => {
+                    let batch_id = last.id;
+                    let last_full = last.is_full();
+                    return AppendResult {
+                        batch_id,
+                        appended_bytes,
+                        batch_is_full: dq.len() > 1 || last_full,
+                        new_batch_created: false,
+                        all_batches_full: last_full,
+                    };
+                }
+                Err(r) => {
+                    // Kafka's closeForRecordAppends: later records go to a new batch.
+                    last.closed = true;
+                    record = r;
+                }
+            }
+        }
+        let id = self.next_batch_id;
+        self.next_batch_id += 1;
+        let write_limit = self
+            .config
+            .batch_size
+            .max(batch_size_upper_bound(record.key.as_deref(), &record.value));
+        let size = RECORD_BATCH_OVERHEAD
+            + record_size_in_bytes(0, 0, record.key.as_deref(), &record.value);
+        let batch = ProducerBatch {
+            id,
+            tp,
+            records: vec![record],
+            created_ms: now_ms,
+            attempts: 0,
+            base_sequence: -1,
+            producer_id: -1,
+            producer_epoch: -1,
+            last_attempt_ms: now_ms,
+            size_bytes: size,
+            write_limit,
+            closed: false,
+        };
+        let full = batch.is_full();
+        dq.push_back(batch);
+        AppendResult {
+            batch_id: id,
+            appended_bytes: size,
+            batch_is_full: dq.len() > 1 || full,
+            new_batch_created: true,
+            all_batches_full: full,
+        }
+    }
+
+    /// Whether `tp`'s last batch is full (or it has none): Kafka's
+    /// `allBatchesFull`.
+    pub fn all_batches_full(&self, tp: &TopicPartition) -> bool {
+        self.batches
+            .get(tp)
+            .and_then(VecDeque::back)
+            .is_none_or(ProducerBatch::is_full)
+    }
+
+    /// Partitions whose first batch can be drained now, and the earliest
+    /// time (ms) a batch not sendable yet becomes so (linger or backoff
+    /// running out); muted partitions and retries waiting for earlier
+    /// sequences count for neither: their turn comes with an answer.
+    pub fn ready(&self, now_ms: u64) -> (Vec<TopicPartition>, Option<u64>) {
+        let mut ready = Vec::new();
+        let mut next: Option<u64> = None;
+        for (tp, dq) in &self.batches {
+            let Some(first) = dq.front() else { continue };
+            if self.is_muted(tp) || self.held_back(tp, first) {
+                continue;
+            }
+            let ready_at = self.ready_at(first, dq.len() > 1);
+            if ready_at <= now_ms {
+                ready.push(tp.clone());
+            } else {
+                next = Some(next.map_or(ready_at, |n| n.min(ready_at)));
+            }
+        }
+        (ready, next)
+    }
+
+    /// When `first` (the first batch of its partition) becomes sendable:
+    /// a retry once backed off; a fresh batch once full or lingered.
+    fn ready_at(&self, first: &ProducerBatch, more_batches: bool) -> u64 {
+        if first.attempts > 0 {
+            first
+                .last_attempt_ms
+                .saturating_add(self.config.retry_backoff_ms)
+        } else if more_batches || first.is_full() {
+            0
+        } else {
+            first.last_attempt_ms.saturating_add(self.config.linger_ms)
+        }
+    }
+
+    /// Whether a retry is backing off (Kafka's `shouldBackoff`).
+    fn backing_off(&self, batch: &ProducerBatch, now_ms: u64) -> bool {
+        batch.attempts > 0
+            && now_ms
+                < batch
+                    .last_attempt_ms
+                    .saturating_add(self.config.retry_backoff_ms)
+    }
+
+    /// Kafka's `shouldStopDrainBatchesForPartition` (idempotence): a retried
+    /// batch waits until every in-flight batch with a lower sequence is
+    /// answered, and a fresh batch waits while batches drained under an
+    /// older producer id or epoch are in flight.
+    fn held_back(&self, tp: &TopicPartition, first: &ProducerBatch) -> bool {
+        if !self.config.idempotence {
+            return false;
+        }
+        let Some(flying) = self.in_flight.get(tp) else {
+            return false;
+        };
+        if first.has_sequence() {
+            flying
+                .values()
+                .any(|b| b.base_sequence >= 0 && b.base_sequence < first.base_sequence)
+        } else {
+            flying.values().any(|b| {
+                (b.producer_id, b.producer_epoch) != (self.producer_id, self.producer_epoch)
+            })
+        }
+    }
+
+    /// Takes `tp`'s first batch if it is ready (see `ready`) and tracks it
+    /// in flight. With idempotence a fresh batch gets its base sequence from
+    /// `next_sequence(tp, records)` (the caller's per-partition counter,
+    /// which it advances) and the current producer id and epoch; a retried
+    /// batch keeps its sequence.
+    pub fn drain(
+        &mut self,
+        tp: &TopicPartition,
+        now_ms: u64,
+        next_sequence: &mut dyn FnMut(&TopicPartition, u32) -> i32,
+    ) -> Option<ProducerBatch> {
+        let dq = self.batches.get(tp)?;
+        let first = dq.front()?;
+        if self.ready_at(first, dq.len() > 1) > now_ms {
+            return None;
+        }
+        self.drain_sendable(tp, now_ms, next_sequence)
+    }
+
+    /// Like `drain` without waiting for the batch to fill or linger: Kafka
+    /// drains every partition of a leader once one of them is ready
+    /// (`drainBatchesForOneNode`). Muting, retry backoff and sequence order
+    /// still hold.
+    pub fn drain_sendable(
+        &mut self,
+        tp: &TopicPartition,
+        now_ms: u64,
+        next_sequence: &mut dyn FnMut(&TopicPartition, u32) -> i32,
+    ) -> Option<ProducerBatch> {
+        let first = self.batches.get(tp)?.front()?;
+        if self.is_muted(tp) || self.backing_off(first, now_ms) || self.held_back(tp, first) {
+            return None;
+        }
+        let mut batch = self.batches.get_mut(tp)?.pop_front()?;
+        if self.config.idempotence && !batch.has_sequence() {
+            batch.base_sequence = next_sequence(tp, batch.records.len() as u32);
+            batch.producer_id = self.producer_id;
+            batch.producer_epoch = self.producer_epoch;
+        }
+        batch.closed = true;
+        self.in_flight.entry(tp.clone()).or_default().insert(
+            batch.id,
+            InFlightBatch {
+                base_sequence: batch.base_sequence,
+                producer_id: batch.producer_id,
+                producer_epoch: batch.producer_epoch,
+            },
+        );
+        Some(batch)
+    }
+
+    /// Batches of `tp` in flight.
+    pub fn in_flight(&self, tp: &TopicPartition) -> usize {
+        self.in_flight.get(tp).map_or(0, BTreeMap::len)
+    }
+
+    /// All batches in flight.
+    pub fn in_flight_total(&self) -> usize {
+        self.in_flight.values().map(BTreeMap::len).sum()
+    }
+
+    /// Whether `tp` is muted: `max.in.flight.requests.per.connection` is 1
+    /// and a batch of it is in flight.
+    pub fn is_muted(&self, tp: &TopicPartition) -> bool {
+        self.config.max_in_flight <= 1 && self.in_flight(tp) > 0
+    }
+
+    /// A batch in flight got its final answer (success or final failure):
+    /// it is no longer tracked and its partition unmuted. Unknown ids are
+    /// ignored.
+    pub fn complete(&mut self, tp: &TopicPartition, batch_id: u64) {
+        if let Some(flying) = self.in_flight.get_mut(tp) {
+            flying.remove(&batch_id);
+            if flying.is_empty() {
+                self.in_flight.remove(tp);
+            }
+        }
+    }
+
+    /// A batch in flight failed retriably: it is no longer in flight, and
+    /// goes back to the front of its partition's queue with one more
+    /// attempt, backing off from `now_ms`. With idempotence it is placed in
+    /// base sequence order among the queued retries (Kafka's
+    /// `insertInSequenceOrder`).
+    pub fn reenqueue(&mut self, mut batch: ProducerBatch, now_ms: u64) {
+        self.complete(&batch.tp, batch.id);
+        batch.attempts += 1;
+        batch.last_attempt_ms = batch.last_attempt_ms.max(now_ms);
+        batch.closed = true;
+        let dq = self.batches.entry(batch.tp.clone()).or_default();
+        let at = if self.config.idempotence && batch.has_sequence() {
+            dq.iter()
+                .take_while(|b| b.has_sequence() && b.base_sequence < batch.base_sequence)
+                .count()
+        } else {
+            0
+        };
+        dq.insert(at, batch);
+    }
+
+    /// Removes and returns the queued batches (not those in flight) that
+    /// reached `delivery.timeout.ms` since their creation, from the front
+    /// of each partition's queue, in order (Kafka's `expiredBatches`).
+    pub fn expire(&mut self, now_ms: u64) -> Vec<ProducerBatch> {
+        let timeout = self.config.delivery_timeout_ms;
+        let mut expired = Vec::new();
+        for dq in self.batches.values_mut() {
+            while dq
+                .front()
+                .is_some_and(|b| now_ms.saturating_sub(b.created_ms) >= timeout)
+            {
+                expired.extend(dq.pop_front());
+            }
+        }
+        expired
+    }
+
+    /// When the next queued batch expires, if any (Kafka's `nextExpiryTimeMs`,
+    /// which the Sender adds to its poll timeout).
+    pub fn next_expiry_ms(&self) -> Option<u64> {
+        self.batches
+            .values()
+            .filter_map(VecDeque::front)
+            .map(|b| b.created_ms.saturating_add(self.config.delivery_timeout_ms))
+            .min()
+    }
+
+    /// The producer id was reset (KIP-360): queued batches lose their
+    /// sequences and producer id, to be numbered afresh when drained.
+    pub fn reset_sequences(&mut self) {
+        for b in self.batches.values_mut().flat_map(|dq| dq.iter_mut()) {
+            b.base_sequence = -1;
+            b.producer_id = -1;
+            b.producer_epoch = -1;
+        }
+    }
+
+    /// The batches queued for `tp`, first to send first.
+    pub fn queued(&self, tp: &TopicPartition) -> impl Iterator<Item = &ProducerBatch> {
+        self.batches.get(tp).into_iter().flatten()
+    }
+
+    /// Whether any batch is queued (Kafka's `hasUndrained`).
+    pub fn has_undrained(&self) -> bool {
+        self.batches.values().any(|dq| !dq.is_empty())
+    }
+
+    /// Removes and returns every queued batch (the producer is closing or
+    /// its process died).
+    pub fn drain_all(&mut self) -> Vec<ProducerBatch> {
+        std::mem::take(&mut self.batches)
+            .into_values()
+            .flatten()
+            .collect()
+    }
+}
+
+/// Kafka's `ProducerBatch.tryAppend`: the bytes added, or the record back
+/// when it does not fit.
+fn try_append(batch: &mut ProducerBatch, record: PendingRecord) -> Result<usize, PendingRecord> {
+    if batch.is_full() {
+        return Err(record);
+    }
+    let (offset_delta, timestamp_delta) = match batch.records.first() {
+        Some(base) => (
+            batch.records.len() as i32,
+            record.timestamp_ms as i64 - base.timestamp_ms as i64,
+        ),
+        None => (0, 0),
+    };
+    let size = record_size_in_bytes(
+        offset_delta,
+        timestamp_delta,
+        record.key.as_deref(),
+        &record.value,
+    );
+    if !batch.records.is_empty() && batch.size_bytes + size > batch.write_limit {
+        return Err(record);
+    }
+    batch.records.push(record);
+    batch.size_bytes += size;
+    Ok(size)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> AccumulatorConfig {
+        AccumulatorConfig {
+            batch_size: 1000,
+            linger_ms: 5,
+            max_in_flight: 5,
+            delivery_timeout_ms: 120_000,
+            retry_backoff_ms: 100,
+            idempotence: false,
+        }
+    }
+
+    fn tp(p: u32) -> TopicPartition {
+        TopicPartition::new("t", p)
+    }
+
+    /// A keyless record with a 100-byte value: 109 bytes in a batch
+    /// (while its offset delta is below 64).
+    fn rec(id: u64, now_ms: u64) -> PendingRecord {
+        PendingRecord {
+            id,
+            key: None,
+            value: vec![b'x'; 100],
+            timestamp_ms: now_ms,
+        }
+    }
+
+    /// A `next_sequence` that counts per partition and logs its calls.
+    fn counter() -> (BTreeMap<TopicPartition, i32>, Vec<(TopicPartition, u32)>) {
+        (BTreeMap::new(), Vec::new())
+    }
+
+    fn drain_with(
+        acc: &mut RecordAccumulator,
+        tp: &TopicPartition,
+        now_ms: u64,
+        seqs: &mut (BTreeMap<TopicPartition, i32>, Vec<(TopicPartition, u32)>),
+    ) -> Option<ProducerBatch> {
+        let (next, calls) = seqs;
+        let mut f = |tp: &TopicPartition, n: u32| {
+            calls.push((tp.clone(), n));
+            let s = next.entry(tp.clone()).or_insert(0);
+            let base = *s;
+            *s += n as i32;
+            base
+        };
+        acc.drain(tp, now_ms, &mut f)
+    }
+
+    fn no_sequence(_: &TopicPartition, _: u32) -> i32 {
+        panic!("no sequence expected")
+    }
+
+    #[test]
+    fn record_sizes_follow_the_v2_format() {
+        // attributes 1 + offset delta 1 + timestamp delta 1 + null key 1 +
+        // value length 2 + 100 + header count 1 = 107, plus its varint 2.
+        assert_eq!(record_size_in_bytes(0, 0, None, &[0; 100]), 109);
+        // 1 + 1 + 1 + (1 + 1) + (1 + 1) + 1 = 8, plus 1.
+        assert_eq!(record_size_in_bytes(0, 0, Some(b"k"), b"v"), 9);
+        // Offset delta 64 zigzags to 128: two bytes; timestamp delta -1 to 1.
+        assert_eq!(record_size_in_bytes(64, -1, Some(b"k"), b"v"), 10);
+        assert_eq!(record_size_in_bytes(63, 64, Some(b"k"), b"v"), 10);
+        // A value of 63 bytes has a 1-byte length, 64 a 2-byte one (zigzag
+        // 128); either way the body (69, 71) needs a 2-byte size varint.
+        assert_eq!(record_size_in_bytes(0, 0, None, &[0; 63]), 71);
+        assert_eq!(record_size_in_bytes(0, 0, None, &[0; 64]), 73);
+        // A 10-byte value: body 4 + 1 + 10 + 1 = 16, 17 in all.
+        assert_eq!(record_size_in_bytes(0, 0, None, &[0; 10]), 17);
+        // A 10000-byte value: length varint 3 (zigzag 20000), body 10008,
+        // size varint 3 (zigzag 20016).
+        assert_eq!(record_size_in_bytes(0, 0, None, &[0; 10_000]), 10_011);
+        // Printed by Kafka's own DefaultRecord.sizeInBytes and
+        // estimateBatchSizeUpperBound (no headers), wide deltas included.
+        let key = vec![0; 16_384];
+        let value = vec![0; 8191];
+        assert_eq!(record_size_in_bytes(8192, -65, None, &value), 8204);
+        assert_eq!(batch_size_upper_bound(None, &value), 8277);
+        assert_eq!(
+            record_size_in_bytes(100_000, 1 << 40, Some(&key), &[0; 100]),
+            16_503
+        );
+        assert_eq!(batch_size_upper_bound(Some(&key), &[0; 100]), 16_572);
+        assert_eq!(
+            record_size_in_bytes(64, -100_000, Some(&[]), &[0; 2_000_000]),
+            2_000_016
+        );
+        assert_eq!(
+            batch_size_upper_bound(None, &[0; 100]),
+            61 + 21 + 1 + 2 + 100 + 1
+        );
+    }
+
+    #[test]
+    fn batches_by_size() {
+        let mut acc = RecordAccumulator::new(config());
+        let mut results = Vec::new();
+        for i in 0..20 {
+            results.push(acc.append(tp(0), rec(i, 0), 0));
+        }
+        // 61 + 8 x 109 = 933 <= 1000 < 1042: eight records a batch.
+        let sizes: Vec<(usize, usize, bool)> = acc
+            .queued(&tp(0))
+            .map(|b| (b.records.len(), b.size_bytes, b.closed))
+            .collect();
+        assert_eq!(sizes, vec![(8, 933, true), (8, 933, true), (4, 497, false)]);
+        let ids: Vec<u64> = acc
+            .queued(&tp(0))
+            .flat_map(|b| b.records.iter().map(|r| r.id))
+            .collect();
+        assert_eq!(ids, (0..20).collect::<Vec<_>>());
+        assert_eq!(results[0].appended_bytes, 170);
+        assert!(results[0].new_batch_created);
+        assert_eq!(results[1].appended_bytes, 109);
+        assert!(!results[1].new_batch_created && !results[1].batch_is_full);
+        assert!(results[8].new_batch_created && results[8].batch_is_full);
+        assert!(!results[8].all_batches_full);
+        assert_ne!(results[7].batch_id, results[8].batch_id);
+        // Other partitions batch apart.
+        acc.append(tp(1), rec(99, 0), 0);
+        assert_eq!(acc.queued(&tp(1)).count(), 1);
+    }
+
+    #[test]
+    fn a_full_batch_is_marked_so() {
+        // 61 + 109 = 170: a batch.size of 279 is filled by exactly two records.
+        let mut acc = RecordAccumulator::new(AccumulatorConfig {
+            batch_size: 279,
+            ..config()
+        });
+        acc.append(tp(0), rec(0, 0), 0);
+        let r = acc.append(tp(0), rec(1, 0), 0);
+        assert!(r.all_batches_full && r.batch_is_full && !r.new_batch_created);
+        assert!(acc.all_batches_full(&tp(0)));
+        let (ready, _) = acc.ready(0);
+        assert_eq!(ready, vec![tp(0)], "full: no linger");
+        let r = acc.append(tp(0), rec(2, 0), 0);
+        assert!(r.new_batch_created && !r.all_batches_full && r.batch_is_full);
+    }
+
+    #[test]
+    fn an_oversized_record_gets_its_own_batch() {
+        let mut acc = RecordAccumulator::new(config());
+        acc.append(tp(0), rec(0, 0), 0);
+        let big = PendingRecord {
+            id: 1,
+            key: None,
+            value: vec![0; 2000],
+            timestamp_ms: 0,
+        };
+        assert!(acc.append(tp(0), big, 0).new_batch_created);
+        assert!(acc.append(tp(0), rec(2, 0), 0).new_batch_created);
+        let shape: Vec<(usize, usize)> = acc
+            .queued(&tp(0))
+            .map(|b| (b.records.len(), b.write_limit))
+            .collect();
+        // The big batch's buffer is the record's upper bound: 61 + 21 + 1 + 2 + 2000 + 1.
+        assert_eq!(shape, vec![(1, 1000), (1, 2086), (1, 1000)]);
+    }
+
+    #[test]
+    fn linger_and_next_ready_time() {
+        let mut acc = RecordAccumulator::new(config());
+        acc.append(tp(0), rec(0, 10), 10);
+        acc.append(tp(1), rec(1, 12), 12);
+        // Appending later does not restart the linger.
+        acc.append(tp(0), rec(2, 14), 14);
+        assert_eq!(acc.ready(10), (vec![], Some(15)));
+        assert_eq!(acc.ready(14), (vec![], Some(15)));
+        assert_eq!(acc.ready(15), (vec![tp(0)], Some(17)));
+        assert_eq!(acc.ready(17), (vec![tp(0), tp(1)], None));
+        // Not ready, not drained.
+        let mut seqs = counter();
+        assert!(drain_with(&mut acc, &tp(1), 16, &mut seqs).is_none());
+        assert!(drain_with(&mut acc, &tp(1), 17, &mut seqs).is_some());
+        // linger.ms 0: ready at once.
+        let mut acc = RecordAccumulator::new(AccumulatorConfig {
+            linger_ms: 0,
+            ..config()
+        });
+        acc.append(tp(0), rec(0, 10), 10);
+        assert_eq!(acc.ready(10), (vec![tp(0)], None));
+        assert_eq!(acc.ready(3), (vec![], Some(10)));
+    }
+
+    #[test]
+    fn drain_sendable_skips_linger_only() {
+        let mut acc = RecordAccumulator::new(config());
+        acc.append(tp(0), rec(0, 0), 0);
+        let mut seqs = counter();
+        assert!(drain_with(&mut acc, &tp(0), 1, &mut seqs).is_none());
+        let b = acc
+            .drain_sendable(&tp(0), 1, &mut no_sequence)
+            .expect("sendable");
+        assert!(b.closed);
+        assert_eq!(acc.in_flight(&tp(0)), 1);
+        // Backoff still holds.
+        acc.reenqueue(b, 2);
+        assert!(acc.drain_sendable(&tp(0), 101, &mut no_sequence).is_none());
+        assert!(acc.drain_sendable(&tp(0), 102, &mut no_sequence).is_some());
+    }
+
+    #[test]
+    fn max_in_flight_one_mutes_the_partition() {
+        let mut acc = RecordAccumulator::new(AccumulatorConfig {
+            max_in_flight: 1,
+            linger_ms: 0,
+            ..config()
+        });
+        for i in 0..20 {
+            acc.append(tp(0), rec(i, 0), 0);
+        }
+        acc.append(tp(1), rec(20, 0), 0);
+        let mut seqs = counter();
+        let first = drain_with(&mut acc, &tp(0), 0, &mut seqs).unwrap();
+        assert!(acc.is_muted(&tp(0)));
+        assert_eq!(acc.in_flight(&tp(0)), 1);
+        // Muted: neither ready nor drainable, and no wake-up time for it.
+        assert_eq!(acc.ready(0), (vec![tp(1)], None));
+        assert!(drain_with(&mut acc, &tp(0), 0, &mut seqs).is_none());
+        assert!(acc.drain_sendable(&tp(0), 0, &mut no_sequence).is_none());
+        // Other partitions are not muted.
+        assert!(drain_with(&mut acc, &tp(1), 0, &mut seqs).is_some());
+        acc.complete(&tp(0), first.id);
+        assert!(!acc.is_muted(&tp(0)));
+        assert_eq!(acc.ready(0).0, vec![tp(0)]);
+        let second = drain_with(&mut acc, &tp(0), 0, &mut seqs).unwrap();
+        assert_eq!(second.records[0].id, 8);
+        // A retriable failure unmutes too (the batch is back in the queue).
+        acc.reenqueue(second, 0);
+        assert!(!acc.is_muted(&tp(0)));
+
+        // With 5 in flight allowed, two batches of a partition fly at once.
+        let mut acc = RecordAccumulator::new(AccumulatorConfig {
+            linger_ms: 0,
+            ..config()
+        });
+        for i in 0..20 {
+            acc.append(tp(0), rec(i, 0), 0);
+        }
+        assert!(drain_with(&mut acc, &tp(0), 0, &mut seqs).is_some());
+        assert!(drain_with(&mut acc, &tp(0), 0, &mut seqs).is_some());
+        assert_eq!(acc.in_flight(&tp(0)), 2);
+        assert_eq!(acc.in_flight_total(), 2);
+        assert!(!acc.is_muted(&tp(0)));
+    }
+
+    #[test]
+    fn retries_back_off() {
+        let mut acc = RecordAccumulator::new(AccumulatorConfig {
+            linger_ms: 0,
+            ..config()
+        });
+        acc.append(tp(0), rec(0, 0), 0);
+        let mut seqs = counter();
+        let b = drain_with(&mut acc, &tp(0), 0, &mut seqs).unwrap();
+        let id = b.id;
+        acc.reenqueue(b, 50);
+        assert_eq!(acc.in_flight(&tp(0)), 0);
+        let queued = acc.queued(&tp(0)).next().unwrap();
+        assert_eq!((queued.attempts, queued.last_attempt_ms), (1, 50));
+        assert_eq!(acc.ready(100), (vec![], Some(150)));
+        assert!(drain_with(&mut acc, &tp(0), 149, &mut seqs).is_none());
+        assert_eq!(acc.ready(150), (vec![tp(0)], None));
+        let b = drain_with(&mut acc, &tp(0), 150, &mut seqs).unwrap();
+        assert_eq!(b.id, id);
+        // Records appended meanwhile went to a new batch behind it.
+        acc.reenqueue(b, 200);
+        acc.append(tp(0), rec(1, 200), 200);
+        let shape: Vec<(u64, u32)> = acc.queued(&tp(0)).map(|b| (b.id, b.attempts)).collect();
+        assert_eq!(shape, vec![(id, 2), (id + 1, 0)]);
+        // The fresh batch behind the retry waits for it.
+        assert_eq!(acc.ready(299), (vec![], Some(300)));
+    }
+
+    fn idempotent() -> RecordAccumulator {
+        // batch.size 170: one 100-byte record per batch.
+        RecordAccumulator::new(AccumulatorConfig {
+            batch_size: 170,
+            linger_ms: 0,
+            idempotence: true,
+            ..config()
+        })
+    }
+
+    #[test]
+    fn sequences_only_for_new_batches() {
+        let mut acc = RecordAccumulator::new(AccumulatorConfig {
+            linger_ms: 0,
+            idempotence: true,
+            ..config()
+        });
+        acc.set_producer_id_and_epoch(7, 0);
+        for i in 0..10 {
+            acc.append(tp(0), rec(i, 0), 0);
+        }
+        let mut seqs = counter();
+        let a = drain_with(&mut acc, &tp(0), 0, &mut seqs).unwrap();
+        let b = drain_with(&mut acc, &tp(0), 0, &mut seqs).unwrap();
+        assert_eq!((a.base_sequence, a.records.len()), (0, 8));
+        assert_eq!((b.base_sequence, b.records.len()), (8, 2));
+        assert_eq!((a.producer_id, a.producer_epoch), (7, 0));
+        assert_eq!(a.last_sequence(), 7);
+        assert_eq!(seqs.1, vec![(tp(0), 8), (tp(0), 2)]);
+        acc.reenqueue(b, 0);
+        acc.reenqueue(a, 0);
+        let a = drain_with(&mut acc, &tp(0), 100, &mut seqs).unwrap();
+        acc.complete(&tp(0), a.id);
+        let b = drain_with(&mut acc, &tp(0), 100, &mut seqs).unwrap();
+        assert_eq!((a.base_sequence, b.base_sequence), (0, 8));
+        assert_eq!(seqs.1.len(), 2, "retries keep their sequences");
+
+        // Without idempotence nothing is numbered.
+        let mut acc = RecordAccumulator::new(AccumulatorConfig {
+            linger_ms: 0,
+            ..config()
+        });
+        acc.append(tp(0), rec(0, 0), 0);
+        let b = acc.drain(&tp(0), 0, &mut no_sequence).unwrap();
+        assert_eq!(b.base_sequence, -1);
+    }
+
+    #[test]
+    fn reenqueue_keeps_sequence_order() {
+        let mut acc = idempotent();
+        for i in 0..4 {
+            acc.append(tp(0), rec(i, 0), 0);
+        }
+        let mut seqs = counter();
+        let drained: Vec<ProducerBatch> = (0..3)
+            .map(|_| drain_with(&mut acc, &tp(0), 0, &mut seqs).unwrap())
+            .collect();
+        assert_eq!(
+            drained.iter().map(|b| b.base_sequence).collect::<Vec<_>>(),
+            vec![0, 1, 2]
+        );
+        let mut it = drained.into_iter();
+        let (b0, b1, b2) = (it.next().unwrap(), it.next().unwrap(), it.next().unwrap());
+        // Answers come back out of order.
+        acc.reenqueue(b2, 10);
+        acc.reenqueue(b0, 10);
+        acc.reenqueue(b1, 10);
+        let order: Vec<i32> = acc.queued(&tp(0)).map(|b| b.base_sequence).collect();
+        assert_eq!(
+            order,
+            vec![0, 1, 2, -1],
+            "retries in sequence order, the fresh batch last"
+        );
+        let recs: Vec<u64> = acc.queued(&tp(0)).map(|b| b.records[0].id).collect();
+        assert_eq!(recs, vec![0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn retry_waits_for_lower_sequences_in_flight() {
+        let mut acc = idempotent();
+        for i in 0..3 {
+            acc.append(tp(0), rec(i, 0), 0);
+        }
+        let mut seqs = counter();
+        let b0 = drain_with(&mut acc, &tp(0), 0, &mut seqs).unwrap();
+        let b1 = drain_with(&mut acc, &tp(0), 0, &mut seqs).unwrap();
+        // Sequence 1 failed while 0 is still in flight: it must not overtake it.
+        acc.reenqueue(b1, 0);
+        assert_eq!(acc.ready(100), (vec![], None));
+        assert!(drain_with(&mut acc, &tp(0), 100, &mut seqs).is_none());
+        assert!(acc.drain_sendable(&tp(0), 100, &mut no_sequence).is_none());
+        acc.complete(&tp(0), b0.id);
+        assert_eq!(acc.ready(100).0, vec![tp(0)]);
+        assert_eq!(
+            drain_with(&mut acc, &tp(0), 100, &mut seqs)
+                .unwrap()
+                .base_sequence,
+            1
+        );
+    }
+
+    #[test]
+    fn fresh_batches_wait_for_a_stale_epoch() {
+        let mut acc = idempotent();
+        acc.set_producer_id_and_epoch(1, 0);
+        acc.append(tp(0), rec(0, 0), 0);
+        acc.append(tp(0), rec(1, 0), 0);
+        let mut seqs = counter();
+        let old = drain_with(&mut acc, &tp(0), 0, &mut seqs).unwrap();
+        acc.set_producer_id_and_epoch(2, 0);
+        assert!(drain_with(&mut acc, &tp(0), 0, &mut seqs).is_none());
+        acc.complete(&tp(0), old.id);
+        let new = drain_with(&mut acc, &tp(0), 0, &mut seqs).unwrap();
+        assert_eq!((new.producer_id, new.base_sequence), (2, 1));
+    }
+
+    #[test]
+    fn reset_sequences_renumbers_queued_batches() {
+        let mut acc = idempotent();
+        acc.set_producer_id_and_epoch(1, 0);
+        acc.append(tp(0), rec(0, 0), 0);
+        let mut seqs = counter();
+        let b = drain_with(&mut acc, &tp(0), 0, &mut seqs).unwrap();
+        acc.reenqueue(b, 0);
+        acc.reset_sequences();
+        let q = acc.queued(&tp(0)).next().unwrap();
+        assert_eq!(
+            (q.base_sequence, q.producer_id, q.producer_epoch),
+            (-1, -1, -1)
+        );
+        acc.set_producer_id_and_epoch(2, 0);
+        let mut fresh = counter();
+        let b = drain_with(&mut acc, &tp(0), 100, &mut fresh).unwrap();
+        assert_eq!((b.base_sequence, b.producer_id, b.attempts), (0, 2, 1));
+        assert_eq!(fresh.1.len(), 1);
+    }
+
+    #[test]
+    fn expiry_by_delivery_timeout() {
+        let mut acc = RecordAccumulator::new(AccumulatorConfig {
+            delivery_timeout_ms: 100,
+            linger_ms: 0,
+            ..config()
+        });
+        acc.append(tp(0), rec(0, 0), 0);
+        acc.append(tp(1), rec(1, 0), 0);
+        acc.append(tp(0), vec_rec(2, 50), 50);
+        acc.append(tp(2), rec(3, 60), 60);
+        let mut seqs = counter();
+        // In flight: the caller's to time out, not the accumulator's.
+        let flying = drain_with(&mut acc, &tp(1), 0, &mut seqs).unwrap();
+        assert_eq!(acc.next_expiry_ms(), Some(100));
+        assert!(acc.expire(99).is_empty());
+        let e: Vec<u64> = acc
+            .expire(100)
+            .iter()
+            .flat_map(|b| b.records.iter().map(|r| r.id))
+            .collect();
+        assert_eq!(e, vec![0]);
+        assert_eq!(acc.in_flight(&tp(1)), 1);
+        assert_eq!(acc.next_expiry_ms(), Some(150));
+        let e: Vec<u64> = acc
+            .expire(1000)
+            .iter()
+            .flat_map(|b| b.records.iter().map(|r| r.id))
+            .collect();
+        assert_eq!(e, vec![2, 3]);
+        assert!(!acc.has_undrained());
+        assert_eq!(acc.next_expiry_ms(), None);
+        // A re-enqueued batch expires from its creation, not its last attempt.
+        acc.reenqueue(flying, 1000);
+        assert_eq!(acc.expire(1000).len(), 1);
+    }
+
+    /// A record in a batch of its own (too big to share one).
+    fn vec_rec(id: u64, now_ms: u64) -> PendingRecord {
+        PendingRecord {
+            value: vec![0; 900],
+            ..rec(id, now_ms)
+        }
+    }
+
+    #[test]
+    fn batch_ids_are_unique_and_complete_ignores_unknown_ids() {
+        let mut acc = RecordAccumulator::new(AccumulatorConfig {
+            linger_ms: 0,
+            ..config()
+        });
+        acc.append(tp(0), rec(0, 0), 0);
+        acc.append(tp(1), rec(1, 0), 0);
+        let mut seqs = counter();
+        let a = drain_with(&mut acc, &tp(0), 0, &mut seqs).unwrap();
+        let b = drain_with(&mut acc, &tp(1), 0, &mut seqs).unwrap();
+        assert_ne!(a.id, b.id);
+        acc.complete(&tp(0), b.id);
+        acc.complete(&tp(2), a.id);
+        assert_eq!(acc.in_flight_total(), 2);
+        acc.complete(&tp(0), a.id);
+        assert_eq!(acc.in_flight_total(), 1);
+    }
+}

@@ -1,0 +1,72 @@
+//! What the logs hold after the settle phase: the final read of every
+//! partition from its leader (records below the high watermark, as a consumer
+//! reading from the start would get them) and each in-sync replica's copy.
+
+use sim::Sim;
+
+use super::node::ClusterNode;
+use super::topology::{Role, Topology};
+use crate::broker::BrokerServer;
+use crate::check::data::{FinalState, LogRecord};
+use crate::client::record_id;
+use crate::metadata::MetadataImage;
+use crate::protocol::TopicPartition;
+
+fn broker<'a>(sim: &'a Sim<ClusterNode>, topology: &Topology, id: u32) -> Option<&'a BrokerServer> {
+    match sim.node(topology.id(&Role::Broker(id))?) {
+        Some(ClusterNode::Broker(b)) => Some(b),
+        _ => None,
+    }
+}
+
+/// Records of `tp` on broker `id` below `upto`.
+fn records(sim: &Sim<ClusterNode>, topology: &Topology, id: u32, tp: &TopicPartition, upto: u64) -> Option<Vec<LogRecord>> {
+    let p = broker(sim, topology, id)?.replica_manager()?.partitions().get(tp)?;
+    let mut out = Vec::new();
+    for batch in p.log.read(0, upto, usize::MAX) {
+        for (i, r) in batch.records.iter().enumerate() {
+            let offset = batch.base_offset + i as u64;
+            if offset < upto {
+                out.push(LogRecord {
+                    offset,
+                    id: record_id(&r.value),
+                    leader_epoch: batch.partition_leader_epoch,
+                });
+            }
+        }
+    }
+    Some(out)
+}
+
+/// The final state of every partition with a running leader in `image`.
+pub fn collect(sim: &Sim<ClusterNode>, topology: &Topology, image: &MetadataImage) -> FinalState {
+    let mut state = FinalState::default();
+    for (name, topic) in &image.topics {
+        for (&index, reg) in &topic.partitions {
+            let tp = TopicPartition::new(name, index);
+            let Some(leader) = reg.leader else {
+                continue;
+            };
+            let Some(hw) = broker(sim, topology, leader)
+                .and_then(|b| b.replica_manager())
+                .and_then(|r| r.partitions().get(&tp))
+                .filter(|p| p.is_leader())
+                .map(|p| p.log.high_watermark())
+            else {
+                continue;
+            };
+            let Some(committed) = records(sim, topology, leader, &tp, hw) else {
+                continue;
+            };
+            let replicas = reg
+                .isr
+                .iter()
+                .filter(|&&r| r != leader)
+                .filter_map(|&r| Some((r, records(sim, topology, r, &tp, hw)?)))
+                .collect();
+            state.committed.insert(tp.clone(), committed);
+            state.replicas.insert(tp, replicas);
+        }
+    }
+    state
+}

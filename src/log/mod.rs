@@ -1,0 +1,62 @@
+//! Kafka's partition log as a sans-IO state machine over a simulated disk.
+//!
+//! Models apache/kafka's `storage` module: [`UnifiedLog`] (one partition
+//! replica's log: segments, high watermark, recovery point, flush policy,
+//! recovery after a crash), [`LogSegment`] (one `{base_offset:020}.log`
+//! file), [`LeaderEpochFileCache`] (epoch → start offset, persisted as
+//! `leader-epoch-checkpoint`) and v2 [`RecordBatch`]es with their CRC-32C.
+//!
+//! Nothing here touches a disk or a clock. Every disk effect is returned as a
+//! [`LogOutput`] for the host to apply in order; fsync completions come back
+//! through [`UnifiedLog::on_flushed`], time through `now_ms` arguments, and
+//! a restart rebuilds the log from the disk's bytes with
+//! [`UnifiedLog::recover`].
+//!
+//! Choices where this model differs from Kafka:
+//! - recovery re-reads every segment, not only those from the recovery
+//!   point on (the in-memory log needs every batch); a cut below the
+//!   recovery point is flagged in the [`RecoveryReport`];
+//! - batches must have contiguous offsets; a gap ends the log at recovery;
+//! - `truncate_to` an offset inside a batch drops that whole batch and the
+//!   log ends at its base offset (Kafka cuts the same bytes but sets the log
+//!   end offset to the requested offset);
+//! - `flush.ms` is checked on appends and [`UnifiedLog::maybe_flush`], not by
+//!   a scheduler; the flush clock starts at the first append;
+//! - `decode` rejects what this model cannot hold (compression, transactions,
+//!   headers, null values, non-canonical varints) as corrupt;
+//! - a batch larger than `segment.bytes` gets a segment of its own (Kafka
+//!   rejects it with `RecordBatchTooLargeException`).
+//!
+//! Not modelled: compression, transactions and control batches, record
+//! headers, offset/time/transaction indexes, producer state snapshots,
+//! retention and log start offsets above 0, compaction, time-based rolls,
+//! asynchronous segment deletion (`.deleted` files: segments are removed at
+//! once), remote storage.
+
+mod batch;
+mod checkpoint_file;
+mod codec;
+mod config;
+mod crc32c;
+mod leader_epoch;
+mod output;
+mod recovery;
+mod segment;
+mod unified_log;
+
+#[cfg(test)]
+mod tests;
+
+pub use batch::{
+    increment_sequence, BatchError, Record, RecordBatch, LOG_OVERHEAD, MAGIC_V2,
+    NO_PARTITION_LEADER_EPOCH, NO_PRODUCER_EPOCH, NO_PRODUCER_ID, NO_SEQUENCE,
+    RECORD_BATCH_OVERHEAD,
+};
+pub use checkpoint_file::leader_epoch_checkpoint_file;
+pub use config::LogConfig;
+pub use crc32c::crc32c;
+pub use leader_epoch::{EpochEntry, LeaderEpochFileCache, UNDEFINED_EPOCH};
+pub use output::LogOutput;
+pub use recovery::{RecoveryReport, RecoveryStop};
+pub use segment::{parse_segment_file_name, segment_file_name, LogSegment, ScanStop};
+pub use unified_log::{AppendError, UnifiedLog};

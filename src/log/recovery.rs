@@ -1,0 +1,200 @@
+//! Rebuilding a log from its directory after a restart (Kafka's `LogLoader`
+//! recovering after an unclean shutdown).
+//!
+//! Segments are read in base-offset order. The log ends at the first torn
+//! batch, corrupt batch or offset gap (a segment not starting where the
+//! previous one ended counts as a gap): that segment is cut there and every
+//! later segment is removed. Unlike Kafka, which only re-reads segments
+//! from the recovery point on (trusting fsynced ones), every segment is
+//! read, as the in-memory log needs all batches; a cut below the recovery
+//! point is flagged in the report.
+
+use std::collections::BTreeMap;
+
+use super::checkpoint_file::{leader_epoch_checkpoint_file, tmp_file, write_atomically};
+use super::config::LogConfig;
+use super::leader_epoch::LeaderEpochFileCache;
+use super::output::LogOutput;
+use super::segment::{count_decodable_batches, parse_segment_file_name, LogSegment, ScanStop};
+use super::unified_log::UnifiedLog;
+
+/// Where recovery ended the log early, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RecoveryStop {
+    /// The segment file where the valid log ends.
+    pub file: String,
+    /// Byte position in it where the valid log ends.
+    pub position: u64,
+    /// The log end offset after recovery.
+    pub offset: u64,
+    /// What was found there.
+    pub reason: ScanStop,
+    /// The cut lies below the recovery point: data that was fsynced is bad
+    /// (media corruption); Kafka would not have re-read it at startup.
+    pub below_recovery_point: bool,
+}
+
+/// What recovery found and did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct RecoveryReport {
+    /// Segments kept.
+    pub segments_loaded: usize,
+    /// Batches kept.
+    pub batches_loaded: u64,
+    /// The log end offset after recovery.
+    pub log_end_offset: u64,
+    /// Where and why the log was cut, if it was.
+    pub stop: Option<RecoveryStop>,
+    /// Segment bytes discarded (cut tails and removed segments).
+    pub bytes_cut: u64,
+    /// Whole, valid batches among the discarded bytes (a torn or corrupt
+    /// batch is not counted, nor anything after it in its segment).
+    pub batches_cut: u64,
+    /// Segment files removed.
+    pub segments_removed: Vec<String>,
+    /// The leader epoch checkpoint was rewritten (missing entries, stale
+    /// entries past the log end, or an unreadable file).
+    pub epoch_checkpoint_rewritten: bool,
+}
+
+impl UnifiedLog {
+    /// Rebuilds the log of `dir` from `files` (every file under `dir/`:
+    /// name and current bytes). Pushes the repairs to `out`: removal of a
+    /// stray checkpoint `.tmp`, the cut of the segment where the valid log
+    /// ends, removal of every later segment, creation of an empty first
+    /// segment when there is none, and a checkpoint rewrite when the epoch
+    /// cache differs from it.
+    ///
+    /// The epoch cache is the checkpoint's entries, truncated from the end
+    /// at the recovered log end offset, then extended with the epoch of each
+    /// recovered batch that is newer than the latest cached one (as Kafka's
+    /// `LogSegment.recover` does). The recovery point becomes
+    /// `min(recovery_point, log end offset)`, the high watermark 0 (the host
+    /// restores it from its checkpoint).
+    pub fn recover(
+        dir: &str,
+        config: LogConfig,
+        files: &[(String, Vec<u8>)],
+        recovery_point: u64,
+        out: &mut Vec<LogOutput>,
+    ) -> UnifiedLog {
+        let checkpoint_path = leader_epoch_checkpoint_file(dir);
+        let checkpoint_tmp = tmp_file(&checkpoint_path);
+        let mut segment_files: BTreeMap<u64, (&str, &[u8])> = BTreeMap::new();
+        let mut checkpoint: Option<&[u8]> = None;
+        for (name, bytes) in files {
+            if let Some(base) = parse_segment_file_name(dir, name) {
+                segment_files.insert(base, (name, bytes));
+            } else if *name == checkpoint_path {
+                checkpoint = Some(bytes);
+            } else if *name == checkpoint_tmp {
+                out.push(LogOutput::Remove { file: name.clone() });
+            }
+        }
+
+        let mut report = RecoveryReport::default();
+        let mut segments: Vec<LogSegment> = Vec::new();
+        let mut expected = 0u64;
+        for (base, (name, bytes)) in segment_files {
+            if report.stop.is_some() {
+                remove_segment(name, bytes, &mut report, out);
+                continue;
+            }
+            if base != expected {
+                report.stop = Some(RecoveryStop {
+                    file: name.to_owned(),
+                    position: 0,
+                    offset: expected,
+                    reason: ScanStop::Gap {
+                        expected,
+                        found: base,
+                    },
+                    below_recovery_point: expected < recovery_point,
+                });
+                remove_segment(name, bytes, &mut report, out);
+                continue;
+            }
+            let (segment, stop) = LogSegment::load(dir, base, bytes);
+            expected = segment.next_offset();
+            if let Some(reason) = stop {
+                let valid = segment.size();
+                let tail = &bytes[valid as usize..];
+                report.bytes_cut += tail.len() as u64;
+                report.batches_cut += count_decodable_batches(tail);
+                report.stop = Some(RecoveryStop {
+                    file: name.to_owned(),
+                    position: valid,
+                    offset: expected,
+                    reason,
+                    below_recovery_point: expected < recovery_point,
+                });
+                out.push(LogOutput::Truncate {
+                    file: name.to_owned(),
+                    len: valid,
+                });
+            }
+            segments.push(segment);
+        }
+        if segments.is_empty() {
+            let segment = LogSegment::new(dir, 0);
+            out.push(LogOutput::Write {
+                file: segment.file().to_owned(),
+                offset: 0,
+                bytes: Vec::new(),
+            });
+            segments.push(segment);
+        }
+        let log_end_offset = expected;
+
+        let stored = checkpoint.map(LeaderEpochFileCache::decode_checkpoint);
+        let mut epoch_cache = match &stored {
+            Some(Some(entries)) => LeaderEpochFileCache::from_entries(entries.iter().copied()),
+            _ => LeaderEpochFileCache::new(),
+        };
+        epoch_cache.truncate_from_end(log_end_offset);
+        for batch in segments.iter().flat_map(|s| s.batches()) {
+            let epoch = batch.partition_leader_epoch;
+            if epoch >= 0
+                && epoch_cache
+                    .latest_epoch()
+                    .is_none_or(|latest| epoch > latest)
+            {
+                epoch_cache.assign(epoch, batch.base_offset);
+            }
+        }
+        let rewrite = match &stored {
+            None => !epoch_cache.is_empty(),
+            Some(None) => true,
+            Some(Some(entries)) => entries.as_slice() != epoch_cache.entries(),
+        };
+        if rewrite {
+            write_atomically(&checkpoint_path, epoch_cache.encode_checkpoint(), out);
+        }
+
+        report.segments_loaded = segments.len();
+        report.batches_loaded = segments.iter().map(|s| s.batches().len() as u64).sum();
+        report.log_end_offset = log_end_offset;
+        report.epoch_checkpoint_rewritten = rewrite;
+        let recovery_point = recovery_point.min(log_end_offset);
+        UnifiedLog {
+            dir: dir.to_owned(),
+            config,
+            segments,
+            epoch_cache,
+            high_watermark: 0,
+            recovery_point,
+            flush_requested: recovery_point,
+            last_flush_ms: None,
+            recovery: report,
+        }
+    }
+}
+
+fn remove_segment(name: &str, bytes: &[u8], report: &mut RecoveryReport, out: &mut Vec<LogOutput>) {
+    report.bytes_cut += bytes.len() as u64;
+    report.batches_cut += count_decodable_batches(bytes);
+    report.segments_removed.push(name.to_owned());
+    out.push(LogOutput::Remove {
+        file: name.to_owned(),
+    });
+}

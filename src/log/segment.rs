@@ -1,0 +1,194 @@
+//! One segment of a log (Kafka's `LogSegment`): the file
+//! `{dir}/{base_offset:020}.log` holding consecutive batches from
+//! `base_offset` on, mirrored in memory.
+//!
+//! Offset and time indexes are not modelled: lookups search the in-memory
+//! batch list, which is what an index makes fast in Kafka.
+
+use std::sync::Arc;
+
+use super::batch::{BatchError, RecordBatch};
+use super::output::LogOutput;
+
+/// Kafka's segment file name: the base offset as 20 zero-padded digits.
+pub fn segment_file_name(dir: &str, base_offset: u64) -> String {
+    format!("{dir}/{base_offset:020}.log")
+}
+
+/// The base offset of a segment file of `dir`, or None when `file` is not
+/// one (wrong directory, suffix, or not exactly 20 digits).
+pub fn parse_segment_file_name(dir: &str, file: &str) -> Option<u64> {
+    let name = file.strip_prefix(dir)?.strip_prefix('/')?;
+    let digits = name.strip_suffix(".log")?;
+    if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// Why reading a segment's bytes stopped before their end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ScanStop {
+    /// The last batch is cut short (a torn or lost write).
+    Torn,
+    /// A batch fails its length, magic, CRC or content checks.
+    Corrupt,
+    /// A valid batch does not start where the previous one ended.
+    Gap {
+        /// The offset the log continues at.
+        expected: u64,
+        /// The base offset found instead.
+        found: u64,
+    },
+}
+
+/// One segment file and its batches.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogSegment {
+    base_offset: u64,
+    file: String,
+    batches: Vec<Arc<RecordBatch>>,
+    /// Byte position of each batch in the file.
+    positions: Vec<u64>,
+    size: u64,
+}
+
+impl LogSegment {
+    /// An empty segment starting at `base_offset`.
+    pub(crate) fn new(dir: &str, base_offset: u64) -> Self {
+        Self {
+            base_offset,
+            file: segment_file_name(dir, base_offset),
+            batches: Vec::new(),
+            positions: Vec::new(),
+            size: 0,
+        }
+    }
+
+    /// Reads a segment file's bytes (Kafka's `LogSegment.recover`): batches
+    /// from the start while they decode and continue the offsets from
+    /// `base_offset`. Returns the segment holding the valid prefix, and why
+    /// reading stopped early, if it did (the caller cuts the file to
+    /// [`LogSegment::size`]).
+    pub(crate) fn load(dir: &str, base_offset: u64, bytes: &[u8]) -> (Self, Option<ScanStop>) {
+        let mut segment = Self::new(dir, base_offset);
+        let mut pos = 0usize;
+        while pos < bytes.len() {
+            let (batch, len) = match RecordBatch::decode(&bytes[pos..]) {
+                Ok(decoded) => decoded,
+                Err(BatchError::Truncated) => return (segment, Some(ScanStop::Torn)),
+                Err(BatchError::Corrupt) => return (segment, Some(ScanStop::Corrupt)),
+            };
+            let expected = segment.next_offset();
+            if batch.base_offset != expected {
+                let found = batch.base_offset;
+                return (segment, Some(ScanStop::Gap { expected, found }));
+            }
+            pos += len;
+            segment.push(Arc::new(batch), len as u64);
+        }
+        (segment, None)
+    }
+
+    /// Offset of the first batch it may hold.
+    pub fn base_offset(&self) -> u64 {
+        self.base_offset
+    }
+
+    /// Its file name.
+    pub fn file(&self) -> &str {
+        &self.file
+    }
+
+    /// Bytes in its file.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Its batches, in offset order.
+    pub fn batches(&self) -> &[Arc<RecordBatch>] {
+        &self.batches
+    }
+
+    /// True when it holds no batch.
+    pub fn is_empty(&self) -> bool {
+        self.batches.is_empty()
+    }
+
+    /// The offset after its last batch (`base_offset` when empty).
+    pub fn next_offset(&self) -> u64 {
+        self.batches
+            .last()
+            .map_or(self.base_offset, |b| b.next_offset())
+    }
+
+    /// Index of the first batch whose last offset is >= `offset`: the batch
+    /// containing `offset`, or the next one (Kafka's `translateOffset`).
+    pub fn find(&self, offset: u64) -> Option<usize> {
+        let i = self.batches.partition_point(|b| b.last_offset() < offset);
+        (i < self.batches.len()).then_some(i)
+    }
+
+    /// Byte position of batch `index` in the file.
+    pub fn position(&self, index: usize) -> u64 {
+        self.positions.get(index).copied().unwrap_or(self.size)
+    }
+
+    /// Encoded size of batch `index` (0 when there is none).
+    pub fn batch_size(&self, index: usize) -> u64 {
+        if index >= self.batches.len() {
+            return 0;
+        }
+        self.position(index + 1) - self.positions[index]
+    }
+
+    fn push(&mut self, batch: Arc<RecordBatch>, size: u64) {
+        self.positions.push(self.size);
+        self.size += size;
+        self.batches.push(batch);
+    }
+
+    /// Appends `batch` at the end of the file.
+    pub(crate) fn append(&mut self, batch: Arc<RecordBatch>, out: &mut Vec<LogOutput>) {
+        let bytes = batch.encode();
+        let size = bytes.len() as u64;
+        out.push(LogOutput::Write {
+            file: self.file.clone(),
+            offset: self.size,
+            bytes,
+        });
+        self.push(batch, size);
+    }
+
+    /// Removes the batch containing `offset` and every later one (Kafka's
+    /// `LogSegment.truncateTo`: it cuts at the position of the first batch
+    /// whose last offset is >= `offset`). Returns the bytes cut.
+    pub(crate) fn truncate_to(&mut self, offset: u64, out: &mut Vec<LogOutput>) -> u64 {
+        let Some(index) = self.find(offset) else {
+            return 0;
+        };
+        let position = self.positions[index];
+        let cut = self.size - position;
+        self.batches.truncate(index);
+        self.positions.truncate(index);
+        self.size = position;
+        out.push(LogOutput::Truncate {
+            file: self.file.clone(),
+            len: position,
+        });
+        cut
+    }
+}
+
+/// Number of batches that decode one after another from the start of
+/// `bytes` (contiguity not checked): how many whole batches discarded bytes
+/// held, for recovery reports.
+pub(crate) fn count_decodable_batches(bytes: &[u8]) -> u64 {
+    let mut pos = 0;
+    let mut count = 0;
+    while let Ok((_, len)) = RecordBatch::decode(&bytes[pos..]) {
+        pos += len;
+        count += 1;
+    }
+    count
+}

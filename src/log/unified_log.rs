@@ -1,0 +1,427 @@
+//! One partition replica's log (Kafka's `UnifiedLog` over `LocalLog`):
+//! segments, leader epoch cache, high watermark, recovery point and flush
+//! policy. Sans-IO: every disk effect is pushed to an `out` vector of
+//! [`LogOutput`]s for the host to carry out in order.
+
+use std::fmt;
+use std::sync::Arc;
+
+use super::batch::{Record, RecordBatch};
+use super::checkpoint_file::{leader_epoch_checkpoint_file, write_atomically};
+use super::config::LogConfig;
+use super::leader_epoch::LeaderEpochFileCache;
+use super::output::LogOutput;
+use super::recovery::RecoveryReport;
+use super::segment::LogSegment;
+
+/// Why a follower append was refused.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, thiserror::Error)]
+pub enum AppendError {
+    /// The batch does not start at the log end offset.
+    #[error("batch starts at offset {found}, log end offset is {expected}")]
+    UnexpectedOffset {
+        /// The log end offset.
+        expected: u64,
+        /// The batch's base offset.
+        found: u64,
+    },
+    /// The batch holds no record.
+    #[error("empty record batch")]
+    EmptyBatch,
+}
+
+/// A partition replica's log in directory `dir` (e.g. `orders-0`).
+///
+/// Invariants: at least one segment; segments are contiguous (each starts
+/// where the previous ends) and the first starts at offset 0 (the log start
+/// offset; retention is not modelled); `high_watermark` and
+/// `recovery_point` are at most the log end offset.
+#[derive(Clone)]
+pub struct UnifiedLog {
+    pub(super) dir: String,
+    pub(super) config: LogConfig,
+    pub(super) segments: Vec<LogSegment>,
+    pub(super) epoch_cache: LeaderEpochFileCache,
+    pub(super) high_watermark: u64,
+    pub(super) recovery_point: u64,
+    /// Highest offset below which segment fsyncs have been issued (a flush
+    /// under way covers up to here).
+    pub(super) flush_requested: u64,
+    /// When the last flush was issued (None: before the first append).
+    pub(super) last_flush_ms: Option<u64>,
+    pub(super) recovery: RecoveryReport,
+}
+
+impl fmt::Debug for UnifiedLog {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnifiedLog")
+            .field("dir", &self.dir)
+            .field("log_end_offset", &self.log_end_offset())
+            .field("high_watermark", &self.high_watermark)
+            .field("recovery_point", &self.recovery_point)
+            .field("segments", &self.segments.len())
+            .field("epochs", &self.epoch_cache.entries())
+            .finish()
+    }
+}
+
+impl UnifiedLog {
+    /// Its directory.
+    pub fn dir(&self) -> &str {
+        &self.dir
+    }
+
+    /// Its configs.
+    pub fn config(&self) -> LogConfig {
+        self.config
+    }
+
+    /// First offset in the log: always 0 (no retention or deleteRecords).
+    pub fn log_start_offset(&self) -> u64 {
+        0
+    }
+
+    /// The offset the next record gets.
+    pub fn log_end_offset(&self) -> u64 {
+        self.active().next_offset()
+    }
+
+    /// The high watermark.
+    pub fn high_watermark(&self) -> u64 {
+        self.high_watermark
+    }
+
+    /// Raises the high watermark to `hw`, clamped to the log end offset;
+    /// returns whether it moved. It never goes down here (only
+    /// [`UnifiedLog::truncate_to`] lowers it), like Kafka's
+    /// `maybeUpdateHighWatermark`.
+    pub fn update_high_watermark(&mut self, hw: u64) -> bool {
+        let hw = hw.min(self.log_end_offset());
+        if hw > self.high_watermark {
+            self.high_watermark = hw;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Offset below which everything is known durable (fsynced).
+    pub fn recovery_point(&self) -> u64 {
+        self.recovery_point
+    }
+
+    /// The newest leader epoch in the epoch cache.
+    pub fn latest_epoch(&self) -> Option<i32> {
+        self.epoch_cache.latest_epoch()
+    }
+
+    /// Kafka's `endOffsetForEpoch`: see [`LeaderEpochFileCache::end_offset_for`].
+    pub fn end_offset_for_epoch(&self, epoch: i32) -> Option<(i32, u64)> {
+        self.epoch_cache
+            .end_offset_for(epoch, self.log_end_offset())
+    }
+
+    /// The leader epoch cache.
+    pub fn epoch_cache(&self) -> &LeaderEpochFileCache {
+        &self.epoch_cache
+    }
+
+    /// Every batch, in offset order.
+    pub fn batches(&self) -> impl Iterator<Item = &Arc<RecordBatch>> + '_ {
+        self.segments.iter().flat_map(|s| s.batches().iter())
+    }
+
+    /// The batch holding `offset`.
+    pub fn batch_containing(&self, offset: u64) -> Option<&Arc<RecordBatch>> {
+        let si = self
+            .segments
+            .partition_point(|s| s.base_offset() <= offset)
+            .checked_sub(1)?;
+        let segment = &self.segments[si];
+        let batch = &segment.batches()[segment.find(offset)?];
+        (batch.base_offset <= offset).then_some(batch)
+    }
+
+    /// The segments, in offset order (the last is the active one).
+    pub fn segments(&self) -> &[LogSegment] {
+        &self.segments
+    }
+
+    /// The segment file names, in offset order.
+    pub fn segment_files(&self) -> impl Iterator<Item = &str> + '_ {
+        self.segments.iter().map(|s| s.file())
+    }
+
+    /// What the recovery that built this log found.
+    pub fn recovery_report(&self) -> &RecoveryReport {
+        &self.recovery
+    }
+
+    /// Messages above both the recovery point and any flush under way.
+    pub fn unflushed_messages(&self) -> u64 {
+        self.log_end_offset()
+            .saturating_sub(self.recovery_point.max(self.flush_requested))
+    }
+
+    fn active(&self) -> &LogSegment {
+        self.segments.last().expect("a log always has a segment")
+    }
+
+    fn active_mut(&mut self) -> &mut LogSegment {
+        self.segments
+            .last_mut()
+            .expect("a log always has a segment")
+    }
+
+    /// Appends `records` as one batch at the log end offset, stamped with
+    /// `leader_epoch` (Kafka's `appendAsLeader`). Rolls a segment first when
+    /// needed, records the epoch's start offset when it is new (rewriting
+    /// the checkpoint), writes the batch and applies the flush policy.
+    ///
+    /// # Panics
+    /// When `records` is empty (Kafka rejects empty batches before they get
+    /// here).
+    #[allow(clippy::too_many_arguments)]
+    pub fn append_as_leader(
+        &mut self,
+        records: Vec<Record>,
+        producer_id: i64,
+        producer_epoch: i16,
+        base_sequence: i32,
+        leader_epoch: i32,
+        now_ms: u64,
+        out: &mut Vec<LogOutput>,
+    ) -> Arc<RecordBatch> {
+        assert!(!records.is_empty(), "append_as_leader needs records");
+        let batch = Arc::new(RecordBatch {
+            base_offset: self.log_end_offset(),
+            partition_leader_epoch: leader_epoch,
+            producer_id,
+            producer_epoch,
+            base_sequence,
+            records,
+        });
+        self.append(Arc::clone(&batch), now_ms, out);
+        batch
+    }
+
+    /// Appends a batch replicated from the leader (Kafka's
+    /// `appendAsFollower`); it must start at the log end offset. The epoch
+    /// cache learns the batch's leader epoch.
+    pub fn append_as_follower(
+        &mut self,
+        batch: Arc<RecordBatch>,
+        now_ms: u64,
+        out: &mut Vec<LogOutput>,
+    ) -> Result<(), AppendError> {
+        if batch.records.is_empty() {
+            return Err(AppendError::EmptyBatch);
+        }
+        let expected = self.log_end_offset();
+        if batch.base_offset != expected {
+            return Err(AppendError::UnexpectedOffset {
+                expected,
+                found: batch.base_offset,
+            });
+        }
+        self.append(batch, now_ms, out);
+        Ok(())
+    }
+
+    fn append(&mut self, batch: Arc<RecordBatch>, now_ms: u64, out: &mut Vec<LogOutput>) {
+        // Kafka starts the flush clock when the log is created; this model
+        // has no clock then and starts it at the first append.
+        self.last_flush_ms.get_or_insert(now_ms);
+        self.maybe_roll(batch.size_in_bytes() as u64, now_ms, out);
+        self.assign_epoch_start_offset(batch.partition_leader_epoch, batch.base_offset, out);
+        self.active_mut().append(batch, out);
+        self.maybe_flush(now_ms, out);
+    }
+
+    /// Rolls a new segment at the log end offset when `size` more bytes would
+    /// take the active segment past `segment_bytes` (Kafka's `maybeRoll`; an
+    /// empty segment is never rolled, so a batch larger than
+    /// `segment_bytes` gets a segment of its own). Like Kafka, the roll
+    /// flushes everything below the new segment.
+    fn maybe_roll(&mut self, size: u64, now_ms: u64, out: &mut Vec<LogOutput>) {
+        let active = self.active();
+        if active.size() == 0 || active.size().saturating_add(size) <= self.config.segment_bytes {
+            return;
+        }
+        let base = self.log_end_offset();
+        self.flush_upto(base, now_ms, out);
+        let segment = LogSegment::new(&self.dir, base);
+        self.segments.push(segment);
+    }
+
+    /// Records that `epoch` starts at `start_offset` in the epoch cache
+    /// (Kafka's `assignEpochStartOffset`, called by a new leader with its
+    /// log end offset, and for every appended batch); when the cache
+    /// changes, rewrites the checkpoint. Returns whether it changed.
+    pub fn assign_epoch_start_offset(
+        &mut self,
+        epoch: i32,
+        start_offset: u64,
+        out: &mut Vec<LogOutput>,
+    ) -> bool {
+        let changed = self.epoch_cache.assign(epoch, start_offset);
+        if changed {
+            self.write_epoch_checkpoint(out);
+        }
+        changed
+    }
+
+    pub(super) fn write_epoch_checkpoint(&self, out: &mut Vec<LogOutput>) {
+        write_atomically(
+            &leader_epoch_checkpoint_file(&self.dir),
+            self.epoch_cache.encode_checkpoint(),
+            out,
+        );
+    }
+
+    /// True when the flush policy asks for a flush now: some messages are
+    /// unflushed and either `flush_interval_messages` of them are, or the
+    /// last flush is `flush_interval_ms` old.
+    pub fn flush_due(&self, now_ms: u64) -> bool {
+        let unflushed = self.unflushed_messages();
+        unflushed > 0
+            && (unflushed >= self.config.flush_interval_messages
+                || self
+                    .last_flush_ms
+                    .is_some_and(|t| now_ms.saturating_sub(t) >= self.config.flush_interval_ms))
+    }
+
+    /// Flushes when [`UnifiedLog::flush_due`]; returns the offset the flush
+    /// covers, if one was issued. Appends call it; a host with a timer may
+    /// too (Kafka checks `flush.ms` from a scheduler).
+    pub fn maybe_flush(&mut self, now_ms: u64, out: &mut Vec<LogOutput>) -> Option<u64> {
+        self.flush_due(now_ms).then(|| self.flush(now_ms, out))
+    }
+
+    /// Fsyncs every segment holding offsets between the recovery point and
+    /// the log end offset (Kafka's `flush`); returns the offset it covers
+    /// (the log end offset). Once every fsync completed, the host reports
+    /// [`UnifiedLog::on_flushed`] with it.
+    pub fn flush(&mut self, now_ms: u64, out: &mut Vec<LogOutput>) -> u64 {
+        let leo = self.log_end_offset();
+        self.flush_upto(leo, now_ms, out)
+    }
+
+    /// Fsyncs the segments holding offsets in `[recovery_point, upto)`
+    /// (Kafka's `flushUptoOffsetExclusive`).
+    fn flush_upto(&mut self, upto: u64, now_ms: u64, out: &mut Vec<LogOutput>) -> u64 {
+        if upto <= self.recovery_point {
+            return upto;
+        }
+        let leo = self.log_end_offset();
+        for (i, segment) in self.segments.iter().enumerate() {
+            let end = self
+                .segments
+                .get(i + 1)
+                .map_or(leo, |next| next.base_offset());
+            if segment.base_offset() < upto && end > self.recovery_point {
+                out.push(LogOutput::Fsync {
+                    file: segment.file().to_owned(),
+                });
+            }
+        }
+        self.flush_requested = self.flush_requested.max(upto);
+        self.last_flush_ms = Some(now_ms);
+        upto
+    }
+
+    /// The fsyncs of a flush covering offsets below `upto` completed: moves
+    /// the recovery point up to `upto`, but never past the log end offset
+    /// nor past what issued segment fsyncs cover (so a host that reports
+    /// the log end offset after fsyncs of the epoch checkpoint only, or
+    /// after the roll flush that covers less, cannot overstate
+    /// durability). Returns whether it moved.
+    pub fn on_flushed(&mut self, upto: u64) -> bool {
+        let upto = upto.min(self.flush_requested).min(self.log_end_offset());
+        if upto > self.recovery_point {
+            self.recovery_point = upto;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Whole batches holding offsets from `from_offset` on and ending before
+    /// `max_offset` (exclusive: the high watermark for consumers, the log
+    /// end offset for followers), up to `max_bytes` of them but at least one
+    /// when any qualifies. The first batch may start before `from_offset`.
+    /// Like Kafka's `LocalLog.read`, one read stays within one segment.
+    pub fn read(
+        &self,
+        from_offset: u64,
+        max_offset: u64,
+        max_bytes: usize,
+    ) -> Vec<Arc<RecordBatch>> {
+        let max_offset = max_offset.min(self.log_end_offset());
+        let mut batches = Vec::new();
+        if from_offset >= max_offset {
+            return batches;
+        }
+        let first = self
+            .segments
+            .partition_point(|s| s.base_offset() <= from_offset)
+            .saturating_sub(1);
+        let Some((segment, start)) = self.segments[first..]
+            .iter()
+            .find_map(|s| s.find(from_offset).map(|i| (s, i)))
+        else {
+            return batches;
+        };
+        let mut bytes = 0u64;
+        for (i, batch) in segment.batches().iter().enumerate().skip(start) {
+            if batch.last_offset() >= max_offset {
+                break;
+            }
+            let size = segment.batch_size(i);
+            if !batches.is_empty() && bytes + size > max_bytes as u64 {
+                break;
+            }
+            bytes += size;
+            batches.push(Arc::clone(batch));
+        }
+        batches
+    }
+
+    /// Removes every record at and above `offset` (Kafka's `truncateTo`).
+    /// Truncation happens at batch boundaries: when `offset` falls inside a
+    /// batch, that whole batch goes too and the log ends at its base offset.
+    /// Segments starting above that are removed, the last kept one is cut,
+    /// epochs starting at or above it leave the cache (the checkpoint is
+    /// rewritten), and the high watermark and recovery point come down to
+    /// it. Returns false (and does nothing) when `offset` is not below the
+    /// log end offset.
+    pub fn truncate_to(&mut self, offset: u64, out: &mut Vec<LogOutput>) -> bool {
+        if offset >= self.log_end_offset() {
+            // As Kafka: the epoch cache is cut anyway, for an epoch this
+            // replica started as leader without appending anything to it.
+            let leo = self.log_end_offset();
+            if self.epoch_cache.truncate_from_end(leo) {
+                self.write_epoch_checkpoint(out);
+            }
+            return false;
+        }
+        let target = self
+            .batch_containing(offset)
+            .map_or(offset, |b| b.base_offset);
+        while self.segments.len() > 1 && self.active().base_offset() > target {
+            if let Some(segment) = self.segments.pop() {
+                out.push(LogOutput::Remove {
+                    file: segment.file().to_owned(),
+                });
+            }
+        }
+        self.active_mut().truncate_to(target, out);
+        if self.epoch_cache.truncate_from_end(target) {
+            self.write_epoch_checkpoint(out);
+        }
+        self.high_watermark = self.high_watermark.min(target);
+        self.recovery_point = self.recovery_point.min(target);
+        self.flush_requested = self.flush_requested.min(target);
+        true
+    }
+}

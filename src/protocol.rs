@@ -1,0 +1,200 @@
+//! The data-path requests between clients and brokers and between brokers,
+//! with Kafka's request names: Produce, Fetch (consumers and follower
+//! replicas, KIP-320 leader epochs), Metadata, InitProducerId and
+//! OffsetForLeaderEpoch.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::errors::Errors;
+use crate::log::{Record, RecordBatch};
+
+/// A topic partition, shown as `topic-N`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TopicPartition {
+    /// Topic name.
+    pub topic: String,
+    /// Partition index.
+    pub partition: u32,
+}
+
+impl TopicPartition {
+    /// `topic`-`partition`.
+    pub fn new(topic: &str, partition: u32) -> Self {
+        Self {
+            topic: topic.to_owned(),
+            partition,
+        }
+    }
+}
+
+impl fmt::Display for TopicPartition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.topic, self.partition)
+    }
+}
+
+/// One partition's records in a ProduceRequest (offsets are the leader's to assign).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ProduceData {
+    /// The partition.
+    pub tp: TopicPartition,
+    /// The records, in order.
+    pub records: Vec<Record>,
+    /// Idempotent producer id (-1 when not idempotent).
+    pub producer_id: i64,
+    /// Its epoch.
+    pub producer_epoch: i16,
+    /// Sequence of the first record (-1 when not idempotent).
+    pub base_sequence: i32,
+}
+
+/// One partition of a FetchRequest.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct FetchPartition {
+    /// The partition.
+    pub tp: TopicPartition,
+    /// The leader epoch the fetcher believes current (KIP-320).
+    pub current_leader_epoch: i32,
+    /// Where to read from.
+    pub fetch_offset: u64,
+    /// Epoch of the fetcher's last batch (followers, for divergence).
+    pub last_fetched_epoch: Option<i32>,
+}
+
+/// One partition of a FetchResponse.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct FetchedPartition {
+    /// The partition.
+    pub tp: TopicPartition,
+    /// Why it failed, if it did.
+    pub error: Option<Errors>,
+    /// The leader's high watermark.
+    pub high_watermark: u64,
+    /// The leader's log end offset.
+    pub log_end_offset: u64,
+    /// Where the follower's log diverges: (epoch, end offset) to truncate to.
+    pub diverging_epoch: Option<(i32, u64)>,
+    /// Whole batches from the fetch offset on.
+    pub batches: Vec<Arc<RecordBatch>>,
+}
+
+/// A partition in a MetadataResponse.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct PartitionMetadata {
+    /// Partition index.
+    pub partition: u32,
+    /// The leader (None: no leader).
+    pub leader: Option<u32>,
+    /// Its leader epoch.
+    pub leader_epoch: i32,
+}
+
+/// A data-path request.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum KafkaRequest {
+    /// ProduceRequest.
+    Produce {
+        /// 0, 1 or -1 (all).
+        acks: i16,
+        /// How long the leader may wait for acks=all.
+        timeout_ms: u64,
+        /// Per partition.
+        partitions: Vec<ProduceData>,
+    },
+    /// FetchRequest from a consumer (replica None) or a follower.
+    Fetch {
+        /// The follower's broker id and broker epoch (KIP-903); None for consumers.
+        replica: Option<(u32, u64)>,
+        /// How long the leader may hold an empty fetch.
+        max_wait_ms: u64,
+        /// Per partition.
+        partitions: Vec<FetchPartition>,
+    },
+    /// MetadataRequest for some topics.
+    Metadata {
+        /// Topic names.
+        topics: Vec<String>,
+    },
+    /// InitProducerIdRequest (idempotent producer, no transactions).
+    InitProducerId,
+    /// OffsetForLeaderEpochRequest from a consumer validating its position.
+    OffsetForLeaderEpoch {
+        /// The partition.
+        tp: TopicPartition,
+        /// The epoch the consumer believes current.
+        current_leader_epoch: i32,
+        /// The epoch of the last record it consumed.
+        leader_epoch: i32,
+    },
+}
+
+/// One partition of a ProduceResponse.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ProduceResult {
+    /// The partition.
+    pub tp: TopicPartition,
+    /// Why it failed, if it did.
+    pub error: Option<Errors>,
+    /// Offset of the first record (-1 on error).
+    pub base_offset: i64,
+}
+
+/// A data-path response.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum KafkaResponse {
+    /// ProduceResponse.
+    Produce {
+        /// Per partition.
+        partitions: Vec<ProduceResult>,
+    },
+    /// FetchResponse.
+    Fetch {
+        /// Per partition.
+        partitions: Vec<FetchedPartition>,
+    },
+    /// MetadataResponse.
+    Metadata {
+        /// Per topic: its partitions (missing topics are left out).
+        topics: Vec<(String, Vec<PartitionMetadata>)>,
+    },
+    /// InitProducerIdResponse.
+    InitProducerId {
+        /// Why it failed, if it did.
+        error: Option<Errors>,
+        /// The producer id.
+        producer_id: i64,
+        /// Its epoch.
+        producer_epoch: i16,
+    },
+    /// OffsetForLeaderEpochResponse.
+    OffsetForLeaderEpoch {
+        /// The partition.
+        tp: TopicPartition,
+        /// Why it failed, if it did.
+        error: Option<Errors>,
+        /// The largest epoch <= the requested one the leader knows.
+        leader_epoch: i32,
+        /// Where that epoch ends on the leader.
+        end_offset: u64,
+    },
+}
+
+/// A request or response with the client's correlation id.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum KafkaMsg {
+    /// A request.
+    Request {
+        /// Echoed in the response.
+        correlation_id: u64,
+        /// The request.
+        request: KafkaRequest,
+    },
+    /// A response.
+    Response {
+        /// The request's correlation id.
+        correlation_id: u64,
+        /// The response.
+        response: KafkaResponse,
+    },
+}
