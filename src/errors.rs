@@ -47,6 +47,8 @@ pub enum Errors {
     NetworkException,
     /// The fetch offset is outside the log.
     OffsetOutOfRange,
+    /// The broker cannot hand out producer ids yet.
+    CoordinatorNotAvailable,
 }
 
 impl Errors {
@@ -74,6 +76,7 @@ impl Errors {
             Errors::UnknownProducerId => "UNKNOWN_PRODUCER_ID",
             Errors::NetworkException => "NETWORK_EXCEPTION",
             Errors::OffsetOutOfRange => "OFFSET_OUT_OF_RANGE",
+            Errors::CoordinatorNotAvailable => "COORDINATOR_NOT_AVAILABLE",
         }
     }
 }

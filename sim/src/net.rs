@@ -177,6 +177,11 @@ impl Network {
         }
     }
 
+    /// The smallest one-way latency.
+    pub fn min_latency(&self) -> Nanos {
+        self.config.latency_min_ns
+    }
+
     /// True when a message of connection `epoch` on from->to may still be delivered.
     #[inline]
     pub fn is_current(&self, from: NodeId, to: NodeId, epoch: u32) -> bool {

@@ -314,6 +314,23 @@ impl<N: Node> Sim<N> {
                 }
                 if delivered {
                     self.with_node(to, |node, ctx| node.on_message(ctx, from, msg));
+                } else if !self.kernel.slots[to.index()].up
+                    && self.kernel.net.is_current(from, to, epoch)
+                    && self.kernel.slots[from.index()].up
+                {
+                    // Nothing listens at the other end (the process is down):
+                    // the sender's connection is refused, as a TCP reset
+                    // comes back from a host whose process died.
+                    let incarnation = self.kernel.slots[from.index()].incarnation;
+                    let back = at + self.kernel.net.min_latency();
+                    self.kernel.push(
+                        back,
+                        EventKind::Disconnected {
+                            node: from,
+                            incarnation,
+                            peer: to,
+                        },
+                    );
                 }
             }
             EventKind::Timer {

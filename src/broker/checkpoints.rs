@@ -65,6 +65,9 @@ mod tests {
         );
         assert_eq!(decode(Some(&bytes)), offsets);
         assert!(decode(Some(&bytes[..bytes.len() - 4])).is_empty());
-        assert_eq!(parse_dir("my-topic-11"), Some(TopicPartition::new("my-topic", 11)));
+        assert_eq!(
+            parse_dir("my-topic-11"),
+            Some(TopicPartition::new("my-topic", 11))
+        );
     }
 }

@@ -17,6 +17,8 @@ pub struct BrokerConfig {
     pub replica_fetch_max_bytes: usize,
     /// `replica.fetch.backoff.ms`.
     pub replica_fetch_backoff_ms: u64,
+    /// `replica.socket.timeout.ms`.
+    pub replica_socket_timeout_ms: u64,
     /// `replica.high.watermark.checkpoint.interval.ms`.
     pub hw_checkpoint_interval_ms: u64,
     /// `log.flush.offset.checkpoint.interval.ms`.
@@ -36,6 +38,7 @@ impl Default for BrokerConfig {
             replica_fetch_wait_max_ms: 500,
             replica_fetch_max_bytes: 1_048_576,
             replica_fetch_backoff_ms: 1000,
+            replica_socket_timeout_ms: 30_000,
             hw_checkpoint_interval_ms: 5000,
             recovery_checkpoint_interval_ms: 60_000,
             min_insync_replicas: 1,
@@ -56,10 +59,19 @@ impl BrokerConfig {
         };
         Self {
             replica_lag_time_max_ms: int("replica.lag.time.max.ms", d.replica_lag_time_max_ms),
-            replica_fetch_wait_max_ms: int("replica.fetch.wait.max.ms", d.replica_fetch_wait_max_ms),
-            replica_fetch_max_bytes: int("replica.fetch.max.bytes", d.replica_fetch_max_bytes as u64)
-                as usize,
+            replica_fetch_wait_max_ms: int(
+                "replica.fetch.wait.max.ms",
+                d.replica_fetch_wait_max_ms,
+            ),
+            replica_fetch_max_bytes: int(
+                "replica.fetch.max.bytes",
+                d.replica_fetch_max_bytes as u64,
+            ) as usize,
             replica_fetch_backoff_ms: int("replica.fetch.backoff.ms", d.replica_fetch_backoff_ms),
+            replica_socket_timeout_ms: int(
+                "replica.socket.timeout.ms",
+                d.replica_socket_timeout_ms,
+            ),
             hw_checkpoint_interval_ms: int(
                 "replica.high.watermark.checkpoint.interval.ms",
                 d.hw_checkpoint_interval_ms,

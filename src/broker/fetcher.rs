@@ -15,16 +15,24 @@ use super::replica_manager::{rebuild_producer_state, ReplicaManager};
 use super::server::{BrokerHost, BrokerObs, BrokerTimer};
 use crate::protocol::{FetchPartition, FetchedPartition, KafkaMsg, KafkaRequest, TopicPartition};
 
+/// A fetched partition as the request named it: leader epoch and fetch offset.
+type Sent = Vec<(TopicPartition, i32, u64)>;
+
 /// One fetcher: the partitions of its request in flight.
 #[derive(Clone, Debug, Default)]
 pub struct FetcherState {
-    in_flight: Option<(u64, Vec<(TopicPartition, i32, u64)>)>,
+    in_flight: Option<(u64, Sent)>,
     retry_pending: bool,
 }
 
 impl ReplicaManager {
     /// `tp` now follows `leader`: its fetcher starts if idle.
-    pub(super) fn start_following<N: BrokerHost>(&mut self, ctx: &mut Ctx<'_, N>, _tp: &TopicPartition, leader: u32) {
+    pub(super) fn start_following<N: BrokerHost>(
+        &mut self,
+        ctx: &mut Ctx<'_, N>,
+        _tp: &TopicPartition,
+        leader: u32,
+    ) {
         let f = self.fetchers.entry(leader).or_default();
         if f.in_flight.is_none() && !f.retry_pending {
             self.send_fetch(ctx, leader);
@@ -79,7 +87,35 @@ impl ReplicaManager {
             max_wait_ms: self.config.replica_fetch_wait_max_ms,
             partitions,
         };
-        ctx.send(node, KafkaMsg::Request { correlation_id, request }.into());
+        ctx.send(
+            node,
+            KafkaMsg::Request {
+                correlation_id,
+                request,
+            }
+            .into(),
+        );
+        ctx.set_timer(
+            self.config.replica_socket_timeout_ms * sim::MILLIS,
+            BrokerTimer::FetcherTimeout(leader, correlation_id).into(),
+        );
+    }
+
+    /// A fetch went unanswered for `replica.socket.timeout.ms`: give it up.
+    pub(super) fn on_fetcher_timeout<N: BrokerHost>(
+        &mut self,
+        ctx: &mut Ctx<'_, N>,
+        leader: u32,
+        correlation_id: u64,
+    ) {
+        let stuck = self.fetchers.get(&leader).is_some_and(|f| {
+            f.in_flight
+                .as_ref()
+                .is_some_and(|(c, _)| *c == correlation_id)
+        });
+        if stuck {
+            self.fetch_retry(ctx, leader);
+        }
     }
 
     /// The fetcher's backoff ended.
@@ -104,9 +140,16 @@ impl ReplicaManager {
     }
 
     /// A flush of `tp` finished: its fetcher may go on.
-    pub(super) fn fetch_after_flush<N: BrokerHost>(&mut self, ctx: &mut Ctx<'_, N>, tp: &TopicPartition) {
+    pub(super) fn fetch_after_flush<N: BrokerHost>(
+        &mut self,
+        ctx: &mut Ctx<'_, N>,
+        tp: &TopicPartition,
+    ) {
         if let Some(Role::Follower { leader }) = self.partitions.get(tp).map(|p| p.role.clone()) {
-            let idle = self.fetchers.get(&leader).is_none_or(|f| f.in_flight.is_none() && !f.retry_pending);
+            let idle = self
+                .fetchers
+                .get(&leader)
+                .is_none_or(|f| f.in_flight.is_none() && !f.retry_pending);
             if idle {
                 self.send_fetch(ctx, leader);
             }
@@ -115,9 +158,17 @@ impl ReplicaManager {
 
     /// The connection to `peer` broke: its fetcher backs off and retries.
     pub fn on_disconnect<N: BrokerHost>(&mut self, ctx: &mut Ctx<'_, N>, peer: NodeId) {
-        let leader = self.broker_nodes.iter().find(|(_, &n)| n == peer).map(|(&b, _)| b);
+        let leader = self
+            .broker_nodes
+            .iter()
+            .find(|(_, &n)| n == peer)
+            .map(|(&b, _)| b);
         if let Some(leader) = leader {
-            if self.fetchers.get(&leader).is_some_and(|f| f.in_flight.is_some()) {
+            if self
+                .fetchers
+                .get(&leader)
+                .is_some_and(|f| f.in_flight.is_some())
+            {
                 self.fetch_retry(ctx, leader);
             }
         }
@@ -131,7 +182,12 @@ impl ReplicaManager {
         correlation_id: u64,
         answers: Vec<FetchedPartition>,
     ) {
-        let Some(leader) = self.broker_nodes.iter().find(|(_, &n)| n == from).map(|(&b, _)| b) else {
+        let Some(leader) = self
+            .broker_nodes
+            .iter()
+            .find(|(_, &n)| n == from)
+            .map(|(&b, _)| b)
+        else {
             return;
         };
         let Some(f) = self.fetchers.get_mut(&leader) else {
@@ -145,14 +201,18 @@ impl ReplicaManager {
         let now_ms = ctx.now() / sim::MILLIS;
         let mut errors = false;
         for answer in answers {
-            let Some(&(_, epoch, fetch_offset)) = sent.iter().find(|(tp, ..)| *tp == answer.tp) else {
+            let Some(&(_, epoch, fetch_offset)) = sent.iter().find(|(tp, ..)| *tp == answer.tp)
+            else {
                 continue;
             };
             let tp = answer.tp.clone();
             let Some(p) = self.partitions.get_mut(&tp) else {
                 continue;
             };
-            if p.role != (Role::Follower { leader }) || p.leader_epoch != epoch || p.log.log_end_offset() != fetch_offset {
+            if p.role != (Role::Follower { leader })
+                || p.leader_epoch != epoch
+                || p.log.log_end_offset() != fetch_offset
+            {
                 continue;
             }
             if answer.error.is_some() {

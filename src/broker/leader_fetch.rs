@@ -35,9 +35,18 @@ impl ReplicaManager {
     ) {
         let now_ms = ctx.now() / sim::MILLIS;
         let answers = self.read_fetch(ctx, replica, &partitions, now_ms);
-        let has_data = answers.iter().any(|a| a.error.is_some() || !a.batches.is_empty() || a.diverging_epoch.is_some());
+        let has_data = answers
+            .iter()
+            .any(|a| a.error.is_some() || !a.batches.is_empty() || a.diverging_epoch.is_some());
         if has_data || max_wait_ms == 0 {
-            reply(ctx, from, correlation_id, KafkaResponse::Fetch { partitions: answers });
+            reply(
+                ctx,
+                from,
+                correlation_id,
+                KafkaResponse::Fetch {
+                    partitions: answers,
+                },
+            );
             return;
         }
         let id = self.next_id();
@@ -50,7 +59,10 @@ impl ReplicaManager {
                 partitions,
             },
         );
-        ctx.set_timer(max_wait_ms * sim::MILLIS, BrokerTimer::FetchTimeout(id).into());
+        ctx.set_timer(
+            max_wait_ms * sim::MILLIS,
+            BrokerTimer::FetchTimeout(id).into(),
+        );
     }
 
     /// Reads what a fetch asks for, recording follower positions.
@@ -73,7 +85,11 @@ impl ReplicaManager {
         for tp in moved {
             self.maybe_advance_hw(ctx, &tp);
             if let Some((r, epoch)) = self.partitions.get(&tp).and_then(|p| p.expand_candidate()) {
-                let mut isr = self.partitions[&tp].leader_state().expect("leads").isr.clone();
+                let mut isr = self.partitions[&tp]
+                    .leader_state()
+                    .expect("leads")
+                    .isr
+                    .clone();
                 isr.push(r);
                 let _ = epoch;
                 self.propose_isr(ctx, &tp, isr, now_ms);
@@ -82,7 +98,12 @@ impl ReplicaManager {
         answers
     }
 
-    fn read_partition(&mut self, replica: Option<(u32, u64)>, req: &FetchPartition, now_ms: u64) -> FetchedPartition {
+    fn read_partition(
+        &mut self,
+        replica: Option<(u32, u64)>,
+        req: &FetchPartition,
+        now_ms: u64,
+    ) -> FetchedPartition {
         let mut answer = FetchedPartition {
             tp: req.tp.clone(),
             error: None,
@@ -129,13 +150,21 @@ impl ReplicaManager {
                 p.record_follower_fetch(follower, broker_epoch, req.fetch_offset, now_ms);
             }
         }
-        answer.batches = p.log.read(req.fetch_offset, max_offset, self.config.replica_fetch_max_bytes);
+        answer.batches = p.log.read(
+            req.fetch_offset,
+            max_offset,
+            self.config.replica_fetch_max_bytes,
+        );
         answer
     }
 
     /// New data or a higher high watermark on `tp`: held fetches that can
     /// now return something are answered.
-    pub(super) fn complete_parked_for<N: BrokerHost>(&mut self, ctx: &mut Ctx<'_, N>, tp: &TopicPartition) {
+    pub(super) fn complete_parked_for<N: BrokerHost>(
+        &mut self,
+        ctx: &mut Ctx<'_, N>,
+        tp: &TopicPartition,
+    ) {
         let ready: Vec<u64> = self
             .parked_fetches
             .iter()
@@ -160,7 +189,11 @@ impl ReplicaManager {
     }
 
     /// Leadership of `tp` changed: held fetches naming it are answered now.
-    pub(super) fn fail_parked_for<N: BrokerHost>(&mut self, ctx: &mut Ctx<'_, N>, tp: &TopicPartition) {
+    pub(super) fn fail_parked_for<N: BrokerHost>(
+        &mut self,
+        ctx: &mut Ctx<'_, N>,
+        tp: &TopicPartition,
+    ) {
         let ids: Vec<u64> = self
             .parked_fetches
             .iter()
@@ -182,6 +215,13 @@ impl ReplicaManager {
         };
         let now_ms = ctx.now() / sim::MILLIS;
         let answers = self.read_fetch(ctx, f.replica, &f.partitions, now_ms);
-        reply(ctx, f.from, f.correlation_id, KafkaResponse::Fetch { partitions: answers });
+        reply(
+            ctx,
+            f.from,
+            f.correlation_id,
+            KafkaResponse::Fetch {
+                partitions: answers,
+            },
+        );
     }
 }

@@ -36,6 +36,9 @@ pub enum LifecycleEffect {
     ScheduleNext(Nanos),
     /// The broker registered with this epoch.
     Registered(u64),
+    /// The controller says this incarnation's metadata has caught up with
+    /// its registration: the broker may start acting on its image.
+    CaughtUp,
     /// The controller's view of the broker's fencing changed.
     FencingChanged {
         /// Fenced now?
@@ -50,6 +53,7 @@ pub struct BrokerLifecycle {
     incarnation_id: Uuid,
     voters: Vec<u32>,
     broker_epoch: Option<u64>,
+    caught_up: bool,
     fenced: bool,
     controller: Option<u32>,
     next_correlation: u64,
@@ -65,6 +69,7 @@ impl BrokerLifecycle {
             incarnation_id,
             voters,
             broker_epoch: None,
+            caught_up: false,
             fenced: true,
             controller: None,
             next_correlation: 0,
@@ -172,9 +177,13 @@ impl BrokerLifecycle {
             ControllerResponse::BrokerHeartbeat {
                 error: None,
                 is_fenced,
-                ..
+                is_caught_up,
             } => {
                 self.controller = controller_hint;
+                if is_caught_up && !self.caught_up {
+                    self.caught_up = true;
+                    out.push(LifecycleEffect::CaughtUp);
+                }
                 if is_fenced != self.fenced {
                     self.fenced = is_fenced;
                     out.push(LifecycleEffect::FencingChanged { fenced: is_fenced });

@@ -132,7 +132,13 @@ impl Partition {
 
     /// Records a follower's fetch at `fetch_offset` (Kafka's
     /// `Replica.updateFetchStateOrThrow`).
-    pub fn record_follower_fetch(&mut self, follower: u32, broker_epoch: u64, fetch_offset: u64, now_ms: u64) {
+    pub fn record_follower_fetch(
+        &mut self,
+        follower: u32,
+        broker_epoch: u64,
+        fetch_offset: u64,
+        now_ms: u64,
+    ) {
         let leader_leo = self.log.log_end_offset();
         let Role::Leader(leader) = &mut self.role else {
             return;

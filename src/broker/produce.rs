@@ -38,8 +38,17 @@ impl ReplicaManager {
                 continue;
             }
             let n = data.records.len() as i32;
-            let last_seq = if data.base_sequence < 0 { -1 } else { data.base_sequence.wrapping_add(n - 1) };
-            match p.producers.check(data.producer_id, data.producer_epoch, data.base_sequence, last_seq) {
+            let last_seq = if data.base_sequence < 0 {
+                -1
+            } else {
+                data.base_sequence.wrapping_add(n - 1)
+            };
+            match p.producers.check(
+                data.producer_id,
+                data.producer_epoch,
+                data.base_sequence,
+                last_seq,
+            ) {
                 SequenceCheck::Reject(e) => parts.push((tp, 0, -1, Some(Some(e)))),
                 SequenceCheck::Duplicate(offset) => {
                     let end = offset + data.records.len() as u64;
@@ -67,7 +76,12 @@ impl ReplicaManager {
                         }
                         .into(),
                     );
-                    parts.push((tp.clone(), batch.next_offset(), batch.base_offset as i64, None));
+                    parts.push((
+                        tp.clone(),
+                        batch.next_offset(),
+                        batch.base_offset as i64,
+                        None,
+                    ));
                     self.apply_log(ctx, &tp, out);
                     self.complete_parked_for(ctx, &tp);
                     self.maybe_advance_hw(ctx, &tp);
@@ -87,13 +101,20 @@ impl ReplicaManager {
         self.delayed_produces.insert(id, delayed);
         self.try_complete_produces(ctx, None);
         if self.delayed_produces.contains_key(&id) {
-            ctx.set_timer(timeout_ms * sim::MILLIS, BrokerTimer::ProduceTimeout(id).into());
+            ctx.set_timer(
+                timeout_ms * sim::MILLIS,
+                BrokerTimer::ProduceTimeout(id).into(),
+            );
         }
     }
 
     /// Completes delayed produces whose partitions are answered (all, or
     /// those touching `tp`).
-    pub(super) fn try_complete_produces<N: BrokerHost>(&mut self, ctx: &mut Ctx<'_, N>, tp: Option<&TopicPartition>) {
+    pub(super) fn try_complete_produces<N: BrokerHost>(
+        &mut self,
+        ctx: &mut Ctx<'_, N>,
+        tp: Option<&TopicPartition>,
+    ) {
         let ids: Vec<u64> = self
             .delayed_produces
             .iter()
@@ -112,7 +133,8 @@ impl ReplicaManager {
                 };
                 let required = part.1;
                 // A flush this append started must be on disk first.
-                let flushed = p.log.recovery_point() >= required || !self.flush_pending(&part.0, required);
+                let flushed =
+                    p.log.recovery_point() >= required || !self.flush_pending(&part.0, required);
                 if !flushed {
                     continue;
                 }
@@ -137,10 +159,16 @@ impl ReplicaManager {
 
     /// True while a flush of `tp` covering `offset` is in flight.
     fn flush_pending(&self, tp: &TopicPartition, offset: u64) -> bool {
-        self.flushes.values().any(|g| &g.tp == tp && g.upto >= offset)
+        self.flushes
+            .values()
+            .any(|g| &g.tp == tp && g.upto >= offset)
     }
 
-    pub(super) fn respond_produce<N: BrokerHost>(&mut self, ctx: &mut Ctx<'_, N>, d: DelayedProduce) {
+    pub(super) fn respond_produce<N: BrokerHost>(
+        &mut self,
+        ctx: &mut Ctx<'_, N>,
+        d: DelayedProduce,
+    ) {
         let partitions = d
             .parts
             .into_iter()
@@ -153,11 +181,20 @@ impl ReplicaManager {
                 }
             })
             .collect();
-        reply(ctx, d.from, d.correlation_id, KafkaResponse::Produce { partitions });
+        reply(
+            ctx,
+            d.from,
+            d.correlation_id,
+            KafkaResponse::Produce { partitions },
+        );
     }
 
     /// Leadership of `tp` moved: what waited on it fails with NOT_LEADER_OR_FOLLOWER.
-    pub(super) fn fail_delayed_for<N: BrokerHost>(&mut self, ctx: &mut Ctx<'_, N>, tp: &TopicPartition) {
+    pub(super) fn fail_delayed_for<N: BrokerHost>(
+        &mut self,
+        ctx: &mut Ctx<'_, N>,
+        tp: &TopicPartition,
+    ) {
         for d in self.delayed_produces.values_mut() {
             for part in &mut d.parts {
                 if &part.0 == tp && part.3.is_none() {

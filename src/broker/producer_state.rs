@@ -49,7 +49,13 @@ fn in_sequence(last_seq: i32, next_seq: i32) -> bool {
 
 impl ProducerStateManager {
     /// Checks a batch a leader is about to append.
-    pub fn check(&self, producer_id: i64, epoch: i16, first_seq: i32, last_seq: i32) -> SequenceCheck {
+    pub fn check(
+        &self,
+        producer_id: i64,
+        epoch: i16,
+        first_seq: i32,
+        last_seq: i32,
+    ) -> SequenceCheck {
         if producer_id < 0 {
             return SequenceCheck::Append;
         }

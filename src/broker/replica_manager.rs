@@ -80,7 +80,12 @@ pub struct ReplicaManager {
 
 impl ReplicaManager {
     /// Broker `me`; `broker_nodes` maps broker ids to simulation nodes.
-    pub fn new(me: u32, config: BrokerConfig, voters: Vec<u32>, broker_nodes: BTreeMap<u32, NodeId>) -> Self {
+    pub fn new(
+        me: u32,
+        config: BrokerConfig,
+        voters: Vec<u32>,
+        broker_nodes: BTreeMap<u32, NodeId>,
+    ) -> Self {
         Self {
             me,
             config,
@@ -134,7 +139,9 @@ impl ReplicaManager {
             if let Some((dir, _)) = file.split_once('/') {
                 if checkpoints::parse_dir(dir).is_some() && !dir.starts_with("__cluster_metadata") {
                     let bytes = disk.read(file).unwrap_or_default().to_vec();
-                    dirs.entry(dir.to_owned()).or_default().push((file.to_owned(), bytes));
+                    dirs.entry(dir.to_owned())
+                        .or_default()
+                        .push((file.to_owned(), bytes));
                 }
             }
         }
@@ -143,7 +150,8 @@ impl ReplicaManager {
             let tp = checkpoints::parse_dir(&dir).expect("checked");
             let recovery_point = recovery_points.get(&tp).copied().unwrap_or(0);
             let mut out = Vec::new();
-            let mut log = UnifiedLog::recover(&dir, self.config.log, &files, recovery_point, &mut out);
+            let mut log =
+                UnifiedLog::recover(&dir, self.config.log, &files, recovery_point, &mut out);
             let hw = hws.get(&tp).copied().unwrap_or(0);
             log.update_high_watermark(hw.min(log.log_end_offset()));
             let mut producers = ProducerStateManager::default();
@@ -171,21 +179,38 @@ impl ReplicaManager {
             self.apply_log(ctx, &tp, out);
         }
         let ms = sim::MILLIS;
-        ctx.set_timer(self.config.replica_lag_time_max_ms / 2 * ms, BrokerTimer::IsrCheck.into());
-        ctx.set_timer(self.config.hw_checkpoint_interval_ms * ms, BrokerTimer::HwCheckpoint.into());
         ctx.set_timer(
-            self.config.recovery_checkpoint_interval_ms.saturating_mul(ms),
+            self.config.replica_lag_time_max_ms / 2 * ms,
+            BrokerTimer::IsrCheck.into(),
+        );
+        ctx.set_timer(
+            self.config.hw_checkpoint_interval_ms * ms,
+            BrokerTimer::HwCheckpoint.into(),
+        );
+        ctx.set_timer(
+            self.config
+                .recovery_checkpoint_interval_ms
+                .saturating_mul(ms),
             BrokerTimer::RecoveryCheckpoint.into(),
         );
     }
 
     /// Carries out a log's disk effects; fsyncs become one flush group.
-    pub(super) fn apply_log<N: BrokerHost>(&mut self, ctx: &mut Ctx<'_, N>, tp: &TopicPartition, out: Vec<LogOutput>) {
+    pub(super) fn apply_log<N: BrokerHost>(
+        &mut self,
+        ctx: &mut Ctx<'_, N>,
+        tp: &TopicPartition,
+        out: Vec<LogOutput>,
+    ) {
         let mut fsync_files = Vec::new();
         for o in out {
             let flush = o.is_log_flush();
             match o {
-                LogOutput::Write { file, offset, bytes } => ctx.disk_mut().write(&file, offset, &bytes),
+                LogOutput::Write {
+                    file,
+                    offset,
+                    bytes,
+                } => ctx.disk_mut().write(&file, offset, &bytes),
                 LogOutput::Truncate { file, len } => ctx.disk_mut().truncate(&file, len),
                 LogOutput::Remove { file } => ctx.disk_mut().remove(&file),
                 LogOutput::Rename { from, to } => ctx.disk_mut().rename(&from, &to),
@@ -200,7 +225,10 @@ impl ReplicaManager {
         if fsync_files.is_empty() {
             return;
         }
-        let upto = self.partitions.get(tp).map_or(0, |p| p.log.log_end_offset());
+        let upto = self
+            .partitions
+            .get(tp)
+            .map_or(0, |p| p.log.log_end_offset());
         let group = self.next_id();
         self.flushes.insert(
             group,
@@ -240,7 +268,12 @@ impl ReplicaManager {
     }
 
     /// Writes a checkpoint file as Kafka does: temp file, fsync, rename.
-    fn write_checkpoint<N: BrokerHost>(&mut self, ctx: &mut Ctx<'_, N>, file: &str, offsets: &BTreeMap<TopicPartition, u64>) {
+    fn write_checkpoint<N: BrokerHost>(
+        &mut self,
+        ctx: &mut Ctx<'_, N>,
+        file: &str,
+        offsets: &BTreeMap<TopicPartition, u64>,
+    ) {
         let tmp = format!("{file}.tmp");
         ctx.disk_mut().remove(&tmp);
         ctx.disk_mut().write(&tmp, 0, &checkpoints::encode(offsets));
@@ -261,18 +294,34 @@ impl ReplicaManager {
         match timer {
             BrokerTimer::IsrCheck => {
                 self.maybe_shrink_isrs(ctx, now_ms);
-                ctx.set_timer(self.config.replica_lag_time_max_ms / 2 * sim::MILLIS, BrokerTimer::IsrCheck.into());
+                ctx.set_timer(
+                    self.config.replica_lag_time_max_ms / 2 * sim::MILLIS,
+                    BrokerTimer::IsrCheck.into(),
+                );
             }
             BrokerTimer::HwCheckpoint => {
-                let hws = self.partitions.iter().map(|(tp, p)| (tp.clone(), p.log.high_watermark())).collect();
+                let hws = self
+                    .partitions
+                    .iter()
+                    .map(|(tp, p)| (tp.clone(), p.log.high_watermark()))
+                    .collect();
                 self.write_checkpoint(ctx, HW_CHECKPOINT, &hws);
-                ctx.set_timer(self.config.hw_checkpoint_interval_ms * sim::MILLIS, BrokerTimer::HwCheckpoint.into());
+                ctx.set_timer(
+                    self.config.hw_checkpoint_interval_ms * sim::MILLIS,
+                    BrokerTimer::HwCheckpoint.into(),
+                );
             }
             BrokerTimer::RecoveryCheckpoint => {
-                let points = self.partitions.iter().map(|(tp, p)| (tp.clone(), p.log.recovery_point())).collect();
+                let points = self
+                    .partitions
+                    .iter()
+                    .map(|(tp, p)| (tp.clone(), p.log.recovery_point()))
+                    .collect();
                 self.write_checkpoint(ctx, RECOVERY_CHECKPOINT, &points);
                 ctx.set_timer(
-                    self.config.recovery_checkpoint_interval_ms.saturating_mul(sim::MILLIS),
+                    self.config
+                        .recovery_checkpoint_interval_ms
+                        .saturating_mul(sim::MILLIS),
                     BrokerTimer::RecoveryCheckpoint.into(),
                 );
             }
@@ -288,6 +337,9 @@ impl ReplicaManager {
             }
             BrokerTimer::FetchTimeout(id) => self.expire_parked_fetch(ctx, id),
             BrokerTimer::FetcherRetry(leader) => self.on_fetcher_retry(ctx, leader),
+            BrokerTimer::FetcherTimeout(leader, correlation_id) => {
+                self.on_fetcher_timeout(ctx, leader, correlation_id)
+            }
             BrokerTimer::AlterPartitionRetry => self.retry_alter_partitions(ctx, now_ms),
             BrokerTimer::Raft(_) | BrokerTimer::Lifecycle | BrokerTimer::RequestTimeout(_) => {}
         }
@@ -312,7 +364,13 @@ impl ReplicaManager {
                 let tp = TopicPartition::new(name, index);
                 seen.insert(tp.clone());
                 if !self.partitions.contains_key(&tp) {
-                    let log = UnifiedLog::recover(&tp.to_string(), self.config.log, &[], 0, &mut Vec::new());
+                    let log = UnifiedLog::recover(
+                        &tp.to_string(),
+                        self.config.log,
+                        &[],
+                        0,
+                        &mut Vec::new(),
+                    );
                     self.partitions.insert(
                         tp.clone(),
                         Partition {
@@ -337,7 +395,14 @@ impl ReplicaManager {
                 match reg.leader {
                     Some(l) if l == self.me => {
                         if !(same_epoch && p.is_leader()) {
-                            self.make_leader(ctx, &tp, reg.leader_epoch, reg.partition_epoch, reg.isr.clone(), now_ms);
+                            self.make_leader(
+                                ctx,
+                                &tp,
+                                reg.leader_epoch,
+                                reg.partition_epoch,
+                                reg.isr.clone(),
+                                now_ms,
+                            );
                         } else if reg.partition_epoch > p.partition_epoch {
                             // Same leader epoch, newer ISR (an AlterPartition committed).
                             p.partition_epoch = reg.partition_epoch;
@@ -362,10 +427,18 @@ impl ReplicaManager {
                 }
             }
         }
-        let gone: Vec<TopicPartition> = self.partitions.keys().filter(|tp| !seen.contains(*tp)).cloned().collect();
+        let gone: Vec<TopicPartition> = self
+            .partitions
+            .keys()
+            .filter(|tp| !seen.contains(*tp))
+            .cloned()
+            .collect();
         for tp in gone {
             if !matches!(self.partitions[&tp].role, Role::Offline) {
-                let (e, pe) = (self.partitions[&tp].leader_epoch, self.partitions[&tp].partition_epoch);
+                let (e, pe) = (
+                    self.partitions[&tp].leader_epoch,
+                    self.partitions[&tp].partition_epoch,
+                );
                 self.make_offline(ctx, &tp, e, pe);
             }
         }
@@ -444,7 +517,13 @@ impl ReplicaManager {
         self.start_following(ctx, tp, leader);
     }
 
-    fn make_offline<N: BrokerHost>(&mut self, ctx: &mut Ctx<'_, N>, tp: &TopicPartition, leader_epoch: i32, partition_epoch: i32) {
+    fn make_offline<N: BrokerHost>(
+        &mut self,
+        ctx: &mut Ctx<'_, N>,
+        tp: &TopicPartition,
+        leader_epoch: i32,
+        partition_epoch: i32,
+    ) {
         self.stop_following(tp);
         self.fail_delayed_for(ctx, tp);
         self.fail_parked_for(ctx, tp);
@@ -456,7 +535,11 @@ impl ReplicaManager {
 
     /// Raises the leader's high watermark as far as the ISR allows, and
     /// completes what waited for it.
-    pub(super) fn maybe_advance_hw<N: BrokerHost>(&mut self, ctx: &mut Ctx<'_, N>, tp: &TopicPartition) {
+    pub(super) fn maybe_advance_hw<N: BrokerHost>(
+        &mut self,
+        ctx: &mut Ctx<'_, N>,
+        tp: &TopicPartition,
+    ) {
         let Some(p) = self.partitions.get_mut(tp) else {
             return;
         };
@@ -476,7 +559,14 @@ impl ReplicaManager {
             .filter_map(|(tp, p)| {
                 let out = p.shrink_candidates(now_ms, lag);
                 (!out.is_empty()).then(|| {
-                    let isr = p.leader_state().expect("leads").isr.iter().copied().filter(|r| !out.contains(r)).collect();
+                    let isr = p
+                        .leader_state()
+                        .expect("leads")
+                        .isr
+                        .iter()
+                        .copied()
+                        .filter(|r| !out.contains(r))
+                        .collect();
                     (tp.clone(), isr)
                 })
             })
@@ -487,7 +577,13 @@ impl ReplicaManager {
     }
 
     /// Sends an AlterPartition for `tp` proposing `isr`.
-    pub(super) fn propose_isr<N: BrokerHost>(&mut self, ctx: &mut Ctx<'_, N>, tp: &TopicPartition, isr: Vec<u32>, now_ms: u64) {
+    pub(super) fn propose_isr<N: BrokerHost>(
+        &mut self,
+        ctx: &mut Ctx<'_, N>,
+        tp: &TopicPartition,
+        isr: Vec<u32>,
+        now_ms: u64,
+    ) {
         let Some(broker_epoch) = self.broker_epoch else {
             return;
         };
@@ -526,16 +622,30 @@ impl ReplicaManager {
         self.send_to_controller(ctx, correlation_id, request);
     }
 
-    pub(super) fn send_to_controller<N: BrokerHost>(&mut self, ctx: &mut Ctx<'_, N>, correlation_id: u64, request: ControllerRequest) {
+    pub(super) fn send_to_controller<N: BrokerHost>(
+        &mut self,
+        ctx: &mut Ctx<'_, N>,
+        correlation_id: u64,
+        request: ControllerRequest,
+    ) {
         let to = self.controller.unwrap_or(self.voters[0]);
-        ctx.send(controller_node(to), ControllerMsg::Request { correlation_id, request }.into());
+        ctx.send(
+            controller_node(to),
+            ControllerMsg::Request {
+                correlation_id,
+                request,
+            }
+            .into(),
+        );
     }
 
     /// AlterPartitions (and a producer-id block request) whose answer never
     /// came are dropped, to be proposed again.
     fn retry_alter_partitions<N: BrokerHost>(&mut self, ctx: &mut Ctx<'_, N>, now_ms: u64) {
         if self.producer_ids_requested
-            && self.producer_ids_requested_at.is_some_and(|t| now_ms.saturating_sub(t) > 2000)
+            && self
+                .producer_ids_requested_at
+                .is_some_and(|t| now_ms.saturating_sub(t) > 2000)
         {
             self.producer_ids_requested = false;
             if let Some((from, corr)) = self.waiting_init.pop() {
@@ -544,7 +654,10 @@ impl ReplicaManager {
         }
         for p in self.partitions.values_mut() {
             if let Some(l) = p.leader_state_mut() {
-                if l.pending.as_ref().is_some_and(|x| now_ms.saturating_sub(x.sent_ms) > 5000) {
+                if l.pending
+                    .as_ref()
+                    .is_some_and(|x| now_ms.saturating_sub(x.sent_ms) > 5000)
+                {
                     l.pending = None;
                 }
             }
@@ -552,7 +665,12 @@ impl ReplicaManager {
     }
 
     /// A controller answered a data-path request.
-    pub fn on_controller_response<N: BrokerHost>(&mut self, ctx: &mut Ctx<'_, N>, correlation_id: u64, response: ControllerResponse) {
+    pub fn on_controller_response<N: BrokerHost>(
+        &mut self,
+        ctx: &mut Ctx<'_, N>,
+        correlation_id: u64,
+        response: ControllerResponse,
+    ) {
         match response {
             ControllerResponse::AlterPartition {
                 error,
@@ -586,7 +704,8 @@ impl ReplicaManager {
             } => {
                 self.producer_ids_requested = false;
                 if error.is_none() {
-                    self.producer_ids = Some((producer_id_start, producer_id_start + producer_id_len));
+                    self.producer_ids =
+                        Some((producer_id_start, producer_id_start + producer_id_len));
                 }
                 for (from, corr) in std::mem::take(&mut self.waiting_init) {
                     self.init_producer_id(ctx, from, corr);
@@ -597,7 +716,14 @@ impl ReplicaManager {
     }
 
     /// A request from a client or another broker.
-    pub fn on_request<N: BrokerHost>(&mut self, ctx: &mut Ctx<'_, N>, from: NodeId, correlation_id: u64, request: KafkaRequest, image: &MetadataImage) {
+    pub fn on_request<N: BrokerHost>(
+        &mut self,
+        ctx: &mut Ctx<'_, N>,
+        from: NodeId,
+        correlation_id: u64,
+        request: KafkaRequest,
+        image: &MetadataImage,
+    ) {
         match request {
             KafkaRequest::Produce {
                 acks,
@@ -626,7 +752,12 @@ impl ReplicaManager {
                         Some((name.clone(), parts))
                     })
                     .collect();
-                reply(ctx, from, correlation_id, KafkaResponse::Metadata { topics });
+                reply(
+                    ctx,
+                    from,
+                    correlation_id,
+                    KafkaResponse::Metadata { topics },
+                );
             }
             KafkaRequest::InitProducerId => self.init_producer_id(ctx, from, correlation_id),
             KafkaRequest::OffsetForLeaderEpoch {
@@ -635,16 +766,28 @@ impl ReplicaManager {
                 leader_epoch,
             } => {
                 let response = match self.partitions.get(&tp) {
-                    Some(p) if p.is_leader() && (current_leader_epoch < 0 || current_leader_epoch == p.leader_epoch) => {
-                        let (epoch, end) = p.log.end_offset_for_epoch(leader_epoch).unwrap_or((-1, 0));
-                        KafkaResponse::OffsetForLeaderEpoch { tp, error: None, leader_epoch: epoch, end_offset: end }
+                    Some(p)
+                        if p.is_leader()
+                            && (current_leader_epoch < 0
+                                || current_leader_epoch == p.leader_epoch) =>
+                    {
+                        let (epoch, end) =
+                            p.log.end_offset_for_epoch(leader_epoch).unwrap_or((-1, 0));
+                        KafkaResponse::OffsetForLeaderEpoch {
+                            tp,
+                            error: None,
+                            leader_epoch: epoch,
+                            end_offset: end,
+                        }
                     }
-                    Some(p) if p.is_leader() && current_leader_epoch < p.leader_epoch => KafkaResponse::OffsetForLeaderEpoch {
-                        tp,
-                        error: Some(Errors::FencedLeaderEpoch),
-                        leader_epoch: -1,
-                        end_offset: 0,
-                    },
+                    Some(p) if p.is_leader() && current_leader_epoch < p.leader_epoch => {
+                        KafkaResponse::OffsetForLeaderEpoch {
+                            tp,
+                            error: Some(Errors::FencedLeaderEpoch),
+                            leader_epoch: -1,
+                            end_offset: 0,
+                        }
+                    }
                     Some(p) if p.is_leader() => KafkaResponse::OffsetForLeaderEpoch {
                         tp,
                         error: Some(Errors::UnknownLeaderEpoch),
@@ -665,7 +808,12 @@ impl ReplicaManager {
 
     /// InitProducerId: the next id of this broker's block (one more
     /// AllocateProducerIds when it runs out).
-    fn init_producer_id<N: BrokerHost>(&mut self, ctx: &mut Ctx<'_, N>, from: NodeId, correlation_id: u64) {
+    fn init_producer_id<N: BrokerHost>(
+        &mut self,
+        ctx: &mut Ctx<'_, N>,
+        from: NodeId,
+        correlation_id: u64,
+    ) {
         match self.producer_ids {
             Some((next, end)) if next < end => {
                 self.producer_ids = Some((next + 1, end));
@@ -680,7 +828,7 @@ impl ReplicaManager {
                 self.waiting_init.push((from, correlation_id));
                 let Some(broker_epoch) = self.broker_epoch else {
                     let response = KafkaResponse::InitProducerId {
-                        error: Some(Errors::NotController),
+                        error: Some(Errors::CoordinatorNotAvailable),
                         producer_id: -1,
                         producer_epoch: -1,
                     };
@@ -712,6 +860,18 @@ pub(super) fn rebuild_producer_state(p: &mut Partition) {
 }
 
 /// Sends a data-path response.
-pub(super) fn reply<N: BrokerHost>(ctx: &mut Ctx<'_, N>, to: NodeId, correlation_id: u64, response: KafkaResponse) {
-    ctx.send(to, KafkaMsg::Response { correlation_id, response }.into());
+pub(super) fn reply<N: BrokerHost>(
+    ctx: &mut Ctx<'_, N>,
+    to: NodeId,
+    correlation_id: u64,
+    response: KafkaResponse,
+) {
+    ctx.send(
+        to,
+        KafkaMsg::Response {
+            correlation_id,
+            response,
+        }
+        .into(),
+    );
 }

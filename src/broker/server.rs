@@ -39,6 +39,9 @@ pub enum BrokerTimer {
     FetchTimeout(u64),
     /// A fetcher's backoff ended (by leader broker id).
     FetcherRetry(u32),
+    /// A fetcher's request (leader, correlation id) went unanswered for
+    /// `replica.socket.timeout.ms`.
+    FetcherTimeout(u32, u64),
     /// Periodic retry of lost AlterPartition / AllocateProducerIds requests.
     AlterPartitionRetry,
 }
@@ -97,12 +100,20 @@ pub struct BrokerServer {
     config: BrokerConfig,
     broker_nodes: BTreeMap<u32, NodeId>,
     replicas: Option<ReplicaManager>,
+    /// Set once the controller says this incarnation caught up (Kafka's
+    /// BrokerServer waits for it before its replica manager acts on metadata).
+    data_path_ready: bool,
 }
 
 impl BrokerServer {
     /// Broker `id` of a cluster whose controllers are `voters`;
     /// `broker_nodes` maps every broker id to its simulation node.
-    pub fn new(id: u32, voters: Vec<u32>, config: BrokerConfig, broker_nodes: BTreeMap<u32, NodeId>) -> Self {
+    pub fn new(
+        id: u32,
+        voters: Vec<u32>,
+        config: BrokerConfig,
+        broker_nodes: BTreeMap<u32, NodeId>,
+    ) -> Self {
         Self {
             id,
             voters,
@@ -113,6 +124,7 @@ impl BrokerServer {
             config,
             broker_nodes,
             replicas: None,
+            data_path_ready: false,
         }
     }
 
@@ -153,7 +165,12 @@ impl BrokerServer {
             incarnation,
             self.voters.clone(),
         ));
-        let mut replicas = ReplicaManager::new(self.id, self.config, self.voters.clone(), self.broker_nodes.clone());
+        let mut replicas = ReplicaManager::new(
+            self.id,
+            self.config,
+            self.voters.clone(),
+            self.broker_nodes.clone(),
+        );
         replicas.start(ctx);
         self.replicas = Some(replicas);
         ctx.set_timer(1000 * sim::MILLIS, BrokerTimer::AlterPartitionRetry.into());
@@ -194,8 +211,16 @@ impl BrokerServer {
                 correlation_id,
                 request,
             }) => {
+                // Until it has caught up, a broker knows no topics (Kafka does
+                // not even open its client listener before then).
+                let empty = MetadataImage::default();
+                let image = if self.data_path_ready {
+                    &self.image
+                } else {
+                    &empty
+                };
                 let replicas = self.replicas.as_mut().expect("started");
-                replicas.on_request(ctx, from, correlation_id, request, &self.image);
+                replicas.on_request(ctx, from, correlation_id, request, image);
             }
             BrokerMsg::Kafka(KafkaMsg::Response {
                 correlation_id,
@@ -325,6 +350,12 @@ impl BrokerServer {
                         r.set_broker_epoch(Some(epoch));
                     }
                 }
+                LifecycleEffect::CaughtUp => {
+                    self.data_path_ready = true;
+                    if let Some(replicas) = self.replicas.as_mut() {
+                        replicas.on_metadata(ctx, &self.image);
+                    }
+                }
                 LifecycleEffect::FencingChanged { fenced } => {
                     ctx.observe(BrokerObs::Fenced(fenced).into())
                 }
@@ -359,7 +390,7 @@ impl BrokerServer {
         self.replay_records(ctx, upto);
         if self.image.offset > before {
             self.sync_controller();
-            if let Some(replicas) = self.replicas.as_mut() {
+            if let (true, Some(replicas)) = (self.data_path_ready, self.replicas.as_mut()) {
                 replicas.on_metadata(ctx, &self.image);
             }
         }

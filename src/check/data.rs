@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use sim::Nanos;
 
 use super::Violation;
-use crate::client::{producer_of, ProducerObs};
 use crate::client::consumer::ConsumerObs;
+use crate::client::{producer_of, ProducerObs};
 use crate::protocol::TopicPartition;
 
 /// Names of the data invariants, as reports print them.
@@ -48,7 +48,11 @@ pub struct FinalState {
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Outcome {
     Pending,
-    Acked { tp: TopicPartition, offset: Option<u64>, at: Nanos },
+    Acked {
+        tp: TopicPartition,
+        offset: Option<u64>,
+        at: Nanos,
+    },
     Failed,
     Indeterminate,
 }
@@ -130,7 +134,8 @@ impl DataChecker {
         if let ConsumerObs::Consumed { tp, offset, id, .. } = obs {
             self.consumed_count += 1;
             self.seen(at, tp, *offset, *id, consumer);
-            self.consumed.push((at, consumer.to_owned(), tp.clone(), *offset, *id));
+            self.consumed
+                .push((at, consumer.to_owned(), tp.clone(), *offset, *id));
         }
     }
 
@@ -147,7 +152,8 @@ impl DataChecker {
                     show(*first),
                     show(id)
                 );
-                self.violations.push(Violation::new("offsets_consistent", at, detail));
+                self.violations
+                    .push(Violation::new("offsets_consistent", at, detail));
             }
             Some(_) => {}
         }
@@ -155,7 +161,12 @@ impl DataChecker {
 
     /// Checks everything against the logs at the end (`at`); `context`
     /// describes the faults before a time, for the details.
-    pub fn finish(mut self, at: Nanos, end: &FinalState, context: &dyn Fn(Nanos) -> String) -> Vec<Violation> {
+    pub fn finish(
+        mut self,
+        at: Nanos,
+        end: &FinalState,
+        context: &dyn Fn(Nanos) -> String,
+    ) -> Vec<Violation> {
         let mut by_offset: BTreeMap<&TopicPartition, BTreeMap<u64, &LogRecord>> = BTreeMap::new();
         for (tp, records) in &end.committed {
             let map = by_offset.entry(tp).or_default();
@@ -166,7 +177,12 @@ impl DataChecker {
         }
         // acked_writes_durable: every acknowledged write is at its offset.
         for (id, (tp, _, outcome)) in &self.sent {
-            let Outcome::Acked { offset, at: acked_at, .. } = outcome else {
+            let Outcome::Acked {
+                offset,
+                at: acked_at,
+                ..
+            } = outcome
+            else {
                 continue;
             };
             let log = by_offset.get(tp);
@@ -176,7 +192,12 @@ impl DataChecker {
             };
             if !found {
                 let what = match offset.and_then(|o| log.and_then(|m| m.get(&o))) {
-                    Some(r) => format!("offset {} now holds {} (leader epoch {})", r.offset, show(r.id), r.leader_epoch),
+                    Some(r) => format!(
+                        "offset {} now holds {} (leader epoch {})",
+                        r.offset,
+                        show(r.id),
+                        r.leader_epoch
+                    ),
                     None => format!(
                         "the log of {tp} ends at offset {}",
                         log.and_then(|m| m.keys().next_back()).map_or(0, |o| o + 1)
@@ -204,7 +225,11 @@ impl DataChecker {
                     self.violations.push(Violation::new(
                         "no_duplicates",
                         at,
-                        format!("record {} is in {tp} twice: at offsets {offset} and {}", show(r.id), r.offset),
+                        format!(
+                            "record {} is in {tp} twice: at offsets {offset} and {}",
+                            show(r.id),
+                            r.offset
+                        ),
                     ));
                     continue;
                 }
@@ -232,7 +257,10 @@ impl DataChecker {
         }
         // reads_committed_only: what consumers saw is still there.
         for (seen_at, consumer, tp, offset, id) in &self.consumed {
-            let there = by_offset.get(tp).and_then(|m| m.get(offset)).is_some_and(|r| r.id == *id);
+            let there = by_offset
+                .get(tp)
+                .and_then(|m| m.get(offset))
+                .is_some_and(|r| r.id == *id);
             if !there {
                 self.violations.push(Violation::new(
                     "reads_committed_only",
@@ -252,7 +280,11 @@ impl DataChecker {
             for (broker, records) in replicas {
                 let diff = leader
                     .iter()
-                    .zip(records.iter().chain(std::iter::repeat(&LogRecord { offset: u64::MAX, id: u64::MAX, leader_epoch: -1 })))
+                    .zip(records.iter().chain(std::iter::repeat(&LogRecord {
+                        offset: u64::MAX,
+                        id: u64::MAX,
+                        leader_epoch: -1,
+                    })))
                     .find(|(a, b)| a.offset != b.offset || a.id != b.id);
                 if let Some((a, b)) = diff {
                     let what = if b.offset == u64::MAX {

@@ -113,13 +113,28 @@ impl Consumer {
         self.refresh_metadata(ctx);
     }
 
-    fn send<N: ConsumerHost>(&mut self, ctx: &mut Ctx<'_, N>, broker: u32, request: KafkaRequest) -> u64 {
+    fn send<N: ConsumerHost>(
+        &mut self,
+        ctx: &mut Ctx<'_, N>,
+        broker: u32,
+        request: KafkaRequest,
+    ) -> u64 {
         self.correlation += 1;
         let correlation_id = self.correlation;
         self.in_flight.insert(correlation_id, broker);
         let node = self.brokers[&broker];
-        ctx.send(node, KafkaMsg::Request { correlation_id, request }.into());
-        ctx.set_timer(REQUEST_TIMEOUT_NS, ConsumerTimer::Timeout(correlation_id).into());
+        ctx.send(
+            node,
+            KafkaMsg::Request {
+                correlation_id,
+                request,
+            }
+            .into(),
+        );
+        ctx.set_timer(
+            REQUEST_TIMEOUT_NS,
+            ConsumerTimer::Timeout(correlation_id).into(),
+        );
         correlation_id
     }
 
@@ -161,7 +176,10 @@ impl Consumer {
         match response {
             KafkaResponse::Metadata { topics } => {
                 self.metadata_in_flight = None;
-                let parts = topics.into_iter().find(|(t, _)| *t == self.topic).map(|(_, p)| p);
+                let parts = topics
+                    .into_iter()
+                    .find(|(t, _)| *t == self.topic)
+                    .map(|(_, p)| p);
                 match parts {
                     Some(parts) if !parts.is_empty() => self.on_metadata(ctx, parts),
                     _ => {
@@ -204,11 +222,18 @@ impl Consumer {
         }
     }
 
-    fn on_metadata<N: ConsumerHost>(&mut self, ctx: &mut Ctx<'_, N>, parts: Vec<PartitionMetadata>) {
+    fn on_metadata<N: ConsumerHost>(
+        &mut self,
+        ctx: &mut Ctx<'_, N>,
+        parts: Vec<PartitionMetadata>,
+    ) {
         if !self.assigned {
             self.assigned = true;
             let mine = self.assign(parts.len() as u32);
-            let tps = mine.iter().map(|&p| TopicPartition::new(&self.topic, p)).collect();
+            let tps = mine
+                .iter()
+                .map(|&p| TopicPartition::new(&self.topic, p))
+                .collect();
             ctx.observe(ConsumerObs::Assigned(tps).into());
             for p in mine {
                 self.partitions.insert(p, PartitionState::default());
@@ -228,11 +253,9 @@ impl Consumer {
             if epoch_moved || state.leader.is_none() {
                 state.leader = new;
             }
-            if epoch_moved && state.last_epoch.is_some() {
-                if let Some((l, e)) = new {
-                    state.validating = true;
-                    validate.push((pm.partition, l, e, state.last_epoch.expect("checked")));
-                }
+            if let (true, Some(last), Some((l, e))) = (epoch_moved, state.last_epoch, new) {
+                state.validating = true;
+                validate.push((pm.partition, l, e, last));
             }
         }
         for (partition, leader, epoch, last) in validate {
@@ -271,7 +294,12 @@ impl Consumer {
         }
     }
 
-    fn on_fetch<N: ConsumerHost>(&mut self, ctx: &mut Ctx<'_, N>, broker: u32, answers: Vec<FetchedPartition>) {
+    fn on_fetch<N: ConsumerHost>(
+        &mut self,
+        ctx: &mut Ctx<'_, N>,
+        broker: u32,
+        answers: Vec<FetchedPartition>,
+    ) {
         let mut refresh = false;
         for answer in answers {
             let Some(state) = self.partitions.get_mut(&answer.tp.partition) else {
@@ -331,10 +359,20 @@ impl Consumer {
 
     /// A connection broke: what was in flight to that broker is lost.
     pub fn on_disconnect<N: ConsumerHost>(&mut self, ctx: &mut Ctx<'_, N>, peer: NodeId) {
-        let Some(broker) = self.brokers.iter().find(|(_, &n)| n == peer).map(|(&b, _)| b) else {
+        let Some(broker) = self
+            .brokers
+            .iter()
+            .find(|(_, &n)| n == peer)
+            .map(|(&b, _)| b)
+        else {
             return;
         };
-        let lost: Vec<u64> = self.in_flight.iter().filter(|(_, &b)| b == broker).map(|(&c, _)| c).collect();
+        let lost: Vec<u64> = self
+            .in_flight
+            .iter()
+            .filter(|(_, &b)| b == broker)
+            .map(|(&c, _)| c)
+            .collect();
         for c in lost {
             self.in_flight.remove(&c);
             if self.metadata_in_flight == Some(c) {
@@ -352,9 +390,15 @@ impl Consumer {
 }
 
 /// A node type that can host a consumer.
-pub trait ConsumerHost: Node<Msg: From<KafkaMsg>, Timer: From<ConsumerTimer>, Obs: From<ConsumerObs>> {}
+pub trait ConsumerHost:
+    Node<Msg: From<KafkaMsg>, Timer: From<ConsumerTimer>, Obs: From<ConsumerObs>>
+{
+}
 
-impl<N> ConsumerHost for N where N: Node<Msg: From<KafkaMsg>, Timer: From<ConsumerTimer>, Obs: From<ConsumerObs>> {}
+impl<N> ConsumerHost for N where
+    N: Node<Msg: From<KafkaMsg>, Timer: From<ConsumerTimer>, Obs: From<ConsumerObs>>
+{
+}
 
 #[cfg(test)]
 mod tests {

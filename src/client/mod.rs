@@ -1,8 +1,8 @@
 //! Kafka clients: the admin client that creates the scenario's topics, the
 //! producer and the consumer, and the record ids the workload stamps on values.
 
-mod admin;
 pub mod accumulator;
+mod admin;
 pub mod consumer;
 pub mod partitioner;
 pub mod producer;

@@ -18,7 +18,10 @@ use super::{record_value, ProducerObs};
 use crate::config::KafkaConfigs;
 use crate::errors::Errors;
 use crate::log::Record;
-use crate::protocol::{KafkaMsg, KafkaRequest, KafkaResponse, PartitionMetadata, ProduceData, ProduceResult, TopicPartition};
+use crate::protocol::{
+    KafkaMsg, KafkaRequest, KafkaResponse, PartitionMetadata, ProduceData, ProduceResult,
+    TopicPartition,
+};
 
 /// The producer's configs, with Kafka's names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -119,6 +122,7 @@ pub struct Producer {
     producer_id: i64,
     producer_epoch: i16,
     init_in_flight: Option<u64>,
+    init_not_before: Nanos,
     sequences: BTreeMap<TopicPartition, i32>,
     last_acked_sequence: BTreeMap<TopicPartition, i32>,
     in_flight: BTreeMap<u64, InFlight>,
@@ -132,7 +136,12 @@ pub struct Producer {
 
 impl Producer {
     /// Producer `index` (its records' ids start at `index << 40`).
-    pub fn new(index: u32, config: ProducerConfig, workload: ProducerWorkload, brokers: BTreeMap<u32, NodeId>) -> Self {
+    pub fn new(
+        index: u32,
+        config: ProducerConfig,
+        workload: ProducerWorkload,
+        brokers: BTreeMap<u32, NodeId>,
+    ) -> Self {
         let accumulator = RecordAccumulator::new(AccumulatorConfig {
             batch_size: config.batch_size,
             linger_ms: config.linger_ms,
@@ -153,6 +162,7 @@ impl Producer {
             producer_id: -1,
             producer_epoch: -1,
             init_in_flight: None,
+            init_not_before: 0,
             sequences: BTreeMap::new(),
             last_acked_sequence: BTreeMap::new(),
             in_flight: BTreeMap::new(),
@@ -184,11 +194,26 @@ impl Producer {
         ids[ctx.rng().random_range(0..ids.len())]
     }
 
-    fn request<N: ProducerHost>(&mut self, ctx: &mut Ctx<'_, N>, broker: u32, request: KafkaRequest) -> u64 {
+    fn request<N: ProducerHost>(
+        &mut self,
+        ctx: &mut Ctx<'_, N>,
+        broker: u32,
+        request: KafkaRequest,
+    ) -> u64 {
         self.correlation += 1;
         let correlation_id = self.correlation;
-        ctx.send(self.brokers[&broker], KafkaMsg::Request { correlation_id, request }.into());
-        ctx.set_timer(self.config.request_timeout_ms * MILLIS, ProducerTimer::Timeout(correlation_id).into());
+        ctx.send(
+            self.brokers[&broker],
+            KafkaMsg::Request {
+                correlation_id,
+                request,
+            }
+            .into(),
+        );
+        ctx.set_timer(
+            self.config.request_timeout_ms * MILLIS,
+            ProducerTimer::Timeout(correlation_id).into(),
+        );
         correlation_id
     }
 
@@ -206,7 +231,7 @@ impl Producer {
     }
 
     fn init_producer_id<N: ProducerHost>(&mut self, ctx: &mut Ctx<'_, N>) {
-        if self.init_in_flight.is_some() {
+        if self.init_in_flight.is_some() || ctx.now() < self.init_not_before {
             return;
         }
         let broker = self.random_broker(ctx);
@@ -222,10 +247,16 @@ impl Producer {
             return;
         }
         let elapsed = u128::from(now - self.started_ns);
-        let due = (elapsed * u128::from(self.workload.records) / u128::from(self.workload.per_ns.max(1))) as u64;
+        let due = (elapsed * u128::from(self.workload.records)
+            / u128::from(self.workload.per_ns.max(1))) as u64;
         let now_ms = now / MILLIS;
         let n = self.partitions.len() as u32;
-        let available: Vec<u32> = self.partitions.iter().filter(|p| p.leader.is_some()).map(|p| p.partition).collect();
+        let available: Vec<u32> = self
+            .partitions
+            .iter()
+            .filter(|p| p.leader.is_some())
+            .map(|p| p.partition)
+            .collect();
         while self.generated < due {
             let seq = self.seq_base + self.generated;
             self.generated += 1;
@@ -240,11 +271,33 @@ impl Producer {
             };
             let value = record_value(id, self.workload.value_size);
             if key.is_none() {
-                self.sticky.on_append(value.len(), self.config.batch_size, n, &available, ctx.rng());
+                self.sticky.on_append(
+                    value.len(),
+                    self.config.batch_size,
+                    n,
+                    &available,
+                    ctx.rng(),
+                );
             }
             let tp = TopicPartition::new(&self.workload.topic, partition);
-            ctx.observe(ProducerObs::Sent { id, tp: tp.clone(), seq }.into());
-            self.accumulator.append(tp, PendingRecord { id, key, value, timestamp_ms: now_ms }, now_ms);
+            ctx.observe(
+                ProducerObs::Sent {
+                    id,
+                    tp: tp.clone(),
+                    seq,
+                }
+                .into(),
+            );
+            self.accumulator.append(
+                tp,
+                PendingRecord {
+                    id,
+                    key,
+                    value,
+                    timestamp_ms: now_ms,
+                },
+                now_ms,
+            );
         }
     }
 
@@ -262,11 +315,20 @@ impl Producer {
         let mut per_broker: BTreeMap<u32, Vec<ProducerBatch>> = BTreeMap::new();
         let mut missing_leader = false;
         for tp in ready {
-            let Some(leader) = self.partitions.iter().find(|p| p.partition == tp.partition).and_then(|p| p.leader) else {
+            let Some(leader) = self
+                .partitions
+                .iter()
+                .find(|p| p.partition == tp.partition)
+                .and_then(|p| p.leader)
+            else {
                 missing_leader = true;
                 continue;
             };
-            let in_flight = self.in_flight.values().filter(|f| f.broker == leader).count();
+            let in_flight = self
+                .in_flight
+                .values()
+                .filter(|f| f.broker == leader)
+                .count();
             if in_flight >= self.config.max_in_flight {
                 continue;
             }
@@ -299,8 +361,16 @@ impl Producer {
                             timestamp_ms: r.timestamp_ms,
                         })
                         .collect(),
-                    producer_id: if self.config.idempotence { self.producer_id } else { -1 },
-                    producer_epoch: if self.config.idempotence { self.producer_epoch } else { -1 },
+                    producer_id: if self.config.idempotence {
+                        self.producer_id
+                    } else {
+                        -1
+                    },
+                    producer_epoch: if self.config.idempotence {
+                        self.producer_epoch
+                    } else {
+                        -1
+                    },
                     base_sequence: b.base_sequence,
                 })
                 .collect();
@@ -314,7 +384,13 @@ impl Producer {
                 // Nothing will answer: the records count as sent.
                 for b in &batches {
                     for r in &b.records {
-                        ctx.observe(ProducerObs::Acked { id: r.id, offset: None }.into());
+                        ctx.observe(
+                            ProducerObs::Acked {
+                                id: r.id,
+                                offset: None,
+                            }
+                            .into(),
+                        );
                     }
                     self.accumulator.complete(&b.tp, b.id);
                 }
@@ -344,9 +420,15 @@ impl Producer {
         let why = "delivery.timeout.ms expired".to_owned();
         for r in &batch.records {
             let obs = if batch.attempts == 0 {
-                ProducerObs::Failed { id: r.id, error: why.clone() }
+                ProducerObs::Failed {
+                    id: r.id,
+                    error: why.clone(),
+                }
             } else {
-                ProducerObs::Indeterminate { id: r.id, reason: why.clone() }
+                ProducerObs::Indeterminate {
+                    id: r.id,
+                    reason: why.clone(),
+                }
             };
             ctx.observe(obs.into());
         }
@@ -354,7 +436,11 @@ impl Producer {
 
     /// A broker answered.
     pub fn on_message<N: ProducerHost>(&mut self, ctx: &mut Ctx<'_, N>, msg: KafkaMsg) {
-        let KafkaMsg::Response { correlation_id, response } = msg else {
+        let KafkaMsg::Response {
+            correlation_id,
+            response,
+        } = msg
+        else {
             return;
         };
         match response {
@@ -366,7 +452,10 @@ impl Producer {
                 match topics.into_iter().find(|(t, _)| *t == self.workload.topic) {
                     Some((_, parts)) if !parts.is_empty() => self.partitions = parts,
                     _ => {
-                        ctx.set_timer(self.config.retry_backoff_ms * MILLIS, ProducerTimer::Metadata.into());
+                        ctx.set_timer(
+                            self.config.retry_backoff_ms * MILLIS,
+                            ProducerTimer::Metadata.into(),
+                        );
                     }
                 }
                 self.send_ready(ctx);
@@ -383,12 +472,15 @@ impl Producer {
                 if error.is_none() {
                     self.producer_id = producer_id;
                     self.producer_epoch = producer_epoch;
-                    self.accumulator.set_producer_id_and_epoch(producer_id, producer_epoch);
+                    self.accumulator
+                        .set_producer_id_and_epoch(producer_id, producer_epoch);
                     self.sequences.clear();
                     self.last_acked_sequence.clear();
                     self.send_ready(ctx);
                 } else {
-                    ctx.set_timer(self.config.retry_backoff_ms * MILLIS, ProducerTimer::Send.into());
+                    let backoff = self.config.retry_backoff_ms * MILLIS;
+                    self.init_not_before = ctx.now() + backoff;
+                    ctx.set_timer(backoff, ProducerTimer::Send.into());
                 }
             }
             KafkaResponse::Produce { partitions } => {
@@ -401,7 +493,12 @@ impl Producer {
         }
     }
 
-    fn on_produce<N: ProducerHost>(&mut self, ctx: &mut Ctx<'_, N>, flight: InFlight, results: Vec<ProduceResult>) {
+    fn on_produce<N: ProducerHost>(
+        &mut self,
+        ctx: &mut Ctx<'_, N>,
+        flight: InFlight,
+        results: Vec<ProduceResult>,
+    ) {
         let now_ms = Self::now_ms(ctx);
         let mut refresh = false;
         for batch in flight.batches {
@@ -415,7 +512,9 @@ impl Producer {
                         ctx.observe(ProducerObs::Acked { id: r.id, offset }.into());
                     }
                     if batch.base_sequence >= 0 {
-                        let last = batch.base_sequence.wrapping_add(batch.records.len() as i32 - 1);
+                        let last = batch
+                            .base_sequence
+                            .wrapping_add(batch.records.len() as i32 - 1);
                         self.last_acked_sequence.insert(batch.tp.clone(), last);
                     }
                     self.accumulator.complete(&batch.tp, batch.id);
@@ -423,7 +522,10 @@ impl Producer {
                 Some(e) => {
                     refresh |= matches!(
                         e,
-                        Errors::NotLeaderOrFollower | Errors::FencedLeaderEpoch | Errors::UnknownLeaderEpoch | Errors::NetworkException
+                        Errors::NotLeaderOrFollower
+                            | Errors::FencedLeaderEpoch
+                            | Errors::UnknownLeaderEpoch
+                            | Errors::NetworkException
                     );
                     self.retry_or_fail(ctx, batch, e, now_ms);
                 }
@@ -436,16 +538,27 @@ impl Producer {
     }
 
     /// Retries a failed batch if Kafka would, else ends its records.
-    fn retry_or_fail<N: ProducerHost>(&mut self, ctx: &mut Ctx<'_, N>, batch: ProducerBatch, error: Errors, now_ms: u64) {
+    fn retry_or_fail<N: ProducerHost>(
+        &mut self,
+        ctx: &mut Ctx<'_, N>,
+        batch: ProducerBatch,
+        error: Errors,
+        now_ms: u64,
+    ) {
         let expired = now_ms.saturating_sub(batch.created_ms) >= self.config.delivery_timeout_ms;
         let out_of_retries = batch.attempts > self.config.retries;
         let retriable = match error {
             Errors::OutOfOrderSequenceNumber => {
                 // Retriable when an earlier batch of the partition is being retried.
-                let expected = self.last_acked_sequence.get(&batch.tp).map_or(0, |s| s.wrapping_add(1));
+                let expected = self
+                    .last_acked_sequence
+                    .get(&batch.tp)
+                    .map_or(0, |s| s.wrapping_add(1));
                 batch.base_sequence != expected
             }
-            Errors::InvalidProducerEpoch | Errors::UnknownProducerId | Errors::InvalidRequest => false,
+            Errors::InvalidProducerEpoch | Errors::UnknownProducerId | Errors::InvalidRequest => {
+                false
+            }
             _ => true,
         };
         if retriable && !expired && !out_of_retries {
@@ -462,7 +575,12 @@ impl Producer {
                 .into(),
             );
         }
-        if matches!(error, Errors::OutOfOrderSequenceNumber | Errors::InvalidProducerEpoch | Errors::UnknownProducerId) {
+        if matches!(
+            error,
+            Errors::OutOfOrderSequenceNumber
+                | Errors::InvalidProducerEpoch
+                | Errors::UnknownProducerId
+        ) {
             // KIP-360: start over with a new producer id and fresh sequences.
             self.producer_id = -1;
             self.accumulator.reset_sequences();
@@ -510,18 +628,33 @@ impl Producer {
     /// A connection broke: requests in flight to that broker fail with
     /// NETWORK_EXCEPTION (their outcome is unknown) and are retried.
     pub fn on_disconnect<N: ProducerHost>(&mut self, ctx: &mut Ctx<'_, N>, peer: NodeId) {
-        let Some(broker) = self.brokers.iter().find(|(_, &n)| n == peer).map(|(&b, _)| b) else {
+        let Some(broker) = self
+            .brokers
+            .iter()
+            .find(|(_, &n)| n == peer)
+            .map(|(&b, _)| b)
+        else {
             return;
         };
         let now_ms = Self::now_ms(ctx);
-        let lost: Vec<u64> = self.in_flight.iter().filter(|(_, f)| f.broker == broker).map(|(&c, _)| c).collect();
+        let lost: Vec<u64> = self
+            .in_flight
+            .iter()
+            .filter(|(_, f)| f.broker == broker)
+            .map(|(&c, _)| c)
+            .collect();
         for c in lost {
             let flight = self.in_flight.remove(&c).expect("listed");
             for batch in flight.batches {
                 self.retry_or_fail(ctx, batch, Errors::NetworkException, now_ms);
             }
         }
-        let other: Vec<u64> = self.other_in_flight.iter().filter(|(_, &b)| b == broker).map(|(&c, _)| c).collect();
+        let other: Vec<u64> = self
+            .other_in_flight
+            .iter()
+            .filter(|(_, &b)| b == broker)
+            .map(|(&c, _)| c)
+            .collect();
         for c in other {
             self.other_in_flight.remove(&c);
             if self.metadata_in_flight == Some(c) {
@@ -532,11 +665,20 @@ impl Producer {
             }
         }
         self.refresh_metadata(ctx);
-        ctx.set_timer(self.config.retry_backoff_ms * MILLIS, ProducerTimer::Send.into());
+        ctx.set_timer(
+            self.config.retry_backoff_ms * MILLIS,
+            ProducerTimer::Send.into(),
+        );
     }
 }
 
 /// A node type that can host a producer.
-pub trait ProducerHost: Node<Msg: From<KafkaMsg>, Timer: From<ProducerTimer>, Obs: From<ProducerObs>> {}
+pub trait ProducerHost:
+    Node<Msg: From<KafkaMsg>, Timer: From<ProducerTimer>, Obs: From<ProducerObs>>
+{
+}
 
-impl<N> ProducerHost for N where N: Node<Msg: From<KafkaMsg>, Timer: From<ProducerTimer>, Obs: From<ProducerObs>> {}
+impl<N> ProducerHost for N where
+    N: Node<Msg: From<KafkaMsg>, Timer: From<ProducerTimer>, Obs: From<ProducerObs>>
+{
+}

@@ -20,8 +20,17 @@ fn broker<'a>(sim: &'a Sim<ClusterNode>, topology: &Topology, id: u32) -> Option
 }
 
 /// Records of `tp` on broker `id` below `upto`.
-fn records(sim: &Sim<ClusterNode>, topology: &Topology, id: u32, tp: &TopicPartition, upto: u64) -> Option<Vec<LogRecord>> {
-    let p = broker(sim, topology, id)?.replica_manager()?.partitions().get(tp)?;
+fn records(
+    sim: &Sim<ClusterNode>,
+    topology: &Topology,
+    id: u32,
+    tp: &TopicPartition,
+    upto: u64,
+) -> Option<Vec<LogRecord>> {
+    let p = broker(sim, topology, id)?
+        .replica_manager()?
+        .partitions()
+        .get(tp)?;
     let mut out = Vec::new();
     for batch in p.log.read(0, upto, usize::MAX) {
         for (i, r) in batch.records.iter().enumerate() {

@@ -20,14 +20,14 @@ use std::io::BufWriter;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use std::collections::BTreeMap;
 use sim::{DiskConfig, Fault, Mutations, NetConfig, NodeId, Observed, Sim, SimConfig, MILLIS};
+use std::collections::BTreeMap;
 
 use crate::broker::config::BrokerConfig;
 use crate::broker::{BrokerObs, BrokerServer};
+use crate::check::{self, Violation};
 use crate::client::consumer::Consumer;
 use crate::client::producer::{Producer, ProducerConfig, ProducerWorkload};
-use crate::check::{self, Violation};
 use crate::client::AdminClient;
 use crate::controller::active::{ControlEvent, ControllerConfig};
 use crate::controller::node::{QuorumController, QuorumObs};
@@ -137,7 +137,8 @@ pub fn run(scenario: &Scenario, seed: u64, options: &RunOptions) -> Result<Outco
     let mut sim: Sim<ClusterNode> = Sim::new(seed, sim_config(scenario));
     let voters: Vec<u32> = (1..=scenario.cluster.controllers).collect();
     let controller_config = controller_config(scenario);
-    let broker_config = BrokerConfig::from_configs(&scenario.cluster.config, scenario.protocol.truncation);
+    let broker_config =
+        BrokerConfig::from_configs(&scenario.cluster.config, scenario.protocol.truncation);
     let broker_nodes: BTreeMap<u32, NodeId> = (1..=scenario.cluster.brokers)
         .filter_map(|b| Some((b, topology.id(&Role::Broker(b))?)))
         .collect();
@@ -282,12 +283,7 @@ pub fn run(scenario: &Scenario, seed: u64, options: &RunOptions) -> Result<Outco
     let context = |t: u64| faults_before(&executed, t);
     violations.extend(data.finish(end, &end_state, &context));
     violations.extend(data_available(
-        scenario,
-        &sim,
-        &topology,
-        &end_state,
-        &last_ack,
-        end,
+        scenario, &sim, &topology, &end_state, &last_ack, end,
     ));
     let live = live_state(&sim, &topology);
     let topic_partitions: Vec<(String, u32)> = scenario
@@ -400,7 +396,11 @@ fn producer_setup(scenario: &Scenario, index: u32) -> (ProducerConfig, ProducerW
 
 /// A consumer group's topic and size.
 fn consumer_setup(scenario: &Scenario, group: &str) -> (String, u32) {
-    let specs: Vec<_> = scenario.consumers.iter().filter(|c| c.group == group).collect();
+    let specs: Vec<_> = scenario
+        .consumers
+        .iter()
+        .filter(|c| c.group == group)
+        .collect();
     let topic = specs.first().map(|c| c.topic.clone()).unwrap_or_default();
     (topic, specs.iter().map(|c| c.count).sum())
 }
@@ -432,8 +432,13 @@ fn data_available(
 ) -> Vec<Violation> {
     let mut problems = Vec::new();
     for index in 0..scenario.producer_count() {
-        if last_ack.get(&index).is_none_or(|&t| t < scenario.duration_ns) {
-            problems.push(format!("producer-{index} had nothing acknowledged after the faults healed"));
+        if last_ack
+            .get(&index)
+            .is_none_or(|&t| t < scenario.duration_ns)
+        {
+            problems.push(format!(
+                "producer-{index} had nothing acknowledged after the faults healed"
+            ));
         }
     }
     for id in topology.ids() {
@@ -441,7 +446,10 @@ fn data_available(
             continue;
         };
         for (tp, position) in c.positions() {
-            let hw = end_state.committed.get(&tp).map_or(0, |r| r.last().map_or(0, |x| x.offset + 1));
+            let hw = end_state
+                .committed
+                .get(&tp)
+                .map_or(0, |r| r.last().map_or(0, |x| x.offset + 1));
             if position < hw {
                 problems.push(format!(
                     "{} read {tp} only up to offset {position} of {hw}",
@@ -452,7 +460,13 @@ fn data_available(
     }
     problems
         .into_iter()
-        .map(|p| Violation::new("eventually_available", end, format!("after the settle phase: {p}")))
+        .map(|p| {
+            Violation::new(
+                "eventually_available",
+                end,
+                format!("after the settle phase: {p}"),
+            )
+        })
         .collect()
 }
 
