@@ -3,6 +3,10 @@
 //! `no_duplicates`, `partition_order`, `reads_committed_only`,
 //! `replicas_consistent` (Jepsen's lost-write, inconsistent-offsets,
 //! duplicate, nonmonotonic-send and dirty-read anomalies in Kafka's terms).
+//!
+//! Partitions are numbered densely (topic index, partition) and what an
+//! offset held is kept in a vector per partition: a run observes every record
+//! several times, so the checker must cost little per observation.
 
 use std::collections::BTreeMap;
 
@@ -45,27 +49,36 @@ pub struct FinalState {
 }
 
 /// How a record's produce call ended.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Outcome {
     Pending,
-    Acked {
-        tp: TopicPartition,
-        offset: Option<u64>,
-        at: Nanos,
-    },
+    Acked { offset: Option<u64>, at: Nanos },
     Failed,
     Indeterminate,
 }
 
+/// Who saw what an offset held.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Source {
+    Ack,
+    Consumer(u32),
+    FinalRead,
+}
+
+/// A partition, as (topic index, partition).
+type Part = (u32, u32);
+
 /// Collects client observations online; `finish` checks them against the final state.
 #[derive(Debug, Default)]
 pub struct DataChecker {
+    topics: Vec<String>,
     /// Per record id: partition, per-producer send sequence, outcome.
-    sent: BTreeMap<u64, (TopicPartition, u64, Outcome)>,
-    /// What a (partition, offset) was first seen to hold, and by whom.
-    seen_at: BTreeMap<(TopicPartition, u64), (u64, String)>,
-    consumed: Vec<(Nanos, String, TopicPartition, u64, u64)>,
+    sent: BTreeMap<u64, (Part, u64, Outcome)>,
+    /// Per partition, by offset: the first record seen there and by whom.
+    seen_at: BTreeMap<Part, Vec<Option<(u64, Source)>>>,
+    consumed: Vec<(Nanos, u32, Part, u64, u64)>,
     violations: Vec<Violation>,
+    names: Vec<String>,
     /// Acknowledgements received.
     pub acked: u64,
     /// Records consumed.
@@ -80,6 +93,32 @@ fn show(id: u64) -> String {
 }
 
 impl DataChecker {
+    /// A checker for a scenario's `topics`; `names` names the nodes.
+    pub fn new(topics: Vec<String>, names: Vec<String>) -> Self {
+        Self {
+            topics,
+            names,
+            ..Self::default()
+        }
+    }
+
+    fn part_name(&self, (t, p): Part) -> String {
+        format!("{}-{p}", self.topics[t as usize])
+    }
+
+    fn part_of(&self, tp: &TopicPartition) -> Option<Part> {
+        let t = self.topics.iter().position(|t| *t == tp.topic)?;
+        Some((t as u32, tp.partition))
+    }
+
+    fn source_name(&self, s: Source) -> String {
+        match s {
+            Source::Ack => "its producer's ack".to_owned(),
+            Source::Consumer(n) => self.names[n as usize].clone(),
+            Source::FinalRead => "the final read".to_owned(),
+        }
+    }
+
     /// Per producer: when it last had a record acknowledged.
     pub fn last_ack_per_producer(&self) -> BTreeMap<u32, u64> {
         let mut out = BTreeMap::new();
@@ -92,12 +131,13 @@ impl DataChecker {
         out
     }
 
-    /// A producer's observation.
-    pub fn producer(&mut self, at: Nanos, obs: &ProducerObs) {
+    /// An observation of a producer writing to topic number `topic`.
+    pub fn producer(&mut self, at: Nanos, topic: u32, obs: &ProducerObs) {
         match obs {
-            ProducerObs::Sent { id, tp, seq } => {
+            ProducerObs::Sent { id, partition, seq } => {
                 self.sent_count += 1;
-                self.sent.insert(*id, (tp.clone(), *seq, Outcome::Pending));
+                self.sent
+                    .insert(*id, ((topic, *partition), *seq, Outcome::Pending));
             }
             ProducerObs::Acked { id, offset } => {
                 self.acked += 1;
@@ -105,13 +145,12 @@ impl DataChecker {
                     return;
                 };
                 entry.2 = Outcome::Acked {
-                    tp: entry.0.clone(),
                     offset: *offset,
                     at,
                 };
+                let part = entry.0;
                 if let Some(offset) = offset {
-                    let tp = entry.0.clone();
-                    self.seen(at, &tp, *offset, *id, "its producer's ack");
+                    self.seen(at, part, *offset, *id, Source::Ack);
                 }
             }
             ProducerObs::Failed { id, .. } => {
@@ -129,28 +168,39 @@ impl DataChecker {
         }
     }
 
-    /// A consumer's observation.
-    pub fn consumer(&mut self, at: Nanos, consumer: &str, obs: &ConsumerObs) {
-        if let ConsumerObs::Consumed { tp, offset, id, .. } = obs {
+    /// An observation of consumer node `node` reading topic number `topic`.
+    pub fn consumer(&mut self, at: Nanos, node: u32, topic: u32, obs: &ConsumerObs) {
+        if let ConsumerObs::Consumed {
+            partition,
+            offset,
+            id,
+            ..
+        } = obs
+        {
             self.consumed_count += 1;
-            self.seen(at, tp, *offset, *id, consumer);
-            self.consumed
-                .push((at, consumer.to_owned(), tp.clone(), *offset, *id));
+            let part = (topic, *partition);
+            self.seen(at, part, *offset, *id, Source::Consumer(node));
+            self.consumed.push((at, node, part, *offset, *id));
         }
     }
 
     /// `offsets_consistent`, online: one record per partition offset.
-    fn seen(&mut self, at: Nanos, tp: &TopicPartition, offset: u64, id: u64, by: &str) {
-        let key = (tp.clone(), offset);
-        match self.seen_at.get(&key) {
-            None => {
-                self.seen_at.insert(key, (id, by.to_owned()));
-            }
-            Some((first, first_by)) if *first != id => {
+    fn seen(&mut self, at: Nanos, part: Part, offset: u64, id: u64, by: Source) {
+        let slots = self.seen_at.entry(part).or_default();
+        let i = offset as usize;
+        if slots.len() <= i {
+            slots.resize(i + 1, None);
+        }
+        match slots[i] {
+            None => slots[i] = Some((id, by)),
+            Some((first, first_by)) if first != id => {
                 let detail = format!(
-                    "{tp} offset {offset} held {} (seen by {first_by}) and then {} (seen by {by})",
-                    show(*first),
-                    show(id)
+                    "{} offset {offset} held {} (seen by {}) and then {} (seen by {})",
+                    self.part_name(part),
+                    show(first),
+                    self.source_name(first_by),
+                    show(id),
+                    self.source_name(by)
                 );
                 self.violations
                     .push(Violation::new("offsets_consistent", at, detail));
@@ -167,130 +217,161 @@ impl DataChecker {
         end: &FinalState,
         context: &dyn Fn(Nanos) -> String,
     ) -> Vec<Violation> {
-        let mut by_offset: BTreeMap<&TopicPartition, BTreeMap<u64, &LogRecord>> = BTreeMap::new();
+        // Per partition: offset -> (id, leader epoch), dense from 0.
+        let mut logs: BTreeMap<Part, Vec<(u64, i32)>> = BTreeMap::new();
         for (tp, records) in &end.committed {
-            let map = by_offset.entry(tp).or_default();
+            let Some(part) = self.part_of(tp) else {
+                continue;
+            };
+            let log = logs.entry(part).or_default();
             for r in records {
-                map.insert(r.offset, r);
-                self.seen(at, tp, r.offset, r.id, "the final read");
+                if log.len() as u64 == r.offset {
+                    log.push((r.id, r.leader_epoch));
+                }
+                self.seen(at, part, r.offset, r.id, Source::FinalRead);
             }
         }
-        // acked_writes_durable: every acknowledged write is at its offset.
-        for (id, (tp, _, outcome)) in &self.sent {
+        self.lost_writes(at, &logs, context);
+        self.order_and_duplicates(at, &logs);
+        self.dirty_reads(&logs);
+        self.replicas(at, end);
+        self.violations
+    }
+
+    /// `acked_writes_durable`: every acknowledged write is at its offset.
+    fn lost_writes(
+        &mut self,
+        at: Nanos,
+        logs: &BTreeMap<Part, Vec<(u64, i32)>>,
+        context: &dyn Fn(Nanos) -> String,
+    ) {
+        let empty = Vec::new();
+        let mut found = Vec::new();
+        for (&id, &(part, _, outcome)) in &self.sent {
             let Outcome::Acked {
                 offset,
                 at: acked_at,
-                ..
             } = outcome
             else {
                 continue;
             };
-            let log = by_offset.get(tp);
-            let found = match offset {
-                Some(o) => log.and_then(|m| m.get(o)).is_some_and(|r| r.id == *id),
-                None => log.is_some_and(|m| m.values().any(|r| r.id == *id)),
+            let log = logs.get(&part).unwrap_or(&empty);
+            let there = match offset {
+                Some(o) => log.get(o as usize).is_some_and(|r| r.0 == id),
+                None => log.iter().any(|r| r.0 == id),
             };
-            if !found {
-                let what = match offset.and_then(|o| log.and_then(|m| m.get(&o))) {
-                    Some(r) => format!(
-                        "offset {} now holds {} (leader epoch {})",
-                        r.offset,
-                        show(r.id),
-                        r.leader_epoch
-                    ),
+            if !there {
+                let what = match offset.and_then(|o| log.get(o as usize).map(|r| (o, r))) {
+                    Some((o, r)) => {
+                        format!("offset {o} now holds {} (leader epoch {})", show(r.0), r.1)
+                    }
                     None => format!(
-                        "the log of {tp} ends at offset {}",
-                        log.and_then(|m| m.keys().next_back()).map_or(0, |o| o + 1)
+                        "the log of {} ends at offset {}",
+                        self.part_name(part),
+                        log.len()
                     ),
                 };
                 let at_offset = offset.map_or(String::new(), |o| format!(" at offset {o}"));
-                self.violations.push(Violation::new(
+                found.push(Violation::new(
                     "acked_writes_durable",
                     at,
                     format!(
-                        "record {} acknowledged{at_offset} of {tp} at {} is lost: {what}; {}",
-                        show(*id),
-                        sim::format_nanos(*acked_at),
-                        context(*acked_at)
+                        "record {} acknowledged{at_offset} of {} at {} is lost: {what}; {}",
+                        show(id),
+                        self.part_name(part),
+                        sim::format_nanos(acked_at),
+                        context(acked_at)
                     ),
                 ));
             }
         }
-        // no_duplicates and partition_order, per partition in offset order.
-        for (tp, records) in &end.committed {
-            let mut first_at: BTreeMap<u64, u64> = BTreeMap::new();
-            let mut last_seq: BTreeMap<u32, (u64, u64, u64)> = BTreeMap::new();
-            for r in records {
-                if let Some(&offset) = first_at.get(&r.id) {
-                    self.violations.push(Violation::new(
+        self.violations.extend(found);
+    }
+
+    /// `no_duplicates` and `partition_order`, per partition in offset order.
+    fn order_and_duplicates(&mut self, at: Nanos, logs: &BTreeMap<Part, Vec<(u64, i32)>>) {
+        let mut found = Vec::new();
+        for (&part, log) in logs {
+            let mut first_at: BTreeMap<u64, usize> = BTreeMap::new();
+            let mut last: BTreeMap<u32, (u64, usize, u64)> = BTreeMap::new();
+            for (offset, &(id, _)) in log.iter().enumerate() {
+                if let Some(&first) = first_at.get(&id) {
+                    found.push(Violation::new(
                         "no_duplicates",
                         at,
                         format!(
-                            "record {} is in {tp} twice: at offsets {offset} and {}",
-                            show(r.id),
-                            r.offset
+                            "record {} is in {} twice: at offsets {first} and {offset}",
+                            show(id),
+                            self.part_name(part)
                         ),
                     ));
                     continue;
                 }
-                first_at.insert(r.id, r.offset);
-                let (producer, _) = producer_of(r.id);
-                let Some(&(_, seq, _)) = self.sent.get(&r.id) else {
+                first_at.insert(id, offset);
+                let Some(&(_, seq, _)) = self.sent.get(&id) else {
                     continue;
                 };
-                if let Some(&(prev_seq, prev_offset, prev_id)) = last_seq.get(&producer) {
+                let (producer, _) = producer_of(id);
+                if let Some(&(prev_seq, prev_offset, prev_id)) = last.get(&producer) {
                     if seq < prev_seq {
-                        self.violations.push(Violation::new(
+                        found.push(Violation::new(
                             "partition_order",
                             at,
                             format!(
-                                "producer {producer} sent {} before {}, but {tp} holds them the other way round (offsets {prev_offset} and {})",
-                                show(r.id),
+                                "producer {producer} sent {} before {}, but {} holds them the other way round (offsets {prev_offset} and {offset})",
+                                show(id),
                                 show(prev_id),
-                                r.offset
+                                self.part_name(part)
                             ),
                         ));
                     }
                 }
-                last_seq.insert(producer, (seq, r.offset, r.id));
+                last.insert(producer, (seq, offset, id));
             }
         }
-        // reads_committed_only: what consumers saw is still there.
-        for (seen_at, consumer, tp, offset, id) in &self.consumed {
-            let there = by_offset
-                .get(tp)
-                .and_then(|m| m.get(offset))
-                .is_some_and(|r| r.id == *id);
+        self.violations.extend(found);
+    }
+
+    /// `reads_committed_only`: what consumers saw is still there.
+    fn dirty_reads(&mut self, logs: &BTreeMap<Part, Vec<(u64, i32)>>) {
+        let mut found = Vec::new();
+        for &(seen_at, node, part, offset, id) in &self.consumed {
+            let there = logs
+                .get(&part)
+                .and_then(|l| l.get(offset as usize))
+                .is_some_and(|r| r.0 == id);
             if !there {
-                self.violations.push(Violation::new(
+                found.push(Violation::new(
                     "reads_committed_only",
-                    *seen_at,
+                    seen_at,
                     format!(
-                        "{consumer} read {} at {tp} offset {offset}, which the final log does not hold",
-                        show(*id)
+                        "{} read {} at {} offset {offset}, which the final log does not hold",
+                        self.names[node as usize],
+                        show(id),
+                        self.part_name(part)
                     ),
                 ));
             }
         }
-        // replicas_consistent: in-sync replicas agree below the high watermark.
+        self.violations.extend(found);
+    }
+
+    /// `replicas_consistent`: in-sync replicas agree below the high watermark.
+    fn replicas(&mut self, at: Nanos, end: &FinalState) {
         for (tp, replicas) in &end.replicas {
             let Some(leader) = end.committed.get(tp) else {
                 continue;
             };
             for (broker, records) in replicas {
-                let diff = leader
-                    .iter()
-                    .zip(records.iter().chain(std::iter::repeat(&LogRecord {
-                        offset: u64::MAX,
-                        id: u64::MAX,
-                        leader_epoch: -1,
-                    })))
-                    .find(|(a, b)| a.offset != b.offset || a.id != b.id);
-                if let Some((a, b)) = diff {
-                    let what = if b.offset == u64::MAX {
-                        "its log ends there".to_owned()
-                    } else {
-                        format!("it holds {}", show(b.id))
+                let diff = leader.iter().enumerate().find(|(i, a)| {
+                    records
+                        .get(*i)
+                        .is_none_or(|b| a.offset != b.offset || a.id != b.id)
+                });
+                if let Some((i, a)) = diff {
+                    let what = match records.get(i) {
+                        None => "its log ends there".to_owned(),
+                        Some(b) => format!("it holds {}", show(b.id)),
                     };
                     self.violations.push(Violation::new(
                         "replicas_consistent",
@@ -304,6 +385,5 @@ impl DataChecker {
                 }
             }
         }
-        self.violations
     }
 }

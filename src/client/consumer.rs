@@ -39,8 +39,8 @@ pub enum ConsumerObs {
     Assigned(Vec<TopicPartition>),
     /// It received a record.
     Consumed {
-        /// The partition.
-        tp: TopicPartition,
+        /// The partition (of the consumer's topic).
+        partition: u32,
         /// Its offset.
         offset: u64,
         /// The workload's record id.
@@ -320,7 +320,7 @@ impl Consumer {
                     }
                     ctx.observe(
                         ConsumerObs::Consumed {
-                            tp: answer.tp.clone(),
+                            partition: answer.tp.partition,
                             offset,
                             id: record_id(&record.value),
                             leader_epoch: batch.partition_leader_epoch,

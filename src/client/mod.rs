@@ -9,8 +9,6 @@ pub mod producer;
 
 pub use admin::{AdminClient, AdminHost, AdminObs, AdminTimer};
 
-use crate::protocol::TopicPartition;
-
 /// What a producer reports: each record's send and how it ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ProducerObs {
@@ -18,8 +16,8 @@ pub enum ProducerObs {
     Sent {
         /// Record id.
         id: u64,
-        /// Its partition.
-        tp: TopicPartition,
+        /// Its partition (of the producer's topic).
+        partition: u32,
         /// The producer's send order.
         seq: u64,
     },

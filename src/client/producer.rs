@@ -280,14 +280,7 @@ impl Producer {
                 );
             }
             let tp = TopicPartition::new(&self.workload.topic, partition);
-            ctx.observe(
-                ProducerObs::Sent {
-                    id,
-                    tp: tp.clone(),
-                    seq,
-                }
-                .into(),
-            );
+            ctx.observe(ProducerObs::Sent { id, partition, seq }.into());
             self.accumulator.append(
                 tp,
                 PendingRecord {

@@ -202,7 +202,18 @@ pub fn run(scenario: &Scenario, seed: u64, options: &RunOptions) -> Result<Outco
         sim.set_trace_sink(Box::new(BufWriter::new(file)));
     }
     let names: Vec<String> = topology.roles.iter().map(Role::name).collect();
-    let mut monitor = Monitor::new(names);
+    let topic_names: Vec<String> = scenario.topics.iter().map(|t| t.name.clone()).collect();
+    let topic_index = |name: &str| topic_names.iter().position(|t| t == name).unwrap_or(0) as u32;
+    let topic_of: Vec<u32> = topology
+        .roles
+        .iter()
+        .map(|role| match role {
+            Role::Producer(i) => topic_index(&producer_setup(scenario, *i).1.topic),
+            Role::Consumer { group, .. } => topic_index(&consumer_setup(scenario, group).0),
+            _ => 0,
+        })
+        .collect();
+    let mut monitor = Monitor::new(names, topic_names.clone(), topic_of);
     sim.start();
 
     let mut timeline = faults::plan(scenario, &topology, sim.streams());
@@ -326,6 +337,8 @@ pub fn run(scenario: &Scenario, seed: u64, options: &RunOptions) -> Result<Outco
 /// The online checkers, and what the report keeps of the observations.
 struct Monitor {
     names: Vec<String>,
+    /// Per node: the index of the topic a client works on.
+    topic_of: Vec<u32>,
     quorum: check::quorum::QuorumChecker,
     leaders: check::control::LeaderChecker,
     data: check::data::DataChecker,
@@ -335,12 +348,13 @@ struct Monitor {
 }
 
 impl Monitor {
-    fn new(names: Vec<String>) -> Self {
+    fn new(names: Vec<String>, topics: Vec<String>, topic_of: Vec<u32>) -> Self {
         Self {
+            data: check::data::DataChecker::new(topics, names.clone()),
             names,
+            topic_of,
             quorum: Default::default(),
             leaders: Default::default(),
-            data: Default::default(),
             violations: Vec::new(),
             quorum_history: Vec::new(),
             control_events: Vec::new(),
@@ -353,8 +367,14 @@ impl Monitor {
         let name = |n: NodeId| names[n.index()].clone();
         let out = &mut self.violations;
         match &o.obs {
-            ClusterObs::Producer(obs) => self.data.producer(o.at, obs),
-            ClusterObs::Consumer(obs) => self.data.consumer(o.at, &names[o.node.index()], obs),
+            ClusterObs::Producer(obs) => {
+                let topic = self.topic_of[o.node.index()];
+                self.data.producer(o.at, topic, obs)
+            }
+            ClusterObs::Consumer(obs) => {
+                let topic = self.topic_of[o.node.index()];
+                self.data.consumer(o.at, o.node.0, topic, obs)
+            }
             ClusterObs::Quorum(obs) => {
                 match obs {
                     QuorumObs::Leader(l) => self.leaders.observe(o.at, o.node, l, &name, out),

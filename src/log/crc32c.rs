@@ -2,13 +2,33 @@
 //!
 //! Reflected polynomial 0x82F63B78, initial value and final XOR 0xFFFFFFFF
 //! (Kafka's `Crc32C`, the same function as SSE 4.2's `crc32` instruction).
-//! Byte-at-a-time with a 256-entry table built at compile time.
+//! Slicing-by-8: eight 256-entry tables built at compile time, eight bytes a step.
 
 /// The reflected Castagnoli polynomial.
 const POLY: u32 = 0x82F6_3B78;
 
 /// `TABLE[b]` is the CRC register after shifting byte `b` through it.
 static TABLE: [u32; 256] = build_table();
+
+/// `TABLES[k][b]`: byte `b` followed by `k` zero bytes.
+static TABLES: [[u32; 256]; 8] = build_tables();
+
+const fn build_tables() -> [[u32; 256]; 8] {
+    let base = build_table();
+    let mut tables = [[0u32; 256]; 8];
+    tables[0] = base;
+    let mut k = 1;
+    while k < 8 {
+        let mut i = 0;
+        while i < 256 {
+            let prev = tables[k - 1][i];
+            tables[k][i] = (prev >> 8) ^ base[(prev & 0xFF) as usize];
+            i += 1;
+        }
+        k += 1;
+    }
+    tables
+}
 
 const fn build_table() -> [u32; 256] {
     let mut table = [0u32; 256];
@@ -39,7 +59,20 @@ pub fn crc32c(data: &[u8]) -> u32 {
 /// `update(crc32c(a), b) == crc32c(a ++ b)`.
 pub fn update(crc: u32, data: &[u8]) -> u32 {
     let mut reg = !crc;
-    for &byte in data {
+    let mut chunks = data.chunks_exact(8);
+    for c in &mut chunks {
+        let lo = reg ^ u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        let t = &TABLES;
+        reg = t[7][(lo & 0xFF) as usize]
+            ^ t[6][((lo >> 8) & 0xFF) as usize]
+            ^ t[5][((lo >> 16) & 0xFF) as usize]
+            ^ t[4][(lo >> 24) as usize]
+            ^ t[3][c[4] as usize]
+            ^ t[2][c[5] as usize]
+            ^ t[1][c[6] as usize]
+            ^ t[0][c[7] as usize];
+    }
+    for &byte in chunks.remainder() {
         reg = TABLE[((reg ^ u32::from(byte)) & 0xFF) as usize] ^ (reg >> 8);
     }
     !reg
