@@ -10,6 +10,9 @@ use crate::harness::Outcome;
 use crate::metadata::{LeaderRecoveryState, MetadataImage};
 use crate::scenario::Scenario;
 
+/// Violations of one invariant the text report lists before summing up the rest.
+const VIOLATIONS_SHOWN: usize = 10;
+
 /// Renders the text report of one run.
 pub fn render(scenario: &Scenario, file: &str, summary: &Summary, outcome: &Outcome) -> String {
     let mut out = String::new();
@@ -71,14 +74,29 @@ pub fn render(scenario: &Scenario, file: &str, summary: &Summary, outcome: &Outc
         let _ = writeln!(w, "violations: none");
     } else {
         let _ = writeln!(w, "violations");
+        // The first few of each invariant; the JSON record keeps them all.
+        let mut shown: std::collections::BTreeMap<&str, usize> = Default::default();
         for v in &summary.violations {
-            let _ = writeln!(
-                w,
-                "  {} at {}: {}",
-                v.invariant,
-                format_nanos(v.at_ms * sim::MILLIS),
-                v.detail
-            );
+            let n = shown.entry(v.invariant.as_str()).or_default();
+            *n += 1;
+            if *n <= VIOLATIONS_SHOWN {
+                let _ = writeln!(
+                    w,
+                    "  {} at {}: {}",
+                    v.invariant,
+                    format_nanos(v.at_ms * sim::MILLIS),
+                    v.detail
+                );
+            }
+        }
+        for (invariant, n) in shown {
+            if n > VIOLATIONS_SHOWN {
+                let _ = writeln!(
+                    w,
+                    "  ... and {} more {invariant} violations (all in the run record)",
+                    n - VIOLATIONS_SHOWN
+                );
+            }
         }
     }
     render_control(w, outcome);

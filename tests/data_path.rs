@@ -1,0 +1,135 @@
+//! The data checkers shown firing on configurations Kafka documents as
+//! unsafe, each next to its fix: the broken scenario must violate its
+//! invariant within a seed budget, and the same scenario with the fix must
+//! pass the first seeds. (The fix is applied to the scenario text, so the
+//! pair differs in exactly one setting.)
+
+use ksim::harness::{run, RunOptions};
+
+fn load(file: &str, fix: Option<(&str, &str)>) -> ksim::scenario::Scenario {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(file);
+    let mut text = std::fs::read_to_string(&path).expect("scenario file");
+    if let Some((from, to)) = fix {
+        assert!(text.contains(from), "{file} has {from}");
+        text = text.replace(from, to);
+    }
+    ksim::scenario::parse(&text, file).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The first seed below `budget` whose run violates `invariant`.
+fn first_violation(s: &ksim::scenario::Scenario, invariant: &str, budget: u64) -> Option<u64> {
+    (0..budget).find(|&seed| {
+        run(s, seed, &RunOptions::default())
+            .expect("runs")
+            .violations
+            .iter()
+            .any(|v| v.invariant == invariant)
+    })
+}
+
+fn pair(file: &str, invariant: &str, budget: u64, fix: (&str, &str)) {
+    let broken = load(file, None);
+    let seed = first_violation(&broken, invariant, budget);
+    eprintln!("{file}: {invariant} first violated at seed {seed:?}");
+    assert!(
+        seed.is_some(),
+        "{file} must violate {invariant} within {budget} seeds"
+    );
+    let fixed = load(file, Some(fix));
+    for seed in 0..3 {
+        let out = run(&fixed, seed, &RunOptions::default()).expect("runs");
+        assert!(
+            out.violations.is_empty(),
+            "{file} with {} must pass seed {seed}: {:?}",
+            fix.1,
+            out.violations.first()
+        );
+    }
+}
+
+#[test]
+fn acks_1_loses_acknowledged_writes_and_acks_all_does_not() {
+    pair(
+        "acks1_leader_crash.toml",
+        "acked_writes_durable",
+        30,
+        (r#"acks = "1""#, r#"acks = "all""#),
+    );
+}
+
+#[test]
+fn unclean_election_loses_acknowledged_writes_and_clean_election_does_not() {
+    pair(
+        "unclean_election.toml",
+        "acked_writes_durable",
+        10,
+        (
+            r#""unclean.leader.election.enable" = true"#,
+            r#""unclean.leader.election.enable" = false"#,
+        ),
+    );
+}
+
+#[test]
+fn high_watermark_truncation_loses_writes_and_leader_epochs_do_not() {
+    pair(
+        "kip101_truncation.toml",
+        "acked_writes_durable",
+        30,
+        (
+            r#"truncation = "high-watermark""#,
+            r#"truncation = "leader-epoch""#,
+        ),
+    );
+}
+
+#[test]
+fn retries_without_idempotence_duplicate_and_idempotence_does_not() {
+    pair(
+        "producer_retries.toml",
+        "no_duplicates",
+        10,
+        (
+            r#""enable.idempotence" = false"#,
+            r#""enable.idempotence" = true"#,
+        ),
+    );
+}
+
+#[test]
+fn a_correlated_power_loss_loses_unflushed_writes_and_flushing_each_does_not() {
+    pair(
+        "correlated_power_loss.toml",
+        "acked_writes_durable",
+        10,
+        (
+            r#""min.insync.replicas" = 2"#,
+            "\"min.insync.replicas\" = 2\n\"log.flush.interval.messages\" = 1",
+        ),
+    );
+}
+
+#[test]
+fn acknowledged_writes_survive_the_must_pass_scenarios() {
+    for file in [
+        "broker_crash.toml",
+        "rolling_restart.toml",
+        "network_partition.toml",
+    ] {
+        let s = load(file, None);
+        for seed in 0..3 {
+            let out = run(&s, seed, &RunOptions::default()).expect("runs");
+            assert!(
+                out.violations.is_empty(),
+                "{file} seed {seed}: {:?}",
+                out.violations.first()
+            );
+            assert!(
+                out.stats.records_acked > 0 && out.stats.records_consumed > 0,
+                "{file}: records flowed"
+            );
+        }
+    }
+}
