@@ -369,3 +369,29 @@ fn adding_faults_does_not_move_other_streams() {
     without.run_until(SECONDS - 1);
     assert_eq!(with.trace_hash(), without.trace_hash());
 }
+
+#[test]
+fn a_send_to_a_down_process_is_refused_one_latency_after_it_lands() {
+    let mut sim = probes(2, 9);
+    sim.apply(Fault::Crash(B));
+    // No connection existed, so the crash told nobody; the send finds no one.
+    sim.poke(A, |_, ctx| ctx.send(B, 7));
+    sim.run_until(SECONDS);
+    let refused = sim
+        .history()
+        .iter()
+        .find(|o| o.node == A && o.obs == Seen::Disconnected(B))
+        .map(|o| o.at)
+        .expect("the sender hears of the refusal");
+    // Out and back: at least twice the minimum one-way latency.
+    assert!(
+        refused >= 2 * SimConfig::default().net.latency_min_ns,
+        "{refused}"
+    );
+    assert!(!seen(&sim, 1).iter().any(|s| matches!(s, Seen::Msg { .. })));
+    // A live peer answers nothing of the kind.
+    let mut live = probes(2, 9);
+    live.poke(A, |_, ctx| ctx.send(B, 7));
+    live.run_until(SECONDS);
+    assert!(!seen(&live, 0).contains(&Seen::Disconnected(B)));
+}

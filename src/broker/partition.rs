@@ -219,3 +219,72 @@ impl Partition {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::{LogConfig, Record};
+
+    fn leader(isr: &[u32], min_insync: usize, records: usize) -> Partition {
+        let mut log = UnifiedLog::recover("t-0", LogConfig::default(), &[], 0, &mut Vec::new());
+        for i in 0..records {
+            let r = Record {
+                key: None,
+                value: vec![i as u8],
+                timestamp_ms: 0,
+            };
+            log.append_as_leader(vec![r], -1, -1, -1, 0, 0, &mut Vec::new());
+        }
+        Partition {
+            tp: TopicPartition::new("t", 0),
+            topic_id: Uuid(1),
+            log,
+            producers: ProducerStateManager::default(),
+            me: 1,
+            replicas: vec![1, 2, 3],
+            role: Role::Leader(Box::new(LeaderState {
+                isr: isr.to_vec(),
+                pending: None,
+                followers: BTreeMap::new(),
+                epoch_start_offset: 0,
+            })),
+            leader_epoch: 0,
+            partition_epoch: 0,
+            min_insync,
+        }
+    }
+
+    #[test]
+    fn the_high_watermark_is_the_least_isr_log_end_and_waits_for_min_insync() {
+        let mut p = leader(&[1, 2, 3], 2, 10);
+        assert_eq!(
+            p.next_high_watermark(),
+            None,
+            "followers have fetched nothing"
+        );
+        p.record_follower_fetch(2, 5, 7, 100);
+        p.record_follower_fetch(3, 5, 4, 100);
+        assert_eq!(p.next_high_watermark(), Some(4));
+        // An ISR below min.insync.replicas holds the high watermark.
+        let mut alone = leader(&[1], 2, 10);
+        assert_eq!(alone.next_high_watermark(), None);
+        alone.min_insync = 1;
+        assert_eq!(alone.next_high_watermark(), Some(10));
+    }
+
+    #[test]
+    fn a_caught_up_follower_is_proposed_and_a_lagging_one_dropped() {
+        let mut p = leader(&[1, 2], 1, 10);
+        p.log.update_high_watermark(8);
+        p.record_follower_fetch(3, 42, 7, 1000);
+        assert_eq!(p.expand_candidate(), None, "below the high watermark");
+        p.record_follower_fetch(3, 42, 8, 1100);
+        assert_eq!(p.expand_candidate(), Some((3, 42)));
+        // Follower 2 never caught up: after replica.lag.time.max.ms it goes.
+        assert_eq!(p.shrink_candidates(20_000, 30_000), Vec::<u32>::new());
+        assert_eq!(p.shrink_candidates(40_000, 30_000), vec![2]);
+        // Caught up to the leader's log end: it stays.
+        p.record_follower_fetch(2, 5, 10, 39_000);
+        assert_eq!(p.shrink_candidates(40_000, 30_000), Vec::<u32>::new());
+    }
+}
