@@ -60,9 +60,13 @@ impl ProducerStateManager {
             return SequenceCheck::Append;
         }
         let Some(entry) = self.producers.get(&producer_id) else {
-            // Nothing known of this producer (a new one, or its state is gone):
-            // any sequence is accepted, as Kafka does.
-            return SequenceCheck::Append;
+            // A producer this partition never saw starts at sequence 0;
+            // anything else is UNKNOWN_PRODUCER_ID (Kafka's ProducerAppendInfo).
+            return if first_seq == 0 {
+                SequenceCheck::Append
+            } else {
+                SequenceCheck::Reject(Errors::UnknownProducerId)
+            };
         };
         if epoch < entry.epoch {
             return SequenceCheck::Reject(Errors::InvalidProducerEpoch);
@@ -141,6 +145,11 @@ mod tests {
     fn duplicates_answer_with_their_offset_and_gaps_are_rejected() {
         let mut state = ProducerStateManager::default();
         assert_eq!(state.check(7, 0, 0, 2), SequenceCheck::Append);
+        assert_eq!(
+            state.check(7, 0, 3, 4),
+            SequenceCheck::Reject(Errors::UnknownProducerId),
+            "a new producer starts at sequence 0"
+        );
         state.update(&batch(10, 0, 3, 0));
         state.update(&batch(13, 3, 2, 0));
         assert_eq!(state.check(7, 0, 0, 2), SequenceCheck::Duplicate(10));

@@ -541,17 +541,17 @@ impl Producer {
         let expired = now_ms.saturating_sub(batch.created_ms) >= self.config.delivery_timeout_ms;
         let out_of_retries = batch.attempts > self.config.retries;
         let retriable = match error {
-            Errors::OutOfOrderSequenceNumber => {
-                // Retriable when an earlier batch of the partition is being retried.
+            Errors::OutOfOrderSequenceNumber | Errors::UnknownProducerId => {
+                // Retriable when an earlier batch of the partition is being
+                // retried (Kafka's TransactionManager.canRetry): this one is
+                // not the next sequence the broker expects.
                 let expected = self
                     .last_acked_sequence
                     .get(&batch.tp)
                     .map_or(0, |s| s.wrapping_add(1));
                 batch.base_sequence != expected
             }
-            Errors::InvalidProducerEpoch | Errors::UnknownProducerId | Errors::InvalidRequest => {
-                false
-            }
+            Errors::InvalidProducerEpoch | Errors::InvalidRequest => false,
             _ => true,
         };
         if retriable && !expired && !out_of_retries {

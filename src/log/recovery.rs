@@ -152,6 +152,23 @@ impl UnifiedLog {
             _ => LeaderEpochFileCache::new(),
         };
         epoch_cache.truncate_from_end(log_end_offset);
+        // The checkpoint is fsynced, the log data is not: after a power loss
+        // the checkpoint may name an epoch start whose batch on disk is still
+        // an older epoch's (a truncation and the appends after it were lost).
+        // Such entries, and every later one, are dropped and rebuilt from the
+        // batches, or the replica would keep a record its leader never had.
+        let disagrees = epoch_cache.entries().iter().find(|e| {
+            segments
+                .iter()
+                .flat_map(|s| s.batches())
+                .find(|b| b.next_offset() > e.start_offset)
+                .is_some_and(|b| {
+                    b.base_offset != e.start_offset || b.partition_leader_epoch != e.epoch
+                })
+        });
+        if let Some(first_bad) = disagrees.map(|e| e.start_offset) {
+            epoch_cache.truncate_from_end(first_bad);
+        }
         for batch in segments.iter().flat_map(|s| s.batches()) {
             let epoch = batch.partition_leader_epoch;
             if epoch >= 0

@@ -1309,3 +1309,26 @@ fn random_histories_recover_to_the_same_log() {
         }
     }
 }
+
+/// After a power loss the fsynced epoch checkpoint can be ahead of the data:
+/// it names epoch 1 from offset 2, but the batch at 2 on disk is still epoch
+/// 0's (the truncation and the epoch-1 appends were lost). Recovery must
+/// trust the batches, or the replica keeps a record its leader never had.
+#[test]
+fn recovery_drops_checkpoint_epochs_the_batches_contradict() {
+    let (mut log, mut disk) = fresh(LogConfig::default());
+    append(&mut log, &mut disk, 2, 0);
+    append(&mut log, &mut disk, 2, 0);
+    let checkpoint = leader_epoch_checkpoint_file(DIR);
+    disk.files.insert(checkpoint, b"0\n2\n0 0\n1 2\n".to_vec());
+    let (recovered, _) = disk.recover(LogConfig::default(), 0);
+    assert_eq!(recovered.log_end_offset(), 4);
+    assert_eq!(
+        recovered.epoch_cache().entries(),
+        &[EpochEntry {
+            epoch: 0,
+            start_offset: 0
+        }]
+    );
+    assert_eq!(recovered.latest_epoch(), Some(0));
+}
