@@ -496,13 +496,14 @@ impl ReplicaManager {
         leader_epoch: i32,
         partition_epoch: i32,
     ) {
-        self.stop_following(tp);
-        self.fail_delayed_for(ctx, tp);
-        self.fail_parked_for(ctx, tp);
+        self.step_down(
+            ctx,
+            tp,
+            Role::Follower { leader },
+            leader_epoch,
+            partition_epoch,
+        );
         let p = self.partitions.get_mut(tp).expect("hosted");
-        p.role = Role::Follower { leader };
-        p.leader_epoch = leader_epoch;
-        p.partition_epoch = partition_epoch;
         if self.config.truncation == Truncation::HighWatermark {
             // Before KIP-101 a new follower cut its log to its own high
             // watermark, which may be behind what the ISR had committed.
@@ -524,11 +525,24 @@ impl ReplicaManager {
         leader_epoch: i32,
         partition_epoch: i32,
     ) {
+        self.step_down(ctx, tp, Role::Offline, leader_epoch, partition_epoch);
+    }
+
+    /// Leaves leadership (or following) of `tp` for `role`: what waited on
+    /// the old role is answered, and the new epochs are taken.
+    fn step_down<N: BrokerHost>(
+        &mut self,
+        ctx: &mut Ctx<'_, N>,
+        tp: &TopicPartition,
+        role: Role,
+        leader_epoch: i32,
+        partition_epoch: i32,
+    ) {
         self.stop_following(tp);
         self.fail_delayed_for(ctx, tp);
         self.fail_parked_for(ctx, tp);
         let p = self.partitions.get_mut(tp).expect("hosted");
-        p.role = Role::Offline;
+        p.role = role;
         p.leader_epoch = leader_epoch;
         p.partition_epoch = partition_epoch;
     }
