@@ -217,7 +217,7 @@ impl<N: Node> Sim<N> {
 
     /// Time of the next event, if any.
     pub fn next_event_at(&self) -> Option<Nanos> {
-        self.kernel.queue.peek().map(|e| e.at)
+        self.kernel.queue.peek_at()
     }
 
     /// Schedules a fault at `at`.
@@ -228,7 +228,7 @@ impl<N: Node> Sim<N> {
 
     /// Processes every event up to and including `until`, then sets the clock to `until`.
     pub fn run_until(&mut self, until: Nanos) {
-        while self.kernel.queue.peek().is_some_and(|e| e.at <= until) {
+        while self.kernel.queue.peek_at().is_some_and(|at| at <= until) {
             self.step();
         }
         self.kernel.now = self.kernel.now.max(until);
@@ -244,7 +244,7 @@ impl<N: Node> Sim<N> {
         for o in self.kernel.history.drain(..) {
             monitor(&o);
         }
-        while self.kernel.queue.peek().is_some_and(|e| e.at <= until) {
+        while self.kernel.queue.peek_at().is_some_and(|at| at <= until) {
             self.step();
             for o in self.kernel.history.drain(..) {
                 monitor(&o);
