@@ -111,6 +111,24 @@ fn a_correlated_power_loss_loses_unflushed_writes_and_flushing_each_does_not() {
     );
 }
 
+/// The other data checkers fire on the same broken variants.
+#[test]
+fn reorders_dirty_reads_and_inconsistent_offsets_are_caught() {
+    let cases = [
+        ("producer_retries.toml", "partition_order", 10),
+        ("unclean_election.toml", "reads_committed_only", 3),
+        ("acks1_leader_crash.toml", "offsets_consistent", 30),
+    ];
+    for (file, invariant, budget) in cases {
+        let seed = first_violation(&load(file, None), invariant, budget);
+        eprintln!("{file}: {invariant} first violated at seed {seed:?}");
+        assert!(
+            seed.is_some(),
+            "{file} must violate {invariant} within {budget} seeds"
+        );
+    }
+}
+
 #[test]
 fn acknowledged_writes_survive_the_must_pass_scenarios() {
     for file in [
