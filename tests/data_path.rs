@@ -151,3 +151,30 @@ fn acknowledged_writes_survive_the_must_pass_scenarios() {
         }
     }
 }
+
+/// `replicas_consistent` on a really broken variant: recovery that trusts an
+/// fsynced epoch checkpoint ahead of the unflushed data (the bug power_loss
+/// seed 3 found) leaves a phantom record in an in-sync replica.
+#[test]
+fn a_replica_recovered_from_a_stale_epoch_checkpoint_diverges() {
+    let s = load("power_loss.toml", None);
+    let broken = RunOptions {
+        mutations: ksim::harness::TestMutations {
+            trust_epoch_checkpoint: true,
+            ..Default::default()
+        },
+        ..RunOptions::default()
+    };
+    let violated = |options: &RunOptions| {
+        run(&s, 3, options)
+            .expect("runs")
+            .violations
+            .iter()
+            .any(|v| v.invariant == "replicas_consistent")
+    };
+    assert!(violated(&broken), "the mutation must make seed 3 diverge");
+    assert!(
+        !violated(&RunOptions::default()),
+        "the real recovery passes seed 3"
+    );
+}

@@ -89,6 +89,7 @@ impl BrokerConfig {
                     d.log.flush_interval_messages,
                 ),
                 flush_interval_ms: int("log.flush.interval.ms", d.log.flush_interval_ms),
+                trust_epoch_checkpoint: false,
             },
         }
     }

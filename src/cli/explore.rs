@@ -30,7 +30,7 @@ pub struct Args {
     /// Test hook: these seeds panic mid-run
     #[arg(long, hide = true, value_delimiter = ',')]
     inject_panic_seeds: Vec<u64>,
-    /// Test hook: deliberate bugs (reorder-links, fsync-lies, vote-without-log-check, commit-on-minority, vote-twice, keep-leader-epoch)
+    /// Test hook: deliberate bugs (reorder-links, fsync-lies, vote-without-log-check, commit-on-minority, vote-twice, keep-leader-epoch, trust-epoch-checkpoint)
     #[arg(long = "mutation", hide = true, value_delimiter = ',')]
     mutations: Vec<String>,
 }

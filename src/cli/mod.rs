@@ -131,9 +131,10 @@ pub fn parse_mutations(names: &[String]) -> Result<crate::harness::TestMutations
             "commit-on-minority" => m.raft.commit_on_minority = true,
             "keep-leader-epoch" => m.keep_leader_epoch = true,
             "vote-twice" => m.raft.vote_twice = true,
+            "trust-epoch-checkpoint" => m.trust_epoch_checkpoint = true,
             other => {
                 return Err(format!(
-                    "unknown mutation {other:?}; valid: reorder-links, fsync-lies, vote-without-log-check, commit-on-minority, vote-twice, keep-leader-epoch"
+                    "unknown mutation {other:?}; valid: reorder-links, fsync-lies, vote-without-log-check, commit-on-minority, vote-twice, keep-leader-epoch, trust-epoch-checkpoint"
                 ))
             }
         }

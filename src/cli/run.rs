@@ -27,7 +27,7 @@ pub struct Args {
     /// Test hook: panic in the middle of the run
     #[arg(long, hide = true)]
     inject_panic: bool,
-    /// Test hook: deliberate bugs (reorder-links, fsync-lies, vote-without-log-check, commit-on-minority, vote-twice, keep-leader-epoch)
+    /// Test hook: deliberate bugs (reorder-links, fsync-lies, vote-without-log-check, commit-on-minority, vote-twice, keep-leader-epoch, trust-epoch-checkpoint)
     #[arg(long = "mutation", hide = true, value_delimiter = ',')]
     mutations: Vec<String>,
 }

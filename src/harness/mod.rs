@@ -63,6 +63,8 @@ pub struct TestMutations {
     pub raft: RaftMutations,
     /// Metadata replay: a leader change keeps the leader epoch.
     pub keep_leader_epoch: bool,
+    /// Log recovery trusts the epoch checkpoint over the batches on disk.
+    pub trust_epoch_checkpoint: bool,
 }
 
 /// Counts of what the clients did.
@@ -137,8 +139,9 @@ pub fn run(scenario: &Scenario, seed: u64, options: &RunOptions) -> Result<Outco
     let mut sim: Sim<ClusterNode> = Sim::new(seed, sim_config(scenario));
     let voters: Vec<u32> = (1..=scenario.cluster.controllers).collect();
     let controller_config = controller_config(scenario);
-    let broker_config =
+    let mut broker_config =
         BrokerConfig::from_configs(&scenario.cluster.config, scenario.protocol.truncation);
+    broker_config.log.trust_epoch_checkpoint = options.mutations.trust_epoch_checkpoint;
     let broker_nodes: BTreeMap<u32, NodeId> = (1..=scenario.cluster.brokers)
         .filter_map(|b| Some((b, topology.id(&Role::Broker(b))?)))
         .collect();

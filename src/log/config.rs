@@ -12,6 +12,9 @@ pub struct LogConfig {
     /// `log.flush.interval.ms` (`flush.ms`): fsync when the last flush is
     /// this old. Default `i64::MAX` (never).
     pub flush_interval_ms: u64,
+    /// Test-only mutation: recovery trusts the leader-epoch checkpoint even
+    /// where the batches on disk contradict it.
+    pub trust_epoch_checkpoint: bool,
 }
 
 impl Default for LogConfig {
@@ -20,6 +23,7 @@ impl Default for LogConfig {
             segment_bytes: 1 << 30,
             flush_interval_messages: i64::MAX as u64,
             flush_interval_ms: i64::MAX as u64,
+            trust_epoch_checkpoint: false,
         }
     }
 }

@@ -166,7 +166,10 @@ impl UnifiedLog {
                     b.base_offset != e.start_offset || b.partition_leader_epoch != e.epoch
                 })
         });
-        if let Some(first_bad) = disagrees.map(|e| e.start_offset) {
+        if let (false, Some(first_bad)) = (
+            config.trust_epoch_checkpoint,
+            disagrees.map(|e| e.start_offset),
+        ) {
             epoch_cache.truncate_from_end(first_bad);
         }
         for batch in segments.iter().flat_map(|s| s.batches()) {
