@@ -3,7 +3,10 @@
 //! replicas, KIP-320 leader epochs), Metadata, InitProducerId and
 //! OffsetForLeaderEpoch.
 
+use std::collections::BTreeMap;
 use std::fmt;
+
+use sim::NodeId;
 use std::sync::Arc;
 
 use crate::errors::Errors;
@@ -32,6 +35,11 @@ impl fmt::Display for TopicPartition {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}-{}", self.topic, self.partition)
     }
+}
+
+/// The broker id of simulation node `node`, given every broker's node.
+pub fn broker_at(brokers: &BTreeMap<u32, NodeId>, node: NodeId) -> Option<u32> {
+    brokers.iter().find(|(_, &n)| n == node).map(|(&b, _)| b)
 }
 
 /// One partition's records in a ProduceRequest (offsets are the leader's to assign).

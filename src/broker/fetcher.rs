@@ -13,7 +13,9 @@ use super::config::Truncation;
 use super::partition::Role;
 use super::replica_manager::{rebuild_producer_state, ReplicaManager};
 use super::server::{BrokerHost, BrokerObs, BrokerTimer};
-use crate::protocol::{FetchPartition, FetchedPartition, KafkaMsg, KafkaRequest, TopicPartition};
+use crate::protocol::{
+    broker_at, FetchPartition, FetchedPartition, KafkaMsg, KafkaRequest, TopicPartition,
+};
 
 /// A fetched partition as the request named it: leader epoch and fetch offset.
 type Sent = Vec<(TopicPartition, i32, u64)>;
@@ -26,21 +28,14 @@ pub struct FetcherState {
 }
 
 impl ReplicaManager {
-    /// `tp` now follows `leader`: its fetcher starts if idle.
-    pub(super) fn start_following<N: BrokerHost>(
-        &mut self,
-        ctx: &mut Ctx<'_, N>,
-        _tp: &TopicPartition,
-        leader: u32,
-    ) {
+    /// A partition now follows `leader`: its fetcher starts if idle (the
+    /// fetcher picks its partitions from their roles at every request).
+    pub(super) fn start_following<N: BrokerHost>(&mut self, ctx: &mut Ctx<'_, N>, leader: u32) {
         let f = self.fetchers.entry(leader).or_default();
         if f.in_flight.is_none() && !f.retry_pending {
             self.send_fetch(ctx, leader);
         }
     }
-
-    /// `tp` no longer follows anyone (its fetcher just leaves it out).
-    pub(super) fn stop_following(&mut self, _tp: &TopicPartition) {}
 
     /// Sends the fetcher's next Fetch to `leader` (partitions waiting for a
     /// log flush stay out until it is done).
@@ -158,11 +153,7 @@ impl ReplicaManager {
 
     /// The connection to `peer` broke: its fetcher backs off and retries.
     pub fn on_disconnect<N: BrokerHost>(&mut self, ctx: &mut Ctx<'_, N>, peer: NodeId) {
-        let leader = self
-            .broker_nodes
-            .iter()
-            .find(|(_, &n)| n == peer)
-            .map(|(&b, _)| b);
+        let leader = broker_at(&self.broker_nodes, peer);
         if let Some(leader) = leader {
             if self
                 .fetchers
@@ -182,12 +173,7 @@ impl ReplicaManager {
         correlation_id: u64,
         answers: Vec<FetchedPartition>,
     ) {
-        let Some(leader) = self
-            .broker_nodes
-            .iter()
-            .find(|(_, &n)| n == from)
-            .map(|(&b, _)| b)
-        else {
+        let Some(leader) = broker_at(&self.broker_nodes, from) else {
             return;
         };
         let Some(f) = self.fetchers.get_mut(&leader) else {

@@ -84,14 +84,13 @@ impl ReplicaManager {
         }
         for tp in moved {
             self.maybe_advance_hw(ctx, &tp);
-            if let Some((r, epoch)) = self.partitions.get(&tp).and_then(|p| p.expand_candidate()) {
+            if let Some(r) = self.partitions.get(&tp).and_then(|p| p.expand_candidate()) {
                 let mut isr = self.partitions[&tp]
                     .leader_state()
                     .expect("leads")
                     .isr
                     .clone();
                 isr.push(r);
-                let _ = epoch;
                 self.propose_isr(ctx, &tp, isr, now_ms);
             }
         }

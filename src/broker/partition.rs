@@ -181,7 +181,7 @@ impl Partition {
 
     /// A follower out of the ISR that has caught up: its log end offset is at
     /// least the high watermark and the start of this leader epoch.
-    pub fn expand_candidate(&self) -> Option<(u32, u64)> {
+    pub fn expand_candidate(&self) -> Option<u32> {
         let leader = self.leader_state()?;
         if leader.pending.is_some() {
             return None;
@@ -196,7 +196,7 @@ impl Partition {
                     && f.log_end_offset >= hw
                     && f.log_end_offset >= leader.epoch_start_offset
             })
-            .map(|(&r, f)| (r, f.broker_epoch))
+            .map(|(&r, _)| r)
     }
 
     /// ISR members (not the leader) that have not caught up within `lag_ms`.
@@ -279,7 +279,12 @@ mod tests {
         p.record_follower_fetch(3, 42, 7, 1000);
         assert_eq!(p.expand_candidate(), None, "below the high watermark");
         p.record_follower_fetch(3, 42, 8, 1100);
-        assert_eq!(p.expand_candidate(), Some((3, 42)));
+        assert_eq!(p.expand_candidate(), Some(3));
+        let epoch = p.leader_state().unwrap().followers[&3].broker_epoch;
+        assert_eq!(
+            epoch, 42,
+            "the epoch its fetches carried goes into AlterPartition"
+        );
         // Follower 2 never caught up: after replica.lag.time.max.ms it goes.
         assert_eq!(p.shrink_candidates(20_000, 30_000), Vec::<u32>::new());
         assert_eq!(p.shrink_candidates(40_000, 30_000), vec![2]);

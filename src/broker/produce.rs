@@ -11,7 +11,7 @@ use sim::{Ctx, NodeId};
 
 use super::producer_state::SequenceCheck;
 use super::replica_manager::{reply, DelayedProduce, ReplicaManager};
-use super::server::{BrokerHost, BrokerObs, BrokerTimer};
+use super::server::{BrokerHost, BrokerTimer};
 use crate::errors::Errors;
 use crate::protocol::{KafkaResponse, ProduceData, ProduceResult, TopicPartition};
 
@@ -67,15 +67,6 @@ impl ReplicaManager {
                         &mut out,
                     );
                     p.producers.update(&batch);
-                    ctx.observe(
-                        BrokerObs::Appended {
-                            partition: tp.to_string(),
-                            base_offset: batch.base_offset,
-                            records: batch.records.len() as u64,
-                            leader_epoch: epoch,
-                        }
-                        .into(),
-                    );
                     parts.push((
                         tp.clone(),
                         batch.next_offset(),

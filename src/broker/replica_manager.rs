@@ -453,7 +453,6 @@ impl ReplicaManager {
         isr: Vec<u32>,
         now_ms: u64,
     ) {
-        self.stop_following(tp);
         let p = self.partitions.get_mut(tp).expect("hosted");
         let leo = p.log.log_end_offset();
         let mut out = Vec::new();
@@ -515,7 +514,7 @@ impl ReplicaManager {
             }
             self.apply_log(ctx, tp, out);
         }
-        self.start_following(ctx, tp, leader);
+        self.start_following(ctx, leader);
     }
 
     fn make_offline<N: BrokerHost>(
@@ -538,7 +537,6 @@ impl ReplicaManager {
         leader_epoch: i32,
         partition_epoch: i32,
     ) {
-        self.stop_following(tp);
         self.fail_delayed_for(ctx, tp);
         self.fail_parked_for(ctx, tp);
         let p = self.partitions.get_mut(tp).expect("hosted");

@@ -66,17 +66,6 @@ pub enum BrokerObs {
         /// Its log end offset then.
         log_end_offset: u64,
     },
-    /// As leader it appended a batch.
-    Appended {
-        /// `topic-N`.
-        partition: String,
-        /// First offset.
-        base_offset: u64,
-        /// Records in the batch.
-        records: u64,
-        /// The leader epoch stamped on it.
-        leader_epoch: i32,
-    },
     /// As follower it cut its log.
     Truncated {
         /// `topic-N`.

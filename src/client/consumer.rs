@@ -10,8 +10,8 @@ use rand::Rng;
 use sim::{Ctx, Nanos, Node, NodeId, MILLIS};
 
 use crate::protocol::{
-    FetchPartition, FetchedPartition, KafkaMsg, KafkaRequest, KafkaResponse, PartitionMetadata,
-    TopicPartition,
+    broker_at, FetchPartition, FetchedPartition, KafkaMsg, KafkaRequest, KafkaResponse,
+    PartitionMetadata, TopicPartition,
 };
 
 use super::record_id;
@@ -359,12 +359,7 @@ impl Consumer {
 
     /// A connection broke: what was in flight to that broker is lost.
     pub fn on_disconnect<N: ConsumerHost>(&mut self, ctx: &mut Ctx<'_, N>, peer: NodeId) {
-        let Some(broker) = self
-            .brokers
-            .iter()
-            .find(|(_, &n)| n == peer)
-            .map(|(&b, _)| b)
-        else {
+        let Some(broker) = broker_at(&self.brokers, peer) else {
             return;
         };
         let lost: Vec<u64> = self

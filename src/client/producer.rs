@@ -19,8 +19,8 @@ use crate::config::KafkaConfigs;
 use crate::errors::Errors;
 use crate::log::Record;
 use crate::protocol::{
-    KafkaMsg, KafkaRequest, KafkaResponse, PartitionMetadata, ProduceData, ProduceResult,
-    TopicPartition,
+    broker_at, KafkaMsg, KafkaRequest, KafkaResponse, PartitionMetadata, ProduceData,
+    ProduceResult, TopicPartition,
 };
 
 /// The producer's configs, with Kafka's names.
@@ -621,12 +621,7 @@ impl Producer {
     /// A connection broke: requests in flight to that broker fail with
     /// NETWORK_EXCEPTION (their outcome is unknown) and are retried.
     pub fn on_disconnect<N: ProducerHost>(&mut self, ctx: &mut Ctx<'_, N>, peer: NodeId) {
-        let Some(broker) = self
-            .brokers
-            .iter()
-            .find(|(_, &n)| n == peer)
-            .map(|(&b, _)| b)
-        else {
+        let Some(broker) = broker_at(&self.brokers, peer) else {
             return;
         };
         let now_ms = Self::now_ms(ctx);
