@@ -8,6 +8,14 @@
 //! and the queue (the OS still owns them); a power loss keeps only durable
 //! bytes, optionally with a torn prefix of the oldest unflushed write (the one
 //! the disk was in the middle of writing).
+//!
+//! The disk holds each byte once: the page cache is the only copy of the
+//! files, and every not-yet-durable operation keeps just what it takes to
+//! undo it (a write: the length before it and the bytes it overwrote). A
+//! power loss undoes the pending operations, newest first. This is exact
+//! because durability always covers a prefix of each file's history:
+//! writeback takes the oldest operations, and an fsync every operation on
+//! its file up to the moment it was issued.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -16,53 +24,93 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::time::Nanos;
 
-/// One change to the disk that is in the page cache but not yet durable.
+type Files = BTreeMap<String, Vec<u8>>;
+
+/// One change in the page cache that is not yet durable, with what undoes it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Op {
+    /// `len` bytes written at `offset`; the file was `old_len` long (absent
+    /// when `!existed`) and held `overwritten` at `offset..`.
     Write {
         file: String,
         offset: u64,
-        data: Vec<u8>,
+        len: u64,
+        existed: bool,
+        old_len: u64,
+        overwritten: Vec<u8>,
     },
+    /// The file cut to `kept` bytes; `removed` followed them.
     Truncate {
         file: String,
-        len: u64,
+        kept: u64,
+        removed: Vec<u8>,
     },
+    /// The file deleted; `content` is what it held (None: it was absent).
     Remove {
         file: String,
+        content: Option<Vec<u8>>,
     },
+    /// `from` renamed to `to` (when `moved`), replacing `replaced`.
     Rename {
         from: String,
         to: String,
+        moved: bool,
+        replaced: Option<Vec<u8>>,
     },
 }
 
 impl Op {
     fn touches(&self, name: &str) -> bool {
         match self {
-            Op::Write { file, .. } | Op::Truncate { file, .. } | Op::Remove { file } => {
+            Op::Write { file, .. } | Op::Truncate { file, .. } | Op::Remove { file, .. } => {
                 file == name
             }
-            Op::Rename { from, to } => from == name || to == name,
+            Op::Rename { from, to, .. } => from == name || to == name,
         }
     }
 
-    fn apply(&self, files: &mut BTreeMap<String, Vec<u8>>) {
+    /// Puts `files` back as they were before this op (the op must be the
+    /// newest one applied to the files it touches).
+    fn undo(self, files: &mut Files) {
         match self {
-            Op::Write { file, offset, data } => {
-                write_at(files.entry(file.clone()).or_default(), *offset, data)
-            }
-            Op::Truncate { file, len } => {
-                if let Some(bytes) = files.get_mut(file) {
-                    bytes.truncate(*len as usize);
+            Op::Write {
+                file,
+                offset,
+                existed,
+                old_len,
+                overwritten,
+                ..
+            } => {
+                if !existed {
+                    files.remove(&file);
+                } else if let Some(bytes) = files.get_mut(&file) {
+                    let at = offset as usize;
+                    bytes[at..at + overwritten.len()].copy_from_slice(&overwritten);
+                    bytes.truncate(old_len as usize);
                 }
             }
-            Op::Remove { file } => {
-                files.remove(file);
+            Op::Truncate { file, removed, .. } => {
+                if let Some(bytes) = files.get_mut(&file) {
+                    bytes.extend_from_slice(&removed);
+                }
             }
-            Op::Rename { from, to } => {
-                if let Some(bytes) = files.remove(from) {
-                    files.insert(to.clone(), bytes);
+            Op::Remove { file, content } => {
+                if let Some(content) = content {
+                    files.insert(file, content);
+                }
+            }
+            Op::Rename {
+                from,
+                to,
+                moved,
+                replaced,
+            } => {
+                if moved {
+                    let bytes = files.remove(&to).unwrap_or_default();
+                    files.insert(from, bytes);
+                    if let Some(old) = replaced {
+                        files.insert(to, old);
+                    }
                 }
             }
         }
@@ -77,6 +125,39 @@ fn write_at(bytes: &mut Vec<u8>, offset: u64, data: &[u8]) {
     let overlap = (bytes.len() - offset).min(data.len());
     bytes[offset..offset + overlap].copy_from_slice(&data[..overlap]);
     bytes.extend_from_slice(&data[overlap..]);
+}
+
+/// Which of the pending `ops` (oldest first, with their sequence numbers) an
+/// fsync of `file` issued at horizon `upto` makes durable: every op up to then
+/// that touches the file, and every earlier op on a name such an op touches.
+/// The data may have been written under another name and renamed into place
+/// (write tmp + rename), and a rename over a file settles that name's earlier
+/// history; so what is durable is always a prefix of each name's history,
+/// which is what lets a power loss undo the rest.
+fn covered_by_fsync<'a>(
+    ops: impl DoubleEndedIterator<Item = (u64, &'a Op)> + ExactSizeIterator,
+    file: &'a str,
+    upto: u64,
+) -> Vec<bool> {
+    let mut covered = vec![false; ops.len()];
+    let mut names: Vec<&str> = vec![file];
+    for (i, (seq, op)) in ops.enumerate().rev() {
+        if seq > upto || !names.iter().any(|n| op.touches(n)) {
+            continue;
+        }
+        covered[i] = true;
+        match op {
+            Op::Rename { from, to, .. } => {
+                for n in [from, to] {
+                    if !names.contains(&n.as_str()) {
+                        names.push(n);
+                    }
+                }
+            }
+            Op::Write { .. } | Op::Truncate { .. } | Op::Remove { .. } => {}
+        }
+    }
+    covered
 }
 
 #[derive(Clone, Debug)]
@@ -113,11 +194,9 @@ impl Default for DiskConfig {
 /// A node's simulated disk.
 #[derive(Clone, Debug, Default)]
 pub struct Disk {
-    /// What the process sees: durable bytes with every pending op applied.
-    cached: BTreeMap<String, Vec<u8>>,
-    /// What survives a power loss.
-    durable: BTreeMap<String, Vec<u8>>,
-    /// Not-yet-durable ops, oldest first.
+    /// What the process sees: the durable state with every pending op applied.
+    cached: Files,
+    /// Not-yet-durable ops, oldest first, each able to undo itself.
     pending: VecDeque<Pending>,
     next_seq: u64,
     /// fsync and writeback slowdown (1 = healthy).
@@ -150,8 +229,17 @@ impl Disk {
     }
 
     /// The file's durable contents (what a power loss would leave).
-    pub fn read_durable(&self, file: &str) -> Option<&[u8]> {
-        self.durable.get(file).map(Vec::as_slice)
+    pub fn read_durable(&self, file: &str) -> Option<Vec<u8>> {
+        self.durable_files().remove(file)
+    }
+
+    /// Every file's durable contents (what a power loss would leave).
+    pub fn durable_files(&self) -> BTreeMap<String, Vec<u8>> {
+        let mut files = self.cached.clone();
+        for p in self.pending.iter().rev() {
+            p.op.clone().undo(&mut files);
+        }
+        files
     }
 
     /// Length of the file as the process sees it (0 when absent).
@@ -174,7 +262,7 @@ impl Disk {
         self.pending
             .iter()
             .map(|p| match &p.op {
-                Op::Write { data, .. } => data.len() as u64,
+                Op::Write { len, .. } => *len,
                 _ => 0,
             })
             .sum()
@@ -187,12 +275,24 @@ impl Disk {
 
     /// Writes `data` at `offset` (extending the file with zeros if needed).
     pub fn write(&mut self, now: Nanos, file: &str, offset: u64, data: &[u8]) {
+        let (existed, bytes) = match self.cached.get_mut(file) {
+            Some(bytes) => (true, bytes),
+            None => (false, self.cached.entry(file.to_owned()).or_default()),
+        };
+        let old_len = bytes.len() as u64;
+        let start = (offset as usize).min(bytes.len());
+        let end = (offset as usize + data.len()).min(bytes.len());
+        let overwritten = bytes[start..end].to_vec();
+        write_at(bytes, offset, data);
         self.push(
             now,
             Op::Write {
                 file: file.to_owned(),
                 offset,
-                data: data.to_vec(),
+                len: data.len() as u64,
+                existed,
+                old_len,
+                overwritten,
             },
         );
     }
@@ -205,38 +305,51 @@ impl Disk {
 
     /// Cuts the file to `len` bytes.
     pub fn truncate(&mut self, now: Nanos, file: &str, len: u64) {
+        let (kept, removed) = match self.cached.get_mut(file) {
+            Some(bytes) if (len as usize) < bytes.len() => (len, bytes.split_off(len as usize)),
+            Some(bytes) => (bytes.len() as u64, Vec::new()),
+            None => (0, Vec::new()),
+        };
         self.push(
             now,
             Op::Truncate {
                 file: file.to_owned(),
-                len,
+                kept,
+                removed,
             },
         );
     }
 
     /// Deletes the file.
     pub fn remove(&mut self, now: Nanos, file: &str) {
+        let content = self.cached.remove(file);
         self.push(
             now,
             Op::Remove {
                 file: file.to_owned(),
+                content,
             },
         );
     }
 
     /// Renames a file, replacing any file called `to`.
     pub fn rename(&mut self, now: Nanos, from: &str, to: &str) {
+        let (moved, replaced) = match self.cached.remove(from) {
+            Some(bytes) => (true, self.cached.insert(to.to_owned(), bytes)),
+            None => (false, None),
+        };
         self.push(
             now,
             Op::Rename {
                 from: from.to_owned(),
                 to: to.to_owned(),
+                moved,
+                replaced,
             },
         );
     }
 
     fn push(&mut self, now: Nanos, op: Op) {
-        op.apply(&mut self.cached);
         self.next_seq += 1;
         self.pending.push_back(Pending {
             seq: self.next_seq,
@@ -262,25 +375,11 @@ impl Disk {
         if self.fsync_lies {
             return;
         }
-        // The file's data may have been written under an older name and renamed
-        // into place (write tmp + rename): fsync covers the inode, so every name
-        // it had counts.
-        let mut names = vec![file.to_owned()];
-        for p in self.pending.iter().rev().filter(|p| p.seq <= upto) {
-            if let Op::Rename { from, to } = &p.op {
-                if names.contains(to) && !names.contains(from) {
-                    names.push(from.clone());
-                }
-            }
-        }
-        let durable = &mut self.durable;
-        self.pending.retain(|p| {
-            if p.seq <= upto && names.iter().any(|n| p.op.touches(n)) {
-                p.op.apply(durable);
-                false
-            } else {
-                true
-            }
+        let covered = covered_by_fsync(self.pending.iter().map(|p| (p.seq, &p.op)), file, upto);
+        let mut i = 0;
+        self.pending.retain(|_| {
+            i += 1;
+            !covered[i - 1]
         });
     }
 
@@ -294,9 +393,7 @@ impl Disk {
             if front.at.saturating_add(expire) > now {
                 break;
             }
-            if let Some(p) = self.pending.pop_front() {
-                p.op.apply(&mut self.durable);
-            }
+            self.pending.pop_front();
         }
     }
 
@@ -307,53 +404,114 @@ impl Disk {
             ops_lost: self.pending.len() as u64,
             torn_bytes_kept: None,
         };
-        if torn {
-            if let Some(Pending {
-                op: Op::Write { file, offset, data },
+        let keep = match self.pending.front() {
+            Some(Pending {
+                op: Op::Write { len, .. },
                 ..
-            }) = self.pending.front()
-            {
-                let keep = rng.random_range(0..=data.len());
-                if keep > 0 {
-                    write_at(
-                        self.durable.entry(file.clone()).or_default(),
-                        *offset,
-                        &data[..keep],
-                    );
-                }
+            }) if torn => {
+                let keep = rng.random_range(0..=*len as usize);
                 report.torn_bytes_kept = Some(keep as u64);
+                keep
+            }
+            _ => 0,
+        };
+        while let Some(p) = self.pending.pop_back() {
+            let torn_prefix = match &p.op {
+                Op::Write { file, offset, .. } if self.pending.is_empty() && keep > 0 => {
+                    // Undoing newest first has left this write as it landed.
+                    let at = *offset as usize;
+                    let bytes = self.cached.get(file).map(|b| b[at..at + keep].to_vec());
+                    bytes.map(|b| (file.clone(), *offset, b))
+                }
+                _ => None,
+            };
+            p.op.undo(&mut self.cached);
+            if let Some((file, offset, prefix)) = torn_prefix {
+                write_at(self.cached.entry(file).or_default(), offset, &prefix);
             }
         }
-        self.pending.clear();
-        self.cached = self.durable.clone();
         report
     }
 
     /// Flips one random bit of one random durable byte (media corruption).
-    /// The page cache shows the flip too unless a pending write covers it.
+    /// The page cache shows the flip too unless a pending op changed that byte.
     /// Returns the file and byte offset flipped, or None when nothing is durable.
     pub fn corrupt(&mut self, rng: &mut ChaCha8Rng) -> Option<(String, u64)> {
-        let candidates: Vec<&String> = self
-            .durable
+        let durable = self.durable_files();
+        let candidates: Vec<(&String, usize)> = durable
             .iter()
             .filter(|(_, b)| !b.is_empty())
-            .map(|(n, _)| n)
+            .map(|(n, b)| (n, b.len()))
             .collect();
         if candidates.is_empty() {
             return None;
         }
-        let file = candidates[rng.random_range(0..candidates.len())].clone();
-        let bytes = self.durable.get_mut(&file)?;
-        let at = rng.random_range(0..bytes.len());
-        let before = bytes[at];
-        let flipped = before ^ (1u8 << rng.random_range(0..8u32));
-        bytes[at] = flipped;
-        if let Some(cached) = self.cached.get_mut(&file) {
-            if cached.get(at) == Some(&before) {
-                cached[at] = flipped;
+        let (file, len) = candidates[rng.random_range(0..candidates.len())];
+        let file = file.clone();
+        let at = rng.random_range(0..len);
+        let bit = 1u8 << rng.random_range(0..8u32);
+        *self.durable_byte_mut(&file, at) ^= bit;
+        Some((file, at as u64))
+    }
+
+    /// Where the durable byte `at` of `file` is kept: in the undo record of
+    /// the first pending op that changed it, or else in the page cache.
+    fn durable_byte_mut(&mut self, file: &str, at: usize) -> &mut u8 {
+        let mut name = file.to_owned();
+        let pos = at as u64;
+        let mut found = None;
+        for (i, p) in self.pending.iter().enumerate() {
+            match &p.op {
+                Op::Write {
+                    file,
+                    offset,
+                    len,
+                    old_len,
+                    ..
+                } if *file == name && (*offset..offset + len).contains(&pos) && pos < *old_len => {
+                    found = Some(i);
+                    break;
+                }
+                Op::Truncate { file, kept, .. } if *file == name && pos >= *kept => {
+                    found = Some(i);
+                    break;
+                }
+                Op::Remove { file, .. } if *file == name => {
+                    found = Some(i);
+                    break;
+                }
+                Op::Rename {
+                    to, moved: true, ..
+                } if *to == name => {
+                    found = Some(i);
+                    break;
+                }
+                Op::Rename {
+                    from,
+                    to,
+                    moved: true,
+                    ..
+                } if *from == name => name = to.clone(),
+                _ => {}
             }
         }
-        Some((file, at as u64))
+        let Some(i) = found else {
+            let bytes = self
+                .cached
+                .get_mut(&name)
+                .expect("a durable byte untouched by pending ops is in the page cache");
+            return &mut bytes[at];
+        };
+        match &mut self.pending[i].op {
+            Op::Write {
+                offset,
+                overwritten,
+                ..
+            } => &mut overwritten[at - *offset as usize],
+            Op::Truncate { kept, removed, .. } => &mut removed[at - *kept as usize],
+            Op::Remove { content, .. } => &mut content.as_mut().expect("the file existed")[at],
+            Op::Rename { replaced, .. } => &mut replaced.as_mut().expect("it replaced a file")[at],
+        }
     }
 
     /// Makes fsync and writeback `factor` times slower (1 = healthy).
@@ -482,7 +640,7 @@ mod tests {
         let ones: u32 = bytes.iter().map(|b| b.count_ones()).sum();
         assert_eq!(ones, 1);
         assert_ne!(bytes[at as usize], 0);
-        assert_eq!(disk.read("log"), Some(bytes));
+        assert_eq!(disk.read("log"), Some(&bytes[..]));
     }
 
     #[test]
@@ -506,5 +664,142 @@ mod tests {
         assert_eq!(disk.read("g"), Some(&b"\0\0\0x"[..]));
         disk.truncate(0, "f", 5);
         assert_eq!(disk.read("f"), Some(&b"hello"[..]));
+    }
+
+    #[test]
+    fn corruption_under_a_pending_overwrite_shows_only_after_power_loss() {
+        let mut disk = Disk::new();
+        disk.append(0, "f", &[0u8; 8]);
+        let h = disk.fsync_horizon();
+        disk.complete_fsync("f", h);
+        disk.write(1, "f", 0, &[7u8; 8]); // the page cache covers every durable byte
+        let (_, at) = disk.corrupt(&mut rng()).expect("durable bytes exist");
+        assert_eq!(
+            disk.read("f"),
+            Some(&[7u8; 8][..]),
+            "the cache hides the flip"
+        );
+        disk.power_loss(false, &mut rng());
+        let bytes = disk.read("f").unwrap();
+        assert_ne!(bytes[at as usize], 0, "the durable byte was flipped");
+        assert_eq!(bytes.iter().map(|b| b.count_ones()).sum::<u32>(), 1);
+    }
+
+    /// The undo log against a reference that keeps a second, durable copy of
+    /// every file and applies ops to it as they become durable (the model
+    /// this disk replaced): the same random histories leave the same bytes.
+    #[test]
+    fn undoing_pending_ops_matches_a_durable_copy_model() {
+        #[derive(Clone)]
+        enum RefOp {
+            Write(String, u64, Vec<u8>),
+            Truncate(String, u64),
+            Remove(String),
+            Rename(String, String),
+        }
+        fn apply(files: &mut Files, op: &RefOp) {
+            match op {
+                RefOp::Write(f, o, d) => write_at(files.entry(f.clone()).or_default(), *o, d),
+                RefOp::Truncate(f, l) => {
+                    if let Some(b) = files.get_mut(f) {
+                        b.truncate(*l as usize);
+                    }
+                }
+                RefOp::Remove(f) => {
+                    files.remove(f);
+                }
+                RefOp::Rename(a, b) => {
+                    if let Some(bytes) = files.remove(a) {
+                        files.insert(b.clone(), bytes);
+                    }
+                }
+            }
+        }
+        fn touches(op: &RefOp, n: &str) -> bool {
+            match op {
+                RefOp::Write(f, ..) | RefOp::Truncate(f, _) | RefOp::Remove(f) => f == n,
+                RefOp::Rename(a, b) => a == n || b == n,
+            }
+        }
+        let names = ["a", "b", "c"];
+        for seed in 0..300 {
+            let mut r = ChaCha8Rng::seed_from_u64(seed);
+            let mut disk = Disk::new();
+            let mut durable = Files::new();
+            let mut pending: Vec<(u64, Nanos, RefOp)> = Vec::new();
+            let config = DiskConfig::default();
+            for step in 0..40u64 {
+                let now = step * SEC;
+                let f = names[r.random_range(0..3)].to_owned();
+                let op = match r.random_range(0..10) {
+                    0..=4 => {
+                        let len = r.random_range(1..6);
+                        let data: Vec<u8> = (0..len).map(|_| r.random()).collect();
+                        let offset = r.random_range(0..=disk.len(&f) + 2);
+                        disk.write(now, &f, offset, &data);
+                        RefOp::Write(f, offset, data)
+                    }
+                    5 => {
+                        let len = r.random_range(0..=disk.len(&f) + 1);
+                        disk.truncate(now, &f, len);
+                        RefOp::Truncate(f, len)
+                    }
+                    6 => {
+                        disk.remove(now, &f);
+                        RefOp::Remove(f)
+                    }
+                    7 => {
+                        let to = names[r.random_range(0..3)].to_owned();
+                        if to == f {
+                            continue;
+                        }
+                        disk.rename(now, &f, &to);
+                        RefOp::Rename(f, to)
+                    }
+                    8 => {
+                        let upto = disk.fsync_horizon();
+                        disk.complete_fsync(&f, upto);
+                        // Newest first: an op on a covered name is covered,
+                        // and a covered rename covers both its names before it.
+                        let mut covered = vec![f.clone()];
+                        let mut durable_now = vec![false; pending.len()];
+                        for (i, (_, _, op)) in pending.iter().enumerate().rev() {
+                            if !covered.iter().any(|n| touches(op, n)) {
+                                continue;
+                            }
+                            durable_now[i] = true;
+                            if let RefOp::Rename(a, b) = op {
+                                covered.push(a.clone());
+                                covered.push(b.clone());
+                            }
+                        }
+                        let mut keep = Vec::new();
+                        for (p, now_durable) in pending.drain(..).zip(durable_now) {
+                            if now_durable {
+                                apply(&mut durable, &p.2);
+                            } else {
+                                keep.push(p);
+                            }
+                        }
+                        pending = keep;
+                        continue;
+                    }
+                    _ => {
+                        disk.writeback(now, &config);
+                        while pending
+                            .first()
+                            .is_some_and(|p| p.1 + config.dirty_expire_ns <= now)
+                        {
+                            apply(&mut durable, &pending.remove(0).2);
+                        }
+                        continue;
+                    }
+                };
+                pending.push((disk.fsync_horizon(), now, op));
+            }
+            assert_eq!(disk.durable_files(), durable, "seed {seed}");
+            disk.power_loss(false, &mut r);
+            assert_eq!(disk.cached, durable, "seed {seed}");
+        }
     }
 }

@@ -101,7 +101,7 @@ fn crashed_process_data_becomes_durable_once_writeback_ran() {
     sim.run_until(29 * SECONDS);
     assert!(sim.disk(A).read_durable("data").is_none());
     sim.run_until(35 * SECONDS);
-    assert_eq!(sim.disk(A).read_durable("data"), Some(&b"abc"[..]));
+    assert_eq!(sim.disk(A).read_durable("data"), Some(b"abc".to_vec()));
     sim.apply(Fault::PowerLoss {
         node: A,
         torn: false,
