@@ -72,8 +72,8 @@ type Part = (u32, u32);
 #[derive(Debug, Default)]
 pub struct DataChecker {
     topics: Vec<String>,
-    /// Per record id: partition, per-producer send sequence, outcome.
-    sent: BTreeMap<u64, (Part, u64, Outcome)>,
+    /// Per producer, by send sequence (the record id's low bits): partition and outcome.
+    sent: Vec<Vec<(Part, Outcome)>>,
     /// Per partition, by offset: the first record seen there and by whom.
     seen_at: BTreeMap<Part, Vec<Option<(u64, Source)>>>,
     consumed: Vec<(Nanos, u32, Part, u64, u64)>,
@@ -85,6 +85,8 @@ pub struct DataChecker {
     pub consumed_count: u64,
     /// Records sent.
     pub sent_count: u64,
+    /// Per producer: acknowledgements received in each simulated second.
+    pub acks_per_second: Vec<Vec<u64>>,
 }
 
 fn show(id: u64) -> String {
@@ -100,6 +102,16 @@ impl DataChecker {
             names,
             ..Self::default()
         }
+    }
+
+    fn sent_entry(&self, id: u64) -> Option<&(Part, Outcome)> {
+        let (producer, seq) = producer_of(id);
+        self.sent.get(producer as usize)?.get(seq as usize)
+    }
+
+    fn sent_mut(&mut self, id: u64) -> Option<&mut (Part, Outcome)> {
+        let (producer, seq) = producer_of(id);
+        self.sent.get_mut(producer as usize)?.get_mut(seq as usize)
     }
 
     fn part_name(&self, (t, p): Part) -> String {
@@ -122,10 +134,12 @@ impl DataChecker {
     /// Per producer: when it last had a record acknowledged.
     pub fn last_ack_per_producer(&self) -> BTreeMap<u32, u64> {
         let mut out = BTreeMap::new();
-        for (id, (_, _, outcome)) in &self.sent {
-            if let Outcome::Acked { at, .. } = outcome {
-                let e = out.entry(producer_of(*id).0).or_insert(0);
-                *e = (*e).max(*at);
+        for (producer, sent) in self.sent.iter().enumerate() {
+            for (_, outcome) in sent {
+                if let Outcome::Acked { at, .. } = outcome {
+                    let e = out.entry(producer as u32).or_insert(0);
+                    *e = (*e).max(*at);
+                }
             }
         }
         out
@@ -136,15 +150,35 @@ impl DataChecker {
         match obs {
             ProducerObs::Sent { id, partition, seq } => {
                 self.sent_count += 1;
-                self.sent
-                    .insert(*id, ((topic, *partition), *seq, Outcome::Pending));
+                let (producer, id_seq) = producer_of(*id);
+                debug_assert_eq!(id_seq, *seq, "a record id carries its send sequence");
+                let producer = producer as usize;
+                if self.sent.len() <= producer {
+                    self.sent.resize(producer + 1, Vec::new());
+                }
+                let sent = &mut self.sent[producer];
+                let i = *seq as usize;
+                if sent.len() <= i {
+                    sent.resize(i + 1, ((topic, *partition), Outcome::Pending));
+                }
+                sent[i] = ((topic, *partition), Outcome::Pending);
             }
             ProducerObs::Acked { id, offset } => {
                 self.acked += 1;
-                let Some(entry) = self.sent.get_mut(id) else {
+                let producer = producer_of(*id).0 as usize;
+                let second = (at / sim::SECONDS) as usize;
+                if self.acks_per_second.len() <= producer {
+                    self.acks_per_second.resize(producer + 1, Vec::new());
+                }
+                let per_second = &mut self.acks_per_second[producer];
+                if per_second.len() <= second {
+                    per_second.resize(second + 1, 0);
+                }
+                per_second[second] += 1;
+                let Some(entry) = self.sent_mut(*id) else {
                     return;
                 };
-                entry.2 = Outcome::Acked {
+                entry.1 = Outcome::Acked {
                     offset: *offset,
                     at,
                 };
@@ -154,14 +188,14 @@ impl DataChecker {
                 }
             }
             ProducerObs::Failed { id, .. } => {
-                if let Some(entry) = self.sent.get_mut(id) {
-                    entry.2 = Outcome::Failed;
+                if let Some(entry) = self.sent_mut(*id) {
+                    entry.1 = Outcome::Failed;
                 }
             }
             ProducerObs::Indeterminate { id, .. } => {
-                if let Some(entry) = self.sent.get_mut(id) {
-                    if entry.2 == Outcome::Pending {
-                        entry.2 = Outcome::Indeterminate;
+                if let Some(entry) = self.sent_mut(*id) {
+                    if entry.1 == Outcome::Pending {
+                        entry.1 = Outcome::Indeterminate;
                     }
                 }
             }
@@ -210,7 +244,7 @@ impl DataChecker {
     }
 
     /// Checks everything against the logs at the end (`at`); `context`
-    /// describes the faults before a time, for the details.
+    /// describes the faults that followed a write's acknowledgement.
     pub fn finish(
         mut self,
         at: Nanos,
@@ -247,7 +281,12 @@ impl DataChecker {
     ) {
         let empty = Vec::new();
         let mut found = Vec::new();
-        for (&id, &(part, _, outcome)) in &self.sent {
+        let sent = self.sent.iter().enumerate().flat_map(|(producer, sent)| {
+            sent.iter()
+                .enumerate()
+                .map(move |(seq, &entry)| ((producer as u64) << 40 | seq as u64, entry))
+        });
+        for (id, (part, outcome)) in sent {
             let Outcome::Acked {
                 offset,
                 at: acked_at,
@@ -308,9 +347,10 @@ impl DataChecker {
                     continue;
                 }
                 first_at.insert(id, offset);
-                let Some(&(_, seq, _)) = self.sent.get(&id) else {
+                if self.sent_entry(id).is_none() {
                     continue;
-                };
+                }
+                let seq = producer_of(id).1;
                 let (producer, _) = producer_of(id);
                 if let Some(&(prev_seq, prev_offset, prev_id)) = last.get(&producer) {
                     if seq < prev_seq {
