@@ -60,6 +60,7 @@ pub struct SeedRun {
 /// Runs one seed, catching a panic inside the simulation as verdict `error`.
 pub fn run_seed(
     scenario: &Scenario,
+    file: &str,
     seed: u64,
     options: &RunOptions,
 ) -> Result<SeedRun, TraceError> {
@@ -69,7 +70,7 @@ pub fn run_seed(
     CATCHING.with(|c| c.set(false));
     match result {
         Ok(Ok(outcome)) => Ok(SeedRun {
-            summary: Summary::of(&scenario.name, seed, &outcome),
+            summary: Summary::of(&scenario.name, file, seed, &outcome),
             outcome: Some(outcome),
         }),
         Ok(Err(e)) => Err(e),

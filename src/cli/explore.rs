@@ -60,7 +60,7 @@ pub fn main(args: Args) -> u8 {
             mutations,
             ..RunOptions::default()
         };
-        match run_seed(&scenario, seed, &options) {
+        match run_seed(&scenario, &file, seed, &options) {
             Ok(run) => run.summary,
             Err(e) => Summary::of_panic(&scenario.name, seed, e.to_string()),
         }

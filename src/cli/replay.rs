@@ -40,7 +40,7 @@ pub fn main(path: &Path) -> u8 {
         mutations,
         ..RunOptions::default()
     };
-    let run = match run_seed(&scenario, seed, &options) {
+    let run = match run_seed(&scenario, &record.scenario_file, seed, &options) {
         Ok(run) => run,
         Err(e) => {
             eprintln!("error: {e}");

@@ -50,7 +50,7 @@ pub fn main(args: Args) -> u8 {
         inject_panic: args.inject_panic,
         mutations,
     };
-    let run = match run_seed(&scenario, args.seed, &options) {
+    let run = match run_seed(&scenario, &file, args.seed, &options) {
         Ok(run) => run,
         Err(e) => {
             eprintln!("error: {e}");

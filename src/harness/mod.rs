@@ -76,6 +76,8 @@ pub struct Stats {
     pub records_acked: u64,
     /// Records consumers received.
     pub records_consumed: u64,
+    /// Per producer (by index): acknowledgements received in each simulated second.
+    pub acks_per_second: Vec<Vec<u64>>,
 }
 
 /// Everything a run produced.
@@ -288,13 +290,14 @@ pub fn run(scenario: &Scenario, seed: u64, options: &RunOptions) -> Result<Outco
         records_sent: data.sent_count,
         records_acked: data.acked,
         records_consumed: data.consumed_count,
+        acks_per_second: data.acks_per_second.clone(),
     };
     let last_ack = data.last_ack_per_producer();
     let end_state = metadata
         .as_ref()
         .map(|m| final_state::collect(&sim, &topology, m))
         .unwrap_or_default();
-    let context = |t: u64| faults_before(&executed, t);
+    let context = |t: u64| faults_after(&executed, t);
     violations.extend(data.finish(end, &end_state, &context));
     violations.extend(data_available(
         scenario, &sim, &topology, &end_state, &last_ack, end,
@@ -428,18 +431,25 @@ fn consumer_setup(scenario: &Scenario, group: &str) -> (String, u32) {
     (topic, specs.iter().map(|c| c.count).sum())
 }
 
-/// The faults executed before `t`, the last few, for violation details.
-fn faults_before(executed: &[Executed], t: u64) -> String {
-    let before: Vec<String> = executed
+/// The faults executed from `t` on (the first few), for violation details:
+/// what happened to an acknowledged write after it was acknowledged.
+fn faults_after(executed: &[Executed], t: u64) -> String {
+    const SHOWN: usize = 4;
+    let after: Vec<String> = executed
         .iter()
-        .filter(|f| f.at_ns <= t)
+        .filter(|f| f.at_ns >= t)
         .map(|f| format!("{} {} at {}", f.kind, f.target, sim::format_nanos(f.at_ns)))
         .collect();
-    if before.is_empty() {
-        return "no fault preceded it".to_owned();
+    if after.is_empty() {
+        return "no fault followed it".to_owned();
     }
-    let skip = before.len().saturating_sub(3);
-    format!("after {}", before[skip..].join(", "))
+    let more = after.len().saturating_sub(SHOWN);
+    let shown = after[..after.len().min(SHOWN)].join(", ");
+    if more > 0 {
+        format!("faults since: {shown} and {more} more")
+    } else {
+        format!("faults since: {shown}")
+    }
 }
 
 /// `eventually_available` for the data path: every producer had a record

@@ -91,8 +91,9 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// The summary of a finished run.
-    pub fn of(scenario: &str, seed: u64, outcome: &Outcome) -> Self {
+    /// The summary of a finished run of the scenario file `file`; every
+    /// violation's detail ends with the command that replays it.
+    pub fn of(scenario: &str, file: &str, seed: u64, outcome: &Outcome) -> Self {
         let verdict = if outcome.violations.is_empty() {
             Verdict::Pass
         } else {
@@ -120,7 +121,14 @@ impl Summary {
                     target: f.target.clone(),
                 })
                 .collect(),
-            violations: outcome.violations.clone(),
+            violations: outcome
+                .violations
+                .iter()
+                .map(|v| Violation {
+                    detail: format!("{}; replay: {}", v.detail, replay_command(file, seed)),
+                    ..v.clone()
+                })
+                .collect(),
             error: None,
         }
     }

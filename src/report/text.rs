@@ -18,8 +18,8 @@ pub fn render(scenario: &Scenario, file: &str, summary: &Summary, outcome: &Outc
     let mut out = String::new();
     let w = &mut out;
     let _ = writeln!(w, "ksim run {} --seed {}", scenario.name, summary.seed);
-    if !scenario.description.is_empty() {
-        let _ = writeln!(w, "  {}", scenario.description.trim());
+    for line in scenario.description.trim().lines() {
+        let _ = writeln!(w, "  {line}");
     }
     let _ = writeln!(w);
     let _ = writeln!(
