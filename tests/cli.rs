@@ -377,3 +377,51 @@ fn trace_file_has_one_json_line_per_event() {
     let plain: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
     assert_eq!(plain["trace_hash"], summary["trace_hash"]);
 }
+
+/// `ksim tools`: the key's partition and the group's coordinator partition,
+/// as Kafka's Java client computes them, in text (just the number, for
+/// scripts) and JSON (with the hash it came from).
+#[test]
+fn tools_print_the_partition_of_a_key_and_of_a_group() {
+    let dir = Path::new(".");
+    let text = ksim(
+        dir,
+        &["tools", "partition", "--key", "hello", "--partitions", "12"],
+    );
+    assert_eq!(text.status.code(), Some(0));
+    assert_eq!(stdout(&text), "9\n");
+    let json = ksim(
+        dir,
+        &[
+            "tools",
+            "partition",
+            "--key",
+            "hello",
+            "--partitions",
+            "12",
+            "--format",
+            "json",
+        ],
+    );
+    let coordinator = ksim(
+        dir,
+        &[
+            "tools",
+            "coordinator",
+            "--group",
+            "polygenelubricants",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(coordinator.status.code(), Some(0));
+    let bad = ksim(
+        dir,
+        &["tools", "partition", "--key", "k", "--partitions", "0"],
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    insta::assert_snapshot!(
+        "tools_json",
+        format!("{}{}", stdout(&json), stdout(&coordinator))
+    );
+}

@@ -1,4 +1,4 @@
-//! CI property checks: the control-plane scenarios pass a sweep of seeds
+//! CI property checks: the must-pass scenarios pass a sweep of seeds
 //! through `ksim explore`, exactly as a CI job would run it.
 
 use std::process::Command;
@@ -32,6 +32,20 @@ fn control_plane_scenarios_pass_100_seeds_each() {
         "controller_failover",
         "controller_partition",
         "broker_fencing",
+    ] {
+        let (code, text) = explore(scenario, "0..100");
+        assert_eq!(code, 0, "{scenario}:\n{text}");
+        assert!(text.contains("pass      100"), "{scenario}:\n{text}");
+    }
+}
+
+#[test]
+fn data_path_scenarios_pass_100_seeds_each() {
+    for scenario in [
+        "broker_crash",
+        "power_loss",
+        "network_partition",
+        "rolling_restart",
     ] {
         let (code, text) = explore(scenario, "0..100");
         assert_eq!(code, 0, "{scenario}:\n{text}");
