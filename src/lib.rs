@@ -11,6 +11,7 @@ pub mod config;
 pub mod controller;
 pub mod errors;
 pub mod explore;
+pub mod group;
 pub mod harness;
 pub mod log;
 pub mod metadata;

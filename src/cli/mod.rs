@@ -7,6 +7,7 @@ mod check;
 mod explore;
 mod replay;
 mod run;
+mod tools;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -54,6 +55,9 @@ enum Command {
         /// The scenario file (TOML)
         scenario: PathBuf,
     },
+    /// Kafka's client-side arithmetic: key partitioning, group coordinators
+    #[command(subcommand)]
+    Tools(tools::Tool),
 }
 
 /// Parses the command line and runs the command; returns the process exit code.
@@ -70,6 +74,7 @@ pub fn main() -> ExitCode {
         Command::Explore(args) => explore::main(args),
         Command::Replay { run_json } => replay::main(&run_json),
         Command::Check { scenario } => check::main(&scenario),
+        Command::Tools(tool) => tools::main(tool),
     };
     ExitCode::from(code)
 }

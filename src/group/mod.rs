@@ -1,0 +1,4 @@
+//! Consumer groups: where a group's coordinator lives, and (coming) the
+//! coordinator, the classic rebalance protocol and the assignors.
+
+pub mod offsets_topic;
