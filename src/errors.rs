@@ -47,8 +47,24 @@ pub enum Errors {
     NetworkException,
     /// The fetch offset is outside the log.
     OffsetOutOfRange,
-    /// The broker cannot hand out producer ids yet.
+    /// The broker cannot hand out producer ids yet, or the group is Dead.
     CoordinatorNotAvailable,
+    /// The receiver is not the group's coordinator.
+    NotCoordinator,
+    /// The coordinator is still loading the group from `__consumer_offsets`.
+    CoordinatorLoadInProgress,
+    /// The request's generation is not the group's current one.
+    IllegalGeneration,
+    /// The member id is not in the group.
+    UnknownMemberId,
+    /// The group is rebalancing: rejoin.
+    RebalanceInProgress,
+    /// A first JoinGroup: rejoin with the member id the coordinator gave.
+    MemberIdRequired,
+    /// Another member id now holds this group.instance.id (KIP-345).
+    FencedInstanceId,
+    /// The member's protocol type or assignors do not match the group's.
+    InconsistentGroupProtocol,
 }
 
 impl Errors {
@@ -77,6 +93,14 @@ impl Errors {
             Errors::NetworkException => "NETWORK_EXCEPTION",
             Errors::OffsetOutOfRange => "OFFSET_OUT_OF_RANGE",
             Errors::CoordinatorNotAvailable => "COORDINATOR_NOT_AVAILABLE",
+            Errors::NotCoordinator => "NOT_COORDINATOR",
+            Errors::CoordinatorLoadInProgress => "COORDINATOR_LOAD_IN_PROGRESS",
+            Errors::IllegalGeneration => "ILLEGAL_GENERATION",
+            Errors::UnknownMemberId => "UNKNOWN_MEMBER_ID",
+            Errors::RebalanceInProgress => "REBALANCE_IN_PROGRESS",
+            Errors::MemberIdRequired => "MEMBER_ID_REQUIRED",
+            Errors::FencedInstanceId => "FENCED_INSTANCE_ID",
+            Errors::InconsistentGroupProtocol => "INCONSISTENT_GROUP_PROTOCOL",
         }
     }
 }

@@ -1,4 +1,8 @@
 //! Consumer groups: where a group's coordinator lives, and (coming) the
 //! coordinator, the classic rebalance protocol and the assignors.
 
+pub mod classic;
 pub mod offsets_topic;
+
+#[cfg(test)]
+mod tests_classic;

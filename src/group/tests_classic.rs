@@ -1,0 +1,394 @@
+//! The classic group protocol driven by hand, request by request.
+
+use super::classic::{
+    ClassicGroup, GroupOutput, GroupResponse, GroupState, JoinGroup, SyncGroup,
+    GROUP_INITIAL_REBALANCE_DELAY_MS,
+};
+use crate::errors::Errors;
+
+const SESSION_MS: u64 = 45_000;
+const REBALANCE_MS: u64 = 300_000;
+
+/// A group with a counter for member ids and reply handles.
+struct Harness {
+    group: ClassicGroup<u32>,
+    next_id: u32,
+    next_reply: u32,
+    out: Vec<GroupOutput<u32>>,
+}
+
+impl Harness {
+    fn new() -> Self {
+        Self {
+            group: ClassicGroup::new("billing"),
+            next_id: 0,
+            next_reply: 0,
+            out: Vec::new(),
+        }
+    }
+
+    fn request(member_id: &str, instance: Option<&str>, assignor: &str) -> JoinGroup {
+        JoinGroup {
+            member_id: member_id.to_owned(),
+            group_instance_id: instance.map(str::to_owned),
+            client_id: "consumer".to_owned(),
+            session_timeout_ms: SESSION_MS,
+            rebalance_timeout_ms: REBALANCE_MS,
+            protocol_type: "consumer".to_owned(),
+            protocols: vec![(assignor.to_owned(), member_id.as_bytes().to_vec())],
+        }
+    }
+
+    /// Sends a JoinGroup; returns its reply handle.
+    fn join(&mut self, now: u64, request: JoinGroup) -> u32 {
+        self.next_reply += 1;
+        let reply = self.next_reply;
+        let next_id = &mut self.next_id;
+        let mut fresh = || {
+            *next_id += 1;
+            format!("uuid{next_id}")
+        };
+        self.group
+            .join(now, reply, request, &mut fresh, &mut self.out);
+        reply
+    }
+
+    fn sync(
+        &mut self,
+        now: u64,
+        generation: i32,
+        member: &str,
+        assignments: &[(&str, &str)],
+    ) -> u32 {
+        self.next_reply += 1;
+        let reply = self.next_reply;
+        let assignments = assignments
+            .iter()
+            .map(|(m, a)| ((*m).to_owned(), a.as_bytes().to_vec()))
+            .collect();
+        let request = SyncGroup {
+            generation_id: generation,
+            member_id: member.to_owned(),
+            group_instance_id: None,
+            assignments,
+        };
+        self.group.sync(now, reply, request, &mut self.out);
+        reply
+    }
+
+    /// The response sent to `reply`, if any (taken out of the outputs).
+    fn answer(&mut self, reply: u32) -> Option<GroupResponse> {
+        let i = self
+            .out
+            .iter()
+            .position(|o| matches!(o, GroupOutput::Reply(r, _) if *r == reply))?;
+        match self.out.remove(i) {
+            GroupOutput::Reply(_, response) => Some(response),
+            GroupOutput::Store { .. } => None,
+        }
+    }
+
+    /// Completes a pending store successfully.
+    fn store_ok(&mut self, now: u64) {
+        let i = self
+            .out
+            .iter()
+            .position(|o| matches!(o, GroupOutput::Store { .. }))
+            .expect("a store was asked for");
+        if let GroupOutput::Store {
+            generation_id,
+            assignments,
+        } = self.out.remove(i)
+        {
+            self.group
+                .on_stored(now, generation_id, assignments, None, &mut self.out);
+        }
+    }
+
+    /// A dynamic member joins: MEMBER_ID_REQUIRED, then a join with that id.
+    /// Returns its member id and the reply handle of the second join.
+    fn join_dynamic(&mut self, now: u64) -> (String, u32) {
+        let first = self.join(now, Self::request("", None, "range"));
+        let member_id = match self.answer(first) {
+            Some(GroupResponse::JoinGroup {
+                error: Some(Errors::MemberIdRequired),
+                member_id,
+                ..
+            }) => member_id,
+            other => panic!("expected MEMBER_ID_REQUIRED, got {other:?}"),
+        };
+        let second = self.join(now, Self::request(&member_id, None, "range"));
+        (member_id, second)
+    }
+
+    /// Two members through their first rebalance to Stable, generation 1.
+    fn stable_pair(&mut self) -> (String, String) {
+        let (a, ra) = self.join_dynamic(0);
+        let (b, rb) = self.join_dynamic(100);
+        assert!(
+            self.answer(ra).is_none(),
+            "the initial delay holds the join"
+        );
+        self.group
+            .on_tick(GROUP_INITIAL_REBALANCE_DELAY_MS + 100, &mut self.out);
+        let join_a = self.answer(ra).expect("join completes");
+        let join_b = self.answer(rb).expect("join completes");
+        let GroupResponse::JoinGroup {
+            generation_id,
+            leader,
+            members,
+            ..
+        } = join_a
+        else {
+            panic!("{join_a:?}")
+        };
+        assert_eq!((generation_id, leader.as_str()), (1, a.as_str()));
+        assert_eq!(members.len(), 2, "the leader sees every member");
+        assert!(matches!(join_b, GroupResponse::JoinGroup { members, .. } if members.is_empty()));
+        let now = GROUP_INITIAL_REBALANCE_DELAY_MS + 200;
+        let sb = self.sync(now, 1, &b, &[]);
+        let sa = self.sync(now, 1, &a, &[(&a, "t-0"), (&b, "t-1")]);
+        assert!(self.answer(sa).is_none(), "sync waits for the store");
+        self.store_ok(now);
+        assert_eq!(
+            self.answer(sb),
+            Some(GroupResponse::SyncGroup {
+                error: None,
+                assignment: b"t-1".to_vec()
+            })
+        );
+        assert!(self.answer(sa).is_some());
+        assert_eq!(self.group.state(), GroupState::Stable);
+        (a, b)
+    }
+}
+
+#[test]
+fn two_members_join_sync_and_become_stable_in_generation_1() {
+    let mut h = Harness::new();
+    h.stable_pair();
+    assert_eq!(h.group.generation_id(), 1);
+    assert_eq!(h.group.protocol_name(), Some("range"));
+}
+
+#[test]
+fn heartbeats_check_member_and_generation_and_signal_a_rebalance() {
+    let mut h = Harness::new();
+    let (a, b) = h.stable_pair();
+    let now = 10_000;
+    assert_eq!(h.group.heartbeat(now, 1, &a, None), None);
+    assert_eq!(
+        h.group.heartbeat(now, 0, &a, None),
+        Some(Errors::IllegalGeneration)
+    );
+    assert_eq!(
+        h.group.heartbeat(now, 1, "nobody", None),
+        Some(Errors::UnknownMemberId)
+    );
+    // b leaves: a is told to rejoin.
+    assert_eq!(h.group.leave(now, &b, None, &mut h.out), None);
+    assert_eq!(h.group.state(), GroupState::PreparingRebalance);
+    assert_eq!(
+        h.group.heartbeat(now, 1, &a, None),
+        Some(Errors::RebalanceInProgress)
+    );
+    // a rejoins alone: the join completes at once in generation 2.
+    let r = h.join(now, Harness::request(&a, None, "range"));
+    assert!(matches!(
+        h.answer(r),
+        Some(GroupResponse::JoinGroup {
+            error: None,
+            generation_id: 2,
+            ..
+        })
+    ));
+    assert_eq!(h.group.state(), GroupState::CompletingRebalance);
+}
+
+#[test]
+fn a_silent_member_is_removed_after_session_timeout_and_the_group_rebalances() {
+    let mut h = Harness::new();
+    let (a, b) = h.stable_pair();
+    let t0 = GROUP_INITIAL_REBALANCE_DELAY_MS + 200;
+    // a keeps heartbeating; b goes silent.
+    let mut now = t0;
+    while now < t0 + SESSION_MS + 3_000 {
+        now += 3_000;
+        assert!(matches!(
+            h.group.heartbeat(now, 1, &a, None),
+            None | Some(Errors::RebalanceInProgress)
+        ));
+        let expired = h.group.on_tick(now, &mut h.out);
+        if !expired.is_empty() {
+            assert_eq!(expired, vec![b.clone()]);
+            break;
+        }
+    }
+    assert!(now >= t0 + SESSION_MS, "not before session.timeout.ms");
+    assert_eq!(h.group.state(), GroupState::PreparingRebalance);
+    assert!(!h.group.members().contains_key(&b));
+    // b's commit is refused: it is no longer a member.
+    assert_eq!(
+        h.group.validate_offset_commit(&b, None, 1),
+        Err(Errors::UnknownMemberId)
+    );
+}
+
+#[test]
+fn offset_commits_are_validated_as_kafka_does() {
+    let mut h = Harness::new();
+    let (a, _b) = h.stable_pair();
+    assert_eq!(h.group.validate_offset_commit(&a, None, 1), Ok(()));
+    assert_eq!(
+        h.group.validate_offset_commit(&a, None, 0),
+        Err(Errors::IllegalGeneration)
+    );
+    assert_eq!(
+        h.group.validate_offset_commit("zombie", None, 1),
+        Err(Errors::UnknownMemberId)
+    );
+    assert_eq!(
+        h.group.validate_offset_commit("", None, -1),
+        Err(Errors::UnknownMemberId),
+        "a simple commit is only for empty groups"
+    );
+    // a rejoins (new assignor): PreparingRebalance still takes its commits.
+    let _ = h.join(10_000, Harness::request(&a, None, "range"));
+    assert_eq!(h.group.state(), GroupState::PreparingRebalance);
+    assert_eq!(h.group.validate_offset_commit(&a, None, 1), Ok(()));
+    // Once the join completes, commits wait for the assignment.
+    h.group.on_tick(10_000 + REBALANCE_MS, &mut h.out);
+    assert_eq!(h.group.state(), GroupState::CompletingRebalance);
+    assert_eq!(
+        h.group.validate_offset_commit(&a, None, 2),
+        Err(Errors::RebalanceInProgress)
+    );
+    let empty: ClassicGroup<u32> = ClassicGroup::new("other");
+    assert_eq!(empty.validate_offset_commit("", None, -1), Ok(()));
+}
+
+#[test]
+fn the_leader_rejoining_a_stable_group_forces_a_rebalance_a_follower_does_not() {
+    let mut h = Harness::new();
+    let (a, b) = h.stable_pair();
+    let r = h.join(10_000, Harness::request(&b, None, "range"));
+    assert!(
+        matches!(
+            h.answer(r),
+            Some(GroupResponse::JoinGroup {
+                error: None,
+                generation_id: 1,
+                ..
+            })
+        ),
+        "same metadata from a follower: current generation, no rebalance"
+    );
+    assert_eq!(h.group.state(), GroupState::Stable);
+    let _ = h.join(10_000, Harness::request(&a, None, "range"));
+    assert_eq!(h.group.state(), GroupState::PreparingRebalance);
+}
+
+#[test]
+fn a_first_join_needs_a_member_id_and_a_made_up_id_is_unknown() {
+    let mut h = Harness::new();
+    let r = h.join(0, Harness::request("made-up", None, "range"));
+    assert!(matches!(
+        h.answer(r),
+        Some(GroupResponse::JoinGroup {
+            error: Some(Errors::UnknownMemberId),
+            ..
+        })
+    ));
+    let (_, _) = h.join_dynamic(0);
+    // An assignor no member supports.
+    let r = h.join(10, Harness::request("", None, "roundrobin"));
+    assert!(matches!(
+        h.answer(r),
+        Some(GroupResponse::JoinGroup {
+            error: Some(Errors::InconsistentGroupProtocol),
+            ..
+        })
+    ));
+}
+
+#[test]
+fn a_static_member_restarting_takes_its_place_without_a_rebalance_and_fences_the_old_id() {
+    let mut h = Harness::new();
+    let r = h.join(0, Harness::request("", Some("host-1"), "range"));
+    h.group
+        .on_tick(GROUP_INITIAL_REBALANCE_DELAY_MS, &mut h.out);
+    let Some(GroupResponse::JoinGroup {
+        member_id: old,
+        generation_id: 1,
+        ..
+    }) = h.answer(r)
+    else {
+        panic!("static members join without MEMBER_ID_REQUIRED")
+    };
+    let now = GROUP_INITIAL_REBALANCE_DELAY_MS + 10;
+    let s = h.sync(now, 1, &old, &[(&old, "t-0,t-1")]);
+    h.store_ok(now);
+    assert!(h.answer(s).is_some());
+    // The process restarts: same group.instance.id, no member id.
+    let r = h.join(now + 5_000, Harness::request("", Some("host-1"), "range"));
+    let Some(GroupResponse::JoinGroup {
+        member_id: new,
+        generation_id: 1,
+        error: None,
+        ..
+    }) = h.answer(r)
+    else {
+        panic!("the static member rejoins the current generation")
+    };
+    assert_ne!(new, old);
+    assert_eq!(h.group.state(), GroupState::Stable);
+    assert_eq!(
+        h.group.heartbeat(now + 5_000, 1, &old, Some("host-1")),
+        Some(Errors::FencedInstanceId)
+    );
+    assert_eq!(
+        h.group.validate_offset_commit(&old, Some("host-1"), 1),
+        Err(Errors::FencedInstanceId)
+    );
+    assert_eq!(
+        h.group.heartbeat(now + 5_000, 1, &new, Some("host-1")),
+        None
+    );
+}
+
+#[test]
+fn a_failed_store_fails_the_sync_and_the_group_rebalances() {
+    let mut h = Harness::new();
+    let (a, rb) = h.join_dynamic(0);
+    h.group
+        .on_tick(GROUP_INITIAL_REBALANCE_DELAY_MS, &mut h.out);
+    assert!(h.answer(rb).is_some());
+    let s = h.sync(GROUP_INITIAL_REBALANCE_DELAY_MS, 1, &a, &[(&a, "t-0")]);
+    let i = h
+        .out
+        .iter()
+        .position(|o| matches!(o, GroupOutput::Store { .. }))
+        .expect("store");
+    let GroupOutput::Store {
+        generation_id,
+        assignments,
+    } = h.out.remove(i)
+    else {
+        unreachable!()
+    };
+    h.group.on_stored(
+        GROUP_INITIAL_REBALANCE_DELAY_MS,
+        generation_id,
+        assignments,
+        Some(Errors::NotCoordinator),
+        &mut h.out,
+    );
+    assert!(matches!(
+        h.answer(s),
+        Some(GroupResponse::SyncGroup {
+            error: Some(Errors::NotCoordinator),
+            ..
+        })
+    ));
+    assert_eq!(h.group.state(), GroupState::PreparingRebalance);
+}
