@@ -2,6 +2,7 @@
 //! coordinator, the classic rebalance protocol and the assignors.
 
 pub mod classic;
+pub mod messages;
 pub mod offsets_topic;
 
 #[cfg(test)]

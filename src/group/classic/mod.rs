@@ -1,0 +1,464 @@
+//! One consumer group under the classic rebalance protocol, as Kafka's
+//! group coordinator runs it (`ClassicGroup` and the classic handlers of
+//! `GroupMetadataManager`): JoinGroup, SyncGroup, Heartbeat, LeaveGroup and
+//! OffsetCommit validation, the states Empty, PreparingRebalance,
+//! CompletingRebalance, Stable and Dead, generations, session and rebalance
+//! timeouts, and static membership (KIP-345).
+//!
+//! Sans-IO: requests come in with an opaque reply handle `R`; responses,
+//! deferred until the join or sync phase completes, come out as
+//! [`GroupOutput`]s, as does the request to persist the group's metadata to
+//! `__consumer_offsets` (the caller reports back through
+//! [`ClassicGroup::on_stored`]). Time enters only as `now_ms` arguments.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::errors::Errors;
+
+mod join;
+
+pub use crate::group::messages::{GroupOutput, GroupResponse, GroupState, JoinGroup, SyncGroup};
+
+/// `group.initial.rebalance.delay.ms` default: the first rebalance of an
+/// empty group waits this long (extended up to the rebalance timeout) for
+/// more members.
+pub const GROUP_INITIAL_REBALANCE_DELAY_MS: u64 = 3_000;
+
+/// A member of the group.
+#[derive(Clone, Debug)]
+pub struct Member<R> {
+    /// Its id.
+    pub member_id: String,
+    /// `group.instance.id`.
+    pub group_instance_id: Option<String>,
+    /// `client.id`.
+    pub client_id: String,
+    session_timeout_ms: u64,
+    rebalance_timeout_ms: u64,
+    protocols: Vec<(String, Vec<u8>)>,
+    /// Its current assignment (opaque, as the leader encoded it).
+    pub assignment: Vec<u8>,
+    awaiting_join: Option<R>,
+    awaiting_sync: Option<R>,
+    /// When its session expires unless it heartbeats.
+    session_deadline_ms: u64,
+}
+
+/// One classic group.
+#[derive(Clone, Debug)]
+pub struct ClassicGroup<R> {
+    /// The group id.
+    pub group_id: String,
+    state: GroupState,
+    generation_id: i32,
+    protocol_type: Option<String>,
+    protocol_name: Option<String>,
+    leader_id: Option<String>,
+    members: BTreeMap<String, Member<R>>,
+    /// Member ids handed out with MEMBER_ID_REQUIRED, not yet joined.
+    pending_members: BTreeSet<String>,
+    /// group.instance.id -> member id.
+    static_members: BTreeMap<String, String>,
+    /// When the join phase ends even if members are missing.
+    join_deadline_ms: Option<u64>,
+    /// Whether the join phase is the delayed first one of an empty group.
+    initial_delay: bool,
+    /// When the join phase began.
+    join_started_ms: u64,
+    /// A store of this generation is in flight.
+    storing: Option<i32>,
+}
+
+impl<R: Clone> ClassicGroup<R> {
+    /// A new, empty group.
+    pub fn new(group_id: &str) -> Self {
+        Self {
+            group_id: group_id.to_owned(),
+            state: GroupState::Empty,
+            generation_id: 0,
+            protocol_type: None,
+            protocol_name: None,
+            leader_id: None,
+            members: BTreeMap::new(),
+            pending_members: BTreeSet::new(),
+            static_members: BTreeMap::new(),
+            join_deadline_ms: None,
+            initial_delay: false,
+            join_started_ms: 0,
+            storing: None,
+        }
+    }
+
+    /// Its state.
+    pub fn state(&self) -> GroupState {
+        self.state
+    }
+
+    /// Its generation.
+    pub fn generation_id(&self) -> i32 {
+        self.generation_id
+    }
+
+    /// The chosen assignor, once a generation has one.
+    pub fn protocol_name(&self) -> Option<&str> {
+        self.protocol_name.as_deref()
+    }
+
+    /// The leader's member id.
+    pub fn leader_id(&self) -> Option<&str> {
+        self.leader_id.as_deref()
+    }
+
+    /// Its members, by member id.
+    pub fn members(&self) -> &BTreeMap<String, Member<R>> {
+        &self.members
+    }
+
+    fn remove_member(&mut self, member_id: &str) {
+        if let Some(m) = self.members.remove(member_id) {
+            if let Some(instance) = m.group_instance_id {
+                self.static_members.remove(&instance);
+            }
+        }
+        if self.leader_id.as_deref() == Some(member_id) {
+            self.leader_id = self.members.keys().next().cloned();
+        }
+    }
+
+    fn heartbeat_seen(&mut self, now_ms: u64, member_id: &str) {
+        if let Some(m) = self.members.get_mut(member_id) {
+            m.session_deadline_ms = now_ms + m.session_timeout_ms;
+        }
+    }
+
+    /// Checks a member id and, for static members, that the instance id is
+    /// still held by that member id (Kafka's `validateMember`).
+    fn validate_member(&self, member_id: &str, instance: Option<&str>) -> Result<(), Errors> {
+        if let Some(instance) = instance {
+            match self.static_members.get(instance) {
+                None => return Err(Errors::UnknownMemberId),
+                Some(holder) if holder != member_id => return Err(Errors::FencedInstanceId),
+                Some(_) => {}
+            }
+        }
+        if self.members.contains_key(member_id) {
+            Ok(())
+        } else {
+            Err(Errors::UnknownMemberId)
+        }
+    }
+
+    /// SyncGroup.
+    pub fn sync(
+        &mut self,
+        now_ms: u64,
+        reply: R,
+        request: SyncGroup,
+        out: &mut Vec<GroupOutput<R>>,
+    ) {
+        let SyncGroup {
+            generation_id,
+            member_id,
+            group_instance_id,
+            assignments,
+        } = request;
+        let (member_id, group_instance_id) = (member_id.as_str(), group_instance_id.as_deref());
+        let fail = |error| GroupResponse::SyncGroup {
+            error: Some(error),
+            assignment: Vec::new(),
+        };
+        if self.state == GroupState::Dead {
+            out.push(GroupOutput::Reply(
+                reply,
+                fail(Errors::CoordinatorNotAvailable),
+            ));
+            return;
+        }
+        if let Err(e) = self.validate_member(member_id, group_instance_id) {
+            out.push(GroupOutput::Reply(reply, fail(e)));
+            return;
+        }
+        if generation_id != self.generation_id {
+            out.push(GroupOutput::Reply(reply, fail(Errors::IllegalGeneration)));
+            return;
+        }
+        match self.state {
+            GroupState::Empty | GroupState::Dead => {
+                out.push(GroupOutput::Reply(reply, fail(Errors::UnknownMemberId)));
+            }
+            GroupState::PreparingRebalance => {
+                out.push(GroupOutput::Reply(reply, fail(Errors::RebalanceInProgress)));
+            }
+            GroupState::CompletingRebalance => {
+                self.heartbeat_seen(now_ms, member_id);
+                if let Some(m) = self.members.get_mut(member_id) {
+                    m.awaiting_sync = Some(reply);
+                }
+                let is_leader = self.leader_id.as_deref() == Some(member_id);
+                if is_leader && self.storing.is_none() {
+                    let mut by_member: BTreeMap<String, Vec<u8>> = self
+                        .members
+                        .keys()
+                        .map(|id| (id.clone(), Vec::new()))
+                        .collect();
+                    for (id, a) in assignments {
+                        if let Some(slot) = by_member.get_mut(&id) {
+                            *slot = a;
+                        }
+                    }
+                    self.storing = Some(self.generation_id);
+                    out.push(GroupOutput::Store {
+                        generation_id: self.generation_id,
+                        assignments: by_member,
+                    });
+                }
+            }
+            GroupState::Stable => {
+                self.heartbeat_seen(now_ms, member_id);
+                let assignment = self.members[member_id].assignment.clone();
+                out.push(GroupOutput::Reply(
+                    reply,
+                    GroupResponse::SyncGroup {
+                        error: None,
+                        assignment,
+                    },
+                ));
+            }
+        }
+    }
+
+    /// The group metadata of `generation_id` was appended (`error` None) or
+    /// could not be. On success the assignments take effect and the group is
+    /// Stable; on failure every member waiting for its assignment gets the
+    /// error and the group rebalances.
+    pub fn on_stored(
+        &mut self,
+        now_ms: u64,
+        generation_id: i32,
+        assignments: BTreeMap<String, Vec<u8>>,
+        error: Option<Errors>,
+        out: &mut Vec<GroupOutput<R>>,
+    ) {
+        if self.storing != Some(generation_id) {
+            return;
+        }
+        self.storing = None;
+        if self.state != GroupState::CompletingRebalance || generation_id != self.generation_id {
+            return;
+        }
+        match error {
+            None => {
+                for (id, m) in &mut self.members {
+                    m.assignment = assignments.get(id).cloned().unwrap_or_default();
+                    if let Some(r) = m.awaiting_sync.take() {
+                        out.push(GroupOutput::Reply(
+                            r,
+                            GroupResponse::SyncGroup {
+                                error: None,
+                                assignment: m.assignment.clone(),
+                            },
+                        ));
+                    }
+                }
+                self.state = GroupState::Stable;
+            }
+            Some(e) => {
+                for m in self.members.values_mut() {
+                    m.assignment.clear();
+                    if let Some(r) = m.awaiting_sync.take() {
+                        out.push(GroupOutput::Reply(
+                            r,
+                            GroupResponse::SyncGroup {
+                                error: Some(e),
+                                assignment: Vec::new(),
+                            },
+                        ));
+                    }
+                }
+                self.prepare_rebalance(now_ms, out);
+            }
+        }
+    }
+
+    /// Heartbeat.
+    pub fn heartbeat(
+        &mut self,
+        now_ms: u64,
+        generation_id: i32,
+        member_id: &str,
+        group_instance_id: Option<&str>,
+    ) -> Option<Errors> {
+        match self.state {
+            GroupState::Dead => return Some(Errors::CoordinatorNotAvailable),
+            GroupState::Empty => return Some(Errors::UnknownMemberId),
+            _ => {}
+        }
+        if let Err(e) = self.validate_member(member_id, group_instance_id) {
+            return Some(e);
+        }
+        if generation_id != self.generation_id {
+            return Some(Errors::IllegalGeneration);
+        }
+        self.heartbeat_seen(now_ms, member_id);
+        match self.state {
+            GroupState::PreparingRebalance => Some(Errors::RebalanceInProgress),
+            _ => None,
+        }
+    }
+
+    /// LeaveGroup of one member.
+    pub fn leave(
+        &mut self,
+        now_ms: u64,
+        member_id: &str,
+        group_instance_id: Option<&str>,
+        out: &mut Vec<GroupOutput<R>>,
+    ) -> Option<Errors> {
+        if self.state == GroupState::Dead {
+            return Some(Errors::CoordinatorNotAvailable);
+        }
+        if self.pending_members.remove(member_id) {
+            return None;
+        }
+        if let Err(e) = self.validate_member(member_id, group_instance_id) {
+            return Some(e);
+        }
+        self.remove_member_and_rebalance(now_ms, member_id, out);
+        None
+    }
+
+    fn remove_member_and_rebalance(
+        &mut self,
+        now_ms: u64,
+        member_id: &str,
+        out: &mut Vec<GroupOutput<R>>,
+    ) {
+        if let Some(m) = self.members.get_mut(member_id) {
+            if let Some(r) = m.awaiting_join.take() {
+                out.push(GroupOutput::Reply(
+                    r,
+                    GroupResponse::JoinGroup {
+                        error: Some(Errors::UnknownMemberId),
+                        generation_id: -1,
+                        protocol_name: None,
+                        leader: String::new(),
+                        member_id: member_id.to_owned(),
+                        members: Vec::new(),
+                    },
+                ));
+            }
+        }
+        self.remove_member(member_id);
+        match self.state {
+            GroupState::Stable | GroupState::CompletingRebalance => {
+                self.prepare_rebalance(now_ms, out);
+            }
+            GroupState::PreparingRebalance => self.maybe_complete_join(now_ms, out),
+            GroupState::Empty | GroupState::Dead => {}
+        }
+    }
+
+    /// OffsetCommit validation for a classic group (Kafka's
+    /// `ClassicGroup.validateOffsetCommit`): Ok means the commit may be
+    /// written. Commits are accepted in PreparingRebalance from members of
+    /// the current generation (so they can commit before rejoining).
+    pub fn validate_offset_commit(
+        &self,
+        member_id: &str,
+        group_instance_id: Option<&str>,
+        generation_id: i32,
+    ) -> Result<(), Errors> {
+        if self.state == GroupState::Dead {
+            return Err(Errors::CoordinatorNotAvailable);
+        }
+        if generation_id < 0 && self.state == GroupState::Empty {
+            return Ok(());
+        }
+        if generation_id >= 0 || !member_id.is_empty() || group_instance_id.is_some() {
+            self.validate_member(member_id, group_instance_id)?;
+            if generation_id != self.generation_id {
+                return Err(Errors::IllegalGeneration);
+            }
+        } else if self.state != GroupState::Empty {
+            return Err(Errors::UnknownMemberId);
+        }
+        if self.state == GroupState::CompletingRebalance {
+            return Err(Errors::RebalanceInProgress);
+        }
+        Ok(())
+    }
+
+    /// The earliest time `on_tick` has something to do.
+    pub fn next_deadline_ms(&self) -> Option<u64> {
+        let sessions = self.members.values().map(|m| m.session_deadline_ms).min();
+        match (sessions, self.join_deadline_ms) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Expires sessions and ends a join phase whose time is up. Returns the
+    /// members whose sessions expired.
+    pub fn on_tick(&mut self, now_ms: u64, out: &mut Vec<GroupOutput<R>>) -> Vec<String> {
+        let mut expired = Vec::new();
+        if self.join_deadline_ms.is_some_and(|d| d <= now_ms) {
+            self.complete_join(now_ms, out);
+        }
+        let due: Vec<String> = self
+            .members
+            .values()
+            // A member waiting for a join or sync response is kept alive
+            // (Kafka's shouldKeepAlive); the rebalance timeout covers it.
+            .filter(|m| {
+                m.session_deadline_ms <= now_ms
+                    && m.awaiting_join.is_none()
+                    && m.awaiting_sync.is_none()
+            })
+            .map(|m| m.member_id.clone())
+            .collect();
+        for id in due {
+            if self.state == GroupState::Dead {
+                break;
+            }
+            self.remove_member_and_rebalance(now_ms, &id, out);
+            expired.push(id);
+        }
+        expired
+    }
+
+    /// The coordinator lost the group (its `__consumer_offsets` partition
+    /// moved): everyone waiting is told NOT_COORDINATOR and the group is Dead.
+    pub fn unload(&mut self, out: &mut Vec<GroupOutput<R>>) {
+        for m in self.members.values_mut() {
+            if let Some(r) = m.awaiting_join.take() {
+                out.push(GroupOutput::Reply(
+                    r,
+                    GroupResponse::JoinGroup {
+                        error: Some(Errors::NotCoordinator),
+                        generation_id: -1,
+                        protocol_name: None,
+                        leader: String::new(),
+                        member_id: m.member_id.clone(),
+                        members: Vec::new(),
+                    },
+                ));
+            }
+            if let Some(r) = m.awaiting_sync.take() {
+                out.push(GroupOutput::Reply(
+                    r,
+                    GroupResponse::SyncGroup {
+                        error: Some(Errors::NotCoordinator),
+                        assignment: Vec::new(),
+                    },
+                ));
+            }
+        }
+        self.state = GroupState::Dead;
+    }
+}
+
+impl<R> Member<R> {
+    fn supports(&self, protocol: &str) -> bool {
+        self.protocols.iter().any(|(n, _)| n == protocol)
+    }
+}
