@@ -4,6 +4,7 @@
 pub mod classic;
 pub mod messages;
 pub mod offsets_topic;
+pub mod records;
 
 #[cfg(test)]
 mod tests_classic;

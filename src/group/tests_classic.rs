@@ -392,3 +392,30 @@ fn a_failed_store_fails_the_sync_and_the_group_rebalances() {
     ));
     assert_eq!(h.group.state(), GroupState::PreparingRebalance);
 }
+
+#[test]
+fn a_new_coordinator_loads_the_stored_generation_as_stable() {
+    let mut h = Harness::new();
+    let (a, b) = h.stable_pair();
+    let assignments = h
+        .group
+        .members()
+        .iter()
+        .map(|(id, m)| (id.clone(), m.assignment.clone()))
+        .collect();
+    let value = h.group.metadata_value(&assignments, 9_000);
+    assert_eq!(value.generation, 1);
+    let loaded: ClassicGroup<u32> = ClassicGroup::from_metadata("billing", &value, 20_000);
+    assert_eq!(loaded.state(), GroupState::Stable);
+    assert_eq!(loaded.generation_id(), 1);
+    assert_eq!(loaded.leader_id(), Some(a.as_str()));
+    assert_eq!(loaded.members()[&b].assignment, b"t-1".to_vec());
+    // Members carry on: the same generation commits and heartbeats.
+    assert_eq!(loaded.validate_offset_commit(&b, None, 1), Ok(()));
+    let mut loaded = loaded;
+    assert_eq!(loaded.heartbeat(20_500, 1, &a, None), None);
+    // A member that never finds the new coordinator expires.
+    let mut out = Vec::new();
+    let expired = loaded.on_tick(20_000 + SESSION_MS, &mut out);
+    assert_eq!(expired, vec![b]);
+}

@@ -16,6 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::errors::Errors;
 
 mod join;
+mod stored;
 
 pub use crate::group::messages::{GroupOutput, GroupResponse, GroupState, JoinGroup, SyncGroup};
 
