@@ -2,9 +2,12 @@
 //! coordinator, the classic rebalance protocol and the assignors.
 
 pub mod classic;
+pub mod coordinator;
 pub mod messages;
 pub mod offsets_topic;
 pub mod records;
 
 #[cfg(test)]
 mod tests_classic;
+#[cfg(test)]
+mod tests_coordinator;

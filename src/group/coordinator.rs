@@ -1,0 +1,582 @@
+//! A broker's group coordinator (Kafka's GroupCoordinatorService with its
+//! GroupMetadataManager and OffsetMetadataManager, one shard per
+//! `__consumer_offsets` partition): it owns the groups of the offsets
+//! partitions this broker leads, loads them from the partition's log when it
+//! becomes leader, answers NOT_COORDINATOR for the others, and writes group
+//! metadata and committed offsets to the log, answering only once the write
+//! is committed.
+//!
+//! Sans-IO like [`ClassicGroup`]: the host appends the records of an
+//! [`CoordinatorOutput::Append`] to the partition as its leader and reports
+//! the outcome through [`GroupCoordinator::on_append_done`].
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::classic::{ClassicGroup, GroupOutput, GroupResponse, JoinGroup, SyncGroup};
+use super::offsets_topic::partition_for;
+use super::records::{GroupRecord, LoadedGroups, OffsetCommitValue};
+use crate::errors::Errors;
+use crate::log::Record;
+use crate::protocol::TopicPartition;
+
+/// A request to the coordinator of `group`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum CoordinatorRequest {
+    /// JoinGroup.
+    JoinGroup(JoinGroup),
+    /// SyncGroup.
+    SyncGroup(SyncGroup),
+    /// Heartbeat.
+    Heartbeat {
+        /// Generation.
+        generation_id: i32,
+        /// Member id.
+        member_id: String,
+        /// `group.instance.id`.
+        group_instance_id: Option<String>,
+    },
+    /// LeaveGroup.
+    LeaveGroup {
+        /// Member id.
+        member_id: String,
+        /// `group.instance.id`.
+        group_instance_id: Option<String>,
+    },
+    /// OffsetCommit: next offsets to consume, with the leader epoch of the
+    /// last consumed record.
+    OffsetCommit {
+        /// Generation (-1 for a consumer outside group management).
+        generation_id: i32,
+        /// Member id.
+        member_id: String,
+        /// `group.instance.id`.
+        group_instance_id: Option<String>,
+        /// Partition, offset, leader epoch.
+        offsets: Vec<(TopicPartition, u64, i32)>,
+    },
+    /// OffsetFetch of these partitions.
+    OffsetFetch {
+        /// The partitions.
+        partitions: Vec<TopicPartition>,
+    },
+}
+
+/// The coordinator's answers.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum CoordinatorResponse {
+    /// JoinGroup, SyncGroup, Heartbeat or LeaveGroup.
+    Group(GroupResponse),
+    /// OffsetCommitResponse: per partition, the error if it failed.
+    OffsetCommit {
+        /// Per partition.
+        results: Vec<(TopicPartition, Option<Errors>)>,
+    },
+    /// OffsetFetchResponse: per partition, the committed offset and its leader epoch.
+    OffsetFetch {
+        /// A group-level error.
+        error: Option<Errors>,
+        /// Per partition (None: nothing committed).
+        offsets: Vec<(TopicPartition, Option<(u64, i32)>)>,
+    },
+}
+
+/// What the coordinator asks of its broker.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CoordinatorOutput<R> {
+    /// Send this response to the request behind `R`.
+    Reply(R, CoordinatorResponse),
+    /// Append these records (acks=all) to `__consumer_offsets-partition` as
+    /// its leader, then call `on_append_done(id, …)`.
+    Append {
+        /// Passed back to `on_append_done`.
+        id: u64,
+        /// The offsets partition.
+        partition: u32,
+        /// The records.
+        records: Vec<Record>,
+    },
+}
+
+/// What an append in flight was for.
+#[derive(Clone, Debug)]
+enum PendingAppend<R> {
+    /// A generation's metadata.
+    Group {
+        group: String,
+        generation_id: i32,
+        assignments: BTreeMap<String, Vec<u8>>,
+    },
+    /// An OffsetCommit to answer.
+    Commit {
+        reply: R,
+        group: String,
+        offsets: Vec<(TopicPartition, OffsetCommitValue)>,
+    },
+}
+
+/// The coordinator of one broker.
+#[derive(Clone, Debug)]
+pub struct GroupCoordinator<R> {
+    /// `offsets.topic.num.partitions`.
+    num_partitions: u32,
+    /// Offsets partitions this broker leads and has loaded.
+    owned: BTreeSet<u32>,
+    groups: BTreeMap<String, ClassicGroup<R>>,
+    offsets: BTreeMap<String, BTreeMap<TopicPartition, OffsetCommitValue>>,
+    appends: BTreeMap<u64, (u32, PendingAppend<R>)>,
+    next_append: u64,
+}
+
+impl<R: Clone> GroupCoordinator<R> {
+    /// A coordinator for an offsets topic of `num_partitions` partitions.
+    pub fn new(num_partitions: u32) -> Self {
+        Self {
+            num_partitions: num_partitions.max(1),
+            owned: BTreeSet::new(),
+            groups: BTreeMap::new(),
+            offsets: BTreeMap::new(),
+            appends: BTreeMap::new(),
+            next_append: 0,
+        }
+    }
+
+    /// The offsets partition of `group`.
+    pub fn partition_of(&self, group: &str) -> u32 {
+        partition_for(group, self.num_partitions)
+    }
+
+    /// Whether this coordinator owns `group` now.
+    pub fn owns(&self, group: &str) -> bool {
+        self.owned.contains(&self.partition_of(group))
+    }
+
+    /// The groups it owns.
+    pub fn groups(&self) -> &BTreeMap<String, ClassicGroup<R>> {
+        &self.groups
+    }
+
+    /// The committed offsets of `group`.
+    pub fn committed(&self, group: &str) -> Option<&BTreeMap<TopicPartition, OffsetCommitValue>> {
+        self.offsets.get(group)
+    }
+
+    /// This broker became leader of offsets partition `partition`, whose log
+    /// holds `records`: load its groups and offsets.
+    pub fn load<'a>(
+        &mut self,
+        partition: u32,
+        records: impl IntoIterator<Item = &'a Record>,
+        now_ms: u64,
+    ) {
+        let loaded = LoadedGroups::load(records);
+        for (group, value) in &loaded.groups {
+            if self.partition_of(group) == partition {
+                self.groups.insert(
+                    group.clone(),
+                    ClassicGroup::from_metadata(group, value, now_ms),
+                );
+            }
+        }
+        for (group, offsets) in loaded.offsets {
+            if self.partition_of(&group) == partition {
+                self.offsets.insert(group, offsets);
+            }
+        }
+        self.owned.insert(partition);
+    }
+
+    /// This broker no longer leads offsets partition `partition`: its groups
+    /// go, and everything waiting on them is told NOT_COORDINATOR.
+    pub fn unload(&mut self, partition: u32, out: &mut Vec<CoordinatorOutput<R>>) {
+        if !self.owned.remove(&partition) {
+            return;
+        }
+        let names: Vec<String> = self
+            .groups
+            .keys()
+            .filter(|g| self.partition_of(g) == partition)
+            .cloned()
+            .collect();
+        for name in names {
+            if let Some(mut group) = self.groups.remove(&name) {
+                let mut group_out = Vec::new();
+                group.unload(&mut group_out);
+                for o in group_out {
+                    if let GroupOutput::Reply(r, response) = o {
+                        out.push(CoordinatorOutput::Reply(
+                            r,
+                            CoordinatorResponse::Group(response),
+                        ));
+                    }
+                }
+            }
+            self.offsets.remove(&name);
+        }
+        let failed: Vec<u64> = self
+            .appends
+            .iter()
+            .filter(|(_, (p, _))| *p == partition)
+            .map(|(&id, _)| id)
+            .collect();
+        for id in failed {
+            if let Some((_, PendingAppend::Commit { reply, offsets, .. })) =
+                self.appends.remove(&id)
+            {
+                out.push(CoordinatorOutput::Reply(
+                    reply,
+                    commit_error(
+                        offsets.into_iter().map(|(tp, _)| tp),
+                        Errors::NotCoordinator,
+                    ),
+                ));
+            }
+        }
+    }
+
+    /// A request for `group`.
+    pub fn handle(
+        &mut self,
+        now_ms: u64,
+        reply: R,
+        group_id: &str,
+        request: CoordinatorRequest,
+        fresh_id: &mut dyn FnMut() -> String,
+        out: &mut Vec<CoordinatorOutput<R>>,
+    ) {
+        if !self.owns(group_id) {
+            out.push(CoordinatorOutput::Reply(reply, not_coordinator(&request)));
+            return;
+        }
+        let mut group_out = Vec::new();
+        match request {
+            CoordinatorRequest::JoinGroup(join) => {
+                let group = self
+                    .groups
+                    .entry(group_id.to_owned())
+                    .or_insert_with(|| ClassicGroup::new(group_id));
+                group.join(now_ms, reply, join, fresh_id, &mut group_out);
+            }
+            CoordinatorRequest::SyncGroup(sync) => match self.groups.get_mut(group_id) {
+                Some(group) => group.sync(now_ms, reply, sync, &mut group_out),
+                None => group_out.push(GroupOutput::Reply(
+                    reply,
+                    GroupResponse::SyncGroup {
+                        error: Some(Errors::UnknownMemberId),
+                        assignment: Vec::new(),
+                    },
+                )),
+            },
+            CoordinatorRequest::Heartbeat {
+                generation_id,
+                member_id,
+                group_instance_id,
+            } => {
+                let error = match self.groups.get_mut(group_id) {
+                    Some(group) => group.heartbeat(
+                        now_ms,
+                        generation_id,
+                        &member_id,
+                        group_instance_id.as_deref(),
+                    ),
+                    None => Some(Errors::UnknownMemberId),
+                };
+                group_out.push(GroupOutput::Reply(
+                    reply,
+                    GroupResponse::Heartbeat { error },
+                ));
+            }
+            CoordinatorRequest::LeaveGroup {
+                member_id,
+                group_instance_id,
+            } => {
+                let error = match self.groups.get_mut(group_id) {
+                    Some(group) => group.leave(
+                        now_ms,
+                        &member_id,
+                        group_instance_id.as_deref(),
+                        &mut group_out,
+                    ),
+                    None => Some(Errors::UnknownMemberId),
+                };
+                group_out.push(GroupOutput::Reply(
+                    reply,
+                    GroupResponse::LeaveGroup { error },
+                ));
+            }
+            CoordinatorRequest::OffsetCommit {
+                generation_id,
+                member_id,
+                group_instance_id,
+                offsets,
+            } => {
+                let valid = match self.groups.get(group_id) {
+                    Some(group) => group.validate_offset_commit(
+                        &member_id,
+                        group_instance_id.as_deref(),
+                        generation_id,
+                    ),
+                    // Kafka: committing for a group that does not exist is for
+                    // consumers outside group management only (generation -1).
+                    None if generation_id < 0 => Ok(()),
+                    None => Err(Errors::IllegalGeneration),
+                };
+                match valid {
+                    Err(e) => out.push(CoordinatorOutput::Reply(
+                        reply,
+                        commit_error(offsets.into_iter().map(|(tp, ..)| tp), e),
+                    )),
+                    Ok(()) => {
+                        let values: Vec<(TopicPartition, OffsetCommitValue)> = offsets
+                            .into_iter()
+                            .map(|(tp, offset, leader_epoch)| {
+                                let value = OffsetCommitValue {
+                                    offset,
+                                    leader_epoch,
+                                    metadata: String::new(),
+                                    commit_timestamp_ms: now_ms,
+                                };
+                                (tp, value)
+                            })
+                            .collect();
+                        let records = values
+                            .iter()
+                            .map(|(tp, v)| {
+                                GroupRecord::OffsetCommit(
+                                    group_id.to_owned(),
+                                    tp.clone(),
+                                    Some(v.clone()),
+                                )
+                                .to_record(now_ms)
+                            })
+                            .collect();
+                        self.append(
+                            group_id,
+                            records,
+                            PendingAppend::Commit {
+                                reply,
+                                group: group_id.to_owned(),
+                                offsets: values,
+                            },
+                            out,
+                        );
+                    }
+                }
+            }
+            CoordinatorRequest::OffsetFetch { partitions } => {
+                let committed = self.offsets.get(group_id);
+                let offsets = partitions
+                    .into_iter()
+                    .map(|tp| {
+                        let found = committed
+                            .and_then(|c| c.get(&tp))
+                            .map(|v| (v.offset, v.leader_epoch));
+                        (tp, found)
+                    })
+                    .collect();
+                out.push(CoordinatorOutput::Reply(
+                    reply,
+                    CoordinatorResponse::OffsetFetch {
+                        error: None,
+                        offsets,
+                    },
+                ));
+            }
+        }
+        self.forward_with_stores(now_ms, group_id, group_out, out);
+    }
+
+    fn append(
+        &mut self,
+        group_id: &str,
+        records: Vec<Record>,
+        pending: PendingAppend<R>,
+        out: &mut Vec<CoordinatorOutput<R>>,
+    ) {
+        self.next_append += 1;
+        let id = self.next_append;
+        let partition = self.partition_of(group_id);
+        self.appends.insert(id, (partition, pending));
+        out.push(CoordinatorOutput::Append {
+            id,
+            partition,
+            records,
+        });
+    }
+
+    /// Turns a group's outputs into the coordinator's: replies pass through,
+    /// stores become appends of the group's metadata.
+    fn forward_with_stores(
+        &mut self,
+        now_ms: u64,
+        group_id: &str,
+        group_out: Vec<GroupOutput<R>>,
+        out: &mut Vec<CoordinatorOutput<R>>,
+    ) {
+        for o in group_out {
+            match o {
+                GroupOutput::Reply(r, response) => out.push(CoordinatorOutput::Reply(
+                    r,
+                    CoordinatorResponse::Group(response),
+                )),
+                GroupOutput::Store {
+                    generation_id,
+                    assignments,
+                } => {
+                    let Some(group) = self.groups.get(group_id) else {
+                        continue;
+                    };
+                    let value = group.metadata_value(&assignments, now_ms);
+                    let record = GroupRecord::GroupMetadata(group_id.to_owned(), Some(value))
+                        .to_record(now_ms);
+                    self.append(
+                        group_id,
+                        vec![record],
+                        PendingAppend::Group {
+                            group: group_id.to_owned(),
+                            generation_id,
+                            assignments,
+                        },
+                        out,
+                    );
+                }
+            }
+        }
+    }
+
+    /// The append `id` committed (`error` None) or failed.
+    pub fn on_append_done(
+        &mut self,
+        now_ms: u64,
+        id: u64,
+        error: Option<Errors>,
+        out: &mut Vec<CoordinatorOutput<R>>,
+    ) {
+        let Some((_, pending)) = self.appends.remove(&id) else {
+            return;
+        };
+        let error = error.map(normalize);
+        match pending {
+            PendingAppend::Group {
+                group,
+                generation_id,
+                assignments,
+            } => {
+                let mut group_out = Vec::new();
+                if let Some(g) = self.groups.get_mut(&group) {
+                    g.on_stored(now_ms, generation_id, assignments, error, &mut group_out);
+                }
+                self.forward_with_stores(now_ms, &group, group_out, out);
+            }
+            PendingAppend::Commit {
+                reply,
+                group,
+                offsets,
+            } => match error {
+                Some(e) => out.push(CoordinatorOutput::Reply(
+                    reply,
+                    commit_error(offsets.into_iter().map(|(tp, _)| tp), e),
+                )),
+                None => {
+                    let committed = self.offsets.entry(group).or_default();
+                    let results = offsets
+                        .into_iter()
+                        .map(|(tp, value)| {
+                            committed.insert(tp.clone(), value);
+                            (tp, None)
+                        })
+                        .collect();
+                    out.push(CoordinatorOutput::Reply(
+                        reply,
+                        CoordinatorResponse::OffsetCommit { results },
+                    ));
+                }
+            },
+        }
+    }
+
+    /// The earliest time `on_tick` has something to do.
+    pub fn next_deadline_ms(&self) -> Option<u64> {
+        self.groups
+            .values()
+            .filter_map(ClassicGroup::next_deadline_ms)
+            .min()
+    }
+
+    /// Session and rebalance timeouts. Returns (group, member) of every
+    /// session that expired.
+    pub fn on_tick(
+        &mut self,
+        now_ms: u64,
+        out: &mut Vec<CoordinatorOutput<R>>,
+    ) -> Vec<(String, String)> {
+        let mut expired = Vec::new();
+        let names: Vec<String> = self.groups.keys().cloned().collect();
+        for name in names {
+            let mut group_out = Vec::new();
+            if let Some(g) = self.groups.get_mut(&name) {
+                if g.next_deadline_ms().is_some_and(|d| d <= now_ms) {
+                    for member in g.on_tick(now_ms, &mut group_out) {
+                        expired.push((name.clone(), member));
+                    }
+                }
+            }
+            self.forward_with_stores(now_ms, &name, group_out, out);
+        }
+        expired
+    }
+}
+
+/// The log's errors as group clients understand them (Kafka's
+/// GroupCoordinatorService.normalizeException).
+fn normalize(error: Errors) -> Errors {
+    match error {
+        Errors::NotLeaderOrFollower | Errors::CoordinatorLoadInProgress => Errors::NotCoordinator,
+        Errors::UnknownTopicOrPartition
+        | Errors::NotEnoughReplicas
+        | Errors::NotEnoughReplicasAfterAppend
+        | Errors::RequestTimedOut => Errors::CoordinatorNotAvailable,
+        other => other,
+    }
+}
+
+fn commit_error(
+    partitions: impl Iterator<Item = TopicPartition>,
+    error: Errors,
+) -> CoordinatorResponse {
+    CoordinatorResponse::OffsetCommit {
+        results: partitions.map(|tp| (tp, Some(error))).collect(),
+    }
+}
+
+/// NOT_COORDINATOR in the shape of the request's response.
+fn not_coordinator(request: &CoordinatorRequest) -> CoordinatorResponse {
+    let e = Some(Errors::NotCoordinator);
+    match request {
+        CoordinatorRequest::JoinGroup(j) => CoordinatorResponse::Group(GroupResponse::JoinGroup {
+            error: e,
+            generation_id: -1,
+            protocol_name: None,
+            leader: String::new(),
+            member_id: j.member_id.clone(),
+            members: Vec::new(),
+        }),
+        CoordinatorRequest::SyncGroup(_) => CoordinatorResponse::Group(GroupResponse::SyncGroup {
+            error: e,
+            assignment: Vec::new(),
+        }),
+        CoordinatorRequest::Heartbeat { .. } => {
+            CoordinatorResponse::Group(GroupResponse::Heartbeat { error: e })
+        }
+        CoordinatorRequest::LeaveGroup { .. } => {
+            CoordinatorResponse::Group(GroupResponse::LeaveGroup { error: e })
+        }
+        CoordinatorRequest::OffsetCommit { offsets, .. } => commit_error(
+            offsets.iter().map(|(tp, ..)| tp.clone()),
+            Errors::NotCoordinator,
+        ),
+        CoordinatorRequest::OffsetFetch { .. } => CoordinatorResponse::OffsetFetch {
+            error: e,
+            offsets: Vec::new(),
+        },
+    }
+}

@@ -1,0 +1,281 @@
+//! The group coordinator of a broker: ownership by offsets partition, writes
+//! answered once committed, and a failover that loads the log.
+
+use super::classic::GROUP_INITIAL_REBALANCE_DELAY_MS;
+use super::classic::{GroupResponse, GroupState, JoinGroup, SyncGroup};
+use super::coordinator::{
+    CoordinatorOutput, CoordinatorRequest, CoordinatorResponse, GroupCoordinator,
+};
+use super::offsets_topic::partition_for;
+use crate::errors::Errors;
+use crate::log::Record;
+use crate::protocol::TopicPartition;
+
+const GROUP: &str = "billing";
+const PARTITIONS: u32 = 50;
+
+/// A coordinator with a log per offsets partition that its appends go to.
+struct Broker {
+    coordinator: GroupCoordinator<u32>,
+    log: Vec<Record>,
+    out: Vec<CoordinatorOutput<u32>>,
+    next_reply: u32,
+    next_id: u32,
+}
+
+impl Broker {
+    fn leading(records: &[Record]) -> Self {
+        let mut coordinator = GroupCoordinator::new(PARTITIONS);
+        coordinator.load(partition_for(GROUP, PARTITIONS), records, 0);
+        Self {
+            coordinator,
+            log: records.to_vec(),
+            out: Vec::new(),
+            next_reply: 0,
+            next_id: 0,
+        }
+    }
+
+    fn send(&mut self, now: u64, request: CoordinatorRequest) -> u32 {
+        self.next_reply += 1;
+        let reply = self.next_reply;
+        let next_id = &mut self.next_id;
+        let mut fresh = || {
+            *next_id += 1;
+            format!("id{next_id}")
+        };
+        self.coordinator
+            .handle(now, reply, GROUP, request, &mut fresh, &mut self.out);
+        reply
+    }
+
+    fn answer(&mut self, reply: u32) -> Option<CoordinatorResponse> {
+        let i = self
+            .out
+            .iter()
+            .position(|o| matches!(o, CoordinatorOutput::Reply(r, _) if *r == reply))?;
+        match self.out.remove(i) {
+            CoordinatorOutput::Reply(_, response) => Some(response),
+            CoordinatorOutput::Append { .. } => None,
+        }
+    }
+
+    /// Completes every pending append: written to the log, then committed
+    /// (or failed with `error`, in which case nothing is written).
+    fn complete_appends(&mut self, now: u64, error: Option<Errors>) -> usize {
+        let mut n = 0;
+        while let Some(i) = self
+            .out
+            .iter()
+            .position(|o| matches!(o, CoordinatorOutput::Append { .. }))
+        {
+            let CoordinatorOutput::Append {
+                id,
+                partition,
+                records,
+            } = self.out.remove(i)
+            else {
+                unreachable!()
+            };
+            assert_eq!(partition, partition_for(GROUP, PARTITIONS));
+            if error.is_none() {
+                self.log.extend(records);
+            }
+            self.coordinator
+                .on_append_done(now, id, error, &mut self.out);
+            n += 1;
+        }
+        n
+    }
+
+    fn join(&mut self, now: u64, member_id: &str) -> u32 {
+        self.send(
+            now,
+            CoordinatorRequest::JoinGroup(JoinGroup {
+                member_id: member_id.to_owned(),
+                group_instance_id: None,
+                client_id: "consumer-billing-0".to_owned(),
+                session_timeout_ms: 45_000,
+                rebalance_timeout_ms: 300_000,
+                protocol_type: "consumer".to_owned(),
+                protocols: vec![("range".to_owned(), b"orders".to_vec())],
+            }),
+        )
+    }
+
+    /// One member through join and sync: returns its member id, generation 1.
+    fn one_stable_member(&mut self) -> String {
+        let r = self.join(0, "");
+        let Some(CoordinatorResponse::Group(GroupResponse::JoinGroup { member_id, .. })) =
+            self.answer(r)
+        else {
+            panic!("MEMBER_ID_REQUIRED")
+        };
+        let r = self.join(0, &member_id);
+        self.coordinator
+            .on_tick(GROUP_INITIAL_REBALANCE_DELAY_MS, &mut self.out);
+        assert!(matches!(
+            self.answer(r),
+            Some(CoordinatorResponse::Group(GroupResponse::JoinGroup {
+                error: None,
+                generation_id: 1,
+                ..
+            }))
+        ));
+        let s = self.send(
+            GROUP_INITIAL_REBALANCE_DELAY_MS,
+            CoordinatorRequest::SyncGroup(SyncGroup {
+                generation_id: 1,
+                member_id: member_id.clone(),
+                group_instance_id: None,
+                assignments: vec![(member_id.clone(), b"orders-0".to_vec())],
+            }),
+        );
+        assert!(
+            self.answer(s).is_none(),
+            "the sync waits for the metadata write"
+        );
+        assert_eq!(
+            self.complete_appends(GROUP_INITIAL_REBALANCE_DELAY_MS, None),
+            1
+        );
+        assert_eq!(
+            self.answer(s),
+            Some(CoordinatorResponse::Group(GroupResponse::SyncGroup {
+                error: None,
+                assignment: b"orders-0".to_vec()
+            }))
+        );
+        member_id
+    }
+
+    fn commit(&mut self, now: u64, generation_id: i32, member_id: &str, offset: u64) -> u32 {
+        self.send(
+            now,
+            CoordinatorRequest::OffsetCommit {
+                generation_id,
+                member_id: member_id.to_owned(),
+                group_instance_id: None,
+                offsets: vec![(TopicPartition::new("orders", 0), offset, 2)],
+            },
+        )
+    }
+
+    fn fetch(&mut self) -> Option<(u64, i32)> {
+        let r = self.send(
+            0,
+            CoordinatorRequest::OffsetFetch {
+                partitions: vec![TopicPartition::new("orders", 0)],
+            },
+        );
+        match self.answer(r) {
+            Some(CoordinatorResponse::OffsetFetch {
+                error: None,
+                offsets,
+            }) => offsets[0].1,
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_broker_that_does_not_lead_the_groups_partition_answers_not_coordinator() {
+    let mut b = Broker::leading(&[]);
+    b.coordinator = GroupCoordinator::new(PARTITIONS);
+    let r = b.join(0, "");
+    assert!(matches!(
+        b.answer(r),
+        Some(CoordinatorResponse::Group(GroupResponse::JoinGroup {
+            error: Some(Errors::NotCoordinator),
+            ..
+        }))
+    ));
+}
+
+#[test]
+fn a_commit_is_answered_once_written_and_then_fetched() {
+    let mut b = Broker::leading(&[]);
+    let member = b.one_stable_member();
+    let r = b.commit(5_000, 1, &member, 42);
+    assert!(b.answer(r).is_none(), "not before the write commits");
+    assert_eq!(b.fetch(), None);
+    b.complete_appends(5_000, None);
+    assert_eq!(
+        b.answer(r),
+        Some(CoordinatorResponse::OffsetCommit {
+            results: vec![(TopicPartition::new("orders", 0), None)]
+        })
+    );
+    assert_eq!(b.fetch(), Some((42, 2)));
+}
+
+#[test]
+fn a_zombie_commit_is_fenced_without_a_write_and_a_failed_write_is_not_coordinator() {
+    let mut b = Broker::leading(&[]);
+    let member = b.one_stable_member();
+    let r = b.commit(5_000, 0, &member, 7);
+    assert_eq!(
+        b.answer(r),
+        Some(CoordinatorResponse::OffsetCommit {
+            results: vec![(
+                TopicPartition::new("orders", 0),
+                Some(Errors::IllegalGeneration)
+            )]
+        })
+    );
+    let r = b.commit(5_000, 1, "someone-else", 7);
+    assert!(matches!(
+        b.answer(r),
+        Some(CoordinatorResponse::OffsetCommit { results }) if results[0].1 == Some(Errors::UnknownMemberId)
+    ));
+    assert_eq!(b.complete_appends(5_000, None), 0, "nothing was written");
+    let r = b.commit(6_000, 1, &member, 9);
+    b.complete_appends(6_000, Some(Errors::NotLeaderOrFollower));
+    assert!(matches!(
+        b.answer(r),
+        Some(CoordinatorResponse::OffsetCommit { results }) if results[0].1 == Some(Errors::NotCoordinator)
+    ));
+    assert_eq!(b.fetch(), None);
+}
+
+#[test]
+fn a_new_coordinator_loads_the_group_and_its_offsets_from_the_log() {
+    let mut b = Broker::leading(&[]);
+    let member = b.one_stable_member();
+    let r = b.commit(5_000, 1, &member, 42);
+    b.complete_appends(5_000, None);
+    assert!(b.answer(r).is_some());
+    // Failover: another broker leads the partition and replays its log.
+    let mut next = Broker::leading(&b.log);
+    assert_eq!(next.fetch(), Some((42, 2)));
+    let group = &next.coordinator.groups()[GROUP];
+    assert_eq!(
+        (group.state(), group.generation_id()),
+        (GroupState::Stable, 1)
+    );
+    let r = next.send(
+        6_000,
+        CoordinatorRequest::Heartbeat {
+            generation_id: 1,
+            member_id: member.clone(),
+            group_instance_id: None,
+        },
+    );
+    assert_eq!(
+        next.answer(r),
+        Some(CoordinatorResponse::Group(GroupResponse::Heartbeat {
+            error: None
+        }))
+    );
+    // The old coordinator lost the partition: a waiting commit fails.
+    let r = b.commit(7_000, 1, &member, 50);
+    let partition = partition_for(GROUP, PARTITIONS);
+    let mut out = Vec::new();
+    b.coordinator.unload(partition, &mut out);
+    b.out.extend(out);
+    assert!(matches!(
+        b.answer(r),
+        Some(CoordinatorResponse::OffsetCommit { results }) if results[0].1 == Some(Errors::NotCoordinator)
+    ));
+    assert!(!b.coordinator.owns(GROUP));
+}
