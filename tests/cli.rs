@@ -425,3 +425,50 @@ fn tools_print_the_partition_of_a_key_and_of_a_group() {
         format!("{}{}", stdout(&json), stdout(&coordinator))
     );
 }
+
+/// `ksim tools assign` on Kafka's testTwoConsumersTwoTopicsSixPartitions
+/// (RangeAssignorTest and RoundRobinAssignorTest): the expected lists are
+/// the ones Kafka's tests assert.
+#[test]
+fn tools_assign_gives_kafkas_assignments() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let input = "tests/fixtures/assign_two_consumers_two_topics.json";
+    let run = |assignor: &str| {
+        let out = ksim(
+            root,
+            &["tools", "assign", "--assignor", assignor, "--input", input],
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let json: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON");
+        json
+    };
+    let range = run("range");
+    assert_eq!(
+        range["assignment"]["consumer1"],
+        serde_json::json!(["topic1-0", "topic1-1", "topic2-0", "topic2-1"])
+    );
+    assert_eq!(
+        range["assignment"]["consumer2"],
+        serde_json::json!(["topic1-2", "topic2-2"])
+    );
+    let round_robin = run("roundrobin");
+    assert_eq!(
+        round_robin["assignment"]["consumer1"],
+        serde_json::json!(["topic1-0", "topic1-2", "topic2-1"])
+    );
+    assert_eq!(
+        round_robin["assignment"]["consumer2"],
+        serde_json::json!(["topic1-1", "topic2-0", "topic2-2"])
+    );
+    let all: Vec<String> = ["range", "roundrobin", "sticky", "cooperative-sticky"]
+        .iter()
+        .map(|a| format!("{a}: {}", run(a)))
+        .collect();
+    insta::assert_snapshot!("tools_assign", all.join("\n"));
+    let bad = ksim(
+        root,
+        &["tools", "assign", "--assignor", "nope", "--input", input],
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("valid: range, roundrobin, sticky, cooperative-sticky"));
+}

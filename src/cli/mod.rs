@@ -55,7 +55,7 @@ enum Command {
         /// The scenario file (TOML)
         scenario: PathBuf,
     },
-    /// Kafka's client-side arithmetic: key partitioning, group coordinators
+    /// Kafka's client-side arithmetic: key partitioning, group coordinators, assignors
     #[command(subcommand)]
     Tools(tools::Tool),
 }

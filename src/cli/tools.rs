@@ -1,8 +1,13 @@
-//! `ksim tools`: Kafka's client-side arithmetic, computed exactly as Kafka's
+//! `ksim tools`: Kafka's client-side arithmetic (key partitioning, group
+//! coordinators, assignors), computed exactly as Kafka's
 //! Java client does, for users checking where their keys and groups land.
 
-use super::{outln, Format};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use super::{outln, Format, EXIT_USAGE};
 use crate::client::partitioner::{murmur2, partition_for_key};
+use crate::group::assignor::{assign, Assignor, Subscription};
 use crate::group::offsets_topic::{
     java_string_hash, partition_for, CONSUMER_OFFSETS, OFFSETS_TOPIC_NUM_PARTITIONS,
 };
@@ -34,10 +39,94 @@ pub enum Tool {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Run a consumer partition assignor on a group, as the group leader would
+    Assign {
+        /// range, roundrobin, sticky or cooperative-sticky
+        #[arg(long, value_parser = parse_assignor)]
+        assignor: Assignor,
+        /// JSON: {"partitions_per_topic": {"t": 3}, "members": {"c1": {"topics": ["t"], "instance_id": null, "owned": [["t", 0]], "generation": 1}}}
+        #[arg(long, value_name = "FILE.json")]
+        input: PathBuf,
+    },
+}
+
+fn parse_assignor(name: &str) -> Result<Assignor, String> {
+    Assignor::from_name(name).ok_or_else(|| {
+        format!("unknown assignor {name:?}; valid: range, roundrobin, sticky, cooperative-sticky")
+    })
+}
+
+/// The input of `ksim tools assign`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AssignInput {
+    partitions_per_topic: BTreeMap<String, u32>,
+    members: BTreeMap<String, MemberInput>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MemberInput {
+    topics: Vec<String>,
+    #[serde(default)]
+    instance_id: Option<String>,
+    #[serde(default)]
+    owned: Vec<(String, u32)>,
+    #[serde(default)]
+    generation: Option<i32>,
+}
+
+/// `ksim tools assign`: prints `{"assignment": {"c1": ["t-0", ...]}}`.
+fn run_assign(assignor: Assignor, input: &std::path::Path) -> u8 {
+    let text = match std::fs::read_to_string(input) {
+        Ok(text) => text,
+        Err(e) => {
+            eprintln!("error: cannot read {}: {e}", input.display());
+            return EXIT_USAGE;
+        }
+    };
+    let parsed: AssignInput = match serde_json::from_str(&text) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            eprintln!(
+                "error: {}:{}:{}: {e}; expected {{\"partitions_per_topic\": {{\"t\": 3}}, \"members\": {{\"c1\": {{\"topics\": [\"t\"], \"instance_id\": null, \"owned\": [[\"t\", 0]], \"generation\": 1}}}}}}",
+                input.display(),
+                e.line(),
+                e.column()
+            );
+            return EXIT_USAGE;
+        }
+    };
+    let members: BTreeMap<String, Subscription> = parsed
+        .members
+        .into_iter()
+        .map(|(id, m)| {
+            let subscription = Subscription {
+                topics: m.topics,
+                instance_id: m.instance_id,
+                owned: m
+                    .owned
+                    .iter()
+                    .map(|(t, p)| crate::protocol::TopicPartition::new(t, *p))
+                    .collect(),
+                generation: m.generation,
+            };
+            (id, subscription)
+        })
+        .collect();
+    let assignment: BTreeMap<String, Vec<String>> =
+        assign(assignor, &parsed.partitions_per_topic, &members)
+            .into_iter()
+            .map(|(id, tps)| (id, tps.iter().map(ToString::to_string).collect()))
+            .collect();
+    let out = serde_json::json!({ "assignment": assignment });
+    outln!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+    0
 }
 
 pub fn main(tool: Tool) -> u8 {
     match tool {
+        Tool::Assign { assignor, input } => run_assign(assignor, &input),
         Tool::Partition {
             key,
             partitions,

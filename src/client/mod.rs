@@ -4,6 +4,7 @@
 pub mod accumulator;
 mod admin;
 pub mod consumer;
+pub mod membership;
 pub mod partitioner;
 pub mod producer;
 
@@ -63,3 +64,5 @@ pub fn record_id(value: &[u8]) -> u64 {
 pub fn producer_of(id: u64) -> (u32, u64) {
     ((id >> 40) as u32, id & ((1 << 40) - 1))
 }
+#[cfg(test)]
+mod tests_membership;

@@ -1,6 +1,7 @@
 //! Consumer groups: where a group's coordinator lives, and (coming) the
 //! coordinator, the classic rebalance protocol and the assignors.
 
+pub mod assignor;
 pub mod classic;
 pub mod coordinator;
 pub mod messages;
