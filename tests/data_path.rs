@@ -111,6 +111,19 @@ fn a_correlated_power_loss_loses_unflushed_writes_and_flushing_each_does_not() {
     );
 }
 
+#[test]
+fn the_last_in_sync_replica_losing_power_loses_acked_writes_unless_it_flushes() {
+    pair(
+        "last_replica_power_loss.toml",
+        "acked_writes_durable",
+        5,
+        (
+            r#""min.insync.replicas" = 2"#,
+            "\"min.insync.replicas\" = 2\n\"log.flush.interval.messages\" = 1",
+        ),
+    );
+}
+
 /// The other data checkers fire on the same broken variants.
 #[test]
 fn reorders_dirty_reads_and_inconsistent_offsets_are_caught() {
