@@ -4,6 +4,7 @@
 pub mod assignor;
 pub mod classic;
 pub mod coordinator;
+pub(crate) mod java;
 pub mod messages;
 pub mod offsets_topic;
 pub mod records;

@@ -13,7 +13,7 @@
 //! tie-breaks come from.
 
 mod cooperative;
-mod java;
+
 mod range;
 mod round_robin;
 mod sticky;
@@ -37,6 +37,7 @@ mod tests_support;
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::group::java;
 use crate::protocol::TopicPartition;
 
 /// One member's subscription as the group leader sees it in JoinGroup.

@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 
 use crate::protocol::TopicPartition;
 
-use super::java::cmp_str;
 use super::{member_info_cmp, Group};
+use crate::group::java::cmp_str;
 
 /// Round-robin assignment, indexed like `group.members`.
 pub(super) fn assign(group: &Group) -> Vec<Vec<TopicPartition>> {

@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use crate::protocol::TopicPartition;
 
-use super::java::cmp_str;
 use super::{sticky_general, Group, DEFAULT_GENERATION};
+use crate::group::java::cmp_str;
 
 /// What a sticky assignment produced.
 pub(super) struct StickyOutcome {

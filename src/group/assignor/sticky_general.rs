@@ -8,9 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::protocol::TopicPartition;
 
-use super::java::{cmp_str, PartitionHashSet};
 use super::sticky::{remove_first, OwnedClaims};
 use super::Group;
+use crate::group::java::{cmp_str, PartitionHashSet};
 
 /// General sticky assignment, indexed like `group.members`.
 pub(super) fn assign(group: &Group, claims: OwnedClaims) -> Vec<Vec<TopicPartition>> {
