@@ -1,6 +1,7 @@
 //! What a run reports: the JSON summary (a contract, DESIGN.md "Command
 //! line"), the run record that `ksim replay` reads back, and the text report.
 
+pub mod groups;
 pub mod text;
 
 use serde::{Deserialize, Serialize};
