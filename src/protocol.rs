@@ -1,7 +1,9 @@
 //! The data-path requests between clients and brokers and between brokers,
 //! with Kafka's request names: Produce, Fetch (consumers and follower
-//! replicas, KIP-320 leader epochs), Metadata, InitProducerId and
-//! OffsetForLeaderEpoch.
+//! replicas, KIP-320 leader epochs), Metadata, InitProducerId,
+//! OffsetForLeaderEpoch and ListOffsets, and the group requests: FindCoordinator
+//! and, to the coordinator, JoinGroup, SyncGroup, Heartbeat, LeaveGroup,
+//! OffsetCommit and OffsetFetch.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -10,7 +12,13 @@ use sim::NodeId;
 use std::sync::Arc;
 
 use crate::errors::Errors;
+use crate::group::coordinator::{CoordinatorRequest, CoordinatorResponse};
 use crate::log::{Record, RecordBatch};
+
+/// ListOffsetsRequest's timestamp for the earliest offset.
+pub const EARLIEST_TIMESTAMP: i64 = -2;
+/// ListOffsetsRequest's timestamp for the latest offset (the high watermark for consumers).
+pub const LATEST_TIMESTAMP: i64 = -1;
 
 /// A topic partition, shown as `topic-N`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -135,6 +143,28 @@ pub enum KafkaRequest {
         /// The epoch of the last record it consumed.
         leader_epoch: i32,
     },
+    /// ListOffsetsRequest for one partition (a consumer resetting its position).
+    ListOffsets {
+        /// The partition.
+        tp: TopicPartition,
+        /// [`EARLIEST_TIMESTAMP`] or [`LATEST_TIMESTAMP`].
+        timestamp: i64,
+        /// The epoch the consumer believes current (-1: unknown).
+        current_leader_epoch: i32,
+    },
+    /// FindCoordinatorRequest (key type GROUP).
+    FindCoordinator {
+        /// The group id.
+        key: String,
+    },
+    /// A request to a group's coordinator (JoinGroup, SyncGroup, Heartbeat,
+    /// LeaveGroup, OffsetCommit, OffsetFetch).
+    Group {
+        /// The group id.
+        group_id: String,
+        /// The request.
+        request: CoordinatorRequest,
+    },
 }
 
 /// One partition of a ProduceResponse.
@@ -186,6 +216,24 @@ pub enum KafkaResponse {
         /// Where that epoch ends on the leader.
         end_offset: u64,
     },
+    /// ListOffsetsResponse.
+    ListOffsets {
+        /// The partition.
+        tp: TopicPartition,
+        /// Why it failed, if it did.
+        error: Option<Errors>,
+        /// The offset found.
+        offset: u64,
+    },
+    /// FindCoordinatorResponse.
+    FindCoordinator {
+        /// Why it failed, if it did (COORDINATOR_NOT_AVAILABLE).
+        error: Option<Errors>,
+        /// The coordinator's broker id (-1 on error).
+        node_id: i32,
+    },
+    /// The coordinator's answer to a [`KafkaRequest::Group`].
+    Group(CoordinatorResponse),
 }
 
 /// A request or response with the client's correlation id.

@@ -29,6 +29,12 @@ pub struct BrokerConfig {
     pub truncation: Truncation,
     /// Log configs.
     pub log: LogConfig,
+    /// `offsets.topic.num.partitions`.
+    pub offsets_topic_num_partitions: u32,
+    /// `offsets.commit.timeout.ms`.
+    pub offsets_commit_timeout_ms: u64,
+    /// `group.initial.rebalance.delay.ms`.
+    pub group_initial_rebalance_delay_ms: u64,
 }
 
 impl Default for BrokerConfig {
@@ -44,6 +50,9 @@ impl Default for BrokerConfig {
             min_insync_replicas: 1,
             truncation: Truncation::LeaderEpoch,
             log: LogConfig::default(),
+            offsets_topic_num_partitions: 50,
+            offsets_commit_timeout_ms: 5000,
+            group_initial_rebalance_delay_ms: 3000,
         }
     }
 }
@@ -91,6 +100,19 @@ impl BrokerConfig {
                 flush_interval_ms: int("log.flush.interval.ms", d.log.flush_interval_ms),
                 trust_epoch_checkpoint: false,
             },
+            offsets_topic_num_partitions: int(
+                "offsets.topic.num.partitions",
+                u64::from(d.offsets_topic_num_partitions),
+            )
+            .clamp(1, u64::from(u32::MAX)) as u32,
+            offsets_commit_timeout_ms: int(
+                "offsets.commit.timeout.ms",
+                d.offsets_commit_timeout_ms,
+            ),
+            group_initial_rebalance_delay_ms: int(
+                "group.initial.rebalance.delay.ms",
+                d.group_initial_rebalance_delay_ms,
+            ),
         }
     }
 }

@@ -6,6 +6,7 @@
 pub mod checkpoints;
 pub mod config;
 mod fetcher;
+mod group_host;
 mod leader_fetch;
 mod lifecycle;
 pub mod partition;

@@ -88,6 +88,7 @@ impl ReplicaManager {
             correlation_id,
             acks,
             parts,
+            internal: None,
         };
         self.delayed_produces.insert(id, delayed);
         self.try_complete_produces(ctx, None);
@@ -160,6 +161,11 @@ impl ReplicaManager {
         ctx: &mut Ctx<'_, N>,
         d: DelayedProduce,
     ) {
+        if let Some(id) = d.internal {
+            let error = d.parts.into_iter().find_map(|(.., answer)| answer.flatten());
+            self.on_internal_append_done(ctx, id, error);
+            return;
+        }
         let partitions = d
             .parts
             .into_iter()

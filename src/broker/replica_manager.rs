@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use sim::{Ctx, NodeId};
 
 use super::checkpoints::{self, HW_CHECKPOINT, RECOVERY_CHECKPOINT};
+use super::group_host::ReplyTo;
 use super::config::{BrokerConfig, Truncation};
 use super::partition::{LeaderState, Partition, PendingIsr, Role};
 use super::producer_state::ProducerStateManager;
@@ -19,6 +20,7 @@ use super::server::{BrokerHost, BrokerObs, BrokerTimer};
 use crate::controller::node::controller_node;
 use crate::controller::rpc::{ControllerMsg, ControllerRequest, ControllerResponse};
 use crate::errors::Errors;
+use crate::group::coordinator::GroupCoordinator;
 use crate::log::{LogOutput, UnifiedLog};
 use crate::metadata::MetadataImage;
 use crate::protocol::{KafkaMsg, KafkaRequest, KafkaResponse, PartitionMetadata, TopicPartition};
@@ -52,6 +54,9 @@ pub(super) struct DelayedProduce {
     pub acks: i16,
     /// Per partition: offset to reach, base offset, and the answer once known.
     pub parts: Vec<(TopicPartition, u64, i64, Option<Option<Errors>>)>,
+    /// The group coordinator's own append (its id), answered to the
+    /// coordinator instead of a client.
+    pub internal: Option<u64>,
 }
 
 /// The broker's data path.
@@ -76,6 +81,12 @@ pub struct ReplicaManager {
     pub(super) waiting_init: Vec<(NodeId, u64)>,
     /// Brokers' node ids, by broker id.
     pub(super) broker_nodes: BTreeMap<u32, NodeId>,
+    /// The group coordinator of the offsets partitions this broker leads.
+    pub(super) group: GroupCoordinator<ReplyTo>,
+    /// Offsets partitions led but not loaded yet.
+    pub(super) loading: BTreeSet<u32>,
+    /// When the coordinator's next tick is due.
+    pub(super) group_tick_at: Option<u64>,
 }
 
 impl ReplicaManager {
@@ -105,7 +116,15 @@ impl ReplicaManager {
             producer_ids_requested_at: None,
             waiting_init: Vec::new(),
             broker_nodes,
+            group: GroupCoordinator::new(config.offsets_topic_num_partitions),
+            loading: BTreeSet::new(),
+            group_tick_at: None,
         }
+    }
+
+    /// The group coordinator.
+    pub fn group_coordinator(&self) -> &GroupCoordinator<ReplyTo> {
+        &self.group
     }
 
     /// The hosted partitions.
@@ -341,6 +360,7 @@ impl ReplicaManager {
                 self.on_fetcher_timeout(ctx, leader, correlation_id)
             }
             BrokerTimer::AlterPartitionRetry => self.retry_alter_partitions(ctx, now_ms),
+            BrokerTimer::GroupTick => self.on_group_tick(ctx),
             BrokerTimer::Raft(_) | BrokerTimer::Lifecycle | BrokerTimer::RequestTimeout(_) => {}
         }
     }
@@ -484,7 +504,9 @@ impl ReplicaManager {
         );
         self.apply_log(ctx, tp, out);
         self.fail_parked_for(ctx, tp);
+        self.coordinator_on_leader(tp);
         self.maybe_advance_hw(ctx, tp);
+        self.maybe_load_offsets(ctx, tp);
     }
 
     fn make_follower<N: BrokerHost>(
@@ -540,9 +562,13 @@ impl ReplicaManager {
         self.fail_delayed_for(ctx, tp);
         self.fail_parked_for(ctx, tp);
         let p = self.partitions.get_mut(tp).expect("hosted");
+        let was_leader = p.is_leader();
         p.role = role;
         p.leader_epoch = leader_epoch;
         p.partition_epoch = partition_epoch;
+        if was_leader {
+            self.coordinator_on_step_down(ctx, tp);
+        }
     }
 
     /// Raises the leader's high watermark as far as the ISR allows, and
@@ -559,6 +585,7 @@ impl ReplicaManager {
             p.log.update_high_watermark(hw);
             self.try_complete_produces(ctx, Some(tp));
             self.complete_parked_for(ctx, tp);
+            self.maybe_load_offsets(ctx, tp);
         }
     }
 
@@ -772,6 +799,20 @@ impl ReplicaManager {
                 );
             }
             KafkaRequest::InitProducerId => self.init_producer_id(ctx, from, correlation_id),
+            KafkaRequest::FindCoordinator { key } => {
+                self.handle_find_coordinator(ctx, from, correlation_id, &key, image)
+            }
+            KafkaRequest::Group { group_id, request } => {
+                self.handle_group(ctx, from, correlation_id, &group_id, request)
+            }
+            KafkaRequest::ListOffsets {
+                tp,
+                timestamp,
+                current_leader_epoch,
+            } => {
+                let response = self.list_offsets(tp, timestamp, current_leader_epoch);
+                reply(ctx, from, correlation_id, response);
+            }
             KafkaRequest::OffsetForLeaderEpoch {
                 tp,
                 current_leader_epoch,
@@ -859,6 +900,42 @@ impl ReplicaManager {
                     self.send_to_controller(ctx, correlation, request);
                 }
             }
+        }
+    }
+}
+
+impl ReplicaManager {
+    /// ListOffsets on the leader: earliest is the log start, latest the
+    /// high watermark (what a consumer may read up to).
+    fn list_offsets(
+        &self,
+        tp: TopicPartition,
+        timestamp: i64,
+        current_leader_epoch: i32,
+    ) -> KafkaResponse {
+        let error = |e| KafkaResponse::ListOffsets {
+            tp: tp.clone(),
+            error: Some(e),
+            offset: 0,
+        };
+        let Some(p) = self.partitions.get(&tp).filter(|p| p.is_leader()) else {
+            return error(Errors::NotLeaderOrFollower);
+        };
+        if current_leader_epoch >= 0 && current_leader_epoch < p.leader_epoch {
+            return error(Errors::FencedLeaderEpoch);
+        }
+        if current_leader_epoch > p.leader_epoch {
+            return error(Errors::UnknownLeaderEpoch);
+        }
+        let offset = if timestamp == crate::protocol::EARLIEST_TIMESTAMP {
+            p.log.log_start_offset()
+        } else {
+            p.log.high_watermark()
+        };
+        KafkaResponse::ListOffsets {
+            tp,
+            error: None,
+            offset,
         }
     }
 }

@@ -44,6 +44,8 @@ pub enum BrokerTimer {
     FetcherTimeout(u32, u64),
     /// Periodic retry of lost AlterPartition / AllocateProducerIds requests.
     AlterPartitionRetry,
+    /// The group coordinator's session and rebalance deadlines.
+    GroupTick,
 }
 
 /// What a broker reports.

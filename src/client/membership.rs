@@ -168,6 +168,11 @@ impl Membership {
         self.coordinator
     }
 
+    /// Whether a rebalance is under way (joining or syncing).
+    pub fn is_rebalancing(&self) -> bool {
+        matches!(self.phase, Phase::Unjoined | Phase::Joining | Phase::Syncing)
+    }
+
     /// Whether it has a current assignment.
     pub fn is_stable(&self) -> bool {
         self.phase == Phase::Stable
@@ -442,6 +447,30 @@ impl Membership {
         // second rebalance, which this member starts (KIP-429).
         if self.cooperative() && !revoked.is_empty() {
             self.rejoin(out);
+        }
+    }
+
+    /// An OffsetCommit or OffsetFetch failed with `error`: the generation or
+    /// member is gone (rejoin, partitions lost), a rebalance is on (rejoin),
+    /// or the coordinator moved (find it again), as the Java client reacts.
+    pub fn on_offsets_error(&mut self, now_ms: u64, error: Errors, out: &mut Vec<MembershipOutput>) {
+        match error {
+            Errors::NotCoordinator
+            | Errors::CoordinatorNotAvailable
+            | Errors::CoordinatorLoadInProgress => {
+                if self.phase != Phase::FindingCoordinator {
+                    self.on_coordinator_lost(now_ms)
+                }
+            }
+            Errors::IllegalGeneration
+            | Errors::UnknownMemberId
+            | Errors::RebalanceInProgress
+            | Errors::FencedInstanceId
+                if self.phase == Phase::Stable =>
+            {
+                self.on_error(now_ms, error, out)
+            }
+            _ => {}
         }
     }
 

@@ -244,7 +244,10 @@ impl<R: Clone> GroupCoordinator<R> {
         out: &mut Vec<CoordinatorOutput<R>>,
     ) {
         if !self.owns(group_id) {
-            out.push(CoordinatorOutput::Reply(reply, not_coordinator(&request)));
+            out.push(CoordinatorOutput::Reply(
+                reply,
+                error_response(&request, Errors::NotCoordinator),
+            ));
             return;
         }
         let mut group_out = Vec::new();
@@ -548,9 +551,9 @@ fn commit_error(
     }
 }
 
-/// NOT_COORDINATOR in the shape of the request's response.
-fn not_coordinator(request: &CoordinatorRequest) -> CoordinatorResponse {
-    let e = Some(Errors::NotCoordinator);
+/// `error` in the shape of the request's response.
+pub fn error_response(request: &CoordinatorRequest, error: Errors) -> CoordinatorResponse {
+    let e = Some(error);
     match request {
         CoordinatorRequest::JoinGroup(j) => CoordinatorResponse::Group(GroupResponse::JoinGroup {
             error: e,
@@ -570,10 +573,9 @@ fn not_coordinator(request: &CoordinatorRequest) -> CoordinatorResponse {
         CoordinatorRequest::LeaveGroup { .. } => {
             CoordinatorResponse::Group(GroupResponse::LeaveGroup { error: e })
         }
-        CoordinatorRequest::OffsetCommit { offsets, .. } => commit_error(
-            offsets.iter().map(|(tp, ..)| tp.clone()),
-            Errors::NotCoordinator,
-        ),
+        CoordinatorRequest::OffsetCommit { offsets, .. } => {
+            commit_error(offsets.iter().map(|(tp, ..)| tp.clone()), error)
+        }
         CoordinatorRequest::OffsetFetch { .. } => CoordinatorResponse::OffsetFetch {
             error: e,
             offsets: Vec::new(),

@@ -51,6 +51,9 @@ fn records(
 pub fn collect(sim: &Sim<ClusterNode>, topology: &Topology, image: &MetadataImage) -> FinalState {
     let mut state = FinalState::default();
     for (name, topic) in &image.topics {
+        if name.starts_with("__") {
+            continue;
+        }
         for (&index, reg) in &topic.partitions {
             let tp = TopicPartition::new(name, index);
             let Some(leader) = reg.leader else {

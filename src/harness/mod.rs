@@ -26,15 +26,19 @@ use std::collections::BTreeMap;
 use crate::broker::config::BrokerConfig;
 use crate::broker::{BrokerObs, BrokerServer};
 use crate::check::{self, Violation};
-use crate::client::consumer::Consumer;
+use crate::client::consumer::{Consumer, ConsumerConfig, ConsumerMutations};
 use crate::client::producer::{Producer, ProducerConfig, ProducerWorkload};
 use crate::client::AdminClient;
 use crate::controller::active::{ControlEvent, ControllerConfig};
 use crate::controller::node::{QuorumController, QuorumObs};
 use crate::controller::raft::RaftMutations;
 use crate::controller::rpc::CreatableTopic;
+use crate::group::offsets_topic::{
+    CONSUMER_OFFSETS, OFFSETS_TOPIC_NUM_PARTITIONS, OFFSETS_TOPIC_REPLICATION_FACTOR,
+};
 use crate::metadata::MetadataImage;
-use crate::scenario::{Invariant, Scenario};
+use crate::protocol::TopicPartition;
+use crate::scenario::{ConsumerSpec, Invariant, Scenario};
 use faults::{Action, Executed};
 use node::{ClusterNode, ClusterObs};
 use topology::{Live, Role, Topology};
@@ -65,6 +69,8 @@ pub struct TestMutations {
     pub keep_leader_epoch: bool,
     /// Log recovery trusts the epoch checkpoint over the batches on disk.
     pub trust_epoch_checkpoint: bool,
+    /// Consumer bugs.
+    pub consumer: ConsumerMutations,
 }
 
 /// Counts of what the clients did.
@@ -185,10 +191,14 @@ pub fn run(scenario: &Scenario, seed: u64, options: &RunOptions) -> Result<Outco
                 });
             }
             Role::Consumer { ref group, index } => {
-                let (topic, size) = consumer_setup(scenario, group);
+                let mut config = ConsumerConfig::from_spec(
+                    consumer_spec(scenario, group, index),
+                    &role.name(),
+                );
+                config.mutations = mutations.consumer;
                 let broker_nodes = broker_nodes.clone();
                 sim.add_node(role.name(), move |_| {
-                    let consumer = Consumer::new(topic.clone(), index, size, broker_nodes.clone());
+                    let consumer = Consumer::new(config.clone(), broker_nodes.clone());
                     ClusterNode::Consumer(Box::new(consumer))
                 });
             }
@@ -214,7 +224,9 @@ pub fn run(scenario: &Scenario, seed: u64, options: &RunOptions) -> Result<Outco
         .iter()
         .map(|role| match role {
             Role::Producer(i) => topic_index(&producer_setup(scenario, *i).1.topic),
-            Role::Consumer { group, .. } => topic_index(&consumer_setup(scenario, group).0),
+            Role::Consumer { group, index } => {
+                topic_index(&consumer_spec(scenario, group, *index).topic)
+            }
             _ => 0,
         })
         .collect();
@@ -420,15 +432,17 @@ fn producer_setup(scenario: &Scenario, index: u32) -> (ProducerConfig, ProducerW
     unreachable!("producer {index} is in the topology")
 }
 
-/// A consumer group's topic and size.
-fn consumer_setup(scenario: &Scenario, group: &str) -> (String, u32) {
-    let specs: Vec<_> = scenario
-        .consumers
-        .iter()
-        .filter(|c| c.group == group)
-        .collect();
-    let topic = specs.first().map(|c| c.topic.clone()).unwrap_or_default();
-    (topic, specs.iter().map(|c| c.count).sum())
+/// The `[[consumers]]` entry of member `index` of `group` (members are
+/// numbered across the group's entries).
+fn consumer_spec<'a>(scenario: &'a Scenario, group: &str, index: u32) -> &'a ConsumerSpec {
+    let mut first = 0;
+    for spec in scenario.consumers.iter().filter(|c| c.group == group) {
+        if index < first + spec.count {
+            return spec;
+        }
+        first += spec.count;
+    }
+    unreachable!("consumer {group} {index} is in the topology")
 }
 
 /// The faults executed from `t` on (the first few), for violation details:
@@ -478,7 +492,12 @@ fn data_available(
         let Some(ClusterNode::Consumer(c)) = sim.node(id) else {
             continue;
         };
-        for (tp, position) in c.positions() {
+        let Role::Consumer { group, index } = &topology.roles[id.index()] else {
+            continue;
+        };
+        let topic = &consumer_spec(scenario, group, *index).topic;
+        for (partition, position) in c.positions() {
+            let tp = TopicPartition::new(topic, partition);
             let hw = end_state
                 .committed
                 .get(&tp)
@@ -527,8 +546,24 @@ fn controller_config(scenario: &Scenario) -> ControllerConfig {
     }
 }
 
-/// The scenario's topics as CreateTopics carries them (explicit configs only).
+/// The scenario's topics as CreateTopics carries them (explicit configs
+/// only), and `__consumer_offsets` when it has consumers (Kafka creates it
+/// on the first FindCoordinator: offsets.topic.num.partitions partitions,
+/// offsets.topic.replication.factor replicas capped by the broker count here,
+/// compacted).
 fn creatable_topics(scenario: &Scenario) -> Vec<CreatableTopic> {
+    let config = &scenario.cluster.config;
+    let offsets = (!scenario.consumers.is_empty()).then(|| CreatableTopic {
+        name: CONSUMER_OFFSETS.to_owned(),
+        num_partitions: config
+            .get_i64("offsets.topic.num.partitions")
+            .map_or(OFFSETS_TOPIC_NUM_PARTITIONS, |n| n.clamp(1, 10_000) as u32),
+        replication_factor: config
+            .get_i64("offsets.topic.replication.factor")
+            .map_or(OFFSETS_TOPIC_REPLICATION_FACTOR, |n| n.max(1) as u32)
+            .min(scenario.cluster.brokers),
+        configs: vec![("cleanup.policy".to_owned(), "compact".to_owned())],
+    });
     scenario
         .topics
         .iter()
@@ -543,6 +578,7 @@ fn creatable_topics(scenario: &Scenario) -> Vec<CreatableTopic> {
                 .map(|(k, v)| (k.clone(), v.to_string()))
                 .collect(),
         })
+        .chain(offsets)
         .collect()
 }
 

@@ -4,11 +4,9 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use sim::NodeId;
 
+use crate::group::offsets_topic::{partition_for, CONSUMER_OFFSETS, OFFSETS_TOPIC_NUM_PARTITIONS};
 use crate::metadata::MetadataImage;
 use crate::scenario::{Scenario, Target};
-
-/// Kafka's `__consumer_offsets` partition count (offsets.topic.num.partitions).
-pub const OFFSETS_TOPIC_PARTITIONS: u32 = 50;
 
 /// What a node is.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -67,6 +65,8 @@ pub struct Topology {
     brokers: u32,
     /// (topic, partitions, replication factor) in scenario order.
     topics: Vec<(String, u32, u32)>,
+    /// `offsets.topic.num.partitions`.
+    offsets_partitions: u32,
 }
 
 impl Topology {
@@ -100,10 +100,16 @@ impl Topology {
             .iter()
             .map(|t| (t.name.clone(), t.partitions, t.replication_factor))
             .collect();
+        let offsets_partitions = scenario
+            .cluster
+            .config
+            .get_i64("offsets.topic.num.partitions")
+            .map_or(OFFSETS_TOPIC_NUM_PARTITIONS, |n| n.clamp(1, i64::from(u32::MAX)) as u32);
         Self {
             roles,
             brokers: scenario.cluster.brokers,
             topics,
+            offsets_partitions,
         }
     }
 
@@ -164,8 +170,8 @@ impl Topology {
     /// `controller(active)` is the quorum's leader now (nothing while there is
     /// none). `leader(T-P)` is the partition's leader in the live metadata
     /// (nothing while it has none), `follower` the first other replica in
-    /// replica order, `followers` all of them; `coordinator(G)` is the
-    /// preferred leader of G's `__consumer_offsets` partition until groups land.
+    /// replica order, `followers` all of them; `coordinator(G)` is the leader
+    /// of G's `__consumer_offsets` partition.
     pub fn resolve(&self, target: &Target, live: &Live, rng: &mut ChaCha8Rng) -> Vec<NodeId> {
         let brokers = |numbers: &[u32]| -> Vec<NodeId> {
             numbers
@@ -195,9 +201,9 @@ impl Topology {
                 brokers(&rest)
             }
             Target::Coordinator(group) => {
-                let partition = coordinator_partition(group, OFFSETS_TOPIC_PARTITIONS);
-                let replicas = self.replicas("__consumer_offsets", partition);
-                brokers(&replicas[..1.min(replicas.len())])
+                let partition = partition_for(group, self.offsets_partitions);
+                let (_, leader) = self.roles_of(live, CONSUMER_OFFSETS, partition);
+                brokers(leader.as_slice())
             }
             Target::RandomBroker => {
                 let all = self.brokers();
@@ -216,40 +222,5 @@ impl Topology {
                 .into_iter()
                 .collect(),
         }
-    }
-}
-
-/// Java's `String.hashCode()` over UTF-16 code units.
-pub fn java_string_hash(s: &str) -> i32 {
-    s.encode_utf16()
-        .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(i32::from(c)))
-}
-
-/// The `__consumer_offsets` partition of a group:
-/// `Utils.abs(groupId.hashCode()) % partitions`, where `Utils.abs(MIN_VALUE) == 0`.
-pub fn coordinator_partition(group: &str, partitions: u32) -> u32 {
-    let h = java_string_hash(group);
-    let abs = if h == i32::MIN { 0 } else { h.unsigned_abs() };
-    abs % partitions.max(1)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn java_hash_matches_java() {
-        // Values computed by Java's String.hashCode().
-        assert_eq!(java_string_hash(""), 0);
-        assert_eq!(java_string_hash("a"), 97);
-        assert_eq!(java_string_hash("billing"), -109_829_509);
-        assert_eq!(java_string_hash("polygenelubricants"), i32::MIN);
-    }
-
-    #[test]
-    fn coordinator_partition_uses_kafka_abs() {
-        assert_eq!(coordinator_partition("polygenelubricants", 50), 0);
-        assert_eq!(coordinator_partition("billing", 50), 109_829_509 % 50);
-        assert_eq!(coordinator_partition("a", 50), 97 % 50);
     }
 }

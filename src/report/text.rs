@@ -162,7 +162,8 @@ fn render_metadata(w: &mut String, outcome: &Outcome) {
     let _ = write!(w, "{}", describe_topics(image));
 }
 
-/// `kafka-topics.sh --describe` for every topic of `image`.
+/// `kafka-topics.sh --describe --exclude-internal` for the topics of
+/// `image` (internal topics get one line each).
 pub fn describe_topics(image: &MetadataImage) -> String {
     let mut out = String::new();
     let join = |ids: &[u32]| ids.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
@@ -170,6 +171,16 @@ pub fn describe_topics(image: &MetadataImage) -> String {
         let _ = writeln!(out, "topics: none");
     }
     for topic in image.topics.values() {
+        if topic.name.starts_with("__") {
+            let leaderless = topic.partitions.values().filter(|p| p.leader.is_none()).count();
+            let _ = writeln!(
+                out,
+                "Topic: {} (internal, not shown)\tPartitionCount: {}\tOfflinePartitions: {leaderless}",
+                topic.name,
+                topic.partitions.len(),
+            );
+            continue;
+        }
         let rf = topic
             .partitions
             .values()

@@ -31,13 +31,17 @@ pub enum Invariant {
     ExclusiveAssignment,
     /// A group's committed offsets never move backwards.
     CommittedOffsetsMonotonic,
+    /// Every acknowledged record is processed by the group at least once by the end.
+    ProcessedAtLeastOnce,
+    /// No record is processed twice by the group.
+    ProcessedAtMostOnce,
     /// After faults heal, producers succeed again and consumers catch up within `settle`.
     EventuallyAvailable,
 }
 
 impl Invariant {
     /// Every invariant, in DESIGN.md order.
-    pub const ALL: [Invariant; 14] = [
+    pub const ALL: [Invariant; 16] = [
         Invariant::AckedWritesDurable,
         Invariant::OffsetsConsistent,
         Invariant::NoDuplicates,
@@ -51,6 +55,8 @@ impl Invariant {
         Invariant::MonotonicHighWatermark,
         Invariant::ExclusiveAssignment,
         Invariant::CommittedOffsetsMonotonic,
+        Invariant::ProcessedAtLeastOnce,
+        Invariant::ProcessedAtMostOnce,
         Invariant::EventuallyAvailable,
     ];
 
@@ -70,6 +76,8 @@ impl Invariant {
             Invariant::MonotonicHighWatermark => "monotonic_high_watermark",
             Invariant::ExclusiveAssignment => "exclusive_assignment",
             Invariant::CommittedOffsetsMonotonic => "committed_offsets_monotonic",
+            Invariant::ProcessedAtLeastOnce => "processed_at_least_once",
+            Invariant::ProcessedAtMostOnce => "processed_at_most_once",
             Invariant::EventuallyAvailable => "eventually_available",
         }
     }

@@ -92,6 +92,29 @@ pub struct ConsumerSpec {
     pub count: u32,
     /// Consumer configs.
     pub config: KafkaConfigs,
+    /// When the application commits: after processing a poll's records, or before.
+    pub processing: Processing,
+    /// How long processing one poll's records takes, simulated.
+    pub processing_time_ns: u64,
+}
+
+/// The delivery guarantee a consumer application implements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum Processing {
+    /// Process a poll's records, then commit (`"at-least-once"`, the default).
+    AtLeastOnce,
+    /// Commit a poll's offsets, then process (`"at-most-once"`).
+    AtMostOnce,
+}
+
+impl Processing {
+    /// The scenario file's word for it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Processing::AtLeastOnce => "at-least-once",
+            Processing::AtMostOnce => "at-most-once",
+        }
+    }
 }
 
 /// One-way network latency, sampled uniformly per message.

@@ -292,7 +292,14 @@ fn consumers(root: &Table, topics: &[TopicSpec]) -> Res<Vec<ConsumerSpec>> {
     };
     let mut out = Vec::new();
     for t in field.tables("an array of tables, [[consumers]]")? {
-        t.check_keys(&["topic", "group", "count", "config"])?;
+        t.check_keys(&[
+            "topic",
+            "group",
+            "count",
+            "config",
+            "processing",
+            "processing_time",
+        ])?;
         let topic = topic_ref(&t, topics)?;
         let group_f = t.req("group", "\"billing\"")?;
         let group = group_f.str("a group id")?;
@@ -304,6 +311,19 @@ fn consumers(root: &Table, topics: &[TopicSpec]) -> Res<Vec<ConsumerSpec>> {
             group: group.to_owned(),
             count: count(&t)?,
             config: configs(t.get("config"), Scope::Consumer)?,
+            processing: match t.get("processing") {
+                None => Processing::AtLeastOnce,
+                Some(f) => match f.str("a string")? {
+                    "at-least-once" => Processing::AtLeastOnce,
+                    "at-most-once" => Processing::AtMostOnce,
+                    other => {
+                        return Err(f.err(format!(
+                            "processing {other:?} is not known; valid: \"at-least-once\" (process, then commit) or \"at-most-once\" (commit, then process)"
+                        )))
+                    }
+                },
+            },
+            processing_time_ns: t.get("processing_time").map_or(Ok(0), |f| f.duration())?,
         });
     }
     Ok(out)

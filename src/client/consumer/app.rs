@@ -1,0 +1,211 @@
+//! The application loop on top of the consumer: poll, process, commit.
+//!
+//! - at-least-once: poll up to `max.poll.records`, process them (taking
+//!   `processing_time`), then commitSync the positions after them — or,
+//!   with `enable.auto.commit`, let the next poll commit them once
+//!   `auto.commit.interval.ms` has passed (the previous poll's position).
+//! - at-most-once: poll, commitSync the positions after the records, and
+//!   process them only once that commit succeeded.
+
+use sim::{Ctx, MILLIS};
+
+use super::{App, CommitPurpose, Consumer, ConsumerHost, ConsumerObs, ConsumerTimer};
+use crate::scenario::Processing;
+
+impl Consumer {
+    /// One turn of the loop: a poll when the application is ready for one.
+    pub(super) fn app_step<N: ConsumerHost>(&mut self, ctx: &mut Ctx<'_, N>) {
+        // A commitSync waiting to be (re)sent.
+        if let App::Committing {
+            offsets,
+            in_flight: false,
+            started_ms,
+            ..
+        } = &self.app
+        {
+            let (offsets, started_ms) = (offsets.clone(), *started_ms);
+            let now_ms = Self::now_ms(ctx);
+            if offsets.is_empty() {
+                // Nothing to commit: done.
+                if let App::Committing { records, .. } = std::mem::take(&mut self.app) {
+                    if let Some(records) = records {
+                        self.start_processing(ctx, records, false);
+                    }
+                }
+            } else if self.membership.is_rebalancing()
+                || now_ms.saturating_sub(started_ms) >= self.config.default_api_timeout_ms
+            {
+                // RebalanceInProgressException / TimeoutException from
+                // commitSync: the poll's records stay uncommitted (and, under
+                // at-most-once, unprocessed).
+                self.app = App::Idle;
+            } else if self.membership.is_stable() {
+                let generation = self.membership.generation_id();
+                if self.send_commit(ctx, CommitPurpose::Sync, generation, offsets) {
+                    if let App::Committing { in_flight, .. } = &mut self.app {
+                        *in_flight = true;
+                    }
+                }
+            }
+            return;
+        }
+        // Processing takes no time: poll again at once while records are buffered.
+        for _ in 0..64 {
+            if !matches!(self.app, App::Idle) || !self.poll(ctx) {
+                return;
+            }
+        }
+    }
+
+    /// poll(): the auto commit due, then up to `max.poll.records` buffered
+    /// records. Returns whether it returned any.
+    fn poll<N: ConsumerHost>(&mut self, ctx: &mut Ctx<'_, N>) -> bool {
+        let now_ms = Self::now_ms(ctx);
+        if self.config.enable_auto_commit && now_ms >= self.next_auto_commit_ms {
+            self.next_auto_commit_ms = now_ms + self.config.auto_commit_interval_ms;
+            if self.membership.is_stable() {
+                let offsets: Vec<(u32, u64, i32)> = self
+                    .owned
+                    .iter()
+                    .filter_map(|(&p, o)| Some((p, o.position?, o.last_epoch.unwrap_or(-1))))
+                    .collect();
+                let generation = self.membership.generation_id();
+                self.send_commit(ctx, CommitPurpose::Auto, generation, offsets);
+            }
+        }
+        let records = self.take_records(ctx);
+        if records.is_empty() {
+            return false;
+        }
+        self.polls += 1;
+        match self.config.processing {
+            Processing::AtLeastOnce => {
+                let then_commit = !self.config.enable_auto_commit;
+                self.start_processing(ctx, records, then_commit);
+            }
+            Processing::AtMostOnce => {
+                let offsets = self.consumed_offsets();
+                self.app = App::Committing {
+                    offsets,
+                    records: Some(records),
+                    in_flight: false,
+                    started_ms: now_ms,
+                };
+                self.app_step(ctx);
+            }
+        }
+        true
+    }
+
+    /// (partition, position, epoch) of every owned partition with a position.
+    fn consumed_offsets(&self) -> Vec<(u32, u64, i32)> {
+        self.owned
+            .iter()
+            .filter_map(|(&p, o)| Some((p, o.position?, o.last_epoch.unwrap_or(-1))))
+            .collect()
+    }
+
+    /// Takes buffered records, partition by partition from a rotating start.
+    fn take_records<N: ConsumerHost>(&mut self, ctx: &mut Ctx<'_, N>) -> Vec<(u32, u64, u64)> {
+        let mut out = Vec::new();
+        let max = self.config.max_poll_records;
+        let partitions: Vec<u32> = self.owned.keys().copied().collect();
+        if partitions.is_empty() {
+            return out;
+        }
+        let start = self.poll_cursor as usize % partitions.len();
+        self.poll_cursor = self.poll_cursor.wrapping_add(1);
+        for i in 0..partitions.len() {
+            let p = partitions[(start + i) % partitions.len()];
+            let Some(o) = self.owned.get_mut(&p) else {
+                continue;
+            };
+            while out.len() < max {
+                let Some((offset, id, epoch)) = o.buffer.pop_front() else {
+                    break;
+                };
+                ctx.observe(
+                    ConsumerObs::Consumed {
+                        partition: p,
+                        offset,
+                        id,
+                        leader_epoch: epoch,
+                    }
+                    .into(),
+                );
+                o.position = Some(offset + 1);
+                o.last_epoch = Some(epoch);
+                out.push((p, offset, id));
+            }
+            if self.config.mutations.repeat_last_record {
+                if let Some(&(_, offset, id)) = out.last().filter(|r| r.0 == p) {
+                    o.buffer.push_front((offset, id, o.last_epoch.unwrap_or(-1)));
+                }
+            }
+        }
+        out
+    }
+
+    /// Starts processing a poll's records.
+    pub(super) fn start_processing<N: ConsumerHost>(
+        &mut self,
+        ctx: &mut Ctx<'_, N>,
+        records: Vec<(u32, u64, u64)>,
+        then_commit: bool,
+    ) {
+        let seq = self.polls;
+        self.app = App::Processing {
+            seq,
+            records,
+            then_commit,
+        };
+        if self.config.processing_time_ns == 0 {
+            self.on_processed(ctx, seq);
+        } else {
+            ctx.set_timer(
+                self.config.processing_time_ns,
+                ConsumerTimer::ProcessingDone(seq).into(),
+            );
+        }
+    }
+
+    /// Processing of poll `seq` finished.
+    pub(super) fn on_processed<N: ConsumerHost>(&mut self, ctx: &mut Ctx<'_, N>, seq: u64) {
+        let App::Processing {
+            seq: current,
+            records,
+            then_commit,
+        } = std::mem::take(&mut self.app)
+        else {
+            return;
+        };
+        if current != seq {
+            self.app = App::Processing {
+                seq: current,
+                records,
+                then_commit,
+            };
+            return;
+        }
+        for &(p, offset, _) in &records {
+            if let Some(o) = self.owned.get_mut(&p) {
+                o.processed = Some(o.processed.map_or(offset + 1, |x| x.max(offset + 1)));
+            }
+        }
+        ctx.observe(ConsumerObs::Processed(records).into());
+        if then_commit {
+            let offsets: Vec<(u32, u64, i32)> = self
+                .owned
+                .iter()
+                .filter_map(|(&p, o)| Some((p, o.processed?, o.last_epoch.unwrap_or(-1))))
+                .collect();
+            self.app = App::Committing {
+                offsets,
+                records: None,
+                in_flight: false,
+                started_ms: ctx.now() / MILLIS,
+            };
+            self.app_step(ctx);
+        }
+    }
+}

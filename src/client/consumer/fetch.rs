@@ -1,0 +1,313 @@
+//! The consumer's data path (Kafka's Fetcher and OffsetsRequestManager):
+//! metadata, Fetch from each leader up to the high watermark into a buffer
+//! per partition, position validation after a leader change (KIP-320), and
+//! ListOffsets for `auto.offset.reset`.
+
+use std::collections::BTreeMap;
+
+use rand::Rng;
+use sim::{Ctx, MILLIS};
+
+use super::{Consumer, ConsumerHost, ConsumerObs, ConsumerTimer, InFlight, PositionSource};
+use crate::client::record_id;
+use crate::protocol::{
+    FetchPartition, FetchedPartition, KafkaRequest, KafkaResponse, PartitionMetadata,
+    TopicPartition, EARLIEST_TIMESTAMP, LATEST_TIMESTAMP,
+};
+
+use super::OffsetReset;
+
+impl Consumer {
+    pub(super) fn refresh_metadata<N: ConsumerHost>(&mut self, ctx: &mut Ctx<'_, N>) {
+        if self.metadata_in_flight || self.brokers.is_empty() {
+            return;
+        }
+        let broker = self.random_broker(ctx);
+        let request = KafkaRequest::Metadata {
+            topics: vec![self.config.topic.clone()],
+        };
+        self.metadata_in_flight = true;
+        self.send(ctx, broker, request, InFlight::Metadata);
+    }
+
+    pub(super) fn random_broker<N: ConsumerHost>(&self, ctx: &mut Ctx<'_, N>) -> u32 {
+        let ids: Vec<u32> = self.brokers.keys().copied().collect();
+        ids[ctx.rng().random_range(0..ids.len())]
+    }
+
+    fn tp(&self, partition: u32) -> TopicPartition {
+        TopicPartition::new(&self.config.topic, partition)
+    }
+
+    /// Answers to the data-path requests.
+    pub(super) fn on_data_response<N: ConsumerHost>(
+        &mut self,
+        ctx: &mut Ctx<'_, N>,
+        broker: u32,
+        what: InFlight,
+        response: KafkaResponse,
+    ) {
+        let backoff = self.config.retry_backoff_ms * MILLIS;
+        match (what, response) {
+            (InFlight::Metadata, KafkaResponse::Metadata { topics }) => {
+                self.metadata_in_flight = false;
+                let parts = topics
+                    .into_iter()
+                    .find(|(t, _)| *t == self.config.topic)
+                    .map(|(_, p)| p);
+                match parts {
+                    Some(parts) if !parts.is_empty() => self.on_metadata(ctx, parts),
+                    _ => {
+                        ctx.set_timer(backoff, ConsumerTimer::Metadata.into());
+                    }
+                }
+            }
+            (InFlight::Fetch(asked), KafkaResponse::Fetch { partitions }) => {
+                self.fetching.remove(&broker);
+                for (p, _) in &asked {
+                    if let Some(o) = self.owned.get_mut(p) {
+                        o.fetching = false;
+                    }
+                }
+                self.on_fetch(ctx, broker, &asked, partitions);
+            }
+            (
+                InFlight::Validate(p),
+                KafkaResponse::OffsetForLeaderEpoch {
+                    error, end_offset, ..
+                },
+            ) => {
+                let Some(o) = self.owned.get_mut(&p) else {
+                    return;
+                };
+                o.validating = false;
+                if error.is_some() {
+                    ctx.set_timer(backoff, ConsumerTimer::Metadata.into());
+                    return;
+                }
+                let Some(position) = o.position else {
+                    return;
+                };
+                if end_offset < position {
+                    o.position = Some(end_offset);
+                    o.processed = o.processed.map(|x| x.min(end_offset));
+                    o.buffer.clear();
+                    ctx.observe(
+                        ConsumerObs::TruncationDetected {
+                            partition: p,
+                            position,
+                            end_offset,
+                        }
+                        .into(),
+                    );
+                    ctx.observe(
+                        ConsumerObs::Position {
+                            partition: p,
+                            offset: end_offset,
+                            source: PositionSource::Truncation,
+                        }
+                        .into(),
+                    );
+                }
+            }
+            (InFlight::ListOffsets(p), KafkaResponse::ListOffsets { error, offset, .. }) => {
+                let Some(o) = self.owned.get_mut(&p) else {
+                    return;
+                };
+                o.resolving = false;
+                if error.is_some() {
+                    ctx.set_timer(backoff, ConsumerTimer::Metadata.into());
+                    return;
+                }
+                self.set_position(ctx, p, offset, PositionSource::Reset);
+            }
+            _ => {}
+        }
+    }
+
+    /// Takes a start position for `partition` (from a commit or a reset).
+    pub(super) fn set_position<N: ConsumerHost>(
+        &mut self,
+        ctx: &mut Ctx<'_, N>,
+        partition: u32,
+        offset: u64,
+        source: PositionSource,
+    ) {
+        let skip = u64::from(self.config.mutations.skip_after_position);
+        let Some(o) = self.owned.get_mut(&partition) else {
+            return;
+        };
+        o.position = Some(offset + skip);
+        o.processed = Some(offset + skip);
+        o.buffer.clear();
+        ctx.observe(
+            ConsumerObs::Position {
+                partition,
+                offset,
+                source,
+            }
+            .into(),
+        );
+    }
+
+    /// ListOffsets for an owned partition without a committed offset.
+    pub(super) fn reset_position<N: ConsumerHost>(&mut self, ctx: &mut Ctx<'_, N>, p: u32) {
+        let timestamp = match self.config.auto_offset_reset {
+            OffsetReset::Earliest => EARLIEST_TIMESTAMP,
+            OffsetReset::Latest => LATEST_TIMESTAMP,
+            OffsetReset::None => {
+                // NoOffsetForPartitionException: the application stops.
+                self.stopped = true;
+                ctx.observe(ConsumerObs::Fatal(crate::errors::Errors::OffsetOutOfRange).into());
+                return;
+            }
+        };
+        let Some(&(leader, epoch)) = self.leaders.get(&p) else {
+            self.refresh_metadata(ctx);
+            return;
+        };
+        if let Some(o) = self.owned.get_mut(&p) {
+            o.resolving = true;
+        }
+        let request = KafkaRequest::ListOffsets {
+            tp: self.tp(p),
+            timestamp,
+            current_leader_epoch: epoch,
+        };
+        self.send(ctx, leader, request, InFlight::ListOffsets(p));
+    }
+
+    fn on_metadata<N: ConsumerHost>(
+        &mut self,
+        ctx: &mut Ctx<'_, N>,
+        parts: Vec<PartitionMetadata>,
+    ) {
+        self.partition_count = Some(parts.len() as u32);
+        let mut validate = Vec::new();
+        for pm in parts {
+            let old = self.leaders.get(&pm.partition).copied();
+            let Some(leader) = pm.leader else {
+                continue;
+            };
+            let moved = old.is_none_or(|(_, e)| pm.leader_epoch > e);
+            if !moved {
+                continue;
+            }
+            self.leaders
+                .insert(pm.partition, (leader, pm.leader_epoch));
+            if let Some(o) = self.owned.get_mut(&pm.partition) {
+                if let (Some(_), Some(last), false) = (old, o.last_epoch, o.validating) {
+                    o.validating = true;
+                    o.buffer.clear();
+                    validate.push((pm.partition, leader, pm.leader_epoch, last));
+                }
+            }
+        }
+        for (partition, leader, epoch, last) in validate {
+            let request = KafkaRequest::OffsetForLeaderEpoch {
+                tp: self.tp(partition),
+                current_leader_epoch: epoch,
+                leader_epoch: last,
+            };
+            self.send(ctx, leader, request, InFlight::Validate(partition));
+        }
+    }
+
+    /// The partitions to read from: `{topic: count}` (for the leader's assignment).
+    pub(super) fn partitions_per_topic(&self) -> BTreeMap<String, u32> {
+        self.partition_count
+            .map(|n| (self.config.topic.clone(), n))
+            .into_iter()
+            .collect()
+    }
+
+    /// Sends a Fetch to every leader of an owned partition that has a
+    /// position, an empty buffer and no fetch in flight.
+    pub(super) fn fetch_all<N: ConsumerHost>(&mut self, ctx: &mut Ctx<'_, N>) {
+        let mut by_leader: BTreeMap<u32, Vec<(u32, u64, i32)>> = BTreeMap::new();
+        for (&p, o) in &self.owned {
+            let (Some(position), Some(&(leader, epoch))) = (o.position, self.leaders.get(&p))
+            else {
+                continue;
+            };
+            if o.fetching || o.validating || !o.buffer.is_empty() {
+                continue;
+            }
+            by_leader
+                .entry(leader)
+                .or_default()
+                .push((p, position, epoch));
+        }
+        for (leader, parts) in by_leader {
+            if self.fetching.contains(&leader) {
+                continue;
+            }
+            self.fetching.insert(leader);
+            let partitions = parts
+                .iter()
+                .map(|&(p, offset, epoch)| FetchPartition {
+                    tp: self.tp(p),
+                    current_leader_epoch: epoch,
+                    fetch_offset: offset,
+                    last_fetched_epoch: None,
+                })
+                .collect();
+            for (p, ..) in &parts {
+                if let Some(o) = self.owned.get_mut(p) {
+                    o.fetching = true;
+                }
+            }
+            let request = KafkaRequest::Fetch {
+                replica: None,
+                max_wait_ms: self.config.fetch_max_wait_ms,
+                partitions,
+            };
+            let asked = parts.iter().map(|&(p, o, _)| (p, o)).collect();
+            self.send(ctx, leader, request, InFlight::Fetch(asked));
+        }
+    }
+
+    fn on_fetch<N: ConsumerHost>(
+        &mut self,
+        ctx: &mut Ctx<'_, N>,
+        broker: u32,
+        asked: &[(u32, u64)],
+        answers: Vec<FetchedPartition>,
+    ) {
+        let mut refresh = false;
+        for answer in answers {
+            let p = answer.tp.partition;
+            let Some(&(_, offset)) = asked.iter().find(|(q, _)| *q == p) else {
+                continue;
+            };
+            let leader = self.leaders.get(&p).map(|&(l, _)| l);
+            let Some(o) = self.owned.get_mut(&p) else {
+                continue;
+            };
+            if leader != Some(broker) || o.validating || o.position != Some(offset) {
+                continue;
+            }
+            if answer.error.is_some() {
+                refresh = true;
+                continue;
+            }
+            for batch in &answer.batches {
+                for (i, record) in batch.records.iter().enumerate() {
+                    let at = batch.base_offset + i as u64;
+                    let next = offset + o.buffer.len() as u64;
+                    if at != next || at >= answer.high_watermark {
+                        continue;
+                    }
+                    o.buffer
+                        .push_back((at, record_id(&record.value), batch.partition_leader_epoch));
+                }
+            }
+        }
+        if refresh {
+            ctx.set_timer(
+                self.config.retry_backoff_ms * MILLIS,
+                ConsumerTimer::Metadata.into(),
+            );
+        }
+    }
+}

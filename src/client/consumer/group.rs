@@ -1,0 +1,311 @@
+//! The consumer's group side: FindCoordinator, the membership's requests
+//! and what its rebalances mean for the partitions it reads (revoke with a
+//! last commit, lose without one, fetch committed offsets of new ones), and
+//! OffsetCommit / OffsetFetch.
+
+use sim::{Ctx, Nanos};
+
+use super::{
+    App, Commit, CommitPurpose, Consumer, ConsumerHost, ConsumerObs, InFlight, PositionSource,
+};
+use crate::client::membership::MembershipOutput;
+use crate::errors::Errors;
+use crate::group::coordinator::{CoordinatorRequest, CoordinatorResponse};
+use crate::protocol::{KafkaRequest, KafkaResponse, TopicPartition};
+use crate::scenario::Processing;
+
+/// Commit errors a commitSync retries (Kafka's RetriableCommitFailedException causes).
+pub(super) fn retriable(error: Errors) -> bool {
+    matches!(
+        error,
+        Errors::NotCoordinator
+            | Errors::CoordinatorNotAvailable
+            | Errors::CoordinatorLoadInProgress
+            | Errors::RequestTimedOut
+    )
+}
+
+impl Consumer {
+    /// Lets the membership act (find, join, heartbeat) once metadata is known.
+    pub(super) fn drive_membership<N: ConsumerHost>(&mut self, ctx: &mut Ctx<'_, N>) {
+        if self.partition_count.is_none() {
+            return;
+        }
+        let mut out = Vec::new();
+        self.membership.poll(Self::now_ms(ctx), &mut out);
+        self.apply_membership(ctx, out);
+    }
+
+    fn apply_membership<N: ConsumerHost>(
+        &mut self,
+        ctx: &mut Ctx<'_, N>,
+        out: Vec<MembershipOutput>,
+    ) {
+        for o in out {
+            match o {
+                MembershipOutput::FindCoordinator => {
+                    if !self.find_in_flight {
+                        self.find_in_flight = true;
+                        let broker = self.random_broker(ctx);
+                        let request = KafkaRequest::FindCoordinator {
+                            key: self.config.membership.group_id.clone(),
+                        };
+                        self.send(ctx, broker, request, InFlight::FindCoordinator);
+                    }
+                }
+                MembershipOutput::Send(broker, request) => {
+                    let request = KafkaRequest::Group {
+                        group_id: self.config.membership.group_id.clone(),
+                        request,
+                    };
+                    self.send(ctx, broker, request, InFlight::Membership);
+                }
+                MembershipOutput::Assigned {
+                    generation_id,
+                    added,
+                } => {
+                    for tp in added {
+                        self.owned.entry(tp.partition).or_default();
+                    }
+                    ctx.observe(
+                        ConsumerObs::Assigned {
+                            generation: generation_id,
+                            member_id: self.membership.member_id().to_owned(),
+                            partitions: self.owned.keys().copied().collect(),
+                        }
+                        .into(),
+                    );
+                }
+                MembershipOutput::Revoked(tps) => {
+                    if self.config.processing == Processing::AtLeastOnce {
+                        let generation = self.membership.generation_id();
+                        let offsets = self.processed_offsets(&tps);
+                        self.send_commit(ctx, CommitPurpose::Revoke, generation, offsets);
+                    }
+                    self.release(ctx, &tps, false);
+                }
+                MembershipOutput::Lost(tps) => self.release(ctx, &tps, true),
+                MembershipOutput::Fatal(error) => {
+                    self.stopped = true;
+                    ctx.observe(ConsumerObs::Fatal(error).into());
+                }
+            }
+        }
+    }
+
+    fn release<N: ConsumerHost>(&mut self, ctx: &mut Ctx<'_, N>, tps: &[TopicPartition], lost: bool) {
+        let partitions: Vec<u32> = tps.iter().map(|tp| tp.partition).collect();
+        if !self.config.mutations.ignore_revocation {
+            for p in &partitions {
+                self.owned.remove(p);
+            }
+        }
+        ctx.observe(ConsumerObs::Released { partitions, lost }.into());
+    }
+
+    /// (partition, offset after the last processed record, its epoch) of `tps`.
+    fn processed_offsets(&self, tps: &[TopicPartition]) -> Vec<(u32, u64, i32)> {
+        tps.iter()
+            .filter_map(|tp| {
+                let o = self.owned.get(&tp.partition)?;
+                Some((tp.partition, o.processed?, o.last_epoch.unwrap_or(-1)))
+            })
+            .collect()
+    }
+
+    /// Sends an OffsetCommit; false when there is no coordinator or generation to send it with.
+    pub(super) fn send_commit<N: ConsumerHost>(
+        &mut self,
+        ctx: &mut Ctx<'_, N>,
+        purpose: CommitPurpose,
+        generation: i32,
+        offsets: Vec<(u32, u64, i32)>,
+    ) -> bool {
+        let Some(coordinator) = self.membership.coordinator() else {
+            return false;
+        };
+        if offsets.is_empty() || generation < 0 {
+            return false;
+        }
+        let request = KafkaRequest::Group {
+            group_id: self.config.membership.group_id.clone(),
+            request: CoordinatorRequest::OffsetCommit {
+                generation_id: generation,
+                member_id: self.membership.member_id().to_owned(),
+                group_instance_id: self.config.membership.group_instance_id.clone(),
+                offsets: offsets
+                    .iter()
+                    .map(|&(p, o, e)| (TopicPartition::new(&self.config.topic, p), o, e))
+                    .collect(),
+            },
+        };
+        let commit = Commit {
+            purpose,
+            generation,
+            offsets,
+        };
+        self.send(ctx, coordinator, request, InFlight::Commit(commit));
+        true
+    }
+
+    /// OffsetFetch for owned partitions without a position.
+    pub(super) fn resolve_positions<N: ConsumerHost>(&mut self, ctx: &mut Ctx<'_, N>) {
+        let Some(coordinator) = self.membership.coordinator() else {
+            return;
+        };
+        if !self.membership.is_stable() {
+            return;
+        }
+        let wanted: Vec<u32> = self
+            .owned
+            .iter()
+            .filter(|(_, o)| o.position.is_none() && !o.resolving)
+            .map(|(&p, _)| p)
+            .collect();
+        if wanted.is_empty() {
+            return;
+        }
+        for p in &wanted {
+            if let Some(o) = self.owned.get_mut(p) {
+                o.resolving = true;
+            }
+        }
+        let request = KafkaRequest::Group {
+            group_id: self.config.membership.group_id.clone(),
+            request: CoordinatorRequest::OffsetFetch {
+                partitions: wanted
+                    .iter()
+                    .map(|&p| TopicPartition::new(&self.config.topic, p))
+                    .collect(),
+            },
+        };
+        let requested_at = ctx.now();
+        self.send(
+            ctx,
+            coordinator,
+            request,
+            InFlight::OffsetFetch { requested_at },
+        );
+    }
+
+    /// Answers to the group requests.
+    pub(super) fn on_group_response<N: ConsumerHost>(
+        &mut self,
+        ctx: &mut Ctx<'_, N>,
+        what: InFlight,
+        response: KafkaResponse,
+    ) {
+        let now_ms = Self::now_ms(ctx);
+        let mut out = Vec::new();
+        match (what, response) {
+            (InFlight::FindCoordinator, KafkaResponse::FindCoordinator { error, node_id }) => {
+                self.find_in_flight = false;
+                let found = match error {
+                    Some(e) => Err(e),
+                    None => Ok(node_id as u32),
+                };
+                self.membership.on_find_coordinator(now_ms, found, &mut out);
+            }
+            (InFlight::Membership, KafkaResponse::Group(response)) => {
+                let partitions = self.partitions_per_topic();
+                self.membership
+                    .on_response(now_ms, &partitions, response, &mut out);
+            }
+            (
+                InFlight::Commit(commit),
+                KafkaResponse::Group(CoordinatorResponse::OffsetCommit { results }),
+            ) => {
+                let error = results.iter().find_map(|(_, e)| *e);
+                if let Some(e) = error {
+                    self.membership.on_offsets_error(now_ms, e, &mut out);
+                }
+                self.apply_membership(ctx, std::mem::take(&mut out));
+                self.on_commit_done(ctx, commit, error);
+            }
+            (
+                InFlight::OffsetFetch { requested_at },
+                KafkaResponse::Group(CoordinatorResponse::OffsetFetch { error, offsets }),
+            ) => {
+                for o in self.owned.values_mut() {
+                    if o.position.is_none() {
+                        o.resolving = false;
+                    }
+                }
+                match error {
+                    Some(e) => self.membership.on_offsets_error(now_ms, e, &mut out),
+                    None => self.on_offset_fetch(ctx, requested_at, offsets),
+                }
+            }
+            _ => {}
+        }
+        self.apply_membership(ctx, out);
+    }
+
+    fn on_offset_fetch<N: ConsumerHost>(
+        &mut self,
+        ctx: &mut Ctx<'_, N>,
+        requested_at: Nanos,
+        offsets: Vec<(TopicPartition, Option<(u64, i32)>)>,
+    ) {
+        for (tp, committed) in offsets {
+            let p = tp.partition;
+            if !self.owned.get(&p).is_some_and(|o| o.position.is_none()) {
+                continue;
+            }
+            match committed {
+                Some((offset, epoch)) => {
+                    self.set_position(ctx, p, offset, PositionSource::Committed { requested_at });
+                    if let Some(o) = self.owned.get_mut(&p) {
+                        o.last_epoch = (epoch >= 0).then_some(epoch);
+                    }
+                }
+                None => self.reset_position(ctx, p),
+            }
+        }
+    }
+
+    /// A commit ended (`error` None: committed).
+    pub(super) fn on_commit_done<N: ConsumerHost>(
+        &mut self,
+        ctx: &mut Ctx<'_, N>,
+        commit: Commit,
+        error: Option<Errors>,
+    ) {
+        ctx.observe(
+            ConsumerObs::Committed {
+                generation: commit.generation,
+                offsets: commit.offsets.iter().map(|&(p, o, _)| (p, o)).collect(),
+                error,
+            }
+            .into(),
+        );
+        if commit.purpose != CommitPurpose::Sync {
+            return;
+        }
+        let App::Committing {
+            records,
+            in_flight,
+            started_ms,
+            ..
+        } = &mut self.app
+        else {
+            return;
+        };
+        *in_flight = false;
+        let now_ms = Self::now_ms(ctx);
+        let timed_out = now_ms.saturating_sub(*started_ms) >= self.config.default_api_timeout_ms;
+        match error {
+            None => {
+                let records = records.take();
+                self.app = App::Idle;
+                if let Some(records) = records {
+                    self.start_processing(ctx, records, false);
+                }
+            }
+            // commitSync retries these until default.api.timeout.ms.
+            Some(e) if retriable(e) && !timed_out => {}
+            // CommitFailedException: at-most-once drops the poll unprocessed.
+            Some(_) => self.app = App::Idle,
+        }
+    }
+}
