@@ -16,5 +16,6 @@ mod replica_manager;
 mod server;
 
 pub use lifecycle::{BrokerLifecycle, LifecycleEffect};
+pub use group_host::ReplyTo;
 pub use replica_manager::ReplicaManager;
 pub use server::{BrokerHost, BrokerMsg, BrokerObs, BrokerServer, BrokerTimer};

@@ -131,6 +131,12 @@ impl DataChecker {
         }
     }
 
+    /// Whether record `id` was acknowledged to its producer.
+    pub fn is_acked(&self, id: u64) -> bool {
+        self.sent_entry(id)
+            .is_some_and(|(_, o)| matches!(o, Outcome::Acked { .. }))
+    }
+
     /// Per producer: when it last had a record acknowledged.
     pub fn last_ack_per_producer(&self) -> BTreeMap<u32, u64> {
         let mut out = BTreeMap::new();

@@ -2,6 +2,7 @@
 
 pub mod control;
 pub mod data;
+pub mod groups;
 pub mod kernel;
 pub mod quorum;
 

@@ -8,6 +8,9 @@ use super::node::ClusterNode;
 use super::topology::{Role, Topology};
 use crate::broker::BrokerServer;
 use crate::check::data::{FinalState, LogRecord};
+use crate::group::coordinator::GroupCoordinator;
+use crate::report::groups::{DescribedGroup, DescribedMember};
+use crate::broker::ReplyTo;
 use crate::client::record_id;
 use crate::metadata::MetadataImage;
 use crate::protocol::TopicPartition;
@@ -81,4 +84,71 @@ pub fn collect(sim: &Sim<ClusterNode>, topology: &Topology, image: &MetadataImag
         }
     }
     state
+}
+
+/// Every consumer group of the run as `kafka-consumer-groups.sh --describe`
+/// shows it at the end: members and assignments from the coordinator that
+/// owns the group, committed offsets, and log end offsets (the high
+/// watermarks of the final read).
+pub fn groups(
+    sim: &Sim<ClusterNode>,
+    topology: &Topology,
+    names: &[String],
+    end: &FinalState,
+) -> Vec<DescribedGroup> {
+    let coordinators: Vec<&GroupCoordinator<ReplyTo>> = topology
+        .ids()
+        .filter_map(|id| match sim.node(id) {
+            Some(ClusterNode::Broker(b)) => b.replica_manager().map(|r| r.group_coordinator()),
+            _ => None,
+        })
+        .collect();
+    names
+        .iter()
+        .map(|name| {
+            let owner = coordinators.iter().find(|c| c.owns(name));
+            let mut described = DescribedGroup {
+                group: name.clone(),
+                ..DescribedGroup::default()
+            };
+            let Some(c) = owner else {
+                return described;
+            };
+            if let Some(g) = c.groups().get(name) {
+                described.members = g
+                    .members()
+                    .values()
+                    .map(|m| DescribedMember {
+                        member_id: m.member_id.clone(),
+                        host: format!("/{}", m.client_id),
+                        client_id: m.client_id.clone(),
+                        assignment: serde_json::from_slice::<Vec<(String, u32)>>(&m.assignment)
+                            .unwrap_or_default()
+                            .into_iter()
+                            .map(|(t, p)| TopicPartition::new(&t, p))
+                            .collect(),
+                    })
+                    .collect();
+            }
+            if let Some(committed) = c.committed(name) {
+                described.committed = committed
+                    .iter()
+                    .map(|(tp, v)| (tp.clone(), v.offset))
+                    .collect();
+            }
+            let tps: Vec<TopicPartition> = described
+                .committed
+                .keys()
+                .cloned()
+                .chain(described.members.iter().flat_map(|m| m.assignment.clone()))
+                .collect();
+            for tp in tps {
+                if let Some(records) = end.committed.get(&tp) {
+                    let hw = records.last().map_or(0, |r| r.offset + 1);
+                    described.log_end.insert(tp, hw);
+                }
+            }
+            described
+        })
+        .collect()
 }

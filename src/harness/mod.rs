@@ -21,10 +21,12 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use sim::{DiskConfig, Fault, Mutations, NetConfig, NodeId, Observed, Sim, SimConfig, MILLIS};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::broker::config::BrokerConfig;
 use crate::broker::{BrokerObs, BrokerServer};
+use crate::check::groups::{GroupChecker, GroupStats, MemberOf};
+use crate::report::groups::DescribedGroup;
 use crate::check::{self, Violation};
 use crate::client::consumer::{Consumer, ConsumerConfig, ConsumerMutations};
 use crate::client::producer::{Producer, ProducerConfig, ProducerWorkload};
@@ -84,6 +86,8 @@ pub struct Stats {
     pub records_consumed: u64,
     /// Per producer (by index): acknowledgements received in each simulated second.
     pub acks_per_second: Vec<Vec<u64>>,
+    /// Per consumer group: processing figures (duplicates and why).
+    pub groups: Vec<GroupStats>,
 }
 
 /// Everything a run produced.
@@ -113,6 +117,8 @@ pub struct Outcome {
     pub control_events: Vec<(u64, ControlEvent)>,
     /// Everything the controllers reported but committed entries: (time, node name, what).
     pub quorum_history: Vec<(u64, String, QuorumObs)>,
+    /// Each consumer group at the end, as `kafka-consumer-groups.sh --describe` shows it.
+    pub groups: Vec<DescribedGroup>,
 }
 
 /// A controller as the run ended.
@@ -230,7 +236,50 @@ pub fn run(scenario: &Scenario, seed: u64, options: &RunOptions) -> Result<Outco
             _ => 0,
         })
         .collect();
+    let members = topology
+        .roles
+        .iter()
+        .map(|role| match role {
+            Role::Consumer { group, index } => {
+                let spec = consumer_spec(scenario, group, *index);
+                Some(MemberOf {
+                    group: group.clone(),
+                    topic: spec.topic.clone(),
+                    processing: spec.processing,
+                })
+            }
+            _ => None,
+        })
+        .collect();
+    // A `[check]` list that names invariants (not the default, all of them)
+    // asks for them whatever the groups' processing modes.
+    let explicit: BTreeSet<String> = if scenario.check.invariants.len() == Invariant::ALL.len() {
+        BTreeSet::new()
+    } else {
+        scenario
+            .check
+            .invariants
+            .iter()
+            .map(|i| i.name().to_owned())
+            .collect()
+    };
+    let modes: BTreeSet<&str> = scenario.consumers.iter().map(|c| c.processing.name()).collect();
+    let processing_checked = |name: &str| match name {
+        "processed_at_least_once" => modes.contains("at-least-once") || explicit.contains(name),
+        "processed_at_most_once" => modes.contains("at-most-once") || explicit.contains(name),
+        _ => true,
+    };
+    let group_checks: Vec<&str> = if scenario.consumers.is_empty() {
+        Vec::new()
+    } else {
+        check::groups::GROUP_INVARIANTS
+            .iter()
+            .copied()
+            .filter(|n| processing_checked(n))
+            .collect()
+    };
     let mut monitor = Monitor::new(names, topic_names.clone(), topic_of);
+    monitor.groups = GroupChecker::new(monitor.names.clone(), members, explicit.clone());
     sim.start();
 
     let mut timeline = faults::plan(scenario, &topology, sim.streams());
@@ -295,20 +344,32 @@ pub fn run(scenario: &Scenario, seed: u64, options: &RunOptions) -> Result<Outco
         quorum_history,
         control_events,
         data,
+        groups,
         ..
     } = monitor;
     let metadata = newest_metadata(&sim, &topology);
-    let stats = Stats {
-        records_sent: data.sent_count,
-        records_acked: data.acked,
-        records_consumed: data.consumed_count,
-        acks_per_second: data.acks_per_second.clone(),
-    };
     let last_ack = data.last_ack_per_producer();
     let end_state = metadata
         .as_ref()
         .map(|m| final_state::collect(&sim, &topology, m))
         .unwrap_or_default();
+    let group_names: Vec<String> = scenario
+        .consumers
+        .iter()
+        .map(|c| c.group.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let described_groups = final_state::groups(&sim, &topology, &group_names, &end_state);
+    let (group_violations, group_stats) = groups.finish(end, &end_state, &|id| data.is_acked(id));
+    violations.extend(group_violations);
+    let stats = Stats {
+        records_sent: data.sent_count,
+        records_acked: data.acked,
+        records_consumed: data.consumed_count,
+        acks_per_second: data.acks_per_second.clone(),
+        groups: group_stats,
+    };
     let context = |t: u64| faults_after(&executed, t);
     violations.extend(data.finish(end, &end_state, &context));
     violations.extend(data_available(
@@ -331,6 +392,7 @@ pub fn run(scenario: &Scenario, seed: u64, options: &RunOptions) -> Result<Outco
     violations.sort_by_key(|v| v.at_ms);
     let checked = check::data::DATA_INVARIANTS
         .iter()
+        .chain(&group_checks)
         .chain(&check::quorum::QUORUM_INVARIANTS)
         .chain(&["eventually_available"])
         .filter(|name| selected(scenario, name))
@@ -349,6 +411,7 @@ pub fn run(scenario: &Scenario, seed: u64, options: &RunOptions) -> Result<Outco
         metadata,
         control_events,
         quorum_history,
+        groups: described_groups,
     })
 }
 
@@ -360,6 +423,7 @@ struct Monitor {
     quorum: check::quorum::QuorumChecker,
     leaders: check::control::LeaderChecker,
     data: check::data::DataChecker,
+    groups: GroupChecker,
     violations: Vec<Violation>,
     quorum_history: Vec<(u64, String, QuorumObs)>,
     control_events: Vec<(u64, ControlEvent)>,
@@ -369,6 +433,7 @@ impl Monitor {
     fn new(names: Vec<String>, topics: Vec<String>, topic_of: Vec<u32>) -> Self {
         Self {
             data: check::data::DataChecker::new(topics, names.clone()),
+            groups: GroupChecker::default(),
             names,
             topic_of,
             quorum: Default::default(),
@@ -391,7 +456,8 @@ impl Monitor {
             }
             ClusterObs::Consumer(obs) => {
                 let topic = self.topic_of[o.node.index()];
-                self.data.consumer(o.at, o.node.0, topic, obs)
+                self.data.consumer(o.at, o.node.0, topic, obs);
+                self.groups.observe(o.at, o.node.0, obs);
             }
             ClusterObs::Quorum(obs) => {
                 match obs {

@@ -50,6 +50,9 @@ pub struct StatsJson {
     pub records_acked: u64,
     /// Records consumers received.
     pub records_consumed: u64,
+    /// Per consumer group: processing figures (duplicates and why).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<crate::check::groups::GroupStats>,
 }
 
 /// One executed fault in the summary.
@@ -112,6 +115,7 @@ impl Summary {
                 records_sent: outcome.stats.records_sent,
                 records_acked: outcome.stats.records_acked,
                 records_consumed: outcome.stats.records_consumed,
+                groups: outcome.stats.groups.clone(),
             },
             faults: outcome
                 .faults

@@ -115,10 +115,29 @@ pub fn render(scenario: &Scenario, file: &str, summary: &Summary, outcome: &Outc
         }
     }
     render_metadata(w, outcome);
+    render_groups(w, outcome);
     if summary.verdict != Verdict::Pass {
         let _ = writeln!(w, "replay: {}", replay_command(file, summary.seed));
     }
     out
+}
+
+/// Each group's processing figures and its `kafka-consumer-groups.sh --describe` view.
+fn render_groups(w: &mut String, outcome: &Outcome) {
+    for g in &outcome.groups {
+        let _ = writeln!(w);
+        if let Some(s) = outcome.stats.groups.iter().find(|s| s.group == g.group) {
+            let _ = writeln!(
+                w,
+                "group {} ({}): {} generations, {} records processed, {} processed more than once, {} commits fenced",
+                s.group, s.processing, s.generations, s.processed, s.duplicates, s.fenced_commits
+            );
+            for (cause, n) in &s.duplicate_causes {
+                let _ = writeln!(w, "  {n} duplicated because {cause}");
+            }
+        }
+        let _ = write!(w, "{}", crate::report::groups::describe_group(g));
+    }
 }
 
 /// What the active controllers did to brokers and partitions.

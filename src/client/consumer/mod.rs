@@ -156,6 +156,8 @@ pub enum PositionSource {
 /// What a consumer reports.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ConsumerObs {
+    /// A new incarnation started (a restart after a crash starts over).
+    Started,
     /// After a rebalance: every partition this member owns in `generation`.
     Assigned {
         /// The group generation.
@@ -356,6 +358,7 @@ impl Consumer {
 
     /// Boot: a restarted consumer starts over as a new member.
     pub fn start<N: ConsumerHost>(&mut self, ctx: &mut Ctx<'_, N>) {
+        ctx.observe(ConsumerObs::Started.into());
         self.next_auto_commit_ms = ctx.now() / MILLIS + self.config.auto_commit_interval_ms;
         self.refresh_metadata(ctx);
         ctx.set_timer(TICK_NS, ConsumerTimer::Tick.into());

@@ -1,0 +1,362 @@
+//! The group checkers, over what consumers observed: `exclusive_assignment`
+//! (per generation, a partition has one owner), `committed_offsets_monotonic`
+//! (acknowledged commits never go back, and a committed offset fetched later
+//! is never older than one acknowledged before), `monotonic_poll` (a
+//! consumer's polls of a partition only move forward, save after a
+//! rebalance or a seek), `no_poll_skip` (polls continue exactly where the
+//! position was set: no offset is passed over), and the processing outcomes:
+//! `processed_at_least_once` (every acknowledged record in the final log was
+//! processed by the group) and `processed_at_most_once` (no record was
+//! processed twice). Under at-least-once, records processed more than once
+//! are counted, with why, as a statistic.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use sim::Nanos;
+
+use super::data::FinalState;
+use super::Violation;
+use crate::client::consumer::{ConsumerObs, PositionSource};
+use crate::client::producer_of;
+use crate::errors::Errors;
+use crate::scenario::Processing;
+
+/// Names of the group invariants, as reports print them.
+pub const GROUP_INVARIANTS: [&str; 6] = [
+    "monotonic_poll",
+    "no_poll_skip",
+    "exclusive_assignment",
+    "committed_offsets_monotonic",
+    "processed_at_least_once",
+    "processed_at_most_once",
+];
+
+/// A consumer node's group, topic and processing mode.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemberOf {
+    /// The group id.
+    pub group: String,
+    /// The topic it reads.
+    pub topic: String,
+    /// How it processes.
+    pub processing: Processing,
+}
+
+/// What a group's processing came to.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupStats {
+    /// The group id.
+    pub group: String,
+    /// `at-least-once` or `at-most-once`.
+    pub processing: String,
+    /// Records processed (counting repeats).
+    pub processed: u64,
+    /// Distinct records processed more than once.
+    pub duplicates: u64,
+    /// Why, per cause: how many duplicated records.
+    pub duplicate_causes: BTreeMap<String, u64>,
+    /// Rebalances seen (distinct generations).
+    pub generations: u64,
+    /// Commits refused with ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID or FENCED_INSTANCE_ID.
+    pub fenced_commits: u64,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct PollState {
+    last: Option<u64>,
+    expected: Option<u64>,
+}
+
+/// A commit acknowledged: offset, when, by which node.
+type Acked = (u64, Nanos, u32);
+
+/// Collects consumer observations online; `finish` judges processing at the end.
+#[derive(Debug, Default)]
+pub struct GroupChecker {
+    names: Vec<String>,
+    /// Per node: its group (None for other nodes).
+    members: Vec<Option<MemberOf>>,
+    /// Invariants the scenario names explicitly (they apply to every group).
+    explicit: BTreeSet<String>,
+    owners: BTreeMap<(String, i32, u32), (u32, String)>,
+    committed: BTreeMap<(String, u32), Acked>,
+    /// Every acknowledged commit per (group, partition), in order.
+    commit_log: BTreeMap<(String, u32), Vec<Acked>>,
+    truncated: BTreeSet<(String, u32)>,
+    polls: BTreeMap<(u32, u32), PollState>,
+    /// Per group: record id -> (times processed, first node, first time).
+    processed: BTreeMap<String, BTreeMap<u64, (u32, u32, Nanos)>>,
+    generations: BTreeMap<String, BTreeSet<i32>>,
+    /// Per node: when its commits were fenced.
+    fenced: BTreeMap<u32, Vec<Nanos>>,
+    /// Per node: when it (re)started.
+    started: BTreeMap<u32, Vec<Nanos>>,
+    violations: Vec<Violation>,
+}
+
+impl GroupChecker {
+    /// A checker for consumers `members` (by node index); `names` names the
+    /// nodes; `explicit` lists the invariants the scenario's `[check]` names.
+    pub fn new(names: Vec<String>, members: Vec<Option<MemberOf>>, explicit: BTreeSet<String>) -> Self {
+        Self {
+            names,
+            members,
+            explicit,
+            ..Self::default()
+        }
+    }
+
+    /// Whether a processing invariant applies to a group in `mode`: its
+    /// own guarantee always, the other when the scenario asks for it.
+    fn applies(&self, invariant: &str, mode: Processing) -> bool {
+        let own = match invariant {
+            "processed_at_least_once" => mode == Processing::AtLeastOnce,
+            "processed_at_most_once" => mode == Processing::AtMostOnce,
+            _ => true,
+        };
+        own || self.explicit.contains(invariant)
+    }
+
+    fn violation(&mut self, invariant: &str, at: Nanos, detail: String) {
+        self.violations.push(Violation::new(invariant, at, detail));
+    }
+
+    /// An observation of consumer node `node`.
+    pub fn observe(&mut self, at: Nanos, node: u32, obs: &ConsumerObs) {
+        let Some(Some(member)) = self.members.get(node as usize).cloned() else {
+            return;
+        };
+        let name = self.names[node as usize].clone();
+        let tp = |p: u32| format!("{}-{p}", member.topic);
+        let group = member.group.clone();
+        match obs {
+            ConsumerObs::Started => self.started.entry(node).or_default().push(at),
+            ConsumerObs::Assigned {
+                generation,
+                member_id,
+                partitions,
+            } => {
+                self.generations
+                    .entry(group.clone())
+                    .or_default()
+                    .insert(*generation);
+                for &p in partitions {
+                    let key = (group.clone(), *generation, p);
+                    match self.owners.get(&key) {
+                        Some((other, other_id)) if other_id != member_id => {
+                            let detail = format!(
+                                "{} is owned twice in generation {generation} of group {group}: by {} (member {other_id}) and by {name} (member {member_id})",
+                                tp(p),
+                                self.names[*other as usize],
+                            );
+                            self.violation("exclusive_assignment", at, detail);
+                        }
+                        Some(_) => {}
+                        None => {
+                            self.owners.insert(key, (node, member_id.clone()));
+                        }
+                    }
+                }
+            }
+            ConsumerObs::Released { .. } | ConsumerObs::Fatal(_) => {}
+            ConsumerObs::Position {
+                partition,
+                offset,
+                source,
+            } => {
+                self.polls.insert(
+                    (node, *partition),
+                    PollState {
+                        last: None,
+                        expected: Some(*offset),
+                    },
+                );
+                if let PositionSource::Committed { requested_at } = source {
+                    let key = (group.clone(), *partition);
+                    let before = self.commit_log.get(&key).and_then(|log| {
+                        log.iter()
+                            .filter(|(_, acked_at, _)| acked_at < requested_at)
+                            .max_by_key(|(o, ..)| *o)
+                            .copied()
+                    });
+                    if let Some((newest, acked_at, by)) = before {
+                        if *offset < newest && !self.truncated.contains(&key) {
+                            let detail = format!(
+                                "{name} fetched committed offset {offset} of {} for group {group} at {}, but offset {newest} had been committed (acknowledged to {} at {})",
+                                tp(*partition),
+                                sim::format_nanos(*requested_at),
+                                self.names[by as usize],
+                                sim::format_nanos(acked_at),
+                            );
+                            self.violation("committed_offsets_monotonic", at, detail);
+                        }
+                    }
+                }
+            }
+            ConsumerObs::Consumed {
+                partition, offset, ..
+            } => {
+                let state = self.polls.entry((node, *partition)).or_default();
+                let PollState { last, expected } = *state;
+                state.last = Some(*offset);
+                state.expected = Some(offset + 1);
+                if let Some(last) = last.filter(|&l| *offset <= l) {
+                    let detail = format!(
+                        "{name} polled {} offset {offset} after offset {last}, with no rebalance or seek between",
+                        tp(*partition)
+                    );
+                    self.violation("monotonic_poll", at, detail);
+                } else if let Some(expected) = expected.filter(|&e| *offset > e) {
+                    let detail = format!(
+                        "{name} polled {} offset {offset} where its position was {expected}: offsets {expected}..{} were skipped",
+                        tp(*partition),
+                        offset - 1
+                    );
+                    self.violation("no_poll_skip", at, detail);
+                }
+            }
+            ConsumerObs::Processed(records) => {
+                let seen = self.processed.entry(group).or_default();
+                for &(_, _, id) in records {
+                    let e = seen.entry(id).or_insert((0, node, at));
+                    e.0 += 1;
+                }
+            }
+            ConsumerObs::Committed {
+                generation,
+                offsets,
+                error,
+            } => match error {
+                None => {
+                    for &(p, offset) in offsets {
+                        let key = (group.clone(), p);
+                        if let Some(&(prev, prev_at, by)) = self.committed.get(&key) {
+                            if offset < prev && !self.truncated.contains(&key) {
+                                let detail = format!(
+                                    "group {group}'s committed offset of {} went back from {prev} (acknowledged to {} at {}) to {offset} (acknowledged to {name}, generation {generation})",
+                                    tp(p),
+                                    self.names[by as usize],
+                                    sim::format_nanos(prev_at),
+                                );
+                                self.violation("committed_offsets_monotonic", at, detail);
+                            }
+                        }
+                        self.committed.insert(key.clone(), (offset, at, node));
+                        self.commit_log.entry(key).or_default().push((offset, at, node));
+                    }
+                }
+                Some(Errors::IllegalGeneration | Errors::UnknownMemberId | Errors::FencedInstanceId) => {
+                    self.fenced.entry(node).or_default().push(at);
+                }
+                Some(_) => {}
+            },
+            ConsumerObs::TruncationDetected { partition, .. } => {
+                self.truncated.insert((group, *partition));
+            }
+        }
+    }
+
+    /// Judges processing against the final logs at `at`; `acked` says
+    /// whether a record id was acknowledged to its producer. Returns the
+    /// violations found, online and now, and each group's figures.
+    pub fn finish(
+        mut self,
+        at: Nanos,
+        end: &FinalState,
+        acked: &dyn Fn(u64) -> bool,
+    ) -> (Vec<Violation>, Vec<GroupStats>) {
+        let mut groups: BTreeMap<String, MemberOf> = BTreeMap::new();
+        for m in self.members.iter().flatten() {
+            groups.entry(m.group.clone()).or_insert_with(|| m.clone());
+        }
+        let mut stats = Vec::new();
+        for (group, member) in &groups {
+            let empty = BTreeMap::new();
+            let seen = self.processed.get(group).unwrap_or(&empty);
+            if self.applies("processed_at_least_once", member.processing) {
+                for (tp, records) in end.committed.iter().filter(|(tp, _)| tp.topic == member.topic) {
+                    let missing: Vec<_> = records
+                        .iter()
+                        .filter(|r| acked(r.id) && !seen.contains_key(&r.id))
+                        .collect();
+                    let Some(first) = missing.first() else {
+                        continue;
+                    };
+                    let (producer, seq) = producer_of(first.id);
+                    let cover = self
+                        .commit_log
+                        .get(&(group.clone(), tp.partition))
+                        .and_then(|log| log.iter().find(|(o, ..)| *o > first.offset))
+                        .map(|&(o, t, by)| {
+                            format!(
+                                "; offset {o} was committed for it by {} at {}",
+                                self.names[by as usize],
+                                sim::format_nanos(t)
+                            )
+                        })
+                        .unwrap_or_default();
+                    let detail = format!(
+                        "group {group} ({}) never processed {} acknowledged record(s) of {tp}, the first at offset {} (p{producer}-{seq}){cover}",
+                        member.processing.name(),
+                        missing.len(),
+                        first.offset,
+                    );
+                    self.violations
+                        .push(Violation::new("processed_at_least_once", at, detail));
+                }
+            }
+            let mut s = GroupStats {
+                group: group.clone(),
+                processing: member.processing.name().to_owned(),
+                generations: self.generations.get(group).map_or(0, |g| g.len() as u64),
+                ..GroupStats::default()
+            };
+            let mut twice = Vec::new();
+            for (&id, &(count, node, first_at)) in seen {
+                s.processed += u64::from(count);
+                if count > 1 {
+                    s.duplicates += 1;
+                    let cause = self.cause(node, first_at);
+                    *s.duplicate_causes.entry(cause.to_owned()).or_default() += 1;
+                    twice.push((id, node, first_at, cause));
+                }
+            }
+            s.fenced_commits = self
+                .members
+                .iter()
+                .enumerate()
+                .filter(|(_, m)| m.as_ref().is_some_and(|m| &m.group == group))
+                .map(|(n, _)| self.fenced.get(&(n as u32)).map_or(0, |f| f.len() as u64))
+                .sum();
+            if self.applies("processed_at_most_once", member.processing) {
+                if let Some(&(id, node, first_at, cause)) = twice.first() {
+                    let (producer, seq) = producer_of(id);
+                    let detail = format!(
+                        "group {group} ({}) processed {} record(s) more than once, the first p{producer}-{seq} (first processed by {} at {}; {cause})",
+                        member.processing.name(),
+                        twice.len(),
+                        self.names[node as usize],
+                        sim::format_nanos(first_at),
+                    );
+                    self.violations
+                        .push(Violation::new("processed_at_most_once", at, detail));
+                }
+            }
+            stats.push(s);
+        }
+        (self.violations, stats)
+    }
+
+    /// Why a record first processed by `node` at `at` was processed again.
+    fn cause(&self, node: u32, at: Nanos) -> &'static str {
+        let after = |times: Option<&Vec<Nanos>>| times.is_some_and(|t| t.iter().any(|&x| x >= at));
+        if after(self.fenced.get(&node)) {
+            "its commit was fenced (ILLEGAL_GENERATION / UNKNOWN_MEMBER_ID): the member had been removed from the group"
+        } else if after(self.started.get(&node)) {
+            "the consumer crashed before committing it"
+        } else {
+            "its partition moved to another member before the commit"
+        }
+    }
+}
