@@ -35,6 +35,8 @@ pub struct BrokerConfig {
     pub offsets_commit_timeout_ms: u64,
     /// `group.initial.rebalance.delay.ms`.
     pub group_initial_rebalance_delay_ms: u64,
+    /// Test-only bug: a coordinator loading a partition skips its committed offsets.
+    pub forget_offsets_on_load: bool,
 }
 
 impl Default for BrokerConfig {
@@ -53,6 +55,7 @@ impl Default for BrokerConfig {
             offsets_topic_num_partitions: 50,
             offsets_commit_timeout_ms: 5000,
             group_initial_rebalance_delay_ms: 3000,
+            forget_offsets_on_load: false,
         }
     }
 }
@@ -113,6 +116,7 @@ impl BrokerConfig {
                 "group.initial.rebalance.delay.ms",
                 d.group_initial_rebalance_delay_ms,
             ),
+            forget_offsets_on_load: false,
         }
     }
 }

@@ -14,10 +14,11 @@
 use sim::{Ctx, NodeId};
 
 use super::replica_manager::{reply, DelayedProduce, ReplicaManager};
-use super::server::{BrokerHost, BrokerTimer};
+use super::server::{BrokerHost, BrokerObs, BrokerTimer};
 use crate::errors::Errors;
 use crate::group::coordinator::{error_response, CoordinatorOutput, CoordinatorRequest};
 use crate::group::offsets_topic::{partition_for, CONSUMER_OFFSETS};
+use crate::group::records::GroupRecord;
 use crate::log::Record;
 use crate::metadata::{MetadataImage, Uuid};
 use crate::protocol::{KafkaResponse, TopicPartition};
@@ -166,6 +167,15 @@ impl ReplicaManager {
         id: u64,
         error: Option<Errors>,
     ) {
+        if error.is_none() {
+            if let Some((group, offsets)) = self.group.pending_commit(id) {
+                let obs = BrokerObs::OffsetsCommitted {
+                    group: group.to_owned(),
+                    offsets,
+                };
+                ctx.observe(obs.into());
+            }
+        }
         let now_ms = ctx.now() / sim::MILLIS;
         let mut out = Vec::new();
         self.group.on_append_done(now_ms, id, error, &mut out);
@@ -215,7 +225,19 @@ impl ReplicaManager {
         }
         self.loading.remove(&tp.partition);
         let now_ms = ctx.now() / sim::MILLIS;
-        let records: Vec<&Record> = p.log.batches().flat_map(|b| b.records.iter()).collect();
+        let forget = self.config.forget_offsets_on_load;
+        let records: Vec<&Record> = p
+            .log
+            .batches()
+            .flat_map(|b| b.records.iter())
+            .filter(|r| {
+                !(forget
+                    && matches!(
+                        GroupRecord::from_record(r),
+                        Some(GroupRecord::OffsetCommit(..))
+                    ))
+            })
+            .collect();
         self.group.load(tp.partition, records, now_ms);
         self.schedule_group_tick(ctx);
     }

@@ -68,6 +68,14 @@ pub enum BrokerObs {
         /// Its log end offset then.
         log_end_offset: u64,
     },
+    /// As group coordinator it committed these offsets of `group` (their
+    /// records reached the high watermark of `__consumer_offsets`).
+    OffsetsCommitted {
+        /// The group.
+        group: String,
+        /// Partition and committed offset.
+        offsets: Vec<(crate::protocol::TopicPartition, u64)>,
+    },
     /// As follower it cut its log.
     Truncated {
         /// `topic-N`.

@@ -68,6 +68,14 @@ struct PollState {
     expected: Option<u64>,
 }
 
+/// How often a record was processed, and by whom first and second.
+#[derive(Clone, Copy, Debug)]
+struct Processings {
+    count: u32,
+    first: (u32, Nanos),
+    second: Option<(u32, Nanos)>,
+}
+
 /// A commit acknowledged: offset, when, by which node.
 type Acked = (u64, Nanos, u32);
 
@@ -83,10 +91,13 @@ pub struct GroupChecker {
     committed: BTreeMap<(String, u32), Acked>,
     /// Every acknowledged commit per (group, partition), in order.
     commit_log: BTreeMap<(String, u32), Vec<Acked>>,
+    /// Every commit sent per (group, partition), in order.
+    sent_log: BTreeMap<(String, u32), Vec<Acked>>,
     truncated: BTreeSet<(String, u32)>,
     polls: BTreeMap<(u32, u32), PollState>,
-    /// Per group: record id -> (times processed, first node, first time).
-    processed: BTreeMap<String, BTreeMap<u64, (u32, u32, Nanos)>>,
+    /// Per group: record id -> times processed, and the first two
+    /// processings (node, time).
+    processed: BTreeMap<String, BTreeMap<u64, Processings>>,
     generations: BTreeMap<String, BTreeSet<i32>>,
     /// Per node: when its commits were fenced.
     fenced: BTreeMap<u32, Vec<Nanos>>,
@@ -160,6 +171,14 @@ impl GroupChecker {
                 }
             }
             ConsumerObs::Released { .. } | ConsumerObs::Fatal(_) => {}
+            ConsumerObs::CommitSent { offsets, .. } => {
+                for &(p, offset) in offsets {
+                    self.sent_log
+                        .entry((group.clone(), p))
+                        .or_default()
+                        .push((offset, at, node));
+                }
+            }
             ConsumerObs::Position {
                 partition,
                 offset,
@@ -172,26 +191,34 @@ impl GroupChecker {
                         expected: Some(*offset),
                     },
                 );
-                if let PositionSource::Committed { requested_at } = source {
-                    let key = (group.clone(), *partition);
-                    let before = self.commit_log.get(&key).and_then(|log| {
-                        log.iter()
-                            .filter(|(_, acked_at, _)| acked_at < requested_at)
-                            .max_by_key(|(o, ..)| *o)
-                            .copied()
-                    });
-                    if let Some((newest, acked_at, by)) = before {
-                        if *offset < newest && !self.truncated.contains(&key) {
-                            let detail = format!(
-                                "{name} fetched committed offset {offset} of {} for group {group} at {}, but offset {newest} had been committed (acknowledged to {} at {})",
-                                tp(*partition),
-                                sim::format_nanos(*requested_at),
-                                self.names[by as usize],
-                                sim::format_nanos(acked_at),
-                            );
-                            self.violation("committed_offsets_monotonic", at, detail);
-                        }
-                    }
+                let (found, requested_at) = match source {
+                    PositionSource::Committed { requested_at } => (Some(*offset), *requested_at),
+                    PositionSource::Reset { requested_at } => (None, *requested_at),
+                    PositionSource::Truncation => return,
+                };
+                let key = (group.clone(), *partition);
+                let before = self.commit_log.get(&key).and_then(|log| {
+                    log.iter()
+                        .filter(|(_, acked_at, _)| *acked_at < requested_at)
+                        .max_by_key(|(o, ..)| *o)
+                        .copied()
+                });
+                let Some((newest, acked_at, by)) = before else {
+                    return;
+                };
+                if found.is_none_or(|f| f < newest) && !self.truncated.contains(&key) {
+                    let fetched = match found {
+                        Some(f) => format!("fetched committed offset {f}"),
+                        None => "found no committed offset".to_owned(),
+                    };
+                    let detail = format!(
+                        "{name} {fetched} of {} for group {group} at {}, but offset {newest} had been committed (acknowledged to {} at {})",
+                        tp(*partition),
+                        sim::format_nanos(requested_at),
+                        self.names[by as usize],
+                        sim::format_nanos(acked_at),
+                    );
+                    self.violation("committed_offsets_monotonic", at, detail);
                 }
             }
             ConsumerObs::Consumed {
@@ -219,30 +246,21 @@ impl GroupChecker {
             ConsumerObs::Processed(records) => {
                 let seen = self.processed.entry(group).or_default();
                 for &(_, _, id) in records {
-                    let e = seen.entry(id).or_insert((0, node, at));
-                    e.0 += 1;
+                    let e = seen.entry(id).or_insert(Processings {
+                        count: 0,
+                        first: (node, at),
+                        second: None,
+                    });
+                    e.count += 1;
+                    if e.count == 2 {
+                        e.second = Some((node, at));
+                    }
                 }
             }
-            ConsumerObs::Committed {
-                generation,
-                offsets,
-                error,
-            } => match error {
+            ConsumerObs::Committed { offsets, error, .. } => match error {
                 None => {
                     for &(p, offset) in offsets {
                         let key = (group.clone(), p);
-                        if let Some(&(prev, prev_at, by)) = self.committed.get(&key) {
-                            if offset < prev && !self.truncated.contains(&key) {
-                                let detail = format!(
-                                    "group {group}'s committed offset of {} went back from {prev} (acknowledged to {} at {}) to {offset} (acknowledged to {name}, generation {generation})",
-                                    tp(p),
-                                    self.names[by as usize],
-                                    sim::format_nanos(prev_at),
-                                );
-                                self.violation("committed_offsets_monotonic", at, detail);
-                            }
-                        }
-                        self.committed.insert(key.clone(), (offset, at, node));
                         self.commit_log.entry(key).or_default().push((offset, at, node));
                     }
                 }
@@ -254,6 +272,34 @@ impl GroupChecker {
             ConsumerObs::TruncationDetected { partition, .. } => {
                 self.truncated.insert((group, *partition));
             }
+        }
+    }
+
+    /// A coordinator (node `node`) committed `offsets` of `group`: in the
+    /// order coordinators apply commits, a partition's committed offset
+    /// never goes back (save after a log truncation a consumer saw).
+    pub fn coordinator_commit(
+        &mut self,
+        at: Nanos,
+        node: u32,
+        group: &str,
+        offsets: &[(crate::protocol::TopicPartition, u64)],
+    ) {
+        for (tp, offset) in offsets {
+            let key = (group.to_owned(), tp.partition);
+            if let Some(&(prev, prev_at, by)) = self.committed.get(&key) {
+                if *offset < prev && !self.truncated.contains(&key) {
+                    let detail = format!(
+                        "group {group}'s committed offset of {tp} went back from {prev} (committed by {} at {}) to {offset} (committed by {} at {})",
+                        self.names[by as usize],
+                        sim::format_nanos(prev_at),
+                        self.names[node as usize],
+                        sim::format_nanos(at),
+                    );
+                    self.violation("committed_offsets_monotonic", at, detail);
+                }
+            }
+            self.committed.insert(key, (*offset, at, node));
         }
     }
 
@@ -284,13 +330,14 @@ impl GroupChecker {
                         continue;
                     };
                     let (producer, seq) = producer_of(first.id);
+                    // The first commit that passed it: who sent it, when.
                     let cover = self
-                        .commit_log
+                        .sent_log
                         .get(&(group.clone(), tp.partition))
                         .and_then(|log| log.iter().find(|(o, ..)| *o > first.offset))
                         .map(|&(o, t, by)| {
                             format!(
-                                "; offset {o} was committed for it by {} at {}",
+                                "; {} committed offset {o} past it at {}, and no member processed it",
                                 self.names[by as usize],
                                 sim::format_nanos(t)
                             )
@@ -313,13 +360,13 @@ impl GroupChecker {
                 ..GroupStats::default()
             };
             let mut twice = Vec::new();
-            for (&id, &(count, node, first_at)) in seen {
-                s.processed += u64::from(count);
-                if count > 1 {
+            for (&id, p) in seen {
+                s.processed += u64::from(p.count);
+                if p.count > 1 {
                     s.duplicates += 1;
-                    let cause = self.cause(node, first_at);
+                    let cause = self.cause(p);
                     *s.duplicate_causes.entry(cause.to_owned()).or_default() += 1;
-                    twice.push((id, node, first_at, cause));
+                    twice.push((id, p.first.0, p.first.1, cause));
                 }
             }
             s.fenced_commits = self
@@ -348,12 +395,19 @@ impl GroupChecker {
         (self.violations, stats)
     }
 
-    /// Why a record first processed by `node` at `at` was processed again.
-    fn cause(&self, node: u32, at: Nanos) -> &'static str {
-        let after = |times: Option<&Vec<Nanos>>| times.is_some_and(|t| t.iter().any(|&x| x >= at));
-        if after(self.fenced.get(&node)) {
-            "its commit was fenced (ILLEGAL_GENERATION / UNKNOWN_MEMBER_ID): the member had been removed from the group"
-        } else if after(self.started.get(&node)) {
+    /// Why a record was processed twice: a processor's commit after it was
+    /// fenced, or the first processor crashed, or else the partition moved.
+    fn cause(&self, p: &Processings) -> &'static str {
+        let after = |times: Option<&Vec<Nanos>>, at: Nanos| {
+            times.is_some_and(|t| t.iter().any(|&x| x >= at))
+        };
+        let (first, first_at) = p.first;
+        let fenced = after(self.fenced.get(&first), first_at)
+            || p.second
+                .is_some_and(|(n, at)| after(self.fenced.get(&n), at));
+        if fenced {
+            "a zombie's commit was fenced (ILLEGAL_GENERATION / UNKNOWN_MEMBER_ID): the member had been removed from the group"
+        } else if after(self.started.get(&first), first_at) {
             "the consumer crashed before committing it"
         } else {
             "its partition moved to another member before the commit"

@@ -129,6 +129,8 @@ pub struct Membership {
     heartbeat_in_flight: bool,
     /// Back off until then before the next attempt.
     retry_at_ms: u64,
+    /// The coordinator was lost mid-rebalance: rejoin once it is found.
+    rejoin_after_find: bool,
 }
 
 impl Membership {
@@ -145,6 +147,7 @@ impl Membership {
             next_heartbeat_ms: 0,
             heartbeat_in_flight: false,
             retry_at_ms: 0,
+            rejoin_after_find: false,
         }
     }
 
@@ -221,7 +224,8 @@ impl Membership {
         match coordinator {
             Ok(broker) => {
                 self.coordinator = Some(broker);
-                self.phase = if self.owned.is_empty() && self.generation_id < 0 {
+                let rejoin = std::mem::take(&mut self.rejoin_after_find);
+                self.phase = if rejoin || (self.owned.is_empty() && self.generation_id < 0) {
                     Phase::Unjoined
                 } else {
                     // It had an assignment: heartbeat the new coordinator,
@@ -240,6 +244,11 @@ impl Membership {
     pub fn on_coordinator_lost(&mut self, now_ms: u64) {
         if self.phase == Phase::Fatal {
             return;
+        }
+        // A JoinGroup or SyncGroup in flight dies with the connection: the
+        // member rejoins once it finds the coordinator (AbstractCoordinator).
+        if matches!(self.phase, Phase::Unjoined | Phase::Joining | Phase::Syncing) {
+            self.rejoin_after_find = true;
         }
         self.coordinator = None;
         self.heartbeat_in_flight = false;

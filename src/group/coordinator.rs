@@ -446,6 +446,17 @@ impl<R: Clone> GroupCoordinator<R> {
         }
     }
 
+    /// The group and offsets of the OffsetCommit append `id`, if it is one in flight.
+    pub fn pending_commit(&self, id: u64) -> Option<(&str, Vec<(TopicPartition, u64)>)> {
+        match self.appends.get(&id) {
+            Some((_, PendingAppend::Commit { group, offsets, .. })) => Some((
+                group.as_str(),
+                offsets.iter().map(|(tp, v)| (tp.clone(), v.offset)).collect(),
+            )),
+            _ => None,
+        }
+    }
+
     /// The append `id` committed (`error` None) or failed.
     pub fn on_append_done(
         &mut self,

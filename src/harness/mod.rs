@@ -73,6 +73,8 @@ pub struct TestMutations {
     pub trust_epoch_checkpoint: bool,
     /// Consumer bugs.
     pub consumer: ConsumerMutations,
+    /// Group coordinator bug: loading an offsets partition skips its committed offsets.
+    pub forget_offsets_on_load: bool,
 }
 
 /// Counts of what the clients did.
@@ -156,6 +158,7 @@ pub fn run(scenario: &Scenario, seed: u64, options: &RunOptions) -> Result<Outco
     let mut broker_config =
         BrokerConfig::from_configs(&scenario.cluster.config, scenario.protocol.truncation);
     broker_config.log.trust_epoch_checkpoint = options.mutations.trust_epoch_checkpoint;
+    broker_config.forget_offsets_on_load = options.mutations.forget_offsets_on_load;
     let broker_nodes: BTreeMap<u32, NodeId> = (1..=scenario.cluster.brokers)
         .filter_map(|b| Some((b, topology.id(&Role::Broker(b))?)))
         .collect();
@@ -472,6 +475,9 @@ impl Monitor {
             ClusterObs::Broker(BrokerObs::Leader(l)) => {
                 self.leaders.observe(o.at, o.node, l, &name, out)
             }
+            ClusterObs::Broker(BrokerObs::OffsetsCommitted { group, offsets }) => {
+                self.groups.coordinator_commit(o.at, o.node.0, group, offsets)
+            }
             ClusterObs::Broker(_) | ClusterObs::Admin(_) => {}
         }
     }
@@ -554,6 +560,8 @@ fn data_available(
             ));
         }
     }
+    // Per group: its topic and the partitions some running member owns.
+    let mut owned: BTreeMap<&str, (&str, BTreeSet<u32>)> = BTreeMap::new();
     for id in topology.ids() {
         let Some(ClusterNode::Consumer(c)) = sim.node(id) else {
             continue;
@@ -562,6 +570,12 @@ fn data_available(
             continue;
         };
         let topic = &consumer_spec(scenario, group, *index).topic;
+        let entry = owned
+            .entry(group.as_str())
+            .or_insert_with(|| (topic.as_str(), BTreeSet::new()));
+        if !c.is_stopped() {
+            entry.1.extend(c.positions().keys());
+        }
         for (partition, position) in c.positions() {
             let tp = TopicPartition::new(topic, partition);
             let hw = end_state
@@ -574,6 +588,23 @@ fn data_available(
                     sim.name(id)
                 ));
             }
+        }
+    }
+    for (group, (topic, partitions)) in owned {
+        let count = scenario
+            .topics
+            .iter()
+            .find(|t| t.name == topic)
+            .map_or(0, |t| t.partitions);
+        let unowned: Vec<String> = (0..count)
+            .filter(|p| !partitions.contains(p))
+            .map(|p| format!("{topic}-{p}"))
+            .collect();
+        if !unowned.is_empty() {
+            problems.push(format!(
+                "group {group} ended with no member reading {}",
+                unowned.join(", ")
+            ));
         }
     }
     problems

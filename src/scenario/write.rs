@@ -84,6 +84,12 @@ impl Scenario {
                 q(&c.group)
             )?;
             writeln!(w, "count = {}", c.count)?;
+            writeln!(
+                w,
+                "processing = {}\nprocessing_time = \"{}\"",
+                q(c.processing.name()),
+                d(c.processing_time_ns)
+            )?;
             w.push_str(&configs(&c.config));
         }
         let n = &self.network;

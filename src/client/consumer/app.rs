@@ -17,13 +17,14 @@ impl Consumer {
     pub(super) fn app_step<N: ConsumerHost>(&mut self, ctx: &mut Ctx<'_, N>) {
         // A commitSync waiting to be (re)sent.
         if let App::Committing {
+            generation,
             offsets,
             in_flight: false,
             started_ms,
             ..
         } = &self.app
         {
-            let (offsets, started_ms) = (offsets.clone(), *started_ms);
+            let (offsets, started_ms, generation) = (offsets.clone(), *started_ms, *generation);
             let now_ms = Self::now_ms(ctx);
             if offsets.is_empty() {
                 // Nothing to commit: done.
@@ -33,6 +34,7 @@ impl Consumer {
                     }
                 }
             } else if self.membership.is_rebalancing()
+                || self.membership.generation_id() != generation
                 || now_ms.saturating_sub(started_ms) >= self.config.default_api_timeout_ms
             {
                 // RebalanceInProgressException / TimeoutException from
@@ -40,7 +42,6 @@ impl Consumer {
                 // at-most-once, unprocessed).
                 self.app = App::Idle;
             } else if self.membership.is_stable() {
-                let generation = self.membership.generation_id();
                 if self.send_commit(ctx, CommitPurpose::Sync, generation, offsets) {
                     if let App::Committing { in_flight, .. } = &mut self.app {
                         *in_flight = true;
@@ -86,6 +87,7 @@ impl Consumer {
             Processing::AtMostOnce => {
                 let offsets = self.consumed_offsets();
                 self.app = App::Committing {
+                    generation: self.membership.generation_id(),
                     offsets,
                     records: Some(records),
                     in_flight: false,
@@ -154,9 +156,15 @@ impl Consumer {
         then_commit: bool,
     ) {
         let seq = self.polls;
+        let owners = self
+            .owned
+            .iter()
+            .map(|(&p, o)| (p, o.incarnation))
+            .collect();
         self.app = App::Processing {
             seq,
             records,
+            owners,
             then_commit,
         };
         if self.config.processing_time_ns == 0 {
@@ -174,6 +182,7 @@ impl Consumer {
         let App::Processing {
             seq: current,
             records,
+            owners,
             then_commit,
         } = std::mem::take(&mut self.app)
         else {
@@ -183,12 +192,18 @@ impl Consumer {
             self.app = App::Processing {
                 seq: current,
                 records,
+                owners,
                 then_commit,
             };
             return;
         }
+        // Only a partition still owned as when polled moves its processed mark.
         for &(p, offset, _) in &records {
-            if let Some(o) = self.owned.get_mut(&p) {
+            if let Some(o) = self
+                .owned
+                .get_mut(&p)
+                .filter(|o| owners.get(&p) == Some(&o.incarnation))
+            {
                 o.processed = Some(o.processed.map_or(offset + 1, |x| x.max(offset + 1)));
             }
         }
@@ -200,6 +215,7 @@ impl Consumer {
                 .filter_map(|(&p, o)| Some((p, o.processed?, o.last_epoch.unwrap_or(-1))))
                 .collect();
             self.app = App::Committing {
+                generation: self.membership.generation_id(),
                 offsets,
                 records: None,
                 in_flight: false,

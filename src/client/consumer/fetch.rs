@@ -110,16 +110,20 @@ impl Consumer {
                     );
                 }
             }
-            (InFlight::ListOffsets(p), KafkaResponse::ListOffsets { error, offset, .. }) => {
+            (
+                InFlight::ListOffsets(p, requested_at),
+                KafkaResponse::ListOffsets { error, offset, .. },
+            ) => {
                 let Some(o) = self.owned.get_mut(&p) else {
                     return;
                 };
                 o.resolving = false;
                 if error.is_some() {
+                    o.retry_at_ms = ctx.now() / MILLIS + self.config.retry_backoff_ms;
                     ctx.set_timer(backoff, ConsumerTimer::Metadata.into());
                     return;
                 }
-                self.set_position(ctx, p, offset, PositionSource::Reset);
+                self.set_position(ctx, p, offset, PositionSource::Reset { requested_at });
             }
             _ => {}
         }
@@ -151,7 +155,13 @@ impl Consumer {
     }
 
     /// ListOffsets for an owned partition without a committed offset.
-    pub(super) fn reset_position<N: ConsumerHost>(&mut self, ctx: &mut Ctx<'_, N>, p: u32) {
+    /// `requested_at`: when the OffsetFetch that found no offset was sent.
+    pub(super) fn reset_position<N: ConsumerHost>(
+        &mut self,
+        ctx: &mut Ctx<'_, N>,
+        p: u32,
+        requested_at: sim::Nanos,
+    ) {
         let timestamp = match self.config.auto_offset_reset {
             OffsetReset::Earliest => EARLIEST_TIMESTAMP,
             OffsetReset::Latest => LATEST_TIMESTAMP,
@@ -174,7 +184,7 @@ impl Consumer {
             timestamp,
             current_leader_epoch: epoch,
         };
-        self.send(ctx, leader, request, InFlight::ListOffsets(p));
+        self.send(ctx, leader, request, InFlight::ListOffsets(p, requested_at));
     }
 
     fn on_metadata<N: ConsumerHost>(

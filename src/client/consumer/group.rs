@@ -6,7 +6,8 @@
 use sim::{Ctx, Nanos};
 
 use super::{
-    App, Commit, CommitPurpose, Consumer, ConsumerHost, ConsumerObs, InFlight, PositionSource,
+    App, Commit, CommitPurpose, Consumer, ConsumerHost, ConsumerObs, InFlight, Owned,
+    PositionSource,
 };
 use crate::client::membership::MembershipOutput;
 use crate::errors::Errors;
@@ -65,7 +66,12 @@ impl Consumer {
                     added,
                 } => {
                     for tp in added {
-                        self.owned.entry(tp.partition).or_default();
+                        self.incarnations += 1;
+                        let incarnation = self.incarnations;
+                        self.owned.entry(tp.partition).or_insert_with(|| Owned {
+                            incarnation,
+                            ..Owned::default()
+                        });
                     }
                     ctx.observe(
                         ConsumerObs::Assigned {
@@ -139,6 +145,13 @@ impl Consumer {
                     .collect(),
             },
         };
+        ctx.observe(
+            ConsumerObs::CommitSent {
+                generation,
+                offsets: offsets.iter().map(|&(p, o, _)| (p, o)).collect(),
+            }
+            .into(),
+        );
         let commit = Commit {
             purpose,
             generation,
@@ -156,10 +169,11 @@ impl Consumer {
         if !self.membership.is_stable() {
             return;
         }
+        let now_ms = Self::now_ms(ctx);
         let wanted: Vec<u32> = self
             .owned
             .iter()
-            .filter(|(_, o)| o.position.is_none() && !o.resolving)
+            .filter(|(_, o)| o.position.is_none() && !o.resolving && o.retry_at_ms <= now_ms)
             .map(|(&p, _)| p)
             .collect();
         if wanted.is_empty() {
@@ -184,7 +198,10 @@ impl Consumer {
             ctx,
             coordinator,
             request,
-            InFlight::OffsetFetch { requested_at },
+            InFlight::OffsetFetch {
+                requested_at,
+                partitions: wanted,
+            },
         );
     }
 
@@ -223,12 +240,19 @@ impl Consumer {
                 self.on_commit_done(ctx, commit, error);
             }
             (
-                InFlight::OffsetFetch { requested_at },
+                InFlight::OffsetFetch {
+                    requested_at,
+                    partitions,
+                },
                 KafkaResponse::Group(CoordinatorResponse::OffsetFetch { error, offsets }),
             ) => {
-                for o in self.owned.values_mut() {
-                    if o.position.is_none() {
+                let retry_at_ms = now_ms + self.config.retry_backoff_ms;
+                for p in partitions {
+                    if let Some(o) = self.owned.get_mut(&p) {
                         o.resolving = false;
+                        if error.is_some() {
+                            o.retry_at_ms = retry_at_ms;
+                        }
                     }
                 }
                 match error {
@@ -259,7 +283,7 @@ impl Consumer {
                         o.last_epoch = (epoch >= 0).then_some(epoch);
                     }
                 }
-                None => self.reset_position(ctx, p),
+                None => self.reset_position(ctx, p, requested_at),
             }
         }
     }

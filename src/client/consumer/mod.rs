@@ -147,8 +147,11 @@ pub enum PositionSource {
         /// When the OffsetFetch was sent.
         requested_at: Nanos,
     },
-    /// No committed offset: `auto.offset.reset`.
-    Reset,
+    /// No committed offset (OffsetFetch sent at this time): `auto.offset.reset`.
+    Reset {
+        /// When the OffsetFetch that found none was sent.
+        requested_at: Nanos,
+    },
     /// The log was truncated below its position (KIP-320).
     Truncation,
 }
@@ -196,6 +199,13 @@ pub enum ConsumerObs {
     },
     /// The application finished processing a poll's records: (partition, offset, id).
     Processed(Vec<(u32, u64, u64)>),
+    /// An OffsetCommit was sent.
+    CommitSent {
+        /// The generation it carries.
+        generation: i32,
+        /// (partition, offset) to commit.
+        offsets: Vec<(u32, u64)>,
+    },
     /// An OffsetCommit ended.
     Committed {
         /// The generation it carried.
@@ -238,6 +248,10 @@ struct Owned {
     validating: bool,
     /// OffsetFetch or ListOffsets in flight.
     resolving: bool,
+    /// No new OffsetFetch before then (after a failed one), ms.
+    retry_at_ms: u64,
+    /// Which assignment of the partition to this consumer this is.
+    incarnation: u64,
 }
 
 /// A request in flight.
@@ -246,11 +260,14 @@ enum InFlight {
     Metadata,
     Fetch(Vec<(u32, u64)>),
     Validate(u32),
-    ListOffsets(u32),
+    ListOffsets(u32, Nanos),
     FindCoordinator,
     Membership,
     Commit(Commit),
-    OffsetFetch { requested_at: Nanos },
+    OffsetFetch {
+        requested_at: Nanos,
+        partitions: Vec<u32>,
+    },
 }
 
 /// Why a commit was sent.
@@ -282,10 +299,13 @@ enum App {
     Processing {
         seq: u64,
         records: Vec<(u32, u64, u64)>,
+        /// Each partition's incarnation when polled.
+        owners: BTreeMap<u32, u64>,
         then_commit: bool,
     },
     /// commitSync in progress; at-most-once processes `records` after it.
     Committing {
+        generation: i32,
         offsets: Vec<(u32, u64, i32)>,
         records: Option<Vec<(u32, u64, u64)>>,
         in_flight: bool,
@@ -309,6 +329,7 @@ pub struct Consumer {
     find_in_flight: bool,
     app: App,
     polls: u64,
+    incarnations: u64,
     poll_cursor: u32,
     next_auto_commit_ms: u64,
     stopped: bool,
@@ -332,6 +353,7 @@ impl Consumer {
             find_in_flight: false,
             app: App::Idle,
             polls: 0,
+            incarnations: 0,
             poll_cursor: 0,
             next_auto_commit_ms: 0,
             stopped: false,
@@ -414,7 +436,7 @@ impl Consumer {
             InFlight::Metadata
             | InFlight::Fetch(_)
             | InFlight::Validate(_)
-            | InFlight::ListOffsets(_) => self.on_data_response(ctx, broker, what, response),
+            | InFlight::ListOffsets(..) => self.on_data_response(ctx, broker, what, response),
             InFlight::FindCoordinator
             | InFlight::Membership
             | InFlight::Commit(_)
@@ -487,10 +509,11 @@ impl Consumer {
                 }
                 self.refresh_metadata(ctx);
             }
-            InFlight::Validate(p) | InFlight::ListOffsets(p) => {
+            InFlight::Validate(p) | InFlight::ListOffsets(p, _) => {
                 if let Some(o) = self.owned.get_mut(&p) {
                     o.validating = false;
                     o.resolving = false;
+                    o.retry_at_ms = now_ms + self.config.retry_backoff_ms;
                 }
                 self.refresh_metadata(ctx);
             }
@@ -500,11 +523,12 @@ impl Consumer {
                 self.membership.on_coordinator_lost(now_ms);
                 self.on_commit_done(ctx, commit, Some(Errors::RequestTimedOut));
             }
-            InFlight::OffsetFetch { .. } => {
+            InFlight::OffsetFetch { partitions, .. } => {
                 self.membership.on_coordinator_lost(now_ms);
-                for o in self.owned.values_mut() {
-                    if o.position.is_none() {
+                for p in partitions {
+                    if let Some(o) = self.owned.get_mut(&p) {
                         o.resolving = false;
+                        o.retry_at_ms = now_ms + self.config.retry_backoff_ms;
                     }
                 }
             }
