@@ -54,6 +54,15 @@ fn data_path_scenarios_pass_100_seeds_each() {
 }
 
 #[test]
+fn group_scenarios_pass_100_seeds_each() {
+    for scenario in ["consumer_crash", "coordinator_failover", "rebalance_storm"] {
+        let (code, text) = explore(scenario, "0..100");
+        assert_eq!(code, 0, "{scenario}:\n{text}");
+        assert!(text.contains("pass      100"), "{scenario}:\n{text}");
+    }
+}
+
+#[test]
 fn a_broken_quorum_fails_the_sweep_with_exit_1() {
     let output = Command::new(env!("CARGO_BIN_EXE_ksim"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))

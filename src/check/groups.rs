@@ -103,6 +103,8 @@ pub struct GroupChecker {
     fenced: BTreeMap<u32, Vec<Nanos>>,
     /// Per node: when it (re)started.
     started: BTreeMap<u32, Vec<Nanos>>,
+    /// Per (group, partition): the first position taken by `auto.offset.reset`.
+    first_reset: BTreeMap<(String, u32), u64>,
     violations: Vec<Violation>,
 }
 
@@ -191,6 +193,11 @@ impl GroupChecker {
                         expected: Some(*offset),
                     },
                 );
+                if let PositionSource::Reset { .. } = source {
+                    self.first_reset
+                        .entry((group.clone(), *partition))
+                        .or_insert(*offset);
+                }
                 let (found, requested_at) = match source {
                     PositionSource::Committed { requested_at } => (Some(*offset), *requested_at),
                     PositionSource::Reset { requested_at } => (None, *requested_at),
@@ -330,7 +337,12 @@ impl GroupChecker {
                         continue;
                     };
                     let (producer, seq) = producer_of(first.id);
-                    // The first commit that passed it: who sent it, when.
+                    // Why: the group started after it (auto.offset.reset), or
+                    // the first commit that passed it: who sent it, when.
+                    let reset = self
+                        .first_reset
+                        .get(&(group.clone(), tp.partition))
+                        .filter(|&&r| r > first.offset);
                     let cover = self
                         .sent_log
                         .get(&(group.clone(), tp.partition))
@@ -343,6 +355,10 @@ impl GroupChecker {
                             )
                         })
                         .unwrap_or_default();
+                    let cover = match reset {
+                        Some(r) => format!("; the group started reading {tp} at offset {r} (auto.offset.reset found no committed offset){cover}"),
+                        None => cover,
+                    };
                     let detail = format!(
                         "group {group} ({}) never processed {} acknowledged record(s) of {tp}, the first at offset {} (p{producer}-{seq}){cover}",
                         member.processing.name(),

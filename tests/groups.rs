@@ -1,0 +1,189 @@
+//! Consumer groups end to end: the anomaly scenarios show what Kafka users
+//! meet (a zombie's fenced commit, records an at-most-once consumer loses),
+//! and every group checker is shown firing on a broken variant: a consumer
+//! or coordinator with a deliberate bug, or a processing mode that does not
+//! give the guarantee asked of it.
+
+use ksim::client::consumer::ConsumerMutations;
+use ksim::harness::{run, Outcome, RunOptions, TestMutations};
+
+fn load(file: &str, edit: Option<(&str, &str)>) -> ksim::scenario::Scenario {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(file);
+    let mut text = std::fs::read_to_string(&path).expect("scenario file");
+    if let Some((from, to)) = edit {
+        assert!(text.contains(from), "{file} has {from}");
+        text = text.replace(from, to);
+    }
+    ksim::scenario::parse(&text, file).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn outcome(s: &ksim::scenario::Scenario, seed: u64, mutations: TestMutations) -> Outcome {
+    let options = RunOptions {
+        mutations,
+        ..RunOptions::default()
+    };
+    run(s, seed, &options).expect("runs")
+}
+
+fn violated(o: &Outcome, invariant: &str) -> bool {
+    o.violations.iter().any(|v| v.invariant == invariant)
+}
+
+/// The first seed below `budget` whose run violates `invariant`.
+fn first(
+    s: &ksim::scenario::Scenario,
+    invariant: &str,
+    budget: u64,
+    mutations: TestMutations,
+) -> Option<u64> {
+    (0..budget).find(|&seed| violated(&outcome(s, seed, mutations), invariant))
+}
+
+#[test]
+fn a_zombies_commit_is_fenced_and_its_reprocessing_counted_not_lost() {
+    let s = load("zombie_consumer.toml", None);
+    for seed in 0..2 {
+        let o = outcome(&s, seed, TestMutations::default());
+        assert!(o.violations.is_empty(), "seed {seed}: {:?}", o.violations);
+        let g = &o.stats.groups[0];
+        assert_eq!(g.group, "billing");
+        assert!(g.fenced_commits >= 1, "seed {seed}: {g:?}");
+        let fenced = g
+            .duplicate_causes
+            .iter()
+            .find(|(cause, _)| cause.contains("fenced"))
+            .map_or(0, |(_, n)| *n);
+        assert!(fenced > 0, "seed {seed}: {g:?}");
+        assert!(g.duplicates >= fenced);
+        // The group moved on without the zombie and back with it.
+        assert!(g.generations >= 2, "seed {seed}: {g:?}");
+    }
+}
+
+#[test]
+fn at_most_once_loses_records_on_a_crash_and_at_least_once_does_not() {
+    let broken = load("at_most_once_crash.toml", None);
+    let seed = first(
+        &broken,
+        "processed_at_least_once",
+        5,
+        TestMutations::default(),
+    );
+    assert!(seed.is_some(), "at-most-once must lose records to the crash");
+    let o = outcome(&broken, seed.unwrap(), TestMutations::default());
+    assert!(!violated(&o, "processed_at_most_once"), "{:?}", o.violations);
+    let detail = &o
+        .violations
+        .iter()
+        .find(|v| v.invariant == "processed_at_least_once")
+        .unwrap()
+        .detail;
+    assert!(detail.contains("committed offset"), "{detail}");
+
+    let fixed = load(
+        "at_most_once_crash.toml",
+        Some((
+            "processing = \"at-most-once\"",
+            "processing = \"at-least-once\"",
+        )),
+    );
+    for seed in 0..3 {
+        let o = outcome(&fixed, seed, TestMutations::default());
+        assert!(
+            !violated(&o, "processed_at_least_once"),
+            "seed {seed}: {:?}",
+            o.violations
+        );
+    }
+}
+
+/// At-least-once processing does not give at-most-once: asked for it
+/// explicitly, the zombie's reprocessing is a violation.
+#[test]
+fn processed_at_most_once_fires_when_asked_of_an_at_least_once_group() {
+    let s = load(
+        "zombie_consumer.toml",
+        Some((
+            "resume_after = \"20s\"",
+            "resume_after = \"20s\"\n\n[check]\ninvariants = [\"processed_at_most_once\"]",
+        )),
+    );
+    let o = outcome(&s, 0, TestMutations::default());
+    assert!(violated(&o, "processed_at_most_once"), "{:?}", o.violations);
+    assert!(o.checked.iter().any(|c| c == "processed_at_most_once"));
+    assert!(!o.checked.iter().any(|c| c == "processed_at_least_once"));
+}
+
+fn consumer_bug(m: ConsumerMutations) -> TestMutations {
+    TestMutations {
+        consumer: m,
+        ..TestMutations::default()
+    }
+}
+
+#[test]
+fn exclusive_assignment_fires_when_a_consumer_keeps_revoked_partitions() {
+    let s = load("consumer_crash.toml", None);
+    let bug = consumer_bug(ConsumerMutations {
+        ignore_revocation: true,
+        ..ConsumerMutations::default()
+    });
+    assert!(first(&s, "exclusive_assignment", 3, bug).is_some());
+    assert!(!violated(
+        &outcome(&s, 0, TestMutations::default()),
+        "exclusive_assignment"
+    ));
+}
+
+#[test]
+fn no_poll_skip_fires_when_a_consumer_skips_past_its_position() {
+    let s = load("consumer_crash.toml", None);
+    let bug = consumer_bug(ConsumerMutations {
+        skip_after_position: true,
+        ..ConsumerMutations::default()
+    });
+    let o = outcome(&s, 0, bug);
+    assert!(violated(&o, "no_poll_skip"), "{:?}", o.violations);
+    // Every skipped record is one no member processed.
+    assert!(violated(&o, "processed_at_least_once"), "{:?}", o.violations);
+}
+
+#[test]
+fn monotonic_poll_fires_when_a_consumer_polls_a_record_again() {
+    let s = load("consumer_crash.toml", None);
+    let bug = consumer_bug(ConsumerMutations {
+        repeat_last_record: true,
+        ..ConsumerMutations::default()
+    });
+    let o = outcome(&s, 0, bug);
+    assert!(violated(&o, "monotonic_poll"), "{:?}", o.violations);
+}
+
+#[test]
+fn committed_offsets_survive_coordinator_failover_and_the_checker_sees_them_lost() {
+    let s = load("coordinator_failover.toml", None);
+    let o = outcome(&s, 0, TestMutations::default());
+    assert!(o.violations.is_empty(), "{:?}", o.violations);
+    let crashed = o
+        .faults
+        .iter()
+        .find(|f| f.kind == "crash" && f.target.starts_with("broker-"))
+        .expect("the coordinator's broker crashed");
+    assert_eq!(crashed.at_ns, 22 * sim::SECONDS);
+    // At the end the group has committed every partition up to the log end.
+    let g = &o.groups[0];
+    assert_eq!(g.committed.len(), 6, "{g:?}");
+    for (tp, offset) in &g.committed {
+        assert_eq!(Some(offset), g.log_end.get(tp), "{tp}");
+    }
+    // A coordinator that forgets the committed offsets when it loads the
+    // partition hands out older positions.
+    let forgetful = TestMutations {
+        forget_offsets_on_load: true,
+        ..TestMutations::default()
+    };
+    let seed = first(&s, "committed_offsets_monotonic", 3, forgetful);
+    assert!(seed.is_some(), "a forgetful coordinator must be caught");
+}
