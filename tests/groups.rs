@@ -71,9 +71,16 @@ fn at_most_once_loses_records_on_a_crash_and_at_least_once_does_not() {
         5,
         TestMutations::default(),
     );
-    assert!(seed.is_some(), "at-most-once must lose records to the crash");
+    assert!(
+        seed.is_some(),
+        "at-most-once must lose records to the crash"
+    );
     let o = outcome(&broken, seed.unwrap(), TestMutations::default());
-    assert!(!violated(&o, "processed_at_most_once"), "{:?}", o.violations);
+    assert!(
+        !violated(&o, "processed_at_most_once"),
+        "{:?}",
+        o.violations
+    );
     let detail = &o
         .violations
         .iter()
@@ -147,7 +154,11 @@ fn no_poll_skip_fires_when_a_consumer_skips_past_its_position() {
     let o = outcome(&s, 0, bug);
     assert!(violated(&o, "no_poll_skip"), "{:?}", o.violations);
     // Every skipped record is one no member processed.
-    assert!(violated(&o, "processed_at_least_once"), "{:?}", o.violations);
+    assert!(
+        violated(&o, "processed_at_least_once"),
+        "{:?}",
+        o.violations
+    );
 }
 
 #[test]

@@ -104,7 +104,8 @@ impl ReplicaManager {
                     if let Some(error) = self.append_internal(ctx, id, partition, records) {
                         let now_ms = ctx.now() / sim::MILLIS;
                         let mut more = Vec::new();
-                        self.group.on_append_done(now_ms, id, Some(error), &mut more);
+                        self.group
+                            .on_append_done(now_ms, id, Some(error), &mut more);
                         queue.extend(more);
                     }
                 }

@@ -15,7 +15,7 @@ pub mod producer_state;
 mod replica_manager;
 mod server;
 
-pub use lifecycle::{BrokerLifecycle, LifecycleEffect};
 pub use group_host::ReplyTo;
+pub use lifecycle::{BrokerLifecycle, LifecycleEffect};
 pub use replica_manager::ReplicaManager;
 pub use server::{BrokerHost, BrokerMsg, BrokerObs, BrokerServer, BrokerTimer};

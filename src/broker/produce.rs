@@ -162,7 +162,10 @@ impl ReplicaManager {
         d: DelayedProduce,
     ) {
         if let Some(id) = d.internal {
-            let error = d.parts.into_iter().find_map(|(.., answer)| answer.flatten());
+            let error = d
+                .parts
+                .into_iter()
+                .find_map(|(.., answer)| answer.flatten());
             self.on_internal_append_done(ctx, id, error);
             return;
         }

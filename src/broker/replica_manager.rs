@@ -12,8 +12,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use sim::{Ctx, NodeId};
 
 use super::checkpoints::{self, HW_CHECKPOINT, RECOVERY_CHECKPOINT};
-use super::group_host::ReplyTo;
 use super::config::{BrokerConfig, Truncation};
+use super::group_host::ReplyTo;
 use super::partition::{LeaderState, Partition, PendingIsr, Role};
 use super::producer_state::ProducerStateManager;
 use super::server::{BrokerHost, BrokerObs, BrokerTimer};
@@ -116,7 +116,8 @@ impl ReplicaManager {
             producer_ids_requested_at: None,
             waiting_init: Vec::new(),
             broker_nodes,
-            group: GroupCoordinator::new(config.offsets_topic_num_partitions),
+            group: GroupCoordinator::new(config.offsets_topic_num_partitions)
+                .with_initial_rebalance_delay_ms(config.group_initial_rebalance_delay_ms),
             loading: BTreeSet::new(),
             group_tick_at: None,
         }

@@ -111,7 +111,11 @@ pub struct GroupChecker {
 impl GroupChecker {
     /// A checker for consumers `members` (by node index); `names` names the
     /// nodes; `explicit` lists the invariants the scenario's `[check]` names.
-    pub fn new(names: Vec<String>, members: Vec<Option<MemberOf>>, explicit: BTreeSet<String>) -> Self {
+    pub fn new(
+        names: Vec<String>,
+        members: Vec<Option<MemberOf>>,
+        explicit: BTreeSet<String>,
+    ) -> Self {
         Self {
             names,
             members,
@@ -268,10 +272,15 @@ impl GroupChecker {
                 None => {
                     for &(p, offset) in offsets {
                         let key = (group.clone(), p);
-                        self.commit_log.entry(key).or_default().push((offset, at, node));
+                        self.commit_log
+                            .entry(key)
+                            .or_default()
+                            .push((offset, at, node));
                     }
                 }
-                Some(Errors::IllegalGeneration | Errors::UnknownMemberId | Errors::FencedInstanceId) => {
+                Some(
+                    Errors::IllegalGeneration | Errors::UnknownMemberId | Errors::FencedInstanceId,
+                ) => {
                     self.fenced.entry(node).or_default().push(at);
                 }
                 Some(_) => {}
@@ -328,7 +337,11 @@ impl GroupChecker {
             let empty = BTreeMap::new();
             let seen = self.processed.get(group).unwrap_or(&empty);
             if self.applies("processed_at_least_once", member.processing) {
-                for (tp, records) in end.committed.iter().filter(|(tp, _)| tp.topic == member.topic) {
+                for (tp, records) in end
+                    .committed
+                    .iter()
+                    .filter(|(tp, _)| tp.topic == member.topic)
+                {
                     let missing: Vec<_> = records
                         .iter()
                         .filter(|r| acked(r.id) && !seen.contains_key(&r.id))

@@ -173,7 +173,10 @@ impl Membership {
 
     /// Whether a rebalance is under way (joining or syncing).
     pub fn is_rebalancing(&self) -> bool {
-        matches!(self.phase, Phase::Unjoined | Phase::Joining | Phase::Syncing)
+        matches!(
+            self.phase,
+            Phase::Unjoined | Phase::Joining | Phase::Syncing
+        )
     }
 
     /// Whether it has a current assignment.
@@ -247,7 +250,10 @@ impl Membership {
         }
         // A JoinGroup or SyncGroup in flight dies with the connection: the
         // member rejoins once it finds the coordinator (AbstractCoordinator).
-        if matches!(self.phase, Phase::Unjoined | Phase::Joining | Phase::Syncing) {
+        if matches!(
+            self.phase,
+            Phase::Unjoined | Phase::Joining | Phase::Syncing
+        ) {
             self.rejoin_after_find = true;
         }
         self.coordinator = None;
@@ -462,14 +468,19 @@ impl Membership {
     /// An OffsetCommit or OffsetFetch failed with `error`: the generation or
     /// member is gone (rejoin, partitions lost), a rebalance is on (rejoin),
     /// or the coordinator moved (find it again), as the Java client reacts.
-    pub fn on_offsets_error(&mut self, now_ms: u64, error: Errors, out: &mut Vec<MembershipOutput>) {
+    pub fn on_offsets_error(
+        &mut self,
+        now_ms: u64,
+        error: Errors,
+        out: &mut Vec<MembershipOutput>,
+    ) {
         match error {
             Errors::NotCoordinator
             | Errors::CoordinatorNotAvailable
-            | Errors::CoordinatorLoadInProgress => {
-                if self.phase != Phase::FindingCoordinator {
-                    self.on_coordinator_lost(now_ms)
-                }
+            | Errors::CoordinatorLoadInProgress
+                if self.phase != Phase::FindingCoordinator =>
+            {
+                self.on_coordinator_lost(now_ms)
             }
             Errors::IllegalGeneration
             | Errors::UnknownMemberId

@@ -125,6 +125,7 @@ pub struct GroupCoordinator<R> {
     offsets: BTreeMap<String, BTreeMap<TopicPartition, OffsetCommitValue>>,
     appends: BTreeMap<u64, (u32, PendingAppend<R>)>,
     next_append: u64,
+    initial_rebalance_delay_ms: u64,
 }
 
 impl<R: Clone> GroupCoordinator<R> {
@@ -137,7 +138,14 @@ impl<R: Clone> GroupCoordinator<R> {
             offsets: BTreeMap::new(),
             appends: BTreeMap::new(),
             next_append: 0,
+            initial_rebalance_delay_ms: super::classic::GROUP_INITIAL_REBALANCE_DELAY_MS,
         }
+    }
+
+    /// With `group.initial.rebalance.delay.ms` = `ms`.
+    pub fn with_initial_rebalance_delay_ms(mut self, ms: u64) -> Self {
+        self.initial_rebalance_delay_ms = ms;
+        self
     }
 
     /// The offsets partition of `group`.
@@ -171,10 +179,9 @@ impl<R: Clone> GroupCoordinator<R> {
         let loaded = LoadedGroups::load(records);
         for (group, value) in &loaded.groups {
             if self.partition_of(group) == partition {
-                self.groups.insert(
-                    group.clone(),
-                    ClassicGroup::from_metadata(group, value, now_ms),
-                );
+                let mut g = ClassicGroup::from_metadata(group, value, now_ms);
+                g.initial_rebalance_delay_ms = self.initial_rebalance_delay_ms;
+                self.groups.insert(group.clone(), g);
             }
         }
         for (group, offsets) in loaded.offsets {
@@ -253,10 +260,11 @@ impl<R: Clone> GroupCoordinator<R> {
         let mut group_out = Vec::new();
         match request {
             CoordinatorRequest::JoinGroup(join) => {
-                let group = self
-                    .groups
-                    .entry(group_id.to_owned())
-                    .or_insert_with(|| ClassicGroup::new(group_id));
+                let group = self.groups.entry(group_id.to_owned()).or_insert_with(|| {
+                    let mut g = ClassicGroup::new(group_id);
+                    g.initial_rebalance_delay_ms = self.initial_rebalance_delay_ms;
+                    g
+                });
                 group.join(now_ms, reply, join, fresh_id, &mut group_out);
             }
             CoordinatorRequest::SyncGroup(sync) => match self.groups.get_mut(group_id) {
@@ -451,7 +459,10 @@ impl<R: Clone> GroupCoordinator<R> {
         match self.appends.get(&id) {
             Some((_, PendingAppend::Commit { group, offsets, .. })) => Some((
                 group.as_str(),
-                offsets.iter().map(|(tp, v)| (tp.clone(), v.offset)).collect(),
+                offsets
+                    .iter()
+                    .map(|(tp, v)| (tp.clone(), v.offset))
+                    .collect(),
             )),
             _ => None,
         }

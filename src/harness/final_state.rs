@@ -7,13 +7,13 @@ use sim::Sim;
 use super::node::ClusterNode;
 use super::topology::{Role, Topology};
 use crate::broker::BrokerServer;
-use crate::check::data::{FinalState, LogRecord};
-use crate::group::coordinator::GroupCoordinator;
-use crate::report::groups::{DescribedGroup, DescribedMember};
 use crate::broker::ReplyTo;
+use crate::check::data::{FinalState, LogRecord};
 use crate::client::record_id;
+use crate::group::coordinator::GroupCoordinator;
 use crate::metadata::MetadataImage;
 use crate::protocol::TopicPartition;
+use crate::report::groups::{DescribedGroup, DescribedMember};
 
 fn broker<'a>(sim: &'a Sim<ClusterNode>, topology: &Topology, id: u32) -> Option<&'a BrokerServer> {
     match sim.node(topology.id(&Role::Broker(id))?) {

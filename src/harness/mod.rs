@@ -26,7 +26,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::broker::config::BrokerConfig;
 use crate::broker::{BrokerObs, BrokerServer};
 use crate::check::groups::{GroupChecker, GroupStats, MemberOf};
-use crate::report::groups::DescribedGroup;
 use crate::check::{self, Violation};
 use crate::client::consumer::{Consumer, ConsumerConfig, ConsumerMutations};
 use crate::client::producer::{Producer, ProducerConfig, ProducerWorkload};
@@ -40,6 +39,7 @@ use crate::group::offsets_topic::{
 };
 use crate::metadata::MetadataImage;
 use crate::protocol::TopicPartition;
+use crate::report::groups::DescribedGroup;
 use crate::scenario::{ConsumerSpec, Invariant, Scenario};
 use faults::{Action, Executed};
 use node::{ClusterNode, ClusterObs};
@@ -200,10 +200,8 @@ pub fn run(scenario: &Scenario, seed: u64, options: &RunOptions) -> Result<Outco
                 });
             }
             Role::Consumer { ref group, index } => {
-                let mut config = ConsumerConfig::from_spec(
-                    consumer_spec(scenario, group, index),
-                    &role.name(),
-                );
+                let mut config =
+                    ConsumerConfig::from_spec(consumer_spec(scenario, group, index), &role.name());
                 config.mutations = mutations.consumer;
                 let broker_nodes = broker_nodes.clone();
                 sim.add_node(role.name(), move |_| {
@@ -266,7 +264,11 @@ pub fn run(scenario: &Scenario, seed: u64, options: &RunOptions) -> Result<Outco
             .map(|i| i.name().to_owned())
             .collect()
     };
-    let modes: BTreeSet<&str> = scenario.consumers.iter().map(|c| c.processing.name()).collect();
+    let modes: BTreeSet<&str> = scenario
+        .consumers
+        .iter()
+        .map(|c| c.processing.name())
+        .collect();
     let processing_checked = |name: &str| match name {
         "processed_at_least_once" => modes.contains("at-least-once") || explicit.contains(name),
         "processed_at_most_once" => modes.contains("at-most-once") || explicit.contains(name),
@@ -475,9 +477,9 @@ impl Monitor {
             ClusterObs::Broker(BrokerObs::Leader(l)) => {
                 self.leaders.observe(o.at, o.node, l, &name, out)
             }
-            ClusterObs::Broker(BrokerObs::OffsetsCommitted { group, offsets }) => {
-                self.groups.coordinator_commit(o.at, o.node.0, group, offsets)
-            }
+            ClusterObs::Broker(BrokerObs::OffsetsCommitted { group, offsets }) => self
+                .groups
+                .coordinator_commit(o.at, o.node.0, group, offsets),
             ClusterObs::Broker(_) | ClusterObs::Admin(_) => {}
         }
     }

@@ -104,7 +104,9 @@ impl Topology {
             .cluster
             .config
             .get_i64("offsets.topic.num.partitions")
-            .map_or(OFFSETS_TOPIC_NUM_PARTITIONS, |n| n.clamp(1, i64::from(u32::MAX)) as u32);
+            .map_or(OFFSETS_TOPIC_NUM_PARTITIONS, |n| {
+                n.clamp(1, i64::from(u32::MAX)) as u32
+            });
         Self {
             roles,
             brokers: scenario.cluster.brokers,

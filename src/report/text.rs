@@ -127,10 +127,17 @@ fn render_groups(w: &mut String, outcome: &Outcome) {
     for g in &outcome.groups {
         let _ = writeln!(w);
         if let Some(s) = outcome.stats.groups.iter().find(|s| s.group == g.group) {
+            let plural =
+                |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
             let _ = writeln!(
                 w,
-                "group {} ({}): {} generations, {} records processed, {} processed more than once, {} commits fenced",
-                s.group, s.processing, s.generations, s.processed, s.duplicates, s.fenced_commits
+                "group {} ({}): {}, {} processed, {} processed more than once, {} fenced",
+                s.group,
+                s.processing,
+                plural(s.generations, "generation", "generations"),
+                plural(s.processed, "record", "records"),
+                s.duplicates,
+                plural(s.fenced_commits, "commit", "commits"),
             );
             for (cause, n) in &s.duplicate_causes {
                 let _ = writeln!(w, "  {n} duplicated because {cause}");
@@ -191,7 +198,11 @@ pub fn describe_topics(image: &MetadataImage) -> String {
     }
     for topic in image.topics.values() {
         if topic.name.starts_with("__") {
-            let leaderless = topic.partitions.values().filter(|p| p.leader.is_none()).count();
+            let leaderless = topic
+                .partitions
+                .values()
+                .filter(|p| p.leader.is_none())
+                .count();
             let _ = writeln!(
                 out,
                 "Topic: {} (internal, not shown)\tPartitionCount: {}\tOfflinePartitions: {leaderless}",

@@ -28,10 +28,12 @@ impl Consumer {
             let now_ms = Self::now_ms(ctx);
             if offsets.is_empty() {
                 // Nothing to commit: done.
-                if let App::Committing { records, .. } = std::mem::take(&mut self.app) {
-                    if let Some(records) = records {
-                        self.start_processing(ctx, records, false);
-                    }
+                if let App::Committing {
+                    records: Some(records),
+                    ..
+                } = std::mem::take(&mut self.app)
+                {
+                    self.start_processing(ctx, records, false);
                 }
             } else if self.membership.is_rebalancing()
                 || self.membership.generation_id() != generation
@@ -41,11 +43,11 @@ impl Consumer {
                 // commitSync: the poll's records stay uncommitted (and, under
                 // at-most-once, unprocessed).
                 self.app = App::Idle;
-            } else if self.membership.is_stable() {
-                if self.send_commit(ctx, CommitPurpose::Sync, generation, offsets) {
-                    if let App::Committing { in_flight, .. } = &mut self.app {
-                        *in_flight = true;
-                    }
+            } else if self.membership.is_stable()
+                && self.send_commit(ctx, CommitPurpose::Sync, generation, offsets)
+            {
+                if let App::Committing { in_flight, .. } = &mut self.app {
+                    *in_flight = true;
                 }
             }
             return;
@@ -141,7 +143,8 @@ impl Consumer {
             }
             if self.config.mutations.repeat_last_record {
                 if let Some(&(_, offset, id)) = out.last().filter(|r| r.0 == p) {
-                    o.buffer.push_front((offset, id, o.last_epoch.unwrap_or(-1)));
+                    o.buffer
+                        .push_front((offset, id, o.last_epoch.unwrap_or(-1)));
                 }
             }
         }

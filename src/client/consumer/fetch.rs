@@ -203,8 +203,7 @@ impl Consumer {
             if !moved {
                 continue;
             }
-            self.leaders
-                .insert(pm.partition, (leader, pm.leader_epoch));
+            self.leaders.insert(pm.partition, (leader, pm.leader_epoch));
             if let Some(o) = self.owned.get_mut(&pm.partition) {
                 if let (Some(_), Some(last), false) = (old, o.last_epoch, o.validating) {
                     o.validating = true;
@@ -308,8 +307,11 @@ impl Consumer {
                     if at != next || at >= answer.high_watermark {
                         continue;
                     }
-                    o.buffer
-                        .push_back((at, record_id(&record.value), batch.partition_leader_epoch));
+                    o.buffer.push_back((
+                        at,
+                        record_id(&record.value),
+                        batch.partition_leader_epoch,
+                    ));
                 }
             }
         }

@@ -99,7 +99,12 @@ impl Consumer {
         }
     }
 
-    fn release<N: ConsumerHost>(&mut self, ctx: &mut Ctx<'_, N>, tps: &[TopicPartition], lost: bool) {
+    fn release<N: ConsumerHost>(
+        &mut self,
+        ctx: &mut Ctx<'_, N>,
+        tps: &[TopicPartition],
+        lost: bool,
+    ) {
         let partitions: Vec<u32> = tps.iter().map(|tp| tp.partition).collect();
         if !self.config.mutations.ignore_revocation {
             for p in &partitions {
@@ -273,7 +278,7 @@ impl Consumer {
     ) {
         for (tp, committed) in offsets {
             let p = tp.partition;
-            if !self.owned.get(&p).is_some_and(|o| o.position.is_none()) {
+            if self.owned.get(&p).is_none_or(|o| o.position.is_some()) {
                 continue;
             }
             match committed {

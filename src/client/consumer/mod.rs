@@ -98,8 +98,10 @@ impl ConsumerConfig {
             int("max.poll.interval.ms", membership.max_poll_interval_ms);
         membership.retry_backoff_ms = int("retry.backoff.ms", membership.retry_backoff_ms);
         if let Some(names) = c.get_list("partition.assignment.strategy") {
-            let assignors: Vec<Assignor> =
-                names.iter().filter_map(|n| Assignor::from_name(n)).collect();
+            let assignors: Vec<Assignor> = names
+                .iter()
+                .filter_map(|n| Assignor::from_name(n))
+                .collect();
             if !assignors.is_empty() {
                 membership.assignors = assignors;
             }

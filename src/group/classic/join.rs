@@ -4,7 +4,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::GROUP_INITIAL_REBALANCE_DELAY_MS;
 use super::{ClassicGroup, GroupOutput, GroupResponse, GroupState, JoinGroup, Member};
 use crate::errors::Errors;
 
@@ -219,7 +218,7 @@ impl<R: Clone> ClassicGroup<R> {
             // Kafka's InitialDelayedJoin: each new member extends the wait by
             // the initial delay, up to the rebalance timeout in all.
             let cap = self.join_started_ms + self.rebalance_timeout_ms();
-            self.join_deadline_ms = Some((now_ms + GROUP_INITIAL_REBALANCE_DELAY_MS).min(cap));
+            self.join_deadline_ms = Some((now_ms + self.initial_rebalance_delay_ms).min(cap));
         }
         self.prepare_rebalance(now_ms, out);
         self.maybe_complete_join(now_ms, out);
@@ -272,7 +271,7 @@ impl<R: Clone> ClassicGroup<R> {
         if self.state == GroupState::Empty {
             self.initial_delay = true;
             self.join_deadline_ms =
-                Some(now_ms + GROUP_INITIAL_REBALANCE_DELAY_MS.min(rebalance_timeout));
+                Some(now_ms + self.initial_rebalance_delay_ms.min(rebalance_timeout));
         } else {
             self.initial_delay = false;
             self.join_deadline_ms = Some(now_ms + rebalance_timeout);

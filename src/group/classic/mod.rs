@@ -68,6 +68,8 @@ pub struct ClassicGroup<R> {
     join_started_ms: u64,
     /// A store of this generation is in flight.
     storing: Option<i32>,
+    /// `group.initial.rebalance.delay.ms`.
+    pub(crate) initial_rebalance_delay_ms: u64,
 }
 
 impl<R: Clone> ClassicGroup<R> {
@@ -87,6 +89,7 @@ impl<R: Clone> ClassicGroup<R> {
             initial_delay: false,
             join_started_ms: 0,
             storing: None,
+            initial_rebalance_delay_ms: GROUP_INITIAL_REBALANCE_DELAY_MS,
         }
     }
 
