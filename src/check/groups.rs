@@ -141,6 +141,17 @@ impl GroupChecker {
 
     /// An observation of consumer node `node`.
     pub fn observe(&mut self, at: Nanos, node: u32, obs: &ConsumerObs) {
+        if !matches!(self.members.get(node as usize), Some(Some(_))) {
+            return;
+        }
+        // The hot path (every record a poll returns) allocates nothing.
+        if let ConsumerObs::Consumed {
+            partition, offset, ..
+        } = obs
+        {
+            self.consumed(at, node, *partition, *offset);
+            return;
+        }
         let Some(Some(member)) = self.members.get(node as usize).cloned() else {
             return;
         };
@@ -176,7 +187,8 @@ impl GroupChecker {
                     }
                 }
             }
-            ConsumerObs::Released { .. } | ConsumerObs::Fatal(_) => {}
+            ConsumerObs::Released { .. } | ConsumerObs::Fatal(_) | ConsumerObs::Consumed { .. } => {
+            }
             ConsumerObs::CommitSent { offsets, .. } => {
                 for &(p, offset) in offsets {
                     self.sent_log
@@ -232,28 +244,6 @@ impl GroupChecker {
                     self.violation("committed_offsets_monotonic", at, detail);
                 }
             }
-            ConsumerObs::Consumed {
-                partition, offset, ..
-            } => {
-                let state = self.polls.entry((node, *partition)).or_default();
-                let PollState { last, expected } = *state;
-                state.last = Some(*offset);
-                state.expected = Some(offset + 1);
-                if let Some(last) = last.filter(|&l| *offset <= l) {
-                    let detail = format!(
-                        "{name} polled {} offset {offset} after offset {last}, with no rebalance or seek between",
-                        tp(*partition)
-                    );
-                    self.violation("monotonic_poll", at, detail);
-                } else if let Some(expected) = expected.filter(|&e| *offset > e) {
-                    let detail = format!(
-                        "{name} polled {} offset {offset} where its position was {expected}: offsets {expected}..{} were skipped",
-                        tp(*partition),
-                        offset - 1
-                    );
-                    self.violation("no_poll_skip", at, detail);
-                }
-            }
             ConsumerObs::Processed(records) => {
                 let seen = self.processed.entry(group).or_default();
                 for &(_, _, id) in records {
@@ -288,6 +278,37 @@ impl GroupChecker {
             ConsumerObs::TruncationDetected { partition, .. } => {
                 self.truncated.insert((group, *partition));
             }
+        }
+    }
+
+    /// `monotonic_poll` and `no_poll_skip` for one polled record.
+    fn consumed(&mut self, at: Nanos, node: u32, partition: u32, offset: u64) {
+        let state = self.polls.entry((node, partition)).or_default();
+        let PollState { last, expected } = *state;
+        state.last = Some(offset);
+        state.expected = Some(offset + 1);
+        let describe = |this: &Self| {
+            let topic = this.members[node as usize]
+                .as_ref()
+                .map_or("", |m| m.topic.as_str());
+            (
+                this.names[node as usize].clone(),
+                format!("{topic}-{partition}"),
+            )
+        };
+        if let Some(last) = last.filter(|&l| offset <= l) {
+            let (name, tp) = describe(self);
+            let detail = format!(
+                "{name} polled {tp} offset {offset} after offset {last}, with no rebalance or seek between"
+            );
+            self.violation("monotonic_poll", at, detail);
+        } else if let Some(expected) = expected.filter(|&e| offset > e) {
+            let (name, tp) = describe(self);
+            let detail = format!(
+                "{name} polled {tp} offset {offset} where its position was {expected}: offsets {expected}..{} were skipped",
+                offset - 1
+            );
+            self.violation("no_poll_skip", at, detail);
         }
     }
 
@@ -441,5 +462,155 @@ impl GroupChecker {
         } else {
             "its partition moved to another member before the commit"
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::data::LogRecord;
+    use crate::protocol::TopicPartition;
+
+    fn checker(processing: Processing) -> GroupChecker {
+        let member = Some(MemberOf {
+            group: "g".into(),
+            topic: "t".into(),
+            processing,
+        });
+        GroupChecker::new(
+            vec!["c0".into(), "c1".into(), "broker-1".into()],
+            vec![member.clone(), member, None],
+            BTreeSet::new(),
+        )
+    }
+
+    fn fired(c: &GroupChecker, invariant: &str) -> bool {
+        c.violations.iter().any(|v| v.invariant == invariant)
+    }
+
+    fn assigned(generation: i32, member: &str, partitions: Vec<u32>) -> ConsumerObs {
+        ConsumerObs::Assigned {
+            generation,
+            member_id: member.into(),
+            partitions,
+        }
+    }
+
+    #[test]
+    fn two_owners_in_one_generation_break_exclusive_assignment() {
+        let mut c = checker(Processing::AtLeastOnce);
+        c.observe(1, 0, &assigned(1, "m0", vec![0, 1]));
+        c.observe(2, 1, &assigned(2, "m1", vec![0]));
+        assert!(!fired(&c, "exclusive_assignment"), "different generations");
+        c.observe(3, 1, &assigned(1, "m1", vec![1]));
+        assert!(fired(&c, "exclusive_assignment"));
+    }
+
+    #[test]
+    fn polls_must_continue_from_the_position_without_going_back() {
+        let mut c = checker(Processing::AtLeastOnce);
+        let position = |offset| ConsumerObs::Position {
+            partition: 0,
+            offset,
+            source: PositionSource::Committed { requested_at: 0 },
+        };
+        let polled = |offset| ConsumerObs::Consumed {
+            partition: 0,
+            offset,
+            id: offset,
+            leader_epoch: 0,
+        };
+        c.observe(1, 0, &position(5));
+        c.observe(2, 0, &polled(5));
+        c.observe(3, 0, &polled(6));
+        assert!(c.violations.is_empty());
+        c.observe(4, 0, &polled(9));
+        assert!(fired(&c, "no_poll_skip"));
+        c.observe(5, 0, &polled(9));
+        assert!(fired(&c, "monotonic_poll"));
+        // A new position (a rebalance or seek) may go back.
+        let before = c.violations.len();
+        c.observe(6, 0, &position(2));
+        c.observe(7, 0, &polled(2));
+        assert_eq!(c.violations.len(), before);
+    }
+
+    #[test]
+    fn committed_offsets_never_go_back_nor_are_fetched_older() {
+        let mut c = checker(Processing::AtLeastOnce);
+        let tp = TopicPartition::new("t", 0);
+        c.coordinator_commit(1, 2, "g", &[(tp.clone(), 10)]);
+        c.coordinator_commit(2, 2, "g", &[(tp.clone(), 12)]);
+        assert!(c.violations.is_empty());
+        c.coordinator_commit(3, 2, "g", &[(tp, 11)]);
+        assert!(fired(&c, "committed_offsets_monotonic"));
+
+        let mut c = checker(Processing::AtLeastOnce);
+        let acked = ConsumerObs::Committed {
+            generation: 1,
+            offsets: vec![(0, 20)],
+            error: None,
+        };
+        c.observe(10, 0, &acked);
+        let fetched = |offset, requested_at| ConsumerObs::Position {
+            partition: 0,
+            offset,
+            source: PositionSource::Committed { requested_at },
+        };
+        c.observe(12, 1, &fetched(15, 5));
+        assert!(
+            c.violations.is_empty(),
+            "asked before the commit was acknowledged"
+        );
+        c.observe(30, 1, &fetched(15, 20));
+        assert!(fired(&c, "committed_offsets_monotonic"));
+    }
+
+    #[test]
+    fn processing_outcomes_and_the_duplicate_statistic() {
+        let end = |ids: &[u64]| FinalState {
+            committed: [(
+                TopicPartition::new("t", 0),
+                ids.iter()
+                    .enumerate()
+                    .map(|(i, &id)| LogRecord {
+                        offset: i as u64,
+                        id,
+                        leader_epoch: 0,
+                    })
+                    .collect(),
+            )]
+            .into_iter()
+            .collect(),
+            replicas: BTreeMap::new(),
+        };
+        let ids = [1, 2, 3];
+        let processed = |records: &[u64]| {
+            ConsumerObs::Processed(records.iter().map(|&id| (0, 0, id)).collect())
+        };
+
+        // At-least-once: one record never processed is a violation; one
+        // processed twice (by a member that then restarted) is a statistic.
+        let mut c = checker(Processing::AtLeastOnce);
+        c.observe(1, 0, &processed(&ids[..2]));
+        c.observe(2, 0, &ConsumerObs::Started);
+        c.observe(3, 1, &processed(&ids[1..2]));
+        let (violations, stats) = c.finish(10, &end(&ids), &|_| true);
+        assert_eq!(violations.len(), 1, "{violations:?}");
+        assert_eq!(violations[0].invariant, "processed_at_least_once");
+        assert_eq!(stats[0].duplicates, 1);
+        assert_eq!(
+            stats[0].duplicate_causes.keys().collect::<Vec<_>>(),
+            vec!["the consumer crashed before committing it"]
+        );
+
+        // At-most-once: a record processed twice is a violation, one never
+        // processed is not (unless asked for).
+        let mut c = checker(Processing::AtMostOnce);
+        c.observe(1, 0, &processed(&ids[..2]));
+        c.observe(3, 1, &processed(&ids[1..2]));
+        let (violations, _) = c.finish(10, &end(&ids), &|_| true);
+        let names: Vec<&str> = violations.iter().map(|v| v.invariant.as_str()).collect();
+        assert_eq!(names, vec!["processed_at_most_once"]);
     }
 }
