@@ -195,6 +195,9 @@ impl Consumer {
         self.partition_count = Some(parts.len() as u32);
         let mut validate = Vec::new();
         for pm in parts {
+            if pm.leader.is_some() {
+                self.stale_leaders.remove(&pm.partition);
+            }
             let old = self.leaders.get(&pm.partition).copied();
             let Some(leader) = pm.leader else {
                 continue;
@@ -211,6 +214,13 @@ impl Consumer {
                     validate.push((pm.partition, leader, pm.leader_epoch, last));
                 }
             }
+        }
+        // A partition still without a usable leader: ask again after the backoff.
+        if self.owned.keys().any(|p| self.stale_leaders.contains(p)) {
+            ctx.set_timer(
+                self.config.retry_backoff_ms * MILLIS,
+                ConsumerTimer::Metadata.into(),
+            );
         }
         for (partition, leader, epoch, last) in validate {
             let request = KafkaRequest::OffsetForLeaderEpoch {
@@ -239,7 +249,8 @@ impl Consumer {
             else {
                 continue;
             };
-            if o.fetching || o.validating || !o.buffer.is_empty() {
+            if o.fetching || o.validating || !o.buffer.is_empty() || self.stale_leaders.contains(&p)
+            {
                 continue;
             }
             by_leader
@@ -298,6 +309,7 @@ impl Consumer {
             }
             if answer.error.is_some() {
                 refresh = true;
+                self.stale_leaders.insert(p);
                 continue;
             }
             for batch in &answer.batches {

@@ -323,6 +323,8 @@ pub struct Consumer {
     membership: Membership,
     partition_count: Option<u32>,
     leaders: BTreeMap<u32, (u32, i32)>,
+    /// Partitions whose leader failed a request: no fetch until metadata comes back.
+    stale_leaders: BTreeSet<u32>,
     owned: BTreeMap<u32, Owned>,
     correlation: u64,
     in_flight: BTreeMap<u64, (u32, InFlight)>,
@@ -347,6 +349,7 @@ impl Consumer {
             membership,
             partition_count: None,
             leaders: BTreeMap::new(),
+            stale_leaders: BTreeSet::new(),
             owned: BTreeMap::new(),
             correlation: 0,
             in_flight: BTreeMap::new(),
@@ -508,6 +511,7 @@ impl Consumer {
                     if let Some(o) = self.owned.get_mut(&p) {
                         o.fetching = false;
                     }
+                    self.stale_leaders.insert(p);
                 }
                 self.refresh_metadata(ctx);
             }
