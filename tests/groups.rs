@@ -198,3 +198,67 @@ fn committed_offsets_survive_coordinator_failover_and_the_checker_sees_them_lost
     let seed = first(&s, "committed_offsets_monotonic", 3, forgetful);
     assert!(seed.is_some(), "a forgetful coordinator must be caught");
 }
+
+/// Two auto-committing members; one leaves at 12 s by `kind` and stays away
+/// until the settle phase restarts it at 20 s. Sessions last 45 s.
+fn leave_scenario(kind: &str) -> ksim::scenario::Scenario {
+    let text = format!(
+        r#"name = "leave"
+duration = "20s"
+settle = "45s"
+[cluster]
+brokers = 3
+controllers = 3
+[cluster.config]
+"offsets.topic.num.partitions" = 3
+[[topics]]
+name = "orders"
+partitions = 4
+replication_factor = 3
+[[producers]]
+topic = "orders"
+rate = "200/s"
+keys = 50
+config = {{ acks = "all" }}
+[[consumers]]
+topic = "orders"
+group = "billing"
+count = 2
+processing = "at-least-once"
+processing_time = "5ms"
+config = {{ "enable.auto.commit" = true, "auto.commit.interval.ms" = 5000, "auto.offset.reset" = "earliest" }}
+[[faults]]
+at = "12s"
+kind = "{kind}"
+target = "consumer(billing, 1)"
+"#
+    );
+    ksim::scenario::parse(&text, "leave.toml").unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn a_closed_consumer_leaves_at_once_with_its_position_committed() {
+    for seed in 0..2 {
+        let closed = outcome(&leave_scenario("close"), seed, TestMutations::default());
+        assert!(
+            closed.violations.is_empty(),
+            "seed {seed}: {:?}",
+            closed.violations
+        );
+        assert!(closed.faults.iter().any(|f| f.kind == "close"));
+        let g = &closed.stats.groups[0];
+        // LeaveGroup rebalances at once (the survivor takes every partition
+        // from the committed position: nothing is processed twice), and the
+        // settle phase's restart joins again: three generations.
+        assert_eq!(g.duplicates, 0, "seed {seed}: {g:?}");
+        assert!(g.generations >= 3, "seed {seed}: {g:?}");
+        // A crash sends no LeaveGroup: its partitions wait for its 45 s
+        // session to expire (at about 57 s; the restart's join waits for it
+        // too), so there is one rebalance fewer, and
+        // what it had processed since its last auto commit is processed again.
+        let crashed = outcome(&leave_scenario("crash"), seed, TestMutations::default());
+        let c = &crashed.stats.groups[0];
+        assert!(c.generations < g.generations, "seed {seed}: {c:?} vs {g:?}");
+        assert!(c.duplicates > 0, "seed {seed}: {c:?}");
+    }
+}

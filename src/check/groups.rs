@@ -187,8 +187,10 @@ impl GroupChecker {
                     }
                 }
             }
-            ConsumerObs::Released { .. } | ConsumerObs::Fatal(_) | ConsumerObs::Consumed { .. } => {
-            }
+            ConsumerObs::Released { .. }
+            | ConsumerObs::Fatal(_)
+            | ConsumerObs::Closed
+            | ConsumerObs::Consumed { .. } => {}
             ConsumerObs::CommitSent { offsets, .. } => {
                 for &(p, offset) in offsets {
                     self.sent_log

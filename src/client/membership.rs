@@ -131,6 +131,12 @@ pub struct Membership {
     retry_at_ms: u64,
     /// The coordinator was lost mid-rebalance: rejoin once it is found.
     rejoin_after_find: bool,
+    /// An eager rejoin gives every partition up first (onJoinPrepare).
+    revoke_before_join: bool,
+    /// The application is at a poll boundary with no revocation commit in
+    /// flight: a JoinGroup may go (KafkaConsumer rejoins inside poll(),
+    /// after onJoinPrepare's commit completed).
+    join_ready: bool,
 }
 
 impl Membership {
@@ -148,6 +154,8 @@ impl Membership {
             heartbeat_in_flight: false,
             retry_at_ms: 0,
             rejoin_after_find: false,
+            revoke_before_join: false,
+            join_ready: true,
         }
     }
 
@@ -184,6 +192,12 @@ impl Membership {
         self.phase == Phase::Stable
     }
 
+    /// Whether a JoinGroup may be sent now (see `join_ready`); true unless
+    /// the consumer says otherwise.
+    pub fn set_join_ready(&mut self, ready: bool) {
+        self.join_ready = ready;
+    }
+
     /// Drives timers: find the coordinator, join, heartbeat. Call whenever
     /// something changes and at least every `heartbeat.interval.ms`.
     pub fn poll(&mut self, now_ms: u64, out: &mut Vec<MembershipOutput>) {
@@ -195,7 +209,7 @@ impl Membership {
                 self.retry_at_ms = now_ms + self.config.retry_backoff_ms;
                 out.push(MembershipOutput::FindCoordinator);
             }
-            Phase::Unjoined => self.send_join(out),
+            Phase::Unjoined => self.prepare_join(out),
             Phase::Stable if !self.heartbeat_in_flight && now_ms >= self.next_heartbeat_ms => {
                 if let Some(c) = self.coordinator {
                     self.heartbeat_in_flight = true;
@@ -262,6 +276,19 @@ impl Membership {
         self.retry_at_ms = now_ms + self.config.retry_backoff_ms;
     }
 
+    /// onJoinPrepare, then JoinGroup: an eager member first revokes what it
+    /// owns (the consumer commits and holds the join until that commit ends).
+    fn prepare_join(&mut self, out: &mut Vec<MembershipOutput>) {
+        if !self.join_ready {
+            return;
+        }
+        if std::mem::take(&mut self.revoke_before_join) && !self.owned.is_empty() {
+            out.push(MembershipOutput::Revoked(std::mem::take(&mut self.owned)));
+            return;
+        }
+        self.send_join(out);
+    }
+
     fn send_join(&mut self, out: &mut Vec<MembershipOutput>) {
         let Some(c) = self.coordinator else {
             self.phase = Phase::FindingCoordinator;
@@ -309,13 +336,12 @@ impl Membership {
 
     /// Starts a rebalance from Stable: the eager protocol gives up every
     /// partition before rejoining; the cooperative one keeps them.
-    fn rejoin(&mut self, out: &mut Vec<MembershipOutput>) {
-        if !self.cooperative() && !self.owned.is_empty() {
-            out.push(MembershipOutput::Revoked(std::mem::take(&mut self.owned)));
-        }
+    fn rejoin(&mut self) {
+        self.revoke_before_join = !self.cooperative() && !self.owned.is_empty();
         self.heartbeat_in_flight = false;
         self.phase = Phase::Unjoined;
-        self.send_join(out);
+        // The JoinGroup goes at the next poll(), once the consumer says
+        // whether it is at a poll boundary with no revocation commit pending.
     }
 
     /// The partitions are gone without a commit: reset to a fresh member.
@@ -323,6 +349,7 @@ impl Membership {
         if !self.owned.is_empty() {
             out.push(MembershipOutput::Lost(std::mem::take(&mut self.owned)));
         }
+        self.revoke_before_join = false;
         self.generation_id = -1;
         if reset_member_id {
             self.member_id.clear();
@@ -338,7 +365,7 @@ impl Membership {
             Errors::NotCoordinator
             | Errors::CoordinatorNotAvailable
             | Errors::CoordinatorLoadInProgress => self.on_coordinator_lost(now_ms),
-            Errors::RebalanceInProgress => self.rejoin(out),
+            Errors::RebalanceInProgress => self.rejoin(),
             Errors::IllegalGeneration => self.lose(false, out),
             Errors::UnknownMemberId => self.lose(true, out),
             Errors::FencedInstanceId => {
@@ -461,7 +488,7 @@ impl Membership {
         // Cooperative: what was revoked must be assigned elsewhere in a
         // second rebalance, which this member starts (KIP-429).
         if self.cooperative() && !revoked.is_empty() {
-            self.rejoin(out);
+            self.rejoin();
         }
     }
 

@@ -419,3 +419,62 @@ fn a_new_coordinator_loads_the_stored_generation_as_stable() {
     let expired = loaded.on_tick(20_000 + SESSION_MS, &mut out);
     assert_eq!(expired, vec![b]);
 }
+
+#[test]
+fn a_store_still_in_flight_from_an_older_generation_does_not_hold_back_the_next() {
+    let mut h = Harness::new();
+    let (a, ra) = h.join_dynamic(0);
+    let t = GROUP_INITIAL_REBALANCE_DELAY_MS;
+    h.group.on_tick(t, &mut h.out);
+    assert!(h.answer(ra).is_some());
+    let s1 = h.sync(t, 1, &a, &[(&a, "t-0")]);
+    let take_store = |h: &mut Harness| {
+        let i = h
+            .out
+            .iter()
+            .position(|o| matches!(o, GroupOutput::Store { .. }))
+            .expect("a store was asked for");
+        match h.out.remove(i) {
+            GroupOutput::Store {
+                generation_id,
+                assignments,
+            } => (generation_id, assignments),
+            GroupOutput::Reply(..) => unreachable!(),
+        }
+    };
+    // Generation 1's append waits (say, on the offsets partition's ISR)
+    // while a second member joins: the group rebalances under it.
+    let (gen1, stored1) = take_store(&mut h);
+    let (b, rb) = h.join_dynamic(t + 10);
+    assert!(matches!(
+        h.answer(s1),
+        Some(GroupResponse::SyncGroup {
+            error: Some(Errors::RebalanceInProgress),
+            ..
+        })
+    ));
+    let ra2 = h.join(t + 20, Harness::request(&a, None, "range"));
+    assert!(h.answer(ra2).is_some() && h.answer(rb).is_some());
+    assert_eq!(h.group.generation_id(), 2);
+    let sb = h.sync(t + 30, 2, &b, &[]);
+    let sa = h.sync(t + 30, 2, &a, &[(&a, "t-0"), (&b, "t-1")]);
+    let (gen2, stored2) = take_store(&mut h);
+    assert_eq!(
+        (gen1, gen2),
+        (1, 2),
+        "the leader's sync stores generation 2"
+    );
+    // The old store ending changes nothing; the new one completes the sync.
+    h.group.on_stored(t + 40, gen1, stored1, None, &mut h.out);
+    assert!(h.answer(sa).is_none() && h.answer(sb).is_none());
+    h.group.on_stored(t + 50, gen2, stored2, None, &mut h.out);
+    assert_eq!(
+        h.answer(sb),
+        Some(GroupResponse::SyncGroup {
+            error: None,
+            assignment: b"t-1".to_vec()
+        })
+    );
+    assert!(h.answer(sa).is_some());
+    assert_eq!(h.group.state(), GroupState::Stable);
+}

@@ -26,6 +26,8 @@ pub enum Action {
         /// The nodes it concerns, for the report.
         nodes: Vec<NodeId>,
     },
+    /// Consumers told to close cleanly (a poke, not a kernel fault).
+    Close(Vec<NodeId>),
     /// Test hook: the run panics here (`RunOptions::inject_panic`).
     InjectedPanic,
 }
@@ -183,7 +185,7 @@ fn swarm_fault(
         ],
         FaultKind::Corrupt => vec![(0, direct("corrupt", Fault::Corrupt(node), node))],
         // Not drawn by swarm (the scenario parser rejects them as swarm keys).
-        FaultKind::Restart | FaultKind::Resume | FaultKind::Heal => Vec::new(),
+        FaultKind::Restart | FaultKind::Resume | FaultKind::Heal | FaultKind::Close => Vec::new(),
     }
 }
 
@@ -293,6 +295,19 @@ pub fn resolve(
             )
         }
         FaultKind::Corrupt => (each(&Fault::Corrupt), None),
+        FaultKind::Close => {
+            // A closed consumer's process is still up: its restart is a
+            // Restart (the kernel kills and boots it from its disk).
+            let back = spec.restart_after_ns.map(|d| {
+                let restart = Action::Direct {
+                    kind: "restart",
+                    faults: each(&Fault::Restart),
+                    nodes: nodes.clone(),
+                };
+                (d, restart)
+            });
+            return (Action::Close(nodes), back);
+        }
     };
     let group_nodes: Vec<NodeId> = if groups.is_empty() {
         nodes

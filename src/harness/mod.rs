@@ -315,6 +315,15 @@ pub fn run(scenario: &Scenario, seed: u64, options: &RunOptions) -> Result<Outco
             }
             direct => direct,
         };
+        if let Action::Close(nodes) = &action {
+            let details: Vec<String> = nodes.iter().map(|&n| close_consumer(&mut sim, n)).collect();
+            executed.push(Executed {
+                at_ns: at,
+                kind: "close".to_owned(),
+                target: faults::describe_target(nodes, "close", |n| sim.name(n).to_owned()),
+                detail: details.join("; "),
+            });
+        }
         if let Action::Direct {
             kind,
             faults,
@@ -788,8 +797,24 @@ fn settle(sim: &mut Sim<ClusterNode>, topology: &Topology, executed: &mut Vec<Ex
         if sim.is_paused(node) {
             record(sim, "resume", name.clone(), Fault::Resume(node));
         }
-        if !sim.is_up(node) {
+        let closed = matches!(sim.node(node), Some(ClusterNode::Consumer(c)) if c.is_closed());
+        if !sim.is_up(node) || closed {
             record(sim, "restart", name, Fault::Restart(node));
         }
+    }
+}
+
+/// Tells a consumer to close (KafkaConsumer.close()); says what happened.
+fn close_consumer(sim: &mut Sim<ClusterNode>, node: NodeId) -> String {
+    let name = sim.name(node).to_owned();
+    let poked = sim.poke(node, |n, ctx| {
+        if let ClusterNode::Consumer(c) = n {
+            c.close(ctx);
+        }
+    });
+    if poked {
+        format!("{name} closes: a last commit with enable.auto.commit, then LeaveGroup")
+    } else {
+        format!("{name} is not running; nothing to close")
     }
 }

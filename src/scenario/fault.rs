@@ -25,11 +25,15 @@ pub enum FaultKind {
     Latency,
     /// Flip a bit in a durable range of a disk.
     Corrupt,
+    /// A consumer closes cleanly (KafkaConsumer.close()): it finishes the
+    /// poll in hand, commits its position with `enable.auto.commit`, sends
+    /// LeaveGroup and stops.
+    Close,
 }
 
 impl FaultKind {
     /// Every kind, in declaration order.
-    pub const ALL: [FaultKind; 10] = [
+    pub const ALL: [FaultKind; 11] = [
         FaultKind::Crash,
         FaultKind::Restart,
         FaultKind::PowerLoss,
@@ -40,6 +44,7 @@ impl FaultKind {
         FaultKind::SlowDisk,
         FaultKind::Latency,
         FaultKind::Corrupt,
+        FaultKind::Close,
     ];
 
     /// The kinds a `[swarm]` table may draw.
@@ -66,6 +71,7 @@ impl FaultKind {
             FaultKind::SlowDisk => "slow_disk",
             FaultKind::Latency => "latency",
             FaultKind::Corrupt => "corrupt",
+            FaultKind::Close => "close",
         }
     }
 
@@ -88,7 +94,7 @@ impl FaultKind {
     /// The kinds an optional fault key applies to.
     pub fn kinds_for_key(key: &str) -> &'static [FaultKind] {
         match key {
-            "restart_after" => &[FaultKind::Crash, FaultKind::PowerLoss],
+            "restart_after" => &[FaultKind::Crash, FaultKind::PowerLoss, FaultKind::Close],
             "resume_after" => &[FaultKind::Pause],
             "heal_after" => &[
                 FaultKind::Partition,
@@ -117,7 +123,7 @@ mod tests {
         }
         assert_eq!(
             "powerloss".parse::<FaultKind>(),
-            Err("unknown fault kind \"powerloss\"; did you mean \"power_loss\"? valid: crash, restart, power_loss, pause, resume, partition, heal, slow_disk, latency, corrupt".into())
+            Err("unknown fault kind \"powerloss\"; did you mean \"power_loss\"? valid: crash, restart, power_loss, pause, resume, partition, heal, slow_disk, latency, corrupt, close".into())
         );
     }
 }

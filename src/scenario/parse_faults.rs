@@ -25,7 +25,7 @@ pub(super) const FAULT_KEYS: &[&str] = &[
 /// The key that schedules the way back from a fault of `kind`, if any.
 fn way_back(kind: FaultKind) -> Option<&'static str> {
     match kind {
-        FaultKind::Crash | FaultKind::PowerLoss => Some("restart_after"),
+        FaultKind::Crash | FaultKind::PowerLoss | FaultKind::Close => Some("restart_after"),
         FaultKind::Pause => Some("resume_after"),
         FaultKind::Partition | FaultKind::SlowDisk | FaultKind::Latency => Some("heal_after"),
         _ => None,
@@ -139,6 +139,9 @@ fn target(f: &Field, s: &Scenario, kind: FaultKind) -> Res<Target> {
     check_exists(&target, s).map_err(|m| f.err(m))?;
     if kind.needs_disk() && target.is_client() {
         return Err(f.err(format!("{kind} acts on a disk and {target} is a client without one; valid: a broker or controller target, e.g. broker(1), leader(orders-0), controller(active), all_brokers")));
+    }
+    if kind == FaultKind::Close && !matches!(target, Target::Consumer { .. }) {
+        return Err(f.err(format!("close shuts a consumer down cleanly (a last commit, then LeaveGroup) and {target} is not a consumer; valid: consumer(GROUP, N), e.g. consumer(billing, 0)")));
     }
     Ok(target)
 }

@@ -112,7 +112,7 @@ fn at_must_be_within_the_fault_phase() {
 fn kinds_and_targets() {
     assert_eq!(
         fault_err("at = \"1s\"\nkind = \"explode\"\n"),
-        "s.toml:22:8: faults[0].kind: unknown fault kind \"explode\"; valid: crash, restart, power_loss, pause, resume, partition, heal, slow_disk, latency, corrupt"
+        "s.toml:22:8: faults[0].kind: unknown fault kind \"explode\"; valid: crash, restart, power_loss, pause, resume, partition, heal, slow_disk, latency, corrupt, close"
     );
     assert_eq!(
         fault_err("at = \"1s\"\nkind = \"crash\"\n"),
@@ -138,6 +138,10 @@ fn kinds_and_targets() {
         "s.toml:23:10: faults[0].target: corrupt acts on a disk and producer(0) is a client without one; valid: a broker or controller target, e.g. broker(1), leader(orders-0), controller(active), all_brokers"
     );
     assert_eq!(
+        fault_err("at = \"1s\"\nkind = \"close\"\ntarget = \"broker(2)\"\n"),
+        "s.toml:23:10: faults[0].target: close shuts a consumer down cleanly (a last commit, then LeaveGroup) and broker(2) is not a consumer; valid: consumer(GROUP, N), e.g. consumer(billing, 0)"
+    );
+    assert_eq!(
         fault_err("at = \"1s\"\nkind = \"heal\"\ntarget = \"broker(1)\"\n"),
         "s.toml:23:1: faults[0].target: heal restores every cut link and takes no target; remove it, or use heal_after on the partition"
     );
@@ -154,7 +158,7 @@ fn followers_need_replicas() {
 fn keys_apply_to_some_kinds_only() {
     assert_eq!(
         fault_err("at = \"1s\"\nkind = \"pause\"\ntarget = \"broker(1)\"\nrestart_after = \"5s\"\n"),
-        "s.toml:24:1: faults[0].restart_after: restart_after applies to crash, power_loss only, not to pause; pause takes resume_after"
+        "s.toml:24:1: faults[0].restart_after: restart_after applies to crash, power_loss, close only, not to pause; pause takes resume_after"
     );
     assert_eq!(
         fault_err("at = \"1s\"\nkind = \"crash\"\ntarget = \"broker(1)\"\ntorn = true\n"),

@@ -9,12 +9,27 @@
 
 use sim::{Ctx, MILLIS};
 
-use super::{App, CommitPurpose, Consumer, ConsumerHost, ConsumerObs, ConsumerTimer};
+use super::{App, Closing, CommitPurpose, Consumer, ConsumerHost, ConsumerObs, ConsumerTimer};
 use crate::scenario::Processing;
 
 impl Consumer {
     /// One turn of the loop: a poll when the application is ready for one.
     pub(super) fn app_step<N: ConsumerHost>(&mut self, ctx: &mut Ctx<'_, N>) {
+        if let (Closing::Finishing { committed }, App::Idle) = (self.closing, &self.app) {
+            if committed || !self.membership.is_stable() {
+                self.leave_group(ctx);
+                return;
+            }
+            // ConsumerCoordinator.close: maybeAutoCommitOffsetsSync first.
+            self.closing = Closing::Finishing { committed: true };
+            self.app = App::Committing {
+                generation: self.membership.generation_id(),
+                offsets: self.consumed_offsets(),
+                records: None,
+                in_flight: false,
+                started_ms: Self::now_ms(ctx),
+            };
+        }
         // A commitSync waiting to be (re)sent.
         if let App::Committing {
             generation,

@@ -32,9 +32,18 @@ impl Consumer {
         if self.partition_count.is_none() {
             return;
         }
-        let mut out = Vec::new();
-        self.membership.poll(Self::now_ms(ctx), &mut out);
-        self.apply_membership(ctx, out);
+        // An eager rejoin revokes first and, when that commits, joins after
+        // the commit: a second turn sends the JoinGroup when nothing waits.
+        for _ in 0..2 {
+            let ready = self.revoke_commits == 0 && !matches!(self.app, App::Processing { .. });
+            self.membership.set_join_ready(ready);
+            let mut out = Vec::new();
+            self.membership.poll(Self::now_ms(ctx), &mut out);
+            if out.is_empty() {
+                break;
+            }
+            self.apply_membership(ctx, out);
+        }
     }
 
     fn apply_membership<N: ConsumerHost>(
@@ -86,7 +95,9 @@ impl Consumer {
                     if self.config.processing == Processing::AtLeastOnce {
                         let generation = self.membership.generation_id();
                         let offsets = self.processed_offsets(&tps);
-                        self.send_commit(ctx, CommitPurpose::Revoke, generation, offsets);
+                        if self.send_commit(ctx, CommitPurpose::Revoke, generation, offsets) {
+                            self.revoke_commits += 1;
+                        }
                     }
                     self.release(ctx, &tps, false);
                 }
@@ -308,6 +319,9 @@ impl Consumer {
             }
             .into(),
         );
+        if commit.purpose == CommitPurpose::Revoke {
+            self.revoke_commits = self.revoke_commits.saturating_sub(1);
+        }
         if commit.purpose != CommitPurpose::Sync {
             return;
         }

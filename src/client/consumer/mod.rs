@@ -139,6 +139,27 @@ pub enum ConsumerTimer {
     Tick,
     /// Processing of poll number N finished.
     ProcessingDone(u64),
+    /// close() ran out of time: leave without waiting longer.
+    CloseTimeout,
+}
+
+/// How long close() waits for its last commit (KafkaConsumer's
+/// DEFAULT_CLOSE_TIMEOUT_MS).
+const CLOSE_TIMEOUT_NS: Nanos = 30_000 * MILLIS;
+
+/// Where a close() is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Closing {
+    /// Not asked to close.
+    #[default]
+    Open,
+    /// Finishing the poll in hand and its last commit.
+    Finishing {
+        /// The auto commit of the position has been made (or needs none).
+        committed: bool,
+    },
+    /// It left its group and does nothing more.
+    Closed,
 }
 
 /// How a consumer came to read a partition from an offset.
@@ -228,6 +249,8 @@ pub enum ConsumerObs {
     },
     /// Fenced for good (FENCED_INSTANCE_ID) or no offset to start from: it stops.
     Fatal(Errors),
+    /// close() finished: it left its group (LeaveGroup sent if it was a member).
+    Closed,
 }
 
 /// A buffered record: offset, id, leader epoch.
@@ -337,6 +360,9 @@ pub struct Consumer {
     poll_cursor: u32,
     next_auto_commit_ms: u64,
     stopped: bool,
+    closing: Closing,
+    /// Revocation commits in flight: the JoinGroup waits for them.
+    revoke_commits: u32,
 }
 
 impl Consumer {
@@ -362,6 +388,8 @@ impl Consumer {
             poll_cursor: 0,
             next_auto_commit_ms: 0,
             stopped: false,
+            closing: Closing::Open,
+            revoke_commits: 0,
         }
     }
 
@@ -376,6 +404,57 @@ impl Consumer {
     /// Whether it stopped for good.
     pub fn is_stopped(&self) -> bool {
         self.stopped
+    }
+
+    /// Whether close() finished: it left its group and does nothing more.
+    pub fn is_closed(&self) -> bool {
+        self.closing == Closing::Closed
+    }
+
+    /// KafkaConsumer.close(): the poll in hand is processed (and committed
+    /// as its mode commits), then with `enable.auto.commit` the position is
+    /// committed (commitSync), every owned partition is revoked, LeaveGroup
+    /// is sent, and the consumer stops. After 30 s it leaves whatever is
+    /// still pending.
+    pub fn close<N: ConsumerHost>(&mut self, ctx: &mut Ctx<'_, N>) {
+        if self.stopped || self.closing != Closing::Open {
+            return;
+        }
+        self.closing = Closing::Finishing {
+            committed: !self.config.enable_auto_commit,
+        };
+        ctx.set_timer(CLOSE_TIMEOUT_NS, ConsumerTimer::CloseTimeout.into());
+        self.step(ctx);
+    }
+
+    /// The end of close(): revoke everything, LeaveGroup, stop.
+    fn leave_group<N: ConsumerHost>(&mut self, ctx: &mut Ctx<'_, N>) {
+        self.app = App::Idle;
+        let owned: Vec<u32> = self.owned.keys().copied().collect();
+        if !owned.is_empty() {
+            self.owned.clear();
+            ctx.observe(
+                ConsumerObs::Released {
+                    partitions: owned,
+                    lost: false,
+                }
+                .into(),
+            );
+        }
+        let mut out = Vec::new();
+        self.membership.leave(&mut out);
+        for o in out {
+            if let super::membership::MembershipOutput::Send(broker, request) = o {
+                let request = KafkaRequest::Group {
+                    group_id: self.config.membership.group_id.clone(),
+                    request,
+                };
+                self.send(ctx, broker, request, InFlight::Membership);
+            }
+        }
+        self.closing = Closing::Closed;
+        self.stopped = true;
+        ctx.observe(ConsumerObs::Closed.into());
     }
 
     /// Its group membership.
@@ -466,6 +545,12 @@ impl Consumer {
                 ctx.set_timer(TICK_NS, ConsumerTimer::Tick.into());
             }
             ConsumerTimer::ProcessingDone(seq) => self.on_processed(ctx, seq),
+            ConsumerTimer::CloseTimeout => {
+                if self.closing != Closing::Open {
+                    self.leave_group(ctx);
+                    return;
+                }
+            }
         }
         self.step(ctx);
     }

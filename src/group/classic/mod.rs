@@ -199,7 +199,12 @@ impl<R: Clone> ClassicGroup<R> {
                     m.awaiting_sync = Some(reply);
                 }
                 let is_leader = self.leader_id.as_deref() == Some(member_id);
-                if is_leader && self.storing.is_none() {
+                // A store of an older generation may still be in flight (its
+                // append waits on the offsets partition's ISR): this
+                // generation's assignment is stored regardless, as Kafka's
+                // handleSyncGroup does; each store's callback checks its own
+                // generation.
+                if is_leader && self.storing != Some(self.generation_id) {
                     let mut by_member: BTreeMap<String, Vec<u8>> = self
                         .members
                         .keys()
