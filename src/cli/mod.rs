@@ -7,6 +7,7 @@ mod check;
 mod explore;
 mod replay;
 mod run;
+mod shrink;
 mod tools;
 
 use std::path::PathBuf;
@@ -50,6 +51,8 @@ enum Command {
         /// A run record written by `ksim run` or `ksim explore`
         run_json: PathBuf,
     },
+    /// Shrink a failing seed to the smallest fault schedule that still fails, as a scenario file
+    Shrink(shrink::Args),
     /// Validate a scenario file without running it
     Check {
         /// The scenario file (TOML)
@@ -73,6 +76,7 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run::main(args),
         Command::Explore(args) => explore::main(args),
         Command::Replay { run_json } => replay::main(&run_json),
+        Command::Shrink(args) => shrink::main(args),
         Command::Check { scenario } => check::main(&scenario),
         Command::Tools(tool) => tools::main(tool),
     };

@@ -43,6 +43,12 @@ pub struct Executed {
     pub target: String,
     /// What the kernel said it did.
     pub detail: String,
+    /// The kernel faults applied (none for `close`, a poke).
+    pub applied: Vec<Fault>,
+    /// The nodes it concerns.
+    pub nodes: Vec<NodeId>,
+    /// Applied by the settle phase, not by the scenario or its swarm.
+    pub settle: bool,
 }
 
 /// Pending actions ordered by (time, insertion order).

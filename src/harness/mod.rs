@@ -322,6 +322,9 @@ pub fn run(scenario: &Scenario, seed: u64, options: &RunOptions) -> Result<Outco
                 kind: "close".to_owned(),
                 target: faults::describe_target(nodes, "close", |n| sim.name(n).to_owned()),
                 detail: details.join("; "),
+                applied: Vec::new(),
+                nodes: nodes.clone(),
+                settle: false,
             });
         }
         if let Action::Direct {
@@ -330,12 +333,15 @@ pub fn run(scenario: &Scenario, seed: u64, options: &RunOptions) -> Result<Outco
             nodes,
         } = action
         {
-            let details: Vec<String> = faults.into_iter().map(|f| sim.apply(f).detail).collect();
+            let details: Vec<String> = faults.iter().map(|f| sim.apply(f.clone()).detail).collect();
             executed.push(Executed {
                 at_ns: at,
                 kind: kind.to_owned(),
                 target: faults::describe_target(&nodes, kind, |n| sim.name(n).to_owned()),
                 detail: details.join("; "),
+                applied: faults,
+                nodes,
+                settle: false,
             });
         }
     }
@@ -776,13 +782,16 @@ fn sim_config(scenario: &Scenario) -> SimConfig {
 fn settle(sim: &mut Sim<ClusterNode>, topology: &Topology, executed: &mut Vec<Executed>) {
     let at = sim.now();
     let mut record = |sim: &mut Sim<ClusterNode>, kind: &str, target: String, fault: Fault| {
-        let effect = sim.apply(fault);
+        let effect = sim.apply(fault.clone());
         if effect.took_effect {
             executed.push(Executed {
                 at_ns: at,
                 kind: kind.to_owned(),
                 target,
                 detail: format!("settle: {}", effect.detail),
+                applied: vec![fault],
+                nodes: Vec::new(),
+                settle: true,
             });
         }
     };

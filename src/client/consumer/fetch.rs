@@ -194,12 +194,14 @@ impl Consumer {
     ) {
         self.partition_count = Some(parts.len() as u32);
         let mut validate = Vec::new();
+        let mut leaderless = false;
         for pm in parts {
             if pm.leader.is_some() {
                 self.stale_leaders.remove(&pm.partition);
             }
             let old = self.leaders.get(&pm.partition).copied();
             let Some(leader) = pm.leader else {
+                leaderless = true;
                 continue;
             };
             let moved = old.is_none_or(|(_, e)| pm.leader_epoch > e);
@@ -215,8 +217,10 @@ impl Consumer {
                 }
             }
         }
-        // A partition still without a usable leader: ask again after the backoff.
-        if self.owned.keys().any(|p| self.stale_leaders.contains(p)) {
+        // A partition still without a usable leader (owned now or maybe
+        // assigned later): ask again after the backoff, as the Java client
+        // requests a metadata update while a leader is unknown.
+        if leaderless || self.owned.keys().any(|p| self.stale_leaders.contains(p)) {
             ctx.set_timer(
                 self.config.retry_backoff_ms * MILLIS,
                 ConsumerTimer::Metadata.into(),
