@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 
 use serde::Serialize;
@@ -67,15 +67,63 @@ impl FromStr for SeedRange {
     }
 }
 
-/// Runs `run_one` for every seed on `jobs` threads; `on_done` sees each result
-/// as it finishes (in completion order); the returned list is in seed order.
-pub fn sweep<R, D>(seeds: SeedRange, jobs: usize, run_one: R, mut on_done: D) -> Vec<Summary>
+/// One of N shards of a seed range, `K/N` with K from 1: the seeds whose
+/// offset from the range's start is K-1 modulo N, so N machines running
+/// shards 1/N..N/N cover the range once, with the same load each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    /// This shard, from 1.
+    pub k: u64,
+    /// How many shards.
+    pub n: u64,
+}
+
+impl Shard {
+    /// The seeds of `range` this shard runs.
+    pub fn seeds(&self, range: SeedRange) -> Vec<u64> {
+        (range.start..range.end)
+            .filter(|s| (s - range.start) % self.n == self.k - 1)
+            .collect()
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.k, self.n)
+    }
+}
+
+impl FromStr for Shard {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("invalid shard {s:?}; valid: K/N with 1 <= K <= N, e.g. 1/4");
+        let (k, n) = s.split_once('/').ok_or_else(bad)?;
+        let k: u64 = k.trim().parse().map_err(|_| bad())?;
+        let n: u64 = n.trim().parse().map_err(|_| bad())?;
+        if n == 0 || k == 0 || k > n {
+            return Err(bad());
+        }
+        Ok(Self { k, n })
+    }
+}
+
+/// Runs `run_one` for every seed on `jobs` threads until `stop` is set (a
+/// run in progress finishes); `on_done` sees each result as it finishes (in
+/// completion order); the returned list is in seed order.
+pub fn sweep<R, D>(
+    seeds: &[u64],
+    jobs: usize,
+    stop: &AtomicBool,
+    run_one: R,
+    mut on_done: D,
+) -> Vec<Summary>
 where
     R: Fn(u64) -> Summary + Sync,
     D: FnMut(&Summary),
 {
-    let next = AtomicU64::new(seeds.start);
-    let jobs = jobs.clamp(1, seeds.len().min(1024) as usize);
+    let next = AtomicUsize::new(0);
+    let jobs = jobs.clamp(1, seeds.len().clamp(1, 1024));
     let (tx, rx) = mpsc::channel::<Summary>();
     let mut results = BTreeMap::new();
     std::thread::scope(|scope| {
@@ -83,10 +131,12 @@ where
             let tx = tx.clone();
             let (next, run_one) = (&next, &run_one);
             scope.spawn(move || loop {
-                let seed = next.fetch_add(1, Ordering::Relaxed);
-                if seed >= seeds.end {
+                if stop.load(Ordering::Relaxed) {
                     break;
                 }
+                let Some(&seed) = seeds.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                    break;
+                };
                 if tx.send(run_one(seed)).is_err() {
                     break;
                 }
@@ -99,6 +149,10 @@ where
         }
     });
     results.into_values().collect()
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// A failing seed in the sweep report.
@@ -125,6 +179,15 @@ pub struct ExploreReport {
     pub scenario_file: String,
     /// The seed range.
     pub seeds: String,
+    /// This sweep's shard of the range (`--shard K/N`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
+    /// Stopped early (Ctrl-C): only the finished seeds are here.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
+    /// Seeds of the range (or shard) with no result.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub missing: u64,
     /// Runs made.
     pub runs: u64,
     /// Seeds that passed.
@@ -176,6 +239,9 @@ impl ExploreReport {
             scenario: scenario.to_owned(),
             scenario_file: file.to_owned(),
             seeds: seeds.to_string(),
+            shard: None,
+            interrupted: false,
+            missing: 0,
             runs: results.len() as u64,
             pass: count(Verdict::Pass),
             fail: count(Verdict::Fail),
@@ -199,14 +265,32 @@ impl ExploreReport {
 
     /// The summary table printed at the end of a sweep.
     pub fn table(&self, jobs: usize, wall_ms: u64) -> String {
+        self.table_with(&format!(
+            "{} runs on {jobs} jobs, {wall_ms} ms wall",
+            self.runs
+        ))
+    }
+
+    /// The summary table, `how` saying how the runs were made.
+    pub fn table_with(&self, how: &str) -> String {
         use std::fmt::Write;
         let mut out = String::new();
         let w = &mut out;
+        let shard = self
+            .shard
+            .as_ref()
+            .map(|k| format!(" shard {k}"))
+            .unwrap_or_default();
         let _ = writeln!(
             w,
-            "explore {} seeds {} ({} runs on {jobs} jobs, {wall_ms} ms wall)",
-            self.scenario, self.seeds, self.runs
+            "explore {} seeds {}{shard} ({how})",
+            self.scenario, self.seeds
         );
+        if self.interrupted {
+            let _ = writeln!(w, "  interrupted: {} seeds not run", self.missing);
+        } else if self.missing > 0 {
+            let _ = writeln!(w, "  missing {:>6} (seeds with no result)", self.missing);
+        }
         let _ = writeln!(w, "  pass   {:>6}", self.pass);
         let _ = writeln!(w, "  fail   {:>6}", self.fail);
         let _ = writeln!(w, "  error  {:>6}", self.error);
@@ -243,6 +327,36 @@ mod tests {
         assert!(format!("0..={}", u64::MAX).parse::<SeedRange>().is_err());
     }
 
+    #[test]
+    fn shards_cover_a_range_once_with_even_shares() {
+        let range: SeedRange = "10..1010".parse().unwrap();
+        let mut all: Vec<u64> = (1..=3)
+            .flat_map(|k| Shard { k, n: 3 }.seeds(range))
+            .collect();
+        assert_eq!(Shard { k: 1, n: 3 }.seeds(range).len(), 334);
+        assert_eq!(Shard { k: 3, n: 3 }.seeds(range).len(), 333);
+        all.sort_unstable();
+        assert_eq!(all, (10..1010).collect::<Vec<_>>());
+        assert_eq!("2/4".parse::<Shard>(), Ok(Shard { k: 2, n: 4 }));
+        for bad in ["0/4", "5/4", "1/0", "1", "a/b"] {
+            assert!(bad.parse::<Shard>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_stopped_sweep_runs_no_more_seeds() {
+        let all: Vec<u64> = (0..100).collect();
+        let stop = AtomicBool::new(false);
+        let run_one = |seed: u64| {
+            if seed == 9 {
+                stop.store(true, Ordering::Relaxed);
+            }
+            fake(seed)
+        };
+        let done = sweep(&all, 1, &stop, run_one, |_| {});
+        assert_eq!(done.len(), 10);
+    }
+
     fn fake(seed: u64) -> Summary {
         let mut s = Summary::of_panic("t", seed, String::new());
         s.verdict = if seed.is_multiple_of(3) {
@@ -257,8 +371,10 @@ mod tests {
     #[test]
     fn sweep_results_are_in_seed_order_whatever_the_jobs() {
         let seeds: SeedRange = "0..50".parse().unwrap();
-        let one = sweep(seeds, 1, fake, |_| {});
-        let four = sweep(seeds, 4, fake, |_| {});
+        let all: Vec<u64> = (0..50).collect();
+        let go = AtomicBool::new(false);
+        let one = sweep(&all, 1, &go, fake, |_| {});
+        let four = sweep(&all, 4, &go, fake, |_| {});
         assert_eq!(one, four);
         assert_eq!(
             one.iter().map(|s| s.seed).collect::<Vec<_>>(),

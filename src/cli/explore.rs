@@ -1,27 +1,55 @@
-//! `ksim explore`: a seed sweep.
+//! `ksim explore`: a seed sweep, optionally one shard of it, written as it
+//! goes; `ksim explore merge` puts shards back together.
 
-use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
-use super::{load, out, outln, record_path, write_json, Format, Loaded};
-use crate::explore::{sweep, ExploreReport, SeedRange};
+use super::progress::Progress;
+use super::{load, merge, out, outln, record_path, write_json, Format, Loaded, EXIT_USAGE};
+use crate::explore::{sweep, ExploreReport, SeedRange, Shard};
 use crate::harness::RunOptions;
 use crate::report::{RunRecord, Summary, Verdict};
 use crate::runner::run_seed;
 
+/// Exit code of a sweep stopped by Ctrl-C before any failure was found.
+const EXIT_INTERRUPTED: u8 = 130;
+
 /// Arguments of `ksim explore`.
 #[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct Args {
+    #[command(subcommand)]
+    command: Option<Sub>,
+    #[command(flatten)]
+    sweep: SweepArgs,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Sub {
+    /// Merge the results of sweeps (the shards of one range) into one summary
+    Merge(merge::Args),
+}
+
+/// Arguments of a sweep.
+#[derive(Debug, clap::Args)]
+struct SweepArgs {
     /// The scenario file (TOML)
-    scenario: PathBuf,
+    #[arg(required = true)]
+    scenario: Option<PathBuf>,
     /// Seeds to run: A..B (B excluded) or A..=B
-    #[arg(long, value_name = "A..B")]
-    seeds: SeedRange,
+    #[arg(long, value_name = "A..B", required = true)]
+    seeds: Option<SeedRange>,
+    /// Run only shard K of N of the range (K from 1): seeds whose offset in the range is K-1 mod N
+    #[arg(long, value_name = "K/N")]
+    shard: Option<Shard>,
     /// Worker threads (each run stays single-threaded); default: all cores
     #[arg(long, value_name = "N")]
     jobs: Option<usize>,
-    /// Where explore.json and failing runs are written (under DIR/SCENARIO/)
+    /// Where results and failing runs are written (under DIR/SCENARIO/)
     #[arg(long, value_name = "DIR", default_value = "reports")]
     out: PathBuf,
     /// Output format of the summary
@@ -30,12 +58,87 @@ pub struct Args {
     /// Test hook: these seeds panic mid-run
     #[arg(long, hide = true, value_delimiter = ',')]
     inject_panic_seeds: Vec<u64>,
+    /// Test hook: after this many finished seeds the sweep stops as on Ctrl-C
+    #[arg(long, hide = true)]
+    interrupt_after: Option<u64>,
     /// Test hook: deliberate bugs (reorder-links, fsync-lies, vote-without-log-check, commit-on-minority, vote-twice, keep-leader-epoch, trust-epoch-checkpoint)
     #[arg(long = "mutation", hide = true, value_delimiter = ',')]
     mutations: Vec<String>,
 }
 
 pub fn main(args: Args) -> u8 {
+    match args.command {
+        Some(Sub::Merge(m)) => merge::main(m),
+        None => sweep_main(args.sweep),
+    }
+}
+
+/// The first line of a results file: what the lines after it are results of.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct ResultsHeader {
+    /// Scenario name.
+    pub scenario: String,
+    /// Scenario file as given.
+    pub scenario_file: String,
+    /// The seed range.
+    pub seeds: String,
+    /// The shard of it, if any.
+    pub shard: Option<String>,
+}
+
+/// Where a sweep's results go: `explore` or `explore-K-of-N`, plus extension.
+fn results_stem(shard: Option<Shard>) -> String {
+    match shard {
+        Some(s) => format!("explore-{}-of-{}", s.k, s.n),
+        None => "explore".to_owned(),
+    }
+}
+
+/// Appends each finished seed's summary as a JSON line, flushed at once, so
+/// an interrupted or killed sweep keeps every finished result.
+struct ResultsFile {
+    writer: Option<BufWriter<File>>,
+}
+
+impl ResultsFile {
+    fn create(path: &Path, header: &ResultsHeader) -> Self {
+        let open = || -> std::io::Result<BufWriter<File>> {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            let mut w = BufWriter::new(File::create(path)?);
+            serde_json::to_writer(&mut w, header)?;
+            w.write_all(b"\n")?;
+            w.flush()?;
+            Ok(w)
+        };
+        match open() {
+            Ok(w) => Self { writer: Some(w) },
+            Err(e) => {
+                eprintln!("warning: cannot write {}: {e}", path.display());
+                Self { writer: None }
+            }
+        }
+    }
+
+    fn push(&mut self, summary: &Summary) {
+        if let Some(w) = &mut self.writer {
+            let ok = serde_json::to_writer(&mut *w, summary).is_ok()
+                && w.write_all(b"\n").is_ok()
+                && w.flush().is_ok();
+            if !ok {
+                eprintln!("warning: cannot append to the results file");
+                self.writer = None;
+            }
+        }
+    }
+}
+
+fn sweep_main(args: SweepArgs) -> u8 {
+    let (Some(scenario_path), Some(range)) = (&args.scenario, args.seeds) else {
+        eprintln!("error: explore needs SCENARIO and --seeds A..B");
+        return EXIT_USAGE;
+    };
     let (
         Loaded {
             scenario,
@@ -43,7 +146,7 @@ pub fn main(args: Args) -> u8 {
             file,
         },
         mutations,
-    ) = match load(&args.scenario).and_then(|l| Ok((l, super::mutations_or_exit(&args.mutations)?)))
+    ) = match load(scenario_path).and_then(|l| Ok((l, super::mutations_or_exit(&args.mutations)?)))
     {
         Ok(ready) => ready,
         Err(code) => return code,
@@ -53,6 +156,32 @@ pub fn main(args: Args) -> u8 {
             .map(usize::from)
             .unwrap_or(1)
     });
+    let seeds: Vec<u64> = match args.shard {
+        Some(shard) => shard.seeds(range),
+        None => (range.start..range.end).collect(),
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = Arc::clone(&stop);
+        // A second Ctrl-C ends the process at once; finished results are on disk.
+        let _ = ctrlc::set_handler(move || {
+            if stop.swap(true, Ordering::SeqCst) {
+                std::process::exit(i32::from(EXIT_INTERRUPTED));
+            }
+            eprintln!("\ninterrupted: finishing the runs in progress (Ctrl-C again to quit now)");
+        });
+    }
+    let dir = args.out.join(&scenario.name);
+    let stem = results_stem(args.shard);
+    let mut results_file = ResultsFile::create(
+        &dir.join(format!("{stem}.jsonl")),
+        &ResultsHeader {
+            scenario: scenario.name.clone(),
+            scenario_file: file.clone(),
+            seeds: range.to_string(),
+            shard: args.shard.map(|s| s.to_string()),
+        },
+    );
     let started = Instant::now();
     let run_one = |seed: u64| -> Summary {
         let options = RunOptions {
@@ -65,29 +194,31 @@ pub fn main(args: Args) -> u8 {
             Err(e) => Summary::of_panic(&scenario.name, seed, e.to_string()),
         }
     };
-    let total = args.seeds.len();
-    let mut done = 0u64;
-    let progress = std::io::stderr().is_terminal() && args.format == Format::Text;
+    let total = seeds.len() as u64;
+    let mut progress = Progress::new(total, args.format == Format::Text);
     // Failing seeds are announced as they finish, up to a bound; the summary lists all.
     const ANNOUNCE_MAX: u64 = 10;
     let mut failed = 0u64;
-    let results = sweep(args.seeds, jobs, run_one, |s| {
+    let mut done = 0u64;
+    let results = sweep(&seeds, jobs, &stop, run_one, |s| {
         done += 1;
+        results_file.push(s);
         if s.verdict != Verdict::Pass {
             failed += 1;
+            progress.clear();
             if failed <= ANNOUNCE_MAX {
                 eprintln!("seed {} {}", s.seed, s.verdict.as_str());
             } else if failed == ANNOUNCE_MAX + 1 {
                 eprintln!("(more failing seeds: see the summary)");
             }
         }
-        if progress {
-            eprint!("\r{done}/{total} seeds");
+        progress.update(done, failed);
+        if args.interrupt_after == Some(done) {
+            stop.store(true, Ordering::SeqCst);
         }
     });
-    if progress {
-        eprintln!();
-    }
+    progress.finish();
+    let interrupted = stop.load(Ordering::SeqCst);
     let wall_ms = started.elapsed().as_millis() as u64;
     for failing in results.iter().filter(|r| r.verdict != Verdict::Pass) {
         let record = RunRecord {
@@ -103,8 +234,11 @@ pub fn main(args: Args) -> u8 {
             eprintln!("warning: {e}");
         }
     }
-    let report = ExploreReport::new(&scenario.name, &file, args.seeds, results);
-    let path = args.out.join(&scenario.name).join("explore.json");
+    let mut report = ExploreReport::new(&scenario.name, &file, range, results);
+    report.shard = args.shard.map(|s| s.to_string());
+    report.interrupted = interrupted;
+    report.missing = total - report.runs;
+    let path = dir.join(format!("{stem}.json"));
     let written = write_json(&path, &report);
     match args.format {
         Format::Text => {
@@ -121,5 +255,8 @@ pub fn main(args: Args) -> u8 {
     if let Err(e) = written {
         eprintln!("warning: {e}");
     }
-    report.exit_code()
+    match report.exit_code() {
+        0 if interrupted => EXIT_INTERRUPTED,
+        code => code,
+    }
 }

@@ -5,6 +5,8 @@
 
 mod check;
 mod explore;
+mod merge;
+mod progress;
 mod replay;
 mod run;
 mod shrink;
