@@ -78,8 +78,14 @@ pub fn run_seed(
             let message = LAST_PANIC
                 .with(|p| p.borrow_mut().take())
                 .unwrap_or_else(|| payload_text(payload.as_ref()));
+            let mut summary = Summary::of_panic(&scenario.name, seed, message);
+            if options.swarm {
+                let topology = crate::harness::topology::Topology::of(scenario);
+                summary.swarm =
+                    crate::harness::swarm_mix::SwarmMix::draw(scenario, &topology, seed);
+            }
             Ok(SeedRun {
-                summary: Summary::of_panic(&scenario.name, seed, message),
+                summary,
                 outcome: None,
             })
         }

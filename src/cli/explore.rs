@@ -55,6 +55,9 @@ struct SweepArgs {
     /// Output format of the summary
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// Swarm testing: each seed draws its own fault mix within the scenario's [swarm] bounds
+    #[arg(long)]
+    swarm: bool,
     /// Test hook: these seeds panic mid-run
     #[arg(long, hide = true, value_delimiter = ',')]
     inject_panic_seeds: Vec<u64>,
@@ -151,6 +154,10 @@ fn sweep_main(args: SweepArgs) -> u8 {
         Ok(ready) => ready,
         Err(code) => return code,
     };
+    if args.swarm && scenario.swarm.is_none() {
+        eprintln!("error: {file}: --swarm draws each seed's fault mix from the scenario's [swarm] table, and it has none; add one, e.g. [swarm] crash = 2.0, partition = 1.0");
+        return EXIT_USAGE;
+    }
     let jobs = args.jobs.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(usize::from)
@@ -187,6 +194,7 @@ fn sweep_main(args: SweepArgs) -> u8 {
         let options = RunOptions {
             inject_panic: args.inject_panic_seeds.contains(&seed),
             mutations,
+            swarm: args.swarm,
             ..RunOptions::default()
         };
         match run_seed(&scenario, &file, seed, &options) {

@@ -24,6 +24,9 @@ pub struct Args {
     /// Write every simulated event as a JSON line to FILE
     #[arg(long, value_name = "FILE")]
     trace: Option<PathBuf>,
+    /// Swarm testing: the seed draws its own fault mix within the scenario's [swarm] bounds
+    #[arg(long)]
+    swarm: bool,
     /// Test hook: panic in the middle of the run
     #[arg(long, hide = true)]
     inject_panic: bool,
@@ -49,7 +52,12 @@ pub fn main(args: Args) -> u8 {
         trace: args.trace.clone(),
         inject_panic: args.inject_panic,
         mutations,
+        swarm: args.swarm,
     };
+    if args.swarm && scenario.swarm.is_none() {
+        eprintln!("error: {file}: --swarm draws each seed's fault mix from the scenario's [swarm] table, and it has none; add one, e.g. [swarm] crash = 2.0, partition = 1.0");
+        return EXIT_USAGE;
+    }
     let run = match run_seed(&scenario, &file, args.seed, &options) {
         Ok(run) => run,
         Err(e) => {
@@ -89,7 +97,7 @@ pub fn main(args: Args) -> u8 {
             scenario.name,
             args.seed,
             summary.error.as_deref().unwrap_or("unknown panic"),
-            replay_command(&file, args.seed)
+            replay_command(&file, args.seed, args.swarm)
         );
     }
     summary.verdict.exit_code()

@@ -26,6 +26,9 @@ pub struct Args {
     /// Where the shrunk scenario is written (as DIR/shrunk/SCENARIO-SEED.toml)
     #[arg(long, value_name = "DIR", default_value = "reports")]
     out: PathBuf,
+    /// The seed failed with --swarm (its own fault mix)
+    #[arg(long)]
+    swarm: bool,
     /// Test hook: deliberate bugs, as for `ksim run`
     #[arg(long = "mutation", hide = true, value_delimiter = ',')]
     mutations: Vec<String>,
@@ -40,6 +43,7 @@ pub fn main(args: Args) -> u8 {
     };
     let options = RunOptions {
         mutations,
+        swarm: args.swarm,
         ..RunOptions::default()
     };
     eprintln!("shrink {file} --seed {}", args.seed);

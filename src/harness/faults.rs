@@ -77,16 +77,26 @@ impl Timeline {
 
 /// Builds the timeline: the scenario's scripted faults and, with a `[swarm]`
 /// table, faults drawn from the run's seed (each kind from its own stream).
-pub fn plan(scenario: &Scenario, topology: &Topology, streams: &Streams) -> Timeline {
+///
+/// `eligible`, when given, are the only nodes swarm faults hit (a swarm mix).
+pub fn plan(
+    scenario: &Scenario,
+    topology: &Topology,
+    streams: &Streams,
+    eligible: Option<&[NodeId]>,
+) -> Timeline {
     let mut timeline = Timeline::default();
     for spec in &scenario.faults {
         timeline.push(spec.at_ns, Action::Scripted(spec.clone()));
     }
     if let Some(swarm) = &scenario.swarm {
-        let servers: Vec<NodeId> = topology
-            .ids()
-            .filter(|id| topology.roles[id.index()].is_server())
-            .collect();
+        let servers: Vec<NodeId> = match eligible {
+            Some(nodes) => nodes.to_vec(),
+            None => topology
+                .ids()
+                .filter(|id| topology.roles[id.index()].is_server())
+                .collect(),
+        };
         for (kind, &rate) in &swarm.rates_per_min {
             let mut rng = streams.stream(&format!("faults/swarm/{}", kind.name()));
             for at in poisson_arrivals(&mut rng, rate, 0, scenario.duration_ns) {

@@ -13,6 +13,7 @@
 pub mod faults;
 mod final_state;
 pub mod node;
+pub mod swarm_mix;
 pub mod topology;
 
 use std::fs::File;
@@ -57,6 +58,8 @@ pub struct RunOptions {
     pub mutations: TestMutations,
     /// Test hook: panic in the middle of the run.
     pub inject_panic: bool,
+    /// Swarm testing: the seed draws its own fault mix within `[swarm]`.
+    pub swarm: bool,
 }
 
 /// Deliberate bugs, in the kernel and in the Kafka model, for tests that
@@ -121,6 +124,8 @@ pub struct Outcome {
     pub quorum_history: Vec<(u64, String, QuorumObs)>,
     /// Each consumer group at the end, as `kafka-consumer-groups.sh --describe` shows it.
     pub groups: Vec<DescribedGroup>,
+    /// The fault mix this seed drew (`--swarm`).
+    pub swarm: Option<swarm_mix::SwarmMix>,
 }
 
 /// A controller as the run ended.
@@ -152,6 +157,19 @@ pub struct TraceError {
 pub fn run(scenario: &Scenario, seed: u64, options: &RunOptions) -> Result<Outcome, TraceError> {
     let started = Instant::now();
     let topology = Topology::of(scenario);
+    let mix = if options.swarm {
+        swarm_mix::SwarmMix::draw(scenario, &topology, seed)
+    } else {
+        None
+    };
+    let mixed;
+    let scenario = match &mix {
+        Some(m) => {
+            mixed = m.apply(scenario);
+            &mixed
+        }
+        None => scenario,
+    };
     let mut sim: Sim<ClusterNode> = Sim::new(seed, sim_config(scenario));
     let voters: Vec<u32> = (1..=scenario.cluster.controllers).collect();
     let controller_config = controller_config(scenario);
@@ -287,7 +305,8 @@ pub fn run(scenario: &Scenario, seed: u64, options: &RunOptions) -> Result<Outco
     monitor.groups = GroupChecker::new(monitor.names.clone(), members, explicit.clone());
     sim.start();
 
-    let mut timeline = faults::plan(scenario, &topology, sim.streams());
+    let eligible = mix.as_ref().map(swarm_mix::SwarmMix::eligible);
+    let mut timeline = faults::plan(scenario, &topology, sim.streams(), eligible);
     let mut target_rng = sim.streams().stream("faults/targets");
     let mut executed = Vec::new();
     if options.inject_panic {
@@ -432,6 +451,7 @@ pub fn run(scenario: &Scenario, seed: u64, options: &RunOptions) -> Result<Outco
         control_events,
         quorum_history,
         groups: described_groups,
+        swarm: mix,
     })
 }
 

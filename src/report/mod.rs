@@ -89,6 +89,9 @@ pub struct Summary {
     pub faults: Vec<FaultJson>,
     /// Invariants that broke.
     pub violations: Vec<Violation>,
+    /// The fault mix the seed drew (`--swarm`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub swarm: Option<crate::harness::swarm_mix::SwarmMix>,
     /// The panic, when the verdict is error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -130,10 +133,15 @@ impl Summary {
                 .violations
                 .iter()
                 .map(|v| Violation {
-                    detail: format!("{}; replay: {}", v.detail, replay_command(file, seed)),
+                    detail: format!(
+                        "{}; replay: {}",
+                        v.detail,
+                        replay_command(file, seed, outcome.swarm.is_some())
+                    ),
                     ..v.clone()
                 })
                 .collect(),
+            swarm: outcome.swarm.clone(),
             error: None,
         }
     }
@@ -151,6 +159,7 @@ impl Summary {
             stats: StatsJson::default(),
             faults: Vec::new(),
             violations: Vec::new(),
+            swarm: None,
             error: Some(message),
         }
     }
@@ -172,6 +181,7 @@ pub struct RunRecord {
 }
 
 /// The command that replays a seed.
-pub fn replay_command(scenario_file: &str, seed: u64) -> String {
-    format!("ksim run {scenario_file} --seed {seed}")
+pub fn replay_command(scenario_file: &str, seed: u64, swarm: bool) -> String {
+    let swarm = if swarm { " --swarm" } else { "" };
+    format!("ksim run {scenario_file} --seed {seed}{swarm}")
 }

@@ -47,6 +47,9 @@ pub fn render(scenario: &Scenario, file: &str, summary: &Summary, outcome: &Outc
         "  cluster     {} controllers (KRaft quorum), {} brokers, {producers} producers, {consumers} consumers",
         scenario.cluster.controllers, scenario.cluster.brokers
     );
+    if let Some(mix) = &summary.swarm {
+        let _ = writeln!(w, "  swarm mix   {}", mix.describe());
+    }
     let _ = writeln!(
         w,
         "  records     {} sent, {} acknowledged, {} consumed",
@@ -117,7 +120,11 @@ pub fn render(scenario: &Scenario, file: &str, summary: &Summary, outcome: &Outc
     render_metadata(w, outcome);
     render_groups(w, outcome);
     if summary.verdict != Verdict::Pass {
-        let _ = writeln!(w, "replay: {}", replay_command(file, summary.seed));
+        let _ = writeln!(
+            w,
+            "replay: {}",
+            replay_command(file, summary.seed, summary.swarm.is_some())
+        );
     }
     out
 }
