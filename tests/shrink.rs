@@ -142,3 +142,32 @@ fn the_command_writes_the_file_and_prints_before_after_and_how_to_run_it() {
     assert_eq!(pass.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&pass.stderr).contains("does not violate acked_writes_durable"));
 }
+
+#[test]
+fn a_swarm_seed_shrinks_with_its_drawn_latency_kept() {
+    let scenario = load("kip101_truncation.toml");
+    let options = RunOptions {
+        swarm: true,
+        ..RunOptions::default()
+    };
+    let mix = run(&scenario, 6, &options)
+        .expect("runs")
+        .swarm
+        .expect("a mix");
+    let shrunk = shrink(&scenario, 6, None, &options, &mut |_| {}).expect("shrinks");
+    assert!(shrunk.after.faults <= 4 && shrunk.scenario.swarm.is_none());
+    let net = &shrunk.scenario.network;
+    assert_eq!(
+        (
+            ksim::scenario::format_duration(net.latency_min_ns),
+            ksim::scenario::format_duration(net.latency_max_ns)
+        ),
+        (mix.latency_min, mix.latency_max)
+    );
+    // Plain: it fails without --swarm.
+    let outcome = run(&shrunk.scenario, 6, &RunOptions::default()).expect("runs");
+    assert!(outcome
+        .violations
+        .iter()
+        .any(|v| v.invariant == shrunk.invariant));
+}

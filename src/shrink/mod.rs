@@ -182,8 +182,17 @@ pub fn shrink(
     };
     let before = Size::of(scenario, outcome.stats.records_sent);
     let topology = Topology::of(scenario);
-    let mut best = scenario.clone();
+    // A --swarm seed's drawn latency stays; its faults become the schedule.
+    let mut best = match &outcome.swarm {
+        Some(mix) => mix.apply(scenario),
+        None => scenario.clone(),
+    };
     best.swarm = None;
+    let plain = RunOptions {
+        swarm: false,
+        ..options.clone()
+    };
+    let options = &plain;
     best.faults = schedule::merge_all_brokers(
         schedule::explicit(&outcome.faults, &topology),
         scenario.cluster.brokers,
