@@ -69,6 +69,27 @@ struct SweepArgs {
     mutations: Vec<String>,
 }
 
+/// Writes a sweep's summary to `path` and prints it: `table` as text, or
+/// the summary as JSON.
+pub fn write_and_print(report: &ExploreReport, path: &Path, format: Format, table: &str) {
+    let written = write_json(path, report);
+    match format {
+        Format::Text => {
+            out!("{table}");
+            if written.is_ok() {
+                outln!("\nwrote {}", path.display());
+            }
+        }
+        Format::Json => match serde_json::to_string(report) {
+            Ok(json) => outln!("{json}"),
+            Err(e) => eprintln!("error: cannot encode the report: {e}"),
+        },
+    }
+    if let Err(e) = written {
+        eprintln!("warning: {e}");
+    }
+}
+
 pub fn main(args: Args) -> u8 {
     match args.command {
         Some(Sub::Merge(m)) => merge::main(m),
@@ -247,22 +268,8 @@ fn sweep_main(args: SweepArgs) -> u8 {
     report.interrupted = interrupted;
     report.missing = total - report.runs;
     let path = dir.join(format!("{stem}.json"));
-    let written = write_json(&path, &report);
-    match args.format {
-        Format::Text => {
-            out!("{}", report.table(jobs, wall_ms));
-            if written.is_ok() {
-                outln!("\nwrote {}", path.display());
-            }
-        }
-        Format::Json => match serde_json::to_string(&report) {
-            Ok(json) => outln!("{json}"),
-            Err(e) => eprintln!("error: cannot encode the report: {e}"),
-        },
-    }
-    if let Err(e) = written {
-        eprintln!("warning: {e}");
-    }
+    let table = report.table(jobs, wall_ms);
+    write_and_print(&report, &path, args.format, &table);
     match report.exit_code() {
         0 if interrupted => EXIT_INTERRUPTED,
         code => code,

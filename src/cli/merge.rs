@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use super::explore::ResultsHeader;
-use super::{out, outln, write_json, Format, EXIT_USAGE};
+use super::{Format, EXIT_USAGE};
 use crate::explore::{ExploreReport, SeedRange};
 use crate::report::Summary;
 
@@ -135,29 +135,12 @@ pub fn main(args: Args) -> u8 {
     let mut report = ExploreReport::new(&header.scenario, &header.scenario_file, range, results);
     report.missing = range.len() - report.runs;
     let path = args.out.join(&header.scenario).join("explore-merged.json");
-    let written = write_json(&path, &report);
-    match args.format {
-        Format::Text => {
-            out!(
-                "{}",
-                report.table_with(&format!(
-                    "{} runs from {} results files",
-                    report.runs,
-                    files.len()
-                ))
-            );
-            if written.is_ok() {
-                outln!("\nwrote {}", path.display());
-            }
-        }
-        Format::Json => match serde_json::to_string(&report) {
-            Ok(json) => outln!("{json}"),
-            Err(e) => eprintln!("error: cannot encode the report: {e}"),
-        },
-    }
-    if let Err(e) = written {
-        eprintln!("warning: {e}");
-    }
+    let table = report.table_with(&format!(
+        "{} runs from {} results files",
+        report.runs,
+        files.len()
+    ));
+    super::explore::write_and_print(&report, &path, args.format, &table);
     match report.exit_code() {
         0 if report.missing > 0 => {
             eprintln!(
