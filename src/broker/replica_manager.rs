@@ -174,6 +174,13 @@ impl ReplicaManager {
                 UnifiedLog::recover(&dir, self.config.log, &files, recovery_point, &mut out);
             let hw = hws.get(&tp).copied().unwrap_or(0);
             log.update_high_watermark(hw.min(log.log_end_offset()));
+            ctx.observe(
+                BrokerObs::Recovered {
+                    partition: tp.to_string(),
+                    log_end_offset: log.log_end_offset(),
+                }
+                .into(),
+            );
             let mut producers = ProducerStateManager::default();
             for batch in log.batches() {
                 producers.update(batch);
@@ -531,9 +538,17 @@ impl ReplicaManager {
             // watermark, which may be behind what the ISR had committed.
             let hw = p.log.high_watermark();
             let mut out = Vec::new();
-            if hw < p.log.log_end_offset() {
-                p.log.truncate_to(hw, &mut out);
+            let leo = p.log.log_end_offset();
+            if hw < leo && p.log.truncate_to(hw, &mut out) {
                 rebuild_producer_state(p);
+                ctx.observe(
+                    BrokerObs::Truncated {
+                        partition: tp.to_string(),
+                        to_offset: hw,
+                        records: leo - hw,
+                    }
+                    .into(),
+                );
             }
             self.apply_log(ctx, tp, out);
         }
@@ -584,6 +599,15 @@ impl ReplicaManager {
         };
         if let Some(hw) = p.next_high_watermark() {
             p.log.update_high_watermark(hw);
+            if !tp.topic.starts_with("__") {
+                ctx.observe(
+                    BrokerObs::HighWatermark {
+                        partition: tp.clone(),
+                        high_watermark: hw,
+                    }
+                    .into(),
+                );
+            }
             self.try_complete_produces(ctx, Some(tp));
             self.complete_parked_for(ctx, tp);
             self.maybe_load_offsets(ctx, tp);

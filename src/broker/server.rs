@@ -76,6 +76,20 @@ pub enum BrokerObs {
         /// Partition and committed offset.
         offsets: Vec<(crate::protocol::TopicPartition, u64)>,
     },
+    /// As leader it advanced a partition's high watermark.
+    HighWatermark {
+        /// The partition.
+        partition: crate::protocol::TopicPartition,
+        /// The new high watermark.
+        high_watermark: u64,
+    },
+    /// At boot it recovered a partition's log from its disk.
+    Recovered {
+        /// `topic-N`.
+        partition: String,
+        /// The log end offset the disk gave back.
+        log_end_offset: u64,
+    },
     /// As follower it cut its log.
     Truncated {
         /// `topic-N`.

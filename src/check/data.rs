@@ -242,8 +242,15 @@ impl DataChecker {
                     show(id),
                     self.source_name(by)
                 );
-                self.violations
-                    .push(Violation::new("offsets_consistent", at, detail));
+                let name = self.part_name(part);
+                // The story starts when the first record was acknowledged there.
+                let since = match self.sent_entry(first) {
+                    Some((_, Outcome::Acked { at, .. })) => Some(*at),
+                    _ => None,
+                };
+                self.violations.push(
+                    Violation::new("offsets_consistent", at, detail).about(name, Some(offset), since),
+                );
             }
             Some(_) => {}
         }
@@ -317,17 +324,20 @@ impl DataChecker {
                     ),
                 };
                 let at_offset = offset.map_or(String::new(), |o| format!(" at offset {o}"));
-                found.push(Violation::new(
-                    "acked_writes_durable",
-                    at,
-                    format!(
-                        "record {} acknowledged{at_offset} of {} at {} is lost: {what}; {}",
-                        show(id),
-                        self.part_name(part),
-                        sim::format_nanos(acked_at),
-                        context(acked_at)
-                    ),
-                ));
+                found.push(
+                    Violation::new(
+                        "acked_writes_durable",
+                        at,
+                        format!(
+                            "record {} acknowledged{at_offset} of {} at {} is lost: {what}; {}",
+                            show(id),
+                            self.part_name(part),
+                            sim::format_nanos(acked_at),
+                            context(acked_at)
+                        ),
+                    )
+                    .about(self.part_name(part), offset, Some(acked_at)),
+                );
             }
         }
         self.violations.extend(found);
@@ -341,15 +351,22 @@ impl DataChecker {
             let mut last: BTreeMap<u32, (u64, usize, u64)> = BTreeMap::new();
             for (offset, &(id, _)) in log.iter().enumerate() {
                 if let Some(&first) = first_at.get(&id) {
-                    found.push(Violation::new(
-                        "no_duplicates",
-                        at,
-                        format!(
-                            "record {} is in {} twice: at offsets {first} and {offset}",
-                            show(id),
-                            self.part_name(part)
+                    found.push(
+                        Violation::new(
+                            "no_duplicates",
+                            at,
+                            format!(
+                                "record {} is in {} twice: at offsets {first} and {offset}",
+                                show(id),
+                                self.part_name(part)
+                            ),
+                        )
+                        .about(
+                            self.part_name(part),
+                            Some(offset as u64),
+                            None,
                         ),
-                    ));
+                    );
                     continue;
                 }
                 first_at.insert(id, offset);
@@ -360,16 +377,19 @@ impl DataChecker {
                 let (producer, _) = producer_of(id);
                 if let Some(&(prev_seq, prev_offset, prev_id)) = last.get(&producer) {
                     if seq < prev_seq {
-                        found.push(Violation::new(
-                            "partition_order",
-                            at,
-                            format!(
-                                "producer {producer} sent {} before {}, but {} holds them the other way round (offsets {prev_offset} and {offset})",
-                                show(id),
-                                show(prev_id),
-                                self.part_name(part)
-                            ),
-                        ));
+                        found.push(
+                            Violation::new(
+                                "partition_order",
+                                at,
+                                format!(
+                                    "producer {producer} sent {} before {}, but {} holds them the other way round (offsets {prev_offset} and {offset})",
+                                    show(id),
+                                    show(prev_id),
+                                    self.part_name(part)
+                                ),
+                            )
+                            .about(self.part_name(part), Some(offset as u64), None),
+                        );
                     }
                 }
                 last.insert(producer, (seq, offset, id));
@@ -387,16 +407,19 @@ impl DataChecker {
                 .and_then(|l| l.get(offset as usize))
                 .is_some_and(|r| r.0 == id);
             if !there {
-                found.push(Violation::new(
-                    "reads_committed_only",
-                    seen_at,
-                    format!(
-                        "{} read {} at {} offset {offset}, which the final log does not hold",
-                        self.names[node as usize],
-                        show(id),
-                        self.part_name(part)
-                    ),
-                ));
+                found.push(
+                    Violation::new(
+                        "reads_committed_only",
+                        seen_at,
+                        format!(
+                            "{} read {} at {} offset {offset}, which the final log does not hold",
+                            self.names[node as usize],
+                            show(id),
+                            self.part_name(part)
+                        ),
+                    )
+                    .about(self.part_name(part), Some(offset), Some(seen_at)),
+                );
             }
         }
         self.violations.extend(found);
@@ -419,15 +442,18 @@ impl DataChecker {
                         None => "its log ends there".to_owned(),
                         Some(b) => format!("it holds {}", show(b.id)),
                     };
-                    self.violations.push(Violation::new(
-                        "replicas_consistent",
-                        at,
-                        format!(
-                            "in-sync replica broker {broker} of {tp} differs from the leader below the high watermark: offset {} is {} on the leader, {what}",
-                            a.offset,
-                            show(a.id)
-                        ),
-                    ));
+                    self.violations.push(
+                        Violation::new(
+                            "replicas_consistent",
+                            at,
+                            format!(
+                                "in-sync replica broker {broker} of {tp} differs from the leader below the high watermark: offset {} is {} on the leader, {what}",
+                                a.offset,
+                                show(a.id)
+                            ),
+                        )
+                        .about(tp.to_string(), Some(a.offset), None),
+                    );
                 }
             }
         }

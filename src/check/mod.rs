@@ -18,6 +18,37 @@ pub struct Violation {
     pub at_ms: u64,
     /// What broke, in one sentence naming nodes, offsets and times.
     pub detail: String,
+    /// The chain of events that made it, read from the run's own record
+    /// (on the first violation of each invariant and partition).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub chain: Vec<ChainEvent>,
+    /// What it is about, for the explanation (not part of the record).
+    #[serde(skip)]
+    pub subject: Option<Subject>,
+}
+
+/// One link of a violation's causal chain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainEvent {
+    /// Simulated milliseconds.
+    pub at_ms: u64,
+    /// The node it happened on (`broker-2`), or the partition for a
+    /// committed metadata change.
+    pub node: String,
+    /// What happened, in words.
+    pub event: String,
+}
+
+/// The partition (and offset, and the moment from which events matter) a
+/// violation is about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Subject {
+    /// `topic-N`.
+    pub partition: String,
+    /// The offset at stake, if one.
+    pub offset: Option<u64>,
+    /// Events from here on explain it (e.g. the acknowledgement).
+    pub since_ns: Option<Nanos>,
 }
 
 impl Violation {
@@ -27,6 +58,23 @@ impl Violation {
             invariant: invariant.to_owned(),
             at_ms: at_ns / sim::MILLIS,
             detail,
+            chain: Vec::new(),
+            subject: None,
         }
+    }
+
+    /// The same violation, about `partition` (and `offset`, from `since_ns`).
+    pub fn about(
+        mut self,
+        partition: String,
+        offset: Option<u64>,
+        since_ns: Option<Nanos>,
+    ) -> Self {
+        self.subject = Some(Subject {
+            partition,
+            offset,
+            since_ns,
+        });
+        self
     }
 }

@@ -10,8 +10,10 @@
 //! producers and consumers run the kernel's stand-in `Chatter`, checked for
 //! the kernel's own promises (`link_fifo`, `fsync_durable`).
 
+pub mod explain;
 pub mod faults;
 mod final_state;
+pub mod history;
 pub mod node;
 pub mod swarm_mix;
 pub mod topology;
@@ -43,6 +45,7 @@ use crate::protocol::TopicPartition;
 use crate::report::groups::DescribedGroup;
 use crate::scenario::{ConsumerSpec, Invariant, Scenario};
 use faults::{Action, Executed};
+use history::What;
 use node::{ClusterNode, ClusterObs};
 use topology::{Live, Role, Topology};
 
@@ -302,6 +305,14 @@ pub fn run(scenario: &Scenario, seed: u64, options: &RunOptions) -> Result<Outco
             .collect()
     };
     let mut monitor = Monitor::new(names, topic_names.clone(), topic_of);
+    monitor.broker_ids = topology
+        .roles
+        .iter()
+        .map(|role| match role {
+            Role::Broker(id) => *id,
+            _ => 0,
+        })
+        .collect();
     monitor.groups = GroupChecker::new(monitor.names.clone(), members, explicit.clone());
     sim.start();
 
@@ -352,6 +363,9 @@ pub fn run(scenario: &Scenario, seed: u64, options: &RunOptions) -> Result<Outco
             nodes,
         } = action
         {
+            for f in &faults {
+                record_down(&sim, &mut monitor.history, f);
+            }
             let details: Vec<String> = faults.iter().map(|f| sim.apply(f.clone()).detail).collect();
             executed.push(Executed {
                 at_ns: at,
@@ -384,8 +398,21 @@ pub fn run(scenario: &Scenario, seed: u64, options: &RunOptions) -> Result<Outco
         control_events,
         data,
         groups,
+        mut history,
         ..
     } = monitor;
+    for f in &executed {
+        history.push(
+            f.at_ns,
+            f.target.clone(),
+            None,
+            What::Fault {
+                kind: f.kind.clone(),
+                detail: f.detail.clone(),
+            },
+        );
+    }
+    history.finish();
     let metadata = newest_metadata(&sim, &topology);
     let last_ack = data.last_ack_per_producer();
     let end_state = metadata
@@ -429,6 +456,7 @@ pub fn run(scenario: &Scenario, seed: u64, options: &RunOptions) -> Result<Outco
     ));
     violations.retain(|v| selected(scenario, &v.invariant));
     violations.sort_by_key(|v| v.at_ms);
+    explain::explain(&mut violations, &history);
     let checked = check::data::DATA_INVARIANTS
         .iter()
         .chain(&group_checks)
@@ -467,6 +495,9 @@ struct Monitor {
     violations: Vec<Violation>,
     quorum_history: Vec<(u64, String, QuorumObs)>,
     control_events: Vec<(u64, ControlEvent)>,
+    history: history::History,
+    /// Per node: its Kafka broker id (0 for other nodes).
+    broker_ids: Vec<u32>,
 }
 
 impl Monitor {
@@ -481,6 +512,8 @@ impl Monitor {
             violations: Vec::new(),
             quorum_history: Vec::new(),
             control_events: Vec::new(),
+            history: history::History::default(),
+            broker_ids: Vec::new(),
         }
     }
 
@@ -502,7 +535,21 @@ impl Monitor {
             ClusterObs::Quorum(obs) => {
                 match obs {
                     QuorumObs::Leader(l) => self.leaders.observe(o.at, o.node, l, &name, out),
-                    QuorumObs::Control(event) => self.control_events.push((o.at, event.clone())),
+                    QuorumObs::Control(event) => {
+                        let broker = match event {
+                            ControlEvent::Fenced { broker } => Some((broker, What::Fenced)),
+                            ControlEvent::Unfenced { broker } => Some((broker, What::Unfenced)),
+                            _ => None,
+                        };
+                        if let Some((b, what)) = broker {
+                            self.history.push(o.at, format!("broker-{b}"), None, what);
+                        }
+                        self.control_events.push((o.at, event.clone()))
+                    }
+                    QuorumObs::CommittedEntry(entry) => {
+                        self.history.committed(o.at, entry);
+                        self.quorum.observe(o.at, o.node, obs, &name, out)
+                    }
                     _ => self.quorum.observe(o.at, o.node, obs, &name, out),
                 }
                 if !matches!(obs, QuorumObs::CommittedEntry(_)) {
@@ -515,7 +562,60 @@ impl Monitor {
             ClusterObs::Broker(BrokerObs::OffsetsCommitted { group, offsets }) => self
                 .groups
                 .coordinator_commit(o.at, o.node.0, group, offsets),
-            ClusterObs::Broker(_) | ClusterObs::Admin(_) => {}
+            ClusterObs::Broker(obs) => {
+                let (partition, what) = match obs {
+                    BrokerObs::BecameLeader {
+                        partition,
+                        leader_epoch,
+                        log_end_offset,
+                    } => (
+                        partition,
+                        What::BecameLeader {
+                            leader_epoch: *leader_epoch,
+                            log_end_offset: *log_end_offset,
+                        },
+                    ),
+                    BrokerObs::Truncated {
+                        partition,
+                        to_offset,
+                        records,
+                    } => (
+                        partition,
+                        What::Truncated {
+                            to_offset: *to_offset,
+                            records: *records,
+                        },
+                    ),
+                    BrokerObs::Recovered {
+                        partition,
+                        log_end_offset,
+                    } => (
+                        partition,
+                        What::Recovered {
+                            log_end_offset: *log_end_offset,
+                        },
+                    ),
+                    BrokerObs::HighWatermark {
+                        partition,
+                        high_watermark,
+                    } => {
+                        let broker = self.broker_ids[o.node.index()];
+                        self.history.high_watermark(
+                            o.at,
+                            broker,
+                            partition.to_string(),
+                            *high_watermark,
+                        );
+                        return;
+                    }
+                    _ => return,
+                };
+                if !partition.starts_with("__") {
+                    self.history
+                        .push(o.at, name(o.node), Some(partition.clone()), what);
+                }
+            }
+            ClusterObs::Admin(_) => {}
         }
     }
 }
@@ -830,6 +930,39 @@ fn settle(sim: &mut Sim<ClusterNode>, topology: &Topology, executed: &mut Vec<Ex
         if !sim.is_up(node) || closed {
             record(sim, "restart", name, Fault::Restart(node));
         }
+    }
+}
+
+/// Before a crash or power loss of a broker: what each of its replicas held.
+fn record_down(sim: &Sim<ClusterNode>, history: &mut history::History, fault: &Fault) {
+    let (node, kind) = match fault {
+        Fault::Crash(node) => (*node, "crash"),
+        Fault::PowerLoss { node, .. } => (*node, "power_loss"),
+        _ => return,
+    };
+    if !sim.is_up(node) {
+        return;
+    }
+    let Some(ClusterNode::Broker(b)) = sim.node(node) else {
+        return;
+    };
+    let Some(rm) = b.replica_manager() else {
+        return;
+    };
+    for (tp, p) in rm.partitions() {
+        if tp.topic.starts_with("__") {
+            continue;
+        }
+        history.push(
+            sim.now(),
+            sim.name(node).to_owned(),
+            Some(tp.to_string()),
+            What::Down {
+                fault: kind.to_owned(),
+                log_end_offset: p.log.log_end_offset(),
+                high_watermark: p.log.high_watermark(),
+            },
+        );
     }
 }
 

@@ -138,6 +138,7 @@ impl Summary {
                         v.detail,
                         replay_command(file, seed, outcome.swarm.is_some())
                     ),
+                    subject: None,
                     ..v.clone()
                 })
                 .collect(),

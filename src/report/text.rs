@@ -90,6 +90,18 @@ pub fn render(scenario: &Scenario, file: &str, summary: &Summary, outcome: &Outc
                     format_nanos(v.at_ms * sim::MILLIS),
                     v.detail
                 );
+                if !v.chain.is_empty() {
+                    let _ = writeln!(w, "    how it came about:");
+                }
+                for c in &v.chain {
+                    let _ = writeln!(
+                        w,
+                        "    {:>9}  {:<10}  {}",
+                        format_nanos(c.at_ms * sim::MILLIS),
+                        c.node,
+                        c.event
+                    );
+                }
             }
         }
         for (invariant, n) in shown {

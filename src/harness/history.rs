@@ -1,0 +1,282 @@
+//! The run's protocol history: what happened to partitions and brokers, in
+//! simulated-time order. Committed metadata (leaders, epochs, ISRs) is
+//! replayed from the controllers' committed entries; brokers report their
+//! elections, truncations and log recovery; the harness adds the faults and
+//! what each broker's logs held when it went down. Causal explanations and
+//! coverage counts read it.
+
+use sim::Nanos;
+
+use crate::controller::raft::{LogEntry, Record};
+use crate::metadata::{LeaderRecoveryState, MetadataImage, MetadataRecord};
+
+/// What happened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum What {
+    /// Committed metadata set a partition's leader and ISR.
+    PartitionChange {
+        /// The leader (None: offline).
+        leader: Option<u32>,
+        /// Its leader epoch.
+        leader_epoch: i32,
+        /// The ISR.
+        isr: Vec<u32>,
+        /// The leader came from outside the ISR (RECOVERING).
+        unclean: bool,
+        /// The partition was created.
+        created: bool,
+    },
+    /// A broker became the partition's leader at its log end.
+    BecameLeader {
+        /// The leader epoch.
+        leader_epoch: i32,
+        /// Its log end offset then.
+        log_end_offset: u64,
+    },
+    /// A follower cut its log.
+    Truncated {
+        /// The new log end offset.
+        to_offset: u64,
+        /// Records removed.
+        records: u64,
+    },
+    /// A broker booted and recovered the partition's log from its disk.
+    Recovered {
+        /// What the disk gave back.
+        log_end_offset: u64,
+    },
+    /// A crash or power loss hit a broker whose replica ended here.
+    Down {
+        /// `crash` or `power_loss`.
+        fault: String,
+        /// The replica's log end offset just before.
+        log_end_offset: u64,
+        /// Its high watermark then.
+        high_watermark: u64,
+    },
+    /// The controller fenced the broker (session expired).
+    Fenced,
+    /// The controller unfenced the broker.
+    Unfenced,
+    /// A fault the run executed.
+    Fault {
+        /// Its kind.
+        kind: String,
+        /// What the kernel said it did.
+        detail: String,
+    },
+}
+
+/// One entry of the history.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    /// When.
+    pub at: Nanos,
+    /// Where: a node name, or the partition for committed metadata.
+    pub node: String,
+    /// The partition it concerns, if one.
+    pub partition: Option<String>,
+    /// What.
+    pub what: What,
+}
+
+fn brokers(ids: &[u32]) -> String {
+    let ids: Vec<String> = ids.iter().map(u32::to_string).collect();
+    format!("[{}]", ids.join(", "))
+}
+
+impl Event {
+    /// The event in words; `offset` is the offset at stake, if one.
+    pub fn text(&self, offset: Option<u64>) -> String {
+        let part = self.partition.as_deref().unwrap_or("");
+        match &self.what {
+            What::PartitionChange {
+                leader,
+                leader_epoch,
+                isr,
+                unclean,
+                created,
+            } => {
+                let leader = leader.map_or("none (offline)".to_owned(), |l| format!("broker {l}"));
+                let how = if offset.is_some() {
+                    ""
+                } else if *created {
+                    "created: "
+                } else if *unclean {
+                    "unclean election: "
+                } else {
+                    ""
+                };
+                format!(
+                    "{how}leader {leader}, leader epoch {leader_epoch}, ISR {}",
+                    brokers(isr)
+                )
+            }
+            What::BecameLeader {
+                leader_epoch,
+                log_end_offset,
+            } => {
+                let has = match offset {
+                    Some(o) if *log_end_offset <= o => format!(" (without offset {o})"),
+                    Some(o) => format!(" (holding offset {o})"),
+                    None => String::new(),
+                };
+                format!("became leader of {part} in epoch {leader_epoch} at log end offset {log_end_offset}{has}")
+            }
+            What::Truncated { to_offset, records } => {
+                let erased = match offset {
+                    Some(o) if *to_offset <= o && o < to_offset + records => {
+                        format!(", erasing offset {o}")
+                    }
+                    _ => String::new(),
+                };
+                format!(
+                    "truncated {part} to offset {to_offset} ({records} records removed{erased})"
+                )
+            }
+            What::Recovered { log_end_offset } => {
+                let lost = match offset {
+                    Some(o) if *log_end_offset <= o => {
+                        format!(": offset {o} was not on its disk")
+                    }
+                    Some(o) => format!(": offset {o} was on its disk"),
+                    None => String::new(),
+                };
+                format!("restarted and recovered {part} from its disk to log end offset {log_end_offset}{lost}")
+            }
+            What::Down {
+                fault,
+                log_end_offset,
+                high_watermark,
+            } => {
+                let cache = if fault == "power_loss" {
+                    "; what was not yet flushed is only in the page cache, which the power loss drops"
+                } else {
+                    "; the page cache survives a crash"
+                };
+                format!("{fault}: its replica of {part} ended at offset {log_end_offset} (high watermark {high_watermark}){cache}")
+            }
+            What::Fenced => "fenced by the controller (session expired)".to_owned(),
+            What::Unfenced => "unfenced by the controller".to_owned(),
+            What::Fault { kind, detail } => format!("{kind}: {detail}"),
+        }
+    }
+}
+
+/// The history of a run.
+#[derive(Debug, Default)]
+pub struct History {
+    /// Every event, in the order observed (sorted by time by [`History::finish`]).
+    pub events: Vec<Event>,
+    /// Per partition: (when, leader broker, high watermark) at each advance.
+    high_watermarks: std::collections::BTreeMap<String, Vec<(Nanos, u32, u64)>>,
+    image: MetadataImage,
+    next_offset: u64,
+}
+
+fn partition_of(record: &MetadataRecord) -> Option<(crate::metadata::Uuid, u32, bool)> {
+    match record {
+        MetadataRecord::PartitionRecord {
+            topic_id,
+            partition_id,
+            ..
+        } => Some((*topic_id, *partition_id, true)),
+        MetadataRecord::PartitionChangeRecord {
+            topic_id,
+            partition_id,
+            ..
+        } => Some((*topic_id, *partition_id, false)),
+        _ => None,
+    }
+}
+
+impl History {
+    /// A committed metadata entry, as a controller reports it (each entry is
+    /// applied once, the first time any controller reports it).
+    pub fn committed(&mut self, at: Nanos, entry: &LogEntry) {
+        if entry.offset < self.next_offset {
+            return;
+        }
+        self.next_offset = entry.offset + 1;
+        let Record::Data(bytes) = &entry.record else {
+            return;
+        };
+        let Some(record) = MetadataRecord::decode(bytes) else {
+            return;
+        };
+        self.image.apply(entry.offset, &record);
+        let Some((topic_id, index, created)) = partition_of(&record) else {
+            return;
+        };
+        let Some(topic) = self.image.topic_by_id(topic_id) else {
+            return;
+        };
+        let Some(p) = topic.partitions.get(&index) else {
+            return;
+        };
+        let partition = format!("{}-{index}", topic.name);
+        let what = What::PartitionChange {
+            leader: p.leader,
+            leader_epoch: p.leader_epoch,
+            isr: p.isr.clone(),
+            unclean: p.leader_recovery_state == LeaderRecoveryState::Recovering,
+            created,
+        };
+        // A change of something else (e.g. only the partition epoch) is not news.
+        if self.state_at(&partition, Nanos::MAX) == Some(&what) {
+            return;
+        }
+        self.events.push(Event {
+            at,
+            node: partition.clone(),
+            partition: Some(partition),
+            what,
+        });
+    }
+
+    /// A leader advanced a high watermark.
+    pub fn high_watermark(&mut self, at: Nanos, broker: u32, partition: String, hw: u64) {
+        self.high_watermarks
+            .entry(partition)
+            .or_default()
+            .push((at, broker, hw));
+    }
+
+    /// The high watermark `broker` had reached for the partition at `at`.
+    pub fn high_watermark_at(&self, partition: &str, broker: u32, at: Nanos) -> Option<u64> {
+        let all = self.high_watermarks.get(partition)?;
+        let upto = all.partition_point(|e| e.0 <= at);
+        all[..upto]
+            .iter()
+            .rev()
+            .find(|e| e.1 == broker)
+            .map(|e| e.2)
+    }
+
+    /// Adds an event.
+    pub fn push(&mut self, at: Nanos, node: String, partition: Option<String>, what: What) {
+        self.events.push(Event {
+            at,
+            node,
+            partition,
+            what,
+        });
+    }
+
+    /// Orders the events by time (stable: same-time events keep their order).
+    pub fn finish(&mut self) {
+        // A fault comes before what it caused at the same instant.
+        self.events
+            .sort_by_key(|e| (e.at, !matches!(e.what, What::Fault { .. })));
+    }
+
+    /// The partition's committed state at `at`: the newest change at or before it.
+    pub fn state_at(&self, partition: &str, at: Nanos) -> Option<&What> {
+        self.events
+            .iter()
+            .rev()
+            .filter(|e| e.at <= at && e.partition.as_deref() == Some(partition))
+            .find(|e| matches!(e.what, What::PartitionChange { .. }))
+            .map(|e| &e.what)
+    }
+}
