@@ -170,6 +170,15 @@ pub struct Failing {
     pub replay: String,
 }
 
+/// How far a sweep got into one protocol state.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Reached {
+    /// Seeds that reached it at least once.
+    pub seeds: u64,
+    /// Times it was reached, over all seeds.
+    pub total: u64,
+}
+
 /// `explore.json`: the whole sweep.
 #[derive(Clone, Debug, Serialize)]
 pub struct ExploreReport {
@@ -198,6 +207,8 @@ pub struct ExploreReport {
     pub error: u64,
     /// Violations per invariant, over all seeds.
     pub violations_by_invariant: BTreeMap<String, u64>,
+    /// Per protocol state: how many seeds reached it and how often in all.
+    pub coverage: BTreeMap<String, Reached>,
     /// Every failing seed with its replay command.
     pub failing: Vec<Failing>,
     /// Every seed's summary, in seed order.
@@ -213,6 +224,15 @@ impl ExploreReport {
             *violations_by_invariant
                 .entry(v.invariant.clone())
                 .or_insert(0) += 1;
+        }
+        let mut coverage: BTreeMap<String, Reached> = crate::harness::coverage::STATES
+            .iter()
+            .map(|(k, _)| ((*k).to_owned(), Reached::default()))
+            .collect();
+        for (state, &n) in results.iter().flat_map(|r| &r.coverage) {
+            let c = coverage.entry(state.clone()).or_default();
+            c.seeds += u64::from(n > 0);
+            c.total += n;
         }
         let failing = results
             .iter()
@@ -247,6 +267,7 @@ impl ExploreReport {
             fail: count(Verdict::Fail),
             error: count(Verdict::Error),
             violations_by_invariant,
+            coverage,
             failing,
             results,
         }
@@ -296,6 +317,19 @@ impl ExploreReport {
         let _ = writeln!(w, "  error  {:>6}", self.error);
         for (invariant, n) in &self.violations_by_invariant {
             let _ = writeln!(w, "  {invariant:<28} violated {n} times");
+        }
+        let ran = self.runs - self.error;
+        if ran > 0 {
+            let _ = writeln!(w, "\ncoverage (seeds that reached each state, of {ran})");
+            for (state, meaning) in crate::harness::coverage::STATES {
+                let c = self.coverage.get(state).copied().unwrap_or_default();
+                let how = if c.seeds == 0 {
+                    format!("never reached: {meaning}")
+                } else {
+                    format!("{} times in all", c.total)
+                };
+                let _ = writeln!(w, "  {state:<34} {:>6}  {how}", c.seeds);
+            }
         }
         if !self.failing.is_empty() {
             let _ = writeln!(w, "\nfailing seeds");

@@ -132,6 +132,26 @@ impl DataChecker {
     }
 
     /// Whether record `id` was acknowledged to its producer.
+    /// Whether an offset in `from..to` of `partition` (`topic-N`) held a
+    /// record its producer had acknowledged.
+    pub fn acked_between(&self, partition: &str, from: u64, to: u64) -> bool {
+        let Some((topic, p)) = partition.rsplit_once('-') else {
+            return false;
+        };
+        let (Some(t), Ok(p)) = (self.topics.iter().position(|x| x == topic), p.parse()) else {
+            return false;
+        };
+        let Some(slots) = self.seen_at.get(&(t as u32, p)) else {
+            return false;
+        };
+        let to = (to as usize).min(slots.len());
+        let from = (from as usize).min(to);
+        slots[from..to]
+            .iter()
+            .flatten()
+            .any(|&(id, _)| self.is_acked(id))
+    }
+
     pub fn is_acked(&self, id: u64) -> bool {
         self.sent_entry(id)
             .is_some_and(|(_, o)| matches!(o, Outcome::Acked { .. }))
@@ -248,9 +268,12 @@ impl DataChecker {
                     Some((_, Outcome::Acked { at, .. })) => Some(*at),
                     _ => None,
                 };
-                self.violations.push(
-                    Violation::new("offsets_consistent", at, detail).about(name, Some(offset), since),
-                );
+                self.violations
+                    .push(Violation::new("offsets_consistent", at, detail).about(
+                        name,
+                        Some(offset),
+                        since,
+                    ));
             }
             Some(_) => {}
         }

@@ -211,6 +211,10 @@ impl History {
         let Some(topic) = self.image.topic_by_id(topic_id) else {
             return;
         };
+        // Internal topics (__consumer_offsets) are not the workload's story.
+        if topic.name.starts_with("__") {
+            return;
+        }
         let Some(p) = topic.partitions.get(&index) else {
             return;
         };

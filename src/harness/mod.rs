@@ -10,10 +10,12 @@
 //! producers and consumers run the kernel's stand-in `Chatter`, checked for
 //! the kernel's own promises (`link_fifo`, `fsync_durable`).
 
+pub mod coverage;
 pub mod explain;
 pub mod faults;
 mod final_state;
 pub mod history;
+mod liveness;
 pub mod node;
 pub mod swarm_mix;
 pub mod topology;
@@ -41,7 +43,6 @@ use crate::group::offsets_topic::{
     CONSUMER_OFFSETS, OFFSETS_TOPIC_NUM_PARTITIONS, OFFSETS_TOPIC_REPLICATION_FACTOR,
 };
 use crate::metadata::MetadataImage;
-use crate::protocol::TopicPartition;
 use crate::report::groups::DescribedGroup;
 use crate::scenario::{ConsumerSpec, Invariant, Scenario};
 use faults::{Action, Executed};
@@ -127,6 +128,8 @@ pub struct Outcome {
     pub quorum_history: Vec<(u64, String, QuorumObs)>,
     /// Each consumer group at the end, as `kafka-consumer-groups.sh --describe` shows it.
     pub groups: Vec<DescribedGroup>,
+    /// How often the run reached each protocol state of [`coverage::STATES`].
+    pub coverage: BTreeMap<String, u64>,
     /// The fault mix this seed drew (`--swarm`).
     pub swarm: Option<swarm_mix::SwarmMix>,
 }
@@ -436,10 +439,43 @@ pub fn run(scenario: &Scenario, seed: u64, options: &RunOptions) -> Result<Outco
         acks_per_second: data.acks_per_second.clone(),
         groups: group_stats,
     };
+    let min_insync = |part: &str| {
+        let topic = part.rsplit_once('-').map_or(part, |(t, _)| t);
+        scenario
+            .topics
+            .iter()
+            .find(|t| t.name == topic)
+            .and_then(|t| t.config.get_i64("min.insync.replicas"))
+            .or_else(|| scenario.cluster.config.get_i64("min.insync.replicas"))
+            .unwrap_or(1) as u32
+    };
+    let acked_between = |part: &str, from: u64, to: u64| data.acked_between(part, from, to);
+    let coverage = coverage::count(
+        &history,
+        &coverage::Inputs {
+            min_insync: &min_insync,
+            acked_between: &acked_between,
+            generations: stats
+                .groups
+                .iter()
+                .map(|g| g.generations.saturating_sub(1))
+                .sum(),
+            fenced_commits: stats.groups.iter().map(|g| g.fenced_commits).sum(),
+        },
+    );
     let context = |t: u64| faults_after(&executed, t);
     violations.extend(data.finish(end, &end_state, &context));
-    violations.extend(data_available(
-        scenario, &sim, &topology, &end_state, &last_ack, end,
+    violations.extend(liveness::data_available(
+        scenario,
+        &sim,
+        &topology,
+        &liveness::EndState {
+            metadata: metadata.as_ref(),
+            logs: &end_state,
+            groups: &described_groups,
+            last_ack: &last_ack,
+        },
+        end,
     ));
     let live = live_state(&sim, &topology);
     let topic_partitions: Vec<(String, u32)> = scenario
@@ -479,6 +515,7 @@ pub fn run(scenario: &Scenario, seed: u64, options: &RunOptions) -> Result<Outco
         control_events,
         quorum_history,
         groups: described_groups,
+        coverage,
         swarm: mix,
     })
 }
@@ -675,90 +712,14 @@ fn faults_after(executed: &[Executed], t: u64) -> String {
     }
 }
 
-/// `eventually_available` for the data path: every producer had a record
-/// acknowledged after the fault phase, and every consumer read its
-/// partitions up to the final high watermark.
-fn data_available(
-    scenario: &Scenario,
-    sim: &Sim<ClusterNode>,
-    topology: &Topology,
-    end_state: &check::data::FinalState,
-    last_ack: &BTreeMap<u32, u64>,
-    end: u64,
-) -> Vec<Violation> {
-    let mut problems = Vec::new();
-    for index in 0..scenario.producer_count() {
-        if last_ack
-            .get(&index)
-            .is_none_or(|&t| t < scenario.duration_ns)
-        {
-            problems.push(format!(
-                "producer-{index} had nothing acknowledged after the faults healed"
-            ));
-        }
-    }
-    // Per group: its topic and the partitions some running member owns.
-    let mut owned: BTreeMap<&str, (&str, BTreeSet<u32>)> = BTreeMap::new();
-    for id in topology.ids() {
-        let Some(ClusterNode::Consumer(c)) = sim.node(id) else {
-            continue;
-        };
-        let Role::Consumer { group, index } = &topology.roles[id.index()] else {
-            continue;
-        };
-        let topic = &consumer_spec(scenario, group, *index).topic;
-        let entry = owned
-            .entry(group.as_str())
-            .or_insert_with(|| (topic.as_str(), BTreeSet::new()));
-        if !c.is_stopped() {
-            entry.1.extend(c.positions().keys());
-        }
-        for (partition, position) in c.positions() {
-            let tp = TopicPartition::new(topic, partition);
-            let hw = end_state
-                .committed
-                .get(&tp)
-                .map_or(0, |r| r.last().map_or(0, |x| x.offset + 1));
-            if position < hw {
-                problems.push(format!(
-                    "{} read {tp} only up to offset {position} of {hw}",
-                    sim.name(id)
-                ));
-            }
-        }
-    }
-    for (group, (topic, partitions)) in owned {
-        let count = scenario
-            .topics
-            .iter()
-            .find(|t| t.name == topic)
-            .map_or(0, |t| t.partitions);
-        let unowned: Vec<String> = (0..count)
-            .filter(|p| !partitions.contains(p))
-            .map(|p| format!("{topic}-{p}"))
-            .collect();
-        if !unowned.is_empty() {
-            problems.push(format!(
-                "group {group} ended with no member reading {}",
-                unowned.join(", ")
-            ));
-        }
-    }
-    problems
-        .into_iter()
-        .map(|p| {
-            Violation::new(
-                "eventually_available",
-                end,
-                format!("after the settle phase: {p}"),
-            )
-        })
-        .collect()
-}
-
 /// True when the scenario checks `invariant` (its `[check]` list, default
-/// all; names outside the contract list, the kernel's own, always apply).
+/// all; `eventually_available` and names outside the contract list, the
+/// kernel's own, always apply).
 fn selected(scenario: &Scenario, invariant: &str) -> bool {
+    // Liveness is checked in every scenario, whatever its list.
+    if invariant == "eventually_available" {
+        return true;
+    }
     let chosen = &scenario.check.invariants;
     match invariant.parse::<Invariant>() {
         Ok(i) => chosen.is_empty() || chosen.contains(&i),

@@ -4,6 +4,8 @@
 pub mod groups;
 pub mod text;
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::check::Violation;
@@ -89,6 +91,9 @@ pub struct Summary {
     pub faults: Vec<FaultJson>,
     /// Invariants that broke.
     pub violations: Vec<Violation>,
+    /// How often the run reached each interesting protocol state.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub coverage: BTreeMap<String, u64>,
     /// The fault mix the seed drew (`--swarm`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub swarm: Option<crate::harness::swarm_mix::SwarmMix>,
@@ -142,6 +147,7 @@ impl Summary {
                     ..v.clone()
                 })
                 .collect(),
+            coverage: outcome.coverage.clone(),
             swarm: outcome.swarm.clone(),
             error: None,
         }
@@ -160,6 +166,7 @@ impl Summary {
             stats: StatsJson::default(),
             faults: Vec::new(),
             violations: Vec::new(),
+            coverage: BTreeMap::new(),
             swarm: None,
             error: Some(message),
         }

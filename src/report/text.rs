@@ -56,6 +56,16 @@ pub fn render(scenario: &Scenario, file: &str, summary: &Summary, outcome: &Outc
         outcome.stats.records_sent, outcome.stats.records_acked, outcome.stats.records_consumed
     );
     let _ = writeln!(w, "  checked     {}", outcome.checked.join(", "));
+    let reached: Vec<String> = crate::harness::coverage::STATES
+        .iter()
+        .filter_map(|(state, _)| {
+            let n = outcome.coverage.get(*state).copied().unwrap_or(0);
+            (n > 0).then(|| format!("{state} {n}"))
+        })
+        .collect();
+    if !reached.is_empty() {
+        let _ = writeln!(w, "  reached     {}", reached.join(", "));
+    }
     let _ = writeln!(w);
     if outcome.faults.is_empty() {
         let _ = writeln!(w, "faults: none");

@@ -1,0 +1,211 @@
+//! `eventually_available` for the data path, checked in every scenario:
+//! after the faults heal and within `settle`, every producer has a record
+//! acknowledged again and every consumer has read its partitions up to the
+//! final high watermark. What is stuck is reported with its state: the
+//! partition's leader, epoch and ISR, the group's members and what they own.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use sim::Sim;
+
+use super::node::ClusterNode;
+use super::topology::{Role, Topology};
+use super::{consumer_spec, producer_setup};
+use crate::check::{self, Violation};
+use crate::metadata::MetadataImage;
+use crate::protocol::TopicPartition;
+use crate::report::groups::DescribedGroup;
+use crate::scenario::Scenario;
+
+/// What the run ended with, as the checks need it.
+pub struct EndState<'a> {
+    /// The newest committed metadata.
+    pub metadata: Option<&'a MetadataImage>,
+    /// The final logs.
+    pub logs: &'a check::data::FinalState,
+    /// The groups as `kafka-consumer-groups.sh --describe` sees them.
+    pub groups: &'a [DescribedGroup],
+    /// Per producer: when it last had a record acknowledged.
+    pub last_ack: &'a BTreeMap<u32, u64>,
+}
+
+/// Whether broker `id`'s process leads `tp` as the metadata says it does.
+fn leader_view(
+    sim: &Sim<ClusterNode>,
+    topology: &Topology,
+    id: u32,
+    tp: &TopicPartition,
+) -> String {
+    let Some(node) = topology.id(&Role::Broker(id)) else {
+        return String::new();
+    };
+    if !sim.is_up(node) {
+        return format!(" (broker {id} is down)");
+    }
+    let Some(ClusterNode::Broker(b)) = sim.node(node) else {
+        return String::new();
+    };
+    let leads = b
+        .replica_manager()
+        .and_then(|rm| rm.partitions().get(tp))
+        .is_some_and(|p| p.leader_state().is_some());
+    if leads {
+        String::new()
+    } else {
+        format!(" (broker {id} does not lead it yet)")
+    }
+}
+
+/// A partition's state in words: leader, epoch, ISR, and the fenced replicas.
+pub fn partition_state(
+    sim: &Sim<ClusterNode>,
+    topology: &Topology,
+    image: Option<&MetadataImage>,
+    tp: &TopicPartition,
+) -> String {
+    let Some(p) = image
+        .and_then(|i| i.topics.get(&tp.topic))
+        .and_then(|t| t.partitions.get(&tp.partition))
+    else {
+        return format!("{tp}: not in the metadata");
+    };
+    let list = |ids: &[u32]| {
+        ids.iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let fenced: Vec<u32> = p
+        .replicas
+        .iter()
+        .copied()
+        .filter(|&b| !image.is_some_and(|i| i.is_unfenced(b)))
+        .collect();
+    let fenced = if fenced.is_empty() {
+        String::new()
+    } else {
+        format!("; fenced or unregistered: {}", list(&fenced))
+    };
+    let leader = p.leader.map_or("none".to_owned(), |l| {
+        format!("{l}{}", leader_view(sim, topology, l, tp))
+    });
+    format!(
+        "{tp}: Leader {leader}, leader epoch {}, Replicas [{}], Isr [{}]{fenced}",
+        p.leader_epoch,
+        list(&p.replicas),
+        list(&p.isr)
+    )
+}
+
+/// A group's state in words: each member and what it owns.
+fn group_state(group: Option<&DescribedGroup>) -> String {
+    let Some(g) = group else {
+        return "the coordinator has no such group".to_owned();
+    };
+    if g.members.is_empty() {
+        return format!("group {} has no members", g.group);
+    }
+    let members: Vec<String> = g
+        .members
+        .iter()
+        .map(|m| {
+            let owns: Vec<String> = m.assignment.iter().map(ToString::to_string).collect();
+            format!("{} owns [{}]", m.client_id, owns.join(", "))
+        })
+        .collect();
+    format!("group {}: {}", g.group, members.join("; "))
+}
+
+/// The check, at `end`.
+pub fn data_available(
+    scenario: &Scenario,
+    sim: &Sim<ClusterNode>,
+    topology: &Topology,
+    state: &EndState<'_>,
+    end: u64,
+) -> Vec<Violation> {
+    let mut problems = Vec::new();
+    let partitions_of = |topic: &str| -> Vec<TopicPartition> {
+        let count = scenario
+            .topics
+            .iter()
+            .find(|t| t.name == topic)
+            .map_or(0, |t| t.partitions);
+        (0..count).map(|p| TopicPartition::new(topic, p)).collect()
+    };
+    for index in 0..scenario.producer_count() {
+        if state
+            .last_ack
+            .get(&index)
+            .is_none_or(|&t| t < scenario.duration_ns)
+        {
+            let topic = producer_setup(scenario, index).1.topic;
+            let parts: Vec<String> = partitions_of(&topic)
+                .iter()
+                .map(|tp| partition_state(sim, topology, state.metadata, tp))
+                .collect();
+            problems.push(format!(
+                "producer-{index} had nothing acknowledged after the faults healed ({})",
+                parts.join("; ")
+            ));
+        }
+    }
+    // Per group: its topic and the partitions some running member owns.
+    let mut owned: BTreeMap<&str, (&str, BTreeSet<u32>)> = BTreeMap::new();
+    let described = |group: &str| state.groups.iter().find(|g| g.group == group);
+    for id in topology.ids() {
+        let Some(ClusterNode::Consumer(c)) = sim.node(id) else {
+            continue;
+        };
+        let Role::Consumer { group, index } = &topology.roles[id.index()] else {
+            continue;
+        };
+        let topic = &consumer_spec(scenario, group, *index).topic;
+        let entry = owned
+            .entry(group.as_str())
+            .or_insert_with(|| (topic.as_str(), BTreeSet::new()));
+        if !c.is_stopped() {
+            entry.1.extend(c.positions().keys());
+        }
+        for (partition, position) in c.positions() {
+            let tp = TopicPartition::new(topic, partition);
+            let hw = state
+                .logs
+                .committed
+                .get(&tp)
+                .map_or(0, |r| r.last().map_or(0, |x| x.offset + 1));
+            if position < hw {
+                problems.push(format!(
+                    "{} read {tp} only up to offset {position} of {hw} ({}; {})",
+                    sim.name(id),
+                    partition_state(sim, topology, state.metadata, &tp),
+                    group_state(described(group))
+                ));
+            }
+        }
+    }
+    for (group, (topic, partitions)) in owned {
+        let unowned: Vec<TopicPartition> = partitions_of(topic)
+            .into_iter()
+            .filter(|tp| !partitions.contains(&tp.partition))
+            .collect();
+        if !unowned.is_empty() {
+            let names: Vec<String> = unowned.iter().map(ToString::to_string).collect();
+            problems.push(format!(
+                "group {group} ended with no member reading {} ({})",
+                names.join(", "),
+                group_state(described(group))
+            ));
+        }
+    }
+    problems
+        .into_iter()
+        .map(|p| {
+            Violation::new(
+                "eventually_available",
+                end,
+                format!("after the settle phase: {p}"),
+            )
+        })
+        .collect()
+}
