@@ -12,6 +12,7 @@ pub mod controller;
 pub mod errors;
 pub mod explore;
 pub mod group;
+pub mod guarantees;
 pub mod harness;
 pub mod log;
 pub mod metadata;

@@ -5,6 +5,7 @@
 
 mod check;
 mod explore;
+mod guarantees;
 mod merge;
 mod progress;
 mod replay;
@@ -60,6 +61,8 @@ enum Command {
         /// The scenario file (TOML)
         scenario: PathBuf,
     },
+    /// The guarantees table: Kafka configs under crashes, power loss and partitions
+    Guarantees(guarantees::Args),
     /// Kafka's client-side arithmetic: key partitioning, group coordinators, assignors
     #[command(subcommand)]
     Tools(tools::Tool),
@@ -80,6 +83,7 @@ pub fn main() -> ExitCode {
         Command::Replay { run_json } => replay::main(&run_json),
         Command::Shrink(args) => shrink::main(args),
         Command::Check { scenario } => check::main(&scenario),
+        Command::Guarantees(args) => guarantees::main(args),
         Command::Tools(tool) => tools::main(tool),
     };
     ExitCode::from(code)

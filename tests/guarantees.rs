@@ -1,0 +1,232 @@
+//! `ksim guarantees`: the table's headline result (acks=1 loses acknowledged
+//! writes to a leader crash, the strongest config does not), determinism,
+//! replay commands that reproduce, a snapshot of the report, bad flags.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use ksim::guarantees::{self, Filter, Options, Report};
+use ksim::harness::RunOptions;
+
+/// Three crash cells sharing min.insync.replicas=2, unclean election off,
+/// flush every message and KIP-101 truncation: acks=1 (idempotence off, the
+/// only valid choice), and acks=all with idempotence on and off.
+const CRASH_CELLS: &str = "misr=2,unclean=off,flush=every,trunc=epoch,fault=crash";
+/// Seeds 0..3: acks=1 loses an acknowledged write in seed 2.
+const SEEDS: u64 = 3;
+
+fn scratch(test: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("guarantees")
+        .join(test);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+fn run(out: &Path, only: &str, seeds: u64, jobs: usize) -> Report {
+    let options = Options {
+        seeds,
+        jobs,
+        only: Some(Filter::parse(only).expect("filter")),
+        out: out.to_path_buf(),
+        inject_panic: Vec::new(),
+    };
+    guarantees::run(&options, &mut |_, _, _| {}).expect("the grid runs")
+}
+
+fn cell<'a>(report: &'a Report, name: &str) -> &'a guarantees::CellJson {
+    report
+        .cells
+        .iter()
+        .find(|c| c.cell == name)
+        .unwrap_or_else(|| panic!("no cell {name}"))
+}
+
+fn violating(cell: &guarantees::CellJson, invariant: &str) -> u64 {
+    cell.invariants
+        .iter()
+        .find(|i| i.invariant == invariant)
+        .map_or(0, |i| i.violating_seeds)
+}
+
+/// The JSON without its wall-clock part.
+fn json_without_timing(report: &Report) -> serde_json::Value {
+    let mut v = serde_json::to_value(report).expect("json");
+    v.as_object_mut().expect("object").remove("timing");
+    v
+}
+
+#[test]
+fn acks_1_loses_acked_writes_to_a_leader_crash_and_the_strongest_config_does_not() {
+    let out = scratch("headline");
+    let report = run(&out, CRASH_CELLS, SEEDS, 2);
+    assert_eq!(report.cells_run, 3);
+    let weak = cell(
+        &report,
+        "acks-1_misr-2_unclean-off_flush-every_trunc-epoch_idem-off_crash",
+    );
+    let strong = cell(
+        &report,
+        "acks-all_misr-2_unclean-off_flush-every_trunc-epoch_idem-on_crash",
+    );
+    assert!(violating(weak, "acked_writes_durable") >= 1, "{weak:#?}");
+    assert_eq!(strong.seeds_run, SEEDS);
+    assert_eq!(strong.seeds_passed, SEEDS, "{strong:#?}");
+    assert!(strong.violated().next().is_none() && strong.errors.is_none());
+    // The cell files are plain scenarios the loader accepts.
+    for c in &report.cells {
+        ksim::scenario::load(Path::new(&c.scenario_file)).expect("the cell loads");
+    }
+    // Kafka refuses acks=1 with enable.idempotence=true: reported, not run.
+    assert_eq!(report.rejected.len(), 1);
+    assert!(report.rejected[0]
+        .reason
+        .contains("Must set acks to all in order to use the idempotent producer"));
+}
+
+#[test]
+fn the_report_is_the_same_on_every_run_whatever_the_jobs() {
+    let a = run(&scratch("same"), CRASH_CELLS, SEEDS, 1);
+    let b = run(&scratch("same"), CRASH_CELLS, SEEDS, 2);
+    assert_eq!(a.markdown(), b.markdown());
+    assert_eq!(json_without_timing(&a), json_without_timing(&b));
+}
+
+#[test]
+fn every_replay_command_reproduces_its_violation() {
+    let out = scratch("replay");
+    let report = run(&out, CRASH_CELLS, SEEDS, 2);
+    let mut replays = 0;
+    for c in &report.cells {
+        for i in c.violated() {
+            let command = i.replay.as_deref().expect("a replay command");
+            let args: Vec<&str> = command.split_whitespace().collect();
+            let ["ksim", "run", file, "--seed", seed] = args[..] else {
+                panic!("not a ksim run command: {command}");
+            };
+            let scenario = ksim::scenario::load(Path::new(file)).expect("the cell loads");
+            let seed: u64 = seed.parse().expect("seed");
+            assert_eq!(Some(seed), i.first_failing_seed);
+            let run = ksim::runner::run_seed(&scenario, file, seed, &RunOptions::default())
+                .expect("runs");
+            assert!(
+                run.summary
+                    .violations
+                    .iter()
+                    .any(|v| v.invariant == i.invariant),
+                "{command} does not violate {}",
+                i.invariant
+            );
+            replays += 1;
+        }
+    }
+    assert!(replays >= 2, "expected violations to replay");
+}
+
+#[test]
+fn a_panicking_seed_is_counted_with_its_replay_and_the_grid_goes_on() {
+    let out = scratch("panic");
+    let name = "acks-all_misr-2_unclean-off_flush-every_trunc-epoch_idem-on_power-loss";
+    let options = Options {
+        seeds: 2,
+        jobs: 2,
+        only: Some(
+            Filter::parse(
+                "acks=all,misr=2,unclean=off,flush=every,trunc=epoch,idem=on,fault=power-loss",
+            )
+            .expect("filter"),
+        ),
+        out: out.clone(),
+        inject_panic: vec![(name.to_owned(), 1)],
+    };
+    let report = guarantees::run(&options, &mut |_, _, _| {}).expect("runs");
+    let c = cell(&report, name);
+    let errors = c.errors.as_ref().expect("the panic is counted");
+    assert_eq!((errors.seeds, errors.first_seed), (1, 1));
+    assert!(errors.replay.ends_with(&format!("{name}.toml --seed 1")));
+    assert!(report.markdown().contains("error (panic) 500 (2)"));
+}
+
+#[test]
+fn the_report_of_a_small_subset() {
+    let out = scratch("snapshot");
+    let report = run(
+        &out,
+        "acks=1,misr=2,unclean=off,flush=every,trunc=epoch",
+        2,
+        2,
+    );
+    let md = report.markdown().replace(&out.display().to_string(), "OUT");
+    insta::assert_snapshot!("guarantees_md_subset", md);
+}
+
+fn ksim(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_ksim"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("ksim runs")
+}
+
+#[test]
+fn the_command_writes_the_report_and_exits_0_with_violations() {
+    let dir = scratch("cli");
+    let out = ksim(
+        &dir,
+        &[
+            "guarantees",
+            "--seeds",
+            "3",
+            "--jobs",
+            "2",
+            "--only",
+            "acks=1,misr=2,unclean=off,flush=every,trunc=epoch,fault=crash",
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("1 cells x 3 seeds = 3 runs"), "{stdout}");
+    let md = std::fs::read_to_string(dir.join("reports/guarantees.md")).expect("md");
+    assert!(md.contains("acked_writes_durable"));
+    assert!(md.contains(
+        "`ksim run reports/guarantees/acks-1_misr-2_unclean-off_flush-every_trunc-epoch_idem-off_crash.toml --seed 2`"
+    ));
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("reports/guarantees.json")).expect("json"),
+    )
+    .expect("valid json");
+    assert_eq!(json["cells"][0]["config"]["acks"], "1");
+    assert!(dir
+        .join("reports/guarantees/acks-1_misr-2_unclean-off_flush-every_trunc-epoch_idem-off_crash.toml")
+        .exists());
+}
+
+#[test]
+fn bad_flags_exit_2_and_say_what_is_valid() {
+    let dir = scratch("bad_flags");
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &["--only", "acks=2"],
+            "--only: acks=2 is not valid; valid values of acks: 1, all",
+        ),
+        (&["--only", "colour=red"], "--only: unknown key \"colour\""),
+        (&["--only", "acks"], "is not KEY=VALUE"),
+        (&["--seeds", "0"], "--seeds 0"),
+        (&["--jobs", "0"], "--jobs 0"),
+    ];
+    for (args, message) in cases {
+        let mut all = vec!["guarantees"];
+        all.extend_from_slice(args);
+        let out = ksim(&dir, &all);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+    }
+    let out = ksim(&dir, &["guarantees", "--seeds", "many"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        !dir.join("reports").exists(),
+        "nothing is written on bad flags"
+    );
+}
