@@ -401,8 +401,13 @@ impl GroupChecker {
                         missing.len(),
                         first.offset,
                     );
-                    self.violations
-                        .push(Violation::new("processed_at_least_once", at, detail));
+                    self.violations.push(
+                        Violation::new("processed_at_least_once", at, detail).about(
+                            tp.to_string(),
+                            Some(first.offset),
+                            None,
+                        ),
+                    );
                 }
             }
             let mut s = GroupStats {

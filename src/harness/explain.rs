@@ -72,6 +72,7 @@ fn chain(v: &Violation, history: &History) -> Vec<ChainEvent> {
         return faults[from..].iter().map(|e| link(e, None)).collect();
     };
     let part = subject.partition.as_str();
+    let group = crate::check::groups::GROUP_INVARIANTS.contains(&v.invariant.as_str());
     let mut out = Vec::new();
     if let Some(since) = subject.since_ns {
         if let Some(state) = history.state_at(part, since) {
@@ -114,7 +115,12 @@ fn chain(v: &Violation, history: &History) -> Vec<ChainEvent> {
             Some(t) => e.at > t,
             None => e.at < at,
         })
-        .filter(|e| e.partition.as_deref() == Some(part) || cluster_wide(e))
+        .filter(|e| {
+            e.partition.as_deref() == Some(part)
+                || cluster_wide(e)
+                // A group's story includes its consumers' crashes and closes.
+                || (group && matches!(e.what, What::Fault { .. }))
+        })
         .collect();
     if events.len() > CHAIN_MAX {
         events.retain(|e| essential(e));
@@ -126,7 +132,10 @@ fn chain(v: &Violation, history: &History) -> Vec<ChainEvent> {
         // Nothing marks the start: the events just before the detection.
         &events[more..]
     };
-    out.extend(shown.iter().map(|e| link(e, subject.offset)));
+    // With no known start, an event may predate the record at that offset:
+    // say nothing about the offset then.
+    let offset = subject.since_ns.and(subject.offset);
+    out.extend(shown.iter().map(|e| link(e, offset)));
     if more > 0 {
         out.push(ChainEvent {
             at_ms: v.at_ms,
