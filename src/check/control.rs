@@ -94,20 +94,14 @@ pub fn eventually_available(
         match image.topics.get(topic) {
             None => problems.push(format!("topic {topic} was never created")),
             Some(t) => {
-                let list = |ids: &[u32]| {
-                    ids.iter()
-                        .map(u32::to_string)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                };
                 let offline: Vec<String> = (0..*partitions)
                     .filter_map(|p| match t.partitions.get(&p) {
                         None => Some(format!("{topic}-{p} (not in the metadata)")),
                         Some(r) if r.leader.is_none() => Some(format!(
                             "{topic}-{p} (leader epoch {}, Replicas [{}], Isr [{}])",
                             r.leader_epoch,
-                            list(&r.replicas),
-                            list(&r.isr)
+                            super::id_list(&r.replicas),
+                            super::id_list(&r.isr)
                         )),
                         Some(_) => None,
                     })

@@ -27,6 +27,14 @@ pub struct Violation {
     pub subject: Option<Subject>,
 }
 
+/// Broker ids as Kafka's tools print them in a list: `1, 2, 3`.
+pub fn id_list(ids: &[u32]) -> String {
+    ids.iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// One link of a violation's causal chain.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChainEvent {

@@ -302,16 +302,18 @@ pub const PARTITION_HEAL_AFTER: &str = "12s";
 /// Swarm faults of the cell's kind per simulated minute.
 pub const SWARM_RATE: f64 = 12.0;
 
-/// The invariants every cell checks, in report order.
-pub const INVARIANTS: [&str; 7] = [
-    "acked_writes_durable",
-    "offsets_consistent",
-    "no_duplicates",
-    "partition_order",
-    "reads_committed_only",
-    "replicas_consistent",
-    "eventually_available",
-];
+/// The invariants every cell checks, in report order: the data
+/// invariants, then liveness.
+pub const INVARIANTS: [&str; crate::check::data::DATA_INVARIANTS.len() + 1] = {
+    let data = crate::check::data::DATA_INVARIANTS;
+    let mut all = ["eventually_available"; crate::check::data::DATA_INVARIANTS.len() + 1];
+    let mut i = 0;
+    while i < data.len() {
+        all[i] = data[i];
+        i += 1;
+    }
+    all
+};
 
 /// The shape every cell shares, for the report's introduction.
 pub fn shape() -> String {

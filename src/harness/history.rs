@@ -81,8 +81,7 @@ pub struct Event {
 }
 
 fn brokers(ids: &[u32]) -> String {
-    let ids: Vec<String> = ids.iter().map(u32::to_string).collect();
-    format!("[{}]", ids.join(", "))
+    format!("[{}]", crate::check::id_list(ids))
 }
 
 impl Event {

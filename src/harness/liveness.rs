@@ -69,12 +69,6 @@ pub fn partition_state(
     else {
         return format!("{tp}: not in the metadata");
     };
-    let list = |ids: &[u32]| {
-        ids.iter()
-            .map(u32::to_string)
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     let fenced: Vec<u32> = p
         .replicas
         .iter()
@@ -84,7 +78,7 @@ pub fn partition_state(
     let fenced = if fenced.is_empty() {
         String::new()
     } else {
-        format!("; fenced or unregistered: {}", list(&fenced))
+        format!("; fenced or unregistered: {}", check::id_list(&fenced))
     };
     let leader = p.leader.map_or("none".to_owned(), |l| {
         format!("{l}{}", leader_view(sim, topology, l, tp))
@@ -92,8 +86,8 @@ pub fn partition_state(
     format!(
         "{tp}: Leader {leader}, leader epoch {}, Replicas [{}], Isr [{}]{fenced}",
         p.leader_epoch,
-        list(&p.replicas),
-        list(&p.isr)
+        check::id_list(&p.replicas),
+        check::id_list(&p.isr)
     )
 }
 
