@@ -57,6 +57,19 @@ pub struct SeedRun {
     pub outcome: Option<Outcome>,
 }
 
+/// Runs `f`, catching a panic inside it: `Err` with the panic's message and location.
+pub fn catching<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    install_panic_hook();
+    CATCHING.with(|c| c.set(true));
+    let result = panic::catch_unwind(AssertUnwindSafe(f));
+    CATCHING.with(|c| c.set(false));
+    result.map_err(|payload| {
+        LAST_PANIC
+            .with(|p| p.borrow_mut().take())
+            .unwrap_or_else(|| payload_text(payload.as_ref()))
+    })
+}
+
 /// Runs one seed, catching a panic inside the simulation as verdict `error`.
 pub fn run_seed(
     scenario: &Scenario,
@@ -64,20 +77,13 @@ pub fn run_seed(
     seed: u64,
     options: &RunOptions,
 ) -> Result<SeedRun, TraceError> {
-    install_panic_hook();
-    CATCHING.with(|c| c.set(true));
-    let result = panic::catch_unwind(AssertUnwindSafe(|| harness::run(scenario, seed, options)));
-    CATCHING.with(|c| c.set(false));
-    match result {
+    match catching(|| harness::run(scenario, seed, options)) {
         Ok(Ok(outcome)) => Ok(SeedRun {
             summary: Summary::of(&scenario.name, file, seed, &outcome),
             outcome: Some(outcome),
         }),
         Ok(Err(e)) => Err(e),
-        Err(payload) => {
-            let message = LAST_PANIC
-                .with(|p| p.borrow_mut().take())
-                .unwrap_or_else(|| payload_text(payload.as_ref()));
+        Err(message) => {
             let mut summary = Summary::of_panic(&scenario.name, seed, message);
             if options.swarm {
                 let topology = crate::harness::topology::Topology::of(scenario);

@@ -4,9 +4,12 @@
 //! or scenario error; 3 the simulator itself panicked.
 
 mod check;
+mod describe;
+mod dump_log;
 mod explore;
 mod guarantees;
 mod merge;
+mod moment;
 mod progress;
 mod replay;
 mod run;
@@ -43,6 +46,32 @@ pub enum Format {
     Json,
 }
 
+/// When the text report uses colour.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Color {
+    /// On a terminal, unless NO_COLOR is set.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+impl Color {
+    /// Whether stdout gets colour.
+    pub fn enabled(self) -> bool {
+        use std::io::IsTerminal;
+        match self {
+            Color::Always => true,
+            Color::Never => false,
+            Color::Auto => {
+                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                    && std::io::stdout().is_terminal()
+            }
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run one scenario with one seed
@@ -56,6 +85,10 @@ enum Command {
     },
     /// Shrink a failing seed to the smallest fault schedule that still fails, as a scenario file
     Shrink(shrink::Args),
+    /// The cluster at a moment of a run, as kafka-topics.sh, kafka-consumer-groups.sh and kafka-metadata-quorum.sh describe it
+    Describe(describe::Args),
+    /// A replica's log segments at a moment of a run, as kafka-dump-log.sh prints them, with what is durable
+    DumpLog(dump_log::Args),
     /// Validate a scenario file without running it
     Check {
         /// The scenario file (TOML)
@@ -82,6 +115,8 @@ pub fn main() -> ExitCode {
         Command::Explore(args) => explore::main(args),
         Command::Replay { run_json } => replay::main(&run_json),
         Command::Shrink(args) => shrink::main(args),
+        Command::Describe(args) => describe::main(args),
+        Command::DumpLog(args) => dump_log::main(args),
         Command::Check { scenario } => check::main(&scenario),
         Command::Guarantees(args) => guarantees::main(args),
         Command::Tools(tool) => tools::main(tool),
@@ -113,12 +148,17 @@ fn load(path: &std::path::Path) -> Result<Loaded, u8> {
 
 /// Writes `value` as pretty JSON to `path`, creating folders.
 fn write_json(path: &std::path::Path, value: &impl serde::Serialize) -> Result<(), String> {
+    let json = serde_json::to_string_pretty(value).map_err(|e| e.to_string())?;
+    write_file(path, &(json + "\n"))
+}
+
+/// Writes `text` to `path`, creating folders.
+fn write_file(path: &std::path::Path, text: &str) -> Result<(), String> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
-    let json = serde_json::to_string_pretty(value).map_err(|e| e.to_string())?;
-    std::fs::write(path, json + "\n").map_err(|e| format!("cannot write {}: {e}", path.display()))
+    std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 /// Where a seed's run record goes.

@@ -2,9 +2,11 @@
 
 use std::path::PathBuf;
 
-use super::{load, out, outln, record_path, write_json, Format, Loaded, EXIT_USAGE};
+use super::{
+    load, out, outln, record_path, write_file, write_json, Color, Format, Loaded, EXIT_USAGE,
+};
 use crate::harness::RunOptions;
-use crate::report::{replay_command, text, RunRecord, Verdict};
+use crate::report::{html, replay_command, text, RunRecord, Verdict};
 use crate::runner::run_seed;
 
 /// Arguments of `ksim run`.
@@ -27,6 +29,12 @@ pub struct Args {
     /// Swarm testing: the seed draws its own fault mix within the scenario's [swarm] bounds
     #[arg(long)]
     swarm: bool,
+    /// Also write a self-contained HTML report with the run's timeline (DIR/SCENARIO/seed-N.html)
+    #[arg(long)]
+    html: bool,
+    /// Colour in the text report: auto (on a terminal), always or never
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    color: Color,
     /// Test hook: panic in the middle of the run
     #[arg(long, hide = true)]
     inject_panic: bool,
@@ -74,6 +82,14 @@ pub fn main(args: Args) -> u8 {
     };
     let path = record_path(&args.out, &scenario.name, args.seed);
     let written = write_json(&path, &record);
+    let html = match (&run.outcome, args.html) {
+        (Some(outcome), true) => {
+            let page = html::render(&scenario, &file, &summary, outcome);
+            let html_path = path.with_extension("html");
+            Some(write_file(&html_path, &page).map(|()| html_path))
+        }
+        _ => None,
+    };
     match args.format {
         Format::Json => match serde_json::to_string(&summary) {
             Ok(json) => outln!("{json}"),
@@ -81,14 +97,24 @@ pub fn main(args: Args) -> u8 {
         },
         Format::Text => {
             if let Some(outcome) = &run.outcome {
-                out!("{}", text::render(&scenario, &file, &summary, outcome));
+                let colored = args.color.enabled();
+                out!(
+                    "{}",
+                    text::render(&scenario, &file, &summary, outcome, colored)
+                );
                 if written.is_ok() {
                     outln!("run record: {}", path.display());
+                }
+                if let Some(Ok(html_path)) = &html {
+                    outln!("html report: {}", html_path.display());
                 }
             }
         }
     }
     if let Err(e) = written {
+        eprintln!("warning: {e}");
+    }
+    if let Some(Err(e)) = html {
         eprintln!("warning: {e}");
     }
     if summary.verdict == Verdict::Error {

@@ -58,6 +58,16 @@ pub enum What {
     Fenced,
     /// The controller unfenced the broker.
     Unfenced,
+    /// A consumer joined a generation of its group owning these partitions
+    /// of its topic.
+    Assigned {
+        /// The group.
+        group: String,
+        /// The generation.
+        generation: i32,
+        /// The partitions it owns.
+        partitions: Vec<u32>,
+    },
     /// A fault the run executed.
     Fault {
         /// Its kind.
@@ -157,13 +167,21 @@ impl Event {
             }
             What::Fenced => "fenced by the controller (session expired)".to_owned(),
             What::Unfenced => "unfenced by the controller".to_owned(),
+            What::Assigned {
+                group,
+                generation,
+                partitions,
+            } => format!(
+                "joined group {group} in generation {generation}, owning partitions [{}]",
+                crate::check::id_list(partitions)
+            ),
             What::Fault { kind, detail } => format!("{kind}: {detail}"),
         }
     }
 }
 
 /// The history of a run.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct History {
     /// Every event, in the order observed (sorted by time by [`History::finish`]).
     pub events: Vec<Event>,

@@ -1,7 +1,9 @@
 //! What a run reports: the JSON summary (a contract, DESIGN.md "Command
 //! line"), the run record that `ksim replay` reads back, and the text report.
 
+pub mod describe;
 pub mod groups;
+pub mod html;
 pub mod text;
 
 use std::collections::BTreeMap;

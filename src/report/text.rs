@@ -14,7 +14,14 @@ use crate::scenario::Scenario;
 const VIOLATIONS_SHOWN: usize = 10;
 
 /// Renders the text report of one run.
-pub fn render(scenario: &Scenario, file: &str, summary: &Summary, outcome: &Outcome) -> String {
+pub fn render(
+    scenario: &Scenario,
+    file: &str,
+    summary: &Summary,
+    outcome: &Outcome,
+    colored: bool,
+) -> String {
+    let _ = colored;
     let mut out = String::new();
     let w = &mut out;
     let _ = writeln!(w, "ksim run {} --seed {}", scenario.name, summary.seed);

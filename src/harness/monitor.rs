@@ -1,0 +1,168 @@
+//! The online checkers: every observation is checked as soon as it is
+//! made, and what the report needs of it is kept (the protocol history, the
+//! controllers' events).
+
+use sim::{NodeId, Observed};
+
+use super::history::{self, What};
+use super::node::ClusterObs;
+use crate::broker::BrokerObs;
+use crate::check::groups::GroupChecker;
+use crate::check::{self, Violation};
+use crate::client::consumer::ConsumerObs;
+use crate::controller::active::ControlEvent;
+use crate::controller::node::QuorumObs;
+
+/// The online checkers, and what the report keeps of the observations.
+pub(super) struct Monitor {
+    pub(super) names: Vec<String>,
+    /// Per node: the index of the topic a client works on.
+    pub(super) topic_of: Vec<u32>,
+    pub(super) quorum: check::quorum::QuorumChecker,
+    pub(super) leaders: check::control::LeaderChecker,
+    pub(super) data: check::data::DataChecker,
+    pub(super) groups: GroupChecker,
+    pub(super) violations: Vec<Violation>,
+    pub(super) quorum_history: Vec<(u64, String, QuorumObs)>,
+    pub(super) control_events: Vec<(u64, ControlEvent)>,
+    pub(super) history: history::History,
+    /// Per node: its Kafka broker id (0 for other nodes).
+    pub(super) broker_ids: Vec<u32>,
+    /// Per node: the consumer group of a consumer.
+    pub(super) group_of: Vec<Option<String>>,
+}
+
+impl Monitor {
+    pub(super) fn new(names: Vec<String>, topics: Vec<String>, topic_of: Vec<u32>) -> Self {
+        Self {
+            data: check::data::DataChecker::new(topics, names.clone()),
+            groups: GroupChecker::default(),
+            names,
+            topic_of,
+            quorum: Default::default(),
+            leaders: Default::default(),
+            violations: Vec::new(),
+            quorum_history: Vec::new(),
+            control_events: Vec::new(),
+            history: history::History::default(),
+            broker_ids: Vec::new(),
+            group_of: Vec::new(),
+        }
+    }
+
+    /// Checks one observation as soon as it is made.
+    pub(super) fn observe(&mut self, o: &Observed<ClusterObs>) {
+        let names = &self.names;
+        let name = |n: NodeId| names[n.index()].clone();
+        let out = &mut self.violations;
+        match &o.obs {
+            ClusterObs::Producer(obs) => {
+                let topic = self.topic_of[o.node.index()];
+                self.data.producer(o.at, topic, obs)
+            }
+            ClusterObs::Consumer(obs) => {
+                let topic = self.topic_of[o.node.index()];
+                self.data.consumer(o.at, o.node.0, topic, obs);
+                self.groups.observe(o.at, o.node.0, obs);
+                if let ConsumerObs::Assigned {
+                    generation,
+                    partitions,
+                    ..
+                } = obs
+                {
+                    let group = self.group_of[o.node.index()].clone().unwrap_or_default();
+                    let what = What::Assigned {
+                        group,
+                        generation: *generation,
+                        partitions: partitions.clone(),
+                    };
+                    self.history.push(o.at, name(o.node), None, what);
+                }
+            }
+            ClusterObs::Quorum(obs) => {
+                match obs {
+                    QuorumObs::Leader(l) => self.leaders.observe(o.at, o.node, l, &name, out),
+                    QuorumObs::Control(event) => {
+                        let broker = match event {
+                            ControlEvent::Fenced { broker } => Some((broker, What::Fenced)),
+                            ControlEvent::Unfenced { broker } => Some((broker, What::Unfenced)),
+                            _ => None,
+                        };
+                        if let Some((b, what)) = broker {
+                            self.history.push(o.at, format!("broker-{b}"), None, what);
+                        }
+                        self.control_events.push((o.at, event.clone()))
+                    }
+                    QuorumObs::CommittedEntry(entry) => {
+                        self.history.committed(o.at, entry);
+                        self.quorum.observe(o.at, o.node, obs, &name, out)
+                    }
+                    _ => self.quorum.observe(o.at, o.node, obs, &name, out),
+                }
+                if !matches!(obs, QuorumObs::CommittedEntry(_)) {
+                    self.quorum_history.push((o.at, name(o.node), obs.clone()));
+                }
+            }
+            ClusterObs::Broker(BrokerObs::Leader(l)) => {
+                self.leaders.observe(o.at, o.node, l, &name, out)
+            }
+            ClusterObs::Broker(BrokerObs::OffsetsCommitted { group, offsets }) => self
+                .groups
+                .coordinator_commit(o.at, o.node.0, group, offsets),
+            ClusterObs::Broker(obs) => {
+                let (partition, what) = match obs {
+                    BrokerObs::BecameLeader {
+                        partition,
+                        leader_epoch,
+                        log_end_offset,
+                    } => (
+                        partition,
+                        What::BecameLeader {
+                            leader_epoch: *leader_epoch,
+                            log_end_offset: *log_end_offset,
+                        },
+                    ),
+                    BrokerObs::Truncated {
+                        partition,
+                        to_offset,
+                        records,
+                    } => (
+                        partition,
+                        What::Truncated {
+                            to_offset: *to_offset,
+                            records: *records,
+                        },
+                    ),
+                    BrokerObs::Recovered {
+                        partition,
+                        log_end_offset,
+                    } => (
+                        partition,
+                        What::Recovered {
+                            log_end_offset: *log_end_offset,
+                        },
+                    ),
+                    BrokerObs::HighWatermark {
+                        partition,
+                        high_watermark,
+                    } => {
+                        let broker = self.broker_ids[o.node.index()];
+                        self.history.high_watermark(
+                            o.at,
+                            broker,
+                            partition.to_string(),
+                            *high_watermark,
+                        );
+                        return;
+                    }
+                    _ => return,
+                };
+                if !partition.starts_with("__") {
+                    self.history
+                        .push(o.at, name(o.node), Some(partition.clone()), what);
+                }
+            }
+            ClusterObs::Admin(_) => {}
+        }
+    }
+}
