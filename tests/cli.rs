@@ -177,8 +177,8 @@ fn text_report_of_the_main_job() {
     insta::assert_snapshot!("run_text", stable_text(&stdout(&out)));
 }
 
-/// The control plane as `ksim run` shows it: controller events, the quorum,
-/// broker registrations and `kafka-topics.sh --describe`.
+/// The control plane as `ksim run` shows it: fencing and elections in the
+/// timeline, the quorum, broker registrations and `kafka-topics.sh --describe`.
 #[test]
 fn text_report_of_broker_fencing() {
     let dir = workdir("text_fencing");
@@ -188,7 +188,11 @@ fn text_report_of_broker_fencing() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = stdout(&out);
-    assert!(text.contains("fenced broker 1 (session expired)"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.contains("broker-1") && l.contains("fenced (session expired)")),
+        "{text}"
+    );
     insta::assert_snapshot!("run_text_broker_fencing", stable_text(&text));
 }
 
@@ -471,4 +475,40 @@ fn tools_assign_gives_kafkas_assignments() {
     );
     assert_eq!(bad.status.code(), Some(2));
     assert!(stderr(&bad).contains("valid: range, roundrobin, sticky, cooperative-sticky"));
+}
+
+/// Colour only where asked: piped output is plain, `--color always` paints
+/// the verdict, the headings and the timeline, and says nothing else.
+#[test]
+fn colour_on_request_plain_when_piped() {
+    let dir = workdir("colour");
+    let args = ["run", "scenarios/broker_fencing.toml", "--seed", "3"];
+    let plain = stdout(&ksim(&dir, &args));
+    assert!(
+        !plain.contains('\x1b'),
+        "piped output has escapes:\n{plain}"
+    );
+    let colored = stdout(&ksim(&dir, &[&args[..], &["--color", "always"]].concat()));
+    assert!(colored.contains("\x1b[1;32mPASS\x1b[0m"), "{colored}");
+    assert!(colored.contains("\x1b[1mtimeline\x1b[0m"), "{colored}");
+    let stripped = strip_ansi(&colored);
+    assert_eq!(stable_text(&stripped), stable_text(&plain));
+}
+
+/// `text` without ANSI colour sequences.
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::new();
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            for c in chars.by_ref() {
+                if c == 'm' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }

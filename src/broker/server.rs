@@ -158,6 +158,11 @@ impl BrokerServer {
         &self.image
     }
 
+    /// Its replica of the metadata log (an observer of the quorum), once started.
+    pub fn metadata_observer(&self) -> Option<&MetadataObserver> {
+        self.fetcher.as_ref()
+    }
+
     /// Its registration state (None before start).
     pub fn lifecycle(&self) -> Option<&BrokerLifecycle> {
         self.lifecycle.as_ref()

@@ -26,6 +26,7 @@ use super::{
 };
 use crate::broker::BrokerServer;
 use crate::check;
+use crate::controller::node::QuorumController;
 use crate::metadata::MetadataImage;
 use crate::report::groups::DescribedGroup;
 use crate::scenario::{Invariant, Scenario};
@@ -238,6 +239,32 @@ impl Run {
     pub fn broker(&self, id: u32) -> Option<&BrokerServer> {
         match self.sim.node(self.topology.id(&Role::Broker(id))?) {
             Some(ClusterNode::Broker(b)) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// Broker `id`'s process: `up`, `paused` or `down`.
+    pub fn broker_state(&self, id: u32) -> &'static str {
+        match self.topology.id(&Role::Broker(id)) {
+            Some(node) if self.sim.is_paused(node) => "paused",
+            Some(node) if self.sim.is_up(node) => "up",
+            _ => "down",
+        }
+    }
+
+    /// The controller process with id `id`, when it runs.
+    pub fn controller(&self, id: u32) -> Option<&QuorumController> {
+        match self.sim.node(self.topology.id(&Role::Controller(id))?) {
+            Some(ClusterNode::Controller(c)) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// The active controller now: the running Raft leader with the highest epoch.
+    pub fn active_controller(&self) -> Option<u32> {
+        let node = live_state(&self.sim, &self.topology).active_controller?;
+        match self.topology.roles[node.index()] {
+            Role::Controller(id) => Some(id),
             _ => None,
         }
     }

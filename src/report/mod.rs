@@ -5,6 +5,7 @@ pub mod describe;
 pub mod groups;
 pub mod html;
 pub mod text;
+pub mod timeline;
 
 use std::collections::BTreeMap;
 

@@ -4,11 +4,65 @@ use std::fmt::Write;
 
 use sim::format_nanos;
 
+use super::timeline::Kind;
 use super::{replay_command, Summary, Verdict};
-use crate::controller::active::ControlEvent;
 use crate::harness::Outcome;
 use crate::metadata::{LeaderRecoveryState, MetadataImage};
 use crate::scenario::Scenario;
+
+/// ANSI colour for the terminal, or nothing (piped, `--color never`, NO_COLOR).
+#[derive(Clone, Copy, Debug)]
+pub struct Paint {
+    on: bool,
+}
+
+impl Paint {
+    fn wrap(self, code: &str, text: &str) -> String {
+        if self.on {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
+    }
+
+    /// A section heading.
+    fn heading(self, text: &str) -> String {
+        self.wrap("1", text)
+    }
+
+    /// The verdict.
+    fn verdict(self, verdict: Verdict) -> String {
+        let text = verdict.as_str().to_uppercase();
+        match verdict {
+            Verdict::Pass => self.wrap("1;32", &text),
+            Verdict::Fail | Verdict::Error => self.wrap("1;31", &text),
+        }
+    }
+
+    /// A violated invariant.
+    fn violation(self, text: &str) -> String {
+        self.wrap("1;31", text)
+    }
+
+    /// Something less important (causal chains).
+    fn dim(self, text: &str) -> String {
+        self.wrap("2", text)
+    }
+
+    /// A timeline line by its kind.
+    fn kind(self, kind: Kind, text: &str) -> String {
+        let code = match kind {
+            Kind::Fault => "33",
+            Kind::Leadership => "36",
+            Kind::Isr => "34",
+            Kind::Stall => "35",
+            Kind::Log => "31",
+            Kind::Broker => "34",
+            Kind::Group => "32",
+        };
+        self.wrap(code, text)
+    }
+}
 
 /// Violations of one invariant the text report lists before summing up the rest.
 const VIOLATIONS_SHOWN: usize = 10;
@@ -21,7 +75,7 @@ pub fn render(
     outcome: &Outcome,
     colored: bool,
 ) -> String {
-    let _ = colored;
+    let paint = Paint { on: colored };
     let mut out = String::new();
     let w = &mut out;
     let _ = writeln!(w, "ksim run {} --seed {}", scenario.name, summary.seed);
@@ -29,11 +83,7 @@ pub fn render(
         let _ = writeln!(w, "  {line}");
     }
     let _ = writeln!(w);
-    let _ = writeln!(
-        w,
-        "  verdict     {}",
-        summary.verdict.as_str().to_uppercase()
-    );
+    let _ = writeln!(w, "  verdict     {}", paint.verdict(summary.verdict));
     let _ = writeln!(w, "  trace_hash  {}", summary.trace_hash);
     let _ = writeln!(
         w,
@@ -74,26 +124,12 @@ pub fn render(
         let _ = writeln!(w, "  reached     {}", reached.join(", "));
     }
     let _ = writeln!(w);
-    if outcome.faults.is_empty() {
-        let _ = writeln!(w, "faults: none");
-    } else {
-        let _ = writeln!(w, "faults");
-        for f in &outcome.faults {
-            let _ = writeln!(
-                w,
-                "  {:>9}  {:<10}  {:<22}  {}",
-                format_nanos(f.at_ns),
-                f.kind,
-                f.target,
-                f.detail
-            );
-        }
-    }
+    render_timeline(w, outcome, paint);
     let _ = writeln!(w);
     if summary.violations.is_empty() {
-        let _ = writeln!(w, "violations: none");
+        let _ = writeln!(w, "{}: none", paint.heading("violations"));
     } else {
-        let _ = writeln!(w, "violations");
+        let _ = writeln!(w, "{}", paint.heading("violations"));
         // The first few of each invariant; the JSON record keeps them all.
         let mut shown: std::collections::BTreeMap<&str, usize> = Default::default();
         for v in &summary.violations {
@@ -103,7 +139,7 @@ pub fn render(
                 let _ = writeln!(
                     w,
                     "  {} at {}: {}",
-                    v.invariant,
+                    paint.violation(&v.invariant),
                     format_nanos(v.at_ms * sim::MILLIS),
                     v.detail
                 );
@@ -111,13 +147,13 @@ pub fn render(
                     let _ = writeln!(w, "    how it came about:");
                 }
                 for c in &v.chain {
-                    let _ = writeln!(
-                        w,
+                    let line = format!(
                         "    {:>9}  {:<10}  {}",
                         format_nanos(c.at_ms * sim::MILLIS),
                         c.node,
                         c.event
                     );
+                    let _ = writeln!(w, "{}", paint.dim(&line));
                 }
             }
         }
@@ -131,10 +167,9 @@ pub fn render(
             }
         }
     }
-    render_control(w, outcome);
     if !outcome.quorum.is_empty() {
         let _ = writeln!(w);
-        let _ = writeln!(w, "quorum");
+        let _ = writeln!(w, "{}", paint.heading("quorum"));
         for c in &outcome.quorum {
             let leader = c
                 .leader
@@ -183,28 +218,39 @@ fn render_groups(w: &mut String, outcome: &Outcome) {
     }
 }
 
-/// What the active controllers did to brokers and partitions.
-fn render_control(w: &mut String, outcome: &Outcome) {
-    let _ = writeln!(w);
-    if outcome.control_events.is_empty() {
-        let _ = writeln!(w, "controller events: none");
+/// Timeline lines the report shows before pointing to the HTML report.
+const TIMELINE_SHOWN: usize = 80;
+
+/// Faults and the protocol events they set off, in time order.
+fn render_timeline(w: &mut String, outcome: &Outcome, paint: Paint) {
+    let lines = super::timeline::lines(outcome);
+    if lines.is_empty() {
+        let _ = writeln!(w, "{}: nothing happened", paint.heading("timeline"));
         return;
     }
-    let _ = writeln!(w, "controller events");
-    for (at, event) in &outcome.control_events {
-        let what = match event {
-            ControlEvent::Fenced { broker } => format!("fenced broker {broker} (session expired)"),
-            ControlEvent::Registered { broker, epoch } => {
-                format!(
-                    "registered broker {broker} with broker epoch {epoch} (fenced until caught up)"
-                )
-            }
-            ControlEvent::Unfenced { broker } => format!("unfenced broker {broker} (caught up)"),
-            ControlEvent::UncleanElection { partition, leader } => {
-                format!("unclean election: broker {leader} leads {partition} from outside the ISR")
-            }
-        };
-        let _ = writeln!(w, "  {:>9}  {what}", format_nanos(*at));
+    let _ = writeln!(w, "{}", paint.heading("timeline"));
+    let who_width = lines
+        .iter()
+        .take(TIMELINE_SHOWN)
+        .map(|l| l.who.len())
+        .max()
+        .unwrap_or(0)
+        .min(24);
+    for l in lines.iter().take(TIMELINE_SHOWN) {
+        let text = format!("{:<who_width$}  {}", l.who, l.text);
+        let _ = writeln!(
+            w,
+            "  {:>9}  {}",
+            format_nanos(l.at),
+            paint.kind(l.kind, &text)
+        );
+    }
+    if lines.len() > TIMELINE_SHOWN {
+        let _ = writeln!(
+            w,
+            "  ... and {} more events (all of them in the HTML report: ksim run ... --html)",
+            lines.len() - TIMELINE_SHOWN
+        );
     }
 }
 

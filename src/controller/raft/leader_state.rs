@@ -11,6 +11,8 @@ pub struct ReplicaState {
     pub end_offset: u64,
     /// When the voter last fetched in this epoch.
     pub last_fetch_ns: Option<u64>,
+    /// When it last fetched from at or past the leader's durable end (caught up).
+    pub last_caught_up_ns: Option<u64>,
 }
 
 /// The leader's state for one epoch.
@@ -64,10 +66,14 @@ impl LeaderState {
     /// A valid Fetch from `id` at `fetch_offset` arrived.
     pub fn update_replica(&mut self, id: u32, fetch_offset: u64, now_ns: u64) {
         assert_ne!(id, self.local_id, "the leader does not fetch from itself");
+        let leader_end = self.voters[&self.local_id].end_offset;
         let replica = self.voters.get_mut(&id).expect("fetches come from voters");
         // A voter that lost un-fsynced data may report less; it only counts what it has.
         replica.end_offset = fetch_offset;
         replica.last_fetch_ns = Some(now_ns);
+        if fetch_offset >= leader_end {
+            replica.last_caught_up_ns = Some(now_ns);
+        }
     }
 
     /// The offset a majority of voters (the leader included) has, or with

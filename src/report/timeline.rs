@@ -1,0 +1,258 @@
+//! The run's timeline for the text report: faults and the protocol events
+//! they set off (elections with their epochs, ISR changes, offline
+//! partitions, high-watermark stalls, truncations, log recovery, broker
+//! registration and fencing, group rebalances), in simulated-time order.
+
+use std::collections::BTreeMap;
+
+use sim::{Nanos, SECONDS};
+
+use crate::check::id_list;
+use crate::controller::active::ControlEvent;
+use crate::harness::history::What;
+use crate::harness::samples::Samples;
+use crate::harness::Outcome;
+
+/// A high watermark that stands still this long while its leader's log is
+/// ahead of it is a stall worth a line (acks=all produce requests wait).
+pub const STALL_MIN_NS: Nanos = SECONDS;
+
+/// What kind of event a line is (the report colours by it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Kind {
+    /// A fault the run injected, or the settle phase undoing one.
+    Fault,
+    /// Leadership: elections, offline partitions.
+    Leadership,
+    /// ISR changes.
+    Isr,
+    /// High-watermark stalls.
+    Stall,
+    /// Log truncation and recovery.
+    Log,
+    /// Broker registration and fencing.
+    Broker,
+    /// Consumer group rebalances.
+    Group,
+}
+
+/// One line of the timeline.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Line {
+    /// When.
+    pub at: Nanos,
+    /// Who: a node or a partition.
+    pub who: String,
+    /// What, in words.
+    pub text: String,
+    /// Its kind.
+    pub kind: Kind,
+}
+
+/// The timeline of a finished run.
+pub fn lines(outcome: &Outcome) -> Vec<Line> {
+    let mut out = Vec::new();
+    for f in &outcome.faults {
+        out.push(Line {
+            at: f.at_ns,
+            who: f.target.clone(),
+            text: format!("{}: {}", f.kind, f.detail),
+            kind: Kind::Fault,
+        });
+    }
+    for (at, event) in &outcome.control_events {
+        let (who, text) = match event {
+            ControlEvent::Registered { broker, epoch } => (
+                broker,
+                format!("registered with broker epoch {epoch} (fenced until caught up)"),
+            ),
+            ControlEvent::Fenced { broker } => (broker, "fenced (session expired)".to_owned()),
+            ControlEvent::Unfenced { broker } => (broker, "unfenced (caught up)".to_owned()),
+            // The committed partition change says it, with the epoch.
+            ControlEvent::UncleanElection { .. } => continue,
+        };
+        out.push(Line {
+            at: *at,
+            who: format!("broker-{who}"),
+            text,
+            kind: Kind::Broker,
+        });
+    }
+    partition_changes(outcome, &mut out);
+    rebalances(outcome, &mut out);
+    for e in &outcome.history.events {
+        let Some(part) = e.partition.as_deref() else {
+            continue;
+        };
+        let text = match &e.what {
+            What::Truncated { to_offset, records } => {
+                format!("truncated {part} to offset {to_offset} ({records} records removed)")
+            }
+            What::Recovered { log_end_offset } => {
+                format!("recovered {part} from its disk to log end offset {log_end_offset}")
+            }
+            _ => continue,
+        };
+        out.push(Line {
+            at: e.at,
+            who: e.node.clone(),
+            text,
+            kind: Kind::Log,
+        });
+    }
+    out.extend(stalls(&outcome.samples));
+    // Faults first at one instant: they cause what follows them.
+    out.sort_by_key(|l| (l.at, l.kind != Kind::Fault));
+    out
+}
+
+/// Elections, ISR changes and offline partitions from the committed metadata.
+fn partition_changes(outcome: &Outcome, out: &mut Vec<Line>) {
+    let mut last: BTreeMap<&str, (Option<u32>, i32, Vec<u32>)> = BTreeMap::new();
+    for e in &outcome.history.events {
+        let What::PartitionChange {
+            leader,
+            leader_epoch,
+            isr,
+            unclean,
+            created,
+        } = &e.what
+        else {
+            continue;
+        };
+        let Some(part) = e.partition.as_deref() else {
+            continue;
+        };
+        let isr_text = format!("ISR [{}]", id_list(isr));
+        let before = last.insert(part, (*leader, *leader_epoch, isr.clone()));
+        let (text, kind) = match (before, leader) {
+            (None, _) if *created => (
+                format!(
+                    "created: leader broker {}, leader epoch {leader_epoch}, {isr_text}",
+                    leader.map_or("none".to_owned(), |l| l.to_string())
+                ),
+                Kind::Leadership,
+            ),
+            (_, None) => (
+                format!("offline: no leader (leader epoch {leader_epoch}, {isr_text})"),
+                Kind::Leadership,
+            ),
+            (Some((old, old_epoch, _)), Some(l))
+                if old != Some(*l) || old_epoch != *leader_epoch =>
+            {
+                let how = if *unclean {
+                    "unclean election (from outside the ISR): "
+                } else {
+                    "election: "
+                };
+                (
+                    format!("{how}broker {l} leads in leader epoch {leader_epoch}, {isr_text}"),
+                    Kind::Leadership,
+                )
+            }
+            (Some((_, _, old_isr)), Some(_)) => {
+                let verb = if isr.len() < old_isr.len() {
+                    "shrank"
+                } else if isr.len() > old_isr.len() {
+                    "expanded"
+                } else {
+                    "changed"
+                };
+                (format!("ISR {verb} to [{}]", id_list(isr)), Kind::Isr)
+            }
+            (None, Some(l)) => (
+                format!("broker {l} leads in leader epoch {leader_epoch}, {isr_text}"),
+                Kind::Leadership,
+            ),
+        };
+        out.push(Line {
+            at: e.at,
+            who: part.to_owned(),
+            text,
+            kind,
+        });
+    }
+}
+
+/// One line per group generation: who owns what, at the first member's join.
+fn rebalances(outcome: &Outcome, out: &mut Vec<Line>) {
+    let mut generations: BTreeMap<(&str, i32), (Nanos, Vec<String>)> = BTreeMap::new();
+    for e in &outcome.history.events {
+        let What::Assigned {
+            group,
+            generation,
+            partitions,
+        } = &e.what
+        else {
+            continue;
+        };
+        let entry = generations
+            .entry((group.as_str(), *generation))
+            .or_insert_with(|| (e.at, Vec::new()));
+        entry
+            .1
+            .push(format!("{} [{}]", e.node, id_list(partitions)));
+    }
+    for ((group, generation), (at, members)) in generations {
+        out.push(Line {
+            at,
+            who: format!("group {group}"),
+            text: format!("generation {generation}: {}", members.join(", ")),
+            kind: Kind::Group,
+        });
+    }
+}
+
+/// Stretches where a partition's leader held its high watermark still for
+/// at least [`STALL_MIN_NS`] while its log end offset was ahead of it.
+pub fn stalls(samples: &Samples) -> Vec<Line> {
+    let mut out = Vec::new();
+    for (part, all) in &samples.partitions {
+        // (start, leader, epoch, high watermark, log end offset at start)
+        let mut open: Option<(Nanos, u32, i32, u64, u64)> = None;
+        let mut close = |open: &mut Option<(Nanos, u32, i32, u64, u64)>, end: Nanos| {
+            if let Some((start, leader, epoch, hw, leo)) = open.take() {
+                if end - start >= STALL_MIN_NS {
+                    out.push(Line {
+                        at: start,
+                        who: part.clone(),
+                        text: format!(
+                            "high watermark stalled at {hw} for {} (leader broker {leader} in leader epoch {epoch}, log end offset {leo}): acks=all writes wait for the ISR",
+                            sim::format_nanos(end - start)
+                        ),
+                        kind: Kind::Stall,
+                    });
+                }
+            }
+        };
+        for s in all {
+            let leader = s
+                .replicas
+                .iter()
+                .filter(|r| r.leader && !r.paused)
+                .max_by_key(|r| r.leader_epoch);
+            let behind = leader.filter(|l| l.log_end_offset > l.high_watermark);
+            match (behind, &open) {
+                (Some(l), Some((_, broker, epoch, hw, _)))
+                    if l.broker == *broker
+                        && l.leader_epoch == *epoch
+                        && l.high_watermark == *hw => {}
+                (Some(l), _) => {
+                    close(&mut open, s.at);
+                    open = Some((
+                        s.at,
+                        l.broker,
+                        l.leader_epoch,
+                        l.high_watermark,
+                        l.log_end_offset,
+                    ));
+                }
+                (None, _) => close(&mut open, s.at),
+            }
+        }
+        if let Some(last) = all.last() {
+            close(&mut open, last.at);
+        }
+    }
+    out
+}
