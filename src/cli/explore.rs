@@ -9,10 +9,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::progress::Progress;
-use super::{load, merge, out, outln, record_path, write_json, Format, Loaded, EXIT_USAGE};
+use super::{
+    load, merge, out, outln, record_path, write_file, write_json, Format, Loaded, EXIT_USAGE,
+};
 use crate::explore::{sweep, ExploreReport, SeedRange, Shard};
 use crate::harness::RunOptions;
-use crate::report::{RunRecord, Summary, Verdict};
+use crate::report::{html, RunRecord, Summary, Verdict};
 use crate::runner::run_seed;
 
 /// Exit code of a sweep stopped by Ctrl-C before any failure was found.
@@ -58,6 +60,9 @@ struct SweepArgs {
     /// Swarm testing: each seed draws its own fault mix within the scenario's [swarm] bounds
     #[arg(long)]
     swarm: bool,
+    /// Also write a self-contained HTML report with the run's timeline for each failing seed (DIR/SCENARIO/seed-N.html)
+    #[arg(long)]
+    html: bool,
     /// Test hook: these seeds panic mid-run
     #[arg(long, hide = true, value_delimiter = ',')]
     inject_panic_seeds: Vec<u64>,
@@ -219,7 +224,19 @@ fn sweep_main(args: SweepArgs) -> u8 {
             ..RunOptions::default()
         };
         match run_seed(&scenario, &file, seed, &options) {
-            Ok(run) => run.summary,
+            Ok(run) => {
+                if let (true, Some(outcome)) = (
+                    args.html && run.summary.verdict != Verdict::Pass,
+                    &run.outcome,
+                ) {
+                    let page = html::render(&scenario, &file, &run.summary, outcome);
+                    let path = record_path(&args.out, &scenario.name, seed).with_extension("html");
+                    if let Err(e) = write_file(&path, &page) {
+                        eprintln!("warning: {e}");
+                    }
+                }
+                run.summary
+            }
             Err(e) => Summary::of_panic(&scenario.name, seed, e.to_string()),
         }
     };
@@ -270,6 +287,14 @@ fn sweep_main(args: SweepArgs) -> u8 {
     let path = dir.join(format!("{stem}.json"));
     let table = report.table(jobs, wall_ms);
     write_and_print(&report, &path, args.format, &table);
+    let failing = report.fail;
+    if args.html && args.format == Format::Text && failing > 0 {
+        outln!(
+            "html reports of the {failing} failing seed{}: {}",
+            if failing == 1 { "" } else { "s" },
+            dir.join("seed-N.html").display()
+        );
+    }
     match report.exit_code() {
         0 if interrupted => EXIT_INTERRUPTED,
         code => code,

@@ -1,0 +1,705 @@
+//! The SVG timeline: one time axis; a lane per node with its fault bands;
+//! a lane per partition with its leader, ISR size, high watermark and log
+//! end offsets, truncations and unclean elections; violation markers and
+//! the events of their causal chains.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write;
+
+use sim::{Nanos, MILLIS, SECONDS};
+
+use super::esc;
+use super::model::{secs, Band, Group};
+use crate::harness::history::{Event, What};
+use crate::harness::samples::PartitionSample;
+use crate::harness::Outcome;
+use crate::scenario::Scenario;
+
+macro_rules! w {
+    ($out:expr, $($arg:tt)*) => {
+        let _ = write!($out, $($arg)*);
+    };
+}
+
+/// Width of the whole drawing.
+pub const WIDTH: f64 = 1400.0;
+/// The label column at the left.
+const LABEL_W: f64 = 140.0;
+/// Space at the right.
+const RIGHT: f64 = 16.0;
+const AXIS_H: f64 = 30.0;
+const SECTION_H: f64 = 20.0;
+const NODE_H: f64 = 20.0;
+const NODE_GAP: f64 = 3.0;
+const LEADER_H: f64 = 16.0;
+const ISR_H: f64 = 12.0;
+const PART_GAP: f64 = 12.0;
+
+/// Broker colours, by broker id (1 is the first).
+const BROKER_COLORS: [&str; 10] = [
+    "#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#76b7b2", "#edc948", "#9c755f", "#ff9da7",
+    "#86bcb6", "#a0cbe8",
+];
+
+/// A broker's colour.
+pub fn broker_color(id: u32) -> &'static str {
+    BROKER_COLORS[(id.saturating_sub(1) as usize) % BROKER_COLORS.len()]
+}
+
+/// A fault kind's colour.
+pub fn fault_color(kind: &str) -> &'static str {
+    match kind {
+        "crash" => "#d62728",
+        "power_loss" => "#7f0000",
+        "pause" => "#9467bd",
+        "partition" => "#ff7f0e",
+        "slow_disk" => "#8c564b",
+        "latency" => "#bcbd22",
+        "close" => "#17becf",
+        "corrupt" => "#e377c2",
+        _ => "#7f7f7f",
+    }
+}
+
+/// Time to x.
+struct Scale {
+    x0: f64,
+    w: f64,
+    end: Nanos,
+}
+
+impl Scale {
+    fn x(&self, t: Nanos) -> f64 {
+        self.x0 + t.min(self.end) as f64 / self.end as f64 * self.w
+    }
+}
+
+/// Everything the timeline draws.
+pub struct Input<'a> {
+    pub scenario: &'a Scenario,
+    pub outcome: &'a Outcome,
+    pub end_ns: Nanos,
+    pub bands: &'a [Band],
+    pub groups: &'a [Group<'a>],
+    pub node_lanes: &'a [String],
+    pub partitions: &'a [String],
+}
+
+/// A lane's place, for markers drawn onto it.
+#[derive(Clone, Copy)]
+struct Place {
+    top: f64,
+    height: f64,
+}
+
+/// Chart height of a partition lane: smaller when there are many.
+fn chart_h(partitions: usize) -> f64 {
+    match partitions {
+        0..=2 => 110.0,
+        3..=4 => 80.0,
+        5..=12 => 50.0,
+        _ => 32.0,
+    }
+}
+
+/// A tick step in seconds giving at most ~16 ticks.
+fn tick_step(end: Nanos) -> u64 {
+    let total = end.div_ceil(SECONDS).max(1);
+    [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600]
+        .into_iter()
+        .find(|s| total / s <= 16)
+        .unwrap_or(7200)
+}
+
+/// The SVG of the run's timeline.
+pub fn timeline(input: &Input) -> String {
+    let scale = Scale {
+        x0: LABEL_W,
+        w: WIDTH - LABEL_W - RIGHT,
+        end: input.end_ns.max(1),
+    };
+    let chart = chart_h(input.partitions.len());
+    let part_h = LEADER_H + 1.0 + ISR_H + 3.0 + chart;
+    // Lanes, top to bottom.
+    let mut y = AXIS_H;
+    let nodes_title = y;
+    y += SECTION_H;
+    let mut node_place: BTreeMap<&str, Place> = BTreeMap::new();
+    for n in input.node_lanes {
+        node_place.insert(
+            n,
+            Place {
+                top: y,
+                height: NODE_H,
+            },
+        );
+        y += NODE_H + NODE_GAP;
+    }
+    y += 6.0;
+    let parts_title = y;
+    y += SECTION_H;
+    let mut part_place: BTreeMap<&str, Place> = BTreeMap::new();
+    for p in input.partitions {
+        part_place.insert(
+            p,
+            Place {
+                top: y,
+                height: part_h,
+            },
+        );
+        y += part_h + PART_GAP;
+    }
+    let other_violations = input.groups.iter().any(|g| g.partition.is_none());
+    let violations_place = other_violations.then(|| {
+        let place = Place {
+            top: y + 4.0,
+            height: 24.0,
+        };
+        y += 32.0;
+        place
+    });
+    let bottom = y;
+    let height = bottom + AXIS_H;
+
+    let mut out = String::new();
+    w!(
+        out,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"timeline\" viewBox=\"0 0 {WIDTH} {height}\" width=\"{WIDTH}\" height=\"{height}\" font-size=\"11\">\n"
+    );
+    out.push_str(
+        "<defs><pattern id=\"offline\" width=\"6\" height=\"6\" patternUnits=\"userSpaceOnUse\" patternTransform=\"rotate(45)\"><rect width=\"6\" height=\"6\" fill=\"#e4e4e4\"/><line x1=\"0\" y1=\"0\" x2=\"0\" y2=\"6\" stroke=\"#9a9a9a\" stroke-width=\"2.5\"/></pattern></defs>\n",
+    );
+    // The settle phase, shaded across every lane.
+    let settle_x = scale.x(input.scenario.duration_ns);
+    let end_x = scale.x(scale.end);
+    if end_x > settle_x {
+        w!(
+            out,
+            "<rect class=\"settle\" x=\"{settle_x:.1}\" y=\"{AXIS_H}\" width=\"{:.1}\" height=\"{:.1}\"><title>settle phase from {}: faults healed, clients finish</title></rect>\n",
+            end_x - settle_x,
+            bottom - AXIS_H,
+            secs(input.scenario.duration_ns)
+        );
+        w!(
+            out,
+            "<text class=\"phase\" x=\"{:.1}\" y=\"{:.1}\">settle phase</text>\n",
+            settle_x + 4.0,
+            AXIS_H + 12.0
+        );
+    }
+    axis(&mut out, &scale, AXIS_H, bottom);
+    w!(
+        out,
+        "<text class=\"section\" x=\"4\" y=\"{:.1}\">nodes</text>\n",
+        nodes_title + 14.0
+    );
+    w!(
+        out,
+        "<text class=\"section\" x=\"4\" y=\"{:.1}\">partitions</text>\n",
+        parts_title + 14.0
+    );
+    let events = &input.outcome.history.events;
+    for n in input.node_lanes {
+        node_lane(
+            &mut out,
+            &scale,
+            n,
+            node_place[n.as_str()],
+            input.bands,
+            events,
+        );
+    }
+    let rf: BTreeMap<String, u32> = input
+        .scenario
+        .topics
+        .iter()
+        .flat_map(|t| {
+            (0..t.partitions).map(move |p| (format!("{}-{p}", t.name), t.replication_factor))
+        })
+        .collect();
+    for p in input.partitions {
+        let samples = input
+            .outcome
+            .samples
+            .partitions
+            .get(p)
+            .map_or(&[][..], Vec::as_slice);
+        partition_lane(
+            &mut out,
+            &scale,
+            p,
+            part_place[p.as_str()],
+            chart,
+            rf.get(p).copied().unwrap_or(0),
+            events,
+            samples,
+        );
+    }
+    if let Some(place) = violations_place {
+        w!(
+            out,
+            "<g class=\"violations-lane\"><rect class=\"lane-bg\" x=\"{}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\"/><text class=\"label\" x=\"4\" y=\"{:.1}\">other violations</text></g>\n",
+            scale.x0,
+            place.top,
+            scale.w,
+            place.height,
+            place.top + 15.0
+        );
+    }
+    // Violation markers, then the events of their chains on top.
+    let mut stacked: BTreeMap<(Option<&str>, i64), u32> = BTreeMap::new();
+    for (gi, g) in input.groups.iter().enumerate() {
+        let place = match &g.partition {
+            Some(p) => part_place.get(p.as_str()).copied(),
+            None => violations_place,
+        };
+        let Some(place) = place else { continue };
+        let x = scale.x(g.at_ms * MILLIS);
+        let k = stacked
+            .entry((g.partition.as_deref(), (x / 8.0) as i64))
+            .or_insert(0);
+        let top = match g.partition {
+            Some(_) => place.top + LEADER_H + ISR_H + 10.0,
+            None => place.top + 12.0,
+        };
+        let cy = top + f64::from(*k) * 13.0;
+        *k += 1;
+        let (anchor, tx) = if x > scale.x0 + scale.w - 160.0 {
+            ("end", x - 9.0)
+        } else {
+            ("start", x + 9.0)
+        };
+        let times = if g.count > 1 {
+            format!(" \u{d7}{}", g.count)
+        } else {
+            String::new()
+        };
+        let count = format!(
+            "<text class=\"count\" x=\"{tx:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\">{}{times}</text>",
+            cy + 4.0,
+            esc(g.invariant),
+        );
+        w!(
+            out,
+            "<a href=\"#v-{gi}\"><g class=\"violation-marker\" data-invariant=\"{}\" data-partition=\"{}\" data-at-ms=\"{}\" data-count=\"{}\"><title>{} violated at {}{} ({} violation{} of it{}): {}</title><line class=\"violation-line\" x1=\"{x:.1}\" y1=\"{:.1}\" x2=\"{x:.1}\" y2=\"{:.1}\"/><path d=\"M{x:.1},{:.1}l6,6l-6,6l-6,-6z\"/>{count}</g></a>\n",
+            esc(g.invariant),
+            esc(g.partition.as_deref().unwrap_or("")),
+            g.at_ms,
+            g.count,
+            esc(g.invariant),
+            secs(g.at_ms * MILLIS),
+            g.partition.as_deref().map(|p| format!(" on {}", esc(p))).unwrap_or_default(),
+            g.count,
+            if g.count == 1 { "" } else { "s" },
+            if g.partition.is_some() { " on this partition" } else { "" },
+            esc(&g.first.detail),
+            place.top,
+            place.top + place.height,
+            cy - 6.0,
+        );
+    }
+    for (gi, g) in input.groups.iter().enumerate() {
+        for (i, c) in g.first.chain.iter().enumerate() {
+            // An event on several nodes (`broker-1,broker-2`) is a dot on
+            // each of their lanes; the first is the link target.
+            for (k, node) in c.node.split(',').enumerate() {
+                let y = if let Some(p) = part_place.get(node) {
+                    p.top + LEADER_H / 2.0
+                } else if let Some(p) = node_place.get(node) {
+                    p.top + p.height / 2.0
+                } else if let Some(p) = violations_place {
+                    p.top + 12.0
+                } else {
+                    continue;
+                };
+                let x = scale.x(c.at_ms * MILLIS);
+                let id = if k == 0 {
+                    format!(" id=\"ev-{gi}-{i}\"")
+                } else {
+                    String::new()
+                };
+                w!(
+                    out,
+                    "<a href=\"#chain-{gi}-{i}\"><circle class=\"chain-event\"{id} cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"3\"><title>{} #{}: {} {}: {}</title></circle></a>\n",
+                    esc(g.invariant),
+                    i + 1,
+                    secs(c.at_ms * MILLIS),
+                    esc(&c.node),
+                    esc(&c.event)
+                );
+            }
+        }
+    }
+    out.push_str("</svg>\n");
+    out
+}
+
+/// Ticks and labels at the top and the bottom, with light grid lines.
+fn axis(out: &mut String, scale: &Scale, top: f64, bottom: f64) {
+    let step = tick_step(scale.end);
+    let mut s = 0;
+    out.push_str("<g class=\"axis\">");
+    w!(
+        out,
+        "<line class=\"axis-line\" x1=\"{}\" y1=\"{top}\" x2=\"{:.1}\" y2=\"{top}\"/><line class=\"axis-line\" x1=\"{}\" y1=\"{bottom}\" x2=\"{:.1}\" y2=\"{bottom}\"/>",
+        scale.x0,
+        scale.x0 + scale.w,
+        scale.x0,
+        scale.x0 + scale.w
+    );
+    while s * SECONDS <= scale.end {
+        let x = scale.x(s * SECONDS);
+        w!(
+            out,
+            "<line class=\"grid\" x1=\"{x:.1}\" y1=\"{top}\" x2=\"{x:.1}\" y2=\"{bottom}\"/><line class=\"tick\" x1=\"{x:.1}\" y1=\"{:.1}\" x2=\"{x:.1}\" y2=\"{top}\"/><line class=\"tick\" x1=\"{x:.1}\" y1=\"{bottom}\" x2=\"{x:.1}\" y2=\"{:.1}\"/><text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{s} s</text><text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{s} s</text>",
+            top - 5.0,
+            bottom + 5.0,
+            top - 9.0,
+            bottom + 17.0
+        );
+        s += step;
+    }
+    out.push_str("</g>\n");
+}
+
+/// A node's lane: its fault bands, and when the controller fenced it.
+fn node_lane(
+    out: &mut String,
+    scale: &Scale,
+    node: &str,
+    place: Place,
+    bands: &[Band],
+    events: &[Event],
+) {
+    let n = esc(node);
+    w!(
+        out,
+        "<g class=\"node-lane\" data-node=\"{n}\"><rect class=\"lane-bg\" x=\"{}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{NODE_H}\"/><text class=\"label\" x=\"4\" y=\"{:.1}\">{n}</text>\n",
+        scale.x0,
+        place.top,
+        scale.w,
+        place.top + 14.0
+    );
+    for b in bands.iter().filter(|b| b.node == node) {
+        let (x0, x1) = (scale.x(b.start), scale.x(b.end));
+        let (x, width) = if b.instant || x1 - x0 < 4.0 {
+            (x0 - 2.0, 4.0)
+        } else {
+            (x0, x1 - x0)
+        };
+        let tip = if b.instant {
+            format!("{} {} at {}: {}", b.kind, node, secs(b.start), b.detail)
+        } else {
+            format!(
+                "{} {} from {} to {} ({}): {}",
+                b.kind,
+                node,
+                secs(b.start),
+                secs(b.end),
+                b.ended_by,
+                b.detail
+            )
+        };
+        w!(
+            out,
+            "<rect class=\"fault-band\" data-node=\"{n}\" data-kind=\"{}\" data-start-ms=\"{}\" data-end-ms=\"{}\" x=\"{x:.1}\" y=\"{:.1}\" width=\"{width:.1}\" height=\"{:.1}\" fill=\"{}\"><title>{}</title></rect>",
+            esc(&b.kind),
+            b.start / MILLIS,
+            b.end / MILLIS,
+            place.top + 1.0,
+            NODE_H - 2.0,
+            fault_color(&b.kind),
+            esc(&tip)
+        );
+        if width >= 8.0 * b.kind.len() as f64 {
+            w!(
+                out,
+                "<text class=\"band-label\" x=\"{:.1}\" y=\"{:.1}\">{}</text>",
+                x + 3.0,
+                place.top + 14.0,
+                esc(&b.kind)
+            );
+        }
+        out.push('\n');
+    }
+    // Fenced by the controller: a thin strip at the bottom of the lane.
+    let mut fenced: Option<Nanos> = None;
+    let strip = |out: &mut String, from: Nanos, to: Nanos| {
+        let (x0, x1) = (scale.x(from), scale.x(to));
+        w!(
+            out,
+            "<rect class=\"fenced\" x=\"{x0:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"4\"><title>{n} fenced by the controller from {} to {}</title></rect>\n",
+            place.top + NODE_H - 4.0,
+            (x1 - x0).max(2.0),
+            secs(from),
+            secs(to)
+        );
+    };
+    for e in events.iter().filter(|e| e.node == node) {
+        match e.what {
+            What::Fenced if fenced.is_none() => fenced = Some(e.at),
+            What::Unfenced => {
+                if let Some(from) = fenced.take() {
+                    strip(out, from, e.at);
+                }
+            }
+            _ => {}
+        }
+    }
+    if let Some(from) = fenced {
+        strip(out, from, scale.end);
+    }
+    out.push_str("</g>\n");
+}
+
+/// The committed leader and ISR of a partition from one change to the next.
+struct Segment<'a> {
+    from: Nanos,
+    to: Nanos,
+    leader: Option<u32>,
+    epoch: i32,
+    isr: &'a [u32],
+}
+
+fn segments<'a>(partition: &str, events: &'a [Event], end: Nanos) -> Vec<Segment<'a>> {
+    let mut all: Vec<Segment<'a>> = Vec::new();
+    for e in events.iter().filter(|e| e.node == partition) {
+        if let What::PartitionChange {
+            leader,
+            leader_epoch,
+            isr,
+            ..
+        } = &e.what
+        {
+            if let Some(last) = all.last_mut() {
+                last.to = e.at;
+            }
+            all.push(Segment {
+                from: e.at,
+                to: end,
+                leader: *leader,
+                epoch: *leader_epoch,
+                isr,
+            });
+        }
+    }
+    all.retain(|s| s.to > s.from);
+    all
+}
+
+fn ids(isr: &[u32]) -> String {
+    format!("[{}]", crate::check::id_list(isr))
+}
+
+/// Appends a polyline through `points` (None breaks it).
+fn path(points: impl Iterator<Item = Option<(f64, f64)>>) -> String {
+    let mut d = String::new();
+    let mut pen_down = false;
+    for p in points {
+        match p {
+            Some((x, y)) => {
+                w!(d, "{}{x:.1},{y:.1}", if pen_down { "L" } else { "M" });
+                pen_down = true;
+            }
+            None => pen_down = false,
+        }
+    }
+    d
+}
+
+/// A partition's lane.
+#[allow(clippy::too_many_arguments)]
+fn partition_lane(
+    out: &mut String,
+    scale: &Scale,
+    partition: &str,
+    place: Place,
+    chart: f64,
+    replication_factor: u32,
+    events: &[Event],
+    samples: &[PartitionSample],
+) {
+    let p = esc(partition);
+    let segs = segments(partition, events, scale.end);
+    let leader_y = place.top;
+    let isr_y = place.top + LEADER_H + 1.0;
+    let chart_top = isr_y + ISR_H + 3.0;
+    let chart_bottom = chart_top + chart;
+    // Decimate the samples to one per pixel column (the last of each).
+    let mut kept: Vec<&PartitionSample> = Vec::new();
+    let mut last_col = i64::MIN;
+    for s in samples {
+        let col = scale.x(s.at).floor() as i64;
+        if col == last_col {
+            kept.pop();
+        }
+        kept.push(s);
+        last_col = col;
+    }
+    let truncations: Vec<&Event> = events
+        .iter()
+        .filter(|e| e.partition.as_deref() == Some(partition))
+        .filter(|e| matches!(e.what, What::Truncated { .. }))
+        .collect();
+    let max_offset = samples
+        .iter()
+        .flat_map(|s| {
+            s.replicas
+                .iter()
+                .map(|r| r.log_end_offset.max(r.high_watermark))
+        })
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let y = |offset: u64| chart_bottom - offset.min(max_offset) as f64 / max_offset as f64 * chart;
+    w!(
+        out,
+        "<g class=\"lane\" data-partition=\"{p}\" data-leaders=\"{}\" data-max-offset=\"{max_offset}\">\n<text class=\"label part\" x=\"4\" y=\"{:.1}\">{p}</text><text class=\"sub\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">leader</text><text class=\"sub\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">ISR</text><text class=\"sub\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">offset {max_offset}</text><text class=\"sub\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">0</text>\n",
+        segs.len(),
+        leader_y + 12.0,
+        scale.x0 - 6.0,
+        leader_y + 12.0,
+        scale.x0 - 6.0,
+        isr_y + 10.0,
+        scale.x0 - 6.0,
+        chart_top + 9.0,
+        scale.x0 - 6.0,
+        chart_bottom,
+    );
+    // The leader band: who leads, in which epoch.
+    w!(
+        out,
+        "<rect class=\"lane-bg\" x=\"{}\" y=\"{leader_y:.1}\" width=\"{:.1}\" height=\"{:.1}\"/>",
+        scale.x0,
+        scale.w,
+        chart_bottom - leader_y
+    );
+    for s in &segs {
+        let (x0, x1) = (scale.x(s.from), scale.x(s.to));
+        let (fill, who) = match s.leader {
+            Some(b) => (broker_color(b).to_owned(), format!("broker {b}")),
+            None => ("url(#offline)".to_owned(), "none (offline)".to_owned()),
+        };
+        w!(
+            out,
+            "<rect class=\"leader\" x=\"{x0:.1}\" y=\"{leader_y:.1}\" width=\"{:.1}\" height=\"{LEADER_H}\" fill=\"{fill}\"><title>{p}: leader {who}, leader epoch {}, ISR {} from {} to {}</title></rect>",
+            (x1 - x0).max(1.0),
+            s.epoch,
+            ids(s.isr),
+            secs(s.from),
+            secs(s.to)
+        );
+        let label = match s.leader {
+            Some(b) => format!("b{b} e{}", s.epoch),
+            None => format!("offline e{}", s.epoch),
+        };
+        if x1 - x0 >= 7.0 * label.len() as f64 {
+            w!(
+                out,
+                "<text class=\"{}\" x=\"{:.1}\" y=\"{:.1}\">{label}</text>",
+                if s.leader.is_some() {
+                    "leader-label"
+                } else {
+                    "leader-label offline"
+                },
+                x0 + 3.0,
+                leader_y + 12.0
+            );
+        }
+        // The ISR size, coloured by how far below the replication factor.
+        let size = s.isr.len() as u32;
+        let class = if size == 0 {
+            "isr0"
+        } else if size >= replication_factor {
+            "isr-full"
+        } else if size == 1 {
+            "isr1"
+        } else {
+            "isr-under"
+        };
+        w!(
+            out,
+            "<rect class=\"isr {class}\" x=\"{x0:.1}\" y=\"{isr_y:.1}\" width=\"{:.1}\" height=\"{ISR_H}\"><title>{p}: ISR {} ({size} of {replication_factor}) from {} to {}</title></rect>",
+            (x1 - x0).max(1.0),
+            ids(s.isr),
+            secs(s.from),
+            secs(s.to)
+        );
+        if x1 - x0 >= 12.0 {
+            w!(
+                out,
+                "<text class=\"isr-label\" x=\"{:.1}\" y=\"{:.1}\">{size}</text>",
+                x0 + 3.0,
+                isr_y + 10.0
+            );
+        }
+        out.push('\n');
+    }
+    // Unclean elections, on the leader band.
+    for e in events.iter().filter(|e| e.node == partition) {
+        if let What::PartitionChange { unclean: true, .. } = e.what {
+            let x = scale.x(e.at);
+            w!(
+                out,
+                "<path class=\"unclean\" d=\"M{x:.1},{:.1}l7,12h-14z\"><title>{} unclean election: {}</title></path>\n",
+                leader_y + 2.0,
+                secs(e.at),
+                esc(&e.text(None))
+            );
+        }
+    }
+    // The replicas' log end offsets (faintly), the max of them, and the
+    // leader's high watermark.
+    let brokers: BTreeSet<u32> = kept
+        .iter()
+        .flat_map(|s| s.replicas.iter().map(|r| r.broker))
+        .collect();
+    for b in &brokers {
+        let d = path(kept.iter().map(|s| {
+            s.replicas
+                .iter()
+                .find(|r| r.broker == *b)
+                .map(|r| (scale.x(s.at), y(r.log_end_offset)))
+        }));
+        w!(
+            out,
+            "<path class=\"replica-leo\" d=\"{d}\" stroke=\"{}\"><title>broker {b}'s log end offset of {p}</title></path>\n",
+            broker_color(*b)
+        );
+    }
+    let leo = path(kept.iter().map(|s| {
+        s.replicas
+            .iter()
+            .map(|r| r.log_end_offset)
+            .max()
+            .map(|o| (scale.x(s.at), y(o)))
+    }));
+    let hw = path(kept.iter().map(|s| {
+        s.replicas
+            .iter()
+            .filter(|r| r.leader)
+            .max_by_key(|r| (r.leader_epoch, r.broker))
+            .map(|r| (scale.x(s.at), y(r.high_watermark)))
+    }));
+    w!(
+        out,
+        "<path class=\"leo\" d=\"{leo}\"><title>{p}: log end offset (the highest of the running replicas)</title></path>\n<path class=\"hw\" d=\"{hw}\"><title>{p}: the leader's high watermark</title></path>\n"
+    );
+    for e in truncations {
+        if let What::Truncated { to_offset, records } = e.what {
+            let x = scale.x(e.at);
+            w!(
+                out,
+                "<path class=\"truncation\" d=\"M{:.1},{:.1}h10l-5,8z\"><title>{} {}: {}</title></path>\n",
+                x - 5.0,
+                (y(to_offset) - 8.0).max(chart_top - 2.0),
+                secs(e.at),
+                esc(&e.node),
+                esc(&format!(
+                    "truncated {partition} to offset {to_offset} ({records} records removed)"
+                ))
+            );
+        }
+    }
+    out.push_str("</g>\n");
+}
