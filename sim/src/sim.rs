@@ -100,6 +100,15 @@ impl<N: Node> Sim<N> {
         self.kernel.trace.set_sink(sink);
     }
 
+    /// Writes a line of the host's own to the trace, when one is being
+    /// written (a note about the run, not an event: it does not change
+    /// `trace_hash`).
+    pub fn trace_note(&mut self, line: &serde_json::Value) {
+        if self.kernel.trace.is_recording() {
+            self.kernel.trace.write_line(line);
+        }
+    }
+
     /// Boots every node at time 0, in id order.
     pub fn start(&mut self) {
         assert!(!self.started, "start is called once");

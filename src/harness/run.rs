@@ -31,6 +31,10 @@ use crate::metadata::MetadataImage;
 use crate::report::groups::DescribedGroup;
 use crate::scenario::{Invariant, Scenario};
 
+/// The version of the `--trace` format (docs/trace.md); it goes up when a
+/// field is removed or changes meaning.
+pub const TRACE_SCHEMA: u32 = 1;
+
 /// A run in progress.
 pub struct Run {
     scenario: Scenario,
@@ -73,6 +77,15 @@ impl Run {
             }
             let file = File::create(path).map_err(trace_error)?;
             sim.set_trace_sink(Box::new(BufWriter::new(file)));
+            sim.trace_note(&serde_json::json!({
+                "t_ns": 0,
+                "event": "run",
+                "schema": TRACE_SCHEMA,
+                "scenario": scenario.name,
+                "seed": seed,
+                "swarm": mix.is_some(),
+                "nodes": topology.roles.iter().map(Role::name).collect::<Vec<_>>(),
+            }));
         }
         let (monitor, group_checks) = monitor_for(&scenario, &topology);
         sim.start();
@@ -297,6 +310,12 @@ impl Run {
             started,
             ..
         } = self;
+        sim.trace_note(&serde_json::json!({
+            "t_ns": sim.now(),
+            "event": "end",
+            "events": sim.events(),
+            "trace_hash": sim.trace_hash(),
+        }));
         // A trace that could not be fully written is reported, not silently cut.
         sim.finish_trace().map_err(|reason| TraceError {
             path: trace.unwrap_or_default(),
