@@ -2,6 +2,7 @@
 //! line"), the run record that `ksim replay` reads back, and the text report.
 
 pub mod describe;
+pub mod dump_log;
 pub mod groups;
 pub mod html;
 pub mod text;
