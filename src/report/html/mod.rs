@@ -5,6 +5,14 @@
 //! causal chain linked to its events on the timeline, and the faults.
 //! The same run gives the same bytes.
 
+/// `write!` into a String (which cannot fail).
+macro_rules! w {
+    ($out:expr, $($arg:tt)*) => {
+        let _ = write!($out, $($arg)*);
+    };
+}
+
+mod lanes;
 mod model;
 mod svg;
 
@@ -15,12 +23,6 @@ use super::{replay_command, Summary, Verdict};
 use crate::harness::Outcome;
 use crate::scenario::Scenario;
 use model::secs;
-
-macro_rules! w {
-    ($out:expr, $($arg:tt)*) => {
-        let _ = write!($out, $($arg)*);
-    };
-}
 
 /// Rows of the faults table at most (the run record has them all).
 const FAULT_ROWS_MAX: usize = 500;
@@ -94,7 +96,7 @@ svg .violation-marker path { fill: #d50000; stroke: #000; stroke-width: .8; }
 svg .violation-line { stroke: #d50000; stroke-width: 1; stroke-dasharray: 2 2; stroke-opacity: .7; }
 svg .count { fill: #b71c1c; font-size: 10.5px; font-weight: 700; paint-order: stroke; stroke: #fff; stroke-width: 3px; }
 svg .violations-lane .lane-bg { fill: #fff5f5; }
-svg .chain-event { fill: #fff; fill-opacity: .3; stroke: #222; stroke-width: 1.2; }
+svg .chain-event { fill: #fff; fill-opacity: .3; stroke: #222; stroke-width: 1.2; scroll-margin: 180px 0; }
 svg .chain-event:hover { fill: #ffeb3b; }
 svg .chain-event:target { fill: #ffeb3b; fill-opacity: 1; stroke: #000; stroke-width: 2.5; r: 7px; }
 svg a:hover .violation-marker path { fill: #ff5252; }
