@@ -114,6 +114,11 @@ pub fn groups(
             let Some(c) = owner else {
                 return described;
             };
+            described.state = Some(
+                c.groups()
+                    .get(name)
+                    .map_or("Dead".to_owned(), |g| format!("{:?}", g.state())),
+            );
             if let Some(g) = c.groups().get(name) {
                 described.members = g
                     .members()

@@ -33,6 +33,9 @@ pub struct DescribedGroup {
     pub committed: BTreeMap<TopicPartition, u64>,
     /// Log end offsets of the partitions involved.
     pub log_end: BTreeMap<TopicPartition, u64>,
+    /// The group's state on its coordinator (`Stable`, `Empty`,
+    /// `PreparingRebalance`, ...); None when no running broker coordinates it.
+    pub state: Option<String>,
 }
 
 const MISSING: &str = "-";
@@ -42,6 +45,18 @@ type Row = [String; 9];
 
 /// The `--describe` text of `group`.
 pub fn describe_group(group: &DescribedGroup) -> String {
+    let name = &group.group;
+    let note = match group.state.as_deref() {
+        None => {
+            return format!("Error: Executing consumer group command failed due to org.apache.kafka.common.errors.CoordinatorNotAvailableException: The coordinator is not available.\n(no running broker coordinates group {name})\n");
+        }
+        Some("Dead") => return format!("Consumer group '{name}' does not exist.\n"),
+        Some("Empty") => format!("Consumer group '{name}' has no active members.\n\n"),
+        Some("PreparingRebalance" | "CompletingRebalance") => {
+            format!("Warning: Consumer group '{name}' is rebalancing.\n\n")
+        }
+        Some(_) => String::new(),
+    };
     let mut rows: Vec<Row> = Vec::new();
     let offset_cells = |tp: &TopicPartition| {
         let current = group.committed.get(tp).copied();
@@ -99,7 +114,7 @@ pub fn describe_group(group: &DescribedGroup) -> String {
     }
     let width = |col: usize| rows.iter().map(|r| r[col].len()).max().unwrap_or(0).max(15);
     let (group_w, topic_w, member_w, host_w) = (width(0), width(1), width(6), width(7));
-    let mut out = String::new();
+    let mut out = note;
     let mut line = |r: [&str; 9]| {
         let _ = writeln!(
             out,
@@ -131,6 +146,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn kafkas_notes_for_groups_that_are_not_stable() {
+        let mut group = DescribedGroup {
+            group: "billing".into(),
+            ..DescribedGroup::default()
+        };
+        assert!(describe_group(&group).contains("CoordinatorNotAvailableException"));
+        group.state = Some("Empty".into());
+        assert!(describe_group(&group)
+            .starts_with("Consumer group 'billing' has no active members.\n\nGROUP "));
+        group.state = Some("PreparingRebalance".into());
+        assert!(describe_group(&group)
+            .starts_with("Warning: Consumer group 'billing' is rebalancing.\n\nGROUP "));
+        group.state = Some("Dead".into());
+        assert_eq!(
+            describe_group(&group),
+            "Consumer group 'billing' does not exist.\n"
+        );
+    }
+
+    #[test]
     fn owned_partitions_by_member_then_committed_but_unowned_ones() {
         let tp = |p| TopicPartition::new("orders", p);
         let group = DescribedGroup {
@@ -151,6 +186,7 @@ mod tests {
             ],
             committed: BTreeMap::from([(tp(0), 40), (tp(2), 7), (tp(3), 12)]),
             log_end: BTreeMap::from([(tp(0), 50), (tp(1), 9), (tp(2), 7), (tp(3), 12)]),
+            state: Some("Stable".into()),
         };
         let text = describe_group(&group);
         insta::assert_snapshot!(text, @r"
