@@ -13,6 +13,45 @@ use super::svg::{broker_color, fault_color, Place, Scale, ISR_H, LEADER_H, NODE_
 use crate::harness::history::{Event, What};
 use crate::harness::samples::PartitionSample;
 
+/// Height of a row of fault bands when a node's faults overlap.
+const ROW_H: f64 = 15.0;
+
+/// A node lane's height: one row per overlapping fault.
+pub(super) fn node_lane_height(scale: &Scale, node: &str, bands: &[Band]) -> f64 {
+    let mine: Vec<&Band> = bands.iter().filter(|b| b.node == node).collect();
+    match band_rows(scale, &mine).1 {
+        0 | 1 => NODE_H,
+        rows => rows as f64 * ROW_H + 4.0,
+    }
+}
+
+/// Each band's x, width and row, and how many rows: a band goes on the
+/// first row where it overlaps nothing (instants are drawn 4 px wide).
+fn band_rows(scale: &Scale, bands: &[&Band]) -> (Vec<(f64, f64, usize)>, usize) {
+    let mut row_ends: Vec<f64> = Vec::new();
+    let placed = bands
+        .iter()
+        .map(|b| {
+            let (x0, x1) = (scale.x(b.start), scale.x(b.end));
+            let (x, width) = if b.instant || x1 - x0 < 4.0 {
+                (x0 - 2.0, 4.0)
+            } else {
+                (x0, x1 - x0)
+            };
+            let row = match row_ends.iter().position(|end| *end <= x + 0.01) {
+                Some(r) => r,
+                None => {
+                    row_ends.push(0.0);
+                    row_ends.len() - 1
+                }
+            };
+            row_ends[row] = x + width;
+            (x, width, row)
+        })
+        .collect();
+    (placed, row_ends.len().max(1))
+}
+
 /// A node's lane: its fault bands, and when the controller fenced it.
 pub(super) fn node_lane(
     out: &mut String,
@@ -25,19 +64,18 @@ pub(super) fn node_lane(
     let n = esc(node);
     w!(
         out,
-        "<g class=\"node-lane\" data-node=\"{n}\"><rect class=\"lane-bg\" x=\"{}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{NODE_H}\"/><text class=\"label\" x=\"4\" y=\"{:.1}\">{n}</text>\n",
+        "<g class=\"node-lane\" data-node=\"{n}\"><rect class=\"lane-bg\" x=\"{}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\"/><text class=\"label\" x=\"4\" y=\"{:.1}\">{n}</text>\n",
         scale.x0,
         place.top,
         scale.w,
+        place.height,
         place.top + 14.0
     );
-    for b in bands.iter().filter(|b| b.node == node) {
-        let (x0, x1) = (scale.x(b.start), scale.x(b.end));
-        let (x, width) = if b.instant || x1 - x0 < 4.0 {
-            (x0 - 2.0, 4.0)
-        } else {
-            (x0, x1 - x0)
-        };
+    let mine: Vec<&Band> = bands.iter().filter(|b| b.node == node).collect();
+    let (placed, rows) = band_rows(scale, &mine);
+    let row_h = (place.height - 4.0) / rows as f64;
+    for (b, (x, width, row)) in mine.iter().zip(placed) {
+        let row_top = place.top + 2.0 + row as f64 * row_h;
         let tip = if b.instant {
             format!("{} {} at {}: {}", b.kind, node, secs(b.start), b.detail)
         } else {
@@ -57,8 +95,8 @@ pub(super) fn node_lane(
             esc(&b.kind),
             b.start / MILLIS,
             b.end / MILLIS,
-            place.top + 1.0,
-            NODE_H - 2.0,
+            row_top,
+            row_h,
             fault_color(&b.kind),
             esc(&tip)
         );
@@ -67,7 +105,7 @@ pub(super) fn node_lane(
                 out,
                 "<text class=\"band-label\" x=\"{:.1}\" y=\"{:.1}\">{}</text>",
                 x + 3.0,
-                place.top + 14.0,
+                row_top + row_h / 2.0 + 4.0,
                 esc(&b.kind)
             );
         }
@@ -80,7 +118,7 @@ pub(super) fn node_lane(
         w!(
             out,
             "<rect class=\"fenced\" x=\"{x0:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"4\"><title>{n} fenced by the controller from {} to {}</title></rect>\n",
-            place.top + NODE_H - 4.0,
+            place.top + place.height - 4.0,
             (x1 - x0).max(2.0),
             secs(from),
             secs(to)

@@ -118,14 +118,9 @@ pub fn timeline(input: &Input) -> String {
     y += SECTION_H;
     let mut node_place: BTreeMap<&str, Place> = BTreeMap::new();
     for n in input.node_lanes {
-        node_place.insert(
-            n,
-            Place {
-                top: y,
-                height: NODE_H,
-            },
-        );
-        y += NODE_H + NODE_GAP;
+        let height = lanes::node_lane_height(&scale, n, input.bands);
+        node_place.insert(n, Place { top: y, height });
+        y += height + NODE_GAP;
     }
     y += 6.0;
     let parts_title = y;
