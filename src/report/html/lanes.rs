@@ -263,8 +263,17 @@ pub(super) fn partition_lane(
         scale.w,
         chart_bottom - leader_y
     );
-    for s in &segs {
+    // Leader labels go on top of every band, one per change of leader or epoch.
+    let mut labels = String::new();
+    for (i, s) in segs.iter().enumerate() {
         let (x0, x1) = (scale.x(s.from), scale.x(s.to));
+        let who_epoch = |t: &Segment| (t.leader, t.epoch);
+        let changed = i == 0 || who_epoch(&segs[i - 1]) != who_epoch(s);
+        let run_end = segs[i..]
+            .iter()
+            .take_while(|t| who_epoch(t) == who_epoch(s))
+            .last()
+            .map_or(s.to, |t| t.to);
         let (fill, who) = match s.leader {
             Some(b) => (broker_color(b).to_owned(), format!("broker {b}")),
             None => ("url(#offline)".to_owned(), "none (offline)".to_owned()),
@@ -282,9 +291,9 @@ pub(super) fn partition_lane(
             Some(b) => format!("b{b} e{}", s.epoch),
             None => format!("offline e{}", s.epoch),
         };
-        if x1 - x0 >= 7.0 * label.len() as f64 {
+        if changed && scale.x(run_end) - x0 >= 7.0 * label.len() as f64 {
             w!(
-                out,
+                labels,
                 "<text class=\"{}\" x=\"{:.1}\" y=\"{:.1}\">{label}</text>",
                 if s.leader.is_some() {
                     "leader-label"
@@ -324,6 +333,7 @@ pub(super) fn partition_lane(
         }
         out.push('\n');
     }
+    out.push_str(&labels);
     // Unclean elections, on the leader band.
     for e in events.iter().filter(|e| e.node == partition) {
         if let What::PartitionChange { unclean: true, .. } = e.what {
