@@ -289,12 +289,19 @@ impl ReplicaManager {
                     self.fetch_after_flush(ctx, &g.tp);
                 }
             }
-            Some(FsyncPurpose::Checkpoint { tmp, file }) => ctx.disk_mut().rename(&tmp, &file),
+            Some(FsyncPurpose::Checkpoint { tmp, file }) => {
+                ctx.disk_mut().rename(&tmp, &file);
+                // Kafka flushes the parent directory after the move
+                // (Utils.atomicMoveWithFallback): the rename is durable.
+                let token = self.next_id();
+                ctx.fsync(&file, token);
+            }
             None => {}
         }
     }
 
-    /// Writes a checkpoint file as Kafka does: temp file, fsync, rename.
+    /// Writes a checkpoint file as Kafka does: temp file, fsync, rename,
+    /// flush of the directory.
     fn write_checkpoint<N: BrokerHost>(
         &mut self,
         ctx: &mut Ctx<'_, N>,

@@ -150,6 +150,13 @@ fn partition_changes(outcome: &Outcome, out: &mut Vec<Line>) {
                     Kind::Leadership,
                 )
             }
+            (Some((_, _, old_isr)), Some(_)) if old_isr == *isr => (
+                format!(
+                    "LeaderRecoveryState {}",
+                    if *unclean { "RECOVERING" } else { "RECOVERED" }
+                ),
+                Kind::Leadership,
+            ),
             (Some((_, _, old_isr)), Some(_)) => {
                 let verb = if isr.len() < old_isr.len() {
                     "shrank"
@@ -255,4 +262,65 @@ pub fn stalls(samples: &Samples) -> Vec<Line> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::harness::samples::{PartitionSample, ReplicaSample};
+
+    fn leader(hw: u64, leo: u64) -> ReplicaSample {
+        ReplicaSample {
+            broker: 1,
+            paused: false,
+            leader: true,
+            leader_epoch: 0,
+            log_end_offset: leo,
+            high_watermark: hw,
+            recovery_point: 0,
+        }
+    }
+
+    /// Samples every 100 ms of one partition whose leader has these (hw, leo).
+    fn samples(points: &[(u64, u64)]) -> Samples {
+        let all = points
+            .iter()
+            .enumerate()
+            .map(|(i, &(hw, leo))| PartitionSample {
+                at: i as u64 * 100 * sim::MILLIS,
+                replicas: vec![leader(hw, leo)],
+            })
+            .collect();
+        Samples {
+            interval_ns: 100 * sim::MILLIS,
+            partitions: BTreeMap::from([("orders-0".to_owned(), all)]),
+        }
+    }
+
+    #[test]
+    fn a_high_watermark_held_while_the_log_grows_is_a_stall() {
+        let mut points = vec![(5, 5), (10, 10)];
+        points.extend((0..15).map(|i| (10, 12 + i)));
+        points.push((40, 40));
+        let lines = stalls(&samples(&points));
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert_eq!(lines[0].at, 200 * sim::MILLIS);
+        assert!(
+            lines[0]
+                .text
+                .starts_with("high watermark stalled at 10 for 1.500s"),
+            "{}",
+            lines[0].text
+        );
+    }
+
+    #[test]
+    fn no_stall_when_it_keeps_up_or_nothing_is_waiting() {
+        let moving: Vec<(u64, u64)> = (0..30).map(|i| (i * 10, i * 10 + 3)).collect();
+        assert!(stalls(&samples(&moving)).is_empty());
+        let idle: Vec<(u64, u64)> = (0..30).map(|_| (10, 10)).collect();
+        assert!(stalls(&samples(&idle)).is_empty());
+        let short: Vec<(u64, u64)> = (0..8).map(|i| (10, 11 + i)).collect();
+        assert!(stalls(&samples(&short)).is_empty(), "0.7 s is not a stall");
+    }
 }
