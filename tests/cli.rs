@@ -1,24 +1,11 @@
 //! The command line as users and CI script against it: help, errors, exit
 //! codes, the JSON summary's shape, explore and replay.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn ksim(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ksim"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("ksim runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use common::{ksim, stderr, stdout};
 
 /// A scratch folder for one test, holding a copy of scenarios/.
 fn workdir(test: &str) -> PathBuf {

@@ -3,15 +3,14 @@
 //! 12 s, and replaced once the controller fences it), agree with the run's
 //! own final report, and say what is valid when asked for a bad moment.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
+use std::path::Path;
+use std::process::Output;
+
+/// `ksim ARGS` in the repository (describe writes nothing).
 fn ksim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ksim"))
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")))
-        .args(args)
-        .output()
-        .expect("ksim runs")
+    common::ksim(Path::new(env!("CARGO_MANIFEST_DIR")), args)
 }
 
 fn describe(at: &str, view: &str) -> String {

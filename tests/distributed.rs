@@ -3,16 +3,12 @@
 //! results that disagree), and a sweep stopped by Ctrl-C keeps every result
 //! it finished.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+mod common;
 
-fn ksim(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ksim"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("ksim runs")
-}
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use common::ksim;
 
 fn workdir(test: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(test);

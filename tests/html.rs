@@ -3,23 +3,19 @@
 //! bands per node and violation markers linked to their causal chains;
 //! checked as text, and laid out by headless Chromium when it is installed.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use common::ksim;
+
 const FIXTURE: &str = "tests/fixtures/kip101_shrunk.toml";
 const REPORT: &str = "reports/kip101_truncation_shrunk/seed-6.html";
 /// A cheap scenario whose seed 0 fails and seed 1 passes.
 const EXPLORED: &str = "scenarios/acks1_leader_crash.toml";
-
-fn ksim(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ksim"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("ksim runs")
-}
 
 /// A scratch folder for one test, holding a copy of the kip101 fixture.
 fn workdir(test: &str) -> PathBuf {
