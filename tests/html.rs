@@ -340,3 +340,36 @@ fn headless_chromium_lays_out_the_lanes_bands_and_markers() {
         png.display()
     );
 }
+
+/// A follower that crashes holds its partitions' high watermarks still until
+/// the controller fences it (broker_crash seed 42: broker 1 crashes at 10 s,
+/// is fenced at 18.5 s): the lanes of orders-1 and orders-2, which it
+/// follows, shade that stall, and the text timeline names it.
+#[test]
+fn high_watermark_stalls_are_shaded_on_their_lanes() {
+    let dir = workdir("stalls");
+    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/broker_crash.toml");
+    let scenario = scenario.display().to_string();
+    let out = ksim(&dir, &["run", &scenario, "--seed", "42", "--html"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let page = std::fs::read_to_string(dir.join("reports/broker_crash/seed-42.html"))
+        .expect("the html report");
+    for partition in ["orders-1", "orders-2"] {
+        assert!(
+            text.lines().any(|l| l.contains(partition)
+                && l.contains("high watermark stalled")
+                && l.trim_start().starts_with("10.100s")),
+            "{partition} stalls from 10.1 s in the text timeline:\n{text}"
+        );
+        let lane = page
+            .split(&format!("<g class=\"lane\" data-partition=\"{partition}\""))
+            .nth(1)
+            .and_then(|rest| rest.split("</g>").next())
+            .expect("the partition's lane");
+        assert!(
+            lane.contains("<rect class=\"stall\""),
+            "{partition}'s lane has no stall band"
+        );
+    }
+}

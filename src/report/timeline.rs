@@ -10,7 +10,7 @@ use sim::{Nanos, SECONDS};
 use crate::check::id_list;
 use crate::controller::active::ControlEvent;
 use crate::harness::history::What;
-use crate::harness::samples::Samples;
+use crate::harness::samples::{PartitionSample, Samples};
 use crate::harness::Outcome;
 
 /// A high watermark that stands still this long while its leader's log is
@@ -210,64 +210,102 @@ fn rebalances(outcome: &Outcome, out: &mut Vec<Line>) {
     }
 }
 
-/// Stretches where a partition's leader held its high watermark still for
-/// at least [`STALL_MIN_NS`] while its log end offset was ahead of it.
-pub fn stalls(samples: &Samples) -> Vec<Line> {
+/// A stretch where a partition's leader held its high watermark still while
+/// its log end offset was ahead of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stall {
+    /// First sample of it.
+    pub start: Nanos,
+    /// The sample that ended it (or the last one).
+    pub end: Nanos,
+    /// The leader's broker.
+    pub leader: u32,
+    /// Its leader epoch.
+    pub leader_epoch: i32,
+    /// The high watermark it held.
+    pub high_watermark: u64,
+    /// The leader's log end offset when it began.
+    pub log_end_offset: u64,
+}
+
+/// The stalls of at least [`STALL_MIN_NS`] in one partition's samples.
+pub fn stall_spans(all: &[PartitionSample]) -> Vec<Stall> {
     let mut out = Vec::new();
-    for (part, all) in &samples.partitions {
-        // (start, leader, epoch, high watermark, log end offset at start)
-        let mut open: Option<(Nanos, u32, i32, u64, u64)> = None;
-        let mut close = |open: &mut Option<(Nanos, u32, i32, u64, u64)>, end: Nanos| {
-            if let Some((start, leader, epoch, hw, leo)) = open.take() {
-                if end - start >= STALL_MIN_NS {
-                    out.push(Line {
-                        at: start,
-                        who: part.clone(),
-                        text: format!(
-                            "high watermark stalled at {hw} for {} (leader broker {leader} in leader epoch {epoch}, log end offset {leo}): acks=all writes wait for the ISR",
-                            sim::format_nanos(end - start)
-                        ),
-                        kind: Kind::Stall,
-                    });
-                }
-            }
-        };
-        for s in all {
-            let leader = s
-                .replicas
-                .iter()
-                .filter(|r| r.leader && !r.paused)
-                .max_by_key(|r| r.leader_epoch);
-            let behind = leader.filter(|l| l.log_end_offset > l.high_watermark);
-            match (behind, &open) {
-                (Some(l), Some((_, broker, epoch, hw, _)))
-                    if l.broker == *broker
-                        && l.leader_epoch == *epoch
-                        && l.high_watermark == *hw => {}
-                (Some(l), _) => {
-                    close(&mut open, s.at);
-                    open = Some((
-                        s.at,
-                        l.broker,
-                        l.leader_epoch,
-                        l.high_watermark,
-                        l.log_end_offset,
-                    ));
-                }
-                (None, _) => close(&mut open, s.at),
+    let mut open: Option<Stall> = None;
+    let mut close = |open: &mut Option<Stall>, end: Nanos| {
+        if let Some(mut stall) = open.take() {
+            if end - stall.start >= STALL_MIN_NS {
+                stall.end = end;
+                out.push(stall);
             }
         }
-        if let Some(last) = all.last() {
-            close(&mut open, last.at);
+    };
+    for s in all {
+        let leader = s
+            .replicas
+            .iter()
+            .filter(|r| r.leader && !r.paused)
+            .max_by_key(|r| r.leader_epoch);
+        let behind = leader.filter(|l| l.log_end_offset > l.high_watermark);
+        match (behind, &open) {
+            (Some(l), Some(o))
+                if l.broker == o.leader
+                    && l.leader_epoch == o.leader_epoch
+                    && l.high_watermark == o.high_watermark => {}
+            (Some(l), _) => {
+                close(&mut open, s.at);
+                open = Some(Stall {
+                    start: s.at,
+                    end: s.at,
+                    leader: l.broker,
+                    leader_epoch: l.leader_epoch,
+                    high_watermark: l.high_watermark,
+                    log_end_offset: l.log_end_offset,
+                });
+            }
+            (None, _) => close(&mut open, s.at),
         }
     }
+    if let Some(last) = all.last() {
+        close(&mut open, last.at);
+    }
     out
+}
+
+impl Stall {
+    /// The stall in words.
+    pub fn text(&self) -> String {
+        format!(
+            "high watermark stalled at {} for {} (leader broker {} in leader epoch {}, log end offset {}): acks=all writes wait for the ISR",
+            self.high_watermark,
+            sim::format_nanos(self.end - self.start),
+            self.leader,
+            self.leader_epoch,
+            self.log_end_offset
+        )
+    }
+}
+
+/// The high-watermark stalls of every partition, as timeline lines.
+pub fn stalls(samples: &Samples) -> Vec<Line> {
+    samples
+        .partitions
+        .iter()
+        .flat_map(|(part, all)| {
+            stall_spans(all).into_iter().map(move |stall| Line {
+                at: stall.start,
+                who: part.clone(),
+                text: stall.text(),
+                kind: Kind::Stall,
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::harness::samples::{PartitionSample, ReplicaSample};
+    use crate::harness::samples::ReplicaSample;
 
     fn leader(hw: u64, leo: u64) -> ReplicaSample {
         ReplicaSample {

@@ -347,6 +347,17 @@ pub(super) fn partition_lane(
             );
         }
     }
+    // Where the high watermark stood still while the leader's log grew.
+    for stall in crate::report::timeline::stall_spans(samples) {
+        let x0 = scale.x(stall.start);
+        w!(
+            out,
+            "<rect class=\"stall\" x=\"{x0:.1}\" y=\"{chart_top:.1}\" width=\"{:.1}\" height=\"{chart:.1}\"><title>{} {p}: {}</title></rect>\n",
+            (scale.x(stall.end) - x0).max(1.0),
+            secs(stall.start),
+            esc(&stall.text())
+        );
+    }
     // The replicas' log end offsets (faintly), the max of them, and the
     // leader's high watermark.
     let brokers: BTreeSet<u32> = kept

@@ -91,6 +91,7 @@ svg .replica-leo { fill: none; stroke-width: 1; stroke-opacity: .45; }
 svg .leo { fill: none; stroke: #666; stroke-width: 1.4; stroke-dasharray: 5 3; }
 svg .hw { fill: none; stroke: #000; stroke-width: 1.6; }
 svg .truncation { fill: #c2185b; stroke: #fff; stroke-width: .6; }
+svg .stall { fill: #ce93d8; opacity: .28; }
 svg .unclean { fill: #ffd600; stroke: #000; stroke-width: .8; }
 svg .violation-marker path { fill: #d50000; stroke: #000; stroke-width: .8; }
 svg .violation-line { stroke: #d50000; stroke-width: 1; stroke-dasharray: 2 2; stroke-opacity: .7; }
@@ -377,6 +378,10 @@ fn legend(out: &mut String, scenario: &Scenario, bands: &[model::Band]) {
     item(
         "<span class=\"sw line rep\"></span>".into(),
         "each replica's log end offset",
+    );
+    item(
+        "<span class=\"sw\" style=\"background:#ce93d8;opacity:.5\"></span>".into(),
+        "high watermark stalled (the leader's log ahead of it for 1 s or more)",
     );
     item("<span class=\"sw tri\"></span>".into(), "truncation");
     item(
