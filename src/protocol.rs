@@ -37,6 +37,12 @@ impl TopicPartition {
             partition,
         }
     }
+
+    /// The partition `topic-N` names (what `Display` writes), if it names one.
+    pub fn parse(text: &str) -> Option<Self> {
+        let (topic, partition) = text.rsplit_once('-')?;
+        Some(Self::new(topic, partition.parse().ok()?))
+    }
 }
 
 impl fmt::Display for TopicPartition {

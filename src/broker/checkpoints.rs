@@ -45,8 +45,7 @@ pub fn decode(bytes: Option<&[u8]>) -> BTreeMap<TopicPartition, u64> {
 
 /// The partition a log directory (`topic-N`) holds.
 pub fn parse_dir(dir: &str) -> Option<TopicPartition> {
-    let (topic, partition) = dir.rsplit_once('-')?;
-    Some(TopicPartition::new(topic, partition.parse().ok()?))
+    TopicPartition::parse(dir)
 }
 
 #[cfg(test)]

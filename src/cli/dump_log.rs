@@ -5,7 +5,7 @@ use super::{load, out, EXIT_USAGE};
 use crate::harness::topology::Role;
 use crate::harness::Run;
 use crate::protocol::TopicPartition;
-use crate::report::dump_log::{dump, DumpRequest, Process};
+use crate::report::dump_log::{dump, DumpRequest};
 use crate::scenario::Scenario;
 
 /// Arguments of `ksim dump-log`.
@@ -51,11 +51,7 @@ pub fn main(args: Args) -> u8 {
         return EXIT_USAGE;
     }
     let node = run.topology().id(&Role::Broker(args.broker));
-    let process = match node {
-        Some(n) if run.sim().is_paused(n) => Process::Paused,
-        Some(n) if run.sim().is_up(n) => Process::Up,
-        _ => Process::Down,
-    };
+    let process = run.broker_state(args.broker);
     let replica = run
         .broker(args.broker)
         .and_then(|b| b.replica_manager())
@@ -99,15 +95,11 @@ fn check_args(scenario: &Scenario, broker: u32, partition: &str) -> Result<Topic
             n => format!("{}-0..{}-{}", t.name, t.name, n - 1),
         })
         .collect();
-    let parsed = partition
-        .rsplit_once('-')
-        .and_then(|(topic, n)| Some((topic, n.parse::<u32>().ok()?)));
-    let found = parsed.and_then(|(topic, n)| {
+    let found = TopicPartition::parse(partition).filter(|tp| {
         scenario
             .topics
             .iter()
-            .find(|t| t.name == topic && n < t.partitions)
-            .map(|_| TopicPartition::new(topic, n))
+            .any(|t| t.name == tp.topic && tp.partition < t.partitions)
     });
     found.ok_or_else(|| {
         format!(

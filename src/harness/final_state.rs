@@ -15,7 +15,12 @@ use crate::metadata::MetadataImage;
 use crate::protocol::TopicPartition;
 use crate::report::groups::{DescribedGroup, DescribedMember};
 
-fn broker<'a>(sim: &'a Sim<ClusterNode>, topology: &Topology, id: u32) -> Option<&'a BrokerServer> {
+/// The running broker process with Kafka id `id`.
+pub(super) fn broker<'a>(
+    sim: &'a Sim<ClusterNode>,
+    topology: &Topology,
+    id: u32,
+) -> Option<&'a BrokerServer> {
     match sim.node(topology.id(&Role::Broker(id))?) {
         Some(ClusterNode::Broker(b)) => Some(b),
         _ => None,

@@ -43,7 +43,7 @@ use crate::report::groups::DescribedGroup;
 use crate::scenario::{ConsumerSpec, Scenario};
 use faults::Executed;
 use node::ClusterNode;
-pub use run::Run;
+pub use run::{Process, Run};
 use topology::{Live, Role, Topology};
 
 /// Bytes of each record value the workload writes.
@@ -268,20 +268,23 @@ fn controller(sim: &Sim<ClusterNode>, id: NodeId) -> Option<&QuorumController> {
     }
 }
 
-/// What fault targets need to know of the cluster now.
-fn live_state(sim: &Sim<ClusterNode>, topology: &Topology) -> Live {
-    // The running leader with the highest epoch (a paused old leader may
-    // still believe it leads).
-    let active_controller = topology
+/// The active controller: the running Raft leader with the highest epoch
+/// (a paused old leader may still believe it leads).
+fn active_controller(sim: &Sim<ClusterNode>, topology: &Topology) -> Option<NodeId> {
+    topology
         .ids()
         .filter_map(|id| {
             let client = controller(sim, id)?.client()?;
             client.is_leader().then_some((client.epoch(), id))
         })
         .max()
-        .map(|(_, id)| id);
+        .map(|(_, id)| id)
+}
+
+/// What fault targets need to know of the cluster now.
+fn live_state(sim: &Sim<ClusterNode>, topology: &Topology) -> Live {
     Live {
-        active_controller,
+        active_controller: active_controller(sim, topology),
         metadata: newest_metadata(sim, topology),
     }
 }

@@ -35,6 +35,28 @@ use crate::scenario::{Invariant, Scenario};
 /// field is removed or changes meaning.
 pub const TRACE_SCHEMA: u32 = 1;
 
+/// A node's process at a moment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Process {
+    /// Running.
+    Up,
+    /// Frozen by a pause fault: its state is as of the pause.
+    Paused,
+    /// Not running (crashed or powered off); its disk remains.
+    Down,
+}
+
+impl Process {
+    /// `up`, `paused` or `down`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Process::Up => "up",
+            Process::Paused => "paused",
+            Process::Down => "down",
+        }
+    }
+}
+
 /// A run in progress.
 pub struct Run {
     scenario: Scenario,
@@ -250,32 +272,26 @@ impl Run {
 
     /// The broker process with Kafka id `id`, when it runs.
     pub fn broker(&self, id: u32) -> Option<&BrokerServer> {
-        match self.sim.node(self.topology.id(&Role::Broker(id))?) {
-            Some(ClusterNode::Broker(b)) => Some(b),
-            _ => None,
-        }
+        final_state::broker(&self.sim, &self.topology, id)
     }
 
-    /// Broker `id`'s process: `up`, `paused` or `down`.
-    pub fn broker_state(&self, id: u32) -> &'static str {
+    /// Broker `id`'s process now.
+    pub fn broker_state(&self, id: u32) -> Process {
         match self.topology.id(&Role::Broker(id)) {
-            Some(node) if self.sim.is_paused(node) => "paused",
-            Some(node) if self.sim.is_up(node) => "up",
-            _ => "down",
+            Some(node) if self.sim.is_paused(node) => Process::Paused,
+            Some(node) if self.sim.is_up(node) => Process::Up,
+            _ => Process::Down,
         }
     }
 
     /// The controller process with id `id`, when it runs.
     pub fn controller(&self, id: u32) -> Option<&QuorumController> {
-        match self.sim.node(self.topology.id(&Role::Controller(id))?) {
-            Some(ClusterNode::Controller(c)) => Some(c),
-            _ => None,
-        }
+        super::controller(&self.sim, self.topology.id(&Role::Controller(id))?)
     }
 
     /// The active controller now: the running Raft leader with the highest epoch.
     pub fn active_controller(&self) -> Option<u32> {
-        let node = live_state(&self.sim, &self.topology).active_controller?;
+        let node = super::active_controller(&self.sim, &self.topology)?;
         match self.topology.roles[node.index()] {
             Role::Controller(id) => Some(id),
             _ => None,

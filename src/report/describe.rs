@@ -78,7 +78,7 @@ pub fn topics(run: &Run) -> String {
                     Some(p) => [
                         tp.to_string(),
                         broker.to_string(),
-                        process.to_owned(),
+                        process.as_str().to_owned(),
                         if p.is_leader() { "leader" } else { "follower" }.to_owned(),
                         p.leader_epoch.to_string(),
                         p.log.log_end_offset().to_string(),
@@ -88,7 +88,7 @@ pub fn topics(run: &Run) -> String {
                     None => [
                         tp.to_string(),
                         broker.to_string(),
-                        process.to_owned(),
+                        process.as_str().to_owned(),
                         "-".into(),
                         "-".into(),
                         "-".into(),

@@ -15,29 +15,18 @@ use sim::{format_nanos, Disk};
 
 use crate::broker::checkpoints::{HW_CHECKPOINT, RECOVERY_CHECKPOINT};
 use crate::broker::partition::{Partition, Role};
+use crate::harness::Process;
 use crate::log::{
     crc32c, increment_sequence, leader_epoch_checkpoint_file, parse_segment_file_name, RecordBatch,
     LOG_OVERHEAD, NO_SEQUENCE,
 };
 
-/// The broker process at the moment.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Process {
-    /// Running.
-    Up,
-    /// Frozen (a pause fault): its state is as of the pause.
-    Paused,
-    /// Not running (crashed or powered off); its disk remains.
-    Down,
-}
-
-impl Process {
-    fn describe(self) -> &'static str {
-        match self {
-            Process::Up => "up",
-            Process::Paused => "paused (frozen; its state is as of the pause)",
-            Process::Down => "down (crashed or powered off; its disk remains)",
-        }
+/// The process as the dump's header says it.
+fn describe(process: Process) -> &'static str {
+    match process {
+        Process::Up => "up",
+        Process::Paused => "paused (frozen; its state is as of the pause)",
+        Process::Down => "down (crashed or powered off; its disk remains)",
     }
 }
 
@@ -462,7 +451,7 @@ pub fn dump(req: &DumpRequest<'_>) -> String {
         out,
         "# broker {}: process {}",
         req.broker,
-        req.process.describe()
+        describe(req.process)
     );
     if !req.faults.is_empty() {
         let _ = writeln!(
