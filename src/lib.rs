@@ -16,6 +16,7 @@ pub mod guarantees;
 pub mod harness;
 pub mod log;
 pub mod metadata;
+pub mod node;
 pub mod protocol;
 pub mod report;
 pub mod runner;

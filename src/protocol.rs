@@ -5,12 +5,12 @@
 //! and, to the coordinator, JoinGroup, SyncGroup, Heartbeat, LeaveGroup,
 //! OffsetCommit and OffsetFetch.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
-use sim::NodeId;
 use std::sync::Arc;
 
+use crate::controller::raft::RaftMessage;
+use crate::controller::rpc::ControllerMsg;
 use crate::errors::Errors;
 use crate::group::coordinator::{CoordinatorRequest, CoordinatorResponse};
 use crate::log::{Record, RecordBatch};
@@ -49,11 +49,6 @@ impl fmt::Display for TopicPartition {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}-{}", self.topic, self.partition)
     }
-}
-
-/// The broker id of simulation node `node`, given every broker's node.
-pub fn broker_at(brokers: &BTreeMap<u32, NodeId>, node: NodeId) -> Option<u32> {
-    brokers.iter().find(|(_, &n)| n == node).map(|(&b, _)| b)
 }
 
 /// One partition's records in a ProduceRequest (offsets are the leader's to assign).
@@ -259,4 +254,33 @@ pub enum KafkaMsg {
         /// The response.
         response: KafkaResponse,
     },
+}
+
+/// Everything that travels between processes.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Message {
+    /// KRaft quorum traffic and the brokers' metadata fetches.
+    Raft(RaftMessage),
+    /// Requests to controllers and their responses.
+    Controller(ControllerMsg),
+    /// Data-path and group requests to brokers and their responses.
+    Kafka(KafkaMsg),
+}
+
+impl From<RaftMessage> for Message {
+    fn from(m: RaftMessage) -> Self {
+        Message::Raft(m)
+    }
+}
+
+impl From<ControllerMsg> for Message {
+    fn from(m: ControllerMsg) -> Self {
+        Message::Controller(m)
+    }
+}
+
+impl From<KafkaMsg> for Message {
+    fn from(m: KafkaMsg) -> Self {
+        Message::Kafka(m)
+    }
 }

@@ -43,8 +43,8 @@ fn chatter_power_loss(seed: u64, mutations: Mutations) -> Vec<ksim::check::Viola
     let mut sim: Sim<Chatter> = Sim::new(seed, SimConfig::default());
     for i in 0..3u32 {
         let peers: Vec<NodeId> = (0..3).filter(|&p| p != i).map(NodeId).collect();
-        sim.add_node(&format!("node-{i}"), move |_| {
-            Chatter::new(peers.clone(), 50 * MILLIS)
+        sim.add_node(&format!("node-{i}"), move |ctx| {
+            Chatter::boot(ctx, peers.clone(), 50 * MILLIS)
         });
     }
     sim.set_mutations(mutations);

@@ -99,7 +99,7 @@ fn groups_and_quorum_views() {
         "LeaderEpoch:",
         "HighWatermark:",
         "MaxFollowerLag:",
-        "CurrentVoters:          [1, 2, 3]",
+        "CurrentVoters:          [3001, 3002, 3003]",
     ] {
         assert!(quorum.contains(key), "{key} missing:\n{quorum}");
     }

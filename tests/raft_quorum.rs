@@ -2,9 +2,14 @@
 //! `sim::Node` around `RaftClient`, three checkers over the observed
 //! history, a progress check, and proof that each mutation is caught.
 
+use std::sync::Arc;
+
 use ksim::check::quorum;
-use ksim::controller::node::{QuorumController, QuorumObs};
-use ksim::controller::raft::{LogEntry, RaftClient, RaftMutations, Record};
+use ksim::controller::node::{ControllerSpec, QuorumObs};
+use ksim::controller::raft::{LogEntry, RaftMutations, Record};
+use ksim::harness::address_book::AddressBook;
+use ksim::harness::node::ClusterNode;
+use ksim::node::{controller_id, Address, NodeSpec, Observation};
 use rand::Rng;
 use sim::{Fault, Nanos, NodeId, Partition, Sim, SimConfig, MILLIS, SECONDS};
 
@@ -28,13 +33,18 @@ struct Outcome {
 }
 
 fn run(seed: u64, voters: u32, mutations: RaftMutations) -> Outcome {
-    let ids: Vec<u32> = (1..=voters).collect();
+    let ids: Vec<u32> = (1..=voters).map(controller_id).collect();
+    let book = Arc::new(AddressBook::new(ids.iter().map(|&id| Address::Node(id))));
     let mut sim = Sim::new(seed, SimConfig::default());
-    for &id in &ids {
-        let voters = ids.clone();
-        sim.add_node(format!("controller-{id}"), move |_| {
-            QuorumController::new(id, voters.clone(), mutations)
-                .with_noop_interval(PROPOSE_EVERY_NS)
+    for (i, &id) in ids.iter().enumerate() {
+        let spec = NodeSpec::Controller(ControllerSpec {
+            mutations,
+            noop_interval_ns: PROPOSE_EVERY_NS,
+            ..ControllerSpec::new(id, ids.clone())
+        });
+        let book = Arc::clone(&book);
+        sim.add_node(format!("controller-{}", i + 1), move |ctx| {
+            ClusterNode::boot(ctx, &spec, Arc::clone(&book))
         });
     }
     sim.start();
@@ -96,7 +106,10 @@ fn run(seed: u64, voters: u32, mutations: RaftMutations) -> Outcome {
     let history: Vec<quorum::Seen<'_>> = sim
         .history()
         .iter()
-        .map(|o| (o.at, o.node, &o.obs))
+        .filter_map(|o| match &o.obs {
+            Observation::Quorum(obs) => Some((o.at, o.node, obs)),
+            _ => None,
+        })
         .collect();
     let violations = quorum::check(&history, &name)
         .into_iter()
@@ -112,19 +125,19 @@ fn run(seed: u64, voters: u32, mutations: RaftMutations) -> Outcome {
 }
 
 /// The node whose client leads now, if any (the first found).
-fn leader_of(sim: &Sim<QuorumController>) -> Option<NodeId> {
+fn leader_of(sim: &Sim<ClusterNode>) -> Option<NodeId> {
     (0..sim.node_count() as u32).map(NodeId).find(|&n| {
         sim.node(n)
-            .and_then(QuorumController::client)
-            .is_some_and(RaftClient::is_leader)
+            .and_then(ClusterNode::controller)
+            .is_some_and(|c| c.client().is_leader())
     })
 }
 
-fn max_high_watermark(sim: &Sim<QuorumController>) -> u64 {
+fn max_high_watermark(sim: &Sim<ClusterNode>) -> u64 {
     sim.history()
         .iter()
         .filter_map(|o| match o.obs {
-            QuorumObs::HighWatermark(hw) => Some(hw),
+            Observation::Quorum(QuorumObs::HighWatermark(hw)) => Some(hw),
             _ => None,
         })
         .max()

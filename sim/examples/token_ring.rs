@@ -65,13 +65,6 @@ impl Node for Ring {
     type Timer = ();
     type Obs = ();
 
-    fn start(&mut self, ctx: &mut Ctx<'_, Self>) {
-        let src = u64::from(ctx.me().0);
-        for i in 0..TOKENS_PER_NODE {
-            Self::forward(ctx, src * TOKENS_PER_NODE + i, 1);
-        }
-    }
-
     fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, _from: NodeId, msg: [u8; 16]) {
         let (id, hops) = decode(&msg);
         let t = &self.tally;
@@ -152,8 +145,14 @@ fn main() {
     let mut sim: Sim<Ring> = Sim::new(seed, config);
     for i in 0..NODES {
         let tally = Rc::clone(&tally);
-        sim.add_node(format!("n{i}"), move |_| Ring {
-            tally: Rc::clone(&tally),
+        sim.add_node(format!("n{i}"), move |ctx| {
+            let src = u64::from(ctx.me().0);
+            for i in 0..TOKENS_PER_NODE {
+                Ring::forward(ctx, src * TOKENS_PER_NODE + i, 1);
+            }
+            Ring {
+                tally: Rc::clone(&tally),
+            }
         });
     }
     sim.start();

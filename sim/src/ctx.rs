@@ -79,6 +79,13 @@ impl<N: Node> Ctx<'_, N> {
         &self.kernel.slots[self.me.index()].disk
     }
 
+    /// This node's disk (to read) and random stream together: what a
+    /// process reads and draws while it boots.
+    pub fn disk_and_rng(&mut self) -> (&Disk, &mut ChaCha8Rng) {
+        let slot = &mut self.kernel.slots[self.me.index()];
+        (&slot.disk, &mut slot.rng)
+    }
+
     /// Write access to this node's disk, stamped with the current time.
     pub fn disk_mut(&mut self) -> DiskWriter<'_> {
         let now = self.kernel.now;

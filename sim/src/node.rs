@@ -1,9 +1,10 @@
 //! The node trait: what every simulated process implements.
 //!
 //! A node is a plain state machine. It sees the world only through its
-//! inputs (start, a message, a timer, a broken connection, a finished fsync)
-//! and acts only through its `Ctx`. A crash drops the node object; a restart
-//! builds a fresh one and calls `start`, which must rebuild state from disk.
+//! inputs (a message, a timer, a broken connection, a finished fsync) and
+//! acts only through its `Ctx`. Booting builds the node object from its disk
+//! (the function given to `Sim::add_node`); a crash drops it, and a restart
+//! boots a fresh one, so volatile state cannot survive by construction.
 
 use std::fmt::Debug;
 use std::hash::Hash;
@@ -33,9 +34,6 @@ pub trait Node: Sized {
     type Timer: Debug + Hash;
     /// What a node records into the run's history for the checkers.
     type Obs: Debug;
-
-    /// Boot or reboot: rebuild state from `ctx.disk()` only, set first timers.
-    fn start(&mut self, ctx: &mut Ctx<'_, Self>);
 
     /// A message from `from` arrived.
     fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, msg: Self::Msg);

@@ -32,12 +32,13 @@ pub struct Mutations {
     pub fsync_lies: bool,
 }
 
-type Factory<N> = Box<dyn Fn(NodeId) -> N>;
+/// Boots a fresh process of a node from its disk (through the `Ctx`).
+type Boot<N> = Box<dyn Fn(&mut Ctx<'_, N>) -> N>;
 
 /// A deterministic simulation of a set of nodes.
 pub struct Sim<N: Node> {
     nodes: Vec<Option<N>>,
-    factories: Vec<Factory<N>>,
+    boots: Vec<Boot<N>>,
     kernel: Kernel<N>,
     mutations: Mutations,
     started: bool,
@@ -48,19 +49,21 @@ impl<N: Node> Sim<N> {
     pub fn new(seed: u64, config: SimConfig) -> Self {
         Self {
             nodes: Vec::new(),
-            factories: Vec::new(),
+            boots: Vec::new(),
             kernel: Kernel::new(seed, config.net, config.disk),
             mutations: Mutations::default(),
             started: false,
         }
     }
 
-    /// Adds a node (before `start`). `factory` builds a fresh process; it is
-    /// called at boot and after every crash, and must not carry state over.
+    /// Adds a node (before `start`). `boot` builds a fresh process from what
+    /// its `Ctx` shows (the disk, the node's random stream) and sets its first
+    /// timers; it is called at start and after every crash, and must not
+    /// carry state over: building a process is booting it.
     pub fn add_node(
         &mut self,
         name: impl Into<String>,
-        factory: impl Fn(NodeId) -> N + 'static,
+        boot: impl Fn(&mut Ctx<'_, N>) -> N + 'static,
     ) -> NodeId {
         assert!(
             !self.started,
@@ -80,7 +83,7 @@ impl<N: Node> Sim<N> {
             disk: Disk::new(),
         });
         self.nodes.push(None);
-        self.factories.push(Box::new(factory));
+        self.boots.push(Box::new(boot));
         id
     }
 
@@ -124,12 +127,11 @@ impl<N: Node> Sim<N> {
         let slot = &mut self.kernel.slots[id.index()];
         slot.up = true;
         slot.paused = false;
-        let mut node = (self.factories[id.index()])(id);
         let mut ctx = Ctx {
             kernel: &mut self.kernel,
             me: id,
         };
-        node.start(&mut ctx);
+        let node = (self.boots[id.index()])(&mut ctx);
         self.nodes[id.index()] = Some(node);
         self.kernel.ensure_writeback(id);
     }

@@ -74,43 +74,41 @@ pub struct Chatter {
 }
 
 impl Chatter {
-    /// A chatter that talks to `peers` about every `interval_ns` (jittered).
-    pub fn new(peers: Vec<NodeId>, interval_ns: Nanos) -> Self {
-        Self {
-            peers,
-            interval_ns: interval_ns.max(1),
-            boot: 0,
-            sent: Vec::new(),
-            last_seen: Vec::new(),
-            records: 0,
-        }
-    }
-
     fn schedule_tick<N: ChatterHost>(&mut self, ctx: &mut Ctx<'_, N>) {
         let jitter = ctx.rng().random_range(0..=self.interval_ns);
         ctx.set_timer(self.interval_ns / 2 + jitter, Tick.into());
     }
 
-    /// Boot: recover the log from disk, report, start chatting.
-    pub fn start<N: ChatterHost>(&mut self, ctx: &mut Ctx<'_, N>) {
+    /// Boots a chatter that talks to `peers` about every `interval_ns`
+    /// (jittered): recovers the log from disk, reports, starts chatting.
+    pub fn boot<N: ChatterHost>(
+        ctx: &mut Ctx<'_, N>,
+        peers: Vec<NodeId>,
+        interval_ns: Nanos,
+    ) -> Self {
         let n = ctx.node_count();
-        self.boot = ctx.rng().random();
-        self.sent = vec![0; n];
-        self.last_seen = vec![None; n];
         let bytes = ctx.disk().len(CHAT_LOG);
         // Recovery: a torn record at the tail is cut away.
         let whole = bytes - bytes % RECORD_BYTES;
         if whole != bytes {
             ctx.disk_mut().truncate(CHAT_LOG, whole);
         }
-        self.records = whole / RECORD_BYTES;
+        let mut chatter = Self {
+            peers,
+            interval_ns: interval_ns.max(1),
+            boot: ctx.rng().random(),
+            sent: vec![0; n],
+            last_seen: vec![None; n],
+            records: whole / RECORD_BYTES,
+        };
         ctx.observe(
             ChatObs::Booted {
-                records: self.records,
+                records: chatter.records,
             }
             .into(),
         );
-        self.schedule_tick(ctx);
+        chatter.schedule_tick(ctx);
+        chatter
     }
 
     /// A chat message arrived: check its order, log it, fsync now and then.
@@ -185,10 +183,6 @@ impl Node for Chatter {
     type Msg = Chat;
     type Timer = Tick;
     type Obs = ChatObs;
-
-    fn start(&mut self, ctx: &mut Ctx<'_, Self>) {
-        Chatter::start(self, ctx);
-    }
 
     fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, msg: Chat) {
         Chatter::on_message(self, ctx, from, msg);

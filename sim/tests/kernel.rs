@@ -22,10 +22,6 @@ impl Node for Probe {
     type Msg = u64;
     type Timer = u64;
     type Obs = Seen;
-    fn start(&mut self, ctx: &mut Ctx<'_, Self>) {
-        let data = ctx.disk().read("data").map(<[u8]>::to_vec);
-        ctx.observe(Seen::Booted(data));
-    }
     fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, n: u64) {
         let at = ctx.now();
         ctx.observe(Seen::Msg { from, n, at });
@@ -45,7 +41,11 @@ impl Node for Probe {
 fn probes(n: usize, seed: u64) -> Sim<Probe> {
     let mut sim = Sim::new(seed, SimConfig::default());
     for i in 0..n {
-        sim.add_node(format!("p{i}"), |_| Probe::default());
+        sim.add_node(format!("p{i}"), |ctx| {
+            let data = ctx.disk().read("data").map(<[u8]>::to_vec);
+            ctx.observe(Seen::Booted(data));
+            Probe::default()
+        });
     }
     sim.start();
     sim
@@ -310,8 +310,8 @@ fn chatter_run(seed: u64, faults: bool) -> (String, u64) {
     let n = 5u32;
     for i in 0..n {
         let peers: Vec<NodeId> = (0..n).filter(|&p| p != i).map(NodeId).collect();
-        sim.add_node(format!("c{i}"), move |_| {
-            Chatter::new(peers.clone(), 20 * MILLIS)
+        sim.add_node(format!("c{i}"), move |ctx| {
+            Chatter::boot(ctx, peers.clone(), 20 * MILLIS)
         });
     }
     sim.start();
@@ -358,8 +358,8 @@ fn adding_faults_does_not_move_other_streams() {
     for sim in [&mut with, &mut without] {
         for i in 0..3u32 {
             let peers: Vec<NodeId> = (0..3).filter(|&p| p != i).map(NodeId).collect();
-            sim.add_node(format!("c{i}"), move |_| {
-                Chatter::new(peers.clone(), 10 * MILLIS)
+            sim.add_node(format!("c{i}"), move |ctx| {
+                Chatter::boot(ctx, peers.clone(), 10 * MILLIS)
             });
         }
         sim.start();

@@ -1,10 +1,27 @@
 //! The broker's data-path configs, with Kafka's names and defaults.
 
-use crate::config::KafkaConfigs;
 use crate::log::LogConfig;
 
-/// How a replica truncates when it follows a new leader (`[protocol] truncation`).
-pub use crate::scenario::Truncation;
+/// How a follower truncates when it follows a new leader (`[protocol] truncation`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub enum Truncation {
+    /// KIP-101 (Kafka >= 0.11): truncate to the leader's end offset for the epoch.
+    #[serde(rename = "leader-epoch")]
+    LeaderEpoch,
+    /// Pre-KIP-101 Kafka: truncate to the local high watermark.
+    #[serde(rename = "high-watermark")]
+    HighWatermark,
+}
+
+impl Truncation {
+    /// The name used in scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Truncation::LeaderEpoch => "leader-epoch",
+            Truncation::HighWatermark => "high-watermark",
+        }
+    }
+}
 
 /// Data-path configs of a broker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,67 +72,6 @@ impl Default for BrokerConfig {
             offsets_topic_num_partitions: 50,
             offsets_commit_timeout_ms: 5000,
             group_initial_rebalance_delay_ms: 3000,
-            forget_offsets_on_load: false,
-        }
-    }
-}
-
-impl BrokerConfig {
-    /// The configs of `[cluster.config]`.
-    pub fn from_configs(configs: &KafkaConfigs, truncation: Truncation) -> Self {
-        let d = Self::default();
-        let int = |name: &str, default: u64| {
-            configs
-                .get_i64(name)
-                .map_or(default, |v| u64::try_from(v).unwrap_or(default))
-        };
-        Self {
-            replica_lag_time_max_ms: int("replica.lag.time.max.ms", d.replica_lag_time_max_ms),
-            replica_fetch_wait_max_ms: int(
-                "replica.fetch.wait.max.ms",
-                d.replica_fetch_wait_max_ms,
-            ),
-            replica_fetch_max_bytes: int(
-                "replica.fetch.max.bytes",
-                d.replica_fetch_max_bytes as u64,
-            ) as usize,
-            replica_fetch_backoff_ms: int("replica.fetch.backoff.ms", d.replica_fetch_backoff_ms),
-            replica_socket_timeout_ms: int(
-                "replica.socket.timeout.ms",
-                d.replica_socket_timeout_ms,
-            ),
-            hw_checkpoint_interval_ms: int(
-                "replica.high.watermark.checkpoint.interval.ms",
-                d.hw_checkpoint_interval_ms,
-            ),
-            recovery_checkpoint_interval_ms: int(
-                "log.flush.offset.checkpoint.interval.ms",
-                d.recovery_checkpoint_interval_ms,
-            ),
-            min_insync_replicas: int("min.insync.replicas", 1) as usize,
-            truncation,
-            log: LogConfig {
-                segment_bytes: int("log.segment.bytes", d.log.segment_bytes),
-                flush_interval_messages: int(
-                    "log.flush.interval.messages",
-                    d.log.flush_interval_messages,
-                ),
-                flush_interval_ms: int("log.flush.interval.ms", d.log.flush_interval_ms),
-                trust_epoch_checkpoint: false,
-            },
-            offsets_topic_num_partitions: int(
-                "offsets.topic.num.partitions",
-                u64::from(d.offsets_topic_num_partitions),
-            )
-            .clamp(1, u64::from(u32::MAX)) as u32,
-            offsets_commit_timeout_ms: int(
-                "offsets.commit.timeout.ms",
-                d.offsets_commit_timeout_ms,
-            ),
-            group_initial_rebalance_delay_ms: int(
-                "group.initial.rebalance.delay.ms",
-                d.group_initial_rebalance_delay_ms,
-            ),
             forget_offsets_on_load: false,
         }
     }

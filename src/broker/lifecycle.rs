@@ -1,39 +1,27 @@
-//! `BrokerLifecycle`: registration and heartbeats to the active controller,
-//! as Kafka's BrokerLifecycleManager. One request in flight at a time; a
-//! request unanswered for `controller.quorum.request.timeout.ms` is sent to
-//! another controller.
+//! `BrokerLifecycleManager`: registration and heartbeats to the active
+//! controller, as Kafka's BrokerLifecycleManager. One request in flight at a
+//! time; a request unanswered for `controller.quorum.request.timeout.ms` is
+//! sent to another controller.
 
-use rand::Rng;
-use rand_chacha::ChaCha8Rng;
 use sim::{Nanos, MILLIS};
 
+use super::controller_channel::{ControllerChannel, ControllerPurpose};
+use super::BrokerTimer;
 use crate::controller::rpc::{ControllerRequest, ControllerResponse};
 use crate::errors::Errors;
 use crate::metadata::Uuid;
+use crate::node::Env;
 
 /// `broker.heartbeat.interval.ms` default.
 pub const HEARTBEAT_INTERVAL_NS: Nanos = 2000 * MILLIS;
-/// `controller.quorum.request.timeout.ms` default.
-pub const REQUEST_TIMEOUT_NS: Nanos = 2000 * MILLIS;
 /// Wait before retrying a refused request.
 pub const RETRY_BACKOFF_NS: Nanos = 100 * MILLIS;
 /// Wait before retrying a registration another incarnation still holds.
 pub const REGISTRATION_RETRY_NS: Nanos = 500 * MILLIS;
 
-/// What the lifecycle asks its host to do.
+/// What the controller's answers mean for the broker.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum LifecycleEffect {
-    /// Send a request to controller `to`, and arm the request timeout.
-    Send {
-        /// Controller id.
-        to: u32,
-        /// Correlation id.
-        correlation_id: u64,
-        /// The request.
-        request: ControllerRequest,
-    },
-    /// Call `on_due` after this long.
-    ScheduleNext(Nanos),
+pub enum LifecycleEvent {
     /// The broker registered with this epoch.
     Registered(u64),
     /// The controller says this incarnation's metadata has caught up with
@@ -48,32 +36,25 @@ pub enum LifecycleEffect {
 
 /// Registration and heartbeat state of one broker process.
 #[derive(Debug)]
-pub struct BrokerLifecycle {
+pub struct BrokerLifecycleManager {
     broker_id: u32,
     incarnation_id: Uuid,
-    voters: Vec<u32>,
     broker_epoch: Option<u64>,
     caught_up: bool,
     fenced: bool,
     controller: Option<u32>,
-    next_correlation: u64,
-    /// (correlation id, controller) of the request in flight.
-    in_flight: Option<(u64, u32)>,
 }
 
-impl BrokerLifecycle {
+impl BrokerLifecycleManager {
     /// A new process incarnation of `broker_id`.
-    pub fn new(broker_id: u32, incarnation_id: Uuid, voters: Vec<u32>) -> Self {
+    pub fn new(broker_id: u32, incarnation_id: Uuid) -> Self {
         Self {
             broker_id,
             incarnation_id,
-            voters,
             broker_epoch: None,
             caught_up: false,
             fenced: true,
             controller: None,
-            next_correlation: 0,
-            in_flight: None,
         }
     }
 
@@ -97,22 +78,17 @@ impl BrokerLifecycle {
         self.fenced
     }
 
-    /// Time to send what is due (registration or heartbeat). `leader_hint`
-    /// is the quorum leader the metadata fetcher knows of.
+    /// Time to send what is due (registration or heartbeat), unless a
+    /// request is in flight.
     pub fn on_due(
         &mut self,
-        rng: &mut ChaCha8Rng,
-        leader_hint: Option<u32>,
+        env: &mut Env<'_>,
+        channel: &mut ControllerChannel,
         metadata_offset: u64,
-        out: &mut Vec<LifecycleEffect>,
     ) {
-        if self.in_flight.is_some() {
+        if channel.is_in_flight(&ControllerPurpose::Lifecycle) {
             return;
         }
-        let to = self
-            .controller
-            .or(leader_hint)
-            .unwrap_or_else(|| self.voters[rng.random_range(0..self.voters.len())]);
         let request = match self.broker_epoch {
             None => ControllerRequest::BrokerRegistration {
                 broker_id: self.broker_id,
@@ -125,54 +101,34 @@ impl BrokerLifecycle {
                 want_fence: false,
             },
         };
-        self.next_correlation += 1;
-        self.in_flight = Some((self.next_correlation, to));
-        out.push(LifecycleEffect::Send {
-            to,
-            correlation_id: self.next_correlation,
-            request,
-        });
+        channel.send(env, request, ControllerPurpose::Lifecycle);
     }
 
-    /// The request `correlation_id` timed out.
-    pub fn on_timeout(&mut self, correlation_id: u64, out: &mut Vec<LifecycleEffect>) {
-        if self.in_flight.map(|(c, _)| c) == Some(correlation_id) {
-            self.in_flight = None;
-            self.controller = None;
-            out.push(LifecycleEffect::ScheduleNext(0));
-        }
+    /// The request in flight got no answer: after a timeout it goes again at
+    /// once (to another controller), after a broken connection after a backoff.
+    pub fn on_lost(&mut self, env: &mut Env<'_>, timed_out: bool) {
+        self.controller = None;
+        let after = if timed_out { 0 } else { RETRY_BACKOFF_NS };
+        env.set_timer_after(after, BrokerTimer::Lifecycle);
     }
 
-    /// The connection to controller `peer` broke.
-    pub fn on_disconnect(&mut self, peer: u32, out: &mut Vec<LifecycleEffect>) {
-        if self.in_flight.map(|(_, to)| to) == Some(peer) {
-            self.in_flight = None;
-            self.controller = None;
-            out.push(LifecycleEffect::ScheduleNext(RETRY_BACKOFF_NS));
-        }
-    }
-
-    /// A controller answered.
+    /// A controller answered; returns what the answer means.
     pub fn on_response(
         &mut self,
-        correlation_id: u64,
+        env: &mut Env<'_>,
         controller_hint: Option<u32>,
         response: ControllerResponse,
-        out: &mut Vec<LifecycleEffect>,
-    ) {
-        if self.in_flight.map(|(c, _)| c) != Some(correlation_id) {
-            return;
-        }
-        self.in_flight = None;
-        match response {
+    ) -> Vec<LifecycleEvent> {
+        let mut events = Vec::new();
+        let next = match response {
             ControllerResponse::BrokerRegistration {
                 error: None,
                 broker_epoch,
             } => {
                 self.controller = controller_hint;
                 self.broker_epoch = Some(broker_epoch);
-                out.push(LifecycleEffect::Registered(broker_epoch));
-                out.push(LifecycleEffect::ScheduleNext(0));
+                events.push(LifecycleEvent::Registered(broker_epoch));
+                0
             }
             ControllerResponse::BrokerHeartbeat {
                 error: None,
@@ -182,32 +138,34 @@ impl BrokerLifecycle {
                 self.controller = controller_hint;
                 if is_caught_up && !self.caught_up {
                     self.caught_up = true;
-                    out.push(LifecycleEffect::CaughtUp);
+                    events.push(LifecycleEvent::CaughtUp);
                 }
                 if is_fenced != self.fenced {
                     self.fenced = is_fenced;
-                    out.push(LifecycleEffect::FencingChanged { fenced: is_fenced });
+                    events.push(LifecycleEvent::FencingChanged { fenced: is_fenced });
                 }
-                out.push(LifecycleEffect::ScheduleNext(HEARTBEAT_INTERVAL_NS));
+                HEARTBEAT_INTERVAL_NS
             }
             ControllerResponse::BrokerRegistration { error: Some(e), .. }
             | ControllerResponse::BrokerHeartbeat { error: Some(e), .. } => match e {
                 Errors::NotController => {
                     self.controller = controller_hint;
-                    out.push(LifecycleEffect::ScheduleNext(RETRY_BACKOFF_NS));
+                    RETRY_BACKOFF_NS
                 }
                 Errors::StaleBrokerEpoch | Errors::BrokerIdNotRegistered => {
                     // The registration this process holds is gone: register again.
                     self.broker_epoch = None;
                     if !self.fenced {
                         self.fenced = true;
-                        out.push(LifecycleEffect::FencingChanged { fenced: true });
+                        events.push(LifecycleEvent::FencingChanged { fenced: true });
                     }
-                    out.push(LifecycleEffect::ScheduleNext(RETRY_BACKOFF_NS));
+                    RETRY_BACKOFF_NS
                 }
-                _ => out.push(LifecycleEffect::ScheduleNext(REGISTRATION_RETRY_NS)),
+                _ => REGISTRATION_RETRY_NS,
             },
-            _ => out.push(LifecycleEffect::ScheduleNext(RETRY_BACKOFF_NS)),
-        }
+            _ => RETRY_BACKOFF_NS,
+        };
+        env.set_timer_after(next, BrokerTimer::Lifecycle);
+        events
     }
 }

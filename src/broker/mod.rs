@@ -1,21 +1,29 @@
-//! The broker: its control plane (it replicates the metadata log as a KRaft
-//! observer, registers with the active controller and heartbeats, as Kafka's
-//! BrokerLifecycleManager) and its data path (ReplicaManager: partition logs,
-//! produce, fetch, replication, ISR changes), driven by its metadata image.
+//! The broker (Kafka's BrokerServer) and the managers it is made of: its
+//! control plane (it replicates the metadata log as a KRaft observer,
+//! registers with the active controller and heartbeats through its
+//! BrokerLifecycleManager), its ReplicaManager (partition logs through the
+//! LogManager, produce, fetch, the high watermark, ISR changes through the
+//! AlterPartitionManager, waiting requests in the purgatory, follower
+//! fetching through the ReplicaFetcherManager), and beside it the group
+//! coordinator and the producer-id manager.
 
+mod alter_partition;
 pub mod checkpoints;
 pub mod config;
-mod fetcher;
-mod group_host;
-mod leader_fetch;
+mod controller_channel;
+mod fetcher_manager;
+mod group_service;
 mod lifecycle;
+mod log_manager;
 pub mod partition;
-mod produce;
+mod producer_id_manager;
 pub mod producer_state;
+mod purgatory;
 mod replica_manager;
 mod server;
 
-pub use group_host::ReplyTo;
-pub use lifecycle::{BrokerLifecycle, LifecycleEffect};
-pub use replica_manager::ReplicaManager;
-pub use server::{BrokerHost, BrokerMsg, BrokerObs, BrokerServer, BrokerTimer};
+pub use group_service::GroupCoordinatorService;
+pub use lifecycle::{BrokerLifecycleManager, LifecycleEvent};
+pub use purgatory::ReplyTo;
+pub use replica_manager::{ReplicaEvent, ReplicaManager};
+pub use server::{BrokerObs, BrokerServer, BrokerSpec, BrokerTimer};

@@ -5,9 +5,11 @@
 //! as follower it only takes what its leader sends.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
-use crate::log::UnifiedLog;
+use crate::log::{AppendError, RecordBatch, UnifiedLog};
 use crate::metadata::Uuid;
+use crate::node::Effect;
 use crate::protocol::TopicPartition;
 
 use super::producer_state::ProducerStateManager;
@@ -104,6 +106,53 @@ pub struct Partition {
 }
 
 impl Partition {
+    /// A replica of `tp` over `log`, not yet told its role.
+    pub fn new(tp: TopicPartition, log: UnifiedLog, me: u32, min_insync: usize) -> Self {
+        let mut producers = ProducerStateManager::default();
+        for batch in log.batches() {
+            producers.update(batch);
+        }
+        Self {
+            tp,
+            topic_id: Uuid(0),
+            log,
+            producers,
+            me,
+            replicas: Vec::new(),
+            role: Role::Offline,
+            leader_epoch: -1,
+            partition_epoch: -1,
+            min_insync,
+        }
+    }
+
+    /// Cuts the log to `offset` (a follower parting from its leader's log)
+    /// and rebuilds the producer state from what is left; returns the
+    /// records removed, if any were.
+    pub fn truncate_to(&mut self, offset: u64, out: &mut Vec<Effect>) -> Option<u64> {
+        let leo = self.log.log_end_offset();
+        if !self.log.truncate_to(offset, out) {
+            return None;
+        }
+        self.producers.clear();
+        for batch in self.log.batches() {
+            self.producers.update(batch);
+        }
+        Some(leo - self.log.log_end_offset())
+    }
+
+    /// Appends a batch replicated from the leader (Kafka's
+    /// `appendRecordsToFollowerOrFutureReplica`).
+    pub fn append_as_follower(
+        &mut self,
+        batch: Arc<RecordBatch>,
+        now_ms: u64,
+        out: &mut Vec<Effect>,
+    ) -> Result<(), AppendError> {
+        self.producers.update(&batch);
+        self.log.append_as_follower(batch, now_ms, out)
+    }
+
     /// The leader state, if leading.
     pub fn leader_state(&self) -> Option<&LeaderState> {
         match &self.role {

@@ -1,131 +1,131 @@
-//! `ReplicaManager`: the partitions a broker hosts (Kafka's ReplicaManager
-//! and LogManager). At boot every log is recovered from the broker's disk;
-//! the metadata image then says which replica leads and which follow. It
-//! serves Produce (acks 0/1/all, delayed until the high watermark passes),
-//! Fetch from consumers and followers (held while empty), Metadata,
-//! InitProducerId and OffsetForLeaderEpoch, and proposes ISR changes to the
-//! controller. The follower side is in `fetcher.rs`, the leader's fetch
-//! handling in `leader_fetch.rs`.
+//! `ReplicaManager`: the partitions a broker hosts (Kafka's ReplicaManager).
+//! The metadata image says which replica leads and which follow
+//! ([`ReplicaManager::apply_delta`]). As leader it serves Produce (acks 0,
+//! 1 and all: a produce waits in the purgatory until the high watermark
+//! passes it) and Fetch from consumers and followers (an empty fetch waits
+//! for data), moves the high watermark to the least log end offset of the
+//! maximal ISR, and proposes ISR changes (shrink after
+//! `replica.lag.time.max.ms`, expand once a follower reached the high
+//! watermark and the leader epoch's start, KAFKA-7128). As follower it
+//! fetches from its leader through the [`ReplicaFetcherManager`]. Its logs
+//! belong to the [`LogManager`], its waiting requests to the
+//! [`DelayedOperationPurgatory`], its ISR proposals to the
+//! [`AlterPartitionManager`].
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
-use sim::{Ctx, NodeId};
+use sim::MILLIS;
 
-use super::checkpoints::{self, HW_CHECKPOINT, RECOVERY_CHECKPOINT};
+use super::alter_partition::AlterPartitionManager;
 use super::config::{BrokerConfig, Truncation};
-use super::group_host::ReplyTo;
-use super::partition::{LeaderState, Partition, PendingIsr, Role};
-use super::producer_state::ProducerStateManager;
-use super::server::{BrokerHost, BrokerObs, BrokerTimer};
-use crate::controller::node::controller_node;
-use crate::controller::rpc::{ControllerMsg, ControllerRequest, ControllerResponse};
+use super::fetcher_manager::{ReplicaFetcherManager, Replicas};
+use super::log_manager::LogManager;
+use super::partition::{FollowerState, LeaderState, Partition, PendingIsr, Role};
+use super::producer_state::SequenceCheck;
+use super::purgatory::{
+    DelayedFetch, DelayedOperationPurgatory, DelayedProduce, PartitionOutcome,
+    ProducePartitionStatus, ProduceWaiter, ReplyTo,
+};
+use super::{BrokerObs, BrokerTimer};
+use crate::controller::rpc::{ControllerRequest, ControllerResponse};
 use crate::errors::Errors;
-use crate::group::coordinator::GroupCoordinator;
-use crate::log::{LogOutput, UnifiedLog};
+use crate::group::offsets_topic::CONSUMER_OFFSETS;
+use crate::log::{Record, RecordBatch};
 use crate::metadata::MetadataImage;
-use crate::protocol::{KafkaMsg, KafkaRequest, KafkaResponse, PartitionMetadata, TopicPartition};
+use crate::node::{Address, DiskView, Env};
+use crate::protocol::{
+    FetchPartition, FetchedPartition, KafkaMsg, KafkaResponse, ProduceData, ProduceResult,
+    TopicPartition, EARLIEST_TIMESTAMP,
+};
 
-/// Correlation ids of the data path's controller requests start here
-/// (below are the lifecycle's).
-pub const DATA_PATH_CORRELATION_BASE: u64 = 1 << 40;
-
-/// What an fsync was for.
-#[derive(Clone, Debug)]
-pub(super) enum FsyncPurpose {
-    /// Part of a log flush: when the group completes, the recovery point moves.
-    Flush { group: u64 },
-    /// A checkpoint's temp file is durable: rename it over the real one.
-    Checkpoint { tmp: String, file: String },
+/// What the replica manager tells the broker's group coordinator about
+/// `__consumer_offsets` partitions and the coordinator's own appends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReplicaEvent {
+    /// This broker became leader of an offsets partition.
+    BecameLeader(TopicPartition),
+    /// This broker stopped leading an offsets partition.
+    StoppedLeading(TopicPartition),
+    /// An offsets partition's high watermark moved.
+    HighWatermarkMoved(TopicPartition),
+    /// The coordinator's append `id` ended (None: committed).
+    InternalAppendDone {
+        /// The append's id.
+        id: u64,
+        /// Why it failed, if it did.
+        error: Option<Errors>,
+    },
 }
 
-/// A log flush whose fsyncs are in flight.
-#[derive(Clone, Debug)]
-pub(super) struct FlushGroup {
-    pub tp: TopicPartition,
-    pub upto: u64,
-    pub tokens: usize,
-}
-
-/// A produce request waiting for its partitions to commit (Kafka's DelayedProduce).
-#[derive(Clone, Debug)]
-pub(super) struct DelayedProduce {
-    pub from: NodeId,
-    pub correlation_id: u64,
-    pub acks: i16,
-    /// Per partition: offset to reach, base offset, and the answer once known.
-    pub parts: Vec<(TopicPartition, u64, i64, Option<Option<Errors>>)>,
-    /// The group coordinator's own append (its id), answered to the
-    /// coordinator instead of a client.
-    pub internal: Option<u64>,
-}
-
-/// The broker's data path.
+/// The broker's partitions and what serves them.
 #[derive(Debug)]
 pub struct ReplicaManager {
-    pub(super) me: u32,
-    pub(super) config: BrokerConfig,
-    pub(super) partitions: BTreeMap<TopicPartition, Partition>,
-    pub(super) delayed_produces: BTreeMap<u64, DelayedProduce>,
-    pub(super) parked_fetches: BTreeMap<u64, super::leader_fetch::ParkedFetch>,
-    pub(super) fetchers: BTreeMap<u32, super::fetcher::FetcherState>,
-    pub(super) alter_in_flight: BTreeMap<u64, TopicPartition>,
-    pub(super) fsyncs: BTreeMap<u64, FsyncPurpose>,
-    pub(super) flushes: BTreeMap<u64, FlushGroup>,
-    pub(super) next_id: u64,
-    pub(super) broker_epoch: Option<u64>,
-    pub(super) controller: Option<u32>,
-    pub(super) voters: Vec<u32>,
-    pub(super) producer_ids: Option<(i64, i64)>,
-    pub(super) producer_ids_requested: bool,
-    pub(super) producer_ids_requested_at: Option<u64>,
-    pub(super) waiting_init: Vec<(NodeId, u64)>,
-    /// Brokers' node ids, by broker id.
-    pub(super) broker_nodes: BTreeMap<u32, NodeId>,
-    /// The group coordinator of the offsets partitions this broker leads.
-    pub(super) group: GroupCoordinator<ReplyTo>,
-    /// Offsets partitions led but not loaded yet.
-    pub(super) loading: BTreeSet<u32>,
-    /// When the coordinator's next tick is due.
-    pub(super) group_tick_at: Option<u64>,
+    me: u32,
+    config: BrokerConfig,
+    partitions: BTreeMap<TopicPartition, Partition>,
+    logs: LogManager,
+    purgatory: DelayedOperationPurgatory,
+    fetchers: ReplicaFetcherManager,
+    alter_partition: AlterPartitionManager,
+    broker_epoch: Option<u64>,
+    events: Vec<ReplicaEvent>,
+}
+
+/// Sends a data-path response.
+pub(super) fn reply(env: &mut Env<'_>, to: ReplyTo, response: KafkaResponse) {
+    env.send(
+        to.to,
+        KafkaMsg::Response {
+            correlation_id: to.correlation_id,
+            response,
+        },
+    );
+}
+
+fn is_internal(tp: &TopicPartition) -> bool {
+    tp.topic == CONSUMER_OFFSETS
 }
 
 impl ReplicaManager {
-    /// Broker `me`; `broker_nodes` maps broker ids to simulation nodes.
-    pub fn new(
-        me: u32,
-        config: BrokerConfig,
-        voters: Vec<u32>,
-        broker_nodes: BTreeMap<u32, NodeId>,
-    ) -> Self {
+    /// Boots broker `me`'s replicas: every log on `disk` is recovered
+    /// (Kafka's LogManager after an unclean shutdown), offline until the
+    /// metadata says what they are, and the periodic tasks start.
+    pub fn boot(me: u32, config: BrokerConfig, env: &mut Env<'_>, disk: &dyn DiskView) -> Self {
+        let mut logs = LogManager::new(config.log);
+        let partitions = logs
+            .load_logs(env, disk)
+            .into_iter()
+            .map(|l| {
+                let p = Partition::new(l.tp.clone(), l.log, me, config.min_insync_replicas);
+                (l.tp, p)
+            })
+            .collect();
+        env.set_timer_after(
+            config.replica_lag_time_max_ms / 2 * MILLIS,
+            BrokerTimer::IsrCheck,
+        );
+        env.set_timer_after(
+            config.hw_checkpoint_interval_ms * MILLIS,
+            BrokerTimer::HwCheckpoint,
+        );
+        env.set_timer_after(
+            config
+                .recovery_checkpoint_interval_ms
+                .saturating_mul(MILLIS),
+            BrokerTimer::RecoveryCheckpoint,
+        );
         Self {
             me,
             config,
-            partitions: BTreeMap::new(),
-            delayed_produces: BTreeMap::new(),
-            parked_fetches: BTreeMap::new(),
-            fetchers: BTreeMap::new(),
-            alter_in_flight: BTreeMap::new(),
-            fsyncs: BTreeMap::new(),
-            flushes: BTreeMap::new(),
-            next_id: 0,
+            partitions,
+            logs,
+            purgatory: DelayedOperationPurgatory::default(),
+            fetchers: ReplicaFetcherManager::new(me, config),
+            alter_partition: AlterPartitionManager::default(),
             broker_epoch: None,
-            controller: None,
-            voters,
-            producer_ids: None,
-            producer_ids_requested: false,
-            producer_ids_requested_at: None,
-            waiting_init: Vec::new(),
-            broker_nodes,
-            group: GroupCoordinator::new(config.offsets_topic_num_partitions)
-                .with_initial_rebalance_delay_ms(config.group_initial_rebalance_delay_ms),
-            loading: BTreeSet::new(),
-            group_tick_at: None,
+            events: Vec::new(),
         }
-    }
-
-    /// The group coordinator.
-    pub fn group_coordinator(&self) -> &GroupCoordinator<ReplyTo> {
-        &self.group
     }
 
     /// The hosted partitions.
@@ -133,204 +133,49 @@ impl ReplicaManager {
         &self.partitions
     }
 
-    pub(super) fn next_id(&mut self) -> u64 {
-        self.next_id += 1;
-        self.next_id
-    }
-
     /// The broker registered (or re-registered) with this epoch.
     pub fn set_broker_epoch(&mut self, epoch: Option<u64>) {
         self.broker_epoch = epoch;
     }
 
-    /// The active controller as the lifecycle knows it.
-    pub fn set_controller(&mut self, controller: Option<u32>) {
-        self.controller = controller;
+    /// What happened to offsets partitions and internal appends since last asked.
+    pub fn take_events(&mut self) -> Vec<ReplicaEvent> {
+        std::mem::take(&mut self.events)
     }
 
-    /// Boot: recovers every log directory on the disk (Kafka's LogManager
-    /// after an unclean shutdown) and starts the periodic tasks.
-    pub fn start<N: BrokerHost>(&mut self, ctx: &mut Ctx<'_, N>) {
-        let disk = ctx.disk();
-        let hws = checkpoints::decode(disk.read(HW_CHECKPOINT));
-        let recovery_points = checkpoints::decode(disk.read(RECOVERY_CHECKPOINT));
-        let mut dirs: BTreeMap<String, Vec<(String, Vec<u8>)>> = BTreeMap::new();
-        for file in disk.files() {
-            if let Some((dir, _)) = file.split_once('/') {
-                if checkpoints::parse_dir(dir).is_some() && !dir.starts_with("__cluster_metadata") {
-                    let bytes = disk.read(file).unwrap_or_default().to_vec();
-                    dirs.entry(dir.to_owned())
-                        .or_default()
-                        .push((file.to_owned(), bytes));
-                }
-            }
-        }
-        let mut outputs = Vec::new();
-        for (dir, files) in dirs {
-            let tp = checkpoints::parse_dir(&dir).expect("checked");
-            let recovery_point = recovery_points.get(&tp).copied().unwrap_or(0);
-            let mut out = Vec::new();
-            let mut log =
-                UnifiedLog::recover(&dir, self.config.log, &files, recovery_point, &mut out);
-            let hw = hws.get(&tp).copied().unwrap_or(0);
-            log.update_high_watermark(hw.min(log.log_end_offset()));
-            ctx.observe(
-                BrokerObs::Recovered {
-                    partition: tp.to_string(),
-                    log_end_offset: log.log_end_offset(),
-                }
-                .into(),
-            );
-            let mut producers = ProducerStateManager::default();
-            for batch in log.batches() {
-                producers.update(batch);
-            }
-            outputs.push((tp.clone(), out));
-            self.partitions.insert(
-                tp.clone(),
-                Partition {
-                    tp,
-                    topic_id: crate::metadata::Uuid(0),
-                    log,
-                    producers,
-                    me: self.me,
-                    replicas: Vec::new(),
-                    role: Role::Offline,
-                    leader_epoch: -1,
-                    partition_epoch: -1,
-                    min_insync: self.config.min_insync_replicas,
-                },
-            );
-        }
-        for (tp, out) in outputs {
-            self.apply_log(ctx, &tp, out);
-        }
-        let ms = sim::MILLIS;
-        ctx.set_timer(
-            self.config.replica_lag_time_max_ms / 2 * ms,
-            BrokerTimer::IsrCheck.into(),
-        );
-        ctx.set_timer(
-            self.config.hw_checkpoint_interval_ms * ms,
-            BrokerTimer::HwCheckpoint.into(),
-        );
-        ctx.set_timer(
-            self.config
-                .recovery_checkpoint_interval_ms
-                .saturating_mul(ms),
-            BrokerTimer::RecoveryCheckpoint.into(),
-        );
+    /// ISR changes to send to the controller now.
+    pub fn take_alter_partitions(&mut self) -> Vec<(TopicPartition, ControllerRequest)> {
+        self.alter_partition.take_unsent()
     }
 
-    /// Carries out a log's disk effects; fsyncs become one flush group.
-    pub(super) fn apply_log<N: BrokerHost>(
-        &mut self,
-        ctx: &mut Ctx<'_, N>,
-        tp: &TopicPartition,
-        out: Vec<LogOutput>,
-    ) {
-        let mut fsync_files = Vec::new();
-        for o in out {
-            let flush = o.is_log_flush();
-            match o {
-                LogOutput::Write {
-                    file,
-                    offset,
-                    bytes,
-                } => ctx.disk_mut().write(&file, offset, &bytes),
-                LogOutput::Truncate { file, len } => ctx.disk_mut().truncate(&file, len),
-                LogOutput::Remove { file } => ctx.disk_mut().remove(&file),
-                LogOutput::Rename { from, to } => ctx.disk_mut().rename(&from, &to),
-                LogOutput::Fsync { file } if flush => fsync_files.push(file),
-                LogOutput::Fsync { file } => {
-                    // A checkpoint file's fsync: nothing waits on it.
-                    let token = self.next_id();
-                    ctx.fsync(&file, token);
-                }
-            }
-        }
-        if fsync_files.is_empty() {
-            return;
-        }
-        let upto = self
+    fn replicas(&mut self) -> (&mut ReplicaFetcherManager, Replicas<'_>) {
+        (
+            &mut self.fetchers,
+            Replicas {
+                partitions: &mut self.partitions,
+                logs: &mut self.logs,
+                broker_epoch: self.broker_epoch,
+            },
+        )
+    }
+
+    /// Carries out a partition's log effects.
+    fn apply_log(&mut self, env: &mut Env<'_>, tp: &TopicPartition, out: Vec<crate::node::Effect>) {
+        let leo = self
             .partitions
             .get(tp)
             .map_or(0, |p| p.log.log_end_offset());
-        let group = self.next_id();
-        self.flushes.insert(
-            group,
-            FlushGroup {
-                tp: tp.clone(),
-                upto,
-                tokens: fsync_files.len(),
-            },
-        );
-        for file in fsync_files {
-            let token = self.next_id();
-            self.fsyncs.insert(token, FsyncPurpose::Flush { group });
-            ctx.fsync(&file, token);
-        }
-    }
-
-    /// An fsync completed.
-    pub fn on_fsync<N: BrokerHost>(&mut self, ctx: &mut Ctx<'_, N>, token: u64) {
-        match self.fsyncs.remove(&token) {
-            Some(FsyncPurpose::Flush { group }) => {
-                let done = self.flushes.get_mut(&group).is_some_and(|g| {
-                    g.tokens -= 1;
-                    g.tokens == 0
-                });
-                if done {
-                    let g = self.flushes.remove(&group).expect("present");
-                    if let Some(p) = self.partitions.get_mut(&g.tp) {
-                        p.log.on_flushed(g.upto);
-                    }
-                    self.try_complete_produces(ctx, Some(&g.tp));
-                    self.fetch_after_flush(ctx, &g.tp);
-                }
-            }
-            Some(FsyncPurpose::Checkpoint { tmp, file }) => {
-                ctx.disk_mut().rename(&tmp, &file);
-                // Kafka flushes the parent directory after the move
-                // (Utils.atomicMoveWithFallback): the rename is durable.
-                let token = self.next_id();
-                ctx.fsync(&file, token);
-            }
-            None => {}
-        }
-    }
-
-    /// Writes a checkpoint file as Kafka does: temp file, fsync, rename,
-    /// flush of the directory.
-    fn write_checkpoint<N: BrokerHost>(
-        &mut self,
-        ctx: &mut Ctx<'_, N>,
-        file: &str,
-        offsets: &BTreeMap<TopicPartition, u64>,
-    ) {
-        let tmp = format!("{file}.tmp");
-        ctx.disk_mut().remove(&tmp);
-        ctx.disk_mut().write(&tmp, 0, &checkpoints::encode(offsets));
-        let token = self.next_id();
-        self.fsyncs.insert(
-            token,
-            FsyncPurpose::Checkpoint {
-                tmp: tmp.clone(),
-                file: file.to_owned(),
-            },
-        );
-        ctx.fsync(&tmp, token);
+        self.logs.apply(env, tp, leo, out);
     }
 
     /// A timer of the data path fired.
-    pub fn on_timer<N: BrokerHost>(&mut self, ctx: &mut Ctx<'_, N>, timer: BrokerTimer) {
-        let now_ms = ctx.now() / sim::MILLIS;
+    pub fn on_timer(&mut self, env: &mut Env<'_>, timer: BrokerTimer) {
         match timer {
             BrokerTimer::IsrCheck => {
-                self.maybe_shrink_isrs(ctx, now_ms);
-                ctx.set_timer(
-                    self.config.replica_lag_time_max_ms / 2 * sim::MILLIS,
-                    BrokerTimer::IsrCheck.into(),
+                self.maybe_shrink_isrs(env);
+                env.set_timer_after(
+                    self.config.replica_lag_time_max_ms / 2 * MILLIS,
+                    BrokerTimer::IsrCheck,
                 );
             }
             BrokerTimer::HwCheckpoint => {
@@ -339,10 +184,10 @@ impl ReplicaManager {
                     .iter()
                     .map(|(tp, p)| (tp.clone(), p.log.high_watermark()))
                     .collect();
-                self.write_checkpoint(ctx, HW_CHECKPOINT, &hws);
-                ctx.set_timer(
-                    self.config.hw_checkpoint_interval_ms * sim::MILLIS,
-                    BrokerTimer::HwCheckpoint.into(),
+                self.logs.checkpoint_high_watermarks(env, &hws);
+                env.set_timer_after(
+                    self.config.hw_checkpoint_interval_ms * MILLIS,
+                    BrokerTimer::HwCheckpoint,
                 );
             }
             BrokerTimer::RecoveryCheckpoint => {
@@ -351,40 +196,77 @@ impl ReplicaManager {
                     .iter()
                     .map(|(tp, p)| (tp.clone(), p.log.recovery_point()))
                     .collect();
-                self.write_checkpoint(ctx, RECOVERY_CHECKPOINT, &points);
-                ctx.set_timer(
+                self.logs.checkpoint_recovery_points(env, &points);
+                env.set_timer_after(
                     self.config
                         .recovery_checkpoint_interval_ms
-                        .saturating_mul(sim::MILLIS),
-                    BrokerTimer::RecoveryCheckpoint.into(),
+                        .saturating_mul(MILLIS),
+                    BrokerTimer::RecoveryCheckpoint,
                 );
             }
-            BrokerTimer::ProduceTimeout(id) => {
-                if let Some(mut d) = self.delayed_produces.remove(&id) {
-                    for part in &mut d.parts {
-                        if part.3.is_none() {
-                            part.3 = Some(Some(Errors::RequestTimedOut));
-                        }
-                    }
-                    self.respond_produce(ctx, d);
+            BrokerTimer::Purgatory => {
+                let (produces, fetches) = self.purgatory.expire(env);
+                for d in produces {
+                    self.respond_produce(env, d);
+                }
+                for f in fetches {
+                    self.answer_fetch(env, f);
                 }
             }
-            BrokerTimer::FetchTimeout(id) => self.expire_parked_fetch(ctx, id),
-            BrokerTimer::FetcherRetry(leader) => self.on_fetcher_retry(ctx, leader),
-            BrokerTimer::FetcherTimeout(leader, correlation_id) => {
-                self.on_fetcher_timeout(ctx, leader, correlation_id)
+            BrokerTimer::FetcherRetry(leader) => {
+                let (fetchers, replicas) = self.replicas();
+                fetchers.on_retry(env, leader, replicas);
             }
-            BrokerTimer::AlterPartitionRetry => self.retry_alter_partitions(ctx, now_ms),
-            BrokerTimer::GroupTick => self.on_group_tick(ctx),
-            BrokerTimer::Raft(_) | BrokerTimer::Lifecycle | BrokerTimer::RequestTimeout(_) => {}
+            BrokerTimer::Lifecycle | BrokerTimer::GroupTick => {}
         }
+    }
+
+    /// The request timer fired: fetches past `replica.socket.timeout.ms`.
+    pub fn on_request_timeout(&mut self, env: &mut Env<'_>) {
+        self.fetchers.expire(env);
+    }
+
+    /// The connection to `peer` broke: a fetch in flight to it is lost.
+    pub fn on_disconnect(&mut self, env: &mut Env<'_>, peer: Address) {
+        self.fetchers.on_disconnect(env, peer);
+    }
+
+    /// Whether `correlation_id` is one of this broker's follower fetches.
+    pub fn is_fetch_response(&self, correlation_id: u64) -> bool {
+        self.fetchers.is_own(correlation_id)
+    }
+
+    /// A leader answered one of this broker's fetches.
+    pub fn on_fetch_response(
+        &mut self,
+        env: &mut Env<'_>,
+        correlation_id: u64,
+        answers: Vec<FetchedPartition>,
+    ) {
+        let (fetchers, replicas) = self.replicas();
+        fetchers.on_response(env, correlation_id, answers, replicas);
+    }
+
+    /// An fsync completed: a finished flush moves its log's recovery point
+    /// and lets what waited on it go on.
+    pub fn on_fsync(&mut self, env: &mut Env<'_>, token: u64) {
+        let Some((tp, upto)) = self.logs.on_fsync(env, token) else {
+            return;
+        };
+        if let Some(p) = self.partitions.get_mut(&tp) {
+            p.log.on_flushed(upto);
+        }
+        self.try_complete_produces(env, Some(&tp));
+        let (fetchers, replicas) = self.replicas();
+        fetchers.after_flush(env, &tp, replicas);
     }
 
     /// Reconciles every hosted or assigned partition with the metadata image
     /// (Kafka's ReplicaManager.applyDelta): creates logs for new replicas,
-    /// makes leaders and followers, drops what this broker no longer hosts.
-    pub fn on_metadata<N: BrokerHost>(&mut self, ctx: &mut Ctx<'_, N>, image: &MetadataImage) {
-        let now_ms = ctx.now() / sim::MILLIS;
+    /// makes leaders and followers, takes offline what this broker no longer
+    /// serves.
+    pub fn apply_delta(&mut self, env: &mut Env<'_>, image: &MetadataImage) {
+        let now_ms = env.now_ms();
         let mut seen = BTreeSet::new();
         for (name, topic) in &image.topics {
             let min_insync = topic
@@ -399,30 +281,11 @@ impl ReplicaManager {
                 let tp = TopicPartition::new(name, index);
                 seen.insert(tp.clone());
                 if !self.partitions.contains_key(&tp) {
-                    let log = UnifiedLog::recover(
-                        &tp.to_string(),
-                        self.config.log,
-                        &[],
-                        0,
-                        &mut Vec::new(),
-                    );
-                    self.partitions.insert(
-                        tp.clone(),
-                        Partition {
-                            tp: tp.clone(),
-                            topic_id: topic.id,
-                            log,
-                            producers: ProducerStateManager::default(),
-                            me: self.me,
-                            replicas: reg.replicas.clone(),
-                            role: Role::Offline,
-                            leader_epoch: -1,
-                            partition_epoch: -1,
-                            min_insync,
-                        },
-                    );
+                    let log = self.logs.create_log(&tp);
+                    let p = Partition::new(tp.clone(), log, self.me, min_insync);
+                    self.partitions.insert(tp.clone(), p);
                 }
-                let p = self.partitions.get_mut(&tp).expect("inserted");
+                let p = self.partitions.get_mut(&tp).expect("inserted above");
                 p.topic_id = topic.id;
                 p.replicas = reg.replicas.clone();
                 p.min_insync = min_insync;
@@ -430,14 +293,9 @@ impl ReplicaManager {
                 match reg.leader {
                     Some(l) if l == self.me => {
                         if !(same_epoch && p.is_leader()) {
-                            self.make_leader(
-                                ctx,
-                                &tp,
-                                reg.leader_epoch,
-                                reg.partition_epoch,
-                                reg.isr.clone(),
-                                now_ms,
-                            );
+                            let isr = reg.isr.clone();
+                            let epochs = (reg.leader_epoch, reg.partition_epoch);
+                            self.make_leader(env, &tp, epochs, isr, now_ms);
                         } else if reg.partition_epoch > p.partition_epoch {
                             // Same leader epoch, newer ISR (an AlterPartition committed).
                             p.partition_epoch = reg.partition_epoch;
@@ -445,18 +303,20 @@ impl ReplicaManager {
                                 leader.isr = reg.isr.clone();
                                 leader.pending = None;
                             }
-                            self.maybe_advance_hw(ctx, &tp);
+                            self.maybe_advance_hw(env, &tp);
                         }
                     }
                     Some(l) => {
                         let follows = matches!(p.role, Role::Follower { leader } if leader == l);
                         if !(same_epoch && follows) {
-                            self.make_follower(ctx, &tp, l, reg.leader_epoch, reg.partition_epoch);
+                            let epochs = (reg.leader_epoch, reg.partition_epoch);
+                            self.make_follower(env, &tp, l, epochs);
                         }
                     }
                     None => {
                         if !matches!(p.role, Role::Offline) || !same_epoch {
-                            self.make_offline(ctx, &tp, reg.leader_epoch, reg.partition_epoch);
+                            let epochs = (reg.leader_epoch, reg.partition_epoch);
+                            self.step_down(env, &tp, Role::Offline, epochs);
                         }
                     }
                 }
@@ -464,27 +324,22 @@ impl ReplicaManager {
         }
         let gone: Vec<TopicPartition> = self
             .partitions
-            .keys()
-            .filter(|tp| !seen.contains(*tp))
-            .cloned()
+            .iter()
+            .filter(|(tp, p)| !seen.contains(*tp) && !matches!(p.role, Role::Offline))
+            .map(|(tp, _)| tp.clone())
             .collect();
         for tp in gone {
-            if !matches!(self.partitions[&tp].role, Role::Offline) {
-                let (e, pe) = (
-                    self.partitions[&tp].leader_epoch,
-                    self.partitions[&tp].partition_epoch,
-                );
-                self.make_offline(ctx, &tp, e, pe);
-            }
+            let p = &self.partitions[&tp];
+            let epochs = (p.leader_epoch, p.partition_epoch);
+            self.step_down(env, &tp, Role::Offline, epochs);
         }
     }
 
-    fn make_leader<N: BrokerHost>(
+    fn make_leader(
         &mut self,
-        ctx: &mut Ctx<'_, N>,
+        env: &mut Env<'_>,
         tp: &TopicPartition,
-        leader_epoch: i32,
-        partition_epoch: i32,
+        (leader_epoch, partition_epoch): (i32, i32),
         isr: Vec<u32>,
         now_ms: u64,
     ) {
@@ -496,7 +351,7 @@ impl ReplicaManager {
             .iter()
             .filter(|&&r| r != self.me)
             .map(|&r| {
-                let mut f = super::partition::FollowerState::default();
+                let mut f = FollowerState::default();
                 f.last_caught_up_ms = now_ms;
                 (r, f)
             })
@@ -509,130 +364,103 @@ impl ReplicaManager {
         }));
         p.leader_epoch = leader_epoch;
         p.partition_epoch = partition_epoch;
-        ctx.observe(
-            BrokerObs::BecameLeader {
-                partition: tp.to_string(),
-                leader_epoch,
-                log_end_offset: leo,
-            }
-            .into(),
-        );
-        self.apply_log(ctx, tp, out);
-        self.fail_parked_for(ctx, tp);
-        self.coordinator_on_leader(tp);
-        self.maybe_advance_hw(ctx, tp);
-        self.maybe_load_offsets(ctx, tp);
+        env.observe(BrokerObs::BecameLeader {
+            partition: tp.to_string(),
+            leader_epoch,
+            log_end_offset: leo,
+        });
+        self.apply_log(env, tp, out);
+        self.answer_fetches_on(env, tp);
+        if is_internal(tp) {
+            self.events.push(ReplicaEvent::BecameLeader(tp.clone()));
+        }
+        self.maybe_advance_hw(env, tp);
     }
 
-    fn make_follower<N: BrokerHost>(
+    fn make_follower(
         &mut self,
-        ctx: &mut Ctx<'_, N>,
+        env: &mut Env<'_>,
         tp: &TopicPartition,
         leader: u32,
-        leader_epoch: i32,
-        partition_epoch: i32,
+        epochs: (i32, i32),
     ) {
-        self.step_down(
-            ctx,
-            tp,
-            Role::Follower { leader },
-            leader_epoch,
-            partition_epoch,
-        );
-        let p = self.partitions.get_mut(tp).expect("hosted");
+        self.step_down(env, tp, Role::Follower { leader }, epochs);
         if self.config.truncation == Truncation::HighWatermark {
             // Before KIP-101 a new follower cut its log to its own high
             // watermark, which may be behind what the ISR had committed.
+            let p = self.partitions.get_mut(tp).expect("hosted");
             let hw = p.log.high_watermark();
             let mut out = Vec::new();
-            let leo = p.log.log_end_offset();
-            if hw < leo && p.log.truncate_to(hw, &mut out) {
-                rebuild_producer_state(p);
-                ctx.observe(
-                    BrokerObs::Truncated {
-                        partition: tp.to_string(),
-                        to_offset: hw,
-                        records: leo - hw,
-                    }
-                    .into(),
-                );
+            if let Some(records) = p.truncate_to(hw, &mut out) {
+                env.observe(BrokerObs::Truncated {
+                    partition: tp.to_string(),
+                    to_offset: hw,
+                    records,
+                });
             }
-            self.apply_log(ctx, tp, out);
+            self.apply_log(env, tp, out);
         }
-        self.start_following(ctx, leader);
-    }
-
-    fn make_offline<N: BrokerHost>(
-        &mut self,
-        ctx: &mut Ctx<'_, N>,
-        tp: &TopicPartition,
-        leader_epoch: i32,
-        partition_epoch: i32,
-    ) {
-        self.step_down(ctx, tp, Role::Offline, leader_epoch, partition_epoch);
+        let (fetchers, replicas) = self.replicas();
+        fetchers.start_following(env, leader, replicas);
     }
 
     /// Leaves leadership (or following) of `tp` for `role`: what waited on
     /// the old role is answered, and the new epochs are taken.
-    fn step_down<N: BrokerHost>(
+    fn step_down(
         &mut self,
-        ctx: &mut Ctx<'_, N>,
+        env: &mut Env<'_>,
         tp: &TopicPartition,
         role: Role,
-        leader_epoch: i32,
-        partition_epoch: i32,
+        (leader_epoch, partition_epoch): (i32, i32),
     ) {
-        self.fail_delayed_for(ctx, tp);
-        self.fail_parked_for(ctx, tp);
+        self.purgatory.fail_pending(tp, Errors::NotLeaderOrFollower);
+        self.try_complete_produces(env, Some(tp));
+        self.answer_fetches_on(env, tp);
         let p = self.partitions.get_mut(tp).expect("hosted");
         let was_leader = p.is_leader();
         p.role = role;
         p.leader_epoch = leader_epoch;
         p.partition_epoch = partition_epoch;
-        if was_leader {
-            self.coordinator_on_step_down(ctx, tp);
+        if was_leader && is_internal(tp) {
+            self.events.push(ReplicaEvent::StoppedLeading(tp.clone()));
         }
     }
 
     /// Raises the leader's high watermark as far as the ISR allows, and
     /// completes what waited for it.
-    pub(super) fn maybe_advance_hw<N: BrokerHost>(
-        &mut self,
-        ctx: &mut Ctx<'_, N>,
-        tp: &TopicPartition,
-    ) {
+    fn maybe_advance_hw(&mut self, env: &mut Env<'_>, tp: &TopicPartition) {
         let Some(p) = self.partitions.get_mut(tp) else {
             return;
         };
-        if let Some(hw) = p.next_high_watermark() {
-            p.log.update_high_watermark(hw);
-            if !tp.topic.starts_with("__") {
-                ctx.observe(
-                    BrokerObs::HighWatermark {
-                        partition: tp.clone(),
-                        high_watermark: hw,
-                    }
-                    .into(),
-                );
-            }
-            self.try_complete_produces(ctx, Some(tp));
-            self.complete_parked_for(ctx, tp);
-            self.maybe_load_offsets(ctx, tp);
+        let Some(hw) = p.next_high_watermark() else {
+            return;
+        };
+        p.log.update_high_watermark(hw);
+        if is_internal(tp) {
+            self.events
+                .push(ReplicaEvent::HighWatermarkMoved(tp.clone()));
+        } else {
+            env.observe(BrokerObs::HighWatermark {
+                partition: tp.clone(),
+                high_watermark: hw,
+            });
         }
+        self.try_complete_produces(env, Some(tp));
+        self.complete_fetches_on(env, tp);
     }
 
     /// Proposes ISR shrinks for followers that fell behind.
-    fn maybe_shrink_isrs<N: BrokerHost>(&mut self, ctx: &mut Ctx<'_, N>, now_ms: u64) {
+    fn maybe_shrink_isrs(&mut self, env: &mut Env<'_>) {
+        let now_ms = env.now_ms();
         let lag = self.config.replica_lag_time_max_ms;
         let shrinks: Vec<(TopicPartition, Vec<u32>)> = self
             .partitions
             .iter()
             .filter_map(|(tp, p)| {
                 let out = p.shrink_candidates(now_ms, lag);
+                let leader = p.leader_state()?;
                 (!out.is_empty()).then(|| {
-                    let isr = p
-                        .leader_state()
-                        .expect("leads")
+                    let isr = leader
                         .isr
                         .iter()
                         .copied()
@@ -643,18 +471,13 @@ impl ReplicaManager {
             })
             .collect();
         for (tp, isr) in shrinks {
-            self.propose_isr(ctx, &tp, isr, now_ms);
+            self.propose_isr(&tp, isr, now_ms);
         }
     }
 
-    /// Sends an AlterPartition for `tp` proposing `isr`.
-    pub(super) fn propose_isr<N: BrokerHost>(
-        &mut self,
-        ctx: &mut Ctx<'_, N>,
-        tp: &TopicPartition,
-        isr: Vec<u32>,
-        now_ms: u64,
-    ) {
+    /// Proposes `isr` for `tp` to the controller (AlterPartition with each
+    /// member's broker epoch, KIP-903).
+    fn propose_isr(&mut self, tp: &TopicPartition, isr: Vec<u32>, now_ms: u64) {
         let Some(broker_epoch) = self.broker_epoch else {
             return;
         };
@@ -688,258 +511,445 @@ impl ReplicaManager {
             new_isr_with_epochs: epochs,
             partition_epoch: p.partition_epoch,
         };
-        let correlation_id = DATA_PATH_CORRELATION_BASE + self.next_id();
-        self.alter_in_flight.insert(correlation_id, tp.clone());
-        self.send_to_controller(ctx, correlation_id, request);
+        self.alter_partition.submit(tp.clone(), request);
     }
 
-    pub(super) fn send_to_controller<N: BrokerHost>(
+    /// The controller answered an AlterPartition for `tp`.
+    pub fn on_alter_partition_response(
         &mut self,
-        ctx: &mut Ctx<'_, N>,
-        correlation_id: u64,
-        request: ControllerRequest,
+        env: &mut Env<'_>,
+        tp: &TopicPartition,
+        response: ControllerResponse,
     ) {
-        let to = self.controller.unwrap_or(self.voters[0]);
-        ctx.send(
-            controller_node(to),
-            ControllerMsg::Request {
-                correlation_id,
-                request,
+        self.alter_partition.done(tp);
+        let ControllerResponse::AlterPartition {
+            error,
+            partition_error,
+            leader_epoch,
+            isr,
+            partition_epoch,
+            ..
+        } = response
+        else {
+            return;
+        };
+        let Some(p) = self.partitions.get_mut(tp) else {
+            return;
+        };
+        let my_epoch = p.leader_epoch;
+        if let Some(leader) = p.leader_state_mut() {
+            leader.pending = None;
+            if error.is_none() && partition_error.is_none() && leader_epoch == my_epoch {
+                leader.isr = isr;
+                p.partition_epoch = partition_epoch;
             }
-            .into(),
+        }
+        self.maybe_advance_hw(env, tp);
+        self.try_complete_produces(env, Some(tp));
+    }
+
+    /// An AlterPartition for `tp` got no answer: the proposal is dropped, to
+    /// be made again if it still holds.
+    pub fn on_alter_partition_lost(&mut self, tp: &TopicPartition) {
+        self.alter_partition.done(tp);
+        if let Some(leader) = self
+            .partitions
+            .get_mut(tp)
+            .and_then(Partition::leader_state_mut)
+        {
+            leader.pending = None;
+        }
+    }
+
+    /// Produce (Kafka's appendRecords): acks=0 and acks=1 answer after the
+    /// local append; acks=all checks the ISR against min.insync.replicas
+    /// (NOT_ENOUGH_REPLICAS), appends, and answers once the high watermark
+    /// passes the batch (NOT_ENOUGH_REPLICAS_AFTER_APPEND if the ISR shrank
+    /// below the minimum meanwhile, REQUEST_TIMED_OUT after the request's
+    /// timeout, NOT_LEADER_OR_FOLLOWER if leadership moved). A batch that a
+    /// log flush covers (`log.flush.interval.*`) is answered only once the
+    /// flush is on disk, as Kafka flushes inside the append.
+    pub fn handle_produce(
+        &mut self,
+        env: &mut Env<'_>,
+        reply_to: ReplyTo,
+        acks: i16,
+        timeout_ms: u64,
+        partitions: Vec<ProduceData>,
+    ) {
+        let now_ms = env.now_ms();
+        let failed = |tp: TopicPartition, e: Errors| ProducePartitionStatus {
+            tp,
+            required_offset: 0,
+            base_offset: -1,
+            outcome: PartitionOutcome::Done(Some(e)),
+        };
+        let mut parts = Vec::with_capacity(partitions.len());
+        for data in partitions {
+            let tp = data.tp.clone();
+            let Some(p) = self.partitions.get_mut(&tp).filter(|p| p.is_leader()) else {
+                parts.push(failed(tp, Errors::NotLeaderOrFollower));
+                continue;
+            };
+            if acks == -1 && p.isr_size() < p.min_insync {
+                parts.push(failed(tp, Errors::NotEnoughReplicas));
+                continue;
+            }
+            let n = data.records.len() as i32;
+            let last_seq = if data.base_sequence < 0 {
+                -1
+            } else {
+                data.base_sequence.wrapping_add(n - 1)
+            };
+            let check = p.producers.check(
+                data.producer_id,
+                data.producer_epoch,
+                data.base_sequence,
+                last_seq,
+            );
+            match check {
+                SequenceCheck::Reject(e) => parts.push(failed(tp, e)),
+                SequenceCheck::Duplicate(offset) => parts.push(ProducePartitionStatus {
+                    tp,
+                    required_offset: offset + data.records.len() as u64,
+                    base_offset: offset as i64,
+                    outcome: PartitionOutcome::Pending,
+                }),
+                SequenceCheck::Append => {
+                    let mut out = Vec::new();
+                    let epoch = p.leader_epoch;
+                    let batch = p.log.append_as_leader(
+                        data.records,
+                        data.producer_id,
+                        data.producer_epoch,
+                        data.base_sequence,
+                        epoch,
+                        now_ms,
+                        &mut out,
+                    );
+                    p.producers.update(&batch);
+                    parts.push(ProducePartitionStatus {
+                        tp: tp.clone(),
+                        required_offset: batch.next_offset(),
+                        base_offset: batch.base_offset as i64,
+                        outcome: PartitionOutcome::Pending,
+                    });
+                    self.apply_log(env, &tp, out);
+                    self.complete_fetches_on(env, &tp);
+                    self.maybe_advance_hw(env, &tp);
+                }
+            }
+        }
+        if acks == 0 {
+            return;
+        }
+        let delayed = DelayedProduce {
+            waiter: ProduceWaiter::Client(reply_to),
+            acks,
+            parts,
+            deadline: env.now() + timeout_ms * MILLIS,
+        };
+        let id = self.purgatory.add_produce(env, delayed);
+        self.try_complete(env, id);
+    }
+
+    /// Appends the group coordinator's records to `tp` (an offsets
+    /// partition) as its leader with acks=all; the outcome comes back as
+    /// [`ReplicaEvent::InternalAppendDone`]. Returns the error when the
+    /// append cannot start.
+    pub fn append_internal(
+        &mut self,
+        env: &mut Env<'_>,
+        id: u64,
+        tp: &TopicPartition,
+        records: Vec<Record>,
+    ) -> Option<Errors> {
+        let now_ms = env.now_ms();
+        let p = match self.partitions.get_mut(tp).filter(|p| p.is_leader()) {
+            Some(p) => p,
+            None => return Some(Errors::NotLeaderOrFollower),
+        };
+        if p.isr_size() < p.min_insync {
+            return Some(Errors::NotEnoughReplicas);
+        }
+        let mut out = Vec::new();
+        let epoch = p.leader_epoch;
+        let batch = p
+            .log
+            .append_as_leader(records, -1, -1, -1, epoch, now_ms, &mut out);
+        self.apply_log(env, tp, out);
+        let delayed = DelayedProduce {
+            waiter: ProduceWaiter::Internal(id),
+            acks: -1,
+            parts: vec![ProducePartitionStatus {
+                tp: tp.clone(),
+                required_offset: batch.next_offset(),
+                base_offset: batch.base_offset as i64,
+                outcome: PartitionOutcome::Pending,
+            }],
+            deadline: env.now() + self.config.offsets_commit_timeout_ms * MILLIS,
+        };
+        self.purgatory.add_produce(env, delayed);
+        self.complete_fetches_on(env, tp);
+        self.maybe_advance_hw(env, tp);
+        self.try_complete_produces(env, Some(tp));
+        None
+    }
+
+    /// Completes the waiting produces whose partitions are all answered
+    /// (those watching `tp`, or all).
+    fn try_complete_produces(&mut self, env: &mut Env<'_>, tp: Option<&TopicPartition>) {
+        for id in self.purgatory.produces_watching(tp) {
+            self.try_complete(env, id);
+        }
+    }
+
+    /// Checks a waiting produce's pending partitions and answers it once all are done.
+    fn try_complete(&mut self, env: &mut Env<'_>, id: u64) {
+        let Some(d) = self.purgatory.produce_mut(id) else {
+            return;
+        };
+        let acks = d.acks;
+        for part in &mut d.parts {
+            if part.outcome != PartitionOutcome::Pending {
+                continue;
+            }
+            let Some(p) = self.partitions.get(&part.tp).filter(|p| p.is_leader()) else {
+                part.outcome = PartitionOutcome::Done(Some(Errors::NotLeaderOrFollower));
+                continue;
+            };
+            let required = part.required_offset;
+            // A flush this append started must be on disk first.
+            let flushed =
+                p.log.recovery_point() >= required || !self.logs.flush_pending(&part.tp, required);
+            if !flushed {
+                continue;
+            }
+            if acks == 1 {
+                part.outcome = PartitionOutcome::Done(None);
+            } else if p.log.high_watermark() >= required {
+                let maximal = p.leader_state().map_or(0, |l| l.maximal_isr().len());
+                part.outcome = PartitionOutcome::Done(if maximal < p.min_insync {
+                    Some(Errors::NotEnoughReplicasAfterAppend)
+                } else {
+                    None
+                });
+            }
+        }
+        if d.is_done() {
+            if let Some(d) = self.purgatory.take_produce(id) {
+                self.respond_produce(env, d);
+            }
+        }
+    }
+
+    fn respond_produce(&mut self, env: &mut Env<'_>, d: DelayedProduce) {
+        let error_of = |o: PartitionOutcome| match o {
+            PartitionOutcome::Done(e) => e,
+            PartitionOutcome::Pending => Some(Errors::RequestTimedOut),
+        };
+        match d.waiter {
+            ProduceWaiter::Internal(id) => {
+                let error = d.parts.iter().find_map(|p| error_of(p.outcome));
+                self.events
+                    .push(ReplicaEvent::InternalAppendDone { id, error });
+            }
+            ProduceWaiter::Client(to) => {
+                let partitions = d
+                    .parts
+                    .into_iter()
+                    .map(|p| {
+                        let error = error_of(p.outcome);
+                        ProduceResult {
+                            tp: p.tp,
+                            error,
+                            base_offset: if error.is_some() { -1 } else { p.base_offset },
+                        }
+                    })
+                    .collect();
+                reply(env, to, KafkaResponse::Produce { partitions });
+            }
+        }
+    }
+
+    /// Fetch (Kafka's fetchMessages): followers read to the log end and
+    /// report their position (which moves the high watermark and may grow
+    /// the ISR); consumers read up to the high watermark. Both are checked
+    /// against the leader epoch they believe current (KIP-320); a follower
+    /// whose last fetched epoch is not in the leader's log gets the diverging
+    /// epoch to truncate to. An empty fetch waits until data arrives or
+    /// `max_wait_ms` passes.
+    pub fn handle_fetch(
+        &mut self,
+        env: &mut Env<'_>,
+        reply_to: ReplyTo,
+        replica: Option<(u32, u64)>,
+        max_wait_ms: u64,
+        partitions: Vec<FetchPartition>,
+    ) {
+        let answers = self.read_fetch(env, replica, &partitions);
+        let has_data = answers
+            .iter()
+            .any(|a| a.error.is_some() || !a.batches.is_empty() || a.diverging_epoch.is_some());
+        if has_data || max_wait_ms == 0 {
+            reply(
+                env,
+                reply_to,
+                KafkaResponse::Fetch {
+                    partitions: answers,
+                },
+            );
+            return;
+        }
+        let delayed = DelayedFetch {
+            reply_to,
+            replica,
+            partitions,
+            deadline: env.now() + max_wait_ms * MILLIS,
+        };
+        self.purgatory.add_fetch(env, delayed);
+    }
+
+    /// Reads what a fetch asks for, recording follower positions.
+    fn read_fetch(
+        &mut self,
+        env: &mut Env<'_>,
+        replica: Option<(u32, u64)>,
+        partitions: &[FetchPartition],
+    ) -> Vec<FetchedPartition> {
+        let now_ms = env.now_ms();
+        let mut answers = Vec::with_capacity(partitions.len());
+        let mut moved = Vec::new();
+        for req in partitions {
+            let answer = self.read_partition(replica, req, now_ms);
+            if replica.is_some() && answer.error.is_none() && answer.diverging_epoch.is_none() {
+                moved.push(req.tp.clone());
+            }
+            answers.push(answer);
+        }
+        for tp in moved {
+            self.maybe_advance_hw(env, &tp);
+            let candidate = self.partitions.get(&tp).and_then(|p| {
+                let r = p.expand_candidate()?;
+                let mut isr = p.leader_state()?.isr.clone();
+                isr.push(r);
+                Some(isr)
+            });
+            if let Some(isr) = candidate {
+                self.propose_isr(&tp, isr, now_ms);
+            }
+        }
+        answers
+    }
+
+    fn read_partition(
+        &mut self,
+        replica: Option<(u32, u64)>,
+        req: &FetchPartition,
+        now_ms: u64,
+    ) -> FetchedPartition {
+        let mut answer = FetchedPartition {
+            tp: req.tp.clone(),
+            error: None,
+            high_watermark: 0,
+            log_end_offset: 0,
+            diverging_epoch: None,
+            batches: Vec::new(),
+        };
+        let Some(p) = self.partitions.get_mut(&req.tp).filter(|p| p.is_leader()) else {
+            answer.error = Some(Errors::NotLeaderOrFollower);
+            return answer;
+        };
+        if req.current_leader_epoch >= 0 {
+            if req.current_leader_epoch < p.leader_epoch {
+                answer.error = Some(Errors::FencedLeaderEpoch);
+                return answer;
+            }
+            if req.current_leader_epoch > p.leader_epoch {
+                answer.error = Some(Errors::UnknownLeaderEpoch);
+                return answer;
+            }
+        }
+        answer.high_watermark = p.log.high_watermark();
+        answer.log_end_offset = p.log.log_end_offset();
+        if let (Some(last_epoch), Some(_)) = (req.last_fetched_epoch, replica) {
+            if self.config.truncation == Truncation::LeaderEpoch {
+                let end = p.log.end_offset_for_epoch(last_epoch).unwrap_or((-1, 0));
+                if end.0 < last_epoch || end.1 < req.fetch_offset {
+                    answer.diverging_epoch = Some(end);
+                    return answer;
+                }
+            }
+        }
+        let max_offset = match replica {
+            Some(_) => p.log.log_end_offset(),
+            None => p.log.high_watermark(),
+        };
+        if req.fetch_offset > p.log.log_end_offset() {
+            answer.error = Some(Errors::OffsetOutOfRange);
+            return answer;
+        }
+        if let Some((follower, broker_epoch)) = replica {
+            if p.replicas.contains(&follower) {
+                p.record_follower_fetch(follower, broker_epoch, req.fetch_offset, now_ms);
+            }
+        }
+        answer.batches = p.log.read(
+            req.fetch_offset,
+            max_offset,
+            self.config.replica_fetch_max_bytes,
+        );
+        answer
+    }
+
+    /// New data or a higher high watermark on `tp`: waiting fetches that
+    /// can now return something are answered.
+    fn complete_fetches_on(&mut self, env: &mut Env<'_>, tp: &TopicPartition) {
+        for id in self.purgatory.fetches_watching(tp) {
+            let ready = self.purgatory.fetch(id).is_some_and(|f| {
+                f.partitions.iter().any(|r| {
+                    &r.tp == tp
+                        && self.partitions.get(tp).is_some_and(|p| {
+                            let limit = if f.replica.is_some() {
+                                p.log.log_end_offset()
+                            } else {
+                                p.log.high_watermark()
+                            };
+                            limit > r.fetch_offset
+                        })
+                })
+            });
+            if ready {
+                if let Some(f) = self.purgatory.take_fetch(id) {
+                    self.answer_fetch(env, f);
+                }
+            }
+        }
+    }
+
+    /// Leadership of `tp` changed: waiting fetches naming it are answered now.
+    fn answer_fetches_on(&mut self, env: &mut Env<'_>, tp: &TopicPartition) {
+        for id in self.purgatory.fetches_watching(tp) {
+            if let Some(f) = self.purgatory.take_fetch(id) {
+                self.answer_fetch(env, f);
+            }
+        }
+    }
+
+    fn answer_fetch(&mut self, env: &mut Env<'_>, f: DelayedFetch) {
+        let answers = self.read_fetch(env, f.replica, &f.partitions);
+        reply(
+            env,
+            f.reply_to,
+            KafkaResponse::Fetch {
+                partitions: answers,
+            },
         );
     }
 
-    /// AlterPartitions (and a producer-id block request) whose answer never
-    /// came are dropped, to be proposed again.
-    fn retry_alter_partitions<N: BrokerHost>(&mut self, ctx: &mut Ctx<'_, N>, now_ms: u64) {
-        if self.producer_ids_requested
-            && self
-                .producer_ids_requested_at
-                .is_some_and(|t| now_ms.saturating_sub(t) > 2000)
-        {
-            self.producer_ids_requested = false;
-            if let Some((from, corr)) = self.waiting_init.pop() {
-                self.init_producer_id(ctx, from, corr);
-            }
-        }
-        for p in self.partitions.values_mut() {
-            if let Some(l) = p.leader_state_mut() {
-                if l.pending
-                    .as_ref()
-                    .is_some_and(|x| now_ms.saturating_sub(x.sent_ms) > 5000)
-                {
-                    l.pending = None;
-                }
-            }
-        }
-    }
-
-    /// A controller answered a data-path request.
-    pub fn on_controller_response<N: BrokerHost>(
-        &mut self,
-        ctx: &mut Ctx<'_, N>,
-        correlation_id: u64,
-        response: ControllerResponse,
-    ) {
-        match response {
-            ControllerResponse::AlterPartition {
-                error,
-                partition_error,
-                leader_epoch,
-                isr,
-                partition_epoch,
-                ..
-            } => {
-                let Some(tp) = self.alter_in_flight.remove(&correlation_id) else {
-                    return;
-                };
-                let Some(p) = self.partitions.get_mut(&tp) else {
-                    return;
-                };
-                let my_epoch = p.leader_epoch;
-                if let Some(leader) = p.leader_state_mut() {
-                    leader.pending = None;
-                    if error.is_none() && partition_error.is_none() && leader_epoch == my_epoch {
-                        leader.isr = isr;
-                        p.partition_epoch = partition_epoch;
-                    }
-                }
-                self.maybe_advance_hw(ctx, &tp);
-                self.try_complete_produces(ctx, Some(&tp));
-            }
-            ControllerResponse::AllocateProducerIds {
-                error,
-                producer_id_start,
-                producer_id_len,
-            } => {
-                self.producer_ids_requested = false;
-                if error.is_none() {
-                    self.producer_ids =
-                        Some((producer_id_start, producer_id_start + producer_id_len));
-                }
-                for (from, corr) in std::mem::take(&mut self.waiting_init) {
-                    self.init_producer_id(ctx, from, corr);
-                }
-            }
-            _ => {}
-        }
-    }
-
-    /// A request from a client or another broker.
-    pub fn on_request<N: BrokerHost>(
-        &mut self,
-        ctx: &mut Ctx<'_, N>,
-        from: NodeId,
-        correlation_id: u64,
-        request: KafkaRequest,
-        image: &MetadataImage,
-    ) {
-        match request {
-            KafkaRequest::Produce {
-                acks,
-                timeout_ms,
-                partitions,
-            } => self.handle_produce(ctx, from, correlation_id, acks, timeout_ms, partitions),
-            KafkaRequest::Fetch {
-                replica,
-                max_wait_ms,
-                partitions,
-            } => self.handle_fetch(ctx, from, correlation_id, replica, max_wait_ms, partitions),
-            KafkaRequest::Metadata { topics } => {
-                let topics = topics
-                    .iter()
-                    .filter_map(|name| {
-                        let t = image.topics.get(name)?;
-                        let parts = t
-                            .partitions
-                            .iter()
-                            .map(|(&partition, p)| PartitionMetadata {
-                                partition,
-                                leader: p.leader,
-                                leader_epoch: p.leader_epoch,
-                            })
-                            .collect();
-                        Some((name.clone(), parts))
-                    })
-                    .collect();
-                reply(
-                    ctx,
-                    from,
-                    correlation_id,
-                    KafkaResponse::Metadata { topics },
-                );
-            }
-            KafkaRequest::InitProducerId => self.init_producer_id(ctx, from, correlation_id),
-            KafkaRequest::FindCoordinator { key } => {
-                self.handle_find_coordinator(ctx, from, correlation_id, &key, image)
-            }
-            KafkaRequest::Group { group_id, request } => {
-                self.handle_group(ctx, from, correlation_id, &group_id, request)
-            }
-            KafkaRequest::ListOffsets {
-                tp,
-                timestamp,
-                current_leader_epoch,
-            } => {
-                let response = self.list_offsets(tp, timestamp, current_leader_epoch);
-                reply(ctx, from, correlation_id, response);
-            }
-            KafkaRequest::OffsetForLeaderEpoch {
-                tp,
-                current_leader_epoch,
-                leader_epoch,
-            } => {
-                let response = match self.partitions.get(&tp) {
-                    Some(p)
-                        if p.is_leader()
-                            && (current_leader_epoch < 0
-                                || current_leader_epoch == p.leader_epoch) =>
-                    {
-                        let (epoch, end) =
-                            p.log.end_offset_for_epoch(leader_epoch).unwrap_or((-1, 0));
-                        KafkaResponse::OffsetForLeaderEpoch {
-                            tp,
-                            error: None,
-                            leader_epoch: epoch,
-                            end_offset: end,
-                        }
-                    }
-                    Some(p) if p.is_leader() && current_leader_epoch < p.leader_epoch => {
-                        KafkaResponse::OffsetForLeaderEpoch {
-                            tp,
-                            error: Some(Errors::FencedLeaderEpoch),
-                            leader_epoch: -1,
-                            end_offset: 0,
-                        }
-                    }
-                    Some(p) if p.is_leader() => KafkaResponse::OffsetForLeaderEpoch {
-                        tp,
-                        error: Some(Errors::UnknownLeaderEpoch),
-                        leader_epoch: -1,
-                        end_offset: 0,
-                    },
-                    _ => KafkaResponse::OffsetForLeaderEpoch {
-                        tp,
-                        error: Some(Errors::NotLeaderOrFollower),
-                        leader_epoch: -1,
-                        end_offset: 0,
-                    },
-                };
-                reply(ctx, from, correlation_id, response);
-            }
-        }
-    }
-
-    /// InitProducerId: the next id of this broker's block (one more
-    /// AllocateProducerIds when it runs out).
-    fn init_producer_id<N: BrokerHost>(
-        &mut self,
-        ctx: &mut Ctx<'_, N>,
-        from: NodeId,
-        correlation_id: u64,
-    ) {
-        match self.producer_ids {
-            Some((next, end)) if next < end => {
-                self.producer_ids = Some((next + 1, end));
-                let response = KafkaResponse::InitProducerId {
-                    error: None,
-                    producer_id: next,
-                    producer_epoch: 0,
-                };
-                reply(ctx, from, correlation_id, response);
-            }
-            _ => {
-                self.waiting_init.push((from, correlation_id));
-                let Some(broker_epoch) = self.broker_epoch else {
-                    let response = KafkaResponse::InitProducerId {
-                        error: Some(Errors::CoordinatorNotAvailable),
-                        producer_id: -1,
-                        producer_epoch: -1,
-                    };
-                    self.waiting_init.pop();
-                    reply(ctx, from, correlation_id, response);
-                    return;
-                };
-                if !self.producer_ids_requested {
-                    self.producer_ids_requested = true;
-                    self.producer_ids_requested_at = Some(ctx.now() / sim::MILLIS);
-                    let correlation = DATA_PATH_CORRELATION_BASE + self.next_id();
-                    let request = ControllerRequest::AllocateProducerIds {
-                        broker_id: self.me,
-                        broker_epoch,
-                    };
-                    self.send_to_controller(ctx, correlation, request);
-                }
-            }
-        }
-    }
-}
-
-impl ReplicaManager {
     /// ListOffsets on the leader: earliest is the log start, latest the
     /// high watermark (what a consumer may read up to).
-    fn list_offsets(
+    pub fn list_offsets(
         &self,
         tp: TopicPartition,
         timestamp: i64,
@@ -959,7 +969,7 @@ impl ReplicaManager {
         if current_leader_epoch > p.leader_epoch {
             return error(Errors::UnknownLeaderEpoch);
         }
-        let offset = if timestamp == crate::protocol::EARLIEST_TIMESTAMP {
+        let offset = if timestamp == EARLIEST_TIMESTAMP {
             p.log.log_start_offset()
         } else {
             p.log.high_watermark()
@@ -970,29 +980,52 @@ impl ReplicaManager {
             offset,
         }
     }
-}
 
-/// Rebuilds a partition's producer state from its log (after truncation).
-pub(super) fn rebuild_producer_state(p: &mut Partition) {
-    p.producers.clear();
-    for batch in p.log.batches() {
-        p.producers.update(batch);
-    }
-}
-
-/// Sends a data-path response.
-pub(super) fn reply<N: BrokerHost>(
-    ctx: &mut Ctx<'_, N>,
-    to: NodeId,
-    correlation_id: u64,
-    response: KafkaResponse,
-) {
-    ctx.send(
-        to,
-        KafkaMsg::Response {
-            correlation_id,
-            response,
+    /// OffsetForLeaderEpoch on the leader (a consumer validating its
+    /// position after a leader change, KIP-320).
+    pub fn offset_for_leader_epoch(
+        &self,
+        tp: TopicPartition,
+        current_leader_epoch: i32,
+        leader_epoch: i32,
+    ) -> KafkaResponse {
+        let answer = |error, leader_epoch, end_offset| KafkaResponse::OffsetForLeaderEpoch {
+            tp: tp.clone(),
+            error,
+            leader_epoch,
+            end_offset,
+        };
+        match self.partitions.get(&tp) {
+            Some(p)
+                if p.is_leader()
+                    && (current_leader_epoch < 0 || current_leader_epoch == p.leader_epoch) =>
+            {
+                let (epoch, end) = p.log.end_offset_for_epoch(leader_epoch).unwrap_or((-1, 0));
+                answer(None, epoch, end)
+            }
+            Some(p) if p.is_leader() && current_leader_epoch < p.leader_epoch => {
+                answer(Some(Errors::FencedLeaderEpoch), -1, 0)
+            }
+            Some(p) if p.is_leader() => answer(Some(Errors::UnknownLeaderEpoch), -1, 0),
+            _ => answer(Some(Errors::NotLeaderOrFollower), -1, 0),
         }
-        .into(),
-    );
+    }
+
+    /// Whether this broker leads `tp` and its high watermark reached the
+    /// start of its leader epoch: what the log holds below it is committed
+    /// (a new coordinator loads from here).
+    pub fn committed_since_epoch_start(&self, tp: &TopicPartition) -> bool {
+        self.partitions.get(tp).is_some_and(|p| {
+            p.leader_state()
+                .is_some_and(|l| p.log.high_watermark() >= l.epoch_start_offset)
+        })
+    }
+
+    /// The batches of `tp`'s log (the coordinator loads its groups from them).
+    pub fn batches(&self, tp: &TopicPartition) -> Vec<Arc<RecordBatch>> {
+        self.partitions
+            .get(tp)
+            .map(|p| p.log.batches().cloned().collect())
+            .unwrap_or_default()
+    }
 }

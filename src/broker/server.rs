@@ -1,49 +1,41 @@
-//! `BrokerServer`: one broker process. Boot rebuilds it from its disk: the
-//! metadata log it replicated (never fsynced, as Kafka observers do not
-//! flush) is read back, then fetched on from the quorum leader.
-
-use std::collections::BTreeMap;
-
-use sim::{Ctx, Node, NodeId};
-
-use super::lifecycle::{BrokerLifecycle, LifecycleEffect, REQUEST_TIMEOUT_NS};
-use crate::controller::node::{controller_node, leader_of, LeaderObs};
-use crate::controller::raft::{
-    MetadataObserver, RaftMessage, RaftOutput, RaftTimer, Record, METADATA_LOG_FILE,
-};
-use crate::controller::rpc::ControllerMsg;
-use crate::metadata::{MetadataImage, MetadataRecord, Uuid};
-use crate::protocol::{KafkaMsg, KafkaResponse};
+//! `BrokerServer`: one broker process and the managers it is made of
+//! (Kafka's BrokerServer). Boot rebuilds it from its disk: the metadata log
+//! it replicated (never fsynced, as Kafka observers do not flush) is read
+//! back and fetched on from the quorum, every partition log is recovered.
+//! The broker registers and heartbeats (BrokerLifecycleManager), replays
+//! committed metadata into its image, and once the controller says it has
+//! caught up, its ReplicaManager acts on the image; its group coordinator
+//! and producer-id manager sit beside the ReplicaManager.
 
 use super::config::BrokerConfig;
-use super::replica_manager::{ReplicaManager, DATA_PATH_CORRELATION_BASE};
+use super::controller_channel::{ControllerChannel, ControllerPurpose};
+use super::group_service::GroupCoordinatorService;
+use super::lifecycle::{BrokerLifecycleManager, LifecycleEvent};
+use super::producer_id_manager::ProducerIdManager;
+use super::purgatory::ReplyTo;
+use super::replica_manager::{reply, ReplicaManager};
+use crate::controller::node::{leader_of, LeaderObs};
+use crate::controller::raft::{MetadataObserver, RaftOutput, Record, METADATA_LOG_FILE};
+use crate::controller::rpc::ControllerMsg;
+use crate::metadata::{MetadataImage, MetadataRecord, Uuid};
+use crate::node::{Address, DiskView, Env, Input, KafkaNodeId, Timer};
+use crate::protocol::{KafkaMsg, KafkaRequest, KafkaResponse, Message, PartitionMetadata};
 
-/// A broker's timers.
+/// A broker's own timers (its KRaft observer's are `Timer::Raft`).
 #[derive(Clone, Debug, Hash, PartialEq, Eq)]
 pub enum BrokerTimer {
-    /// The metadata fetcher's.
-    Raft(RaftTimer),
     /// Registration or heartbeat is due.
     Lifecycle,
-    /// A controller request went unanswered.
-    RequestTimeout(u64),
     /// Time to look for followers that fell out of sync.
     IsrCheck,
     /// Time to checkpoint high watermarks.
     HwCheckpoint,
     /// Time to checkpoint recovery points.
     RecoveryCheckpoint,
-    /// A delayed produce reached its timeout.
-    ProduceTimeout(u64),
-    /// A held fetch reached its max wait.
-    FetchTimeout(u64),
+    /// A waiting produce or fetch may have reached its deadline.
+    Purgatory,
     /// A fetcher's backoff ended (by leader broker id).
     FetcherRetry(u32),
-    /// A fetcher's request (leader, correlation id) went unanswered for
-    /// `replica.socket.timeout.ms`.
-    FetcherTimeout(u32, u64),
-    /// Periodic retry of lost AlterPartition / AllocateProducerIds requests.
-    AlterPartitionRetry,
     /// The group coordinator's session and rebalance deadlines.
     GroupTick,
 }
@@ -101,56 +93,87 @@ pub enum BrokerObs {
     },
 }
 
+/// What a broker is set up with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BrokerSpec {
+    /// Its Kafka node id.
+    pub id: KafkaNodeId,
+    /// The controller quorum's voters (Kafka node ids, sorted).
+    pub voters: Vec<KafkaNodeId>,
+    /// Its configs.
+    pub config: BrokerConfig,
+    /// Test-only mutation: replaying a leader change does not bump the leader epoch.
+    pub keep_leader_epoch: bool,
+}
+
 /// A broker process.
 #[derive(Debug)]
 pub struct BrokerServer {
-    id: u32,
-    voters: Vec<u32>,
-    keep_leader_epoch: bool,
-    fetcher: Option<MetadataObserver>,
-    lifecycle: Option<BrokerLifecycle>,
+    id: KafkaNodeId,
+    voters: Vec<KafkaNodeId>,
+    metadata: MetadataObserver,
     image: MetadataImage,
-    config: BrokerConfig,
-    broker_nodes: BTreeMap<u32, NodeId>,
-    replicas: Option<ReplicaManager>,
+    lifecycle: BrokerLifecycleManager,
+    channel: ControllerChannel,
+    replicas: ReplicaManager,
+    producer_ids: ProducerIdManager,
+    groups: GroupCoordinatorService,
     /// Set once the controller says this incarnation caught up (Kafka's
     /// BrokerServer waits for it before its replica manager acts on metadata).
     data_path_ready: bool,
 }
 
 impl BrokerServer {
-    /// Broker `id` of a cluster whose controllers are `voters`;
-    /// `broker_nodes` maps every broker id to its simulation node.
-    pub fn new(
-        id: u32,
-        voters: Vec<u32>,
-        config: BrokerConfig,
-        broker_nodes: BTreeMap<u32, NodeId>,
-    ) -> Self {
-        Self {
-            id,
-            voters,
-            keep_leader_epoch: false,
-            fetcher: None,
-            lifecycle: None,
-            image: MetadataImage::default(),
-            config,
-            broker_nodes,
-            replicas: None,
+    /// Boots broker `spec.id` from `disk`.
+    pub fn boot(spec: &BrokerSpec, env: &mut Env<'_>, disk: &dyn DiskView) -> Self {
+        env.observe(BrokerObs::Booted);
+        let metadata = MetadataObserver::recover(
+            spec.id,
+            spec.voters.clone(),
+            disk.read(METADATA_LOG_FILE).as_deref(),
+        );
+        let incarnation = Uuid::random(env.rng());
+        let replicas = ReplicaManager::boot(spec.id, spec.config, env, disk);
+        let config = spec.config;
+        let mut image = MetadataImage::default();
+        image.keep_leader_epoch = spec.keep_leader_epoch;
+        let mut broker = Self {
+            id: spec.id,
+            voters: spec.voters.clone(),
+            metadata,
+            image,
+            lifecycle: BrokerLifecycleManager::new(spec.id, incarnation),
+            channel: ControllerChannel::new(spec.voters.clone()),
+            replicas,
+            producer_ids: ProducerIdManager::default(),
+            groups: GroupCoordinatorService::new(
+                config.offsets_topic_num_partitions,
+                config.group_initial_rebalance_delay_ms,
+                config.forget_offsets_on_load,
+            ),
             data_path_ready: false,
-        }
+        };
+        let mut out = Vec::new();
+        let now = env.now();
+        broker.metadata.start(now, env.rng(), &mut out);
+        broker.apply_raft(env, out);
+        broker.lifecycle_due(env);
+        broker
     }
 
-    /// The data path (None before start).
-    pub fn replica_manager(&self) -> Option<&ReplicaManager> {
-        self.replicas.as_ref()
+    /// Its Kafka node id.
+    pub fn id(&self) -> KafkaNodeId {
+        self.id
     }
 
-    /// Test-only mutation: replaying a leader change does not bump the leader epoch.
-    pub fn with_keep_leader_epoch(mut self, on: bool) -> Self {
-        self.keep_leader_epoch = on;
-        self.image.keep_leader_epoch = on;
-        self
+    /// The data path.
+    pub fn replica_manager(&self) -> &ReplicaManager {
+        &self.replicas
+    }
+
+    /// The group coordinator.
+    pub fn group_coordinator(&self) -> &GroupCoordinatorService {
+        &self.groups
     }
 
     /// Its metadata image.
@@ -158,244 +181,264 @@ impl BrokerServer {
         &self.image
     }
 
-    /// Its replica of the metadata log (an observer of the quorum), once started.
-    pub fn metadata_observer(&self) -> Option<&MetadataObserver> {
-        self.fetcher.as_ref()
+    /// Its replica of the metadata log (an observer of the quorum).
+    pub fn metadata_observer(&self) -> &MetadataObserver {
+        &self.metadata
     }
 
-    /// Its registration state (None before start).
-    pub fn lifecycle(&self) -> Option<&BrokerLifecycle> {
-        self.lifecycle.as_ref()
+    /// Its registration state.
+    pub fn lifecycle(&self) -> &BrokerLifecycleManager {
+        &self.lifecycle
     }
 
-    /// Boot.
-    pub fn start<N: BrokerHost>(&mut self, ctx: &mut Ctx<'_, N>) {
-        ctx.observe(BrokerObs::Booted.into());
-        let fetcher = MetadataObserver::recover(
-            self.id,
-            self.voters.clone(),
-            ctx.disk().read(METADATA_LOG_FILE),
-        );
-        self.fetcher = Some(fetcher);
-        let incarnation = Uuid::random(ctx.rng());
-        self.lifecycle = Some(BrokerLifecycle::new(
-            self.id,
-            incarnation,
-            self.voters.clone(),
-        ));
-        let mut replicas = ReplicaManager::new(
-            self.id,
-            self.config,
-            self.voters.clone(),
-            self.broker_nodes.clone(),
-        );
-        replicas.start(ctx);
-        self.replicas = Some(replicas);
-        ctx.set_timer(1000 * sim::MILLIS, BrokerTimer::AlterPartitionRetry.into());
-        let mut out = Vec::new();
-        self.fetcher_mut().start(ctx.rng(), &mut out);
-        self.apply_raft(ctx, out);
-        self.lifecycle_due(ctx);
-    }
-
-    fn fetcher_mut(&mut self) -> &mut MetadataObserver {
-        self.fetcher.as_mut().expect("started")
-    }
-
-    /// A message from node `from`.
-    pub fn on_message<N: BrokerHost>(
-        &mut self,
-        ctx: &mut Ctx<'_, N>,
-        from: NodeId,
-        msg: BrokerMsg,
-    ) {
-        match msg {
-            BrokerMsg::Raft(msg) => {
+    /// Handles one input, then lets its managers act on what it changed.
+    pub fn handle(&mut self, env: &mut Env<'_>, input: Input) {
+        match input {
+            Input::Message { from, msg } => self.on_message(env, from, msg),
+            Input::Timer(Timer::Raft(timer)) => {
                 let mut out = Vec::new();
-                let now = ctx.now();
-                let fetcher = self.fetcher.as_mut().expect("started");
-                fetcher.on_message(now, ctx.rng(), from.0 + 1, msg, &mut out);
-                self.apply_raft(ctx, out);
+                let now = env.now();
+                self.metadata.on_timer(now, env.rng(), timer, &mut out);
+                self.apply_raft(env, out);
             }
-            BrokerMsg::Rpc(ControllerMsg::Response {
-                correlation_id,
-                response,
-                ..
-            }) if correlation_id >= DATA_PATH_CORRELATION_BASE => {
-                let replicas = self.replicas.as_mut().expect("started");
-                replicas.on_controller_response(ctx, correlation_id, response);
+            Input::Timer(Timer::Broker(BrokerTimer::Lifecycle)) => self.lifecycle_due(env),
+            Input::Timer(Timer::Broker(BrokerTimer::GroupTick)) => {
+                self.groups.on_tick(env, &mut self.replicas)
             }
-            BrokerMsg::Kafka(KafkaMsg::Request {
-                correlation_id,
-                request,
-            }) => {
-                // Until it has caught up, a broker knows no topics (Kafka does
-                // not even open its client listener before then).
-                let empty = MetadataImage::default();
-                let image = if self.data_path_ready {
-                    &self.image
-                } else {
-                    &empty
+            Input::Timer(Timer::Broker(timer)) => self.replicas.on_timer(env, timer),
+            Input::Timer(Timer::RequestTimeout) => {
+                for purpose in self.channel.expire(env) {
+                    self.on_controller_lost(env, purpose, true);
+                }
+                self.replicas.on_request_timeout(env);
+            }
+            Input::Disconnected(peer) => self.on_disconnect(env, peer),
+            Input::Fsynced(token) => self.replicas.on_fsync(env, token),
+            Input::Timer(_) | Input::Close => {}
+        }
+        self.groups.on_replica_events(env, &mut self.replicas);
+        self.sync_controller();
+        for (tp, request) in self.replicas.take_alter_partitions() {
+            self.channel
+                .send(env, request, ControllerPurpose::AlterPartition(tp));
+        }
+    }
+
+    fn on_message(&mut self, env: &mut Env<'_>, from: Address, msg: Message) {
+        match msg {
+            Message::Raft(msg) => {
+                let Some(voter) = from.node() else {
+                    return;
                 };
-                let replicas = self.replicas.as_mut().expect("started");
-                replicas.on_request(ctx, from, correlation_id, request, image);
+                let mut out = Vec::new();
+                let now = env.now();
+                self.metadata
+                    .on_message(now, env.rng(), voter, msg, &mut out);
+                self.apply_raft(env, out);
             }
-            BrokerMsg::Kafka(KafkaMsg::Response {
-                correlation_id,
-                response: KafkaResponse::Fetch { partitions },
-            }) => {
-                let replicas = self.replicas.as_mut().expect("started");
-                replicas.on_fetch_response(ctx, from, correlation_id, partitions);
-            }
-            BrokerMsg::Kafka(KafkaMsg::Response { .. }) => {}
-            BrokerMsg::Rpc(ControllerMsg::Response {
+            Message::Controller(ControllerMsg::Response {
                 correlation_id,
                 controller_hint,
                 response,
             }) => {
-                let mut effects = Vec::new();
-                let lifecycle = self.lifecycle.as_mut().expect("started");
-                lifecycle.on_response(correlation_id, controller_hint, response, &mut effects);
-                self.apply_lifecycle(ctx, effects);
+                let Some(flight) = self.channel.complete(correlation_id) else {
+                    return;
+                };
+                match flight.purpose {
+                    ControllerPurpose::Lifecycle => {
+                        let events = self.lifecycle.on_response(env, controller_hint, response);
+                        self.on_lifecycle(env, events);
+                    }
+                    ControllerPurpose::AlterPartition(tp) => {
+                        self.replicas
+                            .on_alter_partition_response(env, &tp, response);
+                    }
+                    ControllerPurpose::AllocateProducerIds => {
+                        let broker = (self.id, self.lifecycle.broker_epoch());
+                        self.producer_ids
+                            .on_block(env, &mut self.channel, broker, Some(response));
+                    }
+                }
             }
-            BrokerMsg::Rpc(ControllerMsg::Request { .. }) => {}
-        }
-    }
-
-    /// A timer fired.
-    pub fn on_timer<N: BrokerHost>(&mut self, ctx: &mut Ctx<'_, N>, timer: BrokerTimer) {
-        match timer {
-            BrokerTimer::Raft(timer) => {
-                let mut out = Vec::new();
-                let fetcher = self.fetcher.as_mut().expect("started");
-                fetcher.on_timer(ctx.rng(), timer, &mut out);
-                self.apply_raft(ctx, out);
-            }
-            BrokerTimer::Lifecycle => self.lifecycle_due(ctx),
-            BrokerTimer::RequestTimeout(correlation_id) => {
-                let mut effects = Vec::new();
-                let lifecycle = self.lifecycle.as_mut().expect("started");
-                lifecycle.on_timeout(correlation_id, &mut effects);
-                self.apply_lifecycle(ctx, effects);
-            }
-            BrokerTimer::AlterPartitionRetry => {
-                let replicas = self.replicas.as_mut().expect("started");
-                replicas.on_timer(ctx, BrokerTimer::AlterPartitionRetry);
-                ctx.set_timer(1000 * sim::MILLIS, BrokerTimer::AlterPartitionRetry.into());
-            }
-            other => {
-                let replicas = self.replicas.as_mut().expect("started");
-                replicas.on_timer(ctx, other);
-            }
-        }
-    }
-
-    /// An fsync this broker asked for completed.
-    pub fn on_fsync<N: BrokerHost>(&mut self, ctx: &mut Ctx<'_, N>, token: u64) {
-        if let Some(replicas) = self.replicas.as_mut() {
-            replicas.on_fsync(ctx, token);
-        }
-    }
-
-    /// The connection to node `peer` broke.
-    pub fn on_disconnect<N: BrokerHost>(&mut self, ctx: &mut Ctx<'_, N>, peer: NodeId) {
-        if let Some(replicas) = self.replicas.as_mut() {
-            replicas.on_disconnect(ctx, peer);
-        }
-        let controller = peer.0 + 1;
-        if !self.voters.contains(&controller) {
-            return;
-        }
-        let mut out = Vec::new();
-        self.fetcher_mut()
-            .on_disconnect(ctx.rng(), controller, &mut out);
-        self.apply_raft(ctx, out);
-        let mut effects = Vec::new();
-        let lifecycle = self.lifecycle.as_mut().expect("started");
-        lifecycle.on_disconnect(controller, &mut effects);
-        self.apply_lifecycle(ctx, effects);
-    }
-
-    fn sync_controller(&mut self) {
-        let controller = self
-            .lifecycle
-            .as_ref()
-            .and_then(BrokerLifecycle::controller)
-            .or_else(|| self.fetcher.as_ref().and_then(MetadataObserver::leader_id));
-        if let Some(r) = self.replicas.as_mut() {
-            r.set_controller(controller);
-        }
-    }
-
-    fn lifecycle_due<N: BrokerHost>(&mut self, ctx: &mut Ctx<'_, N>) {
-        self.sync_controller();
-        let hint = self.fetcher.as_ref().and_then(MetadataObserver::leader_id);
-        let offset = self.image.offset;
-        let mut effects = Vec::new();
-        let lifecycle = self.lifecycle.as_mut().expect("started");
-        lifecycle.on_due(ctx.rng(), hint, offset, &mut effects);
-        self.apply_lifecycle(ctx, effects);
-    }
-
-    fn apply_lifecycle<N: BrokerHost>(
-        &mut self,
-        ctx: &mut Ctx<'_, N>,
-        effects: Vec<LifecycleEffect>,
-    ) {
-        for effect in effects {
-            match effect {
-                LifecycleEffect::Send {
-                    to,
+            Message::Kafka(KafkaMsg::Request {
+                correlation_id,
+                request,
+            }) => {
+                let reply_to = ReplyTo {
+                    to: from,
                     correlation_id,
-                    request,
-                } => {
-                    let msg = ControllerMsg::Request {
-                        correlation_id,
-                        request,
-                    };
-                    ctx.send(controller_node(to), msg.into());
-                    ctx.set_timer(
-                        REQUEST_TIMEOUT_NS,
-                        BrokerTimer::RequestTimeout(correlation_id).into(),
-                    );
+                };
+                self.on_request(env, reply_to, request);
+            }
+            Message::Kafka(KafkaMsg::Response {
+                correlation_id,
+                response: KafkaResponse::Fetch { partitions },
+            }) => self
+                .replicas
+                .on_fetch_response(env, correlation_id, partitions),
+            Message::Kafka(KafkaMsg::Response { .. })
+            | Message::Controller(ControllerMsg::Request { .. }) => {}
+        }
+    }
+
+    /// A client or broker request.
+    fn on_request(&mut self, env: &mut Env<'_>, reply_to: ReplyTo, request: KafkaRequest) {
+        match request {
+            KafkaRequest::Produce {
+                acks,
+                timeout_ms,
+                partitions,
+            } => self
+                .replicas
+                .handle_produce(env, reply_to, acks, timeout_ms, partitions),
+            KafkaRequest::Fetch {
+                replica,
+                max_wait_ms,
+                partitions,
+            } => self
+                .replicas
+                .handle_fetch(env, reply_to, replica, max_wait_ms, partitions),
+            KafkaRequest::Metadata { topics } => {
+                let response = self.metadata_response(&topics);
+                reply(env, reply_to, response);
+            }
+            KafkaRequest::InitProducerId => {
+                let broker = (self.id, self.lifecycle.broker_epoch());
+                self.producer_ids
+                    .init_producer_id(env, &mut self.channel, broker, reply_to);
+            }
+            KafkaRequest::FindCoordinator { key } => {
+                let image = self.served_image();
+                self.groups.find_coordinator(env, reply_to, &key, &image);
+            }
+            KafkaRequest::Group { group_id, request } => {
+                self.groups
+                    .handle(env, &mut self.replicas, reply_to, &group_id, request)
+            }
+            KafkaRequest::ListOffsets {
+                tp,
+                timestamp,
+                current_leader_epoch,
+            } => {
+                let response = self
+                    .replicas
+                    .list_offsets(tp, timestamp, current_leader_epoch);
+                reply(env, reply_to, response);
+            }
+            KafkaRequest::OffsetForLeaderEpoch {
+                tp,
+                current_leader_epoch,
+                leader_epoch,
+            } => {
+                let response =
+                    self.replicas
+                        .offset_for_leader_epoch(tp, current_leader_epoch, leader_epoch);
+                reply(env, reply_to, response);
+            }
+        }
+    }
+
+    /// The image clients see: until it has caught up, a broker knows no
+    /// topics (Kafka does not even open its client listener before then).
+    fn served_image(&self) -> std::borrow::Cow<'_, MetadataImage> {
+        if self.data_path_ready {
+            std::borrow::Cow::Borrowed(&self.image)
+        } else {
+            std::borrow::Cow::Owned(MetadataImage::default())
+        }
+    }
+
+    /// MetadataResponse for `topics` (missing topics are left out).
+    fn metadata_response(&self, topics: &[String]) -> KafkaResponse {
+        let image = self.served_image();
+        let topics = topics
+            .iter()
+            .filter_map(|name| {
+                let t = image.topics.get(name)?;
+                let parts = t
+                    .partitions
+                    .iter()
+                    .map(|(&partition, p)| PartitionMetadata {
+                        partition,
+                        leader: p.leader,
+                        leader_epoch: p.leader_epoch,
+                    })
+                    .collect();
+                Some((name.clone(), parts))
+            })
+            .collect();
+        KafkaResponse::Metadata { topics }
+    }
+
+    /// The connection to `peer` broke.
+    fn on_disconnect(&mut self, env: &mut Env<'_>, peer: Address) {
+        self.replicas.on_disconnect(env, peer);
+        for purpose in self.channel.disconnected(peer) {
+            self.on_controller_lost(env, purpose, false);
+        }
+        if let Some(voter) = peer.node().filter(|v| self.voters.contains(v)) {
+            let mut out = Vec::new();
+            let now = env.now();
+            self.metadata.on_disconnect(now, env.rng(), voter, &mut out);
+            self.apply_raft(env, out);
+        }
+    }
+
+    /// A controller request got no answer (a timeout or a broken connection).
+    fn on_controller_lost(
+        &mut self,
+        env: &mut Env<'_>,
+        purpose: ControllerPurpose,
+        timed_out: bool,
+    ) {
+        match purpose {
+            ControllerPurpose::Lifecycle => self.lifecycle.on_lost(env, timed_out),
+            ControllerPurpose::AlterPartition(tp) => self.replicas.on_alter_partition_lost(&tp),
+            ControllerPurpose::AllocateProducerIds => {
+                let broker = (self.id, self.lifecycle.broker_epoch());
+                self.producer_ids
+                    .on_block(env, &mut self.channel, broker, None);
+            }
+        }
+    }
+
+    /// The controller requests go to the active controller the lifecycle
+    /// last heard of, else to the quorum leader the metadata log names.
+    fn sync_controller(&mut self) {
+        let controller = self.lifecycle.controller().or(self.metadata.leader_id());
+        self.channel.set_controller(controller);
+    }
+
+    fn lifecycle_due(&mut self, env: &mut Env<'_>) {
+        self.sync_controller();
+        let offset = self.image.offset;
+        self.lifecycle.on_due(env, &mut self.channel, offset);
+    }
+
+    fn on_lifecycle(&mut self, env: &mut Env<'_>, events: Vec<LifecycleEvent>) {
+        for event in events {
+            match event {
+                LifecycleEvent::Registered(epoch) => {
+                    env.observe(BrokerObs::Registered(epoch));
+                    self.replicas.set_broker_epoch(Some(epoch));
                 }
-                LifecycleEffect::ScheduleNext(after) => {
-                    ctx.set_timer(after, BrokerTimer::Lifecycle.into());
-                }
-                LifecycleEffect::Registered(epoch) => {
-                    ctx.observe(BrokerObs::Registered(epoch).into());
-                    if let Some(r) = self.replicas.as_mut() {
-                        r.set_broker_epoch(Some(epoch));
-                    }
-                }
-                LifecycleEffect::CaughtUp => {
+                LifecycleEvent::CaughtUp => {
                     self.data_path_ready = true;
-                    if let Some(replicas) = self.replicas.as_mut() {
-                        replicas.on_metadata(ctx, &self.image);
-                    }
+                    self.replicas.apply_delta(env, &self.image);
                 }
-                LifecycleEffect::FencingChanged { fenced } => {
-                    ctx.observe(BrokerObs::Fenced(fenced).into())
+                LifecycleEvent::FencingChanged { fenced } => {
+                    env.observe(BrokerObs::Fenced(fenced));
                 }
             }
         }
     }
 
-    fn apply_raft<N: BrokerHost>(&mut self, ctx: &mut Ctx<'_, N>, out: Vec<RaftOutput>) {
+    /// Carries out the metadata observer's effects and replays what it committed.
+    fn apply_raft(&mut self, env: &mut Env<'_>, out: Vec<RaftOutput>) {
         for output in out {
             match output {
-                RaftOutput::Send { to, msg } => ctx.send(controller_node(to), msg.into()),
-                RaftOutput::SetTimer { after_ns, timer } => {
-                    ctx.set_timer(after_ns, BrokerTimer::Raft(timer).into());
-                }
-                RaftOutput::Write {
-                    file,
-                    offset,
-                    bytes,
-                } => ctx.disk_mut().write(file, offset, &bytes),
-                RaftOutput::Truncate { file, len } => ctx.disk_mut().truncate(file, len),
-                RaftOutput::Fsync { file, token } => ctx.fsync(file, token),
-                RaftOutput::Committed { upto_offset } => self.replay(ctx, upto_offset),
+                RaftOutput::Io(effect) => env.push(effect),
+                RaftOutput::Committed { upto_offset } => self.replay(env, upto_offset),
                 RaftOutput::Transition { .. } | RaftOutput::BecameLeader { .. } => {}
             }
         }
@@ -403,68 +446,30 @@ impl BrokerServer {
 
     /// Applies committed metadata records below `upto` to the image, then
     /// lets the data path act on what changed.
-    fn replay<N: BrokerHost>(&mut self, ctx: &mut Ctx<'_, N>, upto: u64) {
+    fn replay(&mut self, env: &mut Env<'_>, upto: u64) {
         let before = self.image.offset;
-        self.replay_records(ctx, upto);
-        if self.image.offset > before {
-            self.sync_controller();
-            if let (true, Some(replicas)) = (self.data_path_ready, self.replicas.as_mut()) {
-                replicas.on_metadata(ctx, &self.image);
-            }
-        }
-    }
-
-    fn replay_records<N: BrokerHost>(&mut self, ctx: &mut Ctx<'_, N>, upto: u64) {
-        let fetcher = self.fetcher.as_ref().expect("started");
         for offset in self.image.offset..upto {
-            let Some(entry) = fetcher.log().entry(offset) else {
+            let Some(entry) = self.metadata.log().entry(offset) else {
                 break;
             };
-            let Record::Data(bytes) = &entry.record else {
+            let record = match &entry.record {
+                Record::Data(bytes) => MetadataRecord::decode(bytes),
+                _ => None,
+            };
+            let Some(record) = record else {
                 self.image.offset = offset + 1;
                 continue;
             };
-            let Some(record) = MetadataRecord::decode(bytes) else {
-                self.image.offset = offset + 1;
-                continue;
-            };
-            let before = leader_of(&self.image, &record);
+            let was: Option<LeaderObs> = leader_of(&self.image, &record);
             self.image.apply(offset, &record);
-            if let Some(after) = leader_of(&self.image, &record) {
-                if after.leader == Some(self.id) && Some(&after) != before.as_ref() {
-                    ctx.observe(BrokerObs::Leader(after).into());
+            if let Some(now) = leader_of(&self.image, &record) {
+                if now.leader == Some(self.id) && Some(&now) != was.as_ref() {
+                    env.observe(BrokerObs::Leader(now));
                 }
             }
         }
+        if self.image.offset > before && self.data_path_ready {
+            self.replicas.apply_delta(env, &self.image);
+        }
     }
-}
-
-/// Messages a broker handles.
-#[derive(Clone, Debug, Hash)]
-pub enum BrokerMsg {
-    /// Metadata fetch responses.
-    Raft(RaftMessage),
-    /// Controller responses.
-    Rpc(ControllerMsg),
-    /// Data-path requests and responses.
-    Kafka(KafkaMsg),
-}
-
-/// A node type that can host a broker.
-pub trait BrokerHost:
-    Node<
-    Msg: From<RaftMessage> + From<ControllerMsg> + From<KafkaMsg>,
-    Timer: From<BrokerTimer>,
-    Obs: From<BrokerObs>,
->
-{
-}
-
-impl<N> BrokerHost for N where
-    N: Node<
-        Msg: From<RaftMessage> + From<ControllerMsg> + From<KafkaMsg>,
-        Timer: From<BrokerTimer>,
-        Obs: From<BrokerObs>,
-    >
-{
 }

@@ -54,7 +54,7 @@ pub fn main(args: Args) -> u8 {
     let process = run.broker_state(args.broker);
     let replica = run
         .broker(args.broker)
-        .and_then(|b| b.replica_manager())
+        .map(|b| b.replica_manager())
         .and_then(|rm| rm.partitions().get(&tp));
     let faults = run
         .executed()

@@ -518,6 +518,25 @@ impl RecordAccumulator {
         self.batches.get(tp).into_iter().flatten()
     }
 
+    /// The fewest bytes an append to one of `partitions` can take before a
+    /// batch of it is full: what is left under the write limit of each
+    /// partition's open batch, or a fresh batch's room when it has none.
+    pub fn least_room<'a>(
+        &self,
+        partitions: impl IntoIterator<Item = &'a TopicPartition>,
+    ) -> usize {
+        let fresh = self.config.batch_size.saturating_sub(RECORD_BATCH_OVERHEAD);
+        partitions
+            .into_iter()
+            .map(|tp| match self.batches.get(tp).and_then(VecDeque::back) {
+                Some(b) if b.is_full() => 0,
+                Some(b) => b.write_limit.saturating_sub(b.size_bytes),
+                None => fresh,
+            })
+            .min()
+            .unwrap_or(fresh)
+    }
+
     /// Whether any batch is queued (Kafka's `hasUndrained`).
     pub fn has_undrained(&self) -> bool {
         self.batches.values().any(|dq| !dq.is_empty())

@@ -4,13 +4,14 @@
 //! INVALID_REPLICATION_FACTOR waits for enough brokers to be unfenced.
 
 use rand::Rng;
-use sim::{Ctx, Nanos, Node, NodeId, MILLIS};
+use sim::{Nanos, MILLIS};
 
-use crate::controller::node::controller_node;
 use crate::controller::rpc::{
     ControllerMsg, ControllerRequest, ControllerResponse, CreatableTopic,
 };
 use crate::errors::Errors;
+use crate::node::{Address, Env, Input, KafkaNodeId, NetworkClient, Timer};
+use crate::protocol::Message;
 
 /// `request.timeout.ms` for the admin's requests.
 const REQUEST_TIMEOUT_NS: Nanos = 2000 * MILLIS;
@@ -22,8 +23,6 @@ const RETRY_BACKOFF_NS: Nanos = 250 * MILLIS;
 pub enum AdminTimer {
     /// Time to send CreateTopics for what is left.
     Retry,
-    /// The request with this correlation id went unanswered.
-    Timeout(u64),
 }
 
 /// What the admin client reports.
@@ -35,27 +34,35 @@ pub enum AdminObs {
     Failed(String, Errors),
 }
 
+/// What the admin client is set up with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AdminSpec {
+    /// The controller quorum (Kafka node ids).
+    pub voters: Vec<KafkaNodeId>,
+    /// The topics to create.
+    pub topics: Vec<CreatableTopic>,
+}
+
 /// The admin client.
 #[derive(Debug)]
 pub struct AdminClient {
-    voters: Vec<u32>,
+    voters: Vec<KafkaNodeId>,
     pending: Vec<CreatableTopic>,
-    controller: Option<u32>,
-    correlation: u64,
-    /// Correlation id and controller of the request in flight.
-    in_flight: Option<(u64, u32)>,
+    controller: Option<KafkaNodeId>,
+    network: NetworkClient<()>,
 }
 
 impl AdminClient {
-    /// An admin that creates `topics` on the quorum `voters`.
-    pub fn new(voters: Vec<u32>, topics: Vec<CreatableTopic>) -> Self {
-        Self {
-            voters,
-            pending: topics,
+    /// Boots: a restarted admin starts over (creating an existing topic is harmless).
+    pub fn boot(spec: &AdminSpec, env: &mut Env<'_>) -> Self {
+        let mut admin = Self {
+            voters: spec.voters.clone(),
+            pending: spec.topics.clone(),
             controller: None,
-            correlation: 0,
-            in_flight: None,
-        }
+            network: NetworkClient::default(),
+        };
+        admin.send(env);
+        admin
     }
 
     /// Topics not created yet.
@@ -63,99 +70,133 @@ impl AdminClient {
         &self.pending
     }
 
-    /// Boot: a restarted admin starts over (creating an existing topic is harmless).
-    pub fn start<N: AdminHost>(&mut self, ctx: &mut Ctx<'_, N>) {
-        self.send(ctx);
-    }
-
-    fn send<N: AdminHost>(&mut self, ctx: &mut Ctx<'_, N>) {
-        if self.pending.is_empty() || self.in_flight.is_some() {
+    fn send(&mut self, env: &mut Env<'_>) {
+        if self.pending.is_empty() || self.network.in_flight().next().is_some() {
             return;
         }
-        let to = self
-            .controller
-            .unwrap_or_else(|| self.voters[ctx.rng().random_range(0..self.voters.len())]);
-        self.correlation += 1;
-        self.in_flight = Some((self.correlation, to));
-        let msg = ControllerMsg::Request {
-            correlation_id: self.correlation,
-            request: ControllerRequest::CreateTopics {
-                topics: self.pending.clone(),
-            },
+        let to = match self.controller {
+            Some(c) => c,
+            None => self.voters[env.rng().random_range(0..self.voters.len())],
         };
-        ctx.send(controller_node(to), msg.into());
-        ctx.set_timer(
-            REQUEST_TIMEOUT_NS,
-            AdminTimer::Timeout(self.correlation).into(),
-        );
+        let request = ControllerRequest::CreateTopics {
+            topics: self.pending.clone(),
+        };
+        self.network
+            .send(env, Address::Node(to), request, REQUEST_TIMEOUT_NS, ());
     }
 
-    /// A controller answered.
-    pub fn on_message<N: AdminHost>(&mut self, ctx: &mut Ctx<'_, N>, msg: ControllerMsg) {
-        let ControllerMsg::Response {
-            correlation_id,
-            controller_hint,
-            response: ControllerResponse::CreateTopics { results },
-        } = msg
-        else {
-            return;
-        };
-        if self.in_flight.map(|(c, _)| c) != Some(correlation_id) {
-            return;
+    /// Handles one input.
+    pub fn handle(&mut self, env: &mut Env<'_>, input: Input) {
+        match input {
+            Input::Message {
+                msg:
+                    Message::Controller(ControllerMsg::Response {
+                        correlation_id,
+                        controller_hint,
+                        response: ControllerResponse::CreateTopics { results },
+                    }),
+                ..
+            } => {
+                let answered = self.network.complete(correlation_id).is_some();
+                if answered {
+                    self.on_created(env, controller_hint, results);
+                }
+            }
+            Input::Timer(Timer::Admin(AdminTimer::Retry)) => self.send(env),
+            Input::Timer(Timer::RequestTimeout) => {
+                let expired = self.network.expire(env);
+                if !expired.is_empty() {
+                    self.controller = None;
+                    self.send(env);
+                }
+            }
+            Input::Disconnected(peer) => {
+                let lost = self.network.disconnected(peer);
+                if !lost.is_empty() {
+                    self.controller = None;
+                    env.set_timer_after(RETRY_BACKOFF_NS, AdminTimer::Retry);
+                }
+            }
+            _ => {}
         }
-        self.in_flight = None;
+    }
+
+    fn on_created(
+        &mut self,
+        env: &mut Env<'_>,
+        controller_hint: Option<KafkaNodeId>,
+        results: Vec<(String, Option<Errors>)>,
+    ) {
         self.controller = controller_hint;
         for (name, error) in results {
             match error {
                 None | Some(Errors::TopicAlreadyExists) => {
                     self.pending.retain(|t| t.name != name);
-                    ctx.observe(AdminObs::Created(name).into());
+                    env.observe(AdminObs::Created(name));
                 }
-                Some(e) => {
-                    if e != Errors::NotController {
-                        ctx.observe(AdminObs::Failed(name, e).into());
-                    }
-                }
+                Some(Errors::NotController) => {}
+                Some(e) => env.observe(AdminObs::Failed(name, e)),
             }
         }
         if !self.pending.is_empty() {
-            ctx.set_timer(RETRY_BACKOFF_NS, AdminTimer::Retry.into());
-        }
-    }
-
-    /// A timer fired.
-    pub fn on_timer<N: AdminHost>(&mut self, ctx: &mut Ctx<'_, N>, timer: AdminTimer) {
-        match timer {
-            AdminTimer::Retry => self.send(ctx),
-            AdminTimer::Timeout(c) if self.in_flight.map(|(x, _)| x) == Some(c) => {
-                self.in_flight = None;
-                self.controller = None;
-                self.send(ctx);
-            }
-            AdminTimer::Timeout(_) => {}
-        }
-    }
-
-    /// The connection to `peer` broke: an answer from it will not come.
-    pub fn on_disconnect<N: AdminHost>(&mut self, ctx: &mut Ctx<'_, N>, peer: NodeId) {
-        if self
-            .in_flight
-            .is_some_and(|(_, to)| controller_node(to) == peer)
-        {
-            self.in_flight = None;
-            self.controller = None;
-            ctx.set_timer(RETRY_BACKOFF_NS, AdminTimer::Retry.into());
+            env.set_timer_after(RETRY_BACKOFF_NS, AdminTimer::Retry);
         }
     }
 }
 
-/// A node type that can host the admin client.
-pub trait AdminHost:
-    Node<Msg: From<ControllerMsg>, Timer: From<AdminTimer>, Obs: From<AdminObs>>
-{
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::{Observation, TestEnv};
 
-impl<N> AdminHost for N where
-    N: Node<Msg: From<ControllerMsg>, Timer: From<AdminTimer>, Obs: From<AdminObs>>
-{
+    fn topic(name: &str) -> CreatableTopic {
+        CreatableTopic {
+            name: name.to_owned(),
+            num_partitions: 1,
+            replication_factor: 1,
+            configs: Vec::new(),
+        }
+    }
+
+    fn response(correlation_id: u64, hint: Option<u32>, error: Option<Errors>) -> Input {
+        Input::Message {
+            from: Address::Node(3001),
+            msg: Message::Controller(ControllerMsg::Response {
+                correlation_id,
+                controller_hint: hint,
+                response: ControllerResponse::CreateTopics {
+                    results: vec![("t".to_owned(), error)],
+                },
+            }),
+        }
+    }
+
+    #[test]
+    fn it_follows_the_controller_hint_until_the_topic_exists() {
+        let mut t = TestEnv::new(3);
+        let spec = AdminSpec {
+            voters: vec![3001, 3002, 3003],
+            topics: vec![topic("t")],
+        };
+        let mut admin = AdminClient::boot(&spec, &mut t.env());
+        assert_eq!(t.sent().len(), 1, "CreateTopics goes out at boot");
+        t.take();
+        admin.handle(
+            &mut t.env(),
+            response(1, Some(3002), Some(Errors::NotController)),
+        );
+        assert!(t.observed().is_empty(), "NOT_CONTROLLER is not a failure");
+        admin.handle(&mut t.env(), Input::Timer(Timer::Admin(AdminTimer::Retry)));
+        assert_eq!(
+            t.sent()[0].0,
+            Address::Node(3002),
+            "to the hinted controller"
+        );
+        admin.handle(&mut t.env(), response(2, Some(3002), None));
+        assert_eq!(
+            t.observed(),
+            vec![&Observation::Admin(AdminObs::Created("t".to_owned()))]
+        );
+        assert!(admin.pending().is_empty());
+    }
 }

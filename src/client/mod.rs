@@ -2,13 +2,13 @@
 //! producer and the consumer, and the record ids the workload stamps on values.
 
 pub mod accumulator;
-mod admin;
+pub mod admin;
 pub mod consumer;
 pub mod membership;
 pub mod partitioner;
 pub mod producer;
 
-pub use admin::{AdminClient, AdminHost, AdminObs, AdminTimer};
+pub use admin::{AdminClient, AdminObs, AdminTimer};
 
 /// What a producer reports: each record's send and how it ended.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -10,17 +10,20 @@
 use std::collections::BTreeMap;
 
 use rand::Rng;
-use sim::{Ctx, Nanos, Node, NodeId, MILLIS};
+use sim::{Nanos, MILLIS};
 
-use super::accumulator::{AccumulatorConfig, PendingRecord, ProducerBatch, RecordAccumulator};
+use super::accumulator::{
+    batch_size_upper_bound, AccumulatorConfig, PendingRecord, ProducerBatch, RecordAccumulator,
+    RECORD_BATCH_OVERHEAD,
+};
 use super::partitioner::{partition_for_key, StickyPartitioner};
 use super::{record_value, ProducerObs};
-use crate::config::KafkaConfigs;
 use crate::errors::Errors;
 use crate::log::Record;
+use crate::node::{Address, Deadline, Env, Input, KafkaNodeId, NetworkClient, Timer};
 use crate::protocol::{
-    broker_at, KafkaMsg, KafkaRequest, KafkaResponse, PartitionMetadata, ProduceData,
-    ProduceResult, TopicPartition,
+    KafkaMsg, KafkaRequest, KafkaResponse, Message, PartitionMetadata, ProduceData, ProduceResult,
+    TopicPartition,
 };
 
 /// The producer's configs, with Kafka's names.
@@ -46,29 +49,6 @@ pub struct ProducerConfig {
     pub idempotence: bool,
 }
 
-impl ProducerConfig {
-    /// The configs of a `[[producers]]` entry.
-    pub fn from_configs(c: &KafkaConfigs) -> Self {
-        let int = |name: &str, d: u64| c.get_i64(name).map_or(d, |v| u64::try_from(v).unwrap_or(d));
-        let acks = match c.get_str("acks").as_deref() {
-            Some("0") => 0,
-            Some("1") => 1,
-            _ => -1,
-        };
-        Self {
-            acks,
-            linger_ms: int("linger.ms", 0),
-            batch_size: int("batch.size", 16384) as usize,
-            max_in_flight: int("max.in.flight.requests.per.connection", 5).max(1) as usize,
-            retries: int("retries", i32::MAX as u64).min(u32::MAX as u64) as u32,
-            delivery_timeout_ms: int("delivery.timeout.ms", 120_000),
-            request_timeout_ms: int("request.timeout.ms", 30_000),
-            retry_backoff_ms: int("retry.backoff.ms", 100),
-            idempotence: c.idempotence_enabled(),
-        }
-    }
-}
-
 /// What the producer sends.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProducerWorkload {
@@ -86,27 +66,68 @@ pub struct ProducerWorkload {
     pub stop_at_ns: Nanos,
 }
 
+/// What a producer is set up with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProducerSpec {
+    /// Its index (its records' ids start at `index << 40`).
+    pub index: u32,
+    /// Its configs.
+    pub config: ProducerConfig,
+    /// What it sends.
+    pub workload: ProducerWorkload,
+    /// `bootstrap.servers`: the brokers' Kafka node ids.
+    pub brokers: Vec<KafkaNodeId>,
+}
+
 /// The producer's timers.
 #[derive(Clone, Debug, Hash, PartialEq, Eq)]
 pub enum ProducerTimer {
-    /// Generate the records due.
-    Generate,
-    /// A batch may be ready (linger, backoff).
-    Send,
+    /// Records are due, or a batch may be ready (linger, backoff, expiry).
+    Wake,
     /// Refresh metadata.
     Metadata,
-    /// A request with this correlation id went unanswered.
-    Timeout(u64),
 }
 
-#[derive(Debug)]
-struct InFlight {
-    broker: u32,
-    batches: Vec<ProducerBatch>,
+/// What a request in flight was for.
+#[derive(Clone, Debug)]
+enum Pending {
+    Metadata,
+    InitProducerId,
+    Produce(Vec<ProducerBatch>),
 }
 
-/// The tick of the record generator.
-const GENERATE_TICK_NS: Nanos = MILLIS;
+/// The record generator's clock: records are due at a steady rate from
+/// boot, and each joins the accumulator at the first millisecond tick by
+/// which it is due (what an application calling `send()` from a 1 ms
+/// loop does), stamped with that tick.
+#[derive(Clone, Copy, Debug)]
+struct Workload {
+    started_ns: Nanos,
+    records: u64,
+    per_ns: u64,
+}
+
+impl Workload {
+    /// The tick at which record `i` (from 0, this incarnation) is generated.
+    fn tick_of(&self, i: u64) -> Nanos {
+        let per = u128::from(self.per_ns.max(1));
+        let rate = u128::from(MILLIS) * u128::from(self.records.max(1));
+        let ticks = (u128::from(i + 1) * per).div_ceil(rate);
+        self.started_ns.saturating_add(
+            u64::try_from(ticks)
+                .unwrap_or(u64::MAX)
+                .saturating_mul(MILLIS),
+        )
+    }
+
+    /// How many records are due by the last tick at or before `now`.
+    fn due_by(&self, now: Nanos) -> u64 {
+        let ticks = now.saturating_sub(self.started_ns) / MILLIS;
+        let due = u128::from(ticks) * u128::from(MILLIS) * u128::from(self.records)
+            / u128::from(self.per_ns.max(1));
+        u64::try_from(due).unwrap_or(u64::MAX)
+    }
+}
 
 /// A producer process.
 #[derive(Debug)]
@@ -114,34 +135,30 @@ pub struct Producer {
     index: u32,
     config: ProducerConfig,
     workload: ProducerWorkload,
-    brokers: BTreeMap<u32, NodeId>,
+    brokers: Vec<KafkaNodeId>,
+    clock: Workload,
     accumulator: RecordAccumulator,
     sticky: StickyPartitioner,
     partitions: Vec<PartitionMetadata>,
-    metadata_in_flight: Option<u64>,
+    network: NetworkClient<Pending>,
+    metadata_in_flight: bool,
+    init_in_flight: bool,
+    init_not_before: Nanos,
     producer_id: i64,
     producer_epoch: i16,
-    init_in_flight: Option<u64>,
-    init_not_before: Nanos,
     sequences: BTreeMap<TopicPartition, i32>,
     last_acked_sequence: BTreeMap<TopicPartition, i32>,
-    in_flight: BTreeMap<u64, InFlight>,
-    other_in_flight: BTreeMap<u64, u32>,
-    correlation: u64,
     generated: u64,
     seq_base: u64,
-    started_ns: Nanos,
-    send_timer_at: Option<Nanos>,
+    wake: Deadline,
 }
 
 impl Producer {
-    /// Producer `index` (its records' ids start at `index << 40`).
-    pub fn new(
-        index: u32,
-        config: ProducerConfig,
-        workload: ProducerWorkload,
-        brokers: BTreeMap<u32, NodeId>,
-    ) -> Self {
+    /// Boots. A restarted producer is a new process: what it had not sent is
+    /// gone with the old one, and its record numbers go on from 1000 per
+    /// millisecond of boot time (above any rate's), so ids stay unique.
+    pub fn boot(spec: &ProducerSpec, env: &mut Env<'_>) -> Self {
+        let config = spec.config;
         let accumulator = RecordAccumulator::new(AccumulatorConfig {
             batch_size: config.batch_size,
             linger_ms: config.linger_ms,
@@ -150,106 +167,120 @@ impl Producer {
             retry_backoff_ms: config.retry_backoff_ms,
             idempotence: config.idempotence,
         });
-        Self {
-            index,
+        let mut producer = Self {
+            index: spec.index,
             config,
-            workload,
-            brokers,
+            workload: spec.workload.clone(),
+            brokers: spec.brokers.clone(),
+            clock: Workload {
+                started_ns: env.now(),
+                records: spec.workload.records,
+                per_ns: spec.workload.per_ns,
+            },
             accumulator,
             sticky: StickyPartitioner::new(),
             partitions: Vec::new(),
-            metadata_in_flight: None,
+            network: NetworkClient::default(),
+            metadata_in_flight: false,
+            init_in_flight: false,
+            init_not_before: 0,
             producer_id: -1,
             producer_epoch: -1,
-            init_in_flight: None,
-            init_not_before: 0,
             sequences: BTreeMap::new(),
             last_acked_sequence: BTreeMap::new(),
-            in_flight: BTreeMap::new(),
-            other_in_flight: BTreeMap::new(),
-            correlation: 0,
             generated: 0,
-            seq_base: 0,
-            started_ns: 0,
-            send_timer_at: None,
+            seq_base: env.now() / MILLIS * 1000,
+            wake: Deadline::default(),
+        };
+        producer.refresh_metadata(env);
+        producer
+    }
+
+    /// Handles one input.
+    pub fn handle(&mut self, env: &mut Env<'_>, input: Input) {
+        match input {
+            Input::Message {
+                msg:
+                    Message::Kafka(KafkaMsg::Response {
+                        correlation_id,
+                        response,
+                    }),
+                ..
+            } => {
+                if let Some(flight) = self.network.complete(correlation_id) {
+                    self.on_response(env, flight.to, flight.purpose, response);
+                }
+            }
+            Input::Timer(Timer::Producer(ProducerTimer::Wake)) => {
+                let due = self.wake.fire(env.now());
+                if due {
+                    self.step(env);
+                }
+            }
+            Input::Timer(Timer::Producer(ProducerTimer::Metadata)) => self.refresh_metadata(env),
+            Input::Timer(Timer::RequestTimeout) => {
+                let expired = self.network.expire(env);
+                for (_, flight) in expired {
+                    self.on_lost(env, flight.purpose, Errors::RequestTimedOut);
+                }
+                self.step(env);
+            }
+            Input::Disconnected(peer) => self.on_disconnect(env, peer),
+            _ => {}
         }
     }
 
-    /// Boot. A restarted producer is a new process: what it had not sent is
-    /// gone with the old one, and its record numbers go on from
-    /// 1000 per millisecond of boot time (above any rate's), so ids stay unique.
-    pub fn start<N: ProducerHost>(&mut self, ctx: &mut Ctx<'_, N>) {
-        self.started_ns = ctx.now();
-        self.seq_base = ctx.now() / MILLIS * 1000;
-        self.refresh_metadata(ctx);
-        ctx.set_timer(GENERATE_TICK_NS, ProducerTimer::Generate.into());
+    fn random_broker(&self, env: &mut Env<'_>) -> KafkaNodeId {
+        self.brokers[env.rng().random_range(0..self.brokers.len())]
     }
 
-    fn now_ms<N: ProducerHost>(ctx: &Ctx<'_, N>) -> u64 {
-        ctx.now() / MILLIS
-    }
-
-    fn random_broker<N: ProducerHost>(&self, ctx: &mut Ctx<'_, N>) -> u32 {
-        let ids: Vec<u32> = self.brokers.keys().copied().collect();
-        ids[ctx.rng().random_range(0..ids.len())]
-    }
-
-    fn request<N: ProducerHost>(
-        &mut self,
-        ctx: &mut Ctx<'_, N>,
-        broker: u32,
-        request: KafkaRequest,
-    ) -> u64 {
-        self.correlation += 1;
-        let correlation_id = self.correlation;
-        ctx.send(
-            self.brokers[&broker],
-            KafkaMsg::Request {
-                correlation_id,
-                request,
-            }
-            .into(),
-        );
-        ctx.set_timer(
-            self.config.request_timeout_ms * MILLIS,
-            ProducerTimer::Timeout(correlation_id).into(),
-        );
-        correlation_id
-    }
-
-    fn refresh_metadata<N: ProducerHost>(&mut self, ctx: &mut Ctx<'_, N>) {
-        if self.metadata_in_flight.is_some() {
+    fn refresh_metadata(&mut self, env: &mut Env<'_>) {
+        if self.metadata_in_flight {
             return;
         }
-        let broker = self.random_broker(ctx);
+        let broker = self.random_broker(env);
         let request = KafkaRequest::Metadata {
             topics: vec![self.workload.topic.clone()],
         };
-        let c = self.request(ctx, broker, request);
-        self.other_in_flight.insert(c, broker);
-        self.metadata_in_flight = Some(c);
+        self.network.send(
+            env,
+            Address::Node(broker),
+            request,
+            self.config.request_timeout_ms * MILLIS,
+            Pending::Metadata,
+        );
+        self.metadata_in_flight = true;
     }
 
-    fn init_producer_id<N: ProducerHost>(&mut self, ctx: &mut Ctx<'_, N>) {
-        if self.init_in_flight.is_some() || ctx.now() < self.init_not_before {
+    fn init_producer_id(&mut self, env: &mut Env<'_>) {
+        if self.init_in_flight || env.now() < self.init_not_before {
             return;
         }
-        let broker = self.random_broker(ctx);
-        let c = self.request(ctx, broker, KafkaRequest::InitProducerId);
-        self.other_in_flight.insert(c, broker);
-        self.init_in_flight = Some(c);
+        let broker = self.random_broker(env);
+        self.network.send(
+            env,
+            Address::Node(broker),
+            KafkaRequest::InitProducerId,
+            self.config.request_timeout_ms * MILLIS,
+            Pending::InitProducerId,
+        );
+        self.init_in_flight = true;
     }
 
-    /// Generates the records due by now (the workload's rate).
-    fn generate<N: ProducerHost>(&mut self, ctx: &mut Ctx<'_, N>) {
-        let now = ctx.now();
-        if now >= self.workload.stop_at_ns || self.partitions.is_empty() {
+    /// Generates the records due by now, sends what is ready, and sets the
+    /// wake-up for the next moment something can become ready.
+    fn step(&mut self, env: &mut Env<'_>) {
+        self.generate(env);
+        self.send_ready(env);
+        self.schedule_wake(env);
+    }
+
+    /// Generates the records due by now, each at its own tick (the workload's rate).
+    fn generate(&mut self, env: &mut Env<'_>) {
+        if self.partitions.is_empty() {
             return;
         }
-        let elapsed = u128::from(now - self.started_ns);
-        let due = (elapsed * u128::from(self.workload.records)
-            / u128::from(self.workload.per_ns.max(1))) as u64;
-        let now_ms = now / MILLIS;
+        let due = self.clock.due_by(env.now());
         let n = self.partitions.len() as u32;
         let available: Vec<u32> = self
             .partitions
@@ -258,16 +289,20 @@ impl Producer {
             .map(|p| p.partition)
             .collect();
         while self.generated < due {
+            let tick = self.clock.tick_of(self.generated);
+            if tick >= self.workload.stop_at_ns {
+                break;
+            }
             let seq = self.seq_base + self.generated;
             self.generated += 1;
             let id = (u64::from(self.index) << 40) | seq;
             let key = (self.workload.keys > 0).then(|| {
-                let k = ctx.rng().random_range(0..self.workload.keys);
+                let k = env.rng().random_range(0..self.workload.keys);
                 format!("key-{k}").into_bytes()
             });
             let partition = match &key {
                 Some(k) => partition_for_key(k, n),
-                None => self.sticky.partition(n, &available, ctx.rng()),
+                None => self.sticky.partition(n, &available, env.rng()),
             };
             let value = record_value(id, self.workload.value_size);
             if key.is_none() {
@@ -276,35 +311,78 @@ impl Producer {
                     self.config.batch_size,
                     n,
                     &available,
-                    ctx.rng(),
+                    env.rng(),
                 );
             }
             let tp = TopicPartition::new(&self.workload.topic, partition);
-            ctx.observe(ProducerObs::Sent { id, partition, seq }.into());
-            self.accumulator.append(
-                tp,
-                PendingRecord {
-                    id,
-                    key,
-                    value,
-                    timestamp_ms: now_ms,
-                },
-                now_ms,
-            );
+            env.observe(ProducerObs::Sent { id, partition, seq });
+            let tick_ms = tick / MILLIS;
+            let record = PendingRecord {
+                id,
+                key,
+                value,
+                timestamp_ms: tick_ms,
+            };
+            self.accumulator.append(tp, record, tick_ms);
         }
     }
 
+    /// The next moment the producer must look again: a batch's linger,
+    /// backoff or delivery timeout runs out, the next record's batch may
+    /// linger out, or enough records come to fill a batch.
+    fn schedule_wake(&mut self, env: &mut Env<'_>) {
+        let mut next = self.accumulator.next_expiry_ms().map(|ms| ms * MILLIS);
+        let mut consider = |at: Nanos| next = Some(next.map_or(at, |n: Nanos| n.min(at)));
+        let (_, ready_ms) = self.accumulator.ready(env.now() / MILLIS);
+        if let Some(ms) = ready_ms {
+            consider(ms * MILLIS);
+        }
+        if !self.partitions.is_empty() {
+            let next_tick = self.clock.tick_of(self.generated);
+            if next_tick < self.workload.stop_at_ns {
+                // A record due later starts a batch that lingers from its tick.
+                consider(next_tick + self.config.linger_ms * MILLIS);
+                // No batch can fill before this many more records come.
+                let tps: Vec<TopicPartition> = self
+                    .partitions
+                    .iter()
+                    .map(|p| TopicPartition::new(&self.workload.topic, p.partition))
+                    .collect();
+                let room = self.accumulator.least_room(&tps);
+                let key_len = (self.workload.keys > 0)
+                    .then(|| format!("key-{}", self.workload.keys.saturating_sub(1)).len());
+                let value = vec![0; self.workload.value_size.max(8)];
+                let key = key_len.map(|l| vec![0; l]);
+                let record_max =
+                    batch_size_upper_bound(key.as_deref(), &value) - RECORD_BATCH_OVERHEAD;
+                let fits = (room / record_max.max(1)) as u64;
+                consider(self.clock.tick_of(self.generated + fits));
+            }
+        }
+        if let Some(at) = next {
+            let at = at.max(env.now() + 1);
+            self.wake.arm(env, at, ProducerTimer::Wake);
+        }
+    }
+
+    fn produce_in_flight(&self, to: Address) -> usize {
+        self.network
+            .in_flight()
+            .filter(|(_, f)| f.to == to && matches!(f.purpose, Pending::Produce(_)))
+            .count()
+    }
+
     /// Sends every ready batch whose leader is known and has room in flight.
-    fn send_ready<N: ProducerHost>(&mut self, ctx: &mut Ctx<'_, N>) {
-        let now_ms = Self::now_ms(ctx);
+    fn send_ready(&mut self, env: &mut Env<'_>) {
+        let now_ms = env.now_ms();
         for batch in self.accumulator.expire(now_ms) {
-            self.expire_batch(ctx, &batch);
+            self.expire_batch(env, &batch);
         }
         if self.config.idempotence && self.producer_id < 0 {
-            self.init_producer_id(ctx);
+            self.init_producer_id(env);
             return;
         }
-        let (ready, next) = self.accumulator.ready(now_ms);
+        let (ready, _) = self.accumulator.ready(now_ms);
         let mut per_broker: BTreeMap<u32, Vec<ProducerBatch>> = BTreeMap::new();
         let mut missing_leader = false;
         for tp in ready {
@@ -317,12 +395,7 @@ impl Producer {
                 missing_leader = true;
                 continue;
             };
-            let in_flight = self
-                .in_flight
-                .values()
-                .filter(|f| f.broker == leader)
-                .count();
-            if in_flight >= self.config.max_in_flight {
+            if self.produce_in_flight(Address::Node(leader)) >= self.config.max_in_flight {
                 continue;
             }
             let sequences = &mut self.sequences;
@@ -341,6 +414,7 @@ impl Producer {
             }
         }
         for (broker, batches) in per_broker {
+            let idempotent = self.config.idempotence;
             let partitions = batches
                 .iter()
                 .map(|b| ProduceData {
@@ -354,16 +428,8 @@ impl Producer {
                             timestamp_ms: r.timestamp_ms,
                         })
                         .collect(),
-                    producer_id: if self.config.idempotence {
-                        self.producer_id
-                    } else {
-                        -1
-                    },
-                    producer_epoch: if self.config.idempotence {
-                        self.producer_epoch
-                    } else {
-                        -1
-                    },
+                    producer_id: if idempotent { self.producer_id } else { -1 },
+                    producer_epoch: if idempotent { self.producer_epoch } else { -1 },
                     base_sequence: b.base_sequence,
                 })
                 .collect();
@@ -372,96 +438,86 @@ impl Producer {
                 timeout_ms: self.config.request_timeout_ms,
                 partitions,
             };
-            let c = self.request(ctx, broker, request);
             if self.config.acks == 0 {
                 // Nothing will answer: the records count as sent.
+                env.send(
+                    Address::Node(broker),
+                    KafkaMsg::Request {
+                        correlation_id: 0,
+                        request,
+                    },
+                );
                 for b in &batches {
                     for r in &b.records {
-                        ctx.observe(
-                            ProducerObs::Acked {
-                                id: r.id,
-                                offset: None,
-                            }
-                            .into(),
-                        );
+                        env.observe(ProducerObs::Acked {
+                            id: r.id,
+                            offset: None,
+                        });
                     }
                     self.accumulator.complete(&b.tp, b.id);
                 }
             } else {
-                self.in_flight.insert(c, InFlight { broker, batches });
+                self.network.send(
+                    env,
+                    Address::Node(broker),
+                    request,
+                    self.config.request_timeout_ms * MILLIS,
+                    Pending::Produce(batches),
+                );
             }
         }
         if missing_leader {
-            self.refresh_metadata(ctx);
-        }
-        let next = match (next, self.accumulator.next_expiry_ms()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        if let Some(at_ms) = next {
-            let at = (at_ms * MILLIS).max(ctx.now() + 1);
-            if self.send_timer_at.is_none_or(|t| t > at || t <= ctx.now()) {
-                self.send_timer_at = Some(at);
-                ctx.set_timer(at - ctx.now(), ProducerTimer::Send.into());
-            }
+            self.refresh_metadata(env);
         }
     }
 
     /// A batch expired (delivery.timeout.ms): never sent, it definitely
     /// failed; sent before, its records may or may not be in the log.
-    fn expire_batch<N: ProducerHost>(&mut self, ctx: &mut Ctx<'_, N>, batch: &ProducerBatch) {
+    fn expire_batch(&mut self, env: &mut Env<'_>, batch: &ProducerBatch) {
         let why = "delivery.timeout.ms expired".to_owned();
         for r in &batch.records {
-            let obs = if batch.attempts == 0 {
-                ProducerObs::Failed {
+            if batch.attempts == 0 {
+                env.observe(ProducerObs::Failed {
                     id: r.id,
                     error: why.clone(),
-                }
+                });
             } else {
-                ProducerObs::Indeterminate {
+                env.observe(ProducerObs::Indeterminate {
                     id: r.id,
                     reason: why.clone(),
-                }
-            };
-            ctx.observe(obs.into());
+                });
+            }
         }
     }
 
-    /// A broker answered.
-    pub fn on_message<N: ProducerHost>(&mut self, ctx: &mut Ctx<'_, N>, msg: KafkaMsg) {
-        let KafkaMsg::Response {
-            correlation_id,
-            response,
-        } = msg
-        else {
-            return;
-        };
-        match response {
-            KafkaResponse::Metadata { topics } => {
-                if self.other_in_flight.remove(&correlation_id).is_none() {
-                    return;
-                }
-                self.metadata_in_flight = None;
+    /// A broker answered a request.
+    fn on_response(
+        &mut self,
+        env: &mut Env<'_>,
+        _from: Address,
+        pending: Pending,
+        response: KafkaResponse,
+    ) {
+        match (pending, response) {
+            (Pending::Metadata, KafkaResponse::Metadata { topics }) => {
+                self.metadata_in_flight = false;
                 match topics.into_iter().find(|(t, _)| *t == self.workload.topic) {
                     Some((_, parts)) if !parts.is_empty() => self.partitions = parts,
-                    _ => {
-                        ctx.set_timer(
-                            self.config.retry_backoff_ms * MILLIS,
-                            ProducerTimer::Metadata.into(),
-                        );
-                    }
+                    _ => env.set_timer_after(
+                        self.config.retry_backoff_ms * MILLIS,
+                        ProducerTimer::Metadata,
+                    ),
                 }
-                self.send_ready(ctx);
             }
-            KafkaResponse::InitProducerId {
-                error,
-                producer_id,
-                producer_epoch,
-            } => {
-                if self.other_in_flight.remove(&correlation_id).is_none() {
-                    return;
-                }
-                self.init_in_flight = None;
+            (
+                Pending::InitProducerId,
+                KafkaResponse::InitProducerId {
+                    error,
+                    producer_id,
+                    producer_epoch,
+                },
+            ) => {
+                self.init_in_flight = false;
                 if error.is_none() {
                     self.producer_id = producer_id;
                     self.producer_epoch = producer_epoch;
@@ -469,32 +525,29 @@ impl Producer {
                         .set_producer_id_and_epoch(producer_id, producer_epoch);
                     self.sequences.clear();
                     self.last_acked_sequence.clear();
-                    self.send_ready(ctx);
                 } else {
                     let backoff = self.config.retry_backoff_ms * MILLIS;
-                    self.init_not_before = ctx.now() + backoff;
-                    ctx.set_timer(backoff, ProducerTimer::Send.into());
+                    self.init_not_before = env.now() + backoff;
+                    self.wake.arm(env, env.now() + backoff, ProducerTimer::Wake);
                 }
             }
-            KafkaResponse::Produce { partitions } => {
-                let Some(flight) = self.in_flight.remove(&correlation_id) else {
-                    return;
-                };
-                self.on_produce(ctx, flight, partitions);
+            (Pending::Produce(batches), KafkaResponse::Produce { partitions }) => {
+                self.on_produce(env, batches, partitions);
             }
-            _ => {}
+            (pending, _) => self.on_lost(env, pending, Errors::NetworkException),
         }
+        self.step(env);
     }
 
-    fn on_produce<N: ProducerHost>(
+    fn on_produce(
         &mut self,
-        ctx: &mut Ctx<'_, N>,
-        flight: InFlight,
+        env: &mut Env<'_>,
+        batches: Vec<ProducerBatch>,
         results: Vec<ProduceResult>,
     ) {
-        let now_ms = Self::now_ms(ctx);
+        let now_ms = env.now_ms();
         let mut refresh = false;
-        for batch in flight.batches {
+        for batch in batches {
             let result = results.iter().find(|r| r.tp == batch.tp);
             let error = result.map_or(Some(Errors::NetworkException), |r| r.error);
             match error {
@@ -502,7 +555,7 @@ impl Producer {
                     let base = result.map_or(-1, |r| r.base_offset);
                     for (i, r) in batch.records.iter().enumerate() {
                         let offset = u64::try_from(base).ok().map(|b| b + i as u64);
-                        ctx.observe(ProducerObs::Acked { id: r.id, offset }.into());
+                        env.observe(ProducerObs::Acked { id: r.id, offset });
                     }
                     if batch.base_sequence >= 0 {
                         let last = batch
@@ -520,20 +573,37 @@ impl Producer {
                             | Errors::UnknownLeaderEpoch
                             | Errors::NetworkException
                     );
-                    self.retry_or_fail(ctx, batch, e, now_ms);
+                    self.retry_or_fail(env, batch, e, now_ms);
                 }
             }
         }
         if refresh {
-            self.refresh_metadata(ctx);
+            self.refresh_metadata(env);
         }
-        self.send_ready(ctx);
+    }
+
+    /// A request got no answer (timeout or broken connection).
+    fn on_lost(&mut self, env: &mut Env<'_>, pending: Pending, error: Errors) {
+        match pending {
+            Pending::Metadata => {
+                self.metadata_in_flight = false;
+                self.refresh_metadata(env);
+            }
+            Pending::InitProducerId => self.init_in_flight = false,
+            Pending::Produce(batches) => {
+                let now_ms = env.now_ms();
+                for batch in batches {
+                    self.retry_or_fail(env, batch, error, now_ms);
+                }
+                self.refresh_metadata(env);
+            }
+        }
     }
 
     /// Retries a failed batch if Kafka would, else ends its records.
-    fn retry_or_fail<N: ProducerHost>(
+    fn retry_or_fail(
         &mut self,
-        ctx: &mut Ctx<'_, N>,
+        env: &mut Env<'_>,
         batch: ProducerBatch,
         error: Errors,
         now_ms: u64,
@@ -560,13 +630,10 @@ impl Producer {
         }
         self.accumulator.complete(&batch.tp, batch.id);
         for r in &batch.records {
-            ctx.observe(
-                ProducerObs::Indeterminate {
-                    id: r.id,
-                    reason: error.name().to_owned(),
-                }
-                .into(),
-            );
+            env.observe(ProducerObs::Indeterminate {
+                id: r.id,
+                reason: error.name().to_owned(),
+            });
         }
         if matches!(
             error,
@@ -577,96 +644,27 @@ impl Producer {
             // KIP-360: start over with a new producer id and fresh sequences.
             self.producer_id = -1;
             self.accumulator.reset_sequences();
-            self.init_producer_id(ctx);
-        }
-    }
-
-    /// A timer fired.
-    pub fn on_timer<N: ProducerHost>(&mut self, ctx: &mut Ctx<'_, N>, timer: ProducerTimer) {
-        match timer {
-            ProducerTimer::Generate => {
-                self.generate(ctx);
-                self.send_ready(ctx);
-                if ctx.now() < self.workload.stop_at_ns {
-                    ctx.set_timer(GENERATE_TICK_NS, ProducerTimer::Generate.into());
-                }
-            }
-            ProducerTimer::Send => {
-                self.send_timer_at = None;
-                self.send_ready(ctx);
-            }
-            ProducerTimer::Metadata => self.refresh_metadata(ctx),
-            ProducerTimer::Timeout(c) => {
-                if let Some(flight) = self.in_flight.remove(&c) {
-                    let now_ms = Self::now_ms(ctx);
-                    for batch in flight.batches {
-                        self.retry_or_fail(ctx, batch, Errors::RequestTimedOut, now_ms);
-                    }
-                    self.refresh_metadata(ctx);
-                    self.send_ready(ctx);
-                } else if self.other_in_flight.remove(&c).is_some() {
-                    if self.metadata_in_flight == Some(c) {
-                        self.metadata_in_flight = None;
-                        self.refresh_metadata(ctx);
-                    }
-                    if self.init_in_flight == Some(c) {
-                        self.init_in_flight = None;
-                        self.send_ready(ctx);
-                    }
-                }
-            }
+            self.init_producer_id(env);
         }
     }
 
     /// A connection broke: requests in flight to that broker fail with
     /// NETWORK_EXCEPTION (their outcome is unknown) and are retried.
-    pub fn on_disconnect<N: ProducerHost>(&mut self, ctx: &mut Ctx<'_, N>, peer: NodeId) {
-        let Some(broker) = broker_at(&self.brokers, peer) else {
-            return;
-        };
-        let now_ms = Self::now_ms(ctx);
-        let lost: Vec<u64> = self
-            .in_flight
-            .iter()
-            .filter(|(_, f)| f.broker == broker)
-            .map(|(&c, _)| c)
-            .collect();
-        for c in lost {
-            let flight = self.in_flight.remove(&c).expect("listed");
-            for batch in flight.batches {
-                self.retry_or_fail(ctx, batch, Errors::NetworkException, now_ms);
+    fn on_disconnect(&mut self, env: &mut Env<'_>, peer: Address) {
+        for (_, flight) in self.network.disconnected(peer) {
+            match flight.purpose {
+                Pending::Produce(batches) => {
+                    let now_ms = env.now_ms();
+                    for batch in batches {
+                        self.retry_or_fail(env, batch, Errors::NetworkException, now_ms);
+                    }
+                }
+                Pending::Metadata => self.metadata_in_flight = false,
+                Pending::InitProducerId => self.init_in_flight = false,
             }
         }
-        let other: Vec<u64> = self
-            .other_in_flight
-            .iter()
-            .filter(|(_, &b)| b == broker)
-            .map(|(&c, _)| c)
-            .collect();
-        for c in other {
-            self.other_in_flight.remove(&c);
-            if self.metadata_in_flight == Some(c) {
-                self.metadata_in_flight = None;
-            }
-            if self.init_in_flight == Some(c) {
-                self.init_in_flight = None;
-            }
-        }
-        self.refresh_metadata(ctx);
-        ctx.set_timer(
-            self.config.retry_backoff_ms * MILLIS,
-            ProducerTimer::Send.into(),
-        );
+        self.refresh_metadata(env);
+        let backoff = self.config.retry_backoff_ms * MILLIS;
+        self.wake.arm(env, env.now() + backoff, ProducerTimer::Wake);
     }
-}
-
-/// A node type that can host a producer.
-pub trait ProducerHost:
-    Node<Msg: From<KafkaMsg>, Timer: From<ProducerTimer>, Obs: From<ProducerObs>>
-{
-}
-
-impl<N> ProducerHost for N where
-    N: Node<Msg: From<KafkaMsg>, Timer: From<ProducerTimer>, Obs: From<ProducerObs>>
-{
 }

@@ -7,29 +7,24 @@
 //! (KIP-835), the leader appends a NoOpRecord every
 //! `metadata.max.idle.interval.ms` so the high watermark keeps moving.
 
-use sim::{Ctx, Nanos, Node, NodeId, MILLIS};
+use sim::{Nanos, MILLIS};
 
 use super::active::{ActiveController, ControlEvent, ControllerConfig};
 use super::raft::{
-    LogEntry, RaftClient, RaftMessage, RaftMutations, RaftOutput, RaftTimer, Record,
-    METADATA_LOG_FILE, QUORUM_STATE_FILE,
+    LogEntry, RaftClient, RaftMessage, RaftMutations, RaftOutput, Record, METADATA_LOG_FILE,
+    QUORUM_STATE_FILE,
 };
 use super::rpc::{ControllerMsg, ControllerRequest};
 use crate::metadata::{MetadataImage, MetadataRecord};
+use crate::node::{Address, DiskView, Env, Input, KafkaNodeId, Timer};
+use crate::protocol::Message;
 
 /// Kafka's `metadata.max.idle.interval.ms` default.
 pub const METADATA_MAX_IDLE_INTERVAL_NS: Nanos = 500 * MILLIS;
 
-/// Controllers are the first nodes of a simulation: controller N is node N-1.
-pub fn controller_node(id: u32) -> NodeId {
-    NodeId(id - 1)
-}
-
-/// A controller's timers.
+/// A controller's own timer (the Raft client's are `Timer::Raft`).
 #[derive(Clone, Debug, Hash, PartialEq, Eq)]
 pub enum ControllerTimer {
-    /// A timer of the Raft client.
-    Raft(RaftTimer),
     /// Time for the leader to append a no-op record and check broker sessions.
     NoOp,
 }
@@ -72,37 +67,46 @@ pub enum QuorumObs {
     Control(ControlEvent),
 }
 
-/// Messages a standalone controller handles.
-#[derive(Clone, Debug, Hash)]
-pub enum QuorumMsg {
-    /// Quorum traffic.
-    Raft(RaftMessage),
-    /// Requests and responses.
-    Rpc(ControllerMsg),
+/// What a controller is set up with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ControllerSpec {
+    /// Its Kafka node id.
+    pub id: KafkaNodeId,
+    /// The quorum's voters (Kafka node ids, sorted).
+    pub voters: Vec<KafkaNodeId>,
+    /// The controller configs.
+    pub config: ControllerConfig,
+    /// Test-only quorum bugs.
+    pub mutations: RaftMutations,
+    /// Test-only mutation: replaying a leader change does not bump the leader epoch.
+    pub keep_leader_epoch: bool,
+    /// `metadata.max.idle.interval.ms`: how often the leader appends a no-op record.
+    pub noop_interval_ns: Nanos,
 }
 
-impl From<RaftMessage> for QuorumMsg {
-    fn from(m: RaftMessage) -> Self {
-        QuorumMsg::Raft(m)
-    }
-}
-
-impl From<ControllerMsg> for QuorumMsg {
-    fn from(m: ControllerMsg) -> Self {
-        QuorumMsg::Rpc(m)
+impl ControllerSpec {
+    /// Controller `id` of `voters` with Kafka's defaults.
+    pub fn new(id: KafkaNodeId, voters: Vec<KafkaNodeId>) -> Self {
+        Self {
+            id,
+            voters,
+            config: ControllerConfig::default(),
+            mutations: RaftMutations::default(),
+            keep_leader_epoch: false,
+            noop_interval_ns: METADATA_MAX_IDLE_INTERVAL_NS,
+        }
     }
 }
 
 /// A KRaft controller process.
 #[derive(Debug)]
 pub struct QuorumController {
-    id: u32,
-    voters: Vec<u32>,
-    mutations: RaftMutations,
+    id: KafkaNodeId,
+    voters: Vec<KafkaNodeId>,
     config: ControllerConfig,
     keep_leader_epoch: bool,
     noop_interval_ns: Nanos,
-    client: Option<RaftClient>,
+    client: RaftClient,
     /// Committed entries below this were observed by this incarnation.
     observed_upto: u64,
     /// The committed records, replayed.
@@ -111,50 +115,46 @@ pub struct QuorumController {
     claim_at: Option<u64>,
     active: Option<ActiveController>,
     /// Responses waiting for their records to commit: (offset, to, message).
-    replies: Vec<(u64, NodeId, ControllerMsg)>,
+    replies: Vec<(u64, Address, ControllerMsg)>,
 }
 
 impl QuorumController {
-    /// Controller `id` of the quorum `voters`.
-    pub fn new(id: u32, voters: Vec<u32>, mutations: RaftMutations) -> Self {
-        Self {
-            id,
-            voters,
-            mutations,
-            config: ControllerConfig::default(),
-            keep_leader_epoch: false,
-            noop_interval_ns: METADATA_MAX_IDLE_INTERVAL_NS,
-            client: None,
+    /// Boots: recovers the quorum state and the metadata log from disk.
+    pub fn boot(spec: &ControllerSpec, env: &mut Env<'_>, disk: &dyn DiskView) -> Self {
+        env.observe(QuorumObs::Booted);
+        let client = RaftClient::recover(
+            spec.id,
+            spec.voters.clone(),
+            disk.read(QUORUM_STATE_FILE).as_deref(),
+            disk.read(METADATA_LOG_FILE).as_deref(),
+        )
+        .with_mutations(spec.mutations);
+        let mut committed = MetadataImage::default();
+        committed.keep_leader_epoch = spec.keep_leader_epoch;
+        let mut controller = Self {
+            id: spec.id,
+            voters: spec.voters.clone(),
+            config: spec.config,
+            keep_leader_epoch: spec.keep_leader_epoch,
+            noop_interval_ns: spec.noop_interval_ns.max(1),
+            client,
             observed_upto: 0,
-            committed: MetadataImage::default(),
+            committed,
             claim_at: None,
             active: None,
             replies: Vec::new(),
-        }
+        };
+        let mut out = Vec::new();
+        let now = env.now();
+        controller.client.start(now, env.rng(), &mut out);
+        controller.apply(env, out);
+        env.set_timer_after(controller.noop_interval_ns, ControllerTimer::NoOp);
+        controller
     }
 
-    /// Sets the controller's configs.
-    pub fn with_config(mut self, config: ControllerConfig) -> Self {
-        self.config = config;
-        self
-    }
-
-    /// Test-only mutation: replaying a leader change does not bump the leader epoch.
-    pub fn with_keep_leader_epoch(mut self, on: bool) -> Self {
-        self.keep_leader_epoch = on;
-        self.committed.keep_leader_epoch = on;
-        self
-    }
-
-    /// Sets how often the leader appends a no-op record.
-    pub fn with_noop_interval(mut self, interval_ns: Nanos) -> Self {
-        self.noop_interval_ns = interval_ns.max(1);
-        self
-    }
-
-    /// The Raft client (None before start).
-    pub fn client(&self) -> Option<&RaftClient> {
-        self.client.as_ref()
+    /// The Raft client.
+    pub fn client(&self) -> &RaftClient {
+        &self.client
     }
 
     /// The committed metadata this controller has replayed.
@@ -167,181 +167,148 @@ impl QuorumController {
         self.active.is_some()
     }
 
-    fn client_mut(&mut self) -> &mut RaftClient {
-        self.client
-            .as_mut()
-            .expect("a controller handles inputs only after start")
-    }
-
-    /// Boot: recover the quorum state and the metadata log from disk.
-    pub fn start<N: ControllerHost>(&mut self, ctx: &mut Ctx<'_, N>) {
-        ctx.observe(QuorumObs::Booted.into());
-        let disk = ctx.disk();
-        let client = RaftClient::recover(
-            self.id,
-            self.voters.clone(),
-            disk.read(QUORUM_STATE_FILE),
-            disk.read(METADATA_LOG_FILE),
-        )
-        .with_mutations(self.mutations);
-        self.client = Some(client);
-        let mut out = Vec::new();
-        self.client_mut().start(ctx.rng(), &mut out);
-        self.apply(ctx, out);
-        ctx.set_timer(self.noop_interval_ns, ControllerTimer::NoOp.into());
-    }
-
-    /// A message from node `from`: quorum traffic from voters, observer
-    /// fetches and requests from brokers and clients.
-    pub fn on_message<N: ControllerHost>(
-        &mut self,
-        ctx: &mut Ctx<'_, N>,
-        from: NodeId,
-        msg: QuorumMsg,
-    ) {
-        let voter = from.0 + 1;
-        match msg {
-            QuorumMsg::Raft(msg) if self.voters.contains(&voter) => {
+    /// Handles one input: quorum traffic from voters, observer fetches and
+    /// requests from brokers and clients, timers and fsyncs.
+    pub fn handle(&mut self, env: &mut Env<'_>, input: Input) {
+        let now = env.now();
+        match input {
+            Input::Message { from, msg } => self.on_message(env, from, msg),
+            Input::Timer(Timer::Raft(timer)) => {
                 let mut out = Vec::new();
-                let now = ctx.now();
-                let client = self.client.as_mut().expect("started");
-                client.on_message(now, ctx.rng(), voter, msg, &mut out);
-                self.apply(ctx, out);
+                self.client.on_timer(now, env.rng(), timer, &mut out);
+                self.apply(env, out);
             }
-            QuorumMsg::Raft(RaftMessage::FetchRequest {
-                current_leader_epoch,
-                fetch_offset,
-                last_fetched_epoch,
-                ..
-            }) => {
-                let client = self.client.as_ref().expect("started");
-                let response =
-                    client.observer_fetch(current_leader_epoch, fetch_offset, last_fetched_epoch);
-                ctx.send(from, response.into());
+            Input::Timer(Timer::Controller(ControllerTimer::NoOp)) => {
+                let mut out = Vec::new();
+                if let Some(active) = self.active.as_mut() {
+                    active.tick(now);
+                    active.emit(MetadataRecord::NoOpRecord);
+                    self.propose_records(env);
+                } else if self.client.is_leader() {
+                    let payload = MetadataRecord::NoOpRecord.encode();
+                    self.client.propose(payload, &mut out);
+                }
+                env.set_timer_after(self.noop_interval_ns, ControllerTimer::NoOp);
+                self.apply(env, out);
             }
-            QuorumMsg::Raft(_) => {}
-            QuorumMsg::Rpc(ControllerMsg::Request {
-                correlation_id,
-                request,
-            }) => self.on_request(ctx, from, correlation_id, request),
-            QuorumMsg::Rpc(ControllerMsg::Response { .. }) => {}
+            Input::Disconnected(Address::Node(peer)) if self.voters.contains(&peer) => {
+                let mut out = Vec::new();
+                self.client.on_disconnect(now, peer, &mut out);
+                self.apply(env, out);
+            }
+            Input::Fsynced(token) => {
+                let mut out = Vec::new();
+                let before = self.client.durable_epoch();
+                self.client.on_fsync(now, token, &mut out);
+                let after = self.client.durable_epoch();
+                if after > before {
+                    env.observe(QuorumObs::EpochDurable(after));
+                }
+                self.apply(env, out);
+            }
+            _ => {}
         }
     }
 
-    fn on_request<N: ControllerHost>(
+    fn on_message(&mut self, env: &mut Env<'_>, from: Address, msg: Message) {
+        match msg {
+            Message::Raft(msg) => match from {
+                Address::Node(voter) if self.voters.contains(&voter) => {
+                    let mut out = Vec::new();
+                    let now = env.now();
+                    self.client.on_message(now, env.rng(), voter, msg, &mut out);
+                    self.apply(env, out);
+                }
+                _ => {
+                    if let RaftMessage::FetchRequest {
+                        current_leader_epoch,
+                        fetch_offset,
+                        last_fetched_epoch,
+                        ..
+                    } = msg
+                    {
+                        let response = self.client.observer_fetch(
+                            current_leader_epoch,
+                            fetch_offset,
+                            last_fetched_epoch,
+                        );
+                        env.send(from, response);
+                    }
+                }
+            },
+            Message::Controller(ControllerMsg::Request {
+                correlation_id,
+                request,
+            }) => self.on_request(env, from, correlation_id, request),
+            Message::Controller(ControllerMsg::Response { .. }) | Message::Kafka(_) => {}
+        }
+    }
+
+    fn on_request(
         &mut self,
-        ctx: &mut Ctx<'_, N>,
-        from: NodeId,
+        env: &mut Env<'_>,
+        from: Address,
         correlation_id: u64,
         request: ControllerRequest,
     ) {
-        let hint = self.client.as_ref().and_then(RaftClient::leader_id);
+        let hint = self.client.leader_id();
         let Some(active) = self.active.as_mut() else {
             let response = ControllerMsg::Response {
                 correlation_id,
                 controller_hint: hint.filter(|&l| l != self.id),
                 response: request.not_controller(),
             };
-            ctx.send(from, response.into());
+            env.send(from, response);
             return;
         };
-        let now = ctx.now();
-        let response = active.handle(now, ctx.rng(), &request);
+        let now = env.now();
+        let response = active.handle(now, env.rng(), &request);
         let reply = ControllerMsg::Response {
             correlation_id,
             controller_hint: Some(self.id),
             response,
         };
-        match self.propose_records(ctx) {
-            Some(last) => self.replies.push((last, from, reply)),
-            None => ctx.send(from, reply.into()),
+        // An operation that wrote records is answered once they commit; one
+        // that wrote none read the active controller's in-memory state,
+        // which may hold uncommitted records: as Kafka's QuorumController,
+        // it is answered once everything proposed before it has committed.
+        let wait_for = self.propose_records(env).or_else(|| {
+            let end = self.client.log().end_offset();
+            (end > self.client.high_watermark()).then(|| end - 1)
+        });
+        match wait_for {
+            Some(offset) => self.replies.push((offset, from, reply)),
+            None => env.send(from, reply),
         }
     }
 
     /// Hands the active controller's new records to Raft; returns the last offset.
-    fn propose_records<N: ControllerHost>(&mut self, ctx: &mut Ctx<'_, N>) -> Option<u64> {
+    fn propose_records(&mut self, env: &mut Env<'_>) -> Option<u64> {
         let active = self.active.as_mut()?;
         let records = active.take_records();
         for event in active.take_events() {
-            ctx.observe(QuorumObs::Control(event).into());
+            env.observe(QuorumObs::Control(event));
         }
         let mut out = Vec::new();
         let mut last = None;
-        let client = self.client.as_mut().expect("started");
         for (offset, record) in records {
-            let at = client.propose(record.encode(), &mut out);
+            let at = self.client.propose(record.encode(), &mut out);
             assert_eq!(at, Some(offset), "the active controller leads");
             last = Some(offset);
         }
-        self.apply(ctx, out);
+        self.apply(env, out);
         last
     }
 
-    /// A controller timer fired.
-    pub fn on_timer<N: ControllerHost>(&mut self, ctx: &mut Ctx<'_, N>, timer: ControllerTimer) {
-        let mut out = Vec::new();
-        let now = ctx.now();
-        match timer {
-            ControllerTimer::Raft(timer) => {
-                let client = self.client.as_mut().expect("started");
-                client.on_timer(now, ctx.rng(), timer, &mut out);
-            }
-            ControllerTimer::NoOp => {
-                if let Some(active) = self.active.as_mut() {
-                    active.tick(now);
-                    active.emit(MetadataRecord::NoOpRecord);
-                    self.propose_records(ctx);
-                } else if self.client_mut().is_leader() {
-                    let payload = MetadataRecord::NoOpRecord.encode();
-                    self.client_mut().propose(payload, &mut out);
-                }
-                ctx.set_timer(self.noop_interval_ns, ControllerTimer::NoOp.into());
-            }
-        }
-        self.apply(ctx, out);
-    }
-
-    /// The connection to node `peer` broke.
-    pub fn on_disconnect<N: ControllerHost>(&mut self, ctx: &mut Ctx<'_, N>, peer: NodeId) {
-        let voter = peer.0 + 1;
-        if !self.voters.contains(&voter) {
-            return;
-        }
-        let mut out = Vec::new();
-        self.client_mut().on_disconnect(voter, &mut out);
-        self.apply(ctx, out);
-    }
-
-    /// An fsync this controller asked for completed.
-    pub fn on_fsync<N: ControllerHost>(&mut self, ctx: &mut Ctx<'_, N>, token: u64) {
-        let mut out = Vec::new();
-        let before = self.client_mut().durable_epoch();
-        self.client_mut().on_fsync(token, &mut out);
-        let after = self.client_mut().durable_epoch();
-        if after > before {
-            ctx.observe(QuorumObs::EpochDurable(after).into());
-        }
-        self.apply(ctx, out);
-    }
-
-    fn apply<N: ControllerHost>(&mut self, ctx: &mut Ctx<'_, N>, out: Vec<RaftOutput>) {
+    /// Carries out the Raft client's effects and acts on its events.
+    fn apply(&mut self, env: &mut Env<'_>, out: Vec<RaftOutput>) {
         for output in out {
             match output {
-                RaftOutput::Send { to, msg } => ctx.send(controller_node(to), msg.into()),
-                RaftOutput::SetTimer { after_ns, timer } => {
-                    ctx.set_timer(after_ns, ControllerTimer::Raft(timer).into());
-                }
-                RaftOutput::Write {
-                    file,
-                    offset,
-                    bytes,
-                } => ctx.disk_mut().write(file, offset, &bytes),
-                RaftOutput::Truncate { file, len } => ctx.disk_mut().truncate(file, len),
-                RaftOutput::Fsync { file, token } => ctx.fsync(file, token),
-                RaftOutput::Committed { upto_offset } => self.committed(ctx, upto_offset),
+                RaftOutput::Io(effect) => env.push(effect),
+                RaftOutput::Committed { upto_offset } => self.committed(env, upto_offset),
                 RaftOutput::Transition { epoch, .. } => {
-                    ctx.observe(QuorumObs::Transition { epoch }.into());
-                    if !self.client.as_ref().is_some_and(RaftClient::is_leader) {
+                    env.observe(QuorumObs::Transition { epoch });
+                    if !self.client.is_leader() {
                         // Renounce: what was not committed is forgotten.
                         self.active = None;
                         self.claim_at = None;
@@ -349,32 +316,34 @@ impl QuorumController {
                     }
                 }
                 RaftOutput::BecameLeader { epoch } => {
-                    ctx.observe(QuorumObs::BecameLeader { epoch }.into());
+                    env.observe(QuorumObs::BecameLeader { epoch });
                     self.active = None;
                     self.replies.clear();
-                    let client = self.client.as_ref().expect("started");
-                    self.claim_at = Some(client.log().end_offset());
+                    self.claim_at = Some(self.client.log().end_offset());
                 }
             }
         }
     }
 
-    fn committed<N: ControllerHost>(&mut self, ctx: &mut Ctx<'_, N>, upto: u64) {
-        ctx.observe(QuorumObs::HighWatermark(upto).into());
-        let client = self.client.as_ref().expect("started");
+    fn committed(&mut self, env: &mut Env<'_>, upto: u64) {
+        env.observe(QuorumObs::HighWatermark(upto));
         for offset in self.observed_upto..upto {
-            let entry = client.log().entry(offset).expect("committed is in the log");
+            let entry = self
+                .client
+                .log()
+                .entry(offset)
+                .expect("committed is in the log");
             if let Record::Data(bytes) = &entry.record {
                 if let Some(record) = MetadataRecord::decode(bytes) {
                     let before = leader_of(&self.committed, &record);
                     self.committed.apply(offset, &record);
                     let after = leader_of(&self.committed, &record);
                     if let Some(obs) = after.filter(|a| Some(a) != before.as_ref()) {
-                        ctx.observe(QuorumObs::Leader(obs).into());
+                        env.observe(QuorumObs::Leader(obs));
                     }
                 }
             }
-            ctx.observe(QuorumObs::CommittedEntry(entry.clone()).into());
+            env.observe(QuorumObs::CommittedEntry(entry.clone()));
         }
         self.observed_upto = self.observed_upto.max(upto);
         // Replies whose records are committed go out.
@@ -383,17 +352,16 @@ impl QuorumController {
             .partition(|r| r.0 < upto);
         self.replies = waiting;
         for (_, to, msg) in ready {
-            ctx.send(to, msg.into());
+            env.send(to, msg);
         }
         if self.active.is_none() && self.claim_at.is_some_and(|at| upto >= at) {
-            let client = self.client.as_ref().expect("started");
             let mut image = self.committed.clone();
             image.keep_leader_epoch = self.keep_leader_epoch;
             self.active = Some(ActiveController::claim(
                 self.config,
                 image,
-                client.log().end_offset(),
-                ctx.now(),
+                self.client.log().end_offset(),
+                env.now(),
             ));
         }
     }
@@ -421,50 +389,4 @@ pub fn leader_of(image: &MetadataImage, record: &MetadataRecord) -> Option<Leade
         leader: p.leader,
         leader_epoch: p.leader_epoch,
     })
-}
-
-/// A node type that can host a controller: its messages, timers and
-/// observations can carry the controller's.
-pub trait ControllerHost:
-    Node<
-    Msg: From<RaftMessage> + From<ControllerMsg>,
-    Timer: From<ControllerTimer>,
-    Obs: From<QuorumObs>,
->
-{
-}
-
-impl<N> ControllerHost for N where
-    N: Node<
-        Msg: From<RaftMessage> + From<ControllerMsg>,
-        Timer: From<ControllerTimer>,
-        Obs: From<QuorumObs>,
-    >
-{
-}
-
-impl Node for QuorumController {
-    type Msg = QuorumMsg;
-    type Timer = ControllerTimer;
-    type Obs = QuorumObs;
-
-    fn start(&mut self, ctx: &mut Ctx<'_, Self>) {
-        QuorumController::start(self, ctx);
-    }
-
-    fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, msg: QuorumMsg) {
-        QuorumController::on_message(self, ctx, from, msg);
-    }
-
-    fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, timer: ControllerTimer) {
-        QuorumController::on_timer(self, ctx, timer);
-    }
-
-    fn on_disconnect(&mut self, ctx: &mut Ctx<'_, Self>, peer: NodeId) {
-        QuorumController::on_disconnect(self, ctx, peer);
-    }
-
-    fn on_fsync(&mut self, ctx: &mut Ctx<'_, Self>, token: u64) {
-        QuorumController::on_fsync(self, ctx, token);
-    }
 }

@@ -158,6 +158,11 @@ impl<R: Clone> GroupCoordinator<R> {
         self.owned.contains(&self.partition_of(group))
     }
 
+    /// Whether it has loaded offsets partition `partition` (and leads it).
+    pub fn owns_partition(&self, partition: u32) -> bool {
+        self.owned.contains(&partition)
+    }
+
     /// The groups it owns.
     pub fn groups(&self) -> &BTreeMap<String, ClassicGroup<R>> {
         &self.groups

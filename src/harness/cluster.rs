@@ -2,24 +2,23 @@
 //! producer and consumer plus the admin client, and the online checkers
 //! that watch them.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
+use std::sync::Arc;
 
-use sim::{NodeId, Sim};
+use sim::Sim;
 
+use super::address_book::AddressBook;
 use super::monitor::Monitor;
 use super::node::ClusterNode;
 use super::topology::{Role, Topology};
-use super::{
-    consumer_spec, controller_config, creatable_topics, producer_setup, sim_config, RunOptions,
-};
-use crate::broker::config::BrokerConfig;
-use crate::broker::BrokerServer;
+use super::{consumer_spec, creatable_topics, producer_setup, sim_config, specs, RunOptions};
+use crate::broker::BrokerSpec;
 use crate::check;
 use crate::check::groups::{GroupChecker, MemberOf};
-use crate::client::consumer::{Consumer, ConsumerConfig};
-use crate::client::producer::Producer;
-use crate::client::AdminClient;
-use crate::controller::node::QuorumController;
+use crate::client::admin::AdminSpec;
+use crate::client::producer::ProducerSpec;
+use crate::controller::node::ControllerSpec;
+use crate::node::{controller_id, NodeSpec};
 use crate::scenario::{Invariant, Scenario};
 
 /// The scenario's cluster in a kernel, not yet started.
@@ -30,66 +29,68 @@ pub(super) fn build(
     options: &RunOptions,
 ) -> Sim<ClusterNode> {
     let mut sim: Sim<ClusterNode> = Sim::new(seed, sim_config(scenario));
-    let voters: Vec<u32> = (1..=scenario.cluster.controllers).collect();
-    let controller_config = controller_config(scenario);
-    let mut broker_config =
-        BrokerConfig::from_configs(&scenario.cluster.config, scenario.protocol.truncation);
-    broker_config.log.trust_epoch_checkpoint = options.mutations.trust_epoch_checkpoint;
-    broker_config.forget_offsets_on_load = options.mutations.forget_offsets_on_load;
-    let broker_nodes: BTreeMap<u32, NodeId> = (1..=scenario.cluster.brokers)
-        .filter_map(|b| Some((b, topology.id(&Role::Broker(b))?)))
-        .collect();
-    let topics = creatable_topics(scenario);
-    let mutations = options.mutations;
-    for role in &topology.roles {
-        let voters = voters.clone();
-        match *role {
-            Role::Controller(id) => {
-                sim.add_node(role.name(), move |_| {
-                    let controller = QuorumController::new(id, voters.clone(), mutations.raft)
-                        .with_config(controller_config)
-                        .with_keep_leader_epoch(mutations.keep_leader_epoch);
-                    ClusterNode::Controller(Box::new(controller))
-                });
-            }
-            Role::Broker(id) => {
-                let broker_nodes = broker_nodes.clone();
-                sim.add_node(role.name(), move |_| {
-                    let broker =
-                        BrokerServer::new(id, voters.clone(), broker_config, broker_nodes.clone())
-                            .with_keep_leader_epoch(mutations.keep_leader_epoch);
-                    ClusterNode::Broker(Box::new(broker))
-                });
-            }
-            Role::Admin => {
-                let topics = topics.clone();
-                sim.add_node(role.name(), move |_| {
-                    ClusterNode::Admin(AdminClient::new(voters.clone(), topics.clone()))
-                });
-            }
-            Role::Producer(index) => {
-                let (config, workload) = producer_setup(scenario, index);
-                let broker_nodes = broker_nodes.clone();
-                sim.add_node(role.name(), move |_| {
-                    let producer =
-                        Producer::new(index, config, workload.clone(), broker_nodes.clone());
-                    ClusterNode::Producer(Box::new(producer))
-                });
-            }
-            Role::Consumer { ref group, index } => {
-                let mut config =
-                    ConsumerConfig::from_spec(consumer_spec(scenario, group, index), &role.name());
-                config.mutations = mutations.consumer;
-                let broker_nodes = broker_nodes.clone();
-                sim.add_node(role.name(), move |_| {
-                    let consumer = Consumer::new(config.clone(), broker_nodes.clone());
-                    ClusterNode::Consumer(Box::new(consumer))
-                });
-            }
-        }
+    let book = Arc::new(AddressBook::of(topology));
+    for (role, spec) in topology
+        .roles
+        .iter()
+        .zip(node_specs(scenario, topology, options))
+    {
+        let book = Arc::clone(&book);
+        sim.add_node(role.name(), move |ctx| {
+            ClusterNode::boot(ctx, &spec, Arc::clone(&book))
+        });
     }
     sim.set_mutations(options.mutations.kernel);
     sim
+}
+
+/// What each node of the topology is, in the model's terms.
+fn node_specs(scenario: &Scenario, topology: &Topology, options: &RunOptions) -> Vec<NodeSpec> {
+    let mutations = options.mutations;
+    let voters: Vec<u32> = (1..=scenario.cluster.controllers)
+        .map(controller_id)
+        .collect();
+    let brokers: Vec<u32> = (1..=scenario.cluster.brokers).collect();
+    let mut broker_config = specs::broker_config(scenario);
+    broker_config.log.trust_epoch_checkpoint = mutations.trust_epoch_checkpoint;
+    broker_config.forget_offsets_on_load = mutations.forget_offsets_on_load;
+    topology
+        .roles
+        .iter()
+        .map(|role| match *role {
+            Role::Controller(index) => NodeSpec::Controller(ControllerSpec {
+                config: specs::controller_config(scenario),
+                mutations: mutations.raft,
+                keep_leader_epoch: mutations.keep_leader_epoch,
+                ..ControllerSpec::new(controller_id(index), voters.clone())
+            }),
+            Role::Broker(id) => NodeSpec::Broker(BrokerSpec {
+                id,
+                voters: voters.clone(),
+                config: broker_config,
+                keep_leader_epoch: mutations.keep_leader_epoch,
+            }),
+            Role::Admin => NodeSpec::Admin(AdminSpec {
+                voters: voters.clone(),
+                topics: creatable_topics(scenario),
+            }),
+            Role::Producer(index) => {
+                let (config, workload) = producer_setup(scenario, index);
+                NodeSpec::Producer(ProducerSpec {
+                    index,
+                    config,
+                    workload,
+                    brokers: brokers.clone(),
+                })
+            }
+            Role::Consumer { ref group, index } => NodeSpec::Consumer(specs::consumer_config(
+                consumer_spec(scenario, group, index),
+                &role.name(),
+                brokers.clone(),
+                mutations.consumer,
+            )),
+        })
+        .collect()
 }
 
 /// The online checkers for the scenario, and the group invariants it checks.

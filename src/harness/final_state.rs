@@ -22,7 +22,7 @@ pub(super) fn broker<'a>(
     id: u32,
 ) -> Option<&'a BrokerServer> {
     match sim.node(topology.id(&Role::Broker(id))?) {
-        Some(ClusterNode::Broker(b)) => Some(b),
+        Some(n) => n.broker(),
         _ => None,
     }
 }
@@ -36,7 +36,7 @@ fn records(
     upto: u64,
 ) -> Option<Vec<LogRecord>> {
     let p = broker(sim, topology, id)?
-        .replica_manager()?
+        .replica_manager()
         .partitions()
         .get(tp)?;
     let mut out = Vec::new();
@@ -68,7 +68,7 @@ pub fn collect(sim: &Sim<ClusterNode>, topology: &Topology, image: &MetadataImag
                 continue;
             };
             let Some(hw) = broker(sim, topology, leader)
-                .and_then(|b| b.replica_manager())
+                .map(|b| b.replica_manager())
                 .and_then(|r| r.partitions().get(&tp))
                 .filter(|p| p.is_leader())
                 .map(|p| p.log.high_watermark())
@@ -104,7 +104,7 @@ pub fn groups(
     let coordinators: Vec<&GroupCoordinator<ReplyTo>> = topology
         .ids()
         .filter_map(|id| match sim.node(id) {
-            Some(ClusterNode::Broker(b)) => b.replica_manager().map(|r| r.group_coordinator()),
+            Some(n) => n.broker().map(|b| b.group_coordinator().coordinator()),
             _ => None,
         })
         .collect();

@@ -42,12 +42,13 @@ fn leader_view(
     if !sim.is_up(node) {
         return format!(" (broker {id} is down)");
     }
-    let Some(ClusterNode::Broker(b)) = sim.node(node) else {
+    let Some(b) = sim.node(node).and_then(ClusterNode::broker) else {
         return String::new();
     };
     let leads = b
         .replica_manager()
-        .and_then(|rm| rm.partitions().get(tp))
+        .partitions()
+        .get(tp)
         .is_some_and(|p| p.leader_state().is_some());
     if leads {
         String::new()
@@ -148,7 +149,7 @@ pub fn data_available(
     let mut owned: BTreeMap<&str, (&str, BTreeSet<u32>)> = BTreeMap::new();
     let described = |group: &str| state.groups.iter().find(|g| g.group == group);
     for id in topology.ids() {
-        let Some(ClusterNode::Consumer(c)) = sim.node(id) else {
+        let Some(c) = sim.node(id).and_then(ClusterNode::consumer) else {
             continue;
         };
         let Role::Consumer { group, index } = &topology.roles[id.index()] else {

@@ -8,6 +8,7 @@
 //! checks every observation as it is made; the end of the run checks the
 //! data, the groups and liveness.
 
+pub mod address_book;
 mod cluster;
 pub mod coverage;
 pub mod explain;
@@ -19,19 +20,20 @@ mod monitor;
 pub mod node;
 mod run;
 pub mod samples;
+pub mod specs;
 pub mod swarm_mix;
 pub mod topology;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use sim::{DiskConfig, Mutations, NetConfig, NodeId, Sim, SimConfig, MILLIS};
+use sim::{DiskConfig, Mutations, NetConfig, NodeId, Sim, SimConfig};
 
 use crate::check::groups::GroupStats;
 use crate::check::Violation;
 use crate::client::consumer::ConsumerMutations;
 use crate::client::producer::{ProducerConfig, ProducerWorkload};
-use crate::controller::active::{ControlEvent, ControllerConfig};
+use crate::controller::active::ControlEvent;
 use crate::controller::node::{QuorumController, QuorumObs};
 use crate::controller::raft::RaftMutations;
 use crate::controller::rpc::CreatableTopic;
@@ -39,6 +41,7 @@ use crate::group::offsets_topic::{
     CONSUMER_OFFSETS, OFFSETS_TOPIC_NUM_PARTITIONS, OFFSETS_TOPIC_REPLICATION_FACTOR,
 };
 use crate::metadata::MetadataImage;
+use crate::node::{controller_index, KafkaNode};
 use crate::report::groups::DescribedGroup;
 use crate::scenario::{ConsumerSpec, Scenario};
 use faults::Executed;
@@ -180,7 +183,7 @@ fn producer_setup(scenario: &Scenario, index: u32) -> (ProducerConfig, ProducerW
                 value_size: RECORD_VALUE_BYTES,
                 stop_at_ns: scenario.duration_ns + scenario.settle_ns / 2,
             };
-            return (ProducerConfig::from_configs(&spec.config), workload);
+            return (specs::producer_config(&spec.config), workload);
         }
         first += spec.count;
     }
@@ -198,20 +201,6 @@ fn consumer_spec<'a>(scenario: &'a Scenario, group: &str, index: u32) -> &'a Con
         first += spec.count;
     }
     unreachable!("consumer {group} {index} is in the topology")
-}
-
-/// The controllers' configs from the scenario's broker configs.
-fn controller_config(scenario: &Scenario) -> ControllerConfig {
-    let config = &scenario.cluster.config;
-    let defaults = ControllerConfig::default();
-    ControllerConfig {
-        session_timeout_ns: config
-            .get_i64("broker.session.timeout.ms")
-            .map_or(defaults.session_timeout_ns, |ms| ms.max(1) as u64 * MILLIS),
-        unclean_leader_election: config
-            .get_bool("unclean.leader.election.enable")
-            .unwrap_or(defaults.unclean_leader_election),
-    }
 }
 
 /// The scenario's topics as CreateTopics carries them (explicit configs
@@ -262,8 +251,8 @@ fn newest_metadata(sim: &Sim<ClusterNode>, topology: &Topology) -> Option<Metada
 }
 
 fn controller(sim: &Sim<ClusterNode>, id: NodeId) -> Option<&QuorumController> {
-    match sim.node(id) {
-        Some(ClusterNode::Controller(c)) => Some(c),
+    match sim.node(id)?.process() {
+        KafkaNode::Controller(c) => Some(c),
         _ => None,
     }
 }
@@ -274,7 +263,7 @@ fn active_controller(sim: &Sim<ClusterNode>, topology: &Topology) -> Option<Node
     topology
         .ids()
         .filter_map(|id| {
-            let client = controller(sim, id)?.client()?;
+            let client = controller(sim, id)?.client();
             client.is_leader().then_some((client.epoch(), id))
         })
         .max()
@@ -296,12 +285,12 @@ fn quorum_state(sim: &Sim<ClusterNode>, topology: &Topology) -> Vec<ControllerSt
         .filter(|id| matches!(topology.roles[id.index()], Role::Controller(_)))
         .map(|id| {
             let name = sim.name(id).to_owned();
-            match controller(sim, id).and_then(QuorumController::client) {
+            match controller(sim, id).map(QuorumController::client) {
                 Some(client) => ControllerState {
                     name,
                     state: format!("{:?}", client.state().kind()),
                     epoch: client.epoch(),
-                    leader: client.leader_id(),
+                    leader: client.leader_id().map(controller_index),
                     high_watermark: client.high_watermark(),
                 },
                 None => ControllerState {

@@ -5,13 +5,13 @@
 use sim::{NodeId, Observed};
 
 use super::history::{self, What};
-use super::node::ClusterObs;
 use crate::broker::BrokerObs;
 use crate::check::groups::GroupChecker;
 use crate::check::{self, Violation};
 use crate::client::consumer::ConsumerObs;
 use crate::controller::active::ControlEvent;
 use crate::controller::node::QuorumObs;
+use crate::node::Observation as ClusterObs;
 
 /// The online checkers, and what the report keeps of the observations.
 pub(super) struct Monitor {

@@ -1,162 +1,150 @@
-//! The node type of a scenario run: controllers run the KRaft quorum and its
-//! metadata managers, brokers their control plane and data path, the admin
-//! client creates the topics, producers and consumers run the workload.
+//! The one interpreter of the model's effects: a Kafka process as a
+//! simulator node. Every input is handed to the process with an `Env`; the
+//! effects it pushes are carried out on the kernel here and nowhere else.
 
-use sim::{Ctx, Node, NodeId};
+use std::borrow::Cow;
+use std::sync::Arc;
 
-use crate::broker::{BrokerMsg, BrokerObs, BrokerServer, BrokerTimer};
-use crate::client::consumer::{Consumer, ConsumerObs, ConsumerTimer};
-use crate::client::producer::{Producer, ProducerTimer};
-use crate::client::{AdminClient, AdminObs, AdminTimer, ProducerObs};
-use crate::controller::node::{ControllerTimer, QuorumController, QuorumMsg, QuorumObs};
-use crate::controller::raft::RaftMessage;
-use crate::controller::rpc::ControllerMsg;
-use crate::protocol::KafkaMsg;
+use sim::{Ctx, Disk, Node, NodeId};
+
+use super::address_book::AddressBook;
+use crate::broker::BrokerServer;
+use crate::client::consumer::Consumer;
+use crate::controller::node::QuorumController;
+use crate::node::{DiskView, Effect, Env, Input, KafkaNode, NodeSpec, Observation, Timer};
+use crate::protocol::Message;
 
 /// One process of the simulated cluster.
 #[derive(Debug)]
-pub enum ClusterNode {
-    /// A KRaft controller.
-    Controller(Box<QuorumController>),
-    /// A broker.
-    Broker(Box<BrokerServer>),
-    /// The admin client.
-    Admin(AdminClient),
-    /// A producer.
-    Producer(Box<Producer>),
-    /// A consumer.
-    Consumer(Box<Consumer>),
+pub struct ClusterNode {
+    process: KafkaNode,
+    book: Arc<AddressBook>,
+    scratch: Vec<Effect>,
 }
 
-/// What the cluster's nodes send each other.
-#[derive(Clone, Debug, Hash)]
-pub enum ClusterMsg {
-    /// KRaft quorum and metadata fetch traffic.
-    Raft(RaftMessage),
-    /// Controller requests and responses.
-    Controller(ControllerMsg),
-    /// Data-path requests and responses.
-    Kafka(KafkaMsg),
+impl DiskView for Disk {
+    fn files(&self) -> Vec<String> {
+        Disk::files(self).map(str::to_owned).collect()
+    }
+
+    fn read(&self, file: &str) -> Option<Cow<'_, [u8]>> {
+        Disk::read(self, file).map(Cow::Borrowed)
+    }
 }
 
-/// The cluster's timers.
-#[derive(Clone, Debug, Hash)]
-pub enum ClusterTimer {
-    /// A controller's.
-    Controller(ControllerTimer),
-    /// A broker's.
-    Broker(BrokerTimer),
-    /// The admin client's.
-    Admin(AdminTimer),
-    /// A producer's.
-    Producer(ProducerTimer),
-    /// A consumer's.
-    Consumer(ConsumerTimer),
-}
+impl ClusterNode {
+    /// Boots the process `spec` describes from the node's disk.
+    pub fn boot(ctx: &mut Ctx<'_, Self>, spec: &NodeSpec, book: Arc<AddressBook>) -> Self {
+        let mut effects = Vec::new();
+        let now = ctx.now();
+        let process = {
+            let (disk, rng) = ctx.disk_and_rng();
+            let mut env = Env::new(now, rng, &mut effects);
+            KafkaNode::boot(spec, &mut env, disk)
+        };
+        let mut node = Self {
+            process,
+            book,
+            scratch: Vec::new(),
+        };
+        node.interpret(ctx, &mut effects);
+        node.scratch = effects;
+        node
+    }
 
-/// What the cluster's nodes report.
-#[derive(Clone, Debug)]
-pub enum ClusterObs {
-    /// A controller's.
-    Quorum(QuorumObs),
-    /// A broker's.
-    Broker(BrokerObs),
-    /// The admin client's.
-    Admin(AdminObs),
-    /// A producer's.
-    Producer(ProducerObs),
-    /// A consumer's.
-    Consumer(ConsumerObs),
-}
+    /// The Kafka process.
+    pub fn process(&self) -> &KafkaNode {
+        &self.process
+    }
 
-macro_rules! wrap {
-    ($outer:ident :: $variant:ident ($inner:ty)) => {
-        impl From<$inner> for $outer {
-            fn from(inner: $inner) -> Self {
-                $outer::$variant(inner)
+    /// The broker, when this node is one.
+    pub fn broker(&self) -> Option<&BrokerServer> {
+        match &self.process {
+            KafkaNode::Broker(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// The controller, when this node is one.
+    pub fn controller(&self) -> Option<&QuorumController> {
+        match &self.process {
+            KafkaNode::Controller(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// The consumer, when this node is one.
+    pub fn consumer(&self) -> Option<&Consumer> {
+        match &self.process {
+            KafkaNode::Consumer(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    fn handle(&mut self, ctx: &mut Ctx<'_, Self>, input: Input) {
+        let mut effects = std::mem::take(&mut self.scratch);
+        {
+            let now = ctx.now();
+            let mut env = Env::new(now, ctx.rng(), &mut effects);
+            self.process.handle(&mut env, input);
+        }
+        self.interpret(ctx, &mut effects);
+        self.scratch = effects;
+    }
+
+    /// Carries out `effects` in order on the kernel (and empties the list).
+    fn interpret(&self, ctx: &mut Ctx<'_, Self>, effects: &mut Vec<Effect>) {
+        let now = ctx.now();
+        for effect in effects.drain(..) {
+            match effect {
+                Effect::Send { to, msg } => {
+                    if let Some(node) = self.book.node(to) {
+                        ctx.send(node, msg);
+                    }
+                }
+                Effect::SetTimer { at, timer } => {
+                    ctx.set_timer(at.saturating_sub(now), timer);
+                }
+                Effect::Write {
+                    file,
+                    offset,
+                    bytes,
+                } => ctx.disk_mut().write(&file, offset, &bytes),
+                Effect::Truncate { file, len } => ctx.disk_mut().truncate(&file, len),
+                Effect::Remove { file } => ctx.disk_mut().remove(&file),
+                Effect::Rename { from, to } => ctx.disk_mut().rename(&from, &to),
+                Effect::Fsync { file, token } => ctx.fsync(&file, token),
+                Effect::Observe(obs) => ctx.observe(obs),
             }
         }
-    };
+    }
+
+    /// Tells a consumer to close (KafkaConsumer.close()), as an input from outside.
+    pub fn close(&mut self, ctx: &mut Ctx<'_, Self>) {
+        self.handle(ctx, Input::Close);
+    }
 }
-wrap!(ClusterMsg::Raft(RaftMessage));
-wrap!(ClusterMsg::Controller(ControllerMsg));
-wrap!(ClusterMsg::Kafka(KafkaMsg));
-wrap!(ClusterTimer::Controller(ControllerTimer));
-wrap!(ClusterTimer::Broker(BrokerTimer));
-wrap!(ClusterTimer::Admin(AdminTimer));
-wrap!(ClusterTimer::Producer(ProducerTimer));
-wrap!(ClusterTimer::Consumer(ConsumerTimer));
-wrap!(ClusterObs::Quorum(QuorumObs));
-wrap!(ClusterObs::Broker(BrokerObs));
-wrap!(ClusterObs::Admin(AdminObs));
-wrap!(ClusterObs::Producer(ProducerObs));
-wrap!(ClusterObs::Consumer(ConsumerObs));
 
 impl Node for ClusterNode {
-    type Msg = ClusterMsg;
-    type Timer = ClusterTimer;
-    type Obs = ClusterObs;
+    type Msg = Message;
+    type Timer = Timer;
+    type Obs = Observation;
 
-    fn start(&mut self, ctx: &mut Ctx<'_, Self>) {
-        match self {
-            ClusterNode::Controller(c) => c.start(ctx),
-            ClusterNode::Broker(b) => b.start(ctx),
-            ClusterNode::Admin(a) => a.start(ctx),
-            ClusterNode::Producer(p) => p.start(ctx),
-            ClusterNode::Consumer(c) => c.start(ctx),
-        }
+    fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, msg: Message) {
+        let from = self.book.address(from);
+        self.handle(ctx, Input::Message { from, msg });
     }
 
-    fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, msg: ClusterMsg) {
-        match (self, msg) {
-            (ClusterNode::Controller(c), ClusterMsg::Raft(m)) => {
-                c.on_message(ctx, from, QuorumMsg::Raft(m))
-            }
-            (ClusterNode::Controller(c), ClusterMsg::Controller(m)) => {
-                c.on_message(ctx, from, QuorumMsg::Rpc(m))
-            }
-            (ClusterNode::Broker(b), ClusterMsg::Raft(m)) => {
-                b.on_message(ctx, from, BrokerMsg::Raft(m))
-            }
-            (ClusterNode::Broker(b), ClusterMsg::Controller(m)) => {
-                b.on_message(ctx, from, BrokerMsg::Rpc(m))
-            }
-            (ClusterNode::Broker(b), ClusterMsg::Kafka(m)) => {
-                b.on_message(ctx, from, BrokerMsg::Kafka(m))
-            }
-            (ClusterNode::Admin(a), ClusterMsg::Controller(m)) => a.on_message(ctx, m),
-            (ClusterNode::Producer(p), ClusterMsg::Kafka(m)) => p.on_message(ctx, m),
-            (ClusterNode::Consumer(c), ClusterMsg::Kafka(m)) => c.on_message(ctx, m),
-            (node, msg) => unreachable!("{node:?} cannot take {msg:?} from {from:?}"),
-        }
-    }
-
-    fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, timer: ClusterTimer) {
-        match (self, timer) {
-            (ClusterNode::Controller(c), ClusterTimer::Controller(t)) => c.on_timer(ctx, t),
-            (ClusterNode::Broker(b), ClusterTimer::Broker(t)) => b.on_timer(ctx, t),
-            (ClusterNode::Admin(a), ClusterTimer::Admin(t)) => a.on_timer(ctx, t),
-            (ClusterNode::Producer(p), ClusterTimer::Producer(t)) => p.on_timer(ctx, t),
-            (ClusterNode::Consumer(c), ClusterTimer::Consumer(t)) => c.on_timer(ctx, t),
-            (node, timer) => unreachable!("{node:?} never set {timer:?}"),
-        }
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, timer: Timer) {
+        self.handle(ctx, Input::Timer(timer));
     }
 
     fn on_disconnect(&mut self, ctx: &mut Ctx<'_, Self>, peer: NodeId) {
-        match self {
-            ClusterNode::Controller(c) => c.on_disconnect(ctx, peer),
-            ClusterNode::Broker(b) => b.on_disconnect(ctx, peer),
-            ClusterNode::Admin(a) => a.on_disconnect(ctx, peer),
-            ClusterNode::Producer(p) => p.on_disconnect(ctx, peer),
-            ClusterNode::Consumer(c) => c.on_disconnect(ctx, peer),
-        }
+        let peer = self.book.address(peer);
+        self.handle(ctx, Input::Disconnected(peer));
     }
 
     fn on_fsync(&mut self, ctx: &mut Ctx<'_, Self>, token: u64) {
-        match self {
-            ClusterNode::Controller(c) => c.on_fsync(ctx, token),
-            ClusterNode::Broker(b) => b.on_fsync(ctx, token),
-            ClusterNode::Admin(_) | ClusterNode::Producer(_) | ClusterNode::Consumer(_) => {}
-        }
+        self.handle(ctx, Input::Fsynced(token));
     }
 }

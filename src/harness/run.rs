@@ -540,7 +540,10 @@ fn settle(sim: &mut Sim<ClusterNode>, topology: &Topology, executed: &mut Vec<Ex
         if sim.is_paused(node) {
             record(sim, "resume", name.clone(), Fault::Resume(node));
         }
-        let closed = matches!(sim.node(node), Some(ClusterNode::Consumer(c)) if c.is_closed());
+        let closed = sim
+            .node(node)
+            .and_then(ClusterNode::consumer)
+            .is_some_and(|c| c.is_closed());
         if !sim.is_up(node) || closed {
             record(sim, "restart", name, Fault::Restart(node));
         }
@@ -557,12 +560,10 @@ fn record_down(sim: &Sim<ClusterNode>, history: &mut history::History, fault: &F
     if !sim.is_up(node) {
         return;
     }
-    let Some(ClusterNode::Broker(b)) = sim.node(node) else {
+    let Some(b) = sim.node(node).and_then(ClusterNode::broker) else {
         return;
     };
-    let Some(rm) = b.replica_manager() else {
-        return;
-    };
+    let rm = b.replica_manager();
     for (tp, p) in rm.partitions() {
         if tp.topic.starts_with("__") {
             continue;
@@ -584,8 +585,8 @@ fn record_down(sim: &Sim<ClusterNode>, history: &mut history::History, fault: &F
 fn close_consumer(sim: &mut Sim<ClusterNode>, node: NodeId) -> String {
     let name = sim.name(node).to_owned();
     let poked = sim.poke(node, |n, ctx| {
-        if let ClusterNode::Consumer(c) = n {
-            c.close(ctx);
+        if n.consumer().is_some() {
+            n.close(ctx);
         }
     });
     if poked {

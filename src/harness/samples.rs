@@ -95,12 +95,10 @@ impl Sampler {
             let Role::Broker(broker) = topology.roles[id.index()] else {
                 continue;
             };
-            let Some(ClusterNode::Broker(b)) = sim.node(id) else {
+            let Some(b) = sim.node(id).and_then(ClusterNode::broker) else {
                 continue;
             };
-            let Some(rm) = b.replica_manager() else {
-                continue;
-            };
+            let rm = b.replica_manager();
             for (tp, p) in rm.partitions() {
                 if tp.topic.starts_with("__") {
                     continue;

@@ -4,7 +4,7 @@
 //! makes the rename durable). A `.tmp` left by a crash is removed when the
 //! log is recovered, so the write always starts from an absent file.
 
-use super::output::LogOutput;
+use crate::node::{Effect, FSYNC_UNTRACKED};
 
 /// Name of the leader epoch checkpoint in `dir`.
 pub fn leader_epoch_checkpoint_file(dir: &str) -> String {
@@ -17,19 +17,23 @@ pub fn tmp_file(path: &str) -> String {
 }
 
 /// Replaces the file at `path` with `bytes`, atomically and durably.
-pub fn write_atomically(path: &str, bytes: Vec<u8>, out: &mut Vec<LogOutput>) {
+pub fn write_atomically(path: &str, bytes: Vec<u8>, out: &mut Vec<Effect>) {
     let tmp = tmp_file(path);
-    out.push(LogOutput::Write {
+    out.push(Effect::Write {
         file: tmp.clone(),
         offset: 0,
         bytes,
     });
-    out.push(LogOutput::Fsync { file: tmp.clone() });
-    out.push(LogOutput::Rename {
+    out.push(Effect::Fsync {
+        file: tmp.clone(),
+        token: FSYNC_UNTRACKED,
+    });
+    out.push(Effect::Rename {
         from: tmp,
         to: path.to_owned(),
     });
-    out.push(LogOutput::Fsync {
+    out.push(Effect::Fsync {
         file: path.to_owned(),
+        token: FSYNC_UNTRACKED,
     });
 }

@@ -6,8 +6,8 @@
 //! file), [`LeaderEpochFileCache`] (epoch → start offset, persisted as
 //! `leader-epoch-checkpoint`) and v2 [`RecordBatch`]es with their CRC-32C.
 //!
-//! Nothing here touches a disk or a clock. Every disk effect is returned as a
-//! [`LogOutput`] for the host to apply in order; fsync completions come back
+//! Nothing here touches a disk or a clock. Every disk effect is pushed as an
+//! [`Effect`](crate::node::Effect) for the host to apply in order; fsync completions come back
 //! through [`UnifiedLog::on_flushed`], time through `now_ms` arguments, and
 //! a restart rebuilds the log from the disk's bytes with
 //! [`UnifiedLog::recover`].
@@ -39,7 +39,6 @@ mod codec;
 mod config;
 mod crc32c;
 mod leader_epoch;
-mod output;
 mod recovery;
 mod segment;
 mod unified_log;
@@ -56,7 +55,6 @@ pub use checkpoint_file::leader_epoch_checkpoint_file;
 pub use config::LogConfig;
 pub use crc32c::crc32c;
 pub use leader_epoch::{EpochEntry, LeaderEpochFileCache, UNDEFINED_EPOCH};
-pub use output::LogOutput;
 pub use recovery::{RecoveryReport, RecoveryStop};
 pub use segment::{parse_segment_file_name, segment_file_name, LogSegment, ScanStop};
 pub use unified_log::{AppendError, UnifiedLog};

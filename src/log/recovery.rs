@@ -14,9 +14,9 @@ use std::collections::BTreeMap;
 use super::checkpoint_file::{leader_epoch_checkpoint_file, tmp_file, write_atomically};
 use super::config::LogConfig;
 use super::leader_epoch::LeaderEpochFileCache;
-use super::output::LogOutput;
 use super::segment::{count_decodable_batches, parse_segment_file_name, LogSegment, ScanStop};
 use super::unified_log::UnifiedLog;
+use crate::node::Effect;
 
 /// Where recovery ended the log early, and why.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -76,7 +76,7 @@ impl UnifiedLog {
         config: LogConfig,
         files: &[(String, Vec<u8>)],
         recovery_point: u64,
-        out: &mut Vec<LogOutput>,
+        out: &mut Vec<Effect>,
     ) -> UnifiedLog {
         let checkpoint_path = leader_epoch_checkpoint_file(dir);
         let checkpoint_tmp = tmp_file(&checkpoint_path);
@@ -88,7 +88,7 @@ impl UnifiedLog {
             } else if *name == checkpoint_path {
                 checkpoint = Some(bytes);
             } else if *name == checkpoint_tmp {
-                out.push(LogOutput::Remove { file: name.clone() });
+                out.push(Effect::Remove { file: name.clone() });
             }
         }
 
@@ -128,7 +128,7 @@ impl UnifiedLog {
                     reason,
                     below_recovery_point: expected < recovery_point,
                 });
-                out.push(LogOutput::Truncate {
+                out.push(Effect::Truncate {
                     file: name.to_owned(),
                     len: valid,
                 });
@@ -137,7 +137,7 @@ impl UnifiedLog {
         }
         if segments.is_empty() {
             let segment = LogSegment::new(dir, 0);
-            out.push(LogOutput::Write {
+            out.push(Effect::Write {
                 file: segment.file().to_owned(),
                 offset: 0,
                 bytes: Vec::new(),
@@ -210,11 +210,11 @@ impl UnifiedLog {
     }
 }
 
-fn remove_segment(name: &str, bytes: &[u8], report: &mut RecoveryReport, out: &mut Vec<LogOutput>) {
+fn remove_segment(name: &str, bytes: &[u8], report: &mut RecoveryReport, out: &mut Vec<Effect>) {
     report.bytes_cut += bytes.len() as u64;
     report.batches_cut += count_decodable_batches(bytes);
     report.segments_removed.push(name.to_owned());
-    out.push(LogOutput::Remove {
+    out.push(Effect::Remove {
         file: name.to_owned(),
     });
 }

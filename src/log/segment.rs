@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use super::batch::{BatchError, RecordBatch};
-use super::output::LogOutput;
+use crate::node::Effect;
 
 /// Kafka's segment file name: the base offset as 20 zero-padded digits.
 pub fn segment_file_name(dir: &str, base_offset: u64) -> String {
@@ -149,10 +149,10 @@ impl LogSegment {
     }
 
     /// Appends `batch` at the end of the file.
-    pub(crate) fn append(&mut self, batch: Arc<RecordBatch>, out: &mut Vec<LogOutput>) {
+    pub(crate) fn append(&mut self, batch: Arc<RecordBatch>, out: &mut Vec<Effect>) {
         let bytes = batch.encode();
         let size = bytes.len() as u64;
-        out.push(LogOutput::Write {
+        out.push(Effect::Write {
             file: self.file.clone(),
             offset: self.size,
             bytes,
@@ -163,7 +163,7 @@ impl LogSegment {
     /// Removes the batch containing `offset` and every later one (Kafka's
     /// `LogSegment.truncateTo`: it cuts at the position of the first batch
     /// whose last offset is >= `offset`). Returns the bytes cut.
-    pub(crate) fn truncate_to(&mut self, offset: u64, out: &mut Vec<LogOutput>) -> u64 {
+    pub(crate) fn truncate_to(&mut self, offset: u64, out: &mut Vec<Effect>) -> u64 {
         let Some(index) = self.find(offset) else {
             return 0;
         };
@@ -172,7 +172,7 @@ impl LogSegment {
         self.batches.truncate(index);
         self.positions.truncate(index);
         self.size = position;
-        out.push(LogOutput::Truncate {
+        out.push(Effect::Truncate {
             file: self.file.clone(),
             len: position,
         });

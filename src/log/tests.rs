@@ -8,12 +8,13 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::*;
+use crate::node::{Effect, FSYNC_UNTRACKED};
 
 // ---------------------------------------------------------------- helpers
 
 const DIR: &str = "orders-0";
 
-/// A disk as a map of file name to bytes; applies `LogOutput`s like the
+/// A disk as a map of file name to bytes; applies `Effect`s like the
 /// simulated disk's page cache does, and counts fsyncs per file.
 #[derive(Default)]
 struct Disk {
@@ -22,10 +23,10 @@ struct Disk {
 }
 
 impl Disk {
-    fn apply(&mut self, out: &mut Vec<LogOutput>) {
+    fn apply(&mut self, out: &mut Vec<Effect>) {
         for o in out.drain(..) {
             match o {
-                LogOutput::Write {
+                Effect::Write {
                     file,
                     offset,
                     bytes,
@@ -39,20 +40,21 @@ impl Disk {
                     f[offset..offset + overlap].copy_from_slice(&bytes[..overlap]);
                     f.extend_from_slice(&bytes[overlap..]);
                 }
-                LogOutput::Truncate { file, len } => {
+                Effect::Truncate { file, len } => {
                     if let Some(f) = self.files.get_mut(&file) {
                         f.truncate(len as usize);
                     }
                 }
-                LogOutput::Remove { file } => {
+                Effect::Remove { file } => {
                     self.files.remove(&file);
                 }
-                LogOutput::Rename { from, to } => {
+                Effect::Rename { from, to } => {
                     if let Some(f) = self.files.remove(&from) {
                         self.files.insert(to, f);
                     }
                 }
-                LogOutput::Fsync { file } => *self.fsyncs.entry(file).or_default() += 1,
+                Effect::Fsync { file, .. } => *self.fsyncs.entry(file).or_default() += 1,
+                other => panic!("a log asks for no {other:?}"),
             }
         }
     }
@@ -75,7 +77,7 @@ impl Disk {
             .collect()
     }
 
-    fn recover(&mut self, config: LogConfig, recovery_point: u64) -> (UnifiedLog, Vec<LogOutput>) {
+    fn recover(&mut self, config: LogConfig, recovery_point: u64) -> (UnifiedLog, Vec<Effect>) {
         let mut out = Vec::new();
         let log = UnifiedLog::recover(DIR, config, &self.files_of(DIR), recovery_point, &mut out);
         let outputs = out.clone();
@@ -623,31 +625,35 @@ fn appends_assign_offsets_epochs_and_write_checkpoint() {
     assert_eq!(
         out[..4],
         [
-            LogOutput::Write {
+            Effect::Write {
                 file: tmp.clone(),
                 offset: 0,
                 bytes: b"0\n1\n1 0\n".to_vec()
             },
-            LogOutput::Fsync { file: tmp.clone() },
-            LogOutput::Rename {
+            Effect::Fsync {
+                file: tmp.clone(),
+                token: FSYNC_UNTRACKED,
+            },
+            Effect::Rename {
                 from: tmp.clone(),
                 to: checkpoint.clone()
             },
-            LogOutput::Fsync {
-                file: checkpoint.clone()
+            Effect::Fsync {
+                file: checkpoint.clone(),
+                token: FSYNC_UNTRACKED,
             },
         ]
     );
     assert_eq!(
         out[4],
-        LogOutput::Write {
+        Effect::Write {
             file: "orders-0/00000000000000000000.log".into(),
             offset: 0,
             bytes: b.encode()
         }
     );
     assert_eq!(out.len(), 5);
-    assert!(out.iter().all(|o| !o.is_log_flush()));
+    assert!(out.iter().all(|o| !o.is_segment_fsync()));
     disk.apply(&mut out);
 
     // Same epoch: no checkpoint write; the batch goes at the file's end.
@@ -655,7 +661,7 @@ fn appends_assign_offsets_epochs_and_write_checkpoint() {
     assert_eq!(b2.base_offset, 3);
     assert_eq!(
         out,
-        [LogOutput::Write {
+        [Effect::Write {
             file: "orders-0/00000000000000000000.log".into(),
             offset: b.size_in_bytes() as u64,
             bytes: b2.encode()
@@ -777,7 +783,7 @@ fn torn_tail_is_cut() {
         assert_eq!(recovered.log_end_offset(), 5, "cut at {cut}");
         assert_eq!(
             repairs[0],
-            LogOutput::Truncate {
+            Effect::Truncate {
                 file: segment_file_name(DIR, 0),
                 len: valid as u64
             }
@@ -899,14 +905,14 @@ fn corrupt_middle_batch_cuts_the_log_and_removes_later_segments() {
     let (recovered, repairs) = bad.recover(small_segments(), 0);
     assert_eq!(recovered.log_end_offset(), victim.base_offset);
     assert_eq!(recovered.segments().len(), 2);
-    let mut expected = vec![LogOutput::Truncate {
+    let mut expected = vec![Effect::Truncate {
         file: second.file().to_owned(),
         len: victim_pos as u64,
     }];
     expected.extend(
         later_files
             .iter()
-            .map(|f| LogOutput::Remove { file: f.clone() }),
+            .map(|f| Effect::Remove { file: f.clone() }),
     );
     assert_eq!(repairs[..expected.len()], expected[..]);
     let report = recovered.recovery_report();
@@ -953,8 +959,9 @@ fn offset_gaps_end_the_log() {
     let (recovered, repairs) = gap.recover(small_segments(), 0);
     assert_eq!(recovered.log_end_offset(), log.segments()[1].base_offset());
     assert_eq!(recovered.segments().len(), 1);
-    assert!(repairs.iter().all(|o| matches!(o, LogOutput::Remove { .. })
-        || o.file().starts_with("orders-0/leader-epoch-checkpoint")));
+    assert!(repairs.iter().all(|o| matches!(o, Effect::Remove { .. })
+        || o.file()
+            .is_some_and(|f| f.starts_with("orders-0/leader-epoch-checkpoint"))));
     let stop = recovered.recovery_report().stop.clone().unwrap();
     assert!(matches!(stop.reason, ScanStop::Gap { .. }));
 
@@ -986,7 +993,7 @@ fn offset_gaps_end_the_log() {
         recovered.segment_files().collect::<Vec<_>>(),
         ["orders-0/00000000000000000000.log"]
     );
-    assert!(repairs.contains(&LogOutput::Write {
+    assert!(repairs.contains(&Effect::Write {
         file: segment_file_name(DIR, 0),
         offset: 0,
         bytes: Vec::new()
@@ -1021,7 +1028,7 @@ fn recovery_rebuilds_a_lost_or_garbled_checkpoint() {
         let (recovered, repairs) = d.recover(small_segments(), 0);
         assert_eq!(
             repairs[0],
-            LogOutput::Remove {
+            Effect::Remove {
                 file: format!("{checkpoint}.tmp")
             }
         );
@@ -1059,15 +1066,15 @@ fn truncate_to_removes_bytes_segments_and_epochs() {
     let removed: Vec<String> = out
         .iter()
         .filter_map(|o| match o {
-            LogOutput::Remove { file } => Some(file.clone()),
+            Effect::Remove { file } => Some(file.clone()),
             _ => None,
         })
         .collect();
     assert!(!removed.is_empty());
-    assert!(out.iter().any(|o| matches!(o, LogOutput::Truncate { .. })));
+    assert!(out.iter().any(|o| matches!(o, Effect::Truncate { .. })));
     assert!(out.iter().any(|o| matches!(
         o,
-        LogOutput::Rename { to, .. } if *to == leader_epoch_checkpoint_file(DIR)
+        Effect::Rename { to, .. } if *to == leader_epoch_checkpoint_file(DIR)
     )));
     disk.apply(&mut out);
     for f in removed {
@@ -1125,8 +1132,9 @@ fn flush_policy_by_messages() {
         log.append_as_leader(records(i, 1), -1, -1, -1, 0, 0, &mut out);
         assert!(
             out.iter().any(|o| *o
-                == LogOutput::Fsync {
-                    file: segment_file_name(DIR, 0)
+                == Effect::Fsync {
+                    file: segment_file_name(DIR, 0),
+                    token: FSYNC_UNTRACKED,
                 }),
             "append {i}: {out:?}"
         );
@@ -1140,10 +1148,11 @@ fn flush_policy_by_messages() {
     for i in 0..100 {
         let mut out = Vec::new();
         log.append_as_leader(records(i, 3), -1, -1, -1, 0, i * 1_000_000, &mut out);
-        assert!(out.iter().all(|o| !o.is_log_flush()), "{out:?}");
+        assert!(out.iter().all(|o| !o.is_segment_fsync()), "{out:?}");
         assert!(!out.iter().any(|o| *o
-            == LogOutput::Fsync {
-                file: segment_file_name(DIR, 0)
+            == Effect::Fsync {
+                file: segment_file_name(DIR, 0),
+                token: FSYNC_UNTRACKED,
             }));
     }
     assert_eq!(log.recovery_point(), 0);
@@ -1158,7 +1167,7 @@ fn flush_policy_by_messages() {
     for i in 0..12 {
         let mut out = Vec::new();
         log.append_as_leader(records(i * 2, 2), -1, -1, -1, 0, 0, &mut out);
-        if out.iter().any(LogOutput::is_log_flush) {
+        if out.iter().any(Effect::is_segment_fsync) {
             flushed_at.push(log.log_end_offset());
         }
     }
@@ -1179,7 +1188,7 @@ fn flush_policy_by_time() {
         let mut out = Vec::new();
         let leo = log.log_end_offset();
         log.append_as_leader(records(leo, 1), -1, -1, -1, 0, now, &mut out);
-        if out.iter().any(LogOutput::is_log_flush) {
+        if out.iter().any(Effect::is_segment_fsync) {
             flushes.push(now);
         }
     }
@@ -1208,8 +1217,9 @@ fn flush_covers_unflushed_segments_and_recovery_point_is_guarded() {
     assert_eq!(log.flush(0, &mut out), 24);
     assert_eq!(
         out,
-        [LogOutput::Fsync {
-            file: active.clone()
+        [Effect::Fsync {
+            file: active.clone(),
+            token: FSYNC_UNTRACKED,
         }]
     );
     // Nothing new: a second flush issues nothing.

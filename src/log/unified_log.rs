@@ -1,7 +1,7 @@
 //! One partition replica's log (Kafka's `UnifiedLog` over `LocalLog`):
 //! segments, leader epoch cache, high watermark, recovery point and flush
 //! policy. Sans-IO: every disk effect is pushed to an `out` vector of
-//! [`LogOutput`]s for the host to carry out in order.
+//! [`Effect`]s for the host to carry out in order.
 
 use std::fmt;
 use std::sync::Arc;
@@ -10,9 +10,9 @@ use super::batch::{Record, RecordBatch};
 use super::checkpoint_file::{leader_epoch_checkpoint_file, write_atomically};
 use super::config::LogConfig;
 use super::leader_epoch::LeaderEpochFileCache;
-use super::output::LogOutput;
 use super::recovery::RecoveryReport;
 use super::segment::LogSegment;
+use crate::node::{Effect, FSYNC_UNTRACKED};
 
 /// Why a follower append was refused.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, thiserror::Error)]
@@ -190,7 +190,7 @@ impl UnifiedLog {
         base_sequence: i32,
         leader_epoch: i32,
         now_ms: u64,
-        out: &mut Vec<LogOutput>,
+        out: &mut Vec<Effect>,
     ) -> Arc<RecordBatch> {
         assert!(!records.is_empty(), "append_as_leader needs records");
         let batch = Arc::new(RecordBatch {
@@ -212,7 +212,7 @@ impl UnifiedLog {
         &mut self,
         batch: Arc<RecordBatch>,
         now_ms: u64,
-        out: &mut Vec<LogOutput>,
+        out: &mut Vec<Effect>,
     ) -> Result<(), AppendError> {
         if batch.records.is_empty() {
             return Err(AppendError::EmptyBatch);
@@ -228,7 +228,7 @@ impl UnifiedLog {
         Ok(())
     }
 
-    fn append(&mut self, batch: Arc<RecordBatch>, now_ms: u64, out: &mut Vec<LogOutput>) {
+    fn append(&mut self, batch: Arc<RecordBatch>, now_ms: u64, out: &mut Vec<Effect>) {
         // Kafka starts the flush clock when the log is created; this model
         // has no clock then and starts it at the first append.
         self.last_flush_ms.get_or_insert(now_ms);
@@ -243,7 +243,7 @@ impl UnifiedLog {
     /// empty segment is never rolled, so a batch larger than
     /// `segment_bytes` gets a segment of its own). Like Kafka, the roll
     /// flushes everything below the new segment.
-    fn maybe_roll(&mut self, size: u64, now_ms: u64, out: &mut Vec<LogOutput>) {
+    fn maybe_roll(&mut self, size: u64, now_ms: u64, out: &mut Vec<Effect>) {
         let active = self.active();
         if active.size() == 0 || active.size().saturating_add(size) <= self.config.segment_bytes {
             return;
@@ -262,7 +262,7 @@ impl UnifiedLog {
         &mut self,
         epoch: i32,
         start_offset: u64,
-        out: &mut Vec<LogOutput>,
+        out: &mut Vec<Effect>,
     ) -> bool {
         let changed = self.epoch_cache.assign(epoch, start_offset);
         if changed {
@@ -271,7 +271,7 @@ impl UnifiedLog {
         changed
     }
 
-    pub(super) fn write_epoch_checkpoint(&self, out: &mut Vec<LogOutput>) {
+    pub(super) fn write_epoch_checkpoint(&self, out: &mut Vec<Effect>) {
         write_atomically(
             &leader_epoch_checkpoint_file(&self.dir),
             self.epoch_cache.encode_checkpoint(),
@@ -294,7 +294,7 @@ impl UnifiedLog {
     /// Flushes when [`UnifiedLog::flush_due`]; returns the offset the flush
     /// covers, if one was issued. Appends call it; a host with a timer may
     /// too (Kafka checks `flush.ms` from a scheduler).
-    pub fn maybe_flush(&mut self, now_ms: u64, out: &mut Vec<LogOutput>) -> Option<u64> {
+    pub fn maybe_flush(&mut self, now_ms: u64, out: &mut Vec<Effect>) -> Option<u64> {
         self.flush_due(now_ms).then(|| self.flush(now_ms, out))
     }
 
@@ -302,14 +302,14 @@ impl UnifiedLog {
     /// the log end offset (Kafka's `flush`); returns the offset it covers
     /// (the log end offset). Once every fsync completed, the host reports
     /// [`UnifiedLog::on_flushed`] with it.
-    pub fn flush(&mut self, now_ms: u64, out: &mut Vec<LogOutput>) -> u64 {
+    pub fn flush(&mut self, now_ms: u64, out: &mut Vec<Effect>) -> u64 {
         let leo = self.log_end_offset();
         self.flush_upto(leo, now_ms, out)
     }
 
     /// Fsyncs the segments holding offsets in `[recovery_point, upto)`
     /// (Kafka's `flushUptoOffsetExclusive`).
-    fn flush_upto(&mut self, upto: u64, now_ms: u64, out: &mut Vec<LogOutput>) -> u64 {
+    fn flush_upto(&mut self, upto: u64, now_ms: u64, out: &mut Vec<Effect>) -> u64 {
         if upto <= self.recovery_point {
             return upto;
         }
@@ -320,8 +320,9 @@ impl UnifiedLog {
                 .get(i + 1)
                 .map_or(leo, |next| next.base_offset());
             if segment.base_offset() < upto && end > self.recovery_point {
-                out.push(LogOutput::Fsync {
+                out.push(Effect::Fsync {
                     file: segment.file().to_owned(),
+                    token: FSYNC_UNTRACKED,
                 });
             }
         }
@@ -395,7 +396,7 @@ impl UnifiedLog {
     /// rewritten), and the high watermark and recovery point come down to
     /// it. Returns false (and does nothing) when `offset` is not below the
     /// log end offset.
-    pub fn truncate_to(&mut self, offset: u64, out: &mut Vec<LogOutput>) -> bool {
+    pub fn truncate_to(&mut self, offset: u64, out: &mut Vec<Effect>) -> bool {
         if offset >= self.log_end_offset() {
             // As Kafka: the epoch cache is cut anyway, for an epoch this
             // replica started as leader without appending anything to it.
@@ -410,7 +411,7 @@ impl UnifiedLog {
             .map_or(offset, |b| b.base_offset);
         while self.segments.len() > 1 && self.active().base_offset() > target {
             if let Some(segment) = self.segments.pop() {
-                out.push(LogOutput::Remove {
+                out.push(Effect::Remove {
                     file: segment.file().to_owned(),
                 });
             }

@@ -10,6 +10,7 @@ use sim::{format_nanos, MILLIS};
 
 use crate::controller::raft::EpochState;
 use crate::harness::Run;
+use crate::node::controller_id;
 
 /// The line that says which run and moment a view shows.
 pub fn heading(file: &str, seed: u64, at_ns: u64) -> String {
@@ -72,7 +73,7 @@ pub fn topics(run: &Run) -> String {
                 let process = run.broker_state(broker);
                 let replica = run
                     .broker(broker)
-                    .and_then(|b| b.replica_manager())
+                    .map(|b| b.replica_manager())
                     .and_then(|r| r.partitions().get(&tp));
                 let row = match replica {
                     Some(p) => [
@@ -133,7 +134,7 @@ pub fn quorum(run: &Run) -> String {
     let voters: Vec<u32> = (1..=run.scenario().cluster.controllers).collect();
     let observers: Vec<u32> = (1..=run.scenario().cluster.brokers).collect();
     let leader = run.active_controller().and_then(|id| {
-        let client = run.controller(id)?.client()?;
+        let client = run.controller(id)?.client();
         match client.state() {
             EpochState::Leader(state) => Some((id, client, state.clone())),
             _ => None,
@@ -165,7 +166,7 @@ pub fn quorum(run: &Run) -> String {
                 let (end, fetch, caught_up, status) = if v == *id {
                     (leader_end, Some(now_ns), Some(now_ns), "Leader")
                 } else {
-                    let r = state.replica(v);
+                    let r = state.replica(controller_id(v));
                     (
                         r.end_offset,
                         r.last_fetch_ns,
@@ -180,7 +181,7 @@ pub fn quorum(run: &Run) -> String {
                     max_lag_ms = max_lag_ms.max(now_ns.saturating_sub(since) / MILLIS);
                 }
                 rows.push(vec![
-                    format!("controller-{v}"),
+                    controller_id(v).to_string(),
                     end.to_string(),
                     lag.to_string(),
                     ms(fetch),
@@ -189,12 +190,12 @@ pub fn quorum(run: &Run) -> String {
                 ]);
             }
             for &b in &observers {
-                let Some(observer) = run.broker(b).and_then(|s| s.metadata_observer()) else {
+                let Some(observer) = run.broker(b).map(|s| s.metadata_observer()) else {
                     continue;
                 };
                 let end = observer.log().end_offset();
                 rows.push(vec![
-                    format!("broker-{b}"),
+                    b.to_string(),
                     end.to_string(),
                     leader_end.saturating_sub(end).to_string(),
                     "-1".to_owned(),
@@ -208,12 +209,13 @@ pub fn quorum(run: &Run) -> String {
                 .copied()
                 .filter(|&b| run.broker(b).is_some())
                 .collect();
-            let _ = writeln!(out, "LeaderId:               controller-{id}");
+            let _ = writeln!(out, "LeaderId:               {}", controller_id(*id));
             let _ = writeln!(out, "LeaderEpoch:            {}", client.epoch());
             let _ = writeln!(out, "HighWatermark:          {}", client.high_watermark());
             let _ = writeln!(out, "MaxFollowerLag:         {max_lag}");
             let _ = writeln!(out, "MaxFollowerLagTimeMs:   {max_lag_ms}");
-            let _ = writeln!(out, "CurrentVoters:          {}", list(&voters));
+            let voter_ids: Vec<u32> = voters.iter().map(|&v| controller_id(v)).collect();
+            let _ = writeln!(out, "CurrentVoters:          {}", list(&voter_ids));
             let _ = writeln!(out, "CurrentObservers:       {}", list(&running));
             let _ = writeln!(out);
             out.push_str(&table(&rows));
@@ -237,7 +239,7 @@ pub fn quorum(run: &Run) -> String {
     for (c, v) in run.quorum().iter().zip(&voters) {
         let end = run
             .controller(*v)
-            .and_then(|c| c.client())
+            .map(|c| c.client())
             .map_or("-".to_owned(), |client| {
                 client.log().end_offset().to_string()
             });

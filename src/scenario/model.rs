@@ -98,24 +98,7 @@ pub struct ConsumerSpec {
     pub processing_time_ns: u64,
 }
 
-/// The delivery guarantee a consumer application implements.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub enum Processing {
-    /// Process a poll's records, then commit (`"at-least-once"`, the default).
-    AtLeastOnce,
-    /// Commit a poll's offsets, then process (`"at-most-once"`).
-    AtMostOnce,
-}
-
-impl Processing {
-    /// The scenario file's word for it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Processing::AtLeastOnce => "at-least-once",
-            Processing::AtMostOnce => "at-most-once",
-        }
-    }
-}
+pub use crate::client::consumer::Processing;
 
 /// One-way network latency, sampled uniformly per message.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -148,26 +131,7 @@ pub struct ProtocolSpec {
     pub truncation: Truncation,
 }
 
-/// Follower truncation rule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
-pub enum Truncation {
-    /// KIP-101 (Kafka >= 0.11): truncate to the leader's end offset for the epoch.
-    #[serde(rename = "leader-epoch")]
-    LeaderEpoch,
-    /// Pre-KIP-101 Kafka: truncate to the local high watermark.
-    #[serde(rename = "high-watermark")]
-    HighWatermark,
-}
-
-impl Truncation {
-    /// The name used in scenario files.
-    pub fn name(self) -> &'static str {
-        match self {
-            Truncation::LeaderEpoch => "leader-epoch",
-            Truncation::HighWatermark => "high-watermark",
-        }
-    }
-}
+pub use crate::broker::config::Truncation;
 
 /// One scripted fault.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

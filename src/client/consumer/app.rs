@@ -7,17 +7,15 @@
 //! - at-most-once: poll, commitSync the positions after the records, and
 //!   process them only once that commit succeeded.
 
-use sim::{Ctx, MILLIS};
-
-use super::{App, Closing, CommitPurpose, Consumer, ConsumerHost, ConsumerObs, ConsumerTimer};
-use crate::scenario::Processing;
+use super::{App, Closing, CommitPurpose, Consumer, ConsumerObs, ConsumerTimer, Processing};
+use crate::node::Env;
 
 impl Consumer {
     /// One turn of the loop: a poll when the application is ready for one.
-    pub(super) fn app_step<N: ConsumerHost>(&mut self, ctx: &mut Ctx<'_, N>) {
+    pub(super) fn app_step(&mut self, env: &mut Env<'_>) {
         if let (Closing::Finishing { committed }, App::Idle) = (self.closing, &self.app) {
             if committed || !self.membership.is_stable() {
-                self.leave_group(ctx);
+                self.leave_group(env);
                 return;
             }
             // ConsumerCoordinator.close: maybeAutoCommitOffsetsSync first.
@@ -27,7 +25,7 @@ impl Consumer {
                 offsets: self.consumed_offsets(),
                 records: None,
                 in_flight: false,
-                started_ms: Self::now_ms(ctx),
+                started_ms: env.now_ms(),
             };
         }
         // A commitSync waiting to be (re)sent.
@@ -40,7 +38,7 @@ impl Consumer {
         } = &self.app
         {
             let (offsets, started_ms, generation) = (offsets.clone(), *started_ms, *generation);
-            let now_ms = Self::now_ms(ctx);
+            let now_ms = env.now_ms();
             if offsets.is_empty() {
                 // Nothing to commit: done.
                 if let App::Committing {
@@ -48,7 +46,7 @@ impl Consumer {
                     ..
                 } = std::mem::take(&mut self.app)
                 {
-                    self.start_processing(ctx, records, false);
+                    self.start_processing(env, records, false);
                 }
             } else if self.membership.is_rebalancing()
                 || self.membership.generation_id() != generation
@@ -59,7 +57,7 @@ impl Consumer {
                 // at-most-once, unprocessed).
                 self.app = App::Idle;
             } else if self.membership.is_stable()
-                && self.send_commit(ctx, CommitPurpose::Sync, generation, offsets)
+                && self.send_commit(env, CommitPurpose::Sync, generation, offsets)
             {
                 if let App::Committing { in_flight, .. } = &mut self.app {
                     *in_flight = true;
@@ -69,7 +67,7 @@ impl Consumer {
         }
         // Processing takes no time: poll again at once while records are buffered.
         for _ in 0..64 {
-            if !matches!(self.app, App::Idle) || !self.poll(ctx) {
+            if !matches!(self.app, App::Idle) || !self.poll(env) {
                 return;
             }
         }
@@ -77,8 +75,8 @@ impl Consumer {
 
     /// poll(): the auto commit due, then up to `max.poll.records` buffered
     /// records. Returns whether it returned any.
-    fn poll<N: ConsumerHost>(&mut self, ctx: &mut Ctx<'_, N>) -> bool {
-        let now_ms = Self::now_ms(ctx);
+    fn poll(&mut self, env: &mut Env<'_>) -> bool {
+        let now_ms = env.now_ms();
         if self.config.enable_auto_commit && now_ms >= self.next_auto_commit_ms {
             self.next_auto_commit_ms = now_ms + self.config.auto_commit_interval_ms;
             if self.membership.is_stable() {
@@ -88,10 +86,10 @@ impl Consumer {
                     .filter_map(|(&p, o)| Some((p, o.position?, o.last_epoch.unwrap_or(-1))))
                     .collect();
                 let generation = self.membership.generation_id();
-                self.send_commit(ctx, CommitPurpose::Auto, generation, offsets);
+                self.send_commit(env, CommitPurpose::Auto, generation, offsets);
             }
         }
-        let records = self.take_records(ctx);
+        let records = self.take_records(env);
         if records.is_empty() {
             return false;
         }
@@ -99,7 +97,7 @@ impl Consumer {
         match self.config.processing {
             Processing::AtLeastOnce => {
                 let then_commit = !self.config.enable_auto_commit;
-                self.start_processing(ctx, records, then_commit);
+                self.start_processing(env, records, then_commit);
             }
             Processing::AtMostOnce => {
                 let offsets = self.consumed_offsets();
@@ -110,7 +108,7 @@ impl Consumer {
                     in_flight: false,
                     started_ms: now_ms,
                 };
-                self.app_step(ctx);
+                self.app_step(env);
             }
         }
         true
@@ -125,7 +123,7 @@ impl Consumer {
     }
 
     /// Takes buffered records, partition by partition from a rotating start.
-    fn take_records<N: ConsumerHost>(&mut self, ctx: &mut Ctx<'_, N>) -> Vec<(u32, u64, u64)> {
+    fn take_records(&mut self, env: &mut Env<'_>) -> Vec<(u32, u64, u64)> {
         let mut out = Vec::new();
         let max = self.config.max_poll_records;
         let partitions: Vec<u32> = self.owned.keys().copied().collect();
@@ -143,15 +141,12 @@ impl Consumer {
                 let Some((offset, id, epoch)) = o.buffer.pop_front() else {
                     break;
                 };
-                ctx.observe(
-                    ConsumerObs::Consumed {
-                        partition: p,
-                        offset,
-                        id,
-                        leader_epoch: epoch,
-                    }
-                    .into(),
-                );
+                env.observe(ConsumerObs::Consumed {
+                    partition: p,
+                    offset,
+                    id,
+                    leader_epoch: epoch,
+                });
                 o.position = Some(offset + 1);
                 o.last_epoch = Some(epoch);
                 out.push((p, offset, id));
@@ -167,9 +162,9 @@ impl Consumer {
     }
 
     /// Starts processing a poll's records.
-    pub(super) fn start_processing<N: ConsumerHost>(
+    pub(super) fn start_processing(
         &mut self,
-        ctx: &mut Ctx<'_, N>,
+        env: &mut Env<'_>,
         records: Vec<(u32, u64, u64)>,
         then_commit: bool,
     ) {
@@ -186,17 +181,17 @@ impl Consumer {
             then_commit,
         };
         if self.config.processing_time_ns == 0 {
-            self.on_processed(ctx, seq);
+            self.on_processed(env, seq);
         } else {
-            ctx.set_timer(
+            env.set_timer_after(
                 self.config.processing_time_ns,
-                ConsumerTimer::ProcessingDone(seq).into(),
+                ConsumerTimer::ProcessingDone(seq),
             );
         }
     }
 
     /// Processing of poll `seq` finished.
-    pub(super) fn on_processed<N: ConsumerHost>(&mut self, ctx: &mut Ctx<'_, N>, seq: u64) {
+    pub(super) fn on_processed(&mut self, env: &mut Env<'_>, seq: u64) {
         let App::Processing {
             seq: current,
             records,
@@ -225,7 +220,7 @@ impl Consumer {
                 o.processed = Some(o.processed.map_or(offset + 1, |x| x.max(offset + 1)));
             }
         }
-        ctx.observe(ConsumerObs::Processed(records).into());
+        env.observe(ConsumerObs::Processed(records));
         if then_commit {
             let offsets: Vec<(u32, u64, i32)> = self
                 .owned
@@ -237,9 +232,9 @@ impl Consumer {
                 offsets,
                 records: None,
                 in_flight: false,
-                started_ms: ctx.now() / MILLIS,
+                started_ms: env.now_ms(),
             };
-            self.app_step(ctx);
+            self.app_step(env);
         }
     }
 }

@@ -6,10 +6,11 @@
 use std::collections::BTreeMap;
 
 use rand::Rng;
-use sim::{Ctx, MILLIS};
+use sim::MILLIS;
 
-use super::{Consumer, ConsumerHost, ConsumerObs, ConsumerTimer, InFlight, PositionSource};
+use super::{Consumer, ConsumerObs, ConsumerTimer, InFlight, PositionSource};
 use crate::client::record_id;
+use crate::node::{Env, KafkaNodeId};
 use crate::protocol::{
     FetchPartition, FetchedPartition, KafkaRequest, KafkaResponse, PartitionMetadata,
     TopicPartition, EARLIEST_TIMESTAMP, LATEST_TIMESTAMP,
@@ -18,21 +19,20 @@ use crate::protocol::{
 use super::OffsetReset;
 
 impl Consumer {
-    pub(super) fn refresh_metadata<N: ConsumerHost>(&mut self, ctx: &mut Ctx<'_, N>) {
+    pub(super) fn refresh_metadata(&mut self, env: &mut Env<'_>) {
         if self.metadata_in_flight || self.brokers.is_empty() {
             return;
         }
-        let broker = self.random_broker(ctx);
+        let broker = self.random_broker(env);
         let request = KafkaRequest::Metadata {
             topics: vec![self.config.topic.clone()],
         };
         self.metadata_in_flight = true;
-        self.send(ctx, broker, request, InFlight::Metadata);
+        self.send(env, broker, request, InFlight::Metadata);
     }
 
-    pub(super) fn random_broker<N: ConsumerHost>(&self, ctx: &mut Ctx<'_, N>) -> u32 {
-        let ids: Vec<u32> = self.brokers.keys().copied().collect();
-        ids[ctx.rng().random_range(0..ids.len())]
+    pub(super) fn random_broker(&self, env: &mut Env<'_>) -> KafkaNodeId {
+        self.brokers[env.rng().random_range(0..self.brokers.len())]
     }
 
     fn tp(&self, partition: u32) -> TopicPartition {
@@ -40,9 +40,9 @@ impl Consumer {
     }
 
     /// Answers to the data-path requests.
-    pub(super) fn on_data_response<N: ConsumerHost>(
+    pub(super) fn on_data_response(
         &mut self,
-        ctx: &mut Ctx<'_, N>,
+        env: &mut Env<'_>,
         broker: u32,
         what: InFlight,
         response: KafkaResponse,
@@ -56,9 +56,9 @@ impl Consumer {
                     .find(|(t, _)| *t == self.config.topic)
                     .map(|(_, p)| p);
                 match parts {
-                    Some(parts) if !parts.is_empty() => self.on_metadata(ctx, parts),
+                    Some(parts) if !parts.is_empty() => self.on_metadata(env, parts),
                     _ => {
-                        ctx.set_timer(backoff, ConsumerTimer::Metadata.into());
+                        env.set_timer_after(backoff, ConsumerTimer::Metadata);
                     }
                 }
             }
@@ -69,7 +69,7 @@ impl Consumer {
                         o.fetching = false;
                     }
                 }
-                self.on_fetch(ctx, broker, &asked, partitions);
+                self.on_fetch(env, broker, &asked, partitions);
             }
             (
                 InFlight::Validate(p),
@@ -82,7 +82,7 @@ impl Consumer {
                 };
                 o.validating = false;
                 if error.is_some() {
-                    ctx.set_timer(backoff, ConsumerTimer::Metadata.into());
+                    env.set_timer_after(backoff, ConsumerTimer::Metadata);
                     return;
                 }
                 let Some(position) = o.position else {
@@ -92,22 +92,16 @@ impl Consumer {
                     o.position = Some(end_offset);
                     o.processed = o.processed.map(|x| x.min(end_offset));
                     o.buffer.clear();
-                    ctx.observe(
-                        ConsumerObs::TruncationDetected {
-                            partition: p,
-                            position,
-                            end_offset,
-                        }
-                        .into(),
-                    );
-                    ctx.observe(
-                        ConsumerObs::Position {
-                            partition: p,
-                            offset: end_offset,
-                            source: PositionSource::Truncation,
-                        }
-                        .into(),
-                    );
+                    env.observe(ConsumerObs::TruncationDetected {
+                        partition: p,
+                        position,
+                        end_offset,
+                    });
+                    env.observe(ConsumerObs::Position {
+                        partition: p,
+                        offset: end_offset,
+                        source: PositionSource::Truncation,
+                    });
                 }
             }
             (
@@ -119,20 +113,20 @@ impl Consumer {
                 };
                 o.resolving = false;
                 if error.is_some() {
-                    o.retry_at_ms = ctx.now() / MILLIS + self.config.retry_backoff_ms;
-                    ctx.set_timer(backoff, ConsumerTimer::Metadata.into());
+                    o.retry_at_ms = env.now_ms() + self.config.retry_backoff_ms;
+                    env.set_timer_after(backoff, ConsumerTimer::Metadata);
                     return;
                 }
-                self.set_position(ctx, p, offset, PositionSource::Reset { requested_at });
+                self.set_position(env, p, offset, PositionSource::Reset { requested_at });
             }
             _ => {}
         }
     }
 
     /// Takes a start position for `partition` (from a commit or a reset).
-    pub(super) fn set_position<N: ConsumerHost>(
+    pub(super) fn set_position(
         &mut self,
-        ctx: &mut Ctx<'_, N>,
+        env: &mut Env<'_>,
         partition: u32,
         offset: u64,
         source: PositionSource,
@@ -144,36 +138,28 @@ impl Consumer {
         o.position = Some(offset + skip);
         o.processed = Some(offset + skip);
         o.buffer.clear();
-        ctx.observe(
-            ConsumerObs::Position {
-                partition,
-                offset,
-                source,
-            }
-            .into(),
-        );
+        env.observe(ConsumerObs::Position {
+            partition,
+            offset,
+            source,
+        });
     }
 
     /// ListOffsets for an owned partition without a committed offset.
     /// `requested_at`: when the OffsetFetch that found no offset was sent.
-    pub(super) fn reset_position<N: ConsumerHost>(
-        &mut self,
-        ctx: &mut Ctx<'_, N>,
-        p: u32,
-        requested_at: sim::Nanos,
-    ) {
+    pub(super) fn reset_position(&mut self, env: &mut Env<'_>, p: u32, requested_at: sim::Nanos) {
         let timestamp = match self.config.auto_offset_reset {
             OffsetReset::Earliest => EARLIEST_TIMESTAMP,
             OffsetReset::Latest => LATEST_TIMESTAMP,
             OffsetReset::None => {
                 // NoOffsetForPartitionException: the application stops.
                 self.stopped = true;
-                ctx.observe(ConsumerObs::Fatal(crate::errors::Errors::OffsetOutOfRange).into());
+                env.observe(ConsumerObs::Fatal(crate::errors::Errors::OffsetOutOfRange));
                 return;
             }
         };
         let Some(&(leader, epoch)) = self.leaders.get(&p) else {
-            self.refresh_metadata(ctx);
+            self.refresh_metadata(env);
             return;
         };
         if let Some(o) = self.owned.get_mut(&p) {
@@ -184,14 +170,10 @@ impl Consumer {
             timestamp,
             current_leader_epoch: epoch,
         };
-        self.send(ctx, leader, request, InFlight::ListOffsets(p, requested_at));
+        self.send(env, leader, request, InFlight::ListOffsets(p, requested_at));
     }
 
-    fn on_metadata<N: ConsumerHost>(
-        &mut self,
-        ctx: &mut Ctx<'_, N>,
-        parts: Vec<PartitionMetadata>,
-    ) {
+    fn on_metadata(&mut self, env: &mut Env<'_>, parts: Vec<PartitionMetadata>) {
         self.partition_count = Some(parts.len() as u32);
         let mut validate = Vec::new();
         let mut leaderless = false;
@@ -221,9 +203,9 @@ impl Consumer {
         // assigned later): ask again after the backoff, as the Java client
         // requests a metadata update while a leader is unknown.
         if leaderless || self.owned.keys().any(|p| self.stale_leaders.contains(p)) {
-            ctx.set_timer(
+            env.set_timer_after(
                 self.config.retry_backoff_ms * MILLIS,
-                ConsumerTimer::Metadata.into(),
+                ConsumerTimer::Metadata,
             );
         }
         for (partition, leader, epoch, last) in validate {
@@ -232,7 +214,7 @@ impl Consumer {
                 current_leader_epoch: epoch,
                 leader_epoch: last,
             };
-            self.send(ctx, leader, request, InFlight::Validate(partition));
+            self.send(env, leader, request, InFlight::Validate(partition));
         }
     }
 
@@ -246,7 +228,7 @@ impl Consumer {
 
     /// Sends a Fetch to every leader of an owned partition that has a
     /// position, an empty buffer and no fetch in flight.
-    pub(super) fn fetch_all<N: ConsumerHost>(&mut self, ctx: &mut Ctx<'_, N>) {
+    pub(super) fn fetch_all(&mut self, env: &mut Env<'_>) {
         let mut by_leader: BTreeMap<u32, Vec<(u32, u64, i32)>> = BTreeMap::new();
         for (&p, o) in &self.owned {
             let (Some(position), Some(&(leader, epoch))) = (o.position, self.leaders.get(&p))
@@ -287,13 +269,13 @@ impl Consumer {
                 partitions,
             };
             let asked = parts.iter().map(|&(p, o, _)| (p, o)).collect();
-            self.send(ctx, leader, request, InFlight::Fetch(asked));
+            self.send(env, leader, request, InFlight::Fetch(asked));
         }
     }
 
-    fn on_fetch<N: ConsumerHost>(
+    fn on_fetch(
         &mut self,
-        ctx: &mut Ctx<'_, N>,
+        env: &mut Env<'_>,
         broker: u32,
         asked: &[(u32, u64)],
         answers: Vec<FetchedPartition>,
@@ -332,9 +314,9 @@ impl Consumer {
             }
         }
         if refresh {
-            ctx.set_timer(
+            env.set_timer_after(
                 self.config.retry_backoff_ms * MILLIS,
-                ConsumerTimer::Metadata.into(),
+                ConsumerTimer::Metadata,
             );
         }
     }

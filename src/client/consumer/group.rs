@@ -3,17 +3,16 @@
 //! last commit, lose without one, fetch committed offsets of new ones), and
 //! OffsetCommit / OffsetFetch.
 
-use sim::{Ctx, Nanos};
+use sim::Nanos;
 
 use super::{
-    App, Commit, CommitPurpose, Consumer, ConsumerHost, ConsumerObs, InFlight, Owned,
-    PositionSource,
+    App, Commit, CommitPurpose, Consumer, ConsumerObs, InFlight, Owned, PositionSource, Processing,
 };
 use crate::client::membership::MembershipOutput;
 use crate::errors::Errors;
 use crate::group::coordinator::{CoordinatorRequest, CoordinatorResponse};
+use crate::node::Env;
 use crate::protocol::{KafkaRequest, KafkaResponse, TopicPartition};
-use crate::scenario::Processing;
 
 /// Commit errors a commitSync retries (Kafka's RetriableCommitFailedException causes).
 pub(super) fn retriable(error: Errors) -> bool {
@@ -28,7 +27,7 @@ pub(super) fn retriable(error: Errors) -> bool {
 
 impl Consumer {
     /// Lets the membership act (find, join, heartbeat) once metadata is known.
-    pub(super) fn drive_membership<N: ConsumerHost>(&mut self, ctx: &mut Ctx<'_, N>) {
+    pub(super) fn drive_membership(&mut self, env: &mut Env<'_>) {
         if self.partition_count.is_none() {
             return;
         }
@@ -38,29 +37,25 @@ impl Consumer {
             let ready = self.revoke_commits == 0 && !matches!(self.app, App::Processing { .. });
             self.membership.set_join_ready(ready);
             let mut out = Vec::new();
-            self.membership.poll(Self::now_ms(ctx), &mut out);
+            self.membership.poll(env.now_ms(), &mut out);
             if out.is_empty() {
                 break;
             }
-            self.apply_membership(ctx, out);
+            self.apply_membership(env, out);
         }
     }
 
-    fn apply_membership<N: ConsumerHost>(
-        &mut self,
-        ctx: &mut Ctx<'_, N>,
-        out: Vec<MembershipOutput>,
-    ) {
+    fn apply_membership(&mut self, env: &mut Env<'_>, out: Vec<MembershipOutput>) {
         for o in out {
             match o {
                 MembershipOutput::FindCoordinator => {
                     if !self.find_in_flight {
                         self.find_in_flight = true;
-                        let broker = self.random_broker(ctx);
+                        let broker = self.random_broker(env);
                         let request = KafkaRequest::FindCoordinator {
                             key: self.config.membership.group_id.clone(),
                         };
-                        self.send(ctx, broker, request, InFlight::FindCoordinator);
+                        self.send(env, broker, request, InFlight::FindCoordinator);
                     }
                 }
                 MembershipOutput::Send(broker, request) => {
@@ -68,7 +63,7 @@ impl Consumer {
                         group_id: self.config.membership.group_id.clone(),
                         request,
                     };
-                    self.send(ctx, broker, request, InFlight::Membership);
+                    self.send(env, broker, request, InFlight::Membership);
                 }
                 MembershipOutput::Assigned {
                     generation_id,
@@ -82,47 +77,39 @@ impl Consumer {
                             ..Owned::default()
                         });
                     }
-                    ctx.observe(
-                        ConsumerObs::Assigned {
-                            generation: generation_id,
-                            member_id: self.membership.member_id().to_owned(),
-                            partitions: self.owned.keys().copied().collect(),
-                        }
-                        .into(),
-                    );
+                    env.observe(ConsumerObs::Assigned {
+                        generation: generation_id,
+                        member_id: self.membership.member_id().to_owned(),
+                        partitions: self.owned.keys().copied().collect(),
+                    });
                 }
                 MembershipOutput::Revoked(tps) => {
                     if self.config.processing == Processing::AtLeastOnce {
                         let generation = self.membership.generation_id();
                         let offsets = self.processed_offsets(&tps);
-                        if self.send_commit(ctx, CommitPurpose::Revoke, generation, offsets) {
+                        if self.send_commit(env, CommitPurpose::Revoke, generation, offsets) {
                             self.revoke_commits += 1;
                         }
                     }
-                    self.release(ctx, &tps, false);
+                    self.release(env, &tps, false);
                 }
-                MembershipOutput::Lost(tps) => self.release(ctx, &tps, true),
+                MembershipOutput::Lost(tps) => self.release(env, &tps, true),
                 MembershipOutput::Fatal(error) => {
                     self.stopped = true;
-                    ctx.observe(ConsumerObs::Fatal(error).into());
+                    env.observe(ConsumerObs::Fatal(error));
                 }
             }
         }
     }
 
-    fn release<N: ConsumerHost>(
-        &mut self,
-        ctx: &mut Ctx<'_, N>,
-        tps: &[TopicPartition],
-        lost: bool,
-    ) {
+    fn release(&mut self, env: &mut Env<'_>, tps: &[TopicPartition], lost: bool) {
         let partitions: Vec<u32> = tps.iter().map(|tp| tp.partition).collect();
         if !self.config.mutations.ignore_revocation {
             for p in &partitions {
                 self.owned.remove(p);
             }
         }
-        ctx.observe(ConsumerObs::Released { partitions, lost }.into());
+        env.observe(ConsumerObs::Released { partitions, lost });
     }
 
     /// (partition, offset after the last processed record, its epoch) of `tps`.
@@ -136,9 +123,9 @@ impl Consumer {
     }
 
     /// Sends an OffsetCommit; false when there is no coordinator or generation to send it with.
-    pub(super) fn send_commit<N: ConsumerHost>(
+    pub(super) fn send_commit(
         &mut self,
-        ctx: &mut Ctx<'_, N>,
+        env: &mut Env<'_>,
         purpose: CommitPurpose,
         generation: i32,
         offsets: Vec<(u32, u64, i32)>,
@@ -161,31 +148,28 @@ impl Consumer {
                     .collect(),
             },
         };
-        ctx.observe(
-            ConsumerObs::CommitSent {
-                generation,
-                offsets: offsets.iter().map(|&(p, o, _)| (p, o)).collect(),
-            }
-            .into(),
-        );
+        env.observe(ConsumerObs::CommitSent {
+            generation,
+            offsets: offsets.iter().map(|&(p, o, _)| (p, o)).collect(),
+        });
         let commit = Commit {
             purpose,
             generation,
             offsets,
         };
-        self.send(ctx, coordinator, request, InFlight::Commit(commit));
+        self.send(env, coordinator, request, InFlight::Commit(commit));
         true
     }
 
     /// OffsetFetch for owned partitions without a position.
-    pub(super) fn resolve_positions<N: ConsumerHost>(&mut self, ctx: &mut Ctx<'_, N>) {
+    pub(super) fn resolve_positions(&mut self, env: &mut Env<'_>) {
         let Some(coordinator) = self.membership.coordinator() else {
             return;
         };
         if !self.membership.is_stable() {
             return;
         }
-        let now_ms = Self::now_ms(ctx);
+        let now_ms = env.now_ms();
         let wanted: Vec<u32> = self
             .owned
             .iter()
@@ -209,9 +193,9 @@ impl Consumer {
                     .collect(),
             },
         };
-        let requested_at = ctx.now();
+        let requested_at = env.now();
         self.send(
-            ctx,
+            env,
             coordinator,
             request,
             InFlight::OffsetFetch {
@@ -222,13 +206,13 @@ impl Consumer {
     }
 
     /// Answers to the group requests.
-    pub(super) fn on_group_response<N: ConsumerHost>(
+    pub(super) fn on_group_response(
         &mut self,
-        ctx: &mut Ctx<'_, N>,
+        env: &mut Env<'_>,
         what: InFlight,
         response: KafkaResponse,
     ) {
-        let now_ms = Self::now_ms(ctx);
+        let now_ms = env.now_ms();
         let mut out = Vec::new();
         match (what, response) {
             (InFlight::FindCoordinator, KafkaResponse::FindCoordinator { error, node_id }) => {
@@ -252,8 +236,8 @@ impl Consumer {
                 if let Some(e) = error {
                     self.membership.on_offsets_error(now_ms, e, &mut out);
                 }
-                self.apply_membership(ctx, std::mem::take(&mut out));
-                self.on_commit_done(ctx, commit, error);
+                self.apply_membership(env, std::mem::take(&mut out));
+                self.on_commit_done(env, commit, error);
             }
             (
                 InFlight::OffsetFetch {
@@ -273,17 +257,17 @@ impl Consumer {
                 }
                 match error {
                     Some(e) => self.membership.on_offsets_error(now_ms, e, &mut out),
-                    None => self.on_offset_fetch(ctx, requested_at, offsets),
+                    None => self.on_offset_fetch(env, requested_at, offsets),
                 }
             }
             _ => {}
         }
-        self.apply_membership(ctx, out);
+        self.apply_membership(env, out);
     }
 
-    fn on_offset_fetch<N: ConsumerHost>(
+    fn on_offset_fetch(
         &mut self,
-        ctx: &mut Ctx<'_, N>,
+        env: &mut Env<'_>,
         requested_at: Nanos,
         offsets: Vec<(TopicPartition, Option<(u64, i32)>)>,
     ) {
@@ -294,31 +278,28 @@ impl Consumer {
             }
             match committed {
                 Some((offset, epoch)) => {
-                    self.set_position(ctx, p, offset, PositionSource::Committed { requested_at });
+                    self.set_position(env, p, offset, PositionSource::Committed { requested_at });
                     if let Some(o) = self.owned.get_mut(&p) {
                         o.last_epoch = (epoch >= 0).then_some(epoch);
                     }
                 }
-                None => self.reset_position(ctx, p, requested_at),
+                None => self.reset_position(env, p, requested_at),
             }
         }
     }
 
     /// A commit ended (`error` None: committed).
-    pub(super) fn on_commit_done<N: ConsumerHost>(
+    pub(super) fn on_commit_done(
         &mut self,
-        ctx: &mut Ctx<'_, N>,
+        env: &mut Env<'_>,
         commit: Commit,
         error: Option<Errors>,
     ) {
-        ctx.observe(
-            ConsumerObs::Committed {
-                generation: commit.generation,
-                offsets: commit.offsets.iter().map(|&(p, o, _)| (p, o)).collect(),
-                error,
-            }
-            .into(),
-        );
+        env.observe(ConsumerObs::Committed {
+            generation: commit.generation,
+            offsets: commit.offsets.iter().map(|&(p, o, _)| (p, o)).collect(),
+            error,
+        });
         if commit.purpose == CommitPurpose::Revoke {
             self.revoke_commits = self.revoke_commits.saturating_sub(1);
         }
@@ -335,14 +316,14 @@ impl Consumer {
             return;
         };
         *in_flight = false;
-        let now_ms = Self::now_ms(ctx);
+        let now_ms = env.now_ms();
         let timed_out = now_ms.saturating_sub(*started_ms) >= self.config.default_api_timeout_ms;
         match error {
             None => {
                 let records = records.take();
                 self.app = App::Idle;
                 if let Some(records) = records {
-                    self.start_processing(ctx, records, false);
+                    self.start_processing(env, records, false);
                 }
             }
             // commitSync retries these until default.api.timeout.ms.

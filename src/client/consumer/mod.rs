@@ -19,13 +19,31 @@ mod group;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use sim::{Ctx, Nanos, Node, NodeId, MILLIS};
+use sim::{Nanos, MILLIS};
 
 use super::membership::{Membership, MembershipConfig};
 use crate::errors::Errors;
-use crate::group::assignor::Assignor;
-use crate::protocol::{KafkaMsg, KafkaRequest};
-use crate::scenario::{ConsumerSpec, Processing};
+use crate::node::{Address, Env, Input, KafkaNodeId, NetworkClient, Timer};
+use crate::protocol::{KafkaMsg, KafkaRequest, Message};
+
+/// The delivery guarantee a consumer application implements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum Processing {
+    /// Process a poll's records, then commit (`"at-least-once"`, the default).
+    AtLeastOnce,
+    /// Commit a poll's offsets, then process (`"at-most-once"`).
+    AtMostOnce,
+}
+
+impl Processing {
+    /// The scenario file's word for it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Processing::AtLeastOnce => "at-least-once",
+            Processing::AtMostOnce => "at-most-once",
+        }
+    }
+}
 
 /// How often the consumer's loop runs when nothing else wakes it (the
 /// `poll(Duration.ofMillis(100))` of a typical application).
@@ -56,6 +74,8 @@ pub struct ConsumerMutations {
 /// A consumer's configs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConsumerConfig {
+    /// `bootstrap.servers`: the brokers' Kafka node ids.
+    pub bootstrap_servers: Vec<KafkaNodeId>,
     /// The topic it subscribes to.
     pub topic: String,
     /// Its group membership configs.
@@ -84,57 +104,11 @@ pub struct ConsumerConfig {
     pub mutations: ConsumerMutations,
 }
 
-impl ConsumerConfig {
-    /// The configs of a `[[consumers]]` entry for the member named `client_id`.
-    pub fn from_spec(spec: &ConsumerSpec, client_id: &str) -> Self {
-        let c = &spec.config;
-        let int = |name: &str, d: u64| c.get_i64(name).map_or(d, |v| u64::try_from(v).unwrap_or(d));
-        let mut membership = MembershipConfig::new(&spec.group, client_id);
-        membership.group_instance_id = c.get_str("group.instance.id");
-        membership.session_timeout_ms = int("session.timeout.ms", membership.session_timeout_ms);
-        membership.heartbeat_interval_ms =
-            int("heartbeat.interval.ms", membership.heartbeat_interval_ms);
-        membership.max_poll_interval_ms =
-            int("max.poll.interval.ms", membership.max_poll_interval_ms);
-        membership.retry_backoff_ms = int("retry.backoff.ms", membership.retry_backoff_ms);
-        if let Some(names) = c.get_list("partition.assignment.strategy") {
-            let assignors: Vec<Assignor> = names
-                .iter()
-                .filter_map(|n| Assignor::from_name(n))
-                .collect();
-            if !assignors.is_empty() {
-                membership.assignors = assignors;
-            }
-        }
-        Self {
-            topic: spec.topic.clone(),
-            membership,
-            enable_auto_commit: c.get_bool("enable.auto.commit").unwrap_or(true),
-            auto_commit_interval_ms: int("auto.commit.interval.ms", 5000),
-            auto_offset_reset: match c.get_str("auto.offset.reset").as_deref() {
-                Some("earliest") => OffsetReset::Earliest,
-                Some("none") => OffsetReset::None,
-                _ => OffsetReset::Latest,
-            },
-            max_poll_records: int("max.poll.records", 500).max(1) as usize,
-            fetch_max_wait_ms: int("fetch.max.wait.ms", 500),
-            request_timeout_ms: int("request.timeout.ms", 30_000),
-            retry_backoff_ms: int("retry.backoff.ms", 100),
-            default_api_timeout_ms: int("default.api.timeout.ms", 60_000),
-            processing: spec.processing,
-            processing_time_ns: spec.processing_time_ns,
-            mutations: ConsumerMutations::default(),
-        }
-    }
-}
-
 /// The consumer's timers.
 #[derive(Clone, Debug, Hash, PartialEq, Eq)]
 pub enum ConsumerTimer {
     /// Refresh metadata.
     Metadata,
-    /// A request with this correlation id went unanswered.
-    Timeout(u64),
     /// The application loop and the group membership's clock.
     Tick,
     /// Processing of poll number N finished.
@@ -342,15 +316,14 @@ enum App {
 #[derive(Debug)]
 pub struct Consumer {
     config: ConsumerConfig,
-    brokers: BTreeMap<u32, NodeId>,
+    brokers: Vec<KafkaNodeId>,
     membership: Membership,
     partition_count: Option<u32>,
     leaders: BTreeMap<u32, (u32, i32)>,
     /// Partitions whose leader failed a request: no fetch until metadata comes back.
     stale_leaders: BTreeSet<u32>,
     owned: BTreeMap<u32, Owned>,
-    correlation: u64,
-    in_flight: BTreeMap<u64, (u32, InFlight)>,
+    network: NetworkClient<InFlight>,
     fetching: BTreeSet<u32>,
     metadata_in_flight: bool,
     find_in_flight: bool,
@@ -366,19 +339,18 @@ pub struct Consumer {
 }
 
 impl Consumer {
-    /// A consumer with `config`; `brokers` maps broker ids to nodes.
-    pub fn new(config: ConsumerConfig, brokers: BTreeMap<u32, NodeId>) -> Self {
+    /// Boots: a restarted consumer starts over as a new member.
+    pub fn boot(config: &ConsumerConfig, env: &mut Env<'_>) -> Self {
         let membership = Membership::new(config.membership.clone(), vec![config.topic.clone()]);
-        Self {
-            config,
-            brokers,
+        let mut consumer = Self {
+            config: config.clone(),
+            brokers: config.bootstrap_servers.clone(),
             membership,
             partition_count: None,
             leaders: BTreeMap::new(),
             stale_leaders: BTreeSet::new(),
             owned: BTreeMap::new(),
-            correlation: 0,
-            in_flight: BTreeMap::new(),
+            network: NetworkClient::default(),
             fetching: BTreeSet::new(),
             metadata_in_flight: false,
             find_in_flight: false,
@@ -390,7 +362,12 @@ impl Consumer {
             stopped: false,
             closing: Closing::Open,
             revoke_commits: 0,
-        }
+        };
+        env.observe(ConsumerObs::Started);
+        consumer.next_auto_commit_ms = env.now_ms() + consumer.config.auto_commit_interval_ms;
+        consumer.refresh_metadata(env);
+        env.set_timer_after(TICK_NS, ConsumerTimer::Tick);
+        consumer
     }
 
     /// The partitions it owns with their positions (next offset to read).
@@ -416,30 +393,27 @@ impl Consumer {
     /// committed (commitSync), every owned partition is revoked, LeaveGroup
     /// is sent, and the consumer stops. After 30 s it leaves whatever is
     /// still pending.
-    pub fn close<N: ConsumerHost>(&mut self, ctx: &mut Ctx<'_, N>) {
+    fn close(&mut self, env: &mut Env<'_>) {
         if self.stopped || self.closing != Closing::Open {
             return;
         }
         self.closing = Closing::Finishing {
             committed: !self.config.enable_auto_commit,
         };
-        ctx.set_timer(CLOSE_TIMEOUT_NS, ConsumerTimer::CloseTimeout.into());
-        self.step(ctx);
+        env.set_timer_after(CLOSE_TIMEOUT_NS, ConsumerTimer::CloseTimeout);
+        self.step(env);
     }
 
     /// The end of close(): revoke everything, LeaveGroup, stop.
-    fn leave_group<N: ConsumerHost>(&mut self, ctx: &mut Ctx<'_, N>) {
+    fn leave_group(&mut self, env: &mut Env<'_>) {
         self.app = App::Idle;
         let owned: Vec<u32> = self.owned.keys().copied().collect();
         if !owned.is_empty() {
             self.owned.clear();
-            ctx.observe(
-                ConsumerObs::Released {
-                    partitions: owned,
-                    lost: false,
-                }
-                .into(),
-            );
+            env.observe(ConsumerObs::Released {
+                partitions: owned,
+                lost: false,
+            });
         }
         let mut out = Vec::new();
         self.membership.leave(&mut out);
@@ -449,12 +423,12 @@ impl Consumer {
                     group_id: self.config.membership.group_id.clone(),
                     request,
                 };
-                self.send(ctx, broker, request, InFlight::Membership);
+                self.send(env, broker, request, InFlight::Membership);
             }
         }
         self.closing = Closing::Closed;
         self.stopped = true;
-        ctx.observe(ConsumerObs::Closed.into());
+        env.observe(ConsumerObs::Closed);
     }
 
     /// Its group membership.
@@ -462,132 +436,98 @@ impl Consumer {
         &self.membership
     }
 
-    /// Boot: a restarted consumer starts over as a new member.
-    pub fn start<N: ConsumerHost>(&mut self, ctx: &mut Ctx<'_, N>) {
-        ctx.observe(ConsumerObs::Started.into());
-        self.next_auto_commit_ms = ctx.now() / MILLIS + self.config.auto_commit_interval_ms;
-        self.refresh_metadata(ctx);
-        ctx.set_timer(TICK_NS, ConsumerTimer::Tick.into());
-    }
-
-    fn now_ms<N: ConsumerHost>(ctx: &Ctx<'_, N>) -> u64 {
-        ctx.now() / MILLIS
-    }
-
-    fn send<N: ConsumerHost>(
+    fn send(
         &mut self,
-        ctx: &mut Ctx<'_, N>,
-        broker: u32,
+        env: &mut Env<'_>,
+        broker: KafkaNodeId,
         request: KafkaRequest,
         what: InFlight,
     ) -> u64 {
-        self.correlation += 1;
-        let correlation_id = self.correlation;
-        self.in_flight.insert(correlation_id, (broker, what));
-        if let Some(&node) = self.brokers.get(&broker) {
-            ctx.send(
-                node,
-                KafkaMsg::Request {
-                    correlation_id,
-                    request,
-                }
-                .into(),
-            );
-        }
-        ctx.set_timer(
-            self.config.request_timeout_ms * MILLIS,
-            ConsumerTimer::Timeout(correlation_id).into(),
-        );
-        correlation_id
+        let timeout = self.config.request_timeout_ms * MILLIS;
+        self.network
+            .send(env, Address::Node(broker), request, timeout, what)
     }
 
-    /// A broker answered.
-    pub fn on_message<N: ConsumerHost>(&mut self, ctx: &mut Ctx<'_, N>, msg: KafkaMsg) {
-        let KafkaMsg::Response {
-            correlation_id,
-            response,
-        } = msg
-        else {
-            return;
-        };
-        let Some((broker, what)) = self.in_flight.remove(&correlation_id) else {
-            return;
-        };
+    /// Handles one input.
+    pub fn handle(&mut self, env: &mut Env<'_>, input: Input) {
         if self.stopped {
             return;
         }
-        match what {
-            InFlight::Metadata
-            | InFlight::Fetch(_)
-            | InFlight::Validate(_)
-            | InFlight::ListOffsets(..) => self.on_data_response(ctx, broker, what, response),
-            InFlight::FindCoordinator
-            | InFlight::Membership
-            | InFlight::Commit(_)
-            | InFlight::OffsetFetch { .. } => self.on_group_response(ctx, what, response),
-        }
-        self.step(ctx);
-    }
-
-    /// A timer fired.
-    pub fn on_timer<N: ConsumerHost>(&mut self, ctx: &mut Ctx<'_, N>, timer: ConsumerTimer) {
-        if self.stopped {
-            return;
-        }
-        match timer {
-            ConsumerTimer::Metadata => self.refresh_metadata(ctx),
-            ConsumerTimer::Timeout(c) => {
-                if let Some((broker, what)) = self.in_flight.remove(&c) {
-                    self.on_lost(ctx, broker, what);
-                }
-            }
-            ConsumerTimer::Tick => {
-                ctx.set_timer(TICK_NS, ConsumerTimer::Tick.into());
-            }
-            ConsumerTimer::ProcessingDone(seq) => self.on_processed(ctx, seq),
-            ConsumerTimer::CloseTimeout => {
-                if self.closing != Closing::Open {
-                    self.leave_group(ctx);
+        match input {
+            Input::Message {
+                msg:
+                    Message::Kafka(KafkaMsg::Response {
+                        correlation_id,
+                        response,
+                    }),
+                ..
+            } => {
+                let Some(flight) = self.network.complete(correlation_id) else {
                     return;
+                };
+                let broker = flight.to.node().unwrap_or(0);
+                match flight.purpose {
+                    what @ (InFlight::Metadata
+                    | InFlight::Fetch(_)
+                    | InFlight::Validate(_)
+                    | InFlight::ListOffsets(..)) => {
+                        self.on_data_response(env, broker, what, response)
+                    }
+                    what @ (InFlight::FindCoordinator
+                    | InFlight::Membership
+                    | InFlight::Commit(_)
+                    | InFlight::OffsetFetch { .. }) => self.on_group_response(env, what, response),
                 }
             }
+            Input::Timer(Timer::RequestTimeout) => {
+                for (_, flight) in self.network.expire(env) {
+                    let broker = flight.to.node().unwrap_or(0);
+                    self.on_lost(env, broker, flight.purpose);
+                }
+            }
+            Input::Timer(Timer::Consumer(timer)) => match timer {
+                ConsumerTimer::Metadata => self.refresh_metadata(env),
+                ConsumerTimer::Tick => env.set_timer_after(TICK_NS, ConsumerTimer::Tick),
+                ConsumerTimer::ProcessingDone(seq) => self.on_processed(env, seq),
+                ConsumerTimer::CloseTimeout => {
+                    if self.closing != Closing::Open {
+                        self.leave_group(env);
+                        return;
+                    }
+                }
+            },
+            Input::Disconnected(peer) => self.on_disconnect(env, peer),
+            Input::Close => {
+                self.close(env);
+                return;
+            }
+            _ => return,
         }
-        self.step(ctx);
+        self.step(env);
     }
 
     /// A connection broke: what was in flight to that broker is lost.
-    pub fn on_disconnect<N: ConsumerHost>(&mut self, ctx: &mut Ctx<'_, N>, peer: NodeId) {
-        let Some(broker) = crate::protocol::broker_at(&self.brokers, peer) else {
+    fn on_disconnect(&mut self, env: &mut Env<'_>, peer: Address) {
+        let Some(broker) = peer.node() else {
             return;
         };
-        let lost: Vec<u64> = self
-            .in_flight
-            .iter()
-            .filter(|(_, (b, _))| *b == broker)
-            .map(|(&c, _)| c)
-            .collect();
-        for c in lost {
-            if let Some((b, what)) = self.in_flight.remove(&c) {
-                self.on_lost(ctx, b, what);
-            }
+        for (_, flight) in self.network.disconnected(peer) {
+            self.on_lost(env, broker, flight.purpose);
         }
         if self.membership.coordinator() == Some(broker) {
-            self.membership.on_coordinator_lost(Self::now_ms(ctx));
-        }
-        if !self.stopped {
-            self.step(ctx);
+            self.membership.on_coordinator_lost(env.now_ms());
         }
     }
 
     /// A request got no answer (timeout or broken connection).
-    fn on_lost<N: ConsumerHost>(&mut self, ctx: &mut Ctx<'_, N>, broker: u32, what: InFlight) {
-        let now_ms = Self::now_ms(ctx);
+    fn on_lost(&mut self, env: &mut Env<'_>, broker: u32, what: InFlight) {
+        let now_ms = env.now_ms();
         match what {
             InFlight::Metadata => {
                 self.metadata_in_flight = false;
-                ctx.set_timer(
+                env.set_timer_after(
                     self.config.retry_backoff_ms * MILLIS,
-                    ConsumerTimer::Metadata.into(),
+                    ConsumerTimer::Metadata,
                 );
             }
             InFlight::Fetch(parts) => {
@@ -598,7 +538,7 @@ impl Consumer {
                     }
                     self.stale_leaders.insert(p);
                 }
-                self.refresh_metadata(ctx);
+                self.refresh_metadata(env);
             }
             InFlight::Validate(p) | InFlight::ListOffsets(p, _) => {
                 if let Some(o) = self.owned.get_mut(&p) {
@@ -606,13 +546,13 @@ impl Consumer {
                     o.resolving = false;
                     o.retry_at_ms = now_ms + self.config.retry_backoff_ms;
                 }
-                self.refresh_metadata(ctx);
+                self.refresh_metadata(env);
             }
             InFlight::FindCoordinator => self.find_in_flight = false,
             InFlight::Membership => self.membership.on_coordinator_lost(now_ms),
             InFlight::Commit(commit) => {
                 self.membership.on_coordinator_lost(now_ms);
-                self.on_commit_done(ctx, commit, Some(Errors::RequestTimedOut));
+                self.on_commit_done(env, commit, Some(Errors::RequestTimedOut));
             }
             InFlight::OffsetFetch { partitions, .. } => {
                 self.membership.on_coordinator_lost(now_ms);
@@ -627,24 +567,13 @@ impl Consumer {
     }
 
     /// Runs everything that can make progress now.
-    fn step<N: ConsumerHost>(&mut self, ctx: &mut Ctx<'_, N>) {
+    fn step(&mut self, env: &mut Env<'_>) {
         if self.stopped {
             return;
         }
-        self.drive_membership(ctx);
-        self.resolve_positions(ctx);
-        self.app_step(ctx);
-        self.fetch_all(ctx);
+        self.drive_membership(env);
+        self.resolve_positions(env);
+        self.app_step(env);
+        self.fetch_all(env);
     }
-}
-
-/// A node type that can host a consumer.
-pub trait ConsumerHost:
-    Node<Msg: From<KafkaMsg>, Timer: From<ConsumerTimer>, Obs: From<ConsumerObs>>
-{
-}
-
-impl<N> ConsumerHost for N where
-    N: Node<Msg: From<KafkaMsg>, Timer: From<ConsumerTimer>, Obs: From<ConsumerObs>>
-{
 }

@@ -43,6 +43,8 @@ pub struct RaftClient {
     held: Vec<(u32, RaftMessage)>,
     next_token: u64,
     pub(super) timer_generations: [u64; TIMER_KINDS],
+    /// The time of the input being handled (timers are set from it).
+    pub(super) now_ns: u64,
 }
 
 impl RaftClient {
@@ -109,6 +111,7 @@ impl RaftClient {
             held: Vec::new(),
             next_token: 0,
             timer_generations: [0; TIMER_KINDS],
+            now_ns: 0,
         }
     }
 
@@ -126,27 +129,19 @@ impl RaftClient {
 
     /// Boot: cuts torn tails, makes what was recovered durable before acting
     /// on it (it may have been only in the page cache), and sets the first timers.
-    pub fn start(&mut self, rng: &mut ChaCha8Rng, out: &mut Vec<RaftOutput>) {
+    pub fn start(&mut self, now_ns: u64, rng: &mut ChaCha8Rng, out: &mut Vec<RaftOutput>) {
+        self.now_ns = now_ns;
         if let Some(len) = self.torn[0].take() {
-            out.push(RaftOutput::Truncate {
-                file: QUORUM_STATE_FILE,
-                len,
-            });
+            out.push(RaftOutput::truncate(QUORUM_STATE_FILE, len));
         }
         if let Some(len) = self.torn[1].take() {
-            out.push(RaftOutput::Truncate {
-                file: METADATA_LOG_FILE,
-                len,
-            });
+            out.push(RaftOutput::truncate(METADATA_LOG_FILE, len));
         }
         if self.quorum_state_len > 0 {
             let token = self.token(0);
             self.state_fsync = Some(token);
             self.state_fsyncs.push((token, self.persisted.epoch));
-            out.push(RaftOutput::Fsync {
-                file: QUORUM_STATE_FILE,
-                token,
-            });
+            out.push(RaftOutput::fsync(QUORUM_STATE_FILE, token));
         }
         if self.log.end_offset() > 0 {
             self.fsync_log(out);
@@ -205,7 +200,8 @@ impl RaftClient {
     }
 
     /// Graceful resignation: the leader steps down and tells the voters.
-    pub fn resign(&mut self, rng: &mut ChaCha8Rng, out: &mut Vec<RaftOutput>) {
+    pub fn resign(&mut self, now_ns: u64, rng: &mut ChaCha8Rng, out: &mut Vec<RaftOutput>) {
+        self.now_ns = now_ns;
         if let EpochState::Leader(leader) = &self.state {
             let epoch = leader.epoch();
             let successors: Vec<u32> = self
@@ -227,7 +223,8 @@ impl RaftClient {
     }
 
     /// The fsync issued with `token` completed.
-    pub fn on_fsync(&mut self, token: u64, out: &mut Vec<RaftOutput>) {
+    pub fn on_fsync(&mut self, now_ns: u64, token: u64, out: &mut Vec<RaftOutput>) {
+        self.now_ns = now_ns;
         if token & 1 == 0 {
             // A completed fsync covers every write issued before it.
             for &(t, epoch) in &self.state_fsyncs {
@@ -239,7 +236,7 @@ impl RaftClient {
             if self.state_fsync == Some(token) {
                 self.state_fsync = None;
                 for (to, msg) in std::mem::take(&mut self.held) {
-                    out.push(RaftOutput::Send { to, msg });
+                    out.push(RaftOutput::send(to, msg));
                 }
             }
             return;
@@ -392,21 +389,14 @@ impl RaftClient {
     }
 
     pub(super) fn write_log(&mut self, offset: u64, bytes: Vec<u8>, out: &mut Vec<RaftOutput>) {
-        out.push(RaftOutput::Write {
-            file: METADATA_LOG_FILE,
-            offset,
-            bytes,
-        });
+        out.push(RaftOutput::write(METADATA_LOG_FILE, offset, bytes));
     }
 
     /// Issues a log fsync; returns its token.
     pub(super) fn fsync_log(&mut self, out: &mut Vec<RaftOutput>) -> u64 {
         let token = self.token(1);
         self.log_fsyncs.push_back((token, self.log.end_offset()));
-        out.push(RaftOutput::Fsync {
-            file: METADATA_LOG_FILE,
-            token,
-        });
+        out.push(RaftOutput::fsync(METADATA_LOG_FILE, token));
         token
     }
 
@@ -425,10 +415,7 @@ impl RaftClient {
         }
         // Only reachable under a mutation: committed entries were cut.
         self.high_watermark = self.high_watermark.min(end);
-        out.push(RaftOutput::Truncate {
-            file: METADATA_LOG_FILE,
-            len,
-        });
+        out.push(RaftOutput::truncate(METADATA_LOG_FILE, len));
     }
 
     /// The leader recomputes its high watermark.
@@ -496,7 +483,7 @@ impl RaftClient {
         if self.state_fsync.is_some() {
             self.held.push((to, msg));
         } else {
-            out.push(RaftOutput::Send { to, msg });
+            out.push(RaftOutput::send(to, msg));
         }
     }
 
@@ -505,18 +492,11 @@ impl RaftClient {
         let offset = self.quorum_state_len;
         self.quorum_state_len += bytes.len() as u64;
         self.persisted = election;
-        out.push(RaftOutput::Write {
-            file: QUORUM_STATE_FILE,
-            offset,
-            bytes,
-        });
+        out.push(RaftOutput::write(QUORUM_STATE_FILE, offset, bytes));
         let token = self.token(0);
         self.state_fsync = Some(token);
         self.state_fsyncs.push((token, election.epoch));
-        out.push(RaftOutput::Fsync {
-            file: QUORUM_STATE_FILE,
-            token,
-        });
+        out.push(RaftOutput::fsync(QUORUM_STATE_FILE, token));
     }
 
     /// The newest epoch whose election state an fsync has confirmed on disk.

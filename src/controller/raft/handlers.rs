@@ -18,6 +18,7 @@ impl RaftClient {
         msg: RaftMessage,
         out: &mut Vec<RaftOutput>,
     ) {
+        self.now_ns = now_ns;
         assert!(self.voters.contains(&from), "messages come from voters");
         match msg {
             RaftMessage::VoteRequest {

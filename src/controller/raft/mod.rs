@@ -4,8 +4,9 @@
 //! the replicated log of `__cluster_metadata-0` ([`RaftLog`]).
 //!
 //! The client never touches the kernel: every input is a method call carrying
-//! the current time (and a random stream where it draws), and every effect is
-//! a [`RaftOutput`] the caller carries out (send, set a timer, write, fsync).
+//! the current time (and a random stream where it draws), and every output is
+//! a [`RaftOutput`]: an [`Effect`] for the host to carry out (send, set a
+//! timer, write, fsync) or an event of the quorum (committed, transition).
 
 mod client;
 mod frame;
@@ -25,6 +26,9 @@ pub use leader_state::LeaderState;
 pub use log::{LogEntry, OffsetAndEpoch, RaftLog, Record};
 pub use observer::MetadataObserver;
 pub use quorum_state::{ElectionState, EpochState, StateKind};
+
+use crate::node::{Address, Effect, Timer};
+use crate::protocol::Message;
 
 /// The file holding the durable election state (epoch, votedId, leaderId).
 pub const QUORUM_STATE_FILE: &str = "quorum-state";
@@ -202,46 +206,13 @@ pub struct RaftTimer {
     pub generation: u64,
 }
 
-/// An effect the caller must carry out, in order.
+/// What the client asks of its host, in order: an I/O effect (a send, a
+/// timer, a disk write, truncate or fsync, in the model's one [`Effect`]
+/// vocabulary) or an event of the quorum the host acts on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RaftOutput {
-    /// Send a message to voter `to`.
-    Send {
-        /// Destination voter id.
-        to: u32,
-        /// The message.
-        msg: RaftMessage,
-    },
-    /// Call `on_timer(timer)` after `after_ns`.
-    SetTimer {
-        /// Delay.
-        after_ns: u64,
-        /// The timer to hand back.
-        timer: RaftTimer,
-    },
-    /// Write bytes into a file.
-    Write {
-        /// File name.
-        file: &'static str,
-        /// Byte offset.
-        offset: u64,
-        /// Data.
-        bytes: Vec<u8>,
-    },
-    /// Cut a file to `len` bytes.
-    Truncate {
-        /// File name.
-        file: &'static str,
-        /// New length.
-        len: u64,
-    },
-    /// Make a file durable, then call `on_fsync(token)`.
-    Fsync {
-        /// File name.
-        file: &'static str,
-        /// Handed back on completion.
-        token: u64,
-    },
+    /// Carry this out.
+    Io(Effect),
     /// The high watermark advanced: entries below `upto_offset` are committed.
     Committed {
         /// The new high watermark (exclusive).
@@ -261,4 +232,97 @@ pub enum RaftOutput {
         /// The epoch it leads.
         epoch: u32,
     },
+}
+
+impl RaftOutput {
+    fn send(to: u32, msg: RaftMessage) -> Self {
+        RaftOutput::Io(Effect::Send {
+            to: Address::Node(to),
+            msg: Message::Raft(msg),
+        })
+    }
+
+    fn timer(at: u64, timer: RaftTimer) -> Self {
+        RaftOutput::Io(Effect::SetTimer {
+            at,
+            timer: Timer::Raft(timer),
+        })
+    }
+
+    fn write(file: &str, offset: u64, bytes: Vec<u8>) -> Self {
+        RaftOutput::Io(Effect::Write {
+            file: file.to_owned(),
+            offset,
+            bytes,
+        })
+    }
+
+    fn truncate(file: &str, len: u64) -> Self {
+        RaftOutput::Io(Effect::Truncate {
+            file: file.to_owned(),
+            len,
+        })
+    }
+
+    fn fsync(file: &str, token: u64) -> Self {
+        RaftOutput::Io(Effect::Fsync {
+            file: file.to_owned(),
+            token,
+        })
+    }
+}
+
+/// A test's view of one output: the effect's fields in the raft's own terms.
+#[cfg(test)]
+#[derive(Debug)]
+pub(crate) enum View<'a> {
+    /// A message to voter `to`.
+    Send { to: u32, msg: &'a RaftMessage },
+    /// A timer at time `at`.
+    SetTimer { at: u64, timer: RaftTimer },
+    /// A write.
+    Write {
+        file: &'a str,
+        offset: u64,
+        bytes: &'a Vec<u8>,
+    },
+    /// A truncation.
+    Truncate { file: &'a str, len: u64 },
+    /// An fsync.
+    Fsync { token: u64 },
+    /// An event.
+    Event,
+}
+
+#[cfg(test)]
+impl RaftOutput {
+    /// What a test looks at.
+    pub(crate) fn view(&self) -> View<'_> {
+        match self {
+            RaftOutput::Io(Effect::Send {
+                to: Address::Node(to),
+                msg: Message::Raft(msg),
+            }) => View::Send { to: *to, msg },
+            RaftOutput::Io(Effect::SetTimer {
+                at,
+                timer: Timer::Raft(timer),
+            }) => View::SetTimer {
+                at: *at,
+                timer: *timer,
+            },
+            RaftOutput::Io(Effect::Write {
+                file,
+                offset,
+                bytes,
+            }) => View::Write {
+                file,
+                offset: *offset,
+                bytes,
+            },
+            RaftOutput::Io(Effect::Truncate { file, len }) => View::Truncate { file, len: *len },
+            RaftOutput::Io(Effect::Fsync { token, .. }) => View::Fsync { token: *token },
+            RaftOutput::Io(other) => panic!("the raft client never asks for {other:?}"),
+            _ => View::Event,
+        }
+    }
 }

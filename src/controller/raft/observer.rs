@@ -62,6 +62,8 @@ pub struct MetadataObserver {
     /// The voter the pending FetchRetry fetches from.
     retry_to: Option<u32>,
     timer_generations: [u64; TIMER_KINDS],
+    /// The time of the input being handled (timers are set from it).
+    now_ns: u64,
 }
 
 impl MetadataObserver {
@@ -88,6 +90,7 @@ impl MetadataObserver {
             in_flight: None,
             retry_to: None,
             timer_generations: [0; TIMER_KINDS],
+            now_ns: 0,
         }
     }
 
@@ -98,12 +101,10 @@ impl MetadataObserver {
     }
 
     /// Boot: cuts a torn or corrupt tail of the log file, then fetches from a random voter.
-    pub fn start(&mut self, rng: &mut ChaCha8Rng, out: &mut Vec<RaftOutput>) {
+    pub fn start(&mut self, now_ns: u64, rng: &mut ChaCha8Rng, out: &mut Vec<RaftOutput>) {
+        self.now_ns = now_ns;
         if let Some(len) = self.torn.take() {
-            out.push(RaftOutput::Truncate {
-                file: METADATA_LOG_FILE,
-                len,
-            });
+            out.push(RaftOutput::truncate(METADATA_LOG_FILE, len));
         }
         if self.in_flight.is_none() {
             let to = self.random_voter(rng, None);
@@ -145,12 +146,13 @@ impl MetadataObserver {
     /// A message from node `from` arrived; only Fetch responses matter.
     pub fn on_message(
         &mut self,
-        _now_ns: u64,
+        now_ns: u64,
         rng: &mut ChaCha8Rng,
         from: u32,
         msg: RaftMessage,
         out: &mut Vec<RaftOutput>,
     ) {
+        self.now_ns = now_ns;
         let RaftMessage::FetchResponse {
             epoch,
             leader_id,
@@ -219,21 +221,14 @@ impl MetadataObserver {
             Apply::Truncate(offset) => {
                 let len = self.log.truncate_to(offset);
                 self.high_watermark = self.high_watermark.min(self.log.end_offset());
-                out.push(RaftOutput::Truncate {
-                    file: METADATA_LOG_FILE,
-                    len,
-                });
+                out.push(RaftOutput::truncate(METADATA_LOG_FILE, len));
                 self.send_fetch(from, out);
             }
             Apply::Append => {
                 let fetched = !records.is_empty();
                 for entry in records {
                     let (offset, bytes) = self.log.append(entry);
-                    out.push(RaftOutput::Write {
-                        file: METADATA_LOG_FILE,
-                        offset,
-                        bytes,
-                    });
+                    out.push(RaftOutput::write(METADATA_LOG_FILE, offset, bytes));
                 }
                 self.confirmed_end = self.log.end_offset();
                 let hw = high_watermark.min(self.log.end_offset());
@@ -252,7 +247,14 @@ impl MetadataObserver {
     }
 
     /// A timer fired (stale ones, of an older generation, are ignored).
-    pub fn on_timer(&mut self, rng: &mut ChaCha8Rng, timer: RaftTimer, out: &mut Vec<RaftOutput>) {
+    pub fn on_timer(
+        &mut self,
+        now_ns: u64,
+        rng: &mut ChaCha8Rng,
+        timer: RaftTimer,
+        out: &mut Vec<RaftOutput>,
+    ) {
+        self.now_ns = now_ns;
         if self.timer_generations[timer.kind.index()] != timer.generation {
             return;
         }
@@ -273,7 +275,14 @@ impl MetadataObserver {
     }
 
     /// The connection to `peer` broke: a fetch in flight to it is lost.
-    pub fn on_disconnect(&mut self, rng: &mut ChaCha8Rng, peer: u32, out: &mut Vec<RaftOutput>) {
+    pub fn on_disconnect(
+        &mut self,
+        now_ns: u64,
+        rng: &mut ChaCha8Rng,
+        peer: u32,
+        out: &mut Vec<RaftOutput>,
+    ) {
+        self.now_ns = now_ns;
         if self.in_flight.is_some_and(|f| f.to == peer) {
             self.in_flight = None;
             let to = self.random_voter(rng, Some(peer));
@@ -339,15 +348,15 @@ impl MetadataObserver {
         // A FetchRetry still pending is superseded.
         self.retry_to = None;
         self.timer_generations[RaftTimerKind::FetchRetry.index()] += 1;
-        out.push(RaftOutput::Send {
+        out.push(RaftOutput::send(
             to,
-            msg: RaftMessage::FetchRequest {
+            RaftMessage::FetchRequest {
                 replica_id: self.id,
                 current_leader_epoch: self.epoch,
                 fetch_offset: self.log.end_offset(),
                 last_fetched_epoch: self.log.last_epoch(),
             },
-        });
+        ));
         let timeout_ns = self.config.fetch_timeout_ms * NS_PER_MS;
         self.set_timer(RaftTimerKind::FetchTimeout, timeout_ns, out);
     }
@@ -362,12 +371,10 @@ impl MetadataObserver {
     fn set_timer(&mut self, kind: RaftTimerKind, after_ns: u64, out: &mut Vec<RaftOutput>) {
         let generation = &mut self.timer_generations[kind.index()];
         *generation += 1;
-        out.push(RaftOutput::SetTimer {
-            after_ns,
-            timer: RaftTimer {
-                kind,
-                generation: *generation,
-            },
-        });
+        let timer = RaftTimer {
+            kind,
+            generation: *generation,
+        };
+        out.push(RaftOutput::timer(self.now_ns + after_ns, timer));
     }
 }

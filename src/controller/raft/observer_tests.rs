@@ -71,19 +71,23 @@ impl Cluster {
             let mut client =
                 RaftClient::recover(id, VOTERS.to_vec(), None, None).with_config(config());
             let mut out = Vec::new();
-            client.start(&mut cluster.rng, &mut out);
+            client.start(0, &mut cluster.rng, &mut out);
             cluster.voters.insert(id, client);
             cluster.apply_voter(id, out);
         }
         let mut out = Vec::new();
-        cluster.observer.start(&mut cluster.rng, &mut out);
+        cluster.observer.start(0, &mut cluster.rng, &mut out);
         cluster.apply_observer(out);
         cluster
     }
 
     fn push(&mut self, after_ns: u64, event: Event) {
+        self.push_at(self.now + after_ns, event);
+    }
+
+    fn push_at(&mut self, at: u64, event: Event) {
         self.seq += 1;
-        self.queue.insert((self.now + after_ns, self.seq), event);
+        self.queue.insert((at, self.seq), event);
     }
 
     fn is_cut(&self, a: u32, b: u32) -> bool {
@@ -104,17 +108,14 @@ impl Cluster {
 
     fn apply_voter(&mut self, id: u32, out: Vec<RaftOutput>) {
         for o in out {
-            match o {
-                RaftOutput::Send { to, msg } => {
+            match o.view() {
+                View::Send { to, msg } => {
                     assert!(VOTERS.contains(&to));
+                    let msg = msg.clone();
                     self.push(LATENCY_NS, Event::Deliver { from: id, to, msg });
                 }
-                RaftOutput::SetTimer { after_ns, timer } => {
-                    self.push(after_ns, Event::Timer { node: id, timer })
-                }
-                RaftOutput::Fsync { token, .. } => {
-                    self.push(LATENCY_NS, Event::Fsync { node: id, token })
-                }
+                View::SetTimer { at, timer } => self.push_at(at, Event::Timer { node: id, timer }),
+                View::Fsync { token } => self.push(LATENCY_NS, Event::Fsync { node: id, token }),
                 _ => {}
             }
         }
@@ -123,9 +124,9 @@ impl Cluster {
     fn apply_observer(&mut self, out: Vec<RaftOutput>) {
         apply_to_file(&mut self.observer_file, &out);
         for o in &out {
-            match o {
-                RaftOutput::Send { to, msg } => {
-                    assert!(VOTERS.contains(to), "observers send to voters only");
+            match o.view() {
+                View::Send { to, msg } => {
+                    assert!(VOTERS.contains(&to), "observers send to voters only");
                     assert!(
                         matches!(msg, RaftMessage::FetchRequest { replica_id, .. } if *replica_id == OBSERVER),
                         "{msg:?}"
@@ -135,19 +136,19 @@ impl Cluster {
                         LATENCY_NS,
                         Event::Deliver {
                             from: OBSERVER,
-                            to: *to,
+                            to,
                             msg,
                         },
                     );
                 }
-                RaftOutput::SetTimer { after_ns, timer } => self.push(
-                    *after_ns,
+                View::SetTimer { at, timer } => self.push_at(
+                    at,
                     Event::Timer {
                         node: OBSERVER,
-                        timer: *timer,
+                        timer,
                     },
                 ),
-                RaftOutput::Fsync { .. } => panic!("observers never fsync"),
+                View::Fsync { .. } => panic!("observers never fsync"),
                 _ => {}
             }
         }
@@ -200,7 +201,7 @@ impl Cluster {
                 }
             }
             Event::Timer { node, timer } if node == OBSERVER => {
-                self.observer.on_timer(&mut self.rng, timer, &mut out);
+                self.observer.on_timer(at, &mut self.rng, timer, &mut out);
                 self.apply_observer(out);
             }
             Event::Timer { node, timer } => {
@@ -210,7 +211,7 @@ impl Cluster {
             }
             Event::Fsync { node, token } => {
                 let client = self.voters.get_mut(&node).expect("voter");
-                client.on_fsync(token, &mut out);
+                client.on_fsync(at, token, &mut out);
                 self.apply_voter(node, out);
             }
         }
@@ -274,22 +275,22 @@ impl Cluster {
 
 fn apply_to_file(file: &mut Vec<u8>, out: &[RaftOutput]) {
     for o in out {
-        match o {
-            RaftOutput::Write {
+        match o.view() {
+            View::Write {
                 file: name,
                 offset,
                 bytes,
             } => {
-                assert_eq!(*name, METADATA_LOG_FILE);
-                let end = *offset as usize + bytes.len();
+                assert_eq!(name, METADATA_LOG_FILE);
+                let end = offset as usize + bytes.len();
                 if file.len() < end {
                     file.resize(end, 0);
                 }
-                file[*offset as usize..end].copy_from_slice(bytes);
+                file[offset as usize..end].copy_from_slice(bytes);
             }
-            RaftOutput::Truncate { file: name, len } => {
-                assert_eq!(*name, METADATA_LOG_FILE);
-                file.truncate(*len as usize);
+            View::Truncate { file: name, len } => {
+                assert_eq!(name, METADATA_LOG_FILE);
+                file.truncate(len as usize);
             }
             _ => {}
         }
@@ -311,16 +312,16 @@ fn committed(out: &[RaftOutput]) -> Vec<u64> {
 
 fn sends(out: &[RaftOutput]) -> Vec<(u32, RaftMessage)> {
     out.iter()
-        .filter_map(|o| match o {
-            RaftOutput::Send { to, msg } => Some((*to, msg.clone())),
+        .filter_map(|o| match o.view() {
+            View::Send { to, msg } => Some((to, msg.clone())),
             _ => None,
         })
         .collect()
 }
 
 fn timer(out: &[RaftOutput], kind: RaftTimerKind) -> Option<RaftTimer> {
-    out.iter().rev().find_map(|o| match o {
-        RaftOutput::SetTimer { timer, .. } if timer.kind == kind => Some(*timer),
+    out.iter().rev().find_map(|o| match o.view() {
+        View::SetTimer { timer, .. } if timer.kind == kind => Some(timer),
         _ => None,
     })
 }
@@ -369,7 +370,7 @@ fn started_observer(seed: u64) -> (MetadataObserver, ChaCha8Rng, u32, Vec<RaftOu
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut observer = MetadataObserver::recover(OBSERVER, VOTERS.to_vec(), None);
     let mut out = Vec::new();
-    observer.start(&mut rng, &mut out);
+    observer.start(0, &mut rng, &mut out);
     let sent = sends(&out);
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].1, fetch_request(0, 0, 0));
@@ -449,7 +450,7 @@ fn observer_fetch_validates_like_a_voter_fetch() {
             ..RaftConfig::default()
         });
     let mut out = Vec::new();
-    leader.start(&mut rng, &mut out);
+    leader.start(0, &mut rng, &mut out);
     leader.become_candidate(2, &mut rng, &mut out);
     let grant = RaftMessage::VoteResponse {
         epoch: 2,
@@ -462,13 +463,13 @@ fn observer_fetch_validates_like_a_voter_fetch() {
     // Voter 2 has the LeaderChange too: committed to 3.
     let tokens: Vec<u64> = out
         .iter()
-        .filter_map(|o| match o {
-            RaftOutput::Fsync { token, .. } => Some(*token),
+        .filter_map(|o| match o.view() {
+            View::Fsync { token } => Some(token),
             _ => None,
         })
         .collect();
     for token in tokens {
-        leader.on_fsync(token, &mut Vec::new());
+        leader.on_fsync(0, token, &mut Vec::new());
     }
     let voter_fetch = RaftMessage::FetchRequest {
         replica_id: 2,
@@ -588,10 +589,10 @@ fn error_hints_lead_the_observer_to_the_leader() {
     let retry = timer(&out, RaftTimerKind::FetchRetry).expect("backoff");
     assert!(matches!(
         out.last(),
-        Some(RaftOutput::SetTimer { after_ns, .. }) if *after_ns == 100 * NS_PER_MS
+        Some(o) if matches!(o.view(), View::SetTimer { at, .. } if at == 100 * NS_PER_MS)
     ));
     let mut out = Vec::new();
-    observer.on_timer(&mut rng, retry, &mut out);
+    observer.on_timer(0, &mut rng, retry, &mut out);
     let sent = sends(&out);
     assert_eq!(sent.len(), 1);
     assert_ne!(sent[0].0, third);
@@ -637,7 +638,7 @@ fn a_deposed_leaders_uncommitted_entry_is_truncated_via_diverging_epoch() {
     let truncates_before = cluster
         .observer_out
         .iter()
-        .filter(|o| matches!(o, RaftOutput::Truncate { .. }))
+        .filter(|o| matches!(o.view(), View::Truncate { .. }))
         .count();
     cluster.run_until(20_000 * NS_PER_MS, "a new leader", |c| {
         c.leader().is_some_and(|l| l != old)
@@ -654,8 +655,8 @@ fn a_deposed_leaders_uncommitted_entry_is_truncated_via_diverging_epoch() {
     let truncations: Vec<u64> = cluster
         .observer_out
         .iter()
-        .filter_map(|o| match o {
-            RaftOutput::Truncate { len, .. } => Some(*len),
+        .filter_map(|o| match o.view() {
+            View::Truncate { len, .. } => Some(len),
             _ => None,
         })
         .collect();
@@ -688,8 +689,10 @@ fn recovery_rebuilds_the_log_and_cuts_a_torn_tail() {
     assert_eq!(entries(observer.log()), want);
     assert_eq!(observer.high_watermark(), 0, "learnt again from the leader");
     let mut out = Vec::new();
-    observer.start(&mut rng, &mut out);
-    assert!(!out.iter().any(|o| matches!(o, RaftOutput::Truncate { .. })));
+    observer.start(0, &mut rng, &mut out);
+    assert!(!out
+        .iter()
+        .any(|o| matches!(o.view(), View::Truncate { .. })));
     let epoch = want.last().expect("entries").epoch;
     let sent = sends(&out);
     assert_eq!(sent.len(), 1);
@@ -701,15 +704,9 @@ fn recovery_rebuilds_the_log_and_cuts_a_torn_tail() {
     let mut observer = MetadataObserver::recover(OBSERVER, VOTERS.to_vec(), Some(&torn));
     assert_eq!(entries(observer.log()), want[..5]);
     let mut out = Vec::new();
-    observer.start(&mut rng, &mut out);
+    observer.start(0, &mut rng, &mut out);
     let valid = observer.log().bytes_len();
-    assert_eq!(
-        out[0],
-        RaftOutput::Truncate {
-            file: METADATA_LOG_FILE,
-            len: valid
-        }
-    );
+    assert_eq!(out[0], RaftOutput::truncate(METADATA_LOG_FILE, valid));
     assert_eq!(sends(&out)[0].1, fetch_request(epoch, 5, epoch));
     let mut cut = torn.clone();
     apply_to_file(&mut cut, &out);
@@ -727,19 +724,13 @@ fn recovery_rebuilds_the_log_and_cuts_a_torn_tail() {
     let mut observer = MetadataObserver::recover(OBSERVER, VOTERS.to_vec(), Some(&corrupt));
     assert_eq!(entries(observer.log()), want[..2]);
     let mut out = Vec::new();
-    observer.start(&mut rng, &mut out);
-    assert_eq!(
-        out[0],
-        RaftOutput::Truncate {
-            file: METADATA_LOG_FILE,
-            len: third
-        }
-    );
+    observer.start(0, &mut rng, &mut out);
+    assert_eq!(out[0], RaftOutput::truncate(METADATA_LOG_FILE, third));
     // An empty disk: nothing to cut.
     let mut observer = MetadataObserver::recover(OBSERVER, VOTERS.to_vec(), None);
     let mut out = Vec::new();
-    observer.start(&mut rng, &mut out);
-    assert!(matches!(out[0], RaftOutput::Send { .. }));
+    observer.start(0, &mut rng, &mut out);
+    assert!(matches!(out[0].view(), View::Send { .. }));
 }
 
 #[test]
@@ -748,7 +739,7 @@ fn stale_timers_are_ignored() {
     let timeout1 = timer(&out, RaftTimerKind::FetchTimeout).expect("fetch timeout");
     // The fetch times out: another voter, drawn at random.
     let mut out = Vec::new();
-    observer.on_timer(&mut rng, timeout1, &mut out);
+    observer.on_timer(0, &mut rng, timeout1, &mut out);
     let sent = sends(&out);
     assert_eq!(sent.len(), 1);
     let second = sent[0].0;
@@ -758,7 +749,7 @@ fn stale_timers_are_ignored() {
     assert!(timeout2.generation > timeout1.generation);
     // The first timeout again: stale, though a fetch is in flight.
     let mut out = Vec::new();
-    observer.on_timer(&mut rng, timeout1, &mut out);
+    observer.on_timer(0, &mut rng, timeout1, &mut out);
     assert!(out.is_empty(), "{out:?}");
     assert_eq!(observer.fetch_target(), Some(second));
     // The first voter answers late: not the target, ignored.
@@ -784,7 +775,7 @@ fn stale_timers_are_ignored() {
     let retry1 = timer(&out, RaftTimerKind::FetchRetry).expect("fetch backoff");
     assert!(sends(&out).is_empty());
     let mut out = Vec::new();
-    observer.on_timer(&mut rng, retry1, &mut out);
+    observer.on_timer(0, &mut rng, retry1, &mut out);
     assert_eq!(sends(&out), vec![(second, fetch_request(0, 0, 0))]);
     // Now an error: a new retry; the old one is stale, though a retry is pending.
     let mut out = Vec::new();
@@ -792,17 +783,17 @@ fn stale_timers_are_ignored() {
     observer.on_message(0, &mut rng, second, error, &mut out);
     let retry2 = timer(&out, RaftTimerKind::FetchRetry).expect("retry backoff");
     let mut out = Vec::new();
-    observer.on_timer(&mut rng, retry1, &mut out);
+    observer.on_timer(0, &mut rng, retry1, &mut out);
     assert!(out.is_empty(), "{out:?}");
     // The old timeout is stale too, and the current one finds nothing in flight.
     let timeout3 = RaftTimer {
         kind: RaftTimerKind::FetchTimeout,
         generation: timeout2.generation + 1,
     };
-    observer.on_timer(&mut rng, timeout2, &mut out);
-    observer.on_timer(&mut rng, timeout3, &mut out);
+    observer.on_timer(0, &mut rng, timeout2, &mut out);
+    observer.on_timer(0, &mut rng, timeout3, &mut out);
     assert!(out.is_empty(), "{out:?}");
-    observer.on_timer(&mut rng, retry2, &mut out);
+    observer.on_timer(0, &mut rng, retry2, &mut out);
     let sent = sends(&out);
     assert_eq!(sent.len(), 1);
     assert_ne!(sent[0].0, second, "another voter after an error");
@@ -813,16 +804,14 @@ fn a_disconnect_retries_elsewhere_after_the_backoff() {
     let (mut observer, mut rng, first, _) = started_observer(10);
     let other = VOTERS.into_iter().find(|&v| v != first).expect("voter");
     let mut out = Vec::new();
-    observer.on_disconnect(&mut rng, other, &mut out);
+    observer.on_disconnect(0, &mut rng, other, &mut out);
     assert!(out.is_empty(), "no fetch in flight to it");
-    observer.on_disconnect(&mut rng, first, &mut out);
+    observer.on_disconnect(0, &mut rng, first, &mut out);
     assert!(sends(&out).is_empty());
     assert_eq!(observer.fetch_target(), None);
     let retry = timer(&out, RaftTimerKind::FetchRetry).expect("retry");
-    assert!(matches!(
-        out[..],
-        [RaftOutput::SetTimer { after_ns, .. }] if after_ns == 100 * NS_PER_MS
-    ));
+    assert_eq!(out.len(), 1);
+    assert!(matches!(out[0].view(), View::SetTimer { at, .. } if at == 100 * NS_PER_MS));
     // The answer to the lost fetch, if it came anyway, is ignored.
     let mut late = Vec::new();
     observer.on_message(
@@ -834,7 +823,7 @@ fn a_disconnect_retries_elsewhere_after_the_backoff() {
     );
     assert!(late.is_empty());
     let mut out = Vec::new();
-    observer.on_timer(&mut rng, retry, &mut out);
+    observer.on_timer(0, &mut rng, retry, &mut out);
     let sent = sends(&out);
     assert_eq!(sent.len(), 1);
     assert_ne!(sent[0].0, first);
@@ -871,10 +860,10 @@ fn appends_write_without_fsync_and_answers_out_of_order_are_ignored() {
         success(0, first, 9, vec![data(0, 0), data(1, 0)]),
         &mut out,
     );
-    assert!(!out.iter().any(|o| matches!(o, RaftOutput::Fsync { .. })));
+    assert!(!out.iter().any(|o| matches!(o.view(), View::Fsync { .. })));
     let writes = out
         .iter()
-        .filter(|o| matches!(o, RaftOutput::Write { .. }))
+        .filter(|o| matches!(o.view(), View::Write { .. }))
         .count();
     assert_eq!(writes, 2);
     assert_eq!(committed(&out), vec![2]);
@@ -925,13 +914,7 @@ fn a_divergence_below_what_the_leader_confirmed_is_stale() {
     observer.on_message(0, &mut rng, first, response, &mut out);
     let len = observer.log().bytes_len();
     assert_eq!(observer.log().end_offset(), 1);
-    assert_eq!(
-        out[0],
-        RaftOutput::Truncate {
-            file: METADATA_LOG_FILE,
-            len
-        }
-    );
+    assert_eq!(out[0], RaftOutput::truncate(METADATA_LOG_FILE, len));
     assert_eq!(sends(&out), vec![(first, fetch_request(4, 1, 1))]);
     assert_eq!(observer.high_watermark(), 1);
 }
@@ -942,7 +925,7 @@ fn any_message_sequence_is_survived_and_only_voters_are_sent_to() {
     let mut input = ChaCha8Rng::seed_from_u64(14);
     let mut observer = MetadataObserver::recover(OBSERVER, VOTERS.to_vec(), None);
     let mut out = Vec::new();
-    observer.start(&mut rng, &mut out);
+    observer.start(0, &mut rng, &mut out);
     let errors = [
         None,
         Some(RaftError::FencedLeaderEpoch),
@@ -965,9 +948,9 @@ fn any_message_sequence_is_survived_and_only_voters_are_sent_to() {
                     generation: 0,
                 });
                 timer.generation = timer.generation.saturating_sub(input.random_range(0..2u64));
-                observer.on_timer(&mut rng, timer, &mut out);
+                observer.on_timer(0, &mut rng, timer, &mut out);
             }
-            1 => observer.on_disconnect(&mut rng, from, &mut out),
+            1 => observer.on_disconnect(0, &mut rng, from, &mut out),
             2 => {
                 let msg = RaftMessage::BeginQuorumEpoch {
                     leader_epoch: epoch,
@@ -1001,7 +984,7 @@ fn any_message_sequence_is_survived_and_only_voters_are_sent_to() {
             // Idle: wake it with its newest timers, as the caller would.
             for kind in kinds {
                 if let Some(timer) = timer(&out, kind) {
-                    observer.on_timer(&mut rng, timer, &mut out);
+                    observer.on_timer(0, &mut rng, timer, &mut out);
                 }
             }
         }
@@ -1047,7 +1030,7 @@ fn a_leader_of_an_older_epoch_is_taken_while_the_newer_one_has_none() {
     assert_eq!((observer.epoch(), observer.leader_id()), (7, None));
     let retry = timer(&out, RaftTimerKind::FetchRetry).expect("backoff");
     let mut out = Vec::new();
-    observer.on_timer(&mut rng, retry, &mut out);
+    observer.on_timer(0, &mut rng, retry, &mut out);
     let to = sends(&out)[0].0;
     assert_ne!(to, first);
     // The quorum's leader of epoch 5 refuses epoch 7 but names itself: fetch from it, in 5.

@@ -19,6 +19,7 @@ impl RaftClient {
         timer: RaftTimer,
         out: &mut Vec<RaftOutput>,
     ) {
+        self.now_ns = now_ns;
         if self.timer_generations[timer.kind.index()] != timer.generation {
             return;
         }
@@ -58,7 +59,7 @@ impl RaftClient {
                 if leader.majority_fetched_since(now_ns, timeout_ns) {
                     self.set_timer(RaftTimerKind::CheckQuorum, timeout_ns, out);
                 } else {
-                    self.resign(rng, out);
+                    self.resign(now_ns, rng, out);
                 }
             }
             (RaftTimerKind::BeginQuorumEpochRetry, EpochState::Leader(leader)) => {
@@ -77,7 +78,8 @@ impl RaftClient {
     }
 
     /// The connection to `peer` broke: a follower retries its fetch.
-    pub fn on_disconnect(&mut self, peer: u32, out: &mut Vec<RaftOutput>) {
+    pub fn on_disconnect(&mut self, now_ns: u64, peer: u32, out: &mut Vec<RaftOutput>) {
+        self.now_ns = now_ns;
         if let EpochState::Follower {
             leader_id,
             fetch_in_flight,
@@ -101,12 +103,10 @@ impl RaftClient {
     ) {
         let generation = &mut self.timer_generations[kind.index()];
         *generation += 1;
-        out.push(RaftOutput::SetTimer {
-            after_ns,
-            timer: RaftTimer {
-                kind,
-                generation: *generation,
-            },
-        });
+        let timer = RaftTimer {
+            kind,
+            generation: *generation,
+        };
+        out.push(RaftOutput::timer(self.now_ns + after_ns, timer));
     }
 }

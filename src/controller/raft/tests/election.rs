@@ -11,8 +11,8 @@ fn a_vote_is_granted_to_an_up_to_date_candidate_after_it_is_fsynced() {
     let mut client = booted(1, None, Some(&log), RaftMutations::default());
     let (out, response) = vote(&mut client, vote_request(2, 2, 1, 2));
     assert_eq!(response, vote_response(2, true));
-    let written = out.iter().rev().find_map(|o| match o {
-        RaftOutput::Write { file, bytes, .. } if *file == QUORUM_STATE_FILE => Some(bytes),
+    let written = out.iter().rev().find_map(|o| match o.view() {
+        View::Write { file, bytes, .. } if file == QUORUM_STATE_FILE => Some(bytes),
         _ => None,
     });
     let recovered = ElectionState::recover(written.map(Vec::as_slice)).0;
@@ -96,7 +96,7 @@ fn a_candidate_with_a_majority_leads_and_appends_leader_change() {
         "vote requests wait for the self-vote fsync"
     );
     let mut after = Vec::new();
-    client.on_fsync(*fsync_tokens(&out).last().expect("fsync"), &mut after);
+    client.on_fsync(0, *fsync_tokens(&out).last().expect("fsync"), &mut after);
     assert_eq!(
         sends(&after),
         vec![(2, vote_request(1, 2, 0, 0)), (3, vote_request(1, 2, 0, 0))]
@@ -122,12 +122,10 @@ fn election_timeouts_are_randomised_in_one_to_two_timeouts() {
     for seed in 0..20 {
         let mut client = RaftClient::recover(1, vec![1, 2, 3], None, None);
         let mut out = Vec::new();
-        client.start(&mut ChaCha8Rng::seed_from_u64(seed), &mut out);
-        let after_ns = out.iter().find_map(|o| match o {
-            RaftOutput::SetTimer { after_ns, timer }
-                if timer.kind == RaftTimerKind::ElectionTimeout =>
-            {
-                Some(*after_ns)
+        client.start(0, &mut ChaCha8Rng::seed_from_u64(seed), &mut out);
+        let after_ns = out.iter().find_map(|o| match o.view() {
+            View::SetTimer { at, timer } if timer.kind == RaftTimerKind::ElectionTimeout => {
+                Some(at)
             }
             _ => None,
         });
@@ -144,7 +142,7 @@ fn a_silent_leader_makes_its_follower_a_candidate_of_the_next_epoch() {
     let state = state_bytes(2, None, Some(3));
     let mut client = RaftClient::recover(1, vec![1, 2, 3], Some(&state), None);
     let mut out = Vec::new();
-    client.start(&mut rng(), &mut out);
+    client.start(0, &mut rng(), &mut out);
     let fetch_timeout = timer(&out, RaftTimerKind::FetchTimeout).expect("fetch timer");
     let mut out = Vec::new();
     client.on_timer(2_000_000_000, &mut rng(), fetch_timeout, &mut out);

@@ -17,23 +17,26 @@ fn rng() -> ChaCha8Rng {
 }
 
 /// Applies the file effects of `out` to `files`.
-fn apply_writes(files: &mut BTreeMap<&'static str, Vec<u8>>, out: &[RaftOutput]) {
+fn apply_writes(files: &mut BTreeMap<String, Vec<u8>>, out: &[RaftOutput]) {
     for o in out {
-        match o {
-            RaftOutput::Write {
+        match o.view() {
+            View::Write {
                 file,
                 offset,
                 bytes,
             } => {
-                let f = files.entry(file).or_default();
-                let end = *offset as usize + bytes.len();
+                let f = files.entry(file.to_owned()).or_default();
+                let end = offset as usize + bytes.len();
                 if f.len() < end {
                     f.resize(end, 0);
                 }
-                f[*offset as usize..end].copy_from_slice(bytes);
+                f[offset as usize..end].copy_from_slice(bytes);
             }
-            RaftOutput::Truncate { file, len } => {
-                files.entry(file).or_default().truncate(*len as usize);
+            View::Truncate { file, len } => {
+                files
+                    .entry(file.to_owned())
+                    .or_default()
+                    .truncate(len as usize);
             }
             _ => {}
         }
@@ -42,8 +45,8 @@ fn apply_writes(files: &mut BTreeMap<&'static str, Vec<u8>>, out: &[RaftOutput])
 
 fn sends(out: &[RaftOutput]) -> Vec<(u32, RaftMessage)> {
     out.iter()
-        .filter_map(|o| match o {
-            RaftOutput::Send { to, msg } => Some((*to, msg.clone())),
+        .filter_map(|o| match o.view() {
+            View::Send { to, msg } => Some((to, msg.clone())),
             _ => None,
         })
         .collect()
@@ -51,16 +54,16 @@ fn sends(out: &[RaftOutput]) -> Vec<(u32, RaftMessage)> {
 
 fn fsync_tokens(out: &[RaftOutput]) -> Vec<u64> {
     out.iter()
-        .filter_map(|o| match o {
-            RaftOutput::Fsync { token, .. } => Some(*token),
+        .filter_map(|o| match o.view() {
+            View::Fsync { token } => Some(token),
             _ => None,
         })
         .collect()
 }
 
 fn timer(out: &[RaftOutput], kind: RaftTimerKind) -> Option<RaftTimer> {
-    out.iter().rev().find_map(|o| match o {
-        RaftOutput::SetTimer { timer, .. } if timer.kind == kind => Some(*timer),
+    out.iter().rev().find_map(|o| match o.view() {
+        View::SetTimer { timer, .. } if timer.kind == kind => Some(timer),
         _ => None,
     })
 }
@@ -101,9 +104,9 @@ fn booted(
 ) -> RaftClient {
     let mut client = RaftClient::recover(id, vec![1, 2, 3], state, log).with_mutations(mutations);
     let mut out = Vec::new();
-    client.start(&mut rng(), &mut out);
+    client.start(0, &mut rng(), &mut out);
     for token in fsync_tokens(&out) {
-        client.on_fsync(token, &mut Vec::new());
+        client.on_fsync(0, token, &mut Vec::new());
     }
     client
 }
@@ -130,7 +133,7 @@ fn vote(client: &mut RaftClient, request: RaftMessage) -> (Vec<RaftOutput>, Raft
             sends(&out).is_empty(),
             "nothing is sent before the vote is durable"
         );
-        client.on_fsync(token, &mut after);
+        client.on_fsync(0, token, &mut after);
     }
     let mut all = sends(&out);
     all.extend(sends(&after));
@@ -159,7 +162,7 @@ fn leader_of_epoch_3(mutations: RaftMutations) -> (RaftClient, Vec<RaftOutput>) 
     assert_eq!(client.log().end_offset(), 4, "LeaderChange at offset 3");
     // The election state is durable; the log fsync is left to the test.
     for token in fsync_tokens(&out).into_iter().filter(|t| t & 1 == 0) {
-        client.on_fsync(token, &mut out);
+        client.on_fsync(0, token, &mut out);
     }
     (client, out)
 }

@@ -10,8 +10,8 @@ fn recovery_rebuilds_from_bytes_and_cuts_a_torn_tail() {
     let mut out2 = Vec::new();
     assert_eq!(leader.propose(b"x".to_vec(), &mut out2), Some(4));
     let mut files = BTreeMap::from([
-        (METADATA_LOG_FILE, log_bytes(&[1, 1, 2])),
-        (QUORUM_STATE_FILE, state_bytes(2, None, Some(2))),
+        (METADATA_LOG_FILE.to_owned(), log_bytes(&[1, 1, 2])),
+        (QUORUM_STATE_FILE.to_owned(), state_bytes(2, None, Some(2))),
     ]);
     apply_writes(&mut files, &out);
     apply_writes(&mut files, &out2);
@@ -30,9 +30,9 @@ fn recovery_rebuilds_from_bytes_and_cuts_a_torn_tail() {
     assert_eq!(client.epoch(), 3);
     assert!(matches!(client.state(), EpochState::Resigned { epoch: 3 }));
     let mut out = Vec::new();
-    client.start(&mut rng(), &mut out);
-    let cut = out.iter().find_map(|o| match o {
-        RaftOutput::Truncate { file, len } if *file == METADATA_LOG_FILE => Some(*len),
+    client.start(0, &mut rng(), &mut out);
+    let cut = out.iter().find_map(|o| match o.view() {
+        View::Truncate { file, len } if file == METADATA_LOG_FILE => Some(len),
         _ => None,
     });
     assert_eq!(cut, Some(client.log().bytes_len()));

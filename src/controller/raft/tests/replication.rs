@@ -7,7 +7,7 @@ fn the_high_watermark_waits_for_a_majority_past_the_leaders_epoch_start() {
     let (mut leader, out) = leader_of_epoch_3(RaftMutations::default());
     let mut out2 = Vec::new();
     for token in fsync_tokens(&out) {
-        leader.on_fsync(token, &mut out2);
+        leader.on_fsync(0, token, &mut out2);
     }
     assert!(
         committed(&out2).is_empty(),
@@ -41,7 +41,7 @@ fn commit_on_minority_commits_on_the_leaders_fsync_alone() {
     let (mut leader, out) = leader_of_epoch_3(mutated);
     let mut after = Vec::new();
     for token in fsync_tokens(&out) {
-        leader.on_fsync(token, &mut after);
+        leader.on_fsync(0, token, &mut after);
     }
     assert_eq!(committed(&after), vec![4]);
 }
@@ -54,9 +54,9 @@ fn a_diverging_follower_truncates_fsyncs_and_refetches() {
     let state = state_bytes(3, None, Some(1));
     let mut follower = RaftClient::recover(3, vec![1, 2, 3], Some(&state), Some(&follower_log));
     let mut out = Vec::new();
-    follower.start(&mut rng(), &mut out);
+    follower.start(0, &mut rng(), &mut out);
     for token in fsync_tokens(&out) {
-        follower.on_fsync(token, &mut out);
+        follower.on_fsync(0, token, &mut out);
     }
     let request = sends(&out).pop().expect("a fetch").1;
     assert_eq!(request, fetch(3, 3, 5, 2));
@@ -78,7 +78,7 @@ fn a_diverging_follower_truncates_fsyncs_and_refetches() {
     );
     let mut at_follower = Vec::new();
     follower.on_message(2, &mut rng(), 1, response, &mut at_follower);
-    let mut files = BTreeMap::from([(METADATA_LOG_FILE, follower_log.clone())]);
+    let mut files = BTreeMap::from([(METADATA_LOG_FILE.to_owned(), follower_log.clone())]);
     apply_writes(&mut files, &at_follower);
     assert_eq!(files[METADATA_LOG_FILE], log_bytes(&[1, 1, 2]));
     assert_eq!(sends(&at_follower), vec![(1, fetch(3, 3, 3, 2))]);
@@ -89,7 +89,11 @@ fn a_diverging_follower_truncates_fsyncs_and_refetches() {
     follower.on_message(4, &mut rng(), 1, sends(&at_leader)[0].1.clone(), &mut out);
     assert!(sends(&out).is_empty());
     let mut after = Vec::new();
-    follower.on_fsync(*fsync_tokens(&out).last().expect("log fsync"), &mut after);
+    follower.on_fsync(
+        0,
+        *fsync_tokens(&out).last().expect("log fsync"),
+        &mut after,
+    );
     assert_eq!(sends(&after), vec![(1, fetch(3, 3, 4, 3))]);
 }
 
@@ -148,7 +152,11 @@ fn requests_from_an_old_epoch_are_fenced_and_end_quorum_epoch_shortens_the_wait(
         preferred_successors: vec![1, 2],
     };
     client.on_message(0, &mut rng(), 3, end, &mut out);
-    let RaftOutput::SetTimer { after_ns, timer } = out[0] else {
+    let View::SetTimer {
+        at: after_ns,
+        timer,
+    } = out[0].view()
+    else {
         panic!("{out:?}");
     };
     assert_eq!(timer.kind, RaftTimerKind::FetchTimeout);

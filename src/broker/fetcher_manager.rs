@@ -1,0 +1,270 @@
+//! `ReplicaFetcherManager`: the follower side of replication (Kafka's
+//! ReplicaFetcherManager and its ReplicaFetcherThreads): one fetcher per
+//! leader broker, one Fetch in flight carrying every partition this broker
+//! follows from it, each with its current leader epoch (KIP-320) and last
+//! fetched epoch. A diverging epoch in the answer truncates the log where it
+//! parted from the leader's (KIP-101/KIP-279); batches are appended as they
+//! came; the high watermark follows the leader's. A fetch unanswered for
+//! `replica.socket.timeout.ms`, an error or a broken connection backs the
+//! fetcher off for `replica.fetch.backoff.ms`.
+
+use std::collections::BTreeMap;
+
+use sim::MILLIS;
+
+use super::config::{BrokerConfig, Truncation};
+use super::log_manager::LogManager;
+use super::partition::{Partition, Role};
+use super::{BrokerObs, BrokerTimer};
+use crate::node::{Address, Env, KafkaNodeId, NetworkClient};
+use crate::protocol::{FetchPartition, FetchedPartition, KafkaRequest, TopicPartition};
+
+/// A fetched partition as the request named it: leader epoch and fetch offset.
+#[derive(Clone, Debug)]
+struct Asked {
+    tp: TopicPartition,
+    leader_epoch: i32,
+    fetch_offset: u64,
+}
+
+/// A Fetch in flight: its leader and what it asked for.
+#[derive(Clone, Debug)]
+pub struct FetchInFlight {
+    leader: KafkaNodeId,
+    asked: Vec<Asked>,
+}
+
+/// One fetcher's state.
+#[derive(Clone, Copy, Debug, Default)]
+struct Fetcher {
+    in_flight: bool,
+    retry_pending: bool,
+}
+
+/// The broker's fetchers, by leader.
+#[derive(Debug)]
+pub struct ReplicaFetcherManager {
+    me: KafkaNodeId,
+    config: BrokerConfig,
+    fetchers: BTreeMap<KafkaNodeId, Fetcher>,
+    network: NetworkClient<FetchInFlight>,
+}
+
+/// What a fetcher works on: the broker's partitions and logs, and its epoch.
+pub struct Replicas<'a> {
+    /// The broker's partitions.
+    pub partitions: &'a mut BTreeMap<TopicPartition, Partition>,
+    /// Its logs.
+    pub logs: &'a mut LogManager,
+    /// Its broker epoch (KIP-903), once registered.
+    pub broker_epoch: Option<u64>,
+}
+
+impl ReplicaFetcherManager {
+    /// The fetchers of broker `me`.
+    pub fn new(me: KafkaNodeId, config: BrokerConfig) -> Self {
+        Self {
+            me,
+            config,
+            fetchers: BTreeMap::new(),
+            network: NetworkClient::default(),
+        }
+    }
+
+    /// A partition now follows `leader`: its fetcher starts if idle (the
+    /// fetcher picks its partitions from their roles at every request).
+    pub fn start_following(
+        &mut self,
+        env: &mut Env<'_>,
+        leader: KafkaNodeId,
+        replicas: Replicas<'_>,
+    ) {
+        let f = self.fetchers.entry(leader).or_default();
+        if !f.in_flight && !f.retry_pending {
+            self.send_fetch(env, leader, replicas);
+        }
+    }
+
+    /// Sends the fetcher's next Fetch to `leader` (partitions waiting for a
+    /// log flush stay out until it is done).
+    fn send_fetch(&mut self, env: &mut Env<'_>, leader: KafkaNodeId, replicas: Replicas<'_>) {
+        let Some(broker_epoch) = replicas.broker_epoch else {
+            self.back_off(env, leader);
+            return;
+        };
+        let mut partitions = Vec::new();
+        let mut asked = Vec::new();
+        for (tp, p) in replicas.partitions.iter() {
+            if p.role != (Role::Follower { leader }) || replicas.logs.is_flushing(tp) {
+                continue;
+            }
+            let last_fetched_epoch = match self.config.truncation {
+                Truncation::LeaderEpoch => p.log.latest_epoch(),
+                Truncation::HighWatermark => None,
+            };
+            let fetch_offset = p.log.log_end_offset();
+            partitions.push(FetchPartition {
+                tp: tp.clone(),
+                current_leader_epoch: p.leader_epoch,
+                fetch_offset,
+                last_fetched_epoch,
+            });
+            asked.push(Asked {
+                tp: tp.clone(),
+                leader_epoch: p.leader_epoch,
+                fetch_offset,
+            });
+        }
+        let f = self.fetchers.entry(leader).or_default();
+        f.retry_pending = false;
+        if partitions.is_empty() {
+            f.in_flight = false;
+            return;
+        }
+        f.in_flight = true;
+        let request = KafkaRequest::Fetch {
+            replica: Some((self.me, broker_epoch)),
+            max_wait_ms: self.config.replica_fetch_wait_max_ms,
+            partitions,
+        };
+        self.network.send(
+            env,
+            Address::Node(leader),
+            request,
+            self.config.replica_socket_timeout_ms * MILLIS,
+            FetchInFlight { leader, asked },
+        );
+    }
+
+    /// Backs the fetcher of `leader` off for `replica.fetch.backoff.ms`.
+    fn back_off(&mut self, env: &mut Env<'_>, leader: KafkaNodeId) {
+        let f = self.fetchers.entry(leader).or_default();
+        f.in_flight = false;
+        if !f.retry_pending {
+            f.retry_pending = true;
+            env.set_timer_after(
+                self.config.replica_fetch_backoff_ms * MILLIS,
+                BrokerTimer::FetcherRetry(leader),
+            );
+        }
+    }
+
+    /// The backoff of `leader`'s fetcher ended.
+    pub fn on_retry(&mut self, env: &mut Env<'_>, leader: KafkaNodeId, replicas: Replicas<'_>) {
+        let f = self.fetchers.entry(leader).or_default();
+        f.retry_pending = false;
+        if !f.in_flight {
+            self.send_fetch(env, leader, replicas);
+        }
+    }
+
+    /// The request timer fired: fetches unanswered for
+    /// `replica.socket.timeout.ms` are given up.
+    pub fn expire(&mut self, env: &mut Env<'_>) {
+        for (_, flight) in self.network.expire(env) {
+            self.back_off(env, flight.purpose.leader);
+        }
+    }
+
+    /// The connection to `peer` broke: its fetcher backs off and retries.
+    pub fn on_disconnect(&mut self, env: &mut Env<'_>, peer: Address) {
+        for (_, flight) in self.network.disconnected(peer) {
+            self.back_off(env, flight.purpose.leader);
+        }
+    }
+
+    /// A flush of `tp` finished: its fetcher may go on.
+    pub fn after_flush(&mut self, env: &mut Env<'_>, tp: &TopicPartition, replicas: Replicas<'_>) {
+        let Some(Role::Follower { leader }) = replicas.partitions.get(tp).map(|p| p.role.clone())
+        else {
+            return;
+        };
+        let idle = self
+            .fetchers
+            .get(&leader)
+            .is_none_or(|f| !f.in_flight && !f.retry_pending);
+        if idle {
+            self.send_fetch(env, leader, replicas);
+        }
+    }
+
+    /// Whether `correlation_id` is a fetch of this broker's.
+    pub fn is_own(&self, correlation_id: u64) -> bool {
+        self.network.get(correlation_id).is_some()
+    }
+
+    /// The leader answered a fetch: truncate or append, follow the high
+    /// watermark, fetch again (or back off after an error).
+    pub fn on_response(
+        &mut self,
+        env: &mut Env<'_>,
+        correlation_id: u64,
+        answers: Vec<FetchedPartition>,
+        replicas: Replicas<'_>,
+    ) {
+        let Some(flight) = self.network.complete(correlation_id) else {
+            return;
+        };
+        let FetchInFlight { leader, asked } = flight.purpose;
+        if let Some(f) = self.fetchers.get_mut(&leader) {
+            f.in_flight = false;
+        }
+        let now_ms = env.now_ms();
+        let mut errors = false;
+        for answer in answers {
+            let Some(sent) = asked.iter().find(|a| a.tp == answer.tp) else {
+                continue;
+            };
+            let Some(p) = replicas.partitions.get_mut(&answer.tp) else {
+                continue;
+            };
+            if p.role != (Role::Follower { leader })
+                || p.leader_epoch != sent.leader_epoch
+                || p.log.log_end_offset() != sent.fetch_offset
+            {
+                continue;
+            }
+            if answer.error.is_some() {
+                errors = true;
+                continue;
+            }
+            let mut out = Vec::new();
+            if let Some((div_epoch, div_end)) = answer.diverging_epoch {
+                // Kafka's truncateOnFetchResponse: to where both logs last agree.
+                let target = match p.log.end_offset_for_epoch(div_epoch) {
+                    Some((e, end)) if e == div_epoch => end.min(div_end),
+                    Some((_, end)) => end,
+                    None => 0,
+                };
+                let target = target.min(p.log.log_end_offset());
+                if let Some(records) = p.truncate_to(target, &mut out) {
+                    env.observe(BrokerObs::Truncated {
+                        partition: answer.tp.to_string(),
+                        to_offset: target,
+                        records,
+                    });
+                }
+            } else {
+                for batch in answer.batches {
+                    if batch.next_offset() <= p.log.log_end_offset() {
+                        continue;
+                    }
+                    if p.append_as_follower(batch, now_ms, &mut out).is_err() {
+                        errors = true;
+                        break;
+                    }
+                }
+                // The follower's high watermark: the leader's, capped by its own log.
+                let hw = answer.high_watermark.min(p.log.log_end_offset());
+                p.log.update_high_watermark(hw);
+            }
+            let leo = p.log.log_end_offset();
+            replicas.logs.apply(env, &answer.tp, leo, out);
+        }
+        if errors {
+            self.back_off(env, leader);
+        } else {
+            self.send_fetch(env, leader, replicas);
+        }
+    }
+}

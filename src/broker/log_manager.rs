@@ -1,0 +1,220 @@
+//! `LogManager`: a broker's logs on its disk (Kafka's LogManager). At boot
+//! it recovers every partition directory it finds (as after an unclean
+//! shutdown: segments re-read, torn tails cut, the recovery point and high
+//! watermark taken from their checkpoint files); it carries out each log's
+//! disk effects, tracks a log flush's fsyncs until all completed (then the
+//! log's recovery point may move), and writes the checkpoint files the way
+//! Kafka's `CheckpointFile` does: temp file, fsync, rename, directory flush.
+
+use std::collections::BTreeMap;
+
+use super::checkpoints::{self, HW_CHECKPOINT, RECOVERY_CHECKPOINT};
+use crate::log::{LogConfig, UnifiedLog};
+use crate::node::{DiskView, Effect, Env, FSYNC_UNTRACKED};
+use crate::protocol::TopicPartition;
+
+use super::BrokerObs;
+
+/// What an fsync was for.
+#[derive(Clone, Debug)]
+enum FsyncPurpose {
+    /// Part of a log flush: when the group completes, the recovery point moves.
+    Flush { group: u64 },
+    /// A checkpoint's temp file is durable: rename it over the real one.
+    Checkpoint { tmp: String, file: String },
+}
+
+/// A log flush whose fsyncs are in flight.
+#[derive(Clone, Debug)]
+struct FlushGroup {
+    tp: TopicPartition,
+    upto: u64,
+    tokens: usize,
+}
+
+/// A log recovered at boot.
+#[derive(Debug)]
+pub struct LoadedLog {
+    /// Its partition.
+    pub tp: TopicPartition,
+    /// The log, its high watermark restored from the checkpoint.
+    pub log: UnifiedLog,
+}
+
+/// The broker's logs on disk.
+#[derive(Debug)]
+pub struct LogManager {
+    config: LogConfig,
+    fsyncs: BTreeMap<u64, FsyncPurpose>,
+    flushes: BTreeMap<u64, FlushGroup>,
+    next_token: u64,
+}
+
+impl LogManager {
+    /// Logs with `config`.
+    pub fn new(config: LogConfig) -> Self {
+        Self {
+            config,
+            fsyncs: BTreeMap::new(),
+            flushes: BTreeMap::new(),
+            next_token: FSYNC_UNTRACKED,
+        }
+    }
+
+    /// Boot: recovers every partition log directory on `disk` (not the
+    /// metadata log, which the KRaft client reads), in directory order.
+    pub fn load_logs(&mut self, env: &mut Env<'_>, disk: &dyn DiskView) -> Vec<LoadedLog> {
+        let hws = checkpoints::decode(disk.read(HW_CHECKPOINT).as_deref());
+        let recovery_points = checkpoints::decode(disk.read(RECOVERY_CHECKPOINT).as_deref());
+        let mut dirs: BTreeMap<String, Vec<(String, Vec<u8>)>> = BTreeMap::new();
+        for file in disk.files() {
+            let Some((dir, _)) = file.split_once('/') else {
+                continue;
+            };
+            if checkpoints::parse_dir(dir).is_none() || dir.starts_with("__cluster_metadata") {
+                continue;
+            }
+            let bytes = disk.read(&file).map(|b| b.into_owned()).unwrap_or_default();
+            dirs.entry(dir.to_owned()).or_default().push((file, bytes));
+        }
+        let mut loaded = Vec::new();
+        for (dir, files) in dirs {
+            let tp = checkpoints::parse_dir(&dir).expect("checked above");
+            let recovery_point = recovery_points.get(&tp).copied().unwrap_or(0);
+            let mut out = Vec::new();
+            let mut log = UnifiedLog::recover(&dir, self.config, &files, recovery_point, &mut out);
+            let hw = hws.get(&tp).copied().unwrap_or(0);
+            log.update_high_watermark(hw.min(log.log_end_offset()));
+            env.observe(BrokerObs::Recovered {
+                partition: tp.to_string(),
+                log_end_offset: log.log_end_offset(),
+            });
+            self.apply(env, &tp, log.log_end_offset(), out);
+            loaded.push(LoadedLog { tp, log });
+        }
+        loaded
+    }
+
+    /// A fresh, empty log for a replica this broker is assigned.
+    pub fn create_log(&self, tp: &TopicPartition) -> UnifiedLog {
+        UnifiedLog::recover(&tp.to_string(), self.config, &[], 0, &mut Vec::new())
+    }
+
+    fn token(&mut self) -> u64 {
+        self.next_token += 1;
+        self.next_token
+    }
+
+    /// Carries out `tp`'s log effects in order; the fsyncs of its segments
+    /// become one flush group covering up to `log_end_offset`.
+    pub fn apply(
+        &mut self,
+        env: &mut Env<'_>,
+        tp: &TopicPartition,
+        log_end_offset: u64,
+        out: Vec<Effect>,
+    ) {
+        let mut segments = Vec::new();
+        for effect in out {
+            if effect.is_segment_fsync() {
+                if let Effect::Fsync { file, .. } = effect {
+                    segments.push(file);
+                }
+            } else {
+                env.push(effect);
+            }
+        }
+        if segments.is_empty() {
+            return;
+        }
+        let group = self.token();
+        self.flushes.insert(
+            group,
+            FlushGroup {
+                tp: tp.clone(),
+                upto: log_end_offset,
+                tokens: segments.len(),
+            },
+        );
+        for file in segments {
+            let token = self.token();
+            self.fsyncs.insert(token, FsyncPurpose::Flush { group });
+            env.fsync(file, token);
+        }
+    }
+
+    /// An fsync completed: returns the partition and offset a completed
+    /// flush covers (its recovery point may move there).
+    pub fn on_fsync(&mut self, env: &mut Env<'_>, token: u64) -> Option<(TopicPartition, u64)> {
+        match self.fsyncs.remove(&token)? {
+            FsyncPurpose::Flush { group } => {
+                let g = self.flushes.get_mut(&group)?;
+                g.tokens -= 1;
+                if g.tokens > 0 {
+                    return None;
+                }
+                let g = self.flushes.remove(&group)?;
+                Some((g.tp, g.upto))
+            }
+            FsyncPurpose::Checkpoint { tmp, file } => {
+                env.rename(tmp, file.clone());
+                // Kafka flushes the parent directory after the move
+                // (Utils.atomicMoveWithFallback): the rename is durable.
+                env.fsync(file, FSYNC_UNTRACKED);
+                None
+            }
+        }
+    }
+
+    /// Whether a flush of `tp` covering `offset` is in flight.
+    pub fn flush_pending(&self, tp: &TopicPartition, offset: u64) -> bool {
+        self.flushes
+            .values()
+            .any(|g| &g.tp == tp && g.upto >= offset)
+    }
+
+    /// Whether any flush of `tp` is in flight.
+    pub fn is_flushing(&self, tp: &TopicPartition) -> bool {
+        self.flushes.values().any(|g| &g.tp == tp)
+    }
+
+    /// Writes the high watermarks (`replication-offset-checkpoint`).
+    pub fn checkpoint_high_watermarks(
+        &mut self,
+        env: &mut Env<'_>,
+        offsets: &BTreeMap<TopicPartition, u64>,
+    ) {
+        self.write_checkpoint(env, HW_CHECKPOINT, offsets);
+    }
+
+    /// Writes the recovery points (`recovery-point-offset-checkpoint`).
+    pub fn checkpoint_recovery_points(
+        &mut self,
+        env: &mut Env<'_>,
+        offsets: &BTreeMap<TopicPartition, u64>,
+    ) {
+        self.write_checkpoint(env, RECOVERY_CHECKPOINT, offsets);
+    }
+
+    /// Writes a checkpoint file as Kafka does: temp file, fsync, then (when
+    /// the fsync completes) rename and a flush of the directory.
+    fn write_checkpoint(
+        &mut self,
+        env: &mut Env<'_>,
+        file: &str,
+        offsets: &BTreeMap<TopicPartition, u64>,
+    ) {
+        let tmp = format!("{file}.tmp");
+        env.remove(tmp.clone());
+        env.write(tmp.clone(), 0, checkpoints::encode(offsets));
+        let token = self.token();
+        self.fsyncs.insert(
+            token,
+            FsyncPurpose::Checkpoint {
+                tmp: tmp.clone(),
+                file: file.to_owned(),
+            },
+        );
+        env.fsync(tmp, token);
+    }
+}

@@ -1,0 +1,231 @@
+//! The delayed-operation purgatory (Kafka's DelayedOperationPurgatory with
+//! its DelayedProduce and DelayedFetch): requests that cannot be answered
+//! yet wait here, watched by their partitions, until the ReplicaManager
+//! completes them or their timeout passes. One timer covers every deadline.
+
+use std::collections::BTreeMap;
+
+use sim::Nanos;
+
+use super::BrokerTimer;
+use crate::errors::Errors;
+use crate::node::{Address, Deadline, Env};
+use crate::protocol::{FetchPartition, TopicPartition};
+
+/// Who a response goes to: the requester and its correlation id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ReplyTo {
+    /// The requester.
+    pub to: Address,
+    /// Its correlation id.
+    pub correlation_id: u64,
+}
+
+/// Who waits for a produce: a client, or the broker's own group coordinator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProduceWaiter {
+    /// A client's ProduceRequest.
+    Client(ReplyTo),
+    /// The group coordinator's append with this id.
+    Internal(u64),
+}
+
+/// How one partition of a produce ended, once it has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PartitionOutcome {
+    /// Still waiting (for the high watermark, or a flush).
+    Pending,
+    /// Answered: written (None) or failed with this error.
+    Done(Option<Errors>),
+}
+
+/// One partition of a delayed produce (Kafka's ProducePartitionStatus).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProducePartitionStatus {
+    /// The partition.
+    pub tp: TopicPartition,
+    /// The offset after the appended records: done once the high watermark (acks=all) or
+    /// the flush (a flushing log) reaches it.
+    pub required_offset: u64,
+    /// The first appended record's offset (-1 on error).
+    pub base_offset: i64,
+    /// How it ended.
+    pub outcome: PartitionOutcome,
+}
+
+/// A produce waiting for its partitions (Kafka's DelayedProduce).
+#[derive(Clone, Debug)]
+pub struct DelayedProduce {
+    /// Who to answer.
+    pub waiter: ProduceWaiter,
+    /// 1 or -1 (all).
+    pub acks: i16,
+    /// Per partition.
+    pub parts: Vec<ProducePartitionStatus>,
+    /// When it times out (REQUEST_TIMED_OUT).
+    pub deadline: Nanos,
+}
+
+impl DelayedProduce {
+    /// Whether every partition is answered.
+    pub fn is_done(&self) -> bool {
+        self.parts
+            .iter()
+            .all(|p| p.outcome != PartitionOutcome::Pending)
+    }
+
+    /// Whether it waits on `tp`.
+    pub fn watches(&self, tp: &TopicPartition) -> bool {
+        self.parts.iter().any(|p| &p.tp == tp)
+    }
+}
+
+/// A fetch held at the leader until there is something to return or its
+/// max wait passes (Kafka's DelayedFetch).
+#[derive(Clone, Debug)]
+pub struct DelayedFetch {
+    /// Who to answer.
+    pub reply_to: ReplyTo,
+    /// The follower's broker id and broker epoch (None: a consumer).
+    pub replica: Option<(u32, u64)>,
+    /// What it asks for.
+    pub partitions: Vec<FetchPartition>,
+    /// When it is answered anyway (`max_wait_ms`).
+    pub deadline: Nanos,
+}
+
+impl DelayedFetch {
+    /// Whether it waits on `tp`.
+    pub fn watches(&self, tp: &TopicPartition) -> bool {
+        self.partitions.iter().any(|p| &p.tp == tp)
+    }
+}
+
+/// The broker's waiting produces and fetches.
+#[derive(Debug, Default)]
+pub struct DelayedOperationPurgatory {
+    produces: BTreeMap<u64, DelayedProduce>,
+    fetches: BTreeMap<u64, DelayedFetch>,
+    next_id: u64,
+    timer: Deadline,
+}
+
+impl DelayedOperationPurgatory {
+    fn id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    /// Parks a produce until it completes or times out.
+    pub fn add_produce(&mut self, env: &mut Env<'_>, op: DelayedProduce) -> u64 {
+        self.timer.arm(env, op.deadline, BrokerTimer::Purgatory);
+        let id = self.id();
+        self.produces.insert(id, op);
+        id
+    }
+
+    /// Parks a fetch until there is data or its max wait passes.
+    pub fn add_fetch(&mut self, env: &mut Env<'_>, op: DelayedFetch) -> u64 {
+        self.timer.arm(env, op.deadline, BrokerTimer::Purgatory);
+        let id = self.id();
+        self.fetches.insert(id, op);
+        id
+    }
+
+    /// The produces waiting on `tp` (all of them when None), in arrival order.
+    pub fn produces_watching(&self, tp: Option<&TopicPartition>) -> Vec<u64> {
+        self.produces
+            .iter()
+            .filter(|(_, d)| tp.is_none_or(|tp| d.watches(tp)))
+            .map(|(&id, _)| id)
+            .collect()
+    }
+
+    /// The fetches waiting on `tp`, in arrival order.
+    pub fn fetches_watching(&self, tp: &TopicPartition) -> Vec<u64> {
+        self.fetches
+            .iter()
+            .filter(|(_, f)| f.watches(tp))
+            .map(|(&id, _)| id)
+            .collect()
+    }
+
+    /// A waiting produce, to complete it.
+    pub fn produce_mut(&mut self, id: u64) -> Option<&mut DelayedProduce> {
+        self.produces.get_mut(&id)
+    }
+
+    /// Removes a produce (to answer it).
+    pub fn take_produce(&mut self, id: u64) -> Option<DelayedProduce> {
+        self.produces.remove(&id)
+    }
+
+    /// A waiting fetch.
+    pub fn fetch(&self, id: u64) -> Option<&DelayedFetch> {
+        self.fetches.get(&id)
+    }
+
+    /// Removes a fetch (to answer it).
+    pub fn take_fetch(&mut self, id: u64) -> Option<DelayedFetch> {
+        self.fetches.remove(&id)
+    }
+
+    /// Every waiting produce, each partition failed with `error` where still
+    /// pending: a produce whose partition moved on.
+    pub fn fail_pending(&mut self, tp: &TopicPartition, error: Errors) {
+        for d in self.produces.values_mut() {
+            for part in &mut d.parts {
+                if &part.tp == tp && part.outcome == PartitionOutcome::Pending {
+                    part.outcome = PartitionOutcome::Done(Some(error));
+                }
+            }
+        }
+    }
+
+    /// The purgatory timer fired: the produces and fetches past their
+    /// deadline (produces with their pending partitions timed out), and the
+    /// timer set again for the next deadline.
+    pub fn expire(&mut self, env: &mut Env<'_>) -> (Vec<DelayedProduce>, Vec<DelayedFetch>) {
+        if !self.timer.fire(env.now()) {
+            return (Vec::new(), Vec::new());
+        }
+        let now = env.now();
+        let produces: Vec<u64> = self
+            .produces
+            .iter()
+            .filter(|(_, d)| d.deadline <= now)
+            .map(|(&id, _)| id)
+            .collect();
+        let fetches: Vec<u64> = self
+            .fetches
+            .iter()
+            .filter(|(_, f)| f.deadline <= now)
+            .map(|(&id, _)| id)
+            .collect();
+        let mut expired_produces = Vec::new();
+        for id in produces {
+            if let Some(mut d) = self.produces.remove(&id) {
+                for part in &mut d.parts {
+                    if part.outcome == PartitionOutcome::Pending {
+                        part.outcome = PartitionOutcome::Done(Some(Errors::RequestTimedOut));
+                    }
+                }
+                expired_produces.push(d);
+            }
+        }
+        let expired_fetches = fetches
+            .into_iter()
+            .filter_map(|id| self.fetches.remove(&id))
+            .collect();
+        let next = self
+            .produces
+            .values()
+            .map(|d| d.deadline)
+            .chain(self.fetches.values().map(|f| f.deadline))
+            .min();
+        if let Some(at) = next {
+            self.timer.arm(env, at, BrokerTimer::Purgatory);
+        }
+        (expired_produces, expired_fetches)
+    }
+}

@@ -1,0 +1,150 @@
+//! The harness's one translation of a scenario into the model's own
+//! configs: each broker's, controller's and client's settings from the
+//! scenario's Kafka configs, with Kafka's defaults for what it leaves out.
+
+use sim::MILLIS;
+
+use crate::broker::config::BrokerConfig;
+use crate::client::consumer::{ConsumerConfig, ConsumerMutations, OffsetReset};
+use crate::client::membership::MembershipConfig;
+use crate::client::producer::ProducerConfig;
+use crate::config::KafkaConfigs;
+use crate::controller::active::ControllerConfig;
+use crate::group::assignor::Assignor;
+use crate::log::LogConfig;
+use crate::node::KafkaNodeId;
+use crate::scenario::{ConsumerSpec, Scenario};
+
+/// A config as an unsigned number, or its default.
+fn unsigned(configs: &KafkaConfigs, name: &str, default: u64) -> u64 {
+    configs
+        .get_i64(name)
+        .map_or(default, |v| u64::try_from(v).unwrap_or(default))
+}
+
+/// The brokers' configs from `[cluster.config]` and `[protocol]`.
+pub fn broker_config(scenario: &Scenario) -> BrokerConfig {
+    let configs = &scenario.cluster.config;
+    let d = BrokerConfig::default();
+    let int = |name: &str, default: u64| unsigned(configs, name, default);
+    BrokerConfig {
+        replica_lag_time_max_ms: int("replica.lag.time.max.ms", d.replica_lag_time_max_ms),
+        replica_fetch_wait_max_ms: int("replica.fetch.wait.max.ms", d.replica_fetch_wait_max_ms),
+        replica_fetch_max_bytes: int("replica.fetch.max.bytes", d.replica_fetch_max_bytes as u64)
+            as usize,
+        replica_fetch_backoff_ms: int("replica.fetch.backoff.ms", d.replica_fetch_backoff_ms),
+        replica_socket_timeout_ms: int("replica.socket.timeout.ms", d.replica_socket_timeout_ms),
+        hw_checkpoint_interval_ms: int(
+            "replica.high.watermark.checkpoint.interval.ms",
+            d.hw_checkpoint_interval_ms,
+        ),
+        recovery_checkpoint_interval_ms: int(
+            "log.flush.offset.checkpoint.interval.ms",
+            d.recovery_checkpoint_interval_ms,
+        ),
+        min_insync_replicas: int("min.insync.replicas", 1) as usize,
+        truncation: scenario.protocol.truncation,
+        log: LogConfig {
+            segment_bytes: int("log.segment.bytes", d.log.segment_bytes),
+            flush_interval_messages: int(
+                "log.flush.interval.messages",
+                d.log.flush_interval_messages,
+            ),
+            flush_interval_ms: int("log.flush.interval.ms", d.log.flush_interval_ms),
+            trust_epoch_checkpoint: false,
+        },
+        offsets_topic_num_partitions: int(
+            "offsets.topic.num.partitions",
+            u64::from(d.offsets_topic_num_partitions),
+        )
+        .clamp(1, u64::from(u32::MAX)) as u32,
+        offsets_commit_timeout_ms: int("offsets.commit.timeout.ms", d.offsets_commit_timeout_ms),
+        group_initial_rebalance_delay_ms: int(
+            "group.initial.rebalance.delay.ms",
+            d.group_initial_rebalance_delay_ms,
+        ),
+        forget_offsets_on_load: false,
+    }
+}
+
+/// The controllers' configs from the scenario's broker configs.
+pub fn controller_config(scenario: &Scenario) -> ControllerConfig {
+    let config = &scenario.cluster.config;
+    let defaults = ControllerConfig::default();
+    ControllerConfig {
+        session_timeout_ns: config
+            .get_i64("broker.session.timeout.ms")
+            .map_or(defaults.session_timeout_ns, |ms| ms.max(1) as u64 * MILLIS),
+        unclean_leader_election: config
+            .get_bool("unclean.leader.election.enable")
+            .unwrap_or(defaults.unclean_leader_election),
+    }
+}
+
+/// A producer's configs from its `[[producers]]` entry.
+pub fn producer_config(c: &KafkaConfigs) -> ProducerConfig {
+    let int = |name: &str, d: u64| unsigned(c, name, d);
+    let acks = match c.get_str("acks").as_deref() {
+        Some("0") => 0,
+        Some("1") => 1,
+        _ => -1,
+    };
+    ProducerConfig {
+        acks,
+        linger_ms: int("linger.ms", 0),
+        batch_size: int("batch.size", 16384) as usize,
+        max_in_flight: int("max.in.flight.requests.per.connection", 5).max(1) as usize,
+        retries: int("retries", i32::MAX as u64).min(u32::MAX as u64) as u32,
+        delivery_timeout_ms: int("delivery.timeout.ms", 120_000),
+        request_timeout_ms: int("request.timeout.ms", 30_000),
+        retry_backoff_ms: int("retry.backoff.ms", 100),
+        idempotence: c.idempotence_enabled(),
+    }
+}
+
+/// The configs of a consumer of a `[[consumers]]` entry, the member named `client_id`.
+pub fn consumer_config(
+    spec: &ConsumerSpec,
+    client_id: &str,
+    bootstrap_servers: Vec<KafkaNodeId>,
+    mutations: ConsumerMutations,
+) -> ConsumerConfig {
+    let c = &spec.config;
+    let int = |name: &str, d: u64| unsigned(c, name, d);
+    let mut membership = MembershipConfig::new(&spec.group, client_id);
+    membership.group_instance_id = c.get_str("group.instance.id");
+    membership.session_timeout_ms = int("session.timeout.ms", membership.session_timeout_ms);
+    membership.heartbeat_interval_ms =
+        int("heartbeat.interval.ms", membership.heartbeat_interval_ms);
+    membership.max_poll_interval_ms = int("max.poll.interval.ms", membership.max_poll_interval_ms);
+    membership.retry_backoff_ms = int("retry.backoff.ms", membership.retry_backoff_ms);
+    if let Some(names) = c.get_list("partition.assignment.strategy") {
+        let assignors: Vec<Assignor> = names
+            .iter()
+            .filter_map(|n| Assignor::from_name(n))
+            .collect();
+        if !assignors.is_empty() {
+            membership.assignors = assignors;
+        }
+    }
+    ConsumerConfig {
+        bootstrap_servers,
+        topic: spec.topic.clone(),
+        membership,
+        enable_auto_commit: c.get_bool("enable.auto.commit").unwrap_or(true),
+        auto_commit_interval_ms: int("auto.commit.interval.ms", 5000),
+        auto_offset_reset: match c.get_str("auto.offset.reset").as_deref() {
+            Some("earliest") => OffsetReset::Earliest,
+            Some("none") => OffsetReset::None,
+            _ => OffsetReset::Latest,
+        },
+        max_poll_records: int("max.poll.records", 500).max(1) as usize,
+        fetch_max_wait_ms: int("fetch.max.wait.ms", 500),
+        request_timeout_ms: int("request.timeout.ms", 30_000),
+        retry_backoff_ms: int("retry.backoff.ms", 100),
+        default_api_timeout_ms: int("default.api.timeout.ms", 60_000),
+        processing: spec.processing,
+        processing_time_ns: spec.processing_time_ns,
+        mutations,
+    }
+}

@@ -1,0 +1,237 @@
+//! `NetworkClient`: requests with correlation ids and timeouts, as Kafka's
+//! NetworkClient keeps them (`InFlightRequests`). Every process sends its
+//! requests through one: it numbers them, remembers what each was for, and
+//! gives them up when `request.timeout.ms` (or the caller's timeout) passes
+//! or the connection breaks. One [`Deadline`] timer covers every request.
+
+use std::collections::BTreeMap;
+
+use sim::Nanos;
+
+use super::address::Address;
+use super::effect::Env;
+use super::timer::{Deadline, Timer};
+use crate::controller::rpc::{ControllerMsg, ControllerRequest};
+use crate::protocol::{KafkaMsg, KafkaRequest, Message};
+
+/// A request body that can travel with a correlation id.
+pub trait Request {
+    /// The message carrying it.
+    fn into_message(self, correlation_id: u64) -> Message;
+}
+
+impl Request for KafkaRequest {
+    fn into_message(self, correlation_id: u64) -> Message {
+        Message::Kafka(KafkaMsg::Request {
+            correlation_id,
+            request: self,
+        })
+    }
+}
+
+impl Request for ControllerRequest {
+    fn into_message(self, correlation_id: u64) -> Message {
+        Message::Controller(ControllerMsg::Request {
+            correlation_id,
+            request: self,
+        })
+    }
+}
+
+/// A request waiting for its answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InFlight<P> {
+    /// Where it went.
+    pub to: Address,
+    /// When it was sent.
+    pub sent_at: Nanos,
+    /// When it is given up.
+    pub deadline: Nanos,
+    /// What the sender wanted it for.
+    pub purpose: P,
+}
+
+/// The requests a process has in flight; `P` says what each is for.
+#[derive(Clone, Debug)]
+pub struct NetworkClient<P> {
+    next_correlation_id: u64,
+    in_flight: BTreeMap<u64, InFlight<P>>,
+    timeout: Deadline,
+}
+
+impl<P> Default for NetworkClient<P> {
+    fn default() -> Self {
+        Self {
+            next_correlation_id: 0,
+            in_flight: BTreeMap::new(),
+            timeout: Deadline::default(),
+        }
+    }
+}
+
+impl<P> NetworkClient<P> {
+    /// Sends `request` to `to`, to be given up after `timeout_ns`; returns
+    /// its correlation id.
+    pub fn send(
+        &mut self,
+        env: &mut Env<'_>,
+        to: Address,
+        request: impl Request,
+        timeout_ns: Nanos,
+        purpose: P,
+    ) -> u64 {
+        self.next_correlation_id += 1;
+        let correlation_id = self.next_correlation_id;
+        let deadline = env.now().saturating_add(timeout_ns);
+        env.send(to, request.into_message(correlation_id));
+        self.in_flight.insert(
+            correlation_id,
+            InFlight {
+                to,
+                sent_at: env.now(),
+                deadline,
+                purpose,
+            },
+        );
+        self.timeout.arm(env, deadline, Timer::RequestTimeout);
+        correlation_id
+    }
+
+    /// The answer to `correlation_id` came: what the request was for, or
+    /// None when it was already given up (a late answer is dropped).
+    pub fn complete(&mut self, correlation_id: u64) -> Option<InFlight<P>> {
+        self.in_flight.remove(&correlation_id)
+    }
+
+    /// The request timer fired: every request past its deadline is given up
+    /// (in correlation order) and the timer set for the next deadline.
+    pub fn expire(&mut self, env: &mut Env<'_>) -> Vec<(u64, InFlight<P>)> {
+        if !self.timeout.fire(env.now()) {
+            return Vec::new();
+        }
+        let now = env.now();
+        let expired: Vec<u64> = self
+            .in_flight
+            .iter()
+            .filter(|(_, f)| f.deadline <= now)
+            .map(|(&c, _)| c)
+            .collect();
+        let gone = expired
+            .into_iter()
+            .filter_map(|c| self.in_flight.remove(&c).map(|f| (c, f)))
+            .collect();
+        if let Some(next) = self.in_flight.values().map(|f| f.deadline).min() {
+            self.timeout.arm(env, next, Timer::RequestTimeout);
+        }
+        gone
+    }
+
+    /// The connection to `peer` broke: its requests are given up (their
+    /// outcome is unknown), in correlation order.
+    pub fn disconnected(&mut self, peer: Address) -> Vec<(u64, InFlight<P>)> {
+        let lost: Vec<u64> = self
+            .in_flight
+            .iter()
+            .filter(|(_, f)| f.to == peer)
+            .map(|(&c, _)| c)
+            .collect();
+        lost.into_iter()
+            .filter_map(|c| self.in_flight.remove(&c).map(|f| (c, f)))
+            .collect()
+    }
+
+    /// Gives up the requests whose purpose matches (their answers will be dropped).
+    pub fn abandon(&mut self, mut matches: impl FnMut(&P) -> bool) {
+        self.in_flight.retain(|_, f| !matches(&f.purpose));
+    }
+
+    /// Requests in flight, by correlation id.
+    pub fn in_flight(&self) -> impl Iterator<Item = (u64, &InFlight<P>)> + '_ {
+        self.in_flight.iter().map(|(&c, f)| (c, f))
+    }
+
+    /// Requests in flight to `to`.
+    pub fn in_flight_to(&self, to: Address) -> usize {
+        self.in_flight.values().filter(|f| f.to == to).count()
+    }
+
+    /// The request in flight with this correlation id.
+    pub fn get(&self, correlation_id: u64) -> Option<&InFlight<P>> {
+        self.in_flight.get(&correlation_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::effect::{Effect, TestEnv};
+    use sim::SECONDS;
+
+    fn request() -> KafkaRequest {
+        KafkaRequest::Metadata { topics: Vec::new() }
+    }
+
+    fn timers(env: &TestEnv) -> Vec<Nanos> {
+        env.effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::SetTimer { at, .. } => Some(*at),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn requests_are_numbered_answered_and_given_up_by_one_timer() {
+        let mut t = TestEnv::new(1);
+        let mut client = NetworkClient::default();
+        let a = client.send(&mut t.env(), Address::Node(1), request(), 30 * SECONDS, "a");
+        t.now = SECONDS;
+        let b = client.send(&mut t.env(), Address::Node(2), request(), 30 * SECONDS, "b");
+        assert_eq!((a, b), (1, 2));
+        assert_eq!(timers(&t), vec![30 * SECONDS], "one timer for both");
+        assert_eq!(client.complete(a).map(|f| f.purpose), Some("a"));
+        assert_eq!(client.complete(a), None, "a late duplicate is dropped");
+        // The timer fires for `a`'s deadline: nothing is due, it re-arms for `b`.
+        t.now = 30 * SECONDS;
+        assert!(client.expire(&mut t.env()).is_empty());
+        assert_eq!(timers(&t), vec![30 * SECONDS, 31 * SECONDS]);
+        t.now = 31 * SECONDS;
+        let gone = client.expire(&mut t.env());
+        assert_eq!(gone.len(), 1);
+        assert_eq!((gone[0].0, gone[0].1.purpose), (b, "b"));
+        assert_eq!(client.in_flight().count(), 0);
+    }
+
+    #[test]
+    fn a_broken_connection_gives_up_only_its_own_requests() {
+        let mut t = TestEnv::new(1);
+        let mut client = NetworkClient::default();
+        client.send(&mut t.env(), Address::Node(1), request(), SECONDS, 1);
+        client.send(&mut t.env(), Address::Node(2), request(), SECONDS, 2);
+        client.send(&mut t.env(), Address::Node(1), request(), SECONDS, 3);
+        let lost: Vec<i32> = client
+            .disconnected(Address::Node(1))
+            .into_iter()
+            .map(|(_, f)| f.purpose)
+            .collect();
+        assert_eq!(lost, vec![1, 3]);
+        assert_eq!(client.in_flight_to(Address::Node(2)), 1);
+    }
+
+    #[test]
+    fn a_stale_firing_expires_nothing() {
+        let mut t = TestEnv::new(1);
+        let mut client = NetworkClient::default();
+        client.send(&mut t.env(), Address::Node(1), request(), 10 * SECONDS, ());
+        t.now = 5 * SECONDS;
+        client.send(&mut t.env(), Address::Node(1), request(), SECONDS, ());
+        // Armed earlier for the second request; the first timer is stale at 6 s.
+        assert_eq!(timers(&t), vec![10 * SECONDS, 6 * SECONDS]);
+        t.now = 6 * SECONDS;
+        assert_eq!(client.expire(&mut t.env()).len(), 1);
+        t.now = 10 * SECONDS;
+        assert_eq!(client.expire(&mut t.env()).len(), 1, "re-armed at 10 s");
+        assert_eq!(client.in_flight().count(), 0);
+    }
+}

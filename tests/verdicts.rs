@@ -1,0 +1,145 @@
+//! Every shipped scenario keeps its verdict over seeds 0..100: the ones that
+//! must pass pass every seed, the ones that show an anomaly fail some seeds
+//! and only on the invariants that anomaly breaks. A sweep of every
+//! scenario is long for a debug build: these tests are ignored by `cargo
+//! test` and run in a release build,
+//! `cargo test --release --test verdicts -- --ignored`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::Command;
+
+const SEEDS: &str = "0..100";
+
+/// Scenarios that pass every seed.
+const MUST_PASS: [&str; 13] = [
+    "broker_crash",
+    "broker_fencing",
+    "consumer_crash",
+    "controller_failover",
+    "controller_partition",
+    "coordinator_failover",
+    "leader_power_loss",
+    "network_partition",
+    "power_loss",
+    "rebalance_storm",
+    "rolling_restart",
+    "zombie_consumer",
+    "zombie_leader_pause",
+];
+
+/// Scenarios that show an anomaly: the invariants every failing seed
+/// breaks, then the others a failing seed may break.
+const MUST_FAIL: [(&str, &[&str], &[&str]); 7] = [
+    (
+        "acks1_leader_crash",
+        &["acked_writes_durable"],
+        &["offsets_consistent"],
+    ),
+    ("at_most_once_crash", &["processed_at_least_once"], &[]),
+    (
+        "correlated_power_loss",
+        &["acked_writes_durable"],
+        &["offsets_consistent"],
+    ),
+    (
+        "kip101_truncation",
+        &["acked_writes_durable"],
+        &["offsets_consistent", "replicas_consistent"],
+    ),
+    (
+        "last_replica_power_loss",
+        &["acked_writes_durable"],
+        &["offsets_consistent"],
+    ),
+    ("producer_retries", &["no_duplicates"], &["partition_order"]),
+    (
+        "unclean_election",
+        &["acked_writes_durable"],
+        &["offsets_consistent", "reads_committed_only"],
+    ),
+];
+
+/// Per seed: the invariants it violated.
+fn sweep(scenario: &str) -> BTreeMap<u64, BTreeSet<String>> {
+    let out_dir =
+        std::env::temp_dir().join(format!("ksim-verdicts-{}-{scenario}", std::process::id()));
+    let output = Command::new(env!("CARGO_BIN_EXE_ksim"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "explore",
+            &format!("scenarios/{scenario}.toml"),
+            "--seeds",
+            SEEDS,
+            "--jobs",
+            "2",
+        ])
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .expect("ksim runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        matches!(output.status.code(), Some(0 | 1)),
+        "{scenario}: {stdout}"
+    );
+    let json =
+        std::fs::read_to_string(out_dir.join(scenario).join("explore.json")).expect("explore.json");
+    let _ = std::fs::remove_dir_all(&out_dir);
+    let report: serde_json::Value = serde_json::from_str(&json).expect("json");
+    report["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| {
+            let seed = r["seed"].as_u64().expect("seed");
+            let violated = r["violations"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|v| v["invariant"].as_str().expect("invariant").to_owned())
+                .collect();
+            (seed, violated)
+        })
+        .collect()
+}
+
+#[test]
+#[ignore = "100 seeds of every scenario: run in a release build"]
+fn must_pass_scenarios_pass_every_seed() {
+    for scenario in MUST_PASS {
+        let seeds = sweep(scenario);
+        assert_eq!(seeds.len(), 100, "{scenario}");
+        let failing: Vec<_> = seeds.iter().filter(|(_, v)| !v.is_empty()).collect();
+        assert!(failing.is_empty(), "{scenario}: {failing:?}");
+    }
+}
+
+#[test]
+#[ignore = "100 seeds of every scenario: run in a release build"]
+fn must_fail_scenarios_fail_the_same_invariants() {
+    for (scenario, always, maybe) in MUST_FAIL {
+        let seeds = sweep(scenario);
+        assert_eq!(seeds.len(), 100, "{scenario}");
+        let failing: Vec<_> = seeds.iter().filter(|(_, v)| !v.is_empty()).collect();
+        assert!(
+            !failing.is_empty(),
+            "{scenario} shows its anomaly in some seed"
+        );
+        for (seed, violated) in failing {
+            for invariant in always {
+                assert!(
+                    violated.contains(*invariant),
+                    "{scenario} seed {seed}: {violated:?}"
+                );
+            }
+            let unexpected: Vec<_> = violated
+                .iter()
+                .filter(|v| !always.contains(&v.as_str()) && !maybe.contains(&v.as_str()))
+                .collect();
+            assert!(
+                unexpected.is_empty(),
+                "{scenario} seed {seed}: {unexpected:?}"
+            );
+        }
+    }
+}
