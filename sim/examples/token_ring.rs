@@ -1,4 +1,4 @@
-//! The token-ring engine benchmark (../shared/bench/WORKLOAD.md) on ksim's kernel.
+//! The token-ring engine benchmark (docs/benchmarks.md) on ksim's kernel.
 //!
 //! Five `Ring` nodes on the kernel's own network, node trait, event queue and
 //! trace hashing. Differences from the reference draw order (so the checksum

@@ -1,7 +1,10 @@
 //! `Ctx`: the narrow door through which a node acts on the world.
 
+use std::borrow::Cow;
+
 use rand_chacha::ChaCha8Rng;
 
+use crate::blob::Blob;
 use crate::disk::Disk;
 use crate::kernel::{EventKind, Kernel, Observed};
 use crate::node::{Node, NodeId, TimerId};
@@ -123,6 +126,11 @@ impl DiskWriter<'_> {
         self.disk.write(self.now, file, offset, data);
     }
 
+    /// Writes `data` at `offset`, sharing the blob instead of copying it.
+    pub fn write_blob(&mut self, file: &str, offset: u64, data: Blob) {
+        self.disk.write_blob(self.now, file, offset, data);
+    }
+
     /// Appends `data` to the file.
     pub fn append(&mut self, file: &str, data: &[u8]) {
         self.disk.append(self.now, file, data);
@@ -144,7 +152,7 @@ impl DiskWriter<'_> {
     }
 
     /// The file as the process sees it.
-    pub fn read(&self, file: &str) -> Option<&[u8]> {
+    pub fn read(&self, file: &str) -> Option<Cow<'_, [u8]>> {
         self.disk.read(file)
     }
 }

@@ -11,61 +11,107 @@
 //!
 //! The disk holds each byte once: the page cache is the only copy of the
 //! files, and every not-yet-durable operation keeps just what it takes to
-//! undo it (a write: the length before it and the bytes it overwrote). A
-//! power loss undoes the pending operations, newest first. This is exact
-//! because durability always covers a prefix of each file's history:
+//! undo it (a write: the length before it and the extents it overwrote; a
+//! truncation: the extents it cut; a removal, or a rename over a file: that
+//! file). A power loss undoes the pending operations, newest first. This is
+//! exact because durability always covers a prefix of each file's history:
 //! writeback takes the oldest operations, and an fsync every operation on
 //! its file up to the moment it was issued.
+//!
+//! An append that continues the newest pending write at the same instant
+//! (a record batch's header, then its records) joins that write: one op,
+//! as one `write(2)` of the whole batch would be, so a torn write may cut
+//! anywhere in it.
+//!
+//! A file is a list of extents, each an immutable shared [`Blob`] (see
+//! `disk/file.rs`): appending a batch stores the batch's own blob, so the
+//! same batch on a leader's and its followers' disks is one buffer. Sharing
+//! keeps the argument above intact because no blob is ever changed: undoing
+//! an op moves extents between the page cache and the undo log, and a
+//! corruption replaces the extent holding the flipped byte with a changed
+//! copy, so no change here can reach another file, undo record or disk
+//! holding the same blob.
 
-use std::collections::{BTreeMap, VecDeque};
+mod file;
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
+use crate::blob::Blob;
 use crate::time::Nanos;
 
-type Files = BTreeMap<String, Vec<u8>>;
+use file::File;
+
+type Files = BTreeMap<String, File>;
+
+/// A file name held by pending ops: one allocation per name, shared.
+type Name = Arc<str>;
 
 /// One change in the page cache that is not yet durable, with what undoes it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 enum Op {
     /// `len` bytes written at `offset`; the file was `old_len` long (absent
     /// when `!existed`) and held `overwritten` at `offset..`.
     Write {
-        file: String,
+        file: Name,
         offset: u64,
         len: u64,
         existed: bool,
         old_len: u64,
-        overwritten: Vec<u8>,
+        /// None when nothing was overwritten (an append).
+        overwritten: Option<Box<File>>,
     },
     /// The file cut to `kept` bytes; `removed` followed them.
     Truncate {
-        file: String,
+        file: Name,
         kept: u64,
-        removed: Vec<u8>,
+        removed: Box<File>,
     },
     /// The file deleted; `content` is what it held (None: it was absent).
     Remove {
-        file: String,
-        content: Option<Vec<u8>>,
+        file: Name,
+        content: Option<Box<File>>,
     },
     /// `from` renamed to `to` (when `moved`), replacing `replaced`.
     Rename {
-        from: String,
-        to: String,
+        from: Name,
+        to: Name,
         moved: bool,
-        replaced: Option<Vec<u8>>,
+        replaced: Option<Box<File>>,
     },
 }
 
 impl Op {
-    fn touches(&self, name: &str) -> bool {
-        match self {
+    /// The file names it touches (a rename: both).
+    fn names(&self) -> impl Iterator<Item = &str> {
+        let (a, b) = match self {
             Op::Write { file, .. } | Op::Truncate { file, .. } | Op::Remove { file, .. } => {
-                file == name
+                (file, None)
             }
-            Op::Rename { from, to, .. } => from == name || to == name,
+            Op::Rename { from, to, .. } => (from, Some(to)),
+        };
+        std::iter::once(&**a).chain(b.map(|b| &**b))
+    }
+
+    /// Bytes it wrote.
+    fn written(&self) -> u64 {
+        match self {
+            Op::Write { len, .. } => *len,
+            _ => 0,
+        }
+    }
+
+    /// Memory held by its undo record.
+    fn stored_len(&self) -> u64 {
+        match self {
+            Op::Write { overwritten, .. } => overwritten.as_ref().map_or(0, |f| f.stored_len()),
+            Op::Truncate { removed, .. } => removed.stored_len(),
+            Op::Remove { content, .. } => content.as_ref().map_or(0, |f| f.stored_len()),
+            Op::Rename { replaced, .. } => replaced.as_ref().map_or(0, |f| f.stored_len()),
         }
     }
 
@@ -82,21 +128,22 @@ impl Op {
                 ..
             } => {
                 if !existed {
-                    files.remove(&file);
-                } else if let Some(bytes) = files.get_mut(&file) {
-                    let at = offset as usize;
-                    bytes[at..at + overwritten.len()].copy_from_slice(&overwritten);
-                    bytes.truncate(old_len as usize);
+                    files.remove(&*file);
+                } else if let Some(f) = files.get_mut(&*file) {
+                    if let Some(overwritten) = overwritten {
+                        f.write(offset, *overwritten);
+                    }
+                    f.cut(old_len);
                 }
             }
             Op::Truncate { file, removed, .. } => {
-                if let Some(bytes) = files.get_mut(&file) {
-                    bytes.extend_from_slice(&removed);
+                if let Some(f) = files.get_mut(&*file) {
+                    f.extend(*removed);
                 }
             }
             Op::Remove { file, content } => {
                 if let Some(content) = content {
-                    files.insert(file, content);
+                    files.insert(file.to_string(), *content);
                 }
             }
             Op::Rename {
@@ -106,63 +153,19 @@ impl Op {
                 replaced,
             } => {
                 if moved {
-                    let bytes = files.remove(&to).unwrap_or_default();
-                    files.insert(from, bytes);
+                    let moved_back = files.remove(&*to).unwrap_or_default();
+                    files.insert(from.to_string(), moved_back);
                     if let Some(old) = replaced {
-                        files.insert(to, old);
+                        files.insert(to.to_string(), *old);
                     }
                 }
             }
         }
     }
-}
-
-fn write_at(bytes: &mut Vec<u8>, offset: u64, data: &[u8]) {
-    let offset = offset as usize;
-    if bytes.len() < offset {
-        bytes.resize(offset, 0);
-    }
-    let overlap = (bytes.len() - offset).min(data.len());
-    bytes[offset..offset + overlap].copy_from_slice(&data[..overlap]);
-    bytes.extend_from_slice(&data[overlap..]);
-}
-
-/// Which of the pending `ops` (oldest first, with their sequence numbers) an
-/// fsync of `file` issued at horizon `upto` makes durable: every op up to then
-/// that touches the file, and every earlier op on a name such an op touches.
-/// The data may have been written under another name and renamed into place
-/// (write tmp + rename), and a rename over a file settles that name's earlier
-/// history; so what is durable is always a prefix of each name's history,
-/// which is what lets a power loss undo the rest.
-fn covered_by_fsync<'a>(
-    ops: impl DoubleEndedIterator<Item = (u64, &'a Op)> + ExactSizeIterator,
-    file: &'a str,
-    upto: u64,
-) -> Vec<bool> {
-    let mut covered = vec![false; ops.len()];
-    let mut names: Vec<&str> = vec![file];
-    for (i, (seq, op)) in ops.enumerate().rev() {
-        if seq > upto || !names.iter().any(|n| op.touches(n)) {
-            continue;
-        }
-        covered[i] = true;
-        match op {
-            Op::Rename { from, to, .. } => {
-                for n in [from, to] {
-                    if !names.contains(&n.as_str()) {
-                        names.push(n);
-                    }
-                }
-            }
-            Op::Write { .. } | Op::Truncate { .. } | Op::Remove { .. } => {}
-        }
-    }
-    covered
 }
 
 #[derive(Clone, Debug)]
 struct Pending {
-    seq: u64,
     at: Nanos,
     op: Op,
 }
@@ -196,9 +199,20 @@ impl Default for DiskConfig {
 pub struct Disk {
     /// What the process sees: the durable state with every pending op applied.
     cached: Files,
-    /// Not-yet-durable ops, oldest first, each able to undo itself.
-    pending: VecDeque<Pending>,
+    /// Not-yet-durable ops by sequence number (oldest first), each able to
+    /// undo itself. A map, not a queue: an fsync takes ops out of the middle.
+    pending: BTreeMap<u64, Pending>,
+    /// For each name, the pending ops that touch it: an fsync visits these
+    /// instead of the whole queue.
+    by_name: BTreeMap<String, BTreeSet<u64>>,
+    /// Bytes written by the pending ops.
+    dirty: u64,
     next_seq: u64,
+    /// The newest horizon an fsync was issued with: a later write may not
+    /// join an op at or below it.
+    fsync_issued: u64,
+    /// Every name a pending op has held, shared by the ops.
+    names: BTreeSet<Name>,
     /// fsync and writeback slowdown (1 = healthy).
     slowdown: u32,
     /// Test-only mutation: fsync reports success but makes nothing durable.
@@ -223,20 +237,29 @@ impl Disk {
         }
     }
 
-    /// The file's current contents as the process reads them (page cache).
-    pub fn read(&self, file: &str) -> Option<&[u8]> {
-        self.cached.get(file).map(Vec::as_slice)
+    /// The file's current contents as the process reads them (page cache):
+    /// borrowed when one extent stored as written holds the whole file.
+    pub fn read(&self, file: &str) -> Option<Cow<'_, [u8]>> {
+        self.cached.get(file).map(File::bytes)
     }
 
     /// The file's durable contents (what a power loss would leave).
     pub fn read_durable(&self, file: &str) -> Option<Vec<u8>> {
-        self.durable_files().remove(file)
+        self.durable().remove(file).map(|f| f.to_vec())
     }
 
     /// Every file's durable contents (what a power loss would leave).
     pub fn durable_files(&self) -> BTreeMap<String, Vec<u8>> {
+        self.durable()
+            .into_iter()
+            .map(|(name, f)| (name, f.to_vec()))
+            .collect()
+    }
+
+    /// The durable files as extents (sharing the page cache's blobs).
+    fn durable(&self) -> Files {
         let mut files = self.cached.clone();
-        for p in self.pending.iter().rev() {
+        for p in self.pending.values().rev() {
             p.op.clone().undo(&mut files);
         }
         files
@@ -244,7 +267,7 @@ impl Disk {
 
     /// Length of the file as the process sees it (0 when absent).
     pub fn len(&self, file: &str) -> u64 {
-        self.cached.get(file).map_or(0, |b| b.len() as u64)
+        self.cached.get(file).map_or(0, File::len)
     }
 
     /// True when the process sees no files at all.
@@ -259,13 +282,7 @@ impl Disk {
 
     /// Bytes written but not yet durable (an upper bound: overwrites count twice).
     pub fn dirty_bytes(&self) -> u64 {
-        self.pending
-            .iter()
-            .map(|p| match &p.op {
-                Op::Write { len, .. } => *len,
-                _ => 0,
-            })
-            .sum()
+        self.dirty
     }
 
     /// True when something is in the page cache only.
@@ -273,28 +290,90 @@ impl Disk {
         !self.pending.is_empty()
     }
 
+    /// Memory held by file contents and the undo log: the stored size of
+    /// every extent (a blob shared with another disk counts on each).
+    pub fn stored_bytes(&self) -> u64 {
+        let files: u64 = self.cached.values().map(File::stored_len).sum();
+        let undo: u64 = self.pending.values().map(|p| p.op.stored_len()).sum();
+        files + undo
+    }
+
     /// Writes `data` at `offset` (extending the file with zeros if needed).
+    /// The bytes are copied; `write_blob` shares them instead.
     pub fn write(&mut self, now: Nanos, file: &str, offset: u64, data: &[u8]) {
-        let (existed, bytes) = match self.cached.get_mut(file) {
-            Some(bytes) => (true, bytes),
+        self.write_blob(now, file, offset, Blob::raw(data.to_vec()));
+    }
+
+    /// Writes `data` at `offset` (extending the file with zeros if needed).
+    /// At the end of the file this stores the blob itself, not a copy.
+    ///
+    /// A write that continues the newest pending op (the same file, at the
+    /// same instant, from where that write ended, at the end of the file, no
+    /// fsync issued in between) joins it, as one `write(2)` of a record
+    /// batch's header and records would.
+    pub fn write_blob(&mut self, now: Nanos, file: &str, offset: u64, data: Blob) {
+        let len = data.len() as u64;
+        if self.joins_newest(now, file, offset) {
+            if let Some(f) = self.cached.get_mut(file) {
+                f.extend(File::of(data));
+            }
+            if let Some(mut last) = self.pending.last_entry() {
+                if let Op::Write { len: joined, .. } = &mut last.get_mut().op {
+                    *joined += len;
+                }
+            }
+            self.dirty += len;
+            return;
+        }
+        let (existed, f) = match self.cached.get_mut(file) {
+            Some(f) => (true, f),
             None => (false, self.cached.entry(file.to_owned()).or_default()),
         };
-        let old_len = bytes.len() as u64;
-        let start = (offset as usize).min(bytes.len());
-        let end = (offset as usize + data.len()).min(bytes.len());
-        let overwritten = bytes[start..end].to_vec();
-        write_at(bytes, offset, data);
+        let old_len = f.len();
+        let overwritten = f.write(offset, File::of(data));
+        let file = self.name(file);
         self.push(
             now,
             Op::Write {
-                file: file.to_owned(),
+                file,
                 offset,
-                len: data.len() as u64,
+                len,
                 existed,
                 old_len,
-                overwritten,
+                overwritten: (!overwritten.is_empty()).then(|| Box::new(overwritten)),
             },
         );
+    }
+
+    /// Whether a write of `file` at `offset` now continues the newest pending op.
+    fn joins_newest(&self, now: Nanos, file: &str, offset: u64) -> bool {
+        let Some((&seq, newest)) = self.pending.last_key_value() else {
+            return false;
+        };
+        let Op::Write {
+            file: f,
+            offset: o,
+            len,
+            ..
+        } = &newest.op
+        else {
+            return false;
+        };
+        seq > self.fsync_issued
+            && newest.at == now
+            && &**f == file
+            && o + len == offset
+            && self.len(file) == offset
+    }
+
+    /// The shared name `file` (one allocation per name).
+    fn name(&mut self, file: &str) -> Name {
+        if let Some(name) = self.names.get(file) {
+            return name.clone();
+        }
+        let name: Name = Arc::from(file);
+        self.names.insert(name.clone());
+        name
     }
 
     /// Appends `data` to the end of the file.
@@ -306,60 +385,81 @@ impl Disk {
     /// Cuts the file to `len` bytes.
     pub fn truncate(&mut self, now: Nanos, file: &str, len: u64) {
         let (kept, removed) = match self.cached.get_mut(file) {
-            Some(bytes) if (len as usize) < bytes.len() => (len, bytes.split_off(len as usize)),
-            Some(bytes) => (bytes.len() as u64, Vec::new()),
-            None => (0, Vec::new()),
+            Some(f) => (len.min(f.len()), f.cut(len)),
+            None => (0, File::default()),
         };
+        let file = self.name(file);
         self.push(
             now,
             Op::Truncate {
-                file: file.to_owned(),
+                file,
                 kept,
-                removed,
+                removed: Box::new(removed),
             },
         );
     }
 
     /// Deletes the file.
     pub fn remove(&mut self, now: Nanos, file: &str) {
-        let content = self.cached.remove(file);
-        self.push(
-            now,
-            Op::Remove {
-                file: file.to_owned(),
-                content,
-            },
-        );
+        let content = self.cached.remove(file).map(Box::new);
+        let file = self.name(file);
+        self.push(now, Op::Remove { file, content });
     }
 
     /// Renames a file, replacing any file called `to`.
     pub fn rename(&mut self, now: Nanos, from: &str, to: &str) {
         let (moved, replaced) = match self.cached.remove(from) {
-            Some(bytes) => (true, self.cached.insert(to.to_owned(), bytes)),
+            Some(f) => (true, self.cached.insert(to.to_owned(), f)),
             None => (false, None),
         };
+        let (from, to) = (self.name(from), self.name(to));
         self.push(
             now,
             Op::Rename {
-                from: from.to_owned(),
-                to: to.to_owned(),
+                from,
+                to,
                 moved,
-                replaced,
+                replaced: replaced.map(Box::new),
             },
         );
     }
 
     fn push(&mut self, now: Nanos, op: Op) {
         self.next_seq += 1;
-        self.pending.push_back(Pending {
-            seq: self.next_seq,
-            at: now,
-            op,
-        });
+        let seq = self.next_seq;
+        for name in op.names() {
+            match self.by_name.get_mut(name) {
+                Some(seqs) => {
+                    seqs.insert(seq);
+                }
+                None => {
+                    self.by_name.insert(name.to_owned(), BTreeSet::from([seq]));
+                }
+            }
+        }
+        self.dirty += op.written();
+        self.pending.insert(seq, Pending { at: now, op });
+    }
+
+    /// Takes op `seq` out of the pending queue (it became durable or was undone).
+    fn take(&mut self, seq: u64) -> Option<Pending> {
+        let p = self.pending.remove(&seq)?;
+        for name in p.op.names() {
+            if let Some(seqs) = self.by_name.get_mut(name) {
+                seqs.remove(&seq);
+                if seqs.is_empty() {
+                    self.by_name.remove(name);
+                }
+            }
+        }
+        self.dirty -= p.op.written();
+        Some(p)
     }
 
     /// Sequence number of the newest operation: an fsync covers everything up to it.
-    pub fn fsync_horizon(&self) -> u64 {
+    /// Issuing an fsync takes it: no later write joins an op it covers.
+    pub fn fsync_horizon(&mut self) -> u64 {
+        self.fsync_issued = self.next_seq;
         self.next_seq
     }
 
@@ -375,12 +475,51 @@ impl Disk {
         if self.fsync_lies {
             return;
         }
-        let covered = covered_by_fsync(self.pending.iter().map(|p| (p.seq, &p.op)), file, upto);
-        let mut i = 0;
-        self.pending.retain(|_| {
-            i += 1;
-            !covered[i - 1]
-        });
+        for seq in self.covered_by_fsync(file, upto) {
+            self.take(seq);
+        }
+    }
+
+    /// Which pending ops an fsync of `file` issued at horizon `upto` makes
+    /// durable: every op up to then that touches the file, and every earlier
+    /// op on a name such an op touches. The data may have been written under
+    /// another name and renamed into place (write tmp + rename), and a rename
+    /// over a file settles that name's earlier history; so what is durable is
+    /// always a prefix of each name's history, which is what lets a power
+    /// loss undo the rest.
+    ///
+    /// Put as a horizon per name: `file`'s is `upto`, and a covered rename
+    /// raises both its names' to its own sequence number. Only the ops on
+    /// names reached this way are visited, each once.
+    fn covered_by_fsync(&self, file: &str, upto: u64) -> BTreeSet<u64> {
+        let mut horizon: BTreeMap<&str, u64> = BTreeMap::from([(file, upto)]);
+        let mut visited: BTreeMap<&str, u64> = BTreeMap::new();
+        let mut work = vec![file];
+        let mut covered = BTreeSet::new();
+        while let Some(name) = work.pop() {
+            let upto = horizon[name];
+            let from = visited.insert(name, upto).unwrap_or(0);
+            let Some(seqs) = self.by_name.get(name) else {
+                continue;
+            };
+            if upto <= from {
+                continue;
+            }
+            for &seq in seqs.range(from + 1..=upto) {
+                if !covered.insert(seq) {
+                    continue;
+                }
+                if let Op::Rename { from: a, to: b, .. } = &self.pending[&seq].op {
+                    for other in [&**a, &**b] {
+                        if horizon.get(other).is_none_or(|&h| h < seq) {
+                            horizon.insert(other, seq);
+                            work.push(other);
+                        }
+                    }
+                }
+            }
+        }
+        covered
     }
 
     /// OS writeback: makes durable every op older than the expiry age
@@ -389,11 +528,11 @@ impl Disk {
         let expire = config
             .dirty_expire_ns
             .saturating_mul(u64::from(self.slowdown.max(1)));
-        while let Some(front) = self.pending.front() {
+        while let Some((&seq, front)) = self.pending.first_key_value() {
             if front.at.saturating_add(expire) > now {
                 break;
             }
-            self.pending.pop_front();
+            self.take(seq);
         }
     }
 
@@ -404,32 +543,40 @@ impl Disk {
             ops_lost: self.pending.len() as u64,
             torn_bytes_kept: None,
         };
-        let keep = match self.pending.front() {
-            Some(Pending {
-                op: Op::Write { len, .. },
-                ..
-            }) if torn => {
+        let keep = match self.pending.first_key_value() {
+            Some((
+                _,
+                Pending {
+                    op: Op::Write { len, .. },
+                    ..
+                },
+            )) if torn => {
                 let keep = rng.random_range(0..=*len as usize);
                 report.torn_bytes_kept = Some(keep as u64);
-                keep
+                keep as u64
             }
             _ => 0,
         };
-        while let Some(p) = self.pending.pop_back() {
+        while let Some((_, p)) = self.pending.pop_last() {
             let torn_prefix = match &p.op {
                 Op::Write { file, offset, .. } if self.pending.is_empty() && keep > 0 => {
-                    // Undoing newest first has left this write as it landed.
-                    let at = *offset as usize;
-                    let bytes = self.cached.get(file).map(|b| b[at..at + keep].to_vec());
-                    bytes.map(|b| (file.clone(), *offset, b))
+                    // Undoing newest first has left this write as it landed,
+                    // so its prefix is the extents at `offset..` now.
+                    let prefix = self
+                        .cached
+                        .get(&**file)
+                        .map(|f| f.range(*offset, offset + keep));
+                    prefix.map(|prefix| (file.to_string(), *offset, prefix))
                 }
                 _ => None,
             };
             p.op.undo(&mut self.cached);
             if let Some((file, offset, prefix)) = torn_prefix {
-                write_at(self.cached.entry(file).or_default(), offset, &prefix);
+                self.cached.entry(file).or_default().write(offset, prefix);
             }
         }
+        self.by_name.clear();
+        self.dirty = 0;
         report
     }
 
@@ -437,80 +584,82 @@ impl Disk {
     /// The page cache shows the flip too unless a pending op changed that byte.
     /// Returns the file and byte offset flipped, or None when nothing is durable.
     pub fn corrupt(&mut self, rng: &mut ChaCha8Rng) -> Option<(String, u64)> {
-        let durable = self.durable_files();
-        let candidates: Vec<(&String, usize)> = durable
-            .iter()
-            .filter(|(_, b)| !b.is_empty())
-            .map(|(n, b)| (n, b.len()))
+        let candidates: Vec<(String, u64)> = self
+            .durable()
+            .into_iter()
+            .filter(|(_, f)| !f.is_empty())
+            .map(|(name, f)| (name, f.len()))
             .collect();
         if candidates.is_empty() {
             return None;
         }
-        let (file, len) = candidates[rng.random_range(0..candidates.len())];
-        let file = file.clone();
-        let at = rng.random_range(0..len);
+        let (file, len) = candidates[rng.random_range(0..candidates.len())].clone();
+        let at = rng.random_range(0..len as usize) as u64;
         let bit = 1u8 << rng.random_range(0..8u32);
-        *self.durable_byte_mut(&file, at) ^= bit;
-        Some((file, at as u64))
+        let (holder, pos) = self.durable_byte_holder(&file, at);
+        holder.flip(pos, bit);
+        Some((file, at))
     }
 
-    /// Where the durable byte `at` of `file` is kept: in the undo record of
-    /// the first pending op that changed it, or else in the page cache.
-    fn durable_byte_mut(&mut self, file: &str, at: usize) -> &mut u8 {
+    /// Where the durable byte `at` of `file` is kept, and at which position:
+    /// in the undo record of the first pending op that changed it, or else
+    /// in the page cache.
+    fn durable_byte_holder(&mut self, file: &str, at: u64) -> (&mut File, u64) {
         let mut name = file.to_owned();
-        let pos = at as u64;
         let mut found = None;
-        for (i, p) in self.pending.iter().enumerate() {
-            match &p.op {
+        for (&seq, p) in &self.pending {
+            let changed = match &p.op {
                 Op::Write {
                     file,
                     offset,
                     len,
                     old_len,
                     ..
-                } if *file == name && (*offset..offset + len).contains(&pos) && pos < *old_len => {
-                    found = Some(i);
-                    break;
-                }
-                Op::Truncate { file, kept, .. } if *file == name && pos >= *kept => {
-                    found = Some(i);
-                    break;
-                }
-                Op::Remove { file, .. } if *file == name => {
-                    found = Some(i);
-                    break;
-                }
-                Op::Rename {
-                    to, moved: true, ..
-                } if *to == name => {
-                    found = Some(i);
-                    break;
-                }
+                } => **file == *name && (*offset..offset + len).contains(&at) && at < *old_len,
+                Op::Truncate { file, kept, .. } => **file == *name && at >= *kept,
+                Op::Remove { file, .. } => **file == *name,
                 Op::Rename {
                     from,
                     to,
                     moved: true,
                     ..
-                } if *from == name => name = to.clone(),
-                _ => {}
+                } => {
+                    if **to == *name {
+                        true
+                    } else {
+                        if **from == *name {
+                            name = to.to_string();
+                        }
+                        false
+                    }
+                }
+                Op::Rename { moved: false, .. } => false,
+            };
+            if changed {
+                found = Some(seq);
+                break;
             }
         }
-        let Some(i) = found else {
-            let bytes = self
+        let Some(seq) = found else {
+            let f = self
                 .cached
                 .get_mut(&name)
                 .expect("a durable byte untouched by pending ops is in the page cache");
-            return &mut bytes[at];
+            return (f, at);
         };
-        match &mut self.pending[i].op {
+        let op = &mut self.pending.get_mut(&seq).expect("found above").op;
+        match op {
             Op::Write {
                 offset,
                 overwritten,
                 ..
-            } => &mut overwritten[at - *offset as usize],
-            Op::Truncate { kept, removed, .. } => &mut removed[at - *kept as usize],
-            Op::Remove { content, .. } => &mut content.as_mut().expect("the file existed")[at],
-            Op::Rename { replaced, .. } => &mut replaced.as_mut().expect("it replaced a file")[at],
+            } => (
+                overwritten.as_mut().expect("it overwrote durable bytes"),
+                at - *offset,
+            ),
+            Op::Truncate { kept, removed, .. } => (removed, at - *kept),
+            Op::Remove { content, .. } => (content.as_mut().expect("the file existed"), at),
+            Op::Rename { replaced, .. } => (replaced.as_mut().expect("it replaced a file"), at),
         }
     }
 
@@ -536,11 +685,25 @@ mod tests {
         ChaCha8Rng::seed_from_u64(7)
     }
 
+    /// Mostly zeros with a few marker bytes: what `Blob::new` compresses.
+    fn padded(n: usize) -> Vec<u8> {
+        (0..n)
+            .map(|i| if i % 300 < 4 { (i / 300) as u8 + 1 } else { 0 })
+            .collect()
+    }
+
+    /// Every file the process sees, with its bytes.
+    fn cached_files(disk: &Disk) -> BTreeMap<String, Vec<u8>> {
+        disk.files()
+            .map(|name| (name.to_owned(), disk.read(name).unwrap().into_owned()))
+            .collect()
+    }
+
     #[test]
     fn write_is_visible_at_once_but_not_durable() {
         let mut disk = Disk::new();
         disk.append(0, "log", b"abc");
-        assert_eq!(disk.read("log"), Some(&b"abc"[..]));
+        assert_eq!(disk.read("log").as_deref(), Some(&b"abc"[..]));
         assert_eq!(disk.read_durable("log"), None);
         assert!(disk.is_dirty());
     }
@@ -552,6 +715,7 @@ mod tests {
         let report = disk.power_loss(false, &mut rng());
         assert_eq!(report.ops_lost, 1);
         assert_eq!(disk.read("log"), None);
+        assert_eq!(disk.dirty_bytes(), 0);
     }
 
     #[test]
@@ -561,10 +725,29 @@ mod tests {
         let horizon = disk.fsync_horizon();
         disk.append(1, "log", b"def"); // after the fsync was issued
         disk.append(1, "other", b"xyz"); // another file
+        assert_eq!(disk.dirty_bytes(), 9);
         disk.complete_fsync("log", horizon);
+        assert_eq!(disk.dirty_bytes(), 6);
         disk.power_loss(false, &mut rng());
-        assert_eq!(disk.read("log"), Some(&b"abc"[..]));
+        assert_eq!(disk.read("log").as_deref(), Some(&b"abc"[..]));
         assert_eq!(disk.read("other"), None);
+    }
+
+    #[test]
+    fn an_append_continuing_the_newest_write_at_the_same_instant_joins_it() {
+        let mut disk = Disk::new();
+        disk.append(0, "log", b"head");
+        disk.append(0, "log", b"body"); // joins: one write(2) of a batch
+        disk.append(1, "log", b"next"); // a later instant: an op of its own
+        let h = disk.fsync_horizon();
+        disk.append(1, "log", b"late"); // after an fsync was issued: its own op
+        assert_eq!(disk.dirty_bytes(), 16);
+        let report = disk.clone().power_loss(false, &mut rng());
+        assert_eq!(report.ops_lost, 3, "head+body, next, late");
+        disk.complete_fsync("log", h);
+        assert_eq!(disk.dirty_bytes(), 4);
+        disk.power_loss(false, &mut rng());
+        assert_eq!(disk.read("log").as_deref(), Some(&b"headbodynext"[..]));
     }
 
     #[test]
@@ -575,7 +758,7 @@ mod tests {
         disk.append(20 * SEC, "log", b"new");
         disk.writeback(30 * SEC, &config);
         disk.power_loss(false, &mut rng());
-        assert_eq!(disk.read("log"), Some(&b"old"[..]));
+        assert_eq!(disk.read("log").as_deref(), Some(&b"old"[..]));
     }
 
     #[test]
@@ -606,7 +789,7 @@ mod tests {
             let n = report.torn_bytes_kept.expect("a write was torn") as usize;
             let mut expect = b"0123456789".to_vec();
             expect.extend_from_slice(&b"abcdefghij"[..n]);
-            assert_eq!(d.read("log"), Some(&expect[..]));
+            assert_eq!(d.read("log").as_deref(), Some(&expect[..]));
             kept.push(n);
         }
         kept.sort_unstable();
@@ -619,13 +802,27 @@ mod tests {
         let mut disk = Disk::new();
         disk.write(0, "cp.tmp", 0, b"v1");
         disk.rename(0, "cp.tmp", "cp");
-        assert_eq!(disk.read("cp"), Some(&b"v1"[..]));
+        assert_eq!(disk.read("cp").as_deref(), Some(&b"v1"[..]));
         assert_eq!(disk.read("cp.tmp"), None);
         let h = disk.fsync_horizon();
         disk.complete_fsync("cp", h);
         disk.remove(1, "cp");
         disk.power_loss(false, &mut rng());
-        assert_eq!(disk.read("cp"), Some(&b"v1"[..]));
+        assert_eq!(disk.read("cp").as_deref(), Some(&b"v1"[..]));
+    }
+
+    #[test]
+    fn fsync_follows_a_rename_back_only_to_the_rename() {
+        let mut disk = Disk::new();
+        disk.write(0, "cp.tmp", 0, b"v1");
+        disk.rename(0, "cp.tmp", "cp");
+        disk.write(0, "cp.tmp", 0, b"v2"); // after the rename: not cp's history
+        let h = disk.fsync_horizon();
+        disk.complete_fsync("cp", h);
+        assert_eq!(disk.dirty_bytes(), 2);
+        disk.power_loss(false, &mut rng());
+        assert_eq!(disk.read("cp").as_deref(), Some(&b"v1"[..]));
+        assert_eq!(disk.read("cp.tmp"), None);
     }
 
     #[test]
@@ -640,7 +837,7 @@ mod tests {
         let ones: u32 = bytes.iter().map(|b| b.count_ones()).sum();
         assert_eq!(ones, 1);
         assert_ne!(bytes[at as usize], 0);
-        assert_eq!(disk.read("log"), Some(&bytes[..]));
+        assert_eq!(disk.read("log").as_deref(), Some(&bytes[..]));
     }
 
     #[test]
@@ -659,11 +856,11 @@ mod tests {
         let mut disk = Disk::new();
         disk.write(0, "f", 0, b"hello world");
         disk.write(0, "f", 6, b"there!");
-        assert_eq!(disk.read("f"), Some(&b"hello there!"[..]));
+        assert_eq!(disk.read("f").as_deref(), Some(&b"hello there!"[..]));
         disk.write(0, "g", 3, b"x");
-        assert_eq!(disk.read("g"), Some(&b"\0\0\0x"[..]));
+        assert_eq!(disk.read("g").as_deref(), Some(&b"\0\0\0x"[..]));
         disk.truncate(0, "f", 5);
-        assert_eq!(disk.read("f"), Some(&b"hello"[..]));
+        assert_eq!(disk.read("f").as_deref(), Some(&b"hello"[..]));
     }
 
     #[test]
@@ -675,7 +872,7 @@ mod tests {
         disk.write(1, "f", 0, &[7u8; 8]); // the page cache covers every durable byte
         let (_, at) = disk.corrupt(&mut rng()).expect("durable bytes exist");
         assert_eq!(
-            disk.read("f"),
+            disk.read("f").as_deref(),
             Some(&[7u8; 8][..]),
             "the cache hides the flip"
         );
@@ -685,11 +882,98 @@ mod tests {
         assert_eq!(bytes.iter().map(|b| b.count_ones()).sum::<u32>(), 1);
     }
 
+    #[test]
+    fn an_appended_blob_is_stored_once_and_shared_between_disks() {
+        let blob = Blob::new(padded(10_000));
+        assert!(blob.stored_len() < 2_000, "compressed: {blob:?}");
+        let (mut leader, mut follower) = (Disk::new(), Disk::new());
+        leader.append(0, "log", b"hdr");
+        let before = leader.stored_bytes();
+        leader.write_blob(1, "log", 3, blob.clone());
+        assert_eq!(leader.stored_bytes(), before + blob.stored_len() as u64);
+        follower.write_blob(1, "log", 0, blob.clone());
+        assert_eq!(follower.stored_bytes(), blob.stored_len() as u64);
+        assert_eq!(leader.read("log").unwrap()[3..], blob.to_vec());
+        assert_eq!(follower.read("log").unwrap(), blob.to_vec());
+
+        // Cutting at the blob's edge moves it to the undo log, still uncopied;
+        // once durable, the cut extent is gone.
+        leader.truncate(2, "log", 3);
+        assert_eq!(leader.stored_bytes(), before + blob.stored_len() as u64);
+        let h = leader.fsync_horizon();
+        leader.complete_fsync("log", h);
+        assert_eq!(leader.stored_bytes(), before);
+        assert_eq!(follower.read("log").unwrap(), blob.to_vec());
+
+        let raw = Blob::raw(b"one extent".to_vec());
+        leader.write_blob(3, "raw", 0, raw);
+        assert!(matches!(
+            leader.read("raw"),
+            Some(Cow::Borrowed(b"one extent"))
+        ));
+    }
+
+    #[test]
+    fn a_torn_blob_write_keeps_a_prefix_of_the_blob() {
+        let bytes = padded(2_000);
+        let blob = Blob::new(bytes.clone());
+        let mut disk = Disk::new();
+        disk.append(0, "log", b"base");
+        let h = disk.fsync_horizon();
+        disk.complete_fsync("log", h);
+        disk.write_blob(1, "log", 4, blob.clone());
+        disk.write_blob(2, "log", 2_004, Blob::raw(b"later".to_vec()));
+        let mut kept = BTreeSet::new();
+        for seed in 0..16 {
+            let mut d = disk.clone();
+            let report = d.power_loss(true, &mut ChaCha8Rng::seed_from_u64(seed));
+            let n = report.torn_bytes_kept.expect("a write was torn") as usize;
+            let mut expect = b"base".to_vec();
+            expect.extend_from_slice(&bytes[..n]);
+            assert_eq!(d.read("log").unwrap(), expect);
+            kept.insert(n);
+        }
+        assert!(kept.len() > 3, "torn lengths vary with the draw: {kept:?}");
+        assert_eq!(blob.to_vec(), bytes, "tearing never changes the blob");
+    }
+
+    #[test]
+    fn corrupting_a_shared_blob_leaves_other_disks_alone() {
+        for blob in [Blob::raw(vec![0; 64]), Blob::new(vec![0; 4096])] {
+            let (mut a, mut b) = (Disk::new(), Disk::new());
+            for disk in [&mut a, &mut b] {
+                disk.write_blob(0, "log", 0, blob.clone());
+                let h = disk.fsync_horizon();
+                disk.complete_fsync("log", h);
+            }
+            let (_, at) = a.corrupt(&mut rng()).expect("durable bytes exist");
+            let flipped = a.read("log").unwrap();
+            assert_eq!(flipped.iter().map(|b| b.count_ones()).sum::<u32>(), 1);
+            assert_ne!(flipped[at as usize], 0);
+            assert_eq!(b.read("log").unwrap(), blob.to_vec(), "the other disk");
+            assert!(blob.to_vec().iter().all(|&x| x == 0), "the blob itself");
+        }
+    }
+
+    fn write_at(bytes: &mut Vec<u8>, offset: u64, data: &[u8]) {
+        let offset = offset as usize;
+        if bytes.len() < offset {
+            bytes.resize(offset, 0);
+        }
+        let overlap = (bytes.len() - offset).min(data.len());
+        bytes[offset..offset + overlap].copy_from_slice(&data[..overlap]);
+        bytes.extend_from_slice(&data[overlap..]);
+    }
+
     /// The undo log against a reference that keeps a second, durable copy of
     /// every file and applies ops to it as they become durable (the model
     /// this disk replaced): the same random histories leave the same bytes.
+    /// Writes are byte slices or blobs from a shared pool (some compressed),
+    /// mostly appended; at the end a torn power loss and a corruption run on
+    /// clones, which share every blob with the original.
     #[test]
     fn undoing_pending_ops_matches_a_durable_copy_model() {
+        type RefFiles = BTreeMap<String, Vec<u8>>;
         #[derive(Clone)]
         enum RefOp {
             Write(String, u64, Vec<u8>),
@@ -697,7 +981,7 @@ mod tests {
             Remove(String),
             Rename(String, String),
         }
-        fn apply(files: &mut Files, op: &RefOp) {
+        fn apply(files: &mut RefFiles, op: &RefOp) {
             match op {
                 RefOp::Write(f, o, d) => write_at(files.entry(f.clone()).or_default(), *o, d),
                 RefOp::Truncate(f, l) => {
@@ -721,34 +1005,70 @@ mod tests {
                 RefOp::Rename(a, b) => a == n || b == n,
             }
         }
+        fn bits_differing(a: &RefFiles, b: &RefFiles) -> u32 {
+            assert!(a.keys().eq(b.keys()), "the same files");
+            a.values()
+                .zip(b.values())
+                .map(|(x, y)| {
+                    assert_eq!(x.len(), y.len());
+                    x.iter()
+                        .zip(y)
+                        .map(|(p, q)| (p ^ q).count_ones())
+                        .sum::<u32>()
+                })
+                .sum()
+        }
         let names = ["a", "b", "c"];
         for seed in 0..300 {
             let mut r = ChaCha8Rng::seed_from_u64(seed);
+            let pool: Vec<(Blob, Vec<u8>)> = (0..6)
+                .map(|i| {
+                    let bytes: Vec<u8> = if i % 2 == 0 {
+                        let len = r.random_range(600..2_000);
+                        let mut b = padded(len);
+                        b[r.random_range(0..len)] = r.random();
+                        b
+                    } else {
+                        (0..r.random_range(1..40)).map(|_| r.random()).collect()
+                    };
+                    (Blob::new(bytes.clone()), bytes)
+                })
+                .collect();
             let mut disk = Disk::new();
-            let mut durable = Files::new();
-            let mut pending: Vec<(u64, Nanos, RefOp)> = Vec::new();
+            let mut durable = RefFiles::new();
+            let mut pending: Vec<(Nanos, RefOp)> = Vec::new();
             let config = DiskConfig::default();
             for step in 0..40u64 {
                 let now = step * SEC;
                 let f = names[r.random_range(0..3)].to_owned();
-                let op = match r.random_range(0..10) {
-                    0..=4 => {
+                let op = match r.random_range(0..12) {
+                    0..=3 => {
                         let len = r.random_range(1..6);
                         let data: Vec<u8> = (0..len).map(|_| r.random()).collect();
                         let offset = r.random_range(0..=disk.len(&f) + 2);
                         disk.write(now, &f, offset, &data);
                         RefOp::Write(f, offset, data)
                     }
-                    5 => {
+                    4..=6 => {
+                        let (blob, bytes) = &pool[r.random_range(0..pool.len())];
+                        let offset = if r.random_bool(0.7) {
+                            disk.len(&f)
+                        } else {
+                            r.random_range(0..=disk.len(&f) + 2)
+                        };
+                        disk.write_blob(now, &f, offset, blob.clone());
+                        RefOp::Write(f, offset, bytes.clone())
+                    }
+                    7 => {
                         let len = r.random_range(0..=disk.len(&f) + 1);
                         disk.truncate(now, &f, len);
                         RefOp::Truncate(f, len)
                     }
-                    6 => {
+                    8 => {
                         disk.remove(now, &f);
                         RefOp::Remove(f)
                     }
-                    7 => {
+                    9 => {
                         let to = names[r.random_range(0..3)].to_owned();
                         if to == f {
                             continue;
@@ -756,14 +1076,14 @@ mod tests {
                         disk.rename(now, &f, &to);
                         RefOp::Rename(f, to)
                     }
-                    8 => {
+                    10 => {
                         let upto = disk.fsync_horizon();
                         disk.complete_fsync(&f, upto);
                         // Newest first: an op on a covered name is covered,
                         // and a covered rename covers both its names before it.
                         let mut covered = vec![f.clone()];
                         let mut durable_now = vec![false; pending.len()];
-                        for (i, (_, _, op)) in pending.iter().enumerate().rev() {
+                        for (i, (_, op)) in pending.iter().enumerate().rev() {
                             if !covered.iter().any(|n| touches(op, n)) {
                                 continue;
                             }
@@ -776,7 +1096,7 @@ mod tests {
                         let mut keep = Vec::new();
                         for (p, now_durable) in pending.drain(..).zip(durable_now) {
                             if now_durable {
-                                apply(&mut durable, &p.2);
+                                apply(&mut durable, &p.1);
                             } else {
                                 keep.push(p);
                             }
@@ -788,18 +1108,68 @@ mod tests {
                         disk.writeback(now, &config);
                         while pending
                             .first()
-                            .is_some_and(|p| p.1 + config.dirty_expire_ns <= now)
+                            .is_some_and(|p| p.0 + config.dirty_expire_ns <= now)
                         {
-                            apply(&mut durable, &pending.remove(0).2);
+                            apply(&mut durable, &pending.remove(0).1);
                         }
                         continue;
                     }
                 };
-                pending.push((disk.fsync_horizon(), now, op));
+                pending.push((now, op));
             }
+            let mut cached = durable.clone();
+            for (_, op) in &pending {
+                apply(&mut cached, op);
+            }
+            assert_eq!(cached_files(&disk), cached, "seed {seed}");
             assert_eq!(disk.durable_files(), durable, "seed {seed}");
+
+            let mut torn = disk.clone();
+            let report = torn.power_loss(true, &mut r);
+            assert_eq!(report.ops_lost, pending.len() as u64);
+            let mut expect = durable.clone();
+            match (pending.first(), report.torn_bytes_kept) {
+                (Some((_, RefOp::Write(f, o, d))), Some(n)) => {
+                    if n > 0 {
+                        apply(
+                            &mut expect,
+                            &RefOp::Write(f.clone(), *o, d[..n as usize].to_vec()),
+                        );
+                    }
+                }
+                (Some((_, RefOp::Write(..))), None) => panic!("seed {seed}: nothing torn"),
+                (_, kept) => assert_eq!(kept, None, "seed {seed}: only a write tears"),
+            }
+            assert_eq!(cached_files(&torn), expect, "seed {seed}");
+
+            let mut corrupted = disk.clone();
+            if let Some((file, at)) = corrupted.corrupt(&mut r) {
+                let flipped = corrupted.durable_files();
+                assert_eq!(bits_differing(&flipped, &durable), 1, "seed {seed}");
+                assert_ne!(flipped[&file][at as usize], durable[&file][at as usize]);
+                assert!(bits_differing(&cached_files(&corrupted), &cached) <= 1);
+                corrupted.power_loss(false, &mut r);
+                assert_eq!(cached_files(&corrupted), flipped, "seed {seed}");
+            } else {
+                assert!(durable.values().all(Vec::is_empty), "seed {seed}");
+            }
+            assert_eq!(
+                disk.durable_files(),
+                durable,
+                "clones share, never change, blobs"
+            );
+            assert_eq!(cached_files(&disk), cached, "seed {seed}");
+            for (blob, bytes) in &pool {
+                assert_eq!(blob.to_vec(), *bytes, "seed {seed}");
+            }
+
             disk.power_loss(false, &mut r);
-            assert_eq!(disk.cached, durable, "seed {seed}");
+            assert_eq!(cached_files(&disk), durable, "seed {seed}");
+            let bytes: usize = durable.values().map(Vec::len).sum();
+            assert!(
+                disk.stored_bytes() <= bytes as u64,
+                "no extent outweighs its bytes"
+            );
         }
     }
 }

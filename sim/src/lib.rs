@@ -7,6 +7,7 @@
 //! node's disk and page cache ([`disk`]), and injects faults ([`Fault`]).
 //! Every processed event folds into the run's `trace_hash`.
 
+pub mod blob;
 pub mod ctx;
 pub mod disk;
 pub mod fault;
@@ -19,6 +20,7 @@ pub mod testkit;
 pub mod time;
 pub mod trace;
 
+pub use blob::Blob;
 pub use ctx::{Ctx, DiskWriter};
 pub use disk::{Disk, DiskConfig};
 pub use fault::{poisson_arrivals, Fault, FaultEffect};

@@ -42,7 +42,7 @@ fn probes(n: usize, seed: u64) -> Sim<Probe> {
     let mut sim = Sim::new(seed, SimConfig::default());
     for i in 0..n {
         sim.add_node(format!("p{i}"), |ctx| {
-            let data = ctx.disk().read("data").map(<[u8]>::to_vec);
+            let data = ctx.disk().read("data").map(|d| d.into_owned());
             ctx.observe(Seen::Booted(data));
             Probe::default()
         });

@@ -7,25 +7,25 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::controller::rpc::ControllerRequest;
-use crate::protocol::TopicPartition;
+use crate::protocol::TopicIdPartition;
 
 /// ISR changes waiting to be sent or answered.
 #[derive(Debug, Default)]
 pub struct AlterPartitionManager {
-    unsent: BTreeMap<TopicPartition, ControllerRequest>,
-    in_flight: BTreeSet<TopicPartition>,
+    unsent: BTreeMap<TopicIdPartition, ControllerRequest>,
+    in_flight: BTreeSet<TopicIdPartition>,
 }
 
 impl AlterPartitionManager {
     /// Queues an AlterPartition for `tp` (replacing one not yet sent).
-    pub fn submit(&mut self, tp: TopicPartition, request: ControllerRequest) {
+    pub fn submit(&mut self, tp: TopicIdPartition, request: ControllerRequest) {
         self.unsent.insert(tp, request);
     }
 
     /// The proposals to send now (partitions without one in flight), in
     /// partition order; they count as in flight from here.
-    pub fn take_unsent(&mut self) -> Vec<(TopicPartition, ControllerRequest)> {
-        let ready: Vec<TopicPartition> = self
+    pub fn take_unsent(&mut self) -> Vec<(TopicIdPartition, ControllerRequest)> {
+        let ready: Vec<TopicIdPartition> = self
             .unsent
             .keys()
             .filter(|tp| !self.in_flight.contains(*tp))
@@ -35,14 +35,14 @@ impl AlterPartitionManager {
             .into_iter()
             .filter_map(|tp| {
                 let request = self.unsent.remove(&tp)?;
-                self.in_flight.insert(tp.clone());
+                self.in_flight.insert(tp);
                 Some((tp, request))
             })
             .collect()
     }
 
     /// The request for `tp` was answered or lost.
-    pub fn done(&mut self, tp: &TopicPartition) {
+    pub fn done(&mut self, tp: &TopicIdPartition) {
         self.in_flight.remove(tp);
     }
 }

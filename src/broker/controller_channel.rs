@@ -9,7 +9,7 @@ use sim::{Nanos, MILLIS};
 
 use crate::controller::rpc::ControllerRequest;
 use crate::node::{Address, Env, InFlight, KafkaNodeId, NetworkClient};
-use crate::protocol::TopicPartition;
+use crate::protocol::TopicIdPartition;
 
 /// `controller.quorum.request.timeout.ms` default.
 pub const REQUEST_TIMEOUT_NS: Nanos = 2000 * MILLIS;
@@ -20,7 +20,7 @@ pub enum ControllerPurpose {
     /// BrokerRegistration or BrokerHeartbeat.
     Lifecycle,
     /// An ISR change of this partition.
-    AlterPartition(TopicPartition),
+    AlterPartition(TopicIdPartition),
     /// A block of producer ids.
     AllocateProducerIds,
 }

@@ -17,12 +17,12 @@ use super::log_manager::LogManager;
 use super::partition::{Partition, Role};
 use super::{BrokerObs, BrokerTimer};
 use crate::node::{Address, Env, KafkaNodeId, NetworkClient};
-use crate::protocol::{FetchPartition, FetchedPartition, KafkaRequest, TopicPartition};
+use crate::protocol::{FetchPartition, FetchedPartition, KafkaRequest, TopicIdPartition, TpMap};
 
 /// A fetched partition as the request named it: leader epoch and fetch offset.
 #[derive(Clone, Debug)]
 struct Asked {
-    tp: TopicPartition,
+    tp: TopicIdPartition,
     leader_epoch: i32,
     fetch_offset: u64,
 }
@@ -53,7 +53,7 @@ pub struct ReplicaFetcherManager {
 /// What a fetcher works on: the broker's partitions and logs, and its epoch.
 pub struct Replicas<'a> {
     /// The broker's partitions.
-    pub partitions: &'a mut BTreeMap<TopicPartition, Partition>,
+    pub partitions: &'a mut TpMap<Partition>,
     /// Its logs.
     pub logs: &'a mut LogManager,
     /// Its broker epoch (KIP-903), once registered.
@@ -104,13 +104,13 @@ impl ReplicaFetcherManager {
             };
             let fetch_offset = p.log.log_end_offset();
             partitions.push(FetchPartition {
-                tp: tp.clone(),
+                tp: *tp,
                 current_leader_epoch: p.leader_epoch,
                 fetch_offset,
                 last_fetched_epoch,
             });
             asked.push(Asked {
-                tp: tp.clone(),
+                tp: *tp,
                 leader_epoch: p.leader_epoch,
                 fetch_offset,
             });
@@ -174,7 +174,12 @@ impl ReplicaFetcherManager {
     }
 
     /// A flush of `tp` finished: its fetcher may go on.
-    pub fn after_flush(&mut self, env: &mut Env<'_>, tp: &TopicPartition, replicas: Replicas<'_>) {
+    pub fn after_flush(
+        &mut self,
+        env: &mut Env<'_>,
+        tp: &TopicIdPartition,
+        replicas: Replicas<'_>,
+    ) {
         let Some(Role::Follower { leader }) = replicas.partitions.get(tp).map(|p| p.role.clone())
         else {
             return;
@@ -211,10 +216,19 @@ impl ReplicaFetcherManager {
         }
         let now_ms = env.now_ms();
         let mut errors = false;
+        // Answers come in the order asked: a cursor finds each in one step.
+        let mut cursor = 0;
         for answer in answers {
-            let Some(sent) = asked.iter().find(|a| a.tp == answer.tp) else {
+            let at = if asked.get(cursor).is_some_and(|a| a.tp == answer.tp) {
+                Some(cursor)
+            } else {
+                asked.iter().position(|a| a.tp == answer.tp)
+            };
+            let Some(at) = at else {
                 continue;
             };
+            cursor = at + 1;
+            let sent = &asked[at];
             let Some(p) = replicas.partitions.get_mut(&answer.tp) else {
                 continue;
             };
@@ -239,7 +253,7 @@ impl ReplicaFetcherManager {
                 let target = target.min(p.log.log_end_offset());
                 if let Some(records) = p.truncate_to(target, &mut out) {
                     env.observe(BrokerObs::Truncated {
-                        partition: answer.tp.to_string(),
+                        partition: answer.tp,
                         to_offset: target,
                         records,
                     });

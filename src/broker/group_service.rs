@@ -28,13 +28,15 @@ use crate::group::records::GroupRecord;
 use crate::log::Record;
 use crate::metadata::{MetadataImage, Uuid};
 use crate::node::{Deadline, Env};
-use crate::protocol::{KafkaResponse, TopicPartition};
+use crate::protocol::{KafkaResponse, TopicId, TopicIdPartition, Topics};
 
 /// The broker's group coordinator and what it waits for.
 #[derive(Debug)]
 pub struct GroupCoordinatorService {
     coordinator: GroupCoordinator<ReplyTo>,
     num_partitions: u32,
+    /// `__consumer_offsets` in the run's topic table.
+    offsets_topic: Option<TopicId>,
     /// Offsets partitions led but not loaded yet.
     loading: BTreeSet<u32>,
     tick: Deadline,
@@ -45,6 +47,7 @@ pub struct GroupCoordinatorService {
 impl GroupCoordinatorService {
     /// The coordinator of an offsets topic of `num_partitions` partitions.
     pub fn new(
+        topics: &Topics,
         num_partitions: u32,
         initial_rebalance_delay_ms: u64,
         forget_offsets_on_load: bool,
@@ -53,6 +56,7 @@ impl GroupCoordinatorService {
             coordinator: GroupCoordinator::new(num_partitions)
                 .with_initial_rebalance_delay_ms(initial_rebalance_delay_ms),
             num_partitions,
+            offsets_topic: topics.id(CONSUMER_OFFSETS),
             loading: BTreeSet::new(),
             tick: Deadline::default(),
             forget_offsets_on_load,
@@ -172,16 +176,16 @@ impl GroupCoordinatorService {
 
     /// A loading offsets partition whose high watermark reached its epoch
     /// start loads its groups.
-    fn maybe_load(&mut self, env: &mut Env<'_>, replicas: &ReplicaManager, tp: &TopicPartition) {
+    fn maybe_load(&mut self, env: &mut Env<'_>, replicas: &ReplicaManager, tp: &TopicIdPartition) {
         if !self.loading.contains(&tp.partition) || !replicas.committed_since_epoch_start(tp) {
             return;
         }
         self.loading.remove(&tp.partition);
         let forget = self.forget_offsets_on_load;
         let batches = replicas.batches(tp);
-        let records: Vec<&Record> = batches
+        let records: Vec<Record> = batches
             .iter()
-            .flat_map(|b| b.records.iter())
+            .flat_map(|b| b.records())
             .filter(|r| {
                 !(forget
                     && matches!(
@@ -190,7 +194,7 @@ impl GroupCoordinatorService {
                     ))
             })
             .collect();
-        self.coordinator.load(tp.partition, records, env.now_ms());
+        self.coordinator.load(tp.partition, &records, env.now_ms());
         self.schedule_tick(env);
     }
 
@@ -213,8 +217,14 @@ impl GroupCoordinatorService {
                     partition,
                     records,
                 } => {
-                    let tp = TopicPartition::new(CONSUMER_OFFSETS, partition);
-                    if let Some(error) = replicas.append_internal(env, id, &tp, records) {
+                    let appended = match self.offsets_topic {
+                        Some(topic) => {
+                            let tp = TopicIdPartition::new(topic, partition);
+                            replicas.append_internal(env, id, &tp, records)
+                        }
+                        None => Some(Errors::UnknownTopicOrPartition),
+                    };
+                    if let Some(error) = appended {
                         let mut more = Vec::new();
                         self.coordinator
                             .on_append_done(env.now_ms(), id, Some(error), &mut more);

@@ -7,11 +7,12 @@
 //! Kafka's `CheckpointFile` does: temp file, fsync, rename, directory flush.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use super::checkpoints::{self, HW_CHECKPOINT, RECOVERY_CHECKPOINT};
 use crate::log::{LogConfig, UnifiedLog};
 use crate::node::{DiskView, Effect, Env, FSYNC_UNTRACKED};
-use crate::protocol::TopicPartition;
+use crate::protocol::{TopicIdPartition, Topics};
 
 use super::BrokerObs;
 
@@ -27,7 +28,7 @@ enum FsyncPurpose {
 /// A log flush whose fsyncs are in flight.
 #[derive(Clone, Debug)]
 struct FlushGroup {
-    tp: TopicPartition,
+    tp: TopicIdPartition,
     upto: u64,
     tokens: usize,
 }
@@ -36,7 +37,7 @@ struct FlushGroup {
 #[derive(Debug)]
 pub struct LoadedLog {
     /// Its partition.
-    pub tp: TopicPartition,
+    pub tp: TopicIdPartition,
     /// The log, its high watermark restored from the checkpoint.
     pub log: UnifiedLog,
 }
@@ -45,16 +46,18 @@ pub struct LoadedLog {
 #[derive(Debug)]
 pub struct LogManager {
     config: LogConfig,
+    topics: Arc<Topics>,
     fsyncs: BTreeMap<u64, FsyncPurpose>,
     flushes: BTreeMap<u64, FlushGroup>,
     next_token: u64,
 }
 
 impl LogManager {
-    /// Logs with `config`.
-    pub fn new(config: LogConfig) -> Self {
+    /// Logs with `config`, of the run's `topics`.
+    pub fn new(config: LogConfig, topics: Arc<Topics>) -> Self {
         Self {
             config,
+            topics,
             fsyncs: BTreeMap::new(),
             flushes: BTreeMap::new(),
             next_token: FSYNC_UNTRACKED,
@@ -64,14 +67,16 @@ impl LogManager {
     /// Boot: recovers every partition log directory on `disk` (not the
     /// metadata log, which the KRaft client reads), in directory order.
     pub fn load_logs(&mut self, env: &mut Env<'_>, disk: &dyn DiskView) -> Vec<LoadedLog> {
-        let hws = checkpoints::decode(disk.read(HW_CHECKPOINT).as_deref());
-        let recovery_points = checkpoints::decode(disk.read(RECOVERY_CHECKPOINT).as_deref());
+        let topics = Arc::clone(&self.topics);
+        let hws = checkpoints::decode(disk.read(HW_CHECKPOINT).as_deref(), &topics);
+        let recovery_points =
+            checkpoints::decode(disk.read(RECOVERY_CHECKPOINT).as_deref(), &topics);
         let mut dirs: BTreeMap<String, Vec<(String, Vec<u8>)>> = BTreeMap::new();
         for file in disk.files() {
             let Some((dir, _)) = file.split_once('/') else {
                 continue;
             };
-            if checkpoints::parse_dir(dir).is_none() || dir.starts_with("__cluster_metadata") {
+            if topics.parse(dir).is_none() {
                 continue;
             }
             let bytes = disk.read(&file).map(|b| b.into_owned()).unwrap_or_default();
@@ -79,14 +84,14 @@ impl LogManager {
         }
         let mut loaded = Vec::new();
         for (dir, files) in dirs {
-            let tp = checkpoints::parse_dir(&dir).expect("checked above");
+            let tp = topics.parse(&dir).expect("checked above");
             let recovery_point = recovery_points.get(&tp).copied().unwrap_or(0);
             let mut out = Vec::new();
             let mut log = UnifiedLog::recover(&dir, self.config, &files, recovery_point, &mut out);
             let hw = hws.get(&tp).copied().unwrap_or(0);
             log.update_high_watermark(hw.min(log.log_end_offset()));
             env.observe(BrokerObs::Recovered {
-                partition: tp.to_string(),
+                partition: tp,
                 log_end_offset: log.log_end_offset(),
             });
             self.apply(env, &tp, log.log_end_offset(), out);
@@ -96,8 +101,9 @@ impl LogManager {
     }
 
     /// A fresh, empty log for a replica this broker is assigned.
-    pub fn create_log(&self, tp: &TopicPartition) -> UnifiedLog {
-        UnifiedLog::recover(&tp.to_string(), self.config, &[], 0, &mut Vec::new())
+    pub fn create_log(&self, tp: &TopicIdPartition) -> UnifiedLog {
+        let dir = self.topics.show(*tp);
+        UnifiedLog::recover(&dir, self.config, &[], 0, &mut Vec::new())
     }
 
     fn token(&mut self) -> u64 {
@@ -110,7 +116,7 @@ impl LogManager {
     pub fn apply(
         &mut self,
         env: &mut Env<'_>,
-        tp: &TopicPartition,
+        tp: &TopicIdPartition,
         log_end_offset: u64,
         out: Vec<Effect>,
     ) {
@@ -131,7 +137,7 @@ impl LogManager {
         self.flushes.insert(
             group,
             FlushGroup {
-                tp: tp.clone(),
+                tp: *tp,
                 upto: log_end_offset,
                 tokens: segments.len(),
             },
@@ -145,7 +151,7 @@ impl LogManager {
 
     /// An fsync completed: returns the partition and offset a completed
     /// flush covers (its recovery point may move there).
-    pub fn on_fsync(&mut self, env: &mut Env<'_>, token: u64) -> Option<(TopicPartition, u64)> {
+    pub fn on_fsync(&mut self, env: &mut Env<'_>, token: u64) -> Option<(TopicIdPartition, u64)> {
         match self.fsyncs.remove(&token)? {
             FsyncPurpose::Flush { group } => {
                 let g = self.flushes.get_mut(&group)?;
@@ -167,14 +173,14 @@ impl LogManager {
     }
 
     /// Whether a flush of `tp` covering `offset` is in flight.
-    pub fn flush_pending(&self, tp: &TopicPartition, offset: u64) -> bool {
+    pub fn flush_pending(&self, tp: &TopicIdPartition, offset: u64) -> bool {
         self.flushes
             .values()
             .any(|g| &g.tp == tp && g.upto >= offset)
     }
 
     /// Whether any flush of `tp` is in flight.
-    pub fn is_flushing(&self, tp: &TopicPartition) -> bool {
+    pub fn is_flushing(&self, tp: &TopicIdPartition) -> bool {
         self.flushes.values().any(|g| &g.tp == tp)
     }
 
@@ -182,7 +188,7 @@ impl LogManager {
     pub fn checkpoint_high_watermarks(
         &mut self,
         env: &mut Env<'_>,
-        offsets: &BTreeMap<TopicPartition, u64>,
+        offsets: &BTreeMap<TopicIdPartition, u64>,
     ) {
         self.write_checkpoint(env, HW_CHECKPOINT, offsets);
     }
@@ -191,7 +197,7 @@ impl LogManager {
     pub fn checkpoint_recovery_points(
         &mut self,
         env: &mut Env<'_>,
-        offsets: &BTreeMap<TopicPartition, u64>,
+        offsets: &BTreeMap<TopicIdPartition, u64>,
     ) {
         self.write_checkpoint(env, RECOVERY_CHECKPOINT, offsets);
     }
@@ -202,11 +208,11 @@ impl LogManager {
         &mut self,
         env: &mut Env<'_>,
         file: &str,
-        offsets: &BTreeMap<TopicPartition, u64>,
+        offsets: &BTreeMap<TopicIdPartition, u64>,
     ) {
         let tmp = format!("{file}.tmp");
         env.remove(tmp.clone());
-        env.write(tmp.clone(), 0, checkpoints::encode(offsets));
+        env.write(tmp.clone(), 0, checkpoints::encode(offsets, &self.topics));
         let token = self.token();
         self.fsyncs.insert(
             token,

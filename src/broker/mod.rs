@@ -21,6 +21,8 @@ pub mod producer_state;
 mod purgatory;
 mod replica_manager;
 mod server;
+#[cfg(test)]
+mod tests_replica_manager;
 
 pub use group_service::GroupCoordinatorService;
 pub use lifecycle::{BrokerLifecycleManager, LifecycleEvent};

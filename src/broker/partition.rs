@@ -10,7 +10,7 @@ use std::sync::Arc;
 use crate::log::{AppendError, RecordBatch, UnifiedLog};
 use crate::metadata::Uuid;
 use crate::node::Effect;
-use crate::protocol::TopicPartition;
+use crate::protocol::TopicIdPartition;
 
 use super::producer_state::ProducerStateManager;
 
@@ -84,7 +84,7 @@ pub enum Role {
 #[derive(Debug)]
 pub struct Partition {
     /// Which partition.
-    pub tp: TopicPartition,
+    pub tp: TopicIdPartition,
     /// Its topic's id (from metadata).
     pub topic_id: Uuid,
     /// Its log.
@@ -107,7 +107,7 @@ pub struct Partition {
 
 impl Partition {
     /// A replica of `tp` over `log`, not yet told its role.
-    pub fn new(tp: TopicPartition, log: UnifiedLog, me: u32, min_insync: usize) -> Self {
+    pub fn new(tp: TopicIdPartition, log: UnifiedLog, me: u32, min_insync: usize) -> Self {
         let mut producers = ProducerStateManager::default();
         for batch in log.batches() {
             producers.update(batch);
@@ -180,19 +180,22 @@ impl Partition {
     }
 
     /// Records a follower's fetch at `fetch_offset` (Kafka's
-    /// `Replica.updateFetchStateOrThrow`).
+    /// `Replica.updateFetchStateOrThrow`). Returns whether the follower's
+    /// log end offset moved: only then may the high watermark.
     pub fn record_follower_fetch(
         &mut self,
         follower: u32,
         broker_epoch: u64,
         fetch_offset: u64,
         now_ms: u64,
-    ) {
+    ) -> bool {
         let leader_leo = self.log.log_end_offset();
         let Role::Leader(leader) = &mut self.role else {
-            return;
+            return false;
         };
+        let known = leader.followers.contains_key(&follower);
         let f = leader.followers.entry(follower).or_default();
+        let moved = !known || f.log_end_offset != fetch_offset;
         if fetch_offset >= leader_leo {
             f.last_caught_up_ms = f.last_caught_up_ms.max(now_ms);
         } else if fetch_offset >= f.last_fetch_leader_leo {
@@ -202,6 +205,7 @@ impl Partition {
         f.last_fetch_leader_leo = leader_leo;
         f.last_fetch_ms = now_ms;
         f.broker_epoch = broker_epoch;
+        moved
     }
 
     /// The high watermark the ISR allows now: the least log end offset over
@@ -209,22 +213,32 @@ impl Partition {
     /// None when it would not move.
     pub fn next_high_watermark(&self) -> Option<u64> {
         let leader = self.leader_state()?;
-        let isr = leader.maximal_isr();
-        if isr.len() < self.min_insync {
+        let leo = self.log.log_end_offset();
+        let end_of = |r: u32| {
+            if r == self.me {
+                leo
+            } else {
+                leader.followers.get(&r).map_or(0, |f| f.log_end_offset)
+            }
+        };
+        // The maximal ISR: the ISR and any replica an AlterPartition in
+        // flight adds (counted once), without building it.
+        let added = leader
+            .pending
+            .iter()
+            .flat_map(|p| p.proposed.iter())
+            .filter(|r| !leader.isr.contains(r));
+        let mut size = 0;
+        let mut least: Option<u64> = None;
+        for &r in leader.isr.iter().chain(added) {
+            size += 1;
+            let end = end_of(r);
+            least = Some(least.map_or(end, |l| l.min(end)));
+        }
+        if size < self.min_insync {
             return None;
         }
-        let leo = self.log.log_end_offset();
-        let hw = isr
-            .iter()
-            .map(|&r| {
-                if r == self.me {
-                    leo
-                } else {
-                    leader.followers.get(&r).map_or(0, |f| f.log_end_offset)
-                }
-            })
-            .min()
-            .unwrap_or(leo);
+        let hw = least.unwrap_or(leo);
         (hw > self.log.high_watermark()).then_some(hw)
     }
 
@@ -282,10 +296,10 @@ mod tests {
                 value: vec![i as u8],
                 timestamp_ms: 0,
             };
-            log.append_as_leader(vec![r], -1, -1, -1, 0, 0, &mut Vec::new());
+            log.append_records(vec![r], -1, -1, -1, 0, 0, &mut Vec::new());
         }
         Partition {
-            tp: TopicPartition::new("t", 0),
+            tp: TopicIdPartition::new(crate::protocol::TopicId(0), 0),
             topic_id: Uuid(1),
             log,
             producers: ProducerStateManager::default(),

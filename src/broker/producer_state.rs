@@ -125,20 +125,14 @@ mod tests {
     use crate::log::Record;
 
     fn batch(offset: u64, seq: i32, n: usize, epoch: i16) -> RecordBatch {
-        RecordBatch {
-            base_offset: offset,
-            partition_leader_epoch: 0,
-            producer_id: 7,
-            producer_epoch: epoch,
-            base_sequence: seq,
-            records: (0..n)
-                .map(|i| Record {
-                    key: None,
-                    value: vec![i as u8],
-                    timestamp_ms: 0,
-                })
-                .collect(),
-        }
+        let records: Vec<Record> = (0..n)
+            .map(|i| Record {
+                key: None,
+                value: vec![i as u8],
+                timestamp_ms: 0,
+            })
+            .collect();
+        RecordBatch::of(offset, 0, (7, epoch, seq), &records)
     }
 
     #[test]

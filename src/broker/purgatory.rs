@@ -10,7 +10,7 @@ use sim::Nanos;
 use super::BrokerTimer;
 use crate::errors::Errors;
 use crate::node::{Address, Deadline, Env};
-use crate::protocol::{FetchPartition, TopicPartition};
+use crate::protocol::{FetchPartition, TopicIdPartition};
 
 /// Who a response goes to: the requester and its correlation id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -43,7 +43,7 @@ pub enum PartitionOutcome {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProducePartitionStatus {
     /// The partition.
-    pub tp: TopicPartition,
+    pub tp: TopicIdPartition,
     /// The offset after the appended records: done once the high watermark (acks=all) or
     /// the flush (a flushing log) reaches it.
     pub required_offset: u64,
@@ -75,7 +75,7 @@ impl DelayedProduce {
     }
 
     /// Whether it waits on `tp`.
-    pub fn watches(&self, tp: &TopicPartition) -> bool {
+    pub fn watches(&self, tp: &TopicIdPartition) -> bool {
         self.parts.iter().any(|p| &p.tp == tp)
     }
 }
@@ -96,7 +96,7 @@ pub struct DelayedFetch {
 
 impl DelayedFetch {
     /// Whether it waits on `tp`.
-    pub fn watches(&self, tp: &TopicPartition) -> bool {
+    pub fn watches(&self, tp: &TopicIdPartition) -> bool {
         self.partitions.iter().any(|p| &p.tp == tp)
     }
 }
@@ -133,7 +133,7 @@ impl DelayedOperationPurgatory {
     }
 
     /// The produces waiting on `tp` (all of them when None), in arrival order.
-    pub fn produces_watching(&self, tp: Option<&TopicPartition>) -> Vec<u64> {
+    pub fn produces_watching(&self, tp: Option<&TopicIdPartition>) -> Vec<u64> {
         self.produces
             .iter()
             .filter(|(_, d)| tp.is_none_or(|tp| d.watches(tp)))
@@ -142,7 +142,7 @@ impl DelayedOperationPurgatory {
     }
 
     /// The fetches waiting on `tp`, in arrival order.
-    pub fn fetches_watching(&self, tp: &TopicPartition) -> Vec<u64> {
+    pub fn fetches_watching(&self, tp: &TopicIdPartition) -> Vec<u64> {
         self.fetches
             .iter()
             .filter(|(_, f)| f.watches(tp))
@@ -172,7 +172,7 @@ impl DelayedOperationPurgatory {
 
     /// Every waiting produce, each partition failed with `error` where still
     /// pending: a produce whose partition moved on.
-    pub fn fail_pending(&mut self, tp: &TopicPartition, error: Errors) {
+    pub fn fail_pending(&mut self, tp: &TopicIdPartition, error: Errors) {
         for d in self.produces.values_mut() {
             for part in &mut d.parts {
                 if &part.tp == tp && part.outcome == PartitionOutcome::Pending {

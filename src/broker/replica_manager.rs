@@ -12,7 +12,7 @@
 //! [`DelayedOperationPurgatory`], its ISR proposals to the
 //! [`AlterPartitionManager`].
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use sim::MILLIS;
@@ -35,8 +35,8 @@ use crate::log::{Record, RecordBatch};
 use crate::metadata::MetadataImage;
 use crate::node::{Address, DiskView, Env};
 use crate::protocol::{
-    FetchPartition, FetchedPartition, KafkaMsg, KafkaResponse, ProduceData, ProduceResult,
-    TopicPartition, EARLIEST_TIMESTAMP,
+    FetchPartition, FetchedPartition, KafkaMsg, KafkaResponse, ProduceData, ProduceResult, TopicId,
+    TopicIdPartition, Topics, TpMap, EARLIEST_TIMESTAMP,
 };
 
 /// What the replica manager tells the broker's group coordinator about
@@ -44,11 +44,11 @@ use crate::protocol::{
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ReplicaEvent {
     /// This broker became leader of an offsets partition.
-    BecameLeader(TopicPartition),
+    BecameLeader(TopicIdPartition),
     /// This broker stopped leading an offsets partition.
-    StoppedLeading(TopicPartition),
+    StoppedLeading(TopicIdPartition),
     /// An offsets partition's high watermark moved.
-    HighWatermarkMoved(TopicPartition),
+    HighWatermarkMoved(TopicIdPartition),
     /// The coordinator's append `id` ended (None: committed).
     InternalAppendDone {
         /// The append's id.
@@ -63,7 +63,10 @@ pub enum ReplicaEvent {
 pub struct ReplicaManager {
     me: u32,
     config: BrokerConfig,
-    partitions: BTreeMap<TopicPartition, Partition>,
+    topics: Arc<Topics>,
+    /// `__consumer_offsets` in the run's topic table.
+    offsets_topic: Option<TopicId>,
+    partitions: TpMap<Partition>,
     logs: LogManager,
     purgatory: DelayedOperationPurgatory,
     fetchers: ReplicaFetcherManager,
@@ -83,21 +86,23 @@ pub(super) fn reply(env: &mut Env<'_>, to: ReplyTo, response: KafkaResponse) {
     );
 }
 
-fn is_internal(tp: &TopicPartition) -> bool {
-    tp.topic == CONSUMER_OFFSETS
-}
-
 impl ReplicaManager {
     /// Boots broker `me`'s replicas: every log on `disk` is recovered
     /// (Kafka's LogManager after an unclean shutdown), offline until the
     /// metadata says what they are, and the periodic tasks start.
-    pub fn boot(me: u32, config: BrokerConfig, env: &mut Env<'_>, disk: &dyn DiskView) -> Self {
-        let mut logs = LogManager::new(config.log);
+    pub fn boot(
+        me: u32,
+        config: BrokerConfig,
+        topics: &Arc<Topics>,
+        env: &mut Env<'_>,
+        disk: &dyn DiskView,
+    ) -> Self {
+        let mut logs = LogManager::new(config.log, Arc::clone(topics));
         let partitions = logs
             .load_logs(env, disk)
             .into_iter()
             .map(|l| {
-                let p = Partition::new(l.tp.clone(), l.log, me, config.min_insync_replicas);
+                let p = Partition::new(l.tp, l.log, me, config.min_insync_replicas);
                 (l.tp, p)
             })
             .collect();
@@ -118,6 +123,8 @@ impl ReplicaManager {
         Self {
             me,
             config,
+            topics: Arc::clone(topics),
+            offsets_topic: topics.id(CONSUMER_OFFSETS),
             partitions,
             logs,
             purgatory: DelayedOperationPurgatory::default(),
@@ -128,8 +135,23 @@ impl ReplicaManager {
         }
     }
 
+    /// Whether `tp` is an offsets partition (its coordinator hears of it).
+    fn is_internal(&self, tp: &TopicIdPartition) -> bool {
+        Some(tp.topic_id) == self.offsets_topic
+    }
+
+    /// The run's topics.
+    pub fn topics(&self) -> &Topics {
+        &self.topics
+    }
+
+    /// The hosted partition `tp`, by name (for views of the broker).
+    pub fn partition(&self, tp: &crate::protocol::TopicPartition) -> Option<&Partition> {
+        self.partitions.get(&self.topics.by_name(tp)?)
+    }
+
     /// The hosted partitions.
-    pub fn partitions(&self) -> &BTreeMap<TopicPartition, Partition> {
+    pub fn partitions(&self) -> &TpMap<Partition> {
         &self.partitions
     }
 
@@ -144,7 +166,7 @@ impl ReplicaManager {
     }
 
     /// ISR changes to send to the controller now.
-    pub fn take_alter_partitions(&mut self) -> Vec<(TopicPartition, ControllerRequest)> {
+    pub fn take_alter_partitions(&mut self) -> Vec<(TopicIdPartition, ControllerRequest)> {
         self.alter_partition.take_unsent()
     }
 
@@ -160,7 +182,12 @@ impl ReplicaManager {
     }
 
     /// Carries out a partition's log effects.
-    fn apply_log(&mut self, env: &mut Env<'_>, tp: &TopicPartition, out: Vec<crate::node::Effect>) {
+    fn apply_log(
+        &mut self,
+        env: &mut Env<'_>,
+        tp: &TopicIdPartition,
+        out: Vec<crate::node::Effect>,
+    ) {
         let leo = self
             .partitions
             .get(tp)
@@ -182,7 +209,7 @@ impl ReplicaManager {
                 let hws = self
                     .partitions
                     .iter()
-                    .map(|(tp, p)| (tp.clone(), p.log.high_watermark()))
+                    .map(|(tp, p)| (*tp, p.log.high_watermark()))
                     .collect();
                 self.logs.checkpoint_high_watermarks(env, &hws);
                 env.set_timer_after(
@@ -194,7 +221,7 @@ impl ReplicaManager {
                 let points = self
                     .partitions
                     .iter()
-                    .map(|(tp, p)| (tp.clone(), p.log.recovery_point()))
+                    .map(|(tp, p)| (*tp, p.log.recovery_point()))
                     .collect();
                 self.logs.checkpoint_recovery_points(env, &points);
                 env.set_timer_after(
@@ -269,6 +296,9 @@ impl ReplicaManager {
         let now_ms = env.now_ms();
         let mut seen = BTreeSet::new();
         for (name, topic) in &image.topics {
+            let Some(topic_id) = self.topics.id(name) else {
+                continue;
+            };
             let min_insync = topic
                 .configs
                 .get("min.insync.replicas")
@@ -278,12 +308,12 @@ impl ReplicaManager {
                 if !reg.replicas.contains(&self.me) {
                     continue;
                 }
-                let tp = TopicPartition::new(name, index);
-                seen.insert(tp.clone());
+                let tp = TopicIdPartition::new(topic_id, index);
+                seen.insert(tp);
                 if !self.partitions.contains_key(&tp) {
                     let log = self.logs.create_log(&tp);
-                    let p = Partition::new(tp.clone(), log, self.me, min_insync);
-                    self.partitions.insert(tp.clone(), p);
+                    let p = Partition::new(tp, log, self.me, min_insync);
+                    self.partitions.insert(tp, p);
                 }
                 let p = self.partitions.get_mut(&tp).expect("inserted above");
                 p.topic_id = topic.id;
@@ -322,11 +352,11 @@ impl ReplicaManager {
                 }
             }
         }
-        let gone: Vec<TopicPartition> = self
+        let gone: Vec<TopicIdPartition> = self
             .partitions
             .iter()
             .filter(|(tp, p)| !seen.contains(*tp) && !matches!(p.role, Role::Offline))
-            .map(|(tp, _)| tp.clone())
+            .map(|(tp, _)| *tp)
             .collect();
         for tp in gone {
             let p = &self.partitions[&tp];
@@ -338,7 +368,7 @@ impl ReplicaManager {
     fn make_leader(
         &mut self,
         env: &mut Env<'_>,
-        tp: &TopicPartition,
+        tp: &TopicIdPartition,
         (leader_epoch, partition_epoch): (i32, i32),
         isr: Vec<u32>,
         now_ms: u64,
@@ -365,14 +395,14 @@ impl ReplicaManager {
         p.leader_epoch = leader_epoch;
         p.partition_epoch = partition_epoch;
         env.observe(BrokerObs::BecameLeader {
-            partition: tp.to_string(),
+            partition: *tp,
             leader_epoch,
             log_end_offset: leo,
         });
         self.apply_log(env, tp, out);
         self.answer_fetches_on(env, tp);
-        if is_internal(tp) {
-            self.events.push(ReplicaEvent::BecameLeader(tp.clone()));
+        if self.is_internal(tp) {
+            self.events.push(ReplicaEvent::BecameLeader(*tp));
         }
         self.maybe_advance_hw(env, tp);
     }
@@ -380,7 +410,7 @@ impl ReplicaManager {
     fn make_follower(
         &mut self,
         env: &mut Env<'_>,
-        tp: &TopicPartition,
+        tp: &TopicIdPartition,
         leader: u32,
         epochs: (i32, i32),
     ) {
@@ -393,7 +423,7 @@ impl ReplicaManager {
             let mut out = Vec::new();
             if let Some(records) = p.truncate_to(hw, &mut out) {
                 env.observe(BrokerObs::Truncated {
-                    partition: tp.to_string(),
+                    partition: *tp,
                     to_offset: hw,
                     records,
                 });
@@ -409,7 +439,7 @@ impl ReplicaManager {
     fn step_down(
         &mut self,
         env: &mut Env<'_>,
-        tp: &TopicPartition,
+        tp: &TopicIdPartition,
         role: Role,
         (leader_epoch, partition_epoch): (i32, i32),
     ) {
@@ -421,14 +451,14 @@ impl ReplicaManager {
         p.role = role;
         p.leader_epoch = leader_epoch;
         p.partition_epoch = partition_epoch;
-        if was_leader && is_internal(tp) {
-            self.events.push(ReplicaEvent::StoppedLeading(tp.clone()));
+        if was_leader && self.is_internal(tp) {
+            self.events.push(ReplicaEvent::StoppedLeading(*tp));
         }
     }
 
     /// Raises the leader's high watermark as far as the ISR allows, and
     /// completes what waited for it.
-    fn maybe_advance_hw(&mut self, env: &mut Env<'_>, tp: &TopicPartition) {
+    fn maybe_advance_hw(&mut self, env: &mut Env<'_>, tp: &TopicIdPartition) {
         let Some(p) = self.partitions.get_mut(tp) else {
             return;
         };
@@ -436,12 +466,11 @@ impl ReplicaManager {
             return;
         };
         p.log.update_high_watermark(hw);
-        if is_internal(tp) {
-            self.events
-                .push(ReplicaEvent::HighWatermarkMoved(tp.clone()));
+        if self.is_internal(tp) {
+            self.events.push(ReplicaEvent::HighWatermarkMoved(*tp));
         } else {
             env.observe(BrokerObs::HighWatermark {
-                partition: tp.clone(),
+                partition: *tp,
                 high_watermark: hw,
             });
         }
@@ -453,7 +482,7 @@ impl ReplicaManager {
     fn maybe_shrink_isrs(&mut self, env: &mut Env<'_>) {
         let now_ms = env.now_ms();
         let lag = self.config.replica_lag_time_max_ms;
-        let shrinks: Vec<(TopicPartition, Vec<u32>)> = self
+        let shrinks: Vec<(TopicIdPartition, Vec<u32>)> = self
             .partitions
             .iter()
             .filter_map(|(tp, p)| {
@@ -466,7 +495,7 @@ impl ReplicaManager {
                         .copied()
                         .filter(|r| !out.contains(r))
                         .collect();
-                    (tp.clone(), isr)
+                    (*tp, isr)
                 })
             })
             .collect();
@@ -477,7 +506,7 @@ impl ReplicaManager {
 
     /// Proposes `isr` for `tp` to the controller (AlterPartition with each
     /// member's broker epoch, KIP-903).
-    fn propose_isr(&mut self, tp: &TopicPartition, isr: Vec<u32>, now_ms: u64) {
+    fn propose_isr(&mut self, tp: &TopicIdPartition, isr: Vec<u32>, now_ms: u64) {
         let Some(broker_epoch) = self.broker_epoch else {
             return;
         };
@@ -511,14 +540,14 @@ impl ReplicaManager {
             new_isr_with_epochs: epochs,
             partition_epoch: p.partition_epoch,
         };
-        self.alter_partition.submit(tp.clone(), request);
+        self.alter_partition.submit(*tp, request);
     }
 
     /// The controller answered an AlterPartition for `tp`.
     pub fn on_alter_partition_response(
         &mut self,
         env: &mut Env<'_>,
-        tp: &TopicPartition,
+        tp: &TopicIdPartition,
         response: ControllerResponse,
     ) {
         self.alter_partition.done(tp);
@@ -550,7 +579,7 @@ impl ReplicaManager {
 
     /// An AlterPartition for `tp` got no answer: the proposal is dropped, to
     /// be made again if it still holds.
-    pub fn on_alter_partition_lost(&mut self, tp: &TopicPartition) {
+    pub fn on_alter_partition_lost(&mut self, tp: &TopicIdPartition) {
         self.alter_partition.done(tp);
         if let Some(leader) = self
             .partitions
@@ -578,7 +607,7 @@ impl ReplicaManager {
         partitions: Vec<ProduceData>,
     ) {
         let now_ms = env.now_ms();
-        let failed = |tp: TopicPartition, e: Errors| ProducePartitionStatus {
+        let failed = |tp: TopicIdPartition, e: Errors| ProducePartitionStatus {
             tp,
             required_offset: 0,
             base_offset: -1,
@@ -586,7 +615,7 @@ impl ReplicaManager {
         };
         let mut parts = Vec::with_capacity(partitions.len());
         for data in partitions {
-            let tp = data.tp.clone();
+            let tp = data.tp;
             let Some(p) = self.partitions.get_mut(&tp).filter(|p| p.is_leader()) else {
                 parts.push(failed(tp, Errors::NotLeaderOrFollower));
                 continue;
@@ -595,41 +624,28 @@ impl ReplicaManager {
                 parts.push(failed(tp, Errors::NotEnoughReplicas));
                 continue;
             }
-            let n = data.records.len() as i32;
-            let last_seq = if data.base_sequence < 0 {
-                -1
-            } else {
-                data.base_sequence.wrapping_add(n - 1)
-            };
+            let batch = &data.batch;
             let check = p.producers.check(
-                data.producer_id,
-                data.producer_epoch,
-                data.base_sequence,
-                last_seq,
+                batch.producer_id,
+                batch.producer_epoch,
+                batch.base_sequence,
+                batch.last_sequence(),
             );
             match check {
                 SequenceCheck::Reject(e) => parts.push(failed(tp, e)),
                 SequenceCheck::Duplicate(offset) => parts.push(ProducePartitionStatus {
                     tp,
-                    required_offset: offset + data.records.len() as u64,
+                    required_offset: offset + batch.record_count(),
                     base_offset: offset as i64,
                     outcome: PartitionOutcome::Pending,
                 }),
                 SequenceCheck::Append => {
                     let mut out = Vec::new();
                     let epoch = p.leader_epoch;
-                    let batch = p.log.append_as_leader(
-                        data.records,
-                        data.producer_id,
-                        data.producer_epoch,
-                        data.base_sequence,
-                        epoch,
-                        now_ms,
-                        &mut out,
-                    );
+                    let batch = p.log.append_as_leader(batch, epoch, now_ms, &mut out);
                     p.producers.update(&batch);
                     parts.push(ProducePartitionStatus {
-                        tp: tp.clone(),
+                        tp,
                         required_offset: batch.next_offset(),
                         base_offset: batch.base_offset as i64,
                         outcome: PartitionOutcome::Pending,
@@ -661,7 +677,7 @@ impl ReplicaManager {
         &mut self,
         env: &mut Env<'_>,
         id: u64,
-        tp: &TopicPartition,
+        tp: &TopicIdPartition,
         records: Vec<Record>,
     ) -> Option<Errors> {
         let now_ms = env.now_ms();
@@ -674,15 +690,14 @@ impl ReplicaManager {
         }
         let mut out = Vec::new();
         let epoch = p.leader_epoch;
-        let batch = p
-            .log
-            .append_as_leader(records, -1, -1, -1, epoch, now_ms, &mut out);
+        let written = RecordBatch::of(0, epoch, (-1, -1, -1), &records);
+        let batch = p.log.append_as_leader(&written, epoch, now_ms, &mut out);
         self.apply_log(env, tp, out);
         let delayed = DelayedProduce {
             waiter: ProduceWaiter::Internal(id),
             acks: -1,
             parts: vec![ProducePartitionStatus {
-                tp: tp.clone(),
+                tp: *tp,
                 required_offset: batch.next_offset(),
                 base_offset: batch.base_offset as i64,
                 outcome: PartitionOutcome::Pending,
@@ -698,7 +713,7 @@ impl ReplicaManager {
 
     /// Completes the waiting produces whose partitions are all answered
     /// (those watching `tp`, or all).
-    fn try_complete_produces(&mut self, env: &mut Env<'_>, tp: Option<&TopicPartition>) {
+    fn try_complete_produces(&mut self, env: &mut Env<'_>, tp: Option<&TopicIdPartition>) {
         for id in self.purgatory.produces_watching(tp) {
             self.try_complete(env, id);
         }
@@ -819,16 +834,21 @@ impl ReplicaManager {
     ) -> Vec<FetchedPartition> {
         let now_ms = env.now_ms();
         let mut answers = Vec::with_capacity(partitions.len());
-        let mut moved = Vec::new();
+        let mut fetched = Vec::new();
         for req in partitions {
-            let answer = self.read_partition(replica, req, now_ms);
+            let (answer, moved) = self.read_partition(replica, req, now_ms);
             if replica.is_some() && answer.error.is_none() && answer.diverging_epoch.is_none() {
-                moved.push(req.tp.clone());
+                fetched.push((req.tp, moved));
             }
             answers.push(answer);
         }
-        for tp in moved {
-            self.maybe_advance_hw(env, &tp);
+        // As Kafka's Partition.updateFollowerFetchState: the high watermark
+        // is looked at when the follower's log end offset moved, the ISR
+        // expansion at every fetch.
+        for (tp, moved) in fetched {
+            if moved {
+                self.maybe_advance_hw(env, &tp);
+            }
             let candidate = self.partitions.get(&tp).and_then(|p| {
                 let r = p.expand_candidate()?;
                 let mut isr = p.leader_state()?.isr.clone();
@@ -842,14 +862,16 @@ impl ReplicaManager {
         answers
     }
 
+    /// One partition of a fetch, and whether the fetching follower's log
+    /// end offset moved.
     fn read_partition(
         &mut self,
         replica: Option<(u32, u64)>,
         req: &FetchPartition,
         now_ms: u64,
-    ) -> FetchedPartition {
+    ) -> (FetchedPartition, bool) {
         let mut answer = FetchedPartition {
-            tp: req.tp.clone(),
+            tp: req.tp,
             error: None,
             high_watermark: 0,
             log_end_offset: 0,
@@ -858,16 +880,16 @@ impl ReplicaManager {
         };
         let Some(p) = self.partitions.get_mut(&req.tp).filter(|p| p.is_leader()) else {
             answer.error = Some(Errors::NotLeaderOrFollower);
-            return answer;
+            return (answer, false);
         };
         if req.current_leader_epoch >= 0 {
             if req.current_leader_epoch < p.leader_epoch {
                 answer.error = Some(Errors::FencedLeaderEpoch);
-                return answer;
+                return (answer, false);
             }
             if req.current_leader_epoch > p.leader_epoch {
                 answer.error = Some(Errors::UnknownLeaderEpoch);
-                return answer;
+                return (answer, false);
             }
         }
         answer.high_watermark = p.log.high_watermark();
@@ -877,7 +899,7 @@ impl ReplicaManager {
                 let end = p.log.end_offset_for_epoch(last_epoch).unwrap_or((-1, 0));
                 if end.0 < last_epoch || end.1 < req.fetch_offset {
                     answer.diverging_epoch = Some(end);
-                    return answer;
+                    return (answer, false);
                 }
             }
         }
@@ -887,11 +909,12 @@ impl ReplicaManager {
         };
         if req.fetch_offset > p.log.log_end_offset() {
             answer.error = Some(Errors::OffsetOutOfRange);
-            return answer;
+            return (answer, false);
         }
+        let mut moved = false;
         if let Some((follower, broker_epoch)) = replica {
             if p.replicas.contains(&follower) {
-                p.record_follower_fetch(follower, broker_epoch, req.fetch_offset, now_ms);
+                moved = p.record_follower_fetch(follower, broker_epoch, req.fetch_offset, now_ms);
             }
         }
         answer.batches = p.log.read(
@@ -899,12 +922,12 @@ impl ReplicaManager {
             max_offset,
             self.config.replica_fetch_max_bytes,
         );
-        answer
+        (answer, moved)
     }
 
     /// New data or a higher high watermark on `tp`: waiting fetches that
     /// can now return something are answered.
-    fn complete_fetches_on(&mut self, env: &mut Env<'_>, tp: &TopicPartition) {
+    fn complete_fetches_on(&mut self, env: &mut Env<'_>, tp: &TopicIdPartition) {
         for id in self.purgatory.fetches_watching(tp) {
             let ready = self.purgatory.fetch(id).is_some_and(|f| {
                 f.partitions.iter().any(|r| {
@@ -928,7 +951,7 @@ impl ReplicaManager {
     }
 
     /// Leadership of `tp` changed: waiting fetches naming it are answered now.
-    fn answer_fetches_on(&mut self, env: &mut Env<'_>, tp: &TopicPartition) {
+    fn answer_fetches_on(&mut self, env: &mut Env<'_>, tp: &TopicIdPartition) {
         for id in self.purgatory.fetches_watching(tp) {
             if let Some(f) = self.purgatory.take_fetch(id) {
                 self.answer_fetch(env, f);
@@ -951,12 +974,12 @@ impl ReplicaManager {
     /// high watermark (what a consumer may read up to).
     pub fn list_offsets(
         &self,
-        tp: TopicPartition,
+        tp: TopicIdPartition,
         timestamp: i64,
         current_leader_epoch: i32,
     ) -> KafkaResponse {
         let error = |e| KafkaResponse::ListOffsets {
-            tp: tp.clone(),
+            tp,
             error: Some(e),
             offset: 0,
         };
@@ -985,12 +1008,12 @@ impl ReplicaManager {
     /// position after a leader change, KIP-320).
     pub fn offset_for_leader_epoch(
         &self,
-        tp: TopicPartition,
+        tp: TopicIdPartition,
         current_leader_epoch: i32,
         leader_epoch: i32,
     ) -> KafkaResponse {
         let answer = |error, leader_epoch, end_offset| KafkaResponse::OffsetForLeaderEpoch {
-            tp: tp.clone(),
+            tp,
             error,
             leader_epoch,
             end_offset,
@@ -1014,7 +1037,7 @@ impl ReplicaManager {
     /// Whether this broker leads `tp` and its high watermark reached the
     /// start of its leader epoch: what the log holds below it is committed
     /// (a new coordinator loads from here).
-    pub fn committed_since_epoch_start(&self, tp: &TopicPartition) -> bool {
+    pub fn committed_since_epoch_start(&self, tp: &TopicIdPartition) -> bool {
         self.partitions.get(tp).is_some_and(|p| {
             p.leader_state()
                 .is_some_and(|l| p.log.high_watermark() >= l.epoch_start_offset)
@@ -1022,7 +1045,7 @@ impl ReplicaManager {
     }
 
     /// The batches of `tp`'s log (the coordinator loads its groups from them).
-    pub fn batches(&self, tp: &TopicPartition) -> Vec<Arc<RecordBatch>> {
+    pub fn batches(&self, tp: &TopicIdPartition) -> Vec<Arc<RecordBatch>> {
         self.partitions
             .get(tp)
             .map(|p| p.log.batches().cloned().collect())

@@ -19,7 +19,8 @@ use crate::controller::raft::{MetadataObserver, RaftOutput, Record, METADATA_LOG
 use crate::controller::rpc::ControllerMsg;
 use crate::metadata::{MetadataImage, MetadataRecord, Uuid};
 use crate::node::{Address, DiskView, Env, Input, KafkaNodeId, Timer};
-use crate::protocol::{KafkaMsg, KafkaRequest, KafkaResponse, Message, PartitionMetadata};
+use crate::protocol::{KafkaMsg, KafkaRequest, KafkaResponse, Message, PartitionMetadata, Topics};
+use std::sync::Arc;
 
 /// A broker's own timers (its KRaft observer's are `Timer::Raft`).
 #[derive(Clone, Debug, Hash, PartialEq, Eq)]
@@ -53,8 +54,8 @@ pub enum BrokerObs {
     Leader(LeaderObs),
     /// It became leader of a partition and starts this leader epoch at its log end.
     BecameLeader {
-        /// `topic-N`.
-        partition: String,
+        /// The partition.
+        partition: crate::protocol::TopicIdPartition,
         /// The leader epoch.
         leader_epoch: i32,
         /// Its log end offset then.
@@ -71,21 +72,21 @@ pub enum BrokerObs {
     /// As leader it advanced a partition's high watermark.
     HighWatermark {
         /// The partition.
-        partition: crate::protocol::TopicPartition,
+        partition: crate::protocol::TopicIdPartition,
         /// The new high watermark.
         high_watermark: u64,
     },
     /// At boot it recovered a partition's log from its disk.
     Recovered {
-        /// `topic-N`.
-        partition: String,
+        /// The partition.
+        partition: crate::protocol::TopicIdPartition,
         /// The log end offset the disk gave back.
         log_end_offset: u64,
     },
     /// As follower it cut its log.
     Truncated {
-        /// `topic-N`.
-        partition: String,
+        /// The partition.
+        partition: crate::protocol::TopicIdPartition,
         /// The new log end offset.
         to_offset: u64,
         /// Records removed.
@@ -102,6 +103,8 @@ pub struct BrokerSpec {
     pub voters: Vec<KafkaNodeId>,
     /// Its configs.
     pub config: BrokerConfig,
+    /// The run's topics.
+    pub topics: Arc<Topics>,
     /// Test-only mutation: replaying a leader change does not bump the leader epoch.
     pub keep_leader_epoch: bool,
 }
@@ -133,7 +136,7 @@ impl BrokerServer {
             disk.read(METADATA_LOG_FILE).as_deref(),
         );
         let incarnation = Uuid::random(env.rng());
-        let replicas = ReplicaManager::boot(spec.id, spec.config, env, disk);
+        let replicas = ReplicaManager::boot(spec.id, spec.config, &spec.topics, env, disk);
         let config = spec.config;
         let mut image = MetadataImage::default();
         image.keep_leader_epoch = spec.keep_leader_epoch;
@@ -147,6 +150,7 @@ impl BrokerServer {
             replicas,
             producer_ids: ProducerIdManager::default(),
             groups: GroupCoordinatorService::new(
+                &spec.topics,
                 config.offsets_topic_num_partitions,
                 config.group_initial_rebalance_delay_ms,
                 config.forget_offsets_on_load,

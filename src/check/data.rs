@@ -4,17 +4,24 @@
 //! `replicas_consistent` (Jepsen's lost-write, inconsistent-offsets,
 //! duplicate, nonmonotonic-send and dirty-read anomalies in Kafka's terms).
 //!
-//! Partitions are numbered densely (topic index, partition) and what an
-//! offset held is kept in a vector per partition: a run observes every record
-//! several times, so the checker must cost little per observation.
+//! A run observes millions of records several times each, so the checker
+//! keeps 9 bytes per record: per producer, by send sequence, the record's
+//! outcome (1 byte); per partition, by offset, the first record seen there
+//! (8 bytes). Acknowledgements are kept per batch and consumer reads per
+//! poll, as offset ranges. What disagrees (an acknowledgement or a read of
+//! another record than an offset first held) is an anomaly and is kept in
+//! full. At the end the final logs are read one partition at a time.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
-use sim::Nanos;
+use sim::{Nanos, MILLIS};
 
+use super::chunked::Chunked;
 use super::Violation;
 use crate::client::consumer::ConsumerObs;
-use crate::client::{producer_of, ProducerObs};
+use crate::client::{producer_of, record_id, ProducerObs};
+use crate::log::RecordBatch;
 use crate::protocol::TopicPartition;
 
 /// Names of the data invariants, as reports print them.
@@ -27,58 +34,183 @@ pub const DATA_INVARIANTS: [&str; 6] = [
     "replicas_consistent",
 ];
 
-/// A record in a log: its offset, the workload id, the leader epoch of its batch.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct LogRecord {
-    /// Offset.
-    pub offset: u64,
-    /// Workload record id.
-    pub id: u64,
-    /// Leader epoch of its batch.
-    pub leader_epoch: i32,
+/// One partition's log after the settle phase.
+#[derive(Clone, Debug, Default)]
+pub struct FinalLog {
+    /// The leader's batches below its high watermark (what a final read
+    /// from the start returns), shared with the log.
+    pub leader: Vec<Arc<RecordBatch>>,
+    /// The leader's high watermark.
+    pub high_watermark: u64,
+    /// Each other in-sync replica's batches (broker id, batches) below the
+    /// leader's high watermark.
+    pub replicas: Vec<(u32, Vec<Arc<RecordBatch>>)>,
 }
 
 /// The logs after the settle phase.
 #[derive(Clone, Debug, Default)]
 pub struct FinalState {
-    /// Per partition: the leader's records below its high watermark (what a
-    /// final read from the start returns).
-    pub committed: BTreeMap<TopicPartition, Vec<LogRecord>>,
-    /// Per partition: each in-sync replica's records below the leader's high watermark.
-    pub replicas: BTreeMap<TopicPartition, Vec<(u32, Vec<LogRecord>)>>,
+    /// Per partition with a running leader.
+    pub logs: BTreeMap<TopicPartition, FinalLog>,
 }
 
-/// How a record's produce call ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Outcome {
-    Pending,
-    Acked { offset: Option<u64>, at: Nanos },
-    Failed,
-    Indeterminate,
+impl FinalState {
+    /// The records of `tp` below the high watermark, dense from offset 0:
+    /// (record id, leader epoch of its batch). Stops at a gap.
+    pub fn records(&self, tp: &TopicPartition) -> Vec<(u64, i32)> {
+        let Some(log) = self.logs.get(tp) else {
+            return Vec::new();
+        };
+        records_of(&log.leader, log.high_watermark)
+    }
 }
 
-/// Who saw what an offset held.
+/// (id, epoch) of every record in `batches` below `upto`, dense from 0.
+fn records_of(batches: &[Arc<RecordBatch>], upto: u64) -> Vec<(u64, i32)> {
+    let mut out = Vec::new();
+    for batch in batches {
+        if batch.base_offset != out.len() as u64 {
+            break;
+        }
+        batch.for_each_record(|r| {
+            let offset = batch.base_offset + u64::from(r.offset_delta);
+            if offset < upto {
+                out.push((record_id(r.value), batch.partition_leader_epoch));
+            }
+        });
+    }
+    out
+}
+
+/// The record ids of `batches` below `upto`, dense from offset 0.
+fn ids_of(batches: &[Arc<RecordBatch>], upto: u64) -> Vec<u64> {
+    let mut out = Vec::new();
+    for batch in batches {
+        if batch.base_offset != out.len() as u64 {
+            break;
+        }
+        batch.for_each_record(|r| {
+            if batch.base_offset + u64::from(r.offset_delta) < upto {
+                out.push(record_id(r.value));
+            }
+        });
+    }
+    out
+}
+
+/// The leader epoch of the batch holding `offset`.
+fn epoch_at(batches: &[Arc<RecordBatch>], offset: u64) -> Option<i32> {
+    let i = batches
+        .partition_point(|b| b.base_offset <= offset)
+        .checked_sub(1)?;
+    let b = &batches[i];
+    (offset < b.next_offset()).then_some(b.partition_leader_epoch)
+}
+
+const PENDING: u8 = 1;
+const ACKED: u8 = 2;
+const FAILED: u8 = 3;
+const INDETERMINATE: u8 = 4;
+/// An empty id slot.
+const NO_ID: u64 = u64::MAX;
+
+/// Offsets `base..base + len` acknowledged together, at `ms`.
+#[derive(Clone, Copy, Debug)]
+struct AckRun {
+    base: u64,
+    len: u32,
+    ms: u32,
+}
+
+/// Offsets `from..to` read by consumer node `node` in one poll, at `ms`
+/// (only reads that agreed with what each offset first held).
+#[derive(Clone, Copy, Debug)]
+struct ReadRun {
+    from: u64,
+    to: u64,
+    node: u32,
+    ms: u32,
+}
+
+/// One partition: by offset, the first record seen there; and, by batch
+/// and by poll, where acknowledgements and reads fell.
+#[derive(Clone, Debug)]
+struct Slots {
+    id: Chunked<u64>,
+    acks: Vec<AckRun>,
+    reads: Vec<ReadRun>,
+}
+
+impl Default for Slots {
+    fn default() -> Self {
+        Self {
+            id: Chunked::new(NO_ID),
+            acks: Vec::new(),
+            reads: Vec::new(),
+        }
+    }
+}
+
+impl Slots {
+    fn id(&self, offset: u64) -> u64 {
+        self.id.get(offset as usize).unwrap_or(NO_ID)
+    }
+
+    fn ack_covering(&self, offset: u64) -> Option<&AckRun> {
+        self.acks
+            .iter()
+            .find(|r| (r.base..r.base + u64::from(r.len)).contains(&offset))
+    }
+
+    fn first_read(&self, offset: u64) -> Option<&ReadRun> {
+        self.reads.iter().find(|r| (r.from..r.to).contains(&offset))
+    }
+}
+
+/// A record acknowledged where another had been seen first, or with no
+/// offset (acks=0): kept in full, it is an anomaly or rare.
+#[derive(Clone, Copy, Debug)]
+struct AckElsewhere {
+    part: u32,
+    offset: Option<u64>,
+    id: u64,
+    ms: u32,
+}
+
+/// A consumer read that disagreed with what the offset first held.
+#[derive(Clone, Copy, Debug)]
+struct StrayRead {
+    at: Nanos,
+    node: u32,
+    part: u32,
+    offset: u64,
+    id: u64,
+}
+
+/// Who saw a record first at an offset.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Source {
+enum SeenBy {
     Ack,
     Consumer(u32),
     FinalRead,
 }
 
-/// A partition, as (topic index, partition).
-type Part = (u32, u32);
-
 /// Collects client observations online; `finish` checks them against the final state.
 #[derive(Debug, Default)]
 pub struct DataChecker {
     topics: Vec<String>,
-    /// Per producer, by send sequence (the record id's low bits): partition and outcome.
-    sent: Vec<Vec<(Part, Outcome)>>,
-    /// Per partition, by offset: the first record seen there and by whom.
-    seen_at: BTreeMap<Part, Vec<Option<(u64, Source)>>>,
-    consumed: Vec<(Nanos, u32, Part, u64, u64)>,
-    violations: Vec<Violation>,
     names: Vec<String>,
+    /// Dense partition index, by topic index and partition.
+    parts: Vec<Vec<u32>>,
+    part_keys: Vec<(u32, u32)>,
+    /// Per producer, by send sequence: the record's outcome.
+    outcome: Vec<Chunked<u8>>,
+    /// Per producer: when it last had a record acknowledged (ms).
+    last_ack_ms: Vec<Option<u32>>,
+    slots: Vec<Slots>,
+    elsewhere: Vec<AckElsewhere>,
+    stray_reads: Vec<StrayRead>,
+    violations: Vec<Violation>,
     /// Acknowledgements received.
     pub acked: u64,
     /// Records consumed.
@@ -94,135 +226,198 @@ fn show(id: u64) -> String {
     format!("p{producer}-{seq}")
 }
 
+fn ms(at: Nanos) -> u32 {
+    u32::try_from(at / MILLIS).unwrap_or(u32::MAX)
+}
+
+fn at_ms(ms: u32) -> Nanos {
+    u64::from(ms) * MILLIS
+}
+
 impl DataChecker {
     /// A checker for a scenario's `topics`; `names` names the nodes.
     pub fn new(topics: Vec<String>, names: Vec<String>) -> Self {
         Self {
+            parts: vec![Vec::new(); topics.len()],
             topics,
             names,
             ..Self::default()
         }
     }
 
-    fn sent_entry(&self, id: u64) -> Option<&(Part, Outcome)> {
-        let (producer, seq) = producer_of(id);
-        self.sent.get(producer as usize)?.get(seq as usize)
+    fn part(&mut self, topic: u32, partition: u32) -> u32 {
+        let (t, p) = (topic as usize, partition as usize);
+        if self.parts.len() <= t {
+            self.parts.resize(t + 1, Vec::new());
+        }
+        if let Some(&part) = self.parts[t].get(p).filter(|&&x| x != u32::MAX) {
+            return part;
+        }
+        let part = self.part_keys.len() as u32;
+        if self.parts[t].len() <= p {
+            self.parts[t].resize(p + 1, u32::MAX);
+        }
+        self.parts[t][p] = part;
+        self.part_keys.push((topic, partition));
+        self.slots.push(Slots::default());
+        part
     }
 
-    fn sent_mut(&mut self, id: u64) -> Option<&mut (Part, Outcome)> {
-        let (producer, seq) = producer_of(id);
-        self.sent.get_mut(producer as usize)?.get_mut(seq as usize)
-    }
-
-    fn part_name(&self, (t, p): Part) -> String {
+    fn part_name(&self, part: u32) -> String {
+        let (t, p) = self.part_keys[part as usize];
         format!("{}-{p}", self.topics[t as usize])
     }
 
-    fn part_of(&self, tp: &TopicPartition) -> Option<Part> {
+    fn part_of(&self, tp: &TopicPartition) -> Option<u32> {
         let t = self.topics.iter().position(|t| *t == tp.topic)?;
-        Some((t as u32, tp.partition))
+        let part = *self.parts.get(t)?.get(tp.partition as usize)?;
+        (part != u32::MAX).then_some(part)
     }
 
-    fn source_name(&self, s: Source) -> String {
-        match s {
-            Source::Ack => "its producer's ack".to_owned(),
-            Source::Consumer(n) => self.names[n as usize].clone(),
-            Source::FinalRead => "the final read".to_owned(),
+    fn outcome(&self, id: u64) -> Option<u8> {
+        let (producer, seq) = producer_of(id);
+        let o = self.outcome.get(producer as usize)?.get(seq as usize)?;
+        (o != 0).then_some(o)
+    }
+
+    fn set_outcome(&mut self, id: u64, outcome: u8) {
+        let (producer, seq) = producer_of(id);
+        let Some(current) = self.outcome(id) else {
+            return;
+        };
+        if outcome != INDETERMINATE || current == PENDING {
+            *self.outcome[producer as usize].slot(seq as usize) = outcome;
+        }
+    }
+
+    /// Who saw the record at `offset` of `part` first, and when (ms).
+    fn seen_first(&self, part: u32, offset: u64) -> SeenBy {
+        let slots = &self.slots[part as usize];
+        let ack = slots.ack_covering(offset);
+        let read = slots.first_read(offset);
+        match (ack, read) {
+            (Some(a), Some(r)) if r.ms < a.ms => SeenBy::Consumer(r.node),
+            (Some(_), _) => SeenBy::Ack,
+            (None, Some(r)) => SeenBy::Consumer(r.node),
+            (None, None) => SeenBy::FinalRead,
+        }
+    }
+
+    fn source_name(&self, by: SeenBy) -> String {
+        match by {
+            SeenBy::Ack => "its producer's ack".to_owned(),
+            SeenBy::FinalRead => "the final read".to_owned(),
+            SeenBy::Consumer(n) => self.names[n as usize].clone(),
         }
     }
 
     /// Whether record `id` was acknowledged to its producer.
-    /// Whether an offset in `from..to` of `partition` (`topic-N`) held a
-    /// record its producer had acknowledged.
-    pub fn acked_between(&self, partition: &str, from: u64, to: u64) -> bool {
-        let Some((topic, p)) = partition.rsplit_once('-') else {
-            return false;
-        };
-        let (Some(t), Ok(p)) = (self.topics.iter().position(|x| x == topic), p.parse()) else {
-            return false;
-        };
-        let Some(slots) = self.seen_at.get(&(t as u32, p)) else {
-            return false;
-        };
-        let to = (to as usize).min(slots.len());
-        let from = (from as usize).min(to);
-        slots[from..to]
-            .iter()
-            .flatten()
-            .any(|&(id, _)| self.is_acked(id))
+    pub fn is_acked(&self, id: u64) -> bool {
+        self.outcome(id) == Some(ACKED)
     }
 
-    pub fn is_acked(&self, id: u64) -> bool {
-        self.sent_entry(id)
-            .is_some_and(|(_, o)| matches!(o, Outcome::Acked { .. }))
+    /// Whether an offset in `from..to` of `tp` held a record its producer
+    /// had acknowledged.
+    pub fn acked_between(&self, tp: &TopicPartition, from: u64, to: u64) -> bool {
+        let Some(part) = self.part_of(tp) else {
+            return false;
+        };
+        self.slots[part as usize]
+            .id
+            .range(from as usize, to as usize)
+            .any(|id| id != NO_ID && self.is_acked(id))
     }
 
     /// Per producer: when it last had a record acknowledged.
     pub fn last_ack_per_producer(&self) -> BTreeMap<u32, u64> {
-        let mut out = BTreeMap::new();
-        for (producer, sent) in self.sent.iter().enumerate() {
-            for (_, outcome) in sent {
-                if let Outcome::Acked { at, .. } = outcome {
-                    let e = out.entry(producer as u32).or_insert(0);
-                    *e = (*e).max(*at);
-                }
-            }
-        }
-        out
+        self.last_ack_ms
+            .iter()
+            .enumerate()
+            .filter_map(|(p, ms)| ms.map(|ms| (p as u32, at_ms(ms))))
+            .collect()
     }
 
     /// An observation of a producer writing to topic number `topic`.
     pub fn producer(&mut self, at: Nanos, topic: u32, obs: &ProducerObs) {
         match obs {
-            ProducerObs::Sent { id, partition, seq } => {
-                self.sent_count += 1;
-                let (producer, id_seq) = producer_of(*id);
-                debug_assert_eq!(id_seq, *seq, "a record id carries its send sequence");
-                let producer = producer as usize;
-                if self.sent.len() <= producer {
-                    self.sent.resize(producer + 1, Vec::new());
-                }
-                let sent = &mut self.sent[producer];
-                let i = *seq as usize;
-                if sent.len() <= i {
-                    sent.resize(i + 1, ((topic, *partition), Outcome::Pending));
-                }
-                sent[i] = ((topic, *partition), Outcome::Pending);
-            }
-            ProducerObs::Acked { id, offset } => {
-                self.acked += 1;
-                let producer = producer_of(*id).0 as usize;
-                let second = (at / sim::SECONDS) as usize;
-                if self.acks_per_second.len() <= producer {
-                    self.acks_per_second.resize(producer + 1, Vec::new());
-                }
-                let per_second = &mut self.acks_per_second[producer];
-                if per_second.len() <= second {
-                    per_second.resize(second + 1, 0);
-                }
-                per_second[second] += 1;
-                let Some(entry) = self.sent_mut(*id) else {
-                    return;
-                };
-                entry.1 = Outcome::Acked {
-                    offset: *offset,
-                    at,
-                };
-                let part = entry.0;
-                if let Some(offset) = offset {
-                    self.seen(at, part, *offset, *id, Source::Ack);
-                }
-            }
-            ProducerObs::Failed { id, .. } => {
-                if let Some(entry) = self.sent_mut(*id) {
-                    entry.1 = Outcome::Failed;
-                }
-            }
-            ProducerObs::Indeterminate { id, .. } => {
-                if let Some(entry) = self.sent_mut(*id) {
-                    if entry.1 == Outcome::Pending {
-                        entry.1 = Outcome::Indeterminate;
+            ProducerObs::Sent(records) => {
+                for &(id, _) in records {
+                    self.sent_count += 1;
+                    let (producer, seq) = producer_of(id);
+                    let (p, s) = (producer as usize, seq as usize);
+                    if self.outcome.len() <= p {
+                        self.outcome.resize(p + 1, Chunked::new(0));
                     }
+                    *self.outcome[p].slot(s) = PENDING;
+                }
+            }
+            ProducerObs::Acked {
+                partition,
+                base_offset,
+                ids,
+            } => {
+                self.acked += ids.len() as u64;
+                let second = (at / sim::SECONDS) as usize;
+                let part = self.part(topic, *partition);
+                let mut run: Option<AckRun> = None;
+                for (i, &id) in ids.iter().enumerate() {
+                    let producer = producer_of(id).0 as usize;
+                    if self.acks_per_second.len() <= producer {
+                        self.acks_per_second.resize(producer + 1, Vec::new());
+                        self.last_ack_ms.resize(producer + 1, None);
+                    }
+                    let per_second = &mut self.acks_per_second[producer];
+                    if per_second.len() <= second {
+                        per_second.resize(second + 1, 0);
+                    }
+                    per_second[second] += 1;
+                    if self.outcome(id).is_none() {
+                        continue;
+                    }
+                    self.set_outcome(id, ACKED);
+                    let last = &mut self.last_ack_ms[producer];
+                    *last = Some(last.map_or(ms(at), |l| l.max(ms(at))));
+                    let offset = base_offset.map(|b| b + i as u64);
+                    let placed = match offset {
+                        Some(offset) => self.seen(at, part, offset, id, SeenBy::Ack),
+                        None => false,
+                    };
+                    if !placed {
+                        self.elsewhere.push(AckElsewhere {
+                            part,
+                            offset,
+                            id,
+                            ms: ms(at),
+                        });
+                        continue;
+                    }
+                    let offset = offset.unwrap_or_default();
+                    match &mut run {
+                        Some(r) if r.base + u64::from(r.len) == offset => r.len += 1,
+                        _ => {
+                            if let Some(r) = run.take() {
+                                self.slots[part as usize].acks.push(r);
+                            }
+                            run = Some(AckRun {
+                                base: offset,
+                                len: 1,
+                                ms: ms(at),
+                            });
+                        }
+                    }
+                }
+                if let Some(r) = run {
+                    self.slots[part as usize].acks.push(r);
+                }
+            }
+            ProducerObs::Failed { ids, .. } => {
+                for &id in ids {
+                    self.set_outcome(id, FAILED);
+                }
+            }
+            ProducerObs::Indeterminate { ids, .. } => {
+                for &id in ids {
+                    self.set_outcome(id, INDETERMINATE);
                 }
             }
         }
@@ -230,53 +425,69 @@ impl DataChecker {
 
     /// An observation of consumer node `node` reading topic number `topic`.
     pub fn consumer(&mut self, at: Nanos, node: u32, topic: u32, obs: &ConsumerObs) {
-        if let ConsumerObs::Consumed {
-            partition,
-            offset,
-            id,
-            ..
-        } = obs
-        {
+        let ConsumerObs::Polled(records) = obs else {
+            return;
+        };
+        let ms = ms(at);
+        for r in records {
             self.consumed_count += 1;
-            let part = (topic, *partition);
-            self.seen(at, part, *offset, *id, Source::Consumer(node));
-            self.consumed.push((at, node, part, *offset, *id));
+            let part = self.part(topic, r.partition);
+            if self.seen(at, part, r.offset, r.id, SeenBy::Consumer(node)) {
+                let reads = &mut self.slots[part as usize].reads;
+                match reads.last_mut() {
+                    Some(last) if last.node == node && last.ms == ms && last.to == r.offset => {
+                        last.to += 1;
+                    }
+                    _ => reads.push(ReadRun {
+                        from: r.offset,
+                        to: r.offset + 1,
+                        node,
+                        ms,
+                    }),
+                }
+            } else {
+                self.stray_reads.push(StrayRead {
+                    at,
+                    node,
+                    part,
+                    offset: r.offset,
+                    id: r.id,
+                });
+            }
         }
     }
 
     /// `offsets_consistent`, online: one record per partition offset.
-    fn seen(&mut self, at: Nanos, part: Part, offset: u64, id: u64, by: Source) {
-        let slots = self.seen_at.entry(part).or_default();
-        let i = offset as usize;
-        if slots.len() <= i {
-            slots.resize(i + 1, None);
+    /// Returns whether `id` is what the offset first held.
+    fn seen(&mut self, at: Nanos, part: u32, offset: u64, id: u64, by: SeenBy) -> bool {
+        let slot = self.slots[part as usize].id.slot(offset as usize);
+        let first = *slot;
+        if first == NO_ID {
+            *slot = id;
+            return true;
         }
-        match slots[i] {
-            None => slots[i] = Some((id, by)),
-            Some((first, first_by)) if first != id => {
-                let detail = format!(
-                    "{} offset {offset} held {} (seen by {}) and then {} (seen by {})",
-                    self.part_name(part),
-                    show(first),
-                    self.source_name(first_by),
-                    show(id),
-                    self.source_name(by)
-                );
-                let name = self.part_name(part);
-                // The story starts when the first record was acknowledged there.
-                let since = match self.sent_entry(first) {
-                    Some((_, Outcome::Acked { at, .. })) => Some(*at),
-                    _ => None,
-                };
-                self.violations
-                    .push(Violation::new("offsets_consistent", at, detail).about(
-                        name,
-                        Some(offset),
-                        since,
-                    ));
-            }
-            Some(_) => {}
+        if first == id {
+            return true;
         }
+        let name = self.part_name(part);
+        let detail = format!(
+            "{name} offset {offset} held {} (seen by {}) and then {} (seen by {})",
+            show(first),
+            self.source_name(self.seen_first(part, offset)),
+            show(id),
+            self.source_name(by)
+        );
+        // The story starts when the first record was acknowledged there.
+        let since = self.slots[part as usize]
+            .ack_covering(offset)
+            .map(|r| at_ms(r.ms));
+        self.violations
+            .push(Violation::new("offsets_consistent", at, detail).about(
+                name,
+                Some(offset),
+                since,
+            ));
+        false
     }
 
     /// Checks everything against the logs at the end (`at`); `context`
@@ -287,195 +498,227 @@ impl DataChecker {
         end: &FinalState,
         context: &dyn Fn(Nanos) -> String,
     ) -> Vec<Violation> {
-        // Per partition: offset -> (id, leader epoch), dense from 0.
-        let mut logs: BTreeMap<Part, Vec<(u64, i32)>> = BTreeMap::new();
-        for (tp, records) in &end.committed {
-            let Some(part) = self.part_of(tp) else {
-                continue;
-            };
-            let log = logs.entry(part).or_default();
-            for r in records {
-                if log.len() as u64 == r.offset {
-                    log.push((r.id, r.leader_epoch));
-                }
-                self.seen(at, part, r.offset, r.id, Source::FinalRead);
+        // One partition at a time: its final log as record ids by offset.
+        let mut finals: BTreeMap<u32, &FinalLog> = BTreeMap::new();
+        for (tp, log) in &end.logs {
+            if let Some(t) = self.topics.iter().position(|t| *t == tp.topic) {
+                let part = self.part(t as u32, tp.partition);
+                finals.insert(part, log);
             }
         }
-        self.lost_writes(at, &logs, context);
-        self.order_and_duplicates(at, &logs);
-        self.dirty_reads(&logs);
+        let mut lost = Vec::new();
+        let mut order = Vec::new();
+        let mut dirty = Vec::new();
+        for part in 0..self.slots.len() as u32 {
+            let log = finals.get(&part).copied();
+            let ids = log
+                .map(|l| ids_of(&l.leader, l.high_watermark))
+                .unwrap_or_default();
+            for (offset, &id) in ids.iter().enumerate() {
+                self.seen(at, part, offset as u64, id, SeenBy::FinalRead);
+            }
+            self.lost_writes(at, part, &ids, log, context, &mut lost);
+            self.order_and_duplicates(at, part, &ids, &mut order);
+            self.dirty_reads(part, &ids, &mut dirty);
+        }
+        lost.sort_by_key(|(id, _)| *id);
+        self.violations.extend(lost.into_iter().map(|(_, v)| v));
+        self.violations.extend(order);
+        dirty.sort_by_key(|(key, _)| *key);
+        self.violations.extend(dirty.into_iter().map(|(_, v)| v));
         self.replicas(at, end);
         self.violations
     }
 
-    /// `acked_writes_durable`: every acknowledged write is at its offset.
+    /// `acked_writes_durable` on `part`: every acknowledged write is at its
+    /// offset (an acks=0 one anywhere in the log). Found: (record id, violation).
     fn lost_writes(
-        &mut self,
+        &self,
         at: Nanos,
-        logs: &BTreeMap<Part, Vec<(u64, i32)>>,
+        part: u32,
+        ids: &[u64],
+        log: Option<&FinalLog>,
         context: &dyn Fn(Nanos) -> String,
+        found: &mut Vec<(u64, Violation)>,
     ) {
-        let empty = Vec::new();
-        let mut found = Vec::new();
-        let sent = self.sent.iter().enumerate().flat_map(|(producer, sent)| {
-            sent.iter()
-                .enumerate()
-                .map(move |(seq, &entry)| ((producer as u64) << 40 | seq as u64, entry))
-        });
-        for (id, (part, outcome)) in sent {
-            let Outcome::Acked {
-                offset,
-                at: acked_at,
-            } = outcome
-            else {
-                continue;
-            };
-            let log = logs.get(&part).unwrap_or(&empty);
+        let slots = &self.slots[part as usize];
+        let mut anywhere: Option<BTreeSet<u64>> = None;
+        let mut check = |id: u64, offset: Option<u64>, acked_ms: u32| {
             let there = match offset {
-                Some(o) => log.get(o as usize).is_some_and(|r| r.0 == id),
-                None => log.iter().any(|r| r.0 == id),
+                Some(o) => ids.get(o as usize) == Some(&id),
+                None => anywhere
+                    .get_or_insert_with(|| ids.iter().copied().collect())
+                    .contains(&id),
             };
-            if !there {
-                let what = match offset.and_then(|o| log.get(o as usize).map(|r| (o, r))) {
-                    Some((o, r)) => {
-                        format!("offset {o} now holds {} (leader epoch {})", show(r.0), r.1)
-                    }
-                    None => format!(
-                        "the log of {} ends at offset {}",
-                        self.part_name(part),
-                        log.len()
-                    ),
-                };
-                let at_offset = offset.map_or(String::new(), |o| format!(" at offset {o}"));
+            if there {
+                return;
+            }
+            let acked_at = at_ms(acked_ms);
+            let name = self.part_name(part);
+            let what = match offset.and_then(|o| ids.get(o as usize).map(|&r| (o, r))) {
+                Some((o, r)) => format!(
+                    "offset {o} now holds {} (leader epoch {})",
+                    show(r),
+                    log.and_then(|l| epoch_at(&l.leader, o)).unwrap_or(-1)
+                ),
+                None => format!("the log of {name} ends at offset {}", ids.len()),
+            };
+            let at_offset = offset.map_or(String::new(), |o| format!(" at offset {o}"));
+            let v = Violation::new(
+                "acked_writes_durable",
+                at,
+                format!(
+                    "record {} acknowledged{at_offset} of {name} at {} is lost: {what}; {}",
+                    show(id),
+                    sim::format_nanos(acked_at),
+                    context(acked_at)
+                ),
+            )
+            .about(name, offset, Some(acked_at));
+            found.push((id, v));
+        };
+        // A run covers only acknowledgements that placed their record: the
+        // slot holds the acknowledged record.
+        for run in &slots.acks {
+            for offset in run.base..run.base + u64::from(run.len) {
+                check(slots.id(offset), Some(offset), run.ms);
+            }
+        }
+        for e in self.elsewhere.iter().filter(|e| e.part == part) {
+            check(e.id, e.offset, e.ms);
+        }
+    }
+
+    /// `no_duplicates` and `partition_order` on `part`, in offset order.
+    fn order_and_duplicates(&self, at: Nanos, part: u32, log: &[u64], found: &mut Vec<Violation>) {
+        // One bit per record of each producer: seen in this log yet.
+        let mut in_log: Vec<Vec<u64>> = Vec::new();
+        let mut last: BTreeMap<u32, (u64, usize, u64)> = BTreeMap::new();
+        for (offset, &id) in log.iter().enumerate() {
+            let (producer, seq) = producer_of(id);
+            let bits = {
+                if in_log.len() <= producer as usize {
+                    in_log.resize(producer as usize + 1, Vec::new());
+                }
+                &mut in_log[producer as usize]
+            };
+            let (word, bit) = ((seq / 64) as usize, seq % 64);
+            if bits.len() <= word {
+                bits.resize(word + 1, 0);
+            }
+            if bits[word] & (1 << bit) != 0 {
+                let first = log.iter().position(|&r| r == id).unwrap_or(offset);
                 found.push(
                     Violation::new(
-                        "acked_writes_durable",
+                        "no_duplicates",
                         at,
                         format!(
-                            "record {} acknowledged{at_offset} of {} at {} is lost: {what}; {}",
-                            show(id),
-                            self.part_name(part),
-                            sim::format_nanos(acked_at),
-                            context(acked_at)
-                        ),
-                    )
-                    .about(self.part_name(part), offset, Some(acked_at)),
-                );
-            }
-        }
-        self.violations.extend(found);
-    }
-
-    /// `no_duplicates` and `partition_order`, per partition in offset order.
-    fn order_and_duplicates(&mut self, at: Nanos, logs: &BTreeMap<Part, Vec<(u64, i32)>>) {
-        let mut found = Vec::new();
-        for (&part, log) in logs {
-            let mut first_at: BTreeMap<u64, usize> = BTreeMap::new();
-            let mut last: BTreeMap<u32, (u64, usize, u64)> = BTreeMap::new();
-            for (offset, &(id, _)) in log.iter().enumerate() {
-                if let Some(&first) = first_at.get(&id) {
-                    found.push(
-                        Violation::new(
-                            "no_duplicates",
-                            at,
-                            format!(
-                                "record {} is in {} twice: at offsets {first} and {offset}",
-                                show(id),
-                                self.part_name(part)
-                            ),
-                        )
-                        .about(
-                            self.part_name(part),
-                            Some(offset as u64),
-                            None,
-                        ),
-                    );
-                    continue;
-                }
-                first_at.insert(id, offset);
-                if self.sent_entry(id).is_none() {
-                    continue;
-                }
-                let seq = producer_of(id).1;
-                let (producer, _) = producer_of(id);
-                if let Some(&(prev_seq, prev_offset, prev_id)) = last.get(&producer) {
-                    if seq < prev_seq {
-                        found.push(
-                            Violation::new(
-                                "partition_order",
-                                at,
-                                format!(
-                                    "producer {producer} sent {} before {}, but {} holds them the other way round (offsets {prev_offset} and {offset})",
-                                    show(id),
-                                    show(prev_id),
-                                    self.part_name(part)
-                                ),
-                            )
-                            .about(self.part_name(part), Some(offset as u64), None),
-                        );
-                    }
-                }
-                last.insert(producer, (seq, offset, id));
-            }
-        }
-        self.violations.extend(found);
-    }
-
-    /// `reads_committed_only`: what consumers saw is still there.
-    fn dirty_reads(&mut self, logs: &BTreeMap<Part, Vec<(u64, i32)>>) {
-        let mut found = Vec::new();
-        for &(seen_at, node, part, offset, id) in &self.consumed {
-            let there = logs
-                .get(&part)
-                .and_then(|l| l.get(offset as usize))
-                .is_some_and(|r| r.0 == id);
-            if !there {
-                found.push(
-                    Violation::new(
-                        "reads_committed_only",
-                        seen_at,
-                        format!(
-                            "{} read {} at {} offset {offset}, which the final log does not hold",
-                            self.names[node as usize],
+                            "record {} is in {} twice: at offsets {first} and {offset}",
                             show(id),
                             self.part_name(part)
                         ),
                     )
-                    .about(self.part_name(part), Some(offset), Some(seen_at)),
+                    .about(self.part_name(part), Some(offset as u64), None),
                 );
+                continue;
+            }
+            bits[word] |= 1 << bit;
+            if self.outcome(id).is_none() {
+                continue;
+            }
+            if let Some(&(prev_seq, prev_offset, prev_id)) = last.get(&producer) {
+                if seq < prev_seq {
+                    found.push(
+                        Violation::new(
+                            "partition_order",
+                            at,
+                            format!(
+                                "producer {producer} sent {} before {}, but {} holds them the other way round (offsets {prev_offset} and {offset})",
+                                show(id),
+                                show(prev_id),
+                                self.part_name(part)
+                            ),
+                        )
+                        .about(self.part_name(part), Some(offset as u64), None),
+                    );
+                }
+            }
+            last.insert(producer, (seq, offset, id));
+        }
+    }
+
+    /// `reads_committed_only` on `part`: what consumers saw is still there.
+    /// Found: ((ms, stray, part, offset or stray index), violation).
+    #[allow(clippy::type_complexity)]
+    fn dirty_reads(
+        &self,
+        part: u32,
+        log: &[u64],
+        found: &mut Vec<((u64, u8, u32, u64), Violation)>,
+    ) {
+        let dirty = |at: Nanos, node: u32, offset: u64, id: u64| {
+            Violation::new(
+                "reads_committed_only",
+                at,
+                format!(
+                    "{} read {} at {} offset {offset}, which the final log does not hold",
+                    self.names[node as usize],
+                    show(id),
+                    self.part_name(part)
+                ),
+            )
+            .about(self.part_name(part), Some(offset), Some(at))
+        };
+        let slots = &self.slots[part as usize];
+        // Each offset once, with its first reader.
+        let mut reported = BTreeSet::new();
+        for run in &slots.reads {
+            for offset in run.from..run.to {
+                let id = slots.id(offset);
+                if log.get(offset as usize) != Some(&id) && reported.insert(offset) {
+                    let v = dirty(at_ms(run.ms), run.node, offset, id);
+                    found.push(((v.at_ms, 0, part, offset), v));
+                }
             }
         }
-        self.violations.extend(found);
+        for (i, r) in self.stray_reads.iter().enumerate() {
+            if r.part == part && log.get(r.offset as usize) != Some(&r.id) {
+                let v = dirty(r.at, r.node, r.offset, r.id);
+                found.push(((v.at_ms, 1, 0, i as u64), v));
+            }
+        }
     }
 
     /// `replicas_consistent`: in-sync replicas agree below the high watermark.
     fn replicas(&mut self, at: Nanos, end: &FinalState) {
-        for (tp, replicas) in &end.replicas {
-            let Some(leader) = end.committed.get(tp) else {
-                continue;
-            };
-            for (broker, records) in replicas {
-                let diff = leader.iter().enumerate().find(|(i, a)| {
-                    records
-                        .get(*i)
-                        .is_none_or(|b| a.offset != b.offset || a.id != b.id)
-                });
+        for (tp, log) in &end.logs {
+            let mut leader: Option<Vec<(u64, i32)>> = None;
+            for (broker, batches) in &log.replicas {
+                if same_batches(&log.leader, batches) {
+                    continue;
+                }
+                let leader =
+                    leader.get_or_insert_with(|| records_of(&log.leader, log.high_watermark));
+                let records = records_of(batches, log.high_watermark);
+                let diff = leader
+                    .iter()
+                    .enumerate()
+                    .find(|(i, a)| records.get(*i).is_none_or(|b| a.0 != b.0));
                 if let Some((i, a)) = diff {
                     let what = match records.get(i) {
                         None => "its log ends there".to_owned(),
-                        Some(b) => format!("it holds {}", show(b.id)),
+                        Some(b) => format!("it holds {}", show(b.0)),
                     };
                     self.violations.push(
                         Violation::new(
                             "replicas_consistent",
                             at,
                             format!(
-                                "in-sync replica broker {broker} of {tp} differs from the leader below the high watermark: offset {} is {} on the leader, {what}",
-                                a.offset,
-                                show(a.id)
+                                "in-sync replica broker {broker} of {tp} differs from the leader below the high watermark: offset {i} is {} on the leader, {what}",
+                                show(a.0)
                             ),
                         )
-                        .about(tp.to_string(), Some(a.offset), None),
+                        .about(tp.to_string(), Some(i as u64), None),
                     );
                 }
             }
@@ -483,36 +726,51 @@ impl DataChecker {
     }
 }
 
+/// Whether two lists of batches hold the same records: the same headers
+/// (CRCs included) and the same bytes (shared, most of the time).
+fn same_batches(a: &[Arc<RecordBatch>], b: &[Arc<RecordBatch>]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| {
+            Arc::ptr_eq(x, y) || (x.header() == y.header() && x.records_blob() == y.records_blob())
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn id(seq: u64) -> u64 {
-        seq
-    }
+    use crate::client::consumer::PolledRecord;
+    use crate::client::record_value;
+    use crate::log::Record;
 
     fn checker() -> DataChecker {
         DataChecker::new(vec!["t".into()], vec!["consumer-0".into()])
     }
 
-    fn log(ids: &[u64]) -> Vec<LogRecord> {
+    /// A log of one record per batch with these ids, from offset 0.
+    fn batches(ids: &[u64]) -> Vec<Arc<RecordBatch>> {
         ids.iter()
             .enumerate()
-            .map(|(i, &id)| LogRecord {
-                offset: i as u64,
-                id,
-                leader_epoch: 0,
+            .map(|(i, &id)| {
+                let r = Record {
+                    key: None,
+                    value: record_value(id, 8),
+                    timestamp_ms: 0,
+                };
+                Arc::new(RecordBatch::of(i as u64, 0, (-1, -1, -1), &[r]))
             })
             .collect()
     }
 
     fn end(leader: &[u64], follower: Option<&[u64]>) -> FinalState {
-        let tp = TopicPartition::new("t", 0);
         let mut state = FinalState::default();
-        state.committed.insert(tp.clone(), log(leader));
-        if let Some(f) = follower {
-            state.replicas.insert(tp, vec![(2, log(f))]);
-        }
+        state.logs.insert(
+            TopicPartition::new("t", 0),
+            FinalLog {
+                leader: batches(leader),
+                high_watermark: leader.len() as u64,
+                replicas: follower.map(|f| vec![(2, batches(f))]).unwrap_or_default(),
+            },
+        );
         state
     }
 
@@ -520,58 +778,36 @@ mod tests {
         v.iter().map(|v| v.invariant.as_str()).collect()
     }
 
+    fn acked(c: &mut DataChecker, at: Nanos, base_offset: u64, ids: Vec<u64>) {
+        let obs = ProducerObs::Acked {
+            partition: 0,
+            base_offset: Some(base_offset),
+            ids,
+        };
+        c.producer(at, 0, &obs);
+    }
+
+    fn polled(c: &mut DataChecker, at: Nanos, offset: u64, id: u64) {
+        let obs = ConsumerObs::Polled(vec![PolledRecord {
+            partition: 0,
+            offset,
+            id,
+            leader_epoch: 0,
+        }]);
+        c.consumer(at, 0, 0, &obs);
+    }
+
     #[test]
     fn a_lost_ack_a_duplicate_a_reorder_a_dirty_read_and_a_diverged_replica_are_each_found() {
         let mut c = checker();
-        for seq in 0..3 {
-            c.producer(
-                0,
-                0,
-                &ProducerObs::Sent {
-                    id: id(seq),
-                    partition: 0,
-                    seq,
-                },
-            );
-        }
-        c.producer(
-            1,
-            0,
-            &ProducerObs::Acked {
-                id: 0,
-                offset: Some(0),
-            },
-        );
-        c.producer(
-            1,
-            0,
-            &ProducerObs::Acked {
-                id: 2,
-                offset: Some(1),
-            },
-        );
-        c.consumer(
-            2,
-            0,
-            0,
-            &ConsumerObs::Consumed {
-                partition: 0,
-                offset: 1,
-                id: 2,
-                leader_epoch: 0,
-            },
-        );
+        c.producer(0, 0, &ProducerObs::Sent(vec![(0, 0), (1, 0), (2, 0)]));
+        acked(&mut c, 1, 0, vec![0]);
+        acked(&mut c, 1, 1, vec![2]);
+        polled(&mut c, 2, 1, 2);
         // The final log: 1 before 0 (reorder), 1 twice, record 2 gone from offset 1.
         let found = c.finish(9, &end(&[1, 0, 1], Some(&[1, 0, 2])), &|_| String::new());
         let found = names(&found);
-        for invariant in [
-            "acked_writes_durable",
-            "offsets_consistent",
-            "no_duplicates",
-            "partition_order",
-            "reads_committed_only",
-            "replicas_consistent",
-        ] {
+        for invariant in DATA_INVARIANTS {
             assert!(found.contains(&invariant), "{invariant} not in {found:?}");
         }
     }
@@ -579,37 +815,105 @@ mod tests {
     #[test]
     fn a_clean_history_passes() {
         let mut c = checker();
+        c.producer(0, 0, &ProducerObs::Sent(vec![(0, 0), (1, 0), (2, 0)]));
+        acked(&mut c, 1, 0, vec![0, 1, 2]);
         for seq in 0..3 {
-            c.producer(
-                0,
-                0,
-                &ProducerObs::Sent {
-                    id: id(seq),
-                    partition: 0,
-                    seq,
-                },
-            );
-            c.producer(
-                1,
-                0,
-                &ProducerObs::Acked {
-                    id: seq,
-                    offset: Some(seq),
-                },
-            );
-            c.consumer(
-                2,
-                0,
-                0,
-                &ConsumerObs::Consumed {
-                    partition: 0,
-                    offset: seq,
-                    id: seq,
-                    leader_epoch: 0,
-                },
-            );
+            polled(&mut c, 2, seq, seq);
         }
+        assert!(c.acked_between(&TopicPartition::new("t", 0), 1, 2));
+        assert!(!c.acked_between(&TopicPartition::new("t", 0), 3, 9));
+        assert_eq!(
+            c.last_ack_per_producer()[&0],
+            0,
+            "acknowledged at 1 ns: 0 ms"
+        );
         let found = c.finish(9, &end(&[0, 1, 2], Some(&[0, 1, 2])), &|_| String::new());
         assert_eq!(found, Vec::new());
+    }
+
+    #[test]
+    fn a_read_of_what_the_final_log_no_longer_holds_is_dirty_even_second_hand() {
+        let mut c = checker();
+        c.producer(0, 0, &ProducerObs::Sent(vec![(0, 0), (1, 0)]));
+        // The consumer reads record 0 at offset 0, then record 1 there
+        // (offsets_consistent), and the final log holds record 1.
+        polled(&mut c, 1, 0, 0);
+        polled(&mut c, 2, 0, 1);
+        let found = c.finish(9, &end(&[1], None), &|_| String::new());
+        let found = names(&found);
+        assert!(found.contains(&"offsets_consistent"), "{found:?}");
+        assert_eq!(
+            found
+                .iter()
+                .filter(|n| **n == "reads_committed_only")
+                .count(),
+            1,
+            "the read of record 0 only: {found:?}"
+        );
+    }
+
+    #[test]
+    fn a_write_acknowledged_at_an_offset_another_ack_took_over_is_lost() {
+        let mut c = checker();
+        c.producer(0, 0, &ProducerObs::Sent(vec![(0, 0), (1, 0), (2, 0)]));
+        acked(&mut c, 1, 0, vec![0, 1]);
+        // After a truncation offset 1 is given to record 2, acknowledged too.
+        acked(&mut c, 2 * MILLIS, 1, vec![2]);
+        let found = c.finish(9, &end(&[0, 2], Some(&[0, 2])), &|_| String::new());
+        let lost: Vec<&str> = found
+            .iter()
+            .filter(|v| v.invariant == "acked_writes_durable")
+            .map(|v| v.detail.as_str())
+            .collect();
+        assert_eq!(lost.len(), 1, "{found:?}");
+        assert!(
+            lost[0].starts_with("record p0-1 acknowledged at offset 1"),
+            "{lost:?}"
+        );
+        let inconsistent = found
+            .iter()
+            .find(|v| v.invariant == "offsets_consistent")
+            .expect("two records acknowledged at offset 1");
+        assert!(
+            inconsistent
+                .detail
+                .contains("held p0-1 (seen by its producer's ack) and then p0-2"),
+            "{}",
+            inconsistent.detail
+        );
+    }
+
+    #[test]
+    fn the_first_reader_is_named_and_an_acks_0_write_may_be_anywhere() {
+        let mut c = checker();
+        c.producer(0, 0, &ProducerObs::Sent(vec![(0, 0), (1, 0)]));
+        polled(&mut c, MILLIS, 0, 0);
+        acked(&mut c, 2 * MILLIS, 0, vec![0]);
+        c.producer(
+            3 * MILLIS,
+            0,
+            &ProducerObs::Acked {
+                partition: 0,
+                base_offset: None,
+                ids: vec![1],
+            },
+        );
+        // Offset 0 now holds record 1: record 0 is lost, record 1 (acks=0) is there.
+        let found = c.finish(9, &end(&[1], None), &|_| String::new());
+        let details: Vec<&str> = found.iter().map(|v| v.detail.as_str()).collect();
+        assert!(
+            details
+                .iter()
+                .any(|d| d.contains("held p0-0 (seen by consumer-0)")),
+            "{details:?}"
+        );
+        assert_eq!(
+            found
+                .iter()
+                .filter(|v| v.invariant == "acked_writes_durable")
+                .count(),
+            1,
+            "{details:?}"
+        );
     }
 }

@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use sim::Nanos;
 
+use super::chunked::Chunked;
 use super::data::FinalState;
 use super::Violation;
 use crate::client::consumer::{ConsumerObs, PositionSource};
@@ -68,12 +69,71 @@ struct PollState {
     expected: Option<u64>,
 }
 
-/// How often a record was processed, and by whom first and second.
+/// How a record processed more than once was processed first and second.
 #[derive(Clone, Copy, Debug)]
 struct Processings {
-    count: u32,
     first: (u32, Nanos),
     second: Option<(u32, Nanos)>,
+}
+
+/// How often each record was processed by a group, kept small per record:
+/// per producer, by send sequence, the count and which processing (a
+/// member's poll at a moment) came first (5 bytes); the second processing
+/// only for records processed more than once.
+#[derive(Clone, Debug, Default)]
+struct ProcessedSet {
+    count: Vec<Chunked<u8>>,
+    first: Vec<Chunked<u32>>,
+    /// Each processing: (node, when); consecutive records of one share it.
+    processings: Vec<(u32, Nanos)>,
+    second: BTreeMap<u64, (u32, Nanos)>,
+    /// Processings in all (counting repeats).
+    total: u64,
+}
+
+impl ProcessedSet {
+    fn record(&mut self, id: u64, node: u32, at: Nanos) {
+        let (producer, seq) = producer_of(id);
+        let (p, s) = (producer as usize, seq as usize);
+        if self.count.len() <= p {
+            self.count.resize(p + 1, Chunked::new(0));
+            self.first.resize(p + 1, Chunked::new(0));
+        }
+        self.total += 1;
+        let count = self.count[p].slot(s);
+        if *count == 0 {
+            if self.processings.last() != Some(&(node, at)) {
+                self.processings.push((node, at));
+            }
+            *self.first[p].slot(s) = (self.processings.len() - 1) as u32;
+        } else if *count == 1 {
+            self.second.insert(id, (node, at));
+        }
+        *count = count.saturating_add(1);
+    }
+
+    fn contains(&self, id: u64) -> bool {
+        let (producer, seq) = producer_of(id);
+        self.count
+            .get(producer as usize)
+            .and_then(|c| c.get(seq as usize))
+            .is_some_and(|c| c > 0)
+    }
+
+    /// Records processed more than once, by id: (id, how they were processed).
+    fn repeated(&self) -> impl Iterator<Item = (u64, Processings)> + '_ {
+        self.second.iter().map(|(&id, &second)| {
+            let (producer, seq) = producer_of(id);
+            let first = self.first[producer as usize]
+                .get(seq as usize)
+                .unwrap_or_default();
+            let p = Processings {
+                first: self.processings[first as usize],
+                second: Some(second),
+            };
+            (id, p)
+        })
+    }
 }
 
 /// A commit acknowledged: offset, when, by which node.
@@ -95,9 +155,8 @@ pub struct GroupChecker {
     sent_log: BTreeMap<(String, u32), Vec<Acked>>,
     truncated: BTreeSet<(String, u32)>,
     polls: BTreeMap<(u32, u32), PollState>,
-    /// Per group: record id -> times processed, and the first two
-    /// processings (node, time).
-    processed: BTreeMap<String, BTreeMap<u64, Processings>>,
+    /// Per group: how often each record was processed.
+    processed: BTreeMap<String, ProcessedSet>,
     generations: BTreeMap<String, BTreeSet<i32>>,
     /// Per node: when its commits were fenced.
     fenced: BTreeMap<u32, Vec<Nanos>>,
@@ -145,11 +204,10 @@ impl GroupChecker {
             return;
         }
         // The hot path (every record a poll returns) allocates nothing.
-        if let ConsumerObs::Consumed {
-            partition, offset, ..
-        } = obs
-        {
-            self.consumed(at, node, *partition, *offset);
+        if let ConsumerObs::Polled(records) = obs {
+            for r in records {
+                self.consumed(at, node, r.partition, r.offset);
+            }
             return;
         }
         let Some(Some(member)) = self.members.get(node as usize).cloned() else {
@@ -190,7 +248,7 @@ impl GroupChecker {
             ConsumerObs::Released { .. }
             | ConsumerObs::Fatal(_)
             | ConsumerObs::Closed
-            | ConsumerObs::Consumed { .. } => {}
+            | ConsumerObs::Polled(_) => {}
             ConsumerObs::CommitSent { offsets, .. } => {
                 for &(p, offset) in offsets {
                     self.sent_log
@@ -249,15 +307,7 @@ impl GroupChecker {
             ConsumerObs::Processed(records) => {
                 let seen = self.processed.entry(group).or_default();
                 for &(_, _, id) in records {
-                    let e = seen.entry(id).or_insert(Processings {
-                        count: 0,
-                        first: (node, at),
-                        second: None,
-                    });
-                    e.count += 1;
-                    if e.count == 2 {
-                        e.second = Some((node, at));
-                    }
+                    seen.record(id, node, at);
                 }
             }
             ConsumerObs::Committed { offsets, error, .. } => match error {
@@ -356,33 +406,32 @@ impl GroupChecker {
             groups.entry(m.group.clone()).or_insert_with(|| m.clone());
         }
         let mut stats = Vec::new();
+        let empty = ProcessedSet::default();
         for (group, member) in &groups {
-            let empty = BTreeMap::new();
             let seen = self.processed.get(group).unwrap_or(&empty);
             if self.applies("processed_at_least_once", member.processing) {
-                for (tp, records) in end
-                    .committed
-                    .iter()
-                    .filter(|(tp, _)| tp.topic == member.topic)
-                {
-                    let missing: Vec<_> = records
+                for tp in end.logs.keys().filter(|tp| tp.topic == member.topic) {
+                    let missing: Vec<(u64, u64)> = end
+                        .records(tp)
                         .iter()
-                        .filter(|r| acked(r.id) && !seen.contains_key(&r.id))
+                        .enumerate()
+                        .filter(|(_, r)| acked(r.0) && !seen.contains(r.0))
+                        .map(|(offset, r)| (offset as u64, r.0))
                         .collect();
-                    let Some(first) = missing.first() else {
+                    let Some(&(first_offset, first_id)) = missing.first() else {
                         continue;
                     };
-                    let (producer, seq) = producer_of(first.id);
+                    let (producer, seq) = producer_of(first_id);
                     // Why: the group started after it (auto.offset.reset), or
                     // the first commit that passed it: who sent it, when.
                     let reset = self
                         .first_reset
                         .get(&(group.clone(), tp.partition))
-                        .filter(|&&r| r > first.offset);
+                        .filter(|&&r| r > first_offset);
                     let cover = self
                         .sent_log
                         .get(&(group.clone(), tp.partition))
-                        .and_then(|log| log.iter().find(|(o, ..)| *o > first.offset))
+                        .and_then(|log| log.iter().find(|(o, ..)| *o > first_offset))
                         .map(|&(o, t, by)| {
                             format!(
                                 "; {} committed offset {o} past it at {}, and no member processed it",
@@ -399,12 +448,12 @@ impl GroupChecker {
                         "group {group} ({}) never processed {} acknowledged record(s) of {tp}, the first at offset {} (p{producer}-{seq}){cover}",
                         member.processing.name(),
                         missing.len(),
-                        first.offset,
+                        first_offset,
                     );
                     self.violations.push(
                         Violation::new("processed_at_least_once", at, detail).about(
                             tp.to_string(),
-                            Some(first.offset),
+                            Some(first_offset),
                             None,
                         ),
                     );
@@ -417,14 +466,12 @@ impl GroupChecker {
                 ..GroupStats::default()
             };
             let mut twice = Vec::new();
-            for (&id, p) in seen {
-                s.processed += u64::from(p.count);
-                if p.count > 1 {
-                    s.duplicates += 1;
-                    let cause = self.cause(p);
-                    *s.duplicate_causes.entry(cause.to_owned()).or_default() += 1;
-                    twice.push((id, p.first.0, p.first.1, cause));
-                }
+            s.processed = seen.total;
+            for (id, p) in seen.repeated() {
+                s.duplicates += 1;
+                let cause = self.cause(&p);
+                *s.duplicate_causes.entry(cause.to_owned()).or_default() += 1;
+                twice.push((id, p.first.0, p.first.1, cause));
             }
             s.fenced_commits = self
                 .members
@@ -475,8 +522,12 @@ impl GroupChecker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::data::LogRecord;
+    use crate::check::data::FinalLog;
+    use crate::client::consumer::PolledRecord;
+    use crate::client::record_value;
+    use crate::log::{Record, RecordBatch};
     use crate::protocol::TopicPartition;
+    use std::sync::Arc;
 
     fn checker(processing: Processing) -> GroupChecker {
         let member = Some(MemberOf {
@@ -521,11 +572,13 @@ mod tests {
             offset,
             source: PositionSource::Committed { requested_at: 0 },
         };
-        let polled = |offset| ConsumerObs::Consumed {
-            partition: 0,
-            offset,
-            id: offset,
-            leader_epoch: 0,
+        let polled = |offset| {
+            ConsumerObs::Polled(vec![PolledRecord {
+                partition: 0,
+                offset,
+                id: offset,
+                leader_epoch: 0,
+            }])
         };
         c.observe(1, 0, &position(5));
         c.observe(2, 0, &polled(5));
@@ -575,21 +628,23 @@ mod tests {
 
     #[test]
     fn processing_outcomes_and_the_duplicate_statistic() {
-        let end = |ids: &[u64]| FinalState {
-            committed: [(
-                TopicPartition::new("t", 0),
-                ids.iter()
-                    .enumerate()
-                    .map(|(i, &id)| LogRecord {
-                        offset: i as u64,
-                        id,
-                        leader_epoch: 0,
-                    })
-                    .collect(),
-            )]
-            .into_iter()
-            .collect(),
-            replicas: BTreeMap::new(),
+        let end = |ids: &[u64]| {
+            let records: Vec<Record> = ids
+                .iter()
+                .map(|&id| Record {
+                    key: None,
+                    value: record_value(id, 8),
+                    timestamp_ms: 0,
+                })
+                .collect();
+            let log = FinalLog {
+                leader: vec![Arc::new(RecordBatch::of(0, 0, (-1, -1, -1), &records))],
+                high_watermark: ids.len() as u64,
+                replicas: Vec::new(),
+            };
+            FinalState {
+                logs: [(TopicPartition::new("t", 0), log)].into_iter().collect(),
+            }
         };
         let ids = [1, 2, 3];
         let processed = |records: &[u64]| {

@@ -1,5 +1,6 @@
 //! Invariant checkers: they read what the run recorded and report violations.
 
+pub mod chunked;
 pub mod control;
 pub mod data;
 pub mod groups;
@@ -12,7 +13,7 @@ use sim::Nanos;
 /// One broken invariant, found at a point of simulated time.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Violation {
-    /// The invariant's contract name (DESIGN.md), e.g. `acked_writes_durable`.
+    /// The invariant's contract name (docs/scenarios.md), e.g. `acked_writes_durable`.
     pub invariant: String,
     /// When it was detected, in simulated milliseconds.
     pub at_ms: u64,

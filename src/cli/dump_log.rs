@@ -55,7 +55,7 @@ pub fn main(args: Args) -> u8 {
     let replica = run
         .broker(args.broker)
         .map(|b| b.replica_manager())
-        .and_then(|rm| rm.partitions().get(&tp));
+        .and_then(|rm| rm.partition(&tp));
     let faults = run
         .executed()
         .iter()
@@ -95,11 +95,13 @@ fn check_args(scenario: &Scenario, broker: u32, partition: &str) -> Result<Topic
             n => format!("{}-0..{}-{}", t.name, t.name, n - 1),
         })
         .collect();
-    let found = TopicPartition::parse(partition).filter(|tp| {
-        scenario
-            .topics
-            .iter()
-            .any(|t| t.name == tp.topic && tp.partition < t.partitions)
+    let found = scenario.topics.iter().find_map(|t| {
+        let index: u32 = partition
+            .strip_prefix(t.name.as_str())?
+            .strip_prefix('-')?
+            .parse()
+            .ok()?;
+        (index < t.partitions).then(|| TopicPartition::new(&t.name, index))
     });
     found.ok_or_else(|| {
         format!(

@@ -1,4 +1,4 @@
-//! The `ksim` command line (a contract: DESIGN.md "Command line").
+//! The `ksim` command line (a contract: docs/cli.md).
 //!
 //! Exit codes: 0 every invariant held; 1 an invariant was violated; 2 usage
 //! or scenario error; 3 the simulator itself panicked.

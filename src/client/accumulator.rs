@@ -19,6 +19,9 @@
 //! Everything is deterministic: ordered maps, no clock (times are passed in).
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+
+use crate::log::{BatchBuilder, RecordBatch};
 
 /// Kafka's `DefaultRecordBatch.RECORD_BATCH_OVERHEAD`: the v2 batch header.
 pub const RECORD_BATCH_OVERHEAD: usize = 61;
@@ -27,17 +30,17 @@ pub const RECORD_BATCH_OVERHEAD: usize = 61;
 /// to its key, value and headers (size, attributes, deltas at their widest).
 pub const MAX_RECORD_OVERHEAD: usize = 21;
 
-pub use crate::protocol::TopicPartition;
+pub use crate::protocol::TopicIdPartition;
 
-/// A record waiting in a batch.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct PendingRecord {
+/// A record the application sends (its bytes are encoded into a batch at once).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PendingRecord<'a> {
     /// The workload's id of the record (opaque here).
     pub id: u64,
     /// Its key (`None`: null key).
-    pub key: Option<Vec<u8>>,
+    pub key: Option<&'a [u8]>,
     /// Its value.
-    pub value: Vec<u8>,
+    pub value: &'a [u8],
     /// Its create time.
     pub timestamp_ms: u64,
 }
@@ -48,9 +51,14 @@ pub struct ProducerBatch {
     /// Unique within the accumulator: match responses to in-flight batches with it.
     pub id: u64,
     /// Its partition.
-    pub tp: TopicPartition,
-    /// Its records, in append order.
-    pub records: Vec<PendingRecord>,
+    pub tp: TopicIdPartition,
+    /// Its records' ids, in append order.
+    pub ids: Vec<u64>,
+    /// Its records, encoded as they were appended (Kafka's MemoryRecordsBuilder).
+    pub builder: BatchBuilder,
+    /// The batch as sent: built when first drained, with its sequence, and
+    /// sent again as it is on a retry.
+    pub built: Option<Arc<RecordBatch>>,
     /// When it was created.
     pub created_ms: u64,
     /// How many times it was re-enqueued for a retry (0: first attempt).
@@ -75,7 +83,23 @@ pub struct ProducerBatch {
 impl ProducerBatch {
     /// Kafka's `isFull`: closed, or holding records up to its write limit.
     pub fn is_full(&self) -> bool {
-        self.closed || (!self.records.is_empty() && self.size_bytes >= self.write_limit)
+        self.closed || (!self.ids.is_empty() && self.size_bytes >= self.write_limit)
+    }
+
+    /// The batch to send: built once with its producer id, epoch and
+    /// sequence (again only when those changed, after a producer id reset).
+    pub fn batch(&mut self) -> Arc<RecordBatch> {
+        let (pid, epoch, seq) = (self.producer_id, self.producer_epoch, self.base_sequence);
+        match &self.built {
+            Some(b) if (b.producer_id, b.producer_epoch, b.base_sequence) == (pid, epoch, seq) => {
+                Arc::clone(b)
+            }
+            _ => {
+                let b = Arc::new(self.builder.build(pid, epoch, seq));
+                self.built = Some(Arc::clone(&b));
+                b
+            }
+        }
     }
 
     /// Whether it has a base sequence.
@@ -86,7 +110,7 @@ impl ProducerBatch {
     /// Sequence of its last record (wrapping like Kafka's `incrementSequence`).
     pub fn last_sequence(&self) -> i32 {
         if self.has_sequence() {
-            increment_sequence(self.base_sequence, self.records.len() as i32 - 1)
+            increment_sequence(self.base_sequence, self.ids.len() as i32 - 1)
         } else {
             -1
         }
@@ -203,9 +227,9 @@ pub fn batch_size_upper_bound(key: Option<&[u8]>, value: &[u8]) -> usize {
 pub struct RecordAccumulator {
     config: AccumulatorConfig,
     /// Queued batches per partition, first to send first.
-    batches: BTreeMap<TopicPartition, VecDeque<ProducerBatch>>,
+    batches: BTreeMap<TopicIdPartition, VecDeque<ProducerBatch>>,
     /// Batches drained and not yet answered, per partition, by batch id.
-    in_flight: BTreeMap<TopicPartition, BTreeMap<u64, InFlightBatch>>,
+    in_flight: BTreeMap<TopicIdPartition, BTreeMap<u64, InFlightBatch>>,
     next_batch_id: u64,
     producer_id: i64,
     producer_epoch: i16,
@@ -242,11 +266,11 @@ impl RecordAccumulator {
     /// batch (a record larger than `batch.size` gets a batch of its own).
     pub fn append(
         &mut self,
-        tp: TopicPartition,
-        mut record: PendingRecord,
+        tp: TopicIdPartition,
+        mut record: PendingRecord<'_>,
         now_ms: u64,
     ) -> AppendResult {
-        let dq = self.batches.entry(tp.clone()).or_default();
+        let dq = self.batches.entry(tp).or_default();
         if let Some(last) = dq.back_mut() {
             match try_append(last, record) {
                 Ok(appended_bytes) => {
@@ -272,13 +296,16 @@ impl RecordAccumulator {
         let write_limit = self
             .config
             .batch_size
-            .max(batch_size_upper_bound(record.key.as_deref(), &record.value));
-        let size = RECORD_BATCH_OVERHEAD
-            + record_size_in_bytes(0, 0, record.key.as_deref(), &record.value);
+            .max(batch_size_upper_bound(record.key, record.value));
+        let mut builder = BatchBuilder::new();
+        let size =
+            RECORD_BATCH_OVERHEAD + builder.append(record.key, record.value, record.timestamp_ms);
         let batch = ProducerBatch {
             id,
             tp,
-            records: vec![record],
+            ids: vec![record.id],
+            builder,
+            built: None,
             created_ms: now_ms,
             attempts: 0,
             base_sequence: -1,
@@ -302,7 +329,7 @@ impl RecordAccumulator {
 
     /// Whether `tp`'s last batch is full (or it has none): Kafka's
     /// `allBatchesFull`.
-    pub fn all_batches_full(&self, tp: &TopicPartition) -> bool {
+    pub fn all_batches_full(&self, tp: &TopicIdPartition) -> bool {
         self.batches
             .get(tp)
             .and_then(VecDeque::back)
@@ -313,7 +340,7 @@ impl RecordAccumulator {
     /// time (ms) a batch not sendable yet becomes so (linger or backoff
     /// running out); muted partitions and retries waiting for earlier
     /// sequences count for neither: their turn comes with an answer.
-    pub fn ready(&self, now_ms: u64) -> (Vec<TopicPartition>, Option<u64>) {
+    pub fn ready(&self, now_ms: u64) -> (Vec<TopicIdPartition>, Option<u64>) {
         let mut ready = Vec::new();
         let mut next: Option<u64> = None;
         for (tp, dq) in &self.batches {
@@ -323,7 +350,7 @@ impl RecordAccumulator {
             }
             let ready_at = self.ready_at(first, dq.len() > 1);
             if ready_at <= now_ms {
-                ready.push(tp.clone());
+                ready.push(*tp);
             } else {
                 next = Some(next.map_or(ready_at, |n| n.min(ready_at)));
             }
@@ -358,7 +385,7 @@ impl RecordAccumulator {
     /// batch waits until every in-flight batch with a lower sequence is
     /// answered, and a fresh batch waits while batches drained under an
     /// older producer id or epoch are in flight.
-    fn held_back(&self, tp: &TopicPartition, first: &ProducerBatch) -> bool {
+    fn held_back(&self, tp: &TopicIdPartition, first: &ProducerBatch) -> bool {
         if !self.config.idempotence {
             return false;
         }
@@ -383,9 +410,9 @@ impl RecordAccumulator {
     /// batch keeps its sequence.
     pub fn drain(
         &mut self,
-        tp: &TopicPartition,
+        tp: &TopicIdPartition,
         now_ms: u64,
-        next_sequence: &mut dyn FnMut(&TopicPartition, u32) -> i32,
+        next_sequence: &mut dyn FnMut(&TopicIdPartition, u32) -> i32,
     ) -> Option<ProducerBatch> {
         let dq = self.batches.get(tp)?;
         let first = dq.front()?;
@@ -401,9 +428,9 @@ impl RecordAccumulator {
     /// still hold.
     pub fn drain_sendable(
         &mut self,
-        tp: &TopicPartition,
+        tp: &TopicIdPartition,
         now_ms: u64,
-        next_sequence: &mut dyn FnMut(&TopicPartition, u32) -> i32,
+        next_sequence: &mut dyn FnMut(&TopicIdPartition, u32) -> i32,
     ) -> Option<ProducerBatch> {
         let first = self.batches.get(tp)?.front()?;
         if self.is_muted(tp) || self.backing_off(first, now_ms) || self.held_back(tp, first) {
@@ -411,12 +438,12 @@ impl RecordAccumulator {
         }
         let mut batch = self.batches.get_mut(tp)?.pop_front()?;
         if self.config.idempotence && !batch.has_sequence() {
-            batch.base_sequence = next_sequence(tp, batch.records.len() as u32);
+            batch.base_sequence = next_sequence(tp, batch.ids.len() as u32);
             batch.producer_id = self.producer_id;
             batch.producer_epoch = self.producer_epoch;
         }
         batch.closed = true;
-        self.in_flight.entry(tp.clone()).or_default().insert(
+        self.in_flight.entry(*tp).or_default().insert(
             batch.id,
             InFlightBatch {
                 base_sequence: batch.base_sequence,
@@ -428,7 +455,7 @@ impl RecordAccumulator {
     }
 
     /// Batches of `tp` in flight.
-    pub fn in_flight(&self, tp: &TopicPartition) -> usize {
+    pub fn in_flight(&self, tp: &TopicIdPartition) -> usize {
         self.in_flight.get(tp).map_or(0, BTreeMap::len)
     }
 
@@ -439,14 +466,14 @@ impl RecordAccumulator {
 
     /// Whether `tp` is muted: `max.in.flight.requests.per.connection` is 1
     /// and a batch of it is in flight.
-    pub fn is_muted(&self, tp: &TopicPartition) -> bool {
+    pub fn is_muted(&self, tp: &TopicIdPartition) -> bool {
         self.config.max_in_flight <= 1 && self.in_flight(tp) > 0
     }
 
     /// A batch in flight got its final answer (success or final failure):
     /// it is no longer tracked and its partition unmuted. Unknown ids are
     /// ignored.
-    pub fn complete(&mut self, tp: &TopicPartition, batch_id: u64) {
+    pub fn complete(&mut self, tp: &TopicIdPartition, batch_id: u64) {
         if let Some(flying) = self.in_flight.get_mut(tp) {
             flying.remove(&batch_id);
             if flying.is_empty() {
@@ -465,7 +492,7 @@ impl RecordAccumulator {
         batch.attempts += 1;
         batch.last_attempt_ms = batch.last_attempt_ms.max(now_ms);
         batch.closed = true;
-        let dq = self.batches.entry(batch.tp.clone()).or_default();
+        let dq = self.batches.entry(batch.tp).or_default();
         let at = if self.config.idempotence && batch.has_sequence() {
             dq.iter()
                 .take_while(|b| b.has_sequence() && b.base_sequence < batch.base_sequence)
@@ -514,21 +541,18 @@ impl RecordAccumulator {
     }
 
     /// The batches queued for `tp`, first to send first.
-    pub fn queued(&self, tp: &TopicPartition) -> impl Iterator<Item = &ProducerBatch> {
+    pub fn queued(&self, tp: &TopicIdPartition) -> impl Iterator<Item = &ProducerBatch> {
         self.batches.get(tp).into_iter().flatten()
     }
 
     /// The fewest bytes an append to one of `partitions` can take before a
     /// batch of it is full: what is left under the write limit of each
     /// partition's open batch, or a fresh batch's room when it has none.
-    pub fn least_room<'a>(
-        &self,
-        partitions: impl IntoIterator<Item = &'a TopicPartition>,
-    ) -> usize {
+    pub fn least_room(&self, partitions: impl IntoIterator<Item = TopicIdPartition>) -> usize {
         let fresh = self.config.batch_size.saturating_sub(RECORD_BATCH_OVERHEAD);
         partitions
             .into_iter()
-            .map(|tp| match self.batches.get(tp).and_then(VecDeque::back) {
+            .map(|tp| match self.batches.get(&tp).and_then(VecDeque::back) {
                 Some(b) if b.is_full() => 0,
                 Some(b) => b.write_limit.saturating_sub(b.size_bytes),
                 None => fresh,
@@ -554,27 +578,23 @@ impl RecordAccumulator {
 
 /// Kafka's `ProducerBatch.tryAppend`: the bytes added, or the record back
 /// when it does not fit.
-fn try_append(batch: &mut ProducerBatch, record: PendingRecord) -> Result<usize, PendingRecord> {
+fn try_append<'a>(
+    batch: &mut ProducerBatch,
+    record: PendingRecord<'a>,
+) -> Result<usize, PendingRecord<'a>> {
     if batch.is_full() {
         return Err(record);
     }
-    let (offset_delta, timestamp_delta) = match batch.records.first() {
-        Some(base) => (
-            batch.records.len() as i32,
-            record.timestamp_ms as i64 - base.timestamp_ms as i64,
-        ),
-        None => (0, 0),
-    };
-    let size = record_size_in_bytes(
-        offset_delta,
-        timestamp_delta,
-        record.key.as_deref(),
-        &record.value,
-    );
-    if !batch.records.is_empty() && batch.size_bytes + size > batch.write_limit {
+    let size = batch
+        .builder
+        .record_size(record.key, record.value, record.timestamp_ms);
+    if !batch.ids.is_empty() && batch.size_bytes + size > batch.write_limit {
         return Err(record);
     }
-    batch.records.push(record);
+    batch
+        .builder
+        .append(record.key, record.value, record.timestamp_ms);
+    batch.ids.push(record.id);
     batch.size_bytes += size;
     Ok(size)
 }
@@ -594,36 +614,42 @@ mod tests {
         }
     }
 
-    fn tp(p: u32) -> TopicPartition {
-        TopicPartition::new("t", p)
+    fn tp(p: u32) -> TopicIdPartition {
+        TopicIdPartition::new(crate::protocol::TopicId(0), p)
     }
 
     /// A keyless record with a 100-byte value: 109 bytes in a batch
     /// (while its offset delta is below 64).
-    fn rec(id: u64, now_ms: u64) -> PendingRecord {
+    fn rec(id: u64, now_ms: u64) -> PendingRecord<'static> {
         PendingRecord {
             id,
             key: None,
-            value: vec![b'x'; 100],
+            value: &[b'x'; 100],
             timestamp_ms: now_ms,
         }
     }
 
     /// A `next_sequence` that counts per partition and logs its calls.
-    fn counter() -> (BTreeMap<TopicPartition, i32>, Vec<(TopicPartition, u32)>) {
+    fn counter() -> (
+        BTreeMap<TopicIdPartition, i32>,
+        Vec<(TopicIdPartition, u32)>,
+    ) {
         (BTreeMap::new(), Vec::new())
     }
 
     fn drain_with(
         acc: &mut RecordAccumulator,
-        tp: &TopicPartition,
+        tp: &TopicIdPartition,
         now_ms: u64,
-        seqs: &mut (BTreeMap<TopicPartition, i32>, Vec<(TopicPartition, u32)>),
+        seqs: &mut (
+            BTreeMap<TopicIdPartition, i32>,
+            Vec<(TopicIdPartition, u32)>,
+        ),
     ) -> Option<ProducerBatch> {
         let (next, calls) = seqs;
-        let mut f = |tp: &TopicPartition, n: u32| {
-            calls.push((tp.clone(), n));
-            let s = next.entry(tp.clone()).or_insert(0);
+        let mut f = |tp: &TopicIdPartition, n: u32| {
+            calls.push((*tp, n));
+            let s = next.entry(*tp).or_insert(0);
             let base = *s;
             *s += n as i32;
             base
@@ -631,7 +657,7 @@ mod tests {
         acc.drain(tp, now_ms, &mut f)
     }
 
-    fn no_sequence(_: &TopicPartition, _: u32) -> i32 {
+    fn no_sequence(_: &TopicIdPartition, _: u32) -> i32 {
         panic!("no sequence expected")
     }
 
@@ -685,12 +711,12 @@ mod tests {
         // 61 + 8 x 109 = 933 <= 1000 < 1042: eight records a batch.
         let sizes: Vec<(usize, usize, bool)> = acc
             .queued(&tp(0))
-            .map(|b| (b.records.len(), b.size_bytes, b.closed))
+            .map(|b| (b.ids.len(), b.size_bytes, b.closed))
             .collect();
         assert_eq!(sizes, vec![(8, 933, true), (8, 933, true), (4, 497, false)]);
         let ids: Vec<u64> = acc
             .queued(&tp(0))
-            .flat_map(|b| b.records.iter().map(|r| r.id))
+            .flat_map(|b| b.ids.iter().copied())
             .collect();
         assert_eq!(ids, (0..20).collect::<Vec<_>>());
         assert_eq!(results[0].appended_bytes, 170);
@@ -729,14 +755,14 @@ mod tests {
         let big = PendingRecord {
             id: 1,
             key: None,
-            value: vec![0; 2000],
+            value: &[0; 2000],
             timestamp_ms: 0,
         };
         assert!(acc.append(tp(0), big, 0).new_batch_created);
         assert!(acc.append(tp(0), rec(2, 0), 0).new_batch_created);
         let shape: Vec<(usize, usize)> = acc
             .queued(&tp(0))
-            .map(|b| (b.records.len(), b.write_limit))
+            .map(|b| (b.ids.len(), b.write_limit))
             .collect();
         // The big batch's buffer is the record's upper bound: 61 + 21 + 1 + 2 + 2000 + 1.
         assert_eq!(shape, vec![(1, 1000), (1, 2086), (1, 1000)]);
@@ -809,7 +835,7 @@ mod tests {
         assert!(!acc.is_muted(&tp(0)));
         assert_eq!(acc.ready(0).0, vec![tp(0)]);
         let second = drain_with(&mut acc, &tp(0), 0, &mut seqs).unwrap();
-        assert_eq!(second.records[0].id, 8);
+        assert_eq!(second.ids[0], 8);
         // A retriable failure unmutes too (the batch is back in the queue).
         acc.reenqueue(second, 0);
         assert!(!acc.is_muted(&tp(0)));
@@ -881,8 +907,8 @@ mod tests {
         let mut seqs = counter();
         let a = drain_with(&mut acc, &tp(0), 0, &mut seqs).unwrap();
         let b = drain_with(&mut acc, &tp(0), 0, &mut seqs).unwrap();
-        assert_eq!((a.base_sequence, a.records.len()), (0, 8));
-        assert_eq!((b.base_sequence, b.records.len()), (8, 2));
+        assert_eq!((a.base_sequence, a.ids.len()), (0, 8));
+        assert_eq!((b.base_sequence, b.ids.len()), (8, 2));
         assert_eq!((a.producer_id, a.producer_epoch), (7, 0));
         assert_eq!(a.last_sequence(), 7);
         assert_eq!(seqs.1, vec![(tp(0), 8), (tp(0), 2)]);
@@ -930,7 +956,7 @@ mod tests {
             vec![0, 1, 2, -1],
             "retries in sequence order, the fresh batch last"
         );
-        let recs: Vec<u64> = acc.queued(&tp(0)).map(|b| b.records[0].id).collect();
+        let recs: Vec<u64> = acc.queued(&tp(0)).map(|b| b.ids[0]).collect();
         assert_eq!(recs, vec![0, 1, 2, 3]);
     }
 
@@ -1013,7 +1039,7 @@ mod tests {
         let e: Vec<u64> = acc
             .expire(100)
             .iter()
-            .flat_map(|b| b.records.iter().map(|r| r.id))
+            .flat_map(|b| b.ids.iter().copied())
             .collect();
         assert_eq!(e, vec![0]);
         assert_eq!(acc.in_flight(&tp(1)), 1);
@@ -1021,7 +1047,7 @@ mod tests {
         let e: Vec<u64> = acc
             .expire(1000)
             .iter()
-            .flat_map(|b| b.records.iter().map(|r| r.id))
+            .flat_map(|b| b.ids.iter().copied())
             .collect();
         assert_eq!(e, vec![2, 3]);
         assert!(!acc.has_undrained());
@@ -1032,9 +1058,9 @@ mod tests {
     }
 
     /// A record in a batch of its own (too big to share one).
-    fn vec_rec(id: u64, now_ms: u64) -> PendingRecord {
+    fn vec_rec(id: u64, now_ms: u64) -> PendingRecord<'static> {
         PendingRecord {
-            value: vec![0; 900],
+            value: &[0; 900],
             ..rec(id, now_ms)
         }
     }

@@ -10,36 +10,34 @@ pub mod producer;
 
 pub use admin::{AdminClient, AdminObs, AdminTimer};
 
-/// What a producer reports: each record's send and how it ended.
+/// What a producer reports: each record's send and how it ended, a batch
+/// (or a generation step) at a time.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ProducerObs {
-    /// `send()` was called; the record went to this partition.
-    Sent {
-        /// Record id.
-        id: u64,
-        /// Its partition (of the producer's topic).
-        partition: u32,
-        /// The producer's send order.
-        seq: u64,
-    },
-    /// Acknowledged (offset None under acks=0).
+    /// `send()` was called for these records: (record id, partition of the
+    /// producer's topic), in send order (the id carries the send sequence).
+    Sent(Vec<(u64, u32)>),
+    /// A batch was acknowledged: its records in offset order, the first at
+    /// `base_offset` (None under acks=0).
     Acked {
-        /// Record id.
-        id: u64,
-        /// Its offset.
-        offset: Option<u64>,
+        /// The partition.
+        partition: u32,
+        /// Offset of the first record.
+        base_offset: Option<u64>,
+        /// Record ids.
+        ids: Vec<u64>,
     },
     /// Definitely not written.
     Failed {
-        /// Record id.
-        id: u64,
+        /// Record ids.
+        ids: Vec<u64>,
         /// Why.
         error: String,
     },
     /// Maybe written, maybe not (a timeout or a lost connection).
     Indeterminate {
-        /// Record id.
-        id: u64,
+        /// Record ids.
+        ids: Vec<u64>,
         /// Why.
         reason: String,
     },
@@ -47,9 +45,14 @@ pub enum ProducerObs {
 
 /// A record's value: its id in 8 big-endian bytes, padded to `size`.
 pub fn record_value(id: u64, size: usize) -> Vec<u8> {
-    let mut v = id.to_be_bytes().to_vec();
-    v.resize(size.max(8), 0);
+    let mut v = vec![0; size.max(8)];
+    set_record_id(&mut v, id);
     v
+}
+
+/// Stamps `id` on a record value of at least 8 bytes (the rest is padding).
+pub fn set_record_id(value: &mut [u8], id: u64) {
+    value[..8].copy_from_slice(&id.to_be_bytes());
 }
 
 /// The id a value carries (u64::MAX for a value that carries none).

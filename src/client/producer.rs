@@ -17,13 +17,12 @@ use super::accumulator::{
     RECORD_BATCH_OVERHEAD,
 };
 use super::partitioner::{partition_for_key, StickyPartitioner};
-use super::{record_value, ProducerObs};
+use super::{set_record_id, ProducerObs};
 use crate::errors::Errors;
-use crate::log::Record;
 use crate::node::{Address, Deadline, Env, Input, KafkaNodeId, NetworkClient, Timer};
 use crate::protocol::{
     KafkaMsg, KafkaRequest, KafkaResponse, Message, PartitionMetadata, ProduceData, ProduceResult,
-    TopicPartition,
+    TopicId, TopicIdPartition,
 };
 
 /// The producer's configs, with Kafka's names.
@@ -54,6 +53,8 @@ pub struct ProducerConfig {
 pub struct ProducerWorkload {
     /// The topic.
     pub topic: String,
+    /// That topic's id in the run's topic table.
+    pub topic_id: TopicId,
     /// Records per period.
     pub records: u64,
     /// The period, in nanoseconds.
@@ -146,11 +147,16 @@ pub struct Producer {
     init_not_before: Nanos,
     producer_id: i64,
     producer_epoch: i16,
-    sequences: BTreeMap<TopicPartition, i32>,
-    last_acked_sequence: BTreeMap<TopicPartition, i32>,
+    sequences: BTreeMap<TopicIdPartition, i32>,
+    last_acked_sequence: BTreeMap<TopicIdPartition, i32>,
     generated: u64,
     seq_base: u64,
     wake: Deadline,
+    /// Scratch space for the record being generated.
+    key: Vec<u8>,
+    value: Vec<u8>,
+    /// The most bytes one generated record takes in a batch.
+    record_max: usize,
 }
 
 impl Producer {
@@ -191,6 +197,9 @@ impl Producer {
             generated: 0,
             seq_base: env.now() / MILLIS * 1000,
             wake: Deadline::default(),
+            key: Vec::new(),
+            value: vec![0; spec.workload.value_size.max(8)],
+            record_max: record_max(&spec.workload),
         };
         producer.refresh_metadata(env);
         producer
@@ -282,12 +291,18 @@ impl Producer {
         }
         let due = self.clock.due_by(env.now());
         let n = self.partitions.len() as u32;
-        let available: Vec<u32> = self
-            .partitions
-            .iter()
-            .filter(|p| p.leader.is_some())
-            .map(|p| p.partition)
-            .collect();
+        let keyed = self.workload.keys > 0;
+        // The sticky partitioner's choice: partitions with a leader.
+        let available: Vec<u32> = if keyed {
+            Vec::new()
+        } else {
+            self.partitions
+                .iter()
+                .filter(|p| p.leader.is_some())
+                .map(|p| p.partition)
+                .collect()
+        };
+        let mut sent = Vec::new();
         while self.generated < due {
             let tick = self.clock.tick_of(self.generated);
             if tick >= self.workload.stop_at_ns {
@@ -296,34 +311,36 @@ impl Producer {
             let seq = self.seq_base + self.generated;
             self.generated += 1;
             let id = (u64::from(self.index) << 40) | seq;
-            let key = (self.workload.keys > 0).then(|| {
+            if keyed {
+                use std::io::Write;
                 let k = env.rng().random_range(0..self.workload.keys);
-                format!("key-{k}").into_bytes()
-            });
-            let partition = match &key {
-                Some(k) => partition_for_key(k, n),
-                None => self.sticky.partition(n, &available, env.rng()),
-            };
-            let value = record_value(id, self.workload.value_size);
-            if key.is_none() {
-                self.sticky.on_append(
-                    value.len(),
-                    self.config.batch_size,
-                    n,
-                    &available,
-                    env.rng(),
-                );
+                self.key.clear();
+                let _ = write!(self.key, "key-{k}");
             }
-            let tp = TopicPartition::new(&self.workload.topic, partition);
-            env.observe(ProducerObs::Sent { id, partition, seq });
+            let partition = if keyed {
+                partition_for_key(&self.key, n)
+            } else {
+                self.sticky.partition(n, &available, env.rng())
+            };
+            set_record_id(&mut self.value, id);
+            if !keyed {
+                let len = self.value.len();
+                self.sticky
+                    .on_append(len, self.config.batch_size, n, &available, env.rng());
+            }
+            let tp = TopicIdPartition::new(self.workload.topic_id, partition);
+            sent.push((id, partition));
             let tick_ms = tick / MILLIS;
             let record = PendingRecord {
                 id,
-                key,
-                value,
+                key: keyed.then_some(self.key.as_slice()),
+                value: &self.value,
                 timestamp_ms: tick_ms,
             };
             self.accumulator.append(tp, record, tick_ms);
+        }
+        if !sent.is_empty() {
+            env.observe(ProducerObs::Sent(sent));
         }
     }
 
@@ -343,19 +360,13 @@ impl Producer {
                 // A record due later starts a batch that lingers from its tick.
                 consider(next_tick + self.config.linger_ms * MILLIS);
                 // No batch can fill before this many more records come.
-                let tps: Vec<TopicPartition> = self
-                    .partitions
-                    .iter()
-                    .map(|p| TopicPartition::new(&self.workload.topic, p.partition))
-                    .collect();
-                let room = self.accumulator.least_room(&tps);
-                let key_len = (self.workload.keys > 0)
-                    .then(|| format!("key-{}", self.workload.keys.saturating_sub(1)).len());
-                let value = vec![0; self.workload.value_size.max(8)];
-                let key = key_len.map(|l| vec![0; l]);
-                let record_max =
-                    batch_size_upper_bound(key.as_deref(), &value) - RECORD_BATCH_OVERHEAD;
-                let fits = (room / record_max.max(1)) as u64;
+                let topic_id = self.workload.topic_id;
+                let room = self.accumulator.least_room(
+                    self.partitions
+                        .iter()
+                        .map(|p| TopicIdPartition::new(topic_id, p.partition)),
+                );
+                let fits = (room / self.record_max.max(1)) as u64;
                 consider(self.clock.tick_of(self.generated + fits));
             }
         }
@@ -400,11 +411,11 @@ impl Producer {
             }
             let sequences = &mut self.sequences;
             let idempotent = self.config.idempotence;
-            let mut next_sequence = |tp: &TopicPartition, records: u32| -> i32 {
+            let mut next_sequence = |tp: &TopicIdPartition, records: u32| -> i32 {
                 if !idempotent {
                     return -1;
                 }
-                let s = sequences.entry(tp.clone()).or_insert(0);
+                let s = sequences.entry(*tp).or_insert(0);
                 let base = *s;
                 *s = s.wrapping_add(records as i32);
                 base
@@ -413,24 +424,12 @@ impl Producer {
                 per_broker.entry(leader).or_default().push(batch);
             }
         }
-        for (broker, batches) in per_broker {
-            let idempotent = self.config.idempotence;
+        for (broker, mut batches) in per_broker {
             let partitions = batches
-                .iter()
+                .iter_mut()
                 .map(|b| ProduceData {
-                    tp: b.tp.clone(),
-                    records: b
-                        .records
-                        .iter()
-                        .map(|r| Record {
-                            key: r.key.clone(),
-                            value: r.value.clone(),
-                            timestamp_ms: r.timestamp_ms,
-                        })
-                        .collect(),
-                    producer_id: if idempotent { self.producer_id } else { -1 },
-                    producer_epoch: if idempotent { self.producer_epoch } else { -1 },
-                    base_sequence: b.base_sequence,
+                    tp: b.tp,
+                    batch: b.batch(),
                 })
                 .collect();
             let request = KafkaRequest::Produce {
@@ -447,14 +446,13 @@ impl Producer {
                         request,
                     },
                 );
-                for b in &batches {
-                    for r in &b.records {
-                        env.observe(ProducerObs::Acked {
-                            id: r.id,
-                            offset: None,
-                        });
-                    }
+                for b in batches {
                     self.accumulator.complete(&b.tp, b.id);
+                    env.observe(ProducerObs::Acked {
+                        partition: b.tp.partition,
+                        base_offset: None,
+                        ids: b.ids,
+                    });
                 }
             } else {
                 self.network.send(
@@ -475,18 +473,11 @@ impl Producer {
     /// failed; sent before, its records may or may not be in the log.
     fn expire_batch(&mut self, env: &mut Env<'_>, batch: &ProducerBatch) {
         let why = "delivery.timeout.ms expired".to_owned();
-        for r in &batch.records {
-            if batch.attempts == 0 {
-                env.observe(ProducerObs::Failed {
-                    id: r.id,
-                    error: why.clone(),
-                });
-            } else {
-                env.observe(ProducerObs::Indeterminate {
-                    id: r.id,
-                    reason: why.clone(),
-                });
-            }
+        let ids = batch.ids.clone();
+        if batch.attempts == 0 {
+            env.observe(ProducerObs::Failed { ids, error: why });
+        } else {
+            env.observe(ProducerObs::Indeterminate { ids, reason: why });
         }
     }
 
@@ -553,17 +544,16 @@ impl Producer {
             match error {
                 None => {
                     let base = result.map_or(-1, |r| r.base_offset);
-                    for (i, r) in batch.records.iter().enumerate() {
-                        let offset = u64::try_from(base).ok().map(|b| b + i as u64);
-                        env.observe(ProducerObs::Acked { id: r.id, offset });
-                    }
                     if batch.base_sequence >= 0 {
-                        let last = batch
-                            .base_sequence
-                            .wrapping_add(batch.records.len() as i32 - 1);
-                        self.last_acked_sequence.insert(batch.tp.clone(), last);
+                        let last = batch.base_sequence.wrapping_add(batch.ids.len() as i32 - 1);
+                        self.last_acked_sequence.insert(batch.tp, last);
                     }
                     self.accumulator.complete(&batch.tp, batch.id);
+                    env.observe(ProducerObs::Acked {
+                        partition: batch.tp.partition,
+                        base_offset: u64::try_from(base).ok(),
+                        ids: batch.ids,
+                    });
                 }
                 Some(e) => {
                     refresh |= matches!(
@@ -629,12 +619,10 @@ impl Producer {
             return;
         }
         self.accumulator.complete(&batch.tp, batch.id);
-        for r in &batch.records {
-            env.observe(ProducerObs::Indeterminate {
-                id: r.id,
-                reason: error.name().to_owned(),
-            });
-        }
+        env.observe(ProducerObs::Indeterminate {
+            ids: batch.ids,
+            reason: error.name().to_owned(),
+        });
         if matches!(
             error,
             Errors::OutOfOrderSequenceNumber
@@ -667,4 +655,13 @@ impl Producer {
         let backoff = self.config.retry_backoff_ms * MILLIS;
         self.wake.arm(env, env.now() + backoff, ProducerTimer::Wake);
     }
+}
+
+/// The most bytes one record of `workload` takes in a batch: the longest
+/// key it draws and its value.
+fn record_max(workload: &ProducerWorkload) -> usize {
+    let key = (workload.keys > 0)
+        .then(|| format!("key-{}", workload.keys.saturating_sub(1)).into_bytes());
+    let value = vec![0; workload.value_size.max(8)];
+    batch_size_upper_bound(key.as_deref(), &value) - RECORD_BATCH_OVERHEAD
 }

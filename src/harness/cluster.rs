@@ -68,6 +68,7 @@ fn node_specs(scenario: &Scenario, topology: &Topology, options: &RunOptions) ->
                 id,
                 voters: voters.clone(),
                 config: broker_config,
+                topics: Arc::clone(&topology.topic_table),
                 keep_leader_epoch: mutations.keep_leader_epoch,
             }),
             Role::Admin => NodeSpec::Admin(AdminSpec {
@@ -75,7 +76,7 @@ fn node_specs(scenario: &Scenario, topology: &Topology, options: &RunOptions) ->
                 topics: creatable_topics(scenario),
             }),
             Role::Producer(index) => {
-                let (config, workload) = producer_setup(scenario, index);
+                let (config, workload) = producer_setup(scenario, &topology.topic_table, index);
                 NodeSpec::Producer(ProducerSpec {
                     index,
                     config,
@@ -85,6 +86,7 @@ fn node_specs(scenario: &Scenario, topology: &Topology, options: &RunOptions) ->
             }
             Role::Consumer { ref group, index } => NodeSpec::Consumer(specs::consumer_config(
                 consumer_spec(scenario, group, index),
+                &topology.topic_table,
                 &role.name(),
                 brokers.clone(),
                 mutations.consumer,
@@ -105,7 +107,9 @@ pub(super) fn monitor_for(
         .roles
         .iter()
         .map(|role| match role {
-            Role::Producer(i) => topic_index(&producer_setup(scenario, *i).1.topic),
+            Role::Producer(i) => {
+                topic_index(&producer_setup(scenario, &topology.topic_table, *i).1.topic)
+            }
             Role::Consumer { group, index } => {
                 topic_index(&consumer_spec(scenario, group, *index).topic)
             }
@@ -158,7 +162,12 @@ pub(super) fn monitor_for(
             .filter(|n| processing_checked(n))
             .collect()
     };
-    let mut monitor = Monitor::new(names, topic_names, topic_of);
+    let mut monitor = Monitor::new(
+        names,
+        topic_names,
+        topic_of,
+        Arc::clone(&topology.topic_table),
+    );
     monitor.broker_ids = topology
         .roles
         .iter()

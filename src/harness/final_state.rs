@@ -2,15 +2,17 @@
 //! partition from its leader (records below the high watermark, as a consumer
 //! reading from the start would get them) and each in-sync replica's copy.
 
+use std::sync::Arc;
+
 use sim::Sim;
 
 use super::node::ClusterNode;
 use super::topology::{Role, Topology};
 use crate::broker::BrokerServer;
 use crate::broker::ReplyTo;
-use crate::check::data::{FinalState, LogRecord};
-use crate::client::record_id;
+use crate::check::data::{FinalLog, FinalState};
 use crate::group::coordinator::GroupCoordinator;
+use crate::log::RecordBatch;
 use crate::metadata::MetadataImage;
 use crate::protocol::TopicPartition;
 use crate::report::groups::{DescribedGroup, DescribedMember};
@@ -27,32 +29,16 @@ pub(super) fn broker<'a>(
     }
 }
 
-/// Records of `tp` on broker `id` below `upto`.
-fn records(
+/// The batches of `tp` on broker `id` below `upto` (shared with its log).
+fn batches(
     sim: &Sim<ClusterNode>,
     topology: &Topology,
     id: u32,
     tp: &TopicPartition,
     upto: u64,
-) -> Option<Vec<LogRecord>> {
-    let p = broker(sim, topology, id)?
-        .replica_manager()
-        .partitions()
-        .get(tp)?;
-    let mut out = Vec::new();
-    for batch in p.log.read(0, upto, usize::MAX) {
-        for (i, r) in batch.records.iter().enumerate() {
-            let offset = batch.base_offset + i as u64;
-            if offset < upto {
-                out.push(LogRecord {
-                    offset,
-                    id: record_id(&r.value),
-                    leader_epoch: batch.partition_leader_epoch,
-                });
-            }
-        }
-    }
-    Some(out)
+) -> Option<Vec<Arc<RecordBatch>>> {
+    let p = broker(sim, topology, id)?.replica_manager().partition(tp)?;
+    Some(p.log.read(0, upto, usize::MAX))
 }
 
 /// The final state of every partition with a running leader in `image`.
@@ -69,23 +55,29 @@ pub fn collect(sim: &Sim<ClusterNode>, topology: &Topology, image: &MetadataImag
             };
             let Some(hw) = broker(sim, topology, leader)
                 .map(|b| b.replica_manager())
-                .and_then(|r| r.partitions().get(&tp))
+                .and_then(|r| r.partition(&tp))
                 .filter(|p| p.is_leader())
                 .map(|p| p.log.high_watermark())
             else {
                 continue;
             };
-            let Some(committed) = records(sim, topology, leader, &tp, hw) else {
+            let Some(leader_batches) = batches(sim, topology, leader, &tp, hw) else {
                 continue;
             };
             let replicas = reg
                 .isr
                 .iter()
                 .filter(|&&r| r != leader)
-                .filter_map(|&r| Some((r, records(sim, topology, r, &tp, hw)?)))
+                .filter_map(|&r| Some((r, batches(sim, topology, r, &tp, hw)?)))
                 .collect();
-            state.committed.insert(tp.clone(), committed);
-            state.replicas.insert(tp, replicas);
+            state.logs.insert(
+                tp,
+                FinalLog {
+                    leader: leader_batches,
+                    high_watermark: hw,
+                    replicas,
+                },
+            );
         }
     }
     state
@@ -153,9 +145,8 @@ pub fn groups(
                 .chain(described.members.iter().flat_map(|m| m.assignment.clone()))
                 .collect();
             for tp in tps {
-                if let Some(records) = end.committed.get(&tp) {
-                    let hw = records.last().map_or(0, |r| r.offset + 1);
-                    described.log_end.insert(tp, hw);
+                if let Some(log) = end.logs.get(&tp) {
+                    described.log_end.insert(tp, log.high_watermark);
                 }
             }
             described

@@ -47,8 +47,7 @@ fn leader_view(
     };
     let leads = b
         .replica_manager()
-        .partitions()
-        .get(tp)
+        .partition(tp)
         .is_some_and(|p| p.leader_state().is_some());
     if leads {
         String::new()
@@ -134,7 +133,9 @@ pub fn data_available(
             .get(&index)
             .is_none_or(|&t| t < scenario.duration_ns)
         {
-            let topic = producer_setup(scenario, index).1.topic;
+            let topic = producer_setup(scenario, &topology.topic_table, index)
+                .1
+                .topic;
             let parts: Vec<String> = partitions_of(&topic)
                 .iter()
                 .map(|tp| partition_state(sim, topology, state.metadata, tp))
@@ -164,11 +165,7 @@ pub fn data_available(
         }
         for (partition, position) in c.positions() {
             let tp = TopicPartition::new(topic, partition);
-            let hw = state
-                .logs
-                .committed
-                .get(&tp)
-                .map_or(0, |r| r.last().map_or(0, |x| x.offset + 1));
+            let hw = state.logs.logs.get(&tp).map_or(0, |l| l.high_watermark);
             if position < hw {
                 problems.push(format!(
                     "{} read {tp} only up to offset {position} of {hw} ({}; {})",

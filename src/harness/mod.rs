@@ -42,6 +42,7 @@ use crate::group::offsets_topic::{
 };
 use crate::metadata::MetadataImage;
 use crate::node::{controller_index, KafkaNode};
+use crate::protocol::Topics;
 use crate::report::groups::DescribedGroup;
 use crate::scenario::{ConsumerSpec, Scenario};
 use faults::Executed;
@@ -171,12 +172,19 @@ pub fn run(scenario: &Scenario, seed: u64, options: &RunOptions) -> Result<Outco
 
 /// Producer `index`'s configs and workload: records from the start until
 /// halfway through the settle phase, so the final read sees what was acked.
-fn producer_setup(scenario: &Scenario, index: u32) -> (ProducerConfig, ProducerWorkload) {
+fn producer_setup(
+    scenario: &Scenario,
+    topics: &Topics,
+    index: u32,
+) -> (ProducerConfig, ProducerWorkload) {
     let mut first = 0;
     for spec in &scenario.producers {
         if index < first + spec.count {
             let workload = ProducerWorkload {
                 topic: spec.topic.clone(),
+                topic_id: topics
+                    .id(&spec.topic)
+                    .expect("the scenario's topics are in the run's table"),
                 records: spec.rate.records,
                 per_ns: spec.rate.per_ns,
                 keys: spec.keys,

@@ -2,6 +2,8 @@
 //! made, and what the report needs of it is kept (the protocol history, the
 //! controllers' events).
 
+use std::sync::Arc;
+
 use sim::{NodeId, Observed};
 
 use super::history::{self, What};
@@ -12,10 +14,13 @@ use crate::client::consumer::ConsumerObs;
 use crate::controller::active::ControlEvent;
 use crate::controller::node::QuorumObs;
 use crate::node::Observation as ClusterObs;
+use crate::protocol::Topics;
 
 /// The online checkers, and what the report keeps of the observations.
 pub(super) struct Monitor {
     pub(super) names: Vec<String>,
+    /// The run's topics, to name partitions.
+    pub(super) topics: Arc<Topics>,
     /// Per node: the index of the topic a client works on.
     pub(super) topic_of: Vec<u32>,
     pub(super) quorum: check::quorum::QuorumChecker,
@@ -33,8 +38,14 @@ pub(super) struct Monitor {
 }
 
 impl Monitor {
-    pub(super) fn new(names: Vec<String>, topics: Vec<String>, topic_of: Vec<u32>) -> Self {
+    pub(super) fn new(
+        names: Vec<String>,
+        topics: Vec<String>,
+        topic_of: Vec<u32>,
+        table: Arc<Topics>,
+    ) -> Self {
         Self {
+            topics: table,
             data: check::data::DataChecker::new(topics, names.clone()),
             groups: GroupChecker::default(),
             names,
@@ -150,16 +161,16 @@ impl Monitor {
                         self.history.high_watermark(
                             o.at,
                             broker,
-                            partition.to_string(),
+                            self.topics.show(*partition),
                             *high_watermark,
                         );
                         return;
                     }
                     _ => return,
                 };
-                if !partition.starts_with("__") {
-                    self.history
-                        .push(o.at, name(o.node), Some(partition.clone()), what);
+                if !self.topics.name(partition.topic_id).starts_with("__") {
+                    let partition = self.topics.show(*partition);
+                    self.history.push(o.at, name(o.node), Some(partition), what);
                 }
             }
             ClusterObs::Admin(_) => {}

@@ -28,7 +28,7 @@ impl DiskView for Disk {
     }
 
     fn read(&self, file: &str) -> Option<Cow<'_, [u8]>> {
-        Disk::read(self, file).map(Cow::Borrowed)
+        Disk::read(self, file)
     }
 }
 
@@ -109,7 +109,7 @@ impl ClusterNode {
                     file,
                     offset,
                     bytes,
-                } => ctx.disk_mut().write(&file, offset, &bytes),
+                } => ctx.disk_mut().write_blob(&file, offset, bytes),
                 Effect::Truncate { file, len } => ctx.disk_mut().truncate(&file, len),
                 Effect::Remove { file } => ctx.disk_mut().remove(&file),
                 Effect::Rename { from, to } => ctx.disk_mut().rename(&from, &to),

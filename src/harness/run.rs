@@ -5,7 +5,7 @@
 //! moment and look at the cluster there. Stopping changes nothing: the
 //! kernel processes the same events in the same order however the run is cut.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::BufWriter;
 use std::time::Instant;
@@ -28,6 +28,7 @@ use crate::broker::BrokerServer;
 use crate::check;
 use crate::controller::node::QuorumController;
 use crate::metadata::MetadataImage;
+use crate::protocol::TopicPartition;
 use crate::report::groups::DescribedGroup;
 use crate::scenario::{Invariant, Scenario};
 
@@ -377,8 +378,20 @@ impl Run {
             acks_per_second: data.acks_per_second.clone(),
             groups: group_stats,
         };
-        let min_insync = |part: &str| min_insync(scenario, part);
-        let acked_between = |part: &str, from: u64, to: u64| data.acked_between(part, from, to);
+        // The history names partitions as reports print them; these are the
+        // same labels, made from the scenario's topics.
+        let labels: BTreeMap<String, TopicPartition> = scenario
+            .topics
+            .iter()
+            .flat_map(|t| (0..t.partitions).map(|p| TopicPartition::new(&t.name, p)))
+            .map(|tp| (tp.to_string(), tp))
+            .collect();
+        let min_insync = |part: &str| labels.get(part).map_or(1, |tp| min_insync(scenario, tp));
+        let acked_between = |part: &str, from: u64, to: u64| {
+            labels
+                .get(part)
+                .is_some_and(|tp| data.acked_between(tp, from, to))
+        };
         let coverage = coverage::count(
             &history,
             &coverage::Inputs {
@@ -463,13 +476,12 @@ fn group_names(scenario: &Scenario) -> Vec<String> {
         .collect()
 }
 
-/// `min.insync.replicas` of the partition `part` (`topic-N`).
-fn min_insync(scenario: &Scenario, part: &str) -> u32 {
-    let topic = part.rsplit_once('-').map_or(part, |(t, _)| t);
+/// `min.insync.replicas` of the partition `tp`.
+fn min_insync(scenario: &Scenario, tp: &TopicPartition) -> u32 {
     scenario
         .topics
         .iter()
-        .find(|t| t.name == topic)
+        .find(|t| t.name == tp.topic)
         .and_then(|t| t.config.get_i64("min.insync.replicas"))
         .or_else(|| scenario.cluster.config.get_i64("min.insync.replicas"))
         .unwrap_or(1) as u32
@@ -564,14 +576,14 @@ fn record_down(sim: &Sim<ClusterNode>, history: &mut history::History, fault: &F
         return;
     };
     let rm = b.replica_manager();
-    for (tp, p) in rm.partitions() {
-        if tp.topic.starts_with("__") {
+    for (tp, p) in rm.partitions().iter() {
+        if rm.topics().name(tp.topic_id).starts_with("__") {
             continue;
         }
         history.push(
             sim.now(),
             sim.name(node).to_owned(),
-            Some(tp.to_string()),
+            Some(rm.topics().show(*tp)),
             What::Down {
                 fault: kind.to_owned(),
                 log_end_offset: p.log.log_end_offset(),

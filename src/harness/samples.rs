@@ -99,8 +99,8 @@ impl Sampler {
                 continue;
             };
             let rm = b.replica_manager();
-            for (tp, p) in rm.partitions() {
-                if tp.topic.starts_with("__") {
+            for (tp, p) in rm.partitions().iter() {
+                if rm.topics().name(tp.topic_id).starts_with("__") {
                     continue;
                 }
                 let sample = ReplicaSample {
@@ -112,7 +112,7 @@ impl Sampler {
                     high_watermark: p.log.high_watermark(),
                     recovery_point: p.log.recovery_point(),
                 };
-                now.entry(tp.to_string()).or_default().push(sample);
+                now.entry(rm.topics().show(*tp)).or_default().push(sample);
             }
         }
         for (key, all) in &mut self.samples.partitions {

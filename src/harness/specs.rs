@@ -13,6 +13,7 @@ use crate::controller::active::ControllerConfig;
 use crate::group::assignor::Assignor;
 use crate::log::LogConfig;
 use crate::node::KafkaNodeId;
+use crate::protocol::Topics;
 use crate::scenario::{ConsumerSpec, Scenario};
 
 /// A config as an unsigned number, or its default.
@@ -105,6 +106,7 @@ pub fn producer_config(c: &KafkaConfigs) -> ProducerConfig {
 /// The configs of a consumer of a `[[consumers]]` entry, the member named `client_id`.
 pub fn consumer_config(
     spec: &ConsumerSpec,
+    topics: &Topics,
     client_id: &str,
     bootstrap_servers: Vec<KafkaNodeId>,
     mutations: ConsumerMutations,
@@ -130,6 +132,9 @@ pub fn consumer_config(
     ConsumerConfig {
         bootstrap_servers,
         topic: spec.topic.clone(),
+        topic_id: topics
+            .id(&spec.topic)
+            .expect("the scenario's topics are in the run's table"),
         membership,
         enable_auto_commit: c.get_bool("enable.auto.commit").unwrap_or(true),
         auto_commit_interval_ms: int("auto.commit.interval.ms", 5000),

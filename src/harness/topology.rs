@@ -1,11 +1,14 @@
 //! The simulated cluster's nodes, their names, and where fault targets point.
 
+use std::sync::Arc;
+
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use sim::NodeId;
 
 use crate::group::offsets_topic::{partition_for, CONSUMER_OFFSETS, OFFSETS_TOPIC_NUM_PARTITIONS};
 use crate::metadata::MetadataImage;
+use crate::protocol::Topics;
 use crate::scenario::{Scenario, Target};
 
 /// What a node is.
@@ -62,6 +65,8 @@ pub struct Live {
 pub struct Topology {
     /// Roles by `NodeId` index.
     pub roles: Vec<Role>,
+    /// The run's topics: the scenario's, then `__consumer_offsets`.
+    pub topic_table: Arc<Topics>,
     brokers: u32,
     /// (topic, partitions, replication factor) in scenario order.
     topics: Vec<(String, u32, u32)>,
@@ -107,8 +112,16 @@ impl Topology {
             .map_or(OFFSETS_TOPIC_NUM_PARTITIONS, |n| {
                 n.clamp(1, i64::from(u32::MAX)) as u32
             });
+        let topic_table = Arc::new(Topics::new(
+            scenario
+                .topics
+                .iter()
+                .map(|t| t.name.clone())
+                .chain([CONSUMER_OFFSETS.to_owned()]),
+        ));
         Self {
             roles,
+            topic_table,
             brokers: scenario.cluster.brokers,
             topics,
             offsets_partitions,

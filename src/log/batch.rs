@@ -1,5 +1,5 @@
 //! Records and v2 record batches (Kafka's `DefaultRecordBatch` and
-//! `DefaultRecord`), with their byte encoding.
+//! `DefaultRecord`), held as their bytes.
 //!
 //! Batch layout, big-endian, as in Kafka's message format v2:
 //!
@@ -24,14 +24,21 @@
 //! timestampDelta varlong, offsetDelta varint, key length varint (-1 = null)
 //! and key, value length varint and value, header count varint (always 0).
 //!
-//! As in Kafka, `baseOffset`, `batchLength`, `partitionLeaderEpoch` and
-//! `magic` lie outside the CRC (the leader stamps the epoch without
-//! recomputing it), so a flipped bit in `baseOffset` or
+//! A [`RecordBatch`] keeps its header's fields and its records section as a
+//! shared [`Blob`]: the producer encodes each record once as it is appended
+//! ([`BatchBuilder`]), and the same bytes travel to the leader, to every
+//! follower's disk and to every consumer. The leader stamps the base offset
+//! and its epoch into the header without touching the records (as Kafka,
+//! these two fields lie outside the CRC, so a flipped bit in `baseOffset` or
 //! `partitionLeaderEpoch` decodes fine; log recovery catches a bad
-//! `baseOffset` as an offset gap.
+//! `baseOffset` as an offset gap).
+
+use std::fmt;
+use std::hash::{Hash, Hasher};
+
+use sim::Blob;
 
 use super::codec::{put_varint, put_varlong, varint_len, varlong_len, Reader};
-use super::crc32c::crc32c;
 
 /// `producerId` of a batch without an idempotent producer.
 pub const NO_PRODUCER_ID: i64 = -1;
@@ -54,7 +61,7 @@ const CRC_OFFSET: usize = 17;
 const ATTRIBUTES_OFFSET: usize = 21;
 
 /// One record: key, value and its CreateTime timestamp.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Record {
     /// The key (None: a null key).
     pub key: Option<Vec<u8>>,
@@ -64,21 +71,119 @@ pub struct Record {
     pub timestamp_ms: u64,
 }
 
-/// A record's hash for the simulation trace: its key, its value's length
-/// and first eight bytes (where the workload stamps the record id) and its
-/// timestamp. Hashing every value byte of every batch on every hop cost
-/// more than the rest of a run; the id pins which record moved.
-impl std::hash::Hash for Record {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.key.hash(state);
-        self.value.len().hash(state);
-        self.value[..self.value.len().min(8)].hash(state);
-        self.timestamp_ms.hash(state);
+/// One record as read from a batch's bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecordView<'a> {
+    /// Its offset relative to the batch's base offset.
+    pub offset_delta: u32,
+    /// CreateTime, milliseconds.
+    pub timestamp_ms: u64,
+    /// The key (None: a null key).
+    pub key: Option<&'a [u8]>,
+    /// The value.
+    pub value: &'a [u8],
+}
+
+impl RecordView<'_> {
+    /// An owned copy.
+    pub fn to_record(&self) -> Record {
+        Record {
+            key: self.key.map(<[u8]>::to_vec),
+            value: self.value.to_vec(),
+            timestamp_ms: self.timestamp_ms,
+        }
+    }
+}
+
+/// Encodes records one by one into a batch's records section (Kafka's
+/// `MemoryRecordsBuilder`): each append writes the record's bytes once.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BatchBuilder {
+    records: Vec<u8>,
+    count: u32,
+    base_timestamp: Option<u64>,
+    max_timestamp: u64,
+}
+
+impl BatchBuilder {
+    /// An empty builder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records appended so far.
+    pub fn count(&self) -> u32 {
+        self.count
+    }
+
+    /// Bytes the batch would take with the records so far (header included).
+    pub fn size_in_bytes(&self) -> usize {
+        RECORD_BATCH_OVERHEAD + self.records.len()
+    }
+
+    /// Bytes `key` and `value` would add at `timestamp_ms` (Kafka's `DefaultRecord.sizeInBytes`).
+    pub fn record_size(&self, key: Option<&[u8]>, value: &[u8], timestamp_ms: u64) -> usize {
+        let base = self.base_timestamp.unwrap_or(timestamp_ms);
+        let body = record_body_len(
+            key,
+            value,
+            timestamp_ms.wrapping_sub(base) as i64,
+            self.count as i32,
+        );
+        varint_len(body as i32) + body
+    }
+
+    /// Appends a record; returns the bytes it took.
+    pub fn append(&mut self, key: Option<&[u8]>, value: &[u8], timestamp_ms: u64) -> usize {
+        let base = *self.base_timestamp.get_or_insert(timestamp_ms);
+        let delta = timestamp_ms.wrapping_sub(base) as i64;
+        let start = self.records.len();
+        let body = record_body_len(key, value, delta, self.count as i32);
+        put_varint(&mut self.records, body as i32);
+        self.records.push(0); // record attributes
+        put_varlong(&mut self.records, delta);
+        put_varint(&mut self.records, self.count as i32);
+        match key {
+            Some(k) => {
+                put_varint(&mut self.records, k.len() as i32);
+                self.records.extend_from_slice(k);
+            }
+            None => put_varint(&mut self.records, -1),
+        }
+        put_varint(&mut self.records, value.len() as i32);
+        self.records.extend_from_slice(value);
+        put_varint(&mut self.records, 0); // headers
+        self.count += 1;
+        self.max_timestamp = self.max_timestamp.max(timestamp_ms);
+        self.records.len() - start
+    }
+
+    /// The batch of the records appended, with these producer fields; its
+    /// base offset 0 and partition leader epoch unset (the leader stamps them).
+    ///
+    /// # Panics
+    /// When no record was appended (Kafka never sends an empty batch).
+    pub fn build(&self, producer_id: i64, producer_epoch: i16, base_sequence: i32) -> RecordBatch {
+        assert!(self.count > 0, "a batch holds at least one record");
+        let mut batch = RecordBatch {
+            base_offset: 0,
+            partition_leader_epoch: NO_PARTITION_LEADER_EPOCH,
+            producer_id,
+            producer_epoch,
+            base_sequence,
+            last_offset_delta: self.count - 1,
+            base_timestamp: self.base_timestamp.unwrap_or(0),
+            max_timestamp: self.max_timestamp,
+            crc: 0,
+            records: Blob::new(self.records.clone()),
+        };
+        batch.crc = batch.compute_crc(&self.records);
+        batch
     }
 }
 
 /// A v2 record batch: records with consecutive offsets from `base_offset`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone)]
 pub struct RecordBatch {
     /// Offset of the first record.
     pub base_offset: u64,
@@ -90,8 +195,12 @@ pub struct RecordBatch {
     pub producer_epoch: i16,
     /// Sequence of the first record (-1 = none, [`NO_SEQUENCE`]).
     pub base_sequence: i32,
-    /// The records; never empty.
-    pub records: Vec<Record>,
+    last_offset_delta: u32,
+    base_timestamp: u64,
+    max_timestamp: u64,
+    crc: u32,
+    /// The records section: every record's bytes, in offset order.
+    records: Blob,
 }
 
 /// Why bytes do not decode to a batch.
@@ -105,15 +214,127 @@ pub enum BatchError {
     Corrupt,
 }
 
+impl fmt::Debug for RecordBatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RecordBatch")
+            .field("base_offset", &self.base_offset)
+            .field("partition_leader_epoch", &self.partition_leader_epoch)
+            .field("producer_id", &self.producer_id)
+            .field("producer_epoch", &self.producer_epoch)
+            .field("base_sequence", &self.base_sequence)
+            .field("records", &self.record_count())
+            .field("crc", &self.crc)
+            .finish()
+    }
+}
+
+/// Equal batches have equal headers and records (the CRC follows from them).
+impl PartialEq for RecordBatch {
+    fn eq(&self, other: &Self) -> bool {
+        self.header() == other.header() && self.records == other.records
+    }
+}
+
+impl Eq for RecordBatch {}
+
+/// A batch's hash for the simulation trace: its header, whose CRC stands
+/// for the records' bytes (hashing every record on every hop cost more than
+/// the rest of a run).
+impl Hash for RecordBatch {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.header().hash(state);
+    }
+}
+
 impl RecordBatch {
+    /// The batch of `records` (at least one) with the given header fields.
+    pub fn of(
+        base_offset: u64,
+        partition_leader_epoch: i32,
+        (producer_id, producer_epoch, base_sequence): (i64, i16, i32),
+        records: &[Record],
+    ) -> Self {
+        let mut builder = BatchBuilder::new();
+        for r in records {
+            builder.append(r.key.as_deref(), &r.value, r.timestamp_ms);
+        }
+        let mut batch = builder.build(producer_id, producer_epoch, base_sequence);
+        batch.base_offset = base_offset;
+        batch.partition_leader_epoch = partition_leader_epoch;
+        batch
+    }
+
+    /// The same batch at `base_offset` in `leader_epoch`: what the leader
+    /// writes (its records are shared, not copied).
+    pub fn stamped(&self, base_offset: u64, leader_epoch: i32) -> Self {
+        Self {
+            base_offset,
+            partition_leader_epoch: leader_epoch,
+            ..self.clone()
+        }
+    }
+
+    /// The same records under new producer fields (a producer that starts
+    /// over with a new id renumbers its queued batches).
+    pub fn with_producer(&self, producer_id: i64, producer_epoch: i16, base_sequence: i32) -> Self {
+        let mut batch = Self {
+            producer_id,
+            producer_epoch,
+            base_sequence,
+            ..self.clone()
+        };
+        batch.crc = batch.compute_crc(&self.records.bytes());
+        batch
+    }
+
+    /// The header fields the CRC covers, from attributes to recordCount.
+    fn crc_header(&self) -> [u8; RECORD_BATCH_OVERHEAD - ATTRIBUTES_OFFSET] {
+        let mut h = [0u8; RECORD_BATCH_OVERHEAD - ATTRIBUTES_OFFSET];
+        h[2..6].copy_from_slice(&(self.last_offset_delta as i32).to_be_bytes());
+        h[6..14].copy_from_slice(&(self.base_timestamp as i64).to_be_bytes());
+        h[14..22].copy_from_slice(&(self.max_timestamp as i64).to_be_bytes());
+        h[22..30].copy_from_slice(&self.producer_id.to_be_bytes());
+        h[30..32].copy_from_slice(&self.producer_epoch.to_be_bytes());
+        h[32..36].copy_from_slice(&self.base_sequence.to_be_bytes());
+        h[36..40].copy_from_slice(&(self.record_count() as i32).to_be_bytes());
+        h
+    }
+
+    fn compute_crc(&self, records: &[u8]) -> u32 {
+        crc32c::crc32c_append(crc32c::crc32c(&self.crc_header()), records)
+    }
+
+    /// The 61-byte header as Kafka writes it.
+    pub fn header(&self) -> [u8; RECORD_BATCH_OVERHEAD] {
+        let mut h = [0u8; RECORD_BATCH_OVERHEAD];
+        h[0..8].copy_from_slice(&(self.base_offset as i64).to_be_bytes());
+        let length = (self.size_in_bytes() - LOG_OVERHEAD) as i32;
+        h[8..12].copy_from_slice(&length.to_be_bytes());
+        h[12..16].copy_from_slice(&self.partition_leader_epoch.to_be_bytes());
+        h[MAGIC_OFFSET] = MAGIC_V2 as u8;
+        h[CRC_OFFSET..ATTRIBUTES_OFFSET].copy_from_slice(&self.crc.to_be_bytes());
+        h[ATTRIBUTES_OFFSET..].copy_from_slice(&self.crc_header());
+        h
+    }
+
+    /// The records section (shared bytes).
+    pub fn records_blob(&self) -> &Blob {
+        &self.records
+    }
+
+    /// The stored CRC-32C.
+    pub fn crc(&self) -> u32 {
+        self.crc
+    }
+
     /// Offset of the last record relative to `base_offset`.
     pub fn last_offset_delta(&self) -> u32 {
-        self.records.len().saturating_sub(1) as u32
+        self.last_offset_delta
     }
 
     /// Offset of the last record.
     pub fn last_offset(&self) -> u64 {
-        self.base_offset + u64::from(self.last_offset_delta())
+        self.base_offset + u64::from(self.last_offset_delta)
     }
 
     /// The offset after the last record.
@@ -123,7 +344,7 @@ impl RecordBatch {
 
     /// Number of records.
     pub fn record_count(&self) -> u64 {
-        self.records.len() as u64
+        u64::from(self.last_offset_delta) + 1
     }
 
     /// Sequence of the last record: `base_sequence + count - 1`, wrapping past
@@ -133,76 +354,47 @@ impl RecordBatch {
         if self.base_sequence == NO_SEQUENCE {
             return NO_SEQUENCE;
         }
-        increment_sequence(self.base_sequence, self.last_offset_delta() as i32)
+        increment_sequence(self.base_sequence, self.last_offset_delta as i32)
     }
 
-    /// Largest record timestamp (0 for a batch without records).
+    /// Largest record timestamp.
     pub fn max_timestamp(&self) -> u64 {
-        self.records
-            .iter()
-            .map(|r| r.timestamp_ms)
-            .max()
-            .unwrap_or(0)
+        self.max_timestamp
     }
 
-    /// Timestamp of the first record, from which record deltas count.
-    fn base_timestamp(&self) -> u64 {
-        self.records.first().map_or(0, |r| r.timestamp_ms)
-    }
-
-    /// Length of [`RecordBatch::encode`]'s output, without encoding.
+    /// Length of [`RecordBatch::encode`]'s output.
     pub fn size_in_bytes(&self) -> usize {
-        let base_ts = self.base_timestamp();
-        RECORD_BATCH_OVERHEAD
-            + self
-                .records
-                .iter()
-                .enumerate()
-                .map(|(i, r)| {
-                    let body = record_body_len(r, base_ts, i as i32);
-                    varint_len(body as i32) + body
-                })
-                .sum::<usize>()
+        RECORD_BATCH_OVERHEAD + self.records.len()
     }
 
     /// The batch in Kafka's v2 format.
     pub fn encode(&self) -> Vec<u8> {
-        let size = self.size_in_bytes();
-        let mut out = Vec::with_capacity(size);
-        let base_ts = self.base_timestamp();
-        out.extend_from_slice(&(self.base_offset as i64).to_be_bytes());
-        out.extend_from_slice(&((size - LOG_OVERHEAD) as i32).to_be_bytes());
-        out.extend_from_slice(&self.partition_leader_epoch.to_be_bytes());
-        out.push(MAGIC_V2 as u8);
-        out.extend_from_slice(&[0; 4]); // CRC, filled in below
-        out.extend_from_slice(&0i16.to_be_bytes()); // attributes
-        out.extend_from_slice(&(self.last_offset_delta() as i32).to_be_bytes());
-        out.extend_from_slice(&(base_ts as i64).to_be_bytes());
-        out.extend_from_slice(&(self.max_timestamp() as i64).to_be_bytes());
-        out.extend_from_slice(&self.producer_id.to_be_bytes());
-        out.extend_from_slice(&self.producer_epoch.to_be_bytes());
-        out.extend_from_slice(&self.base_sequence.to_be_bytes());
-        out.extend_from_slice(&(self.records.len() as i32).to_be_bytes());
-        for (i, r) in self.records.iter().enumerate() {
-            let body = record_body_len(r, base_ts, i as i32);
-            put_varint(&mut out, body as i32);
-            out.push(0); // record attributes
-            put_varlong(&mut out, r.timestamp_ms.wrapping_sub(base_ts) as i64);
-            put_varint(&mut out, i as i32);
-            match &r.key {
-                Some(k) => {
-                    put_varint(&mut out, k.len() as i32);
-                    out.extend_from_slice(k);
-                }
-                None => put_varint(&mut out, -1),
-            }
-            put_varint(&mut out, r.value.len() as i32);
-            out.extend_from_slice(&r.value);
-            put_varint(&mut out, 0); // headers
+        let mut out = Vec::with_capacity(self.size_in_bytes());
+        out.extend_from_slice(&self.header());
+        out.extend_from_slice(&self.records.bytes());
+        out
+    }
+
+    /// Calls `f` with every record, in offset order.
+    pub fn for_each_record(&self, mut f: impl FnMut(RecordView<'_>)) {
+        // The records were checked when the batch was built or decoded: read
+        // them without checking again.
+        let bytes = self.records.bytes();
+        let mut pos = 0;
+        for i in 0..self.record_count() as u32 {
+            f(read_checked_record(
+                &bytes,
+                &mut pos,
+                self.base_timestamp,
+                i,
+            ));
         }
-        debug_assert_eq!(out.len(), size);
-        let crc = crc32c(&out[ATTRIBUTES_OFFSET..]);
-        out[CRC_OFFSET..ATTRIBUTES_OFFSET].copy_from_slice(&crc.to_be_bytes());
+    }
+
+    /// Owned copies of the records.
+    pub fn records(&self) -> Vec<Record> {
+        let mut out = Vec::with_capacity(self.record_count() as usize);
+        self.for_each_record(|r| out.push(r.to_record()));
         out
     }
 
@@ -213,8 +405,8 @@ impl RecordBatch {
     /// an input shorter than the 12-byte offset+length prefix, or empty).
     /// [`BatchError::Corrupt`]: a length below the header size, a magic other
     /// than 2, a CRC mismatch, or contents this model cannot hold (compressed,
-    /// transactional or control batches, null values, headers, empty batches,
-    /// offset deltas that are not 0, 1, 2, ..., varints longer than needed).
+    /// transactional or control batches, headers, empty batches, offset
+    /// deltas that are not 0, 1, 2, ..., varints longer than needed).
     /// What decodes re-encodes to exactly the bytes it took.
     pub fn decode(bytes: &[u8]) -> Result<(RecordBatch, usize), BatchError> {
         let mut r = Reader::new(bytes);
@@ -238,10 +430,10 @@ impl RecordBatch {
             batch[CRC_OFFSET + 2],
             batch[CRC_OFFSET + 3],
         ]);
-        if crc32c(&batch[ATTRIBUTES_OFFSET..]) != stored_crc {
+        if crc32c::crc32c(&batch[ATTRIBUTES_OFFSET..]) != stored_crc {
             return Err(BatchError::Corrupt);
         }
-        let decoded = decode_checked(batch, base_offset).ok_or(BatchError::Corrupt)?;
+        let decoded = decode_checked(batch, base_offset, stored_crc).ok_or(BatchError::Corrupt)?;
         Ok((decoded, total))
     }
 }
@@ -257,21 +449,28 @@ pub fn increment_sequence(sequence: i32, increment: i32) -> i32 {
 }
 
 /// Length of a record after its length varint.
-fn record_body_len(r: &Record, base_ts: u64, offset_delta: i32) -> usize {
-    let key = match &r.key {
+fn record_body_len(
+    key: Option<&[u8]>,
+    value: &[u8],
+    timestamp_delta: i64,
+    offset_delta: i32,
+) -> usize {
+    let key = match key {
         Some(k) => varint_len(k.len() as i32) + k.len(),
         None => varint_len(-1),
     };
-    1 + varlong_len(r.timestamp_ms.wrapping_sub(base_ts) as i64)
+    1 + varlong_len(timestamp_delta)
         + varint_len(offset_delta)
         + key
-        + varint_len(r.value.len() as i32)
-        + r.value.len()
+        + varint_len(value.len() as i32)
+        + value.len()
         + varint_len(0)
 }
 
-/// Parses a batch whose length, magic and CRC were checked.
-fn decode_checked(batch: &[u8], base_offset: i64) -> Option<RecordBatch> {
+/// Parses a batch whose length, magic and CRC were checked: every record
+/// must decode canonically (shortest varints), so it re-encodes to the
+/// bytes it came from.
+fn decode_checked(batch: &[u8], base_offset: i64, crc: u32) -> Option<RecordBatch> {
     let mut r = Reader::new(batch);
     r.take(ATTRIBUTES_OFFSET)?;
     let attributes = r.i16()?;
@@ -285,58 +484,121 @@ fn decode_checked(batch: &[u8], base_offset: i64) -> Option<RecordBatch> {
     if base_offset < 0 || attributes != 0 || count < 1 || last_offset_delta != count - 1 {
         return None;
     }
-    // Every record takes at least 7 bytes: never trust `count` for allocation.
-    let mut records = Vec::with_capacity((count as usize).min(r.remaining() / 7));
+    let records = &batch[RECORD_BATCH_OVERHEAD..];
+    let mut rr = Reader::new(records);
+    let mut seen_max = 0;
+    let mut first_ts = None;
     for i in 0..count {
-        let len = r.varint()?;
-        let len = usize::try_from(len).ok()?;
-        let start = r.position();
-        records.push(decode_record(&mut r, base_ts, i)?);
-        if r.position() - start != len {
-            return None;
-        }
+        let record = read_record(&mut rr, base_ts, i)?;
+        seen_max = u64::max(seen_max, record.timestamp_ms);
+        first_ts.get_or_insert(record.timestamp_ms);
     }
-    if r.remaining() != 0 {
+    if rr.remaining() != 0 || seen_max != max_ts || first_ts != Some(base_ts) {
         return None;
     }
-    let decoded = RecordBatch {
+    Some(RecordBatch {
         base_offset: base_offset as u64,
         partition_leader_epoch: i32::from_be_bytes(batch[12..16].try_into().ok()?),
         producer_id,
         producer_epoch,
         base_sequence,
-        records,
-    };
-    // Only canonical encodings (shortest varints) are accepted, so a batch
-    // re-encodes to exactly the bytes it came from.
-    let canonical = decoded.size_in_bytes() == batch.len();
-    (canonical && decoded.max_timestamp() == max_ts && decoded.base_timestamp() == base_ts)
-        .then_some(decoded)
+        last_offset_delta: last_offset_delta as u32,
+        base_timestamp: base_ts,
+        max_timestamp: max_ts,
+        crc,
+        records: Blob::new(records.to_vec()),
+    })
 }
 
-fn decode_record(r: &mut Reader<'_>, base_ts: u64, index: i32) -> Option<Record> {
+/// An unsigned LEB128 varint at `*pos` of bytes known to hold one.
+#[inline]
+fn checked_unsigned(bytes: &[u8], pos: &mut usize) -> u64 {
+    let mut value = 0u64;
+    let mut shift = 0;
+    loop {
+        let byte = bytes[*pos];
+        *pos += 1;
+        value |= u64::from(byte & 0x7F) << shift;
+        if byte & 0x80 == 0 {
+            return value;
+        }
+        shift += 7;
+    }
+}
+
+#[inline]
+fn checked_zigzag(bytes: &[u8], pos: &mut usize) -> i64 {
+    let raw = checked_unsigned(bytes, pos);
+    ((raw >> 1) as i64) ^ -((raw & 1) as i64)
+}
+
+/// Record `index` at `*pos` of a records section already checked by
+/// [`read_record`]; moves `*pos` past it.
+fn read_checked_record<'a>(
+    bytes: &'a [u8],
+    pos: &mut usize,
+    base_ts: u64,
+    index: u32,
+) -> RecordView<'a> {
+    let len = checked_zigzag(bytes, pos) as usize;
+    let end = *pos + len;
+    *pos += 1; // attributes
+    let delta = checked_zigzag(bytes, pos);
+    checked_zigzag(bytes, pos); // offset delta: `index`
+    let key = match checked_zigzag(bytes, pos) {
+        -1 => None,
+        n => {
+            let key = &bytes[*pos..*pos + n as usize];
+            *pos += n as usize;
+            Some(key)
+        }
+    };
+    let value_len = checked_zigzag(bytes, pos) as usize;
+    let value = &bytes[*pos..*pos + value_len];
+    *pos = end;
+    RecordView {
+        offset_delta: index,
+        timestamp_ms: base_ts.wrapping_add(delta as u64),
+        key,
+        value,
+    }
+}
+
+/// Reads record `index` (its length varint first); None unless it is
+/// exactly a canonical `DefaultRecord` with offset delta `index`.
+fn read_record<'a>(r: &mut Reader<'a>, base_ts: u64, index: i32) -> Option<RecordView<'a>> {
+    let at = r.position();
+    let len = r.varint()?;
+    if r.position() - at != varint_len(len) {
+        return None;
+    }
+    let len = usize::try_from(len).ok()?;
+    let start = r.position();
     if r.i8()? != 0 {
         return None;
     }
-    let timestamp_ms = base_ts.wrapping_add(r.varlong()? as u64);
+    let delta = r.varlong()?;
+    let timestamp_ms = base_ts.wrapping_add(delta as u64);
     if r.varint()? != index {
         return None;
     }
     let key = match r.varint()? {
         -1 => None,
-        n => {
-            let key_len = usize::try_from(n).ok()?;
-            Some(r.take(key_len)?.to_vec())
-        }
+        n => Some(r.take(usize::try_from(n).ok()?)?),
     };
     let value_len = usize::try_from(r.varint()?).ok()?;
-    let value = r.take(value_len)?.to_vec();
-    if r.varint()? != 0 {
+    let value = r.take(value_len)?;
+    if r.varint()? != 0 || r.position() - start != len {
         return None;
     }
-    Some(Record {
+    // Only canonical encodings (shortest varints) are accepted.
+    if record_body_len(key, value, delta, index) != len {
+        return None;
+    }
+    Some(RecordView {
+        offset_delta: index as u32,
+        timestamp_ms,
         key,
         value,
-        timestamp_ms,
     })
 }

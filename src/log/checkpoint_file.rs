@@ -4,6 +4,8 @@
 //! makes the rename durable). A `.tmp` left by a crash is removed when the
 //! log is recovered, so the write always starts from an absent file.
 
+use sim::Blob;
+
 use crate::node::{Effect, FSYNC_UNTRACKED};
 
 /// Name of the leader epoch checkpoint in `dir`.
@@ -22,7 +24,7 @@ pub fn write_atomically(path: &str, bytes: Vec<u8>, out: &mut Vec<Effect>) {
     out.push(Effect::Write {
         file: tmp.clone(),
         offset: 0,
-        bytes,
+        bytes: Blob::raw(bytes),
     });
     out.push(Effect::Fsync {
         file: tmp.clone(),

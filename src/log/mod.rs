@@ -37,7 +37,6 @@ mod batch;
 mod checkpoint_file;
 mod codec;
 mod config;
-mod crc32c;
 mod leader_epoch;
 mod recovery;
 mod segment;
@@ -46,14 +45,14 @@ mod unified_log;
 #[cfg(test)]
 mod tests;
 
+pub use ::crc32c::crc32c;
 pub use batch::{
-    increment_sequence, BatchError, Record, RecordBatch, LOG_OVERHEAD, MAGIC_V2,
-    NO_PARTITION_LEADER_EPOCH, NO_PRODUCER_EPOCH, NO_PRODUCER_ID, NO_SEQUENCE,
+    increment_sequence, BatchBuilder, BatchError, Record, RecordBatch, RecordView, LOG_OVERHEAD,
+    MAGIC_V2, NO_PARTITION_LEADER_EPOCH, NO_PRODUCER_EPOCH, NO_PRODUCER_ID, NO_SEQUENCE,
     RECORD_BATCH_OVERHEAD,
 };
 pub use checkpoint_file::leader_epoch_checkpoint_file;
 pub use config::LogConfig;
-pub use crc32c::crc32c;
 pub use leader_epoch::{EpochEntry, LeaderEpochFileCache, UNDEFINED_EPOCH};
 pub use recovery::{RecoveryReport, RecoveryStop};
 pub use segment::{parse_segment_file_name, segment_file_name, LogSegment, ScanStop};

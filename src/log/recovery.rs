@@ -16,6 +16,8 @@ use super::config::LogConfig;
 use super::leader_epoch::LeaderEpochFileCache;
 use super::segment::{count_decodable_batches, parse_segment_file_name, LogSegment, ScanStop};
 use super::unified_log::UnifiedLog;
+use sim::Blob;
+
 use crate::node::Effect;
 
 /// Where recovery ended the log early, and why.
@@ -140,7 +142,7 @@ impl UnifiedLog {
             out.push(Effect::Write {
                 file: segment.file().to_owned(),
                 offset: 0,
-                bytes: Vec::new(),
+                bytes: Blob::empty(),
             });
             segments.push(segment);
         }

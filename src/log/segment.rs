@@ -7,7 +7,9 @@
 
 use std::sync::Arc;
 
-use super::batch::{BatchError, RecordBatch};
+use sim::Blob;
+
+use super::batch::{BatchError, RecordBatch, RECORD_BATCH_OVERHEAD};
 use crate::node::Effect;
 
 /// Kafka's segment file name: the base offset as 20 zero-padded digits.
@@ -50,6 +52,8 @@ pub struct LogSegment {
     batches: Vec<Arc<RecordBatch>>,
     /// Byte position of each batch in the file.
     positions: Vec<u64>,
+    /// The offset after each batch: what an offset index makes fast.
+    ends: Vec<u64>,
     size: u64,
 }
 
@@ -61,6 +65,7 @@ impl LogSegment {
             file: segment_file_name(dir, base_offset),
             batches: Vec::new(),
             positions: Vec::new(),
+            ends: Vec::new(),
             size: 0,
         }
     }
@@ -117,15 +122,13 @@ impl LogSegment {
 
     /// The offset after its last batch (`base_offset` when empty).
     pub fn next_offset(&self) -> u64 {
-        self.batches
-            .last()
-            .map_or(self.base_offset, |b| b.next_offset())
+        self.ends.last().copied().unwrap_or(self.base_offset)
     }
 
     /// Index of the first batch whose last offset is >= `offset`: the batch
     /// containing `offset`, or the next one (Kafka's `translateOffset`).
     pub fn find(&self, offset: u64) -> Option<usize> {
-        let i = self.batches.partition_point(|b| b.last_offset() < offset);
+        let i = self.ends.partition_point(|&end| end <= offset);
         (i < self.batches.len()).then_some(i)
     }
 
@@ -144,18 +147,24 @@ impl LogSegment {
 
     fn push(&mut self, batch: Arc<RecordBatch>, size: u64) {
         self.positions.push(self.size);
+        self.ends.push(batch.next_offset());
         self.size += size;
         self.batches.push(batch);
     }
 
-    /// Appends `batch` at the end of the file.
+    /// Appends `batch` at the end of the file: its header, then its records
+    /// (the batch's own shared bytes, written without a copy).
     pub(crate) fn append(&mut self, batch: Arc<RecordBatch>, out: &mut Vec<Effect>) {
-        let bytes = batch.encode();
-        let size = bytes.len() as u64;
+        let size = batch.size_in_bytes() as u64;
         out.push(Effect::Write {
             file: self.file.clone(),
             offset: self.size,
-            bytes,
+            bytes: Blob::raw(batch.header().to_vec()),
+        });
+        out.push(Effect::Write {
+            file: self.file.clone(),
+            offset: self.size + RECORD_BATCH_OVERHEAD as u64,
+            bytes: batch.records_blob().clone(),
         });
         self.push(batch, size);
     }
@@ -171,6 +180,7 @@ impl LogSegment {
         let cut = self.size - position;
         self.batches.truncate(index);
         self.positions.truncate(index);
+        self.ends.truncate(index);
         self.size = position;
         out.push(Effect::Truncate {
             file: self.file.clone(),

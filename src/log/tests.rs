@@ -37,6 +37,7 @@ impl Disk {
                         f.resize(offset, 0);
                     }
                     let overlap = (f.len() - offset).min(bytes.len());
+                    let bytes = bytes.bytes();
                     f[offset..offset + overlap].copy_from_slice(&bytes[..overlap]);
                     f.extend_from_slice(&bytes[overlap..]);
                 }
@@ -119,7 +120,7 @@ fn fresh(config: LogConfig) -> (UnifiedLog, Disk) {
 fn append(log: &mut UnifiedLog, disk: &mut Disk, n: u64, epoch: i32) -> Arc<RecordBatch> {
     let mut out = Vec::new();
     let leo = log.log_end_offset();
-    let batch = log.append_as_leader(records(leo, n), -1, -1, -1, epoch, 0, &mut out);
+    let batch = log.append_records(records(leo, n), -1, -1, -1, epoch, 0, &mut out);
     disk.apply(&mut out);
     batch
 }
@@ -141,31 +142,51 @@ fn small_segments() -> LogConfig {
     }
 }
 
+/// The two writes of `batch` at byte `offset` of the first segment: its
+/// header, then its records (the batch's own bytes).
+fn batch_writes(offset: u64, batch: &RecordBatch) -> [Effect; 2] {
+    let file = "orders-0/00000000000000000000.log".to_owned();
+    [
+        Effect::Write {
+            file: file.clone(),
+            offset,
+            bytes: sim::Blob::raw(batch.header().to_vec()),
+        },
+        Effect::Write {
+            file,
+            offset: offset + RECORD_BATCH_OVERHEAD as u64,
+            bytes: batch.records_blob().clone(),
+        },
+    ]
+}
+
+fn sample_records() -> Vec<Record> {
+    vec![
+        Record {
+            key: Some(b"key".to_vec()),
+            value: b"value".to_vec(),
+            timestamp_ms: 5_000,
+        },
+        Record {
+            key: None,
+            value: Vec::new(),
+            timestamp_ms: 4_000,
+        },
+        Record {
+            key: Some(Vec::new()),
+            value: vec![0xAB; 300],
+            timestamp_ms: 6_000,
+        },
+    ]
+}
+
 fn sample_batch() -> RecordBatch {
-    RecordBatch {
-        base_offset: 42,
-        partition_leader_epoch: 7,
-        producer_id: 1001,
-        producer_epoch: 3,
-        base_sequence: 17,
-        records: vec![
-            Record {
-                key: Some(b"key".to_vec()),
-                value: b"value".to_vec(),
-                timestamp_ms: 5_000,
-            },
-            Record {
-                key: None,
-                value: Vec::new(),
-                timestamp_ms: 4_000,
-            },
-            Record {
-                key: Some(Vec::new()),
-                value: vec![0xAB; 300],
-                timestamp_ms: 6_000,
-            },
-        ],
-    }
+    RecordBatch::of(42, 7, (1001, 3, 17), &sample_records())
+}
+
+/// The sample batch's header fields with other records.
+fn sample_with(records: &[Record]) -> RecordBatch {
+    RecordBatch::of(42, 7, (1001, 3, 17), records)
 }
 
 // ------------------------------------------------------------ batch format
@@ -173,32 +194,29 @@ fn sample_batch() -> RecordBatch {
 #[test]
 fn batch_round_trips_and_sizes_match() {
     let mut batches = vec![sample_batch()];
-    batches.push(RecordBatch {
-        base_offset: 0,
-        partition_leader_epoch: NO_PARTITION_LEADER_EPOCH,
-        producer_id: NO_PRODUCER_ID,
-        producer_epoch: NO_PRODUCER_EPOCH,
-        base_sequence: NO_SEQUENCE,
-        records: records(0, 1),
-    });
-    batches.push(RecordBatch {
-        base_offset: i64::MAX as u64 - 1000,
-        partition_leader_epoch: i32::MAX,
-        producer_id: i64::MAX,
-        producer_epoch: i16::MAX,
-        base_sequence: i32::MAX,
-        records: (0..200)
-            .map(|i| Record {
-                key: Some(vec![i as u8; i]),
-                value: vec![!(i as u8); 2 * i],
-                timestamp_ms: if i % 2 == 0 {
-                    u64::MAX - i as u64
-                } else {
-                    i as u64
-                },
-            })
-            .collect(),
-    });
+    batches.push(RecordBatch::of(
+        0,
+        NO_PARTITION_LEADER_EPOCH,
+        (NO_PRODUCER_ID, NO_PRODUCER_EPOCH, NO_SEQUENCE),
+        &records(0, 1),
+    ));
+    let many: Vec<Record> = (0..200)
+        .map(|i| Record {
+            key: Some(vec![i as u8; i]),
+            value: vec![!(i as u8); 2 * i],
+            timestamp_ms: if i % 2 == 0 {
+                u64::MAX - i as u64
+            } else {
+                i as u64
+            },
+        })
+        .collect();
+    batches.push(RecordBatch::of(
+        i64::MAX as u64 - 1000,
+        i32::MAX,
+        (i64::MAX, i16::MAX, i32::MAX),
+        &many,
+    ));
     for batch in batches {
         let bytes = batch.encode();
         assert_eq!(bytes.len(), batch.size_in_bytes());
@@ -233,14 +251,11 @@ fn batch_round_trips_and_sizes_match() {
 
 #[test]
 fn empty_batch_header_size_matches_kafka() {
-    let one = RecordBatch {
-        records: vec![Record {
-            key: None,
-            value: Vec::new(),
-            timestamp_ms: 0,
-        }],
-        ..sample_batch()
-    };
+    let one = sample_with(&[Record {
+        key: None,
+        value: Vec::new(),
+        timestamp_ms: 0,
+    }]);
     // Header 61 bytes + a minimal DefaultRecord: length(1) attributes(1)
     // timestampDelta(1) offsetDelta(1) keyLength(1) valueLength(1) headers(1).
     assert_eq!(one.size_in_bytes(), RECORD_BATCH_OVERHEAD + 7);
@@ -248,10 +263,7 @@ fn empty_batch_header_size_matches_kafka() {
 
 #[test]
 fn non_canonical_varints_are_corrupt() {
-    let batch = RecordBatch {
-        records: records(0, 1),
-        ..sample_batch()
-    };
+    let batch = sample_with(&records(0, 1));
     let bytes = batch.encode();
     // Re-encode the trailing header count 0 as the two-byte varint 80 00,
     // fixing the record length, the batch length and the CRC.
@@ -280,21 +292,12 @@ fn batch_accessors() {
     assert_eq!(b.record_count(), 3);
     assert_eq!(b.last_sequence(), 19);
     assert_eq!(b.max_timestamp(), 6_000);
-    let none = RecordBatch {
-        base_sequence: NO_SEQUENCE,
-        ..b.clone()
-    };
+    let none = b.with_producer(1001, 3, NO_SEQUENCE);
     assert_eq!(none.last_sequence(), NO_SEQUENCE);
     // Kafka's incrementSequence wraps to 0, not to negative numbers.
-    let wrap = RecordBatch {
-        base_sequence: i32::MAX - 1,
-        ..b.clone()
-    };
+    let wrap = b.with_producer(1001, 3, i32::MAX - 1);
     assert_eq!(wrap.last_sequence(), 0);
-    let at_max = RecordBatch {
-        base_sequence: i32::MAX,
-        ..b
-    };
+    let at_max = b.with_producer(1001, 3, i32::MAX);
     assert_eq!(at_max.last_sequence(), 1);
     assert_eq!(increment_sequence(i32::MAX, 1), 0);
     assert_eq!(increment_sequence(5, 3), 8);
@@ -318,7 +321,7 @@ fn single_bit_flips_are_caught() {
                 0..8 | 12..16 => {
                     let (decoded, _) = result.expect("outside the CRC");
                     assert_ne!(decoded, batch);
-                    assert_eq!(decoded.records, batch.records);
+                    assert_eq!(decoded.records(), batch.records());
                 }
                 // The length field: a shorter batch fails its CRC, a longer
                 // one runs past the end.
@@ -335,12 +338,7 @@ fn decode_never_panics_on_random_or_mutated_input() {
     let mut rng = ChaCha8Rng::seed_from_u64(0x1057);
     let seeds: Vec<Vec<u8>> = vec![
         sample_batch().encode(),
-        RecordBatch {
-            base_offset: 0,
-            records: records(0, 5),
-            ..sample_batch()
-        }
-        .encode(),
+        RecordBatch::of(0, 7, (1001, 3, 17), &records(0, 5)).encode(),
     ];
     let mut accepted = 0;
     for round in 0..60_000 {
@@ -405,7 +403,7 @@ fn decode_never_panics_on_random_or_mutated_input() {
         if let Ok((batch, len)) = RecordBatch::decode(&input) {
             accepted += 1;
             assert!(len <= input.len());
-            assert!(!batch.records.is_empty());
+            assert!(batch.record_count() > 0);
             // What decodes re-encodes to exactly the bytes it took.
             assert_eq!(batch.encode(), input[..len]);
         }
@@ -614,7 +612,7 @@ fn appends_assign_offsets_epochs_and_write_checkpoint() {
     assert!(disk.files.contains_key("orders-0/00000000000000000000.log"));
 
     let mut out = Vec::new();
-    let b = log.append_as_leader(records(0, 3), 9, 0, 0, 1, 0, &mut out);
+    let b = log.append_records(records(0, 3), 9, 0, 0, 1, 0, &mut out);
     assert_eq!(
         (b.base_offset, b.partition_leader_epoch, b.producer_id),
         (0, 1, 9)
@@ -628,7 +626,7 @@ fn appends_assign_offsets_epochs_and_write_checkpoint() {
             Effect::Write {
                 file: tmp.clone(),
                 offset: 0,
-                bytes: b"0\n1\n1 0\n".to_vec()
+                bytes: b"0\n1\n1 0\n".to_vec().into()
             },
             Effect::Fsync {
                 file: tmp.clone(),
@@ -644,29 +642,15 @@ fn appends_assign_offsets_epochs_and_write_checkpoint() {
             },
         ]
     );
-    assert_eq!(
-        out[4],
-        Effect::Write {
-            file: "orders-0/00000000000000000000.log".into(),
-            offset: 0,
-            bytes: b.encode()
-        }
-    );
-    assert_eq!(out.len(), 5);
+    assert_eq!(out[4..], batch_writes(0, &b));
+    assert_eq!(out.len(), 6);
     assert!(out.iter().all(|o| !o.is_segment_fsync()));
     disk.apply(&mut out);
 
     // Same epoch: no checkpoint write; the batch goes at the file's end.
-    let b2 = log.append_as_leader(records(3, 2), -1, -1, -1, 1, 0, &mut out);
+    let b2 = log.append_records(records(3, 2), -1, -1, -1, 1, 0, &mut out);
     assert_eq!(b2.base_offset, 3);
-    assert_eq!(
-        out,
-        [Effect::Write {
-            file: "orders-0/00000000000000000000.log".into(),
-            offset: b.size_in_bytes() as u64,
-            bytes: b2.encode()
-        }]
-    );
+    assert_eq!(out, batch_writes(b.size_in_bytes() as u64, &b2));
     disk.apply(&mut out);
     assert_eq!(log.log_end_offset(), 5);
 
@@ -700,14 +684,6 @@ fn follower_appends_check_offsets_and_learn_epochs() {
         })
     );
     assert!(out.is_empty());
-    let empty = Arc::new(RecordBatch {
-        records: Vec::new(),
-        ..(*batches[0]).clone()
-    });
-    assert_eq!(
-        follower.append_as_follower(empty, 0, &mut out),
-        Err(AppendError::EmptyBatch)
-    );
     for b in &batches {
         follower
             .append_as_follower(Arc::clone(b), 0, &mut out)
@@ -996,7 +972,7 @@ fn offset_gaps_end_the_log() {
     assert!(repairs.contains(&Effect::Write {
         file: segment_file_name(DIR, 0),
         offset: 0,
-        bytes: Vec::new()
+        bytes: sim::Blob::empty()
     }));
     assert!(recovered.epoch_cache().is_empty());
     assert_eq!(
@@ -1129,7 +1105,7 @@ fn flush_policy_by_messages() {
     let (mut log, mut disk) = fresh(every);
     for i in 0..10 {
         let mut out = Vec::new();
-        log.append_as_leader(records(i, 1), -1, -1, -1, 0, 0, &mut out);
+        log.append_records(records(i, 1), -1, -1, -1, 0, 0, &mut out);
         assert!(
             out.iter().any(|o| *o
                 == Effect::Fsync {
@@ -1147,7 +1123,7 @@ fn flush_policy_by_messages() {
     let (mut log, _) = fresh(LogConfig::default());
     for i in 0..100 {
         let mut out = Vec::new();
-        log.append_as_leader(records(i, 3), -1, -1, -1, 0, i * 1_000_000, &mut out);
+        log.append_records(records(i, 3), -1, -1, -1, 0, i * 1_000_000, &mut out);
         assert!(out.iter().all(|o| !o.is_segment_fsync()), "{out:?}");
         assert!(!out.iter().any(|o| *o
             == Effect::Fsync {
@@ -1166,7 +1142,7 @@ fn flush_policy_by_messages() {
     let mut flushed_at = Vec::new();
     for i in 0..12 {
         let mut out = Vec::new();
-        log.append_as_leader(records(i * 2, 2), -1, -1, -1, 0, 0, &mut out);
+        log.append_records(records(i * 2, 2), -1, -1, -1, 0, 0, &mut out);
         if out.iter().any(Effect::is_segment_fsync) {
             flushed_at.push(log.log_end_offset());
         }
@@ -1187,7 +1163,7 @@ fn flush_policy_by_time() {
     for now in [0u64, 400, 999, 1_000, 1_500, 2_100, 2_200] {
         let mut out = Vec::new();
         let leo = log.log_end_offset();
-        log.append_as_leader(records(leo, 1), -1, -1, -1, 0, now, &mut out);
+        log.append_records(records(leo, 1), -1, -1, -1, 0, now, &mut out);
         if out.iter().any(Effect::is_segment_fsync) {
             flushes.push(now);
         }
@@ -1306,7 +1282,7 @@ fn random_histories_recover_to_the_same_log() {
                 _ => {
                     let leo = log.log_end_offset();
                     let n = rng.random_range(1..5);
-                    log.append_as_leader(records(leo, n), 5, 0, leo as i32, epoch, step, &mut out);
+                    log.append_records(records(leo, n), 5, 0, leo as i32, epoch, step, &mut out);
                 }
             }
             disk.apply(&mut out);

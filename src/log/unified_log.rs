@@ -6,7 +6,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use super::batch::{Record, RecordBatch};
+use super::batch::RecordBatch;
 use super::checkpoint_file::{leader_epoch_checkpoint_file, write_atomically};
 use super::config::LogConfig;
 use super::leader_epoch::LeaderEpochFileCache;
@@ -25,9 +25,6 @@ pub enum AppendError {
         /// The batch's base offset.
         found: u64,
     },
-    /// The batch holds no record.
-    #[error("empty record batch")]
-    EmptyBatch,
 }
 
 /// A partition replica's log in directory `dir` (e.g. `orders-0`).
@@ -173,18 +170,30 @@ impl UnifiedLog {
             .expect("a log always has a segment")
     }
 
-    /// Appends `records` as one batch at the log end offset, stamped with
-    /// `leader_epoch` (Kafka's `appendAsLeader`). Rolls a segment first when
-    /// needed, records the epoch's start offset when it is new (rewriting
-    /// the checkpoint), writes the batch and applies the flush policy.
-    ///
-    /// # Panics
-    /// When `records` is empty (Kafka rejects empty batches before they get
-    /// here).
-    #[allow(clippy::too_many_arguments)]
+    /// Appends `batch` (a producer's: its records shared, not copied) at
+    /// the log end offset, stamped with `leader_epoch` (Kafka's
+    /// `appendAsLeader`). Rolls a segment first when needed, records the
+    /// epoch's start offset when it is new (rewriting the checkpoint), writes
+    /// the batch and applies the flush policy.
     pub fn append_as_leader(
         &mut self,
-        records: Vec<Record>,
+        batch: &RecordBatch,
+        leader_epoch: i32,
+        now_ms: u64,
+        out: &mut Vec<Effect>,
+    ) -> Arc<RecordBatch> {
+        let batch = Arc::new(batch.stamped(self.log_end_offset(), leader_epoch));
+        self.append(Arc::clone(&batch), now_ms, out);
+        batch
+    }
+
+    /// Appends `records` as one batch of the given producer fields, as
+    /// [`UnifiedLog::append_as_leader`] does with a producer's batch.
+    #[cfg(test)]
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn append_records(
+        &mut self,
+        records: Vec<super::batch::Record>,
         producer_id: i64,
         producer_epoch: i16,
         base_sequence: i32,
@@ -192,17 +201,13 @@ impl UnifiedLog {
         now_ms: u64,
         out: &mut Vec<Effect>,
     ) -> Arc<RecordBatch> {
-        assert!(!records.is_empty(), "append_as_leader needs records");
-        let batch = Arc::new(RecordBatch {
-            base_offset: self.log_end_offset(),
-            partition_leader_epoch: leader_epoch,
-            producer_id,
-            producer_epoch,
-            base_sequence,
-            records,
-        });
-        self.append(Arc::clone(&batch), now_ms, out);
-        batch
+        let batch = RecordBatch::of(
+            0,
+            leader_epoch,
+            (producer_id, producer_epoch, base_sequence),
+            &records,
+        );
+        self.append_as_leader(&batch, leader_epoch, now_ms, out)
     }
 
     /// Appends a batch replicated from the leader (Kafka's
@@ -214,9 +219,6 @@ impl UnifiedLog {
         now_ms: u64,
         out: &mut Vec<Effect>,
     ) -> Result<(), AppendError> {
-        if batch.records.is_empty() {
-            return Err(AppendError::EmptyBatch);
-        }
         let expected = self.log_end_offset();
         if batch.base_offset != expected {
             return Err(AppendError::UnexpectedOffset {

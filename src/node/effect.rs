@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use sim::{Nanos, MILLIS};
+use sim::{Blob, Nanos, MILLIS};
 
 use super::address::Address;
 use super::observation::Observation;
@@ -45,8 +45,8 @@ pub enum Effect {
         file: String,
         /// Byte position.
         offset: u64,
-        /// The bytes.
-        bytes: Vec<u8>,
+        /// The bytes (shared: a batch's records are written without a copy).
+        bytes: Blob,
     },
     /// Cut `file` to `len` bytes.
     Truncate {
@@ -178,7 +178,7 @@ impl<'a> Env<'a> {
         self.push(Effect::Write {
             file: file.into(),
             offset,
-            bytes,
+            bytes: Blob::raw(bytes),
         });
     }
 

@@ -74,7 +74,7 @@ pub fn topics(run: &Run) -> String {
                 let replica = run
                     .broker(broker)
                     .map(|b| b.replica_manager())
-                    .and_then(|r| r.partitions().get(&tp));
+                    .and_then(|r| r.partition(&tp));
                 let row = match replica {
                     Some(p) => [
                         tp.to_string(),

@@ -293,7 +293,7 @@ pub fn dump_segment(
 
 /// The record lines of a batch (`--deep-iteration --print-data-log`).
 fn dump_records(out: &mut String, batch: &RecordBatch) {
-    for (i, r) in batch.records.iter().enumerate() {
+    for (i, r) in batch.records().iter().enumerate() {
         let sequence = if batch.base_sequence == NO_SEQUENCE {
             NO_SEQUENCE
         } else {
@@ -367,7 +367,7 @@ pub fn dump(req: &DumpRequest<'_>) -> String {
     for (base, name) in &segments {
         let cached = req.disk.read(name).unwrap_or_default();
         let durable = durable_files.get(*name).map(Vec::as_slice);
-        let t = dump_segment(&mut body, name, *base, cached, durable);
+        let t = dump_segment(&mut body, name, *base, &cached, durable);
         let durable_len = durable.map_or("absent".to_owned(), |d| format!("{} bytes", d.len()));
         let _ = writeln!(
             body,
@@ -395,12 +395,12 @@ pub fn dump(req: &DumpRequest<'_>) -> String {
         let _ = writeln!(
             body,
             "# ksim: {epoch_file} ({}):",
-            file_durability(cached, durable)
+            file_durability(&cached, durable)
         );
-        for line in String::from_utf8_lossy(cached).lines() {
+        for line in String::from_utf8_lossy(&cached).lines() {
             let _ = writeln!(body, "#   {line}");
         }
-        if durable != Some(cached) {
+        if durable != Some(&*cached) {
             match durable {
                 Some(d) => {
                     let lines: Vec<String> = String::from_utf8_lossy(d)
@@ -420,14 +420,14 @@ pub fn dump(req: &DumpRequest<'_>) -> String {
             continue;
         };
         let durable = durable_files.get(file).map(Vec::as_slice);
-        let line = checkpoint_line(cached, req.partition)
+        let line = checkpoint_line(&cached, req.partition)
             .unwrap_or_else(|| format!("no line for {}", req.partition));
         let _ = write!(
             body,
             "# ksim: {file} ({}): {line}",
-            file_durability(cached, durable)
+            file_durability(&cached, durable)
         );
-        if durable != Some(cached) {
+        if durable != Some(&*cached) {
             let old = durable.map_or("absent".to_owned(), |d| {
                 checkpoint_line(d, req.partition)
                     .unwrap_or_else(|| format!("no line for {}", req.partition))
@@ -512,21 +512,14 @@ mod tests {
     use crate::log::Record;
 
     fn batch(base: u64, n: usize) -> Vec<u8> {
-        RecordBatch {
-            base_offset: base,
-            partition_leader_epoch: 1,
-            producer_id: 7,
-            producer_epoch: 0,
-            base_sequence: base as i32,
-            records: (0..n)
-                .map(|i| Record {
-                    key: (i % 2 == 0).then(|| b"key-1".to_vec()),
-                    value: crate::client::record_value((1 << 40) | (base + i as u64), 20),
-                    timestamp_ms: 1000 + i as u64,
-                })
-                .collect(),
-        }
-        .encode()
+        let records: Vec<Record> = (0..n)
+            .map(|i| Record {
+                key: (i % 2 == 0).then(|| b"key-1".to_vec()),
+                value: crate::client::record_value((1 << 40) | (base + i as u64), 20),
+                timestamp_ms: 1000 + i as u64,
+            })
+            .collect();
+        RecordBatch::of(base, 1, (7, 0, base as i32), &records).encode()
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! What a run reports: the JSON summary (a contract, DESIGN.md "Command
-//! line"), the run record that `ksim replay` reads back, and the text report.
+//! What a run reports: the JSON summary (a contract, docs/cli.md), the run
+//! record that `ksim replay` reads back, and the text report.
 
 pub mod describe;
 pub mod dump_log;
@@ -28,7 +28,7 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    /// The process exit code for this verdict (DESIGN.md: 0, 1, 3).
+    /// The process exit code for this verdict (docs/cli.md: 0, 1, 3).
     pub fn exit_code(self) -> u8 {
         match self {
             Verdict::Pass => 0,

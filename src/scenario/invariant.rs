@@ -1,4 +1,4 @@
-//! The invariants a run checks; their names are a contract (DESIGN.md).
+//! The invariants a run checks; their names are a contract (docs/scenarios.md).
 
 use super::named::named;
 
@@ -40,7 +40,7 @@ pub enum Invariant {
 }
 
 impl Invariant {
-    /// Every invariant, in DESIGN.md order.
+    /// Every invariant, in the order docs/scenarios.md lists them.
     pub const ALL: [Invariant; 16] = [
         Invariant::AckedWritesDurable,
         Invariant::OffsetsConsistent,

@@ -1,6 +1,6 @@
 //! Scenario files: one TOML file describes a cluster, its topics, the
-//! workload, the faults to inject and the invariants to check (DESIGN.md,
-//! "Scenario file"). Every error names the file, line, column and key path,
+//! workload, the faults to inject and the invariants to check (docs/scenarios.md).
+//! Every error names the file, line, column and key path,
 //! and says what would be valid.
 
 mod error;

@@ -62,59 +62,20 @@ fn every_scenario_file_parses() {
     assert!(n >= 5, "only {n} scenario files in {}", dir.display());
 }
 
-/// The scenario example of DESIGN.md ("Scenario file"), verbatim.
-const DESIGN_MD_EXAMPLE: &str = r#"name = "broker_crash"
-description = "The leader of a 3-replica partition crashes mid-stream."
-duration = "60s"                 # fault phase, simulated time
-settle = "30s"                   # then: heal everything, restart everyone, final reads
-
-[cluster]
-brokers = 3
-controllers = 3                  # dedicated KRaft controller nodes
-[cluster.config]                 # broker configs, Kafka names and defaults
-"min.insync.replicas" = 2
-"unclean.leader.election.enable" = false
-
-[[topics]]
-name = "orders"
-partitions = 3
-replication_factor = 3
-config = { "min.insync.replicas" = 2 }
-
-[[producers]]
-topic = "orders"
-count = 2
-rate = "1000/s"                  # records per simulated second, per producer
-keys = 100                       # distinct keys; 0 = null keys (sticky partitioner)
-config = { acks = "all", "enable.idempotence" = true, "linger.ms" = 5 }
-
-[[consumers]]
-topic = "orders"
-group = "billing"
-count = 3
-config = { "enable.auto.commit" = false }
-
-[network]
-latency = { min = "1ms", max = "5ms" }
-
-[[faults]]                       # scripted: at a time, on a target
-at = "10s"
-kind = "crash"                   # crash | restart | power_loss | pause | resume |
-target = "leader(orders-0)"      #   partition | heal | slow_disk | ...
-restart_after = "5s"
-
-[swarm]                          # random faults, drawn per seed; rates per simulated minute
-crash = 2.0
-power_loss = 0.5
-partition = 1.0
-
-[check]                          # invariants to check; default = all that apply
-invariants = ["acked_writes_durable", "offsets_consistent", "partition_order"]
-"#;
+/// The example scenario of docs/scenarios.md: its first `toml` block.
+fn docs_example() -> String {
+    let doc = include_str!("../../docs/scenarios.md");
+    let start = doc
+        .find("```toml\n")
+        .expect("docs/scenarios.md has a toml example")
+        + 8;
+    let len = doc[start..].find("```").expect("the example block ends");
+    doc[start..start + len].to_string()
+}
 
 #[test]
-fn design_md_example() {
-    let s = ok(DESIGN_MD_EXAMPLE);
+fn the_docs_example_parses() {
+    let s = ok(&docs_example());
     assert_eq!(s.name, "broker_crash");
     assert_eq!(
         (s.duration_ns, s.settle_ns),

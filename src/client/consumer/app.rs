@@ -7,7 +7,9 @@
 //! - at-most-once: poll, commitSync the positions after the records, and
 //!   process them only once that commit succeeded.
 
-use super::{App, Closing, CommitPurpose, Consumer, ConsumerObs, ConsumerTimer, Processing};
+use super::{
+    App, Closing, CommitPurpose, Consumer, ConsumerObs, ConsumerTimer, PolledRecord, Processing,
+};
 use crate::node::Env;
 
 impl Consumer {
@@ -125,6 +127,7 @@ impl Consumer {
     /// Takes buffered records, partition by partition from a rotating start.
     fn take_records(&mut self, env: &mut Env<'_>) -> Vec<(u32, u64, u64)> {
         let mut out = Vec::new();
+        let mut polled = Vec::new();
         let max = self.config.max_poll_records;
         let partitions: Vec<u32> = self.owned.keys().copied().collect();
         if partitions.is_empty() {
@@ -141,7 +144,7 @@ impl Consumer {
                 let Some((offset, id, epoch)) = o.buffer.pop_front() else {
                     break;
                 };
-                env.observe(ConsumerObs::Consumed {
+                polled.push(PolledRecord {
                     partition: p,
                     offset,
                     id,
@@ -157,6 +160,9 @@ impl Consumer {
                         .push_front((offset, id, o.last_epoch.unwrap_or(-1)));
                 }
             }
+        }
+        if !polled.is_empty() {
+            env.observe(ConsumerObs::Polled(polled));
         }
         out
     }

@@ -13,7 +13,7 @@ use crate::client::record_id;
 use crate::node::{Env, KafkaNodeId};
 use crate::protocol::{
     FetchPartition, FetchedPartition, KafkaRequest, KafkaResponse, PartitionMetadata,
-    TopicPartition, EARLIEST_TIMESTAMP, LATEST_TIMESTAMP,
+    TopicIdPartition, EARLIEST_TIMESTAMP, LATEST_TIMESTAMP,
 };
 
 use super::OffsetReset;
@@ -35,8 +35,8 @@ impl Consumer {
         self.brokers[env.rng().random_range(0..self.brokers.len())]
     }
 
-    fn tp(&self, partition: u32) -> TopicPartition {
-        TopicPartition::new(&self.config.topic, partition)
+    fn tp(&self, partition: u32) -> TopicIdPartition {
+        TopicIdPartition::new(self.config.topic_id, partition)
     }
 
     /// Answers to the data-path requests.
@@ -299,18 +299,14 @@ impl Consumer {
                 continue;
             }
             for batch in &answer.batches {
-                for (i, record) in batch.records.iter().enumerate() {
-                    let at = batch.base_offset + i as u64;
+                let epoch = batch.partition_leader_epoch;
+                batch.for_each_record(|record| {
+                    let at = batch.base_offset + u64::from(record.offset_delta);
                     let next = offset + o.buffer.len() as u64;
-                    if at != next || at >= answer.high_watermark {
-                        continue;
+                    if at == next && at < answer.high_watermark {
+                        o.buffer.push_back((at, record_id(record.value), epoch));
                     }
-                    o.buffer.push_back((
-                        at,
-                        record_id(&record.value),
-                        batch.partition_leader_epoch,
-                    ));
-                }
+                });
             }
         }
         if refresh {

@@ -24,7 +24,7 @@ use sim::{Nanos, MILLIS};
 use super::membership::{Membership, MembershipConfig};
 use crate::errors::Errors;
 use crate::node::{Address, Env, Input, KafkaNodeId, NetworkClient, Timer};
-use crate::protocol::{KafkaMsg, KafkaRequest, Message};
+use crate::protocol::{KafkaMsg, KafkaRequest, Message, TopicId};
 
 /// The delivery guarantee a consumer application implements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -78,6 +78,8 @@ pub struct ConsumerConfig {
     pub bootstrap_servers: Vec<KafkaNodeId>,
     /// The topic it subscribes to.
     pub topic: String,
+    /// That topic's id in the run's topic table.
+    pub topic_id: TopicId,
     /// Its group membership configs.
     pub membership: MembershipConfig,
     /// `enable.auto.commit`.
@@ -153,6 +155,19 @@ pub enum PositionSource {
     Truncation,
 }
 
+/// A record poll() returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PolledRecord {
+    /// The partition (of the consumer's topic).
+    pub partition: u32,
+    /// Its offset.
+    pub offset: u64,
+    /// The workload's record id.
+    pub id: u64,
+    /// The leader epoch of its batch.
+    pub leader_epoch: i32,
+}
+
 /// What a consumer reports.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ConsumerObs {
@@ -183,17 +198,8 @@ pub enum ConsumerObs {
         /// Why there.
         source: PositionSource,
     },
-    /// poll() returned this record.
-    Consumed {
-        /// The partition (of the consumer's topic).
-        partition: u32,
-        /// Its offset.
-        offset: u64,
-        /// The workload's record id.
-        id: u64,
-        /// The leader epoch of its batch.
-        leader_epoch: i32,
-    },
+    /// poll() returned these records, in the order it returned them.
+    Polled(Vec<PolledRecord>),
     /// The application finished processing a poll's records: (partition, offset, id).
     Processed(Vec<(u32, u64, u64)>),
     /// An OffsetCommit was sent.

@@ -253,7 +253,7 @@ impl RaftOutput {
         RaftOutput::Io(Effect::Write {
             file: file.to_owned(),
             offset,
-            bytes,
+            bytes: sim::Blob::raw(bytes),
         })
     }
 
@@ -284,7 +284,7 @@ pub(crate) enum View<'a> {
     Write {
         file: &'a str,
         offset: u64,
-        bytes: &'a Vec<u8>,
+        bytes: Vec<u8>,
     },
     /// A truncation.
     Truncate { file: &'a str, len: u64 },
@@ -317,7 +317,7 @@ impl RaftOutput {
             }) => View::Write {
                 file,
                 offset: *offset,
-                bytes,
+                bytes: bytes.to_vec(),
             },
             RaftOutput::Io(Effect::Truncate { file, len }) => View::Truncate { file, len: *len },
             RaftOutput::Io(Effect::Fsync { token, .. }) => View::Fsync { token: *token },

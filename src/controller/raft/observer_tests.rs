@@ -286,7 +286,7 @@ fn apply_to_file(file: &mut Vec<u8>, out: &[RaftOutput]) {
                 if file.len() < end {
                     file.resize(end, 0);
                 }
-                file[offset as usize..end].copy_from_slice(bytes);
+                file[offset as usize..end].copy_from_slice(&bytes);
             }
             View::Truncate { file: name, len } => {
                 assert_eq!(name, METADATA_LOG_FILE);

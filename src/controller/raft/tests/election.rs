@@ -15,7 +15,7 @@ fn a_vote_is_granted_to_an_up_to_date_candidate_after_it_is_fsynced() {
         View::Write { file, bytes, .. } if file == QUORUM_STATE_FILE => Some(bytes),
         _ => None,
     });
-    let recovered = ElectionState::recover(written.map(Vec::as_slice)).0;
+    let recovered = ElectionState::recover(written.as_deref()).0;
     assert_eq!(recovered.voted_id, Some(2));
     assert_eq!(recovered.epoch, 2);
     assert!(matches!(

@@ -30,7 +30,7 @@ fn apply_writes(files: &mut BTreeMap<String, Vec<u8>>, out: &[RaftOutput]) {
                 if f.len() < end {
                     f.resize(end, 0);
                 }
-                f[offset as usize..end].copy_from_slice(bytes);
+                f[offset as usize..end].copy_from_slice(&bytes);
             }
             View::Truncate { file, len } => {
                 files

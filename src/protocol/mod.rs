@@ -5,7 +5,8 @@
 //! and, to the coordinator, JoinGroup, SyncGroup, Heartbeat, LeaveGroup,
 //! OffsetCommit and OffsetFetch.
 
-use std::fmt;
+mod topics;
+mod tp_map;
 
 use std::sync::Arc;
 
@@ -13,64 +14,32 @@ use crate::controller::raft::RaftMessage;
 use crate::controller::rpc::ControllerMsg;
 use crate::errors::Errors;
 use crate::group::coordinator::{CoordinatorRequest, CoordinatorResponse};
-use crate::log::{Record, RecordBatch};
+use crate::log::RecordBatch;
+
+pub use topics::{TopicId, TopicIdPartition, TopicPartition, Topics};
+pub use tp_map::TpMap;
 
 /// ListOffsetsRequest's timestamp for the earliest offset.
 pub const EARLIEST_TIMESTAMP: i64 = -2;
 /// ListOffsetsRequest's timestamp for the latest offset (the high watermark for consumers).
 pub const LATEST_TIMESTAMP: i64 = -1;
 
-/// A topic partition, shown as `topic-N`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TopicPartition {
-    /// Topic name.
-    pub topic: String,
-    /// Partition index.
-    pub partition: u32,
-}
-
-impl TopicPartition {
-    /// `topic`-`partition`.
-    pub fn new(topic: &str, partition: u32) -> Self {
-        Self {
-            topic: topic.to_owned(),
-            partition,
-        }
-    }
-
-    /// The partition `topic-N` names (what `Display` writes), if it names one.
-    pub fn parse(text: &str) -> Option<Self> {
-        let (topic, partition) = text.rsplit_once('-')?;
-        Some(Self::new(topic, partition.parse().ok()?))
-    }
-}
-
-impl fmt::Display for TopicPartition {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}-{}", self.topic, self.partition)
-    }
-}
-
-/// One partition's records in a ProduceRequest (offsets are the leader's to assign).
+/// One partition's records in a ProduceRequest: one record batch, its
+/// producer id, epoch and base sequence in its header (offsets are the
+/// leader's to assign).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ProduceData {
     /// The partition.
-    pub tp: TopicPartition,
-    /// The records, in order.
-    pub records: Vec<Record>,
-    /// Idempotent producer id (-1 when not idempotent).
-    pub producer_id: i64,
-    /// Its epoch.
-    pub producer_epoch: i16,
-    /// Sequence of the first record (-1 when not idempotent).
-    pub base_sequence: i32,
+    pub tp: TopicIdPartition,
+    /// The batch (shared with the producer, which keeps it for retries).
+    pub batch: Arc<RecordBatch>,
 }
 
 /// One partition of a FetchRequest.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct FetchPartition {
     /// The partition.
-    pub tp: TopicPartition,
+    pub tp: TopicIdPartition,
     /// The leader epoch the fetcher believes current (KIP-320).
     pub current_leader_epoch: i32,
     /// Where to read from.
@@ -83,7 +52,7 @@ pub struct FetchPartition {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct FetchedPartition {
     /// The partition.
-    pub tp: TopicPartition,
+    pub tp: TopicIdPartition,
     /// Why it failed, if it did.
     pub error: Option<Errors>,
     /// The leader's high watermark.
@@ -138,7 +107,7 @@ pub enum KafkaRequest {
     /// OffsetForLeaderEpochRequest from a consumer validating its position.
     OffsetForLeaderEpoch {
         /// The partition.
-        tp: TopicPartition,
+        tp: TopicIdPartition,
         /// The epoch the consumer believes current.
         current_leader_epoch: i32,
         /// The epoch of the last record it consumed.
@@ -147,7 +116,7 @@ pub enum KafkaRequest {
     /// ListOffsetsRequest for one partition (a consumer resetting its position).
     ListOffsets {
         /// The partition.
-        tp: TopicPartition,
+        tp: TopicIdPartition,
         /// [`EARLIEST_TIMESTAMP`] or [`LATEST_TIMESTAMP`].
         timestamp: i64,
         /// The epoch the consumer believes current (-1: unknown).
@@ -172,7 +141,7 @@ pub enum KafkaRequest {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ProduceResult {
     /// The partition.
-    pub tp: TopicPartition,
+    pub tp: TopicIdPartition,
     /// Why it failed, if it did.
     pub error: Option<Errors>,
     /// Offset of the first record (-1 on error).
@@ -209,7 +178,7 @@ pub enum KafkaResponse {
     /// OffsetForLeaderEpochResponse.
     OffsetForLeaderEpoch {
         /// The partition.
-        tp: TopicPartition,
+        tp: TopicIdPartition,
         /// Why it failed, if it did.
         error: Option<Errors>,
         /// The largest epoch <= the requested one the leader knows.
@@ -220,7 +189,7 @@ pub enum KafkaResponse {
     /// ListOffsetsResponse.
     ListOffsets {
         /// The partition.
-        tp: TopicPartition,
+        tp: TopicIdPartition,
         /// Why it failed, if it did.
         error: Option<Errors>,
         /// The offset found.

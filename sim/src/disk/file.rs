@@ -1,0 +1,279 @@
+//! `File`: the bytes of one file (or of a stretch of one, as an undo record
+//! keeps it) as a sequence of extents, each a shared, immutable `Blob`.
+//!
+//! Appending stores the blob itself, so a batch written by a leader and by
+//! every follower is held once in memory. Nothing here ever changes a blob's
+//! bytes: a change in the middle splits extents into slices (which share the
+//! blob's buffer when it is stored as written) and replaces whole extents,
+//! so every other holder of a blob (another file, an undo record, another
+//! node's disk) keeps seeing what it wrote.
+
+use std::borrow::Cow;
+
+use crate::blob::Blob;
+
+/// One extent: `blob` holds the file's bytes `at..at + blob.len()`.
+#[derive(Clone, Debug)]
+struct Extent {
+    at: u64,
+    blob: Blob,
+}
+
+impl Extent {
+    fn end(&self) -> u64 {
+        self.at + self.blob.len() as u64
+    }
+}
+
+/// A file's bytes: non-empty extents that tile `0..len` in order.
+#[derive(Clone, Debug, Default)]
+pub(super) struct File {
+    extents: Vec<Extent>,
+    len: u64,
+    /// Sum of the extents' `stored_len`, kept so that `Disk::stored_bytes`
+    /// need not visit every extent.
+    stored: u64,
+}
+
+impl File {
+    /// The file holding exactly `blob`.
+    pub(super) fn of(blob: Blob) -> Self {
+        let mut file = Self::default();
+        file.push(blob);
+        file
+    }
+
+    /// Its length in bytes.
+    pub(super) fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// True when it holds no byte.
+    pub(super) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Bytes of memory its extents hold.
+    pub(super) fn stored_len(&self) -> u64 {
+        self.stored
+    }
+
+    /// Its bytes: borrowed when one extent stored as written covers it.
+    pub(super) fn bytes(&self) -> Cow<'_, [u8]> {
+        match self.extents.as_slice() {
+            [] => Cow::Borrowed(&[]),
+            [only] => only.blob.bytes(),
+            many => {
+                let mut bytes = Vec::with_capacity(self.len as usize);
+                for e in many {
+                    bytes.extend_from_slice(&e.blob.bytes());
+                }
+                Cow::Owned(bytes)
+            }
+        }
+    }
+
+    /// A copy of its bytes.
+    pub(super) fn to_vec(&self) -> Vec<u8> {
+        self.bytes().into_owned()
+    }
+
+    /// Appends `blob` as one more extent, without copying it.
+    pub(super) fn push(&mut self, blob: Blob) {
+        if blob.is_empty() {
+            return;
+        }
+        let len = blob.len() as u64;
+        self.stored += blob.stored_len() as u64;
+        self.extents.push(Extent { at: self.len, blob });
+        self.len += len;
+    }
+
+    /// Appends every extent of `other`.
+    pub(super) fn extend(&mut self, other: File) {
+        for e in other.extents {
+            self.push(e.blob);
+        }
+    }
+
+    /// Index of the extent holding byte `pos` (or `extents.len()` past the end).
+    fn extent_at(&self, pos: u64) -> usize {
+        self.extents.partition_point(|e| e.end() <= pos)
+    }
+
+    /// Cuts the file to `len` bytes (if longer) and returns what followed.
+    /// Costs a binary search plus the extents cut (a compressed one cut in
+    /// two is re-encoded), whatever the file's size.
+    pub(super) fn cut(&mut self, len: u64) -> File {
+        let mut tail = File::default();
+        if len >= self.len {
+            return tail;
+        }
+        let removed = self.extents.split_off(self.extent_at(len));
+        self.len = removed[0].at;
+        self.stored -= removed
+            .iter()
+            .map(|e| e.blob.stored_len() as u64)
+            .sum::<u64>();
+        for e in removed {
+            if e.at < len {
+                let keep = (len - e.at) as usize;
+                self.push(e.blob.slice(0..keep));
+                tail.push(e.blob.slice(keep..e.blob.len()));
+            } else {
+                tail.push(e.blob);
+            }
+        }
+        tail
+    }
+
+    /// The bytes `from..to` (within the file) as extents, sharing its blobs.
+    pub(super) fn range(&self, from: u64, to: u64) -> File {
+        let mut part = File::default();
+        for e in &self.extents[self.extent_at(from)..] {
+            if e.at >= to {
+                break;
+            }
+            let start = from.saturating_sub(e.at) as usize;
+            let end = (to.min(e.end()) - e.at) as usize;
+            if start == 0 && end == e.blob.len() {
+                part.push(e.blob.clone());
+            } else {
+                part.push(e.blob.slice(start..end));
+            }
+        }
+        part
+    }
+
+    /// Writes `data` at `offset`, filling any gap past the end with zeros,
+    /// and returns the bytes it overwrote. An append only pushes extents;
+    /// any other write re-lays the extents after `offset`.
+    pub(super) fn write(&mut self, offset: u64, data: File) -> File {
+        if offset > self.len {
+            self.push(Blob::new(vec![0; (offset - self.len) as usize]));
+        }
+        if offset == self.len {
+            self.extend(data);
+            return File::default();
+        }
+        if data.is_empty() {
+            return File::default();
+        }
+        let mut overwritten = self.cut(offset);
+        let after = overwritten.cut(data.len());
+        self.extend(data);
+        self.extend(after);
+        overwritten
+    }
+
+    /// Flips `bit` of byte `pos` by replacing the extent holding it with a
+    /// changed copy: the blob may be shared, so it is never changed itself.
+    pub(super) fn flip(&mut self, pos: u64, bit: u8) {
+        let i = self.extent_at(pos);
+        let e = &mut self.extents[i];
+        let mut bytes = e.blob.to_vec();
+        bytes[(pos - e.at) as usize] ^= bit;
+        let copy = Blob::new(bytes);
+        self.stored = self.stored - e.blob.stored_len() as u64 + copy.stored_len() as u64;
+        e.blob = copy;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    fn check_invariants(f: &File) {
+        let mut at = 0;
+        for e in &f.extents {
+            assert_eq!(e.at, at, "extents tile the file");
+            assert!(!e.blob.is_empty(), "no empty extent");
+            at = e.end();
+        }
+        assert_eq!(at, f.len);
+        let stored: usize = f.extents.iter().map(|e| e.blob.stored_len()).sum();
+        assert_eq!(f.stored, stored as u64);
+    }
+
+    fn write_at(bytes: &mut Vec<u8>, offset: usize, data: &[u8]) {
+        if bytes.len() < offset {
+            bytes.resize(offset, 0);
+        }
+        let overlap = (bytes.len() - offset).min(data.len());
+        bytes[offset..offset + overlap].copy_from_slice(&data[..overlap]);
+        bytes.extend_from_slice(&data[overlap..]);
+    }
+
+    /// Random writes, cuts and range reads against a plain byte vector.
+    #[test]
+    fn extents_behave_like_a_byte_vector() {
+        for seed in 0..200 {
+            let mut r = ChaCha8Rng::seed_from_u64(seed);
+            let mut file = File::default();
+            let mut model: Vec<u8> = Vec::new();
+            for _ in 0..60 {
+                match r.random_range(0..4) {
+                    0 | 1 => {
+                        let len = r.random_range(0..1200);
+                        let data: Vec<u8> = if r.random_bool(0.5) {
+                            (0..len).map(|_| r.random()).collect()
+                        } else {
+                            (0..len).map(|i| u8::from(i % 97 == 0)).collect()
+                        };
+                        let offset = r.random_range(0..=model.len() + 600);
+                        let blob = Blob::new(data.clone());
+                        let old = model.clone();
+                        let overwritten = file.write(offset as u64, File::of(blob));
+                        write_at(&mut model, offset, &data);
+                        let end = (offset + data.len()).min(old.len());
+                        let expect = old.get(offset..end).unwrap_or_default();
+                        assert_eq!(overwritten.to_vec(), expect, "seed {seed}");
+                        check_invariants(&overwritten);
+                    }
+                    2 => {
+                        let len = r.random_range(0..=model.len() + 10);
+                        let tail = file.cut(len as u64);
+                        let expect = model.get(len..).unwrap_or_default().to_vec();
+                        model.truncate(len);
+                        assert_eq!(tail.to_vec(), expect, "seed {seed}");
+                        check_invariants(&tail);
+                    }
+                    _ => {
+                        let from = r.random_range(0..=model.len());
+                        let to = r.random_range(from..=model.len());
+                        let part = file.range(from as u64, to as u64);
+                        assert_eq!(part.to_vec(), model[from..to], "seed {seed}");
+                        check_invariants(&part);
+                    }
+                }
+                check_invariants(&file);
+                assert_eq!(file.to_vec(), model, "seed {seed}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_append_shares_the_blob_and_a_flip_replaces_only_its_extent() {
+        let blob = Blob::raw(vec![5u8; 100]);
+        let mut file = File::of(Blob::raw(b"head".to_vec()));
+        file.write(4, File::of(blob.clone()));
+        assert_eq!(file.extents.len(), 2);
+        assert_eq!(file.stored_len(), 104);
+        file.flip(50, 1);
+        assert_eq!(
+            blob.to_vec(),
+            vec![5u8; 100],
+            "the shared blob is unchanged"
+        );
+        let bytes = file.to_vec();
+        assert_eq!(bytes[50], 4);
+        assert_eq!(
+            bytes.iter().filter(|&&b| b != 5).count(),
+            5,
+            "head + the flip"
+        );
+        check_invariants(&file);
+    }
+}

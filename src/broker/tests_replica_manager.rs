@@ -1,0 +1,394 @@
+//! The ReplicaManager driven without a simulator: inputs in, effects out.
+//! Each test builds broker 1's replica of `t-0` from a metadata image and
+//! asserts what it sends, observes and writes.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use sim::MILLIS;
+
+use super::config::BrokerConfig;
+use super::purgatory::ReplyTo;
+use super::{BrokerObs, BrokerTimer, ReplicaManager};
+use crate::controller::rpc::ControllerRequest;
+use crate::errors::Errors;
+use crate::log::{Record, RecordBatch};
+use crate::metadata::{MetadataImage, MetadataRecord, Uuid, NO_LEADER_CHANGE};
+use crate::node::{Address, Effect, Observation, TestEnv};
+use crate::protocol::{
+    FetchPartition, FetchedPartition, KafkaMsg, KafkaResponse, Message, ProduceData,
+    TopicIdPartition, Topics,
+};
+
+const TOPIC_ID: Uuid = Uuid(7);
+const CLIENT: Address = Address::Client(0);
+
+fn topics() -> Arc<Topics> {
+    Arc::new(Topics::new(["t".to_owned()]))
+}
+
+fn tp() -> TopicIdPartition {
+    topics().partition("t", 0).expect("t")
+}
+
+/// `t-0` with replicas 1, 2, 3 as the records leave it: created with
+/// `leader` and `isr`, then each of `changes` applied.
+fn image(
+    min_insync: u32,
+    leader: u32,
+    isr: &[u32],
+    changes: &[(i32, Option<Vec<u32>>)],
+) -> MetadataImage {
+    let mut image = MetadataImage::default();
+    let mut records = vec![
+        MetadataRecord::TopicRecord {
+            name: "t".to_owned(),
+            topic_id: TOPIC_ID,
+        },
+        MetadataRecord::ConfigRecord {
+            resource_name: "t".to_owned(),
+            name: "min.insync.replicas".to_owned(),
+            value: min_insync.to_string(),
+        },
+        MetadataRecord::PartitionRecord {
+            partition_id: 0,
+            topic_id: TOPIC_ID,
+            replicas: vec![1, 2, 3],
+            isr: isr.to_vec(),
+            leader: leader as i32,
+            leader_epoch: 0,
+            partition_epoch: 0,
+        },
+    ];
+    for (leader, isr) in changes {
+        records.push(MetadataRecord::PartitionChangeRecord {
+            partition_id: 0,
+            topic_id: TOPIC_ID,
+            isr: isr.clone(),
+            leader: *leader,
+            leader_recovery_state: None,
+        });
+    }
+    for (offset, r) in records.iter().enumerate() {
+        image.apply(offset as u64, r);
+    }
+    image
+}
+
+/// Broker 1, registered, with `image` applied.
+fn broker(config: BrokerConfig, image: &MetadataImage) -> (ReplicaManager, TestEnv) {
+    let mut t = TestEnv::new(1);
+    let mut rm = ReplicaManager::boot(1, config, &topics(), &mut t.env(), &BTreeMap::new());
+    rm.set_broker_epoch(Some(100));
+    rm.apply_delta(&mut t.env(), image);
+    t.take();
+    (rm, t)
+}
+
+fn records(n: usize) -> Arc<RecordBatch> {
+    let records: Vec<Record> = (0..n)
+        .map(|i| Record {
+            key: None,
+            value: vec![i as u8; 8],
+            timestamp_ms: 0,
+        })
+        .collect();
+    Arc::new(RecordBatch::of(0, -1, (-1, -1, -1), &records))
+}
+
+fn produce(rm: &mut ReplicaManager, t: &mut TestEnv, correlation_id: u64, acks: i16, n: usize) {
+    let data = ProduceData {
+        tp: tp(),
+        batch: records(n),
+    };
+    let to = ReplyTo {
+        to: CLIENT,
+        correlation_id,
+    };
+    rm.handle_produce(&mut t.env(), to, acks, 30_000, vec![data]);
+}
+
+/// Follower `replica` fetches `t-0` from `offset` (no waiting).
+fn follower_fetch(rm: &mut ReplicaManager, t: &mut TestEnv, replica: u32, offset: u64) {
+    let request = FetchPartition {
+        tp: tp(),
+        current_leader_epoch: -1,
+        fetch_offset: offset,
+        last_fetched_epoch: None,
+    };
+    let to = ReplyTo {
+        to: Address::Node(replica),
+        correlation_id: 1,
+    };
+    rm.handle_fetch(
+        &mut t.env(),
+        to,
+        Some((replica, 50 + u64::from(replica))),
+        0,
+        vec![request],
+    );
+}
+
+fn high_watermark(rm: &ReplicaManager) -> u64 {
+    rm.partitions()[&tp()].log.high_watermark()
+}
+
+/// Produce responses sent to the client so far: (correlation id, error, base offset).
+fn produce_responses(t: &TestEnv) -> Vec<(u64, Option<Errors>, i64)> {
+    t.sent()
+        .into_iter()
+        .filter_map(|(to, msg)| match (to, msg) {
+            (
+                CLIENT,
+                Message::Kafka(KafkaMsg::Response {
+                    correlation_id,
+                    response: KafkaResponse::Produce { partitions },
+                }),
+            ) => Some((
+                *correlation_id,
+                partitions[0].error,
+                partitions[0].base_offset,
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The ISRs proposed to the controller.
+fn proposals(rm: &mut ReplicaManager) -> Vec<Vec<u32>> {
+    rm.take_alter_partitions()
+        .into_iter()
+        .map(|(_, request)| match request {
+            ControllerRequest::AlterPartition {
+                new_isr_with_epochs,
+                ..
+            } => new_isr_with_epochs.iter().map(|(id, _)| *id).collect(),
+            other => panic!("{other:?}"),
+        })
+        .collect()
+}
+
+#[test]
+fn the_high_watermark_is_the_least_log_end_of_the_isr_and_held_below_min_insync() {
+    let (mut rm, mut t) = broker(BrokerConfig::default(), &image(2, 1, &[1, 2, 3], &[]));
+    produce(&mut rm, &mut t, 1, 1, 5);
+    assert_eq!(
+        produce_responses(&t),
+        vec![(1, None, 0)],
+        "acks=1 answers at once"
+    );
+    assert_eq!(high_watermark(&rm), 0);
+    follower_fetch(&mut rm, &mut t, 2, 5);
+    assert_eq!(high_watermark(&rm), 0, "follower 3 has nothing yet");
+    follower_fetch(&mut rm, &mut t, 3, 3);
+    assert_eq!(
+        high_watermark(&rm),
+        3,
+        "the least log end offset of the ISR"
+    );
+    follower_fetch(&mut rm, &mut t, 3, 5);
+    assert_eq!(high_watermark(&rm), 5);
+    let observed = t.observed();
+    assert!(
+        observed.contains(&&Observation::Broker(BrokerObs::HighWatermark {
+            partition: tp(),
+            high_watermark: 5
+        }))
+    );
+
+    // An ISR of the leader alone, under min.insync.replicas 2: the high
+    // watermark holds (KAFKA-15583) even though the leader has more.
+    let (mut rm, mut t) = broker(BrokerConfig::default(), &image(2, 1, &[1], &[]));
+    produce(&mut rm, &mut t, 1, 1, 4);
+    assert_eq!(high_watermark(&rm), 0);
+    // With min.insync.replicas 1, the leader alone moves it.
+    let (mut rm, mut t) = broker(BrokerConfig::default(), &image(1, 1, &[1], &[]));
+    produce(&mut rm, &mut t, 1, 1, 4);
+    assert_eq!(high_watermark(&rm), 4);
+}
+
+#[test]
+fn acks_all_waits_for_the_high_watermark_and_refuses_a_small_isr() {
+    let (mut rm, mut t) = broker(BrokerConfig::default(), &image(2, 1, &[1, 2], &[]));
+    produce(&mut rm, &mut t, 7, -1, 3);
+    assert!(produce_responses(&t).is_empty(), "waits for the ISR");
+    follower_fetch(&mut rm, &mut t, 2, 3);
+    assert_eq!(produce_responses(&t), vec![(7, None, 0)]);
+
+    // Below min.insync.replicas the leader refuses before appending.
+    let (mut rm, mut t) = broker(BrokerConfig::default(), &image(2, 1, &[1], &[]));
+    produce(&mut rm, &mut t, 8, -1, 3);
+    assert_eq!(
+        produce_responses(&t),
+        vec![(8, Some(Errors::NotEnoughReplicas), -1)]
+    );
+    assert_eq!(rm.partitions()[&tp()].log.log_end_offset(), 0);
+}
+
+#[test]
+fn an_append_whose_isr_shrank_before_it_completed_is_not_enough_replicas_after_append() {
+    // Every message is flushed: the produce also waits for its fsync.
+    let mut config = BrokerConfig::default();
+    config.log.flush_interval_messages = 1;
+    let (mut rm, mut t) = broker(config, &image(2, 1, &[1, 2], &[]));
+    produce(&mut rm, &mut t, 9, -1, 2);
+    let fsync = t
+        .effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::Fsync { file, token } if file.ends_with(".log") => Some(*token),
+            _ => None,
+        })
+        .expect("the append is flushed");
+    follower_fetch(&mut rm, &mut t, 2, 2);
+    assert_eq!(high_watermark(&rm), 2);
+    assert!(
+        produce_responses(&t).is_empty(),
+        "its flush is not on disk yet"
+    );
+    // The ISR shrinks to the leader alone (committed by the controller).
+    rm.apply_delta(
+        &mut t.env(),
+        &image(2, 1, &[1, 2], &[(NO_LEADER_CHANGE, Some(vec![1]))]),
+    );
+    rm.on_fsync(&mut t.env(), fsync);
+    assert_eq!(
+        produce_responses(&t),
+        vec![(9, Some(Errors::NotEnoughReplicasAfterAppend), -1)]
+    );
+}
+
+#[test]
+fn the_isr_shrinks_after_replica_lag_time_max_ms() {
+    let (mut rm, mut t) = broker(BrokerConfig::default(), &image(1, 1, &[1, 2, 3], &[]));
+    produce(&mut rm, &mut t, 1, 1, 2);
+    t.now = 20_000 * MILLIS;
+    follower_fetch(&mut rm, &mut t, 3, 2);
+    t.now = 29_000 * MILLIS;
+    rm.on_timer(&mut t.env(), BrokerTimer::IsrCheck);
+    assert!(
+        proposals(&mut rm).is_empty(),
+        "within replica.lag.time.max.ms"
+    );
+    t.now = 31_000 * MILLIS;
+    rm.on_timer(&mut t.env(), BrokerTimer::IsrCheck);
+    assert_eq!(
+        proposals(&mut rm),
+        vec![vec![1, 3]],
+        "follower 2 never caught up"
+    );
+}
+
+#[test]
+fn a_follower_joins_the_isr_only_at_the_high_watermark_and_the_epoch_start() {
+    // Broker 1 leads epoch 0 with ISR [1, 3]: 10 records, follower 3 has 5.
+    let created = image(1, 1, &[1, 3], &[]);
+    let (mut rm, mut t) = broker(BrokerConfig::default(), &created);
+    produce(&mut rm, &mut t, 1, 1, 10);
+    follower_fetch(&mut rm, &mut t, 3, 5);
+    assert_eq!(high_watermark(&rm), 5);
+    // It is elected again (epoch 1): the epoch starts at its log end, 10.
+    rm.apply_delta(&mut t.env(), &image(1, 1, &[1, 3], &[(1, None)]));
+    // Follower 2 at the high watermark but below the epoch start (KAFKA-7128).
+    follower_fetch(&mut rm, &mut t, 2, 5);
+    assert!(proposals(&mut rm).is_empty());
+    follower_fetch(&mut rm, &mut t, 2, 10);
+    assert_eq!(proposals(&mut rm), vec![vec![1, 3, 2]]);
+}
+
+/// Broker 1 as a follower of broker 2 in leader epoch `epoch`, with `n`
+/// records of epoch 0 in its log.
+/// Broker 1 led `t-0` at epoch 0 and appended a batch of each of `sizes`
+/// records; now broker 2 leads at epoch 1.
+fn follower_with(sizes: &[usize]) -> (ReplicaManager, TestEnv) {
+    let (mut rm, mut t) = broker(BrokerConfig::default(), &image(1, 1, &[1], &[]));
+    for (i, n) in sizes.iter().enumerate() {
+        produce(&mut rm, &mut t, i as u64 + 1, 1, *n);
+    }
+    rm.apply_delta(&mut t.env(), &image(1, 1, &[1], &[(2, Some(vec![2, 1]))]));
+    (rm, t)
+}
+
+/// The fetch broker 1 sent to broker 2: its correlation id and offset.
+fn sent_fetch(t: &TestEnv) -> (u64, u64) {
+    t.sent()
+        .into_iter()
+        .rev()
+        .find_map(|(to, msg)| match (to, msg) {
+            (
+                Address::Node(2),
+                Message::Kafka(KafkaMsg::Request {
+                    correlation_id,
+                    request: crate::protocol::KafkaRequest::Fetch { partitions, .. },
+                }),
+            ) => Some((*correlation_id, partitions[0].fetch_offset)),
+            _ => None,
+        })
+        .expect("a fetch to the leader")
+}
+
+fn answer(
+    high_watermark: u64,
+    diverging_epoch: Option<(i32, u64)>,
+    batches: Vec<Arc<RecordBatch>>,
+) -> FetchedPartition {
+    FetchedPartition {
+        tp: tp(),
+        error: None,
+        high_watermark,
+        log_end_offset: 0,
+        diverging_epoch,
+        batches,
+    }
+}
+
+#[test]
+fn a_follower_truncates_to_where_its_log_parts_from_the_leaders() {
+    let (mut rm, mut t) = follower_with(&[4, 2]);
+    let (correlation_id, offset) = sent_fetch(&t);
+    assert_eq!(offset, 6);
+    // The leader's epoch 0 ended at offset 4 (a batch boundary, as epoch
+    // ends are): the follower cuts its tail, the second batch.
+    rm.on_fetch_response(
+        &mut t.env(),
+        correlation_id,
+        vec![answer(4, Some((0, 4)), Vec::new())],
+    );
+    assert_eq!(rm.partitions()[&tp()].log.log_end_offset(), 4);
+    assert!(t
+        .observed()
+        .contains(&&Observation::Broker(BrokerObs::Truncated {
+            partition: tp(),
+            to_offset: 4,
+            records: 2
+        })));
+    let (_, offset) = sent_fetch(&t);
+    assert_eq!(offset, 4, "it fetches again from where it cut");
+}
+
+#[test]
+fn a_followers_high_watermark_is_the_leaders_capped_by_its_own_log() {
+    let (mut rm, mut t) = follower_with(&[2]);
+    let (correlation_id, _) = sent_fetch(&t);
+    let more = Arc::new(records(3).stamped(2, 1));
+    rm.on_fetch_response(
+        &mut t.env(),
+        correlation_id,
+        vec![answer(9, None, vec![more])],
+    );
+    let p = &rm.partitions()[&tp()];
+    assert_eq!(p.log.log_end_offset(), 5);
+    assert_eq!(p.log.high_watermark(), 5, "min(leader's 9, own log end 5)");
+    let (correlation_id, offset) = sent_fetch(&t);
+    assert_eq!(offset, 5);
+    rm.on_fetch_response(
+        &mut t.env(),
+        correlation_id,
+        vec![answer(3, None, Vec::new())],
+    );
+    assert_eq!(
+        rm.partitions()[&tp()].log.high_watermark(),
+        5,
+        "a high watermark never goes back"
+    );
+}
