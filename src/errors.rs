@@ -47,6 +47,10 @@ pub enum Errors {
     NetworkException,
     /// The fetch offset is outside the log.
     OffsetOutOfRange,
+    /// An incremental fetch named a fetch session the leader does not hold (KIP-227).
+    FetchSessionIdNotFound,
+    /// An incremental fetch's session epoch is not the one the leader expects (KIP-227).
+    InvalidFetchSessionEpoch,
     /// The broker cannot hand out producer ids yet, or the group is Dead.
     CoordinatorNotAvailable,
     /// The receiver is not the group's coordinator.
@@ -84,6 +88,8 @@ impl Errors {
             Errors::TopicAlreadyExists => "TOPIC_ALREADY_EXISTS",
             Errors::NotLeaderOrFollower => "NOT_LEADER_OR_FOLLOWER",
             Errors::UnknownLeaderEpoch => "UNKNOWN_LEADER_EPOCH",
+            Errors::FetchSessionIdNotFound => "FETCH_SESSION_ID_NOT_FOUND",
+            Errors::InvalidFetchSessionEpoch => "INVALID_FETCH_SESSION_EPOCH",
             Errors::NotEnoughReplicas => "NOT_ENOUGH_REPLICAS",
             Errors::NotEnoughReplicasAfterAppend => "NOT_ENOUGH_REPLICAS_AFTER_APPEND",
             Errors::RequestTimedOut => "REQUEST_TIMED_OUT",

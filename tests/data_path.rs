@@ -185,9 +185,9 @@ fn a_replica_recovered_from_a_stale_epoch_checkpoint_diverges() {
             .iter()
             .any(|v| v.invariant == "replicas_consistent")
     };
-    let seed = (0..30).find(|&seed| violated(&broken, seed));
+    let seed = (0..50).find(|&seed| violated(&broken, seed));
     eprintln!("trust_epoch_checkpoint: replicas_consistent first violated at seed {seed:?}");
-    let seed = seed.expect("the mutation must make a seed below 30 diverge");
+    let seed = seed.expect("the mutation must make a seed below 50 diverge (about 1 in 20 does)");
     assert!(
         !violated(&RunOptions::default(), seed),
         "the real recovery passes seed {seed}"

@@ -46,10 +46,11 @@ use crate::time::Nanos;
 
 use file::File;
 
-type Files = BTreeMap<String, File>;
-
-/// A file name held by pending ops: one allocation per name, shared.
+/// A file name: one allocation per name, shared by the page cache and the
+/// pending ops.
 type Name = Arc<str>;
+
+type Files = BTreeMap<Name, File>;
 
 /// One change in the page cache that is not yet durable, with what undoes it.
 #[derive(Clone, Debug)]
@@ -95,6 +96,17 @@ impl Op {
             Op::Rename { from, to, .. } => (from, Some(to)),
         };
         std::iter::once(&**a).chain(b.map(|b| &**b))
+    }
+
+    /// The names it touches, shared.
+    fn shared_names(&self) -> impl Iterator<Item = &Name> {
+        let (a, b) = match self {
+            Op::Write { file, .. } | Op::Truncate { file, .. } | Op::Remove { file, .. } => {
+                (file, None)
+            }
+            Op::Rename { from, to, .. } => (from, Some(to)),
+        };
+        std::iter::once(a).chain(b)
     }
 
     /// Bytes it wrote.
@@ -143,7 +155,7 @@ impl Op {
             }
             Op::Remove { file, content } => {
                 if let Some(content) = content {
-                    files.insert(file.to_string(), *content);
+                    files.insert(file, *content);
                 }
             }
             Op::Rename {
@@ -154,9 +166,9 @@ impl Op {
             } => {
                 if moved {
                     let moved_back = files.remove(&*to).unwrap_or_default();
-                    files.insert(from.to_string(), moved_back);
+                    files.insert(from, moved_back);
                     if let Some(old) = replaced {
-                        files.insert(to.to_string(), *old);
+                        files.insert(to, *old);
                     }
                 }
             }
@@ -204,15 +216,13 @@ pub struct Disk {
     pending: BTreeMap<u64, Pending>,
     /// For each name, the pending ops that touch it: an fsync visits these
     /// instead of the whole queue.
-    by_name: BTreeMap<String, BTreeSet<u64>>,
+    by_name: BTreeMap<Name, BTreeSet<u64>>,
     /// Bytes written by the pending ops.
     dirty: u64,
     next_seq: u64,
     /// The newest horizon an fsync was issued with: a later write may not
     /// join an op at or below it.
     fsync_issued: u64,
-    /// Every name a pending op has held, shared by the ops.
-    names: BTreeSet<Name>,
     /// fsync and writeback slowdown (1 = healthy).
     slowdown: u32,
     /// Test-only mutation: fsync reports success but makes nothing durable.
@@ -252,7 +262,7 @@ impl Disk {
     pub fn durable_files(&self) -> BTreeMap<String, Vec<u8>> {
         self.durable()
             .into_iter()
-            .map(|(name, f)| (name, f.to_vec()))
+            .map(|(name, f)| (name.to_string(), f.to_vec()))
             .collect()
     }
 
@@ -277,7 +287,7 @@ impl Disk {
 
     /// Names of the files the process sees, in order.
     pub fn files(&self) -> impl Iterator<Item = &str> {
-        self.cached.keys().map(String::as_str)
+        self.cached.keys().map(|name| &**name)
     }
 
     /// Bytes written but not yet durable (an upper bound: overwrites count twice).
@@ -313,25 +323,58 @@ impl Disk {
     /// batch's header and records would.
     pub fn write_blob(&mut self, now: Nanos, file: &str, offset: u64, data: Blob) {
         let len = data.len() as u64;
-        if self.joins_newest(now, file, offset) {
-            if let Some(f) = self.cached.get_mut(file) {
-                f.extend(File::of(data));
-            }
-            if let Some(mut last) = self.pending.last_entry() {
-                if let Op::Write { len: joined, .. } = &mut last.get_mut().op {
-                    *joined += len;
+        if let Some(f) = self.cached.get_mut(file) {
+            let old_len = f.len();
+            let joins = offset == old_len
+                && self
+                    .pending
+                    .last_key_value()
+                    .is_some_and(|(&seq, newest)| match &newest.op {
+                        Op::Write {
+                            file: f,
+                            offset: o,
+                            len,
+                            ..
+                        } => {
+                            seq > self.fsync_issued
+                                && newest.at == now
+                                && &**f == file
+                                && o + len == offset
+                        }
+                        _ => false,
+                    });
+            if joins {
+                f.push(data);
+                if let Some(mut newest) = self.pending.last_entry() {
+                    if let Op::Write { len: joined, .. } = &mut newest.get_mut().op {
+                        *joined += len;
+                    }
                 }
+                self.dirty += len;
+                return;
             }
-            self.dirty += len;
-            return;
+            let overwritten = f.write_blob(offset, data);
+            let file = self.name(file);
+            self.push_write(now, file, offset, len, true, old_len, overwritten);
+        } else {
+            let file = self.name(file);
+            let f = self.cached.entry(file.clone()).or_default();
+            let overwritten = f.write_blob(offset, data);
+            self.push_write(now, file, offset, len, false, 0, overwritten);
         }
-        let (existed, f) = match self.cached.get_mut(file) {
-            Some(f) => (true, f),
-            None => (false, self.cached.entry(file.to_owned()).or_default()),
-        };
-        let old_len = f.len();
-        let overwritten = f.write(offset, File::of(data));
-        let file = self.name(file);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn push_write(
+        &mut self,
+        now: Nanos,
+        file: Name,
+        offset: u64,
+        len: u64,
+        existed: bool,
+        old_len: u64,
+        overwritten: File,
+    ) {
         self.push(
             now,
             Op::Write {
@@ -345,35 +388,15 @@ impl Disk {
         );
     }
 
-    /// Whether a write of `file` at `offset` now continues the newest pending op.
-    fn joins_newest(&self, now: Nanos, file: &str, offset: u64) -> bool {
-        let Some((&seq, newest)) = self.pending.last_key_value() else {
-            return false;
-        };
-        let Op::Write {
-            file: f,
-            offset: o,
-            len,
-            ..
-        } = &newest.op
-        else {
-            return false;
-        };
-        seq > self.fsync_issued
-            && newest.at == now
-            && &**f == file
-            && o + len == offset
-            && self.len(file) == offset
-    }
-
     /// The shared name `file` (one allocation per name).
     fn name(&mut self, file: &str) -> Name {
-        if let Some(name) = self.names.get(file) {
+        if let Some((name, _)) = self.cached.get_key_value(file) {
             return name.clone();
         }
-        let name: Name = Arc::from(file);
-        self.names.insert(name.clone());
-        name
+        if let Some((name, _)) = self.by_name.get_key_value(file) {
+            return name.clone();
+        }
+        Arc::from(file)
     }
 
     /// Appends `data` to the end of the file.
@@ -408,11 +431,11 @@ impl Disk {
 
     /// Renames a file, replacing any file called `to`.
     pub fn rename(&mut self, now: Nanos, from: &str, to: &str) {
-        let (moved, replaced) = match self.cached.remove(from) {
-            Some(f) => (true, self.cached.insert(to.to_owned(), f)),
+        let (from, to) = (self.name(from), self.name(to));
+        let (moved, replaced) = match self.cached.remove(&*from) {
+            Some(f) => (true, self.cached.insert(to.clone(), f)),
             None => (false, None),
         };
-        let (from, to) = (self.name(from), self.name(to));
         self.push(
             now,
             Op::Rename {
@@ -427,13 +450,13 @@ impl Disk {
     fn push(&mut self, now: Nanos, op: Op) {
         self.next_seq += 1;
         let seq = self.next_seq;
-        for name in op.names() {
+        for name in op.shared_names() {
             match self.by_name.get_mut(name) {
                 Some(seqs) => {
                     seqs.insert(seq);
                 }
                 None => {
-                    self.by_name.insert(name.to_owned(), BTreeSet::from([seq]));
+                    self.by_name.insert(name.clone(), BTreeSet::from([seq]));
                 }
             }
         }
@@ -566,7 +589,7 @@ impl Disk {
                         .cached
                         .get(&**file)
                         .map(|f| f.range(*offset, offset + keep));
-                    prefix.map(|prefix| (file.to_string(), *offset, prefix))
+                    prefix.map(|prefix| (file.clone(), *offset, prefix))
                 }
                 _ => None,
             };
@@ -588,7 +611,7 @@ impl Disk {
             .durable()
             .into_iter()
             .filter(|(_, f)| !f.is_empty())
-            .map(|(name, f)| (name, f.len()))
+            .map(|(name, f)| (name.to_string(), f.len()))
             .collect();
         if candidates.is_empty() {
             return None;
@@ -605,7 +628,7 @@ impl Disk {
     /// in the undo record of the first pending op that changed it, or else
     /// in the page cache.
     fn durable_byte_holder(&mut self, file: &str, at: u64) -> (&mut File, u64) {
-        let mut name = file.to_owned();
+        let mut name: Name = Arc::from(file);
         let mut found = None;
         for (&seq, p) in &self.pending {
             let changed = match &p.op {
@@ -628,7 +651,7 @@ impl Disk {
                         true
                     } else {
                         if **from == *name {
-                            name = to.to_string();
+                            name = to.clone();
                         }
                         false
                     }
@@ -643,7 +666,7 @@ impl Disk {
         let Some(seq) = found else {
             let f = self
                 .cached
-                .get_mut(&name)
+                .get_mut(&*name)
                 .expect("a durable byte untouched by pending ops is in the page cache");
             return (f, at);
         };

@@ -6,39 +6,36 @@
 //! parted from the leader's (KIP-101/KIP-279); batches are appended as they
 //! came; the high watermark follows the leader's. A fetch unanswered for
 //! `replica.socket.timeout.ms`, an error or a broken connection backs the
-//! fetcher off for `replica.fetch.backoff.ms`.
+//! fetcher off for `replica.fetch.backoff.ms`. Each fetcher keeps a fetch
+//! session with its leader (KIP-227): after the first, full fetch it names
+//! only the partitions whose position changed, and hears only of those with
+//! news.
 
 use std::collections::BTreeMap;
 
 use sim::MILLIS;
 
 use super::config::{BrokerConfig, Truncation};
+use super::fetch_session::FetchSessionHandler;
 use super::log_manager::LogManager;
 use super::partition::{Partition, Role};
 use super::{BrokerObs, BrokerTimer};
+use crate::errors::Errors;
 use crate::node::{Address, Env, KafkaNodeId, NetworkClient};
 use crate::protocol::{FetchPartition, FetchedPartition, KafkaRequest, TopicIdPartition, TpMap};
 
-/// A fetched partition as the request named it: leader epoch and fetch offset.
-#[derive(Clone, Debug)]
-struct Asked {
-    tp: TopicIdPartition,
-    leader_epoch: i32,
-    fetch_offset: u64,
-}
-
-/// A Fetch in flight: its leader and what it asked for.
+/// A Fetch in flight: its leader.
 #[derive(Clone, Debug)]
 pub struct FetchInFlight {
     leader: KafkaNodeId,
-    asked: Vec<Asked>,
 }
 
 /// One fetcher's state.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 struct Fetcher {
     in_flight: bool,
     retry_pending: bool,
+    session: FetchSessionHandler,
 }
 
 /// The broker's fetchers, by leader.
@@ -92,8 +89,7 @@ impl ReplicaFetcherManager {
             self.back_off(env, leader);
             return;
         };
-        let mut partitions = Vec::new();
-        let mut asked = Vec::new();
+        let mut partitions = Vec::with_capacity(replicas.partitions.len());
         for (tp, p) in replicas.partitions.iter() {
             if p.role != (Role::Follower { leader }) || replicas.logs.is_flushing(tp) {
                 continue;
@@ -109,11 +105,6 @@ impl ReplicaFetcherManager {
                 fetch_offset,
                 last_fetched_epoch,
             });
-            asked.push(Asked {
-                tp: *tp,
-                leader_epoch: p.leader_epoch,
-                fetch_offset,
-            });
         }
         let f = self.fetchers.entry(leader).or_default();
         f.retry_pending = false;
@@ -122,18 +113,30 @@ impl ReplicaFetcherManager {
             return;
         }
         f.in_flight = true;
+        let built = f.session.build(partitions);
         let request = KafkaRequest::Fetch {
             replica: Some((self.me, broker_epoch)),
             max_wait_ms: self.config.replica_fetch_wait_max_ms,
-            partitions,
+            session: built.metadata,
+            partitions: built.partitions,
+            forgotten: built.forgotten,
         };
         self.network.send(
             env,
             Address::Node(leader),
             request,
             self.config.replica_socket_timeout_ms * MILLIS,
-            FetchInFlight { leader, asked },
+            FetchInFlight { leader },
         );
+    }
+
+    /// A fetch to `leader` got no answer: its next fetch is full.
+    fn session_lost(&mut self, leader: KafkaNodeId) {
+        self.fetchers
+            .entry(leader)
+            .or_default()
+            .session
+            .handle_error();
     }
 
     /// Backs the fetcher of `leader` off for `replica.fetch.backoff.ms`.
@@ -162,6 +165,7 @@ impl ReplicaFetcherManager {
     /// `replica.socket.timeout.ms` are given up.
     pub fn expire(&mut self, env: &mut Env<'_>) {
         for (_, flight) in self.network.expire(env) {
+            self.session_lost(flight.purpose.leader);
             self.back_off(env, flight.purpose.leader);
         }
     }
@@ -169,6 +173,7 @@ impl ReplicaFetcherManager {
     /// The connection to `peer` broke: its fetcher backs off and retries.
     pub fn on_disconnect(&mut self, env: &mut Env<'_>, peer: Address) {
         for (_, flight) in self.network.disconnected(peer) {
+            self.session_lost(flight.purpose.leader);
             self.back_off(env, flight.purpose.leader);
         }
     }
@@ -204,36 +209,36 @@ impl ReplicaFetcherManager {
         &mut self,
         env: &mut Env<'_>,
         correlation_id: u64,
+        (error, session_id): (Option<Errors>, u32),
         answers: Vec<FetchedPartition>,
         replicas: Replicas<'_>,
     ) {
         let Some(flight) = self.network.complete(correlation_id) else {
             return;
         };
-        let FetchInFlight { leader, asked } = flight.purpose;
-        if let Some(f) = self.fetchers.get_mut(&leader) {
-            f.in_flight = false;
+        let FetchInFlight { leader } = flight.purpose;
+        let f = self.fetchers.entry(leader).or_default();
+        f.in_flight = false;
+        if !f.session.handle_response(error, session_id) {
+            // A session error: fetch again at once, in full.
+            self.send_fetch(env, leader, replicas);
+            return;
         }
         let now_ms = env.now_ms();
         let mut errors = false;
-        // Answers come in the order asked: a cursor finds each in one step.
-        let mut cursor = 0;
         for answer in answers {
-            let at = if asked.get(cursor).is_some_and(|a| a.tp == answer.tp) {
-                Some(cursor)
-            } else {
-                asked.iter().position(|a| a.tp == answer.tp)
-            };
-            let Some(at) = at else {
+            let Some(sent) = self
+                .fetchers
+                .get(&leader)
+                .and_then(|f| f.session.sent(&answer.tp))
+            else {
                 continue;
             };
-            cursor = at + 1;
-            let sent = &asked[at];
             let Some(p) = replicas.partitions.get_mut(&answer.tp) else {
                 continue;
             };
             if p.role != (Role::Follower { leader })
-                || p.leader_epoch != sent.leader_epoch
+                || p.leader_epoch != sent.current_leader_epoch
                 || p.log.log_end_offset() != sent.fetch_offset
             {
                 continue;

@@ -11,6 +11,7 @@ mod alter_partition;
 pub mod checkpoints;
 pub mod config;
 mod controller_channel;
+mod fetch_session;
 mod fetcher_manager;
 mod group_service;
 mod lifecycle;

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use sim::Nanos;
 
+use super::fetch_session::FetchContext;
 use super::BrokerTimer;
 use crate::errors::Errors;
 use crate::node::{Address, Deadline, Env};
@@ -88,7 +89,9 @@ pub struct DelayedFetch {
     pub reply_to: ReplyTo,
     /// The follower's broker id and broker epoch (None: a consumer).
     pub replica: Option<(u32, u64)>,
-    /// What it asks for.
+    /// Its fetch session's terms.
+    pub context: FetchContext,
+    /// What it reads (an incremental fetch: its whole session).
     pub partitions: Vec<FetchPartition>,
     /// When it is answered anyway (`max_wait_ms`).
     pub deadline: Nanos,

@@ -19,6 +19,7 @@ use sim::MILLIS;
 
 use super::alter_partition::AlterPartitionManager;
 use super::config::{BrokerConfig, Truncation};
+use super::fetch_session::{FetchContext, FetchSessionCache};
 use super::fetcher_manager::{ReplicaFetcherManager, Replicas};
 use super::log_manager::LogManager;
 use super::partition::{FollowerState, LeaderState, Partition, PendingIsr, Role};
@@ -35,8 +36,8 @@ use crate::log::{Record, RecordBatch};
 use crate::metadata::MetadataImage;
 use crate::node::{Address, DiskView, Env};
 use crate::protocol::{
-    FetchPartition, FetchedPartition, KafkaMsg, KafkaResponse, ProduceData, ProduceResult, TopicId,
-    TopicIdPartition, Topics, TpMap, EARLIEST_TIMESTAMP,
+    FetchMetadata, FetchPartition, FetchedPartition, KafkaMsg, KafkaResponse, ProduceData,
+    ProduceResult, TopicId, TopicIdPartition, Topics, TpMap, EARLIEST_TIMESTAMP,
 };
 
 /// What the replica manager tells the broker's group coordinator about
@@ -69,6 +70,7 @@ pub struct ReplicaManager {
     partitions: TpMap<Partition>,
     logs: LogManager,
     purgatory: DelayedOperationPurgatory,
+    fetch_sessions: FetchSessionCache,
     fetchers: ReplicaFetcherManager,
     alter_partition: AlterPartitionManager,
     broker_epoch: Option<u64>,
@@ -128,6 +130,7 @@ impl ReplicaManager {
             partitions,
             logs,
             purgatory: DelayedOperationPurgatory::default(),
+            fetch_sessions: FetchSessionCache::default(),
             fetchers: ReplicaFetcherManager::new(me, config),
             alter_partition: AlterPartitionManager::default(),
             broker_epoch: None,
@@ -268,10 +271,12 @@ impl ReplicaManager {
         &mut self,
         env: &mut Env<'_>,
         correlation_id: u64,
+        error: Option<Errors>,
+        session_id: u32,
         answers: Vec<FetchedPartition>,
     ) {
         let (fetchers, replicas) = self.replicas();
-        fetchers.on_response(env, correlation_id, answers, replicas);
+        fetchers.on_response(env, correlation_id, (error, session_id), answers, replicas);
     }
 
     /// An fsync completed: a finished flush moves its log's recovery point
@@ -794,35 +799,67 @@ impl ReplicaManager {
     /// whose last fetched epoch is not in the leader's log gets the diverging
     /// epoch to truncate to. An empty fetch waits until data arrives or
     /// `max_wait_ms` passes.
+    #[allow(clippy::too_many_arguments)]
     pub fn handle_fetch(
         &mut self,
         env: &mut Env<'_>,
         reply_to: ReplyTo,
         replica: Option<(u32, u64)>,
         max_wait_ms: u64,
+        session: FetchMetadata,
         partitions: Vec<FetchPartition>,
+        forgotten: Vec<TopicIdPartition>,
     ) {
+        let context = self
+            .fetch_sessions
+            .new_context(env.now(), session, &partitions, &forgotten);
+        let partitions = match context {
+            FetchContext::Error(error) => {
+                let response = KafkaResponse::Fetch {
+                    error: Some(error),
+                    session_id: FetchMetadata::INVALID_SESSION_ID,
+                    partitions: Vec::new(),
+                };
+                reply(env, reply_to, response);
+                return;
+            }
+            FetchContext::Incremental { id } => self.fetch_sessions.session_partitions(id),
+            FetchContext::Sessionless | FetchContext::Full => partitions,
+        };
         let answers = self.read_fetch(env, replica, &partitions);
         let has_data = answers
             .iter()
             .any(|a| a.error.is_some() || !a.batches.is_empty() || a.diverging_epoch.is_some());
-        if has_data || max_wait_ms == 0 {
-            reply(
-                env,
-                reply_to,
-                KafkaResponse::Fetch {
-                    partitions: answers,
-                },
-            );
-            return;
-        }
         let delayed = DelayedFetch {
             reply_to,
             replica,
+            context,
             partitions,
             deadline: env.now() + max_wait_ms * MILLIS,
         };
-        self.purgatory.add_fetch(env, delayed);
+        if has_data || max_wait_ms == 0 {
+            self.send_fetch_response(env, &delayed, answers);
+        } else {
+            self.purgatory.add_fetch(env, delayed);
+        }
+    }
+
+    /// Answers a fetch in its session's terms.
+    fn send_fetch_response(
+        &mut self,
+        env: &mut Env<'_>,
+        f: &DelayedFetch,
+        answers: Vec<FetchedPartition>,
+    ) {
+        let (session_id, partitions) =
+            self.fetch_sessions
+                .respond(env.now(), f.context, &f.partitions, answers);
+        let response = KafkaResponse::Fetch {
+            error: None,
+            session_id,
+            partitions,
+        };
+        reply(env, f.reply_to, response);
     }
 
     /// Reads what a fetch asks for, recording follower positions.
@@ -834,7 +871,7 @@ impl ReplicaManager {
     ) -> Vec<FetchedPartition> {
         let now_ms = env.now_ms();
         let mut answers = Vec::with_capacity(partitions.len());
-        let mut fetched = Vec::new();
+        let mut fetched = Vec::with_capacity(partitions.len());
         for req in partitions {
             let (answer, moved) = self.read_partition(replica, req, now_ms);
             if replica.is_some() && answer.error.is_none() && answer.diverging_epoch.is_none() {
@@ -961,13 +998,7 @@ impl ReplicaManager {
 
     fn answer_fetch(&mut self, env: &mut Env<'_>, f: DelayedFetch) {
         let answers = self.read_fetch(env, f.replica, &f.partitions);
-        reply(
-            env,
-            f.reply_to,
-            KafkaResponse::Fetch {
-                partitions: answers,
-            },
-        );
+        self.send_fetch_response(env, &f, answers);
     }
 
     /// ListOffsets on the leader: earliest is the log start, latest the

@@ -276,10 +276,16 @@ impl BrokerServer {
             }
             Message::Kafka(KafkaMsg::Response {
                 correlation_id,
-                response: KafkaResponse::Fetch { partitions },
-            }) => self
-                .replicas
-                .on_fetch_response(env, correlation_id, partitions),
+                response:
+                    KafkaResponse::Fetch {
+                        error,
+                        session_id,
+                        partitions,
+                    },
+            }) => {
+                self.replicas
+                    .on_fetch_response(env, correlation_id, error, session_id, partitions)
+            }
             Message::Kafka(KafkaMsg::Response { .. })
             | Message::Controller(ControllerMsg::Request { .. }) => {}
         }
@@ -298,10 +304,18 @@ impl BrokerServer {
             KafkaRequest::Fetch {
                 replica,
                 max_wait_ms,
+                session,
                 partitions,
-            } => self
-                .replicas
-                .handle_fetch(env, reply_to, replica, max_wait_ms, partitions),
+                forgotten,
+            } => self.replicas.handle_fetch(
+                env,
+                reply_to,
+                replica,
+                max_wait_ms,
+                session,
+                partitions,
+                forgotten,
+            ),
             KafkaRequest::Metadata { topics } => {
                 let response = self.metadata_response(&topics);
                 reply(env, reply_to, response);

@@ -16,7 +16,7 @@ use crate::log::{Record, RecordBatch};
 use crate::metadata::{MetadataImage, MetadataRecord, Uuid, NO_LEADER_CHANGE};
 use crate::node::{Address, Effect, Observation, TestEnv};
 use crate::protocol::{
-    FetchPartition, FetchedPartition, KafkaMsg, KafkaResponse, Message, ProduceData,
+    FetchMetadata, FetchPartition, FetchedPartition, KafkaMsg, KafkaResponse, Message, ProduceData,
     TopicIdPartition, Topics,
 };
 
@@ -125,7 +125,9 @@ fn follower_fetch(rm: &mut ReplicaManager, t: &mut TestEnv, replica: u32, offset
         to,
         Some((replica, 50 + u64::from(replica))),
         0,
+        FetchMetadata::SESSIONLESS,
         vec![request],
+        Vec::new(),
     );
 }
 
@@ -352,6 +354,8 @@ fn a_follower_truncates_to_where_its_log_parts_from_the_leaders() {
     rm.on_fetch_response(
         &mut t.env(),
         correlation_id,
+        None,
+        FetchMetadata::INVALID_SESSION_ID,
         vec![answer(4, Some((0, 4)), Vec::new())],
     );
     assert_eq!(rm.partitions()[&tp()].log.log_end_offset(), 4);
@@ -374,6 +378,8 @@ fn a_followers_high_watermark_is_the_leaders_capped_by_its_own_log() {
     rm.on_fetch_response(
         &mut t.env(),
         correlation_id,
+        None,
+        FetchMetadata::INVALID_SESSION_ID,
         vec![answer(9, None, vec![more])],
     );
     let p = &rm.partitions()[&tp()];
@@ -384,6 +390,8 @@ fn a_followers_high_watermark_is_the_leaders_capped_by_its_own_log() {
     rm.on_fetch_response(
         &mut t.env(),
         correlation_id,
+        None,
+        FetchMetadata::INVALID_SESSION_ID,
         vec![answer(3, None, Vec::new())],
     );
     assert_eq!(

@@ -12,6 +12,7 @@
 //! another record than an offset first held) is an anomaly and is kept in
 //! full. At the end the final logs are read one partition at a time.
 
+use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -45,6 +46,32 @@ pub struct FinalLog {
     /// Each other in-sync replica's batches (broker id, batches) below the
     /// leader's high watermark.
     pub replicas: Vec<(u32, Vec<Arc<RecordBatch>>)>,
+    /// The leader's record ids by offset, decoded once for every checker.
+    ids: OnceCell<Vec<u64>>,
+}
+
+impl FinalLog {
+    /// A partition's final logs: the leader's batches and high watermark,
+    /// and each other in-sync replica's batches.
+    pub fn new(
+        leader: Vec<Arc<RecordBatch>>,
+        high_watermark: u64,
+        replicas: Vec<(u32, Vec<Arc<RecordBatch>>)>,
+    ) -> Self {
+        Self {
+            leader,
+            high_watermark,
+            replicas,
+            ids: OnceCell::new(),
+        }
+    }
+
+    /// The leader's record ids below the high watermark, dense from offset
+    /// 0 (stops at a gap), decoded on first use.
+    pub fn ids(&self) -> &[u64] {
+        self.ids
+            .get_or_init(|| ids_of(&self.leader, self.high_watermark))
+    }
 }
 
 /// The logs after the settle phase.
@@ -55,13 +82,10 @@ pub struct FinalState {
 }
 
 impl FinalState {
-    /// The records of `tp` below the high watermark, dense from offset 0:
-    /// (record id, leader epoch of its batch). Stops at a gap.
-    pub fn records(&self, tp: &TopicPartition) -> Vec<(u64, i32)> {
-        let Some(log) = self.logs.get(tp) else {
-            return Vec::new();
-        };
-        records_of(&log.leader, log.high_watermark)
+    /// The record ids of `tp` below the high watermark, dense from offset
+    /// 0. Stops at a gap.
+    pub fn ids(&self, tp: &TopicPartition) -> &[u64] {
+        self.logs.get(tp).map_or(&[], FinalLog::ids)
     }
 }
 
@@ -511,15 +535,13 @@ impl DataChecker {
         let mut dirty = Vec::new();
         for part in 0..self.slots.len() as u32 {
             let log = finals.get(&part).copied();
-            let ids = log
-                .map(|l| ids_of(&l.leader, l.high_watermark))
-                .unwrap_or_default();
+            let ids = log.map_or(&[][..], FinalLog::ids);
             for (offset, &id) in ids.iter().enumerate() {
                 self.seen(at, part, offset as u64, id, SeenBy::FinalRead);
             }
-            self.lost_writes(at, part, &ids, log, context, &mut lost);
-            self.order_and_duplicates(at, part, &ids, &mut order);
-            self.dirty_reads(part, &ids, &mut dirty);
+            self.lost_writes(at, part, ids, log, context, &mut lost);
+            self.order_and_duplicates(at, part, ids, &mut order);
+            self.dirty_reads(part, ids, &mut dirty);
         }
         lost.sort_by_key(|(id, _)| *id);
         self.violations.extend(lost.into_iter().map(|(_, v)| v));
@@ -765,11 +787,11 @@ mod tests {
         let mut state = FinalState::default();
         state.logs.insert(
             TopicPartition::new("t", 0),
-            FinalLog {
-                leader: batches(leader),
-                high_watermark: leader.len() as u64,
-                replicas: follower.map(|f| vec![(2, batches(f))]).unwrap_or_default(),
-            },
+            FinalLog::new(
+                batches(leader),
+                leader.len() as u64,
+                follower.map(|f| vec![(2, batches(f))]).unwrap_or_default(),
+            ),
         );
         state
     }

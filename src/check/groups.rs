@@ -412,11 +412,11 @@ impl GroupChecker {
             if self.applies("processed_at_least_once", member.processing) {
                 for tp in end.logs.keys().filter(|tp| tp.topic == member.topic) {
                     let missing: Vec<(u64, u64)> = end
-                        .records(tp)
+                        .ids(tp)
                         .iter()
                         .enumerate()
-                        .filter(|(_, r)| acked(r.0) && !seen.contains(r.0))
-                        .map(|(offset, r)| (offset as u64, r.0))
+                        .filter(|&(_, &id)| acked(id) && !seen.contains(id))
+                        .map(|(offset, &id)| (offset as u64, id))
                         .collect();
                     let Some(&(first_offset, first_id)) = missing.first() else {
                         continue;
@@ -637,11 +637,11 @@ mod tests {
                     timestamp_ms: 0,
                 })
                 .collect();
-            let log = FinalLog {
-                leader: vec![Arc::new(RecordBatch::of(0, 0, (-1, -1, -1), &records))],
-                high_watermark: ids.len() as u64,
-                replicas: Vec::new(),
-            };
+            let log = FinalLog::new(
+                vec![Arc::new(RecordBatch::of(0, 0, (-1, -1, -1), &records))],
+                ids.len() as u64,
+                Vec::new(),
+            );
             FinalState {
                 logs: [(TopicPartition::new("t", 0), log)].into_iter().collect(),
             }

@@ -251,11 +251,10 @@ fn sweep_main(args: SweepArgs) -> u8 {
         results_file.push(s);
         if s.verdict != Verdict::Pass {
             failed += 1;
-            progress.clear();
             if failed <= ANNOUNCE_MAX {
-                eprintln!("seed {} {}", s.seed, s.verdict.as_str());
+                progress.println(&format!("seed {} {}", s.seed, s.verdict.as_str()));
             } else if failed == ANNOUNCE_MAX + 1 {
-                eprintln!("(more failing seeds: see the summary)");
+                progress.println("(more failing seeds: see the summary)");
             }
         }
         progress.update(done, failed);

@@ -1,31 +1,45 @@
-//! A sweep's progress on stderr: a bar with rate and ETA on a terminal,
-//! a plain line every tenth of the seeds otherwise (logs, CI). Wall-clock
-//! time is read here for the display only; no run sees it.
+//! A sweep's progress on stderr: an `indicatif` bar with rate and ETA on a
+//! terminal, a plain line every tenth of the seeds otherwise (logs, CI).
+//! Wall-clock time is read here for the display only; no run sees it.
 
 use std::io::IsTerminal;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// Progress of a sweep of `total` seeds.
 pub struct Progress {
     total: u64,
     started: Instant,
-    terminal: bool,
     enabled: bool,
+    /// The bar, on a terminal.
+    bar: Option<ProgressBar>,
     /// The last tenth printed as a plain line.
     last_tenth: u64,
-    drawn: bool,
 }
 
 impl Progress {
     /// Shown on stderr when `enabled` (text output).
     pub fn new(total: u64, enabled: bool) -> Self {
+        let bar = (enabled && total > 0 && std::io::stderr().is_terminal()).then(|| {
+            let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "[{bar:30}] {pos}/{len} seeds  {per_sec}  ETA {eta}  {msg}",
+                )
+                .expect("a valid template")
+                .progress_chars("#>-"),
+            );
+            bar.set_message("0 failing");
+            bar.enable_steady_tick(Duration::from_millis(250));
+            bar
+        });
         Self {
             total,
             started: Instant::now(),
-            terminal: std::io::stderr().is_terminal(),
             enabled,
+            bar,
             last_tenth: 0,
-            drawn: false,
         }
     }
 
@@ -34,53 +48,42 @@ impl Progress {
         if !self.enabled || self.total == 0 {
             return;
         }
-        let secs = self.started.elapsed().as_secs_f64().max(1e-3);
-        let rate = done as f64 / secs;
-        let left = self.total.saturating_sub(done);
-        let eta = if rate > 0.0 {
-            format_secs(left as f64 / rate)
-        } else {
-            "?".to_owned()
-        };
-        if self.terminal {
-            const WIDTH: u64 = 30;
-            let filled = (done * WIDTH / self.total) as usize;
-            let bar = format!(
-                "{}{}",
-                "#".repeat(filled),
-                "-".repeat(WIDTH as usize - filled)
+        if let Some(bar) = &self.bar {
+            bar.set_position(done);
+            bar.set_message(format!("{failed} failing"));
+            return;
+        }
+        let tenth = done * 10 / self.total;
+        if tenth > self.last_tenth {
+            self.last_tenth = tenth;
+            let secs = self.started.elapsed().as_secs_f64().max(1e-3);
+            let rate = done as f64 / secs;
+            let left = self.total.saturating_sub(done);
+            let eta = if rate > 0.0 {
+                format_secs(left as f64 / rate)
+            } else {
+                "?".to_owned()
+            };
+            eprintln!(
+                "{done}/{} seeds ({}%), {rate:.1} seeds/s, ETA {eta}, {failed} failing",
+                self.total,
+                tenth * 10
             );
-            eprint!(
-                "\r[{bar}] {done}/{} seeds  {rate:.1}/s  ETA {eta}  {failed} failing ",
-                self.total
-            );
-            self.drawn = true;
-        } else {
-            let tenth = done * 10 / self.total;
-            if tenth > self.last_tenth {
-                self.last_tenth = tenth;
-                eprintln!(
-                    "{done}/{} seeds ({}%), {rate:.1} seeds/s, ETA {eta}, {failed} failing",
-                    self.total,
-                    tenth * 10
-                );
-            }
         }
     }
 
-    /// Clears the bar before another line is printed.
-    pub fn clear(&mut self) {
-        if self.drawn {
-            eprint!("\r{:80}\r", "");
-            self.drawn = false;
+    /// Prints `line` on stderr above the bar.
+    pub fn println(&self, line: &str) {
+        match &self.bar {
+            Some(bar) => bar.suspend(|| eprintln!("{line}")),
+            None => eprintln!("{line}"),
         }
     }
 
-    /// Ends the bar's line.
+    /// Ends the bar, leaving its last state on screen.
     pub fn finish(&mut self) {
-        if self.drawn {
-            eprintln!();
-            self.drawn = false;
+        if let Some(bar) = self.bar.take() {
+            bar.finish();
         }
     }
 }

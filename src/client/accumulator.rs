@@ -297,7 +297,8 @@ impl RecordAccumulator {
             .config
             .batch_size
             .max(batch_size_upper_bound(record.key, record.value));
-        let mut builder = BatchBuilder::new();
+        // Kafka allocates a batch.size buffer for a new batch.
+        let mut builder = BatchBuilder::with_capacity(write_limit - RECORD_BATCH_OVERHEAD);
         let size =
             RECORD_BATCH_OVERHEAD + builder.append(record.key, record.value, record.timestamp_ms);
         let batch = ProducerBatch {

@@ -16,7 +16,7 @@ use super::accumulator::{
     batch_size_upper_bound, AccumulatorConfig, PendingRecord, ProducerBatch, RecordAccumulator,
     RECORD_BATCH_OVERHEAD,
 };
-use super::partitioner::{partition_for_key, StickyPartitioner};
+use super::partitioner::{murmur2, to_positive, StickyPartitioner};
 use super::{set_record_id, ProducerObs};
 use crate::errors::Errors;
 use crate::node::{Address, Deadline, Env, Input, KafkaNodeId, NetworkClient, Timer};
@@ -157,6 +157,8 @@ pub struct Producer {
     value: Vec<u8>,
     /// The most bytes one generated record takes in a batch.
     record_max: usize,
+    /// Per key number: its positive murmur2 hash (u32::MAX: not yet known).
+    key_hashes: Vec<u32>,
 }
 
 impl Producer {
@@ -200,6 +202,7 @@ impl Producer {
             key: Vec::new(),
             value: vec![0; spec.workload.value_size.max(8)],
             record_max: record_max(&spec.workload),
+            key_hashes: Vec::new(),
         };
         producer.refresh_metadata(env);
         producer
@@ -311,14 +314,19 @@ impl Producer {
             let seq = self.seq_base + self.generated;
             self.generated += 1;
             let id = (u64::from(self.index) << 40) | seq;
-            if keyed {
-                use std::io::Write;
-                let k = env.rng().random_range(0..self.workload.keys);
-                self.key.clear();
-                let _ = write!(self.key, "key-{k}");
-            }
             let partition = if keyed {
-                partition_for_key(&self.key, n)
+                let k = env.rng().random_range(0..self.workload.keys);
+                write_key(&mut self.key, k);
+                // murmur2 of each key once per incarnation, as Kafka's
+                // partitioner would compute it every time.
+                let i = k as usize;
+                if self.key_hashes.len() <= i {
+                    self.key_hashes.resize(i + 1, u32::MAX);
+                }
+                if self.key_hashes[i] == u32::MAX {
+                    self.key_hashes[i] = to_positive(murmur2(&self.key)) as u32;
+                }
+                self.key_hashes[i] % n
             } else {
                 self.sticky.partition(n, &available, env.rng())
             };
@@ -664,4 +672,41 @@ fn record_max(workload: &ProducerWorkload) -> usize {
         .then(|| format!("key-{}", workload.keys.saturating_sub(1)).into_bytes());
     let value = vec![0; workload.value_size.max(8)];
     batch_size_upper_bound(key.as_deref(), &value) - RECORD_BATCH_OVERHEAD
+}
+
+/// Writes key number `k`, `key-{k}`, into `buf`.
+fn write_key(buf: &mut Vec<u8>, k: u64) {
+    buf.clear();
+    buf.extend_from_slice(b"key-");
+    let mut digits = [0u8; 20];
+    let mut n = k;
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    buf.extend_from_slice(&digits[i..]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::partitioner::partition_for_key;
+
+    #[test]
+    fn keys_are_written_and_partitioned_as_kafka_would_with_their_formatted_names() {
+        let mut buf = Vec::new();
+        for k in [0u64, 7, 10, 999, 123_456, u64::MAX] {
+            write_key(&mut buf, k);
+            assert_eq!(buf, format!("key-{k}").into_bytes());
+            let cached = to_positive(murmur2(&buf)) as u32;
+            for n in [1, 3, 50] {
+                assert_eq!(cached % n, partition_for_key(&buf, n));
+            }
+        }
+    }
 }

@@ -40,9 +40,9 @@ fn link(e: &Event, offset: Option<u64>) -> ChainEvent {
 /// Faults and fencing of brokers matter to every partition.
 fn cluster_wide(e: &Event) -> bool {
     match &e.what {
-        What::Fault { kind, .. } => {
-            e.node.contains("broker") || matches!(kind.as_str(), "partition" | "heal" | "latency")
-        }
+        What::Fault {
+            kind, hit_broker, ..
+        } => *hit_broker || matches!(kind.as_str(), "partition" | "heal" | "latency"),
         What::Fenced | What::Unfenced => true,
         _ => false,
     }

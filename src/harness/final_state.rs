@@ -70,14 +70,9 @@ pub fn collect(sim: &Sim<ClusterNode>, topology: &Topology, image: &MetadataImag
                 .filter(|&&r| r != leader)
                 .filter_map(|&r| Some((r, batches(sim, topology, r, &tp, hw)?)))
                 .collect();
-            state.logs.insert(
-                tp,
-                FinalLog {
-                    leader: leader_batches,
-                    high_watermark: hw,
-                    replicas,
-                },
-            );
+            state
+                .logs
+                .insert(tp, FinalLog::new(leader_batches, hw, replicas));
         }
     }
     state

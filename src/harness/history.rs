@@ -74,6 +74,8 @@ pub enum What {
         kind: String,
         /// What the kernel said it did.
         detail: String,
+        /// It hit a broker (so it concerns every partition).
+        hit_broker: bool,
     },
 }
 
@@ -175,7 +177,7 @@ impl Event {
                 "joined group {group} in generation {generation}, owning partitions [{}]",
                 crate::check::id_list(partitions)
             ),
-            What::Fault { kind, detail } => format!("{kind}: {detail}"),
+            What::Fault { kind, detail, .. } => format!("{kind}: {detail}"),
         }
     }
 }

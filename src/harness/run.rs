@@ -356,6 +356,10 @@ impl Run {
                 What::Fault {
                     kind: f.kind.clone(),
                     detail: f.detail.clone(),
+                    hit_broker: f
+                        .nodes
+                        .iter()
+                        .any(|n| matches!(topology.roles[n.index()], Role::Broker(_))),
                 },
             );
         }

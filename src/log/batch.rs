@@ -111,6 +111,14 @@ impl BatchBuilder {
         Self::default()
     }
 
+    /// An empty builder with room for `bytes` of records.
+    pub fn with_capacity(bytes: usize) -> Self {
+        Self {
+            records: Vec::with_capacity(bytes),
+            ..Self::default()
+        }
+    }
+
     /// Records appended so far.
     pub fn count(&self) -> u32 {
         self.count

@@ -35,6 +35,42 @@ pub struct ProduceData {
     pub batch: Arc<RecordBatch>,
 }
 
+/// A FetchRequest's session fields (Kafka's `FetchMetadata`, KIP-227): the
+/// session id and the epoch of this request in it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FetchMetadata {
+    /// The session ([`FetchMetadata::INVALID_SESSION_ID`]: none).
+    pub session_id: u32,
+    /// [`FetchMetadata::INITIAL_EPOCH`] opens a session (a full fetch),
+    /// [`FetchMetadata::FINAL_EPOCH`] fetches without one; otherwise the
+    /// incremental fetch's number in its session.
+    pub epoch: i32,
+}
+
+impl FetchMetadata {
+    /// No session.
+    pub const INVALID_SESSION_ID: u32 = 0;
+    /// The epoch of a full fetch that opens a session.
+    pub const INITIAL_EPOCH: i32 = 0;
+    /// The epoch of a fetch without a session (or closing one).
+    pub const FINAL_EPOCH: i32 = -1;
+
+    /// A fetch outside any session (what consumers send here).
+    pub const SESSIONLESS: FetchMetadata = FetchMetadata {
+        session_id: Self::INVALID_SESSION_ID,
+        epoch: Self::FINAL_EPOCH,
+    };
+
+    /// The epoch after `epoch` (wrapping to 1, never back to the initial one).
+    pub fn next_epoch(epoch: i32) -> i32 {
+        match epoch {
+            e if e < 0 => Self::FINAL_EPOCH,
+            i32::MAX => 1,
+            e => e + 1,
+        }
+    }
+}
+
 /// One partition of a FetchRequest.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct FetchPartition {
@@ -94,8 +130,13 @@ pub enum KafkaRequest {
         replica: Option<(u32, u64)>,
         /// How long the leader may hold an empty fetch.
         max_wait_ms: u64,
-        /// Per partition.
+        /// The fetch session (KIP-227).
+        session: FetchMetadata,
+        /// Per partition: all of them in a full fetch, the changed ones in
+        /// an incremental fetch.
         partitions: Vec<FetchPartition>,
+        /// Partitions an incremental fetch removes from its session.
+        forgotten: Vec<TopicIdPartition>,
     },
     /// MetadataRequest for some topics.
     Metadata {
@@ -158,7 +199,12 @@ pub enum KafkaResponse {
     },
     /// FetchResponse.
     Fetch {
-        /// Per partition.
+        /// A session error (FETCH_SESSION_ID_NOT_FOUND, INVALID_FETCH_SESSION_EPOCH).
+        error: Option<Errors>,
+        /// The session the fetch is in ([`FetchMetadata::INVALID_SESSION_ID`]: none).
+        session_id: u32,
+        /// Per partition: all of a full fetch's; of an incremental fetch,
+        /// those with records, an error or a new high watermark.
         partitions: Vec<FetchedPartition>,
     },
     /// MetadataResponse.

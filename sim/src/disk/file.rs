@@ -148,6 +148,16 @@ impl File {
     /// Writes `data` at `offset`, filling any gap past the end with zeros,
     /// and returns the bytes it overwrote. An append only pushes extents;
     /// any other write re-lays the extents after `offset`.
+    /// Writes `blob` at `offset`, as [`File::write`] does, without
+    /// wrapping it in a file of its own first when it lands at the end.
+    pub(super) fn write_blob(&mut self, offset: u64, blob: Blob) -> File {
+        if offset == self.len {
+            self.push(blob);
+            return File::default();
+        }
+        self.write(offset, File::of(blob))
+    }
+
     pub(super) fn write(&mut self, offset: u64, data: File) -> File {
         if offset > self.len {
             self.push(Blob::new(vec![0; (offset - self.len) as usize]));

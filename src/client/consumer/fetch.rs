@@ -12,8 +12,8 @@ use super::{Consumer, ConsumerObs, ConsumerTimer, InFlight, PositionSource};
 use crate::client::record_id;
 use crate::node::{Env, KafkaNodeId};
 use crate::protocol::{
-    FetchPartition, FetchedPartition, KafkaRequest, KafkaResponse, PartitionMetadata,
-    TopicIdPartition, EARLIEST_TIMESTAMP, LATEST_TIMESTAMP,
+    FetchMetadata, FetchPartition, FetchedPartition, KafkaRequest, KafkaResponse,
+    PartitionMetadata, TopicIdPartition, EARLIEST_TIMESTAMP, LATEST_TIMESTAMP,
 };
 
 use super::OffsetReset;
@@ -62,7 +62,7 @@ impl Consumer {
                     }
                 }
             }
-            (InFlight::Fetch(asked), KafkaResponse::Fetch { partitions }) => {
+            (InFlight::Fetch(asked), KafkaResponse::Fetch { partitions, .. }) => {
                 self.fetching.remove(&broker);
                 for (p, _) in &asked {
                     if let Some(o) = self.owned.get_mut(p) {
@@ -263,10 +263,14 @@ impl Consumer {
                     o.fetching = true;
                 }
             }
+            // Fetch sessions are the followers' here: a consumer fetches
+            // outside any session.
             let request = KafkaRequest::Fetch {
                 replica: None,
                 max_wait_ms: self.config.fetch_max_wait_ms,
+                session: FetchMetadata::SESSIONLESS,
                 partitions,
+                forgotten: Vec::new(),
             };
             let asked = parts.iter().map(|&(p, o, _)| (p, o)).collect();
             self.send(env, leader, request, InFlight::Fetch(asked));

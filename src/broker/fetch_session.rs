@@ -1,0 +1,529 @@
+//! Incremental fetch sessions (KIP-227), the leader's side: Kafka's
+//! `FetchSessionCache` and `FetchContext`. A follower's first fetch is full
+//! and opens a session holding what it fetches; later fetches name only the
+//! partitions whose fetch position changed (and those to forget), and the
+//! answer carries only partitions with records, an error or a high
+//! watermark the follower has not been told. The leader still reads every
+//! partition of the session at every fetch, as Kafka's
+//! `IncrementalFetchContext.foreachPartition` does, so follower positions and
+//! ISR lag are tracked as before.
+//!
+//! Differences from Kafka: session ids count up from 1 instead of being
+//! random; a session with new data is not moved to the end of the session
+//! (Kafka rotates them for fairness under `replica.fetch.response.max.bytes`).
+
+use std::collections::BTreeMap;
+
+use sim::{Nanos, MILLIS};
+
+use crate::errors::Errors;
+use crate::protocol::{FetchMetadata, FetchPartition, FetchedPartition, TopicIdPartition, TpMap};
+
+/// Kafka's `max.incremental.fetch.session.cache.slots` (default).
+pub const CACHE_SLOTS: usize = 1000;
+/// Kafka's `min.incremental.fetch.session.eviction.ms` (default): a session
+/// used more recently than this is not evicted for a new one.
+pub const MIN_EVICTION_MS: u64 = 120_000;
+
+/// One partition of a session: what the follower last asked, and the high
+/// watermark it was last told (None: not told, or an error since).
+#[derive(Clone, Debug)]
+struct CachedPartition {
+    request: FetchPartition,
+    high_watermark: Option<u64>,
+}
+
+/// One follower's session.
+#[derive(Clone, Debug)]
+struct FetchSession {
+    /// The epoch its next fetch must carry.
+    epoch: i32,
+    partitions: TpMap<CachedPartition>,
+    last_used: Nanos,
+}
+
+/// How one fetch is answered (Kafka's `FetchContext`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FetchContext {
+    /// Outside any session: every partition asked is answered.
+    Sessionless,
+    /// A full fetch: every partition answered, and a session opened with them.
+    Full,
+    /// An incremental fetch in session `id`.
+    Incremental {
+        /// The session.
+        id: u32,
+    },
+    /// The session is unknown or out of step: answered with this error alone.
+    Error(Errors),
+}
+
+/// The leader's fetch sessions.
+#[derive(Debug, Default)]
+pub struct FetchSessionCache {
+    sessions: BTreeMap<u32, FetchSession>,
+    last_id: u32,
+}
+
+impl FetchSessionCache {
+    /// The context of a fetch with `metadata` (Kafka's `FetchManager.newContext`):
+    /// an incremental fetch updates its session with `partitions` and `forgotten`.
+    pub fn new_context(
+        &mut self,
+        now: Nanos,
+        metadata: FetchMetadata,
+        partitions: &[FetchPartition],
+        forgotten: &[TopicIdPartition],
+    ) -> FetchContext {
+        if metadata.epoch == FetchMetadata::FINAL_EPOCH {
+            self.sessions.remove(&metadata.session_id);
+            return FetchContext::Sessionless;
+        }
+        if metadata.epoch == FetchMetadata::INITIAL_EPOCH {
+            // A full fetch closes the session it names, if any.
+            self.sessions.remove(&metadata.session_id);
+            return FetchContext::Full;
+        }
+        let Some(session) = self.sessions.get_mut(&metadata.session_id) else {
+            return FetchContext::Error(Errors::FetchSessionIdNotFound);
+        };
+        if session.epoch != metadata.epoch {
+            return FetchContext::Error(Errors::InvalidFetchSessionEpoch);
+        }
+        for p in partitions {
+            match session.partitions.get_mut(&p.tp) {
+                Some(cached) => cached.request = p.clone(),
+                None => {
+                    session.partitions.insert(
+                        p.tp,
+                        CachedPartition {
+                            request: p.clone(),
+                            high_watermark: None,
+                        },
+                    );
+                }
+            }
+        }
+        for tp in forgotten {
+            session.partitions.remove(tp);
+        }
+        session.epoch = FetchMetadata::next_epoch(metadata.epoch);
+        session.last_used = now;
+        FetchContext::Incremental {
+            id: metadata.session_id,
+        }
+    }
+
+    /// What an incremental fetch in session `id` reads: every partition of
+    /// the session, as last asked.
+    pub fn session_partitions(&self, id: u32) -> Vec<FetchPartition> {
+        self.sessions.get(&id).map_or_else(Vec::new, |s| {
+            s.partitions.values().map(|c| c.request.clone()).collect()
+        })
+    }
+
+    /// The answer to a fetch in `context` (Kafka's
+    /// `updateAndGenerateResponseData`): the session id it is in and the
+    /// partitions to send. A full fetch opens its session here, with
+    /// `asked` and the high watermarks answered.
+    pub fn respond(
+        &mut self,
+        now: Nanos,
+        context: FetchContext,
+        asked: &[FetchPartition],
+        answers: Vec<FetchedPartition>,
+    ) -> (u32, Vec<FetchedPartition>) {
+        match context {
+            FetchContext::Sessionless | FetchContext::Error(_) => {
+                (FetchMetadata::INVALID_SESSION_ID, answers)
+            }
+            FetchContext::Full => {
+                let Some(id) = self.make_room(now) else {
+                    return (FetchMetadata::INVALID_SESSION_ID, answers);
+                };
+                let mut partitions = TpMap::new();
+                for (request, answer) in asked.iter().zip(&answers) {
+                    partitions.insert(
+                        request.tp,
+                        CachedPartition {
+                            request: request.clone(),
+                            high_watermark: told(answer),
+                        },
+                    );
+                }
+                self.sessions.insert(
+                    id,
+                    FetchSession {
+                        epoch: 1,
+                        partitions,
+                        last_used: now,
+                    },
+                );
+                (id, answers)
+            }
+            FetchContext::Incremental { id } => {
+                let Some(session) = self.sessions.get_mut(&id) else {
+                    return (id, answers);
+                };
+                let answers = answers
+                    .into_iter()
+                    .filter(|a| {
+                        let Some(cached) = session.partitions.get_mut(&a.tp) else {
+                            return true;
+                        };
+                        let must = !a.batches.is_empty()
+                            || a.error.is_some()
+                            || a.diverging_epoch.is_some()
+                            || cached.high_watermark != Some(a.high_watermark);
+                        cached.high_watermark = told(a);
+                        must
+                    })
+                    .collect();
+                (id, answers)
+            }
+        }
+    }
+
+    /// A free session id, evicting the least recently used session when
+    /// every slot is taken and it is older than the eviction age (None: no
+    /// room, the fetch stays sessionless).
+    fn make_room(&mut self, now: Nanos) -> Option<u32> {
+        if self.sessions.len() >= CACHE_SLOTS {
+            let (&oldest, session) = self
+                .sessions
+                .iter()
+                .min_by_key(|(id, s)| (s.last_used, **id))?;
+            if now.saturating_sub(session.last_used) < MIN_EVICTION_MS * MILLIS {
+                return None;
+            }
+            self.sessions.remove(&oldest);
+        }
+        self.last_id = self.last_id.checked_add(1).unwrap_or(1);
+        Some(self.last_id)
+    }
+}
+
+/// The high watermark a partition's answer told the fetcher (None after an error).
+fn told(answer: &FetchedPartition) -> Option<u64> {
+    answer.error.is_none().then_some(answer.high_watermark)
+}
+
+/// The follower's side (Kafka's `FetchSessionHandler`): its session with
+/// one leader and what that session holds.
+#[derive(Clone, Debug)]
+pub struct FetchSessionHandler {
+    next: FetchMetadata,
+    /// The partitions as the leader's session holds them, each with the
+    /// number of the last fetch that wanted it.
+    session: TpMap<(FetchPartition, u64)>,
+    builds: u64,
+}
+
+impl Default for FetchSessionHandler {
+    fn default() -> Self {
+        Self {
+            next: FetchMetadata {
+                session_id: FetchMetadata::INVALID_SESSION_ID,
+                epoch: FetchMetadata::INITIAL_EPOCH,
+            },
+            session: TpMap::new(),
+            builds: 0,
+        }
+    }
+}
+
+/// A fetch the handler built: its session fields, the partitions to name
+/// and the ones to forget.
+#[derive(Clone, Debug)]
+pub struct BuiltFetch {
+    /// Session id and epoch.
+    pub metadata: FetchMetadata,
+    /// The partitions to send.
+    pub partitions: Vec<FetchPartition>,
+    /// The partitions the session drops.
+    pub forgotten: Vec<TopicIdPartition>,
+}
+
+impl FetchSessionHandler {
+    /// The next fetch for `wanted` (every partition followed from the
+    /// leader): all of them when the fetch is full, else the changed ones.
+    pub fn build(&mut self, wanted: impl IntoIterator<Item = FetchPartition>) -> BuiltFetch {
+        let metadata = self.next;
+        let full = metadata.epoch == FetchMetadata::INITIAL_EPOCH;
+        self.builds += 1;
+        let build = self.builds;
+        let mut partitions = Vec::new();
+        for p in wanted {
+            match self.session.get_mut(&p.tp) {
+                Some((held, mark)) => {
+                    *mark = build;
+                    if full || *held != p {
+                        *held = p.clone();
+                        partitions.push(p);
+                    }
+                }
+                None => {
+                    self.session.insert(p.tp, (p.clone(), build));
+                    partitions.push(p);
+                }
+            }
+        }
+        let forgotten: Vec<TopicIdPartition> = self
+            .session
+            .iter()
+            .filter(|(_, (_, mark))| *mark != build)
+            .map(|(tp, _)| *tp)
+            .collect();
+        for tp in &forgotten {
+            self.session.remove(tp);
+        }
+        BuiltFetch {
+            metadata,
+            partitions,
+            // A full fetch opens a new session: nothing to forget.
+            forgotten: if full { Vec::new() } else { forgotten },
+        }
+    }
+
+    /// What the leader's session holds for `tp` (as the last fetch left it).
+    pub fn sent(&self, tp: &TopicIdPartition) -> Option<&FetchPartition> {
+        self.session.get(tp).map(|(p, _)| p)
+    }
+
+    /// The answer came back: false when it was a session error (the next
+    /// fetch is full, and the answer holds nothing).
+    pub fn handle_response(&mut self, error: Option<Errors>, session_id: u32) -> bool {
+        match error {
+            None => {
+                self.next = if self.next.epoch == FetchMetadata::INITIAL_EPOCH {
+                    if session_id == FetchMetadata::INVALID_SESSION_ID {
+                        // No session to be had: full fetches, each one.
+                        Self::default().next
+                    } else {
+                        FetchMetadata {
+                            session_id,
+                            epoch: 1,
+                        }
+                    }
+                } else {
+                    FetchMetadata {
+                        session_id: self.next.session_id,
+                        epoch: FetchMetadata::next_epoch(self.next.epoch),
+                    }
+                };
+                true
+            }
+            Some(Errors::FetchSessionIdNotFound) => {
+                self.next = Self::default().next;
+                false
+            }
+            Some(_) => {
+                self.handle_error();
+                false
+            }
+        }
+    }
+
+    /// The fetch failed (a broken connection, a timeout): the next one is
+    /// full, closing the session it had.
+    pub fn handle_error(&mut self) {
+        self.next.epoch = FetchMetadata::INITIAL_EPOCH;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::TopicId;
+
+    fn tp(p: u32) -> TopicIdPartition {
+        TopicIdPartition::new(TopicId(0), p)
+    }
+
+    fn ask(p: u32, offset: u64) -> FetchPartition {
+        FetchPartition {
+            tp: tp(p),
+            current_leader_epoch: 1,
+            fetch_offset: offset,
+            last_fetched_epoch: Some(1),
+        }
+    }
+
+    fn answer(p: u32, high_watermark: u64) -> FetchedPartition {
+        FetchedPartition {
+            tp: tp(p),
+            error: None,
+            high_watermark,
+            log_end_offset: high_watermark,
+            diverging_epoch: None,
+            batches: Vec::new(),
+        }
+    }
+
+    /// Opens a session over partitions 0 and 1 (both at offset 0, HW 5).
+    fn open(cache: &mut FetchSessionCache, handler: &mut FetchSessionHandler) -> u32 {
+        let built = handler.build([ask(0, 0), ask(1, 0)]);
+        assert_eq!(built.metadata.epoch, FetchMetadata::INITIAL_EPOCH);
+        let ctx = cache.new_context(0, built.metadata, &built.partitions, &built.forgotten);
+        assert_eq!(ctx, FetchContext::Full);
+        let (id, sent) = cache.respond(0, ctx, &built.partitions, vec![answer(0, 5), answer(1, 5)]);
+        assert_ne!(id, FetchMetadata::INVALID_SESSION_ID);
+        assert_eq!(sent.len(), 2, "a full fetch answers every partition");
+        assert!(handler.handle_response(None, id));
+        id
+    }
+
+    #[test]
+    fn a_full_fetch_opens_a_session_and_the_next_fetch_names_only_what_changed() {
+        let (mut cache, mut handler) =
+            (FetchSessionCache::default(), FetchSessionHandler::default());
+        let id = open(&mut cache, &mut handler);
+        // Partition 1 moved on; partition 0 did not.
+        let built = handler.build([ask(0, 0), ask(1, 3)]);
+        assert_eq!(
+            built.metadata,
+            FetchMetadata {
+                session_id: id,
+                epoch: 1
+            }
+        );
+        assert_eq!(built.partitions, vec![ask(1, 3)]);
+        assert!(built.forgotten.is_empty());
+        let ctx = cache.new_context(1, built.metadata, &built.partitions, &built.forgotten);
+        assert_eq!(ctx, FetchContext::Incremental { id });
+        // The leader reads the whole session, as last asked.
+        assert_eq!(cache.session_partitions(id), vec![ask(0, 0), ask(1, 3)]);
+        // Neither has news: the answer is empty.
+        let (_, sent) = cache.respond(1, ctx, &[], vec![answer(0, 5), answer(1, 5)]);
+        assert!(sent.is_empty(), "{sent:?}");
+    }
+
+    #[test]
+    fn an_incremental_answer_carries_a_partition_whose_high_watermark_moved() {
+        let (mut cache, mut handler) =
+            (FetchSessionCache::default(), FetchSessionHandler::default());
+        let id = open(&mut cache, &mut handler);
+        let built = handler.build([ask(0, 0), ask(1, 0)]);
+        let ctx = cache.new_context(1, built.metadata, &built.partitions, &built.forgotten);
+        let (_, sent) = cache.respond(1, ctx, &[], vec![answer(0, 5), answer(1, 7)]);
+        assert_eq!(sent, vec![answer(1, 7)]);
+        // Told once, not again.
+        handler.handle_response(None, id);
+        let built = handler.build([ask(0, 0), ask(1, 0)]);
+        let ctx = cache.new_context(2, built.metadata, &built.partitions, &built.forgotten);
+        let (_, sent) = cache.respond(2, ctx, &[], vec![answer(0, 5), answer(1, 7)]);
+        assert!(sent.is_empty(), "{sent:?}");
+    }
+
+    #[test]
+    fn a_partition_no_longer_followed_is_forgotten_by_the_session() {
+        let (mut cache, mut handler) =
+            (FetchSessionCache::default(), FetchSessionHandler::default());
+        let id = open(&mut cache, &mut handler);
+        let built = handler.build([ask(0, 0)]);
+        assert_eq!(built.forgotten, vec![tp(1)]);
+        assert!(handler.sent(&tp(1)).is_none());
+        cache.new_context(1, built.metadata, &built.partitions, &built.forgotten);
+        assert_eq!(cache.session_partitions(id), vec![ask(0, 0)]);
+    }
+
+    #[test]
+    fn an_out_of_step_epoch_is_refused_and_the_follower_falls_back_to_a_full_fetch() {
+        let (mut cache, mut handler) =
+            (FetchSessionCache::default(), FetchSessionHandler::default());
+        let id = open(&mut cache, &mut handler);
+        let stale = FetchMetadata {
+            session_id: id,
+            epoch: 7,
+        };
+        let ctx = cache.new_context(1, stale, &[], &[]);
+        assert_eq!(ctx, FetchContext::Error(Errors::InvalidFetchSessionEpoch));
+        assert!(!handler.handle_response(Some(Errors::InvalidFetchSessionEpoch), id));
+        let built = handler.build([ask(0, 0), ask(1, 0)]);
+        assert_eq!(built.metadata.epoch, FetchMetadata::INITIAL_EPOCH);
+        assert_eq!(built.partitions.len(), 2, "the retry is full");
+    }
+
+    #[test]
+    fn an_unknown_session_is_refused_and_the_next_fetch_opens_a_new_one() {
+        let mut cache = FetchSessionCache::default();
+        let ctx = cache.new_context(
+            0,
+            FetchMetadata {
+                session_id: 42,
+                epoch: 3,
+            },
+            &[],
+            &[],
+        );
+        assert_eq!(ctx, FetchContext::Error(Errors::FetchSessionIdNotFound));
+        let mut handler = FetchSessionHandler::default();
+        handler.build([ask(0, 0)]);
+        assert!(!handler.handle_response(Some(Errors::FetchSessionIdNotFound), 0));
+        let built = handler.build([ask(0, 0)]);
+        assert_eq!(
+            built.metadata,
+            FetchMetadata {
+                session_id: FetchMetadata::INVALID_SESSION_ID,
+                epoch: FetchMetadata::INITIAL_EPOCH
+            }
+        );
+    }
+
+    #[test]
+    fn a_broken_connection_makes_the_next_fetch_full_in_a_new_session() {
+        let (mut cache, mut handler) =
+            (FetchSessionCache::default(), FetchSessionHandler::default());
+        let id = open(&mut cache, &mut handler);
+        handler.handle_error();
+        let built = handler.build([ask(0, 0), ask(1, 0)]);
+        assert_eq!(built.partitions.len(), 2);
+        let ctx = cache.new_context(5, built.metadata, &built.partitions, &built.forgotten);
+        assert_eq!(ctx, FetchContext::Full);
+        let (new_id, _) =
+            cache.respond(5, ctx, &built.partitions, vec![answer(0, 5), answer(1, 5)]);
+        assert_ne!(new_id, id);
+        assert!(
+            cache.session_partitions(id).is_empty(),
+            "the old session is closed"
+        );
+    }
+
+    #[test]
+    fn sessionless_fetches_answer_everything_and_open_nothing() {
+        let mut cache = FetchSessionCache::default();
+        let ctx = cache.new_context(0, FetchMetadata::SESSIONLESS, &[ask(0, 0)], &[]);
+        assert_eq!(ctx, FetchContext::Sessionless);
+        let (id, sent) = cache.respond(0, ctx, &[ask(0, 0)], vec![answer(0, 5)]);
+        assert_eq!((id, sent.len()), (FetchMetadata::INVALID_SESSION_ID, 1));
+        assert!(cache.sessions.is_empty());
+    }
+
+    #[test]
+    fn a_full_cache_evicts_only_sessions_idle_past_the_eviction_age() {
+        let mut cache = FetchSessionCache::default();
+        let full = FetchMetadata {
+            session_id: 0,
+            epoch: FetchMetadata::INITIAL_EPOCH,
+        };
+        for _ in 0..CACHE_SLOTS {
+            let (id, _) = cache.respond(0, FetchContext::Full, &[], Vec::new());
+            assert_ne!(id, FetchMetadata::INVALID_SESSION_ID);
+        }
+        let ctx = cache.new_context(MILLIS, full, &[], &[]);
+        let (id, _) = cache.respond(MILLIS, ctx, &[], Vec::new());
+        assert_eq!(
+            id,
+            FetchMetadata::INVALID_SESSION_ID,
+            "every session is young"
+        );
+        let later = MIN_EVICTION_MS * MILLIS;
+        let (id, _) = cache.respond(later, FetchContext::Full, &[], Vec::new());
+        assert_ne!(id, FetchMetadata::INVALID_SESSION_ID);
+        assert!(
+            !cache.sessions.contains_key(&1),
+            "the least recently used went"
+        );
+        assert_eq!(cache.sessions.len(), CACHE_SLOTS);
+    }
+}
