@@ -130,6 +130,13 @@ impl Partition {
     /// and rebuilds the producer state from what is left; returns the
     /// records removed, if any were.
     pub fn truncate_to(&mut self, offset: u64, out: &mut Vec<Effect>) -> Option<u64> {
+        if self.log.config().contracts {
+            assert!(
+                !self.is_leader(),
+                "{:?}: a leader truncates its own log (to {offset})",
+                self.tp
+            );
+        }
         let leo = self.log.log_end_offset();
         if !self.log.truncate_to(offset, out) {
             return None;
@@ -242,6 +249,42 @@ impl Partition {
         (hw > self.log.high_watermark()).then_some(hw)
     }
 
+    /// Asserts what a leader's high watermark move must satisfy (Kafka's
+    /// `maybeIncrementLeaderHW`): it rises from `before`, the maximal ISR
+    /// has at least min.insync.replicas members, and no member's log end
+    /// offset, as the leader knows it, is below it. A follower's log may
+    /// later fall below it (a power loss); that is what the checkers judge.
+    pub fn assert_high_watermark_contract(&self, before: u64) {
+        let hw = self.log.high_watermark();
+        let Some(leader) = self.leader_state() else {
+            panic!("{:?}: a high watermark advanced by a non-leader", self.tp);
+        };
+        assert!(
+            hw > before,
+            "{:?}: the high watermark went from {before} to {hw}",
+            self.tp
+        );
+        let isr = leader.maximal_isr();
+        assert!(
+            isr.len() >= self.min_insync,
+            "{:?}: the high watermark moved to {hw} with the maximal ISR {isr:?} below min.insync.replicas {}",
+            self.tp,
+            self.min_insync
+        );
+        for r in isr {
+            let end = if r == self.me {
+                self.log.log_end_offset()
+            } else {
+                leader.followers.get(&r).map_or(0, |f| f.log_end_offset)
+            };
+            assert!(
+                hw <= end,
+                "{:?}: high watermark {hw} past ISR member {r}'s log end offset {end}",
+                self.tp
+            );
+        }
+    }
+
     /// A follower out of the ISR that has caught up: its log end offset is at
     /// least the high watermark and the start of this leader epoch.
     pub fn expand_candidate(&self) -> Option<u32> {
@@ -333,6 +376,41 @@ mod tests {
         assert_eq!(alone.next_high_watermark(), None);
         alone.min_insync = 1;
         assert_eq!(alone.next_high_watermark(), Some(10));
+    }
+
+    #[test]
+    fn a_high_watermark_moved_by_the_isr_keeps_the_contract() {
+        let mut p = leader(&[1, 2, 3], 2, 10);
+        p.record_follower_fetch(2, 5, 7, 100);
+        p.record_follower_fetch(3, 5, 6, 100);
+        let hw = p.next_high_watermark().unwrap();
+        p.log.update_high_watermark(hw);
+        p.assert_high_watermark_contract(0);
+    }
+
+    #[test]
+    #[should_panic(expected = "past ISR member 3's log end offset 4")]
+    fn a_high_watermark_past_an_isr_members_log_end_breaks_the_contract() {
+        let mut p = leader(&[1, 2, 3], 2, 10);
+        p.record_follower_fetch(2, 5, 7, 100);
+        p.record_follower_fetch(3, 5, 4, 100);
+        p.log.update_high_watermark(7);
+        p.assert_high_watermark_contract(0);
+    }
+
+    #[test]
+    #[should_panic(expected = "below min.insync.replicas 2")]
+    fn a_high_watermark_moved_below_min_insync_breaks_the_contract() {
+        let mut p = leader(&[1], 2, 10);
+        p.log.update_high_watermark(10);
+        p.assert_high_watermark_contract(0);
+    }
+
+    #[test]
+    #[should_panic(expected = "a leader truncates its own log")]
+    fn a_leader_truncating_breaks_the_contract() {
+        let mut p = leader(&[1, 2, 3], 2, 10);
+        p.truncate_to(5, &mut Vec::new());
     }
 
     #[test]

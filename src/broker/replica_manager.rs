@@ -470,7 +470,11 @@ impl ReplicaManager {
         let Some(hw) = p.next_high_watermark() else {
             return;
         };
+        let before = p.log.high_watermark();
         p.log.update_high_watermark(hw);
+        if p.log.config().contracts {
+            p.assert_high_watermark_contract(before);
+        }
         if self.is_internal(tp) {
             self.events.push(ReplicaEvent::HighWatermarkMoved(*tp));
         } else {

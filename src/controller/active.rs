@@ -1,14 +1,18 @@
 //! The active controller's volatile state (Kafka's QuorumController while it
 //! leads): the metadata image including its own uncommitted records, the
-//! broker sessions, and the records it has yet to propose. It is built when
-//! the controller claims leadership, from the committed image, and dropped
+//! records it has yet to propose, and Kafka's control managers —
+//! [`ClusterControlManager`] (registrations, heartbeats, fencing),
+//! [`ReplicationControlManager`] (topics, elections, AlterPartition) and
+//! [`ProducerIdControlManager`] (producer id blocks). It is built when the
+//! controller claims leadership, from the committed image, and dropped
 //! when it renounces; nothing here survives a crash.
-
-use std::collections::BTreeMap;
 
 use rand_chacha::ChaCha8Rng;
 use sim::{Nanos, MILLIS};
 
+use super::cluster_control::{ClusterControlManager, Fencing};
+use super::producer_id_control::ProducerIdControlManager;
+use super::replication_control::ReplicationControlManager;
 use super::rpc::{ControllerRequest, ControllerResponse};
 use crate::metadata::{MetadataImage, MetadataRecord};
 
@@ -59,20 +63,46 @@ pub enum ControlEvent {
     },
 }
 
-/// The active controller.
+/// The records the active controller's managers make: each takes the next
+/// log offset and applies at once to the image, which therefore holds the
+/// committed metadata plus this controller's own uncommitted records (what
+/// Kafka's managers keep in their timeline data structures).
 #[derive(Debug)]
-pub struct ActiveController {
-    pub(super) config: ControllerConfig,
+pub struct MetadataRecords {
     /// Committed image plus this controller's own records.
     pub(super) image: MetadataImage,
     /// The log offset the next record gets.
     pub(super) next_offset: u64,
-    /// Last heartbeat (or registration) per broker.
-    pub(super) last_contact: BTreeMap<u32, Nanos>,
     /// Records made but not yet handed to Raft.
-    pub(super) records: Vec<(u64, MetadataRecord)>,
+    records: Vec<(u64, MetadataRecord)>,
     /// State changes made, for observers.
-    pub(super) events: Vec<ControlEvent>,
+    events: Vec<ControlEvent>,
+}
+
+impl MetadataRecords {
+    /// Makes a record: it takes the next offset and applies to the image at once.
+    pub(super) fn emit(&mut self, record: MetadataRecord) -> u64 {
+        let offset = self.next_offset;
+        self.next_offset += 1;
+        self.image.apply(offset, &record);
+        self.records.push((offset, record));
+        offset
+    }
+
+    /// Tells observers of a state change.
+    pub(super) fn event(&mut self, event: ControlEvent) {
+        self.events.push(event);
+    }
+}
+
+/// The active controller (Kafka's QuorumController while it leads): the
+/// records its managers make, and the managers, each owning its state.
+#[derive(Debug)]
+pub struct ActiveController {
+    log: MetadataRecords,
+    cluster: ClusterControlManager,
+    replication: ReplicationControlManager,
+    producer_ids: ProducerIdControlManager,
 }
 
 impl ActiveController {
@@ -83,72 +113,105 @@ impl ActiveController {
         next_offset: u64,
         now: Nanos,
     ) -> Self {
-        // As Kafka's BrokerHeartbeatManager on a new active controller: every
-        // registered broker starts with a fresh session.
-        let last_contact = image.brokers.keys().map(|&b| (b, now)).collect();
         Self {
-            config,
-            image,
-            next_offset,
-            last_contact,
-            records: Vec::new(),
-            events: Vec::new(),
+            cluster: ClusterControlManager::new(config.session_timeout_ns, &image, now),
+            replication: ReplicationControlManager::new(config.unclean_leader_election),
+            producer_ids: ProducerIdControlManager::new(&image),
+            log: MetadataRecords {
+                image,
+                next_offset,
+                records: Vec::new(),
+                events: Vec::new(),
+            },
         }
     }
 
     /// The image with this controller's own records applied.
     pub fn image(&self) -> &MetadataImage {
-        &self.image
+        &self.log.image
     }
 
-    /// Makes a record: it takes the next offset and applies to the image at once.
+    /// Makes a record of the controller's own (a NoOpRecord).
     pub(super) fn emit(&mut self, record: MetadataRecord) -> u64 {
-        let offset = self.next_offset;
-        self.next_offset += 1;
-        self.image.apply(offset, &record);
-        self.records.push((offset, record));
-        offset
+        self.log.emit(record)
     }
 
     /// Takes the records made since the last call, in offset order.
     pub fn take_records(&mut self) -> Vec<(u64, MetadataRecord)> {
-        std::mem::take(&mut self.records)
+        std::mem::take(&mut self.log.records)
     }
 
     /// Takes the state changes made since the last call.
     pub fn take_events(&mut self) -> Vec<ControlEvent> {
-        std::mem::take(&mut self.events)
+        std::mem::take(&mut self.log.events)
     }
 
     /// Handles a request at `now`; records it made are in `take_records`.
+    /// Where one manager's change moves another's state (a fenced broker's
+    /// partitions), this is where they meet, as in Kafka's QuorumController.
     pub fn handle(
         &mut self,
         now: Nanos,
         rng: &mut ChaCha8Rng,
         request: &ControllerRequest,
     ) -> ControllerResponse {
+        let log = &mut self.log;
         match request {
             ControllerRequest::BrokerRegistration {
                 broker_id,
                 incarnation_id,
-            } => self.register_broker(now, *broker_id, *incarnation_id),
+            } => {
+                let (response, replaced_unfenced) =
+                    self.cluster
+                        .register_broker(log, now, *broker_id, *incarnation_id);
+                if replaced_unfenced {
+                    // The old registration led partitions: they move as on fencing.
+                    self.replication.handle_broker_fenced(log, *broker_id);
+                }
+                response
+            }
             ControllerRequest::BrokerHeartbeat {
                 broker_id,
                 broker_epoch,
                 current_metadata_offset,
                 want_fence,
-            } => self.broker_heartbeat(
-                now,
-                *broker_id,
-                *broker_epoch,
-                *current_metadata_offset,
-                *want_fence,
-            ),
-            ControllerRequest::CreateTopics { topics } => self.create_topics(rng, topics),
+            } => {
+                let (response, change) = self.cluster.broker_heartbeat(
+                    log,
+                    now,
+                    *broker_id,
+                    *broker_epoch,
+                    *current_metadata_offset,
+                    *want_fence,
+                );
+                match change {
+                    Some(Fencing::Fenced) => self.replication.handle_broker_fenced(log, *broker_id),
+                    Some(Fencing::Unfenced) => self.replication.handle_broker_unfenced(log),
+                    None => {}
+                }
+                let is_fenced = !log.image.is_unfenced(*broker_id);
+                match response {
+                    ControllerResponse::BrokerHeartbeat {
+                        error,
+                        is_caught_up,
+                        ..
+                    } => ControllerResponse::BrokerHeartbeat {
+                        error,
+                        is_caught_up,
+                        is_fenced: error.is_some() || is_fenced,
+                    },
+                    other => other,
+                }
+            }
+            ControllerRequest::CreateTopics { topics } => {
+                self.replication.create_topics(log, rng, topics)
+            }
             ControllerRequest::AllocateProducerIds {
                 broker_id,
                 broker_epoch,
-            } => self.allocate_producer_ids(*broker_id, *broker_epoch),
+            } => self
+                .producer_ids
+                .allocate_producer_ids(log, *broker_id, *broker_epoch),
             ControllerRequest::AlterPartition {
                 broker_id,
                 broker_epoch,
@@ -157,7 +220,8 @@ impl ActiveController {
                 leader_epoch,
                 new_isr_with_epochs,
                 partition_epoch,
-            } => self.alter_partition(
+            } => self.replication.alter_partition(
+                log,
                 *broker_id,
                 *broker_epoch,
                 *topic_id,
@@ -171,20 +235,10 @@ impl ActiveController {
 
     /// Periodic work: fences brokers whose session expired.
     pub fn tick(&mut self, now: Nanos) {
-        let expired: Vec<u32> = self
-            .image
-            .brokers
-            .values()
-            .filter(|b| !b.fenced)
-            .filter(|b| {
-                self.last_contact
-                    .get(&b.id)
-                    .is_none_or(|&t| now.saturating_sub(t) >= self.config.session_timeout_ns)
-            })
-            .map(|b| b.id)
-            .collect();
-        for broker in expired {
-            self.fence_broker(broker);
+        for broker in self.cluster.expired_sessions(&self.log.image, now) {
+            if self.cluster.fence_broker(&mut self.log, broker) {
+                self.replication.handle_broker_fenced(&mut self.log, broker);
+            }
         }
     }
 }

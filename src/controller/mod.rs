@@ -4,6 +4,7 @@
 pub mod active;
 mod cluster_control;
 pub mod node;
+mod producer_id_control;
 pub mod raft;
 mod replication_control;
 pub mod rpc;

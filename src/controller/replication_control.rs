@@ -3,37 +3,60 @@
 
 use rand_chacha::ChaCha8Rng;
 
-use super::active::{ActiveController, ControlEvent};
+use super::active::{ControlEvent, MetadataRecords};
 use super::rpc::{ControllerResponse, CreatableTopic};
 use crate::errors::Errors;
 use crate::metadata::{
-    place_replicas, Election, MetadataRecord, PartitionChangeBuilder, Uuid, NO_LEADER,
+    place_replicas, Election, MetadataImage, MetadataRecord, PartitionChangeBuilder, Uuid,
+    NO_LEADER,
 };
 
 const UNCLEAN: &str = "unclean.leader.election.enable";
 
-impl ActiveController {
+/// Kafka's ReplicationControlManager. The topics and partitions it
+/// manages are in the metadata image; it owns the election policy.
+#[derive(Debug)]
+pub struct ReplicationControlManager {
+    /// The cluster's `unclean.leader.election.enable` (a topic's own
+    /// config overrides it).
+    unclean_leader_election: bool,
+}
+
+impl ReplicationControlManager {
+    /// With the cluster's `unclean.leader.election.enable`.
+    pub fn new(unclean_leader_election: bool) -> Self {
+        Self {
+            unclean_leader_election,
+        }
+    }
+
     /// CreateTopics: placement over the unfenced brokers, all replicas in
     /// sync, the first replica leading at leader epoch 0.
-    pub(super) fn create_topics(
+    pub fn create_topics(
         &mut self,
+        log: &mut MetadataRecords,
         rng: &mut ChaCha8Rng,
         topics: &[CreatableTopic],
     ) -> ControllerResponse {
         let mut results = Vec::new();
         for topic in topics {
-            let error = self.create_topic(rng, topic).err();
+            let error = self.create_topic(log, rng, topic).err();
             results.push((topic.name.clone(), error));
         }
         ControllerResponse::CreateTopics { results }
     }
 
-    fn create_topic(&mut self, rng: &mut ChaCha8Rng, topic: &CreatableTopic) -> Result<(), Errors> {
-        if self.image.topics.contains_key(&topic.name) {
+    fn create_topic(
+        &mut self,
+        log: &mut MetadataRecords,
+        rng: &mut ChaCha8Rng,
+        topic: &CreatableTopic,
+    ) -> Result<(), Errors> {
+        if log.image.topics.contains_key(&topic.name) {
             return Err(Errors::TopicAlreadyExists);
         }
-        let usable = self.image.unfenced_brokers();
-        let start = self.image.topics.len();
+        let usable = log.image.unfenced_brokers();
+        let start = log.image.topics.len();
         let placed = place_replicas(
             &usable,
             start,
@@ -41,19 +64,19 @@ impl ActiveController {
             topic.replication_factor,
         )?;
         let topic_id = Uuid::random(rng);
-        self.emit(MetadataRecord::TopicRecord {
+        log.emit(MetadataRecord::TopicRecord {
             name: topic.name.clone(),
             topic_id,
         });
         for (name, value) in &topic.configs {
-            self.emit(MetadataRecord::ConfigRecord {
+            log.emit(MetadataRecord::ConfigRecord {
                 resource_name: topic.name.clone(),
                 name: name.clone(),
                 value: value.clone(),
             });
         }
         for (p, replicas) in placed.into_iter().enumerate() {
-            self.emit(MetadataRecord::PartitionRecord {
+            log.emit(MetadataRecord::PartitionRecord {
                 partition_id: p as u32,
                 topic_id,
                 leader: replicas[0] as i32,
@@ -66,13 +89,12 @@ impl ActiveController {
         Ok(())
     }
 
-    fn election_for(&self, topic: &str) -> Election {
-        let unclean = self
-            .image
+    fn election_for(&self, image: &MetadataImage, topic: &str) -> Election {
+        let unclean = image
             .topics
             .get(topic)
             .and_then(|t| t.configs.get(UNCLEAN))
-            .map_or(self.config.unclean_leader_election, |v| v == "true");
+            .map_or(self.unclean_leader_election, |v| v == "true");
         if unclean {
             Election::Unclean
         } else {
@@ -81,15 +103,19 @@ impl ActiveController {
     }
 
     /// Runs a change over every partition `select` picks, with the target ISR it gives.
-    fn change_partitions(&mut self, select: impl Fn(&[u32], Option<u32>) -> Option<Vec<u32>>) {
+    fn change_partitions(
+        &self,
+        log: &mut MetadataRecords,
+        select: impl Fn(&[u32], Option<u32>) -> Option<Vec<u32>>,
+    ) {
         let mut changes = Vec::new();
-        for (name, topic) in &self.image.topics {
-            let election = self.election_for(name);
+        for (name, topic) in &log.image.topics {
+            let election = self.election_for(&log.image, name);
             for (&index, partition) in &topic.partitions {
                 let Some(target_isr) = select(&partition.isr, partition.leader) else {
                     continue;
                 };
-                let image = &self.image;
+                let image = &log.image;
                 let acceptable = |b: u32| image.is_unfenced(b);
                 let builder = PartitionChangeBuilder::new(partition, topic.id, index, &acceptable)
                     .set_target_isr(target_isr)
@@ -102,26 +128,26 @@ impl ActiveController {
             }
         }
         for (partition, record, unclean, leader) in changes {
-            self.emit(record);
+            log.emit(record);
             if let (true, Some(leader)) = (unclean, leader) {
-                self.events
-                    .push(ControlEvent::UncleanElection { partition, leader });
+                log.event(ControlEvent::UncleanElection { partition, leader });
             }
         }
     }
 
     /// A fenced broker leaves every ISR (unless it is the last member) and
-    /// every partition it led gets a new leader.
-    pub(super) fn move_leadership_off(&mut self, broker: u32) {
-        self.change_partitions(|isr, leader| {
+    /// every partition it led gets a new leader (Kafka's `handleBrokerFenced`).
+    pub fn handle_broker_fenced(&mut self, log: &mut MetadataRecords, broker: u32) {
+        self.change_partitions(log, |isr, leader| {
             (isr.contains(&broker) || leader == Some(broker))
                 .then(|| isr.iter().copied().filter(|&r| r != broker).collect())
         });
     }
 
-    /// Partitions without a leader try an election (after an unfencing).
-    pub(super) fn elect_leaderless_partitions(&mut self) {
-        self.change_partitions(|isr, leader| leader.is_none().then(|| isr.to_vec()));
+    /// Partitions without a leader try an election after a broker is
+    /// unfenced (Kafka's `handleBrokerUnfenced`).
+    pub fn handle_broker_unfenced(&mut self, log: &mut MetadataRecords) {
+        self.change_partitions(log, |isr, leader| leader.is_none().then(|| isr.to_vec()));
     }
 
     /// AlterPartition from a partition leader, validated as Kafka does:
@@ -131,8 +157,9 @@ impl ActiveController {
     /// epoch (INVALID_UPDATE_VERSION), and every ISR member unfenced with
     /// the broker epoch the leader saw (INELIGIBLE_REPLICA, KIP-903).
     #[allow(clippy::too_many_arguments)]
-    pub(super) fn alter_partition(
+    pub fn alter_partition(
         &mut self,
+        log: &mut MetadataRecords,
         broker_id: u32,
         broker_epoch: u64,
         topic_id: Uuid,
@@ -141,7 +168,7 @@ impl ActiveController {
         new_isr: &[(u32, u64)],
         partition_epoch: i32,
     ) -> ControllerResponse {
-        let respond = |image: &crate::metadata::MetadataImage, error, partition_error| {
+        let respond = |image: &MetadataImage, error, partition_error| {
             let p = image
                 .topic_by_id(topic_id)
                 .and_then(|t| t.partitions.get(&partition_id));
@@ -156,14 +183,14 @@ impl ActiveController {
                 partition_epoch: p.map_or(-1, |p| p.partition_epoch),
             }
         };
-        if self.image.brokers.get(&broker_id).map(|b| b.epoch) != Some(broker_epoch) {
-            return respond(&self.image, Some(Errors::StaleBrokerEpoch), None);
+        if log.image.brokers.get(&broker_id).map(|b| b.epoch) != Some(broker_epoch) {
+            return respond(&log.image, Some(Errors::StaleBrokerEpoch), None);
         }
-        let Some(topic) = self.image.topic_by_id(topic_id) else {
-            return respond(&self.image, None, Some(Errors::UnknownTopicOrPartition));
+        let Some(topic) = log.image.topic_by_id(topic_id) else {
+            return respond(&log.image, None, Some(Errors::UnknownTopicOrPartition));
         };
         let Some(partition) = topic.partitions.get(&partition_id) else {
-            return respond(&self.image, None, Some(Errors::UnknownTopicOrPartition));
+            return respond(&log.image, None, Some(Errors::UnknownTopicOrPartition));
         };
         let error = if leader_epoch < partition.leader_epoch {
             Some(Errors::FencedLeaderEpoch)
@@ -180,7 +207,7 @@ impl ActiveController {
             Some(Errors::InvalidRequest)
         } else if new_isr.iter().any(|&(r, epoch)| {
             !partition.isr.contains(&r)
-                && self
+                && log
                     .image
                     .brokers
                     .get(&r)
@@ -191,17 +218,17 @@ impl ActiveController {
             None
         };
         if error.is_some() {
-            return respond(&self.image, None, error);
+            return respond(&log.image, None, error);
         }
         let target: Vec<u32> = new_isr.iter().map(|&(r, _)| r).collect();
-        let image = &self.image;
+        let image = &log.image;
         let acceptable = |b: u32| image.is_unfenced(b);
         let record = PartitionChangeBuilder::new(partition, topic_id, partition_id, &acceptable)
             .set_target_isr(target)
             .build();
         if let Some(record) = record {
-            self.emit(record);
+            log.emit(record);
         }
-        respond(&self.image, None, None)
+        respond(&log.image, None, None)
     }
 }

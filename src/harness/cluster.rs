@@ -53,6 +53,9 @@ fn node_specs(scenario: &Scenario, topology: &Topology, options: &RunOptions) ->
     let brokers: Vec<u32> = (1..=scenario.cluster.brokers).collect();
     let mut broker_config = specs::broker_config(scenario);
     broker_config.log.trust_epoch_checkpoint = mutations.trust_epoch_checkpoint;
+    // A mutated model may break the log's and partitions' contracts on
+    // purpose; the checkers are what must catch it then.
+    broker_config.log.contracts = !mutations.any();
     broker_config.forget_offsets_on_load = mutations.forget_offsets_on_load;
     topology
         .roles

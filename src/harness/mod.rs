@@ -84,6 +84,13 @@ pub struct TestMutations {
     pub forget_offsets_on_load: bool,
 }
 
+impl TestMutations {
+    /// Whether any mutation is on.
+    pub fn any(&self) -> bool {
+        *self != Self::default()
+    }
+}
+
 /// Counts of what the clients did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Stats {

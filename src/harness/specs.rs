@@ -53,6 +53,7 @@ pub fn broker_config(scenario: &Scenario) -> BrokerConfig {
             ),
             flush_interval_ms: int("log.flush.interval.ms", d.log.flush_interval_ms),
             trust_epoch_checkpoint: false,
+            contracts: true,
         },
         offsets_topic_num_partitions: int(
             "offsets.topic.num.partitions",

@@ -15,6 +15,10 @@ pub struct LogConfig {
     /// Test-only mutation: recovery trusts the leader-epoch checkpoint even
     /// where the batches on disk contradict it.
     pub trust_epoch_checkpoint: bool,
+    /// Assert the log's invariants as it changes (see
+    /// [`super::UnifiedLog::assert_contracts`]); off only under a test
+    /// mutation, which may break them on purpose.
+    pub contracts: bool,
 }
 
 impl Default for LogConfig {
@@ -24,6 +28,7 @@ impl Default for LogConfig {
             flush_interval_messages: i64::MAX as u64,
             flush_interval_ms: i64::MAX as u64,
             trust_epoch_checkpoint: false,
+            contracts: true,
         }
     }
 }

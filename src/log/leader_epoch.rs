@@ -43,6 +43,12 @@ impl LeaderEpochFileCache {
         cache
     }
 
+    /// The entries, to break on purpose in a test.
+    #[cfg(test)]
+    pub(super) fn entries_mut_for_test(&mut self) -> &mut Vec<EpochEntry> {
+        &mut self.entries
+    }
+
     /// The entries, ascending.
     pub fn entries(&self) -> &[EpochEntry] {
         &self.entries

@@ -198,7 +198,7 @@ impl UnifiedLog {
         report.log_end_offset = log_end_offset;
         report.epoch_checkpoint_rewritten = rewrite;
         let recovery_point = recovery_point.min(log_end_offset);
-        UnifiedLog {
+        let log = UnifiedLog {
             dir: dir.to_owned(),
             config,
             segments,
@@ -208,7 +208,11 @@ impl UnifiedLog {
             flush_requested: recovery_point,
             last_flush_ms: None,
             recovery: report,
+        };
+        if config.contracts {
+            log.assert_contracts();
         }
+        log
     }
 }
 

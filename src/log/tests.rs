@@ -1318,3 +1318,70 @@ fn recovery_drops_checkpoint_epochs_the_batches_contradict() {
     );
     assert_eq!(recovered.latest_epoch(), Some(0));
 }
+
+// ---------------------------------------------------------------- contracts
+
+#[test]
+fn a_sound_log_keeps_its_contracts_through_rolls_and_truncation() {
+    let (mut log, mut disk) = fresh(small_segments());
+    for epoch in 0..4 {
+        append(&mut log, &mut disk, 3, epoch);
+    }
+    assert!(log.segments().len() > 1);
+    log.assert_contracts();
+    let mut out = Vec::new();
+    log.truncate_to(4, &mut out);
+    log.assert_contracts();
+}
+
+#[test]
+#[should_panic(expected = "high watermark 99 past the log end offset 4")]
+fn a_high_watermark_past_the_log_end_breaks_the_contract() {
+    let (mut log, mut disk) = fresh(LogConfig::default());
+    append(&mut log, &mut disk, 3, 0);
+    log.high_watermark = 99;
+    append(&mut log, &mut disk, 1, 0);
+}
+
+#[test]
+#[should_panic(expected = "segments are not contiguous")]
+fn a_gap_between_segments_breaks_the_contract() {
+    let (mut log, mut disk) = fresh(small_segments());
+    for _ in 0..4 {
+        append(&mut log, &mut disk, 3, 0);
+    }
+    let gap = LogSegment::new(DIR, log.log_end_offset() + 5);
+    log.segments.insert(1, gap);
+    log.assert_contracts();
+}
+
+#[test]
+#[should_panic(expected = "epoch cache out of order")]
+fn epochs_going_back_break_the_contract() {
+    let (mut log, _) = fresh(LogConfig::default());
+    log.epoch_cache = LeaderEpochFileCache::default();
+    log.epoch_cache.entries_mut_for_test().extend([
+        EpochEntry {
+            epoch: 3,
+            start_offset: 0,
+        },
+        EpochEntry {
+            epoch: 2,
+            start_offset: 0,
+        },
+    ]);
+    log.assert_contracts();
+}
+
+#[test]
+fn a_mutated_log_asserts_nothing() {
+    let config = LogConfig {
+        contracts: false,
+        ..LogConfig::default()
+    };
+    let (mut log, mut disk) = fresh(config);
+    append(&mut log, &mut disk, 3, 0);
+    log.high_watermark = 99;
+    append(&mut log, &mut disk, 1, 0);
+    assert_eq!(log.high_watermark(), 99);
+}

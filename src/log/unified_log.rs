@@ -238,6 +238,9 @@ impl UnifiedLog {
         self.assign_epoch_start_offset(batch.partition_leader_epoch, batch.base_offset, out);
         self.active_mut().append(batch, out);
         self.maybe_flush(now_ms, out);
+        if self.config.contracts {
+            self.assert_tail_contracts();
+        }
     }
 
     /// Rolls a new segment at the log end offset when `size` more bytes would
@@ -425,6 +428,81 @@ impl UnifiedLog {
         self.high_watermark = self.high_watermark.min(target);
         self.recovery_point = self.recovery_point.min(target);
         self.flush_requested = self.flush_requested.min(target);
+        if self.config.contracts {
+            self.assert_contracts();
+        }
         true
+    }
+
+    /// Asserts the log's invariants, every segment and epoch: at least one
+    /// segment; segments contiguous from the log start offset; the high
+    /// watermark and the recovery point at most the log end offset; the
+    /// epoch cache's epochs rising, their start offsets not falling and
+    /// none past the log end offset. A violation is a bug in the model
+    /// (the run stops with its seed, exit 3).
+    pub fn assert_contracts(&self) {
+        assert!(
+            !self.segments.is_empty(),
+            "{}: a log without segments",
+            self.dir
+        );
+        let mut expected = self.log_start_offset();
+        for s in &self.segments {
+            assert_eq!(
+                s.base_offset(),
+                expected,
+                "{}: segments are not contiguous (one starts at {}, the previous ends at {expected})",
+                self.dir,
+                s.base_offset()
+            );
+            expected = s.next_offset();
+        }
+        for pair in self.epoch_cache.entries().windows(2) {
+            assert!(
+                pair[0].epoch < pair[1].epoch && pair[0].start_offset <= pair[1].start_offset,
+                "{}: epoch cache out of order: {:?} then {:?}",
+                self.dir,
+                pair[0],
+                pair[1]
+            );
+        }
+        self.assert_tail_contracts();
+    }
+
+    /// The invariants an append can break, checked in constant time: the
+    /// high watermark, the recovery point and the newest epoch's start
+    /// offset at most the log end offset, and the active segment starting
+    /// where the one before it ends.
+    fn assert_tail_contracts(&self) {
+        let leo = self.log_end_offset();
+        assert!(
+            self.high_watermark <= leo,
+            "{}: high watermark {} past the log end offset {leo}",
+            self.dir,
+            self.high_watermark
+        );
+        assert!(
+            self.recovery_point <= leo,
+            "{}: recovery point {} past the log end offset {leo}",
+            self.dir,
+            self.recovery_point
+        );
+        if let Some(e) = self.epoch_cache.latest_entry() {
+            assert!(
+                e.start_offset <= leo,
+                "{}: epoch {} starts at {} past the log end offset {leo}",
+                self.dir,
+                e.epoch,
+                e.start_offset
+            );
+        }
+        if let [.., before, active] = self.segments.as_slice() {
+            assert_eq!(
+                active.base_offset(),
+                before.next_offset(),
+                "{}: the active segment does not start where the previous one ends",
+                self.dir
+            );
+        }
     }
 }
