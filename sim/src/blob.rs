@@ -54,6 +54,15 @@ impl Blob {
         })
     }
 
+    /// A copy of `bytes`, never compressed, in one allocation (a batch
+    /// header written beside its shared records).
+    pub fn copy_of(bytes: &[u8]) -> Self {
+        Blob(Repr::Raw {
+            bytes: Arc::from(bytes),
+            range: 0..bytes.len(),
+        })
+    }
+
     /// An empty blob.
     pub fn empty() -> Self {
         Self::raw(Vec::new())

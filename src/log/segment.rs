@@ -159,7 +159,7 @@ impl LogSegment {
         out.push(Effect::Write {
             file: self.file.clone(),
             offset: self.size,
-            bytes: Blob::raw(batch.header().to_vec()),
+            bytes: Blob::copy_of(&batch.header()),
         });
         out.push(Effect::Write {
             file: self.file.clone(),
