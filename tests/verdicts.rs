@@ -6,7 +6,7 @@
 //! `cargo test --release --test verdicts -- --ignored`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::Command;
+mod common;
 
 const SEEDS: &str = "0..100";
 
@@ -63,21 +63,22 @@ const MUST_FAIL: [(&str, &[&str], &[&str]); 7] = [
 fn sweep(scenario: &str) -> BTreeMap<u64, BTreeSet<String>> {
     let out_dir =
         std::env::temp_dir().join(format!("ksim-verdicts-{}-{scenario}", std::process::id()));
-    let output = Command::new(env!("CARGO_BIN_EXE_ksim"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args([
+    let scenario_file = format!("scenarios/{scenario}.toml");
+    let out = out_dir.to_string_lossy();
+    let output = common::ksim(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")),
+        &[
             "explore",
-            &format!("scenarios/{scenario}.toml"),
+            &scenario_file,
             "--seeds",
             SEEDS,
             "--jobs",
             "2",
-        ])
-        .arg("--out")
-        .arg(&out_dir)
-        .output()
-        .expect("ksim runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
+            "--out",
+            &out,
+        ],
+    );
+    let stdout = common::stdout(&output);
     assert!(
         matches!(output.status.code(), Some(0 | 1)),
         "{scenario}: {stdout}"

@@ -979,13 +979,7 @@ mod tests {
     }
 
     fn write_at(bytes: &mut Vec<u8>, offset: u64, data: &[u8]) {
-        let offset = offset as usize;
-        if bytes.len() < offset {
-            bytes.resize(offset, 0);
-        }
-        let overlap = (bytes.len() - offset).min(data.len());
-        bytes[offset..offset + overlap].copy_from_slice(&data[..overlap]);
-        bytes.extend_from_slice(&data[overlap..]);
+        super::file::write_at(bytes, offset as usize, data);
     }
 
     /// The undo log against a reference that keeps a second, durable copy of

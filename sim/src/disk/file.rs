@@ -189,6 +189,18 @@ impl File {
     }
 }
 
+/// The reference the tests hold a file against: `data` written at
+/// `offset` of a plain byte vector (zeros fill a gap).
+#[cfg(test)]
+pub(crate) fn write_at(bytes: &mut Vec<u8>, offset: usize, data: &[u8]) {
+    if bytes.len() < offset {
+        bytes.resize(offset, 0);
+    }
+    let overlap = (bytes.len() - offset).min(data.len());
+    bytes[offset..offset + overlap].copy_from_slice(&data[..overlap]);
+    bytes.extend_from_slice(&data[overlap..]);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -205,15 +217,6 @@ mod tests {
         assert_eq!(at, f.len);
         let stored: usize = f.extents.iter().map(|e| e.blob.stored_len()).sum();
         assert_eq!(f.stored, stored as u64);
-    }
-
-    fn write_at(bytes: &mut Vec<u8>, offset: usize, data: &[u8]) {
-        if bytes.len() < offset {
-            bytes.resize(offset, 0);
-        }
-        let overlap = (bytes.len() - offset).min(data.len());
-        bytes[offset..offset + overlap].copy_from_slice(&data[..overlap]);
-        bytes.extend_from_slice(&data[overlap..]);
     }
 
     /// Random writes, cuts and range reads against a plain byte vector.
