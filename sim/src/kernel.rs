@@ -90,11 +90,21 @@ pub(crate) struct Event<N: Node> {
     pub(crate) kind: EventKind<N>,
 }
 
-/// The event queue: a binary heap of small (time, sequence, slot) keys over
-/// a slab holding the events themselves, so sifting moves 24 bytes, never a
-/// message. Pops in (time, insertion sequence) order, as the total order needs.
+/// Bits of a queue key that name the event's slab slot.
+const SLOT_BITS: u32 = 26;
+/// Most events a queue holds at once.
+const MAX_QUEUED: usize = 1 << SLOT_BITS;
+/// Insertion sequences stay below this (2.7 * 10^11 events in one run).
+const MAX_SEQ: u64 = 1 << (64 - SLOT_BITS);
+
+/// The event queue: a binary heap of 16-byte keys over a slab holding the
+/// events themselves, so sifting compares and moves one `u128`, never a
+/// message. A key is the time in its high 64 bits, then the insertion
+/// sequence, then the slot: pops come in (time, insertion sequence) order,
+/// as the total order needs (the sequence is unique, so the slot never
+/// decides).
 pub(crate) struct EventQueue<N: Node> {
-    heap: BinaryHeap<Reverse<(Nanos, u64, u32)>>,
+    heap: BinaryHeap<Reverse<u128>>,
     slab: Vec<Option<EventKind<N>>>,
     free: Vec<u32>,
 }
@@ -116,23 +126,33 @@ impl<N: Node> EventQueue<N> {
                 i
             }
             None => {
+                assert!(
+                    self.slab.len() < MAX_QUEUED,
+                    "more than {MAX_QUEUED} events queued at once"
+                );
                 self.slab.push(Some(event.kind));
                 (self.slab.len() - 1) as u32
             }
         };
-        self.heap.push(Reverse((event.at, event.seq, slot)));
+        assert!(event.seq < MAX_SEQ, "more than {MAX_SEQ} events in one run");
+        let key = u128::from(event.at) << 64 | u128::from(event.seq << SLOT_BITS | u64::from(slot));
+        self.heap.push(Reverse(key));
     }
 
     /// Time of the earliest event.
     #[inline]
     pub(crate) fn peek_at(&self) -> Option<Nanos> {
-        self.heap.peek().map(|Reverse((at, _, _))| *at)
+        self.heap.peek().map(|Reverse(key)| (key >> 64) as Nanos)
     }
 
     /// Takes the earliest event.
     #[inline]
     pub(crate) fn pop(&mut self) -> Option<Event<N>> {
-        let Reverse((at, seq, slot)) = self.heap.pop()?;
+        let Reverse(key) = self.heap.pop()?;
+        let at = (key >> 64) as Nanos;
+        let low = key as u64;
+        let seq = low >> SLOT_BITS;
+        let slot = (low & ((1 << SLOT_BITS) - 1)) as u32;
         let kind = self.slab[slot as usize].take().expect("a queued event");
         self.free.push(slot);
         Some(Event { at, seq, kind })
@@ -304,5 +324,78 @@ impl<N: Node> Kernel<N> {
                 token,
             })),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ctx::Ctx;
+
+    struct Quiet;
+    impl Node for Quiet {
+        type Msg = u32;
+        type Timer = ();
+        type Obs = ();
+        fn on_message(&mut self, _: &mut Ctx<'_, Self>, _: NodeId, _: u32) {}
+        fn on_timer(&mut self, _: &mut Ctx<'_, Self>, _: ()) {}
+    }
+
+    fn deliver(msg: u32) -> EventKind<Quiet> {
+        EventKind::Deliver {
+            from: NodeId(0),
+            to: NodeId(1),
+            epoch: 0,
+            msg,
+        }
+    }
+
+    #[test]
+    fn queue_pops_by_time_then_insertion_and_reuses_slots() {
+        let mut q = EventQueue::<Quiet>::with_capacity(4);
+        // (time, message) pushed with rising sequence numbers; ties at 5 and
+        // at u64::MAX must come out in insertion order.
+        let pushes = [(5, 0), (u64::MAX, 1), (1, 2), (5, 3), (u64::MAX, 4), (5, 5)];
+        for (seq, &(at, msg)) in pushes.iter().enumerate() {
+            q.push(Event {
+                at,
+                seq: seq as u64 + 1,
+                kind: deliver(msg),
+            });
+        }
+        // Pop two, push one: the freed slot is reused, the order still holds.
+        let mut out = Vec::new();
+        for _ in 0..2 {
+            let e = q.pop().unwrap();
+            let EventKind::Deliver { msg, .. } = e.kind else {
+                unreachable!()
+            };
+            out.push((e.at, e.seq, msg));
+        }
+        q.push(Event {
+            at: 5,
+            seq: 7,
+            kind: deliver(6),
+        });
+        assert_eq!(q.slab.len(), 6, "a freed slot is reused");
+        while let Some(e) = q.pop() {
+            let EventKind::Deliver { msg, .. } = e.kind else {
+                unreachable!()
+            };
+            out.push((e.at, e.seq, msg));
+        }
+        assert_eq!(
+            out,
+            [
+                (1, 3, 2),
+                (5, 1, 0),
+                (5, 4, 3),
+                (5, 6, 5),
+                (5, 7, 6),
+                (u64::MAX, 2, 1),
+                (u64::MAX, 5, 4)
+            ]
+        );
+        assert_eq!(q.peek_at(), None);
     }
 }
