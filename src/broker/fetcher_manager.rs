@@ -247,7 +247,7 @@ impl ReplicaFetcherManager {
                 errors = true;
                 continue;
             }
-            let mut out = Vec::new();
+            let mut out = replicas.logs.scratch();
             if let Some((div_epoch, div_end)) = answer.diverging_epoch {
                 // Kafka's truncateOnFetchResponse: to where both logs last agree.
                 let target = match p.log.end_offset_for_epoch(div_epoch) {

@@ -50,6 +50,10 @@ pub struct LogManager {
     fsyncs: BTreeMap<u64, FsyncPurpose>,
     flushes: BTreeMap<u64, FlushGroup>,
     next_token: u64,
+    /// An empty list with room, handed out by [`LogManager::scratch`] and
+    /// taken back by [`LogManager::apply`]: a log's effects need no
+    /// allocation of their own.
+    spare: Vec<Effect>,
 }
 
 impl LogManager {
@@ -61,7 +65,13 @@ impl LogManager {
             fsyncs: BTreeMap::new(),
             flushes: BTreeMap::new(),
             next_token: FSYNC_UNTRACKED,
+            spare: Vec::new(),
         }
+    }
+
+    /// An empty list for a log's effects, to hand to [`LogManager::apply`].
+    pub fn scratch(&mut self) -> Vec<Effect> {
+        std::mem::take(&mut self.spare)
     }
 
     /// Boot: recovers every partition log directory on `disk` (not the
@@ -118,10 +128,10 @@ impl LogManager {
         env: &mut Env<'_>,
         tp: &TopicIdPartition,
         log_end_offset: u64,
-        out: Vec<Effect>,
+        mut out: Vec<Effect>,
     ) {
         let mut segments = Vec::new();
-        for effect in out {
+        for effect in out.drain(..) {
             if effect.is_segment_fsync() {
                 if let Effect::Fsync { file, .. } = effect {
                     segments.push(file);
@@ -129,6 +139,9 @@ impl LogManager {
             } else {
                 env.push(effect);
             }
+        }
+        if out.capacity() > self.spare.capacity() {
+            self.spare = out;
         }
         if segments.is_empty() {
             return;

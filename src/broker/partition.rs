@@ -53,16 +53,12 @@ pub struct LeaderState {
 impl LeaderState {
     /// The ISR the high watermark must wait for: during an expansion the
     /// added replica already counts, during a shrink the removed one still does.
-    pub fn maximal_isr(&self) -> Vec<u32> {
-        let mut isr = self.isr.clone();
-        if let Some(p) = &self.pending {
-            for r in &p.proposed {
-                if !isr.contains(r) {
-                    isr.push(*r);
-                }
-            }
-        }
-        isr
+    pub fn maximal_isr(&self) -> impl Iterator<Item = u32> + '_ {
+        let proposed = self.pending.as_ref().map_or(&[][..], |p| &p.proposed[..]);
+        self.isr
+            .iter()
+            .copied()
+            .chain(proposed.iter().copied().filter(|r| !self.isr.contains(r)))
     }
 }
 
@@ -264,14 +260,15 @@ impl Partition {
             "{:?}: the high watermark went from {before} to {hw}",
             self.tp
         );
-        let isr = leader.maximal_isr();
+        let members = leader.maximal_isr().count();
         assert!(
-            isr.len() >= self.min_insync,
-            "{:?}: the high watermark moved to {hw} with the maximal ISR {isr:?} below min.insync.replicas {}",
+            members >= self.min_insync,
+            "{:?}: the high watermark moved to {hw} with the maximal ISR {:?} below min.insync.replicas {}",
             self.tp,
+            leader.maximal_isr().collect::<Vec<_>>(),
             self.min_insync
         );
-        for r in isr {
+        for r in leader.maximal_isr() {
             let end = if r == self.me {
                 self.log.log_end_offset()
             } else {
@@ -285,24 +282,22 @@ impl Partition {
         }
     }
 
-    /// A follower out of the ISR that has caught up: its log end offset is at
-    /// least the high watermark and the start of this leader epoch.
-    pub fn expand_candidate(&self) -> Option<u32> {
-        let leader = self.leader_state()?;
-        if leader.pending.is_some() {
-            return None;
+    /// Whether `follower`, out of the ISR, has caught up (Kafka's
+    /// `Partition.maybeExpandIsr` for the replica that just fetched): its
+    /// log end offset is at least the high watermark and the start of this
+    /// leader epoch, and no ISR change is in flight.
+    pub fn can_expand_with(&self, follower: u32) -> bool {
+        let Some(leader) = self.leader_state() else {
+            return false;
+        };
+        if leader.pending.is_some() || leader.isr.contains(&follower) {
+            return false;
         }
         let hw = self.log.high_watermark();
-        leader
-            .followers
-            .iter()
-            .find(|(r, f)| {
-                !leader.isr.contains(r)
-                    && self.replicas.contains(r)
-                    && f.log_end_offset >= hw
-                    && f.log_end_offset >= leader.epoch_start_offset
+        self.replicas.contains(&follower)
+            && leader.followers.get(&follower).is_some_and(|f| {
+                f.log_end_offset >= hw && f.log_end_offset >= leader.epoch_start_offset
             })
-            .map(|(&r, _)| r)
     }
 
     /// ISR members (not the leader) that have not caught up within `lag_ms`.
@@ -418,9 +413,10 @@ mod tests {
         let mut p = leader(&[1, 2], 1, 10);
         p.log.update_high_watermark(8);
         p.record_follower_fetch(3, 42, 7, 1000);
-        assert_eq!(p.expand_candidate(), None, "below the high watermark");
+        assert!(!p.can_expand_with(3), "below the high watermark");
         p.record_follower_fetch(3, 42, 8, 1100);
-        assert_eq!(p.expand_candidate(), Some(3));
+        assert!(p.can_expand_with(3));
+        assert!(!p.can_expand_with(2), "already in the ISR");
         let epoch = p.leader_state().unwrap().followers[&3].broker_epoch;
         assert_eq!(
             epoch, 42,

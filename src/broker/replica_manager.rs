@@ -649,7 +649,7 @@ impl ReplicaManager {
                     outcome: PartitionOutcome::Pending,
                 }),
                 SequenceCheck::Append => {
-                    let mut out = Vec::new();
+                    let mut out = self.logs.scratch();
                     let epoch = p.leader_epoch;
                     let batch = p.log.append_as_leader(batch, epoch, now_ms, &mut out);
                     p.producers.update(&batch);
@@ -752,7 +752,7 @@ impl ReplicaManager {
             if acks == 1 {
                 part.outcome = PartitionOutcome::Done(None);
             } else if p.log.high_watermark() >= required {
-                let maximal = p.leader_state().map_or(0, |l| l.maximal_isr().len());
+                let maximal = p.leader_state().map_or(0, |l| l.maximal_isr().count());
                 part.outcome = PartitionOutcome::Done(if maximal < p.min_insync {
                     Some(Errors::NotEnoughReplicasAfterAppend)
                 } else {
@@ -885,15 +885,20 @@ impl ReplicaManager {
         }
         // As Kafka's Partition.updateFollowerFetchState: the high watermark
         // is looked at when the follower's log end offset moved, the ISR
-        // expansion at every fetch.
+        // expansion with the fetching follower at every fetch.
+        let Some((follower, _)) = replica else {
+            return answers;
+        };
         for (tp, moved) in fetched {
             if moved {
                 self.maybe_advance_hw(env, &tp);
             }
             let candidate = self.partitions.get(&tp).and_then(|p| {
-                let r = p.expand_candidate()?;
+                if !p.can_expand_with(follower) {
+                    return None;
+                }
                 let mut isr = p.leader_state()?.isr.clone();
-                isr.push(r);
+                isr.push(follower);
                 Some(isr)
             });
             if let Some(isr) = candidate {

@@ -6,7 +6,7 @@
 
 use sim::Blob;
 
-use crate::node::{Effect, FSYNC_UNTRACKED};
+use crate::node::{Effect, FileName, FSYNC_UNTRACKED};
 
 /// Name of the leader epoch checkpoint in `dir`.
 pub fn leader_epoch_checkpoint_file(dir: &str) -> String {
@@ -20,7 +20,8 @@ pub fn tmp_file(path: &str) -> String {
 
 /// Replaces the file at `path` with `bytes`, atomically and durably.
 pub fn write_atomically(path: &str, bytes: Vec<u8>, out: &mut Vec<Effect>) {
-    let tmp = tmp_file(path);
+    let tmp: FileName = tmp_file(path).into();
+    let path: FileName = path.into();
     out.push(Effect::Write {
         file: tmp.clone(),
         offset: 0,
@@ -32,10 +33,10 @@ pub fn write_atomically(path: &str, bytes: Vec<u8>, out: &mut Vec<Effect>) {
     });
     out.push(Effect::Rename {
         from: tmp,
-        to: path.to_owned(),
+        to: path.clone(),
     });
     out.push(Effect::Fsync {
-        file: path.to_owned(),
+        file: path,
         token: FSYNC_UNTRACKED,
     });
 }

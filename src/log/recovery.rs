@@ -90,7 +90,9 @@ impl UnifiedLog {
             } else if *name == checkpoint_path {
                 checkpoint = Some(bytes);
             } else if *name == checkpoint_tmp {
-                out.push(Effect::Remove { file: name.clone() });
+                out.push(Effect::Remove {
+                    file: name.clone().into(),
+                });
             }
         }
 
@@ -131,7 +133,7 @@ impl UnifiedLog {
                     below_recovery_point: expected < recovery_point,
                 });
                 out.push(Effect::Truncate {
-                    file: name.to_owned(),
+                    file: name.to_owned().into(),
                     len: valid,
                 });
             }
@@ -140,7 +142,7 @@ impl UnifiedLog {
         if segments.is_empty() {
             let segment = LogSegment::new(dir, 0);
             out.push(Effect::Write {
-                file: segment.file().to_owned(),
+                file: segment.file().to_owned().into(),
                 offset: 0,
                 bytes: Blob::empty(),
             });
@@ -221,6 +223,6 @@ fn remove_segment(name: &str, bytes: &[u8], report: &mut RecoveryReport, out: &m
     report.batches_cut += count_decodable_batches(bytes);
     report.segments_removed.push(name.to_owned());
     out.push(Effect::Remove {
-        file: name.to_owned(),
+        file: name.to_owned().into(),
     });
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use sim::Blob;
 
 use super::batch::{BatchError, RecordBatch, RECORD_BATCH_OVERHEAD};
-use crate::node::Effect;
+use crate::node::{Effect, FileName};
 
 /// Kafka's segment file name: the base offset as 20 zero-padded digits.
 pub fn segment_file_name(dir: &str, base_offset: u64) -> String {
@@ -48,7 +48,7 @@ pub enum ScanStop {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LogSegment {
     base_offset: u64,
-    file: String,
+    file: FileName,
     batches: Vec<Arc<RecordBatch>>,
     /// Byte position of each batch in the file.
     positions: Vec<u64>,
@@ -62,7 +62,7 @@ impl LogSegment {
     pub(crate) fn new(dir: &str, base_offset: u64) -> Self {
         Self {
             base_offset,
-            file: segment_file_name(dir, base_offset),
+            file: segment_file_name(dir, base_offset).into(),
             batches: Vec::new(),
             positions: Vec::new(),
             ends: Vec::new(),

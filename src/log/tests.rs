@@ -31,7 +31,7 @@ impl Disk {
                     offset,
                     bytes,
                 } => {
-                    let f = self.files.entry(file).or_default();
+                    let f = self.files.entry(file.to_string()).or_default();
                     let offset = offset as usize;
                     if f.len() < offset {
                         f.resize(offset, 0);
@@ -42,19 +42,21 @@ impl Disk {
                     f.extend_from_slice(&bytes[overlap..]);
                 }
                 Effect::Truncate { file, len } => {
-                    if let Some(f) = self.files.get_mut(&file) {
+                    if let Some(f) = self.files.get_mut(&*file) {
                         f.truncate(len as usize);
                     }
                 }
                 Effect::Remove { file } => {
-                    self.files.remove(&file);
+                    self.files.remove(&*file);
                 }
                 Effect::Rename { from, to } => {
-                    if let Some(f) = self.files.remove(&from) {
-                        self.files.insert(to, f);
+                    if let Some(f) = self.files.remove(&*from) {
+                        self.files.insert(to.to_string(), f);
                     }
                 }
-                Effect::Fsync { file, .. } => *self.fsyncs.entry(file).or_default() += 1,
+                Effect::Fsync { file, .. } => {
+                    *self.fsyncs.entry(file.to_string()).or_default() += 1
+                }
                 other => panic!("a log asks for no {other:?}"),
             }
         }
@@ -148,12 +150,12 @@ fn batch_writes(offset: u64, batch: &RecordBatch) -> [Effect; 2] {
     let file = "orders-0/00000000000000000000.log".to_owned();
     [
         Effect::Write {
-            file: file.clone(),
+            file: file.clone().into(),
             offset,
             bytes: sim::Blob::raw(batch.header().to_vec()),
         },
         Effect::Write {
-            file,
+            file: file.into(),
             offset: offset + RECORD_BATCH_OVERHEAD as u64,
             bytes: batch.records_blob().clone(),
         },
@@ -624,20 +626,20 @@ fn appends_assign_offsets_epochs_and_write_checkpoint() {
         out[..4],
         [
             Effect::Write {
-                file: tmp.clone(),
+                file: tmp.clone().into(),
                 offset: 0,
                 bytes: b"0\n1\n1 0\n".to_vec().into()
             },
             Effect::Fsync {
-                file: tmp.clone(),
+                file: tmp.clone().into(),
                 token: FSYNC_UNTRACKED,
             },
             Effect::Rename {
-                from: tmp.clone(),
-                to: checkpoint.clone()
+                from: tmp.clone().into(),
+                to: checkpoint.clone().into()
             },
             Effect::Fsync {
-                file: checkpoint.clone(),
+                file: checkpoint.clone().into(),
                 token: FSYNC_UNTRACKED,
             },
         ]
@@ -760,7 +762,7 @@ fn torn_tail_is_cut() {
         assert_eq!(
             repairs[0],
             Effect::Truncate {
-                file: segment_file_name(DIR, 0),
+                file: segment_file_name(DIR, 0).into(),
                 len: valid as u64
             }
         );
@@ -882,14 +884,12 @@ fn corrupt_middle_batch_cuts_the_log_and_removes_later_segments() {
     assert_eq!(recovered.log_end_offset(), victim.base_offset);
     assert_eq!(recovered.segments().len(), 2);
     let mut expected = vec![Effect::Truncate {
-        file: second.file().to_owned(),
+        file: second.file().to_owned().into(),
         len: victim_pos as u64,
     }];
-    expected.extend(
-        later_files
-            .iter()
-            .map(|f| Effect::Remove { file: f.clone() }),
-    );
+    expected.extend(later_files.iter().map(|f| Effect::Remove {
+        file: f.clone().into(),
+    }));
     assert_eq!(repairs[..expected.len()], expected[..]);
     let report = recovered.recovery_report();
     assert_eq!(report.segments_removed, later_files);
@@ -970,7 +970,7 @@ fn offset_gaps_end_the_log() {
         ["orders-0/00000000000000000000.log"]
     );
     assert!(repairs.contains(&Effect::Write {
-        file: segment_file_name(DIR, 0),
+        file: segment_file_name(DIR, 0).into(),
         offset: 0,
         bytes: sim::Blob::empty()
     }));
@@ -1005,7 +1005,7 @@ fn recovery_rebuilds_a_lost_or_garbled_checkpoint() {
         assert_eq!(
             repairs[0],
             Effect::Remove {
-                file: format!("{checkpoint}.tmp")
+                file: format!("{checkpoint}.tmp").into()
             }
         );
         assert_eq!(recovered.epoch_cache(), log.epoch_cache());
@@ -1042,7 +1042,7 @@ fn truncate_to_removes_bytes_segments_and_epochs() {
     let removed: Vec<String> = out
         .iter()
         .filter_map(|o| match o {
-            Effect::Remove { file } => Some(file.clone()),
+            Effect::Remove { file } => Some(file.to_string()),
             _ => None,
         })
         .collect();
@@ -1050,7 +1050,7 @@ fn truncate_to_removes_bytes_segments_and_epochs() {
     assert!(out.iter().any(|o| matches!(o, Effect::Truncate { .. })));
     assert!(out.iter().any(|o| matches!(
         o,
-        Effect::Rename { to, .. } if *to == leader_epoch_checkpoint_file(DIR)
+        Effect::Rename { to, .. } if *to == leader_epoch_checkpoint_file(DIR).into()
     )));
     disk.apply(&mut out);
     for f in removed {
@@ -1109,7 +1109,7 @@ fn flush_policy_by_messages() {
         assert!(
             out.iter().any(|o| *o
                 == Effect::Fsync {
-                    file: segment_file_name(DIR, 0),
+                    file: segment_file_name(DIR, 0).into(),
                     token: FSYNC_UNTRACKED,
                 }),
             "append {i}: {out:?}"
@@ -1127,7 +1127,7 @@ fn flush_policy_by_messages() {
         assert!(out.iter().all(|o| !o.is_segment_fsync()), "{out:?}");
         assert!(!out.iter().any(|o| *o
             == Effect::Fsync {
-                file: segment_file_name(DIR, 0),
+                file: segment_file_name(DIR, 0).into(),
                 token: FSYNC_UNTRACKED,
             }));
     }
@@ -1194,7 +1194,7 @@ fn flush_covers_unflushed_segments_and_recovery_point_is_guarded() {
     assert_eq!(
         out,
         [Effect::Fsync {
-            file: active.clone(),
+            file: active.clone().into(),
             token: FSYNC_UNTRACKED,
         }]
     );

@@ -326,7 +326,7 @@ impl UnifiedLog {
                 .map_or(leo, |next| next.base_offset());
             if segment.base_offset() < upto && end > self.recovery_point {
                 out.push(Effect::Fsync {
-                    file: segment.file().to_owned(),
+                    file: segment.file().to_owned().into(),
                     token: FSYNC_UNTRACKED,
                 });
             }
@@ -417,7 +417,7 @@ impl UnifiedLog {
         while self.segments.len() > 1 && self.active().base_offset() > target {
             if let Some(segment) = self.segments.pop() {
                 out.push(Effect::Remove {
-                    file: segment.file().to_owned(),
+                    file: segment.file().to_owned().into(),
                 });
             }
         }

@@ -8,6 +8,7 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -20,6 +21,10 @@ use crate::protocol::Message;
 
 /// An fsync token nobody waits for (a checkpoint file's own fsync).
 pub const FSYNC_UNTRACKED: u64 = 0;
+
+/// A file's name in an effect: shared, so a segment names its file in
+/// every write without copying the name.
+pub type FileName = Arc<str>;
 
 /// One thing a component asks the world to do.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,7 +47,7 @@ pub enum Effect {
     /// Write `bytes` at byte `offset` of `file` (creating it if absent).
     Write {
         /// File name.
-        file: String,
+        file: FileName,
         /// Byte position.
         offset: u64,
         /// The bytes (shared: a batch's records are written without a copy).
@@ -51,26 +56,26 @@ pub enum Effect {
     /// Cut `file` to `len` bytes.
     Truncate {
         /// File name.
-        file: String,
+        file: FileName,
         /// New length.
         len: u64,
     },
     /// Delete `file`.
     Remove {
         /// File name.
-        file: String,
+        file: FileName,
     },
     /// Rename `from` to `to`, replacing `to`.
     Rename {
         /// Old name.
-        from: String,
+        from: FileName,
         /// New name.
-        to: String,
+        to: FileName,
     },
     /// Make `file` durable; its completion comes back as `Fsynced(token)`.
     Fsync {
         /// File name.
-        file: String,
+        file: FileName,
         /// Handed back on completion ([`FSYNC_UNTRACKED`]: nobody waits).
         token: u64,
     },
@@ -174,7 +179,7 @@ impl<'a> Env<'a> {
     }
 
     /// Writes `bytes` at `offset` of `file`.
-    pub fn write(&mut self, file: impl Into<String>, offset: u64, bytes: Vec<u8>) {
+    pub fn write(&mut self, file: impl Into<FileName>, offset: u64, bytes: Vec<u8>) {
         self.push(Effect::Write {
             file: file.into(),
             offset,
@@ -183,7 +188,7 @@ impl<'a> Env<'a> {
     }
 
     /// Cuts `file` to `len` bytes.
-    pub fn truncate(&mut self, file: impl Into<String>, len: u64) {
+    pub fn truncate(&mut self, file: impl Into<FileName>, len: u64) {
         self.push(Effect::Truncate {
             file: file.into(),
             len,
@@ -191,12 +196,12 @@ impl<'a> Env<'a> {
     }
 
     /// Deletes `file`.
-    pub fn remove(&mut self, file: impl Into<String>) {
+    pub fn remove(&mut self, file: impl Into<FileName>) {
         self.push(Effect::Remove { file: file.into() });
     }
 
     /// Renames `from` to `to`.
-    pub fn rename(&mut self, from: impl Into<String>, to: impl Into<String>) {
+    pub fn rename(&mut self, from: impl Into<FileName>, to: impl Into<FileName>) {
         self.push(Effect::Rename {
             from: from.into(),
             to: to.into(),
@@ -204,7 +209,7 @@ impl<'a> Env<'a> {
     }
 
     /// Asks for an fsync of `file`, completing as `Fsynced(token)`.
-    pub fn fsync(&mut self, file: impl Into<String>, token: u64) {
+    pub fn fsync(&mut self, file: impl Into<FileName>, token: u64) {
         self.push(Effect::Fsync {
             file: file.into(),
             token,

@@ -8,15 +8,7 @@ const HEADER_BYTES: usize = 8;
 
 /// CRC-32C (Castagnoli), as Kafka's record batches use.
 pub(crate) fn crc32c(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &byte in bytes {
-        crc ^= u32::from(byte);
-        for _ in 0..8 {
-            let mask = (crc & 1).wrapping_neg();
-            crc = (crc >> 1) ^ (0x82F6_3B78 & mask);
-        }
-    }
-    !crc
+    crc32c::crc32c(bytes)
 }
 
 /// One frame around `body` (never empty).

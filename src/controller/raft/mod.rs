@@ -251,7 +251,7 @@ impl RaftOutput {
 
     fn write(file: &str, offset: u64, bytes: Vec<u8>) -> Self {
         RaftOutput::Io(Effect::Write {
-            file: file.to_owned(),
+            file: file.to_owned().into(),
             offset,
             bytes: sim::Blob::raw(bytes),
         })
@@ -259,14 +259,14 @@ impl RaftOutput {
 
     fn truncate(file: &str, len: u64) -> Self {
         RaftOutput::Io(Effect::Truncate {
-            file: file.to_owned(),
+            file: file.to_owned().into(),
             len,
         })
     }
 
     fn fsync(file: &str, token: u64) -> Self {
         RaftOutput::Io(Effect::Fsync {
-            file: file.to_owned(),
+            file: file.to_owned().into(),
             token,
         })
     }
