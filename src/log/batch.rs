@@ -9,7 +9,7 @@
 //! partitionLeaderEpoch: i32   |
 //! magic: i8 (= 2)             |
 //! crc: u32                    CRC-32C of everything below
-//! attributes: i16             (0: no compression, CreateTime, not transactional, not control)
+//! attributes: i16             (no compression, CreateTime; bit 4 transactional, bit 5 control)
 //! lastOffsetDelta: i32
 //! baseTimestamp: i64
 //! maxTimestamp: i64
@@ -50,6 +50,10 @@ pub const NO_SEQUENCE: i32 = -1;
 pub const NO_PARTITION_LEADER_EPOCH: i32 = -1;
 /// The only batch format modelled.
 pub const MAGIC_V2: i8 = 2;
+/// Batch attribute bit: its records belong to a transaction.
+pub const TRANSACTIONAL_FLAG: i16 = 0x10;
+/// Batch attribute bit: it holds a control record, not data.
+pub const CONTROL_FLAG: i16 = 0x20;
 /// `baseOffset` + `batchLength`: the bytes before the length-counted part.
 pub const LOG_OVERHEAD: usize = 12;
 /// Size of a batch header (a batch without records), Kafka's `RECORD_BATCH_OVERHEAD`.
@@ -172,10 +176,37 @@ impl BatchBuilder {
     /// # Panics
     /// When no record was appended (Kafka never sends an empty batch).
     pub fn build(&self, producer_id: i64, producer_epoch: i16, base_sequence: i32) -> RecordBatch {
+        self.build_with(0, producer_id, producer_epoch, base_sequence)
+    }
+
+    /// [`BatchBuilder::build`] for a transactional producer: the batch
+    /// carries the transactional attribute (`isTransactional: true`).
+    pub fn build_transactional(
+        &self,
+        producer_id: i64,
+        producer_epoch: i16,
+        base_sequence: i32,
+    ) -> RecordBatch {
+        self.build_with(
+            TRANSACTIONAL_FLAG,
+            producer_id,
+            producer_epoch,
+            base_sequence,
+        )
+    }
+
+    fn build_with(
+        &self,
+        attributes: i16,
+        producer_id: i64,
+        producer_epoch: i16,
+        base_sequence: i32,
+    ) -> RecordBatch {
         assert!(self.count > 0, "a batch holds at least one record");
         let mut batch = RecordBatch {
             base_offset: 0,
             partition_leader_epoch: NO_PARTITION_LEADER_EPOCH,
+            attributes,
             producer_id,
             producer_epoch,
             base_sequence,
@@ -197,6 +228,8 @@ pub struct RecordBatch {
     pub base_offset: u64,
     /// Epoch of the leader that appended it (-1 = none).
     pub partition_leader_epoch: i32,
+    /// [`TRANSACTIONAL_FLAG`] and [`CONTROL_FLAG`] (no other bit is modelled).
+    attributes: i16,
     /// Idempotent producer id (-1 = none, [`NO_PRODUCER_ID`]).
     pub producer_id: i64,
     /// Producer epoch (-1 = none).
@@ -272,6 +305,47 @@ impl RecordBatch {
         batch
     }
 
+    /// The control batch of one end transaction marker (Kafka's
+    /// `MemoryRecords.withEndTransactionMarker`): transactional and control,
+    /// no sequence, the marker's key and value as its one record.
+    pub fn end_txn_marker(
+        producer_id: i64,
+        producer_epoch: i16,
+        marker: EndTransactionMarker,
+        timestamp_ms: u64,
+    ) -> Self {
+        let mut builder = BatchBuilder::new();
+        builder.append(Some(&marker.key()), &marker.value(), timestamp_ms);
+        builder.build_with(
+            TRANSACTIONAL_FLAG | CONTROL_FLAG,
+            producer_id,
+            producer_epoch,
+            NO_SEQUENCE,
+        )
+    }
+
+    /// Whether its records belong to a transaction (`isTransactional`).
+    pub fn is_transactional(&self) -> bool {
+        self.attributes & TRANSACTIONAL_FLAG != 0
+    }
+
+    /// Whether it holds a control record (`isControl`).
+    pub fn is_control(&self) -> bool {
+        self.attributes & CONTROL_FLAG != 0
+    }
+
+    /// The end transaction marker a control batch holds.
+    pub fn end_txn_marker_of(&self) -> Option<EndTransactionMarker> {
+        if !self.is_control() {
+            return None;
+        }
+        let mut marker = None;
+        self.for_each_record(|r| {
+            marker = marker.or_else(|| EndTransactionMarker::parse(r.key?, r.value));
+        });
+        marker
+    }
+
     /// The same batch at `base_offset` in `leader_epoch`: what the leader
     /// writes (its records are shared, not copied).
     pub fn stamped(&self, base_offset: u64, leader_epoch: i32) -> Self {
@@ -298,6 +372,7 @@ impl RecordBatch {
     /// The header fields the CRC covers, from attributes to recordCount.
     fn crc_header(&self) -> [u8; RECORD_BATCH_OVERHEAD - ATTRIBUTES_OFFSET] {
         let mut h = [0u8; RECORD_BATCH_OVERHEAD - ATTRIBUTES_OFFSET];
+        h[0..2].copy_from_slice(&self.attributes.to_be_bytes());
         h[2..6].copy_from_slice(&(self.last_offset_delta as i32).to_be_bytes());
         h[6..14].copy_from_slice(&(self.base_timestamp as i64).to_be_bytes());
         h[14..22].copy_from_slice(&(self.max_timestamp as i64).to_be_bytes());
@@ -446,6 +521,92 @@ impl RecordBatch {
     }
 }
 
+/// The type of a control record (Kafka's `ControlRecordType`); only the
+/// two end transaction markers are modelled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ControlRecordType {
+    /// The transaction aborted (type id 0).
+    Abort,
+    /// The transaction committed (type id 1).
+    Commit,
+}
+
+impl ControlRecordType {
+    /// Its type id in a control record's key.
+    pub fn type_id(self) -> i16 {
+        match self {
+            ControlRecordType::Abort => 0,
+            ControlRecordType::Commit => 1,
+        }
+    }
+
+    /// Its name as Kafka prints it (`endTxnMarker: COMMIT`).
+    pub fn name(self) -> &'static str {
+        match self {
+            ControlRecordType::Abort => "ABORT",
+            ControlRecordType::Commit => "COMMIT",
+        }
+    }
+}
+
+/// The control record that ends a transaction in a partition (Kafka's
+/// `EndTransactionMarker`). Key: version (int16, 0) and control type
+/// (int16); value: version (int16, 0) and the coordinator epoch (int32).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct EndTransactionMarker {
+    /// COMMIT or ABORT.
+    pub control_type: ControlRecordType,
+    /// The epoch of the transaction coordinator that wrote it.
+    pub coordinator_epoch: i32,
+}
+
+/// Version of the control record key and of the marker value written.
+const END_TXN_MARKER_VERSION: i16 = 0;
+
+impl EndTransactionMarker {
+    /// The control record key: version, then type id.
+    pub fn key(&self) -> [u8; 4] {
+        let mut key = [0u8; 4];
+        key[..2].copy_from_slice(&END_TXN_MARKER_VERSION.to_be_bytes());
+        key[2..].copy_from_slice(&self.control_type.type_id().to_be_bytes());
+        key
+    }
+
+    /// The record value: version, then coordinator epoch.
+    pub fn value(&self) -> [u8; 6] {
+        let mut value = [0u8; 6];
+        value[..2].copy_from_slice(&END_TXN_MARKER_VERSION.to_be_bytes());
+        value[2..].copy_from_slice(&self.coordinator_epoch.to_be_bytes());
+        value
+    }
+
+    /// Reads a marker from a control record's key and value, as Kafka's
+    /// `EndTransactionMarker.deserialize` does: a key of 4 bytes with a
+    /// version of 0 and type ABORT or COMMIT, a value of at least 6 bytes
+    /// with a version not below 0 (a later version is read as version 0).
+    pub fn parse(key: &[u8], value: &[u8]) -> Option<Self> {
+        let version = i16::from_be_bytes(key.get(..2)?.try_into().ok()?);
+        let type_id = i16::from_be_bytes(key.get(2..4)?.try_into().ok()?);
+        if key.len() != 4 || version != 0 {
+            return None;
+        }
+        let control_type = match type_id {
+            0 => ControlRecordType::Abort,
+            1 => ControlRecordType::Commit,
+            _ => return None,
+        };
+        let value_version = i16::from_be_bytes(value.get(..2)?.try_into().ok()?);
+        let coordinator_epoch = i32::from_be_bytes(value.get(2..6)?.try_into().ok()?);
+        if value_version < 0 {
+            return None;
+        }
+        Some(Self {
+            control_type,
+            coordinator_epoch,
+        })
+    }
+}
+
 /// Kafka's `DefaultRecordBatch.incrementSequence`: sequences wrap from
 /// `i32::MAX` to 0.
 pub fn increment_sequence(sequence: i32, increment: i32) -> i32 {
@@ -489,7 +650,12 @@ fn decode_checked(batch: &[u8], base_offset: i64, crc: u32) -> Option<RecordBatc
     let producer_epoch = r.i16()?;
     let base_sequence = r.i32()?;
     let count = r.i32()?;
-    if base_offset < 0 || attributes != 0 || count < 1 || last_offset_delta != count - 1 {
+    let modelled = [0, TRANSACTIONAL_FLAG, TRANSACTIONAL_FLAG | CONTROL_FLAG];
+    if base_offset < 0
+        || !modelled.contains(&attributes)
+        || count < 1
+        || last_offset_delta != count - 1
+    {
         return None;
     }
     let records = &batch[RECORD_BATCH_OVERHEAD..];
@@ -504,9 +670,18 @@ fn decode_checked(batch: &[u8], base_offset: i64, crc: u32) -> Option<RecordBatc
     if rr.remaining() != 0 || seen_max != max_ts || first_ts != Some(base_ts) {
         return None;
     }
+    if attributes & CONTROL_FLAG != 0 {
+        // The only control batch modelled: one end transaction marker.
+        let mut rr = Reader::new(records);
+        let marker = read_record(&mut rr, base_ts, 0)?;
+        if count != 1 || EndTransactionMarker::parse(marker.key?, marker.value).is_none() {
+            return None;
+        }
+    }
     Some(RecordBatch {
         base_offset: base_offset as u64,
         partition_leader_epoch: i32::from_be_bytes(batch[12..16].try_into().ok()?),
+        attributes,
         producer_id,
         producer_epoch,
         base_sequence,

@@ -44,12 +44,14 @@ mod unified_log;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_control;
 
 pub use ::crc32c::crc32c;
 pub use batch::{
-    increment_sequence, BatchBuilder, BatchError, Record, RecordBatch, RecordView, LOG_OVERHEAD,
-    MAGIC_V2, NO_PARTITION_LEADER_EPOCH, NO_PRODUCER_EPOCH, NO_PRODUCER_ID, NO_SEQUENCE,
-    RECORD_BATCH_OVERHEAD,
+    increment_sequence, BatchBuilder, BatchError, ControlRecordType, EndTransactionMarker, Record,
+    RecordBatch, RecordView, CONTROL_FLAG, LOG_OVERHEAD, MAGIC_V2, NO_PARTITION_LEADER_EPOCH,
+    NO_PRODUCER_EPOCH, NO_PRODUCER_ID, NO_SEQUENCE, RECORD_BATCH_OVERHEAD, TRANSACTIONAL_FLAG,
 };
 pub use checkpoint_file::leader_epoch_checkpoint_file;
 pub use config::LogConfig;

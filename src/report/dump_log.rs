@@ -307,6 +307,17 @@ fn dump_records(out: &mut String, batch: &RecordBatch) {
             r.timestamp_ms,
             r.value.len()
         );
+        // As Kafka's DumpLogSegments: a control record shows its marker,
+        // not its key and payload.
+        if let Some(marker) = batch.end_txn_marker_of() {
+            let _ = writeln!(
+                out,
+                " endTxnMarker: {} coordinatorEpoch: {}",
+                marker.control_type.name(),
+                marker.coordinator_epoch
+            );
+            continue;
+        }
         if let Some(k) = &r.key {
             let _ = write!(out, " key: {}", String::from_utf8_lossy(k));
         }
@@ -553,6 +564,39 @@ mod tests {
             Some(format!("Found {} invalid bytes at the end of x.log", 20).as_str())
         );
         assert_eq!(whole + 20, file.len());
+    }
+
+    #[test]
+    fn a_control_batch_prints_its_end_txn_marker_as_kafka_does() {
+        use crate::log::{ControlRecordType, EndTransactionMarker};
+        let mut builder = crate::log::BatchBuilder::new();
+        builder.append(None, &crate::client::record_value(1 << 40, 20), 1000);
+        let mut data = builder.build_transactional(4005, 16, 0);
+        data.base_offset = 0;
+        let marker = EndTransactionMarker {
+            control_type: ControlRecordType::Commit,
+            coordinator_epoch: 3,
+        };
+        let mut control = RecordBatch::end_txn_marker(4005, 16, marker, 1001);
+        control.base_offset = 1;
+        let mut file = data.encode();
+        file.extend(control.encode());
+        let mut out = String::new();
+        let t = dump_segment(&mut out, "orders-0/x.log", 0, &file, None);
+        assert_eq!(t.batches, 2);
+        let lines: Vec<&str> = out.lines().collect();
+        assert!(lines[2].contains("producerId: 4005 producerEpoch: 16 partitionLeaderEpoch: -1 isTransactional: true isControl: false"), "{}", lines[2]);
+        assert!(
+            lines[3].ends_with("payload: record producer-1#0"),
+            "{}",
+            lines[3]
+        );
+        assert!(lines[4].starts_with("baseOffset: 1 lastOffset: 1 count: 1 baseSequence: -1 lastSequence: -1 producerId: 4005 producerEpoch: 16 partitionLeaderEpoch: -1 isTransactional: true isControl: true"), "{}", lines[4]);
+        assert!(lines[4].contains(" size: 78 "), "{}", lines[4]);
+        assert_eq!(
+            lines[5],
+            "| offset: 1 CreateTime: 1001 keySize: 4 valueSize: 6 sequence: -1 headerKeys: [] endTxnMarker: COMMIT coordinatorEpoch: 3"
+        );
     }
 
     #[test]
