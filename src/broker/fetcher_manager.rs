@@ -275,7 +275,7 @@ impl ReplicaFetcherManager {
                 }
                 // The follower's high watermark: the leader's, capped by its own log.
                 let hw = answer.high_watermark.min(p.log.log_end_offset());
-                p.log.update_high_watermark(hw);
+                p.update_high_watermark(hw);
             }
             let leo = p.log.log_end_offset();
             replicas.logs.apply(env, &answer.tp, leo, out);

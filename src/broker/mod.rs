@@ -24,6 +24,8 @@ mod replica_manager;
 mod server;
 #[cfg(test)]
 mod tests_replica_manager;
+#[cfg(test)]
+mod tests_transactions;
 
 pub use group_service::GroupCoordinatorService;
 pub use lifecycle::{BrokerLifecycleManager, LifecycleEvent};

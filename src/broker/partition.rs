@@ -108,6 +108,7 @@ impl Partition {
         for batch in log.batches() {
             producers.update(batch);
         }
+        producers.on_high_watermark_updated(log.high_watermark());
         Self {
             tp,
             topic_id: Uuid(0),
@@ -141,7 +142,30 @@ impl Partition {
         for batch in self.log.batches() {
             self.producers.update(batch);
         }
+        self.producers
+            .on_high_watermark_updated(self.log.high_watermark());
         Some(leo - self.log.log_end_offset())
+    }
+
+    /// Moves the high watermark to `hw` (see [`UnifiedLog::update_high_watermark`])
+    /// and lets the producer state know. Returns whether it moved.
+    pub fn update_high_watermark(&mut self, hw: u64) -> bool {
+        let moved = self.log.update_high_watermark(hw);
+        if moved {
+            self.producers
+                .on_high_watermark_updated(self.log.high_watermark());
+        }
+        moved
+    }
+
+    /// The last stable offset (Kafka's `UnifiedLog.lastStableOffset`): the
+    /// first offset of a transaction not yet decided and replicated, capped
+    /// by the high watermark. A read_committed consumer reads below it.
+    pub fn last_stable_offset(&self) -> u64 {
+        let hw = self.log.high_watermark();
+        self.producers
+            .first_unstable_offset()
+            .map_or(hw, |first| first.min(hw))
     }
 
     /// Appends a batch replicated from the leader (Kafka's
@@ -152,8 +176,10 @@ impl Partition {
         now_ms: u64,
         out: &mut Vec<Effect>,
     ) -> Result<(), AppendError> {
+        self.log
+            .append_as_follower(Arc::clone(&batch), now_ms, out)?;
         self.producers.update(&batch);
-        self.log.append_as_follower(batch, now_ms, out)
+        Ok(())
     }
 
     /// The leader state, if leading.
@@ -406,6 +432,63 @@ mod tests {
     fn a_leader_truncating_breaks_the_contract() {
         let mut p = leader(&[1, 2, 3], 2, 10);
         p.truncate_to(5, &mut Vec::new());
+    }
+
+    #[test]
+    fn the_last_stable_offset_waits_for_open_and_unreplicated_transactions() {
+        use crate::log::{BatchBuilder, ControlRecordType, EndTransactionMarker};
+        let mut p = leader(&[1, 2, 3], 2, 2);
+        p.update_high_watermark(2);
+        assert_eq!(
+            p.last_stable_offset(),
+            2,
+            "no transaction: the high watermark"
+        );
+        let mut b = BatchBuilder::new();
+        b.append(None, b"t", 0);
+        let txn = p
+            .log
+            .append_as_leader(&b.build_transactional(7, 0, 0), 0, 0, &mut Vec::new());
+        p.producers.update(&txn);
+        p.update_high_watermark(3);
+        assert_eq!(
+            p.last_stable_offset(),
+            2,
+            "the open transaction from offset 2"
+        );
+        let commit = EndTransactionMarker {
+            control_type: ControlRecordType::Commit,
+            coordinator_epoch: 0,
+        };
+        let marker = RecordBatch::end_txn_marker(7, 0, commit, 0);
+        let marker = p.log.append_as_leader(&marker, 0, 0, &mut Vec::new());
+        p.producers.update(&marker);
+        assert_eq!(p.log.log_end_offset(), 4);
+        assert_eq!(
+            p.last_stable_offset(),
+            2,
+            "committed, marker not replicated"
+        );
+        p.update_high_watermark(4);
+        assert_eq!(p.last_stable_offset(), 4, "decided and replicated");
+        // A restarted replica rebuilds the same from its log.
+        let rebuilt = Partition::new(p.tp, p.log.clone(), 2, 2);
+        assert_eq!(rebuilt.last_stable_offset(), 4);
+    }
+
+    #[test]
+    fn a_follower_batch_that_does_not_append_leaves_the_producer_state_alone() {
+        use crate::log::BatchBuilder;
+        let mut p = leader(&[1, 2, 3], 2, 2);
+        p.role = Role::Follower { leader: 2 };
+        let mut b = BatchBuilder::new();
+        b.append(None, b"t", 0);
+        let mut gap = b.build_transactional(7, 0, 0);
+        gap.base_offset = 5;
+        assert!(p
+            .append_as_follower(Arc::new(gap), 0, &mut Vec::new())
+            .is_err());
+        assert_eq!(p.producers.open_transaction(7), None);
     }
 
     #[test]

@@ -1,13 +1,17 @@
 //! `ProducerStateManager`: per producer id, the epoch and the last five
 //! batches' sequences and offsets, so a leader rejects out-of-order batches
 //! and answers a retried duplicate with its original offset (Kafka's
-//! ProducerStateManager / ProducerAppendInfo). Rebuilt from the log itself,
-//! so a new leader and a restarted broker know what was written.
+//! ProducerStateManager / ProducerAppendInfo); and the partition's
+//! transactions: those still open (their first offset holds back the last
+//! stable offset), those whose marker the high watermark has not passed
+//! yet, and the aborted ones (Kafka's transaction index, what a
+//! read_committed fetch returns as `AbortedTransactions`). Rebuilt from the
+//! log itself, so a new leader and a restarted broker know what was written.
 
 use std::collections::{BTreeMap, VecDeque};
 
 use crate::errors::Errors;
-use crate::log::RecordBatch;
+use crate::log::{ControlRecordType, RecordBatch};
 
 /// Kafka's `ProducerStateEntry.NUM_BATCHES_TO_RETAIN`.
 pub const NUM_BATCHES_TO_RETAIN: usize = 5;
@@ -24,6 +28,24 @@ struct BatchMetadata {
 struct ProducerEntry {
     epoch: i16,
     batches: VecDeque<BatchMetadata>,
+    /// First offset of its open transaction in this partition.
+    current_txn_first_offset: Option<u64>,
+    /// Epoch of the coordinator that wrote its last marker.
+    coordinator_epoch: i32,
+}
+
+/// An aborted transaction of the partition (an entry of Kafka's
+/// `TransactionIndex`, `AbortedTxn`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct AbortedTxn {
+    /// The transactional producer.
+    pub producer_id: i64,
+    /// Its first record in this partition.
+    pub first_offset: u64,
+    /// Its ABORT marker's offset.
+    pub last_offset: u64,
+    /// The last stable offset once it completed.
+    pub last_stable_offset: u64,
 }
 
 /// What a leader should do with an idempotent batch.
@@ -41,6 +63,13 @@ pub enum SequenceCheck {
 #[derive(Clone, Debug, Default)]
 pub struct ProducerStateManager {
     producers: BTreeMap<i64, ProducerEntry>,
+    /// Open transactions: first offset to producer id (Kafka's `ongoingTxns`).
+    ongoing: BTreeMap<u64, i64>,
+    /// Completed transactions whose marker is not below the high watermark
+    /// yet: first offset to marker offset (Kafka's `unreplicatedTxns`).
+    unreplicated: BTreeMap<u64, u64>,
+    /// Aborted transactions, in marker order.
+    aborted: Vec<AbortedTxn>,
 }
 
 fn in_sequence(last_seq: i32, next_seq: i32) -> bool {
@@ -103,6 +132,37 @@ impl ProducerStateManager {
             entry.epoch = batch.producer_epoch;
             entry.batches.clear();
         }
+        if let Some(marker) = batch.end_txn_marker_of() {
+            // Kafka's appendEndTxnMarker: the open transaction completes.
+            entry.coordinator_epoch = marker.coordinator_epoch;
+            let Some(first_offset) = entry.current_txn_first_offset.take() else {
+                return;
+            };
+            self.ongoing.remove(&first_offset);
+            let last_offset = batch.base_offset;
+            self.unreplicated.insert(first_offset, last_offset);
+            if marker.control_type == ControlRecordType::Abort {
+                // Kafka's lastStableOffset(completedTxn): the first offset of
+                // the next open transaction of another producer, else past
+                // the marker.
+                let last_stable_offset = self
+                    .ongoing
+                    .iter()
+                    .find(|&(_, &pid)| pid != batch.producer_id)
+                    .map_or(last_offset + 1, |(&first, _)| first);
+                self.aborted.push(AbortedTxn {
+                    producer_id: batch.producer_id,
+                    first_offset,
+                    last_offset,
+                    last_stable_offset,
+                });
+            }
+            return;
+        }
+        if batch.is_transactional() && entry.current_txn_first_offset.is_none() {
+            entry.current_txn_first_offset = Some(batch.base_offset);
+            self.ongoing.insert(batch.base_offset, batch.producer_id);
+        }
         entry.batches.push_back(BatchMetadata {
             first_seq: batch.base_sequence,
             last_seq: batch.last_sequence(),
@@ -113,9 +173,41 @@ impl ProducerStateManager {
         }
     }
 
+    /// The high watermark moved to `hw`: completed transactions whose
+    /// marker it passed no longer hold the last stable offset back
+    /// (Kafka's `onHighWatermarkUpdated`).
+    pub fn on_high_watermark_updated(&mut self, hw: u64) {
+        self.unreplicated.retain(|_, &mut marker| marker >= hw);
+    }
+
+    /// The first offset of a transaction not yet decided and replicated
+    /// (Kafka's `firstUnstableOffset`): the last stable offset is this or
+    /// the high watermark, whichever is lower.
+    pub fn first_unstable_offset(&self) -> Option<u64> {
+        let ongoing = self.ongoing.keys().next();
+        let unreplicated = self.unreplicated.keys().next();
+        ongoing.into_iter().chain(unreplicated).min().copied()
+    }
+
+    /// The first offset of `producer_id`'s open transaction here.
+    pub fn open_transaction(&self, producer_id: i64) -> Option<u64> {
+        self.producers.get(&producer_id)?.current_txn_first_offset
+    }
+
+    /// Aborted transactions overlapping `[start, upper)` (Kafka's
+    /// `collectAbortedTransactions`): what a read_committed fetch from
+    /// `start` up to `upper` is told to drop.
+    pub fn aborted_transactions(&self, start: u64, upper: u64) -> Vec<AbortedTxn> {
+        self.aborted
+            .iter()
+            .filter(|t| t.last_offset >= start && t.first_offset < upper)
+            .copied()
+            .collect()
+    }
+
     /// Forgets everything (before a rebuild after truncation).
     pub fn clear(&mut self) {
-        self.producers.clear();
+        *self = Self::default();
     }
 }
 

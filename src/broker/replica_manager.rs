@@ -471,7 +471,7 @@ impl ReplicaManager {
             return;
         };
         let before = p.log.high_watermark();
-        p.log.update_high_watermark(hw);
+        p.update_high_watermark(hw);
         if p.log.config().contracts {
             p.assert_high_watermark_contract(before);
         }
