@@ -30,8 +30,6 @@ struct ProducerEntry {
     batches: VecDeque<BatchMetadata>,
     /// First offset of its open transaction in this partition.
     current_txn_first_offset: Option<u64>,
-    /// Epoch of the coordinator that wrote its last marker.
-    coordinator_epoch: i32,
 }
 
 /// An aborted transaction of the partition (an entry of Kafka's
@@ -134,7 +132,8 @@ impl ProducerStateManager {
         }
         if let Some(marker) = batch.end_txn_marker_of() {
             // Kafka's appendEndTxnMarker: the open transaction completes.
-            entry.coordinator_epoch = marker.coordinator_epoch;
+            // (Its check of the coordinator epoch belongs to the leader's
+            // append of WriteTxnMarkers, not modelled yet.)
             let Some(first_offset) = entry.current_txn_first_offset.take() else {
                 return;
             };
