@@ -106,7 +106,7 @@ impl GroupCoordinatorService {
         let partition = self.coordinator.partition_of(group_id);
         if self.loading.contains(&partition) {
             let response = error_response(&request, Errors::CoordinatorLoadInProgress);
-            reply(env, reply_to, KafkaResponse::Group(response));
+            reply(env, reply_to, KafkaResponse::Group(Box::new(response)));
             return;
         }
         let now_ms = env.now_ms();
@@ -210,7 +210,7 @@ impl GroupCoordinatorService {
         while let Some(o) = queue.pop_front() {
             match o {
                 CoordinatorOutput::Reply(to, response) => {
-                    reply(env, to, KafkaResponse::Group(response));
+                    reply(env, to, KafkaResponse::Group(Box::new(response)));
                 }
                 CoordinatorOutput::Append {
                     id,

@@ -331,7 +331,7 @@ impl BrokerServer {
             }
             KafkaRequest::Group { group_id, request } => {
                 self.groups
-                    .handle(env, &mut self.replicas, reply_to, &group_id, request)
+                    .handle(env, &mut self.replicas, reply_to, &group_id, *request)
             }
             KafkaRequest::ListOffsets {
                 tp,

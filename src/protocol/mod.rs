@@ -173,8 +173,9 @@ pub enum KafkaRequest {
     Group {
         /// The group id.
         group_id: String,
-        /// The request.
-        request: CoordinatorRequest,
+        /// The request (boxed: group requests are rare and large, and every
+        /// message is as large as its largest kind).
+        request: Box<CoordinatorRequest>,
     },
 }
 
@@ -248,8 +249,9 @@ pub enum KafkaResponse {
         /// The coordinator's broker id (-1 on error).
         node_id: i32,
     },
-    /// The coordinator's answer to a [`KafkaRequest::Group`].
-    Group(CoordinatorResponse),
+    /// The coordinator's answer to a [`KafkaRequest::Group`] (boxed, as
+    /// the request).
+    Group(Box<CoordinatorResponse>),
 }
 
 /// A request or response with the client's correlation id.

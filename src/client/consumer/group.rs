@@ -61,7 +61,7 @@ impl Consumer {
                 MembershipOutput::Send(broker, request) => {
                     let request = KafkaRequest::Group {
                         group_id: self.config.membership.group_id.clone(),
-                        request,
+                        request: Box::new(request),
                     };
                     self.send(env, broker, request, InFlight::Membership);
                 }
@@ -138,7 +138,7 @@ impl Consumer {
         }
         let request = KafkaRequest::Group {
             group_id: self.config.membership.group_id.clone(),
-            request: CoordinatorRequest::OffsetCommit {
+            request: Box::new(CoordinatorRequest::OffsetCommit {
                 generation_id: generation,
                 member_id: self.membership.member_id().to_owned(),
                 group_instance_id: self.config.membership.group_instance_id.clone(),
@@ -146,7 +146,7 @@ impl Consumer {
                     .iter()
                     .map(|&(p, o, e)| (TopicPartition::new(&self.config.topic, p), o, e))
                     .collect(),
-            },
+            }),
         };
         env.observe(ConsumerObs::CommitSent {
             generation,
@@ -186,12 +186,12 @@ impl Consumer {
         }
         let request = KafkaRequest::Group {
             group_id: self.config.membership.group_id.clone(),
-            request: CoordinatorRequest::OffsetFetch {
+            request: Box::new(CoordinatorRequest::OffsetFetch {
                 partitions: wanted
                     .iter()
                     .map(|&p| TopicPartition::new(&self.config.topic, p))
                     .collect(),
-            },
+            }),
         };
         let requested_at = env.now();
         self.send(
@@ -214,8 +214,13 @@ impl Consumer {
     ) {
         let now_ms = env.now_ms();
         let mut out = Vec::new();
+        // A coordinator's answer (Ok) or another response (Err).
+        let response = match response {
+            KafkaResponse::Group(response) => Ok(*response),
+            other => Err(other),
+        };
         match (what, response) {
-            (InFlight::FindCoordinator, KafkaResponse::FindCoordinator { error, node_id }) => {
+            (InFlight::FindCoordinator, Err(KafkaResponse::FindCoordinator { error, node_id })) => {
                 self.find_in_flight = false;
                 let found = match error {
                     Some(e) => Err(e),
@@ -223,15 +228,12 @@ impl Consumer {
                 };
                 self.membership.on_find_coordinator(now_ms, found, &mut out);
             }
-            (InFlight::Membership, KafkaResponse::Group(response)) => {
+            (InFlight::Membership, Ok(response)) => {
                 let partitions = self.partitions_per_topic();
                 self.membership
                     .on_response(now_ms, &partitions, response, &mut out);
             }
-            (
-                InFlight::Commit(commit),
-                KafkaResponse::Group(CoordinatorResponse::OffsetCommit { results }),
-            ) => {
+            (InFlight::Commit(commit), Ok(CoordinatorResponse::OffsetCommit { results })) => {
                 let error = results.iter().find_map(|(_, e)| *e);
                 if let Some(e) = error {
                     self.membership.on_offsets_error(now_ms, e, &mut out);
@@ -244,7 +246,7 @@ impl Consumer {
                     requested_at,
                     partitions,
                 },
-                KafkaResponse::Group(CoordinatorResponse::OffsetFetch { error, offsets }),
+                Ok(CoordinatorResponse::OffsetFetch { error, offsets }),
             ) => {
                 let retry_at_ms = now_ms + self.config.retry_backoff_ms;
                 for p in partitions {

@@ -427,7 +427,7 @@ impl Consumer {
             if let super::membership::MembershipOutput::Send(broker, request) = o {
                 let request = KafkaRequest::Group {
                     group_id: self.config.membership.group_id.clone(),
-                    request,
+                    request: Box::new(request),
                 };
                 self.send(env, broker, request, InFlight::Membership);
             }
