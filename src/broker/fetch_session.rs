@@ -360,11 +360,20 @@ mod tests {
         }
     }
 
+    fn fresh() -> (FetchSessionCache, FetchSessionHandler) {
+        (FetchSessionCache::default(), FetchSessionHandler::default())
+    }
+
+    /// The leader's context for the fetch the follower built, at `now`.
+    fn context(cache: &mut FetchSessionCache, now: Nanos, built: &BuiltFetch) -> FetchContext {
+        cache.new_context(now, built.metadata, &built.partitions, &built.forgotten)
+    }
+
     /// Opens a session over partitions 0 and 1 (both at offset 0, HW 5).
     fn open(cache: &mut FetchSessionCache, handler: &mut FetchSessionHandler) -> u32 {
         let built = handler.build([ask(0, 0), ask(1, 0)]);
         assert_eq!(built.metadata.epoch, FetchMetadata::INITIAL_EPOCH);
-        let ctx = cache.new_context(0, built.metadata, &built.partitions, &built.forgotten);
+        let ctx = context(cache, 0, &built);
         assert_eq!(ctx, FetchContext::Full);
         let (id, sent) = cache.respond(0, ctx, &built.partitions, vec![answer(0, 5), answer(1, 5)]);
         assert_ne!(id, FetchMetadata::INVALID_SESSION_ID);
@@ -375,8 +384,7 @@ mod tests {
 
     #[test]
     fn a_full_fetch_opens_a_session_and_the_next_fetch_names_only_what_changed() {
-        let (mut cache, mut handler) =
-            (FetchSessionCache::default(), FetchSessionHandler::default());
+        let (mut cache, mut handler) = fresh();
         let id = open(&mut cache, &mut handler);
         // Partition 1 moved on; partition 0 did not.
         let built = handler.build([ask(0, 0), ask(1, 3)]);
@@ -389,7 +397,7 @@ mod tests {
         );
         assert_eq!(built.partitions, vec![ask(1, 3)]);
         assert!(built.forgotten.is_empty());
-        let ctx = cache.new_context(1, built.metadata, &built.partitions, &built.forgotten);
+        let ctx = context(&mut cache, 1, &built);
         assert_eq!(ctx, FetchContext::Incremental { id });
         // The leader reads the whole session, as last asked.
         assert_eq!(cache.session_partitions(id), vec![ask(0, 0), ask(1, 3)]);
@@ -400,37 +408,34 @@ mod tests {
 
     #[test]
     fn an_incremental_answer_carries_a_partition_whose_high_watermark_moved() {
-        let (mut cache, mut handler) =
-            (FetchSessionCache::default(), FetchSessionHandler::default());
+        let (mut cache, mut handler) = fresh();
         let id = open(&mut cache, &mut handler);
         let built = handler.build([ask(0, 0), ask(1, 0)]);
-        let ctx = cache.new_context(1, built.metadata, &built.partitions, &built.forgotten);
+        let ctx = context(&mut cache, 1, &built);
         let (_, sent) = cache.respond(1, ctx, &[], vec![answer(0, 5), answer(1, 7)]);
         assert_eq!(sent, vec![answer(1, 7)]);
         // Told once, not again.
         handler.handle_response(None, id);
         let built = handler.build([ask(0, 0), ask(1, 0)]);
-        let ctx = cache.new_context(2, built.metadata, &built.partitions, &built.forgotten);
+        let ctx = context(&mut cache, 2, &built);
         let (_, sent) = cache.respond(2, ctx, &[], vec![answer(0, 5), answer(1, 7)]);
         assert!(sent.is_empty(), "{sent:?}");
     }
 
     #[test]
     fn a_partition_no_longer_followed_is_forgotten_by_the_session() {
-        let (mut cache, mut handler) =
-            (FetchSessionCache::default(), FetchSessionHandler::default());
+        let (mut cache, mut handler) = fresh();
         let id = open(&mut cache, &mut handler);
         let built = handler.build([ask(0, 0)]);
         assert_eq!(built.forgotten, vec![tp(1)]);
         assert!(handler.sent(&tp(1)).is_none());
-        cache.new_context(1, built.metadata, &built.partitions, &built.forgotten);
+        context(&mut cache, 1, &built);
         assert_eq!(cache.session_partitions(id), vec![ask(0, 0)]);
     }
 
     #[test]
     fn an_out_of_step_epoch_is_refused_and_the_follower_falls_back_to_a_full_fetch() {
-        let (mut cache, mut handler) =
-            (FetchSessionCache::default(), FetchSessionHandler::default());
+        let (mut cache, mut handler) = fresh();
         let id = open(&mut cache, &mut handler);
         let stale = FetchMetadata {
             session_id: id,
@@ -472,13 +477,12 @@ mod tests {
 
     #[test]
     fn a_broken_connection_makes_the_next_fetch_full_in_a_new_session() {
-        let (mut cache, mut handler) =
-            (FetchSessionCache::default(), FetchSessionHandler::default());
+        let (mut cache, mut handler) = fresh();
         let id = open(&mut cache, &mut handler);
         handler.handle_error();
         let built = handler.build([ask(0, 0), ask(1, 0)]);
         assert_eq!(built.partitions.len(), 2);
-        let ctx = cache.new_context(5, built.metadata, &built.partitions, &built.forgotten);
+        let ctx = context(&mut cache, 5, &built);
         assert_eq!(ctx, FetchContext::Full);
         let (new_id, _) =
             cache.respond(5, ctx, &built.partitions, vec![answer(0, 5), answer(1, 5)]);
