@@ -5,8 +5,13 @@
 //! padding); either way every reader sees exactly the bytes written.
 //! Compression is a memory layout, never a behaviour: two blobs with the
 //! same bytes are equal however they are stored.
+//!
+//! Compressing costs time at every write and read, and only pays off when
+//! a run holds much data: a run that will not turns it off for its thread
+//! with [`compact_blobs`] (a run never shares its blobs with another).
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::ops::Range;
@@ -14,6 +19,17 @@ use std::sync::Arc;
 
 /// Blobs shorter than this are never compressed.
 const COMPRESS_FROM: usize = 512;
+
+thread_local! {
+    /// Whether `Blob::new` on this thread may compress.
+    static COMPACT: Cell<bool> = const { Cell::new(true) };
+}
+
+/// Sets whether [`Blob::new`] on this thread may compress (the default),
+/// returning the previous setting. Changes no byte any reader sees.
+pub fn compact_blobs(compact: bool) -> bool {
+    COMPACT.with(|c| c.replace(compact))
+}
 
 #[derive(Clone)]
 enum Repr {
@@ -33,7 +49,7 @@ pub struct Blob(Repr);
 impl Blob {
     /// The bytes, compressed in memory when that saves at least a fifth.
     pub fn new(bytes: Vec<u8>) -> Self {
-        if bytes.len() >= COMPRESS_FROM {
+        if bytes.len() >= COMPRESS_FROM && COMPACT.with(Cell::get) {
             let block = lz4_flex::block::compress(&bytes);
             if block.len() * 5 <= bytes.len() * 4 {
                 return Blob(Repr::Lz4 {
@@ -196,6 +212,17 @@ mod tests {
         assert_eq!(blob.to_vec(), bytes);
         assert_eq!(blob.slice(150..4321).to_vec(), bytes[150..4321]);
         assert_eq!(blob, Blob::raw(bytes), "equal by content");
+    }
+
+    #[test]
+    fn a_thread_that_turned_compaction_off_stores_blobs_as_written() {
+        let bytes = padded(10_000);
+        let was = compact_blobs(false);
+        let blob = Blob::new(bytes.clone());
+        compact_blobs(was);
+        assert!(was, "compaction is on by default");
+        assert_eq!(blob.stored_len(), 10_000);
+        assert_eq!(blob, Blob::new(bytes), "equal to its compressed twin");
     }
 
     #[test]

@@ -53,6 +53,28 @@ use topology::{Live, Role, Topology};
 /// Bytes of each record value the workload writes.
 const RECORD_VALUE_BYTES: usize = 100;
 
+/// Record values a run may write before its blobs are kept compressed in
+/// memory: below this the whole run fits easily as written, and
+/// compressing would only cost time (a seventh of a `broker_crash` seed).
+const COMPACT_BLOBS_FROM_BYTES: u64 = 256 << 20;
+
+/// Whether a run of `scenario` should keep its blobs compressed: whether
+/// its producers may write at least [`COMPACT_BLOBS_FROM_BYTES`] of values.
+fn compact_blobs(scenario: &Scenario) -> bool {
+    let sending_ns = scenario.duration_ns + scenario.settle_ns / 2;
+    let values: u64 = scenario
+        .producers
+        .iter()
+        .map(|p| {
+            let records = u128::from(p.rate.records) * u128::from(sending_ns)
+                / u128::from(p.rate.per_ns.max(1));
+            let bytes = records * u128::from(p.count) * RECORD_VALUE_BYTES as u128;
+            u64::try_from(bytes).unwrap_or(u64::MAX)
+        })
+        .fold(0, u64::saturating_add);
+    values >= COMPACT_BLOBS_FROM_BYTES
+}
+
 /// Options of one run beyond the scenario and seed.
 #[derive(Clone, Debug, Default)]
 pub struct RunOptions {
@@ -335,5 +357,19 @@ fn sim_config(scenario: &Scenario) -> SimConfig {
             writeback_interval_ns: disk.writeback_interval_ns,
             dirty_expire_ns: disk.dirty_expire_ns,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::compact_blobs;
+    use crate::scenario::load;
+
+    #[test]
+    fn only_runs_writing_hundreds_of_megabytes_keep_blobs_compressed() {
+        let small = load("scenarios/broker_crash.toml".as_ref()).expect("it loads");
+        let large = load("scenarios/bench_throughput.toml".as_ref()).expect("it loads");
+        assert!(!compact_blobs(&small), "150k records of 100 bytes");
+        assert!(compact_blobs(&large), "12.5M records of 100 bytes");
     }
 }

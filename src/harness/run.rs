@@ -89,6 +89,8 @@ impl Run {
             Some(m) => m.apply(scenario),
             None => scenario.clone(),
         };
+        // Memory layout only: the same bytes either way.
+        sim::blob::compact_blobs(super::compact_blobs(&scenario));
         let mut sim = build(&scenario, &topology, seed, options);
         if let Some(path) = &options.trace {
             let trace_error = |e: std::io::Error| TraceError {
