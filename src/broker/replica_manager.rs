@@ -830,7 +830,7 @@ impl ReplicaManager {
             FetchContext::Incremental { id } => self.fetch_sessions.session_partitions(id),
             FetchContext::Sessionless | FetchContext::Full => partitions,
         };
-        let answers = self.read_fetch(env, replica, &partitions);
+        let answers = self.read_fetch(env, replica, &partitions, true);
         let has_data = answers
             .iter()
             .any(|a| a.error.is_some() || !a.batches.is_empty() || a.diverging_epoch.is_some());
@@ -866,19 +866,24 @@ impl ReplicaManager {
         reply(env, f.reply_to, response);
     }
 
-    /// Reads what a fetch asks for, recording follower positions.
+    /// Reads what a fetch asks for; with `update_fetch_state`, records
+    /// follower positions too. As Kafka's `Partition.fetchRecords`, which
+    /// updates a follower's fetch state only when the fetch arrives, not
+    /// when a DelayedFetch completes (`readFromPurgatory = true`).
     fn read_fetch(
         &mut self,
         env: &mut Env<'_>,
         replica: Option<(u32, u64)>,
         partitions: &[FetchPartition],
+        update_fetch_state: bool,
     ) -> Vec<FetchedPartition> {
         let now_ms = env.now_ms();
+        let recording = replica.filter(|_| update_fetch_state);
         let mut answers = Vec::with_capacity(partitions.len());
         let mut fetched = Vec::with_capacity(partitions.len());
         for req in partitions {
-            let (answer, moved) = self.read_partition(replica, req, now_ms);
-            if replica.is_some() && answer.error.is_none() && answer.diverging_epoch.is_none() {
+            let (answer, moved) = self.read_partition(replica, recording.is_some(), req, now_ms);
+            if recording.is_some() && answer.error.is_none() && answer.diverging_epoch.is_none() {
                 fetched.push((req.tp, moved));
             }
             answers.push(answer);
@@ -886,7 +891,7 @@ impl ReplicaManager {
         // As Kafka's Partition.updateFollowerFetchState: the high watermark
         // is looked at when the follower's log end offset moved, the ISR
         // expansion with the fetching follower at every fetch.
-        let Some((follower, _)) = replica else {
+        let Some((follower, _)) = recording else {
             return answers;
         };
         for (tp, moved) in fetched {
@@ -909,10 +914,11 @@ impl ReplicaManager {
     }
 
     /// One partition of a fetch, and whether the fetching follower's log
-    /// end offset moved.
+    /// end offset moved (recorded only with `update_fetch_state`).
     fn read_partition(
         &mut self,
         replica: Option<(u32, u64)>,
+        update_fetch_state: bool,
         req: &FetchPartition,
         now_ms: u64,
     ) -> (FetchedPartition, bool) {
@@ -958,7 +964,7 @@ impl ReplicaManager {
             return (answer, false);
         }
         let mut moved = false;
-        if let Some((follower, broker_epoch)) = replica {
+        if let Some((follower, broker_epoch)) = replica.filter(|_| update_fetch_state) {
             if p.replicas.contains(&follower) {
                 moved = p.record_follower_fetch(follower, broker_epoch, req.fetch_offset, now_ms);
             }
@@ -1006,7 +1012,7 @@ impl ReplicaManager {
     }
 
     fn answer_fetch(&mut self, env: &mut Env<'_>, f: DelayedFetch) {
-        let answers = self.read_fetch(env, f.replica, &f.partitions);
+        let answers = self.read_fetch(env, f.replica, &f.partitions, false);
         self.send_fetch_response(env, &f, answers);
     }
 
