@@ -355,7 +355,9 @@ mod tests {
             error: None,
             high_watermark,
             log_end_offset: high_watermark,
+            last_stable_offset: high_watermark,
             diverging_epoch: None,
+            aborted_transactions: Vec::new(),
             batches: Vec::new(),
         }
     }

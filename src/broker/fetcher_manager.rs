@@ -22,7 +22,9 @@ use super::partition::{Partition, Role};
 use super::{BrokerObs, BrokerTimer};
 use crate::errors::Errors;
 use crate::node::{Address, Env, KafkaNodeId, NetworkClient};
-use crate::protocol::{FetchPartition, FetchedPartition, KafkaRequest, TopicIdPartition, TpMap};
+use crate::protocol::{
+    FetchPartition, FetchedPartition, IsolationLevel, KafkaRequest, TopicIdPartition, TpMap,
+};
 
 /// A Fetch in flight: its leader.
 #[derive(Clone, Debug)]
@@ -117,6 +119,7 @@ impl ReplicaFetcherManager {
         let request = KafkaRequest::Fetch {
             replica: Some((self.me, broker_epoch)),
             max_wait_ms: self.config.replica_fetch_wait_max_ms,
+            isolation_level: IsolationLevel::ReadUncommitted,
             session: built.metadata,
             partitions: built.partitions,
             forgotten: built.forgotten,

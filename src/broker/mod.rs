@@ -23,6 +23,8 @@ mod purgatory;
 mod replica_manager;
 mod server;
 #[cfg(test)]
+mod tests_read_committed;
+#[cfg(test)]
 mod tests_replica_manager;
 #[cfg(test)]
 mod tests_transactions;

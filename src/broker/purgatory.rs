@@ -11,7 +11,7 @@ use super::fetch_session::FetchContext;
 use super::BrokerTimer;
 use crate::errors::Errors;
 use crate::node::{Address, Deadline, Env};
-use crate::protocol::{FetchPartition, TopicIdPartition};
+use crate::protocol::{FetchPartition, IsolationLevel, TopicIdPartition};
 
 /// Who a response goes to: the requester and its correlation id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -87,14 +87,25 @@ impl DelayedProduce {
 pub struct DelayedFetch {
     /// Who to answer.
     pub reply_to: ReplyTo,
-    /// The follower's broker id and broker epoch (None: a consumer).
-    pub replica: Option<(u32, u64)>,
+    /// Who fetches, and what it may see.
+    pub params: FetchParams,
     /// Its fetch session's terms.
     pub context: FetchContext,
     /// What it reads (an incremental fetch: its whole session).
     pub partitions: Vec<FetchPartition>,
     /// When it is answered anyway (`max_wait_ms`).
     pub deadline: Nanos,
+}
+
+/// Who fetches and what it may see (Kafka's `FetchParams`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FetchParams {
+    /// The follower's broker id and broker epoch (None: a consumer).
+    pub replica: Option<(u32, u64)>,
+    /// How long the leader may hold an empty fetch.
+    pub max_wait_ms: u64,
+    /// read_committed or read_uncommitted (a consumer's `isolation.level`).
+    pub isolation_level: IsolationLevel,
 }
 
 impl DelayedFetch {

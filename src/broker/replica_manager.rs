@@ -25,7 +25,7 @@ use super::log_manager::LogManager;
 use super::partition::{FollowerState, LeaderState, Partition, PendingIsr, Role};
 use super::producer_state::SequenceCheck;
 use super::purgatory::{
-    DelayedFetch, DelayedOperationPurgatory, DelayedProduce, PartitionOutcome,
+    DelayedFetch, DelayedOperationPurgatory, DelayedProduce, FetchParams, PartitionOutcome,
     ProducePartitionStatus, ProduceWaiter, ReplyTo,
 };
 use super::{BrokerObs, BrokerTimer};
@@ -36,8 +36,9 @@ use crate::log::{Record, RecordBatch};
 use crate::metadata::MetadataImage;
 use crate::node::{Address, DiskView, Env};
 use crate::protocol::{
-    FetchMetadata, FetchPartition, FetchedPartition, KafkaMsg, KafkaResponse, ProduceData,
-    ProduceResult, TopicId, TopicIdPartition, Topics, TpMap, EARLIEST_TIMESTAMP,
+    AbortedTransaction, FetchMetadata, FetchPartition, FetchedPartition, IsolationLevel, KafkaMsg,
+    KafkaResponse, ProduceData, ProduceResult, TopicId, TopicIdPartition, Topics, TpMap,
+    EARLIEST_TIMESTAMP,
 };
 
 /// What the replica manager tells the broker's group coordinator about
@@ -803,13 +804,11 @@ impl ReplicaManager {
     /// whose last fetched epoch is not in the leader's log gets the diverging
     /// epoch to truncate to. An empty fetch waits until data arrives or
     /// `max_wait_ms` passes.
-    #[allow(clippy::too_many_arguments)]
     pub fn handle_fetch(
         &mut self,
         env: &mut Env<'_>,
         reply_to: ReplyTo,
-        replica: Option<(u32, u64)>,
-        max_wait_ms: u64,
+        params: FetchParams,
         session: FetchMetadata,
         partitions: Vec<FetchPartition>,
         forgotten: Vec<TopicIdPartition>,
@@ -830,18 +829,18 @@ impl ReplicaManager {
             FetchContext::Incremental { id } => self.fetch_sessions.session_partitions(id),
             FetchContext::Sessionless | FetchContext::Full => partitions,
         };
-        let answers = self.read_fetch(env, replica, &partitions, true);
+        let answers = self.read_fetch(env, params, &partitions, true);
         let has_data = answers
             .iter()
             .any(|a| a.error.is_some() || !a.batches.is_empty() || a.diverging_epoch.is_some());
         let delayed = DelayedFetch {
             reply_to,
-            replica,
+            params,
             context,
             partitions,
-            deadline: env.now() + max_wait_ms * MILLIS,
+            deadline: env.now() + params.max_wait_ms * MILLIS,
         };
-        if has_data || max_wait_ms == 0 {
+        if has_data || params.max_wait_ms == 0 {
             self.send_fetch_response(env, &delayed, answers);
         } else {
             self.purgatory.add_fetch(env, delayed);
@@ -873,16 +872,16 @@ impl ReplicaManager {
     fn read_fetch(
         &mut self,
         env: &mut Env<'_>,
-        replica: Option<(u32, u64)>,
+        params: FetchParams,
         partitions: &[FetchPartition],
         update_fetch_state: bool,
     ) -> Vec<FetchedPartition> {
         let now_ms = env.now_ms();
-        let recording = replica.filter(|_| update_fetch_state);
+        let recording = params.replica.filter(|_| update_fetch_state);
         let mut answers = Vec::with_capacity(partitions.len());
         let mut fetched = Vec::with_capacity(partitions.len());
         for req in partitions {
-            let (answer, moved) = self.read_partition(replica, recording.is_some(), req, now_ms);
+            let (answer, moved) = self.read_partition(params, recording.is_some(), req, now_ms);
             if recording.is_some() && answer.error.is_none() && answer.diverging_epoch.is_none() {
                 fetched.push((req.tp, moved));
             }
@@ -917,17 +916,20 @@ impl ReplicaManager {
     /// end offset moved (recorded only with `update_fetch_state`).
     fn read_partition(
         &mut self,
-        replica: Option<(u32, u64)>,
+        params: FetchParams,
         update_fetch_state: bool,
         req: &FetchPartition,
         now_ms: u64,
     ) -> (FetchedPartition, bool) {
+        let replica = params.replica;
         let mut answer = FetchedPartition {
             tp: req.tp,
             error: None,
             high_watermark: 0,
             log_end_offset: 0,
+            last_stable_offset: 0,
             diverging_epoch: None,
+            aborted_transactions: Vec::new(),
             batches: Vec::new(),
         };
         let Some(p) = self.partitions.get_mut(&req.tp).filter(|p| p.is_leader()) else {
@@ -946,6 +948,7 @@ impl ReplicaManager {
         }
         answer.high_watermark = p.log.high_watermark();
         answer.log_end_offset = p.log.log_end_offset();
+        answer.last_stable_offset = p.last_stable_offset();
         if let (Some(last_epoch), Some(_)) = (req.last_fetched_epoch, replica) {
             if self.config.truncation == Truncation::LeaderEpoch {
                 let end = p.log.end_offset_for_epoch(last_epoch).unwrap_or((-1, 0));
@@ -955,10 +958,7 @@ impl ReplicaManager {
                 }
             }
         }
-        let max_offset = match replica {
-            Some(_) => p.log.log_end_offset(),
-            None => p.log.high_watermark(),
-        };
+        let max_offset = fetch_upper_bound(p, params);
         if req.fetch_offset > p.log.log_end_offset() {
             answer.error = Some(Errors::OffsetOutOfRange);
             return (answer, false);
@@ -974,6 +974,21 @@ impl ReplicaManager {
             max_offset,
             self.config.replica_fetch_max_bytes,
         );
+        if params.isolation_level == IsolationLevel::ReadCommitted {
+            // Kafka's collectAbortedTransactions: those overlapping the data read.
+            if let Some(last) = answer.batches.last() {
+                let upper = last.next_offset();
+                answer.aborted_transactions = p
+                    .producers
+                    .aborted_transactions(req.fetch_offset, upper)
+                    .into_iter()
+                    .map(|t| AbortedTransaction {
+                        producer_id: t.producer_id,
+                        first_offset: t.first_offset,
+                    })
+                    .collect();
+            }
+        }
         (answer, moved)
     }
 
@@ -984,14 +999,10 @@ impl ReplicaManager {
             let ready = self.purgatory.fetch(id).is_some_and(|f| {
                 f.partitions.iter().any(|r| {
                     &r.tp == tp
-                        && self.partitions.get(tp).is_some_and(|p| {
-                            let limit = if f.replica.is_some() {
-                                p.log.log_end_offset()
-                            } else {
-                                p.log.high_watermark()
-                            };
-                            limit > r.fetch_offset
-                        })
+                        && self
+                            .partitions
+                            .get(tp)
+                            .is_some_and(|p| fetch_upper_bound(p, f.params) > r.fetch_offset)
                 })
             });
             if ready {
@@ -1012,7 +1023,7 @@ impl ReplicaManager {
     }
 
     fn answer_fetch(&mut self, env: &mut Env<'_>, f: DelayedFetch) {
-        let answers = self.read_fetch(env, f.replica, &f.partitions, false);
+        let answers = self.read_fetch(env, f.params, &f.partitions, false);
         self.send_fetch_response(env, &f, answers);
     }
 
@@ -1096,5 +1107,16 @@ impl ReplicaManager {
             .get(tp)
             .map(|p| p.log.batches().cloned().collect())
             .unwrap_or_default()
+    }
+}
+
+/// The offset a fetch reads below (Kafka's `FetchIsolation`): a follower
+/// to the log end, a read_committed consumer to the last stable offset,
+/// any other consumer to the high watermark.
+fn fetch_upper_bound(p: &Partition, params: FetchParams) -> u64 {
+    match (params.replica, params.isolation_level) {
+        (Some(_), _) => p.log.log_end_offset(),
+        (None, IsolationLevel::ReadCommitted) => p.last_stable_offset(),
+        (None, IsolationLevel::ReadUncommitted) => p.log.high_watermark(),
     }
 }

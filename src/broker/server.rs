@@ -12,7 +12,7 @@ use super::controller_channel::{ControllerChannel, ControllerPurpose};
 use super::group_service::GroupCoordinatorService;
 use super::lifecycle::{BrokerLifecycleManager, LifecycleEvent};
 use super::producer_id_manager::ProducerIdManager;
-use super::purgatory::ReplyTo;
+use super::purgatory::{FetchParams, ReplyTo};
 use super::replica_manager::{reply, ReplicaManager};
 use crate::controller::node::{leader_of, LeaderObs};
 use crate::controller::raft::{MetadataObserver, RaftOutput, Record, METADATA_LOG_FILE};
@@ -304,14 +304,18 @@ impl BrokerServer {
             KafkaRequest::Fetch {
                 replica,
                 max_wait_ms,
+                isolation_level,
                 session,
                 partitions,
                 forgotten,
             } => self.replicas.handle_fetch(
                 env,
                 reply_to,
-                replica,
-                max_wait_ms,
+                FetchParams {
+                    replica,
+                    max_wait_ms,
+                    isolation_level,
+                },
                 session,
                 partitions,
                 forgotten,

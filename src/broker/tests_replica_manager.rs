@@ -8,7 +8,7 @@ use std::sync::Arc;
 use sim::MILLIS;
 
 use super::config::BrokerConfig;
-use super::purgatory::ReplyTo;
+use super::purgatory::{FetchParams, ReplyTo};
 use super::{BrokerObs, BrokerTimer, ReplicaManager};
 use crate::controller::rpc::ControllerRequest;
 use crate::errors::Errors;
@@ -16,8 +16,8 @@ use crate::log::{Record, RecordBatch};
 use crate::metadata::{MetadataImage, MetadataRecord, Uuid, NO_LEADER_CHANGE};
 use crate::node::{Address, Effect, Observation, TestEnv};
 use crate::protocol::{
-    FetchMetadata, FetchPartition, FetchedPartition, KafkaMsg, KafkaResponse, Message, ProduceData,
-    TopicIdPartition, Topics,
+    FetchMetadata, FetchPartition, FetchedPartition, IsolationLevel, KafkaMsg, KafkaResponse,
+    Message, ProduceData, TopicIdPartition, Topics,
 };
 
 const TOPIC_ID: Uuid = Uuid(7);
@@ -123,8 +123,11 @@ fn follower_fetch(rm: &mut ReplicaManager, t: &mut TestEnv, replica: u32, offset
     rm.handle_fetch(
         &mut t.env(),
         to,
-        Some((replica, 50 + u64::from(replica))),
-        0,
+        FetchParams {
+            replica: Some((replica, 50 + u64::from(replica))),
+            max_wait_ms: 0,
+            isolation_level: IsolationLevel::ReadUncommitted,
+        },
         FetchMetadata::SESSIONLESS,
         vec![request],
         Vec::new(),
@@ -339,7 +342,9 @@ fn answer(
         error: None,
         high_watermark,
         log_end_offset: 0,
+        last_stable_offset: high_watermark,
         diverging_epoch,
+        aborted_transactions: Vec::new(),
         batches,
     }
 }

@@ -13,7 +13,7 @@ use crate::controller::active::ControllerConfig;
 use crate::group::assignor::Assignor;
 use crate::log::LogConfig;
 use crate::node::KafkaNodeId;
-use crate::protocol::Topics;
+use crate::protocol::{IsolationLevel, Topics};
 use crate::scenario::{ConsumerSpec, Scenario};
 
 /// A config as an unsigned number, or its default.
@@ -146,11 +146,43 @@ pub fn consumer_config(
         },
         max_poll_records: int("max.poll.records", 500).max(1) as usize,
         fetch_max_wait_ms: int("fetch.max.wait.ms", 500),
+        isolation_level: match c.get_str("isolation.level").as_deref() {
+            Some("read_committed") => IsolationLevel::ReadCommitted,
+            _ => IsolationLevel::ReadUncommitted,
+        },
         request_timeout_ms: int("request.timeout.ms", 30_000),
         retry_backoff_ms: int("retry.backoff.ms", 100),
         default_api_timeout_ms: int("default.api.timeout.ms", 60_000),
         processing: spec.processing,
         processing_time_ns: spec.processing_time_ns,
         mutations,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::parse;
+
+    /// The consumer config of the first `[[consumers]]` entry of a scenario
+    /// whose consumers set `config`.
+    fn consumer_with(config: &str) -> ConsumerConfig {
+        let text = format!(
+            "name = \"c\"\nduration = \"1s\"\n[cluster]\nbrokers = 1\n\
+             [[topics]]\nname = \"t\"\n[[consumers]]\ntopic = \"t\"\ngroup = \"g\"\n\
+             config = {config}\n"
+        );
+        let scenario = parse(&text, "c.toml").expect("it parses");
+        let topics = Topics::new(["t".to_owned()]);
+        let spec = &scenario.consumers[0];
+        consumer_config(spec, &topics, "c", Vec::new(), ConsumerMutations::default())
+    }
+
+    #[test]
+    fn isolation_level_reaches_the_consumer() {
+        let committed = consumer_with("{ \"isolation.level\" = \"read_committed\" }");
+        assert_eq!(committed.isolation_level, IsolationLevel::ReadCommitted);
+        let default = consumer_with("{}");
+        assert_eq!(default.isolation_level, IsolationLevel::ReadUncommitted);
     }
 }

@@ -84,6 +84,28 @@ pub struct FetchPartition {
     pub last_fetched_epoch: Option<i32>,
 }
 
+/// Which records a Fetch may return (Kafka's `IsolationLevel`, the
+/// consumer's `isolation.level`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum IsolationLevel {
+    /// Everything below the high watermark (followers fetch to the log end).
+    #[default]
+    ReadUncommitted,
+    /// Only below the last stable offset, with the aborted transactions
+    /// in the range so that the consumer drops their records.
+    ReadCommitted,
+}
+
+/// An aborted transaction in a read_committed FetchResponse (Kafka's
+/// `FetchResponseData.AbortedTransaction`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct AbortedTransaction {
+    /// The producer whose transaction aborted.
+    pub producer_id: i64,
+    /// Its first offset in the partition.
+    pub first_offset: u64,
+}
+
 /// One partition of a FetchResponse.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct FetchedPartition {
@@ -95,8 +117,12 @@ pub struct FetchedPartition {
     pub high_watermark: u64,
     /// The leader's log end offset.
     pub log_end_offset: u64,
+    /// The leader's last stable offset.
+    pub last_stable_offset: u64,
     /// Where the follower's log diverges: (epoch, end offset) to truncate to.
     pub diverging_epoch: Option<(i32, u64)>,
+    /// Aborted transactions overlapping the batches (read_committed only).
+    pub aborted_transactions: Vec<AbortedTransaction>,
     /// Whole batches from the fetch offset on.
     pub batches: Vec<Arc<RecordBatch>>,
 }
@@ -130,6 +156,8 @@ pub enum KafkaRequest {
         replica: Option<(u32, u64)>,
         /// How long the leader may hold an empty fetch.
         max_wait_ms: u64,
+        /// Which records it may see (followers: read_uncommitted).
+        isolation_level: IsolationLevel,
         /// The fetch session (KIP-227).
         session: FetchMetadata,
         /// Per partition: all of them in a full fetch, the changed ones in

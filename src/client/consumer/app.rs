@@ -153,6 +153,10 @@ impl Consumer {
                 o.position = Some(offset + 1);
                 o.last_epoch = Some(epoch);
                 out.push((p, offset, id));
+                if o.buffer.is_empty() {
+                    // Past the markers and aborted batches that followed.
+                    o.position = Some(o.next_fetch_offset.max(offset + 1));
+                }
             }
             if self.config.mutations.repeat_last_record {
                 if let Some(&(_, offset, id)) = out.last().filter(|r| r.0 == p) {

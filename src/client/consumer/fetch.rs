@@ -1,5 +1,6 @@
 //! The consumer's data path (Kafka's Fetcher and OffsetsRequestManager):
-//! metadata, Fetch from each leader up to the high watermark into a buffer
+//! metadata, Fetch from each leader up to the high watermark (or, with
+//! `isolation.level` read_committed, the last stable offset) into a buffer
 //! per partition, position validation after a leader change (KIP-320), and
 //! ListOffsets for `auto.offset.reset`.
 
@@ -8,8 +9,8 @@ use std::collections::BTreeMap;
 use rand::Rng;
 use sim::MILLIS;
 
+use super::completed_fetch::read_completed_fetch;
 use super::{Consumer, ConsumerObs, ConsumerTimer, InFlight, PositionSource};
-use crate::client::record_id;
 use crate::node::{Env, KafkaNodeId};
 use crate::protocol::{
     FetchMetadata, FetchPartition, FetchedPartition, KafkaRequest, KafkaResponse,
@@ -91,7 +92,7 @@ impl Consumer {
                 if end_offset < position {
                     o.position = Some(end_offset);
                     o.processed = o.processed.map(|x| x.min(end_offset));
-                    o.buffer.clear();
+                    o.drop_fetched();
                     env.observe(ConsumerObs::TruncationDetected {
                         partition: p,
                         position,
@@ -137,7 +138,7 @@ impl Consumer {
         };
         o.position = Some(offset + skip);
         o.processed = Some(offset + skip);
-        o.buffer.clear();
+        o.drop_fetched();
         env.observe(ConsumerObs::Position {
             partition,
             offset,
@@ -194,7 +195,7 @@ impl Consumer {
             if let Some(o) = self.owned.get_mut(&pm.partition) {
                 if let (Some(_), Some(last), false) = (old, o.last_epoch, o.validating) {
                     o.validating = true;
-                    o.buffer.clear();
+                    o.drop_fetched();
                     validate.push((pm.partition, leader, pm.leader_epoch, last));
                 }
             }
@@ -268,6 +269,7 @@ impl Consumer {
             let request = KafkaRequest::Fetch {
                 replica: None,
                 max_wait_ms: self.config.fetch_max_wait_ms,
+                isolation_level: self.config.isolation_level,
                 session: FetchMetadata::SESSIONLESS,
                 partitions,
                 forgotten: Vec::new(),
@@ -302,15 +304,14 @@ impl Consumer {
                 self.stale_leaders.insert(p);
                 continue;
             }
-            for batch in &answer.batches {
-                let epoch = batch.partition_leader_epoch;
-                batch.for_each_record(|record| {
-                    let at = batch.base_offset + u64::from(record.offset_delta);
-                    let next = offset + o.buffer.len() as u64;
-                    if at == next && at < answer.high_watermark {
-                        o.buffer.push_back((at, record_id(record.value), epoch));
-                    }
-                });
+            let (records, next) =
+                read_completed_fetch(&answer, offset, self.config.isolation_level);
+            o.buffer.extend(records);
+            if o.buffer.is_empty() {
+                // Only markers or aborted batches: the position moves past them.
+                o.position = Some(next);
+            } else {
+                o.next_fetch_offset = next;
             }
         }
         if refresh {

@@ -14,6 +14,7 @@
 //! commits from them.
 
 mod app;
+mod completed_fetch;
 mod fetch;
 mod group;
 
@@ -24,7 +25,8 @@ use sim::{Nanos, MILLIS};
 use super::membership::{Membership, MembershipConfig};
 use crate::errors::Errors;
 use crate::node::{Address, Env, Input, KafkaNodeId, NetworkClient, Timer};
-use crate::protocol::{KafkaMsg, KafkaRequest, Message, TopicId};
+use crate::protocol::{IsolationLevel, KafkaMsg, KafkaRequest, Message, TopicId};
+use completed_fetch::Fetched;
 
 /// The delivery guarantee a consumer application implements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -92,6 +94,8 @@ pub struct ConsumerConfig {
     pub max_poll_records: usize,
     /// `fetch.max.wait.ms`.
     pub fetch_max_wait_ms: u64,
+    /// `isolation.level`.
+    pub isolation_level: IsolationLevel,
     /// `request.timeout.ms`.
     pub request_timeout_ms: u64,
     /// `retry.backoff.ms`.
@@ -233,9 +237,6 @@ pub enum ConsumerObs {
     Closed,
 }
 
-/// A buffered record: offset, id, leader epoch.
-type Fetched = (u64, u64, i32);
-
 /// One owned partition.
 #[derive(Clone, Debug, Default)]
 struct Owned {
@@ -247,6 +248,9 @@ struct Owned {
     last_epoch: Option<i32>,
     /// Records fetched from `position` on, not yet polled.
     buffer: VecDeque<Fetched>,
+    /// Where the fetch that filled the buffer ended: past its last record,
+    /// or past the markers and aborted batches after it (0: nothing fetched).
+    next_fetch_offset: u64,
     /// A Fetch including it is in flight.
     fetching: bool,
     /// OffsetForLeaderEpoch in flight.
@@ -257,6 +261,14 @@ struct Owned {
     retry_at_ms: u64,
     /// Which assignment of the partition to this consumer this is.
     incarnation: u64,
+}
+
+impl Owned {
+    /// Drops what was fetched and not yet polled (the position moved).
+    fn drop_fetched(&mut self) {
+        self.buffer.clear();
+        self.next_fetch_offset = 0;
+    }
 }
 
 /// A request in flight.
