@@ -69,6 +69,11 @@ pub enum Errors {
     FencedInstanceId,
     /// The member's protocol type or assignors do not match the group's.
     InconsistentGroupProtocol,
+    /// The batch is not one a client may write (a control batch).
+    InvalidRecord,
+    /// A transaction marker from a coordinator older than the one that
+    /// last wrote for the producer here.
+    TransactionCoordinatorFenced,
 }
 
 impl Errors {
@@ -107,6 +112,8 @@ impl Errors {
             Errors::MemberIdRequired => "MEMBER_ID_REQUIRED",
             Errors::FencedInstanceId => "FENCED_INSTANCE_ID",
             Errors::InconsistentGroupProtocol => "INCONSISTENT_GROUP_PROTOCOL",
+            Errors::InvalidRecord => "INVALID_RECORD",
+            Errors::TransactionCoordinatorFenced => "TRANSACTION_COORDINATOR_FENCED",
         }
     }
 }

@@ -23,11 +23,11 @@ mod purgatory;
 mod replica_manager;
 mod server;
 #[cfg(test)]
-mod tests_read_committed;
-#[cfg(test)]
 mod tests_replica_manager;
 #[cfg(test)]
 mod tests_transactions;
+#[cfg(test)]
+mod tests_txn_leader;
 
 pub use group_service::GroupCoordinatorService;
 pub use lifecycle::{BrokerLifecycleManager, LifecycleEvent};

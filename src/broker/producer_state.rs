@@ -24,12 +24,25 @@ struct BatchMetadata {
     first_offset: u64,
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 struct ProducerEntry {
     epoch: i16,
     batches: VecDeque<BatchMetadata>,
     /// First offset of its open transaction in this partition.
     current_txn_first_offset: Option<u64>,
+    /// The coordinator epoch of its last marker here (-1: none).
+    coordinator_epoch: i32,
+}
+
+impl Default for ProducerEntry {
+    fn default() -> Self {
+        Self {
+            epoch: 0,
+            batches: VecDeque::new(),
+            current_txn_first_offset: None,
+            coordinator_epoch: -1,
+        }
+    }
 }
 
 /// An aborted transaction of the partition (an entry of Kafka's
@@ -120,6 +133,29 @@ impl ProducerStateManager {
         }
     }
 
+    /// Checks a transaction marker a leader is about to append for
+    /// WriteTxnMarkers (Kafka's `ProducerAppendInfo.appendEndTxnMarker`):
+    /// INVALID_PRODUCER_EPOCH when the producer has a newer epoch here,
+    /// TRANSACTION_COORDINATOR_FENCED when a newer coordinator already
+    /// wrote a marker for it.
+    pub fn check_marker(
+        &self,
+        producer_id: i64,
+        producer_epoch: i16,
+        coordinator_epoch: i32,
+    ) -> Result<(), Errors> {
+        let Some(entry) = self.producers.get(&producer_id) else {
+            return Ok(());
+        };
+        if producer_epoch < entry.epoch {
+            return Err(Errors::InvalidProducerEpoch);
+        }
+        if coordinator_epoch < entry.coordinator_epoch {
+            return Err(Errors::TransactionCoordinatorFenced);
+        }
+        Ok(())
+    }
+
     /// Records a batch now in the log (as leader, follower, or on recovery).
     pub fn update(&mut self, batch: &RecordBatch) {
         if batch.producer_id < 0 {
@@ -131,9 +167,9 @@ impl ProducerStateManager {
             entry.batches.clear();
         }
         if let Some(marker) = batch.end_txn_marker_of() {
-            // Kafka's appendEndTxnMarker: the open transaction completes.
-            // (Its check of the coordinator epoch belongs to the leader's
-            // append of WriteTxnMarkers, not modelled yet.)
+            // Kafka's appendEndTxnMarker: the open transaction completes
+            // (the leader checked the marker with `check_marker` first).
+            entry.coordinator_epoch = marker.coordinator_epoch;
             let Some(first_offset) = entry.current_txn_first_offset.take() else {
                 return;
             };

@@ -22,11 +22,14 @@ pub struct ReplyTo {
     pub correlation_id: u64,
 }
 
-/// Who waits for a produce: a client, or the broker's own group coordinator.
+/// Who waits for a produce: a client, a transaction coordinator, or the
+/// broker's own group coordinator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProduceWaiter {
     /// A client's ProduceRequest.
     Client(ReplyTo),
+    /// A transaction coordinator's WriteTxnMarkersRequest.
+    TxnMarkers(ReplyTo),
     /// The group coordinator's append with this id.
     Internal(u64),
 }
@@ -45,6 +48,8 @@ pub enum PartitionOutcome {
 pub struct ProducePartitionStatus {
     /// The partition.
     pub tp: TopicIdPartition,
+    /// The producer of the batch or marker (-1: none).
+    pub producer_id: i64,
     /// The offset after the appended records: done once the high watermark (acks=all) or
     /// the flush (a flushing log) reaches it.
     pub required_offset: u64,

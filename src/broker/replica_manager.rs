@@ -32,13 +32,13 @@ use super::{BrokerObs, BrokerTimer};
 use crate::controller::rpc::{ControllerRequest, ControllerResponse};
 use crate::errors::Errors;
 use crate::group::offsets_topic::CONSUMER_OFFSETS;
-use crate::log::{Record, RecordBatch};
+use crate::log::{EndTransactionMarker, Record, RecordBatch};
 use crate::metadata::MetadataImage;
 use crate::node::{Address, DiskView, Env};
 use crate::protocol::{
     AbortedTransaction, FetchMetadata, FetchPartition, FetchedPartition, IsolationLevel, KafkaMsg,
     KafkaResponse, ProduceData, ProduceResult, TopicId, TopicIdPartition, Topics, TpMap,
-    EARLIEST_TIMESTAMP,
+    TxnMarkerResult, WritableTxnMarker, EARLIEST_TIMESTAMP,
 };
 
 /// What the replica manager tells the broker's group coordinator about
@@ -617,8 +617,9 @@ impl ReplicaManager {
         partitions: Vec<ProduceData>,
     ) {
         let now_ms = env.now_ms();
-        let failed = |tp: TopicIdPartition, e: Errors| ProducePartitionStatus {
+        let failed = |tp: TopicIdPartition, producer_id: i64, e: Errors| ProducePartitionStatus {
             tp,
+            producer_id,
             required_offset: 0,
             base_offset: -1,
             outcome: PartitionOutcome::Done(Some(e)),
@@ -626,15 +627,22 @@ impl ReplicaManager {
         let mut parts = Vec::with_capacity(partitions.len());
         for data in partitions {
             let tp = data.tp;
+            let batch = &data.batch;
+            let pid = batch.producer_id;
             let Some(p) = self.partitions.get_mut(&tp).filter(|p| p.is_leader()) else {
-                parts.push(failed(tp, Errors::NotLeaderOrFollower));
+                parts.push(failed(tp, pid, Errors::NotLeaderOrFollower));
                 continue;
             };
             if acks == -1 && p.isr_size() < p.min_insync {
-                parts.push(failed(tp, Errors::NotEnoughReplicas));
+                parts.push(failed(tp, pid, Errors::NotEnoughReplicas));
                 continue;
             }
-            let batch = &data.batch;
+            if batch.is_control() {
+                // Kafka's LogValidator: "Clients are not allowed to write
+                // control records".
+                parts.push(failed(tp, pid, Errors::InvalidRecord));
+                continue;
+            }
             let check = p.producers.check(
                 batch.producer_id,
                 batch.producer_epoch,
@@ -642,9 +650,10 @@ impl ReplicaManager {
                 batch.last_sequence(),
             );
             match check {
-                SequenceCheck::Reject(e) => parts.push(failed(tp, e)),
+                SequenceCheck::Reject(e) => parts.push(failed(tp, pid, e)),
                 SequenceCheck::Duplicate(offset) => parts.push(ProducePartitionStatus {
                     tp,
+                    producer_id: pid,
                     required_offset: offset + batch.record_count(),
                     base_offset: offset as i64,
                     outcome: PartitionOutcome::Pending,
@@ -656,6 +665,7 @@ impl ReplicaManager {
                     p.producers.update(&batch);
                     parts.push(ProducePartitionStatus {
                         tp,
+                        producer_id: pid,
                         required_offset: batch.next_offset(),
                         base_offset: batch.base_offset as i64,
                         outcome: PartitionOutcome::Pending,
@@ -674,6 +684,74 @@ impl ReplicaManager {
             acks,
             parts,
             deadline: env.now() + timeout_ms * MILLIS,
+        };
+        let id = self.purgatory.add_produce(env, delayed);
+        self.try_complete(env, id);
+    }
+
+    /// WriteTxnMarkers (Kafka's `handleWriteTxnMarkersRequest`): appends
+    /// each transaction's COMMIT or ABORT marker to every partition it
+    /// names that this broker leads, with acks=all, and answers once every
+    /// marker is replicated or failed. A marker is refused with
+    /// INVALID_PRODUCER_EPOCH when the producer has a newer epoch in the
+    /// partition, and with TRANSACTION_COORDINATOR_FENCED when a newer
+    /// coordinator already wrote a marker for it there.
+    pub fn handle_write_txn_markers(
+        &mut self,
+        env: &mut Env<'_>,
+        reply_to: ReplyTo,
+        markers: Vec<WritableTxnMarker>,
+    ) {
+        let now_ms = env.now_ms();
+        let mut parts = Vec::new();
+        for m in &markers {
+            for &tp in &m.partitions {
+                let mut status = ProducePartitionStatus {
+                    tp,
+                    producer_id: m.producer_id,
+                    required_offset: 0,
+                    base_offset: -1,
+                    outcome: PartitionOutcome::Pending,
+                };
+                let Some(p) = self.partitions.get_mut(&tp).filter(|p| p.is_leader()) else {
+                    status.outcome = PartitionOutcome::Done(Some(Errors::NotLeaderOrFollower));
+                    parts.push(status);
+                    continue;
+                };
+                let refused = if p.isr_size() < p.min_insync {
+                    Err(Errors::NotEnoughReplicas)
+                } else {
+                    p.producers
+                        .check_marker(m.producer_id, m.producer_epoch, m.coordinator_epoch)
+                };
+                if let Err(e) = refused {
+                    status.outcome = PartitionOutcome::Done(Some(e));
+                    parts.push(status);
+                    continue;
+                }
+                let marker = EndTransactionMarker {
+                    control_type: m.result,
+                    coordinator_epoch: m.coordinator_epoch,
+                };
+                let written =
+                    RecordBatch::end_txn_marker(m.producer_id, m.producer_epoch, marker, now_ms);
+                let mut out = self.logs.scratch();
+                let epoch = p.leader_epoch;
+                let batch = p.log.append_as_leader(&written, epoch, now_ms, &mut out);
+                p.producers.update(&batch);
+                status.required_offset = batch.next_offset();
+                status.base_offset = batch.base_offset as i64;
+                parts.push(status);
+                self.apply_log(env, &tp, out);
+                self.complete_fetches_on(env, &tp);
+                self.maybe_advance_hw(env, &tp);
+            }
+        }
+        let delayed = DelayedProduce {
+            waiter: ProduceWaiter::TxnMarkers(reply_to),
+            acks: -1,
+            parts,
+            deadline: env.now() + WRITE_TXN_MARKERS_TIMEOUT_MS * MILLIS,
         };
         let id = self.purgatory.add_produce(env, delayed);
         self.try_complete(env, id);
@@ -708,6 +786,7 @@ impl ReplicaManager {
             acks: -1,
             parts: vec![ProducePartitionStatus {
                 tp: *tp,
+                producer_id: -1,
                 required_offset: batch.next_offset(),
                 base_offset: batch.base_offset as i64,
                 outcome: PartitionOutcome::Pending,
@@ -778,6 +857,18 @@ impl ReplicaManager {
                 let error = d.parts.iter().find_map(|p| error_of(p.outcome));
                 self.events
                     .push(ReplicaEvent::InternalAppendDone { id, error });
+            }
+            ProduceWaiter::TxnMarkers(to) => {
+                let results = d
+                    .parts
+                    .into_iter()
+                    .map(|p| TxnMarkerResult {
+                        producer_id: p.producer_id,
+                        tp: p.tp,
+                        error: error_of(p.outcome),
+                    })
+                    .collect();
+                reply(env, to, KafkaResponse::WriteTxnMarkers { results });
             }
             ProduceWaiter::Client(to) => {
                 let partitions = d
@@ -1109,6 +1200,11 @@ impl ReplicaManager {
             .unwrap_or_default()
     }
 }
+
+/// How long a WriteTxnMarkers append waits for the ISR: Kafka's broker
+/// `request.timeout.ms` default, which `handleWriteTxnMarkersRequest`
+/// gives its appends.
+const WRITE_TXN_MARKERS_TIMEOUT_MS: u64 = 30_000;
 
 /// The offset a fetch reads below (Kafka's `FetchIsolation`): a follower
 /// to the log end, a read_committed consumer to the last stable offset,

@@ -320,6 +320,10 @@ impl BrokerServer {
                 partitions,
                 forgotten,
             ),
+            KafkaRequest::WriteTxnMarkers { markers } => {
+                self.replicas
+                    .handle_write_txn_markers(env, reply_to, markers);
+            }
             KafkaRequest::Metadata { topics } => {
                 let response = self.metadata_response(&topics);
                 reply(env, reply_to, response);

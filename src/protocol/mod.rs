@@ -14,7 +14,7 @@ use crate::controller::raft::RaftMessage;
 use crate::controller::rpc::ControllerMsg;
 use crate::errors::Errors;
 use crate::group::coordinator::{CoordinatorRequest, CoordinatorResponse};
-use crate::log::RecordBatch;
+use crate::log::{ControlRecordType, RecordBatch};
 
 pub use topics::{TopicId, TopicIdPartition, TopicPartition, Topics};
 pub use tp_map::TpMap;
@@ -205,6 +205,38 @@ pub enum KafkaRequest {
         /// message is as large as its largest kind).
         request: Box<CoordinatorRequest>,
     },
+    /// WriteTxnMarkersRequest, from a transaction coordinator to the
+    /// leaders of a transaction's partitions.
+    WriteTxnMarkers {
+        /// One per transaction.
+        markers: Vec<WritableTxnMarker>,
+    },
+}
+
+/// One transaction's markers in a WriteTxnMarkersRequest.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct WritableTxnMarker {
+    /// The transactional producer.
+    pub producer_id: i64,
+    /// Its epoch.
+    pub producer_epoch: i16,
+    /// COMMIT or ABORT (Kafka's `TransactionResult`).
+    pub result: ControlRecordType,
+    /// The partitions to write the marker to.
+    pub partitions: Vec<TopicIdPartition>,
+    /// The epoch of the coordinator that writes it.
+    pub coordinator_epoch: i32,
+}
+
+/// One partition's outcome in a WriteTxnMarkersResponse.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct TxnMarkerResult {
+    /// The transactional producer.
+    pub producer_id: i64,
+    /// The partition.
+    pub tp: TopicIdPartition,
+    /// Why the marker was not written, if it was not.
+    pub error: Option<Errors>,
 }
 
 /// One partition of a ProduceResponse.
@@ -280,6 +312,11 @@ pub enum KafkaResponse {
     /// The coordinator's answer to a [`KafkaRequest::Group`] (boxed, as
     /// the request).
     Group(Box<CoordinatorResponse>),
+    /// WriteTxnMarkersResponse: per producer and partition.
+    WriteTxnMarkers {
+        /// Every partition of every marker asked.
+        results: Vec<TxnMarkerResult>,
+    },
 }
 
 /// A request or response with the client's correlation id.

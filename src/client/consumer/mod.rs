@@ -17,6 +17,7 @@ mod app;
 mod completed_fetch;
 mod fetch;
 mod group;
+pub use completed_fetch::read_completed_fetch;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
