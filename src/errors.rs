@@ -74,6 +74,8 @@ pub enum Errors {
     /// A transaction marker from a coordinator older than the one that
     /// last wrote for the producer here.
     TransactionCoordinatorFenced,
+    /// A newer instance of the transactional producer holds its id.
+    ProducerFenced,
 }
 
 impl Errors {
@@ -114,6 +116,7 @@ impl Errors {
             Errors::InconsistentGroupProtocol => "INCONSISTENT_GROUP_PROTOCOL",
             Errors::InvalidRecord => "INVALID_RECORD",
             Errors::TransactionCoordinatorFenced => "TRANSACTION_COORDINATOR_FENCED",
+            Errors::ProducerFenced => "PRODUCER_FENCED",
         }
     }
 }

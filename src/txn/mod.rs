@@ -1,0 +1,10 @@
+//! Transactions at their coordinator (Kafka's transaction-coordinator
+//! module): the states of a transaction and the transitions between them.
+
+pub mod metadata;
+pub mod state;
+#[cfg(test)]
+mod tests_metadata;
+
+pub use metadata::{TransactionMetadata, TransactionVersion, TxnError, TxnTransitMetadata};
+pub use state::TransactionState;
