@@ -1,6 +1,8 @@
 //! Transactions at their coordinator (Kafka's transaction-coordinator
-//! module): the states of a transaction and the transitions between them.
+//! module): the states of a transaction and the transitions between them,
+//! and the `__transaction_state` records that keep them.
 
+pub mod log;
 pub mod metadata;
 pub mod state;
 #[cfg(test)]
