@@ -31,13 +31,28 @@
 //! corruption replaces the extent holding the flipped byte with a changed
 //! copy, so no change here can reach another file, undo record or disk
 //! holding the same blob.
+//!
+//! A name is looked up once per call, as the kernel resolves a path to an
+//! inode once per syscall: the disk numbers every name it holds (a
+//! `FileId`), keeps the page cache and each name's pending ops in vectors
+//! by number, and pending ops name their files by number. Segment names are
+//! long and share a prefix (`orders-0/00000000000000000000.log`), so this
+//! spares the byte comparisons an ordered map by name makes at every level
+//! on every write. A number is released, and may go to another name, once
+//! neither the page cache nor a pending op holds the file. The numbering
+//! never shows: the name index is a hash map with a fixed seed that is only
+//! looked up, never walked, and whatever lists files (`files`,
+//! `durable_files`, the candidates `corrupt` draws from) sorts them by
+//! name. The queue itself is a ring by sequence number (`disk/pending.rs`).
 
 mod file;
+mod pending;
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
+use foldhash::fast::FixedState;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
@@ -45,12 +60,18 @@ use crate::blob::Blob;
 use crate::time::Nanos;
 
 use file::File;
+use pending::Queue;
 
-/// A file name: one allocation per name, shared by the page cache and the
-/// pending ops.
+/// A file name: one allocation per name while the disk holds it.
 type Name = Arc<str>;
 
-type Files = BTreeMap<Name, File>;
+/// A disk's number for a name: an index into its page cache and name slots.
+type FileId = usize;
+
+/// Files by [`FileId`]: the page cache, or a copy of it being undone to the
+/// durable state. None where the number's file does not exist (or the
+/// number is free).
+type Files = Vec<Option<File>>;
 
 /// One change in the page cache that is not yet durable, with what undoes it.
 #[derive(Clone, Debug)]
@@ -58,7 +79,7 @@ enum Op {
     /// `len` bytes written at `offset`; the file was `old_len` long (absent
     /// when `!existed`) and held `overwritten` at `offset..`.
     Write {
-        file: Name,
+        file: FileId,
         offset: u64,
         len: u64,
         existed: bool,
@@ -68,43 +89,33 @@ enum Op {
     },
     /// The file cut to `kept` bytes; `removed` followed them.
     Truncate {
-        file: Name,
+        file: FileId,
         kept: u64,
         removed: Box<File>,
     },
     /// The file deleted; `content` is what it held (None: it was absent).
     Remove {
-        file: Name,
+        file: FileId,
         content: Option<Box<File>>,
     },
     /// `from` renamed to `to` (when `moved`), replacing `replaced`.
     Rename {
-        from: Name,
-        to: Name,
+        from: FileId,
+        to: FileId,
         moved: bool,
         replaced: Option<Box<File>>,
     },
 }
 
 impl Op {
-    /// The file names it touches (a rename: both).
-    fn names(&self) -> impl Iterator<Item = &str> {
-        let (a, b) = match self {
+    /// The files it touches, each once (a rename: both, unless they are
+    /// the same name).
+    fn files(&self) -> impl Iterator<Item = FileId> {
+        let (a, b) = match *self {
             Op::Write { file, .. } | Op::Truncate { file, .. } | Op::Remove { file, .. } => {
                 (file, None)
             }
-            Op::Rename { from, to, .. } => (from, Some(to)),
-        };
-        std::iter::once(&**a).chain(b.map(|b| &**b))
-    }
-
-    /// The names it touches, shared.
-    fn shared_names(&self) -> impl Iterator<Item = &Name> {
-        let (a, b) = match self {
-            Op::Write { file, .. } | Op::Truncate { file, .. } | Op::Remove { file, .. } => {
-                (file, None)
-            }
-            Op::Rename { from, to, .. } => (from, Some(to)),
+            Op::Rename { from, to, .. } => (from, (to != from).then_some(to)),
         };
         std::iter::once(a).chain(b)
     }
@@ -140,8 +151,8 @@ impl Op {
                 ..
             } => {
                 if !existed {
-                    files.remove(&*file);
-                } else if let Some(f) = files.get_mut(&*file) {
+                    files[file] = None;
+                } else if let Some(f) = &mut files[file] {
                     if let Some(overwritten) = overwritten {
                         f.write(offset, *overwritten);
                     }
@@ -149,13 +160,13 @@ impl Op {
                 }
             }
             Op::Truncate { file, removed, .. } => {
-                if let Some(f) = files.get_mut(&*file) {
+                if let Some(f) = &mut files[file] {
                     f.extend(*removed);
                 }
             }
             Op::Remove { file, content } => {
                 if let Some(content) = content {
-                    files.insert(file, *content);
+                    files[file] = Some(*content);
                 }
             }
             Op::Rename {
@@ -165,10 +176,10 @@ impl Op {
                 replaced,
             } => {
                 if moved {
-                    let moved_back = files.remove(&*to).unwrap_or_default();
-                    files.insert(from, moved_back);
+                    let moved_back = files[to].take().unwrap_or_default();
+                    files[from] = Some(moved_back);
                     if let Some(old) = replaced {
-                        files.insert(to, *old);
+                        files[to] = Some(*old);
                     }
                 }
             }
@@ -180,6 +191,16 @@ impl Op {
 struct Pending {
     at: Nanos,
     op: Op,
+}
+
+/// What the disk keeps per [`FileId`] besides the file itself.
+#[derive(Clone, Debug)]
+struct Slot {
+    /// The name it stands for (stale while the number is free).
+    name: Name,
+    /// Sequence numbers of the pending ops that touch the name, ascending:
+    /// an fsync visits these instead of the whole queue.
+    seqs: VecDeque<u64>,
 }
 
 /// Timing of the disk and its OS, shared by every node's disk in a run.
@@ -209,14 +230,19 @@ impl Default for DiskConfig {
 /// A node's simulated disk.
 #[derive(Clone, Debug, Default)]
 pub struct Disk {
-    /// What the process sees: the durable state with every pending op applied.
+    /// The number of every name held. Looked up only, never iterated, so
+    /// its order (fixed anyway by the seed) cannot reach the simulation.
+    index: HashMap<Name, FileId, FixedState>,
+    /// By number: the name and the pending ops on it.
+    slots: Vec<Slot>,
+    /// Numbers released, to give to the next new names.
+    free: Vec<FileId>,
+    /// What the process sees, by number: the durable state with every
+    /// pending op applied.
     cached: Files,
     /// Not-yet-durable ops by sequence number (oldest first), each able to
-    /// undo itself. A map, not a queue: an fsync takes ops out of the middle.
-    pending: BTreeMap<u64, Pending>,
-    /// For each name, the pending ops that touch it: an fsync visits these
-    /// instead of the whole queue.
-    by_name: BTreeMap<Name, BTreeSet<u64>>,
+    /// undo itself. An fsync takes ops out of the middle.
+    pending: Queue<Pending>,
     /// Bytes written by the pending ops.
     dirty: u64,
     next_seq: u64,
@@ -247,29 +273,39 @@ impl Disk {
         }
     }
 
+    /// The file as the process sees it (page cache), if it exists.
+    fn cached_file(&self, file: &str) -> Option<&File> {
+        let &id = self.index.get(file)?;
+        self.cached[id].as_ref()
+    }
+
     /// The file's current contents as the process reads them (page cache):
     /// borrowed when one extent stored as written holds the whole file.
     pub fn read(&self, file: &str) -> Option<Cow<'_, [u8]>> {
-        self.cached.get(file).map(File::bytes)
+        self.cached_file(file).map(File::bytes)
     }
 
     /// The file's durable contents (what a power loss would leave).
     pub fn read_durable(&self, file: &str) -> Option<Vec<u8>> {
-        self.durable().remove(file).map(|f| f.to_vec())
+        // A name not held has no file and no pending op to undo.
+        let &id = self.index.get(file)?;
+        self.durable()[id].as_ref().map(File::to_vec)
     }
 
     /// Every file's durable contents (what a power loss would leave).
     pub fn durable_files(&self) -> BTreeMap<String, Vec<u8>> {
         self.durable()
-            .into_iter()
-            .map(|(name, f)| (name.to_string(), f.to_vec()))
+            .iter()
+            .zip(&self.slots)
+            .filter_map(|(f, slot)| Some((slot.name.to_string(), f.as_ref()?.to_vec())))
             .collect()
     }
 
-    /// The durable files as extents (sharing the page cache's blobs).
+    /// The durable files as extents (sharing the page cache's blobs), by
+    /// number.
     fn durable(&self) -> Files {
         let mut files = self.cached.clone();
-        for p in self.pending.values().rev() {
+        for (_, p) in self.pending.iter().rev() {
             p.op.clone().undo(&mut files);
         }
         files
@@ -277,17 +313,25 @@ impl Disk {
 
     /// Length of the file as the process sees it (0 when absent).
     pub fn len(&self, file: &str) -> u64 {
-        self.cached.get(file).map_or(0, File::len)
+        self.cached_file(file).map_or(0, File::len)
     }
 
     /// True when the process sees no files at all.
     pub fn is_empty(&self) -> bool {
-        self.cached.is_empty()
+        self.cached.iter().all(Option::is_none)
     }
 
     /// Names of the files the process sees, in order.
     pub fn files(&self) -> impl Iterator<Item = &str> {
-        self.cached.keys().map(|name| &**name)
+        let mut names: Vec<&str> = self
+            .slots
+            .iter()
+            .zip(&self.cached)
+            .filter(|(_, f)| f.is_some())
+            .map(|(slot, _)| &*slot.name)
+            .collect();
+        names.sort_unstable();
+        names.into_iter()
     }
 
     /// Bytes written but not yet durable (an upper bound: overwrites count twice).
@@ -303,8 +347,8 @@ impl Disk {
     /// Memory held by file contents and the undo log: the stored size of
     /// every extent (a blob shared with another disk counts on each).
     pub fn stored_bytes(&self) -> u64 {
-        let files: u64 = self.cached.values().map(File::stored_len).sum();
-        let undo: u64 = self.pending.values().map(|p| p.op.stored_len()).sum();
+        let files: u64 = self.cached.iter().flatten().map(File::stored_len).sum();
+        let undo: u64 = self.pending.iter().map(|(_, p)| p.op.stored_len()).sum();
         files + undo
     }
 
@@ -323,13 +367,14 @@ impl Disk {
     /// batch's header and records would.
     pub fn write_blob(&mut self, now: Nanos, file: &str, offset: u64, data: Blob) {
         let len = data.len() as u64;
-        if let Some(f) = self.cached.get_mut(file) {
+        let id = self.id(file);
+        if let Some(f) = &mut self.cached[id] {
             let old_len = f.len();
             let joins = offset == old_len
                 && self
                     .pending
-                    .last_key_value()
-                    .is_some_and(|(&seq, newest)| match &newest.op {
+                    .last()
+                    .is_some_and(|(seq, newest)| match newest.op {
                         Op::Write {
                             file: f,
                             offset: o,
@@ -338,15 +383,15 @@ impl Disk {
                         } => {
                             seq > self.fsync_issued
                                 && newest.at == now
-                                && &**f == file
+                                && f == id
                                 && o + len == offset
                         }
                         _ => false,
                     });
             if joins {
                 f.push(data);
-                if let Some(mut newest) = self.pending.last_entry() {
-                    if let Op::Write { len: joined, .. } = &mut newest.get_mut().op {
+                if let Some(newest) = self.pending.last_mut() {
+                    if let Op::Write { len: joined, .. } = &mut newest.op {
                         *joined += len;
                     }
                 }
@@ -354,13 +399,11 @@ impl Disk {
                 return;
             }
             let overwritten = f.write_blob(offset, data);
-            let file = self.name(file);
-            self.push_write(now, file, offset, len, true, old_len, overwritten);
+            self.push_write(now, id, offset, len, true, old_len, overwritten);
         } else {
-            let file = self.name(file);
-            let f = self.cached.entry(file.clone()).or_default();
+            let f = self.cached[id].insert(File::default());
             let overwritten = f.write_blob(offset, data);
-            self.push_write(now, file, offset, len, false, 0, overwritten);
+            self.push_write(now, id, offset, len, false, 0, overwritten);
         }
     }
 
@@ -368,7 +411,7 @@ impl Disk {
     fn push_write(
         &mut self,
         now: Nanos,
-        file: Name,
+        file: FileId,
         offset: u64,
         len: u64,
         existed: bool,
@@ -388,15 +431,48 @@ impl Disk {
         );
     }
 
-    /// The shared name `file` (one allocation per name).
-    fn name(&mut self, file: &str) -> Name {
-        if let Some((name, _)) = self.cached.get_key_value(file) {
-            return name.clone();
+    /// The number of `file`, given one if the disk does not hold the name
+    /// yet (the caller then makes it hold it: a file or a pending op).
+    fn id(&mut self, file: &str) -> FileId {
+        // A batch's records follow its header into the same file: the
+        // newest op's file, compared before hashing, is usually the one.
+        if let Some((_, newest)) = self.pending.last() {
+            let id = newest.op.files().next().expect("an op touches a file");
+            if *self.slots[id].name == *file {
+                return id;
+            }
         }
-        if let Some((name, _)) = self.by_name.get_key_value(file) {
-            return name.clone();
+        if let Some(&id) = self.index.get(file) {
+            return id;
         }
-        Arc::from(file)
+        let name: Name = Arc::from(file);
+        let id = match self.free.pop() {
+            Some(id) => {
+                self.slots[id].name = name.clone();
+                id
+            }
+            None => {
+                self.slots.push(Slot {
+                    name: name.clone(),
+                    seqs: VecDeque::new(),
+                });
+                self.cached.push(None);
+                self.slots.len() - 1
+            }
+        };
+        self.index.insert(name, id);
+        id
+    }
+
+    /// Releases the number `id` if the disk no longer holds its name: no
+    /// file in the page cache and no pending op.
+    fn release_if_unused(&mut self, id: FileId) {
+        let slot = &self.slots[id];
+        if slot.seqs.is_empty() && self.cached[id].is_none() {
+            let held = self.index.remove(&slot.name);
+            debug_assert_eq!(held, Some(id), "released once");
+            self.free.push(id);
+        }
     }
 
     /// Appends `data` to the end of the file.
@@ -407,15 +483,15 @@ impl Disk {
 
     /// Cuts the file to `len` bytes.
     pub fn truncate(&mut self, now: Nanos, file: &str, len: u64) {
-        let (kept, removed) = match self.cached.get_mut(file) {
+        let id = self.id(file);
+        let (kept, removed) = match &mut self.cached[id] {
             Some(f) => (len.min(f.len()), f.cut(len)),
             None => (0, File::default()),
         };
-        let file = self.name(file);
         self.push(
             now,
             Op::Truncate {
-                file,
+                file: id,
                 kept,
                 removed: Box::new(removed),
             },
@@ -424,16 +500,16 @@ impl Disk {
 
     /// Deletes the file.
     pub fn remove(&mut self, now: Nanos, file: &str) {
-        let content = self.cached.remove(file).map(Box::new);
-        let file = self.name(file);
-        self.push(now, Op::Remove { file, content });
+        let id = self.id(file);
+        let content = self.cached[id].take().map(Box::new);
+        self.push(now, Op::Remove { file: id, content });
     }
 
     /// Renames a file, replacing any file called `to`.
     pub fn rename(&mut self, now: Nanos, from: &str, to: &str) {
-        let (from, to) = (self.name(from), self.name(to));
-        let (moved, replaced) = match self.cached.remove(&*from) {
-            Some(f) => (true, self.cached.insert(to.clone(), f)),
+        let (from, to) = (self.id(from), self.id(to));
+        let (moved, replaced) = match self.cached[from].take() {
+            Some(f) => (true, self.cached[to].replace(f)),
             None => (false, None),
         };
         self.push(
@@ -450,30 +526,25 @@ impl Disk {
     fn push(&mut self, now: Nanos, op: Op) {
         self.next_seq += 1;
         let seq = self.next_seq;
-        for name in op.shared_names() {
-            match self.by_name.get_mut(name) {
-                Some(seqs) => {
-                    seqs.insert(seq);
-                }
-                None => {
-                    self.by_name.insert(name.clone(), BTreeSet::from([seq]));
-                }
-            }
+        for id in op.files() {
+            self.slots[id].seqs.push_back(seq);
         }
         self.dirty += op.written();
-        self.pending.insert(seq, Pending { at: now, op });
+        self.pending.push(seq, Pending { at: now, op });
     }
 
-    /// Takes op `seq` out of the pending queue (it became durable or was undone).
+    /// Takes op `seq` out of the pending queue (it became durable).
     fn take(&mut self, seq: u64) -> Option<Pending> {
-        let p = self.pending.remove(&seq)?;
-        for name in p.op.names() {
-            if let Some(seqs) = self.by_name.get_mut(name) {
-                seqs.remove(&seq);
-                if seqs.is_empty() {
-                    self.by_name.remove(name);
-                }
+        let p = self.pending.take(seq)?;
+        for id in p.op.files() {
+            let seqs = &mut self.slots[id].seqs;
+            // Durability takes a prefix of each name's ops: usually the front.
+            if seqs.front() == Some(&seq) {
+                seqs.pop_front();
+            } else if let Ok(i) = seqs.binary_search(&seq) {
+                seqs.remove(i);
             }
+            self.release_if_unused(id);
         }
         self.dirty -= p.op.written();
         Some(p)
@@ -493,56 +564,45 @@ impl Disk {
     }
 
     /// Completes an fsync of `file` issued when the horizon was `upto`:
-    /// every op on that file up to then becomes durable.
+    /// every op on that file up to then becomes durable, and every earlier
+    /// op on a name such an op touches. The data may have been written
+    /// under another name and renamed into place (write tmp + rename), and
+    /// a rename over a file settles that name's earlier history; so what is
+    /// durable is always a prefix of each name's history, which is what lets
+    /// a power loss undo the rest.
+    ///
+    /// Put as a horizon per name: `file`'s is `upto`, and a covered rename
+    /// raises both its names' to its own sequence number. The ops covered
+    /// on a name are then the front of its ops up to its horizon, so each
+    /// name reached takes ops from its front while they are at or below
+    /// its horizon; a name reached again with a higher horizon takes on
+    /// from where it stopped. Only those ops are visited, each once.
     pub fn complete_fsync(&mut self, file: &str, upto: u64) {
         if self.fsync_lies {
             return;
         }
-        for seq in self.covered_by_fsync(file, upto) {
-            self.take(seq);
-        }
-    }
-
-    /// Which pending ops an fsync of `file` issued at horizon `upto` makes
-    /// durable: every op up to then that touches the file, and every earlier
-    /// op on a name such an op touches. The data may have been written under
-    /// another name and renamed into place (write tmp + rename), and a rename
-    /// over a file settles that name's earlier history; so what is durable is
-    /// always a prefix of each name's history, which is what lets a power
-    /// loss undo the rest.
-    ///
-    /// Put as a horizon per name: `file`'s is `upto`, and a covered rename
-    /// raises both its names' to its own sequence number. Only the ops on
-    /// names reached this way are visited, each once.
-    fn covered_by_fsync(&self, file: &str, upto: u64) -> BTreeSet<u64> {
-        let mut horizon: BTreeMap<&str, u64> = BTreeMap::from([(file, upto)]);
-        let mut visited: BTreeMap<&str, u64> = BTreeMap::new();
-        let mut work = vec![file];
-        let mut covered = BTreeSet::new();
-        while let Some(name) = work.pop() {
-            let upto = horizon[name];
-            let from = visited.insert(name, upto).unwrap_or(0);
-            let Some(seqs) = self.by_name.get(name) else {
-                continue;
+        let Some(&id) = self.index.get(file) else {
+            return;
+        };
+        // Names reached through covered renames, with their horizons: empty
+        // (no allocation) unless a rename is covered.
+        let mut reached: Vec<(FileId, u64)> = Vec::new();
+        let (mut id, mut upto) = (id, upto);
+        loop {
+            while let Some(&seq) = self.slots[id].seqs.front() {
+                if seq > upto {
+                    break;
+                }
+                let p = self.take(seq).expect("a name's ops are pending");
+                if let Op::Rename { from, to, .. } = p.op {
+                    reached.extend([(from, seq), (to, seq)]);
+                }
+            }
+            let Some(next) = reached.pop() else {
+                break;
             };
-            if upto <= from {
-                continue;
-            }
-            for &seq in seqs.range(from + 1..=upto) {
-                if !covered.insert(seq) {
-                    continue;
-                }
-                if let Op::Rename { from: a, to: b, .. } = &self.pending[&seq].op {
-                    for other in [&**a, &**b] {
-                        if horizon.get(other).is_none_or(|&h| h < seq) {
-                            horizon.insert(other, seq);
-                            work.push(other);
-                        }
-                    }
-                }
-            }
+            (id, upto) = next;
         }
-        covered
     }
 
     /// OS writeback: makes durable every op older than the expiry age
@@ -551,7 +611,7 @@ impl Disk {
         let expire = config
             .dirty_expire_ns
             .saturating_mul(u64::from(self.slowdown.max(1)));
-        while let Some((&seq, front)) = self.pending.first_key_value() {
+        while let Some((seq, front)) = self.pending.first() {
             if front.at.saturating_add(expire) > now {
                 break;
             }
@@ -566,7 +626,7 @@ impl Disk {
             ops_lost: self.pending.len() as u64,
             torn_bytes_kept: None,
         };
-        let keep = match self.pending.first_key_value() {
+        let keep = match self.pending.first() {
             Some((
                 _,
                 Pending {
@@ -580,25 +640,31 @@ impl Disk {
             }
             _ => 0,
         };
-        while let Some((_, p)) = self.pending.pop_last() {
-            let torn_prefix = match &p.op {
+        while let Some((seq, p)) = self.pending.pop_last() {
+            let torn_prefix = match p.op {
                 Op::Write { file, offset, .. } if self.pending.is_empty() && keep > 0 => {
                     // Undoing newest first has left this write as it landed,
                     // so its prefix is the extents at `offset..` now.
-                    let prefix = self
-                        .cached
-                        .get(&**file)
-                        .map(|f| f.range(*offset, offset + keep));
-                    prefix.map(|prefix| (file.clone(), *offset, prefix))
+                    self.cached[file]
+                        .as_ref()
+                        .map(|f| (file, offset, f.range(offset, offset + keep)))
                 }
                 _ => None,
             };
+            let files = p.op.files();
             p.op.undo(&mut self.cached);
             if let Some((file, offset, prefix)) = torn_prefix {
-                self.cached.entry(file).or_default().write(offset, prefix);
+                self.cached[file]
+                    .get_or_insert_default()
+                    .write(offset, prefix);
+            }
+            // Newest first: this op is the newest left on each of its names.
+            for id in files {
+                let newest = self.slots[id].seqs.pop_back();
+                debug_assert_eq!(newest, Some(seq));
+                self.release_if_unused(id);
             }
         }
-        self.by_name.clear();
         self.dirty = 0;
         report
     }
@@ -607,51 +673,55 @@ impl Disk {
     /// The page cache shows the flip too unless a pending op changed that byte.
     /// Returns the file and byte offset flipped, or None when nothing is durable.
     pub fn corrupt(&mut self, rng: &mut ChaCha8Rng) -> Option<(String, u64)> {
-        let candidates: Vec<(String, u64)> = self
+        let mut candidates: Vec<(FileId, u64)> = self
             .durable()
-            .into_iter()
-            .filter(|(_, f)| !f.is_empty())
-            .map(|(name, f)| (name.to_string(), f.len()))
+            .iter()
+            .enumerate()
+            .filter_map(|(id, f)| Some((id, f.as_ref()?.len())))
+            .filter(|&(_, len)| len > 0)
             .collect();
         if candidates.is_empty() {
             return None;
         }
-        let (file, len) = candidates[rng.random_range(0..candidates.len())].clone();
+        // In name order, as drawn before names were numbered.
+        candidates.sort_unstable_by(|a, b| self.slots[a.0].name.cmp(&self.slots[b.0].name));
+        let (id, len) = candidates[rng.random_range(0..candidates.len())];
         let at = rng.random_range(0..len as usize) as u64;
         let bit = 1u8 << rng.random_range(0..8u32);
-        let (holder, pos) = self.durable_byte_holder(&file, at);
+        let file = self.slots[id].name.to_string();
+        let (holder, pos) = self.durable_byte_holder(id, at);
         holder.flip(pos, bit);
         Some((file, at))
     }
 
-    /// Where the durable byte `at` of `file` is kept, and at which position:
-    /// in the undo record of the first pending op that changed it, or else
-    /// in the page cache.
-    fn durable_byte_holder(&mut self, file: &str, at: u64) -> (&mut File, u64) {
-        let mut name: Name = Arc::from(file);
+    /// Where the durable byte `at` of file `id` is kept, and at which
+    /// position: in the undo record of the first pending op that changed it,
+    /// or else in the page cache.
+    fn durable_byte_holder(&mut self, id: FileId, at: u64) -> (&mut File, u64) {
+        let mut name = id;
         let mut found = None;
-        for (&seq, p) in &self.pending {
-            let changed = match &p.op {
+        for (seq, p) in self.pending.iter() {
+            let changed = match p.op {
                 Op::Write {
                     file,
                     offset,
                     len,
                     old_len,
                     ..
-                } => **file == *name && (*offset..offset + len).contains(&at) && at < *old_len,
-                Op::Truncate { file, kept, .. } => **file == *name && at >= *kept,
-                Op::Remove { file, .. } => **file == *name,
+                } => file == name && (offset..offset + len).contains(&at) && at < old_len,
+                Op::Truncate { file, kept, .. } => file == name && at >= kept,
+                Op::Remove { file, .. } => file == name,
                 Op::Rename {
                     from,
                     to,
                     moved: true,
                     ..
                 } => {
-                    if **to == *name {
+                    if to == name {
                         true
                     } else {
-                        if **from == *name {
-                            name = to.clone();
+                        if from == name {
+                            name = to;
                         }
                         false
                     }
@@ -664,13 +734,12 @@ impl Disk {
             }
         }
         let Some(seq) = found else {
-            let f = self
-                .cached
-                .get_mut(&*name)
+            let f = self.cached[name]
+                .as_mut()
                 .expect("a durable byte untouched by pending ops is in the page cache");
             return (f, at);
         };
-        let op = &mut self.pending.get_mut(&seq).expect("found above").op;
+        let op = &mut self.pending.get_mut(seq).expect("found above").op;
         match op {
             Op::Write {
                 offset,
@@ -701,6 +770,7 @@ impl Disk {
 mod tests {
     use super::*;
     use rand::SeedableRng;
+    use std::collections::BTreeSet;
 
     const SEC: Nanos = 1_000_000_000;
 
@@ -846,6 +916,36 @@ mod tests {
         disk.power_loss(false, &mut rng());
         assert_eq!(disk.read("cp").as_deref(), Some(&b"v1"[..]));
         assert_eq!(disk.read("cp.tmp"), None);
+    }
+
+    #[test]
+    fn a_name_is_released_with_its_last_op_and_its_number_reused() {
+        let mut disk = Disk::new();
+        for name in ["z", "y", "x"] {
+            disk.append(0, name, name.as_bytes());
+        }
+        let h = disk.fsync_horizon();
+        for name in ["z", "y", "x"] {
+            disk.complete_fsync(name, h);
+        }
+        disk.remove(1, "y");
+        disk.rename(1, "z", "w");
+        let h = disk.fsync_horizon();
+        disk.complete_fsync("w", h);
+        disk.complete_fsync("y", h);
+        assert_eq!(disk.free.len(), 2, "y and z: no file, no pending op");
+        assert_eq!(disk.index.len(), 2);
+        disk.append(2, "b", b"bb");
+        disk.append(2, "a", b"aa");
+        assert!(disk.free.is_empty(), "a and b got their numbers");
+        assert!(disk.files().eq(["a", "b", "w", "x"]));
+        assert_eq!((disk.read("y"), disk.read("z")), (None, None));
+        assert_eq!(disk.read_durable("z"), None);
+        assert!(disk.durable_files().keys().eq(["w", "x"]));
+        disk.power_loss(false, &mut rng());
+        assert!(disk.files().eq(["w", "x"]));
+        assert_eq!(disk.free.len(), 2, "a and b are gone again");
+        assert_eq!(disk.read("w").as_deref(), Some(&b"z"[..]));
     }
 
     #[test]
