@@ -76,6 +76,14 @@ pub enum Errors {
     TransactionCoordinatorFenced,
     /// A newer instance of the transactional producer holds its id.
     ProducerFenced,
+    /// The transactional id's previous transaction is still completing: retry.
+    ConcurrentTransactions,
+    /// The producer id is not the one the transactional id holds.
+    InvalidProducerIdMapping,
+    /// The request does not fit the transaction's state (commit after abort).
+    InvalidTxnState,
+    /// `transaction.timeout.ms` above `transaction.max.timeout.ms`, or not positive.
+    InvalidTransactionTimeout,
 }
 
 impl Errors {
@@ -117,6 +125,10 @@ impl Errors {
             Errors::InvalidRecord => "INVALID_RECORD",
             Errors::TransactionCoordinatorFenced => "TRANSACTION_COORDINATOR_FENCED",
             Errors::ProducerFenced => "PRODUCER_FENCED",
+            Errors::ConcurrentTransactions => "CONCURRENT_TRANSACTIONS",
+            Errors::InvalidProducerIdMapping => "INVALID_PRODUCER_ID_MAPPING",
+            Errors::InvalidTxnState => "INVALID_TXN_STATE",
+            Errors::InvalidTransactionTimeout => "INVALID_TRANSACTION_TIMEOUT",
         }
     }
 }

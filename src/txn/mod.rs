@@ -2,9 +2,12 @@
 //! module): the states of a transaction and the transitions between them,
 //! and the `__transaction_state` records that keep them.
 
+pub mod coordinator;
 pub mod log;
 pub mod metadata;
 pub mod state;
+#[cfg(test)]
+mod tests_coordinator;
 #[cfg(test)]
 mod tests_metadata;
 

@@ -1,0 +1,667 @@
+//! A broker's transaction coordinator (Kafka's `TransactionCoordinator`
+//! with its `TransactionStateManager`): it owns the transactional ids of
+//! the `__transaction_state` partitions this broker leads, loads them when
+//! it becomes leader, answers NOT_COORDINATOR for the others, and runs each
+//! transaction through its states, writing every transition to the log
+//! (acks=all) before it takes effect.
+//!
+//! Sans-IO like the group coordinator: the host appends the record of a
+//! [`TxnOutput::Append`] to the partition and reports the outcome through
+//! [`TransactionCoordinator::on_append_done`]; it sends the markers of a
+//! [`TxnOutput::WriteMarkers`] (Kafka's `TransactionMarkerChannelManager`)
+//! and reports through [`TransactionCoordinator::on_markers_written`].
+//!
+//! As in Kafka, EndTxn is answered once PrepareCommit or PrepareAbort is
+//! written; the markers follow, and until CompleteCommit or CompleteAbort
+//! is written the next InitProducerId or AddPartitionsToTxn of that
+//! transactional id is answered CONCURRENT_TRANSACTIONS. An InitProducerId
+//! that finds a transaction open fences its producer (the epoch is bumped)
+//! and aborts it, answering CONCURRENT_TRANSACTIONS so that the new
+//! instance retries once the abort completed.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::log::partition_for;
+use super::metadata::{TransactionMetadata, TransactionVersion, TxnError, TxnTransitMetadata};
+use super::state::TransactionState;
+use crate::errors::Errors;
+use crate::log::{ControlRecordType, NO_PRODUCER_ID};
+use crate::protocol::TopicIdPartition;
+
+/// The coordinator's configs (Kafka's names and defaults).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TxnCoordinatorConfig {
+    /// `transaction.state.log.num.partitions`.
+    pub num_partitions: u32,
+    /// `transaction.max.timeout.ms`: the longest `transaction.timeout.ms` a
+    /// producer may ask for.
+    pub transaction_max_timeout_ms: u64,
+}
+
+impl Default for TxnCoordinatorConfig {
+    fn default() -> Self {
+        Self {
+            num_partitions: super::log::TRANSACTION_STATE_LOG_NUM_PARTITIONS,
+            transaction_max_timeout_ms: 900_000,
+        }
+    }
+}
+
+/// The coordinator's answers.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum TxnResponse {
+    /// InitProducerIdResponse.
+    InitProducerId {
+        /// Why it failed, if it did.
+        error: Option<Errors>,
+        /// The producer id (-1 on error).
+        producer_id: i64,
+        /// Its epoch (-1 on error).
+        producer_epoch: i16,
+    },
+    /// AddPartitionsToTxnResponse (one error for all its partitions).
+    AddPartitionsToTxn {
+        /// Why it failed, if it did.
+        error: Option<Errors>,
+    },
+    /// EndTxnResponse.
+    EndTxn {
+        /// Why it failed, if it did.
+        error: Option<Errors>,
+    },
+}
+
+/// What the coordinator asks of its broker.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TxnOutput<R> {
+    /// Send this response to the request behind `R`.
+    Reply(R, TxnResponse),
+    /// Write `transit` of `transactional_id` to its `__transaction_state`
+    /// partition (acks=all), then call `on_append_done(id, …)`.
+    Append {
+        /// Passed back to `on_append_done`.
+        id: u64,
+        /// The `__transaction_state` partition.
+        partition: u32,
+        /// The transactional id.
+        transactional_id: String,
+        /// The state to write.
+        transit: TxnTransitMetadata,
+    },
+    /// Send WriteTxnMarkers for these partitions to their leaders, then
+    /// call `on_markers_written(transactional_id)` once every one is written.
+    WriteMarkers {
+        /// The transactional id.
+        transactional_id: String,
+        /// The producer.
+        producer_id: i64,
+        /// Its epoch as the markers carry it.
+        producer_epoch: i16,
+        /// COMMIT or ABORT.
+        result: ControlRecordType,
+        /// The transaction's partitions.
+        partitions: BTreeSet<TopicIdPartition>,
+        /// This coordinator's epoch for the partition.
+        coordinator_epoch: i32,
+    },
+}
+
+/// What a log write in flight is for: who to answer once it is written.
+#[derive(Clone, Debug)]
+enum PendingAppend<R> {
+    InitProducerId(R),
+    AddPartitions(R),
+    /// PrepareCommit or PrepareAbort: answer (if a client asked), then
+    /// send the markers.
+    EndTxn(Option<R>),
+    /// The abort of a fenced producer's transaction, for an InitProducerId
+    /// that is answered CONCURRENT_TRANSACTIONS once it is written.
+    FenceAbort(R),
+    /// CompleteCommit or CompleteAbort: nobody waits.
+    Complete,
+}
+
+/// One `__transaction_state` partition this broker leads.
+#[derive(Clone, Debug)]
+struct TxnPartition {
+    coordinator_epoch: i32,
+    txns: BTreeMap<String, TransactionMetadata>,
+}
+
+/// The transaction coordinator of one broker.
+#[derive(Clone, Debug)]
+pub struct TransactionCoordinator<R> {
+    config: TxnCoordinatorConfig,
+    /// The partitions it leads and has loaded.
+    partitions: BTreeMap<u32, TxnPartition>,
+    /// Partitions it leads and is still loading.
+    loading: BTreeSet<u32>,
+    /// Log writes in flight: id -> (transactional id, the transition, why).
+    appends: BTreeMap<u64, (String, TxnTransitMetadata, PendingAppend<R>)>,
+    next_append: u64,
+}
+
+impl<R: Clone> TransactionCoordinator<R> {
+    /// A coordinator leading nothing yet.
+    pub fn new(config: TxnCoordinatorConfig) -> Self {
+        Self {
+            config,
+            partitions: BTreeMap::new(),
+            loading: BTreeSet::new(),
+            appends: BTreeMap::new(),
+            next_append: 0,
+        }
+    }
+
+    /// The broker became leader of `partition` and is reading its log.
+    pub fn start_loading(&mut self, partition: u32) {
+        self.loading.insert(partition);
+    }
+
+    /// The partition's log is read (Kafka's `loadTransactionsForTxnTopicPartition`):
+    /// its transactional ids are this coordinator's, under `coordinator_epoch`
+    /// (the partition's leader epoch). A transaction found in PrepareCommit
+    /// or PrepareAbort has its markers sent again.
+    pub fn load(
+        &mut self,
+        partition: u32,
+        coordinator_epoch: i32,
+        loaded: BTreeMap<String, TxnTransitMetadata>,
+        out: &mut Vec<TxnOutput<R>>,
+    ) {
+        self.loading.remove(&partition);
+        let mut txns = BTreeMap::new();
+        for (id, state) in loaded {
+            let mut m = TransactionMetadata::new(&id, state.producer_id, state.txn_timeout_ms, 0);
+            m.current = state;
+            if matches!(
+                m.state(),
+                TransactionState::PrepareCommit | TransactionState::PrepareAbort
+            ) {
+                out.push(markers_of(&m, coordinator_epoch));
+            }
+            txns.insert(id, m);
+        }
+        self.partitions.insert(
+            partition,
+            TxnPartition {
+                coordinator_epoch,
+                txns,
+            },
+        );
+    }
+
+    /// The broker no longer leads `partition`: its transactional ids are
+    /// forgotten (their writes in flight answer NOT_COORDINATOR).
+    pub fn unload(&mut self, partition: u32, out: &mut Vec<TxnOutput<R>>) {
+        self.loading.remove(&partition);
+        self.partitions.remove(&partition);
+        let config = self.config;
+        let gone: Vec<u64> = self
+            .appends
+            .iter()
+            .filter(|(_, (id, ..))| partition_for(id, config.num_partitions) == partition)
+            .map(|(&k, _)| k)
+            .collect();
+        for k in gone {
+            if let Some((_, _, why)) = self.appends.remove(&k) {
+                answer_failed(why, Errors::NotCoordinator, out);
+            }
+        }
+    }
+
+    /// The metadata of `transactional_id`, or why this coordinator cannot
+    /// serve it.
+    fn metadata(&mut self, transactional_id: &str) -> Result<(&mut TxnPartition, u32), Errors> {
+        let partition = partition_for(transactional_id, self.config.num_partitions);
+        if self.loading.contains(&partition) {
+            return Err(Errors::CoordinatorLoadInProgress);
+        }
+        match self.partitions.get_mut(&partition) {
+            Some(p) => Ok((p, partition)),
+            None => Err(Errors::NotCoordinator),
+        }
+    }
+
+    /// Asks for `transit` of `transactional_id` to be written.
+    fn append(
+        &mut self,
+        transactional_id: &str,
+        transit: TxnTransitMetadata,
+        why: PendingAppend<R>,
+        out: &mut Vec<TxnOutput<R>>,
+    ) {
+        self.next_append += 1;
+        let id = self.next_append;
+        out.push(TxnOutput::Append {
+            id,
+            partition: partition_for(transactional_id, self.config.num_partitions),
+            transactional_id: transactional_id.to_owned(),
+            transit: transit.clone(),
+        });
+        self.appends
+            .insert(id, (transactional_id.to_owned(), transit, why));
+    }
+
+    /// InitProducerId with a transactional id (Kafka's `handleInitProducerId`).
+    /// `allocate` hands out a new producer id (the broker's ProducerIdManager).
+    #[allow(clippy::too_many_arguments)]
+    pub fn handle_init_producer_id(
+        &mut self,
+        reply: R,
+        transactional_id: &str,
+        txn_timeout_ms: u64,
+        expected: Option<(i64, i16)>,
+        now_ms: i64,
+        allocate: &mut dyn FnMut() -> Option<i64>,
+        out: &mut Vec<TxnOutput<R>>,
+    ) {
+        let fail = |e: Errors| TxnResponse::InitProducerId {
+            error: Some(e),
+            producer_id: NO_PRODUCER_ID,
+            producer_epoch: -1,
+        };
+        let decided = if transactional_id.is_empty() {
+            Err(Errors::InvalidRequest)
+        } else if txn_timeout_ms == 0 || txn_timeout_ms > self.config.transaction_max_timeout_ms {
+            Err(Errors::InvalidTransactionTimeout)
+        } else {
+            self.prepare_init(transactional_id, txn_timeout_ms, expected, now_ms, allocate)
+        };
+        match decided {
+            Ok((transit, fenced)) => {
+                let why = if fenced {
+                    PendingAppend::FenceAbort(reply)
+                } else {
+                    PendingAppend::InitProducerId(reply)
+                };
+                self.append(transactional_id, transit, why, out);
+            }
+            Err(e) => out.push(TxnOutput::Reply(reply, fail(e))),
+        }
+    }
+
+    /// The transition an InitProducerId makes, and whether it is the abort
+    /// of a fenced producer's open transaction.
+    fn prepare_init(
+        &mut self,
+        transactional_id: &str,
+        txn_timeout_ms: u64,
+        expected: Option<(i64, i16)>,
+        now_ms: i64,
+        allocate: &mut dyn FnMut() -> Option<i64>,
+    ) -> Result<(TxnTransitMetadata, bool), Errors> {
+        let (p, _) = self.metadata(transactional_id)?;
+        if !p.txns.contains_key(transactional_id) {
+            let pid = allocate().ok_or(Errors::CoordinatorNotAvailable)?;
+            let m = TransactionMetadata::new(transactional_id, pid, txn_timeout_ms, now_ms);
+            p.txns.insert(transactional_id.to_owned(), m);
+        }
+        let m = p.txns.get_mut(transactional_id).expect("inserted above");
+        if m.pending_transition_in_progress() {
+            return Err(Errors::ConcurrentTransactions);
+        }
+        if let Some((pid, _)) = expected {
+            if pid != m.current.producer_id && pid != m.current.prev_producer_id {
+                return Err(Errors::ProducerFenced);
+            }
+        }
+        use TransactionState::*;
+        let prepared = match m.state() {
+            PrepareAbort | PrepareCommit => return Err(Errors::ConcurrentTransactions),
+            Empty | CompleteAbort | CompleteCommit if m.is_producer_epoch_exhausted() => {
+                let pid = allocate().ok_or(Errors::CoordinatorNotAvailable)?;
+                m.prepare_producer_id_rotation(pid, txn_timeout_ms, now_ms, expected.is_some())
+            }
+            Empty | CompleteAbort | CompleteCommit => {
+                m.prepare_increment_producer_epoch(txn_timeout_ms, expected.map(|(_, e)| e), now_ms)
+            }
+            Ongoing => {
+                // Fence the open transaction's producer and abort it; the
+                // new instance hears CONCURRENT_TRANSACTIONS and retries.
+                return fence_and_abort(m, now_ms).map(|t| (t, true));
+            }
+            Dead | PrepareEpochFence => Err(TxnError::IllegalState(format!(
+                "InitProducerId in state {}",
+                m.state().name()
+            ))),
+        };
+        settle(prepared).map(|t| (t, false))
+    }
+
+    /// AddPartitionsToTxn (Kafka's `handleAddPartitionsToTransaction`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn handle_add_partitions(
+        &mut self,
+        reply: R,
+        transactional_id: &str,
+        producer_id: i64,
+        producer_epoch: i16,
+        partitions: &BTreeSet<TopicIdPartition>,
+        version: TransactionVersion,
+        now_ms: i64,
+        out: &mut Vec<TxnOutput<R>>,
+    ) {
+        let answer = |e: Option<Errors>| TxnResponse::AddPartitionsToTxn { error: e };
+        let m = match self.checked(transactional_id, producer_id, producer_epoch) {
+            Ok(m) => m,
+            Err(e) => {
+                out.push(TxnOutput::Reply(reply, answer(Some(e))));
+                return;
+            }
+        };
+        use TransactionState::*;
+        if m.pending_transition_in_progress() || matches!(m.state(), PrepareCommit | PrepareAbort) {
+            out.push(TxnOutput::Reply(
+                reply,
+                answer(Some(Errors::ConcurrentTransactions)),
+            ));
+            return;
+        }
+        if m.state() == Ongoing && partitions.is_subset(&m.current.topic_partitions) {
+            out.push(TxnOutput::Reply(reply, answer(None)));
+            return;
+        }
+        match m.prepare_add_partitions(partitions, now_ms, version) {
+            Ok(transit) => self.append(
+                transactional_id,
+                transit,
+                PendingAppend::AddPartitions(reply),
+                out,
+            ),
+            Err(TxnError::Kafka(e)) => out.push(TxnOutput::Reply(reply, answer(Some(e)))),
+            Err(TxnError::IllegalState(why)) => panic!("transaction coordinator: {why}"),
+        }
+    }
+
+    /// EndTxn (Kafka's `handleEndTransaction`, transactions v1 checks).
+    #[allow(clippy::too_many_arguments)]
+    pub fn handle_end_txn(
+        &mut self,
+        reply: R,
+        transactional_id: &str,
+        producer_id: i64,
+        producer_epoch: i16,
+        commit: bool,
+        now_ms: i64,
+        out: &mut Vec<TxnOutput<R>>,
+    ) {
+        let answer = |e: Option<Errors>| TxnResponse::EndTxn { error: e };
+        let m = match self.checked(transactional_id, producer_id, producer_epoch) {
+            Ok(m) => m,
+            Err(e) => {
+                out.push(TxnOutput::Reply(reply, answer(Some(e))));
+                return;
+            }
+        };
+        if m.pending_transition_in_progress() {
+            out.push(TxnOutput::Reply(
+                reply,
+                answer(Some(Errors::ConcurrentTransactions)),
+            ));
+            return;
+        }
+        use TransactionState::*;
+        let error = match (m.state(), commit) {
+            (Ongoing, _) => None,
+            (CompleteCommit, true) | (CompleteAbort, false) => {
+                // A retry of an EndTxn that completed.
+                out.push(TxnOutput::Reply(reply, answer(None)));
+                return;
+            }
+            (PrepareCommit, true) | (PrepareAbort, false) => Some(Errors::ConcurrentTransactions),
+            _ => Some(Errors::InvalidTxnState),
+        };
+        if let Some(e) = error {
+            out.push(TxnOutput::Reply(reply, answer(Some(e))));
+            return;
+        }
+        let to = if commit { PrepareCommit } else { PrepareAbort };
+        let version = m.current.client_transaction_version;
+        match m.prepare_abort_or_commit(to, version, NO_PRODUCER_ID, now_ms, false) {
+            Ok(transit) => self.append(
+                transactional_id,
+                transit,
+                PendingAppend::EndTxn(Some(reply)),
+                out,
+            ),
+            Err(TxnError::Kafka(e)) => out.push(TxnOutput::Reply(reply, answer(Some(e)))),
+            Err(TxnError::IllegalState(why)) => panic!("transaction coordinator: {why}"),
+        }
+    }
+
+    /// The metadata of a transactional id a producer names, checked against
+    /// the producer id and epoch it sends.
+    fn checked(
+        &mut self,
+        transactional_id: &str,
+        producer_id: i64,
+        producer_epoch: i16,
+    ) -> Result<&mut TransactionMetadata, Errors> {
+        let (p, _) = self.metadata(transactional_id)?;
+        let m = p
+            .txns
+            .get_mut(transactional_id)
+            .ok_or(Errors::InvalidProducerIdMapping)?;
+        if m.current.producer_id != producer_id {
+            return Err(Errors::InvalidProducerIdMapping);
+        }
+        if m.current.producer_epoch != producer_epoch {
+            return Err(Errors::ProducerFenced);
+        }
+        Ok(m)
+    }
+
+    /// Ongoing transactions older than their `transaction.timeout.ms`
+    /// (Kafka's `abortTimedOutTransactions`): each producer is fenced and
+    /// its transaction aborted.
+    pub fn abort_timed_out(&mut self, now_ms: i64, out: &mut Vec<TxnOutput<R>>) {
+        let mut expired = Vec::new();
+        for p in self.partitions.values() {
+            for (id, m) in &p.txns {
+                let deadline = m.current.txn_start_timestamp + m.current.txn_timeout_ms as i64;
+                if m.state() == TransactionState::Ongoing
+                    && !m.pending_transition_in_progress()
+                    && deadline < now_ms
+                {
+                    expired.push(id.clone());
+                }
+            }
+        }
+        for id in expired {
+            let Ok((p, _)) = self.metadata(&id) else {
+                continue;
+            };
+            let Some(m) = p.txns.get_mut(&id) else {
+                continue;
+            };
+            let abort = fence_and_abort(m, now_ms);
+            if let Ok(transit) = abort {
+                self.append(&id, transit, PendingAppend::EndTxn(None), out);
+            }
+        }
+    }
+
+    /// The write `id` finished: `error` None when it is replicated.
+    pub fn on_append_done(
+        &mut self,
+        id: u64,
+        error: Option<Errors>,
+        now_ms: i64,
+        out: &mut Vec<TxnOutput<R>>,
+    ) {
+        let Some((txn_id, transit, why)) = self.appends.remove(&id) else {
+            return;
+        };
+        let Ok((p, _)) = self.metadata(&txn_id) else {
+            answer_failed(why, Errors::NotCoordinator, out);
+            return;
+        };
+        let coordinator_epoch = p.coordinator_epoch;
+        let Some(m) = p.txns.get_mut(&txn_id) else {
+            answer_failed(why, Errors::NotCoordinator, out);
+            return;
+        };
+        if let Some(e) = error {
+            // Kafka answers a failed write with NOT_COORDINATOR (or the
+            // write's own error) and leaves the state as it was.
+            m.abort_transition();
+            let e = match e {
+                Errors::NotEnoughReplicas
+                | Errors::NotEnoughReplicasAfterAppend
+                | Errors::RequestTimedOut => Errors::CoordinatorNotAvailable,
+                Errors::NotLeaderOrFollower => Errors::NotCoordinator,
+                other => other,
+            };
+            answer_failed(why, e, out);
+            return;
+        }
+        if let Err(TxnError::IllegalState(why)) = m.complete_transition_to(transit) {
+            panic!("transaction coordinator: {why}");
+        }
+        match why {
+            PendingAppend::InitProducerId(reply) => out.push(TxnOutput::Reply(
+                reply,
+                TxnResponse::InitProducerId {
+                    error: None,
+                    producer_id: m.current.producer_id,
+                    producer_epoch: m.current.producer_epoch,
+                },
+            )),
+            PendingAppend::AddPartitions(reply) => out.push(TxnOutput::Reply(
+                reply,
+                TxnResponse::AddPartitionsToTxn { error: None },
+            )),
+            PendingAppend::EndTxn(_) | PendingAppend::FenceAbort(_) => {
+                match why {
+                    PendingAppend::EndTxn(Some(reply)) => {
+                        out.push(TxnOutput::Reply(reply, TxnResponse::EndTxn { error: None }));
+                    }
+                    PendingAppend::FenceAbort(reply) => out.push(TxnOutput::Reply(
+                        reply,
+                        TxnResponse::InitProducerId {
+                            error: Some(Errors::ConcurrentTransactions),
+                            producer_id: NO_PRODUCER_ID,
+                            producer_epoch: -1,
+                        },
+                    )),
+                    _ => {}
+                }
+                if m.current.topic_partitions.is_empty() {
+                    // Nothing to mark: complete at once.
+                    self.complete(&txn_id, now_ms, out);
+                } else {
+                    out.push(markers_of(m, coordinator_epoch));
+                }
+            }
+            PendingAppend::Complete => {}
+        }
+    }
+
+    /// Every marker of `transactional_id`'s transaction is written (Kafka's
+    /// `TransactionMarkerChannelManager` completing its entry): the
+    /// transaction completes.
+    pub fn on_markers_written(
+        &mut self,
+        transactional_id: &str,
+        now_ms: i64,
+        out: &mut Vec<TxnOutput<R>>,
+    ) {
+        self.complete(transactional_id, now_ms, out);
+    }
+
+    fn complete(&mut self, transactional_id: &str, now_ms: i64, out: &mut Vec<TxnOutput<R>>) {
+        let Ok((p, _)) = self.metadata(transactional_id) else {
+            return;
+        };
+        let Some(m) = p.txns.get_mut(transactional_id) else {
+            return;
+        };
+        if !matches!(
+            m.state(),
+            TransactionState::PrepareCommit | TransactionState::PrepareAbort
+        ) || m.pending_transition_in_progress()
+        {
+            return;
+        }
+        match m.prepare_complete(now_ms) {
+            Ok(transit) => self.append(transactional_id, transit, PendingAppend::Complete, out),
+            Err(TxnError::Kafka(_)) => {}
+            Err(TxnError::IllegalState(why)) => panic!("transaction coordinator: {why}"),
+        }
+    }
+
+    /// The state of `transactional_id`, if this coordinator holds it.
+    pub fn state_of(&self, transactional_id: &str) -> Option<&TransactionMetadata> {
+        let partition = partition_for(transactional_id, self.config.num_partitions);
+        self.partitions.get(&partition)?.txns.get(transactional_id)
+    }
+}
+
+/// A prepared transition, or the error to answer (an illegal transition
+/// is a bug in the coordinator: the run stops with it).
+fn settle(prepared: Result<TxnTransitMetadata, TxnError>) -> Result<TxnTransitMetadata, Errors> {
+    match prepared {
+        Ok(t) => Ok(t),
+        Err(TxnError::Kafka(e)) => Err(e),
+        Err(TxnError::IllegalState(why)) => panic!("transaction coordinator: {why}"),
+    }
+}
+
+/// Fences `m`'s producer (its epoch bumped, as Kafka's
+/// `prepareFenceProducerEpoch`, applied at once as Kafka's endTransaction
+/// does for a fence) and prepares the abort of its open transaction.
+fn fence_and_abort(m: &mut TransactionMetadata, now_ms: i64) -> Result<TxnTransitMetadata, Errors> {
+    let fence = settle(m.prepare_fence_producer_epoch())?;
+    m.pending_state = None;
+    m.current.producer_epoch = fence.producer_epoch;
+    m.current.last_producer_epoch = crate::log::NO_PRODUCER_EPOCH;
+    let version = m.current.client_transaction_version;
+    settle(m.prepare_abort_or_commit(
+        TransactionState::PrepareAbort,
+        version,
+        NO_PRODUCER_ID,
+        now_ms,
+        false,
+    ))
+}
+
+/// The markers of `m`'s prepared commit or abort.
+fn markers_of<R>(m: &TransactionMetadata, coordinator_epoch: i32) -> TxnOutput<R> {
+    TxnOutput::WriteMarkers {
+        transactional_id: m.transactional_id.clone(),
+        producer_id: m.current.producer_id,
+        producer_epoch: m.current.producer_epoch,
+        result: if m.state() == TransactionState::PrepareCommit {
+            ControlRecordType::Commit
+        } else {
+            ControlRecordType::Abort
+        },
+        partitions: m.current.topic_partitions.clone(),
+        coordinator_epoch,
+    }
+}
+
+/// Answers whoever waited on a write that failed with `e`.
+fn answer_failed<R>(why: PendingAppend<R>, e: Errors, out: &mut Vec<TxnOutput<R>>) {
+    let response = match why {
+        PendingAppend::InitProducerId(_) | PendingAppend::FenceAbort(_) => {
+            TxnResponse::InitProducerId {
+                error: Some(e),
+                producer_id: NO_PRODUCER_ID,
+                producer_epoch: -1,
+            }
+        }
+        PendingAppend::AddPartitions(_) => TxnResponse::AddPartitionsToTxn { error: Some(e) },
+        PendingAppend::EndTxn(_) => TxnResponse::EndTxn { error: Some(e) },
+        PendingAppend::Complete => return,
+    };
+    let reply = match why {
+        PendingAppend::InitProducerId(r)
+        | PendingAppend::AddPartitions(r)
+        | PendingAppend::FenceAbort(r) => r,
+        PendingAppend::EndTxn(Some(r)) => r,
+        PendingAppend::EndTxn(None) | PendingAppend::Complete => return,
+    };
+    out.push(TxnOutput::Reply(reply, response));
+}
