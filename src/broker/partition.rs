@@ -222,9 +222,13 @@ impl Partition {
         let Role::Leader(leader) = &mut self.role else {
             return false;
         };
-        let known = leader.followers.contains_key(&follower);
-        let f = leader.followers.entry(follower).or_default();
-        let moved = !known || f.log_end_offset != fetch_offset;
+        let (f, moved) = match leader.followers.get_mut(&follower) {
+            Some(f) => {
+                let moved = f.log_end_offset != fetch_offset;
+                (f, moved)
+            }
+            None => (leader.followers.entry(follower).or_default(), true),
+        };
         if fetch_offset >= leader_leo {
             f.last_caught_up_ms = f.last_caught_up_ms.max(now_ms);
         } else if fetch_offset >= f.last_fetch_leader_leo {
