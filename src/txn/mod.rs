@@ -4,6 +4,7 @@
 
 pub mod coordinator;
 pub mod log;
+pub mod marker_channel;
 pub mod metadata;
 pub mod state;
 #[cfg(test)]
