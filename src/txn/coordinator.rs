@@ -301,8 +301,11 @@ impl<R: Clone> TransactionCoordinator<R> {
         if m.pending_transition_in_progress() {
             return Err(Errors::ConcurrentTransactions);
         }
-        if let Some((pid, _)) = expected {
-            if pid != m.current.producer_id && pid != m.current.prev_producer_id {
+        if let Some((pid, epoch)) = expected {
+            // Kafka's isValidProducerId: the current producer id, or the
+            // previous one when its epoch ran out (the id was rotated).
+            let rotated = pid == m.current.prev_producer_id && epoch >= i16::MAX - 1;
+            if pid != m.current.producer_id && !rotated {
                 return Err(Errors::ProducerFenced);
             }
         }

@@ -349,3 +349,27 @@ fn a_new_coordinator_sends_the_markers_of_a_prepared_transaction_again() {
         }]
     ));
 }
+
+#[test]
+fn a_producer_recovering_with_an_unknown_producer_id_is_fenced() {
+    let mut c = coordinator();
+    init(&mut c, 0, 0);
+    let mut out = Vec::new();
+    let mut none = || None;
+    c.handle_init_producer_id(3, "pay-0", TIMEOUT, Some((999, 0)), 1, &mut none, &mut out);
+    assert_eq!(
+        replies(&out),
+        [(
+            3,
+            TxnResponse::InitProducerId {
+                error: Some(Errors::ProducerFenced),
+                producer_id: -1,
+                producer_epoch: -1,
+            }
+        )]
+    );
+    let mut out = Vec::new();
+    c.handle_init_producer_id(3, "pay-0", TIMEOUT, Some((1001, 0)), 2, &mut none, &mut out);
+    let after = written(&mut c, out, 2);
+    assert_eq!(replies(&after), [(3, ok_init(1))], "its own id: bumped");
+}
