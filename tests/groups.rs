@@ -265,3 +265,24 @@ fn a_closed_consumer_leaves_at_once_with_its_position_committed() {
         assert!(c.duplicates > 0, "seed {seed}: {c:?}");
     }
 }
+
+#[test]
+fn without_transactions_read_committed_consumers_read_what_read_uncommitted_ones_read() {
+    // No producer is transactional, so the last stable offset is the high
+    // watermark: the two isolation levels must give the same run.
+    let from = "\"max.poll.records\" = 100 }";
+    let uncommitted = load("zombie_consumer.toml", None);
+    let committed = load(
+        "zombie_consumer.toml",
+        Some((
+            from,
+            "\"max.poll.records\" = 100, \"isolation.level\" = \"read_committed\" }",
+        )),
+    );
+    let a = outcome(&uncommitted, 0, TestMutations::default());
+    let b = outcome(&committed, 0, TestMutations::default());
+    assert_eq!(a.events, b.events);
+    assert_eq!(a.stats, b.stats);
+    assert_eq!(a.violations.len(), b.violations.len());
+    assert!(b.stats.records_consumed > 0);
+}
