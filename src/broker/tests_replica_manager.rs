@@ -23,17 +23,17 @@ use crate::protocol::{
 const TOPIC_ID: Uuid = Uuid(7);
 const CLIENT: Address = Address::Client(0);
 
-fn topics() -> Arc<Topics> {
+pub(super) fn topics() -> Arc<Topics> {
     Arc::new(Topics::new(["t".to_owned()]))
 }
 
-fn tp() -> TopicIdPartition {
+pub(super) fn tp() -> TopicIdPartition {
     topics().partition("t", 0).expect("t")
 }
 
 /// `t-0` with replicas 1, 2, 3 as the records leave it: created with
 /// `leader` and `isr`, then each of `changes` applied.
-fn image(
+pub(super) fn image(
     min_insync: u32,
     leader: u32,
     isr: &[u32],
@@ -76,7 +76,7 @@ fn image(
 }
 
 /// Broker 1, registered, with `image` applied.
-fn broker(config: BrokerConfig, image: &MetadataImage) -> (ReplicaManager, TestEnv) {
+pub(super) fn broker(config: BrokerConfig, image: &MetadataImage) -> (ReplicaManager, TestEnv) {
     let mut t = TestEnv::new(1);
     let mut rm = ReplicaManager::boot(1, config, &topics(), &mut t.env(), &BTreeMap::new());
     rm.set_broker_epoch(Some(100));
@@ -108,14 +108,19 @@ fn produce(rm: &mut ReplicaManager, t: &mut TestEnv, correlation_id: u64, acks: 
     rm.handle_produce(&mut t.env(), to, acks, 30_000, vec![data]);
 }
 
-/// Follower `replica` fetches `t-0` from `offset` (no waiting).
-fn follower_fetch(rm: &mut ReplicaManager, t: &mut TestEnv, replica: u32, offset: u64) {
-    let request = FetchPartition {
+/// `t-0` in a Fetch from `offset`, without leader epochs.
+pub(super) fn fetch_partition(offset: u64) -> FetchPartition {
+    FetchPartition {
         tp: tp(),
         current_leader_epoch: -1,
         fetch_offset: offset,
         last_fetched_epoch: None,
-    };
+    }
+}
+
+/// Follower `replica` fetches `t-0` from `offset` (no waiting).
+fn follower_fetch(rm: &mut ReplicaManager, t: &mut TestEnv, replica: u32, offset: u64) {
+    let request = fetch_partition(offset);
     let to = ReplyTo {
         to: Address::Node(replica),
         correlation_id: 1,
@@ -404,4 +409,40 @@ fn a_followers_high_watermark_is_the_leaders_capped_by_its_own_log() {
         5,
         "a high watermark never goes back"
     );
+}
+
+#[test]
+fn a_delayed_fetch_records_the_followers_state_when_it_arrives_not_when_it_completes() {
+    // Kafka's DelayedFetch.onComplete reads with readFromPurgatory = true.
+    let (mut rm, mut t) = broker(BrokerConfig::default(), &image(1, 1, &[1, 2], &[]));
+    produce(&mut rm, &mut t, 1, 1, 2);
+    follower_fetch(&mut rm, &mut t, 2, 2);
+    t.now = 100 * MILLIS;
+    let waiting = ReplyTo {
+        to: Address::Node(2),
+        correlation_id: 7,
+    };
+    let params = FetchParams {
+        replica: Some((2, 52)),
+        max_wait_ms: 500,
+        isolation_level: IsolationLevel::ReadUncommitted,
+    };
+    let session = FetchMetadata::SESSIONLESS;
+    rm.handle_fetch(
+        &mut t.env(),
+        waiting,
+        params,
+        session,
+        vec![fetch_partition(2)],
+        Vec::new(),
+    );
+    t.take();
+    t.now = 300 * MILLIS;
+    produce(&mut rm, &mut t, 2, 1, 1);
+    let answered = t.sent().iter().any(|(to, _)| *to == Address::Node(2));
+    assert!(answered, "the new record completes the waiting fetch");
+    let p = &rm.partitions()[&tp()];
+    let follower = &p.leader_state().expect("leads").followers[&2];
+    assert_eq!(follower.last_fetch_ms, 100, "as it arrived, not at 300 ms");
+    assert_eq!(follower.log_end_offset, 2);
 }

@@ -4,62 +4,25 @@
 //! aborted transactions, while a read_uncommitted one reads to the high
 //! watermark.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::config::BrokerConfig;
 use super::purgatory::{FetchParams, ReplyTo};
+use super::tests_replica_manager::{broker, fetch_partition, image, tp};
 use super::ReplicaManager;
 use crate::client::consumer::read_completed_fetch;
 use crate::errors::Errors;
 use crate::log::{BatchBuilder, ControlRecordType, RecordBatch};
-use crate::metadata::{MetadataImage, MetadataRecord, Uuid};
 use crate::node::{Address, Effect, TestEnv};
 use crate::protocol::{
-    AbortedTransaction, FetchMetadata, FetchPartition, FetchedPartition, IsolationLevel, KafkaMsg,
-    KafkaResponse, Message, ProduceData, ProduceResult, TopicIdPartition, Topics, TxnMarkerResult,
-    WritableTxnMarker,
+    AbortedTransaction, FetchMetadata, FetchedPartition, IsolationLevel, KafkaMsg, KafkaResponse,
+    Message, ProduceData, ProduceResult, TxnMarkerResult, WritableTxnMarker,
 };
 
-const TOPIC_ID: Uuid = Uuid(7);
-
-fn topics() -> Arc<Topics> {
-    Arc::new(Topics::new(["t".to_owned()]))
-}
-
-fn tp() -> TopicIdPartition {
-    topics().partition("t", 0).expect("t")
-}
-
-/// Broker 1 leads `t-0` alone (ISR [1], min.insync.replicas 1), so every
+/// Broker 1 leads `t-0` with ISR [1] (min.insync.replicas 1), so every
 /// append moves the high watermark at once.
 fn leader() -> (ReplicaManager, TestEnv) {
-    let mut image = MetadataImage::default();
-    let records = [
-        MetadataRecord::TopicRecord {
-            name: "t".to_owned(),
-            topic_id: TOPIC_ID,
-        },
-        MetadataRecord::PartitionRecord {
-            partition_id: 0,
-            topic_id: TOPIC_ID,
-            replicas: vec![1],
-            isr: vec![1],
-            leader: 1,
-            leader_epoch: 0,
-            partition_epoch: 0,
-        },
-    ];
-    for (offset, r) in records.iter().enumerate() {
-        image.apply(offset as u64, r);
-    }
-    let mut t = TestEnv::new(1);
-    let config = BrokerConfig::default();
-    let mut rm = ReplicaManager::boot(1, config, &topics(), &mut t.env(), &BTreeMap::new());
-    rm.set_broker_epoch(Some(100));
-    rm.apply_delta(&mut t.env(), &image);
-    t.take();
-    (rm, t)
+    broker(BrokerConfig::default(), &image(1, 1, &[1], &[]))
 }
 
 /// Producer `pid` sends `n` records, in a transaction or not.
@@ -102,12 +65,7 @@ fn fetch(
         max_wait_ms,
         isolation_level,
     };
-    let request = FetchPartition {
-        tp: tp(),
-        current_leader_epoch: -1,
-        fetch_offset: offset,
-        last_fetched_epoch: None,
-    };
+    let request = fetch_partition(offset);
     let to = ReplyTo {
         to: Address::Client(0),
         correlation_id: 2,

@@ -345,36 +345,30 @@ impl<R: Clone> TransactionCoordinator<R> {
         now_ms: i64,
         out: &mut Vec<TxnOutput<R>>,
     ) {
-        let answer = |e: Option<Errors>| TxnResponse::AddPartitionsToTxn { error: e };
-        let m = match self.checked(transactional_id, producer_id, producer_epoch) {
-            Ok(m) => m,
-            Err(e) => {
-                out.push(TxnOutput::Reply(reply, answer(Some(e))));
-                return;
-            }
-        };
         use TransactionState::*;
-        if m.pending_transition_in_progress() || matches!(m.state(), PrepareCommit | PrepareAbort) {
-            out.push(TxnOutput::Reply(
-                reply,
-                answer(Some(Errors::ConcurrentTransactions)),
-            ));
-            return;
-        }
-        if m.state() == Ongoing && partitions.is_subset(&m.current.topic_partitions) {
-            out.push(TxnOutput::Reply(reply, answer(None)));
-            return;
-        }
-        match m.prepare_add_partitions(partitions, now_ms, version) {
-            Ok(transit) => self.append(
-                transactional_id,
-                transit,
-                PendingAppend::AddPartitions(reply),
-                out,
-            ),
-            Err(TxnError::Kafka(e)) => out.push(TxnOutput::Reply(reply, answer(Some(e)))),
-            Err(TxnError::IllegalState(why)) => panic!("transaction coordinator: {why}"),
-        }
+        let decided = self
+            .checked(transactional_id, producer_id, producer_epoch)
+            .and_then(|m| {
+                if m.pending_transition_in_progress()
+                    || matches!(m.state(), PrepareCommit | PrepareAbort)
+                {
+                    Err(Errors::ConcurrentTransactions)
+                } else if m.state() == Ongoing && partitions.is_subset(&m.current.topic_partitions)
+                {
+                    Ok(None)
+                } else {
+                    settle(m.prepare_add_partitions(partitions, now_ms, version)).map(Some)
+                }
+            });
+        let answer = |error| TxnResponse::AddPartitionsToTxn { error };
+        self.conclude(
+            reply,
+            transactional_id,
+            decided,
+            answer,
+            PendingAppend::AddPartitions,
+            out,
+        );
     }
 
     /// EndTxn (Kafka's `handleEndTransaction`, transactions v1 checks).
@@ -389,47 +383,49 @@ impl<R: Clone> TransactionCoordinator<R> {
         now_ms: i64,
         out: &mut Vec<TxnOutput<R>>,
     ) {
-        let answer = |e: Option<Errors>| TxnResponse::EndTxn { error: e };
-        let m = match self.checked(transactional_id, producer_id, producer_epoch) {
-            Ok(m) => m,
-            Err(e) => {
-                out.push(TxnOutput::Reply(reply, answer(Some(e))));
-                return;
-            }
-        };
-        if m.pending_transition_in_progress() {
-            out.push(TxnOutput::Reply(
-                reply,
-                answer(Some(Errors::ConcurrentTransactions)),
-            ));
-            return;
-        }
         use TransactionState::*;
-        let error = match (m.state(), commit) {
-            (Ongoing, _) => None,
-            (CompleteCommit, true) | (CompleteAbort, false) => {
-                // A retry of an EndTxn that completed.
-                out.push(TxnOutput::Reply(reply, answer(None)));
-                return;
-            }
-            (PrepareCommit, true) | (PrepareAbort, false) => Some(Errors::ConcurrentTransactions),
-            _ => Some(Errors::InvalidTxnState),
-        };
-        if let Some(e) = error {
-            out.push(TxnOutput::Reply(reply, answer(Some(e))));
-            return;
-        }
-        let to = if commit { PrepareCommit } else { PrepareAbort };
-        let version = m.current.client_transaction_version;
-        match m.prepare_abort_or_commit(to, version, NO_PRODUCER_ID, now_ms, false) {
-            Ok(transit) => self.append(
-                transactional_id,
-                transit,
-                PendingAppend::EndTxn(Some(reply)),
-                out,
-            ),
-            Err(TxnError::Kafka(e)) => out.push(TxnOutput::Reply(reply, answer(Some(e)))),
-            Err(TxnError::IllegalState(why)) => panic!("transaction coordinator: {why}"),
+        let decided = self
+            .checked(transactional_id, producer_id, producer_epoch)
+            .and_then(|m| {
+                if m.pending_transition_in_progress() {
+                    return Err(Errors::ConcurrentTransactions);
+                }
+                match (m.state(), commit) {
+                    (Ongoing, _) => {
+                        let to = if commit { PrepareCommit } else { PrepareAbort };
+                        let version = m.current.client_transaction_version;
+                        let prepared =
+                            m.prepare_abort_or_commit(to, version, NO_PRODUCER_ID, now_ms, false);
+                        settle(prepared).map(Some)
+                    }
+                    // A retry of an EndTxn that completed.
+                    (CompleteCommit, true) | (CompleteAbort, false) => Ok(None),
+                    (PrepareCommit, true) | (PrepareAbort, false) => {
+                        Err(Errors::ConcurrentTransactions)
+                    }
+                    _ => Err(Errors::InvalidTxnState),
+                }
+            });
+        let answer = |error| TxnResponse::EndTxn { error };
+        let why = |reply| PendingAppend::EndTxn(Some(reply));
+        self.conclude(reply, transactional_id, decided, answer, why, out);
+    }
+
+    /// Ends a request: a transition to write (answered once written, as
+    /// `why` says), an answer without one (None), or an error.
+    fn conclude(
+        &mut self,
+        reply: R,
+        transactional_id: &str,
+        decided: Result<Option<TxnTransitMetadata>, Errors>,
+        answer: impl Fn(Option<Errors>) -> TxnResponse,
+        why: impl FnOnce(R) -> PendingAppend<R>,
+        out: &mut Vec<TxnOutput<R>>,
+    ) {
+        match decided {
+            Ok(Some(transit)) => self.append(transactional_id, transit, why(reply), out),
+            Ok(None) => out.push(TxnOutput::Reply(reply, answer(None))),
+            Err(e) => out.push(TxnOutput::Reply(reply, answer(Some(e)))),
         }
     }
 

@@ -65,6 +65,17 @@ pub struct TxnTransitMetadata {
     pub client_transaction_version: TransactionVersion,
 }
 
+impl TxnTransitMetadata {
+    /// Empty, with no transaction: what InitProducerId leaves.
+    fn reset_to_empty(&mut self, txn_timeout_ms: u64, now_ms: i64) {
+        self.state = TransactionState::Empty;
+        self.txn_timeout_ms = txn_timeout_ms;
+        self.topic_partitions.clear();
+        self.txn_start_timestamp = -1;
+        self.txn_last_update_timestamp = now_ms;
+    }
+}
+
 /// One transactional id's current state.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TransactionMetadata {
@@ -149,7 +160,6 @@ impl TransactionMetadata {
             )));
         }
         let mut next = self.current.clone();
-        next.state = TransactionState::Empty;
         let epoch = self.current.producer_epoch;
         match expected_epoch {
             None => {
@@ -163,10 +173,7 @@ impl TransactionMetadata {
             Some(e) if e == self.current.last_producer_epoch => {}
             Some(_) => return Err(TxnError::Kafka(Errors::ProducerFenced)),
         }
-        next.txn_timeout_ms = txn_timeout_ms;
-        next.topic_partitions.clear();
-        next.txn_start_timestamp = -1;
-        next.txn_last_update_timestamp = now_ms;
+        next.reset_to_empty(txn_timeout_ms, now_ms);
         self.prepare_transition_to(next)
     }
 
@@ -186,7 +193,6 @@ impl TransactionMetadata {
             ));
         }
         let mut next = self.current.clone();
-        next.state = Empty;
         next.producer_id = new_producer_id;
         next.producer_epoch = 0;
         next.last_producer_epoch = if record_last_epoch {
@@ -194,10 +200,7 @@ impl TransactionMetadata {
         } else {
             NO_PRODUCER_EPOCH
         };
-        next.txn_timeout_ms = txn_timeout_ms;
-        next.topic_partitions.clear();
-        next.txn_start_timestamp = -1;
-        next.txn_last_update_timestamp = now_ms;
+        next.reset_to_empty(txn_timeout_ms, now_ms);
         self.prepare_transition_to(next)
     }
 
