@@ -54,6 +54,15 @@ pub struct BrokerConfig {
     pub group_initial_rebalance_delay_ms: u64,
     /// Test-only bug: a coordinator loading a partition skips its committed offsets.
     pub forget_offsets_on_load: bool,
+    /// Test-only bug: the transaction coordinator writes COMMIT markers for
+    /// the transactions it aborts.
+    pub commit_aborted_transactions: bool,
+    /// `transaction.state.log.num.partitions`.
+    pub transaction_state_log_num_partitions: u32,
+    /// `transaction.max.timeout.ms`.
+    pub transaction_max_timeout_ms: u64,
+    /// `transaction.abort.timed.out.transaction.cleanup.interval.ms`.
+    pub transaction_abort_timed_out_transaction_cleanup_interval_ms: u64,
 }
 
 impl Default for BrokerConfig {
@@ -73,6 +82,10 @@ impl Default for BrokerConfig {
             offsets_commit_timeout_ms: 5000,
             group_initial_rebalance_delay_ms: 3000,
             forget_offsets_on_load: false,
+            commit_aborted_transactions: false,
+            transaction_state_log_num_partitions: 50,
+            transaction_max_timeout_ms: 900_000,
+            transaction_abort_timed_out_transaction_cleanup_interval_ms: 10_000,
         }
     }
 }

@@ -16,6 +16,7 @@ use std::collections::{BTreeSet, VecDeque};
 
 use sim::MILLIS;
 
+use super::config::BrokerConfig;
 use super::purgatory::ReplyTo;
 use super::replica_manager::{reply, ReplicaEvent, ReplicaManager};
 use super::{BrokerObs, BrokerTimer};
@@ -40,26 +41,25 @@ pub struct GroupCoordinatorService {
     /// Offsets partitions led but not loaded yet.
     loading: BTreeSet<u32>,
     tick: Deadline,
+    /// `offsets.commit.timeout.ms`: how long an append waits for the ISR.
+    commit_timeout_ms: u64,
     /// Test-only bug: loading a partition skips its committed offsets.
     forget_offsets_on_load: bool,
 }
 
 impl GroupCoordinatorService {
     /// The coordinator of an offsets topic of `num_partitions` partitions.
-    pub fn new(
-        topics: &Topics,
-        num_partitions: u32,
-        initial_rebalance_delay_ms: u64,
-        forget_offsets_on_load: bool,
-    ) -> Self {
+    pub fn new(topics: &Topics, config: &BrokerConfig) -> Self {
+        let num_partitions = config.offsets_topic_num_partitions;
         Self {
             coordinator: GroupCoordinator::new(num_partitions)
-                .with_initial_rebalance_delay_ms(initial_rebalance_delay_ms),
+                .with_initial_rebalance_delay_ms(config.group_initial_rebalance_delay_ms),
             num_partitions,
             offsets_topic: topics.id(CONSUMER_OFFSETS),
             loading: BTreeSet::new(),
             tick: Deadline::default(),
-            forget_offsets_on_load,
+            commit_timeout_ms: config.offsets_commit_timeout_ms,
+            forget_offsets_on_load: config.forget_offsets_on_load,
         }
     }
 
@@ -128,48 +128,50 @@ impl GroupCoordinatorService {
         self.apply(env, replicas, out);
     }
 
-    /// Acts on what the replica manager reports about offsets partitions and
-    /// the coordinator's appends, until nothing more happens.
-    pub fn on_replica_events(&mut self, env: &mut Env<'_>, replicas: &mut ReplicaManager) {
-        loop {
-            let events = replicas.take_events();
-            if events.is_empty() {
-                return;
+    /// Whether `tp` is one of its offsets partitions.
+    pub fn owns_topic(&self, tp: &TopicIdPartition) -> bool {
+        Some(tp.topic_id) == self.offsets_topic
+    }
+
+    /// Acts on what the replica manager reports about an offsets partition
+    /// or the coordinator's appends.
+    pub fn on_replica_event(
+        &mut self,
+        env: &mut Env<'_>,
+        replicas: &mut ReplicaManager,
+        event: ReplicaEvent,
+    ) {
+        match event {
+            ReplicaEvent::BecameLeader(tp) => {
+                // A new leader epoch of a partition this coordinator
+                // already loaded (the ISR changed under the same
+                // leader) changes nothing: as Kafka's coordinator,
+                // it keeps its state rather than reload the log.
+                if !self.coordinator.owns_partition(tp.partition) {
+                    self.loading.insert(tp.partition);
+                    self.maybe_load(env, replicas, &tp);
+                }
             }
-            for event in events {
-                match event {
-                    ReplicaEvent::BecameLeader(tp) => {
-                        // A new leader epoch of a partition this coordinator
-                        // already loaded (the ISR changed under the same
-                        // leader) changes nothing: as Kafka's coordinator,
-                        // it keeps its state rather than reload the log.
-                        if !self.coordinator.owns_partition(tp.partition) {
-                            self.loading.insert(tp.partition);
-                            self.maybe_load(env, replicas, &tp);
-                        }
-                    }
-                    ReplicaEvent::HighWatermarkMoved(tp) => self.maybe_load(env, replicas, &tp),
-                    ReplicaEvent::StoppedLeading(tp) => {
-                        self.loading.remove(&tp.partition);
-                        let mut out = Vec::new();
-                        self.coordinator.unload(tp.partition, &mut out);
-                        self.apply(env, replicas, out);
-                    }
-                    ReplicaEvent::InternalAppendDone { id, error } => {
-                        if error.is_none() {
-                            if let Some((group, offsets)) = self.coordinator.pending_commit(id) {
-                                env.observe(BrokerObs::OffsetsCommitted {
-                                    group: group.to_owned(),
-                                    offsets,
-                                });
-                            }
-                        }
-                        let mut out = Vec::new();
-                        self.coordinator
-                            .on_append_done(env.now_ms(), id, error, &mut out);
-                        self.apply(env, replicas, out);
+            ReplicaEvent::HighWatermarkMoved(tp) => self.maybe_load(env, replicas, &tp),
+            ReplicaEvent::StoppedLeading(tp) => {
+                self.loading.remove(&tp.partition);
+                let mut out = Vec::new();
+                self.coordinator.unload(tp.partition, &mut out);
+                self.apply(env, replicas, out);
+            }
+            ReplicaEvent::InternalAppendDone { id, error, .. } => {
+                if error.is_none() {
+                    if let Some((group, offsets)) = self.coordinator.pending_commit(id) {
+                        env.observe(BrokerObs::OffsetsCommitted {
+                            group: group.to_owned(),
+                            offsets,
+                        });
                     }
                 }
+                let mut out = Vec::new();
+                self.coordinator
+                    .on_append_done(env.now_ms(), id, error, &mut out);
+                self.apply(env, replicas, out);
             }
         }
     }
@@ -220,7 +222,7 @@ impl GroupCoordinatorService {
                     let appended = match self.offsets_topic {
                         Some(topic) => {
                             let tp = TopicIdPartition::new(topic, partition);
-                            replicas.append_internal(env, id, &tp, records)
+                            replicas.append_internal(env, id, &tp, records, self.commit_timeout_ms)
                         }
                         None => Some(Errors::UnknownTopicOrPartition),
                     };

@@ -28,6 +28,7 @@ mod tests_replica_manager;
 mod tests_transactions;
 #[cfg(test)]
 mod tests_txn_leader;
+mod txn_service;
 
 pub use group_service::GroupCoordinatorService;
 pub use lifecycle::{BrokerLifecycleManager, LifecycleEvent};

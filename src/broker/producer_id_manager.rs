@@ -60,6 +60,35 @@ impl ProducerIdManager {
         }
     }
 
+    /// A producer id for the transaction coordinator: the next of the
+    /// block, None when it is used up (Kafka's
+    /// `RPCProducerIdManager.generateProducerId` then answers
+    /// COORDINATOR_LOAD_IN_PROGRESS and asks for the next block:
+    /// [`ProducerIdManager::request_block`]).
+    pub fn claim_next(&mut self) -> Option<i64> {
+        let (next, end) = self.block.filter(|(next, end)| next < end)?;
+        self.block = Some((next + 1, end));
+        Some(next)
+    }
+
+    /// Asks the controller for a new block, unless it is being asked.
+    pub fn request_block(
+        &mut self,
+        env: &mut Env<'_>,
+        channel: &mut ControllerChannel,
+        broker: (u32, Option<u64>),
+    ) {
+        if let (broker_id, Some(broker_epoch)) = broker {
+            if !channel.is_in_flight(&ControllerPurpose::AllocateProducerIds) {
+                let request = ControllerRequest::AllocateProducerIds {
+                    broker_id,
+                    broker_epoch,
+                };
+                channel.send(env, request, ControllerPurpose::AllocateProducerIds);
+            }
+        }
+    }
+
     /// The controller answered (or the request was lost: `response` None):
     /// the waiting requests are served from the new block or ask again.
     pub fn on_block(

@@ -40,24 +40,40 @@ use crate::protocol::{
     KafkaResponse, ProduceData, ProduceResult, TopicId, TopicIdPartition, Topics, TpMap,
     TxnMarkerResult, WritableTxnMarker, EARLIEST_TIMESTAMP,
 };
+use crate::txn::log::TRANSACTION_STATE_TOPIC;
 
-/// What the replica manager tells the broker's group coordinator about
-/// `__consumer_offsets` partitions and the coordinator's own appends.
+/// What the replica manager tells the broker's coordinators about their
+/// internal partitions (`__consumer_offsets`, `__transaction_state`) and
+/// their own appends.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ReplicaEvent {
-    /// This broker became leader of an offsets partition.
+    /// This broker became leader of an internal partition.
     BecameLeader(TopicIdPartition),
-    /// This broker stopped leading an offsets partition.
+    /// This broker stopped leading an internal partition.
     StoppedLeading(TopicIdPartition),
-    /// An offsets partition's high watermark moved.
+    /// An internal partition's high watermark moved.
     HighWatermarkMoved(TopicIdPartition),
-    /// The coordinator's append `id` ended (None: committed).
+    /// A coordinator's append `id` to `tp` ended (None: committed).
     InternalAppendDone {
+        /// The partition appended to.
+        tp: TopicIdPartition,
         /// The append's id.
         id: u64,
         /// Why it failed, if it did.
         error: Option<Errors>,
     },
+}
+
+impl ReplicaEvent {
+    /// The internal partition it is about.
+    pub fn tp(&self) -> TopicIdPartition {
+        match self {
+            ReplicaEvent::BecameLeader(tp)
+            | ReplicaEvent::StoppedLeading(tp)
+            | ReplicaEvent::HighWatermarkMoved(tp)
+            | ReplicaEvent::InternalAppendDone { tp, .. } => *tp,
+        }
+    }
 }
 
 /// The broker's partitions and what serves them.
@@ -68,6 +84,8 @@ pub struct ReplicaManager {
     topics: Arc<Topics>,
     /// `__consumer_offsets` in the run's topic table.
     offsets_topic: Option<TopicId>,
+    /// `__transaction_state` in the run's topic table.
+    txn_topic: Option<TopicId>,
     partitions: TpMap<Partition>,
     logs: LogManager,
     purgatory: DelayedOperationPurgatory,
@@ -128,6 +146,7 @@ impl ReplicaManager {
             config,
             topics: Arc::clone(topics),
             offsets_topic: topics.id(CONSUMER_OFFSETS),
+            txn_topic: topics.id(TRANSACTION_STATE_TOPIC),
             partitions,
             logs,
             purgatory: DelayedOperationPurgatory::default(),
@@ -139,9 +158,9 @@ impl ReplicaManager {
         }
     }
 
-    /// Whether `tp` is an offsets partition (its coordinator hears of it).
+    /// Whether `tp` is a coordinator's partition (the coordinator hears of it).
     fn is_internal(&self, tp: &TopicIdPartition) -> bool {
-        Some(tp.topic_id) == self.offsets_topic
+        Some(tp.topic_id) == self.offsets_topic || Some(tp.topic_id) == self.txn_topic
     }
 
     /// The run's topics.
@@ -248,7 +267,10 @@ impl ReplicaManager {
                 let (fetchers, replicas) = self.replicas();
                 fetchers.on_retry(env, leader, replicas);
             }
-            BrokerTimer::Lifecycle | BrokerTimer::GroupTick => {}
+            BrokerTimer::Lifecycle
+            | BrokerTimer::GroupTick
+            | BrokerTimer::TxnAbortCheck
+            | BrokerTimer::TxnMarkers => {}
         }
     }
 
@@ -767,6 +789,7 @@ impl ReplicaManager {
         id: u64,
         tp: &TopicIdPartition,
         records: Vec<Record>,
+        timeout_ms: u64,
     ) -> Option<Errors> {
         let now_ms = env.now_ms();
         let p = match self.partitions.get_mut(tp).filter(|p| p.is_leader()) {
@@ -791,7 +814,7 @@ impl ReplicaManager {
                 base_offset: batch.base_offset as i64,
                 outcome: PartitionOutcome::Pending,
             }],
-            deadline: env.now() + self.config.offsets_commit_timeout_ms * MILLIS,
+            deadline: env.now() + timeout_ms * MILLIS,
         };
         self.purgatory.add_produce(env, delayed);
         self.complete_fetches_on(env, tp);
@@ -855,8 +878,9 @@ impl ReplicaManager {
         match d.waiter {
             ProduceWaiter::Internal(id) => {
                 let error = d.parts.iter().find_map(|p| error_of(p.outcome));
+                let tp = d.parts[0].tp;
                 self.events
-                    .push(ReplicaEvent::InternalAppendDone { id, error });
+                    .push(ReplicaEvent::InternalAppendDone { tp, id, error });
             }
             ProduceWaiter::TxnMarkers(to) => {
                 let results = d
@@ -1190,6 +1214,15 @@ impl ReplicaManager {
             p.leader_state()
                 .is_some_and(|l| p.log.high_watermark() >= l.epoch_start_offset)
         })
+    }
+
+    /// The leader epoch of `tp` while this broker leads it (a transaction
+    /// coordinator's epoch).
+    pub fn leader_epoch(&self, tp: &TopicIdPartition) -> Option<i32> {
+        self.partitions
+            .get(tp)
+            .filter(|p| p.is_leader())
+            .map(|p| p.leader_epoch)
     }
 
     /// The batches of `tp`'s log (the coordinator loads its groups from them).

@@ -14,12 +14,16 @@ use super::lifecycle::{BrokerLifecycleManager, LifecycleEvent};
 use super::producer_id_manager::ProducerIdManager;
 use super::purgatory::{FetchParams, ReplyTo};
 use super::replica_manager::{reply, ReplicaManager};
+use super::txn_service::{TxnCoordinatorService, TxnRequest};
 use crate::controller::node::{leader_of, LeaderObs};
 use crate::controller::raft::{MetadataObserver, RaftOutput, Record, METADATA_LOG_FILE};
 use crate::controller::rpc::ControllerMsg;
+use crate::errors::Errors;
 use crate::metadata::{MetadataImage, MetadataRecord, Uuid};
 use crate::node::{Address, DiskView, Env, Input, KafkaNodeId, Timer};
-use crate::protocol::{KafkaMsg, KafkaRequest, KafkaResponse, Message, PartitionMetadata, Topics};
+use crate::protocol::{
+    CoordinatorType, KafkaMsg, KafkaRequest, KafkaResponse, Message, PartitionMetadata, Topics,
+};
 use std::sync::Arc;
 
 /// A broker's own timers (its KRaft observer's are `Timer::Raft`).
@@ -39,6 +43,10 @@ pub enum BrokerTimer {
     FetcherRetry(u32),
     /// The group coordinator's session and rebalance deadlines.
     GroupTick,
+    /// The transaction coordinator looks for transactions past their timeout.
+    TxnAbortCheck,
+    /// The transaction coordinator sends the markers it has queued.
+    TxnMarkers,
 }
 
 /// What a broker reports.
@@ -121,6 +129,7 @@ pub struct BrokerServer {
     replicas: ReplicaManager,
     producer_ids: ProducerIdManager,
     groups: GroupCoordinatorService,
+    txns: TxnCoordinatorService,
     /// Set once the controller says this incarnation caught up (Kafka's
     /// BrokerServer waits for it before its replica manager acts on metadata).
     data_path_ready: bool,
@@ -149,12 +158,8 @@ impl BrokerServer {
             channel: ControllerChannel::new(spec.voters.clone()),
             replicas,
             producer_ids: ProducerIdManager::default(),
-            groups: GroupCoordinatorService::new(
-                &spec.topics,
-                config.offsets_topic_num_partitions,
-                config.group_initial_rebalance_delay_ms,
-                config.forget_offsets_on_load,
-            ),
+            groups: GroupCoordinatorService::new(&spec.topics, &config),
+            txns: TxnCoordinatorService::new(&spec.topics, &config),
             data_path_ready: false,
         };
         let mut out = Vec::new();
@@ -178,6 +183,11 @@ impl BrokerServer {
     /// The group coordinator.
     pub fn group_coordinator(&self) -> &GroupCoordinatorService {
         &self.groups
+    }
+
+    /// The transaction coordinator.
+    pub fn txn_coordinator(&self) -> &TxnCoordinatorService {
+        &self.txns
     }
 
     /// Its metadata image.
@@ -209,22 +219,49 @@ impl BrokerServer {
             Input::Timer(Timer::Broker(BrokerTimer::GroupTick)) => {
                 self.groups.on_tick(env, &mut self.replicas)
             }
+            Input::Timer(Timer::Broker(BrokerTimer::TxnAbortCheck)) => {
+                self.txns.on_abort_check(env, &mut self.replicas)
+            }
+            Input::Timer(Timer::Broker(BrokerTimer::TxnMarkers)) => {
+                let topics = self.replicas.topics();
+                self.txns.on_marker_retry(env, &self.image, topics)
+            }
             Input::Timer(Timer::Broker(timer)) => self.replicas.on_timer(env, timer),
             Input::Timer(Timer::RequestTimeout) => {
                 for purpose in self.channel.expire(env) {
                     self.on_controller_lost(env, purpose, true);
                 }
                 self.replicas.on_request_timeout(env);
+                self.txns.on_request_timeout(env);
             }
             Input::Disconnected(peer) => self.on_disconnect(env, peer),
             Input::Fsynced(token) => self.replicas.on_fsync(env, token),
             Input::Timer(_) | Input::Close => {}
         }
-        self.groups.on_replica_events(env, &mut self.replicas);
+        self.on_replica_events(env);
         self.sync_controller();
         for (tp, request) in self.replicas.take_alter_partitions() {
             self.channel
                 .send(env, request, ControllerPurpose::AlterPartition(tp));
+        }
+    }
+
+    /// Hands what the replica manager reports about internal partitions to
+    /// the coordinator owning each, until nothing more happens.
+    fn on_replica_events(&mut self, env: &mut Env<'_>) {
+        loop {
+            let events = self.replicas.take_events();
+            if events.is_empty() {
+                return;
+            }
+            for event in events {
+                let tp = event.tp();
+                if self.groups.owns_topic(&tp) {
+                    self.groups.on_replica_event(env, &mut self.replicas, event);
+                } else if self.txns.owns_topic(&tp) {
+                    self.txns.on_replica_event(env, &mut self.replicas, event);
+                }
+            }
         }
     }
 
@@ -286,6 +323,12 @@ impl BrokerServer {
                 self.replicas
                     .on_fetch_response(env, correlation_id, error, session_id, partitions)
             }
+            Message::Kafka(KafkaMsg::Response {
+                correlation_id,
+                response: KafkaResponse::WriteTxnMarkers { results },
+            }) => self
+                .txns
+                .on_markers_response(env, &mut self.replicas, correlation_id, &results),
             Message::Kafka(KafkaMsg::Response { .. })
             | Message::Controller(ControllerMsg::Request { .. }) => {}
         }
@@ -328,14 +371,67 @@ impl BrokerServer {
                 let response = self.metadata_response(&topics);
                 reply(env, reply_to, response);
             }
-            KafkaRequest::InitProducerId => {
+            KafkaRequest::InitProducerId {
+                transactional_id: None,
+                ..
+            } => {
                 let broker = (self.id, self.lifecycle.broker_epoch());
                 self.producer_ids
                     .init_producer_id(env, &mut self.channel, broker, reply_to);
             }
-            KafkaRequest::FindCoordinator { key } => {
+            KafkaRequest::InitProducerId {
+                transactional_id: Some(transactional_id),
+                transaction_timeout_ms,
+                producer_id_and_epoch,
+            } => self.on_txn_request(
+                env,
+                reply_to,
+                TxnRequest::InitProducerId {
+                    transactional_id,
+                    transaction_timeout_ms,
+                    producer_id_and_epoch,
+                },
+            ),
+            KafkaRequest::AddPartitionsToTxn {
+                transactional_id,
+                producer_id,
+                producer_epoch,
+                partitions,
+            } => self.on_txn_request(
+                env,
+                reply_to,
+                TxnRequest::AddPartitions {
+                    transactional_id,
+                    producer_id,
+                    producer_epoch,
+                    partitions,
+                },
+            ),
+            KafkaRequest::EndTxn {
+                transactional_id,
+                producer_id,
+                producer_epoch,
+                committed,
+            } => self.on_txn_request(
+                env,
+                reply_to,
+                TxnRequest::EndTxn {
+                    transactional_id,
+                    producer_id,
+                    producer_epoch,
+                    committed,
+                },
+            ),
+            KafkaRequest::FindCoordinator { key_type, key } => {
                 let image = self.served_image();
-                self.groups.find_coordinator(env, reply_to, &key, &image);
+                match key_type {
+                    CoordinatorType::Group => {
+                        self.groups.find_coordinator(env, reply_to, &key, &image)
+                    }
+                    CoordinatorType::Transaction => {
+                        self.txns.find_coordinator(env, reply_to, &key, &image)
+                    }
+                }
             }
             KafkaRequest::Group { group_id, request } => {
                 self.groups
@@ -361,6 +457,29 @@ impl BrokerServer {
                         .offset_for_leader_epoch(tp, current_leader_epoch, leader_epoch);
                 reply(env, reply_to, response);
             }
+        }
+    }
+
+    /// A request to the transaction coordinator; new producer ids come
+    /// from the broker's ProducerIdManager.
+    fn on_txn_request(&mut self, env: &mut Env<'_>, reply_to: ReplyTo, request: TxnRequest) {
+        // The coordinator takes an id synchronously (Kafka's
+        // `generateProducerId`); a used-up block is answered
+        // COORDINATOR_LOAD_IN_PROGRESS and a new one asked for after.
+        let producer_ids = &mut self.producer_ids;
+        let mut exhausted = false;
+        let mut allocate = || {
+            producer_ids.claim_next().ok_or_else(|| {
+                exhausted = true;
+                Errors::CoordinatorLoadInProgress
+            })
+        };
+        self.txns
+            .handle(env, &mut self.replicas, reply_to, request, &mut allocate);
+        if exhausted {
+            let broker = (self.id, self.lifecycle.broker_epoch());
+            self.producer_ids
+                .request_block(env, &mut self.channel, broker);
         }
     }
 
@@ -399,6 +518,7 @@ impl BrokerServer {
     /// The connection to `peer` broke.
     fn on_disconnect(&mut self, env: &mut Env<'_>, peer: Address) {
         self.replicas.on_disconnect(env, peer);
+        self.txns.on_disconnect(env, peer);
         for purpose in self.channel.disconnected(peer) {
             self.on_controller_lost(env, purpose, false);
         }

@@ -48,6 +48,8 @@ pub struct FinalLog {
     pub replicas: Vec<(u32, Vec<Arc<RecordBatch>>)>,
     /// The leader's record ids by offset, decoded once for every checker.
     ids: OnceCell<Vec<u64>>,
+    /// By offset: whether a read_committed consumer is given the record.
+    committed: OnceCell<Vec<bool>>,
 }
 
 impl FinalLog {
@@ -63,7 +65,17 @@ impl FinalLog {
             high_watermark,
             replicas,
             ids: OnceCell::new(),
+            committed: OnceCell::new(),
         }
+    }
+
+    /// By offset below the high watermark, dense from 0: whether a
+    /// read_committed consumer is given the record there. Not given:
+    /// transaction markers, records of aborted transactions, and those of
+    /// transactions with no marker yet (still open).
+    pub fn committed_view(&self) -> &[bool] {
+        self.committed
+            .get_or_init(|| committed_view(&self.leader, self.high_watermark))
     }
 
     /// The leader's record ids below the high watermark, dense from offset
@@ -120,6 +132,40 @@ fn ids_of(batches: &[Arc<RecordBatch>], upto: u64) -> Vec<u64> {
         });
     }
     out
+}
+
+/// See [`FinalLog::committed_view`].
+fn committed_view(batches: &[Arc<RecordBatch>], upto: u64) -> Vec<bool> {
+    let mut visible: Vec<bool> = Vec::new();
+    // Per producer id: the offsets of its open transaction.
+    let mut open: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
+    for batch in batches {
+        if batch.base_offset != visible.len() as u64 {
+            break;
+        }
+        let end = batch.next_offset().min(upto);
+        let range = visible.len()..(end.max(batch.base_offset) as usize);
+        if batch.is_control() {
+            let commit = batch
+                .end_txn_marker_of()
+                .is_some_and(|m| m.control_type == crate::log::ControlRecordType::Commit);
+            for i in open.remove(&batch.producer_id).unwrap_or_default() {
+                visible[i] = commit;
+            }
+            visible.extend(range.map(|_| false));
+        } else if batch.is_transactional() {
+            open.entry(batch.producer_id)
+                .or_default()
+                .extend(range.clone());
+            visible.extend(range.map(|_| false));
+        } else {
+            visible.extend(range.map(|_| true));
+        }
+        if end < batch.next_offset() {
+            break;
+        }
+    }
+    visible
 }
 
 /// The leader epoch of the batch holding `offset`.
@@ -444,6 +490,9 @@ impl DataChecker {
                     self.set_outcome(id, INDETERMINATE);
                 }
             }
+            // Transactions are the transaction checker's: at the log
+            // level a transactional record is acknowledged as any other.
+            ProducerObs::TxnEnded { .. } | ProducerObs::Fenced(_) => {}
         }
     }
 
@@ -617,6 +666,10 @@ impl DataChecker {
         let mut in_log: Vec<Vec<u64>> = Vec::new();
         let mut last: BTreeMap<u32, (u64, usize, u64)> = BTreeMap::new();
         for (offset, &id) in log.iter().enumerate() {
+            if id == NO_ID {
+                // A transaction marker: a control record, no producer's.
+                continue;
+            }
             let (producer, seq) = producer_of(id);
             let bits = {
                 if in_log.len() <= producer as usize {

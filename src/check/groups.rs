@@ -42,6 +42,21 @@ pub struct MemberOf {
     pub topic: String,
     /// How it processes.
     pub processing: Processing,
+    /// `isolation.level = read_committed`.
+    pub read_committed: bool,
+}
+
+/// Offsets a poll jumped over: a skip unless the final log holds nothing
+/// there the consumer should have been given (transaction markers, and
+/// under read_committed the records of transactions not committed).
+#[derive(Clone, Debug)]
+struct Gap {
+    at: Nanos,
+    node: u32,
+    partition: u32,
+    from: u64,
+    to: u64,
+    detail: String,
 }
 
 /// What a group's processing came to.
@@ -140,7 +155,7 @@ impl ProcessedSet {
 type Acked = (u64, Nanos, u32);
 
 /// Collects consumer observations online; `finish` judges processing at the end.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct GroupChecker {
     names: Vec<String>,
     /// Per node: its group (None for other nodes).
@@ -164,6 +179,8 @@ pub struct GroupChecker {
     started: BTreeMap<u32, Vec<Nanos>>,
     /// Per (group, partition): the first position taken by `auto.offset.reset`.
     first_reset: BTreeMap<(String, u32), u64>,
+    /// Jumps of polls, judged against the final log.
+    gaps: Vec<Gap>,
     violations: Vec<Violation>,
 }
 
@@ -259,6 +276,16 @@ impl GroupChecker {
             }
             ConsumerObs::Position {
                 partition,
+                offset: next,
+                source: PositionSource::Skipped,
+            } => {
+                // Past markers or aborted records: polls go on from there.
+                if let Some(state) = self.polls.get_mut(&(node, *partition)) {
+                    state.expected = Some(*next);
+                }
+            }
+            ConsumerObs::Position {
+                partition,
                 offset,
                 source,
             } => {
@@ -277,7 +304,7 @@ impl GroupChecker {
                 let (found, requested_at) = match source {
                     PositionSource::Committed { requested_at } => (Some(*offset), *requested_at),
                     PositionSource::Reset { requested_at } => (None, *requested_at),
-                    PositionSource::Truncation => return,
+                    PositionSource::Truncation | PositionSource::Skipped => return,
                 };
                 let key = (group.clone(), *partition);
                 let before = self.commit_log.get(&key).and_then(|log| {
@@ -360,7 +387,14 @@ impl GroupChecker {
                 "{name} polled {tp} offset {offset} where its position was {expected}: offsets {expected}..{} were skipped",
                 offset - 1
             );
-            self.violation("no_poll_skip", at, detail);
+            self.gaps.push(Gap {
+                at,
+                node,
+                partition,
+                from: expected,
+                to: offset,
+                detail,
+            });
         }
     }
 
@@ -405,17 +439,43 @@ impl GroupChecker {
         for m in self.members.iter().flatten() {
             groups.entry(m.group.clone()).or_insert_with(|| m.clone());
         }
+        for gap in std::mem::take(&mut self.gaps) {
+            let Some(member) = self.members[gap.node as usize].as_ref() else {
+                continue;
+            };
+            let tp = crate::protocol::TopicPartition::new(&member.topic, gap.partition);
+            let skipped_nothing = end.logs.get(&tp).is_some_and(|log| {
+                let (ids, committed) = (log.ids(), log.committed_view());
+                (gap.from..gap.to).all(|o| {
+                    let o = o as usize;
+                    ids.get(o) == Some(&u64::MAX)
+                        || (member.read_committed && committed.get(o) == Some(&false))
+                })
+            });
+            if !skipped_nothing {
+                self.violation("no_poll_skip", gap.at, gap.detail);
+            }
+        }
         let mut stats = Vec::new();
         let empty = ProcessedSet::default();
         for (group, member) in &groups {
             let seen = self.processed.get(group).unwrap_or(&empty);
             if self.applies("processed_at_least_once", member.processing) {
                 for tp in end.logs.keys().filter(|tp| tp.topic == member.topic) {
+                    // A read_committed group is never given what no
+                    // transaction committed.
+                    let hidden = |offset: usize| {
+                        member.read_committed
+                            && end
+                                .logs
+                                .get(tp)
+                                .is_some_and(|l| l.committed_view().get(offset) != Some(&true))
+                    };
                     let missing: Vec<(u64, u64)> = end
                         .ids(tp)
                         .iter()
                         .enumerate()
-                        .filter(|&(_, &id)| acked(id) && !seen.contains(id))
+                        .filter(|&(o, &id)| acked(id) && !seen.contains(id) && !hidden(o))
                         .map(|(offset, &id)| (offset as u64, id))
                         .collect();
                     let Some(&(first_offset, first_id)) = missing.first() else {
@@ -525,7 +585,7 @@ mod tests {
     use crate::check::data::FinalLog;
     use crate::client::consumer::PolledRecord;
     use crate::client::record_value;
-    use crate::log::{Record, RecordBatch};
+    use crate::log::{ControlRecordType, EndTransactionMarker, Record, RecordBatch};
     use crate::protocol::TopicPartition;
     use std::sync::Arc;
 
@@ -534,6 +594,7 @@ mod tests {
             group: "g".into(),
             topic: "t".into(),
             processing,
+            read_committed: false,
         });
         GroupChecker::new(
             vec!["c0".into(), "c1".into(), "broker-1".into()],
@@ -585,7 +646,6 @@ mod tests {
         c.observe(3, 0, &polled(6));
         assert!(c.violations.is_empty());
         c.observe(4, 0, &polled(9));
-        assert!(fired(&c, "no_poll_skip"));
         c.observe(5, 0, &polled(9));
         assert!(fired(&c, "monotonic_poll"));
         // A new position (a rebalance or seek) may go back.
@@ -593,6 +653,37 @@ mod tests {
         c.observe(6, 0, &position(2));
         c.observe(7, 0, &polled(2));
         assert_eq!(c.violations.len(), before);
+        // The jump from 7 to 9 is judged against the final log: records
+        // at 7 and 8 were skipped; transaction markers there were not.
+        let skipped = |markers: bool| {
+            let mut batches = Vec::new();
+            for offset in 0..10u64 {
+                let batch = if markers && (7..9).contains(&offset) {
+                    let marker = EndTransactionMarker {
+                        control_type: ControlRecordType::Commit,
+                        coordinator_epoch: 0,
+                    };
+                    RecordBatch::end_txn_marker(1, 0, marker, 0)
+                } else {
+                    let value = record_value(offset, 8);
+                    let record = Record {
+                        key: None,
+                        value,
+                        timestamp_ms: 0,
+                    };
+                    RecordBatch::of(0, 0, (-1, -1, -1), &[record])
+                };
+                batches.push(Arc::new(batch.stamped(offset, 0)));
+            }
+            let log = FinalLog::new(batches, 10, Vec::new());
+            let end = FinalState {
+                logs: [(TopicPartition::new("t", 0), log)].into_iter().collect(),
+            };
+            let (violations, _) = c.clone().finish(10, &end, &|_| true);
+            violations.iter().any(|v| v.invariant == "no_poll_skip")
+        };
+        assert!(skipped(false));
+        assert!(!skipped(true));
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod data;
 pub mod groups;
 pub mod kernel;
 pub mod quorum;
+pub mod txn;
 
 use serde::{Deserialize, Serialize};
 use sim::Nanos;

@@ -86,16 +86,22 @@ impl ProducerBatch {
         self.closed || (!self.ids.is_empty() && self.size_bytes >= self.write_limit)
     }
 
-    /// The batch to send: built once with its producer id, epoch and
+    /// The batch to send (a transactional producer's carries the
+    /// transactional attribute): built once with its producer id, epoch and
     /// sequence (again only when those changed, after a producer id reset).
-    pub fn batch(&mut self) -> Arc<RecordBatch> {
+    pub fn batch(&mut self, transactional: bool) -> Arc<RecordBatch> {
         let (pid, epoch, seq) = (self.producer_id, self.producer_epoch, self.base_sequence);
         match &self.built {
             Some(b) if (b.producer_id, b.producer_epoch, b.base_sequence) == (pid, epoch, seq) => {
                 Arc::clone(b)
             }
             _ => {
-                let b = Arc::new(self.builder.build(pid, epoch, seq));
+                let b = if transactional {
+                    self.builder.build_transactional(pid, epoch, seq)
+                } else {
+                    self.builder.build(pid, epoch, seq)
+                };
+                let b = Arc::new(b);
                 self.built = Some(Arc::clone(&b));
                 b
             }

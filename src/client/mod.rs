@@ -7,6 +7,7 @@ pub mod consumer;
 pub mod membership;
 pub mod partitioner;
 pub mod producer;
+pub mod transaction_manager;
 
 pub use admin::{AdminClient, AdminObs, AdminTimer};
 
@@ -41,6 +42,28 @@ pub enum ProducerObs {
         /// Why.
         reason: String,
     },
+    /// A transaction ended as the producer saw it: its records.
+    TxnEnded {
+        /// Committed, aborted, or unknown (fenced after EndTxn(commit) was sent).
+        outcome: TxnOutcome,
+        /// Every record sent in it.
+        ids: Vec<u64>,
+    },
+    /// The producer was fenced (PRODUCER_FENCED, INVALID_PRODUCER_EPOCH):
+    /// the application starts a new instance of its transactional id.
+    Fenced(String),
+}
+
+/// How a transaction ended, as its producer saw it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TxnOutcome {
+    /// commitTransaction() returned.
+    Committed,
+    /// abortTransaction() returned, or the transaction was aborted when
+    /// its producer was fenced before committing.
+    Aborted,
+    /// Fenced after EndTxn(commit) was sent: it may have committed.
+    Unknown,
 }
 
 /// A record's value: its id in 8 big-endian bytes, padded to `size`.

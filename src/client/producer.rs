@@ -17,7 +17,10 @@ use super::accumulator::{
     RECORD_BATCH_OVERHEAD,
 };
 use super::partitioner::{murmur2, to_positive, StickyPartitioner};
-use super::{set_record_id, ProducerObs};
+use super::transaction_manager::{
+    TransactionManager, TxnClientState, TxnEnd, TxnRequestKind, TxnStep,
+};
+use super::{set_record_id, ProducerObs, TxnOutcome};
 use crate::errors::Errors;
 use crate::node::{Address, Deadline, Env, Input, KafkaNodeId, NetworkClient, Timer};
 use crate::protocol::{
@@ -67,6 +70,20 @@ pub struct ProducerWorkload {
     pub stop_at_ns: Nanos,
 }
 
+/// A transactional producer's workload: `transactional.id` set, and the
+/// scenario's `transaction = { records, abort }`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TransactionWorkload {
+    /// `transactional.id`.
+    pub transactional_id: String,
+    /// `transaction.timeout.ms`.
+    pub transaction_timeout_ms: u64,
+    /// Records sent per transaction before it is ended.
+    pub records: u64,
+    /// Share of transactions the application aborts, in parts per million.
+    pub abort_ppm: u32,
+}
+
 /// What a producer is set up with.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProducerSpec {
@@ -78,6 +95,8 @@ pub struct ProducerSpec {
     pub workload: ProducerWorkload,
     /// `bootstrap.servers`: the brokers' Kafka node ids.
     pub brokers: Vec<KafkaNodeId>,
+    /// Transactions, for a producer with a `transactional.id`.
+    pub transaction: Option<TransactionWorkload>,
 }
 
 /// The producer's timers.
@@ -95,6 +114,7 @@ enum Pending {
     Metadata,
     InitProducerId,
     Produce(Vec<ProducerBatch>),
+    Txn,
 }
 
 /// The record generator's clock: records are due at a steady rate from
@@ -159,6 +179,23 @@ pub struct Producer {
     record_max: usize,
     /// Per key number: its positive murmur2 hash (u32::MAX: not yet known).
     key_hashes: Vec<u32>,
+    /// A transactional producer's transactions.
+    txn: Option<Transactions>,
+}
+
+/// A transactional producer's state beside its TransactionManager: the
+/// application's progress through the workload's transactions.
+#[derive(Debug)]
+struct Transactions {
+    manager: TransactionManager,
+    workload: TransactionWorkload,
+    /// Records sent in the open transaction.
+    ids: Vec<u64>,
+    /// Whether EndTxn(commit) was sent for it (a fence then leaves its
+    /// outcome unknown).
+    commit_sent: bool,
+    /// No coordinator request before this time (retry backoff).
+    not_before: Nanos,
 }
 
 impl Producer {
@@ -203,6 +240,20 @@ impl Producer {
             value: vec![0; spec.workload.value_size.max(8)],
             record_max: record_max(&spec.workload),
             key_hashes: Vec::new(),
+            txn: spec.transaction.clone().map(|workload| {
+                let mut manager = TransactionManager::new(
+                    &workload.transactional_id,
+                    workload.transaction_timeout_ms,
+                );
+                manager.init();
+                Transactions {
+                    manager,
+                    workload,
+                    ids: Vec::new(),
+                    commit_sent: false,
+                    not_before: 0,
+                }
+            }),
         };
         producer.refresh_metadata(env);
         producer
@@ -272,7 +323,11 @@ impl Producer {
         self.network.send(
             env,
             Address::Node(broker),
-            KafkaRequest::InitProducerId,
+            KafkaRequest::InitProducerId {
+                transactional_id: None,
+                transaction_timeout_ms: i32::MAX as u64,
+                producer_id_and_epoch: None,
+            },
             self.config.request_timeout_ms * MILLIS,
             Pending::InitProducerId,
         );
@@ -305,6 +360,31 @@ impl Producer {
                 .map(|p| p.partition)
                 .collect()
         };
+        let mut due = due;
+        if let Some(t) = &mut self.txn {
+            if t.manager.state() == TxnClientState::AbortableError {
+                // The application's send failed: it aborts.
+                t.manager.end(false);
+            }
+            if env.now() >= self.workload.stop_at_ns {
+                // Past the workload's end the application sends no more,
+                // however far behind its transactions left it; it ends the
+                // one it has open.
+                if t.manager.in_transaction() && !t.manager.ending() {
+                    let abort = env.rng().random_range(0..1_000_000) < t.workload.abort_ppm;
+                    t.manager.end(!abort);
+                }
+                return;
+            }
+            t.manager.begin();
+            if !t.manager.in_transaction() {
+                // The application is blocked in initTransactions or in
+                // ending a transaction: nothing is sent meanwhile.
+                return;
+            }
+            let room = t.workload.records.saturating_sub(t.ids.len() as u64);
+            due = due.min(self.generated + room);
+        }
         let mut sent = Vec::new();
         while self.generated < due {
             let tick = self.clock.tick_of(self.generated);
@@ -346,9 +426,23 @@ impl Producer {
                 timestamp_ms: tick_ms,
             };
             self.accumulator.append(tp, record, tick_ms);
+            if let Some(t) = &mut self.txn {
+                t.manager.add_partition(tp);
+                t.ids.push(id);
+            }
         }
         if !sent.is_empty() {
             env.observe(ProducerObs::Sent(sent));
+        }
+        let stopped = self.clock.tick_of(self.generated) >= self.workload.stop_at_ns;
+        if let Some(t) = &mut self.txn {
+            // The application ends its transaction after its `records`
+            // sends, or with its last send when the workload stops.
+            let done = t.ids.len() as u64 >= t.workload.records || (stopped && !t.ids.is_empty());
+            if done && !t.manager.ending() {
+                let abort = env.rng().random_range(0..1_000_000) < t.workload.abort_ppm;
+                t.manager.end(!abort);
+            }
         }
     }
 
@@ -362,7 +456,16 @@ impl Producer {
         if let Some(ms) = ready_ms {
             consider(ms * MILLIS);
         }
-        if !self.partitions.is_empty() {
+        // An application blocked in initTransactions or in ending a
+        // transaction sends nothing until an answer wakes it.
+        let blocked = self.txn.as_ref().is_some_and(|t| {
+            !matches!(
+                t.manager.state(),
+                TxnClientState::Ready | TxnClientState::InTransaction
+            ) || t.ids.len() as u64 >= t.workload.records
+                || env.now() >= self.workload.stop_at_ns
+        });
+        if !self.partitions.is_empty() && !blocked {
             let next_tick = self.clock.tick_of(self.generated);
             if next_tick < self.workload.stop_at_ns {
                 // A record due later starts a batch that lingers from its tick.
@@ -396,8 +499,17 @@ impl Producer {
         let now_ms = env.now_ms();
         for batch in self.accumulator.expire(now_ms) {
             self.expire_batch(env, &batch);
+            if let Some(t) = &mut self.txn {
+                let step = t.manager.on_send_failed(Errors::RequestTimedOut);
+                self.on_txn_step(env, step);
+            }
         }
-        if self.config.idempotence && self.producer_id < 0 {
+        if self.txn.is_some() {
+            self.send_txn_request(env);
+            if self.producer_id < 0 {
+                return;
+            }
+        } else if self.config.idempotence && self.producer_id < 0 {
             self.init_producer_id(env);
             return;
         }
@@ -405,6 +517,9 @@ impl Producer {
         let mut per_broker: BTreeMap<u32, Vec<ProducerBatch>> = BTreeMap::new();
         let mut missing_leader = false;
         for tp in ready {
+            if self.txn.as_ref().is_some_and(|t| !t.manager.may_send(&tp)) {
+                continue;
+            }
             let Some(leader) = self
                 .partitions
                 .iter()
@@ -432,12 +547,13 @@ impl Producer {
                 per_broker.entry(leader).or_default().push(batch);
             }
         }
+        let transactional = self.txn.is_some();
         for (broker, mut batches) in per_broker {
             let partitions = batches
                 .iter_mut()
                 .map(|b| ProduceData {
                     tp: b.tp,
-                    batch: b.batch(),
+                    batch: b.batch(transactional),
                 })
                 .collect();
             let request = KafkaRequest::Produce {
@@ -533,6 +649,7 @@ impl Producer {
             (Pending::Produce(batches), KafkaResponse::Produce { partitions }) => {
                 self.on_produce(env, batches, partitions);
             }
+            (Pending::Txn, response) => self.on_txn_response(env, response),
             (pending, _) => self.on_lost(env, pending, Errors::NetworkException),
         }
         self.step(env);
@@ -595,6 +712,7 @@ impl Producer {
                 }
                 self.refresh_metadata(env);
             }
+            Pending::Txn => self.on_txn_lost(env),
         }
     }
 
@@ -631,6 +749,13 @@ impl Producer {
             ids: batch.ids,
             reason: error.name().to_owned(),
         });
+        if let Some(t) = &mut self.txn {
+            // In a transaction a failed send leaves only an abort (or,
+            // fenced, a new instance).
+            let step = t.manager.on_send_failed(error);
+            self.on_txn_step(env, step);
+            return;
+        }
         if matches!(
             error,
             Errors::OutOfOrderSequenceNumber
@@ -657,11 +782,154 @@ impl Producer {
                 }
                 Pending::Metadata => self.metadata_in_flight = false,
                 Pending::InitProducerId => self.init_in_flight = false,
+                Pending::Txn => self.on_txn_lost(env),
             }
         }
         self.refresh_metadata(env);
         let backoff = self.config.retry_backoff_ms * MILLIS;
         self.wake.arm(env, env.now() + backoff, ProducerTimer::Wake);
+    }
+}
+
+impl Producer {
+    /// The transaction's next step: the unsent batches of an aborting
+    /// transaction dropped (Kafka's `abortUndrainedBatches`), a transaction
+    /// that sent nothing ended, or the next request to the coordinator.
+    fn send_txn_request(&mut self, env: &mut Env<'_>) {
+        let broker = self.random_broker(env);
+        let Some(t) = &mut self.txn else {
+            return;
+        };
+        if t.manager.state() == TxnClientState::AbortingTransaction {
+            for batch in self.accumulator.drain_all() {
+                env.observe(ProducerObs::Failed {
+                    ids: batch.ids,
+                    error: "TransactionAbortedException".to_owned(),
+                });
+            }
+        }
+        let pending = self.accumulator.has_undrained() || self.accumulator.in_flight_total() > 0;
+        if let Some(end) = t.manager.end_empty(pending) {
+            self.on_txn_step(env, TxnStep::Ended(end));
+            return;
+        }
+        if env.now() < t.not_before {
+            self.wake.arm(env, t.not_before, ProducerTimer::Wake);
+            return;
+        }
+        let Some((kind, request)) = t.manager.next_request(pending) else {
+            return;
+        };
+        let to = match kind {
+            TxnRequestKind::FindCoordinator => broker,
+            _ => t.manager.coordinator().unwrap_or(broker),
+        };
+        if kind == TxnRequestKind::EndTxn(true) {
+            t.commit_sent = true;
+        }
+        self.network.send(
+            env,
+            Address::Node(to),
+            request,
+            self.config.request_timeout_ms * MILLIS,
+            Pending::Txn,
+        );
+    }
+
+    /// The coordinator (or a broker, for FindCoordinator) answered.
+    fn on_txn_response(&mut self, env: &mut Env<'_>, response: KafkaResponse) {
+        let Some(t) = &mut self.txn else {
+            return;
+        };
+        let step = match response {
+            KafkaResponse::FindCoordinator { error, node_id } => {
+                t.manager.on_find_coordinator(error, node_id)
+            }
+            KafkaResponse::InitProducerId {
+                error,
+                producer_id,
+                producer_epoch,
+            } => t
+                .manager
+                .on_init_producer_id(error, producer_id, producer_epoch),
+            KafkaResponse::AddPartitionsToTxn { error } => t.manager.on_add_partitions(error),
+            KafkaResponse::EndTxn { error } => t.manager.on_end_txn(error),
+            _ => t.manager.on_lost(),
+        };
+        self.on_txn_step(env, step);
+    }
+
+    /// A coordinator request got no answer.
+    fn on_txn_lost(&mut self, env: &mut Env<'_>) {
+        if let Some(t) = &mut self.txn {
+            let step = t.manager.on_lost();
+            self.on_txn_step(env, step);
+        }
+    }
+
+    /// Carries out what the TransactionManager decided.
+    fn on_txn_step(&mut self, env: &mut Env<'_>, step: TxnStep) {
+        let backoff = self.config.retry_backoff_ms * MILLIS;
+        let Some(t) = &mut self.txn else {
+            return;
+        };
+        match step {
+            TxnStep::None => {}
+            TxnStep::Retry => {
+                t.not_before = env.now() + backoff;
+                self.wake.arm(env, t.not_before, ProducerTimer::Wake);
+            }
+            TxnStep::RetryAfterMs(ms) => {
+                t.not_before = env.now() + ms.min(self.config.retry_backoff_ms) * MILLIS;
+                self.wake.arm(env, t.not_before, ProducerTimer::Wake);
+            }
+            TxnStep::Initialized {
+                producer_id,
+                producer_epoch,
+            } => {
+                self.producer_id = producer_id;
+                self.producer_epoch = producer_epoch;
+                self.accumulator
+                    .set_producer_id_and_epoch(producer_id, producer_epoch);
+                self.sequences.clear();
+                self.last_acked_sequence.clear();
+            }
+            TxnStep::Ended(end) => {
+                let outcome = match end {
+                    TxnEnd::Committed => TxnOutcome::Committed,
+                    TxnEnd::Aborted => TxnOutcome::Aborted,
+                };
+                t.commit_sent = false;
+                let ids = std::mem::take(&mut t.ids);
+                env.observe(ProducerObs::TxnEnded { outcome, ids });
+            }
+            TxnStep::Fenced(error) => {
+                // The application closes the fenced producer and starts a
+                // new instance of the same transactional.id: what the old
+                // one had in flight is abandoned.
+                let outcome = if t.commit_sent {
+                    TxnOutcome::Unknown
+                } else {
+                    TxnOutcome::Aborted
+                };
+                t.commit_sent = false;
+                let ids = std::mem::take(&mut t.ids);
+                if !ids.is_empty() {
+                    env.observe(ProducerObs::TxnEnded { outcome, ids });
+                }
+                env.observe(ProducerObs::Fenced(error.name().to_owned()));
+                t.manager.init();
+                t.not_before = env.now() + backoff;
+                self.network
+                    .abandon(|p| matches!(p, Pending::Produce(_) | Pending::Txn));
+                self.accumulator = RecordAccumulator::new(*self.accumulator.config());
+                self.producer_id = -1;
+                self.producer_epoch = -1;
+                self.sequences.clear();
+                self.last_acked_sequence.clear();
+                self.wake.arm(env, env.now() + backoff, ProducerTimer::Wake);
+            }
+        }
     }
 }
 

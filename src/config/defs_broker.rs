@@ -62,6 +62,12 @@ pub(crate) static BROKER: &[D] = &[
     D::int(B, "group.min.session.timeout.ms", 0, Some(6000), "Smallest session.timeout.ms a consumer may ask for."),
     D::int(B, "group.max.session.timeout.ms", 0, Some(1800000), "Largest session.timeout.ms a consumer may ask for."),
     D::int(B, "group.max.size", 1, Some(2147483647), "Most members a consumer group may have."),
+    // Transaction coordinator and the transaction state topic.
+    D::int(B, "transaction.state.log.num.partitions", 1, Some(50), "Partitions of __transaction_state."),
+    D::int(B, "transaction.state.log.replication.factor", 1, Some(3), "Replication factor of __transaction_state (capped by the broker count).").max(i16::MAX as i64),
+    D::int(B, "transaction.state.log.min.isr", 1, Some(2), "min.insync.replicas of __transaction_state."),
+    D::int(B, "transaction.max.timeout.ms", 1, Some(900000), "Longest transaction.timeout.ms a producer may ask for."),
+    D::int(B, "transaction.abort.timed.out.transaction.cleanup.interval.ms", 1, Some(10000), "How often the coordinator aborts transactions open longer than their timeout."),
 ];
 
 /// Broker configs Kafka has that a scenario cannot set.

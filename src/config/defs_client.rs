@@ -32,6 +32,8 @@ pub(crate) static PRODUCER: &[D] = &[
     D::long(P, "reconnect.backoff.max.ms", 0, Some(1000), "Longest pause before reconnecting (exponential backoff)."),
     D::long(P, "connections.max.idle.ms", 0, Some(540000), "Idle connections are closed after this long."),
     D::string(P, "client.id", Some(""), "Name of the client in logs and requests."),
+    D::string(P, "transactional.id", None, "Makes the producer transactional; producer N of the entry uses \"ID-N\". Needs transaction = { records, abort }."),
+    D::int(P, "transaction.timeout.ms", 1, Some(60000), "Longest a transaction may stay open before the coordinator aborts it."),
 ];
 
 /// The consumer configs a scenario may set in `[[consumers]].config`.
@@ -76,8 +78,6 @@ pub(crate) static PRODUCER_UNSUPPORTED: &[(&str, &str)] = &[
     ("bootstrap.servers", "set by ksim: clients know every broker of [cluster]"),
     ("key.serializer", "ksim's workload sends its own keys and values"),
     ("value.serializer", "ksim's workload sends its own keys and values"),
-    ("transactional.id", "transactions are not modelled"),
-    ("transaction.timeout.ms", "transactions are not modelled"),
     ("partitioner.class", "ksim models Kafka's built-in partitioner only; see partitioner.ignore.keys"),
     ("interceptor.classes", "plug-in classes cannot be loaded into the simulation"),
 ];

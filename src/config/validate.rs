@@ -244,6 +244,19 @@ pub(crate) fn check_combinations(c: &KafkaConfigs) -> Result<(), ConfigError> {
 }
 
 fn check_producer(c: &KafkaConfigs) -> Result<(), ConfigError> {
+    if c.is_set("transactional.id") && !c.idempotence_enabled() {
+        // Kafka's ProducerConfig: idempotence explicitly off, or turned
+        // off by acks other than all, refuses a transactional.id.
+        let key = if c.is_set("enable.idempotence") {
+            "enable.idempotence"
+        } else {
+            "acks"
+        };
+        return Err(error(
+            key,
+            "Cannot set a transactional.id without also enabling idempotence. (valid with a transactional.id: enable.idempotence = true and acks = \"all\")".to_owned(),
+        ));
+    }
     if c.values().get("enable.idempotence") == Some(&ConfigValue::Bool(true)) {
         let acks = c.get_str("acks").unwrap_or_default();
         if acks != "all" {

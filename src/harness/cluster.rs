@@ -15,6 +15,7 @@ use super::{consumer_spec, creatable_topics, producer_setup, sim_config, specs, 
 use crate::broker::BrokerSpec;
 use crate::check;
 use crate::check::groups::{GroupChecker, MemberOf};
+use crate::check::txn::TxnChecker;
 use crate::client::admin::AdminSpec;
 use crate::client::producer::ProducerSpec;
 use crate::controller::node::ControllerSpec;
@@ -57,6 +58,7 @@ fn node_specs(scenario: &Scenario, topology: &Topology, options: &RunOptions) ->
     // purpose; the checkers are what must catch it then.
     broker_config.log.contracts = !mutations.any();
     broker_config.forget_offsets_on_load = mutations.forget_offsets_on_load;
+    broker_config.commit_aborted_transactions = mutations.commit_aborted_transactions;
     topology
         .roles
         .iter()
@@ -79,12 +81,14 @@ fn node_specs(scenario: &Scenario, topology: &Topology, options: &RunOptions) ->
                 topics: creatable_topics(scenario),
             }),
             Role::Producer(index) => {
-                let (config, workload) = producer_setup(scenario, &topology.topic_table, index);
+                let (config, workload, transaction) =
+                    producer_setup(scenario, &topology.topic_table, index);
                 NodeSpec::Producer(ProducerSpec {
                     index,
                     config,
                     workload,
                     brokers: brokers.clone(),
+                    transaction,
                 })
             }
             Role::Consumer { ref group, index } => NodeSpec::Consumer(specs::consumer_config(
@@ -129,6 +133,8 @@ pub(super) fn monitor_for(
                     group: group.clone(),
                     topic: spec.topic.clone(),
                     processing: spec.processing,
+                    read_committed: spec.config.get_str("isolation.level").as_deref()
+                        == Some("read_committed"),
                 })
             }
             _ => None,
@@ -165,6 +171,10 @@ pub(super) fn monitor_for(
             .filter(|n| processing_checked(n))
             .collect()
     };
+    let client_topics = topic_of
+        .iter()
+        .map(|&t| topic_names.get(t as usize).cloned().unwrap_or_default())
+        .collect();
     let mut monitor = Monitor::new(
         names,
         topic_names,
@@ -183,6 +193,11 @@ pub(super) fn monitor_for(
         .iter()
         .map(|m| m.as_ref().map(|m| m.group.clone()))
         .collect();
+    let read_committed = members
+        .iter()
+        .map(|m| m.as_ref().is_some_and(|m| m.read_committed))
+        .collect();
+    monitor.txn = TxnChecker::new(monitor.names.clone(), client_topics, read_committed);
     monitor.groups = GroupChecker::new(monitor.names.clone(), members, explicit);
     (monitor, group_checks)
 }

@@ -32,7 +32,7 @@ use sim::{DiskConfig, Mutations, NetConfig, NodeId, Sim, SimConfig};
 use crate::check::groups::GroupStats;
 use crate::check::Violation;
 use crate::client::consumer::ConsumerMutations;
-use crate::client::producer::{ProducerConfig, ProducerWorkload};
+use crate::client::producer::{ProducerConfig, ProducerWorkload, TransactionWorkload};
 use crate::controller::active::ControlEvent;
 use crate::controller::node::{QuorumController, QuorumObs};
 use crate::controller::raft::RaftMutations;
@@ -45,6 +45,10 @@ use crate::node::{controller_index, KafkaNode};
 use crate::protocol::Topics;
 use crate::report::groups::DescribedGroup;
 use crate::scenario::{ConsumerSpec, Scenario};
+use crate::txn::log::{
+    TRANSACTION_STATE_LOG_MIN_ISR, TRANSACTION_STATE_LOG_NUM_PARTITIONS,
+    TRANSACTION_STATE_LOG_REPLICATION_FACTOR, TRANSACTION_STATE_TOPIC,
+};
 use faults::Executed;
 use node::ClusterNode;
 pub use run::{Process, Run};
@@ -104,6 +108,8 @@ pub struct TestMutations {
     pub consumer: ConsumerMutations,
     /// Group coordinator bug: loading an offsets partition skips its committed offsets.
     pub forget_offsets_on_load: bool,
+    /// Transaction coordinator bug: aborted transactions get COMMIT markers.
+    pub commit_aborted_transactions: bool,
 }
 
 impl TestMutations {
@@ -205,10 +211,30 @@ fn producer_setup(
     scenario: &Scenario,
     topics: &Topics,
     index: u32,
-) -> (ProducerConfig, ProducerWorkload) {
+) -> (
+    ProducerConfig,
+    ProducerWorkload,
+    Option<TransactionWorkload>,
+) {
     let mut first = 0;
     for spec in &scenario.producers {
         if index < first + spec.count {
+            // Producer N of the entry uses "ID-N" (the application's
+            // instances each need their own transactional id).
+            let transaction = spec.transaction.as_ref().map(|t| TransactionWorkload {
+                transactional_id: format!(
+                    "{}-{}",
+                    spec.config.get_str("transactional.id").unwrap_or_default(),
+                    index - first
+                ),
+                transaction_timeout_ms: specs::unsigned(
+                    &spec.config,
+                    "transaction.timeout.ms",
+                    60_000,
+                ),
+                records: t.records,
+                abort_ppm: (t.abort * 1_000_000.0).round() as u32,
+            });
             let workload = ProducerWorkload {
                 topic: spec.topic.clone(),
                 topic_id: topics
@@ -220,11 +246,16 @@ fn producer_setup(
                 value_size: RECORD_VALUE_BYTES,
                 stop_at_ns: scenario.duration_ns + scenario.settle_ns / 2,
             };
-            return (specs::producer_config(&spec.config), workload);
+            return (specs::producer_config(&spec.config), workload, transaction);
         }
         first += spec.count;
     }
     unreachable!("producer {index} is in the topology")
+}
+
+/// Whether any producer is transactional (then `__transaction_state` exists).
+fn has_transactions(scenario: &Scenario) -> bool {
+    scenario.producers.iter().any(|p| p.transaction.is_some())
 }
 
 /// The `[[consumers]]` entry of member `index` of `group` (members are
@@ -258,6 +289,36 @@ fn creatable_topics(scenario: &Scenario) -> Vec<CreatableTopic> {
             .min(scenario.cluster.brokers),
         configs: vec![("cleanup.policy".to_owned(), "compact".to_owned())],
     });
+    // Kafka creates __transaction_state on the first FindCoordinator of a
+    // transactional id: transaction.state.log.num.partitions partitions,
+    // transaction.state.log.replication.factor replicas (capped here by the
+    // broker count) and min.insync.replicas transaction.state.log.min.isr
+    // (capped here by the replication factor), compacted.
+    let transactions = has_transactions(scenario).then(|| {
+        let replication_factor = config
+            .get_i64("transaction.state.log.replication.factor")
+            .map_or(TRANSACTION_STATE_LOG_REPLICATION_FACTOR, |n| {
+                n.max(1) as u32
+            })
+            .min(scenario.cluster.brokers);
+        let min_isr = config
+            .get_i64("transaction.state.log.min.isr")
+            .map_or(TRANSACTION_STATE_LOG_MIN_ISR, |n| n.max(1) as u32)
+            .min(replication_factor);
+        CreatableTopic {
+            name: TRANSACTION_STATE_TOPIC.to_owned(),
+            num_partitions: config
+                .get_i64("transaction.state.log.num.partitions")
+                .map_or(TRANSACTION_STATE_LOG_NUM_PARTITIONS, |n| {
+                    n.clamp(1, 10_000) as u32
+                }),
+            replication_factor,
+            configs: vec![
+                ("cleanup.policy".to_owned(), "compact".to_owned()),
+                ("min.insync.replicas".to_owned(), min_isr.to_string()),
+            ],
+        }
+    });
     scenario
         .topics
         .iter()
@@ -273,6 +334,7 @@ fn creatable_topics(scenario: &Scenario) -> Vec<CreatableTopic> {
                 .collect(),
         })
         .chain(offsets)
+        .chain(transactions)
         .collect()
 }
 

@@ -27,6 +27,7 @@ pub(super) struct Monitor {
     pub(super) leaders: check::control::LeaderChecker,
     pub(super) data: check::data::DataChecker,
     pub(super) groups: GroupChecker,
+    pub(super) txn: check::txn::TxnChecker,
     pub(super) violations: Vec<Violation>,
     pub(super) quorum_history: Vec<(u64, String, QuorumObs)>,
     pub(super) control_events: Vec<(u64, ControlEvent)>,
@@ -48,6 +49,7 @@ impl Monitor {
             topics: table,
             data: check::data::DataChecker::new(topics, names.clone()),
             groups: GroupChecker::default(),
+            txn: check::txn::TxnChecker::default(),
             names,
             topic_of,
             quorum: Default::default(),
@@ -69,12 +71,14 @@ impl Monitor {
         match &o.obs {
             ClusterObs::Producer(obs) => {
                 let topic = self.topic_of[o.node.index()];
-                self.data.producer(o.at, topic, obs)
+                self.data.producer(o.at, topic, obs);
+                self.txn.producer(o.at, o.node.0, obs);
             }
             ClusterObs::Consumer(obs) => {
                 let topic = self.topic_of[o.node.index()];
                 self.data.consumer(o.at, o.node.0, topic, obs);
                 self.groups.observe(o.at, o.node.0, obs);
+                self.txn.consumer(o.at, o.node.0, obs);
                 if let ConsumerObs::Assigned {
                     generation,
                     partitions,

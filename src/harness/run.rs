@@ -347,6 +347,7 @@ impl Run {
             control_events,
             data,
             groups,
+            txn,
             mut history,
             ..
         } = monitor;
@@ -413,6 +414,7 @@ impl Run {
         );
         let context = |t: u64| faults_after(&executed, t);
         violations.extend(data.finish(end, &end_state, &context));
+        violations.extend(txn.finish(end, &end_state));
         violations.extend(liveness::data_available(
             scenario,
             &sim,
@@ -446,6 +448,11 @@ impl Run {
             .chain(&group_checks)
             .chain(&check::quorum::QUORUM_INVARIANTS)
             .chain(&["eventually_available"])
+            .chain(if super::has_transactions(scenario) {
+                &check::txn::TXN_INVARIANTS[..]
+            } else {
+                &[]
+            })
             .filter(|name| selected(scenario, name))
             .map(|s| (*s).to_owned())
             .collect();

@@ -17,7 +17,7 @@ use crate::protocol::{IsolationLevel, Topics};
 use crate::scenario::{ConsumerSpec, Scenario};
 
 /// A config as an unsigned number, or its default.
-fn unsigned(configs: &KafkaConfigs, name: &str, default: u64) -> u64 {
+pub(super) fn unsigned(configs: &KafkaConfigs, name: &str, default: u64) -> u64 {
     configs
         .get_i64(name)
         .map_or(default, |v| u64::try_from(v).unwrap_or(default))
@@ -66,6 +66,17 @@ pub fn broker_config(scenario: &Scenario) -> BrokerConfig {
             d.group_initial_rebalance_delay_ms,
         ),
         forget_offsets_on_load: false,
+        commit_aborted_transactions: false,
+        transaction_state_log_num_partitions: int(
+            "transaction.state.log.num.partitions",
+            u64::from(d.transaction_state_log_num_partitions),
+        )
+        .clamp(1, u64::from(u32::MAX)) as u32,
+        transaction_max_timeout_ms: int("transaction.max.timeout.ms", d.transaction_max_timeout_ms),
+        transaction_abort_timed_out_transaction_cleanup_interval_ms: int(
+            "transaction.abort.timed.out.transaction.cleanup.interval.ms",
+            d.transaction_abort_timed_out_transaction_cleanup_interval_ms,
+        ),
     }
 }
 

@@ -10,6 +10,7 @@ use crate::group::offsets_topic::{partition_for, CONSUMER_OFFSETS, OFFSETS_TOPIC
 use crate::metadata::MetadataImage;
 use crate::protocol::Topics;
 use crate::scenario::{Scenario, Target};
+use crate::txn::log::TRANSACTION_STATE_TOPIC;
 
 /// What a node is.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -117,7 +118,10 @@ impl Topology {
                 .topics
                 .iter()
                 .map(|t| t.name.clone())
-                .chain([CONSUMER_OFFSETS.to_owned()]),
+                .chain([CONSUMER_OFFSETS.to_owned()])
+                .chain(
+                    super::has_transactions(scenario).then(|| TRANSACTION_STATE_TOPIC.to_owned()),
+                ),
         ));
         Self {
             roles,

@@ -171,8 +171,18 @@ pub enum KafkaRequest {
         /// Topic names.
         topics: Vec<String>,
     },
-    /// InitProducerIdRequest (idempotent producer, no transactions).
-    InitProducerId,
+    /// InitProducerIdRequest: an idempotent producer's (no transactional
+    /// id: any broker answers) or a transactional producer's (to its
+    /// transaction coordinator).
+    InitProducerId {
+        /// `transactional.id` (None: idempotence only).
+        transactional_id: Option<String>,
+        /// `transaction.timeout.ms`.
+        transaction_timeout_ms: u64,
+        /// The producer id and epoch it had, when it asks for a new epoch
+        /// of the same id (KIP-360); None for a first InitProducerId.
+        producer_id_and_epoch: Option<(i64, i16)>,
+    },
     /// OffsetForLeaderEpochRequest from a consumer validating its position.
     OffsetForLeaderEpoch {
         /// The partition.
@@ -191,9 +201,11 @@ pub enum KafkaRequest {
         /// The epoch the consumer believes current (-1: unknown).
         current_leader_epoch: i32,
     },
-    /// FindCoordinatorRequest (key type GROUP).
+    /// FindCoordinatorRequest.
     FindCoordinator {
-        /// The group id.
+        /// GROUP or TRANSACTION.
+        key_type: CoordinatorType,
+        /// The group id or transactional id.
         key: String,
     },
     /// A request to a group's coordinator (JoinGroup, SyncGroup, Heartbeat,
@@ -205,12 +217,44 @@ pub enum KafkaRequest {
         /// message is as large as its largest kind).
         request: Box<CoordinatorRequest>,
     },
+    /// AddPartitionsToTxnRequest, from a transactional producer to its
+    /// coordinator before its first send to a partition in a transaction.
+    AddPartitionsToTxn {
+        /// The transactional id.
+        transactional_id: String,
+        /// The producer id.
+        producer_id: i64,
+        /// Its epoch.
+        producer_epoch: i16,
+        /// The partitions to add.
+        partitions: Vec<TopicIdPartition>,
+    },
+    /// EndTxnRequest: commit or abort the producer's transaction.
+    EndTxn {
+        /// The transactional id.
+        transactional_id: String,
+        /// The producer id.
+        producer_id: i64,
+        /// Its epoch.
+        producer_epoch: i16,
+        /// True to commit, false to abort.
+        committed: bool,
+    },
     /// WriteTxnMarkersRequest, from a transaction coordinator to the
     /// leaders of a transaction's partitions.
     WriteTxnMarkers {
         /// One per transaction.
         markers: Vec<WritableTxnMarker>,
     },
+}
+
+/// FindCoordinator's key type (Kafka's `CoordinatorType`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum CoordinatorType {
+    /// A consumer group's coordinator (key: the group id).
+    Group,
+    /// A transactional id's coordinator (key: the transactional id).
+    Transaction,
 }
 
 /// One transaction's markers in a WriteTxnMarkersRequest.
@@ -312,6 +356,16 @@ pub enum KafkaResponse {
     /// The coordinator's answer to a [`KafkaRequest::Group`] (boxed, as
     /// the request).
     Group(Box<CoordinatorResponse>),
+    /// AddPartitionsToTxnResponse (the one error of all its partitions).
+    AddPartitionsToTxn {
+        /// Why it failed, if it did.
+        error: Option<Errors>,
+    },
+    /// EndTxnResponse.
+    EndTxn {
+        /// Why it failed, if it did.
+        error: Option<Errors>,
+    },
     /// WriteTxnMarkersResponse: per producer and partition.
     WriteTxnMarkers {
         /// Every partition of every marker asked.

@@ -37,11 +37,15 @@ pub enum Invariant {
     ProcessedAtMostOnce,
     /// After faults heal, producers succeed again and consumers catch up within `settle`.
     EventuallyAvailable,
+    /// All of a committed transaction is readable by read_committed, none of an aborted one.
+    TransactionsAtomic,
+    /// A read_committed consumer never returns a record of an aborted or open transaction.
+    NoAbortedReads,
 }
 
 impl Invariant {
     /// Every invariant, in the order docs/scenarios.md lists them.
-    pub const ALL: [Invariant; 16] = [
+    pub const ALL: [Invariant; 18] = [
         Invariant::AckedWritesDurable,
         Invariant::OffsetsConsistent,
         Invariant::NoDuplicates,
@@ -58,6 +62,8 @@ impl Invariant {
         Invariant::ProcessedAtLeastOnce,
         Invariant::ProcessedAtMostOnce,
         Invariant::EventuallyAvailable,
+        Invariant::TransactionsAtomic,
+        Invariant::NoAbortedReads,
     ];
 
     /// The contract name, e.g. "acked_writes_durable".
@@ -79,6 +85,8 @@ impl Invariant {
             Invariant::ProcessedAtLeastOnce => "processed_at_least_once",
             Invariant::ProcessedAtMostOnce => "processed_at_most_once",
             Invariant::EventuallyAvailable => "eventually_available",
+            Invariant::TransactionsAtomic => "transactions_atomic",
+            Invariant::NoAbortedReads => "no_aborted_reads",
         }
     }
 }

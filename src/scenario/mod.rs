@@ -20,8 +20,8 @@ pub use fault::FaultKind;
 pub use invariant::Invariant;
 pub use model::{
     CheckSpec, Cluster, ConsumerSpec, DiskSpec, FaultSpec, NetworkSpec, Processing, ProducerSpec,
-    ProtocolSpec, Scenario, SwarmSpec, TopicSpec, Truncation, DEFAULT_LATENCY_DELAY_NS,
-    DEFAULT_SLOW_DISK_FACTOR,
+    ProtocolSpec, Scenario, SwarmSpec, TopicSpec, TransactionSpec, Truncation,
+    DEFAULT_LATENCY_DELAY_NS, DEFAULT_SLOW_DISK_FACTOR,
 };
 pub use parse::{parse, MAX_CLIENTS, MAX_NODES, MAX_PARTITIONS, MAX_SWARM_RATE};
 pub use target::{is_valid_name, Target, TARGET_SYNTAX};

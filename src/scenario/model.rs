@@ -79,6 +79,18 @@ pub struct ProducerSpec {
     pub keys: u64,
     /// Producer configs.
     pub config: KafkaConfigs,
+    /// With a `transactional.id`: how the application groups its sends
+    /// into transactions (`transaction = { records = 20, abort = 0.1 }`).
+    pub transaction: Option<TransactionSpec>,
+}
+
+/// A transactional producer's transactions.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TransactionSpec {
+    /// Sends per transaction: the application commits (or aborts) after this many.
+    pub records: u64,
+    /// Share of transactions the application aborts (0 to 1).
+    pub abort: f64,
 }
 
 /// `count` consumers of one group reading one topic.

@@ -261,7 +261,7 @@ fn producers(root: &Table, topics: &[TopicSpec]) -> Res<Vec<ProducerSpec>> {
     };
     let mut out = Vec::new();
     for t in field.tables("an array of tables, [[producers]]")? {
-        t.check_keys(&["topic", "count", "rate", "keys", "config"])?;
+        t.check_keys(&["topic", "count", "rate", "keys", "config", "transaction"])?;
         let topic = topic_ref(&t, topics)?;
         let rate_f = t.req("rate", "\"1000/s\"")?;
         let rate = match rate_f.value() {
@@ -281,9 +281,40 @@ fn producers(root: &Table, topics: &[TopicSpec]) -> Res<Vec<ProducerSpec>> {
                 .get("keys")
                 .map_or(Ok(0), |f| f.int_in(0, i64::MAX as u64))?,
             config: configs(t.get("config"), Scope::Producer)?,
+            transaction: transaction(&t)?,
         });
     }
     Ok(out)
+}
+
+/// A producer's `transaction = { records, abort }`: given exactly when its
+/// config sets `transactional.id` (a transactional producer sends in
+/// transactions; only one does).
+fn transaction(t: &Table) -> Res<Option<TransactionSpec>> {
+    let transactional = t
+        .get("config")
+        .and_then(|c| c.table().ok())
+        .and_then(|c| c.get("transactional.id"));
+    let Some(field) = t.get("transaction") else {
+        return match transactional {
+            Some(id) => Err(id.err(
+                "a producer with a transactional.id needs transaction = { records = N, abort = R } (sends per transaction, share aborted)",
+            )),
+            None => Ok(None),
+        };
+    };
+    if transactional.is_none() {
+        return Err(field.err(
+            "transaction needs config = { \"transactional.id\" = \"...\" }: only a transactional producer sends in transactions",
+        ));
+    }
+    let spec = field.table()?;
+    spec.check_keys(&["records", "abort"])?;
+    let records = spec.req("records", "20")?.int_in(1, 1_000_000)?;
+    let abort = spec.get("abort").map_or(Ok(0.0), |f| {
+        f.number_in(0.0, 1.0, "a share from 0 to 1, e.g. 0.1")
+    })?;
+    Ok(Some(TransactionSpec { records, abort }))
 }
 
 fn consumers(root: &Table, topics: &[TopicSpec]) -> Res<Vec<ConsumerSpec>> {

@@ -74,6 +74,14 @@ impl Scenario {
                 p.count
             )?;
             writeln!(w, "rate = \"{}\"\nkeys = {}", p.rate, p.keys)?;
+            if let Some(txn) = &p.transaction {
+                writeln!(
+                    w,
+                    "transaction = {{ records = {}, abort = {} }}",
+                    txn.records,
+                    toml::Value::Float(txn.abort)
+                )?;
+            }
             w.push_str(&configs(&p.config));
         }
         for c in &self.consumers {

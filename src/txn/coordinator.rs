@@ -210,6 +210,16 @@ impl<R: Clone> TransactionCoordinator<R> {
         }
     }
 
+    /// Whether it leads `partition` (loaded or loading).
+    pub fn owns_partition(&self, partition: u32) -> bool {
+        self.partitions.contains_key(&partition) || self.loading.contains(&partition)
+    }
+
+    /// Whether it leads any partition.
+    pub fn leads_any(&self) -> bool {
+        !self.partitions.is_empty() || !self.loading.is_empty()
+    }
+
     /// The metadata of `transactional_id`, or why this coordinator cannot
     /// serve it.
     fn metadata(&mut self, transactional_id: &str) -> Result<(&mut TxnPartition, u32), Errors> {
@@ -253,7 +263,7 @@ impl<R: Clone> TransactionCoordinator<R> {
         txn_timeout_ms: u64,
         expected: Option<(i64, i16)>,
         now_ms: i64,
-        allocate: &mut dyn FnMut() -> Option<i64>,
+        allocate: &mut dyn FnMut() -> Result<i64, Errors>,
         out: &mut Vec<TxnOutput<R>>,
     ) {
         let fail = |e: Errors| TxnResponse::InitProducerId {
@@ -289,11 +299,11 @@ impl<R: Clone> TransactionCoordinator<R> {
         txn_timeout_ms: u64,
         expected: Option<(i64, i16)>,
         now_ms: i64,
-        allocate: &mut dyn FnMut() -> Option<i64>,
+        allocate: &mut dyn FnMut() -> Result<i64, Errors>,
     ) -> Result<(TxnTransitMetadata, bool), Errors> {
         let (p, _) = self.metadata(transactional_id)?;
         if !p.txns.contains_key(transactional_id) {
-            let pid = allocate().ok_or(Errors::CoordinatorNotAvailable)?;
+            let pid = allocate()?;
             let m = TransactionMetadata::new(transactional_id, pid, txn_timeout_ms, now_ms);
             p.txns.insert(transactional_id.to_owned(), m);
         }
@@ -313,7 +323,7 @@ impl<R: Clone> TransactionCoordinator<R> {
         let prepared = match m.state() {
             PrepareAbort | PrepareCommit => return Err(Errors::ConcurrentTransactions),
             Empty | CompleteAbort | CompleteCommit if m.is_producer_epoch_exhausted() => {
-                let pid = allocate().ok_or(Errors::CoordinatorNotAvailable)?;
+                let pid = allocate()?;
                 m.prepare_producer_id_rotation(pid, txn_timeout_ms, now_ms, expected.is_some())
             }
             Empty | CompleteAbort | CompleteCommit => {

@@ -105,6 +105,20 @@ impl TxnMarkerChannelManager {
         self.queued.retain(|(id, _)| id != transactional_id);
     }
 
+    /// Forgets the transactions of a `__transaction_state` partition this
+    /// coordinator no longer leads (Kafka's `removeMarkersForTxnTopicPartition`).
+    pub fn remove_markers_for_txn_topic_partition(&mut self, partition: u32, partitions: u32) {
+        let gone: Vec<String> = self
+            .txns
+            .keys()
+            .filter(|id| super::log::partition_for(id, partitions) == partition)
+            .cloned()
+            .collect();
+        for id in gone {
+            self.remove_txn(&id);
+        }
+    }
+
     /// Whether markers are waiting to be sent.
     pub fn has_queued(&self) -> bool {
         !self.queued.is_empty()

@@ -70,7 +70,7 @@ fn init(c: &mut TransactionCoordinator<u32>, r: u32, now: i64) -> TxnResponse {
     let mut next_pid = 1000;
     let mut allocate = || {
         next_pid += 1;
-        Some(next_pid)
+        Ok(next_pid)
     };
     c.handle_init_producer_id(r, "pay-0", TIMEOUT, None, now, &mut allocate, &mut out);
     let mut all = replies(&out);
@@ -241,7 +241,7 @@ fn an_expired_transaction_is_aborted_with_its_producer_fenced() {
 fn requests_are_refused_as_kafka_refuses_them() {
     let mut c = coordinator();
     let mut out = Vec::new();
-    let mut none = || None;
+    let mut none = || Err(Errors::CoordinatorLoadInProgress);
     c.handle_init_producer_id(0, "pay-0", 900_001, None, 0, &mut none, &mut out);
     assert_eq!(
         replies(&out)[0].1,
@@ -355,7 +355,7 @@ fn a_producer_recovering_with_an_unknown_producer_id_is_fenced() {
     let mut c = coordinator();
     init(&mut c, 0, 0);
     let mut out = Vec::new();
-    let mut none = || None;
+    let mut none = || Err(Errors::CoordinatorLoadInProgress);
     c.handle_init_producer_id(3, "pay-0", TIMEOUT, Some((999, 0)), 1, &mut none, &mut out);
     assert_eq!(
         replies(&out),

@@ -8,7 +8,8 @@
 //!   process them only once that commit succeeded.
 
 use super::{
-    App, Closing, CommitPurpose, Consumer, ConsumerObs, ConsumerTimer, PolledRecord, Processing,
+    App, Closing, CommitPurpose, Consumer, ConsumerObs, ConsumerTimer, PolledRecord,
+    PositionSource, Processing,
 };
 use crate::node::Env;
 
@@ -128,6 +129,7 @@ impl Consumer {
     fn take_records(&mut self, env: &mut Env<'_>) -> Vec<(u32, u64, u64)> {
         let mut out = Vec::new();
         let mut polled = Vec::new();
+        let mut skipped = Vec::new();
         let max = self.config.max_poll_records;
         let partitions: Vec<u32> = self.owned.keys().copied().collect();
         if partitions.is_empty() {
@@ -153,9 +155,10 @@ impl Consumer {
                 o.position = Some(offset + 1);
                 o.last_epoch = Some(epoch);
                 out.push((p, offset, id));
-                if o.buffer.is_empty() {
+                if o.buffer.is_empty() && o.next_fetch_offset > offset + 1 {
                     // Past the markers and aborted batches that followed.
-                    o.position = Some(o.next_fetch_offset.max(offset + 1));
+                    o.position = Some(o.next_fetch_offset);
+                    skipped.push((p, o.next_fetch_offset));
                 }
             }
             if self.config.mutations.repeat_last_record {
@@ -167,6 +170,13 @@ impl Consumer {
         }
         if !polled.is_empty() {
             env.observe(ConsumerObs::Polled(polled));
+        }
+        for (partition, offset) in skipped {
+            env.observe(ConsumerObs::Position {
+                partition,
+                offset,
+                source: PositionSource::Skipped,
+            });
         }
         out
     }

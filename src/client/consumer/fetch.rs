@@ -13,13 +13,23 @@ use super::completed_fetch::read_completed_fetch;
 use super::{Consumer, ConsumerObs, ConsumerTimer, InFlight, PositionSource};
 use crate::node::{Env, KafkaNodeId};
 use crate::protocol::{
-    FetchMetadata, FetchPartition, FetchedPartition, KafkaRequest, KafkaResponse,
+    FetchMetadata, FetchPartition, FetchedPartition, IsolationLevel, KafkaRequest, KafkaResponse,
     PartitionMetadata, TopicIdPartition, EARLIEST_TIMESTAMP, LATEST_TIMESTAMP,
 };
 
 use super::OffsetReset;
 
 impl Consumer {
+    /// Which records fetched data gives the application (a test mutation
+    /// keeps aborted ones under read_committed).
+    fn returned_isolation(&self) -> IsolationLevel {
+        if self.config.mutations.keep_aborted_records {
+            IsolationLevel::ReadUncommitted
+        } else {
+            self.config.isolation_level
+        }
+    }
+
     pub(super) fn refresh_metadata(&mut self, env: &mut Env<'_>) {
         if self.metadata_in_flight || self.brokers.is_empty() {
             return;
@@ -287,6 +297,7 @@ impl Consumer {
         answers: Vec<FetchedPartition>,
     ) {
         let mut refresh = false;
+        let isolation = self.returned_isolation();
         for answer in answers {
             let p = answer.tp.partition;
             let Some(&(_, offset)) = asked.iter().find(|(q, _)| *q == p) else {
@@ -304,12 +315,18 @@ impl Consumer {
                 self.stale_leaders.insert(p);
                 continue;
             }
-            let (records, next) =
-                read_completed_fetch(&answer, offset, self.config.isolation_level);
+            let (records, next) = read_completed_fetch(&answer, offset, isolation);
             o.buffer.extend(records);
             if o.buffer.is_empty() {
                 // Only markers or aborted batches: the position moves past them.
                 o.position = Some(next);
+                if next != offset {
+                    env.observe(ConsumerObs::Position {
+                        partition: p,
+                        offset: next,
+                        source: PositionSource::Skipped,
+                    });
+                }
             } else {
                 o.next_fetch_offset = next;
             }

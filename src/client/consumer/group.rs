@@ -12,7 +12,7 @@ use crate::client::membership::MembershipOutput;
 use crate::errors::Errors;
 use crate::group::coordinator::{CoordinatorRequest, CoordinatorResponse};
 use crate::node::Env;
-use crate::protocol::{KafkaRequest, KafkaResponse, TopicPartition};
+use crate::protocol::{CoordinatorType, KafkaRequest, KafkaResponse, TopicPartition};
 
 /// Commit errors a commitSync retries (Kafka's RetriableCommitFailedException causes).
 pub(super) fn retriable(error: Errors) -> bool {
@@ -53,6 +53,7 @@ impl Consumer {
                         self.find_in_flight = true;
                         let broker = self.random_broker(env);
                         let request = KafkaRequest::FindCoordinator {
+                            key_type: CoordinatorType::Group,
                             key: self.config.membership.group_id.clone(),
                         };
                         self.send(env, broker, request, InFlight::FindCoordinator);

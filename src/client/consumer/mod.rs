@@ -72,6 +72,9 @@ pub struct ConsumerMutations {
     pub ignore_revocation: bool,
     /// poll() hands out the last record again after every poll.
     pub repeat_last_record: bool,
+    /// A read_committed consumer keeps the records of aborted transactions
+    /// (it still reads only up to the last stable offset).
+    pub keep_aborted_records: bool,
 }
 
 /// A consumer's configs.
@@ -158,6 +161,10 @@ pub enum PositionSource {
     },
     /// The log was truncated below its position (KIP-320).
     Truncation,
+    /// The fetched batches up to here held nothing for the application:
+    /// transaction markers, and under read_committed the records of aborted
+    /// transactions (Kafka's CompletedFetch skips them).
+    Skipped,
 }
 
 /// A record poll() returned.

@@ -1,0 +1,161 @@
+//! The TransactionManager's steps, driven without a producer.
+
+use super::*;
+use crate::protocol::TopicId;
+
+fn tp(p: u32) -> TopicIdPartition {
+    TopicIdPartition::new(TopicId(0), p)
+}
+
+/// A manager that found its coordinator (broker 2) and got producer id 7.
+fn ready() -> TransactionManager {
+    let mut m = TransactionManager::new("pay-0", 60_000);
+    m.init();
+    let (kind, request) = m.next_request(false).expect("lookup");
+    assert_eq!(kind, TxnRequestKind::FindCoordinator);
+    assert_eq!(
+        request,
+        KafkaRequest::FindCoordinator {
+            key_type: CoordinatorType::Transaction,
+            key: "pay-0".into()
+        }
+    );
+    assert_eq!(m.on_find_coordinator(None, 2), TxnStep::None);
+    let (kind, request) = m.next_request(false).expect("init");
+    assert_eq!(kind, TxnRequestKind::InitProducerId);
+    assert_eq!(
+        request,
+        KafkaRequest::InitProducerId {
+            transactional_id: Some("pay-0".into()),
+            transaction_timeout_ms: 60_000,
+            producer_id_and_epoch: None,
+        }
+    );
+    assert_eq!(
+        m.on_init_producer_id(None, 7, 0),
+        TxnStep::Initialized {
+            producer_id: 7,
+            producer_epoch: 0
+        }
+    );
+    assert_eq!(m.state(), TxnClientState::Ready);
+    m
+}
+
+#[test]
+fn a_transaction_adds_its_partitions_before_sending_and_ends_once_its_batches_are_answered() {
+    let mut m = ready();
+    m.begin();
+    assert!(m.in_transaction());
+    m.add_partition(tp(1));
+    m.add_partition(tp(0));
+    assert!(!m.may_send(&tp(0)), "not in the transaction yet");
+    let (kind, _) = m.next_request(true).expect("add");
+    assert_eq!(kind, TxnRequestKind::AddPartitions([tp(0), tp(1)].into()));
+    assert_eq!(m.next_request(true), None, "one request at a time");
+    assert_eq!(m.on_add_partitions(None), TxnStep::None);
+    assert!(m.may_send(&tp(0)) && m.may_send(&tp(1)));
+    // The application flushes, then commits: EndTxn waits for the batches.
+    m.end(true);
+    assert!(m.ending());
+    assert_eq!(m.next_request(true), None, "batches still unanswered");
+    let (kind, request) = m.next_request(false).expect("end");
+    assert_eq!(kind, TxnRequestKind::EndTxn(true));
+    assert_eq!(
+        request,
+        KafkaRequest::EndTxn {
+            transactional_id: "pay-0".into(),
+            producer_id: 7,
+            producer_epoch: 0,
+            committed: true
+        }
+    );
+    assert_eq!(m.state(), TxnClientState::CommittingTransaction);
+    assert_eq!(m.on_end_txn(None), TxnStep::Ended(TxnEnd::Committed));
+    assert_eq!(m.state(), TxnClientState::Ready);
+    assert!(!m.may_send(&tp(0)), "the next transaction adds them again");
+}
+
+#[test]
+fn the_first_add_of_a_transaction_retries_soon_while_the_previous_one_completes() {
+    let mut m = ready();
+    m.begin();
+    m.add_partition(tp(0));
+    m.next_request(true).expect("add");
+    assert_eq!(
+        m.on_add_partitions(Some(Errors::ConcurrentTransactions)),
+        TxnStep::RetryAfterMs(ADD_PARTITIONS_RETRY_BACKOFF_MS)
+    );
+    m.next_request(true).expect("add again");
+    m.on_add_partitions(None);
+    m.add_partition(tp(1));
+    m.next_request(true).expect("add a second partition");
+    assert_eq!(
+        m.on_add_partitions(Some(Errors::ConcurrentTransactions)),
+        TxnStep::Retry,
+        "later adds back off as usual"
+    );
+}
+
+#[test]
+fn a_coordinator_that_moved_is_looked_up_again() {
+    let mut m = ready();
+    m.begin();
+    m.add_partition(tp(0));
+    m.next_request(true).expect("add");
+    assert_eq!(
+        m.on_add_partitions(Some(Errors::NotCoordinator)),
+        TxnStep::Retry
+    );
+    let (kind, _) = m.next_request(true).expect("lookup");
+    assert_eq!(kind, TxnRequestKind::FindCoordinator);
+}
+
+#[test]
+fn a_failed_send_leaves_only_an_abort_which_drops_what_was_not_added() {
+    let mut m = ready();
+    m.begin();
+    m.add_partition(tp(0));
+    m.next_request(true).expect("add");
+    m.on_add_partitions(None);
+    m.add_partition(tp(1));
+    assert_eq!(m.on_send_failed(Errors::RequestTimedOut), TxnStep::None);
+    assert_eq!(m.state(), TxnClientState::AbortableError);
+    m.end(false);
+    assert_eq!(m.state(), TxnClientState::AbortingTransaction);
+    let (kind, _) = m.next_request(false).expect("abort");
+    assert_eq!(kind, TxnRequestKind::EndTxn(false), "no add of partition 1");
+    assert_eq!(m.on_end_txn(None), TxnStep::Ended(TxnEnd::Aborted));
+}
+
+#[test]
+fn a_transaction_that_sent_nothing_ends_without_end_txn() {
+    let mut m = ready();
+    m.begin();
+    m.end(false);
+    assert_eq!(m.end_empty(false), Some(TxnEnd::Aborted));
+    assert_eq!(m.state(), TxnClientState::Ready);
+}
+
+#[test]
+fn a_fenced_producer_starts_over_as_a_new_instance() {
+    let mut m = ready();
+    m.begin();
+    m.add_partition(tp(0));
+    m.next_request(true).expect("add");
+    assert_eq!(
+        m.on_add_partitions(Some(Errors::ProducerFenced)),
+        TxnStep::Fenced(Errors::ProducerFenced)
+    );
+    assert_eq!(m.state(), TxnClientState::FatalError);
+    m.init();
+    let (kind, request) = m.next_request(false).expect("init");
+    assert_eq!(kind, TxnRequestKind::InitProducerId);
+    assert!(matches!(
+        request,
+        KafkaRequest::InitProducerId {
+            producer_id_and_epoch: None,
+            ..
+        }
+    ));
+}

@@ -1,0 +1,486 @@
+//! A transactional producer's `TransactionManager` (Kafka's
+//! `org.apache.kafka.clients.producer.internals.TransactionManager`, for
+//! transactions v1): the transaction coordinator found with
+//! FindCoordinator (key type TRANSACTION), the producer id and epoch from
+//! InitProducerId with the `transactional.id`, each partition added with
+//! AddPartitionsToTxn before its first batch of a transaction is sent, and
+//! the transaction ended with EndTxn once every batch of it is answered.
+//!
+//! Sans-IO: the producer asks [`TransactionManager::next_request`] what to
+//! send to the coordinator, reports answers with `on_*`, and asks whether
+//! a partition's batches may be drained ([`TransactionManager::may_send`]).
+//! The application's side (the workload): `begin`, `records` sends, then
+//! commit or abort; while the producer initializes or ends a transaction
+//! the application is blocked in `initTransactions`/`commitTransaction`
+//! and sends nothing.
+//!
+//! States and their Kafka names: UNINITIALIZED, INITIALIZING, READY,
+//! IN_TRANSACTION, COMMITTING_TRANSACTION, ABORTING_TRANSACTION,
+//! ABORTABLE_ERROR (the application aborts at once) and FATAL_ERROR (the
+//! producer was fenced: the application closes it and starts a new
+//! instance of the same `transactional.id`).
+
+use std::collections::BTreeSet;
+
+use crate::errors::Errors;
+use crate::node::KafkaNodeId;
+use crate::protocol::{CoordinatorType, KafkaRequest, TopicIdPartition};
+
+/// Kafka's `ADD_PARTITIONS_RETRY_BACKOFF_MS`: the backoff of the first
+/// AddPartitionsToTxn of a transaction answered CONCURRENT_TRANSACTIONS
+/// (the previous transaction is still completing; KAFKA-5482).
+pub const ADD_PARTITIONS_RETRY_BACKOFF_MS: u64 = 20;
+
+/// Kafka's `TransactionManager.State`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TxnClientState {
+    /// No producer id yet.
+    Uninitialized,
+    /// InitProducerId in progress.
+    Initializing,
+    /// Between transactions.
+    Ready,
+    /// A transaction is open.
+    InTransaction,
+    /// commitTransaction called: waiting for the batches, then EndTxn.
+    CommittingTransaction,
+    /// abortTransaction called: waiting for the batches, then EndTxn.
+    AbortingTransaction,
+    /// A send of the transaction failed: it can only be aborted.
+    AbortableError,
+    /// Fenced: the producer cannot go on.
+    FatalError,
+}
+
+impl TxnClientState {
+    /// Kafka's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            TxnClientState::Uninitialized => "UNINITIALIZED",
+            TxnClientState::Initializing => "INITIALIZING",
+            TxnClientState::Ready => "READY",
+            TxnClientState::InTransaction => "IN_TRANSACTION",
+            TxnClientState::CommittingTransaction => "COMMITTING_TRANSACTION",
+            TxnClientState::AbortingTransaction => "ABORTING_TRANSACTION",
+            TxnClientState::AbortableError => "ABORTABLE_ERROR",
+            TxnClientState::FatalError => "FATAL_ERROR",
+        }
+    }
+}
+
+/// What a coordinator request in flight is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TxnRequestKind {
+    /// FindCoordinator.
+    FindCoordinator,
+    /// InitProducerId.
+    InitProducerId,
+    /// AddPartitionsToTxn of these partitions.
+    AddPartitions(BTreeSet<TopicIdPartition>),
+    /// EndTxn (commit: true).
+    EndTxn(bool),
+}
+
+/// How an EndTxn ended, for the producer to report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TxnEnd {
+    /// The transaction committed.
+    Committed,
+    /// The transaction aborted.
+    Aborted,
+}
+
+/// What an answer means for the producer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TxnStep {
+    /// Nothing more to do now.
+    None,
+    /// Ask again after `retry.backoff.ms`.
+    Retry,
+    /// Ask again after this many milliseconds.
+    RetryAfterMs(u64),
+    /// The producer id and epoch to send with (sequences start over).
+    Initialized {
+        /// The producer id.
+        producer_id: i64,
+        /// Its epoch.
+        producer_epoch: i16,
+    },
+    /// The transaction ended.
+    Ended(TxnEnd),
+    /// The producer was fenced (PRODUCER_FENCED, INVALID_PRODUCER_EPOCH):
+    /// the application closes it and starts a new instance.
+    Fenced(Errors),
+}
+
+/// A transactional producer's transaction state.
+#[derive(Clone, Debug)]
+pub struct TransactionManager {
+    transactional_id: String,
+    timeout_ms: u64,
+    state: TxnClientState,
+    coordinator: Option<KafkaNodeId>,
+    producer_id: i64,
+    producer_epoch: i16,
+    /// Partitions added to the open transaction.
+    partitions: BTreeSet<TopicIdPartition>,
+    /// Partitions sent to in this transaction and not added yet.
+    new_partitions: BTreeSet<TopicIdPartition>,
+    in_flight: Option<TxnRequestKind>,
+    /// The application flushes its sends, then commits (true) or aborts.
+    ending: Option<bool>,
+}
+
+impl TransactionManager {
+    /// The manager of `transactional_id` with `transaction.timeout.ms`.
+    pub fn new(transactional_id: &str, timeout_ms: u64) -> Self {
+        Self {
+            transactional_id: transactional_id.to_owned(),
+            timeout_ms,
+            state: TxnClientState::Uninitialized,
+            coordinator: None,
+            producer_id: -1,
+            producer_epoch: -1,
+            partitions: BTreeSet::new(),
+            new_partitions: BTreeSet::new(),
+            in_flight: None,
+            ending: None,
+        }
+    }
+
+    /// The `transactional.id`.
+    pub fn transactional_id(&self) -> &str {
+        &self.transactional_id
+    }
+
+    /// The state.
+    pub fn state(&self) -> TxnClientState {
+        self.state
+    }
+
+    /// The coordinator, when known.
+    pub fn coordinator(&self) -> Option<KafkaNodeId> {
+        self.coordinator
+    }
+
+    /// Whether the application may send records now (a transaction is open).
+    pub fn in_transaction(&self) -> bool {
+        self.state == TxnClientState::InTransaction
+    }
+
+    /// `initTransactions()`: from UNINITIALIZED (or after a fence, a new
+    /// instance), the producer id is asked for.
+    pub fn init(&mut self) {
+        if matches!(
+            self.state,
+            TxnClientState::Uninitialized | TxnClientState::FatalError
+        ) {
+            self.state = TxnClientState::Initializing;
+            self.partitions.clear();
+            self.new_partitions.clear();
+        }
+    }
+
+    /// `beginTransaction()`.
+    pub fn begin(&mut self) {
+        if self.state == TxnClientState::Ready {
+            self.state = TxnClientState::InTransaction;
+        }
+    }
+
+    /// `send()` to `tp` in the open transaction (Kafka's `maybeAddPartition`).
+    pub fn add_partition(&mut self, tp: TopicIdPartition) {
+        if !self.partitions.contains(&tp) {
+            self.new_partitions.insert(tp);
+        }
+    }
+
+    /// Whether batches of `tp` may be sent: only once it is in the
+    /// transaction (Kafka's `isSendToPartitionAllowed`).
+    pub fn may_send(&self, tp: &TopicIdPartition) -> bool {
+        self.partitions.contains(tp)
+    }
+
+    /// The application ends its transaction: `flush()`, then
+    /// `commitTransaction()` (commit) or `abortTransaction()`, so that an
+    /// aborted transaction's records reach the log too. After a failed send
+    /// it aborts at once (`abortTransaction()` without flushing: what is
+    /// not sent is dropped).
+    pub fn end(&mut self, commit: bool) {
+        match self.state {
+            TxnClientState::InTransaction => self.ending = Some(commit),
+            TxnClientState::AbortableError => {
+                // Partitions not added yet never joined the transaction:
+                // their batches are dropped with it.
+                self.new_partitions.clear();
+                self.state = TxnClientState::AbortingTransaction;
+            }
+            _ => {}
+        }
+    }
+
+    /// Whether the application is flushing before it ends its transaction.
+    pub fn ending(&self) -> bool {
+        self.ending.is_some()
+    }
+
+    /// The flush is done: the application calls commit or abort.
+    fn flushed(&mut self, batches_pending: bool) {
+        if self.state != TxnClientState::InTransaction
+            || batches_pending
+            || !self.new_partitions.is_empty()
+        {
+            return;
+        }
+        if let Some(commit) = self.ending.take() {
+            self.state = if commit {
+                TxnClientState::CommittingTransaction
+            } else {
+                TxnClientState::AbortingTransaction
+            };
+        }
+    }
+
+    /// A batch of the transaction failed for good: only an abort remains
+    /// (Kafka's `transitionToAbortableError`), or the producer was fenced.
+    pub fn on_send_failed(&mut self, error: Errors) -> TxnStep {
+        if matches!(error, Errors::ProducerFenced | Errors::InvalidProducerEpoch) {
+            return self.fence(error);
+        }
+        match self.state {
+            TxnClientState::InTransaction => {
+                self.ending = None;
+                self.state = TxnClientState::AbortableError;
+            }
+            TxnClientState::CommittingTransaction => {
+                self.new_partitions.clear();
+                self.state = TxnClientState::AbortingTransaction
+            }
+            _ => {}
+        }
+        TxnStep::None
+    }
+
+    fn fence(&mut self, error: Errors) -> TxnStep {
+        self.state = TxnClientState::FatalError;
+        self.ending = None;
+        // The application's next instance starts without the old id.
+        self.producer_id = -1;
+        self.producer_epoch = -1;
+        self.in_flight = None;
+        self.partitions.clear();
+        self.new_partitions.clear();
+        TxnStep::Fenced(error)
+    }
+
+    /// The request to send to the coordinator now, if any (one at a time;
+    /// EndTxn only once no batch of the transaction is unanswered:
+    /// `batches_pending`). The coordinator is looked up first.
+    pub fn next_request(
+        &mut self,
+        batches_pending: bool,
+    ) -> Option<(TxnRequestKind, KafkaRequest)> {
+        if self.in_flight.is_some() {
+            return None;
+        }
+        self.flushed(batches_pending);
+        let wanted = match self.state {
+            TxnClientState::Initializing => TxnRequestKind::InitProducerId,
+            TxnClientState::InTransaction | TxnClientState::CommittingTransaction
+                if !self.new_partitions.is_empty() =>
+            {
+                TxnRequestKind::AddPartitions(self.new_partitions.clone())
+            }
+            TxnClientState::CommittingTransaction | TxnClientState::AbortingTransaction
+                if !batches_pending =>
+            {
+                TxnRequestKind::EndTxn(self.state == TxnClientState::CommittingTransaction)
+            }
+            _ => return None,
+        };
+        let (kind, request) = match (self.coordinator, wanted) {
+            (None, _) => (
+                TxnRequestKind::FindCoordinator,
+                KafkaRequest::FindCoordinator {
+                    key_type: CoordinatorType::Transaction,
+                    key: self.transactional_id.clone(),
+                },
+            ),
+            (Some(_), TxnRequestKind::InitProducerId) => (
+                TxnRequestKind::InitProducerId,
+                KafkaRequest::InitProducerId {
+                    transactional_id: Some(self.transactional_id.clone()),
+                    transaction_timeout_ms: self.timeout_ms,
+                    producer_id_and_epoch: (self.producer_id >= 0)
+                        .then_some((self.producer_id, self.producer_epoch)),
+                },
+            ),
+            (Some(_), TxnRequestKind::AddPartitions(partitions)) => (
+                TxnRequestKind::AddPartitions(partitions.clone()),
+                KafkaRequest::AddPartitionsToTxn {
+                    transactional_id: self.transactional_id.clone(),
+                    producer_id: self.producer_id,
+                    producer_epoch: self.producer_epoch,
+                    partitions: partitions.into_iter().collect(),
+                },
+            ),
+            (Some(_), TxnRequestKind::EndTxn(commit)) => {
+                if self.partitions.is_empty() {
+                    // Nothing was sent in it: the transaction never started
+                    // at the coordinator, and ends without EndTxn.
+                    return None;
+                }
+                (
+                    TxnRequestKind::EndTxn(commit),
+                    KafkaRequest::EndTxn {
+                        transactional_id: self.transactional_id.clone(),
+                        producer_id: self.producer_id,
+                        producer_epoch: self.producer_epoch,
+                        committed: commit,
+                    },
+                )
+            }
+            (Some(_), TxnRequestKind::FindCoordinator) => return None,
+        };
+        self.in_flight = Some(kind.clone());
+        Some((kind, request))
+    }
+
+    /// A transaction with nothing sent in it ends at once (no EndTxn):
+    /// how it ended, if it did.
+    pub fn end_empty(&mut self, batches_pending: bool) -> Option<TxnEnd> {
+        if self.in_flight.is_none() {
+            self.flushed(batches_pending);
+        }
+        let ending = matches!(
+            self.state,
+            TxnClientState::CommittingTransaction | TxnClientState::AbortingTransaction
+        );
+        if !ending || batches_pending || self.in_flight.is_some() || !self.partitions.is_empty() {
+            return None;
+        }
+        let end = if self.state == TxnClientState::CommittingTransaction {
+            TxnEnd::Committed
+        } else {
+            TxnEnd::Aborted
+        };
+        self.state = TxnClientState::Ready;
+        Some(end)
+    }
+
+    /// The request in flight got no answer (timeout, broken connection):
+    /// the coordinator is looked up again and the request retried.
+    pub fn on_lost(&mut self) -> TxnStep {
+        self.in_flight = None;
+        self.coordinator = None;
+        TxnStep::Retry
+    }
+
+    /// FindCoordinator answered.
+    pub fn on_find_coordinator(&mut self, error: Option<Errors>, node_id: i32) -> TxnStep {
+        self.in_flight = None;
+        match (error, u32::try_from(node_id)) {
+            (None, Ok(node)) => {
+                self.coordinator = Some(node);
+                TxnStep::None
+            }
+            _ => TxnStep::Retry,
+        }
+    }
+
+    /// Errors after which the coordinator is looked up again.
+    fn coordinator_moved(&mut self, error: Errors) -> bool {
+        let moved = matches!(
+            error,
+            Errors::NotCoordinator | Errors::CoordinatorNotAvailable
+        );
+        if moved {
+            self.coordinator = None;
+        }
+        moved
+    }
+
+    /// InitProducerId answered.
+    pub fn on_init_producer_id(
+        &mut self,
+        error: Option<Errors>,
+        producer_id: i64,
+        producer_epoch: i16,
+    ) -> TxnStep {
+        self.in_flight = None;
+        match error {
+            None => {
+                self.producer_id = producer_id;
+                self.producer_epoch = producer_epoch;
+                self.state = TxnClientState::Ready;
+                TxnStep::Initialized {
+                    producer_id,
+                    producer_epoch,
+                }
+            }
+            Some(e) if self.coordinator_moved(e) => TxnStep::Retry,
+            Some(Errors::ConcurrentTransactions | Errors::CoordinatorLoadInProgress) => {
+                TxnStep::Retry
+            }
+            Some(e) => self.fence(e),
+        }
+    }
+
+    /// AddPartitionsToTxn answered.
+    pub fn on_add_partitions(&mut self, error: Option<Errors>) -> TxnStep {
+        let Some(TxnRequestKind::AddPartitions(added)) = self.in_flight.take() else {
+            return TxnStep::None;
+        };
+        match error {
+            None => {
+                for tp in added {
+                    self.new_partitions.remove(&tp);
+                    self.partitions.insert(tp);
+                }
+                TxnStep::None
+            }
+            Some(e) if self.coordinator_moved(e) => TxnStep::Retry,
+            Some(Errors::ConcurrentTransactions) if self.partitions.is_empty() => {
+                TxnStep::RetryAfterMs(ADD_PARTITIONS_RETRY_BACKOFF_MS)
+            }
+            Some(Errors::ConcurrentTransactions | Errors::CoordinatorLoadInProgress) => {
+                TxnStep::Retry
+            }
+            Some(e @ (Errors::ProducerFenced | Errors::InvalidProducerEpoch)) => self.fence(e),
+            Some(_) => {
+                // INVALID_TXN_STATE and the rest: the transaction can only abort.
+                self.new_partitions.clear();
+                self.on_send_failed(Errors::InvalidTxnState);
+                TxnStep::None
+            }
+        }
+    }
+
+    /// EndTxn answered.
+    pub fn on_end_txn(&mut self, error: Option<Errors>) -> TxnStep {
+        let Some(TxnRequestKind::EndTxn(commit)) = self.in_flight.take() else {
+            return TxnStep::None;
+        };
+        match error {
+            None => {
+                self.state = TxnClientState::Ready;
+                self.partitions.clear();
+                self.new_partitions.clear();
+                TxnStep::Ended(if commit {
+                    TxnEnd::Committed
+                } else {
+                    TxnEnd::Aborted
+                })
+            }
+            Some(e) if self.coordinator_moved(e) => TxnStep::Retry,
+            Some(Errors::ConcurrentTransactions | Errors::CoordinatorLoadInProgress) => {
+                TxnStep::Retry
+            }
+            Some(e) => self.fence(e),
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "tests_transaction_manager.rs"]
+mod tests;
