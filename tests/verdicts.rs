@@ -11,7 +11,7 @@ mod common;
 const SEEDS: &str = "0..100";
 
 /// Scenarios that pass every seed.
-const MUST_PASS: [&str; 13] = [
+const MUST_PASS: [&str; 14] = [
     "broker_crash",
     "broker_fencing",
     "consumer_crash",
@@ -23,6 +23,7 @@ const MUST_PASS: [&str; 13] = [
     "power_loss",
     "rebalance_storm",
     "rolling_restart",
+    "transactions",
     "zombie_consumer",
     "zombie_leader_pause",
 ];

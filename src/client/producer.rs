@@ -196,6 +196,8 @@ struct Transactions {
     commit_sent: bool,
     /// No coordinator request before this time (retry backoff).
     not_before: Nanos,
+    /// Past the workload's end: its last transaction began.
+    last_started: bool,
 }
 
 impl Producer {
@@ -252,6 +254,7 @@ impl Producer {
                     ids: Vec::new(),
                     commit_sent: false,
                     not_before: 0,
+                    last_started: false,
                 }
             }),
         };
@@ -366,15 +369,14 @@ impl Producer {
                 // The application's send failed: it aborts.
                 t.manager.end(false);
             }
-            if env.now() >= self.workload.stop_at_ns {
-                // Past the workload's end the application sends no more,
-                // however far behind its transactions left it; it ends the
-                // one it has open.
-                if t.manager.in_transaction() && !t.manager.ending() {
-                    let abort = env.rng().random_range(0..1_000_000) < t.workload.abort_ppm;
-                    t.manager.end(!abort);
+            if env.now() >= self.workload.stop_at_ns && !t.manager.in_transaction() {
+                // Past the workload's end, however far behind its
+                // transactions left it, the application runs one last
+                // transaction with records due before the end, then stops.
+                if t.last_started || t.manager.state() != TxnClientState::Ready {
+                    return;
                 }
-                return;
+                t.last_started = true;
             }
             t.manager.begin();
             if !t.manager.in_transaction() {
