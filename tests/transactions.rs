@@ -129,3 +129,29 @@ fn kafka_refuses_a_transactional_id_without_idempotence() {
         .to_string();
     assert!(err.contains("needs transaction = {"), "{err}");
 }
+
+#[test]
+fn a_transaction_coordinator_crash_moves_the_transactional_ids_to_another_broker() {
+    let s = scenario(None);
+    let o = outcome(&s, 3, TestMutations::default());
+    assert!(o.violations.is_empty(), "{:?}", o.violations);
+    let crash = o
+        .faults
+        .iter()
+        .find(|f| f.kind == "crash" && f.at_ns == 14 * sim::SECONDS)
+        .expect("txn_coordinator(pay-0) crashed");
+    assert!(crash.target.starts_with("broker-"), "{}", crash.target);
+    // Naming a transactional id no producer has is an error naming the valid ones.
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/transactions.toml"),
+    )
+    .unwrap()
+    .replace("txn_coordinator(pay-0)", "txn_coordinator(pai-0)");
+    let err = ksim::scenario::parse(&text, "t.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(r#"no transactional producer has transactional.id "pai-0"; did you mean "pay-0"? valid: pay-0, pay-1"#),
+        "{err}"
+    );
+}

@@ -219,14 +219,8 @@ fn producer_setup(
     let mut first = 0;
     for spec in &scenario.producers {
         if index < first + spec.count {
-            // Producer N of the entry uses "ID-N" (the application's
-            // instances each need their own transactional id).
             let transaction = spec.transaction.as_ref().map(|t| TransactionWorkload {
-                transactional_id: format!(
-                    "{}-{}",
-                    spec.config.get_str("transactional.id").unwrap_or_default(),
-                    index - first
-                ),
+                transactional_id: spec.transactional_id(index - first).unwrap_or_default(),
                 transaction_timeout_ms: specs::unsigned(
                     &spec.config,
                     "transaction.timeout.ms",

@@ -10,7 +10,10 @@ use crate::group::offsets_topic::{partition_for, CONSUMER_OFFSETS, OFFSETS_TOPIC
 use crate::metadata::MetadataImage;
 use crate::protocol::Topics;
 use crate::scenario::{Scenario, Target};
-use crate::txn::log::TRANSACTION_STATE_TOPIC;
+use crate::txn::log::{
+    partition_for as txn_partition_for, TRANSACTION_STATE_LOG_NUM_PARTITIONS,
+    TRANSACTION_STATE_TOPIC,
+};
 
 /// What a node is.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -73,6 +76,8 @@ pub struct Topology {
     topics: Vec<(String, u32, u32)>,
     /// `offsets.topic.num.partitions`.
     offsets_partitions: u32,
+    /// `transaction.state.log.num.partitions`.
+    txn_partitions: u32,
 }
 
 impl Topology {
@@ -129,6 +134,13 @@ impl Topology {
             brokers: scenario.cluster.brokers,
             topics,
             offsets_partitions,
+            txn_partitions: scenario
+                .cluster
+                .config
+                .get_i64("transaction.state.log.num.partitions")
+                .map_or(TRANSACTION_STATE_LOG_NUM_PARTITIONS, |n| {
+                    n.clamp(1, i64::from(u32::MAX)) as u32
+                }),
         }
     }
 
@@ -190,7 +202,8 @@ impl Topology {
     /// none). `leader(T-P)` is the partition's leader in the live metadata
     /// (nothing while it has none), `follower` the first other replica in
     /// replica order, `followers` all of them; `coordinator(G)` is the leader
-    /// of G's `__consumer_offsets` partition.
+    /// of G's `__consumer_offsets` partition, `txn_coordinator(ID)` the
+    /// leader of ID's `__transaction_state` partition.
     pub fn resolve(&self, target: &Target, live: &Live, rng: &mut ChaCha8Rng) -> Vec<NodeId> {
         let brokers = |numbers: &[u32]| -> Vec<NodeId> {
             numbers
@@ -222,6 +235,11 @@ impl Topology {
             Target::Coordinator(group) => {
                 let partition = partition_for(group, self.offsets_partitions);
                 let (_, leader) = self.roles_of(live, CONSUMER_OFFSETS, partition);
+                brokers(leader.as_slice())
+            }
+            Target::TxnCoordinator(id) => {
+                let partition = txn_partition_for(id, self.txn_partitions);
+                let (_, leader) = self.roles_of(live, TRANSACTION_STATE_TOPIC, partition);
                 brokers(leader.as_slice())
             }
             Target::RandomBroker => {

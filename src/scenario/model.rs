@@ -84,6 +84,16 @@ pub struct ProducerSpec {
     pub transaction: Option<TransactionSpec>,
 }
 
+impl ProducerSpec {
+    /// Producer `n` of the entry's `transactional.id`: "ID-N" (each of the
+    /// application's instances needs its own); None unless transactional.
+    pub fn transactional_id(&self, n: u32) -> Option<String> {
+        self.transaction.as_ref()?;
+        let base = self.config.get_str("transactional.id")?;
+        Some(format!("{base}-{n}"))
+    }
+}
+
 /// A transactional producer's transactions.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct TransactionSpec {
@@ -197,6 +207,15 @@ impl Scenario {
         self.producers
             .iter()
             .fold(0u32, |n, p| n.saturating_add(p.count))
+    }
+
+    /// The transactional ids of the transactional producers (producer N of
+    /// an entry with `transactional.id` ID uses "ID-N").
+    pub fn transactional_ids(&self) -> Vec<String> {
+        self.producers
+            .iter()
+            .flat_map(|p| (0..p.count).filter_map(|n| p.transactional_id(n)))
+            .collect()
     }
 
     /// Members of `group` over every `[[consumers]]` entry.

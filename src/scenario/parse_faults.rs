@@ -230,6 +230,18 @@ pub(crate) fn check_exists(target: &Target, s: &Scenario) -> Result<(), String> 
             };
             Err(format!("{message}; {hint}valid groups: {}", groups.join(", ")))
         }
+        Target::TxnCoordinator(id) if !s.transactional_ids().iter().any(|t| t == id) => {
+            let ids = s.transactional_ids();
+            let message = format!("{target}: no transactional producer has transactional.id {id:?}");
+            if ids.is_empty() {
+                return Err(format!("{message}; set \"transactional.id\" in a [[producers]] entry's config (producer N of it uses \"ID-N\")"));
+            }
+            let hint = match did_you_mean(id, ids.iter().map(String::as_str)) {
+                Some(near) => format!("did you mean {near:?}? "),
+                None => String::new(),
+            };
+            Err(format!("{message}; {hint}valid: {}", ids.join(", ")))
+        }
         Target::Consumer { group, index } if *index >= s.group_size(group) => {
             let size = s.group_size(group);
             Err(format!(

@@ -35,6 +35,9 @@ pub enum Target {
     },
     /// The group coordinator of a consumer group.
     Coordinator(String),
+    /// The transaction coordinator of a transactional id (the leader of
+    /// its `__transaction_state` partition).
+    TxnCoordinator(String),
     /// One broker drawn at random.
     RandomBroker,
     /// Every broker at once (a correlated failure).
@@ -51,7 +54,7 @@ pub enum Target {
 }
 
 /// Every target form, for error messages.
-pub const TARGET_SYNTAX: &str = "broker(N), controller(N), controller(active), leader(TOPIC-P), follower(TOPIC-P), followers(TOPIC-P), coordinator(GROUP), random_broker, all_brokers, producer(N), consumer(GROUP, N)";
+pub const TARGET_SYNTAX: &str = "broker(N), controller(N), controller(active), leader(TOPIC-P), follower(TOPIC-P), followers(TOPIC-P), coordinator(GROUP), txn_coordinator(TRANSACTIONAL_ID), random_broker, all_brokers, producer(N), consumer(GROUP, N)";
 
 /// Is `name` a valid Kafka topic name (or group name, which ksim restricts
 /// the same way): 1..=249 ASCII alphanumerics, '.', '_' or '-', not "." or ".."?
@@ -75,6 +78,7 @@ impl Target {
             Target::Follower { .. } => "follower",
             Target::Followers { .. } => "followers",
             Target::Coordinator(_) => "coordinator",
+            Target::TxnCoordinator(_) => "txn_coordinator",
             Target::RandomBroker => "random_broker",
             Target::AllBrokers => "all_brokers",
             Target::Producer(_) => "producer",
@@ -101,6 +105,7 @@ impl fmt::Display for Target {
                 write!(f, "{}({topic}-{partition})", self.name())
             }
             Target::Coordinator(group) => write!(f, "coordinator({group})"),
+            Target::TxnCoordinator(id) => write!(f, "txn_coordinator({id})"),
             Target::RandomBroker | Target::AllBrokers => f.write_str(self.name()),
             Target::Consumer { group, index } => write!(f, "consumer({group}, {index})"),
         }
@@ -194,6 +199,7 @@ impl FromStr for Target {
                 Ok(Target::Followers { topic, partition })
             }
             "coordinator" => Ok(Target::Coordinator(name_arg(arg, "group")?)),
+            "txn_coordinator" => Ok(Target::TxnCoordinator(name_arg(arg, "transactional id")?)),
             "producer" => Ok(Target::Producer(number(
                 arg,
                 "the producer index",
