@@ -116,7 +116,7 @@ fn kinds_and_targets() {
     );
     assert_eq!(
         fault_err("at = \"1s\"\nkind = \"crash\"\n"),
-        "s.toml:20:1: faults[0].target: crash needs a target, e.g. target = \"broker(1)\"; valid: broker(N), controller(N), controller(active), leader(TOPIC-P), follower(TOPIC-P), followers(TOPIC-P), coordinator(GROUP), random_broker, all_brokers, producer(N), consumer(GROUP, N)"
+        "s.toml:20:1: faults[0].target: crash needs a target, e.g. target = \"broker(1)\"; valid: broker(N), controller(N), controller(active), leader(TOPIC-P), follower(TOPIC-P), followers(TOPIC-P), coordinator(GROUP), txn_coordinator(TRANSACTIONAL_ID), random_broker, all_brokers, producer(N), consumer(GROUP, N)"
     );
     let target_err = |t: &str| {
         fault_err(&format!(
