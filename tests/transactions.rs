@@ -155,3 +155,26 @@ fn a_transaction_coordinator_crash_moves_the_transactional_ids_to_another_broker
         "{err}"
     );
 }
+
+#[test]
+fn a_transaction_left_open_is_reported_with_the_producer_holding_the_last_stable_offset() {
+    let s = scenario(None);
+    let hang = TestMutations {
+        drop_txn_markers: true,
+        ..TestMutations::default()
+    };
+    let o = outcome(&s, 0, hang);
+    let stuck = o
+        .violations
+        .iter()
+        .find(|v| v.invariant == "eventually_available" && v.detail.contains("last stable offset"))
+        .unwrap_or_else(|| panic!("{:?}", o.violations));
+    assert!(
+        stuck
+            .detail
+            .contains("held by the open transaction of producer id")
+            && stuck.detail.contains("transactional.id \"pay-"),
+        "{}",
+        stuck.detail
+    );
+}

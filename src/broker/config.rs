@@ -57,6 +57,8 @@ pub struct BrokerConfig {
     /// Test-only bug: the transaction coordinator writes COMMIT markers for
     /// the transactions it aborts.
     pub commit_aborted_transactions: bool,
+    /// Test-only bug: the transaction coordinator never sends its markers.
+    pub drop_txn_markers: bool,
     /// `transaction.state.log.num.partitions`.
     pub transaction_state_log_num_partitions: u32,
     /// `transaction.max.timeout.ms`.
@@ -83,6 +85,7 @@ impl Default for BrokerConfig {
             group_initial_rebalance_delay_ms: 3000,
             forget_offsets_on_load: false,
             commit_aborted_transactions: false,
+            drop_txn_markers: false,
             transaction_state_log_num_partitions: 50,
             transaction_max_timeout_ms: 900_000,
             transaction_abort_timed_out_transaction_cleanup_interval_ms: 10_000,

@@ -224,6 +224,18 @@ impl ProducerStateManager {
         ongoing.into_iter().chain(unreplicated).min().copied()
     }
 
+    /// The open transactions here: (first offset, producer id, its epoch),
+    /// oldest first.
+    pub fn ongoing(&self) -> Vec<(u64, i64, i16)> {
+        self.ongoing
+            .iter()
+            .map(|(&first, &pid)| {
+                let epoch = self.producers.get(&pid).map_or(-1, |e| e.epoch);
+                (first, pid, epoch)
+            })
+            .collect()
+    }
+
     /// The first offset of `producer_id`'s open transaction here.
     pub fn open_transaction(&self, producer_id: i64) -> Option<u64> {
         self.producers.get(&producer_id)?.current_txn_first_offset

@@ -103,6 +103,8 @@ pub struct TxnCoordinatorService {
     marker_retry: Deadline,
     /// Test-only bug: aborted transactions get COMMIT markers.
     commit_aborted: bool,
+    /// Test-only bug: markers are never sent.
+    drop_markers: bool,
 }
 
 impl TxnCoordinatorService {
@@ -123,6 +125,7 @@ impl TxnCoordinatorService {
             abort_check: Deadline::default(),
             marker_retry: Deadline::default(),
             commit_aborted: config.commit_aborted_transactions,
+            drop_markers: config.drop_txn_markers,
         }
     }
 
@@ -413,7 +416,7 @@ impl TxnCoordinatorService {
                     result,
                     partitions,
                     coordinator_epoch,
-                } => {
+                } if !self.drop_markers => {
                     let result = if self.commit_aborted {
                         ControlRecordType::Commit
                     } else {
@@ -433,6 +436,7 @@ impl TxnCoordinatorService {
                     self.marker_retry
                         .arm(env, env.now(), BrokerTimer::TxnMarkers);
                 }
+                TxnOutput::WriteMarkers { .. } => {}
             }
             for id in std::mem::take(&mut written) {
                 let mut more = Vec::new();

@@ -59,6 +59,7 @@ fn node_specs(scenario: &Scenario, topology: &Topology, options: &RunOptions) ->
     broker_config.log.contracts = !mutations.any();
     broker_config.forget_offsets_on_load = mutations.forget_offsets_on_load;
     broker_config.commit_aborted_transactions = mutations.commit_aborted_transactions;
+    broker_config.drop_txn_markers = mutations.drop_txn_markers;
     topology
         .roles
         .iter()

@@ -45,15 +45,38 @@ fn leader_view(
     let Some(b) = sim.node(node).and_then(ClusterNode::broker) else {
         return String::new();
     };
-    let leads = b
+    let Some(p) = b
         .replica_manager()
         .partition(tp)
-        .is_some_and(|p| p.leader_state().is_some());
-    if leads {
-        String::new()
-    } else {
-        format!(" (broker {id} does not lead it yet)")
+        .filter(|p| p.leader_state().is_some())
+    else {
+        return format!(" (broker {id} does not lead it yet)");
+    };
+    let (lso, hw) = (p.last_stable_offset(), p.log.high_watermark());
+    match p.producers.ongoing().first() {
+        Some(&(first, pid, epoch)) if lso < hw => format!(
+            " (last stable offset {lso} below high watermark {hw}: held by the open transaction of producer id {pid}, epoch {epoch}{}, from offset {first})",
+            transactional_id_of(sim, topology, pid)
+                .map_or(String::new(), |id| format!(", transactional.id {id:?}"))
+        ),
+        _ => String::new(),
     }
+}
+
+/// The transactional id whose producer id is `pid`, as a running
+/// transaction coordinator holds it.
+fn transactional_id_of(sim: &Sim<ClusterNode>, topology: &Topology, pid: i64) -> Option<String> {
+    topology
+        .ids()
+        .filter(|&n| sim.is_up(n))
+        .filter_map(|n| sim.node(n)?.broker())
+        .find_map(|b| {
+            b.txn_coordinator()
+                .coordinator()
+                .transactions()
+                .find(|(_, m)| m.current.producer_id == pid)
+                .map(|(id, _)| id.to_owned())
+        })
 }
 
 /// A partition's state in words: leader, epoch, ISR, and the fenced replicas.

@@ -110,6 +110,9 @@ pub struct TestMutations {
     pub forget_offsets_on_load: bool,
     /// Transaction coordinator bug: aborted transactions get COMMIT markers.
     pub commit_aborted_transactions: bool,
+    /// Transaction coordinator bug: markers are never sent (every
+    /// transaction hangs in PrepareCommit or PrepareAbort).
+    pub drop_txn_markers: bool,
 }
 
 impl TestMutations {

@@ -67,6 +67,7 @@ pub fn broker_config(scenario: &Scenario) -> BrokerConfig {
         ),
         forget_offsets_on_load: false,
         commit_aborted_transactions: false,
+        drop_txn_markers: false,
         transaction_state_log_num_partitions: int(
             "transaction.state.log.num.partitions",
             u64::from(d.transaction_state_log_num_partitions),

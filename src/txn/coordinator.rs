@@ -600,6 +600,13 @@ impl<R: Clone> TransactionCoordinator<R> {
         }
     }
 
+    /// Every transactional id this coordinator holds, with its state.
+    pub fn transactions(&self) -> impl Iterator<Item = (&str, &TransactionMetadata)> + '_ {
+        self.partitions
+            .values()
+            .flat_map(|p| p.txns.iter().map(|(id, m)| (id.as_str(), m)))
+    }
+
     /// The state of `transactional_id`, if this coordinator holds it.
     pub fn state_of(&self, transactional_id: &str) -> Option<&TransactionMetadata> {
         let partition = partition_for(transactional_id, self.config.num_partitions);
