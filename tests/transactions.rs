@@ -178,3 +178,51 @@ fn a_transaction_left_open_is_reported_with_the_producer_holding_the_last_stable
         stuck.detail
     );
 }
+
+#[test]
+fn a_zombie_producer_is_fenced_when_it_wakes_and_starts_a_new_instance() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/zombie_producer.toml");
+    let text = std::fs::read_to_string(&path).expect("scenario file");
+    let s = ksim::scenario::parse(&text, "zombie_producer.toml").unwrap_or_else(|e| panic!("{e}"));
+    let trace =
+        std::env::temp_dir().join(format!("ksim-zombie-producer-{}.jsonl", std::process::id()));
+    let options = RunOptions {
+        trace: Some(trace.clone()),
+        ..RunOptions::default()
+    };
+    let o = run(&s, 0, &options).expect("runs");
+    assert!(o.violations.is_empty(), "{:?}", o.violations);
+    let lines = std::fs::read_to_string(&trace).expect("trace");
+    let _ = std::fs::remove_file(&trace);
+    // Paused 10 s..30 s with transaction.timeout.ms 10 s: the coordinator
+    // aborted its transaction and bumped the epoch; on waking its send is
+    // refused, and the new instance gets a newer epoch.
+    let to_zombie = |needle: &str| {
+        lines
+            .lines()
+            .filter(|l| l.contains(r#""to":"producer-0""#) && l.contains(needle))
+            .map(|l| {
+                let t = l.split(r#""t_ns":"#).nth(1).expect("t_ns");
+                t.split([',', '}']).next().unwrap().parse::<u64>().unwrap()
+            })
+            .collect::<Vec<_>>()
+    };
+    let fenced = to_zombie("InvalidProducerEpoch");
+    assert!(
+        !fenced.is_empty() && fenced[0] >= 30 * sim::SECONDS,
+        "{fenced:?}"
+    );
+    let epochs: Vec<&str> = lines
+        .lines()
+        .filter(|l| {
+            l.contains(r#""to":"producer-0""#) && l.contains("InitProducerId { error: None")
+        })
+        .collect();
+    assert!(epochs.len() >= 2, "a new instance initialized");
+    assert!(
+        !epochs[epochs.len() - 1].contains("producer_epoch: 0 "),
+        "{}",
+        epochs[epochs.len() - 1]
+    );
+}

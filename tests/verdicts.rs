@@ -11,7 +11,7 @@ mod common;
 const SEEDS: &str = "0..100";
 
 /// Scenarios that pass every seed.
-const MUST_PASS: [&str; 14] = [
+const MUST_PASS: [&str; 15] = [
     "broker_crash",
     "broker_fencing",
     "consumer_crash",
@@ -26,6 +26,7 @@ const MUST_PASS: [&str; 14] = [
     "transactions",
     "zombie_consumer",
     "zombie_leader_pause",
+    "zombie_producer",
 ];
 
 /// Scenarios that show an anomaly: the invariants every failing seed
