@@ -14,6 +14,8 @@ pub enum View {
     Groups,
     /// The KRaft quorum: `kafka-metadata-quorum.sh describe --status` and `--replication`
     Quorum,
+    /// Transactional ids: `kafka-transactions.sh describe`, from each coordinator
+    Transactions,
 }
 
 /// Arguments of `ksim describe`.
@@ -35,6 +37,7 @@ pub fn main(args: Args) -> u8 {
         View::Topics => describe::topics(&moment.run),
         View::Groups => describe::groups(&moment.run),
         View::Quorum => describe::quorum(&moment.run),
+        View::Transactions => describe::transactions(&moment.run),
     };
     out!(
         "{}",

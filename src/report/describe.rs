@@ -11,6 +11,7 @@ use sim::{format_nanos, MILLIS};
 use crate::controller::raft::EpochState;
 use crate::harness::Run;
 use crate::node::controller_id;
+use crate::txn::TransactionState;
 
 /// The line that says which run and moment a view shows.
 pub fn heading(file: &str, seed: u64, at_ns: u64) -> String {
@@ -59,6 +60,7 @@ pub fn topics(run: &Run) -> String {
         "LEADER-EPOCH",
         "LOG-END-OFFSET",
         "HIGH-WATERMARK",
+        "LAST-STABLE-OFFSET",
         "RECOVERY-POINT",
     ]
     .map(str::to_owned)
@@ -84,12 +86,18 @@ pub fn topics(run: &Run) -> String {
                         p.leader_epoch.to_string(),
                         p.log.log_end_offset().to_string(),
                         p.log.high_watermark().to_string(),
+                        if p.is_leader() {
+                            p.last_stable_offset().to_string()
+                        } else {
+                            "-".into()
+                        },
                         p.log.recovery_point().to_string(),
                     ],
                     None => [
                         tp.to_string(),
                         broker.to_string(),
                         process.as_str().to_owned(),
+                        "-".into(),
                         "-".into(),
                         "-".into(),
                         "-".into(),
@@ -104,10 +112,72 @@ pub fn topics(run: &Run) -> String {
     let _ = writeln!(out);
     let _ = writeln!(
         out,
-        "# each replica as its broker holds it (ksim; no Kafka tool shows this; RECOVERY-POINT: below it, fsynced)"
+        "# each replica as its broker holds it (ksim; no Kafka tool shows this; LAST-STABLE-OFFSET: what read_committed reads up to, on the leader; RECOVERY-POINT: below it, fsynced)"
     );
     out.push_str(&table(&rows));
     out
+}
+
+/// `kafka-transactions.sh describe` of every transactional id, as the
+/// running broker that coordinates it holds it.
+pub fn transactions(run: &Run) -> String {
+    let now_ms = run.sim().now() / MILLIS;
+    let mut rows = vec![[
+        "CoordinatorId",
+        "TransactionalId",
+        "ProducerId",
+        "ProducerEpoch",
+        "TransactionState",
+        "TransactionTimeoutMs",
+        "CurrentTransactionStartTimeMs",
+        "TransactionDurationMs",
+        "TopicPartitions",
+    ]
+    .map(str::to_owned)
+    .to_vec()];
+    for broker in 1..=run.scenario().cluster.brokers {
+        let Some(b) = run.broker(broker) else {
+            continue;
+        };
+        let topics = b.replica_manager().topics();
+        for (id, m) in b.txn_coordinator().coordinator().transactions() {
+            let t = &m.current;
+            // Kafka shows a start time only while a transaction is open.
+            let open = !matches!(
+                t.state,
+                TransactionState::Empty
+                    | TransactionState::CompleteCommit
+                    | TransactionState::CompleteAbort
+                    | TransactionState::Dead
+            );
+            let (start, duration) = if open && t.txn_start_timestamp >= 0 {
+                let start = t.txn_start_timestamp as u64;
+                (start.to_string(), now_ms.saturating_sub(start).to_string())
+            } else {
+                ("None".to_owned(), "None".to_owned())
+            };
+            let partitions: Vec<String> = t
+                .topic_partitions
+                .iter()
+                .map(|&tp| topics.named(tp).to_string())
+                .collect();
+            rows.push(vec![
+                broker.to_string(),
+                id.to_owned(),
+                t.producer_id.to_string(),
+                t.producer_epoch.to_string(),
+                t.state.name().to_owned(),
+                t.txn_timeout_ms.to_string(),
+                start,
+                duration,
+                partitions.join(","),
+            ]);
+        }
+    }
+    if rows.len() == 1 {
+        return "no transaction coordinator holds a transactional id\n".to_owned();
+    }
+    table(&rows)
 }
 
 /// `kafka-consumer-groups.sh --describe` of every group.
