@@ -38,8 +38,34 @@ struct CachedPartition {
 struct FetchSession {
     /// The epoch its next fetch must carry.
     epoch: i32,
-    partitions: TpMap<CachedPartition>,
+    /// Its partitions, in partition order.
+    partitions: Vec<CachedPartition>,
     last_used: Nanos,
+}
+
+impl FetchSession {
+    fn position(&self, tp: &TopicIdPartition) -> Result<usize, usize> {
+        self.partitions.binary_search_by(|c| c.request.tp.cmp(tp))
+    }
+
+    fn get_mut(&mut self, tp: &TopicIdPartition) -> Option<&mut CachedPartition> {
+        let i = self.position(tp).ok()?;
+        Some(&mut self.partitions[i])
+    }
+
+    /// Sets what the follower asks of `request.tp`, adding it if new.
+    fn ask(&mut self, request: &FetchPartition) {
+        match self.position(&request.tp) {
+            Ok(i) => self.partitions[i].request = request.clone(),
+            Err(i) => self.partitions.insert(
+                i,
+                CachedPartition {
+                    request: request.clone(),
+                    high_watermark: None,
+                },
+            ),
+        }
+    }
 }
 
 /// How one fetch is answered (Kafka's `FetchContext`).
@@ -91,21 +117,12 @@ impl FetchSessionCache {
             return FetchContext::Error(Errors::InvalidFetchSessionEpoch);
         }
         for p in partitions {
-            match session.partitions.get_mut(&p.tp) {
-                Some(cached) => cached.request = p.clone(),
-                None => {
-                    session.partitions.insert(
-                        p.tp,
-                        CachedPartition {
-                            request: p.clone(),
-                            high_watermark: None,
-                        },
-                    );
-                }
-            }
+            session.ask(p);
         }
         for tp in forgotten {
-            session.partitions.remove(tp);
+            if let Ok(i) = session.position(tp) {
+                session.partitions.remove(i);
+            }
         }
         session.epoch = FetchMetadata::next_epoch(metadata.epoch);
         session.last_used = now;
@@ -117,9 +134,33 @@ impl FetchSessionCache {
     /// What an incremental fetch in session `id` reads: every partition of
     /// the session, as last asked.
     pub fn session_partitions(&self, id: u32) -> Vec<FetchPartition> {
-        self.sessions.get(&id).map_or_else(Vec::new, |s| {
-            s.partitions.values().map(|c| c.request.clone()).collect()
-        })
+        self.session_reads(id).map(|(r, _)| r.clone()).collect()
+    }
+
+    /// [`Self::session_partitions`], each with the high watermark the
+    /// session last told the fetcher of it (as [`Self::told`]).
+    pub fn session_reads(
+        &self,
+        id: u32,
+    ) -> impl Iterator<Item = (&FetchPartition, Option<u64>)> + '_ {
+        self.sessions
+            .get(&id)
+            .into_iter()
+            .flat_map(|s| s.partitions.iter().map(|c| (&c.request, c.high_watermark)))
+    }
+
+    /// The high watermark of `tp` that the answer to a fetch in `context`
+    /// need not repeat: the one its session last told the fetcher (None
+    /// outside an incremental fetch, or when not told). A partition with no
+    /// records, no error and no diverging epoch at that high watermark is
+    /// left out of the answer by [`Self::respond`], so it need not be built.
+    pub fn told(&self, context: FetchContext, tp: &TopicIdPartition) -> Option<u64> {
+        let FetchContext::Incremental { id } = context else {
+            return None;
+        };
+        let session = self.sessions.get(&id)?;
+        let i = session.position(tp).ok()?;
+        session.partitions[i].high_watermark
     }
 
     /// The answer to a fetch in `context` (Kafka's
@@ -141,24 +182,18 @@ impl FetchSessionCache {
                 let Some(id) = self.make_room(now) else {
                     return (FetchMetadata::INVALID_SESSION_ID, answers);
                 };
-                let mut partitions = TpMap::new();
+                let mut session = FetchSession {
+                    epoch: 1,
+                    partitions: Vec::with_capacity(asked.len()),
+                    last_used: now,
+                };
                 for (request, answer) in asked.iter().zip(&answers) {
-                    partitions.insert(
-                        request.tp,
-                        CachedPartition {
-                            request: request.clone(),
-                            high_watermark: told(answer),
-                        },
-                    );
+                    session.ask(request);
+                    if let Some(cached) = session.get_mut(&request.tp) {
+                        cached.high_watermark = told(answer);
+                    }
                 }
-                self.sessions.insert(
-                    id,
-                    FetchSession {
-                        epoch: 1,
-                        partitions,
-                        last_used: now,
-                    },
-                );
+                self.sessions.insert(id, session);
                 (id, answers)
             }
             FetchContext::Incremental { id } => {
@@ -168,7 +203,7 @@ impl FetchSessionCache {
                 let answers = answers
                     .into_iter()
                     .filter(|a| {
-                        let Some(cached) = session.partitions.get_mut(&a.tp) else {
+                        let Some(cached) = session.get_mut(&a.tp) else {
                             return true;
                         };
                         let must = !a.batches.is_empty()
@@ -422,6 +457,19 @@ mod tests {
         let ctx = context(&mut cache, 2, &built);
         let (_, sent) = cache.respond(2, ctx, &[], vec![answer(0, 5), answer(1, 7)]);
         assert!(sent.is_empty(), "{sent:?}");
+    }
+
+    #[test]
+    fn only_an_incremental_fetch_knows_what_its_session_told() {
+        let (mut cache, mut handler) = fresh();
+        let id = open(&mut cache, &mut handler);
+        let built = handler.build([ask(0, 0), ask(1, 0), ask(2, 0)]);
+        let ctx = context(&mut cache, 1, &built);
+        assert_eq!(cache.told(ctx, &tp(0)), Some(5));
+        assert_eq!(cache.told(ctx, &tp(2)), None, "new: not told yet");
+        assert_eq!(cache.told(FetchContext::Full, &tp(0)), None);
+        let reads: Vec<_> = cache.session_reads(id).map(|(r, hw)| (r.tp, hw)).collect();
+        assert_eq!(reads, vec![(tp(0), Some(5)), (tp(1), Some(5)), (tp(2), None)]);
     }
 
     #[test]

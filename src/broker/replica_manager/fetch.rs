@@ -1,11 +1,16 @@
 //! Fetch on the leader (Kafka's `ReplicaManager.fetchMessages` and
 //! `DelayedFetch`): reading the partitions a fetch asks for, recording
 //! follower positions, and answering in the terms of its fetch session.
+//!
+//! An incremental fetch reads every partition of its session, as Kafka's
+//! `IncrementalFetchContext.foreachPartition` does, so every follower
+//! position is recorded; the answer of a partition the session leaves out
+//! (no records, no error, a high watermark already told) is not built.
 
 use sim::MILLIS;
 
 use super::{reply, ReplicaManager};
-use crate::broker::config::Truncation;
+use crate::broker::config::{BrokerConfig, Truncation};
 use crate::broker::fetch_session::FetchContext;
 use crate::broker::partition::Partition;
 use crate::broker::purgatory::{DelayedFetch, FetchParams, ReplyTo};
@@ -13,8 +18,14 @@ use crate::errors::Errors;
 use crate::node::Env;
 use crate::protocol::{
     AbortedTransaction, FetchMetadata, FetchPartition, FetchedPartition, IsolationLevel,
-    KafkaResponse, TopicIdPartition,
+    KafkaResponse, TopicIdPartition, TpMap,
 };
+
+/// A partition a follower fetched cleanly (no error, no diverging epoch)
+/// that may matter once every partition is read: whether its log end
+/// offset moved (the high watermark may follow), else it is out of the
+/// ISR with no change in flight (it may join).
+type FollowerFetch = (TopicIdPartition, bool);
 
 impl ReplicaManager {
     /// Fetch (Kafka's fetchMessages): followers read to the log end and
@@ -36,7 +47,14 @@ impl ReplicaManager {
         let context = self
             .fetch_sessions
             .new_context(env.now(), session, &partitions, &forgotten);
-        let partitions = match context {
+        let now_ms = env.now_ms();
+        let reader = Reader {
+            config: &self.config,
+            params,
+            update_fetch_state: true,
+            now_ms,
+        };
+        let (answers, fetched) = match context {
             FetchContext::Error(error) => {
                 let response = KafkaResponse::Fetch {
                     error: Some(error),
@@ -46,13 +64,29 @@ impl ReplicaManager {
                 reply(env, reply_to, response);
                 return;
             }
-            FetchContext::Incremental { id } => self.fetch_sessions.session_partitions(id),
-            FetchContext::Sessionless | FetchContext::Full => partitions,
+            FetchContext::Incremental { id } => {
+                let reads = self.fetch_sessions.session_reads(id);
+                reader.read(&mut self.partitions, reads)
+            }
+            FetchContext::Sessionless | FetchContext::Full => {
+                let reads = partitions.iter().map(|r| (r, None));
+                reader.read(&mut self.partitions, reads)
+            }
         };
-        let answers = self.read_fetch(env, params, &partitions, true);
+        if let Some((follower, _)) = params.replica {
+            self.update_follower_fetch_state(env, follower, fetched, now_ms);
+        }
         let has_data = answers
             .iter()
             .any(|a| a.error.is_some() || !a.batches.is_empty() || a.diverging_epoch.is_some());
+        if has_data || params.max_wait_ms == 0 {
+            self.send_fetch_response(env, reply_to, context, &partitions, answers);
+            return;
+        }
+        let partitions = match context {
+            FetchContext::Incremental { id } => self.fetch_sessions.session_partitions(id),
+            _ => partitions,
+        };
         let delayed = DelayedFetch {
             reply_to,
             params,
@@ -60,59 +94,41 @@ impl ReplicaManager {
             partitions,
             deadline: env.now() + params.max_wait_ms * MILLIS,
         };
-        if has_data || params.max_wait_ms == 0 {
-            self.send_fetch_response(env, &delayed, answers);
-        } else {
-            self.purgatory.add_fetch(env, delayed);
-        }
+        self.purgatory.add_fetch(env, delayed);
     }
 
-    /// Answers a fetch in its session's terms.
+    /// Answers a fetch in its session's terms (`asked`: what a full fetch
+    /// opens its session with).
     fn send_fetch_response(
         &mut self,
         env: &mut Env<'_>,
-        f: &DelayedFetch,
+        reply_to: ReplyTo,
+        context: FetchContext,
+        asked: &[FetchPartition],
         answers: Vec<FetchedPartition>,
     ) {
         let (session_id, partitions) =
             self.fetch_sessions
-                .respond(env.now(), f.context, &f.partitions, answers);
+                .respond(env.now(), context, asked, answers);
         let response = KafkaResponse::Fetch {
             error: None,
             session_id,
             partitions,
         };
-        reply(env, f.reply_to, response);
+        reply(env, reply_to, response);
     }
 
-    /// Reads what a fetch asks for; with `update_fetch_state`, records
-    /// follower positions too. As Kafka's `Partition.fetchRecords`, which
-    /// updates a follower's fetch state only when the fetch arrives, not
-    /// when a DelayedFetch completes (`readFromPurgatory = true`).
-    fn read_fetch(
+    /// After a follower's fetch is read (Kafka's
+    /// `Partition.updateFollowerFetchState`): the high watermark is looked
+    /// at where the follower's log end offset moved, the ISR expansion with
+    /// the fetching follower wherever it could join.
+    fn update_follower_fetch_state(
         &mut self,
         env: &mut Env<'_>,
-        params: FetchParams,
-        partitions: &[FetchPartition],
-        update_fetch_state: bool,
-    ) -> Vec<FetchedPartition> {
-        let now_ms = env.now_ms();
-        let recording = params.replica.filter(|_| update_fetch_state);
-        let mut answers = Vec::with_capacity(partitions.len());
-        let mut fetched = Vec::with_capacity(partitions.len());
-        for req in partitions {
-            let (answer, moved) = self.read_partition(params, recording.is_some(), req, now_ms);
-            if recording.is_some() && answer.error.is_none() && answer.diverging_epoch.is_none() {
-                fetched.push((req.tp, moved));
-            }
-            answers.push(answer);
-        }
-        // As Kafka's Partition.updateFollowerFetchState: the high watermark
-        // is looked at when the follower's log end offset moved, the ISR
-        // expansion with the fetching follower at every fetch.
-        let Some((follower, _)) = recording else {
-            return answers;
-        };
+        follower: u32,
+        fetched: Vec<FollowerFetch>,
+        now_ms: u64,
+    ) {
         for (tp, moved) in fetched {
             if moved {
                 self.maybe_advance_hw(env, &tp);
@@ -129,87 +145,6 @@ impl ReplicaManager {
                 self.propose_isr(&tp, isr, now_ms);
             }
         }
-        answers
-    }
-
-    /// One partition of a fetch, and whether the fetching follower's log
-    /// end offset moved (recorded only with `update_fetch_state`).
-    fn read_partition(
-        &mut self,
-        params: FetchParams,
-        update_fetch_state: bool,
-        req: &FetchPartition,
-        now_ms: u64,
-    ) -> (FetchedPartition, bool) {
-        let replica = params.replica;
-        let mut answer = FetchedPartition {
-            tp: req.tp,
-            error: None,
-            high_watermark: 0,
-            log_end_offset: 0,
-            last_stable_offset: 0,
-            diverging_epoch: None,
-            aborted_transactions: Vec::new(),
-            batches: Vec::new(),
-        };
-        let Some(p) = self.partitions.get_mut(&req.tp).filter(|p| p.is_leader()) else {
-            answer.error = Some(Errors::NotLeaderOrFollower);
-            return (answer, false);
-        };
-        if req.current_leader_epoch >= 0 {
-            if req.current_leader_epoch < p.leader_epoch {
-                answer.error = Some(Errors::FencedLeaderEpoch);
-                return (answer, false);
-            }
-            if req.current_leader_epoch > p.leader_epoch {
-                answer.error = Some(Errors::UnknownLeaderEpoch);
-                return (answer, false);
-            }
-        }
-        answer.high_watermark = p.log.high_watermark();
-        answer.log_end_offset = p.log.log_end_offset();
-        answer.last_stable_offset = p.last_stable_offset();
-        if let (Some(last_epoch), Some(_)) = (req.last_fetched_epoch, replica) {
-            if self.config.truncation == Truncation::LeaderEpoch {
-                let end = p.log.end_offset_for_epoch(last_epoch).unwrap_or((-1, 0));
-                if end.0 < last_epoch || end.1 < req.fetch_offset {
-                    answer.diverging_epoch = Some(end);
-                    return (answer, false);
-                }
-            }
-        }
-        let max_offset = fetch_upper_bound(p, params);
-        if req.fetch_offset > p.log.log_end_offset() {
-            answer.error = Some(Errors::OffsetOutOfRange);
-            return (answer, false);
-        }
-        let mut moved = false;
-        if let Some((follower, broker_epoch)) = replica.filter(|_| update_fetch_state) {
-            if p.replicas.contains(&follower) {
-                moved = p.record_follower_fetch(follower, broker_epoch, req.fetch_offset, now_ms);
-            }
-        }
-        answer.batches = p.log.read(
-            req.fetch_offset,
-            max_offset,
-            self.config.replica_fetch_max_bytes,
-        );
-        if params.isolation_level == IsolationLevel::ReadCommitted {
-            // Kafka's collectAbortedTransactions: those overlapping the data read.
-            if let Some(last) = answer.batches.last() {
-                let upper = last.next_offset();
-                answer.aborted_transactions = p
-                    .producers
-                    .aborted_transactions(req.fetch_offset, upper)
-                    .into_iter()
-                    .map(|t| AbortedTransaction {
-                        producer_id: t.producer_id,
-                        first_offset: t.first_offset,
-                    })
-                    .collect();
-            }
-        }
-        (answer, moved)
     }
 
     /// New data or a higher high watermark on `tp`: waiting fetches that
@@ -242,9 +177,169 @@ impl ReplicaManager {
         }
     }
 
+    /// Answers a fetch from the purgatory. As Kafka's
+    /// `Partition.fetchRecords` with `readFromPurgatory = true`, it does
+    /// not record follower positions again.
     pub(super) fn answer_fetch(&mut self, env: &mut Env<'_>, f: DelayedFetch) {
-        let answers = self.read_fetch(env, f.params, &f.partitions, false);
-        self.send_fetch_response(env, &f, answers);
+        let reader = Reader {
+            config: &self.config,
+            params: f.params,
+            update_fetch_state: false,
+            now_ms: env.now_ms(),
+        };
+        let sessions = &self.fetch_sessions;
+        let reads = f
+            .partitions
+            .iter()
+            .map(|r| (r, sessions.told(f.context, &r.tp)));
+        let (answers, _) = reader.read(&mut self.partitions, reads);
+        self.send_fetch_response(env, f.reply_to, f.context, &f.partitions, answers);
+    }
+}
+
+/// How a fetch reads its partitions.
+struct Reader<'a> {
+    config: &'a BrokerConfig,
+    params: FetchParams,
+    /// Whether follower positions are recorded (on arrival, not from the purgatory).
+    update_fetch_state: bool,
+    now_ms: u64,
+}
+
+impl Reader<'_> {
+    /// Reads `reads`, each a partition with the high watermark its answer
+    /// need not repeat: the answers to send, and the follower fetches to
+    /// follow up on.
+    fn read<'r>(
+        &self,
+        hosted: &mut TpMap<Partition>,
+        reads: impl Iterator<Item = (&'r FetchPartition, Option<u64>)>,
+    ) -> (Vec<FetchedPartition>, Vec<FollowerFetch>) {
+        let mut answers = Vec::new();
+        let mut fetched = Vec::new();
+        for (req, told) in reads {
+            let (answer, follow_up) = self.read_partition(hosted, req, told);
+            answers.extend(answer);
+            fetched.extend(follow_up.map(|moved| (req.tp, moved)));
+        }
+        (answers, fetched)
+    }
+
+    /// One partition of a fetch: its answer (None when it has no records,
+    /// no error, no diverging epoch and the high watermark `told`), and,
+    /// for a follower's clean fetch recorded now, whether its log end
+    /// offset moved, when it moved or the follower may join the ISR.
+    fn read_partition(
+        &self,
+        hosted: &mut TpMap<Partition>,
+        req: &FetchPartition,
+        told: Option<u64>,
+    ) -> (Option<FetchedPartition>, Option<bool>) {
+        let params = self.params;
+        let replica = params.replica;
+        let Some(p) = hosted.get_mut(&req.tp).filter(|p| p.is_leader()) else {
+            return (Some(failed(req.tp, Errors::NotLeaderOrFollower)), None);
+        };
+        if req.current_leader_epoch >= 0 {
+            if req.current_leader_epoch < p.leader_epoch {
+                return (Some(failed(req.tp, Errors::FencedLeaderEpoch)), None);
+            }
+            if req.current_leader_epoch > p.leader_epoch {
+                return (Some(failed(req.tp, Errors::UnknownLeaderEpoch)), None);
+            }
+        }
+        if let (Some(last_epoch), Some(_)) = (req.last_fetched_epoch, replica) {
+            if self.config.truncation == Truncation::LeaderEpoch {
+                let end = p.log.end_offset_for_epoch(last_epoch).unwrap_or((-1, 0));
+                if end.0 < last_epoch || end.1 < req.fetch_offset {
+                    let mut answer = positions(p, req.tp);
+                    answer.diverging_epoch = Some(end);
+                    return (Some(answer), None);
+                }
+            }
+        }
+        let max_offset = fetch_upper_bound(p, params);
+        if req.fetch_offset > p.log.log_end_offset() {
+            let mut answer = positions(p, req.tp);
+            answer.error = Some(Errors::OffsetOutOfRange);
+            return (Some(answer), None);
+        }
+        let mut follow_up = None;
+        if let Some((follower, broker_epoch)) = replica.filter(|_| self.update_fetch_state) {
+            if p.replicas.contains(&follower) {
+                let moved =
+                    p.record_follower_fetch(follower, broker_epoch, req.fetch_offset, self.now_ms);
+                // Nothing in this fetch's follow-up changes an ISR or ends
+                // a change in flight: a member, or a partition with a
+                // change in flight, cannot grow with the follower.
+                let may_join = p
+                    .leader_state()
+                    .is_some_and(|l| l.pending.is_none() && !l.isr.contains(&follower));
+                if moved || may_join {
+                    follow_up = Some(moved);
+                }
+            }
+        }
+        // Nothing to read (as `UnifiedLog::read` would find, without the call).
+        let nothing = req.fetch_offset >= max_offset.min(p.log.log_end_offset());
+        if nothing && told == Some(p.log.high_watermark()) {
+            return (None, follow_up);
+        }
+        let batches = if nothing {
+            Vec::new()
+        } else {
+            p.log.read(
+                req.fetch_offset,
+                max_offset,
+                self.config.replica_fetch_max_bytes,
+            )
+        };
+        let mut answer = positions(p, req.tp);
+        if params.isolation_level == IsolationLevel::ReadCommitted {
+            // Kafka's collectAbortedTransactions: those overlapping the data read.
+            if let Some(last) = batches.last() {
+                let upper = last.next_offset();
+                answer.aborted_transactions = p
+                    .producers
+                    .aborted_transactions(req.fetch_offset, upper)
+                    .into_iter()
+                    .map(|t| AbortedTransaction {
+                        producer_id: t.producer_id,
+                        first_offset: t.first_offset,
+                    })
+                    .collect();
+            }
+        }
+        answer.batches = batches;
+        (Some(answer), follow_up)
+    }
+}
+
+/// The answer of a partition that failed with `error`.
+fn failed(tp: TopicIdPartition, error: Errors) -> FetchedPartition {
+    FetchedPartition {
+        tp,
+        error: Some(error),
+        high_watermark: 0,
+        log_end_offset: 0,
+        last_stable_offset: 0,
+        diverging_epoch: None,
+        aborted_transactions: Vec::new(),
+        batches: Vec::new(),
+    }
+}
+
+/// The answer of `p` with its offsets and nothing else.
+fn positions(p: &Partition, tp: TopicIdPartition) -> FetchedPartition {
+    FetchedPartition {
+        tp,
+        error: None,
+        high_watermark: p.log.high_watermark(),
+        log_end_offset: p.log.log_end_offset(),
+        last_stable_offset: p.last_stable_offset(),
+        diverging_epoch: None,
+        aborted_transactions: Vec::new(),
+        batches: Vec::new(),
     }
 }
 
