@@ -469,7 +469,10 @@ mod tests {
         assert_eq!(cache.told(ctx, &tp(2)), None, "new: not told yet");
         assert_eq!(cache.told(FetchContext::Full, &tp(0)), None);
         let reads: Vec<_> = cache.session_reads(id).map(|(r, hw)| (r.tp, hw)).collect();
-        assert_eq!(reads, vec![(tp(0), Some(5)), (tp(1), Some(5)), (tp(2), None)]);
+        assert_eq!(
+            reads,
+            vec![(tp(0), Some(5)), (tp(1), Some(5)), (tp(2), None)]
+        );
     }
 
     #[test]

@@ -218,34 +218,38 @@ impl Reader<'_> {
         let mut answers = Vec::new();
         let mut fetched = Vec::new();
         for (req, told) in reads {
-            let (answer, follow_up) = self.read_partition(hosted, req, told);
-            answers.extend(answer);
-            fetched.extend(follow_up.map(|moved| (req.tp, moved)));
+            if let Some(moved) = self.read_partition(hosted, req, told, &mut answers) {
+                fetched.push((req.tp, moved));
+            }
         }
         (answers, fetched)
     }
 
-    /// One partition of a fetch: its answer (None when it has no records,
-    /// no error, no diverging epoch and the high watermark `told`), and,
-    /// for a follower's clean fetch recorded now, whether its log end
-    /// offset moved, when it moved or the follower may join the ISR.
+    /// One partition of a fetch: its answer goes to `answers` unless it
+    /// has no records, no error, no diverging epoch and the high watermark
+    /// `told`. For a follower's clean fetch recorded now: whether its log
+    /// end offset moved, when it moved or the follower may join the ISR.
     fn read_partition(
         &self,
         hosted: &mut TpMap<Partition>,
         req: &FetchPartition,
         told: Option<u64>,
-    ) -> (Option<FetchedPartition>, Option<bool>) {
+        answers: &mut Vec<FetchedPartition>,
+    ) -> Option<bool> {
         let params = self.params;
         let replica = params.replica;
         let Some(p) = hosted.get_mut(&req.tp).filter(|p| p.is_leader()) else {
-            return (Some(failed(req.tp, Errors::NotLeaderOrFollower)), None);
+            answers.push(failed(req.tp, Errors::NotLeaderOrFollower));
+            return None;
         };
         if req.current_leader_epoch >= 0 {
             if req.current_leader_epoch < p.leader_epoch {
-                return (Some(failed(req.tp, Errors::FencedLeaderEpoch)), None);
+                answers.push(failed(req.tp, Errors::FencedLeaderEpoch));
+                return None;
             }
             if req.current_leader_epoch > p.leader_epoch {
-                return (Some(failed(req.tp, Errors::UnknownLeaderEpoch)), None);
+                answers.push(failed(req.tp, Errors::UnknownLeaderEpoch));
+                return None;
             }
         }
         if let (Some(last_epoch), Some(_)) = (req.last_fetched_epoch, replica) {
@@ -254,7 +258,8 @@ impl Reader<'_> {
                 if end.0 < last_epoch || end.1 < req.fetch_offset {
                     let mut answer = positions(p, req.tp);
                     answer.diverging_epoch = Some(end);
-                    return (Some(answer), None);
+                    answers.push(answer);
+                    return None;
                 }
             }
         }
@@ -262,11 +267,12 @@ impl Reader<'_> {
         if req.fetch_offset > p.log.log_end_offset() {
             let mut answer = positions(p, req.tp);
             answer.error = Some(Errors::OffsetOutOfRange);
-            return (Some(answer), None);
+            answers.push(answer);
+            return None;
         }
         let mut follow_up = None;
         if let Some((follower, broker_epoch)) = replica.filter(|_| self.update_fetch_state) {
-            if p.replicas.contains(&follower) {
+            if p.replicas.iter().any(|&r| r == follower) {
                 let moved =
                     p.record_follower_fetch(follower, broker_epoch, req.fetch_offset, self.now_ms);
                 // Nothing in this fetch's follow-up changes an ISR or ends
@@ -274,7 +280,7 @@ impl Reader<'_> {
                 // change in flight, cannot grow with the follower.
                 let may_join = p
                     .leader_state()
-                    .is_some_and(|l| l.pending.is_none() && !l.isr.contains(&follower));
+                    .is_some_and(|l| l.pending.is_none() && l.isr.iter().all(|&r| r != follower));
                 if moved || may_join {
                     follow_up = Some(moved);
                 }
@@ -283,7 +289,7 @@ impl Reader<'_> {
         // Nothing to read (as `UnifiedLog::read` would find, without the call).
         let nothing = req.fetch_offset >= max_offset.min(p.log.log_end_offset());
         if nothing && told == Some(p.log.high_watermark()) {
-            return (None, follow_up);
+            return follow_up;
         }
         let batches = if nothing {
             Vec::new()
@@ -311,7 +317,8 @@ impl Reader<'_> {
             }
         }
         answer.batches = batches;
-        (Some(answer), follow_up)
+        answers.push(answer);
+        follow_up
     }
 }
 
