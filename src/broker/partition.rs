@@ -203,6 +203,11 @@ impl Partition {
         matches!(self.role, Role::Leader(_))
     }
 
+    /// True while it follows `leader`.
+    pub fn follows(&self, leader: u32) -> bool {
+        matches!(self.role, Role::Follower { leader: l } if l == leader)
+    }
+
     /// The committed ISR size (acks=all checks against min.insync.replicas).
     pub fn isr_size(&self) -> usize {
         self.leader_state().map_or(0, |l| l.isr.len())

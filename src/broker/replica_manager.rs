@@ -401,6 +401,7 @@ impl ReplicaManager {
         }));
         p.leader_epoch = leader_epoch;
         p.partition_epoch = partition_epoch;
+        self.fetchers.roles_changed();
         env.observe(BrokerObs::BecameLeader {
             partition: *tp,
             leader_epoch,
@@ -458,6 +459,7 @@ impl ReplicaManager {
         p.role = role;
         p.leader_epoch = leader_epoch;
         p.partition_epoch = partition_epoch;
+        self.fetchers.roles_changed();
         if was_leader && self.is_internal(tp) {
             self.events.push(ReplicaEvent::StoppedLeading(*tp));
         }

@@ -272,7 +272,7 @@ impl Reader<'_> {
         }
         let mut follow_up = None;
         if let Some((follower, broker_epoch)) = replica.filter(|_| self.update_fetch_state) {
-            if p.replicas.iter().any(|&r| r == follower) {
+            if holds(&p.replicas, follower) {
                 let moved =
                     p.record_follower_fetch(follower, broker_epoch, req.fetch_offset, self.now_ms);
                 // Nothing in this fetch's follow-up changes an ISR or ends
@@ -280,7 +280,7 @@ impl Reader<'_> {
                 // change in flight, cannot grow with the follower.
                 let may_join = p
                     .leader_state()
-                    .is_some_and(|l| l.pending.is_none() && l.isr.iter().all(|&r| r != follower));
+                    .is_some_and(|l| l.pending.is_none() && !holds(&l.isr, follower));
                 if moved || may_join {
                     follow_up = Some(moved);
                 }
@@ -320,6 +320,14 @@ impl Reader<'_> {
         answers.push(answer);
         follow_up
     }
+}
+
+/// Whether `ids` holds `id`: a scan the compiler inlines, where
+/// `<[u32]>::contains` is a call (this runs for every partition a
+/// follower fetches).
+#[allow(clippy::manual_contains)]
+fn holds(ids: &[u32], id: u32) -> bool {
+    ids.iter().any(|&r| r == id)
 }
 
 /// The answer of a partition that failed with `error`.
