@@ -216,6 +216,7 @@ impl Partition {
     /// Records a follower's fetch at `fetch_offset` (Kafka's
     /// `Replica.updateFetchStateOrThrow`). Returns whether the follower's
     /// log end offset moved: only then may the high watermark.
+    #[inline]
     pub fn record_follower_fetch(
         &mut self,
         follower: u32,

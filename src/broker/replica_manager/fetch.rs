@@ -264,7 +264,8 @@ impl Reader<'_> {
             }
         }
         let max_offset = fetch_upper_bound(p, params);
-        if req.fetch_offset > p.log.log_end_offset() {
+        let log_end_offset = p.log.log_end_offset();
+        if req.fetch_offset > log_end_offset {
             let mut answer = positions(p, req.tp);
             answer.error = Some(Errors::OffsetOutOfRange);
             answers.push(answer);
@@ -287,7 +288,7 @@ impl Reader<'_> {
             }
         }
         // Nothing to read (as `UnifiedLog::read` would find, without the call).
-        let nothing = req.fetch_offset >= max_offset.min(p.log.log_end_offset());
+        let nothing = req.fetch_offset >= max_offset.min(log_end_offset);
         if nothing && told == Some(p.log.high_watermark()) {
             return follow_up;
         }
