@@ -18,10 +18,11 @@
 //!
 //! Everything is deterministic: ordered maps, no clock (times are passed in).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use crate::log::{BatchBuilder, RecordBatch};
+use crate::protocol::TpMap;
 
 /// Kafka's `DefaultRecordBatch.RECORD_BATCH_OVERHEAD`: the v2 batch header.
 pub const RECORD_BATCH_OVERHEAD: usize = 61;
@@ -227,9 +228,10 @@ pub fn batch_size_upper_bound(key: Option<&[u8]>, value: &[u8]) -> usize {
 pub struct RecordAccumulator {
     config: AccumulatorConfig,
     /// Queued batches per partition, first to send first.
-    batches: BTreeMap<TopicIdPartition, VecDeque<ProducerBatch>>,
-    /// Batches drained and not yet answered, per partition, by batch id.
-    in_flight: BTreeMap<TopicIdPartition, BTreeMap<u64, InFlightBatch>>,
+    batches: TpMap<VecDeque<ProducerBatch>>,
+    /// Batches drained and not yet answered, per partition, by batch id
+    /// (a few: a short vector in id order).
+    in_flight: TpMap<Vec<(u64, InFlightBatch)>>,
     next_batch_id: u64,
     producer_id: i64,
     producer_epoch: i16,
@@ -240,8 +242,8 @@ impl RecordAccumulator {
     pub fn new(config: AccumulatorConfig) -> Self {
         Self {
             config,
-            batches: BTreeMap::new(),
-            in_flight: BTreeMap::new(),
+            batches: TpMap::new(),
+            in_flight: TpMap::new(),
             next_batch_id: 0,
             producer_id: -1,
             producer_epoch: -1,
@@ -270,7 +272,7 @@ impl RecordAccumulator {
         mut record: PendingRecord<'_>,
         now_ms: u64,
     ) -> AppendResult {
-        let dq = self.batches.entry(tp).or_default();
+        let dq = self.batches.get_or_default(tp);
         if let Some(last) = dq.back_mut() {
             match try_append(last, record) {
                 Ok(appended_bytes) => {
@@ -344,7 +346,7 @@ impl RecordAccumulator {
     pub fn ready(&self, now_ms: u64) -> (Vec<TopicIdPartition>, Option<u64>) {
         let mut ready = Vec::new();
         let mut next: Option<u64> = None;
-        for (tp, dq) in &self.batches {
+        for (tp, dq) in self.batches.iter() {
             let Some(first) = dq.front() else { continue };
             if self.is_muted(tp) || self.held_back(tp, first) {
                 continue;
@@ -395,10 +397,10 @@ impl RecordAccumulator {
         };
         if first.has_sequence() {
             flying
-                .values()
-                .any(|b| b.base_sequence >= 0 && b.base_sequence < first.base_sequence)
+                .iter()
+                .any(|(_, b)| b.base_sequence >= 0 && b.base_sequence < first.base_sequence)
         } else {
-            flying.values().any(|b| {
+            flying.iter().any(|(_, b)| {
                 (b.producer_id, b.producer_epoch) != (self.producer_id, self.producer_epoch)
             })
         }
@@ -444,25 +446,27 @@ impl RecordAccumulator {
             batch.producer_epoch = self.producer_epoch;
         }
         batch.closed = true;
-        self.in_flight.entry(*tp).or_default().insert(
-            batch.id,
-            InFlightBatch {
-                base_sequence: batch.base_sequence,
-                producer_id: batch.producer_id,
-                producer_epoch: batch.producer_epoch,
-            },
-        );
+        let flying = InFlightBatch {
+            base_sequence: batch.base_sequence,
+            producer_id: batch.producer_id,
+            producer_epoch: batch.producer_epoch,
+        };
+        let tracked = self.in_flight.get_or_default(*tp);
+        match tracked.binary_search_by_key(&batch.id, |(id, _)| *id) {
+            Ok(i) => tracked[i].1 = flying,
+            Err(i) => tracked.insert(i, (batch.id, flying)),
+        }
         Some(batch)
     }
 
     /// Batches of `tp` in flight.
     pub fn in_flight(&self, tp: &TopicIdPartition) -> usize {
-        self.in_flight.get(tp).map_or(0, BTreeMap::len)
+        self.in_flight.get(tp).map_or(0, Vec::len)
     }
 
     /// All batches in flight.
     pub fn in_flight_total(&self) -> usize {
-        self.in_flight.values().map(BTreeMap::len).sum()
+        self.in_flight.values().map(Vec::len).sum()
     }
 
     /// Whether `tp` is muted: `max.in.flight.requests.per.connection` is 1
@@ -476,7 +480,9 @@ impl RecordAccumulator {
     /// ignored.
     pub fn complete(&mut self, tp: &TopicIdPartition, batch_id: u64) {
         if let Some(flying) = self.in_flight.get_mut(tp) {
-            flying.remove(&batch_id);
+            if let Ok(i) = flying.binary_search_by_key(&batch_id, |(id, _)| *id) {
+                flying.remove(i);
+            }
             if flying.is_empty() {
                 self.in_flight.remove(tp);
             }
@@ -493,7 +499,7 @@ impl RecordAccumulator {
         batch.attempts += 1;
         batch.last_attempt_ms = batch.last_attempt_ms.max(now_ms);
         batch.closed = true;
-        let dq = self.batches.entry(batch.tp).or_default();
+        let dq = self.batches.get_or_default(batch.tp);
         let at = if self.config.idempotence && batch.has_sequence() {
             dq.iter()
                 .take_while(|b| b.has_sequence() && b.base_sequence < batch.base_sequence)
@@ -602,6 +608,8 @@ fn try_append<'a>(
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
 
     fn config() -> AccumulatorConfig {
