@@ -345,6 +345,18 @@ impl RecordAccumulator {
     /// sequences count for neither: their turn comes with an answer.
     pub fn ready(&self, now_ms: u64) -> (Vec<TopicIdPartition>, Option<u64>) {
         let mut ready = Vec::new();
+        let next = self.scan_ready(now_ms, |tp| ready.push(tp));
+        (ready, next)
+    }
+
+    /// The second half of [`Self::ready`] alone: the earliest time (ms) a
+    /// batch not sendable at `now_ms` becomes so.
+    pub fn next_ready_ms(&self, now_ms: u64) -> Option<u64> {
+        self.scan_ready(now_ms, |_| {})
+    }
+
+    /// [`Self::ready`]: each ready partition goes to `on_ready`.
+    fn scan_ready(&self, now_ms: u64, mut on_ready: impl FnMut(TopicIdPartition)) -> Option<u64> {
         let mut next: Option<u64> = None;
         for (tp, dq) in self.batches.iter() {
             let Some(first) = dq.front() else { continue };
@@ -353,12 +365,12 @@ impl RecordAccumulator {
             }
             let ready_at = self.ready_at(first, dq.len() > 1);
             if ready_at <= now_ms {
-                ready.push(*tp);
+                on_ready(*tp);
             } else {
                 next = Some(next.map_or(ready_at, |n| n.min(ready_at)));
             }
         }
-        (ready, next)
+        next
     }
 
     /// When `first` (the first batch of its partition) becomes sendable:
@@ -786,6 +798,7 @@ mod tests {
         acc.append(tp(0), rec(2, 14), 14);
         assert_eq!(acc.ready(10), (vec![], Some(15)));
         assert_eq!(acc.ready(14), (vec![], Some(15)));
+        assert_eq!(acc.next_ready_ms(15), Some(17));
         assert_eq!(acc.ready(15), (vec![tp(0)], Some(17)));
         assert_eq!(acc.ready(17), (vec![tp(0), tp(1)], None));
         // Not ready, not drained.
