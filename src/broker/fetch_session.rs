@@ -143,10 +143,8 @@ impl FetchSessionCache {
         &self,
         id: u32,
     ) -> impl Iterator<Item = (&FetchPartition, Option<u64>)> + '_ {
-        self.sessions
-            .get(&id)
-            .into_iter()
-            .flat_map(|s| s.partitions.iter().map(|c| (&c.request, c.high_watermark)))
+        let cached = self.sessions.get(&id).map_or(&[][..], |s| &s.partitions);
+        cached.iter().map(|c| (&c.request, c.high_watermark))
     }
 
     /// The high watermark of `tp` that the answer to a fetch in `context`
