@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use sim::{Nanos, MILLIS};
 
 use crate::errors::Errors;
-use crate::protocol::{FetchMetadata, FetchPartition, FetchedPartition, TopicIdPartition, TpMap};
+use crate::protocol::{FetchMetadata, FetchPartition, FetchedPartition, TopicIdPartition};
 
 /// Kafka's `max.incremental.fetch.session.cache.slots` (default).
 pub const CACHE_SLOTS: usize = 1000;
@@ -38,8 +38,34 @@ struct CachedPartition {
 struct FetchSession {
     /// The epoch its next fetch must carry.
     epoch: i32,
-    partitions: TpMap<CachedPartition>,
+    /// Its partitions, in partition order.
+    partitions: Vec<CachedPartition>,
     last_used: Nanos,
+}
+
+impl FetchSession {
+    fn position(&self, tp: &TopicIdPartition) -> Result<usize, usize> {
+        self.partitions.binary_search_by(|c| c.request.tp.cmp(tp))
+    }
+
+    fn get_mut(&mut self, tp: &TopicIdPartition) -> Option<&mut CachedPartition> {
+        let i = self.position(tp).ok()?;
+        Some(&mut self.partitions[i])
+    }
+
+    /// Sets what the follower asks of `request.tp`, adding it if new.
+    fn ask(&mut self, request: &FetchPartition) {
+        match self.position(&request.tp) {
+            Ok(i) => self.partitions[i].request = *request,
+            Err(i) => self.partitions.insert(
+                i,
+                CachedPartition {
+                    request: *request,
+                    high_watermark: None,
+                },
+            ),
+        }
+    }
 }
 
 /// How one fetch is answered (Kafka's `FetchContext`).
@@ -91,21 +117,12 @@ impl FetchSessionCache {
             return FetchContext::Error(Errors::InvalidFetchSessionEpoch);
         }
         for p in partitions {
-            match session.partitions.get_mut(&p.tp) {
-                Some(cached) => cached.request = p.clone(),
-                None => {
-                    session.partitions.insert(
-                        p.tp,
-                        CachedPartition {
-                            request: p.clone(),
-                            high_watermark: None,
-                        },
-                    );
-                }
-            }
+            session.ask(p);
         }
         for tp in forgotten {
-            session.partitions.remove(tp);
+            if let Ok(i) = session.position(tp) {
+                session.partitions.remove(i);
+            }
         }
         session.epoch = FetchMetadata::next_epoch(metadata.epoch);
         session.last_used = now;
@@ -117,9 +134,31 @@ impl FetchSessionCache {
     /// What an incremental fetch in session `id` reads: every partition of
     /// the session, as last asked.
     pub fn session_partitions(&self, id: u32) -> Vec<FetchPartition> {
-        self.sessions.get(&id).map_or_else(Vec::new, |s| {
-            s.partitions.values().map(|c| c.request.clone()).collect()
-        })
+        self.session_reads(id).map(|(r, _)| *r).collect()
+    }
+
+    /// [`Self::session_partitions`], each with the high watermark the
+    /// session last told the fetcher of it (as [`Self::told`]).
+    pub fn session_reads(
+        &self,
+        id: u32,
+    ) -> impl Iterator<Item = (&FetchPartition, Option<u64>)> + '_ {
+        let cached = self.sessions.get(&id).map_or(&[][..], |s| &s.partitions);
+        cached.iter().map(|c| (&c.request, c.high_watermark))
+    }
+
+    /// The high watermark of `tp` that the answer to a fetch in `context`
+    /// need not repeat: the one its session last told the fetcher (None
+    /// outside an incremental fetch, or when not told). A partition with no
+    /// records, no error and no diverging epoch at that high watermark is
+    /// left out of the answer by [`Self::respond`], so it need not be built.
+    pub fn told(&self, context: FetchContext, tp: &TopicIdPartition) -> Option<u64> {
+        let FetchContext::Incremental { id } = context else {
+            return None;
+        };
+        let session = self.sessions.get(&id)?;
+        let i = session.position(tp).ok()?;
+        session.partitions[i].high_watermark
     }
 
     /// The answer to a fetch in `context` (Kafka's
@@ -141,24 +180,18 @@ impl FetchSessionCache {
                 let Some(id) = self.make_room(now) else {
                     return (FetchMetadata::INVALID_SESSION_ID, answers);
                 };
-                let mut partitions = TpMap::new();
+                let mut session = FetchSession {
+                    epoch: 1,
+                    partitions: Vec::with_capacity(asked.len()),
+                    last_used: now,
+                };
                 for (request, answer) in asked.iter().zip(&answers) {
-                    partitions.insert(
-                        request.tp,
-                        CachedPartition {
-                            request: request.clone(),
-                            high_watermark: told(answer),
-                        },
-                    );
+                    session.ask(request);
+                    if let Some(cached) = session.get_mut(&request.tp) {
+                        cached.high_watermark = told(answer);
+                    }
                 }
-                self.sessions.insert(
-                    id,
-                    FetchSession {
-                        epoch: 1,
-                        partitions,
-                        last_used: now,
-                    },
-                );
+                self.sessions.insert(id, session);
                 (id, answers)
             }
             FetchContext::Incremental { id } => {
@@ -168,7 +201,7 @@ impl FetchSessionCache {
                 let answers = answers
                     .into_iter()
                     .filter(|a| {
-                        let Some(cached) = session.partitions.get_mut(&a.tp) else {
+                        let Some(cached) = session.get_mut(&a.tp) else {
                             return true;
                         };
                         let must = !a.batches.is_empty()
@@ -213,10 +246,8 @@ fn told(answer: &FetchedPartition) -> Option<u64> {
 #[derive(Clone, Debug)]
 pub struct FetchSessionHandler {
     next: FetchMetadata,
-    /// The partitions as the leader's session holds them, each with the
-    /// number of the last fetch that wanted it.
-    session: TpMap<(FetchPartition, u64)>,
-    builds: u64,
+    /// The partitions as the leader's session holds them, in partition order.
+    session: Vec<FetchPartition>,
 }
 
 impl Default for FetchSessionHandler {
@@ -226,8 +257,7 @@ impl Default for FetchSessionHandler {
                 session_id: FetchMetadata::INVALID_SESSION_ID,
                 epoch: FetchMetadata::INITIAL_EPOCH,
             },
-            session: TpMap::new(),
-            builds: 0,
+            session: Vec::new(),
         }
     }
 }
@@ -246,37 +276,28 @@ pub struct BuiltFetch {
 
 impl FetchSessionHandler {
     /// The next fetch for `wanted` (every partition followed from the
-    /// leader): all of them when the fetch is full, else the changed ones.
-    pub fn build(&mut self, wanted: impl IntoIterator<Item = FetchPartition>) -> BuiltFetch {
+    /// leader, in partition order): all of them when the fetch is full,
+    /// else the changed ones. One walk of `wanted` beside the session,
+    /// which is in that order too. The session takes `wanted`'s partitions;
+    /// `wanted` is left with the old ones' room.
+    pub fn build(&mut self, wanted: &mut Vec<FetchPartition>) -> BuiltFetch {
+        debug_assert!(wanted.windows(2).all(|w| w[0].tp < w[1].tp));
         let metadata = self.next;
         let full = metadata.epoch == FetchMetadata::INITIAL_EPOCH;
-        self.builds += 1;
-        let build = self.builds;
         let mut partitions = Vec::new();
-        for p in wanted {
-            match self.session.get_mut(&p.tp) {
-                Some((held, mark)) => {
-                    *mark = build;
-                    if full || *held != p {
-                        *held = p.clone();
-                        partitions.push(p);
-                    }
-                }
-                None => {
-                    self.session.insert(p.tp, (p.clone(), build));
-                    partitions.push(p);
-                }
+        let mut forgotten = Vec::new();
+        let mut held = self.session.iter().peekable();
+        for p in wanted.iter() {
+            while let Some(gone) = held.next_if(|h| h.tp < p.tp) {
+                forgotten.push(gone.tp);
+            }
+            let same = held.next_if(|h| h.tp == p.tp).is_some_and(|h| h == p);
+            if full || !same {
+                partitions.push(*p);
             }
         }
-        let forgotten: Vec<TopicIdPartition> = self
-            .session
-            .iter()
-            .filter(|(_, (_, mark))| *mark != build)
-            .map(|(tp, _)| *tp)
-            .collect();
-        for tp in &forgotten {
-            self.session.remove(tp);
-        }
+        forgotten.extend(held.map(|h| h.tp));
+        std::mem::swap(&mut self.session, wanted);
         BuiltFetch {
             metadata,
             partitions,
@@ -287,7 +308,8 @@ impl FetchSessionHandler {
 
     /// What the leader's session holds for `tp` (as the last fetch left it).
     pub fn sent(&self, tp: &TopicIdPartition) -> Option<&FetchPartition> {
-        self.session.get(tp).map(|(p, _)| p)
+        let i = self.session.binary_search_by(|p| p.tp.cmp(tp)).ok()?;
+        Some(&self.session[i])
     }
 
     /// The answer came back: false when it was a session error (the next
@@ -373,7 +395,7 @@ mod tests {
 
     /// Opens a session over partitions 0 and 1 (both at offset 0, HW 5).
     fn open(cache: &mut FetchSessionCache, handler: &mut FetchSessionHandler) -> u32 {
-        let built = handler.build([ask(0, 0), ask(1, 0)]);
+        let built = handler.build(&mut vec![ask(0, 0), ask(1, 0)]);
         assert_eq!(built.metadata.epoch, FetchMetadata::INITIAL_EPOCH);
         let ctx = context(cache, 0, &built);
         assert_eq!(ctx, FetchContext::Full);
@@ -389,7 +411,7 @@ mod tests {
         let (mut cache, mut handler) = fresh();
         let id = open(&mut cache, &mut handler);
         // Partition 1 moved on; partition 0 did not.
-        let built = handler.build([ask(0, 0), ask(1, 3)]);
+        let built = handler.build(&mut vec![ask(0, 0), ask(1, 3)]);
         assert_eq!(
             built.metadata,
             FetchMetadata {
@@ -412,27 +434,58 @@ mod tests {
     fn an_incremental_answer_carries_a_partition_whose_high_watermark_moved() {
         let (mut cache, mut handler) = fresh();
         let id = open(&mut cache, &mut handler);
-        let built = handler.build([ask(0, 0), ask(1, 0)]);
+        let built = handler.build(&mut vec![ask(0, 0), ask(1, 0)]);
         let ctx = context(&mut cache, 1, &built);
         let (_, sent) = cache.respond(1, ctx, &[], vec![answer(0, 5), answer(1, 7)]);
         assert_eq!(sent, vec![answer(1, 7)]);
         // Told once, not again.
         handler.handle_response(None, id);
-        let built = handler.build([ask(0, 0), ask(1, 0)]);
+        let built = handler.build(&mut vec![ask(0, 0), ask(1, 0)]);
         let ctx = context(&mut cache, 2, &built);
         let (_, sent) = cache.respond(2, ctx, &[], vec![answer(0, 5), answer(1, 7)]);
         assert!(sent.is_empty(), "{sent:?}");
     }
 
     #[test]
+    fn only_an_incremental_fetch_knows_what_its_session_told() {
+        let (mut cache, mut handler) = fresh();
+        let id = open(&mut cache, &mut handler);
+        let built = handler.build(&mut vec![ask(0, 0), ask(1, 0), ask(2, 0)]);
+        let ctx = context(&mut cache, 1, &built);
+        assert_eq!(cache.told(ctx, &tp(0)), Some(5));
+        assert_eq!(cache.told(ctx, &tp(2)), None, "new: not told yet");
+        assert_eq!(cache.told(FetchContext::Full, &tp(0)), None);
+        let reads: Vec<_> = cache.session_reads(id).map(|(r, hw)| (r.tp, hw)).collect();
+        assert_eq!(
+            reads,
+            vec![(tp(0), Some(5)), (tp(1), Some(5)), (tp(2), None)]
+        );
+    }
+
+    #[test]
     fn a_partition_no_longer_followed_is_forgotten_by_the_session() {
         let (mut cache, mut handler) = fresh();
         let id = open(&mut cache, &mut handler);
-        let built = handler.build([ask(0, 0)]);
+        let built = handler.build(&mut vec![ask(0, 0)]);
         assert_eq!(built.forgotten, vec![tp(1)]);
         assert!(handler.sent(&tp(1)).is_none());
         context(&mut cache, 1, &built);
         assert_eq!(cache.session_partitions(id), vec![ask(0, 0)]);
+    }
+
+    #[test]
+    fn an_incremental_build_names_new_and_changed_partitions_and_forgets_the_rest() {
+        let (mut cache, mut handler) = fresh();
+        let id = open(&mut cache, &mut handler);
+        let built = handler.build(&mut vec![ask(1, 0), ask(3, 0)]);
+        assert_eq!(built.partitions, vec![ask(3, 0)]);
+        assert_eq!(built.forgotten, vec![tp(0)]);
+        assert!(handler.handle_response(None, id));
+        let built = handler.build(&mut vec![ask(1, 2), ask(2, 0)]);
+        assert_eq!(built.partitions, vec![ask(1, 2), ask(2, 0)]);
+        assert_eq!(built.forgotten, vec![tp(3)]);
+        assert_eq!(handler.sent(&tp(1)), Some(&ask(1, 2)));
+        assert_eq!(handler.sent(&tp(3)), None);
     }
 
     #[test]
@@ -446,7 +499,7 @@ mod tests {
         let ctx = cache.new_context(1, stale, &[], &[]);
         assert_eq!(ctx, FetchContext::Error(Errors::InvalidFetchSessionEpoch));
         assert!(!handler.handle_response(Some(Errors::InvalidFetchSessionEpoch), id));
-        let built = handler.build([ask(0, 0), ask(1, 0)]);
+        let built = handler.build(&mut vec![ask(0, 0), ask(1, 0)]);
         assert_eq!(built.metadata.epoch, FetchMetadata::INITIAL_EPOCH);
         assert_eq!(built.partitions.len(), 2, "the retry is full");
     }
@@ -465,9 +518,9 @@ mod tests {
         );
         assert_eq!(ctx, FetchContext::Error(Errors::FetchSessionIdNotFound));
         let mut handler = FetchSessionHandler::default();
-        handler.build([ask(0, 0)]);
+        handler.build(&mut vec![ask(0, 0)]);
         assert!(!handler.handle_response(Some(Errors::FetchSessionIdNotFound), 0));
-        let built = handler.build([ask(0, 0)]);
+        let built = handler.build(&mut vec![ask(0, 0)]);
         assert_eq!(
             built.metadata,
             FetchMetadata {
@@ -482,7 +535,7 @@ mod tests {
         let (mut cache, mut handler) = fresh();
         let id = open(&mut cache, &mut handler);
         handler.handle_error();
-        let built = handler.build([ask(0, 0), ask(1, 0)]);
+        let built = handler.build(&mut vec![ask(0, 0), ask(1, 0)]);
         assert_eq!(built.partitions.len(), 2);
         let ctx = context(&mut cache, 5, &built);
         assert_eq!(ctx, FetchContext::Full);

@@ -38,6 +38,8 @@ struct Fetcher {
     in_flight: bool,
     retry_pending: bool,
     session: FetchSessionHandler,
+    /// Room for the partitions its next fetch wants.
+    wanted: Vec<FetchPartition>,
 }
 
 /// The broker's fetchers, by leader.
@@ -47,6 +49,11 @@ pub struct ReplicaFetcherManager {
     config: BrokerConfig,
     fetchers: BTreeMap<KafkaNodeId, Fetcher>,
     network: NetworkClient<FetchInFlight>,
+    /// The partitions followed from each leader, in partition order: what
+    /// a fetch to it looks at. Taken from the roles again after
+    /// [`Self::roles_changed`].
+    followed: BTreeMap<KafkaNodeId, Vec<TopicIdPartition>>,
+    followed_stale: bool,
 }
 
 /// What a fetcher works on: the broker's partitions and logs, and its epoch.
@@ -67,7 +74,34 @@ impl ReplicaFetcherManager {
             config,
             fetchers: BTreeMap::new(),
             network: NetworkClient::default(),
+            followed: BTreeMap::new(),
+            followed_stale: true,
         }
+    }
+
+    /// A partition's role changed: the partitions followed from each
+    /// leader are looked up again before the next fetch.
+    pub fn roles_changed(&mut self) {
+        self.followed_stale = true;
+    }
+
+    /// The partitions followed from `leader`, in partition order.
+    fn followed(
+        &mut self,
+        leader: KafkaNodeId,
+        partitions: &TpMap<Partition>,
+    ) -> &[TopicIdPartition] {
+        if std::mem::take(&mut self.followed_stale) {
+            for tps in self.followed.values_mut() {
+                tps.clear();
+            }
+            for (tp, p) in partitions.iter() {
+                if let Role::Follower { leader } = p.role {
+                    self.followed.entry(leader).or_default().push(*tp);
+                }
+            }
+        }
+        self.followed.get(&leader).map_or(&[], Vec::as_slice)
     }
 
     /// A partition now follows `leader`: its fetcher starts if idle (the
@@ -91,12 +125,16 @@ impl ReplicaFetcherManager {
             self.back_off(env, leader);
             return;
         };
-        let mut partitions = Vec::with_capacity(replicas.partitions.len());
-        for (tp, p) in replicas.partitions.iter() {
-            if p.role != (Role::Follower { leader }) || replicas.logs.is_flushing(tp) {
+        let mut partitions = std::mem::take(&mut self.fetchers.entry(leader).or_default().wanted);
+        partitions.clear();
+        // In partition order, as the session handler wants them.
+        let truncation = self.config.truncation;
+        for tp in self.followed(leader, replicas.partitions) {
+            let p = &replicas.partitions[tp];
+            if replicas.logs.is_flushing(tp) {
                 continue;
             }
-            let last_fetched_epoch = match self.config.truncation {
+            let last_fetched_epoch = match truncation {
                 Truncation::LeaderEpoch => p.log.latest_epoch(),
                 Truncation::HighWatermark => None,
             };
@@ -112,10 +150,12 @@ impl ReplicaFetcherManager {
         f.retry_pending = false;
         if partitions.is_empty() {
             f.in_flight = false;
+            f.wanted = partitions;
             return;
         }
         f.in_flight = true;
-        let built = f.session.build(partitions);
+        let built = f.session.build(&mut partitions);
+        f.wanted = partitions;
         let request = KafkaRequest::Fetch {
             replica: Some((self.me, broker_epoch)),
             max_wait_ms: self.config.replica_fetch_wait_max_ms,
@@ -240,7 +280,7 @@ impl ReplicaFetcherManager {
             let Some(p) = replicas.partitions.get_mut(&answer.tp) else {
                 continue;
             };
-            if p.role != (Role::Follower { leader })
+            if !p.follows(leader)
                 || p.leader_epoch != sent.current_leader_epoch
                 || p.log.log_end_offset() != sent.fetch_offset
             {

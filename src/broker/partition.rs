@@ -4,7 +4,7 @@
 //! least log end offset of the in-sync replicas, and proposes ISR changes;
 //! as follower it only takes what its leader sends.
 
-use std::collections::BTreeMap;
+use std::ops::Index;
 use std::sync::Arc;
 
 use crate::log::{AppendError, RecordBatch, UnifiedLog};
@@ -37,6 +37,54 @@ pub struct PendingIsr {
     pub sent_ms: u64,
 }
 
+/// The followers a leader tracks, by broker id: a few, so kept in a
+/// vector (a lookup is a short scan, not a tree search).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Followers(Vec<(u32, FollowerState)>);
+
+impl Followers {
+    /// The state of follower `id`.
+    pub fn get(&self, id: &u32) -> Option<&FollowerState> {
+        self.0.iter().find(|(r, _)| r == id).map(|(_, f)| f)
+    }
+
+    /// The state of follower `id`, mutably.
+    pub fn get_mut(&mut self, id: &u32) -> Option<&mut FollowerState> {
+        self.0.iter_mut().find(|(r, _)| r == id).map(|(_, f)| f)
+    }
+
+    /// The state of follower `id`, a default one added if it has none,
+    /// and whether it was added.
+    pub fn get_or_default(&mut self, id: u32) -> (&mut FollowerState, bool) {
+        let (i, added) = match self.0.iter().position(|(r, _)| *r == id) {
+            Some(i) => (i, false),
+            None => {
+                self.0.push((id, FollowerState::default()));
+                (self.0.len() - 1, true)
+            }
+        };
+        (&mut self.0[i].1, added)
+    }
+}
+
+impl Index<&u32> for Followers {
+    type Output = FollowerState;
+
+    fn index(&self, id: &u32) -> &FollowerState {
+        self.get(id).expect("no such follower")
+    }
+}
+
+impl FromIterator<(u32, FollowerState)> for Followers {
+    fn from_iter<I: IntoIterator<Item = (u32, FollowerState)>>(iter: I) -> Self {
+        let mut followers = Self::default();
+        for (id, state) in iter {
+            *followers.get_or_default(id).0 = state;
+        }
+        followers
+    }
+}
+
 /// The leader's view of a partition.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LeaderState {
@@ -45,7 +93,7 @@ pub struct LeaderState {
     /// An ISR change awaiting the controller.
     pub pending: Option<PendingIsr>,
     /// Followers, by broker id.
-    pub followers: BTreeMap<u32, FollowerState>,
+    pub followers: Followers,
     /// The log end offset when this leader epoch began.
     pub epoch_start_offset: u64,
 }
@@ -203,6 +251,11 @@ impl Partition {
         matches!(self.role, Role::Leader(_))
     }
 
+    /// True while it follows `leader`.
+    pub fn follows(&self, leader: u32) -> bool {
+        matches!(self.role, Role::Follower { leader: l } if l == leader)
+    }
+
     /// The committed ISR size (acks=all checks against min.insync.replicas).
     pub fn isr_size(&self) -> usize {
         self.leader_state().map_or(0, |l| l.isr.len())
@@ -211,6 +264,7 @@ impl Partition {
     /// Records a follower's fetch at `fetch_offset` (Kafka's
     /// `Replica.updateFetchStateOrThrow`). Returns whether the follower's
     /// log end offset moved: only then may the high watermark.
+    #[inline]
     pub fn record_follower_fetch(
         &mut self,
         follower: u32,
@@ -222,13 +276,8 @@ impl Partition {
         let Role::Leader(leader) = &mut self.role else {
             return false;
         };
-        let (f, moved) = match leader.followers.get_mut(&follower) {
-            Some(f) => {
-                let moved = f.log_end_offset != fetch_offset;
-                (f, moved)
-            }
-            None => (leader.followers.entry(follower).or_default(), true),
-        };
+        let (f, added) = leader.followers.get_or_default(follower);
+        let moved = added || f.log_end_offset != fetch_offset;
         if fetch_offset >= leader_leo {
             f.last_caught_up_ms = f.last_caught_up_ms.max(now_ms);
         } else if fetch_offset >= f.last_fetch_leader_leo {
@@ -376,7 +425,7 @@ mod tests {
             role: Role::Leader(Box::new(LeaderState {
                 isr: isr.to_vec(),
                 pending: None,
-                followers: BTreeMap::new(),
+                followers: Followers::default(),
                 epoch_start_offset: 0,
             })),
             leader_epoch: 0,

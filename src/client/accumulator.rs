@@ -18,10 +18,11 @@
 //!
 //! Everything is deterministic: ordered maps, no clock (times are passed in).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use crate::log::{BatchBuilder, RecordBatch};
+use crate::protocol::TpMap;
 
 /// Kafka's `DefaultRecordBatch.RECORD_BATCH_OVERHEAD`: the v2 batch header.
 pub const RECORD_BATCH_OVERHEAD: usize = 61;
@@ -233,9 +234,10 @@ pub fn batch_size_upper_bound(key: Option<&[u8]>, value: &[u8]) -> usize {
 pub struct RecordAccumulator {
     config: AccumulatorConfig,
     /// Queued batches per partition, first to send first.
-    batches: BTreeMap<TopicIdPartition, VecDeque<ProducerBatch>>,
-    /// Batches drained and not yet answered, per partition, by batch id.
-    in_flight: BTreeMap<TopicIdPartition, BTreeMap<u64, InFlightBatch>>,
+    batches: TpMap<VecDeque<ProducerBatch>>,
+    /// Batches drained and not yet answered, per partition, by batch id
+    /// (a few: a short vector in id order).
+    in_flight: TpMap<Vec<(u64, InFlightBatch)>>,
     next_batch_id: u64,
     producer_id: i64,
     producer_epoch: i16,
@@ -246,8 +248,8 @@ impl RecordAccumulator {
     pub fn new(config: AccumulatorConfig) -> Self {
         Self {
             config,
-            batches: BTreeMap::new(),
-            in_flight: BTreeMap::new(),
+            batches: TpMap::new(),
+            in_flight: TpMap::new(),
             next_batch_id: 0,
             producer_id: -1,
             producer_epoch: -1,
@@ -276,7 +278,7 @@ impl RecordAccumulator {
         mut record: PendingRecord<'_>,
         now_ms: u64,
     ) -> AppendResult {
-        let dq = self.batches.entry(tp).or_default();
+        let dq = self.batches.get_or_default(tp);
         if let Some(last) = dq.back_mut() {
             match try_append(last, record) {
                 Ok(appended_bytes) => {
@@ -349,20 +351,32 @@ impl RecordAccumulator {
     /// sequences count for neither: their turn comes with an answer.
     pub fn ready(&self, now_ms: u64) -> (Vec<TopicIdPartition>, Option<u64>) {
         let mut ready = Vec::new();
+        let next = self.scan_ready(now_ms, |tp| ready.push(tp));
+        (ready, next)
+    }
+
+    /// The second half of [`Self::ready`] alone: the earliest time (ms) a
+    /// batch not sendable at `now_ms` becomes so.
+    pub fn next_ready_ms(&self, now_ms: u64) -> Option<u64> {
+        self.scan_ready(now_ms, |_| {})
+    }
+
+    /// [`Self::ready`]: each ready partition goes to `on_ready`.
+    fn scan_ready(&self, now_ms: u64, mut on_ready: impl FnMut(TopicIdPartition)) -> Option<u64> {
         let mut next: Option<u64> = None;
-        for (tp, dq) in &self.batches {
+        for (tp, dq) in self.batches.iter() {
             let Some(first) = dq.front() else { continue };
             if self.is_muted(tp) || self.held_back(tp, first) {
                 continue;
             }
             let ready_at = self.ready_at(first, dq.len() > 1);
             if ready_at <= now_ms {
-                ready.push(*tp);
+                on_ready(*tp);
             } else {
                 next = Some(next.map_or(ready_at, |n| n.min(ready_at)));
             }
         }
-        (ready, next)
+        next
     }
 
     /// When `first` (the first batch of its partition) becomes sendable:
@@ -401,10 +415,10 @@ impl RecordAccumulator {
         };
         if first.has_sequence() {
             flying
-                .values()
-                .any(|b| b.base_sequence >= 0 && b.base_sequence < first.base_sequence)
+                .iter()
+                .any(|(_, b)| b.base_sequence >= 0 && b.base_sequence < first.base_sequence)
         } else {
-            flying.values().any(|b| {
+            flying.iter().any(|(_, b)| {
                 (b.producer_id, b.producer_epoch) != (self.producer_id, self.producer_epoch)
             })
         }
@@ -450,25 +464,27 @@ impl RecordAccumulator {
             batch.producer_epoch = self.producer_epoch;
         }
         batch.closed = true;
-        self.in_flight.entry(*tp).or_default().insert(
-            batch.id,
-            InFlightBatch {
-                base_sequence: batch.base_sequence,
-                producer_id: batch.producer_id,
-                producer_epoch: batch.producer_epoch,
-            },
-        );
+        let flying = InFlightBatch {
+            base_sequence: batch.base_sequence,
+            producer_id: batch.producer_id,
+            producer_epoch: batch.producer_epoch,
+        };
+        let tracked = self.in_flight.get_or_default(*tp);
+        match tracked.binary_search_by_key(&batch.id, |(id, _)| *id) {
+            Ok(i) => tracked[i].1 = flying,
+            Err(i) => tracked.insert(i, (batch.id, flying)),
+        }
         Some(batch)
     }
 
     /// Batches of `tp` in flight.
     pub fn in_flight(&self, tp: &TopicIdPartition) -> usize {
-        self.in_flight.get(tp).map_or(0, BTreeMap::len)
+        self.in_flight.get(tp).map_or(0, Vec::len)
     }
 
     /// All batches in flight.
     pub fn in_flight_total(&self) -> usize {
-        self.in_flight.values().map(BTreeMap::len).sum()
+        self.in_flight.values().map(Vec::len).sum()
     }
 
     /// Whether `tp` is muted: `max.in.flight.requests.per.connection` is 1
@@ -482,7 +498,9 @@ impl RecordAccumulator {
     /// ignored.
     pub fn complete(&mut self, tp: &TopicIdPartition, batch_id: u64) {
         if let Some(flying) = self.in_flight.get_mut(tp) {
-            flying.remove(&batch_id);
+            if let Ok(i) = flying.binary_search_by_key(&batch_id, |(id, _)| *id) {
+                flying.remove(i);
+            }
             if flying.is_empty() {
                 self.in_flight.remove(tp);
             }
@@ -499,7 +517,7 @@ impl RecordAccumulator {
         batch.attempts += 1;
         batch.last_attempt_ms = batch.last_attempt_ms.max(now_ms);
         batch.closed = true;
-        let dq = self.batches.entry(batch.tp).or_default();
+        let dq = self.batches.get_or_default(batch.tp);
         let at = if self.config.idempotence && batch.has_sequence() {
             dq.iter()
                 .take_while(|b| b.has_sequence() && b.base_sequence < batch.base_sequence)
@@ -608,6 +626,8 @@ fn try_append<'a>(
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
 
     fn config() -> AccumulatorConfig {
@@ -784,6 +804,7 @@ mod tests {
         acc.append(tp(0), rec(2, 14), 14);
         assert_eq!(acc.ready(10), (vec![], Some(15)));
         assert_eq!(acc.ready(14), (vec![], Some(15)));
+        assert_eq!(acc.next_ready_ms(15), Some(17));
         assert_eq!(acc.ready(15), (vec![tp(0)], Some(17)));
         assert_eq!(acc.ready(17), (vec![tp(0), tp(1)], None));
         // Not ready, not drained.

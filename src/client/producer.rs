@@ -454,7 +454,7 @@ impl Producer {
     fn schedule_wake(&mut self, env: &mut Env<'_>) {
         let mut next = self.accumulator.next_expiry_ms().map(|ms| ms * MILLIS);
         let mut consider = |at: Nanos| next = Some(next.map_or(at, |n: Nanos| n.min(at)));
-        let (_, ready_ms) = self.accumulator.ready(env.now() / MILLIS);
+        let ready_ms = self.accumulator.next_ready_ms(env.now() / MILLIS);
         if let Some(ms) = ready_ms {
             consider(ms * MILLIS);
         }

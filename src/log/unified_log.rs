@@ -364,9 +364,8 @@ impl UnifiedLog {
         max_bytes: usize,
     ) -> Vec<Arc<RecordBatch>> {
         let max_offset = max_offset.min(self.log_end_offset());
-        let mut batches = Vec::new();
         if from_offset >= max_offset {
-            return batches;
+            return Vec::new();
         }
         let first = self
             .segments
@@ -376,21 +375,23 @@ impl UnifiedLog {
             .iter()
             .find_map(|s| s.find(from_offset).map(|i| (s, i)))
         else {
-            return batches;
+            return Vec::new();
         };
         let mut bytes = 0u64;
+        let mut end = start;
         for (i, batch) in segment.batches().iter().enumerate().skip(start) {
             if batch.last_offset() >= max_offset {
                 break;
             }
             let size = segment.batch_size(i);
-            if !batches.is_empty() && bytes + size > max_bytes as u64 {
+            if end > start && bytes + size > max_bytes as u64 {
                 break;
             }
             bytes += size;
-            batches.push(Arc::clone(batch));
+            end = i + 1;
         }
-        batches
+        // Counted first, so the answer is allocated once.
+        segment.batches()[start..end].to_vec()
     }
 
     /// Removes every record at and above `offset` (Kafka's `truncateTo`).

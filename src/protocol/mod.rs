@@ -72,7 +72,7 @@ impl FetchMetadata {
 }
 
 /// One partition of a FetchRequest.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct FetchPartition {
     /// The partition.
     pub tp: TopicIdPartition,

@@ -69,6 +69,25 @@ impl<V> TpMap<V> {
         old
     }
 
+    /// The value of `tp`, a default one set first if it has none (as
+    /// `BTreeMap`'s `entry(tp).or_default()`).
+    pub fn get_or_default(&mut self, tp: TopicIdPartition) -> &mut V
+    where
+        V: Default,
+    {
+        if !self.contains_key(&tp) {
+            self.insert(tp, V::default());
+        }
+        self.get_mut(&tp).expect("set above")
+    }
+
+    /// Every value, in partition order, taking the map.
+    pub fn into_values(self) -> impl Iterator<Item = V> {
+        self.by_topic
+            .into_iter()
+            .flat_map(|ps| ps.into_iter().flatten().map(|(_, v)| v))
+    }
+
     /// Removes the value of `tp`.
     pub fn remove(&mut self, tp: &TopicIdPartition) -> Option<V> {
         let old = self
@@ -169,5 +188,13 @@ mod tests {
         assert_eq!(map[&tp(2, 0)], 12);
         assert_eq!(map.get(&tp(0, 2)), None);
         assert!(!map.contains_key(&tp(1, 7)));
+        *map.get_or_default(tp(0, 1)) += 1;
+        *map.get_or_default(tp(3, 3)) += 1;
+        for v in model.values_mut() {
+            *v += 10;
+        }
+        *model.entry(tp(0, 1)).or_default() += 1;
+        *model.entry(tp(3, 3)).or_default() += 1;
+        assert!(map.into_values().eq(model.into_values()));
     }
 }

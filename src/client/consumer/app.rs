@@ -127,16 +127,18 @@ impl Consumer {
 
     /// Takes buffered records, partition by partition from a rotating start.
     fn take_records(&mut self, env: &mut Env<'_>) -> Vec<(u32, u64, u64)> {
-        let mut out = Vec::new();
-        let mut polled = Vec::new();
-        let mut skipped = Vec::new();
         let max = self.config.max_poll_records;
         let partitions: Vec<u32> = self.owned.keys().copied().collect();
         if partitions.is_empty() {
-            return out;
+            return Vec::new();
         }
         let start = self.poll_cursor as usize % partitions.len();
         self.poll_cursor = self.poll_cursor.wrapping_add(1);
+        // Sized for what is buffered, so neither list grows as it fills.
+        let buffered: usize = self.owned.values().map(|o| o.buffer.len()).sum();
+        let mut out = Vec::with_capacity(buffered.min(max));
+        let mut polled = Vec::with_capacity(buffered.min(max));
+        let mut skipped = Vec::new();
         for i in 0..partitions.len() {
             let p = partitions[(start + i) % partitions.len()];
             let Some(o) = self.owned.get_mut(&p) else {
