@@ -143,3 +143,37 @@ fn bad_moments_say_what_is_valid() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("topics, groups, quorum"));
 }
+
+#[test]
+fn transactions_show_a_zombies_transaction_open_then_aborted_by_its_coordinator() {
+    let view = |at: &str| {
+        let out = ksim(&[
+            "describe",
+            "scenarios/zombie_producer.toml",
+            "--seed",
+            "0",
+            "--at",
+            at,
+            "transactions",
+        ]);
+        assert_eq!(out.status.code(), Some(0));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let row = |text: &str, id: &str| {
+        text.lines()
+            .find(|l| l.split_whitespace().nth(1) == Some(id))
+            .unwrap_or_else(|| panic!("no {id} in\n{text}"))
+            .to_owned()
+    };
+    // producer-0 (pay-0) pauses at 10 s mid-transaction; its timeout is 10 s
+    // and the coordinator checks every 10 s: by 25 s it has aborted it and
+    // bumped the epoch.
+    let paused = view("15s");
+    assert!(row(&paused, "pay-0").contains(" Ongoing "), "{paused}");
+    let aborted = view("25s");
+    let pay0 = row(&aborted, "pay-0");
+    assert!(pay0.contains(" CompleteAbort "), "{aborted}");
+    assert!(pay0.split_whitespace().nth(3) == Some("1"), "epoch bumped: {pay0}");
+    assert!(aborted.starts_with("# scenarios/zombie_producer.toml --seed 0 at 25s\nCoordinatorId  TransactionalId"));
+    insta::assert_snapshot!("describe_transactions_15s", paused);
+}
