@@ -173,7 +173,12 @@ fn transactions_show_a_zombies_transaction_open_then_aborted_by_its_coordinator(
     let aborted = view("25s");
     let pay0 = row(&aborted, "pay-0");
     assert!(pay0.contains(" CompleteAbort "), "{aborted}");
-    assert!(pay0.split_whitespace().nth(3) == Some("1"), "epoch bumped: {pay0}");
-    assert!(aborted.starts_with("# scenarios/zombie_producer.toml --seed 0 at 25s\nCoordinatorId  TransactionalId"));
+    assert!(
+        pay0.split_whitespace().nth(3) == Some("1"),
+        "epoch bumped: {pay0}"
+    );
+    assert!(aborted.starts_with(
+        "# scenarios/zombie_producer.toml --seed 0 at 25s\nCoordinatorId  TransactionalId"
+    ));
     insta::assert_snapshot!("describe_transactions_15s", paused);
 }
