@@ -4,8 +4,12 @@
 //! linger.ms, sent to partition leaders with at most
 //! max.in.flight.requests.per.connection requests per broker, retried until
 //! delivery.timeout.ms, and, with enable.idempotence, numbered per partition
-//! under a producer id from InitProducerId. Every send and its outcome is
-//! recorded for the checkers.
+//! under a producer id from InitProducerId. With a `transactional.id` it
+//! sends in transactions through its TransactionManager
+//! (`transaction_manager.rs`): each partition added before its first batch
+//! of a transaction, batches marked transactional, the transaction ended
+//! with EndTxn once they are answered, a fenced instance replaced by a new
+//! one. Every send and its outcome is recorded for the checkers.
 
 use std::collections::BTreeMap;
 

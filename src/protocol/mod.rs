@@ -1,9 +1,12 @@
 //! The data-path requests between clients and brokers and between brokers,
 //! with Kafka's request names: Produce, Fetch (consumers and follower
 //! replicas, KIP-320 leader epochs), Metadata, InitProducerId,
-//! OffsetForLeaderEpoch and ListOffsets, and the group requests: FindCoordinator
+//! OffsetForLeaderEpoch and ListOffsets, the group requests: FindCoordinator
 //! and, to the coordinator, JoinGroup, SyncGroup, Heartbeat, LeaveGroup,
-//! OffsetCommit and OffsetFetch.
+//! OffsetCommit and OffsetFetch; and the transaction requests:
+//! FindCoordinator (key type TRANSACTION), InitProducerId with a
+//! transactional id, AddPartitionsToTxn and EndTxn to the transaction
+//! coordinator, WriteTxnMarkers from it to partition leaders.
 
 mod topics;
 mod tp_map;
