@@ -159,3 +159,35 @@ fn a_fenced_producer_starts_over_as_a_new_instance() {
         }
     ));
 }
+
+#[test]
+fn a_lost_sequence_aborts_the_transaction_then_bumps_the_epoch_of_the_same_id() {
+    let mut m = ready();
+    m.begin();
+    m.add_partition(tp(0));
+    m.next_request(true).expect("add");
+    m.on_add_partitions(None);
+    m.on_send_failed(Errors::OutOfOrderSequenceNumber);
+    m.end(false);
+    m.next_request(false).expect("abort");
+    assert_eq!(m.on_end_txn(None), TxnStep::Ended(TxnEnd::Aborted));
+    assert_eq!(m.state(), TxnClientState::Initializing);
+    let (kind, request) = m.next_request(false).expect("bump");
+    assert_eq!(kind, TxnRequestKind::InitProducerId);
+    assert_eq!(
+        request,
+        KafkaRequest::InitProducerId {
+            transactional_id: Some("pay-0".into()),
+            transaction_timeout_ms: 60_000,
+            producer_id_and_epoch: Some((7, 0)),
+        }
+    );
+    assert_eq!(
+        m.on_init_producer_id(None, 7, 1),
+        TxnStep::Initialized {
+            producer_id: 7,
+            producer_epoch: 1
+        }
+    );
+    assert_eq!(m.state(), TxnClientState::Ready);
+}

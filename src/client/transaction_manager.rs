@@ -129,6 +129,9 @@ pub struct TransactionManager {
     in_flight: Option<TxnRequestKind>,
     /// The application flushes its sends, then commits (true) or aborts.
     ending: Option<bool>,
+    /// A send failed in a way only a new epoch repairs (KIP-360): once the
+    /// transaction is aborted, InitProducerId bumps the epoch.
+    epoch_bump_required: bool,
 }
 
 impl TransactionManager {
@@ -145,6 +148,7 @@ impl TransactionManager {
             new_partitions: BTreeSet::new(),
             in_flight: None,
             ending: None,
+            epoch_bump_required: false,
         }
     }
 
@@ -246,6 +250,15 @@ impl TransactionManager {
     pub fn on_send_failed(&mut self, error: Errors) -> TxnStep {
         if matches!(error, Errors::ProducerFenced | Errors::InvalidProducerEpoch) {
             return self.fence(error);
+        }
+        if matches!(
+            error,
+            Errors::OutOfOrderSequenceNumber | Errors::UnknownProducerId
+        ) {
+            // The partition's sequence is lost: after the abort the
+            // producer asks for a new epoch of its id and numbers anew
+            // (KIP-360, Kafka's `epochBumpRequired`).
+            self.epoch_bump_required = true;
         }
         match self.state {
             TxnClientState::InTransaction => {
@@ -364,8 +377,18 @@ impl TransactionManager {
         } else {
             TxnEnd::Aborted
         };
-        self.state = TxnClientState::Ready;
+        self.completed();
         Some(end)
+    }
+
+    /// The transaction ended: the next can begin, or first the epoch is
+    /// bumped (InitProducerId with the current id and epoch).
+    fn completed(&mut self) {
+        self.state = if std::mem::take(&mut self.epoch_bump_required) {
+            TxnClientState::Initializing
+        } else {
+            TxnClientState::Ready
+        };
     }
 
     /// The request in flight got no answer (timeout, broken connection):
@@ -463,7 +486,7 @@ impl TransactionManager {
         };
         match error {
             None => {
-                self.state = TxnClientState::Ready;
+                self.completed();
                 self.partitions.clear();
                 self.new_partitions.clear();
                 TxnStep::Ended(if commit {
