@@ -31,6 +31,22 @@ use crate::metadata::{MetadataImage, Uuid};
 use crate::node::{Deadline, Env};
 use crate::protocol::{KafkaResponse, TopicId, TopicIdPartition, Topics};
 
+/// FindCoordinatorResponse naming the leader of `partition` of the
+/// internal topic `topic` in `image` (COORDINATOR_NOT_AVAILABLE without one):
+/// the group and the transaction coordinators are found the same way.
+pub(super) fn coordinator_of(image: &MetadataImage, topic: &str, partition: u32) -> KafkaResponse {
+    match image.partition(topic, partition).and_then(|p| p.leader) {
+        Some(l) => KafkaResponse::FindCoordinator {
+            error: None,
+            node_id: l as i32,
+        },
+        None => KafkaResponse::FindCoordinator {
+            error: Some(Errors::CoordinatorNotAvailable),
+            node_id: -1,
+        },
+    }
+}
+
 /// The broker's group coordinator and what it waits for.
 #[derive(Debug)]
 pub struct GroupCoordinatorService {
@@ -78,19 +94,7 @@ impl GroupCoordinatorService {
         image: &MetadataImage,
     ) {
         let partition = partition_for(key, self.num_partitions);
-        let leader = image
-            .partition(CONSUMER_OFFSETS, partition)
-            .and_then(|p| p.leader);
-        let response = match leader {
-            Some(l) => KafkaResponse::FindCoordinator {
-                error: None,
-                node_id: l as i32,
-            },
-            None => KafkaResponse::FindCoordinator {
-                error: Some(Errors::CoordinatorNotAvailable),
-                node_id: -1,
-            },
-        };
+        let response = coordinator_of(image, CONSUMER_OFFSETS, partition);
         reply(env, reply_to, response);
     }
 

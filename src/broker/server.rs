@@ -14,7 +14,7 @@ use super::lifecycle::{BrokerLifecycleManager, LifecycleEvent};
 use super::producer_id_manager::ProducerIdManager;
 use super::purgatory::{FetchParams, ReplyTo};
 use super::replica_manager::{reply, ReplicaManager};
-use super::txn_service::{TxnCoordinatorService, TxnRequest};
+use super::txn_service::TxnCoordinatorService;
 use crate::controller::node::{leader_of, LeaderObs};
 use crate::controller::raft::{MetadataObserver, RaftOutput, Record, METADATA_LOG_FILE};
 use crate::controller::rpc::ControllerMsg;
@@ -379,49 +379,9 @@ impl BrokerServer {
                 self.producer_ids
                     .init_producer_id(env, &mut self.channel, broker, reply_to);
             }
-            KafkaRequest::InitProducerId {
-                transactional_id: Some(transactional_id),
-                transaction_timeout_ms,
-                producer_id_and_epoch,
-            } => self.on_txn_request(
-                env,
-                reply_to,
-                TxnRequest::InitProducerId {
-                    transactional_id,
-                    transaction_timeout_ms,
-                    producer_id_and_epoch,
-                },
-            ),
-            KafkaRequest::AddPartitionsToTxn {
-                transactional_id,
-                producer_id,
-                producer_epoch,
-                partitions,
-            } => self.on_txn_request(
-                env,
-                reply_to,
-                TxnRequest::AddPartitions {
-                    transactional_id,
-                    producer_id,
-                    producer_epoch,
-                    partitions,
-                },
-            ),
-            KafkaRequest::EndTxn {
-                transactional_id,
-                producer_id,
-                producer_epoch,
-                committed,
-            } => self.on_txn_request(
-                env,
-                reply_to,
-                TxnRequest::EndTxn {
-                    transactional_id,
-                    producer_id,
-                    producer_epoch,
-                    committed,
-                },
-            ),
+            request @ (KafkaRequest::InitProducerId { .. }
+            | KafkaRequest::AddPartitionsToTxn { .. }
+            | KafkaRequest::EndTxn { .. }) => self.on_txn_request(env, reply_to, request),
             KafkaRequest::FindCoordinator { key_type, key } => {
                 let image = self.served_image();
                 match key_type {
@@ -462,7 +422,7 @@ impl BrokerServer {
 
     /// A request to the transaction coordinator; new producer ids come
     /// from the broker's ProducerIdManager.
-    fn on_txn_request(&mut self, env: &mut Env<'_>, reply_to: ReplyTo, request: TxnRequest) {
+    fn on_txn_request(&mut self, env: &mut Env<'_>, reply_to: ReplyTo, request: KafkaRequest) {
         // The coordinator takes an id synchronously (Kafka's
         // `generateProducerId`); a used-up block is answered
         // COORDINATOR_LOAD_IN_PROGRESS and a new one asked for after.

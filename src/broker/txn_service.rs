@@ -19,11 +19,12 @@
 //! `__transaction_state` topic: the service then never arms a timer nor
 //! sends a request, so transactions cost such runs nothing.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
 
 use sim::MILLIS;
 
 use super::config::BrokerConfig;
+use super::group_service::coordinator_of;
 use super::purgatory::ReplyTo;
 use super::replica_manager::{reply, ReplicaEvent, ReplicaManager};
 use super::BrokerTimer;
@@ -49,42 +50,6 @@ pub const TXN_REQUEST_TIMEOUT_MS: u64 = 30_000;
 /// an error) are tried again this long after (Kafka's `retry.backoff.ms`).
 const MARKER_RETRY_BACKOFF_MS: u64 = 100;
 
-/// A transactional request the service answers.
-#[derive(Clone, Debug)]
-pub enum TxnRequest {
-    /// InitProducerId with a transactional id.
-    InitProducerId {
-        /// The transactional id.
-        transactional_id: String,
-        /// `transaction.timeout.ms`.
-        transaction_timeout_ms: u64,
-        /// The producer id and epoch it had (KIP-360), if any.
-        producer_id_and_epoch: Option<(i64, i16)>,
-    },
-    /// AddPartitionsToTxn.
-    AddPartitions {
-        /// The transactional id.
-        transactional_id: String,
-        /// The producer id.
-        producer_id: i64,
-        /// Its epoch.
-        producer_epoch: i16,
-        /// The partitions.
-        partitions: Vec<TopicIdPartition>,
-    },
-    /// EndTxn.
-    EndTxn {
-        /// The transactional id.
-        transactional_id: String,
-        /// The producer id.
-        producer_id: i64,
-        /// Its epoch.
-        producer_epoch: i16,
-        /// Commit (true) or abort.
-        committed: bool,
-    },
-}
-
 /// The broker's transaction coordinator and what it waits for.
 #[derive(Debug)]
 pub struct TxnCoordinatorService {
@@ -96,8 +61,6 @@ pub struct TxnCoordinatorService {
     /// `__transaction_state` in the run's topic table (None: no
     /// transactional producer in the run).
     txn_topic: Option<TopicId>,
-    /// Partitions led but not loaded yet.
-    loading: BTreeSet<u32>,
     abort_interval_ms: u64,
     abort_check: Deadline,
     marker_retry: Deadline,
@@ -120,7 +83,6 @@ impl TxnCoordinatorService {
             network: NetworkClient::default(),
             num_partitions,
             txn_topic: topics.id(TRANSACTION_STATE_TOPIC),
-            loading: BTreeSet::new(),
             abort_interval_ms: config.transaction_abort_timed_out_transaction_cleanup_interval_ms,
             abort_check: Deadline::default(),
             marker_retry: Deadline::default(),
@@ -149,37 +111,27 @@ impl TxnCoordinatorService {
         image: &MetadataImage,
     ) {
         let partition = partition_for(key, self.num_partitions);
-        let leader = image
-            .partition(TRANSACTION_STATE_TOPIC, partition)
-            .and_then(|p| p.leader);
-        let response = match leader {
-            Some(l) => KafkaResponse::FindCoordinator {
-                error: None,
-                node_id: l as i32,
-            },
-            None => KafkaResponse::FindCoordinator {
-                error: Some(Errors::CoordinatorNotAvailable),
-                node_id: -1,
-            },
-        };
+        let response = coordinator_of(image, TRANSACTION_STATE_TOPIC, partition);
         reply(env, reply_to, response);
     }
 
-    /// A transactional request. `allocate` hands out a new producer id
-    /// (the broker's ProducerIdManager).
+    /// A transactional request: InitProducerId with a transactional id,
+    /// AddPartitionsToTxn or EndTxn (others are not the coordinator's and
+    /// are dropped). `allocate` hands out a new producer id (the broker's
+    /// ProducerIdManager).
     pub fn handle(
         &mut self,
         env: &mut Env<'_>,
         replicas: &mut ReplicaManager,
         reply_to: ReplyTo,
-        request: TxnRequest,
+        request: KafkaRequest,
         allocate: &mut dyn FnMut() -> Result<i64, Errors>,
     ) {
         let now_ms = env.now_ms() as i64;
         let mut out = Vec::new();
         match request {
-            TxnRequest::InitProducerId {
-                transactional_id,
+            KafkaRequest::InitProducerId {
+                transactional_id: Some(transactional_id),
                 transaction_timeout_ms,
                 producer_id_and_epoch,
             } => self.coordinator.handle_init_producer_id(
@@ -191,7 +143,7 @@ impl TxnCoordinatorService {
                 allocate,
                 &mut out,
             ),
-            TxnRequest::AddPartitions {
+            KafkaRequest::AddPartitionsToTxn {
                 transactional_id,
                 producer_id,
                 producer_epoch,
@@ -209,7 +161,7 @@ impl TxnCoordinatorService {
                     &mut out,
                 );
             }
-            TxnRequest::EndTxn {
+            KafkaRequest::EndTxn {
                 transactional_id,
                 producer_id,
                 producer_epoch,
@@ -223,6 +175,7 @@ impl TxnCoordinatorService {
                 now_ms,
                 &mut out,
             ),
+            _ => return,
         }
         self.apply(env, replicas, out);
     }
@@ -238,14 +191,12 @@ impl TxnCoordinatorService {
         match event {
             ReplicaEvent::BecameLeader(tp) => {
                 if !self.coordinator.owns_partition(tp.partition) {
-                    self.loading.insert(tp.partition);
                     self.coordinator.start_loading(tp.partition);
                     self.maybe_load(env, replicas, &tp);
                 }
             }
             ReplicaEvent::HighWatermarkMoved(tp) => self.maybe_load(env, replicas, &tp),
             ReplicaEvent::StoppedLeading(tp) => {
-                self.loading.remove(&tp.partition);
                 let mut out = Vec::new();
                 self.coordinator.unload(tp.partition, &mut out);
                 self.markers
@@ -269,13 +220,12 @@ impl TxnCoordinatorService {
         replicas: &mut ReplicaManager,
         tp: &TopicIdPartition,
     ) {
-        if !self.loading.contains(&tp.partition) || !replicas.committed_since_epoch_start(tp) {
+        if !self.coordinator.is_loading(tp.partition) || !replicas.committed_since_epoch_start(tp) {
             return;
         }
         let Some(coordinator_epoch) = replicas.leader_epoch(tp) else {
             return;
         };
-        self.loading.remove(&tp.partition);
         let batches = replicas.batches(tp);
         let records: Vec<Record> = batches.iter().flat_map(|b| b.records()).collect();
         let loaded = txn_log::load(&records, replicas.topics());
@@ -433,6 +383,8 @@ impl TxnCoordinatorService {
                     if let Some(MarkersOutcome::Written(id)) = done {
                         written.push(id);
                     }
+                    // Sent from the marker timer, at once: sending needs
+                    // the metadata image, which the broker hands only to it.
                     self.marker_retry
                         .arm(env, env.now(), BrokerTimer::TxnMarkers);
                 }

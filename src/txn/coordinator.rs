@@ -215,6 +215,11 @@ impl<R: Clone> TransactionCoordinator<R> {
         self.partitions.contains_key(&partition) || self.loading.contains(&partition)
     }
 
+    /// Whether it leads `partition` and has not loaded it yet.
+    pub fn is_loading(&self, partition: u32) -> bool {
+        self.loading.contains(&partition)
+    }
+
     /// Whether it leads any partition.
     pub fn leads_any(&self) -> bool {
         !self.partitions.is_empty() || !self.loading.is_empty()
