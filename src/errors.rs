@@ -84,6 +84,10 @@ pub enum Errors {
     InvalidTxnState,
     /// `transaction.timeout.ms` above `transaction.max.timeout.ms`, or not positive.
     InvalidTransactionTimeout,
+    /// Offsets of the partition are committed in a transaction that has
+    /// not completed yet (KIP-447): an OffsetFetch that requires stable
+    /// offsets retries.
+    UnstableOffsetCommit,
 }
 
 impl Errors {
@@ -129,6 +133,7 @@ impl Errors {
             Errors::InvalidProducerIdMapping => "INVALID_PRODUCER_ID_MAPPING",
             Errors::InvalidTxnState => "INVALID_TXN_STATE",
             Errors::InvalidTransactionTimeout => "INVALID_TRANSACTION_TIMEOUT",
+            Errors::UnstableOffsetCommit => "UNSTABLE_OFFSET_COMMIT",
         }
     }
 }

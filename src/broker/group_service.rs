@@ -163,6 +163,18 @@ impl GroupCoordinatorService {
                 self.coordinator.unload(tp.partition, &mut out);
                 self.apply(env, replicas, out);
             }
+            ReplicaEvent::TxnCompleted {
+                tp,
+                producer_id,
+                committed,
+            } => {
+                let done =
+                    self.coordinator
+                        .complete_transaction(tp.partition, producer_id, committed);
+                for (group, offsets) in done {
+                    env.observe(BrokerObs::OffsetsCommitted { group, offsets });
+                }
+            }
             ReplicaEvent::InternalAppendDone { id, error, .. } => {
                 if error.is_none() {
                     if let Some((group, offsets)) = self.coordinator.pending_commit(id) {
@@ -187,20 +199,23 @@ impl GroupCoordinatorService {
             return;
         }
         self.loading.remove(&tp.partition);
-        let forget = self.forget_offsets_on_load;
         let batches = replicas.batches(tp);
-        let records: Vec<Record> = batches
-            .iter()
-            .flat_map(|b| b.records())
-            .filter(|r| {
-                !(forget
-                    && matches!(
+        if self.forget_offsets_on_load {
+            let records: Vec<Record> = batches
+                .iter()
+                .flat_map(|b| b.records())
+                .filter(|r| {
+                    !matches!(
                         GroupRecord::from_record(r),
                         Some(GroupRecord::OffsetCommit(..))
-                    ))
-            })
-            .collect();
-        self.coordinator.load(tp.partition, &records, env.now_ms());
+                    )
+                })
+                .collect();
+            self.coordinator.load(tp.partition, &records, env.now_ms());
+        } else {
+            self.coordinator
+                .load_batches(tp.partition, &batches, env.now_ms());
+        }
         self.schedule_tick(env);
     }
 
@@ -222,11 +237,13 @@ impl GroupCoordinatorService {
                     id,
                     partition,
                     records,
+                    producer,
                 } => {
                     let appended = match self.offsets_topic {
                         Some(topic) => {
                             let tp = TopicIdPartition::new(topic, partition);
-                            replicas.append_internal(env, id, &tp, records, self.commit_timeout_ms)
+                            let timeout = self.commit_timeout_ms;
+                            replicas.append_internal_batch(env, id, &tp, records, producer, timeout)
                         }
                         None => Some(Errors::UnknownTopicOrPartition),
                     };

@@ -156,6 +156,16 @@ impl ProducerStateManager {
         Ok(())
     }
 
+    /// Kafka's epoch validation of an append a coordinator makes for a
+    /// producer (`AppendOrigin.COORDINATOR`: no sequence to check): an
+    /// epoch older than the producer's newest here is fenced.
+    pub fn check_epoch(&self, producer_id: i64, producer_epoch: i16) -> Result<(), Errors> {
+        match self.producers.get(&producer_id) {
+            Some(entry) if producer_epoch < entry.epoch => Err(Errors::InvalidProducerEpoch),
+            _ => Ok(()),
+        }
+    }
+
     /// Records a batch now in the log (as leader, follower, or on recovery).
     pub fn update(&mut self, batch: &RecordBatch) {
         if batch.producer_id < 0 {

@@ -10,6 +10,7 @@ use sim::Nanos;
 use super::fetch_session::FetchContext;
 use super::BrokerTimer;
 use crate::errors::Errors;
+use crate::log::ControlRecordType;
 use crate::node::{Address, Deadline, Env};
 use crate::protocol::{FetchPartition, IsolationLevel, TopicIdPartition};
 
@@ -24,12 +25,13 @@ pub struct ReplyTo {
 
 /// Who waits for a produce: a client, a transaction coordinator, or the
 /// broker's own group coordinator.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ProduceWaiter {
     /// A client's ProduceRequest.
     Client(ReplyTo),
-    /// A transaction coordinator's WriteTxnMarkersRequest.
-    TxnMarkers(ReplyTo),
+    /// A transaction coordinator's WriteTxnMarkersRequest, with each
+    /// producer's transaction result.
+    TxnMarkers(ReplyTo, Vec<(i64, ControlRecordType)>),
     /// The group coordinator's append with this id.
     Internal(u64),
 }

@@ -34,7 +34,7 @@ use super::{BrokerObs, BrokerTimer};
 use crate::controller::rpc::{ControllerRequest, ControllerResponse};
 use crate::errors::Errors;
 use crate::group::offsets_topic::CONSUMER_OFFSETS;
-use crate::log::{EndTransactionMarker, Record, RecordBatch};
+use crate::log::{ControlRecordType, EndTransactionMarker, Record, RecordBatch};
 use crate::metadata::MetadataImage;
 use crate::node::{Address, DiskView, Env};
 use crate::protocol::{
@@ -54,6 +54,17 @@ pub enum ReplicaEvent {
     StoppedLeading(TopicIdPartition),
     /// An internal partition's high watermark moved.
     HighWatermarkMoved(TopicIdPartition),
+    /// A transaction marker of `producer_id` was written to an offsets
+    /// partition and replicated: its transactional offset commits there
+    /// complete.
+    TxnCompleted {
+        /// The offsets partition.
+        tp: TopicIdPartition,
+        /// The transactional producer.
+        producer_id: i64,
+        /// COMMIT (true) or ABORT.
+        committed: bool,
+    },
     /// A coordinator's append `id` to `tp` ended (None: committed).
     InternalAppendDone {
         /// The partition appended to.
@@ -72,6 +83,7 @@ impl ReplicaEvent {
             ReplicaEvent::BecameLeader(tp)
             | ReplicaEvent::StoppedLeading(tp)
             | ReplicaEvent::HighWatermarkMoved(tp)
+            | ReplicaEvent::TxnCompleted { tp, .. }
             | ReplicaEvent::InternalAppendDone { tp, .. } => *tp,
         }
     }
@@ -773,7 +785,10 @@ impl ReplicaManager {
             }
         }
         let delayed = DelayedProduce {
-            waiter: ProduceWaiter::TxnMarkers(reply_to),
+            waiter: ProduceWaiter::TxnMarkers(
+                reply_to,
+                markers.iter().map(|m| (m.producer_id, m.result)).collect(),
+            ),
             acks: -1,
             parts,
             deadline: env.now() + WRITE_TXN_MARKERS_TIMEOUT_MS * MILLIS,
@@ -794,6 +809,22 @@ impl ReplicaManager {
         records: Vec<Record>,
         timeout_ms: u64,
     ) -> Option<Errors> {
+        self.append_internal_batch(env, id, tp, records, None, timeout_ms)
+    }
+
+    /// [`ReplicaManager::append_internal`] of a batch that is part of the
+    /// transaction of `producer` (id, epoch) when one is given: the group
+    /// coordinator's TxnOffsetCommit records, which the partition's
+    /// producer state then holds open until the transaction's marker.
+    pub fn append_internal_batch(
+        &mut self,
+        env: &mut Env<'_>,
+        id: u64,
+        tp: &TopicIdPartition,
+        records: Vec<Record>,
+        producer: Option<(i64, i16)>,
+        timeout_ms: u64,
+    ) -> Option<Errors> {
         let now_ms = env.now_ms();
         let p = match self.partitions.get_mut(tp).filter(|p| p.is_leader()) {
             Some(p) => p,
@@ -804,8 +835,19 @@ impl ReplicaManager {
         }
         let mut out = Vec::new();
         let epoch = p.leader_epoch;
-        let written = RecordBatch::of(0, epoch, (-1, -1, -1), &records);
+        let written = match producer {
+            Some((producer_id, producer_epoch)) => {
+                if let Err(e) = p.producers.check_epoch(producer_id, producer_epoch) {
+                    return Some(e);
+                }
+                RecordBatch::transactional_of(producer_id, producer_epoch, &records)
+            }
+            None => RecordBatch::of(0, epoch, (-1, -1, -1), &records),
+        };
         let batch = p.log.append_as_leader(&written, epoch, now_ms, &mut out);
+        if producer.is_some() {
+            p.producers.update(&batch);
+        }
         self.apply_log(env, tp, out);
         let delayed = DelayedProduce {
             waiter: ProduceWaiter::Internal(id),
@@ -885,7 +927,22 @@ impl ReplicaManager {
                 self.events
                     .push(ReplicaEvent::InternalAppendDone { tp, id, error });
             }
-            ProduceWaiter::TxnMarkers(to) => {
+            ProduceWaiter::TxnMarkers(to, results) => {
+                // The group coordinator completes the transactional offset
+                // commits of a producer once its marker in their offsets
+                // partition is written (Kafka's onTransactionCompleted).
+                for p in &d.parts {
+                    let result = results.iter().find(|(pid, _)| *pid == p.producer_id);
+                    if let (None, Some(&(producer_id, result))) = (error_of(p.outcome), result) {
+                        if Some(p.tp.topic_id) == self.offsets_topic {
+                            self.events.push(ReplicaEvent::TxnCompleted {
+                                tp: p.tp,
+                                producer_id,
+                                committed: result == ControlRecordType::Commit,
+                            });
+                        }
+                    }
+                }
                 let results = d
                     .parts
                     .into_iter()

@@ -381,6 +381,7 @@ impl BrokerServer {
             }
             request @ (KafkaRequest::InitProducerId { .. }
             | KafkaRequest::AddPartitionsToTxn { .. }
+            | KafkaRequest::AddOffsetsToTxn { .. }
             | KafkaRequest::EndTxn { .. }) => self.on_txn_request(env, reply_to, request),
             KafkaRequest::FindCoordinator { key_type, key } => {
                 let image = self.served_image();

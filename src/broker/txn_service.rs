@@ -19,7 +19,7 @@
 //! `__transaction_state` topic: the service then never arms a timer nor
 //! sends a request, so transactions cost such runs nothing.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 
 use sim::MILLIS;
 
@@ -29,6 +29,7 @@ use super::purgatory::ReplyTo;
 use super::replica_manager::{reply, ReplicaEvent, ReplicaManager};
 use super::BrokerTimer;
 use crate::errors::Errors;
+use crate::group::offsets_topic::{partition_for as offsets_partition_for, CONSUMER_OFFSETS};
 use crate::log::{ControlRecordType, Record};
 use crate::metadata::MetadataImage;
 use crate::node::{Address, Deadline, Env, NetworkClient};
@@ -68,6 +69,14 @@ pub struct TxnCoordinatorService {
     commit_aborted: bool,
     /// Test-only bug: markers are never sent.
     drop_markers: bool,
+    /// `__consumer_offsets` in the run's topic table, and
+    /// `offsets.topic.num.partitions`: AddOffsetsToTxn adds a group's
+    /// offsets partition to a transaction.
+    offsets_topic: Option<TopicId>,
+    offsets_partitions: u32,
+    /// AddOffsetsToTxn requests waiting for their answer (the coordinator
+    /// handles them as the AddPartitionsToTxn of the offsets partition).
+    add_offsets: BTreeSet<ReplyTo>,
 }
 
 impl TxnCoordinatorService {
@@ -88,6 +97,9 @@ impl TxnCoordinatorService {
             marker_retry: Deadline::default(),
             commit_aborted: config.commit_aborted_transactions,
             drop_markers: config.drop_txn_markers,
+            offsets_topic: topics.id(CONSUMER_OFFSETS),
+            offsets_partitions: config.offsets_topic_num_partitions,
+            add_offsets: BTreeSet::new(),
         }
     }
 
@@ -116,7 +128,7 @@ impl TxnCoordinatorService {
     }
 
     /// A transactional request: InitProducerId with a transactional id,
-    /// AddPartitionsToTxn or EndTxn (others are not the coordinator's and
+    /// AddPartitionsToTxn, AddOffsetsToTxn or EndTxn (others are not the coordinator's and
     /// are dropped). `allocate` hands out a new producer id (the broker's
     /// ProducerIdManager).
     pub fn handle(
@@ -150,6 +162,34 @@ impl TxnCoordinatorService {
                 partitions,
             } => {
                 let partitions = partitions.into_iter().collect();
+                self.coordinator.handle_add_partitions(
+                    reply_to,
+                    &transactional_id,
+                    producer_id,
+                    producer_epoch,
+                    &partitions,
+                    TransactionVersion(1),
+                    now_ms,
+                    &mut out,
+                );
+            }
+            KafkaRequest::AddOffsetsToTxn {
+                transactional_id,
+                producer_id,
+                producer_epoch,
+                group_id,
+            } => {
+                // Kafka's handleAddOffsetsToTxnRequest: the group's offsets
+                // partition joins the transaction like any other partition,
+                // so that the markers reach the group coordinator.
+                let Some(topic) = self.offsets_topic else {
+                    let error = Some(Errors::UnknownTopicOrPartition);
+                    reply(env, reply_to, KafkaResponse::AddOffsetsToTxn { error });
+                    return;
+                };
+                let partition = offsets_partition_for(&group_id, self.offsets_partitions);
+                let partitions = [TopicIdPartition::new(topic, partition)].into();
+                self.add_offsets.insert(reply_to);
                 self.coordinator.handle_add_partitions(
                     reply_to,
                     &transactional_id,
@@ -209,6 +249,8 @@ impl TxnCoordinatorService {
                     .on_append_done(id, error, env.now_ms() as i64, &mut out);
                 self.apply(env, replicas, out);
             }
+            // Markers reaching offsets partitions are the group coordinator's.
+            ReplicaEvent::TxnCompleted { .. } => {}
         }
     }
 
@@ -322,7 +364,17 @@ impl TxnCoordinatorService {
         let mut written = Vec::new();
         while let Some(o) = queue.pop_front() {
             match o {
-                TxnOutput::Reply(to, response) => reply(env, to, to_kafka(response)),
+                TxnOutput::Reply(to, response) => {
+                    let response = match response {
+                        TxnResponse::AddPartitionsToTxn { error }
+                            if self.add_offsets.remove(&to) =>
+                        {
+                            KafkaResponse::AddOffsetsToTxn { error }
+                        }
+                        other => to_kafka(other),
+                    };
+                    reply(env, to, response)
+                }
                 TxnOutput::Append {
                     id,
                     partition,

@@ -9,14 +9,24 @@
 //! Sans-IO like [`ClassicGroup`]: the host appends the records of an
 //! [`CoordinatorOutput::Append`] to the partition as its leader and reports
 //! the outcome through [`GroupCoordinator::on_append_done`].
+//!
+//! Transactional offset commits (TxnOffsetCommit, KIP-98 and KIP-447) are
+//! written to the log in the producer's transaction and kept pending per
+//! producer id (Kafka's `pendingTransactionalOffsetCommits`) until the
+//! transaction's marker in the offsets partition completes them
+//! ([`GroupCoordinator::complete_transaction`]): a COMMIT makes them the
+//! group's committed offsets, an ABORT drops them. An OffsetFetch that
+//! requires stable offsets (a read_committed consumer) is answered
+//! UNSTABLE_OFFSET_COMMIT while a partition has a pending one.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use super::classic::{ClassicGroup, GroupOutput, GroupResponse, JoinGroup, SyncGroup};
 use super::offsets_topic::partition_for;
 use super::records::{GroupRecord, LoadedGroups, OffsetCommitValue};
 use crate::errors::Errors;
-use crate::log::Record;
+use crate::log::{ControlRecordType, Record, RecordBatch};
 use crate::protocol::TopicPartition;
 
 /// A request to the coordinator of `group`.
@@ -58,6 +68,27 @@ pub enum CoordinatorRequest {
     OffsetFetch {
         /// The partitions.
         partitions: Vec<TopicPartition>,
+        /// KIP-447 `RequireStable` (set by read_committed consumers): no
+        /// answer while a transactional commit of them is pending.
+        require_stable: bool,
+    },
+    /// TxnOffsetCommit (`sendOffsetsToTransaction`): offsets committed in
+    /// the producer's transaction, fenced by the consumer's generation.
+    TxnOffsetCommit {
+        /// The producer's `transactional.id`.
+        transactional_id: String,
+        /// The producer id.
+        producer_id: i64,
+        /// Its epoch.
+        producer_epoch: i16,
+        /// The consumer's generation (-1: no group metadata).
+        generation_id: i32,
+        /// The consumer's member id.
+        member_id: String,
+        /// `group.instance.id`.
+        group_instance_id: Option<String>,
+        /// Partition, offset, leader epoch.
+        offsets: Vec<(TopicPartition, u64, i32)>,
     },
 }
 
@@ -68,6 +99,11 @@ pub enum CoordinatorResponse {
     Group(GroupResponse),
     /// OffsetCommitResponse: per partition, the error if it failed.
     OffsetCommit {
+        /// Per partition.
+        results: Vec<(TopicPartition, Option<Errors>)>,
+    },
+    /// TxnOffsetCommitResponse: per partition, the error if it failed.
+    TxnOffsetCommit {
         /// Per partition.
         results: Vec<(TopicPartition, Option<Errors>)>,
     },
@@ -94,6 +130,9 @@ pub enum CoordinatorOutput<R> {
         partition: u32,
         /// The records.
         records: Vec<Record>,
+        /// The transaction (producer id, epoch) they are written in, for a
+        /// TxnOffsetCommit.
+        producer: Option<(i64, i16)>,
     },
 }
 
@@ -112,7 +151,19 @@ enum PendingAppend<R> {
         group: String,
         offsets: Vec<(TopicPartition, OffsetCommitValue)>,
     },
+    /// A TxnOffsetCommit to answer: its offsets become pending once written.
+    TxnCommit {
+        reply: R,
+        group: String,
+        producer_id: i64,
+        offsets: Vec<(TopicPartition, OffsetCommitValue)>,
+    },
 }
+
+/// Offsets committed in transactions not completed yet: producer id ->
+/// group -> partition -> offset.
+type PendingTxnOffsets =
+    BTreeMap<i64, BTreeMap<String, BTreeMap<TopicPartition, OffsetCommitValue>>>;
 
 /// The coordinator of one broker.
 #[derive(Clone, Debug)]
@@ -123,6 +174,8 @@ pub struct GroupCoordinator<R> {
     owned: BTreeSet<u32>,
     groups: BTreeMap<String, ClassicGroup<R>>,
     offsets: BTreeMap<String, BTreeMap<TopicPartition, OffsetCommitValue>>,
+    /// Transactional offset commits waiting for their transaction's marker.
+    pending_txn: PendingTxnOffsets,
     appends: BTreeMap<u64, (u32, PendingAppend<R>)>,
     next_append: u64,
     initial_rebalance_delay_ms: u64,
@@ -136,6 +189,7 @@ impl<R: Clone> GroupCoordinator<R> {
             owned: BTreeSet::new(),
             groups: BTreeMap::new(),
             offsets: BTreeMap::new(),
+            pending_txn: BTreeMap::new(),
             appends: BTreeMap::new(),
             next_append: 0,
             initial_rebalance_delay_ms: super::classic::GROUP_INITIAL_REBALANCE_DELAY_MS,
@@ -174,7 +228,49 @@ impl<R: Clone> GroupCoordinator<R> {
     }
 
     /// This broker became leader of offsets partition `partition`, whose log
-    /// holds `records`: load its groups and offsets.
+    /// holds `batches`: load its groups and offsets. A transaction's offset
+    /// commits take effect where its COMMIT marker stands in the log, an
+    /// aborted one's never, and those of transactions still open are
+    /// loaded as pending.
+    pub fn load_batches(&mut self, partition: u32, batches: &[Arc<RecordBatch>], now_ms: u64) {
+        let mut ordered: Vec<Record> = Vec::new();
+        let mut open: BTreeMap<i64, Vec<Record>> = BTreeMap::new();
+        for batch in batches {
+            if let Some(marker) = batch.end_txn_marker_of() {
+                let records = open.remove(&batch.producer_id).unwrap_or_default();
+                if marker.control_type == ControlRecordType::Commit {
+                    ordered.extend(records);
+                }
+            } else if batch.is_transactional() {
+                open.entry(batch.producer_id)
+                    .or_default()
+                    .extend(batch.records());
+            } else {
+                ordered.extend(batch.records());
+            }
+        }
+        self.load(partition, &ordered, now_ms);
+        for (producer_id, records) in open {
+            for record in &records {
+                if let Some(GroupRecord::OffsetCommit(group, tp, Some(value))) =
+                    GroupRecord::from_record(record)
+                {
+                    if self.partition_of(&group) == partition {
+                        self.pending_txn
+                            .entry(producer_id)
+                            .or_default()
+                            .entry(group)
+                            .or_default()
+                            .insert(tp, value);
+                    }
+                }
+            }
+        }
+    }
+
+    /// This broker became leader of offsets partition `partition`, whose log
+    /// holds `records` (none of them transactional): load its groups and
+    /// offsets.
     pub fn load<'a>(
         &mut self,
         partition: u32,
@@ -224,6 +320,11 @@ impl<R: Clone> GroupCoordinator<R> {
             }
             self.offsets.remove(&name);
         }
+        let num_partitions = self.num_partitions;
+        for groups in self.pending_txn.values_mut() {
+            groups.retain(|g, _| partition_for(g, num_partitions) != partition);
+        }
+        self.pending_txn.retain(|_, groups| !groups.is_empty());
         let failed: Vec<u64> = self
             .appends
             .iter()
@@ -231,16 +332,26 @@ impl<R: Clone> GroupCoordinator<R> {
             .map(|(&id, _)| id)
             .collect();
         for id in failed {
-            if let Some((_, PendingAppend::Commit { reply, offsets, .. })) =
-                self.appends.remove(&id)
-            {
-                out.push(CoordinatorOutput::Reply(
-                    reply,
-                    commit_error(
-                        offsets.into_iter().map(|(tp, _)| tp),
-                        Errors::NotCoordinator,
-                    ),
-                ));
+            match self.appends.remove(&id) {
+                Some((_, PendingAppend::Commit { reply, offsets, .. })) => {
+                    out.push(CoordinatorOutput::Reply(
+                        reply,
+                        commit_error(
+                            offsets.into_iter().map(|(tp, _)| tp),
+                            Errors::NotCoordinator,
+                        ),
+                    ))
+                }
+                Some((_, PendingAppend::TxnCommit { reply, offsets, .. })) => {
+                    out.push(CoordinatorOutput::Reply(
+                        reply,
+                        txn_commit_error(
+                            offsets.into_iter().map(|(tp, _)| tp),
+                            Errors::NotCoordinator,
+                        ),
+                    ))
+                }
+                _ => {}
             }
         }
     }
@@ -342,29 +453,8 @@ impl<R: Clone> GroupCoordinator<R> {
                         commit_error(offsets.into_iter().map(|(tp, ..)| tp), e),
                     )),
                     Ok(()) => {
-                        let values: Vec<(TopicPartition, OffsetCommitValue)> = offsets
-                            .into_iter()
-                            .map(|(tp, offset, leader_epoch)| {
-                                let value = OffsetCommitValue {
-                                    offset,
-                                    leader_epoch,
-                                    metadata: String::new(),
-                                    commit_timestamp_ms: now_ms,
-                                };
-                                (tp, value)
-                            })
-                            .collect();
-                        let records = values
-                            .iter()
-                            .map(|(tp, v)| {
-                                GroupRecord::OffsetCommit(
-                                    group_id.to_owned(),
-                                    tp.clone(),
-                                    Some(v.clone()),
-                                )
-                                .to_record(now_ms)
-                            })
-                            .collect();
+                        let values = offset_values(offsets, now_ms);
+                        let records = offset_records(group_id, &values, now_ms);
                         self.append(
                             group_id,
                             records,
@@ -378,7 +468,69 @@ impl<R: Clone> GroupCoordinator<R> {
                     }
                 }
             }
-            CoordinatorRequest::OffsetFetch { partitions } => {
+            CoordinatorRequest::TxnOffsetCommit {
+                transactional_id: _,
+                producer_id,
+                producer_epoch,
+                generation_id,
+                member_id,
+                group_instance_id,
+                offsets,
+            } => {
+                let valid = match self.groups.get(group_id) {
+                    Some(group) => group.validate_txn_offset_commit(
+                        &member_id,
+                        group_instance_id.as_deref(),
+                        generation_id,
+                    ),
+                    None if generation_id < 0 => Ok(()),
+                    None => Err(Errors::IllegalGeneration),
+                };
+                match valid {
+                    Err(e) => out.push(CoordinatorOutput::Reply(
+                        reply,
+                        txn_commit_error(offsets.into_iter().map(|(tp, ..)| tp), e),
+                    )),
+                    Ok(()) => {
+                        let values = offset_values(offsets, now_ms);
+                        let records = offset_records(group_id, &values, now_ms);
+                        self.append_in(
+                            group_id,
+                            records,
+                            Some((producer_id, producer_epoch)),
+                            PendingAppend::TxnCommit {
+                                reply,
+                                group: group_id.to_owned(),
+                                producer_id,
+                                offsets: values,
+                            },
+                            out,
+                        );
+                    }
+                }
+            }
+            CoordinatorRequest::OffsetFetch {
+                partitions,
+                require_stable,
+            } => {
+                let unstable = require_stable
+                    && self.pending_txn.values().any(|groups| {
+                        groups
+                            .get(group_id)
+                            .is_some_and(|p| partitions.iter().any(|tp| p.contains_key(tp)))
+                    });
+                if unstable {
+                    // Kafka answers the partition UNSTABLE_OFFSET_COMMIT and
+                    // the consumer raises it for the whole fetch, then retries.
+                    out.push(CoordinatorOutput::Reply(
+                        reply,
+                        CoordinatorResponse::OffsetFetch {
+                            error: Some(Errors::UnstableOffsetCommit),
+                            offsets: Vec::new(),
+                        },
+                    ));
+                    return;
+                }
                 let committed = self.offsets.get(group_id);
                 let offsets = partitions
                     .into_iter()
@@ -408,6 +560,18 @@ impl<R: Clone> GroupCoordinator<R> {
         pending: PendingAppend<R>,
         out: &mut Vec<CoordinatorOutput<R>>,
     ) {
+        self.append_in(group_id, records, None, pending, out);
+    }
+
+    /// An append of `records`, in `producer`'s transaction when one is given.
+    fn append_in(
+        &mut self,
+        group_id: &str,
+        records: Vec<Record>,
+        producer: Option<(i64, i16)>,
+        pending: PendingAppend<R>,
+        out: &mut Vec<CoordinatorOutput<R>>,
+    ) {
         self.next_append += 1;
         let id = self.next_append;
         let partition = self.partition_of(group_id);
@@ -416,7 +580,56 @@ impl<R: Clone> GroupCoordinator<R> {
             id,
             partition,
             records,
+            producer,
         });
+    }
+
+    /// The marker of `producer_id`'s transaction was written to offsets
+    /// partition `partition`: its pending offset commits of the groups
+    /// there become committed (COMMIT) or are dropped (ABORT). Returns, per
+    /// group, the offsets that became committed.
+    pub fn complete_transaction(
+        &mut self,
+        partition: u32,
+        producer_id: i64,
+        committed: bool,
+    ) -> Vec<(String, Vec<(TopicPartition, u64)>)> {
+        let Some(groups) = self.pending_txn.get_mut(&producer_id) else {
+            return Vec::new();
+        };
+        let num_partitions = self.num_partitions;
+        let here: Vec<String> = groups
+            .keys()
+            .filter(|g| partition_for(g, num_partitions) == partition)
+            .cloned()
+            .collect();
+        let mut done = Vec::new();
+        for group in here {
+            let Some(offsets) = groups.remove(&group) else {
+                continue;
+            };
+            if !committed {
+                continue;
+            }
+            let list = offsets
+                .iter()
+                .map(|(tp, v)| (tp.clone(), v.offset))
+                .collect();
+            self.offsets
+                .entry(group.clone())
+                .or_default()
+                .extend(offsets);
+            done.push((group, list));
+        }
+        if groups.is_empty() {
+            self.pending_txn.remove(&producer_id);
+        }
+        done
+    }
+
+    /// Whether `group` has offsets committed in a transaction not completed yet.
+    pub fn has_pending_txn_offsets(&self, group: &str) -> bool {
+        self.pending_txn.values().any(|g| g.contains_key(group))
     }
 
     /// Turns a group's outputs into the coordinator's: replies pass through,
@@ -521,6 +734,36 @@ impl<R: Clone> GroupCoordinator<R> {
                     ));
                 }
             },
+            PendingAppend::TxnCommit {
+                reply,
+                group,
+                producer_id,
+                offsets,
+            } => match error {
+                Some(e) => out.push(CoordinatorOutput::Reply(
+                    reply,
+                    txn_commit_error(offsets.into_iter().map(|(tp, _)| tp), e),
+                )),
+                None => {
+                    let pending = self
+                        .pending_txn
+                        .entry(producer_id)
+                        .or_default()
+                        .entry(group)
+                        .or_default();
+                    let results = offsets
+                        .into_iter()
+                        .map(|(tp, value)| {
+                            pending.insert(tp.clone(), value);
+                            (tp, None)
+                        })
+                        .collect();
+                    out.push(CoordinatorOutput::Reply(
+                        reply,
+                        CoordinatorResponse::TxnOffsetCommit { results },
+                    ));
+                }
+            },
         }
     }
 
@@ -578,6 +821,49 @@ fn commit_error(
     }
 }
 
+fn txn_commit_error(
+    partitions: impl Iterator<Item = TopicPartition>,
+    error: Errors,
+) -> CoordinatorResponse {
+    CoordinatorResponse::TxnOffsetCommit {
+        results: partitions.map(|tp| (tp, Some(error))).collect(),
+    }
+}
+
+/// The values an OffsetCommit or TxnOffsetCommit writes.
+fn offset_values(
+    offsets: Vec<(TopicPartition, u64, i32)>,
+    now_ms: u64,
+) -> Vec<(TopicPartition, OffsetCommitValue)> {
+    offsets
+        .into_iter()
+        .map(|(tp, offset, leader_epoch)| {
+            let value = OffsetCommitValue {
+                offset,
+                leader_epoch,
+                metadata: String::new(),
+                commit_timestamp_ms: now_ms,
+            };
+            (tp, value)
+        })
+        .collect()
+}
+
+/// The offset commit records of `values` for `group`.
+fn offset_records(
+    group: &str,
+    values: &[(TopicPartition, OffsetCommitValue)],
+    now_ms: u64,
+) -> Vec<Record> {
+    values
+        .iter()
+        .map(|(tp, v)| {
+            GroupRecord::OffsetCommit(group.to_owned(), tp.clone(), Some(v.clone()))
+                .to_record(now_ms)
+        })
+        .collect()
+}
+
 /// `error` in the shape of the request's response.
 pub fn error_response(request: &CoordinatorRequest, error: Errors) -> CoordinatorResponse {
     let e = Some(error);
@@ -602,6 +888,9 @@ pub fn error_response(request: &CoordinatorRequest, error: Errors) -> Coordinato
         }
         CoordinatorRequest::OffsetCommit { offsets, .. } => {
             commit_error(offsets.iter().map(|(tp, ..)| tp.clone()), error)
+        }
+        CoordinatorRequest::TxnOffsetCommit { offsets, .. } => {
+            txn_commit_error(offsets.iter().map(|(tp, ..)| tp.clone()), error)
         }
         CoordinatorRequest::OffsetFetch { .. } => CoordinatorResponse::OffsetFetch {
             error: e,

@@ -8,7 +8,9 @@ use super::coordinator::{
 };
 use super::offsets_topic::partition_for;
 use crate::errors::Errors;
-use crate::log::Record;
+use std::sync::Arc;
+
+use crate::log::{ControlRecordType, EndTransactionMarker, Record, RecordBatch};
 use crate::protocol::TopicPartition;
 
 const GROUP: &str = "billing";
@@ -18,6 +20,8 @@ const PARTITIONS: u32 = 50;
 struct Broker {
     coordinator: GroupCoordinator<u32>,
     log: Vec<Record>,
+    /// The same appends as batches (transactional ones as the producer's).
+    batches: Vec<Arc<RecordBatch>>,
     out: Vec<CoordinatorOutput<u32>>,
     next_reply: u32,
     next_id: u32,
@@ -30,6 +34,7 @@ impl Broker {
         Self {
             coordinator,
             log: records.to_vec(),
+            batches: Vec::new(),
             out: Vec::new(),
             next_reply: 0,
             next_id: 0,
@@ -73,12 +78,18 @@ impl Broker {
                 id,
                 partition,
                 records,
+                producer,
             } = self.out.remove(i)
             else {
                 unreachable!()
             };
             assert_eq!(partition, partition_for(GROUP, PARTITIONS));
             if error.is_none() {
+                let batch = match producer {
+                    Some((pid, epoch)) => RecordBatch::transactional_of(pid, epoch, &records),
+                    None => RecordBatch::of(0, 0, (-1, -1, -1), &records),
+                };
+                self.batches.push(Arc::new(batch));
                 self.log.extend(records);
             }
             self.coordinator
@@ -161,11 +172,55 @@ impl Broker {
         )
     }
 
+    fn txn_commit(&mut self, now: u64, generation_id: i32, member_id: &str, offset: u64) -> u32 {
+        self.send(
+            now,
+            CoordinatorRequest::TxnOffsetCommit {
+                transactional_id: "etl-0".to_owned(),
+                producer_id: 7,
+                producer_epoch: 0,
+                generation_id,
+                member_id: member_id.to_owned(),
+                group_instance_id: None,
+                offsets: vec![(TopicPartition::new("orders", 0), offset, 2)],
+            },
+        )
+    }
+
+    /// The transaction's marker reaches the offsets partition.
+    fn marker(&mut self, committed: bool) {
+        let control_type = if committed {
+            ControlRecordType::Commit
+        } else {
+            ControlRecordType::Abort
+        };
+        let marker = EndTransactionMarker {
+            control_type,
+            coordinator_epoch: 0,
+        };
+        self.batches
+            .push(Arc::new(RecordBatch::end_txn_marker(7, 0, marker, 0)));
+        self.coordinator
+            .complete_transaction(partition_for(GROUP, PARTITIONS), 7, committed);
+    }
+
+    fn fetch_stable(&mut self) -> CoordinatorResponse {
+        let r = self.send(
+            0,
+            CoordinatorRequest::OffsetFetch {
+                partitions: vec![TopicPartition::new("orders", 0)],
+                require_stable: true,
+            },
+        );
+        self.answer(r).expect("answered at once")
+    }
+
     fn fetch(&mut self) -> Option<(u64, i32)> {
         let r = self.send(
             0,
             CoordinatorRequest::OffsetFetch {
                 partitions: vec![TopicPartition::new("orders", 0)],
+                require_stable: false,
             },
         );
         match self.answer(r) {
@@ -278,4 +333,104 @@ fn a_new_coordinator_loads_the_group_and_its_offsets_from_the_log() {
         Some(CoordinatorResponse::OffsetCommit { results }) if results[0].1 == Some(Errors::NotCoordinator)
     ));
     assert!(!b.coordinator.owns(GROUP));
+}
+
+#[test]
+fn a_txn_offset_commit_is_pending_until_its_commit_marker_and_unstable_meanwhile() {
+    let mut b = Broker::leading(&[]);
+    let member = b.one_stable_member();
+    let r = b.commit(1_000, 1, &member, 10);
+    b.complete_appends(1_000, None);
+    assert!(b.answer(r).is_some());
+    let r = b.txn_commit(2_000, 1, &member, 42);
+    assert_eq!(b.complete_appends(2_000, None), 1);
+    assert_eq!(
+        b.answer(r),
+        Some(CoordinatorResponse::TxnOffsetCommit {
+            results: vec![(TopicPartition::new("orders", 0), None)]
+        })
+    );
+    // Written, not committed: a read_uncommitted fetch sees the old offset,
+    // a read_committed one is told to wait (KIP-447).
+    assert_eq!(b.fetch(), Some((10, 2)));
+    assert_eq!(
+        b.fetch_stable(),
+        CoordinatorResponse::OffsetFetch {
+            error: Some(Errors::UnstableOffsetCommit),
+            offsets: Vec::new()
+        }
+    );
+    b.marker(true);
+    assert_eq!(b.fetch(), Some((42, 2)));
+    assert!(matches!(
+        b.fetch_stable(),
+        CoordinatorResponse::OffsetFetch { error: None, .. }
+    ));
+}
+
+#[test]
+fn an_aborted_transactions_offsets_are_dropped() {
+    let mut b = Broker::leading(&[]);
+    let member = b.one_stable_member();
+    b.txn_commit(2_000, 1, &member, 42);
+    b.complete_appends(2_000, None);
+    b.marker(false);
+    assert_eq!(b.fetch(), None);
+    assert!(!b.coordinator.has_pending_txn_offsets(GROUP));
+}
+
+#[test]
+fn a_txn_offset_commit_of_an_old_generation_is_fenced_kip_447() {
+    let mut b = Broker::leading(&[]);
+    let member = b.one_stable_member();
+    let r = b.txn_commit(2_000, 0, &member, 42);
+    assert_eq!(
+        b.answer(r),
+        Some(CoordinatorResponse::TxnOffsetCommit {
+            results: vec![(
+                TopicPartition::new("orders", 0),
+                Some(Errors::IllegalGeneration)
+            )]
+        })
+    );
+    let r = b.txn_commit(2_000, 1, "zombie", 42);
+    assert!(matches!(
+        b.answer(r),
+        Some(CoordinatorResponse::TxnOffsetCommit { results }) if results[0].1 == Some(Errors::UnknownMemberId)
+    ));
+    assert_eq!(b.complete_appends(2_000, None), 0, "nothing written");
+}
+
+#[test]
+fn loading_applies_committed_transactions_at_their_marker_and_keeps_open_ones_pending() {
+    let mut b = Broker::leading(&[]);
+    let member = b.one_stable_member();
+    b.txn_commit(2_000, 1, &member, 42);
+    b.complete_appends(2_000, None);
+    b.marker(true);
+    b.txn_commit(3_000, 1, &member, 50);
+    b.complete_appends(3_000, None);
+    // A new leader loads the log: 42 committed, 50 still open.
+    let mut loaded = GroupCoordinator::<u32>::new(PARTITIONS);
+    loaded.load_batches(partition_for(GROUP, PARTITIONS), &b.batches, 4_000);
+    assert_eq!(
+        loaded
+            .committed(GROUP)
+            .and_then(|c| c.get(&TopicPartition::new("orders", 0)))
+            .map(|v| v.offset),
+        Some(42)
+    );
+    assert!(loaded.has_pending_txn_offsets(GROUP));
+    // Aborted after all: the load drops it with its marker.
+    b.marker(false);
+    let mut loaded = GroupCoordinator::<u32>::new(PARTITIONS);
+    loaded.load_batches(partition_for(GROUP, PARTITIONS), &b.batches, 5_000);
+    assert!(!loaded.has_pending_txn_offsets(GROUP));
+    assert_eq!(
+        loaded
+            .committed(GROUP)
+            .and_then(|c| c.get(&TopicPartition::new("orders", 0)))
+            .map(|v| v.offset),
+        Some(42)
+    );
 }

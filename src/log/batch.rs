@@ -305,6 +305,18 @@ impl RecordBatch {
         batch
     }
 
+    /// The transactional batch of `records` (at least one) a coordinator
+    /// writes for a producer's transaction (the group coordinator's
+    /// TxnOffsetCommit: Kafka's `MemoryRecords.withTransactionalRecords`,
+    /// no sequence).
+    pub fn transactional_of(producer_id: i64, producer_epoch: i16, records: &[Record]) -> Self {
+        let mut builder = BatchBuilder::new();
+        for r in records {
+            builder.append(r.key.as_deref(), &r.value, r.timestamp_ms);
+        }
+        builder.build_transactional(producer_id, producer_epoch, NO_SEQUENCE)
+    }
+
     /// The control batch of one end transaction marker (Kafka's
     /// `MemoryRecords.withEndTransactionMarker`): transactional and control,
     /// no sequence, the marker's key and value as its one record.

@@ -3,10 +3,10 @@
 //! replicas, KIP-320 leader epochs), Metadata, InitProducerId,
 //! OffsetForLeaderEpoch and ListOffsets, the group requests: FindCoordinator
 //! and, to the coordinator, JoinGroup, SyncGroup, Heartbeat, LeaveGroup,
-//! OffsetCommit and OffsetFetch; and the transaction requests:
-//! FindCoordinator (key type TRANSACTION), InitProducerId with a
-//! transactional id, AddPartitionsToTxn and EndTxn to the transaction
-//! coordinator, WriteTxnMarkers from it to partition leaders.
+//! OffsetCommit, OffsetFetch and TxnOffsetCommit; and the transaction
+//! requests: FindCoordinator (key type TRANSACTION), InitProducerId with a
+//! transactional id, AddPartitionsToTxn, AddOffsetsToTxn and EndTxn to the
+//! transaction coordinator, WriteTxnMarkers from it to partition leaders.
 
 mod topics;
 mod tp_map;
@@ -232,6 +232,19 @@ pub enum KafkaRequest {
         /// The partitions to add.
         partitions: Vec<TopicIdPartition>,
     },
+    /// AddOffsetsToTxnRequest (`sendOffsetsToTransaction`): adds the
+    /// group's `__consumer_offsets` partition to the producer's transaction,
+    /// before the TxnOffsetCommit to the group coordinator.
+    AddOffsetsToTxn {
+        /// The transactional id.
+        transactional_id: String,
+        /// The producer id.
+        producer_id: i64,
+        /// Its epoch.
+        producer_epoch: i16,
+        /// The consumer group whose offsets the transaction commits.
+        group_id: String,
+    },
     /// EndTxnRequest: commit or abort the producer's transaction.
     EndTxn {
         /// The transactional id.
@@ -361,6 +374,11 @@ pub enum KafkaResponse {
     Group(Box<CoordinatorResponse>),
     /// AddPartitionsToTxnResponse (the one error of all its partitions).
     AddPartitionsToTxn {
+        /// Why it failed, if it did.
+        error: Option<Errors>,
+    },
+    /// AddOffsetsToTxnResponse.
+    AddOffsetsToTxn {
         /// Why it failed, if it did.
         error: Option<Errors>,
     },

@@ -12,7 +12,9 @@ use crate::client::membership::MembershipOutput;
 use crate::errors::Errors;
 use crate::group::coordinator::{CoordinatorRequest, CoordinatorResponse};
 use crate::node::Env;
-use crate::protocol::{CoordinatorType, KafkaRequest, KafkaResponse, TopicPartition};
+use crate::protocol::{
+    CoordinatorType, IsolationLevel, KafkaRequest, KafkaResponse, TopicPartition,
+};
 
 /// Commit errors a commitSync retries (Kafka's RetriableCommitFailedException causes).
 pub(super) fn retriable(error: Errors) -> bool {
@@ -192,6 +194,9 @@ impl Consumer {
                     .iter()
                     .map(|&p| TopicPartition::new(&self.config.topic, p))
                     .collect(),
+                // KIP-447: a read_committed consumer waits for offsets
+                // committed in transactions still open.
+                require_stable: self.config.isolation_level == IsolationLevel::ReadCommitted,
             }),
         };
         let requested_at = env.now();

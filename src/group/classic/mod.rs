@@ -377,6 +377,31 @@ impl<R: Clone> ClassicGroup<R> {
         group_instance_id: Option<&str>,
         generation_id: i32,
     ) -> Result<(), Errors> {
+        self.validate_commit(member_id, group_instance_id, generation_id, false)
+    }
+
+    /// TxnOffsetCommit's validation (KIP-447: a transactional commit is
+    /// fenced by the consumer's generation like any commit). As Kafka's
+    /// `validateOffsetCommit(…, isTransactional = true)`: a commit without
+    /// a member (old clients) passes, and a rebalance in progress does not
+    /// refuse it (the transaction's offsets become visible only with its
+    /// commit marker).
+    pub fn validate_txn_offset_commit(
+        &self,
+        member_id: &str,
+        group_instance_id: Option<&str>,
+        generation_id: i32,
+    ) -> Result<(), Errors> {
+        self.validate_commit(member_id, group_instance_id, generation_id, true)
+    }
+
+    fn validate_commit(
+        &self,
+        member_id: &str,
+        group_instance_id: Option<&str>,
+        generation_id: i32,
+        transactional: bool,
+    ) -> Result<(), Errors> {
         if self.state == GroupState::Dead {
             return Err(Errors::CoordinatorNotAvailable);
         }
@@ -388,10 +413,10 @@ impl<R: Clone> ClassicGroup<R> {
             if generation_id != self.generation_id {
                 return Err(Errors::IllegalGeneration);
             }
-        } else if self.state != GroupState::Empty {
+        } else if !transactional && self.state != GroupState::Empty {
             return Err(Errors::UnknownMemberId);
         }
-        if self.state == GroupState::CompletingRebalance {
+        if !transactional && self.state == GroupState::CompletingRebalance {
             return Err(Errors::RebalanceInProgress);
         }
         Ok(())
