@@ -6,6 +6,7 @@ pub mod admin;
 pub mod consumer;
 pub mod membership;
 pub mod partitioner;
+pub mod pipeline;
 pub mod producer;
 pub mod transaction_manager;
 

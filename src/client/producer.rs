@@ -22,10 +22,11 @@ use super::accumulator::{
 };
 use super::partitioner::{murmur2, to_positive, StickyPartitioner};
 use super::transaction_manager::{
-    TransactionManager, TxnClientState, TxnEnd, TxnRequestKind, TxnStep,
+    TransactionManager, TxnClientState, TxnEnd, TxnOffsets, TxnRequestKind, TxnStep,
 };
 use super::{set_record_id, ProducerObs, TxnOutcome};
 use crate::errors::Errors;
+use crate::group::coordinator::CoordinatorResponse;
 use crate::node::{Address, Deadline, Env, Input, KafkaNodeId, NetworkClient, Timer};
 use crate::protocol::{
     KafkaMsg, KafkaRequest, KafkaResponse, Message, PartitionMetadata, ProduceData, ProduceResult,
@@ -185,6 +186,11 @@ pub struct Producer {
     key_hashes: Vec<u32>,
     /// A transactional producer's transactions.
     txn: Option<Transactions>,
+    /// An application sends its records (a pipeline member), rather than
+    /// the workload's generator.
+    driven: bool,
+    /// Records whose send failed for good or ended unknown, in all.
+    send_failures: u64,
 }
 
 /// A transactional producer's state beside its TransactionManager: the
@@ -202,6 +208,10 @@ struct Transactions {
     not_before: Nanos,
     /// Past the workload's end: its last transaction began.
     last_started: bool,
+    /// How many transactions ended, and how the last one did (for an
+    /// application that drives the producer).
+    ended: u64,
+    last_outcome: Option<TxnOutcome>,
 }
 
 impl Producer {
@@ -259,8 +269,12 @@ impl Producer {
                     commit_sent: false,
                     not_before: 0,
                     last_started: false,
+                    ended: 0,
+                    last_outcome: None,
                 }
             }),
+            driven: false,
+            send_failures: 0,
         };
         producer.refresh_metadata(env);
         producer
@@ -351,7 +365,7 @@ impl Producer {
 
     /// Generates the records due by now, each at its own tick (the workload's rate).
     fn generate(&mut self, env: &mut Env<'_>) {
-        if self.partitions.is_empty() {
+        if self.partitions.is_empty() || self.driven {
             return;
         }
         let due = self.clock.due_by(env.now());
@@ -471,7 +485,7 @@ impl Producer {
             ) || t.ids.len() as u64 >= t.workload.records
                 || env.now() >= self.workload.stop_at_ns
         });
-        if !self.partitions.is_empty() && !blocked {
+        if !self.partitions.is_empty() && !blocked && !self.driven {
             let next_tick = self.clock.tick_of(self.generated);
             if next_tick < self.workload.stop_at_ns {
                 // A record due later starts a batch that lingers from its tick.
@@ -604,6 +618,7 @@ impl Producer {
     fn expire_batch(&mut self, env: &mut Env<'_>, batch: &ProducerBatch) {
         let why = "delivery.timeout.ms expired".to_owned();
         let ids = batch.ids.clone();
+        self.send_failures += ids.len() as u64;
         if batch.attempts == 0 {
             env.observe(ProducerObs::Failed { ids, error: why });
         } else {
@@ -751,6 +766,7 @@ impl Producer {
             return;
         }
         self.accumulator.complete(&batch.tp, batch.id);
+        self.send_failures += batch.ids.len() as u64;
         env.observe(ProducerObs::Indeterminate {
             ids: batch.ids,
             reason: error.name().to_owned(),
@@ -827,7 +843,8 @@ impl Producer {
             return;
         };
         let to = match kind {
-            TxnRequestKind::FindCoordinator => broker,
+            TxnRequestKind::FindCoordinator | TxnRequestKind::FindGroupCoordinator => broker,
+            TxnRequestKind::TxnOffsetCommit => t.manager.group_coordinator().unwrap_or(broker),
             _ => t.manager.coordinator().unwrap_or(broker),
         };
         if kind == TxnRequestKind::EndTxn(true) {
@@ -859,6 +876,14 @@ impl Producer {
                 .manager
                 .on_init_producer_id(error, producer_id, producer_epoch),
             KafkaResponse::AddPartitionsToTxn { error } => t.manager.on_add_partitions(error),
+            KafkaResponse::AddOffsetsToTxn { error } => t.manager.on_add_offsets(error),
+            KafkaResponse::Group(response) => match *response {
+                CoordinatorResponse::TxnOffsetCommit { results } => {
+                    let error = results.iter().find_map(|(_, e)| *e);
+                    t.manager.on_txn_offset_commit(error)
+                }
+                _ => t.manager.on_lost(),
+            },
             KafkaResponse::EndTxn { error } => t.manager.on_end_txn(error),
             _ => t.manager.on_lost(),
         };
@@ -906,6 +931,8 @@ impl Producer {
                     TxnEnd::Aborted => TxnOutcome::Aborted,
                 };
                 t.commit_sent = false;
+                t.ended += 1;
+                t.last_outcome = Some(outcome);
                 let ids = std::mem::take(&mut t.ids);
                 env.observe(ProducerObs::TxnEnded { outcome, ids });
             }
@@ -919,6 +946,8 @@ impl Producer {
                     TxnOutcome::Aborted
                 };
                 t.commit_sent = false;
+                t.ended += 1;
+                t.last_outcome = Some(outcome);
                 let ids = std::mem::take(&mut t.ids);
                 if !ids.is_empty() {
                     env.observe(ProducerObs::TxnEnded { outcome, ids });
@@ -936,6 +965,136 @@ impl Producer {
                 self.wake.arm(env, env.now() + backoff, ProducerTimer::Wake);
             }
         }
+    }
+}
+
+/// The producer as an application drives it (a consume-transform-produce
+/// pipeline member): it sends the records it is given, and with a
+/// `transactional.id` begins, commits and aborts transactions and sends
+/// consumer offsets to them when told, as `KafkaProducer`'s API does.
+impl Producer {
+    /// Boots a producer whose records come from an application.
+    pub fn boot_driven(spec: &ProducerSpec, env: &mut Env<'_>) -> Self {
+        let mut producer = Self::boot(spec, env);
+        producer.driven = true;
+        producer
+    }
+
+    /// Records whose send failed or ended unknown, in all (a callback's
+    /// exception, for the application).
+    pub fn send_failures(&self) -> u64 {
+        self.send_failures
+    }
+
+    /// Whether the request `correlation_id` is this producer's, in flight.
+    pub fn awaits(&self, correlation_id: u64) -> bool {
+        self.network.awaits(correlation_id)
+    }
+
+    /// The last correlation id it used.
+    pub fn last_correlation_id(&self) -> u64 {
+        self.network.last_correlation_id()
+    }
+
+    /// Numbers its next requests after `last`.
+    pub fn number_after(&mut self, last: u64) {
+        self.network.number_after(last);
+    }
+
+    /// Whether `send()` may be called now: the topic's partitions are
+    /// known, and a transactional producer has a transaction open.
+    pub fn ready(&self) -> bool {
+        !self.partitions.is_empty()
+            && (self.producer_id >= 0 || !self.config.idempotence)
+            && self
+                .txn
+                .as_ref()
+                .is_none_or(|t| t.manager.in_transaction() && !t.manager.ending())
+    }
+
+    /// The transaction manager's state (None: not transactional).
+    pub fn txn_state(&self) -> Option<TxnClientState> {
+        self.txn.as_ref().map(|t| t.manager.state())
+    }
+
+    /// How many transactions ended, and how the last did.
+    pub fn txn_ended(&self) -> (u64, Option<TxnOutcome>) {
+        self.txn
+            .as_ref()
+            .map_or((0, None), |t| (t.ended, t.last_outcome))
+    }
+
+    /// Whether records sent are still unanswered (what `flush()` waits for).
+    pub fn unflushed(&self) -> bool {
+        self.accumulator.has_undrained() || self.accumulator.in_flight_total() > 0
+    }
+
+    /// `beginTransaction()`.
+    pub fn begin_transaction(&mut self) {
+        if let Some(t) = &mut self.txn {
+            t.manager.begin();
+        }
+    }
+
+    /// `send()` of one record carrying `id` (null key: the sticky
+    /// partitioner picks its partition). Returns whether it was sent.
+    pub fn send_record(&mut self, env: &mut Env<'_>, id: u64) -> bool {
+        if !self.ready() {
+            return false;
+        }
+        let n = self.partitions.len() as u32;
+        let available: Vec<u32> = self
+            .partitions
+            .iter()
+            .filter(|p| p.leader.is_some())
+            .map(|p| p.partition)
+            .collect();
+        let partition = self.sticky.partition(n, &available, env.rng());
+        set_record_id(&mut self.value, id);
+        let len = self.value.len();
+        self.sticky
+            .on_append(len, self.config.batch_size, n, &available, env.rng());
+        let tp = TopicIdPartition::new(self.workload.topic_id, partition);
+        let now_ms = env.now_ms();
+        let record = PendingRecord {
+            id,
+            key: None,
+            value: &self.value,
+            timestamp_ms: now_ms,
+        };
+        self.accumulator.append(tp, record, now_ms);
+        if let Some(t) = &mut self.txn {
+            t.manager.add_partition(tp);
+            t.ids.push(id);
+        }
+        env.observe(ProducerObs::Sent(vec![(id, partition)]));
+        true
+    }
+
+    /// `sendOffsetsToTransaction()`.
+    pub fn send_offsets_to_transaction(&mut self, offsets: TxnOffsets) {
+        if let Some(t) = &mut self.txn {
+            t.manager.send_offsets(offsets);
+        }
+    }
+
+    /// `commitTransaction()` (commit) or `abortTransaction()`: the
+    /// application is blocked until it ends. A transaction in error can
+    /// only abort.
+    pub fn end_transaction(&mut self, env: &mut Env<'_>, commit: bool) {
+        if let Some(t) = &mut self.txn {
+            if t.manager.state() == TxnClientState::AbortableError {
+                t.manager.end(false);
+            } else {
+                t.manager.end(commit);
+            }
+        }
+        self.wake_now(env);
+    }
+
+    /// Sends what is ready now and sets the next wake-up.
+    pub fn wake_now(&mut self, env: &mut Env<'_>) {
+        self.step(env);
     }
 }
 

@@ -191,3 +191,105 @@ fn a_lost_sequence_aborts_the_transaction_then_bumps_the_epoch_of_the_same_id() 
     );
     assert_eq!(m.state(), TxnClientState::Ready);
 }
+
+fn offsets(generation_id: i32) -> TxnOffsets {
+    TxnOffsets {
+        group_id: "etl".into(),
+        generation_id,
+        member_id: "m-1".into(),
+        group_instance_id: None,
+        offsets: vec![(TopicPartition::new("payments", 0), 42, 3)],
+    }
+}
+
+#[test]
+fn offsets_sent_to_a_transaction_are_added_then_committed_to_the_group_coordinator_before_end_txn()
+{
+    let mut m = ready();
+    m.begin();
+    m.add_partition(tp(0));
+    m.next_request(true).expect("add");
+    m.on_add_partitions(None);
+    m.send_offsets(offsets(4));
+    m.end(true);
+    let (kind, request) = m.next_request(false).expect("add offsets");
+    assert_eq!(kind, TxnRequestKind::AddOffsets);
+    assert_eq!(
+        request,
+        KafkaRequest::AddOffsetsToTxn {
+            transactional_id: "pay-0".into(),
+            producer_id: 7,
+            producer_epoch: 0,
+            group_id: "etl".into()
+        }
+    );
+    assert_eq!(m.on_add_offsets(None), TxnStep::None);
+    let (kind, request) = m.next_request(false).expect("find the group's coordinator");
+    assert_eq!(kind, TxnRequestKind::FindGroupCoordinator);
+    assert_eq!(
+        request,
+        KafkaRequest::FindCoordinator {
+            key_type: CoordinatorType::Group,
+            key: "etl".into()
+        }
+    );
+    assert_eq!(m.on_find_coordinator(None, 3), TxnStep::None);
+    assert_eq!(m.group_coordinator(), Some(3));
+    assert_eq!(m.coordinator(), Some(2), "the transaction's is kept");
+    let (kind, request) = m.next_request(false).expect("commit offsets");
+    assert_eq!(kind, TxnRequestKind::TxnOffsetCommit);
+    let KafkaRequest::Group { group_id, request } = request else {
+        panic!("{request:?}")
+    };
+    assert_eq!(group_id, "etl");
+    assert!(matches!(
+        *request,
+        CoordinatorRequest::TxnOffsetCommit {
+            producer_id: 7,
+            generation_id: 4,
+            ..
+        }
+    ));
+    // The group coordinator moved: looked up again, the commit retried.
+    assert_eq!(
+        m.on_txn_offset_commit(Some(Errors::NotCoordinator)),
+        TxnStep::Retry
+    );
+    let (kind, _) = m.next_request(false).expect("lookup");
+    assert_eq!(kind, TxnRequestKind::FindGroupCoordinator);
+    m.on_find_coordinator(None, 1);
+    m.next_request(false).expect("commit offsets again");
+    assert_eq!(m.on_txn_offset_commit(None), TxnStep::None);
+    let (kind, _) = m.next_request(false).expect("end");
+    assert_eq!(kind, TxnRequestKind::EndTxn(true));
+}
+
+#[test]
+fn a_zombies_txn_offset_commit_fenced_by_generation_leaves_only_an_abort_kip_447() {
+    let mut m = ready();
+    m.begin();
+    m.send_offsets(offsets(1));
+    m.end(true);
+    m.next_request(false).expect("add offsets");
+    m.on_add_offsets(None);
+    m.next_request(false).expect("find");
+    m.on_find_coordinator(None, 3);
+    m.next_request(false).expect("commit offsets");
+    assert_eq!(
+        m.on_txn_offset_commit(Some(Errors::IllegalGeneration)),
+        TxnStep::None
+    );
+    assert_eq!(
+        m.state(),
+        TxnClientState::AbortingTransaction,
+        "commitTransaction turns into an abort"
+    );
+    let (kind, _) = m.next_request(false).expect("abort");
+    assert_eq!(
+        kind,
+        TxnRequestKind::EndTxn(false),
+        "the offsets partition joined the transaction: it ends with EndTxn"
+    );
+    assert_eq!(m.on_end_txn(None), TxnStep::Ended(TxnEnd::Aborted));
+    assert!(!m.offsets_pending());
+}

@@ -23,8 +23,9 @@
 use std::collections::BTreeSet;
 
 use crate::errors::Errors;
+use crate::group::coordinator::CoordinatorRequest;
 use crate::node::KafkaNodeId;
-use crate::protocol::{CoordinatorType, KafkaRequest, TopicIdPartition};
+use crate::protocol::{CoordinatorType, KafkaRequest, TopicIdPartition, TopicPartition};
 
 /// Kafka's `ADD_PARTITIONS_RETRY_BACKOFF_MS`: the backoff of the first
 /// AddPartitionsToTxn of a transaction answered CONCURRENT_TRANSACTIONS
@@ -79,6 +80,29 @@ pub enum TxnRequestKind {
     AddPartitions(BTreeSet<TopicIdPartition>),
     /// EndTxn (commit: true).
     EndTxn(bool),
+    /// AddOffsetsToTxn of the pending offsets' group.
+    AddOffsets,
+    /// FindCoordinator of the pending offsets' group.
+    FindGroupCoordinator,
+    /// TxnOffsetCommit to the group's coordinator.
+    TxnOffsetCommit,
+}
+
+/// `sendOffsetsToTransaction(offsets, groupMetadata)`: a consumer's
+/// positions to commit in the open transaction, with the consumer's group
+/// metadata (KIP-447: the generation fences a zombie's commit).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TxnOffsets {
+    /// The consumer group.
+    pub group_id: String,
+    /// The consumer's generation.
+    pub generation_id: i32,
+    /// Its member id.
+    pub member_id: String,
+    /// `group.instance.id`.
+    pub group_instance_id: Option<String>,
+    /// Partition, offset, leader epoch of the last consumed record.
+    pub offsets: Vec<(TopicPartition, u64, i32)>,
 }
 
 /// How an EndTxn ended, for the producer to report.
@@ -132,6 +156,14 @@ pub struct TransactionManager {
     /// A send failed in a way only a new epoch repairs (KIP-360): once the
     /// transaction is aborted, InitProducerId bumps the epoch.
     epoch_bump_required: bool,
+    /// Offsets sent to the open transaction and not committed to the
+    /// group coordinator yet; `added` once AddOffsetsToTxn succeeded.
+    offsets: Option<(TxnOffsets, bool)>,
+    /// The coordinator of the pending offsets' group, when known.
+    group_coordinator: Option<KafkaNodeId>,
+    /// AddOffsetsToTxn joined the open transaction at the coordinator (it
+    /// then ends with EndTxn even without a partition of records).
+    txn_has_offsets: bool,
 }
 
 impl TransactionManager {
@@ -149,7 +181,35 @@ impl TransactionManager {
             in_flight: None,
             ending: None,
             epoch_bump_required: false,
+            offsets: None,
+            group_coordinator: None,
+            txn_has_offsets: false,
         }
+    }
+
+    /// `sendOffsetsToTransaction()`: commits `offsets` in the open
+    /// transaction (AddOffsetsToTxn to the transaction coordinator, then
+    /// TxnOffsetCommit to the group's coordinator, both before EndTxn).
+    /// Replaces offsets not committed yet.
+    pub fn send_offsets(&mut self, offsets: TxnOffsets) {
+        if self.state != TxnClientState::InTransaction || offsets.offsets.is_empty() {
+            return;
+        }
+        let added = self
+            .offsets
+            .as_ref()
+            .is_some_and(|(o, added)| *added && o.group_id == offsets.group_id);
+        self.offsets = Some((offsets, added));
+    }
+
+    /// Whether offsets sent to the transaction wait for their commit.
+    pub fn offsets_pending(&self) -> bool {
+        self.offsets.is_some()
+    }
+
+    /// The coordinator of the pending offsets' group, when known.
+    pub fn group_coordinator(&self) -> Option<KafkaNodeId> {
+        self.group_coordinator
     }
 
     /// The `transactional.id`.
@@ -215,8 +275,10 @@ impl TransactionManager {
             TxnClientState::InTransaction => self.ending = Some(commit),
             TxnClientState::AbortableError => {
                 // Partitions not added yet never joined the transaction:
-                // their batches are dropped with it.
+                // their batches are dropped with it, and offsets not yet
+                // committed with them.
                 self.new_partitions.clear();
+                self.offsets = None;
                 self.state = TxnClientState::AbortingTransaction;
             }
             _ => {}
@@ -267,6 +329,7 @@ impl TransactionManager {
             }
             TxnClientState::CommittingTransaction => {
                 self.new_partitions.clear();
+                self.offsets = None;
                 self.state = TxnClientState::AbortingTransaction
             }
             _ => {}
@@ -283,6 +346,8 @@ impl TransactionManager {
         self.in_flight = None;
         self.partitions.clear();
         self.new_partitions.clear();
+        self.offsets = None;
+        self.txn_has_offsets = false;
         TxnStep::Fenced(error)
     }
 
@@ -303,6 +368,11 @@ impl TransactionManager {
                 if !self.new_partitions.is_empty() =>
             {
                 TxnRequestKind::AddPartitions(self.new_partitions.clone())
+            }
+            TxnClientState::InTransaction | TxnClientState::CommittingTransaction
+                if self.offsets.is_some() =>
+            {
+                return self.next_offsets_request();
             }
             TxnClientState::CommittingTransaction | TxnClientState::AbortingTransaction
                 if !batches_pending =>
@@ -338,7 +408,7 @@ impl TransactionManager {
                 },
             ),
             (Some(_), TxnRequestKind::EndTxn(commit)) => {
-                if self.partitions.is_empty() {
+                if self.partitions.is_empty() && !self.txn_has_offsets {
                     // Nothing was sent in it: the transaction never started
                     // at the coordinator, and ends without EndTxn.
                     return None;
@@ -353,10 +423,124 @@ impl TransactionManager {
                     },
                 )
             }
-            (Some(_), TxnRequestKind::FindCoordinator) => return None,
+            (Some(_), _) => return None,
         };
         self.in_flight = Some(kind.clone());
         Some((kind, request))
+    }
+
+    /// The next request of `sendOffsetsToTransaction`: AddOffsetsToTxn to
+    /// the transaction coordinator, then TxnOffsetCommit to the group's.
+    fn next_offsets_request(&mut self) -> Option<(TxnRequestKind, KafkaRequest)> {
+        let (offsets, added) = self.offsets.as_ref()?;
+        let (kind, request) = if self.coordinator.is_none() {
+            (
+                TxnRequestKind::FindCoordinator,
+                KafkaRequest::FindCoordinator {
+                    key_type: CoordinatorType::Transaction,
+                    key: self.transactional_id.clone(),
+                },
+            )
+        } else if !added {
+            (
+                TxnRequestKind::AddOffsets,
+                KafkaRequest::AddOffsetsToTxn {
+                    transactional_id: self.transactional_id.clone(),
+                    producer_id: self.producer_id,
+                    producer_epoch: self.producer_epoch,
+                    group_id: offsets.group_id.clone(),
+                },
+            )
+        } else if self.group_coordinator.is_none() {
+            (
+                TxnRequestKind::FindGroupCoordinator,
+                KafkaRequest::FindCoordinator {
+                    key_type: CoordinatorType::Group,
+                    key: offsets.group_id.clone(),
+                },
+            )
+        } else {
+            (
+                TxnRequestKind::TxnOffsetCommit,
+                KafkaRequest::Group {
+                    group_id: offsets.group_id.clone(),
+                    request: Box::new(CoordinatorRequest::TxnOffsetCommit {
+                        transactional_id: self.transactional_id.clone(),
+                        producer_id: self.producer_id,
+                        producer_epoch: self.producer_epoch,
+                        generation_id: offsets.generation_id,
+                        member_id: offsets.member_id.clone(),
+                        group_instance_id: offsets.group_instance_id.clone(),
+                        offsets: offsets.offsets.clone(),
+                    }),
+                },
+            )
+        };
+        self.in_flight = Some(kind.clone());
+        Some((kind, request))
+    }
+
+    /// AddOffsetsToTxn answered (Kafka's `AddOffsetsToTxnHandler`).
+    pub fn on_add_offsets(&mut self, error: Option<Errors>) -> TxnStep {
+        if self.in_flight.take() != Some(TxnRequestKind::AddOffsets) {
+            return TxnStep::None;
+        }
+        match error {
+            None => {
+                if let Some((_, added)) = &mut self.offsets {
+                    *added = true;
+                }
+                self.txn_has_offsets = true;
+                TxnStep::None
+            }
+            Some(e) if self.coordinator_moved(e) => TxnStep::Retry,
+            Some(Errors::ConcurrentTransactions | Errors::CoordinatorLoadInProgress) => {
+                TxnStep::Retry
+            }
+            Some(e @ (Errors::ProducerFenced | Errors::InvalidProducerEpoch)) => self.fence(e),
+            Some(e) => self.on_send_failed(e),
+        }
+    }
+
+    /// The group's FindCoordinator answered.
+    pub fn on_find_group_coordinator(&mut self, error: Option<Errors>, node_id: i32) -> TxnStep {
+        self.in_flight = None;
+        match (error, u32::try_from(node_id)) {
+            (None, Ok(node)) => {
+                self.group_coordinator = Some(node);
+                TxnStep::None
+            }
+            _ => TxnStep::Retry,
+        }
+    }
+
+    /// TxnOffsetCommit answered (Kafka's `TxnOffsetCommitHandler`): a
+    /// zombie of an old generation cannot commit (CommitFailedException,
+    /// an abortable error).
+    pub fn on_txn_offset_commit(&mut self, error: Option<Errors>) -> TxnStep {
+        if self.in_flight.take() != Some(TxnRequestKind::TxnOffsetCommit) {
+            return TxnStep::None;
+        }
+        match error {
+            None => {
+                self.offsets = None;
+                TxnStep::None
+            }
+            Some(Errors::NotCoordinator | Errors::CoordinatorNotAvailable) => {
+                self.group_coordinator = None;
+                TxnStep::Retry
+            }
+            Some(
+                Errors::CoordinatorLoadInProgress
+                | Errors::UnknownTopicOrPartition
+                | Errors::RequestTimedOut,
+            ) => TxnStep::Retry,
+            Some(e @ (Errors::ProducerFenced | Errors::InvalidProducerEpoch)) => self.fence(e),
+            Some(e) => {
+                self.offsets = None;
+                self.on_send_failed(e)
+            }
+        }
     }
 
     /// A transaction with nothing sent in it ends at once (no EndTxn):
@@ -369,7 +553,13 @@ impl TransactionManager {
             self.state,
             TxnClientState::CommittingTransaction | TxnClientState::AbortingTransaction
         );
-        if !ending || batches_pending || self.in_flight.is_some() || !self.partitions.is_empty() {
+        if !ending
+            || batches_pending
+            || self.in_flight.is_some()
+            || !self.partitions.is_empty()
+            || self.txn_has_offsets
+            || (self.offsets.is_some() && self.state == TxnClientState::CommittingTransaction)
+        {
             return None;
         }
         let end = if self.state == TxnClientState::CommittingTransaction {
@@ -384,6 +574,8 @@ impl TransactionManager {
     /// The transaction ended: the next can begin, or first the epoch is
     /// bumped (InitProducerId with the current id and epoch).
     fn completed(&mut self) {
+        self.offsets = None;
+        self.txn_has_offsets = false;
         self.state = if std::mem::take(&mut self.epoch_bump_required) {
             TxnClientState::Initializing
         } else {
@@ -394,13 +586,20 @@ impl TransactionManager {
     /// The request in flight got no answer (timeout, broken connection):
     /// the coordinator is looked up again and the request retried.
     pub fn on_lost(&mut self) -> TxnStep {
-        self.in_flight = None;
-        self.coordinator = None;
+        match self.in_flight.take() {
+            Some(TxnRequestKind::FindGroupCoordinator | TxnRequestKind::TxnOffsetCommit) => {
+                self.group_coordinator = None
+            }
+            _ => self.coordinator = None,
+        }
         TxnStep::Retry
     }
 
     /// FindCoordinator answered.
     pub fn on_find_coordinator(&mut self, error: Option<Errors>, node_id: i32) -> TxnStep {
+        if self.in_flight == Some(TxnRequestKind::FindGroupCoordinator) {
+            return self.on_find_group_coordinator(error, node_id);
+        }
         self.in_flight = None;
         match (error, u32::try_from(node_id)) {
             (None, Ok(node)) => {

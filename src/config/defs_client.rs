@@ -3,6 +3,7 @@
 use super::ConfigDef as D;
 use super::Scope::Consumer as C;
 use super::Scope::Producer as P;
+use super::Scope::Streams as S;
 
 const I: i64 = i32::MAX as i64;
 
@@ -91,4 +92,23 @@ pub(crate) static CONSUMER_UNSUPPORTED: &[(&str, &str)] = &[
     ("value.deserializer", "ksim's workload reads its own keys and values"),
     ("group.protocol", "ksim models the classic group protocol only"),
     ("interceptor.classes", "plug-in classes cannot be loaded into the simulation"),
+];
+
+/// The Kafka Streams configs a pipeline may set in `[[pipelines]].config`
+/// (Kafka 4.x `StreamsConfig`; `exactly_once` and `exactly_once_beta` were
+/// removed in 4.0).
+#[rustfmt::skip]
+pub(crate) static STREAMS: &[D] = &[
+    D::one_of(S, "processing.guarantee", &["at_least_once", "exactly_once_v2"], "at_least_once", "at_least_once: flush the output, then commit the input offsets; exactly_once_v2: output and offsets in one transaction (KIP-447)."),
+    D::long(S, "commit.interval.ms", 0, Some(30000), "How often a member commits (100 under exactly_once_v2 when not set)."),
+];
+
+/// Kafka Streams configs a pipeline cannot set.
+#[rustfmt::skip]
+pub(crate) static STREAMS_UNSUPPORTED: &[(&str, &str)] = &[
+    ("application.id", "set by the group key of [[pipelines]] (the consumer group and the transactional id prefix)"),
+    ("bootstrap.servers", "set by ksim: clients know every broker of [cluster]"),
+    ("num.stream.threads", "set by the count key of [[pipelines]]: one member per thread"),
+    ("default.key.serde", "ksim's pipelines read and write their own keys and values"),
+    ("default.value.serde", "ksim's pipelines read and write their own keys and values"),
 ];

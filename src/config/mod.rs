@@ -31,6 +31,8 @@ pub enum Scope {
     Producer,
     /// Consumer client configs: `[[consumers]].config`.
     Consumer,
+    /// Kafka Streams configs of a pipeline: `[[pipelines]].config`.
+    Streams,
 }
 
 impl Scope {
@@ -41,6 +43,7 @@ impl Scope {
             Scope::Topic => "topic",
             Scope::Producer => "producer",
             Scope::Consumer => "consumer",
+            Scope::Streams => "streams",
         }
     }
 
@@ -51,6 +54,7 @@ impl Scope {
             Scope::Topic => defs_topic::TOPIC,
             Scope::Producer => defs_client::PRODUCER,
             Scope::Consumer => defs_client::CONSUMER,
+            Scope::Streams => defs_client::STREAMS,
         }
     }
 
@@ -61,6 +65,7 @@ impl Scope {
             Scope::Topic => &[],
             Scope::Producer => defs_client::PRODUCER_UNSUPPORTED,
             Scope::Consumer => defs_client::CONSUMER_UNSUPPORTED,
+            Scope::Streams => defs_client::STREAMS_UNSUPPORTED,
         }
     }
 }
@@ -352,6 +357,7 @@ mod tests {
             Scope::Topic,
             Scope::Producer,
             Scope::Consumer,
+            Scope::Streams,
         ] {
             let defs = scope.defs();
             for (i, d) in defs.iter().enumerate() {

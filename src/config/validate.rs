@@ -60,6 +60,7 @@ impl Scope {
             Scope::Topic => "[[topics]] config",
             Scope::Producer => "[[producers]] config",
             Scope::Consumer => "[[consumers]] config",
+            Scope::Streams => "[[pipelines]] config",
         }
     }
 }
@@ -92,6 +93,7 @@ pub(crate) fn lookup(scope: Scope, name: &str) -> Result<&'static ConfigDef, Con
         Scope::Topic,
         Scope::Producer,
         Scope::Consumer,
+        Scope::Streams,
     ]
     .into_iter()
     .find(|s| *s != scope && find(*s, name).is_some())
@@ -239,7 +241,7 @@ pub(crate) fn check_combinations(c: &KafkaConfigs) -> Result<(), ConfigError> {
     match c.scope() {
         Scope::Producer => check_producer(c),
         Scope::Consumer => check_consumer(c),
-        Scope::Broker | Scope::Topic => Ok(()),
+        Scope::Broker | Scope::Topic | Scope::Streams => Ok(()),
     }
 }
 

@@ -24,7 +24,7 @@ impl AddressBook {
         let addresses = topology.roles.iter().map(|role| match role {
             Role::Controller(n) => Address::Node(controller_id(*n)),
             Role::Broker(b) => Address::Node(*b),
-            Role::Admin | Role::Producer(_) | Role::Consumer { .. } => {
+            Role::Admin | Role::Producer(_) | Role::Consumer { .. } | Role::Pipeline { .. } => {
                 clients += 1;
                 Address::Client(clients - 1)
             }

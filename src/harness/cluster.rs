@@ -20,7 +20,7 @@ use crate::client::admin::AdminSpec;
 use crate::client::producer::ProducerSpec;
 use crate::controller::node::ControllerSpec;
 use crate::node::{controller_id, NodeSpec};
-use crate::scenario::{Invariant, Scenario};
+use crate::scenario::{Invariant, PipelineSpec, Processing, ProcessingGuarantee, Scenario};
 
 /// The scenario's cluster in a kernel, not yet started.
 pub(super) fn build(
@@ -99,6 +99,16 @@ fn node_specs(scenario: &Scenario, topology: &Topology, options: &RunOptions) ->
                 brokers.clone(),
                 mutations.consumer,
             )),
+            Role::Pipeline { ref group, index } => {
+                NodeSpec::Pipeline(Box::new(specs::pipeline_config(
+                    pipeline_of(scenario, group),
+                    index,
+                    &topology.topic_table,
+                    &role.name(),
+                    brokers.clone(),
+                    mutations.consumer,
+                )))
+            }
         })
         .collect()
 }
@@ -121,6 +131,7 @@ pub(super) fn monitor_for(
             Role::Consumer { group, index } => {
                 topic_index(&consumer_spec(scenario, group, *index).topic)
             }
+            Role::Pipeline { group, .. } => topic_index(&pipeline_of(scenario, group).input),
             _ => 0,
         })
         .collect();
@@ -136,6 +147,15 @@ pub(super) fn monitor_for(
                     processing: spec.processing,
                     read_committed: spec.config.get_str("isolation.level").as_deref()
                         == Some("read_committed"),
+                })
+            }
+            Role::Pipeline { group, .. } => {
+                let spec = pipeline_of(scenario, group);
+                Some(MemberOf {
+                    group: group.clone(),
+                    topic: spec.input.clone(),
+                    processing: Processing::Pipeline,
+                    read_committed: spec.guarantee() == ProcessingGuarantee::ExactlyOnceV2,
                 })
             }
             _ => None,
@@ -163,15 +183,16 @@ pub(super) fn monitor_for(
         "processed_at_most_once" => modes.contains("at-most-once") || explicit.contains(name),
         _ => true,
     };
-    let group_checks: Vec<&'static str> = if scenario.consumers.is_empty() {
-        Vec::new()
-    } else {
-        check::groups::GROUP_INVARIANTS
-            .iter()
-            .copied()
-            .filter(|n| processing_checked(n))
-            .collect()
-    };
+    let group_checks: Vec<&'static str> =
+        if scenario.consumers.is_empty() && scenario.pipelines.is_empty() {
+            Vec::new()
+        } else {
+            check::groups::GROUP_INVARIANTS
+                .iter()
+                .copied()
+                .filter(|n| processing_checked(n))
+                .collect()
+        };
     let client_topics = topic_of
         .iter()
         .map(|&t| topic_names.get(t as usize).cloned().unwrap_or_default())
@@ -190,6 +211,14 @@ pub(super) fn monitor_for(
             _ => 0,
         })
         .collect();
+    for pipeline in &scenario.pipelines {
+        monitor.data.derived_topic(&pipeline.output);
+    }
+    monitor.pipeline = topology
+        .roles
+        .iter()
+        .map(|role| matches!(role, Role::Pipeline { .. }))
+        .collect();
     monitor.group_of = members
         .iter()
         .map(|m| m.as_ref().map(|m| m.group.clone()))
@@ -201,4 +230,13 @@ pub(super) fn monitor_for(
     monitor.txn = TxnChecker::new(monitor.names.clone(), client_topics, read_committed);
     monitor.groups = GroupChecker::new(monitor.names.clone(), members, explicit);
     (monitor, group_checks)
+}
+
+/// The `[[pipelines]]` entry of `group`.
+pub(super) fn pipeline_of<'a>(scenario: &'a Scenario, group: &str) -> &'a PipelineSpec {
+    scenario
+        .pipelines
+        .iter()
+        .find(|p| p.group == group)
+        .expect("the topology's pipeline groups are the scenario's")
 }

@@ -176,10 +176,15 @@ pub fn data_available(
         let Some(c) = sim.node(id).and_then(ClusterNode::consumer) else {
             continue;
         };
-        let Role::Consumer { group, index } = &topology.roles[id.index()] else {
-            continue;
+        let (group, topic) = match &topology.roles[id.index()] {
+            Role::Consumer { group, index } => {
+                (group, &consumer_spec(scenario, group, *index).topic)
+            }
+            Role::Pipeline { group, .. } => {
+                (group, &super::cluster::pipeline_of(scenario, group).input)
+            }
+            _ => continue,
         };
-        let topic = &consumer_spec(scenario, group, *index).topic;
         let entry = owned
             .entry(group.as_str())
             .or_insert_with(|| (topic.as_str(), BTreeSet::new()));

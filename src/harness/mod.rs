@@ -250,9 +250,14 @@ fn producer_setup(
     unreachable!("producer {index} is in the topology")
 }
 
-/// Whether any producer is transactional (then `__transaction_state` exists).
+/// Whether any producer is transactional, or any pipeline exactly-once
+/// (then `__transaction_state` exists).
 fn has_transactions(scenario: &Scenario) -> bool {
     scenario.producers.iter().any(|p| p.transaction.is_some())
+        || scenario
+            .pipelines
+            .iter()
+            .any(|p| p.guarantee() == crate::scenario::ProcessingGuarantee::ExactlyOnceV2)
 }
 
 /// The `[[consumers]]` entry of member `index` of `group` (members are
@@ -275,16 +280,18 @@ fn consumer_spec<'a>(scenario: &'a Scenario, group: &str, index: u32) -> &'a Con
 /// compacted).
 fn creatable_topics(scenario: &Scenario) -> Vec<CreatableTopic> {
     let config = &scenario.cluster.config;
-    let offsets = (!scenario.consumers.is_empty()).then(|| CreatableTopic {
-        name: CONSUMER_OFFSETS.to_owned(),
-        num_partitions: config
-            .get_i64("offsets.topic.num.partitions")
-            .map_or(OFFSETS_TOPIC_NUM_PARTITIONS, |n| n.clamp(1, 10_000) as u32),
-        replication_factor: config
-            .get_i64("offsets.topic.replication.factor")
-            .map_or(OFFSETS_TOPIC_REPLICATION_FACTOR, |n| n.max(1) as u32)
-            .min(scenario.cluster.brokers),
-        configs: vec![("cleanup.policy".to_owned(), "compact".to_owned())],
+    let offsets = (!scenario.consumers.is_empty() || !scenario.pipelines.is_empty()).then(|| {
+        CreatableTopic {
+            name: CONSUMER_OFFSETS.to_owned(),
+            num_partitions: config
+                .get_i64("offsets.topic.num.partitions")
+                .map_or(OFFSETS_TOPIC_NUM_PARTITIONS, |n| n.clamp(1, 10_000) as u32),
+            replication_factor: config
+                .get_i64("offsets.topic.replication.factor")
+                .map_or(OFFSETS_TOPIC_REPLICATION_FACTOR, |n| n.max(1) as u32)
+                .min(scenario.cluster.brokers),
+            configs: vec![("cleanup.policy".to_owned(), "compact".to_owned())],
+        }
     });
     // Kafka creates __transaction_state on the first FindCoordinator of a
     // transactional id: transaction.state.log.num.partitions partitions,

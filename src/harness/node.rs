@@ -73,10 +73,12 @@ impl ClusterNode {
         }
     }
 
-    /// The consumer, when this node is one.
+    /// The consumer, when this node is one (or a pipeline member, whose
+    /// consumer it is).
     pub fn consumer(&self) -> Option<&Consumer> {
         match &self.process {
             KafkaNode::Consumer(c) => Some(c),
+            KafkaNode::Pipeline(p) => Some(p.consumer()),
             _ => None,
         }
     }

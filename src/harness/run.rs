@@ -415,6 +415,8 @@ impl Run {
         let context = |t: u64| faults_after(&executed, t);
         violations.extend(data.finish(end, &end_state, &context));
         violations.extend(txn.finish(end, &end_state));
+        let pipelines = checked_pipelines(scenario);
+        violations.extend(check::pipeline::exactly_once(end, &pipelines, &end_state));
         violations.extend(liveness::data_available(
             scenario,
             &sim,
@@ -448,6 +450,11 @@ impl Run {
             .chain(&group_checks)
             .chain(&check::quorum::QUORUM_INVARIANTS)
             .chain(&["eventually_available"])
+            .chain(if pipelines.is_empty() {
+                &[]
+            } else {
+                &check::pipeline::PIPELINE_INVARIANTS[..]
+            })
             .chain(if super::has_transactions(scenario) {
                 &check::txn::TXN_INVARIANTS[..]
             } else {
@@ -484,6 +491,7 @@ fn group_names(scenario: &Scenario) -> Vec<String> {
         .consumers
         .iter()
         .map(|c| c.group.clone())
+        .chain(scenario.pipelines.iter().map(|p| p.group.clone()))
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect()
@@ -619,4 +627,19 @@ fn close_consumer(sim: &mut Sim<ClusterNode>, node: NodeId) -> String {
     } else {
         format!("{name} is not running; nothing to close")
     }
+}
+
+/// The scenario's pipelines as `exactly_once` checks them.
+fn checked_pipelines(scenario: &Scenario) -> Vec<check::pipeline::CheckedPipeline> {
+    let partitions = |topic: &str| scenario.topic(topic).map_or(0, |t| t.partitions);
+    scenario
+        .pipelines
+        .iter()
+        .map(|p| check::pipeline::CheckedPipeline {
+            group: p.group.clone(),
+            guarantee: p.guarantee().name().to_owned(),
+            input: (p.input.clone(), partitions(&p.input)),
+            output: (p.output.clone(), partitions(&p.output)),
+        })
+        .collect()
 }

@@ -7,14 +7,18 @@ use sim::MILLIS;
 use crate::broker::config::BrokerConfig;
 use crate::client::consumer::{ConsumerConfig, ConsumerMutations, OffsetReset};
 use crate::client::membership::MembershipConfig;
-use crate::client::producer::ProducerConfig;
+use crate::client::pipeline::{PipelineSpec as PipelineConfig, ProcessingGuarantee};
+use crate::client::producer::{
+    ProducerConfig, ProducerSpec as ProducerClientSpec, ProducerWorkload, TransactionWorkload,
+};
 use crate::config::KafkaConfigs;
+use crate::config::Scope;
 use crate::controller::active::ControllerConfig;
 use crate::group::assignor::Assignor;
 use crate::log::LogConfig;
 use crate::node::KafkaNodeId;
 use crate::protocol::{IsolationLevel, Topics};
-use crate::scenario::{ConsumerSpec, Scenario};
+use crate::scenario::{ConsumerSpec, PipelineSpec, Processing, Scenario};
 
 /// A config as an unsigned number, or its default.
 pub(super) fn unsigned(configs: &KafkaConfigs, name: &str, default: u64) -> u64 {
@@ -168,6 +172,87 @@ pub fn consumer_config(
         processing: spec.processing,
         processing_time_ns: spec.processing_time_ns,
         mutations,
+    }
+}
+
+/// Kafka Streams' `transaction.timeout.ms` under exactly_once_v2
+/// (`StreamsConfig.PRODUCER_EOS_OVERRIDES`: "Reduce the transaction
+/// timeout for quicker pending offset expiration on broker side").
+pub const STREAMS_EOS_TRANSACTION_TIMEOUT_MS: u64 = 10_000;
+
+/// Member `index` of a `[[pipelines]]` entry, named `client_id`: its
+/// consumer and producer with Kafka Streams' client overrides
+/// (`StreamsConfig`: the consumer reads from the earliest offset, polls up
+/// to 1000 records, never auto-commits, and reads read_committed under
+/// exactly_once_v2; the producer lingers 100 ms, and under exactly_once_v2
+/// is transactional with `transactional.id` GROUP-N, idempotent, with
+/// `delivery.timeout.ms` Integer.MAX_VALUE and `transaction.timeout.ms`
+/// 10000).
+pub fn pipeline_config(
+    spec: &PipelineSpec,
+    index: u32,
+    topics: &Topics,
+    client_id: &str,
+    bootstrap_servers: Vec<KafkaNodeId>,
+    mutations: ConsumerMutations,
+) -> PipelineConfig {
+    let guarantee = spec.guarantee();
+    let eos = guarantee == ProcessingGuarantee::ExactlyOnceV2;
+    let consumer_spec = ConsumerSpec {
+        topic: spec.input.clone(),
+        group: spec.group.clone(),
+        count: spec.count,
+        config: KafkaConfigs::new(Scope::Consumer),
+        processing: Processing::Pipeline,
+        processing_time_ns: 0,
+    };
+    let mut consumer = consumer_config(
+        &consumer_spec,
+        topics,
+        client_id,
+        bootstrap_servers.clone(),
+        mutations,
+    );
+    consumer.enable_auto_commit = false;
+    consumer.auto_offset_reset = OffsetReset::Earliest;
+    consumer.max_poll_records = 1000;
+    if eos {
+        consumer.isolation_level = IsolationLevel::ReadCommitted;
+    }
+    let mut config = producer_config(&KafkaConfigs::new(Scope::Producer));
+    config.linger_ms = 100;
+    if eos {
+        config.delivery_timeout_ms = i32::MAX as u64;
+    }
+    let producer = ProducerClientSpec {
+        index,
+        config,
+        workload: ProducerWorkload {
+            topic: spec.output.clone(),
+            topic_id: topics
+                .id(&spec.output)
+                .expect("the scenario's topics are in the run's table"),
+            records: 0,
+            per_ns: 1,
+            keys: 0,
+            value_size: 100,
+            stop_at_ns: 0,
+        },
+        brokers: bootstrap_servers,
+        transaction: spec
+            .transactional_id(index)
+            .map(|transactional_id| TransactionWorkload {
+                transactional_id,
+                transaction_timeout_ms: STREAMS_EOS_TRANSACTION_TIMEOUT_MS,
+                records: u64::MAX,
+                abort_ppm: 0,
+            }),
+    };
+    PipelineConfig {
+        consumer,
+        producer,
+        guarantee,
+        commit_interval_ms: spec.commit_interval_ms(),
     }
 }
 

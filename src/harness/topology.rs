@@ -33,6 +33,13 @@ pub enum Role {
         /// Index within the group, from 0.
         index: u32,
     },
+    /// A consume-transform-produce pipeline member: its group and index.
+    Pipeline {
+        /// The pipeline's consumer group.
+        group: String,
+        /// Index within the group, from 0.
+        index: u32,
+    },
 }
 
 impl Role {
@@ -44,6 +51,7 @@ impl Role {
             Role::Producer(n) => format!("producer-{n}"),
             Role::Admin => "admin".to_owned(),
             Role::Consumer { group, index } => format!("consumer-{group}-{index}"),
+            Role::Pipeline { group, index } => format!("pipeline-{group}-{index}"),
         }
     }
 
@@ -105,6 +113,12 @@ impl Topology {
                 });
                 *next += 1;
             }
+        }
+        for pipeline in &scenario.pipelines {
+            roles.extend((0..pipeline.count).map(|index| Role::Pipeline {
+                group: pipeline.group.clone(),
+                index,
+            }));
         }
         let topics = scenario
             .topics
@@ -251,10 +265,17 @@ impl Topology {
             }
             Target::AllBrokers => self.brokers(),
             Target::Producer(n) => self.id(&Role::Producer(*n)).into_iter().collect(),
+            // A pipeline member is a consumer of its group too.
             Target::Consumer { group, index } => self
                 .id(&Role::Consumer {
                     group: group.clone(),
                     index: *index,
+                })
+                .or_else(|| {
+                    self.id(&Role::Pipeline {
+                        group: group.clone(),
+                        index: *index,
+                    })
                 })
                 .into_iter()
                 .collect(),

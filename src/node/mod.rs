@@ -18,6 +18,7 @@ pub use timer::{Deadline, Timer};
 use crate::broker::{BrokerServer, BrokerSpec};
 use crate::client::admin::{AdminClient, AdminSpec};
 use crate::client::consumer::{Consumer, ConsumerConfig};
+use crate::client::pipeline::{Pipeline, PipelineSpec};
 use crate::client::producer::{Producer, ProducerSpec};
 use crate::controller::node::{ControllerSpec, QuorumController};
 use crate::protocol::Message;
@@ -56,6 +57,8 @@ pub enum NodeSpec {
     Producer(ProducerSpec),
     /// A consumer.
     Consumer(ConsumerConfig),
+    /// A consume-transform-produce pipeline member.
+    Pipeline(Box<PipelineSpec>),
 }
 
 /// A running Kafka process.
@@ -71,6 +74,8 @@ pub enum KafkaNode {
     Producer(Box<Producer>),
     /// A consumer.
     Consumer(Box<Consumer>),
+    /// A consume-transform-produce pipeline member.
+    Pipeline(Box<Pipeline>),
 }
 
 impl KafkaNode {
@@ -84,6 +89,7 @@ impl KafkaNode {
             NodeSpec::Admin(s) => KafkaNode::Admin(Box::new(AdminClient::boot(s, env))),
             NodeSpec::Producer(s) => KafkaNode::Producer(Box::new(Producer::boot(s, env))),
             NodeSpec::Consumer(s) => KafkaNode::Consumer(Box::new(Consumer::boot(s, env))),
+            NodeSpec::Pipeline(s) => KafkaNode::Pipeline(Box::new(Pipeline::boot(s, env))),
         }
     }
 
@@ -95,6 +101,7 @@ impl KafkaNode {
             KafkaNode::Admin(a) => a.handle(env, input),
             KafkaNode::Producer(p) => p.handle(env, input),
             KafkaNode::Consumer(c) => c.handle(env, input),
+            KafkaNode::Pipeline(p) => p.handle(env, input),
         }
     }
 }

@@ -145,6 +145,23 @@ impl<P> NetworkClient<P> {
         self.in_flight.retain(|_, f| !matches(&f.purpose));
     }
 
+    /// The last correlation id it handed out.
+    pub fn last_correlation_id(&self) -> u64 {
+        self.next_correlation_id
+    }
+
+    /// Numbers its next requests after `last`, when that is ahead: two
+    /// clients in one process (a pipeline's consumer and producer) share
+    /// one sequence, so that an answer's correlation id names one request.
+    pub fn number_after(&mut self, last: u64) {
+        self.next_correlation_id = self.next_correlation_id.max(last);
+    }
+
+    /// Whether the request `correlation_id` is waiting for its answer.
+    pub fn awaits(&self, correlation_id: u64) -> bool {
+        self.in_flight.contains_key(&correlation_id)
+    }
+
     /// Requests in flight, by correlation id.
     pub fn in_flight(&self) -> impl Iterator<Item = (u64, &InFlight<P>)> + '_ {
         self.in_flight.iter().map(|(&c, f)| (c, f))

@@ -99,9 +99,16 @@ pub fn render(
     );
     let producers: u32 = scenario.producers.iter().map(|p| p.count).sum();
     let consumers: u32 = scenario.consumers.iter().map(|c| c.count).sum();
+    let members: u32 = scenario.pipelines.iter().map(|p| p.count).sum();
+    // Pipeline members only where there are some: other runs print as before.
+    let pipelines = if members > 0 {
+        format!(", {members} pipeline members")
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         w,
-        "  cluster     {} controllers (KRaft quorum), {} brokers, {producers} producers, {consumers} consumers",
+        "  cluster     {} controllers (KRaft quorum), {} brokers, {producers} producers, {consumers} consumers{pipelines}",
         scenario.cluster.controllers, scenario.cluster.brokers
     );
     if let Some(mix) = &summary.swarm {

@@ -37,6 +37,8 @@ pub enum Invariant {
     ProcessedAtMostOnce,
     /// After faults heal, producers succeed again and consumers catch up within `settle`.
     EventuallyAvailable,
+    /// Every acknowledged input record of a pipeline has exactly one output record in the committed output.
+    ExactlyOnce,
     /// All of a committed transaction is readable by read_committed, none of an aborted one.
     TransactionsAtomic,
     /// A read_committed consumer never returns a record of an aborted or open transaction.
@@ -45,7 +47,7 @@ pub enum Invariant {
 
 impl Invariant {
     /// Every invariant, in the order docs/scenarios.md lists them.
-    pub const ALL: [Invariant; 18] = [
+    pub const ALL: [Invariant; 19] = [
         Invariant::AckedWritesDurable,
         Invariant::OffsetsConsistent,
         Invariant::NoDuplicates,
@@ -62,6 +64,7 @@ impl Invariant {
         Invariant::ProcessedAtLeastOnce,
         Invariant::ProcessedAtMostOnce,
         Invariant::EventuallyAvailable,
+        Invariant::ExactlyOnce,
         Invariant::TransactionsAtomic,
         Invariant::NoAbortedReads,
     ];
@@ -85,6 +88,7 @@ impl Invariant {
             Invariant::ProcessedAtLeastOnce => "processed_at_least_once",
             Invariant::ProcessedAtMostOnce => "processed_at_most_once",
             Invariant::EventuallyAvailable => "eventually_available",
+            Invariant::ExactlyOnce => "exactly_once",
             Invariant::TransactionsAtomic => "transactions_atomic",
             Invariant::NoAbortedReads => "no_aborted_reads",
         }

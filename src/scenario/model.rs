@@ -28,6 +28,8 @@ pub struct Scenario {
     pub producers: Vec<ProducerSpec>,
     /// Consumer workloads.
     pub consumers: Vec<ConsumerSpec>,
+    /// Consume-transform-produce pipelines.
+    pub pipelines: Vec<PipelineSpec>,
     /// Network latency.
     pub network: NetworkSpec,
     /// Disk timing.
@@ -122,6 +124,51 @@ pub struct ConsumerSpec {
 
 pub use crate::client::consumer::Processing;
 
+/// `count` members of a consume-transform-produce pipeline (a Kafka Streams
+/// application): they read `input` in the consumer group `group` and write
+/// one record to `output` per input record.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct PipelineSpec {
+    /// The topic read.
+    pub input: String,
+    /// The topic written.
+    pub output: String,
+    /// The consumer group (Kafka Streams' `application.id`).
+    pub group: String,
+    /// How many members.
+    pub count: u32,
+    /// Kafka Streams configs (`processing.guarantee`, `commit.interval.ms`).
+    pub config: KafkaConfigs,
+}
+
+impl PipelineSpec {
+    /// `processing.guarantee`.
+    pub fn guarantee(&self) -> ProcessingGuarantee {
+        match self.config.get_str("processing.guarantee").as_deref() {
+            Some("exactly_once_v2") => ProcessingGuarantee::ExactlyOnceV2,
+            _ => ProcessingGuarantee::AtLeastOnce,
+        }
+    }
+
+    /// `commit.interval.ms` (Kafka Streams: 100 under exactly_once_v2
+    /// unless set).
+    pub fn commit_interval_ms(&self) -> u64 {
+        self.config
+            .get_i64("commit.interval.ms")
+            .map_or(self.guarantee().default_commit_interval_ms(), |v| {
+                v.max(0) as u64
+            })
+    }
+
+    /// Member `n`'s `transactional.id` under exactly_once_v2: "GROUP-N".
+    pub fn transactional_id(&self, n: u32) -> Option<String> {
+        (self.guarantee() == ProcessingGuarantee::ExactlyOnceV2)
+            .then(|| format!("{}-{n}", self.group))
+    }
+}
+
+pub use crate::client::pipeline::ProcessingGuarantee;
+
 /// One-way network latency, sampled uniformly per message.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct NetworkSpec {
@@ -210,20 +257,34 @@ impl Scenario {
     }
 
     /// The transactional ids of the transactional producers (producer N of
-    /// an entry with `transactional.id` ID uses "ID-N").
+    /// an entry with `transactional.id` ID uses "ID-N") and of the
+    /// exactly_once_v2 pipeline members (member N of group G uses "G-N").
     pub fn transactional_ids(&self) -> Vec<String> {
-        self.producers
+        let producers = self
+            .producers
             .iter()
-            .flat_map(|p| (0..p.count).filter_map(|n| p.transactional_id(n)))
-            .collect()
+            .flat_map(|p| (0..p.count).filter_map(|n| p.transactional_id(n)));
+        let pipelines = self
+            .pipelines
+            .iter()
+            .flat_map(|p| (0..p.count).filter_map(|n| p.transactional_id(n)));
+        producers.chain(pipelines).collect()
     }
 
-    /// Members of `group` over every `[[consumers]]` entry.
+    /// Members of `group` over every `[[consumers]]` entry (or its
+    /// `[[pipelines]]` entry: a pipeline's members are its group's consumers).
     pub fn group_size(&self, group: &str) -> u32 {
-        self.consumers
+        let consumers = self
+            .consumers
             .iter()
             .filter(|c| c.group == group)
-            .fold(0u32, |n, c| n.saturating_add(c.count))
+            .fold(0u32, |n, c| n.saturating_add(c.count));
+        let pipelines = self
+            .pipelines
+            .iter()
+            .filter(|p| p.group == group)
+            .fold(0u32, |n, p| n.saturating_add(p.count));
+        consumers.saturating_add(pipelines)
     }
 
     /// The topic named `name`.

@@ -51,6 +51,7 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
     let topics = topics(&root, &cluster)?;
     let producers = producers(&root, &topics)?;
     let consumers = consumers(&root, &topics)?;
+    let pipelines = pipelines(&root, &topics, &consumers)?;
     let mut scenario = Scenario {
         name: name.to_owned(),
         description,
@@ -60,6 +61,7 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
         topics,
         producers,
         consumers,
+        pipelines,
         network: network(&root)?,
         disk: disk(&root)?,
         protocol: protocol(&root)?,
@@ -229,7 +231,12 @@ fn defaulted(t: &Table, key: &str, broker: &KafkaConfigs, config: &str, max: u32
 
 /// The topic named by `key`, which must be one of `topics`.
 fn topic_ref(t: &Table, topics: &[TopicSpec]) -> Res<String> {
-    let f = t.req("topic", "\"orders\"")?;
+    topic_at(t, "topic", topics)
+}
+
+/// The topic named by the key `key` of `t`, which must be one of `topics`.
+fn topic_at(t: &Table, key: &str, topics: &[TopicSpec]) -> Res<String> {
+    let f = t.req(key, "\"orders\"")?;
     let name = f.str("a topic name")?;
     if topics.iter().any(|t| t.name == name) {
         return Ok(name.to_owned());
@@ -355,6 +362,48 @@ fn consumers(root: &Table, topics: &[TopicSpec]) -> Res<Vec<ConsumerSpec>> {
                 },
             },
             processing_time_ns: t.get("processing_time").map_or(Ok(0), |f| f.duration())?,
+        });
+    }
+    Ok(out)
+}
+
+/// `[[pipelines]]`: consume-transform-produce members reading `input` and
+/// writing `output`, in a group of their own.
+fn pipelines(
+    root: &Table,
+    topics: &[TopicSpec],
+    consumers: &[ConsumerSpec],
+) -> Res<Vec<PipelineSpec>> {
+    let Some(field) = root.get("pipelines") else {
+        return Ok(Vec::new());
+    };
+    let mut out: Vec<PipelineSpec> = Vec::new();
+    for t in field.tables("an array of tables, [[pipelines]]")? {
+        t.check_keys(&["input", "output", "group", "count", "config"])?;
+        let input = topic_at(&t, "input", topics)?;
+        let output = topic_at(&t, "output", topics)?;
+        if input == output {
+            let f = t.req("output", "\"ledger\"")?;
+            return Err(f.err(format!(
+                "a pipeline cannot write the topic it reads ({input:?}); valid: another topic of [[topics]]"
+            )));
+        }
+        let group_f = t.req("group", "\"etl\"")?;
+        let group = group_f.str("a group id")?;
+        if !is_valid_name(group) {
+            return Err(group_f.err(format!("group {group:?} is not valid; valid: 1 to 249 ASCII letters, digits, '.', '_' and '-'")));
+        }
+        if consumers.iter().any(|c| c.group == group) || out.iter().any(|p| p.group == group) {
+            return Err(group_f.err(format!(
+                "group {group:?} is already used by another [[consumers]] or [[pipelines]] entry; valid: a group of its own (a pipeline's group is its application.id)"
+            )));
+        }
+        out.push(PipelineSpec {
+            input,
+            output,
+            group: group.to_owned(),
+            count: count(&t)?,
+            config: configs(t.get("config"), Scope::Streams)?,
         });
     }
     Ok(out)

@@ -220,7 +220,9 @@ pub(crate) fn check_exists(target: &Target, s: &Scenario) -> Result<(), String> 
         Target::Coordinator(group) | Target::Consumer { group, .. } if s.group_size(group) == 0 => {
             let mut groups: Vec<&str> = s.consumers.iter().map(|c| c.group.as_str()).collect();
             groups.dedup();
-            let message = format!("{target}: no [[consumers]] entry has group {group:?}");
+            groups.extend(s.pipelines.iter().map(|p| p.group.as_str()));
+            let message =
+                format!("{target}: no [[consumers]] or [[pipelines]] entry has group {group:?}");
             if groups.is_empty() {
                 return Err(format!("{message}; add a [[consumers]] entry with group = {group:?}"));
             }

@@ -20,6 +20,7 @@ pub(crate) const TOP_KEYS: &[&str] = &[
     "topics",
     "producers",
     "consumers",
+    "pipelines",
     "network",
     "disk",
     "protocol",

@@ -127,7 +127,7 @@ fn kinds_and_targets() {
     assert_eq!(target_err("controller(4)"), "s.toml:23:10: faults[0].target: controller(4) does not exist; valid: controller(1)..controller(3) or controller(active) (cluster.controllers = 3)");
     assert_eq!(target_err("leader(orders-3)"), "s.toml:23:10: faults[0].target: leader(orders-3) does not exist; valid: leader(orders-0)..leader(orders-2) (topic \"orders\" has 3 partitions)");
     assert_eq!(target_err("leader(ordres-0)"), "s.toml:23:10: faults[0].target: leader(ordres-0): unknown topic \"ordres\"; did you mean \"orders\"? valid: a topic of [[topics]]: orders");
-    assert_eq!(target_err("coordinator(biling)"), "s.toml:23:10: faults[0].target: coordinator(biling): no [[consumers]] entry has group \"biling\"; did you mean \"billing\"? valid groups: billing");
+    assert_eq!(target_err("coordinator(biling)"), "s.toml:23:10: faults[0].target: coordinator(biling): no [[consumers]] or [[pipelines]] entry has group \"biling\"; did you mean \"billing\"? valid groups: billing");
     assert_eq!(target_err("consumer(billing, 2)"), "s.toml:23:10: faults[0].target: consumer(billing, 2) does not exist; valid: consumer(billing, 0)..consumer(billing, 1) (group \"billing\" has 2 consumers)");
     assert_eq!(target_err("producer(1)"), "s.toml:23:10: faults[0].target: producer(1) does not exist; valid: producer(0) (1 producers over all [[producers]] entries)");
     assert!(target_err("brokr(1)").starts_with("s.toml:23:10: faults[0].target: invalid target \"brokr(1)\"; did you mean broker? valid: broker(N),"));

@@ -100,6 +100,17 @@ impl Scenario {
             )?;
             w.push_str(&configs(&c.config));
         }
+        for p in &self.pipelines {
+            writeln!(
+                w,
+                "\n[[pipelines]]\ninput = {}\noutput = {}\ngroup = {}\ncount = {}",
+                q(&p.input),
+                q(&p.output),
+                q(&p.group),
+                p.count
+            )?;
+            w.push_str(&configs(&p.config));
+        }
         let n = &self.network;
         writeln!(w, "\n[network]")?;
         let (min, max) = (d(n.latency_min_ns), d(n.latency_max_ns));

@@ -15,10 +15,12 @@ fn target_of(topology: &Topology, id: NodeId) -> Option<Target> {
         Role::Controller(n) => Some(Target::Controller(*n)),
         Role::Broker(n) => Some(Target::Broker(*n)),
         Role::Producer(n) => Some(Target::Producer(*n)),
-        Role::Consumer { group, index } => Some(Target::Consumer {
-            group: group.clone(),
-            index: *index,
-        }),
+        Role::Consumer { group, index } | Role::Pipeline { group, index } => {
+            Some(Target::Consumer {
+                group: group.clone(),
+                index: *index,
+            })
+        }
         Role::Admin => None,
     }
 }

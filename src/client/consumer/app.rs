@@ -68,6 +68,10 @@ impl Consumer {
             }
             return;
         }
+        if self.config.processing == Processing::Pipeline {
+            // Its pipeline polls.
+            return;
+        }
         // Processing takes no time: poll again at once while records are buffered.
         for _ in 0..64 {
             if !matches!(self.app, App::Idle) || !self.poll(env) {
@@ -102,7 +106,7 @@ impl Consumer {
                 let then_commit = !self.config.enable_auto_commit;
                 self.start_processing(env, records, then_commit);
             }
-            Processing::AtMostOnce => {
+            Processing::AtMostOnce | Processing::Pipeline => {
                 let offsets = self.consumed_offsets();
                 self.app = App::Committing {
                     generation: self.membership.generation_id(),
@@ -118,7 +122,7 @@ impl Consumer {
     }
 
     /// (partition, position, epoch) of every owned partition with a position.
-    fn consumed_offsets(&self) -> Vec<(u32, u64, i32)> {
+    pub(super) fn consumed_offsets(&self) -> Vec<(u32, u64, i32)> {
         self.owned
             .iter()
             .filter_map(|(&p, o)| Some((p, o.position?, o.last_epoch.unwrap_or(-1))))
@@ -126,7 +130,7 @@ impl Consumer {
     }
 
     /// Takes buffered records, partition by partition from a rotating start.
-    fn take_records(&mut self, env: &mut Env<'_>) -> Vec<(u32, u64, u64)> {
+    pub(super) fn take_records(&mut self, env: &mut Env<'_>) -> Vec<(u32, u64, u64)> {
         let max = self.config.max_poll_records;
         let partitions: Vec<u32> = self.owned.keys().copied().collect();
         if partitions.is_empty() {

@@ -112,6 +112,7 @@ impl Consumer {
                 self.owned.remove(p);
             }
         }
+        self.releases += 1;
         env.observe(ConsumerObs::Released { partitions, lost });
     }
 

@@ -36,6 +36,10 @@ pub enum Processing {
     AtLeastOnce,
     /// Commit a poll's offsets, then process (`"at-most-once"`).
     AtMostOnce,
+    /// A consume-transform-produce pipeline member polls, and commits in
+    /// its transaction or after its producer flushed: the consumer itself
+    /// neither processes nor commits (`[[pipelines]]`).
+    Pipeline,
 }
 
 impl Processing {
@@ -44,6 +48,7 @@ impl Processing {
         match self {
             Processing::AtLeastOnce => "at-least-once",
             Processing::AtMostOnce => "at-most-once",
+            Processing::Pipeline => "pipeline",
         }
     }
 }
@@ -362,6 +367,8 @@ pub struct Consumer {
     closing: Closing,
     /// Revocation commits in flight: the JoinGroup waits for them.
     revoke_commits: u32,
+    /// How many times it gave partitions up (revoked or lost).
+    releases: u64,
 }
 
 impl Consumer {
@@ -388,6 +395,7 @@ impl Consumer {
             stopped: false,
             closing: Closing::Open,
             revoke_commits: 0,
+            releases: 0,
         };
         env.observe(ConsumerObs::Started);
         consumer.next_auto_commit_ms = env.now_ms() + consumer.config.auto_commit_interval_ms;
@@ -460,6 +468,83 @@ impl Consumer {
     /// Its group membership.
     pub fn membership(&self) -> &Membership {
         &self.membership
+    }
+
+    /// Its configs.
+    pub fn config(&self) -> &ConsumerConfig {
+        &self.config
+    }
+
+    /// How many times it gave partitions up (revoked or lost).
+    pub fn releases(&self) -> u64 {
+        self.releases
+    }
+
+    /// Whether the request `correlation_id` is this consumer's, in flight.
+    pub fn awaits(&self, correlation_id: u64) -> bool {
+        self.network.awaits(correlation_id)
+    }
+
+    /// The last correlation id it used.
+    pub fn last_correlation_id(&self) -> u64 {
+        self.network.last_correlation_id()
+    }
+
+    /// Numbers its next requests after `last` (see [`NetworkClient::number_after`]).
+    pub fn number_after(&mut self, last: u64) {
+        self.network.number_after(last);
+    }
+
+    /// A pipeline's poll(): up to `max.poll.records` buffered records.
+    pub fn poll_records(&mut self, env: &mut Env<'_>) -> Vec<(u32, u64, u64)> {
+        if self.stopped || self.closing != Closing::Open {
+            return Vec::new();
+        }
+        let records = self.take_records(env);
+        if !records.is_empty() {
+            self.polls += 1;
+        }
+        records
+    }
+
+    /// (partition, position, epoch of the last record) of every owned
+    /// partition with a position: what a commit of the consumed records sends.
+    pub fn positions_to_commit(&self) -> Vec<(u32, u64, i32)> {
+        self.consumed_offsets()
+    }
+
+    /// Every owned partition goes back to its committed offset (what it
+    /// consumed since is processed again): a pipeline whose transaction
+    /// aborted, or whose output failed, starts over from its last commit.
+    pub fn rewind(&mut self, env: &mut Env<'_>) {
+        for o in self.owned.values_mut() {
+            o.position = None;
+            o.processed = None;
+            o.drop_fetched();
+        }
+        self.step(env);
+    }
+
+    /// commitSync of `offsets` in the current generation, for a pipeline
+    /// (false when a commit is in progress or there is nothing to commit).
+    pub fn commit_sync(&mut self, env: &mut Env<'_>, offsets: Vec<(u32, u64, i32)>) -> bool {
+        if !matches!(self.app, App::Idle) || offsets.is_empty() || !self.membership.is_stable() {
+            return false;
+        }
+        self.app = App::Committing {
+            generation: self.membership.generation_id(),
+            offsets,
+            records: None,
+            in_flight: false,
+            started_ms: env.now_ms(),
+        };
+        self.step(env);
+        true
+    }
+
+    /// Whether a commitSync is in progress.
+    pub fn committing(&self) -> bool {
+        matches!(self.app, App::Committing { .. })
     }
 
     fn send(
