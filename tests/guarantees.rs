@@ -10,8 +10,9 @@ use ksim::harness::RunOptions;
 
 /// Three crash cells sharing min.insync.replicas=2, unclean election off,
 /// flush every message and KIP-101 truncation: acks=1 (idempotence off, the
-/// only valid choice), and acks=all with idempotence on and off.
-const CRASH_CELLS: &str = "misr=2,unclean=off,flush=every,trunc=epoch,fault=crash";
+/// only valid choice), and acks=all with idempotence on and off (none
+/// transactional).
+const CRASH_CELLS: &str = "misr=2,unclean=off,flush=every,trunc=epoch,txn=off,fault=crash";
 /// Seeds 0..6: acks=1 loses an acknowledged write in seed 4.
 const SEEDS: u64 = 6;
 
@@ -146,6 +147,82 @@ fn a_panicking_seed_is_counted_with_its_replay_and_the_grid_goes_on() {
     assert_eq!((errors.seeds, errors.first_seed), (1, 1));
     assert!(errors.replay.ends_with(&format!("{name}.toml --seed 1")));
     assert!(report.markdown().contains("error (panic) 500 (2)"));
+}
+
+/// The transactional column: the twin of an idempotent config with a
+/// transactional producer and a read_committed consumer checks
+/// `transactions_atomic` and `no_aborted_reads` too; under power loss with
+/// pre-KIP-101 truncation a committed transaction loses records (seed 1),
+/// and the replay command reproduces it.
+#[test]
+fn transactional_rows_check_what_transactions_guarantee() {
+    let out = scratch("transactional");
+    let report = run(
+        &out,
+        "acks=all,misr=2,unclean=off,flush=every,trunc=hw,idem=on,fault=power-loss",
+        3,
+        2,
+    );
+    assert_eq!(report.cells_run, 2, "the config and its transactional twin");
+    let plain = cell(
+        &report,
+        "acks-all_misr-2_unclean-off_flush-every_trunc-hw_idem-on_power-loss",
+    );
+    let txn = cell(
+        &report,
+        "acks-all_misr-2_unclean-off_flush-every_trunc-hw_idem-on_txn-on_power-loss",
+    );
+    let names = |c: &guarantees::CellJson| -> Vec<String> {
+        c.invariants.iter().map(|i| i.invariant.clone()).collect()
+    };
+    assert!(!names(plain).contains(&"transactions_atomic".to_owned()));
+    assert_eq!(
+        names(txn)[names(txn).len() - 2..],
+        ["transactions_atomic", "no_aborted_reads"]
+    );
+    assert_eq!(plain.config.transactional_id, None);
+    assert_eq!(plain.config.isolation_level, "read_uncommitted");
+    assert_eq!(txn.config.transactional_id.as_deref(), Some("orders-tx"));
+    assert_eq!(txn.config.isolation_level, "read_committed");
+    assert!(violating(txn, "transactions_atomic") >= 1, "{txn:#?}");
+    let atomic = txn
+        .invariants
+        .iter()
+        .find(|i| i.invariant == "transactions_atomic")
+        .expect("checked");
+    let command = atomic.replay.as_deref().expect("a replay");
+    let args: Vec<&str> = command.split_whitespace().collect();
+    let ["ksim", "run", file, "--seed", seed] = args[..] else {
+        panic!("not a ksim run command: {command}");
+    };
+    let scenario = ksim::scenario::load(Path::new(file)).expect("the cell loads");
+    assert_eq!(scenario.transactional_ids(), ["orders-tx-0"]);
+    let run = ksim::runner::run_seed(
+        &scenario,
+        file,
+        seed.parse().expect("seed"),
+        &RunOptions::default(),
+    )
+    .expect("runs");
+    assert!(
+        run.summary
+            .violations
+            .iter()
+            .any(|v| v.invariant == "transactions_atomic"),
+        "{command} does not violate transactions_atomic"
+    );
+    let md = report.markdown();
+    assert!(
+        md.contains("| transactional.id | isolation.level |"),
+        "{md}"
+    );
+    assert!(md.contains("| orders-tx | read_committed |"), "{md}");
+    assert!(md.contains("| null | read_uncommitted |"), "{md}");
+    assert!(
+        md.contains("Rows with `transactional.id = orders-tx`"),
+        "{md}"
+    );
+    assert!(md.contains("| `transactions_atomic` (of 1) |"), "{md}");
 }
 
 #[test]

@@ -372,3 +372,111 @@ fn high_watermark_stalls_are_shaded_on_their_lanes() {
         );
     }
 }
+
+/// The points `(x, y)` of the path of class `class` in `lane`.
+fn path_points(lane: &str, class: &str) -> Vec<(String, f64)> {
+    let path = elements(lane, class);
+    assert_eq!(path.len(), 1, "one {class} path");
+    a(&path[0], "d")
+        .split(['M', 'L'])
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (x, y) = p.split_once(',').expect("x,y");
+            (x.to_owned(), y.parse().expect("a y"))
+        })
+        .collect()
+}
+
+/// The lane of `partition` in `page`.
+fn lane<'a>(page: &'a str, partition: &str) -> &'a str {
+    page.split(&format!("<g class=\"lane\" data-partition=\"{partition}\""))
+        .nth(1)
+        .and_then(|rest| rest.split("</g>").next())
+        .unwrap_or_else(|| panic!("no lane for {partition}"))
+}
+
+/// Where producers are transactional, a partition's lane draws the
+/// leader's last stable offset (LSO) beside its high watermark: never above
+/// it, below it while a transaction is open. A run without transactional
+/// producers draws no LSO (its page is the same bytes as before the LSO
+/// was drawn).
+#[test]
+fn the_last_stable_offset_is_drawn_where_producers_are_transactional_only() {
+    let dir = workdir("lso");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let transactions = root.join("scenarios/transactions.toml");
+    let out = ksim(
+        &dir,
+        &[
+            "run",
+            &transactions.display().to_string(),
+            "--seed",
+            "1",
+            "--html",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", common::stdout(&out));
+    let page = std::fs::read_to_string(dir.join("reports/transactions/seed-1.html"))
+        .expect("the html report");
+    assert!(
+        page.contains("LSO (last stable offset"),
+        "the legend names it"
+    );
+    assert!(page.contains("svg .lso {"), "its style");
+    let mut summary = String::new();
+    for partition in ["payments-0", "payments-1", "payments-2"] {
+        let lane = lane(&page, partition);
+        let hw = path_points(lane, "hw");
+        let lso = path_points(lane, "lso");
+        assert_eq!(
+            hw.iter().map(|p| &p.0).collect::<Vec<_>>(),
+            lso.iter().map(|p| &p.0).collect::<Vec<_>>(),
+            "{partition}: the LSO is sampled where the high watermark is"
+        );
+        // A larger y is a lower offset.
+        let below = hw.iter().zip(&lso).filter(|(h, l)| l.1 > h.1).count();
+        let above = hw.iter().zip(&lso).filter(|(h, l)| l.1 < h.1).count();
+        assert_eq!(above, 0, "{partition}: the LSO above the high watermark");
+        assert!(
+            below > 0,
+            "{partition}: the LSO never below the high watermark"
+        );
+        let lag: u64 = a(&elements(lane, "lso")[0], "data-max-lag")
+            .parse()
+            .expect("data-max-lag");
+        assert!(lag > 0, "{partition}: the LSO never held back");
+        summary += &format!(
+            "{partition}: {} columns, the LSO below the high watermark in {below}, at most {lag} offsets\n",
+            hw.len()
+        );
+    }
+    insta::assert_snapshot!("transactions_lso", summary);
+
+    let broker_crash = root.join("scenarios/broker_crash.toml");
+    let out = ksim(
+        &dir,
+        &[
+            "run",
+            &broker_crash.display().to_string(),
+            "--seed",
+            "42",
+            "--html",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let page = std::fs::read_to_string(dir.join("reports/broker_crash/seed-42.html"))
+        .expect("the html report");
+    assert!(!elements(&page, "hw").is_empty(), "high watermarks drawn");
+    assert!(
+        elements(&page, "lso").is_empty(),
+        "an LSO without transactions"
+    );
+    assert!(
+        !page.contains("LSO"),
+        "the legend names the LSO without transactions"
+    );
+    assert!(
+        !page.contains(".lso"),
+        "the LSO's style without transactions"
+    );
+}

@@ -15,7 +15,7 @@ pub struct Args {
     /// Worker threads (each run stays single-threaded); default: all cores
     #[arg(long, value_name = "N")]
     jobs: Option<usize>,
-    /// Only the cells matching KEY=VALUE terms, comma-separated, e.g. acks=1,fault=crash: acks=1|all, misr=1|2, unclean=off|on, flush=every|never, trunc=epoch|hw, idem=on|off, fault=crash|power-loss|correlated-power-loss|partition (a key given twice matches either value)
+    /// Only the cells matching KEY=VALUE terms, comma-separated, e.g. acks=1,fault=crash: acks=1|all, misr=1|2, unclean=off|on, flush=every|never, trunc=epoch|hw, idem=on|off, txn=off|on (a transactional producer and a read_committed consumer), fault=crash|power-loss|correlated-power-loss|partition (a key given twice matches either value)
     #[arg(long, value_name = "FILTER")]
     only: Option<String>,
     /// Where guarantees.md, guarantees.json and the cells' scenario files (guarantees/) are written

@@ -1,6 +1,7 @@
 //! The grid of `ksim guarantees`: the configs (acks, min.insync.replicas,
-//! unclean election, flush policy, truncation protocol, idempotence), the
-//! fault families, and the scenario file of each (config, family) cell.
+//! unclean election, flush policy, truncation protocol, idempotence,
+//! transactions), the fault families, and the scenario file of each
+//! (config, family) cell.
 
 use std::fmt::Write;
 
@@ -71,6 +72,10 @@ pub struct Config {
     pub truncation: Truncation,
     /// Producer `enable.idempotence` (sorted: true first).
     pub idempotence: Idempotence,
+    /// A transactional producer (`transactional.id` set, [`TRANSACTIONAL_ID`])
+    /// and a read_committed consumer (`isolation.level`); only with
+    /// acks=all and enable.idempotence=true, as Kafka requires.
+    pub transactional: bool,
 }
 
 /// `min.insync.replicas`, ordered 2 before 1 (stronger first).
@@ -133,14 +138,26 @@ impl Config {
                     for flush in [Flush::EveryMessage, Flush::Never] {
                         for truncation in [Truncation::LeaderEpoch, Truncation::HighWatermark] {
                             for idempotence in [Idempotence::On, Idempotence::Off] {
-                                all.push(Config {
-                                    acks,
-                                    min_insync,
-                                    unclean,
-                                    flush,
-                                    truncation,
-                                    idempotence,
-                                });
+                                // The transactional twin right after its
+                                // idempotent row (Kafka refuses a
+                                // transactional.id with any other acks or
+                                // idempotence, so there is no other).
+                                let can_be_transactional =
+                                    acks == Acks::All && idempotence == Idempotence::On;
+                                for transactional in [false, true] {
+                                    if transactional && !can_be_transactional {
+                                        continue;
+                                    }
+                                    all.push(Config {
+                                        acks,
+                                        min_insync,
+                                        unclean,
+                                        flush,
+                                        truncation,
+                                        idempotence,
+                                        transactional,
+                                    });
+                                }
                             }
                         }
                     }
@@ -150,17 +167,43 @@ impl Config {
         all
     }
 
-    /// `acks-all_misr-2_unclean-off_flush-every_trunc-epoch_idem-on`.
+    /// `acks-all_misr-2_unclean-off_flush-every_trunc-epoch_idem-on`, and
+    /// `..._idem-on_txn-on` for the transactional twin.
     pub fn name(&self) -> String {
         format!(
-            "acks-{}_misr-{}_unclean-{}_flush-{}_trunc-{}_idem-{}",
+            "acks-{}_misr-{}_unclean-{}_flush-{}_trunc-{}_idem-{}{}",
             self.acks.kafka(),
             self.min_insync.value(),
             on_off(self.unclean),
             self.flush.word(),
             truncation_word(self.truncation),
-            on_off(self.idempotence.enabled())
+            on_off(self.idempotence.enabled()),
+            if self.transactional { "_txn-on" } else { "" }
         )
+    }
+
+    /// The producer's `transactional.id` (None: Kafka's default, null).
+    pub fn transactional_id(&self) -> Option<&'static str> {
+        self.transactional.then_some(TRANSACTIONAL_ID)
+    }
+
+    /// The consumer's `isolation.level`.
+    pub fn isolation_level(&self) -> &'static str {
+        if self.transactional {
+            "read_committed"
+        } else {
+            "read_uncommitted"
+        }
+    }
+
+    /// The invariants its cells check: [`INVARIANTS`], and with a
+    /// transactional producer `transactions_atomic` and `no_aborted_reads`.
+    pub fn invariants(&self) -> Vec<&'static str> {
+        let mut all = INVARIANTS.to_vec();
+        if self.transactional {
+            all.extend(crate::check::txn::TXN_INVARIANTS);
+        }
+        all
     }
 
     /// Kafka 3.x's defaults (acks=all, min.insync.replicas=1, unclean
@@ -174,6 +217,7 @@ impl Config {
                 flush: Flush::Never,
                 truncation: Truncation::LeaderEpoch,
                 idempotence: Idempotence::On,
+                transactional: false,
             }
     }
 
@@ -186,6 +230,7 @@ impl Config {
             Key::Flush => self.flush.word().to_owned(),
             Key::Trunc => truncation_word(self.truncation).to_owned(),
             Key::Idem => on_off(self.idempotence.enabled()).to_owned(),
+            Key::Txn => on_off(self.transactional).to_owned(),
             Key::Fault => String::new(),
         }
     }
@@ -301,6 +346,13 @@ pub const PARTITION_AT: &str = "5s";
 pub const PARTITION_HEAL_AFTER: &str = "12s";
 /// Swarm faults of the cell's kind per simulated minute.
 pub const SWARM_RATE: f64 = 12.0;
+/// The `transactional.id` of a transactional row's producer (the scenario
+/// gives producer 0 `orders-tx-0`).
+pub const TRANSACTIONAL_ID: &str = "orders-tx";
+/// Sends per transaction of a transactional row's producer.
+pub const TXN_RECORDS: u64 = 10;
+/// The share of its transactions the application aborts.
+pub const TXN_ABORT: f64 = 0.1;
 
 /// The invariants every cell checks, in report order: the data
 /// invariants, then liveness.
@@ -314,6 +366,13 @@ pub const INVARIANTS: [&str; crate::check::data::DATA_INVARIANTS.len() + 1] = {
     }
     all
 };
+
+/// What the transactional rows change, for the report's introduction.
+pub fn shape_transactional() -> String {
+    format!(
+        "Rows with `transactional.id = {TRANSACTIONAL_ID}` (only with acks=all and enable.idempotence=true: Kafka refuses a transactional.id otherwise) run a transactional producer that sends {TXN_RECORDS} records per transaction, then commits (`commitTransaction()`), or aborts a share of {TXN_ABORT} of its transactions (and any whose send failed), and a consumer with `isolation.level = read_committed`; they set `transaction.state.log.num.partitions = 1` (default 50) to keep `__transaction_state` small and also check `transactions_atomic` and `no_aborted_reads`."
+    )
+}
 
 /// The shape every cell shares, for the report's introduction.
 pub fn shape() -> String {
@@ -351,8 +410,15 @@ impl Cell {
     pub fn scenario_toml(&self) -> String {
         let c = &self.config;
         let mut w = String::new();
+        let transactional = match c.transactional_id() {
+            Some(id) => format!(
+                " transactional.id={id} ({TXN_RECORDS} records per transaction, a share of {TXN_ABORT} aborted) isolation.level={}",
+                c.isolation_level()
+            ),
+            None => String::new(),
+        };
         let description = format!(
-            "ksim guarantees cell: acks={} min.insync.replicas={} unclean.leader.election.enable={} log.flush.interval.messages={} truncation={} enable.idempotence={}, under {}: {}.",
+            "ksim guarantees cell: acks={} min.insync.replicas={} unclean.leader.election.enable={} log.flush.interval.messages={} truncation={} enable.idempotence={}{transactional}, under {}: {}.",
             c.acks.kafka(),
             c.min_insync.value(),
             c.unclean,
@@ -381,24 +447,37 @@ impl Cell {
             c.flush.interval_messages()
         );
         let _ = writeln!(w, "\"replica.lag.time.max.ms\" = {REPLICA_LAG_MS}");
-        let _ = writeln!(w, "\"offsets.topic.num.partitions\" = 1\n");
+        if c.transactional {
+            let _ = writeln!(w, "\"offsets.topic.num.partitions\" = 1");
+            let _ = writeln!(w, "\"transaction.state.log.num.partitions\" = 1\n");
+        } else {
+            let _ = writeln!(w, "\"offsets.topic.num.partitions\" = 1\n");
+        }
         let _ = writeln!(w, "[protocol]\ntruncation = \"{}\"\n", c.truncation.name());
         let _ = writeln!(
             w,
             "[[topics]]\nname = \"orders\"\npartitions = 1\nreplication_factor = 3\n"
         );
+        let (transactional_id, transaction, isolation) = match c.transactional_id() {
+            Some(id) => (
+                format!(", \"transactional.id\" = \"{id}\""),
+                format!("transaction = {{ records = {TXN_RECORDS}, abort = {TXN_ABORT} }}\n"),
+                format!(", \"isolation.level\" = \"{}\"", c.isolation_level()),
+            ),
+            None => Default::default(),
+        };
         let _ = writeln!(
             w,
-            "[[producers]]\ntopic = \"orders\"\ncount = 1\nrate = \"{RATE}\"\nkeys = 0\nconfig = {{ acks = \"{}\", \"enable.idempotence\" = {} }}\n",
+            "[[producers]]\ntopic = \"orders\"\ncount = 1\nrate = \"{RATE}\"\nkeys = 0\n{transaction}config = {{ acks = \"{}\", \"enable.idempotence\" = {}{transactional_id} }}\n",
             c.acks.kafka(),
             c.idempotence.enabled()
         );
         let _ = writeln!(
             w,
-            "[[consumers]]\ntopic = \"orders\"\ngroup = \"audit\"\ncount = 1\nconfig = {{ \"auto.offset.reset\" = \"earliest\" }}\n"
+            "[[consumers]]\ntopic = \"orders\"\ngroup = \"audit\"\ncount = 1\nconfig = {{ \"auto.offset.reset\" = \"earliest\"{isolation} }}\n"
         );
         w.push_str(&self.family.faults_toml());
-        let names: Vec<String> = INVARIANTS.iter().map(|i| format!("\"{i}\"")).collect();
+        let names: Vec<String> = c.invariants().iter().map(|i| format!("\"{i}\"")).collect();
         let _ = writeln!(w, "\n[check]\ninvariants = [{}]", names.join(", "));
         w
     }
@@ -432,17 +511,19 @@ enum Key {
     Flush,
     Trunc,
     Idem,
+    Txn,
     Fault,
 }
 
 impl Key {
-    const ALL: [(Key, &'static str, &'static [&'static str]); 7] = [
+    const ALL: [(Key, &'static str, &'static [&'static str]); 8] = [
         (Key::Acks, "acks", &["1", "all"]),
         (Key::Misr, "misr", &["1", "2"]),
         (Key::Unclean, "unclean", &["off", "on"]),
         (Key::Flush, "flush", &["every", "never"]),
         (Key::Trunc, "trunc", &["epoch", "hw"]),
         (Key::Idem, "idem", &["on", "off"]),
+        (Key::Txn, "txn", &["off", "on"]),
         (
             Key::Fault,
             "fault",
@@ -459,6 +540,7 @@ fn canonical_key(key: &str) -> &str {
         "log.flush.interval.messages" => "flush",
         "truncation" => "trunc",
         "enable.idempotence" | "idempotence" => "idem",
+        "transactional.id" | "transactional" | "transactions" => "txn",
         "family" => "fault",
         k => k,
     }
@@ -468,8 +550,8 @@ fn canonical_value(key: Key, value: &str) -> String {
     let v = value.trim();
     match (key, v) {
         (Key::Acks, "-1") => "all".to_owned(),
-        (Key::Unclean | Key::Idem, "true") => "on".to_owned(),
-        (Key::Unclean | Key::Idem, "false") => "off".to_owned(),
+        (Key::Unclean | Key::Idem | Key::Txn, "true") => "on".to_owned(),
+        (Key::Unclean | Key::Idem | Key::Txn, "false") => "off".to_owned(),
         (Key::Flush, "1") => "every".to_owned(),
         (Key::Flush, "9223372036854775807") => "never".to_owned(),
         (Key::Trunc, "leader-epoch" | "new") => "epoch".to_owned(),
@@ -568,12 +650,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_grid_has_64_configs_and_256_cells_with_distinct_names() {
-        assert_eq!(Config::all().len(), 64);
+    fn the_grid_has_80_configs_and_320_cells_with_distinct_names() {
+        // 64 combinations of the six settings, and a transactional twin of
+        // each of the 16 with acks=all and enable.idempotence=true.
+        assert_eq!(Config::all().len(), 80);
         let all = cells(None);
-        assert_eq!(all.len(), 256);
+        assert_eq!(all.len(), 320);
         let names: std::collections::BTreeSet<String> = all.iter().map(Cell::name).collect();
-        assert_eq!(names.len(), 256);
+        assert_eq!(names.len(), 320);
+        for (i, c) in Config::all().iter().enumerate() {
+            if c.transactional {
+                let twin = Config::all()[i - 1];
+                assert_eq!(
+                    Config {
+                        transactional: true,
+                        ..twin
+                    },
+                    *c,
+                    "after its twin"
+                );
+                assert_eq!((c.acks, c.idempotence), (Acks::All, Idempotence::On));
+                assert_eq!(c.name(), format!("{}_txn-on", twin.name()));
+            }
+        }
         assert!(all
             .iter()
             .all(|c| crate::scenario::is_valid_name(&c.scenario_name())));
@@ -591,6 +690,11 @@ mod tests {
         let f = Filter::parse("acks=1,fault=crash").unwrap();
         assert_eq!(cells(Some(&f)).len(), 32);
         let f = Filter::parse("acks=-1,min.insync.replicas=2,fault=crash,fault=partition").unwrap();
+        assert_eq!(cells(Some(&f)).len(), 48);
+        let f = Filter::parse("txn=on").unwrap();
+        assert_eq!(cells(Some(&f)).len(), 64);
+        assert!(cells(Some(&f)).iter().all(|c| c.config.transactional));
+        let f = Filter::parse("transactional.id=false,acks=all,fault=crash").unwrap();
         assert_eq!(cells(Some(&f)).len(), 32);
         let f = Filter::parse("enable.idempotence=false,truncation=leader-epoch").unwrap();
         assert_eq!(cells(Some(&f)).len(), 64);
@@ -611,6 +715,18 @@ mod tests {
             let kafka_rejects =
                 cell.config.acks == Acks::One && cell.config.idempotence == Idempotence::On;
             assert_eq!(parsed.is_err(), kafka_rejects, "{}\n{text}", cell.name());
+            let Ok(scenario) = parsed else { continue };
+            let checks: Vec<&str> = scenario.check.invariants.iter().map(|i| i.name()).collect();
+            let consumer = scenario.consumers[0].config.get_str("isolation.level");
+            if cell.config.transactional {
+                assert_eq!(scenario.transactional_ids(), ["orders-tx-0"]);
+                assert_eq!(consumer.as_deref(), Some("read_committed"));
+                assert!(checks.ends_with(&["transactions_atomic", "no_aborted_reads"]));
+            } else {
+                assert!(scenario.transactional_ids().is_empty());
+                assert_eq!(consumer.as_deref(), Some("read_uncommitted"));
+                assert_eq!(checks, INVARIANTS);
+            }
         }
     }
 }

@@ -30,7 +30,9 @@ fn config_columns(c: &ConfigJson) -> Vec<String> {
         && !c.unclean_leader_election_enable
         && c.log_flush_interval_messages == i64::MAX
         && c.truncation == "leader-epoch"
-        && c.enable_idempotence;
+        && c.enable_idempotence
+        && c.transactional_id.is_none()
+        && c.isolation_level == "read_uncommitted";
     let columns = [
         c.acks.clone(),
         c.min_insync_replicas.to_string(),
@@ -38,6 +40,10 @@ fn config_columns(c: &ConfigJson) -> Vec<String> {
         flush(c.log_flush_interval_messages),
         c.truncation.clone(),
         c.enable_idempotence.to_string(),
+        c.transactional_id
+            .clone()
+            .unwrap_or_else(|| "null".to_owned()),
+        c.isolation_level.clone(),
     ];
     columns
         .into_iter()
@@ -92,18 +98,26 @@ fn write_all(w: &mut String, r: &Report) -> std::fmt::Result {
         r.seeds, r.seeds_per_cell, r.cells_run, r.seeds_run
     )?;
     writeln!(w, "Every cell: {}\n", r.shape)?;
+    if let Some(t) = &r.transactional {
+        writeln!(w, "{t}\n")?;
+    }
     writeln!(w, "Fault families (the columns):\n")?;
     for f in &r.faults {
         writeln!(w, "- **{}**: {}.", f.fault, f.description)?;
     }
     writeln!(
         w,
-        "\nInvariants checked: {} (docs/scenarios.md says what each means).\n",
+        "\nInvariants checked: {}{} (docs/scenarios.md says what each means).\n",
         r.invariants
             .iter()
             .map(|i| format!("`{i}`"))
             .collect::<Vec<_>>()
-            .join(", ")
+            .join(", "),
+        if r.transactional.is_some() {
+            "; the last two only in the transactional rows"
+        } else {
+            ""
+        }
     )?;
     writeln!(
         w,
@@ -131,6 +145,8 @@ fn table(w: &mut String, r: &Report) -> std::fmt::Result {
         "log.flush.interval.messages",
         "truncation",
         "enable.idempotence",
+        "transactional.id",
+        "isolation.level",
     ];
     header.extend(families.iter().copied());
     writeln!(w, "| {} |", header.join(" | "))?;
@@ -174,6 +190,22 @@ fn summary(w: &mut String, r: &Report) -> std::fmt::Result {
         names.push("error (panic)".to_owned());
     }
     for name in &names {
+        // Out of the configs whose cells check it, when not all do.
+        let checking = configs
+            .iter()
+            .filter(|config| {
+                r.cells.iter().any(|c| {
+                    c.config == ***config
+                        && (name == "error (panic)"
+                            || c.invariants.iter().any(|i| i.invariant == *name))
+                })
+            })
+            .count();
+        let of = if checking < configs.len() {
+            format!(" (of {checking})")
+        } else {
+            String::new()
+        };
         let counts: Vec<String> = families
             .iter()
             .map(|f| {
@@ -192,7 +224,7 @@ fn summary(w: &mut String, r: &Report) -> std::fmt::Result {
                 n.to_string()
             })
             .collect();
-        writeln!(w, "| `{name}` | {} |", counts.join(" | "))?;
+        writeln!(w, "| `{name}`{of} | {} |", counts.join(" | "))?;
     }
     let clean: Vec<&ConfigJson> = configs
         .iter()
@@ -213,9 +245,16 @@ fn summary(w: &mut String, r: &Report) -> std::fmt::Result {
         writeln!(w, "- none")?;
     }
     for c in clean {
+        let transactional = match &c.transactional_id {
+            Some(id) => format!(
+                " transactional.id={id} isolation.level={}",
+                c.isolation_level
+            ),
+            None => String::new(),
+        };
         writeln!(
             w,
-            "- acks={} min.insync.replicas={} unclean.leader.election.enable={} log.flush.interval.messages={} truncation={} enable.idempotence={}",
+            "- acks={} min.insync.replicas={} unclean.leader.election.enable={} log.flush.interval.messages={} truncation={} enable.idempotence={}{transactional}",
             c.acks,
             c.min_insync_replicas,
             c.unclean_leader_election_enable,

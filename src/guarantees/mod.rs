@@ -1,6 +1,6 @@
 //! `ksim guarantees`: the guarantees table. A fixed grid of configs (acks,
 //! min.insync.replicas, unclean leader election, flush policy, truncation
-//! protocol, idempotence) under four fault families, each cell a plain
+//! protocol, idempotence, transactions) under four fault families, each cell a plain
 //! scenario file run for a seed budget; the report says, per cell, which
 //! invariants broke, in how many seeds per 1000, after how many seeds the
 //! first failure came, and the command that replays one example.
@@ -73,6 +73,12 @@ pub struct ConfigJson {
     /// Producer enable.idempotence.
     #[serde(rename = "enable.idempotence")]
     pub enable_idempotence: bool,
+    /// Producer transactional.id (null: not transactional).
+    #[serde(rename = "transactional.id")]
+    pub transactional_id: Option<String>,
+    /// Consumer isolation.level.
+    #[serde(rename = "isolation.level")]
+    pub isolation_level: String,
 }
 
 impl From<&Config> for ConfigJson {
@@ -84,6 +90,8 @@ impl From<&Config> for ConfigJson {
             log_flush_interval_messages: c.flush.interval_messages(),
             truncation: c.truncation.name().to_owned(),
             enable_idempotence: c.idempotence.enabled(),
+            transactional_id: c.transactional_id().map(str::to_owned),
+            isolation_level: c.isolation_level().to_owned(),
         }
     }
 }
@@ -193,9 +201,13 @@ pub struct Report {
     pub only: Option<String>,
     /// What every cell's scenario shares.
     pub shape: String,
+    /// What the transactional rows change (when any ran).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transactional: Option<String>,
     /// The fault families run.
     pub faults: Vec<FamilyJson>,
-    /// The invariants checked.
+    /// The invariants checked (by some cell: the transactions' only where
+    /// the producer is transactional).
     pub invariants: Vec<String>,
     /// Cells run.
     pub cells_run: u64,
@@ -287,12 +299,18 @@ pub fn run(options: &Options, progress: &mut dyn FnMut(u64, u64, u64)) -> Result
     let mut families: Vec<Family> = ready.iter().map(|r| r.cell.family).collect();
     families.sort();
     families.dedup();
+    let transactional = ready.iter().any(|r| r.cell.config.transactional);
+    let mut invariants: Vec<String> = INVARIANTS.iter().map(|s| (*s).to_owned()).collect();
+    if transactional {
+        invariants.extend(crate::check::txn::TXN_INVARIANTS.map(str::to_owned));
+    }
     Ok(Report {
         command: command(options),
         seeds_per_cell: seeds,
         seeds: format!("0..{seeds}"),
         only: options.only.as_ref().map(|f| f.text().to_owned()),
         shape: grid::shape(),
+        transactional: transactional.then(grid::shape_transactional),
         faults: families
             .iter()
             .map(|f| FamilyJson {
@@ -300,7 +318,7 @@ pub fn run(options: &Options, progress: &mut dyn FnMut(u64, u64, u64)) -> Result
                 description: f.describe(),
             })
             .collect(),
-        invariants: INVARIANTS.iter().map(|s| (*s).to_owned()).collect(),
+        invariants,
         cells_run: cells.len() as u64,
         seeds_run: total,
         rejected: rejected
@@ -414,9 +432,12 @@ fn per_1000(count: u64, seeds: u64) -> f64 {
 fn summarise(r: &Ready, results: &[SeedResult]) -> CellJson {
     let seeds = results.len() as u64;
     let replay = |seed: u64| replay_command(&r.file, seed, false);
-    let invariants = INVARIANTS
-        .iter()
-        .map(|&name| {
+    let invariants = r
+        .cell
+        .config
+        .invariants()
+        .into_iter()
+        .map(|name| {
             let failing: Vec<(u64, &String)> = results
                 .iter()
                 .enumerate()

@@ -1,8 +1,9 @@
 //! Each replica of the workload's partitions, sampled at a fixed interval of
 //! simulated time: whether its broker runs, its log end offset, high
-//! watermark, recovery point and leader epoch. The HTML timeline draws
-//! them, and the text report finds high-watermark stalls in them. Sampling
-//! only reads: the run is the same with or without it.
+//! watermark, last stable offset, recovery point and leader epoch. The
+//! HTML timeline draws them (the last stable offset where producers are
+//! transactional), and the text report finds high-watermark stalls in
+//! them. Sampling only reads: the run is the same with or without it.
 
 use std::collections::BTreeMap;
 
@@ -32,6 +33,10 @@ pub struct ReplicaSample {
     pub log_end_offset: u64,
     /// Its high watermark.
     pub high_watermark: u64,
+    /// Its last stable offset (Kafka's `lastStableOffset`: below it every
+    /// transaction is decided; meaningful on the leader, where a
+    /// read_committed fetch reads up to it); at most the high watermark.
+    pub last_stable_offset: u64,
     /// Its recovery point: below it, everything was fsynced.
     pub recovery_point: u64,
 }
@@ -110,6 +115,7 @@ impl Sampler {
                     leader_epoch: p.leader_epoch,
                     log_end_offset: p.log.log_end_offset(),
                     high_watermark: p.log.high_watermark(),
+                    last_stable_offset: p.last_stable_offset(),
                     recovery_point: p.log.recovery_point(),
                 };
                 now.entry(rm.topics().show(*tp)).or_default().push(sample);

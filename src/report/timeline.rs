@@ -315,6 +315,7 @@ mod tests {
             leader_epoch: 0,
             log_end_offset: leo,
             high_watermark: hw,
+            last_stable_offset: hw,
             recovery_point: 0,
         }
     }

@@ -1,6 +1,6 @@
 //! The lanes of the timeline: a node's fault bands, and a partition's
-//! leader, ISR size, high watermark, log end offsets, truncations and
-//! unclean elections.
+//! leader, ISR size, high watermark, last stable offset (where producers
+//! are transactional), log end offsets, truncations and unclean elections.
 
 use std::collections::BTreeSet;
 use std::fmt::Write;
@@ -196,7 +196,8 @@ fn path(points: impl Iterator<Item = Option<(f64, f64)>>) -> String {
     d
 }
 
-/// A partition's lane.
+/// A partition's lane; with `lso` (transactional producers write to it),
+/// the leader's last stable offset too.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn partition_lane(
     out: &mut String,
@@ -205,6 +206,7 @@ pub(super) fn partition_lane(
     place: Place,
     chart: f64,
     replication_factor: u32,
+    lso: bool,
     events: &[Event],
     samples: &[PartitionSample],
 ) {
@@ -384,16 +386,44 @@ pub(super) fn partition_lane(
             .max()
             .map(|o| (scale.x(s.at), y(o)))
     }));
-    let hw = path(kept.iter().map(|s| {
+    // The leader: the replica leading in the newest epoch.
+    let leader = |s: &&PartitionSample| {
         s.replicas
             .iter()
             .filter(|r| r.leader)
             .max_by_key(|r| (r.leader_epoch, r.broker))
-            .map(|r| (scale.x(s.at), y(r.high_watermark)))
-    }));
+            .map(|r| (scale.x(s.at), *r))
+    };
+    let hw = path(
+        kept.iter()
+            .map(|s| leader(s).map(|(x, r)| (x, y(r.high_watermark)))),
+    );
     w!(
         out,
-        "<path class=\"leo\" d=\"{leo}\"><title>{p}: log end offset (the highest of the running replicas)</title></path>\n<path class=\"hw\" d=\"{hw}\"><title>{p}: the leader's high watermark</title></path>\n"
+        "<path class=\"leo\" d=\"{leo}\"><title>{p}: log end offset (the highest of the running replicas)</title></path>\n"
+    );
+    // The leader's last stable offset, under the high watermark it meets
+    // whenever no transaction is open.
+    if lso {
+        let lso = path(
+            kept.iter()
+                .map(|s| leader(s).map(|(x, r)| (x, y(r.last_stable_offset)))),
+        );
+        // How far below the high watermark it was held, over every sample.
+        let lag = samples
+            .iter()
+            .filter_map(|s| leader(&s).map(|(_, r)| r))
+            .map(|r| r.high_watermark.saturating_sub(r.last_stable_offset))
+            .max()
+            .unwrap_or(0);
+        w!(
+            out,
+            "<path class=\"lso\" data-max-lag=\"{lag}\" d=\"{lso}\"><title>{p}: the leader's last stable offset (LSO): read_committed consumers read below it; it stays at the first offset of a transaction not yet committed or aborted (at most {lag} offsets below the high watermark in this run)</title></path>\n"
+        );
+    }
+    w!(
+        out,
+        "<path class=\"hw\" d=\"{hw}\"><title>{p}: the leader's high watermark</title></path>\n"
     );
     for e in truncations {
         if let What::Truncated { to_offset, records } = e.what {

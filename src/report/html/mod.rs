@@ -1,8 +1,9 @@
 //! The HTML report of a run: one self-contained file (inline CSS and a
 //! small inline script, nothing fetched) with the run's facts, an SVG
 //! timeline (fault bands per node; per partition the leader, ISR size, high
-//! watermark and log end offsets; violation markers), each violation's
-//! causal chain linked to its events on the timeline, and the faults.
+//! watermark, last stable offset and log end offsets; violation markers),
+//! each violation's causal chain linked to its events on the timeline, and
+//! the faults.
 //! The same run gives the same bytes.
 
 /// `write!` into a String (which cannot fail).
@@ -117,6 +118,12 @@ table.faults tr.settle td { color: #667; }
 .note { color: #666; font-size: 12.5px; }
 "#;
 
+/// The styles of the last stable offset, added only to a page that draws it
+/// (a run without transactional producers gives the same bytes as before it).
+const STYLE_LSO: &str = r#"svg .lso { fill: none; stroke: #00897b; stroke-width: 3.2; stroke-opacity: .7; }
+.sw.line.lso { border-top: 3px solid #00897b; opacity: .7; }
+"#;
+
 /// Counts the laid-out lanes, fault bands and violation markers (a non-zero
 /// box each) into `body[data-rendered]`, for the headless-browser test.
 const SELF_CHECK: &str = r#"
@@ -141,6 +148,7 @@ pub fn render(scenario: &Scenario, file: &str, summary: &Summary, outcome: &Outc
         .max(scenario.duration_ns + scenario.settle_ns)
         .max(1);
     let partitions = model::partitions(scenario);
+    let transactional = model::transactional_partitions(scenario);
     let bands = model::fault_bands(&outcome.faults, scenario.duration_ns, end_ns);
     let mut groups = model::groups(&outcome.violations, &partitions);
     let groups_total = groups.len();
@@ -158,15 +166,17 @@ pub fn render(scenario: &Scenario, file: &str, summary: &Summary, outcome: &Outc
         groups: &groups,
         node_lanes: &node_lanes,
         partitions: &partitions,
+        transactional: &transactional,
     });
 
     let mut out = String::new();
     let verdict = summary.verdict.as_str();
     w!(
         out,
-        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>ksim: {} seed {} ({verdict})</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
+        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>ksim: {} seed {} ({verdict})</title>\n<style>{STYLE}{}</style>\n</head>\n<body>\n",
         esc(&scenario.name),
-        summary.seed
+        summary.seed,
+        if transactional.is_empty() { "" } else { STYLE_LSO }
     );
     w!(
         out,
@@ -238,7 +248,7 @@ pub fn render(scenario: &Scenario, file: &str, summary: &Summary, outcome: &Outc
     );
     out.push_str("</table>\n</header>\n");
 
-    legend(&mut out, scenario, &bands);
+    legend(&mut out, scenario, &bands, !transactional.is_empty());
     w!(
         out,
         "<div class=\"figure\">\n{timeline}</div>\n<p class=\"note\">Hover over any band, line or marker for details; a violation marker links to its causal chain below, and each event of a chain links to its dot on the timeline. Offsets are scaled per partition to its highest log end offset.</p>\n"
@@ -340,8 +350,9 @@ fn paragraphs(text: &str) -> String {
         .join("\n\n")
 }
 
-/// What the colours and marks mean (fault kinds as they occur in the run).
-fn legend(out: &mut String, scenario: &Scenario, bands: &[model::Band]) {
+/// What the colours and marks mean (fault kinds as they occur in the run;
+/// the last stable offset with transactional producers).
+fn legend(out: &mut String, scenario: &Scenario, bands: &[model::Band], lso: bool) {
     out.push_str("<div class=\"legend\">\n");
     let mut item = |swatch: String, text: &str| {
         w!(out, "<span class=\"item\">{swatch}{text}</span>\n");
@@ -371,6 +382,12 @@ fn legend(out: &mut String, scenario: &Scenario, bands: &[model::Band]) {
         "ISR size: full, under-replicated, 1",
     );
     item("<span class=\"sw line\"></span>".into(), "high watermark");
+    if lso {
+        item(
+            "<span class=\"sw line lso\"></span>".into(),
+            "LSO (last stable offset: what read_committed reads up to)",
+        );
+    }
     item(
         "<span class=\"sw line leo\"></span>".into(),
         "log end offset",

@@ -176,6 +176,24 @@ pub fn partitions(scenario: &Scenario) -> Vec<String> {
         .collect()
 }
 
+/// The partitions transactional producers write to (every partition of
+/// their topics): their lanes draw the leader's last stable offset (LSO)
+/// beside its high watermark.
+pub fn transactional_partitions(scenario: &Scenario) -> BTreeSet<String> {
+    let topics: BTreeSet<&str> = scenario
+        .producers
+        .iter()
+        .filter(|p| p.transaction.is_some())
+        .map(|p| p.topic.as_str())
+        .collect();
+    scenario
+        .topics
+        .iter()
+        .filter(|t| topics.contains(t.name.as_str()))
+        .flat_map(|t| (0..t.partitions).map(move |p| format!("{}-{p}", t.name)))
+        .collect()
+}
+
 /// The partition a violation is about: its subject, else the first
 /// partition its detail or chain names.
 pub fn partition_of(v: &Violation, partitions: &BTreeSet<&str>) -> Option<String> {

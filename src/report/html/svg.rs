@@ -3,7 +3,7 @@
 //! end offsets, truncations and unclean elections; violation markers and
 //! the events of their causal chains.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
 use sim::{Nanos, MILLIS, SECONDS};
@@ -75,6 +75,8 @@ pub struct Input<'a> {
     pub groups: &'a [Group<'a>],
     pub node_lanes: &'a [String],
     pub partitions: &'a [String],
+    /// The partitions whose lanes draw the last stable offset.
+    pub transactional: &'a BTreeSet<String>,
 }
 
 /// A lane's place, for markers drawn onto it.
@@ -218,6 +220,7 @@ pub fn timeline(input: &Input) -> String {
             part_place[p.as_str()],
             chart,
             rf.get(p).copied().unwrap_or(0),
+            input.transactional.contains(p),
             events,
             samples,
         );
