@@ -223,8 +223,8 @@ impl BrokerServer {
                 self.txns.on_abort_check(env, &mut self.replicas)
             }
             Input::Timer(Timer::Broker(BrokerTimer::TxnMarkers)) => {
-                let topics = self.replicas.topics();
-                self.txns.on_marker_retry(env, &self.image, topics)
+                self.txns
+                    .on_marker_retry(env, &mut self.replicas, &self.image)
             }
             Input::Timer(Timer::Broker(timer)) => self.replicas.on_timer(env, timer),
             Input::Timer(Timer::RequestTimeout) => {

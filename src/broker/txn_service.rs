@@ -298,9 +298,19 @@ impl TxnCoordinatorService {
     }
 
     /// The marker retry backoff ended: queued markers go to their leaders.
-    pub fn on_marker_retry(&mut self, env: &mut Env<'_>, image: &MetadataImage, topics: &Topics) {
+    pub fn on_marker_retry(
+        &mut self,
+        env: &mut Env<'_>,
+        replicas: &mut ReplicaManager,
+        image: &MetadataImage,
+    ) {
         if self.marker_retry.fire(env.now()) {
-            self.send_markers(env, image, topics);
+            // Completions whose log append failed are written again.
+            let mut out = Vec::new();
+            self.coordinator
+                .retry_completions(env.now_ms() as i64, &mut out);
+            self.apply(env, replicas, out);
+            self.send_markers(env, image, replicas.topics());
         }
     }
 
@@ -449,6 +459,7 @@ impl TxnCoordinatorService {
                 queue.extend(more);
             }
         }
+        self.schedule_marker_retry(env);
     }
 
     /// Sends every queued marker whose partition has a leader.
@@ -473,7 +484,8 @@ impl TxnCoordinatorService {
 
     /// Markers still queued are tried again after the backoff.
     fn schedule_marker_retry(&mut self, env: &mut Env<'_>) {
-        if self.markers.has_queued() && self.marker_retry.armed().is_none() {
+        let pending = self.markers.has_queued() || self.coordinator.has_completions_to_retry();
+        if pending && self.marker_retry.armed().is_none() {
             let at = env.now() + MARKER_RETRY_BACKOFF_MS * MILLIS;
             self.marker_retry.arm(env, at, BrokerTimer::TxnMarkers);
         }

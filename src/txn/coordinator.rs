@@ -139,6 +139,9 @@ pub struct TransactionCoordinator<R> {
     /// Log writes in flight: id -> (transactional id, the transition, why).
     appends: BTreeMap<u64, (String, TxnTransitMetadata, PendingAppend<R>)>,
     next_append: u64,
+    /// Transactions whose markers are written but whose completion's log
+    /// append failed: retried after a backoff.
+    retry_complete: BTreeSet<String>,
 }
 
 impl<R: Clone> TransactionCoordinator<R> {
@@ -150,6 +153,7 @@ impl<R: Clone> TransactionCoordinator<R> {
             loading: BTreeSet::new(),
             appends: BTreeMap::new(),
             next_append: 0,
+            retry_complete: BTreeSet::new(),
         }
     }
 
@@ -520,6 +524,13 @@ impl<R: Clone> TransactionCoordinator<R> {
             // Kafka answers a failed write with NOT_COORDINATOR (or the
             // write's own error) and leaves the state as it was.
             m.abort_transition();
+            if matches!(why, PendingAppend::Complete) && e != Errors::NotLeaderOrFollower {
+                // The markers are written: Kafka's TransactionMarkerChannelManager
+                // retries the completion's log append (txnLogAppendRetryQueue)
+                // until it succeeds or the coordinator moves.
+                self.retry_complete.insert(txn_id);
+                return;
+            }
             let e = match e {
                 Errors::NotEnoughReplicas
                 | Errors::NotEnoughReplicasAfterAppend
@@ -569,6 +580,19 @@ impl<R: Clone> TransactionCoordinator<R> {
                 }
             }
             PendingAppend::Complete => {}
+        }
+    }
+
+    /// Whether a completion's log append waits to be retried.
+    pub fn has_completions_to_retry(&self) -> bool {
+        !self.retry_complete.is_empty()
+    }
+
+    /// Retries the log appends of completions that failed (after the
+    /// service's backoff).
+    pub fn retry_completions(&mut self, now_ms: i64, out: &mut Vec<TxnOutput<R>>) {
+        for txn_id in std::mem::take(&mut self.retry_complete) {
+            self.complete(&txn_id, now_ms, out);
         }
     }
 

@@ -373,3 +373,30 @@ fn a_producer_recovering_with_an_unknown_producer_id_is_fenced() {
     let after = written(&mut c, out, 2);
     assert_eq!(replies(&after), [(3, ok_init(1))], "its own id: bumped");
 }
+
+#[test]
+fn a_completion_whose_log_append_fails_is_retried_until_written() {
+    let mut c = coordinator();
+    init(&mut c, 0, 0);
+    add_written(&mut c, 0, &[0], 10);
+    end_written(&mut c, 0, true, 20);
+    let mut out = Vec::new();
+    c.on_markers_written("pay-0", 30, &mut out);
+    let (id, transit) = appends(&out).remove(0);
+    assert_eq!(transit.state, TransactionState::CompleteCommit);
+    // __transaction_state's ISR fell below its min.insync.replicas.
+    let mut next = Vec::new();
+    c.on_append_done(id, Some(Errors::NotEnoughReplicas), 31, &mut next);
+    assert!(next.is_empty(), "nobody waits on a completion");
+    assert_eq!(state(&c), (TransactionState::PrepareCommit, 0));
+    assert!(c.has_completions_to_retry());
+    let mut retried = Vec::new();
+    c.retry_completions(131, &mut retried);
+    assert!(!c.has_completions_to_retry());
+    assert_eq!(
+        appends(&retried)[0].1.state,
+        TransactionState::CompleteCommit
+    );
+    written(&mut c, retried, 132);
+    assert_eq!(state(&c), (TransactionState::CompleteCommit, 0));
+}
