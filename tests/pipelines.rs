@@ -139,6 +139,24 @@ fn a_pipeline_must_name_existing_topics_and_a_group_of_its_own() {
             "\"application.id\" = \"etl\""
         )
     );
+    insta::assert_snapshot!(
+        "pipeline_auto_commit",
+        err(
+            "\"commit.interval.ms\" = 100",
+            "\"consumer.enable.auto.commit\" = true"
+        )
+    );
+    insta::assert_snapshot!(
+        "pipeline_unknown_consumer_config",
+        err(
+            "\"commit.interval.ms\" = 100",
+            "\"consumer.sesion.timeout.ms\" = 10000"
+        )
+    );
+    insta::assert_snapshot!(
+        "pipeline_acks_1_under_eos",
+        err("\"commit.interval.ms\" = 100", "\"producer.acks\" = \"1\"")
+    );
     let text = format!("{base}\n[[consumers]]\ntopic = \"ledger\"\ngroup = \"etl\"\n");
     let message = ksim::scenario::parse(&text, "p.toml")
         .expect_err("refused")
@@ -146,5 +164,37 @@ fn a_pipeline_must_name_existing_topics_and_a_group_of_its_own() {
     assert!(
         message.contains("group \"etl\" is already used"),
         "{message}"
+    );
+}
+
+#[test]
+fn a_pipelines_client_configs_are_kafka_streams_prefixed_ones() {
+    use ksim::harness::specs::pipeline_config;
+    let s = scenario(&[(
+        "\"commit.interval.ms\" = 100",
+        "\"commit.interval.ms\" = 250, \"consumer.session.timeout.ms\" = 10000, \"producer.linger.ms\" = 5",
+    )]);
+    let p = &s.pipelines[0];
+    assert_eq!(p.commit_interval_ms(), 250);
+    let topics = ksim::protocol::Topics::new(["payments".to_owned(), "ledger".to_owned()]);
+    let config = pipeline_config(
+        p,
+        1,
+        &topics,
+        "pipeline-etl-1",
+        vec![1, 2, 3],
+        Default::default(),
+    );
+    assert_eq!(config.consumer.membership.session_timeout_ms, 10_000);
+    assert_eq!(config.producer.config.linger_ms, 5);
+    // Kafka Streams' overrides where nothing is set.
+    assert_eq!(config.consumer.max_poll_records, 1000);
+    assert_eq!(
+        config
+            .producer
+            .transaction
+            .as_ref()
+            .map(|t| (t.transactional_id.as_str(), t.transaction_timeout_ms)),
+        Some(("etl-1", 10_000))
     );
 }

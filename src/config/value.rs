@@ -45,6 +45,33 @@ impl serde::Serialize for KafkaConfigs {
     }
 }
 
+/// The prefixes of a pipeline's client configs, as Kafka Streams takes them.
+const STREAMS_CLIENT_PREFIXES: [(&str, Scope); 2] = [
+    ("consumer.", Scope::Consumer),
+    ("producer.", Scope::Producer),
+];
+
+/// Client configs a pipeline's `processing.guarantee` decides (Kafka
+/// Streams' non-configurable client configs).
+const STREAMS_CONTROLLED: [(&str, &str); 4] = [
+    (
+        "consumer.enable.auto.commit",
+        "Kafka Streams commits itself and turns auto commit off",
+    ),
+    (
+        "consumer.isolation.level",
+        "set by processing.guarantee (read_committed under exactly_once_v2)",
+    ),
+    (
+        "producer.transactional.id",
+        "set by processing.guarantee (member N of group G uses \"G-N\" under exactly_once_v2)",
+    ),
+    (
+        "producer.enable.idempotence",
+        "set by processing.guarantee (Kafka Streams' producers are idempotent)",
+    ),
+];
+
 impl KafkaConfigs {
     /// No configs set: every getter returns Kafka's default.
     pub fn new(scope: Scope) -> Self {
@@ -64,12 +91,44 @@ impl KafkaConfigs {
         &self.values
     }
 
-    /// Validates and sets one config, as written in the scenario.
+    /// Validates and sets one config, as written in the scenario. A
+    /// pipeline's Kafka Streams configs may set its clients' configs as
+    /// Kafka Streams does, prefixed `consumer.` or `producer.`.
     pub fn set(&mut self, name: &str, raw: &RawValue) -> Result<(), ConfigError> {
+        if self.scope == Scope::Streams {
+            for (prefix, scope) in STREAMS_CLIENT_PREFIXES {
+                if let Some(inner) = name.strip_prefix(prefix) {
+                    if let Some((_, why)) = STREAMS_CONTROLLED.iter().find(|(n, _)| *n == name) {
+                        let message = format!("streams config {name:?} cannot be set: {why}");
+                        return Err(ConfigError {
+                            name: name.to_owned(),
+                            message,
+                        });
+                    }
+                    let def = lookup(scope, inner)?;
+                    let value = parse_value(def, raw)?;
+                    self.values.insert(format!("{prefix}{}", def.name), value);
+                    return Ok(());
+                }
+            }
+        }
         let def = lookup(self.scope, name)?;
         let value = parse_value(def, raw)?;
         self.values.insert(def.name.to_owned(), value);
         Ok(())
+    }
+
+    /// The configs set under `prefix` (a pipeline's `consumer.` or
+    /// `producer.` configs), as configs of `scope`.
+    pub fn prefixed(&self, prefix: &str, scope: Scope) -> KafkaConfigs {
+        KafkaConfigs {
+            scope,
+            values: self
+                .values
+                .iter()
+                .filter_map(|(name, v)| Some((name.strip_prefix(prefix)?.to_owned(), v.clone())))
+                .collect(),
+        }
     }
 
     /// Checks combinations Kafka rejects at startup, e.g. explicit

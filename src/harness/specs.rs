@@ -198,11 +198,15 @@ pub fn pipeline_config(
 ) -> PipelineConfig {
     let guarantee = spec.guarantee();
     let eos = guarantee == ProcessingGuarantee::ExactlyOnceV2;
+    // Kafka Streams takes its clients' configs prefixed `consumer.` and
+    // `producer.`; what they set wins over Kafka Streams' overrides.
+    let consumer_configs = spec.config.prefixed("consumer.", Scope::Consumer);
+    let producer_configs = spec.config.prefixed("producer.", Scope::Producer);
     let consumer_spec = ConsumerSpec {
         topic: spec.input.clone(),
         group: spec.group.clone(),
         count: spec.count,
-        config: KafkaConfigs::new(Scope::Consumer),
+        config: consumer_configs.clone(),
         processing: Processing::Pipeline,
         processing_time_ns: 0,
     };
@@ -214,14 +218,20 @@ pub fn pipeline_config(
         mutations,
     );
     consumer.enable_auto_commit = false;
-    consumer.auto_offset_reset = OffsetReset::Earliest;
-    consumer.max_poll_records = 1000;
+    if !consumer_configs.is_set("auto.offset.reset") {
+        consumer.auto_offset_reset = OffsetReset::Earliest;
+    }
+    if !consumer_configs.is_set("max.poll.records") {
+        consumer.max_poll_records = 1000;
+    }
     if eos {
         consumer.isolation_level = IsolationLevel::ReadCommitted;
     }
-    let mut config = producer_config(&KafkaConfigs::new(Scope::Producer));
-    config.linger_ms = 100;
-    if eos {
+    let mut config = producer_config(&producer_configs);
+    if !producer_configs.is_set("linger.ms") {
+        config.linger_ms = 100;
+    }
+    if eos && !producer_configs.is_set("delivery.timeout.ms") {
         config.delivery_timeout_ms = i32::MAX as u64;
     }
     let producer = ProducerClientSpec {
@@ -243,7 +253,11 @@ pub fn pipeline_config(
             .transactional_id(index)
             .map(|transactional_id| TransactionWorkload {
                 transactional_id,
-                transaction_timeout_ms: STREAMS_EOS_TRANSACTION_TIMEOUT_MS,
+                transaction_timeout_ms: if producer_configs.is_set("transaction.timeout.ms") {
+                    unsigned(&producer_configs, "transaction.timeout.ms", 60_000)
+                } else {
+                    STREAMS_EOS_TRANSACTION_TIMEOUT_MS
+                },
                 records: u64::MAX,
                 abort_ppm: 0,
             }),

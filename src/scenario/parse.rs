@@ -398,13 +398,34 @@ fn pipelines(
                 "group {group:?} is already used by another [[consumers]] or [[pipelines]] entry; valid: a group of its own (a pipeline's group is its application.id)"
             )));
         }
-        out.push(PipelineSpec {
+        let spec = PipelineSpec {
             input,
             output,
             group: group.to_owned(),
             count: count(&t)?,
             config: configs(t.get("config"), Scope::Streams)?,
-        });
+        };
+        for (prefix, scope) in [
+            ("consumer.", Scope::Consumer),
+            ("producer.", Scope::Producer),
+        ] {
+            if let Err(e) = spec.config.prefixed(prefix, scope).check() {
+                let f = t.req("config", "{}")?;
+                return Err(f.err(format!("\"{prefix}{}\": {}", e.name, e.message)));
+            }
+        }
+        let producer = spec.config.prefixed("producer.", Scope::Producer);
+        if spec.guarantee() == ProcessingGuarantee::ExactlyOnceV2 && !producer.idempotence_enabled()
+        {
+            // Kafka Streams' producer is transactional under
+            // exactly_once_v2: Kafka's ProducerConfig refuses that without
+            // idempotence (acks other than all turns it off).
+            let f = t.req("config", "{}")?;
+            return Err(f.err(
+                "\"producer.acks\" must be \"all\" under exactly_once_v2: Cannot set a transactional.id without also enabling idempotence.".to_owned(),
+            ));
+        }
+        out.push(spec);
     }
     Ok(out)
 }
