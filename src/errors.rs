@@ -84,6 +84,9 @@ pub enum Errors {
     InvalidTxnState,
     /// `transaction.timeout.ms` above `transaction.max.timeout.ms`, or not positive.
     InvalidTransactionTimeout,
+    /// The transaction cannot go on but can be aborted (KIP-890: a
+    /// partition the coordinator does not have in the transaction).
+    TransactionAbortable,
 }
 
 impl Errors {
@@ -129,6 +132,7 @@ impl Errors {
             Errors::InvalidProducerIdMapping => "INVALID_PRODUCER_ID_MAPPING",
             Errors::InvalidTxnState => "INVALID_TXN_STATE",
             Errors::InvalidTransactionTimeout => "INVALID_TRANSACTION_TIMEOUT",
+            Errors::TransactionAbortable => "TRANSACTION_ABORTABLE",
         }
     }
 }

@@ -64,6 +64,7 @@ fn a_transaction_adds_its_partitions_before_sending_and_ends_once_its_batches_ar
     assert_eq!(
         request,
         KafkaRequest::EndTxn {
+            version: crate::protocol::END_TXN_VERSION_TV1,
             transactional_id: "pay-0".into(),
             producer_id: 7,
             producer_epoch: 0,
@@ -71,7 +72,10 @@ fn a_transaction_adds_its_partitions_before_sending_and_ends_once_its_batches_ar
         }
     );
     assert_eq!(m.state(), TxnClientState::CommittingTransaction);
-    assert_eq!(m.on_end_txn(None), TxnStep::Ended(TxnEnd::Committed));
+    assert_eq!(
+        m.on_end_txn(None, -1, -1),
+        TxnStep::Ended(TxnEnd::Committed)
+    );
     assert_eq!(m.state(), TxnClientState::Ready);
     assert!(!m.may_send(&tp(0)), "the next transaction adds them again");
 }
@@ -125,7 +129,7 @@ fn a_failed_send_leaves_only_an_abort_which_drops_what_was_not_added() {
     assert_eq!(m.state(), TxnClientState::AbortingTransaction);
     let (kind, _) = m.next_request(false).expect("abort");
     assert_eq!(kind, TxnRequestKind::EndTxn(false), "no add of partition 1");
-    assert_eq!(m.on_end_txn(None), TxnStep::Ended(TxnEnd::Aborted));
+    assert_eq!(m.on_end_txn(None, -1, -1), TxnStep::Ended(TxnEnd::Aborted));
 }
 
 #[test]
@@ -170,7 +174,7 @@ fn a_lost_sequence_aborts_the_transaction_then_bumps_the_epoch_of_the_same_id() 
     m.on_send_failed(Errors::OutOfOrderSequenceNumber);
     m.end(false);
     m.next_request(false).expect("abort");
-    assert_eq!(m.on_end_txn(None), TxnStep::Ended(TxnEnd::Aborted));
+    assert_eq!(m.on_end_txn(None, -1, -1), TxnStep::Ended(TxnEnd::Aborted));
     assert_eq!(m.state(), TxnClientState::Initializing);
     let (kind, request) = m.next_request(false).expect("bump");
     assert_eq!(kind, TxnRequestKind::InitProducerId);

@@ -68,6 +68,7 @@ pub(crate) static BROKER: &[D] = &[
     D::int(B, "transaction.state.log.min.isr", 1, Some(2), "min.insync.replicas of __transaction_state."),
     D::int(B, "transaction.max.timeout.ms", 1, Some(900000), "Longest transaction.timeout.ms a producer may ask for."),
     D::int(B, "transaction.abort.timed.out.transaction.cleanup.interval.ms", 1, Some(10000), "How often the coordinator aborts transactions open longer than their timeout."),
+    D::boolean(B, "transaction.partition.verification.enable", true, "A partition leader asks the transaction coordinator whether a producer's transaction contains the partition before its first transactional append there (KIP-890 part 1, Kafka 3.6+)."),
 ];
 
 /// Broker configs Kafka has that a scenario cannot set.

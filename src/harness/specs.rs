@@ -15,6 +15,7 @@ use crate::log::LogConfig;
 use crate::node::KafkaNodeId;
 use crate::protocol::{IsolationLevel, Topics};
 use crate::scenario::{ConsumerSpec, Scenario};
+use crate::txn::TransactionVersion;
 
 /// A config as an unsigned number, or its default.
 pub(super) fn unsigned(configs: &KafkaConfigs, name: &str, default: u64) -> u64 {
@@ -78,6 +79,10 @@ pub fn broker_config(scenario: &Scenario) -> BrokerConfig {
             "transaction.abort.timed.out.transaction.cleanup.interval.ms",
             d.transaction_abort_timed_out_transaction_cleanup_interval_ms,
         ),
+        transaction_partition_verification_enable: configs
+            .get_bool("transaction.partition.verification.enable")
+            .unwrap_or(d.transaction_partition_verification_enable),
+        transaction_version: TransactionVersion(scenario.protocol.transaction_version),
     }
 }
 

@@ -151,6 +151,11 @@ pub struct DiskSpec {
 pub struct ProtocolSpec {
     /// How a follower truncates its log when it becomes a follower.
     pub truncation: Truncation,
+    /// The cluster's finalized `transaction.version` feature: 1 (KIP-98
+    /// transactions) or 2 (KIP-890 part 2, Kafka 4.0's default for new
+    /// clusters: the epoch is bumped at every commit or abort, and the
+    /// partition leader adds partitions to the transaction).
+    pub transaction_version: u8,
 }
 
 pub use crate::broker::config::Truncation;

@@ -113,8 +113,9 @@ impl Scenario {
         writeln!(w, "torn_writes = {}", k.torn_writes)?;
         writeln!(
             w,
-            "\n[protocol]\ntruncation = \"{}\"",
-            self.protocol.truncation.name()
+            "\n[protocol]\ntruncation = \"{}\"\ntransaction_version = {}",
+            self.protocol.truncation.name(),
+            self.protocol.transaction_version
         )?;
         for f in &self.faults {
             writeln!(

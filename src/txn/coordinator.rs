@@ -21,6 +21,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+mod v2;
+
 use super::log::partition_for;
 use super::metadata::{TransactionMetadata, TransactionVersion, TxnError, TxnTransitMetadata};
 use super::state::TransactionState;
@@ -68,6 +70,10 @@ pub enum TxnResponse {
     EndTxn {
         /// Why it failed, if it did.
         error: Option<Errors>,
+        /// The producer id to go on with (v5, transactions v2; else -1).
+        producer_id: i64,
+        /// Its epoch, bumped by the EndTxn (v5, transactions v2; else -1).
+        producer_epoch: i16,
     },
 }
 
@@ -421,7 +427,11 @@ impl<R: Clone> TransactionCoordinator<R> {
                     _ => Err(Errors::InvalidTxnState),
                 }
             });
-        let answer = |error| TxnResponse::EndTxn { error };
+        let answer = |error| TxnResponse::EndTxn {
+            error,
+            producer_id: NO_PRODUCER_ID,
+            producer_epoch: -1,
+        };
         let why = |reply| PendingAppend::EndTxn(Some(reply));
         self.conclude(reply, transactional_id, decided, answer, why, out);
     }
@@ -549,7 +559,7 @@ impl<R: Clone> TransactionCoordinator<R> {
             PendingAppend::EndTxn(_) | PendingAppend::FenceAbort(_) => {
                 match why {
                     PendingAppend::EndTxn(Some(reply)) => {
-                        out.push(TxnOutput::Reply(reply, TxnResponse::EndTxn { error: None }));
+                        out.push(TxnOutput::Reply(reply, end_txn_written(m)));
                     }
                     PendingAppend::FenceAbort(reply) => out.push(TxnOutput::Reply(
                         reply,
@@ -647,6 +657,24 @@ fn fence_and_abort(m: &mut TransactionMetadata, now_ms: i64) -> Result<TxnTransi
     ))
 }
 
+/// EndTxn's answer once its PrepareCommit or PrepareAbort is written:
+/// under transactions v2 the producer id and the epoch it bumped (EndTxn
+/// v5), else none (Kafka's `responseCallback(Errors.NONE,
+/// txnMetadata.producerId, txnMetadata.producerEpoch)` and its TV1
+/// counterpart with `NO_PRODUCER_ID`).
+fn end_txn_written(m: &TransactionMetadata) -> TxnResponse {
+    let tv2 = m.current.client_transaction_version.supports_epoch_bump();
+    TxnResponse::EndTxn {
+        error: None,
+        producer_id: if tv2 {
+            m.current.producer_id
+        } else {
+            NO_PRODUCER_ID
+        },
+        producer_epoch: if tv2 { m.current.producer_epoch } else { -1 },
+    }
+}
+
 /// The markers of `m`'s prepared commit or abort.
 fn markers_of<R>(m: &TransactionMetadata, coordinator_epoch: i32) -> TxnOutput<R> {
     TxnOutput::WriteMarkers {
@@ -674,7 +702,11 @@ fn answer_failed<R>(why: PendingAppend<R>, e: Errors, out: &mut Vec<TxnOutput<R>
             }
         }
         PendingAppend::AddPartitions(_) => TxnResponse::AddPartitionsToTxn { error: Some(e) },
-        PendingAppend::EndTxn(_) => TxnResponse::EndTxn { error: Some(e) },
+        PendingAppend::EndTxn(_) => TxnResponse::EndTxn {
+            error: Some(e),
+            producer_id: NO_PRODUCER_ID,
+            producer_epoch: -1,
+        },
         PendingAppend::Complete => return,
     };
     let reply = match why {
