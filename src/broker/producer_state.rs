@@ -147,11 +147,14 @@ impl ProducerStateManager {
         {
             return SequenceCheck::Duplicate(dup.first_offset);
         }
-        match entry.batches.back() {
-            Some(last) if !in_sequence(last.last_seq, first_seq) => {
-                SequenceCheck::Reject(Errors::OutOfOrderSequenceNumber)
-            }
-            _ => SequenceCheck::Append,
+        // Kafka's `ProducerAppendInfo.checkSequence`: with no batch of the
+        // epoch retained (a marker of a bumped epoch cleared them, KIP-890
+        // part 2), the last sequence is NO_SEQUENCE and only 0 follows.
+        let last_seq = entry.batches.back().map_or(-1, |b| b.last_seq);
+        if in_sequence(last_seq, first_seq) {
+            SequenceCheck::Append
+        } else {
+            SequenceCheck::Reject(Errors::OutOfOrderSequenceNumber)
         }
     }
 
