@@ -71,6 +71,8 @@ struct Link {
     connected: bool,
     /// Cached from the graph: packets a->b get through.
     up: bool,
+    /// Extra one-way delay of this link alone (a latency spike on one path).
+    extra_delay: Nanos,
 }
 
 /// What sending a message did.
@@ -151,14 +153,16 @@ impl Network {
         rng: &mut ChaCha8Rng,
     ) -> SendOutcome {
         // Loopback: no wire, no latency draw, never cut.
+        let i = self.index(from, to);
         let latency = if from == to {
             0
         } else {
             rng.random_range(self.config.latency_min_ns..=self.config.latency_max_ns)
-                + self.extra_delay[from.index()].max(self.extra_delay[to.index()])
+                + self.extra_delay[from.index()]
+                    .max(self.extra_delay[to.index()])
+                    .max(self.links[i].extra_delay)
         };
         let fifo = self.fifo;
-        let i = self.index(from, to);
         let link = &mut self.links[i];
         if !link.up {
             return SendOutcome::Refused {
@@ -283,12 +287,23 @@ impl Network {
         self.nodes * self.nodes.saturating_sub(1) - self.graph.edge_count()
     }
 
-    /// Adds `delay` to every message to or from `node` (None = every node); 0 restores.
+    /// Adds `delay` to every message to or from `node` (None = every node,
+    /// and every link's own delay too); 0 restores.
     pub fn set_extra_delay(&mut self, node: Option<NodeId>, delay: Nanos) {
         match node {
             Some(n) => self.extra_delay[n.index()] = delay,
-            None => self.extra_delay.iter_mut().for_each(|d| *d = delay),
+            None => {
+                self.extra_delay.iter_mut().for_each(|d| *d = delay);
+                self.links.iter_mut().for_each(|l| l.extra_delay = delay);
+            }
         }
+    }
+
+    /// Adds `delay` to every message from `from` to `to` (that direction
+    /// only); 0 restores.
+    pub fn set_link_delay(&mut self, from: NodeId, to: NodeId, delay: Nanos) {
+        let i = self.index(from, to);
+        self.links[i].extra_delay = delay;
     }
 
     /// Turns per-link FIFO on or off.

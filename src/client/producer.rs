@@ -491,6 +491,15 @@ impl Producer {
                 consider(self.clock.tick_of(self.generated + fits));
             }
         }
+        // A send that failed for good left only an abort: the application
+        // calls abortTransaction() at once.
+        if self
+            .txn
+            .as_ref()
+            .is_some_and(|t| t.manager.state() == TxnClientState::AbortableError)
+        {
+            consider(env.now());
+        }
         if let Some(at) = next {
             let at = at.max(env.now() + 1);
             self.wake.arm(env, at, ProducerTimer::Wake);
@@ -838,8 +847,17 @@ impl Producer {
         let pending = self.accumulator.has_undrained() || self.accumulator.in_flight_total() > 0;
         if let Some(end) = t.manager.end_empty(pending) {
             self.on_txn_step(env, TxnStep::Ended(end));
-            return;
+            // An epoch bump (InitProducerId) may follow at once.
+            let Some(t) = &mut self.txn else {
+                return;
+            };
+            if t.manager.state() != TxnClientState::Initializing {
+                return;
+            }
         }
+        let Some(t) = &mut self.txn else {
+            return;
+        };
         if env.now() < t.not_before {
             self.wake.arm(env, t.not_before, ProducerTimer::Wake);
             return;

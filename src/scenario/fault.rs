@@ -104,7 +104,7 @@ impl FaultKind {
             "factor" => &[FaultKind::SlowDisk],
             "delay" => &[FaultKind::Latency],
             "torn" => &[FaultKind::PowerLoss],
-            "groups" | "one_way" => &[FaultKind::Partition],
+            "groups" | "one_way" => &[FaultKind::Partition, FaultKind::Latency],
             _ => &FaultKind::ALL,
         }
     }

@@ -101,6 +101,10 @@ fn fault(t: &Table, s: &Scenario) -> Res<FaultSpec> {
             }
             _ => {}
         }
+    } else if let (FaultKind::Latency, Some(_), Some(g)) = (kind, &target, t.get("groups")) {
+        return Err(g.key_err(
+            "give either target (its every link) or groups (the links between them), not both",
+        ));
     } else if target.is_none() && kind.needs_target() {
         return Err(t.err(
             "target",

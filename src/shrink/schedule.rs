@@ -52,7 +52,8 @@ fn shape(fault: &Fault) -> Option<(FaultKind, Option<NodeId>)> {
         Fault::SlowDisk { node, .. } => (FaultKind::SlowDisk, Some(node)),
         Fault::Latency { node, .. } => (FaultKind::Latency, node),
         Fault::Corrupt(n) => (FaultKind::Corrupt, Some(n)),
-        Fault::Reset(..) => return None,
+        // A link's latency has no single-target scenario form here.
+        Fault::Reset(..) | Fault::LinkLatency { .. } => return None,
     })
 }
 
