@@ -52,6 +52,9 @@ pub enum Fault {
         to: NodeId,
         /// Added delay.
         delay_ns: Nanos,
+        /// Later messages on the link do not queue behind the delayed ones
+        /// (they go on a new connection).
+        overtake: bool,
     },
     /// One bit of one durable byte on the node's disk flips.
     Corrupt(NodeId),

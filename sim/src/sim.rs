@@ -591,8 +591,13 @@ impl<N: Node> Sim<N> {
                     crate::time::format_nanos(delay_ns)
                 ))
             }
-            Fault::LinkLatency { from, to, delay_ns } => {
-                self.kernel.net.set_link_delay(from, to, delay_ns);
+            Fault::LinkLatency {
+                from,
+                to,
+                delay_ns,
+                overtake,
+            } => {
+                self.kernel.net.set_link_delay(from, to, delay_ns, overtake);
                 done(format!(
                     "{} -> {}: +{} one-way delay",
                     self.name(from),

@@ -304,12 +304,14 @@ pub fn resolve(
                                 from: a,
                                 to: b,
                                 delay_ns,
+                                overtake: spec.overtake,
                             });
                             if !spec.one_way {
                                 faults.push(Fault::LinkLatency {
                                     from: b,
                                     to: a,
                                     delay_ns,
+                                    overtake: spec.overtake,
                                 });
                             }
                         }

@@ -105,6 +105,7 @@ impl FaultKind {
             "delay" => &[FaultKind::Latency],
             "torn" => &[FaultKind::PowerLoss],
             "groups" | "one_way" => &[FaultKind::Partition, FaultKind::Latency],
+            "overtake" => &[FaultKind::Latency],
             _ => &FaultKind::ALL,
         }
     }

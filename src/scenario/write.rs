@@ -155,6 +155,9 @@ impl Scenario {
             if f.one_way {
                 writeln!(w, "one_way = true")?;
             }
+            if f.overtake {
+                writeln!(w, "overtake = true")?;
+            }
             if f.torn {
                 writeln!(w, "torn = true")?;
             }

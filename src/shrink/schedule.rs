@@ -30,6 +30,7 @@ fn spec(at_ns: Nanos, kind: FaultKind, target: Option<Target>) -> FaultSpec {
         target,
         groups: Vec::new(),
         one_way: false,
+        overtake: false,
         restart_after_ns: None,
         resume_after_ns: None,
         heal_after_ns: None,
