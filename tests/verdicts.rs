@@ -11,13 +11,15 @@ mod common;
 const SEEDS: &str = "0..100";
 
 /// Scenarios that pass every seed.
-const MUST_PASS: [&str; 15] = [
+const MUST_PASS: [&str; 17] = [
     "broker_crash",
     "broker_fencing",
     "consumer_crash",
     "controller_failover",
     "controller_partition",
     "coordinator_failover",
+    "hanging_transaction",
+    "late_end_txn",
     "leader_power_loss",
     "network_partition",
     "power_loss",

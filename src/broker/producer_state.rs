@@ -398,6 +398,48 @@ mod tests {
     }
 
     #[test]
+    fn a_verification_guard_lets_only_its_own_append_open_a_transaction() {
+        let mut state = ProducerStateManager::default();
+        let g = state.maybe_create_verification_state_entry(7, 3, 0, 11);
+        assert_eq!(g, 11);
+        assert_eq!(
+            state.maybe_create_verification_state_entry(7, 0, 0, 12),
+            11,
+            "one verification at a time per producer"
+        );
+        assert_eq!(
+            state.check_verified(7, 0, None),
+            Err(Errors::InvalidTxnState)
+        );
+        assert_eq!(
+            state.check_verified(7, 0, Some(12)),
+            Err(Errors::InvalidTxnState)
+        );
+        assert_eq!(
+            state.check_verified(7, 3, Some(11)),
+            Err(Errors::OutOfOrderSequenceNumber),
+            "the lowest sequence seen (0) goes first"
+        );
+        assert_eq!(state.check_verified(7, 0, Some(11)), Ok(()));
+        // A marker ends the verification: a stale guard no longer verifies.
+        let marker = RecordBatch::end_txn_marker(
+            7,
+            0,
+            crate::log::EndTransactionMarker {
+                control_type: ControlRecordType::Abort,
+                coordinator_epoch: 0,
+            },
+            0,
+        );
+        state.update(&marker);
+        assert_eq!(
+            state.check_verified(7, 0, Some(11)),
+            Err(Errors::InvalidTxnState)
+        );
+        assert!(!state.has_ongoing_transaction(7, 0));
+    }
+
+    #[test]
     fn only_the_last_five_batches_are_remembered() {
         let mut state = ProducerStateManager::default();
         for i in 0..6 {

@@ -195,3 +195,71 @@ fn a_lost_sequence_aborts_the_transaction_then_bumps_the_epoch_of_the_same_id() 
     );
     assert_eq!(m.state(), TxnClientState::Ready);
 }
+
+/// Ends the open transaction with EndTxn once nothing is pending.
+fn end_request(m: &mut TransactionManager, commit: bool) -> KafkaRequest {
+    m.end(commit);
+    let (kind, request) = m.next_request(false).expect("end");
+    assert_eq!(kind, TxnRequestKind::EndTxn(commit));
+    request
+}
+
+#[test]
+fn under_transactions_v2_partitions_join_at_once_and_end_txn_bumps_the_epoch() {
+    let mut m = ready();
+    m.set_finalized_transaction_version(2);
+    m.begin();
+    assert!(m.is_transaction_v2_enabled());
+    m.add_partition(tp(0));
+    assert!(m.may_send(&tp(0)), "the leader adds it (Produce v12)");
+    assert_eq!(m.next_request(true), None, "no AddPartitionsToTxn");
+    match end_request(&mut m, true) {
+        KafkaRequest::EndTxn { version, .. } => {
+            assert_eq!(version, crate::protocol::END_TXN_VERSION_TV2)
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        m.on_end_txn(None, 7, 1),
+        TxnStep::EndedWithEpoch {
+            end: TxnEnd::Committed,
+            producer_id: 7,
+            producer_epoch: 1
+        }
+    );
+    assert_eq!(
+        m.producer_id_and_epoch(),
+        (7, 1),
+        "the next one runs under it"
+    );
+    assert_eq!(m.state(), TxnClientState::Ready);
+}
+
+#[test]
+fn an_abortable_error_bumps_the_epoch_from_the_client_only_without_transactions_v2() {
+    for (level, bump) in [(1, true), (2, false)] {
+        let mut m = ready();
+        m.set_finalized_transaction_version(level);
+        m.begin();
+        m.add_partition(tp(0));
+        if level == 1 {
+            m.next_request(false).expect("add");
+            assert_eq!(m.on_add_partitions(None), TxnStep::None);
+        }
+        // A late or refused batch (KIP-588: INVALID_PRODUCER_EPOCH aborts).
+        assert_eq!(
+            m.on_send_failed(Errors::InvalidProducerEpoch),
+            TxnStep::None
+        );
+        assert_eq!(m.state(), TxnClientState::AbortableError);
+        assert_eq!(m.need_to_trigger_epoch_bump_from_client(), bump);
+        end_request(&mut m, false);
+        let step = m.on_end_txn(None, if bump { -1 } else { 7 }, if bump { -1 } else { 1 });
+        let next = if bump {
+            TxnClientState::Initializing
+        } else {
+            TxnClientState::Ready
+        };
+        assert_eq!(m.state(), next, "level {level}: {step:?}");
+    }
+}

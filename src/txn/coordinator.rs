@@ -662,16 +662,23 @@ fn fence_and_abort(m: &mut TransactionMetadata, now_ms: i64) -> Result<TxnTransi
 /// v5), else none (Kafka's `responseCallback(Errors.NONE,
 /// txnMetadata.producerId, txnMetadata.producerEpoch)` and its TV1
 /// counterpart with `NO_PRODUCER_ID`).
+///
+/// When the bump ran the epoch out, the answer is the producer id the
+/// completion moves to, at epoch 0 (Kafka 4.x answers with
+/// `newPreSendMetadata`, the `prepareComplete` transition).
 fn end_txn_written(m: &TransactionMetadata) -> TxnResponse {
     let tv2 = m.current.client_transaction_version.supports_epoch_bump();
+    let (producer_id, producer_epoch) = if !tv2 {
+        (NO_PRODUCER_ID, -1)
+    } else if m.current.next_producer_id != NO_PRODUCER_ID {
+        (m.current.next_producer_id, 0)
+    } else {
+        (m.current.producer_id, m.current.producer_epoch)
+    };
     TxnResponse::EndTxn {
         error: None,
-        producer_id: if tv2 {
-            m.current.producer_id
-        } else {
-            NO_PRODUCER_ID
-        },
-        producer_epoch: if tv2 { m.current.producer_epoch } else { -1 },
+        producer_id,
+        producer_epoch,
     }
 }
 
