@@ -17,16 +17,22 @@
 //! INVALID_PRODUCER_EPOCH, and TRANSACTION_ABORTABLE becomes
 //! INVALID_TXN_STATE unless the produce's version knows it. A broken
 //! connection or a timed-out request answers NETWORK_EXCEPTION; no
-//! coordinator known answers COORDINATOR_NOT_AVAILABLE.
+//! coordinator known answers COORDINATOR_NOT_AVAILABLE. A transaction the
+//! coordinator answers CONCURRENT_TRANSACTIONS for (its previous one is
+//! still completing) is asked about again after
+//! `add.partitions.to.txn.retry.backoff.ms`, until
+//! `add.partitions.to.txn.max.timeout.ms` after it was first asked (Kafka
+//! 4.x's `AddPartitionsToTxnConfig`, KAFKA-18575).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use sim::MILLIS;
 
 use super::txn_service::TXN_REQUEST_TIMEOUT_MS;
+use super::BrokerTimer;
 use crate::errors::Errors;
 use crate::metadata::MetadataImage;
-use crate::node::{Address, Env, NetworkClient};
+use crate::node::{Address, Deadline, Env, NetworkClient};
 use crate::protocol::{
     AddPartitionsToTxnResult, AddPartitionsToTxnTransaction, KafkaRequest, TopicIdPartition,
     PRODUCE_VERSION_TV2,
@@ -74,6 +80,10 @@ pub struct VerifyRequest {
     pub partitions: Vec<TopicIdPartition>,
     /// What the produce's version lets the leader do.
     pub operation: TransactionSupportedOperation,
+    /// When the leader first asked about this produce (ms): retries of
+    /// CONCURRENT_TRANSACTIONS end `add.partitions.to.txn.max.timeout.ms`
+    /// after it.
+    pub first_asked_ms: u64,
 }
 
 /// A verification's outcome for its produce.
@@ -83,6 +93,10 @@ pub struct Verified {
     pub waiter: u64,
     /// The partitions that are not in the transaction, with why.
     pub errors: BTreeMap<TopicIdPartition, Errors>,
+    /// The coordinator answered CONCURRENT_TRANSACTIONS and the backoff
+    /// passed: the produce starts its verification again (new guards),
+    /// as Kafka 4.x's ReplicaManager does.
+    pub retry: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -93,6 +107,13 @@ struct Entry {
 /// The broker's AddPartitionsToTxnManager.
 #[derive(Debug, Default)]
 pub struct AddPartitionsToTxnManager {
+    /// `add.partitions.to.txn.retry.backoff.ms`.
+    retry_backoff_ms: u64,
+    /// `add.partitions.to.txn.max.timeout.ms`.
+    max_timeout_ms: u64,
+    /// Transactions to ask about again, with their coordinator, due at (ns).
+    retries: Vec<(u64, u32, Entry)>,
+    retry: Deadline,
     network: NetworkClient<u32>,
     /// Coordinator nodes with a request in flight.
     inflight_nodes: BTreeSet<u32>,
@@ -104,6 +125,64 @@ pub struct AddPartitionsToTxnManager {
 }
 
 impl AddPartitionsToTxnManager {
+    /// A manager with Kafka's retry configs.
+    pub fn new(retry_backoff_ms: u64, max_timeout_ms: u64) -> Self {
+        Self {
+            retry_backoff_ms,
+            max_timeout_ms,
+            ..Self::default()
+        }
+    }
+
+    /// The retry backoff ended: the transactions due are queued again (as
+    /// `addTxnData` queues any); returns the outcomes known at once.
+    pub fn on_retry(&mut self, env: &mut Env<'_>) -> Vec<Verified> {
+        let mut done = Vec::new();
+        if !self.retry.fire(env.now()) {
+            return done;
+        }
+        let now = env.now();
+        let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.retries)
+            .into_iter()
+            .partition(|(at, ..)| *at <= now);
+        self.retries = later;
+        for (_, _, entry) in due {
+            done.push(Verified {
+                waiter: entry.request.waiter,
+                errors: BTreeMap::new(),
+                retry: true,
+            });
+        }
+        if let Some(next) = self.retries.iter().map(|(at, ..)| *at).min() {
+            self.retry.arm(env, next, BrokerTimer::AddPartitionsRetry);
+        }
+        self.send_ready(env);
+        done
+    }
+
+    /// Kafka's `addTxnData`: at most one entry per transactional id and
+    /// coordinator; of two, the older epoch is answered
+    /// INVALID_PRODUCER_EPOCH, and of the same epoch the one queued first
+    /// NETWORK_EXCEPTION (the client is retrying).
+    fn add_txn_data(&mut self, node: u32, entry: Entry, done: &mut Vec<Verified>) {
+        let queue = self.queued.entry(node).or_default();
+        if let Some(existing) = queue.get(&entry.request.transactional_id) {
+            let old = &existing.request;
+            if old.producer_epoch <= entry.request.producer_epoch {
+                let error = if old.producer_epoch < entry.request.producer_epoch {
+                    Errors::InvalidProducerEpoch
+                } else {
+                    Errors::NetworkException
+                };
+                done.push(all(old, error));
+            } else {
+                done.push(all(&entry.request, Errors::InvalidProducerEpoch));
+                return;
+            }
+        }
+        queue.insert(entry.request.transactional_id.clone(), entry);
+    }
+
     /// Whether nothing is queued or in flight.
     pub fn is_idle(&self) -> bool {
         self.queued.is_empty() && self.sent.is_empty()
@@ -129,24 +208,7 @@ impl AddPartitionsToTxnManager {
             done.push(all(&request, Errors::CoordinatorNotAvailable));
             return done;
         };
-        let queue = self.queued.entry(node).or_default();
-        if let Some(existing) = queue.get(&request.transactional_id) {
-            let old = &existing.request;
-            if old.producer_epoch <= request.producer_epoch {
-                // A newer epoch fences the queued one; the same epoch is the
-                // client retrying: the older gets a retriable error.
-                let error = if old.producer_epoch < request.producer_epoch {
-                    Errors::InvalidProducerEpoch
-                } else {
-                    Errors::NetworkException
-                };
-                done.push(all(old, error));
-            } else {
-                done.push(all(&request, Errors::InvalidProducerEpoch));
-                return done;
-            }
-        }
-        queue.insert(request.transactional_id.clone(), Entry { request });
+        self.add_txn_data(node, Entry { request }, &mut done);
         self.send_ready(env);
         done
     }
@@ -200,10 +262,29 @@ impl AddPartitionsToTxnManager {
         };
         self.inflight_nodes.remove(&flight.purpose);
         let entries = self.sent.remove(&correlation_id).unwrap_or_default();
+        let now_ms = env.now_ms();
         let done = match error {
             Some(e) => entries.iter().map(|e2| all(&e2.request, e)).collect(),
             None => entries
                 .iter()
+                .filter(|e| {
+                    // Kafka 4.x: CONCURRENT_TRANSACTIONS is asked about
+                    // again while the max timeout allows.
+                    let concurrent = results.iter().any(|r| {
+                        r.transactional_id == e.request.transactional_id
+                            && r.partitions
+                                .iter()
+                                .any(|(_, err)| *err == Some(Errors::ConcurrentTransactions))
+                    });
+                    let elapsed = now_ms.saturating_sub(e.request.first_asked_ms);
+                    let retry = concurrent && elapsed + self.retry_backoff_ms < self.max_timeout_ms;
+                    if retry {
+                        let at = env.now() + self.retry_backoff_ms * MILLIS;
+                        self.retries.push((at, flight.purpose, (*e).clone()));
+                        self.retry.arm(env, at, BrokerTimer::AddPartitionsRetry);
+                    }
+                    !retry
+                })
                 .map(|e| {
                     let result = results
                         .iter()
@@ -221,6 +302,7 @@ impl AddPartitionsToTxnManager {
                     Verified {
                         waiter: e.request.waiter,
                         errors,
+                        retry: false,
                     }
                 })
                 .collect(),
@@ -262,6 +344,7 @@ fn all(request: &VerifyRequest, error: Errors) -> Verified {
     Verified {
         waiter: request.waiter,
         errors: request.partitions.iter().map(|&tp| (tp, error)).collect(),
+        retry: false,
     }
 }
 

@@ -70,6 +70,12 @@ pub struct BrokerConfig {
     /// leader verifies with the transaction coordinator before a
     /// producer's first transactional append to a partition.
     pub transaction_partition_verification_enable: bool,
+    /// `add.partitions.to.txn.retry.backoff.ms` (Kafka 4.x): how long a
+    /// leader waits before asking again about a transaction the
+    /// coordinator answered CONCURRENT_TRANSACTIONS.
+    pub add_partitions_to_txn_retry_backoff_ms: u64,
+    /// `add.partitions.to.txn.max.timeout.ms`: how long it keeps asking.
+    pub add_partitions_to_txn_max_timeout_ms: u64,
     /// The cluster's finalized `transaction.version` feature
     /// (`[protocol] transaction_version`): 2 is KIP-890 part 2.
     pub transaction_version: TransactionVersion,
@@ -98,6 +104,8 @@ impl Default for BrokerConfig {
             transaction_max_timeout_ms: 900_000,
             transaction_abort_timed_out_transaction_cleanup_interval_ms: 10_000,
             transaction_partition_verification_enable: true,
+            add_partitions_to_txn_retry_backoff_ms: 20,
+            add_partitions_to_txn_max_timeout_ms: 100,
             transaction_version: TransactionVersion(2),
         }
     }

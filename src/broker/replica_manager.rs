@@ -280,7 +280,8 @@ impl ReplicaManager {
             BrokerTimer::Lifecycle
             | BrokerTimer::GroupTick
             | BrokerTimer::TxnAbortCheck
-            | BrokerTimer::TxnMarkers => {}
+            | BrokerTimer::TxnMarkers
+            | BrokerTimer::AddPartitionsRetry => {}
         }
     }
 
@@ -670,6 +671,7 @@ impl ReplicaManager {
     /// partition is appended only with the guard its verification left
     /// there (Kafka's `analyzeAndValidateProducerState`), else refused
     /// INVALID_TXN_STATE ("Record was not part of an ongoing transaction").
+    #[allow(clippy::too_many_arguments)]
     fn append_produce(
         &mut self,
         env: &mut Env<'_>,

@@ -48,6 +48,9 @@ pub enum BrokerTimer {
     TxnAbortCheck,
     /// The transaction coordinator sends the markers it has queued.
     TxnMarkers,
+    /// The AddPartitionsToTxnManager asks again about transactions the
+    /// coordinator answered CONCURRENT_TRANSACTIONS.
+    AddPartitionsRetry,
 }
 
 /// What a broker reports.
@@ -167,7 +170,10 @@ impl BrokerServer {
             producer_ids: ProducerIdManager::default(),
             groups: GroupCoordinatorService::new(&spec.topics, &config),
             txns: TxnCoordinatorService::new(&spec.topics, &config),
-            add_partitions: AddPartitionsToTxnManager::default(),
+            add_partitions: AddPartitionsToTxnManager::new(
+                config.add_partitions_to_txn_retry_backoff_ms,
+                config.add_partitions_to_txn_max_timeout_ms,
+            ),
             txn_partitions: config.transaction_state_log_num_partitions,
             data_path_ready: false,
         };
@@ -234,6 +240,10 @@ impl BrokerServer {
             Input::Timer(Timer::Broker(BrokerTimer::TxnMarkers)) => {
                 let topics = self.replicas.topics();
                 self.txns.on_marker_retry(env, &self.image, topics)
+            }
+            Input::Timer(Timer::Broker(BrokerTimer::AddPartitionsRetry)) => {
+                let done = self.add_partitions.on_retry(env);
+                self.on_verified(env, done);
             }
             Input::Timer(Timer::Broker(timer)) => self.replicas.on_timer(env, timer),
             Input::Timer(Timer::RequestTimeout) => {
@@ -488,7 +498,13 @@ impl BrokerServer {
     /// Verifications answered: their produces go on.
     fn on_verified(&mut self, env: &mut Env<'_>, done: Vec<Verified>) {
         for v in done {
-            self.replicas.on_verified(env, v.waiter, v.errors);
+            if v.retry {
+                if let Some(request) = self.replicas.restart_verification(env, v.waiter) {
+                    self.verify_transaction(env, request);
+                }
+            } else {
+                self.replicas.on_verified(env, v.waiter, v.errors);
+            }
         }
     }
 

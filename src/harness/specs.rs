@@ -83,6 +83,14 @@ pub fn broker_config(scenario: &Scenario) -> BrokerConfig {
             .get_bool("transaction.partition.verification.enable")
             .unwrap_or(d.transaction_partition_verification_enable),
         transaction_version: TransactionVersion(scenario.protocol.transaction_version),
+        add_partitions_to_txn_retry_backoff_ms: int(
+            "add.partitions.to.txn.retry.backoff.ms",
+            d.add_partitions_to_txn_retry_backoff_ms,
+        ),
+        add_partitions_to_txn_max_timeout_ms: int(
+            "add.partitions.to.txn.max.timeout.ms",
+            d.add_partitions_to_txn_max_timeout_ms,
+        ),
     }
 }
 

@@ -24,6 +24,9 @@ use crate::protocol::{ProduceData, TopicIdPartition};
 #[derive(Clone, Debug)]
 pub struct PendingVerification {
     reply_to: ReplyTo,
+    version: i16,
+    transactional_id: String,
+    first_asked_ms: u64,
     acks: i16,
     timeout_ms: u64,
     partitions: Vec<ProduceData>,
@@ -48,6 +51,52 @@ impl ReplicaManager {
         acks: i16,
         timeout_ms: u64,
         partitions: Vec<ProduceData>,
+    ) -> Option<VerifyRequest> {
+        let now_ms = env.now_ms();
+        self.start_verification(
+            env,
+            reply_to,
+            version,
+            transactional_id,
+            acks,
+            timeout_ms,
+            partitions,
+            now_ms,
+        )
+    }
+
+    /// The coordinator answered CONCURRENT_TRANSACTIONS for produce
+    /// `waiter` and the backoff passed: its verification starts over, with
+    /// new guards (Kafka 4.x retries the whole verification).
+    pub fn restart_verification(
+        &mut self,
+        env: &mut Env<'_>,
+        waiter: u64,
+    ) -> Option<VerifyRequest> {
+        let p = self.pending_verification.remove(&waiter)?;
+        self.start_verification(
+            env,
+            p.reply_to,
+            p.version,
+            Some(p.transactional_id),
+            p.acks,
+            p.timeout_ms,
+            p.partitions,
+            p.first_asked_ms,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn start_verification(
+        &mut self,
+        env: &mut Env<'_>,
+        reply_to: ReplyTo,
+        version: i16,
+        transactional_id: Option<String>,
+        acks: i16,
+        timeout_ms: u64,
+        partitions: Vec<ProduceData>,
+        first_asked_ms: u64,
     ) -> Option<VerifyRequest> {
         let mut producer = None;
         let mut to_verify = Vec::new();
@@ -113,7 +162,8 @@ impl ReplicaManager {
         let waiter = self.last_verification_id;
         let request = VerifyRequest {
             waiter,
-            transactional_id,
+            transactional_id: transactional_id.clone(),
+            first_asked_ms,
             producer_id,
             producer_epoch,
             partitions: guards.keys().copied().collect(),
@@ -123,6 +173,9 @@ impl ReplicaManager {
             waiter,
             PendingVerification {
                 reply_to,
+                version,
+                transactional_id,
+                first_asked_ms,
                 acks,
                 timeout_ms,
                 partitions,
