@@ -88,6 +88,9 @@ pub enum Errors {
     /// not completed yet (KIP-447): an OffsetFetch that requires stable
     /// offsets retries.
     UnstableOffsetCommit,
+    /// The transaction cannot go on but can be aborted (KIP-890: a
+    /// partition the coordinator does not have in the transaction).
+    TransactionAbortable,
 }
 
 impl Errors {
@@ -134,6 +137,7 @@ impl Errors {
             Errors::InvalidTxnState => "INVALID_TXN_STATE",
             Errors::InvalidTransactionTimeout => "INVALID_TRANSACTION_TIMEOUT",
             Errors::UnstableOffsetCommit => "UNSTABLE_OFFSET_COMMIT",
+            Errors::TransactionAbortable => "TRANSACTION_ABORTABLE",
         }
     }
 }

@@ -11,7 +11,7 @@ mod common;
 const SEEDS: &str = "0..100";
 
 /// Scenarios that pass every seed.
-const MUST_PASS: [&str; 16] = [
+const MUST_PASS: [&str; 18] = [
     "broker_crash",
     "broker_fencing",
     "consumer_crash",
@@ -19,6 +19,8 @@ const MUST_PASS: [&str; 16] = [
     "controller_partition",
     "coordinator_failover",
     "eos_pipeline",
+    "hanging_transaction",
+    "late_end_txn",
     "leader_power_loss",
     "network_partition",
     "power_loss",

@@ -44,6 +44,18 @@ pub enum Fault {
         /// Added delay.
         delay_ns: Nanos,
     },
+    /// Extra one-way delay on the link from one node to another (0 = none).
+    LinkLatency {
+        /// The sender.
+        from: NodeId,
+        /// The receiver.
+        to: NodeId,
+        /// Added delay.
+        delay_ns: Nanos,
+        /// Later messages on the link do not queue behind the delayed ones
+        /// (they go on a new connection).
+        overtake: bool,
+    },
     /// One bit of one durable byte on the node's disk flips.
     Corrupt(NodeId),
     /// The TCP connection between two nodes resets.
@@ -62,7 +74,7 @@ impl Fault {
             Fault::Partition(_) => "partition",
             Fault::Heal => "heal",
             Fault::SlowDisk { .. } => "slow_disk",
-            Fault::Latency { .. } => "latency",
+            Fault::Latency { .. } | Fault::LinkLatency { .. } => "latency",
             Fault::Corrupt(_) => "corrupt",
             Fault::Reset(..) => "reset",
         }

@@ -71,6 +71,10 @@ struct Link {
     connected: bool,
     /// Cached from the graph: packets a->b get through.
     up: bool,
+    /// Extra one-way delay of this link alone (a latency spike on one path).
+    extra_delay: Nanos,
+    /// The delayed messages do not hold back later ones (a new connection).
+    overtake: bool,
 }
 
 /// What sending a message did.
@@ -151,14 +155,15 @@ impl Network {
         rng: &mut ChaCha8Rng,
     ) -> SendOutcome {
         // Loopback: no wire, no latency draw, never cut.
-        let latency = if from == to {
-            0
+        let i = self.index(from, to);
+        let (latency, undelayed) = if from == to {
+            (0, 0)
         } else {
-            rng.random_range(self.config.latency_min_ns..=self.config.latency_max_ns)
-                + self.extra_delay[from.index()].max(self.extra_delay[to.index()])
+            let base = rng.random_range(self.config.latency_min_ns..=self.config.latency_max_ns)
+                + self.extra_delay[from.index()].max(self.extra_delay[to.index()]);
+            (base.max(base + self.links[i].extra_delay), base)
         };
         let fifo = self.fifo;
-        let i = self.index(from, to);
         let link = &mut self.links[i];
         if !link.up {
             return SendOutcome::Refused {
@@ -169,7 +174,11 @@ impl Network {
         if fifo && at < link.last_delivery {
             at = link.last_delivery;
         }
-        link.last_delivery = at;
+        link.last_delivery = if link.overtake {
+            (now + undelayed).max(link.last_delivery.min(at))
+        } else {
+            at
+        };
         link.connected = true;
         SendOutcome::InFlight {
             at,
@@ -283,12 +292,27 @@ impl Network {
         self.nodes * self.nodes.saturating_sub(1) - self.graph.edge_count()
     }
 
-    /// Adds `delay` to every message to or from `node` (None = every node); 0 restores.
+    /// Adds `delay` to every message to or from `node` (None = every node,
+    /// and every link's own delay too); 0 restores.
     pub fn set_extra_delay(&mut self, node: Option<NodeId>, delay: Nanos) {
         match node {
             Some(n) => self.extra_delay[n.index()] = delay,
-            None => self.extra_delay.iter_mut().for_each(|d| *d = delay),
+            None => {
+                self.extra_delay.iter_mut().for_each(|d| *d = delay);
+                self.links.iter_mut().for_each(|l| {
+                    l.extra_delay = delay;
+                    l.overtake = false;
+                });
+            }
         }
+    }
+
+    /// Adds `delay` to every message from `from` to `to` (that direction
+    /// only); 0 restores.
+    pub fn set_link_delay(&mut self, from: NodeId, to: NodeId, delay: Nanos, overtake: bool) {
+        let i = self.index(from, to);
+        self.links[i].extra_delay = delay;
+        self.links[i].overtake = overtake && delay > 0;
     }
 
     /// Turns per-link FIFO on or off.

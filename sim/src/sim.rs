@@ -591,6 +591,20 @@ impl<N: Node> Sim<N> {
                     crate::time::format_nanos(delay_ns)
                 ))
             }
+            Fault::LinkLatency {
+                from,
+                to,
+                delay_ns,
+                overtake,
+            } => {
+                self.kernel.net.set_link_delay(from, to, delay_ns, overtake);
+                done(format!(
+                    "{} -> {}: +{} one-way delay",
+                    self.name(from),
+                    self.name(to),
+                    crate::time::format_nanos(delay_ns)
+                ))
+            }
             Fault::Corrupt(id) => {
                 let slot = &mut self.kernel.slots[id.index()];
                 match slot.disk.corrupt(&mut slot.disk_rng) {

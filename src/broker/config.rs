@@ -1,6 +1,7 @@
 //! The broker's data-path configs, with Kafka's names and defaults.
 
 use crate::log::LogConfig;
+use crate::txn::TransactionVersion;
 
 /// How a follower truncates when it follows a new leader (`[protocol] truncation`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -65,6 +66,19 @@ pub struct BrokerConfig {
     pub transaction_max_timeout_ms: u64,
     /// `transaction.abort.timed.out.transaction.cleanup.interval.ms`.
     pub transaction_abort_timed_out_transaction_cleanup_interval_ms: u64,
+    /// `transaction.partition.verification.enable` (KIP-890 part 1): a
+    /// leader verifies with the transaction coordinator before a
+    /// producer's first transactional append to a partition.
+    pub transaction_partition_verification_enable: bool,
+    /// `add.partitions.to.txn.retry.backoff.ms` (Kafka 4.x): how long a
+    /// leader waits before asking again about a transaction the
+    /// coordinator answered CONCURRENT_TRANSACTIONS.
+    pub add_partitions_to_txn_retry_backoff_ms: u64,
+    /// `add.partitions.to.txn.max.timeout.ms`: how long it keeps asking.
+    pub add_partitions_to_txn_max_timeout_ms: u64,
+    /// The cluster's finalized `transaction.version` feature
+    /// (`[protocol] transaction_version`): 2 is KIP-890 part 2.
+    pub transaction_version: TransactionVersion,
 }
 
 impl Default for BrokerConfig {
@@ -89,6 +103,10 @@ impl Default for BrokerConfig {
             transaction_state_log_num_partitions: 50,
             transaction_max_timeout_ms: 900_000,
             transaction_abort_timed_out_transaction_cleanup_interval_ms: 10_000,
+            transaction_partition_verification_enable: true,
+            add_partitions_to_txn_retry_backoff_ms: 20,
+            add_partitions_to_txn_max_timeout_ms: 100,
+            transaction_version: TransactionVersion(2),
         }
     }
 }

@@ -7,6 +7,7 @@
 //! fetching through the ReplicaFetcherManager), and beside it the group
 //! coordinator and the producer-id manager.
 
+pub mod add_partitions_manager;
 mod alter_partition;
 pub mod checkpoints;
 pub mod config;

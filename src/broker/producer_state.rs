@@ -59,6 +59,25 @@ pub struct AbortedTxn {
     pub last_stable_offset: u64,
 }
 
+/// A producer's transaction verification in progress at a partition
+/// leader (Kafka's `VerificationStateEntry`, KIP-890 part 1): created
+/// before the leader asks the transaction coordinator whether the
+/// producer's transaction contains the partition, kept until the
+/// producer's first transactional append (or a marker) here. Its guard is
+/// unique, so a verification that raced with the transaction's end (a
+/// marker cleared the entry, a new one was made) cannot let a stale append
+/// in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct VerificationStateEntry {
+    /// Kafka's `VerificationGuard`, a number unique per broker process.
+    guard: u64,
+    /// The lowest sequence seen while verifying: a higher one may not be
+    /// appended before it (`maybeUpdateLowestSequenceAndEpoch`).
+    lowest_sequence: i32,
+    /// The epoch of that sequence.
+    epoch: i16,
+}
+
 /// What a leader should do with an idempotent batch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SequenceCheck {
@@ -81,6 +100,9 @@ pub struct ProducerStateManager {
     unreplicated: BTreeMap<u64, u64>,
     /// Aborted transactions, in marker order.
     aborted: Vec<AbortedTxn>,
+    /// Transaction verifications in progress, by producer id (Kafka's
+    /// `verificationStates`).
+    verification: BTreeMap<i64, VerificationStateEntry>,
 }
 
 fn in_sequence(last_seq: i32, next_seq: i32) -> bool {
@@ -125,11 +147,14 @@ impl ProducerStateManager {
         {
             return SequenceCheck::Duplicate(dup.first_offset);
         }
-        match entry.batches.back() {
-            Some(last) if !in_sequence(last.last_seq, first_seq) => {
-                SequenceCheck::Reject(Errors::OutOfOrderSequenceNumber)
-            }
-            _ => SequenceCheck::Append,
+        // Kafka's `ProducerAppendInfo.checkSequence`: with no batch of the
+        // epoch retained (a marker of a bumped epoch cleared them, KIP-890
+        // part 2), the last sequence is NO_SEQUENCE and only 0 follows.
+        let last_seq = entry.batches.back().map_or(-1, |b| b.last_seq);
+        if in_sequence(last_seq, first_seq) {
+            SequenceCheck::Append
+        } else {
+            SequenceCheck::Reject(Errors::OutOfOrderSequenceNumber)
         }
     }
 
@@ -166,10 +191,69 @@ impl ProducerStateManager {
         }
     }
 
+    /// Starts (or joins) a transaction verification of `producer_id`
+    /// (Kafka's `maybeCreateVerificationStateEntry`): its guard, `new_guard`
+    /// when none was in progress. A lower sequence of the same epoch, or a
+    /// newer epoch, becomes the lowest sequence that may be appended next.
+    pub fn maybe_create_verification_state_entry(
+        &mut self,
+        producer_id: i64,
+        sequence: i32,
+        epoch: i16,
+        new_guard: u64,
+    ) -> u64 {
+        let entry = self
+            .verification
+            .entry(producer_id)
+            .or_insert(VerificationStateEntry {
+                guard: new_guard,
+                lowest_sequence: sequence,
+                epoch,
+            });
+        if epoch == entry.epoch && sequence < entry.lowest_sequence {
+            entry.lowest_sequence = sequence;
+        }
+        if epoch > entry.epoch {
+            entry.epoch = epoch;
+            entry.lowest_sequence = sequence;
+        }
+        entry.guard
+    }
+
+    /// Whether a transactional batch of `producer_id` may open a
+    /// transaction here with the guard its produce request verified
+    /// (Kafka's `batchMissingRequiredVerification` negated): the producer
+    /// has a verification in progress with that very guard, and the batch
+    /// is not above the lowest sequence being verified (else
+    /// OUT_OF_ORDER_SEQUENCE_NUMBER, as Kafka's `ProducerAppendInfo`).
+    pub fn check_verified(
+        &self,
+        producer_id: i64,
+        first_seq: i32,
+        guard: Option<u64>,
+    ) -> Result<(), Errors> {
+        match self.verification.get(&producer_id) {
+            Some(e) if Some(e.guard) == guard => {
+                if first_seq > e.lowest_sequence {
+                    Err(Errors::OutOfOrderSequenceNumber)
+                } else {
+                    Ok(())
+                }
+            }
+            _ => Err(Errors::InvalidTxnState),
+        }
+    }
+
     /// Records a batch now in the log (as leader, follower, or on recovery).
     pub fn update(&mut self, batch: &RecordBatch) {
         if batch.producer_id < 0 {
             return;
+        }
+        if batch.is_transactional() {
+            // Kafka's `updateProducers`: a data batch opened the
+            // transaction, or a marker ended it; either way the
+            // verification is over.
+            self.verification.remove(&batch.producer_id);
         }
         let entry = self.producers.entry(batch.producer_id).or_default();
         if batch.producer_epoch > entry.epoch {
@@ -246,6 +330,16 @@ impl ProducerStateManager {
             .collect()
     }
 
+    /// Whether `producer_id` has a transaction open here under
+    /// `producer_epoch` (Kafka 4.x's `UnifiedLog.hasOngoingTransaction(producerId,
+    /// producerEpoch)`): a batch of a newer epoch finds the transaction of
+    /// an older one completed at the coordinator, its marker not yet here.
+    pub fn has_ongoing_transaction(&self, producer_id: i64, producer_epoch: i16) -> bool {
+        self.producers
+            .get(&producer_id)
+            .is_some_and(|e| e.current_txn_first_offset.is_some() && e.epoch == producer_epoch)
+    }
+
     /// The first offset of `producer_id`'s open transaction here.
     pub fn open_transaction(&self, producer_id: i64) -> Option<u64> {
         self.producers.get(&producer_id)?.current_txn_first_offset
@@ -311,6 +405,48 @@ mod tests {
             state.check(7, 0, 5, 5),
             SequenceCheck::Reject(Errors::InvalidProducerEpoch)
         );
+    }
+
+    #[test]
+    fn a_verification_guard_lets_only_its_own_append_open_a_transaction() {
+        let mut state = ProducerStateManager::default();
+        let g = state.maybe_create_verification_state_entry(7, 3, 0, 11);
+        assert_eq!(g, 11);
+        assert_eq!(
+            state.maybe_create_verification_state_entry(7, 0, 0, 12),
+            11,
+            "one verification at a time per producer"
+        );
+        assert_eq!(
+            state.check_verified(7, 0, None),
+            Err(Errors::InvalidTxnState)
+        );
+        assert_eq!(
+            state.check_verified(7, 0, Some(12)),
+            Err(Errors::InvalidTxnState)
+        );
+        assert_eq!(
+            state.check_verified(7, 3, Some(11)),
+            Err(Errors::OutOfOrderSequenceNumber),
+            "the lowest sequence seen (0) goes first"
+        );
+        assert_eq!(state.check_verified(7, 0, Some(11)), Ok(()));
+        // A marker ends the verification: a stale guard no longer verifies.
+        let marker = RecordBatch::end_txn_marker(
+            7,
+            0,
+            crate::log::EndTransactionMarker {
+                control_type: ControlRecordType::Abort,
+                coordinator_epoch: 0,
+            },
+            0,
+        );
+        state.update(&marker);
+        assert_eq!(
+            state.check_verified(7, 0, Some(11)),
+            Err(Errors::InvalidTxnState)
+        );
+        assert!(!state.has_ongoing_transaction(7, 0));
     }
 
     #[test]

@@ -13,6 +13,9 @@
 //! [`AlterPartitionManager`].
 
 mod fetch;
+mod verify;
+
+pub use verify::PendingVerification;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -107,6 +110,10 @@ pub struct ReplicaManager {
     alter_partition: AlterPartitionManager,
     broker_epoch: Option<u64>,
     events: Vec<ReplicaEvent>,
+    /// Produces waiting for their transaction verification (KIP-890).
+    pending_verification: std::collections::BTreeMap<u64, PendingVerification>,
+    /// The last verification guard or waiting produce number handed out.
+    last_verification_id: u64,
 }
 
 /// Sends a data-path response.
@@ -168,6 +175,8 @@ impl ReplicaManager {
             alter_partition: AlterPartitionManager::default(),
             broker_epoch: None,
             events: Vec::new(),
+            pending_verification: std::collections::BTreeMap::new(),
+            last_verification_id: 0,
         }
     }
 
@@ -283,7 +292,8 @@ impl ReplicaManager {
             BrokerTimer::Lifecycle
             | BrokerTimer::GroupTick
             | BrokerTimer::TxnAbortCheck
-            | BrokerTimer::TxnMarkers => {}
+            | BrokerTimer::TxnMarkers
+            | BrokerTimer::AddPartitionsRetry => {}
         }
     }
 
@@ -653,6 +663,37 @@ impl ReplicaManager {
         timeout_ms: u64,
         partitions: Vec<ProduceData>,
     ) {
+        let no_guards = std::collections::BTreeMap::new();
+        self.append_produce(
+            env,
+            reply_to,
+            acks,
+            timeout_ms,
+            partitions,
+            Vec::new(),
+            &no_guards,
+        );
+    }
+
+    /// Kafka's `appendRecords` of a client's produce: `parts` holds the
+    /// partitions already failed (their verification), `guards` the
+    /// verification guard of each partition whose producer's transaction
+    /// was verified. With `transaction.partition.verification.enable`, a
+    /// transactional batch whose producer has no open transaction in the
+    /// partition is appended only with the guard its verification left
+    /// there (Kafka's `analyzeAndValidateProducerState`), else refused
+    /// INVALID_TXN_STATE ("Record was not part of an ongoing transaction").
+    #[allow(clippy::too_many_arguments)]
+    fn append_produce(
+        &mut self,
+        env: &mut Env<'_>,
+        reply_to: ReplyTo,
+        acks: i16,
+        timeout_ms: u64,
+        partitions: Vec<ProduceData>,
+        mut parts: Vec<ProducePartitionStatus>,
+        guards: &std::collections::BTreeMap<TopicIdPartition, u64>,
+    ) {
         let now_ms = env.now_ms();
         let failed = |tp: TopicIdPartition, producer_id: i64, e: Errors| ProducePartitionStatus {
             tp,
@@ -661,7 +702,8 @@ impl ReplicaManager {
             base_offset: -1,
             outcome: PartitionOutcome::Done(Some(e)),
         };
-        let mut parts = Vec::with_capacity(partitions.len());
+        let verification = self.config.transaction_partition_verification_enable;
+        parts.reserve(partitions.len());
         for data in partitions {
             let tp = data.tp;
             let batch = &data.batch;
@@ -686,6 +728,23 @@ impl ReplicaManager {
                 batch.base_sequence,
                 batch.last_sequence(),
             );
+            let unverified = if verification
+                && check == SequenceCheck::Append
+                && batch.is_transactional()
+                && !p
+                    .producers
+                    .has_ongoing_transaction(pid, batch.producer_epoch)
+            {
+                p.producers
+                    .check_verified(pid, batch.base_sequence, guards.get(&tp).copied())
+                    .err()
+            } else {
+                None
+            };
+            if let Some(e) = unverified {
+                parts.push(failed(tp, pid, e));
+                continue;
+            }
             match check {
                 SequenceCheck::Reject(e) => parts.push(failed(tp, pid, e)),
                 SequenceCheck::Duplicate(offset) => parts.push(ProducePartitionStatus {

@@ -7,6 +7,7 @@
 //! caught up, its ReplicaManager acts on the image; its group coordinator
 //! and producer-id manager sit beside the ReplicaManager.
 
+use super::add_partitions_manager::{AddPartitionsToTxnManager, Verified, VerifyRequest};
 use super::config::BrokerConfig;
 use super::controller_channel::{ControllerChannel, ControllerPurpose};
 use super::group_service::GroupCoordinatorService;
@@ -47,6 +48,9 @@ pub enum BrokerTimer {
     TxnAbortCheck,
     /// The transaction coordinator sends the markers it has queued.
     TxnMarkers,
+    /// The AddPartitionsToTxnManager asks again about transactions the
+    /// coordinator answered CONCURRENT_TRANSACTIONS.
+    AddPartitionsRetry,
 }
 
 /// What a broker reports.
@@ -130,6 +134,12 @@ pub struct BrokerServer {
     producer_ids: ProducerIdManager,
     groups: GroupCoordinatorService,
     txns: TxnCoordinatorService,
+    /// Asks transaction coordinators about the transactions of produces
+    /// (KIP-890).
+    add_partitions: AddPartitionsToTxnManager,
+    /// `transaction.state.log.num.partitions`, to find a transactional
+    /// id's coordinator.
+    txn_partitions: u32,
     /// Set once the controller says this incarnation caught up (Kafka's
     /// BrokerServer waits for it before its replica manager acts on metadata).
     data_path_ready: bool,
@@ -160,6 +170,11 @@ impl BrokerServer {
             producer_ids: ProducerIdManager::default(),
             groups: GroupCoordinatorService::new(&spec.topics, &config),
             txns: TxnCoordinatorService::new(&spec.topics, &config),
+            add_partitions: AddPartitionsToTxnManager::new(
+                config.add_partitions_to_txn_retry_backoff_ms,
+                config.add_partitions_to_txn_max_timeout_ms,
+            ),
+            txn_partitions: config.transaction_state_log_num_partitions,
             data_path_ready: false,
         };
         let mut out = Vec::new();
@@ -226,6 +241,10 @@ impl BrokerServer {
                 self.txns
                     .on_marker_retry(env, &mut self.replicas, &self.image)
             }
+            Input::Timer(Timer::Broker(BrokerTimer::AddPartitionsRetry)) => {
+                let done = self.add_partitions.on_retry(env);
+                self.on_verified(env, done);
+            }
             Input::Timer(Timer::Broker(timer)) => self.replicas.on_timer(env, timer),
             Input::Timer(Timer::RequestTimeout) => {
                 for purpose in self.channel.expire(env) {
@@ -233,6 +252,8 @@ impl BrokerServer {
                 }
                 self.replicas.on_request_timeout(env);
                 self.txns.on_request_timeout(env);
+                let done = self.add_partitions.on_request_timeout(env);
+                self.on_verified(env, done);
             }
             Input::Disconnected(peer) => self.on_disconnect(env, peer),
             Input::Fsynced(token) => self.replicas.on_fsync(env, token),
@@ -329,6 +350,15 @@ impl BrokerServer {
             }) => self
                 .txns
                 .on_markers_response(env, &mut self.replicas, correlation_id, &results),
+            Message::Kafka(KafkaMsg::Response {
+                correlation_id,
+                response: KafkaResponse::AddPartitionsToTxnForBroker { error, results },
+            }) => {
+                let done = self
+                    .add_partitions
+                    .on_response(env, correlation_id, error, &results);
+                self.on_verified(env, done);
+            }
             Message::Kafka(KafkaMsg::Response { .. })
             | Message::Controller(ControllerMsg::Request { .. }) => {}
         }
@@ -338,12 +368,25 @@ impl BrokerServer {
     fn on_request(&mut self, env: &mut Env<'_>, reply_to: ReplyTo, request: KafkaRequest) {
         match request {
             KafkaRequest::Produce {
+                version,
+                transactional_id,
                 acks,
                 timeout_ms,
                 partitions,
-            } => self
-                .replicas
-                .handle_produce(env, reply_to, acks, timeout_ms, partitions),
+            } => {
+                let verify = self.replicas.handle_produce_append(
+                    env,
+                    reply_to,
+                    version,
+                    transactional_id,
+                    acks,
+                    timeout_ms,
+                    partitions,
+                );
+                if let Some(request) = verify {
+                    self.verify_transaction(env, request);
+                }
+            }
             KafkaRequest::Fetch {
                 replica,
                 max_wait_ms,
@@ -382,6 +425,7 @@ impl BrokerServer {
             request @ (KafkaRequest::InitProducerId { .. }
             | KafkaRequest::AddPartitionsToTxn { .. }
             | KafkaRequest::AddOffsetsToTxn { .. }
+            | KafkaRequest::AddPartitionsToTxnForBroker { .. }
             | KafkaRequest::EndTxn { .. }) => self.on_txn_request(env, reply_to, request),
             KafkaRequest::FindCoordinator { key_type, key } => {
                 let image = self.served_image();
@@ -444,6 +488,27 @@ impl BrokerServer {
         }
     }
 
+    /// Hands a produce's transaction to the AddPartitionsToTxnManager.
+    fn verify_transaction(&mut self, env: &mut Env<'_>, request: VerifyRequest) {
+        let done =
+            self.add_partitions
+                .verify_transaction(env, &self.image, self.txn_partitions, request);
+        self.on_verified(env, done);
+    }
+
+    /// Verifications answered: their produces go on.
+    fn on_verified(&mut self, env: &mut Env<'_>, done: Vec<Verified>) {
+        for v in done {
+            if v.retry {
+                if let Some(request) = self.replicas.restart_verification(env, v.waiter) {
+                    self.verify_transaction(env, request);
+                }
+            } else {
+                self.replicas.on_verified(env, v.waiter, v.errors);
+            }
+        }
+    }
+
     /// The image clients see: until it has caught up, a broker knows no
     /// topics (Kafka does not even open its client listener before then).
     fn served_image(&self) -> std::borrow::Cow<'_, MetadataImage> {
@@ -480,6 +545,8 @@ impl BrokerServer {
     fn on_disconnect(&mut self, env: &mut Env<'_>, peer: Address) {
         self.replicas.on_disconnect(env, peer);
         self.txns.on_disconnect(env, peer);
+        let done = self.add_partitions.on_disconnect(env, peer);
+        self.on_verified(env, done);
         for purpose in self.channel.disconnected(peer) {
             self.on_controller_lost(env, purpose, false);
         }

@@ -22,7 +22,13 @@ use crate::protocol::{
 /// Broker 1 leads `t-0` with ISR [1] (min.insync.replicas 1), so every
 /// append moves the high watermark at once.
 fn leader() -> (ReplicaManager, TestEnv) {
-    broker(BrokerConfig::default(), &image(1, 1, &[1], &[]))
+    // The leader's transaction bookkeeping alone: no coordinator to
+    // verify with (KIP-890's verification has its own tests).
+    let config = BrokerConfig {
+        transaction_partition_verification_enable: false,
+        ..BrokerConfig::default()
+    };
+    broker(config, &image(1, 1, &[1], &[]))
 }
 
 /// Producer `pid` sends `n` records, in a transaction or not.

@@ -19,7 +19,7 @@
 //! `__transaction_state` topic: the service then never arms a timer nor
 //! sends a request, so transactions cost such runs nothing.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use sim::MILLIS;
 
@@ -34,7 +34,8 @@ use crate::log::{ControlRecordType, Record};
 use crate::metadata::MetadataImage;
 use crate::node::{Address, Deadline, Env, NetworkClient};
 use crate::protocol::{
-    KafkaRequest, KafkaResponse, TopicId, TopicIdPartition, Topics, TxnMarkerResult,
+    AddPartitionsToTxnResult, AddPartitionsToTxnTransaction, KafkaRequest, KafkaResponse, TopicId,
+    TopicIdPartition, Topics, TxnMarkerResult, END_TXN_VERSION_TV2,
 };
 use crate::txn::coordinator::{
     TransactionCoordinator, TxnCoordinatorConfig, TxnOutput, TxnResponse,
@@ -51,10 +52,39 @@ pub const TXN_REQUEST_TIMEOUT_MS: u64 = 30_000;
 /// an error) are tried again this long after (Kafka's `retry.backoff.ms`).
 const MARKER_RETRY_BACKOFF_MS: u64 = 100;
 
+/// Who waits for one of the coordinator's answers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TxnReply {
+    /// A client's request.
+    Client(ReplyTo),
+    /// One transaction of a partition leader's AddPartitionsToTxn v4+
+    /// batch, answered together with the batch's others (Kafka's
+    /// `addResultAndMaybeSendResponse`).
+    Broker {
+        /// The batch.
+        batch: u64,
+        /// The transaction's place in it.
+        index: usize,
+    },
+}
+
+/// An AddPartitionsToTxn v4+ batch whose transactions are not all answered.
+#[derive(Debug)]
+struct BrokerBatch {
+    reply_to: ReplyTo,
+    /// Per transaction of the request: its answer, once it came.
+    results: Vec<Option<AddPartitionsToTxnResult>>,
+    /// Per transaction: its id and partitions.
+    asked: Vec<(String, Vec<TopicIdPartition>)>,
+}
+
 /// The broker's transaction coordinator and what it waits for.
 #[derive(Debug)]
 pub struct TxnCoordinatorService {
-    coordinator: TransactionCoordinator<ReplyTo>,
+    coordinator: TransactionCoordinator<TxnReply>,
+    /// AddPartitionsToTxn v4+ batches waiting for some of their answers.
+    broker_batches: BTreeMap<u64, BrokerBatch>,
+    next_batch: u64,
     markers: TxnMarkerChannelManager,
     /// WriteTxnMarkers requests in flight, by marker request id.
     network: NetworkClient<u64>,
@@ -88,6 +118,8 @@ impl TxnCoordinatorService {
                 num_partitions,
                 transaction_max_timeout_ms: config.transaction_max_timeout_ms,
             }),
+            broker_batches: BTreeMap::new(),
+            next_batch: 0,
             markers: TxnMarkerChannelManager::default(),
             network: NetworkClient::default(),
             num_partitions,
@@ -104,7 +136,7 @@ impl TxnCoordinatorService {
     }
 
     /// The coordinator.
-    pub fn coordinator(&self) -> &TransactionCoordinator<ReplyTo> {
+    pub fn coordinator(&self) -> &TransactionCoordinator<TxnReply> {
         &self.coordinator
     }
 
@@ -128,9 +160,10 @@ impl TxnCoordinatorService {
     }
 
     /// A transactional request: InitProducerId with a transactional id,
-    /// AddPartitionsToTxn, AddOffsetsToTxn or EndTxn (others are not the coordinator's and
-    /// are dropped). `allocate` hands out a new producer id (the broker's
-    /// ProducerIdManager).
+    /// AddPartitionsToTxn (a client's, or a partition leader's v4+ batch),
+    /// AddOffsetsToTxn or EndTxn (v5: transactions v2) (others are not the
+    /// coordinator's and are dropped). `allocate` hands out a new producer
+    /// id (the broker's ProducerIdManager).
     pub fn handle(
         &mut self,
         env: &mut Env<'_>,
@@ -141,13 +174,14 @@ impl TxnCoordinatorService {
     ) {
         let now_ms = env.now_ms() as i64;
         let mut out = Vec::new();
+        let client = TxnReply::Client(reply_to);
         match request {
             KafkaRequest::InitProducerId {
                 transactional_id: Some(transactional_id),
                 transaction_timeout_ms,
                 producer_id_and_epoch,
             } => self.coordinator.handle_init_producer_id(
-                reply_to,
+                client,
                 &transactional_id,
                 transaction_timeout_ms,
                 producer_id_and_epoch,
@@ -163,7 +197,7 @@ impl TxnCoordinatorService {
             } => {
                 let partitions = partitions.into_iter().collect();
                 self.coordinator.handle_add_partitions(
-                    reply_to,
+                    client,
                     &transactional_id,
                     producer_id,
                     producer_epoch,
@@ -191,7 +225,7 @@ impl TxnCoordinatorService {
                 let partitions = [TopicIdPartition::new(topic, partition)].into();
                 self.add_offsets.insert(reply_to);
                 self.coordinator.handle_add_partitions(
-                    reply_to,
+                    client,
                     &transactional_id,
                     producer_id,
                     producer_epoch,
@@ -202,12 +236,29 @@ impl TxnCoordinatorService {
                 );
             }
             KafkaRequest::EndTxn {
+                version,
                 transactional_id,
                 producer_id,
                 producer_epoch,
                 committed,
+            } if version >= END_TXN_VERSION_TV2 => self.coordinator.handle_end_txn_v2(
+                client,
+                &transactional_id,
+                producer_id,
+                producer_epoch,
+                committed,
+                now_ms,
+                allocate,
+                &mut out,
+            ),
+            KafkaRequest::EndTxn {
+                transactional_id,
+                producer_id,
+                producer_epoch,
+                committed,
+                ..
             } => self.coordinator.handle_end_txn(
-                reply_to,
+                client,
                 &transactional_id,
                 producer_id,
                 producer_epoch,
@@ -215,9 +266,126 @@ impl TxnCoordinatorService {
                 now_ms,
                 &mut out,
             ),
+            KafkaRequest::AddPartitionsToTxnForBroker { transactions } => {
+                self.handle_broker_batch(env, reply_to, transactions, now_ms, &mut out)
+            }
             _ => return,
         }
         self.apply(env, replicas, out);
+    }
+
+    /// A partition leader's AddPartitionsToTxn v4+ (Kafka's
+    /// `handleAddPartitionsToTxnRequest` for versions 4 and up): each
+    /// transaction verified (`verify_only`, answered at once) or its
+    /// partitions added (answered once written); the response goes when
+    /// every transaction has its answer.
+    fn handle_broker_batch(
+        &mut self,
+        env: &mut Env<'_>,
+        reply_to: ReplyTo,
+        transactions: Vec<AddPartitionsToTxnTransaction>,
+        now_ms: i64,
+        out: &mut Vec<TxnOutput<TxnReply>>,
+    ) {
+        self.next_batch += 1;
+        let batch = self.next_batch;
+        self.broker_batches.insert(
+            batch,
+            BrokerBatch {
+                reply_to,
+                results: vec![None; transactions.len()],
+                asked: transactions
+                    .iter()
+                    .map(|t| (t.transactional_id.clone(), t.partitions.clone()))
+                    .collect(),
+            },
+        );
+        for (index, t) in transactions.into_iter().enumerate() {
+            let reply = TxnReply::Broker { batch, index };
+            if t.verify_only {
+                let partitions = self.coordinator.handle_verify_partitions(
+                    &t.transactional_id,
+                    t.producer_id,
+                    t.producer_epoch,
+                    &t.partitions,
+                );
+                self.record_broker_answer(batch, index, partitions);
+            } else {
+                let partitions = t.partitions.iter().copied().collect();
+                self.coordinator.handle_add_partitions_for_broker(
+                    reply,
+                    &t.transactional_id,
+                    t.producer_id,
+                    t.producer_epoch,
+                    &partitions,
+                    now_ms,
+                    out,
+                );
+            }
+        }
+        self.maybe_finish_batch(env, batch);
+    }
+
+    /// The coordinator answered the addition of one transaction of a
+    /// broker batch (Kafka's `errorResponseForTransaction`: one error for
+    /// all its partitions); the batch's response goes once all are answered.
+    fn on_broker_answer(
+        &mut self,
+        env: &mut Env<'_>,
+        batch: u64,
+        index: usize,
+        response: TxnResponse,
+    ) {
+        let TxnResponse::AddPartitionsToTxn { error } = response else {
+            return;
+        };
+        let Some((_, asked)) = self
+            .broker_batches
+            .get(&batch)
+            .and_then(|b| b.asked.get(index))
+        else {
+            return;
+        };
+        let partitions = asked.iter().map(|&tp| (tp, error)).collect();
+        self.record_broker_answer(batch, index, partitions);
+        self.maybe_finish_batch(env, batch);
+    }
+
+    fn record_broker_answer(
+        &mut self,
+        batch: u64,
+        index: usize,
+        partitions: Vec<(TopicIdPartition, Option<Errors>)>,
+    ) {
+        let Some(b) = self.broker_batches.get_mut(&batch) else {
+            return;
+        };
+        let Some((transactional_id, _)) = b.asked.get(index) else {
+            return;
+        };
+        b.results[index] = Some(AddPartitionsToTxnResult {
+            transactional_id: transactional_id.clone(),
+            partitions,
+        });
+    }
+
+    /// Sends the batch's response if every transaction of it is answered.
+    fn maybe_finish_batch(&mut self, env: &mut Env<'_>, batch: u64) {
+        let Some(b) = self.broker_batches.get(&batch) else {
+            return;
+        };
+        if b.results.iter().all(Option::is_some) {
+            let b = self.broker_batches.remove(&batch).expect("looked up above");
+            let results = b.results.into_iter().flatten().collect();
+            reply(
+                env,
+                b.reply_to,
+                KafkaResponse::AddPartitionsToTxnForBroker {
+                    error: None,
+                    results,
+                },
+            );
+        }
     }
 
     /// Acts on what the replica manager reports about a `__transaction_state`
@@ -368,13 +536,13 @@ impl TxnCoordinatorService {
         &mut self,
         env: &mut Env<'_>,
         replicas: &mut ReplicaManager,
-        out: Vec<TxnOutput<ReplyTo>>,
+        out: Vec<TxnOutput<TxnReply>>,
     ) {
         let mut queue = VecDeque::from(out);
         let mut written = Vec::new();
         while let Some(o) = queue.pop_front() {
             match o {
-                TxnOutput::Reply(to, response) => {
+                TxnOutput::Reply(TxnReply::Client(to), response) => {
                     let response = match response {
                         TxnResponse::AddPartitionsToTxn { error }
                             if self.add_offsets.remove(&to) =>
@@ -384,6 +552,9 @@ impl TxnCoordinatorService {
                         other => to_kafka(other),
                     };
                     reply(env, to, response)
+                }
+                TxnOutput::Reply(TxnReply::Broker { batch, index }, response) => {
+                    self.on_broker_answer(env, batch, index, response)
                 }
                 TxnOutput::Append {
                     id,
@@ -505,6 +676,14 @@ fn to_kafka(response: TxnResponse) -> KafkaResponse {
             producer_epoch,
         },
         TxnResponse::AddPartitionsToTxn { error } => KafkaResponse::AddPartitionsToTxn { error },
-        TxnResponse::EndTxn { error } => KafkaResponse::EndTxn { error },
+        TxnResponse::EndTxn {
+            error,
+            producer_id,
+            producer_epoch,
+        } => KafkaResponse::EndTxn {
+            error,
+            producer_id,
+            producer_epoch,
+        },
     }
 }

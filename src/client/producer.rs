@@ -30,7 +30,7 @@ use crate::group::coordinator::CoordinatorResponse;
 use crate::node::{Address, Deadline, Env, Input, KafkaNodeId, NetworkClient, Timer};
 use crate::protocol::{
     KafkaMsg, KafkaRequest, KafkaResponse, Message, PartitionMetadata, ProduceData, ProduceResult,
-    TopicId, TopicIdPartition,
+    TopicId, TopicIdPartition, PRODUCE_VERSION_TV1, PRODUCE_VERSION_TV2,
 };
 
 /// The producer's configs, with Kafka's names.
@@ -87,6 +87,9 @@ pub struct TransactionWorkload {
     pub records: u64,
     /// Share of transactions the application aborts, in parts per million.
     pub abort_ppm: u32,
+    /// The cluster's finalized `transaction.version` feature, as the
+    /// brokers' ApiVersions responses report it (2: KIP-890 part 2).
+    pub finalized_transaction_version: u8,
 }
 
 /// What a producer is set up with.
@@ -261,6 +264,7 @@ impl Producer {
                     &workload.transactional_id,
                     workload.transaction_timeout_ms,
                 );
+                manager.set_finalized_transaction_version(workload.finalized_transaction_version);
                 manager.init();
                 Transactions {
                     manager,
@@ -501,6 +505,15 @@ impl Producer {
                 consider(self.clock.tick_of(self.generated + fits));
             }
         }
+        // A send that failed for good left only an abort: the application
+        // calls abortTransaction() at once.
+        if self
+            .txn
+            .as_ref()
+            .is_some_and(|t| t.manager.state() == TxnClientState::AbortableError)
+        {
+            consider(env.now());
+        }
         if let Some(at) = next {
             let at = at.max(env.now() + 1);
             self.wake.arm(env, at, ProducerTimer::Wake);
@@ -576,7 +589,18 @@ impl Producer {
                     batch: b.batch(transactional),
                 })
                 .collect();
+            // Produce v12 under transactions v2: the leader adds the
+            // partition to the transaction.
+            let version = match &self.txn {
+                Some(t) if t.manager.is_transaction_v2_enabled() => PRODUCE_VERSION_TV2,
+                _ => PRODUCE_VERSION_TV1,
+            };
             let request = KafkaRequest::Produce {
+                version,
+                transactional_id: self
+                    .txn
+                    .as_ref()
+                    .map(|t| t.workload.transactional_id.clone()),
                 acks: self.config.acks,
                 timeout_ms: self.config.request_timeout_ms,
                 partitions,
@@ -758,7 +782,13 @@ impl Producer {
                     .map_or(0, |s| s.wrapping_add(1));
                 batch.base_sequence != expected
             }
-            Errors::InvalidProducerEpoch | Errors::InvalidRequest => false,
+            // Not a RetriableException in Kafka.
+            Errors::InvalidProducerEpoch
+            | Errors::InvalidRequest
+            | Errors::InvalidTxnState
+            | Errors::TransactionAbortable
+            | Errors::ProducerFenced
+            | Errors::InvalidProducerIdMapping => false,
             _ => true,
         };
         if retriable && !expired && !out_of_retries {
@@ -833,8 +863,17 @@ impl Producer {
         let pending = self.accumulator.has_undrained() || self.accumulator.in_flight_total() > 0;
         if let Some(end) = t.manager.end_empty(pending) {
             self.on_txn_step(env, TxnStep::Ended(end));
-            return;
+            // An epoch bump (InitProducerId) may follow at once.
+            let Some(t) = &mut self.txn else {
+                return;
+            };
+            if t.manager.state() != TxnClientState::Initializing {
+                return;
+            }
         }
+        let Some(t) = &mut self.txn else {
+            return;
+        };
         if env.now() < t.not_before {
             self.wake.arm(env, t.not_before, ProducerTimer::Wake);
             return;
@@ -884,7 +923,11 @@ impl Producer {
                 }
                 _ => t.manager.on_lost(),
             },
-            KafkaResponse::EndTxn { error } => t.manager.on_end_txn(error),
+            KafkaResponse::EndTxn {
+                error,
+                producer_id,
+                producer_epoch,
+            } => t.manager.on_end_txn(error, producer_id, producer_epoch),
             _ => t.manager.on_lost(),
         };
         self.on_txn_step(env, step);
@@ -924,6 +967,21 @@ impl Producer {
                     .set_producer_id_and_epoch(producer_id, producer_epoch);
                 self.sequences.clear();
                 self.last_acked_sequence.clear();
+            }
+            TxnStep::EndedWithEpoch {
+                end,
+                producer_id,
+                producer_epoch,
+            } => {
+                // EndTxn v5: the coordinator bumped the epoch; the next
+                // transaction's sequences start over under it.
+                self.producer_id = producer_id;
+                self.producer_epoch = producer_epoch;
+                self.accumulator
+                    .set_producer_id_and_epoch(producer_id, producer_epoch);
+                self.sequences.clear();
+                self.last_acked_sequence.clear();
+                self.on_txn_step(env, TxnStep::Ended(end));
             }
             TxnStep::Ended(end) => {
                 let outcome = match end {

@@ -64,6 +64,7 @@ fn a_transaction_adds_its_partitions_before_sending_and_ends_once_its_batches_ar
     assert_eq!(
         request,
         KafkaRequest::EndTxn {
+            version: crate::protocol::END_TXN_VERSION_TV1,
             transactional_id: "pay-0".into(),
             producer_id: 7,
             producer_epoch: 0,
@@ -71,7 +72,10 @@ fn a_transaction_adds_its_partitions_before_sending_and_ends_once_its_batches_ar
         }
     );
     assert_eq!(m.state(), TxnClientState::CommittingTransaction);
-    assert_eq!(m.on_end_txn(None), TxnStep::Ended(TxnEnd::Committed));
+    assert_eq!(
+        m.on_end_txn(None, -1, -1),
+        TxnStep::Ended(TxnEnd::Committed)
+    );
     assert_eq!(m.state(), TxnClientState::Ready);
     assert!(!m.may_send(&tp(0)), "the next transaction adds them again");
 }
@@ -125,7 +129,7 @@ fn a_failed_send_leaves_only_an_abort_which_drops_what_was_not_added() {
     assert_eq!(m.state(), TxnClientState::AbortingTransaction);
     let (kind, _) = m.next_request(false).expect("abort");
     assert_eq!(kind, TxnRequestKind::EndTxn(false), "no add of partition 1");
-    assert_eq!(m.on_end_txn(None), TxnStep::Ended(TxnEnd::Aborted));
+    assert_eq!(m.on_end_txn(None, -1, -1), TxnStep::Ended(TxnEnd::Aborted));
 }
 
 #[test]
@@ -170,7 +174,7 @@ fn a_lost_sequence_aborts_the_transaction_then_bumps_the_epoch_of_the_same_id() 
     m.on_send_failed(Errors::OutOfOrderSequenceNumber);
     m.end(false);
     m.next_request(false).expect("abort");
-    assert_eq!(m.on_end_txn(None), TxnStep::Ended(TxnEnd::Aborted));
+    assert_eq!(m.on_end_txn(None, -1, -1), TxnStep::Ended(TxnEnd::Aborted));
     assert_eq!(m.state(), TxnClientState::Initializing);
     let (kind, request) = m.next_request(false).expect("bump");
     assert_eq!(kind, TxnRequestKind::InitProducerId);
@@ -290,6 +294,74 @@ fn a_zombies_txn_offset_commit_fenced_by_generation_leaves_only_an_abort_kip_447
         TxnRequestKind::EndTxn(false),
         "the offsets partition joined the transaction: it ends with EndTxn"
     );
-    assert_eq!(m.on_end_txn(None), TxnStep::Ended(TxnEnd::Aborted));
+    assert_eq!(m.on_end_txn(None, -1, -1), TxnStep::Ended(TxnEnd::Aborted));
     assert!(!m.offsets_pending());
+}
+
+/// Ends the open transaction with EndTxn once nothing is pending.
+fn end_request(m: &mut TransactionManager, commit: bool) -> KafkaRequest {
+    m.end(commit);
+    let (kind, request) = m.next_request(false).expect("end");
+    assert_eq!(kind, TxnRequestKind::EndTxn(commit));
+    request
+}
+
+#[test]
+fn under_transactions_v2_partitions_join_at_once_and_end_txn_bumps_the_epoch() {
+    let mut m = ready();
+    m.set_finalized_transaction_version(2);
+    m.begin();
+    assert!(m.is_transaction_v2_enabled());
+    m.add_partition(tp(0));
+    assert!(m.may_send(&tp(0)), "the leader adds it (Produce v12)");
+    assert_eq!(m.next_request(true), None, "no AddPartitionsToTxn");
+    match end_request(&mut m, true) {
+        KafkaRequest::EndTxn { version, .. } => {
+            assert_eq!(version, crate::protocol::END_TXN_VERSION_TV2)
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        m.on_end_txn(None, 7, 1),
+        TxnStep::EndedWithEpoch {
+            end: TxnEnd::Committed,
+            producer_id: 7,
+            producer_epoch: 1
+        }
+    );
+    assert_eq!(
+        m.producer_id_and_epoch(),
+        (7, 1),
+        "the next one runs under it"
+    );
+    assert_eq!(m.state(), TxnClientState::Ready);
+}
+
+#[test]
+fn an_abortable_error_bumps_the_epoch_from_the_client_only_without_transactions_v2() {
+    for (level, bump) in [(1, true), (2, false)] {
+        let mut m = ready();
+        m.set_finalized_transaction_version(level);
+        m.begin();
+        m.add_partition(tp(0));
+        if level == 1 {
+            m.next_request(false).expect("add");
+            assert_eq!(m.on_add_partitions(None), TxnStep::None);
+        }
+        // A late or refused batch (KIP-588: INVALID_PRODUCER_EPOCH aborts).
+        assert_eq!(
+            m.on_send_failed(Errors::InvalidProducerEpoch),
+            TxnStep::None
+        );
+        assert_eq!(m.state(), TxnClientState::AbortableError);
+        assert_eq!(m.need_to_trigger_epoch_bump_from_client(), bump);
+        end_request(&mut m, false);
+        let step = m.on_end_txn(None, if bump { -1 } else { 7 }, if bump { -1 } else { 1 });
+        let next = if bump {
+            TxnClientState::Initializing
+        } else {
+            TxnClientState::Ready
+        };
+        assert_eq!(m.state(), next, "level {level}: {step:?}");
+    }
 }

@@ -1,10 +1,19 @@
 //! A transactional producer's `TransactionManager` (Kafka's
-//! `org.apache.kafka.clients.producer.internals.TransactionManager`, for
-//! transactions v1): the transaction coordinator found with
-//! FindCoordinator (key type TRANSACTION), the producer id and epoch from
-//! InitProducerId with the `transactional.id`, each partition added with
-//! AddPartitionsToTxn before its first batch of a transaction is sent, and
-//! the transaction ended with EndTxn once every batch of it is answered.
+//! `org.apache.kafka.clients.producer.internals.TransactionManager`): the
+//! transaction coordinator found with FindCoordinator (key type
+//! TRANSACTION), the producer id and epoch from InitProducerId with the
+//! `transactional.id`, each partition added with AddPartitionsToTxn before
+//! its first batch of a transaction is sent, and the transaction ended
+//! with EndTxn once every batch of it is answered.
+//!
+//! Under transactions v2 (KIP-890 part 2: the cluster's finalized
+//! `transaction.version` is 2 or more, Kafka's `isTransactionV2Enabled`,
+//! updated by `maybeUpdateTransactionV2Enabled` at `initTransactions` and
+//! `beginTransaction`) no AddPartitionsToTxn is sent for data partitions:
+//! a partition joins the transaction when its first batch is sent
+//! (`maybeAddPartition`), and the leader adds it at the coordinator
+//! (Produce v12). EndTxn (v5) bumps the epoch at the coordinator and
+//! answers with it; the next transaction runs under it.
 //!
 //! Sans-IO: the producer asks [`TransactionManager::next_request`] what to
 //! send to the coordinator, reports answers with `on_*`, and asks whether
@@ -25,7 +34,10 @@ use std::collections::BTreeSet;
 use crate::errors::Errors;
 use crate::group::coordinator::CoordinatorRequest;
 use crate::node::KafkaNodeId;
-use crate::protocol::{CoordinatorType, KafkaRequest, TopicIdPartition, TopicPartition};
+use crate::protocol::{
+    CoordinatorType, KafkaRequest, TopicIdPartition, TopicPartition, END_TXN_VERSION_TV1,
+    END_TXN_VERSION_TV2,
+};
 
 /// Kafka's `ADD_PARTITIONS_RETRY_BACKOFF_MS`: the backoff of the first
 /// AddPartitionsToTxn of a transaction answered CONCURRENT_TRANSACTIONS
@@ -132,6 +144,17 @@ pub enum TxnStep {
     },
     /// The transaction ended.
     Ended(TxnEnd),
+    /// The transaction ended and the coordinator bumped the epoch (EndTxn
+    /// v5, transactions v2): the next transaction sends with this producer
+    /// id and epoch, sequences from 0.
+    EndedWithEpoch {
+        /// How it ended.
+        end: TxnEnd,
+        /// The producer id.
+        producer_id: i64,
+        /// The new epoch.
+        producer_epoch: i16,
+    },
     /// The producer was fenced (PRODUCER_FENCED, INVALID_PRODUCER_EPOCH):
     /// the application closes it and starts a new instance.
     Fenced(Errors),
@@ -154,7 +177,8 @@ pub struct TransactionManager {
     /// The application flushes its sends, then commits (true) or aborts.
     ending: Option<bool>,
     /// A send failed in a way only a new epoch repairs (KIP-360): once the
-    /// transaction is aborted, InitProducerId bumps the epoch.
+    /// transaction is aborted, InitProducerId bumps the epoch (Kafka's
+    /// `clientSideEpochBumpRequired`).
     epoch_bump_required: bool,
     /// Offsets sent to the open transaction and not committed to the
     /// group coordinator yet; `added` once AddOffsetsToTxn succeeded.
@@ -164,6 +188,11 @@ pub struct TransactionManager {
     /// AddOffsetsToTxn joined the open transaction at the coordinator (it
     /// then ends with EndTxn even without a partition of records).
     txn_has_offsets: bool,
+    /// The cluster's finalized `transaction.version`, as ApiVersions
+    /// reports it.
+    finalized_transaction_version: u8,
+    /// Kafka's `isTransactionV2Enabled`.
+    transaction_v2: bool,
 }
 
 impl TransactionManager {
@@ -184,6 +213,8 @@ impl TransactionManager {
             offsets: None,
             group_coordinator: None,
             txn_has_offsets: false,
+            finalized_transaction_version: 0,
+            transaction_v2: false,
         }
     }
 
@@ -210,6 +241,41 @@ impl TransactionManager {
     /// The coordinator of the pending offsets' group, when known.
     pub fn group_coordinator(&self) -> Option<KafkaNodeId> {
         self.group_coordinator
+    }
+
+    /// The finalized `transaction.version` the brokers' ApiVersions
+    /// responses report (Kafka's `FinalizedFeaturesInfo`); it takes effect
+    /// at the next `initTransactions` or `beginTransaction`.
+    pub fn set_finalized_transaction_version(&mut self, level: u8) {
+        self.finalized_transaction_version = level;
+        self.maybe_update_transaction_v2_enabled();
+    }
+
+    /// Kafka's `maybeUpdateTransactionV2Enabled`: transactions v2 when the
+    /// finalized `transaction.version` is 2 or more.
+    fn maybe_update_transaction_v2_enabled(&mut self) {
+        self.transaction_v2 = self.finalized_transaction_version >= 2;
+    }
+
+    /// Kafka's `isTransactionV2Enabled`.
+    pub fn is_transaction_v2_enabled(&self) -> bool {
+        self.transaction_v2
+    }
+
+    /// Kafka's `needToTriggerEpochBumpFromClient`: after an abortable
+    /// error the client bumps the epoch itself (InitProducerId after the
+    /// abort) only without transactions v2, where the coordinator's EndTxn
+    /// bumps it ("When TransactionV2 is enabled, epoch bumping is handled
+    /// automatically by the server in EndTxn, so manual epoch bumping is
+    /// not required"). Every coordinator here supports the bump
+    /// (InitProducerId v3+, KIP-360).
+    pub fn need_to_trigger_epoch_bump_from_client(&self) -> bool {
+        !self.transaction_v2
+    }
+
+    /// The producer id and epoch the manager holds.
+    pub fn producer_id_and_epoch(&self) -> (i64, i16) {
+        (self.producer_id, self.producer_epoch)
     }
 
     /// The `transactional.id`.
@@ -242,6 +308,7 @@ impl TransactionManager {
             self.state = TxnClientState::Initializing;
             self.partitions.clear();
             self.new_partitions.clear();
+            self.maybe_update_transaction_v2_enabled();
         }
     }
 
@@ -249,12 +316,18 @@ impl TransactionManager {
     pub fn begin(&mut self) {
         if self.state == TxnClientState::Ready {
             self.state = TxnClientState::InTransaction;
+            self.maybe_update_transaction_v2_enabled();
         }
     }
 
-    /// `send()` to `tp` in the open transaction (Kafka's `maybeAddPartition`).
+    /// `send()` to `tp` in the open transaction (Kafka's `maybeAddPartition`):
+    /// under transactions v2 the partition is in the transaction at once
+    /// (its leader adds it at the coordinator), else it waits for
+    /// AddPartitionsToTxn.
     pub fn add_partition(&mut self, tp: TopicIdPartition) {
-        if !self.partitions.contains(&tp) {
+        if self.transaction_v2 {
+            self.partitions.insert(tp);
+        } else if !self.partitions.contains(&tp) {
             self.new_partitions.insert(tp);
         }
     }
@@ -307,19 +380,24 @@ impl TransactionManager {
         }
     }
 
-    /// A batch of the transaction failed for good: only an abort remains
-    /// (Kafka's `transitionToAbortableError`), or the producer was fenced.
+    /// A batch of the transaction failed for good (Kafka's
+    /// `maybeTransitionToErrorState`): PRODUCER_FENCED is fatal (the
+    /// producer was fenced); anything else, INVALID_PRODUCER_EPOCH
+    /// included (KIP-588), leaves only an abort (`transitionToAbortableError`).
+    /// Without transactions v2 the client then also bumps its epoch after
+    /// the abort, unless the error came while the transaction was already
+    /// ending (`needToTriggerEpochBumpFromClient() && !isCompleting()`), so
+    /// that nothing of the aborted transaction still in flight can be
+    /// appended under the epoch the next transaction uses.
     pub fn on_send_failed(&mut self, error: Errors) -> TxnStep {
-        if matches!(error, Errors::ProducerFenced | Errors::InvalidProducerEpoch) {
+        if error == Errors::ProducerFenced {
             return self.fence(error);
         }
-        if matches!(
-            error,
-            Errors::OutOfOrderSequenceNumber | Errors::UnknownProducerId
-        ) {
-            // The partition's sequence is lost: after the abort the
-            // producer asks for a new epoch of its id and numbers anew
-            // (KIP-360, Kafka's `epochBumpRequired`).
+        let completing = matches!(
+            self.state,
+            TxnClientState::CommittingTransaction | TxnClientState::AbortingTransaction
+        );
+        if self.need_to_trigger_epoch_bump_from_client() && !completing {
             self.epoch_bump_required = true;
         }
         match self.state {
@@ -416,6 +494,11 @@ impl TransactionManager {
                 (
                     TxnRequestKind::EndTxn(commit),
                     KafkaRequest::EndTxn {
+                        version: if self.transaction_v2 {
+                            END_TXN_VERSION_TV2
+                        } else {
+                            END_TXN_VERSION_TV1
+                        },
                         transactional_id: self.transactional_id.clone(),
                         producer_id: self.producer_id,
                         producer_epoch: self.producer_epoch,
@@ -678,8 +761,15 @@ impl TransactionManager {
         }
     }
 
-    /// EndTxn answered.
-    pub fn on_end_txn(&mut self, error: Option<Errors>) -> TxnStep {
+    /// EndTxn answered (Kafka's `EndTxnHandler`): under transactions v2
+    /// the answer carries the producer id and the epoch the coordinator
+    /// bumped, which the next transaction uses.
+    pub fn on_end_txn(
+        &mut self,
+        error: Option<Errors>,
+        producer_id: i64,
+        producer_epoch: i16,
+    ) -> TxnStep {
         let Some(TxnRequestKind::EndTxn(commit)) = self.in_flight.take() else {
             return TxnStep::None;
         };
@@ -688,11 +778,21 @@ impl TransactionManager {
                 self.completed();
                 self.partitions.clear();
                 self.new_partitions.clear();
-                TxnStep::Ended(if commit {
+                let end = if commit {
                     TxnEnd::Committed
                 } else {
                     TxnEnd::Aborted
-                })
+                };
+                if self.transaction_v2 && producer_id >= 0 && producer_epoch >= 0 {
+                    self.producer_id = producer_id;
+                    self.producer_epoch = producer_epoch;
+                    return TxnStep::EndedWithEpoch {
+                        end,
+                        producer_id,
+                        producer_epoch,
+                    };
+                }
+                TxnStep::Ended(end)
             }
             Some(e) if self.coordinator_moved(e) => TxnStep::Retry,
             Some(Errors::ConcurrentTransactions | Errors::CoordinatorLoadInProgress) => {

@@ -293,7 +293,31 @@ pub fn resolve(
         FaultKind::Latency => {
             let delay_ns = spec.delay_ns.unwrap_or(DEFAULT_LATENCY_DELAY_NS);
             let on = |delay_ns| -> Vec<Fault> {
-                if spec.target.is_none() {
+                if !groups.is_empty() {
+                    // The links from the first group to the other groups (and
+                    // back, unless one_way).
+                    let (first, rest) = groups.split_first().expect("not empty");
+                    let mut faults = Vec::new();
+                    for &a in first {
+                        for &b in rest.iter().flatten() {
+                            faults.push(Fault::LinkLatency {
+                                from: a,
+                                to: b,
+                                delay_ns,
+                                overtake: spec.overtake,
+                            });
+                            if !spec.one_way {
+                                faults.push(Fault::LinkLatency {
+                                    from: b,
+                                    to: a,
+                                    delay_ns,
+                                    overtake: spec.overtake,
+                                });
+                            }
+                        }
+                    }
+                    faults
+                } else if spec.target.is_none() {
                     vec![Fault::Latency {
                         node: None,
                         delay_ns,

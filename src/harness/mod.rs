@@ -231,6 +231,7 @@ fn producer_setup(
                 ),
                 records: t.records,
                 abort_ppm: (t.abort * 1_000_000.0).round() as u32,
+                finalized_transaction_version: scenario.protocol.transaction_version,
             });
             let workload = ProducerWorkload {
                 topic: spec.topic.clone(),

@@ -19,6 +19,7 @@ use crate::log::LogConfig;
 use crate::node::KafkaNodeId;
 use crate::protocol::{IsolationLevel, Topics};
 use crate::scenario::{ConsumerSpec, PipelineSpec, Processing, Scenario};
+use crate::txn::TransactionVersion;
 
 /// A config as an unsigned number, or its default.
 pub(super) fn unsigned(configs: &KafkaConfigs, name: &str, default: u64) -> u64 {
@@ -81,6 +82,18 @@ pub fn broker_config(scenario: &Scenario) -> BrokerConfig {
         transaction_abort_timed_out_transaction_cleanup_interval_ms: int(
             "transaction.abort.timed.out.transaction.cleanup.interval.ms",
             d.transaction_abort_timed_out_transaction_cleanup_interval_ms,
+        ),
+        transaction_partition_verification_enable: configs
+            .get_bool("transaction.partition.verification.enable")
+            .unwrap_or(d.transaction_partition_verification_enable),
+        transaction_version: TransactionVersion(scenario.protocol.transaction_version),
+        add_partitions_to_txn_retry_backoff_ms: int(
+            "add.partitions.to.txn.retry.backoff.ms",
+            d.add_partitions_to_txn_retry_backoff_ms,
+        ),
+        add_partitions_to_txn_max_timeout_ms: int(
+            "add.partitions.to.txn.max.timeout.ms",
+            d.add_partitions_to_txn_max_timeout_ms,
         ),
     }
 }
@@ -187,9 +200,11 @@ pub const STREAMS_EOS_TRANSACTION_TIMEOUT_MS: u64 = 10_000;
 /// exactly_once_v2; the producer lingers 100 ms, and under exactly_once_v2
 /// is transactional with `transactional.id` GROUP-N, idempotent, with
 /// `delivery.timeout.ms` Integer.MAX_VALUE and `transaction.timeout.ms`
-/// 10000).
+/// 10000). `transaction_version` is the cluster's finalized
+/// `transaction.version`, as the producer learns it from ApiVersions.
 pub fn pipeline_config(
     spec: &PipelineSpec,
+    transaction_version: u8,
     index: u32,
     topics: &Topics,
     client_id: &str,
@@ -260,6 +275,7 @@ pub fn pipeline_config(
                 },
                 records: u64::MAX,
                 abort_ppm: 0,
+                finalized_transaction_version: transaction_version,
             }),
     };
     PipelineConfig {

@@ -6,7 +6,9 @@
 //! OffsetCommit, OffsetFetch and TxnOffsetCommit; and the transaction
 //! requests: FindCoordinator (key type TRANSACTION), InitProducerId with a
 //! transactional id, AddPartitionsToTxn, AddOffsetsToTxn and EndTxn to the
-//! transaction coordinator, WriteTxnMarkers from it to partition leaders.
+//! transaction coordinator, WriteTxnMarkers from it to partition leaders,
+//! and AddPartitionsToTxn v4+ from a partition leader verifying (KIP-890
+//! part 1) or adding (part 2) the partitions of a transactional produce.
 
 mod topics;
 mod tp_map;
@@ -146,6 +148,14 @@ pub struct PartitionMetadata {
 pub enum KafkaRequest {
     /// ProduceRequest.
     Produce {
+        /// The request's version: [`PRODUCE_VERSION_TV2`] from a client
+        /// with transactions v2 (the leader adds the partition to the
+        /// transaction, KIP-890 part 2), [`PRODUCE_VERSION_TV1`] otherwise.
+        version: i16,
+        /// The producer's `transactional.id` (None: not transactional), as
+        /// Kafka's ProduceRequest carries it for the leader's
+        /// transaction verification (KIP-890).
+        transactional_id: Option<String>,
         /// 0, 1 or -1 (all).
         acks: i16,
         /// How long the leader may wait for acks=all.
@@ -247,6 +257,11 @@ pub enum KafkaRequest {
     },
     /// EndTxnRequest: commit or abort the producer's transaction.
     EndTxn {
+        /// The request's version: [`END_TXN_VERSION_TV2`] (5) from a client
+        /// with transactions v2, whose EndTxn bumps the producer epoch
+        /// (Kafka's `TransactionVersion.transactionVersionForEndTxn`), 4
+        /// otherwise.
+        version: i16,
         /// The transactional id.
         transactional_id: String,
         /// The producer id.
@@ -262,6 +277,55 @@ pub enum KafkaRequest {
         /// One per transaction.
         markers: Vec<WritableTxnMarker>,
     },
+    /// AddPartitionsToTxnRequest v4+ as a partition leader's
+    /// AddPartitionsToTxnManager sends it to a transaction coordinator
+    /// (Kafka's `AddPartitionsToTxnRequest.Builder.forBroker`): a batch of
+    /// transactions, each only verified (`verify_only`, KIP-890 part 1) or
+    /// added to (part 2). Versions above 3 tell the coordinator the
+    /// transaction runs under transactions v2
+    /// (`TransactionVersion.transactionVersionForAddPartitionsToTxn`).
+    AddPartitionsToTxnForBroker {
+        /// One per transactional id.
+        transactions: Vec<AddPartitionsToTxnTransaction>,
+    },
+}
+
+/// ProduceRequest's version from a client without transactions v2 (Kafka 3.8's).
+pub const PRODUCE_VERSION_TV1: i16 = 11;
+/// ProduceRequest's version from a client with transactions v2 (KIP-890
+/// part 2: the leader adds the partition to the transaction).
+pub const PRODUCE_VERSION_TV2: i16 = 12;
+/// EndTxnRequest's version from a client without transactions v2.
+pub const END_TXN_VERSION_TV1: i16 = 4;
+/// EndTxnRequest's version from a client with transactions v2 (KIP-890
+/// part 2: the coordinator bumps the epoch and answers with it).
+pub const END_TXN_VERSION_TV2: i16 = 5;
+
+/// One transaction of an [`KafkaRequest::AddPartitionsToTxnForBroker`]
+/// (Kafka's `AddPartitionsToTxnTransaction`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct AddPartitionsToTxnTransaction {
+    /// The transactional id.
+    pub transactional_id: String,
+    /// The producer id the produce carried.
+    pub producer_id: i64,
+    /// Its epoch.
+    pub producer_epoch: i16,
+    /// Kafka's `VerifyOnly`: only check that the partitions are in the
+    /// open transaction (true), or add them (false).
+    pub verify_only: bool,
+    /// The partitions.
+    pub partitions: Vec<TopicIdPartition>,
+}
+
+/// One transaction's answer in an AddPartitionsToTxnResponse v4+ (Kafka's
+/// `AddPartitionsToTxnResult`): an error per partition.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct AddPartitionsToTxnResult {
+    /// The transactional id.
+    pub transactional_id: String,
+    /// Per partition, why it is not in the transaction (None: it is).
+    pub partitions: Vec<(TopicIdPartition, Option<Errors>)>,
 }
 
 /// FindCoordinator's key type (Kafka's `CoordinatorType`).
@@ -386,11 +450,22 @@ pub enum KafkaResponse {
     EndTxn {
         /// Why it failed, if it did.
         error: Option<Errors>,
+        /// The producer id to go on with (v5+; -1 on error).
+        producer_id: i64,
+        /// Its epoch, bumped under transactions v2 (v5+; -1 on error).
+        producer_epoch: i16,
     },
     /// WriteTxnMarkersResponse: per producer and partition.
     WriteTxnMarkers {
         /// Every partition of every marker asked.
         results: Vec<TxnMarkerResult>,
+    },
+    /// AddPartitionsToTxnResponse v4+, to a partition leader.
+    AddPartitionsToTxnForBroker {
+        /// An error for the whole request, if any.
+        error: Option<Errors>,
+        /// One per transaction asked.
+        results: Vec<AddPartitionsToTxnResult>,
     },
 }
 

@@ -104,7 +104,8 @@ impl FaultKind {
             "factor" => &[FaultKind::SlowDisk],
             "delay" => &[FaultKind::Latency],
             "torn" => &[FaultKind::PowerLoss],
-            "groups" | "one_way" => &[FaultKind::Partition],
+            "groups" | "one_way" => &[FaultKind::Partition, FaultKind::Latency],
+            "overtake" => &[FaultKind::Latency],
             _ => &FaultKind::ALL,
         }
     }

@@ -198,6 +198,11 @@ pub struct DiskSpec {
 pub struct ProtocolSpec {
     /// How a follower truncates its log when it becomes a follower.
     pub truncation: Truncation,
+    /// The cluster's finalized `transaction.version` feature: 1 (KIP-98
+    /// transactions) or 2 (KIP-890 part 2, Kafka 4.0's default for new
+    /// clusters: the epoch is bumped at every commit or abort, and the
+    /// partition leader adds partitions to the transaction).
+    pub transaction_version: u8,
 }
 
 pub use crate::broker::config::Truncation;
@@ -213,8 +218,14 @@ pub struct FaultSpec {
     pub target: Option<Target>,
     /// Partition: explicit sides; nodes in no group form one more side.
     pub groups: Vec<Vec<Target>>,
-    /// Partition: drop only traffic from the first group to the others.
+    /// Partition: drop only traffic from the first group to the others
+    /// (latency: delay only that traffic).
     pub one_way: bool,
+    /// Latency on links (groups): what is sent later on a link does not
+    /// queue behind what the fault delayed, as after a request timeout a
+    /// Kafka client closes the connection and sends on a new one while the
+    /// old one's bytes may still reach the broker.
+    pub overtake: bool,
     /// Crash/power_loss: restart this long after.
     pub restart_after_ns: Option<u64>,
     /// Pause: resume this long after.

@@ -503,8 +503,18 @@ fn disk(root: &Table) -> Res<DiskSpec> {
 
 fn protocol(root: &Table) -> Res<ProtocolSpec> {
     let mut truncation = Truncation::LeaderEpoch;
+    let mut transaction_version = 2;
     if let Some(t) = section(root, "protocol")? {
-        t.check_keys(&["truncation"])?;
+        t.check_keys(&["truncation", "transaction_version"])?;
+        if let Some(f) = t.get("transaction_version") {
+            let valid = "valid: 1 (KIP-98 transactions), 2 (KIP-890 part 2, Kafka >= 4.0: an epoch bump at every commit or abort)";
+            transaction_version = match super::reader::integer(f.value()) {
+                Some(1) => 1,
+                Some(2) => 2,
+                Some(other) => return Err(f.err(format!("{other} is not valid; {valid}"))),
+                None => return Err(f.expected(&format!("1 or 2; {valid}"))),
+            };
+        }
         if let Some(f) = t.get("truncation") {
             truncation = match f.str("a string")? {
                 "leader-epoch" => Truncation::LeaderEpoch,
@@ -513,7 +523,10 @@ fn protocol(root: &Table) -> Res<ProtocolSpec> {
             };
         }
     }
-    Ok(ProtocolSpec { truncation })
+    Ok(ProtocolSpec {
+        truncation,
+        transaction_version,
+    })
 }
 
 fn swarm(root: &Table) -> Res<Option<SwarmSpec>> {

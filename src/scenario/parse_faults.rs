@@ -14,6 +14,7 @@ pub(super) const FAULT_KEYS: &[&str] = &[
     "target",
     "groups",
     "one_way",
+    "overtake",
     "restart_after",
     "resume_after",
     "heal_after",
@@ -101,6 +102,10 @@ fn fault(t: &Table, s: &Scenario) -> Res<FaultSpec> {
             }
             _ => {}
         }
+    } else if let (FaultKind::Latency, Some(_), Some(g)) = (kind, &target, t.get("groups")) {
+        return Err(g.key_err(
+            "give either target (its every link) or groups (the links between them), not both",
+        ));
     } else if target.is_none() && kind.needs_target() {
         return Err(t.err(
             "target",
@@ -123,6 +128,7 @@ fn fault(t: &Table, s: &Scenario) -> Res<FaultSpec> {
         target,
         groups,
         one_way: flag("one_way")?,
+        overtake: flag("overtake")?,
         restart_after_ns: duration("restart_after")?,
         resume_after_ns: duration("resume_after")?,
         heal_after_ns: duration("heal_after")?,

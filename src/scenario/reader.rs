@@ -46,7 +46,7 @@ const SECTION_KEYS: &[(&str, &[&str])] = &[
             "torn_writes",
         ],
     ),
-    ("[protocol]", &["truncation"]),
+    ("[protocol]", &["truncation", "transaction_version"]),
     ("[[faults]]", super::parse_faults::FAULT_KEYS),
     ("[check]", &["invariants"]),
 ];

@@ -178,11 +178,11 @@ fn keys_apply_to_some_kinds_only() {
     );
     assert!(
         fault_err("at = \"1s\"\nkind = \"crash\"\ntarget = \"broker(1)\"\ngroups = []\n")
-            .contains("groups applies to partition only")
+            .contains("groups applies to partition, latency only")
     );
     assert!(
         fault_err("at = \"1s\"\nkind = \"crash\"\ntarget = \"broker(1)\"\none_way = true\n")
-            .contains("one_way applies to partition only")
+            .contains("one_way applies to partition, latency only")
     );
     assert!(fault_err(
         "at = \"1s\"\nkind = \"crash\"\ntarget = \"broker(1)\"\nresume_after = \"1s\"\n"
@@ -209,4 +209,19 @@ fn faults_keep_file_order() {
             (1_000_000_000, FaultKind::Crash)
         ]
     );
+}
+
+#[test]
+fn a_latency_on_links_takes_groups_one_way_and_overtake() {
+    let f = fault_ok("at = \"1s\"\nkind = \"latency\"\ngroups = [[\"producer(0)\"], [\"broker(1)\"]]\none_way = true\novertake = true\ndelay = \"3s\"\nheal_after = \"100ms\"\n");
+    assert!(f.one_way && f.overtake && f.target.is_none());
+    assert_eq!(f.groups.len(), 2);
+    assert!(
+        fault_err("at = \"1s\"\nkind = \"crash\"\ntarget = \"broker(1)\"\novertake = true\n")
+            .contains("overtake applies to latency only")
+    );
+    assert!(fault_err(
+        "at = \"1s\"\nkind = \"latency\"\ntarget = \"broker(1)\"\ngroups = [[\"broker(2)\"]]\n"
+    )
+    .contains("not both"));
 }

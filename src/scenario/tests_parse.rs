@@ -209,7 +209,7 @@ fn required_keys() {
 fn unknown_keys_list_the_valid_ones() {
     assert_eq!(
         err_with("[[faults]]\nat = \"1s\"\nkind = \"crash\"\ntraget = \"broker(1)\"\n"),
-        "s.toml:23:1: faults[0].traget: unknown key \"traget\"; did you mean \"target\"? valid keys: at, kind, target, groups, one_way, restart_after, resume_after, heal_after, factor, delay, torn"
+        "s.toml:23:1: faults[0].traget: unknown key \"traget\"; did you mean \"target\"? valid keys: at, kind, target, groups, one_way, overtake, restart_after, resume_after, heal_after, factor, delay, torn"
     );
     assert_eq!(
         err("name = \"x\"\nduration = \"1s\"\n[cluster]\nbrokers = 3\nnodes = 4\n"),

@@ -124,8 +124,9 @@ impl Scenario {
         writeln!(w, "torn_writes = {}", k.torn_writes)?;
         writeln!(
             w,
-            "\n[protocol]\ntruncation = \"{}\"",
-            self.protocol.truncation.name()
+            "\n[protocol]\ntruncation = \"{}\"\ntransaction_version = {}",
+            self.protocol.truncation.name(),
+            self.protocol.transaction_version
         )?;
         for f in &self.faults {
             writeln!(
@@ -164,6 +165,9 @@ impl Scenario {
             }
             if f.one_way {
                 writeln!(w, "one_way = true")?;
+            }
+            if f.overtake {
+                writeln!(w, "overtake = true")?;
             }
             if f.torn {
                 writeln!(w, "torn = true")?;

@@ -32,6 +32,7 @@ fn spec(at_ns: Nanos, kind: FaultKind, target: Option<Target>) -> FaultSpec {
         target,
         groups: Vec::new(),
         one_way: false,
+        overtake: false,
         restart_after_ns: None,
         resume_after_ns: None,
         heal_after_ns: None,
@@ -54,7 +55,8 @@ fn shape(fault: &Fault) -> Option<(FaultKind, Option<NodeId>)> {
         Fault::SlowDisk { node, .. } => (FaultKind::SlowDisk, Some(node)),
         Fault::Latency { node, .. } => (FaultKind::Latency, node),
         Fault::Corrupt(n) => (FaultKind::Corrupt, Some(n)),
-        Fault::Reset(..) => return None,
+        // A link's latency has no single-target scenario form here.
+        Fault::Reset(..) | Fault::LinkLatency { .. } => return None,
     })
 }
 

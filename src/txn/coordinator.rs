@@ -21,6 +21,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+mod v2;
+
 use super::log::partition_for;
 use super::metadata::{TransactionMetadata, TransactionVersion, TxnError, TxnTransitMetadata};
 use super::state::TransactionState;
@@ -68,6 +70,10 @@ pub enum TxnResponse {
     EndTxn {
         /// Why it failed, if it did.
         error: Option<Errors>,
+        /// The producer id to go on with (v5, transactions v2; else -1).
+        producer_id: i64,
+        /// Its epoch, bumped by the EndTxn (v5, transactions v2; else -1).
+        producer_epoch: i16,
     },
 }
 
@@ -425,7 +431,11 @@ impl<R: Clone> TransactionCoordinator<R> {
                     _ => Err(Errors::InvalidTxnState),
                 }
             });
-        let answer = |error| TxnResponse::EndTxn { error };
+        let answer = |error| TxnResponse::EndTxn {
+            error,
+            producer_id: NO_PRODUCER_ID,
+            producer_epoch: -1,
+        };
         let why = |reply| PendingAppend::EndTxn(Some(reply));
         self.conclude(reply, transactional_id, decided, answer, why, out);
     }
@@ -560,7 +570,7 @@ impl<R: Clone> TransactionCoordinator<R> {
             PendingAppend::EndTxn(_) | PendingAppend::FenceAbort(_) => {
                 match why {
                     PendingAppend::EndTxn(Some(reply)) => {
-                        out.push(TxnOutput::Reply(reply, TxnResponse::EndTxn { error: None }));
+                        out.push(TxnOutput::Reply(reply, end_txn_written(m)));
                     }
                     PendingAppend::FenceAbort(reply) => out.push(TxnOutput::Reply(
                         reply,
@@ -671,6 +681,31 @@ fn fence_and_abort(m: &mut TransactionMetadata, now_ms: i64) -> Result<TxnTransi
     ))
 }
 
+/// EndTxn's answer once its PrepareCommit or PrepareAbort is written:
+/// under transactions v2 the producer id and the epoch it bumped (EndTxn
+/// v5), else none (Kafka's `responseCallback(Errors.NONE,
+/// txnMetadata.producerId, txnMetadata.producerEpoch)` and its TV1
+/// counterpart with `NO_PRODUCER_ID`).
+///
+/// When the bump ran the epoch out, the answer is the producer id the
+/// completion moves to, at epoch 0 (Kafka 4.x answers with
+/// `newPreSendMetadata`, the `prepareComplete` transition).
+fn end_txn_written(m: &TransactionMetadata) -> TxnResponse {
+    let tv2 = m.current.client_transaction_version.supports_epoch_bump();
+    let (producer_id, producer_epoch) = if !tv2 {
+        (NO_PRODUCER_ID, -1)
+    } else if m.current.next_producer_id != NO_PRODUCER_ID {
+        (m.current.next_producer_id, 0)
+    } else {
+        (m.current.producer_id, m.current.producer_epoch)
+    };
+    TxnResponse::EndTxn {
+        error: None,
+        producer_id,
+        producer_epoch,
+    }
+}
+
 /// The markers of `m`'s prepared commit or abort.
 fn markers_of<R>(m: &TransactionMetadata, coordinator_epoch: i32) -> TxnOutput<R> {
     TxnOutput::WriteMarkers {
@@ -698,7 +733,11 @@ fn answer_failed<R>(why: PendingAppend<R>, e: Errors, out: &mut Vec<TxnOutput<R>
             }
         }
         PendingAppend::AddPartitions(_) => TxnResponse::AddPartitionsToTxn { error: Some(e) },
-        PendingAppend::EndTxn(_) => TxnResponse::EndTxn { error: Some(e) },
+        PendingAppend::EndTxn(_) => TxnResponse::EndTxn {
+            error: Some(e),
+            producer_id: NO_PRODUCER_ID,
+            producer_epoch: -1,
+        },
         PendingAppend::Complete => return,
     };
     let reply = match why {

@@ -128,7 +128,17 @@ fn a_commit_is_answered_once_prepared_and_completes_after_its_markers() {
     );
     let out = end(&mut c, 0, true, 20);
     let after = written(&mut c, out, 20);
-    assert_eq!(replies(&after), [(2, TxnResponse::EndTxn { error: None })]);
+    assert_eq!(
+        replies(&after),
+        [(
+            2,
+            TxnResponse::EndTxn {
+                error: None,
+                producer_id: -1,
+                producer_epoch: -1
+            }
+        )]
+    );
     let markers = after.iter().find_map(|o| match o {
         TxnOutput::WriteMarkers {
             result,
@@ -195,7 +205,9 @@ fn a_new_instance_fences_the_old_and_aborts_its_open_transaction() {
         [(
             2,
             TxnResponse::EndTxn {
-                error: Some(Errors::ProducerFenced)
+                error: Some(Errors::ProducerFenced),
+                producer_id: -1,
+                producer_epoch: -1
             }
         )]
     );
@@ -267,7 +279,9 @@ fn requests_are_refused_as_kafka_refuses_them() {
         [(
             2,
             TxnResponse::EndTxn {
-                error: Some(Errors::InvalidTxnState)
+                error: Some(Errors::InvalidTxnState),
+                producer_id: -1,
+                producer_epoch: -1
             }
         )],
         "nothing to commit"
