@@ -109,8 +109,7 @@ impl Pipeline {
     /// fences the old one's producer).
     pub fn boot(spec: &PipelineSpec, env: &mut Env<'_>) -> Self {
         let consumer = Consumer::boot(&spec.consumer, env);
-        let mut producer = Producer::boot_driven(&spec.producer, env);
-        producer.number_after(consumer.last_correlation_id());
+        let producer = Producer::boot_driven(&spec.producer, env, consumer.last_correlation_id());
         Self {
             consumer,
             producer,
@@ -139,6 +138,11 @@ impl Pipeline {
                 msg: Message::Kafka(KafkaMsg::Response { correlation_id, .. }),
                 ..
             } => {
+                debug_assert!(
+                    !(self.consumer.awaits(*correlation_id)
+                        && self.producer.awaits(*correlation_id)),
+                    "one correlation sequence for both clients"
+                );
                 if self.consumer.awaits(*correlation_id) {
                     self.hand_consumer(env, input);
                 } else if self.producer.awaits(*correlation_id) {
@@ -179,7 +183,7 @@ impl Pipeline {
             ProcessingGuarantee::AtLeastOnce => self.step_at_least_once(env),
         }
         if self.closing && self.phase == Phase::Processing && self.uncommitted == 0 {
-            self.consumer.handle(env, Input::Close);
+            self.hand_consumer(env, Input::Close);
         }
     }
 
@@ -306,8 +310,12 @@ impl Pipeline {
             Phase::Flushing(offsets) => {
                 if self.producer.unflushed() {
                     self.phase = Phase::Flushing(offsets);
-                } else if self.consumer.commit_sync(env, offsets) {
-                    self.phase = Phase::Committing;
+                } else {
+                    self.consumer
+                        .number_after(self.producer.last_correlation_id());
+                    if self.consumer.commit_sync(env, offsets) {
+                        self.phase = Phase::Committing;
+                    }
                 }
                 return;
             }

@@ -222,6 +222,13 @@ impl Producer {
     /// gone with the old one, and its record numbers go on from 1000 per
     /// millisecond of boot time (above any rate's), so ids stay unique.
     pub fn boot(spec: &ProducerSpec, env: &mut Env<'_>) -> Self {
+        let mut producer = Self::build(spec, env);
+        producer.refresh_metadata(env);
+        producer
+    }
+
+    /// The producer as it boots, before it sends anything.
+    fn build(spec: &ProducerSpec, env: &mut Env<'_>) -> Self {
         let config = spec.config;
         let accumulator = RecordAccumulator::new(AccumulatorConfig {
             batch_size: config.batch_size,
@@ -231,7 +238,7 @@ impl Producer {
             retry_backoff_ms: config.retry_backoff_ms,
             idempotence: config.idempotence,
         });
-        let mut producer = Self {
+        Self {
             index: spec.index,
             config,
             workload: spec.workload.clone(),
@@ -279,9 +286,7 @@ impl Producer {
             }),
             driven: false,
             send_failures: 0,
-        };
-        producer.refresh_metadata(env);
-        producer
+        }
     }
 
     /// Handles one input.
@@ -1031,10 +1036,14 @@ impl Producer {
 /// `transactional.id` begins, commits and aborts transactions and sends
 /// consumer offsets to them when told, as `KafkaProducer`'s API does.
 impl Producer {
-    /// Boots a producer whose records come from an application.
-    pub fn boot_driven(spec: &ProducerSpec, env: &mut Env<'_>) -> Self {
-        let mut producer = Self::boot(spec, env);
+    /// Boots a producer whose records come from an application, which
+    /// used correlation ids up to `last_correlation_id` already (its
+    /// consumer's).
+    pub fn boot_driven(spec: &ProducerSpec, env: &mut Env<'_>, last_correlation_id: u64) -> Self {
+        let mut producer = Self::build(spec, env);
         producer.driven = true;
+        producer.network.number_after(last_correlation_id);
+        producer.refresh_metadata(env);
         producer
     }
 
