@@ -684,12 +684,7 @@ impl Producer {
             ) => {
                 self.init_in_flight = false;
                 if error.is_none() {
-                    self.producer_id = producer_id;
-                    self.producer_epoch = producer_epoch;
-                    self.accumulator
-                        .set_producer_id_and_epoch(producer_id, producer_epoch);
-                    self.sequences.clear();
-                    self.last_acked_sequence.clear();
+                    self.take_producer_id(producer_id, producer_epoch);
                 } else {
                     let backoff = self.config.retry_backoff_ms * MILLIS;
                     self.init_not_before = env.now() + backoff;
@@ -966,12 +961,7 @@ impl Producer {
                 producer_id,
                 producer_epoch,
             } => {
-                self.producer_id = producer_id;
-                self.producer_epoch = producer_epoch;
-                self.accumulator
-                    .set_producer_id_and_epoch(producer_id, producer_epoch);
-                self.sequences.clear();
-                self.last_acked_sequence.clear();
+                self.take_producer_id(producer_id, producer_epoch);
             }
             TxnStep::EndedWithEpoch {
                 end,
@@ -980,12 +970,7 @@ impl Producer {
             } => {
                 // EndTxn v5: the coordinator bumped the epoch; the next
                 // transaction's sequences start over under it.
-                self.producer_id = producer_id;
-                self.producer_epoch = producer_epoch;
-                self.accumulator
-                    .set_producer_id_and_epoch(producer_id, producer_epoch);
-                self.sequences.clear();
-                self.last_acked_sequence.clear();
+                self.take_producer_id(producer_id, producer_epoch);
                 self.on_txn_step(env, TxnStep::Ended(end));
             }
             TxnStep::Ended(end) => {
@@ -1045,6 +1030,17 @@ impl Producer {
         producer.network.number_after(last_correlation_id);
         producer.refresh_metadata(env);
         producer
+    }
+
+    /// A new producer id and epoch (InitProducerId, or the epoch an EndTxn
+    /// v5 bumped): every partition's sequence starts over under it.
+    fn take_producer_id(&mut self, producer_id: i64, producer_epoch: i16) {
+        self.producer_id = producer_id;
+        self.producer_epoch = producer_epoch;
+        self.accumulator
+            .set_producer_id_and_epoch(producer_id, producer_epoch);
+        self.sequences.clear();
+        self.last_acked_sequence.clear();
     }
 
     /// Records whose send failed or ended unknown, in all (a callback's

@@ -436,17 +436,13 @@ impl<R: Clone> GroupCoordinator<R> {
                 group_instance_id,
                 offsets,
             } => {
-                let valid = match self.groups.get(group_id) {
-                    Some(group) => group.validate_offset_commit(
-                        &member_id,
-                        group_instance_id.as_deref(),
-                        generation_id,
-                    ),
-                    // Kafka: committing for a group that does not exist is for
-                    // consumers outside group management only (generation -1).
-                    None if generation_id < 0 => Ok(()),
-                    None => Err(Errors::IllegalGeneration),
-                };
+                let valid = self.validate_commit(
+                    group_id,
+                    &member_id,
+                    group_instance_id.as_deref(),
+                    generation_id,
+                    false,
+                );
                 match valid {
                     Err(e) => out.push(CoordinatorOutput::Reply(
                         reply,
@@ -477,15 +473,13 @@ impl<R: Clone> GroupCoordinator<R> {
                 group_instance_id,
                 offsets,
             } => {
-                let valid = match self.groups.get(group_id) {
-                    Some(group) => group.validate_txn_offset_commit(
-                        &member_id,
-                        group_instance_id.as_deref(),
-                        generation_id,
-                    ),
-                    None if generation_id < 0 => Ok(()),
-                    None => Err(Errors::IllegalGeneration),
-                };
+                let valid = self.validate_commit(
+                    group_id,
+                    &member_id,
+                    group_instance_id.as_deref(),
+                    generation_id,
+                    true,
+                );
                 match valid {
                     Err(e) => out.push(CoordinatorOutput::Reply(
                         reply,
@@ -551,6 +545,30 @@ impl<R: Clone> GroupCoordinator<R> {
             }
         }
         self.forward_with_stores(now_ms, group_id, group_out, out);
+    }
+
+    /// An OffsetCommit's (or, `transactional`, a TxnOffsetCommit's)
+    /// member and generation check against `group_id`.
+    fn validate_commit(
+        &self,
+        group_id: &str,
+        member_id: &str,
+        group_instance_id: Option<&str>,
+        generation_id: i32,
+        transactional: bool,
+    ) -> Result<(), Errors> {
+        match self.groups.get(group_id) {
+            Some(group) if transactional => {
+                group.validate_txn_offset_commit(member_id, group_instance_id, generation_id)
+            }
+            Some(group) => {
+                group.validate_offset_commit(member_id, group_instance_id, generation_id)
+            }
+            // Kafka: committing for a group that does not exist is for
+            // consumers outside group management only (generation -1).
+            None if generation_id < 0 => Ok(()),
+            None => Err(Errors::IllegalGeneration),
+        }
     }
 
     fn append(
