@@ -187,11 +187,8 @@ impl ReplicaManager {
             update_fetch_state: false,
             now_ms: env.now_ms(),
         };
-        let sessions = &self.fetch_sessions;
-        let reads = f
-            .partitions
-            .iter()
-            .map(|r| (r, sessions.told(f.context, &r.tp)));
+        let mut told = self.fetch_sessions.told_in(f.context);
+        let reads = f.partitions.iter().map(|r| (r, told.of(&r.tp)));
         let (answers, _) = reader.read(&mut self.partitions, reads);
         self.send_fetch_response(env, f.reply_to, f.context, &f.partitions, answers);
     }
