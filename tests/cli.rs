@@ -64,6 +64,37 @@ fn scenario_error_names_file_key_and_line_and_exits_2() {
 }
 
 #[test]
+fn a_real_kafka_config_ksim_does_not_simulate_is_refused_with_exit_2() {
+    let dir = workdir("not_simulated");
+    let head = "name = \"ns\"\nduration = \"10s\"\n\n[cluster]\nbrokers = 3\n\n[[topics]]\nname = \"orders\"\npartitions = 3\nreplication_factor = 3\n\n[[consumers]]\ntopic = \"orders\"\ngroup = \"g\"\n";
+    std::fs::write(
+        dir.join("ns.toml"),
+        format!("{head}config = {{ \"fetch.min.bytes\" = 1024 }}\n"),
+    )
+    .expect("write");
+    std::fs::write(
+        dir.join("unknown.toml"),
+        format!("{head}config = {{ \"fetch.min.byte\" = 1024 }}\n"),
+    )
+    .expect("write");
+    let out = ksim(&dir, &["check", "ns.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    let refused = stderr(&out);
+    assert!(
+        refused.contains("ns.toml:15:12"),
+        "names the file and line: {refused}"
+    );
+    assert!(refused.contains("is not simulated by ksim"), "{refused}");
+    insta::assert_snapshot!("config_not_simulated", refused);
+    // A name Kafka does not have is told apart: unknown, with a suggestion.
+    let out = ksim(&dir, &["check", "unknown.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    let unknown = stderr(&out);
+    assert!(unknown.contains("unknown consumer config"), "{unknown}");
+    assert!(!unknown.contains("not simulated"), "{unknown}");
+}
+
+#[test]
 fn check_accepts_every_shipped_scenario() {
     let dir = workdir("check_all");
     for entry in std::fs::read_dir(dir.join("scenarios")).expect("dir") {

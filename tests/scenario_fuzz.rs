@@ -23,7 +23,7 @@ controllers = 1
 name = "my-topic"
 partitions = 2
 replication_factor = 3
-config = { "flush.ms" = 1000, "cleanup.policy" = "delete,compact" }
+config = { "flush.ms" = 1000, "cleanup.policy" = "delete" }
 
 [[topics]]
 name = "audit.log"

@@ -14,25 +14,12 @@ pub(crate) static PRODUCER: &[D] = &[
     D::boolean(P, "enable.idempotence", true, "Producer id and sequence numbers, so retries write each record exactly once."),
     D::long(P, "linger.ms", 0, Some(0), "How long a batch waits for more records before it is sent."),
     D::int(P, "batch.size", 0, Some(16384), "Largest batch per partition, in bytes."),
-    D::long(P, "buffer.memory", 0, Some(33554432), "Bytes of records waiting to be sent before send() blocks."),
     D::one_of(P, "compression.type", &["none", "gzip", "snappy", "lz4", "zstd"], "none", "Compression of the batches the producer sends."),
     D::int(P, "max.in.flight.requests.per.connection", 1, Some(5), "Unacknowledged requests per broker connection."),
     D::int(P, "retries", 0, Some(I), "Times a failed send is retried (within delivery.timeout.ms)."),
     D::int(P, "delivery.timeout.ms", 0, Some(120000), "Upper bound on the time from send() to success or failure."),
     D::int(P, "request.timeout.ms", 0, Some(30000), "How long the producer waits for a response to a request."),
     D::long(P, "retry.backoff.ms", 0, Some(100), "Pause before a failed request is retried."),
-    D::long(P, "retry.backoff.max.ms", 0, Some(1000), "Longest pause between retries (exponential backoff)."),
-    D::long(P, "max.block.ms", 0, Some(60000), "How long send() may block for metadata or buffer space."),
-    D::int(P, "max.request.size", 0, Some(1048576), "Largest produce request, in bytes."),
-    D::boolean(P, "partitioner.ignore.keys", false, "Partition every record with the sticky partitioner, ignoring its key."),
-    D::boolean(P, "partitioner.adaptive.partitioning.enable", true, "Send more records to faster brokers."),
-    D::long(P, "partitioner.availability.timeout.ms", 0, Some(0), "Skip a partition whose broker has not taken a batch for this long; 0 = never."),
-    D::long(P, "metadata.max.age.ms", 0, Some(300000), "Metadata is refreshed at least this often."),
-    D::long(P, "metadata.max.idle.ms", 5000, Some(300000), "Metadata of a topic not produced to for this long is forgotten."),
-    D::long(P, "reconnect.backoff.ms", 0, Some(50), "Pause before reconnecting to a broker."),
-    D::long(P, "reconnect.backoff.max.ms", 0, Some(1000), "Longest pause before reconnecting (exponential backoff)."),
-    D::long(P, "connections.max.idle.ms", 0, Some(540000), "Idle connections are closed after this long."),
-    D::string(P, "client.id", Some(""), "Name of the client in logs and requests."),
     D::string(P, "transactional.id", None, "Makes the producer transactional; producer N of the entry uses \"ID-N\". Needs transaction = { records, abort }."),
     D::int(P, "transaction.timeout.ms", 1, Some(60000), "Longest a transaction may stay open before the coordinator aborts it."),
 ];
@@ -47,9 +34,6 @@ pub(crate) static CONSUMER: &[D] = &[
     D::int(C, "heartbeat.interval.ms", 0, Some(3000), "How often the member heartbeats to the group coordinator."),
     D::int(C, "max.poll.interval.ms", 1, Some(300000), "Longest time between polls before the member leaves the group."),
     D::int(C, "max.poll.records", 1, Some(500), "Most records one poll() returns."),
-    D::int(C, "fetch.min.bytes", 0, Some(1), "Bytes a fetch waits for before the broker answers."),
-    D::int(C, "fetch.max.bytes", 0, Some(52428800), "Largest fetch response, in bytes."),
-    D::int(C, "max.partition.fetch.bytes", 0, Some(1048576), "Bytes fetched per partition per request."),
     D::int(C, "fetch.max.wait.ms", 0, Some(500), "Longest a fetch waits at the broker for fetch.min.bytes."),
     D::one_of(C, "isolation.level", &["read_uncommitted", "read_committed"], "read_uncommitted", "Whether records of open or aborted transactions are returned."),
     D::list(C, "partition.assignment.strategy", &["range", "roundrobin", "sticky", "cooperative-sticky"], &["range", "cooperative-sticky"], "Assignors the member supports, preferred first.").aliases(&[
@@ -62,15 +46,6 @@ pub(crate) static CONSUMER: &[D] = &[
     D::int(C, "request.timeout.ms", 0, Some(30000), "How long the consumer waits for a response to a request."),
     D::int(C, "default.api.timeout.ms", 0, Some(60000), "Timeout of blocking consumer calls such as commitSync()."),
     D::long(C, "retry.backoff.ms", 0, Some(100), "Pause before a failed request is retried."),
-    D::long(C, "retry.backoff.max.ms", 0, Some(1000), "Longest pause between retries (exponential backoff)."),
-    D::boolean(C, "check.crcs", true, "Verify the CRC of fetched record batches."),
-    D::boolean(C, "allow.auto.create.topics", true, "Let subscribing create a missing topic (if the broker allows it)."),
-    D::boolean(C, "exclude.internal.topics", true, "Never subscribe to internal topics by pattern."),
-    D::long(C, "metadata.max.age.ms", 0, Some(300000), "Metadata is refreshed at least this often."),
-    D::long(C, "reconnect.backoff.ms", 0, Some(50), "Pause before reconnecting to a broker."),
-    D::long(C, "reconnect.backoff.max.ms", 0, Some(1000), "Longest pause before reconnecting (exponential backoff)."),
-    D::long(C, "connections.max.idle.ms", 0, Some(540000), "Idle connections are closed after this long."),
-    D::string(C, "client.id", Some(""), "Name of the client in logs and requests."),
 ];
 
 /// Producer configs Kafka has that a scenario cannot set.
@@ -79,7 +54,7 @@ pub(crate) static PRODUCER_UNSUPPORTED: &[(&str, &str)] = &[
     ("bootstrap.servers", "set by ksim: clients know every broker of [cluster]"),
     ("key.serializer", "ksim's workload sends its own keys and values"),
     ("value.serializer", "ksim's workload sends its own keys and values"),
-    ("partitioner.class", "ksim models Kafka's built-in partitioner only; see partitioner.ignore.keys"),
+    ("partitioner.class", "ksim models Kafka's built-in partitioner only"),
     ("interceptor.classes", "plug-in classes cannot be loaded into the simulation"),
 ];
 
@@ -111,4 +86,41 @@ pub(crate) static STREAMS_UNSUPPORTED: &[(&str, &str)] = &[
     ("num.stream.threads", "set by the count key of [[pipelines]]: one member per thread"),
     ("default.key.serde", "ksim's pipelines read and write their own keys and values"),
     ("default.value.serde", "ksim's pipelines read and write their own keys and values"),
+];
+
+/// Real producer configs ksim does not simulate, with what it does instead.
+/// A scenario that sets one is refused, so that no setting is silently ignored.
+#[rustfmt::skip]
+pub(crate) static PRODUCER_NOT_SIMULATED: &[(&str, &str)] = &[
+    ("client.id", "clients are named by ksim (producer-N), and nothing in ksim reads the name"),
+    ("buffer.memory", "send() never blocks on buffer space: the workload's records always fit"),
+    ("retry.backoff.max.ms", "retries back off by retry.backoff.ms, without exponential growth"),
+    ("max.block.ms", "send() never blocks"),
+    ("max.request.size", "produce requests are not checked against a limit"),
+    ("partitioner.ignore.keys", "keyed records go by murmur2 of the key, unkeyed ones by the sticky partitioner"),
+    ("partitioner.adaptive.partitioning.enable", "the sticky partitioner picks uniformly among partitions with a leader"),
+    ("partitioner.availability.timeout.ms", "the sticky partitioner skips only partitions without a leader"),
+    ("metadata.max.age.ms", "clients refresh metadata when a request fails, not on a timer"),
+    ("metadata.max.idle.ms", "clients keep the metadata of their topic"),
+    ("reconnect.backoff.ms", "a client reconnects with its next request"),
+    ("reconnect.backoff.max.ms", "a client reconnects with its next request"),
+    ("connections.max.idle.ms", "connections are never closed for idleness"),
+];
+
+/// Real consumer configs ksim does not simulate, with what it does instead.
+/// A scenario that sets one is refused, so that no setting is silently ignored.
+#[rustfmt::skip]
+pub(crate) static CONSUMER_NOT_SIMULATED: &[(&str, &str)] = &[
+    ("client.id", "clients are named by ksim (consumer-GROUP-N), and nothing in ksim reads the name"),
+    ("fetch.min.bytes", "a fetch is answered as soon as any byte is there (Kafka's default, 1)"),
+    ("fetch.max.bytes", "fetches are limited per partition only"),
+    ("max.partition.fetch.bytes", "a fetch reads up to 1048576 bytes per partition (Kafka's default)"),
+    ("retry.backoff.max.ms", "retries back off by retry.backoff.ms, without exponential growth"),
+    ("check.crcs", "consumers always verify batch CRCs (Kafka's default)"),
+    ("allow.auto.create.topics", "topics are created by [[topics]]; clients never create them"),
+    ("exclude.internal.topics", "consumers subscribe to one named topic, never by pattern"),
+    ("metadata.max.age.ms", "clients refresh metadata when a request fails, not on a timer"),
+    ("reconnect.backoff.ms", "a client reconnects with its next request"),
+    ("reconnect.backoff.max.ms", "a client reconnects with its next request"),
+    ("connections.max.idle.ms", "connections are never closed for idleness"),
 ];

@@ -19,10 +19,22 @@ pub(crate) static TOPIC: &[D] = &[
     D::long(T, "segment.ms", 1, Some(604800000), "Longest time before a new segment is rolled.").synonym("log.roll.ms"),
     D::long(T, "retention.ms", -1, Some(604800000), "How long records are kept; -1 = forever.").synonym("log.retention.ms"),
     D::long(T, "retention.bytes", -1, Some(-1), "Largest size of a partition's log; -1 = no limit.").synonym("log.retention.bytes"),
-    D::list(T, "cleanup.policy", &["delete", "compact"], &["delete"], "What happens to old segments: delete and/or compact.").synonym("log.cleanup.policy"),
-    D::long(T, "delete.retention.ms", 0, Some(86400000), "How long delete tombstones are kept in a compacted topic."),
-    D::long(T, "min.compaction.lag.ms", 0, Some(0), "Youngest a record may be and still be compacted."),
-    D::int(T, "max.message.bytes", 0, Some(1048588), "Largest record batch the topic accepts.").synonym("message.max.bytes"),
-    D::one_of(T, "message.timestamp.type", &["CreateTime", "LogAppendTime"], "CreateTime", "Which timestamp a record carries.").synonym("log.message.timestamp.type"),
+    D::list(T, "cleanup.policy", &["delete", "compact"], &["delete"], "What happens to old segments: delete and/or compact."),
     D::one_of(T, "compression.type", &["uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"], "producer", "Compression of stored batches; producer = as the producer sent them.").synonym("compression.type"),
+];
+
+/// Real topic configs ksim does not simulate, with what it does instead.
+/// A scenario that sets one is refused, so that no setting is silently ignored.
+#[rustfmt::skip]
+pub(crate) static TOPIC_NOT_SIMULATED: &[(&str, &str)] = &[
+    ("delete.retention.ms", "the log cleaner (compaction) is not simulated yet"),
+    ("min.compaction.lag.ms", "the log cleaner (compaction) is not simulated yet"),
+    ("max.message.bytes", "batch sizes are not checked against a limit"),
+    ("message.timestamp.type", "records carry their CreateTime"),
+];
+
+/// Values of topic configs that ksim does not simulate: (config, value, what ksim does instead).
+#[rustfmt::skip]
+pub(crate) static TOPIC_VALUES_NOT_SIMULATED: &[(&str, &str, &str)] = &[
+    ("cleanup.policy", "compact", "the log cleaner (compaction) is not simulated yet: only delete is"),
 ];

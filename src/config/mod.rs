@@ -9,6 +9,7 @@
 mod defs_broker;
 mod defs_client;
 mod defs_topic;
+pub mod reference;
 mod suggest;
 mod validate;
 mod value;
@@ -55,6 +56,27 @@ impl Scope {
             Scope::Producer => defs_client::PRODUCER,
             Scope::Consumer => defs_client::CONSUMER,
             Scope::Streams => defs_client::STREAMS,
+        }
+    }
+
+    /// Real Kafka configs of this scope that ksim does not simulate, with
+    /// what it does instead: refused, so that none is silently ignored.
+    pub fn not_simulated(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Scope::Broker => defs_broker::BROKER_NOT_SIMULATED,
+            Scope::Topic => defs_topic::TOPIC_NOT_SIMULATED,
+            Scope::Producer => defs_client::PRODUCER_NOT_SIMULATED,
+            Scope::Consumer => defs_client::CONSUMER_NOT_SIMULATED,
+            Scope::Streams => &[],
+        }
+    }
+
+    /// Values of accepted configs that ksim does not simulate, with what
+    /// it does instead (`cleanup.policy` = compact).
+    pub fn values_not_simulated(self) -> &'static [(&'static str, &'static str, &'static str)] {
+        match self {
+            Scope::Topic => defs_topic::TOPIC_VALUES_NOT_SIMULATED,
+            _ => &[],
         }
     }
 

@@ -74,6 +74,11 @@ pub(crate) fn lookup(scope: Scope, name: &str) -> Result<&'static ConfigDef, Con
         let message = format!("{scope} config {name:?} cannot be set in ksim: {why}");
         return Err(error(name, message));
     }
+    if let Some((_, instead)) = scope.not_simulated().iter().find(|(n, _)| *n == name) {
+        let message =
+            format!("{scope} config {name:?} is not simulated by ksim: {instead}; leave it out");
+        return Err(error(name, message));
+    }
     let mut message = format!("unknown {scope} config {name:?}");
     // The topic/broker counterpart, e.g. flush.messages <-> log.flush.interval.messages.
     let counterpart = match scope {
@@ -116,8 +121,26 @@ pub fn validate(scope: Scope, name: &str, raw: &RawValue) -> Result<ConfigValue,
     parse_value(lookup(scope, name)?, raw)
 }
 
-/// Checks `raw` against `def` and returns it normalised to the config's kind.
+/// Checks `raw` against `def` and returns it normalised to the config's
+/// kind; a valid Kafka value that ksim does not simulate is refused.
 pub fn parse_value(def: &ConfigDef, raw: &RawValue) -> Result<ConfigValue, ConfigError> {
+    let value = parse_kind(def, raw)?;
+    let given: Vec<&str> = match &value {
+        ConfigValue::Str(v) => vec![v.as_str()],
+        ConfigValue::List(l) => l.iter().map(String::as_str).collect(),
+        _ => Vec::new(),
+    };
+    for (config, refused, instead) in def.scope.values_not_simulated() {
+        if *config == def.name && given.contains(refused) {
+            let message = format!("{refused:?} is not simulated by ksim: {instead}");
+            return Err(error(def.name, message));
+        }
+    }
+    Ok(value)
+}
+
+/// Checks `raw` against `def`'s kind and range.
+fn parse_kind(def: &ConfigDef, raw: &RawValue) -> Result<ConfigValue, ConfigError> {
     let name = def.name;
     let invalid = |raw: &RawValue| {
         error(
@@ -345,7 +368,7 @@ mod tests {
             Ok(ConfigValue::Str("1".into()))
         );
         assert_eq!(
-            set(Scope::Producer, "client.id", RawValue::Int(7)),
+            set(Scope::Producer, "transactional.id", RawValue::Int(7)),
             Ok(ConfigValue::Str("7".into()))
         );
     }
@@ -431,8 +454,14 @@ mod tests {
         let arr = RawValue::Array(vec![s("roundrobin"), s("cooperative-sticky")]);
         assert_eq!(set(Scope::Consumer, name, arr), expect);
         assert_eq!(
+            set(Scope::Topic, "cleanup.policy", s("delete")),
+            Ok(ConfigValue::List(vec!["delete".into()]))
+        );
+        // A valid Kafka value that ksim does not simulate is refused, not
+        // taken and ignored.
+        assert_eq!(
             set(Scope::Topic, "cleanup.policy", s("delete,compact")),
-            Ok(ConfigValue::List(vec!["delete".into(), "compact".into()]))
+            Err(r#"cleanup.policy: "compact" is not simulated by ksim: the log cleaner (compaction) is not simulated yet: only delete is"#.into())
         );
         assert_eq!(
             set(Scope::Topic, "cleanup.policy", s("delete,compakt")),
@@ -473,5 +502,40 @@ mod tests {
         assert_eq!(c.set("session.timeout.ms", &RawValue::Int(3000)), Ok(()));
         let err = check_combinations(&c).map_err(|e| e.to_string());
         assert_eq!(err, Err("session.timeout.ms: Heartbeat must be set lower than the session timeout (heartbeat.interval.ms 3000 >= session.timeout.ms 3000); valid: heartbeat.interval.ms below session.timeout.ms, typically a third of it".into()));
+    }
+
+    #[test]
+    fn real_configs_ksim_does_not_simulate_are_refused_as_such() {
+        let e = set(
+            Scope::Broker,
+            "controller.quorum.election.timeout.ms",
+            RawValue::Int(500),
+        );
+        assert_eq!(
+            e,
+            Err(r#"controller.quorum.election.timeout.ms: broker config "controller.quorum.election.timeout.ms" is not simulated by ksim: the quorum runs with 1000 ms (Kafka's default); leave it out"#.into())
+        );
+        let e = set(Scope::Consumer, "fetch.min.bytes", RawValue::Int(1024)).unwrap_err();
+        assert!(e.contains("is not simulated by ksim"), "{e}");
+        assert!(!e.contains("unknown"), "a real config is not unknown: {e}");
+        // A name Kafka does not have is still unknown.
+        let e = set(Scope::Consumer, "fetch.min.byte", RawValue::Int(1)).unwrap_err();
+        assert!(e.contains("unknown consumer config"), "{e}");
+        // No name is both accepted and refused, and every scope refuses its own.
+        for scope in [
+            Scope::Broker,
+            Scope::Topic,
+            Scope::Producer,
+            Scope::Consumer,
+        ] {
+            for (name, _) in scope.not_simulated() {
+                assert!(
+                    find(scope, name).is_none(),
+                    "{name} is accepted and refused"
+                );
+                let e = set(scope, name, RawValue::Int(1)).unwrap_err();
+                assert!(e.contains("is not simulated by ksim"), "{e}");
+            }
+        }
     }
 }
