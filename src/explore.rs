@@ -209,6 +209,12 @@ pub struct ExploreReport {
     pub violations_by_invariant: BTreeMap<String, u64>,
     /// Per protocol state: how many seeds reached it and how often in all.
     pub coverage: BTreeMap<String, Reached>,
+    /// Seeds run a second time to check that the run is deterministic
+    /// (`--recheck PERCENT`).
+    pub rechecked: u64,
+    /// Rechecked seeds whose second run gave another trace hash: bugs in
+    /// the simulator itself.
+    pub nondeterministic: Vec<crate::recheck::Nondeterministic>,
     /// Every failing seed with its replay command.
     pub failing: Vec<Failing>,
     /// Every seed's summary, in seed order.
@@ -268,14 +274,17 @@ impl ExploreReport {
             error: count(Verdict::Error),
             violations_by_invariant,
             coverage,
+            rechecked: 0,
+            nondeterministic: Vec::new(),
             failing,
             results,
         }
     }
 
-    /// The exit code: 3 if any run panicked, else 1 if any failed, else 0.
+    /// The exit code: 3 if any run panicked or a recheck found the
+    /// simulator nondeterministic, else 1 if any failed, else 0.
     pub fn exit_code(&self) -> u8 {
-        if self.error > 0 {
+        if self.error > 0 || !self.nondeterministic.is_empty() {
             3
         } else if self.fail > 0 {
             1
@@ -330,6 +339,39 @@ impl ExploreReport {
                 };
                 let _ = writeln!(w, "  {state:<34} {:>6}  {how}", c.seeds);
             }
+        }
+        if self.rechecked > 0 {
+            let _ = writeln!(
+                w,
+                "  rechecked {:>3} seeds for determinism: {}",
+                self.rechecked,
+                match self.nondeterministic.len() {
+                    0 => "every trace hash the same".to_owned(),
+                    n => format!("{n} NONDETERMINISTIC"),
+                }
+            );
+        }
+        for n in &self.nondeterministic {
+            let _ = writeln!(
+                w,
+                "\nnondeterministic: seed {} ran with trace hash {}, then {}",
+                n.seed, n.trace_hash, n.recheck_trace_hash
+            );
+            match &n.divergence {
+                Some(d) => {
+                    let _ = writeln!(w, "  two more runs part at event {}:", d.event);
+                    let _ = writeln!(w, "    a: {}", d.first.as_deref().unwrap_or("(trace ends)"));
+                    let _ = writeln!(
+                        w,
+                        "    b: {}",
+                        d.second.as_deref().unwrap_or("(trace ends)")
+                    );
+                }
+                None => {
+                    let _ = writeln!(w, "  two more runs did not part");
+                }
+            }
+            let _ = writeln!(w, "  traces: {} {}", n.traces[0], n.traces[1]);
         }
         if !self.failing.is_empty() {
             let _ = writeln!(w, "\nfailing seeds");

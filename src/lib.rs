@@ -18,6 +18,7 @@ pub mod log;
 pub mod metadata;
 pub mod node;
 pub mod protocol;
+pub mod recheck;
 pub mod report;
 pub mod runner;
 pub mod scenario;

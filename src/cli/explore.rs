@@ -63,6 +63,9 @@ struct SweepArgs {
     /// Also write a self-contained HTML report with the run's timeline for each failing seed (DIR/SCENARIO/seed-N.html)
     #[arg(long)]
     html: bool,
+    /// Run this share of the seeds (0 to 100, chosen by a fixed hash of the seed) a second time on a fresh worker and compare trace hashes; a difference is exit 3
+    #[arg(long, value_name = "PERCENT", default_value_t = 5, value_parser = clap::value_parser!(u8).range(0..=100))]
+    recheck: u8,
     /// Test hook: these seeds panic mid-run
     #[arg(long, hide = true, value_delimiter = ',')]
     inject_panic_seeds: Vec<u64>,
@@ -262,7 +265,57 @@ fn sweep_main(args: SweepArgs) -> u8 {
             stop.store(true, Ordering::SeqCst);
         }
     });
+    // Determinism rechecks: a sample of the finished seeds again, each on
+    // a worker thread that did not run it (the sweep's threads are gone).
+    let again: Vec<u64> = results
+        .iter()
+        .map(|r| r.seed)
+        .filter(|&s| crate::recheck::sampled(s, args.recheck))
+        .collect();
+    let rechecks = if again.is_empty() || stop.load(Ordering::SeqCst) {
+        Vec::new()
+    } else {
+        progress.println(&format!("rechecking {} seeds for determinism", again.len()));
+        sweep(&again, jobs, &stop, run_one, |_| {})
+    };
     progress.finish();
+    let mut nondeterministic = Vec::new();
+    for second in &rechecks {
+        let Some(first) = results.iter().find(|r| r.seed == second.seed) else {
+            continue;
+        };
+        if first.trace_hash == second.trace_hash && first.verdict == second.verdict {
+            continue;
+        }
+        eprintln!(
+            "seed {}: the simulator is nondeterministic (trace hash {} then {}); writing two more traces",
+            second.seed, first.trace_hash, second.trace_hash
+        );
+        let paths = crate::recheck::trace_paths(&dir, second.seed);
+        for path in &paths {
+            let options = RunOptions {
+                trace: Some(path.clone()),
+                inject_panic: args.inject_panic_seeds.contains(&second.seed),
+                mutations,
+                swarm: args.swarm,
+            };
+            if let Err(e) = run_seed(&scenario, &file, second.seed, &options) {
+                eprintln!("warning: {e}");
+            }
+        }
+        let divergence =
+            crate::recheck::first_difference(&paths[0], &paths[1]).unwrap_or_else(|e| {
+                eprintln!("warning: cannot compare the traces: {e}");
+                None
+            });
+        nondeterministic.push(crate::recheck::Nondeterministic {
+            seed: second.seed,
+            trace_hash: first.trace_hash.clone(),
+            recheck_trace_hash: second.trace_hash.clone(),
+            traces: paths.map(|p| p.display().to_string()),
+            divergence,
+        });
+    }
     let interrupted = stop.load(Ordering::SeqCst);
     let wall_ms = started.elapsed().as_millis() as u64;
     for failing in results.iter().filter(|r| r.verdict != Verdict::Pass) {
@@ -283,6 +336,8 @@ fn sweep_main(args: SweepArgs) -> u8 {
     report.shard = args.shard.map(|s| s.to_string());
     report.interrupted = interrupted;
     report.missing = total - report.runs;
+    report.rechecked = rechecks.len() as u64;
+    report.nondeterministic = nondeterministic;
     let path = dir.join(format!("{stem}.json"));
     let table = report.table(jobs, wall_ms);
     write_and_print(&report, &path, args.format, &table);

@@ -30,6 +30,9 @@ pub enum Action {
     Close(Vec<NodeId>),
     /// Test hook: the run panics here (`RunOptions::inject_panic`).
     InjectedPanic,
+    /// Test-only mutation: every node is poked in a `HashMap`'s iteration
+    /// order, which differs from run to run (`TestMutations::hashmap_order`).
+    HashMapOrder,
 }
 
 /// A fault as the run executed it, for reports.

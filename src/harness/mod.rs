@@ -113,6 +113,11 @@ pub struct TestMutations {
     /// Transaction coordinator bug: markers are never sent (every
     /// transaction hangs in PrepareCommit or PrepareAbort).
     pub drop_txn_markers: bool,
+    /// Harness bug: halfway through the run every node is poked in the
+    /// iteration order of a std `HashMap` (randomly keyed per map), so the
+    /// same seed runs differently: the nondeterminism `explore --recheck`
+    /// must catch.
+    pub hashmap_order: bool,
 }
 
 impl TestMutations {

@@ -120,6 +120,9 @@ impl Run {
         if options.inject_panic {
             timeline.push(scenario.duration_ns / 2, Action::InjectedPanic);
         }
+        if options.mutations.hashmap_order {
+            timeline.push(scenario.duration_ns / 2, Action::HashMapOrder);
+        }
         let sampler = Sampler::new(&scenario);
         Ok(Self {
             scenario,
@@ -193,6 +196,16 @@ impl Run {
         let action = match action {
             Action::InjectedPanic => {
                 panic!("injected panic (test hook) at {}", sim::format_nanos(at))
+            }
+            Action::HashMapOrder => {
+                // The planted bug: an order that depends on the map's
+                // random keys, not on the seed.
+                let nodes: std::collections::HashMap<usize, ()> =
+                    (0..self.topology.roles.len()).map(|i| (i, ())).collect();
+                for &i in nodes.keys() {
+                    sim.poke(sim::NodeId(i as u32), |_, _| {});
+                }
+                return;
             }
             Action::Scripted(spec) => {
                 let live = live_state(sim, &self.topology);
