@@ -33,7 +33,7 @@ fn shrinks_to_a_plain_failing_scenario(file: &str) {
     let scenario = load(file);
     let options = RunOptions::default();
     let seed = first_failing_seed(&scenario, &options);
-    let shrunk = shrink(&scenario, seed, None, &options, &mut |_| {})
+    let shrunk = shrink(&scenario, seed, None, &options, 1, &mut |_| {})
         .unwrap_or_else(|e| panic!("{file} seed {seed}: {e}"));
     assert!(
         shrunk.after.faults <= 4,
@@ -74,6 +74,26 @@ fn shrinks_to_a_plain_failing_scenario(file: &str) {
         shrunk.invariant,
         outcome.violations
     );
+}
+
+/// `ksim shrink --jobs N` tries N candidates at once, yet keeps what trying
+/// them one at a time keeps: the same scenario, steps and run count.
+#[test]
+fn the_shrunk_scenario_does_not_depend_on_the_jobs() {
+    let scenario = load("acks1_leader_crash.toml");
+    let options = RunOptions::default();
+    let seed = first_failing_seed(&scenario, &options);
+    let shrunk = |jobs: usize| {
+        let mut steps = Vec::new();
+        let s = shrink(&scenario, seed, None, &options, jobs, &mut |step| {
+            steps.push(step.to_owned())
+        })
+        .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        (s.scenario.to_toml(), s.runs, s.after, steps)
+    };
+    let one = shrunk(1);
+    assert!(one.3.len() > 1, "it shrank in steps: {:?}", one.3);
+    assert_eq!(shrunk(3), one);
 }
 
 #[test]
@@ -168,7 +188,7 @@ fn a_swarm_seed_shrinks_with_its_drawn_latency_kept() {
         .expect("runs")
         .swarm
         .expect("a mix");
-    let shrunk = shrink(&scenario, seed, None, &options, &mut |_| {}).expect("shrinks");
+    let shrunk = shrink(&scenario, seed, None, &options, 1, &mut |_| {}).expect("shrinks");
     assert!(shrunk.after.faults <= 4 && shrunk.scenario.swarm.is_none());
     let net = &shrunk.scenario.network;
     assert_eq!(

@@ -29,6 +29,10 @@ pub struct Args {
     /// The seed failed with --swarm (its own fault mix)
     #[arg(long)]
     swarm: bool,
+    /// Candidates tried at once, each run on its own thread (default: all
+    /// cores); the shrunk scenario is the same for every N
+    #[arg(long, value_name = "N")]
+    jobs: Option<usize>,
     /// Test hook: deliberate bugs, as for `ksim run`
     #[arg(long = "mutation", hide = true, value_delimiter = ',')]
     mutations: Vec<String>,
@@ -52,6 +56,11 @@ pub fn main(args: Args) -> u8 {
         args.seed,
         args.invariant.as_deref(),
         &options,
+        args.jobs.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(usize::from)
+                .unwrap_or(1)
+        }),
         &mut |step| eprintln!("  {step}"),
     ) {
         Ok(s) => s,

@@ -108,29 +108,102 @@ struct Oracle<'a> {
     seed: u64,
     invariant: String,
     options: &'a RunOptions,
+    /// Candidates run at once.
+    jobs: usize,
     runs: u32,
     /// Records sent by the last failing candidate.
     records_sent: u64,
 }
 
 impl Oracle<'_> {
-    /// Does `s` still violate the invariant at the seed?
-    fn fails(&mut self, s: &Scenario) -> bool {
-        self.runs += 1;
+    /// Does `s` still violate the invariant at the seed, and how many
+    /// records did it send?
+    fn judge(&self, s: &Scenario) -> (bool, u64) {
         let Ok(run) = run_seed(s, "shrink", self.seed, self.options) else {
-            return false;
+            return (false, 0);
         };
         let Some(outcome) = run.outcome else {
-            return false;
+            return (false, 0);
         };
         let fails = outcome
             .violations
             .iter()
             .any(|v| v.invariant == self.invariant);
+        (fails, outcome.stats.records_sent)
+    }
+
+    /// Does `s` still fail? (One run, counted.)
+    fn fails(&mut self, s: &Scenario) -> bool {
+        self.runs += 1;
+        let (fails, sent) = self.judge(s);
         if fails {
-            self.records_sent = outcome.stats.records_sent;
+            self.records_sent = sent;
         }
         fails
+    }
+
+    /// The first of `candidates`, in order, whose failing is `want`
+    /// (a candidate equal to `same` counts as passing without a run). Up
+    /// to `jobs` candidates run at once, but the answer, the runs counted
+    /// and the records kept are those of trying them one at a time, so
+    /// they do not depend on `jobs`.
+    fn scan(
+        &mut self,
+        same: Option<&Scenario>,
+        candidates: &[Scenario],
+        want: bool,
+    ) -> Option<usize> {
+        let mut sent = Vec::with_capacity(candidates.len());
+        let mut i = 0;
+        while i < candidates.len() {
+            let batch = &candidates[i..(i + self.jobs.max(1)).min(candidates.len())];
+            let judge = |c: &Scenario| (same != Some(c)).then(|| self.judge(c));
+            let results: Vec<Option<(bool, u64)>> = if batch.len() == 1 {
+                vec![judge(&batch[0])]
+            } else {
+                std::thread::scope(|scope| {
+                    let handles: Vec<_> = batch
+                        .iter()
+                        .map(|c| scope.spawn(move || judge(c)))
+                        .collect();
+                    handles
+                        .into_iter()
+                        .map(|h| h.join().unwrap_or(Some((false, 0))))
+                        .collect()
+                })
+            };
+            for (k, result) in results.into_iter().enumerate() {
+                let fails = match result {
+                    None => false,
+                    Some((fails, records)) => {
+                        self.runs += 1;
+                        sent.push((i + k, records));
+                        fails
+                    }
+                };
+                if fails == want {
+                    // The records of the last candidate kept: this one
+                    // when looking for a failure, the one before it when
+                    // looking for the end of a chain of failures.
+                    let kept = if want {
+                        Some(i + k)
+                    } else {
+                        (i + k).checked_sub(1)
+                    };
+                    if let Some(&(_, r)) = kept.and_then(|j| sent.iter().find(|(n, _)| *n == j)) {
+                        self.records_sent = r;
+                    }
+                    return Some(i + k);
+                }
+            }
+            i += batch.len();
+        }
+        if !want {
+            if let Some(&(_, r)) = sent.last() {
+                self.records_sent = r;
+            }
+        }
+        None
     }
 
     /// Keeps `candidate` in `best` if it still fails.
@@ -141,15 +214,55 @@ impl Oracle<'_> {
         *best = candidate;
         true
     }
+
+    /// Keeps the first of `candidates` (each a change of `best`) that
+    /// still fails; its index.
+    fn keep_first(&mut self, best: &mut Scenario, candidates: Vec<Scenario>) -> Option<usize> {
+        let i = self.scan(Some(best), &candidates, true)?;
+        *best = candidates.into_iter().nth(i).expect("scanned");
+        Some(i)
+    }
+
+    /// Follows a chain of changes from `best` (`next` makes the next
+    /// step from the last, None ends it; at most `max` steps) while each
+    /// step still fails, keeping the last that does; `kept` hears of each
+    /// kept step in order.
+    fn keep_chain(
+        &mut self,
+        best: &mut Scenario,
+        max: usize,
+        mut next: impl FnMut(&Scenario) -> Option<Scenario>,
+        mut kept: impl FnMut(&Scenario),
+    ) {
+        let mut chain: Vec<Scenario> = Vec::new();
+        while chain.len() < max {
+            let last = chain.last().unwrap_or(best);
+            match next(last) {
+                Some(c) if c != *last => chain.push(c),
+                _ => break,
+            }
+        }
+        let passing = self.scan(None, &chain, false).unwrap_or(chain.len());
+        for step in &chain[..passing] {
+            kept(step);
+        }
+        if passing > 0 {
+            *best = chain.swap_remove(passing - 1);
+        }
+    }
 }
 
 /// Shrinks `scenario` at `seed` against `invariant` (default: the first one
 /// the run violates). `progress` hears of each kept step.
+///
+/// `jobs` candidates run at once; the result (the scenario, and the runs
+/// it reports) is the same for every `jobs`.
 pub fn shrink(
     scenario: &Scenario,
     seed: u64,
     invariant: Option<&str>,
     options: &RunOptions,
+    jobs: usize,
     progress: &mut dyn FnMut(&str),
 ) -> Result<Shrunk, ShrinkError> {
     let first = run_seed(scenario, "shrink", seed, options).map_err(|e| ShrinkError::Panicked {
@@ -201,6 +314,7 @@ pub fn shrink(
         seed,
         invariant: invariant.clone(),
         options,
+        jobs,
         runs: 1,
         records_sent: outcome.stats.records_sent,
     };
@@ -242,15 +356,23 @@ fn drop_faults(oracle: &mut Oracle<'_>, best: &mut Scenario, progress: &mut dyn 
         let mut i = 0;
         let mut removed = false;
         while i < best.faults.len() {
-            let mut candidate = best.clone();
-            let end = (i + chunk).min(candidate.faults.len());
-            candidate.faults.drain(i..end);
-            if oracle.try_keep(best, candidate) {
-                removed = true;
-                progress(&format!("dropped faults: {} left", best.faults.len()));
-            } else {
-                i += chunk;
-            }
+            // The candidates from i on, as if each were not kept.
+            let starts: Vec<usize> = (i..best.faults.len()).step_by(chunk).collect();
+            let candidates = starts
+                .iter()
+                .map(|&at| {
+                    let mut candidate = best.clone();
+                    let end = (at + chunk).min(candidate.faults.len());
+                    candidate.faults.drain(at..end);
+                    candidate
+                })
+                .collect();
+            let Some(k) = oracle.keep_first(best, candidates) else {
+                break;
+            };
+            removed = true;
+            i = starts[k];
+            progress(&format!("dropped faults: {} left", best.faults.len()));
         }
         if chunk == 1 && !removed {
             break;
@@ -262,19 +384,26 @@ fn drop_faults(oracle: &mut Oracle<'_>, best: &mut Scenario, progress: &mut dyn 
 /// Round every fault's time and way back to whole seconds, else to 100ms,
 /// else to milliseconds (swarm draws are in nanoseconds), while it fails.
 fn round_times(oracle: &mut Oracle<'_>, best: &mut Scenario, progress: &mut dyn FnMut(&str)) {
-    for unit in [SECOND, SECOND / 10, SECOND / 1000] {
-        let round = |ns: u64| (ns + unit / 2) / unit * unit;
-        let mut candidate = best.clone();
-        for f in &mut candidate.faults {
-            f.at_ns = round(f.at_ns).min(candidate.duration_ns - 1);
-            if let Some(d) = schedule::way_back(f) {
-                schedule::set_way_back(f, round(d).max(unit));
+    let units = [SECOND, SECOND / 10, SECOND / 1000];
+    let candidates = units
+        .iter()
+        .map(|&unit| {
+            let round = |ns: u64| (ns + unit / 2) / unit * unit;
+            let mut candidate = best.clone();
+            for f in &mut candidate.faults {
+                f.at_ns = round(f.at_ns).min(candidate.duration_ns - 1);
+                if let Some(d) = schedule::way_back(f) {
+                    schedule::set_way_back(f, round(d).max(unit));
+                }
             }
-        }
-        if oracle.try_keep(best, candidate) {
-            progress(&format!("fault times rounded to {}", format_duration(unit)));
-            return;
-        }
+            candidate
+        })
+        .collect();
+    if let Some(k) = oracle.keep_first(best, candidates) {
+        progress(&format!(
+            "fault times rounded to {}",
+            format_duration(units[k])
+        ));
     }
 }
 
@@ -318,63 +447,84 @@ fn shorten_run(oracle: &mut Oracle<'_>, best: &mut Scenario, progress: &mut dyn 
 /// Fewer producers, a lower rate, fewer consumers and partitions.
 fn shrink_workload(oracle: &mut Oracle<'_>, best: &mut Scenario, progress: &mut dyn FnMut(&str)) {
     // Producer entries beyond the first, then counts down to 1.
-    while best.producers.len() > 1 && !targets_producers(best) {
-        let mut candidate = best.clone();
-        candidate.producers.pop();
-        if !oracle.try_keep(best, candidate) {
-            break;
-        }
-        progress("dropped a [[producers]] entry");
-    }
+    oracle.keep_chain(
+        best,
+        usize::MAX,
+        |s| {
+            (s.producers.len() > 1 && !targets_producers(s)).then(|| {
+                let mut c = s.clone();
+                c.producers.pop();
+                c
+            })
+        },
+        |_| progress("dropped a [[producers]] entry"),
+    );
     for i in 0..best.producers.len() {
-        while best.producers[i].count > 1 && !targets_producers(best) {
-            let mut candidate = best.clone();
-            candidate.producers[i].count = (candidate.producers[i].count / 2).max(1);
-            if !oracle.try_keep(best, candidate) {
-                break;
-            }
-            progress(&format!("producers: {}", best.producers[i].count));
-        }
+        oracle.keep_chain(
+            best,
+            usize::MAX,
+            |s| {
+                (s.producers[i].count > 1 && !targets_producers(s)).then(|| {
+                    let mut c = s.clone();
+                    c.producers[i].count = (c.producers[i].count / 2).max(1);
+                    c
+                })
+            },
+            |s| progress(&format!("producers: {}", s.producers[i].count)),
+        );
         // Halve the rate down to 10 records per second.
-        loop {
-            let rate = best.producers[i].rate;
-            let per_second = rate.records * SECOND / rate.per_ns.max(1);
-            if per_second <= 10 {
-                break;
-            }
-            let mut candidate = best.clone();
-            candidate.producers[i].rate.records = (rate.records / 2).max(1);
-            if !oracle.try_keep(best, candidate) {
-                break;
-            }
-            progress(&format!("producer rate halved to {}/s", per_second / 2));
-        }
+        let per_second = |s: &Scenario| {
+            let rate = s.producers[i].rate;
+            rate.records * SECOND / rate.per_ns.max(1)
+        };
+        oracle.keep_chain(
+            best,
+            usize::MAX,
+            |s| {
+                (per_second(s) > 10).then(|| {
+                    let mut c = s.clone();
+                    c.producers[i].rate.records = (c.producers[i].rate.records / 2).max(1);
+                    c
+                })
+            },
+            |s| progress(&format!("producer rate halved to {}/s", per_second(s))),
+        );
     }
     for i in 0..best.consumers.len() {
-        while best.consumers[i].count > 1 {
-            let mut candidate = best.clone();
-            candidate.consumers[i].count -= 1;
-            if targets_missing_consumer(&candidate) || !oracle.try_keep(best, candidate) {
-                break;
-            }
-            progress(&format!(
-                "group {}: {} consumers",
-                best.consumers[i].group, best.consumers[i].count
-            ));
-        }
+        oracle.keep_chain(
+            best,
+            usize::MAX,
+            |s| {
+                let mut c = s.clone();
+                c.consumers[i].count = c.consumers[i].count.checked_sub(1).filter(|&n| n >= 1)?;
+                (!targets_missing_consumer(&c)).then_some(c)
+            },
+            |s| {
+                progress(&format!(
+                    "group {}: {} consumers",
+                    s.consumers[i].group, s.consumers[i].count
+                ))
+            },
+        );
     }
     for i in 0..best.topics.len() {
-        while best.topics[i].partitions > 1 {
-            let mut candidate = best.clone();
-            candidate.topics[i].partitions = (candidate.topics[i].partitions / 2).max(1);
-            if !oracle.try_keep(best, candidate) {
-                break;
-            }
-            progress(&format!(
-                "topic {}: {} partitions",
-                best.topics[i].name, best.topics[i].partitions
-            ));
-        }
+        oracle.keep_chain(
+            best,
+            usize::MAX,
+            |s| {
+                (s.topics[i].partitions > 1).then(|| {
+                    let mut c = s.clone();
+                    c.topics[i].partitions = (c.topics[i].partitions / 2).max(1);
+                    c
+                })
+            },
+            |s| {
+                progress(&format!(
+                    "topic {}: {} partitions",
+                    s.topics[i].name, s.topics[i].partitions
+                ))
+            },
+        );
     }
 }
 
@@ -409,23 +559,29 @@ fn targets_missing_consumer(s: &Scenario) -> bool {
 /// Halve each fault's way back (restart, resume, heal) while it fails.
 fn shorten_ways_back(oracle: &mut Oracle<'_>, best: &mut Scenario, progress: &mut dyn FnMut(&str)) {
     for i in 0..best.faults.len() {
-        while let Some(delay) = schedule::way_back(&best.faults[i]) {
+        let shorter = |s: &Scenario| {
+            let delay = schedule::way_back(&s.faults[i])?;
             let shorter = delay / 2 / (SECOND / 10) * (SECOND / 10);
-            if shorter < SECOND / 2 {
-                break;
-            }
-            let mut candidate = best.clone();
-            schedule::set_way_back(&mut candidate.faults[i], shorter);
-            if !oracle.try_keep(best, candidate) {
-                break;
-            }
-            progress(&format!(
-                "{} at {}: way back after {}",
-                best.faults[i].kind,
-                format_duration(best.faults[i].at_ns),
-                format_duration(shorter)
-            ));
-        }
+            (shorter >= SECOND / 2).then_some(shorter)
+        };
+        oracle.keep_chain(
+            best,
+            usize::MAX,
+            |s| {
+                let d = shorter(s)?;
+                let mut c = s.clone();
+                schedule::set_way_back(&mut c.faults[i], d);
+                Some(c)
+            },
+            |s| {
+                progress(&format!(
+                    "{} at {}: way back after {}",
+                    s.faults[i].kind,
+                    format_duration(s.faults[i].at_ns),
+                    format_duration(schedule::way_back(&s.faults[i]).unwrap_or(0))
+                ))
+            },
+        );
     }
 }
 
@@ -433,29 +589,30 @@ fn shorten_ways_back(oracle: &mut Oracle<'_>, best: &mut Scenario, progress: &mu
 /// fault phase), while it fails: the story starts from a steadier cluster.
 fn move_later(oracle: &mut Oracle<'_>, best: &mut Scenario, progress: &mut dyn FnMut(&str)) {
     for i in (0..best.faults.len()).rev() {
-        for _ in 0..3 {
-            let f = &best.faults[i];
-            let limit = best
-                .faults
-                .get(i + 1)
-                .map_or(best.duration_ns, |next| next.at_ns);
-            let end = f.at_ns + schedule::way_back(f).unwrap_or(0);
-            // Only as far as keeps the fault and its way back in the phase.
-            let room = limit.saturating_sub(end.max(f.at_ns + 1));
-            let step = room / 2 / (SECOND / 10) * (SECOND / 10);
-            if step == 0 || f.kind == FaultKind::Heal {
-                break;
-            }
-            let mut candidate = best.clone();
-            candidate.faults[i].at_ns += step;
-            if !oracle.try_keep(best, candidate) {
-                break;
-            }
-            progress(&format!(
-                "{} moved to {}",
-                best.faults[i].kind,
-                format_duration(best.faults[i].at_ns)
-            ));
-        }
+        oracle.keep_chain(
+            best,
+            3,
+            |s| {
+                let f = &s.faults[i];
+                let limit = s.faults.get(i + 1).map_or(s.duration_ns, |next| next.at_ns);
+                let end = f.at_ns + schedule::way_back(f).unwrap_or(0);
+                // Only as far as keeps the fault and its way back in the phase.
+                let room = limit.saturating_sub(end.max(f.at_ns + 1));
+                let step = room / 2 / (SECOND / 10) * (SECOND / 10);
+                if step == 0 || f.kind == FaultKind::Heal {
+                    return None;
+                }
+                let mut c = s.clone();
+                c.faults[i].at_ns += step;
+                Some(c)
+            },
+            |s| {
+                progress(&format!(
+                    "{} moved to {}",
+                    s.faults[i].kind,
+                    format_duration(s.faults[i].at_ns)
+                ))
+            },
+        );
     }
 }
