@@ -3,6 +3,7 @@
 //! The kernel (`sim` crate) runs plain state machines on a virtual clock;
 //! this crate holds the Kafka model, scenarios, checkers and the command line.
 
+pub mod blame;
 pub mod broker;
 pub mod check;
 pub mod cli;

@@ -13,6 +13,15 @@ pub struct Streams {
     seed: u64,
 }
 
+/// A seed made of `seed` and `suffix` (splitmix64 of both): a future of
+/// the run that branches from its history (see `Sim::reseed`).
+pub fn mix(seed: u64, suffix: u64) -> u64 {
+    let mut z = seed ^ suffix.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x0062_6c61_6d65;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
 impl Streams {
     /// The streams of the run seeded with `seed`.
     pub fn new(seed: u64) -> Self {

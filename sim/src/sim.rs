@@ -87,6 +87,21 @@ impl<N: Node> Sim<N> {
         id
     }
 
+    /// Reseeds every random stream of the run from here on (the network,
+    /// each node's, each disk's, and streams made later) with `suffix`
+    /// mixed into the seed: the same history up to now, another future.
+    /// The same `suffix` gives the same future.
+    pub fn reseed(&mut self, suffix: u64) {
+        let mixed = crate::rng::mix(self.kernel.streams.seed(), suffix);
+        let streams = Streams::new(mixed);
+        self.kernel.net_rng = streams.stream("network");
+        for slot in &mut self.kernel.slots {
+            slot.rng = streams.stream(&format!("node/{}", slot.name));
+            slot.disk_rng = streams.stream(&format!("disk/{}", slot.name));
+        }
+        self.kernel.streams = streams;
+    }
+
     /// Turns on deliberate kernel bugs (tests only).
     pub fn set_mutations(&mut self, mutations: Mutations) {
         self.mutations = mutations;

@@ -3,6 +3,7 @@
 //! Exit codes: 0 every invariant held; 1 an invariant was violated; 2 usage
 //! or scenario error; 3 the simulator itself panicked.
 
+mod blame;
 mod check;
 mod describe;
 mod dump_log;
@@ -85,6 +86,8 @@ enum Command {
     },
     /// Shrink a failing seed to the smallest fault schedule that still fails, as a scenario file
     Shrink(shrink::Args),
+    /// The point of no return of a failing seed: when its failure became (nearly) certain
+    Blame(blame::Args),
     /// The cluster at a moment of a run, as kafka-topics.sh, kafka-consumer-groups.sh and kafka-metadata-quorum.sh describe it
     Describe(describe::Args),
     /// A replica's log segments at a moment of a run, as kafka-dump-log.sh prints them, with what is durable
@@ -115,6 +118,7 @@ pub fn main() -> ExitCode {
         Command::Explore(args) => explore::main(args),
         Command::Replay { run_json } => replay::main(&run_json),
         Command::Shrink(args) => shrink::main(args),
+        Command::Blame(args) => blame::main(args),
         Command::Describe(args) => describe::main(args),
         Command::DumpLog(args) => dump_log::main(args),
         Command::Check { scenario } => check::main(&scenario),

@@ -141,6 +141,15 @@ impl Run {
         })
     }
 
+    /// Branches another future from here (`ksim blame`): every random
+    /// stream is reseeded with `suffix` (the network, the nodes, the disks,
+    /// how fault targets resolve); the faults already planned stay, as
+    /// the seed drew them.
+    pub fn reseed(&mut self, suffix: u64) {
+        self.sim.reseed(suffix);
+        self.target_rng = self.sim.streams().stream("faults/targets");
+    }
+
     /// When the run ends: the fault phase, then the settle phase.
     pub fn end_ns(&self) -> u64 {
         self.scenario.duration_ns + self.scenario.settle_ns
