@@ -71,8 +71,9 @@ pub fn eventually_available(
     at: Nanos,
     active_controller: bool,
     metadata: Option<&MetadataImage>,
-    brokers: u32,
+    brokers: &[u32],
     topics: &[(String, u32)],
+    unavailable: &[crate::protocol::TopicPartition],
 ) -> Vec<Violation> {
     let mut problems = Vec::new();
     if !active_controller {
@@ -80,7 +81,9 @@ pub fn eventually_available(
     }
     let empty = MetadataImage::default();
     let image = metadata.unwrap_or(&empty);
-    let not_unfenced: Vec<String> = (1..=brokers)
+    let not_unfenced: Vec<String> = brokers
+        .iter()
+        .copied()
         .filter(|&b| !image.is_unfenced(b))
         .map(|b| b.to_string())
         .collect();
@@ -95,6 +98,9 @@ pub fn eventually_available(
             None => problems.push(format!("topic {topic} was never created")),
             Some(t) => {
                 let offline: Vec<String> = (0..*partitions)
+                    .filter(|&p| {
+                        !unavailable.contains(&crate::protocol::TopicPartition::new(topic, p))
+                    })
                     .filter_map(|p| match t.partitions.get(&p) {
                         None => Some(format!("{topic}-{p} (not in the metadata)")),
                         Some(r) if r.leader.is_none() => Some(format!(

@@ -60,6 +60,9 @@ struct SweepArgs {
     /// Swarm testing: each seed draws its own fault mix within the scenario's [swarm] bounds
     #[arg(long)]
     swarm: bool,
+    /// Liveness mode: each seed's settle phase heals only a core it draws; the rest stays down for good (see ksim run --help)
+    #[arg(long)]
+    liveness: bool,
     /// Also write a self-contained HTML report with the run's timeline for each failing seed (DIR/SCENARIO/seed-N.html)
     #[arg(long)]
     html: bool,
@@ -224,6 +227,7 @@ fn sweep_main(args: SweepArgs) -> u8 {
             inject_panic: args.inject_panic_seeds.contains(&seed),
             mutations,
             swarm: args.swarm,
+            liveness: args.liveness,
             ..RunOptions::default()
         };
         match run_seed(&scenario, &file, seed, &options) {
@@ -298,6 +302,7 @@ fn sweep_main(args: SweepArgs) -> u8 {
                 inject_panic: args.inject_panic_seeds.contains(&second.seed),
                 mutations,
                 swarm: args.swarm,
+                liveness: args.liveness,
             };
             if let Err(e) = run_seed(&scenario, &file, second.seed, &options) {
                 eprintln!("warning: {e}");

@@ -39,6 +39,7 @@ pub fn main(path: &Path) -> u8 {
     let options = RunOptions {
         mutations,
         swarm: record.summary.swarm.is_some(),
+        liveness: record.summary.liveness.is_some(),
         ..RunOptions::default()
     };
     let run = match run_seed(&scenario, &record.scenario_file, seed, &options) {
@@ -58,7 +59,12 @@ pub fn main(path: &Path) -> u8 {
             was.verdict.as_str(),
             display_hash(&now.trace_hash),
             now.verdict.as_str(),
-            replay_command(&record.scenario_file, seed, record.summary.swarm.is_some())
+            replay_command(
+                &record.scenario_file,
+                seed,
+                record.summary.swarm.is_some(),
+                record.summary.liveness.is_some()
+            )
         );
         return Verdict::Error.exit_code();
     }

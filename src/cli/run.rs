@@ -29,6 +29,9 @@ pub struct Args {
     /// Swarm testing: the seed draws its own fault mix within the scenario's [swarm] bounds
     #[arg(long)]
     swarm: bool,
+    /// Liveness mode: the settle phase heals only a core the seed draws (a majority of the controllers, brokers holding an in-sync replica of every partition); the rest stays down for good, and the core must converge
+    #[arg(long)]
+    liveness: bool,
     /// Also write a self-contained HTML report with the run's timeline (DIR/SCENARIO/seed-N.html)
     #[arg(long)]
     html: bool,
@@ -61,6 +64,7 @@ pub fn main(args: Args) -> u8 {
         inject_panic: args.inject_panic,
         mutations,
         swarm: args.swarm,
+        liveness: args.liveness,
     };
     if args.swarm && scenario.swarm.is_none() {
         eprintln!("error: {file}: --swarm draws each seed's fault mix from the scenario's [swarm] table, and it has none; add one, e.g. [swarm] crash = 2.0, partition = 1.0");
@@ -123,7 +127,7 @@ pub fn main(args: Args) -> u8 {
             scenario.name,
             args.seed,
             summary.error.as_deref().unwrap_or("unknown panic"),
-            replay_command(&file, args.seed, args.swarm)
+            replay_command(&file, args.seed, args.swarm, args.liveness)
         );
     }
     summary.verdict.exit_code()

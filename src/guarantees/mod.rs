@@ -431,7 +431,7 @@ fn per_1000(count: u64, seeds: u64) -> f64 {
 /// One cell's seeds (seed i at index i) as the report shows them.
 fn summarise(r: &Ready, results: &[SeedResult]) -> CellJson {
     let seeds = results.len() as u64;
-    let replay = |seed: u64| replay_command(&r.file, seed, false);
+    let replay = |seed: u64| replay_command(&r.file, seed, false, false);
     let invariants = r
         .cell
         .config

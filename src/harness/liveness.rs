@@ -27,6 +27,9 @@ pub struct EndState<'a> {
     pub groups: &'a [DescribedGroup],
     /// Per producer: when it last had a record acknowledged.
     pub last_ack: &'a BTreeMap<u32, u64>,
+    /// Partitions unavailable by design (liveness mode: no in-sync replica
+    /// in the core), not checked.
+    pub unavailable: &'a [TopicPartition],
 }
 
 /// Whether broker `id`'s process leads `tp` as the metadata says it does.
@@ -193,6 +196,9 @@ pub fn data_available(
         }
         for (partition, position) in c.positions() {
             let tp = TopicPartition::new(topic, partition);
+            if state.unavailable.contains(&tp) {
+                continue;
+            }
             let hw = state.logs.logs.get(&tp).map_or(0, |l| l.high_watermark);
             if position < hw {
                 problems.push(format!(

@@ -10,6 +10,7 @@
 
 pub mod address_book;
 mod cluster;
+pub mod core;
 pub mod coverage;
 pub mod explain;
 pub mod faults;
@@ -90,6 +91,9 @@ pub struct RunOptions {
     pub inject_panic: bool,
     /// Swarm testing: the seed draws its own fault mix within `[swarm]`.
     pub swarm: bool,
+    /// Liveness mode: the settle phase heals only a core the seed draws
+    /// (see [`core`]).
+    pub liveness: bool,
 }
 
 /// Deliberate bugs, in the kernel and in the Kafka model, for tests that
@@ -175,6 +179,8 @@ pub struct Outcome {
     pub coverage: BTreeMap<String, u64>,
     /// The fault mix this seed drew (`--swarm`).
     pub swarm: Option<swarm_mix::SwarmMix>,
+    /// Liveness mode: the core the settle phase kept.
+    pub liveness: Option<core::LivenessReport>,
     /// The protocol history: faults, elections, ISR changes, truncations, rebalances.
     pub history: history::History,
     /// The replicas, sampled at a fixed interval.

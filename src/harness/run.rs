@@ -73,6 +73,10 @@ pub struct Run {
     group_checks: Vec<&'static str>,
     trace: Option<String>,
     started: Instant,
+    /// Liveness mode (`RunOptions::liveness`).
+    liveness: bool,
+    /// The core the settle phase kept, in liveness mode.
+    core: Option<super::core::Core>,
 }
 
 impl Run {
@@ -138,6 +142,8 @@ impl Run {
             group_checks,
             trace: options.trace.as_ref().map(|p| p.display().to_string()),
             started,
+            liveness: options.liveness,
+            core: None,
         })
     }
 
@@ -183,7 +189,31 @@ impl Run {
         self.run_until(upto);
         if !self.settled && (t > duration || t >= self.end_ns()) {
             self.settled = true;
-            settle(&mut self.sim, &self.topology, &mut self.executed);
+            if self.liveness {
+                let image = newest_metadata(&self.sim, &self.topology);
+                let mut rng = self.sim.streams().stream("liveness/core");
+                let default_min_isr = self
+                    .scenario
+                    .cluster
+                    .config
+                    .get_i64("min.insync.replicas")
+                    .unwrap_or(1) as usize;
+                let to_create: Vec<(String, u32)> = super::creatable_topics(&self.scenario)
+                    .into_iter()
+                    .map(|t| (t.name, t.replication_factor))
+                    .collect();
+                let core = super::core::choose(
+                    &self.topology,
+                    image.as_ref(),
+                    default_min_isr,
+                    &to_create,
+                    &mut rng,
+                );
+                super::core::settle(&mut self.sim, &self.topology, &core, &mut self.executed);
+                self.core = Some(core);
+            } else {
+                settle(&mut self.sim, &self.topology, &mut self.executed);
+            }
         }
         self.run_until(t);
     }
@@ -349,6 +379,7 @@ impl Run {
             group_checks,
             trace,
             started,
+            core,
             ..
         } = self;
         sim.trace_note(&serde_json::json!({
@@ -448,6 +479,7 @@ impl Run {
                 logs: &end_state,
                 groups: &described_groups,
                 last_ack: &last_ack,
+                unavailable: core.as_ref().map_or(&[][..], |c| &c.unavailable[..]),
             },
             end,
         ));
@@ -457,13 +489,30 @@ impl Run {
             .iter()
             .map(|t| (t.name.clone(), t.partitions))
             .collect();
+        let expected_brokers: Vec<u32> = match &core {
+            Some(c) => c.brokers.clone(),
+            None => (1..=scenario.cluster.brokers).collect(),
+        };
         violations.extend(check::control::eventually_available(
             end,
             live.active_controller.is_some(),
             metadata.as_ref(),
-            scenario.cluster.brokers,
+            &expected_brokers,
             &topic_partitions,
+            core.as_ref().map_or(&[][..], |c| &c.unavailable[..]),
         ));
+        // Liveness mode: partitions unavailable by Kafka's design are
+        // reported, and what rests on their final state is not a bug.
+        let mut core = core;
+        let mut exempted = 0;
+        if let Some(c) = &mut core {
+            for tp in super::core::offline_by_design(c, metadata.as_ref()) {
+                if !c.unavailable.contains(&tp) {
+                    c.unavailable.push(tp);
+                }
+            }
+            exempted = super::core::exempt(&mut violations, &c.unavailable);
+        }
         violations.retain(|v| selected(scenario, &v.invariant));
         violations.sort_by_key(|v| v.at_ms);
         explain::explain(&mut violations, &history);
@@ -501,6 +550,7 @@ impl Run {
             groups: described_groups,
             coverage,
             swarm: mix,
+            liveness: core.as_ref().map(|c| c.report(&sim, exempted)),
             history,
             samples: sampler.finish(),
         })

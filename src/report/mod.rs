@@ -101,6 +101,9 @@ pub struct Summary {
     /// The fault mix the seed drew (`--swarm`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub swarm: Option<crate::harness::swarm_mix::SwarmMix>,
+    /// Liveness mode (`--liveness`): the core the settle phase kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub liveness: Option<crate::harness::core::LivenessReport>,
     /// The panic, when the verdict is error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -145,7 +148,12 @@ impl Summary {
                     detail: format!(
                         "{}; replay: {}",
                         v.detail,
-                        replay_command(file, seed, outcome.swarm.is_some())
+                        replay_command(
+                            file,
+                            seed,
+                            outcome.swarm.is_some(),
+                            outcome.liveness.is_some()
+                        )
                     ),
                     subject: None,
                     ..v.clone()
@@ -153,6 +161,7 @@ impl Summary {
                 .collect(),
             coverage: outcome.coverage.clone(),
             swarm: outcome.swarm.clone(),
+            liveness: outcome.liveness.clone(),
             error: None,
         }
     }
@@ -172,6 +181,7 @@ impl Summary {
             violations: Vec::new(),
             coverage: BTreeMap::new(),
             swarm: None,
+            liveness: None,
             error: Some(message),
         }
     }
@@ -193,7 +203,8 @@ pub struct RunRecord {
 }
 
 /// The command that replays a seed.
-pub fn replay_command(scenario_file: &str, seed: u64, swarm: bool) -> String {
+pub fn replay_command(scenario_file: &str, seed: u64, swarm: bool, liveness: bool) -> String {
     let swarm = if swarm { " --swarm" } else { "" };
-    format!("ksim run {scenario_file} --seed {seed}{swarm}")
+    let liveness = if liveness { " --liveness" } else { "" };
+    format!("ksim run {scenario_file} --seed {seed}{swarm}{liveness}")
 }

@@ -111,6 +111,20 @@ pub fn render(
         "  cluster     {} controllers (KRaft quorum), {} brokers, {producers} producers, {consumers} consumers{pipelines}",
         scenario.cluster.controllers, scenario.cluster.brokers
     );
+    if let Some(l) = &summary.liveness {
+        let _ = writeln!(
+            w,
+            "  liveness    core {} (the rest down for good)",
+            l.core.join(", ")
+        );
+        if !l.unavailable.is_empty() {
+            let _ = writeln!(
+                w,
+                "              unavailable by design (no in-sync replica in the core): {}",
+                l.unavailable.join(", ")
+            );
+        }
+    }
     if let Some(mix) = &summary.swarm {
         let _ = writeln!(w, "  swarm mix   {}", mix.describe());
     }
@@ -194,7 +208,12 @@ pub fn render(
         let _ = writeln!(
             w,
             "replay: {}",
-            replay_command(file, summary.seed, summary.swarm.is_some())
+            replay_command(
+                file,
+                summary.seed,
+                summary.swarm.is_some(),
+                summary.liveness.is_some()
+            )
         );
     }
     out

@@ -243,7 +243,12 @@ pub fn render(scenario: &Scenario, file: &str, summary: &Summary, outcome: &Outc
         "replay",
         format!(
             "<code class=\"replay\">{}</code>",
-            esc(&replay_command(file, summary.seed, outcome.swarm.is_some()))
+            esc(&replay_command(
+                file,
+                summary.seed,
+                outcome.swarm.is_some(),
+                outcome.liveness.is_some()
+            ))
         ),
     );
     out.push_str("</table>\n</header>\n");
