@@ -164,3 +164,39 @@ fn the_text_shows_the_curve_the_point_and_the_window() {
     assert!(text.contains("point of no return: "), "{text}");
     insta::assert_snapshot!("blame_text", text);
 }
+
+#[test]
+fn html_puts_the_curve_under_the_timeline() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("blame_html");
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = ksim(
+        root,
+        &[
+            "blame",
+            SHRUNK,
+            "--seed",
+            "1",
+            "--points",
+            "4",
+            "--futures",
+            "2",
+            "--jobs",
+            "2",
+            "--html",
+            "--out",
+            dir.to_str().expect("utf-8"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let page = std::fs::read_to_string(dir.join("acks1_leader_crash_shrunk/blame-seed-1.html"))
+        .expect("the page is written");
+    let timeline = page.find("class=\"figure\"").expect("the timeline");
+    let curve = page.find("<svg class=\"blame\"").expect("the curve");
+    assert!(timeline < curve, "the curve comes under the timeline");
+    assert!(
+        page.matches("<circle cx=").count() >= 4,
+        "one dot per point"
+    );
+    assert!(page.contains("point of no return"));
+}

@@ -36,6 +36,12 @@ pub struct Args {
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// Also write the seed's HTML report with the curve under its timeline (DIR/SCENARIO/blame-seed-N.html)
+    #[arg(long)]
+    html: bool,
+    /// Where --html writes
+    #[arg(long, value_name = "DIR", default_value = "reports")]
+    out: PathBuf,
     /// Test hook: deliberate bugs, as for `ksim run`
     #[arg(long = "mutation", hide = true, value_delimiter = ',')]
     mutations: Vec<String>,
@@ -89,6 +95,47 @@ pub fn main(args: Args) -> u8 {
             return EXIT_USAGE;
         }
     };
+    if args.html {
+        match crate::runner::run_seed(&scenario, &file, args.seed, &options) {
+            Ok(crate::runner::SeedRun {
+                summary,
+                outcome: Some(outcome),
+            }) => {
+                let end_ns = outcome
+                    .sim_time_ns
+                    .max(scenario.duration_ns + scenario.settle_ns)
+                    .max(1);
+                let points: Vec<(u64, f64)> = b
+                    .points
+                    .iter()
+                    .map(|p| (p.t_ms * sim::MILLIS, p.p))
+                    .collect();
+                let caption = format!(
+                    "P({} fails | the run's history up to t), {} futures a point, each reseeding every random stream from t on; the point of no return is where it reaches {THRESHOLD} and stays.",
+                    b.invariant,
+                    b.points.first().map_or(0, |p| p.futures)
+                );
+                let section = crate::report::html::blame_section(
+                    &points,
+                    end_ns,
+                    b.point_of_no_return_ms.map(|ms| ms * sim::MILLIS),
+                    &caption,
+                );
+                let page = crate::report::html::render_with(
+                    &scenario, &file, &summary, &outcome, &section,
+                );
+                let path = args
+                    .out
+                    .join(&scenario.name)
+                    .join(format!("blame-seed-{}.html", args.seed));
+                match super::write_file(&path, &page) {
+                    Ok(()) => eprintln!("wrote {}", path.display()),
+                    Err(e) => eprintln!("warning: {e}"),
+                }
+            }
+            _ => eprintln!("warning: the seed did not run again for its HTML report"),
+        }
+    }
     match args.format {
         Format::Text => out!("{}", table(&b)),
         Format::Json => match serde_json::to_string(&b) {

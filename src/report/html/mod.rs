@@ -143,6 +143,34 @@ const SELF_CHECK: &str = r#"
 
 /// Renders the self-contained HTML report of one run.
 pub fn render(scenario: &Scenario, file: &str, summary: &Summary, outcome: &Outcome) -> String {
+    render_with(scenario, file, summary, outcome, "")
+}
+
+/// The `ksim blame` section for [`render_with`]: the curve (time in ns,
+/// probability) on the timeline's scale up to `end_ns`, and the point of
+/// no return.
+pub fn blame_section(
+    points: &[(u64, f64)],
+    end_ns: u64,
+    no_return_ns: Option<u64>,
+    caption: &str,
+) -> String {
+    format!(
+        "<h2 id=\"blame\">Point of no return</h2>\n<p class=\"note\">{}</p>\n<div class=\"figure\">\n{}</div>\n",
+        esc(caption),
+        svg::blame_curve(points, end_ns, no_return_ns)
+    )
+}
+
+/// [`render`], with `under_timeline` (HTML) placed right under the
+/// timeline, on its time scale (`ksim blame --html` puts its curve there).
+pub fn render_with(
+    scenario: &Scenario,
+    file: &str,
+    summary: &Summary,
+    outcome: &Outcome,
+    under_timeline: &str,
+) -> String {
     let end_ns = outcome
         .sim_time_ns
         .max(scenario.duration_ns + scenario.settle_ns)
@@ -258,6 +286,7 @@ pub fn render(scenario: &Scenario, file: &str, summary: &Summary, outcome: &Outc
         out,
         "<div class=\"figure\">\n{timeline}</div>\n<p class=\"note\">Hover over any band, line or marker for details; a violation marker links to its causal chain below, and each event of a chain links to its dot on the timeline. Offsets are scaled per partition to its highest log end offset.</p>\n"
     );
+    out.push_str(under_timeline);
 
     // The violations, each with its causal chain.
     if !groups.is_empty() {

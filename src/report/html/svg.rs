@@ -353,3 +353,72 @@ fn axis(out: &mut String, scale: &Scale, top: f64, bottom: f64) {
     }
     out.push_str("</g>\n");
 }
+
+/// The curve of `ksim blame` on the timeline's time scale: P(the
+/// invariant fails | the history up to t) at each point, the 0.9 line and
+/// the point of no return.
+pub fn blame_curve(points: &[(Nanos, f64)], end_ns: Nanos, no_return: Option<Nanos>) -> String {
+    use std::fmt::Write as _;
+    let scale = Scale {
+        x0: LABEL_W,
+        w: WIDTH - LABEL_W - RIGHT,
+        end: end_ns.max(1),
+    };
+    let (top, h) = (10.0, 120.0);
+    let y = |p: f64| top + (1.0 - p.clamp(0.0, 1.0)) * h;
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        "<svg class=\"blame\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {WIDTH} {}\" width=\"{WIDTH}\">",
+        top + h + 30.0
+    );
+    let _ = write!(
+        s,
+        "<text x=\"4\" y=\"{:.1}\" font-size=\"12\">P(fails | history)</text>",
+        top + h / 2.0
+    );
+    for p in [0.0, 0.9, 1.0] {
+        let _ = write!(
+            s,
+            "<line x1=\"{LABEL_W}\" x2=\"{:.1}\" y1=\"{:.1}\" y2=\"{:.1}\" stroke=\"{}\" stroke-dasharray=\"{}\"/><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"end\">{p}</text>",
+            WIDTH - RIGHT,
+            y(p),
+            y(p),
+            if p == 0.9 { "#d62728" } else { "#ccc" },
+            if p == 0.9 { "4 3" } else { "" },
+            LABEL_W - 4.0,
+            y(p) + 3.0
+        );
+    }
+    let path: Vec<String> = points
+        .iter()
+        .map(|&(t, p)| format!("{:.1},{:.1}", scale.x(t), y(p)))
+        .collect();
+    let _ = write!(
+        s,
+        "<polyline fill=\"none\" stroke=\"#4e79a7\" stroke-width=\"2\" points=\"{}\"/>",
+        path.join(" ")
+    );
+    for &(t, p) in points {
+        let _ = write!(
+            s,
+            "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"#4e79a7\"><title>{}: P = {p:.2}</title></circle>",
+            scale.x(t),
+            y(p),
+            secs(t)
+        );
+    }
+    if let Some(t) = no_return {
+        let x = scale.x(t);
+        let _ = write!(
+            s,
+            "<line x1=\"{x:.1}\" x2=\"{x:.1}\" y1=\"{top}\" y2=\"{:.1}\" stroke=\"#d62728\" stroke-width=\"2\"/><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"12\" fill=\"#d62728\">point of no return {}</text>",
+            top + h,
+            x + 4.0,
+            top + h + 20.0,
+            secs(t)
+        );
+    }
+    s.push_str("</svg>");
+    s
+}
