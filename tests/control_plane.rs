@@ -148,3 +148,43 @@ fn a_broker_cut_off_is_fenced_its_partitions_move_and_it_returns() {
         assert!(image.is_unfenced(1), "seed {seed}");
     }
 }
+
+/// `controller.quorum.fetch.timeout.ms` is simulated: the voters of a
+/// crashed leader start an election only after it, so a longer timeout
+/// leaves the quorum leaderless for longer.
+#[test]
+fn the_quorum_fetch_timeout_decides_when_a_crashed_leader_is_replaced() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/controller_failover.toml"
+    );
+    let text = std::fs::read_to_string(path).expect("scenario");
+    let leaderless_ns = |timeout_ms: Option<u32>| {
+        let text = match timeout_ms {
+            Some(ms) => text.replacen(
+                "controllers = 3\n",
+                &format!("controllers = 3\nconfig = {{ \"controller.quorum.fetch.timeout.ms\" = {ms} }}\n"),
+                1,
+            ),
+            None => text.clone(),
+        };
+        let s = ksim::scenario::parse(&text, "controller_failover.toml").expect("parses");
+        let out = run(&s, 1, &RunOptions::default()).expect("runs");
+        // The first crash of the active controller is at 5 s.
+        out.quorum_history
+            .iter()
+            .find(|(at, _, o)| *at >= 5 * SECONDS && matches!(o, QuorumObs::BecameLeader { .. }))
+            .map(|(at, _, _)| at - 5 * SECONDS)
+            .expect("a new leader")
+    };
+    let default = leaderless_ns(None);
+    let long = leaderless_ns(Some(3500));
+    // A voter's timer runs from its last fetch answer, a little before
+    // the crash: the gap is the timeout less that.
+    assert!(
+        default >= SECONDS * 3 / 2,
+        "about the default 2 s: {default}"
+    );
+    assert!(long >= 3 * SECONDS, "about 3.5 s: {long}");
+    assert!(long - default >= SECONDS, "{long} vs {default}");
+}

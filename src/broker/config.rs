@@ -79,6 +79,9 @@ pub struct BrokerConfig {
     /// The cluster's finalized `transaction.version` feature
     /// (`[protocol] transaction_version`): 2 is KIP-890 part 2.
     pub transaction_version: TransactionVersion,
+    /// The metadata quorum's timing, as the broker's observer of it uses
+    /// it (`controller.quorum.*`).
+    pub raft: crate::controller::raft::RaftConfig,
 }
 
 impl Default for BrokerConfig {
@@ -107,6 +110,7 @@ impl Default for BrokerConfig {
             add_partitions_to_txn_retry_backoff_ms: 20,
             add_partitions_to_txn_max_timeout_ms: 100,
             transaction_version: TransactionVersion(2),
+            raft: crate::controller::raft::RaftConfig::default(),
         }
     }
 }

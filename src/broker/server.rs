@@ -153,7 +153,8 @@ impl BrokerServer {
             spec.id,
             spec.voters.clone(),
             disk.read(METADATA_LOG_FILE).as_deref(),
-        );
+        )
+        .with_config(spec.config.raft);
         let incarnation = Uuid::random(env.rng());
         let replicas = ReplicaManager::boot(spec.id, spec.config, &spec.topics, env, disk);
         let config = spec.config;

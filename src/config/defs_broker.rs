@@ -34,6 +34,9 @@ pub(crate) static BROKER: &[D] = &[
     D::one_of(B, "compression.type", &["uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"], "producer", "Compression of stored batches; producer = as the producer sent them."),
     // KRaft: broker registration and the controller quorum.
     D::int(B, "broker.session.timeout.ms", 0, Some(9000), "A broker without a heartbeat for this long is fenced by the controller."),
+    D::int(B, "controller.quorum.election.timeout.ms", 1, Some(1000), "Base of a candidate's randomised election timeout (timeout + a random share of it)."),
+    D::int(B, "controller.quorum.fetch.timeout.ms", 1, Some(2000), "A voter that hears nothing from its leader this long starts an election; the leader resigns after 1.5 times it without a majority fetching (check quorum)."),
+    D::int(B, "controller.quorum.election.backoff.max.ms", 1, Some(1000), "Longest backoff of a candidate that lost an election before it tries again."),
     // Group coordinator and the offsets topic.
     D::int(B, "offsets.topic.num.partitions", 1, Some(50), "Partitions of __consumer_offsets."),
     D::int(B, "offsets.topic.replication.factor", 1, Some(3), "Replication factor of __consumer_offsets.").max(i16::MAX as i64),
@@ -80,9 +83,6 @@ pub(crate) static BROKER_NOT_SIMULATED: &[(&str, &str)] = &[
     ("auto.create.topics.enable", "topics are created by [[topics]]; clients never create them"),
     ("delete.topic.enable", "topics are never deleted"),
     ("broker.heartbeat.interval.ms", "brokers heartbeat every 2000 ms (Kafka's default)"),
-    ("controller.quorum.election.timeout.ms", "the quorum runs with 1000 ms (Kafka's default)"),
-    ("controller.quorum.fetch.timeout.ms", "the quorum runs with 2000 ms (Kafka's default)"),
-    ("controller.quorum.election.backoff.max.ms", "the quorum runs with 1000 ms (Kafka's default)"),
     ("controller.quorum.request.timeout.ms", "quorum requests are not timed out on their own; the fetch timeout decides"),
     ("controller.quorum.retry.backoff.ms", "the quorum retries after 100 ms"),
     ("controller.quorum.append.linger.ms", "the quorum leader appends records at once"),

@@ -508,12 +508,12 @@ mod tests {
     fn real_configs_ksim_does_not_simulate_are_refused_as_such() {
         let e = set(
             Scope::Broker,
-            "controller.quorum.election.timeout.ms",
-            RawValue::Int(500),
+            "controller.quorum.append.linger.ms",
+            RawValue::Int(5),
         );
         assert_eq!(
             e,
-            Err(r#"controller.quorum.election.timeout.ms: broker config "controller.quorum.election.timeout.ms" is not simulated by ksim: the quorum runs with 1000 ms (Kafka's default); leave it out"#.into())
+            Err(r#"controller.quorum.append.linger.ms: broker config "controller.quorum.append.linger.ms" is not simulated by ksim: the quorum leader appends records at once; leave it out"#.into())
         );
         let e = set(Scope::Consumer, "fetch.min.bytes", RawValue::Int(1024)).unwrap_err();
         assert!(e.contains("is not simulated by ksim"), "{e}");

@@ -23,6 +23,8 @@ pub struct ControllerConfig {
     pub session_timeout_ns: Nanos,
     /// The cluster's `unclean.leader.election.enable`.
     pub unclean_leader_election: bool,
+    /// The quorum's timing (`controller.quorum.*`).
+    pub raft: crate::controller::raft::RaftConfig,
 }
 
 impl Default for ControllerConfig {
@@ -30,6 +32,7 @@ impl Default for ControllerConfig {
         Self {
             session_timeout_ns: 9000 * MILLIS,
             unclean_leader_election: false,
+            raft: crate::controller::raft::RaftConfig::default(),
         }
     }
 }

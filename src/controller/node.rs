@@ -128,7 +128,8 @@ impl QuorumController {
             disk.read(QUORUM_STATE_FILE).as_deref(),
             disk.read(METADATA_LOG_FILE).as_deref(),
         )
-        .with_mutations(spec.mutations);
+        .with_mutations(spec.mutations)
+        .with_config(spec.config.raft);
         let mut committed = MetadataImage::default();
         committed.keep_leader_epoch = spec.keep_leader_epoch;
         let mut controller = Self {

@@ -14,6 +14,7 @@ use crate::client::producer::{
 use crate::config::KafkaConfigs;
 use crate::config::Scope;
 use crate::controller::active::ControllerConfig;
+use crate::controller::raft::RaftConfig;
 use crate::group::assignor::Assignor;
 use crate::log::LogConfig;
 use crate::node::KafkaNodeId;
@@ -26,6 +27,26 @@ pub(super) fn unsigned(configs: &KafkaConfigs, name: &str, default: u64) -> u64 
     configs
         .get_i64(name)
         .map_or(default, |v| u64::try_from(v).unwrap_or(default))
+}
+
+/// The quorum's timing from `[cluster.config]` (`controller.quorum.*`).
+fn raft_config(configs: &KafkaConfigs) -> RaftConfig {
+    let d = RaftConfig::default();
+    let int = |name: &str, default: u64| unsigned(configs, name, default);
+    RaftConfig {
+        election_timeout_ms: int(
+            "controller.quorum.election.timeout.ms",
+            d.election_timeout_ms,
+        )
+        .max(1),
+        fetch_timeout_ms: int("controller.quorum.fetch.timeout.ms", d.fetch_timeout_ms).max(1),
+        election_backoff_max_ms: int(
+            "controller.quorum.election.backoff.max.ms",
+            d.election_backoff_max_ms,
+        )
+        .max(1),
+        ..d
+    }
 }
 
 /// The brokers' configs from `[cluster.config]` and `[protocol]`.
@@ -95,6 +116,7 @@ pub fn broker_config(scenario: &Scenario) -> BrokerConfig {
             "add.partitions.to.txn.max.timeout.ms",
             d.add_partitions_to_txn_max_timeout_ms,
         ),
+        raft: raft_config(configs),
     }
 }
 
@@ -109,6 +131,7 @@ pub fn controller_config(scenario: &Scenario) -> ControllerConfig {
         unclean_leader_election: config
             .get_bool("unclean.leader.election.enable")
             .unwrap_or(defaults.unclean_leader_election),
+        raft: raft_config(config),
     }
 }
 
