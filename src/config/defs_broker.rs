@@ -25,13 +25,6 @@ pub(crate) static BROKER: &[D] = &[
     D::long(B, "log.flush.scheduler.interval.ms", 0, Some(L), "How often the log flusher checks whether a log needs an fsync."),
     D::int(B, "log.flush.offset.checkpoint.interval.ms", 0, Some(60000), "How often the last flushed offset is saved to disk."),
     D::int(B, "log.segment.bytes", 14, Some(1073741824), "Size of a log segment file."),
-    D::long(B, "log.roll.ms", 1, None, "Longest time before a new segment is rolled; unset = log.roll.hours.").fallback("log.roll.hours", 3_600_000),
-    D::int(B, "log.roll.hours", 1, Some(168), "Longest time before a new segment is rolled, in hours."),
-    D::long(B, "log.retention.ms", -1, None, "How long a log is kept; unset = log.retention.minutes.").fallback("log.retention.minutes", 60_000),
-    D::int(B, "log.retention.minutes", 1, None, "How long a log is kept, in minutes; unset = log.retention.hours.").fallback("log.retention.hours", 60),
-    D::int(B, "log.retention.hours", 1, Some(168), "How long a log is kept, in hours."),
-    D::long(B, "log.retention.bytes", -1, Some(-1), "Largest size of a partition's log before old segments are deleted; -1 = no limit."),
-    D::one_of(B, "compression.type", &["uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"], "producer", "Compression of stored batches; producer = as the producer sent them."),
     // KRaft: broker registration and the controller quorum.
     D::int(B, "broker.session.timeout.ms", 0, Some(9000), "A broker without a heartbeat for this long is fenced by the controller."),
     D::int(B, "controller.quorum.election.timeout.ms", 1, Some(1000), "Base of a candidate's randomised election timeout (timeout + a random share of it)."),
@@ -71,6 +64,13 @@ pub(crate) static BROKER_UNSUPPORTED: &[(&str, &str)] = &[
 /// A scenario that sets one is refused, so that no setting is silently ignored.
 #[rustfmt::skip]
 pub(crate) static BROKER_NOT_SIMULATED: &[(&str, &str)] = &[
+    ("log.roll.ms", "segments roll only by segment.bytes (log.segment.bytes) so far"),
+    ("log.roll.hours", "segments roll only by segment.bytes (log.segment.bytes) so far"),
+    ("log.retention.ms", "retention is not simulated yet: logs keep every record (a run lasts minutes; Kafka's default keeps 7 days)"),
+    ("log.retention.minutes", "retention is not simulated yet: logs keep every record (a run lasts minutes; Kafka's default keeps 7 days)"),
+    ("log.retention.hours", "retention is not simulated yet: logs keep every record (a run lasts minutes; Kafka's default keeps 7 days)"),
+    ("log.retention.bytes", "retention is not simulated yet: logs keep every record (a run lasts minutes; Kafka's default keeps 7 days)"),
+    ("compression.type", "batches are stored as the producer sent them, uncompressed: compression is not simulated yet"),
     ("replica.fetch.min.bytes", "a follower's fetch is answered as soon as any byte is there (Kafka's default, 1)"),
     ("num.replica.fetchers", "each broker runs one fetcher per leader (Kafka's default, 1)"),
     ("auto.leader.rebalance.enable", "preferred leader election is not modelled: leadership moves only when a leader fails"),

@@ -124,3 +124,12 @@ pub(crate) static CONSUMER_NOT_SIMULATED: &[(&str, &str)] = &[
     ("reconnect.backoff.max.ms", "a client reconnects with its next request"),
     ("connections.max.idle.ms", "connections are never closed for idleness"),
 ];
+
+/// Values of producer configs that ksim does not simulate: (config, value, what ksim does instead).
+#[rustfmt::skip]
+pub(crate) static PRODUCER_VALUES_NOT_SIMULATED: &[(&str, &str, &str)] = &[
+    ("compression.type", "gzip", "compression is not simulated yet: batches are sent uncompressed (none)"),
+    ("compression.type", "snappy", "compression is not simulated yet: batches are sent uncompressed (none)"),
+    ("compression.type", "lz4", "compression is not simulated yet: batches are sent uncompressed (none)"),
+    ("compression.type", "zstd", "compression is not simulated yet: batches are sent uncompressed (none)"),
+];

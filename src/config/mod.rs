@@ -76,6 +76,7 @@ impl Scope {
     pub fn values_not_simulated(self) -> &'static [(&'static str, &'static str, &'static str)] {
         match self {
             Scope::Topic => defs_topic::TOPIC_VALUES_NOT_SIMULATED,
+            Scope::Producer => defs_client::PRODUCER_VALUES_NOT_SIMULATED,
             _ => &[],
         }
     }

@@ -306,13 +306,11 @@ mod tests {
     fn broker_fallbacks() {
         let b = KafkaConfigs::new(Scope::Broker);
         assert_eq!(b.get_i64("log.flush.interval.ms"), Some(i64::MAX));
-        assert_eq!(b.get_i64("log.retention.ms"), Some(168 * 3_600_000));
-        assert_eq!(b.get_i64("log.roll.ms"), Some(168 * 3_600_000));
         let b = set(
             Scope::Broker,
-            &[("log.retention.minutes", RawValue::Int(10))],
+            &[("log.flush.scheduler.interval.ms", RawValue::Int(10))],
         );
-        assert_eq!(b.get_i64("log.retention.ms"), Some(600_000));
+        assert_eq!(b.get_i64("log.flush.interval.ms"), Some(10));
     }
 
     #[test]
@@ -328,10 +326,7 @@ mod tests {
         assert_eq!(topic.effective_i64("min.insync.replicas", &broker), Some(3));
         assert_eq!(topic.effective_i64("flush.messages", &broker), Some(1));
         assert_eq!(topic.effective_i64("flush.ms", &broker), Some(i64::MAX));
-        assert_eq!(
-            topic.effective_i64("retention.ms", &broker),
-            Some(604_800_000)
-        );
+
         assert_eq!(
             topic.effective_bool("unclean.leader.election.enable", &broker),
             Some(false)
