@@ -215,6 +215,9 @@ pub struct ExploreReport {
     /// Rechecked seeds whose second run gave another trace hash: bugs in
     /// the simulator itself.
     pub nondeterministic: Vec<crate::recheck::Nondeterministic>,
+    /// Seeds of the range (or shard), in order, up to and including the
+    /// first that violated an invariant (none failed: null).
+    pub runs_to_first_failure: Option<u64>,
     /// Every failing seed with its replay command.
     pub failing: Vec<Failing>,
     /// Every seed's summary, in seed order.
@@ -276,6 +279,7 @@ impl ExploreReport {
             coverage,
             rechecked: 0,
             nondeterministic: Vec::new(),
+            runs_to_first_failure: None,
             failing,
             results,
         }

@@ -84,3 +84,37 @@ fn recheck_zero_runs_nothing_twice() {
     );
     assert_eq!(json["rechecked"], 0);
 }
+
+#[test]
+fn a_sweep_counts_the_runs_to_its_first_failure() {
+    let dir = scratch("first_failure");
+    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/acks1_leader_crash.toml");
+    let out = ksim(
+        &dir,
+        &[
+            "explore",
+            scenario.to_str().expect("utf-8"),
+            "--seeds",
+            "0..4",
+            "--jobs",
+            "2",
+            "--recheck",
+            "0",
+            "--format",
+            "json",
+            "--out",
+            dir.to_str().expect("utf-8"),
+        ],
+    );
+    let json: serde_json::Value = serde_json::from_str(stdout(&out).trim()).expect("json");
+    let first = json["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .position(|r| r["verdict"] == "fail")
+        .expect("acks=1 loses acked writes in some seed of four");
+    assert_eq!(json["runs_to_first_failure"], first as u64 + 1);
+    // A sweep with no failure has none.
+    let (_, json) = explore(&scratch("first_failure_none"), "0", &[]);
+    assert!(json["runs_to_first_failure"].is_null());
+}

@@ -253,7 +253,7 @@ fn sweep_main(args: SweepArgs) -> u8 {
     const ANNOUNCE_MAX: u64 = 10;
     let mut failed = 0u64;
     let mut done = 0u64;
-    let results = sweep(&seeds, jobs, &stop, run_one, |s| {
+    let mut on_done = |s: &Summary| {
         done += 1;
         results_file.push(s);
         if s.verdict != Verdict::Pass {
@@ -268,7 +268,8 @@ fn sweep_main(args: SweepArgs) -> u8 {
         if args.interrupt_after == Some(done) {
             stop.store(true, Ordering::SeqCst);
         }
-    });
+    };
+    let results = sweep(&seeds, jobs, &stop, run_one, &mut on_done);
     // Determinism rechecks: a sample of the finished seeds again, each on
     // a worker thread that did not run it (the sweep's threads are gone).
     let again: Vec<u64> = results
@@ -342,6 +343,15 @@ fn sweep_main(args: SweepArgs) -> u8 {
     report.interrupted = interrupted;
     report.missing = total - report.runs;
     report.rechecked = rechecks.len() as u64;
+    report.runs_to_first_failure = seeds
+        .iter()
+        .position(|seed| {
+            report
+                .results
+                .iter()
+                .any(|r| r.seed == *seed && r.verdict == Verdict::Fail)
+        })
+        .map(|i| i as u64 + 1);
     report.nondeterministic = nondeterministic;
     let path = dir.join(format!("{stem}.json"));
     let table = report.table(jobs, wall_ms);
