@@ -9,6 +9,7 @@ use sim::Nanos;
 
 use crate::controller::raft::{LogEntry, Record};
 use crate::metadata::{LeaderRecoveryState, MetadataImage, MetadataRecord};
+use crate::protocol::TopicIdPartition;
 
 /// What happened.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -188,7 +189,9 @@ pub struct History {
     /// Every event, in the order observed (sorted by time by [`History::finish`]).
     pub events: Vec<Event>,
     /// Per partition: (when, leader broker, high watermark) at each advance.
-    high_watermarks: std::collections::BTreeMap<String, Vec<(Nanos, u32, u64)>>,
+    high_watermarks: std::collections::BTreeMap<TopicIdPartition, Vec<(Nanos, u32, u64)>>,
+    /// The partitions of `high_watermarks` by name (`topic-N`).
+    high_watermark_names: std::collections::BTreeMap<String, TopicIdPartition>,
     image: MetadataImage,
     next_offset: u64,
 }
@@ -258,16 +261,29 @@ impl History {
     }
 
     /// A leader advanced a high watermark.
-    pub fn high_watermark(&mut self, at: Nanos, broker: u32, partition: String, hw: u64) {
+    /// `name` shows the partition (`topic-N`); it is called once per partition.
+    pub fn high_watermark(
+        &mut self,
+        at: Nanos,
+        broker: u32,
+        partition: TopicIdPartition,
+        name: impl FnOnce() -> String,
+        hw: u64,
+    ) {
+        let names = &mut self.high_watermark_names;
         self.high_watermarks
             .entry(partition)
-            .or_default()
+            .or_insert_with(|| {
+                names.insert(name(), partition);
+                Vec::new()
+            })
             .push((at, broker, hw));
     }
 
     /// The high watermark `broker` had reached for the partition at `at`.
     pub fn high_watermark_at(&self, partition: &str, broker: u32, at: Nanos) -> Option<u64> {
-        let all = self.high_watermarks.get(partition)?;
+        let tp = self.high_watermark_names.get(partition)?;
+        let all = self.high_watermarks.get(tp)?;
         let upto = all.partition_point(|e| e.0 <= at);
         all[..upto]
             .iter()

@@ -168,10 +168,12 @@ impl Monitor {
                         high_watermark,
                     } => {
                         let broker = self.broker_ids[o.node.index()];
+                        let topics = &self.topics;
                         self.history.high_watermark(
                             o.at,
                             broker,
-                            self.topics.show(*partition),
+                            *partition,
+                            || topics.show(*partition),
                             *high_watermark,
                         );
                         return;
