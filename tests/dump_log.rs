@@ -212,3 +212,33 @@ fn bad_arguments_exit_2_and_say_what_is_valid() {
     }
     assert_eq!(refused, 2);
 }
+
+#[test]
+fn a_topic_flush_messages_override_fsyncs_that_topic() {
+    let dir = workdir("topic_flush");
+    let fixture = std::fs::read_to_string(dir.join("fixtures/dump_log_small.toml")).expect("read");
+    // The broker default (never fsync): every batch is in the page cache only.
+    let text = dump(&dir, "fixtures/dump_log_small.toml", "15s", "1");
+    assert!(!text.contains("durability: on-disk"), "{text}");
+    // flush.messages = 1 on the topic (over log.flush.interval.messages):
+    // each append is fsynced, as Kafka's LogConfig merges topic overrides.
+    let text_with = fixture.replace(
+        "replication_factor = 3\n",
+        "replication_factor = 3\nconfig = { \"flush.messages\" = 1 }\n",
+    );
+    assert_ne!(text_with, fixture);
+    std::fs::write(dir.join("flushed.toml"), text_with).expect("write");
+    let text = dump(&dir, "flushed.toml", "15s", "1");
+    let lines = batch_lines(&text);
+    assert!(lines.len() > 10);
+    // The last batch's fsync may still be in flight at 15s; all before it are on disk.
+    let on_disk = lines
+        .iter()
+        .filter(|l| l.ends_with("durability: on-disk"))
+        .count();
+    assert!(
+        on_disk + 1 >= lines.len(),
+        "{on_disk} of {}:\n{text}",
+        lines.len()
+    );
+}

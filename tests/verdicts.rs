@@ -11,9 +11,10 @@ mod common;
 const SEEDS: &str = "0..100";
 
 /// Scenarios that pass every seed.
-const MUST_PASS: [&str; 18] = [
+const MUST_PASS: [&str; 19] = [
     "broker_crash",
     "broker_fencing",
+    "compression",
     "consumer_crash",
     "controller_failover",
     "controller_partition",

@@ -110,10 +110,17 @@ impl LogManager {
         loaded
     }
 
-    /// A fresh, empty log for a replica this broker is assigned.
-    pub fn create_log(&self, tp: &TopicIdPartition) -> UnifiedLog {
+    /// A fresh, empty log with `config` for a replica this broker is assigned.
+    pub fn create_log(&self, tp: &TopicIdPartition, config: LogConfig) -> UnifiedLog {
         let dir = self.topics.show(*tp);
-        UnifiedLog::recover(&dir, self.config, &[], 0, &mut Vec::new())
+        UnifiedLog::recover(&dir, config, &[], 0, &mut Vec::new())
+    }
+
+    /// The config of a topic's logs: the broker's under the topic's
+    /// overrides (`configs`, as the metadata has them).
+    pub fn topic_config(&self, configs: &BTreeMap<String, String>) -> LogConfig {
+        self.config
+            .with_overrides(|name| configs.get(name).cloned())
     }
 
     fn token(&mut self) -> u64 {

@@ -355,6 +355,7 @@ impl ReplicaManager {
                 .get("min.insync.replicas")
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(self.config.min_insync_replicas);
+            let log_config = self.logs.topic_config(&topic.configs);
             for (&index, reg) in &topic.partitions {
                 if !reg.replicas.contains(&self.me) {
                     continue;
@@ -362,11 +363,15 @@ impl ReplicaManager {
                 let tp = TopicIdPartition::new(topic_id, index);
                 seen.insert(tp);
                 if !self.partitions.contains_key(&tp) {
-                    let log = self.logs.create_log(&tp);
+                    let log = self.logs.create_log(&tp, log_config);
                     let p = Partition::new(tp, log, self.me, min_insync);
                     self.partitions.insert(tp, p);
                 }
                 let p = self.partitions.get_mut(&tp).expect("inserted above");
+                if p.log.config() != log_config {
+                    // A log recovered at boot, before the metadata said its topic's configs.
+                    p.log.set_config(log_config);
+                }
                 p.topic_id = topic.id;
                 p.replicas = reg.replicas.clone();
                 p.min_insync = min_insync;

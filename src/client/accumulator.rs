@@ -8,21 +8,34 @@
 //! idempotence, fresh batches get their base sequence when drained, retried
 //! ones keep it and go back in sequence order.
 //!
-//! Sizes follow Kafka's uncompressed v2 format exactly: a batch is the
+//! Sizes follow Kafka's v2 format exactly: an uncompressed batch is the
 //! 61-byte batch header plus its records, each record
 //! `DefaultRecord.sizeInBytes` (varint size + attributes + varlong timestamp
 //! delta + varint offset delta + varint key length + key + varint value
 //! length + value + varint header count; no headers). A batch's write limit
 //! is `max(batch.size, 61 + the first record's upper-bound size)`, and the
-//! first record always fits.
+//! first record always fits. A compressed batch's size is estimated as
+//! Kafka's `MemoryRecordsBuilder.estimatedBytesWritten` does: the header
+//! plus the uncompressed records times the estimated compression ratio
+//! times 1.05; the estimate per topic starts at 1.0 and follows each
+//! drained batch's actual ratio (Kafka's `CompressionRatioEstimator`: up
+//! by at least 0.05 when a batch compressed worse, down by at most 0.005
+//! when better).
 //!
 //! Everything is deterministic: ordered maps, no clock (times are passed in).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use crate::log::{BatchBuilder, RecordBatch};
-use crate::protocol::TpMap;
+use crate::log::{BatchBuilder, Compression, CompressionType, RecordBatch};
+use crate::protocol::{TopicId, TpMap};
+
+/// Kafka's `MemoryRecordsBuilder.COMPRESSION_RATE_ESTIMATION_FACTOR`.
+const COMPRESSION_RATE_ESTIMATION_FACTOR: f32 = 1.05;
+/// Kafka's `CompressionRatioEstimator.COMPRESSION_RATIO_IMPROVING_STEP`.
+const COMPRESSION_RATIO_IMPROVING_STEP: f32 = 0.005;
+/// Kafka's `CompressionRatioEstimator.COMPRESSION_RATIO_DETERIORATE_STEP`.
+const COMPRESSION_RATIO_DETERIORATE_STEP: f32 = 0.05;
 
 /// Kafka's `DefaultRecordBatch.RECORD_BATCH_OVERHEAD`: the v2 batch header.
 pub const RECORD_BATCH_OVERHEAD: usize = 61;
@@ -73,8 +86,11 @@ pub struct ProducerBatch {
     /// The creation time, then the time of the last re-enqueue: linger and
     /// retry backoff count from it (Kafka's `lastAttemptMs`).
     pub last_attempt_ms: u64,
-    /// Estimated bytes: the batch header and the records.
+    /// Estimated bytes: the batch header and the records (compressed: as
+    /// estimated from the compression ratio, see the module docs).
     pub size_bytes: usize,
+    /// The compression ratio estimated when it was created (`f32` bits).
+    pub estimated_ratio_bits: u32,
     /// The most bytes it may grow to (its buffer's capacity in Kafka).
     pub write_limit: usize,
     /// Closed for appends (a record did not fit, or it was drained).
@@ -106,6 +122,35 @@ impl ProducerBatch {
                 self.built = Some(Arc::clone(&b));
                 b
             }
+        }
+    }
+
+    /// Kafka's `estimatedBytesWritten`: the header and the records,
+    /// compressed ones at the estimated ratio.
+    fn estimated_size(&self) -> usize {
+        let records = self.builder.records_len();
+        if self.builder.compression().kind == CompressionType::None {
+            return RECORD_BATCH_OVERHEAD + records;
+        }
+        let ratio = f32::from_bits(self.estimated_ratio_bits);
+        RECORD_BATCH_OVERHEAD
+            + (records as f32 * ratio * COMPRESSION_RATE_ESTIMATION_FACTOR) as usize
+    }
+
+    /// Uncompressed record bytes that may still be appended before it is
+    /// full (at least: the estimate grows by at most 1.05 times the ratio
+    /// per byte).
+    fn room_for_records(&self) -> usize {
+        let room = self.write_limit.saturating_sub(self.size_bytes);
+        if self.builder.compression().kind == CompressionType::None {
+            return room;
+        }
+        let per_byte =
+            f32::from_bits(self.estimated_ratio_bits) * COMPRESSION_RATE_ESTIMATION_FACTOR;
+        if per_byte <= 1.0 {
+            room
+        } else {
+            (room as f32 / per_byte) as usize
         }
     }
 
@@ -149,6 +194,8 @@ pub struct AccumulatorConfig {
     pub retry_backoff_ms: u64,
     /// `enable.idempotence`.
     pub idempotence: bool,
+    /// `compression.type` with its level.
+    pub compression: Compression,
 }
 
 /// What an append did (Kafka's `RecordAppendResult`).
@@ -241,6 +288,9 @@ pub struct RecordAccumulator {
     next_batch_id: u64,
     producer_id: i64,
     producer_epoch: i16,
+    /// Per topic: the estimated compression ratio of the producer's codec
+    /// (Kafka's `CompressionRatioEstimator`, `f32` bits).
+    compression_ratios: Vec<(TopicId, u32)>,
 }
 
 impl RecordAccumulator {
@@ -253,6 +303,38 @@ impl RecordAccumulator {
             next_batch_id: 0,
             producer_id: -1,
             producer_epoch: -1,
+            compression_ratios: Vec::new(),
+        }
+    }
+
+    /// The estimated compression ratio of `topic` (1.0 until a batch of it
+    /// was drained: Kafka's `CompressionType.rate`).
+    pub fn compression_ratio(&self, topic: TopicId) -> f32 {
+        self.compression_ratios
+            .iter()
+            .find(|(t, _)| *t == topic)
+            .map_or(1.0, |(_, bits)| f32::from_bits(*bits))
+    }
+
+    /// A drained batch of `topic` compressed to `observed` (its bytes over
+    /// its uncompressed records' bytes): the estimate moves toward it
+    /// (Kafka's `CompressionRatioEstimator.updateEstimation`).
+    pub fn update_compression_ratio(&mut self, topic: TopicId, observed: f32) {
+        let current = self.compression_ratio(topic);
+        let next = if observed > current {
+            (current + COMPRESSION_RATIO_DETERIORATE_STEP).max(observed)
+        } else if observed < current {
+            (current - COMPRESSION_RATIO_IMPROVING_STEP).max(observed)
+        } else {
+            current
+        };
+        match self
+            .compression_ratios
+            .iter_mut()
+            .find(|(t, _)| *t == topic)
+        {
+            Some(entry) => entry.1 = next.to_bits(),
+            None => self.compression_ratios.push((topic, next.to_bits())),
         }
     }
 
@@ -278,6 +360,10 @@ impl RecordAccumulator {
         mut record: PendingRecord<'_>,
         now_ms: u64,
     ) -> AppendResult {
+        let estimated_ratio_bits = match self.config.compression.kind {
+            CompressionType::None => 1.0f32.to_bits(),
+            _ => self.compression_ratio(tp.topic_id).to_bits(),
+        };
         let dq = self.batches.get_or_default(tp);
         if let Some(last) = dq.back_mut() {
             match try_append(last, record) {
@@ -306,10 +392,10 @@ impl RecordAccumulator {
             .batch_size
             .max(batch_size_upper_bound(record.key, record.value));
         // Kafka allocates a batch.size buffer for a new batch.
-        let mut builder = BatchBuilder::with_capacity(write_limit - RECORD_BATCH_OVERHEAD);
-        let size =
-            RECORD_BATCH_OVERHEAD + builder.append(record.key, record.value, record.timestamp_ms);
-        let batch = ProducerBatch {
+        let mut builder = BatchBuilder::with_capacity(write_limit - RECORD_BATCH_OVERHEAD)
+            .compressed(self.config.compression);
+        builder.append(record.key, record.value, record.timestamp_ms);
+        let mut batch = ProducerBatch {
             id,
             tp,
             ids: vec![record.id],
@@ -321,10 +407,13 @@ impl RecordAccumulator {
             producer_id: -1,
             producer_epoch: -1,
             last_attempt_ms: now_ms,
-            size_bytes: size,
+            size_bytes: 0,
+            estimated_ratio_bits,
             write_limit,
             closed: false,
         };
+        batch.size_bytes = batch.estimated_size();
+        let size = batch.size_bytes;
         let full = batch.is_full();
         dq.push_back(batch);
         AppendResult {
@@ -579,7 +668,7 @@ impl RecordAccumulator {
             .into_iter()
             .map(|tp| match self.batches.get(&tp).and_then(VecDeque::back) {
                 Some(b) if b.is_full() => 0,
-                Some(b) => b.write_limit.saturating_sub(b.size_bytes),
+                Some(b) => b.room_for_records(),
                 None => fresh,
             })
             .min()
@@ -620,8 +709,9 @@ fn try_append<'a>(
         .builder
         .append(record.key, record.value, record.timestamp_ms);
     batch.ids.push(record.id);
-    batch.size_bytes += size;
-    Ok(size)
+    let before = batch.size_bytes;
+    batch.size_bytes = batch.estimated_size();
+    Ok(batch.size_bytes - before)
 }
 
 #[cfg(test)]
@@ -638,6 +728,7 @@ mod tests {
             delivery_timeout_ms: 120_000,
             retry_backoff_ms: 100,
             idempotence: false,
+            compression: crate::log::Compression::NONE,
         }
     }
 

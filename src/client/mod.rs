@@ -92,4 +92,6 @@ pub fn producer_of(id: u64) -> (u32, u64) {
     ((id >> 40) as u32, id & ((1 << 40) - 1))
 }
 #[cfg(test)]
+mod tests_accumulator_compression;
+#[cfg(test)]
 mod tests_membership;

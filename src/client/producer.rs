@@ -27,6 +27,7 @@ use super::transaction_manager::{
 use super::{set_record_id, ProducerObs, TxnOutcome};
 use crate::errors::Errors;
 use crate::group::coordinator::CoordinatorResponse;
+use crate::log::{Compression, CompressionType};
 use crate::node::{Address, Deadline, Env, Input, KafkaNodeId, NetworkClient, Timer};
 use crate::protocol::{
     KafkaMsg, KafkaRequest, KafkaResponse, Message, PartitionMetadata, ProduceData, ProduceResult,
@@ -54,6 +55,8 @@ pub struct ProducerConfig {
     pub retry_backoff_ms: u64,
     /// `enable.idempotence` (as Kafka 3.x resolves it).
     pub idempotence: bool,
+    /// `compression.type` with its `compression.*.level`.
+    pub compression: Compression,
 }
 
 /// What the producer sends.
@@ -237,6 +240,7 @@ impl Producer {
             delivery_timeout_ms: config.delivery_timeout_ms,
             retry_backoff_ms: config.retry_backoff_ms,
             idempotence: config.idempotence,
+            compression: config.compression,
         });
         Self {
             index: spec.index,
@@ -587,13 +591,19 @@ impl Producer {
         }
         let transactional = self.txn.is_some();
         for (broker, mut batches) in per_broker {
-            let partitions = batches
-                .iter_mut()
-                .map(|b| ProduceData {
-                    tp: b.tp,
-                    batch: b.batch(transactional),
-                })
-                .collect();
+            let compressed = self.config.compression.kind != CompressionType::None;
+            let mut partitions = Vec::with_capacity(batches.len());
+            for b in &mut batches {
+                let batch = b.batch(transactional);
+                if compressed {
+                    // Kafka's ProducerBatch.close(): the estimate follows
+                    // the batch's actual compression ratio.
+                    let observed = batch.size_in_bytes() as f32 / b.builder.records_len() as f32;
+                    self.accumulator
+                        .update_compression_ratio(b.tp.topic_id, observed);
+                }
+                partitions.push(ProduceData { tp: b.tp, batch });
+            }
             // Produce v12 under transactions v2: the leader adds the
             // partition to the transaction.
             let version = match &self.txn {

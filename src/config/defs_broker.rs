@@ -25,6 +25,10 @@ pub(crate) static BROKER: &[D] = &[
     D::long(B, "log.flush.scheduler.interval.ms", 0, Some(L), "How often the log flusher checks whether a log needs an fsync."),
     D::int(B, "log.flush.offset.checkpoint.interval.ms", 0, Some(60000), "How often the last flushed offset is saved to disk."),
     D::int(B, "log.segment.bytes", 14, Some(1073741824), "Size of a log segment file."),
+    D::one_of(B, "compression.type", &["uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"], "producer", "Codec batches are stored with; producer keeps each producer's."),
+    D::int(B, "compression.gzip.level", -1, Some(-1), "gzip level when compression.type is gzip: 1..9, or -1 (6).").max(9),
+    D::int(B, "compression.lz4.level", 1, Some(9), "lz4 level when compression.type is lz4.").max(17),
+    D::int(B, "compression.zstd.level", -131072, Some(3), "zstd level when compression.type is zstd.").max(22),
     // KRaft: broker registration and the controller quorum.
     D::int(B, "broker.session.timeout.ms", 0, Some(9000), "A broker without a heartbeat for this long is fenced by the controller."),
     D::int(B, "controller.quorum.election.timeout.ms", 1, Some(1000), "Base of a candidate's randomised election timeout (timeout + a random share of it)."),
@@ -70,7 +74,6 @@ pub(crate) static BROKER_NOT_SIMULATED: &[(&str, &str)] = &[
     ("log.retention.minutes", "retention is not simulated yet: logs keep every record (a run lasts minutes; Kafka's default keeps 7 days)"),
     ("log.retention.hours", "retention is not simulated yet: logs keep every record (a run lasts minutes; Kafka's default keeps 7 days)"),
     ("log.retention.bytes", "retention is not simulated yet: logs keep every record (a run lasts minutes; Kafka's default keeps 7 days)"),
-    ("compression.type", "batches are stored as the producer sent them, uncompressed: compression is not simulated yet"),
     ("replica.fetch.min.bytes", "a follower's fetch is answered as soon as any byte is there (Kafka's default, 1)"),
     ("num.replica.fetchers", "each broker runs one fetcher per leader (Kafka's default, 1)"),
     ("auto.leader.rebalance.enable", "preferred leader election is not modelled: leadership moves only when a leader fails"),

@@ -15,6 +15,9 @@ pub(crate) static PRODUCER: &[D] = &[
     D::long(P, "linger.ms", 0, Some(0), "How long a batch waits for more records before it is sent."),
     D::int(P, "batch.size", 0, Some(16384), "Largest batch per partition, in bytes."),
     D::one_of(P, "compression.type", &["none", "gzip", "snappy", "lz4", "zstd"], "none", "Compression of the batches the producer sends."),
+    D::int(P, "compression.gzip.level", -1, Some(-1), "gzip level: 1..9, or -1 for zlib's default (6).").max(9),
+    D::int(P, "compression.lz4.level", 1, Some(9), "lz4 level (9 and up: LZ4 HC).").max(17),
+    D::int(P, "compression.zstd.level", -131072, Some(3), "zstd level.").max(22),
     D::int(P, "max.in.flight.requests.per.connection", 1, Some(5), "Unacknowledged requests per broker connection."),
     D::int(P, "retries", 0, Some(I), "Times a failed send is retried (within delivery.timeout.ms)."),
     D::int(P, "delivery.timeout.ms", 0, Some(120000), "Upper bound on the time from send() to success or failure."),
@@ -127,9 +130,4 @@ pub(crate) static CONSUMER_NOT_SIMULATED: &[(&str, &str)] = &[
 
 /// Values of producer configs that ksim does not simulate: (config, value, what ksim does instead).
 #[rustfmt::skip]
-pub(crate) static PRODUCER_VALUES_NOT_SIMULATED: &[(&str, &str, &str)] = &[
-    ("compression.type", "gzip", "compression is not simulated yet: batches are sent uncompressed (none)"),
-    ("compression.type", "snappy", "compression is not simulated yet: batches are sent uncompressed (none)"),
-    ("compression.type", "lz4", "compression is not simulated yet: batches are sent uncompressed (none)"),
-    ("compression.type", "zstd", "compression is not simulated yet: batches are sent uncompressed (none)"),
-];
+pub(crate) static PRODUCER_VALUES_NOT_SIMULATED: &[(&str, &str, &str)] = &[];

@@ -16,6 +16,10 @@ pub(crate) static TOPIC: &[D] = &[
     D::long(T, "flush.messages", 1, Some(L), "Messages appended before the partition's log is fsynced.").synonym("log.flush.interval.messages"),
     D::long(T, "flush.ms", 0, Some(L), "Longest a message stays unflushed.").synonym("log.flush.interval.ms"),
     D::int(T, "segment.bytes", 14, Some(1073741824), "Size of a log segment file.").synonym("log.segment.bytes"),
+    D::one_of(T, "compression.type", &["uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"], "producer", "Codec the partition's batches are stored with; producer keeps each producer's.").synonym("compression.type"),
+    D::int(T, "compression.gzip.level", -1, Some(-1), "gzip level when compression.type is gzip: 1..9, or -1 (6).").max(9).synonym("compression.gzip.level"),
+    D::int(T, "compression.lz4.level", 1, Some(9), "lz4 level when compression.type is lz4.").max(17).synonym("compression.lz4.level"),
+    D::int(T, "compression.zstd.level", -131072, Some(3), "zstd level when compression.type is zstd.").max(22).synonym("compression.zstd.level"),
     D::list(T, "cleanup.policy", &["delete", "compact"], &["delete"], "What happens to old segments: delete and/or compact."),
 ];
 
@@ -26,7 +30,6 @@ pub(crate) static TOPIC_NOT_SIMULATED: &[(&str, &str)] = &[
     ("segment.ms", "segments roll only by segment.bytes (log.segment.bytes) so far"),
     ("retention.ms", "retention is not simulated yet: logs keep every record (a run lasts minutes; Kafka's default keeps 7 days)"),
     ("retention.bytes", "retention is not simulated yet: logs keep every record (a run lasts minutes; Kafka's default keeps 7 days)"),
-    ("compression.type", "batches are stored as the producer sent them, uncompressed: compression is not simulated yet"),
     ("delete.retention.ms", "the log cleaner (compaction) is not simulated yet"),
     ("min.compaction.lag.ms", "the log cleaner (compaction) is not simulated yet"),
     ("max.message.bytes", "batch sizes are not checked against a limit"),

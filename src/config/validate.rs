@@ -125,6 +125,13 @@ pub fn validate(scope: Scope, name: &str, raw: &RawValue) -> Result<ConfigValue,
 /// kind; a valid Kafka value that ksim does not simulate is refused.
 pub fn parse_value(def: &ConfigDef, raw: &RawValue) -> Result<ConfigValue, ConfigError> {
     let value = parse_kind(def, raw)?;
+    if def.name == "compression.gzip.level" && value == ConfigValue::Int(0) {
+        // Kafka's validator: [1,...,9] or -1.
+        return Err(error(
+            def.name,
+            "0 is not valid; valid: 1..9, or -1".to_owned(),
+        ));
+    }
     let given: Vec<&str> = match &value {
         ConfigValue::Str(v) => vec![v.as_str()],
         ConfigValue::List(l) => l.iter().map(String::as_str).collect(),

@@ -16,7 +16,7 @@ use crate::config::Scope;
 use crate::controller::active::ControllerConfig;
 use crate::controller::raft::RaftConfig;
 use crate::group::assignor::Assignor;
-use crate::log::LogConfig;
+use crate::log::{Compression, CompressionType, LogCompression, LogConfig};
 use crate::node::KafkaNodeId;
 use crate::protocol::{IsolationLevel, Topics};
 use crate::scenario::{ConsumerSpec, PipelineSpec, Processing, Scenario};
@@ -49,6 +49,25 @@ fn raft_config(configs: &KafkaConfigs) -> RaftConfig {
     }
 }
 
+/// `compression.type` and the codec levels of a broker's `[cluster.config]`.
+fn log_compression(configs: &KafkaConfigs) -> LogCompression {
+    let d = LogCompression::default();
+    let level = |name: &str, default: i32| {
+        configs.get_i64(name).map_or(default, |v| {
+            v.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
+        })
+    };
+    LogCompression {
+        codec: configs
+            .get_str("compression.type")
+            .and_then(|name| LogCompression::codec_named(&name))
+            .unwrap_or(d.codec),
+        gzip_level: level("compression.gzip.level", d.gzip_level),
+        lz4_level: level("compression.lz4.level", d.lz4_level),
+        zstd_level: level("compression.zstd.level", d.zstd_level),
+    }
+}
+
 /// The brokers' configs from `[cluster.config]` and `[protocol]`.
 pub fn broker_config(scenario: &Scenario) -> BrokerConfig {
     let configs = &scenario.cluster.config;
@@ -78,6 +97,7 @@ pub fn broker_config(scenario: &Scenario) -> BrokerConfig {
                 d.log.flush_interval_messages,
             ),
             flush_interval_ms: int("log.flush.interval.ms", d.log.flush_interval_ms),
+            compression: log_compression(configs),
             trust_epoch_checkpoint: false,
             contracts: true,
         },
@@ -153,6 +173,28 @@ pub fn producer_config(c: &KafkaConfigs) -> ProducerConfig {
         request_timeout_ms: int("request.timeout.ms", 30_000),
         retry_backoff_ms: int("retry.backoff.ms", 100),
         idempotence: c.idempotence_enabled(),
+        compression: producer_compression(c),
+    }
+}
+
+/// A producer's `compression.type` with the level its codec's
+/// `compression.*.level` sets (KIP-390).
+fn producer_compression(c: &KafkaConfigs) -> Compression {
+    let kind = c
+        .get_str("compression.type")
+        .and_then(|name| CompressionType::from_name(&name))
+        .unwrap_or_default();
+    let level_config = match kind {
+        CompressionType::Gzip => "compression.gzip.level",
+        CompressionType::Lz4 => "compression.lz4.level",
+        CompressionType::Zstd => "compression.zstd.level",
+        CompressionType::None | CompressionType::Snappy => return Compression::of(kind),
+    };
+    Compression {
+        kind,
+        level: c
+            .get_i64(level_config)
+            .map_or(kind.default_level(), |v| v as i32),
     }
 }
 

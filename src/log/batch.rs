@@ -9,7 +9,7 @@
 //! partitionLeaderEpoch: i32   |
 //! magic: i8 (= 2)             |
 //! crc: u32                    CRC-32C of everything below
-//! attributes: i16             (no compression, CreateTime; bit 4 transactional, bit 5 control)
+//! attributes: i16             (bits 0-2 codec, CreateTime; bit 4 transactional, bit 5 control)
 //! lastOffsetDelta: i32
 //! baseTimestamp: i64
 //! maxTimestamp: i64
@@ -32,6 +32,11 @@
 //! these two fields lie outside the CRC, so a flipped bit in `baseOffset` or
 //! `partitionLeaderEpoch` decodes fine; log recovery catches a bad
 //! `baseOffset` as an offset gap).
+//!
+//! A compressed batch (gzip, snappy, lz4, zstd: see [`super::compression`])
+//! carries its records section as the codec's stream, which is what its
+//! size, CRC and encoding count; it also keeps the decompressed records, so
+//! that reading them (a consumer, the checkers) decompresses nothing.
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
@@ -39,6 +44,7 @@ use std::hash::{Hash, Hasher};
 use sim::Blob;
 
 use super::codec::{put_varint, put_varlong, varint_len, varlong_len, Reader};
+use super::compression::{decompress, Compression, CompressionType};
 
 /// `producerId` of a batch without an idempotent producer.
 pub const NO_PRODUCER_ID: i64 = -1;
@@ -54,6 +60,8 @@ pub const MAGIC_V2: i8 = 2;
 pub const TRANSACTIONAL_FLAG: i16 = 0x10;
 /// Batch attribute bit: it holds a control record, not data.
 pub const CONTROL_FLAG: i16 = 0x20;
+/// Batch attribute bits of the codec ([`CompressionType::id`]).
+pub const COMPRESSION_CODEC_MASK: i16 = 0x07;
 /// `baseOffset` + `batchLength`: the bytes before the length-counted part.
 pub const LOG_OVERHEAD: usize = 12;
 /// Size of a batch header (a batch without records), Kafka's `RECORD_BATCH_OVERHEAD`.
@@ -107,6 +115,8 @@ pub struct BatchBuilder {
     count: u32,
     base_timestamp: Option<u64>,
     max_timestamp: u64,
+    /// The codec its batch is built with.
+    compression: Compression,
 }
 
 impl BatchBuilder {
@@ -123,12 +133,31 @@ impl BatchBuilder {
         }
     }
 
+    /// The same builder building batches compressed with `compression`.
+    pub fn compressed(self, compression: Compression) -> Self {
+        Self {
+            compression,
+            ..self
+        }
+    }
+
+    /// The codec its batch is built with.
+    pub fn compression(&self) -> Compression {
+        self.compression
+    }
+
+    /// Bytes of records appended so far, uncompressed.
+    pub fn records_len(&self) -> usize {
+        self.records.len()
+    }
+
     /// Records appended so far.
     pub fn count(&self) -> u32 {
         self.count
     }
 
-    /// Bytes the batch would take with the records so far (header included).
+    /// Bytes the batch would take with the records so far (header
+    /// included), uncompressed.
     pub fn size_in_bytes(&self) -> usize {
         RECORD_BATCH_OVERHEAD + self.records.len()
     }
@@ -203,10 +232,12 @@ impl BatchBuilder {
         base_sequence: i32,
     ) -> RecordBatch {
         assert!(self.count > 0, "a batch holds at least one record");
+        let compressed = (self.compression.kind != CompressionType::None)
+            .then(|| self.compression.compress(&self.records));
         let mut batch = RecordBatch {
             base_offset: 0,
             partition_leader_epoch: NO_PARTITION_LEADER_EPOCH,
-            attributes,
+            attributes: attributes | self.compression.kind.id(),
             producer_id,
             producer_epoch,
             base_sequence,
@@ -215,8 +246,12 @@ impl BatchBuilder {
             max_timestamp: self.max_timestamp,
             crc: 0,
             records: Blob::new(self.records.clone()),
+            wire: None,
         };
-        batch.crc = batch.compute_crc(&self.records);
+        // The CRC from the bytes at hand, not from the blobs (which may
+        // keep them LZ4-packed in memory).
+        batch.crc = batch.compute_crc(compressed.as_deref().unwrap_or(&self.records));
+        batch.wire = compressed.map(Blob::raw);
         batch
     }
 }
@@ -228,7 +263,8 @@ pub struct RecordBatch {
     pub base_offset: u64,
     /// Epoch of the leader that appended it (-1 = none).
     pub partition_leader_epoch: i32,
-    /// [`TRANSACTIONAL_FLAG`] and [`CONTROL_FLAG`] (no other bit is modelled).
+    /// The codec ([`COMPRESSION_CODEC_MASK`]), [`TRANSACTIONAL_FLAG`] and
+    /// [`CONTROL_FLAG`] (no other bit is modelled).
     attributes: i16,
     /// Idempotent producer id (-1 = none, [`NO_PRODUCER_ID`]).
     pub producer_id: i64,
@@ -240,8 +276,10 @@ pub struct RecordBatch {
     base_timestamp: u64,
     max_timestamp: u64,
     crc: u32,
-    /// The records section: every record's bytes, in offset order.
+    /// Every record's bytes, in offset order, uncompressed.
     records: Blob,
+    /// A compressed batch's records section: the codec's stream of `records`.
+    wire: Option<Blob>,
 }
 
 /// Why bytes do not decode to a batch.
@@ -264,6 +302,7 @@ impl fmt::Debug for RecordBatch {
             .field("producer_epoch", &self.producer_epoch)
             .field("base_sequence", &self.base_sequence)
             .field("records", &self.record_count())
+            .field("compression", &self.compression_type())
             .field("crc", &self.crc)
             .finish()
     }
@@ -272,7 +311,7 @@ impl fmt::Debug for RecordBatch {
 /// Equal batches have equal headers and records (the CRC follows from them).
 impl PartialEq for RecordBatch {
     fn eq(&self, other: &Self) -> bool {
-        self.header() == other.header() && self.records == other.records
+        self.header() == other.header() && self.wire_blob() == other.wire_blob()
     }
 }
 
@@ -377,8 +416,35 @@ impl RecordBatch {
             base_sequence,
             ..self.clone()
         };
-        batch.crc = batch.compute_crc(&self.records.bytes());
+        batch.crc = batch.compute_crc(&self.wire_blob().bytes());
         batch
+    }
+
+    /// The same records compressed with `compression` (Kafka's
+    /// `LogValidator` rebuilding a batch for a topic whose
+    /// `compression.type` differs from the producer's codec): same header
+    /// fields and attributes but the codec, a new CRC.
+    pub fn recompressed(&self, compression: Compression) -> Self {
+        let wire = (compression.kind != CompressionType::None)
+            .then(|| Blob::raw(compression.compress(&self.records.bytes())));
+        let mut batch = Self {
+            attributes: (self.attributes & !COMPRESSION_CODEC_MASK) | compression.kind.id(),
+            wire,
+            ..self.clone()
+        };
+        batch.crc = batch.compute_crc(&batch.wire_blob().bytes());
+        batch
+    }
+
+    /// Its codec (the attributes' low bits).
+    pub fn compression_type(&self) -> CompressionType {
+        CompressionType::from_id(self.attributes & COMPRESSION_CODEC_MASK)
+            .expect("a batch is built or decoded with a known codec")
+    }
+
+    /// The records section as written: the codec's stream, or the records.
+    fn wire_blob(&self) -> &Blob {
+        self.wire.as_ref().unwrap_or(&self.records)
     }
 
     /// The header fields the CRC covers, from attributes to recordCount.
@@ -412,9 +478,15 @@ impl RecordBatch {
         h
     }
 
-    /// The records section (shared bytes).
+    /// The records section as written, compressed or not (shared bytes).
     pub fn records_blob(&self) -> &Blob {
-        &self.records
+        self.wire_blob()
+    }
+
+    /// Bytes of its records uncompressed (the records section of an
+    /// uncompressed batch).
+    pub fn uncompressed_records_len(&self) -> usize {
+        self.records.len()
     }
 
     /// The stored CRC-32C.
@@ -459,14 +531,14 @@ impl RecordBatch {
 
     /// Length of [`RecordBatch::encode`]'s output.
     pub fn size_in_bytes(&self) -> usize {
-        RECORD_BATCH_OVERHEAD + self.records.len()
+        RECORD_BATCH_OVERHEAD + self.wire_blob().len()
     }
 
     /// The batch in Kafka's v2 format.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.size_in_bytes());
         out.extend_from_slice(&self.header());
-        out.extend_from_slice(&self.records.bytes());
+        out.extend_from_slice(&self.wire_blob().bytes());
         out
     }
 
@@ -499,9 +571,11 @@ impl RecordBatch {
     /// [`BatchError::Truncated`]: `bytes` end before the batch does (including
     /// an input shorter than the 12-byte offset+length prefix, or empty).
     /// [`BatchError::Corrupt`]: a length below the header size, a magic other
-    /// than 2, a CRC mismatch, or contents this model cannot hold (compressed,
-    /// transactional or control batches, headers, empty batches, offset
-    /// deltas that are not 0, 1, 2, ..., varints longer than needed).
+    /// than 2, a CRC mismatch, a codec Kafka does not have or a stream that
+    /// does not decompress, or contents this model cannot hold (headers,
+    /// empty batches, control batches other than one end transaction
+    /// marker, offset deltas that are not 0, 1, 2, ..., varints longer
+    /// than needed).
     /// What decodes re-encodes to exactly the bytes it took.
     pub fn decode(bytes: &[u8]) -> Result<(RecordBatch, usize), BatchError> {
         let mut r = Reader::new(bytes);
@@ -663,14 +737,23 @@ fn decode_checked(batch: &[u8], base_offset: i64, crc: u32) -> Option<RecordBatc
     let base_sequence = r.i32()?;
     let count = r.i32()?;
     let modelled = [0, TRANSACTIONAL_FLAG, TRANSACTIONAL_FLAG | CONTROL_FLAG];
+    let codec = CompressionType::from_id(attributes & COMPRESSION_CODEC_MASK)?;
     if base_offset < 0
-        || !modelled.contains(&attributes)
+        || !modelled.contains(&(attributes & !COMPRESSION_CODEC_MASK))
         || count < 1
         || last_offset_delta != count - 1
     {
         return None;
     }
-    let records = &batch[RECORD_BATCH_OVERHEAD..];
+    let section = &batch[RECORD_BATCH_OVERHEAD..];
+    let (decompressed, wire) = match codec {
+        CompressionType::None => (None, None),
+        codec => (
+            Some(decompress(codec, section)?),
+            Some(Blob::raw(section.to_vec())),
+        ),
+    };
+    let records = decompressed.as_deref().unwrap_or(section);
     let mut rr = Reader::new(records);
     let mut seen_max = 0;
     let mut first_ts = None;
@@ -702,6 +785,7 @@ fn decode_checked(batch: &[u8], base_offset: i64, crc: u32) -> Option<RecordBatc
         max_timestamp: max_ts,
         crc,
         records: Blob::new(records.to_vec()),
+        wire,
     })
 }
 

@@ -1,5 +1,78 @@
 //! The per-log configs this model honours.
 
+use super::{Compression, CompressionType};
+
+/// A log's `compression.type` (Kafka's `BrokerCompressionType`) with the
+/// levels of `compression.gzip.level`, `compression.lz4.level` and
+/// `compression.zstd.level` (KIP-390).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LogCompression {
+    /// The codec batches are stored with; None for `producer` (the
+    /// default: each batch as its producer compressed it). `uncompressed`
+    /// is [`CompressionType::None`].
+    pub codec: Option<CompressionType>,
+    /// `compression.gzip.level` (-1).
+    pub gzip_level: i32,
+    /// `compression.lz4.level` (9).
+    pub lz4_level: i32,
+    /// `compression.zstd.level` (3).
+    pub zstd_level: i32,
+}
+
+impl Default for LogCompression {
+    fn default() -> Self {
+        Self {
+            codec: None,
+            gzip_level: CompressionType::Gzip.default_level(),
+            lz4_level: CompressionType::Lz4.default_level(),
+            zstd_level: CompressionType::Zstd.default_level(),
+        }
+    }
+}
+
+impl LogCompression {
+    /// A broker or topic `compression.type` value: Some(None) for
+    /// `producer`, Some(Some(codec)) for a codec (`uncompressed` is the
+    /// codec none); None for a name Kafka does not have there.
+    pub fn codec_named(name: &str) -> Option<Option<CompressionType>> {
+        match name {
+            "producer" => Some(None),
+            "uncompressed" => Some(Some(CompressionType::None)),
+            "none" => None,
+            other => CompressionType::from_name(other).map(Some),
+        }
+    }
+
+    /// These settings under a topic's overrides (`compression.type`,
+    /// `compression.*.level` as the topic set them; unset ones keep the
+    /// broker's).
+    pub fn with_overrides(mut self, get: impl Fn(&str) -> Option<String>) -> Self {
+        if let Some(codec) = get("compression.type").and_then(|v| Self::codec_named(&v)) {
+            self.codec = codec;
+        }
+        let level = |name: &str, current: i32| {
+            get(name)
+                .and_then(|v| v.parse::<i32>().ok())
+                .unwrap_or(current)
+        };
+        self.gzip_level = level("compression.gzip.level", self.gzip_level);
+        self.lz4_level = level("compression.lz4.level", self.lz4_level);
+        self.zstd_level = level("compression.zstd.level", self.zstd_level);
+        self
+    }
+    /// The compression batches are stored with, None for `producer`.
+    pub fn target(&self) -> Option<Compression> {
+        let kind = self.codec?;
+        let level = match kind {
+            CompressionType::Gzip => self.gzip_level,
+            CompressionType::Lz4 => self.lz4_level,
+            CompressionType::Zstd => self.zstd_level,
+            CompressionType::None | CompressionType::Snappy => 0,
+        };
+        Some(Compression { kind, level })
+    }
+}
+
 /// Kafka's log configs that shape the on-disk log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct LogConfig {
@@ -12,6 +85,8 @@ pub struct LogConfig {
     /// `log.flush.interval.ms` (`flush.ms`): fsync when the last flush is
     /// this old. Default `i64::MAX` (never).
     pub flush_interval_ms: u64,
+    /// `compression.type` and the codecs' levels.
+    pub compression: LogCompression,
     /// Test-only mutation: recovery trusts the leader-epoch checkpoint even
     /// where the batches on disk contradict it.
     pub trust_epoch_checkpoint: bool,
@@ -21,12 +96,34 @@ pub struct LogConfig {
     pub contracts: bool,
 }
 
+impl LogConfig {
+    /// The config of a topic's logs: these (the broker's) under the topic's
+    /// overrides (`segment.bytes`, `flush.messages`, `flush.ms`,
+    /// `compression.type`, `compression.*.level`), as Kafka's `LogConfig`
+    /// merges a topic's configs over the broker defaults.
+    pub fn with_overrides(self, get: impl Fn(&str) -> Option<String>) -> Self {
+        let number = |name: &str, current: u64| {
+            get(name)
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(current)
+        };
+        Self {
+            segment_bytes: number("segment.bytes", self.segment_bytes),
+            flush_interval_messages: number("flush.messages", self.flush_interval_messages),
+            flush_interval_ms: number("flush.ms", self.flush_interval_ms),
+            compression: self.compression.with_overrides(&get),
+            ..self
+        }
+    }
+}
+
 impl Default for LogConfig {
     fn default() -> Self {
         Self {
             segment_bytes: 1 << 30,
             flush_interval_messages: i64::MAX as u64,
             flush_interval_ms: i64::MAX as u64,
+            compression: LogCompression::default(),
             trust_epoch_checkpoint: false,
             contracts: true,
         }

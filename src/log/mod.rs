@@ -22,12 +22,16 @@
 //!   end offset to the requested offset);
 //! - `flush.ms` is checked on appends and [`UnifiedLog::maybe_flush`], not by
 //!   a scheduler; the flush clock starts at the first append;
-//! - `decode` rejects what this model cannot hold (compression, transactions,
-//!   headers, null values, non-canonical varints) as corrupt;
+//! - `decode` rejects what this model cannot hold (record headers,
+//!   non-canonical varints, control batches other than end transaction
+//!   markers) as corrupt;
 //! - a batch larger than `segment.bytes` gets a segment of its own (Kafka
 //!   rejects it with `RecordBatchTooLargeException`).
 //!
-//! Not modelled: compression, transactions and control batches, record
+//! Batches may be compressed ([`Compression`]: gzip, snappy, lz4, zstd
+//! through the real codecs).
+//!
+//! Not modelled: record
 //! headers, offset/time/transaction indexes, producer state snapshots,
 //! retention and log start offsets above 0, compaction, time-based rolls,
 //! asynchronous segment deletion (`.deleted` files: segments are removed at
@@ -36,6 +40,7 @@
 mod batch;
 mod checkpoint_file;
 mod codec;
+mod compression;
 mod config;
 mod leader_epoch;
 mod recovery;
@@ -45,16 +50,20 @@ mod unified_log;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_compression;
+#[cfg(test)]
 mod tests_control;
 
 pub use ::crc32c::crc32c;
 pub use batch::{
     increment_sequence, BatchBuilder, BatchError, ControlRecordType, EndTransactionMarker, Record,
-    RecordBatch, RecordView, CONTROL_FLAG, LOG_OVERHEAD, MAGIC_V2, NO_PARTITION_LEADER_EPOCH,
-    NO_PRODUCER_EPOCH, NO_PRODUCER_ID, NO_SEQUENCE, RECORD_BATCH_OVERHEAD, TRANSACTIONAL_FLAG,
+    RecordBatch, RecordView, COMPRESSION_CODEC_MASK, CONTROL_FLAG, LOG_OVERHEAD, MAGIC_V2,
+    NO_PARTITION_LEADER_EPOCH, NO_PRODUCER_EPOCH, NO_PRODUCER_ID, NO_SEQUENCE,
+    RECORD_BATCH_OVERHEAD, TRANSACTIONAL_FLAG,
 };
 pub use checkpoint_file::leader_epoch_checkpoint_file;
-pub use config::LogConfig;
+pub use compression::{decompress, Compression, CompressionType};
+pub use config::{LogCompression, LogConfig};
 pub use leader_epoch::{EpochEntry, LeaderEpochFileCache, UNDEFINED_EPOCH};
 pub use recovery::{RecoveryReport, RecoveryStop};
 pub use segment::{parse_segment_file_name, segment_file_name, LogSegment, ScanStop};

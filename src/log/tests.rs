@@ -12,18 +12,18 @@ use crate::node::{Effect, FSYNC_UNTRACKED};
 
 // ---------------------------------------------------------------- helpers
 
-const DIR: &str = "orders-0";
+pub(super) const DIR: &str = "orders-0";
 
 /// A disk as a map of file name to bytes; applies `Effect`s like the
 /// simulated disk's page cache does, and counts fsyncs per file.
 #[derive(Default)]
-struct Disk {
-    files: BTreeMap<String, Vec<u8>>,
+pub(super) struct Disk {
+    pub(super) files: BTreeMap<String, Vec<u8>>,
     fsyncs: BTreeMap<String, usize>,
 }
 
 impl Disk {
-    fn apply(&mut self, out: &mut Vec<Effect>) {
+    pub(super) fn apply(&mut self, out: &mut Vec<Effect>) {
         for o in out.drain(..) {
             match o {
                 Effect::Write {
@@ -80,7 +80,11 @@ impl Disk {
             .collect()
     }
 
-    fn recover(&mut self, config: LogConfig, recovery_point: u64) -> (UnifiedLog, Vec<Effect>) {
+    pub(super) fn recover(
+        &mut self,
+        config: LogConfig,
+        recovery_point: u64,
+    ) -> (UnifiedLog, Vec<Effect>) {
         let mut out = Vec::new();
         let log = UnifiedLog::recover(DIR, config, &self.files_of(DIR), recovery_point, &mut out);
         let outputs = out.clone();
@@ -107,12 +111,12 @@ fn rec(i: u64) -> Record {
     }
 }
 
-fn records(from: u64, n: u64) -> Vec<Record> {
+pub(super) fn records(from: u64, n: u64) -> Vec<Record> {
     (from..from + n).map(rec).collect()
 }
 
 /// A fresh log on a fresh disk.
-fn fresh(config: LogConfig) -> (UnifiedLog, Disk) {
+pub(super) fn fresh(config: LogConfig) -> (UnifiedLog, Disk) {
     let mut disk = Disk::default();
     let (log, _) = disk.recover(config, 0);
     (log, disk)
@@ -128,7 +132,7 @@ fn append(log: &mut UnifiedLog, disk: &mut Disk, n: u64, epoch: i32) -> Arc<Reco
 }
 
 /// The observable state of a log, for comparing a log with its recovery.
-fn state(log: &UnifiedLog) -> (Vec<RecordBatch>, u64, Vec<EpochEntry>, Vec<String>) {
+pub(super) fn state(log: &UnifiedLog) -> (Vec<RecordBatch>, u64, Vec<EpochEntry>, Vec<String>) {
     (
         log.batches().map(|b| (**b).clone()).collect(),
         log.log_end_offset(),

@@ -73,6 +73,12 @@ impl UnifiedLog {
         self.config
     }
 
+    /// Takes the topic's configs as they change (Kafka's
+    /// `UnifiedLog.updateConfig`); they apply from the next append on.
+    pub fn set_config(&mut self, config: LogConfig) {
+        self.config = config;
+    }
+
     /// First offset in the log: always 0 (no retention or deleteRecords).
     pub fn log_start_offset(&self) -> u64 {
         0
@@ -174,7 +180,10 @@ impl UnifiedLog {
     /// the log end offset, stamped with `leader_epoch` (Kafka's
     /// `appendAsLeader`). Rolls a segment first when needed, records the
     /// epoch's start offset when it is new (rewriting the checkpoint), writes
-    /// the batch and applies the flush policy.
+    /// the batch and applies the flush policy. A data batch whose codec is
+    /// not the log's `compression.type` is recompressed first (Kafka's
+    /// `LogValidator`: a target codec other than the source's rebuilds the
+    /// batch; control batches are never recompressed).
     pub fn append_as_leader(
         &mut self,
         batch: &RecordBatch,
@@ -182,7 +191,18 @@ impl UnifiedLog {
         now_ms: u64,
         out: &mut Vec<Effect>,
     ) -> Arc<RecordBatch> {
-        let batch = Arc::new(batch.stamped(self.log_end_offset(), leader_epoch));
+        let target = self
+            .config
+            .compression
+            .target()
+            .filter(|c| !batch.is_control() && c.kind != batch.compression_type());
+        let batch = match target {
+            Some(c) => batch
+                .recompressed(c)
+                .stamped(self.log_end_offset(), leader_epoch),
+            None => batch.stamped(self.log_end_offset(), leader_epoch),
+        };
+        let batch = Arc::new(batch);
         self.append(Arc::clone(&batch), now_ms, out);
         batch
     }

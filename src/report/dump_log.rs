@@ -17,8 +17,8 @@ use crate::broker::checkpoints::{HW_CHECKPOINT, RECOVERY_CHECKPOINT};
 use crate::broker::partition::{Partition, Role};
 use crate::harness::Process;
 use crate::log::{
-    crc32c, increment_sequence, leader_epoch_checkpoint_file, parse_segment_file_name, RecordBatch,
-    LOG_OVERHEAD, NO_SEQUENCE,
+    crc32c, increment_sequence, leader_epoch_checkpoint_file, parse_segment_file_name,
+    CompressionType, RecordBatch, COMPRESSION_CODEC_MASK, LOG_OVERHEAD, NO_SEQUENCE,
 };
 
 /// The process as the dump's header says it.
@@ -161,14 +161,8 @@ impl Header {
     }
 
     fn codec(&self) -> &'static str {
-        match self.attributes & 0x7 {
-            0 => "none",
-            1 => "gzip",
-            2 => "snappy",
-            3 => "lz4",
-            4 => "zstd",
-            _ => "unknown",
-        }
+        CompressionType::from_id(self.attributes & COMPRESSION_CODEC_MASK)
+            .map_or("unknown", CompressionType::name)
     }
 }
 
