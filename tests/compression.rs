@@ -5,22 +5,13 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use common::{ksim, stderr, stdout};
+use common::{ksim, scratch, stderr, stdout};
 use ksim::harness::{run, RunOptions};
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn workdir(test: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("compression")
-        .join(test);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch dir");
-    dir
 }
 
 fn scenario_text() -> String {
@@ -83,7 +74,7 @@ fn acked_writes_survive_crashes_whatever_the_codec_and_runs_repeat() {
 
 #[test]
 fn dump_log_shows_the_producers_codecs_and_the_topics_recompression() {
-    let dir = workdir("codecs");
+    let dir = scratch("compression", "codecs");
     std::fs::write(dir.join("compression.toml"), scenario_text()).expect("write");
     // orders keeps what its producers sent: gzip and zstd batches.
     let orders = batches(&dump(&dir, "compression.toml", "orders-0"));
@@ -123,7 +114,7 @@ fn dump_log_shows_the_producers_codecs_and_the_topics_recompression() {
 
 #[test]
 fn a_gzip_level_kafka_refuses_is_a_scenario_error() {
-    let dir = workdir("level");
+    let dir = scratch("compression", "level");
     let text = scenario_text().replace(
         r#""compression.type" = "gzip" }"#,
         r#""compression.type" = "gzip", "compression.gzip.level" = 0 }"#,

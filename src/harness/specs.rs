@@ -51,6 +51,17 @@ fn raft_config(configs: &KafkaConfigs) -> RaftConfig {
 
 /// `compression.type` and the codec levels of a broker's `[cluster.config]`.
 fn log_compression(configs: &KafkaConfigs) -> LogCompression {
+    let codec = configs
+        .get_str("compression.type")
+        .and_then(|name| LogCompression::codec_named(&name))
+        .unwrap_or_default();
+    with_levels(configs, codec)
+}
+
+/// `codec` with the levels `compression.gzip.level`, `compression.lz4.level`
+/// and `compression.zstd.level` of `configs` (KIP-390; the same names on
+/// brokers and producers).
+fn with_levels(configs: &KafkaConfigs, codec: Option<CompressionType>) -> LogCompression {
     let d = LogCompression::default();
     let level = |name: &str, default: i32| {
         configs.get_i64(name).map_or(default, |v| {
@@ -58,10 +69,7 @@ fn log_compression(configs: &KafkaConfigs) -> LogCompression {
         })
     };
     LogCompression {
-        codec: configs
-            .get_str("compression.type")
-            .and_then(|name| LogCompression::codec_named(&name))
-            .unwrap_or(d.codec),
+        codec,
         gzip_level: level("compression.gzip.level", d.gzip_level),
         lz4_level: level("compression.lz4.level", d.lz4_level),
         zstd_level: level("compression.zstd.level", d.zstd_level),
@@ -184,18 +192,9 @@ fn producer_compression(c: &KafkaConfigs) -> Compression {
         .get_str("compression.type")
         .and_then(|name| CompressionType::from_name(&name))
         .unwrap_or_default();
-    let level_config = match kind {
-        CompressionType::Gzip => "compression.gzip.level",
-        CompressionType::Lz4 => "compression.lz4.level",
-        CompressionType::Zstd => "compression.zstd.level",
-        CompressionType::None | CompressionType::Snappy => return Compression::of(kind),
-    };
-    Compression {
-        kind,
-        level: c
-            .get_i64(level_config)
-            .map_or(kind.default_level(), |v| v as i32),
-    }
+    with_levels(c, Some(kind))
+        .target()
+        .unwrap_or(Compression::NONE)
 }
 
 /// The configs of a consumer of a `[[consumers]]` entry, the member named `client_id`.
