@@ -11,7 +11,7 @@ mod common;
 const SEEDS: &str = "0..100";
 
 /// Scenarios that pass every seed.
-const MUST_PASS: [&str; 19] = [
+const MUST_PASS: [&str; 20] = [
     "broker_crash",
     "broker_fencing",
     "compression",
@@ -26,6 +26,7 @@ const MUST_PASS: [&str; 19] = [
     "network_partition",
     "power_loss",
     "rebalance_storm",
+    "retention",
     "rolling_restart",
     "transactions",
     "zombie_consumer",

@@ -1,5 +1,5 @@
 //! Kafka's offset checkpoint files (`replication-offset-checkpoint`,
-//! `recovery-point-offset-checkpoint`): version 0, a count, then one
+//! `recovery-point-offset-checkpoint`, `log-start-offset-checkpoint`): version 0, a count, then one
 //! `topic partition offset` line per partition.
 
 use std::collections::BTreeMap;
@@ -10,6 +10,8 @@ use crate::protocol::{TopicIdPartition, Topics};
 pub const HW_CHECKPOINT: &str = "replication-offset-checkpoint";
 /// Where the broker keeps each partition's recovery point.
 pub const RECOVERY_CHECKPOINT: &str = "recovery-point-offset-checkpoint";
+/// Where the broker keeps the log start offsets above their first segment.
+pub const LOG_START_OFFSET_CHECKPOINT: &str = "log-start-offset-checkpoint";
 
 /// The file's text (Kafka writes topic names).
 pub fn encode(offsets: &BTreeMap<TopicIdPartition, u64>, topics: &Topics) -> Vec<u8> {

@@ -24,6 +24,10 @@ impl Truncation {
     }
 }
 
+/// Kafka's `log.initial.task.delay.ms` default: when the log manager's
+/// retention check first runs after a broker starts.
+pub const LOG_INITIAL_TASK_DELAY_MS: u64 = 30_000;
+
 /// Data-path configs of a broker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BrokerConfig {
@@ -41,6 +45,11 @@ pub struct BrokerConfig {
     pub hw_checkpoint_interval_ms: u64,
     /// `log.flush.offset.checkpoint.interval.ms`.
     pub recovery_checkpoint_interval_ms: u64,
+    /// `log.retention.check.interval.ms`: how often retention runs (first
+    /// [`LOG_INITIAL_TASK_DELAY_MS`] after start).
+    pub retention_check_interval_ms: u64,
+    /// `log.flush.start.offset.checkpoint.interval.ms`.
+    pub log_start_offset_checkpoint_interval_ms: u64,
     /// `min.insync.replicas` (the broker default; topics may override).
     pub min_insync_replicas: usize,
     /// How followers truncate (`[protocol] truncation`).
@@ -60,6 +69,9 @@ pub struct BrokerConfig {
     pub commit_aborted_transactions: bool,
     /// Test-only bug: the transaction coordinator never sends its markers.
     pub drop_txn_markers: bool,
+    /// Test-only mutation: a fetch below the log start offset is served
+    /// from the first record left, not answered OFFSET_OUT_OF_RANGE.
+    pub serve_below_log_start: bool,
     /// `transaction.state.log.num.partitions`.
     pub transaction_state_log_num_partitions: u32,
     /// `transaction.max.timeout.ms`.
@@ -94,6 +106,8 @@ impl Default for BrokerConfig {
             replica_socket_timeout_ms: 30_000,
             hw_checkpoint_interval_ms: 5000,
             recovery_checkpoint_interval_ms: 60_000,
+            retention_check_interval_ms: 300_000,
+            log_start_offset_checkpoint_interval_ms: 60_000,
             min_insync_replicas: 1,
             truncation: Truncation::LeaderEpoch,
             log: LogConfig::default(),
@@ -103,6 +117,7 @@ impl Default for BrokerConfig {
             forget_offsets_on_load: false,
             commit_aborted_transactions: false,
             drop_txn_markers: false,
+            serve_below_log_start: false,
             transaction_state_log_num_partitions: 50,
             transaction_max_timeout_ms: 900_000,
             transaction_abort_timed_out_transaction_cleanup_interval_ms: 10_000,

@@ -25,12 +25,17 @@ pub const CACHE_SLOTS: usize = 1000;
 /// used more recently than this is not evicted for a new one.
 pub const MIN_EVICTION_MS: u64 = 120_000;
 
-/// One partition of a session: what the follower last asked, and the high
-/// watermark it was last told (None: not told, or an error since).
+/// What an answer told the fetcher of a partition's positions: the high
+/// watermark and the log start offset (Kafka's session answers a
+/// partition again when either moved).
+pub type ToldPositions = (u64, u64);
+
+/// One partition of a session: what the follower last asked, and the
+/// positions it was last told (None: not told, or an error since).
 #[derive(Clone, Debug)]
 struct CachedPartition {
     request: FetchPartition,
-    high_watermark: Option<u64>,
+    told: Option<ToldPositions>,
 }
 
 /// One follower's session.
@@ -61,7 +66,7 @@ impl FetchSession {
                 i,
                 CachedPartition {
                     request: *request,
-                    high_watermark: None,
+                    told: None,
                 },
             ),
         }
@@ -142,9 +147,9 @@ impl FetchSessionCache {
     pub fn session_reads(
         &self,
         id: u32,
-    ) -> impl Iterator<Item = (&FetchPartition, Option<u64>)> + '_ {
+    ) -> impl Iterator<Item = (&FetchPartition, Option<ToldPositions>)> + '_ {
         let cached = self.sessions.get(&id).map_or(&[][..], |s| &s.partitions);
-        cached.iter().map(|c| (&c.request, c.high_watermark))
+        cached.iter().map(|c| (&c.request, c.told))
     }
 
     /// The high watermark of `tp` that the answer to a fetch in `context`
@@ -153,7 +158,7 @@ impl FetchSessionCache {
     /// records, no error and no diverging epoch at that high watermark is
     /// left out of the answer by [`Self::respond`], so it need not be built.
     #[cfg(test)]
-    pub fn told(&self, context: FetchContext, tp: &TopicIdPartition) -> Option<u64> {
+    pub fn told(&self, context: FetchContext, tp: &TopicIdPartition) -> Option<ToldPositions> {
         self.told_in(context).of(tp)
     }
 
@@ -198,7 +203,7 @@ impl FetchSessionCache {
                 for (request, answer) in asked.iter().zip(&answers) {
                     session.ask(request);
                     if let Some(cached) = session.get_mut(&request.tp) {
-                        cached.high_watermark = told(answer);
+                        cached.told = told(answer);
                     }
                 }
                 self.sessions.insert(id, session);
@@ -217,8 +222,8 @@ impl FetchSessionCache {
                         let must = !a.batches.is_empty()
                             || a.error.is_some()
                             || a.diverging_epoch.is_some()
-                            || cached.high_watermark != Some(a.high_watermark);
-                        cached.high_watermark = told(a);
+                            || cached.told != told(a);
+                        cached.told = told(a);
                         must
                     })
                     .collect();
@@ -246,9 +251,12 @@ impl FetchSessionCache {
     }
 }
 
-/// The high watermark a partition's answer told the fetcher (None after an error).
-fn told(answer: &FetchedPartition) -> Option<u64> {
-    answer.error.is_none().then_some(answer.high_watermark)
+/// The positions a partition's answer told the fetcher (None after an error).
+fn told(answer: &FetchedPartition) -> Option<ToldPositions> {
+    answer
+        .error
+        .is_none()
+        .then_some((answer.high_watermark, answer.log_start_offset))
 }
 
 /// The follower's side (Kafka's `FetchSessionHandler`): its session with
@@ -372,17 +380,17 @@ pub struct Told<'a> {
 impl Told<'_> {
     /// The high watermark the session last told the fetcher of `tp`, as
     /// [`FetchSessionCache::told`] gives it.
-    pub fn of(&mut self, tp: &TopicIdPartition) -> Option<u64> {
+    pub fn of(&mut self, tp: &TopicIdPartition) -> Option<ToldPositions> {
         if let Some(c) = self.cached.get(self.next).filter(|c| c.request.tp == *tp) {
             self.next += 1;
-            return c.high_watermark;
+            return c.told;
         }
         let i = self
             .cached
             .binary_search_by(|c| c.request.tp.cmp(tp))
             .ok()?;
         self.next = i + 1;
-        self.cached[i].high_watermark
+        self.cached[i].told
     }
 }
 
@@ -409,6 +417,7 @@ mod tests {
             tp: tp(p),
             error: None,
             high_watermark,
+            log_start_offset: 0,
             log_end_offset: high_watermark,
             last_stable_offset: high_watermark,
             diverging_epoch: None,
@@ -485,13 +494,13 @@ mod tests {
         let id = open(&mut cache, &mut handler);
         let built = handler.build(&mut vec![ask(0, 0), ask(1, 0), ask(2, 0)]);
         let ctx = context(&mut cache, 1, &built);
-        assert_eq!(cache.told(ctx, &tp(0)), Some(5));
+        assert_eq!(cache.told(ctx, &tp(0)), Some((5, 0)));
         assert_eq!(cache.told(ctx, &tp(2)), None, "new: not told yet");
         assert_eq!(cache.told(FetchContext::Full, &tp(0)), None);
         let reads: Vec<_> = cache.session_reads(id).map(|(r, hw)| (r.tp, hw)).collect();
         assert_eq!(
             reads,
-            vec![(tp(0), Some(5)), (tp(1), Some(5)), (tp(2), None)]
+            vec![(tp(0), Some((5, 0))), (tp(1), Some((5, 0))), (tp(2), None)]
         );
     }
 

@@ -286,11 +286,47 @@ impl ReplicaFetcherManager {
             {
                 continue;
             }
+            let mut out = replicas.logs.scratch();
+            if answer.error == Some(Errors::OffsetOutOfRange) {
+                // Kafka's handleOutOfRangeError (fetchOffsetAndTruncate),
+                // with the leader's log start and end offsets from its
+                // answer where Kafka asks for them with ListOffsets: a log
+                // ending past the leader's is cut to it; one ending below
+                // the leader's log start offset starts afresh there.
+                let leo = p.log.log_end_offset();
+                if answer.log_end_offset < leo {
+                    if let Some(records) = p.truncate_to(answer.log_end_offset, &mut out) {
+                        env.observe(BrokerObs::Truncated {
+                            partition: answer.tp,
+                            to_offset: answer.log_end_offset,
+                            records,
+                        });
+                    }
+                } else if answer.log_start_offset > leo {
+                    let start = answer.log_start_offset;
+                    let records = p.truncate_fully_and_start_at(start, now_ms, &mut out);
+                    env.observe(BrokerObs::Truncated {
+                        partition: answer.tp,
+                        to_offset: start,
+                        records,
+                    });
+                } else {
+                    errors = true;
+                }
+                let files = p.log.take_deleted_files();
+                let delay = p.log.config().file_delete_delay_ms;
+                let leo = p.log.log_end_offset();
+                replicas.logs.apply(env, &answer.tp, leo, out);
+                replicas.logs.delete_later(env, files, delay);
+                continue;
+            }
             if answer.error.is_some() {
+                replicas
+                    .logs
+                    .apply(env, &answer.tp, p.log.log_end_offset(), out);
                 errors = true;
                 continue;
             }
-            let mut out = replicas.logs.scratch();
             if let Some((div_epoch, div_end)) = answer.diverging_epoch {
                 // Kafka's truncateOnFetchResponse: to where both logs last agree.
                 let target = match p.log.end_offset_for_epoch(div_epoch) {
@@ -316,12 +352,19 @@ impl ReplicaFetcherManager {
                         break;
                     }
                 }
-                // The follower's high watermark: the leader's, capped by its own log.
+                // The follower's high watermark: the leader's, capped by its
+                // own log; then the leader's log start offset (Kafka's
+                // processPartitionData), capped by that high watermark.
                 let hw = answer.high_watermark.min(p.log.log_end_offset());
                 p.update_high_watermark(hw);
+                p.log
+                    .maybe_increment_log_start_offset(answer.log_start_offset, &mut out);
             }
+            let files = p.log.take_deleted_files();
+            let delay = p.log.config().file_delete_delay_ms;
             let leo = p.log.log_end_offset();
             replicas.logs.apply(env, &answer.tp, leo, out);
+            replicas.logs.delete_later(env, files, delay);
         }
         if errors {
             self.back_off(env, leader);

@@ -9,9 +9,12 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::checkpoints::{self, HW_CHECKPOINT, RECOVERY_CHECKPOINT};
+use sim::{Nanos, MILLIS};
+
+use super::checkpoints::{self, HW_CHECKPOINT, LOG_START_OFFSET_CHECKPOINT, RECOVERY_CHECKPOINT};
+use super::BrokerTimer;
 use crate::log::{LogConfig, UnifiedLog};
-use crate::node::{DiskView, Effect, Env, FSYNC_UNTRACKED};
+use crate::node::{Deadline, DiskView, Effect, Env, FileName, FSYNC_UNTRACKED};
 use crate::protocol::{TopicIdPartition, Topics};
 
 use super::BrokerObs;
@@ -54,6 +57,10 @@ pub struct LogManager {
     /// taken back by [`LogManager::apply`]: a log's effects need no
     /// allocation of their own.
     spare: Vec<Effect>,
+    /// Segment files renamed `.deleted`, by when they are removed (Kafka's
+    /// `delete-file` task after `file.delete.delay.ms`).
+    to_delete: BTreeMap<Nanos, Vec<FileName>>,
+    delete_timer: Deadline,
 }
 
 impl LogManager {
@@ -66,6 +73,8 @@ impl LogManager {
             flushes: BTreeMap::new(),
             next_token: FSYNC_UNTRACKED,
             spare: Vec::new(),
+            to_delete: BTreeMap::new(),
+            delete_timer: Deadline::default(),
         }
     }
 
@@ -81,6 +90,8 @@ impl LogManager {
         let hws = checkpoints::decode(disk.read(HW_CHECKPOINT).as_deref(), &topics);
         let recovery_points =
             checkpoints::decode(disk.read(RECOVERY_CHECKPOINT).as_deref(), &topics);
+        let start_offsets =
+            checkpoints::decode(disk.read(LOG_START_OFFSET_CHECKPOINT).as_deref(), &topics);
         let mut dirs: BTreeMap<String, Vec<(String, Vec<u8>)>> = BTreeMap::new();
         for file in disk.files() {
             let Some((dir, _)) = file.split_once('/') else {
@@ -98,6 +109,8 @@ impl LogManager {
             let recovery_point = recovery_points.get(&tp).copied().unwrap_or(0);
             let mut out = Vec::new();
             let mut log = UnifiedLog::recover(&dir, self.config, &files, recovery_point, &mut out);
+            let start = start_offsets.get(&tp).copied().unwrap_or(0);
+            log.restore_log_start_offset(start, &mut out);
             let hw = hws.get(&tp).copied().unwrap_or(0);
             log.update_high_watermark(hw.min(log.log_end_offset()));
             env.observe(BrokerObs::Recovered {
@@ -202,6 +215,42 @@ impl LogManager {
     /// Whether any flush of `tp` is in flight.
     pub fn is_flushing(&self, tp: &TopicIdPartition) -> bool {
         self.flushes.values().any(|g| &g.tp == tp)
+    }
+
+    /// Removes `files` (segments renamed `.deleted`) once `delay_ms` passed.
+    pub fn delete_later(&mut self, env: &mut Env<'_>, files: Vec<FileName>, delay_ms: u64) {
+        if files.is_empty() {
+            return;
+        }
+        let at = env.now() + delay_ms.saturating_mul(MILLIS);
+        self.to_delete.entry(at).or_default().extend(files);
+        self.delete_timer.arm(env, at, BrokerTimer::DeleteFiles);
+    }
+
+    /// The delete timer fired: removes the files that are due.
+    pub fn on_delete_timer(&mut self, env: &mut Env<'_>) {
+        if !self.delete_timer.fire(env.now()) {
+            return;
+        }
+        while let Some(entry) = self.to_delete.first_entry() {
+            if *entry.key() > env.now() {
+                let at = *entry.key();
+                self.delete_timer.arm(env, at, BrokerTimer::DeleteFiles);
+                break;
+            }
+            for file in entry.remove() {
+                env.remove(file);
+            }
+        }
+    }
+
+    /// Writes the log start offsets (`log-start-offset-checkpoint`).
+    pub fn checkpoint_log_start_offsets(
+        &mut self,
+        env: &mut Env<'_>,
+        offsets: &BTreeMap<TopicIdPartition, u64>,
+    ) {
+        self.write_checkpoint(env, LOG_START_OFFSET_CHECKPOINT, offsets);
     }
 
     /// Writes the high watermarks (`replication-offset-checkpoint`).

@@ -195,6 +195,22 @@ impl Partition {
         Some(leo - self.log.log_end_offset())
     }
 
+    /// Deletes the whole log and starts it afresh at `offset` (a follower
+    /// whose log ends below its leader's log start offset; Kafka's
+    /// `truncateFullyAndStartAt`), with an empty producer state. Returns
+    /// the records removed.
+    pub fn truncate_fully_and_start_at(
+        &mut self,
+        offset: u64,
+        now_ms: u64,
+        out: &mut Vec<Effect>,
+    ) -> u64 {
+        let records = self.log.log_end_offset() - self.log.log_start_offset();
+        self.log.truncate_fully_and_start_at(offset, now_ms, out);
+        self.producers.clear();
+        records
+    }
+
     /// Moves the high watermark to `hw` (see [`UnifiedLog::update_high_watermark`])
     /// and lets the producer state know. Returns whether it moved.
     pub fn update_high_watermark(&mut self, hw: u64) -> bool {

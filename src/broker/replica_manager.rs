@@ -13,6 +13,7 @@
 //! [`AlterPartitionManager`].
 
 mod fetch;
+mod retention;
 mod verify;
 
 pub use verify::PendingVerification;
@@ -116,6 +117,14 @@ pub struct ReplicaManager {
     last_verification_id: u64,
 }
 
+/// Runs a periodic task again after `interval_ms`; an interval of 0 runs
+/// it once (Kafka's `KafkaScheduler.schedule` with a period of 0).
+pub(super) fn every(env: &mut Env<'_>, interval_ms: u64, timer: BrokerTimer) {
+    if interval_ms > 0 {
+        env.set_timer_after(interval_ms.saturating_mul(MILLIS), timer);
+    }
+}
+
 /// Sends a data-path response.
 pub(super) fn reply(env: &mut Env<'_>, to: ReplyTo, response: KafkaResponse) {
     env.send(
@@ -161,7 +170,7 @@ impl ReplicaManager {
                 .saturating_mul(MILLIS),
             BrokerTimer::RecoveryCheckpoint,
         );
-        Self {
+        let manager = Self {
             me,
             config,
             topics: Arc::clone(topics),
@@ -177,7 +186,9 @@ impl ReplicaManager {
             events: Vec::new(),
             pending_verification: std::collections::BTreeMap::new(),
             last_verification_id: 0,
-        }
+        };
+        manager.start_log_tasks(env);
+        manager
     }
 
     /// Whether `tp` is a coordinator's partition (the coordinator hears of it).
@@ -257,8 +268,9 @@ impl ReplicaManager {
                     .map(|(tp, p)| (*tp, p.log.high_watermark()))
                     .collect();
                 self.logs.checkpoint_high_watermarks(env, &hws);
-                env.set_timer_after(
-                    self.config.hw_checkpoint_interval_ms * MILLIS,
+                every(
+                    env,
+                    self.config.hw_checkpoint_interval_ms,
                     BrokerTimer::HwCheckpoint,
                 );
             }
@@ -269,13 +281,15 @@ impl ReplicaManager {
                     .map(|(tp, p)| (*tp, p.log.recovery_point()))
                     .collect();
                 self.logs.checkpoint_recovery_points(env, &points);
-                env.set_timer_after(
-                    self.config
-                        .recovery_checkpoint_interval_ms
-                        .saturating_mul(MILLIS),
+                every(
+                    env,
+                    self.config.recovery_checkpoint_interval_ms,
                     BrokerTimer::RecoveryCheckpoint,
                 );
             }
+            BrokerTimer::LogRetention => self.on_retention_check(env),
+            BrokerTimer::LogStartOffsetCheckpoint => self.on_log_start_offset_checkpoint(env),
+            BrokerTimer::DeleteFiles => self.logs.on_delete_timer(env),
             BrokerTimer::Purgatory => {
                 let (produces, fetches) = self.purgatory.expire(env);
                 for d in produces {

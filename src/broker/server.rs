@@ -38,6 +38,12 @@ pub enum BrokerTimer {
     HwCheckpoint,
     /// Time to checkpoint recovery points.
     RecoveryCheckpoint,
+    /// Time to checkpoint log start offsets.
+    LogStartOffsetCheckpoint,
+    /// Time for the log manager's retention check.
+    LogRetention,
+    /// Segment files renamed `.deleted` are due for removal.
+    DeleteFiles,
     /// A waiting produce or fetch may have reached its deadline.
     Purgatory,
     /// A fetcher's backoff ended (by leader broker id).
@@ -94,6 +100,15 @@ pub enum BrokerObs {
         partition: crate::protocol::TopicIdPartition,
         /// The log end offset the disk gave back.
         log_end_offset: u64,
+    },
+    /// Retention deleted segments of a partition it hosts.
+    SegmentsDeleted {
+        /// The partition.
+        partition: crate::protocol::TopicIdPartition,
+        /// How many segments went.
+        segments: u32,
+        /// The log start offset after.
+        log_start_offset: u64,
     },
     /// As follower it cut its log.
     Truncated {

@@ -346,6 +346,7 @@ fn answer(
         tp: tp(),
         error: None,
         high_watermark,
+        log_start_offset: 0,
         log_end_offset: 0,
         last_stable_offset: high_watermark,
         diverging_epoch,

@@ -39,8 +39,10 @@ pub const DATA_INVARIANTS: [&str; 6] = [
 #[derive(Clone, Debug, Default)]
 pub struct FinalLog {
     /// The leader's batches below its high watermark (what a final read
-    /// from the start returns), shared with the log.
+    /// from the log start offset returns), shared with the log.
     pub leader: Vec<Arc<RecordBatch>>,
+    /// The leader's log start offset: retention removed what lies below.
+    pub log_start_offset: u64,
     /// The leader's high watermark.
     pub high_watermark: u64,
     /// Each other in-sync replica's batches (broker id, batches) below the
@@ -57,11 +59,13 @@ impl FinalLog {
     /// and each other in-sync replica's batches.
     pub fn new(
         leader: Vec<Arc<RecordBatch>>,
+        log_start_offset: u64,
         high_watermark: u64,
         replicas: Vec<(u32, Vec<Arc<RecordBatch>>)>,
     ) -> Self {
         Self {
             leader,
+            log_start_offset,
             high_watermark,
             replicas,
             ids: OnceCell::new(),
@@ -69,20 +73,68 @@ impl FinalLog {
         }
     }
 
-    /// By offset below the high watermark, dense from 0: whether a
-    /// read_committed consumer is given the record there. Not given:
-    /// transaction markers, records of aborted transactions, and those of
-    /// transactions with no marker yet (still open).
+    /// By offset from the log start offset to the high watermark (index
+    /// `i` is offset `start() + i`): whether a read_committed consumer is
+    /// given the record there. Not given: transaction markers, records of
+    /// aborted transactions, and those of transactions with no marker yet
+    /// (still open).
     pub fn committed_view(&self) -> &[bool] {
-        self.committed
-            .get_or_init(|| committed_view(&self.leader, self.high_watermark))
+        self.committed.get_or_init(|| {
+            committed_view(&self.leader, self.log_start_offset, self.high_watermark)
+        })
     }
 
-    /// The leader's record ids below the high watermark, dense from offset
-    /// 0 (stops at a gap), decoded on first use.
+    /// The leader's record ids from the log start offset to the high
+    /// watermark (index `i` is offset `start() + i`; stops at a gap),
+    /// decoded on first use.
     pub fn ids(&self) -> &[u64] {
         self.ids
-            .get_or_init(|| ids_of(&self.leader, self.high_watermark))
+            .get_or_init(|| ids_of(&self.leader, self.log_start_offset, self.high_watermark))
+    }
+
+    /// The first offset [`FinalLog::ids`] covers: the log start offset.
+    pub fn start(&self) -> u64 {
+        self.log_start_offset
+    }
+
+    /// The record id at `offset`, if the final log holds one there.
+    pub fn id_at(&self, offset: u64) -> Option<u64> {
+        let i = offset.checked_sub(self.log_start_offset)?;
+        self.ids().get(i as usize).copied()
+    }
+
+    /// Whether read_committed is given the record at `offset` (None where
+    /// the final log holds none).
+    pub fn committed_at(&self, offset: u64) -> Option<bool> {
+        let i = offset.checked_sub(self.log_start_offset)?;
+        self.committed_view().get(i as usize).copied()
+    }
+
+    /// `(offset, id)` of every record [`FinalLog::ids`] holds.
+    pub fn offsets_and_ids(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        let start = self.log_start_offset;
+        self.ids()
+            .iter()
+            .enumerate()
+            .map(move |(i, &id)| (start + i as u64, id))
+    }
+}
+
+/// A final log's record ids by offset, from `start`.
+#[derive(Clone, Copy, Debug)]
+struct LogView<'a> {
+    start: u64,
+    ids: &'a [u64],
+}
+
+impl LogView<'_> {
+    fn get(&self, offset: u64) -> Option<u64> {
+        let i = offset.checked_sub(self.start)?;
+        self.ids.get(i as usize).copied()
+    }
+
+    fn end(&self) -> u64 {
+        self.start + self.ids.len() as u64
     }
 }
 
@@ -94,23 +146,40 @@ pub struct FinalState {
 }
 
 impl FinalState {
-    /// The record ids of `tp` below the high watermark, dense from offset
-    /// 0. Stops at a gap.
-    pub fn ids(&self, tp: &TopicPartition) -> &[u64] {
-        self.logs.get(tp).map_or(&[], FinalLog::ids)
+    /// The offset and record id of every record of `tp` from its log start
+    /// offset to its high watermark (stops at a gap).
+    pub fn offsets_and_ids(&self, tp: &TopicPartition) -> Vec<(u64, u64)> {
+        self.logs
+            .get(tp)
+            .map_or_else(Vec::new, |l| l.offsets_and_ids().collect())
     }
 }
 
-/// (id, epoch) of every record in `batches` below `upto`, dense from 0.
-fn records_of(batches: &[Arc<RecordBatch>], upto: u64) -> Vec<(u64, i32)> {
+/// The batches of `batches` from the one holding `start` on, each with
+/// the first of its offsets at or above `start`, while they follow on
+/// from each other.
+fn contiguous_from(
+    batches: &[Arc<RecordBatch>],
+    start: u64,
+) -> impl Iterator<Item = &Arc<RecordBatch>> + '_ {
+    let mut next = start;
+    batches
+        .iter()
+        .skip_while(move |b| b.next_offset() <= start)
+        .take_while(move |b| {
+            let follows = b.base_offset <= next;
+            next = b.next_offset();
+            follows
+        })
+}
+
+/// (id, epoch) of every record in `batches` from `start` below `upto`.
+fn records_of(batches: &[Arc<RecordBatch>], start: u64, upto: u64) -> Vec<(u64, i32)> {
     let mut out = Vec::new();
-    for batch in batches {
-        if batch.base_offset != out.len() as u64 {
-            break;
-        }
+    for batch in contiguous_from(batches, start) {
         batch.for_each_record(|r| {
             let offset = batch.base_offset + u64::from(r.offset_delta);
-            if offset < upto {
+            if start <= offset && offset < upto {
                 out.push((record_id(r.value), batch.partition_leader_epoch));
             }
         });
@@ -118,15 +187,13 @@ fn records_of(batches: &[Arc<RecordBatch>], upto: u64) -> Vec<(u64, i32)> {
     out
 }
 
-/// The record ids of `batches` below `upto`, dense from offset 0.
-fn ids_of(batches: &[Arc<RecordBatch>], upto: u64) -> Vec<u64> {
+/// The record ids of `batches` from `start` below `upto`.
+fn ids_of(batches: &[Arc<RecordBatch>], start: u64, upto: u64) -> Vec<u64> {
     let mut out = Vec::new();
-    for batch in batches {
-        if batch.base_offset != out.len() as u64 {
-            break;
-        }
+    for batch in contiguous_from(batches, start) {
         batch.for_each_record(|r| {
-            if batch.base_offset + u64::from(r.offset_delta) < upto {
+            let offset = batch.base_offset + u64::from(r.offset_delta);
+            if start <= offset && offset < upto {
                 out.push(record_id(r.value));
             }
         });
@@ -135,16 +202,14 @@ fn ids_of(batches: &[Arc<RecordBatch>], upto: u64) -> Vec<u64> {
 }
 
 /// See [`FinalLog::committed_view`].
-fn committed_view(batches: &[Arc<RecordBatch>], upto: u64) -> Vec<bool> {
+fn committed_view(batches: &[Arc<RecordBatch>], start: u64, upto: u64) -> Vec<bool> {
     let mut visible: Vec<bool> = Vec::new();
-    // Per producer id: the offsets of its open transaction.
+    // Per producer id: the offsets of its open transaction (from `start`).
     let mut open: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
-    for batch in batches {
-        if batch.base_offset != visible.len() as u64 {
-            break;
-        }
+    for batch in contiguous_from(batches, start) {
+        let first = batch.base_offset.max(start);
         let end = batch.next_offset().min(upto);
-        let range = visible.len()..(end.max(batch.base_offset) as usize);
+        let range = visible.len()..(end.max(first) - start) as usize;
         if batch.is_control() {
             let commit = batch
                 .end_txn_marker_of()
@@ -599,14 +664,16 @@ impl DataChecker {
         for part in 0..self.slots.len() as u32 {
             let log = finals.get(&part).copied();
             let ids = log.map_or(&[][..], FinalLog::ids);
-            for (offset, &id) in ids.iter().enumerate() {
-                self.seen(at, part, offset as u64, id, SeenBy::FinalRead);
+            let start = log.map_or(0, FinalLog::start);
+            for (i, &id) in ids.iter().enumerate() {
+                self.seen(at, part, start + i as u64, id, SeenBy::FinalRead);
             }
-            self.lost_writes(at, part, ids, log, context, &mut lost);
+            let view = LogView { start, ids };
+            self.lost_writes(at, part, view, log, context, &mut lost);
             if !derived.contains(&part) {
-                self.order_and_duplicates(at, part, ids, &mut order);
+                self.order_and_duplicates(at, part, view, &mut order);
             }
-            self.dirty_reads(part, ids, &mut dirty);
+            self.dirty_reads(part, view, &mut dirty);
         }
         lost.sort_by_key(|(id, _)| *id);
         self.violations.extend(lost.into_iter().map(|(_, v)| v));
@@ -617,22 +684,49 @@ impl DataChecker {
         self.violations
     }
 
+    /// Per partition whose final log starts above offset 0: the
+    /// acknowledged records below its log start offset, which retention
+    /// removed (they are not checked as lost).
+    pub fn removed_by_retention(&self, end: &FinalState) -> BTreeMap<TopicPartition, Vec<u64>> {
+        let mut out = BTreeMap::new();
+        for (tp, log) in end.logs.iter().filter(|(_, l)| l.start() > 0) {
+            let Some(part) = self.part_of(tp) else {
+                continue;
+            };
+            let slots = &self.slots[part as usize];
+            let ids: Vec<u64> = slots
+                .acks
+                .iter()
+                .flat_map(|run| run.base..(run.base + u64::from(run.len)).min(log.start()))
+                .map(|offset| slots.id(offset))
+                .collect();
+            out.insert(tp.clone(), ids);
+        }
+        out
+    }
+
     /// `acked_writes_durable` on `part`: every acknowledged write is at its
-    /// offset (an acks=0 one anywhere in the log). Found: (record id, violation).
+    /// offset (an acks=0 one anywhere in the log). A write below the final
+    /// log start offset is retention's to remove, not lost (an acks=0 one
+    /// not found is not judged once retention removed anything). Found:
+    /// (record id, violation).
     fn lost_writes(
         &self,
         at: Nanos,
         part: u32,
-        ids: &[u64],
+        log_ids: LogView<'_>,
         log: Option<&FinalLog>,
         context: &dyn Fn(Nanos) -> String,
         found: &mut Vec<(u64, Violation)>,
     ) {
         let slots = &self.slots[part as usize];
         let mut anywhere: Option<BTreeSet<u64>> = None;
+        let LogView { start, ids } = log_ids;
         let mut check = |id: u64, offset: Option<u64>, acked_ms: u32| {
             let there = match offset {
-                Some(o) => ids.get(o as usize) == Some(&id),
+                Some(o) if o < start => return,
+                Some(o) => log_ids.get(o) == Some(id),
+                None if start > 0 => return,
                 None => anywhere
                     .get_or_insert_with(|| ids.iter().copied().collect())
                     .contains(&id),
@@ -642,13 +736,13 @@ impl DataChecker {
             }
             let acked_at = at_ms(acked_ms);
             let name = self.part_name(part);
-            let what = match offset.and_then(|o| ids.get(o as usize).map(|&r| (o, r))) {
+            let what = match offset.and_then(|o| log_ids.get(o).map(|r| (o, r))) {
                 Some((o, r)) => format!(
                     "offset {o} now holds {} (leader epoch {})",
                     show(r),
                     log.and_then(|l| epoch_at(&l.leader, o)).unwrap_or(-1)
                 ),
-                None => format!("the log of {name} ends at offset {}", ids.len()),
+                None => format!("the log of {name} ends at offset {}", log_ids.end()),
             };
             let at_offset = offset.map_or(String::new(), |o| format!(" at offset {o}"));
             let v = Violation::new(
@@ -677,11 +771,19 @@ impl DataChecker {
     }
 
     /// `no_duplicates` and `partition_order` on `part`, in offset order.
-    fn order_and_duplicates(&self, at: Nanos, part: u32, log: &[u64], found: &mut Vec<Violation>) {
+    fn order_and_duplicates(
+        &self,
+        at: Nanos,
+        part: u32,
+        view: LogView<'_>,
+        found: &mut Vec<Violation>,
+    ) {
         // One bit per record of each producer: seen in this log yet.
         let mut in_log: Vec<Vec<u64>> = Vec::new();
-        let mut last: BTreeMap<u32, (u64, usize, u64)> = BTreeMap::new();
-        for (offset, &id) in log.iter().enumerate() {
+        let mut last: BTreeMap<u32, (u64, u64, u64)> = BTreeMap::new();
+        let log = view.ids;
+        for (i, &id) in log.iter().enumerate() {
+            let offset = view.start + i as u64;
             if id == NO_ID {
                 // A transaction marker: a control record, no producer's.
                 continue;
@@ -698,7 +800,10 @@ impl DataChecker {
                 bits.resize(word + 1, 0);
             }
             if bits[word] & (1 << bit) != 0 {
-                let first = log.iter().position(|&r| r == id).unwrap_or(offset);
+                let first = log
+                    .iter()
+                    .position(|&r| r == id)
+                    .map_or(offset, |i| view.start + i as u64);
                 found.push(
                     Violation::new(
                         "no_duplicates",
@@ -709,7 +814,7 @@ impl DataChecker {
                             self.part_name(part)
                         ),
                     )
-                    .about(self.part_name(part), Some(offset as u64), None),
+                    .about(self.part_name(part), Some(offset), None),
                 );
                 continue;
             }
@@ -730,7 +835,7 @@ impl DataChecker {
                                 self.part_name(part)
                             ),
                         )
-                        .about(self.part_name(part), Some(offset as u64), None),
+                        .about(self.part_name(part), Some(offset), None),
                     );
                 }
             }
@@ -744,7 +849,7 @@ impl DataChecker {
     fn dirty_reads(
         &self,
         part: u32,
-        log: &[u64],
+        log: LogView<'_>,
         found: &mut Vec<((u64, u8, u32, u64), Violation)>,
     ) {
         let dirty = |at: Nanos, node: u32, offset: u64, id: u64| {
@@ -766,14 +871,14 @@ impl DataChecker {
         for run in &slots.reads {
             for offset in run.from..run.to {
                 let id = slots.id(offset);
-                if log.get(offset as usize) != Some(&id) && reported.insert(offset) {
+                if offset >= log.start && log.get(offset) != Some(id) && reported.insert(offset) {
                     let v = dirty(at_ms(run.ms), run.node, offset, id);
                     found.push(((v.at_ms, 0, part, offset), v));
                 }
             }
         }
         for (i, r) in self.stray_reads.iter().enumerate() {
-            if r.part == part && log.get(r.offset as usize) != Some(&r.id) {
+            if r.part == part && r.offset >= log.start && log.get(r.offset) != Some(r.id) {
                 let v = dirty(r.at, r.node, r.offset, r.id);
                 found.push(((v.at_ms, 1, 0, i as u64), v));
             }
@@ -783,14 +888,24 @@ impl DataChecker {
     /// `replicas_consistent`: in-sync replicas agree below the high watermark.
     fn replicas(&mut self, at: Nanos, end: &FinalState) {
         for (tp, log) in &end.logs {
-            let mut leader: Option<Vec<(u64, i32)>> = None;
+            let mut leader: Option<(u64, Vec<(u64, i32)>)> = None;
             for (broker, batches) in &log.replicas {
                 if same_batches(&log.leader, batches) {
                     continue;
                 }
-                let leader =
-                    leader.get_or_insert_with(|| records_of(&log.leader, log.high_watermark));
-                let records = records_of(batches, log.high_watermark);
+                // From where both still hold records (retention may have
+                // deleted more on one of them).
+                let start = batches
+                    .first()
+                    .map_or(log.log_start_offset, |b| b.base_offset)
+                    .max(log.log_start_offset);
+                let hw = log.high_watermark;
+                let leader = match leader.take() {
+                    Some((s, r)) if s == start => leader.insert((s, r)),
+                    _ => leader.insert((start, records_of(&log.leader, start, hw))),
+                };
+                let leader = &leader.1;
+                let records = records_of(batches, start, hw);
                 let diff = leader
                     .iter()
                     .enumerate()
@@ -805,11 +920,12 @@ impl DataChecker {
                             "replicas_consistent",
                             at,
                             format!(
-                                "in-sync replica broker {broker} of {tp} differs from the leader below the high watermark: offset {i} is {} on the leader, {what}",
+                                "in-sync replica broker {broker} of {tp} differs from the leader below the high watermark: offset {} is {} on the leader, {what}",
+                                start + i as u64,
                                 show(a.0)
                             ),
                         )
-                        .about(tp.to_string(), Some(i as u64), None),
+                        .about(tp.to_string(), Some(start + i as u64), None),
                     );
                 }
             }
@@ -858,6 +974,7 @@ mod tests {
             TopicPartition::new("t", 0),
             FinalLog::new(
                 batches(leader),
+                0,
                 leader.len() as u64,
                 follower.map(|f| vec![(2, batches(f))]).unwrap_or_default(),
             ),
@@ -901,6 +1018,39 @@ mod tests {
         for invariant in DATA_INVARIANTS {
             assert!(found.contains(&invariant), "{invariant} not in {found:?}");
         }
+    }
+
+    #[test]
+    fn what_retention_removed_is_counted_not_lost_but_a_loss_above_it_is() {
+        let mut c = checker();
+        let ids: Vec<u64> = (0..6).collect();
+        let sent: Vec<(u64, u32)> = ids.iter().map(|&i| (i, 0)).collect();
+        c.producer(0, 0, &ProducerObs::Sent(sent));
+        acked(&mut c, 1, 0, ids.clone());
+        polled(&mut c, 2, 0, 0);
+        // The final log starts at 3 (retention removed 0..3) and holds 3..6,
+        // except that offset 4 now holds another record.
+        let kept: Vec<Arc<RecordBatch>> = batches(&[9, 9, 9, 3, 99, 5]).split_off(3);
+        let mut end = FinalState::default();
+        end.logs.insert(
+            TopicPartition::new("t", 0),
+            FinalLog::new(kept, 3, 6, Vec::new()),
+        );
+        let removed = c.removed_by_retention(&end);
+        assert_eq!(removed[&TopicPartition::new("t", 0)], [0, 1, 2]);
+        let found = c.finish(9, &end, &|_| String::new());
+        let lost: Vec<&str> = found
+            .iter()
+            .filter(|v| v.invariant == "acked_writes_durable")
+            .map(|v| v.detail.as_str())
+            .collect();
+        assert_eq!(lost.len(), 1, "{found:?}");
+        assert!(lost[0].contains("at offset 4"), "{}", lost[0]);
+        // The read of offset 0 (removed since) is not judged a dirty read.
+        assert!(
+            !found.iter().any(|v| v.invariant == "reads_committed_only"),
+            "{found:?}"
+        );
     }
 
     #[test]

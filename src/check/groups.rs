@@ -76,6 +76,12 @@ pub struct GroupStats {
     pub generations: u64,
     /// Commits refused with ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID or FENCED_INSTANCE_ID.
     pub fenced_commits: u64,
+    /// Positions `auto.offset.reset` moved after OFFSET_OUT_OF_RANGE.
+    #[serde(default)]
+    pub offset_resets: u64,
+    /// Acknowledged records retention removed before the group processed them.
+    #[serde(default)]
+    pub removed_by_retention: u64,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -181,6 +187,8 @@ pub struct GroupChecker {
     first_reset: BTreeMap<(String, u32), u64>,
     /// Jumps of polls, judged against the final log.
     gaps: Vec<Gap>,
+    /// Per group: positions `auto.offset.reset` moved after OFFSET_OUT_OF_RANGE.
+    offset_resets: BTreeMap<String, u64>,
     violations: Vec<Violation>,
 }
 
@@ -304,6 +312,15 @@ impl GroupChecker {
                 let (found, requested_at) = match source {
                     PositionSource::Committed { requested_at } => (Some(*offset), *requested_at),
                     PositionSource::Reset { requested_at } => (None, *requested_at),
+                    PositionSource::OutOfRange { from } => {
+                        *self.offset_resets.entry(group.clone()).or_default() += 1;
+                        if offset < from {
+                            // auto.offset.reset moved the group back (a log
+                            // ending before its position): its commits may too.
+                            self.truncated.insert((group, *partition));
+                        }
+                        return;
+                    }
                     PositionSource::Truncation | PositionSource::Skipped => return,
                 };
                 let key = (group.clone(), *partition);
@@ -429,11 +446,14 @@ impl GroupChecker {
     /// Judges processing against the final logs at `at`; `acked` says
     /// whether a record id was acknowledged to its producer. Returns the
     /// violations found, online and now, and each group's figures.
+    /// `removed` gives, per partition, the acknowledged records retention
+    /// removed (below the final log start offset).
     pub fn finish(
         mut self,
         at: Nanos,
         end: &FinalState,
         acked: &dyn Fn(u64) -> bool,
+        removed: &BTreeMap<crate::protocol::TopicPartition, Vec<u64>>,
     ) -> (Vec<Violation>, Vec<GroupStats>) {
         let mut groups: BTreeMap<String, MemberOf> = BTreeMap::new();
         for m in self.members.iter().flatten() {
@@ -445,11 +465,9 @@ impl GroupChecker {
             };
             let tp = crate::protocol::TopicPartition::new(&member.topic, gap.partition);
             let skipped_nothing = end.logs.get(&tp).is_some_and(|log| {
-                let (ids, committed) = (log.ids(), log.committed_view());
                 (gap.from..gap.to).all(|o| {
-                    let o = o as usize;
-                    ids.get(o) == Some(&u64::MAX)
-                        || (member.read_committed && committed.get(o) == Some(&false))
+                    log.id_at(o) == Some(u64::MAX)
+                        || (member.read_committed && log.committed_at(o) == Some(false))
                 })
             });
             if !skipped_nothing {
@@ -464,19 +482,17 @@ impl GroupChecker {
                 for tp in end.logs.keys().filter(|tp| tp.topic == member.topic) {
                     // A read_committed group is never given what no
                     // transaction committed.
-                    let hidden = |offset: usize| {
+                    let hidden = |offset: u64| {
                         member.read_committed
                             && end
                                 .logs
                                 .get(tp)
-                                .is_some_and(|l| l.committed_view().get(offset) != Some(&true))
+                                .is_some_and(|l| l.committed_at(offset) != Some(true))
                     };
                     let missing: Vec<(u64, u64)> = end
-                        .ids(tp)
-                        .iter()
-                        .enumerate()
-                        .filter(|&(o, &id)| acked(id) && !seen.contains(id) && !hidden(o))
-                        .map(|(offset, &id)| (offset as u64, id))
+                        .offsets_and_ids(tp)
+                        .into_iter()
+                        .filter(|&(o, id)| acked(id) && !seen.contains(id) && !hidden(o))
                         .collect();
                     let Some(&(first_offset, first_id)) = missing.first() else {
                         continue;
@@ -527,6 +543,13 @@ impl GroupChecker {
             };
             let mut twice = Vec::new();
             s.processed = seen.total;
+            s.offset_resets = self.offset_resets.get(group).copied().unwrap_or(0);
+            s.removed_by_retention = removed
+                .iter()
+                .filter(|(tp, _)| tp.topic == member.topic)
+                .flat_map(|(_, ids)| ids)
+                .filter(|&&id| !seen.contains(id))
+                .count() as u64;
             for (id, p) in seen.repeated() {
                 s.duplicates += 1;
                 let cause = self.cause(&p);
@@ -675,11 +698,11 @@ mod tests {
                 };
                 batches.push(Arc::new(batch.stamped(offset, 0)));
             }
-            let log = FinalLog::new(batches, 10, Vec::new());
+            let log = FinalLog::new(batches, 0, 10, Vec::new());
             let end = FinalState {
                 logs: [(TopicPartition::new("t", 0), log)].into_iter().collect(),
             };
-            let (violations, _) = c.clone().finish(10, &end, &|_| true);
+            let (violations, _) = c.clone().finish(10, &end, &|_| true, &BTreeMap::new());
             violations.iter().any(|v| v.invariant == "no_poll_skip")
         };
         assert!(skipped(false));
@@ -730,6 +753,7 @@ mod tests {
                 .collect();
             let log = FinalLog::new(
                 vec![Arc::new(RecordBatch::of(0, 0, (-1, -1, -1), &records))],
+                0,
                 ids.len() as u64,
                 Vec::new(),
             );
@@ -748,7 +772,7 @@ mod tests {
         c.observe(1, 0, &processed(&ids[..2]));
         c.observe(2, 0, &ConsumerObs::Started);
         c.observe(3, 1, &processed(&ids[1..2]));
-        let (violations, stats) = c.finish(10, &end(&ids), &|_| true);
+        let (violations, stats) = c.finish(10, &end(&ids), &|_| true, &BTreeMap::new());
         assert_eq!(violations.len(), 1, "{violations:?}");
         assert_eq!(violations[0].invariant, "processed_at_least_once");
         assert_eq!(stats[0].duplicates, 1);
@@ -762,7 +786,7 @@ mod tests {
         let mut c = checker(Processing::AtMostOnce);
         c.observe(1, 0, &processed(&ids[..2]));
         c.observe(3, 1, &processed(&ids[1..2]));
-        let (violations, _) = c.finish(10, &end(&ids), &|_| true);
+        let (violations, _) = c.finish(10, &end(&ids), &|_| true, &BTreeMap::new());
         let names: Vec<&str> = violations.iter().map(|v| v.invariant.as_str()).collect();
         assert_eq!(names, vec!["processed_at_most_once"]);
     }

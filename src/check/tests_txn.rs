@@ -37,7 +37,7 @@ fn log(txns: &[(&[u64], bool)]) -> FinalState {
     FinalState {
         logs: [(
             TopicPartition::new("t", 0),
-            FinalLog::new(batches, offset, Vec::new()),
+            FinalLog::new(batches, 0, offset, Vec::new()),
         )]
         .into_iter()
         .collect(),

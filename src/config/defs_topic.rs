@@ -16,6 +16,10 @@ pub(crate) static TOPIC: &[D] = &[
     D::long(T, "flush.messages", 1, Some(L), "Messages appended before the partition's log is fsynced.").synonym("log.flush.interval.messages"),
     D::long(T, "flush.ms", 0, Some(L), "Longest a message stays unflushed.").synonym("log.flush.interval.ms"),
     D::int(T, "segment.bytes", 14, Some(1073741824), "Size of a log segment file.").synonym("log.segment.bytes"),
+    D::long(T, "segment.ms", 1, Some(604800000), "Roll a new segment when an append's timestamp is this far past the active segment's first.").synonym("log.roll.ms"),
+    D::long(T, "retention.ms", -1, Some(604800000), "Delete segments whose newest record is older than this (-1: never).").synonym("log.retention.ms"),
+    D::long(T, "retention.bytes", -1, Some(-1), "Delete the oldest segments while a partition's log is larger than this (-1: no limit).").synonym("log.retention.bytes"),
+    D::long(T, "file.delete.delay.ms", 0, Some(60000), "How long a deleted segment's file stays, renamed .deleted, before it is removed.").synonym("log.segment.delete.delay.ms"),
     D::one_of(T, "compression.type", &["uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"], "producer", "Codec the partition's batches are stored with; producer keeps each producer's.").synonym("compression.type"),
     D::int(T, "compression.gzip.level", -1, Some(-1), "gzip level when compression.type is gzip: 1..9, or -1 (6).").max(9).synonym("compression.gzip.level"),
     D::int(T, "compression.lz4.level", 1, Some(9), "lz4 level when compression.type is lz4.").max(17).synonym("compression.lz4.level"),
@@ -27,11 +31,9 @@ pub(crate) static TOPIC: &[D] = &[
 /// A scenario that sets one is refused, so that no setting is silently ignored.
 #[rustfmt::skip]
 pub(crate) static TOPIC_NOT_SIMULATED: &[(&str, &str)] = &[
-    ("segment.ms", "segments roll only by segment.bytes (log.segment.bytes) so far"),
-    ("retention.ms", "retention is not simulated yet: logs keep every record (a run lasts minutes; Kafka's default keeps 7 days)"),
-    ("retention.bytes", "retention is not simulated yet: logs keep every record (a run lasts minutes; Kafka's default keeps 7 days)"),
     ("delete.retention.ms", "the log cleaner (compaction) is not simulated yet"),
     ("min.compaction.lag.ms", "the log cleaner (compaction) is not simulated yet"),
+    ("segment.jitter.ms", "segments roll without jitter (Kafka's default, 0)"),
     ("max.message.bytes", "batch sizes are not checked against a limit"),
     ("message.timestamp.type", "records carry their CreateTime"),
 ];

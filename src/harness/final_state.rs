@@ -1,6 +1,7 @@
 //! What the logs hold after the settle phase: the final read of every
-//! partition from its leader (records below the high watermark, as a consumer
-//! reading from the start would get them) and each in-sync replica's copy.
+//! partition from its leader (records from the log start offset below the
+//! high watermark, as a consumer reading from the start would get them) and
+//! each in-sync replica's copy.
 
 use std::sync::Arc;
 
@@ -29,7 +30,8 @@ pub(super) fn broker<'a>(
     }
 }
 
-/// The batches of `tp` on broker `id` below `upto` (shared with its log).
+/// The batches of `tp` on broker `id` from its log start offset below
+/// `upto` (shared with its log).
 fn batches(
     sim: &Sim<ClusterNode>,
     topology: &Topology,
@@ -38,7 +40,7 @@ fn batches(
     upto: u64,
 ) -> Option<Vec<Arc<RecordBatch>>> {
     let p = broker(sim, topology, id)?.replica_manager().partition(tp)?;
-    Some(p.log.read(0, upto, usize::MAX))
+    Some(p.log.read_all(p.log.log_start_offset(), upto))
 }
 
 /// The final state of every partition with a running leader in `image`.
@@ -53,11 +55,11 @@ pub fn collect(sim: &Sim<ClusterNode>, topology: &Topology, image: &MetadataImag
             let Some(leader) = reg.leader else {
                 continue;
             };
-            let Some(hw) = broker(sim, topology, leader)
+            let Some((start, hw)) = broker(sim, topology, leader)
                 .map(|b| b.replica_manager())
                 .and_then(|r| r.partition(&tp))
                 .filter(|p| p.is_leader())
-                .map(|p| p.log.high_watermark())
+                .map(|p| (p.log.log_start_offset(), p.log.high_watermark()))
             else {
                 continue;
             };
@@ -72,7 +74,7 @@ pub fn collect(sim: &Sim<ClusterNode>, topology: &Topology, image: &MetadataImag
                 .collect();
             state
                 .logs
-                .insert(tp, FinalLog::new(leader_batches, hw, replicas));
+                .insert(tp, FinalLog::new(leader_batches, start, hw, replicas));
         }
     }
     state

@@ -41,6 +41,13 @@ pub enum What {
         /// Records removed.
         records: u64,
     },
+    /// Retention deleted the oldest segments of a broker's replica.
+    SegmentsDeleted {
+        /// How many segments went.
+        segments: u32,
+        /// The replica's log start offset after.
+        log_start_offset: u64,
+    },
     /// A broker booted and recovered the partition's log from its disk.
     Recovered {
         /// What the disk gave back.
@@ -145,6 +152,16 @@ impl Event {
                 format!(
                     "truncated {part} to offset {to_offset} ({records} records removed{erased})"
                 )
+            }
+            What::SegmentsDeleted {
+                segments,
+                log_start_offset,
+            } => {
+                let removed = match offset {
+                    Some(o) if o < *log_start_offset => format!(", removing offset {o}"),
+                    _ => String::new(),
+                };
+                format!("deleted {segments} segment(s) of {part} by retention: log start offset {log_start_offset}{removed}")
             }
             What::Recovered { log_end_offset } => {
                 let lost = match offset {

@@ -12,6 +12,8 @@ use super::node::ClusterNode;
 use super::topology::{Role, Topology};
 use super::{consumer_spec, producer_setup};
 use crate::check::{self, Violation};
+use crate::client::consumer::OffsetReset;
+use crate::errors::Errors;
 use crate::metadata::MetadataImage;
 use crate::protocol::TopicPartition;
 use crate::report::groups::DescribedGroup;
@@ -193,6 +195,20 @@ pub fn data_available(
             .or_insert_with(|| (topic.as_str(), BTreeSet::new()));
         if !c.is_stopped() {
             entry.1.extend(c.positions().keys());
+        }
+        if let Some(error) = c.fatal_error() {
+            let why = match (error, c.config().auto_offset_reset) {
+                (Errors::OffsetOutOfRange, OffsetReset::None) => {
+                    " (auto.offset.reset = none: its position was out of range or it had none)"
+                }
+                _ => "",
+            };
+            problems.push(format!(
+                "{} stopped for good on {}{why}: the application got the error",
+                sim.name(id),
+                error.name()
+            ));
+            continue;
         }
         for (partition, position) in c.positions() {
             let tp = TopicPartition::new(topic, partition);

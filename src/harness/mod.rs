@@ -117,6 +117,10 @@ pub struct TestMutations {
     /// Transaction coordinator bug: markers are never sent (every
     /// transaction hangs in PrepareCommit or PrepareAbort).
     pub drop_txn_markers: bool,
+    /// Broker bug: a fetch below the log start offset is served from the
+    /// first record left instead of answered OFFSET_OUT_OF_RANGE (readers
+    /// skip what retention removed without knowing).
+    pub serve_below_log_start: bool,
     /// Harness bug: halfway through the run every node is poked in the
     /// iteration order of a std `HashMap` (randomly keyed per map), so the
     /// same seed runs differently: the nondeterminism `explore --recheck`
@@ -140,6 +144,10 @@ pub struct Stats {
     pub records_acked: u64,
     /// Records consumers received.
     pub records_consumed: u64,
+    /// Acknowledged records retention removed (below the final log start offsets).
+    pub records_removed_by_retention: u64,
+    /// Consumer positions `auto.offset.reset` moved after OFFSET_OUT_OF_RANGE.
+    pub offset_resets: u64,
     /// Per producer (by index): acknowledgements received in each simulated second.
     pub acks_per_second: Vec<Vec<u64>>,
     /// Per consumer group: processing figures (duplicates and why).

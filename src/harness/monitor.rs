@@ -154,6 +154,17 @@ impl Monitor {
                             records: *records,
                         },
                     ),
+                    BrokerObs::SegmentsDeleted {
+                        partition,
+                        segments,
+                        log_start_offset,
+                    } => (
+                        partition,
+                        What::SegmentsDeleted {
+                            segments: *segments,
+                            log_start_offset: *log_start_offset,
+                        },
+                    ),
                     BrokerObs::Recovered {
                         partition,
                         log_end_offset,

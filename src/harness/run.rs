@@ -428,13 +428,16 @@ impl Run {
             .unwrap_or_default();
         let described_groups =
             final_state::groups(&sim, &topology, &group_names(scenario), &end_state);
+        let removed = data.removed_by_retention(&end_state);
         let (group_violations, group_stats) =
-            groups.finish(end, &end_state, &|id| data.is_acked(id));
+            groups.finish(end, &end_state, &|id| data.is_acked(id), &removed);
         violations.extend(group_violations);
         let stats = Stats {
             records_sent: data.sent_count,
             records_acked: data.acked,
             records_consumed: data.consumed_count,
+            records_removed_by_retention: removed.values().map(|ids| ids.len() as u64).sum(),
+            offset_resets: group_stats.iter().map(|g| g.offset_resets).sum(),
             acks_per_second: data.acks_per_second.clone(),
             groups: group_stats,
         };

@@ -96,6 +96,15 @@ pub fn broker_config(scenario: &Scenario) -> BrokerConfig {
             "log.flush.offset.checkpoint.interval.ms",
             d.recovery_checkpoint_interval_ms,
         ),
+        retention_check_interval_ms: int(
+            "log.retention.check.interval.ms",
+            d.retention_check_interval_ms,
+        )
+        .max(1),
+        log_start_offset_checkpoint_interval_ms: int(
+            "log.flush.start.offset.checkpoint.interval.ms",
+            d.log_start_offset_checkpoint_interval_ms,
+        ),
         min_insync_replicas: int("min.insync.replicas", 1) as usize,
         truncation: scenario.protocol.truncation,
         log: LogConfig {
@@ -106,6 +115,15 @@ pub fn broker_config(scenario: &Scenario) -> BrokerConfig {
             ),
             flush_interval_ms: int("log.flush.interval.ms", d.log.flush_interval_ms),
             compression: log_compression(configs),
+            segment_ms: int("log.roll.ms", d.log.segment_ms).max(1),
+            retention_ms: configs
+                .get_i64("log.retention.ms")
+                .unwrap_or(d.log.retention_ms),
+            retention_bytes: configs
+                .get_i64("log.retention.bytes")
+                .unwrap_or(d.log.retention_bytes),
+            file_delete_delay_ms: int("log.segment.delete.delay.ms", d.log.file_delete_delay_ms),
+            delete_policy: true,
             trust_epoch_checkpoint: false,
             contracts: true,
         },
@@ -122,6 +140,7 @@ pub fn broker_config(scenario: &Scenario) -> BrokerConfig {
         forget_offsets_on_load: false,
         commit_aborted_transactions: false,
         drop_txn_markers: false,
+        serve_below_log_start: false,
         transaction_state_log_num_partitions: int(
             "transaction.state.log.num.partitions",
             u64::from(d.transaction_state_log_num_partitions),

@@ -87,6 +87,25 @@ pub struct LogConfig {
     pub flush_interval_ms: u64,
     /// `compression.type` and the codecs' levels.
     pub compression: LogCompression,
+    /// `log.roll.ms` (`segment.ms`): roll a new segment when an append's
+    /// largest timestamp is this far past the first batch of the active
+    /// segment. Default 7 days.
+    pub segment_ms: u64,
+    /// `log.retention.ms` (`retention.ms`): segments whose largest
+    /// timestamp is older than this are deleted; negative keeps them
+    /// forever. Default 7 days.
+    pub retention_ms: i64,
+    /// `log.retention.bytes` (`retention.bytes`): the oldest segments go
+    /// while the log is larger than this; negative (the default, -1): no
+    /// size limit.
+    pub retention_bytes: i64,
+    /// `log.segment.delete.delay.ms` (`file.delete.delay.ms`): how long a
+    /// deleted segment's file stays, renamed `.deleted`, before it is
+    /// removed. Default 60000.
+    pub file_delete_delay_ms: u64,
+    /// `cleanup.policy` holds `delete`: time and size retention apply (the
+    /// default). Segments below the log start offset go either way.
+    pub delete_policy: bool,
     /// Test-only mutation: recovery trusts the leader-epoch checkpoint even
     /// where the batches on disk contradict it.
     pub trust_epoch_checkpoint: bool,
@@ -98,19 +117,34 @@ pub struct LogConfig {
 
 impl LogConfig {
     /// The config of a topic's logs: these (the broker's) under the topic's
-    /// overrides (`segment.bytes`, `flush.messages`, `flush.ms`,
-    /// `compression.type`, `compression.*.level`), as Kafka's `LogConfig`
-    /// merges a topic's configs over the broker defaults.
+    /// overrides (`segment.bytes`, `segment.ms`, `flush.messages`,
+    /// `flush.ms`, `retention.ms`, `retention.bytes`,
+    /// `file.delete.delay.ms`, `cleanup.policy`, `compression.type`,
+    /// `compression.*.level`), as Kafka's `LogConfig` merges a topic's
+    /// configs over the broker defaults.
     pub fn with_overrides(self, get: impl Fn(&str) -> Option<String>) -> Self {
         let number = |name: &str, current: u64| {
             get(name)
                 .and_then(|v| v.parse::<u64>().ok())
                 .unwrap_or(current)
         };
+        let signed = |name: &str, current: i64| {
+            get(name)
+                .and_then(|v| v.parse::<i64>().ok())
+                .unwrap_or(current)
+        };
+        let delete_policy = get("cleanup.policy").map_or(self.delete_policy, |v| {
+            v.split(',').any(|p| p.trim() == "delete")
+        });
         Self {
             segment_bytes: number("segment.bytes", self.segment_bytes),
+            segment_ms: number("segment.ms", self.segment_ms),
             flush_interval_messages: number("flush.messages", self.flush_interval_messages),
             flush_interval_ms: number("flush.ms", self.flush_interval_ms),
+            retention_ms: signed("retention.ms", self.retention_ms),
+            retention_bytes: signed("retention.bytes", self.retention_bytes),
+            file_delete_delay_ms: number("file.delete.delay.ms", self.file_delete_delay_ms),
+            delete_policy,
             compression: self.compression.with_overrides(&get),
             ..self
         }
@@ -124,6 +158,11 @@ impl Default for LogConfig {
             flush_interval_messages: i64::MAX as u64,
             flush_interval_ms: i64::MAX as u64,
             compression: LogCompression::default(),
+            segment_ms: 7 * 24 * 3_600_000,
+            retention_ms: 7 * 24 * 3_600_000,
+            retention_bytes: -1,
+            file_delete_delay_ms: 60_000,
+            delete_policy: true,
             trust_epoch_checkpoint: false,
             contracts: true,
         }

@@ -29,13 +29,15 @@
 //!   rejects it with `RecordBatchTooLargeException`).
 //!
 //! Batches may be compressed ([`Compression`]: gzip, snappy, lz4, zstd
-//! through the real codecs).
+//! through the real codecs). Segments roll by `segment.bytes` and
+//! `segment.ms` (without jitter); retention ([`UnifiedLog::delete_old_segments`])
+//! deletes whole segments by `retention.ms` and `retention.bytes`, moves the
+//! log start offset and renames the files `.deleted` for the host to remove
+//! after `file.delete.delay.ms`.
 //!
-//! Not modelled: record
-//! headers, offset/time/transaction indexes, producer state snapshots,
-//! retention and log start offsets above 0, compaction, time-based rolls,
-//! asynchronous segment deletion (`.deleted` files: segments are removed at
-//! once), remote storage.
+//! Not modelled: record headers, offset/time/transaction indexes (the
+//! segment keeps what they give), producer state snapshots, compaction,
+//! remote storage.
 
 mod batch;
 mod checkpoint_file;
@@ -44,6 +46,7 @@ mod compression;
 mod config;
 mod leader_epoch;
 mod recovery;
+mod retention;
 mod segment;
 mod unified_log;
 
@@ -53,6 +56,8 @@ mod tests;
 mod tests_compression;
 #[cfg(test)]
 mod tests_control;
+#[cfg(test)]
+mod tests_retention;
 
 pub use ::crc32c::crc32c;
 pub use batch::{
@@ -66,5 +71,6 @@ pub use compression::{decompress, Compression, CompressionType};
 pub use config::{LogCompression, LogConfig};
 pub use leader_epoch::{EpochEntry, LeaderEpochFileCache, UNDEFINED_EPOCH};
 pub use recovery::{RecoveryReport, RecoveryStop};
+pub use retention::{deleted_file_name, DeletionReason, RetentionOutcome};
 pub use segment::{parse_segment_file_name, segment_file_name, LogSegment, ScanStop};
 pub use unified_log::{AppendError, UnifiedLog};

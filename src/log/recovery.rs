@@ -1,7 +1,8 @@
 //! Rebuilding a log from its directory after a restart (Kafka's `LogLoader`
 //! recovering after an unclean shutdown).
 //!
-//! Segments are read in base-offset order. The log ends at the first torn
+//! Segments are read in base-offset order, from the first one on disk (the
+//! log start offset after retention). The log ends at the first torn
 //! batch, corrupt batch or offset gap (a segment not starting where the
 //! previous one ended counts as a gap): that segment is cut there and every
 //! later segment is removed. Unlike Kafka, which only re-reads segments
@@ -89,7 +90,10 @@ impl UnifiedLog {
                 segment_files.insert(base, (name, bytes));
             } else if *name == checkpoint_path {
                 checkpoint = Some(bytes);
-            } else if *name == checkpoint_tmp {
+            } else if *name == checkpoint_tmp || name.ends_with(".deleted") {
+                // A checkpoint's temp file, or a segment retention deleted
+                // whose file was not removed yet (Kafka's LogLoader removes
+                // both at startup).
                 out.push(Effect::Remove {
                     file: name.clone().into(),
                 });
@@ -98,7 +102,8 @@ impl UnifiedLog {
 
         let mut report = RecoveryReport::default();
         let mut segments: Vec<LogSegment> = Vec::new();
-        let mut expected = 0u64;
+        let first_base = segment_files.keys().next().copied().unwrap_or(0);
+        let mut expected = first_base;
         for (base, (name, bytes)) in segment_files {
             if report.stop.is_some() {
                 remove_segment(name, bytes, &mut report, out);
@@ -200,12 +205,15 @@ impl UnifiedLog {
         report.log_end_offset = log_end_offset;
         report.epoch_checkpoint_rewritten = rewrite;
         let recovery_point = recovery_point.min(log_end_offset);
+        let log_start_offset = segments[0].base_offset();
         let log = UnifiedLog {
             dir: dir.to_owned(),
             config,
             segments,
+            log_start_offset,
+            deleted_files: Vec::new(),
             epoch_cache,
-            high_watermark: 0,
+            high_watermark: log_start_offset,
             recovery_point,
             flush_requested: recovery_point,
             last_flush_ms: None,
@@ -215,6 +223,20 @@ impl UnifiedLog {
             log.assert_contracts();
         }
         log
+    }
+}
+
+impl UnifiedLog {
+    /// Takes the log start offset of `log-start-offset-checkpoint` after
+    /// recovery: the larger of it and the first segment's base offset,
+    /// at most the log end offset (Kafka's `LogLoader`); the epoch cache
+    /// drops what lies below it and the high watermark is at least it.
+    pub fn restore_log_start_offset(&mut self, checkpointed: u64, out: &mut Vec<Effect>) {
+        let start = checkpointed
+            .max(self.segments[0].base_offset())
+            .min(self.log_end_offset());
+        self.high_watermark = self.high_watermark.max(start);
+        self.maybe_increment_log_start_offset(start, out);
     }
 }
 

@@ -3,7 +3,9 @@
 //! `base_offset` on, mirrored in memory.
 //!
 //! Offset and time indexes are not modelled: lookups search the in-memory
-//! batch list, which is what an index makes fast in Kafka.
+//! batch list, which is what an index makes fast in Kafka. What the time
+//! index gives Kafka's retention and rolling, the segment keeps itself: the
+//! largest timestamp, and the first batch's (the roll clock of `segment.ms`).
 
 use std::sync::Arc;
 
@@ -55,6 +57,13 @@ pub struct LogSegment {
     /// The offset after each batch: what an offset index makes fast.
     ends: Vec<u64>,
     size: u64,
+    /// The first batch's largest timestamp (Kafka's `rollingBasedTimestamp`).
+    rolling_timestamp: Option<u64>,
+    /// The largest record timestamp (Kafka's `maxTimestampSoFar`).
+    max_timestamp: Option<u64>,
+    /// When the segment was created (stands for the file's last-modified
+    /// time of an empty segment); 0 for one read back from disk.
+    created_ms: u64,
 }
 
 impl LogSegment {
@@ -67,6 +76,17 @@ impl LogSegment {
             positions: Vec::new(),
             ends: Vec::new(),
             size: 0,
+            rolling_timestamp: None,
+            max_timestamp: None,
+            created_ms: 0,
+        }
+    }
+
+    /// An empty segment starting at `base_offset`, created at `now_ms`.
+    pub(crate) fn created(dir: &str, base_offset: u64, now_ms: u64) -> Self {
+        Self {
+            created_ms: now_ms,
+            ..Self::new(dir, base_offset)
         }
     }
 
@@ -132,6 +152,28 @@ impl LogSegment {
         (i < self.batches.len()).then_some(i)
     }
 
+    /// Kafka's `largestTimestamp`: the largest record timestamp, or for an
+    /// empty segment when it was created (the file's last-modified time).
+    pub fn largest_timestamp(&self) -> u64 {
+        self.max_timestamp.unwrap_or(self.created_ms)
+    }
+
+    /// Kafka's `timeWaitedForRoll`: how far `timestamp` (an append's
+    /// largest) is past the first batch's timestamp; 0 when empty.
+    pub fn time_waited_for_roll(&self, timestamp: u64) -> u64 {
+        self.rolling_timestamp
+            .map_or(0, |first| timestamp.saturating_sub(first))
+    }
+
+    /// Records it holds (the offsets its batches cover).
+    pub fn offsets(&self) -> u64 {
+        self.next_offset()
+            - self
+                .batches
+                .first()
+                .map_or(self.base_offset, |b| b.base_offset)
+    }
+
     /// Byte position of batch `index` in the file.
     pub fn position(&self, index: usize) -> u64 {
         self.positions.get(index).copied().unwrap_or(self.size)
@@ -146,6 +188,9 @@ impl LogSegment {
     }
 
     fn push(&mut self, batch: Arc<RecordBatch>, size: u64) {
+        let ts = batch.max_timestamp();
+        self.rolling_timestamp.get_or_insert(ts);
+        self.max_timestamp = Some(self.max_timestamp.map_or(ts, |m| m.max(ts)));
         self.positions.push(self.size);
         self.ends.push(batch.next_offset());
         self.size += size;
@@ -182,6 +227,10 @@ impl LogSegment {
         self.positions.truncate(index);
         self.ends.truncate(index);
         self.size = position;
+        self.max_timestamp = self.batches.iter().map(|b| b.max_timestamp()).max();
+        if self.batches.is_empty() {
+            self.rolling_timestamp = None;
+        }
         out.push(Effect::Truncate {
             file: self.file.clone(),
             len: position,

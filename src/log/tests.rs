@@ -964,25 +964,22 @@ fn offset_gaps_end_the_log() {
         log.segments().len() - 1
     );
 
-    // No first segment at all: everything goes, an empty log starts at 0.
+    // No first segment (retention deleted it): the log starts at the next
+    // segment's base offset and keeps every later record, as Kafka's
+    // LogLoader reads whatever segments the directory holds.
     let mut headless = disk.copy();
     headless.files.remove(&segment_file_name(DIR, 0));
-    let (recovered, repairs) = headless.recover(small_segments(), 0);
-    assert_eq!(recovered.log_end_offset(), 0);
-    assert_eq!(
-        recovered.segment_files().collect::<Vec<_>>(),
-        ["orders-0/00000000000000000000.log"]
-    );
-    assert!(repairs.contains(&Effect::Write {
-        file: segment_file_name(DIR, 0).into(),
-        offset: 0,
-        bytes: sim::Blob::empty()
-    }));
-    assert!(recovered.epoch_cache().is_empty());
-    assert_eq!(
-        headless.files[&leader_epoch_checkpoint_file(DIR)],
-        b"0\n0\n"
-    );
+    let (recovered, _) = headless.recover(small_segments(), 0);
+    let second = log.segments()[1].base_offset();
+    assert_eq!(recovered.log_start_offset(), second);
+    assert_eq!(recovered.segments()[0].base_offset(), second);
+    assert_eq!(recovered.log_end_offset(), log.log_end_offset());
+    assert!(recovered.recovery_report().stop.is_none());
+    assert!(recovered
+        .epoch_cache()
+        .entries()
+        .iter()
+        .all(|e| e.start_offset >= second));
 }
 
 #[test]

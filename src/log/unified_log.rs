@@ -12,7 +12,7 @@ use super::config::LogConfig;
 use super::leader_epoch::LeaderEpochFileCache;
 use super::recovery::RecoveryReport;
 use super::segment::LogSegment;
-use crate::node::{Effect, FSYNC_UNTRACKED};
+use crate::node::{Effect, FileName, FSYNC_UNTRACKED};
 
 /// Why a follower append was refused.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, thiserror::Error)]
@@ -30,14 +30,21 @@ pub enum AppendError {
 /// A partition replica's log in directory `dir` (e.g. `orders-0`).
 ///
 /// Invariants: at least one segment; segments are contiguous (each starts
-/// where the previous ends) and the first starts at offset 0 (the log start
-/// offset; retention is not modelled); `high_watermark` and
-/// `recovery_point` are at most the log end offset.
+/// where the previous ends); the log start offset lies between the first
+/// segment's base offset and the log end offset (a follower may learn a
+/// start above its first segment before retention deletes it); the
+/// high watermark lies between the log start and end offsets, and the
+/// recovery point is at most the log end offset.
 #[derive(Clone)]
 pub struct UnifiedLog {
     pub(super) dir: String,
     pub(super) config: LogConfig,
     pub(super) segments: Vec<LogSegment>,
+    /// The first offset a reader may fetch (Kafka's `logStartOffset`).
+    pub(super) log_start_offset: u64,
+    /// Segment files renamed `.deleted`, for the host to remove after
+    /// `file.delete.delay.ms` (see [`UnifiedLog::take_deleted_files`]).
+    pub(super) deleted_files: Vec<FileName>,
     pub(super) epoch_cache: LeaderEpochFileCache,
     pub(super) high_watermark: u64,
     pub(super) recovery_point: u64,
@@ -53,6 +60,7 @@ impl fmt::Debug for UnifiedLog {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("UnifiedLog")
             .field("dir", &self.dir)
+            .field("log_start_offset", &self.log_start_offset)
             .field("log_end_offset", &self.log_end_offset())
             .field("high_watermark", &self.high_watermark)
             .field("recovery_point", &self.recovery_point)
@@ -79,9 +87,10 @@ impl UnifiedLog {
         self.config = config;
     }
 
-    /// First offset in the log: always 0 (no retention or deleteRecords).
+    /// The first offset a reader may fetch: raised by retention (segments
+    /// deleted) and, on a follower, by its leader's.
     pub fn log_start_offset(&self) -> u64 {
-        0
+        self.log_start_offset
     }
 
     /// The offset the next record gets.
@@ -254,7 +263,12 @@ impl UnifiedLog {
         // Kafka starts the flush clock when the log is created; this model
         // has no clock then and starts it at the first append.
         self.last_flush_ms.get_or_insert(now_ms);
-        self.maybe_roll(batch.size_in_bytes() as u64, now_ms, out);
+        self.maybe_roll(
+            batch.size_in_bytes() as u64,
+            batch.max_timestamp(),
+            now_ms,
+            out,
+        );
         self.assign_epoch_start_offset(batch.partition_leader_epoch, batch.base_offset, out);
         self.active_mut().append(batch, out);
         self.maybe_flush(now_ms, out);
@@ -264,18 +278,29 @@ impl UnifiedLog {
     }
 
     /// Rolls a new segment at the log end offset when `size` more bytes would
-    /// take the active segment past `segment_bytes` (Kafka's `maybeRoll`; an
-    /// empty segment is never rolled, so a batch larger than
-    /// `segment_bytes` gets a segment of its own). Like Kafka, the roll
-    /// flushes everything below the new segment.
-    fn maybe_roll(&mut self, size: u64, now_ms: u64, out: &mut Vec<Effect>) {
+    /// take the active segment past `segment_bytes`, or when the batch's
+    /// largest `timestamp` is more than `segment_ms` past the active
+    /// segment's first batch (Kafka's `LogSegment.shouldRoll`, without
+    /// jitter; an empty segment is never rolled, so a batch larger than
+    /// `segment_bytes` gets a segment of its own).
+    fn maybe_roll(&mut self, size: u64, timestamp: u64, now_ms: u64, out: &mut Vec<Effect>) {
         let active = self.active();
-        if active.size() == 0 || active.size().saturating_add(size) <= self.config.segment_bytes {
+        if active.size() == 0 {
             return;
         }
+        let full = active.size().saturating_add(size) > self.config.segment_bytes;
+        let old = active.time_waited_for_roll(timestamp) > self.config.segment_ms;
+        if full || old {
+            self.roll(now_ms, out);
+        }
+    }
+
+    /// Starts a new active segment at the log end offset (Kafka's `roll`);
+    /// like Kafka, it flushes everything below the new segment.
+    pub(super) fn roll(&mut self, now_ms: u64, out: &mut Vec<Effect>) {
         let base = self.log_end_offset();
         self.flush_upto(base, now_ms, out);
-        let segment = LogSegment::new(&self.dir, base);
+        let segment = LogSegment::created(&self.dir, base, now_ms);
         self.segments.push(segment);
     }
 
@@ -414,6 +439,17 @@ impl UnifiedLog {
         segment.batches()[start..end].to_vec()
     }
 
+    /// Every batch holding offsets from `from_offset` below `max_offset`,
+    /// across segments (a whole-log read, as a consumer reading from
+    /// `from_offset` to the end would get them over many fetches).
+    pub fn read_all(&self, from_offset: u64, max_offset: u64) -> Vec<Arc<RecordBatch>> {
+        self.batches()
+            .skip_while(|b| b.next_offset() <= from_offset)
+            .take_while(|b| b.base_offset < max_offset && b.next_offset() <= max_offset)
+            .cloned()
+            .collect()
+    }
+
     /// Removes every record at and above `offset` (Kafka's `truncateTo`).
     /// Truncation happens at batch boundaries: when `offset` falls inside a
     /// batch, that whole batch goes too and the log ends at its base offset.
@@ -435,6 +471,12 @@ impl UnifiedLog {
         let target = self
             .batch_containing(offset)
             .map_or(offset, |b| b.base_offset);
+        if target < self.segments[0].base_offset() {
+            // Kafka's truncateTo below the first segment: start afresh there.
+            self.truncate_fully_and_start_at(target, self.last_flush_ms.unwrap_or(0), out);
+            return true;
+        }
+        self.log_start_offset = self.log_start_offset.min(target);
         while self.segments.len() > 1 && self.active().base_offset() > target {
             if let Some(segment) = self.segments.pop() {
                 out.push(Effect::Remove {
@@ -467,7 +509,14 @@ impl UnifiedLog {
             "{}: a log without segments",
             self.dir
         );
-        let mut expected = self.log_start_offset();
+        let mut expected = self.segments[0].base_offset();
+        assert!(
+            expected <= self.log_start_offset && self.log_start_offset <= self.log_end_offset(),
+            "{}: log start offset {} outside [{expected}, {}]",
+            self.dir,
+            self.log_start_offset,
+            self.log_end_offset()
+        );
         for s in &self.segments {
             assert_eq!(
                 s.base_offset(),
@@ -496,6 +545,13 @@ impl UnifiedLog {
     /// where the one before it ends.
     fn assert_tail_contracts(&self) {
         let leo = self.log_end_offset();
+        assert!(
+            self.log_start_offset <= self.high_watermark,
+            "{}: high watermark {} below the log start offset {}",
+            self.dir,
+            self.high_watermark,
+            self.log_start_offset
+        );
         assert!(
             self.high_watermark <= leo,
             "{}: high watermark {} past the log end offset {leo}",

@@ -120,6 +120,8 @@ pub struct FetchedPartition {
     pub error: Option<Errors>,
     /// The leader's high watermark.
     pub high_watermark: u64,
+    /// The leader's log start offset.
+    pub log_start_offset: u64,
     /// The leader's log end offset.
     pub log_end_offset: u64,
     /// The leader's last stable offset.

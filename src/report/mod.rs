@@ -56,6 +56,12 @@ pub struct StatsJson {
     pub records_acked: u64,
     /// Records consumers received.
     pub records_consumed: u64,
+    /// Acknowledged records retention removed (below the final log start offsets).
+    #[serde(default)]
+    pub records_removed_by_retention: u64,
+    /// Consumer positions `auto.offset.reset` moved after OFFSET_OUT_OF_RANGE.
+    #[serde(default)]
+    pub offset_resets: u64,
     /// Per consumer group: processing figures (duplicates and why).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub groups: Vec<crate::check::groups::GroupStats>,
@@ -130,6 +136,8 @@ impl Summary {
                 records_sent: outcome.stats.records_sent,
                 records_acked: outcome.stats.records_acked,
                 records_consumed: outcome.stats.records_consumed,
+                records_removed_by_retention: outcome.stats.records_removed_by_retention,
+                offset_resets: outcome.stats.offset_resets,
                 groups: outcome.stats.groups.clone(),
             },
             faults: outcome

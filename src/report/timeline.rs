@@ -91,6 +91,12 @@ pub fn lines(outcome: &Outcome) -> Vec<Line> {
             What::Recovered { log_end_offset } => {
                 format!("recovered {part} from its disk to log end offset {log_end_offset}")
             }
+            What::SegmentsDeleted {
+                segments,
+                log_start_offset,
+            } => format!(
+                "deleted {segments} segment(s) of {part} by retention: log start offset {log_start_offset}"
+            ),
             _ => continue,
         };
         out.push(Line {

@@ -5,7 +5,8 @@
 //! An incremental fetch reads every partition of its session, as Kafka's
 //! `IncrementalFetchContext.foreachPartition` does, so every follower
 //! position is recorded; the answer of a partition the session leaves out
-//! (no records, no error, a high watermark already told) is not built.
+//! (no records, no error, a high watermark and log start offset already
+//! told) is not built.
 
 use sim::MILLIS;
 
@@ -210,7 +211,12 @@ impl Reader<'_> {
     fn read<'r>(
         &self,
         hosted: &mut TpMap<Partition>,
-        reads: impl Iterator<Item = (&'r FetchPartition, Option<u64>)>,
+        reads: impl Iterator<
+            Item = (
+                &'r FetchPartition,
+                Option<crate::broker::fetch_session::ToldPositions>,
+            ),
+        >,
     ) -> (Vec<FetchedPartition>, Vec<FollowerFetch>) {
         let mut answers = Vec::new();
         let mut fetched = Vec::new();
@@ -230,7 +236,7 @@ impl Reader<'_> {
         &self,
         hosted: &mut TpMap<Partition>,
         req: &FetchPartition,
-        told: Option<u64>,
+        told: Option<crate::broker::fetch_session::ToldPositions>,
         answers: &mut Vec<FetchedPartition>,
     ) -> Option<bool> {
         let params = self.params;
@@ -262,7 +268,9 @@ impl Reader<'_> {
         }
         let max_offset = fetch_upper_bound(p, params);
         let log_end_offset = p.log.log_end_offset();
-        if req.fetch_offset > log_end_offset {
+        let below_start = req.fetch_offset < p.log.log_start_offset()
+            && !(self.config.serve_below_log_start && replica.is_none());
+        if req.fetch_offset > log_end_offset || below_start {
             let mut answer = positions(p, req.tp);
             answer.error = Some(Errors::OffsetOutOfRange);
             answers.push(answer);
@@ -286,7 +294,7 @@ impl Reader<'_> {
         }
         // Nothing to read (as `UnifiedLog::read` would find, without the call).
         let nothing = req.fetch_offset >= max_offset.min(log_end_offset);
-        if nothing && told == Some(p.log.high_watermark()) {
+        if nothing && told == Some((p.log.high_watermark(), p.log.log_start_offset())) {
             return follow_up;
         }
         let batches = if nothing {
@@ -334,6 +342,7 @@ fn failed(tp: TopicIdPartition, error: Errors) -> FetchedPartition {
         tp,
         error: Some(error),
         high_watermark: 0,
+        log_start_offset: 0,
         log_end_offset: 0,
         last_stable_offset: 0,
         diverging_epoch: None,
@@ -348,6 +357,7 @@ fn positions(p: &Partition, tp: TopicIdPartition) -> FetchedPartition {
         tp,
         error: None,
         high_watermark: p.log.high_watermark(),
+        log_start_offset: p.log.log_start_offset(),
         log_end_offset: p.log.log_end_offset(),
         last_stable_offset: p.last_stable_offset(),
         diverging_epoch: None,

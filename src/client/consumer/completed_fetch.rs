@@ -123,6 +123,7 @@ mod tests {
             tp: TopicIdPartition::new(TopicId(0), 0),
             error: None,
             high_watermark: hw,
+            log_start_offset: 0,
             log_end_offset: hw,
             last_stable_offset: lso,
             diverging_epoch: None,

@@ -11,6 +11,7 @@ use sim::MILLIS;
 
 use super::completed_fetch::read_completed_fetch;
 use super::{Consumer, ConsumerObs, ConsumerTimer, InFlight, PositionSource};
+use crate::errors::Errors;
 use crate::node::{Env, KafkaNodeId};
 use crate::protocol::{
     FetchMetadata, FetchPartition, FetchedPartition, IsolationLevel, KafkaRequest, KafkaResponse,
@@ -116,7 +117,7 @@ impl Consumer {
                 }
             }
             (
-                InFlight::ListOffsets(p, requested_at),
+                InFlight::ListOffsets(p, source),
                 KafkaResponse::ListOffsets { error, offset, .. },
             ) => {
                 let Some(o) = self.owned.get_mut(&p) else {
@@ -128,7 +129,7 @@ impl Consumer {
                     env.set_timer_after(backoff, ConsumerTimer::Metadata);
                     return;
                 }
-                self.set_position(env, p, offset, PositionSource::Reset { requested_at });
+                self.set_position(env, p, offset, source);
             }
             _ => {}
         }
@@ -156,16 +157,17 @@ impl Consumer {
         });
     }
 
-    /// ListOffsets for an owned partition without a committed offset.
-    /// `requested_at`: when the OffsetFetch that found no offset was sent.
-    pub(super) fn reset_position(&mut self, env: &mut Env<'_>, p: u32, requested_at: sim::Nanos) {
+    /// ListOffsets for an owned partition without a committed offset
+    /// (`source` Reset: when the OffsetFetch that found none was sent) or
+    /// whose position was out of range (`source` OutOfRange).
+    pub(super) fn reset_position(&mut self, env: &mut Env<'_>, p: u32, source: PositionSource) {
         let timestamp = match self.config.auto_offset_reset {
             OffsetReset::Earliest => EARLIEST_TIMESTAMP,
             OffsetReset::Latest => LATEST_TIMESTAMP,
             OffsetReset::None => {
-                // NoOffsetForPartitionException: the application stops.
-                self.stopped = true;
-                env.observe(ConsumerObs::Fatal(crate::errors::Errors::OffsetOutOfRange));
+                // NoOffsetForPartitionException (no committed offset) or
+                // OffsetOutOfRangeException: the application stops.
+                self.stop_on(env, Errors::OffsetOutOfRange);
                 return;
             }
         };
@@ -181,7 +183,7 @@ impl Consumer {
             timestamp,
             current_leader_epoch: epoch,
         };
-        self.send(env, leader, request, InFlight::ListOffsets(p, requested_at));
+        self.send(env, leader, request, InFlight::ListOffsets(p, source));
     }
 
     fn on_metadata(&mut self, env: &mut Env<'_>, parts: Vec<PartitionMetadata>) {
@@ -297,6 +299,7 @@ impl Consumer {
         answers: Vec<FetchedPartition>,
     ) {
         let mut refresh = false;
+        let mut out_of_range = Vec::new();
         let isolation = self.returned_isolation();
         for answer in answers {
             let p = answer.tp.partition;
@@ -308,6 +311,15 @@ impl Consumer {
                 continue;
             };
             if leader != Some(broker) || o.validating || o.position != Some(offset) {
+                continue;
+            }
+            if answer.error == Some(Errors::OffsetOutOfRange) {
+                // Kafka's FetchCollector: the position is out of range;
+                // auto.offset.reset moves it (none: the application gets
+                // OffsetOutOfRangeException).
+                o.drop_fetched();
+                o.position = None;
+                out_of_range.push((p, offset));
                 continue;
             }
             if answer.error.is_some() {
@@ -336,6 +348,9 @@ impl Consumer {
                 self.config.retry_backoff_ms * MILLIS,
                 ConsumerTimer::Metadata,
             );
+        }
+        for (p, from) in out_of_range {
+            self.reset_position(env, p, PositionSource::OutOfRange { from });
         }
     }
 }

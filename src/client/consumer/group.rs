@@ -97,10 +97,7 @@ impl Consumer {
                     self.release(env, &tps, false);
                 }
                 MembershipOutput::Lost(tps) => self.release(env, &tps, true),
-                MembershipOutput::Fatal(error) => {
-                    self.stopped = true;
-                    env.observe(ConsumerObs::Fatal(error));
-                }
+                MembershipOutput::Fatal(error) => self.stop_on(env, error),
             }
         }
     }
@@ -292,7 +289,7 @@ impl Consumer {
                         o.last_epoch = (epoch >= 0).then_some(epoch);
                     }
                 }
-                None => self.reset_position(env, p, requested_at),
+                None => self.reset_position(env, p, PositionSource::Reset { requested_at }),
             }
         }
     }

@@ -166,6 +166,12 @@ pub enum PositionSource {
     },
     /// The log was truncated below its position (KIP-320).
     Truncation,
+    /// A fetch at `from` got OFFSET_OUT_OF_RANGE (retention removed it, or
+    /// the log ends before it): `auto.offset.reset` moved the position.
+    OutOfRange {
+        /// The position that was out of range.
+        from: u64,
+    },
     /// The fetched batches up to here held nothing for the application:
     /// transaction markers, and under read_committed the records of aborted
     /// transactions (Kafka's CompletedFetch skips them).
@@ -290,7 +296,7 @@ enum InFlight {
     Metadata,
     Fetch(Vec<(u32, u64)>),
     Validate(u32),
-    ListOffsets(u32, Nanos),
+    ListOffsets(u32, PositionSource),
     FindCoordinator,
     Membership,
     Commit(Commit),
@@ -364,6 +370,8 @@ pub struct Consumer {
     poll_cursor: u32,
     next_auto_commit_ms: u64,
     stopped: bool,
+    /// The error it stopped on, when one stopped it.
+    fatal: Option<Errors>,
     closing: Closing,
     /// Revocation commits in flight: the JoinGroup waits for them.
     revoke_commits: u32,
@@ -393,6 +401,7 @@ impl Consumer {
             poll_cursor: 0,
             next_auto_commit_ms: 0,
             stopped: false,
+            fatal: None,
             closing: Closing::Open,
             revoke_commits: 0,
             releases: 0,
@@ -415,6 +424,18 @@ impl Consumer {
     /// Whether it stopped for good.
     pub fn is_stopped(&self) -> bool {
         self.stopped
+    }
+
+    /// The error that stopped it for good, if one did.
+    pub fn fatal_error(&self) -> Option<Errors> {
+        self.fatal
+    }
+
+    /// The application got `error` and stops.
+    pub(super) fn stop_on(&mut self, env: &mut Env<'_>, error: Errors) {
+        self.stopped = true;
+        self.fatal = Some(error);
+        env.observe(ConsumerObs::Fatal(error));
     }
 
     /// Whether close() finished: it left its group and does nothing more.
