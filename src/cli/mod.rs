@@ -8,6 +8,7 @@ mod check;
 mod describe;
 mod dump_log;
 mod explore;
+mod export_logs;
 mod guarantees;
 mod merge;
 mod moment;
@@ -92,6 +93,8 @@ enum Command {
     Describe(describe::Args),
     /// A replica's log segments at a moment of a run, as kafka-dump-log.sh prints them, with what is durable
     DumpLog(dump_log::Args),
+    /// A broker's log directory at a moment of a run, written as Kafka lays it out, for kafka-dump-log.sh
+    ExportLogs(export_logs::Args),
     /// Validate a scenario file without running it
     Check {
         /// The scenario file (TOML)
@@ -121,6 +124,7 @@ pub fn main() -> ExitCode {
         Command::Blame(args) => blame::main(args),
         Command::Describe(args) => describe::main(args),
         Command::DumpLog(args) => dump_log::main(args),
+        Command::ExportLogs(args) => export_logs::main(args),
         Command::Check { scenario } => check::main(&scenario),
         Command::Guarantees(args) => guarantees::main(args),
         Command::Tools(tool) => tools::main(tool),

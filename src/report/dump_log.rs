@@ -475,9 +475,10 @@ pub fn dump(req: &DumpRequest<'_>) -> String {
             };
             let _ = writeln!(
                 out,
-                "# replica {}: {role}, leader epoch {}, log end offset {}, high watermark {}, recovery point {}",
+                "# replica {}: {role}, leader epoch {}, log start offset {}, log end offset {}, high watermark {}, recovery point {}",
                 req.partition,
                 p.leader_epoch,
+                p.log.log_start_offset(),
                 p.log.log_end_offset(),
                 p.log.high_watermark(),
                 p.log.recovery_point()

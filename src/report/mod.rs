@@ -3,6 +3,7 @@
 
 pub mod describe;
 pub mod dump_log;
+pub mod export_logs;
 pub mod groups;
 pub mod html;
 pub mod text;
