@@ -98,6 +98,11 @@ fn auto_offset_reset_none_stops_the_application_with_the_error() {
         report.contains("consumer-slow-0 stopped for good on OFFSET_OUT_OF_RANGE"),
         "{report}"
     );
+    // The report says what retention removed (the live group read on).
+    assert!(
+        report.contains("acknowledged records removed by retention;"),
+        "{report}"
+    );
 }
 
 #[test]

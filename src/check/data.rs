@@ -145,16 +145,6 @@ pub struct FinalState {
     pub logs: BTreeMap<TopicPartition, FinalLog>,
 }
 
-impl FinalState {
-    /// The offset and record id of every record of `tp` from its log start
-    /// offset to its high watermark (stops at a gap).
-    pub fn offsets_and_ids(&self, tp: &TopicPartition) -> Vec<(u64, u64)> {
-        self.logs
-            .get(tp)
-            .map_or_else(Vec::new, |l| l.offsets_and_ids().collect())
-    }
-}
-
 /// The batches of `batches` from the one holding `start` on, each with
 /// the first of its offsets at or above `start`, while they follow on
 /// from each other.

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use sim::Nanos;
 
 use super::chunked::Chunked;
-use super::data::FinalState;
+use super::data::{FinalLog, FinalState};
 use super::Violation;
 use crate::client::consumer::{ConsumerObs, PositionSource};
 use crate::client::producer_of;
@@ -490,8 +490,10 @@ impl GroupChecker {
                                 .is_some_and(|l| l.committed_at(offset) != Some(true))
                     };
                     let missing: Vec<(u64, u64)> = end
-                        .offsets_and_ids(tp)
+                        .logs
+                        .get(tp)
                         .into_iter()
+                        .flat_map(FinalLog::offsets_and_ids)
                         .filter(|&(o, id)| acked(id) && !seen.contains(id) && !hidden(o))
                         .collect();
                     let Some(&(first_offset, first_id)) = missing.first() else {

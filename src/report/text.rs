@@ -133,6 +133,14 @@ pub fn render(
         "  records     {} sent, {} acknowledged, {} consumed",
         outcome.stats.records_sent, outcome.stats.records_acked, outcome.stats.records_consumed
     );
+    let s = &outcome.stats;
+    if s.records_removed_by_retention > 0 || s.offset_resets > 0 {
+        let _ = writeln!(
+            w,
+            "  retention   {} acknowledged records removed by retention; {} consumer positions reset after OFFSET_OUT_OF_RANGE",
+            s.records_removed_by_retention, s.offset_resets
+        );
+    }
     let _ = writeln!(w, "  checked     {}", outcome.checked.join(", "));
     let reached: Vec<String> = crate::harness::coverage::STATES
         .iter()
@@ -238,6 +246,13 @@ fn render_groups(w: &mut String, outcome: &Outcome) {
             );
             for (cause, n) in &s.duplicate_causes {
                 let _ = writeln!(w, "  {n} duplicated because {cause}");
+            }
+            if s.removed_by_retention > 0 || s.offset_resets > 0 {
+                let _ = writeln!(
+                    w,
+                    "  {} acknowledged records removed by retention before the group processed them; {} positions reset by auto.offset.reset",
+                    s.removed_by_retention, s.offset_resets
+                );
             }
         }
         let _ = write!(w, "{}", crate::report::groups::describe_group(g));
