@@ -30,7 +30,7 @@ pub(crate) static BROKER: &[D] = &[
     D::long(B, "log.retention.ms", -1, None, "Delete segments whose newest record is older than this (-1: never); unset = log.retention.minutes.").fallback("log.retention.minutes", 60_000),
     D::int(B, "log.retention.minutes", -1, None, "log.retention.ms in minutes; unset = log.retention.hours.").fallback("log.retention.hours", 60),
     D::int(B, "log.retention.hours", -1, Some(168), "log.retention.ms in hours."),
-    D::long(B, "log.retention.bytes", -1, Some(-1), "Delete the oldest segments while a partition's log is larger than this (-1: no limit)."),
+    D::long(B, "log.retention.bytes", i64::MIN, Some(-1), "Delete the oldest segments while a partition's log is larger than this (negative: no limit)."),
     D::long(B, "log.retention.check.interval.ms", 1, Some(300000), "How often the log manager looks for segments to delete (first 30000 ms after start, Kafka's log.initial.task.delay.ms)."),
     D::long(B, "log.segment.delete.delay.ms", 0, Some(60000), "How long a deleted segment's file stays, renamed .deleted, before it is removed."),
     D::int(B, "log.flush.start.offset.checkpoint.interval.ms", 0, Some(60000), "How often log start offsets are saved to disk (log-start-offset-checkpoint)."),

@@ -18,7 +18,7 @@ pub(crate) static TOPIC: &[D] = &[
     D::int(T, "segment.bytes", 14, Some(1073741824), "Size of a log segment file.").synonym("log.segment.bytes"),
     D::long(T, "segment.ms", 1, Some(604800000), "Roll a new segment when an append's timestamp is this far past the active segment's first.").synonym("log.roll.ms"),
     D::long(T, "retention.ms", -1, Some(604800000), "Delete segments whose newest record is older than this (-1: never).").synonym("log.retention.ms"),
-    D::long(T, "retention.bytes", -1, Some(-1), "Delete the oldest segments while a partition's log is larger than this (-1: no limit).").synonym("log.retention.bytes"),
+    D::long(T, "retention.bytes", i64::MIN, Some(-1), "Delete the oldest segments while a partition's log is larger than this (negative: no limit).").synonym("log.retention.bytes"),
     D::long(T, "file.delete.delay.ms", 0, Some(60000), "How long a deleted segment's file stays, renamed .deleted, before it is removed.").synonym("log.segment.delete.delay.ms"),
     D::one_of(T, "compression.type", &["uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"], "producer", "Codec the partition's batches are stored with; producer keeps each producer's.").synonym("compression.type"),
     D::int(T, "compression.gzip.level", -1, Some(-1), "gzip level when compression.type is gzip: 1..9, or -1 (6).").max(9).synonym("compression.gzip.level"),

@@ -34,7 +34,11 @@ fn valid_text(kind: Kind) -> String {
                 m if m == i64::from(i32::MAX) => "Integer.MAX_VALUE".to_owned(),
                 m => m.to_string(),
             };
-            format!("{min}..{hi}")
+            let lo = match min {
+                m if m == i64::MIN => "Long.MIN_VALUE".to_owned(),
+                m => m.to_string(),
+            };
+            format!("{lo}..{hi}")
         }
         Kind::Bool => "true, false".to_owned(),
         Kind::Enum(values) => values.join(", "),
