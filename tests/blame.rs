@@ -200,3 +200,37 @@ fn html_puts_the_curve_under_the_timeline() {
     );
     assert!(page.contains("point of no return"));
 }
+
+#[test]
+fn a_liveness_seed_is_blamed_with_its_futures_in_liveness_mode() {
+    // kip101_truncation seed 18 fails only in liveness mode.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let blame = |liveness: bool| {
+        let mut args = vec![
+            "blame",
+            "scenarios/kip101_truncation.toml",
+            "--seed",
+            "18",
+            "--points",
+            "3",
+            "--futures",
+            "2",
+            "--jobs",
+            "2",
+            "--format",
+            "json",
+        ];
+        if liveness {
+            args.push("--liveness");
+        }
+        ksim(root, &args)
+    };
+    let out = blame(true);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_str(stdout(&out).trim()).expect("json");
+    assert_eq!(json["invariant"], "offsets_consistent");
+    assert_eq!(json["points"].as_array().map(Vec::len), Some(3));
+    let plain = blame(false);
+    assert_eq!(plain.status.code(), Some(2));
+    assert!(stderr(&plain).contains("passes"), "{}", stderr(&plain));
+}

@@ -205,3 +205,49 @@ fn a_swarm_seed_shrinks_with_its_drawn_latency_kept() {
         .iter()
         .any(|v| v.invariant == shrunk.invariant));
 }
+
+#[test]
+fn a_liveness_seed_shrinks_and_replays_in_liveness_mode() {
+    // kip101_truncation seed 18 fails only in liveness mode: without the
+    // flag there is nothing to shrink.
+    let dir = workdir("shrink_liveness");
+    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/kip101_truncation.toml");
+    let shrink = |liveness: bool| {
+        let mut args = vec!["shrink", scenario.to_str().expect("utf-8"), "--seed", "18"];
+        if liveness {
+            args.push("--liveness");
+        }
+        Command::new(env!("CARGO_BIN_EXE_ksim"))
+            .current_dir(&dir)
+            .args(args)
+            .output()
+            .expect("ksim runs")
+    };
+    assert_eq!(shrink(false).status.code(), Some(2));
+    let out = shrink(true);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        text.contains(
+            "run it: ksim run reports/shrunk/kip101_truncation-18.toml --seed 18 --liveness"
+        ),
+        "{text}"
+    );
+    let run = Command::new(env!("CARGO_BIN_EXE_ksim"))
+        .current_dir(&dir)
+        .args([
+            "run",
+            "reports/shrunk/kip101_truncation-18.toml",
+            "--seed",
+            "18",
+            "--liveness",
+        ])
+        .output()
+        .expect("ksim runs");
+    assert_eq!(run.status.code(), Some(1));
+}

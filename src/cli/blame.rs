@@ -33,6 +33,9 @@ pub struct Args {
     /// The seed failed with --swarm (its own fault mix)
     #[arg(long)]
     swarm: bool,
+    /// The seed failed with --liveness: every future runs so too
+    #[arg(long)]
+    liveness: bool,
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -57,6 +60,7 @@ pub fn main(args: Args) -> u8 {
     let options = RunOptions {
         mutations,
         swarm: args.swarm,
+        liveness: args.liveness,
         ..RunOptions::default()
     };
     let jobs = args.jobs.unwrap_or_else(|| {
@@ -87,7 +91,10 @@ pub fn main(args: Args) -> u8 {
     let b = match found {
         Ok(b) => b,
         Err(e @ BlameError::Panicked { .. }) => {
-            eprintln!("error: {e}; replay: ksim run {file} --seed {}", args.seed);
+            eprintln!(
+                "error: {e}; replay: {}",
+                crate::report::replay_command(&file, args.seed, args.swarm, args.liveness)
+            );
             return EXIT_PANIC;
         }
         Err(e) => {

@@ -29,6 +29,10 @@ pub struct Args {
     /// The seed failed with --swarm (its own fault mix)
     #[arg(long)]
     swarm: bool,
+    /// The seed failed with --liveness (the settle phase heals only the
+    /// core); every candidate runs so, and the shrunk file replays so
+    #[arg(long)]
+    liveness: bool,
     /// Candidates tried at once, each run on its own thread (default: all
     /// cores); the shrunk scenario is the same for every N
     #[arg(long, value_name = "N")]
@@ -48,6 +52,7 @@ pub fn main(args: Args) -> u8 {
     let options = RunOptions {
         mutations,
         swarm: args.swarm,
+        liveness: args.liveness,
         ..RunOptions::default()
     };
     eprintln!("shrink {file} --seed {}", args.seed);
@@ -65,7 +70,10 @@ pub fn main(args: Args) -> u8 {
     ) {
         Ok(s) => s,
         Err(e @ ShrinkError::Panicked { .. }) => {
-            eprintln!("error: {e}; replay: ksim run {file} --seed {}", args.seed);
+            eprintln!(
+                "error: {e}; replay: {}",
+                crate::report::replay_command(&file, args.seed, args.swarm, args.liveness)
+            );
             return EXIT_PANIC;
         }
         Err(e) => {
@@ -85,12 +93,15 @@ pub fn main(args: Args) -> u8 {
         eprintln!("error: cannot write {}: {e}", path.display());
         return EXIT_USAGE;
     }
-    out!("{}", table(&scenario.name, args.seed, &shrunk, &path));
+    out!(
+        "{}",
+        table(&scenario.name, args.seed, &shrunk, &path, args.liveness)
+    );
     0
 }
 
 /// The before/after table and the command that runs the shrunk file.
-pub fn table(name: &str, seed: u64, s: &Shrunk, path: &std::path::Path) -> String {
+pub fn table(name: &str, seed: u64, s: &Shrunk, path: &std::path::Path, liveness: bool) -> String {
     let mut w = String::new();
     let _ = writeln!(w, "shrunk {name} seed {seed}: {} still fails", s.invariant);
     let _ = writeln!(w, "  {:<12}{:>14}{:>14}", "", "before", "after");
@@ -134,6 +145,10 @@ pub fn table(name: &str, seed: u64, s: &Shrunk, path: &std::path::Path) -> Strin
     }
     let _ = writeln!(w, "  {} simulator runs", s.runs);
     let _ = writeln!(w, "wrote {}", path.display());
-    let _ = writeln!(w, "run it: ksim run {} --seed {seed}", path.display());
+    let _ = writeln!(
+        w,
+        "run it: {}",
+        crate::report::replay_command(&path.display().to_string(), seed, false, liveness)
+    );
     w
 }
