@@ -22,7 +22,7 @@ pub fn sampled(seed: u64, percent: u8) -> bool {
 }
 
 /// Where the traces of two more runs of a nondeterministic seed first differ.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Divergence {
     /// The event's position in the trace (1 = the first event after the
     /// trace's header line).
@@ -34,7 +34,7 @@ pub struct Divergence {
 }
 
 /// A seed whose recheck gave another trace hash.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Nondeterministic {
     /// The seed.
     pub seed: u64,

@@ -46,7 +46,17 @@ fn shards_cover_the_range_once_and_merge_into_the_unsharded_summary() {
         let o = ksim(
             &dir,
             &[
-                "explore", &file, "--seeds", "0..24", "--shard", &shard, "--jobs", "1", "--out",
+                "explore",
+                &file,
+                "--seeds",
+                "0..24",
+                "--shard",
+                &shard,
+                "--jobs",
+                "1",
+                "--recheck",
+                "50",
+                "--out",
                 &out,
             ],
         );
@@ -89,6 +99,19 @@ fn shards_cover_the_range_once_and_merge_into_the_unsharded_summary() {
     };
     assert_eq!(hashes(&a).len(), 24);
     assert_eq!(hashes(&a), hashes(&b));
+    // The shards' determinism rechecks add up in the merged summary.
+    let shard_rechecks: u64 = (1..=3)
+        .map(|k| {
+            json(&dir.join(format!(
+                "machine{k}/controller_failover/explore-{k}-of-3.json"
+            )))["rechecked"]
+                .as_u64()
+                .expect("rechecked")
+        })
+        .sum();
+    assert!(shard_rechecks > 0);
+    assert_eq!(b["rechecked"].as_u64(), Some(shard_rechecks));
+    assert_eq!(b["nondeterministic"], serde_json::json!([]));
 
     // A shard missing: the merge says how many seeds have no result (exit 2).
     let partial = ksim(

@@ -47,6 +47,16 @@ fn results_files(path: &Path, depth: u32, found: &mut Vec<PathBuf>) {
     }
 }
 
+/// The rechecks a sweep's summary (`explore*.json`) reports: how many
+/// seeds were run twice, and those that ran differently.
+fn rechecks(path: &Path) -> Option<(u64, Vec<crate::recheck::Nondeterministic>)> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let rechecked = value.get("rechecked")?.as_u64()?;
+    let nondeterministic = serde_json::from_value(value.get("nondeterministic")?.clone()).ok()?;
+    Some((rechecked, nondeterministic))
+}
+
 /// One results file: its header and its summaries.
 fn read(path: &Path) -> Result<(ResultsHeader, Vec<Summary>), String> {
     let text = std::fs::read_to_string(path)
@@ -134,6 +144,16 @@ pub fn main(args: Args) -> u8 {
         .collect();
     let mut report = ExploreReport::new(&header.scenario, &header.scenario_file, range, results);
     report.missing = range.len() - report.runs;
+    // Each sweep's determinism rechecks, from the summary it wrote beside
+    // its results (an interrupted sweep wrote none).
+    for f in &files {
+        let Some((rechecked, nondeterministic)) = rechecks(&f.with_extension("json")) else {
+            continue;
+        };
+        report.rechecked += rechecked;
+        report.nondeterministic.extend(nondeterministic);
+    }
+    report.nondeterministic.sort_by_key(|n| n.seed);
     let path = args.out.join(&header.scenario).join("explore-merged.json");
     let table = report.table_with(&format!(
         "{} runs from {} results files",
