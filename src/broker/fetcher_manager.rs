@@ -304,7 +304,7 @@ impl ReplicaFetcherManager {
                     }
                 } else if answer.log_start_offset > leo {
                     let start = answer.log_start_offset;
-                    let records = p.truncate_fully_and_start_at(start, now_ms, &mut out);
+                    let records = p.truncate_fully_and_start_at(start, &mut out);
                     env.observe(BrokerObs::Truncated {
                         partition: answer.tp,
                         to_offset: start,
@@ -313,17 +313,11 @@ impl ReplicaFetcherManager {
                 } else {
                     errors = true;
                 }
-                let files = p.log.take_deleted_files();
-                let delay = p.log.config().file_delete_delay_ms;
-                let leo = p.log.log_end_offset();
-                replicas.logs.apply(env, &answer.tp, leo, out);
-                replicas.logs.delete_later(env, files, delay);
+                replicas.logs.apply(env, &answer.tp, &mut p.log, out);
                 continue;
             }
             if answer.error.is_some() {
-                replicas
-                    .logs
-                    .apply(env, &answer.tp, p.log.log_end_offset(), out);
+                replicas.logs.apply(env, &answer.tp, &mut p.log, out);
                 errors = true;
                 continue;
             }
@@ -360,11 +354,7 @@ impl ReplicaFetcherManager {
                 p.log
                     .maybe_increment_log_start_offset(answer.log_start_offset, &mut out);
             }
-            let files = p.log.take_deleted_files();
-            let delay = p.log.config().file_delete_delay_ms;
-            let leo = p.log.log_end_offset();
-            replicas.logs.apply(env, &answer.tp, leo, out);
-            replicas.logs.delete_later(env, files, delay);
+            replicas.logs.apply(env, &answer.tp, &mut p.log, out);
         }
         if errors {
             self.back_off(env, leader);

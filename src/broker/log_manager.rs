@@ -117,7 +117,7 @@ impl LogManager {
                 partition: tp,
                 log_end_offset: log.log_end_offset(),
             });
-            self.apply(env, &tp, log.log_end_offset(), out);
+            self.apply(env, &tp, &mut log, out);
             loaded.push(LoadedLog { tp, log });
         }
         loaded
@@ -141,15 +141,21 @@ impl LogManager {
         self.next_token
     }
 
-    /// Carries out `tp`'s log effects in order; the fsyncs of its segments
-    /// become one flush group covering up to `log_end_offset`.
+    /// Carries out the effects `out` of `tp`'s `log` in order: the fsyncs
+    /// of its segments become one flush group covering up to its log end
+    /// offset, and the segment files it renamed `.deleted` (retention,
+    /// truncation below its first segment) are removed after its
+    /// `file.delete.delay.ms`.
     pub fn apply(
         &mut self,
         env: &mut Env<'_>,
         tp: &TopicIdPartition,
-        log_end_offset: u64,
+        log: &mut UnifiedLog,
         mut out: Vec<Effect>,
     ) {
+        let log_end_offset = log.log_end_offset();
+        let deleted = log.take_deleted_files();
+        self.delete_later(env, deleted, log.config().file_delete_delay_ms);
         let mut segments = Vec::new();
         for effect in out.drain(..) {
             if effect.is_segment_fsync() {
@@ -218,7 +224,7 @@ impl LogManager {
     }
 
     /// Removes `files` (segments renamed `.deleted`) once `delay_ms` passed.
-    pub fn delete_later(&mut self, env: &mut Env<'_>, files: Vec<FileName>, delay_ms: u64) {
+    fn delete_later(&mut self, env: &mut Env<'_>, files: Vec<FileName>, delay_ms: u64) {
         if files.is_empty() {
             return;
         }

@@ -199,14 +199,9 @@ impl Partition {
     /// whose log ends below its leader's log start offset; Kafka's
     /// `truncateFullyAndStartAt`), with an empty producer state. Returns
     /// the records removed.
-    pub fn truncate_fully_and_start_at(
-        &mut self,
-        offset: u64,
-        now_ms: u64,
-        out: &mut Vec<Effect>,
-    ) -> u64 {
+    pub fn truncate_fully_and_start_at(&mut self, offset: u64, out: &mut Vec<Effect>) -> u64 {
         let records = self.log.log_end_offset() - self.log.log_start_offset();
-        self.log.truncate_fully_and_start_at(offset, now_ms, out);
+        self.log.truncate_fully_and_start_at(offset, out);
         self.producers.clear();
         records
     }

@@ -244,11 +244,9 @@ impl ReplicaManager {
         tp: &TopicIdPartition,
         out: Vec<crate::node::Effect>,
     ) {
-        let leo = self
-            .partitions
-            .get(tp)
-            .map_or(0, |p| p.log.log_end_offset());
-        self.logs.apply(env, tp, leo, out);
+        if let Some(p) = self.partitions.get_mut(tp) {
+            self.logs.apply(env, tp, &mut p.log, out);
+        }
     }
 
     /// A timer of the data path fired.

@@ -976,6 +976,15 @@ mod tests {
         v.iter().map(|v| v.invariant.as_str()).collect()
     }
 
+    /// The details of the `acked_writes_durable` violations in `found`.
+    fn lost(found: &[Violation]) -> Vec<&str> {
+        found
+            .iter()
+            .filter(|v| v.invariant == "acked_writes_durable")
+            .map(|v| v.detail.as_str())
+            .collect()
+    }
+
     fn acked(c: &mut DataChecker, at: Nanos, base_offset: u64, ids: Vec<u64>) {
         let obs = ProducerObs::Acked {
             partition: 0,
@@ -1029,11 +1038,7 @@ mod tests {
         let removed = c.removed_by_retention(&end);
         assert_eq!(removed[&TopicPartition::new("t", 0)], [0, 1, 2]);
         let found = c.finish(9, &end, &|_| String::new());
-        let lost: Vec<&str> = found
-            .iter()
-            .filter(|v| v.invariant == "acked_writes_durable")
-            .map(|v| v.detail.as_str())
-            .collect();
+        let lost = lost(&found);
         assert_eq!(lost.len(), 1, "{found:?}");
         assert!(lost[0].contains("at offset 4"), "{}", lost[0]);
         // The read of offset 0 (removed since) is not judged a dirty read.
@@ -1091,11 +1096,7 @@ mod tests {
         // After a truncation offset 1 is given to record 2, acknowledged too.
         acked(&mut c, 2 * MILLIS, 1, vec![2]);
         let found = c.finish(9, &end(&[0, 2], Some(&[0, 2])), &|_| String::new());
-        let lost: Vec<&str> = found
-            .iter()
-            .filter(|v| v.invariant == "acked_writes_durable")
-            .map(|v| v.detail.as_str())
-            .collect();
+        let lost = lost(&found);
         assert_eq!(lost.len(), 1, "{found:?}");
         assert!(
             lost[0].starts_with("record p0-1 acknowledged at offset 1"),

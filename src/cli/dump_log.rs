@@ -77,8 +77,8 @@ pub fn main(args: Args) -> u8 {
     0
 }
 
-/// The partition named, if the broker id and the partition are valid for the scenario.
-fn check_args(scenario: &Scenario, broker: u32, partition: &str) -> Result<TopicPartition, String> {
+/// Whether `--broker` names one of the scenario's brokers.
+pub(super) fn check_broker(scenario: &Scenario, broker: u32) -> Result<(), String> {
     let brokers = scenario.cluster.brokers;
     if broker == 0 || broker > brokers {
         let ids: Vec<String> = (1..=brokers).map(|b| b.to_string()).collect();
@@ -87,6 +87,12 @@ fn check_args(scenario: &Scenario, broker: u32, partition: &str) -> Result<Topic
             ids.join(", ")
         ));
     }
+    Ok(())
+}
+
+/// The partition named, if the broker id and the partition are valid for the scenario.
+fn check_args(scenario: &Scenario, broker: u32, partition: &str) -> Result<TopicPartition, String> {
+    check_broker(scenario, broker)?;
     let valid: Vec<String> = scenario
         .topics
         .iter()

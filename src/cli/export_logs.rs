@@ -30,14 +30,8 @@ pub fn main(args: Args) -> u8 {
         Ok(l) => l,
         Err(code) => return code,
     };
-    let brokers = loaded.scenario.cluster.brokers;
-    if args.broker == 0 || args.broker > brokers {
-        let ids: Vec<String> = (1..=brokers).map(|b| b.to_string()).collect();
-        eprintln!(
-            "error: --broker {}: the scenario has {brokers} brokers; valid: {}",
-            args.broker,
-            ids.join(", ")
-        );
+    if let Err(message) = super::dump_log::check_broker(&loaded.scenario, args.broker) {
+        eprintln!("error: {message}");
         return EXIT_USAGE;
     }
     if std::fs::read_dir(&args.out).is_ok_and(|mut d| d.next().is_some()) {

@@ -87,7 +87,10 @@ impl UnifiedLog {
                 self.delete_while(
                     DeletionReason::RetentionMsBreach,
                     now_ms,
-                    |s, _| now_ms.saturating_sub(s.largest_timestamp()) > retention as u64,
+                    |s, _| {
+                        s.largest_timestamp()
+                            .is_some_and(|t| now_ms.saturating_sub(t) > retention as u64)
+                    },
                     out,
                     &mut outcome,
                 );
@@ -162,7 +165,7 @@ impl UnifiedLog {
     /// `truncateFullyAndStartAt`: a follower whose log ends below its
     /// leader's log start offset). The old segments' files are renamed
     /// `.deleted` like retention's.
-    pub fn truncate_fully_and_start_at(&mut self, offset: u64, now_ms: u64, out: &mut Vec<Effect>) {
+    pub fn truncate_fully_and_start_at(&mut self, offset: u64, out: &mut Vec<Effect>) {
         for segment in self.segments.drain(..) {
             let deleted: FileName = deleted_file_name(segment.file()).into();
             out.push(Effect::Rename {
@@ -171,7 +174,7 @@ impl UnifiedLog {
             });
             self.deleted_files.push(deleted);
         }
-        let segment = LogSegment::created(&self.dir, offset, now_ms);
+        let segment = LogSegment::new(&self.dir, offset);
         out.push(Effect::Write {
             file: segment.file().to_owned().into(),
             offset: 0,

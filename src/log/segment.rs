@@ -61,9 +61,6 @@ pub struct LogSegment {
     rolling_timestamp: Option<u64>,
     /// The largest record timestamp (Kafka's `maxTimestampSoFar`).
     max_timestamp: Option<u64>,
-    /// When the segment was created (stands for the file's last-modified
-    /// time of an empty segment); 0 for one read back from disk.
-    created_ms: u64,
 }
 
 impl LogSegment {
@@ -78,15 +75,6 @@ impl LogSegment {
             size: 0,
             rolling_timestamp: None,
             max_timestamp: None,
-            created_ms: 0,
-        }
-    }
-
-    /// An empty segment starting at `base_offset`, created at `now_ms`.
-    pub(crate) fn created(dir: &str, base_offset: u64, now_ms: u64) -> Self {
-        Self {
-            created_ms: now_ms,
-            ..Self::new(dir, base_offset)
         }
     }
 
@@ -152,10 +140,12 @@ impl LogSegment {
         (i < self.batches.len()).then_some(i)
     }
 
-    /// Kafka's `largestTimestamp`: the largest record timestamp, or for an
-    /// empty segment when it was created (the file's last-modified time).
-    pub fn largest_timestamp(&self) -> u64 {
-        self.max_timestamp.unwrap_or(self.created_ms)
+    /// Kafka's `largestTimestamp`: the largest record timestamp (None for
+    /// an empty segment, for which Kafka takes the file's last-modified
+    /// time; here an empty segment is always the active one, which
+    /// retention never deletes).
+    pub fn largest_timestamp(&self) -> Option<u64> {
+        self.max_timestamp
     }
 
     /// Kafka's `timeWaitedForRoll`: how far `timestamp` (an append's

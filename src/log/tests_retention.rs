@@ -43,7 +43,7 @@ fn segment_ms_rolls_when_a_batch_is_that_far_past_the_first() {
     let (log, _) = rolled_log();
     let bases: Vec<u64> = log.segments().iter().map(LogSegment::base_offset).collect();
     assert_eq!(bases, [0, 30, 60]);
-    assert_eq!(log.segments()[0].largest_timestamp(), 2_000);
+    assert_eq!(log.segments()[0].largest_timestamp(), Some(2_000));
     // Without segment.ms every batch stays in one segment.
     let (mut plain, mut disk) = fresh(LogConfig::default());
     for i in 0..9 {
@@ -167,7 +167,7 @@ fn recovery_keeps_the_checkpointed_start_and_removes_deleted_files() {
 fn a_follower_far_behind_starts_afresh_at_the_leaders_start() {
     let (mut log, mut disk) = rolled_log();
     let mut out = Vec::new();
-    log.truncate_fully_and_start_at(500, 9_000, &mut out);
+    log.truncate_fully_and_start_at(500, &mut out);
     disk.apply(&mut out);
     assert_eq!(
         (

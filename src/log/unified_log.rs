@@ -300,7 +300,7 @@ impl UnifiedLog {
     pub(super) fn roll(&mut self, now_ms: u64, out: &mut Vec<Effect>) {
         let base = self.log_end_offset();
         self.flush_upto(base, now_ms, out);
-        let segment = LogSegment::created(&self.dir, base, now_ms);
+        let segment = LogSegment::new(&self.dir, base);
         self.segments.push(segment);
     }
 
@@ -473,7 +473,7 @@ impl UnifiedLog {
             .map_or(offset, |b| b.base_offset);
         if target < self.segments[0].base_offset() {
             // Kafka's truncateTo below the first segment: start afresh there.
-            self.truncate_fully_and_start_at(target, self.last_flush_ms.unwrap_or(0), out);
+            self.truncate_fully_and_start_at(target, out);
             return true;
         }
         self.log_start_offset = self.log_start_offset.min(target);

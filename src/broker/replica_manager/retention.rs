@@ -39,11 +39,8 @@ impl ReplicaManager {
             };
             let mut out = self.logs.scratch();
             let outcome = p.log.delete_old_segments(now_ms, &mut out);
-            let deleted = p.log.take_deleted_files();
-            let delay = p.log.config().file_delete_delay_ms;
             let start = p.log.log_start_offset();
-            self.apply_log(env, &tp, out);
-            self.logs.delete_later(env, deleted, delay);
+            self.logs.apply(env, &tp, &mut p.log, out);
             if !outcome.is_empty() && !self.is_internal(&tp) {
                 env.observe(BrokerObs::SegmentsDeleted {
                     partition: tp,
