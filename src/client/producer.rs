@@ -418,7 +418,7 @@ impl Producer {
             let room = t.workload.records.saturating_sub(t.ids.len() as u64);
             due = due.min(self.generated + room);
         }
-        let mut sent = Vec::new();
+        let mut sent = Vec::with_capacity(due.saturating_sub(self.generated).min(1024) as usize);
         while self.generated < due {
             let tick = self.clock.tick_of(self.generated);
             if tick >= self.workload.stop_at_ns {

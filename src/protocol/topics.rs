@@ -15,12 +15,20 @@ use std::fmt;
 pub struct TopicId(pub u32);
 
 /// A partition by topic id (Kafka's `TopicIdPartition`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct TopicIdPartition {
     /// The topic.
     pub topic_id: TopicId,
     /// The partition index.
     pub partition: u32,
+}
+
+/// One word per partition (every message of the data path names some,
+/// and the trace hashes every message).
+impl std::hash::Hash for TopicIdPartition {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(u64::from(self.topic_id.0) << 32 | u64::from(self.partition));
+    }
 }
 
 impl TopicIdPartition {
