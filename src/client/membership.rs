@@ -137,6 +137,9 @@ pub struct Membership {
     /// flight: a JoinGroup may go (KafkaConsumer rejoins inside poll(),
     /// after onJoinPrepare's commit completed).
     join_ready: bool,
+    /// As group leader: the partitions per topic its assignment was made
+    /// with (Kafka's `assignmentSnapshot`; None when another member led).
+    assignment_snapshot: Option<BTreeMap<String, u32>>,
 }
 
 impl Membership {
@@ -156,6 +159,7 @@ impl Membership {
             rejoin_after_find: false,
             revoke_before_join: false,
             join_ready: true,
+            assignment_snapshot: None,
         }
     }
 
@@ -276,12 +280,27 @@ impl Membership {
         self.retry_at_ms = now_ms + self.config.retry_backoff_ms;
     }
 
+    /// The metadata now shows `partitions` per topic: a stable leader
+    /// whose assignment saw other counts rejoins, so that partitions added
+    /// to a topic get assigned (Kafka's `ConsumerCoordinator.rejoinNeededOrPending`:
+    /// only the leader, which holds the assignment snapshot, compares).
+    pub fn check_metadata(&mut self, partitions: &BTreeMap<String, u32>) {
+        let changed = self
+            .assignment_snapshot
+            .as_ref()
+            .is_some_and(|s| s != partitions);
+        if changed && self.phase == Phase::Stable {
+            self.rejoin();
+        }
+    }
+
     /// onJoinPrepare, then JoinGroup: an eager member first revokes what it
     /// owns (the consumer commits and holds the join until that commit ends).
     fn prepare_join(&mut self, out: &mut Vec<MembershipOutput>) {
         if !self.join_ready {
             return;
         }
+        self.assignment_snapshot = None;
         if std::mem::take(&mut self.revoke_before_join) && !self.owned.is_empty() {
             out.push(MembershipOutput::Revoked(std::mem::take(&mut self.owned)));
             return;
@@ -417,6 +436,7 @@ impl Membership {
                                 .as_deref()
                                 .and_then(Assignor::from_name)
                                 .unwrap_or(Assignor::Range);
+                            self.assignment_snapshot = Some(partitions_per_topic.clone());
                             leader_assignment(assignor, partitions_per_topic, &members)
                         } else {
                             Vec::new()

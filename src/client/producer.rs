@@ -53,6 +53,9 @@ pub struct ProducerConfig {
     pub request_timeout_ms: u64,
     /// `retry.backoff.ms`.
     pub retry_backoff_ms: u64,
+    /// `metadata.max.age.ms`: metadata older than this is refreshed (how a
+    /// producer learns of partitions added to its topic).
+    pub metadata_max_age_ms: u64,
     /// `enable.idempotence` (as Kafka 3.x resolves it).
     pub idempotence: bool,
     /// `compression.type` with its `compression.*.level`.
@@ -117,6 +120,8 @@ pub enum ProducerTimer {
     Wake,
     /// Refresh metadata.
     Metadata,
+    /// The metadata may have reached `metadata.max.age.ms`.
+    MetadataMaxAge,
 }
 
 /// What a request in flight was for.
@@ -174,6 +179,10 @@ pub struct Producer {
     partitions: Vec<PartitionMetadata>,
     network: NetworkClient<Pending>,
     metadata_in_flight: bool,
+    /// When the metadata was last refreshed, and the timer for its
+    /// `metadata.max.age.ms`.
+    metadata_fresh_at: Nanos,
+    metadata_age: Deadline,
     init_in_flight: bool,
     init_not_before: Nanos,
     producer_id: i64,
@@ -257,6 +266,8 @@ impl Producer {
             partitions: Vec::new(),
             network: NetworkClient::default(),
             metadata_in_flight: false,
+            metadata_fresh_at: 0,
+            metadata_age: Deadline::default(),
             init_in_flight: false,
             init_not_before: 0,
             producer_id: -1,
@@ -315,6 +326,17 @@ impl Producer {
                 }
             }
             Input::Timer(Timer::Producer(ProducerTimer::Metadata)) => self.refresh_metadata(env),
+            Input::Timer(Timer::Producer(ProducerTimer::MetadataMaxAge))
+                if self.metadata_age.fire(env.now()) =>
+            {
+                let due = self.metadata_fresh_at + self.config.metadata_max_age_ms * MILLIS;
+                if env.now() >= due {
+                    self.refresh_metadata(env);
+                } else {
+                    self.metadata_age
+                        .arm(env, due, ProducerTimer::MetadataMaxAge);
+                }
+            }
             Input::Timer(Timer::RequestTimeout) => {
                 let expired = self.network.expire(env);
                 for (_, flight) in expired {
@@ -677,7 +699,15 @@ impl Producer {
             (Pending::Metadata, KafkaResponse::Metadata { topics }) => {
                 self.metadata_in_flight = false;
                 match topics.into_iter().find(|(t, _)| *t == self.workload.topic) {
-                    Some((_, parts)) if !parts.is_empty() => self.partitions = parts,
+                    Some((_, parts)) if !parts.is_empty() => {
+                        // Kafka's Metadata.timeToNextUpdate: the next
+                        // refresh is due metadata.max.age.ms after this one.
+                        self.partitions = parts;
+                        self.metadata_fresh_at = env.now();
+                        let due = env.now() + self.config.metadata_max_age_ms * MILLIS;
+                        self.metadata_age
+                            .arm(env, due, ProducerTimer::MetadataMaxAge);
+                    }
                     _ => env.set_timer_after(
                         self.config.retry_backoff_ms * MILLIS,
                         ProducerTimer::Metadata,

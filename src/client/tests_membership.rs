@@ -267,3 +267,37 @@ fn a_zombie_resumes_learns_it_was_expired_loses_its_partitions_and_rejoins() {
     covered_once(&w.assignment(), 6);
     assert!(w.members[1].as_ref().unwrap().generation_id() > zombie_generation + 1);
 }
+
+#[test]
+fn the_leader_rejoins_when_partitions_are_added_and_they_get_assigned() {
+    let mut w = World::new(3, vec![Assignor::Range]);
+    w.run_until(5_000);
+    covered_once(&w.assignment(), 6);
+    // Metadata now shows 8 partitions. A member that did not lead the
+    // assignment holds no snapshot and does not rejoin.
+    w.partitions.insert("orders".to_owned(), 8);
+    let partitions = w.partitions.clone();
+    for m in w.members.iter_mut().flatten() {
+        m.check_metadata(&partitions);
+    }
+    let rejoining: Vec<bool> = w
+        .members
+        .iter()
+        .flatten()
+        .map(Membership::is_rebalancing)
+        .collect();
+    assert_eq!(
+        rejoining.iter().filter(|&&r| r).count(),
+        1,
+        "only the leader compares: {rejoining:?}"
+    );
+    w.run_until(15_000);
+    assert!(w.all_stable());
+    covered_once(&w.assignment(), 8);
+    assert!(w.members.iter().flatten().all(|m| m.generation_id() == 2));
+    // Nothing changed since: no further rebalance.
+    for m in w.members.iter_mut().flatten() {
+        m.check_metadata(&partitions);
+    }
+    assert!(w.all_stable());
+}

@@ -23,6 +23,7 @@ pub(crate) static PRODUCER: &[D] = &[
     D::int(P, "delivery.timeout.ms", 0, Some(120000), "Upper bound on the time from send() to success or failure."),
     D::int(P, "request.timeout.ms", 0, Some(30000), "How long the producer waits for a response to a request."),
     D::long(P, "retry.backoff.ms", 0, Some(100), "Pause before a failed request is retried."),
+    D::long(P, "metadata.max.age.ms", 0, Some(300000), "Metadata is refreshed at least this often, so new partitions are seen."),
     D::string(P, "transactional.id", None, "Makes the producer transactional; producer N of the entry uses \"ID-N\". Needs transaction = { records, abort }."),
     D::int(P, "transaction.timeout.ms", 1, Some(60000), "Longest a transaction may stay open before the coordinator aborts it."),
 ];
@@ -49,6 +50,7 @@ pub(crate) static CONSUMER: &[D] = &[
     D::int(C, "request.timeout.ms", 0, Some(30000), "How long the consumer waits for a response to a request."),
     D::int(C, "default.api.timeout.ms", 0, Some(60000), "Timeout of blocking consumer calls such as commitSync()."),
     D::long(C, "retry.backoff.ms", 0, Some(100), "Pause before a failed request is retried."),
+    D::long(C, "metadata.max.age.ms", 0, Some(300000), "Metadata is refreshed at least this often; a group leader that sees a partition count change rejoins."),
 ];
 
 /// Producer configs Kafka has that a scenario cannot set.
@@ -103,7 +105,6 @@ pub(crate) static PRODUCER_NOT_SIMULATED: &[(&str, &str)] = &[
     ("partitioner.ignore.keys", "keyed records go by murmur2 of the key, unkeyed ones by the sticky partitioner"),
     ("partitioner.adaptive.partitioning.enable", "the sticky partitioner picks uniformly among partitions with a leader"),
     ("partitioner.availability.timeout.ms", "the sticky partitioner skips only partitions without a leader"),
-    ("metadata.max.age.ms", "clients refresh metadata when a request fails, not on a timer"),
     ("metadata.max.idle.ms", "clients keep the metadata of their topic"),
     ("reconnect.backoff.ms", "a client reconnects with its next request"),
     ("reconnect.backoff.max.ms", "a client reconnects with its next request"),
@@ -122,7 +123,6 @@ pub(crate) static CONSUMER_NOT_SIMULATED: &[(&str, &str)] = &[
     ("check.crcs", "consumers always verify batch CRCs (Kafka's default)"),
     ("allow.auto.create.topics", "topics are created by [[topics]]; clients never create them"),
     ("exclude.internal.topics", "consumers subscribe to one named topic, never by pattern"),
-    ("metadata.max.age.ms", "clients refresh metadata when a request fails, not on a timer"),
     ("reconnect.backoff.ms", "a client reconnects with its next request"),
     ("reconnect.backoff.max.ms", "a client reconnects with its next request"),
     ("connections.max.idle.ms", "connections are never closed for idleness"),

@@ -199,6 +199,7 @@ pub fn producer_config(c: &KafkaConfigs) -> ProducerConfig {
         delivery_timeout_ms: int("delivery.timeout.ms", 120_000),
         request_timeout_ms: int("request.timeout.ms", 30_000),
         retry_backoff_ms: int("retry.backoff.ms", 100),
+        metadata_max_age_ms: int("metadata.max.age.ms", 300_000),
         idempotence: c.idempotence_enabled(),
         compression: producer_compression(c),
     }
@@ -264,6 +265,7 @@ pub fn consumer_config(
         },
         request_timeout_ms: int("request.timeout.ms", 30_000),
         retry_backoff_ms: int("retry.backoff.ms", 100),
+        metadata_max_age_ms: int("metadata.max.age.ms", 300_000),
         default_api_timeout_ms: int("default.api.timeout.ms", 60_000),
         processing: spec.processing,
         processing_time_ns: spec.processing_time_ns,

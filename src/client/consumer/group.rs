@@ -33,6 +33,10 @@ impl Consumer {
         if self.partition_count.is_none() {
             return;
         }
+        // A leader whose assignment was made with other partition counts
+        // rejoins (ConsumerCoordinator: "cached metadata has changed").
+        let partitions = self.partitions_per_topic();
+        self.membership.check_metadata(&partitions);
         // An eager rejoin revokes first and, when that commits, joins after
         // the commit: a second turn sends the JoinGroup when nothing waits.
         for _ in 0..2 {

@@ -25,7 +25,7 @@ use sim::{Nanos, MILLIS};
 
 use super::membership::{Membership, MembershipConfig};
 use crate::errors::Errors;
-use crate::node::{Address, Env, Input, KafkaNodeId, NetworkClient, Timer};
+use crate::node::{Address, Deadline, Env, Input, KafkaNodeId, NetworkClient, Timer};
 use crate::protocol::{IsolationLevel, KafkaMsg, KafkaRequest, Message, TopicId};
 use completed_fetch::Fetched;
 
@@ -109,6 +109,8 @@ pub struct ConsumerConfig {
     pub request_timeout_ms: u64,
     /// `retry.backoff.ms`.
     pub retry_backoff_ms: u64,
+    /// `metadata.max.age.ms`: metadata older than this is refreshed.
+    pub metadata_max_age_ms: u64,
     /// `default.api.timeout.ms`: how long commitSync retries.
     pub default_api_timeout_ms: u64,
     /// Commit after processing, or before.
@@ -130,6 +132,9 @@ pub enum ConsumerTimer {
     ProcessingDone(u64),
     /// close() ran out of time: leave without waiting longer.
     CloseTimeout,
+    /// The metadata may have reached `metadata.max.age.ms` (last, so that
+    /// the other variants keep their place in every trace hash).
+    MetadataMaxAge,
 }
 
 /// How long close() waits for its last commit (KafkaConsumer's
@@ -363,6 +368,10 @@ pub struct Consumer {
     network: NetworkClient<InFlight>,
     fetching: BTreeSet<u32>,
     metadata_in_flight: bool,
+    /// When the metadata was last refreshed, and the timer for its
+    /// `metadata.max.age.ms`.
+    metadata_fresh_at: Nanos,
+    metadata_age: Deadline,
     find_in_flight: bool,
     app: App,
     polls: u64,
@@ -394,6 +403,8 @@ impl Consumer {
             network: NetworkClient::default(),
             fetching: BTreeSet::new(),
             metadata_in_flight: false,
+            metadata_fresh_at: 0,
+            metadata_age: Deadline::default(),
             find_in_flight: false,
             app: App::Idle,
             polls: 0,
@@ -619,6 +630,17 @@ impl Consumer {
             }
             Input::Timer(Timer::Consumer(timer)) => match timer {
                 ConsumerTimer::Metadata => self.refresh_metadata(env),
+                ConsumerTimer::MetadataMaxAge => {
+                    if self.metadata_age.fire(env.now()) {
+                        let due = self.metadata_fresh_at + self.config.metadata_max_age_ms * MILLIS;
+                        if env.now() >= due {
+                            self.refresh_metadata(env);
+                        } else {
+                            self.metadata_age
+                                .arm(env, due, ConsumerTimer::MetadataMaxAge);
+                        }
+                    }
+                }
                 ConsumerTimer::Tick => env.set_timer_after(TICK_NS, ConsumerTimer::Tick),
                 ConsumerTimer::ProcessingDone(seq) => self.on_processed(env, seq),
                 ConsumerTimer::CloseTimeout => {

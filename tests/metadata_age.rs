@@ -1,0 +1,107 @@
+//! `metadata.max.age.ms`: producers and consumers refresh their metadata at
+//! least that often (Kafka's `Metadata.timeToNextUpdate`), with no failure
+//! to prompt them; with the default (5 minutes) a quiet run of 20 s asks
+//! only at start. The trace counts the Metadata requests each client sent.
+
+mod common;
+
+use common::{ksim, scratch};
+
+/// The Metadata requests delivered from each client, and when, in a run of
+/// a quiet scenario whose clients have `config` added.
+fn metadata_requests(test: &str, config: &str) -> Vec<(String, u64)> {
+    let dir = scratch("metadata_age", test);
+    let scenario = format!(
+        r#"name = "metadata_age"
+duration = "20s"
+settle = "5s"
+
+[cluster]
+brokers = 3
+controllers = 1
+
+[[topics]]
+name = "orders"
+partitions = 2
+replication_factor = 3
+
+[[producers]]
+topic = "orders"
+count = 1
+rate = "20/s"
+keys = 5
+config = {{ acks = "all"{config} }}
+
+[[consumers]]
+topic = "orders"
+group = "billing"
+count = 1
+config = {{ "auto.offset.reset" = "earliest"{config} }}
+"#
+    );
+    let file = dir.join("metadata_age.toml");
+    std::fs::write(&file, scenario).expect("scenario written");
+    let trace = dir.join("trace.jsonl");
+    let out = ksim(
+        &dir,
+        &[
+            "run",
+            "metadata_age.toml",
+            "--seed",
+            "1",
+            "--trace",
+            trace.to_str().expect("utf-8 path"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+    std::fs::read_to_string(&trace)
+        .expect("trace")
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("JSON line"))
+        .filter(|e| e["event"] == "deliver")
+        .filter(|e| {
+            let msg = e["msg"].as_str().unwrap_or("");
+            msg.contains("request: Metadata {")
+        })
+        .filter_map(|e| {
+            let from = e["from"].as_str()?.to_owned();
+            Some((from, e["t_ns"].as_u64()? / 1_000_000))
+        })
+        .filter(|(from, _)| from.starts_with("producer") || from.starts_with("consumer"))
+        .collect()
+}
+
+#[test]
+fn clients_refresh_metadata_every_max_age() {
+    let asked = metadata_requests("every_2s", r#", "metadata.max.age.ms" = 2000"#);
+    for client in ["producer-0", "consumer-billing-0"] {
+        let times: Vec<u64> = asked
+            .iter()
+            .filter(|(from, _)| from == client)
+            .map(|&(_, ms)| ms)
+            .collect();
+        // Refreshed about every 2 s through the 25 s run: never more than
+        // 2 s (and the latency) apart once started, and about a dozen times.
+        assert!(times.len() >= 10, "{client} asked at {times:?}");
+        for pair in times.windows(2) {
+            assert!(pair[1] - pair[0] <= 2_100, "{client} asked at {times:?}");
+        }
+    }
+}
+
+#[test]
+fn default_max_age_asks_only_at_start() {
+    let asked = metadata_requests("default", "");
+    for client in ["producer-0", "consumer-billing-0"] {
+        let times: Vec<u64> = asked
+            .iter()
+            .filter(|(from, _)| from == client)
+            .map(|&(_, ms)| ms)
+            .collect();
+        assert!(!times.is_empty(), "{client} asks once at start");
+        assert!(
+            times.iter().all(|&ms| ms < 5_000),
+            "{client} asked again with a 5-minute max age: {times:?}"
+        );
+    }
+}
