@@ -91,6 +91,8 @@ pub enum Errors {
     /// The transaction cannot go on but can be aborted (KIP-890: a
     /// partition the coordinator does not have in the transaction).
     TransactionAbortable,
+    /// A CreatePartitions count that is not an increase of the topic's.
+    InvalidPartitions,
 }
 
 impl Errors {
@@ -138,6 +140,7 @@ impl Errors {
             Errors::InvalidTransactionTimeout => "INVALID_TRANSACTION_TIMEOUT",
             Errors::UnstableOffsetCommit => "UNSTABLE_OFFSET_COMMIT",
             Errors::TransactionAbortable => "TRANSACTION_ABORTABLE",
+            Errors::InvalidPartitions => "INVALID_PARTITIONS",
         }
     }
 }

@@ -36,7 +36,7 @@ const MUST_PASS: [&str; 20] = [
 
 /// Scenarios that show an anomaly: the invariants every failing seed
 /// breaks, then the others a failing seed may break.
-const MUST_FAIL: [(&str, &[&str], &[&str]); 7] = [
+const MUST_FAIL: [(&str, &[&str], &[&str]); 8] = [
     (
         "acks1_leader_crash",
         &["acked_writes_durable"],
@@ -58,6 +58,7 @@ const MUST_FAIL: [(&str, &[&str], &[&str]); 7] = [
         &["acked_writes_durable"],
         &["offsets_consistent"],
     ),
+    ("partition_increase", &["key_order"], &[]),
     ("producer_retries", &["no_duplicates"], &["partition_order"]),
     (
         "unclean_election",

@@ -21,7 +21,7 @@ use sim::{Nanos, MILLIS};
 use super::chunked::Chunked;
 use super::Violation;
 use crate::client::consumer::ConsumerObs;
-use crate::client::{producer_of, record_id, ProducerObs};
+use crate::client::{producer_of, record_id, ProducerObs, SentRecord};
 use crate::log::RecordBatch;
 use crate::protocol::TopicPartition;
 
@@ -471,7 +471,7 @@ impl DataChecker {
     pub fn producer(&mut self, at: Nanos, topic: u32, obs: &ProducerObs) {
         match obs {
             ProducerObs::Sent(records) => {
-                for &(id, _) in records {
+                for &SentRecord { id, .. } in records {
                     self.sent_count += 1;
                     let (producer, seq) = producer_of(id);
                     let (p, s) = (producer as usize, seq as usize);
@@ -939,6 +939,15 @@ mod tests {
     use crate::client::record_value;
     use crate::log::Record;
 
+    /// Sends of (id, partition), unkeyed.
+    fn sent_records(sent: &[(u64, u32)]) -> ProducerObs {
+        ProducerObs::Sent(
+            sent.iter()
+                .map(|&(id, partition)| SentRecord::unkeyed(id, partition))
+                .collect(),
+        )
+    }
+
     fn checker() -> DataChecker {
         DataChecker::new(vec!["t".into()], vec!["consumer-0".into()])
     }
@@ -1007,7 +1016,7 @@ mod tests {
     #[test]
     fn a_lost_ack_a_duplicate_a_reorder_a_dirty_read_and_a_diverged_replica_are_each_found() {
         let mut c = checker();
-        c.producer(0, 0, &ProducerObs::Sent(vec![(0, 0), (1, 0), (2, 0)]));
+        c.producer(0, 0, &sent_records(&[(0, 0), (1, 0), (2, 0)]));
         acked(&mut c, 1, 0, vec![0]);
         acked(&mut c, 1, 1, vec![2]);
         polled(&mut c, 2, 1, 2);
@@ -1024,7 +1033,7 @@ mod tests {
         let mut c = checker();
         let ids: Vec<u64> = (0..6).collect();
         let sent: Vec<(u64, u32)> = ids.iter().map(|&i| (i, 0)).collect();
-        c.producer(0, 0, &ProducerObs::Sent(sent));
+        c.producer(0, 0, &sent_records(&sent));
         acked(&mut c, 1, 0, ids.clone());
         polled(&mut c, 2, 0, 0);
         // The final log starts at 3 (retention removed 0..3) and holds 3..6,
@@ -1051,7 +1060,7 @@ mod tests {
     #[test]
     fn a_clean_history_passes() {
         let mut c = checker();
-        c.producer(0, 0, &ProducerObs::Sent(vec![(0, 0), (1, 0), (2, 0)]));
+        c.producer(0, 0, &sent_records(&[(0, 0), (1, 0), (2, 0)]));
         acked(&mut c, 1, 0, vec![0, 1, 2]);
         for seq in 0..3 {
             polled(&mut c, 2, seq, seq);
@@ -1070,7 +1079,7 @@ mod tests {
     #[test]
     fn a_read_of_what_the_final_log_no_longer_holds_is_dirty_even_second_hand() {
         let mut c = checker();
-        c.producer(0, 0, &ProducerObs::Sent(vec![(0, 0), (1, 0)]));
+        c.producer(0, 0, &sent_records(&[(0, 0), (1, 0)]));
         // The consumer reads record 0 at offset 0, then record 1 there
         // (offsets_consistent), and the final log holds record 1.
         polled(&mut c, 1, 0, 0);
@@ -1091,7 +1100,7 @@ mod tests {
     #[test]
     fn a_write_acknowledged_at_an_offset_another_ack_took_over_is_lost() {
         let mut c = checker();
-        c.producer(0, 0, &ProducerObs::Sent(vec![(0, 0), (1, 0), (2, 0)]));
+        c.producer(0, 0, &sent_records(&[(0, 0), (1, 0), (2, 0)]));
         acked(&mut c, 1, 0, vec![0, 1]);
         // After a truncation offset 1 is given to record 2, acknowledged too.
         acked(&mut c, 2 * MILLIS, 1, vec![2]);
@@ -1118,7 +1127,7 @@ mod tests {
     #[test]
     fn the_first_reader_is_named_and_an_acks_0_write_may_be_anywhere() {
         let mut c = checker();
-        c.producer(0, 0, &ProducerObs::Sent(vec![(0, 0), (1, 0)]));
+        c.producer(0, 0, &sent_records(&[(0, 0), (1, 0)]));
         polled(&mut c, MILLIS, 0, 0);
         acked(&mut c, 2 * MILLIS, 0, vec![0]);
         c.producer(

@@ -5,6 +5,7 @@ pub mod control;
 pub mod data;
 pub mod groups;
 pub mod kernel;
+pub mod key_order;
 pub mod pipeline;
 pub mod quorum;
 pub mod txn;

@@ -2,6 +2,10 @@
 //! controller at start (what `kafka-topics.sh --create` does), retrying
 //! until each exists: NOT_CONTROLLER follows the controller's hint, and
 //! INVALID_REPLICATION_FACTOR waits for enough brokers to be unfenced.
+//! Then it runs the scenario's `[[admin]]` operations at their times
+//! (`kafka-topics.sh --alter --partitions N` is CreatePartitions), one at a
+//! time, retrying NOT_CONTROLLER and lost requests; any other error ends
+//! the operation and is reported.
 
 use rand::Rng;
 use sim::{Nanos, MILLIS};
@@ -19,10 +23,23 @@ const REQUEST_TIMEOUT_NS: Nanos = 2000 * MILLIS;
 const RETRY_BACKOFF_NS: Nanos = 250 * MILLIS;
 
 /// The admin client's timers.
-#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AdminTimer {
-    /// Time to send CreateTopics for what is left.
+    /// Time to send CreateTopics (or a due operation) again.
     Retry,
+    /// Operation N of the scenario's `[[admin]]` is due.
+    Op(usize),
+}
+
+/// `Retry` hashes as it did when it was the only variant (nothing), so
+/// that every trace hash of a run without `[[admin]]` stays what it was.
+impl std::hash::Hash for AdminTimer {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        if let AdminTimer::Op(i) = self {
+            state.write_u8(1);
+            state.write_usize(*i);
+        }
+    }
 }
 
 /// What the admin client reports.
@@ -32,6 +49,48 @@ pub enum AdminObs {
     Created(String),
     /// A CreateTopics attempt for a topic failed with this error.
     Failed(String, Errors),
+    /// CreatePartitions grew `topic` to `partitions`.
+    PartitionsCreated {
+        /// The topic.
+        topic: String,
+        /// Its partition count now.
+        partitions: u32,
+    },
+    /// CreatePartitions for `topic` failed for good with `error`.
+    CreatePartitionsFailed {
+        /// The topic.
+        topic: String,
+        /// Why.
+        error: Errors,
+    },
+}
+
+/// One timed operation of the scenario's `[[admin]]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AdminOp {
+    /// When it is due.
+    pub at: Nanos,
+    /// What it does.
+    pub kind: AdminOpKind,
+}
+
+/// What an `[[admin]]` operation does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AdminOpKind {
+    /// `create_partitions`: `topic` grows to `partitions`.
+    CreatePartitions {
+        /// The topic.
+        topic: String,
+        /// Its new partition count.
+        partitions: u32,
+    },
+}
+
+/// What a request in flight was for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Purpose {
+    CreateTopics,
+    Op(usize),
 }
 
 /// What the admin client is set up with.
@@ -41,6 +100,8 @@ pub struct AdminSpec {
     pub voters: Vec<KafkaNodeId>,
     /// The topics to create.
     pub topics: Vec<CreatableTopic>,
+    /// The timed operations, in time order.
+    pub ops: Vec<AdminOp>,
 }
 
 /// The admin client.
@@ -48,8 +109,11 @@ pub struct AdminSpec {
 pub struct AdminClient {
     voters: Vec<KafkaNodeId>,
     pending: Vec<CreatableTopic>,
+    ops: Vec<AdminOp>,
+    /// Operations whose time came, not done yet, in order.
+    due: Vec<usize>,
     controller: Option<KafkaNodeId>,
-    network: NetworkClient<()>,
+    network: NetworkClient<Purpose>,
 }
 
 impl AdminClient {
@@ -58,9 +122,14 @@ impl AdminClient {
         let mut admin = Self {
             voters: spec.voters.clone(),
             pending: spec.topics.clone(),
+            ops: spec.ops.clone(),
+            due: Vec::new(),
             controller: None,
             network: NetworkClient::default(),
         };
+        for (i, op) in spec.ops.iter().enumerate() {
+            env.set_timer(op.at, AdminTimer::Op(i));
+        }
         admin.send(env);
         admin
     }
@@ -70,19 +139,44 @@ impl AdminClient {
         &self.pending
     }
 
-    fn send(&mut self, env: &mut Env<'_>) {
-        if self.pending.is_empty() || self.network.in_flight().next().is_some() {
-            return;
-        }
-        let to = match self.controller {
+    /// Operations due and not done yet.
+    pub fn due(&self) -> &[usize] {
+        &self.due
+    }
+
+    fn controller(&self, env: &mut Env<'_>) -> KafkaNodeId {
+        match self.controller {
             Some(c) => c,
             None => self.voters[env.rng().random_range(0..self.voters.len())],
+        }
+    }
+
+    /// Sends what waits: CreateTopics for the topics left, then the first
+    /// due operation (one request in flight at a time).
+    fn send(&mut self, env: &mut Env<'_>) {
+        if self.network.in_flight().next().is_some() {
+            return;
+        }
+        let (request, purpose) = if !self.pending.is_empty() {
+            let request = ControllerRequest::CreateTopics {
+                topics: self.pending.clone(),
+            };
+            (request, Purpose::CreateTopics)
+        } else if let Some(&i) = self.due.first() {
+            let request = match &self.ops[i].kind {
+                AdminOpKind::CreatePartitions { topic, partitions } => {
+                    ControllerRequest::CreatePartitions {
+                        topics: vec![(topic.clone(), *partitions)],
+                    }
+                }
+            };
+            (request, Purpose::Op(i))
+        } else {
+            return;
         };
-        let request = ControllerRequest::CreateTopics {
-            topics: self.pending.clone(),
-        };
+        let to = self.controller(env);
         self.network
-            .send(env, Address::Node(to), request, REQUEST_TIMEOUT_NS, ());
+            .send(env, Address::Node(to), request, REQUEST_TIMEOUT_NS, purpose);
     }
 
     /// Handles one input.
@@ -102,7 +196,28 @@ impl AdminClient {
                     self.on_created(env, controller_hint, results);
                 }
             }
+            Input::Message {
+                msg:
+                    Message::Controller(ControllerMsg::Response {
+                        correlation_id,
+                        controller_hint,
+                        response: ControllerResponse::CreatePartitions { results },
+                    }),
+                ..
+            } => {
+                if let Some(flight) = self.network.complete(correlation_id) {
+                    if let Purpose::Op(i) = flight.purpose {
+                        self.on_partitions_created(env, i, controller_hint, results);
+                    }
+                }
+            }
             Input::Timer(Timer::Admin(AdminTimer::Retry)) => self.send(env),
+            Input::Timer(Timer::Admin(AdminTimer::Op(i))) => {
+                if i < self.ops.len() && !self.due.contains(&i) {
+                    self.due.push(i);
+                }
+                self.send(env);
+            }
             Input::Timer(Timer::RequestTimeout) => {
                 let expired = self.network.expire(env);
                 if !expired.is_empty() {
@@ -119,6 +234,28 @@ impl AdminClient {
             }
             _ => {}
         }
+    }
+
+    fn on_partitions_created(
+        &mut self,
+        env: &mut Env<'_>,
+        op: usize,
+        controller_hint: Option<KafkaNodeId>,
+        results: Vec<(String, Option<Errors>)>,
+    ) {
+        self.controller = controller_hint;
+        let AdminOpKind::CreatePartitions { topic, partitions } = self.ops[op].kind.clone();
+        let error = results.into_iter().find_map(|(_, e)| e);
+        match error {
+            Some(Errors::NotController) => {
+                env.set_timer_after(RETRY_BACKOFF_NS, AdminTimer::Retry);
+                return;
+            }
+            None => env.observe(AdminObs::PartitionsCreated { topic, partitions }),
+            Some(error) => env.observe(AdminObs::CreatePartitionsFailed { topic, error }),
+        }
+        self.due.retain(|&i| i != op);
+        self.send(env);
     }
 
     fn on_created(
@@ -140,6 +277,8 @@ impl AdminClient {
         }
         if !self.pending.is_empty() {
             env.set_timer_after(RETRY_BACKOFF_NS, AdminTimer::Retry);
+        } else {
+            self.send(env);
         }
     }
 }
@@ -177,6 +316,7 @@ mod tests {
         let spec = AdminSpec {
             voters: vec![3001, 3002, 3003],
             topics: vec![topic("t")],
+            ops: Vec::new(),
         };
         let mut admin = AdminClient::boot(&spec, &mut t.env());
         assert_eq!(t.sent().len(), 1, "CreateTopics goes out at boot");

@@ -12,13 +12,35 @@ pub mod transaction_manager;
 
 pub use admin::{AdminClient, AdminObs, AdminTimer};
 
+/// A record `send()` was called for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SentRecord {
+    /// The workload's record id.
+    pub id: u64,
+    /// Its partition of the producer's topic.
+    pub partition: u32,
+    /// Its key's number among the workload's keys (None: a null key).
+    pub key: Option<u32>,
+}
+
+impl SentRecord {
+    /// Record `id`, sent to `partition` with a null key.
+    pub fn unkeyed(id: u64, partition: u32) -> Self {
+        Self {
+            id,
+            partition,
+            key: None,
+        }
+    }
+}
+
 /// What a producer reports: each record's send and how it ended, a batch
 /// (or a generation step) at a time.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ProducerObs {
-    /// `send()` was called for these records: (record id, partition of the
-    /// producer's topic), in send order (the id carries the send sequence).
-    Sent(Vec<(u64, u32)>),
+    /// `send()` was called for these records, in send order (the id
+    /// carries the send sequence).
+    Sent(Vec<SentRecord>),
     /// A batch was acknowledged: its records in offset order, the first at
     /// `base_offset` (None under acks=0).
     Acked {

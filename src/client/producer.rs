@@ -24,7 +24,7 @@ use super::partitioner::{murmur2, to_positive, StickyPartitioner};
 use super::transaction_manager::{
     TransactionManager, TxnClientState, TxnEnd, TxnOffsets, TxnRequestKind, TxnStep,
 };
-use super::{set_record_id, ProducerObs, TxnOutcome};
+use super::{set_record_id, ProducerObs, SentRecord, TxnOutcome};
 use crate::errors::Errors;
 use crate::group::coordinator::CoordinatorResponse;
 use crate::log::{Compression, CompressionType};
@@ -449,8 +449,10 @@ impl Producer {
             let seq = self.seq_base + self.generated;
             self.generated += 1;
             let id = (u64::from(self.index) << 40) | seq;
+            let mut key = None;
             let partition = if keyed {
                 let k = env.rng().random_range(0..self.workload.keys);
+                key = Some(k as u32);
                 write_key(&mut self.key, k);
                 // murmur2 of each key once per incarnation, as Kafka's
                 // partitioner would compute it every time.
@@ -472,7 +474,7 @@ impl Producer {
                     .on_append(len, self.config.batch_size, n, &available, env.rng());
             }
             let tp = TopicIdPartition::new(self.workload.topic_id, partition);
-            sent.push((id, partition));
+            sent.push(SentRecord { id, partition, key });
             let tick_ms = tick / MILLIS;
             let record = PendingRecord {
                 id,
@@ -1170,7 +1172,7 @@ impl Producer {
             t.manager.add_partition(tp);
             t.ids.push(id);
         }
-        env.observe(ProducerObs::Sent(vec![(id, partition)]));
+        env.observe(ProducerObs::Sent(vec![SentRecord::unkeyed(id, partition)]));
         true
     }
 

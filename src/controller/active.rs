@@ -209,6 +209,9 @@ impl ActiveController {
             ControllerRequest::CreateTopics { topics } => {
                 self.replication.create_topics(log, rng, topics)
             }
+            ControllerRequest::CreatePartitions { topics } => {
+                self.replication.create_partitions(log, topics)
+            }
             ControllerRequest::AllocateProducerIds {
                 broker_id,
                 broker_epoch,

@@ -75,17 +75,59 @@ impl ReplicationControlManager {
                 value: value.clone(),
             });
         }
-        for (p, replicas) in placed.into_iter().enumerate() {
-            log.emit(MetadataRecord::PartitionRecord {
-                partition_id: p as u32,
-                topic_id,
-                leader: replicas[0] as i32,
-                isr: replicas.clone(),
-                replicas,
-                leader_epoch: 0,
-                partition_epoch: 0,
-            });
+        emit_new_partitions(log, topic_id, 0, placed);
+        Ok(())
+    }
+
+    /// CreatePartitions (Kafka's `ReplicationControlManager.createPartitions`):
+    /// each topic grows to its count, the new partitions with the
+    /// replication factor of its first, placed over the unfenced brokers
+    /// (ksim's round-robin from the partition's index where Kafka's striped
+    /// placer starts at random), all replicas in sync, the first leading.
+    pub fn create_partitions(
+        &mut self,
+        log: &mut MetadataRecords,
+        topics: &[(String, u32)],
+    ) -> ControllerResponse {
+        let results = topics
+            .iter()
+            .map(|(name, count)| {
+                let error = self.create_partitions_of(log, name, *count).err();
+                (name.clone(), error)
+            })
+            .collect();
+        ControllerResponse::CreatePartitions { results }
+    }
+
+    fn create_partitions_of(
+        &mut self,
+        log: &mut MetadataRecords,
+        name: &str,
+        count: u32,
+    ) -> Result<(), Errors> {
+        let topic = log
+            .image
+            .topics
+            .get(name)
+            .ok_or(Errors::UnknownTopicOrPartition)?;
+        let current = topic.partitions.len() as u32;
+        if count <= current {
+            return Err(Errors::InvalidPartitions);
         }
+        let replication_factor = topic
+            .partitions
+            .values()
+            .next()
+            .map_or(0, |p| p.replicas.len() as u32);
+        let topic_id = topic.id;
+        let usable = log.image.unfenced_brokers();
+        let placed = place_replicas(
+            &usable,
+            current as usize,
+            count - current,
+            replication_factor,
+        )?;
+        emit_new_partitions(log, topic_id, current, placed);
         Ok(())
     }
 
@@ -230,5 +272,26 @@ impl ReplicationControlManager {
             log.emit(record);
         }
         respond(&log.image, None, None)
+    }
+}
+
+/// The PartitionRecords of new partitions `first..` of `topic_id`, placed
+/// as `placed`: every replica in sync, the first leading at epoch 0.
+fn emit_new_partitions(
+    log: &mut MetadataRecords,
+    topic_id: Uuid,
+    first: u32,
+    placed: Vec<Vec<u32>>,
+) {
+    for (i, replicas) in placed.into_iter().enumerate() {
+        log.emit(MetadataRecord::PartitionRecord {
+            partition_id: first + i as u32,
+            topic_id,
+            leader: replicas[0] as i32,
+            isr: replicas.clone(),
+            replicas,
+            leader_epoch: 0,
+            partition_epoch: 0,
+        });
     }
 }

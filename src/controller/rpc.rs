@@ -67,6 +67,14 @@ pub enum ControllerRequest {
         /// The partition epoch the change is based on.
         partition_epoch: i32,
     },
+    /// Add partitions to topics (CreatePartitionsRequest): per topic, its
+    /// name and the partition count it is to have
+    /// (last, so that the other variants keep their place in every trace
+    /// hash).
+    CreatePartitions {
+        /// (topic, new total count).
+        topics: Vec<(String, u32)>,
+    },
 }
 
 /// The active controller's answer.
@@ -120,6 +128,11 @@ pub enum ControllerResponse {
         isr: Vec<u32>,
         /// Its partition epoch now.
         partition_epoch: i32,
+    },
+    /// CreatePartitionsResponse.
+    CreatePartitions {
+        /// Per topic: name and error.
+        results: Vec<(String, Option<Errors>)>,
     },
 }
 
@@ -177,6 +190,14 @@ impl ControllerRequest {
                     .map(|t| (t.name.clone(), Some(error)))
                     .collect(),
             },
+            ControllerRequest::CreatePartitions { topics } => {
+                ControllerResponse::CreatePartitions {
+                    results: topics
+                        .iter()
+                        .map(|(name, _)| (name.clone(), Some(error)))
+                        .collect(),
+                }
+            }
             ControllerRequest::AlterPartition {
                 topic_id,
                 partition_id,

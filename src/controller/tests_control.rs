@@ -369,3 +369,46 @@ fn topics_need_enough_unfenced_brokers_and_exist_once() {
     let records = f.active.take_records();
     assert!(records.windows(2).all(|w| w[1].0 == w[0].0 + 1));
 }
+
+#[test]
+fn create_partitions_grows_a_topic_with_its_replication_factor() {
+    let mut f = Fixture::new(false);
+    let grow = |name: &str, count| ControllerRequest::CreatePartitions {
+        topics: vec![(String::from(name), count)],
+    };
+    // "orders" has 1 partition of 3 replicas.
+    let r = f.handle(grow("orders", 1));
+    assert_eq!(
+        r,
+        ControllerResponse::CreatePartitions {
+            results: vec![("orders".into(), Some(Errors::InvalidPartitions))]
+        },
+        "not an increase"
+    );
+    let r = f.handle(grow("payments", 4));
+    assert_eq!(
+        r,
+        ControllerResponse::CreatePartitions {
+            results: vec![("payments".into(), Some(Errors::UnknownTopicOrPartition))]
+        }
+    );
+    let r = f.handle(grow("orders", 3));
+    assert_eq!(
+        r,
+        ControllerResponse::CreatePartitions {
+            results: vec![("orders".into(), None)]
+        }
+    );
+    let image = f.active.image();
+    for p in 1..3 {
+        let part = image.partition("orders", p).expect("created");
+        assert_eq!(part.replicas.len(), 3, "the topic's replication factor");
+        assert_eq!(part.isr, part.replicas, "every replica in sync");
+        assert_eq!(part.leader, Some(part.replicas[0]), "the first leads");
+        assert_eq!(part.leader_epoch, 0);
+    }
+    // Round the ring from the partition's index.
+    assert_eq!(image.partition("orders", 1).unwrap().replicas[0], 2);
+    assert_eq!(image.partition("orders", 2).unwrap().replicas[0], 3);
+    assert!(image.partition("orders", 3).is_none());
+}

@@ -11,7 +11,9 @@ use super::address_book::AddressBook;
 use super::monitor::Monitor;
 use super::node::ClusterNode;
 use super::topology::{Role, Topology};
-use super::{consumer_spec, creatable_topics, producer_setup, sim_config, specs, RunOptions};
+use super::{
+    admin_ops, consumer_spec, creatable_topics, producer_setup, sim_config, specs, RunOptions,
+};
 use crate::broker::BrokerSpec;
 use crate::check;
 use crate::check::groups::{GroupChecker, MemberOf};
@@ -81,6 +83,7 @@ fn node_specs(scenario: &Scenario, topology: &Topology, options: &RunOptions) ->
             Role::Admin => NodeSpec::Admin(AdminSpec {
                 voters: voters.clone(),
                 topics: creatable_topics(scenario),
+                ops: admin_ops(scenario),
             }),
             Role::Producer(index) => {
                 let (config, workload, transaction) =
@@ -231,6 +234,9 @@ pub(super) fn monitor_for(
         .collect();
     monitor.txn = TxnChecker::new(monitor.names.clone(), client_topics, read_committed);
     monitor.groups = GroupChecker::new(monitor.names.clone(), members, explicit);
+    // key_order keeps per-record state: only when it judges something.
+    monitor.key_order_checked = super::run::key_order_applies(scenario)
+        && super::run::selected(scenario, check::key_order::KEY_ORDER);
     (monitor, group_checks)
 }
 

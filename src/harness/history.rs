@@ -48,6 +48,8 @@ pub enum What {
         /// The replica's log start offset after.
         log_start_offset: u64,
     },
+    /// An `[[admin]]` operation on the partition's topic ended: what came of it.
+    Admin(String),
     /// A broker booted and recovered the partition's log from its disk.
     Recovered {
         /// What the disk gave back.
@@ -109,6 +111,7 @@ impl Event {
     pub fn text(&self, offset: Option<u64>) -> String {
         let part = self.partition.as_deref().unwrap_or("");
         match &self.what {
+            What::Admin(text) => text.clone(),
             What::PartitionChange {
                 leader,
                 leader_epoch,

@@ -152,7 +152,7 @@ pub fn data_available(
             .topics
             .iter()
             .find(|t| t.name == topic)
-            .map_or(0, |t| t.partitions);
+            .map_or(0, |t| scenario.final_partitions(t));
         (0..count).map(|p| TopicPartition::new(topic, p)).collect()
     };
     for index in 0..scenario.producer_count() {

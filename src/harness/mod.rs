@@ -32,6 +32,7 @@ use sim::{DiskConfig, Mutations, NetConfig, NodeId, Sim, SimConfig};
 
 use crate::check::groups::GroupStats;
 use crate::check::Violation;
+use crate::client::admin::{AdminOp, AdminOpKind};
 use crate::client::consumer::ConsumerMutations;
 use crate::client::producer::{ProducerConfig, ProducerWorkload, TransactionWorkload};
 use crate::controller::active::ControlEvent;
@@ -298,6 +299,24 @@ fn consumer_spec<'a>(scenario: &'a Scenario, group: &str, index: u32) -> &'a Con
 /// on the first FindCoordinator: offsets.topic.num.partitions partitions,
 /// offsets.topic.replication.factor replicas capped by the broker count here,
 /// compacted).
+/// The scenario's `[[admin]]` operations, as the admin client runs them.
+fn admin_ops(scenario: &Scenario) -> Vec<AdminOp> {
+    scenario
+        .admin
+        .iter()
+        .map(|a| {
+            let crate::scenario::AdminAction::CreatePartitions { topic, partitions } = &a.op;
+            AdminOp {
+                at: a.at_ns,
+                kind: AdminOpKind::CreatePartitions {
+                    topic: topic.clone(),
+                    partitions: *partitions,
+                },
+            }
+        })
+        .collect()
+}
+
 fn creatable_topics(scenario: &Scenario) -> Vec<CreatableTopic> {
     let config = &scenario.cluster.config;
     let offsets = (!scenario.consumers.is_empty() || !scenario.pipelines.is_empty()).then(|| {

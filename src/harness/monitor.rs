@@ -10,7 +10,9 @@ use super::history::{self, What};
 use crate::broker::BrokerObs;
 use crate::check::groups::GroupChecker;
 use crate::check::{self, Violation};
+use crate::client::admin::AdminObs;
 use crate::client::consumer::ConsumerObs;
+use crate::client::ProducerObs;
 use crate::controller::active::ControlEvent;
 use crate::controller::node::QuorumObs;
 use crate::node::Observation as ClusterObs;
@@ -28,6 +30,9 @@ pub(super) struct Monitor {
     pub(super) data: check::data::DataChecker,
     pub(super) groups: GroupChecker,
     pub(super) txn: check::txn::TxnChecker,
+    pub(super) key_order: check::key_order::KeyOrderChecker,
+    /// Whether `key_order` is checked (it keeps per-record state).
+    pub(super) key_order_checked: bool,
     pub(super) violations: Vec<Violation>,
     pub(super) quorum_history: Vec<(u64, String, QuorumObs)>,
     pub(super) control_events: Vec<(u64, ControlEvent)>,
@@ -54,6 +59,8 @@ impl Monitor {
             data: check::data::DataChecker::new(topics, names.clone()),
             groups: GroupChecker::default(),
             txn: check::txn::TxnChecker::default(),
+            key_order: check::key_order::KeyOrderChecker::default(),
+            key_order_checked: false,
             names,
             topic_of,
             quorum: Default::default(),
@@ -79,12 +86,22 @@ impl Monitor {
                 let topic = self.topic_of[o.node.index()];
                 self.data.producer(o.at, topic, obs);
                 self.txn.producer(o.at, o.node.0, obs);
+                if let (ProducerObs::Sent(records), true) = (obs, self.key_order_checked) {
+                    for r in records {
+                        self.key_order.sent(r.id, r.partition, r.key);
+                    }
+                }
             }
             ClusterObs::Consumer(obs) => {
                 let topic = self.topic_of[o.node.index()];
                 self.data.consumer(o.at, o.node.0, topic, obs);
                 self.groups.observe(o.at, o.node.0, obs);
                 self.txn.consumer(o.at, o.node.0, obs);
+                if let (ConsumerObs::Polled(records), Some(group), true) =
+                    (obs, &self.group_of[o.node.index()], self.key_order_checked)
+                {
+                    self.key_order.polled(group, records.iter().map(|r| r.id));
+                }
                 if let ConsumerObs::Assigned {
                     generation,
                     partitions,
@@ -196,7 +213,22 @@ impl Monitor {
                     self.history.push(o.at, name(o.node), Some(partition), what);
                 }
             }
-            ClusterObs::Admin(_) => {}
+            ClusterObs::Admin(obs) => {
+                let (topic, text) = match obs {
+                    AdminObs::PartitionsCreated { topic, partitions } => (
+                        topic,
+                        format!("create_partitions: {topic} now has {partitions} partitions"),
+                    ),
+                    AdminObs::CreatePartitionsFailed { topic, error } => (
+                        topic,
+                        format!("create_partitions of {topic} failed: {error}"),
+                    ),
+                    AdminObs::Created(_) | AdminObs::Failed(..) => return,
+                };
+                let what = What::Admin(text);
+                self.history
+                    .push(o.at, name(o.node), Some(topic.clone()), what);
+            }
         }
     }
 }

@@ -401,6 +401,7 @@ impl Run {
             data,
             groups,
             txn,
+            key_order,
             mut history,
             ..
         } = monitor;
@@ -432,6 +433,7 @@ impl Run {
         let (group_violations, group_stats) =
             groups.finish(end, &end_state, &|id| data.is_acked(id), &removed);
         violations.extend(group_violations);
+        violations.extend(key_order.finish(end, &|id| data.is_acked(id)));
         let stats = Stats {
             records_sent: data.sent_count,
             records_acked: data.acked,
@@ -446,7 +448,9 @@ impl Run {
         let labels: BTreeMap<String, TopicPartition> = scenario
             .topics
             .iter()
-            .flat_map(|t| (0..t.partitions).map(|p| TopicPartition::new(&t.name, p)))
+            .flat_map(|t| {
+                (0..scenario.final_partitions(t)).map(|p| TopicPartition::new(&t.name, p))
+            })
             .map(|tp| (tp.to_string(), tp))
             .collect();
         let min_insync = |part: &str| labels.get(part).map_or(1, |tp| min_insync(scenario, tp));
@@ -490,7 +494,7 @@ impl Run {
         let topic_partitions: Vec<(String, u32)> = scenario
             .topics
             .iter()
-            .map(|t| (t.name.clone(), t.partitions))
+            .map(|t| (t.name.clone(), scenario.final_partitions(t)))
             .collect();
         let expected_brokers: Vec<u32> = match &core {
             Some(c) => c.brokers.clone(),
@@ -531,6 +535,11 @@ impl Run {
             })
             .chain(if super::has_transactions(scenario) {
                 &check::txn::TXN_INVARIANTS[..]
+            } else {
+                &[]
+            })
+            .chain(if key_order_applies(scenario) {
+                &[check::key_order::KEY_ORDER][..]
             } else {
                 &[]
             })
@@ -607,7 +616,7 @@ fn faults_after(executed: &[Executed], t: u64) -> String {
 /// True when the scenario checks `invariant` (its `[check]` list, default
 /// all; `eventually_available` and names outside the contract list, the
 /// kernel's own, always apply).
-fn selected(scenario: &Scenario, invariant: &str) -> bool {
+pub(super) fn selected(scenario: &Scenario, invariant: &str) -> bool {
     // Liveness is checked in every scenario, whatever its list.
     if invariant == "eventually_available" {
         return true;
@@ -704,9 +713,23 @@ fn close_consumer(sim: &mut Sim<ClusterNode>, node: NodeId) -> String {
     }
 }
 
+/// Whether `key_order` has something to judge: a producer with keys whose
+/// topic a group reads.
+pub(super) fn key_order_applies(scenario: &Scenario) -> bool {
+    scenario.producers.iter().any(|p| {
+        p.keys > 0
+            && (scenario.consumers.iter().any(|c| c.topic == p.topic)
+                || scenario.pipelines.iter().any(|x| x.input == p.topic))
+    })
+}
+
 /// The scenario's pipelines as `exactly_once` checks them.
 fn checked_pipelines(scenario: &Scenario) -> Vec<check::pipeline::CheckedPipeline> {
-    let partitions = |topic: &str| scenario.topic(topic).map_or(0, |t| t.partitions);
+    let partitions = |topic: &str| {
+        scenario
+            .topic(topic)
+            .map_or(0, |t| scenario.final_partitions(t))
+    };
     scenario
         .pipelines
         .iter()

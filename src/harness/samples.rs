@@ -76,7 +76,10 @@ impl Sampler {
         let partitions = scenario
             .topics
             .iter()
-            .flat_map(|t| (0..t.partitions).map(move |p| (format!("{}-{p}", t.name), Vec::new())))
+            .flat_map(|t| {
+                (0..scenario.final_partitions(t))
+                    .map(move |p| (format!("{}-{p}", t.name), Vec::new()))
+            })
             .collect();
         Self {
             next_ns: 0,

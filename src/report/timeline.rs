@@ -97,6 +97,7 @@ pub fn lines(outcome: &Outcome) -> Vec<Line> {
             } => format!(
                 "deleted {segments} segment(s) of {part} by retention: log start offset {log_start_offset}"
             ),
+            What::Admin(text) => text.clone(),
             _ => continue,
         };
         out.push(Line {

@@ -43,11 +43,13 @@ pub enum Invariant {
     TransactionsAtomic,
     /// A read_committed consumer never returns a record of an aborted or open transaction.
     NoAbortedReads,
+    /// A group consumes one producer's records of a key in send order (acknowledged ones).
+    KeyOrder,
 }
 
 impl Invariant {
     /// Every invariant, in the order docs/scenarios.md lists them.
-    pub const ALL: [Invariant; 19] = [
+    pub const ALL: [Invariant; 20] = [
         Invariant::AckedWritesDurable,
         Invariant::OffsetsConsistent,
         Invariant::NoDuplicates,
@@ -67,6 +69,7 @@ impl Invariant {
         Invariant::ExactlyOnce,
         Invariant::TransactionsAtomic,
         Invariant::NoAbortedReads,
+        Invariant::KeyOrder,
     ];
 
     /// The contract name, e.g. "acked_writes_durable".
@@ -91,6 +94,7 @@ impl Invariant {
             Invariant::ExactlyOnce => "exactly_once",
             Invariant::TransactionsAtomic => "transactions_atomic",
             Invariant::NoAbortedReads => "no_aborted_reads",
+            Invariant::KeyOrder => "key_order",
         }
     }
 }

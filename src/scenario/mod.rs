@@ -9,6 +9,7 @@ mod invariant;
 mod model;
 mod named;
 mod parse;
+mod parse_admin;
 mod parse_faults;
 mod reader;
 mod target;
@@ -19,9 +20,9 @@ pub use error::{line_col, ScenarioError};
 pub use fault::FaultKind;
 pub use invariant::Invariant;
 pub use model::{
-    CheckSpec, Cluster, ConsumerSpec, DiskSpec, FaultSpec, NetworkSpec, PipelineSpec, Processing,
-    ProcessingGuarantee, ProducerSpec, ProtocolSpec, Scenario, SwarmSpec, TopicSpec,
-    TransactionSpec, Truncation, DEFAULT_LATENCY_DELAY_NS, DEFAULT_SLOW_DISK_FACTOR,
+    AdminAction, AdminOpSpec, CheckSpec, Cluster, ConsumerSpec, DiskSpec, FaultSpec, NetworkSpec,
+    PipelineSpec, Processing, ProcessingGuarantee, ProducerSpec, ProtocolSpec, Scenario, SwarmSpec,
+    TopicSpec, TransactionSpec, Truncation, DEFAULT_LATENCY_DELAY_NS, DEFAULT_SLOW_DISK_FACTOR,
 };
 pub use parse::{parse, MAX_CLIENTS, MAX_NODES, MAX_PARTITIONS, MAX_SWARM_RATE};
 pub use target::{is_valid_name, Target, TARGET_SYNTAX};

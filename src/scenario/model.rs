@@ -38,6 +38,8 @@ pub struct Scenario {
     pub protocol: ProtocolSpec,
     /// Scripted faults, in file order.
     pub faults: Vec<FaultSpec>,
+    /// Timed topic operations (`[[admin]]`), in time order.
+    pub admin: Vec<AdminOpSpec>,
     /// Random faults drawn per seed.
     pub swarm: Option<SwarmSpec>,
     /// Invariants to check.
@@ -240,6 +242,28 @@ pub struct FaultSpec {
     pub torn: bool,
 }
 
+/// One timed topic operation (`[[admin]]`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AdminOpSpec {
+    /// When the admin client sends it (within the fault phase).
+    pub at_ns: u64,
+    /// What it does.
+    pub op: AdminAction,
+}
+
+/// What an `[[admin]]` entry does.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub enum AdminAction {
+    /// `op = "create_partitions"`: `topic` grows to `partitions`
+    /// (`kafka-topics.sh --alter --partitions`).
+    CreatePartitions {
+        /// A topic of `[[topics]]`.
+        topic: String,
+        /// Its new partition count (more than it has by then).
+        partitions: u32,
+    },
+}
+
 /// Default slowdown of a slow_disk fault.
 pub const DEFAULT_SLOW_DISK_FACTOR: u32 = 10;
 /// Default added delay of a latency fault.
@@ -260,6 +284,21 @@ pub struct CheckSpec {
 }
 
 impl Scenario {
+    /// The partitions `topic` has once every `[[admin]]` operation ran (its
+    /// `[[topics]]` count when none grows it).
+    pub fn final_partitions(&self, topic: &TopicSpec) -> u32 {
+        self.admin
+            .iter()
+            .map(|a| match &a.op {
+                AdminAction::CreatePartitions {
+                    topic: t,
+                    partitions,
+                } if *t == topic.name => *partitions,
+                AdminAction::CreatePartitions { .. } => 0,
+            })
+            .fold(topic.partitions, u32::max)
+    }
+
     /// Total producers over every `[[producers]]` entry.
     pub fn producer_count(&self) -> u32 {
         self.producers

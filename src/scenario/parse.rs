@@ -5,6 +5,7 @@ use toml::de::{DeTable, DeValue};
 use super::error::{ScenarioError, Src};
 use super::invariant::Invariant;
 use super::model::*;
+use super::parse_admin::admin_ops;
 use super::parse_faults::faults;
 use super::reader::{raw_value, Field, Res, Table, TOP_KEYS};
 use super::target::is_valid_name;
@@ -66,10 +67,12 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
         disk: disk(&root)?,
         protocol: protocol(&root)?,
         faults: Vec::new(),
+        admin: Vec::new(),
         swarm: swarm(&root)?,
         check: check(&root)?,
     };
     scenario.faults = faults(&root, &scenario)?;
+    scenario.admin = admin_ops(&root, &scenario)?;
     Ok(scenario)
 }
 

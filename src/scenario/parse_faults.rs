@@ -45,13 +45,8 @@ pub(crate) fn faults(root: &Table, scenario: &Scenario) -> Res<Vec<FaultSpec>> {
         .collect()
 }
 
-fn fault(t: &Table, s: &Scenario) -> Res<FaultSpec> {
-    t.check_keys(FAULT_KEYS)?;
-    let kind_f = t.req("kind", "\"crash\"")?;
-    let kind: FaultKind = kind_f
-        .str("a fault kind")?
-        .parse()
-        .map_err(|m: String| kind_f.err(m))?;
+/// An entry's `at`: a time within the fault phase.
+pub(super) fn at_in_fault_phase(t: &Table, s: &Scenario) -> Res<u64> {
     let at_f = t.req("at", "\"10s\"")?;
     let at_ns = at_f.duration()?;
     if at_ns >= s.duration_ns {
@@ -61,6 +56,17 @@ fn fault(t: &Table, s: &Scenario) -> Res<FaultSpec> {
             format_duration(s.duration_ns)
         )));
     }
+    Ok(at_ns)
+}
+
+fn fault(t: &Table, s: &Scenario) -> Res<FaultSpec> {
+    t.check_keys(FAULT_KEYS)?;
+    let kind_f = t.req("kind", "\"crash\"")?;
+    let kind: FaultKind = kind_f
+        .str("a fault kind")?
+        .parse()
+        .map_err(|m: String| kind_f.err(m))?;
+    let at_ns = at_in_fault_phase(t, s)?;
     for f in t.fields() {
         let kinds = FaultKind::kinds_for_key(&f.name);
         let heal_target = kind == FaultKind::Heal && f.name == "target";

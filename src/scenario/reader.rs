@@ -25,6 +25,7 @@ pub(crate) const TOP_KEYS: &[&str] = &[
     "disk",
     "protocol",
     "faults",
+    "admin",
     "swarm",
     "check",
 ];

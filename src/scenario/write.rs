@@ -128,6 +128,15 @@ impl Scenario {
             self.protocol.truncation.name(),
             self.protocol.transaction_version
         )?;
+        for a in &self.admin {
+            let super::model::AdminAction::CreatePartitions { topic, partitions } = &a.op;
+            writeln!(
+                w,
+                "\n[[admin]]\nat = \"{}\"\nop = \"create_partitions\"\ntopic = {}\npartitions = {partitions}",
+                d(a.at_ns),
+                q(topic)
+            )?;
+        }
         for f in &self.faults {
             writeln!(
                 w,

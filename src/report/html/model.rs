@@ -172,7 +172,7 @@ pub fn partitions(scenario: &Scenario) -> Vec<String> {
     scenario
         .topics
         .iter()
-        .flat_map(|t| (0..t.partitions).map(move |p| format!("{}-{p}", t.name)))
+        .flat_map(|t| (0..scenario.final_partitions(t)).map(move |p| format!("{}-{p}", t.name)))
         .collect()
 }
 
@@ -190,7 +190,7 @@ pub fn transactional_partitions(scenario: &Scenario) -> BTreeSet<String> {
         .topics
         .iter()
         .filter(|t| topics.contains(t.name.as_str()))
-        .flat_map(|t| (0..t.partitions).map(move |p| format!("{}-{p}", t.name)))
+        .flat_map(|t| (0..scenario.final_partitions(t)).map(move |p| format!("{}-{p}", t.name)))
         .collect()
 }
 

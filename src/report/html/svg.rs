@@ -203,7 +203,8 @@ pub fn timeline(input: &Input) -> String {
         .topics
         .iter()
         .flat_map(|t| {
-            (0..t.partitions).map(move |p| (format!("{}-{p}", t.name), t.replication_factor))
+            (0..input.scenario.final_partitions(t))
+                .map(move |p| (format!("{}-{p}", t.name), t.replication_factor))
         })
         .collect();
     for p in input.partitions {

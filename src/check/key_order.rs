@@ -1,0 +1,189 @@
+//! `key_order`: a group consumes the records of one key from one producer
+//! in the order the producer sent them, among those acknowledged. Kafka
+//! promises order per partition only, and a key stays on one partition as
+//! long as the topic's partition count does: adding partitions moves keys
+//! (murmur2 modulo the new count), so a group may read a key's newer record
+//! from its new partition before an older one still waiting in the old
+//! partition; without idempotence, a retried batch may also land after a
+//! later one in the same partition.
+//!
+//! Kept per record: its key and partition (from the send) and, per group,
+//! the rank of its first consumption (records polled anywhere in the group
+//! are ranked in the order the observations came). Judged at the end, over
+//! acknowledged records that the group consumed.
+
+use std::collections::BTreeMap;
+
+use super::chunked::Chunked;
+use super::Violation;
+use crate::client::producer_of;
+use sim::Nanos;
+
+/// The invariant's contract name.
+pub const KEY_ORDER: &str = "key_order";
+
+/// At most this many violations are reported per group (the count says the rest).
+const MAX_REPORTED: usize = 10;
+
+/// No key recorded (null key, or never sent).
+const NO_KEY: u64 = 0;
+
+/// The `key_order` checker.
+#[derive(Debug, Default)]
+pub struct KeyOrderChecker {
+    /// Per producer, by send sequence: `(key + 1) << 32 | partition`
+    /// ([`NO_KEY`]: no key).
+    sent: Vec<Chunked<u64>>,
+    /// Per group: per producer, by send sequence, the rank of the record's
+    /// first consumption in the group (0: not consumed).
+    first: BTreeMap<String, Vec<Chunked<u32>>>,
+    /// Records consumed so far, over all groups (the next rank).
+    consumed: u32,
+}
+
+impl KeyOrderChecker {
+    /// A producer sent record `id` with `key` (None: a null key) to `partition`.
+    pub fn sent(&mut self, id: u64, partition: u32, key: Option<u32>) {
+        let Some(key) = key else {
+            return;
+        };
+        let (producer, seq) = producer_of(id);
+        let p = producer as usize;
+        if self.sent.len() <= p {
+            self.sent.resize(p + 1, Chunked::new(NO_KEY));
+        }
+        *self.sent[p].slot(seq as usize) = (u64::from(key) + 1) << 32 | u64::from(partition);
+    }
+
+    /// A member of `group` polled records `ids`, in this order.
+    pub fn polled(&mut self, group: &str, ids: impl IntoIterator<Item = u64>) {
+        let per_producer = match self.first.get_mut(group) {
+            Some(v) => v,
+            None => self.first.entry(group.to_owned()).or_default(),
+        };
+        for id in ids {
+            let (producer, seq) = producer_of(id);
+            let keyed = self
+                .sent
+                .get(producer as usize)
+                .and_then(|c| c.get(seq as usize))
+                .is_some_and(|k| k != NO_KEY);
+            if !keyed {
+                continue;
+            }
+            let p = producer as usize;
+            if per_producer.len() <= p {
+                per_producer.resize(p + 1, Chunked::new(0));
+            }
+            let rank = per_producer[p].slot(seq as usize);
+            if *rank == 0 {
+                self.consumed = self.consumed.saturating_add(1);
+                *rank = self.consumed;
+            }
+        }
+    }
+
+    /// The violations, judged at `end` over the records `acked` says were
+    /// acknowledged: per group, producer and key, walking the sends in
+    /// order, a record first consumed before an earlier-sent one was.
+    pub fn finish(&self, end: Nanos, acked: &dyn Fn(u64) -> bool) -> Vec<Violation> {
+        let mut out = Vec::new();
+        for (group, per_producer) in &self.first {
+            let mut found = 0usize;
+            for (p, ranks) in per_producer.iter().enumerate() {
+                let Some(sent) = self.sent.get(p) else {
+                    continue;
+                };
+                // Per key: the latest-ranked consumption so far, its record
+                // and partition.
+                let mut last: BTreeMap<u64, (u32, u64, u32)> = BTreeMap::new();
+                for (seq, rank) in ranks.iter().enumerate() {
+                    let id = (p as u64) << 40 | seq as u64;
+                    let packed = sent.get(seq).unwrap_or(NO_KEY);
+                    if rank == 0 || packed == NO_KEY || !acked(id) {
+                        continue;
+                    }
+                    let key = (packed >> 32) - 1;
+                    let partition = packed as u32;
+                    match last.get(&key) {
+                        Some(&(earlier_rank, earlier, earlier_partition))
+                            if rank < earlier_rank =>
+                        {
+                            found += 1;
+                            if found <= MAX_REPORTED {
+                                out.push(Violation::new(
+                                    KEY_ORDER,
+                                    end,
+                                    format!(
+                                        "group {group} consumed key {key} of producer {p} out of \
+                                         send order: p{p}-{seq} (partition {partition}) before \
+                                         p{p}-{earlier_seq} (partition {earlier_partition}), \
+                                         which was sent and acknowledged first",
+                                        earlier_seq = earlier & ((1 << 40) - 1),
+                                    ),
+                                ));
+                            }
+                        }
+                        _ => {
+                            last.insert(key, (rank, id, partition));
+                        }
+                    }
+                }
+            }
+            if found > MAX_REPORTED {
+                out.push(Violation::new(
+                    KEY_ORDER,
+                    end,
+                    format!(
+                        "group {group} consumed {} more records out of their key's send order",
+                        found - MAX_REPORTED
+                    ),
+                ));
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(seq: u64) -> u64 {
+        seq
+    }
+
+    #[test]
+    fn a_key_read_in_send_order_passes_and_out_of_order_fails() {
+        let mut c = KeyOrderChecker::default();
+        // Key 7 goes to partition 0, then (after partitions were added) to 3.
+        c.sent(id(0), 0, Some(7));
+        c.sent(id(1), 0, Some(7));
+        c.sent(id(2), 3, Some(7));
+        c.sent(id(3), 1, Some(8));
+        c.sent(id(4), 1, None);
+        // The group reads partition 3 before it gets to the rest of partition 0.
+        c.polled("billing", [0, 3, 4].map(id));
+        c.polled("billing", [2, 1].map(id));
+        let all = |_: u64| true;
+        let v = c.finish(0, &all);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(
+            v[0].detail
+                .contains("p0-2 (partition 3) before p0-1 (partition 0)"),
+            "{}",
+            v[0].detail
+        );
+        // Had p0-2 never been acknowledged, nothing would be promised of it.
+        let not_two = |i: u64| i != id(2);
+        assert!(c.finish(0, &not_two).is_empty());
+        // Another group reading in order is fine, and a record read twice
+        // counts at its first read.
+        c.polled("audit", [0, 1, 0, 2, 3].map(id));
+        let v = c.finish(0, &all);
+        assert!(
+            v.iter().all(|v| v.detail.contains("group billing")),
+            "{v:?}"
+        );
+    }
+}

@@ -1,0 +1,130 @@
+//! `[[admin]]` operations and `key_order`: partitions added to a keyed
+//! topic while a group lags make the group read some keys out of send order
+//! (`partition_increase` fails `key_order` and nothing else), and the same
+//! run without the operation keeps every key in order; the new partitions
+//! exist, get records and are consumed. Bad `[[admin]]` entries are refused
+//! with the file, key and line.
+
+mod common;
+
+use common::{ksim, scratch, stderr, stdout};
+
+const SCENARIO: &str = "scenarios/partition_increase.toml";
+
+/// Runs `text` (a scenario) with `seed` in a scratch folder; (exit code, JSON).
+fn run(test: &str, text: &str, seed: &str) -> (Option<i32>, serde_json::Value, String) {
+    let dir = scratch("admin", test);
+    std::fs::write(dir.join("s.toml"), text).expect("scenario written");
+    let out = ksim(&dir, &["run", "s.toml", "--seed", seed, "--format", "json"]);
+    let json = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+    let text_report = ksim(&dir, &["run", "s.toml", "--seed", seed]);
+    (out.status.code(), json, stdout(&text_report))
+}
+
+fn invariants(json: &serde_json::Value) -> Vec<String> {
+    let mut names: Vec<String> = json["violations"]
+        .as_array()
+        .expect("violations")
+        .iter()
+        .map(|v| v["invariant"].as_str().expect("invariant").to_owned())
+        .collect();
+    names.dedup();
+    names
+}
+
+fn scenario() -> String {
+    std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(SCENARIO))
+        .expect("scenario")
+}
+
+#[test]
+fn adding_partitions_under_a_lagging_group_breaks_key_order_only() {
+    for seed in ["1", "2"] {
+        let (code, json, report) = run("increase", &scenario(), seed);
+        assert_eq!(code, Some(1), "{report}");
+        assert_eq!(invariants(&json), vec!["key_order"], "{report}");
+        assert!(
+            report.contains("admin               create_partitions: orders now has 4 partitions"),
+            "{report}"
+        );
+        assert!(report.contains("orders-3            created:"), "{report}");
+        let stats = &json["stats"];
+        assert_eq!(stats["records_sent"], stats["records_acked"], "{stats}");
+        assert_eq!(stats["records_acked"], stats["records_consumed"], "{stats}");
+        // Both new partitions took records and the group reads them.
+        let detail = json["violations"][0]["detail"].as_str().expect("detail");
+        assert!(
+            detail.contains("(partition 2)") || detail.contains("(partition 3)"),
+            "{detail}"
+        );
+    }
+}
+
+#[test]
+fn without_the_operation_every_key_stays_in_order() {
+    let text = scenario();
+    let start = text.find("[[admin]]").expect("an [[admin]] entry");
+    let end = start + text[start..].find("\n\n").expect("entry ends");
+    let without = format!("{}{}", &text[..start], &text[end + 2..]);
+    let (code, json, report) = run("no_increase", &without, "1");
+    assert_eq!(code, Some(0), "{report}");
+    assert!(invariants(&json).is_empty(), "{report}");
+    assert!(!report.contains("create_partitions"), "{report}");
+    assert!(
+        report.contains("key_order"),
+        "key_order is checked: {report}"
+    );
+}
+
+/// `text` with its `[[admin]]` entry replaced by `entry`: the error ksim gives.
+fn refused(test: &str, entry: &str) -> String {
+    let text = scenario();
+    let start = text.find("[[admin]]").expect("an [[admin]] entry");
+    let end = start + text[start..].find("\n\n").expect("entry ends");
+    let changed = format!("{}{entry}\n\n{}", &text[..start], &text[end + 2..]);
+    let dir = scratch("admin", test);
+    std::fs::write(dir.join("s.toml"), changed).expect("scenario written");
+    let out = ksim(&dir, &["run", "s.toml"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    stderr(&out)
+}
+
+#[test]
+fn bad_admin_entries_are_refused_with_their_key_and_line() {
+    let err = refused(
+        "not_more",
+        "[[admin]]\nat = \"10s\"\nop = \"create_partitions\"\ntopic = \"orders\"\npartitions = 2",
+    );
+    assert!(err.contains("s.toml"), "{err}");
+    assert!(err.contains("partitions"), "{err}");
+    assert!(
+        err.contains("must be more than the 2 partitions orders has by then"),
+        "{err}"
+    );
+    let err = refused(
+        "delete",
+        "[[admin]]\nat = \"10s\"\nop = \"delete_topic\"\ntopic = \"orders\"",
+    );
+    assert!(
+        err.contains("\"delete_topic\" is not simulated by ksim yet; valid: create_partitions"),
+        "{err}"
+    );
+    let err = refused(
+        "unknown_topic",
+        "[[admin]]\nat = \"10s\"\nop = \"create_partitions\"\ntopic = \"payments\"\npartitions = 8",
+    );
+    assert!(
+        err.contains("no topic \"payments\" in [[topics]]; valid: orders"),
+        "{err}"
+    );
+    let err = refused(
+        "late",
+        "[[admin]]\nat = \"45s\"\nop = \"create_partitions\"\ntopic = \"orders\"\npartitions = 8",
+    );
+    assert!(err.contains("not within the fault phase"), "{err}");
+    let err = refused(
+        "typo",
+        "[[admin]]\nat = \"10s\"\nop = \"create_partition\"\ntopic = \"orders\"\npartitions = 8",
+    );
+    assert!(err.contains("did you mean \"create_partitions\""), "{err}");
+}
