@@ -139,11 +139,6 @@ impl AdminClient {
         &self.pending
     }
 
-    /// Operations due and not done yet.
-    pub fn due(&self) -> &[usize] {
-        &self.due
-    }
-
     fn controller(&self, env: &mut Env<'_>) -> KafkaNodeId {
         match self.controller {
             Some(c) => c,
@@ -338,5 +333,92 @@ mod tests {
             vec![&Observation::Admin(AdminObs::Created("t".to_owned()))]
         );
         assert!(admin.pending().is_empty());
+    }
+
+    fn partitions_response(correlation_id: u64, hint: Option<u32>, error: Option<Errors>) -> Input {
+        Input::Message {
+            from: Address::Node(3001),
+            msg: Message::Controller(ControllerMsg::Response {
+                correlation_id,
+                controller_hint: hint,
+                response: ControllerResponse::CreatePartitions {
+                    results: vec![("t".to_owned(), error)],
+                },
+            }),
+        }
+    }
+
+    #[test]
+    fn a_due_create_partitions_waits_for_the_topics_then_retries_until_answered() {
+        let mut t = TestEnv::new(3);
+        let grow = |at, partitions| AdminOp {
+            at,
+            kind: AdminOpKind::CreatePartitions {
+                topic: "t".to_owned(),
+                partitions,
+            },
+        };
+        let spec = AdminSpec {
+            voters: vec![3001, 3002, 3003],
+            topics: vec![topic("t")],
+            ops: vec![grow(10, 4), grow(20, 4)],
+        };
+        let mut admin = AdminClient::boot(&spec, &mut t.env());
+        t.take();
+        // Op 0 is due while CreateTopics is still in flight: it waits.
+        admin.handle(&mut t.env(), Input::Timer(Timer::Admin(AdminTimer::Op(0))));
+        assert!(t.sent().is_empty(), "one request at a time");
+        admin.handle(&mut t.env(), response(1, Some(3002), None));
+        let sent = t.sent();
+        assert_eq!(sent.len(), 1, "then CreatePartitions");
+        assert_eq!(sent[0].0, Address::Node(3002));
+        assert!(
+            matches!(
+                &sent[0].1,
+                Message::Controller(ControllerMsg::Request {
+                    request: ControllerRequest::CreatePartitions { topics },
+                    ..
+                }) if topics == &vec![("t".to_owned(), 4)]
+            ),
+            "{:?}",
+            sent[0].1
+        );
+        t.take();
+        // NOT_CONTROLLER: follow the hint after the backoff.
+        admin.handle(
+            &mut t.env(),
+            partitions_response(2, Some(3003), Some(Errors::NotController)),
+        );
+        assert!(t.observed().is_empty());
+        admin.handle(&mut t.env(), Input::Timer(Timer::Admin(AdminTimer::Retry)));
+        assert_eq!(t.sent()[0].0, Address::Node(3003));
+        t.take();
+        admin.handle(&mut t.env(), partitions_response(3, Some(3003), None));
+        assert_eq!(
+            t.observed(),
+            vec![&Observation::Admin(AdminObs::PartitionsCreated {
+                topic: "t".to_owned(),
+                partitions: 4
+            })]
+        );
+        t.take();
+        // Op 1 asks for 4 again: INVALID_PARTITIONS ends it, reported.
+        admin.handle(&mut t.env(), Input::Timer(Timer::Admin(AdminTimer::Op(1))));
+        assert_eq!(t.sent().len(), 1);
+        t.take();
+        admin.handle(
+            &mut t.env(),
+            partitions_response(4, Some(3003), Some(Errors::InvalidPartitions)),
+        );
+        assert_eq!(
+            t.observed(),
+            vec![&Observation::Admin(AdminObs::CreatePartitionsFailed {
+                topic: "t".to_owned(),
+                error: Errors::InvalidPartitions
+            })]
+        );
+        t.take();
+        admin.handle(&mut t.env(), Input::Timer(Timer::Admin(AdminTimer::Retry)));
+        assert!(t.sent().is_empty(), "nothing left to send");
     }
 }
