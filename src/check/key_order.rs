@@ -94,9 +94,9 @@ impl KeyOrderChecker {
                 let Some(sent) = self.sent.get(p) else {
                     continue;
                 };
-                // Per key: the latest-ranked consumption so far, its record
-                // and partition.
-                let mut last: BTreeMap<u64, (u32, u64, u32)> = BTreeMap::new();
+                // By key: the latest-ranked consumption so far (rank 0:
+                // none yet), its record and partition. Keys are dense.
+                let mut last: Vec<(u32, u64, u32)> = Vec::new();
                 for (seq, rank) in ranks.iter().enumerate() {
                     let id = (p as u64) << 40 | seq as u64;
                     let packed = sent.get(seq).unwrap_or(NO_KEY);
@@ -105,10 +105,12 @@ impl KeyOrderChecker {
                     }
                     let key = (packed >> 32) - 1;
                     let partition = packed as u32;
-                    match last.get(&key) {
-                        Some(&(earlier_rank, earlier, earlier_partition))
-                            if rank < earlier_rank =>
-                        {
+                    let k = key as usize;
+                    if last.len() <= k {
+                        last.resize(k + 1, (0, 0, 0));
+                    }
+                    match last[k] {
+                        (earlier_rank, earlier, earlier_partition) if rank < earlier_rank => {
                             found += 1;
                             if found <= MAX_REPORTED {
                                 out.push(Violation::new(
@@ -124,9 +126,7 @@ impl KeyOrderChecker {
                                 ));
                             }
                         }
-                        _ => {
-                            last.insert(key, (rank, id, partition));
-                        }
+                        _ => last[k] = (rank, id, partition),
                     }
                 }
             }
