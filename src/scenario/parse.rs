@@ -18,6 +18,9 @@ pub const MAX_NODES: u32 = 1000;
 pub const MAX_PARTITIONS: u32 = 10_000;
 /// Most producers or consumers one entry may ask for.
 pub const MAX_CLIENTS: u32 = 1000;
+/// Most distinct keys a producer draws from (its partitioner keeps one hash
+/// a key, and `key_order` one slot a key).
+pub const MAX_KEYS: u64 = 10_000_000;
 /// Highest swarm rate of one fault kind, per simulated minute.
 pub const MAX_SWARM_RATE: f64 = 1000.0;
 
@@ -287,9 +290,7 @@ fn producers(root: &Table, topics: &[TopicSpec]) -> Res<Vec<ProducerSpec>> {
             topic,
             count: count(&t)?,
             rate,
-            keys: t
-                .get("keys")
-                .map_or(Ok(0), |f| f.int_in(0, i64::MAX as u64))?,
+            keys: t.get("keys").map_or(Ok(0), |f| f.int_in(0, MAX_KEYS))?,
             config: configs(t.get("config"), Scope::Producer)?,
             transaction: transaction(&t)?,
         });

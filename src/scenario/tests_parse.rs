@@ -470,3 +470,26 @@ fn load_errors_name_the_file() {
         "{e}"
     );
 }
+
+#[test]
+fn keys_are_bounded() {
+    let base = r#"name = "k"
+duration = "10s"
+[[topics]]
+name = "orders"
+partitions = 1
+replication_factor = 1
+[cluster]
+brokers = 1
+controllers = 1
+[[producers]]
+topic = "orders"
+count = 1
+rate = "10/s"
+"#;
+    assert!(crate::scenario::parse(&format!("{base}keys = 10000000\n"), "s.toml").is_ok());
+    let err = crate::scenario::parse(&format!("{base}keys = 10000001\n"), "s.toml")
+        .expect_err("too many keys")
+        .to_string();
+    assert!(err.contains("keys") && err.contains("10000000"), "{err}");
+}
