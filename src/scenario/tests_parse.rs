@@ -296,7 +296,7 @@ fn counts_and_sizes() {
     );
     assert_eq!(
         err_with("[[producers]]\ntopic = \"orders\"\nrate = \"1/s\"\nkeys = -5\n"),
-        "s.toml:23:8: producers[1].keys: -5 is not valid; valid: 0..=9223372036854775807"
+        "s.toml:23:8: producers[1].keys: -5 is not valid; valid: 0..=10000000"
     );
 }
 
