@@ -5,11 +5,13 @@
 
 mod common;
 
+use std::collections::BTreeMap;
+
 use common::{ksim, scratch};
 
-/// The Metadata requests delivered from each client, and when, in a run of
+/// Per client: when (ms) its Metadata requests were delivered, in a run of
 /// a quiet scenario whose clients have `config` added.
-fn metadata_requests(test: &str, config: &str) -> Vec<(String, u64)> {
+fn metadata_requests(test: &str, config: &str) -> BTreeMap<String, Vec<u64>> {
     let dir = scratch("metadata_age", test);
     let scenario = format!(
         r#"name = "metadata_age"
@@ -54,32 +56,29 @@ config = {{ "auto.offset.reset" = "earliest"{config} }}
         ],
     );
     assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
-    std::fs::read_to_string(&trace)
-        .expect("trace")
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("JSON line"))
-        .filter(|e| e["event"] == "deliver")
-        .filter(|e| {
-            let msg = e["msg"].as_str().unwrap_or("");
-            msg.contains("request: Metadata {")
-        })
-        .filter_map(|e| {
-            let from = e["from"].as_str()?.to_owned();
-            Some((from, e["t_ns"].as_u64()? / 1_000_000))
-        })
-        .filter(|(from, _)| from.starts_with("producer") || from.starts_with("consumer"))
-        .collect()
+    let mut asked: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    for line in std::fs::read_to_string(&trace).expect("trace").lines() {
+        let e: serde_json::Value = serde_json::from_str(line).expect("JSON line");
+        let msg = e["msg"].as_str().unwrap_or("");
+        if e["event"] != "deliver" || !msg.contains("request: Metadata {") {
+            continue;
+        }
+        let from = e["from"].as_str().expect("from");
+        if from.starts_with("producer") || from.starts_with("consumer") {
+            let ms = e["t_ns"].as_u64().expect("t_ns") / 1_000_000;
+            asked.entry(from.to_owned()).or_default().push(ms);
+        }
+    }
+    asked
 }
+
+const CLIENTS: [&str; 2] = ["producer-0", "consumer-billing-0"];
 
 #[test]
 fn clients_refresh_metadata_every_max_age() {
     let asked = metadata_requests("every_2s", r#", "metadata.max.age.ms" = 2000"#);
-    for client in ["producer-0", "consumer-billing-0"] {
-        let times: Vec<u64> = asked
-            .iter()
-            .filter(|(from, _)| from == client)
-            .map(|&(_, ms)| ms)
-            .collect();
+    for client in CLIENTS {
+        let times = &asked[client];
         // Refreshed about every 2 s through the 25 s run: never more than
         // 2 s (and the latency) apart once started, and about a dozen times.
         assert!(times.len() >= 10, "{client} asked at {times:?}");
@@ -92,13 +91,8 @@ fn clients_refresh_metadata_every_max_age() {
 #[test]
 fn default_max_age_asks_only_at_start() {
     let asked = metadata_requests("default", "");
-    for client in ["producer-0", "consumer-billing-0"] {
-        let times: Vec<u64> = asked
-            .iter()
-            .filter(|(from, _)| from == client)
-            .map(|&(_, ms)| ms)
-            .collect();
-        assert!(!times.is_empty(), "{client} asks once at start");
+    for client in CLIENTS {
+        let times = asked.get(client).expect("it asks once at start");
         assert!(
             times.iter().all(|&ms| ms < 5_000),
             "{client} asked again with a 5-minute max age: {times:?}"

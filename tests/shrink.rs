@@ -3,8 +3,9 @@
 //! to a plain scenario of at most 4 scripted faults on named nodes, and the
 //! file written fails the same invariant at the same seed.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
+
+mod common;
 
 use ksim::harness::{run, RunOptions};
 use ksim::shrink::shrink;
@@ -121,59 +122,44 @@ fn correlated_power_loss_shrinks() {
     shrinks_to_a_plain_failing_scenario("correlated_power_loss.toml");
 }
 
-fn workdir(test: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(test);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch dir");
-    dir
-}
-
 #[test]
 fn the_command_writes_the_file_and_prints_before_after_and_how_to_run_it() {
-    let dir = workdir("shrink_cli");
+    let dir = common::scratch("shrink", "shrink_cli");
     let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/producer_retries.toml");
-    let out = Command::new(env!("CARGO_BIN_EXE_ksim"))
-        .current_dir(&dir)
-        .args(["shrink", scenario.to_str().expect("utf-8"), "--seed", "0"])
-        .output()
-        .expect("ksim runs");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = common::ksim(
+        &dir,
+        &["shrink", scenario.to_str().expect("utf-8"), "--seed", "0"],
     );
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+    let text = common::stdout(&out);
     insta::assert_snapshot!("shrink_table", text);
     let file = dir.join("reports/shrunk/producer_retries-0.toml");
     assert!(file.exists());
     // The command it prints runs the file and fails (exit 1).
-    let run = Command::new(env!("CARGO_BIN_EXE_ksim"))
-        .current_dir(&dir)
-        .args([
+    let run = common::ksim(
+        &dir,
+        &[
             "run",
             "reports/shrunk/producer_retries-0.toml",
             "--seed",
             "0",
-        ])
-        .output()
-        .expect("ksim runs");
+        ],
+    );
     assert_eq!(run.status.code(), Some(1));
     // A passing seed has nothing to shrink: a usage error, exit 2.
-    let pass = Command::new(env!("CARGO_BIN_EXE_ksim"))
-        .current_dir(&dir)
-        .args([
+    let pass = common::ksim(
+        &dir,
+        &[
             "shrink",
             "reports/shrunk/producer_retries-0.toml",
             "--seed",
             "0",
             "--invariant",
             "acked_writes_durable",
-        ])
-        .output()
-        .expect("ksim runs");
+        ],
+    );
     assert_eq!(pass.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&pass.stderr).contains("does not violate acked_writes_durable"));
+    assert!(common::stderr(&pass).contains("does not violate acked_writes_durable"));
 }
 
 #[test]
@@ -210,44 +196,34 @@ fn a_swarm_seed_shrinks_with_its_drawn_latency_kept() {
 fn a_liveness_seed_shrinks_and_replays_in_liveness_mode() {
     // kip101_truncation seed 18 fails only in liveness mode: without the
     // flag there is nothing to shrink.
-    let dir = workdir("shrink_liveness");
+    let dir = common::scratch("shrink", "shrink_liveness");
     let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/kip101_truncation.toml");
     let shrink = |liveness: bool| {
         let mut args = vec!["shrink", scenario.to_str().expect("utf-8"), "--seed", "18"];
         if liveness {
             args.push("--liveness");
         }
-        Command::new(env!("CARGO_BIN_EXE_ksim"))
-            .current_dir(&dir)
-            .args(args)
-            .output()
-            .expect("ksim runs")
+        common::ksim(&dir, &args)
     };
     assert_eq!(shrink(false).status.code(), Some(2));
     let out = shrink(true);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+    let text = common::stdout(&out);
     assert!(
         text.contains(
             "run it: ksim run reports/shrunk/kip101_truncation-18.toml --seed 18 --liveness"
         ),
         "{text}"
     );
-    let run = Command::new(env!("CARGO_BIN_EXE_ksim"))
-        .current_dir(&dir)
-        .args([
+    let run = common::ksim(
+        &dir,
+        &[
             "run",
             "reports/shrunk/kip101_truncation-18.toml",
             "--seed",
             "18",
             "--liveness",
-        ])
-        .output()
-        .expect("ksim runs");
+        ],
+    );
     assert_eq!(run.status.code(), Some(1));
 }

@@ -149,8 +149,9 @@ impl KeyOrderChecker {
 mod tests {
     use super::*;
 
+    /// Record `seq` of producer 1 (ids carry the producer above bit 40).
     fn id(seq: u64) -> u64 {
-        seq
+        1 << 40 | seq
     }
 
     #[test]
@@ -170,7 +171,7 @@ mod tests {
         assert_eq!(v.len(), 1, "{v:?}");
         assert!(
             v[0].detail
-                .contains("p0-2 (partition 3) before p0-1 (partition 0)"),
+                .contains("key 7 of producer 1 out of send order: p1-2 (partition 3) before p1-1 (partition 0)"),
             "{}",
             v[0].detail
         );

@@ -292,17 +292,25 @@ mod tests {
         }
     }
 
-    fn response(correlation_id: u64, hint: Option<u32>, error: Option<Errors>) -> Input {
+    /// The controller's answer `response` to request `correlation_id`.
+    fn answer(correlation_id: u64, hint: Option<u32>, response: ControllerResponse) -> Input {
         Input::Message {
             from: Address::Node(3001),
             msg: Message::Controller(ControllerMsg::Response {
                 correlation_id,
                 controller_hint: hint,
-                response: ControllerResponse::CreateTopics {
-                    results: vec![("t".to_owned(), error)],
-                },
+                response,
             }),
         }
+    }
+
+    fn response(correlation_id: u64, hint: Option<u32>, error: Option<Errors>) -> Input {
+        let results = vec![("t".to_owned(), error)];
+        answer(
+            correlation_id,
+            hint,
+            ControllerResponse::CreateTopics { results },
+        )
     }
 
     #[test]
@@ -336,16 +344,12 @@ mod tests {
     }
 
     fn partitions_response(correlation_id: u64, hint: Option<u32>, error: Option<Errors>) -> Input {
-        Input::Message {
-            from: Address::Node(3001),
-            msg: Message::Controller(ControllerMsg::Response {
-                correlation_id,
-                controller_hint: hint,
-                response: ControllerResponse::CreatePartitions {
-                    results: vec![("t".to_owned(), error)],
-                },
-            }),
-        }
+        let results = vec![("t".to_owned(), error)];
+        answer(
+            correlation_id,
+            hint,
+            ControllerResponse::CreatePartitions { results },
+        )
     }
 
     #[test]

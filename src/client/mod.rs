@@ -5,6 +5,7 @@ pub mod accumulator;
 pub mod admin;
 pub mod consumer;
 pub mod membership;
+pub mod metadata_age;
 pub mod partitioner;
 pub mod pipeline;
 pub mod producer;

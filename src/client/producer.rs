@@ -20,6 +20,7 @@ use super::accumulator::{
     batch_size_upper_bound, AccumulatorConfig, PendingRecord, ProducerBatch, RecordAccumulator,
     RECORD_BATCH_OVERHEAD,
 };
+use super::metadata_age::MetadataAge;
 use super::partitioner::{murmur2, to_positive, StickyPartitioner};
 use super::transaction_manager::{
     TransactionManager, TxnClientState, TxnEnd, TxnOffsets, TxnRequestKind, TxnStep,
@@ -179,10 +180,8 @@ pub struct Producer {
     partitions: Vec<PartitionMetadata>,
     network: NetworkClient<Pending>,
     metadata_in_flight: bool,
-    /// When the metadata was last refreshed, and the timer for its
-    /// `metadata.max.age.ms`.
-    metadata_fresh_at: Nanos,
-    metadata_age: Deadline,
+    /// `metadata.max.age.ms`: when the next refresh is due.
+    metadata_age: MetadataAge,
     init_in_flight: bool,
     init_not_before: Nanos,
     producer_id: i64,
@@ -266,8 +265,7 @@ impl Producer {
             partitions: Vec::new(),
             network: NetworkClient::default(),
             metadata_in_flight: false,
-            metadata_fresh_at: 0,
-            metadata_age: Deadline::default(),
+            metadata_age: MetadataAge::default(),
             init_in_flight: false,
             init_not_before: 0,
             producer_id: -1,
@@ -326,15 +324,13 @@ impl Producer {
                 }
             }
             Input::Timer(Timer::Producer(ProducerTimer::Metadata)) => self.refresh_metadata(env),
-            Input::Timer(Timer::Producer(ProducerTimer::MetadataMaxAge))
-                if self.metadata_age.fire(env.now()) =>
-            {
-                let due = self.metadata_fresh_at + self.config.metadata_max_age_ms * MILLIS;
-                if env.now() >= due {
+            Input::Timer(Timer::Producer(ProducerTimer::MetadataMaxAge)) => {
+                let max_age = self.config.metadata_max_age_ms;
+                if self
+                    .metadata_age
+                    .fired(env, max_age, ProducerTimer::MetadataMaxAge)
+                {
                     self.refresh_metadata(env);
-                } else {
-                    self.metadata_age
-                        .arm(env, due, ProducerTimer::MetadataMaxAge);
                 }
             }
             Input::Timer(Timer::RequestTimeout) => {
@@ -702,13 +698,10 @@ impl Producer {
                 self.metadata_in_flight = false;
                 match topics.into_iter().find(|(t, _)| *t == self.workload.topic) {
                     Some((_, parts)) if !parts.is_empty() => {
-                        // Kafka's Metadata.timeToNextUpdate: the next
-                        // refresh is due metadata.max.age.ms after this one.
                         self.partitions = parts;
-                        self.metadata_fresh_at = env.now();
-                        let due = env.now() + self.config.metadata_max_age_ms * MILLIS;
+                        let max_age = self.config.metadata_max_age_ms;
                         self.metadata_age
-                            .arm(env, due, ProducerTimer::MetadataMaxAge);
+                            .refreshed(env, max_age, ProducerTimer::MetadataMaxAge);
                     }
                     _ => env.set_timer_after(
                         self.config.retry_backoff_ms * MILLIS,

@@ -294,11 +294,6 @@ fn consumer_spec<'a>(scenario: &'a Scenario, group: &str, index: u32) -> &'a Con
     unreachable!("consumer {group} {index} is in the topology")
 }
 
-/// The scenario's topics as CreateTopics carries them (explicit configs
-/// only), and `__consumer_offsets` when it has consumers (Kafka creates it
-/// on the first FindCoordinator: offsets.topic.num.partitions partitions,
-/// offsets.topic.replication.factor replicas capped by the broker count here,
-/// compacted).
 /// The scenario's `[[admin]]` operations, as the admin client runs them.
 fn admin_ops(scenario: &Scenario) -> Vec<AdminOp> {
     scenario
@@ -317,6 +312,11 @@ fn admin_ops(scenario: &Scenario) -> Vec<AdminOp> {
         .collect()
 }
 
+/// The scenario's topics as CreateTopics carries them (explicit configs
+/// only), and `__consumer_offsets` when it has consumers (Kafka creates it
+/// on the first FindCoordinator: offsets.topic.num.partitions partitions,
+/// offsets.topic.replication.factor replicas capped by the broker count here,
+/// compacted).
 fn creatable_topics(scenario: &Scenario) -> Vec<CreatableTopic> {
     let config = &scenario.cluster.config;
     let offsets = (!scenario.consumers.is_empty() || !scenario.pipelines.is_empty()).then(|| {

@@ -188,12 +188,9 @@ impl Consumer {
 
     fn on_metadata(&mut self, env: &mut Env<'_>, parts: Vec<PartitionMetadata>) {
         self.partition_count = Some(parts.len() as u32);
-        // Kafka's Metadata.timeToNextUpdate: the next refresh is due
-        // metadata.max.age.ms after this one.
-        self.metadata_fresh_at = env.now();
-        let due = env.now() + self.config.metadata_max_age_ms * MILLIS;
+        let max_age = self.config.metadata_max_age_ms;
         self.metadata_age
-            .arm(env, due, ConsumerTimer::MetadataMaxAge);
+            .refreshed(env, max_age, ConsumerTimer::MetadataMaxAge);
         let mut validate = Vec::new();
         let mut leaderless = false;
         for pm in parts {

@@ -24,8 +24,9 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use sim::{Nanos, MILLIS};
 
 use super::membership::{Membership, MembershipConfig};
+use super::metadata_age::MetadataAge;
 use crate::errors::Errors;
-use crate::node::{Address, Deadline, Env, Input, KafkaNodeId, NetworkClient, Timer};
+use crate::node::{Address, Env, Input, KafkaNodeId, NetworkClient, Timer};
 use crate::protocol::{IsolationLevel, KafkaMsg, KafkaRequest, Message, TopicId};
 use completed_fetch::Fetched;
 
@@ -368,10 +369,8 @@ pub struct Consumer {
     network: NetworkClient<InFlight>,
     fetching: BTreeSet<u32>,
     metadata_in_flight: bool,
-    /// When the metadata was last refreshed, and the timer for its
-    /// `metadata.max.age.ms`.
-    metadata_fresh_at: Nanos,
-    metadata_age: Deadline,
+    /// `metadata.max.age.ms`: when the next refresh is due.
+    metadata_age: MetadataAge,
     find_in_flight: bool,
     app: App,
     polls: u64,
@@ -403,8 +402,7 @@ impl Consumer {
             network: NetworkClient::default(),
             fetching: BTreeSet::new(),
             metadata_in_flight: false,
-            metadata_fresh_at: 0,
-            metadata_age: Deadline::default(),
+            metadata_age: MetadataAge::default(),
             find_in_flight: false,
             app: App::Idle,
             polls: 0,
@@ -631,14 +629,12 @@ impl Consumer {
             Input::Timer(Timer::Consumer(timer)) => match timer {
                 ConsumerTimer::Metadata => self.refresh_metadata(env),
                 ConsumerTimer::MetadataMaxAge => {
-                    if self.metadata_age.fire(env.now()) {
-                        let due = self.metadata_fresh_at + self.config.metadata_max_age_ms * MILLIS;
-                        if env.now() >= due {
-                            self.refresh_metadata(env);
-                        } else {
-                            self.metadata_age
-                                .arm(env, due, ConsumerTimer::MetadataMaxAge);
-                        }
+                    let max_age = self.config.metadata_max_age_ms;
+                    if self
+                        .metadata_age
+                        .fired(env, max_age, ConsumerTimer::MetadataMaxAge)
+                    {
+                        self.refresh_metadata(env);
                     }
                 }
                 ConsumerTimer::Tick => env.set_timer_after(TICK_NS, ConsumerTimer::Tick),
