@@ -116,6 +116,7 @@ impl LogManager {
             env.observe(BrokerObs::Recovered {
                 partition: tp,
                 log_end_offset: log.log_end_offset(),
+                log_start_offset: log.log_start_offset(),
             });
             self.apply(env, &tp, &mut log, out);
             loaded.push(LoadedLog { tp, log });

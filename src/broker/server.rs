@@ -100,6 +100,8 @@ pub enum BrokerObs {
         partition: crate::protocol::TopicIdPartition,
         /// The log end offset the disk gave back.
         log_end_offset: u64,
+        /// Its log start offset (checkpointed, or its first segment's base).
+        log_start_offset: u64,
     },
     /// Retention deleted segments of a partition it hosts.
     SegmentsDeleted {

@@ -2,14 +2,22 @@
 //! indexes it by send sequence or offset, and a run has millions of them.
 //! Growing never copies what is there and leaves at most one chunk unused,
 //! where a `Vec` would double (and hold old and new copies while it does).
+//! A checker that knows it will never need the facts below an index again
+//! (retention removed those records from every replica) forgets them a
+//! chunk at a time: memory then follows what can still be violated, not
+//! every record a run ever sent.
 
 /// Elements per chunk.
 const CHUNK: usize = 1 << 16;
 
+/// Elements per chunk, for checkers that forget a chunk at a time.
+pub const CHUNK_LEN: usize = CHUNK;
+
 /// A dense vector of `T` that grows by chunks of [`CHUNK`] elements; unset
-/// elements read as `fill`.
+/// and forgotten elements read as `fill`.
 #[derive(Clone, Debug)]
 pub struct Chunked<T: Copy> {
+    /// A forgotten chunk is empty.
     chunks: Vec<Box<[T]>>,
     fill: T,
     len: usize,
@@ -35,24 +43,52 @@ impl<T: Copy + PartialEq> Chunked<T> {
         self.len == 0
     }
 
-    /// The element at `i` (`fill` below `len` when never set), or None past the end.
+    /// The element at `i` (`fill` below `len` when never set or
+    /// forgotten), or None past the end.
     pub fn get(&self, i: usize) -> Option<T> {
-        (i < self.len).then(|| self.chunks[i / CHUNK][i % CHUNK])
+        (i < self.len).then(|| self.at(i))
     }
 
-    /// The element at `i`, growing the vector (with `fill`) to hold it.
+    fn at(&self, i: usize) -> T {
+        self.chunks[i / CHUNK]
+            .get(i % CHUNK)
+            .copied()
+            .unwrap_or(self.fill)
+    }
+
+    /// The element at `i`, growing the vector (with `fill`) to hold it (a
+    /// forgotten chunk written again comes back, filled).
     pub fn slot(&mut self, i: usize) -> &mut T {
         while self.chunks.len() <= i / CHUNK {
             self.chunks.push(vec![self.fill; CHUNK].into_boxed_slice());
         }
         self.len = self.len.max(i + 1);
-        &mut self.chunks[i / CHUNK][i % CHUNK]
+        let chunk = &mut self.chunks[i / CHUNK];
+        if chunk.is_empty() {
+            *chunk = vec![self.fill; CHUNK].into_boxed_slice();
+        }
+        &mut chunk[i % CHUNK]
     }
 
     /// The elements `from..to` (clamped to the length), in order.
     pub fn range(&self, from: usize, to: usize) -> impl Iterator<Item = T> + '_ {
         let to = to.min(self.len);
-        (from.min(to)..to).map(|i| self.chunks[i / CHUNK][i % CHUNK])
+        (from.min(to)..to).map(|i| self.at(i))
+    }
+
+    /// Forgets chunk number `chunk` (elements `chunk * CHUNK_LEN` on): they
+    /// read as `fill` from now on and take no memory.
+    pub fn forget_chunk(&mut self, chunk: usize) {
+        if let Some(c) = self.chunks.get_mut(chunk) {
+            *c = Box::default();
+        }
+    }
+
+    /// Forgets every whole chunk below element `i`.
+    pub fn forget_below(&mut self, i: usize) {
+        for chunk in 0..(i / CHUNK).min(self.chunks.len()) {
+            self.forget_chunk(chunk);
+        }
     }
 
     /// Every element below `len`, in order.
@@ -94,5 +130,21 @@ mod tests {
         assert_eq!(c.get(v.len()), None);
         assert_eq!(c.get(CHUNK + 5), Some(3));
         assert_eq!(c.range(v.len() - 1, v.len() + 10).count(), 1);
+    }
+
+    #[test]
+    fn forgotten_chunks_read_as_fill_and_come_back_when_written() {
+        let mut c = Chunked::new(0u8);
+        for i in 0..3 * CHUNK {
+            *c.slot(i) = 1;
+        }
+        c.forget_below(2 * CHUNK + 3);
+        assert_eq!(c.get(0), Some(0));
+        assert_eq!(c.get(2 * CHUNK - 1), Some(0));
+        assert_eq!(c.get(2 * CHUNK), Some(1), "a partial chunk stays");
+        assert_eq!(c.len(), 3 * CHUNK);
+        assert_eq!(c.iter().filter(|&x| x == 1).count(), CHUNK);
+        *c.slot(5) = 9;
+        assert_eq!((c.get(5), c.get(6)), (Some(9), Some(0)));
     }
 }

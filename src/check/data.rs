@@ -11,6 +11,14 @@
 //! poll, as offset ranges. What disagrees (an acknowledgement or a read of
 //! another record than an offset first held) is an anomaly and is kept in
 //! full. At the end the final logs are read one partition at a time.
+//!
+//! With retention, what every replica's log start offset has passed is
+//! forgotten as it goes (see [`forget`]): the checker's memory follows the
+//! records the logs still hold, not every record a run ever sent.
+
+mod forget;
+
+pub use forget::Forgotten;
 
 use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet};
@@ -264,6 +272,10 @@ struct Slots {
     id: Chunked<u64>,
     acks: Vec<AckRun>,
     reads: Vec<ReadRun>,
+    /// Per broker hosting a replica: its log start offset, as it last said.
+    starts: Vec<(u32, u64)>,
+    /// Offsets below this are forgotten: every replica's log start passed them.
+    forgot: u64,
 }
 
 impl Default for Slots {
@@ -272,6 +284,8 @@ impl Default for Slots {
             id: Chunked::new(NO_ID),
             acks: Vec::new(),
             reads: Vec::new(),
+            starts: Vec::new(),
+            forgot: 0,
         }
     }
 }
@@ -349,6 +363,15 @@ pub struct DataChecker {
     pub sent_count: u64,
     /// Per producer: acknowledgements received in each simulated second.
     pub acks_per_second: Vec<Vec<u64>>,
+    /// Per topic: its replication factor (0: never forget its records).
+    replication: Vec<u32>,
+    /// Per producer, by chunk of send sequences: what keeps the chunk's
+    /// per-record state needed (see [`forget`]).
+    seq_chunks: Vec<Vec<forget::SeqChunk>>,
+    /// Per producer: how many of its chunks (from the first) are forgotten.
+    retired: Vec<usize>,
+    /// Acknowledged records forgotten once retention removed them.
+    removed_acked: u64,
 }
 
 fn show(id: u64) -> String {
@@ -479,6 +502,7 @@ impl DataChecker {
                         self.outcome.resize(p + 1, Chunked::new(0));
                     }
                     *self.outcome[p].slot(s) = PENDING;
+                    self.sent_to_chunk(p, s);
                 }
             }
             ProducerObs::Acked {
@@ -501,17 +525,28 @@ impl DataChecker {
                         per_second.resize(second + 1, 0);
                     }
                     per_second[second] += 1;
-                    if self.outcome(id).is_none() {
+                    let Some(before) = self.outcome(id) else {
                         continue;
-                    }
+                    };
                     self.set_outcome(id, ACKED);
                     let last = &mut self.last_ack_ms[producer];
                     *last = Some(last.map_or(ms(at), |l| l.max(ms(at))));
                     let offset = base_offset.map(|b| b + i as u64);
+                    if let Some(o) = offset.filter(|&o| o < self.slots[part as usize].forgot) {
+                        // Retention already removed it from every replica.
+                        self.removed_acked += 1;
+                        if before != ACKED {
+                            self.placed_in_chunk(id, part, o);
+                        }
+                        continue;
+                    }
                     let placed = match offset {
                         Some(offset) => self.seen(at, part, offset, id, SeenBy::Ack),
                         None => false,
                     };
+                    if let (true, Some(o), false) = (placed, offset, before == ACKED) {
+                        self.placed_in_chunk(id, part, o);
+                    }
                     if !placed {
                         self.elsewhere.push(AckElsewhere {
                             part,
@@ -565,6 +600,10 @@ impl DataChecker {
         for r in records {
             self.consumed_count += 1;
             let part = self.part(topic, r.partition);
+            if r.offset < self.slots[part as usize].forgot {
+                // Nothing left to compare it with (see `forget`).
+                continue;
+            }
             if self.seen(at, part, r.offset, r.id, SeenBy::Consumer(node)) {
                 let reads = &mut self.slots[part as usize].reads;
                 match reads.last_mut() {
@@ -593,6 +632,9 @@ impl DataChecker {
     /// `offsets_consistent`, online: one record per partition offset.
     /// Returns whether `id` is what the offset first held.
     fn seen(&mut self, at: Nanos, part: u32, offset: u64, id: u64, by: SeenBy) -> bool {
+        if offset < self.slots[part as usize].forgot {
+            return true;
+        }
         let slot = self.slots[part as usize].id.slot(offset as usize);
         let first = *slot;
         if first == NO_ID {
@@ -859,7 +901,7 @@ impl DataChecker {
         // Each offset once, with its first reader.
         let mut reported = BTreeSet::new();
         for run in &slots.reads {
-            for offset in run.from..run.to {
+            for offset in run.from.max(slots.forgot)..run.to {
                 let id = slots.id(offset);
                 if offset >= log.start && log.get(offset) != Some(id) && reported.insert(offset) {
                     let v = dirty(at_ms(run.ms), run.node, offset, id);
@@ -868,7 +910,8 @@ impl DataChecker {
             }
         }
         for (i, r) in self.stray_reads.iter().enumerate() {
-            if r.part == part && r.offset >= log.start && log.get(r.offset) != Some(r.id) {
+            let kept = r.offset >= log.start.max(slots.forgot);
+            if r.part == part && kept && log.get(r.offset) != Some(r.id) {
                 let v = dirty(r.at, r.node, r.offset, r.id);
                 found.push(((v.at_ms, 1, 0, i as u64), v));
             }
@@ -933,6 +976,9 @@ fn same_batches(a: &[Arc<RecordBatch>], b: &[Arc<RecordBatch>]) -> bool {
 }
 
 #[cfg(test)]
+mod tests_forget;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::client::consumer::PolledRecord;
@@ -940,7 +986,7 @@ mod tests {
     use crate::log::Record;
 
     /// Sends of (id, partition), unkeyed.
-    fn sent_records(sent: &[(u64, u32)]) -> ProducerObs {
+    pub(super) fn sent_records(sent: &[(u64, u32)]) -> ProducerObs {
         ProducerObs::Sent(
             sent.iter()
                 .map(|&(id, partition)| SentRecord::unkeyed(id, partition))
@@ -948,12 +994,12 @@ mod tests {
         )
     }
 
-    fn checker() -> DataChecker {
+    pub(super) fn checker() -> DataChecker {
         DataChecker::new(vec!["t".into()], vec!["consumer-0".into()])
     }
 
     /// A log of one record per batch with these ids, from offset 0.
-    fn batches(ids: &[u64]) -> Vec<Arc<RecordBatch>> {
+    pub(super) fn batches(ids: &[u64]) -> Vec<Arc<RecordBatch>> {
         ids.iter()
             .enumerate()
             .map(|(i, &id)| {
@@ -986,7 +1032,7 @@ mod tests {
     }
 
     /// The details of the `acked_writes_durable` violations in `found`.
-    fn lost(found: &[Violation]) -> Vec<&str> {
+    pub(super) fn lost(found: &[Violation]) -> Vec<&str> {
         found
             .iter()
             .filter(|v| v.invariant == "acked_writes_durable")
@@ -994,7 +1040,7 @@ mod tests {
             .collect()
     }
 
-    fn acked(c: &mut DataChecker, at: Nanos, base_offset: u64, ids: Vec<u64>) {
+    pub(super) fn acked(c: &mut DataChecker, at: Nanos, base_offset: u64, ids: Vec<u64>) {
         let obs = ProducerObs::Acked {
             partition: 0,
             base_offset: Some(base_offset),
@@ -1003,7 +1049,7 @@ mod tests {
         c.producer(at, 0, &obs);
     }
 
-    fn polled(c: &mut DataChecker, at: Nanos, offset: u64, id: u64) {
+    pub(super) fn polled(c: &mut DataChecker, at: Nanos, offset: u64, id: u64) {
         let obs = ConsumerObs::Polled(vec![PolledRecord {
             partition: 0,
             offset,

@@ -107,7 +107,9 @@ struct ProcessedSet {
     first: Vec<Chunked<u32>>,
     /// Each processing: (node, when); consecutive records of one share it.
     processings: Vec<(u32, Nanos)>,
-    second: BTreeMap<u64, (u32, Nanos)>,
+    /// Records processed more than once: their first processing (an index
+    /// into `processings`) and their second.
+    second: BTreeMap<u64, (u32, (u32, Nanos))>,
     /// Processings in all (counting repeats).
     total: u64,
 }
@@ -128,7 +130,8 @@ impl ProcessedSet {
             }
             *self.first[p].slot(s) = (self.processings.len() - 1) as u32;
         } else if *count == 1 {
-            self.second.insert(id, (node, at));
+            let first = self.first[p].get(s).unwrap_or_default();
+            self.second.insert(id, (first, (node, at)));
         }
         *count = count.saturating_add(1);
     }
@@ -141,13 +144,20 @@ impl ProcessedSet {
             .is_some_and(|c| c > 0)
     }
 
+    /// Forgets the counts of a chunk of `producer`'s send sequences (see
+    /// `data::forget`); records processed twice stay in `second`.
+    fn forget(&mut self, producer: u32, chunk: usize) {
+        if let Some(c) = self.count.get_mut(producer as usize) {
+            c.forget_chunk(chunk);
+        }
+        if let Some(f) = self.first.get_mut(producer as usize) {
+            f.forget_chunk(chunk);
+        }
+    }
+
     /// Records processed more than once, by id: (id, how they were processed).
     fn repeated(&self) -> impl Iterator<Item = (u64, Processings)> + '_ {
-        self.second.iter().map(|(&id, &second)| {
-            let (producer, seq) = producer_of(id);
-            let first = self.first[producer as usize]
-                .get(seq as usize)
-                .unwrap_or_default();
+        self.second.iter().map(|(&id, &(first, second))| {
             let p = Processings {
                 first: self.processings[first as usize],
                 second: Some(second),
@@ -189,6 +199,9 @@ pub struct GroupChecker {
     gaps: Vec<Gap>,
     /// Per group: positions `auto.offset.reset` moved after OFFSET_OUT_OF_RANGE.
     offset_resets: BTreeMap<String, u64>,
+    /// Per group: acknowledged records retention removed before the group
+    /// processed them, among those the checkers already forgot.
+    removed_earlier: BTreeMap<String, u64>,
     violations: Vec<Violation>,
 }
 
@@ -221,6 +234,32 @@ impl GroupChecker {
 
     fn violation(&mut self, invariant: &str, at: Nanos, detail: String) {
         self.violations.push(Violation::new(invariant, at, detail));
+    }
+
+    /// Retention removed the acknowledged records `ids` of `topic` from
+    /// every replica, and the checkers forget the send-sequence `chunks`
+    /// (see `data::forget`): each group reading `topic` counts those it had
+    /// not processed, then forgets the chunks.
+    pub fn forget(&mut self, topic: &str, ids: &[u64], chunks: &[(u32, usize)]) {
+        let groups: BTreeSet<&str> = self
+            .members
+            .iter()
+            .flatten()
+            .filter(|m| m.topic == topic)
+            .map(|m| m.group.as_str())
+            .collect();
+        for group in groups {
+            let unprocessed = match self.processed.get(group) {
+                Some(seen) => ids.iter().filter(|&&id| !seen.contains(id)).count(),
+                None => ids.len(),
+            };
+            *self.removed_earlier.entry(group.to_owned()).or_default() += unprocessed as u64;
+        }
+        for seen in self.processed.values_mut() {
+            for &(p, c) in chunks {
+                seen.forget(p, c);
+            }
+        }
     }
 
     /// An observation of consumer node `node`.
@@ -546,12 +585,13 @@ impl GroupChecker {
             let mut twice = Vec::new();
             s.processed = seen.total;
             s.offset_resets = self.offset_resets.get(group).copied().unwrap_or(0);
-            s.removed_by_retention = removed
-                .iter()
-                .filter(|(tp, _)| tp.topic == member.topic)
-                .flat_map(|(_, ids)| ids)
-                .filter(|&&id| !seen.contains(id))
-                .count() as u64;
+            s.removed_by_retention = self.removed_earlier.get(group).copied().unwrap_or(0)
+                + removed
+                    .iter()
+                    .filter(|(tp, _)| tp.topic == member.topic)
+                    .flat_map(|(_, ids)| ids)
+                    .filter(|&&id| !seen.contains(id))
+                    .count() as u64;
             for (id, p) in seen.repeated() {
                 s.duplicates += 1;
                 let cause = self.cause(&p);
@@ -791,5 +831,35 @@ mod tests {
         let (violations, _) = c.finish(10, &end(&ids), &|_| true, &BTreeMap::new());
         let names: Vec<&str> = violations.iter().map(|v| v.invariant.as_str()).collect();
         assert_eq!(names, vec!["processed_at_most_once"]);
+    }
+
+    #[test]
+    fn forgetting_counts_what_no_member_processed_and_keeps_the_duplicates() {
+        let processed = |records: &[u64]| {
+            ConsumerObs::Processed(records.iter().map(|&id| (0, 0, id)).collect())
+        };
+        let mut c = checker(Processing::AtLeastOnce);
+        c.observe(1, 0, &processed(&[1, 2]));
+        c.observe(2, 0, &ConsumerObs::Started);
+        c.observe(3, 1, &processed(&[2]));
+        // Retention removed 1, 2 and 3 of topic t; chunk 0 of producer 0 goes.
+        c.forget("t", &[1, 2, 3], &[(0, 0)]);
+        c.forget("other", &[4], &[]);
+        let seen = &c.processed["g"];
+        assert!(!seen.contains(1), "forgotten");
+        let (violations, stats) = c.finish(10, &FinalState::default(), &|_| true, &BTreeMap::new());
+        assert!(violations.is_empty(), "{violations:?}");
+        assert_eq!(
+            stats[0].removed_by_retention, 1,
+            "record 3 was never processed"
+        );
+        assert_eq!(
+            stats[0].duplicates, 1,
+            "record 2, processed twice, is still counted"
+        );
+        assert_eq!(
+            stats[0].duplicate_causes.keys().collect::<Vec<_>>(),
+            vec!["the consumer crashed before committing it"]
+        );
     }
 }

@@ -9,12 +9,15 @@
 //!
 //! Kept per record: its key and partition (from the send) and, per group,
 //! the rank of its first consumption (records polled anywhere in the group
-//! are ranked in the order the observations came). Judged at the end, over
-//! acknowledged records that the group consumed.
+//! are ranked in the order the observations came). Judged over acknowledged
+//! records that the group consumed, walking each producer's sends in
+//! order: a chunk of sends as soon as retention removed all of its records
+//! from every replica (see `data::forget`; it is then forgotten), the rest
+//! at the end.
 
 use std::collections::BTreeMap;
 
-use super::chunked::Chunked;
+use super::chunked::{Chunked, CHUNK_LEN};
 use super::Violation;
 use crate::client::producer_of;
 use sim::Nanos;
@@ -29,7 +32,7 @@ const MAX_REPORTED: usize = 10;
 const NO_KEY: u64 = 0;
 
 /// The `key_order` checker.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct KeyOrderChecker {
     /// Per producer, by send sequence: `(key + 1) << 32 | partition`
     /// ([`NO_KEY`]: no key).
@@ -39,6 +42,22 @@ pub struct KeyOrderChecker {
     first: BTreeMap<String, Vec<Chunked<u32>>>,
     /// Records consumed so far, over all groups (the next rank).
     consumed: u32,
+    /// Per group: per producer, how far its sends were walked.
+    walks: BTreeMap<String, Vec<Walk>>,
+    /// Per group: violations found so far.
+    found: BTreeMap<String, usize>,
+    /// The violations reported so far (at most [`MAX_REPORTED`] per group).
+    violations: Vec<Violation>,
+}
+
+/// How far one group's walk over one producer's sends got.
+#[derive(Clone, Debug, Default)]
+struct Walk {
+    /// The next send sequence to judge.
+    next: usize,
+    /// By key: the latest-ranked consumption so far (rank 0: none yet),
+    /// its record and partition. Keys are dense.
+    last: Vec<(u32, u64, u32)>,
 }
 
 impl KeyOrderChecker {
@@ -83,53 +102,84 @@ impl KeyOrderChecker {
         }
     }
 
+    /// Judges the sends of `producer` below sequence `upto` for every
+    /// group, at `at`; `acked` says which records were acknowledged.
+    fn walk(&mut self, at: Nanos, producer: usize, upto: usize, acked: &dyn Fn(u64) -> bool) {
+        let Some(sent) = self.sent.get(producer) else {
+            return;
+        };
+        for (group, per_producer) in &self.first {
+            let Some(ranks) = per_producer.get(producer) else {
+                continue;
+            };
+            let walks = self.walks.entry(group.clone()).or_default();
+            if walks.len() <= producer {
+                walks.resize(producer + 1, Walk::default());
+            }
+            let walk = &mut walks[producer];
+            let found = self.found.entry(group.clone()).or_default();
+            let from = walk.next;
+            walk.next = walk.next.max(upto.min(ranks.len()));
+            for (seq, rank) in (from..).zip(ranks.range(from, upto)) {
+                let p = producer;
+                let id = (p as u64) << 40 | seq as u64;
+                let packed = sent.get(seq).unwrap_or(NO_KEY);
+                if rank == 0 || packed == NO_KEY || !acked(id) {
+                    continue;
+                }
+                let key = (packed >> 32) - 1;
+                let partition = packed as u32;
+                let k = key as usize;
+                if walk.last.len() <= k {
+                    walk.last.resize(k + 1, (0, 0, 0));
+                }
+                match walk.last[k] {
+                    (earlier_rank, earlier, earlier_partition) if rank < earlier_rank => {
+                        *found += 1;
+                        if *found <= MAX_REPORTED {
+                            self.violations.push(Violation::new(
+                                KEY_ORDER,
+                                at,
+                                format!(
+                                    "group {group} consumed key {key} of producer {p} out of \
+                                     send order: p{p}-{seq} (partition {partition}) before \
+                                     p{p}-{earlier_seq} (partition {earlier_partition}), \
+                                     which was sent and acknowledged first",
+                                    earlier_seq = earlier & ((1 << 40) - 1),
+                                ),
+                            ));
+                        }
+                    }
+                    _ => walk.last[k] = (rank, id, partition),
+                }
+            }
+        }
+    }
+
+    /// Judges and forgets chunk `chunk` of `producer`'s sends (every record
+    /// in it is settled: see `data::forget`), at `at`.
+    pub fn forget(&mut self, at: Nanos, producer: u32, chunk: usize, acked: &dyn Fn(u64) -> bool) {
+        let p = producer as usize;
+        self.walk(at, p, (chunk + 1) * CHUNK_LEN, acked);
+        if let Some(sent) = self.sent.get_mut(p) {
+            sent.forget_chunk(chunk);
+        }
+        for per_producer in self.first.values_mut() {
+            if let Some(ranks) = per_producer.get_mut(p) {
+                ranks.forget_chunk(chunk);
+            }
+        }
+    }
+
     /// The violations, judged at `end` over the records `acked` says were
     /// acknowledged: per group, producer and key, walking the sends in
     /// order, a record first consumed before an earlier-sent one was.
-    pub fn finish(&self, end: Nanos, acked: &dyn Fn(u64) -> bool) -> Vec<Violation> {
-        let mut out = Vec::new();
-        for (group, per_producer) in &self.first {
-            let mut found = 0usize;
-            for (p, ranks) in per_producer.iter().enumerate() {
-                let Some(sent) = self.sent.get(p) else {
-                    continue;
-                };
-                // By key: the latest-ranked consumption so far (rank 0:
-                // none yet), its record and partition. Keys are dense.
-                let mut last: Vec<(u32, u64, u32)> = Vec::new();
-                for (seq, rank) in ranks.iter().enumerate() {
-                    let id = (p as u64) << 40 | seq as u64;
-                    let packed = sent.get(seq).unwrap_or(NO_KEY);
-                    if rank == 0 || packed == NO_KEY || !acked(id) {
-                        continue;
-                    }
-                    let key = (packed >> 32) - 1;
-                    let partition = packed as u32;
-                    let k = key as usize;
-                    if last.len() <= k {
-                        last.resize(k + 1, (0, 0, 0));
-                    }
-                    match last[k] {
-                        (earlier_rank, earlier, earlier_partition) if rank < earlier_rank => {
-                            found += 1;
-                            if found <= MAX_REPORTED {
-                                out.push(Violation::new(
-                                    KEY_ORDER,
-                                    end,
-                                    format!(
-                                        "group {group} consumed key {key} of producer {p} out of \
-                                         send order: p{p}-{seq} (partition {partition}) before \
-                                         p{p}-{earlier_seq} (partition {earlier_partition}), \
-                                         which was sent and acknowledged first",
-                                        earlier_seq = earlier & ((1 << 40) - 1),
-                                    ),
-                                ));
-                            }
-                        }
-                        _ => last[k] = (rank, id, partition),
-                    }
-                }
-            }
+    pub fn finish(mut self, end: Nanos, acked: &dyn Fn(u64) -> bool) -> Vec<Violation> {
+        for p in 0..self.sent.len() {
+            self.walk(end, p, usize::MAX, acked);
+        }
+        let mut out = self.violations;
+        for (group, &found) in &self.found {
             if found > MAX_REPORTED {
                 out.push(Violation::new(
                     KEY_ORDER,
@@ -167,7 +217,7 @@ mod tests {
         c.polled("billing", [0, 3, 4].map(id));
         c.polled("billing", [2, 1].map(id));
         let all = |_: u64| true;
-        let v = c.finish(0, &all);
+        let v = c.clone().finish(0, &all);
         assert_eq!(v.len(), 1, "{v:?}");
         assert!(
             v[0].detail
@@ -177,7 +227,7 @@ mod tests {
         );
         // Had p0-2 never been acknowledged, nothing would be promised of it.
         let not_two = |i: u64| i != id(2);
-        assert!(c.finish(0, &not_two).is_empty());
+        assert!(c.clone().finish(0, &not_two).is_empty());
         // Another group reading in order is fine, and a record read twice
         // counts at its first read.
         c.polled("audit", [0, 1, 0, 2, 3].map(id));
@@ -185,6 +235,47 @@ mod tests {
         assert!(
             v.iter().all(|v| v.detail.contains("group billing")),
             "{v:?}"
+        );
+    }
+
+    #[test]
+    fn a_forgotten_chunk_is_judged_then_and_its_keys_carry_over() {
+        let mut c = KeyOrderChecker::default();
+        let far = CHUNK_LEN as u64 + 3;
+        // Key 7: seq 0 and seq 1 in chunk 0, seq `far` in chunk 1.
+        c.sent(id(0), 0, Some(7));
+        c.sent(id(1), 0, Some(7));
+        c.sent(id(far), 0, Some(7));
+        c.polled("billing", [1, 0].map(id));
+        let all = |_: u64| true;
+        c.forget(5 * sim::MILLIS, 1, 0, &all);
+        // Forgotten: the chunk's keys and ranks are gone.
+        assert_eq!(c.sent[1].get(0), Some(NO_KEY));
+        assert_eq!(c.first["billing"][1].get(1), Some(0));
+        // `far`, read after chunk 0's records, is in order.
+        let mut late = c.clone();
+        late.polled("billing", [id(far)]);
+        let v = late.finish(9 * sim::MILLIS, &all);
+        assert_eq!(v.len(), 1, "only chunk 0's: {v:?}");
+        assert_eq!(v[0].at_ms, 5, "judged when forgotten");
+        assert!(
+            v[0].detail.contains("p1-1 (partition 0) before p1-0"),
+            "{}",
+            v[0].detail
+        );
+        let mut early = KeyOrderChecker::default();
+        early.sent(id(0), 0, Some(7));
+        early.sent(id(far), 0, Some(7));
+        early.polled("billing", [far, 0].map(id));
+        early.forget(5, 1, 0, &all);
+        // Judged at the end against seq 0's rank, kept from chunk 0's walk.
+        let v = early.finish(9, &all);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(
+            v[0].detail
+                .contains(&format!("p1-{far} (partition 0) before p1-0")),
+            "{}",
+            v[0].detail
         );
     }
 }

@@ -216,6 +216,13 @@ pub(super) fn monitor_for(
             _ => 0,
         })
         .collect();
+    monitor.data.set_replication_factors(
+        scenario
+            .topics
+            .iter()
+            .map(|t| t.replication_factor)
+            .collect(),
+    );
     for pipeline in &scenario.pipelines {
         monitor.data.derived_topic(&pipeline.output);
     }

@@ -16,7 +16,7 @@ use crate::client::ProducerObs;
 use crate::controller::active::ControlEvent;
 use crate::controller::node::QuorumObs;
 use crate::node::Observation as ClusterObs;
-use crate::protocol::Topics;
+use crate::protocol::{TopicIdPartition, Topics};
 
 /// The online checkers, and what the report keeps of the observations.
 pub(super) struct Monitor {
@@ -25,6 +25,8 @@ pub(super) struct Monitor {
     pub(super) topics: Arc<Topics>,
     /// Per node: the index of the topic a client works on.
     pub(super) topic_of: Vec<u32>,
+    /// The scenario's topic names, by topic index.
+    topic_names: Vec<String>,
     pub(super) quorum: check::quorum::QuorumChecker,
     pub(super) leaders: check::control::LeaderChecker,
     pub(super) data: check::data::DataChecker,
@@ -48,6 +50,35 @@ pub(super) struct Monitor {
 }
 
 impl Monitor {
+    /// Broker `broker`'s replica of `tp` starts at `offset` now: when that
+    /// lets the checkers forget records retention removed from every
+    /// replica, they do (see `check::data::forget`).
+    fn log_start(&mut self, at: sim::Nanos, tp: TopicIdPartition, broker: u32, offset: u64) {
+        let name = self.topics.name(tp.topic_id);
+        let Some(topic) = self.topic_names.iter().position(|t| t == name) else {
+            return;
+        };
+        let Some(forgotten) = self
+            .data
+            .log_start(topic as u32, tp.partition, broker, offset)
+        else {
+            return;
+        };
+        if self.key_order_checked {
+            for &(producer, chunk) in &forgotten.chunks {
+                let data = &self.data;
+                self.key_order
+                    .forget(at, producer, chunk, &|id| data.is_acked(id));
+            }
+        }
+        self.groups.forget(
+            &self.topic_names[topic],
+            &forgotten.removed,
+            &forgotten.chunks,
+        );
+        self.data.forget(&forgotten.chunks);
+    }
+
     pub(super) fn new(
         names: Vec<String>,
         topics: Vec<String>,
@@ -56,7 +87,8 @@ impl Monitor {
     ) -> Self {
         Self {
             topics: table,
-            data: check::data::DataChecker::new(topics, names.clone()),
+            data: check::data::DataChecker::new(topics.clone(), names.clone()),
+            topic_names: topics,
             groups: GroupChecker::default(),
             txn: check::txn::TxnChecker::default(),
             key_order: check::key_order::KeyOrderChecker::default(),
@@ -77,6 +109,22 @@ impl Monitor {
 
     /// Checks one observation as soon as it is made.
     pub(super) fn observe(&mut self, o: &Observed<ClusterObs>) {
+        if let ClusterObs::Broker(
+            BrokerObs::SegmentsDeleted {
+                partition,
+                log_start_offset,
+                ..
+            }
+            | BrokerObs::Recovered {
+                partition,
+                log_start_offset,
+                ..
+            },
+        ) = &o.obs
+        {
+            let broker = self.broker_ids[o.node.index()];
+            self.log_start(o.at, *partition, broker, *log_start_offset);
+        }
         let names = &self.names;
         let name = |n: NodeId| names[n.index()].clone();
         let out = &mut self.violations;
@@ -185,6 +233,7 @@ impl Monitor {
                     BrokerObs::Recovered {
                         partition,
                         log_end_offset,
+                        ..
                     } => (
                         partition,
                         What::Recovered {

@@ -438,7 +438,8 @@ impl Run {
             records_sent: data.sent_count,
             records_acked: data.acked,
             records_consumed: data.consumed_count,
-            records_removed_by_retention: removed.values().map(|ids| ids.len() as u64).sum(),
+            records_removed_by_retention: data.removed_earlier()
+                + removed.values().map(|ids| ids.len() as u64).sum::<u64>(),
             offset_resets: group_stats.iter().map(|g| g.offset_resets).sum(),
             acks_per_second: data.acks_per_second.clone(),
             groups: group_stats,
