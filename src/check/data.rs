@@ -173,7 +173,7 @@ fn contiguous_from(
 
 /// (id, epoch) of every record in `batches` from `start` below `upto`.
 fn records_of(batches: &[Arc<RecordBatch>], start: u64, upto: u64) -> Vec<(u64, i32)> {
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(upto.saturating_sub(start) as usize);
     for batch in contiguous_from(batches, start) {
         batch.for_each_record(|r| {
             let offset = batch.base_offset + u64::from(r.offset_delta);
@@ -187,7 +187,8 @@ fn records_of(batches: &[Arc<RecordBatch>], start: u64, upto: u64) -> Vec<(u64, 
 
 /// The record ids of `batches` from `start` below `upto`.
 fn ids_of(batches: &[Arc<RecordBatch>], start: u64, upto: u64) -> Vec<u64> {
-    let mut out = Vec::new();
+    // One id per offset at most: the largest vector a run makes, never doubled.
+    let mut out = Vec::with_capacity(upto.saturating_sub(start) as usize);
     for batch in contiguous_from(batches, start) {
         batch.for_each_record(|r| {
             let offset = batch.base_offset + u64::from(r.offset_delta);

@@ -40,6 +40,7 @@
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
+use std::sync::OnceLock;
 
 use sim::Blob;
 
@@ -247,6 +248,7 @@ impl BatchBuilder {
             crc: 0,
             records: Blob::new(self.records.clone()),
             wire: None,
+            header_blob: OnceLock::new(),
         };
         // The CRC from the bytes at hand, not from the blobs (which may
         // keep them LZ4-packed in memory).
@@ -257,7 +259,6 @@ impl BatchBuilder {
 }
 
 /// A v2 record batch: records with consecutive offsets from `base_offset`.
-#[derive(Clone)]
 pub struct RecordBatch {
     /// Offset of the first record.
     pub base_offset: u64,
@@ -280,6 +281,30 @@ pub struct RecordBatch {
     records: Blob,
     /// A compressed batch's records section: the codec's stream of `records`.
     wire: Option<Blob>,
+    /// [`RecordBatch::header`] as shared bytes, made at the first write:
+    /// the leader and every follower write the same batch, and hold one
+    /// copy of its header. A clone starts without it (it may be changed).
+    header_blob: OnceLock<Blob>,
+}
+
+impl Clone for RecordBatch {
+    fn clone(&self) -> Self {
+        Self {
+            base_offset: self.base_offset,
+            partition_leader_epoch: self.partition_leader_epoch,
+            attributes: self.attributes,
+            producer_id: self.producer_id,
+            producer_epoch: self.producer_epoch,
+            base_sequence: self.base_sequence,
+            last_offset_delta: self.last_offset_delta,
+            base_timestamp: self.base_timestamp,
+            max_timestamp: self.max_timestamp,
+            crc: self.crc,
+            records: self.records.clone(),
+            wire: self.wire.clone(),
+            header_blob: OnceLock::new(),
+        }
+    }
 }
 
 /// Why bytes do not decode to a batch.
@@ -479,6 +504,13 @@ impl RecordBatch {
         h[CRC_OFFSET..ATTRIBUTES_OFFSET].copy_from_slice(&self.crc.to_be_bytes());
         h[ATTRIBUTES_OFFSET..].copy_from_slice(&self.crc_header());
         h
+    }
+
+    /// The header as shared bytes (one copy however many logs write it).
+    /// The batch must not change after this is first asked for.
+    pub fn header_blob(&self) -> &Blob {
+        self.header_blob
+            .get_or_init(|| Blob::copy_of(&self.header()))
     }
 
     /// The records section as written, compressed or not (shared bytes).
@@ -789,6 +821,7 @@ fn decode_checked(batch: &[u8], base_offset: i64, crc: u32) -> Option<RecordBatc
         crc,
         records: Blob::new(records.to_vec()),
         wire,
+        header_blob: OnceLock::new(),
     })
 }
 

@@ -9,8 +9,6 @@
 
 use std::sync::Arc;
 
-use sim::Blob;
-
 use super::batch::{BatchError, RecordBatch, RECORD_BATCH_OVERHEAD};
 use crate::node::{Effect, FileName};
 
@@ -194,7 +192,7 @@ impl LogSegment {
         out.push(Effect::Write {
             file: self.file.clone(),
             offset: self.size,
-            bytes: Blob::copy_of(&batch.header()),
+            bytes: batch.header_blob().clone(),
         });
         out.push(Effect::Write {
             file: self.file.clone(),

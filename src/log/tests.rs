@@ -1386,3 +1386,19 @@ fn a_mutated_log_asserts_nothing() {
     append(&mut log, &mut disk, 1, 0);
     assert_eq!(log.high_watermark(), 99);
 }
+
+#[test]
+fn a_batch_writes_one_shared_header_and_a_stamped_copy_its_own() {
+    let batch = sample_batch();
+    let first = batch.header_blob().bytes().as_ptr();
+    assert_eq!(
+        batch.header_blob().bytes().as_ptr(),
+        first,
+        "made once, shared"
+    );
+    assert_eq!(&*batch.header_blob().bytes(), &batch.header()[..]);
+    // The leader's copy at its offset and epoch gets the header it writes.
+    let stamped = batch.stamped(40, 7);
+    assert_eq!(&*stamped.header_blob().bytes(), &stamped.header()[..]);
+    assert_ne!(stamped.header(), batch.header());
+}
