@@ -12,7 +12,7 @@ const I: i64 = i32::MAX as i64;
 pub(crate) static PRODUCER: &[D] = &[
     D::one_of(P, "acks", &["all", "-1", "0", "1"], "all", "Acknowledgements the leader waits for: 0 none, 1 the leader, all the in-sync replicas.").aliases(&[("-1", "all")]),
     D::boolean(P, "enable.idempotence", true, "Producer id and sequence numbers, so retries write each record exactly once."),
-    D::long(P, "linger.ms", 0, Some(0), "How long a batch waits for more records before it is sent."),
+    D::long(P, "linger.ms", 0, Some(5), "How long a batch waits for more records before it is sent (0 before Kafka 4.0, KIP-1030)."),
     D::int(P, "batch.size", 0, Some(16384), "Largest batch per partition, in bytes."),
     D::one_of(P, "compression.type", &["none", "gzip", "snappy", "lz4", "zstd"], "none", "Compression of the batches the producer sends."),
     D::int(P, "compression.gzip.level", -1, Some(-1), "gzip level: 1..9, or -1 for zlib's default (6).").max(9),

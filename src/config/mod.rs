@@ -13,10 +13,12 @@ pub mod reference;
 mod suggest;
 mod validate;
 mod value;
+pub mod versions;
 
 pub use suggest::{did_you_mean, edit_distance};
 pub use validate::{parse_value, validate, ConfigError, RawValue};
 pub use value::{ConfigValue, KafkaConfigs};
+pub use versions::KafkaVersion;
 
 use std::fmt;
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use super::validate::{check_combinations, lookup, parse_value, ConfigError, RawValue};
-use super::{find, Scope};
+use super::{find, KafkaVersion, Scope};
 
 /// A config value, normalised to its config's kind.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -36,6 +36,8 @@ impl fmt::Display for ConfigValue {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KafkaConfigs {
     scope: Scope,
+    /// The Kafka release whose defaults apply.
+    version: KafkaVersion,
     values: BTreeMap<String, ConfigValue>,
 }
 
@@ -77,8 +79,22 @@ impl KafkaConfigs {
     pub fn new(scope: Scope) -> Self {
         KafkaConfigs {
             scope,
+            version: KafkaVersion::NEWEST,
             values: BTreeMap::new(),
         }
+    }
+
+    /// No configs set, under release `version`'s defaults.
+    pub fn for_version(scope: Scope, version: KafkaVersion) -> Self {
+        KafkaConfigs {
+            version,
+            ..Self::new(scope)
+        }
+    }
+
+    /// The Kafka release whose defaults apply.
+    pub fn version(&self) -> KafkaVersion {
+        self.version
     }
 
     /// Which family these configs belong to.
@@ -123,6 +139,7 @@ impl KafkaConfigs {
     pub fn prefixed(&self, prefix: &str, scope: Scope) -> KafkaConfigs {
         KafkaConfigs {
             scope,
+            version: self.version,
             values: self
                 .values
                 .iter()
@@ -153,6 +170,9 @@ impl KafkaConfigs {
             return Some(v.clone());
         }
         let def = find(self.scope, name)?;
+        if let Some(v) = self.version.default_for(self.scope, def.name) {
+            return Some(v);
+        }
         if let Some(v) = def.default.to_value() {
             return Some(v);
         }
@@ -351,7 +371,8 @@ mod tests {
             Scope::Producer,
             &[("request.timeout.ms", RawValue::Int(200_000))],
         );
-        assert_eq!(p.delivery_timeout_ms(), 200_000);
+        // linger.ms (5, Kafka 4.0's default) + request.timeout.ms.
+        assert_eq!(p.delivery_timeout_ms(), 200_005);
         assert_eq!(
             KafkaConfigs::new(Scope::Producer).delivery_timeout_ms(),
             120_000

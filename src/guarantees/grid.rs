@@ -5,6 +5,7 @@
 
 use std::fmt::Write;
 
+use crate::config::KafkaVersion;
 use crate::scenario::Truncation;
 
 /// `log.flush.interval.messages` when the log is never flushed by count:
@@ -377,12 +378,13 @@ pub fn shape_transactional() -> String {
 /// The shape every cell shares, for the report's introduction.
 pub fn shape() -> String {
     format!(
-        "3 brokers and 3 KRaft controllers; topic `orders` with 1 partition and replication factor 3; \
+        "Kafka {version} (`[protocol] kafka_version`); 3 brokers and 3 KRaft controllers; topic `orders` with 1 partition and replication factor 3; \
 one producer at {RATE} (null keys; `retries`, `delivery.timeout.ms` and `linger.ms` at Kafka's defaults); \
 one consumer group (`audit`, one member, `auto.offset.reset = earliest`, auto commit); \
 a {DURATION} fault phase, then {SETTLE} to settle (every fault healed, every node restarted) and a final read of the log. \
 Every cell sets `replica.lag.time.max.ms = {REPLICA_LAG_MS}` (Kafka's default is 30000) so that a follower that falls behind leaves the ISR within the short cell, \
-and `offsets.topic.num.partitions = 1` (default 50) to keep `__consumer_offsets` small; every other config is at Kafka's default."
+and `offsets.topic.num.partitions = 1` (default 50) to keep `__consumer_offsets` small; every other config is at Kafka {version}'s default.",
+        version = KafkaVersion::NEWEST
     )
 }
 
@@ -453,7 +455,12 @@ impl Cell {
         } else {
             let _ = writeln!(w, "\"offsets.topic.num.partitions\" = 1\n");
         }
-        let _ = writeln!(w, "[protocol]\ntruncation = \"{}\"\n", c.truncation.name());
+        let _ = writeln!(
+            w,
+            "[protocol]\nkafka_version = \"{}\"\ntruncation = \"{}\"\n",
+            KafkaVersion::NEWEST,
+            c.truncation.name()
+        );
         let _ = writeln!(
             w,
             "[[topics]]\nname = \"orders\"\npartitions = 1\nreplication_factor = 3\n"

@@ -158,6 +158,11 @@ pub struct Stats {
 /// Everything a run produced.
 #[derive(Clone, Debug)]
 pub struct Outcome {
+    /// The Kafka release the run simulated.
+    pub kafka_version: crate::config::KafkaVersion,
+    /// `[protocol]` switches set against that release (see
+    /// `ProtocolSpec::against_version`).
+    pub against_version: Vec<String>,
     /// The run's trace hash.
     pub trace_hash: String,
     /// Simulated time at the end.

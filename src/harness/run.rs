@@ -548,6 +548,8 @@ impl Run {
             .map(|s| (*s).to_owned())
             .collect();
         Ok(Outcome {
+            kafka_version: scenario.protocol.kafka_version,
+            against_version: scenario.protocol.against_version(),
             trace_hash: sim.trace_hash(),
             sim_time_ns: sim.now(),
             events: sim.events(),

@@ -86,6 +86,14 @@ pub struct Summary {
     pub scenario: String,
     /// The seed.
     pub seed: u64,
+    /// The Kafka release simulated (`[protocol] kafka_version`; empty when
+    /// the run panicked).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub kafka_version: String,
+    /// `[protocol]` switches the scenario set against that release, each
+    /// with the release's own setting.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub against_version: Vec<String>,
     /// pass, fail or error.
     pub verdict: Verdict,
     /// Hash of every event (16 hex digits); empty when the run panicked.
@@ -128,6 +136,8 @@ impl Summary {
         Self {
             scenario: scenario.to_owned(),
             seed,
+            kafka_version: outcome.kafka_version.to_string(),
+            against_version: outcome.against_version.clone(),
             verdict,
             trace_hash: outcome.trace_hash.clone(),
             sim_time_ms: outcome.sim_time_ns / sim::MILLIS,
@@ -180,6 +190,8 @@ impl Summary {
         Self {
             scenario: scenario.to_owned(),
             seed,
+            kafka_version: String::new(),
+            against_version: Vec::new(),
             verdict: Verdict::Error,
             trace_hash: String::new(),
             sim_time_ms: 0,

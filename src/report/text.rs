@@ -111,6 +111,10 @@ pub fn render(
         "  cluster     {} controllers (KRaft quorum), {} brokers, {producers} producers, {consumers} consumers{pipelines}",
         scenario.cluster.controllers, scenario.cluster.brokers
     );
+    let _ = writeln!(w, "  kafka       {}", summary.kafka_version);
+    for switch in &summary.against_version {
+        let _ = writeln!(w, "              against it: {switch}");
+    }
     if let Some(l) = &summary.liveness {
         let _ = writeln!(
             w,

@@ -198,6 +198,8 @@ pub struct DiskSpec {
 /// Selectable historical protocol behaviours.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ProtocolSpec {
+    /// The Kafka release: its defaults, and each switch's own setting.
+    pub kafka_version: KafkaVersion,
     /// How a follower truncates its log when it becomes a follower.
     pub truncation: Truncation,
     /// The cluster's finalized `transaction.version` feature: 1 (KIP-98
@@ -208,6 +210,30 @@ pub struct ProtocolSpec {
 }
 
 pub use crate::broker::config::Truncation;
+pub use crate::config::KafkaVersion;
+
+impl ProtocolSpec {
+    /// The switches set against the release: each as `name = value`, with
+    /// the release's own setting.
+    pub fn against_version(&self) -> Vec<String> {
+        let v = self.kafka_version;
+        let mut out = Vec::new();
+        if self.truncation != Truncation::LeaderEpoch {
+            out.push(format!(
+                "truncation = {:?} (Kafka {v}'s own: \"leader-epoch\", KIP-101)",
+                self.truncation.name()
+            ));
+        }
+        if self.transaction_version != v.transaction_version() {
+            out.push(format!(
+                "transaction_version = {} (Kafka {v}'s own: {}, KIP-890 part 2)",
+                self.transaction_version,
+                v.transaction_version()
+            ));
+        }
+        out
+    }
+}
 
 /// One scripted fault.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

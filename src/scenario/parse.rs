@@ -10,7 +10,7 @@ use super::parse_faults::faults;
 use super::reader::{raw_value, Field, Res, Table, TOP_KEYS};
 use super::target::is_valid_name;
 use super::units::{parse_rate, rate_per_second, RATE_HINT};
-use crate::config::{did_you_mean, find, KafkaConfigs, Scope};
+use crate::config::{did_you_mean, find, KafkaConfigs, KafkaVersion, Scope};
 
 /// Most brokers or controllers a cluster may have.
 pub const MAX_NODES: u32 = 1000;
@@ -51,11 +51,14 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
         Some(f) => f.duration()?,
         None => 30_000_000_000,
     };
-    let cluster = cluster(&root)?;
-    let topics = topics(&root, &cluster)?;
-    let producers = producers(&root, &topics)?;
-    let consumers = consumers(&root, &topics)?;
-    let pipelines = pipelines(&root, &topics, &consumers)?;
+    // The release first: its defaults apply to every config table.
+    let protocol = protocol(&root)?;
+    let v = protocol.kafka_version;
+    let cluster = cluster(&root, v)?;
+    let topics = topics(&root, &cluster, v)?;
+    let producers = producers(&root, &topics, v)?;
+    let consumers = consumers(&root, &topics, v)?;
+    let pipelines = pipelines(&root, &topics, &consumers, v)?;
     let mut scenario = Scenario {
         name: name.to_owned(),
         description,
@@ -68,7 +71,7 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
         pipelines,
         network: network(&root)?,
         disk: disk(&root)?,
-        protocol: protocol(&root)?,
+        protocol,
         faults: Vec::new(),
         admin: Vec::new(),
         swarm: swarm(&root)?,
@@ -84,12 +87,12 @@ fn section<'a, 'i>(root: &Table<'a, 'i>, key: &str) -> Res<Option<Table<'a, 'i>>
     root.get(key).map(|f| f.table()).transpose()
 }
 
-fn cluster(root: &Table) -> Res<Cluster> {
+fn cluster(root: &Table, version: KafkaVersion) -> Res<Cluster> {
     let Some(t) = section(root, "cluster")? else {
         return Ok(Cluster {
             brokers: 3,
             controllers: 3,
-            config: KafkaConfigs::new(Scope::Broker),
+            config: KafkaConfigs::for_version(Scope::Broker, version),
         });
     };
     t.check_keys(&["brokers", "controllers", "config"])?;
@@ -97,7 +100,7 @@ fn cluster(root: &Table) -> Res<Cluster> {
     Ok(Cluster {
         brokers: count("brokers")?,
         controllers: count("controllers")?,
-        config: configs(t.get("config"), Scope::Broker)?,
+        config: configs(t.get("config"), Scope::Broker, version)?,
     })
 }
 
@@ -124,8 +127,8 @@ fn flatten<'a, 'i>(table: &Table<'a, 'i>, prefix: &str, out: &mut Vec<(String, F
     }
 }
 
-fn configs(field: Option<Field>, scope: Scope) -> Res<KafkaConfigs> {
-    let mut configs = KafkaConfigs::new(scope);
+fn configs(field: Option<Field>, scope: Scope, version: KafkaVersion) -> Res<KafkaConfigs> {
+    let mut configs = KafkaConfigs::for_version(scope, version);
     let Some(field) = field else {
         return Ok(configs);
     };
@@ -161,7 +164,7 @@ const INTERNAL_TOPICS: [&str; 3] = [
     "__cluster_metadata",
 ];
 
-fn topics(root: &Table, cluster: &Cluster) -> Res<Vec<TopicSpec>> {
+fn topics(root: &Table, cluster: &Cluster, version: KafkaVersion) -> Res<Vec<TopicSpec>> {
     let Some(field) = root.get("topics") else {
         return Ok(Vec::new());
     };
@@ -219,7 +222,7 @@ fn topics(root: &Table, cluster: &Cluster) -> Res<Vec<TopicSpec>> {
             name: name.to_owned(),
             partitions,
             replication_factor,
-            config: configs(t.get("config"), Scope::Topic)?,
+            config: configs(t.get("config"), Scope::Topic, version)?,
         });
     }
     Ok(topics)
@@ -268,7 +271,7 @@ fn count(t: &Table) -> Res<u32> {
     t.get("count").map_or(Ok(1), |f| f.u32_in(1, MAX_CLIENTS))
 }
 
-fn producers(root: &Table, topics: &[TopicSpec]) -> Res<Vec<ProducerSpec>> {
+fn producers(root: &Table, topics: &[TopicSpec], version: KafkaVersion) -> Res<Vec<ProducerSpec>> {
     let Some(field) = root.get("producers") else {
         return Ok(Vec::new());
     };
@@ -291,7 +294,7 @@ fn producers(root: &Table, topics: &[TopicSpec]) -> Res<Vec<ProducerSpec>> {
             count: count(&t)?,
             rate,
             keys: t.get("keys").map_or(Ok(0), |f| f.int_in(0, MAX_KEYS))?,
-            config: configs(t.get("config"), Scope::Producer)?,
+            config: configs(t.get("config"), Scope::Producer, version)?,
             transaction: transaction(&t)?,
         });
     }
@@ -328,7 +331,7 @@ fn transaction(t: &Table) -> Res<Option<TransactionSpec>> {
     Ok(Some(TransactionSpec { records, abort }))
 }
 
-fn consumers(root: &Table, topics: &[TopicSpec]) -> Res<Vec<ConsumerSpec>> {
+fn consumers(root: &Table, topics: &[TopicSpec], version: KafkaVersion) -> Res<Vec<ConsumerSpec>> {
     let Some(field) = root.get("consumers") else {
         return Ok(Vec::new());
     };
@@ -352,7 +355,7 @@ fn consumers(root: &Table, topics: &[TopicSpec]) -> Res<Vec<ConsumerSpec>> {
             topic,
             group: group.to_owned(),
             count: count(&t)?,
-            config: configs(t.get("config"), Scope::Consumer)?,
+            config: configs(t.get("config"), Scope::Consumer, version)?,
             processing: match t.get("processing") {
                 None => Processing::AtLeastOnce,
                 Some(f) => match f.str("a string")? {
@@ -377,6 +380,7 @@ fn pipelines(
     root: &Table,
     topics: &[TopicSpec],
     consumers: &[ConsumerSpec],
+    version: KafkaVersion,
 ) -> Res<Vec<PipelineSpec>> {
     let Some(field) = root.get("pipelines") else {
         return Ok(Vec::new());
@@ -407,7 +411,7 @@ fn pipelines(
             output,
             group: group.to_owned(),
             count: count(&t)?,
-            config: configs(t.get("config"), Scope::Streams)?,
+            config: configs(t.get("config"), Scope::Streams, version)?,
         };
         for (prefix, scope) in [
             ("consumer.", Scope::Consumer),
@@ -506,18 +510,23 @@ fn disk(root: &Table) -> Res<DiskSpec> {
 }
 
 fn protocol(root: &Table) -> Res<ProtocolSpec> {
+    let mut kafka_version = KafkaVersion::NEWEST;
     let mut truncation = Truncation::LeaderEpoch;
-    let mut transaction_version = 2;
+    let mut transaction_version = None;
     if let Some(t) = section(root, "protocol")? {
-        t.check_keys(&["truncation", "transaction_version"])?;
+        t.check_keys(&["kafka_version", "truncation", "transaction_version"])?;
+        if let Some(f) = t.get("kafka_version") {
+            let text = f.str("a string, e.g. \"3.8\"")?;
+            kafka_version = KafkaVersion::parse(text).map_err(|e| f.err(e))?;
+        }
         if let Some(f) = t.get("transaction_version") {
             let valid = "valid: 1 (KIP-98 transactions), 2 (KIP-890 part 2, Kafka >= 4.0: an epoch bump at every commit or abort)";
-            transaction_version = match super::reader::integer(f.value()) {
+            transaction_version = Some(match super::reader::integer(f.value()) {
                 Some(1) => 1,
                 Some(2) => 2,
                 Some(other) => return Err(f.err(format!("{other} is not valid; {valid}"))),
                 None => return Err(f.expected(&format!("1 or 2; {valid}"))),
-            };
+            });
         }
         if let Some(f) = t.get("truncation") {
             truncation = match f.str("a string")? {
@@ -528,8 +537,10 @@ fn protocol(root: &Table) -> Res<ProtocolSpec> {
         }
     }
     Ok(ProtocolSpec {
+        kafka_version,
         truncation,
-        transaction_version,
+        transaction_version: transaction_version
+            .unwrap_or_else(|| kafka_version.transaction_version()),
     })
 }
 

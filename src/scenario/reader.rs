@@ -47,7 +47,10 @@ const SECTION_KEYS: &[(&str, &[&str])] = &[
             "torn_writes",
         ],
     ),
-    ("[protocol]", &["truncation", "transaction_version"]),
+    (
+        "[protocol]",
+        &["kafka_version", "truncation", "transaction_version"],
+    ),
     ("[[faults]]", super::parse_faults::FAULT_KEYS),
     ("[check]", &["invariants"]),
 ];

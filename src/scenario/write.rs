@@ -124,7 +124,8 @@ impl Scenario {
         writeln!(w, "torn_writes = {}", k.torn_writes)?;
         writeln!(
             w,
-            "\n[protocol]\ntruncation = \"{}\"\ntransaction_version = {}",
+            "\n[protocol]\nkafka_version = \"{}\"\ntruncation = \"{}\"\ntransaction_version = {}",
+            self.protocol.kafka_version,
             self.protocol.truncation.name(),
             self.protocol.transaction_version
         )?;

@@ -1,0 +1,202 @@
+//! Kafka releases as a setting: `[protocol] kafka_version = "X.Y"` picks a
+//! release's defaults and protocol behaviours. ksim models a release only
+//! when every behaviour it simulates is that release's own (or a switch a
+//! scenario can set): today 3.7 to 4.0. An older release differs in a
+//! behaviour ksim cannot switch yet, and is refused with that behaviour
+//! named. `docs/versions.md` cites where each boundary is in apache/kafka.
+
+use std::fmt;
+
+use super::{ConfigValue, DefaultValue, Scope};
+
+/// A Kafka release line, `major.minor`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct KafkaVersion {
+    /// The major version.
+    pub major: u8,
+    /// The minor version.
+    pub minor: u8,
+}
+
+impl KafkaVersion {
+    /// `major.minor`.
+    pub const fn new(major: u8, minor: u8) -> Self {
+        Self { major, minor }
+    }
+
+    /// The newest release ksim models: the default.
+    pub const NEWEST: KafkaVersion = KafkaVersion::new(4, 0);
+
+    /// The releases ksim models, oldest first.
+    pub const MODELLED: [KafkaVersion; 4] = [
+        KafkaVersion::new(3, 7),
+        KafkaVersion::new(3, 8),
+        KafkaVersion::new(3, 9),
+        KafkaVersion::NEWEST,
+    ];
+
+    /// Whether this release has what came in `since`.
+    pub fn has(self, since: KafkaVersion) -> bool {
+        self >= since
+    }
+
+    /// The release `text` names ("3.8", or "3.8.1": patch releases share
+    /// their line's defaults and behaviours), or why ksim cannot run it.
+    pub fn parse(text: &str) -> Result<KafkaVersion, String> {
+        let valid = format!(
+            "valid: {} (a patch release such as \"3.8.1\" is its line's)",
+            Self::MODELLED.map(|v| format!("\"{v}\"")).join(", ")
+        );
+        let mut parts = text.split('.');
+        let number = |p: Option<&str>| p.and_then(|p| p.parse::<u8>().ok());
+        let (Some(major), Some(minor)) = (number(parts.next()), number(parts.next())) else {
+            return Err(format!("{text:?} is not a Kafka version; {valid}"));
+        };
+        if parts.clone().count() > 1 || parts.next().is_some_and(|p| p.parse::<u16>().is_err()) {
+            return Err(format!("{text:?} is not a Kafka version; {valid}"));
+        }
+        let version = KafkaVersion::new(major, minor);
+        if Self::MODELLED.contains(&version) {
+            return Ok(version);
+        }
+        if version > Self::NEWEST {
+            return Err(format!(
+                "Kafka {version} is newer than ksim models ({}); {valid}",
+                Self::NEWEST
+            ));
+        }
+        let missing = BEHAVIOURS
+            .iter()
+            .filter(|b| b.switch.is_none() && !version.has(b.since))
+            .map(|b| format!("{} ({}, {})", b.what, b.reference, b.since))
+            .collect::<Vec<_>>()
+            .join("; ");
+        Err(format!(
+            "Kafka {version} is not simulated by ksim yet: it lacks {missing}, which ksim \
+             cannot switch off yet; {valid}"
+        ))
+    }
+
+    /// This release's `transaction.version` for a new cluster: 2 from 4.0
+    /// (KIP-890 part 2), 1 before.
+    pub fn transaction_version(self) -> u8 {
+        if self.has(KafkaVersion::new(4, 0)) {
+            2
+        } else {
+            1
+        }
+    }
+
+    /// This release's default for config `name` of `scope`, where it is not
+    /// the newest release's (the config tables hold those).
+    pub fn default_for(self, scope: Scope, name: &str) -> Option<ConfigValue> {
+        DEFAULTS
+            .iter()
+            .find(|d| d.scope == scope && d.name == name && !self.has(d.since))
+            .and_then(|d| d.before.to_value())
+    }
+}
+
+impl fmt::Display for KafkaVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.major, self.minor)
+    }
+}
+
+impl serde::Serialize for KafkaVersion {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl Default for KafkaVersion {
+    fn default() -> Self {
+        Self::NEWEST
+    }
+}
+
+/// A config whose default changed in release `since`: `before` is the
+/// older releases' (the config tables hold the newer one).
+struct VersionDefault {
+    scope: Scope,
+    name: &'static str,
+    since: KafkaVersion,
+    before: DefaultValue,
+}
+
+/// Defaults that differ between the releases ksim models.
+static DEFAULTS: &[VersionDefault] = &[
+    // KIP-1030: linger.ms 0 -> 5 in 4.0.
+    VersionDefault {
+        scope: Scope::Producer,
+        name: "linger.ms",
+        since: KafkaVersion::new(4, 0),
+        before: DefaultValue::Int(0),
+    },
+];
+
+/// A protocol behaviour that changed in a release.
+pub struct Behaviour {
+    /// What the release brought.
+    pub what: &'static str,
+    /// KIP or JIRA.
+    pub reference: &'static str,
+    /// The release it came in.
+    pub since: KafkaVersion,
+    /// The `[protocol]` switch that sets it against the release, if any.
+    pub switch: Option<&'static str>,
+}
+
+/// The behaviours whose releases bound what ksim models (each a row of
+/// `docs/versions.md`). One without a switch that a release lacks makes
+/// that release one ksim cannot run yet.
+pub static BEHAVIOURS: &[Behaviour] = &[
+    Behaviour {
+        what: "follower truncation by leader epoch",
+        reference: "KIP-101",
+        since: KafkaVersion::new(0, 11),
+        switch: Some("truncation"),
+    },
+    Behaviour {
+        what: "the high watermark held while the ISR is below min.insync.replicas",
+        reference: "KAFKA-15583",
+        since: KafkaVersion::new(3, 7),
+        switch: None,
+    },
+    Behaviour {
+        what: "transactions v2: an epoch bump at every commit or abort",
+        reference: "KIP-890 part 2",
+        since: KafkaVersion::new(4, 0),
+        switch: Some("transaction_version"),
+    },
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_parse_and_older_ones_name_what_they_lack() {
+        assert_eq!(KafkaVersion::parse("3.8"), Ok(KafkaVersion::new(3, 8)));
+        assert_eq!(KafkaVersion::parse("3.9.1"), Ok(KafkaVersion::new(3, 9)));
+        assert_eq!(KafkaVersion::parse("4.0"), Ok(KafkaVersion::NEWEST));
+        let old = KafkaVersion::parse("3.6").unwrap_err();
+        assert!(old.contains("KAFKA-15583, 3.7"), "{old}");
+        assert!(!old.contains("KIP-101"), "a switch covers it: {old}");
+        let new = KafkaVersion::parse("4.1").unwrap_err();
+        assert!(new.contains("newer than ksim models (4.0)"), "{new}");
+        for bad in ["four", "3", "3.x", "3.8.1.2", "3.8.x"] {
+            let e = KafkaVersion::parse(bad).unwrap_err();
+            assert!(e.contains("is not a Kafka version"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn each_release_has_its_own_defaults() {
+        let linger = |v| KafkaVersion::default_for(v, Scope::Producer, "linger.ms");
+        assert_eq!(linger(KafkaVersion::new(3, 9)), Some(ConfigValue::Int(0)));
+        assert_eq!(linger(KafkaVersion::NEWEST), None, "the table's 5");
+        assert_eq!(KafkaVersion::new(3, 9).transaction_version(), 1);
+        assert_eq!(KafkaVersion::NEWEST.transaction_version(), 2);
+    }
+}
