@@ -246,3 +246,21 @@ fn with_acks_1_the_cut_off_leader_acknowledges_and_loses_writes() {
         out.violations.first()
     );
 }
+
+#[test]
+fn an_idempotent_producer_goes_on_after_an_unclean_election_lost_its_sequences() {
+    // Seed 21 of unclean_election (Kafka 4.0, linger.ms 5): the new
+    // leader's producer state ends below what the producer had acknowledged,
+    // so its next batch gets OUT_OF_ORDER_SEQUENCE_NUMBER. The producer
+    // starts a fresh sequence space (KIP-360) and sends that batch and the
+    // ones in flight again in it; it used to retry the in-flight ones under
+    // the old producer id for good and acknowledge nothing more.
+    let s = load("unclean_election.toml", None);
+    assert_eq!(s.protocol.kafka_version.to_string(), "4.0");
+    let o = run(&s, 21, &RunOptions::default()).expect("runs");
+    assert_eq!(o.stats.records_acked, o.stats.records_sent, "{:?}", o.stats);
+    let names: std::collections::BTreeSet<&str> =
+        o.violations.iter().map(|v| v.invariant.as_str()).collect();
+    assert!(names.contains("acked_writes_durable"), "{names:?}");
+    assert!(!names.contains("eventually_available"), "{names:?}");
+}

@@ -617,6 +617,27 @@ impl RecordAccumulator {
         dq.insert(at, batch);
     }
 
+    /// Puts back a batch drained under a producer id or epoch the producer
+    /// no longer has (KIP-360: it started a fresh sequence space): it gets
+    /// a new sequence when drained again, before every batch created after
+    /// it (Kafka rewrites the sequences of such batches in order,
+    /// `TxnPartitionMap.startSequencesAtBeginning`).
+    pub fn reenqueue_fresh(&mut self, mut batch: ProducerBatch, now_ms: u64) {
+        self.complete(&batch.tp, batch.id);
+        batch.attempts += 1;
+        batch.last_attempt_ms = batch.last_attempt_ms.max(now_ms);
+        batch.closed = true;
+        batch.base_sequence = -1;
+        batch.producer_id = -1;
+        batch.producer_epoch = -1;
+        let dq = self.batches.get_or_default(batch.tp);
+        let at = dq
+            .iter()
+            .take_while(|b| b.has_sequence() || b.id < batch.id)
+            .count();
+        dq.insert(at, batch);
+    }
+
     /// Removes and returns the queued batches (not those in flight) that
     /// reached `delivery.timeout.ms` since their creation, from the front
     /// of each partition's queue, in order (Kafka's `expiredBatches`).

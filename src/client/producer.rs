@@ -826,6 +826,32 @@ impl Producer {
             | Errors::InvalidProducerIdMapping => false,
             _ => true,
         };
+        let idempotent_only = self.config.idempotence && self.txn.is_none();
+        if idempotent_only && !expired && !out_of_retries {
+            let stale = (batch.producer_id, batch.producer_epoch)
+                != (self.producer_id, self.producer_epoch);
+            let gap = matches!(
+                error,
+                Errors::OutOfOrderSequenceNumber | Errors::UnknownProducerId
+            );
+            if stale && batch.producer_id >= 0 && (retriable || gap) {
+                // Drained before the producer started a fresh sequence
+                // space: sent again in the new one.
+                self.accumulator.reenqueue_fresh(batch, now_ms);
+                return;
+            }
+            if !retriable && gap {
+                // The broker lost the sequences before this batch (an
+                // unclean election, a power loss). Kafka's idempotent
+                // producer retries it under a bumped epoch with every
+                // sequence of the partition rewritten (KIP-360,
+                // TransactionManager.canRetry); ksim starts over with a new
+                // producer id, which gives the same fresh sequence space.
+                self.restart_sequences(env);
+                self.accumulator.reenqueue_fresh(batch, now_ms);
+                return;
+            }
+        }
         if retriable && !expired && !out_of_retries {
             self.accumulator.reenqueue(batch, now_ms);
             return;
@@ -849,11 +875,20 @@ impl Producer {
                 | Errors::InvalidProducerEpoch
                 | Errors::UnknownProducerId
         ) {
-            // KIP-360: start over with a new producer id and fresh sequences.
-            self.producer_id = -1;
-            self.accumulator.reset_sequences();
-            self.init_producer_id(env);
+            self.restart_sequences(env);
         }
+    }
+
+    /// KIP-360: starts over with a new producer id and fresh sequences
+    /// (queued batches get theirs when drained; those in flight when they
+    /// come back).
+    fn restart_sequences(&mut self, env: &mut Env<'_>) {
+        if self.producer_id < 0 {
+            return;
+        }
+        self.producer_id = -1;
+        self.accumulator.reset_sequences();
+        self.init_producer_id(env);
     }
 
     /// A connection broke: requests in flight to that broker fail with
