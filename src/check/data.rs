@@ -545,8 +545,9 @@ impl DataChecker {
                         Some(offset) => self.seen(at, part, offset, id, SeenBy::Ack),
                         None => false,
                     };
-                    if let (true, Some(o), false) = (placed, offset, before == ACKED) {
-                        self.placed_in_chunk(id, part, o);
+                    match offset {
+                        Some(o) if placed && before != ACKED => self.placed_in_chunk(id, part, o),
+                        _ => {}
                     }
                     if !placed {
                         self.elsewhere.push(AckElsewhere {

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 
 use super::chunked::{Chunked, CHUNK_LEN};
 use super::Violation;
-use crate::client::producer_of;
+use crate::client::{producer_of, record_id_of};
 use sim::Nanos;
 
 /// The invariant's contract name.
@@ -120,9 +120,9 @@ impl KeyOrderChecker {
             let found = self.found.entry(group.clone()).or_default();
             let from = walk.next;
             walk.next = walk.next.max(upto.min(ranks.len()));
+            let p = producer;
             for (seq, rank) in (from..).zip(ranks.range(from, upto)) {
-                let p = producer;
-                let id = (p as u64) << 40 | seq as u64;
+                let id = record_id_of(p as u32, seq as u64);
                 let packed = sent.get(seq).unwrap_or(NO_KEY);
                 if rank == 0 || packed == NO_KEY || !acked(id) {
                     continue;
@@ -145,7 +145,7 @@ impl KeyOrderChecker {
                                      send order: p{p}-{seq} (partition {partition}) before \
                                      p{p}-{earlier_seq} (partition {earlier_partition}), \
                                      which was sent and acknowledged first",
-                                    earlier_seq = earlier & ((1 << 40) - 1),
+                                    earlier_seq = producer_of(earlier).1,
                                 ),
                             ));
                         }

@@ -602,10 +602,7 @@ impl RecordAccumulator {
     /// base sequence order among the queued retries (Kafka's
     /// `insertInSequenceOrder`).
     pub fn reenqueue(&mut self, mut batch: ProducerBatch, now_ms: u64) {
-        self.complete(&batch.tp, batch.id);
-        batch.attempts += 1;
-        batch.last_attempt_ms = batch.last_attempt_ms.max(now_ms);
-        batch.closed = true;
+        self.take_back(&mut batch, now_ms);
         let dq = self.batches.get_or_default(batch.tp);
         let at = if self.config.idempotence && batch.has_sequence() {
             dq.iter()
@@ -617,16 +614,21 @@ impl RecordAccumulator {
         dq.insert(at, batch);
     }
 
+    /// A batch in flight comes back for another attempt, backing off from `now_ms`.
+    fn take_back(&mut self, batch: &mut ProducerBatch, now_ms: u64) {
+        self.complete(&batch.tp, batch.id);
+        batch.attempts += 1;
+        batch.last_attempt_ms = batch.last_attempt_ms.max(now_ms);
+        batch.closed = true;
+    }
+
     /// Puts back a batch drained under a producer id or epoch the producer
     /// no longer has (KIP-360: it started a fresh sequence space): it gets
     /// a new sequence when drained again, before every batch created after
     /// it (Kafka rewrites the sequences of such batches in order,
     /// `TxnPartitionMap.startSequencesAtBeginning`).
     pub fn reenqueue_fresh(&mut self, mut batch: ProducerBatch, now_ms: u64) {
-        self.complete(&batch.tp, batch.id);
-        batch.attempts += 1;
-        batch.last_attempt_ms = batch.last_attempt_ms.max(now_ms);
-        batch.closed = true;
+        self.take_back(&mut batch, now_ms);
         batch.base_sequence = -1;
         batch.producer_id = -1;
         batch.producer_epoch = -1;

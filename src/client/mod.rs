@@ -110,6 +110,11 @@ pub fn record_id(value: &[u8]) -> u64 {
         .map_or(u64::MAX, u64::from_be_bytes)
 }
 
+/// The id of the record producer `producer` sends `seq`-th.
+pub fn record_id_of(producer: u32, seq: u64) -> u64 {
+    u64::from(producer) << 40 | seq
+}
+
 /// (producer index, send sequence) of a record id.
 pub fn producer_of(id: u64) -> (u32, u64) {
     ((id >> 40) as u32, id & ((1 << 40) - 1))

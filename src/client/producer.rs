@@ -444,7 +444,7 @@ impl Producer {
             }
             let seq = self.seq_base + self.generated;
             self.generated += 1;
-            let id = (u64::from(self.index) << 40) | seq;
+            let id = super::record_id_of(self.index, seq);
             let mut key = None;
             let partition = if keyed {
                 let k = env.rng().random_range(0..self.workload.keys);
