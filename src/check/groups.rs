@@ -267,10 +267,25 @@ impl GroupChecker {
         if !matches!(self.members.get(node as usize), Some(Some(_))) {
             return;
         }
-        // The hot path (every record a poll returns) allocates nothing.
+        // The hot paths (every record a poll returns, every record processed)
+        // allocate nothing.
         if let ConsumerObs::Polled(records) = obs {
             for r in records {
                 self.consumed(at, node, r.partition, r.offset);
+            }
+            return;
+        }
+        if let ConsumerObs::Processed(records) = obs {
+            let Some(Some(member)) = self.members.get(node as usize) else {
+                return;
+            };
+            if !self.processed.contains_key(&member.group) {
+                self.processed
+                    .insert(member.group.clone(), ProcessedSet::default());
+            }
+            let seen = self.processed.get_mut(&member.group).expect("inserted");
+            for &(_, _, id) in records {
+                seen.record(id, node, at);
             }
             return;
         }
@@ -312,7 +327,8 @@ impl GroupChecker {
             ConsumerObs::Released { .. }
             | ConsumerObs::Fatal(_)
             | ConsumerObs::Closed
-            | ConsumerObs::Polled(_) => {}
+            | ConsumerObs::Polled(_)
+            | ConsumerObs::Processed(_) => {}
             ConsumerObs::CommitSent { offsets, .. } => {
                 for &(p, offset) in offsets {
                     self.sent_log
@@ -385,12 +401,6 @@ impl GroupChecker {
                         sim::format_nanos(acked_at),
                     );
                     self.violation("committed_offsets_monotonic", at, detail);
-                }
-            }
-            ConsumerObs::Processed(records) => {
-                let seen = self.processed.entry(group).or_default();
-                for &(_, _, id) in records {
-                    seen.record(id, node, at);
                 }
             }
             ConsumerObs::Committed { offsets, error, .. } => match error {

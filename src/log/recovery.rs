@@ -210,6 +210,7 @@ impl UnifiedLog {
             dir: dir.to_owned(),
             config,
             segments,
+            log_end_offset,
             log_start_offset,
             deleted_files: Vec::new(),
             epoch_cache,

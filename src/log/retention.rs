@@ -181,6 +181,7 @@ impl UnifiedLog {
             bytes: sim::Blob::empty(),
         });
         self.segments.push(segment);
+        self.sync_end();
         self.log_start_offset = offset;
         self.high_watermark = offset;
         self.recovery_point = offset;

@@ -1345,6 +1345,15 @@ fn a_high_watermark_past_the_log_end_breaks_the_contract() {
 }
 
 #[test]
+#[should_panic(expected = "the log end offset kept is not the active segment's end")]
+fn a_stale_log_end_offset_breaks_the_contract() {
+    let (mut log, mut disk) = fresh(LogConfig::default());
+    append(&mut log, &mut disk, 3, 0);
+    log.log_end_offset -= 1;
+    log.assert_contracts();
+}
+
+#[test]
 #[should_panic(expected = "segments are not contiguous")]
 fn a_gap_between_segments_breaks_the_contract() {
     let (mut log, mut disk) = fresh(small_segments());

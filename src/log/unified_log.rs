@@ -40,6 +40,9 @@ pub struct UnifiedLog {
     pub(super) dir: String,
     pub(super) config: LogConfig,
     pub(super) segments: Vec<LogSegment>,
+    /// The active segment's next offset, kept beside the high watermark:
+    /// every fetch of every partition reads it (see [`UnifiedLog::sync_end`]).
+    pub(super) log_end_offset: u64,
     /// The first offset a reader may fetch (Kafka's `logStartOffset`).
     pub(super) log_start_offset: u64,
     /// Segment files renamed `.deleted`, for the host to remove after
@@ -95,7 +98,13 @@ impl UnifiedLog {
 
     /// The offset the next record gets.
     pub fn log_end_offset(&self) -> u64 {
-        self.active().next_offset()
+        self.log_end_offset
+    }
+
+    /// Takes the log end offset from the active segment again: after
+    /// every change to the segments' batches.
+    pub(super) fn sync_end(&mut self) {
+        self.log_end_offset = self.active().next_offset();
     }
 
     /// The high watermark.
@@ -271,6 +280,7 @@ impl UnifiedLog {
         );
         self.assign_epoch_start_offset(batch.partition_leader_epoch, batch.base_offset, out);
         self.active_mut().append(batch, out);
+        self.sync_end();
         self.maybe_flush(now_ms, out);
         if self.config.contracts {
             self.assert_tail_contracts();
@@ -485,6 +495,7 @@ impl UnifiedLog {
             }
         }
         self.active_mut().truncate_to(target, out);
+        self.sync_end();
         if self.epoch_cache.truncate_from_end(target) {
             self.write_epoch_checkpoint(out);
         }
@@ -517,6 +528,12 @@ impl UnifiedLog {
             self.log_start_offset,
             self.log_end_offset()
         );
+        assert_eq!(
+            self.log_end_offset,
+            self.active().next_offset(),
+            "{}: the log end offset kept is not the active segment's end",
+            self.dir
+        );
         for s in &self.segments {
             assert_eq!(
                 s.base_offset(),
@@ -545,6 +562,12 @@ impl UnifiedLog {
     /// where the one before it ends.
     fn assert_tail_contracts(&self) {
         let leo = self.log_end_offset();
+        assert_eq!(
+            leo,
+            self.active().next_offset(),
+            "{}: the log end offset kept is not the active segment's end",
+            self.dir
+        );
         assert!(
             self.log_start_offset <= self.high_watermark,
             "{}: high watermark {} below the log start offset {}",
