@@ -74,10 +74,11 @@ fn unclean_election_loses_acknowledged_writes_and_clean_election_does_not() {
 
 #[test]
 fn high_watermark_truncation_loses_writes_and_leader_epochs_do_not() {
+    // About one seed in twenty fails (10 of 0..200); the first is 53.
     pair(
         "kip101_truncation.toml",
         "acked_writes_durable",
-        30,
+        60,
         (
             r#"truncation = "high-watermark""#,
             r#"truncation = "leader-epoch""#,

@@ -11,7 +11,7 @@ mod common;
 const SEEDS: &str = "0..100";
 
 /// Scenarios that pass every seed.
-const MUST_PASS: [&str; 20] = [
+const MUST_PASS: [&str; 21] = [
     "broker_crash",
     "broker_fencing",
     "compression",
@@ -29,6 +29,7 @@ const MUST_PASS: [&str; 20] = [
     "retention",
     "rolling_restart",
     "transactions",
+    "under_min_isr_reads",
     "zombie_consumer",
     "zombie_leader_pause",
     "zombie_producer",

@@ -61,6 +61,51 @@ fn kafka_17754_is_in_3_9_and_gone_in_4_0() {
     }
 }
 
+/// `under_min_isr_reads` under Kafka `version`, with `switch` added to its
+/// `[protocol]` (empty: none).
+fn under_min_isr_reads_on(version: &str, switch: &str) -> Scenario {
+    let text = shipped("under_min_isr_reads");
+    let pinned = "kafka_version = \"4.0\"";
+    assert!(text.contains(pinned), "the scenario pins its release");
+    let text = text.replace(pinned, &format!("kafka_version = {version:?}\n{switch}"));
+    parse(&text, "under_min_isr_reads.toml").unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn kafka_15583_is_missing_in_3_6_and_there_from_3_7() {
+    let dirty = |s: &Scenario, seed: u64| {
+        let o = outcome(s, seed);
+        assert!(
+            o.violations
+                .iter()
+                .all(|v| v.invariant == "reads_committed_only"),
+            "seed {seed}: {:?}",
+            o.violations
+        );
+        !o.violations.is_empty()
+    };
+    let old = under_min_isr_reads_on("3.6", "");
+    assert!(!old.protocol.hw_held_below_min_isr, "3.6's own");
+    let switched = under_min_isr_reads_on("4.0", "hw_held_below_min_isr = false");
+    for release in ["3.7", "4.0"] {
+        let new = under_min_isr_reads_on(release, "");
+        assert!(new.protocol.hw_held_below_min_isr, "{release}'s own");
+        for seed in [1, 2] {
+            assert!(!dirty(&new, seed), "{release} seed {seed}");
+        }
+    }
+    for seed in [1, 2] {
+        assert!(
+            dirty(&old, seed),
+            "3.6 seed {seed}: consumers read lost records"
+        );
+        assert!(
+            dirty(&switched, seed),
+            "4.0 with the switch off, seed {seed}"
+        );
+    }
+}
+
 #[test]
 fn each_release_has_its_own_linger_default_and_a_set_value_wins() {
     let with = |version: &str, config: &str| {
@@ -107,11 +152,34 @@ fn a_switch_set_against_the_release_is_reported() {
 }
 
 #[test]
+fn a_config_newer_than_the_release_is_refused() {
+    let text = shipped("late_end_txn").replace(
+        "\"transaction.partition.verification.enable\" = true",
+        "\"transaction.partition.verification.enable\" = true\n\"add.partitions.to.txn.retry.backoff.max.ms\" = 50",
+    );
+    let on = |version: &str| {
+        parse(
+            &text.replace(
+                "kafka_version = \"4.0\"",
+                &format!("kafka_version = {version:?}"),
+            ),
+            "late_end_txn.toml",
+        )
+    };
+    assert!(on("4.0").is_ok(), "4.0 has it");
+    let err = on("3.9").expect_err("3.9 has no such config").to_string();
+    assert!(
+        err.contains("late_end_txn.toml:11:48: cluster.config.\"add.partitions.to.txn.retry.backoff.max.ms\": \"add.partitions.to.txn.retry.backoff.max.ms\" is not a config of Kafka 3.9: it came in 4.0 (KAFKA-18654)"),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_release_ksim_cannot_run_is_refused_naming_what_it_lacks() {
     let dir = scratch("versions", "refused");
     let text = shipped("late_end_txn");
     for (version, says) in [
-        ("3.6", "Kafka 3.6 is not simulated by ksim yet: it lacks the high watermark held while the ISR is below min.insync.replicas (KAFKA-15583, 3.7)"),
+        ("3.5", "Kafka 3.5 is not simulated by ksim yet: it lacks transaction partition verification (transaction.partition.verification.enable) (KIP-890 part 1, 3.6)"),
         ("4.1", "Kafka 4.1 is newer than ksim models (4.0)"),
         ("four", "\"four\" is not a Kafka version"),
     ] {
@@ -123,6 +191,9 @@ fn a_release_ksim_cannot_run_is_refused_naming_what_it_lacks() {
         let err = stderr(&o);
         assert!(err.contains(":13:17: protocol.kafka_version: "), "{err}");
         assert!(err.contains(says), "{err}");
-        assert!(err.contains("valid: \"3.7\", \"3.8\", \"3.9\", \"4.0\""), "{err}");
+        assert!(
+            err.contains("valid: \"3.6\", \"3.7\", \"3.8\", \"3.9\", \"4.0\""),
+            "{err}"
+        );
     }
 }

@@ -19,10 +19,11 @@
 //! connection or a timed-out request answers NETWORK_EXCEPTION; no
 //! coordinator known answers COORDINATOR_NOT_AVAILABLE. A transaction the
 //! coordinator answers CONCURRENT_TRANSACTIONS for (its previous one is
-//! still completing) is asked about again after
+//! still completing) when the leader adds the partition (transactions v2,
+//! not a verification) is asked about again after
 //! `add.partitions.to.txn.retry.backoff.ms`, until
-//! `add.partitions.to.txn.max.timeout.ms` after it was first asked (Kafka
-//! 4.x's `AddPartitionsToTxnConfig`, KAFKA-18575).
+//! `add.partitions.to.txn.retry.backoff.max.ms` after it was first asked (Kafka
+//! 4.0's `AddPartitionsToTxnConfig`, KAFKA-18654).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -81,7 +82,7 @@ pub struct VerifyRequest {
     /// What the produce's version lets the leader do.
     pub operation: TransactionSupportedOperation,
     /// When the leader first asked about this produce (ms): retries of
-    /// CONCURRENT_TRANSACTIONS end `add.partitions.to.txn.max.timeout.ms`
+    /// CONCURRENT_TRANSACTIONS end `add.partitions.to.txn.retry.backoff.max.ms`
     /// after it.
     pub first_asked_ms: u64,
 }
@@ -109,7 +110,7 @@ struct Entry {
 pub struct AddPartitionsToTxnManager {
     /// `add.partitions.to.txn.retry.backoff.ms`.
     retry_backoff_ms: u64,
-    /// `add.partitions.to.txn.max.timeout.ms`.
+    /// `add.partitions.to.txn.retry.backoff.max.ms`.
     max_timeout_ms: u64,
     /// Transactions to ask about again, with their coordinator, due at (ns).
     retries: Vec<(u64, u32, Entry)>,
@@ -268,14 +269,17 @@ impl AddPartitionsToTxnManager {
             None => entries
                 .iter()
                 .filter(|e| {
-                    // Kafka 4.x: CONCURRENT_TRANSACTIONS is asked about
-                    // again while the max timeout allows.
-                    let concurrent = results.iter().any(|r| {
-                        r.transactional_id == e.request.transactional_id
-                            && r.partitions
-                                .iter()
-                                .any(|(_, err)| *err == Some(Errors::ConcurrentTransactions))
-                    });
+                    // Kafka 4.0 (KAFKA-18654): an add-partition (not a
+                    // verification) answered CONCURRENT_TRANSACTIONS is
+                    // asked about again while the max timeout allows.
+                    let adds = e.request.operation == TransactionSupportedOperation::AddPartition;
+                    let concurrent = adds
+                        && results.iter().any(|r| {
+                            r.transactional_id == e.request.transactional_id
+                                && r.partitions
+                                    .iter()
+                                    .any(|(_, err)| *err == Some(Errors::ConcurrentTransactions))
+                        });
                     let elapsed = now_ms.saturating_sub(e.request.first_asked_ms);
                     let retry = concurrent && elapsed + self.retry_backoff_ms < self.max_timeout_ms;
                     if retry {
@@ -361,5 +365,106 @@ fn for_producer(error: Errors, operation: TransactionSupportedOperation) -> Erro
             Errors::InvalidTxnState
         }
         e => e,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metadata::{MetadataRecord, Uuid};
+    use crate::node::TestEnv;
+    use crate::protocol::{KafkaMsg, Message, TopicId};
+
+    /// An image whose every `__transaction_state` partition is led by
+    /// unfenced broker 2.
+    fn image() -> MetadataImage {
+        let mut image = MetadataImage::default();
+        let id = Uuid(7);
+        let mut records = vec![
+            MetadataRecord::RegisterBrokerRecord {
+                broker_id: 2,
+                incarnation_id: Uuid(1),
+                broker_epoch: 5,
+                fenced: false,
+            },
+            MetadataRecord::TopicRecord {
+                name: TRANSACTION_STATE_TOPIC.to_owned(),
+                topic_id: id,
+            },
+        ];
+        for p in 0..4 {
+            records.push(MetadataRecord::PartitionRecord {
+                partition_id: p,
+                topic_id: id,
+                replicas: vec![2],
+                isr: vec![2],
+                leader: 2,
+                leader_epoch: 0,
+                partition_epoch: 0,
+            });
+        }
+        for (offset, r) in records.iter().enumerate() {
+            image.apply(offset as u64, r);
+        }
+        image
+    }
+
+    fn request(operation: TransactionSupportedOperation) -> VerifyRequest {
+        VerifyRequest {
+            waiter: 9,
+            transactional_id: "pay".to_owned(),
+            producer_id: 4,
+            producer_epoch: 0,
+            partitions: vec![TopicIdPartition::new(TopicId(0), 0)],
+            operation,
+            first_asked_ms: 0,
+        }
+    }
+
+    /// Asks about `operation`'s transaction and answers the request
+    /// CONCURRENT_TRANSACTIONS: the outcomes known then.
+    fn answered_concurrent(operation: TransactionSupportedOperation) -> (Vec<Verified>, TestEnv) {
+        let mut m = AddPartitionsToTxnManager::new(20, 100);
+        let mut t = TestEnv::new(1);
+        let request = request(operation);
+        let tp = request.partitions[0];
+        assert!(m
+            .verify_transaction(&mut t.env(), &image(), 4, request)
+            .is_empty());
+        let correlation_id = match t.sent().as_slice() {
+            [(Address::Node(2), Message::Kafka(KafkaMsg::Request { correlation_id, .. }))] => {
+                *correlation_id
+            }
+            other => panic!("{other:?}"),
+        };
+        t.take();
+        let results = [AddPartitionsToTxnResult {
+            transactional_id: "pay".to_owned(),
+            partitions: vec![(tp, Some(Errors::ConcurrentTransactions))],
+        }];
+        let done = m.on_response(&mut t.env(), correlation_id, None, &results);
+        (done, t)
+    }
+
+    #[test]
+    fn only_an_add_partition_is_retried_on_concurrent_transactions() {
+        // Kafka 4.0 (KAFKA-18654): the leader asks again itself.
+        let (done, mut t) = answered_concurrent(TransactionSupportedOperation::AddPartition);
+        assert!(done.is_empty(), "{done:?}");
+        assert!(
+            t.take()
+                .iter()
+                .any(|e| matches!(e, crate::node::Effect::SetTimer { .. })),
+            "the retry backoff is armed"
+        );
+        // A verification (transactions v1) goes back to the producer,
+        // which retries the produce.
+        let (done, _) = answered_concurrent(TransactionSupportedOperation::DefaultError);
+        assert_eq!(done.len(), 1);
+        assert!(!done[0].retry);
+        assert_eq!(
+            done[0].errors.values().collect::<Vec<_>>(),
+            vec![&Errors::ConcurrentTransactions]
+        );
     }
 }

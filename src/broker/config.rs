@@ -54,6 +54,10 @@ pub struct BrokerConfig {
     pub min_insync_replicas: usize,
     /// How followers truncate (`[protocol] truncation`).
     pub truncation: Truncation,
+    /// KAFKA-15583 (3.7): leaders hold the high watermark while the ISR is
+    /// below the effective min.insync.replicas (`[protocol]
+    /// hw_held_below_min_isr`).
+    pub hw_held_below_min_isr: bool,
     /// Log configs.
     pub log: LogConfig,
     /// `offsets.topic.num.partitions`.
@@ -86,7 +90,7 @@ pub struct BrokerConfig {
     /// leader waits before asking again about a transaction the
     /// coordinator answered CONCURRENT_TRANSACTIONS.
     pub add_partitions_to_txn_retry_backoff_ms: u64,
-    /// `add.partitions.to.txn.max.timeout.ms`: how long it keeps asking.
+    /// `add.partitions.to.txn.retry.backoff.max.ms`: how long it keeps asking.
     pub add_partitions_to_txn_max_timeout_ms: u64,
     /// The cluster's finalized `transaction.version` feature
     /// (`[protocol] transaction_version`): 2 is KIP-890 part 2.
@@ -110,6 +114,7 @@ impl Default for BrokerConfig {
             log_start_offset_checkpoint_interval_ms: 60_000,
             min_insync_replicas: 1,
             truncation: Truncation::LeaderEpoch,
+            hw_held_below_min_isr: true,
             log: LogConfig::default(),
             offsets_topic_num_partitions: 50,
             offsets_commit_timeout_ms: 5000,

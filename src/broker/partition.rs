@@ -28,6 +28,19 @@ pub struct FollowerState {
     pub broker_epoch: u64,
 }
 
+/// Whether broker `id`, whose fetches carried broker epoch `epoch`, may
+/// join an ISR (Kafka's `Partition.isReplicaIsrEligible`: registered,
+/// unfenced, and the fetches' broker epoch is its registration's).
+pub type Eligible<'a> = &'a dyn Fn(u32, u64) -> bool;
+
+impl FollowerState {
+    /// Whether it caught up with the leader within `lag_ms` of `now_ms`
+    /// (Kafka's `ReplicaState.isCaughtUp`; never, before its first catch-up).
+    pub fn is_caught_up(&self, now_ms: u64, lag_ms: u64) -> bool {
+        self.last_caught_up_ms > 0 && now_ms.saturating_sub(self.last_caught_up_ms) <= lag_ms
+    }
+}
+
 /// An AlterPartition in flight (Kafka's PendingExpandIsr / PendingShrinkIsr).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PendingIsr {
@@ -64,6 +77,11 @@ impl Followers {
             }
         };
         (&mut self.0[i].1, added)
+    }
+
+    /// Every follower with its state.
+    pub fn iter(&self) -> impl Iterator<Item = (u32, &FollowerState)> {
+        self.0.iter().map(|(r, f)| (*r, f))
     }
 }
 
@@ -147,6 +165,10 @@ pub struct Partition {
     pub partition_epoch: i32,
     /// `min.insync.replicas` for the topic.
     pub min_insync: usize,
+    /// KAFKA-15583 (Kafka 3.7, `[protocol] hw_held_below_min_isr`): the
+    /// high watermark holds while the ISR is below the effective
+    /// min.insync.replicas, which is at most the replica count.
+    pub hw_held_below_min_isr: bool,
 }
 
 impl Partition {
@@ -168,7 +190,26 @@ impl Partition {
             leader_epoch: -1,
             partition_epoch: -1,
             min_insync,
+            hw_held_below_min_isr: true,
         }
+    }
+
+    /// The min.insync.replicas the leader's checks use (Kafka's
+    /// `effectiveMinIsr`, 3.7): the topic's, but at most the replica count.
+    /// Before 3.7 (`hw_held_below_min_isr` off) the topic's as it is.
+    pub fn effective_min_isr(&self) -> usize {
+        if self.hw_held_below_min_isr {
+            self.min_insync.min(self.replicas.len().max(1))
+        } else {
+            self.min_insync
+        }
+    }
+
+    /// Whether the ISR (not counting members an AlterPartition in flight
+    /// adds) is below the effective min.insync.replicas (Kafka's
+    /// `isUnderMinIsr`).
+    pub fn is_under_min_isr(&self) -> bool {
+        self.isr_size() < self.effective_min_isr()
     }
 
     /// Cuts the log to `offset` (a follower parting from its leader's log)
@@ -301,11 +342,24 @@ impl Partition {
         moved
     }
 
-    /// The high watermark the ISR allows now: the least log end offset over
-    /// the maximal ISR, held while that ISR is below min.insync.replicas.
-    /// None when it would not move.
-    pub fn next_high_watermark(&self) -> Option<u64> {
+    /// The high watermark the ISR allows now (Kafka's
+    /// `maybeIncrementLeaderHW`): the least log end offset over the maximal
+    /// ISR and over the replicas out of it that are caught up (within
+    /// `lag_ms` of `now_ms`) and `eligible` to join it, which the high
+    /// watermark waits for (KAFKA-15021, 3.6). From 3.7 (KAFKA-15583) it
+    /// holds while the ISR is below the effective min.insync.replicas;
+    /// before, it moves with an ISR of the leader alone. None when it
+    /// would not move.
+    pub fn next_high_watermark(
+        &self,
+        now_ms: u64,
+        lag_ms: u64,
+        eligible: Eligible<'_>,
+    ) -> Option<u64> {
         let leader = self.leader_state()?;
+        if self.hw_held_below_min_isr && self.is_under_min_isr() {
+            return None;
+        }
         let leo = self.log.log_end_offset();
         let end_of = |r: u32| {
             if r == self.me {
@@ -321,23 +375,30 @@ impl Partition {
             .iter()
             .flat_map(|p| p.proposed.iter())
             .filter(|r| !leader.isr.contains(r));
-        let mut size = 0;
         let mut least: Option<u64> = None;
-        for &r in leader.isr.iter().chain(added) {
-            size += 1;
+        for &r in leader.isr.iter().chain(added.clone()) {
             let end = end_of(r);
             least = Some(least.map_or(end, |l| l.min(end)));
         }
-        if size < self.min_insync {
-            return None;
+        // Kafka's shouldWaitForReplicaToJoinIsr: a replica about to join.
+        for (r, f) in leader.followers.iter() {
+            let member = leader.isr.contains(&r) || added.clone().any(|&a| a == r);
+            if !member
+                && self.replicas.contains(&r)
+                && f.is_caught_up(now_ms, lag_ms)
+                && eligible(r, f.broker_epoch)
+            {
+                let end = f.log_end_offset;
+                least = Some(least.map_or(end, |l| l.min(end)));
+            }
         }
         let hw = least.unwrap_or(leo);
         (hw > self.log.high_watermark()).then_some(hw)
     }
 
     /// Asserts what a leader's high watermark move must satisfy (Kafka's
-    /// `maybeIncrementLeaderHW`): it rises from `before`, the maximal ISR
-    /// has at least min.insync.replicas members, and no member's log end
+    /// `maybeIncrementLeaderHW`): it rises from `before`, the ISR is not
+    /// below the effective min.insync.replicas (from 3.7), and no member's log end
     /// offset, as the leader knows it, is below it. A follower's log may
     /// later fall below it (a power loss); that is what the checkers judge.
     pub fn assert_high_watermark_contract(&self, before: u64) {
@@ -350,13 +411,12 @@ impl Partition {
             "{:?}: the high watermark went from {before} to {hw}",
             self.tp
         );
-        let members = leader.maximal_isr().count();
         assert!(
-            members >= self.min_insync,
-            "{:?}: the high watermark moved to {hw} with the maximal ISR {:?} below min.insync.replicas {}",
+            !(self.hw_held_below_min_isr && self.is_under_min_isr()),
+            "{:?}: the high watermark moved to {hw} with the ISR {:?} below min.insync.replicas {}",
             self.tp,
-            leader.maximal_isr().collect::<Vec<_>>(),
-            self.min_insync
+            leader.isr,
+            self.effective_min_isr()
         );
         for r in leader.maximal_isr() {
             let end = if r == self.me {
@@ -375,8 +435,8 @@ impl Partition {
     /// Whether `follower`, out of the ISR, has caught up (Kafka's
     /// `Partition.maybeExpandIsr` for the replica that just fetched): its
     /// log end offset is at least the high watermark and the start of this
-    /// leader epoch, and no ISR change is in flight.
-    pub fn can_expand_with(&self, follower: u32) -> bool {
+    /// leader epoch, it is `eligible`, and no ISR change is in flight.
+    pub fn can_expand_with(&self, follower: u32, eligible: Eligible<'_>) -> bool {
         let Some(leader) = self.leader_state() else {
             return false;
         };
@@ -386,7 +446,9 @@ impl Partition {
         let hw = self.log.high_watermark();
         self.replicas.contains(&follower)
             && leader.followers.get(&follower).is_some_and(|f| {
-                f.log_end_offset >= hw && f.log_end_offset >= leader.epoch_start_offset
+                f.log_end_offset >= hw
+                    && f.log_end_offset >= leader.epoch_start_offset
+                    && eligible(follower, f.broker_epoch)
             })
     }
 
@@ -416,6 +478,9 @@ mod tests {
     use super::*;
     use crate::log::{LogConfig, Record};
 
+    /// Every broker may join an ISR.
+    const ANY: Eligible<'static> = &|_, _| true;
+
     fn leader(isr: &[u32], min_insync: usize, records: usize) -> Partition {
         let mut log = UnifiedLog::recover("t-0", LogConfig::default(), &[], 0, &mut Vec::new());
         for i in 0..records {
@@ -442,6 +507,7 @@ mod tests {
             leader_epoch: 0,
             partition_epoch: 0,
             min_insync,
+            hw_held_below_min_isr: true,
         }
     }
 
@@ -449,18 +515,81 @@ mod tests {
     fn the_high_watermark_is_the_least_isr_log_end_and_waits_for_min_insync() {
         let mut p = leader(&[1, 2, 3], 2, 10);
         assert_eq!(
-            p.next_high_watermark(),
+            p.next_high_watermark(100, 30_000, ANY),
             None,
             "followers have fetched nothing"
         );
         p.record_follower_fetch(2, 5, 7, 100);
         p.record_follower_fetch(3, 5, 4, 100);
-        assert_eq!(p.next_high_watermark(), Some(4));
+        assert_eq!(p.next_high_watermark(100, 30_000, ANY), Some(4));
         // An ISR below min.insync.replicas holds the high watermark.
         let mut alone = leader(&[1], 2, 10);
-        assert_eq!(alone.next_high_watermark(), None);
+        assert_eq!(alone.next_high_watermark(100, 30_000, ANY), None);
         alone.min_insync = 1;
-        assert_eq!(alone.next_high_watermark(), Some(10));
+        assert_eq!(alone.next_high_watermark(100, 30_000, ANY), Some(10));
+        // Before KAFKA-15583 (3.6) the leader alone moves it under any
+        // min.insync.replicas.
+        alone.min_insync = 2;
+        alone.hw_held_below_min_isr = false;
+        assert_eq!(alone.next_high_watermark(100, 30_000, ANY), Some(10));
+    }
+
+    #[test]
+    fn a_caught_up_replica_about_to_join_holds_the_high_watermark() {
+        // KAFKA-15021 (3.6): replica 3, out of the ISR, caught up within
+        // replica.lag.time.max.ms and eligible: the leader waits for it.
+        let mut p = leader(&[1, 2], 2, 10);
+        p.record_follower_fetch(3, 6, 6, 1000);
+        p.record_follower_fetch(2, 5, 10, 1000);
+        assert_eq!(
+            p.next_high_watermark(1000, 30_000, ANY),
+            Some(10),
+            "3 has never caught up: not waited for"
+        );
+        // 3 reaches the leader's log end; the leader appends two more and
+        // 2 fetches them.
+        p.record_follower_fetch(3, 6, 10, 2000);
+        let r = Record {
+            key: None,
+            value: vec![0],
+            timestamp_ms: 0,
+        };
+        p.log
+            .append_records(vec![r.clone(), r], -1, -1, -1, 0, 0, &mut Vec::new());
+        p.record_follower_fetch(2, 5, 12, 2500);
+        assert!(p.leader_state().unwrap().followers[&3].is_caught_up(2500, 30_000));
+        assert_eq!(p.next_high_watermark(2500, 30_000, ANY), Some(10));
+        // Not once it is fenced or fetched with a stale broker epoch,
+        let fenced: Eligible<'_> = &|b, _| b != 3;
+        assert_eq!(p.next_high_watermark(2500, 30_000, fenced), Some(12));
+        let stale: Eligible<'_> = &|b, e| b != 3 || e == 7;
+        assert_eq!(p.next_high_watermark(2500, 30_000, stale), Some(12));
+        // nor after replica.lag.time.max.ms without catching up again.
+        assert_eq!(p.next_high_watermark(40_000, 30_000, ANY), Some(12));
+    }
+
+    #[test]
+    fn min_insync_counts_at_most_the_replicas_from_kafka_15583_on() {
+        let mut p = leader(&[1, 2, 3], 4, 10);
+        assert_eq!(p.effective_min_isr(), 3, "3.7's effectiveMinIsr");
+        assert!(!p.is_under_min_isr());
+        p.hw_held_below_min_isr = false;
+        assert_eq!(p.effective_min_isr(), 4, "3.6 takes the topic's as set");
+        assert!(p.is_under_min_isr());
+    }
+
+    #[test]
+    fn a_pending_isr_expansion_does_not_lift_the_hold() {
+        // Kafka's isUnderMinIsr counts the ISR, not the maximal ISR.
+        let mut p = leader(&[1], 2, 10);
+        p.record_follower_fetch(2, 5, 10, 100);
+        if let Role::Leader(l) = &mut p.role {
+            l.pending = Some(PendingIsr {
+                proposed: vec![1, 2],
+                sent_ms: 100,
+            });
+        }
+        assert_eq!(p.next_high_watermark(100, 30_000, ANY), None);
     }
 
     #[test]
@@ -468,7 +597,7 @@ mod tests {
         let mut p = leader(&[1, 2, 3], 2, 10);
         p.record_follower_fetch(2, 5, 7, 100);
         p.record_follower_fetch(3, 5, 6, 100);
-        let hw = p.next_high_watermark().unwrap();
+        let hw = p.next_high_watermark(100, 30_000, ANY).unwrap();
         p.log.update_high_watermark(hw);
         p.assert_high_watermark_contract(0);
     }
@@ -560,10 +689,14 @@ mod tests {
         let mut p = leader(&[1, 2], 1, 10);
         p.log.update_high_watermark(8);
         p.record_follower_fetch(3, 42, 7, 1000);
-        assert!(!p.can_expand_with(3), "below the high watermark");
+        assert!(!p.can_expand_with(3, ANY), "below the high watermark");
         p.record_follower_fetch(3, 42, 8, 1100);
-        assert!(p.can_expand_with(3));
-        assert!(!p.can_expand_with(2), "already in the ISR");
+        assert!(p.can_expand_with(3, ANY));
+        assert!(!p.can_expand_with(2, ANY), "already in the ISR");
+        // Fenced, or fetching with another broker epoch (KIP-903): not
+        // eligible (Kafka's isReplicaIsrEligible).
+        assert!(!p.can_expand_with(3, &|_, _| false));
+        assert!(!p.can_expand_with(3, &|b, e| b == 3 && e == 43));
         let epoch = p.leader_state().unwrap().followers[&3].broker_epoch;
         assert_eq!(
             epoch, 42,

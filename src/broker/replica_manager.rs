@@ -115,6 +115,15 @@ pub struct ReplicaManager {
     pending_verification: std::collections::BTreeMap<u64, PendingVerification>,
     /// The last verification guard or waiting produce number handed out.
     last_verification_id: u64,
+    /// The unfenced brokers and their broker epochs, as the metadata last
+    /// said: who may join an ISR (Kafka's `isReplicaIsrEligible`).
+    isr_eligible: Vec<(u32, u64)>,
+}
+
+/// Whether `broker` fetching with `epoch` may join an ISR, by `eligible`
+/// (the unfenced brokers with their epochs).
+fn isr_eligible(eligible: &[(u32, u64)], broker: u32, epoch: u64) -> bool {
+    eligible.iter().any(|&(b, e)| b == broker && e == epoch)
 }
 
 /// Runs a periodic task again after `interval_ms`; an interval of 0 runs
@@ -152,7 +161,8 @@ impl ReplicaManager {
             .load_logs(env, disk)
             .into_iter()
             .map(|l| {
-                let p = Partition::new(l.tp, l.log, me, config.min_insync_replicas);
+                let mut p = Partition::new(l.tp, l.log, me, config.min_insync_replicas);
+                p.hw_held_below_min_isr = config.hw_held_below_min_isr;
                 (l.tp, p)
             })
             .collect();
@@ -186,6 +196,7 @@ impl ReplicaManager {
             events: Vec::new(),
             pending_verification: std::collections::BTreeMap::new(),
             last_verification_id: 0,
+            isr_eligible: Vec::new(),
         };
         manager.start_log_tasks(env);
         manager
@@ -357,6 +368,12 @@ impl ReplicaManager {
     /// serves.
     pub fn apply_delta(&mut self, env: &mut Env<'_>, image: &MetadataImage) {
         let now_ms = env.now_ms();
+        self.isr_eligible = image
+            .brokers
+            .values()
+            .filter(|b| !b.fenced)
+            .map(|b| (b.id, b.epoch))
+            .collect();
         let mut seen = BTreeSet::new();
         for (name, topic) in &image.topics {
             let Some(topic_id) = self.topics.id(name) else {
@@ -387,6 +404,7 @@ impl ReplicaManager {
                 p.topic_id = topic.id;
                 p.replicas = reg.replicas.clone();
                 p.min_insync = min_insync;
+                p.hw_held_below_min_isr = self.config.hw_held_below_min_isr;
                 let same_epoch = p.leader_epoch == reg.leader_epoch;
                 match reg.leader {
                     Some(l) if l == self.me => {
@@ -532,7 +550,10 @@ impl ReplicaManager {
         let Some(p) = self.partitions.get_mut(tp) else {
             return;
         };
-        let Some(hw) = p.next_high_watermark() else {
+        let eligible = &self.isr_eligible;
+        let eligible = |b: u32, e: u64| isr_eligible(eligible, b, e);
+        let lag_ms = self.config.replica_lag_time_max_ms;
+        let Some(hw) = p.next_high_watermark(env.now_ms(), lag_ms, &eligible) else {
             return;
         };
         let before = p.log.high_watermark();
@@ -729,7 +750,7 @@ impl ReplicaManager {
                 parts.push(failed(tp, pid, Errors::NotLeaderOrFollower));
                 continue;
             };
-            if acks == -1 && p.isr_size() < p.min_insync {
+            if acks == -1 && p.is_under_min_isr() {
                 parts.push(failed(tp, pid, Errors::NotEnoughReplicas));
                 continue;
             }
@@ -831,7 +852,7 @@ impl ReplicaManager {
                     parts.push(status);
                     continue;
                 };
-                let refused = if p.isr_size() < p.min_insync {
+                let refused = if p.is_under_min_isr() {
                     Err(Errors::NotEnoughReplicas)
                 } else {
                     p.producers
@@ -906,7 +927,7 @@ impl ReplicaManager {
             Some(p) => p,
             None => return Some(Errors::NotLeaderOrFollower),
         };
-        if p.isr_size() < p.min_insync {
+        if p.is_under_min_isr() {
             return Some(Errors::NotEnoughReplicas);
         }
         let mut out = Vec::new();
@@ -977,7 +998,7 @@ impl ReplicaManager {
                 part.outcome = PartitionOutcome::Done(None);
             } else if p.log.high_watermark() >= required {
                 let maximal = p.leader_state().map_or(0, |l| l.maximal_isr().count());
-                part.outcome = PartitionOutcome::Done(if maximal < p.min_insync {
+                part.outcome = PartitionOutcome::Done(if maximal < p.effective_min_isr() {
                     Some(Errors::NotEnoughReplicasAfterAppend)
                 } else {
                     None

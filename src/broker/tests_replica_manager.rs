@@ -40,7 +40,16 @@ pub(super) fn image(
     changes: &[(i32, Option<Vec<u32>>)],
 ) -> MetadataImage {
     let mut image = MetadataImage::default();
-    let mut records = vec![
+    // Brokers 1..=3, unfenced, with the epochs their fetches carry.
+    let mut records: Vec<MetadataRecord> = (1..=3)
+        .map(|id| MetadataRecord::RegisterBrokerRecord {
+            broker_id: id,
+            incarnation_id: crate::metadata::Uuid(u128::from(id)),
+            broker_epoch: 50 + u64::from(id),
+            fenced: false,
+        })
+        .collect();
+    records.extend([
         MetadataRecord::TopicRecord {
             name: "t".to_owned(),
             topic_id: TOPIC_ID,
@@ -59,7 +68,7 @@ pub(super) fn image(
             leader_epoch: 0,
             partition_epoch: 0,
         },
-    ];
+    ]);
     for (leader, isr) in changes {
         records.push(MetadataRecord::PartitionChangeRecord {
             partition_id: 0,
@@ -214,6 +223,37 @@ fn the_high_watermark_is_the_least_log_end_of_the_isr_and_held_below_min_insync(
     // With min.insync.replicas 1, the leader alone moves it.
     let (mut rm, mut t) = broker(BrokerConfig::default(), &image(1, 1, &[1], &[]));
     produce(&mut rm, &mut t, 1, 1, 4);
+    assert_eq!(high_watermark(&rm), 4);
+}
+
+#[test]
+fn before_kafka_15583_the_leader_alone_moves_the_high_watermark_and_min_insync_is_as_set() {
+    // 3.7 on: min.insync.replicas 4 on three replicas counts as 3.
+    let (mut rm, mut t) = broker(BrokerConfig::default(), &image(4, 1, &[1, 2, 3], &[]));
+    produce(&mut rm, &mut t, 1, -1, 2);
+    assert!(
+        produce_responses(&t).is_empty(),
+        "appended, waits for the ISR"
+    );
+    follower_fetch(&mut rm, &mut t, 2, 2);
+    follower_fetch(&mut rm, &mut t, 3, 2);
+    assert_eq!(produce_responses(&t), vec![(1, None, 0)]);
+
+    // 3.6: taken as set, so acks=all is refused.
+    let old = BrokerConfig {
+        hw_held_below_min_isr: false,
+        ..BrokerConfig::default()
+    };
+    let (mut rm, mut t) = broker(old, &image(4, 1, &[1, 2, 3], &[]));
+    produce(&mut rm, &mut t, 2, -1, 2);
+    assert_eq!(
+        produce_responses(&t),
+        vec![(2, Some(Errors::NotEnoughReplicas), -1)]
+    );
+    // 3.6: an ISR of the leader alone under min.insync.replicas 2 moves
+    // the high watermark: acks=1 records become readable on one replica.
+    let (mut rm, mut t) = broker(old, &image(2, 1, &[1], &[]));
+    produce(&mut rm, &mut t, 3, 1, 4);
     assert_eq!(high_watermark(&rm), 4);
 }
 

@@ -54,8 +54,8 @@ pub(crate) static BROKER: &[D] = &[
     D::int(B, "transaction.state.log.min.isr", 1, Some(2), "min.insync.replicas of __transaction_state."),
     D::int(B, "transaction.max.timeout.ms", 1, Some(900000), "Longest transaction.timeout.ms a producer may ask for."),
     D::int(B, "transaction.abort.timed.out.transaction.cleanup.interval.ms", 1, Some(10000), "How often the coordinator aborts transactions open longer than their timeout."),
-    D::int(B, "add.partitions.to.txn.retry.backoff.ms", 1, Some(20), "Backoff of a partition leader asking the transaction coordinator again after CONCURRENT_TRANSACTIONS (Kafka 4.x)."),
-    D::int(B, "add.partitions.to.txn.max.timeout.ms", 1, Some(100), "How long a partition leader keeps asking the transaction coordinator about a produce's transaction before answering (Kafka 4.x)."),
+    D::int(B, "add.partitions.to.txn.retry.backoff.ms", 1, Some(20), "Backoff of a partition leader asking the transaction coordinator again after CONCURRENT_TRANSACTIONS (Kafka 4.0+, KAFKA-18654)."),
+    D::int(B, "add.partitions.to.txn.retry.backoff.max.ms", 0, Some(100), "How long a partition leader keeps asking the transaction coordinator about a produce's transaction before answering (Kafka 4.0+, KAFKA-18654)."),
     D::boolean(B, "transaction.partition.verification.enable", true, "A partition leader asks the transaction coordinator whether a producer's transaction contains the partition before its first transactional append there (KIP-890 part 1, Kafka 3.6+)."),
 ];
 

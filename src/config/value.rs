@@ -122,6 +122,7 @@ impl KafkaConfigs {
                         });
                     }
                     let def = lookup(scope, inner)?;
+                    self.check_release_has(scope, def.name)?;
                     let value = parse_value(def, raw)?;
                     self.values.insert(format!("{prefix}{}", def.name), value);
                     return Ok(());
@@ -129,9 +130,21 @@ impl KafkaConfigs {
             }
         }
         let def = lookup(self.scope, name)?;
+        self.check_release_has(self.scope, def.name)?;
         let value = parse_value(def, raw)?;
         self.values.insert(def.name.to_owned(), value);
         Ok(())
+    }
+
+    /// Refuses config `name` of `scope` when the release lacks it.
+    fn check_release_has(&self, scope: Scope, name: &str) -> Result<(), ConfigError> {
+        match self.version.lacks_config(scope, name) {
+            Some(message) => Err(ConfigError {
+                name: name.to_owned(),
+                message,
+            }),
+            None => Ok(()),
+        }
     }
 
     /// The configs set under `prefix` (a pipeline's `consumer.` or

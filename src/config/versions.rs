@@ -1,7 +1,7 @@
 //! Kafka releases as a setting: `[protocol] kafka_version = "X.Y"` picks a
 //! release's defaults and protocol behaviours. ksim models a release only
 //! when every behaviour it simulates is that release's own (or a switch a
-//! scenario can set): today 3.7 to 4.0. An older release differs in a
+//! scenario can set): today 3.6 to 4.0. An older release differs in a
 //! behaviour ksim cannot switch yet, and is refused with that behaviour
 //! named. `docs/versions.md` cites where each boundary is in apache/kafka.
 
@@ -28,7 +28,8 @@ impl KafkaVersion {
     pub const NEWEST: KafkaVersion = KafkaVersion::new(4, 0);
 
     /// The releases ksim models, oldest first.
-    pub const MODELLED: [KafkaVersion; 4] = [
+    pub const MODELLED: [KafkaVersion; 5] = [
+        KafkaVersion::new(3, 6),
         KafkaVersion::new(3, 7),
         KafkaVersion::new(3, 8),
         KafkaVersion::new(3, 9),
@@ -75,6 +76,12 @@ impl KafkaVersion {
             "Kafka {version} is not simulated by ksim yet: it lacks {missing}, which ksim \
              cannot switch off yet; {valid}"
         ))
+    }
+
+    /// Whether this release's leaders hold the high watermark while the
+    /// ISR is below min.insync.replicas (KAFKA-15583, 3.7).
+    pub fn hw_held_below_min_isr(self) -> bool {
+        self.has(KafkaVersion::new(3, 7))
     }
 
     /// This release's `transaction.version` for a new cluster: 2 from 4.0
@@ -135,6 +142,104 @@ static DEFAULTS: &[VersionDefault] = &[
     },
 ];
 
+/// A config that came in release `since`: an older release has no such
+/// config, and a scenario of that release that sets it is refused.
+struct ConfigSince {
+    scope: Scope,
+    name: &'static str,
+    since: KafkaVersion,
+    reference: &'static str,
+}
+
+/// Configs ksim simulates that the oldest releases it models lack.
+static CONFIGS_SINCE: &[ConfigSince] = &[
+    // KIP-390: compression levels (3.8.0 TopicConfig / ProducerConfig).
+    ConfigSince {
+        scope: Scope::Producer,
+        name: "compression.gzip.level",
+        since: KafkaVersion::new(3, 8),
+        reference: "KIP-390",
+    },
+    ConfigSince {
+        scope: Scope::Producer,
+        name: "compression.lz4.level",
+        since: KafkaVersion::new(3, 8),
+        reference: "KIP-390",
+    },
+    ConfigSince {
+        scope: Scope::Producer,
+        name: "compression.zstd.level",
+        since: KafkaVersion::new(3, 8),
+        reference: "KIP-390",
+    },
+    ConfigSince {
+        scope: Scope::Topic,
+        name: "compression.gzip.level",
+        since: KafkaVersion::new(3, 8),
+        reference: "KIP-390",
+    },
+    ConfigSince {
+        scope: Scope::Topic,
+        name: "compression.lz4.level",
+        since: KafkaVersion::new(3, 8),
+        reference: "KIP-390",
+    },
+    ConfigSince {
+        scope: Scope::Topic,
+        name: "compression.zstd.level",
+        since: KafkaVersion::new(3, 8),
+        reference: "KIP-390",
+    },
+    ConfigSince {
+        scope: Scope::Broker,
+        name: "compression.gzip.level",
+        since: KafkaVersion::new(3, 8),
+        reference: "KIP-390",
+    },
+    ConfigSince {
+        scope: Scope::Broker,
+        name: "compression.lz4.level",
+        since: KafkaVersion::new(3, 8),
+        reference: "KIP-390",
+    },
+    ConfigSince {
+        scope: Scope::Broker,
+        name: "compression.zstd.level",
+        since: KafkaVersion::new(3, 8),
+        reference: "KIP-390",
+    },
+    // KAFKA-18654: a partition leader retries adding a partition to a
+    // transaction itself (4.0's AddPartitionsToTxnConfig).
+    ConfigSince {
+        scope: Scope::Broker,
+        name: "add.partitions.to.txn.retry.backoff.ms",
+        since: KafkaVersion::new(4, 0),
+        reference: "KAFKA-18654",
+    },
+    ConfigSince {
+        scope: Scope::Broker,
+        name: "add.partitions.to.txn.retry.backoff.max.ms",
+        since: KafkaVersion::new(4, 0),
+        reference: "KAFKA-18654",
+    },
+];
+
+impl KafkaVersion {
+    /// Why config `name` of `scope` cannot be set under this release: it
+    /// came in a later one. None when this release has it.
+    pub fn lacks_config(self, scope: Scope, name: &str) -> Option<String> {
+        CONFIGS_SINCE
+            .iter()
+            .find(|c| c.scope == scope && c.name == name && !self.has(c.since))
+            .map(|c| {
+                format!(
+                    "{name:?} is not a config of Kafka {self}: it came in {} ({})",
+                    c.since, c.reference
+                )
+            })
+    }
+}
+
 /// A protocol behaviour that changed in a release.
 pub struct Behaviour {
     /// What the release brought.
@@ -161,6 +266,18 @@ pub static BEHAVIOURS: &[Behaviour] = &[
         what: "the high watermark held while the ISR is below min.insync.replicas",
         reference: "KAFKA-15583",
         since: KafkaVersion::new(3, 7),
+        switch: Some("hw_held_below_min_isr"),
+    },
+    Behaviour {
+        what: "transaction partition verification (transaction.partition.verification.enable)",
+        reference: "KIP-890 part 1",
+        since: KafkaVersion::new(3, 6),
+        switch: None,
+    },
+    Behaviour {
+        what: "the high watermark waiting for a caught-up replica about to join the ISR",
+        reference: "KAFKA-15021",
+        since: KafkaVersion::new(3, 6),
         switch: None,
     },
     Behaviour {
@@ -180,15 +297,37 @@ mod tests {
         assert_eq!(KafkaVersion::parse("3.8"), Ok(KafkaVersion::new(3, 8)));
         assert_eq!(KafkaVersion::parse("3.9.1"), Ok(KafkaVersion::new(3, 9)));
         assert_eq!(KafkaVersion::parse("4.0"), Ok(KafkaVersion::NEWEST));
-        let old = KafkaVersion::parse("3.6").unwrap_err();
-        assert!(old.contains("KAFKA-15583, 3.7"), "{old}");
+        assert_eq!(KafkaVersion::parse("3.6.2"), Ok(KafkaVersion::new(3, 6)));
+        let old = KafkaVersion::parse("3.5").unwrap_err();
+        assert!(old.contains("KIP-890 part 1, 3.6"), "{old}");
+        assert!(old.contains("KAFKA-15021, 3.6"), "{old}");
         assert!(!old.contains("KIP-101"), "a switch covers it: {old}");
+        assert!(!old.contains("KAFKA-15583"), "a switch covers it: {old}");
         let new = KafkaVersion::parse("4.1").unwrap_err();
         assert!(new.contains("newer than ksim models (4.0)"), "{new}");
         for bad in ["four", "3", "3.x", "3.8.1.2", "3.8.x"] {
             let e = KafkaVersion::parse(bad).unwrap_err();
             assert!(e.contains("is not a Kafka version"), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn configs_a_release_lacks_are_named() {
+        let v39 = KafkaVersion::new(3, 9);
+        let lacks = v39.lacks_config(Scope::Broker, "add.partitions.to.txn.retry.backoff.max.ms");
+        assert_eq!(
+            lacks.as_deref(),
+            Some("\"add.partitions.to.txn.retry.backoff.max.ms\" is not a config of Kafka 3.9: it came in 4.0 (KAFKA-18654)")
+        );
+        assert!(KafkaVersion::NEWEST
+            .lacks_config(Scope::Broker, "add.partitions.to.txn.retry.backoff.max.ms")
+            .is_none());
+        assert!(KafkaVersion::new(3, 7)
+            .lacks_config(Scope::Producer, "compression.zstd.level")
+            .is_some());
+        assert!(v39
+            .lacks_config(Scope::Producer, "compression.zstd.level")
+            .is_none());
     }
 
     #[test]

@@ -107,6 +107,7 @@ pub fn broker_config(scenario: &Scenario) -> BrokerConfig {
         ),
         min_insync_replicas: int("min.insync.replicas", 1) as usize,
         truncation: scenario.protocol.truncation,
+        hw_held_below_min_isr: scenario.protocol.hw_held_below_min_isr,
         log: LogConfig {
             segment_bytes: int("log.segment.bytes", d.log.segment_bytes),
             flush_interval_messages: int(
@@ -160,7 +161,7 @@ pub fn broker_config(scenario: &Scenario) -> BrokerConfig {
             d.add_partitions_to_txn_retry_backoff_ms,
         ),
         add_partitions_to_txn_max_timeout_ms: int(
-            "add.partitions.to.txn.max.timeout.ms",
+            "add.partitions.to.txn.retry.backoff.max.ms",
             d.add_partitions_to_txn_max_timeout_ms,
         ),
         raft: raft_config(configs),

@@ -12,7 +12,8 @@
 //!   of at most 32 KiB, each a big-endian length and a raw snappy block;
 //! - lz4: an LZ4 frame as `Lz4BlockOutputStream` writes it: 64 KiB
 //!   independent blocks, no block or content checksum, no content size, at
-//!   `compression.lz4.level` (9, LZ4 HC, by default);
+//!   `compression.lz4.level`: the default 9 is LZ4's fast compressor, as
+//!   `Lz4BlockOutputStream` takes it (3.8.0), any other level LZ4 HC;
 //! - zstd: a zstd frame at `compression.zstd.level` (3).
 //!
 //! Every codec is deterministic for a given input and level, so runs stay
@@ -160,7 +161,7 @@ impl Compression {
                     .block_mode(lz4::BlockMode::Independent)
                     .block_checksum(lz4::liblz4::BlockChecksum::NoBlockChecksum)
                     .checksum(lz4::ContentChecksum::NoChecksum)
-                    .level(self.level.max(0) as u32)
+                    .level(lz4_frame_level(self.level))
                     .build(Vec::new())
                     .expect("an LZ4 frame encoder with valid preferences");
                 encoder
@@ -173,6 +174,18 @@ impl Compression {
             CompressionType::Zstd => zstd::bulk::compress(records, self.level)
                 .expect("zstd compresses any input at a valid level"),
         }
+    }
+}
+
+/// The LZ4 frame level for Kafka's `compression.lz4.level`: Kafka's
+/// `Lz4BlockOutputStream` uses the fast compressor at the default level
+/// (9) and LZ4 HC at any other (3.8.0; 3.7 and before: always the fast
+/// one, and no such config).
+fn lz4_frame_level(level: i32) -> u32 {
+    if level == LZ4_DEFAULT_LEVEL {
+        0
+    } else {
+        level.max(0) as u32
     }
 }
 
@@ -304,5 +317,23 @@ mod tests {
             );
             assert_eq!(decompress(kind, &best).as_deref(), Some(&records[..]));
         }
+    }
+
+    #[test]
+    fn lz4_at_kafkas_default_level_is_the_fast_compressor() {
+        assert_eq!(lz4_frame_level(LZ4_DEFAULT_LEVEL), 0, "fast");
+        assert_eq!(lz4_frame_level(12), 12, "LZ4 HC");
+        let records = sample();
+        let fast = Compression::of(CompressionType::Lz4).compress(&records);
+        let hc = Compression {
+            kind: CompressionType::Lz4,
+            level: 12,
+        }
+        .compress(&records);
+        assert_ne!(fast, hc, "the default is not LZ4 HC");
+        assert_eq!(
+            decompress(CompressionType::Lz4, &fast).as_deref(),
+            Some(&records[..])
+        );
     }
 }

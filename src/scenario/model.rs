@@ -207,6 +207,11 @@ pub struct ProtocolSpec {
     /// clusters: the epoch is bumped at every commit or abort, and the
     /// partition leader adds partitions to the transaction).
     pub transaction_version: u8,
+    /// KAFKA-15583 (Kafka 3.7): a leader holds the high watermark while
+    /// the ISR is below the effective min.insync.replicas (the topic's, at
+    /// most the replica count). Off before 3.7: an ISR of the leader alone
+    /// moves it, and min.insync.replicas is taken as it is.
+    pub hw_held_below_min_isr: bool,
 }
 
 pub use crate::broker::config::Truncation;
@@ -222,6 +227,13 @@ impl ProtocolSpec {
             out.push(format!(
                 "truncation = {:?} (Kafka {v}'s own: \"leader-epoch\", KIP-101)",
                 self.truncation.name()
+            ));
+        }
+        if self.hw_held_below_min_isr != v.hw_held_below_min_isr() {
+            out.push(format!(
+                "hw_held_below_min_isr = {} (Kafka {v}'s own: {}, KAFKA-15583)",
+                self.hw_held_below_min_isr,
+                v.hw_held_below_min_isr()
             ));
         }
         if self.transaction_version != v.transaction_version() {

@@ -513,8 +513,14 @@ fn protocol(root: &Table) -> Res<ProtocolSpec> {
     let mut kafka_version = KafkaVersion::NEWEST;
     let mut truncation = Truncation::LeaderEpoch;
     let mut transaction_version = None;
+    let mut hw_held_below_min_isr = None;
     if let Some(t) = section(root, "protocol")? {
-        t.check_keys(&["kafka_version", "truncation", "transaction_version"])?;
+        t.check_keys(&[
+            "kafka_version",
+            "truncation",
+            "transaction_version",
+            "hw_held_below_min_isr",
+        ])?;
         if let Some(f) = t.get("kafka_version") {
             let text = f.str("a string, e.g. \"3.8\"")?;
             kafka_version = KafkaVersion::parse(text).map_err(|e| f.err(e))?;
@@ -527,6 +533,9 @@ fn protocol(root: &Table) -> Res<ProtocolSpec> {
                 Some(other) => return Err(f.err(format!("{other} is not valid; {valid}"))),
                 None => return Err(f.expected(&format!("1 or 2; {valid}"))),
             });
+        }
+        if let Some(f) = t.get("hw_held_below_min_isr") {
+            hw_held_below_min_isr = Some(f.bool()?);
         }
         if let Some(f) = t.get("truncation") {
             truncation = match f.str("a string")? {
@@ -541,6 +550,8 @@ fn protocol(root: &Table) -> Res<ProtocolSpec> {
         truncation,
         transaction_version: transaction_version
             .unwrap_or_else(|| kafka_version.transaction_version()),
+        hw_held_below_min_isr: hw_held_below_min_isr
+            .unwrap_or_else(|| kafka_version.hw_held_below_min_isr()),
     })
 }
 

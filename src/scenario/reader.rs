@@ -49,7 +49,12 @@ const SECTION_KEYS: &[(&str, &[&str])] = &[
     ),
     (
         "[protocol]",
-        &["kafka_version", "truncation", "transaction_version"],
+        &[
+            "kafka_version",
+            "truncation",
+            "transaction_version",
+            "hw_held_below_min_isr",
+        ],
     ),
     ("[[faults]]", super::parse_faults::FAULT_KEYS),
     ("[check]", &["invariants"]),

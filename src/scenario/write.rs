@@ -124,10 +124,11 @@ impl Scenario {
         writeln!(w, "torn_writes = {}", k.torn_writes)?;
         writeln!(
             w,
-            "\n[protocol]\nkafka_version = \"{}\"\ntruncation = \"{}\"\ntransaction_version = {}",
+            "\n[protocol]\nkafka_version = \"{}\"\ntruncation = \"{}\"\ntransaction_version = {}\nhw_held_below_min_isr = {}",
             self.protocol.kafka_version,
             self.protocol.truncation.name(),
-            self.protocol.transaction_version
+            self.protocol.transaction_version,
+            self.protocol.hw_held_below_min_isr
         )?;
         for a in &self.admin {
             let super::model::AdminAction::CreatePartitions { topic, partitions } = &a.op;

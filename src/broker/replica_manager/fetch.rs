@@ -134,8 +134,10 @@ impl ReplicaManager {
             if moved {
                 self.maybe_advance_hw(env, &tp);
             }
+            let eligible = &self.isr_eligible;
+            let eligible = |b: u32, e: u64| super::isr_eligible(eligible, b, e);
             let candidate = self.partitions.get(&tp).and_then(|p| {
-                if !p.can_expand_with(follower) {
+                if !p.can_expand_with(follower, &eligible) {
                     return None;
                 }
                 let mut isr = p.leader_state()?.isr.clone();
