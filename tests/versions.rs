@@ -106,6 +106,59 @@ fn kafka_15583_is_missing_in_3_6_and_there_from_3_7() {
     }
 }
 
+/// `hanging_transaction` as a Kafka `version` cluster runs it: its own
+/// verification and transaction version, the scenario's settings taken out.
+fn hanging_transaction_on(version: &str) -> Scenario {
+    let text = shipped("hanging_transaction");
+    let pinned = "kafka_version = \"4.0\"";
+    assert!(text.contains(pinned), "the scenario pins its release");
+    let text = text
+        .replace(pinned, &format!("kafka_version = {version:?}"))
+        .replace("transaction_version = 2", "")
+        .replace("\"transaction.partition.verification.enable\" = true", "");
+    parse(&text, "hanging_transaction.toml").unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn kip_890_verification_is_missing_in_3_5_and_there_from_3_6() {
+    let old = hanging_transaction_on("3.5");
+    assert_eq!(
+        old.cluster
+            .config
+            .get_bool("transaction.partition.verification.enable"),
+        Some(false),
+        "3.5 has no verification"
+    );
+    assert!(old.protocol.leader_epoch_bump_on_isr_shrink, "3.5's own");
+    let new = hanging_transaction_on("3.6");
+    for seed in [0, 8] {
+        let hung = outcome(&old, seed);
+        assert!(
+            hung.violations
+                .iter()
+                .any(|v| v.invariant == "eventually_available"),
+            "seed {seed}: {:?}",
+            hung.violations
+        );
+        let fixed = outcome(&new, seed);
+        assert!(
+            fixed.violations.is_empty(),
+            "seed {seed}: {:?}",
+            fixed.violations
+        );
+    }
+    // 3.5 has no such config to set.
+    let text = shipped("hanging_transaction")
+        .replace("kafka_version = \"4.0\"", "kafka_version = \"3.5\"");
+    let err = parse(&text, "hanging_transaction.toml")
+        .expect_err("no such config in 3.5")
+        .to_string();
+    assert!(
+        err.contains("is not a config of Kafka 3.5: it came in 3.6 (KIP-890 part 1)"),
+        "{err}"
+    );
+}
+
 #[test]
 fn each_release_has_its_own_linger_default_and_a_set_value_wins() {
     let with = |version: &str, config: &str| {
@@ -179,7 +232,7 @@ fn a_release_ksim_cannot_run_is_refused_naming_what_it_lacks() {
     let dir = scratch("versions", "refused");
     let text = shipped("late_end_txn");
     for (version, says) in [
-        ("3.5", "Kafka 3.5 is not simulated by ksim yet: it lacks transaction partition verification (transaction.partition.verification.enable) (KIP-890 part 1, 3.6)"),
+        ("3.4", "Kafka 3.4 is not simulated by ksim yet: it lacks the broker epoch in AlterPartition (a replica restarted since its fetch cannot join the ISR) (KIP-903, 3.5)"),
         ("4.1", "Kafka 4.1 is newer than ksim models (4.0)"),
         ("four", "\"four\" is not a Kafka version"),
     ] {
@@ -192,7 +245,7 @@ fn a_release_ksim_cannot_run_is_refused_naming_what_it_lacks() {
         assert!(err.contains(":13:17: protocol.kafka_version: "), "{err}");
         assert!(err.contains(says), "{err}");
         assert!(
-            err.contains("valid: \"3.6\", \"3.7\", \"3.8\", \"3.9\", \"4.0\""),
+            err.contains("valid: \"3.5\", \"3.6\", \"3.7\", \"3.8\", \"3.9\", \"4.0\""),
             "{err}"
         );
     }

@@ -58,6 +58,10 @@ pub struct BrokerConfig {
     /// below the effective min.insync.replicas (`[protocol]
     /// hw_held_below_min_isr`).
     pub hw_held_below_min_isr: bool,
+    /// KAFKA-15021 (3.6): the high watermark waits for a caught-up replica
+    /// about to join the ISR (off with `[protocol]
+    /// leader_epoch_bump_on_isr_shrink`, as before 3.6).
+    pub hw_waits_for_joining_replicas: bool,
     /// Log configs.
     pub log: LogConfig,
     /// `offsets.topic.num.partitions`.
@@ -115,6 +119,7 @@ impl Default for BrokerConfig {
             min_insync_replicas: 1,
             truncation: Truncation::LeaderEpoch,
             hw_held_below_min_isr: true,
+            hw_waits_for_joining_replicas: true,
             log: LogConfig::default(),
             offsets_topic_num_partitions: 50,
             offsets_commit_timeout_ms: 5000,

@@ -169,6 +169,9 @@ pub struct Partition {
     /// high watermark holds while the ISR is below the effective
     /// min.insync.replicas, which is at most the replica count.
     pub hw_held_below_min_isr: bool,
+    /// KAFKA-15021 (3.6): the high watermark waits for a caught-up replica
+    /// about to join the ISR.
+    pub hw_waits_for_joining_replicas: bool,
 }
 
 impl Partition {
@@ -191,6 +194,7 @@ impl Partition {
             partition_epoch: -1,
             min_insync,
             hw_held_below_min_isr: true,
+            hw_waits_for_joining_replicas: true,
         }
     }
 
@@ -381,7 +385,11 @@ impl Partition {
             least = Some(least.map_or(end, |l| l.min(end)));
         }
         // Kafka's shouldWaitForReplicaToJoinIsr: a replica about to join.
-        for (r, f) in leader.followers.iter() {
+        let joining = leader
+            .followers
+            .iter()
+            .filter(|_| self.hw_waits_for_joining_replicas);
+        for (r, f) in joining {
             let member = leader.isr.contains(&r) || added.clone().any(|&a| a == r);
             if !member
                 && self.replicas.contains(&r)
@@ -508,6 +516,7 @@ mod tests {
             partition_epoch: 0,
             min_insync,
             hw_held_below_min_isr: true,
+            hw_waits_for_joining_replicas: true,
         }
     }
 
@@ -566,6 +575,9 @@ mod tests {
         assert_eq!(p.next_high_watermark(2500, 30_000, stale), Some(12));
         // nor after replica.lag.time.max.ms without catching up again.
         assert_eq!(p.next_high_watermark(40_000, 30_000, ANY), Some(12));
+        // Before 3.6 the high watermark never waited for it.
+        p.hw_waits_for_joining_replicas = false;
+        assert_eq!(p.next_high_watermark(2500, 30_000, ANY), Some(12));
     }
 
     #[test]

@@ -163,6 +163,7 @@ impl ReplicaManager {
             .map(|l| {
                 let mut p = Partition::new(l.tp, l.log, me, config.min_insync_replicas);
                 p.hw_held_below_min_isr = config.hw_held_below_min_isr;
+                p.hw_waits_for_joining_replicas = config.hw_waits_for_joining_replicas;
                 (l.tp, p)
             })
             .collect();
@@ -405,6 +406,7 @@ impl ReplicaManager {
                 p.replicas = reg.replicas.clone();
                 p.min_insync = min_insync;
                 p.hw_held_below_min_isr = self.config.hw_held_below_min_isr;
+                p.hw_waits_for_joining_replicas = self.config.hw_waits_for_joining_replicas;
                 let same_epoch = p.leader_epoch == reg.leader_epoch;
                 match reg.leader {
                     Some(l) if l == self.me => {

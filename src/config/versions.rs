@@ -1,7 +1,7 @@
 //! Kafka releases as a setting: `[protocol] kafka_version = "X.Y"` picks a
 //! release's defaults and protocol behaviours. ksim models a release only
 //! when every behaviour it simulates is that release's own (or a switch a
-//! scenario can set): today 3.6 to 4.0. An older release differs in a
+//! scenario can set): today 3.5 to 4.0. An older release differs in a
 //! behaviour ksim cannot switch yet, and is refused with that behaviour
 //! named. `docs/versions.md` cites where each boundary is in apache/kafka.
 
@@ -28,7 +28,8 @@ impl KafkaVersion {
     pub const NEWEST: KafkaVersion = KafkaVersion::new(4, 0);
 
     /// The releases ksim models, oldest first.
-    pub const MODELLED: [KafkaVersion; 5] = [
+    pub const MODELLED: [KafkaVersion; 6] = [
+        KafkaVersion::new(3, 5),
         KafkaVersion::new(3, 6),
         KafkaVersion::new(3, 7),
         KafkaVersion::new(3, 8),
@@ -76,6 +77,13 @@ impl KafkaVersion {
             "Kafka {version} is not simulated by ksim yet: it lacks {missing}, which ksim \
              cannot switch off yet; {valid}"
         ))
+    }
+
+    /// Whether an ISR shrink bumps the leader epoch in this release (and
+    /// the high watermark does not wait for a replica about to join the
+    /// ISR): before 3.6 (KAFKA-15021).
+    pub fn leader_epoch_bump_on_isr_shrink(self) -> bool {
+        !self.has(KafkaVersion::new(3, 6))
     }
 
     /// Whether this release's leaders hold the high watermark while the
@@ -140,6 +148,13 @@ static DEFAULTS: &[VersionDefault] = &[
         since: KafkaVersion::new(4, 0),
         before: DefaultValue::Int(0),
     },
+    // KIP-890 part 1: a 3.5 broker has no verification (and no config).
+    VersionDefault {
+        scope: Scope::Broker,
+        name: "transaction.partition.verification.enable",
+        since: KafkaVersion::new(3, 6),
+        before: DefaultValue::Bool(false),
+    },
 ];
 
 /// A config that came in release `since`: an older release has no such
@@ -153,6 +168,13 @@ struct ConfigSince {
 
 /// Configs ksim simulates that the oldest releases it models lack.
 static CONFIGS_SINCE: &[ConfigSince] = &[
+    // KIP-890 part 1 (3.6.0 KafkaConfig).
+    ConfigSince {
+        scope: Scope::Broker,
+        name: "transaction.partition.verification.enable",
+        since: KafkaVersion::new(3, 6),
+        reference: "KIP-890 part 1",
+    },
     // KIP-390: compression levels (3.8.0 TopicConfig / ProducerConfig).
     ConfigSince {
         scope: Scope::Producer,
@@ -272,13 +294,19 @@ pub static BEHAVIOURS: &[Behaviour] = &[
         what: "transaction partition verification (transaction.partition.verification.enable)",
         reference: "KIP-890 part 1",
         since: KafkaVersion::new(3, 6),
+        switch: Some("transaction.partition.verification.enable"),
+    },
+    Behaviour {
+        what: "the broker epoch in AlterPartition (a replica restarted since its fetch cannot join the ISR)",
+        reference: "KIP-903",
+        since: KafkaVersion::new(3, 5),
         switch: None,
     },
     Behaviour {
-        what: "the high watermark waiting for a caught-up replica about to join the ISR",
+        what: "an ISR shrink keeping the leader epoch, the high watermark waiting for a caught-up replica about to join the ISR",
         reference: "KAFKA-15021",
         since: KafkaVersion::new(3, 6),
-        switch: None,
+        switch: Some("leader_epoch_bump_on_isr_shrink"),
     },
     Behaviour {
         what: "transactions v2: an epoch bump at every commit or abort",
@@ -298,11 +326,12 @@ mod tests {
         assert_eq!(KafkaVersion::parse("3.9.1"), Ok(KafkaVersion::new(3, 9)));
         assert_eq!(KafkaVersion::parse("4.0"), Ok(KafkaVersion::NEWEST));
         assert_eq!(KafkaVersion::parse("3.6.2"), Ok(KafkaVersion::new(3, 6)));
-        let old = KafkaVersion::parse("3.5").unwrap_err();
-        assert!(old.contains("KIP-890 part 1, 3.6"), "{old}");
-        assert!(old.contains("KAFKA-15021, 3.6"), "{old}");
-        assert!(!old.contains("KIP-101"), "a switch covers it: {old}");
-        assert!(!old.contains("KAFKA-15583"), "a switch covers it: {old}");
+        assert_eq!(KafkaVersion::parse("3.5"), Ok(KafkaVersion::new(3, 5)));
+        let old = KafkaVersion::parse("3.4").unwrap_err();
+        assert!(old.contains("KIP-903, 3.5"), "{old}");
+        for switched in ["KIP-101", "KAFKA-15583", "KAFKA-15021", "KIP-890 part 1"] {
+            assert!(!old.contains(switched), "a switch covers {switched}: {old}");
+        }
         let new = KafkaVersion::parse("4.1").unwrap_err();
         assert!(new.contains("newer than ksim models (4.0)"), "{new}");
         for bad in ["four", "3", "3.x", "3.8.1.2", "3.8.x"] {
@@ -336,6 +365,24 @@ mod tests {
         assert_eq!(linger(KafkaVersion::new(3, 9)), Some(ConfigValue::Int(0)));
         assert_eq!(linger(KafkaVersion::NEWEST), None, "the table's 5");
         assert_eq!(KafkaVersion::new(3, 9).transaction_version(), 1);
+        let verification = |v| {
+            KafkaVersion::default_for(
+                v,
+                Scope::Broker,
+                "transaction.partition.verification.enable",
+            )
+        };
+        assert_eq!(
+            verification(KafkaVersion::new(3, 5)),
+            Some(ConfigValue::Bool(false))
+        );
+        assert_eq!(
+            verification(KafkaVersion::new(3, 6)),
+            None,
+            "the table's true"
+        );
+        assert!(KafkaVersion::new(3, 5).leader_epoch_bump_on_isr_shrink());
+        assert!(!KafkaVersion::new(3, 6).leader_epoch_bump_on_isr_shrink());
         assert_eq!(KafkaVersion::NEWEST.transaction_version(), 2);
     }
 }

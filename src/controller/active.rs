@@ -25,6 +25,9 @@ pub struct ControllerConfig {
     pub unclean_leader_election: bool,
     /// The quorum's timing (`controller.quorum.*`).
     pub raft: crate::controller::raft::RaftConfig,
+    /// An ISR shrink bumps the leader epoch (metadata versions before 3.6;
+    /// KAFKA-15021, `[protocol] leader_epoch_bump_on_isr_shrink`).
+    pub leader_epoch_bump_on_isr_shrink: bool,
 }
 
 impl Default for ControllerConfig {
@@ -33,6 +36,7 @@ impl Default for ControllerConfig {
             session_timeout_ns: 9000 * MILLIS,
             unclean_leader_election: false,
             raft: crate::controller::raft::RaftConfig::default(),
+            leader_epoch_bump_on_isr_shrink: false,
         }
     }
 }
@@ -118,7 +122,10 @@ impl ActiveController {
     ) -> Self {
         Self {
             cluster: ClusterControlManager::new(config.session_timeout_ns, &image, now),
-            replication: ReplicationControlManager::new(config.unclean_leader_election),
+            replication: ReplicationControlManager::new(
+                config.unclean_leader_election,
+                config.leader_epoch_bump_on_isr_shrink,
+            ),
             producer_ids: ProducerIdControlManager::new(&image),
             log: MetadataRecords {
                 image,

@@ -20,13 +20,17 @@ pub struct ReplicationControlManager {
     /// The cluster's `unclean.leader.election.enable` (a topic's own
     /// config overrides it).
     unclean_leader_election: bool,
+    /// An ISR shrink bumps the leader epoch (before 3.6, KAFKA-15021).
+    leader_epoch_bump_on_isr_shrink: bool,
 }
 
 impl ReplicationControlManager {
-    /// With the cluster's `unclean.leader.election.enable`.
-    pub fn new(unclean_leader_election: bool) -> Self {
+    /// With the cluster's `unclean.leader.election.enable`, and whether an
+    /// ISR shrink bumps the leader epoch (metadata versions before 3.6).
+    pub fn new(unclean_leader_election: bool, leader_epoch_bump_on_isr_shrink: bool) -> Self {
         Self {
             unclean_leader_election,
+            leader_epoch_bump_on_isr_shrink,
         }
     }
 
@@ -161,7 +165,8 @@ impl ReplicationControlManager {
                 let acceptable = |b: u32| image.is_unfenced(b);
                 let builder = PartitionChangeBuilder::new(partition, topic.id, index, &acceptable)
                     .set_target_isr(target_isr)
-                    .set_election(election);
+                    .set_election(election)
+                    .set_bump_leader_epoch_on_isr_shrink(self.leader_epoch_bump_on_isr_shrink);
                 let elected = builder.elect_leader();
                 if let Some(record) = builder.build() {
                     let unclean = elected.unclean && elected.leader != partition.leader;
@@ -267,6 +272,7 @@ impl ReplicationControlManager {
         let acceptable = |b: u32| image.is_unfenced(b);
         let record = PartitionChangeBuilder::new(partition, topic_id, partition_id, &acceptable)
             .set_target_isr(target)
+            .set_bump_leader_epoch_on_isr_shrink(self.leader_epoch_bump_on_isr_shrink)
             .build();
         if let Some(record) = record {
             log.emit(record);

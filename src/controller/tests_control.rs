@@ -19,10 +19,14 @@ struct Fixture {
 impl Fixture {
     /// Three registered, unfenced brokers and `orders` with 1 partition, RF 3.
     fn new(unclean: bool) -> Self {
-        let config = ControllerConfig {
+        Self::with(ControllerConfig {
             unclean_leader_election: unclean,
             ..ControllerConfig::default()
-        };
+        })
+    }
+
+    /// [`Fixture::new`] under `config`.
+    fn with(config: ControllerConfig) -> Self {
         let mut f = Self {
             active: ActiveController::claim(config, MetadataImage::default(), 0, 0),
             rng: ChaCha8Rng::seed_from_u64(1),
@@ -285,7 +289,12 @@ fn without_an_isr_candidate_the_partition_goes_offline_unless_unclean_is_enabled
 
 #[test]
 fn alter_partition_is_checked_against_every_epoch() {
-    let mut f = Fixture::new(false);
+    // Before 3.6 (the fixture's metadata version), a shrink bumps the
+    // leader epoch too, and an AlterPartition of the old one is fenced.
+    let mut f = Fixture::with(ControllerConfig {
+        leader_epoch_bump_on_isr_shrink: true,
+        ..ControllerConfig::default()
+    });
     let p = f.partition();
     // Shrink: accepted, the leader epoch and partition epoch move.
     let r = f.alter(1, p.leader_epoch, &[1, 2], p.partition_epoch);
@@ -327,6 +336,25 @@ fn alter_partition_is_checked_against_every_epoch() {
         (grown.isr.clone(), grown.leader_epoch, grown.partition_epoch),
         (vec![1, 2, 3], 1, 2)
     );
+}
+
+#[test]
+fn from_3_6_an_isr_shrink_keeps_the_leader_epoch() {
+    // KAFKA-15021: only the partition epoch moves, from AlterPartition and
+    // from fencing alike.
+    let mut f = Fixture::new(false);
+    let p = f.partition();
+    let r = f.alter(1, p.leader_epoch, &[1, 2], p.partition_epoch);
+    assert_eq!(partition_error(&r), (None, None));
+    let after = f.partition();
+    assert_eq!(
+        (after.isr.clone(), after.leader_epoch, after.partition_epoch),
+        (vec![1, 2], 0, 1)
+    );
+    // The leader goes on with the same leader epoch.
+    let r = f.alter(1, after.leader_epoch, &[1], after.partition_epoch);
+    assert_eq!(partition_error(&r), (None, None));
+    assert_eq!(f.partition().leader_epoch, 0);
 }
 
 #[test]

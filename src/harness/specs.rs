@@ -108,6 +108,7 @@ pub fn broker_config(scenario: &Scenario) -> BrokerConfig {
         min_insync_replicas: int("min.insync.replicas", 1) as usize,
         truncation: scenario.protocol.truncation,
         hw_held_below_min_isr: scenario.protocol.hw_held_below_min_isr,
+        hw_waits_for_joining_replicas: !scenario.protocol.leader_epoch_bump_on_isr_shrink,
         log: LogConfig {
             segment_bytes: int("log.segment.bytes", d.log.segment_bytes),
             flush_interval_messages: int(
@@ -180,6 +181,7 @@ pub fn controller_config(scenario: &Scenario) -> ControllerConfig {
             .get_bool("unclean.leader.election.enable")
             .unwrap_or(defaults.unclean_leader_election),
         raft: raft_config(config),
+        leader_epoch_bump_on_isr_shrink: scenario.protocol.leader_epoch_bump_on_isr_shrink,
     }
 }
 

@@ -7,8 +7,10 @@
 //! such replica, the first acceptable replica at all, whose ISR becomes just
 //! itself and whose leader is RECOVERING. An ISR that would become empty is
 //! left as it is (the last member stays, to be re-elected when it returns).
-//! A leader change, or an ISR that loses members, bumps the leader epoch; every
-//! change bumps the partition epoch.
+//! A leader change bumps the leader epoch, and so does an ISR that loses
+//! members under metadata versions before 3.6 (KAFKA-15021 stopped that:
+//! `MetadataVersion.isLeaderEpochBumpRequiredOnIsrShrink`); every change
+//! bumps the partition epoch.
 
 use super::image::PartitionRegistration;
 use super::records::{LeaderRecoveryState, MetadataRecord, NO_LEADER, NO_LEADER_CHANGE};
@@ -42,6 +44,7 @@ pub struct PartitionChangeBuilder<'a> {
     is_acceptable_leader: &'a dyn Fn(u32) -> bool,
     target_isr: Vec<u32>,
     election: Election,
+    bump_leader_epoch_on_isr_shrink: bool,
 }
 
 impl<'a> PartitionChangeBuilder<'a> {
@@ -59,7 +62,15 @@ impl<'a> PartitionChangeBuilder<'a> {
             is_acceptable_leader,
             target_isr: partition.isr.clone(),
             election: Election::Online,
+            bump_leader_epoch_on_isr_shrink: false,
         }
+    }
+
+    /// Whether an ISR shrink bumps the leader epoch (metadata versions
+    /// before 3.6; from 3.6 only the partition epoch, KAFKA-15021).
+    pub fn set_bump_leader_epoch_on_isr_shrink(mut self, bump: bool) -> Self {
+        self.bump_leader_epoch_on_isr_shrink = bump;
+        self
     }
 
     /// The ISR the change aims for.
@@ -127,8 +138,10 @@ impl<'a> PartitionChangeBuilder<'a> {
                 }
             }
         }
-        // Losing ISR members bumps the leader epoch even when the leader stays.
+        // Before 3.6, losing ISR members bumps the leader epoch even when
+        // the leader stays (Kafka's triggerLeaderEpochBumpIfNeeded).
         if leader == NO_LEADER_CHANGE
+            && self.bump_leader_epoch_on_isr_shrink
             && !self
                 .partition
                 .isr
@@ -189,13 +202,19 @@ mod tests {
     }
 
     #[test]
-    fn a_valid_leader_is_kept_and_a_shrink_still_bumps_the_leader_epoch() {
+    fn a_valid_leader_is_kept_and_a_shrink_bumps_the_leader_epoch_only_before_3_6() {
         let p = partition(&[1, 2, 3], &[1, 2, 3], Some(1));
         let alive = |b: u32| b != 3;
+        // 3.6 on (KAFKA-15021): the ISR changes, the leader epoch does not.
         let record = PartitionChangeBuilder::new(&p, Uuid(1), 0, &alive)
             .set_target_isr(vec![1, 2])
             .build();
-        assert_eq!(record, change(Some(vec![1, 2]), 1, false));
+        assert_eq!(record, change(Some(vec![1, 2]), NO_LEADER_CHANGE, false));
+        let record = PartitionChangeBuilder::new(&p, Uuid(1), 0, &alive)
+            .set_target_isr(vec![1, 2])
+            .set_bump_leader_epoch_on_isr_shrink(true)
+            .build();
+        assert_eq!(record, change(Some(vec![1, 2]), 1, false), "before 3.6");
         // Nothing to change: no record.
         let all = |_: u32| true;
         assert_eq!(

@@ -212,6 +212,11 @@ pub struct ProtocolSpec {
     /// most the replica count). Off before 3.7: an ISR of the leader alone
     /// moves it, and min.insync.replicas is taken as it is.
     pub hw_held_below_min_isr: bool,
+    /// Before Kafka 3.6 (KAFKA-15021) an ISR shrink bumps the leader epoch
+    /// and the high watermark does not wait for a caught-up replica about
+    /// to join the ISR; from 3.6 the shrink keeps the leader epoch and the
+    /// high watermark waits.
+    pub leader_epoch_bump_on_isr_shrink: bool,
 }
 
 pub use crate::broker::config::Truncation;
@@ -234,6 +239,13 @@ impl ProtocolSpec {
                 "hw_held_below_min_isr = {} (Kafka {v}'s own: {}, KAFKA-15583)",
                 self.hw_held_below_min_isr,
                 v.hw_held_below_min_isr()
+            ));
+        }
+        if self.leader_epoch_bump_on_isr_shrink != v.leader_epoch_bump_on_isr_shrink() {
+            out.push(format!(
+                "leader_epoch_bump_on_isr_shrink = {} (Kafka {v}'s own: {}, KAFKA-15021)",
+                self.leader_epoch_bump_on_isr_shrink,
+                v.leader_epoch_bump_on_isr_shrink()
             ));
         }
         if self.transaction_version != v.transaction_version() {

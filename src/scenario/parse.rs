@@ -514,12 +514,14 @@ fn protocol(root: &Table) -> Res<ProtocolSpec> {
     let mut truncation = Truncation::LeaderEpoch;
     let mut transaction_version = None;
     let mut hw_held_below_min_isr = None;
+    let mut leader_epoch_bump_on_isr_shrink = None;
     if let Some(t) = section(root, "protocol")? {
         t.check_keys(&[
             "kafka_version",
             "truncation",
             "transaction_version",
             "hw_held_below_min_isr",
+            "leader_epoch_bump_on_isr_shrink",
         ])?;
         if let Some(f) = t.get("kafka_version") {
             let text = f.str("a string, e.g. \"3.8\"")?;
@@ -537,6 +539,9 @@ fn protocol(root: &Table) -> Res<ProtocolSpec> {
         if let Some(f) = t.get("hw_held_below_min_isr") {
             hw_held_below_min_isr = Some(f.bool()?);
         }
+        if let Some(f) = t.get("leader_epoch_bump_on_isr_shrink") {
+            leader_epoch_bump_on_isr_shrink = Some(f.bool()?);
+        }
         if let Some(f) = t.get("truncation") {
             truncation = match f.str("a string")? {
                 "leader-epoch" => Truncation::LeaderEpoch,
@@ -552,6 +557,8 @@ fn protocol(root: &Table) -> Res<ProtocolSpec> {
             .unwrap_or_else(|| kafka_version.transaction_version()),
         hw_held_below_min_isr: hw_held_below_min_isr
             .unwrap_or_else(|| kafka_version.hw_held_below_min_isr()),
+        leader_epoch_bump_on_isr_shrink: leader_epoch_bump_on_isr_shrink
+            .unwrap_or_else(|| kafka_version.leader_epoch_bump_on_isr_shrink()),
     })
 }
 

@@ -54,6 +54,7 @@ const SECTION_KEYS: &[(&str, &[&str])] = &[
             "truncation",
             "transaction_version",
             "hw_held_below_min_isr",
+            "leader_epoch_bump_on_isr_shrink",
         ],
     ),
     ("[[faults]]", super::parse_faults::FAULT_KEYS),

@@ -124,11 +124,12 @@ impl Scenario {
         writeln!(w, "torn_writes = {}", k.torn_writes)?;
         writeln!(
             w,
-            "\n[protocol]\nkafka_version = \"{}\"\ntruncation = \"{}\"\ntransaction_version = {}\nhw_held_below_min_isr = {}",
+            "\n[protocol]\nkafka_version = \"{}\"\ntruncation = \"{}\"\ntransaction_version = {}\nhw_held_below_min_isr = {}\nleader_epoch_bump_on_isr_shrink = {}",
             self.protocol.kafka_version,
             self.protocol.truncation.name(),
             self.protocol.transaction_version,
-            self.protocol.hw_held_below_min_isr
+            self.protocol.hw_held_below_min_isr,
+            self.protocol.leader_epoch_bump_on_isr_shrink
         )?;
         for a in &self.admin {
             let super::model::AdminAction::CreatePartitions { topic, partitions } = &a.op;
