@@ -15,16 +15,25 @@ fn shipped(name: &str) -> String {
     std::fs::read_to_string(path).expect("scenario file")
 }
 
-/// `late_end_txn` as a Kafka `version` cluster runs it: its own
-/// `transaction.version`, the scenario's switch taken out.
-fn late_end_txn_on(version: &str) -> Scenario {
-    let text = shipped("late_end_txn");
+/// Shipped scenario `name` (pinned to 4.0) as a Kafka `version` cluster
+/// runs it: `settings` of the scenario taken out (so the release's own
+/// apply), `switch` added to its `[protocol]` (empty: none).
+fn shipped_on(name: &str, version: &str, settings: &[&str], switch: &str) -> Scenario {
+    let mut text = shipped(name);
     let pinned = "kafka_version = \"4.0\"";
-    assert!(text.contains(pinned), "the scenario pins its release");
-    let text = text
-        .replace(pinned, &format!("kafka_version = {version:?}"))
-        .replace("transaction_version = 2", "");
-    parse(&text, "late_end_txn.toml").unwrap_or_else(|e| panic!("{e}"))
+    assert!(text.contains(pinned), "{name} pins its release");
+    text = text.replace(pinned, &format!("kafka_version = {version:?}\n{switch}"));
+    for setting in settings {
+        assert!(text.contains(setting), "{name} sets {setting}");
+        text = text.replace(setting, "");
+    }
+    parse(&text, &format!("{name}.toml")).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// `late_end_txn` as a Kafka `version` cluster runs it: its own
+/// `transaction.version`.
+fn late_end_txn_on(version: &str) -> Scenario {
+    shipped_on("late_end_txn", version, &["transaction_version = 2"], "")
 }
 
 fn outcome(s: &Scenario, seed: u64) -> Outcome {
@@ -61,14 +70,9 @@ fn kafka_17754_is_in_3_9_and_gone_in_4_0() {
     }
 }
 
-/// `under_min_isr_reads` under Kafka `version`, with `switch` added to its
-/// `[protocol]` (empty: none).
+/// `under_min_isr_reads` under Kafka `version`, with `switch` added.
 fn under_min_isr_reads_on(version: &str, switch: &str) -> Scenario {
-    let text = shipped("under_min_isr_reads");
-    let pinned = "kafka_version = \"4.0\"";
-    assert!(text.contains(pinned), "the scenario pins its release");
-    let text = text.replace(pinned, &format!("kafka_version = {version:?}\n{switch}"));
-    parse(&text, "under_min_isr_reads.toml").unwrap_or_else(|e| panic!("{e}"))
+    shipped_on("under_min_isr_reads", version, &[], switch)
 }
 
 #[test]
@@ -107,16 +111,13 @@ fn kafka_15583_is_missing_in_3_6_and_there_from_3_7() {
 }
 
 /// `hanging_transaction` as a Kafka `version` cluster runs it: its own
-/// verification and transaction version, the scenario's settings taken out.
+/// verification and transaction version.
 fn hanging_transaction_on(version: &str) -> Scenario {
-    let text = shipped("hanging_transaction");
-    let pinned = "kafka_version = \"4.0\"";
-    assert!(text.contains(pinned), "the scenario pins its release");
-    let text = text
-        .replace(pinned, &format!("kafka_version = {version:?}"))
-        .replace("transaction_version = 2", "")
-        .replace("\"transaction.partition.verification.enable\" = true", "");
-    parse(&text, "hanging_transaction.toml").unwrap_or_else(|e| panic!("{e}"))
+    let settings = [
+        "transaction_version = 2",
+        "\"transaction.partition.verification.enable\" = true",
+    ];
+    shipped_on("hanging_transaction", version, &settings, "")
 }
 
 #[test]

@@ -7,7 +7,9 @@ use sim::MILLIS;
 use super::active::{ActiveController, ControlEvent, ControllerConfig};
 use super::rpc::{ControllerRequest, ControllerResponse, CreatableTopic};
 use crate::errors::Errors;
-use crate::metadata::{LeaderRecoveryState, MetadataImage, Uuid};
+use crate::metadata::{
+    LeaderRecoveryState, MetadataImage, PartitionRegistration as Registration, Uuid,
+};
 
 struct Fixture {
     active: ActiveController,
@@ -287,6 +289,17 @@ fn without_an_isr_candidate_the_partition_goes_offline_unless_unclean_is_enabled
     }
 }
 
+/// The leader shrinks `orders-0`'s ISR to [1, 2]: the partition before
+/// and after.
+fn shrink_to_1_2(f: &mut Fixture) -> (Registration, Registration) {
+    let p = f.partition();
+    let r = f.alter(1, p.leader_epoch, &[1, 2], p.partition_epoch);
+    assert_eq!(partition_error(&r), (None, None));
+    let after = f.partition();
+    assert_eq!(after.isr, vec![1, 2]);
+    (p, after)
+}
+
 #[test]
 fn alter_partition_is_checked_against_every_epoch() {
     // Before 3.6 (the fixture's metadata version), a shrink bumps the
@@ -295,15 +308,9 @@ fn alter_partition_is_checked_against_every_epoch() {
         leader_epoch_bump_on_isr_shrink: true,
         ..ControllerConfig::default()
     });
-    let p = f.partition();
     // Shrink: accepted, the leader epoch and partition epoch move.
-    let r = f.alter(1, p.leader_epoch, &[1, 2], p.partition_epoch);
-    assert_eq!(partition_error(&r), (None, None));
-    let after = f.partition();
-    assert_eq!(
-        (after.isr.clone(), after.leader_epoch, after.partition_epoch),
-        (vec![1, 2], 1, 1)
-    );
+    let (p, after) = shrink_to_1_2(&mut f);
+    assert_eq!((after.leader_epoch, after.partition_epoch), (1, 1));
     // The same request again: its partition epoch is old.
     let r = f.alter(1, after.leader_epoch, &[1], p.partition_epoch);
     assert_eq!(
@@ -343,14 +350,8 @@ fn from_3_6_an_isr_shrink_keeps_the_leader_epoch() {
     // KAFKA-15021: only the partition epoch moves, from AlterPartition and
     // from fencing alike.
     let mut f = Fixture::new(false);
-    let p = f.partition();
-    let r = f.alter(1, p.leader_epoch, &[1, 2], p.partition_epoch);
-    assert_eq!(partition_error(&r), (None, None));
-    let after = f.partition();
-    assert_eq!(
-        (after.isr.clone(), after.leader_epoch, after.partition_epoch),
-        (vec![1, 2], 0, 1)
-    );
+    let (_, after) = shrink_to_1_2(&mut f);
+    assert_eq!((after.leader_epoch, after.partition_epoch), (0, 1));
     // The leader goes on with the same leader epoch.
     let r = f.alter(1, after.leader_epoch, &[1], after.partition_epoch);
     assert_eq!(partition_error(&r), (None, None));
