@@ -341,6 +341,38 @@ mod tests {
     }
 
     #[test]
+    fn docs_versions_has_a_row_for_every_behaviour_and_config_and_names_the_releases() {
+        let docs = include_str!("../../docs/versions.md");
+        let rows: Vec<&str> = docs.lines().filter(|l| l.starts_with("| ")).collect();
+        let row_with = |words: &[&str]| rows.iter().any(|r| words.iter().all(|w| r.contains(w)));
+        for b in BEHAVIOURS {
+            let mut words = vec![b.reference];
+            if let Some(switch) = b.switch {
+                words.push(switch);
+            }
+            assert!(
+                row_with(&words),
+                "docs/versions.md has no row naming {words:?}"
+            );
+        }
+        for c in CONFIGS_SINCE {
+            assert!(
+                row_with(&[c.reference, c.name]),
+                "docs/versions.md has no row naming {} and {}",
+                c.reference,
+                c.name
+            );
+        }
+        let listed = KafkaVersion::MODELLED.map(|v| v.to_string());
+        let (last, rest) = listed.split_last().expect("releases");
+        let releases = format!("**{} and {last}**", rest.join(", "));
+        assert!(
+            docs.replace('\n', " ").contains(&releases),
+            "docs/versions.md does not say {releases}"
+        );
+    }
+
+    #[test]
     fn configs_a_release_lacks_are_named() {
         let v39 = KafkaVersion::new(3, 9);
         let lacks = v39.lacks_config(Scope::Broker, "add.partitions.to.txn.retry.backoff.max.ms");
