@@ -161,9 +161,7 @@ impl ReplicaManager {
             .load_logs(env, disk)
             .into_iter()
             .map(|l| {
-                let mut p = Partition::new(l.tp, l.log, me, config.min_insync_replicas);
-                p.hw_held_below_min_isr = config.hw_held_below_min_isr;
-                p.hw_waits_for_joining_replicas = config.hw_waits_for_joining_replicas;
+                let p = Partition::new(l.tp, l.log, me, config.min_insync_replicas);
                 (l.tp, p)
             })
             .collect();
@@ -405,6 +403,8 @@ impl ReplicaManager {
                 p.topic_id = topic.id;
                 p.replicas = reg.replicas.clone();
                 p.min_insync = min_insync;
+                // The release's high watermark rules, set with the topic's configs
+                // before the replica takes a role.
                 p.hw_held_below_min_isr = self.config.hw_held_below_min_isr;
                 p.hw_waits_for_joining_replicas = self.config.hw_waits_for_joining_replicas;
                 let same_epoch = p.leader_epoch == reg.leader_epoch;

@@ -228,33 +228,38 @@ impl ProtocolSpec {
     pub fn against_version(&self) -> Vec<String> {
         let v = self.kafka_version;
         let mut out = Vec::new();
-        if self.truncation != Truncation::LeaderEpoch {
-            out.push(format!(
-                "truncation = {:?} (Kafka {v}'s own: \"leader-epoch\", KIP-101)",
-                self.truncation.name()
-            ));
-        }
-        if self.hw_held_below_min_isr != v.hw_held_below_min_isr() {
-            out.push(format!(
-                "hw_held_below_min_isr = {} (Kafka {v}'s own: {}, KAFKA-15583)",
-                self.hw_held_below_min_isr,
-                v.hw_held_below_min_isr()
-            ));
-        }
-        if self.leader_epoch_bump_on_isr_shrink != v.leader_epoch_bump_on_isr_shrink() {
-            out.push(format!(
-                "leader_epoch_bump_on_isr_shrink = {} (Kafka {v}'s own: {}, KAFKA-15021)",
-                self.leader_epoch_bump_on_isr_shrink,
-                v.leader_epoch_bump_on_isr_shrink()
-            ));
-        }
-        if self.transaction_version != v.transaction_version() {
-            out.push(format!(
-                "transaction_version = {} (Kafka {v}'s own: {}, KIP-890 part 2)",
-                self.transaction_version,
-                v.transaction_version()
-            ));
-        }
+        let mut against = |name: &str, set: String, own: String, reference: &str| {
+            if set != own {
+                out.push(format!(
+                    "{name} = {set} (Kafka {v}'s own: {own}, {reference})"
+                ));
+            }
+        };
+        let truncation = |t: Truncation| format!("{:?}", t.name());
+        against(
+            "truncation",
+            truncation(self.truncation),
+            truncation(Truncation::LeaderEpoch),
+            "KIP-101",
+        );
+        against(
+            "hw_held_below_min_isr",
+            self.hw_held_below_min_isr.to_string(),
+            v.hw_held_below_min_isr().to_string(),
+            "KAFKA-15583",
+        );
+        against(
+            "leader_epoch_bump_on_isr_shrink",
+            self.leader_epoch_bump_on_isr_shrink.to_string(),
+            v.leader_epoch_bump_on_isr_shrink().to_string(),
+            "KAFKA-15021",
+        );
+        against(
+            "transaction_version",
+            self.transaction_version.to_string(),
+            v.transaction_version().to_string(),
+            "KIP-890 part 2",
+        );
         out
     }
 }

@@ -509,6 +509,15 @@ fn disk(root: &Table) -> Res<DiskSpec> {
     Ok(disk)
 }
 
+/// The keys of `[protocol]`: the release and its switches.
+pub(super) const PROTOCOL_KEYS: &[&str] = &[
+    "kafka_version",
+    "truncation",
+    "transaction_version",
+    "hw_held_below_min_isr",
+    "leader_epoch_bump_on_isr_shrink",
+];
+
 fn protocol(root: &Table) -> Res<ProtocolSpec> {
     let mut kafka_version = KafkaVersion::NEWEST;
     let mut truncation = Truncation::LeaderEpoch;
@@ -516,13 +525,7 @@ fn protocol(root: &Table) -> Res<ProtocolSpec> {
     let mut hw_held_below_min_isr = None;
     let mut leader_epoch_bump_on_isr_shrink = None;
     if let Some(t) = section(root, "protocol")? {
-        t.check_keys(&[
-            "kafka_version",
-            "truncation",
-            "transaction_version",
-            "hw_held_below_min_isr",
-            "leader_epoch_bump_on_isr_shrink",
-        ])?;
+        t.check_keys(PROTOCOL_KEYS)?;
         if let Some(f) = t.get("kafka_version") {
             let text = f.str("a string, e.g. \"3.8\"")?;
             kafka_version = KafkaVersion::parse(text).map_err(|e| f.err(e))?;

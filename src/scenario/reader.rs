@@ -47,16 +47,7 @@ const SECTION_KEYS: &[(&str, &[&str])] = &[
             "torn_writes",
         ],
     ),
-    (
-        "[protocol]",
-        &[
-            "kafka_version",
-            "truncation",
-            "transaction_version",
-            "hw_held_below_min_isr",
-            "leader_epoch_bump_on_isr_shrink",
-        ],
-    ),
+    ("[protocol]", super::parse::PROTOCOL_KEYS),
     ("[[faults]]", super::parse_faults::FAULT_KEYS),
     ("[check]", &["invariants"]),
 ];
