@@ -20,12 +20,12 @@ fn root() -> &'static Path {
 
 /// (offset, value) of every record of every batch in `file`, decoded by
 /// kafka-protocol, and the batches' CRC-checked count.
-fn decode_independently(file: &Path) -> Vec<(i64, Vec<u8>)> {
+fn decode_independently(file: &Path) -> Vec<(i64, Option<Vec<u8>>)> {
     let mut buf = Bytes::from(std::fs::read(file).expect("exported"));
     let sets = RecordBatchDecoder::decode_all(&mut buf).expect("kafka-protocol decodes it");
     sets.into_iter()
         .flat_map(|set| set.records)
-        .map(|r| (r.offset, r.value.map(|v| v.to_vec()).unwrap_or_default()))
+        .map(|r| (r.offset, r.value.map(|v| v.to_vec())))
         .collect()
 }
 
@@ -88,7 +88,7 @@ fn exported_segments_decode_independently_to_ksims_view() {
             batch.for_each_record(|r| {
                 ours.push((
                     (batch.base_offset + u64::from(r.offset_delta)) as i64,
-                    r.value.to_vec(),
+                    r.value.map(<[u8]>::to_vec),
                 ))
             });
         }

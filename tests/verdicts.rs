@@ -11,9 +11,10 @@ mod common;
 const SEEDS: &str = "0..100";
 
 /// Scenarios that pass every seed.
-const MUST_PASS: [&str; 21] = [
+const MUST_PASS: [&str; 22] = [
     "broker_crash",
     "broker_fencing",
+    "compaction",
     "compression",
     "consumer_crash",
     "controller_failover",

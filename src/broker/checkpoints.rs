@@ -1,5 +1,6 @@
 //! Kafka's offset checkpoint files (`replication-offset-checkpoint`,
-//! `recovery-point-offset-checkpoint`, `log-start-offset-checkpoint`): version 0, a count, then one
+//! `recovery-point-offset-checkpoint`, `log-start-offset-checkpoint`,
+//! `cleaner-offset-checkpoint`): version 0, a count, then one
 //! `topic partition offset` line per partition.
 
 use std::collections::BTreeMap;
@@ -12,6 +13,8 @@ pub const HW_CHECKPOINT: &str = "replication-offset-checkpoint";
 pub const RECOVERY_CHECKPOINT: &str = "recovery-point-offset-checkpoint";
 /// Where the broker keeps the log start offsets above their first segment.
 pub const LOG_START_OFFSET_CHECKPOINT: &str = "log-start-offset-checkpoint";
+/// Where the log cleaner keeps each compacted log's first dirty offset.
+pub const CLEANER_CHECKPOINT: &str = "cleaner-offset-checkpoint";
 
 /// The file's text (Kafka writes topic names).
 pub fn encode(offsets: &BTreeMap<TopicIdPartition, u64>, topics: &Topics) -> Vec<u8> {

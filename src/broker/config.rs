@@ -29,7 +29,7 @@ impl Truncation {
 pub const LOG_INITIAL_TASK_DELAY_MS: u64 = 30_000;
 
 /// Data-path configs of a broker.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct BrokerConfig {
     /// `replica.lag.time.max.ms`.
     pub replica_lag_time_max_ms: u64,
@@ -48,6 +48,10 @@ pub struct BrokerConfig {
     /// `log.retention.check.interval.ms`: how often retention runs (first
     /// [`LOG_INITIAL_TASK_DELAY_MS`] after start).
     pub retention_check_interval_ms: u64,
+    /// `log.cleaner.enable`: the log cleaner compacts compacted topics.
+    pub log_cleaner_enable: bool,
+    /// `log.cleaner.backoff.ms`: the cleaner's sleep when nothing is dirty.
+    pub log_cleaner_backoff_ms: u64,
     /// `log.flush.start.offset.checkpoint.interval.ms`.
     pub log_start_offset_checkpoint_interval_ms: u64,
     /// `min.insync.replicas` (the broker default; topics may override).
@@ -115,6 +119,8 @@ impl Default for BrokerConfig {
             hw_checkpoint_interval_ms: 5000,
             recovery_checkpoint_interval_ms: 60_000,
             retention_check_interval_ms: 300_000,
+            log_cleaner_enable: true,
+            log_cleaner_backoff_ms: 15_000,
             log_start_offset_checkpoint_interval_ms: 60_000,
             min_insync_replicas: 1,
             truncation: Truncation::LeaderEpoch,

@@ -17,6 +17,7 @@ use sim::MILLIS;
 
 use super::config::{BrokerConfig, Truncation};
 use super::fetch_session::FetchSessionHandler;
+use super::log_cleaner::LogCleaner;
 use super::log_manager::LogManager;
 use super::partition::{Partition, Role};
 use super::{BrokerObs, BrokerTimer};
@@ -62,6 +63,8 @@ pub struct Replicas<'a> {
     pub partitions: &'a mut TpMap<Partition>,
     /// Its logs.
     pub logs: &'a mut LogManager,
+    /// Its log cleaner (told of truncations).
+    pub cleaner: &'a mut LogCleaner,
     /// Its broker epoch (KIP-903), once registered.
     pub broker_epoch: Option<u64>,
 }
@@ -295,6 +298,9 @@ impl ReplicaFetcherManager {
                 // the leader's log start offset starts afresh there.
                 let leo = p.log.log_end_offset();
                 if answer.log_end_offset < leo {
+                    replicas
+                        .cleaner
+                        .truncated(&answer.tp, answer.log_end_offset);
                     if let Some(records) = p.truncate_to(answer.log_end_offset, &mut out) {
                         env.observe(BrokerObs::Truncated {
                             partition: answer.tp,
@@ -329,6 +335,7 @@ impl ReplicaFetcherManager {
                     None => 0,
                 };
                 let target = target.min(p.log.log_end_offset());
+                replicas.cleaner.truncated(&answer.tp, target);
                 if let Some(records) = p.truncate_to(target, &mut out) {
                     env.observe(BrokerObs::Truncated {
                         partition: answer.tp,

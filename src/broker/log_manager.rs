@@ -84,8 +84,14 @@ impl LogManager {
     }
 
     /// Boot: recovers every partition log directory on `disk` (not the
-    /// metadata log, which the KRaft client reads), in directory order.
-    pub fn load_logs(&mut self, env: &mut Env<'_>, disk: &dyn DiskView) -> Vec<LoadedLog> {
+    /// metadata log, which the KRaft client reads), in directory order,
+    /// each with its topic's configs (`topic_configs`, by topic name).
+    pub fn load_logs(
+        &mut self,
+        env: &mut Env<'_>,
+        disk: &dyn DiskView,
+        topic_configs: &BTreeMap<String, BTreeMap<String, String>>,
+    ) -> Vec<LoadedLog> {
         let topics = Arc::clone(&self.topics);
         let hws = checkpoints::decode(disk.read(HW_CHECKPOINT).as_deref(), &topics);
         let recovery_points =
@@ -108,7 +114,10 @@ impl LogManager {
             let tp = topics.parse(&dir).expect("checked above");
             let recovery_point = recovery_points.get(&tp).copied().unwrap_or(0);
             let mut out = Vec::new();
-            let mut log = UnifiedLog::recover(&dir, self.config, &files, recovery_point, &mut out);
+            let config = topic_configs
+                .get(topics.name(tp.topic_id))
+                .map_or(self.config, |c| self.topic_config(c));
+            let mut log = UnifiedLog::recover(&dir, config, &files, recovery_point, &mut out);
             let start = start_offsets.get(&tp).copied().unwrap_or(0);
             log.restore_log_start_offset(start, &mut out);
             let hw = hws.get(&tp).copied().unwrap_or(0);
@@ -258,6 +267,15 @@ impl LogManager {
         offsets: &BTreeMap<TopicIdPartition, u64>,
     ) {
         self.write_checkpoint(env, LOG_START_OFFSET_CHECKPOINT, offsets);
+    }
+
+    /// Writes the log cleaner's first dirty offsets (`cleaner-offset-checkpoint`).
+    pub fn checkpoint_cleaner_offsets(
+        &mut self,
+        env: &mut Env<'_>,
+        offsets: &BTreeMap<TopicIdPartition, u64>,
+    ) {
+        self.write_checkpoint(env, checkpoints::CLEANER_CHECKPOINT, offsets);
     }
 
     /// Writes the high watermarks (`replication-offset-checkpoint`).

@@ -16,6 +16,7 @@ mod fetch_session;
 mod fetcher_manager;
 mod group_service;
 mod lifecycle;
+mod log_cleaner;
 mod log_manager;
 pub mod partition;
 mod producer_id_manager;

@@ -494,7 +494,7 @@ mod tests {
         for i in 0..records {
             let r = Record {
                 key: None,
-                value: vec![i as u8],
+                value: Some(vec![i as u8]),
                 timestamp_ms: 0,
             };
             log.append_records(vec![r], -1, -1, -1, 0, 0, &mut Vec::new());
@@ -560,7 +560,7 @@ mod tests {
         p.record_follower_fetch(3, 6, 10, 2000);
         let r = Record {
             key: None,
-            value: vec![0],
+            value: Some(vec![0]),
             timestamp_ms: 0,
         };
         p.log

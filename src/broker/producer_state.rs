@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use crate::errors::Errors;
-use crate::log::{ControlRecordType, RecordBatch};
+use crate::log::{AbortedRange, ControlRecordType, LastRecord, RecordBatch};
 
 /// Kafka's `ProducerStateEntry.NUM_BATCHES_TO_RETAIN`.
 pub const NUM_BATCHES_TO_RETAIN: usize = 5;
@@ -22,6 +22,7 @@ struct BatchMetadata {
     first_seq: i32,
     last_seq: i32,
     first_offset: u64,
+    last_offset: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -296,6 +297,7 @@ impl ProducerStateManager {
             first_seq: batch.base_sequence,
             last_seq: batch.last_sequence(),
             first_offset: batch.base_offset,
+            last_offset: batch.last_offset(),
         });
         while entry.batches.len() > NUM_BATCHES_TO_RETAIN {
             entry.batches.pop_front();
@@ -356,6 +358,33 @@ impl ProducerStateManager {
             .collect()
     }
 
+    /// The producers known here with their last data batch's last offset
+    /// and epoch (Kafka's `lastRecordsOfActiveProducers`; producer ids
+    /// never expire in this model): the batches the log cleaner keeps.
+    pub fn last_records(&self) -> BTreeMap<i64, LastRecord> {
+        self.producers
+            .iter()
+            .map(|(&pid, e)| {
+                let last = LastRecord {
+                    last_data_offset: e.batches.back().map(|b| b.last_offset),
+                    producer_epoch: e.epoch,
+                };
+                (pid, last)
+            })
+            .collect()
+    }
+
+    /// Every aborted transaction, as the log cleaner takes them.
+    pub fn aborted_ranges(&self) -> Vec<AbortedRange> {
+        self.aborted
+            .iter()
+            .map(|t| AbortedRange {
+                first_offset: t.first_offset,
+                producer_id: t.producer_id,
+            })
+            .collect()
+    }
+
     /// Forgets everything (before a rebuild after truncation).
     pub fn clear(&mut self) {
         *self = Self::default();
@@ -371,7 +400,7 @@ mod tests {
         let records: Vec<Record> = (0..n)
             .map(|i| Record {
                 key: None,
-                value: vec![i as u8],
+                value: Some(vec![i as u8]),
                 timestamp_ms: 0,
             })
             .collect();

@@ -12,6 +12,7 @@
 //! [`DelayedOperationPurgatory`], its ISR proposals to the
 //! [`AlterPartitionManager`].
 
+mod cleaning;
 mod fetch;
 mod retention;
 mod verify;
@@ -27,6 +28,7 @@ use super::alter_partition::AlterPartitionManager;
 use super::config::{BrokerConfig, Truncation};
 use super::fetch_session::FetchSessionCache;
 use super::fetcher_manager::{ReplicaFetcherManager, Replicas};
+use super::log_cleaner::LogCleaner;
 use super::log_manager::LogManager;
 use super::partition::{FollowerState, LeaderState, Partition, PendingIsr, Role};
 use super::producer_state::SequenceCheck;
@@ -105,6 +107,7 @@ pub struct ReplicaManager {
     txn_topic: Option<TopicId>,
     partitions: TpMap<Partition>,
     logs: LogManager,
+    cleaner: LogCleaner,
     purgatory: DelayedOperationPurgatory,
     fetch_sessions: FetchSessionCache,
     fetchers: ReplicaFetcherManager,
@@ -134,6 +137,13 @@ pub(super) fn every(env: &mut Env<'_>, interval_ms: u64, timer: BrokerTimer) {
     }
 }
 
+/// Whether a record of `batch` has no key (a compacted topic refuses it).
+fn has_keyless_record(batch: &RecordBatch) -> bool {
+    let mut keyless = false;
+    batch.for_each_record(|r| keyless |= r.key.is_none());
+    keyless
+}
+
 /// Sends a data-path response.
 pub(super) fn reply(env: &mut Env<'_>, to: ReplyTo, response: KafkaResponse) {
     env.send(
@@ -153,12 +163,16 @@ impl ReplicaManager {
         me: u32,
         config: BrokerConfig,
         topics: &Arc<Topics>,
+        topic_configs: &std::collections::BTreeMap<
+            String,
+            std::collections::BTreeMap<String, String>,
+        >,
         env: &mut Env<'_>,
         disk: &dyn DiskView,
     ) -> Self {
         let mut logs = LogManager::new(config.log, Arc::clone(topics));
         let partitions = logs
-            .load_logs(env, disk)
+            .load_logs(env, disk, topic_configs)
             .into_iter()
             .map(|l| {
                 let p = Partition::new(l.tp, l.log, me, config.min_insync_replicas);
@@ -179,10 +193,18 @@ impl ReplicaManager {
                 .saturating_mul(MILLIS),
             BrokerTimer::RecoveryCheckpoint,
         );
+        let cleaner = LogCleaner::boot(
+            config.log_cleaner_enable,
+            config.log_cleaner_backoff_ms,
+            topics,
+            env,
+            disk,
+        );
         let manager = Self {
             me,
             config,
             topics: Arc::clone(topics),
+            cleaner,
             offsets_topic: topics.id(CONSUMER_OFFSETS),
             txn_topic: topics.id(TRANSACTION_STATE_TOPIC),
             partitions,
@@ -242,6 +264,7 @@ impl ReplicaManager {
             Replicas {
                 partitions: &mut self.partitions,
                 logs: &mut self.logs,
+                cleaner: &mut self.cleaner,
                 broker_epoch: self.broker_epoch,
             },
         )
@@ -296,6 +319,7 @@ impl ReplicaManager {
                 );
             }
             BrokerTimer::LogRetention => self.on_retention_check(env),
+            BrokerTimer::LogCleaner => self.on_cleaner_tick(env),
             BrokerTimer::LogStartOffsetCheckpoint => self.on_log_start_offset_checkpoint(env),
             BrokerTimer::DeleteFiles => self.logs.on_delete_timer(env),
             BrokerTimer::Purgatory => {
@@ -510,6 +534,7 @@ impl ReplicaManager {
             let p = self.partitions.get_mut(tp).expect("hosted");
             let hw = p.log.high_watermark();
             let mut out = Vec::new();
+            self.cleaner.truncated(tp, hw);
             if let Some(records) = p.truncate_to(hw, &mut out) {
                 env.observe(BrokerObs::Truncated {
                     partition: *tp,
@@ -759,6 +784,12 @@ impl ReplicaManager {
             if batch.is_control() {
                 // Kafka's LogValidator: "Clients are not allowed to write
                 // control records".
+                parts.push(failed(tp, pid, Errors::InvalidRecord));
+                continue;
+            }
+            if p.log.config().compact && has_keyless_record(batch) {
+                // Kafka's LogValidator.validateKey: "Compacted topic cannot
+                // accept message without key".
                 parts.push(failed(tp, pid, Errors::InvalidRecord));
                 continue;
             }

@@ -25,6 +25,7 @@ use crate::node::{Address, DiskView, Env, Input, KafkaNodeId, Timer};
 use crate::protocol::{
     CoordinatorType, KafkaMsg, KafkaRequest, KafkaResponse, Message, PartitionMetadata, Topics,
 };
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// A broker's own timers (its KRaft observer's are `Timer::Raft`).
@@ -57,6 +58,8 @@ pub enum BrokerTimer {
     /// The AddPartitionsToTxnManager asks again about transactions the
     /// coordinator answered CONCURRENT_TRANSACTIONS.
     AddPartitionsRetry,
+    /// The log cleaner looks for a compacted log to clean.
+    LogCleaner,
 }
 
 /// What a broker reports.
@@ -121,10 +124,19 @@ pub enum BrokerObs {
         /// Records removed.
         records: u64,
     },
+    /// The log cleaner compacted a partition it hosts.
+    LogCleaned {
+        /// The partition.
+        partition: crate::protocol::TopicIdPartition,
+        /// Records the cleaning removed.
+        records_removed: u64,
+        /// Where the dirty part starts now.
+        first_dirty_offset: u64,
+    },
 }
 
 /// What a broker is set up with.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct BrokerSpec {
     /// Its Kafka node id.
     pub id: KafkaNodeId,
@@ -162,6 +174,31 @@ pub struct BrokerServer {
     data_path_ready: bool,
 }
 
+/// The topic configs the local metadata log holds (every ConfigRecord,
+/// by topic name): Kafka loads each log with its topic's configs from the
+/// metadata image it catches up to first, starting from this local copy.
+fn topic_configs(
+    log: &crate::controller::raft::RaftLog,
+) -> BTreeMap<String, BTreeMap<String, String>> {
+    let mut configs: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    for entry in log.entries_from(0, usize::MAX) {
+        if let Record::Data(bytes) = &entry.record {
+            if let Some(MetadataRecord::ConfigRecord {
+                resource_name,
+                name,
+                value,
+            }) = MetadataRecord::decode(bytes)
+            {
+                configs
+                    .entry(resource_name)
+                    .or_default()
+                    .insert(name, value);
+            }
+        }
+    }
+    configs
+}
+
 impl BrokerServer {
     /// Boots broker `spec.id` from `disk`.
     pub fn boot(spec: &BrokerSpec, env: &mut Env<'_>, disk: &dyn DiskView) -> Self {
@@ -173,7 +210,15 @@ impl BrokerServer {
         )
         .with_config(spec.config.raft);
         let incarnation = Uuid::random(env.rng());
-        let replicas = ReplicaManager::boot(spec.id, spec.config, &spec.topics, env, disk);
+        let topic_configs = topic_configs(metadata.log());
+        let replicas = ReplicaManager::boot(
+            spec.id,
+            spec.config,
+            &spec.topics,
+            &topic_configs,
+            env,
+            disk,
+        );
         let config = spec.config;
         let mut image = MetadataImage::default();
         image.keep_leader_epoch = spec.keep_leader_epoch;

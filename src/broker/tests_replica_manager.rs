@@ -87,7 +87,14 @@ pub(super) fn image(
 /// Broker 1, registered, with `image` applied.
 pub(super) fn broker(config: BrokerConfig, image: &MetadataImage) -> (ReplicaManager, TestEnv) {
     let mut t = TestEnv::new(1);
-    let mut rm = ReplicaManager::boot(1, config, &topics(), &mut t.env(), &BTreeMap::new());
+    let mut rm = ReplicaManager::boot(
+        1,
+        config,
+        &topics(),
+        &BTreeMap::new(),
+        &mut t.env(),
+        &BTreeMap::new(),
+    );
     rm.set_broker_epoch(Some(100));
     rm.apply_delta(&mut t.env(), image);
     t.take();
@@ -98,7 +105,7 @@ fn records(n: usize) -> Arc<RecordBatch> {
     let records: Vec<Record> = (0..n)
         .map(|i| Record {
             key: None,
-            value: vec![i as u8; 8],
+            value: Some(vec![i as u8; 8]),
             timestamp_ms: 0,
         })
         .collect();

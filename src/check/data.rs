@@ -56,6 +56,9 @@ pub struct FinalLog {
     /// Each other in-sync replica's batches (broker id, batches) below the
     /// leader's high watermark.
     pub replicas: Vec<(u32, Vec<Arc<RecordBatch>>)>,
+    /// The topic is compacted: the cleaner may have removed records (their
+    /// offsets read [`COMPACTED_ID`]), and each replica cleans on its own.
+    pub compacted: bool,
     /// The leader's record ids by offset, decoded once for every checker.
     ids: OnceCell<Vec<u64>>,
     /// By offset: whether a read_committed consumer is given the record.
@@ -76,9 +79,16 @@ impl FinalLog {
             log_start_offset,
             high_watermark,
             replicas,
+            compacted: false,
             ids: OnceCell::new(),
             committed: OnceCell::new(),
         }
+    }
+
+    /// The same log of a compacted topic.
+    pub fn compacted(mut self) -> Self {
+        self.compacted = true;
+        self
     }
 
     /// By offset from the log start offset to the high watermark (index
@@ -88,16 +98,28 @@ impl FinalLog {
     /// (still open).
     pub fn committed_view(&self) -> &[bool] {
         self.committed.get_or_init(|| {
-            committed_view(&self.leader, self.log_start_offset, self.high_watermark)
+            committed_view(
+                &self.leader,
+                self.log_start_offset,
+                self.high_watermark,
+                self.compacted,
+            )
         })
     }
 
     /// The leader's record ids from the log start offset to the high
-    /// watermark (index `i` is offset `start() + i`; stops at a gap),
-    /// decoded on first use.
+    /// watermark (index `i` is offset `start() + i`; stops at a gap, but
+    /// in a compacted log an offset the cleaner emptied reads
+    /// [`COMPACTED_ID`]), decoded on first use.
     pub fn ids(&self) -> &[u64] {
-        self.ids
-            .get_or_init(|| ids_of(&self.leader, self.log_start_offset, self.high_watermark))
+        self.ids.get_or_init(|| {
+            ids_of(
+                &self.leader,
+                self.log_start_offset,
+                self.high_watermark,
+                self.compacted,
+            )
+        })
     }
 
     /// The first offset [`FinalLog::ids`] covers: the log start offset.
@@ -155,17 +177,18 @@ pub struct FinalState {
 
 /// The batches of `batches` from the one holding `start` on, each with
 /// the first of its offsets at or above `start`, while they follow on
-/// from each other.
+/// from each other (with `gaps`, a compacted log's: whatever the gap).
 fn contiguous_from(
     batches: &[Arc<RecordBatch>],
     start: u64,
+    gaps: bool,
 ) -> impl Iterator<Item = &Arc<RecordBatch>> + '_ {
     let mut next = start;
     batches
         .iter()
         .skip_while(move |b| b.next_offset() <= start)
         .take_while(move |b| {
-            let follows = b.base_offset <= next;
+            let follows = gaps || b.base_offset <= next;
             next = b.next_offset();
             follows
         })
@@ -174,7 +197,7 @@ fn contiguous_from(
 /// (id, epoch) of every record in `batches` from `start` below `upto`.
 fn records_of(batches: &[Arc<RecordBatch>], start: u64, upto: u64) -> Vec<(u64, i32)> {
     let mut out = Vec::with_capacity(upto.saturating_sub(start) as usize);
-    for batch in contiguous_from(batches, start) {
+    for batch in contiguous_from(batches, start, false) {
         batch.for_each_record(|r| {
             let offset = batch.base_offset + u64::from(r.offset_delta);
             if start <= offset && offset < upto {
@@ -185,27 +208,47 @@ fn records_of(batches: &[Arc<RecordBatch>], start: u64, upto: u64) -> Vec<(u64, 
     out
 }
 
-/// The record ids of `batches` from `start` below `upto`.
-fn ids_of(batches: &[Arc<RecordBatch>], start: u64, upto: u64) -> Vec<u64> {
+/// The record ids of `batches` from `start` below `upto`; with `gaps`
+/// (a compacted log), every offset without a record reads [`COMPACTED_ID`].
+fn ids_of(batches: &[Arc<RecordBatch>], start: u64, upto: u64, gaps: bool) -> Vec<u64> {
     // One id per offset at most: the largest vector a run makes, never doubled.
     let mut out = Vec::with_capacity(upto.saturating_sub(start) as usize);
-    for batch in contiguous_from(batches, start) {
+    for batch in contiguous_from(batches, start, gaps) {
+        if batch.base_offset >= upto {
+            break;
+        }
         batch.for_each_record(|r| {
             let offset = batch.base_offset + u64::from(r.offset_delta);
             if start <= offset && offset < upto {
+                let at = (offset - start) as usize;
+                if out.len() < at {
+                    out.resize(at, COMPACTED_ID);
+                }
                 out.push(record_id(r.value));
             }
         });
+        if gaps {
+            let end = (batch.next_offset().min(upto) - start) as usize;
+            if out.len() < end {
+                out.resize(end, COMPACTED_ID);
+            }
+        }
     }
     out
 }
 
+/// The id of an offset the log cleaner emptied (in [`FinalLog::ids`]).
+pub const COMPACTED_ID: u64 = u64::MAX - 1;
+
 /// See [`FinalLog::committed_view`].
-fn committed_view(batches: &[Arc<RecordBatch>], start: u64, upto: u64) -> Vec<bool> {
+fn committed_view(batches: &[Arc<RecordBatch>], start: u64, upto: u64, gaps: bool) -> Vec<bool> {
     let mut visible: Vec<bool> = Vec::new();
     // Per producer id: the offsets of its open transaction (from `start`).
     let mut open: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
-    for batch in contiguous_from(batches, start) {
+    for batch in contiguous_from(batches, start, gaps) {
+        if batch.base_offset >= upto {
+            break;
+        }
         let first = batch.base_offset.max(start);
         let end = batch.next_offset().min(upto);
         let range = visible.len()..(end.max(first) - start) as usize;
@@ -700,7 +743,9 @@ impl DataChecker {
             let ids = log.map_or(&[][..], FinalLog::ids);
             let start = log.map_or(0, FinalLog::start);
             for (i, &id) in ids.iter().enumerate() {
-                self.seen(at, part, start + i as u64, id, SeenBy::FinalRead);
+                if id != COMPACTED_ID {
+                    self.seen(at, part, start + i as u64, id, SeenBy::FinalRead);
+                }
             }
             let view = LogView { start, ids };
             self.lost_writes(at, part, view, log, context, &mut lost);
@@ -739,6 +784,23 @@ impl DataChecker {
         out
     }
 
+    /// Acknowledged records whose offset a compacted final log holds no
+    /// record at: the cleaner removed them.
+    pub fn removed_by_compaction(&self, end: &FinalState) -> u64 {
+        let mut removed = 0;
+        for (tp, log) in end.logs.iter().filter(|(_, l)| l.compacted) {
+            let Some(part) = self.part_of(tp) else {
+                continue;
+            };
+            for run in &self.slots[part as usize].acks {
+                removed += (run.base..run.base + u64::from(run.len))
+                    .filter(|&o| log.id_at(o) == Some(COMPACTED_ID))
+                    .count() as u64;
+            }
+        }
+        removed
+    }
+
     /// `acked_writes_durable` on `part`: every acknowledged write is at its
     /// offset (an acks=0 one anywhere in the log). A write below the final
     /// log start offset is retention's to remove, not lost (an acks=0 one
@@ -756,11 +818,15 @@ impl DataChecker {
         let slots = &self.slots[part as usize];
         let mut anywhere: Option<BTreeSet<u64>> = None;
         let LogView { start, ids } = log_ids;
+        let compacted = log.is_some_and(|l| l.compacted);
         let mut check = |id: u64, offset: Option<u64>, acked_ms: u32| {
             let there = match offset {
                 Some(o) if o < start => return,
+                // The cleaner removed it (compaction_keeps_latest judges
+                // whether it could).
+                Some(o) if log_ids.get(o) == Some(COMPACTED_ID) => return,
                 Some(o) => log_ids.get(o) == Some(id),
-                None if start > 0 => return,
+                None if start > 0 || compacted => return,
                 None => anywhere
                     .get_or_insert_with(|| ids.iter().copied().collect())
                     .contains(&id),
@@ -818,8 +884,9 @@ impl DataChecker {
         let log = view.ids;
         for (i, &id) in log.iter().enumerate() {
             let offset = view.start + i as u64;
-            if id == NO_ID {
-                // A transaction marker: a control record, no producer's.
+            if id == NO_ID || id == COMPACTED_ID {
+                // A transaction marker (a control record, no producer's), or
+                // an offset the cleaner emptied.
                 continue;
             }
             let (producer, seq) = producer_of(id);
@@ -905,7 +972,12 @@ impl DataChecker {
         for run in &slots.reads {
             for offset in run.from.max(slots.forgot)..run.to {
                 let id = slots.id(offset);
-                if offset >= log.start && log.get(offset) != Some(id) && reported.insert(offset) {
+                let held = log.get(offset);
+                if offset >= log.start
+                    && held != Some(id)
+                    && held != Some(COMPACTED_ID)
+                    && reported.insert(offset)
+                {
                     let v = dirty(at_ms(run.ms), run.node, offset, id);
                     found.push(((v.at_ms, 0, part, offset), v));
                 }
@@ -913,7 +985,8 @@ impl DataChecker {
         }
         for (i, r) in self.stray_reads.iter().enumerate() {
             let kept = r.offset >= log.start.max(slots.forgot);
-            if r.part == part && kept && log.get(r.offset) != Some(r.id) {
+            let held = log.get(r.offset);
+            if r.part == part && kept && held != Some(r.id) && held != Some(COMPACTED_ID) {
                 let v = dirty(r.at, r.node, r.offset, r.id);
                 found.push(((v.at_ms, 1, 0, i as u64), v));
             }
@@ -926,6 +999,14 @@ impl DataChecker {
             let mut leader: Option<(u64, Vec<(u64, i32)>)> = None;
             for (broker, batches) in &log.replicas {
                 if same_batches(&log.leader, batches) {
+                    continue;
+                }
+                if log.compacted {
+                    // Each replica's cleaner removes records on its own
+                    // schedule: where both hold a record, it is the same.
+                    if let Some(v) = differing_record(tp, *broker, &log.leader, batches, at) {
+                        self.violations.push(v);
+                    }
                     continue;
                 }
                 // From where both still hold records (retention may have
@@ -968,6 +1049,46 @@ impl DataChecker {
     }
 }
 
+/// `replicas_consistent` on a compacted partition: the first offset where
+/// the leader and in-sync replica `broker` both hold a record but not the
+/// same one.
+fn differing_record(
+    tp: &TopicPartition,
+    broker: u32,
+    leader: &[Arc<RecordBatch>],
+    replica: &[Arc<RecordBatch>],
+    at: Nanos,
+) -> Option<Violation> {
+    let by_offset = |batches: &[Arc<RecordBatch>]| {
+        let mut out = BTreeMap::new();
+        for b in batches {
+            b.for_each_record(|r| {
+                out.insert(
+                    b.base_offset + u64::from(r.offset_delta),
+                    record_id(r.value),
+                );
+            });
+        }
+        out
+    };
+    let ours = by_offset(replica);
+    let (offset, theirs, mine) = by_offset(leader)
+        .into_iter()
+        .find_map(|(o, id)| ours.get(&o).filter(|&&m| m != id).map(|&m| (o, id, m)))?;
+    Some(
+        Violation::new(
+            "replicas_consistent",
+            at,
+            format!(
+                "in-sync replica broker {broker} of {tp} differs from the leader below the high watermark: offset {offset} is {} on the leader, it holds {}",
+                show(theirs),
+                show(mine)
+            ),
+        )
+        .about(tp.to_string(), Some(offset), None),
+    )
+}
+
 /// Whether two lists of batches hold the same records: the same headers
 /// (CRCs included) and the same bytes (shared, most of the time).
 fn same_batches(a: &[Arc<RecordBatch>], b: &[Arc<RecordBatch>]) -> bool {
@@ -1007,7 +1128,7 @@ mod tests {
             .map(|(i, &id)| {
                 let r = Record {
                     key: None,
-                    value: record_value(id, 8),
+                    value: Some(record_value(id, 8)),
                     timestamp_ms: 0,
                 };
                 Arc::new(RecordBatch::of(i as u64, 0, (-1, -1, -1), &[r]))

@@ -163,7 +163,7 @@ impl TxnChecker {
                 }
             }
         }
-        let nothing_removed = end.logs.values().all(|l| l.start() == 0);
+        let nothing_removed = end.logs.values().all(|l| l.start() == 0 && !l.compacted);
         let mut ids_of: BTreeMap<u32, Vec<u64>> = BTreeMap::new();
         for (&id, &txn) in &self.txn_of {
             ids_of.entry(txn).or_default().push(id);

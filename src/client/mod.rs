@@ -102,10 +102,11 @@ pub fn set_record_id(value: &mut [u8], id: u64) {
     value[..8].copy_from_slice(&id.to_be_bytes());
 }
 
-/// The id a value carries (u64::MAX for a value that carries none).
-pub fn record_id(value: &[u8]) -> u64 {
+/// The id a value carries (u64::MAX for a value that carries none, and
+/// for a null value).
+pub fn record_id(value: Option<&[u8]>) -> u64 {
     value
-        .get(..8)
+        .and_then(|v| v.get(..8))
         .and_then(|b| b.try_into().ok())
         .map_or(u64::MAX, u64::from_be_bytes)
 }

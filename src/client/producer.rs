@@ -823,6 +823,7 @@ impl Producer {
             | Errors::InvalidTxnState
             | Errors::TransactionAbortable
             | Errors::ProducerFenced
+            | Errors::InvalidRecord
             | Errors::InvalidProducerIdMapping => false,
             _ => true,
         };

@@ -24,15 +24,17 @@ pub(crate) static TOPIC: &[D] = &[
     D::int(T, "compression.gzip.level", -1, Some(-1), "gzip level when compression.type is gzip: 1..9, or -1 (6).").max(9).synonym("compression.gzip.level"),
     D::int(T, "compression.lz4.level", 1, Some(9), "lz4 level when compression.type is lz4.").max(17).synonym("compression.lz4.level"),
     D::int(T, "compression.zstd.level", -131072, Some(3), "zstd level when compression.type is zstd.").max(22).synonym("compression.zstd.level"),
-    D::list(T, "cleanup.policy", &["delete", "compact"], &["delete"], "What happens to old segments: delete and/or compact."),
+    D::list(T, "cleanup.policy", &["delete", "compact"], &["delete"], "What happens to old segments: delete (retention) and/or compact (the log cleaner keeps each key's latest record).").synonym("log.cleanup.policy"),
+    D::ratio(T, "min.cleanable.dirty.ratio", "0.5", "The log cleaner takes a compacted log once this share of it is dirty (not yet cleaned).").synonym("log.cleaner.min.cleanable.ratio"),
+    D::long(T, "min.compaction.lag.ms", 0, Some(0), "A record stays uncompacted at least this long.").synonym("log.cleaner.min.compaction.lag.ms"),
+    D::long(T, "max.compaction.lag.ms", 1, Some(L), "A dirty segment older than this is cleaned whatever the dirty ratio (and the active segment rolls by then).").synonym("log.cleaner.max.compaction.lag.ms"),
+    D::long(T, "delete.retention.ms", 0, Some(86400000), "How long a tombstone (and a transaction marker) stays after the cleaner first sees it.").synonym("log.cleaner.delete.retention.ms"),
 ];
 
 /// Real topic configs ksim does not simulate, with what it does instead.
 /// A scenario that sets one is refused, so that no setting is silently ignored.
 #[rustfmt::skip]
 pub(crate) static TOPIC_NOT_SIMULATED: &[(&str, &str)] = &[
-    ("delete.retention.ms", "the log cleaner (compaction) is not simulated yet"),
-    ("min.compaction.lag.ms", "the log cleaner (compaction) is not simulated yet"),
     ("segment.jitter.ms", "segments roll without jitter (Kafka's default, 0)"),
     ("max.message.bytes", "batch sizes are not checked against a limit"),
     ("message.timestamp.type", "records carry their CreateTime"),
@@ -40,6 +42,4 @@ pub(crate) static TOPIC_NOT_SIMULATED: &[(&str, &str)] = &[
 
 /// Values of topic configs that ksim does not simulate: (config, value, what ksim does instead).
 #[rustfmt::skip]
-pub(crate) static TOPIC_VALUES_NOT_SIMULATED: &[(&str, &str, &str)] = &[
-    ("cleanup.policy", "compact", "the log cleaner (compaction) is not simulated yet: only delete is"),
-];
+pub(crate) static TOPIC_VALUES_NOT_SIMULATED: &[(&str, &str, &str)] = &[];

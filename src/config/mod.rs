@@ -126,6 +126,9 @@ pub enum Kind {
     Str,
     /// A comma-separated list of values from a fixed set.
     List(&'static [&'static str]),
+    /// A number from 0 to 1 (Kafka `DOUBLE` with `between(0, 1)`), kept as
+    /// written.
+    Ratio,
 }
 
 impl Kind {
@@ -139,6 +142,7 @@ impl Kind {
             Kind::Enum(values) => format!("one of {}", values.join(", ")),
             Kind::Str => "a string".to_owned(),
             Kind::List(values) => format!("a list of {}", values.join(", ")),
+            Kind::Ratio => "a number from 0 to 1".to_owned(),
         }
     }
 }
@@ -309,6 +313,23 @@ impl ConfigDef {
             scope,
             kind: Kind::Str,
             default,
+            doc,
+            ..NO_DEF
+        }
+    }
+
+    /// A `DOUBLE` config from 0 to 1, with its default as Kafka writes it.
+    pub(crate) const fn ratio(
+        scope: Scope,
+        name: &'static str,
+        default: &'static str,
+        doc: &'static str,
+    ) -> Self {
+        ConfigDef {
+            name,
+            scope,
+            kind: Kind::Ratio,
+            default: DefaultValue::Str(default),
             doc,
             ..NO_DEF
         }

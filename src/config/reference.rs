@@ -44,6 +44,7 @@ fn valid_text(kind: Kind) -> String {
         Kind::Enum(values) => values.join(", "),
         Kind::Str => "a string".to_owned(),
         Kind::List(values) => format!("list of {}", values.join(", ")),
+        Kind::Ratio => "0.0..1.0".to_owned(),
     }
 }
 

@@ -176,6 +176,18 @@ fn parse_kind(def: &ConfigDef, raw: &RawValue) -> Result<ConfigValue, ConfigErro
                 .map(ConfigValue::Int)
                 .map_err(|_| invalid(raw))
         }
+        Kind::Ratio => {
+            let text = match raw {
+                RawValue::Float(s) | RawValue::Str(s) => s.trim().to_owned(),
+                RawValue::Int(v) => v.to_string(),
+                _ => return Err(invalid(raw)),
+            };
+            match text.parse::<f64>() {
+                Ok(v) if (0.0..=1.0).contains(&v) => Ok(ConfigValue::Str(text)),
+                Ok(v) => Err(error(name, format!("{v} is not in 0..1"))),
+                Err(_) => Err(invalid(raw)),
+            }
+        }
         Kind::Bool => match raw {
             RawValue::Bool(v) => Ok(ConfigValue::Bool(*v)),
             RawValue::Str(s) if s.trim().eq_ignore_ascii_case("true") => {
@@ -464,11 +476,9 @@ mod tests {
             set(Scope::Topic, "cleanup.policy", s("delete")),
             Ok(ConfigValue::List(vec!["delete".into()]))
         );
-        // A valid Kafka value that ksim does not simulate is refused, not
-        // taken and ignored.
         assert_eq!(
             set(Scope::Topic, "cleanup.policy", s("delete,compact")),
-            Err(r#"cleanup.policy: "compact" is not simulated by ksim: the log cleaner (compaction) is not simulated yet: only delete is"#.into())
+            Ok(ConfigValue::List(vec!["delete".into(), "compact".into()]))
         );
         assert_eq!(
             set(Scope::Topic, "cleanup.policy", s("delete,compakt")),

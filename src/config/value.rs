@@ -207,6 +207,15 @@ impl KafkaConfigs {
         }
     }
 
+    /// A `DOUBLE` config's value (set or default).
+    pub fn get_f64(&self, name: &str) -> Option<f64> {
+        match self.get(name)? {
+            ConfigValue::Str(v) => v.parse().ok(),
+            ConfigValue::Int(v) => Some(v as f64),
+            _ => None,
+        }
+    }
+
     /// A boolean config's value (set or default).
     pub fn get_bool(&self, name: &str) -> Option<bool> {
         match self.get(name)? {

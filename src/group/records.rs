@@ -90,7 +90,7 @@ pub enum GroupRecord {
 }
 
 impl GroupRecord {
-    /// As a log record (an empty value is a tombstone).
+    /// As a log record (a null value is a tombstone).
     pub fn to_record(&self, timestamp_ms: u64) -> Record {
         let (key, value) = match self {
             GroupRecord::OffsetCommit(group, tp, value) => (
@@ -110,7 +110,7 @@ impl GroupRecord {
         };
         Record {
             key: Some(serde_json::to_vec(&key).expect("keys encode")),
-            value: value.map(|v| v.expect("values encode")).unwrap_or_default(),
+            value: value.map(|v| v.expect("values encode")),
             timestamp_ms,
         }
     }
@@ -118,25 +118,22 @@ impl GroupRecord {
     /// From a log record; None for a record that is not a group record.
     pub fn from_record(record: &Record) -> Option<Self> {
         let key: GroupRecordKey = serde_json::from_slice(record.key.as_deref()?).ok()?;
-        let tombstone = record.value.is_empty();
         Some(match key {
             GroupRecordKey::OffsetCommit {
                 group,
                 topic,
                 partition,
             } => {
-                let value = if tombstone {
-                    None
-                } else {
-                    Some(serde_json::from_slice(&record.value).ok()?)
+                let value = match &record.value {
+                    None => None,
+                    Some(v) => Some(serde_json::from_slice(v).ok()?),
                 };
                 GroupRecord::OffsetCommit(group, TopicPartition::new(&topic, partition), value)
             }
             GroupRecordKey::GroupMetadata { group } => {
-                let value = if tombstone {
-                    None
-                } else {
-                    Some(serde_json::from_slice(&record.value).ok()?)
+                let value = match &record.value {
+                    None => None,
+                    Some(v) => Some(serde_json::from_slice(v).ok()?),
                 };
                 GroupRecord::GroupMetadata(group, value)
             }
@@ -279,7 +276,7 @@ mod tests {
     fn a_record_that_is_not_a_group_record_is_skipped() {
         let other = Record {
             key: Some(b"not json".to_vec()),
-            value: b"x".to_vec(),
+            value: Some(b"x".to_vec()),
             timestamp_ms: 0,
         };
         assert_eq!(GroupRecord::from_record(&other), None);

@@ -208,6 +208,13 @@ pub(super) fn monitor_for(
         topic_of,
         Arc::clone(&topology.topic_table),
     );
+    monitor.compaction = check::compaction::CompactionChecker::new(
+        scenario
+            .topics
+            .iter()
+            .map(|t| (t.name.clone(), super::is_compacted(scenario, t)))
+            .collect(),
+    );
     monitor.broker_ids = topology
         .roles
         .iter()

@@ -55,11 +55,17 @@ pub fn collect(sim: &Sim<ClusterNode>, topology: &Topology, image: &MetadataImag
             let Some(leader) = reg.leader else {
                 continue;
             };
-            let Some((start, hw)) = broker(sim, topology, leader)
+            let Some((start, hw, compacted)) = broker(sim, topology, leader)
                 .map(|b| b.replica_manager())
                 .and_then(|r| r.partition(&tp))
                 .filter(|p| p.is_leader())
-                .map(|p| (p.log.log_start_offset(), p.log.high_watermark()))
+                .map(|p| {
+                    (
+                        p.log.log_start_offset(),
+                        p.log.high_watermark(),
+                        p.log.config().compact,
+                    )
+                })
             else {
                 continue;
             };
@@ -72,9 +78,9 @@ pub fn collect(sim: &Sim<ClusterNode>, topology: &Topology, image: &MetadataImag
                 .filter(|&&r| r != leader)
                 .filter_map(|&r| Some((r, batches(sim, topology, r, &tp, hw)?)))
                 .collect();
-            state
-                .logs
-                .insert(tp, FinalLog::new(leader_batches, start, hw, replicas));
+            let log = FinalLog::new(leader_batches, start, hw, replicas);
+            let log = if compacted { log.compacted() } else { log };
+            state.logs.insert(tp, log);
         }
     }
     state

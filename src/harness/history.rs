@@ -87,6 +87,13 @@ pub enum What {
         /// It hit a broker (so it concerns every partition).
         hit_broker: bool,
     },
+    /// The log cleaner compacted a broker's replica.
+    Cleaned {
+        /// Records it removed.
+        records_removed: u64,
+        /// Where the dirty part starts now.
+        first_dirty_offset: u64,
+    },
 }
 
 /// One entry of the history.
@@ -187,6 +194,18 @@ impl Event {
                     "; the page cache survives a crash"
                 };
                 format!("{fault}: its replica of {part} ended at offset {log_end_offset} (high watermark {high_watermark}){cache}")
+            }
+            What::Cleaned {
+                records_removed,
+                first_dirty_offset,
+            } => {
+                let removed = match offset {
+                    Some(o) if o < *first_dirty_offset => {
+                        format!(" (offset {o} was in the cleaned part)")
+                    }
+                    _ => String::new(),
+                };
+                format!("cleaned {part}: {records_removed} records removed by compaction, clean up to offset {first_dirty_offset}{removed}")
             }
             What::Fenced => "fenced by the controller (session expired)".to_owned(),
             What::Unfenced => "unfenced by the controller".to_owned(),

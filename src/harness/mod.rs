@@ -147,6 +147,9 @@ pub struct Stats {
     pub records_consumed: u64,
     /// Acknowledged records retention removed (below the final log start offsets).
     pub records_removed_by_retention: u64,
+    /// Acknowledged records the log cleaner removed (a later record of
+    /// their key took over).
+    pub records_removed_by_compaction: u64,
     /// Consumer positions `auto.offset.reset` moved after OFFSET_OUT_OF_RANGE.
     pub offset_resets: u64,
     /// Per producer (by index): acknowledgements received in each simulated second.
@@ -276,6 +279,15 @@ fn producer_setup(
     unreachable!("producer {index} is in the topology")
 }
 
+/// Whether `topic`'s effective `cleanup.policy` holds `compact` (its own,
+/// else the brokers' `log.cleanup.policy`).
+fn is_compacted(scenario: &Scenario, topic: &crate::scenario::TopicSpec) -> bool {
+    matches!(
+        topic.config.effective("cleanup.policy", &scenario.cluster.config),
+        Some(crate::config::ConfigValue::List(p)) if p.iter().any(|v| v == "compact")
+    )
+}
+
 /// Whether any producer is transactional, or any pipeline exactly-once
 /// (then `__transaction_state` exists).
 fn has_transactions(scenario: &Scenario) -> bool {
@@ -334,7 +346,16 @@ fn creatable_topics(scenario: &Scenario) -> Vec<CreatableTopic> {
                 .get_i64("offsets.topic.replication.factor")
                 .map_or(OFFSETS_TOPIC_REPLICATION_FACTOR, |n| n.max(1) as u32)
                 .min(scenario.cluster.brokers),
-            configs: vec![("cleanup.policy".to_owned(), "compact".to_owned())],
+            configs: vec![
+                ("cleanup.policy".to_owned(), "compact".to_owned()),
+                (
+                    "segment.bytes".to_owned(),
+                    config
+                        .get_i64("offsets.topic.segment.bytes")
+                        .unwrap_or(104_857_600)
+                        .to_string(),
+                ),
+            ],
         }
     });
     // Kafka creates __transaction_state on the first FindCoordinator of a
@@ -364,6 +385,13 @@ fn creatable_topics(scenario: &Scenario) -> Vec<CreatableTopic> {
             configs: vec![
                 ("cleanup.policy".to_owned(), "compact".to_owned()),
                 ("min.insync.replicas".to_owned(), min_isr.to_string()),
+                (
+                    "segment.bytes".to_owned(),
+                    config
+                        .get_i64("transaction.state.log.segment.bytes")
+                        .unwrap_or(104_857_600)
+                        .to_string(),
+                ),
             ],
         }
     });

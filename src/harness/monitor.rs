@@ -35,6 +35,7 @@ pub(super) struct Monitor {
     pub(super) key_order: check::key_order::KeyOrderChecker,
     /// Whether `key_order` is checked (it keeps per-record state).
     pub(super) key_order_checked: bool,
+    pub(super) compaction: check::compaction::CompactionChecker,
     pub(super) violations: Vec<Violation>,
     pub(super) quorum_history: Vec<(u64, String, QuorumObs)>,
     pub(super) control_events: Vec<(u64, ControlEvent)>,
@@ -93,6 +94,7 @@ impl Monitor {
             txn: check::txn::TxnChecker::default(),
             key_order: check::key_order::KeyOrderChecker::default(),
             key_order_checked: false,
+            compaction: check::compaction::CompactionChecker::default(),
             names,
             topic_of,
             quorum: Default::default(),
@@ -134,6 +136,7 @@ impl Monitor {
                 let topic = self.topic_of[o.node.index()];
                 self.data.producer(o.at, topic, obs);
                 self.txn.producer(o.at, o.node.0, obs);
+                self.compaction.producer(o.at, topic, obs);
                 if let (ProducerObs::Sent(records), true) = (obs, self.key_order_checked) {
                     for r in records {
                         self.key_order.sent(r.id, r.partition, r.key);
@@ -238,6 +241,17 @@ impl Monitor {
                         partition,
                         What::Recovered {
                             log_end_offset: *log_end_offset,
+                        },
+                    ),
+                    BrokerObs::LogCleaned {
+                        partition,
+                        records_removed,
+                        first_dirty_offset,
+                    } => (
+                        partition,
+                        What::Cleaned {
+                            records_removed: *records_removed,
+                            first_dirty_offset: *first_dirty_offset,
                         },
                     ),
                     BrokerObs::HighWatermark {

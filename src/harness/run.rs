@@ -402,6 +402,7 @@ impl Run {
             groups,
             txn,
             key_order,
+            compaction,
             mut history,
             ..
         } = monitor;
@@ -440,6 +441,7 @@ impl Run {
             records_consumed: data.consumed_count,
             records_removed_by_retention: data.removed_earlier()
                 + removed.values().map(|ids| ids.len() as u64).sum::<u64>(),
+            records_removed_by_compaction: data.removed_by_compaction(&end_state),
             offset_resets: group_stats.iter().map(|g| g.offset_resets).sum(),
             acks_per_second: data.acks_per_second.clone(),
             groups: group_stats,
@@ -474,6 +476,11 @@ impl Run {
             },
         );
         let context = |t: u64| faults_after(&executed, t);
+        let compaction_checked =
+            compaction.applies() && selected(scenario, check::compaction::COMPACTION_KEEPS_LATEST);
+        if compaction_checked {
+            violations.extend(compaction.finish(end, &end_state, &context));
+        }
         violations.extend(data.finish(end, &end_state, &context));
         violations.extend(txn.finish(end, &end_state));
         let pipelines = checked_pipelines(scenario);
@@ -541,6 +548,11 @@ impl Run {
             })
             .chain(if key_order_applies(scenario) {
                 &[check::key_order::KEY_ORDER][..]
+            } else {
+                &[]
+            })
+            .chain(if compaction_checked {
+                &[check::compaction::COMPACTION_KEEPS_LATEST][..]
             } else {
                 &[]
             })

@@ -81,7 +81,16 @@ pub fn broker_config(scenario: &Scenario) -> BrokerConfig {
     let configs = &scenario.cluster.config;
     let d = BrokerConfig::default();
     let int = |name: &str, default: u64| unsigned(configs, name, default);
+    let policy = |name: &str| {
+        configs
+            .get_list("log.cleanup.policy")
+            .is_some_and(|p| p.iter().any(|v| v == name))
+    };
     BrokerConfig {
+        log_cleaner_enable: configs
+            .get_bool("log.cleaner.enable")
+            .unwrap_or(d.log_cleaner_enable),
+        log_cleaner_backoff_ms: int("log.cleaner.backoff.ms", d.log_cleaner_backoff_ms),
         replica_lag_time_max_ms: int("replica.lag.time.max.ms", d.replica_lag_time_max_ms),
         replica_fetch_wait_max_ms: int("replica.fetch.wait.max.ms", d.replica_fetch_wait_max_ms),
         replica_fetch_max_bytes: int("replica.fetch.max.bytes", d.replica_fetch_max_bytes as u64)
@@ -125,7 +134,20 @@ pub fn broker_config(scenario: &Scenario) -> BrokerConfig {
                 .get_i64("log.retention.bytes")
                 .unwrap_or(d.log.retention_bytes),
             file_delete_delay_ms: int("log.segment.delete.delay.ms", d.log.file_delete_delay_ms),
-            delete_policy: true,
+            delete_policy: policy("delete"),
+            compact: policy("compact"),
+            min_cleanable_ratio: configs
+                .get_f64("log.cleaner.min.cleanable.ratio")
+                .unwrap_or(d.log.min_cleanable_ratio),
+            min_compaction_lag_ms: int(
+                "log.cleaner.min.compaction.lag.ms",
+                d.log.min_compaction_lag_ms,
+            ),
+            max_compaction_lag_ms: int(
+                "log.cleaner.max.compaction.lag.ms",
+                d.log.max_compaction_lag_ms,
+            ),
+            delete_retention_ms: int("log.cleaner.delete.retention.ms", d.log.delete_retention_ms),
             trust_epoch_checkpoint: false,
             contracts: true,
         },

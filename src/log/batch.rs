@@ -22,7 +22,16 @@
 //!
 //! Each record is Kafka's `DefaultRecord`: length varint, attributes i8,
 //! timestampDelta varlong, offsetDelta varint, key length varint (-1 = null)
-//! and key, value length varint and value, header count varint (always 0).
+//! and key, value length varint (-1 = null: a tombstone) and value, header
+//! count varint (always 0).
+//!
+//! A producer's batch holds offset deltas 0, 1, 2, ...; the log cleaner
+//! (compaction) rewrites a batch with the records it keeps, at their own
+//! offsets, keeping the batch's base and last offsets (so its producer's
+//! last sequence survives), or as an empty batch of the header alone
+//! (Kafka's `MemoryRecords.filterTo`). A batch the cleaner found tombstones
+//! or a transaction marker in carries their delete horizon in its base
+//! timestamp ([`DELETE_HORIZON_FLAG`], KIP-534).
 //!
 //! A [`RecordBatch`] keeps its header's fields and its records section as a
 //! shared [`Blob`]: the producer encodes each record once as it is appended
@@ -61,6 +70,11 @@ pub const MAGIC_V2: i8 = 2;
 pub const TRANSACTIONAL_FLAG: i16 = 0x10;
 /// Batch attribute bit: it holds a control record, not data.
 pub const CONTROL_FLAG: i16 = 0x20;
+/// Batch attribute bit (KIP-534): the base timestamp is the delete
+/// horizon of its tombstones and transaction marker, not a record's.
+pub const DELETE_HORIZON_FLAG: i16 = 0x40;
+/// `baseTimestamp` of an empty batch (Kafka's `RecordBatch.NO_TIMESTAMP`).
+pub const NO_TIMESTAMP: u64 = u64::MAX;
 /// Batch attribute bits of the codec ([`CompressionType::id`]).
 pub const COMPRESSION_CODEC_MASK: i16 = 0x07;
 /// `baseOffset` + `batchLength`: the bytes before the length-counted part.
@@ -78,8 +92,8 @@ const ATTRIBUTES_OFFSET: usize = 21;
 pub struct Record {
     /// The key (None: a null key).
     pub key: Option<Vec<u8>>,
-    /// The value.
-    pub value: Vec<u8>,
+    /// The value (None: a null value, a tombstone).
+    pub value: Option<Vec<u8>>,
     /// CreateTime, milliseconds.
     pub timestamp_ms: u64,
 }
@@ -93,8 +107,8 @@ pub struct RecordView<'a> {
     pub timestamp_ms: u64,
     /// The key (None: a null key).
     pub key: Option<&'a [u8]>,
-    /// The value.
-    pub value: &'a [u8],
+    /// The value (None: a null value, a tombstone).
+    pub value: Option<&'a [u8]>,
 }
 
 impl RecordView<'_> {
@@ -102,7 +116,7 @@ impl RecordView<'_> {
     pub fn to_record(&self) -> Record {
         Record {
             key: self.key.map(<[u8]>::to_vec),
-            value: self.value.to_vec(),
+            value: self.value.map(<[u8]>::to_vec),
             timestamp_ms: self.timestamp_ms,
         }
     }
@@ -114,6 +128,8 @@ impl RecordView<'_> {
 pub struct BatchBuilder {
     records: Vec<u8>,
     count: u32,
+    /// The newest record's offset delta.
+    last_offset_delta: u32,
     base_timestamp: Option<u64>,
     max_timestamp: u64,
     /// The codec its batch is built with.
@@ -168,7 +184,7 @@ impl BatchBuilder {
         let base = self.base_timestamp.unwrap_or(timestamp_ms);
         let body = record_body_len(
             key,
-            value,
+            Some(value),
             timestamp_ms.wrapping_sub(base) as i64,
             self.count as i32,
         );
@@ -177,14 +193,38 @@ impl BatchBuilder {
 
     /// Appends a record; returns the bytes it took.
     pub fn append(&mut self, key: Option<&[u8]>, value: &[u8], timestamp_ms: u64) -> usize {
+        self.append_record(key, Some(value), timestamp_ms)
+    }
+
+    /// Appends a record whose value may be null (a tombstone); returns the
+    /// bytes it took.
+    pub fn append_record(
+        &mut self,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        timestamp_ms: u64,
+    ) -> usize {
+        let delta = self.count;
+        self.append_at(delta, key, value, timestamp_ms)
+    }
+
+    /// Appends a record at `offset_delta` (at or past every earlier one's:
+    /// the cleaner keeps each record's offset); returns the bytes it took.
+    fn append_at(
+        &mut self,
+        offset_delta: u32,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        timestamp_ms: u64,
+    ) -> usize {
         let base = *self.base_timestamp.get_or_insert(timestamp_ms);
         let delta = timestamp_ms.wrapping_sub(base) as i64;
         let start = self.records.len();
-        let body = record_body_len(key, value, delta, self.count as i32);
+        let body = record_body_len(key, value, delta, offset_delta as i32);
         put_varint(&mut self.records, body as i32);
         self.records.push(0); // record attributes
         put_varlong(&mut self.records, delta);
-        put_varint(&mut self.records, self.count as i32);
+        put_varint(&mut self.records, offset_delta as i32);
         match key {
             Some(k) => {
                 put_varint(&mut self.records, k.len() as i32);
@@ -192,10 +232,16 @@ impl BatchBuilder {
             }
             None => put_varint(&mut self.records, -1),
         }
-        put_varint(&mut self.records, value.len() as i32);
-        self.records.extend_from_slice(value);
+        match value {
+            Some(v) => {
+                put_varint(&mut self.records, v.len() as i32);
+                self.records.extend_from_slice(v);
+            }
+            None => put_varint(&mut self.records, -1),
+        }
         put_varint(&mut self.records, 0); // headers
         self.count += 1;
+        self.last_offset_delta = offset_delta;
         self.max_timestamp = self.max_timestamp.max(timestamp_ms);
         self.records.len() - start
     }
@@ -242,7 +288,8 @@ impl BatchBuilder {
             producer_id,
             producer_epoch,
             base_sequence,
-            last_offset_delta: self.count - 1,
+            last_offset_delta: self.last_offset_delta,
+            count: self.count,
             base_timestamp: self.base_timestamp.unwrap_or(0),
             max_timestamp: self.max_timestamp,
             crc: 0,
@@ -258,14 +305,15 @@ impl BatchBuilder {
     }
 }
 
-/// A v2 record batch: records with consecutive offsets from `base_offset`.
+/// A v2 record batch: records from `base_offset` to its last offset (every
+/// offset between, unless the log cleaner removed some).
 pub struct RecordBatch {
     /// Offset of the first record.
     pub base_offset: u64,
     /// Epoch of the leader that appended it (-1 = none).
     pub partition_leader_epoch: i32,
-    /// The codec ([`COMPRESSION_CODEC_MASK`]), [`TRANSACTIONAL_FLAG`] and
-    /// [`CONTROL_FLAG`] (no other bit is modelled).
+    /// The codec ([`COMPRESSION_CODEC_MASK`]), [`TRANSACTIONAL_FLAG`],
+    /// [`CONTROL_FLAG`] and [`DELETE_HORIZON_FLAG`] (no other bit is modelled).
     attributes: i16,
     /// Idempotent producer id (-1 = none, [`NO_PRODUCER_ID`]).
     pub producer_id: i64,
@@ -274,6 +322,9 @@ pub struct RecordBatch {
     /// Sequence of the first record (-1 = none, [`NO_SEQUENCE`]).
     pub base_sequence: i32,
     last_offset_delta: u32,
+    /// Records it holds (`recordCount`): `last_offset_delta + 1` unless
+    /// the cleaner removed some.
+    count: u32,
     base_timestamp: u64,
     max_timestamp: u64,
     crc: u32,
@@ -297,6 +348,7 @@ impl Clone for RecordBatch {
             producer_epoch: self.producer_epoch,
             base_sequence: self.base_sequence,
             last_offset_delta: self.last_offset_delta,
+            count: self.count,
             base_timestamp: self.base_timestamp,
             max_timestamp: self.max_timestamp,
             crc: self.crc,
@@ -364,7 +416,7 @@ impl RecordBatch {
     ) -> Self {
         let mut builder = BatchBuilder::new();
         for r in records {
-            builder.append(r.key.as_deref(), &r.value, r.timestamp_ms);
+            builder.append_record(r.key.as_deref(), r.value.as_deref(), r.timestamp_ms);
         }
         let mut batch = builder.build(producer_id, producer_epoch, base_sequence);
         batch.base_offset = base_offset;
@@ -379,7 +431,7 @@ impl RecordBatch {
     pub fn transactional_of(producer_id: i64, producer_epoch: i16, records: &[Record]) -> Self {
         let mut builder = BatchBuilder::new();
         for r in records {
-            builder.append(r.key.as_deref(), &r.value, r.timestamp_ms);
+            builder.append_record(r.key.as_deref(), r.value.as_deref(), r.timestamp_ms);
         }
         builder.build_transactional(producer_id, producer_epoch, NO_SEQUENCE)
     }
@@ -420,7 +472,7 @@ impl RecordBatch {
         }
         let mut marker = None;
         self.for_each_record(|r| {
-            marker = marker.or_else(|| EndTransactionMarker::parse(r.key?, r.value));
+            marker = marker.or_else(|| EndTransactionMarker::parse(r.key?, r.value?));
         });
         marker
     }
@@ -485,7 +537,7 @@ impl RecordBatch {
         h[22..30].copy_from_slice(&self.producer_id.to_be_bytes());
         h[30..32].copy_from_slice(&self.producer_epoch.to_be_bytes());
         h[32..36].copy_from_slice(&self.base_sequence.to_be_bytes());
-        h[36..40].copy_from_slice(&(self.record_count() as i32).to_be_bytes());
+        h[36..40].copy_from_slice(&(self.count as i32).to_be_bytes());
         h
     }
 
@@ -544,9 +596,74 @@ impl RecordBatch {
         self.last_offset() + 1
     }
 
-    /// Number of records.
+    /// Number of records (`recordCount`): one per offset it covers unless
+    /// the cleaner removed some; 0 for an empty batch it kept for its
+    /// producer's sequence.
     pub fn record_count(&self) -> u64 {
-        u64::from(self.last_offset_delta) + 1
+        u64::from(self.count)
+    }
+
+    /// The delete horizon of its tombstones and transaction marker, set by
+    /// the cleaner (Kafka's `deleteHorizonMs`, KIP-534).
+    pub fn delete_horizon_ms(&self) -> Option<u64> {
+        (self.attributes & DELETE_HORIZON_FLAG != 0).then_some(self.base_timestamp)
+    }
+
+    /// Whether some offset it covers holds no record (the cleaner removed it).
+    pub fn is_compacted(&self) -> bool {
+        self.count != self.last_offset_delta + 1
+    }
+
+    /// The batch of the records the cleaner keeps of it (Kafka's
+    /// `buildRetainedRecordsInto`): the same base offset, last offset,
+    /// producer fields, flags and codec (at its default level), the kept
+    /// records at their own offsets; with `delete_horizon_ms`, that in
+    /// place of the base timestamp. `keep` holds at least one record.
+    pub fn retained(&self, keep: &[RecordView<'_>], delete_horizon_ms: Option<u64>) -> Self {
+        assert!(!keep.is_empty(), "a retained batch keeps a record");
+        let kind = self.compression_type();
+        let mut builder = BatchBuilder::new().compressed(Compression {
+            kind,
+            level: kind.default_level(),
+        });
+        builder.base_timestamp = delete_horizon_ms;
+        for r in keep {
+            builder.append_at(r.offset_delta, r.key, r.value, r.timestamp_ms);
+        }
+        builder.last_offset_delta = self.last_offset_delta;
+        let flags = self.attributes & (TRANSACTIONAL_FLAG | CONTROL_FLAG);
+        let horizon = if delete_horizon_ms.is_some() {
+            DELETE_HORIZON_FLAG
+        } else {
+            0
+        };
+        let mut batch = builder.build_with(
+            flags | horizon,
+            self.producer_id,
+            self.producer_epoch,
+            self.base_sequence,
+        );
+        batch.base_offset = self.base_offset;
+        batch.partition_leader_epoch = self.partition_leader_epoch;
+        batch
+    }
+
+    /// Its header alone, holding no record (Kafka's `writeEmptyHeader`): what
+    /// the cleaner keeps of the last batch of a producer still active, for
+    /// its sequence and epoch. Uncompressed, base timestamp
+    /// [`NO_TIMESTAMP`], the same offsets, producer fields, transactional
+    /// and control flags and largest timestamp.
+    pub fn emptied(&self) -> Self {
+        let mut batch = Self {
+            attributes: self.attributes & (TRANSACTIONAL_FLAG | CONTROL_FLAG),
+            count: 0,
+            base_timestamp: NO_TIMESTAMP,
+            records: Blob::empty(),
+            wire: None,
+            ..self.clone()
+        };
+        batch.crc = batch.compute_crc(&[]);
+        batch
     }
 
     /// Sequence of the last record: `base_sequence + count - 1`, wrapping past
@@ -583,13 +700,8 @@ impl RecordBatch {
         // them without checking again.
         let bytes = self.records.bytes();
         let mut pos = 0;
-        for i in 0..self.record_count() as u32 {
-            f(read_checked_record(
-                &bytes,
-                &mut pos,
-                self.base_timestamp,
-                i,
-            ));
+        for _ in 0..self.count {
+            f(read_checked_record(&bytes, &mut pos, self.base_timestamp));
         }
     }
 
@@ -741,19 +853,18 @@ pub fn increment_sequence(sequence: i32, increment: i32) -> i32 {
 /// Length of a record after its length varint.
 fn record_body_len(
     key: Option<&[u8]>,
-    value: &[u8],
+    value: Option<&[u8]>,
     timestamp_delta: i64,
     offset_delta: i32,
 ) -> usize {
-    let key = match key {
-        Some(k) => varint_len(k.len() as i32) + k.len(),
+    let field = |bytes: Option<&[u8]>| match bytes {
+        Some(b) => varint_len(b.len() as i32) + b.len(),
         None => varint_len(-1),
     };
     1 + varlong_len(timestamp_delta)
         + varint_len(offset_delta)
-        + key
-        + varint_len(value.len() as i32)
-        + value.len()
+        + field(key)
+        + field(value)
         + varint_len(0)
 }
 
@@ -773,12 +884,26 @@ fn decode_checked(batch: &[u8], base_offset: i64, crc: u32) -> Option<RecordBatc
     let count = r.i32()?;
     let modelled = [0, TRANSACTIONAL_FLAG, TRANSACTIONAL_FLAG | CONTROL_FLAG];
     let codec = CompressionType::from_id(attributes & COMPRESSION_CODEC_MASK)?;
+    let flags = attributes & !(COMPRESSION_CODEC_MASK | DELETE_HORIZON_FLAG);
+    let horizon = attributes & DELETE_HORIZON_FLAG != 0;
     if base_offset < 0
-        || !modelled.contains(&(attributes & !COMPRESSION_CODEC_MASK))
-        || count < 1
-        || last_offset_delta != count - 1
+        || !modelled.contains(&flags)
+        || count < 0
+        || last_offset_delta < 0
+        || count > last_offset_delta.saturating_add(1)
     {
         return None;
+    }
+    if count == 0 {
+        // An empty batch, as the cleaner writes one (`writeEmptyHeader`):
+        // uncompressed, no base timestamp, no delete horizon.
+        if codec != CompressionType::None
+            || horizon
+            || base_ts != NO_TIMESTAMP
+            || batch.len() != RECORD_BATCH_OVERHEAD
+        {
+            return None;
+        }
     }
     let section = &batch[RECORD_BATCH_OVERHEAD..];
     let (decompressed, wire) = match codec {
@@ -792,19 +917,36 @@ fn decode_checked(batch: &[u8], base_offset: i64, crc: u32) -> Option<RecordBatc
     let mut rr = Reader::new(records);
     let mut seen_max = 0;
     let mut first_ts = None;
-    for i in 0..count {
-        let record = read_record(&mut rr, base_ts, i)?;
+    // Offset deltas rise and end at or below the last one (the cleaner
+    // leaves out records, never reorders them).
+    let mut next_delta = 0;
+    for _ in 0..count {
+        let record = read_record(&mut rr, base_ts, next_delta, last_offset_delta)?;
+        next_delta = (record.offset_delta as i32).saturating_add(1);
         seen_max = u64::max(seen_max, record.timestamp_ms);
         first_ts.get_or_insert(record.timestamp_ms);
     }
-    if rr.remaining() != 0 || seen_max != max_ts || first_ts != Some(base_ts) {
+    // The base timestamp is the first record's (Kafka's builder), or the
+    // delete horizon the cleaner set.
+    let base_ok = horizon || count == 0 || first_ts == Some(base_ts);
+    if rr.remaining() != 0 || (count > 0 && seen_max != max_ts) || !base_ok {
         return None;
     }
-    if attributes & CONTROL_FLAG != 0 {
-        // The only control batch modelled: one end transaction marker.
+    if count > 0 && i64::from(count) != i64::from(last_offset_delta) + 1 && !compactable(attributes)
+    {
+        return None;
+    }
+    if attributes & CONTROL_FLAG != 0 && count > 0 {
+        // The only control batch modelled: one end transaction marker (or
+        // none, once the cleaner emptied it).
         let mut rr = Reader::new(records);
-        let marker = read_record(&mut rr, base_ts, 0)?;
-        if count != 1 || EndTransactionMarker::parse(marker.key?, marker.value).is_none() {
+        let marker = read_record(&mut rr, base_ts, 0, last_offset_delta)?;
+        let parsed = marker.key.zip(marker.value);
+        if count != 1
+            || parsed
+                .and_then(|(k, v)| EndTransactionMarker::parse(k, v))
+                .is_none()
+        {
             return None;
         }
     }
@@ -816,6 +958,7 @@ fn decode_checked(batch: &[u8], base_offset: i64, crc: u32) -> Option<RecordBatc
         producer_epoch,
         base_sequence,
         last_offset_delta: last_offset_delta as u32,
+        count: count as u32,
         base_timestamp: base_ts,
         max_timestamp: max_ts,
         crc,
@@ -847,41 +990,48 @@ fn checked_zigzag(bytes: &[u8], pos: &mut usize) -> i64 {
     ((raw >> 1) as i64) ^ -((raw & 1) as i64)
 }
 
-/// Record `index` at `*pos` of a records section already checked by
+/// The record at `*pos` of a records section already checked by
 /// [`read_record`]; moves `*pos` past it.
-fn read_checked_record<'a>(
-    bytes: &'a [u8],
-    pos: &mut usize,
-    base_ts: u64,
-    index: u32,
-) -> RecordView<'a> {
+fn read_checked_record<'a>(bytes: &'a [u8], pos: &mut usize, base_ts: u64) -> RecordView<'a> {
     let len = checked_zigzag(bytes, pos) as usize;
     let end = *pos + len;
     *pos += 1; // attributes
     let delta = checked_zigzag(bytes, pos);
-    checked_zigzag(bytes, pos); // offset delta: `index`
-    let key = match checked_zigzag(bytes, pos) {
+    let offset_delta = checked_zigzag(bytes, pos) as u32;
+    let field = |pos: &mut usize| match checked_zigzag(bytes, pos) {
         -1 => None,
         n => {
-            let key = &bytes[*pos..*pos + n as usize];
+            let field = &bytes[*pos..*pos + n as usize];
             *pos += n as usize;
-            Some(key)
+            Some(field)
         }
     };
-    let value_len = checked_zigzag(bytes, pos) as usize;
-    let value = &bytes[*pos..*pos + value_len];
+    let key = field(pos);
+    let value = field(pos);
     *pos = end;
     RecordView {
-        offset_delta: index,
+        offset_delta,
         timestamp_ms: base_ts.wrapping_add(delta as u64),
         key,
         value,
     }
 }
 
-/// Reads record `index` (its length varint first); None unless it is
-/// exactly a canonical `DefaultRecord` with offset delta `index`.
-fn read_record<'a>(r: &mut Reader<'a>, base_ts: u64, index: i32) -> Option<RecordView<'a>> {
+/// Whether a batch with these attributes may hold fewer records than
+/// offsets: any but a control batch (whose one marker the cleaner keeps
+/// whole or removes with the batch's records).
+fn compactable(attributes: i16) -> bool {
+    attributes & CONTROL_FLAG == 0
+}
+
+/// Reads a record (its length varint first) whose offset delta lies in
+/// `from..=last`; None unless it is exactly a canonical `DefaultRecord`.
+fn read_record<'a>(
+    r: &mut Reader<'a>,
+    base_ts: u64,
+    from: i32,
+    last: i32,
+) -> Option<RecordView<'a>> {
     let at = r.position();
     let len = r.varint()?;
     if r.position() - at != varint_len(len) {
@@ -894,15 +1044,18 @@ fn read_record<'a>(r: &mut Reader<'a>, base_ts: u64, index: i32) -> Option<Recor
     }
     let delta = r.varlong()?;
     let timestamp_ms = base_ts.wrapping_add(delta as u64);
-    if r.varint()? != index {
+    let index = r.varint()?;
+    if index < from || index > last {
         return None;
     }
     let key = match r.varint()? {
         -1 => None,
         n => Some(r.take(usize::try_from(n).ok()?)?),
     };
-    let value_len = usize::try_from(r.varint()?).ok()?;
-    let value = r.take(value_len)?;
+    let value = match r.varint()? {
+        -1 => None,
+        n => Some(r.take(usize::try_from(n).ok()?)?),
+    };
     if r.varint()? != 0 || r.position() - start != len {
         return None;
     }

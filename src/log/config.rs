@@ -74,7 +74,7 @@ impl LogCompression {
 }
 
 /// Kafka's log configs that shape the on-disk log.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LogConfig {
     /// `log.segment.bytes` (`segment.bytes`): roll a new segment when the
     /// active one would grow past this. Default 1 GiB.
@@ -106,6 +106,23 @@ pub struct LogConfig {
     /// `cleanup.policy` holds `delete`: time and size retention apply (the
     /// default). Segments below the log start offset go either way.
     pub delete_policy: bool,
+    /// `cleanup.policy` holds `compact`: the log cleaner compacts the log
+    /// (see [`super::cleaner`]), and it may hold offset gaps.
+    pub compact: bool,
+    /// `log.cleaner.min.cleanable.ratio` (`min.cleanable.dirty.ratio`): the
+    /// dirty share of the log above which the cleaner takes it. Default 0.5.
+    pub min_cleanable_ratio: f64,
+    /// `log.cleaner.min.compaction.lag.ms` (`min.compaction.lag.ms`): a
+    /// record stays uncompacted at least this long. Default 0.
+    pub min_compaction_lag_ms: u64,
+    /// `log.cleaner.max.compaction.lag.ms` (`max.compaction.lag.ms`): a
+    /// record is compacted within about this long (and the active segment
+    /// rolls by it). Default Long.MAX_VALUE.
+    pub max_compaction_lag_ms: u64,
+    /// `log.cleaner.delete.retention.ms` (`delete.retention.ms`): how long
+    /// a tombstone (and a transaction marker) stays after the cleaner first
+    /// saw it. Default 86400000 (1 day).
+    pub delete_retention_ms: u64,
     /// Test-only mutation: recovery trusts the leader-epoch checkpoint even
     /// where the batches on disk contradict it.
     pub trust_epoch_checkpoint: bool,
@@ -119,7 +136,9 @@ impl LogConfig {
     /// The config of a topic's logs: these (the broker's) under the topic's
     /// overrides (`segment.bytes`, `segment.ms`, `flush.messages`,
     /// `flush.ms`, `retention.ms`, `retention.bytes`,
-    /// `file.delete.delay.ms`, `cleanup.policy`, `compression.type`,
+    /// `file.delete.delay.ms`, `cleanup.policy`, `min.cleanable.dirty.ratio`,
+    /// `min.compaction.lag.ms`, `max.compaction.lag.ms`,
+    /// `delete.retention.ms`, `compression.type`,
     /// `compression.*.level`), as Kafka's `LogConfig` merges a topic's
     /// configs over the broker defaults.
     pub fn with_overrides(self, get: impl Fn(&str) -> Option<String>) -> Self {
@@ -133,9 +152,12 @@ impl LogConfig {
                 .and_then(|v| v.parse::<i64>().ok())
                 .unwrap_or(current)
         };
-        let delete_policy = get("cleanup.policy").map_or(self.delete_policy, |v| {
-            v.split(',').any(|p| p.trim() == "delete")
-        });
+        let policy = |name: &str, current: bool| {
+            get("cleanup.policy").map_or(current, |v| v.split(',').any(|p| p.trim() == name))
+        };
+        let ratio = get("min.cleanable.dirty.ratio")
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(self.min_cleanable_ratio);
         Self {
             segment_bytes: number("segment.bytes", self.segment_bytes),
             segment_ms: number("segment.ms", self.segment_ms),
@@ -144,9 +166,27 @@ impl LogConfig {
             retention_ms: signed("retention.ms", self.retention_ms),
             retention_bytes: signed("retention.bytes", self.retention_bytes),
             file_delete_delay_ms: number("file.delete.delay.ms", self.file_delete_delay_ms),
-            delete_policy,
+            delete_policy: policy("delete", self.delete_policy),
+            compact: policy("compact", self.compact),
+            min_cleanable_ratio: ratio,
+            min_compaction_lag_ms: number("min.compaction.lag.ms", self.min_compaction_lag_ms),
+            max_compaction_lag_ms: number("max.compaction.lag.ms", self.max_compaction_lag_ms),
+            delete_retention_ms: number("delete.retention.ms", self.delete_retention_ms),
             compression: self.compression.with_overrides(&get),
             ..self
+        }
+    }
+}
+
+impl LogConfig {
+    /// The age at which the active segment rolls (Kafka's
+    /// `LogConfig.maxSegmentMs`): `segment.ms`, or `max.compaction.lag.ms`
+    /// when that is sooner on a compacted log.
+    pub fn max_segment_ms(&self) -> u64 {
+        if self.compact && self.max_compaction_lag_ms > 0 {
+            self.segment_ms.min(self.max_compaction_lag_ms)
+        } else {
+            self.segment_ms
         }
     }
 }
@@ -163,6 +203,11 @@ impl Default for LogConfig {
             retention_bytes: -1,
             file_delete_delay_ms: 60_000,
             delete_policy: true,
+            compact: false,
+            min_cleanable_ratio: 0.5,
+            min_compaction_lag_ms: 0,
+            max_compaction_lag_ms: i64::MAX as u64,
+            delete_retention_ms: 86_400_000,
             trust_epoch_checkpoint: false,
             contracts: true,
         }

@@ -41,6 +41,7 @@
 
 mod batch;
 mod checkpoint_file;
+mod cleaner;
 mod codec;
 mod compression;
 mod config;
@@ -62,11 +63,12 @@ mod tests_retention;
 pub use ::crc32c::crc32c;
 pub use batch::{
     increment_sequence, BatchBuilder, BatchError, ControlRecordType, EndTransactionMarker, Record,
-    RecordBatch, RecordView, COMPRESSION_CODEC_MASK, CONTROL_FLAG, LOG_OVERHEAD, MAGIC_V2,
-    NO_PARTITION_LEADER_EPOCH, NO_PRODUCER_EPOCH, NO_PRODUCER_ID, NO_SEQUENCE,
-    RECORD_BATCH_OVERHEAD, TRANSACTIONAL_FLAG,
+    RecordBatch, RecordView, COMPRESSION_CODEC_MASK, CONTROL_FLAG, DELETE_HORIZON_FLAG,
+    LOG_OVERHEAD, MAGIC_V2, NO_PARTITION_LEADER_EPOCH, NO_PRODUCER_EPOCH, NO_PRODUCER_ID,
+    NO_SEQUENCE, NO_TIMESTAMP, RECORD_BATCH_OVERHEAD, TRANSACTIONAL_FLAG,
 };
 pub use checkpoint_file::leader_epoch_checkpoint_file;
+pub use cleaner::{AbortedRange, CleanOutcome, LastRecord, LogToClean};
 pub use compression::{decompress, Compression, CompressionType};
 pub use config::{LogCompression, LogConfig};
 pub use leader_epoch::{EpochEntry, LeaderEpochFileCache, UNDEFINED_EPOCH};
@@ -74,3 +76,7 @@ pub use recovery::{RecoveryReport, RecoveryStop};
 pub use retention::{deleted_file_name, DeletionReason, RetentionOutcome};
 pub use segment::{parse_segment_file_name, segment_file_name, LogSegment, ScanStop};
 pub use unified_log::{AppendError, UnifiedLog};
+#[cfg(test)]
+mod tests_cleaned_batches;
+#[cfg(test)]
+mod tests_cleaner;

@@ -9,13 +9,22 @@
 //! from the recovery point on (trusting fsynced ones), every segment is
 //! read, as the in-memory log needs all batches; a cut below the recovery
 //! point is flagged in the report.
+//!
+//! A compacted log may hold offset gaps (the cleaner removes whole
+//! batches), so there only a batch or segment starting *below* the offset
+//! reached ends the log. A cleaning cut short by a crash is finished or
+//! undone as Kafka's `LogLoader` does: a `.cleaned` file is removed, and a
+//! `.swap` file replaces every segment whose base offset lies in its range,
+//! then takes its `.log` name.
 
 use std::collections::BTreeMap;
 
 use super::checkpoint_file::{leader_epoch_checkpoint_file, tmp_file, write_atomically};
 use super::config::LogConfig;
 use super::leader_epoch::LeaderEpochFileCache;
-use super::segment::{count_decodable_batches, parse_segment_file_name, LogSegment, ScanStop};
+use super::segment::{
+    count_decodable_batches, parse_segment_file_name, parse_swap_file_name, LogSegment, ScanStop,
+};
 use super::unified_log::UnifiedLog;
 use sim::Blob;
 
@@ -84,20 +93,53 @@ impl UnifiedLog {
         let checkpoint_path = leader_epoch_checkpoint_file(dir);
         let checkpoint_tmp = tmp_file(&checkpoint_path);
         let mut segment_files: BTreeMap<u64, (&str, &[u8])> = BTreeMap::new();
+        let mut swaps: Vec<(u64, &str, &[u8])> = Vec::new();
         let mut checkpoint: Option<&[u8]> = None;
         for (name, bytes) in files {
             if let Some(base) = parse_segment_file_name(dir, name) {
                 segment_files.insert(base, (name, bytes));
+            } else if let Some(base) = parse_swap_file_name(dir, name) {
+                swaps.push((base, name, bytes));
             } else if *name == checkpoint_path {
                 checkpoint = Some(bytes);
-            } else if *name == checkpoint_tmp || name.ends_with(".deleted") {
-                // A checkpoint's temp file, or a segment retention deleted
-                // whose file was not removed yet (Kafka's LogLoader removes
-                // both at startup).
+            } else if *name == checkpoint_tmp
+                || name.ends_with(".deleted")
+                || name.ends_with(".cleaned")
+            {
+                // A checkpoint's temp file, a segment retention or the
+                // cleaner deleted whose file was not removed yet, or a
+                // cleaning that had not reached its swap (Kafka's LogLoader
+                // removes them all at startup).
                 out.push(Effect::Remove {
                     file: name.clone().into(),
                 });
             }
+        }
+        // A swap file replaces the segments it covers, then takes the
+        // segment name of its base offset.
+        let segment_names: BTreeMap<u64, String> = swaps
+            .iter()
+            .map(|&(base, _, _)| (base, super::segment::segment_file_name(dir, base)))
+            .collect();
+        for (base, name, bytes) in swaps {
+            let (swapped, _) = LogSegment::load(dir, base, bytes, true);
+            let end = swapped.next_offset().max(base + 1);
+            let covered: Vec<u64> = segment_files.range(base..end).map(|(&b, _)| b).collect();
+            for b in covered {
+                if let Some((old, _)) = segment_files.remove(&b) {
+                    if b != base {
+                        out.push(Effect::Remove {
+                            file: old.to_owned().into(),
+                        });
+                    }
+                }
+            }
+            let target = &segment_names[&base];
+            out.push(Effect::Rename {
+                from: name.to_owned().into(),
+                to: target.clone().into(),
+            });
+            segment_files.insert(base, (target.as_str(), bytes));
         }
 
         let mut report = RecoveryReport::default();
@@ -109,7 +151,8 @@ impl UnifiedLog {
                 remove_segment(name, bytes, &mut report, out);
                 continue;
             }
-            if base != expected {
+            let follows = base == expected || (config.compact && base > expected);
+            if !follows {
                 report.stop = Some(RecoveryStop {
                     file: name.to_owned(),
                     position: 0,
@@ -123,7 +166,7 @@ impl UnifiedLog {
                 remove_segment(name, bytes, &mut report, out);
                 continue;
             }
-            let (segment, stop) = LogSegment::load(dir, base, bytes);
+            let (segment, stop) = LogSegment::load(dir, base, bytes, config.compact);
             expected = segment.next_offset();
             if let Some(reason) = stop {
                 let valid = segment.size();
@@ -166,13 +209,19 @@ impl UnifiedLog {
         // an older epoch's (a truncation and the appends after it were lost).
         // Such entries, and every later one, are dropped and rebuilt from the
         // batches, or the replica would keep a record its leader never had.
+        // In a compacted log the batch an epoch started with may be gone:
+        // there only an older epoch at or past its start contradicts it.
         let disagrees = epoch_cache.entries().iter().find(|e| {
             segments
                 .iter()
                 .flat_map(|s| s.batches())
                 .find(|b| b.next_offset() > e.start_offset)
                 .is_some_and(|b| {
-                    b.base_offset != e.start_offset || b.partition_leader_epoch != e.epoch
+                    if config.compact {
+                        b.partition_leader_epoch < e.epoch
+                    } else {
+                        b.base_offset != e.start_offset || b.partition_leader_epoch != e.epoch
+                    }
                 })
         });
         if let (false, Some(first_bad)) = (

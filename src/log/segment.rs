@@ -17,11 +17,32 @@ pub fn segment_file_name(dir: &str, base_offset: u64) -> String {
     format!("{dir}/{base_offset:020}.log")
 }
 
+/// The name a cleaned segment is written under before it is swapped in
+/// (Kafka's `CleanedFileSuffix`).
+pub fn cleaned_file_name(segment_file: &str) -> String {
+    format!("{segment_file}.cleaned")
+}
+
+/// The name a cleaned segment takes while it replaces the old ones (Kafka's
+/// `SwapFileSuffix`).
+pub fn swap_file_name(segment_file: &str) -> String {
+    format!("{segment_file}.swap")
+}
+
 /// The base offset of a segment file of `dir`, or None when `file` is not
 /// one (wrong directory, suffix, or not exactly 20 digits).
 pub fn parse_segment_file_name(dir: &str, file: &str) -> Option<u64> {
+    parse_with_suffix(dir, file, ".log")
+}
+
+/// The base offset of a swap file of `dir` (`BASE.log.swap`), or None.
+pub fn parse_swap_file_name(dir: &str, file: &str) -> Option<u64> {
+    parse_with_suffix(dir, file, ".log.swap")
+}
+
+fn parse_with_suffix(dir: &str, file: &str, suffix: &str) -> Option<u64> {
     let name = file.strip_prefix(dir)?.strip_prefix('/')?;
-    let digits = name.strip_suffix(".log")?;
+    let digits = name.strip_suffix(suffix)?;
     if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -35,7 +56,8 @@ pub enum ScanStop {
     Torn,
     /// A batch fails its length, magic, CRC or content checks.
     Corrupt,
-    /// A valid batch does not start where the previous one ended.
+    /// A valid batch does not start where the previous one ended (in a
+    /// compacted log: starts below it).
     Gap {
         /// The offset the log continues at.
         expected: u64,
@@ -80,8 +102,14 @@ impl LogSegment {
     /// from the start while they decode and continue the offsets from
     /// `base_offset`. Returns the segment holding the valid prefix, and why
     /// reading stopped early, if it did (the caller cuts the file to
-    /// [`LogSegment::size`]).
-    pub(crate) fn load(dir: &str, base_offset: u64, bytes: &[u8]) -> (Self, Option<ScanStop>) {
+    /// [`LogSegment::size`]). With `gaps` (a compacted log, whose cleaner
+    /// removes whole batches), a batch may start past the previous one's end.
+    pub(crate) fn load(
+        dir: &str,
+        base_offset: u64,
+        bytes: &[u8],
+        gaps: bool,
+    ) -> (Self, Option<ScanStop>) {
         let mut segment = Self::new(dir, base_offset);
         let mut pos = 0usize;
         while pos < bytes.len() {
@@ -91,7 +119,8 @@ impl LogSegment {
                 Err(BatchError::Corrupt) => return (segment, Some(ScanStop::Corrupt)),
             };
             let expected = segment.next_offset();
-            if batch.base_offset != expected {
+            let follows = batch.base_offset == expected || (gaps && batch.base_offset > expected);
+            if !follows {
                 let found = batch.base_offset;
                 return (segment, Some(ScanStop::Gap { expected, found }));
             }
@@ -173,6 +202,13 @@ impl LogSegment {
             return 0;
         }
         self.position(index + 1) - self.positions[index]
+    }
+
+    /// Adds a batch the cleaner kept to a cleaned segment (written to disk
+    /// by the cleaner as a whole).
+    pub(crate) fn push_cleaned(&mut self, batch: Arc<RecordBatch>) {
+        let size = batch.size_in_bytes() as u64;
+        self.push(batch, size);
     }
 
     fn push(&mut self, batch: Arc<RecordBatch>, size: u64) {

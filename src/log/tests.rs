@@ -106,7 +106,7 @@ impl Disk {
 fn rec(i: u64) -> Record {
     Record {
         key: (!i.is_multiple_of(3)).then(|| format!("k{i}").into_bytes()),
-        value: format!("value-{i}").into_bytes(),
+        value: Some(format!("value-{i}").into_bytes()),
         timestamp_ms: 1_000 + i,
     }
 }
@@ -170,17 +170,17 @@ fn sample_records() -> Vec<Record> {
     vec![
         Record {
             key: Some(b"key".to_vec()),
-            value: b"value".to_vec(),
+            value: Some(b"value".to_vec()),
             timestamp_ms: 5_000,
         },
         Record {
             key: None,
-            value: Vec::new(),
+            value: Some(Vec::new()),
             timestamp_ms: 4_000,
         },
         Record {
             key: Some(Vec::new()),
-            value: vec![0xAB; 300],
+            value: Some(vec![0xAB; 300]),
             timestamp_ms: 6_000,
         },
     ]
@@ -209,7 +209,7 @@ fn batch_round_trips_and_sizes_match() {
     let many: Vec<Record> = (0..200)
         .map(|i| Record {
             key: Some(vec![i as u8; i]),
-            value: vec![!(i as u8); 2 * i],
+            value: Some(vec![!(i as u8); 2 * i]),
             timestamp_ms: if i % 2 == 0 {
                 u64::MAX - i as u64
             } else {
@@ -259,7 +259,7 @@ fn batch_round_trips_and_sizes_match() {
 fn empty_batch_header_size_matches_kafka() {
     let one = sample_with(&[Record {
         key: None,
-        value: Vec::new(),
+        value: Some(Vec::new()),
         timestamp_ms: 0,
     }]);
     // Header 61 bytes + a minimal DefaultRecord: length(1) attributes(1)

@@ -9,7 +9,7 @@ use crate::node::Effect;
 fn batch_of(kind: CompressionType, from: u64, n: u64) -> RecordBatch {
     let mut builder = BatchBuilder::new().compressed(Compression::of(kind));
     for r in records(from, n) {
-        builder.append(r.key.as_deref(), &r.value, r.timestamp_ms);
+        builder.append_record(r.key.as_deref(), r.value.as_deref(), r.timestamp_ms);
     }
     builder.build(1001, 0, from as i32)
 }

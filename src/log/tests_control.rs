@@ -50,7 +50,7 @@ fn an_end_txn_marker_batch_has_kafkas_layout_and_round_trips() {
     );
     assert_eq!(
         record.value,
-        [0, 0, 0, 0, 0, 3],
+        Some(vec![0, 0, 0, 0, 0, 3]),
         "version 0, coordinator epoch 3"
     );
     let (decoded, len) = RecordBatch::decode(&bytes).unwrap();

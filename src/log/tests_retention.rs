@@ -11,7 +11,7 @@ fn append_at(log: &mut UnifiedLog, disk: &mut Disk, n: u64, ts: u64, epoch: i32)
     let records = (0..n)
         .map(|i| Record {
             key: Some(format!("k{i}").into_bytes()),
-            value: vec![b'v'; 50],
+            value: Some(vec![b'v'; 50]),
             timestamp_ms: ts,
         })
         .collect();

@@ -249,8 +249,9 @@ impl UnifiedLog {
     }
 
     /// Appends a batch replicated from the leader (Kafka's
-    /// `appendAsFollower`); it must start at the log end offset. The epoch
-    /// cache learns the batch's leader epoch.
+    /// `appendAsFollower`); it must start at the log end offset, or past it
+    /// in a compacted log (whose leader's cleaner removed whole batches).
+    /// The epoch cache learns the batch's leader epoch.
     pub fn append_as_follower(
         &mut self,
         batch: Arc<RecordBatch>,
@@ -258,7 +259,9 @@ impl UnifiedLog {
         out: &mut Vec<Effect>,
     ) -> Result<(), AppendError> {
         let expected = self.log_end_offset();
-        if batch.base_offset != expected {
+        let follows =
+            batch.base_offset == expected || (self.config.compact && batch.base_offset > expected);
+        if !follows {
             return Err(AppendError::UnexpectedOffset {
                 expected,
                 found: batch.base_offset,
@@ -299,7 +302,7 @@ impl UnifiedLog {
             return;
         }
         let full = active.size().saturating_add(size) > self.config.segment_bytes;
-        let old = active.time_waited_for_roll(timestamp) > self.config.segment_ms;
+        let old = active.time_waited_for_roll(timestamp) > self.config.max_segment_ms();
         if full || old {
             self.roll(now_ms, out);
         }
@@ -535,9 +538,11 @@ impl UnifiedLog {
             self.dir
         );
         for s in &self.segments {
-            assert_eq!(
-                s.base_offset(),
-                expected,
+            // A compacted log may skip offsets (the cleaner removes batches).
+            let follows =
+                s.base_offset() == expected || (self.config.compact && s.base_offset() > expected);
+            assert!(
+                follows,
                 "{}: segments are not contiguous (one starts at {}, the previous ends at {expected})",
                 self.dir,
                 s.base_offset()
@@ -597,9 +602,10 @@ impl UnifiedLog {
             );
         }
         if let [.., before, active] = self.segments.as_slice() {
-            assert_eq!(
-                active.base_offset(),
-                before.next_offset(),
+            let follows = active.base_offset() == before.next_offset()
+                || (self.config.compact && active.base_offset() > before.next_offset());
+            assert!(
+                follows,
                 "{}: the active segment does not start where the previous one ends",
                 self.dir
             );

@@ -21,6 +21,10 @@ use crate::protocol::Message;
 
 /// An fsync token nobody waits for (a checkpoint file's own fsync).
 pub const FSYNC_UNTRACKED: u64 = 0;
+/// Token of an fsync that is not a log flush and that nobody waits for (a
+/// cleaned segment before its swap, the directory after it): it never
+/// moves a recovery point.
+pub const FSYNC_NO_FLUSH: u64 = u64::MAX;
 
 /// A file's name in an effect: shared, so a segment names its file in
 /// every write without copying the name.
@@ -96,10 +100,10 @@ impl Effect {
         }
     }
 
-    /// True for an fsync of a log segment (`*.log`): a log flush, whose
+    /// True for a log flush's fsync of a log segment (`*.log`), whose
     /// completion may move a recovery point.
     pub fn is_segment_fsync(&self) -> bool {
-        matches!(self, Effect::Fsync { file, .. } if file.ends_with(".log"))
+        matches!(self, Effect::Fsync { file, token } if file.ends_with(".log") && *token != FSYNC_NO_FLUSH)
     }
 }
 

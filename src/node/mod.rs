@@ -10,7 +10,7 @@ pub mod observation;
 pub mod timer;
 
 pub use address::{controller_id, controller_index, Address, KafkaNodeId, CONTROLLER_ID_BASE};
-pub use effect::{DiskView, Effect, Env, FileName, TestEnv, FSYNC_UNTRACKED};
+pub use effect::{DiskView, Effect, Env, FileName, TestEnv, FSYNC_NO_FLUSH, FSYNC_UNTRACKED};
 pub use network_client::{InFlight, NetworkClient, Request};
 pub use observation::Observation;
 pub use timer::{Deadline, Timer};

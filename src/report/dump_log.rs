@@ -18,7 +18,8 @@ use crate::broker::partition::{Partition, Role};
 use crate::harness::Process;
 use crate::log::{
     crc32c, increment_sequence, leader_epoch_checkpoint_file, parse_segment_file_name,
-    CompressionType, RecordBatch, COMPRESSION_CODEC_MASK, LOG_OVERHEAD, NO_SEQUENCE,
+    CompressionType, RecordBatch, COMPRESSION_CODEC_MASK, DELETE_HORIZON_FLAG, LOG_OVERHEAD,
+    NO_SEQUENCE,
 };
 
 /// The process as the dump's header says it.
@@ -112,6 +113,7 @@ struct Header {
     crc: u32,
     attributes: i16,
     last_offset_delta: i32,
+    base_timestamp: i64,
     max_timestamp: i64,
     producer_id: i64,
     producer_epoch: i16,
@@ -144,6 +146,7 @@ impl Header {
             crc: u32::from_be_bytes(be(bytes, CRC_OFFSET)),
             attributes: i16::from_be_bytes(be(bytes, ATTRIBUTES_OFFSET)),
             last_offset_delta: i32::from_be_bytes(be(bytes, 23)),
+            base_timestamp: i64::from_be_bytes(be(bytes, 27)),
             max_timestamp: i64::from_be_bytes(be(bytes, 35)),
             producer_id: i64::from_be_bytes(be(bytes, 43)),
             producer_epoch: i16::from_be_bytes(be(bytes, 51)),
@@ -249,7 +252,7 @@ pub fn dump_segment(
         }
         let _ = writeln!(
             out,
-            "baseOffset: {} lastOffset: {} count: {} baseSequence: {} lastSequence: {} producerId: {} producerEpoch: {} partitionLeaderEpoch: {} isTransactional: {} isControl: {} deleteHorizonMs: OptionalLong.empty position: {position} CreateTime: {} size: {size} magic: {} compresscodec: {} crc: {} isvalid: {valid} durability: {}",
+            "baseOffset: {} lastOffset: {} count: {} baseSequence: {} lastSequence: {} producerId: {} producerEpoch: {} partitionLeaderEpoch: {} isTransactional: {} isControl: {} deleteHorizonMs: {} position: {position} CreateTime: {} size: {size} magic: {} compresscodec: {} crc: {} isvalid: {valid} durability: {}",
             header.base_offset,
             header.base_offset + i64::from(header.last_offset_delta),
             header.count,
@@ -260,6 +263,7 @@ pub fn dump_segment(
             header.partition_leader_epoch,
             header.attributes & 0x10 != 0,
             header.attributes & 0x20 != 0,
+            delete_horizon(&header),
             header.max_timestamp,
             header.magic,
             header.codec(),
@@ -285,21 +289,35 @@ pub fn dump_segment(
     tally
 }
 
+/// `deleteHorizonMs` as Kafka prints it (a Java `OptionalLong`): the
+/// base timestamp of a batch with the delete horizon attribute (KIP-534).
+fn delete_horizon(header: &Header) -> String {
+    if header.attributes & DELETE_HORIZON_FLAG != 0 {
+        format!("OptionalLong[{}]", header.base_timestamp)
+    } else {
+        "OptionalLong.empty".to_owned()
+    }
+}
+
 /// The record lines of a batch (`--deep-iteration --print-data-log`).
 fn dump_records(out: &mut String, batch: &RecordBatch) {
-    for (i, r) in batch.records().iter().enumerate() {
+    let mut records = Vec::new();
+    batch.for_each_record(|r| records.push((r.offset_delta, r.to_record())));
+    for (delta, r) in records {
+        // Kafka's `DefaultRecord.sequence`: the batch's base sequence plus
+        // the record's offset delta.
         let sequence = if batch.base_sequence == NO_SEQUENCE {
             NO_SEQUENCE
         } else {
-            increment_sequence(batch.base_sequence, i as i32)
+            increment_sequence(batch.base_sequence, delta as i32)
         };
         let key_size = r.key.as_ref().map_or(-1, |k| k.len() as i64);
+        let value_size = r.value.as_ref().map_or(-1, |v| v.len() as i64);
         let _ = write!(
             out,
-            "| offset: {} CreateTime: {} keySize: {key_size} valueSize: {} sequence: {sequence} headerKeys: []",
-            batch.base_offset + i as u64,
+            "| offset: {} CreateTime: {} keySize: {key_size} valueSize: {value_size} sequence: {sequence} headerKeys: []",
+            batch.base_offset + u64::from(delta),
             r.timestamp_ms,
-            r.value.len()
         );
         // As Kafka's DumpLogSegments: a control record shows its marker,
         // not its key and payload.
@@ -315,7 +333,14 @@ fn dump_records(out: &mut String, batch: &RecordBatch) {
         if let Some(k) = &r.key {
             let _ = write!(out, " key: {}", String::from_utf8_lossy(k));
         }
-        let _ = writeln!(out, " payload: {}", payload(&r.value));
+        // A null value (a tombstone) prints no payload, as Kafka's parser
+        // gives none.
+        match &r.value {
+            Some(v) => {
+                let _ = writeln!(out, " payload: {}", payload(v));
+            }
+            None => out.push('\n'),
+        }
     }
 }
 
@@ -324,7 +349,7 @@ fn dump_records(out: &mut String, batch: &RecordBatch) {
 /// value that is not a workload record.
 pub fn payload(value: &[u8]) -> String {
     if value.len() >= 8 && value[8..].iter().all(|&b| b == 0) {
-        let id = crate::client::record_id(value);
+        let id = crate::client::record_id(Some(value));
         let (producer, seq) = crate::client::producer_of(id);
         return format!("record producer-{producer}#{seq}");
     }
@@ -521,7 +546,10 @@ mod tests {
         let records: Vec<Record> = (0..n)
             .map(|i| Record {
                 key: (i % 2 == 0).then(|| b"key-1".to_vec()),
-                value: crate::client::record_value((1 << 40) | (base + i as u64), 20),
+                value: Some(crate::client::record_value(
+                    (1 << 40) | (base + i as u64),
+                    20,
+                )),
                 timestamp_ms: 1000 + i as u64,
             })
             .collect();

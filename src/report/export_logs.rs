@@ -141,7 +141,7 @@ mod tests {
             let recs: Vec<Record> = (0..records)
                 .map(|i| Record {
                     key: None,
-                    value: vec![7; 100],
+                    value: Some(vec![7; 100]),
                     timestamp_ms: 1_000 + b * 10 + i,
                 })
                 .collect();

@@ -60,6 +60,10 @@ pub struct StatsJson {
     /// Acknowledged records retention removed (below the final log start offsets).
     #[serde(default)]
     pub records_removed_by_retention: u64,
+    /// Acknowledged records the log cleaner removed (a later record of
+    /// their key took over).
+    #[serde(default)]
+    pub records_removed_by_compaction: u64,
     /// Consumer positions `auto.offset.reset` moved after OFFSET_OUT_OF_RANGE.
     #[serde(default)]
     pub offset_resets: u64,
@@ -148,6 +152,7 @@ impl Summary {
                 records_acked: outcome.stats.records_acked,
                 records_consumed: outcome.stats.records_consumed,
                 records_removed_by_retention: outcome.stats.records_removed_by_retention,
+                records_removed_by_compaction: outcome.stats.records_removed_by_compaction,
                 offset_resets: outcome.stats.offset_resets,
                 groups: outcome.stats.groups.clone(),
             },

@@ -145,6 +145,13 @@ pub fn render(
             s.records_removed_by_retention, s.offset_resets
         );
     }
+    if s.records_removed_by_compaction > 0 {
+        let _ = writeln!(
+            w,
+            "  compaction  {} acknowledged records removed by the log cleaner (a later record of their key took over)",
+            s.records_removed_by_compaction
+        );
+    }
     let _ = writeln!(w, "  checked     {}", outcome.checked.join(", "));
     let reached: Vec<String> = crate::harness::coverage::STATES
         .iter()

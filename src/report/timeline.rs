@@ -97,6 +97,12 @@ pub fn lines(outcome: &Outcome) -> Vec<Line> {
             } => format!(
                 "deleted {segments} segment(s) of {part} by retention: log start offset {log_start_offset}"
             ),
+            What::Cleaned {
+                records_removed,
+                first_dirty_offset,
+            } => format!(
+                "cleaned {part}: {records_removed} records removed by compaction, clean up to offset {first_dirty_offset}"
+            ),
             What::Admin(text) => text.clone(),
             _ => continue,
         };

@@ -45,11 +45,14 @@ pub enum Invariant {
     NoAbortedReads,
     /// A group consumes one producer's records of a key in send order (acknowledged ones).
     KeyOrder,
+    /// Reading a compacted partition from its start gives every key's latest
+    /// acknowledged record, or a later record of the key.
+    CompactionKeepsLatest,
 }
 
 impl Invariant {
     /// Every invariant, in the order docs/scenarios.md lists them.
-    pub const ALL: [Invariant; 20] = [
+    pub const ALL: [Invariant; 21] = [
         Invariant::AckedWritesDurable,
         Invariant::OffsetsConsistent,
         Invariant::NoDuplicates,
@@ -70,6 +73,7 @@ impl Invariant {
         Invariant::TransactionsAtomic,
         Invariant::NoAbortedReads,
         Invariant::KeyOrder,
+        Invariant::CompactionKeepsLatest,
     ];
 
     /// The contract name, e.g. "acked_writes_durable".
@@ -95,6 +99,7 @@ impl Invariant {
             Invariant::TransactionsAtomic => "transactions_atomic",
             Invariant::NoAbortedReads => "no_aborted_reads",
             Invariant::KeyOrder => "key_order",
+            Invariant::CompactionKeepsLatest => "compaction_keeps_latest",
         }
     }
 }

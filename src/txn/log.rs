@@ -115,7 +115,7 @@ pub fn to_record(
     };
     Record {
         key: Some(serde_json::to_vec(&key).expect("keys encode")),
-        value: serde_json::to_vec(&value).expect("values encode"),
+        value: Some(serde_json::to_vec(&value).expect("values encode")),
         timestamp_ms,
     }
 }
@@ -128,10 +128,10 @@ pub fn from_record(
     topics: &Topics,
 ) -> Option<(String, Option<TxnTransitMetadata>)> {
     let key: TransactionLogKey = serde_json::from_slice(record.key.as_deref()?).ok()?;
-    if record.value.is_empty() {
+    let Some(value) = &record.value else {
         return Some((key.transactional_id, None));
-    }
-    let value: TransactionLogValue = serde_json::from_slice(&record.value).ok()?;
+    };
+    let value: TransactionLogValue = serde_json::from_slice(value).ok()?;
     let mut topic_partitions = BTreeSet::new();
     for t in &value.transaction_partitions {
         for &p in &t.partition_ids {
@@ -205,7 +205,8 @@ mod tests {
         let t = topics();
         let transit = ongoing();
         let record = to_record("pay-0", &transit, &t, 9);
-        let value: serde_json::Value = serde_json::from_slice(&record.value).unwrap();
+        let value: serde_json::Value =
+            serde_json::from_slice(record.value.as_deref().unwrap()).unwrap();
         assert_eq!(value["transaction_status"], 1, "Ongoing");
         assert_eq!(
             value["transaction_partitions"],
@@ -228,7 +229,7 @@ mod tests {
         later.state = TransactionState::PrepareCommit;
         let tombstone = Record {
             key: Some(br#"{"transactional_id":"gone"}"#.to_vec()),
-            value: Vec::new(),
+            value: None,
             timestamp_ms: 0,
         };
         let records = [

@@ -68,6 +68,13 @@ pub fn read_completed_fetch(
                 next = at + 1;
             }
         });
+        // The batch keeps its last offset when the cleaner removed its last
+        // records: the next fetch starts past it (Kafka's `nextFetchedRecord`
+        // takes `nextOffset` of the batch, so a consumer never fetches a
+        // compacted batch again and again).
+        if batch.next_offset() <= limit {
+            next = next.max(batch.next_offset());
+        }
     }
     (records, next)
 }
