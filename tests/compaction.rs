@@ -117,6 +117,54 @@ fn acks_1_loses_latest_values_that_acks_all_keeps() {
 }
 
 #[test]
+fn an_unclean_election_loses_latest_values_a_clean_one_keeps() {
+    // min.insync.replicas=1: the followers of profiles-0 are cut off and
+    // drop out of the ISR, the leader goes on alone, then crashes. With
+    // unclean.leader.election.enable an out-of-sync follower takes over and
+    // keys lose their latest values; without, the partition waits.
+    let base = [
+        (
+            r#""min.insync.replicas" = 2"#,
+            "\"min.insync.replicas\" = 1\n\"replica.lag.time.max.ms\" = 5000",
+        ),
+        ("keys = 50", "keys = 100000"),
+        (
+            r#"at = "8s"
+kind = "power_loss"
+target = "follower(profiles-1)"
+restart_after = "4s""#,
+            r#"at = "10s"
+kind = "partition"
+groups = [["followers(profiles-0)"]]
+heal_after = "30s""#,
+        ),
+        (
+            r#"target = "leader(profiles-0)"
+restart_after = "5s""#,
+            r#"target = "leader(profiles-0)"
+restart_after = "25s""#,
+        ),
+        ("partition = 1.0", "partition = 0.0"),
+    ];
+    let clean = variant(&base);
+    let mut unclean_edits = base.to_vec();
+    unclean_edits.push((
+        "\"replica.lag.time.max.ms\" = 5000",
+        "\"replica.lag.time.max.ms\" = 5000\n\"unclean.leader.election.enable\" = true",
+    ));
+    let unclean = variant(&unclean_edits);
+    let seed = 1;
+    let kept = outcome(&clean, seed);
+    assert!(kept.violations.is_empty(), "{:?}", kept.violations);
+    let lost = outcome(&unclean, seed);
+    assert!(
+        invariants(&lost).contains(&"compaction_keeps_latest"),
+        "{:?}",
+        invariants(&lost)
+    );
+}
+
+#[test]
 fn the_groups_offsets_topic_is_compacted_too() {
     use ksim::harness::Run;
     use ksim::protocol::TopicPartition;

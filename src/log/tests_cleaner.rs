@@ -432,3 +432,40 @@ fn a_follower_of_a_compacted_log_appends_past_a_gap() {
         .append_as_follower(Arc::new(batch), 1, &mut out)
         .is_err());
 }
+
+#[test]
+fn a_truncation_into_an_emptied_stretch_ends_the_log_where_its_records_do() {
+    let (mut log, mut disk) = fresh_compacted();
+    keyed(&mut log, &mut disk);
+    clean(&mut log, &mut disk, None, 2_000, &[], &BTreeMap::new());
+    // Offsets 12..16 were emptied (k0..k3 came again at 16..20); the active
+    // segment holds 20.. . A truncation to 14 (a diverging follower's)
+    // leaves the log ending after the last record below it.
+    let kept: Vec<u64> = contents(&log)
+        .iter()
+        .map(|r| r.0)
+        .filter(|&o| o < 14)
+        .collect();
+    assert!(kept.iter().all(|&o| o < 12), "{kept:?}");
+    let mut out = Vec::new();
+    assert!(log.truncate_to(14, &mut out));
+    let end = log.log_end_offset();
+    assert!(
+        end <= 14 && end >= kept.last().map_or(0, |o| o + 1),
+        "end {end}, kept {kept:?}"
+    );
+    assert!(
+        log.high_watermark() <= end,
+        "the high watermark comes down with it"
+    );
+    assert!(log.recovery_point() <= end);
+    log.assert_contracts();
+    disk.apply(&mut out);
+    // The follower then takes its leader's next batch, past the gap.
+    let mut next = one("k9", Some("v"), -1, -1, 5_000);
+    next.base_offset = 14;
+    next.partition_leader_epoch = 2;
+    log.append_as_follower(Arc::new(next), 5_000, &mut out)
+        .expect("a batch past the end of a compacted log");
+    assert_eq!(log.log_end_offset(), 15);
+}

@@ -489,7 +489,6 @@ impl UnifiedLog {
             self.truncate_fully_and_start_at(target, out);
             return true;
         }
-        self.log_start_offset = self.log_start_offset.min(target);
         while self.segments.len() > 1 && self.active().base_offset() > target {
             if let Some(segment) = self.segments.pop() {
                 out.push(Effect::Remove {
@@ -499,12 +498,17 @@ impl UnifiedLog {
         }
         self.active_mut().truncate_to(target, out);
         self.sync_end();
-        if self.epoch_cache.truncate_from_end(target) {
+        // The log now ends at `target`, or below it in a compacted log whose
+        // cleaner had emptied the offsets before it: everything that
+        // depends on the end comes down to where the log really ends.
+        let end = self.log_end_offset();
+        self.log_start_offset = self.log_start_offset.min(end);
+        if self.epoch_cache.truncate_from_end(end) {
             self.write_epoch_checkpoint(out);
         }
-        self.high_watermark = self.high_watermark.min(target);
-        self.recovery_point = self.recovery_point.min(target);
-        self.flush_requested = self.flush_requested.min(target);
+        self.high_watermark = self.high_watermark.min(end);
+        self.recovery_point = self.recovery_point.min(end);
+        self.flush_requested = self.flush_requested.min(end);
         if self.config.contracts {
             self.assert_contracts();
         }
