@@ -1246,6 +1246,53 @@ mod tests {
     }
 
     #[test]
+    fn a_compacted_log_is_judged_on_what_its_cleaner_could_remove() {
+        // Offsets 0..3 acknowledged and read; the leader's cleaner removed
+        // offset 1 (a gap), a replica's removed offset 0.
+        let mut c = checker();
+        c.producer(0, 0, &sent_records(&[(0, 0), (1, 0), (2, 0)]));
+        acked(&mut c, 1, 0, vec![0, 1, 2]);
+        for seq in 0..3 {
+            polled(&mut c, 2, seq, seq);
+        }
+        let all = batches(&[0, 1, 2]);
+        let leader = vec![Arc::clone(&all[0]), Arc::clone(&all[2])];
+        let replica = vec![Arc::clone(&all[1]), Arc::clone(&all[2])];
+        let log = FinalLog::new(leader.clone(), 0, 3, vec![(2, replica)]).compacted();
+        assert_eq!(log.ids()[1], COMPACTED_ID);
+        let mut state = FinalState::default();
+        state.logs.insert(TopicPartition::new("t", 0), log);
+        assert_eq!(c.removed_by_compaction(&state), 1);
+        let found = c.finish(9, &state, &|_| String::new());
+        assert_eq!(
+            found,
+            Vec::new(),
+            "removed, not lost; replicas agree where both hold"
+        );
+        // A replica holding another record at an offset both hold differs.
+        let mut c = checker();
+        c.producer(0, 0, &sent_records(&[(0, 0), (1, 0), (2, 0)]));
+        acked(&mut c, 1, 0, vec![0, 1, 2]);
+        let other = batches(&[9, 7, 2]);
+        let log = FinalLog::new(leader.clone(), 0, 3, vec![(2, other)]).compacted();
+        let mut state = FinalState::default();
+        state.logs.insert(TopicPartition::new("t", 0), log);
+        let found = c.finish(9, &state, &|_| String::new());
+        assert_eq!(names(&found), ["replicas_consistent"], "{found:?}");
+        // The same gap in a log that is not compacted is a lost write.
+        let mut c = checker();
+        c.producer(0, 0, &sent_records(&[(0, 0), (1, 0), (2, 0)]));
+        acked(&mut c, 1, 0, vec![0, 1, 2]);
+        let mut state = FinalState::default();
+        state.logs.insert(
+            TopicPartition::new("t", 0),
+            FinalLog::new(leader, 0, 3, Vec::new()),
+        );
+        let found = c.finish(9, &state, &|_| String::new());
+        assert!(names(&found).contains(&"acked_writes_durable"), "{found:?}");
+    }
+
+    #[test]
     fn a_read_of_what_the_final_log_no_longer_holds_is_dirty_even_second_hand() {
         let mut c = checker();
         c.producer(0, 0, &sent_records(&[(0, 0), (1, 0)]));
