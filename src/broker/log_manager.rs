@@ -14,6 +14,7 @@ use sim::{Nanos, MILLIS};
 use super::checkpoints::{self, HW_CHECKPOINT, LOG_START_OFFSET_CHECKPOINT, RECOVERY_CHECKPOINT};
 use super::BrokerTimer;
 use crate::log::{LogConfig, UnifiedLog};
+use crate::metadata::MetadataImage;
 use crate::node::{Deadline, DiskView, Effect, Env, FileName, FSYNC_UNTRACKED};
 use crate::protocol::{TopicIdPartition, Topics};
 
@@ -85,12 +86,12 @@ impl LogManager {
 
     /// Boot: recovers every partition log directory on `disk` (not the
     /// metadata log, which the KRaft client reads), in directory order,
-    /// each with its topic's configs (`topic_configs`, by topic name).
+    /// each with its topic's configs as `local_metadata` has them.
     pub fn load_logs(
         &mut self,
         env: &mut Env<'_>,
         disk: &dyn DiskView,
-        topic_configs: &BTreeMap<String, BTreeMap<String, String>>,
+        local_metadata: &MetadataImage,
     ) -> Vec<LoadedLog> {
         let topics = Arc::clone(&self.topics);
         let hws = checkpoints::decode(disk.read(HW_CHECKPOINT).as_deref(), &topics);
@@ -114,9 +115,10 @@ impl LogManager {
             let tp = topics.parse(&dir).expect("checked above");
             let recovery_point = recovery_points.get(&tp).copied().unwrap_or(0);
             let mut out = Vec::new();
-            let config = topic_configs
+            let config = local_metadata
+                .topics
                 .get(topics.name(tp.topic_id))
-                .map_or(self.config, |c| self.topic_config(c));
+                .map_or(self.config, |t| self.topic_config(&t.configs));
             let mut log = UnifiedLog::recover(&dir, config, &files, recovery_point, &mut out);
             let start = start_offsets.get(&tp).copied().unwrap_or(0);
             log.restore_log_start_offset(start, &mut out);

@@ -163,16 +163,13 @@ impl ReplicaManager {
         me: u32,
         config: BrokerConfig,
         topics: &Arc<Topics>,
-        topic_configs: &std::collections::BTreeMap<
-            String,
-            std::collections::BTreeMap<String, String>,
-        >,
+        local_metadata: &MetadataImage,
         env: &mut Env<'_>,
         disk: &dyn DiskView,
     ) -> Self {
         let mut logs = LogManager::new(config.log, Arc::clone(topics));
         let partitions = logs
-            .load_logs(env, disk, topic_configs)
+            .load_logs(env, disk, local_metadata)
             .into_iter()
             .map(|l| {
                 let p = Partition::new(l.tp, l.log, me, config.min_insync_replicas);

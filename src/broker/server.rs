@@ -25,7 +25,6 @@ use crate::node::{Address, DiskView, Env, Input, KafkaNodeId, Timer};
 use crate::protocol::{
     CoordinatorType, KafkaMsg, KafkaRequest, KafkaResponse, Message, PartitionMetadata, Topics,
 };
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// A broker's own timers (its KRaft observer's are `Timer::Raft`).
@@ -174,29 +173,20 @@ pub struct BrokerServer {
     data_path_ready: bool,
 }
 
-/// The topic configs the local metadata log holds (every ConfigRecord,
-/// by topic name): Kafka loads each log with its topic's configs from the
-/// metadata image it catches up to first, starting from this local copy.
-fn topic_configs(
-    log: &crate::controller::raft::RaftLog,
-) -> BTreeMap<String, BTreeMap<String, String>> {
-    let mut configs: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+/// The metadata of the local metadata log, every entry replayed as the
+/// broker's image replays committed ones: Kafka loads each log with its
+/// topic's configs from the image it catches up to first, starting from
+/// this local copy.
+fn local_image(log: &crate::controller::raft::RaftLog) -> MetadataImage {
+    let mut image = MetadataImage::default();
     for entry in log.entries_from(0, usize::MAX) {
         if let Record::Data(bytes) = &entry.record {
-            if let Some(MetadataRecord::ConfigRecord {
-                resource_name,
-                name,
-                value,
-            }) = MetadataRecord::decode(bytes)
-            {
-                configs
-                    .entry(resource_name)
-                    .or_default()
-                    .insert(name, value);
+            if let Some(record) = MetadataRecord::decode(bytes) {
+                image.apply(entry.offset, &record);
             }
         }
     }
-    configs
+    image
 }
 
 impl BrokerServer {
@@ -210,15 +200,8 @@ impl BrokerServer {
         )
         .with_config(spec.config.raft);
         let incarnation = Uuid::random(env.rng());
-        let topic_configs = topic_configs(metadata.log());
-        let replicas = ReplicaManager::boot(
-            spec.id,
-            spec.config,
-            &spec.topics,
-            &topic_configs,
-            env,
-            disk,
-        );
+        let local = local_image(metadata.log());
+        let replicas = ReplicaManager::boot(spec.id, spec.config, &spec.topics, &local, env, disk);
         let config = spec.config;
         let mut image = MetadataImage::default();
         image.keep_leader_epoch = spec.keep_leader_epoch;

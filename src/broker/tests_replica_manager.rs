@@ -91,7 +91,7 @@ pub(super) fn broker(config: BrokerConfig, image: &MetadataImage) -> (ReplicaMan
         1,
         config,
         &topics(),
-        &BTreeMap::new(),
+        &MetadataImage::default(),
         &mut t.env(),
         &BTreeMap::new(),
     );

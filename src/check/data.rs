@@ -1249,9 +1249,13 @@ mod tests {
     fn a_compacted_log_is_judged_on_what_its_cleaner_could_remove() {
         // Offsets 0..3 acknowledged and read; the leader's cleaner removed
         // offset 1 (a gap), a replica's removed offset 0.
-        let mut c = checker();
-        c.producer(0, 0, &sent_records(&[(0, 0), (1, 0), (2, 0)]));
-        acked(&mut c, 1, 0, vec![0, 1, 2]);
+        let three_acked = || {
+            let mut c = checker();
+            c.producer(0, 0, &sent_records(&[(0, 0), (1, 0), (2, 0)]));
+            acked(&mut c, 1, 0, vec![0, 1, 2]);
+            c
+        };
+        let mut c = three_acked();
         for seq in 0..3 {
             polled(&mut c, 2, seq, seq);
         }
@@ -1270,9 +1274,7 @@ mod tests {
             "removed, not lost; replicas agree where both hold"
         );
         // A replica holding another record at an offset both hold differs.
-        let mut c = checker();
-        c.producer(0, 0, &sent_records(&[(0, 0), (1, 0), (2, 0)]));
-        acked(&mut c, 1, 0, vec![0, 1, 2]);
+        let c = three_acked();
         let other = batches(&[9, 7, 2]);
         let log = FinalLog::new(leader.clone(), 0, 3, vec![(2, other)]).compacted();
         let mut state = FinalState::default();
@@ -1280,9 +1282,7 @@ mod tests {
         let found = c.finish(9, &state, &|_| String::new());
         assert_eq!(names(&found), ["replicas_consistent"], "{found:?}");
         // The same gap in a log that is not compacted is a lost write.
-        let mut c = checker();
-        c.producer(0, 0, &sent_records(&[(0, 0), (1, 0), (2, 0)]));
-        acked(&mut c, 1, 0, vec![0, 1, 2]);
+        let c = three_acked();
         let mut state = FinalState::default();
         state.logs.insert(
             TopicPartition::new("t", 0),

@@ -127,7 +127,3 @@ pub(crate) static CONSUMER_NOT_SIMULATED: &[(&str, &str)] = &[
     ("reconnect.backoff.max.ms", "a client reconnects with its next request"),
     ("connections.max.idle.ms", "connections are never closed for idleness"),
 ];
-
-/// Values of producer configs that ksim does not simulate: (config, value, what ksim does instead).
-#[rustfmt::skip]
-pub(crate) static PRODUCER_VALUES_NOT_SIMULATED: &[(&str, &str, &str)] = &[];

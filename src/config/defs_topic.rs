@@ -39,7 +39,3 @@ pub(crate) static TOPIC_NOT_SIMULATED: &[(&str, &str)] = &[
     ("max.message.bytes", "batch sizes are not checked against a limit"),
     ("message.timestamp.type", "records carry their CreateTime"),
 ];
-
-/// Values of topic configs that ksim does not simulate: (config, value, what ksim does instead).
-#[rustfmt::skip]
-pub(crate) static TOPIC_VALUES_NOT_SIMULATED: &[(&str, &str, &str)] = &[];

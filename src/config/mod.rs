@@ -73,16 +73,6 @@ impl Scope {
         }
     }
 
-    /// Values of accepted configs that ksim does not simulate, with what
-    /// it does instead (`cleanup.policy` = compact).
-    pub fn values_not_simulated(self) -> &'static [(&'static str, &'static str, &'static str)] {
-        match self {
-            Scope::Topic => defs_topic::TOPIC_VALUES_NOT_SIMULATED,
-            Scope::Producer => defs_client::PRODUCER_VALUES_NOT_SIMULATED,
-            _ => &[],
-        }
-    }
-
     /// Real Kafka configs of this scope that a scenario cannot set, with why.
     pub fn unsupported(self) -> &'static [(&'static str, &'static str)] {
         match self {

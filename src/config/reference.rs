@@ -75,9 +75,6 @@ pub fn markdown() -> String {
                 doc.replace('|', "\\|")
             );
         }
-        for (name, value, instead) in scope.values_not_simulated() {
-            let _ = writeln!(out, "\n`{name}` = `{value}` is refused: {instead}.");
-        }
         let refused: Vec<_> = scope
             .not_simulated()
             .iter()

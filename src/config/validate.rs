@@ -122,7 +122,7 @@ pub fn validate(scope: Scope, name: &str, raw: &RawValue) -> Result<ConfigValue,
 }
 
 /// Checks `raw` against `def` and returns it normalised to the config's
-/// kind; a valid Kafka value that ksim does not simulate is refused.
+/// kind.
 pub fn parse_value(def: &ConfigDef, raw: &RawValue) -> Result<ConfigValue, ConfigError> {
     let value = parse_kind(def, raw)?;
     if def.name == "compression.gzip.level" && value == ConfigValue::Int(0) {
@@ -131,17 +131,6 @@ pub fn parse_value(def: &ConfigDef, raw: &RawValue) -> Result<ConfigValue, Confi
             def.name,
             "0 is not valid; valid: 1..9, or -1".to_owned(),
         ));
-    }
-    let given: Vec<&str> = match &value {
-        ConfigValue::Str(v) => vec![v.as_str()],
-        ConfigValue::List(l) => l.iter().map(String::as_str).collect(),
-        _ => Vec::new(),
-    };
-    for (config, refused, instead) in def.scope.values_not_simulated() {
-        if *config == def.name && given.contains(refused) {
-            let message = format!("{refused:?} is not simulated by ksim: {instead}");
-            return Err(error(def.name, message));
-        }
     }
     Ok(value)
 }

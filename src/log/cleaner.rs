@@ -440,26 +440,7 @@ impl UnifiedLog {
         let file: FileName = cleaned.file().to_owned().into();
         let tmp: FileName = cleaned_file_name(cleaned.file()).into();
         let swap: FileName = swap_file_name(cleaned.file()).into();
-        // Created empty, then the kept batches written in.
-        out.push(Effect::Write {
-            file: tmp.clone(),
-            offset: 0,
-            bytes: sim::Blob::empty(),
-        });
-        let mut position = 0;
-        for batch in cleaned.batches() {
-            out.push(Effect::Write {
-                file: tmp.clone(),
-                offset: position,
-                bytes: batch.header_blob().clone(),
-            });
-            out.push(Effect::Write {
-                file: tmp.clone(),
-                offset: position + super::batch::RECORD_BATCH_OVERHEAD as u64,
-                bytes: batch.records_blob().clone(),
-            });
-            position += batch.size_in_bytes() as u64;
-        }
+        cleaned.write_to(&tmp, out);
         // The cleaned segment is flushed before the swap.
         out.push(Effect::Fsync {
             file: tmp.clone(),
@@ -469,15 +450,10 @@ impl UnifiedLog {
             from: tmp,
             to: swap.clone(),
         });
-        let mut deleted = Vec::new();
-        for segment in old {
-            let name = super::retention::deleted_file_name(segment.file());
-            out.push(Effect::Rename {
-                from: segment.file().to_owned().into(),
-                to: name.clone().into(),
-            });
-            deleted.push(FileName::from(name));
-        }
+        let deleted: Vec<FileName> = old
+            .iter()
+            .map(|segment| self.rename_deleted(segment, out))
+            .collect();
         out.push(Effect::Rename {
             from: swap,
             to: file.clone(),
@@ -487,13 +463,12 @@ impl UnifiedLog {
             file,
             token: FSYNC_NO_FLUSH,
         });
-        for name in &deleted {
+        for file in deleted {
             out.push(Effect::Fsync {
-                file: name.clone(),
+                file,
                 token: FSYNC_NO_FLUSH,
             });
         }
-        self.deleted_files.extend(deleted);
     }
 }
 

@@ -23,7 +23,8 @@ use super::checkpoint_file::{leader_epoch_checkpoint_file, tmp_file, write_atomi
 use super::config::LogConfig;
 use super::leader_epoch::LeaderEpochFileCache;
 use super::segment::{
-    count_decodable_batches, parse_segment_file_name, parse_swap_file_name, LogSegment, ScanStop,
+    continues, count_decodable_batches, parse_segment_file_name, parse_swap_file_name, LogSegment,
+    ScanStop,
 };
 use super::unified_log::UnifiedLog;
 use sim::Blob;
@@ -151,8 +152,7 @@ impl UnifiedLog {
                 remove_segment(name, bytes, &mut report, out);
                 continue;
             }
-            let follows = base == expected || (config.compact && base > expected);
-            if !follows {
+            if !continues(expected, base, config.compact) {
                 report.stop = Some(RecoveryStop {
                     file: name.to_owned(),
                     position: 0,

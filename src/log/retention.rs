@@ -104,6 +104,23 @@ impl UnifiedLog {
     /// oldest while `predicate(segment, next)` holds and the high watermark
     /// covers them, never an empty last segment; when every segment goes,
     /// a new active one is rolled first.
+    /// Renames `segment`'s file `.deleted` (Kafka's asynchronous delete),
+    /// for the host to remove after `file.delete.delay.ms` (see
+    /// [`UnifiedLog::take_deleted_files`]); returns the new name.
+    pub(super) fn rename_deleted(
+        &mut self,
+        segment: &LogSegment,
+        out: &mut Vec<Effect>,
+    ) -> FileName {
+        let deleted: FileName = deleted_file_name(segment.file()).into();
+        out.push(Effect::Rename {
+            from: segment.file().to_owned().into(),
+            to: deleted.clone(),
+        });
+        self.deleted_files.push(deleted.clone());
+        deleted
+    }
+
     fn delete_while(
         &mut self,
         reason: DeletionReason,
@@ -132,13 +149,9 @@ impl UnifiedLog {
         }
         let start = self.segments[count].base_offset();
         self.maybe_increment_log_start_offset(start, out);
-        for segment in self.segments.drain(..count) {
-            let deleted: FileName = deleted_file_name(segment.file()).into();
-            out.push(Effect::Rename {
-                from: segment.file().to_owned().into(),
-                to: deleted.clone(),
-            });
-            self.deleted_files.push(deleted);
+        let gone: Vec<LogSegment> = self.segments.drain(..count).collect();
+        for segment in gone {
+            self.rename_deleted(&segment, out);
             outcome.deleted.push((reason, segment.base_offset()));
         }
         if self.config.contracts {

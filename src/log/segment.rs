@@ -119,8 +119,7 @@ impl LogSegment {
                 Err(BatchError::Corrupt) => return (segment, Some(ScanStop::Corrupt)),
             };
             let expected = segment.next_offset();
-            let follows = batch.base_offset == expected || (gaps && batch.base_offset > expected);
-            if !follows {
+            if !continues(expected, batch.base_offset, gaps) {
                 let found = batch.base_offset;
                 return (segment, Some(ScanStop::Gap { expected, found }));
             }
@@ -221,21 +220,24 @@ impl LogSegment {
         self.batches.push(batch);
     }
 
-    /// Appends `batch` at the end of the file: its header, then its records
-    /// (the batch's own shared bytes, written without a copy).
+    /// Appends `batch` at the end of the file.
     pub(crate) fn append(&mut self, batch: Arc<RecordBatch>, out: &mut Vec<Effect>) {
         let size = batch.size_in_bytes() as u64;
-        out.push(Effect::Write {
-            file: self.file.clone(),
-            offset: self.size,
-            bytes: batch.header_blob().clone(),
-        });
-        out.push(Effect::Write {
-            file: self.file.clone(),
-            offset: self.size + RECORD_BATCH_OVERHEAD as u64,
-            bytes: batch.records_blob().clone(),
-        });
+        write_batch(&self.file, self.size, &batch, out);
         self.push(batch, size);
+    }
+
+    /// Writes every batch to `file` (created empty first): a cleaned
+    /// segment, written whole under its temporary name.
+    pub(crate) fn write_to(&self, file: &FileName, out: &mut Vec<Effect>) {
+        out.push(Effect::Write {
+            file: file.clone(),
+            offset: 0,
+            bytes: sim::Blob::empty(),
+        });
+        for (batch, &position) in self.batches.iter().zip(&self.positions) {
+            write_batch(file, position, batch, out);
+        }
     }
 
     /// Removes the batch containing `offset` and every later one (Kafka's
@@ -261,6 +263,28 @@ impl LogSegment {
         });
         cut
     }
+}
+
+/// Whether a batch or segment starting at `base` may follow a log ending
+/// at `end`: right there, or past it where offsets may have gaps (`gaps`:
+/// a compacted log, whose cleaner removes whole batches).
+pub(crate) fn continues(end: u64, base: u64, gaps: bool) -> bool {
+    base == end || (gaps && base > end)
+}
+
+/// Writes `batch` at `position` of `file`: its header, then its records
+/// (the batch's own shared bytes, written without a copy).
+fn write_batch(file: &FileName, position: u64, batch: &RecordBatch, out: &mut Vec<Effect>) {
+    out.push(Effect::Write {
+        file: file.clone(),
+        offset: position,
+        bytes: batch.header_blob().clone(),
+    });
+    out.push(Effect::Write {
+        file: file.clone(),
+        offset: position + RECORD_BATCH_OVERHEAD as u64,
+        bytes: batch.records_blob().clone(),
+    });
 }
 
 /// Number of batches that decode one after another from the start of

@@ -48,6 +48,16 @@ fn append(
     b
 }
 
+/// Producer 9's end transaction marker of `control_type`, at 1_001.
+fn end_txn(log: &mut UnifiedLog, disk: &mut Disk, control_type: ControlRecordType) {
+    let marker = EndTransactionMarker {
+        control_type,
+        coordinator_epoch: 0,
+    };
+    let batch = RecordBatch::end_txn_marker(9, 0, marker, 1_001);
+    append(log, disk, &batch, 1_001);
+}
+
 /// Every record as (offset, key, value).
 fn contents(log: &UnifiedLog) -> Vec<(u64, String, Option<String>)> {
     let mut out = Vec::new();
@@ -310,16 +320,7 @@ fn an_aborted_transaction_goes_and_its_marker_after_the_horizon() {
     builder.append(Some(b"paid"), b"aborted", 1_000);
     let txn = builder.build_transactional(9, 0, 0);
     let data = append(&mut log, &mut disk, &txn, 1_000);
-    let marker = EndTransactionMarker {
-        control_type: ControlRecordType::Abort,
-        coordinator_epoch: 0,
-    };
-    append(
-        &mut log,
-        &mut disk,
-        &RecordBatch::end_txn_marker(9, 0, marker, 1_001),
-        1_001,
-    );
+    end_txn(&mut log, &mut disk, ControlRecordType::Abort);
     keyed(&mut log, &mut disk);
     let aborted = [AbortedRange {
         first_offset: data.base_offset,
@@ -351,16 +352,7 @@ fn an_aborted_transaction_goes_and_its_marker_after_the_horizon() {
     // A committed transaction's records stay as any others.
     let (mut log, mut disk) = fresh_compacted();
     append(&mut log, &mut disk, &txn, 1_000);
-    let commit = EndTransactionMarker {
-        control_type: ControlRecordType::Commit,
-        coordinator_epoch: 0,
-    };
-    append(
-        &mut log,
-        &mut disk,
-        &RecordBatch::end_txn_marker(9, 0, commit, 1_001),
-        1_001,
-    );
+    end_txn(&mut log, &mut disk, ControlRecordType::Commit);
     keyed(&mut log, &mut disk);
     clean(&mut log, &mut disk, None, 10_000, &[], &none);
     let paid: Vec<_> = contents(&log)

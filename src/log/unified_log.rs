@@ -11,7 +11,7 @@ use super::checkpoint_file::{leader_epoch_checkpoint_file, write_atomically};
 use super::config::LogConfig;
 use super::leader_epoch::LeaderEpochFileCache;
 use super::recovery::RecoveryReport;
-use super::segment::LogSegment;
+use super::segment::{continues, LogSegment};
 use crate::node::{Effect, FileName, FSYNC_UNTRACKED};
 
 /// Why a follower append was refused.
@@ -259,9 +259,7 @@ impl UnifiedLog {
         out: &mut Vec<Effect>,
     ) -> Result<(), AppendError> {
         let expected = self.log_end_offset();
-        let follows =
-            batch.base_offset == expected || (self.config.compact && batch.base_offset > expected);
-        if !follows {
+        if !continues(expected, batch.base_offset, self.config.compact) {
             return Err(AppendError::UnexpectedOffset {
                 expected,
                 found: batch.base_offset,
@@ -542,11 +540,8 @@ impl UnifiedLog {
             self.dir
         );
         for s in &self.segments {
-            // A compacted log may skip offsets (the cleaner removes batches).
-            let follows =
-                s.base_offset() == expected || (self.config.compact && s.base_offset() > expected);
             assert!(
-                follows,
+                continues(expected, s.base_offset(), self.config.compact),
                 "{}: segments are not contiguous (one starts at {}, the previous ends at {expected})",
                 self.dir,
                 s.base_offset()
@@ -606,10 +601,12 @@ impl UnifiedLog {
             );
         }
         if let [.., before, active] = self.segments.as_slice() {
-            let follows = active.base_offset() == before.next_offset()
-                || (self.config.compact && active.base_offset() > before.next_offset());
             assert!(
-                follows,
+                continues(
+                    before.next_offset(),
+                    active.base_offset(),
+                    self.config.compact
+                ),
                 "{}: the active segment does not start where the previous one ends",
                 self.dir
             );

@@ -4,6 +4,7 @@
 
 use super::ReplicaManager;
 use crate::broker::BrokerObs;
+use crate::log::LogToClean;
 use crate::node::Env;
 use crate::protocol::TopicIdPartition;
 
@@ -17,7 +18,7 @@ impl ReplicaManager {
         let now_ms = env.now_ms();
         // Each cleaning leaves its log with nothing dirty: one pass over the
         // logs, filthiest first, cleans each due log once.
-        let mut due: Vec<(f64, TopicIdPartition)> = Vec::new();
+        let mut due: Vec<(TopicIdPartition, LogToClean)> = Vec::new();
         let mut reset = Vec::new();
         for (tp, p) in self.partitions.iter() {
             let config = p.log.config();
@@ -31,22 +32,23 @@ impl ReplicaManager {
                 reset.push((*tp, to_clean.first_dirty_offset));
             }
             if to_clean.is_due(config.min_cleanable_ratio) {
-                due.push((to_clean.cleanable_ratio(), *tp));
+                due.push((*tp, to_clean));
             }
         }
         for (tp, offset) in reset {
             self.cleaner.done(tp, offset);
         }
-        // Filthiest first; equal ratios in partition order.
-        due.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        // Filthiest first; equal ratios in partition order. A cleaning
+        // changes only its own log: the others' ranges still hold.
+        due.sort_by(|a, b| {
+            let ratio = |d: &LogToClean| d.cleanable_ratio();
+            ratio(&b.1).total_cmp(&ratio(&a.1)).then(a.0.cmp(&b.0))
+        });
         let cleaned = !due.is_empty();
-        for (_, tp) in due {
+        for (tp, to_clean) in due {
             let Some(p) = self.partitions.get_mut(&tp) else {
                 continue;
             };
-            let to_clean = self
-                .cleaner
-                .to_clean(&tp, &p.log, p.last_stable_offset(), now_ms);
             let aborted = p.producers.aborted_ranges();
             let active = p.producers.last_records();
             let mut out = self.logs.scratch();
