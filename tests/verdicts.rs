@@ -38,7 +38,7 @@ const MUST_PASS: [&str; 22] = [
 
 /// Scenarios that show an anomaly: the invariants every failing seed
 /// breaks, then the others a failing seed may break.
-const MUST_FAIL: [(&str, &[&str], &[&str]); 8] = [
+const MUST_FAIL: [(&str, &[&str], &[&str]); 9] = [
     (
         "acks1_leader_crash",
         &["acked_writes_durable"],
@@ -59,6 +59,11 @@ const MUST_FAIL: [(&str, &[&str], &[&str]); 8] = [
         "last_replica_power_loss",
         &["acked_writes_durable"],
         &["offsets_consistent"],
+    ),
+    (
+        "offsets_expiry",
+        &["committed_offsets_monotonic", "processed_at_least_once"],
+        &[],
     ),
     ("partition_increase", &["key_order"], &[]),
     ("producer_retries", &["no_duplicates"], &["partition_order"]),

@@ -74,6 +74,10 @@ pub struct BrokerConfig {
     pub offsets_commit_timeout_ms: u64,
     /// `group.initial.rebalance.delay.ms`.
     pub group_initial_rebalance_delay_ms: u64,
+    /// `offsets.retention.minutes`, in ms.
+    pub offsets_retention_ms: u64,
+    /// `offsets.retention.check.interval.ms`.
+    pub offsets_retention_check_interval_ms: u64,
     /// Test-only bug: a coordinator loading a partition skips its committed offsets.
     pub forget_offsets_on_load: bool,
     /// Test-only bug: the transaction coordinator writes COMMIT markers for
@@ -130,6 +134,9 @@ impl Default for BrokerConfig {
             offsets_topic_num_partitions: 50,
             offsets_commit_timeout_ms: 5000,
             group_initial_rebalance_delay_ms: 3000,
+            offsets_retention_ms: crate::group::coordinator::OFFSETS_RETENTION_MS,
+            offsets_retention_check_interval_ms:
+                crate::group::coordinator::OFFSETS_RETENTION_CHECK_INTERVAL_MS,
             forget_offsets_on_load: false,
             commit_aborted_transactions: false,
             drop_txn_markers: false,

@@ -69,7 +69,11 @@ impl GroupCoordinatorService {
         let num_partitions = config.offsets_topic_num_partitions;
         Self {
             coordinator: GroupCoordinator::new(num_partitions)
-                .with_initial_rebalance_delay_ms(config.group_initial_rebalance_delay_ms),
+                .with_initial_rebalance_delay_ms(config.group_initial_rebalance_delay_ms)
+                .with_offsets_retention(
+                    config.offsets_retention_ms,
+                    config.offsets_retention_check_interval_ms,
+                ),
             num_partitions,
             offsets_topic: topics.id(CONSUMER_OFFSETS),
             loading: BTreeSet::new(),
@@ -122,13 +126,21 @@ impl GroupCoordinatorService {
         self.apply(env, replicas, out);
     }
 
-    /// The coordinator's timer: session and rebalance timeouts.
+    /// The coordinator's timer: session and rebalance timeouts, and offset
+    /// expiration.
     pub fn on_tick(&mut self, env: &mut Env<'_>, replicas: &mut ReplicaManager) {
         if !self.tick.fire(env.now()) {
             return;
         }
         let mut out = Vec::new();
         self.coordinator.on_tick(env.now_ms(), &mut out);
+        let expiration = self.coordinator.expire_offsets(env.now_ms(), &mut out);
+        for (group, partitions) in expiration.offsets {
+            env.observe(BrokerObs::OffsetsExpired { group, partitions });
+        }
+        for group in expiration.deleted_groups {
+            env.observe(BrokerObs::GroupDeleted { group });
+        }
         self.apply(env, replicas, out);
     }
 

@@ -132,6 +132,20 @@ pub enum BrokerObs {
         /// Where the dirty part starts now.
         first_dirty_offset: u64,
     },
+    /// As group coordinator it expired these committed offsets of `group`
+    /// (`offsets.retention.minutes`).
+    OffsetsExpired {
+        /// The group.
+        group: String,
+        /// The partitions whose offsets expired.
+        partitions: Vec<crate::protocol::TopicPartition>,
+    },
+    /// As group coordinator it deleted an Empty group with no committed
+    /// offset left.
+    GroupDeleted {
+        /// The group.
+        group: String,
+    },
 }
 
 /// What a broker is set up with.

@@ -189,12 +189,18 @@ pub struct GroupChecker {
     /// Per group: how often each record was processed.
     processed: BTreeMap<String, ProcessedSet>,
     generations: BTreeMap<String, BTreeSet<i32>>,
+    /// Per group: generations of its earlier incarnations (a deleted group
+    /// comes back at generation 1).
+    deleted_generations: BTreeMap<String, u64>,
     /// Per node: when its commits were fenced.
     fenced: BTreeMap<u32, Vec<Nanos>>,
     /// Per node: when it (re)started.
     started: BTreeMap<u32, Vec<Nanos>>,
-    /// Per (group, partition): the first position taken by `auto.offset.reset`.
-    first_reset: BTreeMap<(String, u32), u64>,
+    /// Per (group, partition): when its coordinator last expired its committed offset.
+    expired: BTreeMap<(String, u32), Nanos>,
+    /// Per (group, partition): every position `auto.offset.reset` chose for
+    /// want of a committed offset, and when it was asked for.
+    resets: BTreeMap<(String, u32), Vec<(u64, Nanos)>>,
     /// Jumps of polls, judged against the final log.
     gaps: Vec<Gap>,
     /// Per group: positions `auto.offset.reset` moved after OFFSET_OUT_OF_RANGE.
@@ -359,10 +365,11 @@ impl GroupChecker {
                         expected: Some(*offset),
                     },
                 );
-                if let PositionSource::Reset { .. } = source {
-                    self.first_reset
+                if let PositionSource::Reset { requested_at } = source {
+                    self.resets
                         .entry((group.clone(), *partition))
-                        .or_insert(*offset);
+                        .or_default()
+                        .push((*offset, *requested_at));
                 }
                 let (found, requested_at) = match source {
                     PositionSource::Committed { requested_at } => (Some(*offset), *requested_at),
@@ -391,7 +398,13 @@ impl GroupChecker {
                 if found.is_none_or(|f| f < newest) && !self.truncated.contains(&key) {
                     let fetched = match found {
                         Some(f) => format!("fetched committed offset {f}"),
-                        None => "found no committed offset".to_owned(),
+                        None => match self.expired.get(&key) {
+                            Some(&when) if when <= requested_at => format!(
+                                "found no committed offset (the coordinator expired it at {}: offsets.retention.minutes)",
+                                sim::format_nanos(when)
+                            ),
+                            _ => "found no committed offset".to_owned(),
+                        },
                     };
                     let detail = format!(
                         "{name} {fetched} of {} for group {group} at {}, but offset {newest} had been committed (acknowledged to {} at {})",
@@ -462,6 +475,44 @@ impl GroupChecker {
                 detail,
             });
         }
+    }
+
+    /// Where `group` began reading `partition`: with no committed offset
+    /// yet, `auto.offset.reset` chose its first position, and what the log
+    /// held below it was never the group's to process (`latest` starts a
+    /// new group at the log end). Positions reset later, after the group
+    /// had committed (its offsets expired, say), skip what they pass over.
+    fn group_start(&self, group: &str, partition: u32) -> u64 {
+        let key = (group.to_owned(), partition);
+        let Some(&(offset, at)) = self.resets.get(&key).and_then(|r| r.first()) else {
+            return 0;
+        };
+        let committed_before = self
+            .commit_log
+            .get(&key)
+            .is_some_and(|log| log.iter().any(|&(_, acked_at, _)| acked_at < at));
+        if committed_before {
+            0
+        } else {
+            offset
+        }
+    }
+
+    /// The coordinator deleted `group` (Empty, with no committed offset
+    /// left): a group of that name starts again at generation 1, so the
+    /// generations seen so far were another group's.
+    pub fn group_deleted(&mut self, group: &str) {
+        let gone = self.generations.remove(group).map_or(0, |g| g.len() as u64);
+        *self
+            .deleted_generations
+            .entry(group.to_owned())
+            .or_default() += gone;
+        self.owners.retain(|(g, ..), _| g != group);
+    }
+
+    /// The coordinator of `group` expired its committed offset of `partition`.
+    pub fn offsets_expired(&mut self, at: Nanos, group: &str, partition: u32) {
+        self.expired.insert((group.to_owned(), partition), at);
     }
 
     /// A coordinator (node `node`) committed `offsets` of `group`: in the
@@ -540,12 +591,15 @@ impl GroupChecker {
                                 .get(tp)
                                 .is_some_and(|l| l.committed_at(offset) != Some(true))
                     };
+                    let start = self.group_start(group, tp.partition);
                     let missing: Vec<(u64, u64)> = end
                         .logs
                         .get(tp)
                         .into_iter()
                         .flat_map(FinalLog::offsets_and_ids)
-                        .filter(|&(o, id)| acked(id) && !seen.contains(id) && !hidden(o))
+                        .filter(|&(o, id)| {
+                            o >= start && acked(id) && !seen.contains(id) && !hidden(o)
+                        })
                         .collect();
                     let Some(&(first_offset, first_id)) = missing.first() else {
                         continue;
@@ -553,10 +607,13 @@ impl GroupChecker {
                     let (producer, seq) = producer_of(first_id);
                     // Why: the group started after it (auto.offset.reset), or
                     // the first commit that passed it: who sent it, when.
+                    let key = (group.clone(), tp.partition);
                     let reset = self
-                        .first_reset
-                        .get(&(group.clone(), tp.partition))
-                        .filter(|&&r| r > first_offset);
+                        .resets
+                        .get(&key)
+                        .into_iter()
+                        .flatten()
+                        .find(|&&(r, _)| r > first_offset);
                     let cover = self
                         .sent_log
                         .get(&(group.clone(), tp.partition))
@@ -570,7 +627,16 @@ impl GroupChecker {
                         })
                         .unwrap_or_default();
                     let cover = match reset {
-                        Some(r) => format!("; the group started reading {tp} at offset {r} (auto.offset.reset found no committed offset){cover}"),
+                        Some(&(r, asked)) => {
+                            let why = match self.expired.get(&key) {
+                                Some(&when) if when <= asked => format!(
+                                    "its committed offset expired at {}",
+                                    sim::format_nanos(when)
+                                ),
+                                _ => "found no committed offset".to_owned(),
+                            };
+                            format!("; auto.offset.reset moved the group to offset {r} of {tp} at {} ({why}){cover}", sim::format_nanos(asked))
+                        }
                         None => cover,
                     };
                     let detail = format!(
@@ -591,7 +657,8 @@ impl GroupChecker {
             let mut s = GroupStats {
                 group: group.clone(),
                 processing: member.processing.name().to_owned(),
-                generations: self.generations.get(group).map_or(0, |g| g.len() as u64),
+                generations: self.generations.get(group).map_or(0, |g| g.len() as u64)
+                    + self.deleted_generations.get(group).copied().unwrap_or(0),
                 ..GroupStats::default()
             };
             let mut twice = Vec::new();

@@ -56,6 +56,8 @@ pub(crate) static BROKER: &[D] = &[
     D::int(B, "offsets.topic.segment.bytes", 1, Some(104857600), "segment.bytes of __consumer_offsets (compacted: only rolled segments are cleaned)."),
     D::int(B, "offsets.topic.replication.factor", 1, Some(3), "Replication factor of __consumer_offsets.").max(i16::MAX as i64),
     D::int(B, "offsets.commit.timeout.ms", 1, Some(5000), "How long an offset commit waits for all replicas of __consumer_offsets."),
+    D::int(B, "offsets.retention.minutes", 1, Some(10080), "How long a group's committed offsets outlive it: once its last member left (or, outside group management, once committed), KIP-211."),
+    D::long(B, "offsets.retention.check.interval.ms", 1, Some(600000), "How often each offsets partition expires committed offsets."),
     D::int(B, "group.initial.rebalance.delay.ms", 0, Some(3000), "How long the coordinator waits for more members before the first rebalance of a group."),
     // Transaction coordinator and the transaction state topic.
     D::int(B, "transaction.state.log.num.partitions", 1, Some(50), "Partitions of __transaction_state."),
@@ -109,7 +111,6 @@ pub(crate) static BROKER_NOT_SIMULATED: &[(&str, &str)] = &[
     ("controller.quorum.request.timeout.ms", "quorum requests are not timed out on their own; the fetch timeout decides"),
     ("controller.quorum.retry.backoff.ms", "the quorum retries after 100 ms"),
     ("controller.quorum.append.linger.ms", "the quorum leader appends records at once"),
-    ("offsets.retention.minutes", "committed offsets never expire"),
     ("group.min.session.timeout.ms", "a member's session.timeout.ms is not checked against the broker's range"),
     ("group.max.session.timeout.ms", "a member's session.timeout.ms is not checked against the broker's range"),
     ("group.max.size", "groups are not limited in size"),

@@ -22,6 +22,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+mod expiry;
+
+pub use expiry::{Expiration, OFFSETS_RETENTION_CHECK_INTERVAL_MS, OFFSETS_RETENTION_MS};
+
 use super::classic::{ClassicGroup, GroupOutput, GroupResponse, JoinGroup, SyncGroup};
 use super::offsets_topic::partition_for;
 use super::records::{GroupRecord, LoadedGroups, OffsetCommitValue};
@@ -158,6 +162,8 @@ enum PendingAppend<R> {
         producer_id: i64,
         offsets: Vec<(TopicPartition, OffsetCommitValue)>,
     },
+    /// Tombstones of expired offsets and deleted groups.
+    Expire(expiry::Expired<R>),
 }
 
 /// Offsets committed in transactions not completed yet: producer id ->
@@ -179,6 +185,12 @@ pub struct GroupCoordinator<R> {
     appends: BTreeMap<u64, (u32, PendingAppend<R>)>,
     next_append: u64,
     initial_rebalance_delay_ms: u64,
+    /// `offsets.retention.minutes`, in ms.
+    offsets_retention_ms: u64,
+    /// `offsets.retention.check.interval.ms`.
+    retention_check_interval_ms: u64,
+    /// Per loaded offsets partition: when its next offset cleanup is due.
+    expiration_due: BTreeMap<u32, u64>,
 }
 
 impl<R: Clone> GroupCoordinator<R> {
@@ -193,6 +205,9 @@ impl<R: Clone> GroupCoordinator<R> {
             appends: BTreeMap::new(),
             next_append: 0,
             initial_rebalance_delay_ms: super::classic::GROUP_INITIAL_REBALANCE_DELAY_MS,
+            offsets_retention_ms: OFFSETS_RETENTION_MS,
+            retention_check_interval_ms: OFFSETS_RETENTION_CHECK_INTERVAL_MS,
+            expiration_due: BTreeMap::new(),
         }
     }
 
@@ -291,6 +306,7 @@ impl<R: Clone> GroupCoordinator<R> {
             }
         }
         self.owned.insert(partition);
+        self.schedule_expiration(partition, now_ms);
     }
 
     /// This broker no longer leads offsets partition `partition`: its groups
@@ -299,6 +315,7 @@ impl<R: Clone> GroupCoordinator<R> {
         if !self.owned.remove(&partition) {
             return;
         }
+        self.expiration_due.remove(&partition);
         let names: Vec<String> = self
             .groups
             .keys()
@@ -782,6 +799,11 @@ impl<R: Clone> GroupCoordinator<R> {
                     ));
                 }
             },
+            PendingAppend::Expire(expired) => {
+                if error.is_some() {
+                    self.restore(expired);
+                }
+            }
         }
     }
 
@@ -790,7 +812,18 @@ impl<R: Clone> GroupCoordinator<R> {
         self.groups
             .values()
             .filter_map(ClassicGroup::next_deadline_ms)
+            .chain(self.next_expiration_ms())
             .min()
+    }
+
+    /// Offset expiration: runs the cleanups due at `now_ms` (see
+    /// [`expiry`]).
+    pub fn expire_offsets(
+        &mut self,
+        now_ms: u64,
+        out: &mut Vec<CoordinatorOutput<R>>,
+    ) -> Expiration {
+        self.expire_due(now_ms, out)
     }
 
     /// Session and rebalance timeouts. Returns (group, member) of every

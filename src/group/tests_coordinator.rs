@@ -434,3 +434,166 @@ fn loading_applies_committed_transactions_at_their_marker_and_keeps_open_ones_pe
         Some(42)
     );
 }
+
+/// Offset expiration (KIP-211) with `offsets.retention.minutes` = 1 and a
+/// check every 5 s.
+mod expiration {
+    use super::*;
+    use crate::group::records::GroupRecord;
+
+    const RETENTION_MS: u64 = 60_000;
+    const CHECK_MS: u64 = 5_000;
+
+    fn broker(log: &[Record]) -> Broker {
+        let mut b = Broker::leading(&[]);
+        b.coordinator =
+            GroupCoordinator::new(PARTITIONS).with_offsets_retention(RETENTION_MS, CHECK_MS);
+        b.coordinator.load(partition_for(GROUP, PARTITIONS), log, 0);
+        b.log = log.to_vec();
+        b
+    }
+
+    /// Runs the coordinator's timers due up to `now`, as the broker would,
+    /// with `member` (if one) heartbeating every second.
+    fn tick_to(b: &mut Broker, now: u64, member: Option<&str>) {
+        let mut t = b.coordinator.next_deadline_ms().unwrap_or(now);
+        while t <= now {
+            if let Some(member_id) = member {
+                let r = b.send(
+                    t,
+                    CoordinatorRequest::Heartbeat {
+                        generation_id: 1,
+                        member_id: member_id.to_owned(),
+                        group_instance_id: None,
+                    },
+                );
+                b.answer(r);
+            }
+            b.coordinator.on_tick(t, &mut b.out);
+            b.coordinator.expire_offsets(t, &mut b.out);
+            let next = b.coordinator.next_deadline_ms().unwrap_or(u64::MAX);
+            t = if member.is_some() {
+                next.min(t + 1_000)
+            } else {
+                next
+            };
+        }
+    }
+
+    fn tombstones(b: &Broker) -> Vec<GroupRecord> {
+        b.log
+            .iter()
+            .filter_map(GroupRecord::from_record)
+            .filter(|r| {
+                matches!(
+                    r,
+                    GroupRecord::OffsetCommit(_, _, None) | GroupRecord::GroupMetadata(_, None)
+                )
+            })
+            .collect()
+    }
+
+    fn leave(b: &mut Broker, now: u64, member_id: &str) {
+        let r = b.send(
+            now,
+            CoordinatorRequest::LeaveGroup {
+                member_id: member_id.to_owned(),
+                group_instance_id: None,
+            },
+        );
+        b.answer(r);
+        // The join phase of no member ends at the coordinator's next tick.
+        b.coordinator.on_tick(now, &mut b.out);
+        b.complete_appends(now, None);
+        assert_eq!(b.coordinator.groups()[GROUP].state(), GroupState::Empty);
+    }
+
+    #[test]
+    fn an_active_groups_offsets_never_expire_however_old_their_commit() {
+        // KAFKA-4682 before KIP-211: offsets expired by commit time even
+        // while their group was consuming.
+        let mut b = broker(&[]);
+        let member = b.one_stable_member();
+        b.commit(5_000, 1, &member, 42);
+        b.complete_appends(5_000, None);
+        tick_to(&mut b, 10 * RETENTION_MS, Some(&member));
+        assert_eq!(b.coordinator.groups()[GROUP].state(), GroupState::Stable);
+        assert_eq!(b.fetch(), Some((42, 2)));
+        assert!(tombstones(&b).is_empty());
+    }
+
+    #[test]
+    fn an_empty_groups_offsets_expire_a_retention_after_it_emptied_and_the_group_goes() {
+        let mut b = broker(&[]);
+        let member = b.one_stable_member();
+        b.commit(5_000, 1, &member, 42);
+        b.complete_appends(5_000, None);
+        let emptied = 100_000;
+        leave(&mut b, emptied, &member);
+        // Committed long before: the retention counts from when it emptied.
+        tick_to(&mut b, emptied + RETENTION_MS - 1, None);
+        b.complete_appends(emptied + RETENTION_MS - 1, None);
+        assert_eq!(b.fetch(), Some((42, 2)), "kept while the retention runs");
+        tick_to(&mut b, emptied + RETENTION_MS + CHECK_MS, None);
+        b.complete_appends(emptied + RETENTION_MS + CHECK_MS, None);
+        assert_eq!(b.fetch(), None);
+        assert!(!b.coordinator.groups().contains_key(GROUP), "group deleted");
+        assert_eq!(
+            tombstones(&b),
+            vec![
+                GroupRecord::OffsetCommit(GROUP.into(), TopicPartition::new("orders", 0), None),
+                GroupRecord::GroupMetadata(GROUP.into(), None),
+            ]
+        );
+        // A new coordinator loading the log finds neither.
+        let reloaded = broker(&b.log);
+        assert!(reloaded.coordinator.committed(GROUP).is_none());
+        assert!(!reloaded.coordinator.groups().contains_key(GROUP));
+    }
+
+    #[test]
+    fn a_commit_outside_group_management_expires_a_retention_after_it() {
+        let mut b = broker(&[]);
+        b.commit(1_000, -1, "", 7);
+        b.complete_appends(1_000, None);
+        tick_to(&mut b, 1_000 + RETENTION_MS - 1, None);
+        assert_eq!(b.fetch(), Some((7, 2)));
+        tick_to(&mut b, 1_000 + RETENTION_MS + CHECK_MS, None);
+        assert_eq!(b.fetch(), None);
+    }
+
+    #[test]
+    fn expired_offsets_come_back_when_their_tombstones_are_not_written() {
+        let mut b = broker(&[]);
+        b.commit(1_000, -1, "", 7);
+        b.complete_appends(1_000, None);
+        tick_to(&mut b, 1_000 + RETENTION_MS + CHECK_MS, None);
+        assert_eq!(
+            b.fetch(),
+            None,
+            "gone at once, as Kafka replays its records"
+        );
+        b.complete_appends(
+            1_000 + RETENTION_MS + CHECK_MS,
+            Some(Errors::NotEnoughReplicas),
+        );
+        assert_eq!(b.fetch(), Some((7, 2)));
+    }
+
+    #[test]
+    fn an_offset_with_a_transactional_commit_pending_is_kept() {
+        let mut b = broker(&[]);
+        let member = b.one_stable_member();
+        b.commit(5_000, 1, &member, 42);
+        b.complete_appends(5_000, None);
+        b.txn_commit(6_000, 1, &member, 50);
+        b.complete_appends(6_000, None);
+        leave(&mut b, 10_000, &member);
+        tick_to(&mut b, 10 * RETENTION_MS, None);
+        assert_eq!(b.fetch(), Some((42, 2)));
+        assert!(b.coordinator.groups().contains_key(GROUP));
+        b.marker(true);
+        tick_to(&mut b, 20 * RETENTION_MS, None);
+        assert_eq!(b.fetch(), None, "expired once the transaction is done");
+    }
+}

@@ -94,6 +94,17 @@ pub enum What {
         /// Where the dirty part starts now.
         first_dirty_offset: u64,
     },
+    /// The group coordinator expired a group's committed offset of the
+    /// partition (`offsets.retention.minutes`).
+    OffsetsExpired {
+        /// The group.
+        group: String,
+    },
+    /// The group coordinator deleted an Empty group with no committed offset left.
+    GroupDeleted {
+        /// The group.
+        group: String,
+    },
 }
 
 /// One entry of the history.
@@ -218,6 +229,12 @@ impl Event {
                 crate::check::id_list(partitions)
             ),
             What::Fault { kind, detail, .. } => format!("{kind}: {detail}"),
+            What::GroupDeleted { group } => {
+                format!("deleted group {group} (Empty, no committed offset left)")
+            }
+            What::OffsetsExpired { group } => format!(
+                "expired group {group}'s committed offset of {part} (offsets.retention.minutes)"
+            ),
         }
     }
 }

@@ -198,6 +198,23 @@ impl Monitor {
             ClusterObs::Broker(BrokerObs::OffsetsCommitted { group, offsets }) => self
                 .groups
                 .coordinator_commit(o.at, o.node.0, group, offsets),
+            ClusterObs::Broker(BrokerObs::GroupDeleted { group }) => {
+                self.groups.group_deleted(group);
+                let what = What::GroupDeleted {
+                    group: group.clone(),
+                };
+                self.history.push(o.at, name(o.node), None, what);
+            }
+            ClusterObs::Broker(BrokerObs::OffsetsExpired { group, partitions }) => {
+                for tp in partitions {
+                    self.groups.offsets_expired(o.at, group, tp.partition);
+                    let what = What::OffsetsExpired {
+                        group: group.clone(),
+                    };
+                    self.history
+                        .push(o.at, name(o.node), Some(tp.to_string()), what);
+                }
+            }
             ClusterObs::Broker(obs) => {
                 let (partition, what) = match obs {
                     BrokerObs::BecameLeader {

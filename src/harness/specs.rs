@@ -161,6 +161,12 @@ pub fn broker_config(scenario: &Scenario) -> BrokerConfig {
             "group.initial.rebalance.delay.ms",
             d.group_initial_rebalance_delay_ms,
         ),
+        offsets_retention_ms: int("offsets.retention.minutes", d.offsets_retention_ms / 60_000)
+            .saturating_mul(60_000),
+        offsets_retention_check_interval_ms: int(
+            "offsets.retention.check.interval.ms",
+            d.offsets_retention_check_interval_ms,
+        ),
         forget_offsets_on_load: false,
         commit_aborted_transactions: false,
         drop_txn_markers: false,

@@ -104,6 +104,7 @@ pub fn lines(outcome: &Outcome) -> Vec<Line> {
                 "cleaned {part}: {records_removed} records removed by compaction, clean up to offset {first_dirty_offset}"
             ),
             What::Admin(text) => text.clone(),
+            What::OffsetsExpired { .. } => e.text(None),
             _ => continue,
         };
         out.push(Line {
@@ -196,24 +197,37 @@ fn partition_changes(outcome: &Outcome, out: &mut Vec<Line>) {
 
 /// One line per group generation: who owns what, at the first member's join.
 fn rebalances(outcome: &Outcome, out: &mut Vec<Line>) {
-    let mut generations: BTreeMap<(&str, i32), (Nanos, Vec<String>)> = BTreeMap::new();
+    // Keyed by incarnation too: a deleted group starts again at generation 1.
+    let mut generations: BTreeMap<(&str, u32, i32), (Nanos, Vec<String>)> = BTreeMap::new();
+    let mut incarnation: BTreeMap<&str, u32> = BTreeMap::new();
     for e in &outcome.history.events {
-        let What::Assigned {
-            group,
-            generation,
-            partitions,
-        } = &e.what
-        else {
-            continue;
+        let (group, generation, partitions) = match &e.what {
+            What::Assigned {
+                group,
+                generation,
+                partitions,
+            } => (group, generation, partitions),
+            What::GroupDeleted { group } => {
+                *incarnation.entry(group.as_str()).or_default() += 1;
+                out.push(Line {
+                    at: e.at,
+                    who: format!("group {group}"),
+                    text: format!("deleted by {} (Empty, no committed offset left)", e.node),
+                    kind: Kind::Group,
+                });
+                continue;
+            }
+            _ => continue,
         };
+        let nth = incarnation.get(group.as_str()).copied().unwrap_or(0);
         let entry = generations
-            .entry((group.as_str(), *generation))
+            .entry((group.as_str(), nth, *generation))
             .or_insert_with(|| (e.at, Vec::new()));
         entry
             .1
             .push(format!("{} [{}]", e.node, id_list(partitions)));
     }
-    for ((group, generation), (at, members)) in generations {
+    for ((group, _, generation), (at, members)) in generations {
         out.push(Line {
             at,
             who: format!("group {group}"),

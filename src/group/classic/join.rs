@@ -276,7 +276,7 @@ impl<R: Clone> ClassicGroup<R> {
             self.initial_delay = false;
             self.join_deadline_ms = Some(now_ms + rebalance_timeout);
         }
-        self.state = GroupState::PreparingRebalance;
+        self.transition_to(GroupState::PreparingRebalance, now_ms);
     }
 
     fn rebalance_timeout_ms(&self) -> u64 {
@@ -319,7 +319,7 @@ impl<R: Clone> ClassicGroup<R> {
         self.initial_delay = false;
         self.generation_id += 1;
         if self.members.is_empty() {
-            self.state = GroupState::Empty;
+            self.transition_to(GroupState::Empty, now_ms);
             self.protocol_name = None;
             out.push(GroupOutput::Store {
                 generation_id: self.generation_id,
@@ -335,7 +335,7 @@ impl<R: Clone> ClassicGroup<R> {
             self.leader_id = self.members.keys().next().cloned();
         }
         self.protocol_name = Some(self.select_protocol());
-        self.state = GroupState::CompletingRebalance;
+        self.transition_to(GroupState::CompletingRebalance, now_ms);
         let ids: Vec<String> = self.members.keys().cloned().collect();
         for id in ids {
             let response = self.join_response(&id);

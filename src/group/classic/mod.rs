@@ -51,6 +51,9 @@ pub struct ClassicGroup<R> {
     /// The group id.
     pub group_id: String,
     state: GroupState,
+    /// When it entered its state (Kafka's `currentStateTimestamp`; None for
+    /// a group created by a commit and never transitioned).
+    state_since_ms: Option<u64>,
     generation_id: i32,
     protocol_type: Option<String>,
     protocol_name: Option<String>,
@@ -78,6 +81,7 @@ impl<R: Clone> ClassicGroup<R> {
         Self {
             group_id: group_id.to_owned(),
             state: GroupState::Empty,
+            state_since_ms: None,
             generation_id: 0,
             protocol_type: None,
             protocol_name: None,
@@ -96,6 +100,23 @@ impl<R: Clone> ClassicGroup<R> {
     /// Its state.
     pub fn state(&self) -> GroupState {
         self.state
+    }
+
+    /// When it entered its current state, if known.
+    pub fn state_since_ms(&self) -> Option<u64> {
+        self.state_since_ms
+    }
+
+    /// Whether it stores a protocol type (a group of members; a group only
+    /// committed to, by consumers outside group management, has none).
+    pub fn has_protocol_type(&self) -> bool {
+        self.protocol_type.is_some()
+    }
+
+    /// Enters `state` at `now_ms`.
+    fn transition_to(&mut self, state: GroupState, now_ms: u64) {
+        self.state = state;
+        self.state_since_ms = Some(now_ms);
     }
 
     /// Its generation.
@@ -269,7 +290,7 @@ impl<R: Clone> ClassicGroup<R> {
                         ));
                     }
                 }
-                self.state = GroupState::Stable;
+                self.transition_to(GroupState::Stable, now_ms);
             }
             Some(e) => {
                 for m in self.members.values_mut() {

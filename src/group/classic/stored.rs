@@ -74,6 +74,7 @@ impl<R: Clone> ClassicGroup<R> {
             );
         }
         group.pending_members = BTreeSet::new();
+        group.state_since_ms = Some(value.current_state_timestamp_ms);
         group.state = if group.members.is_empty() {
             GroupState::Empty
         } else {
