@@ -40,6 +40,8 @@ fn variant(edits: &[(&str, &str)]) -> Scenario {
 }
 
 const ACKS_ALL: &str = r#"acks = "all", "enable.idempotence" = true"#;
+const TOMBSTONES: &str = "tombstones = 0.1 ";
+const NO_TOMBSTONES: &str = "tombstones = 0.0 ";
 
 #[test]
 fn every_key_keeps_its_latest_value_and_what_the_cleaner_removed_is_counted() {
@@ -78,13 +80,15 @@ fn acks_1_loses_latest_values_that_acks_all_keeps() {
     // One record per key at most (100000 keys): a lost write is a key's
     // latest, and no later one replaces it. The leader of profiles-1 loses
     // power; with acks=1 what it acknowledged and had not yet replicated is
-    // gone (seeds 0 and 2 of 0..10, where explore finds it).
+    // gone (seeds 0 and 2 of 0..10, where explore finds it). No
+    // tombstones: what a follower's absence does to them is the next test.
     let edits = [
         ("keys = 50", "keys = 100000"),
         (
             r#"target = "follower(profiles-1)""#,
             r#"target = "leader(profiles-1)""#,
         ),
+        (TOMBSTONES, NO_TOMBSTONES),
     ];
     let all = variant(&edits);
     let mut one_edits = edits.to_vec();
@@ -205,7 +209,7 @@ fn the_groups_offsets_topic_is_compacted_too() {
 #[test]
 fn a_record_without_a_key_is_refused_by_a_compacted_topic() {
     // Kafka's LogValidator: "Compacted topic cannot accept message without key".
-    let keyless = variant(&[("keys = 50", "keys = 0")]);
+    let keyless = variant(&[("keys = 50", "keys = 0"), (TOMBSTONES, NO_TOMBSTONES)]);
     let o = outcome(&keyless, 1);
     assert!(o.stats.records_sent > 1_000);
     assert_eq!(o.stats.records_acked, 0, "{:?}", o.stats);
@@ -300,4 +304,104 @@ fn compaction_configs_are_checked_and_the_cleaners_io_refused() {
         "{}",
         stderr(&out)
     );
+}
+
+#[test]
+fn deleted_keys_leave_the_log_with_their_tombstones() {
+    use ksim::harness::Run;
+    use ksim::protocol::TopicPartition;
+    // 1000 keys, each written about 30 times, a tenth of the writes
+    // tombstones. A key whose last write was one, outside the active
+    // segment (never cleaned, as Kafka's), and whose tombstone outlived
+    // delete.retention.ms (100 ms) at a cleaning is gone from the leaders'
+    // logs altogether.
+    let scenario = variant(&[("keys = 50", "keys = 1000")]);
+    let mut run = Run::start(&scenario, 1, &RunOptions::default()).expect("starts");
+    run.advance_to(90 * sim::SECONDS);
+    let (mut keys, mut tombstones) = (std::collections::BTreeSet::new(), 0);
+    for p in 0..3 {
+        let tp = TopicPartition::new("profiles", p);
+        let leader = (1..=3)
+            .filter_map(|b| run.broker(b))
+            .find(|b| {
+                b.replica_manager()
+                    .partition(&tp)
+                    .is_some_and(|p| p.is_leader())
+            })
+            .expect("a leader");
+        let log = &leader.replica_manager().partition(&tp).expect("led").log;
+        for batch in log.batches() {
+            batch.for_each_record(|r| {
+                keys.insert(r.key.map(<[u8]>::to_vec));
+                if r.value.is_none() {
+                    tombstones += 1;
+                    assert!(
+                        r.headers.get("ksim.id").is_some(),
+                        "its id travels in a header"
+                    );
+                }
+            });
+        }
+    }
+    assert!(tombstones > 0, "recent tombstones are kept");
+    assert!(
+        keys.len() < 980,
+        "{} keys left: none was deleted for good",
+        keys.len()
+    );
+    let outcome = run.finish().expect("finishes");
+    assert!(outcome.violations.is_empty(), "{:?}", outcome.violations);
+}
+
+#[test]
+fn tombstones_need_keys() {
+    let err = ksim::scenario::parse(&shipped().replace("keys = 50\n", ""), "c.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("c.toml:") && err.contains("tombstones need keys = N"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_replica_away_longer_than_delete_retention_brings_a_deleted_key_back() {
+    // Kafka's own caveat on delete.retention.ms: a tombstone is kept that
+    // long for whoever reads the log from its start, a lagging replica
+    // included. Here 100 ms (as the tutorials set it): the leader of
+    // profiles-1 loses power holding an old value of a key (one write per
+    // key at most, 100000 keys); while it is away the new leader cleans
+    // the key's later tombstone away; back, it fetches past it and keeps the
+    // old value: the deleted key is back. With Kafka's default of a day the
+    // tombstone waits for it, and the key stays deleted.
+    let edits = [
+        ("keys = 50", "keys = 100000"),
+        (
+            r#"target = "follower(profiles-1)""#,
+            r#"target = "leader(profiles-1)""#,
+        ),
+    ];
+    let seed = 2;
+    let back = outcome(&variant(&edits), seed);
+    assert_eq!(
+        invariants(&back),
+        ["compaction_keeps_latest"],
+        "{:?}",
+        back.violations
+    );
+    assert!(
+        back.violations
+            .iter()
+            .all(|v| v.detail.contains("latest acknowledged tombstone")
+                && v.detail.contains("the deleted key is back")),
+        "{:?}",
+        back.violations
+    );
+    let mut day = edits.to_vec();
+    day.push((
+        r#""delete.retention.ms" = 100"#,
+        r#""delete.retention.ms" = 86400000"#,
+    ));
+    let kept = outcome(&variant(&day), seed);
+    assert!(kept.violations.is_empty(), "{:?}", kept.violations);
 }

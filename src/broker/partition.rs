@@ -496,6 +496,7 @@ mod tests {
                 key: None,
                 value: Some(vec![i as u8]),
                 timestamp_ms: 0,
+                headers: Vec::new(),
             };
             log.append_records(vec![r], -1, -1, -1, 0, 0, &mut Vec::new());
         }
@@ -562,6 +563,7 @@ mod tests {
             key: None,
             value: Some(vec![0]),
             timestamp_ms: 0,
+            headers: Vec::new(),
         };
         p.log
             .append_records(vec![r.clone(), r], -1, -1, -1, 0, 0, &mut Vec::new());

@@ -402,6 +402,7 @@ mod tests {
                 key: None,
                 value: Some(vec![i as u8]),
                 timestamp_ms: 0,
+                headers: Vec::new(),
             })
             .collect();
         RecordBatch::of(offset, 0, (7, epoch, seq), &records)

@@ -107,6 +107,7 @@ fn records(n: usize) -> Arc<RecordBatch> {
             key: None,
             value: Some(vec![i as u8; 8]),
             timestamp_ms: 0,
+            headers: Vec::new(),
         })
         .collect();
     Arc::new(RecordBatch::of(0, -1, (-1, -1, -1), &records))

@@ -29,7 +29,7 @@ use sim::{Nanos, MILLIS};
 use super::chunked::Chunked;
 use super::Violation;
 use crate::client::consumer::ConsumerObs;
-use crate::client::{producer_of, record_id, ProducerObs, SentRecord};
+use crate::client::{producer_of, record_id_in, ProducerObs, SentRecord};
 use crate::log::RecordBatch;
 use crate::protocol::TopicPartition;
 
@@ -201,7 +201,7 @@ fn records_of(batches: &[Arc<RecordBatch>], start: u64, upto: u64) -> Vec<(u64, 
         batch.for_each_record(|r| {
             let offset = batch.base_offset + u64::from(r.offset_delta);
             if start <= offset && offset < upto {
-                out.push((record_id(r.value), batch.partition_leader_epoch));
+                out.push((record_id_in(&r), batch.partition_leader_epoch));
             }
         });
     }
@@ -224,7 +224,7 @@ fn ids_of(batches: &[Arc<RecordBatch>], start: u64, upto: u64, gaps: bool) -> Ve
                 if out.len() < at {
                     out.resize(at, COMPACTED_ID);
                 }
-                out.push(record_id(r.value));
+                out.push(record_id_in(&r));
             }
         });
         if gaps {
@@ -1063,10 +1063,7 @@ fn differing_record(
         let mut out = BTreeMap::new();
         for b in batches {
             b.for_each_record(|r| {
-                out.insert(
-                    b.base_offset + u64::from(r.offset_delta),
-                    record_id(r.value),
-                );
+                out.insert(b.base_offset + u64::from(r.offset_delta), record_id_in(&r));
             });
         }
         out
@@ -1130,6 +1127,7 @@ mod tests {
                     key: None,
                     value: Some(record_value(id, 8)),
                     timestamp_ms: 0,
+                    headers: Vec::new(),
                 };
                 Arc::new(RecordBatch::of(i as u64, 0, (-1, -1, -1), &[r]))
             })

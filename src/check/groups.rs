@@ -814,6 +814,7 @@ mod tests {
                         key: None,
                         value: Some(value),
                         timestamp_ms: 0,
+                        headers: Vec::new(),
                     };
                     RecordBatch::of(0, 0, (-1, -1, -1), &[record])
                 };
@@ -870,6 +871,7 @@ mod tests {
                     key: None,
                     value: Some(record_value(id, 8)),
                     timestamp_ms: 0,
+                    headers: Vec::new(),
                 })
                 .collect();
             let log = FinalLog::new(

@@ -137,6 +137,7 @@ mod tests {
                 key: None,
                 value: Some(record_value(id, 8)),
                 timestamp_ms: 0,
+                headers: Vec::new(),
             })
             .collect();
         let batch = RecordBatch::of(0, 0, (-1, -1, -1), &records);

@@ -53,10 +53,37 @@ pub struct PendingRecord<'a> {
     pub id: u64,
     /// Its key (`None`: null key).
     pub key: Option<&'a [u8]>,
-    /// Its value.
+    /// Its value (a tombstone's is null: this one is not written).
     pub value: &'a [u8],
+    /// A tombstone: written with a null value and its id in the
+    /// [`ID_HEADER`](super::ID_HEADER) header.
+    pub tombstone: bool,
     /// Its create time.
     pub timestamp_ms: u64,
+}
+
+impl PendingRecord<'_> {
+    /// Appends it to `builder`; returns the bytes it took.
+    fn append_to(&self, builder: &mut BatchBuilder) -> usize {
+        if self.tombstone {
+            let id = self.id.to_be_bytes();
+            let headers = [(super::ID_HEADER, Some(&id[..]))];
+            builder.append_with_headers(self.key, None, &headers, self.timestamp_ms)
+        } else {
+            builder.append(self.key, self.value, self.timestamp_ms)
+        }
+    }
+
+    /// Bytes it would add to `builder` (Kafka's `DefaultRecord.sizeInBytes`).
+    fn size_in(&self, builder: &BatchBuilder) -> usize {
+        if self.tombstone {
+            let id = self.id.to_be_bytes();
+            let headers = [(super::ID_HEADER, Some(&id[..]))];
+            builder.record_size_with(self.key, None, &headers, self.timestamp_ms)
+        } else {
+            builder.record_size(self.key, self.value, self.timestamp_ms)
+        }
+    }
 }
 
 /// A batch of records of one partition (Kafka's `ProducerBatch`).
@@ -394,7 +421,7 @@ impl RecordAccumulator {
         // Kafka allocates a batch.size buffer for a new batch.
         let mut builder = BatchBuilder::with_capacity(write_limit - RECORD_BATCH_OVERHEAD)
             .compressed(self.config.compression);
-        builder.append(record.key, record.value, record.timestamp_ms);
+        record.append_to(&mut builder);
         let mut batch = ProducerBatch {
             id,
             tp,
@@ -722,15 +749,11 @@ fn try_append<'a>(
     if batch.is_full() {
         return Err(record);
     }
-    let size = batch
-        .builder
-        .record_size(record.key, record.value, record.timestamp_ms);
+    let size = record.size_in(&batch.builder);
     if !batch.ids.is_empty() && batch.size_bytes + size > batch.write_limit {
         return Err(record);
     }
-    batch
-        .builder
-        .append(record.key, record.value, record.timestamp_ms);
+    record.append_to(&mut batch.builder);
     batch.ids.push(record.id);
     let before = batch.size_bytes;
     batch.size_bytes = batch.estimated_size();
@@ -765,6 +788,7 @@ mod tests {
         PendingRecord {
             id,
             key: None,
+            tombstone: false,
             value: &[b'x'; 100],
             timestamp_ms: now_ms,
         }
@@ -896,6 +920,7 @@ mod tests {
         let big = PendingRecord {
             id: 1,
             key: None,
+            tombstone: false,
             value: &[0; 2000],
             timestamp_ms: 0,
         };

@@ -22,6 +22,8 @@ pub struct SentRecord {
     pub partition: u32,
     /// Its key's number among the workload's keys (None: a null key).
     pub key: Option<u32>,
+    /// A tombstone: a null value (its id in the [`ID_HEADER`] header).
+    pub tombstone: bool,
 }
 
 impl SentRecord {
@@ -31,6 +33,7 @@ impl SentRecord {
             id,
             partition,
             key: None,
+            tombstone: false,
         }
     }
 }
@@ -100,6 +103,19 @@ pub fn record_value(id: u64, size: usize) -> Vec<u8> {
 /// Stamps `id` on a record value of at least 8 bytes (the rest is padding).
 pub fn set_record_id(value: &mut [u8], id: u64) {
     value[..8].copy_from_slice(&id.to_be_bytes());
+}
+
+/// The header a tombstone carries its record id in (it has no value to
+/// carry it), 8 bytes big-endian.
+pub const ID_HEADER: &str = "ksim.id";
+
+/// The id a record carries: in its value, or for a tombstone in its
+/// [`ID_HEADER`] header (u64::MAX when it carries none).
+pub fn record_id_in(record: &crate::log::RecordView<'_>) -> u64 {
+    match record.value {
+        Some(_) => record_id(record.value),
+        None => record_id(record.headers.get(ID_HEADER).flatten()),
+    }
 }
 
 /// The id a value carries (u64::MAX for a value that carries none, and

@@ -78,6 +78,9 @@ pub struct ProducerWorkload {
     pub keys: u64,
     /// Bytes of each value.
     pub value_size: usize,
+    /// Share of keyed sends that are tombstones (a null value, the record
+    /// id in a `ksim.id` header), in parts per million.
+    pub tombstones_ppm: u32,
     /// No new records from this time on.
     pub stop_at_ns: Nanos,
 }
@@ -463,6 +466,10 @@ impl Producer {
             } else {
                 self.sticky.partition(n, &available, env.rng())
             };
+            // Only a producer that sends tombstones draws for them.
+            let tombstone = key.is_some()
+                && self.workload.tombstones_ppm > 0
+                && env.rng().random_range(0..1_000_000) < self.workload.tombstones_ppm;
             set_record_id(&mut self.value, id);
             if !keyed {
                 let len = self.value.len();
@@ -470,12 +477,18 @@ impl Producer {
                     .on_append(len, self.config.batch_size, n, &available, env.rng());
             }
             let tp = TopicIdPartition::new(self.workload.topic_id, partition);
-            sent.push(SentRecord { id, partition, key });
+            sent.push(SentRecord {
+                id,
+                partition,
+                key,
+                tombstone,
+            });
             let tick_ms = tick / MILLIS;
             let record = PendingRecord {
                 id,
                 key: keyed.then_some(self.key.as_slice()),
                 value: &self.value,
+                tombstone,
                 timestamp_ms: tick_ms,
             };
             self.accumulator.append(tp, record, tick_ms);
@@ -1194,6 +1207,7 @@ impl Producer {
             id,
             key: None,
             value: &self.value,
+            tombstone: false,
             timestamp_ms: now_ms,
         };
         self.accumulator.append(tp, record, now_ms);

@@ -37,6 +37,7 @@ fn fill_one_batch(acc: &mut RecordAccumulator, first_id: u64) -> u64 {
             PendingRecord {
                 id,
                 key: None,
+                tombstone: false,
                 value: &value,
                 timestamp_ms: 0,
             },

@@ -112,6 +112,7 @@ impl GroupRecord {
             key: Some(serde_json::to_vec(&key).expect("keys encode")),
             value: value.map(|v| v.expect("values encode")),
             timestamp_ms,
+            headers: Vec::new(),
         }
     }
 
@@ -278,6 +279,7 @@ mod tests {
             key: Some(b"not json".to_vec()),
             value: Some(b"x".to_vec()),
             timestamp_ms: 0,
+            headers: Vec::new(),
         };
         assert_eq!(GroupRecord::from_record(&other), None);
         assert_eq!(LoadedGroups::load([&other]), LoadedGroups::default());

@@ -212,7 +212,14 @@ pub(super) fn monitor_for(
         scenario
             .topics
             .iter()
-            .map(|t| (t.name.clone(), super::is_compacted(scenario, t)))
+            .map(|t| check::compaction::CompactedTopic {
+                name: t.name.clone(),
+                compacted: super::is_compacted(scenario, t),
+                delete_retention_ms: t
+                    .config
+                    .effective_i64("delete.retention.ms", &scenario.cluster.config)
+                    .map_or(0, |ms| ms.max(0) as u64),
+            })
             .collect(),
     );
     monitor.broker_ids = topology

@@ -270,6 +270,7 @@ fn producer_setup(
                 per_ns: spec.rate.per_ns,
                 keys: spec.keys,
                 value_size: RECORD_VALUE_BYTES,
+                tombstones_ppm: (spec.tombstones * 1_000_000.0).round() as u32,
                 stop_at_ns: scenario.duration_ns + scenario.settle_ns / 2,
             };
             return (specs::producer_config(&spec.config), workload, transaction);

@@ -377,6 +377,7 @@ pub fn pipeline_config(
             per_ns: 1,
             keys: 0,
             value_size: 100,
+            tombstones_ppm: 0,
             stop_at_ns: 0,
         },
         brokers: bootstrap_servers,

@@ -55,6 +55,7 @@ use sim::Blob;
 
 use super::codec::{put_varint, put_varlong, varint_len, varlong_len, Reader};
 use super::compression::{decompress, Compression, CompressionType};
+use super::headers::{Header, Headers};
 
 /// `producerId` of a batch without an idempotent producer.
 pub const NO_PRODUCER_ID: i64 = -1;
@@ -96,6 +97,8 @@ pub struct Record {
     pub value: Option<Vec<u8>>,
     /// CreateTime, milliseconds.
     pub timestamp_ms: u64,
+    /// Its headers.
+    pub headers: Vec<Header>,
 }
 
 /// One record as read from a batch's bytes.
@@ -109,6 +112,8 @@ pub struct RecordView<'a> {
     pub key: Option<&'a [u8]>,
     /// The value (None: a null value, a tombstone).
     pub value: Option<&'a [u8]>,
+    /// Its headers.
+    pub headers: Headers<'a>,
 }
 
 impl RecordView<'_> {
@@ -118,6 +123,7 @@ impl RecordView<'_> {
             key: self.key.map(<[u8]>::to_vec),
             value: self.value.map(<[u8]>::to_vec),
             timestamp_ms: self.timestamp_ms,
+            headers: self.headers.to_owned(),
         }
     }
 }
@@ -181,12 +187,27 @@ impl BatchBuilder {
 
     /// Bytes `key` and `value` would add at `timestamp_ms` (Kafka's `DefaultRecord.sizeInBytes`).
     pub fn record_size(&self, key: Option<&[u8]>, value: &[u8], timestamp_ms: u64) -> usize {
+        self.record_size_with(key, Some(value), &[], timestamp_ms)
+    }
+
+    /// [`BatchBuilder::record_size`] of a record whose value may be null,
+    /// with `headers`.
+    pub fn record_size_with(
+        &self,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: &[(&str, Option<&[u8]>)],
+        timestamp_ms: u64,
+    ) -> usize {
         let base = self.base_timestamp.unwrap_or(timestamp_ms);
+        let mut bytes = Vec::new();
+        super::headers::encode(headers, &mut bytes);
         let body = record_body_len(
             key,
-            Some(value),
+            value,
             timestamp_ms.wrapping_sub(base) as i64,
             self.count as i32,
+            Headers::from_parts(headers.len() as u32, &bytes),
         );
         varint_len(body as i32) + body
     }
@@ -205,7 +226,32 @@ impl BatchBuilder {
         timestamp_ms: u64,
     ) -> usize {
         let delta = self.count;
-        self.append_at(delta, key, value, timestamp_ms)
+        self.append_at(delta, key, value, Headers::NONE, timestamp_ms)
+    }
+
+    /// Appends a record with `headers`; returns the bytes it took.
+    pub fn append_with_headers(
+        &mut self,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: &[(&str, Option<&[u8]>)],
+        timestamp_ms: u64,
+    ) -> usize {
+        let mut bytes = Vec::new();
+        super::headers::encode(headers, &mut bytes);
+        let headers = Headers::from_parts(headers.len() as u32, &bytes);
+        let delta = self.count;
+        self.append_at(delta, key, value, headers, timestamp_ms)
+    }
+
+    /// Appends an owned record; returns the bytes it took.
+    pub fn append_owned(&mut self, record: &Record) -> usize {
+        let mut bytes = Vec::new();
+        super::headers::encode_owned(&record.headers, &mut bytes);
+        let headers = Headers::from_parts(record.headers.len() as u32, &bytes);
+        let delta = self.count;
+        let (key, value) = (record.key.as_deref(), record.value.as_deref());
+        self.append_at(delta, key, value, headers, record.timestamp_ms)
     }
 
     /// Appends a record at `offset_delta` (at or past every earlier one's:
@@ -215,12 +261,13 @@ impl BatchBuilder {
         offset_delta: u32,
         key: Option<&[u8]>,
         value: Option<&[u8]>,
+        headers: Headers<'_>,
         timestamp_ms: u64,
     ) -> usize {
         let base = *self.base_timestamp.get_or_insert(timestamp_ms);
         let delta = timestamp_ms.wrapping_sub(base) as i64;
         let start = self.records.len();
-        let body = record_body_len(key, value, delta, offset_delta as i32);
+        let body = record_body_len(key, value, delta, offset_delta as i32, headers);
         put_varint(&mut self.records, body as i32);
         self.records.push(0); // record attributes
         put_varlong(&mut self.records, delta);
@@ -239,7 +286,8 @@ impl BatchBuilder {
             }
             None => put_varint(&mut self.records, -1),
         }
-        put_varint(&mut self.records, 0); // headers
+        put_varint(&mut self.records, headers.len() as i32);
+        self.records.extend_from_slice(headers.bytes());
         self.count += 1;
         self.last_offset_delta = offset_delta;
         self.max_timestamp = self.max_timestamp.max(timestamp_ms);
@@ -416,7 +464,7 @@ impl RecordBatch {
     ) -> Self {
         let mut builder = BatchBuilder::new();
         for r in records {
-            builder.append_record(r.key.as_deref(), r.value.as_deref(), r.timestamp_ms);
+            builder.append_owned(r);
         }
         let mut batch = builder.build(producer_id, producer_epoch, base_sequence);
         batch.base_offset = base_offset;
@@ -431,7 +479,7 @@ impl RecordBatch {
     pub fn transactional_of(producer_id: i64, producer_epoch: i16, records: &[Record]) -> Self {
         let mut builder = BatchBuilder::new();
         for r in records {
-            builder.append_record(r.key.as_deref(), r.value.as_deref(), r.timestamp_ms);
+            builder.append_owned(r);
         }
         builder.build_transactional(producer_id, producer_epoch, NO_SEQUENCE)
     }
@@ -628,7 +676,7 @@ impl RecordBatch {
         });
         builder.base_timestamp = delete_horizon_ms;
         for r in keep {
-            builder.append_at(r.offset_delta, r.key, r.value, r.timestamp_ms);
+            builder.append_at(r.offset_delta, r.key, r.value, r.headers, r.timestamp_ms);
         }
         builder.last_offset_delta = self.last_offset_delta;
         let flags = self.attributes & (TRANSACTIONAL_FLAG | CONTROL_FLAG);
@@ -719,8 +767,8 @@ impl RecordBatch {
     /// an input shorter than the 12-byte offset+length prefix, or empty).
     /// [`BatchError::Corrupt`]: a length below the header size, a magic other
     /// than 2, a CRC mismatch, a codec Kafka does not have or a stream that
-    /// does not decompress, or contents this model cannot hold (headers,
-    /// empty batches, control batches other than one end transaction
+    /// does not decompress, or contents this model cannot hold (empty
+    /// batches, control batches other than one end transaction
     /// marker, offset deltas that are not 0, 1, 2, ..., varints longer
     /// than needed).
     /// What decodes re-encodes to exactly the bytes it took.
@@ -856,6 +904,7 @@ fn record_body_len(
     value: Option<&[u8]>,
     timestamp_delta: i64,
     offset_delta: i32,
+    headers: Headers<'_>,
 ) -> usize {
     let field = |bytes: Option<&[u8]>| match bytes {
         Some(b) => varint_len(b.len() as i32) + b.len(),
@@ -865,7 +914,7 @@ fn record_body_len(
         + varint_len(offset_delta)
         + field(key)
         + field(value)
-        + varint_len(0)
+        + headers.encoded_len()
 }
 
 /// Parses a batch whose length, magic and CRC were checked: every record
@@ -1008,12 +1057,15 @@ fn read_checked_record<'a>(bytes: &'a [u8], pos: &mut usize, base_ts: u64) -> Re
     };
     let key = field(pos);
     let value = field(pos);
+    let count = checked_zigzag(bytes, pos) as u32;
+    let headers = Headers::from_parts(count, &bytes[*pos..end]);
     *pos = end;
     RecordView {
         offset_delta,
         timestamp_ms: base_ts.wrapping_add(delta as u64),
         key,
         value,
+        headers,
     }
 }
 
@@ -1056,11 +1108,12 @@ fn read_record<'a>(
         -1 => None,
         n => Some(r.take(usize::try_from(n).ok()?)?),
     };
-    if r.varint()? != 0 || r.position() - start != len {
+    let headers = Headers::read(r)?;
+    if r.position() - start != len {
         return None;
     }
     // Only canonical encodings (shortest varints) are accepted.
-    if record_body_len(key, value, delta, index) != len {
+    if record_body_len(key, value, delta, index, headers) != len {
         return None;
     }
     Some(RecordView {
@@ -1068,5 +1121,6 @@ fn read_record<'a>(
         timestamp_ms,
         key,
         value,
+        headers,
     })
 }

@@ -515,11 +515,14 @@ fn clean_batch(
     // shouldRetainRecord, per record.
     let past_map = |offset: u64| map.latest_offset.is_some_and(|latest| offset > latest);
     let mut records = Vec::with_capacity(batch.record_count() as usize);
-    batch.for_each_record(|r| records.push((r.offset_delta, r.to_record())));
+    batch.for_each_record(|r| {
+        let headers = (r.headers.len(), r.headers.bytes().to_vec());
+        records.push((r.offset_delta, r.to_record(), headers));
+    });
     let mut kept: Vec<RecordView<'_>> = Vec::new();
     let mut all = true;
     let mut tombstones = false;
-    for (delta, r) in &records {
+    for (delta, r, (header_count, header_bytes)) in &records {
         let offset = batch.base_offset + u64::from(*delta);
         let keep = !discard_records
             && (batch.is_control()
@@ -535,6 +538,7 @@ fn clean_batch(
                 timestamp_ms: r.timestamp_ms,
                 key: r.key.as_deref(),
                 value: r.value.as_deref(),
+                headers: super::headers::Headers::from_parts(*header_count, header_bytes),
             });
         } else {
             all = false;

@@ -38,6 +38,7 @@ fn unsigned_len(v: u64) -> usize {
 }
 
 /// A cursor over untrusted bytes.
+#[derive(Clone)]
 pub(crate) struct Reader<'a> {
     bytes: &'a [u8],
     pos: usize,

@@ -108,6 +108,7 @@ fn rec(i: u64) -> Record {
         key: (!i.is_multiple_of(3)).then(|| format!("k{i}").into_bytes()),
         value: Some(format!("value-{i}").into_bytes()),
         timestamp_ms: 1_000 + i,
+        headers: Vec::new(),
     }
 }
 
@@ -172,16 +173,19 @@ fn sample_records() -> Vec<Record> {
             key: Some(b"key".to_vec()),
             value: Some(b"value".to_vec()),
             timestamp_ms: 5_000,
+            headers: Vec::new(),
         },
         Record {
             key: None,
             value: Some(Vec::new()),
             timestamp_ms: 4_000,
+            headers: Vec::new(),
         },
         Record {
             key: Some(Vec::new()),
             value: Some(vec![0xAB; 300]),
             timestamp_ms: 6_000,
+            headers: Vec::new(),
         },
     ]
 }
@@ -215,6 +219,7 @@ fn batch_round_trips_and_sizes_match() {
             } else {
                 i as u64
             },
+            headers: Vec::new(),
         })
         .collect();
     batches.push(RecordBatch::of(
@@ -261,6 +266,7 @@ fn empty_batch_header_size_matches_kafka() {
         key: None,
         value: Some(Vec::new()),
         timestamp_ms: 0,
+        headers: Vec::new(),
     }]);
     // Header 61 bytes + a minimal DefaultRecord: length(1) attributes(1)
     // timestampDelta(1) offsetDelta(1) keyLength(1) valueLength(1) headers(1).

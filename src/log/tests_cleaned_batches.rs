@@ -63,6 +63,7 @@ fn keep(batch: &RecordBatch, offsets: &[u64], horizon: Option<u64>) -> RecordBat
             timestamp_ms: r.timestamp_ms,
             key: r.key.as_deref(),
             value: r.value.as_deref(),
+            headers: crate::log::Headers::NONE,
         })
         .collect();
     batch.retained(&views, horizon)

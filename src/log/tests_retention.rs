@@ -13,6 +13,7 @@ fn append_at(log: &mut UnifiedLog, disk: &mut Disk, n: u64, ts: u64, epoch: i32)
             key: Some(format!("k{i}").into_bytes()),
             value: Some(vec![b'v'; 50]),
             timestamp_ms: ts,
+            headers: Vec::new(),
         })
         .collect();
     let mut out = Vec::new();

@@ -315,9 +315,10 @@ fn dump_records(out: &mut String, batch: &RecordBatch) {
         let value_size = r.value.as_ref().map_or(-1, |v| v.len() as i64);
         let _ = write!(
             out,
-            "| offset: {} CreateTime: {} keySize: {key_size} valueSize: {value_size} sequence: {sequence} headerKeys: []",
+            "| offset: {} CreateTime: {} keySize: {key_size} valueSize: {value_size} sequence: {sequence} headerKeys: [{}]",
             batch.base_offset + u64::from(delta),
             r.timestamp_ms,
+            r.headers.iter().map(|h| h.key.as_str()).collect::<Vec<_>>().join(","),
         );
         // As Kafka's DumpLogSegments: a control record shows its marker,
         // not its key and payload.
@@ -335,11 +336,18 @@ fn dump_records(out: &mut String, batch: &RecordBatch) {
         }
         // A null value (a tombstone) prints no payload, as Kafka's parser
         // gives none.
-        match &r.value {
-            Some(v) => {
+        // A workload tombstone carries its record id in a header.
+        let id = r.headers.iter().find(|h| h.key == crate::client::ID_HEADER);
+        match (&r.value, id.and_then(|h| h.value.as_deref())) {
+            (Some(v), _) => {
                 let _ = writeln!(out, " payload: {}", payload(v));
             }
-            None => out.push('\n'),
+            (None, Some(id)) if id.len() == 8 => {
+                let id = crate::client::record_id(Some(id));
+                let (producer, seq) = crate::client::producer_of(id);
+                let _ = writeln!(out, " tombstone: record producer-{producer}#{seq}");
+            }
+            (None, _) => out.push('\n'),
         }
     }
 }
@@ -551,6 +559,7 @@ mod tests {
                     20,
                 )),
                 timestamp_ms: 1000 + i as u64,
+                headers: Vec::new(),
             })
             .collect();
         RecordBatch::of(base, 1, (7, 0, base as i32), &records).encode()

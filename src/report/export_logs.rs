@@ -143,6 +143,7 @@ mod tests {
                     key: None,
                     value: Some(vec![7; 100]),
                     timestamp_ms: 1_000 + b * 10 + i,
+                    headers: Vec::new(),
                 })
                 .collect();
             bytes.extend(RecordBatch::of(100 + b * records, 0, (-1, -1, -1), &recs).encode());

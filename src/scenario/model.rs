@@ -81,6 +81,10 @@ pub struct ProducerSpec {
     pub rate: Rate,
     /// Distinct keys; 0 = null keys (sticky partitioner).
     pub keys: u64,
+    /// Share of sends that are tombstones (a null value, deleting the key
+    /// from a compacted topic), 0 to 1.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub tombstones: f64,
     /// Producer configs.
     pub config: KafkaConfigs,
     /// With a `transactional.id`: how the application groups its sends
@@ -396,4 +400,8 @@ impl Scenario {
     pub fn topic(&self, name: &str) -> Option<&TopicSpec> {
         self.topics.iter().find(|t| t.name == name)
     }
+}
+
+fn is_zero(share: &f64) -> bool {
+    *share == 0.0
 }

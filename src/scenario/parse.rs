@@ -277,7 +277,15 @@ fn producers(root: &Table, topics: &[TopicSpec], version: KafkaVersion) -> Res<V
     };
     let mut out = Vec::new();
     for t in field.tables("an array of tables, [[producers]]")? {
-        t.check_keys(&["topic", "count", "rate", "keys", "config", "transaction"])?;
+        t.check_keys(&[
+            "topic",
+            "count",
+            "rate",
+            "keys",
+            "tombstones",
+            "config",
+            "transaction",
+        ])?;
         let topic = topic_ref(&t, topics)?;
         let rate_f = t.req("rate", "\"1000/s\"")?;
         let rate = match rate_f.value() {
@@ -289,11 +297,25 @@ fn producers(root: &Table, topics: &[TopicSpec], version: KafkaVersion) -> Res<V
             _ => return Err(rate_f.expected(&format!("a rate: {RATE_HINT}"))),
         }
         .map_err(|m| rate_f.err(m))?;
+        let keys = t.get("keys").map_or(Ok(0), |f| f.int_in(0, MAX_KEYS))?;
+        let tombstones = match t.get("tombstones") {
+            None => 0.0,
+            Some(f) => {
+                let share = f.number_in(0.0, 1.0, "a share from 0 to 1, e.g. 0.1")?;
+                if share > 0.0 && keys == 0 {
+                    return Err(f.err(
+                        "tombstones need keys = N: a tombstone (a null value) deletes its key, and a compacted topic refuses a record without one",
+                    ));
+                }
+                share
+            }
+        };
         out.push(ProducerSpec {
             topic,
             count: count(&t)?,
             rate,
-            keys: t.get("keys").map_or(Ok(0), |f| f.int_in(0, MAX_KEYS))?,
+            keys,
+            tombstones,
             config: configs(t.get("config"), Scope::Producer, version)?,
             transaction: transaction(&t)?,
         });

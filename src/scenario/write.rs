@@ -74,6 +74,9 @@ impl Scenario {
                 p.count
             )?;
             writeln!(w, "rate = \"{}\"\nkeys = {}", p.rate, p.keys)?;
+            if p.tombstones > 0.0 {
+                writeln!(w, "tombstones = {}", toml::Value::Float(p.tombstones))?;
+            }
             if let Some(txn) = &p.transaction {
                 writeln!(
                     w,

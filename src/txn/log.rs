@@ -117,6 +117,7 @@ pub fn to_record(
         key: Some(serde_json::to_vec(&key).expect("keys encode")),
         value: Some(serde_json::to_vec(&value).expect("values encode")),
         timestamp_ms,
+        headers: Vec::new(),
     }
 }
 
@@ -231,6 +232,7 @@ mod tests {
             key: Some(br#"{"transactional_id":"gone"}"#.to_vec()),
             value: None,
             timestamp_ms: 0,
+            headers: Vec::new(),
         };
         let records = [
             to_record("pay-0", &first, &t, 1),

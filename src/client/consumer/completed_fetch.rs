@@ -13,7 +13,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::client::record_id;
+use crate::client::record_id_in;
 use crate::log::{ControlRecordType, RecordBatch};
 use crate::protocol::{FetchedPartition, IsolationLevel};
 
@@ -64,7 +64,7 @@ pub fn read_completed_fetch(
         batch.for_each_record(|record| {
             let at = batch.base_offset + u64::from(record.offset_delta);
             if at >= next && at < limit {
-                records.push((at, record_id(record.value), epoch));
+                records.push((at, record_id_in(&record), epoch));
                 next = at + 1;
             }
         });
