@@ -53,17 +53,18 @@ fn keep(batch: &RecordBatch, offsets: &[u64], horizon: Option<u64>) -> RecordBat
     let mut records = Vec::new();
     batch.for_each_record(|r| {
         if offsets.contains(&(batch.base_offset + u64::from(r.offset_delta))) {
-            records.push((r.offset_delta, r.to_record()));
+            let headers = (r.headers.len(), r.headers.bytes().to_vec());
+            records.push((r.offset_delta, r.to_record(), headers));
         }
     });
     let views: Vec<RecordView<'_>> = records
         .iter()
-        .map(|(delta, r)| RecordView {
+        .map(|(delta, r, (count, bytes))| RecordView {
             offset_delta: *delta,
             timestamp_ms: r.timestamp_ms,
             key: r.key.as_deref(),
             value: r.value.as_deref(),
-            headers: crate::log::Headers::NONE,
+            headers: crate::log::headers::Headers::from_parts(*count, bytes),
         })
         .collect();
     batch.retained(&views, horizon)
@@ -184,4 +185,42 @@ fn batches_the_cleaner_cannot_write_do_not_decode() {
     let mut control = RecordBatch::end_txn_marker(7, 0, marker, 5).encode();
     control[23..27].copy_from_slice(&1i32.to_be_bytes());
     assert!(RecordBatch::decode(&reseal(control)).is_err());
+}
+
+#[test]
+fn headers_are_on_the_wire_as_kafka_reads_them_and_survive_cleaning() {
+    // (A null header value, -1 as Kafka's DefaultRecord writes it, is left
+    // out: kafka-protocol 0.15 reads only -2 as null.)
+    let mut builder = BatchBuilder::new();
+    builder.append(Some(b"key-1"), b"value", 1_000);
+    let id = 42u64.to_be_bytes();
+    builder.append_with_headers(
+        Some(b"key-1"),
+        None,
+        &[("ksim.id", Some(&id[..])), ("x", Some(b"y"))],
+        1_001,
+    );
+    let mut batch = builder.build(7, 0, 0);
+    batch.base_offset = 10;
+    let bytes = batch.encode();
+    let (decoded, _) = RecordBatch::decode(&bytes).expect("decodes");
+    assert_eq!(decoded.encode(), bytes);
+    let mut buf = Bytes::from(bytes);
+    let theirs = RecordBatchDecoder::decode_all(&mut buf).expect("kafka-protocol decodes it");
+    let record = &theirs[0].records[1];
+    assert_eq!(record.value, None);
+    let theirs_headers: Vec<(String, Option<Vec<u8>>)> = record
+        .headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.as_ref().map(|v| v.to_vec())))
+        .collect();
+    assert!(theirs_headers.contains(&("ksim.id".to_owned(), Some(id.to_vec()))));
+    assert!(theirs_headers.contains(&("x".to_owned(), Some(b"y".to_vec()))));
+    // The cleaner keeps the tombstone with its headers, byte for byte.
+    let kept = keep(&batch, &[11], None);
+    let mut headers = Vec::new();
+    kept.for_each_record(|r| headers.push(r.headers.to_owned()));
+    assert_eq!(headers[0][0].key, "ksim.id");
+    assert_eq!(headers[0][0].value.as_deref(), Some(&id[..]));
+    assert_eq!(headers[0][1].value.as_deref(), Some(&b"y"[..]));
 }
