@@ -20,6 +20,7 @@ mod forget;
 
 pub use forget::Forgotten;
 
+use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -59,7 +60,8 @@ pub struct FinalLog {
     /// The topic is compacted: the cleaner may have removed records (their
     /// offsets read [`COMPACTED_ID`]), and each replica cleans on its own.
     pub compacted: bool,
-    /// The leader's record ids by offset, decoded once for every checker.
+    /// The leader's record ids by offset, decoded at the first lookup of
+    /// one offset ([`FinalLog::id_at`]) and kept for the next ones.
     ids: OnceCell<Vec<u64>>,
     /// By offset: whether a read_committed consumer is given the record.
     committed: OnceCell<Vec<bool>>,
@@ -110,16 +112,29 @@ impl FinalLog {
     /// The leader's record ids from the log start offset to the high
     /// watermark (index `i` is offset `start() + i`; stops at a gap, but
     /// in a compacted log an offset the cleaner emptied reads
-    /// [`COMPACTED_ID`]), decoded on first use.
-    pub fn ids(&self) -> &[u64] {
-        self.ids.get_or_init(|| {
-            ids_of(
-                &self.leader,
-                self.log_start_offset,
-                self.high_watermark,
-                self.compacted,
-            )
-        })
+    /// [`COMPACTED_ID`]). A checker walking every offset gets them decoded
+    /// for it alone (unless a lookup kept them already) and drops them when
+    /// done: the ids of every final log at once would be the largest
+    /// memory a run holds, 8 bytes for every record the logs keep.
+    pub fn ids(&self) -> Cow<'_, [u64]> {
+        match self.ids.get() {
+            Some(kept) => Cow::Borrowed(kept),
+            None => Cow::Owned(self.decode_ids()),
+        }
+    }
+
+    /// [`FinalLog::ids`], decoded once and kept, for lookups of one offset.
+    fn kept_ids(&self) -> &[u64] {
+        self.ids.get_or_init(|| self.decode_ids())
+    }
+
+    fn decode_ids(&self) -> Vec<u64> {
+        ids_of(
+            &self.leader,
+            self.log_start_offset,
+            self.high_watermark,
+            self.compacted,
+        )
     }
 
     /// The first offset [`FinalLog::ids`] covers: the log start offset.
@@ -130,7 +145,7 @@ impl FinalLog {
     /// The record id at `offset`, if the final log holds one there.
     pub fn id_at(&self, offset: u64) -> Option<u64> {
         let i = offset.checked_sub(self.log_start_offset)?;
-        self.ids().get(i as usize).copied()
+        self.kept_ids().get(i as usize).copied()
     }
 
     /// Whether read_committed is given the record at `offset` (None where
@@ -143,10 +158,8 @@ impl FinalLog {
     /// `(offset, id)` of every record [`FinalLog::ids`] holds.
     pub fn offsets_and_ids(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
         let start = self.log_start_offset;
-        self.ids()
-            .iter()
-            .enumerate()
-            .map(move |(i, &id)| (start + i as u64, id))
+        let ids = self.ids();
+        (0..ids.len()).map(move |i| (start + i as u64, ids[i]))
     }
 }
 
@@ -740,7 +753,8 @@ impl DataChecker {
         let mut dirty = Vec::new();
         for part in 0..self.slots.len() as u32 {
             let log = finals.get(&part).copied();
-            let ids = log.map_or(&[][..], FinalLog::ids);
+            let ids = log.map_or(Cow::Borrowed(&[][..]), FinalLog::ids);
+            let ids = &ids[..];
             let start = log.map_or(0, FinalLog::start);
             for (i, &id) in ids.iter().enumerate() {
                 if id != COMPACTED_ID {
