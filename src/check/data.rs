@@ -5,9 +5,9 @@
 //! duplicate, nonmonotonic-send and dirty-read anomalies in Kafka's terms).
 //!
 //! A run observes millions of records several times each, so the checker
-//! keeps 9 bytes per record: per producer, by send sequence, the record's
+//! keeps 6 bytes per record: per producer, by send sequence, the record's
 //! outcome (1 byte); per partition, by offset, the first record seen there
-//! (8 bytes). Acknowledgements are kept per batch and consumer reads per
+//! (5 bytes, see [`Chunked64`]). Acknowledgements are kept per batch and consumer reads per
 //! poll, as offset ranges. What disagrees (an acknowledgement or a read of
 //! another record than an offset first held) is an anomaly and is kept in
 //! full. At the end the final logs are read one partition at a time.
@@ -28,6 +28,7 @@ use std::sync::Arc;
 use sim::{Nanos, MILLIS};
 
 use super::chunked::Chunked;
+use super::chunked64::Chunked64;
 use super::Violation;
 use crate::client::consumer::ConsumerObs;
 use crate::client::{producer_of, record_id, ProducerObs, SentRecord};
@@ -326,7 +327,7 @@ struct ReadRun {
 /// and by poll, where acknowledgements and reads fell.
 #[derive(Clone, Debug)]
 struct Slots {
-    id: Chunked<u64>,
+    id: Chunked64,
     acks: Vec<AckRun>,
     reads: Vec<ReadRun>,
     /// Per broker hosting a replica: its log start offset, as it last said.
@@ -338,7 +339,7 @@ struct Slots {
 impl Default for Slots {
     fn default() -> Self {
         Self {
-            id: Chunked::new(NO_ID),
+            id: Chunked64::new(NO_ID),
             acks: Vec::new(),
             reads: Vec::new(),
             starts: Vec::new(),
@@ -693,10 +694,10 @@ impl DataChecker {
         if offset < self.slots[part as usize].forgot {
             return true;
         }
-        let slot = self.slots[part as usize].id.slot(offset as usize);
-        let first = *slot;
+        let ids = &mut self.slots[part as usize].id;
+        let first = ids.get(offset as usize).unwrap_or(NO_ID);
         if first == NO_ID {
-            *slot = id;
+            ids.set(offset as usize, id);
             return true;
         }
         if first == id {
