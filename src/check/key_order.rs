@@ -28,15 +28,72 @@ pub const KEY_ORDER: &str = "key_order";
 /// At most this many violations are reported per group (the count says the rest).
 const MAX_REPORTED: usize = 10;
 
-/// No key recorded (null key, or never sent).
-const NO_KEY: u64 = 0;
+/// No key recorded (null key, or never sent), in [`Sends::packed`].
+const NO_KEY: u32 = 0;
+
+/// A send whose key and partition are kept whole in [`Sends::wide`].
+const WIDE: u32 = u32::MAX;
+
+/// Bits of a packed send that hold the partition.
+const PARTITION_BITS: u32 = 12;
+
+/// One producer's keyed sends, by send sequence: key and partition packed
+/// in 4 bytes (`(key + 1) << PARTITION_BITS | partition`; [`NO_KEY`]: no
+/// key), or kept whole on the side when they do not fit.
+#[derive(Clone, Debug)]
+struct Sends {
+    packed: Chunked<u32>,
+    /// (key, partition) of the sends marked [`WIDE`].
+    wide: BTreeMap<usize, (u32, u32)>,
+}
+
+impl Default for Sends {
+    fn default() -> Self {
+        Self {
+            packed: Chunked::new(NO_KEY),
+            wide: BTreeMap::new(),
+        }
+    }
+}
+
+impl Sends {
+    /// Send `seq` went to `partition` with `key`.
+    fn set(&mut self, seq: usize, key: u32, partition: u32) {
+        let packed = (partition < 1 << PARTITION_BITS)
+            .then(|| (u64::from(key) + 1) << PARTITION_BITS | u64::from(partition))
+            .and_then(|p| u32::try_from(p).ok())
+            .filter(|&p| p != WIDE);
+        if !self.wide.is_empty() {
+            self.wide.remove(&seq);
+        }
+        *self.packed.slot(seq) = packed.unwrap_or(WIDE);
+        if packed.is_none() {
+            self.wide.insert(seq, (key, partition));
+        }
+    }
+
+    /// (key, partition) of send `seq`, if it had a key (and is not forgotten).
+    fn get(&self, seq: usize) -> Option<(u32, u32)> {
+        match self.packed.get(seq)? {
+            NO_KEY => None,
+            WIDE => Some(self.wide[&seq]),
+            p => Some(((p >> PARTITION_BITS) - 1, p & ((1 << PARTITION_BITS) - 1))),
+        }
+    }
+
+    /// Forgets chunk number `chunk` (see [`Chunked::forget_chunk`]).
+    fn forget_chunk(&mut self, chunk: usize) {
+        self.packed.forget_chunk(chunk);
+        let (from, to) = (chunk * CHUNK_LEN, (chunk + 1) * CHUNK_LEN);
+        self.wide.retain(|&seq, _| !(from..to).contains(&seq));
+    }
+}
 
 /// The `key_order` checker.
 #[derive(Clone, Debug, Default)]
 pub struct KeyOrderChecker {
-    /// Per producer, by send sequence: `(key + 1) << 32 | partition`
-    /// ([`NO_KEY`]: no key).
-    sent: Vec<Chunked<u64>>,
+    /// Per producer: its keyed sends.
+    sent: Vec<Sends>,
     /// Per group: per producer, by send sequence, the rank of the record's
     /// first consumption in the group (0: not consumed).
     first: BTreeMap<String, Vec<Chunked<u32>>>,
@@ -69,9 +126,9 @@ impl KeyOrderChecker {
         let (producer, seq) = producer_of(id);
         let p = producer as usize;
         if self.sent.len() <= p {
-            self.sent.resize(p + 1, Chunked::new(NO_KEY));
+            self.sent.resize(p + 1, Sends::default());
         }
-        *self.sent[p].slot(seq as usize) = (u64::from(key) + 1) << 32 | u64::from(partition);
+        self.sent[p].set(seq as usize, key, partition);
     }
 
     /// A member of `group` polled records `ids`, in this order.
@@ -86,7 +143,7 @@ impl KeyOrderChecker {
                 .sent
                 .get(producer as usize)
                 .and_then(|c| c.get(seq as usize))
-                .is_some_and(|k| k != NO_KEY);
+                .is_some();
             if !keyed {
                 continue;
             }
@@ -123,12 +180,12 @@ impl KeyOrderChecker {
             let p = producer;
             for (seq, rank) in (from..).zip(ranks.range(from, upto)) {
                 let id = record_id_of(p as u32, seq as u64);
-                let packed = sent.get(seq).unwrap_or(NO_KEY);
-                if rank == 0 || packed == NO_KEY || !acked(id) {
+                let Some((key, partition)) = sent.get(seq) else {
+                    continue;
+                };
+                if rank == 0 || !acked(id) {
                     continue;
                 }
-                let key = (packed >> 32) - 1;
-                let partition = packed as u32;
                 let k = key as usize;
                 if walk.last.len() <= k {
                     walk.last.resize(k + 1, (0, 0, 0));
@@ -205,6 +262,33 @@ mod tests {
     }
 
     #[test]
+    fn sends_read_back_as_set_packed_or_kept_whole() {
+        let mut sends = Sends::default();
+        let cases = [
+            (0, 0),
+            (7, 4095),
+            ((1 << 20) - 2, 4095),
+            ((1 << 20) - 1, 0),
+            (3, 4096),
+            (u32::MAX, u32::MAX),
+        ];
+        for (seq, &(key, partition)) in cases.iter().enumerate() {
+            sends.set(seq, key, partition);
+        }
+        for (seq, &case) in cases.iter().enumerate() {
+            assert_eq!(sends.get(seq), Some(case), "send {seq}");
+        }
+        // The last four do not fit (the third would pack as WIDE itself).
+        assert_eq!(sends.wide.len(), 4, "{:?}", sends.wide);
+        // Packed again, then forgotten: nothing left on the side.
+        sends.set(4, 3, 1);
+        assert_eq!((sends.get(4), sends.wide.len()), (Some((3, 1)), 3));
+        assert_eq!(sends.get(cases.len()), None, "past the end");
+        sends.forget_chunk(0);
+        assert_eq!((sends.get(1), sends.wide.len()), (None, 0));
+    }
+
+    #[test]
     fn a_key_read_in_send_order_passes_and_out_of_order_fails() {
         let mut c = KeyOrderChecker::default();
         // Key 7 goes to partition 0, then (after partitions were added) to 3.
@@ -250,7 +334,7 @@ mod tests {
         let all = |_: u64| true;
         c.forget(5 * sim::MILLIS, 1, 0, &all);
         // Forgotten: the chunk's keys and ranks are gone.
-        assert_eq!(c.sent[1].get(0), Some(NO_KEY));
+        assert_eq!(c.sent[1].get(0), None);
         assert_eq!(c.first["billing"][1].get(1), Some(0));
         // `far`, read after chunk 0's records, is in order.
         let mut late = c.clone();
