@@ -31,20 +31,30 @@ pub fn compact_blobs(compact: bool) -> bool {
     COMPACT.with(|c| c.replace(compact))
 }
 
+/// [`Blob::start`] of a blob whose `stored` bytes are an LZ4 block.
+const COMPRESSED: u32 = u32::MAX;
+
+/// Immutable shared bytes, in 24 bytes (a file holds one per extent, and a
+/// run millions of extents): the bytes `start..start + len` of a shared
+/// buffer stored as written, or, when `start` is [`COMPRESSED`], an LZ4
+/// block of `len` bytes. A blob holds less than 4 GiB.
 #[derive(Clone)]
-enum Repr {
-    /// `bytes[range]`, shared.
-    Raw {
-        bytes: Arc<[u8]>,
-        range: Range<usize>,
-    },
-    /// LZ4 block of `len` bytes.
-    Lz4 { block: Arc<[u8]>, len: usize },
+pub struct Blob {
+    stored: Arc<[u8]>,
+    start: u32,
+    len: u32,
 }
 
-/// Immutable shared bytes.
-#[derive(Clone)]
-pub struct Blob(Repr);
+/// `len` as a blob length (or start).
+///
+/// # Panics
+/// At 4 GiB or more.
+fn len32(len: usize) -> u32 {
+    u32::try_from(len)
+        .ok()
+        .filter(|&l| l != COMPRESSED)
+        .unwrap_or_else(|| panic!("a blob of {len} bytes: blobs hold less than 4 GiB"))
+}
 
 impl Blob {
     /// The bytes, compressed in memory when that saves at least a fifth.
@@ -52,10 +62,11 @@ impl Blob {
         if bytes.len() >= COMPRESS_FROM && COMPACT.with(Cell::get) {
             let block = lz4_flex::block::compress(&bytes);
             if block.len() * 5 <= bytes.len() * 4 {
-                return Blob(Repr::Lz4 {
-                    block: block.into(),
-                    len: bytes.len(),
-                });
+                return Blob {
+                    stored: block.into(),
+                    start: COMPRESSED,
+                    len: len32(bytes.len()),
+                };
             }
         }
         Self::raw(bytes)
@@ -63,20 +74,22 @@ impl Blob {
 
     /// The bytes as they are, never compressed (small or short-lived data).
     pub fn raw(bytes: Vec<u8>) -> Self {
-        let len = bytes.len();
-        Blob(Repr::Raw {
-            bytes: bytes.into(),
-            range: 0..len,
-        })
+        let len = len32(bytes.len());
+        Blob {
+            stored: bytes.into(),
+            start: 0,
+            len,
+        }
     }
 
     /// A copy of `bytes`, never compressed, in one allocation (a batch
     /// header written beside its shared records).
     pub fn copy_of(bytes: &[u8]) -> Self {
-        Blob(Repr::Raw {
-            bytes: Arc::from(bytes),
-            range: 0..bytes.len(),
-        })
+        Blob {
+            stored: Arc::from(bytes),
+            start: 0,
+            len: len32(bytes.len()),
+        }
     }
 
     /// An empty blob.
@@ -87,26 +100,27 @@ impl Blob {
     /// Its length in bytes.
     #[inline]
     pub fn len(&self) -> usize {
-        match &self.0 {
-            Repr::Raw { range, .. } => range.len(),
-            Repr::Lz4 { len, .. } => *len,
-        }
+        self.len as usize
     }
 
     /// True when it holds no byte.
     #[inline]
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.len == 0
+    }
+
+    fn is_compressed(&self) -> bool {
+        self.start == COMPRESSED
     }
 
     /// Its bytes (borrowed when stored as written).
     pub fn bytes(&self) -> Cow<'_, [u8]> {
-        match &self.0 {
-            Repr::Raw { bytes, range } => Cow::Borrowed(&bytes[range.clone()]),
-            Repr::Lz4 { block, len } => {
-                Cow::Owned(lz4_flex::block::decompress(block, *len).expect("a blob decompresses"))
-            }
+        if self.is_compressed() {
+            let bytes = lz4_flex::block::decompress(&self.stored, self.len());
+            return Cow::Owned(bytes.expect("a blob decompresses"));
         }
+        let start = self.start as usize;
+        Cow::Borrowed(&self.stored[start..start + self.len()])
     }
 
     /// A copy of its bytes.
@@ -124,20 +138,22 @@ impl Blob {
             "slice {range:?} of a blob of {} bytes",
             self.len()
         );
-        match &self.0 {
-            Repr::Raw { bytes, range: own } => Blob(Repr::Raw {
-                bytes: Arc::clone(bytes),
-                range: own.start + range.start..own.start + range.end,
-            }),
-            Repr::Lz4 { .. } => Blob::new(self.bytes()[range].to_vec()),
+        if self.is_compressed() {
+            return Blob::new(self.bytes()[range].to_vec());
+        }
+        Blob {
+            stored: Arc::clone(&self.stored),
+            start: self.start + range.start as u32,
+            len: range.len() as u32,
         }
     }
 
     /// Bytes of memory it holds (its share of a raw buffer, or its block).
     pub fn stored_len(&self) -> usize {
-        match &self.0 {
-            Repr::Raw { range, .. } => range.len(),
-            Repr::Lz4 { block, .. } => block.len(),
+        if self.is_compressed() {
+            self.stored.len()
+        } else {
+            self.len()
         }
     }
 }
@@ -156,21 +172,10 @@ impl From<&[u8]> for Blob {
 
 impl PartialEq for Blob {
     fn eq(&self, other: &Self) -> bool {
-        let shared = match (&self.0, &other.0) {
-            (
-                Repr::Raw {
-                    bytes: a,
-                    range: ra,
-                },
-                Repr::Raw {
-                    bytes: b,
-                    range: rb,
-                },
-            ) => Arc::ptr_eq(a, b) && ra == rb,
-            (Repr::Lz4 { block: a, .. }, Repr::Lz4 { block: b, .. }) => Arc::ptr_eq(a, b),
-            _ => false,
-        };
-        shared || (self.len() == other.len() && self.bytes() == other.bytes())
+        let shared = Arc::ptr_eq(&self.stored, &other.stored)
+            && self.start == other.start
+            && self.len == other.len;
+        shared || (self.len == other.len && self.bytes() == other.bytes())
     }
 }
 
@@ -184,11 +189,10 @@ impl Hash for Blob {
 
 impl fmt::Debug for Blob {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.0 {
-            Repr::Raw { .. } => write!(f, "Blob({} bytes)", self.len()),
-            Repr::Lz4 { block, .. } => {
-                write!(f, "Blob({} bytes, {} stored)", self.len(), block.len())
-            }
+        if self.is_compressed() {
+            write!(f, "Blob({} bytes, {} stored)", self.len, self.stored.len())
+        } else {
+            write!(f, "Blob({} bytes)", self.len)
         }
     }
 }
@@ -239,5 +243,10 @@ mod tests {
         assert_eq!(part.bytes().as_ref(), &noise[10..20]);
         assert!(matches!(part.bytes(), Cow::Borrowed(_)));
         assert!(Blob::empty().is_empty());
+    }
+
+    #[test]
+    fn a_blob_takes_24_bytes() {
+        assert_eq!(std::mem::size_of::<Blob>(), 24);
     }
 }
