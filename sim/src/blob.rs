@@ -70,13 +70,22 @@ fn decompress(frame: &[u8], len: usize) -> Vec<u8> {
     bytes
 }
 
-/// [`Blob::start`] of a blob whose `stored` bytes are a zstd frame.
-const COMPRESSED: u32 = u32::MAX;
+/// A [`Blob::start`] flag: a zstd frame at `stored[offset..]` (to its end)
+/// of `len` bytes.
+const FRAME: u32 = 1 << 31;
+
+/// A [`Blob::start`] flag: `stored[..offset]` as written, then a zstd frame
+/// at `stored[offset..]`, `len` bytes in all (see [`Blob::prefixed`]).
+const JOINED: u32 = 1 << 30;
+
+/// The offset bits of [`Blob::start`].
+const OFFSET: u32 = JOINED - 1;
 
 /// Immutable shared bytes, in 24 bytes (a file holds one per extent, and a
-/// run millions of extents): the bytes `start..start + len` of a shared
-/// buffer stored as written, or, when `start` is [`COMPRESSED`], a zstd
-/// frame of `len` bytes. A blob holds less than 4 GiB.
+/// run millions of extents): a shared buffer `stored`, a length, and
+/// `start`: the offset in `stored` of bytes stored as written, or with
+/// [`FRAME`] or [`JOINED`], where a zstd frame starts. A blob holds less
+/// than 4 GiB, and starts within the first GiB of its buffer.
 #[derive(Clone)]
 pub struct Blob {
     stored: Arc<[u8]>,
@@ -84,15 +93,37 @@ pub struct Blob {
     len: u32,
 }
 
-/// `len` as a blob length (or start).
+/// How a blob's bytes are stored (its `start`, decoded).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// `stored[at..at + len]`.
+    Raw(usize),
+    /// A zstd frame at `stored[at..]`.
+    Frame(usize),
+    /// `stored[..at]`, then a zstd frame at `stored[at..]`.
+    Joined(usize),
+}
+
+/// `len` as a blob length.
 ///
 /// # Panics
 /// At 4 GiB or more.
 fn len32(len: usize) -> u32 {
     u32::try_from(len)
+        .unwrap_or_else(|_| panic!("a blob of {len} bytes: blobs hold less than 4 GiB"))
+}
+
+/// `at` as the offset of a blob's bytes in its buffer.
+///
+/// # Panics
+/// At 1 GiB or more.
+fn offset32(at: usize) -> u32 {
+    u32::try_from(at)
         .ok()
-        .filter(|&l| l != COMPRESSED)
-        .unwrap_or_else(|| panic!("a blob of {len} bytes: blobs hold less than 4 GiB"))
+        .filter(|&a| a <= OFFSET)
+        .unwrap_or_else(|| {
+            panic!("a blob at byte {at} of its buffer: blobs start in its first GiB")
+        })
 }
 
 impl Blob {
@@ -103,7 +134,7 @@ impl Blob {
             if block.len() * 5 <= bytes.len() * 4 {
                 return Blob {
                     stored: block.into(),
-                    start: COMPRESSED,
+                    start: FRAME,
                     len: len32(bytes.len()),
                 };
             }
@@ -148,17 +179,79 @@ impl Blob {
         self.len == 0
     }
 
-    fn is_compressed(&self) -> bool {
-        self.start == COMPRESSED
+    fn kind(&self) -> Kind {
+        let at = (self.start & OFFSET) as usize;
+        if self.start & FRAME != 0 {
+            Kind::Frame(at)
+        } else if self.start & JOINED != 0 {
+            Kind::Joined(at)
+        } else {
+            Kind::Raw(at)
+        }
     }
 
     /// Its bytes (borrowed when stored as written).
     pub fn bytes(&self) -> Cow<'_, [u8]> {
-        if self.is_compressed() {
-            return Cow::Owned(decompress(&self.stored, self.len()));
+        match self.kind() {
+            Kind::Raw(at) => Cow::Borrowed(&self.stored[at..at + self.len()]),
+            Kind::Frame(at) => Cow::Owned(decompress(&self.stored[at..], self.len())),
+            Kind::Joined(at) => {
+                let mut bytes = Vec::with_capacity(self.len());
+                bytes.extend_from_slice(&self.stored[..at]);
+                bytes.extend(decompress(&self.stored[at..], self.len() - at));
+                Cow::Owned(bytes)
+            }
         }
-        let start = self.start as usize;
-        Cow::Borrowed(&self.stored[start..start + self.len()])
+    }
+
+    /// `prefix` then `body`'s bytes in one buffer: `prefix` as written and
+    /// a compressed `body` as it is stored (its frame copied, not
+    /// recompressed). Its slices `..prefix.len()` and `prefix.len()..`
+    /// share that buffer, and a file appending both keeps one extent (see
+    /// [`Blob::join`]): a batch's header and records, written by the leader
+    /// and every follower.
+    pub fn prefixed(prefix: &[u8], body: &Blob) -> Blob {
+        let at = prefix.len();
+        match body.kind() {
+            Kind::Frame(frame) => {
+                let mut stored = Vec::with_capacity(at + body.stored.len() - frame);
+                stored.extend_from_slice(prefix);
+                stored.extend_from_slice(&body.stored[frame..]);
+                Blob {
+                    stored: stored.into(),
+                    start: JOINED | offset32(at),
+                    len: len32(at + body.len()),
+                }
+            }
+            kind => {
+                let mut bytes = Vec::with_capacity(at + body.len());
+                bytes.extend_from_slice(prefix);
+                bytes.extend_from_slice(&body.bytes());
+                match kind {
+                    Kind::Raw(_) => Blob::raw(bytes),
+                    _ => Blob::new(bytes),
+                }
+            }
+        }
+    }
+
+    /// `self` then `next` as one blob, without a copy, when they are
+    /// adjacent parts of one buffer (the two slices of a
+    /// [`Blob::prefixed`], or of a buffer stored as written).
+    pub fn join(&self, next: &Blob) -> Option<Blob> {
+        if !Arc::ptr_eq(&self.stored, &next.stored) {
+            return None;
+        }
+        let start = match (self.kind(), next.kind()) {
+            (Kind::Raw(at), Kind::Raw(n)) if at + self.len() == n => self.start,
+            (Kind::Raw(0), Kind::Frame(at)) if self.len() == at => JOINED | offset32(at),
+            _ => return None,
+        };
+        Some(Blob {
+            stored: Arc::clone(&self.stored),
+            start,
+            len: len32(self.len() + next.len()),
+        })
     }
 
     /// A copy of its bytes.
@@ -176,22 +269,28 @@ impl Blob {
             "slice {range:?} of a blob of {} bytes",
             self.len()
         );
-        if self.is_compressed() {
-            return Blob::new(self.bytes()[range].to_vec());
-        }
+        let start = match self.kind() {
+            Kind::Raw(at) => offset32(at + range.start),
+            // The prefix of a joined blob is stored as written.
+            Kind::Joined(at) if range.end <= at => offset32(range.start),
+            Kind::Joined(at) if range.start == at && range.end == self.len() => {
+                FRAME | offset32(at)
+            }
+            _ => return Blob::new(self.bytes()[range].to_vec()),
+        };
         Blob {
             stored: Arc::clone(&self.stored),
-            start: self.start + range.start as u32,
-            len: range.len() as u32,
+            start,
+            len: len32(range.len()),
         }
     }
 
     /// Bytes of memory it holds (its share of a raw buffer, or its block).
     pub fn stored_len(&self) -> usize {
-        if self.is_compressed() {
-            self.stored.len()
-        } else {
-            self.len()
+        match self.kind() {
+            Kind::Raw(_) => self.len(),
+            Kind::Frame(at) => self.stored.len() - at,
+            Kind::Joined(_) => self.stored.len(),
         }
     }
 }
@@ -227,10 +326,9 @@ impl Hash for Blob {
 
 impl fmt::Debug for Blob {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.is_compressed() {
-            write!(f, "Blob({} bytes, {} stored)", self.len, self.stored.len())
-        } else {
-            write!(f, "Blob({} bytes)", self.len)
+        match self.kind() {
+            Kind::Raw(_) => write!(f, "Blob({} bytes)", self.len),
+            _ => write!(f, "Blob({} bytes, {} stored)", self.len, self.stored_len()),
         }
     }
 }
@@ -281,6 +379,28 @@ mod tests {
         assert_eq!(part.bytes().as_ref(), &noise[10..20]);
         assert!(matches!(part.bytes(), Cow::Borrowed(_)));
         assert!(Blob::empty().is_empty());
+    }
+
+    #[test]
+    fn a_prefixed_blob_is_one_buffer_whose_two_parts_join_back() {
+        let head = b"header";
+        for body in [Blob::new(padded(10_000)), Blob::raw(padded(300))] {
+            let whole = Blob::prefixed(head, &body);
+            let mut bytes = head.to_vec();
+            bytes.extend_from_slice(&body.bytes());
+            assert_eq!(whole.to_vec(), bytes);
+            let (h, b) = (whole.slice(0..6), whole.slice(6..whole.len()));
+            assert_eq!((h.to_vec(), b.clone()), (head.to_vec(), body.clone()));
+            assert_eq!(h.stored_len() + b.stored_len(), whole.stored_len());
+            let joined = h.join(&b).expect("adjacent parts of one buffer");
+            assert!(Arc::ptr_eq(&joined.stored, &whole.stored));
+            assert_eq!(joined.to_vec(), bytes);
+            assert_eq!(joined.stored_len(), whole.stored_len());
+            assert_eq!(whole.slice(2..4).to_vec(), b"ad");
+            assert_eq!(whole.slice(3..300).to_vec(), bytes[3..300]);
+            assert!(b.join(&h).is_none(), "not in this order");
+            assert!(h.join(&body).is_none(), "not of one buffer");
+        }
     }
 
     #[test]
