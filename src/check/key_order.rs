@@ -29,20 +29,31 @@ pub const KEY_ORDER: &str = "key_order";
 const MAX_REPORTED: usize = 10;
 
 /// No key recorded (null key, or never sent), in [`Sends::packed`].
-const NO_KEY: u32 = 0;
+const NO_KEY: u16 = 0;
 
 /// A send whose key and partition are kept whole in [`Sends::wide`].
-const WIDE: u32 = u32::MAX;
+const WIDE: u16 = u16::MAX;
 
-/// Bits of a packed send that hold the partition.
-const PARTITION_BITS: u32 = 12;
+/// Distinct (key, partition) pairs a producer's [`Sends`] numbers.
+const MAX_PAIRS: usize = WIDE as usize - 1;
 
-/// One producer's keyed sends, by send sequence: key and partition packed
-/// in 4 bytes (`(key + 1) << PARTITION_BITS | partition`; [`NO_KEY`]: no
-/// key), or kept whole on the side when they do not fit.
+/// Keys up to this many get a cache entry in [`Sends::by_key`].
+const CACHED_KEYS: usize = 1 << 20;
+
+/// One producer's keyed sends, by send sequence: each send's key and
+/// partition as a 2-byte number of the pair (a producer sends a few
+/// thousand keys, each to one partition as long as the partition count
+/// stays), or kept whole on the side past [`MAX_PAIRS`] pairs.
 #[derive(Clone, Debug)]
 struct Sends {
-    packed: Chunked<u32>,
+    /// [`NO_KEY`], [`WIDE`], or a pair's number: its index in `pairs` + 1.
+    packed: Chunked<u16>,
+    /// (key, partition) by number - 1.
+    pairs: Vec<(u32, u32)>,
+    /// The number of each pair in `pairs`.
+    numbers: BTreeMap<(u32, u32), u16>,
+    /// By key: the number of the pair it was last sent with (0: none).
+    by_key: Vec<u16>,
     /// (key, partition) of the sends marked [`WIDE`].
     wide: BTreeMap<usize, (u32, u32)>,
 }
@@ -51,6 +62,9 @@ impl Default for Sends {
     fn default() -> Self {
         Self {
             packed: Chunked::new(NO_KEY),
+            pairs: Vec::new(),
+            numbers: BTreeMap::new(),
+            by_key: Vec::new(),
             wide: BTreeMap::new(),
         }
     }
@@ -59,17 +73,42 @@ impl Default for Sends {
 impl Sends {
     /// Send `seq` went to `partition` with `key`.
     fn set(&mut self, seq: usize, key: u32, partition: u32) {
-        let packed = (partition < 1 << PARTITION_BITS)
-            .then(|| (u64::from(key) + 1) << PARTITION_BITS | u64::from(partition))
-            .and_then(|p| u32::try_from(p).ok())
-            .filter(|&p| p != WIDE);
+        let number = self.number(key, partition);
         if !self.wide.is_empty() {
             self.wide.remove(&seq);
         }
-        *self.packed.slot(seq) = packed.unwrap_or(WIDE);
-        if packed.is_none() {
+        *self.packed.slot(seq) = number.unwrap_or(WIDE);
+        if number.is_none() {
             self.wide.insert(seq, (key, partition));
         }
+    }
+
+    /// The number of the pair (`key`, `partition`), given one if new
+    /// (None: no number left).
+    fn number(&mut self, key: u32, partition: u32) -> Option<u16> {
+        let pair = (key, partition);
+        let k = key as usize;
+        match self.by_key.get(k) {
+            Some(&n) if n != NO_KEY && self.pairs[n as usize - 1] == pair => return Some(n),
+            _ => {}
+        }
+        let n = match self.numbers.get(&pair) {
+            Some(&n) => n,
+            None if self.pairs.len() < MAX_PAIRS => {
+                self.pairs.push(pair);
+                let n = self.pairs.len() as u16;
+                self.numbers.insert(pair, n);
+                n
+            }
+            None => return None,
+        };
+        if k < CACHED_KEYS {
+            if self.by_key.len() <= k {
+                self.by_key.resize(k + 1, NO_KEY);
+            }
+            self.by_key[k] = n;
+        }
+        Some(n)
     }
 
     /// (key, partition) of send `seq`, if it had a key (and is not forgotten).
@@ -77,7 +116,7 @@ impl Sends {
         match self.packed.get(seq)? {
             NO_KEY => None,
             WIDE => Some(self.wide[&seq]),
-            p => Some(((p >> PARTITION_BITS) - 1, p & ((1 << PARTITION_BITS) - 1))),
+            n => Some(self.pairs[n as usize - 1]),
         }
     }
 
@@ -262,30 +301,42 @@ mod tests {
     }
 
     #[test]
-    fn sends_read_back_as_set_packed_or_kept_whole() {
+    fn sends_read_back_as_set_numbered_or_kept_whole() {
         let mut sends = Sends::default();
-        let cases = [
-            (0, 0),
-            (7, 4095),
-            ((1 << 20) - 2, 4095),
-            ((1 << 20) - 1, 0),
-            (3, 4096),
-            (u32::MAX, u32::MAX),
-        ];
-        for (seq, &(key, partition)) in cases.iter().enumerate() {
+        // More distinct pairs than numbers: the last ones are kept whole.
+        let pair = |seq: usize| {
+            let seq = seq as u32;
+            (
+                seq % 70_000,
+                seq % 3
+                    + if seq.is_multiple_of(11) {
+                        u32::MAX - 3
+                    } else {
+                        0
+                    },
+            )
+        };
+        let n = 2 * CHUNK_LEN + 5;
+        for seq in 0..n {
+            let (key, partition) = pair(seq);
             sends.set(seq, key, partition);
         }
-        for (seq, &case) in cases.iter().enumerate() {
-            assert_eq!(sends.get(seq), Some(case), "send {seq}");
+        for seq in 0..n {
+            assert_eq!(sends.get(seq), Some(pair(seq)), "send {seq}");
         }
-        // The last four do not fit (the third would pack as WIDE itself).
-        assert_eq!(sends.wide.len(), 4, "{:?}", sends.wide);
-        // Packed again, then forgotten: nothing left on the side.
-        sends.set(4, 3, 1);
-        assert_eq!((sends.get(4), sends.wide.len()), (Some((3, 1)), 3));
-        assert_eq!(sends.get(cases.len()), None, "past the end");
-        sends.forget_chunk(0);
-        assert_eq!((sends.get(1), sends.wide.len()), (None, 0));
+        assert_eq!(sends.pairs.len(), MAX_PAIRS);
+        assert!(!sends.wide.is_empty());
+        // Sent again with a numbered pair: off the side.
+        let wide = *sends.wide.keys().next().unwrap();
+        sends.set(wide, pair(0).0, pair(0).1);
+        assert_eq!(sends.get(wide), Some(pair(0)));
+        assert!(!sends.wide.contains_key(&wide));
+        assert_eq!(sends.get(n), None, "past the end");
+        sends.forget_chunk(1);
+        assert_eq!(sends.get(CHUNK_LEN + 7), None, "forgotten");
+        assert_eq!(sends.get(7), Some(pair(7)));
+        let chunk_1 = CHUNK_LEN..2 * CHUNK_LEN;
+        assert!(sends.wide.keys().all(|seq| !chunk_1.contains(seq)));
     }
 
     #[test]
