@@ -5,9 +5,9 @@
 //! duplicate, nonmonotonic-send and dirty-read anomalies in Kafka's terms).
 //!
 //! A run observes millions of records several times each, so the checker
-//! keeps 9 bytes per record: per producer, by send sequence, the record's
+//! keeps 6 bytes per record: per producer, by send sequence, the record's
 //! outcome (1 byte); per partition, by offset, the first record seen there
-//! (8 bytes). Acknowledgements are kept per batch and consumer reads per
+//! (5 bytes, see [`Chunked64`]). Acknowledgements are kept per batch and consumer reads per
 //! poll, as offset ranges. What disagrees (an acknowledgement or a read of
 //! another record than an offset first held) is an anomaly and is kept in
 //! full. At the end the final logs are read one partition at a time.
@@ -20,6 +20,7 @@ mod forget;
 
 pub use forget::Forgotten;
 
+use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -27,6 +28,7 @@ use std::sync::Arc;
 use sim::{Nanos, MILLIS};
 
 use super::chunked::Chunked;
+use super::chunked64::Chunked64;
 use super::Violation;
 use crate::client::consumer::ConsumerObs;
 use crate::client::{producer_of, record_id_in, ProducerObs, SentRecord};
@@ -59,7 +61,8 @@ pub struct FinalLog {
     /// The topic is compacted: the cleaner may have removed records (their
     /// offsets read [`COMPACTED_ID`]), and each replica cleans on its own.
     pub compacted: bool,
-    /// The leader's record ids by offset, decoded once for every checker.
+    /// The leader's record ids by offset, decoded at the first lookup of
+    /// one offset ([`FinalLog::id_at`]) and kept for the next ones.
     ids: OnceCell<Vec<u64>>,
     /// By offset: whether a read_committed consumer is given the record.
     committed: OnceCell<Vec<bool>>,
@@ -110,16 +113,29 @@ impl FinalLog {
     /// The leader's record ids from the log start offset to the high
     /// watermark (index `i` is offset `start() + i`; stops at a gap, but
     /// in a compacted log an offset the cleaner emptied reads
-    /// [`COMPACTED_ID`]), decoded on first use.
-    pub fn ids(&self) -> &[u64] {
-        self.ids.get_or_init(|| {
-            ids_of(
-                &self.leader,
-                self.log_start_offset,
-                self.high_watermark,
-                self.compacted,
-            )
-        })
+    /// [`COMPACTED_ID`]). A checker walking every offset gets them decoded
+    /// for it alone (unless a lookup kept them already) and drops them when
+    /// done: the ids of every final log at once would be the largest
+    /// memory a run holds, 8 bytes for every record the logs keep.
+    pub fn ids(&self) -> Cow<'_, [u64]> {
+        match self.ids.get() {
+            Some(kept) => Cow::Borrowed(kept),
+            None => Cow::Owned(self.decode_ids()),
+        }
+    }
+
+    /// [`FinalLog::ids`], decoded once and kept, for lookups of one offset.
+    fn kept_ids(&self) -> &[u64] {
+        self.ids.get_or_init(|| self.decode_ids())
+    }
+
+    fn decode_ids(&self) -> Vec<u64> {
+        ids_of(
+            &self.leader,
+            self.log_start_offset,
+            self.high_watermark,
+            self.compacted,
+        )
     }
 
     /// The first offset [`FinalLog::ids`] covers: the log start offset.
@@ -130,7 +146,7 @@ impl FinalLog {
     /// The record id at `offset`, if the final log holds one there.
     pub fn id_at(&self, offset: u64) -> Option<u64> {
         let i = offset.checked_sub(self.log_start_offset)?;
-        self.ids().get(i as usize).copied()
+        self.kept_ids().get(i as usize).copied()
     }
 
     /// Whether read_committed is given the record at `offset` (None where
@@ -143,10 +159,8 @@ impl FinalLog {
     /// `(offset, id)` of every record [`FinalLog::ids`] holds.
     pub fn offsets_and_ids(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
         let start = self.log_start_offset;
-        self.ids()
-            .iter()
-            .enumerate()
-            .map(move |(i, &id)| (start + i as u64, id))
+        let ids = self.ids();
+        (0..ids.len()).map(move |i| (start + i as u64, ids[i]))
     }
 }
 
@@ -313,7 +327,7 @@ struct ReadRun {
 /// and by poll, where acknowledgements and reads fell.
 #[derive(Clone, Debug)]
 struct Slots {
-    id: Chunked<u64>,
+    id: Chunked64,
     acks: Vec<AckRun>,
     reads: Vec<ReadRun>,
     /// Per broker hosting a replica: its log start offset, as it last said.
@@ -325,7 +339,7 @@ struct Slots {
 impl Default for Slots {
     fn default() -> Self {
         Self {
-            id: Chunked::new(NO_ID),
+            id: Chunked64::new(NO_ID),
             acks: Vec::new(),
             reads: Vec::new(),
             starts: Vec::new(),
@@ -680,10 +694,10 @@ impl DataChecker {
         if offset < self.slots[part as usize].forgot {
             return true;
         }
-        let slot = self.slots[part as usize].id.slot(offset as usize);
-        let first = *slot;
+        let ids = &mut self.slots[part as usize].id;
+        let first = ids.get(offset as usize).unwrap_or(NO_ID);
         if first == NO_ID {
-            *slot = id;
+            ids.set(offset as usize, id);
             return true;
         }
         if first == id {
@@ -740,7 +754,8 @@ impl DataChecker {
         let mut dirty = Vec::new();
         for part in 0..self.slots.len() as u32 {
             let log = finals.get(&part).copied();
-            let ids = log.map_or(&[][..], FinalLog::ids);
+            let ids = log.map_or(Cow::Borrowed(&[][..]), FinalLog::ids);
+            let ids = &ids[..];
             let start = log.map_or(0, FinalLog::start);
             for (i, &id) in ids.iter().enumerate() {
                 if id != COMPACTED_ID {

@@ -98,12 +98,14 @@ struct Processings {
 }
 
 /// How often each record was processed by a group, kept small per record:
-/// per producer, by send sequence, the count and which processing (a
-/// member's poll at a moment) came first (5 bytes); the second processing
-/// only for records processed more than once.
+/// per producer, by send sequence, which processing (a member's poll at a
+/// moment) came first and whether there were more (4 bytes, see
+/// [`ProcessedSet::record`]); the second processing only for records
+/// processed more than once.
 #[derive(Clone, Debug, Default)]
 struct ProcessedSet {
-    count: Vec<Chunked<u8>>,
+    /// 0: never processed; else the first processing's index into
+    /// `processings` plus 1, with [`AGAIN`] set once processed again.
     first: Vec<Chunked<u32>>,
     /// Each processing: (node, when); consecutive records of one share it.
     processings: Vec<(u32, Nanos)>,
@@ -114,42 +116,43 @@ struct ProcessedSet {
     total: u64,
 }
 
+/// The bit of [`ProcessedSet::first`] telling that a record was processed
+/// more than once (below it: the first processing's index plus 1).
+const AGAIN: u32 = 1 << 31;
+
 impl ProcessedSet {
     fn record(&mut self, id: u64, node: u32, at: Nanos) {
         let (producer, seq) = producer_of(id);
         let (p, s) = (producer as usize, seq as usize);
-        if self.count.len() <= p {
-            self.count.resize(p + 1, Chunked::new(0));
+        if self.first.len() <= p {
             self.first.resize(p + 1, Chunked::new(0));
         }
         self.total += 1;
-        let count = self.count[p].slot(s);
-        if *count == 0 {
+        let first = self.first[p].slot(s);
+        if *first == 0 {
             if self.processings.last() != Some(&(node, at)) {
                 self.processings.push((node, at));
             }
-            *self.first[p].slot(s) = (self.processings.len() - 1) as u32;
-        } else if *count == 1 {
-            let first = self.first[p].get(s).unwrap_or_default();
-            self.second.insert(id, (first, (node, at)));
+            let index = self.processings.len() - 1;
+            assert!(index + 1 < AGAIN as usize, "2^31 processings in one group");
+            *first = index as u32 + 1;
+        } else if *first & AGAIN == 0 {
+            self.second.insert(id, (*first - 1, (node, at)));
+            *first |= AGAIN;
         }
-        *count = count.saturating_add(1);
     }
 
     fn contains(&self, id: u64) -> bool {
         let (producer, seq) = producer_of(id);
-        self.count
+        self.first
             .get(producer as usize)
             .and_then(|c| c.get(seq as usize))
             .is_some_and(|c| c > 0)
     }
 
-    /// Forgets the counts of a chunk of `producer`'s send sequences (see
-    /// `data::forget`); records processed twice stay in `second`.
+    /// Forgets the processings of a chunk of `producer`'s send sequences
+    /// (see `data::forget`); records processed twice stay in `second`.
     fn forget(&mut self, producer: u32, chunk: usize) {
-        if let Some(c) = self.count.get_mut(producer as usize) {
-            c.forget_chunk(chunk);
-        }
         if let Some(f) = self.first.get_mut(producer as usize) {
             f.forget_chunk(chunk);
         }

@@ -28,15 +28,111 @@ pub const KEY_ORDER: &str = "key_order";
 /// At most this many violations are reported per group (the count says the rest).
 const MAX_REPORTED: usize = 10;
 
-/// No key recorded (null key, or never sent).
-const NO_KEY: u64 = 0;
+/// No key recorded (null key, or never sent), in [`Sends::packed`].
+const NO_KEY: u16 = 0;
+
+/// A send whose key and partition are kept whole in [`Sends::wide`].
+const WIDE: u16 = u16::MAX;
+
+/// Distinct (key, partition) pairs a producer's [`Sends`] numbers.
+const MAX_PAIRS: usize = WIDE as usize - 1;
+
+/// Keys up to this many get a cache entry in [`Sends::by_key`].
+const CACHED_KEYS: usize = 1 << 20;
+
+/// One producer's keyed sends, by send sequence: each send's key and
+/// partition as a 2-byte number of the pair (a producer sends a few
+/// thousand keys, each to one partition as long as the partition count
+/// stays), or kept whole on the side past [`MAX_PAIRS`] pairs.
+#[derive(Clone, Debug)]
+struct Sends {
+    /// [`NO_KEY`], [`WIDE`], or a pair's number: its index in `pairs` + 1.
+    packed: Chunked<u16>,
+    /// (key, partition) by number - 1.
+    pairs: Vec<(u32, u32)>,
+    /// The number of each pair in `pairs`.
+    numbers: BTreeMap<(u32, u32), u16>,
+    /// By key: the number of the pair it was last sent with (0: none).
+    by_key: Vec<u16>,
+    /// (key, partition) of the sends marked [`WIDE`].
+    wide: BTreeMap<usize, (u32, u32)>,
+}
+
+impl Default for Sends {
+    fn default() -> Self {
+        Self {
+            packed: Chunked::new(NO_KEY),
+            pairs: Vec::new(),
+            numbers: BTreeMap::new(),
+            by_key: Vec::new(),
+            wide: BTreeMap::new(),
+        }
+    }
+}
+
+impl Sends {
+    /// Send `seq` went to `partition` with `key`.
+    fn set(&mut self, seq: usize, key: u32, partition: u32) {
+        let number = self.number(key, partition);
+        if !self.wide.is_empty() {
+            self.wide.remove(&seq);
+        }
+        *self.packed.slot(seq) = number.unwrap_or(WIDE);
+        if number.is_none() {
+            self.wide.insert(seq, (key, partition));
+        }
+    }
+
+    /// The number of the pair (`key`, `partition`), given one if new
+    /// (None: no number left).
+    fn number(&mut self, key: u32, partition: u32) -> Option<u16> {
+        let pair = (key, partition);
+        let k = key as usize;
+        match self.by_key.get(k) {
+            Some(&n) if n != NO_KEY && self.pairs[n as usize - 1] == pair => return Some(n),
+            _ => {}
+        }
+        let n = match self.numbers.get(&pair) {
+            Some(&n) => n,
+            None if self.pairs.len() < MAX_PAIRS => {
+                self.pairs.push(pair);
+                let n = self.pairs.len() as u16;
+                self.numbers.insert(pair, n);
+                n
+            }
+            None => return None,
+        };
+        if k < CACHED_KEYS {
+            if self.by_key.len() <= k {
+                self.by_key.resize(k + 1, NO_KEY);
+            }
+            self.by_key[k] = n;
+        }
+        Some(n)
+    }
+
+    /// (key, partition) of send `seq`, if it had a key (and is not forgotten).
+    fn get(&self, seq: usize) -> Option<(u32, u32)> {
+        match self.packed.get(seq)? {
+            NO_KEY => None,
+            WIDE => Some(self.wide[&seq]),
+            n => Some(self.pairs[n as usize - 1]),
+        }
+    }
+
+    /// Forgets chunk number `chunk` (see [`Chunked::forget_chunk`]).
+    fn forget_chunk(&mut self, chunk: usize) {
+        self.packed.forget_chunk(chunk);
+        let (from, to) = (chunk * CHUNK_LEN, (chunk + 1) * CHUNK_LEN);
+        self.wide.retain(|&seq, _| !(from..to).contains(&seq));
+    }
+}
 
 /// The `key_order` checker.
 #[derive(Clone, Debug, Default)]
 pub struct KeyOrderChecker {
-    /// Per producer, by send sequence: `(key + 1) << 32 | partition`
-    /// ([`NO_KEY`]: no key).
-    sent: Vec<Chunked<u64>>,
+    /// Per producer: its keyed sends.
+    sent: Vec<Sends>,
     /// Per group: per producer, by send sequence, the rank of the record's
     /// first consumption in the group (0: not consumed).
     first: BTreeMap<String, Vec<Chunked<u32>>>,
@@ -69,9 +165,9 @@ impl KeyOrderChecker {
         let (producer, seq) = producer_of(id);
         let p = producer as usize;
         if self.sent.len() <= p {
-            self.sent.resize(p + 1, Chunked::new(NO_KEY));
+            self.sent.resize(p + 1, Sends::default());
         }
-        *self.sent[p].slot(seq as usize) = (u64::from(key) + 1) << 32 | u64::from(partition);
+        self.sent[p].set(seq as usize, key, partition);
     }
 
     /// A member of `group` polled records `ids`, in this order.
@@ -86,7 +182,7 @@ impl KeyOrderChecker {
                 .sent
                 .get(producer as usize)
                 .and_then(|c| c.get(seq as usize))
-                .is_some_and(|k| k != NO_KEY);
+                .is_some();
             if !keyed {
                 continue;
             }
@@ -123,12 +219,12 @@ impl KeyOrderChecker {
             let p = producer;
             for (seq, rank) in (from..).zip(ranks.range(from, upto)) {
                 let id = record_id_of(p as u32, seq as u64);
-                let packed = sent.get(seq).unwrap_or(NO_KEY);
-                if rank == 0 || packed == NO_KEY || !acked(id) {
+                let Some((key, partition)) = sent.get(seq) else {
+                    continue;
+                };
+                if rank == 0 || !acked(id) {
                     continue;
                 }
-                let key = (packed >> 32) - 1;
-                let partition = packed as u32;
                 let k = key as usize;
                 if walk.last.len() <= k {
                     walk.last.resize(k + 1, (0, 0, 0));
@@ -205,6 +301,45 @@ mod tests {
     }
 
     #[test]
+    fn sends_read_back_as_set_numbered_or_kept_whole() {
+        let mut sends = Sends::default();
+        // More distinct pairs than numbers: the last ones are kept whole.
+        let pair = |seq: usize| {
+            let seq = seq as u32;
+            (
+                seq % 70_000,
+                seq % 3
+                    + if seq.is_multiple_of(11) {
+                        u32::MAX - 3
+                    } else {
+                        0
+                    },
+            )
+        };
+        let n = 2 * CHUNK_LEN + 5;
+        for seq in 0..n {
+            let (key, partition) = pair(seq);
+            sends.set(seq, key, partition);
+        }
+        for seq in 0..n {
+            assert_eq!(sends.get(seq), Some(pair(seq)), "send {seq}");
+        }
+        assert_eq!(sends.pairs.len(), MAX_PAIRS);
+        assert!(!sends.wide.is_empty());
+        // Sent again with a numbered pair: off the side.
+        let wide = *sends.wide.keys().next().unwrap();
+        sends.set(wide, pair(0).0, pair(0).1);
+        assert_eq!(sends.get(wide), Some(pair(0)));
+        assert!(!sends.wide.contains_key(&wide));
+        assert_eq!(sends.get(n), None, "past the end");
+        sends.forget_chunk(1);
+        assert_eq!(sends.get(CHUNK_LEN + 7), None, "forgotten");
+        assert_eq!(sends.get(7), Some(pair(7)));
+        let chunk_1 = CHUNK_LEN..2 * CHUNK_LEN;
+        assert!(sends.wide.keys().all(|seq| !chunk_1.contains(seq)));
+    }
+
+    #[test]
     fn a_key_read_in_send_order_passes_and_out_of_order_fails() {
         let mut c = KeyOrderChecker::default();
         // Key 7 goes to partition 0, then (after partitions were added) to 3.
@@ -250,7 +385,7 @@ mod tests {
         let all = |_: u64| true;
         c.forget(5 * sim::MILLIS, 1, 0, &all);
         // Forgotten: the chunk's keys and ranks are gone.
-        assert_eq!(c.sent[1].get(0), Some(NO_KEY));
+        assert_eq!(c.sent[1].get(0), None);
         assert_eq!(c.first["billing"][1].get(1), Some(0));
         // `far`, read after chunk 0's records, is in order.
         let mut late = c.clone();

@@ -528,10 +528,27 @@ impl RecordBatch {
     /// The same batch at `base_offset` in `leader_epoch`: what the leader
     /// writes (its records are shared, not copied).
     pub fn stamped(&self, base_offset: u64, leader_epoch: i32) -> Self {
-        Self {
+        let mut batch = Self {
             base_offset,
             partition_leader_epoch: leader_epoch,
             ..self.clone()
+        };
+        batch.join_header_and_records();
+        batch
+    }
+
+    /// Makes its header and its records section as written one buffer (see
+    /// [`Blob::prefixed`]): a log writes the two one after the other, and
+    /// each file holding the batch (the leader's and every follower's)
+    /// then keeps them as one extent, in one allocation.
+    fn join_header_and_records(&mut self) {
+        let header = self.header();
+        let whole = Blob::prefixed(&header, self.wire_blob());
+        let records = whole.slice(header.len()..whole.len());
+        self.header_blob = OnceLock::from(whole.slice(0..header.len()));
+        match &mut self.wire {
+            Some(wire) => *wire = records,
+            None => self.records = records,
         }
     }
 

@@ -72,10 +72,12 @@ pub struct LogSegment {
     base_offset: u64,
     file: FileName,
     batches: Vec<Arc<RecordBatch>>,
-    /// Byte position of each batch in the file.
-    positions: Vec<u64>,
-    /// The offset after each batch: what an offset index makes fast.
-    ends: Vec<u64>,
+    /// Byte position of each batch in the file (a segment's size is an
+    /// `int` in Kafka: 4 bytes, as in its offset index).
+    positions: Vec<u32>,
+    /// The offset after each batch, less `base_offset`: what an offset
+    /// index makes fast (4 bytes: Kafka's relative offsets).
+    ends: Vec<u32>,
     size: u64,
     /// The first batch's largest timestamp (Kafka's `rollingBasedTimestamp`).
     rolling_timestamp: Option<u64>,
@@ -156,13 +158,18 @@ impl LogSegment {
 
     /// The offset after its last batch (`base_offset` when empty).
     pub fn next_offset(&self) -> u64 {
-        self.ends.last().copied().unwrap_or(self.base_offset)
+        self.ends
+            .last()
+            .map_or(self.base_offset, |&end| self.base_offset + u64::from(end))
     }
 
     /// Index of the first batch whose last offset is >= `offset`: the batch
     /// containing `offset`, or the next one (Kafka's `translateOffset`).
     pub fn find(&self, offset: u64) -> Option<usize> {
-        let i = self.ends.partition_point(|&end| end <= offset);
+        let base = self.base_offset;
+        let i = self
+            .ends
+            .partition_point(|&end| base + u64::from(end) <= offset);
         (i < self.batches.len()).then_some(i)
     }
 
@@ -192,7 +199,9 @@ impl LogSegment {
 
     /// Byte position of batch `index` in the file.
     pub fn position(&self, index: usize) -> u64 {
-        self.positions.get(index).copied().unwrap_or(self.size)
+        self.positions
+            .get(index)
+            .map_or(self.size, |&position| u64::from(position))
     }
 
     /// Encoded size of batch `index` (0 when there is none).
@@ -200,7 +209,7 @@ impl LogSegment {
         if index >= self.batches.len() {
             return 0;
         }
-        self.position(index + 1) - self.positions[index]
+        self.position(index + 1) - u64::from(self.positions[index])
     }
 
     /// Adds a batch the cleaner kept to a cleaned segment (written to disk
@@ -214,8 +223,14 @@ impl LogSegment {
         let ts = batch.max_timestamp();
         self.rolling_timestamp.get_or_insert(ts);
         self.max_timestamp = Some(self.max_timestamp.map_or(ts, |m| m.max(ts)));
-        self.positions.push(self.size);
-        self.ends.push(batch.next_offset());
+        let position = u32::try_from(self.size).expect("a segment holds less than 4 GiB");
+        let end = batch
+            .next_offset()
+            .checked_sub(self.base_offset)
+            .and_then(|end| u32::try_from(end).ok())
+            .expect("a segment's batches lie less than 2^32 offsets past its base offset");
+        self.positions.push(position);
+        self.ends.push(end);
         self.size += size;
         self.batches.push(batch);
     }
@@ -236,7 +251,7 @@ impl LogSegment {
             bytes: sim::Blob::empty(),
         });
         for (batch, &position) in self.batches.iter().zip(&self.positions) {
-            write_batch(file, position, batch, out);
+            write_batch(file, u64::from(position), batch, out);
         }
     }
 
@@ -247,7 +262,7 @@ impl LogSegment {
         let Some(index) = self.find(offset) else {
             return 0;
         };
-        let position = self.positions[index];
+        let position = u64::from(self.positions[index]);
         let cut = self.size - position;
         self.batches.truncate(index);
         self.positions.truncate(index);

@@ -78,13 +78,22 @@ impl File {
         self.bytes().into_owned()
     }
 
-    /// Appends `blob` as one more extent, without copying it.
+    /// Appends `blob` as one more extent, without copying it; or, when it
+    /// continues the last extent's blob in the same buffer (a batch's
+    /// records after its header, see [`Blob::prefixed`]), as part of it.
     pub(super) fn push(&mut self, blob: Blob) {
         if blob.is_empty() {
             return;
         }
         let len = blob.len() as u64;
         self.stored += blob.stored_len() as u64;
+        if let Some(last) = self.extents.last_mut() {
+            if let Some(joined) = last.blob.join(&blob) {
+                last.blob = joined;
+                self.len += len;
+                return;
+            }
+        }
         self.extents.push(Extent { at: self.len, blob });
         self.len += len;
     }
