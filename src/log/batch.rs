@@ -346,7 +346,7 @@ impl BatchBuilder {
             header_blob: OnceLock::new(),
         };
         // The CRC from the bytes at hand, not from the blobs (which may
-        // keep them LZ4-packed in memory).
+        // keep them compressed in memory).
         batch.crc = batch.compute_crc(compressed.as_deref().unwrap_or(&self.records));
         batch.wire = compressed.map(Blob::raw);
         batch
