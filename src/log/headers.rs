@@ -84,14 +84,11 @@ impl<'a> Headers<'a> {
     /// `DefaultRecord.readHeaders` has it).
     pub(super) fn read(r: &mut Reader<'a>) -> Option<Self> {
         let count = u32::try_from(r.varint()?).ok()?;
-        let start = r.position();
-        let all = r.clone();
+        let mut from = r.clone();
         for _ in 0..count {
             read_one(r)?;
         }
-        let len = r.position() - start;
-        let mut all = all;
-        let bytes = all.take(len)?;
+        let bytes = from.take(r.position() - from.position())?;
         Some(Self { count, bytes })
     }
 }
