@@ -63,26 +63,29 @@ pub struct PendingRecord<'a> {
 }
 
 impl PendingRecord<'_> {
+    /// `write` given its value and headers as they go on the wire: a
+    /// tombstone's value is null and its id travels in a header.
+    fn as_written<T>(&self, write: impl FnOnce(Option<&[u8]>, &[(&str, Option<&[u8]>)]) -> T) -> T {
+        let id = self.id.to_be_bytes();
+        if self.tombstone {
+            write(None, &[(super::ID_HEADER, Some(&id[..]))])
+        } else {
+            write(Some(self.value), &[])
+        }
+    }
+
     /// Appends it to `builder`; returns the bytes it took.
     fn append_to(&self, builder: &mut BatchBuilder) -> usize {
-        if self.tombstone {
-            let id = self.id.to_be_bytes();
-            let headers = [(super::ID_HEADER, Some(&id[..]))];
-            builder.append_with_headers(self.key, None, &headers, self.timestamp_ms)
-        } else {
-            builder.append(self.key, self.value, self.timestamp_ms)
-        }
+        self.as_written(|value, headers| {
+            builder.append_with_headers(self.key, value, headers, self.timestamp_ms)
+        })
     }
 
     /// Bytes it would add to `builder` (Kafka's `DefaultRecord.sizeInBytes`).
     fn size_in(&self, builder: &BatchBuilder) -> usize {
-        if self.tombstone {
-            let id = self.id.to_be_bytes();
-            let headers = [(super::ID_HEADER, Some(&id[..]))];
-            builder.record_size_with(self.key, None, &headers, self.timestamp_ms)
-        } else {
-            builder.record_size(self.key, self.value, self.timestamp_ms)
-        }
+        self.as_written(|value, headers| {
+            builder.record_size_with(self.key, value, headers, self.timestamp_ms)
+        })
     }
 }
 

@@ -816,16 +816,6 @@ impl<R: Clone> GroupCoordinator<R> {
             .min()
     }
 
-    /// Offset expiration: runs the cleanups due at `now_ms` (see
-    /// [`expiry`]).
-    pub fn expire_offsets(
-        &mut self,
-        now_ms: u64,
-        out: &mut Vec<CoordinatorOutput<R>>,
-    ) -> Expiration {
-        self.expire_due(now_ms, out)
-    }
-
     /// Session and rebalance timeouts. Returns (group, member) of every
     /// session that expired.
     pub fn on_tick(

@@ -75,8 +75,9 @@ impl<R: Clone> GroupCoordinator<R> {
         self.expiration_due.values().min().copied()
     }
 
-    /// Runs the cleanups due at `now_ms`, appending their tombstones.
-    pub(super) fn expire_due(
+    /// Offset expiration: runs the cleanups due at `now_ms`, appending
+    /// their tombstones.
+    pub fn expire_offsets(
         &mut self,
         now_ms: u64,
         out: &mut Vec<CoordinatorOutput<R>>,
