@@ -102,12 +102,22 @@ fn bad_admin_entries_are_refused_with_their_key_and_line() {
         "{err}"
     );
     let err = refused(
-        "create",
-        "[[admin]]\nat = \"10s\"\nop = \"create_topic\"\ntopic = \"invoices\"",
+        "create_existing",
+        "[[admin]]\nat = \"10s\"\nop = \"create_topic\"\ntopic = \"orders\"",
     );
     assert!(
         err.contains(
-            "\"create_topic\" is not simulated by ksim yet; valid: create_partitions, delete_topic"
+            "orders exists at 10s (Kafka answers TOPIC_ALREADY_EXISTS); valid: a create_topic after its delete_topic"
+        ),
+        "{err}"
+    );
+    let err = refused(
+        "unknown_op",
+        "[[admin]]\nat = \"10s\"\nop = \"alter_configs\"\ntopic = \"orders\"",
+    );
+    assert!(
+        err.contains(
+            "unknown operation \"alter_configs\"; valid: create_partitions, create_topic, delete_topic"
         ),
         "{err}"
     );

@@ -383,9 +383,12 @@ fn a_replica_away_longer_than_delete_retention_brings_a_deleted_key_back() {
     ];
     let seed = 2;
     let back = outcome(&variant(&edits), seed);
-    assert_eq!(
-        invariants(&back),
-        ["compaction_keeps_latest"],
+    // One violation per key that came back.
+    assert!(!back.violations.is_empty());
+    assert!(
+        invariants(&back)
+            .iter()
+            .all(|&i| i == "compaction_keeps_latest"),
         "{:?}",
         back.violations
     );

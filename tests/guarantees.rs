@@ -152,15 +152,15 @@ fn a_panicking_seed_is_counted_with_its_replay_and_the_grid_goes_on() {
 /// The transactional column: the twin of an idempotent config with a
 /// transactional producer and a read_committed consumer checks
 /// `transactions_atomic` and `no_aborted_reads` too; under power loss with
-/// pre-KIP-101 truncation a committed transaction loses records (seed 1),
-/// and the replay command reproduces it.
+/// pre-KIP-101 truncation a committed transaction loses records (seed 17
+/// of 0..18), and the replay command reproduces it.
 #[test]
 fn transactional_rows_check_what_transactions_guarantee() {
     let out = scratch("transactional");
     let report = run(
         &out,
         "acks=all,misr=2,unclean=off,flush=every,trunc=hw,idem=on,fault=power-loss",
-        3,
+        18,
         2,
     );
     assert_eq!(report.cells_run, 2, "the config and its transactional twin");

@@ -11,7 +11,7 @@ mod common;
 const SEEDS: &str = "0..100";
 
 /// Scenarios that pass every seed.
-const MUST_PASS: [&str; 23] = [
+const MUST_PASS: [&str; 25] = [
     "broker_crash",
     "broker_fencing",
     "compaction",
@@ -29,7 +29,9 @@ const MUST_PASS: [&str; 23] = [
     "rebalance_storm",
     "retention",
     "rolling_restart",
+    "topic_creation",
     "topic_deletion",
+    "topic_recreation",
     "transactions",
     "under_min_isr_reads",
     "zombie_consumer",
@@ -39,7 +41,7 @@ const MUST_PASS: [&str; 23] = [
 
 /// Scenarios that show an anomaly: the invariants every failing seed
 /// breaks, then the others a failing seed may break.
-const MUST_FAIL: [(&str, &[&str], &[&str]); 9] = [
+const MUST_FAIL: [(&str, &[&str], &[&str]); 10] = [
     (
         "acks1_leader_crash",
         &["acked_writes_durable"],
@@ -68,6 +70,11 @@ const MUST_FAIL: [(&str, &[&str], &[&str]); 9] = [
     ),
     ("partition_increase", &["key_order"], &[]),
     ("producer_retries", &["no_duplicates"], &["partition_order"]),
+    (
+        "topic_recreation_stale_offsets",
+        &["processed_at_least_once"],
+        &[],
+    ),
     (
         "unclean_election",
         &["acked_writes_durable"],

@@ -423,6 +423,7 @@ mod tests {
             diverging_epoch: None,
             aborted_transactions: Vec::new(),
             batches: Vec::new(),
+            topic_id: crate::metadata::Uuid(0),
         }
     }
 

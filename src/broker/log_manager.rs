@@ -13,7 +13,7 @@ use sim::{Nanos, MILLIS};
 
 use super::checkpoints::{self, HW_CHECKPOINT, LOG_START_OFFSET_CHECKPOINT, RECOVERY_CHECKPOINT};
 use super::BrokerTimer;
-use crate::log::{leader_epoch_checkpoint_file, LogConfig, UnifiedLog};
+use crate::log::{leader_epoch_checkpoint_file, write_atomically, LogConfig, UnifiedLog};
 use crate::metadata::MetadataImage;
 use crate::metadata::Uuid;
 use crate::node::{Deadline, DiskView, Effect, Env, FileName, FSYNC_UNTRACKED};
@@ -23,6 +23,28 @@ use super::BrokerObs;
 
 /// The suffix of a deleted log's directory (Kafka's `UnifiedLog.DeleteDirSuffix`).
 pub const DELETE_DIR_SUFFIX: &str = "-delete";
+
+/// The file in a partition's directory that names the topic id its log
+/// belongs to (Kafka's `PartitionMetadataFile`).
+pub fn partition_metadata_file(dir: &str) -> String {
+    format!("{dir}/partition.metadata")
+}
+
+/// `partition.metadata`'s text for `topic_id`, as Kafka writes it.
+fn partition_metadata(topic_id: Uuid) -> Vec<u8> {
+    format!("version: 0\ntopic_id: {topic_id}\n").into_bytes()
+}
+
+/// The topic id a `partition.metadata` file names, if it reads whole.
+fn read_partition_metadata(bytes: &[u8]) -> Option<Uuid> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let mut lines = text.lines();
+    if lines.next()? != "version: 0" {
+        return None;
+    }
+    let id = lines.next()?.strip_prefix("topic_id: ")?;
+    Uuid::try_from(id.to_owned()).ok()
+}
 
 /// What an fsync was for.
 #[derive(Clone, Debug)]
@@ -48,6 +70,9 @@ pub struct LoadedLog {
     pub tp: TopicIdPartition,
     /// The log, its high watermark restored from the checkpoint.
     pub log: UnifiedLog,
+    /// The topic id its `partition.metadata` names (None: the file did
+    /// not survive, or does not read).
+    pub topic_id: Option<Uuid>,
 }
 
 /// The broker's logs on disk.
@@ -131,6 +156,11 @@ impl LogManager {
                 .topics
                 .get(topics.name(tp.topic_id))
                 .map_or(self.config, |t| self.topic_config(&t.configs));
+            let metadata_file = partition_metadata_file(&dir);
+            let topic_id = files
+                .iter()
+                .find(|(name, _)| *name == metadata_file)
+                .and_then(|(_, bytes)| read_partition_metadata(bytes));
             let mut log = UnifiedLog::recover(&dir, config, &files, recovery_point, &mut out);
             let start = start_offsets.get(&tp).copied().unwrap_or(0);
             log.restore_log_start_offset(start, &mut out);
@@ -142,14 +172,31 @@ impl LogManager {
                 log_start_offset: log.log_start_offset(),
             });
             self.apply(env, &tp, &mut log, out);
-            loaded.push(LoadedLog { tp, log });
+            loaded.push(LoadedLog { tp, log, topic_id });
         }
         loaded
     }
 
-    /// A fresh, empty log with `config` for a replica this broker is assigned.
-    pub fn create_log(&self, tp: &TopicIdPartition, config: LogConfig) -> UnifiedLog {
+    /// A fresh, empty log with `config` for a replica this broker is
+    /// assigned, of the topic with id `topic_id`: its `partition.metadata`
+    /// is written and flushed at once (Kafka flushes it before the first
+    /// append), so a restart tells this log from one of an earlier topic
+    /// of the same name.
+    pub fn create_log(
+        &self,
+        env: &mut Env<'_>,
+        tp: &TopicIdPartition,
+        config: LogConfig,
+        topic_id: Uuid,
+    ) -> UnifiedLog {
         let dir = self.topics.show(*tp);
+        let mut out = Vec::new();
+        write_atomically(
+            &partition_metadata_file(&dir),
+            partition_metadata(topic_id),
+            &mut out,
+        );
+        env.extend(out);
         UnifiedLog::recover(&dir, config, &[], 0, &mut Vec::new())
     }
 
@@ -166,7 +213,10 @@ impl LogManager {
         let files: Vec<String> = log
             .segment_files()
             .map(str::to_owned)
-            .chain([leader_epoch_checkpoint_file(dir)])
+            .chain([
+                leader_epoch_checkpoint_file(dir),
+                partition_metadata_file(dir),
+            ])
             .collect();
         let mut moved = Vec::new();
         for file in files {

@@ -41,7 +41,7 @@ use crate::controller::rpc::{ControllerRequest, ControllerResponse};
 use crate::errors::Errors;
 use crate::group::offsets_topic::CONSUMER_OFFSETS;
 use crate::log::{ControlRecordType, EndTransactionMarker, Record, RecordBatch};
-use crate::metadata::MetadataImage;
+use crate::metadata::{MetadataImage, Uuid};
 use crate::node::{Address, DiskView, Env};
 use crate::protocol::{
     FetchedPartition, KafkaMsg, KafkaResponse, ProduceData, ProduceResult, TopicId,
@@ -177,7 +177,8 @@ impl ReplicaManager {
             .load_logs(env, disk, local_metadata)
             .into_iter()
             .map(|l| {
-                let p = Partition::new(l.tp, l.log, me, config.min_insync_replicas);
+                let mut p = Partition::new(l.tp, l.log, me, config.min_insync_replicas);
+                p.topic_id = l.topic_id.unwrap_or(Uuid(0));
                 (l.tp, p)
             })
             .collect();
@@ -409,6 +410,8 @@ impl ReplicaManager {
             .collect();
         self.deleted_topics
             .extend(self.live_topics.difference(&live).copied());
+        // A topic created again under a deleted one's name is live again.
+        self.deleted_topics.retain(|t| !live.contains(t));
         self.live_topics = live;
         for (name, topic) in &image.topics {
             let Some(topic_id) = self.topics.id(name) else {
@@ -426,8 +429,23 @@ impl ReplicaManager {
                 }
                 let tp = TopicIdPartition::new(topic_id, index);
                 seen.insert(tp);
+                let stale = self
+                    .partitions
+                    .get(&tp)
+                    .is_some_and(|p| p.topic_id != Uuid(0) && p.topic_id != topic.id);
+                if stale {
+                    // A replica of an earlier topic of this name, deleted
+                    // while this broker was behind: it goes as a deleted
+                    // topic's does (Kafka: stopPartitions with deletion for
+                    // the delta's deleted topic ids, or a stray log at
+                    // startup) before the new topic's replica is made.
+                    let p = &self.partitions[&tp];
+                    let epochs = (p.leader_epoch, p.partition_epoch);
+                    self.step_down(env, &tp, Role::Offline, epochs);
+                    self.delete_partition(env, &tp);
+                }
                 if !self.partitions.contains_key(&tp) {
-                    let log = self.logs.create_log(&tp, log_config);
+                    let log = self.logs.create_log(env, &tp, log_config, topic.id);
                     let p = Partition::new(tp, log, self.me, min_insync);
                     self.partitions.insert(tp, p);
                 }
@@ -478,13 +496,18 @@ impl ReplicaManager {
         }
         // What the image has no more: a deleted topic's replicas are
         // deleted (Kafka's `stopPartitions` with deletion, first in
-        // `applyDelta`), any other goes offline.
+        // `applyDelta`), and so is a replica of an earlier topic of the
+        // same name that the topic now there does not place here (Kafka
+        // finds it stray by its topic id); any other goes offline.
         let gone: Vec<(TopicIdPartition, bool)> = self
             .partitions
             .iter()
             .filter(|(tp, _)| !seen.contains(*tp))
             .map(|(tp, p)| {
-                let deleted = !image.topics.contains_key(self.topics.name(tp.topic_id));
+                let deleted = image
+                    .topics
+                    .get(self.topics.name(tp.topic_id))
+                    .is_none_or(|t| p.topic_id != Uuid(0) && p.topic_id != t.id);
                 (*tp, deleted, p)
             })
             .filter(|(_, deleted, p)| *deleted || !matches!(p.role, Role::Offline))
@@ -1142,15 +1165,23 @@ impl ReplicaManager {
                 reply(env, to, KafkaResponse::WriteTxnMarkers { results });
             }
             ProduceWaiter::Client(to) => {
+                let hosted = &self.partitions;
                 let partitions = d
                     .parts
                     .into_iter()
                     .map(|p| {
                         let error = error_of(p.outcome);
+                        // Still the log appended to: a replaced one failed
+                        // what waited on it when it stepped down.
+                        let topic_id = match (error, hosted.get(&p.tp)) {
+                            (None, Some(hosted)) => hosted.topic_id,
+                            _ => Uuid(0),
+                        };
                         ProduceResult {
                             tp: p.tp,
                             error,
                             base_offset: if error.is_some() { -1 } else { p.base_offset },
+                            topic_id,
                         }
                     })
                     .collect();

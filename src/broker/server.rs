@@ -643,6 +643,14 @@ impl BrokerServer {
 
     /// MetadataResponse for `topics` (missing topics are left out).
     fn metadata_response(&self, topics: &[String]) -> KafkaResponse {
+        if !self.data_path_ready {
+            // Not caught up with the metadata yet (Kafka serves no request
+            // before its first metadata publish): every topic asked for is
+            // named without partitions, so that no client takes it for
+            // deleted; clients ask again after their backoff.
+            let topics = topics.iter().map(|t| (t.clone(), Vec::new())).collect();
+            return KafkaResponse::Metadata { topics };
+        }
         let image = self.served_image();
         let topics = topics
             .iter()

@@ -400,6 +400,7 @@ fn answer(
         diverging_epoch,
         aborted_transactions: Vec::new(),
         batches,
+        topic_id: crate::metadata::Uuid(0),
     }
 }
 
@@ -559,4 +560,59 @@ fn a_deleted_topics_replica_leaves_and_its_log_directory_is_renamed_then_removed
         produce_responses(&t),
         vec![(2, Some(Errors::UnknownTopicOrPartition), -1)]
     );
+}
+
+#[test]
+fn a_replica_of_a_deleted_topic_gives_way_to_the_new_topic_of_its_name() {
+    let (mut rm, mut t) = broker(BrokerConfig::default(), &image(1, 1, &[1, 2, 3], &[]));
+    produce(&mut rm, &mut t, 1, -1, 3);
+    // The broker was behind: one delta deletes t and creates it again.
+    let new_id = Uuid(8);
+    let mut recreated = image(1, 1, &[1, 2, 3], &[]);
+    for record in [
+        MetadataRecord::RemoveTopicRecord { topic_id: TOPIC_ID },
+        MetadataRecord::TopicRecord {
+            name: "t".to_owned(),
+            topic_id: new_id,
+        },
+        MetadataRecord::PartitionRecord {
+            partition_id: 0,
+            topic_id: new_id,
+            replicas: vec![1, 2, 3],
+            isr: vec![1, 2, 3],
+            leader: 1,
+            leader_epoch: 0,
+            partition_epoch: 0,
+        },
+    ] {
+        recreated.apply(recreated.offset, &record);
+    }
+    t.take();
+    rm.apply_delta(&mut t.env(), &recreated);
+    // The old replica went as a deleted topic's does...
+    assert!(t
+        .observed()
+        .contains(&&Observation::Broker(BrokerObs::PartitionDeleted {
+            partition: tp(),
+            log_end_offset: 3,
+        })));
+    let old_dir = format!("t-0.{:032x}-delete", TOPIC_ID.0);
+    assert!(t.effects.iter().any(|e| matches!(
+        e,
+        Effect::Rename { from, to } if from.to_string() == "t-0/partition.metadata"
+            && to.to_string() == format!("{old_dir}/partition.metadata")
+    )));
+    // ...and the new topic's replica starts empty, its topic id written.
+    let p = rm
+        .partition(&crate::protocol::TopicPartition::new("t", 0))
+        .expect("hosted");
+    assert_eq!(p.log.log_end_offset(), 0);
+    assert_eq!(p.topic_id, new_id);
+    let written = t.effects.iter().find_map(|e| match e {
+        Effect::Write { file, bytes, .. } if file.to_string() == "t-0/partition.metadata.tmp" => {
+            Some(String::from_utf8(bytes.to_vec()).expect("text"))
+        }
+        _ => None,
+    });
+    assert_eq!(written, Some(format!("version: 0\ntopic_id: {new_id}\n")));
 }

@@ -288,6 +288,7 @@ fn a_client_may_not_write_a_control_batch() {
         tp: tp(),
         error: Some(Errors::InvalidRecord),
         base_offset: -1,
+        topic_id: crate::metadata::Uuid(0),
     };
     assert_eq!(refused, Some(vec![expected]));
     assert_eq!(rm.partitions()[&tp()].log.log_end_offset(), 0);

@@ -108,6 +108,7 @@ impl CompactionChecker {
                 partition,
                 base_offset,
                 ids,
+                ..
             } => {
                 for (i, id) in ids.iter().enumerate() {
                     let Some((key, tombstone)) = self.pending.remove(id) else {
@@ -301,6 +302,7 @@ mod tests {
                 partition: 0,
                 base_offset: Some(offset),
                 ids: vec![id],
+                topic_id: crate::metadata::Uuid(0),
             },
         );
         id

@@ -9,7 +9,7 @@ use sim::{Nanos, NodeId};
 
 use super::Violation;
 use crate::controller::node::LeaderObs;
-use crate::metadata::MetadataImage;
+use crate::metadata::{MetadataImage, Uuid};
 
 /// One leadership observation: when, who saw it, what.
 pub type Seen<'a> = (Nanos, NodeId, &'a LeaderObs);
@@ -18,7 +18,7 @@ pub type Seen<'a> = (Nanos, NodeId, &'a LeaderObs);
 /// leader epoch; checked online, one observation at a time.
 #[derive(Debug, Default)]
 pub struct LeaderChecker {
-    leaders: BTreeMap<(String, i32), (NodeId, Option<u32>)>,
+    leaders: BTreeMap<(String, Uuid, i32), (NodeId, Option<u32>)>,
 }
 
 impl LeaderChecker {
@@ -31,7 +31,7 @@ impl LeaderChecker {
         name: &dyn Fn(NodeId) -> String,
         out: &mut Vec<Violation>,
     ) {
-        let key = (obs.partition.clone(), obs.leader_epoch);
+        let key = (obs.partition.clone(), obs.topic_id, obs.leader_epoch);
         let (first_node, first) = *self.leaders.entry(key).or_insert((node, obs.leader));
         if first != obs.leader {
             let show = |l: Option<u32>| l.map_or("none".to_owned(), |l| format!("broker {l}"));

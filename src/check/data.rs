@@ -33,6 +33,7 @@ use super::Violation;
 use crate::client::consumer::ConsumerObs;
 use crate::client::{producer_of, record_id_in, ProducerObs, SentRecord};
 use crate::log::RecordBatch;
+use crate::metadata::Uuid;
 use crate::protocol::TopicPartition;
 
 /// Names of the data invariants, as reports print them.
@@ -190,6 +191,10 @@ pub struct FinalState {
     /// Topics an `[[admin]]` delete_topic deleted: their logs went with
     /// them, so nothing acknowledged to them is owed.
     pub deleted_topics: BTreeSet<String>,
+    /// The topic id of every topic the final metadata has: a record
+    /// acknowledged to another topic of the same name went with that
+    /// deleted topic.
+    pub topic_ids: BTreeMap<String, Uuid>,
 }
 
 /// The batches of `batches` from the one holding `start` on, each with
@@ -433,6 +438,14 @@ pub struct DataChecker {
     retired: Vec<usize>,
     /// Acknowledged records forgotten once retention removed them.
     removed_acked: u64,
+    /// Per checked topic: the topic id of its log (`Uuid(0)` until an
+    /// observation names one). Each incarnation of a recreated topic is
+    /// checked as a topic of its own, after the scenario's topics.
+    topic_ids: Vec<Uuid>,
+    /// Per checked topic: the scenario topic it is an incarnation of.
+    origin: Vec<u32>,
+    /// Per scenario topic: the checked topic of its newest incarnation.
+    latest: Vec<u32>,
 }
 
 fn show(id: u64) -> String {
@@ -451,12 +464,65 @@ fn at_ms(ms: u32) -> Nanos {
 impl DataChecker {
     /// A checker for a scenario's `topics`; `names` names the nodes.
     pub fn new(topics: Vec<String>, names: Vec<String>) -> Self {
+        let n = topics.len() as u32;
         Self {
             parts: vec![Vec::new(); topics.len()],
             topics,
             names,
+            topic_ids: vec![Uuid(0); n as usize],
+            origin: (0..n).collect(),
+            latest: (0..n).collect(),
             ..Self::default()
         }
+    }
+
+    /// The checked topic of scenario topic `topic` whose log has topic id
+    /// `id`: the scenario's own entry for the first id seen, a new one for
+    /// each later incarnation (a topic deleted and created again). An
+    /// unknown id (`Uuid(0)`: an acks=0 send) goes to the newest.
+    fn incarnation(&mut self, topic: u32, id: Uuid) -> u32 {
+        let t = topic as usize;
+        if t >= self.latest.len() || id == Uuid(0) {
+            return self.latest.get(t).copied().unwrap_or(topic);
+        }
+        if self.topic_ids[t] == id {
+            return topic;
+        }
+        if self.topic_ids[t] == Uuid(0) {
+            self.topic_ids[t] = id;
+            return topic;
+        }
+        let known = (self.latest.len()..self.topics.len())
+            .find(|&i| self.origin[i] == topic && self.topic_ids[i] == id);
+        if let Some(i) = known {
+            return i as u32;
+        }
+        let i = self.topics.len() as u32;
+        self.topics.push(self.topics[t].clone());
+        self.topic_ids.push(id);
+        self.origin.push(topic);
+        self.parts.push(Vec::new());
+        self.latest[t] = i;
+        i
+    }
+
+    /// Whether checked topic `t` is an incarnation of its name other than
+    /// the one the final metadata has (so it was deleted).
+    fn stale_incarnation(&self, t: usize, end: &FinalState) -> bool {
+        let id = self.topic_ids.get(t).copied().unwrap_or(Uuid(0));
+        id != Uuid(0)
+            && end
+                .topic_ids
+                .get(&self.topics[t])
+                .is_some_and(|&current| current != id)
+    }
+
+    /// The checked topic holding the final log of topic `name`: the
+    /// incarnation the final metadata has.
+    fn final_topic(&self, name: &str, end: &FinalState) -> Option<usize> {
+        (0..self.topics.len())
+            .rev()
+            .find(|&t| self.topics[t] == name && !self.stale_incarnation(t, end))
     }
 
     fn part(&mut self, topic: u32, partition: u32) -> u32 {
@@ -482,8 +548,8 @@ impl DataChecker {
         format!("{}-{p}", self.topics[t as usize])
     }
 
-    fn part_of(&self, tp: &TopicPartition) -> Option<u32> {
-        let t = self.topics.iter().position(|t| *t == tp.topic)?;
+    fn part_of(&self, tp: &TopicPartition, end: &FinalState) -> Option<u32> {
+        let t = self.final_topic(&tp.topic, end)?;
         let part = *self.parts.get(t)?.get(tp.partition as usize)?;
         (part != u32::MAX).then_some(part)
     }
@@ -532,10 +598,18 @@ impl DataChecker {
 
     /// Whether an offset in `from..to` of `tp` held a record its producer
     /// had acknowledged.
+    /// (Of a recreated topic: its newest incarnation.)
     pub fn acked_between(&self, tp: &TopicPartition, from: u64, to: u64) -> bool {
-        let Some(part) = self.part_of(tp) else {
+        let Some(t) = self.topics.iter().position(|t| *t == tp.topic) else {
             return false;
         };
+        let t = self.latest.get(t).copied().unwrap_or(t as u32) as usize;
+        let Some(&part) = self.parts.get(t).and_then(|p| p.get(tp.partition as usize)) else {
+            return false;
+        };
+        if part == u32::MAX {
+            return false;
+        }
         self.slots[part as usize]
             .id
             .range(from as usize, to as usize)
@@ -570,9 +644,11 @@ impl DataChecker {
                 partition,
                 base_offset,
                 ids,
+                topic_id,
             } => {
                 self.acked += ids.len() as u64;
                 let second = (at / sim::SECONDS) as usize;
+                let topic = self.incarnation(topic, *topic_id);
                 let part = self.part(topic, *partition);
                 let mut run: Option<AckRun> = None;
                 for (i, &id) in ids.iter().enumerate() {
@@ -661,7 +737,8 @@ impl DataChecker {
         let ms = ms(at);
         for r in records {
             self.consumed_count += 1;
-            let part = self.part(topic, r.partition);
+            let t = self.incarnation(topic, r.topic_id);
+            let part = self.part(t, r.partition);
             if r.offset < self.slots[part as usize].forgot {
                 // Nothing left to compare it with (see `forget`).
                 continue;
@@ -744,7 +821,7 @@ impl DataChecker {
         let mut finals: BTreeMap<u32, &FinalLog> = BTreeMap::new();
         let mut derived = BTreeSet::new();
         for (tp, log) in &end.logs {
-            if let Some(t) = self.topics.iter().position(|t| *t == tp.topic) {
+            if let Some(t) = self.final_topic(&tp.topic, end) {
                 let part = self.part(t as u32, tp.partition);
                 finals.insert(part, log);
                 if self.derived.contains(&tp.topic) {
@@ -790,7 +867,7 @@ impl DataChecker {
     pub fn removed_by_retention(&self, end: &FinalState) -> BTreeMap<TopicPartition, Vec<u64>> {
         let mut out = BTreeMap::new();
         for (tp, log) in end.logs.iter().filter(|(_, l)| l.start() > 0) {
-            let Some(part) = self.part_of(tp) else {
+            let Some(part) = self.part_of(tp, end) else {
                 continue;
             };
             let slots = &self.slots[part as usize];
@@ -809,6 +886,7 @@ impl DataChecker {
     fn deleted(&self, part: u32, end: &FinalState) -> bool {
         let (t, _) = self.part_keys[part as usize];
         end.deleted_topics.contains(&self.topics[t as usize])
+            || self.stale_incarnation(t as usize, end)
     }
 
     /// Acknowledged records of the topics deleted by the end (they went
@@ -830,7 +908,7 @@ impl DataChecker {
     pub fn removed_by_compaction(&self, end: &FinalState) -> u64 {
         let mut removed = 0;
         for (tp, log) in end.logs.iter().filter(|(_, l)| l.compacted) {
-            let Some(part) = self.part_of(tp) else {
+            let Some(part) = self.part_of(tp, end) else {
                 continue;
             };
             for run in &self.slots[part as usize].acks {
@@ -1209,6 +1287,7 @@ mod tests {
             partition: 0,
             base_offset: Some(base_offset),
             ids,
+            topic_id: crate::metadata::Uuid(0),
         };
         c.producer(at, 0, &obs);
     }
@@ -1219,6 +1298,7 @@ mod tests {
             offset,
             id,
             leader_epoch: 0,
+            topic_id: crate::metadata::Uuid(0),
         }]);
         c.consumer(at, 0, 0, &obs);
     }
@@ -1394,6 +1474,7 @@ mod tests {
                 partition: 0,
                 base_offset: None,
                 ids: vec![1],
+                topic_id: crate::metadata::Uuid(0),
             },
         );
         // Offset 0 now holds record 1: record 0 is lost, record 1 (acks=0) is there.

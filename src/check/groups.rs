@@ -513,6 +513,32 @@ impl GroupChecker {
         self.owners.retain(|(g, ..), _| g != group);
     }
 
+    /// `topic` was created (again, after a delete_topic: a new topic of
+    /// the same name, its offsets starting over at 0). The offset facts
+    /// of the groups that read it (commits, resets, positions, skipped
+    /// ranges) were about the deleted topic's logs, so they start over;
+    /// what each group processed stays (record ids are unique across
+    /// topics).
+    pub fn topic_created(&mut self, topic: &str) {
+        let mut groups = BTreeSet::new();
+        let mut nodes = BTreeSet::new();
+        for (node, m) in self.members.iter().enumerate() {
+            if let Some(m) = m.as_ref().filter(|m| m.topic == topic) {
+                groups.insert(m.group.clone());
+                nodes.insert(node as u32);
+            }
+        }
+        let of_group = |(g, _): &(String, u32)| !groups.contains(g);
+        self.committed.retain(|k, _| of_group(k));
+        self.commit_log.retain(|k, _| of_group(k));
+        self.sent_log.retain(|k, _| of_group(k));
+        self.truncated.retain(of_group);
+        self.expired.retain(|k, _| of_group(k));
+        self.resets.retain(|k, _| of_group(k));
+        self.polls.retain(|(n, _), _| !nodes.contains(n));
+        self.gaps.retain(|g| !nodes.contains(&g.node));
+    }
+
     /// The coordinator of `group` expired its committed offset of `partition`.
     pub fn offsets_expired(&mut self, at: Nanos, group: &str, partition: u32) {
         self.expired.insert((group.to_owned(), partition), at);
@@ -790,6 +816,7 @@ mod tests {
                 offset,
                 id: offset,
                 leader_epoch: 0,
+                topic_id: crate::metadata::Uuid(0),
             }])
         };
         c.observe(1, 0, &position(5));

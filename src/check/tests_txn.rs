@@ -78,6 +78,7 @@ fn committed_and_aborted_transactions_as_the_log_holds_them_pass() {
                 offset,
                 id,
                 leader_epoch: 0,
+                topic_id: crate::metadata::Uuid(0),
             })
             .to_vec(),
     );
@@ -109,6 +110,7 @@ fn a_torn_transaction_and_an_aborted_read_are_found() {
         offset: 3,
         id: 2,
         leader_epoch: 0,
+        topic_id: crate::metadata::Uuid(0),
     }]);
     c.consumer(2, 1, &polled);
     let end = log(&[(&[0, 1], true), (&[2], false)]);
@@ -124,6 +126,7 @@ fn an_unknown_outcome_is_held_to_nothing_and_read_uncommitted_reads_are_not_judg
         offset: 0,
         id: 0,
         leader_epoch: 0,
+        topic_id: crate::metadata::Uuid(0),
     }]);
     // Node 0 is not a read_committed consumer.
     c.consumer(2, 0, &polled);

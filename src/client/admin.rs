@@ -72,6 +72,22 @@ pub enum AdminObs {
         /// Why.
         error: Errors,
     },
+    /// An `[[admin]]` CreateTopics created `topic` with `partitions`.
+    TopicCreated {
+        /// The topic.
+        topic: String,
+        /// Its partitions.
+        partitions: u32,
+        /// Its replication factor.
+        replication_factor: u32,
+    },
+    /// An `[[admin]]` CreateTopics for `topic` failed for good with `error`.
+    CreateTopicFailed {
+        /// The topic.
+        topic: String,
+        /// Why.
+        error: Errors,
+    },
 }
 
 /// One timed operation of the scenario's `[[admin]]`.
@@ -98,6 +114,8 @@ pub enum AdminOpKind {
         /// The topic.
         topic: String,
     },
+    /// `create_topic`: the topic is created.
+    CreateTopic(CreatableTopic),
 }
 
 /// What a request in flight was for.
@@ -181,6 +199,9 @@ impl AdminClient {
                 AdminOpKind::DeleteTopic { topic } => ControllerRequest::DeleteTopics {
                     names: vec![topic.clone()],
                 },
+                AdminOpKind::CreateTopic(topic) => ControllerRequest::CreateTopics {
+                    topics: vec![topic.clone()],
+                },
             };
             (request, Purpose::Op(i))
         } else {
@@ -202,12 +223,11 @@ impl AdminClient {
                         response: ControllerResponse::CreateTopics { results },
                     }),
                 ..
-            } => {
-                let answered = self.network.complete(correlation_id).is_some();
-                if answered {
-                    self.on_created(env, controller_hint, results);
-                }
-            }
+            } => match self.network.complete(correlation_id).map(|f| f.purpose) {
+                Some(Purpose::CreateTopics) => self.on_created(env, controller_hint, results),
+                Some(Purpose::Op(i)) => self.on_op_done(env, i, controller_hint, results),
+                None => {}
+            },
             Input::Message {
                 msg:
                     Message::Controller(ControllerMsg::Response {
@@ -275,6 +295,15 @@ impl AdminClient {
             (AdminOpKind::DeleteTopic { topic }, Some(error)) => {
                 AdminObs::DeleteTopicFailed { topic, error }
             }
+            (AdminOpKind::CreateTopic(t), None) => AdminObs::TopicCreated {
+                topic: t.name,
+                partitions: t.num_partitions,
+                replication_factor: t.replication_factor,
+            },
+            (AdminOpKind::CreateTopic(t), Some(error)) => AdminObs::CreateTopicFailed {
+                topic: t.name,
+                error,
+            },
         };
         env.observe(obs);
         self.due.retain(|&i| i != op);

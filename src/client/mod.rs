@@ -54,6 +54,10 @@ pub enum ProducerObs {
         base_offset: Option<u64>,
         /// Record ids.
         ids: Vec<u64>,
+        /// The topic id of the log they went to (`Uuid(0)`: not known,
+        /// under acks=0), which tells the incarnations of a recreated
+        /// topic apart.
+        topic_id: crate::metadata::Uuid,
     },
     /// Definitely not written.
     Failed {

@@ -29,6 +29,7 @@ use super::{set_record_id, ProducerObs, SentRecord, TxnOutcome};
 use crate::errors::Errors;
 use crate::group::coordinator::CoordinatorResponse;
 use crate::log::{Compression, CompressionType};
+use crate::metadata::Uuid;
 use crate::node::{Address, Deadline, Env, Input, KafkaNodeId, NetworkClient, Timer};
 use crate::protocol::{
     KafkaMsg, KafkaRequest, KafkaResponse, Message, PartitionMetadata, ProduceData, ProduceResult,
@@ -183,9 +184,6 @@ pub struct Producer {
     partitions: Vec<PartitionMetadata>,
     network: NetworkClient<Pending>,
     metadata_in_flight: bool,
-    /// A leader answered UNKNOWN_TOPIC_OR_PARTITION: the topic may have
-    /// been deleted (a metadata response without it confirms).
-    topic_deleted: bool,
     /// `metadata.max.age.ms`: when the next refresh is due.
     metadata_age: MetadataAge,
     init_in_flight: bool,
@@ -271,7 +269,6 @@ impl Producer {
             partitions: Vec::new(),
             network: NetworkClient::default(),
             metadata_in_flight: false,
-            topic_deleted: false,
             metadata_age: MetadataAge::default(),
             init_in_flight: false,
             init_not_before: 0,
@@ -672,6 +669,7 @@ impl Producer {
                         partition: b.tp.partition,
                         base_offset: None,
                         ids: b.ids,
+                        topic_id: Uuid(0),
                     });
                 }
             } else {
@@ -720,16 +718,21 @@ impl Producer {
                         self.metadata_age
                             .refreshed(env, max_age, ProducerTimer::MetadataMaxAge);
                     }
-                    _ if self.topic_deleted && !self.partitions.is_empty() => {
-                        // A leader said UNKNOWN_TOPIC_OR_PARTITION and the
-                        // metadata has the topic no more: it was deleted.
+                    None if !self.partitions.is_empty() => {
+                        // The metadata has the topic no more: it was
+                        // deleted (a broker not caught up with the metadata
+                        // yet names it without partitions instead).
                         // The application blocks in send() waiting for its
-                        // metadata (Kafka's waitOnMetadata); queued batches
-                        // have no leader and expire after delivery.timeout.ms.
+                        // metadata (Kafka's waitOnMetadata asks again after
+                        // each backoff); queued batches have no leader and
+                        // expire after delivery.timeout.ms unless the topic
+                        // is created again first (then they go to it: a
+                        // Produce names its topic, not the topic's id).
                         self.partitions.clear();
-                        let max_age = self.config.metadata_max_age_ms;
-                        self.metadata_age
-                            .refreshed(env, max_age, ProducerTimer::MetadataMaxAge);
+                        env.set_timer_after(
+                            self.config.retry_backoff_ms * MILLIS,
+                            ProducerTimer::Metadata,
+                        );
                     }
                     _ => env.set_timer_after(
                         self.config.retry_backoff_ms * MILLIS,
@@ -786,10 +789,10 @@ impl Producer {
                         partition: batch.tp.partition,
                         base_offset: u64::try_from(base).ok(),
                         ids: batch.ids,
+                        topic_id: result.map_or(Uuid(0), |r| r.topic_id),
                     });
                 }
                 Some(e) => {
-                    self.topic_deleted |= e == Errors::UnknownTopicOrPartition;
                     refresh |= matches!(
                         e,
                         Errors::NotLeaderOrFollower

@@ -100,7 +100,7 @@ pub(crate) static PRODUCER_NOT_SIMULATED: &[(&str, &str)] = &[
     ("client.id", "clients are named by ksim (producer-N), and nothing in ksim reads the name"),
     ("buffer.memory", "send() never blocks on buffer space: the workload's records always fit"),
     ("retry.backoff.max.ms", "retries back off by retry.backoff.ms, without exponential growth"),
-    ("max.block.ms", "send() never blocks"),
+    ("max.block.ms", "a send() waiting for its topic's metadata waits until the topic exists; it is not failed after max.block.ms"),
     ("max.request.size", "produce requests are not checked against a limit"),
     ("partitioner.ignore.keys", "keyed records go by murmur2 of the key, unkeyed ones by the sticky partitioner"),
     ("partitioner.adaptive.partitioning.enable", "the sticky partitioner picks uniformly among partitions with a leader"),

@@ -38,6 +38,9 @@ pub struct LeaderObs {
     pub leader: Option<u32>,
     /// Its leader epoch.
     pub leader_epoch: i32,
+    /// Its topic's id (a topic created again under a deleted one's name
+    /// counts its leader epochs from 0 again).
+    pub topic_id: crate::metadata::Uuid,
 }
 
 /// What a controller reports for the checkers.
@@ -389,5 +392,6 @@ pub fn leader_of(image: &MetadataImage, record: &MetadataRecord) -> Option<Leade
         partition: format!("{}-{partition_id}", topic.name),
         leader: p.leader,
         leader_epoch: p.leader_epoch,
+        topic_id,
     })
 }

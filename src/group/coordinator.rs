@@ -154,6 +154,10 @@ enum PendingAppend<R> {
         reply: R,
         group: String,
         offsets: Vec<(TopicPartition, OffsetCommitValue)>,
+        /// Partitions of topics deleted while it was written: answered,
+        /// not applied (Kafka's `removeOffsets` drops pending commits too;
+        /// the tombstones written after it win on a reload).
+        dropped: Vec<TopicPartition>,
     },
     /// A TxnOffsetCommit to answer: its offsets become pending once written.
     TxnCommit {
@@ -475,6 +479,7 @@ impl<R: Clone> GroupCoordinator<R> {
                                 reply,
                                 group: group_id.to_owned(),
                                 offsets: values,
+                                dropped: Vec::new(),
                             },
                             out,
                         );
@@ -732,6 +737,12 @@ impl<R: Clone> GroupCoordinator<R> {
         let Some((_, pending)) = self.appends.remove(&id) else {
             return;
         };
+        // Whether the records are in the log (a wait for the high
+        // watermark that timed out), whatever the clients are told.
+        let written = matches!(
+            error,
+            None | Some(Errors::RequestTimedOut | Errors::NotEnoughReplicasAfterAppend)
+        );
         let error = error.map(normalize);
         match pending {
             PendingAppend::Group {
@@ -749,10 +760,11 @@ impl<R: Clone> GroupCoordinator<R> {
                 reply,
                 group,
                 offsets,
+                dropped,
             } => match error {
                 Some(e) => out.push(CoordinatorOutput::Reply(
                     reply,
-                    commit_error(offsets.into_iter().map(|(tp, _)| tp), e),
+                    commit_error(offsets.into_iter().map(|(tp, _)| tp).chain(dropped), e),
                 )),
                 None => {
                     let committed = self.offsets.entry(group).or_default();
@@ -762,6 +774,7 @@ impl<R: Clone> GroupCoordinator<R> {
                             committed.insert(tp.clone(), value);
                             (tp, None)
                         })
+                        .chain(dropped.into_iter().map(|tp| (tp, None)))
                         .collect();
                     out.push(CoordinatorOutput::Reply(
                         reply,
@@ -800,7 +813,11 @@ impl<R: Clone> GroupCoordinator<R> {
                 }
             },
             PendingAppend::Expire(expired) => {
-                if error.is_some() {
+                // Tombstones the log refused leave the offsets as they were
+                // (Kafka's runtime reverts the shard's state when an append
+                // fails); tombstones written that timed out waiting for the
+                // high watermark stand, as the log holds them.
+                if !written {
                     self.restore(expired);
                 }
             }

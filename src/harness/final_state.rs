@@ -50,6 +50,7 @@ pub fn collect(sim: &Sim<ClusterNode>, topology: &Topology, image: &MetadataImag
         if name.starts_with("__") {
             continue;
         }
+        state.topic_ids.insert(name.clone(), topic.id);
         for (&index, reg) in &topic.partitions {
             let tp = TopicPartition::new(name, index);
             let Some(leader) = reg.leader else {

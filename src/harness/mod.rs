@@ -331,6 +331,17 @@ fn admin_ops(scenario: &Scenario) -> Vec<AdminOp> {
                 crate::scenario::AdminAction::DeleteTopic { topic } => AdminOpKind::DeleteTopic {
                     topic: topic.clone(),
                 },
+                crate::scenario::AdminAction::CreateTopic {
+                    topic,
+                    partitions,
+                    replication_factor,
+                } => {
+                    let spec = scenario.topics.iter().find(|t| t.name == *topic);
+                    let mut created = creatable(spec.expect("parsed with its topic"));
+                    created.num_partitions = *partitions;
+                    created.replication_factor = *replication_factor;
+                    AdminOpKind::CreateTopic(created)
+                }
             },
         })
         .collect()
@@ -405,20 +416,26 @@ fn creatable_topics(scenario: &Scenario) -> Vec<CreatableTopic> {
     scenario
         .topics
         .iter()
-        .map(|t| CreatableTopic {
-            name: t.name.clone(),
-            num_partitions: t.partitions,
-            replication_factor: t.replication_factor,
-            configs: t
-                .config
-                .values()
-                .iter()
-                .map(|(k, v)| (k.clone(), v.to_string()))
-                .collect(),
-        })
+        .filter(|t| t.created_at_ns.is_none())
+        .map(creatable)
         .chain(offsets)
         .chain(transactions)
         .collect()
+}
+
+/// A scenario topic as CreateTopics carries it (explicit configs only).
+fn creatable(t: &crate::scenario::TopicSpec) -> CreatableTopic {
+    CreatableTopic {
+        name: t.name.clone(),
+        num_partitions: t.partitions,
+        replication_factor: t.replication_factor,
+        configs: t
+            .config
+            .values()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.to_string()))
+            .collect(),
+    }
 }
 
 /// The committed image of the running controller that has committed most.

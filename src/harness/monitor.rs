@@ -318,6 +318,20 @@ impl Monitor {
                     AdminObs::DeleteTopicFailed { topic, error } => {
                         (topic, format!("delete_topic of {topic} failed: {error}"))
                     }
+                    AdminObs::TopicCreated {
+                        topic,
+                        partitions,
+                        replication_factor,
+                    } => {
+                        self.groups.topic_created(topic);
+                        (
+                            topic,
+                            format!("create_topic: {topic} created with {partitions} partitions, replication factor {replication_factor}"),
+                        )
+                    }
+                    AdminObs::CreateTopicFailed { topic, error } => {
+                        (topic, format!("create_topic of {topic} failed: {error}"))
+                    }
                     AdminObs::Created(_) | AdminObs::Failed(..) => return,
                 };
                 let what = What::Admin(text);

@@ -68,7 +68,7 @@ pub use batch::{
     LOG_OVERHEAD, MAGIC_V2, NO_PARTITION_LEADER_EPOCH, NO_PRODUCER_EPOCH, NO_PRODUCER_ID,
     NO_SEQUENCE, NO_TIMESTAMP, RECORD_BATCH_OVERHEAD, TRANSACTIONAL_FLAG,
 };
-pub use checkpoint_file::leader_epoch_checkpoint_file;
+pub use checkpoint_file::{leader_epoch_checkpoint_file, write_atomically};
 pub use cleaner::{AbortedRange, CleanOutcome, LastRecord, LogToClean};
 pub use compression::{decompress, Compression, CompressionType};
 pub use config::{LogCompression, LogConfig};

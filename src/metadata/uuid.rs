@@ -6,7 +6,17 @@ use rand::Rng;
 
 /// A topic id or broker incarnation id.
 #[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
 )]
 #[serde(into = "String", try_from = "String")]
 pub struct Uuid(pub u128);

@@ -21,6 +21,7 @@ use crate::controller::rpc::ControllerMsg;
 use crate::errors::Errors;
 use crate::group::coordinator::{CoordinatorRequest, CoordinatorResponse};
 use crate::log::{ControlRecordType, RecordBatch};
+use crate::metadata::Uuid;
 
 pub use topics::{TopicId, TopicIdPartition, TopicPartition, Topics};
 pub use tp_map::TpMap;
@@ -133,6 +134,9 @@ pub struct FetchedPartition {
     pub aborted_transactions: Vec<AbortedTransaction>,
     /// Whole batches from the fetch offset on.
     pub batches: Vec<Arc<RecordBatch>>,
+    /// The topic id of the log read (FetchResponse v13+ carries it;
+    /// `Uuid(0)` on error).
+    pub topic_id: Uuid,
 }
 
 /// Three words (the trace hashes every fetch, and a follower's names
@@ -407,6 +411,10 @@ pub struct ProduceResult {
     pub error: Option<Errors>,
     /// Offset of the first record (-1 on error).
     pub base_offset: i64,
+    /// The topic id of the log the records went to (`Uuid(0)` on
+    /// error): a record ksim keeps for its checkers, since a name alone
+    /// does not tell a recreated topic from the deleted one.
+    pub topic_id: Uuid,
 }
 
 /// A data-path response.

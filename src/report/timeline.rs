@@ -140,7 +140,7 @@ fn partition_changes(outcome: &Outcome, out: &mut Vec<Line>) {
         let isr_text = format!("ISR [{}]", id_list(isr));
         let before = last.insert(part, (*leader, *leader_epoch, isr.clone()));
         let (text, kind) = match (before, leader) {
-            (None, _) if *created => (
+            (_, _) if *created => (
                 format!(
                     "created: leader broker {}, leader epoch {leader_epoch}, {isr_text}",
                     leader.map_or("none".to_owned(), |l| l.to_string())

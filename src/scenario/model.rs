@@ -68,6 +68,9 @@ pub struct TopicSpec {
     pub replication_factor: u32,
     /// Topic configs.
     pub config: KafkaConfigs,
+    /// Created by an `[[admin]]` create_topic at this time, not at start.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_at_ns: Option<u64>,
 }
 
 /// `count` identical producers writing to one topic.
@@ -327,6 +330,18 @@ pub enum AdminAction {
         /// A topic of `[[topics]]`, not deleted by then.
         topic: String,
     },
+    /// `op = "create_topic"`: `topic` is created (`kafka-topics.sh
+    /// --create`): for the first time (its [`TopicSpec`] has
+    /// `created_at_ns` set), or again after a delete_topic (a new
+    /// incarnation, with a new topic id).
+    CreateTopic {
+        /// The new topic.
+        topic: String,
+        /// Its partition count.
+        partitions: u32,
+        /// Its replication factor.
+        replication_factor: u32,
+    },
 }
 
 /// Default slowdown of a slow_disk fault.
@@ -358,8 +373,15 @@ impl Scenario {
                 AdminAction::CreatePartitions {
                     topic: t,
                     partitions,
+                }
+                | AdminAction::CreateTopic {
+                    topic: t,
+                    partitions,
+                    ..
                 } if *t == topic.name => *partitions,
-                AdminAction::CreatePartitions { .. } | AdminAction::DeleteTopic { .. } => 0,
+                AdminAction::CreatePartitions { .. }
+                | AdminAction::DeleteTopic { .. }
+                | AdminAction::CreateTopic { .. } => 0,
             })
             .fold(topic.partitions, u32::max)
     }
@@ -369,6 +391,21 @@ impl Scenario {
         self.admin
             .iter()
             .any(|a| matches!(&a.op, AdminAction::DeleteTopic { topic: t } if t == topic))
+    }
+
+    /// Whether an `[[admin]]` create_topic makes `topic` again after a
+    /// delete_topic (so it has more than one incarnation).
+    pub fn recreates(&self, topic: &str) -> bool {
+        let creates = self
+            .admin
+            .iter()
+            .filter(|a| matches!(&a.op, AdminAction::CreateTopic { topic: t, .. } if t == topic))
+            .count();
+        let declared = self
+            .topics
+            .iter()
+            .any(|t| t.name == topic && t.created_at_ns.is_none());
+        creates + usize::from(declared) > 1
     }
 
     /// Total producers over every `[[producers]]` entry.

@@ -165,67 +165,110 @@ const INTERNAL_TOPICS: [&str; 3] = [
 ];
 
 fn topics(root: &Table, cluster: &Cluster, version: KafkaVersion) -> Res<Vec<TopicSpec>> {
-    let Some(field) = root.get("topics") else {
-        return Ok(Vec::new());
-    };
     let mut topics: Vec<TopicSpec> = Vec::new();
-    for t in field.tables("an array of tables, [[topics]]")? {
-        t.check_keys(&["name", "partitions", "replication_factor", "config"])?;
-        let name_f = t.req("name", "\"orders\"")?;
-        let name = name_f.str("a topic name")?;
-        if !is_valid_name(name) {
-            return Err(name_f.err(format!("topic name {name:?} is illegal; valid: 1 to 249 ASCII letters, digits, '.', '_' and '-', not \".\" or \"..\"")));
+    if let Some(field) = root.get("topics") {
+        for t in field.tables("an array of tables, [[topics]]")? {
+            t.check_keys(&["name", "partitions", "replication_factor", "config"])?;
+            let (name, partitions, replication_factor) = topic_shape(&t, "name", cluster, &topics)?;
+            topics.push(TopicSpec {
+                name,
+                partitions,
+                replication_factor,
+                config: configs(t.get("config"), Scope::Topic, version)?,
+                created_at_ns: None,
+            });
         }
-        if INTERNAL_TOPICS.contains(&name) {
-            return Err(name_f.err(format!(
-                "{name:?} is an internal Kafka topic; valid: a name of your own, e.g. \"orders\""
-            )));
-        }
-        let folded = |n: &str| n.replace('.', "_");
-        if let Some((i, other)) = topics
-            .iter()
-            .enumerate()
-            .find(|(_, o)| folded(&o.name) == folded(name))
-        {
-            let why = if other.name == name {
-                format!("topic {name:?} is already defined in topics[{i}]")
-            } else {
-                format!("topic {name:?} collides with topic {:?} of topics[{i}] (Kafka treats '.' and '_' alike in metric names)", other.name)
-            };
-            return Err(name_f.err(format!("{why}; valid: a unique name")));
-        }
-        let broker = &cluster.config;
-        let partitions = match t.get("partitions") {
-            Some(f) => f.u32_in(1, MAX_PARTITIONS)?,
-            None => defaulted(&t, "partitions", broker, "num.partitions", MAX_PARTITIONS)?,
-        };
-        let brokers = cluster.brokers;
-        let replication_factor = match t.get("replication_factor") {
-            Some(f) => {
-                let rf = f.int_in(1, u64::from(u32::MAX))?;
-                if rf > u64::from(brokers) {
-                    return Err(f.err(format!(
-                        "{rf} is not valid; valid: 1..={brokers} (cluster.brokers = {brokers})"
-                    )));
-                }
-                rf as u32
+    }
+    // Topics an [[admin]] create_topic makes later, at the first create of
+    // each name (their entries are checked in full with the other
+    // operations; a create of a name that exists by then recreates it).
+    if let Some(field) = root.get("admin") {
+        let mut creates = Vec::new();
+        for t in field.tables("an array of tables, [[admin]]")? {
+            let is_create = t
+                .get("op")
+                .is_some_and(|f| f.str("an operation name").ok() == Some("create_topic"));
+            if is_create {
+                creates.push((t.req("at", "\"10s\"")?.duration()?, t));
             }
-            None => defaulted(
-                &t,
-                "replication_factor",
-                broker,
-                "default.replication.factor",
-                brokers,
-            )?,
-        };
-        topics.push(TopicSpec {
-            name: name.to_owned(),
-            partitions,
-            replication_factor,
-            config: configs(t.get("config"), Scope::Topic, version)?,
-        });
+        }
+        creates.sort_by_key(|&(at, _)| at);
+        for (at_ns, t) in creates {
+            let named = t.get("topic").and_then(|f| f.str("a topic name").ok());
+            if named.is_some_and(|n| topics.iter().any(|o| o.name == n)) {
+                continue;
+            }
+            let (name, partitions, replication_factor) =
+                topic_shape(&t, "topic", cluster, &topics)?;
+            topics.push(TopicSpec {
+                name,
+                partitions,
+                replication_factor,
+                config: KafkaConfigs::new(Scope::Topic),
+                created_at_ns: Some(at_ns),
+            });
+        }
     }
     Ok(topics)
+}
+
+/// A new topic's name (at `key`), partitions and replication factor, the
+/// latter two defaulting to the broker's `num.partitions` and
+/// `default.replication.factor`; the name must not collide with `topics`.
+pub(crate) fn topic_shape(
+    t: &Table,
+    key: &str,
+    cluster: &Cluster,
+    topics: &[TopicSpec],
+) -> Res<(String, u32, u32)> {
+    let name_f = t.req(key, "\"orders\"")?;
+    let name = name_f.str("a topic name")?;
+    if !is_valid_name(name) {
+        return Err(name_f.err(format!("topic name {name:?} is illegal; valid: 1 to 249 ASCII letters, digits, '.', '_' and '-', not \".\" or \"..\"")));
+    }
+    if INTERNAL_TOPICS.contains(&name) {
+        return Err(name_f.err(format!(
+            "{name:?} is an internal Kafka topic; valid: a name of your own, e.g. \"orders\""
+        )));
+    }
+    let folded = |n: &str| n.replace('.', "_");
+    if let Some((i, other)) = topics
+        .iter()
+        .enumerate()
+        .find(|(_, o)| folded(&o.name) == folded(name))
+    {
+        let why = if other.name != name {
+            format!("topic {name:?} collides with topic {:?} of topics[{i}] (Kafka treats '.' and '_' alike in metric names)", other.name)
+        } else {
+            format!("topic {name:?} is already defined in topics[{i}]")
+        };
+        return Err(name_f.err(format!("{why}; valid: a unique name")));
+    }
+    let broker = &cluster.config;
+    let partitions = match t.get("partitions") {
+        Some(f) => f.u32_in(1, MAX_PARTITIONS)?,
+        None => defaulted(t, "partitions", broker, "num.partitions", MAX_PARTITIONS)?,
+    };
+    let brokers = cluster.brokers;
+    let replication_factor = match t.get("replication_factor") {
+        Some(f) => {
+            let rf = f.int_in(1, u64::from(u32::MAX))?;
+            if rf > u64::from(brokers) {
+                return Err(f.err(format!(
+                    "{rf} is not valid; valid: 1..={brokers} (cluster.brokers = {brokers})"
+                )));
+            }
+            rf as u32
+        }
+        None => defaulted(
+            t,
+            "replication_factor",
+            broker,
+            "default.replication.factor",
+            brokers,
+        )?,
+    };
+    Ok((name.to_owned(), partitions, replication_factor))
 }
 
 /// A topic setting taken from a broker config, as Kafka does when a topic is

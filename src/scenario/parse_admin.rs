@@ -10,8 +10,8 @@ use crate::config::did_you_mean;
 const ADMIN_KEYS: &[&str] = &["at", "op", "topic", "partitions", "replication_factor"];
 
 /// The operations ksim simulates, and those Kafka has that it does not yet.
-const OPS: &[&str] = &["create_partitions", "delete_topic"];
-const OPS_NOT_SIMULATED: &[&str] = &["create_topic"];
+const OPS: &[&str] = &["create_partitions", "create_topic", "delete_topic"];
+const OPS_NOT_SIMULATED: &[&str] = &[];
 
 /// The `[[admin]]` entries of `root`, in time order (file order among
 /// equal times), checked against the topics and each other: a topic grows
@@ -27,12 +27,21 @@ pub(crate) fn admin_ops(root: &Table, s: &Scenario) -> Res<Vec<AdminOpSpec>> {
         timed.push((at_in_fault_phase(t, s)?, t));
     }
     timed.sort_by_key(|&(at, _)| at);
-    // Each topic's partition count by then (0: deleted).
+    // Each topic's partition count by then (0: deleted, or not created yet).
     let mut counts: Vec<(String, u32)> = s
         .topics
         .iter()
-        .map(|t| (t.name.clone(), t.partitions))
+        .map(|t| {
+            let count = if t.created_at_ns.is_some() {
+                0
+            } else {
+                t.partitions
+            };
+            (t.name.clone(), count)
+        })
         .collect();
+    // Whether each topic's first create_topic ran.
+    let mut created = vec![false; s.topics.len()];
     let mut ops = Vec::new();
     for (at_ns, t) in timed {
         let op_f = t.req("op", "\"create_partitions\"")?;
@@ -61,10 +70,51 @@ pub(crate) fn admin_ops(root: &Table, s: &Scenario) -> Res<Vec<AdminOpSpec>> {
             )));
         };
         let current = counts[i].1;
+        if op == "create_topic" {
+            if current > 0 {
+                return Err(topic_f.err(format!(
+                    "{topic} exists at {} (Kafka answers TOPIC_ALREADY_EXISTS); valid: \
+                     a create_topic after its delete_topic",
+                    super::units::format_duration(at_ns)
+                )));
+            }
+            let spec = &s.topics[i];
+            let first = spec.created_at_ns == Some(at_ns) && !created[i];
+            let (partitions, replication_factor) = if first {
+                // Its shape was read with [[topics]].
+                (spec.partitions, spec.replication_factor)
+            } else {
+                if let Some(why) = unrecreatable(s, spec) {
+                    return Err(topic_f.err(format!(
+                        "recreating {topic}, {why}, is not simulated by ksim yet"
+                    )));
+                }
+                let (_, partitions, rf) = super::parse::topic_shape(t, "topic", &s.cluster, &[])?;
+                (partitions, rf)
+            };
+            created[i] = true;
+            counts[i].1 = partitions;
+            ops.push(AdminOpSpec {
+                at_ns,
+                op: AdminAction::CreateTopic {
+                    topic: topic.to_owned(),
+                    partitions,
+                    replication_factor,
+                },
+            });
+            continue;
+        }
+        if current == 0 && s.topics[i].created_at_ns.is_some_and(|c| c > at_ns) {
+            return Err(topic_f.err(format!(
+                "{topic} is created only at {} by a create_topic (Kafka answers \
+                 UNKNOWN_TOPIC_OR_PARTITION before)",
+                super::units::format_duration(s.topics[i].created_at_ns.unwrap_or(0))
+            )));
+        }
         if current == 0 {
             return Err(topic_f.err(format!(
                 "{topic} is deleted by then (Kafka answers UNKNOWN_TOPIC_OR_PARTITION); \
-                 recreating a topic is not simulated by ksim yet"
+                 valid: an operation after a create_topic makes it again"
             )));
         }
         if op == "delete_topic" {
@@ -117,6 +167,19 @@ pub(crate) fn admin_ops(root: &Table, s: &Scenario) -> Res<Vec<AdminOpSpec>> {
         });
     }
     Ok(ops)
+}
+
+/// Why ksim cannot follow `topic` through a second incarnation yet, if it
+/// cannot: the recreated topic takes no configs (create_topic has none),
+/// and the compaction checker follows one incarnation of a compacted topic.
+fn unrecreatable(s: &Scenario, topic: &TopicSpec) -> Option<&'static str> {
+    if !topic.config.values().is_empty() {
+        return Some("a topic with configs in [[topics]]");
+    }
+    let policy = s.cluster.config.get_str("log.cleanup.policy");
+    policy
+        .is_some_and(|p| p.contains("compact"))
+        .then_some("compacted by the broker's log.cleanup.policy")
 }
 
 /// What uses `topic` in a way ksim cannot follow through its deletion yet:

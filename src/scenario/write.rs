@@ -56,7 +56,7 @@ impl Scenario {
             c.brokers, c.controllers
         )?;
         w.push_str(&configs(&c.config));
-        for t in &self.topics {
+        for t in self.topics.iter().filter(|t| t.created_at_ns.is_none()) {
             writeln!(
                 w,
                 "\n[[topics]]\nname = {}\npartitions = {}",
@@ -141,6 +141,18 @@ impl Scenario {
                     "\n[[admin]]\nat = \"{}\"\nop = \"create_partitions\"\ntopic = {}\npartitions = {partitions}",
                     d(a.at_ns),
                     q(topic)
+                )?,
+                super::model::AdminAction::CreateTopic {
+                    topic,
+                    partitions,
+                    replication_factor,
+                } => writeln!(
+                    w,
+                    "\n[[admin]]\nat = \"{}\"\nop = \"create_topic\"\ntopic = {}\npartitions = {}\nreplication_factor = {}",
+                    d(a.at_ns),
+                    q(topic),
+                    partitions,
+                    replication_factor
                 )?,
                 super::model::AdminAction::DeleteTopic { topic } => writeln!(
                     w,

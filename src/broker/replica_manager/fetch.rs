@@ -359,6 +359,7 @@ fn failed(tp: TopicIdPartition, error: Errors) -> FetchedPartition {
         diverging_epoch: None,
         aborted_transactions: Vec::new(),
         batches: Vec::new(),
+        topic_id: crate::metadata::Uuid(0),
     }
 }
 
@@ -374,6 +375,7 @@ fn positions(p: &Partition, tp: TopicIdPartition) -> FetchedPartition {
         diverging_epoch: None,
         aborted_transactions: Vec::new(),
         batches: Vec::new(),
+        topic_id: p.topic_id,
     }
 }
 

@@ -157,6 +157,7 @@ impl Consumer {
                     offset,
                     id,
                     leader_epoch: epoch,
+                    topic_id: o.topic_id,
                 });
                 o.position = Some(offset + 1);
                 o.last_epoch = Some(epoch);

@@ -136,6 +136,7 @@ mod tests {
             diverging_epoch: None,
             aborted_transactions: Vec::new(),
             batches,
+            topic_id: crate::metadata::Uuid(0),
         }
     }
 

@@ -69,18 +69,21 @@ impl Consumer {
                     .map(|(_, p)| p);
                 match parts {
                     Some(parts) if !parts.is_empty() => self.on_metadata(env, parts),
-                    _ if self.topic_deleted && self.partition_count.is_some_and(|n| n > 0) => {
-                        // A leader said UNKNOWN_TOPIC_OR_PARTITION and the
-                        // metadata has the topic no more: it was deleted.
+                    None if self.partition_count.is_some_and(|n| n > 0) => {
+                        // The metadata has the topic no more: it was
+                        // deleted (a broker not caught up with the metadata
+                        // yet names it without partitions instead).
                         // Its partition count is 0 now, which differs from
                         // what the group's assignment was made with: the
                         // member rejoins and is assigned nothing of it
                         // (Kafka's ConsumerCoordinator on a metadata change).
+                        // The client asks again after each backoff while
+                        // the topic is unknown (Kafka's Metadata requests
+                        // an update on UNKNOWN_TOPIC_OR_PARTITION), so a
+                        // topic created again is found.
                         self.partition_count = Some(0);
                         self.leaders.clear();
-                        let max_age = self.config.metadata_max_age_ms;
-                        self.metadata_age
-                            .refreshed(env, max_age, ConsumerTimer::MetadataMaxAge);
+                        env.set_timer_after(backoff, ConsumerTimer::Metadata);
                     }
                     _ => {
                         env.set_timer_after(backoff, ConsumerTimer::Metadata);
@@ -138,7 +141,6 @@ impl Consumer {
                 };
                 o.resolving = false;
                 if error.is_some() {
-                    self.topic_deleted |= error == Some(Errors::UnknownTopicOrPartition);
                     o.retry_at_ms = env.now_ms() + self.config.retry_backoff_ms;
                     env.set_timer_after(backoff, ConsumerTimer::Metadata);
                     return;
@@ -340,13 +342,13 @@ impl Consumer {
                 continue;
             }
             if answer.error.is_some() {
-                self.topic_deleted |= answer.error == Some(Errors::UnknownTopicOrPartition);
                 refresh = true;
                 self.stale_leaders.insert(p);
                 continue;
             }
             let (records, next) = read_completed_fetch(&answer, offset, isolation);
             o.buffer.extend(records);
+            o.topic_id = answer.topic_id;
             if o.buffer.is_empty() {
                 // Only markers or aborted batches: the position moves past them.
                 o.position = Some(next);

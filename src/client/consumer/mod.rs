@@ -195,6 +195,9 @@ pub struct PolledRecord {
     pub id: u64,
     /// The leader epoch of its batch.
     pub leader_epoch: i32,
+    /// The topic id of the log it was read from (which incarnation of a
+    /// recreated topic).
+    pub topic_id: crate::metadata::Uuid,
 }
 
 /// What a consumer reports.
@@ -286,6 +289,8 @@ struct Owned {
     retry_at_ms: u64,
     /// Which assignment of the partition to this consumer this is.
     incarnation: u64,
+    /// The topic id of the log the buffered records came from.
+    topic_id: crate::metadata::Uuid,
 }
 
 impl Owned {
@@ -369,9 +374,6 @@ pub struct Consumer {
     network: NetworkClient<InFlight>,
     fetching: BTreeSet<u32>,
     metadata_in_flight: bool,
-    /// A leader answered UNKNOWN_TOPIC_OR_PARTITION: the topic may have
-    /// been deleted (a metadata response without it confirms).
-    topic_deleted: bool,
     /// `metadata.max.age.ms`: when the next refresh is due.
     metadata_age: MetadataAge,
     find_in_flight: bool,
@@ -405,7 +407,6 @@ impl Consumer {
             network: NetworkClient::default(),
             fetching: BTreeSet::new(),
             metadata_in_flight: false,
-            topic_deleted: false,
             metadata_age: MetadataAge::default(),
             find_in_flight: false,
             app: App::Idle,

@@ -123,6 +123,19 @@ impl<R: Clone> GroupCoordinator<R> {
         out: &mut Vec<CoordinatorOutput<R>>,
     ) -> Expiration {
         let mut report = Expiration::default();
+        // Commits of their partitions still being written are not applied.
+        for (_, pending) in self.appends.values_mut() {
+            if let PendingAppend::Commit {
+                offsets, dropped, ..
+            } = pending
+            {
+                let (gone, kept) = std::mem::take(offsets)
+                    .into_iter()
+                    .partition(|(tp, _)| topics.contains(&tp.topic));
+                *offsets = kept;
+                dropped.extend(gone.into_iter().map(|(tp, _)| tp));
+            }
+        }
         let loaded: Vec<u32> = self.expiration_due.keys().copied().collect();
         for partition in loaded {
             let mut expired = Expired {
