@@ -492,6 +492,10 @@ fn a_delayed_fetch_records_the_followers_state_when_it_arrives_not_when_it_compl
     assert!(answered, "the new record completes the waiting fetch");
     let p = &rm.partitions()[&tp()];
     let follower = &p.leader_state().expect("leads").followers[&2];
-    assert_eq!(follower.last_fetch_ms, 100, "as it arrived, not at 300 ms");
+    assert_eq!(
+        follower.last_fetch_ms(),
+        100,
+        "as it arrived, not at 300 ms"
+    );
     assert_eq!(follower.log_end_offset, 2);
 }
