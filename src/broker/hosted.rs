@@ -24,8 +24,9 @@ pub struct Hosted {
     /// Partitions changed, oldest first; entry `i` has position `base + i`.
     journal: Vec<TopicIdPartition>,
     base: u64,
-    /// Entries below this were read by a session: a change is noted
-    /// again even when it is the last entry's partition.
+    /// Entries below this may have been read: a change of a partition
+    /// whose last entry is among them is noted again (one whose last entry
+    /// is past them is not: whoever reads from here on sees that entry).
     read: usize,
 }
 
@@ -38,10 +39,22 @@ impl Deref for Hosted {
 }
 
 impl Hosted {
+    /// Notes `tp`, unless an entry of it is still unread.
+    #[inline]
     fn note(&mut self, tp: TopicIdPartition) {
-        if self.journal.len() > self.read && self.journal.last() == Some(&tp) {
-            return;
+        let read_end = self.base + self.read as u64;
+        match self.map.get(&tp) {
+            Some(p) if p.journal_mark <= read_end => {}
+            _ => return,
         }
+        let mark = self.push(tp);
+        if let Some(p) = self.map.get_mut(&tp) {
+            p.journal_mark = mark;
+        }
+    }
+
+    /// Appends `tp` to the journal; returns the position after it.
+    fn push(&mut self, tp: TopicIdPartition) -> u64 {
         if self.journal.len() >= JOURNAL_MAX {
             let half = JOURNAL_MAX / 2;
             self.journal.drain(..half);
@@ -49,6 +62,7 @@ impl Hosted {
             self.read = self.read.saturating_sub(half);
         }
         self.journal.push(tp);
+        self.base + self.journal.len() as u64
     }
 
     /// Notes every partition as changed: each session looks at all of its.
@@ -73,10 +87,9 @@ impl Hosted {
     }
 
     /// The partition `tp`, to change it.
+    #[inline]
     pub fn get_mut(&mut self, tp: &TopicIdPartition) -> Option<&mut Partition> {
-        if self.map.contains_key(tp) {
-            self.note(*tp);
-        }
+        self.note(*tp);
         self.map.get_mut(tp)
     }
 
@@ -88,15 +101,19 @@ impl Hosted {
 
     /// Sets the partition `tp`.
     pub fn insert(&mut self, tp: TopicIdPartition, p: Partition) -> Option<Partition> {
+        let old = self.map.insert(tp, p);
         self.note(tp);
-        self.map.insert(tp, p)
+        old
     }
 
     /// Removes the partition `tp`.
     #[allow(dead_code)] // every way to change the partitions notes it
     pub fn remove(&mut self, tp: &TopicIdPartition) -> Option<Partition> {
-        self.note(*tp);
-        self.map.remove(tp)
+        let old = self.map.remove(tp);
+        if old.is_some() {
+            self.push(*tp);
+        }
+        old
     }
 
     /// Every (partition, value), the values mutably, in partition order.

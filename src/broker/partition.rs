@@ -232,6 +232,9 @@ pub struct Partition {
     /// KAFKA-15021 (3.6): the high watermark waits for a caught-up replica
     /// about to join the ISR.
     pub hw_waits_for_joining_replicas: bool,
+    /// One past its last entry's position in the broker's journal of
+    /// changed partitions (0: none; see [`crate::broker::hosted::Hosted`]).
+    pub(crate) journal_mark: u64,
 }
 
 impl Partition {
@@ -255,6 +258,7 @@ impl Partition {
             min_insync,
             hw_held_below_min_isr: true,
             hw_waits_for_joining_replicas: true,
+            journal_mark: 0,
         }
     }
 
@@ -595,6 +599,7 @@ mod tests {
             min_insync,
             hw_held_below_min_isr: true,
             hw_waits_for_joining_replicas: true,
+            journal_mark: 0,
         }
     }
 
