@@ -26,7 +26,7 @@ use sim::{Nanos, MILLIS};
 
 use super::partition::SessionClock;
 use crate::errors::Errors;
-use crate::protocol::{FetchMetadata, FetchPartition, FetchedPartition, TopicIdPartition};
+use crate::protocol::{FetchMetadata, FetchPartition, FetchedPartition, TopicIdPartition, TpMap};
 
 /// Kafka's `max.incremental.fetch.session.cache.slots` (default).
 pub const CACHE_SLOTS: usize = 1000;
@@ -68,6 +68,8 @@ struct FetchSession {
     journal_at: u64,
     /// The follower's broker epoch at its last fetch.
     broker_epoch: Option<u64>,
+    /// Each partition's place in `partitions`, for [`FetchSessionCache::wake`].
+    places: TpMap<u32>,
 }
 
 impl FetchSession {
@@ -78,6 +80,14 @@ impl FetchSession {
     fn get_mut(&mut self, tp: &TopicIdPartition) -> Option<&mut CachedPartition> {
         let i = self.position(tp).ok()?;
         Some(&mut self.partitions[i])
+    }
+
+    /// Takes each partition's place anew (after partitions came or went).
+    fn replace(&mut self) {
+        self.places = TpMap::new();
+        for (i, c) in self.partitions.iter().enumerate() {
+            self.places.insert(c.request.tp, i as u32);
+        }
     }
 
     /// Sets what the follower asks of `request.tp`, adding it if new.
@@ -148,13 +158,19 @@ impl FetchSessionCache {
         if session.epoch != metadata.epoch {
             return FetchContext::Error(Errors::InvalidFetchSessionEpoch);
         }
+        let before = session.partitions.len();
         for p in partitions {
             session.ask(p);
         }
+        let mut moved = session.partitions.len() != before;
         for tp in forgotten {
             if let Ok(i) = session.position(tp) {
                 session.partitions.remove(i);
+                moved = true;
             }
+        }
+        if moved {
+            session.replace();
         }
         session.epoch = FetchMetadata::next_epoch(metadata.epoch);
         session.last_used = now;
@@ -229,6 +245,7 @@ impl FetchSessionCache {
                     clock: SessionClock::new(AtomicU64::new(now / MILLIS)),
                     journal_at: 0,
                     broker_epoch: None,
+                    places: TpMap::new(),
                 };
                 for (request, answer) in asked.iter().zip(&answers) {
                     session.ask(request);
@@ -236,6 +253,7 @@ impl FetchSessionCache {
                         cached.told = told(answer);
                     }
                 }
+                session.replace();
                 self.sessions.insert(id, session);
                 (id, answers)
             }
@@ -278,8 +296,8 @@ impl FetchSessionCache {
         match changed {
             Some(changed) if session.broker_epoch == Some(broker_epoch) => {
                 for tp in changed {
-                    if let Ok(i) = session.position(tp) {
-                        session.partitions[i].idle = false;
+                    if let Some(&i) = session.places.get(tp) {
+                        session.partitions[i as usize].idle = false;
                     }
                 }
             }

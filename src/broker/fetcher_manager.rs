@@ -63,6 +63,8 @@ pub struct ReplicaFetcherManager {
     /// [`Self::roles_changed`].
     followed: BTreeMap<KafkaNodeId, Vec<TopicIdPartition>>,
     followed_stale: bool,
+    /// Room for what the partitions changed since a fetch ask now.
+    changed: Vec<FetchPartition>,
 }
 
 /// What a fetcher works on: the broker's partitions and logs, and its epoch.
@@ -87,6 +89,7 @@ impl ReplicaFetcherManager {
             network: NetworkClient::default(),
             followed: BTreeMap::new(),
             followed_stale: true,
+            changed: Vec::new(),
         }
     }
 
@@ -161,24 +164,22 @@ impl ReplicaFetcherManager {
                 .then(|| replicas.partitions.changed_since(journal_at))
                 .flatten();
         if let Some(changed) = changed {
-            let mut tps: Vec<TopicIdPartition> = changed.to_vec();
-            tps.sort_unstable();
-            tps.dedup();
-            let partitions = replicas.partitions;
-            let asks: Vec<FetchPartition> = tps
-                .iter()
-                .filter_map(|tp| {
-                    partitions
-                        .get(tp)
-                        .filter(|p| p.follows(leader))
-                        .map(|p| ask(tp, p))
-                })
-                .collect();
+            let partitions = &*replicas.partitions;
+            let asks = &mut self.changed;
+            asks.clear();
+            asks.extend(changed.iter().filter_map(|tp| {
+                partitions
+                    .get(tp)
+                    .filter(|p| p.follows(leader))
+                    .map(|p| ask(tp, p))
+            }));
+            asks.sort_unstable_by_key(|a| a.tp);
+            asks.dedup_by_key(|a| a.tp);
             let f = self.fetchers.entry(leader).or_default();
             f.retry_pending = false;
             f.in_flight = true;
             f.journal_at = journal_end;
-            let built = f.session.build_changed(&asks);
+            let built = f.session.build_changed(&self.changed);
             self.send_built(env, leader, broker_epoch, built);
             return;
         }

@@ -39,30 +39,20 @@ impl Deref for Hosted {
 }
 
 impl Hosted {
-    /// Notes `tp`, unless an entry of it is still unread.
+    /// The partition `tp`, noted unless an entry of it is still unread.
     #[inline]
-    fn note(&mut self, tp: TopicIdPartition) {
+    fn noted(&mut self, tp: TopicIdPartition) -> Option<&mut Partition> {
         let read_end = self.base + self.read as u64;
-        match self.map.get(&tp) {
-            Some(p) if p.journal_mark <= read_end => {}
-            _ => return,
+        let p = self.map.get_mut(&tp)?;
+        if p.journal_mark <= read_end {
+            p.journal_mark = push(&mut self.journal, &mut self.base, &mut self.read, tp);
         }
-        let mark = self.push(tp);
-        if let Some(p) = self.map.get_mut(&tp) {
-            p.journal_mark = mark;
-        }
+        Some(p)
     }
 
     /// Appends `tp` to the journal; returns the position after it.
     fn push(&mut self, tp: TopicIdPartition) -> u64 {
-        if self.journal.len() >= JOURNAL_MAX {
-            let half = JOURNAL_MAX / 2;
-            self.journal.drain(..half);
-            self.base += half as u64;
-            self.read = self.read.saturating_sub(half);
-        }
-        self.journal.push(tp);
-        self.base + self.journal.len() as u64
+        push(&mut self.journal, &mut self.base, &mut self.read, tp)
     }
 
     /// Notes every partition as changed: each session looks at all of its.
@@ -89,8 +79,7 @@ impl Hosted {
     /// The partition `tp`, to change it.
     #[inline]
     pub fn get_mut(&mut self, tp: &TopicIdPartition) -> Option<&mut Partition> {
-        self.note(*tp);
-        self.map.get_mut(tp)
+        self.noted(*tp)
     }
 
     /// The partition `tp`, to change only the follower state of a
@@ -102,7 +91,7 @@ impl Hosted {
     /// Sets the partition `tp`.
     pub fn insert(&mut self, tp: TopicIdPartition, p: Partition) -> Option<Partition> {
         let old = self.map.insert(tp, p);
-        self.note(tp);
+        self.noted(tp);
         old
     }
 
@@ -138,4 +127,23 @@ impl FromIterator<(TopicIdPartition, Partition)> for Hosted {
             ..Self::default()
         }
     }
+}
+
+/// Appends `tp` to `journal` (entry `i` at position `base + i`, entries
+/// below `read` read), dropping its older half when full; returns the
+/// position after it.
+fn push(
+    journal: &mut Vec<TopicIdPartition>,
+    base: &mut u64,
+    read: &mut usize,
+    tp: TopicIdPartition,
+) -> u64 {
+    if journal.len() >= JOURNAL_MAX {
+        let half = JOURNAL_MAX / 2;
+        journal.drain(..half);
+        *base += half as u64;
+        *read = read.saturating_sub(half);
+    }
+    journal.push(tp);
+    *base + journal.len() as u64
 }
