@@ -93,6 +93,8 @@ pub enum Errors {
     TransactionAbortable,
     /// A CreatePartitions count that is not an increase of the topic's.
     InvalidPartitions,
+    /// DeleteTopics on a cluster with `delete.topic.enable` false.
+    TopicDeletionDisabled,
 }
 
 impl Errors {
@@ -141,6 +143,7 @@ impl Errors {
             Errors::UnstableOffsetCommit => "UNSTABLE_OFFSET_COMMIT",
             Errors::TransactionAbortable => "TRANSACTION_ABORTABLE",
             Errors::InvalidPartitions => "INVALID_PARTITIONS",
+            Errors::TopicDeletionDisabled => "TOPIC_DELETION_DISABLED",
         }
     }
 }

@@ -102,11 +102,29 @@ fn bad_admin_entries_are_refused_with_their_key_and_line() {
         "{err}"
     );
     let err = refused(
-        "delete",
-        "[[admin]]\nat = \"10s\"\nop = \"delete_topic\"\ntopic = \"orders\"",
+        "create",
+        "[[admin]]\nat = \"10s\"\nop = \"create_topic\"\ntopic = \"invoices\"",
     );
     assert!(
-        err.contains("\"delete_topic\" is not simulated by ksim yet; valid: create_partitions"),
+        err.contains(
+            "\"create_topic\" is not simulated by ksim yet; valid: create_partitions, delete_topic"
+        ),
+        "{err}"
+    );
+    let err = refused(
+        "delete_partitions",
+        "[[admin]]\nat = \"10s\"\nop = \"delete_topic\"\ntopic = \"orders\"\npartitions = 2",
+    );
+    assert!(
+        err.contains("delete_topic takes only topic; remove partitions"),
+        "{err}"
+    );
+    let err = refused(
+        "delete_twice",
+        "[[admin]]\nat = \"10s\"\nop = \"delete_topic\"\ntopic = \"orders\"\n\n[[admin]]\nat = \"12s\"\nop = \"create_partitions\"\ntopic = \"orders\"\npartitions = 8",
+    );
+    assert!(
+        err.contains("orders is deleted by then (Kafka answers UNKNOWN_TOPIC_OR_PARTITION)"),
         "{err}"
     );
     let err = refused(

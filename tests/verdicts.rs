@@ -11,7 +11,7 @@ mod common;
 const SEEDS: &str = "0..100";
 
 /// Scenarios that pass every seed.
-const MUST_PASS: [&str; 22] = [
+const MUST_PASS: [&str; 23] = [
     "broker_crash",
     "broker_fencing",
     "compaction",
@@ -29,6 +29,7 @@ const MUST_PASS: [&str; 22] = [
     "rebalance_storm",
     "retention",
     "rolling_restart",
+    "topic_deletion",
     "transactions",
     "under_min_isr_reads",
     "zombie_consumer",

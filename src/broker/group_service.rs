@@ -126,6 +126,20 @@ impl GroupCoordinatorService {
         self.apply(env, replicas, out);
     }
 
+    /// The metadata removed `topics`: the groups' committed offsets of
+    /// their partitions are deleted (Kafka's `onPartitionsDeleted`).
+    pub fn on_topics_deleted(
+        &mut self,
+        env: &mut Env<'_>,
+        replicas: &mut ReplicaManager,
+        topics: &[String],
+    ) {
+        let mut out = Vec::new();
+        self.coordinator
+            .on_partitions_deleted(topics, env.now_ms(), &mut out);
+        self.apply(env, replicas, out);
+    }
+
     /// The coordinator's timer: session and rebalance timeouts, and offset
     /// expiration.
     pub fn on_tick(&mut self, env: &mut Env<'_>, replicas: &mut ReplicaManager) {

@@ -96,7 +96,6 @@ impl Hosted {
     }
 
     /// Removes the partition `tp`.
-    #[allow(dead_code)] // every way to change the partitions notes it
     pub fn remove(&mut self, tp: &TopicIdPartition) -> Option<Partition> {
         let old = self.map.remove(tp);
         if old.is_some() {

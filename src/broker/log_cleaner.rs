@@ -81,6 +81,12 @@ impl LogCleaner {
         }
     }
 
+    /// `tp`'s log was deleted: its checkpoint goes (Kafka's
+    /// `updateCheckpoints` with the partition to remove).
+    pub fn removed(&mut self, tp: &TopicIdPartition) {
+        self.checkpoints.remove(tp);
+    }
+
     /// The checkpoints, for `cleaner-offset-checkpoint`.
     pub fn checkpoints(&self) -> &BTreeMap<TopicIdPartition, u64> {
         &self.checkpoints

@@ -13,12 +13,16 @@ use sim::{Nanos, MILLIS};
 
 use super::checkpoints::{self, HW_CHECKPOINT, LOG_START_OFFSET_CHECKPOINT, RECOVERY_CHECKPOINT};
 use super::BrokerTimer;
-use crate::log::{LogConfig, UnifiedLog};
+use crate::log::{leader_epoch_checkpoint_file, LogConfig, UnifiedLog};
 use crate::metadata::MetadataImage;
+use crate::metadata::Uuid;
 use crate::node::{Deadline, DiskView, Effect, Env, FileName, FSYNC_UNTRACKED};
 use crate::protocol::{TopicIdPartition, Topics};
 
 use super::BrokerObs;
+
+/// The suffix of a deleted log's directory (Kafka's `UnifiedLog.DeleteDirSuffix`).
+pub const DELETE_DIR_SUFFIX: &str = "-delete";
 
 /// What an fsync was for.
 #[derive(Clone, Debug)]
@@ -100,16 +104,24 @@ impl LogManager {
         let start_offsets =
             checkpoints::decode(disk.read(LOG_START_OFFSET_CHECKPOINT).as_deref(), &topics);
         let mut dirs: BTreeMap<String, Vec<(String, Vec<u8>)>> = BTreeMap::new();
+        let mut deleted = Vec::new();
         for file in disk.files() {
             let Some((dir, _)) = file.split_once('/') else {
                 continue;
             };
+            if dir.ends_with(DELETE_DIR_SUFFIX) {
+                // A deleted log not removed before the stop: removed after
+                // the delay again (Kafka's loadLog adds it to logsToBeDeleted).
+                deleted.push(FileName::from(file.as_str()));
+                continue;
+            }
             if topics.parse(dir).is_none() {
                 continue;
             }
             let bytes = disk.read(&file).map(|b| b.into_owned()).unwrap_or_default();
             dirs.entry(dir.to_owned()).or_default().push((file, bytes));
         }
+        self.delete_later(env, deleted, self.config.file_delete_delay_ms);
         let mut loaded = Vec::new();
         for (dir, files) in dirs {
             let tp = topics.parse(&dir).expect("checked above");
@@ -139,6 +151,31 @@ impl LogManager {
     pub fn create_log(&self, tp: &TopicIdPartition, config: LogConfig) -> UnifiedLog {
         let dir = self.topics.show(*tp);
         UnifiedLog::recover(&dir, config, &[], 0, &mut Vec::new())
+    }
+
+    /// Deletes `log`, of the topic with metadata id `topic_id` (Kafka's
+    /// `LogManager.asyncDelete`): its directory is renamed
+    /// `{topic}-{partition}.{id}-delete` (Kafka draws a random id; ksim
+    /// takes the topic's) and removed after the broker's
+    /// `log.segment.delete.delay.ms`. A restart before that finds the
+    /// renamed directory and removes it after the delay; segments renamed
+    /// `.deleted` by retention before keep their own removal.
+    pub fn delete_log(&mut self, env: &mut Env<'_>, log: &UnifiedLog, topic_id: Uuid) {
+        let dir = log.dir();
+        let to_dir = format!("{dir}.{:032x}{DELETE_DIR_SUFFIX}", topic_id.0);
+        let files: Vec<String> = log
+            .segment_files()
+            .map(str::to_owned)
+            .chain([leader_epoch_checkpoint_file(dir)])
+            .collect();
+        let mut moved = Vec::new();
+        for file in files {
+            let name = file.rsplit('/').next().unwrap_or(&file);
+            let to = format!("{to_dir}/{name}");
+            env.rename(file, to.clone());
+            moved.push(FileName::from(to.as_str()));
+        }
+        self.delete_later(env, moved, self.config.file_delete_delay_ms);
     }
 
     /// The config of a topic's logs: the broker's under the topic's

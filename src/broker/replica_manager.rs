@@ -122,6 +122,11 @@ pub struct ReplicaManager {
     /// The unfenced brokers and their broker epochs, as the metadata last
     /// said: who may join an ISR (Kafka's `isReplicaIsrEligible`).
     isr_eligible: Vec<(u32, u64)>,
+    /// Topics the metadata had and has no more (DeleteTopics): requests
+    /// for them are UNKNOWN_TOPIC_OR_PARTITION.
+    deleted_topics: BTreeSet<TopicId>,
+    /// Topics the metadata has.
+    live_topics: BTreeSet<TopicId>,
 }
 
 /// Whether `broker` fetching with `epoch` may join an ISR, by `eligible`
@@ -216,6 +221,8 @@ impl ReplicaManager {
             pending_verification: std::collections::BTreeMap::new(),
             last_verification_id: 0,
             isr_eligible: Vec::new(),
+            deleted_topics: BTreeSet::new(),
+            live_topics: BTreeSet::new(),
         };
         manager.start_log_tasks(env);
         manager
@@ -396,6 +403,14 @@ impl ReplicaManager {
             .map(|b| (b.id, b.epoch))
             .collect();
         let mut seen = BTreeSet::new();
+        let live: BTreeSet<TopicId> = image
+            .topics
+            .keys()
+            .filter_map(|name| self.topics.id(name))
+            .collect();
+        self.deleted_topics
+            .extend(self.live_topics.difference(&live).copied());
+        self.live_topics = live;
         for (name, topic) in &image.topics {
             let Some(topic_id) = self.topics.id(name) else {
                 continue;
@@ -462,17 +477,55 @@ impl ReplicaManager {
                 }
             }
         }
-        let gone: Vec<TopicIdPartition> = self
+        // What the image has no more: a deleted topic's replicas are
+        // deleted (Kafka's `stopPartitions` with deletion, first in
+        // `applyDelta`), any other goes offline.
+        let gone: Vec<(TopicIdPartition, bool)> = self
             .partitions
             .iter()
-            .filter(|(tp, p)| !seen.contains(*tp) && !matches!(p.role, Role::Offline))
-            .map(|(tp, _)| *tp)
+            .filter(|(tp, _)| !seen.contains(*tp))
+            .map(|(tp, p)| {
+                let deleted = !image.topics.contains_key(self.topics.name(tp.topic_id));
+                (*tp, deleted, p)
+            })
+            .filter(|(_, deleted, p)| *deleted || !matches!(p.role, Role::Offline))
+            .map(|(tp, deleted, _)| (tp, deleted))
             .collect();
-        for tp in gone {
+        for (tp, deleted) in gone {
             let p = &self.partitions[&tp];
             let epochs = (p.leader_epoch, p.partition_epoch);
             self.step_down(env, &tp, Role::Offline, epochs);
+            if deleted {
+                self.delete_partition(env, &tp);
+            }
         }
+    }
+
+    /// Why a request for `tp` finds no leader here (Kafka's
+    /// `getPartitionOrError`): the topic is gone, or this broker does not
+    /// lead it.
+    pub(super) fn not_leader_error(&self, tp: &TopicIdPartition) -> Errors {
+        if self.deleted_topics.contains(&tp.topic_id) {
+            Errors::UnknownTopicOrPartition
+        } else {
+            Errors::NotLeaderOrFollower
+        }
+    }
+
+    /// Deletes this broker's replica of `tp`, whose topic was deleted: the
+    /// partition leaves the broker (what waited on it was answered when it
+    /// went offline) and its log is deleted.
+    fn delete_partition(&mut self, env: &mut Env<'_>, tp: &TopicIdPartition) {
+        let Some(p) = self.partitions.remove(tp) else {
+            return;
+        };
+        self.cleaner.removed(tp);
+        self.fetchers.roles_changed();
+        self.logs.delete_log(env, &p.log, p.topic_id);
+        env.observe(BrokerObs::PartitionDeleted {
+            partition: *tp,
+            log_end_offset: p.log.log_end_offset(),
+        });
     }
 
     fn make_leader(
@@ -551,7 +604,8 @@ impl ReplicaManager {
         role: Role,
         (leader_epoch, partition_epoch): (i32, i32),
     ) {
-        self.purgatory.fail_pending(tp, Errors::NotLeaderOrFollower);
+        let error = self.not_leader_error(tp);
+        self.purgatory.fail_pending(tp, error);
         self.try_complete_produces(env, Some(tp));
         self.answer_fetches_on(env, tp);
         let p = self.partitions.get_mut(tp).expect("hosted");
@@ -767,8 +821,9 @@ impl ReplicaManager {
             let tp = data.tp;
             let batch = &data.batch;
             let pid = batch.producer_id;
+            let not_leader = self.not_leader_error(&tp);
             let Some(p) = self.partitions.get_mut(&tp).filter(|p| p.is_leader()) else {
-                parts.push(failed(tp, pid, Errors::NotLeaderOrFollower));
+                parts.push(failed(tp, pid, not_leader));
                 continue;
             };
             if acks == -1 && p.is_under_min_isr() {
@@ -1011,7 +1066,12 @@ impl ReplicaManager {
                 continue;
             }
             let Some(p) = self.partitions.get(&part.tp).filter(|p| p.is_leader()) else {
-                part.outcome = PartitionOutcome::Done(Some(Errors::NotLeaderOrFollower));
+                let error = if self.deleted_topics.contains(&part.tp.topic_id) {
+                    Errors::UnknownTopicOrPartition
+                } else {
+                    Errors::NotLeaderOrFollower
+                };
+                part.outcome = PartitionOutcome::Done(Some(error));
                 continue;
             };
             let required = part.required_offset;
@@ -1110,7 +1170,7 @@ impl ReplicaManager {
             offset: 0,
         };
         let Some(p) = self.partitions.get(&tp).filter(|p| p.is_leader()) else {
-            return error(Errors::NotLeaderOrFollower);
+            return error(self.not_leader_error(&tp));
         };
         if current_leader_epoch >= 0 && current_leader_epoch < p.leader_epoch {
             return error(Errors::FencedLeaderEpoch);
@@ -1156,7 +1216,7 @@ impl ReplicaManager {
                 answer(Some(Errors::FencedLeaderEpoch), -1, 0)
             }
             Some(p) if p.is_leader() => answer(Some(Errors::UnknownLeaderEpoch), -1, 0),
-            _ => answer(Some(Errors::NotLeaderOrFollower), -1, 0),
+            _ => answer(Some(self.not_leader_error(&tp)), -1, 0),
         }
     }
 

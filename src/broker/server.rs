@@ -20,6 +20,7 @@ use crate::controller::node::{leader_of, LeaderObs};
 use crate::controller::raft::{MetadataObserver, RaftOutput, Record, METADATA_LOG_FILE};
 use crate::controller::rpc::ControllerMsg;
 use crate::errors::Errors;
+use crate::group::coordinator::{CoordinatorRequest, CoordinatorResponse};
 use crate::metadata::{MetadataImage, MetadataRecord, Uuid};
 use crate::node::{Address, DiskView, Env, Input, KafkaNodeId, Timer};
 use crate::protocol::{
@@ -145,6 +146,15 @@ pub enum BrokerObs {
     GroupDeleted {
         /// The group.
         group: String,
+    },
+    /// Its replica of a deleted topic's partition is gone: the log
+    /// directory renamed `{topic}-{partition}.{id}-delete` and removed
+    /// after `log.segment.delete.delay.ms`.
+    PartitionDeleted {
+        /// The partition.
+        partition: crate::protocol::TopicIdPartition,
+        /// Its log end offset then.
+        log_end_offset: u64,
     },
 }
 
@@ -499,8 +509,11 @@ impl BrokerServer {
                 }
             }
             KafkaRequest::Group { group_id, request } => {
+                let Some(request) = self.unknown_topics_answered(env, reply_to, *request) else {
+                    return;
+                };
                 self.groups
-                    .handle(env, &mut self.replicas, reply_to, &group_id, *request)
+                    .handle(env, &mut self.replicas, reply_to, &group_id, request)
             }
             KafkaRequest::ListOffsets {
                 tp,
@@ -577,6 +590,55 @@ impl BrokerServer {
         } else {
             std::borrow::Cow::Owned(MetadataImage::default())
         }
+    }
+
+    /// KafkaApis' check of an OffsetCommit before the coordinator sees it:
+    /// partitions of a topic the metadata does not have are answered
+    /// UNKNOWN_TOPIC_OR_PARTITION (a deleted topic's offsets are not
+    /// committed again); the rest go on (None: nothing left, answered).
+    fn unknown_topics_answered(
+        &self,
+        env: &mut Env<'_>,
+        reply_to: ReplyTo,
+        request: CoordinatorRequest,
+    ) -> Option<CoordinatorRequest> {
+        let CoordinatorRequest::OffsetCommit {
+            generation_id,
+            member_id,
+            group_instance_id,
+            offsets,
+        } = request
+        else {
+            return Some(request);
+        };
+        let known = |tp: &crate::protocol::TopicPartition| {
+            !self.data_path_ready || self.image.partition(&tp.topic, tp.partition).is_some()
+        };
+        if offsets.iter().all(|(tp, ..)| known(tp)) {
+            return Some(CoordinatorRequest::OffsetCommit {
+                generation_id,
+                member_id,
+                group_instance_id,
+                offsets,
+            });
+        }
+        let (offsets, unknown): (Vec<_>, Vec<_>) =
+            offsets.into_iter().partition(|(tp, ..)| known(tp));
+        if offsets.is_empty() {
+            let results = unknown
+                .into_iter()
+                .map(|(tp, ..)| (tp, Some(Errors::UnknownTopicOrPartition)))
+                .collect();
+            let response = CoordinatorResponse::OffsetCommit { results };
+            reply(env, reply_to, KafkaResponse::Group(Box::new(response)));
+            return None;
+        }
+        Some(CoordinatorRequest::OffsetCommit {
+            generation_id,
+            member_id,
+            group_instance_id,
+            offsets,
+        })
     }
 
     /// MetadataResponse for `topics` (missing topics are left out).
@@ -682,6 +744,7 @@ impl BrokerServer {
     /// lets the data path act on what changed.
     fn replay(&mut self, env: &mut Env<'_>, upto: u64) {
         let before = self.image.offset;
+        let mut deleted_topics = Vec::new();
         for offset in self.image.offset..upto {
             let Some(entry) = self.metadata.log().entry(offset) else {
                 break;
@@ -695,6 +758,11 @@ impl BrokerServer {
                 continue;
             };
             let was: Option<LeaderObs> = leader_of(&self.image, &record);
+            if let MetadataRecord::RemoveTopicRecord { topic_id } = &record {
+                if let Some(t) = self.image.topic_by_id(*topic_id) {
+                    deleted_topics.push(t.name.clone());
+                }
+            }
             self.image.apply(offset, &record);
             if let Some(now) = leader_of(&self.image, &record) {
                 if now.leader == Some(self.id) && Some(&now) != was.as_ref() {
@@ -704,6 +772,10 @@ impl BrokerServer {
         }
         if self.image.offset > before && self.data_path_ready {
             self.replicas.apply_delta(env, &self.image);
+            if !deleted_topics.is_empty() {
+                self.groups
+                    .on_topics_deleted(env, &mut self.replicas, &deleted_topics);
+            }
         }
     }
 }

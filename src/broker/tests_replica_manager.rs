@@ -591,3 +591,68 @@ fn an_idle_session_partition_records_each_fetch_time_as_a_full_read_would() {
     assert!(answers.iter().all(|a| a.batches.is_empty()), "{answers:?}");
     assert_eq!(follower(&rm), (500, 500));
 }
+
+#[test]
+fn a_deleted_topics_replica_leaves_and_its_log_directory_is_renamed_then_removed() {
+    let (mut rm, mut t) = broker(BrokerConfig::default(), &image(2, 1, &[1, 2, 3], &[]));
+    produce(&mut rm, &mut t, 1, -1, 3);
+    assert!(produce_responses(&t).is_empty(), "waits for the ISR");
+    let mut deleted = image(2, 1, &[1, 2, 3], &[]);
+    deleted.apply(
+        deleted.offset,
+        &MetadataRecord::RemoveTopicRecord { topic_id: TOPIC_ID },
+    );
+    rm.apply_delta(&mut t.env(), &deleted);
+    // What waited is answered; the replica is gone.
+    assert_eq!(
+        produce_responses(&t),
+        vec![(1, Some(Errors::UnknownTopicOrPartition), -1)]
+    );
+    assert!(rm
+        .partition(&crate::protocol::TopicPartition::new("t", 0))
+        .is_none());
+    assert!(t
+        .observed()
+        .contains(&&Observation::Broker(BrokerObs::PartitionDeleted {
+            partition: tp(),
+            log_end_offset: 3,
+        })));
+    let dir = format!("t-0.{:032x}-delete", TOPIC_ID.0);
+    let renamed: Vec<String> = t
+        .effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Rename { from, to } => Some(format!("{from} -> {to}")),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        renamed.contains(&format!(
+            "t-0/00000000000000000000.log -> {dir}/00000000000000000000.log"
+        )),
+        "{renamed:?}"
+    );
+    // Removed after log.segment.delete.delay.ms (60 s).
+    t.take();
+    t.now += 60_000 * MILLIS;
+    rm.on_timer(&mut t.env(), BrokerTimer::DeleteFiles);
+    let removed: Vec<String> = t
+        .effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Remove { file } => Some(file.to_string()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        removed.contains(&format!("{dir}/00000000000000000000.log")),
+        "{removed:?}"
+    );
+    // A produce to the deleted topic: UNKNOWN_TOPIC_OR_PARTITION.
+    t.take();
+    produce(&mut rm, &mut t, 2, -1, 1);
+    assert_eq!(
+        produce_responses(&t),
+        vec![(2, Some(Errors::UnknownTopicOrPartition), -1)]
+    );
+}

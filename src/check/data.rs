@@ -187,6 +187,9 @@ impl LogView<'_> {
 pub struct FinalState {
     /// Per partition with a running leader.
     pub logs: BTreeMap<TopicPartition, FinalLog>,
+    /// Topics an `[[admin]]` delete_topic deleted: their logs went with
+    /// them, so nothing acknowledged to them is owed.
+    pub deleted_topics: BTreeSet<String>,
 }
 
 /// The batches of `batches` from the one holding `start` on, each with
@@ -753,6 +756,9 @@ impl DataChecker {
         let mut order = Vec::new();
         let mut dirty = Vec::new();
         for part in 0..self.slots.len() as u32 {
+            if self.deleted(part, end) {
+                continue;
+            }
             let log = finals.get(&part).copied();
             let ids = log.map_or(Cow::Borrowed(&[][..]), FinalLog::ids);
             let ids = &ids[..];
@@ -797,6 +803,26 @@ impl DataChecker {
             out.insert(tp.clone(), ids);
         }
         out
+    }
+
+    /// Whether `part` is of a topic deleted by the end.
+    fn deleted(&self, part: u32, end: &FinalState) -> bool {
+        let (t, _) = self.part_keys[part as usize];
+        end.deleted_topics.contains(&self.topics[t as usize])
+    }
+
+    /// Acknowledged records of the topics deleted by the end (they went
+    /// with their topic's logs; they are not checked as lost).
+    pub fn removed_by_deletion(&self, end: &FinalState) -> u64 {
+        let parts = (0..self.slots.len() as u32).filter(|&part| self.deleted(part, end));
+        parts
+            .map(|part| {
+                let runs = &self.slots[part as usize].acks;
+                let placed: u64 = runs.iter().map(|run| u64::from(run.len)).sum();
+                let elsewhere = self.elsewhere.iter().filter(|e| e.part == part).count();
+                placed + elsewhere as u64
+            })
+            .sum()
     }
 
     /// Acknowledged records whose offset a compacted final log holds no
@@ -1110,6 +1136,8 @@ fn same_batches(a: &[Arc<RecordBatch>], b: &[Arc<RecordBatch>]) -> bool {
         })
 }
 
+#[cfg(test)]
+mod tests_deletion;
 #[cfg(test)]
 mod tests_forget;
 

@@ -41,6 +41,7 @@ fn log(txns: &[(&[u64], bool)]) -> FinalState {
         )]
         .into_iter()
         .collect(),
+        ..FinalState::default()
     }
 }
 

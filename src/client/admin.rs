@@ -63,6 +63,15 @@ pub enum AdminObs {
         /// Why.
         error: Errors,
     },
+    /// DeleteTopics deleted `topic` (its RemoveTopicRecord is committed).
+    TopicDeleted(String),
+    /// DeleteTopics for `topic` failed for good with `error`.
+    DeleteTopicFailed {
+        /// The topic.
+        topic: String,
+        /// Why.
+        error: Errors,
+    },
 }
 
 /// One timed operation of the scenario's `[[admin]]`.
@@ -83,6 +92,11 @@ pub enum AdminOpKind {
         topic: String,
         /// Its new partition count.
         partitions: u32,
+    },
+    /// `delete_topic`: `topic` is deleted.
+    DeleteTopic {
+        /// The topic.
+        topic: String,
     },
 }
 
@@ -164,6 +178,9 @@ impl AdminClient {
                         topics: vec![(topic.clone(), *partitions)],
                     }
                 }
+                AdminOpKind::DeleteTopic { topic } => ControllerRequest::DeleteTopics {
+                    names: vec![topic.clone()],
+                },
             };
             (request, Purpose::Op(i))
         } else {
@@ -196,13 +213,15 @@ impl AdminClient {
                     Message::Controller(ControllerMsg::Response {
                         correlation_id,
                         controller_hint,
-                        response: ControllerResponse::CreatePartitions { results },
+                        response:
+                            ControllerResponse::CreatePartitions { results }
+                            | ControllerResponse::DeleteTopics { results },
                     }),
                 ..
             } => {
                 if let Some(flight) = self.network.complete(correlation_id) {
                     if let Purpose::Op(i) = flight.purpose {
-                        self.on_partitions_created(env, i, controller_hint, results);
+                        self.on_op_done(env, i, controller_hint, results);
                     }
                 }
             }
@@ -231,7 +250,8 @@ impl AdminClient {
         }
     }
 
-    fn on_partitions_created(
+    /// The controller answered operation `op`.
+    fn on_op_done(
         &mut self,
         env: &mut Env<'_>,
         op: usize,
@@ -239,16 +259,24 @@ impl AdminClient {
         results: Vec<(String, Option<Errors>)>,
     ) {
         self.controller = controller_hint;
-        let AdminOpKind::CreatePartitions { topic, partitions } = self.ops[op].kind.clone();
         let error = results.into_iter().find_map(|(_, e)| e);
-        match error {
-            Some(Errors::NotController) => {
-                env.set_timer_after(RETRY_BACKOFF_NS, AdminTimer::Retry);
-                return;
-            }
-            None => env.observe(AdminObs::PartitionsCreated { topic, partitions }),
-            Some(error) => env.observe(AdminObs::CreatePartitionsFailed { topic, error }),
+        if error == Some(Errors::NotController) {
+            env.set_timer_after(RETRY_BACKOFF_NS, AdminTimer::Retry);
+            return;
         }
+        let obs = match (self.ops[op].kind.clone(), error) {
+            (AdminOpKind::CreatePartitions { topic, partitions }, None) => {
+                AdminObs::PartitionsCreated { topic, partitions }
+            }
+            (AdminOpKind::CreatePartitions { topic, .. }, Some(error)) => {
+                AdminObs::CreatePartitionsFailed { topic, error }
+            }
+            (AdminOpKind::DeleteTopic { topic }, None) => AdminObs::TopicDeleted(topic),
+            (AdminOpKind::DeleteTopic { topic }, Some(error)) => {
+                AdminObs::DeleteTopicFailed { topic, error }
+            }
+        };
+        env.observe(obs);
         self.due.retain(|&i| i != op);
         self.send(env);
     }

@@ -183,6 +183,9 @@ pub struct Producer {
     partitions: Vec<PartitionMetadata>,
     network: NetworkClient<Pending>,
     metadata_in_flight: bool,
+    /// A leader answered UNKNOWN_TOPIC_OR_PARTITION: the topic may have
+    /// been deleted (a metadata response without it confirms).
+    topic_deleted: bool,
     /// `metadata.max.age.ms`: when the next refresh is due.
     metadata_age: MetadataAge,
     init_in_flight: bool,
@@ -268,6 +271,7 @@ impl Producer {
             partitions: Vec::new(),
             network: NetworkClient::default(),
             metadata_in_flight: false,
+            topic_deleted: false,
             metadata_age: MetadataAge::default(),
             init_in_flight: false,
             init_not_before: 0,
@@ -716,6 +720,17 @@ impl Producer {
                         self.metadata_age
                             .refreshed(env, max_age, ProducerTimer::MetadataMaxAge);
                     }
+                    _ if self.topic_deleted && !self.partitions.is_empty() => {
+                        // A leader said UNKNOWN_TOPIC_OR_PARTITION and the
+                        // metadata has the topic no more: it was deleted.
+                        // The application blocks in send() waiting for its
+                        // metadata (Kafka's waitOnMetadata); queued batches
+                        // have no leader and expire after delivery.timeout.ms.
+                        self.partitions.clear();
+                        let max_age = self.config.metadata_max_age_ms;
+                        self.metadata_age
+                            .refreshed(env, max_age, ProducerTimer::MetadataMaxAge);
+                    }
                     _ => env.set_timer_after(
                         self.config.retry_backoff_ms * MILLIS,
                         ProducerTimer::Metadata,
@@ -774,12 +789,14 @@ impl Producer {
                     });
                 }
                 Some(e) => {
+                    self.topic_deleted |= e == Errors::UnknownTopicOrPartition;
                     refresh |= matches!(
                         e,
                         Errors::NotLeaderOrFollower
                             | Errors::FencedLeaderEpoch
                             | Errors::UnknownLeaderEpoch
                             | Errors::NetworkException
+                            | Errors::UnknownTopicOrPartition
                     );
                     self.retry_or_fail(env, batch, e, now_ms);
                 }

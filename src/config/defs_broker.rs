@@ -11,6 +11,7 @@ pub(crate) static BROKER: &[D] = &[
     // Replication and durability.
     D::int(B, "min.insync.replicas", 1, Some(1), "Replicas that must acknowledge an acks=all write, or the producer gets NOT_ENOUGH_REPLICAS."),
     D::boolean(B, "unclean.leader.election.enable", false, "Allow an out-of-sync replica to become leader as a last resort, at the risk of data loss."),
+    D::boolean(B, "delete.topic.enable", true, "Let DeleteTopics ([[admin]] op = \"delete_topic\") delete topics; without it the controller answers TOPIC_DELETION_DISABLED."),
     D::int(B, "default.replication.factor", 1, Some(1), "Replication factor of automatically created topics."),
     D::int(B, "num.partitions", 1, Some(1), "Partitions of automatically created topics."),
     D::long(B, "replica.lag.time.max.ms", 0, Some(30000), "A follower that has not caught up for this long is removed from the ISR."),
@@ -106,7 +107,6 @@ pub(crate) static BROKER_NOT_SIMULATED: &[(&str, &str)] = &[
     ("log.message.timestamp.type", "records carry their CreateTime"),
     ("message.max.bytes", "batch sizes are not checked against a limit (ksim's batches stay far below Kafka's 1048588)"),
     ("auto.create.topics.enable", "topics are created by [[topics]]; clients never create them"),
-    ("delete.topic.enable", "topics are never deleted"),
     ("broker.heartbeat.interval.ms", "brokers heartbeat every 2000 ms (Kafka's default)"),
     ("controller.quorum.request.timeout.ms", "quorum requests are not timed out on their own; the fetch timeout decides"),
     ("controller.quorum.retry.backoff.ms", "the quorum retries after 100 ms"),

@@ -28,6 +28,9 @@ pub struct ControllerConfig {
     /// An ISR shrink bumps the leader epoch (metadata versions before 3.6;
     /// KAFKA-15021, `[protocol] leader_epoch_bump_on_isr_shrink`).
     pub leader_epoch_bump_on_isr_shrink: bool,
+    /// `delete.topic.enable`: DeleteTopics is answered
+    /// TOPIC_DELETION_DISABLED without it.
+    pub delete_topic_enable: bool,
 }
 
 impl Default for ControllerConfig {
@@ -37,6 +40,7 @@ impl Default for ControllerConfig {
             unclean_leader_election: false,
             raft: crate::controller::raft::RaftConfig::default(),
             leader_epoch_bump_on_isr_shrink: false,
+            delete_topic_enable: true,
         }
     }
 }
@@ -125,6 +129,7 @@ impl ActiveController {
             replication: ReplicationControlManager::new(
                 config.unclean_leader_election,
                 config.leader_epoch_bump_on_isr_shrink,
+                config.delete_topic_enable,
             ),
             producer_ids: ProducerIdControlManager::new(&image),
             log: MetadataRecords {
@@ -219,6 +224,7 @@ impl ActiveController {
             ControllerRequest::CreatePartitions { topics } => {
                 self.replication.create_partitions(log, topics)
             }
+            ControllerRequest::DeleteTopics { names } => self.replication.delete_topics(log, names),
             ControllerRequest::AllocateProducerIds {
                 broker_id,
                 broker_epoch,

@@ -22,16 +22,53 @@ pub struct ReplicationControlManager {
     unclean_leader_election: bool,
     /// An ISR shrink bumps the leader epoch (before 3.6, KAFKA-15021).
     leader_epoch_bump_on_isr_shrink: bool,
+    /// `delete.topic.enable`.
+    delete_topic_enable: bool,
 }
 
 impl ReplicationControlManager {
-    /// With the cluster's `unclean.leader.election.enable`, and whether an
-    /// ISR shrink bumps the leader epoch (metadata versions before 3.6).
-    pub fn new(unclean_leader_election: bool, leader_epoch_bump_on_isr_shrink: bool) -> Self {
+    /// With the cluster's `unclean.leader.election.enable`, whether an
+    /// ISR shrink bumps the leader epoch (metadata versions before 3.6),
+    /// and `delete.topic.enable`.
+    pub fn new(
+        unclean_leader_election: bool,
+        leader_epoch_bump_on_isr_shrink: bool,
+        delete_topic_enable: bool,
+    ) -> Self {
         Self {
             unclean_leader_election,
             leader_epoch_bump_on_isr_shrink,
+            delete_topic_enable,
         }
+    }
+
+    /// DeleteTopics (Kafka's `ControllerApis.deleteTopics` and
+    /// `ReplicationControlManager.deleteTopic`): each named topic is
+    /// removed with one RemoveTopicRecord, which takes its partitions and
+    /// configs with it; a name the image does not have is
+    /// UNKNOWN_TOPIC_OR_PARTITION, and without `delete.topic.enable`
+    /// every topic is TOPIC_DELETION_DISABLED.
+    pub fn delete_topics(
+        &mut self,
+        log: &mut MetadataRecords,
+        names: &[String],
+    ) -> ControllerResponse {
+        let results = names
+            .iter()
+            .map(|name| {
+                let error = if !self.delete_topic_enable {
+                    Some(Errors::TopicDeletionDisabled)
+                } else if let Some(topic) = log.image.topics.get(name) {
+                    let topic_id = topic.id;
+                    log.emit(MetadataRecord::RemoveTopicRecord { topic_id });
+                    None
+                } else {
+                    Some(Errors::UnknownTopicOrPartition)
+                };
+                (name.clone(), error)
+            })
+            .collect();
+        ControllerResponse::DeleteTopics { results }
     }
 
     /// CreateTopics: placement over the unfenced brokers, all replicas in

@@ -75,6 +75,11 @@ pub enum ControllerRequest {
         /// (topic, new total count).
         topics: Vec<(String, u32)>,
     },
+    /// Delete topics by name (DeleteTopicsRequest).
+    DeleteTopics {
+        /// The topic names.
+        names: Vec<String>,
+    },
 }
 
 /// The active controller's answer.
@@ -131,6 +136,11 @@ pub enum ControllerResponse {
     },
     /// CreatePartitionsResponse.
     CreatePartitions {
+        /// Per topic: name and error.
+        results: Vec<(String, Option<Errors>)>,
+    },
+    /// DeleteTopicsResponse.
+    DeleteTopics {
         /// Per topic: name and error.
         results: Vec<(String, Option<Errors>)>,
     },
@@ -198,6 +208,9 @@ impl ControllerRequest {
                         .collect(),
                 }
             }
+            ControllerRequest::DeleteTopics { names } => ControllerResponse::DeleteTopics {
+                results: names.iter().map(|n| (n.clone(), Some(error))).collect(),
+            },
             ControllerRequest::AlterPartition {
                 topic_id,
                 partition_id,

@@ -441,3 +441,60 @@ fn create_partitions_grows_a_topic_with_its_replication_factor() {
     assert_eq!(image.partition("orders", 2).unwrap().replicas[0], 3);
     assert!(image.partition("orders", 3).is_none());
 }
+
+#[test]
+fn delete_topics_removes_a_topic_with_its_partitions_and_configs() {
+    let mut f = Fixture::new(false);
+    let delete = |name: &str| ControllerRequest::DeleteTopics {
+        names: vec![String::from(name)],
+    };
+    let id = f.active.image().topics["orders"].id;
+    let r = f.handle(delete("payments"));
+    assert_eq!(
+        r,
+        ControllerResponse::DeleteTopics {
+            results: vec![("payments".into(), Some(Errors::UnknownTopicOrPartition))]
+        }
+    );
+    let r = f.handle(delete("orders"));
+    assert_eq!(
+        r,
+        ControllerResponse::DeleteTopics {
+            results: vec![("orders".into(), None)]
+        }
+    );
+    let image = f.active.image();
+    assert!(!image.topics.contains_key("orders"));
+    assert!(image.topic_by_id(id).is_none());
+    assert!(image.partition("orders", 0).is_none());
+    assert_eq!(
+        f.active.take_records().last().map(|(_, r)| r.clone()),
+        Some(crate::metadata::MetadataRecord::RemoveTopicRecord { topic_id: id })
+    );
+    // Deleted once: a second deletion finds nothing.
+    let r = f.handle(delete("orders"));
+    assert_eq!(
+        r,
+        ControllerResponse::DeleteTopics {
+            results: vec![("orders".into(), Some(Errors::UnknownTopicOrPartition))]
+        }
+    );
+}
+
+#[test]
+fn without_delete_topic_enable_deletion_is_disabled() {
+    let mut f = Fixture::with(ControllerConfig {
+        delete_topic_enable: false,
+        ..ControllerConfig::default()
+    });
+    let r = f.handle(ControllerRequest::DeleteTopics {
+        names: vec!["orders".into()],
+    });
+    assert_eq!(
+        r,
+        ControllerResponse::DeleteTopics {
+            results: vec![("orders".into(), Some(Errors::TopicDeletionDisabled))]
+        }
+    );
+    assert!(f.active.image().topics.contains_key("orders"));
+}

@@ -86,6 +86,20 @@ pub fn collect(sim: &Sim<ClusterNode>, topology: &Topology, image: &MetadataImag
     state
 }
 
+/// The scenario's topics that an `[[admin]]` delete_topic deleted: gone
+/// from the final metadata `image`.
+pub fn deleted_topics(
+    scenario: &crate::scenario::Scenario,
+    image: &MetadataImage,
+) -> std::collections::BTreeSet<String> {
+    scenario
+        .topics
+        .iter()
+        .filter(|t| scenario.deletes(&t.name) && !image.topics.contains_key(&t.name))
+        .map(|t| t.name.clone())
+        .collect()
+}
+
 /// Every consumer group of the run as `kafka-consumer-groups.sh --describe`
 /// shows it at the end: members and assignments from the coordinator that
 /// owns the group, committed offsets, and log end offsets (the high

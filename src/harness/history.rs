@@ -105,6 +105,11 @@ pub enum What {
         /// The group.
         group: String,
     },
+    /// The broker deleted its replica of a deleted topic's partition.
+    PartitionDeleted {
+        /// The replica's log end offset then.
+        log_end_offset: u64,
+    },
 }
 
 /// One entry of the history.
@@ -130,6 +135,9 @@ impl Event {
         let part = self.partition.as_deref().unwrap_or("");
         match &self.what {
             What::Admin(text) => text.clone(),
+            What::PartitionDeleted { log_end_offset } => {
+                format!("deleted its replica of {part} (log end offset {log_end_offset}): the topic was deleted")
+            }
             What::PartitionChange {
                 leader,
                 leader_epoch,

@@ -147,7 +147,12 @@ pub fn data_available(
     end: u64,
 ) -> Vec<Violation> {
     let mut problems = Vec::new();
+    // A deleted topic has no partitions left to be available.
+    let deleted = |topic: &str| state.logs.deleted_topics.contains(topic);
     let partitions_of = |topic: &str| -> Vec<TopicPartition> {
+        if deleted(topic) {
+            return Vec::new();
+        }
         let count = scenario
             .topics
             .iter()
@@ -164,6 +169,9 @@ pub fn data_available(
             let topic = producer_setup(scenario, &topology.topic_table, index)
                 .1
                 .topic;
+            if deleted(&topic) {
+                continue;
+            }
             let parts: Vec<String> = partitions_of(&topic)
                 .iter()
                 .map(|tp| partition_state(sim, topology, state.metadata, tp))

@@ -150,6 +150,8 @@ pub struct Stats {
     /// Acknowledged records the log cleaner removed (a later record of
     /// their key took over).
     pub records_removed_by_compaction: u64,
+    /// Acknowledged records of topics an `[[admin]]` delete_topic deleted.
+    pub records_removed_by_deletion: u64,
     /// Consumer positions `auto.offset.reset` moved after OFFSET_OUT_OF_RANGE.
     pub offset_resets: u64,
     /// Per producer (by index): acknowledgements received in each simulated second.
@@ -317,15 +319,19 @@ fn admin_ops(scenario: &Scenario) -> Vec<AdminOp> {
     scenario
         .admin
         .iter()
-        .map(|a| {
-            let crate::scenario::AdminAction::CreatePartitions { topic, partitions } = &a.op;
-            AdminOp {
-                at: a.at_ns,
-                kind: AdminOpKind::CreatePartitions {
+        .map(|a| AdminOp {
+            at: a.at_ns,
+            kind: match &a.op {
+                crate::scenario::AdminAction::CreatePartitions { topic, partitions } => {
+                    AdminOpKind::CreatePartitions {
+                        topic: topic.clone(),
+                        partitions: *partitions,
+                    }
+                }
+                crate::scenario::AdminAction::DeleteTopic { topic } => AdminOpKind::DeleteTopic {
                     topic: topic.clone(),
-                    partitions: *partitions,
                 },
-            }
+            },
         })
         .collect()
 }

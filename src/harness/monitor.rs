@@ -260,6 +260,15 @@ impl Monitor {
                             log_end_offset: *log_end_offset,
                         },
                     ),
+                    BrokerObs::PartitionDeleted {
+                        partition,
+                        log_end_offset,
+                    } => (
+                        partition,
+                        What::PartitionDeleted {
+                            log_end_offset: *log_end_offset,
+                        },
+                    ),
                     BrokerObs::LogCleaned {
                         partition,
                         records_removed,
@@ -303,6 +312,12 @@ impl Monitor {
                         topic,
                         format!("create_partitions of {topic} failed: {error}"),
                     ),
+                    AdminObs::TopicDeleted(topic) => {
+                        (topic, format!("delete_topic: {topic} deleted"))
+                    }
+                    AdminObs::DeleteTopicFailed { topic, error } => {
+                        (topic, format!("delete_topic of {topic} failed: {error}"))
+                    }
                     AdminObs::Created(_) | AdminObs::Failed(..) => return,
                 };
                 let what = What::Admin(text);

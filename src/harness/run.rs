@@ -424,10 +424,13 @@ impl Run {
         history.finish();
         let metadata = newest_metadata(&sim, &topology);
         let last_ack = data.last_ack_per_producer();
-        let end_state = metadata
+        let mut end_state = metadata
             .as_ref()
             .map(|m| final_state::collect(&sim, &topology, m))
             .unwrap_or_default();
+        if let Some(m) = &metadata {
+            end_state.deleted_topics = final_state::deleted_topics(scenario, m);
+        }
         let described_groups =
             final_state::groups(&sim, &topology, &group_names(scenario), &end_state);
         let removed = data.removed_by_retention(&end_state);
@@ -442,6 +445,7 @@ impl Run {
             records_removed_by_retention: data.removed_earlier()
                 + removed.values().map(|ids| ids.len() as u64).sum::<u64>(),
             records_removed_by_compaction: data.removed_by_compaction(&end_state),
+            records_removed_by_deletion: data.removed_by_deletion(&end_state),
             offset_resets: group_stats.iter().map(|g| g.offset_resets).sum(),
             acks_per_second: data.acks_per_second.clone(),
             groups: group_stats,
@@ -502,6 +506,7 @@ impl Run {
         let topic_partitions: Vec<(String, u32)> = scenario
             .topics
             .iter()
+            .filter(|t| !end_state.deleted_topics.contains(&t.name))
             .map(|t| (t.name.clone(), scenario.final_partitions(t)))
             .collect();
         let expected_brokers: Vec<u32> = match &core {

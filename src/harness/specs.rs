@@ -210,6 +210,9 @@ pub fn controller_config(scenario: &Scenario) -> ControllerConfig {
             .unwrap_or(defaults.unclean_leader_election),
         raft: raft_config(config),
         leader_epoch_bump_on_isr_shrink: scenario.protocol.leader_epoch_bump_on_isr_shrink,
+        delete_topic_enable: config
+            .get_bool("delete.topic.enable")
+            .unwrap_or(defaults.delete_topic_enable),
     }
 }
 

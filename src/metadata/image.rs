@@ -181,6 +181,11 @@ impl MetadataImage {
                 next_producer_id, ..
             } => self.next_producer_id = self.next_producer_id.max(*next_producer_id),
             MetadataRecord::NoOpRecord => {}
+            MetadataRecord::RemoveTopicRecord { topic_id } => {
+                if let Some(name) = self.names.remove(topic_id) {
+                    self.topics.remove(&name);
+                }
+            }
         }
     }
 

@@ -105,6 +105,12 @@ pub enum MetadataRecord {
     },
     /// The active controller's heartbeat into the log (KIP-835).
     NoOpRecord,
+    /// A topic was deleted (DeleteTopics): its partitions and configs go
+    /// with it.
+    RemoveTopicRecord {
+        /// The topic's id.
+        topic_id: Uuid,
+    },
 }
 
 impl MetadataRecord {

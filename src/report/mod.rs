@@ -64,6 +64,9 @@ pub struct StatsJson {
     /// their key took over).
     #[serde(default)]
     pub records_removed_by_compaction: u64,
+    /// Acknowledged records of topics an `[[admin]]` delete_topic deleted.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub records_removed_by_deletion: u64,
     /// Consumer positions `auto.offset.reset` moved after OFFSET_OUT_OF_RANGE.
     #[serde(default)]
     pub offset_resets: u64,
@@ -153,6 +156,7 @@ impl Summary {
                 records_consumed: outcome.stats.records_consumed,
                 records_removed_by_retention: outcome.stats.records_removed_by_retention,
                 records_removed_by_compaction: outcome.stats.records_removed_by_compaction,
+                records_removed_by_deletion: outcome.stats.records_removed_by_deletion,
                 offset_resets: outcome.stats.offset_resets,
                 groups: outcome.stats.groups.clone(),
             },
@@ -233,4 +237,9 @@ pub fn replay_command(scenario_file: &str, seed: u64, swarm: bool, liveness: boo
     let swarm = if swarm { " --swarm" } else { "" };
     let liveness = if liveness { " --liveness" } else { "" };
     format!("ksim run {scenario_file} --seed {seed}{swarm}{liveness}")
+}
+
+/// For serde: a zero count is left out of the JSON.
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }

@@ -145,6 +145,13 @@ pub fn render(
             s.records_removed_by_retention, s.offset_resets
         );
     }
+    if s.records_removed_by_deletion > 0 {
+        let _ = writeln!(
+            w,
+            "  deletion    {} acknowledged records went with their deleted topic",
+            s.records_removed_by_deletion
+        );
+    }
     if s.records_removed_by_compaction > 0 {
         let _ = writeln!(
             w,

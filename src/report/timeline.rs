@@ -104,7 +104,7 @@ pub fn lines(outcome: &Outcome) -> Vec<Line> {
                 "cleaned {part}: {records_removed} records removed by compaction, clean up to offset {first_dirty_offset}"
             ),
             What::Admin(text) => text.clone(),
-            What::OffsetsExpired { .. } => e.text(None),
+            What::OffsetsExpired { .. } | What::PartitionDeleted { .. } => e.text(None),
             _ => continue,
         };
         out.push(Line {

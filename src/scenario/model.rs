@@ -321,6 +321,12 @@ pub enum AdminAction {
         /// Its new partition count (more than it has by then).
         partitions: u32,
     },
+    /// `op = "delete_topic"`: `topic` is deleted with its logs
+    /// (`kafka-topics.sh --delete`).
+    DeleteTopic {
+        /// A topic of `[[topics]]`, not deleted by then.
+        topic: String,
+    },
 }
 
 /// Default slowdown of a slow_disk fault.
@@ -353,9 +359,16 @@ impl Scenario {
                     topic: t,
                     partitions,
                 } if *t == topic.name => *partitions,
-                AdminAction::CreatePartitions { .. } => 0,
+                AdminAction::CreatePartitions { .. } | AdminAction::DeleteTopic { .. } => 0,
             })
             .fold(topic.partitions, u32::max)
+    }
+
+    /// Whether an `[[admin]]` operation deletes `topic`.
+    pub fn deletes(&self, topic: &str) -> bool {
+        self.admin
+            .iter()
+            .any(|a| matches!(&a.op, AdminAction::DeleteTopic { topic: t } if t == topic))
     }
 
     /// Total producers over every `[[producers]]` entry.

@@ -135,13 +135,20 @@ impl Scenario {
             self.protocol.leader_epoch_bump_on_isr_shrink
         )?;
         for a in &self.admin {
-            let super::model::AdminAction::CreatePartitions { topic, partitions } = &a.op;
-            writeln!(
-                w,
-                "\n[[admin]]\nat = \"{}\"\nop = \"create_partitions\"\ntopic = {}\npartitions = {partitions}",
-                d(a.at_ns),
-                q(topic)
-            )?;
+            match &a.op {
+                super::model::AdminAction::CreatePartitions { topic, partitions } => writeln!(
+                    w,
+                    "\n[[admin]]\nat = \"{}\"\nop = \"create_partitions\"\ntopic = {}\npartitions = {partitions}",
+                    d(a.at_ns),
+                    q(topic)
+                )?,
+                super::model::AdminAction::DeleteTopic { topic } => writeln!(
+                    w,
+                    "\n[[admin]]\nat = \"{}\"\nop = \"delete_topic\"\ntopic = {}",
+                    d(a.at_ns),
+                    q(topic)
+                )?,
+            }
         }
         for f in &self.faults {
             writeln!(

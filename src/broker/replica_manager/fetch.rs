@@ -54,6 +54,7 @@ impl ReplicaManager {
         let now_ms = env.now_ms();
         let reader = Reader {
             config: &self.config,
+            deleted_topics: &self.deleted_topics,
             params,
             update_fetch_state: true,
             now_ms,
@@ -205,6 +206,7 @@ impl ReplicaManager {
     pub(super) fn answer_fetch(&mut self, env: &mut Env<'_>, f: DelayedFetch) {
         let reader = Reader {
             config: &self.config,
+            deleted_topics: &self.deleted_topics,
             params: f.params,
             update_fetch_state: false,
             now_ms: env.now_ms(),
@@ -219,6 +221,8 @@ impl ReplicaManager {
 /// How a fetch reads its partitions.
 struct Reader<'a> {
     config: &'a BrokerConfig,
+    /// Topics deleted since the broker booted.
+    deleted_topics: &'a std::collections::BTreeSet<crate::protocol::TopicId>,
     params: FetchParams,
     /// Whether follower positions are recorded (on arrival, not from the purgatory).
     update_fetch_state: bool,
@@ -297,7 +301,12 @@ impl Reader<'_> {
         let params = self.params;
         let replica = params.replica;
         let Some(p) = hosted.get_mut_unnoted(&req.tp).filter(|p| p.is_leader()) else {
-            answers.push(failed(req.tp, Errors::NotLeaderOrFollower));
+            let error = if self.deleted_topics.contains(&req.tp.topic_id) {
+                Errors::UnknownTopicOrPartition
+            } else {
+                Errors::NotLeaderOrFollower
+            };
+            answers.push(failed(req.tp, error));
             return None;
         };
         if req.current_leader_epoch >= 0 {

@@ -69,6 +69,19 @@ impl Consumer {
                     .map(|(_, p)| p);
                 match parts {
                     Some(parts) if !parts.is_empty() => self.on_metadata(env, parts),
+                    _ if self.topic_deleted && self.partition_count.is_some_and(|n| n > 0) => {
+                        // A leader said UNKNOWN_TOPIC_OR_PARTITION and the
+                        // metadata has the topic no more: it was deleted.
+                        // Its partition count is 0 now, which differs from
+                        // what the group's assignment was made with: the
+                        // member rejoins and is assigned nothing of it
+                        // (Kafka's ConsumerCoordinator on a metadata change).
+                        self.partition_count = Some(0);
+                        self.leaders.clear();
+                        let max_age = self.config.metadata_max_age_ms;
+                        self.metadata_age
+                            .refreshed(env, max_age, ConsumerTimer::MetadataMaxAge);
+                    }
                     _ => {
                         env.set_timer_after(backoff, ConsumerTimer::Metadata);
                     }
@@ -125,6 +138,7 @@ impl Consumer {
                 };
                 o.resolving = false;
                 if error.is_some() {
+                    self.topic_deleted |= error == Some(Errors::UnknownTopicOrPartition);
                     o.retry_at_ms = env.now_ms() + self.config.retry_backoff_ms;
                     env.set_timer_after(backoff, ConsumerTimer::Metadata);
                     return;
@@ -326,6 +340,7 @@ impl Consumer {
                 continue;
             }
             if answer.error.is_some() {
+                self.topic_deleted |= answer.error == Some(Errors::UnknownTopicOrPartition);
                 refresh = true;
                 self.stale_leaders.insert(p);
                 continue;

@@ -369,6 +369,9 @@ pub struct Consumer {
     network: NetworkClient<InFlight>,
     fetching: BTreeSet<u32>,
     metadata_in_flight: bool,
+    /// A leader answered UNKNOWN_TOPIC_OR_PARTITION: the topic may have
+    /// been deleted (a metadata response without it confirms).
+    topic_deleted: bool,
     /// `metadata.max.age.ms`: when the next refresh is due.
     metadata_age: MetadataAge,
     find_in_flight: bool,
@@ -402,6 +405,7 @@ impl Consumer {
             network: NetworkClient::default(),
             fetching: BTreeSet::new(),
             metadata_in_flight: false,
+            topic_deleted: false,
             metadata_age: MetadataAge::default(),
             find_in_flight: false,
             app: App::Idle,

@@ -107,41 +107,95 @@ impl<R: Clone> GroupCoordinator<R> {
             for name in names {
                 self.cleanup_group(&name, now_ms, &mut expired);
             }
-            let mut records = Vec::new();
-            let mut by_group: Vec<(String, Vec<TopicPartition>)> = Vec::new();
-            for (group, tp, _) in &expired.offsets {
-                records.push(
-                    GroupRecord::OffsetCommit(group.clone(), tp.clone(), None).to_record(now_ms),
-                );
-                match by_group.last_mut() {
-                    Some((g, tps)) if g == group => tps.push(tp.clone()),
-                    _ => by_group.push((group.clone(), vec![tp.clone()])),
-                }
-            }
-            for group in &expired.groups {
-                records.push(
-                    GroupRecord::GroupMetadata(group.group_id.clone(), None).to_record(now_ms),
-                );
-            }
-            if records.is_empty() {
-                continue;
-            }
-            report.offsets.extend(by_group);
-            report
-                .deleted_groups
-                .extend(expired.groups.iter().map(|g| g.group_id.clone()));
-            self.next_append += 1;
-            let id = self.next_append;
-            self.appends
-                .insert(id, (partition, PendingAppend::Expire(expired)));
-            out.push(CoordinatorOutput::Append {
-                id,
-                partition,
-                records,
-                producer: None,
-            });
+            self.append_cleanup(partition, expired, now_ms, out, &mut report);
         }
         report
+    }
+
+    /// Topics were deleted (Kafka's `GroupCoordinator.onPartitionsDeleted`,
+    /// which the broker calls when the metadata removes a topic): every
+    /// group of a loaded offsets partition loses its committed offsets of
+    /// their partitions, written as tombstones.
+    pub fn on_partitions_deleted(
+        &mut self,
+        topics: &[String],
+        now_ms: u64,
+        out: &mut Vec<CoordinatorOutput<R>>,
+    ) -> Expiration {
+        let mut report = Expiration::default();
+        let loaded: Vec<u32> = self.expiration_due.keys().copied().collect();
+        for partition in loaded {
+            let mut expired = Expired {
+                offsets: Vec::new(),
+                groups: Vec::new(),
+            };
+            let names: Vec<String> = self
+                .offsets
+                .keys()
+                .filter(|g| self.partition_of(g) == partition)
+                .cloned()
+                .collect();
+            for name in names {
+                let offsets = self.offsets.get_mut(&name).expect("listed");
+                let gone: Vec<TopicPartition> = offsets
+                    .keys()
+                    .filter(|tp| topics.contains(&tp.topic))
+                    .cloned()
+                    .collect();
+                for tp in gone {
+                    let value = offsets.remove(&tp).expect("listed");
+                    expired.offsets.push((name.clone(), tp, value));
+                }
+                if offsets.is_empty() {
+                    self.offsets.remove(&name);
+                }
+            }
+            self.append_cleanup(partition, expired, now_ms, out, &mut report);
+        }
+        report
+    }
+
+    /// Writes the tombstones of what a cleanup of `partition` took away,
+    /// and reports it.
+    fn append_cleanup(
+        &mut self,
+        partition: u32,
+        expired: Expired<R>,
+        now_ms: u64,
+        out: &mut Vec<CoordinatorOutput<R>>,
+        report: &mut Expiration,
+    ) {
+        let mut records = Vec::new();
+        let mut by_group: Vec<(String, Vec<TopicPartition>)> = Vec::new();
+        for (group, tp, _) in &expired.offsets {
+            records
+                .push(GroupRecord::OffsetCommit(group.clone(), tp.clone(), None).to_record(now_ms));
+            match by_group.last_mut() {
+                Some((g, tps)) if g == group => tps.push(tp.clone()),
+                _ => by_group.push((group.clone(), vec![tp.clone()])),
+            }
+        }
+        for group in &expired.groups {
+            records
+                .push(GroupRecord::GroupMetadata(group.group_id.clone(), None).to_record(now_ms));
+        }
+        if records.is_empty() {
+            return;
+        }
+        report.offsets.extend(by_group);
+        report
+            .deleted_groups
+            .extend(expired.groups.iter().map(|g| g.group_id.clone()));
+        self.next_append += 1;
+        let id = self.next_append;
+        self.appends
+            .insert(id, (partition, PendingAppend::Expire(expired)));
+        out.push(CoordinatorOutput::Append {
+            id,
+            partition,
+            records,
+            producer: None,
+        });
     }
 
     /// Expires what retention allows of `group`'s offsets, and deletes the
