@@ -341,7 +341,7 @@ impl BatchBuilder {
             base_timestamp: self.base_timestamp.unwrap_or(0),
             max_timestamp: self.max_timestamp,
             crc: 0,
-            records: Blob::new(self.records.clone()),
+            records: Blob::from_slice(&self.records),
             wire: None,
             header_blob: OnceLock::new(),
         };
@@ -976,7 +976,7 @@ fn decode_checked(batch: &[u8], base_offset: i64, crc: u32) -> Option<RecordBatc
         CompressionType::None => (None, None),
         codec => (
             Some(decompress(codec, section)?),
-            Some(Blob::raw(section.to_vec())),
+            Some(Blob::copy_of(section)),
         ),
     };
     let records = decompressed.as_deref().unwrap_or(section);
@@ -1028,7 +1028,7 @@ fn decode_checked(batch: &[u8], base_offset: i64, crc: u32) -> Option<RecordBatc
         base_timestamp: base_ts,
         max_timestamp: max_ts,
         crc,
-        records: Blob::new(records.to_vec()),
+        records: Blob::from_slice(records),
         wire,
         header_blob: OnceLock::new(),
     })
