@@ -1037,6 +1037,12 @@ fn decode_checked(batch: &[u8], base_offset: i64, crc: u32) -> Option<RecordBatc
 /// An unsigned LEB128 varint at `*pos` of bytes known to hold one.
 #[inline]
 fn checked_unsigned(bytes: &[u8], pos: &mut usize) -> u64 {
+    // Most are one byte (lengths and deltas below 64).
+    let first = bytes[*pos];
+    if first < 0x80 {
+        *pos += 1;
+        return u64::from(first);
+    }
     let mut value = 0u64;
     let mut shift = 0;
     loop {
