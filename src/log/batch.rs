@@ -254,6 +254,30 @@ impl BatchBuilder {
         self.append_at(delta, key, value, headers, record.timestamp_ms)
     }
 
+    /// [`BatchBuilder::append_with_headers`] if `fits` accepts the bytes
+    /// the record would take ([`BatchBuilder::record_size_with`], worked
+    /// out once for both); returns them, or None with nothing appended.
+    pub fn append_if(
+        &mut self,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: &[(&str, Option<&[u8]>)],
+        timestamp_ms: u64,
+        fits: impl FnOnce(usize) -> bool,
+    ) -> Option<usize> {
+        let mut bytes = Vec::new();
+        super::headers::encode(headers, &mut bytes);
+        let headers = Headers::from_parts(headers.len() as u32, &bytes);
+        let base = self.base_timestamp.unwrap_or(timestamp_ms);
+        let delta = timestamp_ms.wrapping_sub(base) as i64;
+        let body = record_body_len(key, value, delta, self.count as i32, headers);
+        if !fits(varint_len(body as i32) + body) {
+            return None;
+        }
+        let offset_delta = self.count;
+        Some(self.append_body(offset_delta, key, value, headers, timestamp_ms, body))
+    }
+
     /// Appends a record at `offset_delta` (at or past every earlier one's:
     /// the cleaner keeps each record's offset); returns the bytes it took.
     fn append_at(
@@ -264,10 +288,25 @@ impl BatchBuilder {
         headers: Headers<'_>,
         timestamp_ms: u64,
     ) -> usize {
+        let base = self.base_timestamp.unwrap_or(timestamp_ms);
+        let delta = timestamp_ms.wrapping_sub(base) as i64;
+        let body = record_body_len(key, value, delta, offset_delta as i32, headers);
+        self.append_body(offset_delta, key, value, headers, timestamp_ms, body)
+    }
+
+    /// [`BatchBuilder::append_at`] given the record's `body` length.
+    fn append_body(
+        &mut self,
+        offset_delta: u32,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: Headers<'_>,
+        timestamp_ms: u64,
+        body: usize,
+    ) -> usize {
         let base = *self.base_timestamp.get_or_insert(timestamp_ms);
         let delta = timestamp_ms.wrapping_sub(base) as i64;
         let start = self.records.len();
-        let body = record_body_len(key, value, delta, offset_delta as i32, headers);
         put_varint(&mut self.records, body as i32);
         self.records.push(0); // record attributes
         put_varlong(&mut self.records, delta);
