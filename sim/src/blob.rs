@@ -104,6 +104,16 @@ enum Kind {
     Joined(usize),
 }
 
+/// `a` then `b` in one new shared buffer, each copied once.
+fn concat(a: &[u8], b: &[u8]) -> Arc<[u8]> {
+    let mut stored = Arc::<[u8]>::new_uninit_slice(a.len() + b.len());
+    let buf = Arc::get_mut(&mut stored).expect("a buffer just made has no other owner");
+    buf[..a.len()].write_copy_of_slice(a);
+    buf[a.len()..].write_copy_of_slice(b);
+    // SAFETY: the two copies above wrote every byte of the buffer.
+    unsafe { stored.assume_init() }
+}
+
 /// `len` as a blob length.
 ///
 /// # Panics
@@ -129,17 +139,29 @@ fn offset32(at: usize) -> u32 {
 impl Blob {
     /// The bytes, compressed in memory when that saves at least a fifth.
     pub fn new(bytes: Vec<u8>) -> Self {
+        Self::compressed(&bytes).unwrap_or_else(|| Self::raw(bytes))
+    }
+
+    /// [`Blob::new`] of a copy of `bytes`: copied once, into the shared
+    /// buffer itself (no vector first).
+    pub fn from_slice(bytes: &[u8]) -> Self {
+        Self::compressed(bytes).unwrap_or_else(|| Self::copy_of(bytes))
+    }
+
+    /// `bytes` compressed, when this thread compresses blobs and that
+    /// saves at least a fifth.
+    fn compressed(bytes: &[u8]) -> Option<Self> {
         if bytes.len() >= COMPRESS_FROM && COMPACT.with(Cell::get) {
-            let block = compress(&bytes);
+            let block = compress(bytes);
             if block.len() * 5 <= bytes.len() * 4 {
-                return Blob {
+                return Some(Blob {
                     stored: block.into(),
                     start: FRAME,
                     len: len32(bytes.len()),
-                };
+                });
             }
         }
-        Self::raw(bytes)
+        None
     }
 
     /// The bytes as they are, never compressed (small or short-lived data).
@@ -223,14 +245,16 @@ impl Blob {
                     len: len32(at + body.len()),
                 }
             }
-            kind => {
+            Kind::Raw(_) => Blob {
+                stored: concat(prefix, &body.bytes()),
+                start: 0,
+                len: len32(at + body.len()),
+            },
+            Kind::Joined(_) => {
                 let mut bytes = Vec::with_capacity(at + body.len());
                 bytes.extend_from_slice(prefix);
                 bytes.extend_from_slice(&body.bytes());
-                match kind {
-                    Kind::Raw(_) => Blob::raw(bytes),
-                    _ => Blob::new(bytes),
-                }
+                Blob::new(bytes)
             }
         }
     }
@@ -303,7 +327,7 @@ impl From<Vec<u8>> for Blob {
 
 impl From<&[u8]> for Blob {
     fn from(bytes: &[u8]) -> Self {
-        Blob::new(bytes.to_vec())
+        Blob::from_slice(bytes)
     }
 }
 

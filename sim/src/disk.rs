@@ -355,7 +355,7 @@ impl Disk {
     /// Writes `data` at `offset` (extending the file with zeros if needed).
     /// The bytes are copied; `write_blob` shares them instead.
     pub fn write(&mut self, now: Nanos, file: &str, offset: u64, data: &[u8]) {
-        self.write_blob(now, file, offset, Blob::raw(data.to_vec()));
+        self.write_blob(now, file, offset, Blob::copy_of(data));
     }
 
     /// Writes `data` at `offset` (extending the file with zeros if needed).

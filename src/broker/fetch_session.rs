@@ -3,21 +3,30 @@
 //! and opens a session holding what it fetches; later fetches name only the
 //! partitions whose fetch position changed (and those to forget), and the
 //! answer carries only partitions with records, an error or a high
-//! watermark the follower has not been told. The leader still reads every
+//! watermark the follower has not been told. The leader reads every
 //! partition of the session at every fetch, as Kafka's
 //! `IncrementalFetchContext.foreachPartition` does, so follower positions and
-//! ISR lag are tracked as before.
+//! ISR lag are tracked as before; but a follower's partition that its last
+//! fetch found caught up and with nothing to answer or record but the
+//! fetch's time is left idle until it changes (the broker's journal of
+//! changed partitions, [`super::hosted::Hosted`]) or the follower names it
+//! again: reading it would change nothing but that time, which its
+//! follower state takes from the session's clock instead (see
+//! [`super::partition::FollowerState`]). The follower likewise asks again
+//! only about the partitions changed since its last fetch.
 //!
 //! Differences from Kafka: session ids count up from 1 instead of being
 //! random; a session with new data is not moved to the end of the session
 //! (Kafka rotates them for fairness under `replica.fetch.response.max.bytes`).
 
 use std::collections::BTreeMap;
+use std::sync::atomic::AtomicU64;
 
 use sim::{Nanos, MILLIS};
 
+use super::partition::SessionClock;
 use crate::errors::Errors;
-use crate::protocol::{FetchMetadata, FetchPartition, FetchedPartition, TopicIdPartition};
+use crate::protocol::{FetchMetadata, FetchPartition, FetchedPartition, TopicIdPartition, TpMap};
 
 /// Kafka's `max.incremental.fetch.session.cache.slots` (default).
 pub const CACHE_SLOTS: usize = 1000;
@@ -33,9 +42,15 @@ pub type ToldPositions = (u64, u64);
 /// One partition of a session: what the follower last asked, and the
 /// positions it was last told (None: not told, or an error since).
 #[derive(Clone, Debug)]
-struct CachedPartition {
-    request: FetchPartition,
-    told: Option<ToldPositions>,
+pub(crate) struct CachedPartition {
+    pub(crate) request: FetchPartition,
+    pub(crate) told: Option<ToldPositions>,
+    /// A follower's last fetch of it found it caught up, answered nothing
+    /// and recorded nothing but the fetch's time; nothing changed it since
+    /// (see [`FetchSessionCache::wake`]), so the next fetch would do the
+    /// same: it is not read, and the follower's state reads the session's
+    /// clock for the time.
+    pub(crate) idle: bool,
 }
 
 /// One follower's session.
@@ -46,6 +61,15 @@ struct FetchSession {
     /// Its partitions, in partition order.
     partitions: Vec<CachedPartition>,
     last_used: Nanos,
+    /// The time of its last follower fetch, for its idle partitions.
+    clock: SessionClock,
+    /// The position in the broker's journal of changed partitions up to
+    /// which its idle partitions were woken.
+    journal_at: u64,
+    /// The follower's broker epoch at its last fetch.
+    broker_epoch: Option<u64>,
+    /// Each partition's place in `partitions`, for [`FetchSessionCache::wake`].
+    places: TpMap<u32>,
 }
 
 impl FetchSession {
@@ -58,15 +82,28 @@ impl FetchSession {
         Some(&mut self.partitions[i])
     }
 
+    /// Takes each partition's place anew (after partitions came or went).
+    fn replace(&mut self) {
+        self.places = TpMap::new();
+        for (i, c) in self.partitions.iter().enumerate() {
+            self.places.insert(c.request.tp, i as u32);
+        }
+    }
+
     /// Sets what the follower asks of `request.tp`, adding it if new.
     fn ask(&mut self, request: &FetchPartition) {
         match self.position(&request.tp) {
-            Ok(i) => self.partitions[i].request = *request,
+            Ok(i) => {
+                let c = &mut self.partitions[i];
+                c.request = *request;
+                c.idle = false;
+            }
             Err(i) => self.partitions.insert(
                 i,
                 CachedPartition {
                     request: *request,
                     told: None,
+                    idle: false,
                 },
             ),
         }
@@ -121,13 +158,19 @@ impl FetchSessionCache {
         if session.epoch != metadata.epoch {
             return FetchContext::Error(Errors::InvalidFetchSessionEpoch);
         }
+        let before = session.partitions.len();
         for p in partitions {
             session.ask(p);
         }
+        let mut moved = session.partitions.len() != before;
         for tp in forgotten {
             if let Ok(i) = session.position(tp) {
                 session.partitions.remove(i);
+                moved = true;
             }
+        }
+        if moved {
+            session.replace();
         }
         session.epoch = FetchMetadata::next_epoch(metadata.epoch);
         session.last_used = now;
@@ -199,6 +242,10 @@ impl FetchSessionCache {
                     epoch: 1,
                     partitions: Vec::with_capacity(asked.len()),
                     last_used: now,
+                    clock: SessionClock::new(AtomicU64::new(now / MILLIS)),
+                    journal_at: 0,
+                    broker_epoch: None,
+                    places: TpMap::new(),
                 };
                 for (request, answer) in asked.iter().zip(&answers) {
                     session.ask(request);
@@ -206,6 +253,7 @@ impl FetchSessionCache {
                         cached.told = told(answer);
                     }
                 }
+                session.replace();
                 self.sessions.insert(id, session);
                 (id, answers)
             }
@@ -230,6 +278,43 @@ impl FetchSessionCache {
                 (id, answers)
             }
         }
+    }
+
+    /// Before a follower's incremental fetch in session `id` is read: its
+    /// partitions `changed` since its last fetch (None: any may have) are
+    /// woken, all of them if the follower's broker epoch changed; the
+    /// journal was read up to `journal_end`. Returns the session's
+    /// partitions, to read those not idle, and its clock.
+    pub(crate) fn wake(
+        &mut self,
+        id: u32,
+        changed: Option<&[TopicIdPartition]>,
+        journal_end: u64,
+        broker_epoch: u64,
+    ) -> Option<(&mut [CachedPartition], &SessionClock)> {
+        let session = self.sessions.get_mut(&id)?;
+        match changed {
+            Some(changed) if session.broker_epoch == Some(broker_epoch) => {
+                for tp in changed {
+                    if let Some(&i) = session.places.get(tp) {
+                        session.partitions[i as usize].idle = false;
+                    }
+                }
+            }
+            _ => {
+                for c in &mut session.partitions {
+                    c.idle = false;
+                }
+            }
+        }
+        session.journal_at = journal_end;
+        session.broker_epoch = Some(broker_epoch);
+        Some((&mut session.partitions, &session.clock))
+    }
+
+    /// The journal position session `id` was woken up to (see [`Self::wake`]).
+    pub(crate) fn journal_at(&self, id: u32) -> u64 {
+        self.sessions.get(&id).map_or(0, |s| s.journal_at)
     }
 
     /// A free session id, evicting the least recently used session when
@@ -321,6 +406,34 @@ impl FetchSessionHandler {
             partitions,
             // A full fetch opens a new session: nothing to forget.
             forgotten: if full { Vec::new() } else { forgotten },
+        }
+    }
+
+    /// Whether the next fetch is full (it opens a new session).
+    pub fn next_is_full(&self) -> bool {
+        self.next.epoch == FetchMetadata::INITIAL_EPOCH
+    }
+
+    /// The next incremental fetch when only `changed` (partitions in
+    /// partition order, as the fetcher asks for them now) may differ from
+    /// what the session holds, and the session holds every partition
+    /// wanted: what [`Self::build`] gives for them all, without the walk.
+    /// A changed partition the session does not hold is left out.
+    pub fn build_changed(&mut self, changed: &[FetchPartition]) -> BuiltFetch {
+        debug_assert!(!self.next_is_full());
+        let mut partitions = Vec::new();
+        for p in changed {
+            if let Ok(i) = self.session.binary_search_by(|h| h.tp.cmp(&p.tp)) {
+                if self.session[i] != *p {
+                    self.session[i] = *p;
+                    partitions.push(*p);
+                }
+            }
+        }
+        BuiltFetch {
+            metadata: self.next,
+            partitions,
+            forgotten: Vec::new(),
         }
     }
 

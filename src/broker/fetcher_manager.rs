@@ -17,6 +17,7 @@ use sim::MILLIS;
 
 use super::config::{BrokerConfig, Truncation};
 use super::fetch_session::FetchSessionHandler;
+use super::hosted::Hosted;
 use super::log_cleaner::LogCleaner;
 use super::log_manager::LogManager;
 use super::partition::{Partition, Role};
@@ -41,6 +42,13 @@ struct Fetcher {
     session: FetchSessionHandler,
     /// Room for the partitions its next fetch wants.
     wanted: Vec<FetchPartition>,
+    /// The position in the broker's journal of changed partitions (see
+    /// [`Hosted`]) when its last fetch was built, and whether that fetch
+    /// asked for every partition followed from its leader (none was
+    /// flushing, and the partitions followed were known). Then the next
+    /// fetch looks again only at the partitions changed since.
+    journal_at: u64,
+    built_whole: bool,
 }
 
 /// The broker's fetchers, by leader.
@@ -55,12 +63,14 @@ pub struct ReplicaFetcherManager {
     /// [`Self::roles_changed`].
     followed: BTreeMap<KafkaNodeId, Vec<TopicIdPartition>>,
     followed_stale: bool,
+    /// Room for what the partitions changed since a fetch ask now.
+    changed: Vec<FetchPartition>,
 }
 
 /// What a fetcher works on: the broker's partitions and logs, and its epoch.
 pub struct Replicas<'a> {
     /// The broker's partitions.
-    pub partitions: &'a mut TpMap<Partition>,
+    pub partitions: &'a mut Hosted,
     /// Its logs.
     pub logs: &'a mut LogManager,
     /// Its log cleaner (told of truncations).
@@ -79,6 +89,7 @@ impl ReplicaFetcherManager {
             network: NetworkClient::default(),
             followed: BTreeMap::new(),
             followed_stale: true,
+            changed: Vec::new(),
         }
     }
 
@@ -86,6 +97,9 @@ impl ReplicaFetcherManager {
     /// leader are looked up again before the next fetch.
     pub fn roles_changed(&mut self) {
         self.followed_stale = true;
+        for f in self.fetchers.values_mut() {
+            f.built_whole = false;
+        }
     }
 
     /// The partitions followed from `leader`, in partition order.
@@ -128,37 +142,80 @@ impl ReplicaFetcherManager {
             self.back_off(env, leader);
             return;
         };
+        let truncation = self.config.truncation;
+        let ask = |tp: &TopicIdPartition, p: &Partition| FetchPartition {
+            tp: *tp,
+            current_leader_epoch: p.leader_epoch,
+            fetch_offset: p.log.log_end_offset(),
+            last_fetched_epoch: match truncation {
+                Truncation::LeaderEpoch => p.log.latest_epoch(),
+                Truncation::HighWatermark => None,
+            },
+        };
+        let journal_end = replicas.partitions.journal_end();
+        let flushing = replicas.logs.any_flushing();
+        let f = self.fetchers.entry(leader).or_default();
+        let journal_at = f.journal_at;
+        // Only the partitions changed since the last fetch can ask
+        // differently, when that fetch asked for every partition followed
+        // and this one does too.
+        let changed =
+            (f.built_whole && !flushing && !self.followed_stale && !f.session.next_is_full())
+                .then(|| replicas.partitions.changed_since(journal_at))
+                .flatten();
+        if let Some(changed) = changed {
+            let partitions = &*replicas.partitions;
+            let asks = &mut self.changed;
+            asks.clear();
+            asks.extend(changed.iter().filter_map(|tp| {
+                partitions
+                    .get(tp)
+                    .filter(|p| p.follows(leader))
+                    .map(|p| ask(tp, p))
+            }));
+            asks.sort_unstable_by_key(|a| a.tp);
+            asks.dedup_by_key(|a| a.tp);
+            let f = self.fetchers.entry(leader).or_default();
+            f.retry_pending = false;
+            f.in_flight = true;
+            f.journal_at = journal_end;
+            let built = f.session.build_changed(&self.changed);
+            self.send_built(env, leader, broker_epoch, built);
+            return;
+        }
         let mut partitions = std::mem::take(&mut self.fetchers.entry(leader).or_default().wanted);
         partitions.clear();
         // In partition order, as the session handler wants them.
-        let truncation = self.config.truncation;
         for tp in self.followed(leader, replicas.partitions) {
-            let p = &replicas.partitions[tp];
-            if replicas.logs.is_flushing(tp) {
+            if flushing && replicas.logs.is_flushing(tp) {
                 continue;
             }
-            let last_fetched_epoch = match truncation {
-                Truncation::LeaderEpoch => p.log.latest_epoch(),
-                Truncation::HighWatermark => None,
-            };
-            let fetch_offset = p.log.log_end_offset();
-            partitions.push(FetchPartition {
-                tp: *tp,
-                current_leader_epoch: p.leader_epoch,
-                fetch_offset,
-                last_fetched_epoch,
-            });
+            partitions.push(ask(tp, &replicas.partitions[tp]));
         }
         let f = self.fetchers.entry(leader).or_default();
         f.retry_pending = false;
+        f.journal_at = journal_end;
+        f.built_whole = false;
         if partitions.is_empty() {
             f.in_flight = false;
             f.wanted = partitions;
             return;
         }
+        f.built_whole = !flushing;
         f.in_flight = true;
         let built = f.session.build(&mut partitions);
         f.wanted = partitions;
+        self.send_built(env, leader, broker_epoch, built);
+    }
+
+    /// Sends the fetch `built` to `leader`.
+    fn send_built(
+        &mut self,
+        env: &mut Env<'_>,
+        leader: KafkaNodeId,
+        broker_epoch: u64,
+        built: super::fetch_session::BuiltFetch,
+    ) {
         let request = KafkaRequest::Fetch {
             replica: Some((self.me, broker_epoch)),
             max_wait_ms: self.config.replica_fetch_wait_max_ms,

@@ -317,6 +317,11 @@ impl LogManager {
             .any(|g| &g.tp == tp && g.upto >= offset)
     }
 
+    /// Whether any flush is in flight.
+    pub fn any_flushing(&self) -> bool {
+        !self.flushes.is_empty()
+    }
+
     /// Whether any flush of `tp` is in flight.
     pub fn is_flushing(&self, tp: &TopicIdPartition) -> bool {
         self.flushes.values().any(|g| &g.tp == tp)

@@ -15,6 +15,7 @@ mod controller_channel;
 mod fetch_session;
 mod fetcher_manager;
 mod group_service;
+mod hosted;
 mod lifecycle;
 mod log_cleaner;
 mod log_manager;

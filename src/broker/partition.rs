@@ -5,6 +5,7 @@
 //! as follower it only takes what its leader sends.
 
 use std::ops::Index;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 use crate::log::{AppendError, RecordBatch, UnifiedLog};
@@ -15,29 +16,88 @@ use crate::protocol::TopicIdPartition;
 use super::producer_state::ProducerStateManager;
 
 /// A follower as its leader sees it (Kafka's `Replica` state).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default)]
 pub struct FollowerState {
     /// Its log end offset: the offset of its last fetch.
     pub log_end_offset: u64,
-    /// When it was last caught up with the leader.
-    pub last_caught_up_ms: u64,
-    /// When it last fetched, and the leader's log end offset then.
-    pub last_fetch_ms: u64,
+    /// When it was last caught up with the leader (see [`Self::last_caught_up_ms`]).
+    last_caught_up_ms: u64,
+    /// When it last fetched (see [`Self::last_fetch_ms`]), and the
+    /// leader's log end offset then.
+    last_fetch_ms: u64,
     last_fetch_leader_leo: u64,
     /// Its broker epoch, from its fetches (KIP-903).
     pub broker_epoch: u64,
+    /// Set while the partition idles in the follower's fetch session (see
+    /// [`crate::broker::fetch_session`]): every fetch of that session
+    /// since found it caught up, with nothing else to record, so its last
+    /// fetch and last catch-up are the session's last fetch, which this
+    /// clock holds, without the session visiting the partition.
+    clock: Option<SessionClock>,
 }
 
-/// Whether broker `id`, whose fetches carried broker epoch `epoch`, may
+/// A fetch session's clock: the time (ms) of its last fetch, shared with
+/// the follower states of the partitions idling in it.
+pub type SessionClock = std::sync::Arc<std::sync::atomic::AtomicU64>;
+
+/// Two states are equal when they say the same (whichever clock they read).
+impl PartialEq for FollowerState {
+    fn eq(&self, other: &Self) -> bool {
+        self.log_end_offset == other.log_end_offset
+            && self.last_caught_up_ms() == other.last_caught_up_ms()
+            && self.last_fetch_ms() == other.last_fetch_ms()
+            && self.last_fetch_leader_leo == other.last_fetch_leader_leo
+            && self.broker_epoch == other.broker_epoch
+    }
+}
+
+impl Eq for FollowerState {}
+
+/// Whether broker `id`, whose fetches carried/// Whether broker `id`, whose fetches carried broker epoch `epoch`, may
 /// join an ISR (Kafka's `Partition.isReplicaIsrEligible`: registered,
 /// unfenced, and the fetches' broker epoch is its registration's).
 pub type Eligible<'a> = &'a dyn Fn(u32, u64) -> bool;
 
 impl FollowerState {
+    /// A follower taken as caught up at `now_ms` (a new leader's ISR members).
+    pub fn caught_up_at(now_ms: u64) -> Self {
+        Self {
+            last_caught_up_ms: now_ms,
+            ..Self::default()
+        }
+    }
+
+    /// When it was last caught up with the leader.
+    pub fn last_caught_up_ms(&self) -> u64 {
+        match &self.clock {
+            Some(c) => self.last_caught_up_ms.max(c.load(Relaxed)),
+            None => self.last_caught_up_ms,
+        }
+    }
+
+    /// When it last fetched.
+    pub fn last_fetch_ms(&self) -> u64 {
+        match &self.clock {
+            Some(c) => self.last_fetch_ms.max(c.load(Relaxed)),
+            None => self.last_fetch_ms,
+        }
+    }
+
     /// Whether it caught up with the leader within `lag_ms` of `now_ms`
     /// (Kafka's `ReplicaState.isCaughtUp`; never, before its first catch-up).
     pub fn is_caught_up(&self, now_ms: u64, lag_ms: u64) -> bool {
-        self.last_caught_up_ms > 0 && now_ms.saturating_sub(self.last_caught_up_ms) <= lag_ms
+        let last = self.last_caught_up_ms();
+        last > 0 && now_ms.saturating_sub(last) <= lag_ms
+    }
+
+    /// Takes the times from the session clock, if it reads one, and stops
+    /// reading it.
+    fn settle(&mut self) {
+        if let Some(c) = self.clock.take() {
+            let t = c.load(Relaxed);
+            self.last_caught_up_ms = self.last_caught_up_ms.max(t);
+            self.last_fetch_ms = self.last_fetch_ms.max(t);
+        }
     }
 }
 
@@ -172,6 +232,9 @@ pub struct Partition {
     /// KAFKA-15021 (3.6): the high watermark waits for a caught-up replica
     /// about to join the ISR.
     pub hw_waits_for_joining_replicas: bool,
+    /// One past its last entry's position in the broker's journal of
+    /// changed partitions (0: none; see [`crate::broker::hosted::Hosted`]).
+    pub(crate) journal_mark: u64,
 }
 
 impl Partition {
@@ -195,6 +258,7 @@ impl Partition {
             min_insync,
             hw_held_below_min_isr: true,
             hw_waits_for_joining_replicas: true,
+            journal_mark: 0,
         }
     }
 
@@ -333,6 +397,7 @@ impl Partition {
             return false;
         };
         let (f, added) = leader.followers.get_or_default(follower);
+        f.settle();
         let moved = added || f.log_end_offset != fetch_offset;
         if fetch_offset >= leader_leo {
             f.last_caught_up_ms = f.last_caught_up_ms.max(now_ms);
@@ -344,6 +409,19 @@ impl Partition {
         f.last_fetch_ms = now_ms;
         f.broker_epoch = broker_epoch;
         moved
+    }
+
+    /// `follower`'s fetches of this partition idle in the fetch session
+    /// with `clock` from now on: its last fetch and last catch-up are that
+    /// session's last fetch until it fetches this partition again (see
+    /// [`FollowerState`]).
+    pub fn idle_in(&mut self, follower: u32, clock: &SessionClock) {
+        if let Some(f) = self
+            .leader_state_mut()
+            .and_then(|l| l.followers.get_mut(&follower))
+        {
+            f.clock = Some(std::sync::Arc::clone(clock));
+        }
     }
 
     /// The high watermark the ISR allows now (Kafka's
@@ -474,7 +552,10 @@ impl Partition {
             .copied()
             .filter(|&r| r != self.me)
             .filter(|r| {
-                let caught_up = leader.followers.get(r).map_or(0, |f| f.last_caught_up_ms);
+                let caught_up = leader
+                    .followers
+                    .get(r)
+                    .map_or(0, FollowerState::last_caught_up_ms);
                 now_ms.saturating_sub(caught_up) > lag_ms
             })
             .collect()
@@ -518,6 +599,7 @@ mod tests {
             min_insync,
             hw_held_below_min_isr: true,
             hw_waits_for_joining_replicas: true,
+            journal_mark: 0,
         }
     }
 

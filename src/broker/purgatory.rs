@@ -3,8 +3,6 @@
 //! yet wait here, watched by their partitions, until the ReplicaManager
 //! completes them or their timeout passes. One timer covers every deadline.
 
-use std::collections::BTreeMap;
-
 use sim::Nanos;
 
 use super::fetch_session::FetchContext;
@@ -122,11 +120,76 @@ impl DelayedFetch {
     }
 }
 
+/// Waiting operations by id, ascending: ids only grow, so an operation
+/// parked goes at the end, and one completed is found by binary search
+/// among the few waiting (a map's node allocation and rebalancing cost
+/// more on every produce).
+struct ById<T>(Vec<(u64, T)>);
+
+impl<T> Default for ById<T> {
+    fn default() -> Self {
+        Self(Vec::new())
+    }
+}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for ById<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(self.0.iter().map(|(id, op)| (id, op)))
+            .finish()
+    }
+}
+
+impl<T> ById<T> {
+    /// Parks `op` under `id`, above every id parked before.
+    fn push(&mut self, id: u64, op: T) {
+        debug_assert!(self.0.last().is_none_or(|&(last, _)| last < id));
+        self.0.push((id, op));
+    }
+
+    fn position(&self, id: u64) -> Option<usize> {
+        self.0.binary_search_by_key(&id, |&(i, _)| i).ok()
+    }
+
+    fn get(&self, id: u64) -> Option<&T> {
+        self.position(id).map(|i| &self.0[i].1)
+    }
+
+    fn get_mut(&mut self, id: u64) -> Option<&mut T> {
+        self.position(id).map(|i| &mut self.0[i].1)
+    }
+
+    fn remove(&mut self, id: u64) -> Option<T> {
+        self.position(id).map(|i| self.0.remove(i).1)
+    }
+
+    /// In id order.
+    fn iter(&self) -> impl Iterator<Item = (u64, &T)> + '_ {
+        self.0.iter().map(|(id, op)| (*id, op))
+    }
+
+    fn values(&self) -> impl Iterator<Item = &T> + '_ {
+        self.0.iter().map(|(_, op)| op)
+    }
+
+    fn values_mut(&mut self) -> impl Iterator<Item = &mut T> + '_ {
+        self.0.iter_mut().map(|(_, op)| op)
+    }
+
+    /// Removes those `expired` says, in id order.
+    fn take_if(&mut self, mut expired: impl FnMut(&T) -> bool) -> Vec<T> {
+        self.0
+            .extract_if(.., |(_, op)| expired(op))
+            .map(|(_, op)| op)
+            .collect()
+    }
+}
+
 /// The broker's waiting produces and fetches.
 #[derive(Debug, Default)]
 pub struct DelayedOperationPurgatory {
-    produces: BTreeMap<u64, DelayedProduce>,
-    fetches: BTreeMap<u64, DelayedFetch>,
+    produces: ById<DelayedProduce>,
+    fetches: ById<DelayedFetch>,
     next_id: u64,
     timer: Deadline,
 }
@@ -141,7 +204,7 @@ impl DelayedOperationPurgatory {
     pub fn add_produce(&mut self, env: &mut Env<'_>, op: DelayedProduce) -> u64 {
         self.timer.arm(env, op.deadline, BrokerTimer::Purgatory);
         let id = self.id();
-        self.produces.insert(id, op);
+        self.produces.push(id, op);
         id
     }
 
@@ -149,7 +212,7 @@ impl DelayedOperationPurgatory {
     pub fn add_fetch(&mut self, env: &mut Env<'_>, op: DelayedFetch) -> u64 {
         self.timer.arm(env, op.deadline, BrokerTimer::Purgatory);
         let id = self.id();
-        self.fetches.insert(id, op);
+        self.fetches.push(id, op);
         id
     }
 
@@ -158,7 +221,7 @@ impl DelayedOperationPurgatory {
         self.produces
             .iter()
             .filter(|(_, d)| tp.is_none_or(|tp| d.watches(tp)))
-            .map(|(&id, _)| id)
+            .map(|(id, _)| id)
             .collect()
     }
 
@@ -167,28 +230,28 @@ impl DelayedOperationPurgatory {
         self.fetches
             .iter()
             .filter(|(_, f)| f.watches(tp))
-            .map(|(&id, _)| id)
+            .map(|(id, _)| id)
             .collect()
     }
 
     /// A waiting produce, to complete it.
     pub fn produce_mut(&mut self, id: u64) -> Option<&mut DelayedProduce> {
-        self.produces.get_mut(&id)
+        self.produces.get_mut(id)
     }
 
     /// Removes a produce (to answer it).
     pub fn take_produce(&mut self, id: u64) -> Option<DelayedProduce> {
-        self.produces.remove(&id)
+        self.produces.remove(id)
     }
 
     /// A waiting fetch.
     pub fn fetch(&self, id: u64) -> Option<&DelayedFetch> {
-        self.fetches.get(&id)
+        self.fetches.get(id)
     }
 
     /// Removes a fetch (to answer it).
     pub fn take_fetch(&mut self, id: u64) -> Option<DelayedFetch> {
-        self.fetches.remove(&id)
+        self.fetches.remove(id)
     }
 
     /// Every waiting produce, each partition failed with `error` where still
@@ -211,33 +274,15 @@ impl DelayedOperationPurgatory {
             return (Vec::new(), Vec::new());
         }
         let now = env.now();
-        let produces: Vec<u64> = self
-            .produces
-            .iter()
-            .filter(|(_, d)| d.deadline <= now)
-            .map(|(&id, _)| id)
-            .collect();
-        let fetches: Vec<u64> = self
-            .fetches
-            .iter()
-            .filter(|(_, f)| f.deadline <= now)
-            .map(|(&id, _)| id)
-            .collect();
-        let mut expired_produces = Vec::new();
-        for id in produces {
-            if let Some(mut d) = self.produces.remove(&id) {
-                for part in &mut d.parts {
-                    if part.outcome == PartitionOutcome::Pending {
-                        part.outcome = PartitionOutcome::Done(Some(Errors::RequestTimedOut));
-                    }
+        let mut expired_produces = self.produces.take_if(|d| d.deadline <= now);
+        for d in &mut expired_produces {
+            for part in &mut d.parts {
+                if part.outcome == PartitionOutcome::Pending {
+                    part.outcome = PartitionOutcome::Done(Some(Errors::RequestTimedOut));
                 }
-                expired_produces.push(d);
             }
         }
-        let expired_fetches = fetches
-            .into_iter()
-            .filter_map(|id| self.fetches.remove(&id))
-            .collect();
+        let expired_fetches = self.fetches.take_if(|f| f.deadline <= now);
         let next = self
             .produces
             .values()

@@ -28,6 +28,7 @@ use super::alter_partition::AlterPartitionManager;
 use super::config::{BrokerConfig, Truncation};
 use super::fetch_session::FetchSessionCache;
 use super::fetcher_manager::{ReplicaFetcherManager, Replicas};
+use super::hosted::Hosted;
 use super::log_cleaner::LogCleaner;
 use super::log_manager::LogManager;
 use super::partition::{FollowerState, LeaderState, Partition, PendingIsr, Role};
@@ -105,7 +106,7 @@ pub struct ReplicaManager {
     offsets_topic: Option<TopicId>,
     /// `__transaction_state` in the run's topic table.
     txn_topic: Option<TopicId>,
-    partitions: TpMap<Partition>,
+    partitions: Hosted,
     logs: LogManager,
     cleaner: LogCleaner,
     purgatory: DelayedOperationPurgatory,
@@ -565,11 +566,7 @@ impl ReplicaManager {
         let followers = isr
             .iter()
             .filter(|&&r| r != self.me)
-            .map(|&r| {
-                let mut f = FollowerState::default();
-                f.last_caught_up_ms = now_ms;
-                (r, f)
-            })
+            .map(|&r| (r, FollowerState::caught_up_at(now_ms)))
             .collect();
         p.role = Role::Leader(Box::new(LeaderState {
             isr,

@@ -493,8 +493,104 @@ fn a_delayed_fetch_records_the_followers_state_when_it_arrives_not_when_it_compl
     assert!(answered, "the new record completes the waiting fetch");
     let p = &rm.partitions()[&tp()];
     let follower = &p.leader_state().expect("leads").followers[&2];
-    assert_eq!(follower.last_fetch_ms, 100, "as it arrived, not at 300 ms");
+    assert_eq!(
+        follower.last_fetch_ms(),
+        100,
+        "as it arrived, not at 300 ms"
+    );
     assert_eq!(follower.log_end_offset, 2);
+}
+
+/// Follower 2's fetch in session `session`, naming `partitions`: the
+/// session id and the partitions of the answer.
+fn session_fetch(
+    rm: &mut ReplicaManager,
+    t: &mut TestEnv,
+    session: FetchMetadata,
+    partitions: Vec<FetchPartition>,
+) -> (u32, Vec<FetchedPartition>) {
+    let to = ReplyTo {
+        to: Address::Node(2),
+        correlation_id: 1,
+    };
+    let params = FetchParams {
+        replica: Some((2, 52)),
+        max_wait_ms: 0,
+        isolation_level: IsolationLevel::ReadUncommitted,
+    };
+    rm.handle_fetch(&mut t.env(), to, params, session, partitions, Vec::new());
+    let answer = t
+        .sent()
+        .into_iter()
+        .rev()
+        .find_map(|(to, msg)| match (to, msg) {
+            (
+                Address::Node(2),
+                Message::Kafka(KafkaMsg::Response {
+                    response:
+                        KafkaResponse::Fetch {
+                            session_id,
+                            partitions,
+                            ..
+                        },
+                    ..
+                }),
+            ) => Some((*session_id, partitions.clone())),
+            _ => None,
+        });
+    t.take();
+    answer.expect("answered")
+}
+
+#[test]
+fn an_idle_session_partition_records_each_fetch_time_as_a_full_read_would() {
+    let (mut rm, mut t) = broker(BrokerConfig::default(), &image(1, 1, &[1, 2], &[]));
+    produce(&mut rm, &mut t, 1, 1, 2);
+    t.take();
+    let full = FetchMetadata {
+        session_id: FetchMetadata::INVALID_SESSION_ID,
+        epoch: FetchMetadata::INITIAL_EPOCH,
+    };
+    let (id, _) = session_fetch(&mut rm, &mut t, full, vec![fetch_partition(2)]);
+    assert_ne!(id, FetchMetadata::INVALID_SESSION_ID);
+    let at = |epoch| FetchMetadata {
+        session_id: id,
+        epoch,
+    };
+    let follower = |rm: &ReplicaManager| {
+        let p = &rm.partitions()[&tp()];
+        let f = &p.leader_state().expect("leads").followers[&2];
+        (f.last_fetch_ms(), f.last_caught_up_ms())
+    };
+    // The full fetch moved the high watermark after its answer: the next
+    // one tells it.
+    t.now = 50 * MILLIS;
+    let (_, answers) = session_fetch(&mut rm, &mut t, at(1), Vec::new());
+    assert_eq!(answers.len(), 1);
+    assert_eq!(answers[0].high_watermark, 2);
+    // Caught up: each incremental fetch answers nothing; from the second
+    // on the partition idles, and the follower's times still move.
+    for (epoch, ms) in [(2, 100), (3, 200), (4, 300)] {
+        t.now = ms * MILLIS;
+        let (_, answers) = session_fetch(&mut rm, &mut t, at(epoch), Vec::new());
+        assert!(answers.is_empty(), "{answers:?}");
+        assert_eq!(follower(&rm), (ms, ms));
+    }
+    // A new record wakes it: read in full, answered, and the follower,
+    // behind now, was last caught up at its previous fetch.
+    t.now = 350 * MILLIS;
+    produce(&mut rm, &mut t, 2, 1, 1);
+    t.take();
+    t.now = 400 * MILLIS;
+    let (_, answers) = session_fetch(&mut rm, &mut t, at(5), Vec::new());
+    assert_eq!(answers.len(), 1);
+    assert_eq!(answers[0].batches.len(), 1);
+    assert_eq!(follower(&rm), (400, 300));
+    // Fetching on from the new end: caught up again.
+    t.now = 500 * MILLIS;
+    let (_, answers) = session_fetch(&mut rm, &mut t, at(6), vec![fetch_partition(3)]);
+    assert!(answers.iter().all(|a| a.batches.is_empty()), "{answers:?}");
+    assert_eq!(follower(&rm), (500, 500));
 }
 
 #[test]

@@ -58,16 +58,29 @@ impl<T: Copy + PartialEq> Chunked<T> {
 
     /// The element at `i`, growing the vector (with `fill`) to hold it (a
     /// forgotten chunk written again comes back, filled).
+    #[inline]
     pub fn slot(&mut self, i: usize) -> &mut T {
-        while self.chunks.len() <= i / CHUNK {
-            self.chunks.push(vec![self.fill; CHUNK].into_boxed_slice());
+        let c = i / CHUNK;
+        if self.chunks.get(c).is_none_or(|chunk| chunk.is_empty()) {
+            self.make_chunk(c);
         }
         self.len = self.len.max(i + 1);
-        let chunk = &mut self.chunks[i / CHUNK];
+        &mut self.chunks[c][i % CHUNK]
+    }
+
+    /// Makes chunk `c` (and those before it that were never made), once
+    /// per 65,536 slots: kept out of [`Chunked::slot`], which the checkers
+    /// call for every record.
+    #[cold]
+    #[inline(never)]
+    fn make_chunk(&mut self, c: usize) {
+        while self.chunks.len() <= c {
+            self.chunks.push(vec![self.fill; CHUNK].into_boxed_slice());
+        }
+        let chunk = &mut self.chunks[c];
         if chunk.is_empty() {
             *chunk = vec![self.fill; CHUNK].into_boxed_slice();
         }
-        &mut chunk[i % CHUNK]
     }
 
     /// The elements `from..to` (clamped to the length), in order.

@@ -118,9 +118,16 @@ impl FinalLog {
     /// for it alone (unless a lookup kept them already) and drops them when
     /// done: the ids of every final log at once would be the largest
     /// memory a run holds, 8 bytes for every record the logs keep.
+    ///
+    /// A short log's ids are kept at the first walk all the same (at most
+    /// [`KEEP_IDS_UP_TO`] offsets, 2 MiB): every checker walks them, and
+    /// decoding them once instead of once per checker is worth that.
     pub fn ids(&self) -> Cow<'_, [u64]> {
         match self.ids.get() {
             Some(kept) => Cow::Borrowed(kept),
+            None if self.high_watermark.saturating_sub(self.log_start_offset) <= KEEP_IDS_UP_TO => {
+                Cow::Borrowed(self.kept_ids())
+            }
             None => Cow::Owned(self.decode_ids()),
         }
     }
@@ -164,6 +171,10 @@ impl FinalLog {
         (0..ids.len()).map(move |i| (start + i as u64, ids[i]))
     }
 }
+
+/// The most offsets a final log may span for [`FinalLog::ids`] to keep
+/// its ids once decoded (8 bytes each).
+const KEEP_IDS_UP_TO: u64 = 1 << 18;
 
 /// A final log's record ids by offset, from `start`.
 #[derive(Clone, Copy, Debug)]

@@ -80,13 +80,6 @@ impl PendingRecord<'_> {
             builder.append_with_headers(self.key, value, headers, self.timestamp_ms)
         })
     }
-
-    /// Bytes it would add to `builder` (Kafka's `DefaultRecord.sizeInBytes`).
-    fn size_in(&self, builder: &BatchBuilder) -> usize {
-        self.as_written(|value, headers| {
-            builder.record_size_with(self.key, value, headers, self.timestamp_ms)
-        })
-    }
 }
 
 /// A batch of records of one partition (Kafka's `ProducerBatch`).
@@ -752,11 +745,17 @@ fn try_append<'a>(
     if batch.is_full() {
         return Err(record);
     }
-    let size = record.size_in(&batch.builder);
-    if !batch.ids.is_empty() && batch.size_bytes + size > batch.write_limit {
+    let first = batch.ids.is_empty();
+    let (size_bytes, write_limit) = (batch.size_bytes, batch.write_limit);
+    let fits = |size: usize| first || size_bytes + size <= write_limit;
+    let appended = record.as_written(|value, headers| {
+        batch
+            .builder
+            .append_if(record.key, value, headers, record.timestamp_ms, fits)
+    });
+    if appended.is_none() {
         return Err(record);
     }
-    record.append_to(&mut batch.builder);
     batch.ids.push(record.id);
     let before = batch.size_bytes;
     batch.size_bytes = batch.estimated_size();

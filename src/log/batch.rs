@@ -254,6 +254,30 @@ impl BatchBuilder {
         self.append_at(delta, key, value, headers, record.timestamp_ms)
     }
 
+    /// [`BatchBuilder::append_with_headers`] if `fits` accepts the bytes
+    /// the record would take ([`BatchBuilder::record_size_with`], worked
+    /// out once for both); returns them, or None with nothing appended.
+    pub fn append_if(
+        &mut self,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: &[(&str, Option<&[u8]>)],
+        timestamp_ms: u64,
+        fits: impl FnOnce(usize) -> bool,
+    ) -> Option<usize> {
+        let mut bytes = Vec::new();
+        super::headers::encode(headers, &mut bytes);
+        let headers = Headers::from_parts(headers.len() as u32, &bytes);
+        let base = self.base_timestamp.unwrap_or(timestamp_ms);
+        let delta = timestamp_ms.wrapping_sub(base) as i64;
+        let body = record_body_len(key, value, delta, self.count as i32, headers);
+        if !fits(varint_len(body as i32) + body) {
+            return None;
+        }
+        let offset_delta = self.count;
+        Some(self.append_body(offset_delta, key, value, headers, timestamp_ms, body))
+    }
+
     /// Appends a record at `offset_delta` (at or past every earlier one's:
     /// the cleaner keeps each record's offset); returns the bytes it took.
     fn append_at(
@@ -264,10 +288,25 @@ impl BatchBuilder {
         headers: Headers<'_>,
         timestamp_ms: u64,
     ) -> usize {
+        let base = self.base_timestamp.unwrap_or(timestamp_ms);
+        let delta = timestamp_ms.wrapping_sub(base) as i64;
+        let body = record_body_len(key, value, delta, offset_delta as i32, headers);
+        self.append_body(offset_delta, key, value, headers, timestamp_ms, body)
+    }
+
+    /// [`BatchBuilder::append_at`] given the record's `body` length.
+    fn append_body(
+        &mut self,
+        offset_delta: u32,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: Headers<'_>,
+        timestamp_ms: u64,
+        body: usize,
+    ) -> usize {
         let base = *self.base_timestamp.get_or_insert(timestamp_ms);
         let delta = timestamp_ms.wrapping_sub(base) as i64;
         let start = self.records.len();
-        let body = record_body_len(key, value, delta, offset_delta as i32, headers);
         put_varint(&mut self.records, body as i32);
         self.records.push(0); // record attributes
         put_varlong(&mut self.records, delta);
@@ -341,7 +380,7 @@ impl BatchBuilder {
             base_timestamp: self.base_timestamp.unwrap_or(0),
             max_timestamp: self.max_timestamp,
             crc: 0,
-            records: Blob::new(self.records.clone()),
+            records: Blob::from_slice(&self.records),
             wire: None,
             header_blob: OnceLock::new(),
         };
@@ -976,7 +1015,7 @@ fn decode_checked(batch: &[u8], base_offset: i64, crc: u32) -> Option<RecordBatc
         CompressionType::None => (None, None),
         codec => (
             Some(decompress(codec, section)?),
-            Some(Blob::raw(section.to_vec())),
+            Some(Blob::copy_of(section)),
         ),
     };
     let records = decompressed.as_deref().unwrap_or(section);
@@ -1028,7 +1067,7 @@ fn decode_checked(batch: &[u8], base_offset: i64, crc: u32) -> Option<RecordBatc
         base_timestamp: base_ts,
         max_timestamp: max_ts,
         crc,
-        records: Blob::new(records.to_vec()),
+        records: Blob::from_slice(records),
         wire,
         header_blob: OnceLock::new(),
     })
@@ -1037,6 +1076,12 @@ fn decode_checked(batch: &[u8], base_offset: i64, crc: u32) -> Option<RecordBatc
 /// An unsigned LEB128 varint at `*pos` of bytes known to hold one.
 #[inline]
 fn checked_unsigned(bytes: &[u8], pos: &mut usize) -> u64 {
+    // Most are one byte (lengths and deltas below 64).
+    let first = bytes[*pos];
+    if first < 0x80 {
+        *pos += 1;
+        return u64::from(first);
+    }
     let mut value = 0u64;
     let mut shift = 0;
     loop {

@@ -4,7 +4,7 @@
 //! gives them up when `request.timeout.ms` (or the caller's timeout) passes
 //! or the connection breaks. One [`Deadline`] timer covers every request.
 
-use std::collections::BTreeMap;
+use std::fmt;
 
 use sim::Nanos;
 
@@ -52,18 +52,43 @@ pub struct InFlight<P> {
 }
 
 /// The requests a process has in flight; `P` says what each is for.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct NetworkClient<P> {
     next_correlation_id: u64,
-    in_flight: BTreeMap<u64, InFlight<P>>,
+    /// By correlation id, ascending: ids only grow, so a request sent
+    /// goes at the end, and an answer finds its request by binary search
+    /// among the few in flight (a map's node allocation and rebalancing
+    /// cost more).
+    in_flight: Vec<(u64, InFlight<P>)>,
     timeout: Deadline,
+}
+
+impl<P: fmt::Debug> fmt::Debug for NetworkClient<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NetworkClient")
+            .field("next_correlation_id", &self.next_correlation_id)
+            .field("in_flight", &DebugMap(&self.in_flight))
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+/// The requests in flight shown as the map they were kept in before.
+struct DebugMap<'a, P>(&'a [(u64, InFlight<P>)]);
+
+impl<P: fmt::Debug> fmt::Debug for DebugMap<'_, P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.0.iter().map(|(c, r)| (c, r)))
+            .finish()
+    }
 }
 
 impl<P> Default for NetworkClient<P> {
     fn default() -> Self {
         Self {
             next_correlation_id: 0,
-            in_flight: BTreeMap::new(),
+            in_flight: Vec::new(),
             timeout: Deadline::default(),
         }
     }
@@ -84,7 +109,7 @@ impl<P> NetworkClient<P> {
         let correlation_id = self.next_correlation_id;
         let deadline = env.now().saturating_add(timeout_ns);
         env.send(to, request.into_message(correlation_id));
-        self.in_flight.insert(
+        self.in_flight.push((
             correlation_id,
             InFlight {
                 to,
@@ -92,7 +117,7 @@ impl<P> NetworkClient<P> {
                 deadline,
                 purpose,
             },
-        );
+        ));
         self.timeout.arm(env, deadline, Timer::RequestTimeout);
         correlation_id
     }
@@ -100,7 +125,15 @@ impl<P> NetworkClient<P> {
     /// The answer to `correlation_id` came: what the request was for, or
     /// None when it was already given up (a late answer is dropped).
     pub fn complete(&mut self, correlation_id: u64) -> Option<InFlight<P>> {
-        self.in_flight.remove(&correlation_id)
+        let i = self.position(correlation_id)?;
+        Some(self.in_flight.remove(i).1)
+    }
+
+    /// Where request `correlation_id` is in `in_flight`, if still there.
+    fn position(&self, correlation_id: u64) -> Option<usize> {
+        self.in_flight
+            .binary_search_by_key(&correlation_id, |&(c, _)| c)
+            .ok()
     }
 
     /// The request timer fired: every request past its deadline is given up
@@ -110,17 +143,11 @@ impl<P> NetworkClient<P> {
             return Vec::new();
         }
         let now = env.now();
-        let expired: Vec<u64> = self
+        let gone = self
             .in_flight
-            .iter()
-            .filter(|(_, f)| f.deadline <= now)
-            .map(|(&c, _)| c)
+            .extract_if(.., |(_, f)| f.deadline <= now)
             .collect();
-        let gone = expired
-            .into_iter()
-            .filter_map(|c| self.in_flight.remove(&c).map(|f| (c, f)))
-            .collect();
-        if let Some(next) = self.in_flight.values().map(|f| f.deadline).min() {
+        if let Some(next) = self.in_flight.iter().map(|(_, f)| f.deadline).min() {
             self.timeout.arm(env, next, Timer::RequestTimeout);
         }
         gone
@@ -129,20 +156,14 @@ impl<P> NetworkClient<P> {
     /// The connection to `peer` broke: its requests are given up (their
     /// outcome is unknown), in correlation order.
     pub fn disconnected(&mut self, peer: Address) -> Vec<(u64, InFlight<P>)> {
-        let lost: Vec<u64> = self
-            .in_flight
-            .iter()
-            .filter(|(_, f)| f.to == peer)
-            .map(|(&c, _)| c)
-            .collect();
-        lost.into_iter()
-            .filter_map(|c| self.in_flight.remove(&c).map(|f| (c, f)))
+        self.in_flight
+            .extract_if(.., |(_, f)| f.to == peer)
             .collect()
     }
 
     /// Gives up the requests whose purpose matches (their answers will be dropped).
     pub fn abandon(&mut self, mut matches: impl FnMut(&P) -> bool) {
-        self.in_flight.retain(|_, f| !matches(&f.purpose));
+        self.in_flight.retain(|(_, f)| !matches(&f.purpose));
     }
 
     /// The last correlation id it handed out.
@@ -159,22 +180,22 @@ impl<P> NetworkClient<P> {
 
     /// Whether the request `correlation_id` is waiting for its answer.
     pub fn awaits(&self, correlation_id: u64) -> bool {
-        self.in_flight.contains_key(&correlation_id)
+        self.position(correlation_id).is_some()
     }
 
     /// Requests in flight, by correlation id.
     pub fn in_flight(&self) -> impl Iterator<Item = (u64, &InFlight<P>)> + '_ {
-        self.in_flight.iter().map(|(&c, f)| (c, f))
+        self.in_flight.iter().map(|(c, f)| (*c, f))
     }
 
     /// Requests in flight to `to`.
     pub fn in_flight_to(&self, to: Address) -> usize {
-        self.in_flight.values().filter(|f| f.to == to).count()
+        self.in_flight.iter().filter(|(_, f)| f.to == to).count()
     }
 
     /// The request in flight with this correlation id.
     pub fn get(&self, correlation_id: u64) -> Option<&InFlight<P>> {
-        self.in_flight.get(&correlation_id)
+        self.position(correlation_id).map(|i| &self.in_flight[i].1)
     }
 }
 

@@ -8,18 +8,21 @@
 //! (no records, no error, a high watermark and log start offset already
 //! told) is not built.
 
+use std::sync::atomic::Ordering::Relaxed;
+
 use sim::MILLIS;
 
 use super::{reply, ReplicaManager};
 use crate::broker::config::{BrokerConfig, Truncation};
-use crate::broker::fetch_session::FetchContext;
-use crate::broker::partition::Partition;
+use crate::broker::fetch_session::{CachedPartition, FetchContext};
+use crate::broker::hosted::Hosted;
+use crate::broker::partition::{Partition, SessionClock};
 use crate::broker::purgatory::{DelayedFetch, FetchParams, ReplyTo};
 use crate::errors::Errors;
 use crate::node::Env;
 use crate::protocol::{
     AbortedTransaction, FetchMetadata, FetchPartition, FetchedPartition, IsolationLevel,
-    KafkaResponse, TopicIdPartition, TpMap,
+    KafkaResponse, TopicIdPartition,
 };
 
 /// A partition a follower fetched cleanly (no error, no diverging epoch)
@@ -66,10 +69,26 @@ impl ReplicaManager {
                 reply(env, reply_to, response);
                 return;
             }
-            FetchContext::Incremental { id } => {
-                let reads = self.fetch_sessions.session_reads(id);
-                reader.read(&mut self.partitions, reads)
-            }
+            FetchContext::Incremental { id } => match params.replica {
+                Some((_, broker_epoch)) => {
+                    // A follower's: only the partitions not idle are read.
+                    let at = self.fetch_sessions.journal_at(id);
+                    let end = self.partitions.journal_end();
+                    let changed = self.partitions.changed_since(at);
+                    match self.fetch_sessions.wake(id, changed, end, broker_epoch) {
+                        Some((cached, clock)) => {
+                            let read = reader.read_session(&mut self.partitions, cached, clock);
+                            clock.store(now_ms, Relaxed);
+                            read
+                        }
+                        None => (Vec::new(), Vec::new()),
+                    }
+                }
+                None => {
+                    let reads = self.fetch_sessions.session_reads(id);
+                    reader.read(&mut self.partitions, reads)
+                }
+            },
             FetchContext::Sessionless | FetchContext::Full => {
                 let reads = partitions.iter().map(|r| (r, None));
                 reader.read(&mut self.partitions, reads)
@@ -216,7 +235,7 @@ impl Reader<'_> {
     /// follow up on.
     fn read<'r>(
         &self,
-        hosted: &mut TpMap<Partition>,
+        hosted: &mut Hosted,
         reads: impl Iterator<
             Item = (
                 &'r FetchPartition,
@@ -234,20 +253,54 @@ impl Reader<'_> {
         (answers, fetched)
     }
 
+    /// [`Self::read`] for a follower's incremental fetch: the session's
+    /// partitions that are not idle, each made idle when this fetch finds
+    /// it caught up and records nothing but its time (it then reads the
+    /// session's `clock`).
+    fn read_session(
+        &self,
+        hosted: &mut Hosted,
+        cached: &mut [CachedPartition],
+        clock: &SessionClock,
+    ) -> (Vec<FetchedPartition>, Vec<FollowerFetch>) {
+        let mut answers = Vec::new();
+        let mut fetched = Vec::new();
+        let Some((follower, _)) = self.params.replica.filter(|_| self.update_fetch_state) else {
+            return (answers, fetched);
+        };
+        for c in cached.iter_mut().filter(|c| !c.idle) {
+            let before = answers.len();
+            match self.read_partition(hosted, &c.request, c.told, &mut answers) {
+                Some(moved) => fetched.push((c.request.tp, moved)),
+                None if answers.len() == before => {
+                    if let Some(p) = hosted
+                        .get_mut_unnoted(&c.request.tp)
+                        .filter(|p| holds(&p.replicas, follower))
+                    {
+                        p.idle_in(follower, clock);
+                        c.idle = true;
+                    }
+                }
+                None => {}
+            }
+        }
+        (answers, fetched)
+    }
+
     /// One partition of a fetch: its answer goes to `answers` unless it
     /// has no records, no error, no diverging epoch and the high watermark
     /// `told`. For a follower's clean fetch recorded now: whether its log
     /// end offset moved, when it moved or the follower may join the ISR.
     fn read_partition(
         &self,
-        hosted: &mut TpMap<Partition>,
+        hosted: &mut Hosted,
         req: &FetchPartition,
         told: Option<crate::broker::fetch_session::ToldPositions>,
         answers: &mut Vec<FetchedPartition>,
     ) -> Option<bool> {
         let params = self.params;
         let replica = params.replica;
-        let Some(p) = hosted.get_mut(&req.tp).filter(|p| p.is_leader()) else {
+        let Some(p) = hosted.get_mut_unnoted(&req.tp).filter(|p| p.is_leader()) else {
             let error = if self.deleted_topics.contains(&req.tp.topic_id) {
                 Errors::UnknownTopicOrPartition
             } else {
