@@ -212,6 +212,15 @@ impl LogSegment {
         self.position(index + 1) - u64::from(self.positions[index])
     }
 
+    /// Gives back the room its lists kept for appends (a segment rolled
+    /// away from takes none: a log keeps dozens of them, each with one
+    /// entry per batch).
+    pub(crate) fn shrink_to_fit(&mut self) {
+        self.batches.shrink_to_fit();
+        self.positions.shrink_to_fit();
+        self.ends.shrink_to_fit();
+    }
+
     /// Adds a batch the cleaner kept to a cleaned segment (written to disk
     /// by the cleaner as a whole).
     pub(crate) fn push_cleaned(&mut self, batch: Arc<RecordBatch>) {

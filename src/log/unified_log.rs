@@ -311,6 +311,9 @@ impl UnifiedLog {
     pub(super) fn roll(&mut self, now_ms: u64, out: &mut Vec<Effect>) {
         let base = self.log_end_offset();
         self.flush_upto(base, now_ms, out);
+        if let Some(done) = self.segments.last_mut() {
+            done.shrink_to_fit();
+        }
         let segment = LogSegment::new(&self.dir, base);
         self.segments.push(segment);
     }

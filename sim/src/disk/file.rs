@@ -94,6 +94,12 @@ impl File {
                 return;
             }
         }
+        if self.extents.len() == self.extents.capacity() {
+            // A quarter more room, not twice as much: a log segment's file
+            // holds an extent per batch, and a run thousands of such files.
+            let more = (self.extents.len() / 4).max(4);
+            self.extents.reserve_exact(more);
+        }
         self.extents.push(Extent { at: self.len, blob });
         self.len += len;
     }
