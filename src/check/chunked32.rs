@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use super::chunked::CHUNK_LEN;
 
 /// Elements per block (one base each).
-const BLOCK: usize = 256;
+const BLOCK: usize = 64;
 
 /// A low half telling that the element is kept whole in `wide`.
 const ESCAPE: u16 = u16::MAX;
