@@ -47,9 +47,9 @@
 //! size, CRC and encoding count; it also keeps the decompressed records, so
 //! that reading them (a consumer, the checkers) decompresses nothing.
 
+use std::cell::OnceCell;
 use std::fmt;
 use std::hash::{Hash, Hasher};
-use std::cell::OnceCell;
 
 use sim::Blob;
 
