@@ -5,10 +5,11 @@
 //! duplicate, nonmonotonic-send and dirty-read anomalies in Kafka's terms).
 //!
 //! A run observes millions of records several times each, so the checker
-//! keeps 6 bytes per record: per producer, by send sequence, the record's
-//! outcome (1 byte); per partition, by offset, the first record seen there
-//! (5 bytes, see [`Chunked64`]). Acknowledgements are kept per batch and consumer reads per
-//! poll, as offset ranges. What disagrees (an acknowledgement or a read of
+//! keeps about 3 bytes per record: per producer, by send sequence, the
+//! record's outcome (1 byte, and a chunk of them that settled to one
+//! outcome as that one byte); per partition, by offset, the first record
+//! seen there (3 bytes, see [`Chunked64`]). Acknowledgements are kept per
+//! batch and consumer reads per poll, as offset ranges. What disagrees (an acknowledgement or a read of
 //! another record than an offset first held) is an anomaly and is kept in
 //! full. At the end the final logs are read one partition at a time.
 //!
@@ -304,6 +305,15 @@ const FAILED: u8 = 3;
 const INDETERMINATE: u8 = 4;
 /// An empty id slot.
 const NO_ID: u64 = u64::MAX;
+
+/// Pushes `x`, growing a full `v` by a quarter rather than doubling it: a
+/// partition's acknowledgement and read runs number millions in a long run.
+fn push_sparingly<T>(v: &mut Vec<T>, x: T) {
+    if v.len() == v.capacity() {
+        v.reserve_exact(v.len() / 4 + 16);
+    }
+    v.push(x);
+}
 
 /// Offsets `base..base + len` acknowledged together, at `ms`.
 #[derive(Clone, Copy, Debug)]
@@ -625,7 +635,7 @@ impl DataChecker {
                         Some(r) if r.base + u64::from(r.len) == offset => r.len += 1,
                         _ => {
                             if let Some(r) = run.take() {
-                                self.slots[part as usize].acks.push(r);
+                                push_sparingly(&mut self.slots[part as usize].acks, r);
                             }
                             run = Some(AckRun {
                                 base: offset,
@@ -636,7 +646,7 @@ impl DataChecker {
                     }
                 }
                 if let Some(r) = run {
-                    self.slots[part as usize].acks.push(r);
+                    push_sparingly(&mut self.slots[part as usize].acks, r);
                 }
             }
             ProducerObs::Failed { ids, .. } => {
@@ -674,12 +684,15 @@ impl DataChecker {
                     Some(last) if last.node == node && last.ms == ms && last.to == r.offset => {
                         last.to += 1;
                     }
-                    _ => reads.push(ReadRun {
-                        from: r.offset,
-                        to: r.offset + 1,
-                        node,
-                        ms,
-                    }),
+                    _ => push_sparingly(
+                        reads,
+                        ReadRun {
+                            from: r.offset,
+                            to: r.offset + 1,
+                            node,
+                            ms,
+                        },
+                    ),
                 }
             } else {
                 self.stray_reads.push(StrayRead {
