@@ -254,7 +254,7 @@ impl LogSegment {
             batch.size_in_bytes() as u64,
             "a batch's size is its bytes'"
         );
-        if self.batches.len() % MARK_EVERY == 0 {
+        if self.batches.len().is_multiple_of(MARK_EVERY) {
             self.marks.push(position);
         }
         self.ends.push(end);

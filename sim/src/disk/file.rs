@@ -95,7 +95,7 @@ impl File {
             let more = (self.extents.len() / 4).max(4);
             self.extents.reserve_exact(more);
         }
-        if self.extents.len() % MARK_EVERY == 0 {
+        if self.extents.len().is_multiple_of(MARK_EVERY) {
             self.marks.push(self.len);
         }
         self.extents.push(blob);
@@ -242,7 +242,7 @@ mod tests {
         let mut marks = Vec::new();
         for (i, e) in f.extents.iter().enumerate() {
             assert!(!e.is_empty(), "no empty extent");
-            if i % MARK_EVERY == 0 {
+            if i.is_multiple_of(MARK_EVERY) {
                 marks.push(at);
             }
             at += e.len() as u64;
