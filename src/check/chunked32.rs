@@ -32,7 +32,8 @@ struct Chunk {
     /// 0: unset; [`ESCAPE`]: kept in `wide`; else the distance from the
     /// block's base, plus 1.
     low: Box<[u16]>,
-    /// Per block: its base, or [`NO_BASE`].
+    /// Per block: its base, or [`NO_BASE`] (never a base itself: a value
+    /// of `u32::MAX` is kept whole).
     base: Box<[u32]>,
     /// Elements kept whole, by index in the chunk.
     wide: BTreeMap<u16, u32>,
@@ -71,10 +72,11 @@ impl Chunk {
             return;
         }
         let base = &mut self.base[j / BLOCK];
-        if *base == NO_BASE {
+        if *base == NO_BASE && value != NO_BASE {
             *base = value;
         }
-        match value.checked_sub(*base).filter(|&d| d <= MAX_DELTA) {
+        let delta = value.checked_sub(*base).filter(|_| *base != NO_BASE);
+        match delta.filter(|&d| d <= MAX_DELTA) {
             Some(d) => self.low[j] = d as u16 + 1,
             None => {
                 self.low[j] = ESCAPE;
