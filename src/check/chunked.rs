@@ -17,8 +17,11 @@ pub const CHUNK_LEN: usize = CHUNK;
 /// and forgotten elements read as `fill`.
 #[derive(Clone, Debug)]
 pub struct Chunked<T: Copy> {
-    /// A forgotten chunk is empty.
+    /// A forgotten or compacted chunk is empty.
     chunks: Vec<Box<[T]>>,
+    /// By chunk: the value every element of an empty chunk reads (`fill`
+    /// past its end): what a compacted chunk held throughout.
+    uniform: Vec<T>,
     fill: T,
     len: usize,
 }
@@ -28,6 +31,7 @@ impl<T: Copy + PartialEq> Chunked<T> {
     pub fn new(fill: T) -> Self {
         Self {
             chunks: Vec::new(),
+            uniform: Vec::new(),
             fill,
             len: 0,
         }
@@ -50,14 +54,21 @@ impl<T: Copy + PartialEq> Chunked<T> {
     }
 
     fn at(&self, i: usize) -> T {
-        self.chunks[i / CHUNK]
-            .get(i % CHUNK)
-            .copied()
-            .unwrap_or(self.fill)
+        let c = i / CHUNK;
+        match self.chunks[c].get(i % CHUNK) {
+            Some(&x) => x,
+            None => self.empty_reads(c),
+        }
+    }
+
+    /// What the elements of chunk `c` read while it is empty.
+    fn empty_reads(&self, c: usize) -> T {
+        self.uniform.get(c).copied().unwrap_or(self.fill)
     }
 
     /// The element at `i`, growing the vector (with `fill`) to hold it (a
-    /// forgotten chunk written again comes back, filled).
+    /// forgotten chunk written again comes back, filled; a compacted one
+    /// comes back as it was).
     #[inline]
     pub fn slot(&mut self, i: usize) -> &mut T {
         let c = i / CHUNK;
@@ -77,10 +88,33 @@ impl<T: Copy + PartialEq> Chunked<T> {
         while self.chunks.len() <= c {
             self.chunks.push(vec![self.fill; CHUNK].into_boxed_slice());
         }
-        let chunk = &mut self.chunks[c];
-        if chunk.is_empty() {
-            *chunk = vec![self.fill; CHUNK].into_boxed_slice();
+        if self.chunks[c].is_empty() {
+            let was = self.empty_reads(c);
+            self.chunks[c] = vec![was; CHUNK].into_boxed_slice();
+            if let Some(u) = self.uniform.get_mut(c) {
+                *u = self.fill;
+            }
         }
+    }
+
+    /// Keeps chunk number `chunk` as one value when all its elements are
+    /// equal (and it lies wholly below `len`): it reads the same, takes no
+    /// memory, and comes back whole if written again.
+    pub fn compact_chunk(&mut self, chunk: usize) {
+        if (chunk + 1) * CHUNK > self.len {
+            return;
+        }
+        let Some(&first) = self.chunks[chunk].first() else {
+            return;
+        };
+        if self.chunks[chunk].iter().any(|&x| x != first) {
+            return;
+        }
+        if self.uniform.len() <= chunk {
+            self.uniform.resize(chunk + 1, self.fill);
+        }
+        self.uniform[chunk] = first;
+        self.chunks[chunk] = Box::default();
     }
 
     /// The elements `from..to` (clamped to the length), in order.
@@ -94,6 +128,9 @@ impl<T: Copy + PartialEq> Chunked<T> {
     pub fn forget_chunk(&mut self, chunk: usize) {
         if let Some(c) = self.chunks.get_mut(chunk) {
             *c = Box::default();
+        }
+        if let Some(u) = self.uniform.get_mut(chunk) {
+            *u = self.fill;
         }
     }
 
@@ -159,5 +196,28 @@ mod tests {
         assert_eq!(c.iter().filter(|&x| x == 1).count(), CHUNK);
         *c.slot(5) = 9;
         assert_eq!((c.get(5), c.get(6)), (Some(9), Some(0)));
+    }
+
+    #[test]
+    fn a_compacted_chunk_reads_the_same_and_comes_back_whole() {
+        let mut c = Chunked::new(0u8);
+        for i in 0..2 * CHUNK + 5 {
+            *c.slot(i) = 2;
+        }
+        *c.slot(CHUNK + 1) = 3;
+        for chunk in 0..3 {
+            c.compact_chunk(chunk);
+        }
+        assert!(c.chunks[0].is_empty(), "all 2s");
+        assert!(!c.chunks[1].is_empty(), "not all equal");
+        assert!(!c.chunks[2].is_empty(), "not wholly below len");
+        assert_eq!(c.iter().filter(|&x| x == 2).count(), 2 * CHUNK + 4);
+        *c.slot(7) = 4;
+        assert_eq!((c.get(6), c.get(7), c.get(8)), (Some(2), Some(4), Some(2)));
+        c.compact_chunk(0);
+        c.forget_chunk(0);
+        assert_eq!(c.get(7), Some(0), "forgotten: fill");
+        *c.slot(9) = 1;
+        assert_eq!((c.get(8), c.get(9)), (Some(0), Some(1)));
     }
 }

@@ -1,42 +1,51 @@
 //! [`Chunked64`]: a [`Chunked`] vector of `u64` facts (record ids, by
-//! offset) in 5 bytes per element rather than 8. A record id is its
-//! producer and send sequence (`producer << 40 | seq`), and one partition
-//! holds the records of a few producers: the high 32 bits of its ids take
-//! a handful of values. Each element keeps its low 32 bits and a 1-byte
-//! index into the high halves met so far; past [`MAX_HIGHS`] distinct high
-//! halves an element is kept whole, on the side.
+//! offset) in 3 bytes per element rather than 8. A record id is its
+//! producer and send sequence (`producer << 40 | seq`), and a stretch of
+//! [`CHUNK_LEN`] offsets of one partition holds the records a few
+//! producers sent in a few seconds: all but the low 16 bits of its ids
+//! take a handful of values. Each element keeps its low 16 bits and a
+//! 1-byte index into its chunk's table of the high parts met there; past
+//! [`MAX_HIGHS`] distinct high parts in a chunk an element is kept whole,
+//! on the side.
 
 use std::collections::BTreeMap;
 
 use super::chunked::{Chunked, CHUNK_LEN};
 
-/// Distinct high halves kept in the table (index [`WIDE`] marks an element
-/// kept whole).
+/// Bits of an element kept in its low part.
+const LOW_BITS: u32 = 16;
+
+/// Distinct high parts kept in a chunk's table (index [`WIDE`] marks an
+/// element kept whole).
 const MAX_HIGHS: usize = u8::MAX as usize;
 
-/// The high-half index of an element kept whole in `wide`.
+/// The high-part index of an element kept whole in `wide`.
 const WIDE: u8 = u8::MAX;
 
 /// A dense vector of `u64` that grows (and forgets) by chunks as
 /// [`Chunked`] does; unset and forgotten elements read as `fill`.
 #[derive(Clone, Debug)]
 pub struct Chunked64 {
-    low: Chunked<u32>,
-    /// Index into `highs` (or [`WIDE`]); 0 is `fill`'s high half.
+    low: Chunked<u16>,
+    /// Index into the chunk's `highs` (or [`WIDE`]); 0 is `fill`'s high part.
     high: Chunked<u8>,
-    highs: Vec<u32>,
-    /// Elements whose high half found no room in `highs`.
+    /// Per chunk: the high parts met there (empty: none yet, or forgotten;
+    /// reads as `[fill's]`).
+    highs: Vec<Vec<u64>>,
+    /// Elements whose high part found no room in their chunk's table.
     wide: BTreeMap<usize, u64>,
+    fill: u64,
 }
 
 impl Chunked64 {
     /// An empty vector whose unset elements are `fill`.
     pub fn new(fill: u64) -> Self {
         Self {
-            low: Chunked::new(fill as u32),
+            low: Chunked::new(fill as u16),
             high: Chunked::new(0),
-            highs: vec![(fill >> 32) as u32],
+            highs: Vec::new(),
             wide: BTreeMap::new(),
+            fill,
         }
     }
 
@@ -57,26 +66,38 @@ impl Chunked64 {
         Some(self.join(i, high, low))
     }
 
-    fn join(&self, i: usize, high: u8, low: u32) -> u64 {
+    fn join(&self, i: usize, high: u8, low: u16) -> u64 {
         if high == WIDE {
             return self.wide[&i];
         }
-        u64::from(self.highs[high as usize]) << 32 | u64::from(low)
+        let part = match self.highs.get(i / CHUNK_LEN) {
+            Some(table) if !table.is_empty() => table[high as usize],
+            _ => self.fill >> LOW_BITS,
+        };
+        part << LOW_BITS | u64::from(low)
     }
 
     /// Sets the element at `i` to `value`, growing the vector (with
     /// `fill`) to hold it.
     pub fn set(&mut self, i: usize, value: u64) {
-        let half = (value >> 32) as u32;
-        let high = match self.highs.iter().position(|&h| h == half) {
+        let c = i / CHUNK_LEN;
+        if self.highs.len() <= c {
+            self.highs.resize_with(c + 1, Vec::new);
+        }
+        let table = &mut self.highs[c];
+        if table.is_empty() {
+            table.push(self.fill >> LOW_BITS);
+        }
+        let part = value >> LOW_BITS;
+        let high = match table.iter().position(|&h| h == part) {
             Some(h) => h as u8,
-            None if self.highs.len() < MAX_HIGHS => {
-                self.highs.push(half);
-                (self.highs.len() - 1) as u8
+            None if table.len() < MAX_HIGHS => {
+                table.push(part);
+                (table.len() - 1) as u8
             }
             None => WIDE,
         };
-        *self.low.slot(i) = value as u32;
+        *self.low.slot(i) = value as u16;
         let was = std::mem::replace(self.high.slot(i), high);
         if high == WIDE {
             self.wide.insert(i, value);
@@ -97,8 +118,11 @@ impl Chunked64 {
     pub fn forget_below(&mut self, i: usize) {
         self.low.forget_below(i);
         self.high.forget_below(i);
-        let whole = i / CHUNK_LEN * CHUNK_LEN;
-        self.wide = self.wide.split_off(&whole);
+        let whole = i / CHUNK_LEN;
+        for table in self.highs.iter_mut().take(whole) {
+            *table = Vec::new();
+        }
+        self.wide = self.wide.split_off(&(whole * CHUNK_LEN));
     }
 }
 
@@ -119,7 +143,7 @@ mod tests {
     fn behaves_like_a_vec_of_u64_even_with_many_high_halves() {
         let mut c = Chunked64::new(u64::MAX);
         let mut v = Vec::new();
-        // 300 producers: more high halves than the table holds.
+        // 300 producers: more high parts than a chunk's table holds.
         for i in 0..3 * CHUNK_LEN / 2 {
             let producer = (i * 7 % 300) as u64;
             set(&mut c, &mut v, i, producer << 40 | i as u64);

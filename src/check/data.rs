@@ -5,10 +5,11 @@
 //! duplicate, nonmonotonic-send and dirty-read anomalies in Kafka's terms).
 //!
 //! A run observes millions of records several times each, so the checker
-//! keeps 6 bytes per record: per producer, by send sequence, the record's
-//! outcome (1 byte); per partition, by offset, the first record seen there
-//! (5 bytes, see [`Chunked64`]). Acknowledgements are kept per batch and consumer reads per
-//! poll, as offset ranges. What disagrees (an acknowledgement or a read of
+//! keeps about 3 bytes per record: per producer, by send sequence, the
+//! record's outcome (1 byte, and a chunk of them that settled to one
+//! outcome as that one byte); per partition, by offset, the first record
+//! seen there (3 bytes, see [`Chunked64`]). Acknowledgements are kept per
+//! batch and consumer reads per poll, as offset ranges. What disagrees (an acknowledgement or a read of
 //! another record than an offset first held) is an anomaly and is kept in
 //! full. At the end the final logs are read one partition at a time.
 //!
@@ -27,7 +28,7 @@ use std::sync::Arc;
 
 use sim::{Nanos, MILLIS};
 
-use super::chunked::Chunked;
+use super::chunked::{Chunked, CHUNK_LEN};
 use super::chunked64::Chunked64;
 use super::Violation;
 use crate::client::consumer::ConsumerObs;
@@ -323,6 +324,15 @@ const FAILED: u8 = 3;
 const INDETERMINATE: u8 = 4;
 /// An empty id slot.
 const NO_ID: u64 = u64::MAX;
+
+/// Pushes `x`, growing a full `v` by a quarter rather than doubling it: a
+/// partition's acknowledgement and read runs number millions in a long run.
+fn push_sparingly<T>(v: &mut Vec<T>, x: T) {
+    if v.len() == v.capacity() {
+        v.reserve_exact(v.len() / 4 + 16);
+    }
+    v.push(x);
+}
 
 /// Offsets `base..base + len` acknowledged together, at `ms`.
 #[derive(Clone, Copy, Debug)]
@@ -649,6 +659,11 @@ impl DataChecker {
                     }
                     *self.outcome[p].slot(s) = PENDING;
                     self.sent_to_chunk(p, s);
+                    if s % CHUNK_LEN == 0 && s >= 2 * CHUNK_LEN {
+                        // Two chunks back, the sends are settled as a rule:
+                        // all acknowledged, one byte for the whole chunk.
+                        self.outcome[p].compact_chunk(s / CHUNK_LEN - 2);
+                    }
                 }
             }
             ProducerObs::Acked {
@@ -710,7 +725,7 @@ impl DataChecker {
                         Some(r) if r.base + u64::from(r.len) == offset => r.len += 1,
                         _ => {
                             if let Some(r) = run.take() {
-                                self.slots[part as usize].acks.push(r);
+                                push_sparingly(&mut self.slots[part as usize].acks, r);
                             }
                             run = Some(AckRun {
                                 base: offset,
@@ -721,7 +736,7 @@ impl DataChecker {
                     }
                 }
                 if let Some(r) = run {
-                    self.slots[part as usize].acks.push(r);
+                    push_sparingly(&mut self.slots[part as usize].acks, r);
                 }
             }
             ProducerObs::Failed { ids, .. } => {
@@ -760,12 +775,15 @@ impl DataChecker {
                     Some(last) if last.node == node && last.ms == ms && last.to == r.offset => {
                         last.to += 1;
                     }
-                    _ => reads.push(ReadRun {
-                        from: r.offset,
-                        to: r.offset + 1,
-                        node,
-                        ms,
-                    }),
+                    _ => push_sparingly(
+                        reads,
+                        ReadRun {
+                            from: r.offset,
+                            to: r.offset + 1,
+                            node,
+                            ms,
+                        },
+                    ),
                 }
             } else {
                 self.stray_reads.push(StrayRead {

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use sim::Nanos;
 
-use super::chunked::Chunked;
+use super::chunked32::Chunked32;
 use super::data::{FinalLog, FinalState};
 use super::Violation;
 use crate::client::consumer::{ConsumerObs, PositionSource};
@@ -99,14 +99,14 @@ struct Processings {
 
 /// How often each record was processed by a group, kept small per record:
 /// per producer, by send sequence, which processing (a member's poll at a
-/// moment) came first and whether there were more (4 bytes, see
-/// [`ProcessedSet::record`]); the second processing only for records
+/// moment) came first and whether there were more (2 bytes, see
+/// [`ProcessedSet::record`] and [`Chunked32`]); the second processing only for records
 /// processed more than once.
 #[derive(Clone, Debug, Default)]
 struct ProcessedSet {
     /// 0: never processed; else the first processing's index into
     /// `processings` plus 1, with [`AGAIN`] set once processed again.
-    first: Vec<Chunked<u32>>,
+    first: Vec<Chunked32>,
     /// Each processing: (node, when); consecutive records of one share it.
     processings: Vec<(u32, Nanos)>,
     /// Records processed more than once: their first processing (an index
@@ -125,20 +125,20 @@ impl ProcessedSet {
         let (producer, seq) = producer_of(id);
         let (p, s) = (producer as usize, seq as usize);
         if self.first.len() <= p {
-            self.first.resize(p + 1, Chunked::new(0));
+            self.first.resize_with(p + 1, Chunked32::new);
         }
         self.total += 1;
-        let first = self.first[p].slot(s);
-        if *first == 0 {
+        let first = self.first[p].get(s).unwrap_or(0);
+        if first == 0 {
             if self.processings.last() != Some(&(node, at)) {
                 self.processings.push((node, at));
             }
             let index = self.processings.len() - 1;
             assert!(index + 1 < AGAIN as usize, "2^31 processings in one group");
-            *first = index as u32 + 1;
-        } else if *first & AGAIN == 0 {
-            self.second.insert(id, (*first - 1, (node, at)));
-            *first |= AGAIN;
+            self.first[p].set(s, index as u32 + 1);
+        } else if first & AGAIN == 0 {
+            self.second.insert(id, (first - 1, (node, at)));
+            self.first[p].set(s, first | AGAIN);
         }
     }
 

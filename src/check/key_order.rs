@@ -18,6 +18,7 @@
 use std::collections::BTreeMap;
 
 use super::chunked::{Chunked, CHUNK_LEN};
+use super::chunked32::Chunked32;
 use super::Violation;
 use crate::client::{producer_of, record_id_of};
 use sim::Nanos;
@@ -135,7 +136,7 @@ pub struct KeyOrderChecker {
     sent: Vec<Sends>,
     /// Per group: per producer, by send sequence, the rank of the record's
     /// first consumption in the group (0: not consumed).
-    first: BTreeMap<String, Vec<Chunked<u32>>>,
+    first: BTreeMap<String, Vec<Chunked32>>,
     /// Records consumed so far, over all groups (the next rank).
     consumed: u32,
     /// Per group: per producer, how far its sends were walked.
@@ -188,12 +189,15 @@ impl KeyOrderChecker {
             }
             let p = producer as usize;
             if per_producer.len() <= p {
-                per_producer.resize(p + 1, Chunked::new(0));
+                per_producer.resize_with(p + 1, Chunked32::new);
             }
-            let rank = per_producer[p].slot(seq as usize);
-            if *rank == 0 {
-                self.consumed = self.consumed.saturating_add(1);
-                *rank = self.consumed;
+            let ranks = &mut per_producer[p];
+            match ranks.get(seq as usize) {
+                Some(0) | None => {
+                    self.consumed = self.consumed.saturating_add(1);
+                    ranks.set(seq as usize, self.consumed);
+                }
+                Some(_) => {}
             }
         }
     }

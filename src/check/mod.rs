@@ -1,6 +1,7 @@
 //! Invariant checkers: they read what the run recorded and report violations.
 
 pub mod chunked;
+pub mod chunked32;
 pub mod chunked64;
 pub mod compaction;
 pub mod control;

@@ -47,9 +47,9 @@
 //! size, CRC and encoding count; it also keeps the decompressed records, so
 //! that reading them (a consumer, the checkers) decompresses nothing.
 
+use std::cell::OnceCell;
 use std::fmt;
 use std::hash::{Hash, Hasher};
-use std::sync::OnceLock;
 
 use sim::Blob;
 
@@ -382,12 +382,12 @@ impl BatchBuilder {
             crc: 0,
             records: Blob::from_slice(&self.records),
             wire: None,
-            header_blob: OnceLock::new(),
+            header_blob: OnceCell::new(),
         };
         // The CRC from the bytes at hand, not from the blobs (which may
         // keep them compressed in memory).
         batch.crc = batch.compute_crc(compressed.as_deref().unwrap_or(&self.records));
-        batch.wire = compressed.map(Blob::raw);
+        batch.wire = compressed.map(|c| Box::new(Blob::raw(c)));
         batch
     }
 }
@@ -417,12 +417,13 @@ pub struct RecordBatch {
     crc: u32,
     /// Every record's bytes, in offset order, uncompressed.
     records: Blob,
-    /// A compressed batch's records section: the codec's stream of `records`.
-    wire: Option<Blob>,
+    /// A compressed batch's records section: the codec's stream of
+    /// `records` (boxed: a batch takes 112 bytes, see `tests.rs`).
+    wire: Option<Box<Blob>>,
     /// [`RecordBatch::header`] as shared bytes, made at the first write:
     /// the leader and every follower write the same batch, and hold one
     /// copy of its header. A clone starts without it (it may be changed).
-    header_blob: OnceLock<Blob>,
+    header_blob: OnceCell<Blob>,
 }
 
 impl Clone for RecordBatch {
@@ -441,7 +442,7 @@ impl Clone for RecordBatch {
             crc: self.crc,
             records: self.records.clone(),
             wire: self.wire.clone(),
-            header_blob: OnceLock::new(),
+            header_blob: OnceCell::new(),
         }
     }
 }
@@ -584,9 +585,9 @@ impl RecordBatch {
         let header = self.header();
         let whole = Blob::prefixed(&header, self.wire_blob());
         let records = whole.slice(header.len()..whole.len());
-        self.header_blob = OnceLock::from(whole.slice(0..header.len()));
+        self.header_blob = OnceCell::from(whole.slice(0..header.len()));
         match &mut self.wire {
-            Some(wire) => *wire = records,
+            Some(wire) => **wire = records,
             None => self.records = records,
         }
     }
@@ -610,7 +611,7 @@ impl RecordBatch {
     /// fields and attributes but the codec, a new CRC.
     pub fn recompressed(&self, compression: Compression) -> Self {
         let wire = (compression.kind != CompressionType::None)
-            .then(|| Blob::raw(compression.compress(&self.records.bytes())));
+            .then(|| Box::new(Blob::raw(compression.compress(&self.records.bytes()))));
         let mut batch = Self {
             attributes: (self.attributes & !COMPRESSION_CODEC_MASK) | compression.kind.id(),
             wire,
@@ -628,7 +629,7 @@ impl RecordBatch {
 
     /// The records section as written: the codec's stream, or the records.
     fn wire_blob(&self) -> &Blob {
-        self.wire.as_ref().unwrap_or(&self.records)
+        self.wire.as_deref().unwrap_or(&self.records)
     }
 
     /// The header fields the CRC covers, from attributes to recordCount.
@@ -1015,7 +1016,7 @@ fn decode_checked(batch: &[u8], base_offset: i64, crc: u32) -> Option<RecordBatc
         CompressionType::None => (None, None),
         codec => (
             Some(decompress(codec, section)?),
-            Some(Blob::copy_of(section)),
+            Some(Box::new(Blob::copy_of(section))),
         ),
     };
     let records = decompressed.as_deref().unwrap_or(section);
@@ -1069,7 +1070,7 @@ fn decode_checked(batch: &[u8], base_offset: i64, crc: u32) -> Option<RecordBatc
         crc,
         records: Blob::from_slice(records),
         wire,
-        header_blob: OnceLock::new(),
+        header_blob: OnceCell::new(),
     })
 }
 

@@ -66,15 +66,19 @@ pub enum ScanStop {
     },
 }
 
+/// A segment keeps the byte position of one batch in this many.
+const MARK_EVERY: usize = 16;
+
 /// One segment file and its batches.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LogSegment {
     base_offset: u64,
     file: FileName,
     batches: Vec<Arc<RecordBatch>>,
-    /// Byte position of each batch in the file (a segment's size is an
-    /// `int` in Kafka: 4 bytes, as in its offset index).
-    positions: Vec<u32>,
+    /// Byte position of every [`MARK_EVERY`]th batch in the file (a
+    /// segment's size is an `int` in Kafka: 4 bytes, as in its offset
+    /// index); the others' follow from their sizes.
+    marks: Vec<u32>,
     /// The offset after each batch, less `base_offset`: what an offset
     /// index makes fast (4 bytes: Kafka's relative offsets).
     ends: Vec<u32>,
@@ -92,7 +96,7 @@ impl LogSegment {
             base_offset,
             file: segment_file_name(dir, base_offset).into(),
             batches: Vec::new(),
-            positions: Vec::new(),
+            marks: Vec::new(),
             ends: Vec::new(),
             size: 0,
             rolling_timestamp: None,
@@ -199,9 +203,16 @@ impl LogSegment {
 
     /// Byte position of batch `index` in the file.
     pub fn position(&self, index: usize) -> u64 {
-        self.positions
-            .get(index)
-            .map_or(self.size, |&position| u64::from(position))
+        if index >= self.batches.len() {
+            return self.size;
+        }
+        let mark = index / MARK_EVERY;
+        let from = mark * MARK_EVERY;
+        u64::from(self.marks[mark])
+            + self.batches[from..index]
+                .iter()
+                .map(|b| b.size_in_bytes() as u64)
+                .sum::<u64>()
     }
 
     /// Encoded size of batch `index` (0 when there is none).
@@ -209,7 +220,16 @@ impl LogSegment {
         if index >= self.batches.len() {
             return 0;
         }
-        self.position(index + 1) - u64::from(self.positions[index])
+        self.batches[index].size_in_bytes() as u64
+    }
+
+    /// Gives back the room its lists kept for appends (a segment rolled
+    /// away from takes none: a log keeps dozens of them, each with one
+    /// entry per batch).
+    pub(crate) fn shrink_to_fit(&mut self) {
+        self.batches.shrink_to_fit();
+        self.marks.shrink_to_fit();
+        self.ends.shrink_to_fit();
     }
 
     /// Adds a batch the cleaner kept to a cleaned segment (written to disk
@@ -229,7 +249,14 @@ impl LogSegment {
             .checked_sub(self.base_offset)
             .and_then(|end| u32::try_from(end).ok())
             .expect("a segment's batches lie less than 2^32 offsets past its base offset");
-        self.positions.push(position);
+        debug_assert_eq!(
+            size,
+            batch.size_in_bytes() as u64,
+            "a batch's size is its bytes'"
+        );
+        if self.batches.len().is_multiple_of(MARK_EVERY) {
+            self.marks.push(position);
+        }
         self.ends.push(end);
         self.size += size;
         self.batches.push(batch);
@@ -250,8 +277,10 @@ impl LogSegment {
             offset: 0,
             bytes: sim::Blob::empty(),
         });
-        for (batch, &position) in self.batches.iter().zip(&self.positions) {
-            write_batch(file, u64::from(position), batch, out);
+        let mut position = 0;
+        for batch in &self.batches {
+            write_batch(file, position, batch, out);
+            position += batch.size_in_bytes() as u64;
         }
     }
 
@@ -262,10 +291,10 @@ impl LogSegment {
         let Some(index) = self.find(offset) else {
             return 0;
         };
-        let position = u64::from(self.positions[index]);
+        let position = self.position(index);
         let cut = self.size - position;
         self.batches.truncate(index);
-        self.positions.truncate(index);
+        self.marks.truncate(index.div_ceil(MARK_EVERY));
         self.ends.truncate(index);
         self.size = position;
         self.max_timestamp = self.batches.iter().map(|b| b.max_timestamp()).max();

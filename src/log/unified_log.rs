@@ -311,6 +311,9 @@ impl UnifiedLog {
     pub(super) fn roll(&mut self, now_ms: u64, out: &mut Vec<Effect>) {
         let base = self.log_end_offset();
         self.flush_upto(base, now_ms, out);
+        if let Some(done) = self.segments.last_mut() {
+            done.shrink_to_fit();
+        }
         let segment = LogSegment::new(&self.dir, base);
         self.segments.push(segment);
     }
@@ -454,11 +457,16 @@ impl UnifiedLog {
     /// across segments (a whole-log read, as a consumer reading from
     /// `from_offset` to the end would get them over many fetches).
     pub fn read_all(&self, from_offset: u64, max_offset: u64) -> Vec<Arc<RecordBatch>> {
-        self.batches()
-            .skip_while(|b| b.next_offset() <= from_offset)
-            .take_while(|b| b.base_offset < max_offset && b.next_offset() <= max_offset)
-            .cloned()
-            .collect()
+        let wanted = || {
+            self.batches()
+                .skip_while(move |b| b.next_offset() <= from_offset)
+                .take_while(move |b| b.base_offset < max_offset && b.next_offset() <= max_offset)
+        };
+        // Counted first: a final read of a long run's log is millions of
+        // batches, allocated once rather than doubled into.
+        let mut out = Vec::with_capacity(wanted().count());
+        out.extend(wanted().cloned());
+        out
     }
 
     /// Removes every record at and above `offset` (Kafka's `truncateTo`).

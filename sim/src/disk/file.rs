@@ -12,23 +12,18 @@ use std::borrow::Cow;
 
 use crate::blob::Blob;
 
-/// One extent: `blob` holds the file's bytes `at..at + blob.len()`.
-#[derive(Clone, Debug)]
-struct Extent {
-    at: u64,
-    blob: Blob,
-}
+/// Extents per entry of [`File::marks`].
+const MARK_EVERY: usize = 16;
 
-impl Extent {
-    fn end(&self) -> u64 {
-        self.at + self.blob.len() as u64
-    }
-}
-
-/// A file's bytes: non-empty extents that tile `0..len` in order.
+/// A file's bytes: non-empty extents (blobs) that tile `0..len` in order.
+/// Where an extent starts follows from the lengths of those before it; the
+/// file keeps it for one extent in [`MARK_EVERY`] (a log segment's file
+/// holds an extent per batch, and a run millions of such extents).
 #[derive(Clone, Debug, Default)]
 pub(super) struct File {
-    extents: Vec<Extent>,
+    extents: Vec<Blob>,
+    /// Where extent `i * MARK_EVERY` starts, for each such extent.
+    marks: Vec<u64>,
     len: u64,
     /// Sum of the extents' `stored_len`, kept so that `Disk::stored_bytes`
     /// need not visit every extent.
@@ -62,11 +57,11 @@ impl File {
     pub(super) fn bytes(&self) -> Cow<'_, [u8]> {
         match self.extents.as_slice() {
             [] => Cow::Borrowed(&[]),
-            [only] => only.blob.bytes(),
+            [only] => only.bytes(),
             many => {
                 let mut bytes = Vec::with_capacity(self.len as usize);
                 for e in many {
-                    bytes.extend_from_slice(&e.blob.bytes());
+                    bytes.extend_from_slice(&e.bytes());
                 }
                 Cow::Owned(bytes)
             }
@@ -88,26 +83,48 @@ impl File {
         let len = blob.len() as u64;
         self.stored += blob.stored_len() as u64;
         if let Some(last) = self.extents.last_mut() {
-            if let Some(joined) = last.blob.join(&blob) {
-                last.blob = joined;
+            if let Some(joined) = last.join(&blob) {
+                *last = joined;
                 self.len += len;
                 return;
             }
         }
-        self.extents.push(Extent { at: self.len, blob });
+        if self.extents.len() == self.extents.capacity() {
+            // A quarter more room, not twice as much: a log segment's file
+            // holds an extent per batch, and a run thousands of such files.
+            let more = (self.extents.len() / 4).max(4);
+            self.extents.reserve_exact(more);
+        }
+        if self.extents.len().is_multiple_of(MARK_EVERY) {
+            self.marks.push(self.len);
+        }
+        self.extents.push(blob);
         self.len += len;
     }
 
     /// Appends every extent of `other`.
     pub(super) fn extend(&mut self, other: File) {
         for e in other.extents {
-            self.push(e.blob);
+            self.push(e);
         }
     }
 
-    /// Index of the extent holding byte `pos` (or `extents.len()` past the end).
-    fn extent_at(&self, pos: u64) -> usize {
-        self.extents.partition_point(|e| e.end() <= pos)
+    /// Index of the extent holding byte `pos` and where it starts (or
+    /// `extents.len()` and `len` past the end).
+    fn extent_at(&self, pos: u64) -> (usize, u64) {
+        if pos >= self.len {
+            return (self.extents.len(), self.len);
+        }
+        let mark = self.marks.partition_point(|&at| at <= pos) - 1;
+        let mut at = self.marks[mark];
+        for (i, e) in self.extents.iter().enumerate().skip(mark * MARK_EVERY) {
+            let end = at + e.len() as u64;
+            if pos < end {
+                return (i, at);
+            }
+            at = end;
+        }
+        unreachable!("byte {pos} lies below the file's length {}", self.len)
     }
 
     /// Cuts the file to `len` bytes (if longer) and returns what followed.
@@ -118,20 +135,21 @@ impl File {
         if len >= self.len {
             return tail;
         }
-        let removed = self.extents.split_off(self.extent_at(len));
-        self.len = removed[0].at;
-        self.stored -= removed
-            .iter()
-            .map(|e| e.blob.stored_len() as u64)
-            .sum::<u64>();
+        let (i, mut at) = self.extent_at(len);
+        let removed = self.extents.split_off(i);
+        self.marks.truncate(i.div_ceil(MARK_EVERY));
+        self.len = at;
+        self.stored -= removed.iter().map(|e| e.stored_len() as u64).sum::<u64>();
         for e in removed {
-            if e.at < len {
-                let keep = (len - e.at) as usize;
-                self.push(e.blob.slice(0..keep));
-                tail.push(e.blob.slice(keep..e.blob.len()));
+            let end = at + e.len() as u64;
+            if at < len {
+                let keep = (len - at) as usize;
+                self.push(e.slice(0..keep));
+                tail.push(e.slice(keep..e.len()));
             } else {
-                tail.push(e.blob);
+                tail.push(e);
             }
+            at = end;
         }
         tail
     }
@@ -139,17 +157,20 @@ impl File {
     /// The bytes `from..to` (within the file) as extents, sharing its blobs.
     pub(super) fn range(&self, from: u64, to: u64) -> File {
         let mut part = File::default();
-        for e in &self.extents[self.extent_at(from)..] {
-            if e.at >= to {
+        let (i, mut at) = self.extent_at(from);
+        for e in &self.extents[i..] {
+            if at >= to {
                 break;
             }
-            let start = from.saturating_sub(e.at) as usize;
-            let end = (to.min(e.end()) - e.at) as usize;
-            if start == 0 && end == e.blob.len() {
-                part.push(e.blob.clone());
+            let e_end = at + e.len() as u64;
+            let start = from.saturating_sub(at) as usize;
+            let end = (to.min(e_end) - at) as usize;
+            if start == 0 && end == e.len() {
+                part.push(e.clone());
             } else {
-                part.push(e.blob.slice(start..end));
+                part.push(e.slice(start..end));
             }
+            at = e_end;
         }
         part
     }
@@ -188,13 +209,13 @@ impl File {
     /// Flips `bit` of byte `pos` by replacing the extent holding it with a
     /// changed copy: the blob may be shared, so it is never changed itself.
     pub(super) fn flip(&mut self, pos: u64, bit: u8) {
-        let i = self.extent_at(pos);
+        let (i, at) = self.extent_at(pos);
         let e = &mut self.extents[i];
-        let mut bytes = e.blob.to_vec();
-        bytes[(pos - e.at) as usize] ^= bit;
+        let mut bytes = e.to_vec();
+        bytes[(pos - at) as usize] ^= bit;
         let copy = Blob::new(bytes);
-        self.stored = self.stored - e.blob.stored_len() as u64 + copy.stored_len() as u64;
-        e.blob = copy;
+        self.stored = self.stored - e.stored_len() as u64 + copy.stored_len() as u64;
+        *e = copy;
     }
 }
 
@@ -218,13 +239,17 @@ mod tests {
 
     fn check_invariants(f: &File) {
         let mut at = 0;
-        for e in &f.extents {
-            assert_eq!(e.at, at, "extents tile the file");
-            assert!(!e.blob.is_empty(), "no empty extent");
-            at = e.end();
+        let mut marks = Vec::new();
+        for (i, e) in f.extents.iter().enumerate() {
+            assert!(!e.is_empty(), "no empty extent");
+            if i.is_multiple_of(MARK_EVERY) {
+                marks.push(at);
+            }
+            at += e.len() as u64;
         }
         assert_eq!(at, f.len);
-        let stored: usize = f.extents.iter().map(|e| e.blob.stored_len()).sum();
+        assert_eq!(f.marks, marks, "where every 16th extent starts");
+        let stored: usize = f.extents.iter().map(|e| e.stored_len()).sum();
         assert_eq!(f.stored, stored as u64);
     }
 
@@ -274,6 +299,46 @@ mod tests {
                 assert_eq!(file.to_vec(), model, "seed {seed}");
             }
         }
+    }
+
+    #[test]
+    fn many_extents_are_found_by_their_marks() {
+        let mut r = ChaCha8Rng::seed_from_u64(7);
+        let mut file = File::default();
+        let mut model: Vec<u8> = Vec::new();
+        for round in 0..400 {
+            // Mostly small appends (an extent each), then cuts, reads and flips.
+            let data: Vec<u8> = (0..r.random_range(1..40)).map(|_| r.random()).collect();
+            file.write(model.len() as u64, File::of(Blob::raw(data.clone())));
+            model.extend_from_slice(&data);
+            match round % 7 {
+                0 => {
+                    // Now and then far back, mostly the last few extents.
+                    let back = if round % 70 == 0 { model.len() } else { 60 };
+                    let len = r.random_range(model.len().saturating_sub(back)..=model.len());
+                    let tail = file.cut(len as u64);
+                    assert_eq!(tail.to_vec(), model[len..]);
+                    model.truncate(len);
+                }
+                1 if !model.is_empty() => {
+                    let pos = r.random_range(0..model.len());
+                    file.flip(pos as u64, 4);
+                    model[pos] ^= 4;
+                }
+                _ => {
+                    let from = r.random_range(0..=model.len());
+                    let to = r.random_range(from..=model.len());
+                    assert_eq!(file.range(from as u64, to as u64).to_vec(), model[from..to]);
+                }
+            }
+            check_invariants(&file);
+            assert_eq!(file.to_vec(), model, "round {round}");
+        }
+        assert!(
+            file.extents.len() > 4 * MARK_EVERY,
+            "{}",
+            file.extents.len()
+        );
     }
 
     #[test]

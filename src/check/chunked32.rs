@@ -1,0 +1,206 @@
+//! [`Chunked32`]: a [`Chunked`](super::chunked::Chunked) vector of `u32`
+//! facts (0: unset) in 2 bytes per element rather than 4, for facts that
+//! are handed out in increasing order as a run goes (the rank of a
+//! record's first consumption, the index of its first processing). The
+//! records of a small block of send sequences are consumed and processed
+//! at about the same moment, so their values lie close together: each
+//! element keeps its distance from its block's base (the first value
+//! written in the block) in 2 bytes; a value too far from it, or below
+//! it, is kept whole, on the side.
+
+use std::collections::BTreeMap;
+
+use super::chunked::CHUNK_LEN;
+
+/// Elements per block (one base each).
+const BLOCK: usize = 64;
+
+/// A low half telling that the element is kept whole in `wide`.
+const ESCAPE: u16 = u16::MAX;
+
+/// The largest distance from a block's base kept in 2 bytes (stored plus
+/// 1: 0 is an unset element).
+const MAX_DELTA: u32 = ESCAPE as u32 - 2;
+
+/// A block whose base is not set yet.
+const NO_BASE: u32 = u32::MAX;
+
+/// One chunk of [`CHUNK_LEN`] elements (all boxes empty: never written,
+/// or forgotten).
+#[derive(Clone, Debug, Default)]
+struct Chunk {
+    /// 0: unset; [`ESCAPE`]: kept in `wide`; else the distance from the
+    /// block's base, plus 1.
+    low: Box<[u16]>,
+    /// Per block: its base, or [`NO_BASE`] (never a base itself: a value
+    /// of `u32::MAX` is kept whole).
+    base: Box<[u32]>,
+    /// Elements kept whole, by index in the chunk.
+    wide: BTreeMap<u16, u32>,
+}
+
+impl Chunk {
+    fn is_empty(&self) -> bool {
+        self.low.is_empty()
+    }
+
+    fn fresh() -> Self {
+        Self {
+            low: vec![0; CHUNK_LEN].into_boxed_slice(),
+            base: vec![NO_BASE; CHUNK_LEN / BLOCK].into_boxed_slice(),
+            wide: BTreeMap::new(),
+        }
+    }
+
+    fn get(&self, j: usize) -> u32 {
+        if self.is_empty() {
+            return 0;
+        }
+        match self.low[j] {
+            0 => 0,
+            ESCAPE => self.wide[&(j as u16)],
+            d => self.base[j / BLOCK] + u32::from(d) - 1,
+        }
+    }
+
+    fn set(&mut self, j: usize, value: u32) {
+        if self.low[j] == ESCAPE {
+            self.wide.remove(&(j as u16));
+        }
+        if value == 0 {
+            self.low[j] = 0;
+            return;
+        }
+        let base = &mut self.base[j / BLOCK];
+        if *base == NO_BASE && value != NO_BASE {
+            *base = value;
+        }
+        let delta = value.checked_sub(*base).filter(|_| *base != NO_BASE);
+        match delta.filter(|&d| d <= MAX_DELTA) {
+            Some(d) => self.low[j] = d as u16 + 1,
+            None => {
+                self.low[j] = ESCAPE;
+                self.wide.insert(j as u16, value);
+            }
+        }
+    }
+}
+
+/// A dense vector of `u32` that grows (and forgets) by chunks as
+/// [`Chunked`](super::chunked::Chunked) does; unset and forgotten elements
+/// read as 0.
+#[derive(Clone, Debug, Default)]
+pub struct Chunked32 {
+    chunks: Vec<Chunk>,
+    len: usize,
+}
+
+impl Chunked32 {
+    /// An empty vector.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// One past the highest index set.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether nothing was ever set.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The element at `i` (0 below `len` when never set or forgotten), or
+    /// None past the end.
+    pub fn get(&self, i: usize) -> Option<u32> {
+        (i < self.len).then(|| self.at(i))
+    }
+
+    fn at(&self, i: usize) -> u32 {
+        self.chunks[i / CHUNK_LEN].get(i % CHUNK_LEN)
+    }
+
+    /// Sets the element at `i`, growing the vector (with 0) to hold it (a
+    /// forgotten chunk written again comes back, filled with 0).
+    pub fn set(&mut self, i: usize, value: u32) {
+        let c = i / CHUNK_LEN;
+        if self.chunks.len() <= c {
+            self.chunks.resize_with(c + 1, Chunk::default);
+        }
+        self.len = self.len.max(i + 1);
+        let chunk = &mut self.chunks[c];
+        if chunk.is_empty() {
+            *chunk = Chunk::fresh();
+        }
+        chunk.set(i % CHUNK_LEN, value);
+    }
+
+    /// The elements `from..to` (clamped to the length), in order.
+    pub fn range(&self, from: usize, to: usize) -> impl Iterator<Item = u32> + '_ {
+        let to = to.min(self.len);
+        (from.min(to)..to).map(|i| self.at(i))
+    }
+
+    /// Forgets chunk number `chunk` (elements `chunk * CHUNK_LEN` on): they
+    /// read as 0 from now on and take no memory.
+    pub fn forget_chunk(&mut self, chunk: usize) {
+        if let Some(c) = self.chunks.get_mut(chunk) {
+            *c = Chunk::default();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn behaves_like_a_vec_of_u32_whatever_the_values() {
+        let mut c = Chunked32::new();
+        let mut v: Vec<u32> = Vec::new();
+        let mut set = |c: &mut Chunked32, i: usize, x: u32| {
+            c.set(i, x);
+            if v.len() <= i {
+                v.resize(i + 1, 0);
+            }
+            v[i] = x;
+        };
+        // Increasing values, close within a block, then far ones, smaller
+        // ones, the largest, overwrites and unsets.
+        for i in 0..3 * CHUNK_LEN / 2 {
+            set(&mut c, i, 1000 + (i as u32) / 3);
+        }
+        set(&mut c, 7, 5);
+        set(&mut c, 8, 1000 + 2 + MAX_DELTA + 1);
+        set(&mut c, 9, u32::MAX);
+        set(&mut c, 10, 1 << 31 | 1003);
+        set(&mut c, 7, 0);
+        set(&mut c, 8, 1002);
+        set(&mut c, 2 * CHUNK_LEN + 5, u32::MAX);
+        set(&mut c, 2 * CHUNK_LEN + 6, 3);
+        assert_eq!(c.len(), v.len());
+        assert!(c.range(0, usize::MAX).eq(v.iter().copied()));
+        assert!(c
+            .range(5, CHUNK_LEN + 9)
+            .eq(v[5..CHUNK_LEN + 9].iter().copied()));
+        assert_eq!(c.get(v.len()), None);
+        assert_eq!(c.get(CHUNK_LEN * 2), Some(0), "never set: 0");
+        assert_eq!(c.chunks[0].wide.len(), 2, "only the far ones kept whole");
+    }
+
+    #[test]
+    fn forgotten_chunks_read_as_0_and_come_back_when_written() {
+        let mut c = Chunked32::new();
+        for i in 0..2 * CHUNK_LEN {
+            c.set(i, 1 + i as u32);
+        }
+        c.set(5, u32::MAX);
+        c.forget_chunk(0);
+        assert_eq!(c.get(5), Some(0));
+        assert_eq!(c.get(CHUNK_LEN), Some(1 + CHUNK_LEN as u32));
+        assert_eq!(c.len(), 2 * CHUNK_LEN);
+        c.set(6, 9);
+        assert_eq!((c.get(5), c.get(6)), (Some(0), Some(9)));
+    }
+}
