@@ -7,18 +7,13 @@
 
 mod common;
 
-use common::{ksim, scratch, stderr, stdout};
+use common::{refused_admin, run_text, shipped};
 
 const SCENARIO: &str = "scenarios/partition_increase.toml";
 
 /// Runs `text` (a scenario) with `seed` in a scratch folder; (exit code, JSON).
 fn run(test: &str, text: &str, seed: &str) -> (Option<i32>, serde_json::Value, String) {
-    let dir = scratch("admin", test);
-    std::fs::write(dir.join("s.toml"), text).expect("scenario written");
-    let out = ksim(&dir, &["run", "s.toml", "--seed", seed, "--format", "json"]);
-    let json = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
-    let text_report = ksim(&dir, &["run", "s.toml", "--seed", seed]);
-    (out.status.code(), json, stdout(&text_report))
+    run_text("admin", test, text, seed)
 }
 
 fn invariants(json: &serde_json::Value) -> Vec<String> {
@@ -33,8 +28,7 @@ fn invariants(json: &serde_json::Value) -> Vec<String> {
 }
 
 fn scenario() -> String {
-    std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(SCENARIO))
-        .expect("scenario")
+    shipped(SCENARIO)
 }
 
 #[test]
@@ -78,15 +72,7 @@ fn without_the_operation_every_key_stays_in_order() {
 
 /// `text` with its `[[admin]]` entry replaced by `entry`: the error ksim gives.
 fn refused(test: &str, entry: &str) -> String {
-    let text = scenario();
-    let start = text.find("[[admin]]").expect("an [[admin]] entry");
-    let end = start + text[start..].find("\n\n").expect("entry ends");
-    let changed = format!("{}{entry}\n\n{}", &text[..start], &text[end + 2..]);
-    let dir = scratch("admin", test);
-    std::fs::write(dir.join("s.toml"), changed).expect("scenario written");
-    let out = ksim(&dir, &["run", "s.toml"]);
-    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
-    stderr(&out)
+    refused_admin("admin", test, &scenario(), entry)
 }
 
 #[test]

@@ -5,22 +5,16 @@
 
 mod common;
 
-use common::{ksim, scratch, stderr, stdout};
+use common::{ksim, refused_admin, run_text, scratch, shipped, stderr, stdout};
 
 const SCENARIO: &str = "scenarios/topic_creation.toml";
 
 fn scenario() -> String {
-    std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(SCENARIO))
-        .expect("scenario")
+    shipped(SCENARIO)
 }
 
 fn run(test: &str, text: &str, seed: &str) -> (Option<i32>, serde_json::Value, String) {
-    let dir = scratch("topic_creation", test);
-    std::fs::write(dir.join("s.toml"), text).expect("scenario written");
-    let out = ksim(&dir, &["run", "s.toml", "--seed", seed, "--format", "json"]);
-    let json = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
-    let report = ksim(&dir, &["run", "s.toml", "--seed", seed]);
-    (out.status.code(), json, stdout(&report))
+    run_text("topic_creation", test, text, seed)
 }
 
 /// The timeline's time (seconds) on the first line containing `what`.
@@ -112,15 +106,7 @@ fn a_creation_the_controller_refuses_is_reported_and_the_topic_never_comes() {
 
 /// The scenario with its `[[admin]]` entry replaced by `entry`: the error.
 fn refused(test: &str, entry: &str) -> String {
-    let text = scenario();
-    let start = text.find("[[admin]]").expect("an [[admin]] entry");
-    let end = start + text[start..].find("\n\n").expect("entry ends");
-    let changed = format!("{}{entry}\n\n{}", &text[..start], &text[end + 2..]);
-    let dir = scratch("topic_creation", test);
-    std::fs::write(dir.join("s.toml"), changed).expect("scenario written");
-    let out = ksim(&dir, &["run", "s.toml"]);
-    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
-    stderr(&out)
+    refused_admin("topic_creation", test, &scenario(), entry)
 }
 
 #[test]

@@ -9,23 +9,17 @@
 
 mod common;
 
-use common::{ksim, scratch, stderr, stdout};
+use common::{ksim, run_text, scratch, shipped, stderr, stdout};
 
 const SCENARIO: &str = "scenarios/topic_deletion.toml";
 
 fn scenario() -> String {
-    std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(SCENARIO))
-        .expect("scenario")
+    shipped(SCENARIO)
 }
 
 /// Runs `text` with `seed` in a scratch folder: (exit code, JSON, text report).
 fn run(test: &str, text: &str, seed: &str) -> (Option<i32>, serde_json::Value, String) {
-    let dir = scratch("topic_deletion", test);
-    std::fs::write(dir.join("s.toml"), text).expect("scenario written");
-    let out = ksim(&dir, &["run", "s.toml", "--seed", seed, "--format", "json"]);
-    let json = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
-    let report = ksim(&dir, &["run", "s.toml", "--seed", seed]);
-    (out.status.code(), json, stdout(&report))
+    run_text("topic_deletion", test, text, seed)
 }
 
 #[test]

@@ -9,24 +9,13 @@
 
 mod common;
 
-use common::{ksim, scratch, stderr, stdout};
+use common::{ksim, run_text, scratch, shipped, stderr, stdout};
 
 const SCENARIO: &str = "scenarios/topic_recreation.toml";
 const STALE: &str = "scenarios/topic_recreation_stale_offsets.toml";
 
-fn read(path: &str) -> String {
-    std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path))
-        .expect("scenario")
-}
-
-/// Runs `text` with `seed` in a scratch folder: (exit code, JSON, text report).
 fn run(test: &str, text: &str, seed: &str) -> (Option<i32>, serde_json::Value, String) {
-    let dir = scratch("topic_recreation", test);
-    std::fs::write(dir.join("s.toml"), text).expect("scenario written");
-    let out = ksim(&dir, &["run", "s.toml", "--seed", seed, "--format", "json"]);
-    let json = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
-    let report = ksim(&dir, &["run", "s.toml", "--seed", seed]);
-    (out.status.code(), json, stdout(&report))
+    run_text("topic_recreation", test, text, seed)
 }
 
 /// The timeline lines of `report` that contain `what`.
@@ -37,7 +26,7 @@ fn lines<'a>(report: &'a str, what: &str) -> Vec<&'a str> {
 #[test]
 fn a_recreated_topic_is_checked_apart_from_the_deleted_one() {
     for seed in ["1", "2"] {
-        let (code, json, report) = run("recreated", &read(SCENARIO), seed);
+        let (code, json, report) = run("recreated", &shipped(SCENARIO), seed);
         assert_eq!(code, Some(0), "{report}");
         // Created twice: at the start and by the operation.
         assert_eq!(
@@ -68,8 +57,8 @@ fn a_recreated_topic_is_checked_apart_from_the_deleted_one() {
 
 #[test]
 fn the_same_seed_gives_the_same_run() {
-    let (_, first, _) = run("twice_a", &read(SCENARIO), "3");
-    let (_, second, _) = run("twice_b", &read(SCENARIO), "3");
+    let (_, first, _) = run("twice_a", &shipped(SCENARIO), "3");
+    let (_, second, _) = run("twice_b", &shipped(SCENARIO), "3");
     assert_eq!(first["trace_hash"], second["trace_hash"]);
     assert!(first["trace_hash"].is_string());
 }
@@ -77,7 +66,7 @@ fn the_same_seed_gives_the_same_run() {
 #[test]
 fn a_broker_down_across_both_deletes_the_old_logs_and_a_stale_coordinator_skips_records() {
     // Seed 0: broker 1 held the group's coordinator.
-    let (code, json, report) = run("stale", &read(STALE), "0");
+    let (code, json, report) = run("stale", &shipped(STALE), "0");
     assert_eq!(code, Some(1), "{report}");
     let violated: Vec<&str> = json["violations"]
         .as_array()
@@ -114,7 +103,7 @@ fn a_broker_down_across_both_deletes_the_old_logs_and_a_stale_coordinator_skips_
 
 #[test]
 fn recreating_is_refused_where_ksim_cannot_follow_it() {
-    let text = read(SCENARIO).replace(
+    let text = shipped(SCENARIO).replace(
         "replication_factor = 3\n\n[[producers]]",
         "replication_factor = 3\nconfig = { \"retention.ms\" = 600000 }\n\n[[producers]]",
     );
@@ -130,7 +119,7 @@ fn recreating_is_refused_where_ksim_cannot_follow_it() {
         "{err}"
     );
     // Creating it while it exists is what Kafka refuses.
-    let text = read(SCENARIO).replace("at = \"30s\"", "at = \"10s\"");
+    let text = shipped(SCENARIO).replace("at = \"30s\"", "at = \"10s\"");
     std::fs::write(dir.join("s.toml"), text).expect("scenario written");
     let out = ksim(&dir, &["run", "s.toml"]);
     assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));

@@ -207,7 +207,8 @@ pub enum Role {
 pub struct Partition {
     /// Which partition.
     pub tp: TopicIdPartition,
-    /// Its topic's id (from metadata).
+    /// Its topic's id: from its `partition.metadata` at boot (`Uuid(0)`
+    /// when that did not survive), then from the metadata.
     pub topic_id: Uuid,
     /// Its log.
     pub log: UnifiedLog,
@@ -238,6 +239,12 @@ pub struct Partition {
 }
 
 impl Partition {
+    /// Whether this replica is known to be of a topic other than the one
+    /// with id `topic_id` (an earlier topic of the same name).
+    pub fn of_another_topic(&self, topic_id: Uuid) -> bool {
+        self.topic_id != Uuid(0) && self.topic_id != topic_id
+    }
+
     /// A replica of `tp` over `log`, not yet told its role.
     pub fn new(tp: TopicIdPartition, log: UnifiedLog, me: u32, min_insync: usize) -> Self {
         let mut producers = ProducerStateManager::default();

@@ -430,19 +430,16 @@ impl ReplicaManager {
                 }
                 let tp = TopicIdPartition::new(topic_id, index);
                 seen.insert(tp);
-                let stale = self
+                if self
                     .partitions
                     .get(&tp)
-                    .is_some_and(|p| p.topic_id != Uuid(0) && p.topic_id != topic.id);
-                if stale {
+                    .is_some_and(|p| p.of_another_topic(topic.id))
+                {
                     // A replica of an earlier topic of this name, deleted
                     // while this broker was behind: it goes as a deleted
                     // topic's does (Kafka: stopPartitions with deletion for
                     // the delta's deleted topic ids, or a stray log at
                     // startup) before the new topic's replica is made.
-                    let p = &self.partitions[&tp];
-                    let epochs = (p.leader_epoch, p.partition_epoch);
-                    self.step_down(env, &tp, Role::Offline, epochs);
                     self.delete_partition(env, &tp);
                 }
                 if !self.partitions.contains_key(&tp) {
@@ -508,18 +505,17 @@ impl ReplicaManager {
                 let deleted = image
                     .topics
                     .get(self.topics.name(tp.topic_id))
-                    .is_none_or(|t| p.topic_id != Uuid(0) && p.topic_id != t.id);
+                    .is_none_or(|t| p.of_another_topic(t.id));
                 (*tp, deleted, p)
             })
             .filter(|(_, deleted, p)| *deleted || !matches!(p.role, Role::Offline))
             .map(|(tp, deleted, _)| (tp, deleted))
             .collect();
         for (tp, deleted) in gone {
-            let p = &self.partitions[&tp];
-            let epochs = (p.leader_epoch, p.partition_epoch);
-            self.step_down(env, &tp, Role::Offline, epochs);
             if deleted {
                 self.delete_partition(env, &tp);
+            } else {
+                self.take_offline(env, &tp);
             }
         }
     }
@@ -535,10 +531,18 @@ impl ReplicaManager {
         }
     }
 
-    /// Deletes this broker's replica of `tp`, whose topic was deleted: the
-    /// partition leaves the broker (what waited on it was answered when it
-    /// went offline) and its log is deleted.
+    /// Takes this broker's replica of `tp` offline in its current epochs.
+    fn take_offline(&mut self, env: &mut Env<'_>, tp: &TopicIdPartition) {
+        let p = &self.partitions[tp];
+        let epochs = (p.leader_epoch, p.partition_epoch);
+        self.step_down(env, tp, Role::Offline, epochs);
+    }
+
+    /// Deletes this broker's replica of `tp`, whose topic was deleted: it
+    /// goes offline (what waited on it is answered), leaves the broker,
+    /// and its log is deleted.
     fn delete_partition(&mut self, env: &mut Env<'_>, tp: &TopicIdPartition) {
+        self.take_offline(env, tp);
         let Some(p) = self.partitions.remove(tp) else {
             return;
         };

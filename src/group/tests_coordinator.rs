@@ -597,3 +597,43 @@ mod expiration {
         assert_eq!(b.fetch(), None, "expired once the transaction is done");
     }
 }
+
+#[test]
+fn a_deleted_topics_committed_offsets_do_not_come_back() {
+    let deleted = ["orders".to_owned()];
+    let mut b = Broker::leading(&[]);
+    let member = b.one_stable_member();
+    // A commit still being written at the deletion is answered, not applied.
+    let r = b.commit(5_000, 1, &member, 42);
+    b.coordinator
+        .on_partitions_deleted(&deleted, 5_000, &mut b.out);
+    b.complete_appends(5_000, None);
+    assert_eq!(
+        b.answer(r),
+        Some(CoordinatorResponse::OffsetCommit {
+            results: vec![(TopicPartition::new("orders", 0), None)]
+        })
+    );
+    assert_eq!(b.fetch(), None);
+    // Tombstones in the log that timed out waiting for the high watermark
+    // stand: the offset stays deleted.
+    let r = b.commit(6_000, 1, &member, 50);
+    b.complete_appends(6_000, None);
+    b.answer(r);
+    assert_eq!(b.fetch(), Some((50, 2)));
+    b.coordinator
+        .on_partitions_deleted(&deleted, 7_000, &mut b.out);
+    assert_eq!(b.complete_appends(12_000, Some(Errors::RequestTimedOut)), 1);
+    assert_eq!(b.fetch(), None);
+    // Tombstones the log refused leave the offset as it was.
+    let r = b.commit(13_000, 1, &member, 60);
+    b.complete_appends(13_000, None);
+    b.answer(r);
+    b.coordinator
+        .on_partitions_deleted(&deleted, 14_000, &mut b.out);
+    assert_eq!(
+        b.complete_appends(14_000, Some(Errors::NotEnoughReplicas)),
+        1
+    );
+    assert_eq!(b.fetch(), Some((60, 2)));
+}

@@ -2,11 +2,11 @@
 //! Kafka's own tools (`kafka-dump-log.sh`). Every partition directory
 //! (`TOPIC-P/`) with its segment files byte for byte as the simulated disk
 //! holds them (the page-cache view, or what a power loss would leave), the
-//! `leader-epoch-checkpoint`, and the broker's checkpoint files; beside them
-//! what Kafka keeps that ksim's disk does not: each segment's offset and
-//! time index (`.index`, `.timeindex`, built from the segment as Kafka's
-//! `LogSegment.append` builds them, trimmed as at a roll), each partition's
-//! `partition.metadata` (the topic id).
+//! `leader-epoch-checkpoint`, `partition.metadata` (the topic id), and the
+//! broker's checkpoint files; beside them what Kafka keeps that ksim's disk
+//! does not: each segment's offset and time index (`.index`, `.timeindex`,
+//! built from the segment as Kafka's `LogSegment.append` builds them,
+//! trimmed as at a roll).
 
 use std::collections::BTreeMap;
 
@@ -37,7 +37,8 @@ pub struct ExportedFile {
 pub struct ExportRequest<'a> {
     /// Every file of the view exported (page cache or durable).
     pub files: &'a BTreeMap<String, Vec<u8>>,
-    /// Topic id (as Kafka prints it) per topic name.
+    /// Topic id (as Kafka prints it) per topic name: the directories of
+    /// these topics are exported.
     pub topic_ids: &'a BTreeMap<String, String>,
 }
 
@@ -45,14 +46,12 @@ pub struct ExportRequest<'a> {
 pub fn export(req: &ExportRequest<'_>) -> (Vec<ExportedFile>, Vec<String>) {
     let mut out = Vec::new();
     let mut skipped = Vec::new();
-    let mut partition_dirs: BTreeMap<&str, &str> = BTreeMap::new();
     for (name, bytes) in req.files {
         let dir_topic = name
             .split_once('/')
             .and_then(|(dir, _)| Some((dir, dir.rsplit_once('-')?.0)));
         match dir_topic {
             Some((dir, topic)) if req.topic_ids.contains_key(topic) => {
-                partition_dirs.insert(dir, topic);
                 out.push(ExportedFile {
                     path: name.clone(),
                     bytes: bytes.clone(),
@@ -78,12 +77,6 @@ pub fn export(req: &ExportRequest<'_>) -> (Vec<ExportedFile>, Vec<String>) {
                 "{name}: not in Kafka's format (the KRaft metadata log and quorum state are ksim's own)"
             )),
         }
-    }
-    for (dir, topic) in partition_dirs {
-        out.push(ExportedFile {
-            path: format!("{dir}/partition.metadata"),
-            bytes: format!("version: 0\ntopic_id: {}\n", req.topic_ids[topic]).into_bytes(),
-        });
     }
     out.sort_by(|a, b| a.path.cmp(&b.path));
     (out, skipped)
@@ -184,6 +177,10 @@ mod tests {
         files.insert(
             "replication-offset-checkpoint".to_owned(),
             b"0\n0\n".to_vec(),
+        );
+        files.insert(
+            "orders-0/partition.metadata".to_owned(),
+            b"version: 0\ntopic_id: AAAAAAAAAAAAAAAAAAAAAQ\n".to_vec(),
         );
         files.insert("__cluster_metadata-0/log".to_owned(), vec![1, 2, 3]);
         let ids = [("orders".to_owned(), "AAAAAAAAAAAAAAAAAAAAAQ".to_owned())].into();
