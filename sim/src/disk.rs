@@ -203,6 +203,19 @@ struct Slot {
     seqs: VecDeque<u64>,
 }
 
+/// Gives back the room of a name's drained op list: a segment file takes
+/// thousands of writes while it is active, then none, and a run holds
+/// thousands of such files (a `VecDeque` keeps its largest capacity).
+fn shrink_drained(seqs: &mut VecDeque<u64>) {
+    if seqs.is_empty() {
+        if seqs.capacity() > 0 {
+            *seqs = VecDeque::new();
+        }
+    } else if seqs.capacity() > 64 && seqs.len() < seqs.capacity() / 4 {
+        seqs.shrink_to(seqs.len() * 2);
+    }
+}
+
 /// Timing of the disk and its OS, shared by every node's disk in a run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DiskConfig {
@@ -544,6 +557,7 @@ impl Disk {
             } else if let Ok(i) = seqs.binary_search(&seq) {
                 seqs.remove(i);
             }
+            shrink_drained(seqs);
             self.release_if_unused(id);
         }
         self.dirty -= p.op.written();

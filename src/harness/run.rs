@@ -433,6 +433,7 @@ impl Run {
         }
         let described_groups =
             final_state::groups(&sim, &topology, &group_names(scenario), &end_state);
+        sim.discard_disks();
         let removed = data.removed_by_retention(&end_state);
         let (group_violations, group_stats) =
             groups.finish(end, &end_state, &|id| data.is_acked(id), &removed);
