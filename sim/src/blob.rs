@@ -14,8 +14,11 @@ use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::hash::{Hash, Hasher};
+use std::mem::MaybeUninit;
+use std::ops::Deref;
 use std::ops::Range;
-use std::sync::Arc;
+
+use triomphe::{HeaderSlice, HeaderWithLength, ThinArc, UniqueArc};
 
 /// Blobs shorter than this are never compressed.
 const COMPRESS_FROM: usize = 512;
@@ -94,14 +97,14 @@ const JOINED: u32 = 1 << 30;
 /// The offset bits of [`Blob::start`].
 const OFFSET: u32 = JOINED - 1;
 
-/// Immutable shared bytes, in 24 bytes (a file holds one per extent, and a
-/// run millions of extents): a shared buffer `stored`, a length, and
+/// Immutable shared bytes, in 16 bytes (a file holds one per extent, and a
+/// run tens of millions of extents): a shared buffer `stored`, a length, and
 /// `start`: the offset in `stored` of bytes stored as written, or with
 /// [`FRAME`] or [`JOINED`], where a zstd frame starts. A blob holds less
 /// than 4 GiB, and starts within the first GiB of its buffer.
 #[derive(Clone)]
 pub struct Blob {
-    stored: Arc<[u8]>,
+    stored: Buf,
     start: u32,
     len: u32,
 }
@@ -117,14 +120,45 @@ enum Kind {
     Joined(usize),
 }
 
-/// `a` then `b` in one new shared buffer, each copied once.
-fn concat(a: &[u8], b: &[u8]) -> Arc<[u8]> {
-    let mut stored = Arc::<[u8]>::new_uninit_slice(a.len() + b.len());
-    let buf = Arc::get_mut(&mut stored).expect("a buffer just made has no other owner");
-    buf[..a.len()].write_copy_of_slice(a);
-    buf[a.len()..].write_copy_of_slice(b);
-    // SAFETY: the two copies above wrote every byte of the buffer.
-    unsafe { stored.assume_init() }
+/// A blob's shared buffer: its bytes behind a one-word pointer (the
+/// allocation holds the count and the length before the bytes).
+#[derive(Clone)]
+struct Buf(ThinArc<(), u8>);
+
+impl Buf {
+    /// A copy of `bytes`.
+    fn copy_of(bytes: &[u8]) -> Self {
+        Buf(ThinArc::from_header_and_slice((), bytes))
+    }
+
+    /// `a` then `b` in one new buffer, each copied once.
+    fn concat(a: &[u8], b: &[u8]) -> Self {
+        let len = a.len() + b.len();
+        let mut buf = UniqueArc::<HeaderSlice<_, [MaybeUninit<u8>]>>::from_header_and_uninit_slice(
+            HeaderWithLength::new((), len),
+            len,
+        );
+        buf.slice[..a.len()].write_copy_of_slice(a);
+        buf.slice[a.len()..].write_copy_of_slice(b);
+        // SAFETY: the two copies above wrote every byte of the slice, and
+        // the header's length is the slice's.
+        let buf = unsafe { buf.assume_init_slice_with_header() };
+        Buf(triomphe::Arc::into_thin(buf.shareable()))
+    }
+
+    /// Whether the two are one buffer.
+    fn same(&self, other: &Buf) -> bool {
+        self.0.ptr() == other.0.ptr()
+    }
+}
+
+impl Deref for Buf {
+    type Target = [u8];
+
+    #[inline]
+    fn deref(&self) -> &[u8] {
+        &self.0.slice
+    }
 }
 
 /// `len` as a blob length.
@@ -168,7 +202,7 @@ impl Blob {
             let block = compress(bytes);
             if block.len() * 5 <= bytes.len() * 4 {
                 return Some(Blob {
-                    stored: block.into(),
+                    stored: Buf::copy_of(&block),
                     start: FRAME,
                     len: len32(bytes.len()),
                 });
@@ -181,7 +215,7 @@ impl Blob {
     pub fn raw(bytes: Vec<u8>) -> Self {
         let len = len32(bytes.len());
         Blob {
-            stored: bytes.into(),
+            stored: Buf::copy_of(&bytes),
             start: 0,
             len,
         }
@@ -191,7 +225,7 @@ impl Blob {
     /// header written beside its shared records).
     pub fn copy_of(bytes: &[u8]) -> Self {
         Blob {
-            stored: Arc::from(bytes),
+            stored: Buf::copy_of(bytes),
             start: 0,
             len: len32(bytes.len()),
         }
@@ -248,18 +282,13 @@ impl Blob {
     pub fn prefixed(prefix: &[u8], body: &Blob) -> Blob {
         let at = prefix.len();
         match body.kind() {
-            Kind::Frame(frame) => {
-                let mut stored = Vec::with_capacity(at + body.stored.len() - frame);
-                stored.extend_from_slice(prefix);
-                stored.extend_from_slice(&body.stored[frame..]);
-                Blob {
-                    stored: stored.into(),
-                    start: JOINED | offset32(at),
-                    len: len32(at + body.len()),
-                }
-            }
+            Kind::Frame(frame) => Blob {
+                stored: Buf::concat(prefix, &body.stored[frame..]),
+                start: JOINED | offset32(at),
+                len: len32(at + body.len()),
+            },
             Kind::Raw(_) => Blob {
-                stored: concat(prefix, &body.bytes()),
+                stored: Buf::concat(prefix, &body.bytes()),
                 start: 0,
                 len: len32(at + body.len()),
             },
@@ -276,7 +305,7 @@ impl Blob {
     /// adjacent parts of one buffer (the two slices of a
     /// [`Blob::prefixed`], or of a buffer stored as written).
     pub fn join(&self, next: &Blob) -> Option<Blob> {
-        if !Arc::ptr_eq(&self.stored, &next.stored) {
+        if !self.stored.same(&next.stored) {
             return None;
         }
         let start = match (self.kind(), next.kind()) {
@@ -285,9 +314,24 @@ impl Blob {
             _ => return None,
         };
         Some(Blob {
-            stored: Arc::clone(&self.stored),
+            stored: self.stored.clone(),
             start,
             len: len32(self.len() + next.len()),
+        })
+    }
+
+    /// The `len` bytes its buffer holds before it, shared, when it starts
+    /// exactly `len` bytes in (a batch's header before its records, see
+    /// [`Blob::prefixed`]). Bytes before a blob are always stored as
+    /// written.
+    pub fn preceding(&self, len: usize) -> Option<Blob> {
+        let (Kind::Raw(at) | Kind::Frame(at)) = self.kind() else {
+            return None;
+        };
+        (at == len).then(|| Blob {
+            stored: self.stored.clone(),
+            start: 0,
+            len: len32(len),
         })
     }
 
@@ -316,7 +360,7 @@ impl Blob {
             _ => return Blob::new(self.bytes()[range].to_vec()),
         };
         Blob {
-            stored: Arc::clone(&self.stored),
+            stored: self.stored.clone(),
             start,
             len: len32(range.len()),
         }
@@ -346,9 +390,8 @@ impl From<&[u8]> for Blob {
 
 impl PartialEq for Blob {
     fn eq(&self, other: &Self) -> bool {
-        let shared = Arc::ptr_eq(&self.stored, &other.stored)
-            && self.start == other.start
-            && self.len == other.len;
+        let shared =
+            self.stored.same(&other.stored) && self.start == other.start && self.len == other.len;
         shared || (self.len == other.len && self.bytes() == other.bytes())
     }
 }
@@ -430,7 +473,7 @@ mod tests {
             assert_eq!((h.to_vec(), b.clone()), (head.to_vec(), body.clone()));
             assert_eq!(h.stored_len() + b.stored_len(), whole.stored_len());
             let joined = h.join(&b).expect("adjacent parts of one buffer");
-            assert!(Arc::ptr_eq(&joined.stored, &whole.stored));
+            assert!(joined.stored.same(&whole.stored));
             assert_eq!(joined.to_vec(), bytes);
             assert_eq!(joined.stored_len(), whole.stored_len());
             assert_eq!(whole.slice(2..4).to_vec(), b"ad");
@@ -441,7 +484,7 @@ mod tests {
     }
 
     #[test]
-    fn a_blob_takes_24_bytes() {
-        assert_eq!(std::mem::size_of::<Blob>(), 24);
+    fn a_blob_takes_16_bytes() {
+        assert_eq!(std::mem::size_of::<Blob>(), 16);
     }
 }

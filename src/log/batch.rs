@@ -47,7 +47,6 @@
 //! size, CRC and encoding count; it also keeps the decompressed records, so
 //! that reading them (a consumer, the checkers) decompresses nothing.
 
-use std::cell::OnceCell;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 
@@ -382,7 +381,6 @@ impl BatchBuilder {
             crc: 0,
             records: Blob::from_slice(&self.records),
             wire: None,
-            header_blob: OnceCell::new(),
         };
         // The CRC from the bytes at hand, not from the blobs (which may
         // keep them compressed in memory).
@@ -418,12 +416,8 @@ pub struct RecordBatch {
     /// Every record's bytes, in offset order, uncompressed.
     records: Blob,
     /// A compressed batch's records section: the codec's stream of
-    /// `records` (boxed: a batch takes 112 bytes, see `tests.rs`).
+    /// `records` (boxed: a batch takes 80 bytes, see `tests.rs`).
     wire: Option<Box<Blob>>,
-    /// [`RecordBatch::header`] as shared bytes, made at the first write:
-    /// the leader and every follower write the same batch, and hold one
-    /// copy of its header. A clone starts without it (it may be changed).
-    header_blob: OnceCell<Blob>,
 }
 
 impl Clone for RecordBatch {
@@ -442,7 +436,6 @@ impl Clone for RecordBatch {
             crc: self.crc,
             records: self.records.clone(),
             wire: self.wire.clone(),
-            header_blob: OnceCell::new(),
         }
     }
 }
@@ -585,7 +578,6 @@ impl RecordBatch {
         let header = self.header();
         let whole = Blob::prefixed(&header, self.wire_blob());
         let records = whole.slice(header.len()..whole.len());
-        self.header_blob = OnceCell::from(whole.slice(0..header.len()));
         match &mut self.wire {
             Some(wire) => **wire = records,
             None => self.records = records,
@@ -663,11 +655,16 @@ impl RecordBatch {
         h
     }
 
-    /// The header as shared bytes (one copy however many logs write it).
-    /// The batch must not change after this is first asked for.
-    pub fn header_blob(&self) -> &Blob {
-        self.header_blob
-            .get_or_init(|| Blob::copy_of(&self.header()))
+    /// The header as bytes to write: shared with the records section when
+    /// they are one buffer (a leader's batch, see
+    /// [`RecordBatch::stamped`]: the leader and every follower then write
+    /// one copy), else a copy of its own.
+    pub fn header_blob(&self) -> Blob {
+        let header = self.header();
+        self.wire_blob()
+            .preceding(RECORD_BATCH_OVERHEAD)
+            .filter(|h| *h.bytes() == header[..])
+            .unwrap_or_else(|| Blob::copy_of(&header))
     }
 
     /// The records section as written, compressed or not (shared bytes).
@@ -1070,7 +1067,6 @@ fn decode_checked(batch: &[u8], base_offset: i64, crc: u32) -> Option<RecordBatc
         crc,
         records: Blob::from_slice(records),
         wire,
-        header_blob: OnceCell::new(),
     })
 }
 

@@ -322,7 +322,7 @@ fn write_batch(file: &FileName, position: u64, batch: &RecordBatch, out: &mut Ve
     out.push(Effect::Write {
         file: file.clone(),
         offset: position,
-        bytes: batch.header_blob().clone(),
+        bytes: batch.header_blob(),
     });
     out.push(Effect::Write {
         file: file.clone(),
