@@ -11,9 +11,14 @@
 //! the rank of its first consumption (records polled anywhere in the group
 //! are ranked in the order the observations came). Judged over acknowledged
 //! records that the group consumed, walking each producer's sends in
-//! order: a chunk of sends as soon as retention removed all of its records
-//! from every replica (see `data::forget`; it is then forgotten), the rest
-//! at the end.
+//! order. A group's walk goes on while the run goes, over the sends whose
+//! judgement can no longer change (acknowledged and consumed by the group:
+//! a rank is its first consumption's, and an acknowledgement stands), and
+//! stops at the first that is not; a chunk of sends every group walked
+//! past is forgotten, so that the checker keeps what can still be
+//! violated, not every record a run sent. A chunk that retention removed
+//! from every replica is judged and forgotten then (see `data::forget`),
+//! and the rest at the end.
 
 use std::collections::BTreeMap;
 
@@ -143,6 +148,9 @@ pub struct KeyOrderChecker {
     walks: BTreeMap<String, Vec<Walk>>,
     /// Per group: violations found so far.
     found: BTreeMap<String, usize>,
+    /// Per producer: the chunks below this one are forgotten, every
+    /// group's walk having passed them.
+    walked_chunks: Vec<usize>,
     /// The violations reported so far (at most [`MAX_REPORTED`] per group).
     violations: Vec<Violation>,
 }
@@ -158,6 +166,17 @@ struct Walk {
 }
 
 impl KeyOrderChecker {
+    /// A checker of `groups`, every group that may consume: a chunk of
+    /// sends is forgotten while the run goes only once each of them walked
+    /// past it.
+    pub fn new(groups: impl IntoIterator<Item = String>) -> Self {
+        let mut checker = Self::default();
+        for group in groups {
+            checker.first.entry(group).or_default();
+        }
+        checker
+    }
+
     /// A producer sent record `id` with `key` (None: a null key) to `partition`.
     pub fn sent(&mut self, id: u64, partition: u32, key: Option<u32>) {
         let Some(key) = key else {
@@ -202,9 +221,66 @@ impl KeyOrderChecker {
         }
     }
 
+    /// Judges, for every group at `at`, each producer's sends as far as
+    /// their judgement can no longer change (each acknowledged and
+    /// consumed by the group), then forgets the chunks every group walked
+    /// past. `acked` says which records were acknowledged (an
+    /// acknowledgement stands: a record acknowledged is never failed
+    /// after).
+    pub fn advance(&mut self, at: Nanos, acked: &dyn Fn(u64) -> bool) {
+        for p in 0..self.sent.len() {
+            self.walk_groups(at, p, usize::MAX, acked, true);
+            let walked = self
+                .first
+                .keys()
+                .map(|g| {
+                    self.walks
+                        .get(g)
+                        .and_then(|w| w.get(p))
+                        .map_or(0, |w| w.next)
+                })
+                .min()
+                .unwrap_or(0);
+            if self.walked_chunks.len() <= p {
+                self.walked_chunks.resize(p + 1, 0);
+            }
+            while (self.walked_chunks[p] + 1) * CHUNK_LEN <= walked {
+                let chunk = self.walked_chunks[p];
+                self.forget_chunk(p, chunk);
+                self.walked_chunks[p] += 1;
+            }
+        }
+    }
+
+    /// Forgets chunk `chunk` of producer `p`'s sends and of every group's ranks.
+    fn forget_chunk(&mut self, p: usize, chunk: usize) {
+        if let Some(sent) = self.sent.get_mut(p) {
+            sent.forget_chunk(chunk);
+        }
+        for per_producer in self.first.values_mut() {
+            if let Some(ranks) = per_producer.get_mut(p) {
+                ranks.forget_chunk(chunk);
+            }
+        }
+    }
+
     /// Judges the sends of `producer` below sequence `upto` for every
     /// group, at `at`; `acked` says which records were acknowledged.
     fn walk(&mut self, at: Nanos, producer: usize, upto: usize, acked: &dyn Fn(u64) -> bool) {
+        self.walk_groups(at, producer, upto, acked, false);
+    }
+
+    /// [`Self::walk`]; with `settled_only`, each group's walk stops at the
+    /// first send that is acknowledged or consumed not yet (the others
+    /// are walked past: nothing is promised of them).
+    fn walk_groups(
+        &mut self,
+        at: Nanos,
+        producer: usize,
+        upto: usize,
+        acked: &dyn Fn(u64) -> bool,
+        settled_only: bool,
+    ) {
         let Some(sent) = self.sent.get(producer) else {
             return;
         };
@@ -212,12 +288,16 @@ impl KeyOrderChecker {
             let Some(ranks) = per_producer.get(producer) else {
                 continue;
             };
-            let walks = self.walks.entry(group.clone()).or_default();
+            if !self.walks.contains_key(group) {
+                self.walks.insert(group.clone(), Vec::new());
+                self.found.insert(group.clone(), 0);
+            }
+            let walks = self.walks.get_mut(group).expect("inserted above");
             if walks.len() <= producer {
                 walks.resize(producer + 1, Walk::default());
             }
             let walk = &mut walks[producer];
-            let found = self.found.entry(group.clone()).or_default();
+            let found = self.found.get_mut(group).expect("inserted with its walks");
             let from = walk.next;
             walk.next = walk.next.max(upto.min(ranks.len()));
             let p = producer;
@@ -227,6 +307,10 @@ impl KeyOrderChecker {
                     continue;
                 };
                 if rank == 0 || !acked(id) {
+                    if settled_only {
+                        walk.next = seq;
+                        break;
+                    }
                     continue;
                 }
                 let k = key as usize;
@@ -261,14 +345,7 @@ impl KeyOrderChecker {
     pub fn forget(&mut self, at: Nanos, producer: u32, chunk: usize, acked: &dyn Fn(u64) -> bool) {
         let p = producer as usize;
         self.walk(at, p, (chunk + 1) * CHUNK_LEN, acked);
-        if let Some(sent) = self.sent.get_mut(p) {
-            sent.forget_chunk(chunk);
-        }
-        for per_producer in self.first.values_mut() {
-            if let Some(ranks) = per_producer.get_mut(p) {
-                ranks.forget_chunk(chunk);
-            }
-        }
+        self.forget_chunk(p, chunk);
     }
 
     /// The violations, judged at `end` over the records `acked` says were
@@ -416,5 +493,56 @@ mod tests {
             "{}",
             v[0].detail
         );
+    }
+
+    #[test]
+    fn settled_sends_are_judged_while_the_run_goes_and_then_forgotten() {
+        let mut c = KeyOrderChecker::new(["billing".to_owned()]);
+        let n = CHUNK_LEN as u64 + 5;
+        for seq in 0..n {
+            c.sent(id(seq), 0, Some(7));
+        }
+        let all = |_: u64| true;
+        // p1-1 read before p1-0: judged as soon as both are read.
+        c.polled("billing", [1, 0].map(id));
+        c.advance(3 * sim::MILLIS, &all);
+        assert_eq!(c.violations.len(), 1, "{:?}", c.violations);
+        assert_eq!(c.violations[0].at_ms, 3);
+        assert_eq!(c.sent[1].get(0), Some((7, 0)), "p1-2 on is unread: kept");
+        c.polled("billing", (2..n).map(id));
+        c.advance(4 * sim::MILLIS, &all);
+        assert_eq!(c.sent[1].get(0), None, "chunk 0 walked: forgotten");
+        assert_eq!(c.first["billing"][1].get(1), Some(0));
+        assert_eq!(c.sent[1].get(CHUNK_LEN + 1), Some((7, 0)), "chunk 1 kept");
+        // Judged once: the end does not walk it again.
+        let v = c.finish(9 * sim::MILLIS, &all);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert_eq!(v[0].at_ms, 3);
+    }
+
+    #[test]
+    fn an_unacknowledged_send_or_a_group_yet_to_read_holds_the_walk() {
+        let groups = ["billing".to_owned(), "audit".to_owned()];
+        let mut c = KeyOrderChecker::new(groups);
+        let n = CHUNK_LEN as u64 + 5;
+        for seq in 0..n {
+            c.sent(id(seq), 0, Some(7));
+        }
+        c.polled("billing", [2, 1, 0].map(id));
+        c.polled("billing", (3..n).map(id));
+        // p1-0 not acknowledged yet: nothing after it is judged (it may be).
+        let not_yet = |i: u64| i != id(0);
+        c.advance(1, &not_yet);
+        assert!(c.violations.is_empty(), "{:?}", c.violations);
+        assert_eq!(c.walks["billing"][1].next, 0);
+        let all = |_: u64| true;
+        c.advance(2, &all);
+        assert_eq!(c.violations.len(), 2, "{:?}", c.violations);
+        // audit read nothing yet: chunk 0 is kept for it.
+        assert_eq!(c.sent[1].get(0), Some((7, 0)));
+        c.polled("audit", (0..n).map(id));
+        c.advance(3, &all);
+        assert_eq!(c.sent[1].get(0), None);
+        assert_eq!(c.violations.len(), 2, "audit read in order");
     }
 }

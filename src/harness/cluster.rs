@@ -266,6 +266,8 @@ pub(super) fn monitor_for(
     // key_order keeps per-record state: only when it judges something.
     monitor.key_order_checked = super::run::key_order_applies(scenario)
         && super::run::selected(scenario, check::key_order::KEY_ORDER);
+    monitor.key_order =
+        check::key_order::KeyOrderChecker::new(monitor.group_of.iter().flatten().cloned());
     (monitor, group_checks)
 }
 

@@ -137,9 +137,18 @@ impl Monitor {
                 self.data.producer(o.at, topic, obs);
                 self.txn.producer(o.at, o.node.0, obs);
                 self.compaction.producer(o.at, topic, obs);
-                if let (ProducerObs::Sent(records), true) = (obs, self.key_order_checked) {
-                    for r in records {
-                        self.key_order.sent(r.id, r.partition, r.key);
+                if self.key_order_checked {
+                    match obs {
+                        ProducerObs::Sent(records) => {
+                            for r in records {
+                                self.key_order.sent(r.id, r.partition, r.key);
+                            }
+                        }
+                        ProducerObs::Acked { .. } => {
+                            let data = &self.data;
+                            self.key_order.advance(o.at, &|id| data.is_acked(id));
+                        }
+                        _ => {}
                     }
                 }
             }
@@ -152,6 +161,8 @@ impl Monitor {
                     (obs, &self.group_of[o.node.index()], self.key_order_checked)
                 {
                     self.key_order.polled(group, records.iter().map(|r| r.id));
+                    let data = &self.data;
+                    self.key_order.advance(o.at, &|id| data.is_acked(id));
                 }
                 if let ConsumerObs::Assigned {
                     generation,
