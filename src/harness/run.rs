@@ -393,6 +393,9 @@ impl Run {
             path: trace.unwrap_or_default(),
             reason,
         })?;
+        // Nothing after the run reads a disk: the final state is the
+        // processes' (see `Sim::discard_disks`).
+        sim.discard_disks();
         let scenario = &scenario;
         let Monitor {
             mut violations,
@@ -433,7 +436,6 @@ impl Run {
         }
         let described_groups =
             final_state::groups(&sim, &topology, &group_names(scenario), &end_state);
-        sim.discard_disks();
         let removed = data.removed_by_retention(&end_state);
         let (group_violations, group_stats) =
             groups.finish(end, &end_state, &|id| data.is_acked(id), &removed);
