@@ -79,9 +79,6 @@ pub struct LogSegment {
     /// segment's size is an `int` in Kafka: 4 bytes, as in its offset
     /// index); the others' follow from their sizes.
     marks: Vec<u32>,
-    /// The offset after each batch, less `base_offset`: what an offset
-    /// index makes fast (4 bytes: Kafka's relative offsets).
-    ends: Vec<u32>,
     size: u64,
     /// The first batch's largest timestamp (Kafka's `rollingBasedTimestamp`).
     rolling_timestamp: Option<u64>,
@@ -97,7 +94,6 @@ impl LogSegment {
             file: segment_file_name(dir, base_offset).into(),
             batches: Vec::new(),
             marks: Vec::new(),
-            ends: Vec::new(),
             size: 0,
             rolling_timestamp: None,
             max_timestamp: None,
@@ -162,18 +158,17 @@ impl LogSegment {
 
     /// The offset after its last batch (`base_offset` when empty).
     pub fn next_offset(&self) -> u64 {
-        self.ends
+        self.batches
             .last()
-            .map_or(self.base_offset, |&end| self.base_offset + u64::from(end))
+            .map_or(self.base_offset, |b| b.next_offset())
     }
 
     /// Index of the first batch whose last offset is >= `offset`: the batch
-    /// containing `offset`, or the next one (Kafka's `translateOffset`).
+    /// containing `offset`, or the next one (Kafka's `translateOffset`; a
+    /// search of the batches themselves, which a log keeps sorted, where
+    /// Kafka's offset index keeps 4-byte relative offsets beside them).
     pub fn find(&self, offset: u64) -> Option<usize> {
-        let base = self.base_offset;
-        let i = self
-            .ends
-            .partition_point(|&end| base + u64::from(end) <= offset);
+        let i = self.batches.partition_point(|b| b.next_offset() <= offset);
         (i < self.batches.len()).then_some(i)
     }
 
@@ -229,7 +224,6 @@ impl LogSegment {
     pub(crate) fn shrink_to_fit(&mut self) {
         self.batches.shrink_to_fit();
         self.marks.shrink_to_fit();
-        self.ends.shrink_to_fit();
     }
 
     /// Adds a batch the cleaner kept to a cleaned segment (written to disk
@@ -244,7 +238,7 @@ impl LogSegment {
         self.rolling_timestamp.get_or_insert(ts);
         self.max_timestamp = Some(self.max_timestamp.map_or(ts, |m| m.max(ts)));
         let position = u32::try_from(self.size).expect("a segment holds less than 4 GiB");
-        let end = batch
+        batch
             .next_offset()
             .checked_sub(self.base_offset)
             .and_then(|end| u32::try_from(end).ok())
@@ -257,7 +251,6 @@ impl LogSegment {
         if self.batches.len().is_multiple_of(MARK_EVERY) {
             self.marks.push(position);
         }
-        self.ends.push(end);
         self.size += size;
         self.batches.push(batch);
     }
@@ -295,7 +288,6 @@ impl LogSegment {
         let cut = self.size - position;
         self.batches.truncate(index);
         self.marks.truncate(index.div_ceil(MARK_EVERY));
-        self.ends.truncate(index);
         self.size = position;
         self.max_timestamp = self.batches.iter().map(|b| b.max_timestamp()).max();
         if self.batches.is_empty() {
