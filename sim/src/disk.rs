@@ -558,6 +558,13 @@ impl Disk {
                 seqs.remove(i);
             }
             shrink_drained(seqs);
+            if seqs.is_empty() {
+                // Durable with nothing pending: as a rule a file no longer
+                // written (a rolled segment, a checkpoint).
+                if let Some(f) = &mut self.cached[id] {
+                    f.shrink_to_fit();
+                }
+            }
             self.release_if_unused(id);
         }
         self.dirty -= p.op.written();

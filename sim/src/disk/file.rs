@@ -102,6 +102,13 @@ impl File {
         self.len += len;
     }
 
+    /// Gives back the room kept for more extents (a file no longer written:
+    /// a log keeps dozens of rolled segments, each with an extent per batch).
+    pub(super) fn shrink_to_fit(&mut self) {
+        self.extents.shrink_to_fit();
+        self.marks.shrink_to_fit();
+    }
+
     /// Appends every extent of `other`.
     pub(super) fn extend(&mut self, other: File) {
         for e in other.extents {
