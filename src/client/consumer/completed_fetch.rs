@@ -13,7 +13,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::client::record_id_in;
+use crate::client::for_each_record_id;
 use crate::log::{ControlRecordType, RecordBatch};
 use crate::protocol::{FetchedPartition, IsolationLevel};
 
@@ -61,10 +61,10 @@ pub fn read_completed_fetch(
             continue;
         }
         let epoch = batch.partition_leader_epoch;
-        batch.for_each_record(|record| {
-            let at = batch.base_offset + u64::from(record.offset_delta);
+        for_each_record_id(batch, |offset_delta, id| {
+            let at = batch.base_offset + u64::from(offset_delta);
             if at >= next && at < limit {
-                records.push((at, record_id_in(&record), epoch));
+                records.push((at, id, epoch));
                 next = at + 1;
             }
         });
