@@ -418,10 +418,14 @@ impl RecordAccumulator {
         let mut builder = BatchBuilder::with_capacity(write_limit - RECORD_BATCH_OVERHEAD)
             .compressed(self.config.compression);
         record.append_to(&mut builder);
+        // Room for a few ids from the start (a one-id vector would grow
+        // at the second record).
+        let mut ids = Vec::with_capacity(4);
+        ids.push(record.id);
         let mut batch = ProducerBatch {
             id,
             tp,
-            ids: vec![record.id],
+            ids,
             builder,
             built: None,
             created_ms: now_ms,

@@ -605,7 +605,8 @@ impl Producer {
             return;
         }
         let (ready, _) = self.accumulator.ready(now_ms);
-        let mut per_broker: BTreeMap<u32, Vec<ProducerBatch>> = BTreeMap::new();
+        // By leader (a few brokers: a short scan finds one's batches).
+        let mut per_broker: Vec<(u32, Vec<ProducerBatch>)> = Vec::new();
         let mut missing_leader = false;
         for tp in ready {
             if self.txn.as_ref().is_some_and(|t| !t.manager.may_send(&tp)) {
@@ -635,9 +636,14 @@ impl Producer {
                 base
             };
             if let Some(batch) = self.accumulator.drain(&tp, now_ms, &mut next_sequence) {
-                per_broker.entry(leader).or_default().push(batch);
+                match per_broker.iter_mut().find(|(b, _)| *b == leader) {
+                    Some((_, batches)) => batches.push(batch),
+                    None => per_broker.push((leader, vec![batch])),
+                }
             }
         }
+        // One request per leader, in broker id order.
+        per_broker.sort_unstable_by_key(|&(broker, _)| broker);
         let transactional = self.txn.is_some();
         for (broker, mut batches) in per_broker {
             let compressed = self.config.compression.kind != CompressionType::None;

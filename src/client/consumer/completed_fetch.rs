@@ -36,7 +36,13 @@ pub fn read_completed_fetch(
     aborted.sort_by_key(|t| (t.first_offset, t.producer_id));
     let mut pending = aborted.into_iter().peekable();
     let mut aborted_producers = BTreeSet::new();
-    let mut records = Vec::new();
+    // Room for every record of the answer: the list never grows.
+    let total: usize = answer
+        .batches
+        .iter()
+        .map(|b| b.record_count() as usize)
+        .sum();
+    let mut records = Vec::with_capacity(total);
     let mut next = position;
     for batch in &answer.batches {
         if batch.next_offset() <= next {
