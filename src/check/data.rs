@@ -1028,7 +1028,8 @@ impl DataChecker {
     ) {
         // One bit per record of each producer: seen in this log yet.
         let mut in_log: Vec<Vec<u64>> = Vec::new();
-        let mut last: BTreeMap<u32, (u64, u64, u64)> = BTreeMap::new();
+        // By producer: (seq, offset, id) of its latest acknowledged record.
+        let mut last: Vec<Option<(u64, u64, u64)>> = Vec::new();
         let log = view.ids;
         for (i, &id) in log.iter().enumerate() {
             let offset = view.start + i as u64;
@@ -1071,7 +1072,10 @@ impl DataChecker {
             if self.outcome(id).is_none() {
                 continue;
             }
-            if let Some(&(prev_seq, prev_offset, prev_id)) = last.get(&producer) {
+            if last.len() <= producer as usize {
+                last.resize(producer as usize + 1, None);
+            }
+            if let Some((prev_seq, prev_offset, prev_id)) = last[producer as usize] {
                 if seq < prev_seq {
                     found.push(
                         Violation::new(
@@ -1088,7 +1092,7 @@ impl DataChecker {
                     );
                 }
             }
-            last.insert(producer, (seq, offset, id));
+            last[producer as usize] = Some((seq, offset, id));
         }
     }
 
