@@ -467,8 +467,15 @@ impl RecordAccumulator {
     /// sequences count for neither: their turn comes with an answer.
     pub fn ready(&self, now_ms: u64) -> (Vec<TopicIdPartition>, Option<u64>) {
         let mut ready = Vec::new();
-        let next = self.scan_ready(now_ms, |tp| ready.push(tp));
+        let next = self.ready_into(now_ms, &mut ready);
         (ready, next)
+    }
+
+    /// [`Self::ready`] into `ready` (emptied first: a caller keeps one
+    /// list for every call).
+    pub fn ready_into(&self, now_ms: u64, ready: &mut Vec<TopicIdPartition>) -> Option<u64> {
+        ready.clear();
+        self.scan_ready(now_ms, |tp| ready.push(tp))
     }
 
     /// The second half of [`Self::ready`] alone: the earliest time (ms) a

@@ -217,6 +217,8 @@ pub struct Producer {
     record_max: usize,
     /// Per key number: its positive murmur2 hash (u32::MAX: not yet known).
     key_hashes: Vec<u32>,
+    /// Scratch space for the partitions ready to send.
+    ready: Vec<TopicIdPartition>,
     /// A transactional producer's transactions.
     txn: Option<Transactions>,
     /// An application sends its records (a pipeline member), rather than
@@ -298,6 +300,7 @@ impl Producer {
             value: vec![0; spec.workload.value_size.max(8)],
             record_max: record_max(&spec.workload),
             key_hashes: Vec::new(),
+            ready: Vec::new(),
             txn: spec.transaction.clone().map(|workload| {
                 let mut manager = TransactionManager::new(
                     &workload.transactional_id,
@@ -604,11 +607,12 @@ impl Producer {
             self.init_producer_id(env);
             return;
         }
-        let (ready, _) = self.accumulator.ready(now_ms);
+        let mut ready = std::mem::take(&mut self.ready);
+        self.accumulator.ready_into(now_ms, &mut ready);
         // By leader (a few brokers: a short scan finds one's batches).
-        let mut per_broker: Vec<(u32, Vec<ProducerBatch>)> = Vec::new();
+        let mut per_broker: Vec<(u32, Vec<ProducerBatch>)> = Vec::with_capacity(ready.len());
         let mut missing_leader = false;
-        for tp in ready {
+        for &tp in &ready {
             if self.txn.as_ref().is_some_and(|t| !t.manager.may_send(&tp)) {
                 continue;
             }
@@ -642,6 +646,7 @@ impl Producer {
                 }
             }
         }
+        self.ready = ready;
         // One request per leader, in broker id order.
         per_broker.sort_unstable_by_key(|&(broker, _)| broker);
         let transactional = self.txn.is_some();
