@@ -256,14 +256,19 @@ impl LogManager {
         let deleted = log.take_deleted_files();
         self.delete_later(env, deleted, log.config().file_delete_delay_ms);
         let mut segments = Vec::new();
-        for effect in out.drain(..) {
-            if effect.is_segment_fsync() {
-                if let Effect::Fsync { file, .. } = effect {
-                    segments.push(file);
+        if out.iter().any(Effect::is_segment_fsync) {
+            for effect in out.drain(..) {
+                if effect.is_segment_fsync() {
+                    if let Effect::Fsync { file, .. } = effect {
+                        segments.push(file);
+                    }
+                } else {
+                    env.push(effect);
                 }
-            } else {
-                env.push(effect);
             }
+        } else {
+            // Most appends fsync nothing: their effects go on as they are.
+            env.append(&mut out);
         }
         if out.capacity() > self.spare.capacity() {
             self.spare = out;

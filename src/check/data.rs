@@ -32,7 +32,7 @@ use super::chunked::{Chunked, CHUNK_LEN};
 use super::chunked64::Chunked64;
 use super::Violation;
 use crate::client::consumer::ConsumerObs;
-use crate::client::{producer_of, record_id_in, ProducerObs, SentRecord};
+use crate::client::{for_each_record_id, producer_of, ProducerObs, SentRecord};
 use crate::log::RecordBatch;
 use crate::metadata::Uuid;
 use crate::protocol::TopicPartition;
@@ -235,10 +235,10 @@ fn contiguous_from(
 fn records_of(batches: &[Arc<RecordBatch>], start: u64, upto: u64) -> Vec<(u64, i32)> {
     let mut out = Vec::with_capacity(upto.saturating_sub(start) as usize);
     for batch in contiguous_from(batches, start, false) {
-        batch.for_each_record(|r| {
-            let offset = batch.base_offset + u64::from(r.offset_delta);
+        for_each_record_id(batch, |offset_delta, id| {
+            let offset = batch.base_offset + u64::from(offset_delta);
             if start <= offset && offset < upto {
-                out.push((record_id_in(&r), batch.partition_leader_epoch));
+                out.push((id, batch.partition_leader_epoch));
             }
         });
     }
@@ -254,14 +254,14 @@ fn ids_of(batches: &[Arc<RecordBatch>], start: u64, upto: u64, gaps: bool) -> Ve
         if batch.base_offset >= upto {
             break;
         }
-        batch.for_each_record(|r| {
-            let offset = batch.base_offset + u64::from(r.offset_delta);
+        for_each_record_id(batch, |offset_delta, id| {
+            let offset = batch.base_offset + u64::from(offset_delta);
             if start <= offset && offset < upto {
                 let at = (offset - start) as usize;
                 if out.len() < at {
                     out.resize(at, COMPACTED_ID);
                 }
-                out.push(record_id_in(&r));
+                out.push(id);
             }
         });
         if gaps {
@@ -1031,7 +1031,8 @@ impl DataChecker {
     ) {
         // One bit per record of each producer: seen in this log yet.
         let mut in_log: Vec<Vec<u64>> = Vec::new();
-        let mut last: BTreeMap<u32, (u64, u64, u64)> = BTreeMap::new();
+        // By producer: (seq, offset, id) of its latest acknowledged record.
+        let mut last: Vec<Option<(u64, u64, u64)>> = Vec::new();
         let log = view.ids;
         for (i, &id) in log.iter().enumerate() {
             let offset = view.start + i as u64;
@@ -1074,7 +1075,10 @@ impl DataChecker {
             if self.outcome(id).is_none() {
                 continue;
             }
-            if let Some(&(prev_seq, prev_offset, prev_id)) = last.get(&producer) {
+            if last.len() <= producer as usize {
+                last.resize(producer as usize + 1, None);
+            }
+            if let Some((prev_seq, prev_offset, prev_id)) = last[producer as usize] {
                 if seq < prev_seq {
                     found.push(
                         Violation::new(
@@ -1091,7 +1095,7 @@ impl DataChecker {
                     );
                 }
             }
-            last.insert(producer, (seq, offset, id));
+            last[producer as usize] = Some((seq, offset, id));
         }
     }
 
@@ -1213,8 +1217,8 @@ fn differing_record(
     let by_offset = |batches: &[Arc<RecordBatch>]| {
         let mut out = BTreeMap::new();
         for b in batches {
-            b.for_each_record(|r| {
-                out.insert(b.base_offset + u64::from(r.offset_delta), record_id_in(&r));
+            for_each_record_id(b, |offset_delta, id| {
+                out.insert(b.base_offset + u64::from(offset_delta), id);
             });
         }
         out

@@ -418,10 +418,14 @@ impl RecordAccumulator {
         let mut builder = BatchBuilder::with_capacity(write_limit - RECORD_BATCH_OVERHEAD)
             .compressed(self.config.compression);
         record.append_to(&mut builder);
+        // Room for a few ids from the start (a one-id vector would grow
+        // at the second record).
+        let mut ids = Vec::with_capacity(4);
+        ids.push(record.id);
         let mut batch = ProducerBatch {
             id,
             tp,
-            ids: vec![record.id],
+            ids,
             builder,
             built: None,
             created_ms: now_ms,
@@ -463,8 +467,15 @@ impl RecordAccumulator {
     /// sequences count for neither: their turn comes with an answer.
     pub fn ready(&self, now_ms: u64) -> (Vec<TopicIdPartition>, Option<u64>) {
         let mut ready = Vec::new();
-        let next = self.scan_ready(now_ms, |tp| ready.push(tp));
+        let next = self.ready_into(now_ms, &mut ready);
         (ready, next)
+    }
+
+    /// [`Self::ready`] into `ready` (emptied first: a caller keeps one
+    /// list for every call).
+    pub fn ready_into(&self, now_ms: u64, ready: &mut Vec<TopicIdPartition>) -> Option<u64> {
+        ready.clear();
+        self.scan_ready(now_ms, |tp| ready.push(tp))
     }
 
     /// The second half of [`Self::ready`] alone: the earliest time (ms) a

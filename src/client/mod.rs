@@ -116,10 +116,23 @@ pub const ID_HEADER: &str = "ksim.id";
 /// The id a record carries: in its value, or for a tombstone in its
 /// [`ID_HEADER`] header (u64::MAX when it carries none).
 pub fn record_id_in(record: &crate::log::RecordView<'_>) -> u64 {
-    match record.value {
-        Some(_) => record_id(record.value),
-        None => record_id(record.headers.get(ID_HEADER).flatten()),
+    id_carried(record.value, &record.headers)
+}
+
+/// [`record_id_in`] of a record with this value and these headers.
+pub fn id_carried(value: Option<&[u8]>, headers: &crate::log::Headers<'_>) -> u64 {
+    match value {
+        Some(_) => record_id(value),
+        None => record_id(headers.get(ID_HEADER).flatten()),
     }
+}
+
+/// Calls `f` with the offset delta and [`record_id_in`] of every record of
+/// `batch`, in offset order (decoding no more of them than that takes).
+pub fn for_each_record_id(batch: &crate::log::RecordBatch, mut f: impl FnMut(u32, u64)) {
+    batch.for_each_value(|offset_delta, value, headers| {
+        f(offset_delta, id_carried(value, &headers));
+    });
 }
 
 /// The id a value carries (u64::MAX for a value that carries none, and

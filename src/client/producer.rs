@@ -152,22 +152,37 @@ struct Workload {
 impl Workload {
     /// The tick at which record `i` (from 0, this incarnation) is generated.
     fn tick_of(&self, i: u64) -> Nanos {
-        let per = u128::from(self.per_ns.max(1));
-        let rate = u128::from(MILLIS) * u128::from(self.records.max(1));
-        let ticks = (u128::from(i + 1) * per).div_ceil(rate);
-        self.started_ns.saturating_add(
-            u64::try_from(ticks)
-                .unwrap_or(u64::MAX)
-                .saturating_mul(MILLIS),
-        )
+        let per = self.per_ns.max(1);
+        let rate = MILLIS.checked_mul(self.records.max(1));
+        // In u64 arithmetic while nothing overflows (the same quotient,
+        // without a 128-bit division), else in u128.
+        let ticks = match ((i + 1).checked_mul(per), rate) {
+            (Some(n), Some(rate)) => n.div_ceil(rate),
+            _ => {
+                let rate = u128::from(MILLIS) * u128::from(self.records.max(1));
+                let ticks = (u128::from(i + 1) * u128::from(per)).div_ceil(rate);
+                u64::try_from(ticks).unwrap_or(u64::MAX)
+            }
+        };
+        self.started_ns.saturating_add(ticks.saturating_mul(MILLIS))
     }
 
     /// How many records are due by the last tick at or before `now`.
     fn due_by(&self, now: Nanos) -> u64 {
         let ticks = now.saturating_sub(self.started_ns) / MILLIS;
-        let due = u128::from(ticks) * u128::from(MILLIS) * u128::from(self.records)
-            / u128::from(self.per_ns.max(1));
-        u64::try_from(due).unwrap_or(u64::MAX)
+        let per = self.per_ns.max(1);
+        // As in `tick_of`: u64 arithmetic unless it would overflow.
+        match ticks
+            .checked_mul(MILLIS)
+            .and_then(|ns| ns.checked_mul(self.records))
+        {
+            Some(n) => n / per,
+            None => {
+                let due = u128::from(ticks) * u128::from(MILLIS) * u128::from(self.records)
+                    / u128::from(per);
+                u64::try_from(due).unwrap_or(u64::MAX)
+            }
+        }
     }
 }
 
@@ -202,6 +217,8 @@ pub struct Producer {
     record_max: usize,
     /// Per key number: its positive murmur2 hash (u32::MAX: not yet known).
     key_hashes: Vec<u32>,
+    /// Scratch space for the partitions ready to send.
+    ready: Vec<TopicIdPartition>,
     /// A transactional producer's transactions.
     txn: Option<Transactions>,
     /// An application sends its records (a pipeline member), rather than
@@ -283,6 +300,7 @@ impl Producer {
             value: vec![0; spec.workload.value_size.max(8)],
             record_max: record_max(&spec.workload),
             key_hashes: Vec::new(),
+            ready: Vec::new(),
             txn: spec.transaction.clone().map(|workload| {
                 let mut manager = TransactionManager::new(
                     &workload.transactional_id,
@@ -589,10 +607,12 @@ impl Producer {
             self.init_producer_id(env);
             return;
         }
-        let (ready, _) = self.accumulator.ready(now_ms);
-        let mut per_broker: BTreeMap<u32, Vec<ProducerBatch>> = BTreeMap::new();
+        let mut ready = std::mem::take(&mut self.ready);
+        self.accumulator.ready_into(now_ms, &mut ready);
+        // By leader (a few brokers: a short scan finds one's batches).
+        let mut per_broker: Vec<(u32, Vec<ProducerBatch>)> = Vec::with_capacity(ready.len());
         let mut missing_leader = false;
-        for tp in ready {
+        for &tp in &ready {
             if self.txn.as_ref().is_some_and(|t| !t.manager.may_send(&tp)) {
                 continue;
             }
@@ -620,9 +640,15 @@ impl Producer {
                 base
             };
             if let Some(batch) = self.accumulator.drain(&tp, now_ms, &mut next_sequence) {
-                per_broker.entry(leader).or_default().push(batch);
+                match per_broker.iter_mut().find(|(b, _)| *b == leader) {
+                    Some((_, batches)) => batches.push(batch),
+                    None => per_broker.push((leader, vec![batch])),
+                }
             }
         }
+        self.ready = ready;
+        // One request per leader, in broker id order.
+        per_broker.sort_unstable_by_key(|&(broker, _)| broker);
         let transactional = self.txn.is_some();
         for (broker, mut batches) in per_broker {
             let compressed = self.config.compression.kind != CompressionType::None;
@@ -1307,6 +1333,43 @@ mod tests {
             let cached = to_positive(murmur2(&buf)) as u32;
             for n in [1, 3, 50] {
                 assert_eq!(cached % n, partition_for_key(&buf, n));
+            }
+        }
+    }
+
+    /// The workload clock in u64 arithmetic gives what the exact 128-bit
+    /// formulas give, near overflow too.
+    #[test]
+    fn the_workload_clock_computes_as_in_128_bits() {
+        let rates = [
+            (1, 1),
+            (1000, 1_000_000_000),
+            (7, 3),
+            (u64::MAX / 5, 1),
+            (3, u64::MAX),
+        ];
+        for (records, per_ns) in rates {
+            let clock = Workload {
+                started_ns: 5 * MILLIS,
+                records,
+                per_ns,
+            };
+            for i in [0, 1, 999, 1_000_000, u64::MAX / 1_000_000, u64::MAX - 1] {
+                let per = u128::from(per_ns.max(1));
+                let rate = u128::from(MILLIS) * u128::from(records.max(1));
+                let ticks = (u128::from(i + 1) * per).div_ceil(rate);
+                let ticks = u64::try_from(ticks).unwrap_or(u64::MAX);
+                let want = clock
+                    .started_ns
+                    .saturating_add(ticks.saturating_mul(MILLIS));
+                assert_eq!(clock.tick_of(i), want, "tick_of({i}), {records}/{per_ns}");
+            }
+            for now in [0, 5 * MILLIS, 7 * MILLIS + 3, 1 << 40, u64::MAX] {
+                let ticks = now.saturating_sub(clock.started_ns) / MILLIS;
+                let due = u128::from(ticks) * u128::from(MILLIS) * u128::from(records)
+                    / u128::from(per_ns.max(1));
+                let want = u64::try_from(due).unwrap_or(u64::MAX);
+                assert_eq!(clock.due_by(now), want, "due_by({now}), {records}/{per_ns}");
             }
         }
     }

@@ -195,6 +195,9 @@ pub struct GroupCoordinator<R> {
     retention_check_interval_ms: u64,
     /// Per loaded offsets partition: when its next offset cleanup is due.
     expiration_due: BTreeMap<u32, u64>,
+    /// The earliest of `expiration_due` (asked at every tick scheduling,
+    /// changed only by a cleanup, a load or an unload).
+    next_expiration: Option<u64>,
 }
 
 impl<R: Clone> GroupCoordinator<R> {
@@ -212,6 +215,7 @@ impl<R: Clone> GroupCoordinator<R> {
             offsets_retention_ms: OFFSETS_RETENTION_MS,
             retention_check_interval_ms: OFFSETS_RETENTION_CHECK_INTERVAL_MS,
             expiration_due: BTreeMap::new(),
+            next_expiration: None,
         }
     }
 
@@ -320,6 +324,7 @@ impl<R: Clone> GroupCoordinator<R> {
             return;
         }
         self.expiration_due.remove(&partition);
+        self.next_expiration = self.expiration_due.values().min().copied();
         let names: Vec<String> = self
             .groups
             .keys()

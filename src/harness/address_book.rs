@@ -1,8 +1,6 @@
 //! The one table from the model's addresses (Kafka node ids of brokers and
 //! controllers, client ids) to the simulator's nodes, and back.
 
-use std::collections::BTreeMap;
-
 use sim::NodeId;
 
 use super::topology::{Role, Topology};
@@ -11,7 +9,9 @@ use crate::node::{controller_id, Address};
 /// Every process's address and simulator node.
 #[derive(Clone, Debug, Default)]
 pub struct AddressBook {
-    servers: BTreeMap<u32, NodeId>,
+    /// Brokers and controllers by Kafka node id, sorted (a few: searched
+    /// by halves, for every message sent).
+    servers: Vec<(u32, NodeId)>,
     clients: Vec<NodeId>,
     by_node: Vec<Address>,
 }
@@ -39,9 +39,10 @@ impl AddressBook {
         for (i, address) in addresses.into_iter().enumerate() {
             let node = NodeId(i as u32);
             match address {
-                Address::Node(id) => {
-                    book.servers.insert(id, node);
-                }
+                Address::Node(id) => match book.servers.binary_search_by_key(&id, |&(s, _)| s) {
+                    Ok(i) => book.servers[i].1 = node,
+                    Err(i) => book.servers.insert(i, (id, node)),
+                },
                 Address::Client(c) => {
                     assert_eq!(
                         c as usize,
@@ -60,7 +61,11 @@ impl AddressBook {
     #[inline]
     pub fn node(&self, address: Address) -> Option<NodeId> {
         match address {
-            Address::Node(id) => self.servers.get(&id).copied(),
+            Address::Node(id) => self
+                .servers
+                .binary_search_by_key(&id, |&(s, _)| s)
+                .ok()
+                .map(|i| self.servers[i].1),
             Address::Client(c) => self.clients.get(c as usize).copied(),
         }
     }

@@ -807,6 +807,39 @@ impl RecordBatch {
         }
     }
 
+    /// Calls `f` with every record's offset delta, value (None: a
+    /// tombstone) and headers, in offset order: [`Self::for_each_record`]
+    /// without decoding keys and timestamps, for readers of record ids.
+    pub fn for_each_value(&self, mut f: impl FnMut(u32, Option<&[u8]>, Headers<'_>)) {
+        let bytes = self.records.bytes();
+        let bytes: &[u8] = &bytes;
+        let mut pos = 0;
+        for _ in 0..self.count {
+            let len = checked_zigzag(bytes, &mut pos) as usize;
+            let end = pos + len;
+            pos += 1; // attributes
+            skip_checked_varint(bytes, &mut pos); // timestamp delta
+            let offset_delta = checked_zigzag(bytes, &mut pos) as u32;
+            let key_len = checked_zigzag(bytes, &mut pos);
+            pos += key_len.max(0) as usize;
+            let value = match checked_zigzag(bytes, &mut pos) {
+                -1 => None,
+                n => {
+                    let value = &bytes[pos..pos + n as usize];
+                    pos += n as usize;
+                    Some(value)
+                }
+            };
+            let count = checked_zigzag(bytes, &mut pos) as u32;
+            f(
+                offset_delta,
+                value,
+                Headers::from_parts(count, &bytes[pos..end]),
+            );
+            pos = end;
+        }
+    }
+
     /// Owned copies of the records.
     pub fn records(&self) -> Vec<Record> {
         let mut out = Vec::with_capacity(self.record_count() as usize);
@@ -1073,11 +1106,17 @@ fn decode_checked(batch: &[u8], base_offset: i64, crc: u32) -> Option<RecordBatc
 /// An unsigned LEB128 varint at `*pos` of bytes known to hold one.
 #[inline]
 fn checked_unsigned(bytes: &[u8], pos: &mut usize) -> u64 {
-    // Most are one byte (lengths and deltas below 64).
+    // Most are one byte (lengths and deltas below 64), the rest mostly two
+    // (a record's length and its value's).
     let first = bytes[*pos];
     if first < 0x80 {
         *pos += 1;
         return u64::from(first);
+    }
+    let second = bytes[*pos + 1];
+    if second < 0x80 {
+        *pos += 2;
+        return u64::from(first & 0x7F) | u64::from(second) << 7;
     }
     let mut value = 0u64;
     let mut shift = 0;
@@ -1090,6 +1129,15 @@ fn checked_unsigned(bytes: &[u8], pos: &mut usize) -> u64 {
         }
         shift += 7;
     }
+}
+
+/// Moves `*pos` past the varint there, in bytes known to hold one.
+#[inline]
+fn skip_checked_varint(bytes: &[u8], pos: &mut usize) {
+    while bytes[*pos] >= 0x80 {
+        *pos += 1;
+    }
+    *pos += 1;
 }
 
 #[inline]

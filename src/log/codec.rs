@@ -33,8 +33,10 @@ pub(crate) fn varlong_len(value: i64) -> usize {
 }
 
 fn unsigned_len(v: u64) -> usize {
-    let bits = 64 - v.leading_zeros() as usize;
-    bits.div_ceil(7).max(1)
+    // ceil(bits / 7), at least 1, as (9 * bits + 64) / 64 (exact for 1 to
+    // 64 bits): no division.
+    let bits = 64 - (v | 1).leading_zeros() as usize;
+    (bits * 9 + 64) / 64
 }
 
 /// A cursor over untrusted bytes.
@@ -123,6 +125,16 @@ impl<'a> Reader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unsigned_lengths_are_seven_bits_a_byte() {
+        assert_eq!(unsigned_len(0), 1);
+        for bits in 1..=64u32 {
+            let v = u64::MAX >> (64 - bits);
+            assert_eq!(unsigned_len(v), bits.div_ceil(7) as usize, "{bits} bits");
+            assert_eq!(unsigned_len(1 << (bits - 1)), bits.div_ceil(7) as usize);
+        }
+    }
 
     #[test]
     fn varints_round_trip_with_exact_lengths() {

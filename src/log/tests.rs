@@ -261,6 +261,44 @@ fn batch_round_trips_and_sizes_match() {
 }
 
 #[test]
+fn for_each_value_reads_what_for_each_record_does() {
+    // Long keys and values (varints of two bytes and more), timestamps far
+    // apart (ten-byte deltas), tombstones and headers.
+    let records: Vec<Record> = (0..300)
+        .map(|i| Record {
+            key: (i % 4 != 0).then(|| vec![i as u8; i * 3]),
+            value: (i % 5 != 0).then(|| vec![!(i as u8); 50 * i]),
+            timestamp_ms: if i % 2 == 0 {
+                u64::MAX - i as u64
+            } else {
+                i as u64
+            },
+            headers: (0..i % 3)
+                .map(|h| Header {
+                    key: format!("h{h}"),
+                    value: (h != 1).then(|| vec![h as u8; 200]),
+                })
+                .collect(),
+        })
+        .collect();
+    for batch in [sample_batch(), sample_with(&records)] {
+        let mut full = Vec::new();
+        batch.for_each_record(|r| {
+            full.push((
+                r.offset_delta,
+                r.value.map(<[u8]>::to_vec),
+                r.headers.to_owned(),
+            ));
+        });
+        let mut light = Vec::new();
+        batch.for_each_value(|offset_delta, value, headers| {
+            light.push((offset_delta, value.map(<[u8]>::to_vec), headers.to_owned()));
+        });
+        assert_eq!(light, full);
+    }
+}
+
+#[test]
 fn empty_batch_header_size_matches_kafka() {
     let one = sample_with(&[Record {
         key: None,

@@ -150,6 +150,12 @@ impl<'a> Env<'a> {
         self.effects.extend(effects);
     }
 
+    /// Pushes every effect of `effects`, in order, in one copy, leaving
+    /// it empty (its room kept).
+    pub fn append(&mut self, effects: &mut Vec<Effect>) {
+        self.effects.append(effects);
+    }
+
     /// Sends `msg` to `to`.
     #[inline]
     pub fn send(&mut self, to: Address, msg: impl Into<Message>) {

@@ -14,8 +14,9 @@ use std::fmt;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct TopicId(pub u32);
 
-/// A partition by topic id (Kafka's `TopicIdPartition`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+/// A partition by topic id (Kafka's `TopicIdPartition`), ordered by
+/// topic id, then partition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TopicIdPartition {
     /// The topic.
     pub topic_id: TopicId,
@@ -27,7 +28,23 @@ pub struct TopicIdPartition {
 /// and the trace hashes every message).
 impl std::hash::Hash for TopicIdPartition {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        state.write_u64(u64::from(self.topic_id.0) << 32 | u64::from(self.partition));
+        state.write_u64(self.word());
+    }
+}
+
+/// As the fields compare in order, by one comparison of a word (the
+/// sessions, purgatories and maps of the data path search by partition).
+impl Ord for TopicIdPartition {
+    #[inline]
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.word().cmp(&other.word())
+    }
+}
+
+impl PartialOrd for TopicIdPartition {
+    #[inline]
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
     }
 }
 
@@ -38,6 +55,12 @@ impl TopicIdPartition {
             topic_id,
             partition,
         }
+    }
+
+    /// The topic id in the high half, the partition in the low half.
+    #[inline]
+    fn word(&self) -> u64 {
+        u64::from(self.topic_id.0) << 32 | u64::from(self.partition)
     }
 }
 
@@ -153,5 +176,22 @@ mod tests {
         assert_eq!(topics.parse("other-0"), None);
         assert_eq!(topics.parse("orders"), None);
         assert_eq!(topics.ids().count(), 2);
+    }
+
+    #[test]
+    fn partitions_order_by_topic_id_then_partition() {
+        let values = [0, 1, 7, u32::MAX - 1, u32::MAX];
+        let all: Vec<(u32, u32)> = values
+            .iter()
+            .flat_map(|&t| values.iter().map(move |&p| (t, p)))
+            .collect();
+        for &(t1, p1) in &all {
+            for &(t2, p2) in &all {
+                let a = TopicIdPartition::new(TopicId(t1), p1);
+                let b = TopicIdPartition::new(TopicId(t2), p2);
+                assert_eq!(a.cmp(&b), (t1, p1).cmp(&(t2, p2)), "{a:?} {b:?}");
+                assert_eq!(a.partial_cmp(&b), Some(a.cmp(&b)));
+            }
+        }
     }
 }

@@ -13,7 +13,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::client::record_id_in;
+use crate::client::for_each_record_id;
 use crate::log::{ControlRecordType, RecordBatch};
 use crate::protocol::{FetchedPartition, IsolationLevel};
 
@@ -36,7 +36,13 @@ pub fn read_completed_fetch(
     aborted.sort_by_key(|t| (t.first_offset, t.producer_id));
     let mut pending = aborted.into_iter().peekable();
     let mut aborted_producers = BTreeSet::new();
-    let mut records = Vec::new();
+    // Room for every record of the answer: the list never grows.
+    let total: usize = answer
+        .batches
+        .iter()
+        .map(|b| b.record_count() as usize)
+        .sum();
+    let mut records = Vec::with_capacity(total);
     let mut next = position;
     for batch in &answer.batches {
         if batch.next_offset() <= next {
@@ -61,10 +67,10 @@ pub fn read_completed_fetch(
             continue;
         }
         let epoch = batch.partition_leader_epoch;
-        batch.for_each_record(|record| {
-            let at = batch.base_offset + u64::from(record.offset_delta);
+        for_each_record_id(batch, |offset_delta, id| {
+            let at = batch.base_offset + u64::from(offset_delta);
             if at >= next && at < limit {
-                records.push((at, record_id_in(&record), epoch));
+                records.push((at, id, epoch));
                 next = at + 1;
             }
         });

@@ -68,11 +68,12 @@ impl<R: Clone> GroupCoordinator<R> {
     pub(super) fn schedule_expiration(&mut self, partition: u32, now_ms: u64) {
         self.expiration_due
             .insert(partition, now_ms + self.retention_check_interval_ms);
+        self.next_expiration = self.expiration_due.values().min().copied();
     }
 
     /// The earliest cleanup due.
     pub(super) fn next_expiration_ms(&self) -> Option<u64> {
-        self.expiration_due.values().min().copied()
+        self.next_expiration
     }
 
     /// Offset expiration: runs the cleanups due at `now_ms`, appending
