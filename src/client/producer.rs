@@ -519,10 +519,10 @@ impl Producer {
         if !sent.is_empty() {
             env.observe(ProducerObs::Sent(sent));
         }
-        let stopped = self.clock.tick_of(self.generated) >= self.workload.stop_at_ns;
         if let Some(t) = &mut self.txn {
             // The application ends its transaction after its `records`
             // sends, or with its last send when the workload stops.
+            let stopped = self.clock.tick_of(self.generated) >= self.workload.stop_at_ns;
             let done = t.ids.len() as u64 >= t.workload.records || (stopped && !t.ids.is_empty());
             if done && !t.manager.ending() {
                 let abort = env.rng().random_range(0..1_000_000) < t.workload.abort_ppm;
