@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{ksim, refused_admin, run_text, scratch, shipped, stderr, stdout};
+use common::{refused, refused_admin, run_text, shipped};
 
 const SCENARIO: &str = "scenarios/topic_creation.toml";
 
@@ -57,16 +57,9 @@ fn without_the_operation_the_clients_name_an_unknown_topic_and_are_refused() {
     let start = text.find("[[admin]]").expect("an [[admin]] entry");
     let end = start + text[start..].find("\n\n").expect("entry ends");
     let without = format!("{}{}", &text[..start], &text[end + 2..]);
-    let dir = scratch("topic_creation", "missing");
-    std::fs::write(dir.join("s.toml"), without).expect("scenario written");
-    let out = ksim(&dir, &["run", "s.toml"]);
     // The clients name a topic nothing creates: refused before running.
-    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
-    assert!(
-        stderr(&out).contains("unknown topic \"invoices\""),
-        "{}",
-        stderr(&out)
-    );
+    let err = refused("topic_creation", "missing", &without);
+    assert!(err.contains("unknown topic \"invoices\""), "{err}");
 }
 
 #[test]
@@ -105,14 +98,14 @@ fn a_creation_the_controller_refuses_is_reported_and_the_topic_never_comes() {
 }
 
 /// The scenario with its `[[admin]]` entry replaced by `entry`: the error.
-fn refused(test: &str, entry: &str) -> String {
+fn refused_entry(test: &str, entry: &str) -> String {
     refused_admin("topic_creation", test, &scenario(), entry)
 }
 
 #[test]
 fn bad_create_topic_entries_are_refused_with_their_key_and_line() {
     let create = "[[admin]]\nat = \"10s\"\nop = \"create_topic\"\ntopic = \"invoices\"\npartitions = 3\nreplication_factor = 3";
-    let err = refused(
+    let err = refused_entry(
         "twice",
         &format!("{create}\n\n{}", create.replace("10s", "12s")),
     );
@@ -121,14 +114,14 @@ fn bad_create_topic_entries_are_refused_with_their_key_and_line() {
         err.contains("invoices exists at 12s (Kafka answers TOPIC_ALREADY_EXISTS)"),
         "{err}"
     );
-    let err = refused(
+    let err = refused_entry(
         "rf",
         &create.replace("replication_factor = 3", "replication_factor = 4"),
     );
     assert!(err.contains("valid: 1..=3 (cluster.brokers = 3)"), "{err}");
-    let err = refused("late", &create.replace("10s", "45s"));
+    let err = refused_entry("late", &create.replace("10s", "45s"));
     assert!(err.contains("not within the fault phase"), "{err}");
-    let err = refused(
+    let err = refused_entry(
         "grow_before",
         &format!(
             "{create}\n\n[[admin]]\nat = \"5s\"\nop = \"create_partitions\"\ntopic = \"invoices\"\npartitions = 6"
@@ -138,7 +131,7 @@ fn bad_create_topic_entries_are_refused_with_their_key_and_line() {
         err.contains("invoices is created only at 10s by a create_topic"),
         "{err}"
     );
-    let err = refused(
+    let err = refused_entry(
         "internal",
         &create.replace("topic = \"invoices\"", "topic = \"__consumer_offsets\""),
     );

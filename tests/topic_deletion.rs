@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{ksim, run_text, scratch, shipped, stderr, stdout};
+use common::{ksim, refused, run_text, scratch, shipped, stderr};
 
 const SCENARIO: &str = "scenarios/topic_deletion.toml";
 
@@ -116,11 +116,7 @@ fn deleting_a_transactional_producers_topic_is_refused_as_not_simulated() {
         "rate = \"500/s\"\nkeys = 100\nconfig = { \"transactional.id\" = \"ship\" }\ntransaction = { records = 20, abort = 0.1 }",
     );
     assert!(text.contains("\"transactional.id\" = \"ship\""));
-    let dir = scratch("topic_deletion", "txn");
-    std::fs::write(dir.join("s.toml"), text).expect("scenario written");
-    let out = ksim(&dir, &["run", "s.toml"]);
-    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
-    let err = stderr(&out);
+    let err = refused("topic_deletion", "txn", &text);
     assert!(
         err.contains(
             "deleting a topic that a transactional producer uses is not simulated by ksim yet"

@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{ksim, run_text, scratch, shipped, stderr, stdout};
+use common::{refused, run_text, shipped};
 
 const SCENARIO: &str = "scenarios/topic_recreation.toml";
 const STALE: &str = "scenarios/topic_recreation_stale_offsets.toml";
@@ -107,11 +107,7 @@ fn recreating_is_refused_where_ksim_cannot_follow_it() {
         "replication_factor = 3\n\n[[producers]]",
         "replication_factor = 3\nconfig = { \"retention.ms\" = 600000 }\n\n[[producers]]",
     );
-    let dir = scratch("topic_recreation", "configs");
-    std::fs::write(dir.join("s.toml"), text).expect("scenario written");
-    let out = ksim(&dir, &["run", "s.toml"]);
-    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
-    let err = stderr(&out);
+    let err = refused("topic_recreation", "configs", &text);
     assert!(
         err.contains(
             "recreating orders, a topic with configs in [[topics]], is not simulated by ksim yet"
@@ -120,12 +116,9 @@ fn recreating_is_refused_where_ksim_cannot_follow_it() {
     );
     // Creating it while it exists is what Kafka refuses.
     let text = shipped(SCENARIO).replace("at = \"30s\"", "at = \"10s\"");
-    std::fs::write(dir.join("s.toml"), text).expect("scenario written");
-    let out = ksim(&dir, &["run", "s.toml"]);
-    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    let err = refused("topic_recreation", "exists", &text);
     assert!(
-        stderr(&out).contains("orders exists at 10s (Kafka answers TOPIC_ALREADY_EXISTS)"),
-        "{}",
-        stderr(&out)
+        err.contains("orders exists at 10s (Kafka answers TOPIC_ALREADY_EXISTS)"),
+        "{err}"
     );
 }

@@ -62,8 +62,14 @@ pub fn refused_admin(group: &str, test: &str, text: &str, entry: &str) -> String
     let start = text.find("[[admin]]").expect("an [[admin]] entry");
     let end = start + text[start..].find("\n\n").expect("entry ends");
     let changed = format!("{}{entry}\n\n{}", &text[..start], &text[end + 2..]);
+    refused(group, test, &changed)
+}
+
+/// Runs scenario `text` in the scratch directory `group`/`test`, asserts
+/// that ksim refuses it (exit 2), and returns its stderr.
+pub fn refused(group: &str, test: &str, text: &str) -> String {
     let dir = scratch(group, test);
-    std::fs::write(dir.join("s.toml"), changed).expect("scenario written");
+    std::fs::write(dir.join("s.toml"), text).expect("scenario written");
     let out = ksim(&dir, &["run", "s.toml"]);
     assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
     stderr(&out)
