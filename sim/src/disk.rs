@@ -203,19 +203,6 @@ struct Slot {
     seqs: VecDeque<u64>,
 }
 
-/// Gives back the room of a name's drained op list: a segment file takes
-/// thousands of writes while it is active, then none, and a run holds
-/// thousands of such files (a `VecDeque` keeps its largest capacity).
-fn shrink_drained(seqs: &mut VecDeque<u64>) {
-    if seqs.is_empty() {
-        if seqs.capacity() > 0 {
-            *seqs = VecDeque::new();
-        }
-    } else if seqs.capacity() > 64 && seqs.len() < seqs.capacity() / 4 {
-        seqs.shrink_to(seqs.len() * 2);
-    }
-}
-
 /// Timing of the disk and its OS, shared by every node's disk in a run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DiskConfig {
@@ -557,13 +544,19 @@ impl Disk {
             } else if let Ok(i) = seqs.binary_search(&seq) {
                 seqs.remove(i);
             }
-            shrink_drained(seqs);
+            // A segment file takes thousands of writes while it is active,
+            // then none, and a run holds thousands of such files: their
+            // lists give back the room they kept (a `VecDeque` and a `Vec`
+            // keep their largest capacity).
             if seqs.is_empty() {
                 // Durable with nothing pending: as a rule a file no longer
                 // written (a rolled segment, a checkpoint).
+                *seqs = VecDeque::new();
                 if let Some(f) = &mut self.cached[id] {
                     f.shrink_to_fit();
                 }
+            } else if seqs.capacity() > 64 && seqs.len() < seqs.capacity() / 4 {
+                seqs.shrink_to(seqs.len() * 2);
             }
             self.release_if_unused(id);
         }
