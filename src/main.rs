@@ -94,15 +94,21 @@ fn main() -> std::process::ExitCode {
     // (0.8 s of system time in ten broker_crash seeds). -1: never purge;
     // a sweep's memory stays near its largest run's (ten broker_crash
     // seeds: 160 MiB peak instead of 120 MiB). A command that runs one
-    // seed keeps the default: a long run frees much as it goes (segments
-    // retention deleted, fetches answered), and handing that back keeps its
-    // peak lower (bench_throughput seed 1: 455 MB instead of 499 MB, at
-    // the same CPU time).
+    // seed hands freed pages back at once (0): a long run frees much as it
+    // goes (segments retention deleted, fetches answered), and its peak
+    // then follows what it holds, not when the 10 ms passed in wall-clock
+    // time (bench_throughput with 600 s and retention, seed 1: 1.97 GB
+    // instead of 2.01-2.03 GB; bench_throughput's CPU time is the same).
     #[cfg(not(feature = "sysalloc"))]
-    if runs_many_seeds(std::env::args().nth(1).as_deref()) {
+    {
+        let delay = if runs_many_seeds(std::env::args().nth(1).as_deref()) {
+            -1
+        } else {
+            0
+        };
         // SAFETY: called first thing in main, before any other thread exists.
         unsafe {
-            libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1);
+            libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, delay);
         }
     }
     ksim::cli::main()

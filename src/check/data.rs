@@ -30,6 +30,7 @@ use sim::{Nanos, MILLIS};
 
 use super::chunked::{Chunked, CHUNK_LEN};
 use super::chunked64::Chunked64;
+use super::push_sparingly;
 use super::Violation;
 use crate::client::consumer::ConsumerObs;
 use crate::client::{for_each_record_id, producer_of, ProducerObs, SentRecord};
@@ -327,15 +328,6 @@ const FAILED: u8 = 3;
 const INDETERMINATE: u8 = 4;
 /// An empty id slot.
 const NO_ID: u64 = u64::MAX;
-
-/// Pushes `x`, growing a full `v` by a quarter rather than doubling it: a
-/// partition's acknowledgement and read runs number millions in a long run.
-fn push_sparingly<T>(v: &mut Vec<T>, x: T) {
-    if v.len() == v.capacity() {
-        v.reserve_exact(v.len() / 4 + 16);
-    }
-    v.push(x);
-}
 
 /// Offsets `base..base + len` acknowledged together, at `ms`.
 #[derive(Clone, Copy, Debug)]

@@ -131,7 +131,7 @@ impl ProcessedSet {
         let first = self.first[p].get(s).unwrap_or(0);
         if first == 0 {
             if self.processings.last() != Some(&(node, at)) {
-                self.processings.push((node, at));
+                super::push_sparingly(&mut self.processings, (node, at));
             }
             let index = self.processings.len() - 1;
             assert!(index + 1 < AGAIN as usize, "2^31 processings in one group");

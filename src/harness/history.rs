@@ -252,8 +252,9 @@ impl Event {
 pub struct History {
     /// Every event, in the order observed (sorted by time by [`History::finish`]).
     pub events: Vec<Event>,
-    /// Per partition: (when, leader broker, high watermark) at each advance.
-    high_watermarks: std::collections::BTreeMap<TopicIdPartition, Vec<(Nanos, u32, u64)>>,
+    /// Per partition and leader broker: (when, high watermark) at each
+    /// advance (16 bytes each: a long run's leaders advance millions of times).
+    high_watermarks: std::collections::BTreeMap<(TopicIdPartition, u32), Vec<(Nanos, u64)>>,
     /// The partitions of `high_watermarks` by name (`topic-N`).
     high_watermark_names: std::collections::BTreeMap<String, TopicIdPartition>,
     image: MetadataImage,
@@ -325,7 +326,8 @@ impl History {
     }
 
     /// A leader advanced a high watermark.
-    /// `name` shows the partition (`topic-N`); it is called once per partition.
+    /// `name` shows the partition (`topic-N`); it is called once per
+    /// partition and broker.
     pub fn high_watermark(
         &mut self,
         at: Nanos,
@@ -335,25 +337,22 @@ impl History {
         hw: u64,
     ) {
         let names = &mut self.high_watermark_names;
-        self.high_watermarks
-            .entry(partition)
+        let advances = self
+            .high_watermarks
+            .entry((partition, broker))
             .or_insert_with(|| {
                 names.insert(name(), partition);
                 Vec::new()
-            })
-            .push((at, broker, hw));
+            });
+        crate::check::push_sparingly(advances, (at, hw));
     }
 
     /// The high watermark `broker` had reached for the partition at `at`.
     pub fn high_watermark_at(&self, partition: &str, broker: u32, at: Nanos) -> Option<u64> {
         let tp = self.high_watermark_names.get(partition)?;
-        let all = self.high_watermarks.get(tp)?;
+        let all = self.high_watermarks.get(&(*tp, broker))?;
         let upto = all.partition_point(|e| e.0 <= at);
-        all[..upto]
-            .iter()
-            .rev()
-            .find(|e| e.1 == broker)
-            .map(|e| e.2)
+        upto.checked_sub(1).map(|last| all[last].1)
     }
 
     /// Adds an event.
@@ -381,5 +380,32 @@ impl History {
             .filter(|e| e.at <= at && e.partition.as_deref() == Some(partition))
             .find(|e| matches!(e.what, What::PartitionChange { .. }))
             .map(|e| &e.what)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::TopicId;
+
+    #[test]
+    fn the_high_watermark_at_a_moment_is_that_brokers_last_advance_by_then() {
+        let mut h = History::default();
+        let tp = TopicIdPartition::new(TopicId(0), 0);
+        let name = || "orders-0".to_owned();
+        for (at, broker, hw) in [(10, 1, 5), (20, 2, 7), (30, 1, 9), (40, 2, 11)] {
+            h.high_watermark(at, broker, tp, name, hw);
+        }
+        assert_eq!(h.high_watermark_at("orders-0", 1, 9), None, "before any");
+        assert_eq!(h.high_watermark_at("orders-0", 1, 10), Some(5));
+        assert_eq!(h.high_watermark_at("orders-0", 1, 35), Some(9));
+        assert_eq!(h.high_watermark_at("orders-0", 2, 35), Some(7));
+        assert_eq!(h.high_watermark_at("orders-0", 2, 99), Some(11));
+        assert_eq!(
+            h.high_watermark_at("orders-0", 3, 99),
+            None,
+            "no such leader"
+        );
+        assert_eq!(h.high_watermark_at("orders-1", 1, 99), None);
     }
 }
