@@ -308,19 +308,32 @@ pub(crate) fn continues(end: u64, base: u64, gaps: bool) -> bool {
     base == end || (gaps && base > end)
 }
 
-/// Writes `batch` at `position` of `file`: its header, then its records
-/// (the batch's own shared bytes, written without a copy).
+/// Writes `batch` at `position` of `file` in one write, as Kafka's
+/// `FileRecords.append` does: its header and its records as one shared
+/// buffer (a leader's batch and every copy of it, see
+/// [`RecordBatch::stamped`]); a batch whose header is not in its records'
+/// buffer is written as its header, then its records (no copy of them).
 fn write_batch(file: &FileName, position: u64, batch: &RecordBatch, out: &mut Vec<Effect>) {
-    out.push(Effect::Write {
-        file: file.clone(),
-        offset: position,
-        bytes: batch.header_blob(),
-    });
-    out.push(Effect::Write {
-        file: file.clone(),
-        offset: position + RECORD_BATCH_OVERHEAD as u64,
-        bytes: batch.records_blob().clone(),
-    });
+    let header = batch.header_blob();
+    match header.join(batch.records_blob()) {
+        Some(whole) => out.push(Effect::Write {
+            file: file.clone(),
+            offset: position,
+            bytes: whole,
+        }),
+        None => {
+            out.push(Effect::Write {
+                file: file.clone(),
+                offset: position,
+                bytes: header,
+            });
+            out.push(Effect::Write {
+                file: file.clone(),
+                offset: position + RECORD_BATCH_OVERHEAD as u64,
+                bytes: batch.records_blob().clone(),
+            });
+        }
+    }
 }
 
 /// Number of batches that decode one after another from the start of

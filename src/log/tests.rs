@@ -1458,6 +1458,32 @@ fn a_stamped_batch_writes_its_header_from_the_records_buffer() {
 }
 
 #[test]
+fn a_segment_writes_a_stamped_batch_in_one_write_and_another_in_two() {
+    let writes = |batch: RecordBatch| {
+        let mut segment = LogSegment::new(DIR, batch.base_offset);
+        let mut out = Vec::new();
+        segment.append(Arc::new(batch.clone()), &mut out);
+        let mut bytes = Vec::new();
+        for effect in &out {
+            let Effect::Write {
+                offset, bytes: b, ..
+            } = effect
+            else {
+                panic!("a segment append only writes: {effect:?}");
+            };
+            assert_eq!(*offset, bytes.len() as u64, "written one after another");
+            bytes.extend_from_slice(&b.bytes());
+        }
+        assert_eq!(bytes, batch.encode(), "the batch as Kafka lays it out");
+        out.len()
+    };
+    // As Kafka's FileRecords.append: one write of header and records.
+    assert_eq!(writes(sample_batch().stamped(40, 7)), 1);
+    // A header not in its records' buffer: two writes, no copy of records.
+    assert_eq!(writes(sample_batch()), 2);
+}
+
+#[test]
 fn a_batch_takes_at_most_80_bytes() {
     // With its reference counts, 96: one allocation of mimalloc's 96-byte
     // class per batch, which the leader and every follower share.
