@@ -151,20 +151,15 @@ fn small_segments() -> LogConfig {
 
 /// The two writes of `batch` at byte `offset` of the first segment: its
 /// header, then its records (the batch's own bytes).
-fn batch_writes(offset: u64, batch: &RecordBatch) -> [Effect; 2] {
+/// A leader's appended batch as its segment writes it: header and
+/// records in one write (see `write_batch`).
+fn batch_writes(offset: u64, batch: &RecordBatch) -> [Effect; 1] {
     let file = "orders-0/00000000000000000000.log".to_owned();
-    [
-        Effect::Write {
-            file: file.clone().into(),
-            offset,
-            bytes: sim::Blob::raw(batch.header().to_vec()),
-        },
-        Effect::Write {
-            file: file.into(),
-            offset: offset + RECORD_BATCH_OVERHEAD as u64,
-            bytes: batch.records_blob().clone(),
-        },
-    ]
+    [Effect::Write {
+        file: file.into(),
+        offset,
+        bytes: sim::Blob::raw(batch.encode()),
+    }]
 }
 
 fn sample_records() -> Vec<Record> {
@@ -693,7 +688,7 @@ fn appends_assign_offsets_epochs_and_write_checkpoint() {
         ]
     );
     assert_eq!(out[4..], batch_writes(0, &b));
-    assert_eq!(out.len(), 6);
+    assert_eq!(out.len(), 5);
     assert!(out.iter().all(|o| !o.is_segment_fsync()));
     disk.apply(&mut out);
 
