@@ -1,48 +1,143 @@
 //! `AlterPartitionManager`: a partition leader's ISR changes on their way
-//! to the controller (Kafka's AlterPartitionManager). A proposal waits here
-//! until the broker sends it through its controller channel; at most one per
-//! partition is in flight, and the leader acts on the ISR only once the
-//! controller's answer (or the metadata) commits it.
+//! to the controller (Kafka's `DefaultAlterPartitionManager`). A proposal
+//! waits here until the broker sends it through its controller channel; a
+//! partition has at most one, unsent or in flight, and it stays until the
+//! controller answers it: a request that times out or loses its connection
+//! is sent again as it was (Kafka lets AlterPartition "retry indefinitely
+//! until a response is received"), so the ISR it proposes, and the broker
+//! epochs of its members, may be old by the time it arrives — the race
+//! KIP-903's broker epochs close (KAFKA-14139). The leader acts on the ISR
+//! only once the controller's answer (or the metadata) commits it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use crate::controller::rpc::ControllerRequest;
 use crate::protocol::TopicIdPartition;
 
+/// How long a request that got no answer or a top-level error waits
+/// before it goes again (Kafka schedules `send-alter-partition` 50 ms
+/// later after an error; its controller channel reconnects after
+/// `reconnect.backoff.ms`, 50).
+pub const RETRY_BACKOFF_MS: u64 = 50;
+
 /// ISR changes waiting to be sent or answered.
 #[derive(Debug, Default)]
 pub struct AlterPartitionManager {
-    unsent: BTreeMap<TopicIdPartition, ControllerRequest>,
-    in_flight: BTreeSet<TopicIdPartition>,
+    /// Each with the moment it may go (a retry after a top-level error
+    /// waits [`RETRY_BACKOFF_MS`]).
+    unsent: BTreeMap<TopicIdPartition, (ControllerRequest, u64)>,
+    in_flight: BTreeMap<TopicIdPartition, ControllerRequest>,
 }
 
 impl AlterPartitionManager {
-    /// Queues an AlterPartition for `tp` (replacing one not yet sent).
-    pub fn submit(&mut self, tp: TopicIdPartition, request: ControllerRequest) {
-        self.unsent.insert(tp, request);
+    /// Queues an AlterPartition for `tp`, unless one for it is still
+    /// unsent or unanswered (Kafka's `submit` then fails the new one with
+    /// OperationNotAttemptedException, and the leader proposes again
+    /// later). Returns whether it was queued.
+    pub fn submit(&mut self, tp: TopicIdPartition, request: ControllerRequest) -> bool {
+        if self.unsent.contains_key(&tp) || self.in_flight.contains_key(&tp) {
+            return false;
+        }
+        self.unsent.insert(tp, (request, 0));
+        true
     }
 
-    /// The proposals to send now (partitions without one in flight), in
-    /// partition order; they count as in flight from here.
-    pub fn take_unsent(&mut self) -> Vec<(TopicIdPartition, ControllerRequest)> {
-        let ready: Vec<TopicIdPartition> = self
+    /// The proposals due by `now_ms`, in partition order, each with the
+    /// sender's current broker epoch (Kafka reads it at every send); they
+    /// count as in flight from here.
+    pub fn take_unsent(
+        &mut self,
+        now_ms: u64,
+        broker_epoch: u64,
+    ) -> Vec<(TopicIdPartition, ControllerRequest)> {
+        let due: Vec<TopicIdPartition> = self
             .unsent
-            .keys()
-            .filter(|tp| !self.in_flight.contains(*tp))
-            .cloned()
+            .iter()
+            .filter(|(_, (_, at))| *at <= now_ms)
+            .map(|(tp, _)| *tp)
             .collect();
-        ready
-            .into_iter()
-            .filter_map(|tp| {
-                let request = self.unsent.remove(&tp)?;
-                self.in_flight.insert(tp);
-                Some((tp, request))
+        due.into_iter()
+            .filter_map(|tp| self.unsent.remove(&tp).map(|(r, _)| (tp, r)))
+            .map(|(tp, mut request)| {
+                if let ControllerRequest::AlterPartition {
+                    broker_epoch: sent, ..
+                } = &mut request
+                {
+                    *sent = broker_epoch;
+                }
+                self.in_flight.insert(tp, request.clone());
+                (tp, request)
             })
             .collect()
     }
 
-    /// The request for `tp` was answered or lost.
-    pub fn done(&mut self, tp: &TopicIdPartition) {
+    /// The controller answered the request for `tp`: it is done.
+    pub fn answered(&mut self, tp: &TopicIdPartition) {
         self.in_flight.remove(tp);
+    }
+
+    /// The request for `tp` got no answer (a timeout, a broken
+    /// connection) or a top-level error: it goes out again as it was, from
+    /// `not_before_ms` on.
+    pub fn retry(&mut self, tp: &TopicIdPartition, not_before_ms: u64) {
+        if let Some(request) = self.in_flight.remove(tp) {
+            self.unsent.insert(*tp, (request, not_before_ms));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metadata::Uuid;
+
+    fn request(isr: &[(u32, u64)]) -> ControllerRequest {
+        ControllerRequest::AlterPartition {
+            broker_id: 1,
+            broker_epoch: 51,
+            topic_id: Uuid(7),
+            partition_id: 0,
+            leader_epoch: 0,
+            new_isr_with_epochs: isr.to_vec(),
+            partition_epoch: 0,
+        }
+    }
+
+    fn sent(m: &mut AlterPartitionManager, now_ms: u64, epoch: u64) -> Vec<ControllerRequest> {
+        m.take_unsent(now_ms, epoch)
+            .into_iter()
+            .map(|(_, r)| r)
+            .collect()
+    }
+
+    #[test]
+    fn a_request_without_an_answer_goes_again_as_it_was_and_blocks_newer_ones() {
+        let tp = TopicIdPartition::new(crate::protocol::TopicId(0), 0);
+        let mut m = AlterPartitionManager::default();
+        let first = request(&[(1, 51), (2, 52)]);
+        assert!(m.submit(tp, first.clone()));
+        assert!(!m.submit(tp, request(&[(1, 51)])), "one per partition");
+        assert_eq!(sent(&mut m, 0, 51), vec![first.clone()]);
+        assert!(!m.submit(tp, request(&[(1, 51)])), "still unanswered");
+        // Lost: the same ISR, with the broker epochs it was made with, goes
+        // again after the backoff, under the sender's epoch of that moment.
+        m.retry(&tp, 50);
+        assert!(sent(&mut m, 49, 51).is_empty(), "not before the backoff");
+        let again = sent(&mut m, 50, 60);
+        let ControllerRequest::AlterPartition {
+            broker_epoch,
+            new_isr_with_epochs,
+            ..
+        } = &again[0]
+        else {
+            panic!("{again:?}");
+        };
+        assert_eq!(
+            (*broker_epoch, &new_isr_with_epochs[..]),
+            (60, &[(1, 51), (2, 52)][..])
+        );
+        // Answered: a new proposal may go.
+        m.answered(&tp);
+        assert!(m.submit(tp, request(&[(1, 51)])));
     }
 }

@@ -260,8 +260,14 @@ impl ReplicaManager {
     }
 
     /// ISR changes to send to the controller now.
-    pub fn take_alter_partitions(&mut self) -> Vec<(TopicIdPartition, ControllerRequest)> {
-        self.alter_partition.take_unsent()
+    pub fn take_alter_partitions(
+        &mut self,
+        now_ms: u64,
+    ) -> Vec<(TopicIdPartition, ControllerRequest)> {
+        match self.broker_epoch {
+            Some(epoch) => self.alter_partition.take_unsent(now_ms, epoch),
+            None => Vec::new(),
+        }
     }
 
     fn replicas(&mut self) -> (&mut ReplicaFetcherManager, Replicas<'_>) {
@@ -724,10 +730,6 @@ impl ReplicaManager {
                 (r, e)
             })
             .collect();
-        leader.pending = Some(PendingIsr {
-            proposed: isr,
-            sent_ms: now_ms,
-        });
         let request = ControllerRequest::AlterPartition {
             broker_id: self.me,
             broker_epoch,
@@ -737,7 +739,13 @@ impl ReplicaManager {
             new_isr_with_epochs: epochs,
             partition_epoch: p.partition_epoch,
         };
-        self.alter_partition.submit(*tp, request);
+        // An earlier proposal still unanswered: this one is not made.
+        if self.alter_partition.submit(*tp, request) {
+            leader.pending = Some(PendingIsr {
+                proposed: isr,
+                sent_ms: now_ms,
+            });
+        }
     }
 
     /// The controller answered an AlterPartition for `tp`.
@@ -747,7 +755,14 @@ impl ReplicaManager {
         tp: &TopicIdPartition,
         response: ControllerResponse,
     ) {
-        self.alter_partition.done(tp);
+        if let ControllerResponse::AlterPartition { error: Some(_), .. } = response {
+            // A top-level error (STALE_BROKER_EPOCH, NOT_CONTROLLER): the
+            // same request goes again, and the change stays in flight.
+            let at = env.now_ms() + super::alter_partition::RETRY_BACKOFF_MS;
+            self.alter_partition.retry(tp, at);
+            return;
+        }
+        self.alter_partition.answered(tp);
         let ControllerResponse::AlterPartition {
             error,
             partition_error,
@@ -774,17 +789,13 @@ impl ReplicaManager {
         self.try_complete_produces(env, Some(tp));
     }
 
-    /// An AlterPartition for `tp` got no answer: the proposal is dropped, to
-    /// be made again if it still holds.
-    pub fn on_alter_partition_lost(&mut self, tp: &TopicIdPartition) {
-        self.alter_partition.done(tp);
-        if let Some(leader) = self
-            .partitions
-            .get_mut(tp)
-            .and_then(Partition::leader_state_mut)
-        {
-            leader.pending = None;
-        }
+    /// An AlterPartition for `tp` got no answer (timed out, or its
+    /// connection broke): the same request goes again after the retry
+    /// backoff, and the change stays in flight (Kafka's controller channel
+    /// keeps it until a response comes, reconnecting after a backoff).
+    pub fn on_alter_partition_lost(&mut self, tp: &TopicIdPartition, now_ms: u64) {
+        let at = now_ms + super::alter_partition::RETRY_BACKOFF_MS;
+        self.alter_partition.retry(tp, at);
     }
 
     /// Produce (Kafka's appendRecords): acks=0 and acks=1 answer after the

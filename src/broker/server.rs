@@ -331,7 +331,7 @@ impl BrokerServer {
         }
         self.on_replica_events(env);
         self.sync_controller();
-        for (tp, request) in self.replicas.take_alter_partitions() {
+        for (tp, request) in self.replicas.take_alter_partitions(env.now_ms()) {
             self.channel
                 .send(env, request, ControllerPurpose::AlterPartition(tp));
         }
@@ -697,7 +697,9 @@ impl BrokerServer {
     ) {
         match purpose {
             ControllerPurpose::Lifecycle => self.lifecycle.on_lost(env, timed_out),
-            ControllerPurpose::AlterPartition(tp) => self.replicas.on_alter_partition_lost(&tp),
+            ControllerPurpose::AlterPartition(tp) => {
+                self.replicas.on_alter_partition_lost(&tp, env.now_ms())
+            }
             ControllerPurpose::AllocateProducerIds => {
                 let broker = (self.id, self.lifecycle.broker_epoch());
                 self.producer_ids

@@ -10,7 +10,7 @@ use sim::MILLIS;
 use super::config::BrokerConfig;
 use super::purgatory::{FetchParams, ReplyTo};
 use super::{BrokerObs, BrokerTimer, ReplicaManager};
-use crate::controller::rpc::ControllerRequest;
+use crate::controller::rpc::{ControllerRequest, ControllerResponse};
 use crate::errors::Errors;
 use crate::log::{Record, RecordBatch};
 use crate::metadata::{MetadataImage, MetadataRecord, Uuid, NO_LEADER_CHANGE};
@@ -183,7 +183,7 @@ fn produce_responses(t: &TestEnv) -> Vec<(u64, Option<Errors>, i64)> {
 
 /// The ISRs proposed to the controller.
 fn proposals(rm: &mut ReplicaManager) -> Vec<Vec<u32>> {
-    rm.take_alter_partitions()
+    rm.take_alter_partitions(u64::MAX)
         .into_iter()
         .map(|(_, request)| match request {
             ControllerRequest::AlterPartition {
@@ -352,6 +352,46 @@ fn a_follower_joins_the_isr_only_at_the_high_watermark_and_the_epoch_start() {
     assert!(proposals(&mut rm).is_empty());
     follower_fetch(&mut rm, &mut t, 2, 10);
     assert_eq!(proposals(&mut rm), vec![vec![1, 3, 2]]);
+}
+
+#[test]
+fn an_unanswered_isr_change_goes_again_unchanged_and_holds_back_the_next() {
+    // Follower 2 catches up with broker 1's ISR [1, 3]: [1, 3, 2] is
+    // proposed with the broker epoch 2's fetches carried (52).
+    let (mut rm, mut t) = broker(BrokerConfig::default(), &image(1, 1, &[1, 3], &[]));
+    follower_fetch(&mut rm, &mut t, 2, 0);
+    let first = rm.take_alter_partitions(0);
+    assert_eq!(first.len(), 1);
+    // The controller does not answer: the same request goes again 50 ms
+    // later (Kafka retries it until a response), not a fresh proposal.
+    rm.on_alter_partition_lost(&tp(), 0);
+    follower_fetch(&mut rm, &mut t, 3, 0);
+    assert!(rm.take_alter_partitions(49).is_empty());
+    assert_eq!(rm.take_alter_partitions(50), first);
+    // A top-level error (NOT_CONTROLLER) leaves it in flight, to go again.
+    let answer = |error, partition_error| ControllerResponse::AlterPartition {
+        error,
+        partition_error,
+        topic_id: TOPIC_ID,
+        partition_id: 0,
+        leader_id: 1,
+        leader_epoch: 0,
+        isr: vec![1, 3, 2],
+        partition_epoch: 1,
+    };
+    rm.on_alter_partition_response(
+        &mut t.env(),
+        &tp(),
+        answer(Some(Errors::NotController), None),
+    );
+    assert_eq!(rm.take_alter_partitions(u64::MAX), first);
+    // Answered: the ISR the controller committed is the leader's.
+    rm.on_alter_partition_response(&mut t.env(), &tp(), answer(None, None));
+    assert_eq!(
+        rm.partitions()[&tp()].leader_state().unwrap().isr,
+        vec![1, 3, 2]
+    );
+    assert!(rm.take_alter_partitions(u64::MAX).is_empty());
 }
 
 /// Broker 1 as a follower of broker 2 in leader epoch `epoch`, with `n`
