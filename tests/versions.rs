@@ -233,7 +233,7 @@ fn a_release_ksim_cannot_run_is_refused_naming_what_it_lacks() {
     let dir = scratch("versions", "refused");
     let text = shipped("late_end_txn");
     for (version, says) in [
-        ("3.4", "Kafka 3.4 is not simulated by ksim yet: it lacks the broker epoch in AlterPartition (a replica restarted since its fetch cannot join the ISR) (KIP-903, 3.5)"),
+        ("3.2", "Kafka 3.2 is not simulated by ksim yet: it lacks fenced replicas kept out of the ISR (the controller refuses them in AlterPartition, INELIGIBLE_REPLICA) (KIP-841, 3.3)"),
         ("4.1", "Kafka 4.1 is newer than ksim models (4.0)"),
         ("four", "\"four\" is not a Kafka version"),
     ] {
@@ -246,8 +246,31 @@ fn a_release_ksim_cannot_run_is_refused_naming_what_it_lacks() {
         assert!(err.contains(":13:17: protocol.kafka_version: "), "{err}");
         assert!(err.contains(says), "{err}");
         assert!(
-            err.contains("valid: \"3.5\", \"3.6\", \"3.7\", \"3.8\", \"3.9\", \"4.0\""),
+            err.contains("valid: \"3.3\", \"3.4\", \"3.5\", \"3.6\", \"3.7\", \"3.8\", \"3.9\", \"4.0\""),
             "{err}"
         );
     }
+}
+
+#[test]
+fn kip_903_is_off_in_3_3_and_3_4_and_a_switch_against_later_releases() {
+    for (release, own) in [("3.3", false), ("3.4", false), ("3.5", true), ("4.0", true)] {
+        let s = under_min_isr_reads_on(release, "");
+        assert_eq!(
+            s.protocol.broker_epoch_in_alter_partition, own,
+            "{release}'s own"
+        );
+        assert!(s.protocol.against_version().is_empty(), "{release}");
+    }
+    let switched = under_min_isr_reads_on("4.0", "broker_epoch_in_alter_partition = false");
+    assert!(!switched.protocol.broker_epoch_in_alter_partition);
+    assert_eq!(
+        switched.protocol.against_version(),
+        vec!["broker_epoch_in_alter_partition = false (Kafka 4.0's own: true, KIP-903)"]
+    );
+    // A 3.4 run goes end to end, and replays.
+    let old = under_min_isr_reads_on("3.4", "");
+    let (a, b) = (outcome(&old, 1), outcome(&old, 1));
+    assert_eq!(a.kafka_version.to_string(), "3.4");
+    assert_eq!(a.trace_hash, b.trace_hash);
 }

@@ -66,6 +66,11 @@ pub struct BrokerConfig {
     /// about to join the ISR (off with `[protocol]
     /// leader_epoch_bump_on_isr_shrink`, as before 3.6).
     pub hw_waits_for_joining_replicas: bool,
+    /// KIP-903 (3.5): a new ISR member must fetch with its registered
+    /// broker epoch, which AlterPartition carries to the controller (off
+    /// with `[protocol] broker_epoch_in_alter_partition = false`, as in
+    /// 3.3 and 3.4: only fenced replicas are kept out, KIP-841).
+    pub broker_epoch_in_alter_partition: bool,
     /// Log configs.
     pub log: LogConfig,
     /// `offsets.topic.num.partitions`.
@@ -130,6 +135,7 @@ impl Default for BrokerConfig {
             truncation: Truncation::LeaderEpoch,
             hw_held_below_min_isr: true,
             hw_waits_for_joining_replicas: true,
+            broker_epoch_in_alter_partition: true,
             log: LogConfig::default(),
             offsets_topic_num_partitions: 50,
             offsets_commit_timeout_ms: 5000,

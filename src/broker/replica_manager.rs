@@ -38,7 +38,7 @@ use super::purgatory::{
     ProduceWaiter, ReplyTo,
 };
 use super::{BrokerObs, BrokerTimer};
-use crate::controller::rpc::{ControllerRequest, ControllerResponse};
+use crate::controller::rpc::{ControllerRequest, ControllerResponse, NO_BROKER_EPOCH};
 use crate::errors::Errors;
 use crate::group::offsets_topic::CONSUMER_OFFSETS;
 use crate::log::{ControlRecordType, EndTransactionMarker, Record, RecordBatch};
@@ -130,9 +130,12 @@ pub struct ReplicaManager {
 }
 
 /// Whether `broker` fetching with `epoch` may join an ISR, by `eligible`
-/// (the unfenced brokers with their epochs).
-fn isr_eligible(eligible: &[(u32, u64)], broker: u32, epoch: u64) -> bool {
-    eligible.iter().any(|&(b, e)| b == broker && e == epoch)
+/// (the unfenced brokers with their epochs; with `check_epoch` false, as
+/// before KIP-903, any epoch).
+fn isr_eligible(eligible: &[(u32, u64)], check_epoch: bool, broker: u32, epoch: u64) -> bool {
+    eligible
+        .iter()
+        .any(|&(b, e)| b == broker && (!check_epoch || e == epoch))
 }
 
 /// Runs a periodic task again after `interval_ms`; an interval of 0 runs
@@ -658,8 +661,11 @@ impl ReplicaManager {
         let Some(p) = self.partitions.get_mut(tp) else {
             return;
         };
-        let eligible = &self.isr_eligible;
-        let eligible = |b: u32, e: u64| isr_eligible(eligible, b, e);
+        let (eligible, check) = (
+            &self.isr_eligible,
+            self.config.broker_epoch_in_alter_partition,
+        );
+        let eligible = |b: u32, e: u64| isr_eligible(eligible, check, b, e);
         let lag_ms = self.config.replica_lag_time_max_ms;
         let Some(hw) = p.next_high_watermark(env.now_ms(), lag_ms, &eligible) else {
             return;
@@ -722,7 +728,10 @@ impl ReplicaManager {
         let epochs: Vec<(u32, u64)> = isr
             .iter()
             .map(|&r| {
-                let e = if r == self.me {
+                let e = if !self.config.broker_epoch_in_alter_partition {
+                    // AlterPartition v2 (before KIP-903): no member epochs.
+                    NO_BROKER_EPOCH
+                } else if r == self.me {
                     broker_epoch
                 } else {
                     leader.followers.get(&r).map_or(0, |f| f.broker_epoch)

@@ -355,6 +355,54 @@ fn a_follower_joins_the_isr_only_at_the_high_watermark_and_the_epoch_start() {
 }
 
 #[test]
+fn before_kip_903_a_follower_fetching_with_an_old_broker_epoch_may_join() {
+    // Follower 2 is registered with epoch 52; its fetch carries 40, an
+    // epoch of an earlier incarnation.
+    let stale_fetch = |rm: &mut ReplicaManager, t: &mut TestEnv| {
+        let to = ReplyTo {
+            to: Address::Node(2),
+            correlation_id: 1,
+        };
+        let params = FetchParams {
+            replica: Some((2, 40)),
+            max_wait_ms: 0,
+            isolation_level: IsolationLevel::ReadUncommitted,
+        };
+        let fetch = vec![fetch_partition(0)];
+        rm.handle_fetch(
+            &mut t.env(),
+            to,
+            params,
+            FetchMetadata::SESSIONLESS,
+            fetch,
+            Vec::new(),
+        );
+    };
+    let created = image(1, 1, &[1, 3], &[]);
+    // 3.5 on: not eligible (Kafka's isBrokerEpochIsrEligible).
+    let (mut rm, mut t) = broker(BrokerConfig::default(), &created);
+    stale_fetch(&mut rm, &mut t);
+    assert!(proposals(&mut rm).is_empty());
+    // 3.3 and 3.4: unfenced is enough, and the request carries no epochs.
+    let before = BrokerConfig {
+        broker_epoch_in_alter_partition: false,
+        ..BrokerConfig::default()
+    };
+    let (mut rm, mut t) = broker(before, &created);
+    stale_fetch(&mut rm, &mut t);
+    let sent = rm.take_alter_partitions(0);
+    let ControllerRequest::AlterPartition {
+        new_isr_with_epochs,
+        ..
+    } = &sent[0].1
+    else {
+        panic!("{sent:?}");
+    };
+    let none = crate::controller::rpc::NO_BROKER_EPOCH;
+    assert_eq!(new_isr_with_epochs, &vec![(1, none), (3, none), (2, none)]);
+}
+
+#[test]
 fn an_unanswered_isr_change_goes_again_unchanged_and_holds_back_the_next() {
     // Follower 2 catches up with broker 1's ISR [1, 3]: [1, 3, 2] is
     // proposed with the broker epoch 2's fetches carried (52).

@@ -1,7 +1,7 @@
 //! Kafka releases as a setting: `[protocol] kafka_version = "X.Y"` picks a
 //! release's defaults and protocol behaviours. ksim models a release only
 //! when every behaviour it simulates is that release's own (or a switch a
-//! scenario can set): today 3.5 to 4.0. An older release differs in a
+//! scenario can set): today 3.3 to 4.0. An older release differs in a
 //! behaviour ksim cannot switch yet, and is refused with that behaviour
 //! named. `docs/versions.md` cites where each boundary is in apache/kafka.
 
@@ -28,7 +28,9 @@ impl KafkaVersion {
     pub const NEWEST: KafkaVersion = KafkaVersion::new(4, 0);
 
     /// The releases ksim models, oldest first.
-    pub const MODELLED: [KafkaVersion; 6] = [
+    pub const MODELLED: [KafkaVersion; 8] = [
+        KafkaVersion::new(3, 3),
+        KafkaVersion::new(3, 4),
         KafkaVersion::new(3, 5),
         KafkaVersion::new(3, 6),
         KafkaVersion::new(3, 7),
@@ -84,6 +86,12 @@ impl KafkaVersion {
     /// ISR): before 3.6 (KAFKA-15021).
     pub fn leader_epoch_bump_on_isr_shrink(self) -> bool {
         !self.has(KafkaVersion::new(3, 6))
+    }
+
+    /// Whether this release's AlterPartition carries each new ISR member's
+    /// broker epoch, checked by leader and controller (KIP-903, 3.5).
+    pub fn broker_epoch_in_alter_partition(self) -> bool {
+        self.has(KafkaVersion::new(3, 5))
     }
 
     /// Whether this release's leaders hold the high watermark while the
@@ -300,6 +308,12 @@ pub static BEHAVIOURS: &[Behaviour] = &[
         what: "the broker epoch in AlterPartition (a replica restarted since its fetch cannot join the ISR)",
         reference: "KIP-903",
         since: KafkaVersion::new(3, 5),
+        switch: Some("broker_epoch_in_alter_partition"),
+    },
+    Behaviour {
+        what: "fenced replicas kept out of the ISR (the controller refuses them in AlterPartition, INELIGIBLE_REPLICA)",
+        reference: "KIP-841",
+        since: KafkaVersion::new(3, 3),
         switch: None,
     },
     Behaviour {
@@ -327,9 +341,16 @@ mod tests {
         assert_eq!(KafkaVersion::parse("4.0"), Ok(KafkaVersion::NEWEST));
         assert_eq!(KafkaVersion::parse("3.6.2"), Ok(KafkaVersion::new(3, 6)));
         assert_eq!(KafkaVersion::parse("3.5"), Ok(KafkaVersion::new(3, 5)));
-        let old = KafkaVersion::parse("3.4").unwrap_err();
-        assert!(old.contains("KIP-903, 3.5"), "{old}");
-        for switched in ["KIP-101", "KAFKA-15583", "KAFKA-15021", "KIP-890 part 1"] {
+        assert_eq!(KafkaVersion::parse("3.3.2"), Ok(KafkaVersion::new(3, 3)));
+        let old = KafkaVersion::parse("3.2").unwrap_err();
+        assert!(old.contains("KIP-841, 3.3"), "{old}");
+        for switched in [
+            "KIP-101",
+            "KAFKA-15583",
+            "KAFKA-15021",
+            "KIP-890 part 1",
+            "KIP-903",
+        ] {
             assert!(!old.contains(switched), "a switch covers {switched}: {old}");
         }
         let new = KafkaVersion::parse("4.1").unwrap_err();

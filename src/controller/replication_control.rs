@@ -4,7 +4,7 @@
 use rand_chacha::ChaCha8Rng;
 
 use super::active::{ControlEvent, MetadataRecords};
-use super::rpc::{ControllerResponse, CreatableTopic};
+use super::rpc::{ControllerResponse, CreatableTopic, NO_BROKER_EPOCH};
 use crate::errors::Errors;
 use crate::metadata::{
     place_replicas, Election, MetadataImage, MetadataRecord, PartitionChangeBuilder, Uuid,
@@ -295,7 +295,7 @@ impl ReplicationControlManager {
                     .image
                     .brokers
                     .get(&r)
-                    .is_none_or(|b| b.fenced || b.epoch != epoch)
+                    .is_none_or(|b| b.fenced || (epoch != NO_BROKER_EPOCH && b.epoch != epoch))
         }) {
             Some(Errors::IneligibleReplica)
         } else {

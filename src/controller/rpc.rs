@@ -4,6 +4,10 @@
 use crate::errors::Errors;
 use crate::metadata::Uuid;
 
+/// A broker epoch an AlterPartition does not carry (Kafka's -1: the
+/// request predates KIP-903, and the controller skips the epoch check).
+pub const NO_BROKER_EPOCH: u64 = u64::MAX;
+
 /// A topic to create.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct CreatableTopic {
@@ -62,7 +66,8 @@ pub enum ControllerRequest {
         partition_id: u32,
         /// The leader epoch the leader acts in.
         leader_epoch: i32,
-        /// The proposed ISR with each member's broker epoch.
+        /// The proposed ISR with each member's broker epoch
+        /// ([`NO_BROKER_EPOCH`] for none: AlterPartition v2, before KIP-903).
         new_isr_with_epochs: Vec<(u32, u64)>,
         /// The partition epoch the change is based on.
         partition_epoch: i32,

@@ -5,7 +5,7 @@ use rand_chacha::ChaCha8Rng;
 use sim::MILLIS;
 
 use super::active::{ActiveController, ControlEvent, ControllerConfig};
-use super::rpc::{ControllerRequest, ControllerResponse, CreatableTopic};
+use super::rpc::{ControllerRequest, ControllerResponse, CreatableTopic, NO_BROKER_EPOCH};
 use crate::errors::Errors;
 use crate::metadata::{
     LeaderRecoveryState, MetadataImage, PartitionRegistration as Registration, Uuid,
@@ -298,6 +298,29 @@ fn shrink_to_1_2(f: &mut Fixture) -> (Registration, Registration) {
     let after = f.partition();
     assert_eq!(after.isr, vec![1, 2]);
     (p, after)
+}
+
+#[test]
+fn an_alter_partition_without_member_epochs_skips_their_check() {
+    // AlterPartition v2 (before KIP-903) carries no member epochs (-1):
+    // the controller checks only that members are registered and unfenced.
+    let mut f = Fixture::with(ControllerConfig::default());
+    let (_, after) = shrink_to_1_2(&mut f);
+    let request = |epoch_of_3| ControllerRequest::AlterPartition {
+        broker_id: 1,
+        broker_epoch: f.epochs[1],
+        topic_id: f.topic_id(),
+        partition_id: 0,
+        leader_epoch: after.leader_epoch,
+        new_isr_with_epochs: vec![(1, f.epochs[1]), (2, f.epochs[2]), (3, epoch_of_3)],
+        partition_epoch: after.partition_epoch,
+    };
+    let (stale, none) = (request(f.epochs[3] + 100), request(NO_BROKER_EPOCH));
+    let r = f.handle(stale);
+    assert_eq!(partition_error(&r), (None, Some(Errors::IneligibleReplica)));
+    let r = f.handle(none);
+    assert_eq!(partition_error(&r), (None, None));
+    assert_eq!(f.partition().isr, vec![1, 2, 3]);
 }
 
 #[test]

@@ -224,6 +224,12 @@ pub struct ProtocolSpec {
     /// to join the ISR; from 3.6 the shrink keeps the leader epoch and the
     /// high watermark waits.
     pub leader_epoch_bump_on_isr_shrink: bool,
+    /// KIP-903 (Kafka 3.5): a leader sends each new ISR member's broker
+    /// epoch (from its fetches) in AlterPartition and proposes only a
+    /// replica fetching with its registered epoch; the controller refuses
+    /// a stale one (INELIGIBLE_REPLICA). Off (3.3, 3.4): only fenced
+    /// replicas are refused (KIP-841).
+    pub broker_epoch_in_alter_partition: bool,
 }
 
 pub use crate::broker::config::Truncation;
@@ -260,6 +266,12 @@ impl ProtocolSpec {
             self.leader_epoch_bump_on_isr_shrink.to_string(),
             v.leader_epoch_bump_on_isr_shrink().to_string(),
             "KAFKA-15021",
+        );
+        against(
+            "broker_epoch_in_alter_partition",
+            self.broker_epoch_in_alter_partition.to_string(),
+            v.broker_epoch_in_alter_partition().to_string(),
+            "KIP-903",
         );
         against(
             "transaction_version",

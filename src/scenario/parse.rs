@@ -581,6 +581,7 @@ pub(super) const PROTOCOL_KEYS: &[&str] = &[
     "transaction_version",
     "hw_held_below_min_isr",
     "leader_epoch_bump_on_isr_shrink",
+    "broker_epoch_in_alter_partition",
 ];
 
 fn protocol(root: &Table) -> Res<ProtocolSpec> {
@@ -589,6 +590,7 @@ fn protocol(root: &Table) -> Res<ProtocolSpec> {
     let mut transaction_version = None;
     let mut hw_held_below_min_isr = None;
     let mut leader_epoch_bump_on_isr_shrink = None;
+    let mut broker_epoch_in_alter_partition = None;
     if let Some(t) = section(root, "protocol")? {
         t.check_keys(PROTOCOL_KEYS)?;
         if let Some(f) = t.get("kafka_version") {
@@ -610,6 +612,9 @@ fn protocol(root: &Table) -> Res<ProtocolSpec> {
         if let Some(f) = t.get("leader_epoch_bump_on_isr_shrink") {
             leader_epoch_bump_on_isr_shrink = Some(f.bool()?);
         }
+        if let Some(f) = t.get("broker_epoch_in_alter_partition") {
+            broker_epoch_in_alter_partition = Some(f.bool()?);
+        }
         if let Some(f) = t.get("truncation") {
             truncation = match f.str("a string")? {
                 "leader-epoch" => Truncation::LeaderEpoch,
@@ -627,6 +632,8 @@ fn protocol(root: &Table) -> Res<ProtocolSpec> {
             .unwrap_or_else(|| kafka_version.hw_held_below_min_isr()),
         leader_epoch_bump_on_isr_shrink: leader_epoch_bump_on_isr_shrink
             .unwrap_or_else(|| kafka_version.leader_epoch_bump_on_isr_shrink()),
+        broker_epoch_in_alter_partition: broker_epoch_in_alter_partition
+            .unwrap_or_else(|| kafka_version.broker_epoch_in_alter_partition()),
     })
 }
 
