@@ -4,6 +4,20 @@
 use crate::errors::Errors;
 use crate::metadata::Uuid;
 
+/// A boolean field Kafka's message has and ksim's first traces did not:
+/// false hashes as nothing, so every trace hash of a run that never sets
+/// it stays what it was.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NewFlag(pub bool);
+
+impl std::hash::Hash for NewFlag {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        if self.0 {
+            state.write_u8(1);
+        }
+    }
+}
+
 /// A topic to create.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct CreatableTopic {
@@ -35,8 +49,11 @@ pub enum ControllerRequest {
         broker_epoch: u64,
         /// Metadata records below this offset are in its image.
         current_metadata_offset: u64,
-        /// The broker asks to be fenced (controlled shutdown).
+        /// The broker asks to be fenced.
         want_fence: bool,
+        /// The broker is in PENDING_CONTROLLED_SHUTDOWN and asks to shut
+        /// down (`WantShutDown`).
+        want_shut_down: NewFlag,
     },
     /// Create topics (CreateTopicsRequest).
     CreateTopics {
@@ -100,6 +117,10 @@ pub enum ControllerResponse {
         is_caught_up: bool,
         /// The broker is fenced.
         is_fenced: bool,
+        /// The controller has it in CONTROLLED_SHUTDOWN (`InControlledShutdown`).
+        in_controlled_shutdown: NewFlag,
+        /// The broker may stop now (`ShouldShutDown`).
+        should_shut_down: NewFlag,
     },
     /// CreateTopicsResponse.
     CreateTopics {
@@ -186,6 +207,8 @@ impl ControllerRequest {
                 error: Some(error),
                 is_caught_up: false,
                 is_fenced: true,
+                in_controlled_shutdown: NewFlag(false),
+                should_shut_down: NewFlag(false),
             },
             ControllerRequest::AllocateProducerIds { .. } => {
                 ControllerResponse::AllocateProducerIds {

@@ -57,13 +57,18 @@ pub enum What {
     },
     /// A crash or power loss hit a broker whose replica ended here.
     Down {
-        /// `crash` or `power_loss`.
+        /// `crash`, `power_loss` or `shutdown` (the broker stopped after
+        /// flushing every log).
         fault: String,
         /// The replica's log end offset just before.
         log_end_offset: u64,
         /// Its high watermark then.
         high_watermark: u64,
     },
+    /// A step of a broker's controlled shutdown or of its restart after
+    /// one (SIGTERM, CONTROLLED_SHUTDOWN, shouldShutDown, the clean
+    /// shutdown marker), in words.
+    Shutdown(String),
     /// The controller fenced the broker (session expired).
     Fenced,
     /// The controller unfenced the broker.
@@ -209,6 +214,8 @@ impl Event {
             } => {
                 let cache = if fault == "power_loss" {
                     "; what was not yet flushed is only in the page cache, which the power loss drops"
+                } else if fault == "shutdown" {
+                    "; every log was flushed before it stopped"
                 } else {
                     "; the page cache survives a crash"
                 };
@@ -226,6 +233,7 @@ impl Event {
                 };
                 format!("cleaned {part}: {records_removed} records removed by compaction, clean up to offset {first_dirty_offset}{removed}")
             }
+            What::Shutdown(text) => text.clone(),
             What::Fenced => "fenced by the controller (session expired)".to_owned(),
             What::Unfenced => "unfenced by the controller".to_owned(),
             What::Assigned {

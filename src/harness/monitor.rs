@@ -186,6 +186,14 @@ impl Monitor {
                         let broker = match event {
                             ControlEvent::Fenced { broker } => Some((broker, What::Fenced)),
                             ControlEvent::Unfenced { broker } => Some((broker, What::Unfenced)),
+                            ControlEvent::ControlledShutdown { broker } => Some((
+                                broker,
+                                What::Shutdown("the controller has it in CONTROLLED_SHUTDOWN: its leaderships move and it leaves every ISR".to_owned()),
+                            )),
+                            ControlEvent::ShutdownNow { broker } => Some((
+                                broker,
+                                What::Shutdown("the controller granted the shutdown (SHUTDOWN_NOW, shouldShutDown) and fenced it".to_owned()),
+                            )),
                             _ => None,
                         };
                         if let Some((b, what)) = broker {
@@ -209,6 +217,49 @@ impl Monitor {
             ClusterObs::Broker(BrokerObs::OffsetsCommitted { group, offsets }) => self
                 .groups
                 .coordinator_commit(o.at, o.node.0, group, offsets),
+            ClusterObs::Broker(BrokerObs::ShutdownBegun { controlled }) => {
+                let text = if *controlled {
+                    "SIGTERM: controlled shutdown begins (PENDING_CONTROLLED_SHUTDOWN, heartbeats with wantShutDown)"
+                } else {
+                    "SIGTERM: shutting down without asking the controller (controlled.shutdown.enable = false)"
+                };
+                self.history
+                    .push(o.at, name(o.node), None, What::Shutdown(text.to_owned()));
+            }
+            ClusterObs::Broker(BrokerObs::Closing { reason }) => {
+                let text = format!("stops serving and flushes every log: {reason}");
+                self.history
+                    .push(o.at, name(o.node), None, What::Shutdown(text));
+            }
+            ClusterObs::Broker(BrokerObs::RecoverySkipped { logs, broker_epoch }) => {
+                let epoch = broker_epoch.map_or(String::new(), |e| format!(" (broker epoch {e})"));
+                let text = format!("found the clean shutdown marker{epoch}: removed it, log recovery skipped for {logs} logs");
+                self.history
+                    .push(o.at, name(o.node), None, What::Shutdown(text));
+            }
+            ClusterObs::Broker(BrokerObs::Stopped { replicas }) => {
+                self.history.push(
+                    o.at,
+                    name(o.node),
+                    None,
+                    What::Shutdown(
+                        "stopped: every log flushed, checkpoints and the clean shutdown marker durable"
+                            .to_owned(),
+                    ),
+                );
+                for (tp, leo, hw) in replicas {
+                    if self.topics.name(tp.topic_id).starts_with("__") {
+                        continue;
+                    }
+                    let what = What::Down {
+                        fault: "shutdown".to_owned(),
+                        log_end_offset: *leo,
+                        high_watermark: *hw,
+                    };
+                    self.history
+                        .push(o.at, name(o.node), Some(self.topics.show(*tp)), what);
+                }
+            }
             ClusterObs::Broker(BrokerObs::GroupDeleted { group }) => {
                 self.groups.group_deleted(group);
                 let what = What::GroupDeleted {

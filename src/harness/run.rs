@@ -262,6 +262,18 @@ impl Run {
             }
             direct => direct,
         };
+        if let Action::Shutdown(nodes) = &action {
+            let details: Vec<String> = nodes.iter().map(|&n| shutdown_broker(sim, n)).collect();
+            self.executed.push(Executed {
+                at_ns: at,
+                kind: "shutdown".to_owned(),
+                target: faults::describe_target(nodes, "shutdown", |n| sim.name(n).to_owned()),
+                detail: details.join("; "),
+                applied: Vec::new(),
+                nodes: nodes.clone(),
+                settle: false,
+            });
+        }
         if let Action::Close(nodes) = &action {
             let details: Vec<String> = nodes.iter().map(|&n| close_consumer(sim, n)).collect();
             self.executed.push(Executed {
@@ -733,6 +745,21 @@ fn close_consumer(sim: &mut Sim<ClusterNode>, node: NodeId) -> String {
         format!("{name} closes: a last commit with enable.auto.commit, then LeaveGroup")
     } else {
         format!("{name} is not running; nothing to close")
+    }
+}
+
+/// Sends a broker SIGTERM (its controlled shutdown); says what happened.
+fn shutdown_broker(sim: &mut Sim<ClusterNode>, node: NodeId) -> String {
+    let name = sim.name(node).to_owned();
+    let poked = sim.poke(node, |n, ctx| {
+        if n.broker().is_some() {
+            n.shutdown(ctx);
+        }
+    });
+    if poked {
+        format!("{name} got SIGTERM: controlled shutdown, then a flush of every log and the clean shutdown marker")
+    } else {
+        format!("{name} is not running; nothing to shut down")
     }
 }
 
