@@ -351,6 +351,11 @@ impl BrokerServer {
         &self.metadata
     }
 
+    /// Whether it got SIGTERM (it exits on its own once done).
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutdown != ShutdownState::Running
+    }
+
     /// Its registration state.
     pub fn lifecycle(&self) -> &BrokerLifecycleManager {
         &self.lifecycle
