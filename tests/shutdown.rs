@@ -437,3 +437,31 @@ shutdown = 6.0
         );
     }
 }
+
+#[test]
+fn a_broker_still_shutting_down_when_the_faults_end_is_restarted_by_the_settle_phase() {
+    // The SIGTERM comes 10 ms before the fault phase ends: the controller's
+    // shouldShutDown comes after it, so the broker would stop for good.
+    let cut = RESTARTS.find("[[faults]]").expect("faults");
+    let text = format!(
+        "{}[[faults]]\nat = \"39.99s\"\nkind = \"shutdown\"\ntarget = \"leader(orders-0)\"\n",
+        &RESTARTS[..cut]
+    );
+    let scenario = parse(&text);
+    let outcome = run(&scenario, 0, &RunOptions::default()).expect("runs");
+    assert!(
+        outcome.violations.is_empty(),
+        "{:?}",
+        outcome.violations.first()
+    );
+    let shut = outcome
+        .faults
+        .iter()
+        .find(|f| f.kind == "shutdown")
+        .expect("the shutdown ran");
+    let restarted = outcome
+        .faults
+        .iter()
+        .any(|f| f.settle && f.kind == "restart" && f.target == shut.target);
+    assert!(restarted, "the settle phase restarted {}", shut.target);
+}

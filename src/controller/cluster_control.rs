@@ -2,6 +2,14 @@
 //! and BrokerHeartbeatManager): registrations, heartbeats, fencing. The
 //! registrations are in the metadata image; the heartbeat sessions are this
 //! manager's own state.
+//!
+//! A heartbeat moves its broker between Kafka's `BrokerControlState`s as
+//! `BrokerHeartbeatManager.calculateNextBrokerState` does
+//! (`metadata/src/main/java/org/apache/kafka/controller/BrokerHeartbeatManager.java`),
+//! including controlled shutdown: CONTROLLED_SHUTDOWN while the broker
+//! leads a partition, SHUTDOWN_NOW (`shouldShutDown`) once it leads nothing
+//! and its `controlledShutdownOffset` is at most the lowest metadata offset
+//! of the active brokers.
 
 use std::collections::BTreeMap;
 
