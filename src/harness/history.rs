@@ -54,6 +54,9 @@ pub enum What {
     Recovered {
         /// What the disk gave back.
         log_end_offset: u64,
+        /// The boot found the clean shutdown marker: the log was loaded
+        /// without recovery.
+        clean: bool,
     },
     /// A crash or power loss hit a broker whose replica ended here.
     Down {
@@ -197,7 +200,10 @@ impl Event {
                 };
                 format!("deleted {segments} segment(s) of {part} by retention: log start offset {log_start_offset}{removed}")
             }
-            What::Recovered { log_end_offset } => {
+            What::Recovered {
+                log_end_offset,
+                clean,
+            } => {
                 let lost = match offset {
                     Some(o) if *log_end_offset <= o => {
                         format!(": offset {o} was not on its disk")
@@ -205,6 +211,9 @@ impl Event {
                     Some(o) => format!(": offset {o} was on its disk"),
                     None => String::new(),
                 };
+                if *clean {
+                    return format!("restarted after a clean shutdown and loaded {part} from its disk without recovery: log end offset {log_end_offset}{lost}");
+                }
                 format!("restarted and recovered {part} from its disk to log end offset {log_end_offset}{lost}")
             }
             What::Down {

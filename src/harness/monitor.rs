@@ -21,6 +21,8 @@ use crate::protocol::{TopicIdPartition, Topics};
 /// The online checkers, and what the report keeps of the observations.
 pub(super) struct Monitor {
     pub(super) names: Vec<String>,
+    /// Per broker: when it last booted with a clean shutdown marker.
+    clean_boot: std::collections::BTreeMap<NodeId, sim::Nanos>,
     /// The run's topics, to name partitions.
     pub(super) topics: Arc<Topics>,
     /// Per node: the index of the topic a client works on.
@@ -103,6 +105,7 @@ impl Monitor {
             quorum_history: Vec::new(),
             control_events: Vec::new(),
             history: history::History::default(),
+            clean_boot: std::collections::BTreeMap::new(),
             broker_ids: Vec::new(),
             group_of: Vec::new(),
             pipeline: Vec::new(),
@@ -232,6 +235,7 @@ impl Monitor {
                     .push(o.at, name(o.node), None, What::Shutdown(text));
             }
             ClusterObs::Broker(BrokerObs::RecoverySkipped { logs, broker_epoch }) => {
+                self.clean_boot.insert(o.node, o.at);
                 let epoch = broker_epoch.map_or(String::new(), |e| format!(" (broker epoch {e})"));
                 let text = format!("found the clean shutdown marker{epoch}: removed it, log recovery skipped for {logs} logs");
                 self.history
@@ -320,6 +324,7 @@ impl Monitor {
                         partition,
                         What::Recovered {
                             log_end_offset: *log_end_offset,
+                            clean: self.clean_boot.get(&o.node) == Some(&o.at),
                         },
                     ),
                     BrokerObs::PartitionDeleted {

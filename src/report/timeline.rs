@@ -108,9 +108,16 @@ pub fn lines(outcome: &Outcome) -> Vec<Line> {
             What::Truncated { to_offset, records } => {
                 format!("truncated {part} to offset {to_offset} ({records} records removed)")
             }
-            What::Recovered { log_end_offset } => {
-                format!("recovered {part} from its disk to log end offset {log_end_offset}")
-            }
+            What::Recovered {
+                log_end_offset,
+                clean: false,
+            } => format!("recovered {part} from its disk to log end offset {log_end_offset}"),
+            What::Recovered {
+                log_end_offset,
+                clean: true,
+            } => format!(
+                "loaded {part} from its disk without recovery (clean shutdown): log end offset {log_end_offset}"
+            ),
             What::SegmentsDeleted {
                 segments,
                 log_start_offset,
