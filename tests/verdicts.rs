@@ -11,7 +11,7 @@ mod common;
 const SEEDS: &str = "0..100";
 
 /// Scenarios that pass every seed.
-const MUST_PASS: [&str; 25] = [
+const MUST_PASS: [&str; 27] = [
     "broker_crash",
     "broker_fencing",
     "compaction",
@@ -29,6 +29,8 @@ const MUST_PASS: [&str; 25] = [
     "rebalance_storm",
     "retention",
     "rolling_restart",
+    "rolling_update",
+    "shutdown_power_loss",
     "topic_creation",
     "topic_deletion",
     "topic_recreation",

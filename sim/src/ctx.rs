@@ -103,6 +103,13 @@ impl<N: Node> Ctx<'_, N> {
         self.kernel.fsync(self.me, file, token);
     }
 
+    /// Ends this process once the current handler returns (a clean exit,
+    /// as after a shutdown): like a crash, its timers and connections go
+    /// and its page cache stays; a restart boots it from its disk.
+    pub fn exit(&mut self) {
+        self.kernel.exiting = Some(self.me);
+    }
+
     /// Records an observation into the run's history for the checkers.
     pub fn observe(&mut self, obs: N::Obs) {
         let at = self.kernel.now;

@@ -67,6 +67,8 @@ pub(crate) struct FsyncDone {
 pub(crate) const CODE_FAULT: u64 = 7;
 /// Trace code of an input from outside the simulation (`Sim::poke`).
 pub(crate) const CODE_POKE: u64 = 8;
+/// Trace code of a process ending itself (`Ctx::exit`).
+pub(crate) const CODE_EXIT: u64 = 9;
 
 impl<N: Node> EventKind<N> {
     /// Trace code of the kind (part of every trace_hash: never renumber).
@@ -200,6 +202,9 @@ pub(crate) struct Kernel<N: Node> {
     pub(crate) trace: Trace,
     pub(crate) history: Vec<Observed<N::Obs>>,
     pub(crate) streams: Streams,
+    /// The node whose handler asked to end its process (`Ctx::exit`): it
+    /// stops once that handler returns.
+    pub(crate) exiting: Option<NodeId>,
 }
 
 impl<N: Node> Kernel<N> {
@@ -220,6 +225,7 @@ impl<N: Node> Kernel<N> {
             trace: Trace::default(),
             history: Vec::new(),
             streams,
+            exiting: None,
         }
     }
 

@@ -7,7 +7,9 @@ use serde_json::json;
 use crate::ctx::Ctx;
 use crate::disk::{Disk, DiskConfig};
 use crate::fault::{Fault, FaultEffect};
-use crate::kernel::{Event, EventKind, FsyncDone, Kernel, Observed, Slot, CODE_FAULT, CODE_POKE};
+use crate::kernel::{
+    Event, EventKind, FsyncDone, Kernel, Observed, Slot, CODE_EXIT, CODE_FAULT, CODE_POKE,
+};
 use crate::net::{NetConfig, Network};
 use crate::node::{Node, NodeId};
 use crate::rng::Streams;
@@ -480,7 +482,24 @@ impl<N: Node> Sim<N> {
             };
             f(node, &mut ctx);
             self.kernel.ensure_writeback(id);
+            if self.kernel.exiting.take() == Some(id) {
+                self.exit(id);
+            }
         }
+    }
+
+    /// Node `id` ended its own process (`Ctx::exit`).
+    #[cold]
+    fn exit(&mut self, id: NodeId) {
+        let now = self.kernel.now;
+        self.kernel
+            .trace
+            .fold(now, CODE_EXIT, [u64::from(id.0), 0, 0]);
+        if self.kernel.trace.is_recording() {
+            let line = json!({"t_ns": now, "event": "exit", "node": self.name(id)});
+            self.kernel.trace.write_line(&line);
+        }
+        self.kill(id);
     }
 
     /// Runs `f` on a live, unpaused node now, as an input from outside the

@@ -262,6 +262,32 @@ fn crash_drops_the_node_object_and_its_timers() {
 }
 
 #[test]
+fn exit_ends_the_process_after_its_handler_and_keeps_what_it_wrote() {
+    let mut sim = probes(2, 6);
+    sim.poke(A, |_, ctx| {
+        ctx.set_timer(100 * MILLIS, 1);
+        ctx.send(B, 7);
+        ctx.disk_mut().append("data", b"abc");
+        ctx.exit();
+        // The rest of the handler still runs: the exit comes after it.
+        ctx.observe(Seen::Timer(0));
+    });
+    assert!(!sim.is_up(A), "down once the handler returned");
+    assert!(sim.node(A).is_none());
+    sim.run_until(SECONDS);
+    let a = seen(&sim, 0);
+    assert!(a.contains(&Seen::Timer(0)));
+    assert!(
+        !a.contains(&Seen::Timer(1)),
+        "its timers went with it: {a:?}"
+    );
+    // Its page cache stays, as after a crash; a restart boots from it.
+    sim.apply(Fault::Restart(A));
+    assert_eq!(last_boot(&sim, 0), Some(b"abc".to_vec()));
+    assert!(sim.is_up(B));
+}
+
+#[test]
 fn cancelled_timer_does_not_fire() {
     let mut sim = probes(1, 5);
     sim.poke(A, |_, ctx| {

@@ -50,6 +50,9 @@ pub struct BrokerConfig {
     pub retention_check_interval_ms: u64,
     /// `log.cleaner.enable`: the log cleaner compacts compacted topics.
     pub log_cleaner_enable: bool,
+    /// `controlled.shutdown.enable`: a SIGTERM asks the controller to move
+    /// the broker's leaderships first (BrokerServer.shutdown).
+    pub controlled_shutdown_enable: bool,
     /// `log.cleaner.backoff.ms`: the cleaner's sleep when nothing is dirty.
     pub log_cleaner_backoff_ms: u64,
     /// `log.flush.start.offset.checkpoint.interval.ms`.
@@ -129,6 +132,7 @@ impl Default for BrokerConfig {
             recovery_checkpoint_interval_ms: 60_000,
             retention_check_interval_ms: 300_000,
             log_cleaner_enable: true,
+            controlled_shutdown_enable: true,
             log_cleaner_backoff_ms: 15_000,
             log_start_offset_checkpoint_interval_ms: 60_000,
             min_insync_replicas: 1,

@@ -2,12 +2,20 @@
 //! controller, as Kafka's BrokerLifecycleManager. One request in flight at a
 //! time; a request unanswered for `controller.quorum.request.timeout.ms` is
 //! sent to another controller.
+//!
+//! Controlled shutdown (Kafka's `beginControlledShutdown`,
+//! `core/src/main/scala/kafka/server/BrokerLifecycleManager.scala`): a
+//! RUNNING broker enters PENDING_CONTROLLED_SHUTDOWN and heartbeats at once
+//! with `wantShutDown`; until the controller answers `shouldShutDown` it
+//! heartbeats again 50 ms after the first answer, then every heartbeat
+//! interval. A broker that is not RUNNING yet (still fenced since it
+//! started) skips controlled shutdown. SHUTTING_DOWN sends nothing more.
 
 use sim::{Nanos, MILLIS};
 
 use super::controller_channel::{ControllerChannel, ControllerPurpose};
 use super::BrokerTimer;
-use crate::controller::rpc::{ControllerRequest, ControllerResponse};
+use crate::controller::rpc::{ControllerRequest, ControllerResponse, NewFlag};
 use crate::errors::Errors;
 use crate::metadata::Uuid;
 use crate::node::Env;
@@ -18,6 +26,9 @@ pub const HEARTBEAT_INTERVAL_NS: Nanos = 2000 * MILLIS;
 pub const RETRY_BACKOFF_NS: Nanos = 100 * MILLIS;
 /// Wait before retrying a registration another incarnation still holds.
 pub const REGISTRATION_RETRY_NS: Nanos = 500 * MILLIS;
+/// The heartbeat after the first answer in PENDING_CONTROLLED_SHUTDOWN
+/// (Kafka schedules it 50 ms later, to finish a quick shutdown sooner).
+pub const FIRST_SHUTDOWN_HEARTBEAT_NS: Nanos = 50 * MILLIS;
 
 /// What the controller's answers mean for the broker.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,6 +43,10 @@ pub enum LifecycleEvent {
         /// Fenced now?
         fenced: bool,
     },
+    /// In PENDING_CONTROLLED_SHUTDOWN, the controller answered
+    /// `shouldShutDown`: the broker is SHUTTING_DOWN (Kafka completes
+    /// `controlledShutdownFuture`).
+    ShouldShutDown,
 }
 
 /// Registration and heartbeat state of one broker process.
@@ -43,6 +58,14 @@ pub struct BrokerLifecycleManager {
     caught_up: bool,
     fenced: bool,
     controller: Option<u32>,
+    /// Unfenced once since it started (Kafka's RUNNING state).
+    running: bool,
+    /// PENDING_CONTROLLED_SHUTDOWN: heartbeats say `wantShutDown`.
+    pending_controlled_shutdown: bool,
+    /// An answer came in PENDING_CONTROLLED_SHUTDOWN.
+    got_controlled_shutdown_response: bool,
+    /// SHUTTING_DOWN: nothing more is sent.
+    shutting_down: bool,
 }
 
 impl BrokerLifecycleManager {
@@ -55,7 +78,37 @@ impl BrokerLifecycleManager {
             caught_up: false,
             fenced: true,
             controller: None,
+            running: false,
+            pending_controlled_shutdown: false,
+            got_controlled_shutdown_response: false,
+            shutting_down: false,
         }
+    }
+
+    /// Kafka's `beginControlledShutdown`: a RUNNING broker enters
+    /// PENDING_CONTROLLED_SHUTDOWN and heartbeats at once; returns false
+    /// (and shuts down) when it is not RUNNING, as Kafka skips controlled
+    /// shutdown then.
+    pub fn begin_controlled_shutdown(&mut self, env: &mut Env<'_>) -> bool {
+        if !self.running || self.shutting_down {
+            self.begin_shutdown();
+            return false;
+        }
+        if !self.pending_controlled_shutdown {
+            self.pending_controlled_shutdown = true;
+            env.set_timer_after(0, BrokerTimer::Lifecycle);
+        }
+        true
+    }
+
+    /// Kafka's `beginShutdown`: SHUTTING_DOWN, nothing more is sent.
+    pub fn begin_shutdown(&mut self) {
+        self.shutting_down = true;
+    }
+
+    /// In PENDING_CONTROLLED_SHUTDOWN.
+    pub fn in_controlled_shutdown(&self) -> bool {
+        self.pending_controlled_shutdown && !self.shutting_down
     }
 
     /// The broker epoch, once registered.
@@ -86,7 +139,7 @@ impl BrokerLifecycleManager {
         channel: &mut ControllerChannel,
         metadata_offset: u64,
     ) {
-        if channel.is_in_flight(&ControllerPurpose::Lifecycle) {
+        if self.shutting_down || channel.is_in_flight(&ControllerPurpose::Lifecycle) {
             return;
         }
         let request = match self.broker_epoch {
@@ -99,6 +152,7 @@ impl BrokerLifecycleManager {
                 broker_epoch,
                 current_metadata_offset: metadata_offset,
                 want_fence: false,
+                want_shut_down: NewFlag(self.pending_controlled_shutdown),
             },
         };
         channel.send(env, request, ControllerPurpose::Lifecycle);
@@ -108,6 +162,9 @@ impl BrokerLifecycleManager {
     /// once (to another controller), after a broken connection after a backoff.
     pub fn on_lost(&mut self, env: &mut Env<'_>, timed_out: bool) {
         self.controller = None;
+        if self.shutting_down {
+            return;
+        }
         let after = if timed_out { 0 } else { RETRY_BACKOFF_NS };
         env.set_timer_after(after, BrokerTimer::Lifecycle);
     }
@@ -120,6 +177,9 @@ impl BrokerLifecycleManager {
         response: ControllerResponse,
     ) -> Vec<LifecycleEvent> {
         let mut events = Vec::new();
+        if self.shutting_down {
+            return events;
+        }
         let next = match response {
             ControllerResponse::BrokerRegistration {
                 error: None,
@@ -134,6 +194,8 @@ impl BrokerLifecycleManager {
                 error: None,
                 is_fenced,
                 is_caught_up,
+                should_shut_down,
+                ..
             } => {
                 self.controller = controller_hint;
                 if is_caught_up && !self.caught_up {
@@ -144,7 +206,23 @@ impl BrokerLifecycleManager {
                     self.fenced = is_fenced;
                     events.push(LifecycleEvent::FencingChanged { fenced: is_fenced });
                 }
-                HEARTBEAT_INTERVAL_NS
+                if !is_fenced && self.caught_up {
+                    self.running = true;
+                }
+                if self.pending_controlled_shutdown {
+                    if should_shut_down.0 {
+                        self.begin_shutdown();
+                        events.push(LifecycleEvent::ShouldShutDown);
+                        return events;
+                    }
+                    if !std::mem::replace(&mut self.got_controlled_shutdown_response, true) {
+                        FIRST_SHUTDOWN_HEARTBEAT_NS
+                    } else {
+                        HEARTBEAT_INTERVAL_NS
+                    }
+                } else {
+                    HEARTBEAT_INTERVAL_NS
+                }
             }
             ControllerResponse::BrokerRegistration { error: Some(e), .. }
             | ControllerResponse::BrokerHeartbeat { error: Some(e), .. } => match e {

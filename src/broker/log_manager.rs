@@ -5,6 +5,18 @@
 //! disk effects, tracks a log flush's fsyncs until all completed (then the
 //! log's recovery point may move), and writes the checkpoint files the way
 //! Kafka's `CheckpointFile` does: temp file, fsync, rename, directory flush.
+//!
+//! A clean shutdown (Kafka's `LogManager.shutdown`,
+//! `core/src/main/scala/kafka/log/LogManager.scala`) flushes every log,
+//! writes the recovery-point and log-start-offset checkpoints, then the
+//! `.kafka_cleanshutdown` marker with the broker epoch
+//! (`storage/.../checkpoint/CleanShutdownFileHandler.java`, fsynced). A
+//! boot that finds the marker removes it first (KAFKA-10471: a crash while
+//! loading counts as unclean) and skips recovery (`LogLoader.recoverLog`
+//! with `hadCleanShutdown`). ksim reads every segment at boot either way,
+//! as its in-memory log is built from them: after a clean shutdown
+//! everything was flushed, so there is nothing for recovery to cut, and
+//! what the marker changes is recorded (`BrokerObs::RecoverySkipped`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -21,6 +33,10 @@ use crate::protocol::{TopicIdPartition, Topics};
 
 use super::BrokerObs;
 
+/// The clean shutdown marker in the log directory (Kafka's
+/// `CleanShutdownFileHandler.CLEAN_SHUTDOWN_FILE_NAME`).
+pub const CLEAN_SHUTDOWN_FILE: &str = ".kafka_cleanshutdown";
+
 /// The suffix of a deleted log's directory (Kafka's `UnifiedLog.DeleteDirSuffix`).
 pub const DELETE_DIR_SUFFIX: &str = "-delete";
 
@@ -33,6 +49,18 @@ pub fn partition_metadata_file(dir: &str) -> String {
 /// `partition.metadata`'s text for `topic_id`, as Kafka writes it.
 fn partition_metadata(topic_id: Uuid) -> Vec<u8> {
     format!("version: 0\ntopic_id: {topic_id}\n").into_bytes()
+}
+
+/// The broker epoch a clean shutdown marker names (Kafka's
+/// `CleanShutdownFileHandler.read`), if it reads.
+fn read_clean_shutdown_file(bytes: &[u8]) -> Option<i64> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let rest = text.split("\"brokerEpoch\":").nth(1)?;
+    let digits: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '-')
+        .collect();
+    digits.parse().ok()
 }
 
 /// The topic id a `partition.metadata` file names, if it reads whole.
@@ -53,6 +81,10 @@ enum FsyncPurpose {
     Flush { group: u64 },
     /// A checkpoint's temp file is durable: rename it over the real one.
     Checkpoint { tmp: String, file: String },
+    /// While closing: a checkpoint's rename is durable.
+    Moved,
+    /// The clean shutdown marker is durable.
+    CleanShutdownFile,
 }
 
 /// A log flush whose fsyncs are in flight.
@@ -91,6 +123,10 @@ pub struct LogManager {
     /// `delete-file` task after `file.delete.delay.ms`).
     to_delete: BTreeMap<Nanos, Vec<FileName>>,
     delete_timer: Deadline,
+    /// Shutting down: a checkpoint's rename is waited for too.
+    closing: bool,
+    /// The clean shutdown marker was written and is durable.
+    clean_shutdown_written: bool,
 }
 
 impl LogManager {
@@ -105,6 +141,8 @@ impl LogManager {
             spare: Vec::new(),
             to_delete: BTreeMap::new(),
             delete_timer: Deadline::default(),
+            closing: false,
+            clean_shutdown_written: false,
         }
     }
 
@@ -147,6 +185,14 @@ impl LogManager {
             dirs.entry(dir.to_owned()).or_default().push((file, bytes));
         }
         self.delete_later(env, deleted, self.config.file_delete_delay_ms);
+        if let Some(bytes) = disk.read(CLEAN_SHUTDOWN_FILE) {
+            // Kafka deletes the marker before loading (KAFKA-10471).
+            env.remove(CLEAN_SHUTDOWN_FILE.to_owned());
+            env.observe(BrokerObs::RecoverySkipped {
+                logs: dirs.len(),
+                broker_epoch: read_clean_shutdown_file(&bytes),
+            });
+        }
         let mut loaded = Vec::new();
         for (dir, files) in dirs {
             let tp = topics.parse(&dir).expect("checked above");
@@ -309,10 +355,50 @@ impl LogManager {
                 env.rename(tmp, file.clone());
                 // Kafka flushes the parent directory after the move
                 // (Utils.atomicMoveWithFallback): the rename is durable.
-                env.fsync(file, FSYNC_UNTRACKED);
+                // Shutting down, the marker waits for it.
+                if self.closing {
+                    let token = self.token();
+                    self.fsyncs.insert(token, FsyncPurpose::Moved);
+                    env.fsync(file, token);
+                } else {
+                    env.fsync(file, FSYNC_UNTRACKED);
+                }
+                None
+            }
+            FsyncPurpose::Moved => None,
+            FsyncPurpose::CleanShutdownFile => {
+                self.clean_shutdown_written = true;
                 None
             }
         }
+    }
+
+    /// Shutting down: from now on a checkpoint counts as written once its
+    /// rename is durable.
+    pub fn begin_close(&mut self) {
+        self.closing = true;
+    }
+
+    /// Whether a checkpoint file written while closing is not durable yet.
+    pub fn checkpoints_pending(&self) -> bool {
+        self.fsyncs
+            .values()
+            .any(|p| matches!(p, FsyncPurpose::Checkpoint { .. } | FsyncPurpose::Moved))
+    }
+
+    /// Writes the clean shutdown marker with `broker_epoch` (-1 when not
+    /// registered) and fsyncs it, as Kafka's `CleanShutdownFileHandler.write`.
+    pub fn write_clean_shutdown_file(&mut self, env: &mut Env<'_>, broker_epoch: i64) {
+        let text = format!("{{\"version\":0,\"brokerEpoch\":{broker_epoch}}}");
+        env.write(CLEAN_SHUTDOWN_FILE.to_owned(), 0, text.into_bytes());
+        let token = self.token();
+        self.fsyncs.insert(token, FsyncPurpose::CleanShutdownFile);
+        env.fsync(CLEAN_SHUTDOWN_FILE.to_owned(), token);
+    }
+
+    /// Whether the clean shutdown marker is written and durable.
+    pub fn clean_shutdown_written(&self) -> bool {
+        self.clean_shutdown_written
     }
 
     /// Whether a flush of `tp` covering `offset` is in flight.

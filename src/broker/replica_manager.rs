@@ -127,6 +127,9 @@ pub struct ReplicaManager {
     deleted_topics: BTreeSet<TopicId>,
     /// Topics the metadata has.
     live_topics: BTreeSet<TopicId>,
+    /// A controlled shutdown began (Kafka's `isInControlledShutdown`):
+    /// followers out of the ISR or without a leader stop fetching.
+    in_controlled_shutdown: bool,
 }
 
 /// Whether `broker` fetching with `epoch` may join an ISR, by `eligible`
@@ -227,6 +230,7 @@ impl ReplicaManager {
             isr_eligible: Vec::new(),
             deleted_topics: BTreeSet::new(),
             live_topics: BTreeSet::new(),
+            in_controlled_shutdown: false,
         };
         manager.start_log_tasks(env);
         manager
@@ -354,7 +358,8 @@ impl ReplicaManager {
             | BrokerTimer::GroupTick
             | BrokerTimer::TxnAbortCheck
             | BrokerTimer::TxnMarkers
-            | BrokerTimer::AddPartitionsRetry => {}
+            | BrokerTimer::AddPartitionsRetry
+            | BrokerTimer::ShutdownTimeout => {}
         }
     }
 
@@ -400,6 +405,83 @@ impl ReplicaManager {
         fetchers.after_flush(env, &tp, replicas);
     }
 
+    /// A controlled shutdown began (Kafka's `ReplicaManager.beginControlledShutdown`).
+    pub fn begin_controlled_shutdown(&mut self) {
+        self.in_controlled_shutdown = true;
+    }
+
+    /// The shutdown proper (Kafka's `ReplicaManager.shutdown` then
+    /// `LogManager.shutdown`): no more fetches or timers are acted on (the
+    /// broker drops every input but fsync completions), every log is
+    /// flushed up to its log end offset, and the high watermarks are
+    /// checkpointed.
+    pub fn begin_close(&mut self, env: &mut Env<'_>) {
+        self.logs.begin_close();
+        let now_ms = env.now_ms();
+        let tps: Vec<TopicIdPartition> = self.partitions.iter().map(|(tp, _)| *tp).collect();
+        for tp in tps {
+            let p = self.partitions.get_mut_unnoted(&tp).expect("listed");
+            let mut out = self.logs.scratch();
+            p.log.flush(now_ms, &mut out);
+            self.logs.apply(env, &tp, &mut p.log, out);
+        }
+        let hws = self
+            .partitions
+            .iter()
+            .map(|(tp, p)| (*tp, p.log.high_watermark()))
+            .collect();
+        self.logs.checkpoint_high_watermarks(env, &hws);
+    }
+
+    /// An fsync completed while closing: a finished flush moves its log's
+    /// recovery point; nothing else goes on.
+    pub fn on_close_fsync(&mut self, env: &mut Env<'_>, token: u64) {
+        if let Some((tp, upto)) = self.logs.on_fsync(env, token) {
+            if let Some(p) = self.partitions.get_mut_unnoted(&tp) {
+                p.log.on_flushed(upto);
+            }
+        }
+    }
+
+    /// Whether a log flush is still in flight.
+    pub fn logs_flushing(&self) -> bool {
+        self.logs.any_flushing()
+    }
+
+    /// Every log flushed: the recovery points and log start offsets are
+    /// checkpointed (Kafka's `checkpointRecoveryOffsetsInDir` and
+    /// `checkpointLogStartOffsetsInDir` in `LogManager.shutdown`).
+    pub fn write_close_checkpoints(&mut self, env: &mut Env<'_>) {
+        let points = self
+            .partitions
+            .iter()
+            .map(|(tp, p)| (*tp, p.log.recovery_point()))
+            .collect();
+        self.logs.checkpoint_recovery_points(env, &points);
+        let offsets = self
+            .partitions
+            .iter()
+            .filter(|(_, p)| p.log.log_start_offset() > p.log.segments()[0].base_offset())
+            .map(|(tp, p)| (*tp, p.log.log_start_offset()))
+            .collect();
+        self.logs.checkpoint_log_start_offsets(env, &offsets);
+    }
+
+    /// Whether a checkpoint written while closing is not durable yet.
+    pub fn checkpoints_pending(&self) -> bool {
+        self.logs.checkpoints_pending()
+    }
+
+    /// Writes the clean shutdown marker (see [`LogManager::write_clean_shutdown_file`]).
+    pub fn write_clean_shutdown_file(&mut self, env: &mut Env<'_>, broker_epoch: i64) {
+        self.logs.write_clean_shutdown_file(env, broker_epoch);
+    }
+
+    /// Whether the clean shutdown marker is durable.
+    pub fn clean_shutdown_written(&self) -> bool {
+        self.logs.clean_shutdown_written()
+    }
+
     /// Reconciles every hosted or assigned partition with the metadata image
     /// (Kafka's ReplicaManager.applyDelta): creates logs for new replicas,
     /// makes leaders and followers, takes offline what this broker no longer
@@ -409,7 +491,7 @@ impl ReplicaManager {
         self.isr_eligible = image
             .brokers
             .values()
-            .filter(|b| !b.fenced)
+            .filter(|b| !b.fenced && !b.in_controlled_shutdown)
             .map(|b| (b.id, b.epoch))
             .collect();
         let mut seen = BTreeSet::new();
@@ -483,6 +565,14 @@ impl ReplicaManager {
                                 leader.pending = None;
                             }
                             self.maybe_advance_hw(env, &tp);
+                        }
+                    }
+                    Some(_) if self.in_controlled_shutdown && !reg.isr.contains(&self.me) => {
+                        // Kafka's applyLocalFollowersDelta during controlled
+                        // shutdown: a replica out of the ISR stops fetching.
+                        if !matches!(p.role, Role::Offline) || !same_epoch {
+                            let epochs = (reg.leader_epoch, reg.partition_epoch);
+                            self.step_down(env, &tp, Role::Offline, epochs);
                         }
                     }
                     Some(l) => {

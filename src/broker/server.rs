@@ -6,6 +6,16 @@
 //! committed metadata into its image, and once the controller says it has
 //! caught up, its ReplicaManager acts on the image; its group coordinator
 //! and producer-id manager sit beside the ReplicaManager.
+//!
+//! A SIGTERM (the `shutdown` fault) runs Kafka's `BrokerServer.shutdown`
+//! (`core/src/main/scala/kafka/server/BrokerServer.scala`): with
+//! `controlled.shutdown.enable` the replica manager and the lifecycle
+//! manager begin controlled shutdown and the broker keeps serving until
+//! the controller answers `shouldShutDown`, or until the 5 minutes
+//! `KafkaBroker.shutdown()` gives it run out; then it stops acting on
+//! inputs (socket server, fetchers, scheduler, raft observer stopped),
+//! flushes every log, writes its checkpoints and the clean shutdown marker,
+//! and exits once all of that is durable.
 
 use super::add_partitions_manager::{AddPartitionsToTxnManager, Verified, VerifyRequest};
 use super::config::BrokerConfig;
@@ -60,6 +70,10 @@ pub enum BrokerTimer {
     AddPartitionsRetry,
     /// The log cleaner looks for a compacted log to clean.
     LogCleaner,
+    /// The 5 minutes a shutdown waits for the controller's `shouldShutDown`
+    /// are over (last, so that the other variants keep their place in
+    /// every trace hash).
+    ShutdownTimeout,
 }
 
 /// What a broker reports.
@@ -147,6 +161,31 @@ pub enum BrokerObs {
         /// The group.
         group: String,
     },
+    /// At boot it found the clean shutdown marker: it removed it and
+    /// skipped log recovery.
+    RecoverySkipped {
+        /// Partition logs in its log directory.
+        logs: usize,
+        /// The broker epoch the marker names.
+        broker_epoch: Option<i64>,
+    },
+    /// It got SIGTERM.
+    ShutdownBegun {
+        /// It asks the controller first (controlled shutdown).
+        controlled: bool,
+    },
+    /// It stops serving and closes its logs: why now.
+    Closing {
+        /// The controller answered shouldShutDown, the wait timed out, or
+        /// there was no controlled shutdown.
+        reason: String,
+    },
+    /// Every log flushed, checkpoints and the clean shutdown marker
+    /// durable: the process exits.
+    Stopped {
+        /// Per replica: partition, log end offset, high watermark.
+        replicas: Vec<(crate::protocol::TopicIdPartition, u64, u64)>,
+    },
     /// Its replica of a deleted topic's partition is gone: the log
     /// directory renamed `{topic}-{partition}.{id}-delete` and removed
     /// after `log.segment.delete.delay.ms`.
@@ -195,6 +234,31 @@ pub struct BrokerServer {
     /// Set once the controller says this incarnation caught up (Kafka's
     /// BrokerServer waits for it before its replica manager acts on metadata).
     data_path_ready: bool,
+    /// Where a SIGTERM has taken it.
+    shutdown: ShutdownState,
+    /// `controlled.shutdown.enable`.
+    controlled_shutdown_enable: bool,
+}
+
+/// How long `KafkaBroker.shutdown()` lets a controlled shutdown wait for
+/// the controller (`shutdown(Duration.ofMinutes(5))`).
+pub const CONTROLLED_SHUTDOWN_TIMEOUT_NS: sim::Nanos = 300 * sim::SECONDS;
+
+/// Where a SIGTERM has taken a broker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ShutdownState {
+    /// Running.
+    Running,
+    /// Controlled shutdown: serving on until `shouldShutDown`.
+    PendingControlled,
+    /// Stopped serving; logs are being flushed.
+    Flushing,
+    /// Logs flushed; checkpoints being written.
+    Checkpointing,
+    /// Checkpoints durable; the clean shutdown marker being written.
+    Marking,
+    /// Exited.
+    Stopped,
 }
 
 /// The metadata of the local metadata log, every entry replayed as the
@@ -246,6 +310,8 @@ impl BrokerServer {
             ),
             txn_partitions: config.transaction_state_log_num_partitions,
             data_path_ready: false,
+            shutdown: ShutdownState::Running,
+            controlled_shutdown_enable: config.controlled_shutdown_enable,
         };
         let mut out = Vec::new();
         let now = env.now();
@@ -285,6 +351,11 @@ impl BrokerServer {
         &self.metadata
     }
 
+    /// Whether it got SIGTERM (it exits on its own once done).
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutdown != ShutdownState::Running
+    }
+
     /// Its registration state.
     pub fn lifecycle(&self) -> &BrokerLifecycleManager {
         &self.lifecycle
@@ -292,7 +363,28 @@ impl BrokerServer {
 
     /// Handles one input, then lets its managers act on what it changed.
     pub fn handle(&mut self, env: &mut Env<'_>, input: Input) {
+        if !matches!(
+            self.shutdown,
+            ShutdownState::Running | ShutdownState::PendingControlled
+        ) {
+            // Closing: only the fsyncs of the shutdown matter.
+            if let Input::Fsynced(token) = input {
+                self.replicas.on_close_fsync(env, token);
+                self.advance_close(env);
+            }
+            return;
+        }
         match input {
+            Input::Shutdown => self.begin_shutdown(env),
+            Input::Timer(Timer::Broker(BrokerTimer::ShutdownTimeout)) => {
+                if self.shutdown == ShutdownState::PendingControlled {
+                    self.close(
+                        env,
+                        "timed out waiting for the controller to approve controlled shutdown (5 minutes)",
+                    );
+                    return;
+                }
+            }
             Input::Message { from, msg } => self.on_message(env, from, msg),
             Input::Timer(Timer::Raft(timer)) => {
                 let mut out = Vec::new();
@@ -328,6 +420,11 @@ impl BrokerServer {
             Input::Disconnected(peer) => self.on_disconnect(env, peer),
             Input::Fsynced(token) => self.replicas.on_fsync(env, token),
             Input::Timer(_) | Input::Close => {}
+        }
+        if self.shutdown != ShutdownState::PendingControlled
+            && self.shutdown != ShutdownState::Running
+        {
+            return;
         }
         self.on_replica_events(env);
         self.sync_controller();
@@ -735,7 +832,79 @@ impl BrokerServer {
                 LifecycleEvent::FencingChanged { fenced } => {
                     env.observe(BrokerObs::Fenced(fenced));
                 }
+                LifecycleEvent::ShouldShutDown => {
+                    self.close(env, "the controller answered shouldShutDown");
+                }
             }
+        }
+    }
+
+    /// SIGTERM (Kafka's `BrokerServer.shutdown`): with
+    /// `controlled.shutdown.enable` the replica manager and the lifecycle
+    /// manager begin controlled shutdown, and the broker serves on until
+    /// the controller says `shouldShutDown` or 5 minutes pass; a broker not
+    /// RUNNING yet, or one without controlled shutdown, closes at once.
+    fn begin_shutdown(&mut self, env: &mut Env<'_>) {
+        if self.shutdown != ShutdownState::Running {
+            return;
+        }
+        let controlled = self.controlled_shutdown_enable;
+        env.observe(BrokerObs::ShutdownBegun { controlled });
+        if controlled {
+            self.replicas.begin_controlled_shutdown();
+            if self.lifecycle.begin_controlled_shutdown(env) {
+                self.shutdown = ShutdownState::PendingControlled;
+                env.set_timer_after(CONTROLLED_SHUTDOWN_TIMEOUT_NS, BrokerTimer::ShutdownTimeout);
+                return;
+            }
+            self.close(env, "not RUNNING yet: controlled shutdown skipped");
+        } else {
+            self.close(env, "controlled.shutdown.enable is false");
+        }
+    }
+
+    /// The shutdown proper: the lifecycle manager stops heartbeating, no
+    /// input but fsync completions is acted on any more (socket server,
+    /// fetchers, scheduler and metadata observer stopped), every log is
+    /// flushed and the high watermarks checkpointed.
+    fn close(&mut self, env: &mut Env<'_>, reason: &str) {
+        self.lifecycle.begin_shutdown();
+        env.observe(BrokerObs::Closing {
+            reason: reason.to_owned(),
+        });
+        self.shutdown = ShutdownState::Flushing;
+        self.replicas.begin_close(env);
+        self.advance_close(env);
+    }
+
+    /// Moves the shutdown on as far as what is durable allows: once every
+    /// log is flushed, the recovery points and log start offsets are
+    /// checkpointed; once those are durable, the clean shutdown marker is
+    /// written (with the broker epoch, -1 when not registered); once it is
+    /// durable, the process exits.
+    fn advance_close(&mut self, env: &mut Env<'_>) {
+        if self.shutdown == ShutdownState::Flushing && !self.replicas.logs_flushing() {
+            self.replicas.write_close_checkpoints(env);
+            self.shutdown = ShutdownState::Checkpointing;
+        }
+        if self.shutdown == ShutdownState::Checkpointing && !self.replicas.checkpoints_pending() {
+            let epoch = self
+                .lifecycle
+                .broker_epoch()
+                .map_or(-1, |e| i64::try_from(e).unwrap_or(i64::MAX));
+            self.replicas.write_clean_shutdown_file(env, epoch);
+            self.shutdown = ShutdownState::Marking;
+        }
+        if self.shutdown == ShutdownState::Marking && self.replicas.clean_shutdown_written() {
+            let replicas = self
+                .replicas
+                .partitions()
+                .iter()
+                .map(|(tp, p)| (*tp, p.log.log_end_offset(), p.log.high_watermark()))
+                .collect();
+            env.observe(BrokerObs::Stopped { replicas });
+            self.shutdown = ShutdownState::Stopped;
+            env.push(crate::node::Effect::Exit);
         }
     }
 

@@ -11,6 +11,7 @@ pub(crate) static BROKER: &[D] = &[
     // Replication and durability.
     D::int(B, "min.insync.replicas", 1, Some(1), "Replicas that must acknowledge an acks=all write, or the producer gets NOT_ENOUGH_REPLICAS."),
     D::boolean(B, "unclean.leader.election.enable", false, "Allow an out-of-sync replica to become leader as a last resort, at the risk of data loss."),
+    D::boolean(B, "controlled.shutdown.enable", true, "A shutdown fault (SIGTERM) first asks the controller to move the broker's leaderships and shrink it out of every ISR (heartbeats with wantShutDown until shouldShutDown, at most 5 minutes); false: it flushes and stops at once."),
     D::boolean(B, "delete.topic.enable", true, "Let DeleteTopics ([[admin]] op = \"delete_topic\") delete topics; without it the controller answers TOPIC_DELETION_DISABLED."),
     D::int(B, "default.replication.factor", 1, Some(1), "Replication factor of automatically created topics."),
     D::int(B, "num.partitions", 1, Some(1), "Partitions of automatically created topics."),
@@ -98,7 +99,8 @@ pub(crate) static BROKER_NOT_SIMULATED: &[(&str, &str)] = &[
     ("auto.leader.rebalance.enable", "preferred leader election is not modelled: leadership moves only when a leader fails"),
     ("leader.imbalance.check.interval.seconds", "preferred leader election is not modelled"),
     ("leader.imbalance.per.broker.percentage", "preferred leader election is not modelled"),
-    ("controlled.shutdown.enable", "brokers stop only by crash, power loss or pause faults; there is no controlled shutdown yet"),
+    ("controlled.shutdown.max.retries", "ZooKeeper mode only (KafkaServer's ControlledShutdown request); a KRaft broker asks by heartbeat until the controller answers shouldShutDown, for at most 5 minutes"),
+    ("controlled.shutdown.retry.backoff.ms", "ZooKeeper mode only (KafkaServer's ControlledShutdown request); a KRaft broker heartbeats every broker.heartbeat.interval.ms while it waits"),
     ("log.cleaner.threads", "one log cleaner thread per broker (Kafka's default, 1)"),
     ("log.cleaner.dedupe.buffer.size", "the cleaner's offset map holds every key of a cleaning (Kafka's 128 MiB map holds millions)"),
     ("log.cleaner.io.buffer.size", "cleaning takes no simulated time"),

@@ -10,10 +10,10 @@
 use rand_chacha::ChaCha8Rng;
 use sim::{Nanos, MILLIS};
 
-use super::cluster_control::{ClusterControlManager, Fencing};
+use super::cluster_control::{BrokerControlState, ClusterControlManager};
 use super::producer_id_control::ProducerIdControlManager;
 use super::replication_control::ReplicationControlManager;
-use super::rpc::{ControllerRequest, ControllerResponse};
+use super::rpc::{ControllerRequest, ControllerResponse, NewFlag};
 use crate::metadata::{MetadataImage, MetadataRecord};
 
 /// The controller's configs, with Kafka's names.
@@ -62,6 +62,18 @@ pub enum ControlEvent {
     },
     /// A broker was unfenced.
     Unfenced {
+        /// Kafka node id.
+        broker: u32,
+    },
+    /// A broker that asked to shut down while leading partitions entered
+    /// CONTROLLED_SHUTDOWN: its leaderships move and it leaves every ISR.
+    ControlledShutdown {
+        /// Kafka node id.
+        broker: u32,
+    },
+    /// A broker that asked to shut down was granted it (SHUTDOWN_NOW:
+    /// fenced, the answer says `shouldShutDown`).
+    ShutdownNow {
         /// Kafka node id.
         broker: u32,
     },
@@ -190,6 +202,7 @@ impl ActiveController {
                 broker_epoch,
                 current_metadata_offset,
                 want_fence,
+                want_shut_down,
             } => {
                 let (response, change) = self.cluster.broker_heartbeat(
                     log,
@@ -198,22 +211,45 @@ impl ActiveController {
                     *broker_epoch,
                     *current_metadata_offset,
                     *want_fence,
+                    want_shut_down.0,
                 );
                 match change {
-                    Some(Fencing::Fenced) => self.replication.handle_broker_fenced(log, *broker_id),
-                    Some(Fencing::Unfenced) => self.replication.handle_broker_unfenced(log),
+                    Some(BrokerControlState::Fenced | BrokerControlState::ShutdownNow) => {
+                        self.replication.handle_broker_fenced(log, *broker_id)
+                    }
+                    Some(BrokerControlState::Unfenced) => {
+                        self.replication.handle_broker_unfenced(log)
+                    }
+                    Some(BrokerControlState::ControlledShutdown) => self
+                        .replication
+                        .handle_broker_in_controlled_shutdown(log, *broker_id),
                     None => {}
+                }
+                if let ControllerResponse::BrokerHeartbeat {
+                    in_controlled_shutdown: NewFlag(true),
+                    ..
+                } = response
+                {
+                    // Kafka's `processBatchEndOffset`: the offset of the
+                    // last record this heartbeat made.
+                    let end = log.next_offset.saturating_sub(1);
+                    self.cluster
+                        .maybe_update_controlled_shutdown_offset(*broker_id, end);
                 }
                 let is_fenced = !log.image.is_unfenced(*broker_id);
                 match response {
                     ControllerResponse::BrokerHeartbeat {
                         error,
                         is_caught_up,
+                        in_controlled_shutdown,
+                        should_shut_down,
                         ..
                     } => ControllerResponse::BrokerHeartbeat {
                         error,
                         is_caught_up,
                         is_fenced: error.is_some() || is_fenced,
+                        in_controlled_shutdown,
+                        should_shut_down,
                     },
                     other => other,
                 }

@@ -2,23 +2,68 @@
 //! and BrokerHeartbeatManager): registrations, heartbeats, fencing. The
 //! registrations are in the metadata image; the heartbeat sessions are this
 //! manager's own state.
+//!
+//! A heartbeat moves its broker between Kafka's `BrokerControlState`s as
+//! `BrokerHeartbeatManager.calculateNextBrokerState` does
+//! (`metadata/src/main/java/org/apache/kafka/controller/BrokerHeartbeatManager.java`),
+//! including controlled shutdown: CONTROLLED_SHUTDOWN while the broker
+//! leads a partition, SHUTDOWN_NOW (`shouldShutDown`) once it leads nothing
+//! and its `controlledShutdownOffset` is at most the lowest metadata offset
+//! of the active brokers.
 
 use std::collections::BTreeMap;
 
 use sim::Nanos;
 
 use super::active::{ControlEvent, MetadataRecords};
-use super::rpc::ControllerResponse;
+use super::rpc::{ControllerResponse, NewFlag};
 use crate::errors::Errors;
 use crate::metadata::{MetadataImage, MetadataRecord, Uuid};
 
-/// A broker's fencing changed.
+/// Where a broker's heartbeat takes it (Kafka's `BrokerControlState`,
+/// `metadata/.../controller/BrokerControlState.java`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Fencing {
-    /// It was fenced: its partitions must move.
+pub enum BrokerControlState {
+    /// Fenced: it leads nothing and joins no ISR.
     Fenced,
-    /// It was unfenced: leaderless partitions may elect it.
+    /// Unfenced: it may lead and be in ISRs.
     Unfenced,
+    /// CONTROLLED_SHUTDOWN: it asked to shut down while leading
+    /// partitions; they move away and it leaves every ISR.
+    ControlledShutdown,
+    /// SHUTDOWN_NOW: fenced, and the answer says `shouldShutDown`.
+    ShutdownNow,
+}
+
+/// A broker's heartbeat session on this controller (Kafka's
+/// `BrokerHeartbeatManager.BrokerHeartbeatState`).
+#[derive(Clone, Copy, Debug)]
+struct HeartbeatState {
+    /// Last heartbeat (or registration).
+    last_contact: Nanos,
+    /// The metadata offset its last heartbeat gave (records below it are
+    /// in its image); None before its first heartbeat here (Kafka's -1).
+    metadata_offset: Option<u64>,
+    /// Set when it entered controlled shutdown: the offset of the last
+    /// record of that change (Kafka's `controlledShutdownOffset`); it may
+    /// stop once every active broker's metadata is past it.
+    controlled_shutdown_offset: Option<u64>,
+    /// Its shutdown was granted (SHUTDOWN_NOW): the session is over, so a
+    /// new incarnation may register at once. (Kafka's `hasValidSession` is
+    /// false for every fenced broker; ksim ends the session of a fenced
+    /// broker only here, as every run without a shutdown did before.)
+    shut_down: bool,
+}
+
+impl HeartbeatState {
+    fn new(now: Nanos) -> Self {
+        Self {
+            last_contact: now,
+            metadata_offset: None,
+            controlled_shutdown_offset: None,
+            shut_down: false,
+        }
+    }
 }
 
 /// Kafka's ClusterControlManager with its BrokerHeartbeatManager.
@@ -26,8 +71,8 @@ pub enum Fencing {
 pub struct ClusterControlManager {
     /// `broker.session.timeout.ms`, in nanoseconds.
     session_timeout_ns: Nanos,
-    /// Last heartbeat (or registration) per broker.
-    last_contact: BTreeMap<u32, Nanos>,
+    /// Heartbeat session per broker.
+    sessions: BTreeMap<u32, HeartbeatState>,
 }
 
 impl ClusterControlManager {
@@ -36,14 +81,18 @@ impl ClusterControlManager {
     pub fn new(session_timeout_ns: Nanos, image: &MetadataImage, now: Nanos) -> Self {
         Self {
             session_timeout_ns,
-            last_contact: image.brokers.keys().map(|&b| (b, now)).collect(),
+            sessions: image
+                .brokers
+                .keys()
+                .map(|&b| (b, HeartbeatState::new(now)))
+                .collect(),
         }
     }
 
     fn has_valid_session(&self, broker: u32, now: Nanos) -> bool {
-        self.last_contact
-            .get(&broker)
-            .is_some_and(|&t| now.saturating_sub(t) < self.session_timeout_ns)
+        self.sessions.get(&broker).is_some_and(|s| {
+            !s.shut_down && now.saturating_sub(s.last_contact) < self.session_timeout_ns
+        })
     }
 
     /// Unfenced brokers whose session expired by `now`.
@@ -89,7 +138,7 @@ impl ClusterControlManager {
             broker: broker_id,
             epoch: broker_epoch,
         });
-        self.last_contact.insert(broker_id, now);
+        self.sessions.insert(broker_id, HeartbeatState::new(now));
         let response = ControllerResponse::BrokerRegistration {
             error: None,
             broker_epoch,
@@ -97,9 +146,18 @@ impl ClusterControlManager {
         (response, existing.is_some_and(|old| !old.fenced))
     }
 
-    /// BrokerHeartbeat: renews the session; unfences a broker whose metadata
-    /// has caught up with its own registration, fences one that asks. The
-    /// response's `is_fenced` is as before any change; the caller fills it in.
+    /// BrokerHeartbeat (Kafka's `ReplicationControlManager.processBrokerHeartbeat`
+    /// with `BrokerHeartbeatManager.calculateNextBrokerState`): renews the
+    /// session and moves the broker to its next state. A fenced broker is
+    /// unfenced once its metadata has caught up with its own registration;
+    /// an unfenced one that asks to shut down enters CONTROLLED_SHUTDOWN
+    /// while it leads a partition, else SHUTDOWN_NOW; in CONTROLLED_SHUTDOWN
+    /// it stays until it leads nothing and every active broker's metadata
+    /// has passed the records that moved its leaderships, then SHUTDOWN_NOW.
+    /// Makes the registration records of the change (the caller moves the
+    /// partitions) and returns the response (its `is_fenced` as before any
+    /// change; the caller fills it in) with the next state when it changed.
+    #[allow(clippy::too_many_arguments)]
     pub fn broker_heartbeat(
         &mut self,
         log: &mut MetadataRecords,
@@ -108,11 +166,14 @@ impl ClusterControlManager {
         broker_epoch: u64,
         current_metadata_offset: u64,
         want_fence: bool,
-    ) -> (ControllerResponse, Option<Fencing>) {
+        want_shut_down: bool,
+    ) -> (ControllerResponse, Option<BrokerControlState>) {
         let refused = |error| ControllerResponse::BrokerHeartbeat {
             error: Some(error),
             is_caught_up: false,
             is_fenced: true,
+            in_controlled_shutdown: NewFlag(false),
+            should_shut_down: NewFlag(false),
         };
         let Some(registration) = log.image.brokers.get(&broker_id).cloned() else {
             return (refused(Errors::BrokerIdNotRegistered), None);
@@ -120,28 +181,150 @@ impl ClusterControlManager {
         if registration.epoch != broker_epoch {
             return (refused(Errors::StaleBrokerEpoch), None);
         }
-        self.last_contact.insert(broker_id, now);
+        let session = *self
+            .sessions
+            .entry(broker_id)
+            .or_insert_with(|| HeartbeatState::new(now));
         // Caught up: its image holds the record that registered it.
         let is_caught_up = current_metadata_offset > registration.epoch;
-        let change = if registration.fenced && is_caught_up && !want_fence {
-            log.emit(MetadataRecord::BrokerRegistrationChangeRecord {
-                broker_id,
-                broker_epoch,
-                fenced: false,
-            });
-            log.event(ControlEvent::Unfenced { broker: broker_id });
-            Some(Fencing::Unfenced)
-        } else if !registration.fenced && want_fence {
-            self.fence_broker(log, broker_id).then_some(Fencing::Fenced)
+        let current = if session.controlled_shutdown_offset.is_some() {
+            BrokerControlState::ControlledShutdown
+        } else if registration.fenced {
+            BrokerControlState::Fenced
         } else {
-            None
+            BrokerControlState::Unfenced
         };
+        let has_leaderships = || {
+            log.image
+                .topics
+                .values()
+                .any(|t| t.partitions.values().any(|p| p.leader == Some(broker_id)))
+        };
+        let next = match current {
+            BrokerControlState::Fenced if want_shut_down => BrokerControlState::ShutdownNow,
+            BrokerControlState::Fenced if !want_fence && is_caught_up => {
+                BrokerControlState::Unfenced
+            }
+            BrokerControlState::Fenced => BrokerControlState::Fenced,
+            BrokerControlState::Unfenced if want_fence && want_shut_down => {
+                BrokerControlState::ShutdownNow
+            }
+            BrokerControlState::Unfenced if want_fence => BrokerControlState::Fenced,
+            BrokerControlState::Unfenced if want_shut_down && has_leaderships() => {
+                BrokerControlState::ControlledShutdown
+            }
+            BrokerControlState::Unfenced if want_shut_down => BrokerControlState::ShutdownNow,
+            BrokerControlState::Unfenced => BrokerControlState::Unfenced,
+            BrokerControlState::ControlledShutdown if has_leaderships() => {
+                BrokerControlState::ControlledShutdown
+            }
+            BrokerControlState::ControlledShutdown => {
+                let cs_offset = session.controlled_shutdown_offset.unwrap_or(0);
+                if cs_offset < self.lowest_active_offset(&log.image) {
+                    BrokerControlState::ShutdownNow
+                } else {
+                    BrokerControlState::ControlledShutdown
+                }
+            }
+            BrokerControlState::ShutdownNow => BrokerControlState::ShutdownNow,
+        };
+        let change = (next != current).then_some(next);
+        match change {
+            Some(BrokerControlState::Unfenced) => {
+                log.emit(MetadataRecord::BrokerRegistrationChangeRecord {
+                    broker_id,
+                    broker_epoch,
+                    fenced: Some(false),
+                    in_controlled_shutdown: None,
+                });
+                log.event(ControlEvent::Unfenced { broker: broker_id });
+            }
+            Some(BrokerControlState::Fenced) => {
+                self.fence_broker(log, broker_id);
+            }
+            Some(BrokerControlState::ControlledShutdown) => {
+                // Kafka's `handleBrokerInControlledShutdown`: the
+                // registration says so (once), then the caller moves
+                // leaderships and shrinks ISRs.
+                if !registration.in_controlled_shutdown {
+                    log.emit(MetadataRecord::BrokerRegistrationChangeRecord {
+                        broker_id,
+                        broker_epoch,
+                        fenced: None,
+                        in_controlled_shutdown: Some(true),
+                    });
+                }
+                log.event(ControlEvent::ControlledShutdown { broker: broker_id });
+            }
+            Some(BrokerControlState::ShutdownNow) => {
+                // Granted: fenced as Kafka's `handleBrokerFenced` does
+                // (nothing to write for a broker already fenced).
+                if !registration.fenced {
+                    log.emit(MetadataRecord::BrokerRegistrationChangeRecord {
+                        broker_id,
+                        broker_epoch,
+                        fenced: Some(true),
+                        in_controlled_shutdown: None,
+                    });
+                }
+                log.event(ControlEvent::ShutdownNow { broker: broker_id });
+            }
+            None => {}
+        }
+        // Kafka's `touch`: the session and metadata offset are renewed; a
+        // fenced broker leaves controlled shutdown.
+        let fenced = matches!(
+            next,
+            BrokerControlState::Fenced | BrokerControlState::ShutdownNow
+        );
+        if let Some(s) = self.sessions.get_mut(&broker_id) {
+            s.last_contact = now;
+            s.metadata_offset = Some(current_metadata_offset);
+            if fenced {
+                s.controlled_shutdown_offset = None;
+            }
+            if next == BrokerControlState::ShutdownNow {
+                s.shut_down = true;
+            }
+        }
         let response = ControllerResponse::BrokerHeartbeat {
             error: None,
             is_caught_up,
             is_fenced: registration.fenced,
+            in_controlled_shutdown: NewFlag(next == BrokerControlState::ControlledShutdown),
+            should_shut_down: NewFlag(next == BrokerControlState::ShutdownNow),
         };
         (response, change)
+    }
+
+    /// The broker is in CONTROLLED_SHUTDOWN after a heartbeat whose records
+    /// end at `offset`: it becomes its controlled shutdown offset unless it
+    /// has one (Kafka's `maybeUpdateControlledShutdownOffset`, called from
+    /// `processBatchEndOffset`).
+    pub fn maybe_update_controlled_shutdown_offset(&mut self, broker: u32, offset: u64) {
+        if let Some(s) = self.sessions.get_mut(&broker) {
+            s.controlled_shutdown_offset.get_or_insert(offset);
+        }
+    }
+
+    /// The lowest metadata offset of the active brokers (unfenced, not
+    /// shutting down), as their heartbeats gave it; u64::MAX when there is
+    /// none (Kafka's `lowestActiveOffset`).
+    fn lowest_active_offset(&self, image: &MetadataImage) -> u64 {
+        image
+            .brokers
+            .values()
+            .filter(|b| !b.fenced)
+            .filter_map(|b| {
+                let s = self.sessions.get(&b.id);
+                match s {
+                    Some(s) if s.controlled_shutdown_offset.is_some() => None,
+                    Some(s) => Some(s.metadata_offset.unwrap_or(0)),
+                    None => Some(0),
+                }
+            })
+            .min()
+            .unwrap_or(u64::MAX)
     }
 
     /// Fences `broker` (its session expired, or it asked); false when it is
@@ -150,10 +333,14 @@ impl ClusterControlManager {
         let Some(epoch) = log.image.brokers.get(&broker).map(|b| b.epoch) else {
             return false;
         };
+        if let Some(s) = self.sessions.get_mut(&broker) {
+            s.controlled_shutdown_offset = None;
+        }
         log.emit(MetadataRecord::BrokerRegistrationChangeRecord {
             broker_id: broker,
             broker_epoch: epoch,
-            fenced: true,
+            fenced: Some(true),
+            in_controlled_shutdown: None,
         });
         log.event(ControlEvent::Fenced { broker });
         true

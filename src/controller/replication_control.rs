@@ -199,7 +199,7 @@ impl ReplicationControlManager {
                     continue;
                 };
                 let image = &log.image;
-                let acceptable = |b: u32| image.is_unfenced(b);
+                let acceptable = |b: u32| image.is_active(b);
                 let builder = PartitionChangeBuilder::new(partition, topic.id, index, &acceptable)
                     .set_target_isr(target_isr)
                     .set_election(election)
@@ -226,6 +226,14 @@ impl ReplicationControlManager {
             (isr.contains(&broker) || leader == Some(broker))
                 .then(|| isr.iter().copied().filter(|&r| r != broker).collect())
         });
+    }
+
+    /// A broker in controlled shutdown leaves every ISR (unless it is the
+    /// last member) and every partition it led gets a new leader from the
+    /// rest of the ISR (Kafka's `handleBrokerInControlledShutdown`: the
+    /// broker is no acceptable leader, `ClusterControlManager.isActive`).
+    pub fn handle_broker_in_controlled_shutdown(&mut self, log: &mut MetadataRecords, broker: u32) {
+        self.handle_broker_fenced(log, broker);
     }
 
     /// Partitions without a leader try an election after a broker is
@@ -291,11 +299,11 @@ impl ReplicationControlManager {
             Some(Errors::InvalidRequest)
         } else if new_isr.iter().any(|&(r, epoch)| {
             !partition.isr.contains(&r)
-                && log
-                    .image
-                    .brokers
-                    .get(&r)
-                    .is_none_or(|b| b.fenced || (epoch != NO_BROKER_EPOCH && b.epoch != epoch))
+                && log.image.brokers.get(&r).is_none_or(|b| {
+                    b.fenced
+                        || b.in_controlled_shutdown
+                        || (epoch != NO_BROKER_EPOCH && b.epoch != epoch)
+                })
         }) {
             Some(Errors::IneligibleReplica)
         } else {
@@ -306,7 +314,7 @@ impl ReplicationControlManager {
         }
         let target: Vec<u32> = new_isr.iter().map(|&(r, _)| r).collect();
         let image = &log.image;
-        let acceptable = |b: u32| image.is_unfenced(b);
+        let acceptable = |b: u32| image.is_active(b);
         let record = PartitionChangeBuilder::new(partition, topic_id, partition_id, &acceptable)
             .set_target_isr(target)
             .set_bump_leader_epoch_on_isr_shrink(self.leader_epoch_bump_on_isr_shrink)

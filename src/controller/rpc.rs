@@ -8,6 +8,20 @@ use crate::metadata::Uuid;
 /// request predates KIP-903, and the controller skips the epoch check).
 pub const NO_BROKER_EPOCH: u64 = u64::MAX;
 
+/// A boolean field Kafka's message has and ksim's first traces did not:
+/// false hashes as nothing, so every trace hash of a run that never sets
+/// it stays what it was.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NewFlag(pub bool);
+
+impl std::hash::Hash for NewFlag {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        if self.0 {
+            state.write_u8(1);
+        }
+    }
+}
+
 /// A topic to create.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct CreatableTopic {
@@ -39,8 +53,11 @@ pub enum ControllerRequest {
         broker_epoch: u64,
         /// Metadata records below this offset are in its image.
         current_metadata_offset: u64,
-        /// The broker asks to be fenced (controlled shutdown).
+        /// The broker asks to be fenced.
         want_fence: bool,
+        /// The broker is in PENDING_CONTROLLED_SHUTDOWN and asks to shut
+        /// down (`WantShutDown`).
+        want_shut_down: NewFlag,
     },
     /// Create topics (CreateTopicsRequest).
     CreateTopics {
@@ -105,6 +122,10 @@ pub enum ControllerResponse {
         is_caught_up: bool,
         /// The broker is fenced.
         is_fenced: bool,
+        /// The controller has it in CONTROLLED_SHUTDOWN (`InControlledShutdown`).
+        in_controlled_shutdown: NewFlag,
+        /// The broker may stop now (`ShouldShutDown`).
+        should_shut_down: NewFlag,
     },
     /// CreateTopicsResponse.
     CreateTopics {
@@ -191,6 +212,8 @@ impl ControllerRequest {
                 error: Some(error),
                 is_caught_up: false,
                 is_fenced: true,
+                in_controlled_shutdown: NewFlag(false),
+                should_shut_down: NewFlag(false),
             },
             ControllerRequest::AllocateProducerIds { .. } => {
                 ControllerResponse::AllocateProducerIds {

@@ -5,7 +5,7 @@ use rand_chacha::ChaCha8Rng;
 use sim::MILLIS;
 
 use super::active::{ActiveController, ControlEvent, ControllerConfig};
-use super::rpc::{ControllerRequest, ControllerResponse, CreatableTopic, NO_BROKER_EPOCH};
+use super::rpc::{ControllerRequest, ControllerResponse, CreatableTopic, NewFlag, NO_BROKER_EPOCH};
 use crate::errors::Errors;
 use crate::metadata::{
     LeaderRecoveryState, MetadataImage, PartitionRegistration as Registration, Uuid,
@@ -89,11 +89,21 @@ impl Fixture {
     }
 
     fn heartbeat(&mut self, broker_id: u32, offset: u64) -> ControllerResponse {
+        self.shutdown_heartbeat(broker_id, offset, false)
+    }
+
+    fn shutdown_heartbeat(
+        &mut self,
+        broker_id: u32,
+        offset: u64,
+        shut: bool,
+    ) -> ControllerResponse {
         self.handle(ControllerRequest::BrokerHeartbeat {
             broker_id,
             broker_epoch: self.epochs[broker_id as usize],
             current_metadata_offset: offset,
             want_fence: false,
+            want_shut_down: NewFlag(shut),
         })
     }
 
@@ -520,4 +530,90 @@ fn without_delete_topic_enable_deletion_is_disabled() {
         }
     );
     assert!(f.active.image().topics.contains_key("orders"));
+}
+
+/// `(in_controlled_shutdown, should_shut_down, is_fenced)` of a heartbeat answer.
+fn shutdown_flags(r: &ControllerResponse) -> (bool, bool, bool) {
+    match r {
+        ControllerResponse::BrokerHeartbeat {
+            error: None,
+            in_controlled_shutdown,
+            should_shut_down,
+            is_fenced,
+            ..
+        } => (in_controlled_shutdown.0, should_shut_down.0, *is_fenced),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_leader_asking_to_shut_down_is_moved_out_then_granted_once_the_others_caught_up() {
+    let mut f = Fixture::new(false);
+    assert_eq!(f.partition().leader, Some(1));
+    let offset = f.active.image().offset;
+    // CONTROLLED_SHUTDOWN: leadership moves to another ISR member, the
+    // broker leaves the ISR, and it may not shut down yet.
+    let r = f.shutdown_heartbeat(1, offset, true);
+    assert_eq!(shutdown_flags(&r), (true, false, false));
+    let p = f.partition();
+    assert_eq!(p.leader, Some(2));
+    assert_eq!(p.isr, vec![2, 3]);
+    assert!(f.active.image().brokers[&1].in_controlled_shutdown);
+    assert!(!f.active.image().is_active(1));
+    let events = f.active.take_events();
+    assert!(
+        events.contains(&ControlEvent::ControlledShutdown { broker: 1 }),
+        "{events:?}"
+    );
+    // Still CONTROLLED_SHUTDOWN until the active brokers' metadata has
+    // passed the records that moved its leaderships.
+    let r = f.shutdown_heartbeat(1, offset, true);
+    assert_eq!(shutdown_flags(&r), (true, false, false));
+    let now = f.active.image().offset;
+    f.heartbeat(2, now);
+    let r = f.shutdown_heartbeat(1, offset, true);
+    assert_eq!(
+        shutdown_flags(&r),
+        (true, false, false),
+        "broker 3 is behind"
+    );
+    f.heartbeat(3, now);
+    let r = f.shutdown_heartbeat(1, offset, true);
+    assert_eq!(
+        shutdown_flags(&r),
+        (false, true, true),
+        "SHUTDOWN_NOW: granted, fenced"
+    );
+    assert!(!f.active.image().is_unfenced(1));
+    let events = f.active.take_events();
+    assert!(
+        events.contains(&ControlEvent::ShutdownNow { broker: 1 }),
+        "{events:?}"
+    );
+    // Its session is over: a new incarnation registers at once.
+    let epoch = f.register(1, 99);
+    assert!(epoch > f.epochs[1]);
+}
+
+#[test]
+fn a_broker_leading_nothing_is_granted_its_shutdown_at_once() {
+    let mut f = Fixture::new(false);
+    assert_ne!(f.partition().leader, Some(3));
+    let offset = f.active.image().offset;
+    let r = f.shutdown_heartbeat(3, offset, true);
+    assert_eq!(shutdown_flags(&r), (false, true, true));
+    // Fenced, it left the ISR as a fenced broker does.
+    assert_eq!(f.partition().isr, vec![1, 2]);
+}
+
+#[test]
+fn an_isr_member_in_controlled_shutdown_cannot_rejoin_an_isr() {
+    let mut f = Fixture::new(false);
+    let offset = f.active.image().offset;
+    f.shutdown_heartbeat(1, offset, true);
+    let p = f.partition();
+    let mut isr = p.isr.clone();
+    isr.push(1);
+    let r = f.alter(2, p.leader_epoch, &isr, p.partition_epoch);
+    assert_eq!(partition_error(&r), (None, Some(Errors::IneligibleReplica)));
 }

@@ -266,7 +266,13 @@ pub fn settle(
             .node(node)
             .and_then(ClusterNode::consumer)
             .is_some_and(|c| c.is_closed());
-        if !sim.is_up(node) || closed {
+        // A broker still shutting down would stop for good: it is
+        // restarted (killed and booted, as an orchestrator would).
+        let shutting_down = sim
+            .node(node)
+            .and_then(ClusterNode::broker)
+            .is_some_and(|b| b.is_shutting_down());
+        if !sim.is_up(node) || closed || shutting_down {
             record(sim, "restart", name, Fault::Restart(node), "settle");
         }
     }

@@ -125,7 +125,7 @@ pub fn count(history: &History, inputs: &Inputs<'_>) -> BTreeMap<String, u64> {
 /// What the same broker recovered of the same partition after going down.
 fn recovered_after(later: &[Event], down: &Event) -> Option<u64> {
     later.iter().find_map(|e| match e.what {
-        What::Recovered { log_end_offset }
+        What::Recovered { log_end_offset, .. }
             if e.node == down.node && e.partition == down.partition =>
         {
             Some(log_end_offset)

@@ -7,7 +7,7 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use sim::{poisson_arrivals, Fault, Nanos, NodeId, Partition, Streams, SECONDS};
 
-use super::topology::{Live, Topology};
+use super::topology::{Live, Role, Topology};
 use crate::scenario::{
     FaultKind, FaultSpec, Scenario, DEFAULT_LATENCY_DELAY_NS, DEFAULT_SLOW_DISK_FACTOR,
 };
@@ -28,6 +28,9 @@ pub enum Action {
     },
     /// Consumers told to close cleanly (a poke, not a kernel fault).
     Close(Vec<NodeId>),
+    /// Brokers sent SIGTERM: a controlled shutdown (a poke; the process
+    /// exits on its own once it is done).
+    Shutdown(Vec<NodeId>),
     /// Test hook: the run panics here (`RunOptions::inject_panic`).
     InjectedPanic,
     /// Test-only mutation: every node is poked in a `HashMap`'s iteration
@@ -106,7 +109,20 @@ pub fn plan(
                 if servers.is_empty() {
                     break;
                 }
-                let node = servers[rng.random_range(0..servers.len())];
+                let node = if *kind == FaultKind::Shutdown {
+                    // A shutdown is a broker's: drawn among the brokers.
+                    let brokers: Vec<NodeId> = servers
+                        .iter()
+                        .copied()
+                        .filter(|id| matches!(topology.roles[id.index()], Role::Broker(_)))
+                        .collect();
+                    if brokers.is_empty() {
+                        break;
+                    }
+                    brokers[rng.random_range(0..brokers.len())]
+                } else {
+                    servers[rng.random_range(0..servers.len())]
+                };
                 for (offset, action) in
                     swarm_fault(*kind, node, scenario.disk.torn_writes, &mut rng)
                 {
@@ -203,6 +219,10 @@ fn swarm_fault(
             ),
         ],
         FaultKind::Corrupt => vec![(0, direct("corrupt", Fault::Corrupt(node), node))],
+        FaultKind::Shutdown => vec![
+            (0, Action::Shutdown(vec![node])),
+            (back(5, 20), direct("restart", Fault::Restart(node), node)),
+        ],
         // Not drawn by swarm (the scenario parser rejects them as swarm keys).
         FaultKind::Restart | FaultKind::Resume | FaultKind::Heal | FaultKind::Close => Vec::new(),
     }
@@ -338,9 +358,10 @@ pub fn resolve(
             )
         }
         FaultKind::Corrupt => (each(&Fault::Corrupt), None),
-        FaultKind::Close => {
-            // A closed consumer's process is still up: its restart is a
-            // Restart (the kernel kills and boots it from its disk).
+        FaultKind::Close | FaultKind::Shutdown => {
+            // A closed consumer's process is still up, and a broker may
+            // still be shutting down: the restart is a Restart (the kernel
+            // kills what runs and boots it from its disk).
             let back = spec.restart_after_ns.map(|d| {
                 let restart = Action::Direct {
                     kind: "restart",
@@ -349,6 +370,9 @@ pub fn resolve(
                 };
                 (d, restart)
             });
+            if spec.kind == FaultKind::Shutdown {
+                return (Action::Shutdown(nodes), back);
+            }
             return (Action::Close(nodes), back);
         }
     };

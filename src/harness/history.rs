@@ -54,16 +54,24 @@ pub enum What {
     Recovered {
         /// What the disk gave back.
         log_end_offset: u64,
+        /// The boot found the clean shutdown marker: the log was loaded
+        /// without recovery.
+        clean: bool,
     },
     /// A crash or power loss hit a broker whose replica ended here.
     Down {
-        /// `crash` or `power_loss`.
+        /// `crash`, `power_loss` or `shutdown` (the broker stopped after
+        /// flushing every log).
         fault: String,
         /// The replica's log end offset just before.
         log_end_offset: u64,
         /// Its high watermark then.
         high_watermark: u64,
     },
+    /// A step of a broker's controlled shutdown or of its restart after
+    /// one (SIGTERM, CONTROLLED_SHUTDOWN, shouldShutDown, the clean
+    /// shutdown marker), in words.
+    Shutdown(String),
     /// The controller fenced the broker (session expired).
     Fenced,
     /// The controller unfenced the broker.
@@ -192,7 +200,10 @@ impl Event {
                 };
                 format!("deleted {segments} segment(s) of {part} by retention: log start offset {log_start_offset}{removed}")
             }
-            What::Recovered { log_end_offset } => {
+            What::Recovered {
+                log_end_offset,
+                clean,
+            } => {
                 let lost = match offset {
                     Some(o) if *log_end_offset <= o => {
                         format!(": offset {o} was not on its disk")
@@ -200,6 +211,9 @@ impl Event {
                     Some(o) => format!(": offset {o} was on its disk"),
                     None => String::new(),
                 };
+                if *clean {
+                    return format!("restarted after a clean shutdown and loaded {part} from its disk without recovery: log end offset {log_end_offset}{lost}");
+                }
                 format!("restarted and recovered {part} from its disk to log end offset {log_end_offset}{lost}")
             }
             What::Down {
@@ -209,6 +223,8 @@ impl Event {
             } => {
                 let cache = if fault == "power_loss" {
                     "; what was not yet flushed is only in the page cache, which the power loss drops"
+                } else if fault == "shutdown" {
+                    "; every log was flushed before it stopped"
                 } else {
                     "; the page cache survives a crash"
                 };
@@ -226,6 +242,7 @@ impl Event {
                 };
                 format!("cleaned {part}: {records_removed} records removed by compaction, clean up to offset {first_dirty_offset}{removed}")
             }
+            What::Shutdown(text) => text.clone(),
             What::Fenced => "fenced by the controller (session expired)".to_owned(),
             What::Unfenced => "unfenced by the controller".to_owned(),
             What::Assigned {

@@ -21,6 +21,8 @@ use crate::protocol::{TopicIdPartition, Topics};
 /// The online checkers, and what the report keeps of the observations.
 pub(super) struct Monitor {
     pub(super) names: Vec<String>,
+    /// Per broker: when it last booted with a clean shutdown marker.
+    clean_boot: std::collections::BTreeMap<NodeId, sim::Nanos>,
     /// The run's topics, to name partitions.
     pub(super) topics: Arc<Topics>,
     /// Per node: the index of the topic a client works on.
@@ -103,6 +105,7 @@ impl Monitor {
             quorum_history: Vec::new(),
             control_events: Vec::new(),
             history: history::History::default(),
+            clean_boot: std::collections::BTreeMap::new(),
             broker_ids: Vec::new(),
             group_of: Vec::new(),
             pipeline: Vec::new(),
@@ -186,6 +189,14 @@ impl Monitor {
                         let broker = match event {
                             ControlEvent::Fenced { broker } => Some((broker, What::Fenced)),
                             ControlEvent::Unfenced { broker } => Some((broker, What::Unfenced)),
+                            ControlEvent::ControlledShutdown { broker } => Some((
+                                broker,
+                                What::Shutdown("the controller has it in CONTROLLED_SHUTDOWN: its leaderships move and it leaves every ISR".to_owned()),
+                            )),
+                            ControlEvent::ShutdownNow { broker } => Some((
+                                broker,
+                                What::Shutdown("the controller granted the shutdown (SHUTDOWN_NOW, shouldShutDown) and fenced it".to_owned()),
+                            )),
                             _ => None,
                         };
                         if let Some((b, what)) = broker {
@@ -209,6 +220,50 @@ impl Monitor {
             ClusterObs::Broker(BrokerObs::OffsetsCommitted { group, offsets }) => self
                 .groups
                 .coordinator_commit(o.at, o.node.0, group, offsets),
+            ClusterObs::Broker(BrokerObs::ShutdownBegun { controlled }) => {
+                let text = if *controlled {
+                    "SIGTERM: controlled shutdown begins (PENDING_CONTROLLED_SHUTDOWN, heartbeats with wantShutDown)"
+                } else {
+                    "SIGTERM: shutting down without asking the controller (controlled.shutdown.enable = false)"
+                };
+                self.history
+                    .push(o.at, name(o.node), None, What::Shutdown(text.to_owned()));
+            }
+            ClusterObs::Broker(BrokerObs::Closing { reason }) => {
+                let text = format!("stops serving and flushes every log: {reason}");
+                self.history
+                    .push(o.at, name(o.node), None, What::Shutdown(text));
+            }
+            ClusterObs::Broker(BrokerObs::RecoverySkipped { logs, broker_epoch }) => {
+                self.clean_boot.insert(o.node, o.at);
+                let epoch = broker_epoch.map_or(String::new(), |e| format!(" (broker epoch {e})"));
+                let text = format!("found the clean shutdown marker{epoch}: removed it, log recovery skipped for {logs} logs");
+                self.history
+                    .push(o.at, name(o.node), None, What::Shutdown(text));
+            }
+            ClusterObs::Broker(BrokerObs::Stopped { replicas }) => {
+                self.history.push(
+                    o.at,
+                    name(o.node),
+                    None,
+                    What::Shutdown(
+                        "stopped: every log flushed, checkpoints and the clean shutdown marker durable"
+                            .to_owned(),
+                    ),
+                );
+                for (tp, leo, hw) in replicas {
+                    if self.topics.name(tp.topic_id).starts_with("__") {
+                        continue;
+                    }
+                    let what = What::Down {
+                        fault: "shutdown".to_owned(),
+                        log_end_offset: *leo,
+                        high_watermark: *hw,
+                    };
+                    self.history
+                        .push(o.at, name(o.node), Some(self.topics.show(*tp)), what);
+                }
+            }
             ClusterObs::Broker(BrokerObs::GroupDeleted { group }) => {
                 self.groups.group_deleted(group);
                 let what = What::GroupDeleted {
@@ -269,6 +324,7 @@ impl Monitor {
                         partition,
                         What::Recovered {
                             log_end_offset: *log_end_offset,
+                            clean: self.clean_boot.get(&o.node) == Some(&o.at),
                         },
                     ),
                     BrokerObs::PartitionDeleted {

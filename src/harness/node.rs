@@ -117,6 +117,7 @@ impl ClusterNode {
                 Effect::Rename { from, to } => ctx.disk_mut().rename(&from, &to),
                 Effect::Fsync { file, token } => ctx.fsync(&file, token),
                 Effect::Observe(obs) => ctx.observe(obs),
+                Effect::Exit => ctx.exit(),
             }
         }
     }
@@ -124,6 +125,11 @@ impl ClusterNode {
     /// Tells a consumer to close (KafkaConsumer.close()), as an input from outside.
     pub fn close(&mut self, ctx: &mut Ctx<'_, Self>) {
         self.handle(ctx, Input::Close);
+    }
+
+    /// Sends a broker SIGTERM (its controlled shutdown), as an input from outside.
+    pub fn shutdown(&mut self, ctx: &mut Ctx<'_, Self>) {
+        self.handle(ctx, Input::Shutdown);
     }
 }
 

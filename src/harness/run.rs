@@ -262,6 +262,18 @@ impl Run {
             }
             direct => direct,
         };
+        if let Action::Shutdown(nodes) = &action {
+            let details: Vec<String> = nodes.iter().map(|&n| shutdown_broker(sim, n)).collect();
+            self.executed.push(Executed {
+                at_ns: at,
+                kind: "shutdown".to_owned(),
+                target: faults::describe_target(nodes, "shutdown", |n| sim.name(n).to_owned()),
+                detail: details.join("; "),
+                applied: Vec::new(),
+                nodes: nodes.clone(),
+                settle: false,
+            });
+        }
         if let Action::Close(nodes) = &action {
             let details: Vec<String> = nodes.iter().map(|&n| close_consumer(sim, n)).collect();
             self.executed.push(Executed {
@@ -684,7 +696,13 @@ fn settle(sim: &mut Sim<ClusterNode>, topology: &Topology, executed: &mut Vec<Ex
             .node(node)
             .and_then(ClusterNode::consumer)
             .is_some_and(|c| c.is_closed());
-        if !sim.is_up(node) || closed {
+        // A broker still shutting down would stop for good: it is
+        // restarted (killed and booted, as an orchestrator would).
+        let shutting_down = sim
+            .node(node)
+            .and_then(ClusterNode::broker)
+            .is_some_and(|b| b.is_shutting_down());
+        if !sim.is_up(node) || closed || shutting_down {
             record(sim, "restart", name, Fault::Restart(node));
         }
     }
@@ -733,6 +751,21 @@ fn close_consumer(sim: &mut Sim<ClusterNode>, node: NodeId) -> String {
         format!("{name} closes: a last commit with enable.auto.commit, then LeaveGroup")
     } else {
         format!("{name} is not running; nothing to close")
+    }
+}
+
+/// Sends a broker SIGTERM (its controlled shutdown); says what happened.
+fn shutdown_broker(sim: &mut Sim<ClusterNode>, node: NodeId) -> String {
+    let name = sim.name(node).to_owned();
+    let poked = sim.poke(node, |n, ctx| {
+        if n.broker().is_some() {
+            n.shutdown(ctx);
+        }
+    });
+    if poked {
+        format!("{name} got SIGTERM: controlled shutdown, then a flush of every log and the clean shutdown marker")
+    } else {
+        format!("{name} is not running; nothing to shut down")
     }
 }
 

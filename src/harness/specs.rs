@@ -90,6 +90,9 @@ pub fn broker_config(scenario: &Scenario) -> BrokerConfig {
         log_cleaner_enable: configs
             .get_bool("log.cleaner.enable")
             .unwrap_or(d.log_cleaner_enable),
+        controlled_shutdown_enable: configs
+            .get_bool("controlled.shutdown.enable")
+            .unwrap_or(d.controlled_shutdown_enable),
         log_cleaner_backoff_ms: int("log.cleaner.backoff.ms", d.log_cleaner_backoff_ms),
         replica_lag_time_max_ms: int("replica.lag.time.max.ms", d.replica_lag_time_max_ms),
         replica_fetch_wait_max_ms: int("replica.fetch.wait.max.ms", d.replica_fetch_wait_max_ms),

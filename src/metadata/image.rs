@@ -17,6 +17,9 @@ pub struct BrokerRegistration {
     pub epoch: u64,
     /// Fenced brokers lead nothing and are not in any new ISR.
     pub fenced: bool,
+    /// In controlled shutdown (Kafka's `inControlledShutdown`): like
+    /// fenced, it may lead nothing nor join an ISR, but it still runs.
+    pub in_controlled_shutdown: bool,
 }
 
 /// One partition (Kafka's PartitionRegistration).
@@ -90,6 +93,7 @@ impl MetadataImage {
                         incarnation_id: *incarnation_id,
                         epoch: *broker_epoch,
                         fenced: *fenced,
+                        in_controlled_shutdown: false,
                     },
                 );
             }
@@ -97,11 +101,17 @@ impl MetadataImage {
                 broker_id,
                 broker_epoch,
                 fenced,
+                in_controlled_shutdown,
             } => {
                 // A change for an older registration does not apply to a newer one.
                 if let Some(b) = self.brokers.get_mut(broker_id) {
                     if b.epoch == *broker_epoch {
-                        b.fenced = *fenced;
+                        if let Some(fenced) = fenced {
+                            b.fenced = *fenced;
+                        }
+                        if let Some(cs) = in_controlled_shutdown {
+                            b.in_controlled_shutdown = *cs;
+                        }
                     }
                 }
             }
@@ -208,11 +218,20 @@ impl MetadataImage {
         self.brokers.get(&id).is_some_and(|b| !b.fenced)
     }
 
-    /// Registered, unfenced broker ids, ascending.
+    /// Registered, unfenced and not in controlled shutdown (Kafka's
+    /// `ClusterControlManager.isActive`): what may lead a partition.
+    pub fn is_active(&self, id: u32) -> bool {
+        self.brokers
+            .get(&id)
+            .is_some_and(|b| !b.fenced && !b.in_controlled_shutdown)
+    }
+
+    /// Registered, unfenced broker ids not in controlled shutdown,
+    /// ascending (Kafka's usable brokers for placement).
     pub fn unfenced_brokers(&self) -> Vec<u32> {
         self.brokers
             .values()
-            .filter(|b| !b.fenced)
+            .filter(|b| !b.fenced && !b.in_controlled_shutdown)
             .map(|b| b.id)
             .collect()
     }
@@ -293,7 +312,8 @@ mod tests {
             &MetadataRecord::BrokerRegistrationChangeRecord {
                 broker_id: 1,
                 broker_epoch: 3,
-                fenced: false,
+                fenced: Some(false),
+                in_controlled_shutdown: None,
             },
         );
         assert!(!image.is_unfenced(1));
@@ -302,7 +322,8 @@ mod tests {
             &MetadataRecord::BrokerRegistrationChangeRecord {
                 broker_id: 1,
                 broker_epoch: 7,
-                fenced: false,
+                fenced: Some(false),
+                in_controlled_shutdown: None,
             },
         );
         assert_eq!(image.unfenced_brokers(), vec![1]);

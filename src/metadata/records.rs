@@ -37,14 +37,19 @@ pub enum MetadataRecord {
         /// Registrations start fenced.
         fenced: bool,
     },
-    /// A broker was fenced or unfenced.
+    /// A broker was fenced or unfenced, or entered controlled shutdown.
     BrokerRegistrationChangeRecord {
         /// Kafka node id.
         broker_id: u32,
         /// The registration this change applies to.
         broker_epoch: u64,
-        /// The new fencing state.
-        fenced: bool,
+        /// The new fencing state (None: unchanged, Kafka's `NONE`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fenced: Option<bool>,
+        /// Some(true): the broker entered controlled shutdown (Kafka's
+        /// `InControlledShutdown` = IN_CONTROLLED_SHUTDOWN; None: unchanged).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        in_controlled_shutdown: Option<bool>,
     },
     /// A topic was created.
     TopicRecord {

@@ -85,6 +85,9 @@ pub enum Effect {
     },
     /// Record what happened, for the checkers and reports.
     Observe(Observation),
+    /// End the process (a clean exit once a shutdown is done); effects
+    /// before it are carried out first.
+    Exit,
 }
 
 impl Effect {
@@ -96,7 +99,9 @@ impl Effect {
             | Effect::Remove { file }
             | Effect::Fsync { file, .. } => Some(file),
             Effect::Rename { to, .. } => Some(to),
-            Effect::Send { .. } | Effect::SetTimer { .. } | Effect::Observe(_) => None,
+            Effect::Send { .. } | Effect::SetTimer { .. } | Effect::Observe(_) | Effect::Exit => {
+                None
+            }
         }
     }
 

@@ -41,6 +41,9 @@ pub enum Input {
     Fsynced(u64),
     /// The operator closes a consumer (KafkaConsumer.close()).
     Close,
+    /// The operator stops a broker with SIGTERM (Kafka's shutdown hook
+    /// calls `BrokerServer.shutdown()`).
+    Shutdown,
 }
 
 /// What a process is, fixed for the run: booting it builds it from this

@@ -68,6 +68,14 @@ pub fn lines(outcome: &Outcome) -> Vec<Line> {
             ),
             ControlEvent::Fenced { broker } => (broker, "fenced (session expired)".to_owned()),
             ControlEvent::Unfenced { broker } => (broker, "unfenced (caught up)".to_owned()),
+            ControlEvent::ControlledShutdown { broker } => (
+                broker,
+                "CONTROLLED_SHUTDOWN: asked to shut down (wantShutDown); its leaderships move and it leaves every ISR".to_owned(),
+            ),
+            ControlEvent::ShutdownNow { broker } => (
+                broker,
+                "SHUTDOWN_NOW: shutdown granted (shouldShutDown), fenced".to_owned(),
+            ),
             // The committed partition change says it, with the epoch.
             ControlEvent::UncleanElection { .. } => continue,
         };
@@ -81,6 +89,18 @@ pub fn lines(outcome: &Outcome) -> Vec<Line> {
     partition_changes(outcome, &mut out);
     rebalances(outcome, &mut out);
     for e in &outcome.history.events {
+        if let (What::Shutdown(text), None) = (&e.what, &e.partition) {
+            // The broker's own steps (the controller's are control events).
+            if !text.starts_with("the controller") {
+                out.push(Line {
+                    at: e.at,
+                    who: e.node.clone(),
+                    text: text.clone(),
+                    kind: Kind::Broker,
+                });
+            }
+            continue;
+        }
         let Some(part) = e.partition.as_deref() else {
             continue;
         };
@@ -88,9 +108,16 @@ pub fn lines(outcome: &Outcome) -> Vec<Line> {
             What::Truncated { to_offset, records } => {
                 format!("truncated {part} to offset {to_offset} ({records} records removed)")
             }
-            What::Recovered { log_end_offset } => {
-                format!("recovered {part} from its disk to log end offset {log_end_offset}")
-            }
+            What::Recovered {
+                log_end_offset,
+                clean: false,
+            } => format!("recovered {part} from its disk to log end offset {log_end_offset}"),
+            What::Recovered {
+                log_end_offset,
+                clean: true,
+            } => format!(
+                "loaded {part} from its disk without recovery (clean shutdown): log end offset {log_end_offset}"
+            ),
             What::SegmentsDeleted {
                 segments,
                 log_start_offset,

@@ -29,11 +29,15 @@ pub enum FaultKind {
     /// poll in hand, commits its position with `enable.auto.commit`, sends
     /// LeaveGroup and stops.
     Close,
+    /// A broker gets SIGTERM (Kafka's controlled shutdown): it asks the
+    /// controller to move its leaderships, flushes every log, writes the
+    /// clean shutdown marker and stops.
+    Shutdown,
 }
 
 impl FaultKind {
     /// Every kind, in declaration order.
-    pub const ALL: [FaultKind; 11] = [
+    pub const ALL: [FaultKind; 12] = [
         FaultKind::Crash,
         FaultKind::Restart,
         FaultKind::PowerLoss,
@@ -45,10 +49,11 @@ impl FaultKind {
         FaultKind::Latency,
         FaultKind::Corrupt,
         FaultKind::Close,
+        FaultKind::Shutdown,
     ];
 
     /// The kinds a `[swarm]` table may draw.
-    pub const SWARM: [FaultKind; 7] = [
+    pub const SWARM: [FaultKind; 8] = [
         FaultKind::Crash,
         FaultKind::PowerLoss,
         FaultKind::Pause,
@@ -56,6 +61,7 @@ impl FaultKind {
         FaultKind::SlowDisk,
         FaultKind::Latency,
         FaultKind::Corrupt,
+        FaultKind::Shutdown,
     ];
 
     /// The name used in scenario files, e.g. "power_loss".
@@ -72,6 +78,7 @@ impl FaultKind {
             FaultKind::Latency => "latency",
             FaultKind::Corrupt => "corrupt",
             FaultKind::Close => "close",
+            FaultKind::Shutdown => "shutdown",
         }
     }
 
@@ -94,7 +101,12 @@ impl FaultKind {
     /// The kinds an optional fault key applies to.
     pub fn kinds_for_key(key: &str) -> &'static [FaultKind] {
         match key {
-            "restart_after" => &[FaultKind::Crash, FaultKind::PowerLoss, FaultKind::Close],
+            "restart_after" => &[
+                FaultKind::Crash,
+                FaultKind::PowerLoss,
+                FaultKind::Close,
+                FaultKind::Shutdown,
+            ],
             "resume_after" => &[FaultKind::Pause],
             "heal_after" => &[
                 FaultKind::Partition,
@@ -124,7 +136,7 @@ mod tests {
         }
         assert_eq!(
             "powerloss".parse::<FaultKind>(),
-            Err("unknown fault kind \"powerloss\"; did you mean \"power_loss\"? valid: crash, restart, power_loss, pause, resume, partition, heal, slow_disk, latency, corrupt, close".into())
+            Err("unknown fault kind \"powerloss\"; did you mean \"power_loss\"? valid: crash, restart, power_loss, pause, resume, partition, heal, slow_disk, latency, corrupt, close, shutdown".into())
         );
     }
 }

@@ -26,7 +26,9 @@ pub(super) const FAULT_KEYS: &[&str] = &[
 /// The key that schedules the way back from a fault of `kind`, if any.
 fn way_back(kind: FaultKind) -> Option<&'static str> {
     match kind {
-        FaultKind::Crash | FaultKind::PowerLoss | FaultKind::Close => Some("restart_after"),
+        FaultKind::Crash | FaultKind::PowerLoss | FaultKind::Close | FaultKind::Shutdown => {
+            Some("restart_after")
+        }
         FaultKind::Pause => Some("resume_after"),
         FaultKind::Partition | FaultKind::SlowDisk | FaultKind::Latency => Some("heal_after"),
         _ => None,
@@ -151,6 +153,9 @@ fn target(f: &Field, s: &Scenario, kind: FaultKind) -> Res<Target> {
     check_exists(&target, s).map_err(|m| f.err(m))?;
     if kind.needs_disk() && target.is_client() {
         return Err(f.err(format!("{kind} acts on a disk and {target} is a client without one; valid: a broker or controller target, e.g. broker(1), leader(orders-0), controller(active), all_brokers")));
+    }
+    if kind == FaultKind::Shutdown && !target.is_broker() {
+        return Err(f.err(format!("shutdown is a broker's controlled shutdown (SIGTERM: BrokerServer.shutdown) and {target} is not a broker; a controller's shutdown (Raft resignation) and a client's close are not modelled as shutdown: use crash for a controller, close for a consumer; valid: broker(N), leader(TOPIC-P), follower(TOPIC-P), followers(TOPIC-P), coordinator(GROUP), txn_coordinator(TRANSACTIONAL_ID), random_broker, all_brokers")));
     }
     if kind == FaultKind::Close && !matches!(target, Target::Consumer { .. }) {
         return Err(f.err(format!("close shuts a consumer down cleanly (a last commit, then LeaveGroup) and {target} is not a consumer; valid: consumer(GROUP, N), e.g. consumer(billing, 0)")));

@@ -86,6 +86,11 @@ impl Target {
         }
     }
 
+    /// Does this name brokers only?
+    pub fn is_broker(&self) -> bool {
+        !self.is_client() && !matches!(self, Target::Controller(_) | Target::ActiveController)
+    }
+
     /// Is this a client (producer or consumer), which has no disk?
     pub fn is_client(&self) -> bool {
         matches!(self, Target::Producer(_) | Target::Consumer { .. })

@@ -112,7 +112,7 @@ fn at_must_be_within_the_fault_phase() {
 fn kinds_and_targets() {
     assert_eq!(
         fault_err("at = \"1s\"\nkind = \"explode\"\n"),
-        "s.toml:22:8: faults[0].kind: unknown fault kind \"explode\"; valid: crash, restart, power_loss, pause, resume, partition, heal, slow_disk, latency, corrupt, close"
+        "s.toml:22:8: faults[0].kind: unknown fault kind \"explode\"; valid: crash, restart, power_loss, pause, resume, partition, heal, slow_disk, latency, corrupt, close, shutdown"
     );
     assert_eq!(
         fault_err("at = \"1s\"\nkind = \"crash\"\n"),
@@ -158,7 +158,7 @@ fn followers_need_replicas() {
 fn keys_apply_to_some_kinds_only() {
     assert_eq!(
         fault_err("at = \"1s\"\nkind = \"pause\"\ntarget = \"broker(1)\"\nrestart_after = \"5s\"\n"),
-        "s.toml:24:1: faults[0].restart_after: restart_after applies to crash, power_loss, close only, not to pause; pause takes resume_after"
+        "s.toml:24:1: faults[0].restart_after: restart_after applies to crash, power_loss, close, shutdown only, not to pause; pause takes resume_after"
     );
     assert_eq!(
         fault_err("at = \"1s\"\nkind = \"crash\"\ntarget = \"broker(1)\"\ntorn = true\n"),

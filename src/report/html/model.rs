@@ -35,7 +35,9 @@ pub struct Band {
 /// Which open fault an action ends, per node.
 fn category(kind: &str) -> &'static str {
     match kind {
-        "crash" | "power_loss" => "down",
+        // A shutdown's band runs from the SIGTERM (the broker serves on
+        // during controlled shutdown, then stops) to its restart.
+        "crash" | "power_loss" | "shutdown" => "down",
         "close" => "closed",
         "pause" => "pause",
         "partition" => "partition",

@@ -49,6 +49,7 @@ pub fn fault_color(kind: &str) -> &'static str {
         "latency" => "#bcbd22",
         "close" => "#17becf",
         "corrupt" => "#e377c2",
+        "shutdown" => "#2ca02c",
         _ => "#7f7f7f",
     }
 }
