@@ -694,7 +694,9 @@ impl DataChecker {
                     let Some(before) = self.outcome(id) else {
                         continue;
                     };
-                    self.set_outcome(id, ACKED);
+                    // `set_outcome(id, ACKED)` without looking the outcome up again.
+                    let seq = producer_of(id).1 as usize;
+                    *self.outcome[producer].slot(seq) = ACKED;
                     let last = &mut self.last_ack_ms[producer];
                     *last = Some(last.map_or(ms(at), |l| l.max(ms(at))));
                     let offset = base_offset.map(|b| b + i as u64);
@@ -764,10 +766,21 @@ impl DataChecker {
             return;
         };
         let ms = ms(at);
+        // A poll's records come a partition at a time: the checked
+        // partition is looked up once per run of them (the same topic id
+        // and partition as the record before give the same answer).
+        let mut last: Option<(Uuid, u32, u32)> = None;
         for r in records {
             self.consumed_count += 1;
-            let t = self.incarnation(topic, r.topic_id);
-            let part = self.part(t, r.partition);
+            let part = match last {
+                Some((id, p, part)) if id == r.topic_id && p == r.partition => part,
+                _ => {
+                    let t = self.incarnation(topic, r.topic_id);
+                    let part = self.part(t, r.partition);
+                    last = Some((r.topic_id, r.partition, part));
+                    part
+                }
+            };
             if r.offset < self.slots[part as usize].forgot {
                 // Nothing left to compare it with (see `forget`).
                 continue;
