@@ -308,6 +308,39 @@ impl GroupChecker {
             }
             return;
         }
+        // Commits, every few polls, log under the member's group alone:
+        // nothing of the member is copied for them.
+        match obs {
+            ConsumerObs::CommitSent { offsets, .. } => {
+                let Some(Some(member)) = self.members.get(node as usize) else {
+                    return;
+                };
+                for &(p, offset) in offsets {
+                    self.sent_log
+                        .entry((member.group.clone(), p))
+                        .or_default()
+                        .push((offset, at, node));
+                }
+                return;
+            }
+            ConsumerObs::Committed {
+                offsets,
+                error: None,
+                ..
+            } => {
+                let Some(Some(member)) = self.members.get(node as usize) else {
+                    return;
+                };
+                for &(p, offset) in offsets {
+                    self.commit_log
+                        .entry((member.group.clone(), p))
+                        .or_default()
+                        .push((offset, at, node));
+                }
+                return;
+            }
+            _ => {}
+        }
         let Some(Some(member)) = self.members.get(node as usize).cloned() else {
             return;
         };
@@ -348,14 +381,7 @@ impl GroupChecker {
             | ConsumerObs::Closed
             | ConsumerObs::Polled(_)
             | ConsumerObs::Processed(_) => {}
-            ConsumerObs::CommitSent { offsets, .. } => {
-                for &(p, offset) in offsets {
-                    self.sent_log
-                        .entry((group.clone(), p))
-                        .or_default()
-                        .push((offset, at, node));
-                }
-            }
+            ConsumerObs::CommitSent { .. } => {}
             ConsumerObs::Position {
                 partition,
                 offset: next,
@@ -429,16 +455,8 @@ impl GroupChecker {
                     self.violation("committed_offsets_monotonic", at, detail);
                 }
             }
-            ConsumerObs::Committed { offsets, error, .. } => match error {
-                None => {
-                    for &(p, offset) in offsets {
-                        let key = (group.clone(), p);
-                        self.commit_log
-                            .entry(key)
-                            .or_default()
-                            .push((offset, at, node));
-                    }
-                }
+            ConsumerObs::Committed { error, .. } => match error {
+                None => {}
                 Some(
                     Errors::IllegalGeneration | Errors::UnknownMemberId | Errors::FencedInstanceId,
                 ) => {
