@@ -815,19 +815,39 @@ impl DataChecker {
 
     /// `offsets_consistent`, online: one record per partition offset.
     /// Returns whether `id` is what the offset first held.
+    /// Inlined: it runs for every record acknowledged, read and finally
+    /// held; a record seen elsewhere first goes to [`Self::seen_elsewhere`].
+    #[inline]
     fn seen(&mut self, at: Nanos, part: u32, offset: u64, id: u64, by: SeenBy) -> bool {
-        if offset < self.slots[part as usize].forgot {
+        let slots = &mut self.slots[part as usize];
+        if offset < slots.forgot {
             return true;
         }
-        let ids = &mut self.slots[part as usize].id;
-        let first = ids.get(offset as usize).unwrap_or(NO_ID);
+        let first = slots.id.get(offset as usize).unwrap_or(NO_ID);
         if first == NO_ID {
-            ids.set(offset as usize, id);
+            slots.id.set(offset as usize, id);
             return true;
         }
         if first == id {
             return true;
         }
+        self.seen_elsewhere(at, part, offset, first, id, by);
+        false
+    }
+
+    /// `offsets_consistent` broken: `offset` of `part` held `first`, and
+    /// now `id` (seen by `by`).
+    #[cold]
+    #[inline(never)]
+    fn seen_elsewhere(
+        &mut self,
+        at: Nanos,
+        part: u32,
+        offset: u64,
+        first: u64,
+        id: u64,
+        by: SeenBy,
+    ) {
         let name = self.part_name(part);
         let detail = format!(
             "{name} offset {offset} held {} (seen by {}) and then {} (seen by {})",
@@ -846,7 +866,6 @@ impl DataChecker {
                 Some(offset),
                 since,
             ));
-        false
     }
 
     /// Marks `topic` as written by pipelines (see `derived`).
