@@ -472,6 +472,7 @@ impl GroupChecker {
 
     /// `monotonic_poll` and `no_poll_skip` for one polled record, from
     /// and to `state`, the partition's poll state.
+    #[inline]
     fn consumed(
         &mut self,
         at: Nanos,
@@ -483,6 +484,24 @@ impl GroupChecker {
         let PollState { last, expected } = *state;
         state.last = Some(offset);
         state.expected = Some(offset + 1);
+        if last.is_some_and(|l| offset <= l) || expected.is_some_and(|e| offset > e) {
+            self.poll_out_of_order(at, node, partition, offset, last, expected);
+        }
+    }
+
+    /// [`Self::consumed`]'s reports: a poll went back (`last`) or skipped
+    /// ahead of its position (`expected`).
+    #[cold]
+    #[inline(never)]
+    fn poll_out_of_order(
+        &mut self,
+        at: Nanos,
+        node: u32,
+        partition: u32,
+        offset: u64,
+        last: Option<u64>,
+        expected: Option<u64>,
+    ) {
         let describe = |this: &Self| {
             let topic = this.members[node as usize]
                 .as_ref()
