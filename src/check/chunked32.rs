@@ -52,15 +52,23 @@ impl Chunk {
         }
     }
 
+    #[inline]
     fn get(&self, j: usize) -> u32 {
         if self.is_empty() {
             return 0;
         }
         match self.low[j] {
             0 => 0,
-            ESCAPE => self.wide[&(j as u16)],
+            ESCAPE => self.wide_at(j),
             d => self.base[j / BLOCK] + u32::from(d) - 1,
         }
+    }
+
+    /// An element kept whole (rare: too far from its block's base).
+    #[cold]
+    #[inline(never)]
+    fn wide_at(&self, j: usize) -> u32 {
+        self.wide[&(j as u16)]
     }
 
     fn set(&mut self, j: usize, value: u32) {
@@ -113,10 +121,12 @@ impl Chunked32 {
 
     /// The element at `i` (0 below `len` when never set or forgotten), or
     /// None past the end.
+    #[inline]
     pub fn get(&self, i: usize) -> Option<u32> {
         (i < self.len).then(|| self.at(i))
     }
 
+    #[inline]
     fn at(&self, i: usize) -> u32 {
         self.chunks[i / CHUNK_LEN].get(i % CHUNK_LEN)
     }

@@ -60,21 +60,30 @@ impl Chunked64 {
     }
 
     /// The element at `i`, or None past the end.
+    #[inline]
     pub fn get(&self, i: usize) -> Option<u64> {
         let low = self.low.get(i)?;
         let high = self.high.get(i)?;
         Some(self.join(i, high, low))
     }
 
+    #[inline]
     fn join(&self, i: usize, high: u8, low: u16) -> u64 {
         if high == WIDE {
-            return self.wide[&i];
+            return self.wide_at(i);
         }
         let part = match self.highs.get(i / CHUNK_LEN) {
             Some(table) if !table.is_empty() => table[high as usize],
             _ => self.fill >> LOW_BITS,
         };
         part << LOW_BITS | u64::from(low)
+    }
+
+    /// An element kept whole (rare: past [`MAX_HIGHS`] high parts in its chunk).
+    #[cold]
+    #[inline(never)]
+    fn wide_at(&self, i: usize) -> u64 {
+        self.wide[&i]
     }
 
     /// Sets the element at `i` to `value`, growing the vector (with

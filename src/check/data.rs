@@ -686,7 +686,9 @@ impl DataChecker {
                     let Some(before) = self.outcome(id) else {
                         continue;
                     };
-                    self.set_outcome(id, ACKED);
+                    // `set_outcome(id, ACKED)` without looking the outcome up again.
+                    let seq = producer_of(id).1 as usize;
+                    *self.outcome[producer].slot(seq) = ACKED;
                     let last = &mut self.last_ack_ms[producer];
                     *last = Some(last.map_or(ms(at), |l| l.max(ms(at))));
                     let offset = base_offset.map(|b| b + i as u64);
@@ -756,10 +758,21 @@ impl DataChecker {
             return;
         };
         let ms = ms(at);
+        // A poll's records come a partition at a time: the checked
+        // partition is looked up once per run of them (the same topic id
+        // and partition as the record before give the same answer).
+        let mut last: Option<(Uuid, u32, u32)> = None;
         for r in records {
             self.consumed_count += 1;
-            let t = self.incarnation(topic, r.topic_id);
-            let part = self.part(t, r.partition);
+            let part = match last {
+                Some((id, p, part)) if id == r.topic_id && p == r.partition => part,
+                _ => {
+                    let t = self.incarnation(topic, r.topic_id);
+                    let part = self.part(t, r.partition);
+                    last = Some((r.topic_id, r.partition, part));
+                    part
+                }
+            };
             if r.offset < self.slots[part as usize].forgot {
                 // Nothing left to compare it with (see `forget`).
                 continue;
@@ -794,19 +807,39 @@ impl DataChecker {
 
     /// `offsets_consistent`, online: one record per partition offset.
     /// Returns whether `id` is what the offset first held.
+    /// Inlined: it runs for every record acknowledged, read and finally
+    /// held; a record seen elsewhere first goes to [`Self::seen_elsewhere`].
+    #[inline]
     fn seen(&mut self, at: Nanos, part: u32, offset: u64, id: u64, by: SeenBy) -> bool {
-        if offset < self.slots[part as usize].forgot {
+        let slots = &mut self.slots[part as usize];
+        if offset < slots.forgot {
             return true;
         }
-        let ids = &mut self.slots[part as usize].id;
-        let first = ids.get(offset as usize).unwrap_or(NO_ID);
+        let first = slots.id.get(offset as usize).unwrap_or(NO_ID);
         if first == NO_ID {
-            ids.set(offset as usize, id);
+            slots.id.set(offset as usize, id);
             return true;
         }
         if first == id {
             return true;
         }
+        self.seen_elsewhere(at, part, offset, first, id, by);
+        false
+    }
+
+    /// `offsets_consistent` broken: `offset` of `part` held `first`, and
+    /// now `id` (seen by `by`).
+    #[cold]
+    #[inline(never)]
+    fn seen_elsewhere(
+        &mut self,
+        at: Nanos,
+        part: u32,
+        offset: u64,
+        first: u64,
+        id: u64,
+        by: SeenBy,
+    ) {
         let name = self.part_name(part);
         let detail = format!(
             "{name} offset {offset} held {} (seen by {}) and then {} (seen by {})",
@@ -825,7 +858,6 @@ impl DataChecker {
                 Some(offset),
                 since,
             ));
-        false
     }
 
     /// Marks `topic` as written by pipelines (see `derived`).

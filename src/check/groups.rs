@@ -308,6 +308,39 @@ impl GroupChecker {
             }
             return;
         }
+        // Commits, every few polls, log under the member's group alone:
+        // nothing of the member is copied for them.
+        match obs {
+            ConsumerObs::CommitSent { offsets, .. } => {
+                let Some(Some(member)) = self.members.get(node as usize) else {
+                    return;
+                };
+                for &(p, offset) in offsets {
+                    self.sent_log
+                        .entry((member.group.clone(), p))
+                        .or_default()
+                        .push((offset, at, node));
+                }
+                return;
+            }
+            ConsumerObs::Committed {
+                offsets,
+                error: None,
+                ..
+            } => {
+                let Some(Some(member)) = self.members.get(node as usize) else {
+                    return;
+                };
+                for &(p, offset) in offsets {
+                    self.commit_log
+                        .entry((member.group.clone(), p))
+                        .or_default()
+                        .push((offset, at, node));
+                }
+                return;
+            }
+            _ => {}
+        }
         let Some(Some(member)) = self.members.get(node as usize).cloned() else {
             return;
         };
@@ -348,14 +381,7 @@ impl GroupChecker {
             | ConsumerObs::Closed
             | ConsumerObs::Polled(_)
             | ConsumerObs::Processed(_) => {}
-            ConsumerObs::CommitSent { offsets, .. } => {
-                for &(p, offset) in offsets {
-                    self.sent_log
-                        .entry((group.clone(), p))
-                        .or_default()
-                        .push((offset, at, node));
-                }
-            }
+            ConsumerObs::CommitSent { .. } => {}
             ConsumerObs::Position {
                 partition,
                 offset: next,
@@ -429,16 +455,8 @@ impl GroupChecker {
                     self.violation("committed_offsets_monotonic", at, detail);
                 }
             }
-            ConsumerObs::Committed { offsets, error, .. } => match error {
-                None => {
-                    for &(p, offset) in offsets {
-                        let key = (group.clone(), p);
-                        self.commit_log
-                            .entry(key)
-                            .or_default()
-                            .push((offset, at, node));
-                    }
-                }
+            ConsumerObs::Committed { error, .. } => match error {
+                None => {}
                 Some(
                     Errors::IllegalGeneration | Errors::UnknownMemberId | Errors::FencedInstanceId,
                 ) => {
@@ -454,6 +472,7 @@ impl GroupChecker {
 
     /// `monotonic_poll` and `no_poll_skip` for one polled record, from
     /// and to `state`, the partition's poll state.
+    #[inline]
     fn consumed(
         &mut self,
         at: Nanos,
@@ -465,6 +484,24 @@ impl GroupChecker {
         let PollState { last, expected } = *state;
         state.last = Some(offset);
         state.expected = Some(offset + 1);
+        if last.is_some_and(|l| offset <= l) || expected.is_some_and(|e| offset > e) {
+            self.poll_out_of_order(at, node, partition, offset, last, expected);
+        }
+    }
+
+    /// [`Self::consumed`]'s reports: a poll went back (`last`) or skipped
+    /// ahead of its position (`expected`).
+    #[cold]
+    #[inline(never)]
+    fn poll_out_of_order(
+        &mut self,
+        at: Nanos,
+        node: u32,
+        partition: u32,
+        offset: u64,
+        last: Option<u64>,
+        expected: Option<u64>,
+    ) {
         let describe = |this: &Self| {
             let topic = this.members[node as usize]
                 .as_ref()

@@ -475,21 +475,37 @@ impl RecordAccumulator {
     /// list for every call).
     pub fn ready_into(&self, now_ms: u64, ready: &mut Vec<TopicIdPartition>) -> Option<u64> {
         ready.clear();
-        self.scan_ready(now_ms, |tp| ready.push(tp))
+        self.scan_ready(now_ms, |tp| ready.push(tp)).0
     }
 
     /// The second half of [`Self::ready`] alone: the earliest time (ms) a
     /// batch not sendable at `now_ms` becomes so.
     pub fn next_ready_ms(&self, now_ms: u64) -> Option<u64> {
+        self.scan_ready(now_ms, |_| {}).0
+    }
+
+    /// [`Self::next_ready_ms`] and [`Self::next_expiry_ms`] in one pass
+    /// over the queues: (next ready, next expiry).
+    pub fn next_ready_and_expiry_ms(&self, now_ms: u64) -> (Option<u64>, Option<u64>) {
         self.scan_ready(now_ms, |_| {})
     }
 
-    /// [`Self::ready`]: each ready partition goes to `on_ready`.
-    fn scan_ready(&self, now_ms: u64, mut on_ready: impl FnMut(TopicIdPartition)) -> Option<u64> {
+    /// [`Self::ready`]: each ready partition goes to `on_ready`; returns
+    /// the next ready time and [`Self::next_expiry_ms`].
+    fn scan_ready(
+        &self,
+        now_ms: u64,
+        mut on_ready: impl FnMut(TopicIdPartition),
+    ) -> (Option<u64>, Option<u64>) {
         let mut next: Option<u64> = None;
+        let mut expiry: Option<u64> = None;
         for (tp, dq) in self.batches.iter() {
             let Some(first) = dq.front() else { continue };
-            if self.is_muted(tp) || self.held_back(tp, first) {
+            let expires = first
+                .created_ms
+                .saturating_add(self.config.delivery_timeout_ms);
+            expiry = Some(expiry.map_or(expires, |e| e.min(expires)));
+            if self.stalled(tp, first) {
                 continue;
             }
             let ready_at = self.ready_at(first, dq.len() > 1);
@@ -499,7 +515,18 @@ impl RecordAccumulator {
                 next = Some(next.map_or(ready_at, |n| n.min(ready_at)));
             }
         }
-        next
+        (next, expiry)
+    }
+
+    /// Whether `tp` is muted (see [`Self::is_muted`]) or its `first` batch
+    /// held back (see [`Self::held_back_by`]), looking `tp`'s batches in
+    /// flight up once.
+    fn stalled(&self, tp: &TopicIdPartition, first: &ProducerBatch) -> bool {
+        let Some(flying) = self.in_flight.get(tp) else {
+            return false;
+        };
+        (self.config.max_in_flight <= 1 && !flying.is_empty())
+            || (self.config.idempotence && self.held_back_by(flying, first))
     }
 
     /// When `first` (the first batch of its partition) becomes sendable:
@@ -528,14 +555,9 @@ impl RecordAccumulator {
     /// Kafka's `shouldStopDrainBatchesForPartition` (idempotence): a retried
     /// batch waits until every in-flight batch with a lower sequence is
     /// answered, and a fresh batch waits while batches drained under an
-    /// older producer id or epoch are in flight.
-    fn held_back(&self, tp: &TopicIdPartition, first: &ProducerBatch) -> bool {
-        if !self.config.idempotence {
-            return false;
-        }
-        let Some(flying) = self.in_flight.get(tp) else {
-            return false;
-        };
+    /// older producer id or epoch are in flight (`flying`: the partition's
+    /// batches in flight).
+    fn held_back_by(&self, flying: &[(u64, InFlightBatch)], first: &ProducerBatch) -> bool {
         if first.has_sequence() {
             flying
                 .iter()
@@ -577,7 +599,7 @@ impl RecordAccumulator {
         next_sequence: &mut dyn FnMut(&TopicIdPartition, u32) -> i32,
     ) -> Option<ProducerBatch> {
         let first = self.batches.get(tp)?.front()?;
-        if self.is_muted(tp) || self.backing_off(first, now_ms) || self.held_back(tp, first) {
+        if self.backing_off(first, now_ms) || self.stalled(tp, first) {
             return None;
         }
         let mut batch = self.batches.get_mut(tp)?.pop_front()?;
@@ -1215,6 +1237,11 @@ mod tests {
         // In flight: the caller's to time out, not the accumulator's.
         let flying = drain_with(&mut acc, &tp(1), 0, &mut seqs).unwrap();
         assert_eq!(acc.next_expiry_ms(), Some(100));
+        // One pass gives both the next ready time and the next expiry.
+        assert_eq!(
+            acc.next_ready_and_expiry_ms(0),
+            (acc.next_ready_ms(0), acc.next_expiry_ms())
+        );
         assert!(acc.expire(99).is_empty());
         let e: Vec<u64> = acc
             .expire(100)

@@ -289,6 +289,20 @@ impl Membership {
             .assignment_snapshot
             .as_ref()
             .is_some_and(|s| s != partitions);
+        self.rejoin_if_changed(changed);
+    }
+
+    /// [`Self::check_metadata`] with `{topic: count}`, without building
+    /// the map (a consumer of one topic checks at every step).
+    pub fn check_metadata_of(&mut self, topic: &str, count: u32) {
+        let changed = self
+            .assignment_snapshot
+            .as_ref()
+            .is_some_and(|s| s.len() != 1 || s.get(topic) != Some(&count));
+        self.rejoin_if_changed(changed);
+    }
+
+    fn rejoin_if_changed(&mut self, changed: bool) {
         if changed && self.phase == Phase::Stable {
             self.rejoin();
         }

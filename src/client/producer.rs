@@ -535,9 +535,11 @@ impl Producer {
     /// backoff or delivery timeout runs out, the next record's batch may
     /// linger out, or enough records come to fill a batch.
     fn schedule_wake(&mut self, env: &mut Env<'_>) {
-        let mut next = self.accumulator.next_expiry_ms().map(|ms| ms * MILLIS);
+        let (ready_ms, expiry_ms) = self
+            .accumulator
+            .next_ready_and_expiry_ms(env.now() / MILLIS);
+        let mut next = expiry_ms.map(|ms| ms * MILLIS);
         let mut consider = |at: Nanos| next = Some(next.map_or(at, |n: Nanos| n.min(at)));
-        let ready_ms = self.accumulator.next_ready_ms(env.now() / MILLIS);
         if let Some(ms) = ready_ms {
             consider(ms * MILLIS);
         }

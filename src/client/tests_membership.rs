@@ -278,7 +278,7 @@ fn the_leader_rejoins_when_partitions_are_added_and_they_get_assigned() {
     w.partitions.insert("orders".to_owned(), 8);
     let partitions = w.partitions.clone();
     for m in w.members.iter_mut().flatten() {
-        m.check_metadata(&partitions);
+        m.check_metadata_of("orders", 8);
     }
     let rejoining: Vec<bool> = w
         .members
@@ -298,6 +298,7 @@ fn the_leader_rejoins_when_partitions_are_added_and_they_get_assigned() {
     // Nothing changed since: no further rebalance.
     for m in w.members.iter_mut().flatten() {
         m.check_metadata(&partitions);
+        m.check_metadata_of("orders", 8);
     }
     assert!(w.all_stable());
 }

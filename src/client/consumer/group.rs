@@ -30,13 +30,12 @@ pub(super) fn retriable(error: Errors) -> bool {
 impl Consumer {
     /// Lets the membership act (find, join, heartbeat) once metadata is known.
     pub(super) fn drive_membership(&mut self, env: &mut Env<'_>) {
-        if self.partition_count.is_none() {
+        let Some(count) = self.partition_count else {
             return;
-        }
+        };
         // A leader whose assignment was made with other partition counts
         // rejoins (ConsumerCoordinator: "cached metadata has changed").
-        let partitions = self.partitions_per_topic();
-        self.membership.check_metadata(&partitions);
+        self.membership.check_metadata_of(&self.config.topic, count);
         // An eager rejoin revokes first and, when that commits, joins after
         // the commit: a second turn sends the JoinGroup when nothing waits.
         for _ in 0..2 {
