@@ -187,6 +187,11 @@ target = "broker(2)"
 restart_after = "5s"
 "#;
 
+/// A scenario's text up to its first scripted fault.
+fn without_faults(text: &str) -> &str {
+    &text[..text.find("[[faults]]").expect("faults")]
+}
+
 #[test]
 fn a_restart_after_shutdown_skips_recovery_and_one_after_a_crash_recovers() {
     let scenario = parse(RESTARTS);
@@ -414,28 +419,16 @@ fn a_shutdown_is_refused_on_a_controller_or_a_client() {
 
 #[test]
 fn swarm_shutdowns_hit_brokers_only() {
-    let text = r#"
-name = "swarm_shutdown"
-duration = "60s"
-settle = "30s"
-[cluster]
-brokers = 3
-controllers = 3
-[cluster.config]
-"min.insync.replicas" = 2
-[[topics]]
-name = "orders"
-partitions = 3
-replication_factor = 3
-[[producers]]
-topic = "orders"
-count = 1
-rate = "500/s"
-config = { acks = "all" }
-[swarm]
-shutdown = 6.0
-"#;
-    let scenario = parse(text);
+    // The restarts cluster with random shutdowns (6 a simulated minute)
+    // instead of its scripted faults.
+    let text = format!(
+        "{}[swarm]\nshutdown = 6.0\n",
+        without_faults(RESTARTS)
+            .replace("duration = \"40s\"", "duration = \"60s\"")
+            .replace("settle = \"20s\"", "settle = \"30s\"")
+            .replace("controllers = 1", "controllers = 3")
+    );
+    let scenario = parse(&text);
     for seed in 0..2 {
         let outcome = run(&scenario, seed, &RunOptions::default()).expect("runs");
         let shutdowns: Vec<&str> = outcome
@@ -461,10 +454,9 @@ shutdown = 6.0
 fn a_broker_still_shutting_down_when_the_faults_end_is_restarted_by_the_settle_phase() {
     // The SIGTERM comes 10 ms before the fault phase ends: the controller's
     // shouldShutDown comes after it, so the broker would stop for good.
-    let cut = RESTARTS.find("[[faults]]").expect("faults");
     let text = format!(
         "{}[[faults]]\nat = \"39.99s\"\nkind = \"shutdown\"\ntarget = \"leader(orders-0)\"\n",
-        &RESTARTS[..cut]
+        without_faults(RESTARTS)
     );
     let scenario = parse(&text);
     let outcome = run(&scenario, 0, &RunOptions::default()).expect("runs");

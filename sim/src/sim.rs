@@ -491,14 +491,7 @@ impl<N: Node> Sim<N> {
     /// Node `id` ended its own process (`Ctx::exit`).
     #[cold]
     fn exit(&mut self, id: NodeId) {
-        let now = self.kernel.now;
-        self.kernel
-            .trace
-            .fold(now, CODE_EXIT, [u64::from(id.0), 0, 0]);
-        if self.kernel.trace.is_recording() {
-            let line = json!({"t_ns": now, "event": "exit", "node": self.name(id)});
-            self.kernel.trace.write_line(&line);
-        }
+        self.trace_node_event(id, CODE_EXIT, "exit");
         self.kill(id);
     }
 
@@ -510,16 +503,20 @@ impl<N: Node> Sim<N> {
         if !slot.up || slot.paused {
             return false;
         }
-        let now = self.kernel.now;
-        self.kernel
-            .trace
-            .fold(now, CODE_POKE, [u64::from(id.0), 0, 0]);
-        if self.kernel.trace.is_recording() {
-            let line = json!({"t_ns": now, "event": "poke", "node": self.name(id)});
-            self.kernel.trace.write_line(&line);
-        }
+        self.trace_node_event(id, CODE_POKE, "poke");
         self.with_node(id, f);
         true
+    }
+
+    /// Folds an event of node `id` alone into the trace hash, and writes
+    /// it to a recorded trace as `{"t_ns", "event", "node"}`.
+    fn trace_node_event(&mut self, id: NodeId, code: u64, event: &str) {
+        let now = self.kernel.now;
+        self.kernel.trace.fold(now, code, [u64::from(id.0), 0, 0]);
+        if self.kernel.trace.is_recording() {
+            let line = json!({"t_ns": now, "event": event, "node": self.name(id)});
+            self.kernel.trace.write_line(&line);
+        }
     }
 
     /// Applies a fault now; the returned effect says what it did.

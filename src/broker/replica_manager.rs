@@ -312,12 +312,7 @@ impl ReplicaManager {
                 );
             }
             BrokerTimer::HwCheckpoint => {
-                let hws = self
-                    .partitions
-                    .iter()
-                    .map(|(tp, p)| (*tp, p.log.high_watermark()))
-                    .collect();
-                self.logs.checkpoint_high_watermarks(env, &hws);
+                self.checkpoint_high_watermarks(env);
                 every(
                     env,
                     self.config.hw_checkpoint_interval_ms,
@@ -325,12 +320,7 @@ impl ReplicaManager {
                 );
             }
             BrokerTimer::RecoveryCheckpoint => {
-                let points = self
-                    .partitions
-                    .iter()
-                    .map(|(tp, p)| (*tp, p.log.recovery_point()))
-                    .collect();
-                self.logs.checkpoint_recovery_points(env, &points);
+                self.checkpoint_recovery_points(env);
                 every(
                     env,
                     self.config.recovery_checkpoint_interval_ms,
@@ -425,12 +415,40 @@ impl ReplicaManager {
             p.log.flush(now_ms, &mut out);
             self.logs.apply(env, &tp, &mut p.log, out);
         }
+        self.checkpoint_high_watermarks(env);
+    }
+
+    /// Writes `replication-offset-checkpoint`: every partition's high watermark.
+    fn checkpoint_high_watermarks(&mut self, env: &mut Env<'_>) {
         let hws = self
             .partitions
             .iter()
             .map(|(tp, p)| (*tp, p.log.high_watermark()))
             .collect();
         self.logs.checkpoint_high_watermarks(env, &hws);
+    }
+
+    /// Writes `recovery-point-offset-checkpoint`: every log's recovery point.
+    fn checkpoint_recovery_points(&mut self, env: &mut Env<'_>) {
+        let points = self
+            .partitions
+            .iter()
+            .map(|(tp, p)| (*tp, p.log.recovery_point()))
+            .collect();
+        self.logs.checkpoint_recovery_points(env, &points);
+    }
+
+    /// Writes `log-start-offset-checkpoint`: the logs whose start offset is
+    /// above their first segment (Kafka checkpoints only those; the others'
+    /// start is their first segment's base offset).
+    pub(super) fn checkpoint_log_start_offsets(&mut self, env: &mut Env<'_>) {
+        let offsets = self
+            .partitions
+            .iter()
+            .filter(|(_, p)| p.log.log_start_offset() > p.log.segments()[0].base_offset())
+            .map(|(tp, p)| (*tp, p.log.log_start_offset()))
+            .collect();
+        self.logs.checkpoint_log_start_offsets(env, &offsets);
     }
 
     /// An fsync completed while closing: a finished flush moves its log's
@@ -452,19 +470,8 @@ impl ReplicaManager {
     /// checkpointed (Kafka's `checkpointRecoveryOffsetsInDir` and
     /// `checkpointLogStartOffsetsInDir` in `LogManager.shutdown`).
     pub fn write_close_checkpoints(&mut self, env: &mut Env<'_>) {
-        let points = self
-            .partitions
-            .iter()
-            .map(|(tp, p)| (*tp, p.log.recovery_point()))
-            .collect();
-        self.logs.checkpoint_recovery_points(env, &points);
-        let offsets = self
-            .partitions
-            .iter()
-            .filter(|(_, p)| p.log.log_start_offset() > p.log.segments()[0].base_offset())
-            .map(|(tp, p)| (*tp, p.log.log_start_offset()))
-            .collect();
-        self.logs.checkpoint_log_start_offsets(env, &offsets);
+        self.checkpoint_recovery_points(env);
+        self.checkpoint_log_start_offsets(env);
     }
 
     /// Whether a checkpoint written while closing is not durable yet.

@@ -310,36 +310,24 @@ impl GroupChecker {
         }
         // Commits, every few polls, log under the member's group alone:
         // nothing of the member is copied for them.
-        match obs {
-            ConsumerObs::CommitSent { offsets, .. } => {
-                let Some(Some(member)) = self.members.get(node as usize) else {
-                    return;
-                };
-                for &(p, offset) in offsets {
-                    self.sent_log
-                        .entry((member.group.clone(), p))
-                        .or_default()
-                        .push((offset, at, node));
-                }
-                return;
-            }
+        let commits = match obs {
+            ConsumerObs::CommitSent { offsets, .. } => Some((&mut self.sent_log, offsets)),
             ConsumerObs::Committed {
                 offsets,
                 error: None,
                 ..
-            } => {
-                let Some(Some(member)) = self.members.get(node as usize) else {
-                    return;
-                };
+            } => Some((&mut self.commit_log, offsets)),
+            _ => None,
+        };
+        if let Some((log, offsets)) = commits {
+            if let Some(Some(member)) = self.members.get(node as usize) {
                 for &(p, offset) in offsets {
-                    self.commit_log
-                        .entry((member.group.clone(), p))
+                    log.entry((member.group.clone(), p))
                         .or_default()
                         .push((offset, at, node));
                 }
-                return;
             }
-            _ => {}
+            return;
         }
         let Some(Some(member)) = self.members.get(node as usize).cloned() else {
             return;

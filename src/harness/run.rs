@@ -741,31 +741,42 @@ fn record_down(sim: &Sim<ClusterNode>, history: &mut history::History, fault: &F
 
 /// Tells a consumer to close (KafkaConsumer.close()); says what happened.
 fn close_consumer(sim: &mut Sim<ClusterNode>, node: NodeId) -> String {
-    let name = sim.name(node).to_owned();
-    let poked = sim.poke(node, |n, ctx| {
-        if n.consumer().is_some() {
-            n.close(ctx);
+    let closed = signal(sim, node, |n| n.consumer().is_some(), ClusterNode::close);
+    match closed {
+        Ok(name) => {
+            format!("{name} closes: a last commit with enable.auto.commit, then LeaveGroup")
         }
-    });
-    if poked {
-        format!("{name} closes: a last commit with enable.auto.commit, then LeaveGroup")
-    } else {
-        format!("{name} is not running; nothing to close")
+        Err(name) => format!("{name} is not running; nothing to close"),
     }
 }
 
 /// Sends a broker SIGTERM (its controlled shutdown); says what happened.
 fn shutdown_broker(sim: &mut Sim<ClusterNode>, node: NodeId) -> String {
+    let stopped = signal(sim, node, |n| n.broker().is_some(), ClusterNode::shutdown);
+    match stopped {
+        Ok(name) => format!("{name} got SIGTERM: controlled shutdown, then a flush of every log and the clean shutdown marker"),
+        Err(name) => format!("{name} is not running; nothing to shut down"),
+    }
+}
+
+/// Runs `act` on `node` if it is up and `is` (its role) holds: Ok with its
+/// name if the node took it, else Err with its name.
+fn signal(
+    sim: &mut Sim<ClusterNode>,
+    node: NodeId,
+    is: impl Fn(&ClusterNode) -> bool,
+    act: impl FnOnce(&mut ClusterNode, &mut sim::Ctx<'_, ClusterNode>),
+) -> Result<String, String> {
     let name = sim.name(node).to_owned();
     let poked = sim.poke(node, |n, ctx| {
-        if n.broker().is_some() {
-            n.shutdown(ctx);
+        if is(n) {
+            act(n, ctx);
         }
     });
     if poked {
-        format!("{name} got SIGTERM: controlled shutdown, then a flush of every log and the clean shutdown marker")
+        Ok(name)
     } else {
-        format!("{name} is not running; nothing to shut down")
+        Err(name)
     }
 }
 

@@ -57,17 +57,9 @@ impl ReplicaManager {
         );
     }
 
-    /// Writes `log-start-offset-checkpoint`: the logs whose start offset is
-    /// above their first segment (Kafka checkpoints only those; the others'
-    /// start is their first segment's base offset).
+    /// The periodic `log-start-offset-checkpoint` write.
     pub(super) fn on_log_start_offset_checkpoint(&mut self, env: &mut Env<'_>) {
-        let offsets = self
-            .partitions
-            .iter()
-            .filter(|(_, p)| p.log.log_start_offset() > p.log.segments()[0].base_offset())
-            .map(|(tp, p)| (*tp, p.log.log_start_offset()))
-            .collect();
-        self.logs.checkpoint_log_start_offsets(env, &offsets);
+        self.checkpoint_log_start_offsets(env);
         super::every(
             env,
             self.config.log_start_offset_checkpoint_interval_ms,
