@@ -260,7 +260,7 @@ impl ExploreReport {
                         .map(|v| v.detail.clone())
                         .or_else(|| r.error.clone())
                         .unwrap_or_default(),
-                    replay: replay_command(file, r.seed, r.swarm.is_some(), r.liveness.is_some()),
+                    replay: replay_command(file, r.seed, r.flags()),
                 }
             })
             .collect();

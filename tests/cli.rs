@@ -11,15 +11,16 @@ use common::{ksim, stderr, stdout};
 fn workdir(test: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(test);
     let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("scenarios")).expect("scratch dir");
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
-    for entry in std::fs::read_dir(root).expect("scenarios/") {
-        let path = entry.expect("entry").path();
-        std::fs::copy(
-            &path,
-            dir.join("scenarios").join(path.file_name().expect("name")),
-        )
-        .expect("copy");
+    for sub in ["", "anomalies"] {
+        std::fs::create_dir_all(dir.join("scenarios").join(sub)).expect("scratch dir");
+        for entry in std::fs::read_dir(root.join(sub)).expect("scenarios/") {
+            let path = entry.expect("entry").path();
+            if path.is_file() {
+                let name = path.file_name().expect("name");
+                std::fs::copy(&path, dir.join("scenarios").join(sub).join(name)).expect("copy");
+            }
+        }
     }
     dir
 }
@@ -97,9 +98,16 @@ fn a_real_kafka_config_ksim_does_not_simulate_is_refused_with_exit_2() {
 #[test]
 fn check_accepts_every_shipped_scenario() {
     let dir = workdir("check_all");
-    for entry in std::fs::read_dir(dir.join("scenarios")).expect("dir") {
-        let path = entry.expect("entry").path();
-        let rel = format!("scenarios/{}", path.file_name().unwrap().to_string_lossy());
+    let files = ["", "anomalies/"].into_iter().flat_map(|sub| {
+        std::fs::read_dir(dir.join("scenarios").join(sub))
+            .expect("dir")
+            .map(move |e| (sub, e.expect("entry").path()))
+    });
+    for (sub, path) in files.filter(|(_, p)| p.is_file()) {
+        let rel = format!(
+            "scenarios/{sub}{}",
+            path.file_name().unwrap().to_string_lossy()
+        );
         let out = ksim(&dir, &["check", &rel]);
         assert_eq!(out.status.code(), Some(0), "{rel}: {}", stderr(&out));
         assert!(stdout(&out).starts_with(&format!("{rel}: ok")));

@@ -5,12 +5,13 @@ use std::path::Path;
 use ksim::harness::{run, RunOptions};
 
 fn scenarios() -> Vec<(String, ksim::scenario::Scenario)> {
-    let mut files: Vec<_> =
-        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios"))
-            .expect("scenarios/ exists")
-            .map(|e| e.expect("readable entry").path())
-            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-            .collect();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut files: Vec<_> = [root.clone(), root.join("anomalies")]
+        .iter()
+        .flat_map(|dir| std::fs::read_dir(dir).expect("scenarios/ and scenarios/anomalies/ exist"))
+        .map(|e| e.expect("readable entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
     files.sort();
     assert!(
         files.len() >= 5,

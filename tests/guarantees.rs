@@ -32,6 +32,7 @@ fn run(out: &Path, only: &str, seeds: u64, jobs: usize) -> Report {
         only: Some(Filter::parse(only).expect("filter")),
         out: out.to_path_buf(),
         inject_panic: Vec::new(),
+        versions: None,
     };
     guarantees::run(&options, &mut |_, _, _| {}).expect("the grid runs")
 }
@@ -140,6 +141,7 @@ fn a_panicking_seed_is_counted_with_its_replay_and_the_grid_goes_on() {
         ),
         out: out.clone(),
         inject_panic: vec![(name.to_owned(), 1)],
+        versions: None,
     };
     let report = guarantees::run(&options, &mut |_, _, _| {}).expect("runs");
     let c = cell(&report, name);
@@ -282,10 +284,19 @@ fn the_command_writes_the_report_and_exits_0_with_violations() {
 #[test]
 fn bad_flags_exit_2_and_say_what_is_valid() {
     let dir = scratch("bad_flags");
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 8] = [
         (
             &["--only", "acks=2"],
             "--only: acks=2 is not valid; valid values of acks: 1, all",
+        ),
+        (
+            &["--versions", "3.6,2.0"],
+            "--versions: Kafka 2.0 is not simulated by ksim yet",
+        ),
+        (&["--versions", "3.6,3.6.1"], "3.6 is listed twice"),
+        (
+            &["--versions", "3.6", "--only", "acks=1"],
+            "give one of the two",
         ),
         (&["--only", "colour=red"], "--only: unknown key \"colour\""),
         (&["--only", "acks"], "is not KEY=VALUE"),
@@ -306,4 +317,48 @@ fn bad_flags_exit_2_and_say_what_is_valid() {
         !dir.join("reports").exists(),
         "nothing is written on bad flags"
     );
+}
+
+#[test]
+fn versions_run_each_release_at_its_own_defaults() {
+    let out = scratch("versions");
+    let options = Options {
+        seeds: 2,
+        jobs: 2,
+        only: None,
+        out: out.clone(),
+        inject_panic: Vec::new(),
+        versions: Some(vec![
+            ksim::config::KafkaVersion::new(3, 6),
+            ksim::config::KafkaVersion::NEWEST,
+        ]),
+    };
+    let report = guarantees::run(&options, &mut |_, _, _| {}).expect("runs");
+    assert_eq!(report.versions, ["3.6", "4.0"]);
+    assert_eq!(
+        report.cells_run, 8,
+        "two releases under four fault families"
+    );
+    assert_eq!(
+        report.command,
+        "ksim guarantees --seeds 2 --versions 3.6,4.0 --out ".to_owned()
+            + &out.display().to_string()
+    );
+    let first = &report.cells[0];
+    assert_eq!(first.cell, "kafka-3.6_crash");
+    assert_eq!(first.config.kafka_version.as_deref(), Some("3.6"));
+    assert_eq!(first.config.acks, "all", "3.6's default");
+    assert!(first.config.enable_idempotence, "3.6's default");
+    assert_eq!(first.config.min_insync_replicas, 1, "Kafka's default");
+    assert_eq!(report.cells[4].config.kafka_version.as_deref(), Some("4.0"));
+    let cell_file = out.join("guarantees-by-version/kafka-3.6_crash.toml");
+    let text = std::fs::read_to_string(&cell_file).expect("the cell's scenario is written");
+    assert!(text.contains("kafka_version = \"3.6\""), "{text}");
+    assert!(!text.contains("acks"), "no producer config is set: {text}");
+    let md = report.markdown();
+    assert!(md.starts_with("# What each Kafka release guarantees out of the box"));
+    assert!(md.contains("| Kafka | acks |"), "{md}");
+    assert!(md.contains("## Releases that broke each invariant"), "{md}");
+    let md = md.replace(&out.display().to_string(), "OUT");
+    insta::assert_snapshot!("versions_report", md);
 }

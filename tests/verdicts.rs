@@ -86,23 +86,24 @@ const MUST_FAIL: [(&str, &[&str], &[&str]); 10] = [
 
 /// Per seed: the invariants it violated.
 fn sweep(scenario: &str) -> BTreeMap<u64, BTreeSet<String>> {
-    let out_dir =
-        std::env::temp_dir().join(format!("ksim-verdicts-{}-{scenario}", std::process::id()));
-    let scenario_file = format!("scenarios/{scenario}.toml");
+    sweep_file(&format!("scenarios/{scenario}.toml"), scenario, false)
+}
+
+/// Per seed of scenario file `file` (named `scenario`), or of its fixed
+/// variant: the invariants it violated.
+fn sweep_file(file: &str, scenario: &str, fixed: bool) -> BTreeMap<u64, BTreeSet<String>> {
+    let out_dir = std::env::temp_dir().join(format!(
+        "ksim-verdicts-{}-{scenario}-{fixed}",
+        std::process::id()
+    ));
     let out = out_dir.to_string_lossy();
-    let output = common::ksim(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")),
-        &[
-            "explore",
-            &scenario_file,
-            "--seeds",
-            SEEDS,
-            "--jobs",
-            "2",
-            "--out",
-            &out,
-        ],
-    );
+    let mut args = vec![
+        "explore", file, "--seeds", SEEDS, "--jobs", "2", "--out", &out,
+    ];
+    if fixed {
+        args.push("--fixed");
+    }
+    let output = common::ksim(std::path::Path::new(env!("CARGO_MANIFEST_DIR")), &args);
     let stdout = common::stdout(&output);
     assert!(
         matches!(output.status.code(), Some(0 | 1)),
@@ -167,5 +168,55 @@ fn must_fail_scenarios_fail_the_same_invariants() {
                 "{scenario} seed {seed}: {unexpected:?}"
             );
         }
+    }
+}
+
+#[test]
+#[ignore = "100 seeds of every scenario: run in a release build"]
+fn anomalies_fail_only_their_invariants_and_their_fixes_pass_every_seed() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/anomalies");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("scenarios/anomalies/")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    for path in files {
+        let scenario = ksim::scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        let anomaly = scenario.anomaly.expect("an [anomaly] table");
+        let file = format!(
+            "scenarios/anomalies/{}",
+            path.file_name().expect("name").to_string_lossy()
+        );
+        let before = sweep_file(&file, &scenario.name, false);
+        assert_eq!(before.len(), 100, "{file}");
+        let failing: Vec<_> = before.iter().filter(|(_, v)| !v.is_empty()).collect();
+        for seed in &anomaly.seeds {
+            assert!(
+                failing.iter().any(|(s, _)| *s == seed) || *seed >= 100,
+                "{file}: listed seed {seed} does not show the anomaly"
+            );
+        }
+        for (seed, violated) in failing {
+            for inv in &anomaly.breaks {
+                assert!(
+                    violated.contains(inv.name()),
+                    "{file} seed {seed}: {violated:?}"
+                );
+            }
+            let named = |v: &String| {
+                anomaly
+                    .breaks
+                    .iter()
+                    .chain(&anomaly.may_also_break)
+                    .any(|i| i.name() == v)
+            };
+            let unexpected: Vec<_> = violated.iter().filter(|v| !named(v)).collect();
+            assert!(unexpected.is_empty(), "{file} seed {seed}: {unexpected:?}");
+        }
+        let after = sweep_file(&file, &scenario.name, true);
+        assert_eq!(after.len(), 100, "{file}");
+        let failing: Vec<_> = after.iter().filter(|(_, v)| !v.is_empty()).collect();
+        assert!(failing.is_empty(), "{file} --fixed: {failing:?}");
     }
 }

@@ -93,7 +93,11 @@ pub fn main(args: Args) -> u8 {
         Err(e @ BlameError::Panicked { .. }) => {
             eprintln!(
                 "error: {e}; replay: {}",
-                crate::report::replay_command(&file, args.seed, args.swarm, args.liveness)
+                crate::report::replay_command(
+                    &file,
+                    args.seed,
+                    super::shrink::flags(args.swarm, args.liveness)
+                )
             );
             return EXIT_PANIC;
         }

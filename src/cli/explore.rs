@@ -10,7 +10,8 @@ use std::time::Instant;
 
 use super::progress::Progress;
 use super::{
-    load, merge, out, outln, record_path, write_file, write_json, Format, Loaded, EXIT_USAGE,
+    load_variant, merge, out, outln, record_path, write_file, write_json, Format, Loaded,
+    EXIT_USAGE,
 };
 use crate::explore::{sweep, ExploreReport, SeedRange, Shard};
 use crate::harness::RunOptions;
@@ -63,6 +64,9 @@ struct SweepArgs {
     /// Liveness mode: each seed's settle phase heals only a core it draws; the rest stays down for good (see ksim run --help)
     #[arg(long)]
     liveness: bool,
+    /// Sweep the scenario's fixed variant: the keys of its [anomaly] fixed table laid over [protocol] (see ksim run --help)
+    #[arg(long)]
+    fixed: bool,
     /// Also write a self-contained HTML report with the run's timeline for each failing seed (DIR/SCENARIO/seed-N.html)
     #[arg(long)]
     html: bool,
@@ -181,7 +185,8 @@ fn sweep_main(args: SweepArgs) -> u8 {
             file,
         },
         mutations,
-    ) = match load(scenario_path).and_then(|l| Ok((l, super::mutations_or_exit(&args.mutations)?)))
+    ) = match load_variant(scenario_path, args.fixed)
+        .and_then(|l| Ok((l, super::mutations_or_exit(&args.mutations)?)))
     {
         Ok(ready) => ready,
         Err(code) => return code,

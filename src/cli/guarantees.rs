@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use super::progress::Progress;
 use super::{outln, write_json, EXIT_USAGE};
+use crate::config::KafkaVersion;
 use crate::guarantees::{self, Filter, Options, DEFAULT_SEEDS};
 
 /// Arguments of `ksim guarantees`.
@@ -18,6 +19,9 @@ pub struct Args {
     /// Only the cells matching KEY=VALUE terms, comma-separated, e.g. acks=1,fault=crash: acks=1|all, misr=1|2, unclean=off|on, flush=every|never, trunc=epoch|hw, idem=on|off, txn=off|on (a transactional producer and a read_committed consumer), fault=crash|power-loss|correlated-power-loss|partition (a key given twice matches either value)
     #[arg(long, value_name = "FILTER")]
     only: Option<String>,
+    /// Instead of the config grid: these Kafka releases, comma-separated (e.g. 3.3,3.6,4.0), each with every config at its own default, under the four fault families; writes guarantees-by-version.md and .json
+    #[arg(long, value_name = "RELEASES", value_delimiter = ',')]
+    versions: Option<Vec<String>>,
     /// Where guarantees.md, guarantees.json and the cells' scenario files (guarantees/) are written
     #[arg(long, value_name = "DIR", default_value = "reports")]
     out: PathBuf,
@@ -40,6 +44,32 @@ pub fn main(args: Args) -> u8 {
         Err(e) => {
             eprintln!("error: --only: {e}");
             return EXIT_USAGE;
+        }
+    };
+    let versions = match &args.versions {
+        None => None,
+        Some(_) if args.only.is_some() => {
+            eprintln!("error: --only filters the config grid; with --versions every release runs at its own defaults under the four fault families: give one of the two");
+            return EXIT_USAGE;
+        }
+        Some(list) => {
+            let mut versions = Vec::new();
+            for text in list {
+                match KafkaVersion::parse(text.trim()) {
+                    Ok(v) if versions.contains(&v) => {
+                        eprintln!(
+                            "error: --versions: {v} is listed twice; valid: each release once"
+                        );
+                        return EXIT_USAGE;
+                    }
+                    Ok(v) => versions.push(v),
+                    Err(e) => {
+                        eprintln!("error: --versions: {e}");
+                        return EXIT_USAGE;
+                    }
+                }
+            }
+            Some(versions)
         }
     };
     let mut inject_panic = Vec::new();
@@ -66,6 +96,7 @@ pub fn main(args: Args) -> u8 {
         only,
         out: args.out.clone(),
         inject_panic,
+        versions,
     };
     let mut progress: Option<Progress> = None;
     let report = guarantees::run(&options, &mut |done, total, failing| {
@@ -83,8 +114,8 @@ pub fn main(args: Args) -> u8 {
             return EXIT_USAGE;
         }
     };
-    let md = args.out.join("guarantees.md");
-    let json = args.out.join("guarantees.json");
+    let md = args.out.join(format!("{}.md", options.stem()));
+    let json = args.out.join(format!("{}.json", options.stem()));
     let written = std::fs::write(&md, report.markdown())
         .map_err(|e| format!("cannot write {}: {e}", md.display()))
         .and_then(|()| write_json(&json, &report));

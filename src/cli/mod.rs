@@ -141,7 +141,12 @@ struct Loaded {
 
 /// Loads a scenario, printing a scenario error the way every command does.
 fn load(path: &std::path::Path) -> Result<Loaded, u8> {
-    match crate::scenario::load_with_text(path) {
+    load_variant(path, false)
+}
+
+/// Loads a scenario, or with `fixed` its fixed variant (`--fixed`).
+fn load_variant(path: &std::path::Path, fixed: bool) -> Result<Loaded, u8> {
+    match crate::scenario::load_with_text(path, fixed) {
         Ok((scenario, text)) => Ok(Loaded {
             scenario,
             text,

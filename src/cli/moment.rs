@@ -88,7 +88,11 @@ pub fn stop_at(args: &MomentArgs) -> Result<Moment, u8> {
                 "error: the simulator panicked in scenario {} with seed {}: {message}\nreplay: {}",
                 scenario.name,
                 args.seed,
-                replay_command(&loaded.file, args.seed, args.swarm, false)
+                replay_command(
+                    &loaded.file,
+                    args.seed,
+                    super::shrink::flags(args.swarm, false)
+                )
             );
             Err(EXIT_PANIC)
         }

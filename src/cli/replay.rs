@@ -21,7 +21,12 @@ pub fn main(path: &Path) -> u8 {
             return EXIT_USAGE;
         }
     };
-    let scenario = match crate::scenario::parse(&record.scenario_text, &record.scenario_file) {
+    let parse = if record.summary.fixed {
+        crate::scenario::parse_fixed
+    } else {
+        crate::scenario::parse
+    };
+    let scenario = match parse(&record.scenario_text, &record.scenario_file) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: the recorded scenario no longer parses: {e}");
@@ -59,12 +64,7 @@ pub fn main(path: &Path) -> u8 {
             was.verdict.as_str(),
             display_hash(&now.trace_hash),
             now.verdict.as_str(),
-            replay_command(
-                &record.scenario_file,
-                seed,
-                record.summary.swarm.is_some(),
-                record.summary.liveness.is_some()
-            )
+            replay_command(&record.scenario_file, seed, record.summary.flags())
         );
         return Verdict::Error.exit_code();
     }

@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 
 use super::{
-    load, out, outln, record_path, write_file, write_json, Color, Format, Loaded, EXIT_USAGE,
+    load_variant, out, outln, record_path, write_file, write_json, Color, Format, Loaded,
+    EXIT_USAGE,
 };
 use crate::harness::RunOptions;
 use crate::report::{html, replay_command, text, RunRecord, Verdict};
@@ -32,6 +33,9 @@ pub struct Args {
     /// Liveness mode: the settle phase heals only a core the seed draws (a majority of the controllers, brokers holding an in-sync replica of every partition); the rest stays down for good, and the core must converge
     #[arg(long)]
     liveness: bool,
+    /// Run the scenario's fixed variant: the keys of its [anomaly] fixed table laid over [protocol] (the release or behaviour that fixed the anomaly it shows)
+    #[arg(long)]
+    fixed: bool,
     /// Also write a self-contained HTML report with the run's timeline (DIR/SCENARIO/seed-N.html)
     #[arg(long)]
     html: bool,
@@ -54,7 +58,8 @@ pub fn main(args: Args) -> u8 {
             file,
         },
         mutations,
-    ) = match load(&args.scenario).and_then(|l| Ok((l, super::mutations_or_exit(&args.mutations)?)))
+    ) = match load_variant(&args.scenario, args.fixed)
+        .and_then(|l| Ok((l, super::mutations_or_exit(&args.mutations)?)))
     {
         Ok(ready) => ready,
         Err(code) => return code,
@@ -127,7 +132,7 @@ pub fn main(args: Args) -> u8 {
             scenario.name,
             args.seed,
             summary.error.as_deref().unwrap_or("unknown panic"),
-            replay_command(&file, args.seed, args.swarm, args.liveness)
+            replay_command(&file, args.seed, summary.flags())
         );
     }
     summary.verdict.exit_code()

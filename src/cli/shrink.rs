@@ -72,7 +72,7 @@ pub fn main(args: Args) -> u8 {
         Err(e @ ShrinkError::Panicked { .. }) => {
             eprintln!(
                 "error: {e}; replay: {}",
-                crate::report::replay_command(&file, args.seed, args.swarm, args.liveness)
+                crate::report::replay_command(&file, args.seed, flags(args.swarm, args.liveness))
             );
             return EXIT_PANIC;
         }
@@ -148,7 +148,17 @@ pub fn table(name: &str, seed: u64, s: &Shrunk, path: &std::path::Path, liveness
     let _ = writeln!(
         w,
         "run it: {}",
-        crate::report::replay_command(&path.display().to_string(), seed, false, liveness)
+        crate::report::replay_command(&path.display().to_string(), seed, flags(false, liveness))
     );
     w
+}
+
+/// The flags of a run that is the scenario as written (shrink, blame and
+/// the moment commands take no `--fixed`).
+pub(super) fn flags(swarm: bool, liveness: bool) -> crate::report::RunFlags {
+    crate::report::RunFlags {
+        swarm,
+        liveness,
+        fixed: false,
+    }
 }

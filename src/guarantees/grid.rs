@@ -305,7 +305,7 @@ impl Family {
     }
 
     /// The `[[faults]]` and `[swarm]` tables of the family.
-    fn faults_toml(self) -> String {
+    pub(super) fn faults_toml(self) -> String {
         let swarm = |kind: &str| format!("\n[swarm]\n{kind} = {SWARM_RATE:.1}\n");
         match self {
             Family::Crash => format!(
@@ -491,7 +491,7 @@ impl Cell {
 }
 
 /// `text` broken into lines of at most `width` characters at spaces.
-fn wrap(text: &str, width: usize) -> String {
+pub(super) fn wrap(text: &str, width: usize) -> String {
     let mut out = String::new();
     let mut line = String::new();
     for word in text.split(' ') {

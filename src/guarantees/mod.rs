@@ -5,6 +5,7 @@
 //! invariants broke, in how many seeds per 1000, after how many seeds the
 //! first failure came, and the command that replays one example.
 
+pub mod by_version;
 pub mod grid;
 mod markdown;
 
@@ -18,8 +19,9 @@ use serde::Serialize;
 
 pub use grid::{Acks, Cell, Config, Family, Filter, Flush, Idempotence, MinInsync, INVARIANTS};
 
+use crate::config::KafkaVersion;
 use crate::harness::RunOptions;
-use crate::report::{replay_command, Verdict};
+use crate::report::{replay_command, RunFlags, Verdict};
 use crate::runner::run_seed;
 use crate::scenario::Scenario;
 
@@ -39,12 +41,32 @@ pub struct Options {
     pub out: PathBuf,
     /// Test hook: these (cell name, seed) runs panic mid-run.
     pub inject_panic: Vec<(String, u64)>,
+    /// `--versions`: instead of the config grid, these releases at their
+    /// own defaults (reports go to OUT/guarantees-by-version.{md,json},
+    /// cell scenarios to OUT/guarantees-by-version/).
+    pub versions: Option<Vec<KafkaVersion>>,
+}
+
+impl Options {
+    /// The reports' and the cells' folder's name: `guarantees`, or
+    /// `guarantees-by-version` with `--versions`.
+    pub fn stem(&self) -> &'static str {
+        if self.versions.is_some() {
+            "guarantees-by-version"
+        } else {
+            "guarantees"
+        }
+    }
 }
 
 /// The command that makes the report with these options (`--jobs` changes
 /// nothing in it, so it is left out).
 pub fn command(options: &Options) -> String {
     let mut c = format!("ksim guarantees --seeds {}", options.seeds);
+    if let Some(versions) = &options.versions {
+        let list: Vec<String> = versions.iter().map(ToString::to_string).collect();
+        c.push_str(&format!(" --versions {}", list.join(",")));
+    }
     if let Some(f) = &options.only {
         c.push_str(&format!(" --only {}", f.text()));
     }
@@ -57,6 +79,9 @@ pub fn command(options: &Options) -> String {
 /// A config's settings, by Kafka's names.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ConfigJson {
+    /// The Kafka release (`--versions` rows; the grid's rows run the newest).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kafka_version: Option<String>,
     /// Producer acks.
     pub acks: String,
     /// Broker min.insync.replicas.
@@ -84,6 +109,7 @@ pub struct ConfigJson {
 impl From<&Config> for ConfigJson {
     fn from(c: &Config) -> Self {
         Self {
+            kafka_version: None,
             acks: c.acks.kafka().to_owned(),
             min_insync_replicas: c.min_insync.value(),
             unclean_leader_election_enable: c.unclean,
@@ -199,6 +225,9 @@ pub struct Report {
     pub seeds: String,
     /// The `--only` filter, if any.
     pub only: Option<String>,
+    /// `--versions`: the releases, the rows (empty for the config grid).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub versions: Vec<String>,
     /// What every cell's scenario shares.
     pub shape: String,
     /// What the transactional rows change (when any ran).
@@ -235,9 +264,60 @@ pub fn scenario_path(out: &Path, cell: &Cell) -> PathBuf {
 
 /// A cell ready to run: its scenario as the loader read it from its file.
 struct Ready {
-    cell: Cell,
+    /// The cell's name (its file's stem).
+    name: String,
+    /// The row's settings.
+    config: ConfigJson,
+    /// The column.
+    family: Family,
+    /// The invariants it checks, in report order.
+    invariants: Vec<&'static str>,
     scenario: Scenario,
     file: String,
+}
+
+/// The settings a by-version cell ran with: its release's defaults, as
+/// the loader resolved them.
+fn defaults_of(s: &Scenario) -> ConfigJson {
+    let producer = &s.producers[0].config;
+    let consumer = &s.consumers[0].config;
+    let broker = &s.cluster.config;
+    ConfigJson {
+        kafka_version: Some(s.protocol.kafka_version.to_string()),
+        acks: producer.get_str("acks").unwrap_or_default(),
+        min_insync_replicas: broker.get_i64("min.insync.replicas").unwrap_or(1) as u32,
+        unclean_leader_election_enable: broker
+            .get_bool("unclean.leader.election.enable")
+            .unwrap_or(false),
+        log_flush_interval_messages: broker
+            .get_i64("log.flush.interval.messages")
+            .unwrap_or(grid::FLUSH_NEVER),
+        truncation: s.protocol.truncation.name().to_owned(),
+        enable_idempotence: producer.idempotence_enabled(),
+        transactional_id: producer.get_str("transactional.id"),
+        isolation_level: consumer.get_str("isolation.level").unwrap_or_default(),
+    }
+}
+
+/// The by-version cells, written and loaded.
+fn version_cells(options: &Options, versions: &[KafkaVersion]) -> Result<Vec<Ready>, String> {
+    let dir = options.out.join(options.stem());
+    let mut ready = Vec::new();
+    for cell in by_version::cells(versions) {
+        let path = dir.join(format!("{}.toml", cell.name()));
+        std::fs::write(&path, cell.scenario_toml())
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        let scenario = crate::scenario::load(&path).map_err(|e| e.to_string())?;
+        ready.push(Ready {
+            name: cell.name(),
+            config: defaults_of(&scenario),
+            family: cell.family,
+            invariants: INVARIANTS.to_vec(),
+            scenario,
+            file: path.display().to_string(),
+        });
+    }
+    Ok(ready)
 }
 
 /// One seed's result, reduced to what the report needs.
@@ -254,10 +334,16 @@ struct SeedResult {
 /// scenario errors (a cell the loader refuses other than Kafka's own rejection).
 pub fn run(options: &Options, progress: &mut dyn FnMut(u64, u64, u64)) -> Result<Report, String> {
     let started = Instant::now();
-    let cells = grid::cells(options.only.as_ref());
-    let dir = options.out.join("guarantees");
+    let cells = match options.versions {
+        Some(_) => Vec::new(),
+        None => grid::cells(options.only.as_ref()),
+    };
+    let dir = options.out.join(options.stem());
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let mut ready = Vec::new();
+    let mut ready = match &options.versions {
+        Some(versions) => version_cells(options, versions)?,
+        None => Vec::new(),
+    };
     let mut rejected: BTreeMap<Config, String> = BTreeMap::new();
     for cell in cells {
         let text = cell.scenario_toml();
@@ -282,7 +368,10 @@ pub fn run(options: &Options, progress: &mut dyn FnMut(u64, u64, u64)) -> Result
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         let scenario = crate::scenario::load(&path).map_err(|e| e.to_string())?;
         ready.push(Ready {
-            cell,
+            name: cell.name(),
+            config: (&cell.config).into(),
+            family: cell.family,
+            invariants: cell.config.invariants(),
             scenario,
             file: path.display().to_string(),
         });
@@ -296,10 +385,10 @@ pub fn run(options: &Options, progress: &mut dyn FnMut(u64, u64, u64)) -> Result
         .map(|(r, seeds_of)| summarise(r, seeds_of))
         .collect();
     let wall_ms = started.elapsed().as_millis() as u64;
-    let mut families: Vec<Family> = ready.iter().map(|r| r.cell.family).collect();
+    let mut families: Vec<Family> = ready.iter().map(|r| r.family).collect();
     families.sort();
     families.dedup();
-    let transactional = ready.iter().any(|r| r.cell.config.transactional);
+    let transactional = ready.iter().any(|r| r.config.transactional_id.is_some());
     let mut invariants: Vec<String> = INVARIANTS.iter().map(|s| (*s).to_owned()).collect();
     if transactional {
         invariants.extend(crate::check::txn::TXN_INVARIANTS.map(str::to_owned));
@@ -309,7 +398,16 @@ pub fn run(options: &Options, progress: &mut dyn FnMut(u64, u64, u64)) -> Result
         seeds_per_cell: seeds,
         seeds: format!("0..{seeds}"),
         only: options.only.as_ref().map(|f| f.text().to_owned()),
-        shape: grid::shape(),
+        versions: options
+            .versions
+            .iter()
+            .flatten()
+            .map(ToString::to_string)
+            .collect(),
+        shape: match options.versions {
+            Some(_) => by_version::shape(),
+            None => grid::shape(),
+        },
         transactional: transactional.then(grid::shape_transactional),
         faults: families
             .iter()
@@ -389,12 +487,11 @@ fn run_all(
 
 /// One seed of one cell, its panic caught.
 fn run_one(r: &Ready, seed: u64, options: &Options) -> SeedResult {
-    let name = r.cell.name();
     let run_options = RunOptions {
         inject_panic: options
             .inject_panic
             .iter()
-            .any(|(c, s)| *c == name && *s == seed),
+            .any(|(c, s)| *c == r.name && *s == seed),
         ..RunOptions::default()
     };
     match run_seed(&r.scenario, &r.file, seed, &run_options) {
@@ -431,13 +528,11 @@ fn per_1000(count: u64, seeds: u64) -> f64 {
 /// One cell's seeds (seed i at index i) as the report shows them.
 fn summarise(r: &Ready, results: &[SeedResult]) -> CellJson {
     let seeds = results.len() as u64;
-    let replay = |seed: u64| replay_command(&r.file, seed, false, false);
+    let replay = |seed: u64| replay_command(&r.file, seed, RunFlags::default());
     let invariants = r
-        .cell
-        .config
-        .invariants()
-        .into_iter()
-        .map(|name| {
+        .invariants
+        .iter()
+        .map(|&name| {
             let failing: Vec<(u64, &String)> = results
                 .iter()
                 .enumerate()
@@ -468,10 +563,10 @@ fn summarise(r: &Ready, results: &[SeedResult]) -> CellJson {
         message: message.clone(),
     });
     CellJson {
-        cell: r.cell.name(),
+        cell: r.name.clone(),
         scenario_file: r.file.clone(),
-        config: (&r.cell.config).into(),
-        fault: r.cell.family.word().to_owned(),
+        config: r.config.clone(),
+        fault: r.family.word().to_owned(),
         seeds_run: seeds,
         seeds_passed: results
             .iter()

@@ -165,6 +165,8 @@ pub struct Stats {
 pub struct Outcome {
     /// The Kafka release the run simulated.
     pub kafka_version: crate::config::KafkaVersion,
+    /// The run was the scenario's fixed variant (`[anomaly] fixed`).
+    pub fixed: bool,
     /// `[protocol]` switches set against that release (see
     /// `ProtocolSpec::against_version`).
     pub against_version: Vec<String>,

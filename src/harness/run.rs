@@ -581,6 +581,10 @@ impl Run {
             .collect();
         Ok(Outcome {
             kafka_version: scenario.protocol.kafka_version,
+            fixed: scenario
+                .anomaly
+                .as_ref()
+                .is_some_and(|a| a.is_fixed_variant),
             against_version: scenario.protocol.against_version(),
             trace_hash: sim.trace_hash(),
             sim_time_ns: sim.now(),

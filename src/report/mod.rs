@@ -126,12 +126,25 @@ pub struct Summary {
     /// Liveness mode (`--liveness`): the core the settle phase kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub liveness: Option<crate::harness::core::LivenessReport>,
+    /// The run was the scenario's fixed variant (`--fixed`: its `[anomaly]
+    /// fixed` keys laid over `[protocol]`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fixed: bool,
     /// The panic, when the verdict is error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
 
 impl Summary {
+    /// The flags that make this run again.
+    pub fn flags(&self) -> RunFlags {
+        RunFlags {
+            swarm: self.swarm.is_some(),
+            liveness: self.liveness.is_some(),
+            fixed: self.fixed,
+        }
+    }
+
     /// The summary of a finished run of the scenario file `file`; every
     /// violation's detail ends with the command that replays it.
     pub fn of(scenario: &str, file: &str, seed: u64, outcome: &Outcome) -> Self {
@@ -179,8 +192,11 @@ impl Summary {
                         replay_command(
                             file,
                             seed,
-                            outcome.swarm.is_some(),
-                            outcome.liveness.is_some()
+                            RunFlags {
+                                swarm: outcome.swarm.is_some(),
+                                liveness: outcome.liveness.is_some(),
+                                fixed: outcome.fixed,
+                            }
                         )
                     ),
                     subject: None,
@@ -190,6 +206,7 @@ impl Summary {
             coverage: outcome.coverage.clone(),
             swarm: outcome.swarm.clone(),
             liveness: outcome.liveness.clone(),
+            fixed: outcome.fixed,
             error: None,
         }
     }
@@ -212,6 +229,7 @@ impl Summary {
             coverage: BTreeMap::new(),
             swarm: None,
             liveness: None,
+            fixed: false,
             error: Some(message),
         }
     }
@@ -232,11 +250,24 @@ pub struct RunRecord {
     pub mutations: Vec<String>,
 }
 
+/// How a run was made beyond its scenario file and seed: the flags of
+/// `ksim run` that make it again.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RunFlags {
+    /// `--swarm`: the seed drew its own fault mix.
+    pub swarm: bool,
+    /// `--liveness`: the settle phase healed only a core.
+    pub liveness: bool,
+    /// `--fixed`: the scenario's fixed variant (`[anomaly] fixed`).
+    pub fixed: bool,
+}
+
 /// The command that replays a seed.
-pub fn replay_command(scenario_file: &str, seed: u64, swarm: bool, liveness: bool) -> String {
-    let swarm = if swarm { " --swarm" } else { "" };
-    let liveness = if liveness { " --liveness" } else { "" };
-    format!("ksim run {scenario_file} --seed {seed}{swarm}{liveness}")
+pub fn replay_command(scenario_file: &str, seed: u64, flags: RunFlags) -> String {
+    let swarm = if flags.swarm { " --swarm" } else { "" };
+    let liveness = if flags.liveness { " --liveness" } else { "" };
+    let fixed = if flags.fixed { " --fixed" } else { "" };
+    format!("ksim run {scenario_file} --seed {seed}{swarm}{liveness}{fixed}")
 }
 
 /// For serde: a zero count is left out of the JSON.

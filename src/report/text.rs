@@ -115,6 +115,25 @@ pub fn render(
     for switch in &summary.against_version {
         let _ = writeln!(w, "              against it: {switch}");
     }
+    if let Some(a) = &scenario.anomaly {
+        let breaks: Vec<&str> = a.breaks.iter().map(|i| i.name()).collect();
+        let fix = a.fixed.join(", ");
+        if a.is_fixed_variant {
+            let _ = writeln!(
+                w,
+                "  anomaly     {}: the fixed variant ({fix}), where {} must hold",
+                a.reference,
+                breaks.join(", ")
+            );
+        } else {
+            let _ = writeln!(
+                w,
+                "  anomaly     {}: breaks {} before the fix ({fix}; run it with --fixed)",
+                a.reference,
+                breaks.join(", ")
+            );
+        }
+    }
     if let Some(l) = &summary.liveness {
         let _ = writeln!(
             w,
@@ -234,12 +253,7 @@ pub fn render(
         let _ = writeln!(
             w,
             "replay: {}",
-            replay_command(
-                file,
-                summary.seed,
-                summary.swarm.is_some(),
-                summary.liveness.is_some()
-            )
+            replay_command(file, summary.seed, summary.flags())
         );
     }
     out

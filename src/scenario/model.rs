@@ -44,6 +44,28 @@ pub struct Scenario {
     pub swarm: Option<SwarmSpec>,
     /// Invariants to check.
     pub check: CheckSpec,
+    /// The known Kafka anomaly the scenario shows, if it shows one.
+    pub anomaly: Option<AnomalySpec>,
+}
+
+/// A known Kafka anomaly a scenario shows (`[anomaly]`): the release it
+/// pins breaks `breaks` on `seeds`, and the release (or behaviour) that
+/// fixed it, the `[protocol]` keys `fixed`, does not.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AnomalySpec {
+    /// The KIP or JIRA.
+    pub reference: String,
+    /// The invariants every seed that shows the anomaly breaks.
+    pub breaks: Vec<Invariant>,
+    /// Invariants such a seed may break too (the anomaly's consequences).
+    pub may_also_break: Vec<Invariant>,
+    /// Seeds that show it.
+    pub seeds: Vec<u64>,
+    /// The fix, as `[protocol]` keys: `key = value`, as the file writes them.
+    pub fixed: Vec<String>,
+    /// Whether this is the fixed variant of the scenario (those keys laid
+    /// over its `[protocol]`).
+    pub is_fixed_variant: bool,
 }
 
 /// The cluster's nodes and broker configs.

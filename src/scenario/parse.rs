@@ -6,6 +6,7 @@ use super::error::{ScenarioError, Src};
 use super::invariant::Invariant;
 use super::model::*;
 use super::parse_admin::admin_ops;
+use super::parse_anomaly::{anomaly, ProtocolKeys};
 use super::parse_faults::faults;
 use super::reader::{raw_value, Field, Res, Table, TOP_KEYS};
 use super::target::is_valid_name;
@@ -26,6 +27,17 @@ pub const MAX_SWARM_RATE: f64 = 1000.0;
 
 /// Parses and validates scenario `text`; `file` names it in error messages.
 pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
+    parse_variant(text, file, false)
+}
+
+/// Parses scenario `text` as its fixed variant: its `[protocol]` table with
+/// the keys of `[anomaly.fixed]` laid over it, so the run is of the release
+/// (or behaviour) that fixed the anomaly the scenario shows.
+pub fn parse_fixed(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
+    parse_variant(text, file, true)
+}
+
+fn parse_variant(text: &str, file: &str, fixed: bool) -> Result<Scenario, ScenarioError> {
     let src = Src { file, text };
     let doc = DeTable::parse(text).map_err(|e| src.syntax(&e))?;
     let root = Table {
@@ -52,7 +64,7 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
         None => 30_000_000_000,
     };
     // The release first: its defaults apply to every config table.
-    let protocol = protocol(&root)?;
+    let protocol = protocol(&root, fixed)?;
     let v = protocol.kafka_version;
     let cluster = cluster(&root, v)?;
     let topics = topics(&root, &cluster, v)?;
@@ -76,9 +88,16 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
         admin: Vec::new(),
         swarm: swarm(&root)?,
         check: check(&root)?,
+        anomaly: None,
     };
     scenario.faults = faults(&root, &scenario)?;
     scenario.admin = admin_ops(&root, &scenario)?;
+    scenario.anomaly = anomaly(&root, &scenario.check)?;
+    if let Some(a) = &mut scenario.anomaly {
+        // The fix's keys must make a valid release of their own.
+        self::protocol(&root, true)?;
+        a.is_fixed_variant = fixed;
+    }
     Ok(scenario)
 }
 
@@ -584,14 +603,14 @@ pub(super) const PROTOCOL_KEYS: &[&str] = &[
     "broker_epoch_in_alter_partition",
 ];
 
-fn protocol(root: &Table) -> Res<ProtocolSpec> {
+fn protocol(root: &Table, fixed: bool) -> Res<ProtocolSpec> {
     let mut kafka_version = KafkaVersion::NEWEST;
     let mut truncation = Truncation::LeaderEpoch;
     let mut transaction_version = None;
     let mut hw_held_below_min_isr = None;
     let mut leader_epoch_bump_on_isr_shrink = None;
     let mut broker_epoch_in_alter_partition = None;
-    if let Some(t) = section(root, "protocol")? {
+    if let Some(t) = ProtocolKeys::of(root, fixed)? {
         t.check_keys(PROTOCOL_KEYS)?;
         if let Some(f) = t.get("kafka_version") {
             let text = f.str("a string, e.g. \"3.8\"")?;

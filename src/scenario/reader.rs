@@ -28,6 +28,7 @@ pub(crate) const TOP_KEYS: &[&str] = &[
     "admin",
     "swarm",
     "check",
+    "anomaly",
 ];
 
 /// Keys of the sections, for hints when one is written at the top level.
@@ -50,6 +51,7 @@ const SECTION_KEYS: &[(&str, &[&str])] = &[
     ("[protocol]", super::parse::PROTOCOL_KEYS),
     ("[[faults]]", super::parse_faults::FAULT_KEYS),
     ("[check]", &["invariants"]),
+    ("[anomaly]", super::parse_anomaly::ANOMALY_KEYS),
 ];
 
 /// A spanned TOML value.
@@ -211,6 +213,11 @@ impl<'a, 'i> Table<'a, 'i> {
 }
 
 impl<'a, 'i> Field<'a, 'i> {
+    /// The value as the file writes it.
+    pub fn value_text(&self) -> &'a str {
+        self.src.text.get(self.node.span()).unwrap_or("").trim()
+    }
+
     /// The value.
     pub fn value(&self) -> &'a DeValue<'i> {
         self.node.get_ref()

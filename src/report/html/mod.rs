@@ -271,12 +271,7 @@ pub fn render_with(
         "replay",
         format!(
             "<code class=\"replay\">{}</code>",
-            esc(&replay_command(
-                file,
-                summary.seed,
-                outcome.swarm.is_some(),
-                outcome.liveness.is_some()
-            ))
+            esc(&replay_command(file, summary.seed, summary.flags()))
         ),
     );
     out.push_str("</table>\n</header>\n");
