@@ -74,6 +74,10 @@ pub struct BrokerConfig {
     /// with `[protocol] broker_epoch_in_alter_partition = false`, as in
     /// 3.3 and 3.4: only fenced replicas are kept out, KIP-841).
     pub broker_epoch_in_alter_partition: bool,
+    /// KIP-211 (2.1): an active group's committed offsets never expire
+    /// (off with `[protocol] offsets_kept_while_group_active = false`, as
+    /// before 2.1: each expires `offsets.retention.minutes` after its commit).
+    pub offsets_kept_while_group_active: bool,
     /// Log configs.
     pub log: LogConfig,
     /// `offsets.topic.num.partitions`.
@@ -140,6 +144,7 @@ impl Default for BrokerConfig {
             hw_held_below_min_isr: true,
             hw_waits_for_joining_replicas: true,
             broker_epoch_in_alter_partition: true,
+            offsets_kept_while_group_active: true,
             log: LogConfig::default(),
             offsets_topic_num_partitions: 50,
             offsets_commit_timeout_ms: 5000,

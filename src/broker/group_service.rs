@@ -73,7 +73,8 @@ impl GroupCoordinatorService {
                 .with_offsets_retention(
                     config.offsets_retention_ms,
                     config.offsets_retention_check_interval_ms,
-                ),
+                )
+                .with_offsets_kept_while_group_active(config.offsets_kept_while_group_active),
             num_partitions,
             offsets_topic: topics.id(CONSUMER_OFFSETS),
             loading: BTreeSet::new(),

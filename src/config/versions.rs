@@ -94,6 +94,12 @@ impl KafkaVersion {
         self.has(KafkaVersion::new(3, 5))
     }
 
+    /// Whether this release keeps an active group's committed offsets
+    /// however old (KIP-211, 2.1).
+    pub fn offsets_kept_while_group_active(self) -> bool {
+        self.has(KafkaVersion::new(2, 1))
+    }
+
     /// Whether this release's leaders hold the high watermark while the
     /// ISR is below min.insync.replicas (KAFKA-15583, 3.7).
     pub fn hw_held_below_min_isr(self) -> bool {
@@ -321,6 +327,12 @@ pub static BEHAVIOURS: &[Behaviour] = &[
         reference: "KAFKA-15021",
         since: KafkaVersion::new(3, 6),
         switch: Some("leader_epoch_bump_on_isr_shrink"),
+    },
+    Behaviour {
+        what: "an active group's committed offsets kept however old (they expire only once the group is empty)",
+        reference: "KIP-211",
+        since: KafkaVersion::new(2, 1),
+        switch: Some("offsets_kept_while_group_active"),
     },
     Behaviour {
         what: "transactions v2: an epoch bump at every commit or abort",

@@ -193,6 +193,10 @@ pub struct GroupCoordinator<R> {
     offsets_retention_ms: u64,
     /// `offsets.retention.check.interval.ms`.
     retention_check_interval_ms: u64,
+    /// KIP-211 (Kafka 2.1): an active group's offsets never expire, and an
+    /// Empty group's expire a retention after it emptied. Off (before
+    /// 2.1, KAFKA-4682): every offset expires a retention after its commit.
+    offsets_kept_while_group_active: bool,
     /// Per loaded offsets partition: when its next offset cleanup is due.
     expiration_due: BTreeMap<u32, u64>,
     /// The earliest of `expiration_due` (asked at every tick scheduling,
@@ -214,6 +218,7 @@ impl<R: Clone> GroupCoordinator<R> {
             initial_rebalance_delay_ms: super::classic::GROUP_INITIAL_REBALANCE_DELAY_MS,
             offsets_retention_ms: OFFSETS_RETENTION_MS,
             retention_check_interval_ms: OFFSETS_RETENTION_CHECK_INTERVAL_MS,
+            offsets_kept_while_group_active: true,
             expiration_due: BTreeMap::new(),
             next_expiration: None,
         }

@@ -523,6 +523,33 @@ mod expiration {
     }
 
     #[test]
+    fn before_kip_211_an_active_groups_offsets_expire_a_retention_after_their_commit() {
+        let mut b = broker(&[]);
+        b.coordinator = GroupCoordinator::new(PARTITIONS)
+            .with_offsets_retention(RETENTION_MS, CHECK_MS)
+            .with_offsets_kept_while_group_active(false);
+        b.coordinator.load(partition_for(GROUP, PARTITIONS), &[], 0);
+        let member = b.one_stable_member();
+        b.commit(5_000, 1, &member, 42);
+        b.complete_appends(5_000, None);
+        tick_to(&mut b, 5_000 + RETENTION_MS - 1, Some(&member));
+        assert_eq!(b.fetch(), Some((42, 2)), "kept while the retention runs");
+        tick_to(&mut b, 5_000 + RETENTION_MS + CHECK_MS, Some(&member));
+        assert_eq!(b.coordinator.groups()[GROUP].state(), GroupState::Stable);
+        assert_eq!(b.fetch(), None, "expired under a consuming group");
+        b.complete_appends(5_000 + RETENTION_MS + CHECK_MS, None);
+        assert_eq!(
+            tombstones(&b),
+            vec![GroupRecord::OffsetCommit(
+                GROUP.into(),
+                TopicPartition::new("orders", 0),
+                None
+            )],
+            "the group itself stays"
+        );
+    }
+
+    #[test]
     fn an_empty_groups_offsets_expire_a_retention_after_it_emptied_and_the_group_goes() {
         let mut b = broker(&[]);
         let member = b.one_stable_member();

@@ -122,6 +122,7 @@ pub fn broker_config(scenario: &Scenario) -> BrokerConfig {
         hw_held_below_min_isr: scenario.protocol.hw_held_below_min_isr,
         hw_waits_for_joining_replicas: !scenario.protocol.leader_epoch_bump_on_isr_shrink,
         broker_epoch_in_alter_partition: scenario.protocol.broker_epoch_in_alter_partition,
+        offsets_kept_while_group_active: scenario.protocol.offsets_kept_while_group_active,
         log: LogConfig {
             segment_bytes: int("log.segment.bytes", d.log.segment_bytes),
             flush_interval_messages: int(

@@ -252,6 +252,11 @@ pub struct ProtocolSpec {
     /// a stale one (INELIGIBLE_REPLICA). Off (3.3, 3.4): only fenced
     /// replicas are refused (KIP-841).
     pub broker_epoch_in_alter_partition: bool,
+    /// KIP-211 (Kafka 2.1): a group with members keeps its committed
+    /// offsets however old, and an Empty group's expire a retention after
+    /// it emptied. Off (before 2.1, KAFKA-4682): each offset expires
+    /// `offsets.retention.minutes` after its commit, active group or not.
+    pub offsets_kept_while_group_active: bool,
 }
 
 pub use crate::broker::config::Truncation;
@@ -294,6 +299,12 @@ impl ProtocolSpec {
             self.broker_epoch_in_alter_partition.to_string(),
             v.broker_epoch_in_alter_partition().to_string(),
             "KIP-903",
+        );
+        against(
+            "offsets_kept_while_group_active",
+            self.offsets_kept_while_group_active.to_string(),
+            v.offsets_kept_while_group_active().to_string(),
+            "KIP-211",
         );
         against(
             "transaction_version",

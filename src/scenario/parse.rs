@@ -601,6 +601,7 @@ pub(super) const PROTOCOL_KEYS: &[&str] = &[
     "hw_held_below_min_isr",
     "leader_epoch_bump_on_isr_shrink",
     "broker_epoch_in_alter_partition",
+    "offsets_kept_while_group_active",
 ];
 
 fn protocol(root: &Table, fixed: bool) -> Res<ProtocolSpec> {
@@ -610,6 +611,7 @@ fn protocol(root: &Table, fixed: bool) -> Res<ProtocolSpec> {
     let mut hw_held_below_min_isr = None;
     let mut leader_epoch_bump_on_isr_shrink = None;
     let mut broker_epoch_in_alter_partition = None;
+    let mut offsets_kept_while_group_active = None;
     if let Some(t) = ProtocolKeys::of(root, fixed)? {
         t.check_keys(PROTOCOL_KEYS)?;
         if let Some(f) = t.get("kafka_version") {
@@ -634,6 +636,9 @@ fn protocol(root: &Table, fixed: bool) -> Res<ProtocolSpec> {
         if let Some(f) = t.get("broker_epoch_in_alter_partition") {
             broker_epoch_in_alter_partition = Some(f.bool()?);
         }
+        if let Some(f) = t.get("offsets_kept_while_group_active") {
+            offsets_kept_while_group_active = Some(f.bool()?);
+        }
         if let Some(f) = t.get("truncation") {
             truncation = match f.str("a string")? {
                 "leader-epoch" => Truncation::LeaderEpoch,
@@ -653,6 +658,8 @@ fn protocol(root: &Table, fixed: bool) -> Res<ProtocolSpec> {
             .unwrap_or_else(|| kafka_version.leader_epoch_bump_on_isr_shrink()),
         broker_epoch_in_alter_partition: broker_epoch_in_alter_partition
             .unwrap_or_else(|| kafka_version.broker_epoch_in_alter_partition()),
+        offsets_kept_while_group_active: offsets_kept_while_group_active
+            .unwrap_or_else(|| kafka_version.offsets_kept_while_group_active()),
     })
 }
 

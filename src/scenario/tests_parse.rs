@@ -217,7 +217,7 @@ fn unknown_keys_list_the_valid_ones() {
     );
     assert_eq!(
         err("name = \"x\"\nduration = \"1s\"\nsetle = \"1s\"\n"),
-        "s.toml:3:1: setle: unknown key \"setle\"; did you mean \"settle\"? valid keys: name, description, duration, settle, cluster, topics, producers, consumers, pipelines, network, disk, protocol, faults, admin, swarm, check"
+        "s.toml:3:1: setle: unknown key \"setle\"; did you mean \"settle\"? valid keys: name, description, duration, settle, cluster, topics, producers, consumers, pipelines, network, disk, protocol, faults, admin, swarm, check, anomaly"
     );
     assert_eq!(
         err_with("[network]\nlatency = { min = \"1ms\", mx = \"2ms\" }\n"),
@@ -229,7 +229,7 @@ fn unknown_keys_list_the_valid_ones() {
     );
     assert_eq!(
         err("name = \"x\"\nduration = \"1s\"\nbrokers = 3\n"),
-        "s.toml:3:1: brokers: unknown key \"brokers\"; brokers belongs in [cluster]; valid keys: name, description, duration, settle, cluster, topics, producers, consumers, pipelines, network, disk, protocol, faults, admin, swarm, check"
+        "s.toml:3:1: brokers: unknown key \"brokers\"; brokers belongs in [cluster]; valid keys: name, description, duration, settle, cluster, topics, producers, consumers, pipelines, network, disk, protocol, faults, admin, swarm, check, anomaly"
     );
     assert!(err_with("[swarm]\nrestart = 1\n").starts_with("s.toml:21:1: swarm.restart: unknown key \"restart\"; valid keys: crash, power_loss, pause, partition, slow_disk, latency, corrupt"));
 }

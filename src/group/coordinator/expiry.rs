@@ -19,11 +19,13 @@
 //! the coordinator's state at once (as Kafka replays its own records); an
 //! append that fails puts them back.
 //!
-//! Before KIP-211 offsets expired by commit time even in an active group
-//! (KAFKA-4682); no release ksim models does that. What an expiry still
-//! costs a group that was away longer than the retention is KAFKA-4682's
-//! skip: with no committed offset, `auto.offset.reset` decides where it
-//! starts.
+//! Before KIP-211 every offset expired a retention after its commit, even
+//! in an active group (KAFKA-4682; Kafka 2.0's
+//! `GroupMetadata.removeExpiredOffsets` compares each offset's
+//! `expireTimestamp`, its commit time plus the retention, with the clock):
+//! `[protocol] offsets_kept_while_group_active = false`. What an expiry
+//! costs a group is KAFKA-4682's skip: with no committed offset,
+//! `auto.offset.reset` decides where it starts.
 
 use super::{CoordinatorOutput, GroupCoordinator, PendingAppend};
 use crate::group::classic::ClassicGroup;
@@ -60,6 +62,13 @@ impl<R: Clone> GroupCoordinator<R> {
     pub fn with_offsets_retention(mut self, retention_ms: u64, check_interval_ms: u64) -> Self {
         self.offsets_retention_ms = retention_ms;
         self.retention_check_interval_ms = check_interval_ms.max(1);
+        self
+    }
+
+    /// Whether an active group's offsets are kept however old (KIP-211,
+    /// Kafka 2.1 on) or expire by commit time as before (KAFKA-4682).
+    pub fn with_offsets_kept_while_group_active(mut self, kept: bool) -> Self {
+        self.offsets_kept_while_group_active = kept;
         self
     }
 
@@ -218,6 +227,7 @@ impl<R: Clone> GroupCoordinator<R> {
         let group = self.groups.get(name);
         // Where each offset's retention counts from, or None: never expires.
         let since_empty = match group {
+            _ if !self.offsets_kept_while_group_active => Some(None),
             Some(g) if g.has_protocol_type() && g.state() == GroupState::Empty => {
                 Some(g.state_since_ms())
             }
