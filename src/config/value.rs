@@ -124,6 +124,7 @@ impl KafkaConfigs {
                     let def = lookup(scope, inner)?;
                     self.check_release_has(scope, def.name)?;
                     let value = parse_value(def, raw)?;
+                    self.check_release_has_value(scope, def.name, &value)?;
                     self.values.insert(format!("{prefix}{}", def.name), value);
                     return Ok(());
                 }
@@ -132,8 +133,25 @@ impl KafkaConfigs {
         let def = lookup(self.scope, name)?;
         self.check_release_has(self.scope, def.name)?;
         let value = parse_value(def, raw)?;
+        self.check_release_has_value(self.scope, def.name, &value)?;
         self.values.insert(def.name.to_owned(), value);
         Ok(())
+    }
+
+    /// Refuses a value of config `name` of `scope` that came after the release.
+    fn check_release_has_value(
+        &self,
+        scope: Scope,
+        name: &str,
+        value: &ConfigValue,
+    ) -> Result<(), ConfigError> {
+        match self.version.lacks_value(scope, name, value) {
+            Some(message) => Err(ConfigError {
+                name: name.to_owned(),
+                message,
+            }),
+            None => Ok(()),
+        }
     }
 
     /// Refuses config `name` of `scope` when the release lacks it.
@@ -275,12 +293,54 @@ impl KafkaConfigs {
         if let Some(ConfigValue::Bool(v)) = self.values.get("enable.idempotence") {
             return *v;
         }
+        if !self.version.has(KafkaVersion::new(3, 0)) {
+            // Before 3.0 (default false) a transactional.id turns it on
+            // (0.11 to 2.8 KafkaProducer; ProducerConfig.idempotenceEnabled).
+            return self.is_set("transactional.id");
+        }
         self.get_bool("enable.idempotence").unwrap_or(false)
             && self.get_str("acks").as_deref() == Some("all")
             && self
                 .get_i64("max.in.flight.requests.per.connection")
                 .is_some_and(|n| n <= 5)
             && self.get_i64("retries").is_some_and(|n| n > 0)
+    }
+
+    /// Producer: `acks` as the producer resolves it. Before 3.0 an
+    /// idempotent producer whose acks is not set takes all
+    /// (`KafkaProducer.configureAcks`, 0.11 to 2.8); from 3.0 that is the
+    /// default.
+    pub fn producer_acks(&self) -> String {
+        if !self.is_set("acks") && !self.version.has(KafkaVersion::new(3, 0)) && self.idempotence_enabled() {
+            return "all".to_owned();
+        }
+        self.get_str("acks").unwrap_or_else(|| "all".to_owned())
+    }
+
+    /// Producer: `retries` as the producer resolves it. Before 2.1 (default
+    /// 0) an idempotent producer whose retries is not set takes
+    /// Integer.MAX_VALUE (`KafkaProducer.configureRetries`); from 2.1 that
+    /// is the default.
+    pub fn producer_retries(&self) -> i64 {
+        if !self.is_set("retries") && self.idempotence_enabled() {
+            return i64::from(i32::MAX);
+        }
+        self.get_i64("retries").unwrap_or(i64::from(i32::MAX))
+    }
+
+    /// Producer: `max.in.flight.requests.per.connection` as the producer
+    /// resolves it. In 0.11 an idempotent producer whose setting is not set
+    /// takes 1 (`KafkaProducer.configureInflightRequests`; up to 5 from
+    /// 1.0, KAFKA-5494).
+    pub fn producer_max_in_flight(&self) -> i64 {
+        if !self.is_set("max.in.flight.requests.per.connection")
+            && !self.version.has(KafkaVersion::new(1, 0))
+            && self.idempotence_enabled()
+        {
+            return 1;
+        }
+        self.get_i64("max.in.flight.requests.per.connection")
+            .unwrap_or(5)
     }
 
     /// Producer: delivery.timeout.ms as Kafka uses it; when not set, Kafka

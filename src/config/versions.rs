@@ -139,30 +139,89 @@ impl Default for KafkaVersion {
 }
 
 /// A config whose default changed in release `since`: `before` is the
-/// older releases' (the config tables hold the newer one).
+/// older releases' (the config tables hold the newest one). A default that
+/// changed more than once has one row per change, oldest `since` first:
+/// a release takes the `before` of the first row it predates.
 struct VersionDefault {
     scope: Scope,
     name: &'static str,
     since: KafkaVersion,
     before: DefaultValue,
+    /// KIP or JIRA of the change (its `docs/versions.md` row names it).
+    reference: &'static str,
 }
 
-/// Defaults that differ between the releases ksim models.
+const fn changed(
+    scope: Scope,
+    name: &'static str,
+    since: KafkaVersion,
+    before: DefaultValue,
+    reference: &'static str,
+) -> VersionDefault {
+    VersionDefault {
+        scope,
+        name,
+        since,
+        before,
+        reference,
+    }
+}
+
+const fn v(major: u8, minor: u8) -> KafkaVersion {
+    KafkaVersion::new(major, minor)
+}
+
+/// Defaults of the configs ksim simulates that differ between Kafka 0.10.2
+/// and 4.0, each checked in apache/kafka at the release tags (see
+/// `docs/versions.md`). A config a release lacks (`CONFIGS_SINCE`) but
+/// that ksim's model always uses has a row here too, with what that
+/// release does without it.
+#[rustfmt::skip]
 static DEFAULTS: &[VersionDefault] = &[
+    // Producer.
+    // KIP-679 (KAFKA-10619): acks 1 -> all and enable.idempotence false ->
+    // true in 3.0. 3.0.0 and 3.1.0 did not apply the idempotence default
+    // (KAFKA-13598, fixed in 3.0.1, 3.1.1, 3.2.0): a line is its latest
+    // patch release, so 3.0 and 3.1 have it on. Before 0.11 there is no
+    // idempotence (KIP-98): off.
+    changed(Scope::Producer, "acks", v(3, 0), DefaultValue::Str("1"), "KIP-679"),
+    changed(Scope::Producer, "enable.idempotence", v(3, 0), DefaultValue::Bool(false), "KIP-679"),
+    // KIP-91 (KAFKA-5886): retries 0 -> Integer.MAX_VALUE in 2.1, bounded
+    // by the new delivery.timeout.ms. Before 2.1 nothing bounds a send end
+    // to end: Integer.MAX_VALUE, as Kafka Streams sets it for no bound.
+    changed(Scope::Producer, "retries", v(2, 1), DefaultValue::Int(0), "KIP-91"),
+    changed(Scope::Producer, "delivery.timeout.ms", v(2, 1), DefaultValue::Int(i32::MAX as i64), "KIP-91"),
     // KIP-1030: linger.ms 0 -> 5 in 4.0.
-    VersionDefault {
-        scope: Scope::Producer,
-        name: "linger.ms",
-        since: KafkaVersion::new(4, 0),
-        before: DefaultValue::Int(0),
-    },
+    changed(Scope::Producer, "linger.ms", v(4, 0), DefaultValue::Int(0), "KIP-1030"),
+    // Consumer.
+    // KIP-266 (KAFKA-7050): request.timeout.ms 305000 -> 30000 in 2.0; 2.0
+    // brought default.api.timeout.ms, before which commitSync() blocks until
+    // it succeeds (Long.MAX_VALUE).
+    changed(Scope::Consumer, "request.timeout.ms", v(2, 0), DefaultValue::Int(305_000), "KIP-266"),
+    changed(Scope::Consumer, "default.api.timeout.ms", v(2, 0), DefaultValue::Int(i64::MAX), "KIP-266"),
+    // KIP-735 (KAFKA-12874): session.timeout.ms 10000 -> 45000 in 3.0.
+    changed(Scope::Consumer, "session.timeout.ms", v(3, 0), DefaultValue::Int(10_000), "KIP-735"),
+    // KIP-726 (KAFKA-13023): [RangeAssignor] -> [RangeAssignor,
+    // CooperativeStickyAssignor] in 3.0.
+    changed(Scope::Consumer, "partition.assignment.strategy", v(3, 0), DefaultValue::List(&["range"]), "KIP-726"),
+    // Broker and topic.
+    // KIP-106 (KAFKA-4623): unclean.leader.election.enable true -> false in 0.11.
+    changed(Scope::Broker, "unclean.leader.election.enable", v(0, 11), DefaultValue::Bool(true), "KIP-106"),
+    changed(Scope::Topic, "unclean.leader.election.enable", v(0, 11), DefaultValue::Bool(true), "KIP-106"),
+    // KIP-134: group.initial.rebalance.delay.ms came in 0.11 (3000); before,
+    // the first rebalance of a group is not delayed.
+    changed(Scope::Broker, "group.initial.rebalance.delay.ms", v(0, 11), DefaultValue::Int(0), "KIP-134"),
+    // KAFKA-5384: delete.topic.enable false -> true in 1.0.
+    changed(Scope::Broker, "delete.topic.enable", v(1, 0), DefaultValue::Bool(false), "KAFKA-5384"),
+    // KIP-186 (KAFKA-3806): offsets.retention.minutes 1 day -> 7 days in 2.0.
+    changed(Scope::Broker, "offsets.retention.minutes", v(2, 0), DefaultValue::Int(1440), "KIP-186"),
+    // KIP-537 (KAFKA-9102): replica.lag.time.max.ms 10000 -> 30000 in 2.5.
+    changed(Scope::Broker, "replica.lag.time.max.ms", v(2, 5), DefaultValue::Int(10_000), "KIP-537"),
+    // KAFKA-9417: the transaction coordinator's timed-out transaction
+    // check every 60 s -> 10 s in 2.5 (TransactionStateManager).
+    changed(Scope::Broker, "transaction.abort.timed.out.transaction.cleanup.interval.ms", v(2, 5), DefaultValue::Int(60_000), "KAFKA-9417"),
     // KIP-890 part 1: a 3.5 broker has no verification (and no config).
-    VersionDefault {
-        scope: Scope::Broker,
-        name: "transaction.partition.verification.enable",
-        since: KafkaVersion::new(3, 6),
-        before: DefaultValue::Bool(false),
-    },
+    changed(Scope::Broker, "transaction.partition.verification.enable", v(3, 6), DefaultValue::Bool(false), "KIP-890 part 1"),
 ];
 
 /// A config that came in release `since`: an older release has no such
@@ -174,84 +233,116 @@ struct ConfigSince {
     reference: &'static str,
 }
 
-/// Configs ksim simulates that the oldest releases it models lack.
+const fn came(
+    scope: Scope,
+    name: &'static str,
+    since: KafkaVersion,
+    reference: &'static str,
+) -> ConfigSince {
+    ConfigSince {
+        scope,
+        name,
+        since,
+        reference,
+    }
+}
+
+/// The configs ksim simulates that came after Kafka 0.10.2, each with the
+/// release whose config classes first define it.
+#[rustfmt::skip]
 static CONFIGS_SINCE: &[ConfigSince] = &[
+    // KIP-98 (0.11.0.0 ProducerConfig, ConsumerConfig, KafkaConfig):
+    // idempotence and transactions. Without them (0.10.2) the producer is
+    // not idempotent (enable.idempotence's 0.10.2 default is false) and
+    // no scenario can be transactional.
+    came(Scope::Producer, "enable.idempotence", v(0, 11), "KIP-98"),
+    came(Scope::Producer, "transactional.id", v(0, 11), "KIP-98"),
+    came(Scope::Producer, "transaction.timeout.ms", v(0, 11), "KIP-98"),
+    came(Scope::Consumer, "isolation.level", v(0, 11), "KIP-98"),
+    came(Scope::Broker, "transaction.state.log.num.partitions", v(0, 11), "KIP-98"),
+    came(Scope::Broker, "transaction.state.log.segment.bytes", v(0, 11), "KIP-98"),
+    came(Scope::Broker, "transaction.state.log.replication.factor", v(0, 11), "KIP-98"),
+    came(Scope::Broker, "transaction.state.log.min.isr", v(0, 11), "KIP-98"),
+    came(Scope::Broker, "transaction.max.timeout.ms", v(0, 11), "KIP-98"),
+    came(Scope::Broker, "transaction.abort.timed.out.transaction.cleanup.interval.ms", v(0, 11), "KIP-98"),
+    // KIP-134 (0.11.0.0 KafkaConfig): 0.10.2 does not delay a group's
+    // first rebalance (DEFAULTS gives it 0).
+    came(Scope::Broker, "group.initial.rebalance.delay.ms", v(0, 11), "KIP-134"),
+    // KIP-107 (0.11.0.0 KafkaConfig): log start offsets checkpointed.
+    came(Scope::Broker, "log.flush.start.offset.checkpoint.interval.ms", v(0, 11), "KIP-107"),
+    // KIP-266 (2.0.0 ConsumerConfig).
+    came(Scope::Consumer, "default.api.timeout.ms", v(2, 0), "KIP-266"),
+    // KIP-91 (2.1.0 ProducerConfig).
+    came(Scope::Producer, "delivery.timeout.ms", v(2, 1), "KIP-91"),
+    // KIP-345 (2.3.0 ConsumerConfig): static membership.
+    came(Scope::Consumer, "group.instance.id", v(2, 3), "KIP-345"),
+    // KIP-354 (2.3.0 KafkaConfig, TopicConfig).
+    came(Scope::Broker, "log.cleaner.max.compaction.lag.ms", v(2, 3), "KIP-354"),
+    came(Scope::Topic, "max.compaction.lag.ms", v(2, 3), "KIP-354"),
+    // KRaft (2.8.0 RaftConfig, KafkaConfig; early access until 3.3,
+    // KIP-833): before 2.8 brokers have no KRaft configs.
+    came(Scope::Broker, "broker.session.timeout.ms", v(2, 8), "KIP-631"),
+    came(Scope::Broker, "controller.quorum.election.timeout.ms", v(2, 8), "KIP-595"),
+    came(Scope::Broker, "controller.quorum.fetch.timeout.ms", v(2, 8), "KIP-595"),
+    came(Scope::Broker, "controller.quorum.election.backoff.max.ms", v(2, 8), "KIP-595"),
     // KIP-890 part 1 (3.6.0 KafkaConfig).
-    ConfigSince {
-        scope: Scope::Broker,
-        name: "transaction.partition.verification.enable",
-        since: KafkaVersion::new(3, 6),
-        reference: "KIP-890 part 1",
-    },
+    came(Scope::Broker, "transaction.partition.verification.enable", v(3, 6), "KIP-890 part 1"),
     // KIP-390: compression levels (3.8.0 TopicConfig / ProducerConfig).
-    ConfigSince {
-        scope: Scope::Producer,
-        name: "compression.gzip.level",
-        since: KafkaVersion::new(3, 8),
-        reference: "KIP-390",
-    },
-    ConfigSince {
-        scope: Scope::Producer,
-        name: "compression.lz4.level",
-        since: KafkaVersion::new(3, 8),
-        reference: "KIP-390",
-    },
-    ConfigSince {
-        scope: Scope::Producer,
-        name: "compression.zstd.level",
-        since: KafkaVersion::new(3, 8),
-        reference: "KIP-390",
-    },
-    ConfigSince {
-        scope: Scope::Topic,
-        name: "compression.gzip.level",
-        since: KafkaVersion::new(3, 8),
-        reference: "KIP-390",
-    },
-    ConfigSince {
-        scope: Scope::Topic,
-        name: "compression.lz4.level",
-        since: KafkaVersion::new(3, 8),
-        reference: "KIP-390",
-    },
-    ConfigSince {
-        scope: Scope::Topic,
-        name: "compression.zstd.level",
-        since: KafkaVersion::new(3, 8),
-        reference: "KIP-390",
-    },
-    ConfigSince {
-        scope: Scope::Broker,
-        name: "compression.gzip.level",
-        since: KafkaVersion::new(3, 8),
-        reference: "KIP-390",
-    },
-    ConfigSince {
-        scope: Scope::Broker,
-        name: "compression.lz4.level",
-        since: KafkaVersion::new(3, 8),
-        reference: "KIP-390",
-    },
-    ConfigSince {
-        scope: Scope::Broker,
-        name: "compression.zstd.level",
-        since: KafkaVersion::new(3, 8),
-        reference: "KIP-390",
-    },
+    came(Scope::Producer, "compression.gzip.level", v(3, 8), "KIP-390"),
+    came(Scope::Producer, "compression.lz4.level", v(3, 8), "KIP-390"),
+    came(Scope::Producer, "compression.zstd.level", v(3, 8), "KIP-390"),
+    came(Scope::Topic, "compression.gzip.level", v(3, 8), "KIP-390"),
+    came(Scope::Topic, "compression.lz4.level", v(3, 8), "KIP-390"),
+    came(Scope::Topic, "compression.zstd.level", v(3, 8), "KIP-390"),
+    came(Scope::Broker, "compression.gzip.level", v(3, 8), "KIP-390"),
+    came(Scope::Broker, "compression.lz4.level", v(3, 8), "KIP-390"),
+    came(Scope::Broker, "compression.zstd.level", v(3, 8), "KIP-390"),
     // KAFKA-18654: a partition leader retries adding a partition to a
     // transaction itself (4.0's AddPartitionsToTxnConfig).
-    ConfigSince {
-        scope: Scope::Broker,
-        name: "add.partitions.to.txn.retry.backoff.ms",
-        since: KafkaVersion::new(4, 0),
-        reference: "KAFKA-18654",
-    },
-    ConfigSince {
-        scope: Scope::Broker,
-        name: "add.partitions.to.txn.retry.backoff.max.ms",
-        since: KafkaVersion::new(4, 0),
-        reference: "KAFKA-18654",
-    },
+    came(Scope::Broker, "add.partitions.to.txn.retry.backoff.ms", v(4, 0), "KAFKA-18654"),
+    came(Scope::Broker, "add.partitions.to.txn.retry.backoff.max.ms", v(4, 0), "KAFKA-18654"),
+];
+
+/// A value of a config that came in release `since` (a codec, an
+/// assignor, a processing guarantee): a scenario of an older release that
+/// sets it is refused.
+struct ValueSince {
+    scope: Scope,
+    name: &'static str,
+    value: &'static str,
+    since: KafkaVersion,
+    reference: &'static str,
+}
+
+const fn value_came(
+    scope: Scope,
+    name: &'static str,
+    value: &'static str,
+    since: KafkaVersion,
+    reference: &'static str,
+) -> ValueSince {
+    ValueSince {
+        scope,
+        name,
+        value,
+        since,
+        reference,
+    }
+}
+
+/// Config values (as ksim names them) that came after Kafka 0.10.2.
+#[rustfmt::skip]
+static VALUES_SINCE: &[ValueSince] = &[
+    // KIP-110: zstd (2.1.0 CompressionType).
+    value_came(Scope::Producer, "compression.type", "zstd", v(2, 1), "KIP-110"),
+    value_came(Scope::Topic, "compression.type", "zstd", v(2, 1), "KIP-110"),
+    value_came(Scope::Broker, "compression.type", "zstd", v(2, 1), "KIP-110"),
+    // KIP-54: StickyAssignor (0.11.0.0); KIP-429: CooperativeStickyAssignor (2.4.0).
+    value_came(Scope::Consumer, "partition.assignment.strategy", "sticky", v(0, 11), "KIP-54"),
+    value_came(Scope::Consumer, "partition.assignment.strategy", "cooperative-sticky", v(2, 4), "KIP-429"),
+    // KIP-732: exactly_once_v2 (3.0.0 StreamsConfig; 2.6 to 2.8 called it
+    // exactly_once_beta, KIP-447).
+    value_came(Scope::Streams, "processing.guarantee", "exactly_once_v2", v(3, 0), "KIP-732"),
 ];
 
 impl KafkaVersion {
@@ -265,6 +356,30 @@ impl KafkaVersion {
                 format!(
                     "{name:?} is not a config of Kafka {self}: it came in {} ({})",
                     c.since, c.reference
+                )
+            })
+    }
+
+    /// Why `value` of config `name` of `scope` cannot be set under this
+    /// release (for a list, any of its items): it came in a later one.
+    pub fn lacks_value(self, scope: Scope, name: &str, value: &ConfigValue) -> Option<String> {
+        let items: Vec<&str> = match value {
+            ConfigValue::Str(s) => vec![s.as_str()],
+            ConfigValue::List(l) => l.iter().map(String::as_str).collect(),
+            ConfigValue::Int(_) | ConfigValue::Bool(_) => return None,
+        };
+        VALUES_SINCE
+            .iter()
+            .find(|c| {
+                c.scope == scope
+                    && c.name == name
+                    && items.contains(&c.value)
+                    && !self.has(c.since)
+            })
+            .map(|c| {
+                format!(
+                    "{name} = {:?} is not in Kafka {self}: it came in {} ({})",
+                    c.value, c.since, c.reference
                 )
             })
     }

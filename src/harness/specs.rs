@@ -223,17 +223,19 @@ pub fn controller_config(scenario: &Scenario) -> ControllerConfig {
 /// A producer's configs from its `[[producers]]` entry.
 pub fn producer_config(c: &KafkaConfigs) -> ProducerConfig {
     let int = |name: &str, d: u64| unsigned(c, name, d);
-    let acks = match c.get_str("acks").as_deref() {
-        Some("0") => 0,
-        Some("1") => 1,
+    let acks = match c.producer_acks().as_str() {
+        "0" => 0,
+        "1" => 1,
         _ => -1,
     };
     ProducerConfig {
         acks,
         linger_ms: int("linger.ms", 0),
         batch_size: int("batch.size", 16384) as usize,
-        max_in_flight: int("max.in.flight.requests.per.connection", 5).max(1) as usize,
-        retries: int("retries", i32::MAX as u64).min(u32::MAX as u64) as u32,
+        max_in_flight: u64::try_from(c.producer_max_in_flight()).unwrap_or(5).max(1) as usize,
+        retries: u64::try_from(c.producer_retries())
+            .unwrap_or(i32::MAX as u64)
+            .min(u32::MAX as u64) as u32,
         delivery_timeout_ms: int("delivery.timeout.ms", 120_000),
         request_timeout_ms: int("request.timeout.ms", 30_000),
         retry_backoff_ms: int("retry.backoff.ms", 100),
