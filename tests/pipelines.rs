@@ -180,6 +180,7 @@ fn a_pipelines_client_configs_are_kafka_streams_prefixed_ones() {
     let config = pipeline_config(
         p,
         s.protocol.transaction_version,
+        s.protocol.partitioner,
         1,
         &topics,
         "pipeline-etl-1",

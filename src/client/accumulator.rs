@@ -375,6 +375,39 @@ impl RecordAccumulator {
         self.producer_epoch = producer_epoch;
     }
 
+    /// Kafka's `RecordAccumulator.append` with `abortOnNewBatch` (2.4 to
+    /// 3.2, for KIP-480's sticky partitioner): appends the record to the
+    /// partition's last batch if it fits there; else (no batch open, or the
+    /// record does not fit, which closes that batch) gives it back.
+    pub fn try_append_existing<'a>(
+        &mut self,
+        tp: TopicIdPartition,
+        record: PendingRecord<'a>,
+    ) -> Result<AppendResult, PendingRecord<'a>> {
+        let dq = self.batches.get_or_default(tp);
+        let Some(last) = dq.back_mut() else {
+            return Err(record);
+        };
+        match try_append(last, record) {
+            Ok(appended_bytes) => {
+                let batch_id = last.id;
+                let last_full = last.is_full();
+                Ok(AppendResult {
+                    batch_id,
+                    appended_bytes,
+                    batch_is_full: dq.len() > 1 || last_full,
+                    new_batch_created: false,
+                    all_batches_full: last_full,
+                })
+            }
+            Err(r) => {
+                // Kafka's closeForRecordAppends: later records go to a new batch.
+                last.closed = true;
+                Err(r)
+            }
+        }
+    }
+
     /// Appends a record to `tp`'s last batch if it has room, else to a new
     /// batch (a record larger than `batch.size` gets a batch of its own).
     pub fn append(
@@ -387,27 +420,11 @@ impl RecordAccumulator {
             CompressionType::None => 1.0f32.to_bits(),
             _ => self.compression_ratio(tp.topic_id).to_bits(),
         };
-        let dq = self.batches.get_or_default(tp);
-        if let Some(last) = dq.back_mut() {
-            match try_append(last, record) {
-                Ok(appended_bytes) => {
-                    let batch_id = last.id;
-                    let last_full = last.is_full();
-                    return AppendResult {
-                        batch_id,
-                        appended_bytes,
-                        batch_is_full: dq.len() > 1 || last_full,
-                        new_batch_created: false,
-                        all_batches_full: last_full,
-                    };
-                }
-                Err(r) => {
-                    // Kafka's closeForRecordAppends: later records go to a new batch.
-                    last.closed = true;
-                    record = r;
-                }
-            }
+        match self.try_append_existing(tp, record) {
+            Ok(result) => return result,
+            Err(r) => record = r,
         }
+        let dq = self.batches.get_or_default(tp);
         let id = self.next_batch_id;
         self.next_batch_id += 1;
         let write_limit = self

@@ -391,6 +391,58 @@ mod tests {
         assert_eq!(c.get_str("group.instance.id"), None);
     }
 
+    fn set_in(version: (u8, u8), scope: Scope, pairs: &[(&str, RawValue)]) -> Result<KafkaConfigs, String> {
+        let mut c = KafkaConfigs::for_version(scope, KafkaVersion::new(version.0, version.1));
+        for (name, raw) in pairs {
+            c.set(name, raw).map_err(|e| e.to_string())?;
+        }
+        c.check().map_err(|e| e.to_string())?;
+        Ok(c)
+    }
+
+    /// Before 3.0 idempotence is off unless set or a transactional.id turns
+    /// it on, and then acks and retries not set are overridden (0.11:
+    /// max.in.flight 1); from 3.0 the defaults are the idempotent ones.
+    #[test]
+    fn the_producer_resolves_idempotence_per_release() {
+        let on = || ("enable.idempotence", RawValue::Bool(true));
+        let txn = || ("transactional.id", RawValue::Str("t".into()));
+        let p = set_in((2, 8), Scope::Producer, &[]).unwrap();
+        assert!(!p.idempotence_enabled());
+        assert_eq!((p.producer_acks().as_str(), p.producer_retries()), ("1", i64::from(i32::MAX)));
+        let p = set_in((2, 0), Scope::Producer, &[]).unwrap();
+        assert_eq!((p.producer_acks().as_str(), p.producer_retries()), ("1", 0));
+        for version in [(0, 11), (2, 0), (2, 8)] {
+            for pairs in [&[on()][..], &[txn()][..]] {
+                let p = set_in(version, Scope::Producer, pairs).unwrap();
+                assert!(p.idempotence_enabled(), "{version:?} {pairs:?}");
+                assert_eq!(p.producer_acks(), "all");
+                assert_eq!(p.producer_retries(), i64::from(i32::MAX));
+            }
+            let acks1 = set_in(version, Scope::Producer, &[txn(), ("acks", RawValue::Str("1".into()))]);
+            assert!(acks1.unwrap_err().contains("Must set acks to all"));
+            let off = set_in(version, Scope::Producer, &[txn(), ("enable.idempotence", RawValue::Bool(false))]);
+            assert!(off.unwrap_err().contains("Cannot set a transactional.id"));
+        }
+        let p = set_in((0, 11), Scope::Producer, &[on()]).unwrap();
+        assert_eq!(p.producer_max_in_flight(), 1);
+        let five = set_in((0, 11), Scope::Producer, &[on(), ("max.in.flight.requests.per.connection", RawValue::Int(5))]);
+        assert!(five.unwrap_err().contains("to 1 in order to use the idempotent producer"));
+        let p = set_in((1, 0), Scope::Producer, &[on()]).unwrap();
+        assert_eq!(p.producer_max_in_flight(), 5);
+        // 3.0 on: idempotent by default, and acks = 1 turns it off.
+        let p = set_in((3, 0), Scope::Producer, &[]).unwrap();
+        assert!(p.idempotence_enabled());
+        assert_eq!(p.producer_acks(), "all");
+        let p = set_in((3, 3), Scope::Producer, &[("acks", RawValue::Str("1".into()))]).unwrap();
+        assert!(!p.idempotence_enabled());
+        // Configs and values a release lacks are refused.
+        let e = set_in((0, 10), Scope::Producer, &[on()]).unwrap_err();
+        assert!(e.contains("it came in 0.11 (KIP-98)"), "{e}");
+        let e = set_in((2, 0), Scope::Producer, &[("compression.type", RawValue::Str("zstd".into()))]).unwrap_err();
+        assert!(e.contains("it came in 2.1 (KIP-110)"), "{e}");
+    }
+
     #[test]
     fn acks_minus_one_is_all() {
         let p = set(Scope::Producer, &[("acks", RawValue::Int(-1))]);

@@ -8,6 +8,7 @@
 use std::fmt;
 
 use super::{ConfigValue, DefaultValue, Scope};
+use crate::client::partitioner::PartitionerKind;
 
 /// A Kafka release line, `major.minor`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -98,6 +99,19 @@ impl KafkaVersion {
     /// ISR is below min.insync.replicas (KAFKA-15583, 3.7).
     pub fn hw_held_below_min_isr(self) -> bool {
         self.has(KafkaVersion::new(3, 7))
+    }
+
+    /// This release's partitioner for records without a key: round-robin
+    /// before 2.4, KIP-480's sticky partitioner from 2.4, KIP-794's
+    /// built-in (uniform sticky) partitioner from 3.3.
+    pub fn partitioner(self) -> PartitionerKind {
+        if self.has(KafkaVersion::new(3, 3)) {
+            PartitionerKind::UniformSticky
+        } else if self.has(KafkaVersion::new(2, 4)) {
+            PartitionerKind::Sticky
+        } else {
+            PartitionerKind::RoundRobin
+        }
     }
 
     /// This release's `transaction.version` for a new cluster: 2 from 4.0
@@ -438,6 +452,24 @@ pub static BEHAVIOURS: &[Behaviour] = &[
         switch: Some("leader_epoch_bump_on_isr_shrink"),
     },
     Behaviour {
+        what: "the sticky partitioner for records without a key (before: round-robin per record)",
+        reference: "KIP-480",
+        since: KafkaVersion::new(2, 4),
+        switch: Some("partitioner"),
+    },
+    Behaviour {
+        what: "the built-in partitioner: a new sticky partition after batch.size bytes (before: at each new batch)",
+        reference: "KIP-794",
+        since: KafkaVersion::new(3, 3),
+        switch: Some("partitioner"),
+    },
+    Behaviour {
+        what: "delivery.timeout.ms bounds a send end to end (before: a batch expires in the accumulator after request.timeout.ms, and a send is retried `retries` times)",
+        reference: "KIP-91",
+        since: KafkaVersion::new(2, 1),
+        switch: None,
+    },
+    Behaviour {
         what: "transactions v2: an epoch bump at every commit or abort",
         reference: "KIP-890 part 2",
         since: KafkaVersion::new(4, 0),
@@ -499,6 +531,23 @@ mod tests {
                 c.name
             );
         }
+        for d in DEFAULTS {
+            assert!(
+                row_with(&[d.reference, d.name]),
+                "docs/versions.md has no row naming {} and {}",
+                d.reference,
+                d.name
+            );
+        }
+        for c in VALUES_SINCE {
+            assert!(
+                row_with(&[c.reference, c.name, c.value]),
+                "docs/versions.md has no row naming {}, {} and {}",
+                c.reference,
+                c.name,
+                c.value
+            );
+        }
         let listed = KafkaVersion::MODELLED.map(|v| v.to_string());
         let (last, rest) = listed.split_last().expect("releases");
         let releases = format!("**{} and {last}**", rest.join(", "));
@@ -525,6 +574,138 @@ mod tests {
         assert!(v39
             .lacks_config(Scope::Producer, "compression.zstd.level")
             .is_none());
+    }
+
+    fn int(v: i64) -> Option<ConfigValue> {
+        Some(ConfigValue::Int(v))
+    }
+
+    fn boolean(v: bool) -> Option<ConfigValue> {
+        Some(ConfigValue::Bool(v))
+    }
+
+    fn string(v: &str) -> Option<ConfigValue> {
+        Some(ConfigValue::Str(v.to_owned()))
+    }
+
+    /// Each changed default, at releases either side of each change (None:
+    /// the config tables' newest default).
+    #[test]
+    fn each_release_has_its_own_defaults_back_to_0_10_2() {
+        use Scope::{Broker as B, Consumer as C, Producer as P, Topic as T};
+        let range = Some(ConfigValue::List(vec!["range".to_owned()]));
+        #[rustfmt::skip]
+        let cases: &[(Scope, &str, &[((u8, u8), Option<ConfigValue>)])] = &[
+            (P, "acks", &[((0, 10), string("1")), ((2, 8), string("1")), ((3, 0), None), ((3, 3), None)]),
+            (P, "enable.idempotence", &[((0, 10), boolean(false)), ((0, 11), boolean(false)), ((2, 8), boolean(false)), ((3, 0), None), ((3, 1), None)]),
+            (P, "retries", &[((0, 10), int(0)), ((2, 0), int(0)), ((2, 1), None), ((3, 0), None)]),
+            (P, "delivery.timeout.ms", &[((1, 1), int(i32::MAX as i64)), ((2, 0), int(i32::MAX as i64)), ((2, 1), None)]),
+            (P, "linger.ms", &[((0, 10), int(0)), ((3, 9), int(0)), ((4, 0), None)]),
+            (P, "max.in.flight.requests.per.connection", &[((0, 10), None), ((2, 8), None)]),
+            (C, "session.timeout.ms", &[((0, 10), int(10_000)), ((2, 8), int(10_000)), ((3, 0), None), ((3, 3), None)]),
+            (C, "partition.assignment.strategy", &[((0, 10), range.clone()), ((2, 4), range.clone()), ((2, 8), range), ((3, 0), None)]),
+            (C, "request.timeout.ms", &[((0, 10), int(305_000)), ((1, 1), int(305_000)), ((2, 0), None), ((2, 1), None)]),
+            (C, "default.api.timeout.ms", &[((1, 1), int(i64::MAX)), ((2, 0), None)]),
+            (B, "unclean.leader.election.enable", &[((0, 10), boolean(true)), ((0, 11), None), ((1, 0), None)]),
+            (T, "unclean.leader.election.enable", &[((0, 10), boolean(true)), ((0, 11), None)]),
+            (B, "group.initial.rebalance.delay.ms", &[((0, 10), int(0)), ((0, 11), None)]),
+            (B, "delete.topic.enable", &[((0, 10), boolean(false)), ((0, 11), boolean(false)), ((1, 0), None), ((1, 1), None)]),
+            (B, "offsets.retention.minutes", &[((0, 10), int(1440)), ((1, 1), int(1440)), ((2, 0), None), ((2, 1), None)]),
+            (B, "replica.lag.time.max.ms", &[((0, 10), int(10_000)), ((2, 4), int(10_000)), ((2, 5), None), ((2, 6), None)]),
+            (B, "transaction.abort.timed.out.transaction.cleanup.interval.ms", &[((0, 11), int(60_000)), ((2, 4), int(60_000)), ((2, 5), None)]),
+            (B, "transaction.partition.verification.enable", &[((3, 5), boolean(false)), ((3, 6), None)]),
+            (B, "min.insync.replicas", &[((0, 10), None), ((2, 8), None)]),
+        ];
+        for (scope, name, expected) in cases {
+            for ((major, minor), want) in expected.iter() {
+                let v = KafkaVersion::new(*major, *minor);
+                assert_eq!(&v.default_for(*scope, name), want, "{scope:?} {name} in {v}");
+            }
+        }
+    }
+
+    /// A default that changed more than once has one row per change,
+    /// oldest first, each for a config ksim simulates; a row's older value
+    /// differs from the next one's.
+    #[test]
+    fn the_defaults_table_is_in_release_order_and_of_simulated_configs() {
+        for (i, d) in DEFAULTS.iter().enumerate() {
+            let def = super::super::find(d.scope, d.name)
+                .unwrap_or_else(|| panic!("{} is not a config ksim simulates", d.name));
+            let later = DEFAULTS[i + 1..]
+                .iter()
+                .find(|e| e.scope == d.scope && e.name == d.name);
+            let newer = later.map_or(def.default, |e| e.before);
+            assert_ne!(d.before, newer, "{} did not change in {}", d.name, d.since);
+            if let Some(e) = later {
+                assert!(e.since > d.since, "{}: rows out of order", d.name);
+            }
+        }
+        for c in CONFIGS_SINCE {
+            assert!(
+                super::super::find(c.scope, c.name).is_some(),
+                "{} is not a config ksim simulates",
+                c.name
+            );
+        }
+    }
+
+    /// The releases that lack a config (or a value) refuse it, those that
+    /// have it take it.
+    #[test]
+    fn configs_and_values_since_their_release() {
+        use Scope::{Broker as B, Consumer as C, Producer as P, Streams as S, Topic as T};
+        #[rustfmt::skip]
+        let configs: &[(Scope, &str, (u8, u8), (u8, u8))] = &[
+            (P, "enable.idempotence", (0, 10), (0, 11)),
+            (P, "transactional.id", (0, 10), (0, 11)),
+            (C, "isolation.level", (0, 10), (0, 11)),
+            (B, "transaction.state.log.min.isr", (0, 10), (0, 11)),
+            (B, "group.initial.rebalance.delay.ms", (0, 10), (0, 11)),
+            (C, "default.api.timeout.ms", (1, 1), (2, 0)),
+            (P, "delivery.timeout.ms", (2, 0), (2, 1)),
+            (C, "group.instance.id", (2, 2), (2, 3)),
+            (T, "max.compaction.lag.ms", (2, 2), (2, 3)),
+            (B, "broker.session.timeout.ms", (2, 7), (2, 8)),
+            (B, "controller.quorum.fetch.timeout.ms", (2, 7), (2, 8)),
+        ];
+        for &(scope, name, lacks, has) in configs {
+            let (lacks, has) = (KafkaVersion::new(lacks.0, lacks.1), KafkaVersion::new(has.0, has.1));
+            assert!(lacks.lacks_config(scope, name).is_some(), "{name} in {lacks}");
+            assert!(has.lacks_config(scope, name).is_none(), "{name} in {has}");
+            assert!(KafkaVersion::NEWEST.lacks_config(scope, name).is_none());
+        }
+        let list = |v: &[&str]| ConfigValue::List(v.iter().map(|s| (*s).to_owned()).collect());
+        let coop = list(&["range", "cooperative-sticky"]);
+        assert_eq!(
+            KafkaVersion::new(2, 3).lacks_value(C, "partition.assignment.strategy", &coop).as_deref(),
+            Some("partition.assignment.strategy = \"cooperative-sticky\" is not in Kafka 2.3: it came in 2.4 (KIP-429)")
+        );
+        assert!(KafkaVersion::new(2, 4).lacks_value(C, "partition.assignment.strategy", &coop).is_none());
+        let sticky = list(&["sticky"]);
+        assert!(KafkaVersion::new(0, 10).lacks_value(C, "partition.assignment.strategy", &sticky).is_some());
+        assert!(KafkaVersion::new(0, 11).lacks_value(C, "partition.assignment.strategy", &sticky).is_none());
+        let zstd = ConfigValue::Str("zstd".to_owned());
+        for scope in [P, T, B] {
+            assert!(KafkaVersion::new(2, 0).lacks_value(scope, "compression.type", &zstd).is_some());
+            assert!(KafkaVersion::new(2, 1).lacks_value(scope, "compression.type", &zstd).is_none());
+        }
+        let lz4 = ConfigValue::Str("lz4".to_owned());
+        assert!(KafkaVersion::new(0, 10).lacks_value(P, "compression.type", &lz4).is_none());
+        let eos = ConfigValue::Str("exactly_once_v2".to_owned());
+        assert!(KafkaVersion::new(2, 8).lacks_value(S, "processing.guarantee", &eos).is_some());
+        assert!(KafkaVersion::new(3, 0).lacks_value(S, "processing.guarantee", &eos).is_none());
+    }
+
+    #[test]
+    fn each_release_has_its_own_partitioner() {
+        let p = |major, minor| KafkaVersion::new(major, minor).partitioner();
+        assert_eq!(p(0, 10), PartitionerKind::RoundRobin);
+        assert_eq!(p(2, 3), PartitionerKind::RoundRobin);
+        assert_eq!(p(2, 4), PartitionerKind::Sticky);
+        assert_eq!(p(3, 2), PartitionerKind::Sticky);
+        assert_eq!(p(3, 3), PartitionerKind::UniformSticky);
+        assert_eq!(KafkaVersion::NEWEST.partitioner(), PartitionerKind::UniformSticky);
     }
 
     #[test]

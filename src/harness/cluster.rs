@@ -107,6 +107,7 @@ fn node_specs(scenario: &Scenario, topology: &Topology, options: &RunOptions) ->
                 NodeSpec::Pipeline(Box::new(specs::pipeline_config(
                     pipeline_of(scenario, group),
                     scenario.protocol.transaction_version,
+                    scenario.protocol.partitioner,
                     index,
                     &topology.topic_table,
                     &role.name(),

@@ -11,6 +11,7 @@ use crate::client::pipeline::{PipelineSpec as PipelineConfig, ProcessingGuarante
 use crate::client::producer::{
     ProducerConfig, ProducerSpec as ProducerClientSpec, ProducerWorkload, TransactionWorkload,
 };
+use crate::client::partitioner::PartitionerKind;
 use crate::config::KafkaConfigs;
 use crate::config::Scope;
 use crate::controller::active::ControllerConfig;
@@ -220,8 +221,9 @@ pub fn controller_config(scenario: &Scenario) -> ControllerConfig {
     }
 }
 
-/// A producer's configs from its `[[producers]]` entry.
-pub fn producer_config(c: &KafkaConfigs) -> ProducerConfig {
+/// A producer's configs from its `[[producers]]` entry, with the run's
+/// partitioner for records without a key (`[protocol] partitioner`).
+pub fn producer_config(c: &KafkaConfigs, partitioner: PartitionerKind) -> ProducerConfig {
     let int = |name: &str, d: u64| unsigned(c, name, d);
     let acks = match c.producer_acks().as_str() {
         "0" => 0,
@@ -242,6 +244,7 @@ pub fn producer_config(c: &KafkaConfigs) -> ProducerConfig {
         metadata_max_age_ms: int("metadata.max.age.ms", 300_000),
         idempotence: c.idempotence_enabled(),
         compression: producer_compression(c),
+        partitioner,
     }
 }
 
@@ -326,10 +329,12 @@ pub const STREAMS_EOS_TRANSACTION_TIMEOUT_MS: u64 = 10_000;
 /// is transactional with `transactional.id` GROUP-N, idempotent, with
 /// `delivery.timeout.ms` Integer.MAX_VALUE and `transaction.timeout.ms`
 /// 10000). `transaction_version` is the cluster's finalized
-/// `transaction.version`, as the producer learns it from ApiVersions.
+/// `transaction.version`, as the producer learns it from ApiVersions;
+/// `partitioner` the run's (`[protocol] partitioner`).
 pub fn pipeline_config(
     spec: &PipelineSpec,
     transaction_version: u8,
+    partitioner: PartitionerKind,
     index: u32,
     topics: &Topics,
     client_id: &str,
@@ -367,7 +372,7 @@ pub fn pipeline_config(
     if eos {
         consumer.isolation_level = IsolationLevel::ReadCommitted;
     }
-    let mut config = producer_config(&producer_configs);
+    let mut config = producer_config(&producer_configs, partitioner);
     if !producer_configs.is_set("linger.ms") {
         config.linger_ms = 100;
     }

@@ -230,9 +230,14 @@ pub struct ProtocolSpec {
     /// a stale one (INELIGIBLE_REPLICA). Off (3.3, 3.4): only fenced
     /// replicas are refused (KIP-841).
     pub broker_epoch_in_alter_partition: bool,
+    /// How producers partition records without a key: round-robin (before
+    /// Kafka 2.4), KIP-480's sticky partitioner (2.4 to 3.2), KIP-794's
+    /// built-in uniform sticky partitioner (3.3 on).
+    pub partitioner: PartitionerKind,
 }
 
 pub use crate::broker::config::Truncation;
+pub use crate::client::partitioner::PartitionerKind;
 pub use crate::config::KafkaVersion;
 
 impl ProtocolSpec {
@@ -272,6 +277,13 @@ impl ProtocolSpec {
             self.broker_epoch_in_alter_partition.to_string(),
             v.broker_epoch_in_alter_partition().to_string(),
             "KIP-903",
+        );
+        let partitioner = |p: PartitionerKind| format!("{:?}", p.name());
+        against(
+            "partitioner",
+            partitioner(self.partitioner),
+            partitioner(v.partitioner()),
+            "KIP-480, KIP-794",
         );
         against(
             "transaction_version",

@@ -582,6 +582,7 @@ pub(super) const PROTOCOL_KEYS: &[&str] = &[
     "hw_held_below_min_isr",
     "leader_epoch_bump_on_isr_shrink",
     "broker_epoch_in_alter_partition",
+    "partitioner",
 ];
 
 fn protocol(root: &Table) -> Res<ProtocolSpec> {
@@ -591,6 +592,7 @@ fn protocol(root: &Table) -> Res<ProtocolSpec> {
     let mut hw_held_below_min_isr = None;
     let mut leader_epoch_bump_on_isr_shrink = None;
     let mut broker_epoch_in_alter_partition = None;
+    let mut partitioner = None;
     if let Some(t) = section(root, "protocol")? {
         t.check_keys(PROTOCOL_KEYS)?;
         if let Some(f) = t.get("kafka_version") {
@@ -615,6 +617,12 @@ fn protocol(root: &Table) -> Res<ProtocolSpec> {
         if let Some(f) = t.get("broker_epoch_in_alter_partition") {
             broker_epoch_in_alter_partition = Some(f.bool()?);
         }
+        if let Some(f) = t.get("partitioner") {
+            let name = f.str("a string")?;
+            partitioner = Some(PartitionerKind::from_name(name).ok_or_else(|| {
+                f.err(format!("{name:?} is not valid; valid: \"round-robin\" (Kafka < 2.4), \"sticky\" (KIP-480, Kafka 2.4 to 3.2), \"uniform-sticky\" (KIP-794, Kafka >= 3.3)"))
+            })?);
+        }
         if let Some(f) = t.get("truncation") {
             truncation = match f.str("a string")? {
                 "leader-epoch" => Truncation::LeaderEpoch,
@@ -634,6 +642,7 @@ fn protocol(root: &Table) -> Res<ProtocolSpec> {
             .unwrap_or_else(|| kafka_version.leader_epoch_bump_on_isr_shrink()),
         broker_epoch_in_alter_partition: broker_epoch_in_alter_partition
             .unwrap_or_else(|| kafka_version.broker_epoch_in_alter_partition()),
+        partitioner: partitioner.unwrap_or_else(|| kafka_version.partitioner()),
     })
 }
 
