@@ -878,6 +878,43 @@ mod tests {
         panic!("no sequence expected")
     }
 
+    /// KIP-480's `abortOnNewBatch`: a record goes into the partition's open
+    /// batch if it fits; with no batch open, or once it does not fit (which
+    /// closes the batch), it is given back for the partitioner to move on.
+    #[test]
+    fn try_append_existing_refuses_what_needs_a_new_batch() {
+        let mut acc = RecordAccumulator::new(config());
+        assert!(
+            acc.try_append_existing(tp(0), rec(1, 0)).is_err(),
+            "no batch open"
+        );
+        let first = acc.append(tp(0), rec(1, 0), 0);
+        assert!(first.new_batch_created);
+        let mut appended = 1;
+        loop {
+            match acc.try_append_existing(tp(0), rec(appended + 1, 0)) {
+                Ok(r) => {
+                    assert_eq!(r.batch_id, first.batch_id);
+                    assert!(!r.new_batch_created);
+                    appended += 1;
+                }
+                Err(back) => {
+                    assert_eq!(back.id, appended + 1, "the record comes back");
+                    break;
+                }
+            }
+        }
+        // batch.size 1000, 109-byte records after the 61-byte batch header: 8 fit.
+        assert_eq!(appended, 8);
+        assert!(acc.all_batches_full(&tp(0)), "closed for appends");
+        assert!(
+            acc.try_append_existing(tp(1), rec(99, 0)).is_err(),
+            "another partition has none"
+        );
+        let next = acc.append(tp(0), rec(50, 0), 0);
+        assert!(next.new_batch_created && next.batch_id != first.batch_id);
+    }
+
     #[test]
     fn record_sizes_follow_the_v2_format() {
         // attributes 1 + offset delta 1 + timestamp delta 1 + null key 1 +

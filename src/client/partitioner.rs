@@ -552,7 +552,9 @@ mod tests {
         assert_eq!(next, expected, "one partition per record, in turn");
         // Only partitions with a leader, in turn, when some have one.
         let available = [0, 2, 5];
-        let parts: Vec<u32> = (0..6).map(|_| rr.partition(6, &available, &mut r)).collect();
+        let parts: Vec<u32> = (0..6)
+            .map(|_| rr.partition(6, &available, &mut r))
+            .collect();
         for w in parts.windows(2) {
             let (a, b) = (
                 available.iter().position(|&p| p == w[0]).unwrap(),
@@ -606,5 +608,4 @@ mod tests {
         assert_eq!(PartitionerKind::from_name("default"), None);
         assert_eq!(PartitionerKind::default(), PartitionerKind::UniformSticky);
     }
-
 }

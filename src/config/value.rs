@@ -311,7 +311,10 @@ impl KafkaConfigs {
     /// (`KafkaProducer.configureAcks`, 0.11 to 2.8); from 3.0 that is the
     /// default.
     pub fn producer_acks(&self) -> String {
-        if !self.is_set("acks") && !self.version.has(KafkaVersion::new(3, 0)) && self.idempotence_enabled() {
+        if !self.is_set("acks")
+            && !self.version.has(KafkaVersion::new(3, 0))
+            && self.idempotence_enabled()
+        {
             return "all".to_owned();
         }
         self.get_str("acks").unwrap_or_else(|| "all".to_owned())
@@ -391,7 +394,11 @@ mod tests {
         assert_eq!(c.get_str("group.instance.id"), None);
     }
 
-    fn set_in(version: (u8, u8), scope: Scope, pairs: &[(&str, RawValue)]) -> Result<KafkaConfigs, String> {
+    fn set_in(
+        version: (u8, u8),
+        scope: Scope,
+        pairs: &[(&str, RawValue)],
+    ) -> Result<KafkaConfigs, String> {
         let mut c = KafkaConfigs::for_version(scope, KafkaVersion::new(version.0, version.1));
         for (name, raw) in pairs {
             c.set(name, raw).map_err(|e| e.to_string())?;
@@ -409,7 +416,10 @@ mod tests {
         let txn = || ("transactional.id", RawValue::Str("t".into()));
         let p = set_in((2, 8), Scope::Producer, &[]).unwrap();
         assert!(!p.idempotence_enabled());
-        assert_eq!((p.producer_acks().as_str(), p.producer_retries()), ("1", i64::from(i32::MAX)));
+        assert_eq!(
+            (p.producer_acks().as_str(), p.producer_retries()),
+            ("1", i64::from(i32::MAX))
+        );
         let p = set_in((2, 0), Scope::Producer, &[]).unwrap();
         assert_eq!((p.producer_acks().as_str(), p.producer_retries()), ("1", 0));
         for version in [(0, 11), (2, 0), (2, 8)] {
@@ -419,27 +429,54 @@ mod tests {
                 assert_eq!(p.producer_acks(), "all");
                 assert_eq!(p.producer_retries(), i64::from(i32::MAX));
             }
-            let acks1 = set_in(version, Scope::Producer, &[txn(), ("acks", RawValue::Str("1".into()))]);
+            let acks1 = set_in(
+                version,
+                Scope::Producer,
+                &[txn(), ("acks", RawValue::Str("1".into()))],
+            );
             assert!(acks1.unwrap_err().contains("Must set acks to all"));
-            let off = set_in(version, Scope::Producer, &[txn(), ("enable.idempotence", RawValue::Bool(false))]);
+            let off = set_in(
+                version,
+                Scope::Producer,
+                &[txn(), ("enable.idempotence", RawValue::Bool(false))],
+            );
             assert!(off.unwrap_err().contains("Cannot set a transactional.id"));
         }
         let p = set_in((0, 11), Scope::Producer, &[on()]).unwrap();
         assert_eq!(p.producer_max_in_flight(), 1);
-        let five = set_in((0, 11), Scope::Producer, &[on(), ("max.in.flight.requests.per.connection", RawValue::Int(5))]);
-        assert!(five.unwrap_err().contains("to 1 in order to use the idempotent producer"));
+        let five = set_in(
+            (0, 11),
+            Scope::Producer,
+            &[
+                on(),
+                ("max.in.flight.requests.per.connection", RawValue::Int(5)),
+            ],
+        );
+        assert!(five
+            .unwrap_err()
+            .contains("to 1 in order to use the idempotent producer"));
         let p = set_in((1, 0), Scope::Producer, &[on()]).unwrap();
         assert_eq!(p.producer_max_in_flight(), 5);
         // 3.0 on: idempotent by default, and acks = 1 turns it off.
         let p = set_in((3, 0), Scope::Producer, &[]).unwrap();
         assert!(p.idempotence_enabled());
         assert_eq!(p.producer_acks(), "all");
-        let p = set_in((3, 3), Scope::Producer, &[("acks", RawValue::Str("1".into()))]).unwrap();
+        let p = set_in(
+            (3, 3),
+            Scope::Producer,
+            &[("acks", RawValue::Str("1".into()))],
+        )
+        .unwrap();
         assert!(!p.idempotence_enabled());
         // Configs and values a release lacks are refused.
         let e = set_in((0, 10), Scope::Producer, &[on()]).unwrap_err();
         assert!(e.contains("it came in 0.11 (KIP-98)"), "{e}");
-        let e = set_in((2, 0), Scope::Producer, &[("compression.type", RawValue::Str("zstd".into()))]).unwrap_err();
+        let e = set_in(
+            (2, 0),
+            Scope::Producer,
+            &[("compression.type", RawValue::Str("zstd".into()))],
+        )
+        .unwrap_err();
         assert!(e.contains("it came in 2.1 (KIP-110)"), "{e}");
     }
 

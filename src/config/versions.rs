@@ -385,10 +385,7 @@ impl KafkaVersion {
         VALUES_SINCE
             .iter()
             .find(|c| {
-                c.scope == scope
-                    && c.name == name
-                    && items.contains(&c.value)
-                    && !self.has(c.since)
+                c.scope == scope && c.name == name && items.contains(&c.value) && !self.has(c.since)
             })
             .map(|c| {
                 format!(
@@ -619,7 +616,11 @@ mod tests {
         for (scope, name, expected) in cases {
             for ((major, minor), want) in expected.iter() {
                 let v = KafkaVersion::new(*major, *minor);
-                assert_eq!(&v.default_for(*scope, name), want, "{scope:?} {name} in {v}");
+                assert_eq!(
+                    &v.default_for(*scope, name),
+                    want,
+                    "{scope:?} {name} in {v}"
+                );
             }
         }
     }
@@ -670,8 +671,14 @@ mod tests {
             (B, "controller.quorum.fetch.timeout.ms", (2, 7), (2, 8)),
         ];
         for &(scope, name, lacks, has) in configs {
-            let (lacks, has) = (KafkaVersion::new(lacks.0, lacks.1), KafkaVersion::new(has.0, has.1));
-            assert!(lacks.lacks_config(scope, name).is_some(), "{name} in {lacks}");
+            let (lacks, has) = (
+                KafkaVersion::new(lacks.0, lacks.1),
+                KafkaVersion::new(has.0, has.1),
+            );
+            assert!(
+                lacks.lacks_config(scope, name).is_some(),
+                "{name} in {lacks}"
+            );
             assert!(has.lacks_config(scope, name).is_none(), "{name} in {has}");
             assert!(KafkaVersion::NEWEST.lacks_config(scope, name).is_none());
         }
@@ -681,20 +688,36 @@ mod tests {
             KafkaVersion::new(2, 3).lacks_value(C, "partition.assignment.strategy", &coop).as_deref(),
             Some("partition.assignment.strategy = \"cooperative-sticky\" is not in Kafka 2.3: it came in 2.4 (KIP-429)")
         );
-        assert!(KafkaVersion::new(2, 4).lacks_value(C, "partition.assignment.strategy", &coop).is_none());
+        assert!(KafkaVersion::new(2, 4)
+            .lacks_value(C, "partition.assignment.strategy", &coop)
+            .is_none());
         let sticky = list(&["sticky"]);
-        assert!(KafkaVersion::new(0, 10).lacks_value(C, "partition.assignment.strategy", &sticky).is_some());
-        assert!(KafkaVersion::new(0, 11).lacks_value(C, "partition.assignment.strategy", &sticky).is_none());
+        assert!(KafkaVersion::new(0, 10)
+            .lacks_value(C, "partition.assignment.strategy", &sticky)
+            .is_some());
+        assert!(KafkaVersion::new(0, 11)
+            .lacks_value(C, "partition.assignment.strategy", &sticky)
+            .is_none());
         let zstd = ConfigValue::Str("zstd".to_owned());
         for scope in [P, T, B] {
-            assert!(KafkaVersion::new(2, 0).lacks_value(scope, "compression.type", &zstd).is_some());
-            assert!(KafkaVersion::new(2, 1).lacks_value(scope, "compression.type", &zstd).is_none());
+            assert!(KafkaVersion::new(2, 0)
+                .lacks_value(scope, "compression.type", &zstd)
+                .is_some());
+            assert!(KafkaVersion::new(2, 1)
+                .lacks_value(scope, "compression.type", &zstd)
+                .is_none());
         }
         let lz4 = ConfigValue::Str("lz4".to_owned());
-        assert!(KafkaVersion::new(0, 10).lacks_value(P, "compression.type", &lz4).is_none());
+        assert!(KafkaVersion::new(0, 10)
+            .lacks_value(P, "compression.type", &lz4)
+            .is_none());
         let eos = ConfigValue::Str("exactly_once_v2".to_owned());
-        assert!(KafkaVersion::new(2, 8).lacks_value(S, "processing.guarantee", &eos).is_some());
-        assert!(KafkaVersion::new(3, 0).lacks_value(S, "processing.guarantee", &eos).is_none());
+        assert!(KafkaVersion::new(2, 8)
+            .lacks_value(S, "processing.guarantee", &eos)
+            .is_some());
+        assert!(KafkaVersion::new(3, 0)
+            .lacks_value(S, "processing.guarantee", &eos)
+            .is_none());
     }
 
     #[test]
@@ -705,7 +728,10 @@ mod tests {
         assert_eq!(p(2, 4), PartitionerKind::Sticky);
         assert_eq!(p(3, 2), PartitionerKind::Sticky);
         assert_eq!(p(3, 3), PartitionerKind::UniformSticky);
-        assert_eq!(KafkaVersion::NEWEST.partitioner(), PartitionerKind::UniformSticky);
+        assert_eq!(
+            KafkaVersion::NEWEST.partitioner(),
+            PartitionerKind::UniformSticky
+        );
     }
 
     #[test]

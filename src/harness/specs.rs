@@ -7,11 +7,11 @@ use sim::MILLIS;
 use crate::broker::config::BrokerConfig;
 use crate::client::consumer::{ConsumerConfig, ConsumerMutations, OffsetReset};
 use crate::client::membership::MembershipConfig;
+use crate::client::partitioner::PartitionerKind;
 use crate::client::pipeline::{PipelineSpec as PipelineConfig, ProcessingGuarantee};
 use crate::client::producer::{
     ProducerConfig, ProducerSpec as ProducerClientSpec, ProducerWorkload, TransactionWorkload,
 };
-use crate::client::partitioner::PartitionerKind;
 use crate::config::KafkaConfigs;
 use crate::config::Scope;
 use crate::controller::active::ControllerConfig;
@@ -234,7 +234,9 @@ pub fn producer_config(c: &KafkaConfigs, partitioner: PartitionerKind) -> Produc
         acks,
         linger_ms: int("linger.ms", 0),
         batch_size: int("batch.size", 16384) as usize,
-        max_in_flight: u64::try_from(c.producer_max_in_flight()).unwrap_or(5).max(1) as usize,
+        max_in_flight: u64::try_from(c.producer_max_in_flight())
+            .unwrap_or(5)
+            .max(1) as usize,
         retries: u64::try_from(c.producer_retries())
             .unwrap_or(i32::MAX as u64)
             .min(u32::MAX as u64) as u32,
