@@ -161,7 +161,9 @@ struct VersionDefault {
     name: &'static str,
     since: KafkaVersion,
     before: DefaultValue,
-    /// KIP or JIRA of the change (its `docs/versions.md` row names it).
+    /// KIP or JIRA of the change (its `docs/versions.md` row names it;
+    /// the docs test reads it).
+    #[cfg_attr(not(test), allow(dead_code))]
     reference: &'static str,
 }
 
@@ -592,25 +594,152 @@ mod tests {
         use Scope::{Broker as B, Consumer as C, Producer as P, Topic as T};
         let range = Some(ConfigValue::List(vec!["range".to_owned()]));
         #[rustfmt::skip]
-        let cases: &[(Scope, &str, &[((u8, u8), Option<ConfigValue>)])] = &[
-            (P, "acks", &[((0, 10), string("1")), ((2, 8), string("1")), ((3, 0), None), ((3, 3), None)]),
-            (P, "enable.idempotence", &[((0, 10), boolean(false)), ((0, 11), boolean(false)), ((2, 8), boolean(false)), ((3, 0), None), ((3, 1), None)]),
-            (P, "retries", &[((0, 10), int(0)), ((2, 0), int(0)), ((2, 1), None), ((3, 0), None)]),
-            (P, "delivery.timeout.ms", &[((1, 1), int(i32::MAX as i64)), ((2, 0), int(i32::MAX as i64)), ((2, 1), None)]),
-            (P, "linger.ms", &[((0, 10), int(0)), ((3, 9), int(0)), ((4, 0), None)]),
-            (P, "max.in.flight.requests.per.connection", &[((0, 10), None), ((2, 8), None)]),
-            (C, "session.timeout.ms", &[((0, 10), int(10_000)), ((2, 8), int(10_000)), ((3, 0), None), ((3, 3), None)]),
-            (C, "partition.assignment.strategy", &[((0, 10), range.clone()), ((2, 4), range.clone()), ((2, 8), range), ((3, 0), None)]),
-            (C, "request.timeout.ms", &[((0, 10), int(305_000)), ((1, 1), int(305_000)), ((2, 0), None), ((2, 1), None)]),
-            (C, "default.api.timeout.ms", &[((1, 1), int(i64::MAX)), ((2, 0), None)]),
-            (B, "unclean.leader.election.enable", &[((0, 10), boolean(true)), ((0, 11), None), ((1, 0), None)]),
-            (T, "unclean.leader.election.enable", &[((0, 10), boolean(true)), ((0, 11), None)]),
-            (B, "group.initial.rebalance.delay.ms", &[((0, 10), int(0)), ((0, 11), None)]),
-            (B, "delete.topic.enable", &[((0, 10), boolean(false)), ((0, 11), boolean(false)), ((1, 0), None), ((1, 1), None)]),
-            (B, "offsets.retention.minutes", &[((0, 10), int(1440)), ((1, 1), int(1440)), ((2, 0), None), ((2, 1), None)]),
-            (B, "replica.lag.time.max.ms", &[((0, 10), int(10_000)), ((2, 4), int(10_000)), ((2, 5), None), ((2, 6), None)]),
-            (B, "transaction.abort.timed.out.transaction.cleanup.interval.ms", &[((0, 11), int(60_000)), ((2, 4), int(60_000)), ((2, 5), None)]),
-            (B, "transaction.partition.verification.enable", &[((3, 5), boolean(false)), ((3, 6), None)]),
+        type AtReleases<'a> = &'a [((u8, u8), Option<ConfigValue>)];
+        let cases: &[(Scope, &str, AtReleases)] = &[
+            (
+                P,
+                "acks",
+                &[
+                    ((0, 10), string("1")),
+                    ((2, 8), string("1")),
+                    ((3, 0), None),
+                    ((3, 3), None),
+                ],
+            ),
+            (
+                P,
+                "enable.idempotence",
+                &[
+                    ((0, 10), boolean(false)),
+                    ((0, 11), boolean(false)),
+                    ((2, 8), boolean(false)),
+                    ((3, 0), None),
+                    ((3, 1), None),
+                ],
+            ),
+            (
+                P,
+                "retries",
+                &[
+                    ((0, 10), int(0)),
+                    ((2, 0), int(0)),
+                    ((2, 1), None),
+                    ((3, 0), None),
+                ],
+            ),
+            (
+                P,
+                "delivery.timeout.ms",
+                &[
+                    ((1, 1), int(i32::MAX as i64)),
+                    ((2, 0), int(i32::MAX as i64)),
+                    ((2, 1), None),
+                ],
+            ),
+            (
+                P,
+                "linger.ms",
+                &[((0, 10), int(0)), ((3, 9), int(0)), ((4, 0), None)],
+            ),
+            (
+                P,
+                "max.in.flight.requests.per.connection",
+                &[((0, 10), None), ((2, 8), None)],
+            ),
+            (
+                C,
+                "session.timeout.ms",
+                &[
+                    ((0, 10), int(10_000)),
+                    ((2, 8), int(10_000)),
+                    ((3, 0), None),
+                    ((3, 3), None),
+                ],
+            ),
+            (
+                C,
+                "partition.assignment.strategy",
+                &[
+                    ((0, 10), range.clone()),
+                    ((2, 4), range.clone()),
+                    ((2, 8), range),
+                    ((3, 0), None),
+                ],
+            ),
+            (
+                C,
+                "request.timeout.ms",
+                &[
+                    ((0, 10), int(305_000)),
+                    ((1, 1), int(305_000)),
+                    ((2, 0), None),
+                    ((2, 1), None),
+                ],
+            ),
+            (
+                C,
+                "default.api.timeout.ms",
+                &[((1, 1), int(i64::MAX)), ((2, 0), None)],
+            ),
+            (
+                B,
+                "unclean.leader.election.enable",
+                &[((0, 10), boolean(true)), ((0, 11), None), ((1, 0), None)],
+            ),
+            (
+                T,
+                "unclean.leader.election.enable",
+                &[((0, 10), boolean(true)), ((0, 11), None)],
+            ),
+            (
+                B,
+                "group.initial.rebalance.delay.ms",
+                &[((0, 10), int(0)), ((0, 11), None)],
+            ),
+            (
+                B,
+                "delete.topic.enable",
+                &[
+                    ((0, 10), boolean(false)),
+                    ((0, 11), boolean(false)),
+                    ((1, 0), None),
+                    ((1, 1), None),
+                ],
+            ),
+            (
+                B,
+                "offsets.retention.minutes",
+                &[
+                    ((0, 10), int(1440)),
+                    ((1, 1), int(1440)),
+                    ((2, 0), None),
+                    ((2, 1), None),
+                ],
+            ),
+            (
+                B,
+                "replica.lag.time.max.ms",
+                &[
+                    ((0, 10), int(10_000)),
+                    ((2, 4), int(10_000)),
+                    ((2, 5), None),
+                    ((2, 6), None),
+                ],
+            ),
+            (
+                B,
+                "transaction.abort.timed.out.transaction.cleanup.interval.ms",
+                &[
+                    ((0, 11), int(60_000)),
+                    ((2, 4), int(60_000)),
+                    ((2, 5), None),
+                ],
+            ),
+            (
+                B,
+                "transaction.partition.verification.enable",
+                &[((3, 5), boolean(false)), ((3, 6), None)],
+            ),
             (B, "min.insync.replicas", &[((0, 10), None), ((2, 8), None)]),
         ];
         for (scope, name, expected) in cases {
@@ -657,7 +786,8 @@ mod tests {
     fn configs_and_values_since_their_release() {
         use Scope::{Broker as B, Consumer as C, Producer as P, Streams as S, Topic as T};
         #[rustfmt::skip]
-        let configs: &[(Scope, &str, (u8, u8), (u8, u8))] = &[
+        type Release = (u8, u8);
+        let configs: &[(Scope, &str, Release, Release)] = &[
             (P, "enable.idempotence", (0, 10), (0, 11)),
             (P, "transactional.id", (0, 10), (0, 11)),
             (C, "isolation.level", (0, 10), (0, 11)),

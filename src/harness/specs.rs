@@ -20,7 +20,7 @@ use crate::group::assignor::Assignor;
 use crate::log::{Compression, CompressionType, LogCompression, LogConfig};
 use crate::node::KafkaNodeId;
 use crate::protocol::{IsolationLevel, Topics};
-use crate::scenario::{ConsumerSpec, PipelineSpec, Processing, Scenario};
+use crate::scenario::{ConsumerSpec, PipelineSpec, Processing, ProtocolSpec, Scenario};
 use crate::txn::TransactionVersion;
 
 /// A config as an unsigned number, or its default.
@@ -330,13 +330,11 @@ pub const STREAMS_EOS_TRANSACTION_TIMEOUT_MS: u64 = 10_000;
 /// exactly_once_v2; the producer lingers 100 ms, and under exactly_once_v2
 /// is transactional with `transactional.id` GROUP-N, idempotent, with
 /// `delivery.timeout.ms` Integer.MAX_VALUE and `transaction.timeout.ms`
-/// 10000). `transaction_version` is the cluster's finalized
-/// `transaction.version`, as the producer learns it from ApiVersions;
-/// `partitioner` the run's (`[protocol] partitioner`).
+/// 10000). `protocol` gives the cluster's finalized `transaction.version`
+/// (as the producer learns it from ApiVersions) and the partitioner.
 pub fn pipeline_config(
     spec: &PipelineSpec,
-    transaction_version: u8,
-    partitioner: PartitionerKind,
+    protocol: &ProtocolSpec,
     index: u32,
     topics: &Topics,
     client_id: &str,
@@ -374,7 +372,8 @@ pub fn pipeline_config(
     if eos {
         consumer.isolation_level = IsolationLevel::ReadCommitted;
     }
-    let mut config = producer_config(&producer_configs, partitioner);
+    let transaction_version = protocol.transaction_version;
+    let mut config = producer_config(&producer_configs, protocol.partitioner);
     if !producer_configs.is_set("linger.ms") {
         config.linger_ms = 100;
     }
