@@ -179,7 +179,7 @@ fn a_pipelines_client_configs_are_kafka_streams_prefixed_ones() {
     let topics = ksim::protocol::Topics::new(["payments".to_owned(), "ledger".to_owned()]);
     let config = pipeline_config(
         p,
-        s.protocol.transaction_version,
+        &s.protocol,
         1,
         &topics,
         "pipeline-etl-1",

@@ -274,3 +274,94 @@ fn kip_903_is_off_in_3_3_and_3_4_and_a_switch_against_later_releases() {
     assert_eq!(a.kafka_version.to_string(), "3.4");
     assert_eq!(a.trace_hash, b.trace_hash);
 }
+
+/// A keyless producer's topic under Kafka `version` with `switch` added to
+/// its `[protocol]`.
+fn keyless_text(version: &str, switch: &str) -> String {
+    format!(
+        r#"name = "keyless"
+duration = "20s"
+settle = "20s"
+
+[protocol]
+kafka_version = {version:?}
+{switch}
+
+[cluster]
+brokers = 3
+controllers = 1
+
+[[topics]]
+name = "orders"
+partitions = 6
+replication_factor = 3
+
+[[producers]]
+topic = "orders"
+count = 1
+rate = "500/s"
+keys = 0
+
+[[consumers]]
+topic = "orders"
+group = "audit"
+count = 1
+config = {{ "auto.offset.reset" = "earliest" }}
+"#
+    )
+}
+
+fn keyless_on(version: &str, switch: &str) -> Scenario {
+    parse(&keyless_text(version, switch), "keyless.toml").unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn each_release_has_its_own_partitioner_and_a_switch_against_it_is_reported() {
+    use ksim::client::partitioner::PartitionerKind;
+    assert_eq!(
+        keyless_on("3.3", "").protocol.partitioner,
+        PartitionerKind::UniformSticky,
+        "KIP-794"
+    );
+    let mut hashes = Vec::new();
+    for (name, kind) in [
+        ("uniform-sticky", PartitionerKind::UniformSticky),
+        ("sticky", PartitionerKind::Sticky),
+        ("round-robin", PartitionerKind::RoundRobin),
+    ] {
+        let s = keyless_on("4.0", &format!("partitioner = {name:?}"));
+        assert_eq!(s.protocol.partitioner, kind);
+        let o = outcome(&s, 1);
+        assert!(o.violations.is_empty(), "{name}: {:?}", o.violations);
+        assert!(
+            o.stats.records_acked > 5000,
+            "{name}: {:?}",
+            o.stats.records_acked
+        );
+        if kind == PartitionerKind::UniformSticky {
+            assert!(o.against_version.is_empty(), "4.0's own");
+        } else {
+            assert_eq!(
+                o.against_version,
+                vec![format!(
+                    "partitioner = {name:?} (Kafka 4.0's own: \"uniform-sticky\", KIP-480, KIP-794)"
+                )]
+            );
+        }
+        hashes.push(o.trace_hash);
+    }
+    // The partitioner decides where every record goes: three runs apart.
+    assert_ne!(hashes[0], hashes[1]);
+    assert_ne!(hashes[1], hashes[2]);
+    assert_ne!(hashes[0], hashes[2]);
+    let err = parse(
+        &keyless_text("4.0", "partitioner = \"default\""),
+        "keyless.toml",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("\"default\" is not valid; valid: \"round-robin\""),
+        "{err}"
+    );
+}

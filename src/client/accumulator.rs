@@ -375,6 +375,39 @@ impl RecordAccumulator {
         self.producer_epoch = producer_epoch;
     }
 
+    /// Kafka's `RecordAccumulator.append` with `abortOnNewBatch` (2.4 to
+    /// 3.2, for KIP-480's sticky partitioner): appends the record to the
+    /// partition's last batch if it fits there; else (no batch open, or the
+    /// record does not fit, which closes that batch) gives it back.
+    pub fn try_append_existing<'a>(
+        &mut self,
+        tp: TopicIdPartition,
+        record: PendingRecord<'a>,
+    ) -> Result<AppendResult, PendingRecord<'a>> {
+        let dq = self.batches.get_or_default(tp);
+        let Some(last) = dq.back_mut() else {
+            return Err(record);
+        };
+        match try_append(last, record) {
+            Ok(appended_bytes) => {
+                let batch_id = last.id;
+                let last_full = last.is_full();
+                Ok(AppendResult {
+                    batch_id,
+                    appended_bytes,
+                    batch_is_full: dq.len() > 1 || last_full,
+                    new_batch_created: false,
+                    all_batches_full: last_full,
+                })
+            }
+            Err(r) => {
+                // Kafka's closeForRecordAppends: later records go to a new batch.
+                last.closed = true;
+                Err(r)
+            }
+        }
+    }
+
     /// Appends a record to `tp`'s last batch if it has room, else to a new
     /// batch (a record larger than `batch.size` gets a batch of its own).
     pub fn append(
@@ -387,27 +420,11 @@ impl RecordAccumulator {
             CompressionType::None => 1.0f32.to_bits(),
             _ => self.compression_ratio(tp.topic_id).to_bits(),
         };
-        let dq = self.batches.get_or_default(tp);
-        if let Some(last) = dq.back_mut() {
-            match try_append(last, record) {
-                Ok(appended_bytes) => {
-                    let batch_id = last.id;
-                    let last_full = last.is_full();
-                    return AppendResult {
-                        batch_id,
-                        appended_bytes,
-                        batch_is_full: dq.len() > 1 || last_full,
-                        new_batch_created: false,
-                        all_batches_full: last_full,
-                    };
-                }
-                Err(r) => {
-                    // Kafka's closeForRecordAppends: later records go to a new batch.
-                    last.closed = true;
-                    record = r;
-                }
-            }
+        match self.try_append_existing(tp, record) {
+            Ok(result) => return result,
+            Err(r) => record = r,
         }
+        let dq = self.batches.get_or_default(tp);
         let id = self.next_batch_id;
         self.next_batch_id += 1;
         let write_limit = self
@@ -859,6 +876,43 @@ mod tests {
 
     fn no_sequence(_: &TopicIdPartition, _: u32) -> i32 {
         panic!("no sequence expected")
+    }
+
+    /// KIP-480's `abortOnNewBatch`: a record goes into the partition's open
+    /// batch if it fits; with no batch open, or once it does not fit (which
+    /// closes the batch), it is given back for the partitioner to move on.
+    #[test]
+    fn try_append_existing_refuses_what_needs_a_new_batch() {
+        let mut acc = RecordAccumulator::new(config());
+        assert!(
+            acc.try_append_existing(tp(0), rec(1, 0)).is_err(),
+            "no batch open"
+        );
+        let first = acc.append(tp(0), rec(1, 0), 0);
+        assert!(first.new_batch_created);
+        let mut appended = 1;
+        loop {
+            match acc.try_append_existing(tp(0), rec(appended + 1, 0)) {
+                Ok(r) => {
+                    assert_eq!(r.batch_id, first.batch_id);
+                    assert!(!r.new_batch_created);
+                    appended += 1;
+                }
+                Err(back) => {
+                    assert_eq!(back.id, appended + 1, "the record comes back");
+                    break;
+                }
+            }
+        }
+        // batch.size 1000, 109-byte records after the 61-byte batch header: 8 fit.
+        assert_eq!(appended, 8);
+        assert!(acc.all_batches_full(&tp(0)), "closed for appends");
+        assert!(
+            acc.try_append_existing(tp(1), rec(99, 0)).is_err(),
+            "another partition has none"
+        );
+        let next = acc.append(tp(0), rec(50, 0), 0);
+        assert!(next.new_batch_created && next.batch_id != first.batch_id);
     }
 
     #[test]

@@ -1,12 +1,176 @@
-//! The producer's built-in partitioner (Kafka's `BuiltInPartitioner`, KIP-794):
-//! records with a key go to `toPositive(murmur2(key)) % partitions`; records
-//! without one stick to a partition until `batch.size` bytes were produced to
-//! it, then switch to a partition chosen uniformly at random. Adaptive
-//! partitioning (`partitioner.adaptive.partitioning.enable`, which weighs the
-//! choice by queue sizes) is not modelled: this is the uniform sticky mode.
+//! The producer's partitioner. Records with a key go to
+//! `toPositive(murmur2(key)) % partitions` in every release. Records without
+//! one, per release (`[protocol] partitioner`, [`PartitionerKind`]):
+//!
+//! - before 2.4, round-robin (`DefaultPartitioner`'s per-topic counter,
+//!   [`RoundRobinPartitioner`]);
+//! - 2.4 to 3.2, sticky (KIP-480's `StickyPartitionCache`,
+//!   [`StickyPartitionCache`]): one partition until a record needs a new
+//!   batch there;
+//! - from 3.3, the built-in partitioner (`BuiltInPartitioner`, KIP-794,
+//!   [`StickyPartitioner`]): one partition until `batch.size` bytes were
+//!   produced to it, then one chosen uniformly at random. Adaptive
+//!   partitioning (`partitioner.adaptive.partitioning.enable`, which weighs
+//!   the choice by queue sizes) is not modelled: this is its uniform mode.
 
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
+
+/// How the producer partitions records without a key (`[protocol]
+/// partitioner`); each release's own is [`crate::config::KafkaVersion::partitioner`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub enum PartitionerKind {
+    /// Kafka before 2.4: `DefaultPartitioner` gives each record the next
+    /// partition of a per-topic counter.
+    RoundRobin,
+    /// Kafka 2.4 to 3.2 (KIP-480): `DefaultPartitioner`'s
+    /// `StickyPartitionCache`, a new partition when a record needs a new batch.
+    Sticky,
+    /// Kafka 3.3 on (KIP-794): `BuiltInPartitioner`, a new partition after
+    /// `batch.size` bytes.
+    #[default]
+    UniformSticky,
+}
+
+impl PartitionerKind {
+    /// Every kind, oldest first.
+    pub const ALL: [PartitionerKind; 3] = [Self::RoundRobin, Self::Sticky, Self::UniformSticky];
+
+    /// The `[protocol] partitioner` value.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::RoundRobin => "round-robin",
+            Self::Sticky => "sticky",
+            Self::UniformSticky => "uniform-sticky",
+        }
+    }
+
+    /// The kind a `[protocol] partitioner` value names.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.name() == name)
+    }
+}
+
+/// Kafka's `DefaultPartitioner` before 2.4 for records without a key, of ONE
+/// topic: a counter that starts at a random int (`new Random().nextInt()`,
+/// at the topic's first record) and goes up by one per record, in Java's
+/// wrapping `int`; the record goes to `toPositive(counter) % n` of the
+/// partitions with a leader (ksim lists them by partition number), or of
+/// all partitions when none has one.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RoundRobinPartitioner {
+    /// The counter's next value, once drawn.
+    next: Option<i32>,
+}
+
+impl RoundRobinPartitioner {
+    /// No record partitioned yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The partition of the next keyless record (`DefaultPartitioner.partition`
+    /// with `nextValue`). `available` lists the partitions with a leader.
+    pub fn partition(
+        &mut self,
+        num_partitions: u32,
+        available: &[u32],
+        rng: &mut ChaCha8Rng,
+    ) -> u32 {
+        assert!(
+            num_partitions > 0,
+            "RoundRobinPartitioner: a topic has at least one partition"
+        );
+        let value = *self.next.get_or_insert_with(|| rng.random::<i32>());
+        self.next = Some(value.wrapping_add(1));
+        let positive = to_positive(value) as u32;
+        if available.is_empty() {
+            positive % num_partitions
+        } else {
+            available[positive as usize % available.len()]
+        }
+    }
+}
+
+/// KIP-480's `StickyPartitionCache` (Kafka 2.4 to 3.2, `DefaultPartitioner`
+/// for records without a key), of ONE topic: records go to the sticky
+/// partition; when a record would need a new batch there (the partition has
+/// no batch open, or the record does not fit in its last one:
+/// `RecordAccumulator.append` with `abortOnNewBatch`), `KafkaProducer`
+/// calls `onNewBatch`, which picks another partition at random among those
+/// with a leader (never the same one when two or more have a leader), and
+/// the record goes there.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StickyPartitionCache {
+    current: Option<u32>,
+}
+
+impl StickyPartitionCache {
+    /// No sticky partition yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The current sticky partition, if one was chosen.
+    pub fn current(&self) -> Option<u32> {
+        self.current
+    }
+
+    /// `StickyPartitionCache.partition`: the sticky partition, chosen now if
+    /// there is none yet.
+    pub fn partition(
+        &mut self,
+        num_partitions: u32,
+        available: &[u32],
+        rng: &mut ChaCha8Rng,
+    ) -> u32 {
+        match self.current {
+            Some(p) if p < num_partitions => p,
+            _ => self.next_partition(num_partitions, available, rng, None),
+        }
+    }
+
+    /// `onNewBatch` (`nextPartition(topic, cluster, prevPartition)`): a
+    /// record for `prev` needs a new batch; if `prev` is the sticky
+    /// partition, another is chosen. Returns the sticky partition.
+    pub fn on_new_batch(
+        &mut self,
+        prev: u32,
+        num_partitions: u32,
+        available: &[u32],
+        rng: &mut ChaCha8Rng,
+    ) -> u32 {
+        match self.current {
+            Some(p) if p != prev && p < num_partitions => p,
+            _ => self.next_partition(num_partitions, available, rng, self.current),
+        }
+    }
+
+    fn next_partition(
+        &mut self,
+        num_partitions: u32,
+        available: &[u32],
+        rng: &mut ChaCha8Rng,
+        old: Option<u32>,
+    ) -> u32 {
+        assert!(
+            num_partitions > 0,
+            "StickyPartitionCache: a topic has at least one partition"
+        );
+        let p = match available {
+            [] => rng.random_range(0..num_partitions),
+            [only] => *only,
+            _ => loop {
+                let p = available[rng.random_range(0..available.len())];
+                if Some(p) != old {
+                    break p;
+                }
+            },
+        };
+        self.current = Some(p);
+        p
+    }
+}
 
 /// Kafka's `Utils.murmur2`: 32-bit MurmurHash2 with seed `0x9747b28c`, in
 /// Java's signed, wrapping `int` arithmetic (`>>>` is a logical shift, done
@@ -376,5 +540,72 @@ mod tests {
         let a = run(42, 2000, 100, 1000, 12, &[]);
         assert_eq!(a, run(42, 2000, 100, 1000, 12, &[]));
         assert_ne!(a, run(43, 2000, 100, 1000, 12, &[]));
+    }
+
+    #[test]
+    fn round_robin_goes_through_the_available_partitions_in_turn() {
+        let mut r = rng(5);
+        let mut rr = RoundRobinPartitioner::new();
+        let first = rr.partition(4, &[], &mut r);
+        let next: Vec<u32> = (0..8).map(|_| rr.partition(4, &[], &mut r)).collect();
+        let expected: Vec<u32> = (1..=8).map(|i| (first + i) % 4).collect();
+        assert_eq!(next, expected, "one partition per record, in turn");
+        // Only partitions with a leader, in turn, when some have one.
+        let available = [0, 2, 5];
+        let parts: Vec<u32> = (0..6)
+            .map(|_| rr.partition(6, &available, &mut r))
+            .collect();
+        for w in parts.windows(2) {
+            let (a, b) = (
+                available.iter().position(|&p| p == w[0]).unwrap(),
+                available.iter().position(|&p| p == w[1]).unwrap(),
+            );
+            assert_eq!((a + 1) % 3, b, "{parts:?}");
+        }
+        // Java's int counter wraps; toPositive(Integer.MIN_VALUE) is 0.
+        let mut wrap = RoundRobinPartitioner {
+            next: Some(i32::MAX),
+        };
+        assert_eq!(wrap.partition(10, &[], &mut r), (i32::MAX % 10) as u32);
+        assert_eq!(wrap.partition(10, &[], &mut r), 0);
+        assert_eq!(wrap.partition(10, &[], &mut r), 1);
+    }
+
+    #[test]
+    fn kip_480_sticky_cache_moves_only_on_a_new_batch_of_its_partition() {
+        let mut r = rng(9);
+        let mut c = StickyPartitionCache::new();
+        let available = [0, 1, 2, 3];
+        let p = c.partition(4, &available, &mut r);
+        for _ in 0..50 {
+            assert_eq!(c.partition(4, &available, &mut r), p, "sticky");
+        }
+        // A new batch on another partition (a keyed record's) does not move it.
+        let other = (p + 1) % 4;
+        assert_eq!(c.on_new_batch(other, 4, &available, &mut r), p);
+        // A new batch on the sticky partition moves it, never to itself
+        // while two or more partitions have a leader.
+        let mut prev = p;
+        for _ in 0..200 {
+            let next = c.on_new_batch(prev, 4, &available, &mut r);
+            assert_ne!(next, prev);
+            assert_eq!(c.current(), Some(next));
+            prev = next;
+        }
+        // One partition with a leader: that one, again.
+        assert_eq!(c.on_new_batch(prev, 4, &[2], &mut r), 2);
+        assert_eq!(c.on_new_batch(2, 4, &[2], &mut r), 2);
+        // None with a leader: any partition.
+        let any = c.on_new_batch(2, 4, &[], &mut r);
+        assert!(any < 4);
+    }
+
+    #[test]
+    fn partitioner_names_round_trip() {
+        for k in PartitionerKind::ALL {
+            assert_eq!(PartitionerKind::from_name(k.name()), Some(k));
+        }
+        assert_eq!(PartitionerKind::from_name("default"), None);
+        assert_eq!(PartitionerKind::default(), PartitionerKind::UniformSticky);
     }
 }

@@ -21,7 +21,10 @@ use super::accumulator::{
     RECORD_BATCH_OVERHEAD,
 };
 use super::metadata_age::MetadataAge;
-use super::partitioner::{murmur2, to_positive, StickyPartitioner};
+use super::partitioner::{
+    murmur2, to_positive, PartitionerKind, RoundRobinPartitioner, StickyPartitionCache,
+    StickyPartitioner,
+};
 use super::transaction_manager::{
     TransactionManager, TxnClientState, TxnEnd, TxnOffsets, TxnRequestKind, TxnStep,
 };
@@ -62,6 +65,9 @@ pub struct ProducerConfig {
     pub idempotence: bool,
     /// `compression.type` with its `compression.*.level`.
     pub compression: Compression,
+    /// How records without a key are partitioned (the release's
+    /// partitioner, `[protocol] partitioner`).
+    pub partitioner: PartitionerKind,
 }
 
 /// What the producer sends.
@@ -196,6 +202,10 @@ pub struct Producer {
     clock: Workload,
     accumulator: RecordAccumulator,
     sticky: StickyPartitioner,
+    /// Before 2.4: the round-robin counter.
+    round_robin: RoundRobinPartitioner,
+    /// 2.4 to 3.2: KIP-480's sticky partition.
+    sticky_cache: StickyPartitionCache,
     partitions: Vec<PartitionMetadata>,
     network: NetworkClient<Pending>,
     metadata_in_flight: bool,
@@ -283,6 +293,8 @@ impl Producer {
             },
             accumulator,
             sticky: StickyPartitioner::new(),
+            round_robin: RoundRobinPartitioner::new(),
+            sticky_cache: StickyPartitionCache::new(),
             partitions: Vec::new(),
             network: NetworkClient::default(),
             metadata_in_flight: false,
@@ -483,25 +495,28 @@ impl Producer {
                 }
                 self.key_hashes[i] % n
             } else {
-                self.sticky.partition(n, &available, env.rng())
+                match self.config.partitioner {
+                    PartitionerKind::UniformSticky => {
+                        self.sticky.partition(n, &available, env.rng())
+                    }
+                    PartitionerKind::Sticky => {
+                        self.sticky_cache.partition(n, &available, env.rng())
+                    }
+                    PartitionerKind::RoundRobin => {
+                        self.round_robin.partition(n, &available, env.rng())
+                    }
+                }
             };
             // Only a producer that sends tombstones draws for them.
             let tombstone = key.is_some()
                 && self.workload.tombstones_ppm > 0
                 && env.rng().random_range(0..1_000_000) < self.workload.tombstones_ppm;
             set_record_id(&mut self.value, id);
-            if !keyed {
+            if !keyed && self.config.partitioner == PartitionerKind::UniformSticky {
                 let len = self.value.len();
                 self.sticky
                     .on_append(len, self.config.batch_size, n, &available, env.rng());
             }
-            let tp = TopicIdPartition::new(self.workload.topic_id, partition);
-            sent.push(SentRecord {
-                id,
-                partition,
-                key,
-                tombstone,
-            });
             let tick_ms = tick / MILLIS;
             let record = PendingRecord {
                 id,
@@ -510,7 +525,27 @@ impl Producer {
                 tombstone,
                 timestamp_ms: tick_ms,
             };
-            self.accumulator.append(tp, record, tick_ms);
+            let mut tp = TopicIdPartition::new(self.workload.topic_id, partition);
+            if !keyed && self.config.partitioner == PartitionerKind::Sticky {
+                // KafkaProducer.doSend (2.4 to 3.2): a record that needs a
+                // new batch on the sticky partition moves the partitioner
+                // on, and goes to the new sticky partition.
+                if let Err(record) = self.accumulator.try_append_existing(tp, record) {
+                    let p = self
+                        .sticky_cache
+                        .on_new_batch(partition, n, &available, env.rng());
+                    tp = TopicIdPartition::new(self.workload.topic_id, p);
+                    self.accumulator.append(tp, record, tick_ms);
+                }
+            } else {
+                self.accumulator.append(tp, record, tick_ms);
+            }
+            sent.push(SentRecord {
+                id,
+                partition: tp.partition,
+                key,
+                tombstone,
+            });
             if let Some(t) = &mut self.txn {
                 t.manager.add_partition(tp);
                 t.ids.push(id);
@@ -1244,12 +1279,18 @@ impl Producer {
             .filter(|p| p.leader.is_some())
             .map(|p| p.partition)
             .collect();
-        let partition = self.sticky.partition(n, &available, env.rng());
+        let partition = match self.config.partitioner {
+            PartitionerKind::UniformSticky => self.sticky.partition(n, &available, env.rng()),
+            PartitionerKind::Sticky => self.sticky_cache.partition(n, &available, env.rng()),
+            PartitionerKind::RoundRobin => self.round_robin.partition(n, &available, env.rng()),
+        };
         set_record_id(&mut self.value, id);
-        let len = self.value.len();
-        self.sticky
-            .on_append(len, self.config.batch_size, n, &available, env.rng());
-        let tp = TopicIdPartition::new(self.workload.topic_id, partition);
+        if self.config.partitioner == PartitionerKind::UniformSticky {
+            let len = self.value.len();
+            self.sticky
+                .on_append(len, self.config.batch_size, n, &available, env.rng());
+        }
+        let mut tp = TopicIdPartition::new(self.workload.topic_id, partition);
         let now_ms = env.now_ms();
         let record = PendingRecord {
             id,
@@ -1258,7 +1299,19 @@ impl Producer {
             tombstone: false,
             timestamp_ms: now_ms,
         };
-        self.accumulator.append(tp, record, now_ms);
+        if self.config.partitioner == PartitionerKind::Sticky {
+            // KafkaProducer.doSend (2.4 to 3.2), as in `generate`.
+            if let Err(record) = self.accumulator.try_append_existing(tp, record) {
+                let p = self
+                    .sticky_cache
+                    .on_new_batch(partition, n, &available, env.rng());
+                tp = TopicIdPartition::new(self.workload.topic_id, p);
+                self.accumulator.append(tp, record, now_ms);
+            }
+        } else {
+            self.accumulator.append(tp, record, now_ms);
+        }
+        let partition = tp.partition;
         if let Some(t) = &mut self.txn {
             t.manager.add_partition(tp);
             t.ids.push(id);

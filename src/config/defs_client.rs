@@ -59,7 +59,7 @@ pub(crate) static PRODUCER_UNSUPPORTED: &[(&str, &str)] = &[
     ("bootstrap.servers", "set by ksim: clients know every broker of [cluster]"),
     ("key.serializer", "ksim's workload sends its own keys and values"),
     ("value.serializer", "ksim's workload sends its own keys and values"),
-    ("partitioner.class", "ksim models Kafka's built-in partitioner only"),
+    ("partitioner.class", "ksim models each release's default partitioner only ([protocol] partitioner)"),
     ("interceptor.classes", "plug-in classes cannot be loaded into the simulation"),
 ];
 
@@ -102,9 +102,9 @@ pub(crate) static PRODUCER_NOT_SIMULATED: &[(&str, &str)] = &[
     ("retry.backoff.max.ms", "retries back off by retry.backoff.ms, without exponential growth"),
     ("max.block.ms", "a send() waiting for its topic's metadata waits until the topic exists; it is not failed after max.block.ms"),
     ("max.request.size", "produce requests are not checked against a limit"),
-    ("partitioner.ignore.keys", "keyed records go by murmur2 of the key, unkeyed ones by the sticky partitioner"),
-    ("partitioner.adaptive.partitioning.enable", "the sticky partitioner picks uniformly among partitions with a leader"),
-    ("partitioner.availability.timeout.ms", "the sticky partitioner skips only partitions without a leader"),
+    ("partitioner.ignore.keys", "keyed records go by murmur2 of the key, unkeyed ones by the release's partitioner ([protocol] partitioner)"),
+    ("partitioner.adaptive.partitioning.enable", "the built-in partitioner (Kafka 3.3+) picks uniformly among partitions with a leader"),
+    ("partitioner.availability.timeout.ms", "the partitioners skip only partitions without a leader"),
     ("metadata.max.idle.ms", "clients keep the metadata of their topic"),
     ("reconnect.backoff.ms", "a client reconnects with its next request"),
     ("reconnect.backoff.max.ms", "a client reconnects with its next request"),

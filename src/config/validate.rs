@@ -2,7 +2,7 @@
 
 use super::suggest::did_you_mean;
 use super::value::{ConfigValue, KafkaConfigs};
-use super::{find, ConfigDef, Kind, Scope};
+use super::{find, ConfigDef, KafkaVersion, Kind, Scope};
 
 /// A config value as written in the scenario, before validation.
 #[derive(Debug, Clone, PartialEq)]
@@ -290,24 +290,35 @@ fn check_producer(c: &KafkaConfigs) -> Result<(), ConfigError> {
             "Cannot set a transactional.id without also enabling idempotence. (valid with a transactional.id: enable.idempotence = true and acks = \"all\")".to_owned(),
         ));
     }
-    if c.values().get("enable.idempotence") == Some(&ConfigValue::Bool(true)) {
-        let acks = c.get_str("acks").unwrap_or_default();
+    // Before 3.0 an idempotence a transactional.id turned on is checked as
+    // an explicit one (KafkaProducer.configureAcks and configureRetries).
+    let before_3_0 = !c.version().has(KafkaVersion::new(3, 0));
+    if c.values().get("enable.idempotence") == Some(&ConfigValue::Bool(true))
+        || (before_3_0 && c.idempotence_enabled())
+    {
+        let acks = c.producer_acks();
         if acks != "all" {
             return Err(error(
                 "acks",
                 format!("Must set acks to all in order to use the idempotent producer. Otherwise we cannot guarantee idempotence. (acks is {acks:?}; valid with enable.idempotence = true: \"all\" or -1)"),
             ));
         }
-        let in_flight = c
-            .get_i64("max.in.flight.requests.per.connection")
-            .unwrap_or(5);
+        let in_flight = c.producer_max_in_flight();
+        if in_flight != 1 && !c.version().has(KafkaVersion::new(1, 0)) {
+            // 0.11's KafkaProducer.configureInflightRequests (KAFKA-5494
+            // allowed up to 5 in 1.0).
+            return Err(error(
+                "max.in.flight.requests.per.connection",
+                format!("Must set max.in.flight.requests.per.connection to 1 in order to use the idempotent producer. Otherwise we cannot guarantee idempotence. (it is {in_flight}; Kafka 0.11)"),
+            ));
+        }
         if in_flight > 5 {
             return Err(error(
                 "max.in.flight.requests.per.connection",
                 format!("Must set max.in.flight.requests.per.connection to at most 5 to use the idempotent producer. (it is {in_flight})"),
             ));
         }
-        if c.get_i64("retries") == Some(0) {
+        if c.producer_retries() == 0 {
             return Err(error(
                 "retries",
                 "Must set retries to non-zero when using the idempotent producer.".to_owned(),

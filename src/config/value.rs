@@ -124,6 +124,7 @@ impl KafkaConfigs {
                     let def = lookup(scope, inner)?;
                     self.check_release_has(scope, def.name)?;
                     let value = parse_value(def, raw)?;
+                    self.check_release_has_value(scope, def.name, &value)?;
                     self.values.insert(format!("{prefix}{}", def.name), value);
                     return Ok(());
                 }
@@ -132,8 +133,25 @@ impl KafkaConfigs {
         let def = lookup(self.scope, name)?;
         self.check_release_has(self.scope, def.name)?;
         let value = parse_value(def, raw)?;
+        self.check_release_has_value(self.scope, def.name, &value)?;
         self.values.insert(def.name.to_owned(), value);
         Ok(())
+    }
+
+    /// Refuses a value of config `name` of `scope` that came after the release.
+    fn check_release_has_value(
+        &self,
+        scope: Scope,
+        name: &str,
+        value: &ConfigValue,
+    ) -> Result<(), ConfigError> {
+        match self.version.lacks_value(scope, name, value) {
+            Some(message) => Err(ConfigError {
+                name: name.to_owned(),
+                message,
+            }),
+            None => Ok(()),
+        }
     }
 
     /// Refuses config `name` of `scope` when the release lacks it.
@@ -275,12 +293,57 @@ impl KafkaConfigs {
         if let Some(ConfigValue::Bool(v)) = self.values.get("enable.idempotence") {
             return *v;
         }
+        if !self.version.has(KafkaVersion::new(3, 0)) {
+            // Before 3.0 (default false) a transactional.id turns it on
+            // (0.11 to 2.8 KafkaProducer; ProducerConfig.idempotenceEnabled).
+            return self.is_set("transactional.id");
+        }
         self.get_bool("enable.idempotence").unwrap_or(false)
             && self.get_str("acks").as_deref() == Some("all")
             && self
                 .get_i64("max.in.flight.requests.per.connection")
                 .is_some_and(|n| n <= 5)
             && self.get_i64("retries").is_some_and(|n| n > 0)
+    }
+
+    /// Producer: `acks` as the producer resolves it. Before 3.0 an
+    /// idempotent producer whose acks is not set takes all
+    /// (`KafkaProducer.configureAcks`, 0.11 to 2.8); from 3.0 that is the
+    /// default.
+    pub fn producer_acks(&self) -> String {
+        if !self.is_set("acks")
+            && !self.version.has(KafkaVersion::new(3, 0))
+            && self.idempotence_enabled()
+        {
+            return "all".to_owned();
+        }
+        self.get_str("acks").unwrap_or_else(|| "all".to_owned())
+    }
+
+    /// Producer: `retries` as the producer resolves it. Before 2.1 (default
+    /// 0) an idempotent producer whose retries is not set takes
+    /// Integer.MAX_VALUE (`KafkaProducer.configureRetries`); from 2.1 that
+    /// is the default.
+    pub fn producer_retries(&self) -> i64 {
+        if !self.is_set("retries") && self.idempotence_enabled() {
+            return i64::from(i32::MAX);
+        }
+        self.get_i64("retries").unwrap_or(i64::from(i32::MAX))
+    }
+
+    /// Producer: `max.in.flight.requests.per.connection` as the producer
+    /// resolves it. In 0.11 an idempotent producer whose setting is not set
+    /// takes 1 (`KafkaProducer.configureInflightRequests`; up to 5 from
+    /// 1.0, KAFKA-5494).
+    pub fn producer_max_in_flight(&self) -> i64 {
+        if !self.is_set("max.in.flight.requests.per.connection")
+            && !self.version.has(KafkaVersion::new(1, 0))
+            && self.idempotence_enabled()
+        {
+            return 1;
+        }
+        self.get_i64("max.in.flight.requests.per.connection")
+            .unwrap_or(5)
     }
 
     /// Producer: delivery.timeout.ms as Kafka uses it; when not set, Kafka
@@ -329,6 +392,92 @@ mod tests {
             Some(vec!["range".to_owned(), "cooperative-sticky".to_owned()])
         );
         assert_eq!(c.get_str("group.instance.id"), None);
+    }
+
+    fn set_in(
+        version: (u8, u8),
+        scope: Scope,
+        pairs: &[(&str, RawValue)],
+    ) -> Result<KafkaConfigs, String> {
+        let mut c = KafkaConfigs::for_version(scope, KafkaVersion::new(version.0, version.1));
+        for (name, raw) in pairs {
+            c.set(name, raw).map_err(|e| e.to_string())?;
+        }
+        c.check().map_err(|e| e.to_string())?;
+        Ok(c)
+    }
+
+    /// Before 3.0 idempotence is off unless set or a transactional.id turns
+    /// it on, and then acks and retries not set are overridden (0.11:
+    /// max.in.flight 1); from 3.0 the defaults are the idempotent ones.
+    #[test]
+    fn the_producer_resolves_idempotence_per_release() {
+        let on = || ("enable.idempotence", RawValue::Bool(true));
+        let txn = || ("transactional.id", RawValue::Str("t".into()));
+        let p = set_in((2, 8), Scope::Producer, &[]).unwrap();
+        assert!(!p.idempotence_enabled());
+        assert_eq!(
+            (p.producer_acks().as_str(), p.producer_retries()),
+            ("1", i64::from(i32::MAX))
+        );
+        let p = set_in((2, 0), Scope::Producer, &[]).unwrap();
+        assert_eq!((p.producer_acks().as_str(), p.producer_retries()), ("1", 0));
+        for version in [(0, 11), (2, 0), (2, 8)] {
+            for pairs in [&[on()][..], &[txn()][..]] {
+                let p = set_in(version, Scope::Producer, pairs).unwrap();
+                assert!(p.idempotence_enabled(), "{version:?} {pairs:?}");
+                assert_eq!(p.producer_acks(), "all");
+                assert_eq!(p.producer_retries(), i64::from(i32::MAX));
+            }
+            let acks1 = set_in(
+                version,
+                Scope::Producer,
+                &[txn(), ("acks", RawValue::Str("1".into()))],
+            );
+            assert!(acks1.unwrap_err().contains("Must set acks to all"));
+            let off = set_in(
+                version,
+                Scope::Producer,
+                &[txn(), ("enable.idempotence", RawValue::Bool(false))],
+            );
+            assert!(off.unwrap_err().contains("Cannot set a transactional.id"));
+        }
+        let p = set_in((0, 11), Scope::Producer, &[on()]).unwrap();
+        assert_eq!(p.producer_max_in_flight(), 1);
+        let five = set_in(
+            (0, 11),
+            Scope::Producer,
+            &[
+                on(),
+                ("max.in.flight.requests.per.connection", RawValue::Int(5)),
+            ],
+        );
+        assert!(five
+            .unwrap_err()
+            .contains("to 1 in order to use the idempotent producer"));
+        let p = set_in((1, 0), Scope::Producer, &[on()]).unwrap();
+        assert_eq!(p.producer_max_in_flight(), 5);
+        // 3.0 on: idempotent by default, and acks = 1 turns it off.
+        let p = set_in((3, 0), Scope::Producer, &[]).unwrap();
+        assert!(p.idempotence_enabled());
+        assert_eq!(p.producer_acks(), "all");
+        let p = set_in(
+            (3, 3),
+            Scope::Producer,
+            &[("acks", RawValue::Str("1".into()))],
+        )
+        .unwrap();
+        assert!(!p.idempotence_enabled());
+        // Configs and values a release lacks are refused.
+        let e = set_in((0, 10), Scope::Producer, &[on()]).unwrap_err();
+        assert!(e.contains("it came in 0.11 (KIP-98)"), "{e}");
+        let e = set_in(
+            (2, 0),
+            Scope::Producer,
+            &[("compression.type", RawValue::Str("zstd".into()))],
+        )
+        .unwrap_err();
+        assert!(e.contains("it came in 2.1 (KIP-110)"), "{e}");
     }
 
     #[test]

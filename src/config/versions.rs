@@ -8,6 +8,7 @@
 use std::fmt;
 
 use super::{ConfigValue, DefaultValue, Scope};
+use crate::client::partitioner::PartitionerKind;
 
 /// A Kafka release line, `major.minor`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -106,6 +107,19 @@ impl KafkaVersion {
         self.has(KafkaVersion::new(3, 7))
     }
 
+    /// This release's partitioner for records without a key: round-robin
+    /// before 2.4, KIP-480's sticky partitioner from 2.4, KIP-794's
+    /// built-in (uniform sticky) partitioner from 3.3.
+    pub fn partitioner(self) -> PartitionerKind {
+        if self.has(KafkaVersion::new(3, 3)) {
+            PartitionerKind::UniformSticky
+        } else if self.has(KafkaVersion::new(2, 4)) {
+            PartitionerKind::Sticky
+        } else {
+            PartitionerKind::RoundRobin
+        }
+    }
+
     /// This release's `transaction.version` for a new cluster: 2 from 4.0
     /// (KIP-890 part 2), 1 before.
     pub fn transaction_version(self) -> u8 {
@@ -145,30 +159,91 @@ impl Default for KafkaVersion {
 }
 
 /// A config whose default changed in release `since`: `before` is the
-/// older releases' (the config tables hold the newer one).
+/// older releases' (the config tables hold the newest one). A default that
+/// changed more than once has one row per change, oldest `since` first:
+/// a release takes the `before` of the first row it predates.
 struct VersionDefault {
     scope: Scope,
     name: &'static str,
     since: KafkaVersion,
     before: DefaultValue,
+    /// KIP or JIRA of the change (its `docs/versions.md` row names it;
+    /// the docs test reads it).
+    #[cfg_attr(not(test), allow(dead_code))]
+    reference: &'static str,
 }
 
-/// Defaults that differ between the releases ksim models.
+const fn changed(
+    scope: Scope,
+    name: &'static str,
+    since: KafkaVersion,
+    before: DefaultValue,
+    reference: &'static str,
+) -> VersionDefault {
+    VersionDefault {
+        scope,
+        name,
+        since,
+        before,
+        reference,
+    }
+}
+
+const fn v(major: u8, minor: u8) -> KafkaVersion {
+    KafkaVersion::new(major, minor)
+}
+
+/// Defaults of the configs ksim simulates that differ between Kafka 0.10.2
+/// and 4.0, each checked in apache/kafka at the release tags (see
+/// `docs/versions.md`). A config a release lacks (`CONFIGS_SINCE`) but
+/// that ksim's model always uses has a row here too, with what that
+/// release does without it.
+#[rustfmt::skip]
 static DEFAULTS: &[VersionDefault] = &[
+    // Producer.
+    // KIP-679 (KAFKA-10619): acks 1 -> all and enable.idempotence false ->
+    // true in 3.0. 3.0.0 and 3.1.0 did not apply the idempotence default
+    // (KAFKA-13598, fixed in 3.0.1, 3.1.1, 3.2.0): a line is its latest
+    // patch release, so 3.0 and 3.1 have it on. Before 0.11 there is no
+    // idempotence (KIP-98): off.
+    changed(Scope::Producer, "acks", v(3, 0), DefaultValue::Str("1"), "KIP-679"),
+    changed(Scope::Producer, "enable.idempotence", v(3, 0), DefaultValue::Bool(false), "KIP-679"),
+    // KIP-91 (KAFKA-5886): retries 0 -> Integer.MAX_VALUE in 2.1, bounded
+    // by the new delivery.timeout.ms. Before 2.1 nothing bounds a send end
+    // to end: Integer.MAX_VALUE, as Kafka Streams sets it for no bound.
+    changed(Scope::Producer, "retries", v(2, 1), DefaultValue::Int(0), "KIP-91"),
+    changed(Scope::Producer, "delivery.timeout.ms", v(2, 1), DefaultValue::Int(i32::MAX as i64), "KIP-91"),
     // KIP-1030: linger.ms 0 -> 5 in 4.0.
-    VersionDefault {
-        scope: Scope::Producer,
-        name: "linger.ms",
-        since: KafkaVersion::new(4, 0),
-        before: DefaultValue::Int(0),
-    },
+    changed(Scope::Producer, "linger.ms", v(4, 0), DefaultValue::Int(0), "KIP-1030"),
+    // Consumer.
+    // KIP-266 (KAFKA-7050): request.timeout.ms 305000 -> 30000 in 2.0; 2.0
+    // brought default.api.timeout.ms, before which commitSync() blocks until
+    // it succeeds (Long.MAX_VALUE).
+    changed(Scope::Consumer, "request.timeout.ms", v(2, 0), DefaultValue::Int(305_000), "KIP-266"),
+    changed(Scope::Consumer, "default.api.timeout.ms", v(2, 0), DefaultValue::Int(i64::MAX), "KIP-266"),
+    // KIP-735 (KAFKA-12874): session.timeout.ms 10000 -> 45000 in 3.0.
+    changed(Scope::Consumer, "session.timeout.ms", v(3, 0), DefaultValue::Int(10_000), "KIP-735"),
+    // KIP-726 (KAFKA-13023): [RangeAssignor] -> [RangeAssignor,
+    // CooperativeStickyAssignor] in 3.0.
+    changed(Scope::Consumer, "partition.assignment.strategy", v(3, 0), DefaultValue::List(&["range"]), "KIP-726"),
+    // Broker and topic.
+    // KIP-106 (KAFKA-4623): unclean.leader.election.enable true -> false in 0.11.
+    changed(Scope::Broker, "unclean.leader.election.enable", v(0, 11), DefaultValue::Bool(true), "KIP-106"),
+    changed(Scope::Topic, "unclean.leader.election.enable", v(0, 11), DefaultValue::Bool(true), "KIP-106"),
+    // KIP-134: group.initial.rebalance.delay.ms came in 0.11 (3000); before,
+    // the first rebalance of a group is not delayed.
+    changed(Scope::Broker, "group.initial.rebalance.delay.ms", v(0, 11), DefaultValue::Int(0), "KIP-134"),
+    // KAFKA-5384: delete.topic.enable false -> true in 1.0.
+    changed(Scope::Broker, "delete.topic.enable", v(1, 0), DefaultValue::Bool(false), "KAFKA-5384"),
+    // KIP-186 (KAFKA-3806): offsets.retention.minutes 1 day -> 7 days in 2.0.
+    changed(Scope::Broker, "offsets.retention.minutes", v(2, 0), DefaultValue::Int(1440), "KIP-186"),
+    // KIP-537 (KAFKA-9102): replica.lag.time.max.ms 10000 -> 30000 in 2.5.
+    changed(Scope::Broker, "replica.lag.time.max.ms", v(2, 5), DefaultValue::Int(10_000), "KIP-537"),
+    // KAFKA-9417: the transaction coordinator's timed-out transaction
+    // check every 60 s -> 10 s in 2.5 (TransactionStateManager).
+    changed(Scope::Broker, "transaction.abort.timed.out.transaction.cleanup.interval.ms", v(2, 5), DefaultValue::Int(60_000), "KAFKA-9417"),
     // KIP-890 part 1: a 3.5 broker has no verification (and no config).
-    VersionDefault {
-        scope: Scope::Broker,
-        name: "transaction.partition.verification.enable",
-        since: KafkaVersion::new(3, 6),
-        before: DefaultValue::Bool(false),
-    },
+    changed(Scope::Broker, "transaction.partition.verification.enable", v(3, 6), DefaultValue::Bool(false), "KIP-890 part 1"),
 ];
 
 /// A config that came in release `since`: an older release has no such
@@ -180,84 +255,116 @@ struct ConfigSince {
     reference: &'static str,
 }
 
-/// Configs ksim simulates that the oldest releases it models lack.
+const fn came(
+    scope: Scope,
+    name: &'static str,
+    since: KafkaVersion,
+    reference: &'static str,
+) -> ConfigSince {
+    ConfigSince {
+        scope,
+        name,
+        since,
+        reference,
+    }
+}
+
+/// The configs ksim simulates that came after Kafka 0.10.2, each with the
+/// release whose config classes first define it.
+#[rustfmt::skip]
 static CONFIGS_SINCE: &[ConfigSince] = &[
+    // KIP-98 (0.11.0.0 ProducerConfig, ConsumerConfig, KafkaConfig):
+    // idempotence and transactions. Without them (0.10.2) the producer is
+    // not idempotent (enable.idempotence's 0.10.2 default is false) and
+    // no scenario can be transactional.
+    came(Scope::Producer, "enable.idempotence", v(0, 11), "KIP-98"),
+    came(Scope::Producer, "transactional.id", v(0, 11), "KIP-98"),
+    came(Scope::Producer, "transaction.timeout.ms", v(0, 11), "KIP-98"),
+    came(Scope::Consumer, "isolation.level", v(0, 11), "KIP-98"),
+    came(Scope::Broker, "transaction.state.log.num.partitions", v(0, 11), "KIP-98"),
+    came(Scope::Broker, "transaction.state.log.segment.bytes", v(0, 11), "KIP-98"),
+    came(Scope::Broker, "transaction.state.log.replication.factor", v(0, 11), "KIP-98"),
+    came(Scope::Broker, "transaction.state.log.min.isr", v(0, 11), "KIP-98"),
+    came(Scope::Broker, "transaction.max.timeout.ms", v(0, 11), "KIP-98"),
+    came(Scope::Broker, "transaction.abort.timed.out.transaction.cleanup.interval.ms", v(0, 11), "KIP-98"),
+    // KIP-134 (0.11.0.0 KafkaConfig): 0.10.2 does not delay a group's
+    // first rebalance (DEFAULTS gives it 0).
+    came(Scope::Broker, "group.initial.rebalance.delay.ms", v(0, 11), "KIP-134"),
+    // KIP-107 (0.11.0.0 KafkaConfig): log start offsets checkpointed.
+    came(Scope::Broker, "log.flush.start.offset.checkpoint.interval.ms", v(0, 11), "KIP-107"),
+    // KIP-266 (2.0.0 ConsumerConfig).
+    came(Scope::Consumer, "default.api.timeout.ms", v(2, 0), "KIP-266"),
+    // KIP-91 (2.1.0 ProducerConfig).
+    came(Scope::Producer, "delivery.timeout.ms", v(2, 1), "KIP-91"),
+    // KIP-345 (2.3.0 ConsumerConfig): static membership.
+    came(Scope::Consumer, "group.instance.id", v(2, 3), "KIP-345"),
+    // KIP-354 (2.3.0 KafkaConfig, TopicConfig).
+    came(Scope::Broker, "log.cleaner.max.compaction.lag.ms", v(2, 3), "KIP-354"),
+    came(Scope::Topic, "max.compaction.lag.ms", v(2, 3), "KIP-354"),
+    // KRaft (2.8.0 RaftConfig, KafkaConfig; early access until 3.3,
+    // KIP-833): before 2.8 brokers have no KRaft configs.
+    came(Scope::Broker, "broker.session.timeout.ms", v(2, 8), "KIP-631"),
+    came(Scope::Broker, "controller.quorum.election.timeout.ms", v(2, 8), "KIP-595"),
+    came(Scope::Broker, "controller.quorum.fetch.timeout.ms", v(2, 8), "KIP-595"),
+    came(Scope::Broker, "controller.quorum.election.backoff.max.ms", v(2, 8), "KIP-595"),
     // KIP-890 part 1 (3.6.0 KafkaConfig).
-    ConfigSince {
-        scope: Scope::Broker,
-        name: "transaction.partition.verification.enable",
-        since: KafkaVersion::new(3, 6),
-        reference: "KIP-890 part 1",
-    },
+    came(Scope::Broker, "transaction.partition.verification.enable", v(3, 6), "KIP-890 part 1"),
     // KIP-390: compression levels (3.8.0 TopicConfig / ProducerConfig).
-    ConfigSince {
-        scope: Scope::Producer,
-        name: "compression.gzip.level",
-        since: KafkaVersion::new(3, 8),
-        reference: "KIP-390",
-    },
-    ConfigSince {
-        scope: Scope::Producer,
-        name: "compression.lz4.level",
-        since: KafkaVersion::new(3, 8),
-        reference: "KIP-390",
-    },
-    ConfigSince {
-        scope: Scope::Producer,
-        name: "compression.zstd.level",
-        since: KafkaVersion::new(3, 8),
-        reference: "KIP-390",
-    },
-    ConfigSince {
-        scope: Scope::Topic,
-        name: "compression.gzip.level",
-        since: KafkaVersion::new(3, 8),
-        reference: "KIP-390",
-    },
-    ConfigSince {
-        scope: Scope::Topic,
-        name: "compression.lz4.level",
-        since: KafkaVersion::new(3, 8),
-        reference: "KIP-390",
-    },
-    ConfigSince {
-        scope: Scope::Topic,
-        name: "compression.zstd.level",
-        since: KafkaVersion::new(3, 8),
-        reference: "KIP-390",
-    },
-    ConfigSince {
-        scope: Scope::Broker,
-        name: "compression.gzip.level",
-        since: KafkaVersion::new(3, 8),
-        reference: "KIP-390",
-    },
-    ConfigSince {
-        scope: Scope::Broker,
-        name: "compression.lz4.level",
-        since: KafkaVersion::new(3, 8),
-        reference: "KIP-390",
-    },
-    ConfigSince {
-        scope: Scope::Broker,
-        name: "compression.zstd.level",
-        since: KafkaVersion::new(3, 8),
-        reference: "KIP-390",
-    },
+    came(Scope::Producer, "compression.gzip.level", v(3, 8), "KIP-390"),
+    came(Scope::Producer, "compression.lz4.level", v(3, 8), "KIP-390"),
+    came(Scope::Producer, "compression.zstd.level", v(3, 8), "KIP-390"),
+    came(Scope::Topic, "compression.gzip.level", v(3, 8), "KIP-390"),
+    came(Scope::Topic, "compression.lz4.level", v(3, 8), "KIP-390"),
+    came(Scope::Topic, "compression.zstd.level", v(3, 8), "KIP-390"),
+    came(Scope::Broker, "compression.gzip.level", v(3, 8), "KIP-390"),
+    came(Scope::Broker, "compression.lz4.level", v(3, 8), "KIP-390"),
+    came(Scope::Broker, "compression.zstd.level", v(3, 8), "KIP-390"),
     // KAFKA-18654: a partition leader retries adding a partition to a
     // transaction itself (4.0's AddPartitionsToTxnConfig).
-    ConfigSince {
-        scope: Scope::Broker,
-        name: "add.partitions.to.txn.retry.backoff.ms",
-        since: KafkaVersion::new(4, 0),
-        reference: "KAFKA-18654",
-    },
-    ConfigSince {
-        scope: Scope::Broker,
-        name: "add.partitions.to.txn.retry.backoff.max.ms",
-        since: KafkaVersion::new(4, 0),
-        reference: "KAFKA-18654",
-    },
+    came(Scope::Broker, "add.partitions.to.txn.retry.backoff.ms", v(4, 0), "KAFKA-18654"),
+    came(Scope::Broker, "add.partitions.to.txn.retry.backoff.max.ms", v(4, 0), "KAFKA-18654"),
+];
+
+/// A value of a config that came in release `since` (a codec, an
+/// assignor, a processing guarantee): a scenario of an older release that
+/// sets it is refused.
+struct ValueSince {
+    scope: Scope,
+    name: &'static str,
+    value: &'static str,
+    since: KafkaVersion,
+    reference: &'static str,
+}
+
+const fn value_came(
+    scope: Scope,
+    name: &'static str,
+    value: &'static str,
+    since: KafkaVersion,
+    reference: &'static str,
+) -> ValueSince {
+    ValueSince {
+        scope,
+        name,
+        value,
+        since,
+        reference,
+    }
+}
+
+/// Config values (as ksim names them) that came after Kafka 0.10.2.
+#[rustfmt::skip]
+static VALUES_SINCE: &[ValueSince] = &[
+    // KIP-110: zstd (2.1.0 CompressionType).
+    value_came(Scope::Producer, "compression.type", "zstd", v(2, 1), "KIP-110"),
+    value_came(Scope::Topic, "compression.type", "zstd", v(2, 1), "KIP-110"),
+    value_came(Scope::Broker, "compression.type", "zstd", v(2, 1), "KIP-110"),
+    // KIP-54: StickyAssignor (0.11.0.0); KIP-429: CooperativeStickyAssignor (2.4.0).
+    value_came(Scope::Consumer, "partition.assignment.strategy", "sticky", v(0, 11), "KIP-54"),
+    value_came(Scope::Consumer, "partition.assignment.strategy", "cooperative-sticky", v(2, 4), "KIP-429"),
+    // KIP-732: exactly_once_v2 (3.0.0 StreamsConfig; 2.6 to 2.8 called it
+    // exactly_once_beta, KIP-447).
+    value_came(Scope::Streams, "processing.guarantee", "exactly_once_v2", v(3, 0), "KIP-732"),
 ];
 
 impl KafkaVersion {
@@ -271,6 +378,27 @@ impl KafkaVersion {
                 format!(
                     "{name:?} is not a config of Kafka {self}: it came in {} ({})",
                     c.since, c.reference
+                )
+            })
+    }
+
+    /// Why `value` of config `name` of `scope` cannot be set under this
+    /// release (for a list, any of its items): it came in a later one.
+    pub fn lacks_value(self, scope: Scope, name: &str, value: &ConfigValue) -> Option<String> {
+        let items: Vec<&str> = match value {
+            ConfigValue::Str(s) => vec![s.as_str()],
+            ConfigValue::List(l) => l.iter().map(String::as_str).collect(),
+            ConfigValue::Int(_) | ConfigValue::Bool(_) => return None,
+        };
+        VALUES_SINCE
+            .iter()
+            .find(|c| {
+                c.scope == scope && c.name == name && items.contains(&c.value) && !self.has(c.since)
+            })
+            .map(|c| {
+                format!(
+                    "{name} = {:?} is not in Kafka {self}: it came in {} ({})",
+                    c.value, c.since, c.reference
                 )
             })
     }
@@ -335,6 +463,24 @@ pub static BEHAVIOURS: &[Behaviour] = &[
         switch: Some("offsets_kept_while_group_active"),
     },
     Behaviour {
+        what: "the sticky partitioner for records without a key (before: round-robin per record)",
+        reference: "KIP-480",
+        since: KafkaVersion::new(2, 4),
+        switch: Some("partitioner"),
+    },
+    Behaviour {
+        what: "the built-in partitioner: a new sticky partition after batch.size bytes (before: at each new batch)",
+        reference: "KIP-794",
+        since: KafkaVersion::new(3, 3),
+        switch: Some("partitioner"),
+    },
+    Behaviour {
+        what: "delivery.timeout.ms bounds a send end to end (before: a batch expires in the accumulator after request.timeout.ms, and a send is retried `retries` times)",
+        reference: "KIP-91",
+        since: KafkaVersion::new(2, 1),
+        switch: None,
+    },
+    Behaviour {
         what: "transactions v2: an epoch bump at every commit or abort",
         reference: "KIP-890 part 2",
         since: KafkaVersion::new(4, 0),
@@ -396,6 +542,23 @@ mod tests {
                 c.name
             );
         }
+        for d in DEFAULTS {
+            assert!(
+                row_with(&[d.reference, d.name]),
+                "docs/versions.md has no row naming {} and {}",
+                d.reference,
+                d.name
+            );
+        }
+        for c in VALUES_SINCE {
+            assert!(
+                row_with(&[c.reference, c.name, c.value]),
+                "docs/versions.md has no row naming {}, {} and {}",
+                c.reference,
+                c.name,
+                c.value
+            );
+        }
         let listed = KafkaVersion::MODELLED.map(|v| v.to_string());
         let (last, rest) = listed.split_last().expect("releases");
         let releases = format!("**{} and {last}**", rest.join(", "));
@@ -422,6 +585,295 @@ mod tests {
         assert!(v39
             .lacks_config(Scope::Producer, "compression.zstd.level")
             .is_none());
+    }
+
+    fn int(v: i64) -> Option<ConfigValue> {
+        Some(ConfigValue::Int(v))
+    }
+
+    fn boolean(v: bool) -> Option<ConfigValue> {
+        Some(ConfigValue::Bool(v))
+    }
+
+    fn string(v: &str) -> Option<ConfigValue> {
+        Some(ConfigValue::Str(v.to_owned()))
+    }
+
+    /// Each changed default, at releases either side of each change (None:
+    /// the config tables' newest default).
+    #[test]
+    fn each_release_has_its_own_defaults_back_to_0_10_2() {
+        use Scope::{Broker as B, Consumer as C, Producer as P, Topic as T};
+        let range = Some(ConfigValue::List(vec!["range".to_owned()]));
+        #[rustfmt::skip]
+        type AtReleases<'a> = &'a [((u8, u8), Option<ConfigValue>)];
+        let cases: &[(Scope, &str, AtReleases)] = &[
+            (
+                P,
+                "acks",
+                &[
+                    ((0, 10), string("1")),
+                    ((2, 8), string("1")),
+                    ((3, 0), None),
+                    ((3, 3), None),
+                ],
+            ),
+            (
+                P,
+                "enable.idempotence",
+                &[
+                    ((0, 10), boolean(false)),
+                    ((0, 11), boolean(false)),
+                    ((2, 8), boolean(false)),
+                    ((3, 0), None),
+                    ((3, 1), None),
+                ],
+            ),
+            (
+                P,
+                "retries",
+                &[
+                    ((0, 10), int(0)),
+                    ((2, 0), int(0)),
+                    ((2, 1), None),
+                    ((3, 0), None),
+                ],
+            ),
+            (
+                P,
+                "delivery.timeout.ms",
+                &[
+                    ((1, 1), int(i32::MAX as i64)),
+                    ((2, 0), int(i32::MAX as i64)),
+                    ((2, 1), None),
+                ],
+            ),
+            (
+                P,
+                "linger.ms",
+                &[((0, 10), int(0)), ((3, 9), int(0)), ((4, 0), None)],
+            ),
+            (
+                P,
+                "max.in.flight.requests.per.connection",
+                &[((0, 10), None), ((2, 8), None)],
+            ),
+            (
+                C,
+                "session.timeout.ms",
+                &[
+                    ((0, 10), int(10_000)),
+                    ((2, 8), int(10_000)),
+                    ((3, 0), None),
+                    ((3, 3), None),
+                ],
+            ),
+            (
+                C,
+                "partition.assignment.strategy",
+                &[
+                    ((0, 10), range.clone()),
+                    ((2, 4), range.clone()),
+                    ((2, 8), range),
+                    ((3, 0), None),
+                ],
+            ),
+            (
+                C,
+                "request.timeout.ms",
+                &[
+                    ((0, 10), int(305_000)),
+                    ((1, 1), int(305_000)),
+                    ((2, 0), None),
+                    ((2, 1), None),
+                ],
+            ),
+            (
+                C,
+                "default.api.timeout.ms",
+                &[((1, 1), int(i64::MAX)), ((2, 0), None)],
+            ),
+            (
+                B,
+                "unclean.leader.election.enable",
+                &[((0, 10), boolean(true)), ((0, 11), None), ((1, 0), None)],
+            ),
+            (
+                T,
+                "unclean.leader.election.enable",
+                &[((0, 10), boolean(true)), ((0, 11), None)],
+            ),
+            (
+                B,
+                "group.initial.rebalance.delay.ms",
+                &[((0, 10), int(0)), ((0, 11), None)],
+            ),
+            (
+                B,
+                "delete.topic.enable",
+                &[
+                    ((0, 10), boolean(false)),
+                    ((0, 11), boolean(false)),
+                    ((1, 0), None),
+                    ((1, 1), None),
+                ],
+            ),
+            (
+                B,
+                "offsets.retention.minutes",
+                &[
+                    ((0, 10), int(1440)),
+                    ((1, 1), int(1440)),
+                    ((2, 0), None),
+                    ((2, 1), None),
+                ],
+            ),
+            (
+                B,
+                "replica.lag.time.max.ms",
+                &[
+                    ((0, 10), int(10_000)),
+                    ((2, 4), int(10_000)),
+                    ((2, 5), None),
+                    ((2, 6), None),
+                ],
+            ),
+            (
+                B,
+                "transaction.abort.timed.out.transaction.cleanup.interval.ms",
+                &[
+                    ((0, 11), int(60_000)),
+                    ((2, 4), int(60_000)),
+                    ((2, 5), None),
+                ],
+            ),
+            (
+                B,
+                "transaction.partition.verification.enable",
+                &[((3, 5), boolean(false)), ((3, 6), None)],
+            ),
+            (B, "min.insync.replicas", &[((0, 10), None), ((2, 8), None)]),
+        ];
+        for (scope, name, expected) in cases {
+            for ((major, minor), want) in expected.iter() {
+                let v = KafkaVersion::new(*major, *minor);
+                assert_eq!(
+                    &v.default_for(*scope, name),
+                    want,
+                    "{scope:?} {name} in {v}"
+                );
+            }
+        }
+    }
+
+    /// A default that changed more than once has one row per change,
+    /// oldest first, each for a config ksim simulates; a row's older value
+    /// differs from the next one's.
+    #[test]
+    fn the_defaults_table_is_in_release_order_and_of_simulated_configs() {
+        for (i, d) in DEFAULTS.iter().enumerate() {
+            let def = super::super::find(d.scope, d.name)
+                .unwrap_or_else(|| panic!("{} is not a config ksim simulates", d.name));
+            let later = DEFAULTS[i + 1..]
+                .iter()
+                .find(|e| e.scope == d.scope && e.name == d.name);
+            let newer = later.map_or(def.default, |e| e.before);
+            assert_ne!(d.before, newer, "{} did not change in {}", d.name, d.since);
+            if let Some(e) = later {
+                assert!(e.since > d.since, "{}: rows out of order", d.name);
+            }
+        }
+        for c in CONFIGS_SINCE {
+            assert!(
+                super::super::find(c.scope, c.name).is_some(),
+                "{} is not a config ksim simulates",
+                c.name
+            );
+        }
+    }
+
+    /// The releases that lack a config (or a value) refuse it, those that
+    /// have it take it.
+    #[test]
+    fn configs_and_values_since_their_release() {
+        use Scope::{Broker as B, Consumer as C, Producer as P, Streams as S, Topic as T};
+        #[rustfmt::skip]
+        type Release = (u8, u8);
+        let configs: &[(Scope, &str, Release, Release)] = &[
+            (P, "enable.idempotence", (0, 10), (0, 11)),
+            (P, "transactional.id", (0, 10), (0, 11)),
+            (C, "isolation.level", (0, 10), (0, 11)),
+            (B, "transaction.state.log.min.isr", (0, 10), (0, 11)),
+            (B, "group.initial.rebalance.delay.ms", (0, 10), (0, 11)),
+            (C, "default.api.timeout.ms", (1, 1), (2, 0)),
+            (P, "delivery.timeout.ms", (2, 0), (2, 1)),
+            (C, "group.instance.id", (2, 2), (2, 3)),
+            (T, "max.compaction.lag.ms", (2, 2), (2, 3)),
+            (B, "broker.session.timeout.ms", (2, 7), (2, 8)),
+            (B, "controller.quorum.fetch.timeout.ms", (2, 7), (2, 8)),
+        ];
+        for &(scope, name, lacks, has) in configs {
+            let (lacks, has) = (
+                KafkaVersion::new(lacks.0, lacks.1),
+                KafkaVersion::new(has.0, has.1),
+            );
+            assert!(
+                lacks.lacks_config(scope, name).is_some(),
+                "{name} in {lacks}"
+            );
+            assert!(has.lacks_config(scope, name).is_none(), "{name} in {has}");
+            assert!(KafkaVersion::NEWEST.lacks_config(scope, name).is_none());
+        }
+        let list = |v: &[&str]| ConfigValue::List(v.iter().map(|s| (*s).to_owned()).collect());
+        let coop = list(&["range", "cooperative-sticky"]);
+        assert_eq!(
+            KafkaVersion::new(2, 3).lacks_value(C, "partition.assignment.strategy", &coop).as_deref(),
+            Some("partition.assignment.strategy = \"cooperative-sticky\" is not in Kafka 2.3: it came in 2.4 (KIP-429)")
+        );
+        assert!(KafkaVersion::new(2, 4)
+            .lacks_value(C, "partition.assignment.strategy", &coop)
+            .is_none());
+        let sticky = list(&["sticky"]);
+        assert!(KafkaVersion::new(0, 10)
+            .lacks_value(C, "partition.assignment.strategy", &sticky)
+            .is_some());
+        assert!(KafkaVersion::new(0, 11)
+            .lacks_value(C, "partition.assignment.strategy", &sticky)
+            .is_none());
+        let zstd = ConfigValue::Str("zstd".to_owned());
+        for scope in [P, T, B] {
+            assert!(KafkaVersion::new(2, 0)
+                .lacks_value(scope, "compression.type", &zstd)
+                .is_some());
+            assert!(KafkaVersion::new(2, 1)
+                .lacks_value(scope, "compression.type", &zstd)
+                .is_none());
+        }
+        let lz4 = ConfigValue::Str("lz4".to_owned());
+        assert!(KafkaVersion::new(0, 10)
+            .lacks_value(P, "compression.type", &lz4)
+            .is_none());
+        let eos = ConfigValue::Str("exactly_once_v2".to_owned());
+        assert!(KafkaVersion::new(2, 8)
+            .lacks_value(S, "processing.guarantee", &eos)
+            .is_some());
+        assert!(KafkaVersion::new(3, 0)
+            .lacks_value(S, "processing.guarantee", &eos)
+            .is_none());
+    }
+
+    #[test]
+    fn each_release_has_its_own_partitioner() {
+        let p = |major, minor| KafkaVersion::new(major, minor).partitioner();
+        assert_eq!(p(0, 10), PartitionerKind::RoundRobin);
+        assert_eq!(p(2, 3), PartitionerKind::RoundRobin);
+        assert_eq!(p(2, 4), PartitionerKind::Sticky);
+        assert_eq!(p(3, 2), PartitionerKind::Sticky);
+        assert_eq!(p(3, 3), PartitionerKind::UniformSticky);
+        assert_eq!(
+            KafkaVersion::NEWEST.partitioner(),
+            PartitionerKind::UniformSticky
+        );
     }
 
     #[test]

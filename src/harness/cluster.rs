@@ -106,7 +106,7 @@ fn node_specs(scenario: &Scenario, topology: &Topology, options: &RunOptions) ->
             Role::Pipeline { ref group, index } => {
                 NodeSpec::Pipeline(Box::new(specs::pipeline_config(
                     pipeline_of(scenario, group),
-                    scenario.protocol.transaction_version,
+                    &scenario.protocol,
                     index,
                     &topology.topic_table,
                     &role.name(),

@@ -7,6 +7,7 @@ use sim::MILLIS;
 use crate::broker::config::BrokerConfig;
 use crate::client::consumer::{ConsumerConfig, ConsumerMutations, OffsetReset};
 use crate::client::membership::MembershipConfig;
+use crate::client::partitioner::PartitionerKind;
 use crate::client::pipeline::{PipelineSpec as PipelineConfig, ProcessingGuarantee};
 use crate::client::producer::{
     ProducerConfig, ProducerSpec as ProducerClientSpec, ProducerWorkload, TransactionWorkload,
@@ -19,7 +20,7 @@ use crate::group::assignor::Assignor;
 use crate::log::{Compression, CompressionType, LogCompression, LogConfig};
 use crate::node::KafkaNodeId;
 use crate::protocol::{IsolationLevel, Topics};
-use crate::scenario::{ConsumerSpec, PipelineSpec, Processing, Scenario};
+use crate::scenario::{ConsumerSpec, PipelineSpec, Processing, ProtocolSpec, Scenario};
 use crate::txn::TransactionVersion;
 
 /// A config as an unsigned number, or its default.
@@ -221,26 +222,32 @@ pub fn controller_config(scenario: &Scenario) -> ControllerConfig {
     }
 }
 
-/// A producer's configs from its `[[producers]]` entry.
-pub fn producer_config(c: &KafkaConfigs) -> ProducerConfig {
+/// A producer's configs from its `[[producers]]` entry, with the run's
+/// partitioner for records without a key (`[protocol] partitioner`).
+pub fn producer_config(c: &KafkaConfigs, partitioner: PartitionerKind) -> ProducerConfig {
     let int = |name: &str, d: u64| unsigned(c, name, d);
-    let acks = match c.get_str("acks").as_deref() {
-        Some("0") => 0,
-        Some("1") => 1,
+    let acks = match c.producer_acks().as_str() {
+        "0" => 0,
+        "1" => 1,
         _ => -1,
     };
     ProducerConfig {
         acks,
         linger_ms: int("linger.ms", 0),
         batch_size: int("batch.size", 16384) as usize,
-        max_in_flight: int("max.in.flight.requests.per.connection", 5).max(1) as usize,
-        retries: int("retries", i32::MAX as u64).min(u32::MAX as u64) as u32,
+        max_in_flight: u64::try_from(c.producer_max_in_flight())
+            .unwrap_or(5)
+            .max(1) as usize,
+        retries: u64::try_from(c.producer_retries())
+            .unwrap_or(i32::MAX as u64)
+            .min(u32::MAX as u64) as u32,
         delivery_timeout_ms: int("delivery.timeout.ms", 120_000),
         request_timeout_ms: int("request.timeout.ms", 30_000),
         retry_backoff_ms: int("retry.backoff.ms", 100),
         metadata_max_age_ms: int("metadata.max.age.ms", 300_000),
         idempotence: c.idempotence_enabled(),
         compression: producer_compression(c),
+        partitioner,
     }
 }
 
@@ -324,11 +331,11 @@ pub const STREAMS_EOS_TRANSACTION_TIMEOUT_MS: u64 = 10_000;
 /// exactly_once_v2; the producer lingers 100 ms, and under exactly_once_v2
 /// is transactional with `transactional.id` GROUP-N, idempotent, with
 /// `delivery.timeout.ms` Integer.MAX_VALUE and `transaction.timeout.ms`
-/// 10000). `transaction_version` is the cluster's finalized
-/// `transaction.version`, as the producer learns it from ApiVersions.
+/// 10000). `protocol` gives the cluster's finalized `transaction.version`
+/// (as the producer learns it from ApiVersions) and the partitioner.
 pub fn pipeline_config(
     spec: &PipelineSpec,
-    transaction_version: u8,
+    protocol: &ProtocolSpec,
     index: u32,
     topics: &Topics,
     client_id: &str,
@@ -366,7 +373,8 @@ pub fn pipeline_config(
     if eos {
         consumer.isolation_level = IsolationLevel::ReadCommitted;
     }
-    let mut config = producer_config(&producer_configs);
+    let transaction_version = protocol.transaction_version;
+    let mut config = producer_config(&producer_configs, protocol.partitioner);
     if !producer_configs.is_set("linger.ms") {
         config.linger_ms = 100;
     }

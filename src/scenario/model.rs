@@ -257,9 +257,14 @@ pub struct ProtocolSpec {
     /// it emptied. Off (before 2.1, KAFKA-4682): each offset expires
     /// `offsets.retention.minutes` after its commit, active group or not.
     pub offsets_kept_while_group_active: bool,
+    /// How producers partition records without a key: round-robin (before
+    /// Kafka 2.4), KIP-480's sticky partitioner (2.4 to 3.2), KIP-794's
+    /// built-in uniform sticky partitioner (3.3 on).
+    pub partitioner: PartitionerKind,
 }
 
 pub use crate::broker::config::Truncation;
+pub use crate::client::partitioner::PartitionerKind;
 pub use crate::config::KafkaVersion;
 
 impl ProtocolSpec {
@@ -299,6 +304,13 @@ impl ProtocolSpec {
             self.broker_epoch_in_alter_partition.to_string(),
             v.broker_epoch_in_alter_partition().to_string(),
             "KIP-903",
+        );
+        let partitioner = |p: PartitionerKind| format!("{:?}", p.name());
+        against(
+            "partitioner",
+            partitioner(self.partitioner),
+            partitioner(v.partitioner()),
+            "KIP-480, KIP-794",
         );
         against(
             "offsets_kept_while_group_active",

@@ -602,6 +602,7 @@ pub(super) const PROTOCOL_KEYS: &[&str] = &[
     "leader_epoch_bump_on_isr_shrink",
     "broker_epoch_in_alter_partition",
     "offsets_kept_while_group_active",
+    "partitioner",
 ];
 
 fn protocol(root: &Table, fixed: bool) -> Res<ProtocolSpec> {
@@ -612,6 +613,7 @@ fn protocol(root: &Table, fixed: bool) -> Res<ProtocolSpec> {
     let mut leader_epoch_bump_on_isr_shrink = None;
     let mut broker_epoch_in_alter_partition = None;
     let mut offsets_kept_while_group_active = None;
+    let mut partitioner = None;
     if let Some(t) = ProtocolKeys::of(root, fixed)? {
         t.check_keys(PROTOCOL_KEYS)?;
         if let Some(f) = t.get("kafka_version") {
@@ -639,6 +641,12 @@ fn protocol(root: &Table, fixed: bool) -> Res<ProtocolSpec> {
         if let Some(f) = t.get("offsets_kept_while_group_active") {
             offsets_kept_while_group_active = Some(f.bool()?);
         }
+        if let Some(f) = t.get("partitioner") {
+            let name = f.str("a string")?;
+            partitioner = Some(PartitionerKind::from_name(name).ok_or_else(|| {
+                f.err(format!("{name:?} is not valid; valid: \"round-robin\" (Kafka < 2.4), \"sticky\" (KIP-480, Kafka 2.4 to 3.2), \"uniform-sticky\" (KIP-794, Kafka >= 3.3)"))
+            })?);
+        }
         if let Some(f) = t.get("truncation") {
             truncation = match f.str("a string")? {
                 "leader-epoch" => Truncation::LeaderEpoch,
@@ -660,6 +668,7 @@ fn protocol(root: &Table, fixed: bool) -> Res<ProtocolSpec> {
             .unwrap_or_else(|| kafka_version.broker_epoch_in_alter_partition()),
         offsets_kept_while_group_active: offsets_kept_while_group_active
             .unwrap_or_else(|| kafka_version.offsets_kept_while_group_active()),
+        partitioner: partitioner.unwrap_or_else(|| kafka_version.partitioner()),
     })
 }
 

@@ -125,17 +125,28 @@ impl Scenario {
         writeln!(w, "writeback_interval = \"{}\"", d(k.writeback_interval_ns))?;
         writeln!(w, "dirty_expire = \"{}\"", d(k.dirty_expire_ns))?;
         writeln!(w, "torn_writes = {}", k.torn_writes)?;
+        // One line a key, so that a new switch adds a line.
+        let p = &self.protocol;
+        writeln!(w, "\n[protocol]\nkafka_version = \"{}\"", p.kafka_version)?;
+        writeln!(w, "truncation = \"{}\"", p.truncation.name())?;
+        writeln!(w, "transaction_version = {}", p.transaction_version)?;
+        writeln!(w, "hw_held_below_min_isr = {}", p.hw_held_below_min_isr)?;
         writeln!(
             w,
-            "\n[protocol]\nkafka_version = \"{}\"\ntruncation = \"{}\"\ntransaction_version = {}\nhw_held_below_min_isr = {}\nleader_epoch_bump_on_isr_shrink = {}\nbroker_epoch_in_alter_partition = {}\noffsets_kept_while_group_active = {}",
-            self.protocol.kafka_version,
-            self.protocol.truncation.name(),
-            self.protocol.transaction_version,
-            self.protocol.hw_held_below_min_isr,
-            self.protocol.leader_epoch_bump_on_isr_shrink,
-            self.protocol.broker_epoch_in_alter_partition,
-            self.protocol.offsets_kept_while_group_active
+            "leader_epoch_bump_on_isr_shrink = {}",
+            p.leader_epoch_bump_on_isr_shrink
         )?;
+        writeln!(
+            w,
+            "broker_epoch_in_alter_partition = {}",
+            p.broker_epoch_in_alter_partition
+        )?;
+        writeln!(
+            w,
+            "offsets_kept_while_group_active = {}",
+            p.offsets_kept_while_group_active
+        )?;
+        write!(w, "partitioner = \"{}\"", p.partitioner.name())?;
         for a in &self.admin {
             match &a.op {
                 super::model::AdminAction::CreatePartitions { topic, partitions } => writeln!(
