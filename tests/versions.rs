@@ -233,7 +233,8 @@ fn a_release_ksim_cannot_run_is_refused_naming_what_it_lacks() {
     let dir = scratch("versions", "refused");
     let text = shipped("late_end_txn");
     for (version, says) in [
-        ("3.2", "Kafka 3.2 is not simulated by ksim yet: it lacks fenced replicas kept out of the ISR (the controller refuses them in AlterPartition, INELIGIBLE_REPLICA) (KIP-841, 3.3)"),
+        ("3.2", "Kafka 3.2 is not simulated by ksim yet: it lacks the active controller's NoOpRecord every metadata.max.idle.interval.ms (KIP-835, 3.3); "),
+        ("3.0", "(KAFKA-13858, 3.3), which ksim cannot switch off yet"),
         ("4.1", "Kafka 4.1 is newer than ksim models (4.0)"),
         ("four", "\"four\" is not a Kafka version"),
     ] {
@@ -273,4 +274,99 @@ fn kip_903_is_off_in_3_3_and_3_4_and_a_switch_against_later_releases() {
     let (a, b) = (outcome(&old, 1), outcome(&old, 1));
     assert_eq!(a.kafka_version.to_string(), "3.4");
     assert_eq!(a.trace_hash, b.trace_hash);
+}
+
+/// Broker 3 loses the controllers (its heartbeats and metadata fetches
+/// are held 30 s from 5 s to 25 s) but not the other brokers: it is fenced
+/// and leaves every ISR, and goes on fetching from the leaders of
+/// `orders`. Under Kafka `version` with `switch` added.
+fn fenced_follower_on(version: &str, switch: &str) -> Scenario {
+    let text = format!(
+        r#"
+name = "fenced_follower"
+description = "A broker cut off from the controllers only keeps fetching."
+duration = "40s"
+settle = "20s"
+
+[protocol]
+kafka_version = {version:?}
+{switch}
+
+[cluster]
+brokers = 3
+controllers = 3
+
+[[topics]]
+name = "orders"
+partitions = 3
+replication_factor = 3
+
+[[producers]]
+topic = "orders"
+count = 1
+rate = "200/s"
+config = {{ acks = "all" }}
+
+[[faults]]
+at = "5s"
+kind = "latency"
+groups = [["broker(3)"], ["controller(1)", "controller(2)", "controller(3)"]]
+delay = "30s"
+heal_after = "20s"
+"#
+    );
+    parse(&text, "fenced_follower.toml").unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The ISRs committed with broker 3 in them while it was fenced.
+fn isrs_with_fenced_3(o: &Outcome) -> Vec<String> {
+    use ksim::controller::active::ControlEvent;
+    use ksim::harness::history::What;
+    let fenced = o
+        .control_events
+        .iter()
+        .find(|(_, e)| *e == ControlEvent::Fenced { broker: 3 })
+        .map(|(at, _)| *at)
+        .expect("broker 3 is fenced");
+    let unfenced = o
+        .control_events
+        .iter()
+        .find(|(at, e)| *at > fenced && *e == ControlEvent::Unfenced { broker: 3 })
+        .map_or(u64::MAX, |(at, _)| *at);
+    o.history
+        .events
+        .iter()
+        .filter(|e| e.at > fenced && e.at < unfenced)
+        .filter_map(|e| match &e.what {
+            What::PartitionChange { isr, .. } if isr.contains(&3) => {
+                Some(format!("{} {isr:?}", e.node))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn kip_841_keeps_a_fenced_follower_out_of_the_isr_from_3_3() {
+    for (release, own) in [("3.3", true), ("4.0", true)] {
+        let s = fenced_follower_on(release, "");
+        assert_eq!(s.protocol.fenced_replicas_kept_out_of_isr, own);
+        let o = outcome(&s, 1);
+        assert_eq!(isrs_with_fenced_3(&o), Vec::<String>::new(), "{release}");
+    }
+    // (From 3.6 a shrink keeps the leader epoch, so the fenced follower's
+    // fetches, in the epoch its stale metadata has, are still served.)
+    for release in ["3.6", "4.0"] {
+        let s = fenced_follower_on(release, "fenced_replicas_kept_out_of_isr = false");
+        assert_eq!(
+            s.protocol.against_version(),
+            vec![format!(
+                "fenced_replicas_kept_out_of_isr = false (Kafka {release}'s own: true, KIP-841)"
+            )]
+        );
+        // Before 3.3 its leaders propose it again as soon as it caught up,
+        // and the controller takes it: fenced, in the ISR.
+        let o = outcome(&s, 1);
+        assert!(!isrs_with_fenced_3(&o).is_empty(), "{release}");
+    }
 }

@@ -74,6 +74,11 @@ pub struct BrokerConfig {
     /// with `[protocol] broker_epoch_in_alter_partition = false`, as in
     /// 3.3 and 3.4: only fenced replicas are kept out, KIP-841).
     pub broker_epoch_in_alter_partition: bool,
+    /// KIP-841 (3.3): a leader proposes only unfenced followers not in
+    /// controlled shutdown for the ISR (Kafka's `isReplicaIsrEligible`);
+    /// off with `[protocol] fenced_replicas_kept_out_of_isr = false`, as
+    /// before 3.3: any caught-up follower.
+    pub fenced_replicas_kept_out_of_isr: bool,
     /// Log configs.
     pub log: LogConfig,
     /// `offsets.topic.num.partitions`.
@@ -140,6 +145,7 @@ impl Default for BrokerConfig {
             hw_held_below_min_isr: true,
             hw_waits_for_joining_replicas: true,
             broker_epoch_in_alter_partition: true,
+            fenced_replicas_kept_out_of_isr: true,
             log: LogConfig::default(),
             offsets_topic_num_partitions: 50,
             offsets_commit_timeout_ms: 5000,

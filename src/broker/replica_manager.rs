@@ -119,8 +119,10 @@ pub struct ReplicaManager {
     pending_verification: std::collections::BTreeMap<u64, PendingVerification>,
     /// The last verification guard or waiting produce number handed out.
     last_verification_id: u64,
-    /// The unfenced brokers and their broker epochs, as the metadata last
-    /// said: who may join an ISR (Kafka's `isReplicaIsrEligible`).
+    /// The brokers that may join an ISR, with their broker epochs, as the
+    /// metadata last said (Kafka's `isReplicaIsrEligible`): the unfenced
+    /// ones not in controlled shutdown (KIP-841, 3.3), or before 3.3
+    /// every registered one.
     isr_eligible: Vec<(u32, u64)>,
     /// Topics the metadata had and has no more (DeleteTopics): requests
     /// for them are UNKNOWN_TOPIC_OR_PARTITION.
@@ -134,8 +136,14 @@ pub struct ReplicaManager {
 
 /// Whether `broker` fetching with `epoch` may join an ISR, by `eligible`
 /// (the unfenced brokers with their epochs; with `check_epoch` false, as
-/// before KIP-903, any epoch).
-fn isr_eligible(eligible: &[(u32, u64)], check_epoch: bool, broker: u32, epoch: u64) -> bool {
+/// before KIP-903, any epoch). Before KIP-841 (3.3) with neither check a
+/// leader proposes any follower (Kafka 3.2's `canAddReplicaToIsr` has no
+/// `isReplicaIsrEligible`).
+fn isr_eligible(config: &BrokerConfig, eligible: &[(u32, u64)], broker: u32, epoch: u64) -> bool {
+    let check_epoch = config.broker_epoch_in_alter_partition;
+    if !config.fenced_replicas_kept_out_of_isr && !check_epoch {
+        return true;
+    }
     eligible
         .iter()
         .any(|&(b, e)| b == broker && (!check_epoch || e == epoch))
@@ -495,10 +503,11 @@ impl ReplicaManager {
     /// serves.
     pub fn apply_delta(&mut self, env: &mut Env<'_>, image: &MetadataImage) {
         let now_ms = env.now_ms();
+        let kip_841 = self.config.fenced_replicas_kept_out_of_isr;
         self.isr_eligible = image
             .brokers
             .values()
-            .filter(|b| !b.fenced && !b.in_controlled_shutdown)
+            .filter(|b| !kip_841 || (!b.fenced && !b.in_controlled_shutdown))
             .map(|b| (b.id, b.epoch))
             .collect();
         let mut seen = BTreeSet::new();
@@ -758,11 +767,8 @@ impl ReplicaManager {
         let Some(p) = self.partitions.get_mut(tp) else {
             return;
         };
-        let (eligible, check) = (
-            &self.isr_eligible,
-            self.config.broker_epoch_in_alter_partition,
-        );
-        let eligible = |b: u32, e: u64| isr_eligible(eligible, check, b, e);
+        let (config, eligible) = (&self.config, &self.isr_eligible);
+        let eligible = |b: u32, e: u64| isr_eligible(config, eligible, b, e);
         let lag_ms = self.config.replica_lag_time_max_ms;
         let Some(hw) = p.next_high_watermark(env.now_ms(), lag_ms, &eligible) else {
             return;

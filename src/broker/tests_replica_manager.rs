@@ -403,6 +403,47 @@ fn before_kip_903_a_follower_fetching_with_an_old_broker_epoch_may_join() {
 }
 
 #[test]
+fn before_kip_841_a_fenced_follower_or_one_in_controlled_shutdown_may_join() {
+    // Follower 2, caught up, is fenced (or in controlled shutdown) in the
+    // metadata broker 1 leads `t-0` by, with ISR [1, 3].
+    let with_broker_2 = |fenced, in_controlled_shutdown| {
+        let mut image = image(1, 1, &[1, 3], &[]);
+        let change = MetadataRecord::BrokerRegistrationChangeRecord {
+            broker_id: 2,
+            broker_epoch: 52,
+            fenced,
+            in_controlled_shutdown,
+        };
+        image.apply(image.offset + 1, &change);
+        image
+    };
+    let kip_903_off = BrokerConfig {
+        broker_epoch_in_alter_partition: false,
+        ..BrokerConfig::default()
+    };
+    let before_3_3 = BrokerConfig {
+        fenced_replicas_kept_out_of_isr: false,
+        ..kip_903_off
+    };
+    for image in [
+        with_broker_2(Some(true), None),
+        with_broker_2(None, Some(true)),
+    ] {
+        // 3.3 on (3.3, 3.4 and 3.5+ alike): Kafka's isReplicaIsrEligible
+        // keeps it out.
+        for config in [BrokerConfig::default(), kip_903_off] {
+            let (mut rm, mut t) = broker(config, &image);
+            follower_fetch(&mut rm, &mut t, 2, 0);
+            assert!(proposals(&mut rm).is_empty());
+        }
+        // 3.2: any caught-up follower is proposed.
+        let (mut rm, mut t) = broker(before_3_3, &image);
+        follower_fetch(&mut rm, &mut t, 2, 0);
+        assert_eq!(proposals(&mut rm), vec![vec![1, 3, 2]]);
+    }
+}
+
+#[test]
 fn an_unanswered_isr_change_goes_again_unchanged_and_holds_back_the_next() {
     // Follower 2 catches up with broker 1's ISR [1, 3]: [1, 3, 2] is
     // proposed with the broker epoch 2's fetches carried (52).

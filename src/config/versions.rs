@@ -94,6 +94,15 @@ impl KafkaVersion {
         self.has(KafkaVersion::new(3, 5))
     }
 
+    /// Whether this release keeps fenced replicas, and brokers in
+    /// controlled shutdown, out of the ISR: the leader does not propose
+    /// them, the controller refuses them (INELIGIBLE_REPLICA), and a broker
+    /// in controlled shutdown is registered so and led by no partition
+    /// (KIP-841, 3.3).
+    pub fn fenced_replicas_kept_out_of_isr(self) -> bool {
+        self.has(KafkaVersion::new(3, 3))
+    }
+
     /// Whether this release's leaders hold the high watermark while the
     /// ISR is below min.insync.replicas (KAFKA-15583, 3.7).
     pub fn hw_held_below_min_isr(self) -> bool {
@@ -314,6 +323,27 @@ pub static BEHAVIOURS: &[Behaviour] = &[
         what: "fenced replicas kept out of the ISR (the controller refuses them in AlterPartition, INELIGIBLE_REPLICA)",
         reference: "KIP-841",
         since: KafkaVersion::new(3, 3),
+        switch: Some("fenced_replicas_kept_out_of_isr"),
+    },
+    // What else ksim simulates that changed in 3.3 (`git log 3.2.0..3.3.0`
+    // of the controller and the broker's data path): these bound the
+    // oldest release at 3.3 until they are switches.
+    Behaviour {
+        what: "the active controller's NoOpRecord every metadata.max.idle.interval.ms",
+        reference: "KIP-835",
+        since: KafkaVersion::new(3, 3),
+        switch: None,
+    },
+    Behaviour {
+        what: "a fenced broker unfenced once its metadata reached its own registration (before: the controller's last committed offset)",
+        reference: "KAFKA-13959",
+        since: KafkaVersion::new(3, 3),
+        switch: None,
+    },
+    Behaviour {
+        what: "a broker in controlled shutdown applying the metadata that moves its leaderships (before: its metadata listener stopped, its leaderships stayed active until it stopped)",
+        reference: "KAFKA-13858",
+        since: KafkaVersion::new(3, 3),
         switch: None,
     },
     Behaviour {
@@ -343,8 +373,11 @@ mod tests {
         assert_eq!(KafkaVersion::parse("3.5"), Ok(KafkaVersion::new(3, 5)));
         assert_eq!(KafkaVersion::parse("3.3.2"), Ok(KafkaVersion::new(3, 3)));
         let old = KafkaVersion::parse("3.2").unwrap_err();
-        assert!(old.contains("KIP-841, 3.3"), "{old}");
+        for missing in ["KIP-835, 3.3", "KAFKA-13959, 3.3", "KAFKA-13858, 3.3"] {
+            assert!(old.contains(missing), "{old}");
+        }
         for switched in [
+            "KIP-841",
             "KIP-101",
             "KAFKA-15583",
             "KAFKA-15021",

@@ -122,6 +122,7 @@ pub fn broker_config(scenario: &Scenario) -> BrokerConfig {
         hw_held_below_min_isr: scenario.protocol.hw_held_below_min_isr,
         hw_waits_for_joining_replicas: !scenario.protocol.leader_epoch_bump_on_isr_shrink,
         broker_epoch_in_alter_partition: scenario.protocol.broker_epoch_in_alter_partition,
+        fenced_replicas_kept_out_of_isr: scenario.protocol.fenced_replicas_kept_out_of_isr,
         log: LogConfig {
             segment_bytes: int("log.segment.bytes", d.log.segment_bytes),
             flush_interval_messages: int(
@@ -214,6 +215,7 @@ pub fn controller_config(scenario: &Scenario) -> ControllerConfig {
             .unwrap_or(defaults.unclean_leader_election),
         raft: raft_config(config),
         leader_epoch_bump_on_isr_shrink: scenario.protocol.leader_epoch_bump_on_isr_shrink,
+        fenced_replicas_kept_out_of_isr: scenario.protocol.fenced_replicas_kept_out_of_isr,
         delete_topic_enable: config
             .get_bool("delete.topic.enable")
             .unwrap_or(defaults.delete_topic_enable),

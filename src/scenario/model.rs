@@ -230,6 +230,14 @@ pub struct ProtocolSpec {
     /// a stale one (INELIGIBLE_REPLICA). Off (3.3, 3.4): only fenced
     /// replicas are refused (KIP-841).
     pub broker_epoch_in_alter_partition: bool,
+    /// KIP-841 (Kafka 3.3): fenced replicas and brokers in controlled
+    /// shutdown are kept out of the ISR (the leader does not propose them,
+    /// the controller refuses them, INELIGIBLE_REPLICA), and a broker in
+    /// controlled shutdown is registered so (no partition elects it). Off
+    /// (before 3.3): a leader proposes any caught-up follower and the
+    /// controller takes it; a broker in controlled shutdown is only kept
+    /// from leading by the election that moves its leaderships.
+    pub fenced_replicas_kept_out_of_isr: bool,
 }
 
 pub use crate::broker::config::Truncation;
@@ -272,6 +280,12 @@ impl ProtocolSpec {
             self.broker_epoch_in_alter_partition.to_string(),
             v.broker_epoch_in_alter_partition().to_string(),
             "KIP-903",
+        );
+        against(
+            "fenced_replicas_kept_out_of_isr",
+            self.fenced_replicas_kept_out_of_isr.to_string(),
+            v.fenced_replicas_kept_out_of_isr().to_string(),
+            "KIP-841",
         );
         against(
             "transaction_version",

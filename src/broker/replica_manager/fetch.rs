@@ -154,11 +154,8 @@ impl ReplicaManager {
             if moved {
                 self.maybe_advance_hw(env, &tp);
             }
-            let (eligible, check) = (
-                &self.isr_eligible,
-                self.config.broker_epoch_in_alter_partition,
-            );
-            let eligible = |b: u32, e: u64| super::isr_eligible(eligible, check, b, e);
+            let (config, eligible) = (&self.config, &self.isr_eligible);
+            let eligible = |b: u32, e: u64| super::isr_eligible(config, eligible, b, e);
             let candidate = self.partitions.get(&tp).and_then(|p| {
                 if !p.can_expand_with(follower, &eligible) {
                     return None;
