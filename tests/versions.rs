@@ -370,3 +370,51 @@ fn kip_841_keeps_a_fenced_follower_out_of_the_isr_from_3_3() {
         assert!(!isrs_with_fenced_3(&o).is_empty(), "{release}");
     }
 }
+
+#[test]
+fn kafka_7128_is_a_switch_from_2_1() {
+    let own = under_min_isr_reads_on("4.0", "");
+    assert!(own.protocol.isr_join_requires_epoch_start_offset);
+    assert!(ksim::harness::specs::broker_config(&own).isr_join_requires_epoch_start_offset);
+    let s = under_min_isr_reads_on("4.0", "isr_join_requires_epoch_start_offset = false");
+    assert_eq!(
+        s.protocol.against_version(),
+        vec!["isr_join_requires_epoch_start_offset = false (Kafka 4.0's own: true, KAFKA-7128)"]
+    );
+    // The leader's rule (`Partition::can_expand_with`, unit-tested in
+    // `a_follower_joins_the_isr_only_at_the_high_watermark_and_the_epoch_start`)
+    // takes it from the broker config.
+    assert!(!ksim::harness::specs::broker_config(&s).isr_join_requires_epoch_start_offset);
+}
+
+#[test]
+fn kip_320_is_two_switches_the_followers_from_2_1_and_the_consumers_from_2_3() {
+    let own = under_min_isr_reads_on("3.6", "");
+    assert!(own.protocol.leader_epoch_in_replica_fetch);
+    assert!(own.protocol.consumer_leader_epoch_validation);
+    let off = "leader_epoch_in_replica_fetch = false\nconsumer_leader_epoch_validation = false";
+    let s = under_min_isr_reads_on("3.6", off);
+    assert_eq!(
+        s.protocol.against_version(),
+        vec![
+            "leader_epoch_in_replica_fetch = false (Kafka 3.6's own: true, KIP-320)",
+            "consumer_leader_epoch_validation = false (Kafka 3.6's own: true, KIP-320)",
+        ]
+    );
+    // The follower's side (its Fetch without an epoch, and a stale leader
+    // serving it) is unit-tested in
+    // `before_kip_320_a_follower_fetches_without_its_leader_epoch_and_a_stale_leader_serves_it`.
+    assert!(!ksim::harness::specs::broker_config(&s).leader_epoch_in_replica_fetch);
+    // The consumer's: under 3.6 the consumer of `under_min_isr_reads` read
+    // records that vanished with the leader's page cache. From 2.3 it
+    // validates its position after the leader change and moves back to
+    // the new log end (truncation detected); before, its next fetch is
+    // out of range and `auto.offset.reset` (latest) moves it.
+    let old = under_min_isr_reads_on("3.6", "consumer_leader_epoch_validation = false");
+    for seed in [1, 2] {
+        let validated = outcome(&own, seed);
+        assert_eq!(validated.stats.offset_resets, 0, "seed {seed}");
+        let reset = outcome(&old, seed);
+        assert!(reset.stats.offset_resets > 0, "seed {seed}");
+    }
+}

@@ -79,6 +79,14 @@ pub struct BrokerConfig {
     /// off with `[protocol] fenced_replicas_kept_out_of_isr = false`, as
     /// before 3.3: any caught-up follower.
     pub fenced_replicas_kept_out_of_isr: bool,
+    /// KAFKA-7128 (2.1): a follower joins the ISR once it reached the
+    /// high watermark and the leader epoch's start offset; off (`[protocol]
+    /// isr_join_requires_epoch_start_offset = false`), the high watermark.
+    pub isr_join_requires_epoch_start_offset: bool,
+    /// KIP-320 (2.1): a follower's Fetch carries its current leader epoch
+    /// (the leader fences another); off (`[protocol]
+    /// leader_epoch_in_replica_fetch = false`), -1, which no leader checks.
+    pub leader_epoch_in_replica_fetch: bool,
     /// Log configs.
     pub log: LogConfig,
     /// `offsets.topic.num.partitions`.
@@ -146,6 +154,8 @@ impl Default for BrokerConfig {
             hw_waits_for_joining_replicas: true,
             broker_epoch_in_alter_partition: true,
             fenced_replicas_kept_out_of_isr: true,
+            isr_join_requires_epoch_start_offset: true,
+            leader_epoch_in_replica_fetch: true,
             log: LogConfig::default(),
             offsets_topic_num_partitions: 50,
             offsets_commit_timeout_ms: 5000,

@@ -143,9 +143,11 @@ impl ReplicaFetcherManager {
             return;
         };
         let truncation = self.config.truncation;
+        // Before KIP-320 (2.1) a Fetch carries no current leader epoch.
+        let with_epoch = self.config.leader_epoch_in_replica_fetch;
         let ask = |tp: &TopicIdPartition, p: &Partition| FetchPartition {
             tp: *tp,
-            current_leader_epoch: p.leader_epoch,
+            current_leader_epoch: if with_epoch { p.leader_epoch } else { -1 },
             fetch_offset: p.log.log_end_offset(),
             last_fetched_epoch: match truncation {
                 Truncation::LeaderEpoch => p.log.latest_epoch(),
@@ -340,10 +342,11 @@ impl ReplicaFetcherManager {
             let Some(p) = replicas.partitions.get_mut(&answer.tp) else {
                 continue;
             };
-            if !p.follows(leader)
-                || p.leader_epoch != sent.current_leader_epoch
-                || p.log.log_end_offset() != sent.fetch_offset
-            {
+            // (A fetch without an epoch, before KIP-320, is matched by
+            // its leader and offset alone, as Kafka 2.0's fetcher does.)
+            let epoch_moved =
+                sent.current_leader_epoch >= 0 && p.leader_epoch != sent.current_leader_epoch;
+            if !p.follows(leader) || epoch_moved || p.log.log_end_offset() != sent.fetch_offset {
                 continue;
             }
             let mut out = replicas.logs.scratch();

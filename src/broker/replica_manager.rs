@@ -566,6 +566,8 @@ impl ReplicaManager {
                 // before the replica takes a role.
                 p.hw_held_below_min_isr = self.config.hw_held_below_min_isr;
                 p.hw_waits_for_joining_replicas = self.config.hw_waits_for_joining_replicas;
+                p.isr_join_requires_epoch_start_offset =
+                    self.config.isr_join_requires_epoch_start_offset;
                 let same_epoch = p.leader_epoch == reg.leader_epoch;
                 match reg.leader {
                     Some(l) if l == self.me => {

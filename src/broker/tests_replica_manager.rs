@@ -352,6 +352,19 @@ fn a_follower_joins_the_isr_only_at_the_high_watermark_and_the_epoch_start() {
     assert!(proposals(&mut rm).is_empty());
     follower_fetch(&mut rm, &mut t, 2, 10);
     assert_eq!(proposals(&mut rm), vec![vec![1, 3, 2]]);
+    // Before KAFKA-7128 (2.0.0): at the high watermark it is proposed,
+    // without the records 5..10 the ISR may hold committed (the leader's
+    // high watermark catches up only with its followers' fetches).
+    let before = BrokerConfig {
+        isr_join_requires_epoch_start_offset: false,
+        ..BrokerConfig::default()
+    };
+    let (mut rm, mut t) = broker(before, &created);
+    produce(&mut rm, &mut t, 1, 1, 10);
+    follower_fetch(&mut rm, &mut t, 3, 5);
+    rm.apply_delta(&mut t.env(), &image(1, 1, &[1, 3], &[(1, None)]));
+    follower_fetch(&mut rm, &mut t, 2, 5);
+    assert_eq!(proposals(&mut rm), vec![vec![1, 3, 2]]);
 }
 
 #[test]
@@ -840,4 +853,83 @@ fn a_replica_of_a_deleted_topic_gives_way_to_the_new_topic_of_its_name() {
         _ => None,
     });
     assert_eq!(written, Some(format!("version: 0\ntopic_id: {new_id}\n")));
+}
+
+/// The current leader epoch of the last fetch broker 1 sent to broker 2.
+fn sent_fetch_epoch(t: &TestEnv) -> i32 {
+    t.sent()
+        .into_iter()
+        .rev()
+        .find_map(|(to, msg)| match (to, msg) {
+            (
+                Address::Node(2),
+                Message::Kafka(KafkaMsg::Request {
+                    request: crate::protocol::KafkaRequest::Fetch { partitions, .. },
+                    ..
+                }),
+            ) => Some(partitions[0].current_leader_epoch),
+            _ => None,
+        })
+        .expect("a fetch to the leader")
+}
+
+#[test]
+fn before_kip_320_a_follower_fetches_without_its_leader_epoch_and_a_stale_leader_serves_it() {
+    // Broker 1 follows broker 2 in leader epoch 1: from 2.1 its Fetch says so.
+    let (_, t) = follower_with(&[4]);
+    assert_eq!(sent_fetch_epoch(&t), 1);
+    let before = BrokerConfig {
+        leader_epoch_in_replica_fetch: false,
+        ..BrokerConfig::default()
+    };
+    let (mut rm, mut t) = broker(before, &image(1, 1, &[1], &[]));
+    rm.apply_delta(&mut t.env(), &image(1, 1, &[1], &[(2, Some(vec![2, 1]))]));
+    assert_eq!(
+        sent_fetch_epoch(&t),
+        -1,
+        "Fetch v8 has no current leader epoch"
+    );
+    // A leader still in epoch 0 (it has not heard of epoch 1) fences a
+    // fetch of epoch 1 (UNKNOWN_LEADER_EPOCH) and serves one without.
+    let (mut leader, mut t) = broker(BrokerConfig::default(), &image(1, 1, &[1, 2], &[]));
+    produce(&mut leader, &mut t, 1, 1, 3);
+    let fetch = |leader: &mut ReplicaManager, t: &mut TestEnv, epoch: i32| {
+        t.take();
+        let request = FetchPartition {
+            current_leader_epoch: epoch,
+            ..fetch_partition(0)
+        };
+        let to = ReplyTo {
+            to: Address::Node(2),
+            correlation_id: 7,
+        };
+        let params = FetchParams {
+            replica: Some((2, 52)),
+            max_wait_ms: 0,
+            isolation_level: IsolationLevel::ReadUncommitted,
+        };
+        leader.handle_fetch(
+            &mut t.env(),
+            to,
+            params,
+            FetchMetadata::SESSIONLESS,
+            vec![request],
+            Vec::new(),
+        );
+        t.sent()
+            .into_iter()
+            .find_map(|(_, msg)| match msg {
+                Message::Kafka(KafkaMsg::Response {
+                    response: KafkaResponse::Fetch { partitions, .. },
+                    ..
+                }) => Some((partitions[0].error, partitions[0].batches.len())),
+                _ => None,
+            })
+            .expect("answered")
+    };
+    assert_eq!(
+        fetch(&mut leader, &mut t, 1),
+        (Some(Errors::UnknownLeaderEpoch), 0)
+    );
+    assert_eq!(fetch(&mut leader, &mut t, -1), (None, 1));
 }

@@ -103,6 +103,28 @@ impl KafkaVersion {
         self.has(KafkaVersion::new(3, 3))
     }
 
+    /// Whether a follower out of the ISR joins it only once its log end
+    /// offset reached the start offset of the leader's current epoch as
+    /// well as the high watermark (KAFKA-7128: 2.1, backported to 2.0.1).
+    pub fn isr_join_requires_epoch_start_offset(self) -> bool {
+        self.has(KafkaVersion::new(2, 1))
+    }
+
+    /// Whether this release's followers send their current leader epoch
+    /// in Fetch, which the leader fences (FENCED_LEADER_EPOCH,
+    /// UNKNOWN_LEADER_EPOCH): KIP-320's replication part (KAFKA-7395, 2.1).
+    pub fn leader_epoch_in_replica_fetch(self) -> bool {
+        self.has(KafkaVersion::new(2, 1))
+    }
+
+    /// Whether this release's consumers send their leader epoch in Fetch
+    /// and ListOffsets and validate their position with
+    /// OffsetsForLeaderEpoch after a leader change: KIP-320's consumer
+    /// part (KAFKA-7440, KAFKA-7747, 2.3).
+    pub fn consumer_leader_epoch_validation(self) -> bool {
+        self.has(KafkaVersion::new(2, 3))
+    }
+
     /// Whether this release's leaders hold the high watermark while the
     /// ISR is below min.insync.replicas (KAFKA-15583, 3.7).
     pub fn hw_held_below_min_isr(self) -> bool {
@@ -302,6 +324,24 @@ pub static BEHAVIOURS: &[Behaviour] = &[
         switch: Some("truncation"),
     },
     Behaviour {
+        what: "the follower's current leader epoch in Fetch, fenced by the leader (FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH)",
+        reference: "KIP-320 (KAFKA-7395)",
+        since: KafkaVersion::new(2, 1),
+        switch: Some("leader_epoch_in_replica_fetch"),
+    },
+    Behaviour {
+        what: "the consumer's leader epoch in Fetch and ListOffsets, and its position validated with OffsetsForLeaderEpoch after a leader change",
+        reference: "KIP-320 (KAFKA-7440, KAFKA-7747)",
+        since: KafkaVersion::new(2, 3),
+        switch: Some("consumer_leader_epoch_validation"),
+    },
+    Behaviour {
+        what: "a follower joining the ISR only at the current leader epoch's start offset",
+        reference: "KAFKA-7128",
+        since: KafkaVersion::new(2, 1),
+        switch: Some("isr_join_requires_epoch_start_offset"),
+    },
+    Behaviour {
         what: "the high watermark held while the ISR is below min.insync.replicas",
         reference: "KAFKA-15583",
         since: KafkaVersion::new(3, 7),
@@ -378,6 +418,8 @@ mod tests {
         }
         for switched in [
             "KIP-841",
+            "KAFKA-7128",
+            "KIP-320",
             "KIP-101",
             "KAFKA-15583",
             "KAFKA-15021",

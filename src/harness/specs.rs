@@ -123,6 +123,10 @@ pub fn broker_config(scenario: &Scenario) -> BrokerConfig {
         hw_waits_for_joining_replicas: !scenario.protocol.leader_epoch_bump_on_isr_shrink,
         broker_epoch_in_alter_partition: scenario.protocol.broker_epoch_in_alter_partition,
         fenced_replicas_kept_out_of_isr: scenario.protocol.fenced_replicas_kept_out_of_isr,
+        isr_join_requires_epoch_start_offset: scenario
+            .protocol
+            .isr_join_requires_epoch_start_offset,
+        leader_epoch_in_replica_fetch: scenario.protocol.leader_epoch_in_replica_fetch,
         log: LogConfig {
             segment_bytes: int("log.segment.bytes", d.log.segment_bytes),
             flush_interval_messages: int(
@@ -309,6 +313,7 @@ pub fn consumer_config(
         default_api_timeout_ms: int("default.api.timeout.ms", 60_000),
         processing: spec.processing,
         processing_time_ns: spec.processing_time_ns,
+        leader_epoch_validation: true,
         mutations,
     }
 }

@@ -238,6 +238,23 @@ pub struct ProtocolSpec {
     /// controller takes it; a broker in controlled shutdown is only kept
     /// from leading by the election that moves its leaderships.
     pub fenced_replicas_kept_out_of_isr: bool,
+    /// KAFKA-7128 (Kafka 2.1, and 2.0.1): a follower out of the ISR joins
+    /// it once its log end offset reached the high watermark and the start
+    /// offset of the leader's current epoch. Off (before): the high
+    /// watermark alone, which a new leader may not have advanced yet.
+    pub isr_join_requires_epoch_start_offset: bool,
+    /// KIP-320 (Kafka 2.1, KAFKA-7395): a follower's Fetch carries its
+    /// current leader epoch, and a leader in another epoch answers
+    /// FENCED_LEADER_EPOCH (the follower's is older) or
+    /// UNKNOWN_LEADER_EPOCH (newer). Off (before 2.1): no epoch, and a
+    /// stale leader serves it.
+    pub leader_epoch_in_replica_fetch: bool,
+    /// KIP-320's consumer part (Kafka 2.3, KAFKA-7440 and KAFKA-7747): a
+    /// consumer's Fetch and ListOffsets carry the leader epoch its
+    /// metadata has, and after a leader change it validates its position
+    /// with OffsetsForLeaderEpoch (truncation detection). Off (before
+    /// 2.3): no epoch, no validation.
+    pub consumer_leader_epoch_validation: bool,
 }
 
 pub use crate::broker::config::Truncation;
@@ -286,6 +303,24 @@ impl ProtocolSpec {
             self.fenced_replicas_kept_out_of_isr.to_string(),
             v.fenced_replicas_kept_out_of_isr().to_string(),
             "KIP-841",
+        );
+        against(
+            "isr_join_requires_epoch_start_offset",
+            self.isr_join_requires_epoch_start_offset.to_string(),
+            v.isr_join_requires_epoch_start_offset().to_string(),
+            "KAFKA-7128",
+        );
+        against(
+            "leader_epoch_in_replica_fetch",
+            self.leader_epoch_in_replica_fetch.to_string(),
+            v.leader_epoch_in_replica_fetch().to_string(),
+            "KIP-320",
+        );
+        against(
+            "consumer_leader_epoch_validation",
+            self.consumer_leader_epoch_validation.to_string(),
+            v.consumer_leader_epoch_validation().to_string(),
+            "KIP-320",
         );
         against(
             "transaction_version",

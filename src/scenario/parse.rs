@@ -583,6 +583,9 @@ pub(super) const PROTOCOL_KEYS: &[&str] = &[
     "leader_epoch_bump_on_isr_shrink",
     "broker_epoch_in_alter_partition",
     "fenced_replicas_kept_out_of_isr",
+    "isr_join_requires_epoch_start_offset",
+    "leader_epoch_in_replica_fetch",
+    "consumer_leader_epoch_validation",
 ];
 
 fn protocol(root: &Table) -> Res<ProtocolSpec> {
@@ -593,6 +596,9 @@ fn protocol(root: &Table) -> Res<ProtocolSpec> {
     let mut leader_epoch_bump_on_isr_shrink = None;
     let mut broker_epoch_in_alter_partition = None;
     let mut fenced_replicas_kept_out_of_isr = None;
+    let mut isr_join_requires_epoch_start_offset = None;
+    let mut leader_epoch_in_replica_fetch = None;
+    let mut consumer_leader_epoch_validation = None;
     if let Some(t) = section(root, "protocol")? {
         t.check_keys(PROTOCOL_KEYS)?;
         if let Some(f) = t.get("kafka_version") {
@@ -620,6 +626,15 @@ fn protocol(root: &Table) -> Res<ProtocolSpec> {
         if let Some(f) = t.get("fenced_replicas_kept_out_of_isr") {
             fenced_replicas_kept_out_of_isr = Some(f.bool()?);
         }
+        if let Some(f) = t.get("isr_join_requires_epoch_start_offset") {
+            isr_join_requires_epoch_start_offset = Some(f.bool()?);
+        }
+        if let Some(f) = t.get("leader_epoch_in_replica_fetch") {
+            leader_epoch_in_replica_fetch = Some(f.bool()?);
+        }
+        if let Some(f) = t.get("consumer_leader_epoch_validation") {
+            consumer_leader_epoch_validation = Some(f.bool()?);
+        }
         if let Some(f) = t.get("truncation") {
             truncation = match f.str("a string")? {
                 "leader-epoch" => Truncation::LeaderEpoch,
@@ -641,6 +656,12 @@ fn protocol(root: &Table) -> Res<ProtocolSpec> {
             .unwrap_or_else(|| kafka_version.broker_epoch_in_alter_partition()),
         fenced_replicas_kept_out_of_isr: fenced_replicas_kept_out_of_isr
             .unwrap_or_else(|| kafka_version.fenced_replicas_kept_out_of_isr()),
+        isr_join_requires_epoch_start_offset: isr_join_requires_epoch_start_offset
+            .unwrap_or_else(|| kafka_version.isr_join_requires_epoch_start_offset()),
+        leader_epoch_in_replica_fetch: leader_epoch_in_replica_fetch
+            .unwrap_or_else(|| kafka_version.leader_epoch_in_replica_fetch()),
+        consumer_leader_epoch_validation: consumer_leader_epoch_validation
+            .unwrap_or_else(|| kafka_version.consumer_leader_epoch_validation()),
     })
 }
 

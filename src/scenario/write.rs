@@ -127,14 +127,17 @@ impl Scenario {
         writeln!(w, "torn_writes = {}", k.torn_writes)?;
         writeln!(
             w,
-            "\n[protocol]\nkafka_version = \"{}\"\ntruncation = \"{}\"\ntransaction_version = {}\nhw_held_below_min_isr = {}\nleader_epoch_bump_on_isr_shrink = {}\nbroker_epoch_in_alter_partition = {}\nfenced_replicas_kept_out_of_isr = {}",
+            "\n[protocol]\nkafka_version = \"{}\"\ntruncation = \"{}\"\ntransaction_version = {}\nhw_held_below_min_isr = {}\nleader_epoch_bump_on_isr_shrink = {}\nbroker_epoch_in_alter_partition = {}\nfenced_replicas_kept_out_of_isr = {}\nisr_join_requires_epoch_start_offset = {}\nleader_epoch_in_replica_fetch = {}\nconsumer_leader_epoch_validation = {}",
             self.protocol.kafka_version,
             self.protocol.truncation.name(),
             self.protocol.transaction_version,
             self.protocol.hw_held_below_min_isr,
             self.protocol.leader_epoch_bump_on_isr_shrink,
             self.protocol.broker_epoch_in_alter_partition,
-            self.protocol.fenced_replicas_kept_out_of_isr
+            self.protocol.fenced_replicas_kept_out_of_isr,
+            self.protocol.isr_join_requires_epoch_start_offset,
+            self.protocol.leader_epoch_in_replica_fetch,
+            self.protocol.consumer_leader_epoch_validation
         )?;
         for a in &self.admin {
             match &a.op {
