@@ -418,3 +418,27 @@ fn kip_320_is_two_switches_the_followers_from_2_1_and_the_consumers_from_2_3() {
         assert!(reset.stats.offset_resets > 0, "seed {seed}");
     }
 }
+
+#[test]
+fn kip_279_is_the_truncation_switchs_third_value() {
+    use ksim::scenario::Truncation;
+    let s = under_min_isr_reads_on("4.0", "truncation = \"epoch-end-offset\"");
+    assert_eq!(s.protocol.truncation, Truncation::EpochEndOffset);
+    assert_eq!(
+        s.protocol.against_version(),
+        vec!["truncation = \"epoch-end-offset\" (Kafka 4.0's own: \"leader-epoch\", KIP-101)"]
+    );
+    // The follower and leader of 0.11 to 1.1 (unit-tested in
+    // `before_kip_279_a_follower_truncates_to_the_end_offset_of_its_own_epoch_and_keeps_a_divergent_tail`)
+    // take it from the broker config; a run goes end to end and replays.
+    assert_eq!(
+        ksim::harness::specs::broker_config(&s).truncation,
+        Truncation::EpochEndOffset
+    );
+    let (a, b) = (outcome(&s, 1), outcome(&s, 1));
+    assert_eq!(a.trace_hash, b.trace_hash);
+    assert_ne!(
+        a.trace_hash,
+        outcome(&under_min_isr_reads_on("4.0", ""), 1).trace_hash
+    );
+}

@@ -6,12 +6,23 @@ use crate::txn::TransactionVersion;
 /// How a follower truncates when it follows a new leader (`[protocol] truncation`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub enum Truncation {
-    /// KIP-101 (Kafka >= 0.11): truncate to the leader's end offset for the epoch.
+    /// KIP-101 with KIP-279 (Kafka >= 2.0): to where the follower's log
+    /// and the leader's last agree, by the largest epoch both have.
     #[serde(rename = "leader-epoch")]
     LeaderEpoch,
     /// Pre-KIP-101 Kafka: truncate to the local high watermark.
     #[serde(rename = "high-watermark")]
     HighWatermark,
+    /// KIP-101 before KIP-279 (Kafka 0.11 to 1.1): once, on following a
+    /// new leader, to the leader's end offset for the follower's latest
+    /// epoch (OffsetsForLeaderEpoch v0: the start offset of the leader's
+    /// first epoch above it, its log end offset if that epoch is its
+    /// latest), or to the follower's high watermark when the leader has
+    /// no such offset (UNDEFINED_EPOCH_OFFSET). A follower whose latest
+    /// epoch the leader never had keeps the records of that epoch below
+    /// the offset: the logs diverge.
+    #[serde(rename = "epoch-end-offset")]
+    EpochEndOffset,
 }
 
 impl Truncation {
@@ -20,6 +31,7 @@ impl Truncation {
         match self {
             Truncation::LeaderEpoch => "leader-epoch",
             Truncation::HighWatermark => "high-watermark",
+            Truncation::EpochEndOffset => "epoch-end-offset",
         }
     }
 }

@@ -236,6 +236,11 @@ pub struct Partition {
     /// KAFKA-7128 (2.1): a follower joins the ISR only once its log end
     /// offset reached the start offset of this leader epoch too.
     pub isr_join_requires_epoch_start_offset: bool,
+    /// As a follower under `truncation = "epoch-end-offset"` (KIP-101
+    /// before KIP-279): it has yet to ask its leader for the end offset of
+    /// its latest epoch (Kafka 1.1's fetcher state `isTruncatingLog`, set
+    /// when it starts following and cleared by the first answer).
+    pub epoch_truncation_pending: bool,
     /// One past its last entry's position in the broker's journal of
     /// changed partitions (0: none; see [`crate::broker::hosted::Hosted`]).
     pub(crate) journal_mark: u64,
@@ -269,6 +274,7 @@ impl Partition {
             hw_held_below_min_isr: true,
             hw_waits_for_joining_replicas: true,
             isr_join_requires_epoch_start_offset: true,
+            epoch_truncation_pending: false,
             journal_mark: 0,
         }
     }
@@ -616,6 +622,7 @@ mod tests {
             hw_held_below_min_isr: true,
             hw_waits_for_joining_replicas: true,
             isr_join_requires_epoch_start_offset: true,
+            epoch_truncation_pending: false,
             journal_mark: 0,
         }
     }

@@ -719,6 +719,12 @@ impl ReplicaManager {
         epochs: (i32, i32),
     ) {
         self.step_down(env, tp, Role::Follower { leader }, epochs);
+        if self.config.truncation == Truncation::EpochEndOffset {
+            // Kafka 0.11 to 1.1: the fetcher asks for its latest epoch's
+            // end offset once, then fetches.
+            let p = self.partitions.get_mut(tp).expect("hosted");
+            p.epoch_truncation_pending = true;
+        }
         if self.config.truncation == Truncation::HighWatermark {
             // Before KIP-101 a new follower cut its log to its own high
             // watermark, which may be behind what the ISR had committed.

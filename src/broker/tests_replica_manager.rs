@@ -933,3 +933,147 @@ fn before_kip_320_a_follower_fetches_without_its_leader_epoch_and_a_stale_leader
     );
     assert_eq!(fetch(&mut leader, &mut t, -1), (None, 1));
 }
+
+/// The diverging epoch a leader answers follower 2's fetch of `t-0` from
+/// `offset` whose last fetched epoch is `last_epoch`.
+fn diverging_answer(
+    leader: &mut ReplicaManager,
+    t: &mut TestEnv,
+    offset: u64,
+    last_epoch: i32,
+) -> Option<(i32, u64)> {
+    t.take();
+    let request = FetchPartition {
+        last_fetched_epoch: Some(last_epoch),
+        ..fetch_partition(offset)
+    };
+    let to = ReplyTo {
+        to: Address::Node(2),
+        correlation_id: 7,
+    };
+    let params = FetchParams {
+        replica: Some((2, 52)),
+        max_wait_ms: 0,
+        isolation_level: IsolationLevel::ReadUncommitted,
+    };
+    let session = FetchMetadata::SESSIONLESS;
+    leader.handle_fetch(&mut t.env(), to, params, session, vec![request], Vec::new());
+    t.sent()
+        .into_iter()
+        .find_map(|(_, msg)| match msg {
+            Message::Kafka(KafkaMsg::Response {
+                response: KafkaResponse::Fetch { partitions, .. },
+                ..
+            }) => Some(partitions[0].diverging_epoch),
+            _ => None,
+        })
+        .expect("answered")
+}
+
+#[test]
+fn before_kip_279_a_follower_truncates_to_the_end_offset_of_its_own_epoch_and_keeps_a_divergent_tail(
+) {
+    use super::config::Truncation;
+    let pre_279 = BrokerConfig {
+        truncation: Truncation::EpochEndOffset,
+        ..BrokerConfig::default()
+    };
+    // The leader, broker 1: 6 records in epoch 0, then leader again in
+    // epoch 2 (it never had epoch 1) with 2 more: epochs [0@0, 2@6].
+    let leader_of = |config: BrokerConfig| {
+        let (mut rm, mut t) = broker(config, &image(1, 1, &[1, 2], &[]));
+        produce(&mut rm, &mut t, 1, 1, 6);
+        let again = image(1, 1, &[1, 2], &[(1, None), (1, None)]);
+        rm.apply_delta(&mut t.env(), &again);
+        produce(&mut rm, &mut t, 2, 1, 2);
+        (rm, t)
+    };
+    // Follower 2 ends at 9 with epochs [0@0, 1@4]: it led epoch 1 for a
+    // moment. KIP-279: the largest epoch both have is 0, which ends at 6
+    // on the leader (the follower then cuts to its own end of epoch 0, 4).
+    let (mut leader, mut t) = leader_of(BrokerConfig::default());
+    assert_eq!(diverging_answer(&mut leader, &mut t, 9, 1), Some((0, 6)));
+    // Before: the end offset of epoch 1 alone, the start of the leader's
+    // next epoch, 6; a requested epoch older than the leader's first, or
+    // newer than its last, is UNDEFINED_EPOCH_OFFSET.
+    let (mut leader, mut t) = leader_of(pre_279);
+    assert_eq!(diverging_answer(&mut leader, &mut t, 9, 1), Some((1, 6)));
+    assert_eq!(diverging_answer(&mut leader, &mut t, 9, 3), Some((-1, 0)));
+    assert_eq!(
+        diverging_answer(&mut leader, &mut t, 8, 2),
+        None,
+        "caught up"
+    );
+
+    // The follower's side: broker 1 wrote 4 records in epoch 0 and 5 in
+    // epoch 1, then follows broker 2 in epoch 2.
+    let follower = |config: BrokerConfig| {
+        let (mut rm, mut t) = broker(config, &image(1, 1, &[1], &[]));
+        produce(&mut rm, &mut t, 1, 1, 4);
+        rm.apply_delta(&mut t.env(), &image(1, 1, &[1], &[(1, None)]));
+        // (Two batches: a log is cut at batch boundaries.)
+        produce(&mut rm, &mut t, 2, 1, 2);
+        produce(&mut rm, &mut t, 3, 1, 3);
+        let follows = image(1, 1, &[1], &[(1, None), (2, Some(vec![2, 1]))]);
+        rm.apply_delta(&mut t.env(), &follows);
+        (rm, t)
+    };
+    let log_end = |rm: &ReplicaManager| rm.partitions()[&tp()].log.log_end_offset();
+    // KIP-279: told (0, 6), it cuts to where its epoch 0 ended, 4.
+    let (mut rm, mut t) = follower(BrokerConfig::default());
+    let (correlation_id, offset) = sent_fetch(&t);
+    assert_eq!(offset, 9);
+    let answer_with = |d| vec![answer(0, Some(d), Vec::new())];
+    let session = FetchMetadata::INVALID_SESSION_ID;
+    rm.on_fetch_response(
+        &mut t.env(),
+        correlation_id,
+        None,
+        session,
+        answer_with((0, 6)),
+    );
+    assert_eq!(log_end(&rm), 4);
+    // Before: told 6, it cuts to 6, keeping offsets 4 and 5 of its epoch
+    // 1, which the leader has as epoch 0's: the logs diverge.
+    let (mut rm, mut t) = follower(pre_279);
+    let (correlation_id, offset) = sent_fetch(&t);
+    assert_eq!(offset, 9);
+    assert_eq!(sent_fetch_last_epoch(&t), Some(1));
+    rm.on_fetch_response(
+        &mut t.env(),
+        correlation_id,
+        None,
+        session,
+        answer_with((1, 6)),
+    );
+    assert_eq!(log_end(&rm), 6);
+    let epochs = rm.partitions()[&tp()].log.epoch_cache().entries().to_vec();
+    assert_eq!(
+        epochs
+            .iter()
+            .map(|e| (e.epoch, e.start_offset))
+            .collect::<Vec<_>>(),
+        vec![(0, 0), (1, 4)]
+    );
+    // It asked once: its next fetch carries no epoch.
+    let (_, offset) = sent_fetch(&t);
+    assert_eq!(offset, 6);
+}
+
+/// The last fetched epoch of the last fetch broker 1 sent to broker 2.
+fn sent_fetch_last_epoch(t: &TestEnv) -> Option<i32> {
+    t.sent()
+        .into_iter()
+        .rev()
+        .find_map(|(to, msg)| match (to, msg) {
+            (
+                Address::Node(2),
+                Message::Kafka(KafkaMsg::Request {
+                    request: crate::protocol::KafkaRequest::Fetch { partitions, .. },
+                    ..
+                }),
+            ) => Some(partitions[0].last_fetched_epoch),
+            _ => None,
+        })
+        .expect("a fetch to the leader")
+}

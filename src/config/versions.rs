@@ -125,6 +125,20 @@ impl KafkaVersion {
         self.has(KafkaVersion::new(2, 3))
     }
 
+    /// How this release's followers truncate: by leader epoch with
+    /// KIP-279 from 2.0, by the leader's end offset for their latest epoch
+    /// (KIP-101 alone) from 0.11, to their high watermark before.
+    pub fn truncation(self) -> crate::broker::config::Truncation {
+        use crate::broker::config::Truncation;
+        if self.has(KafkaVersion::new(2, 0)) {
+            Truncation::LeaderEpoch
+        } else if self.has(KafkaVersion::new(0, 11)) {
+            Truncation::EpochEndOffset
+        } else {
+            Truncation::HighWatermark
+        }
+    }
+
     /// Whether this release's leaders hold the high watermark while the
     /// ISR is below min.insync.replicas (KAFKA-15583, 3.7).
     pub fn hw_held_below_min_isr(self) -> bool {
@@ -324,6 +338,12 @@ pub static BEHAVIOURS: &[Behaviour] = &[
         switch: Some("truncation"),
     },
     Behaviour {
+        what: "OffsetsForLeaderEpoch answering the leader epoch with the end offset, the follower truncating to the largest epoch both logs have",
+        reference: "KIP-279",
+        since: KafkaVersion::new(2, 0),
+        switch: Some("truncation"),
+    },
+    Behaviour {
         what: "the follower's current leader epoch in Fetch, fenced by the leader (FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH)",
         reference: "KIP-320 (KAFKA-7395)",
         since: KafkaVersion::new(2, 1),
@@ -420,6 +440,7 @@ mod tests {
             "KIP-841",
             "KAFKA-7128",
             "KIP-320",
+            "KIP-279",
             "KIP-101",
             "KAFKA-15583",
             "KAFKA-15021",

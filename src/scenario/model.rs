@@ -277,7 +277,7 @@ impl ProtocolSpec {
         against(
             "truncation",
             truncation(self.truncation),
-            truncation(Truncation::LeaderEpoch),
+            truncation(v.truncation()),
             "KIP-101",
         );
         against(

@@ -590,7 +590,7 @@ pub(super) const PROTOCOL_KEYS: &[&str] = &[
 
 fn protocol(root: &Table) -> Res<ProtocolSpec> {
     let mut kafka_version = KafkaVersion::NEWEST;
-    let mut truncation = Truncation::LeaderEpoch;
+    let mut truncation = None;
     let mut transaction_version = None;
     let mut hw_held_below_min_isr = None;
     let mut leader_epoch_bump_on_isr_shrink = None;
@@ -636,16 +636,17 @@ fn protocol(root: &Table) -> Res<ProtocolSpec> {
             consumer_leader_epoch_validation = Some(f.bool()?);
         }
         if let Some(f) = t.get("truncation") {
-            truncation = match f.str("a string")? {
+            truncation = Some(match f.str("a string")? {
                 "leader-epoch" => Truncation::LeaderEpoch,
+                "epoch-end-offset" => Truncation::EpochEndOffset,
                 "high-watermark" => Truncation::HighWatermark,
-                other => return Err(f.err(format!("{other:?} is not valid; valid: \"leader-epoch\" (KIP-101, Kafka >= 0.11), \"high-watermark\" (Kafka < 0.11)"))),
-            };
+                other => return Err(f.err(format!("{other:?} is not valid; valid: \"leader-epoch\" (KIP-101 with KIP-279, Kafka >= 2.0), \"epoch-end-offset\" (KIP-101 alone, Kafka 0.11 to 1.1), \"high-watermark\" (Kafka < 0.11)"))),
+            });
         }
     }
     Ok(ProtocolSpec {
         kafka_version,
-        truncation,
+        truncation: truncation.unwrap_or_else(|| kafka_version.truncation()),
         transaction_version: transaction_version
             .unwrap_or_else(|| kafka_version.transaction_version()),
         hw_held_below_min_isr: hw_held_below_min_isr
