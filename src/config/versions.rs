@@ -27,7 +27,15 @@ impl KafkaVersion {
     /// The newest release ksim models: the default.
     pub const NEWEST: KafkaVersion = KafkaVersion::new(4, 0);
 
-    /// The releases ksim models, oldest first.
+    /// The releases ksim models, oldest first. What bounds it at 3.3: the
+    /// `BEHAVIOURS` without a switch (KIP-835, KAFKA-13959, KAFKA-13858,
+    /// all 3.3). Once those are switches, going lower also needs every
+    /// behaviour ksim simulates in `git log 3.0.0..3.3.0` checked, and the
+    /// older releases' own defaults and configs (`DEFAULTS`,
+    /// `CONFIGS_SINCE`: e.g. `acks` and `enable.idempotence` before 3.0,
+    /// which the per-release defaults work, in its own branch, brings) —
+    /// both gate each release added here. The switches for 2.x behaviours
+    /// (KAFKA-7128, KIP-320, KIP-279) are set against a modelled release.
     pub const MODELLED: [KafkaVersion; 8] = [
         KafkaVersion::new(3, 3),
         KafkaVersion::new(3, 4),
