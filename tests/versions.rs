@@ -233,7 +233,8 @@ fn a_release_ksim_cannot_run_is_refused_naming_what_it_lacks() {
     let dir = scratch("versions", "refused");
     let text = shipped("late_end_txn");
     for (version, says) in [
-        ("3.2", "Kafka 3.2 is not simulated by ksim yet: it lacks fenced replicas kept out of the ISR (the controller refuses them in AlterPartition, INELIGIBLE_REPLICA) (KIP-841, 3.3)"),
+        ("3.2", "Kafka 3.2 is not simulated by ksim yet: it lacks the active controller's NoOpRecord every metadata.max.idle.interval.ms (KIP-835, 3.3); "),
+        ("3.0", "(KAFKA-13858, 3.3), which ksim cannot switch off yet"),
         ("4.1", "Kafka 4.1 is newer than ksim models (4.0)"),
         ("four", "\"four\" is not a Kafka version"),
     ] {
@@ -363,5 +364,172 @@ fn each_release_has_its_own_partitioner_and_a_switch_against_it_is_reported() {
     assert!(
         err.contains("\"default\" is not valid; valid: \"round-robin\""),
         "{err}"
+    );
+}
+
+/// Broker 3 loses the controllers (its heartbeats and metadata fetches
+/// are held 30 s from 5 s to 25 s) but not the other brokers: it is fenced
+/// and leaves every ISR, and goes on fetching from the leaders of
+/// `orders`. Under Kafka `version` with `switch` added.
+fn fenced_follower_on(version: &str, switch: &str) -> Scenario {
+    let text = format!(
+        r#"
+name = "fenced_follower"
+description = "A broker cut off from the controllers only keeps fetching."
+duration = "40s"
+settle = "20s"
+
+[protocol]
+kafka_version = {version:?}
+{switch}
+
+[cluster]
+brokers = 3
+controllers = 3
+
+[[topics]]
+name = "orders"
+partitions = 3
+replication_factor = 3
+
+[[producers]]
+topic = "orders"
+count = 1
+rate = "200/s"
+config = {{ acks = "all" }}
+
+[[faults]]
+at = "5s"
+kind = "latency"
+groups = [["broker(3)"], ["controller(1)", "controller(2)", "controller(3)"]]
+delay = "30s"
+heal_after = "20s"
+"#
+    );
+    parse(&text, "fenced_follower.toml").unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The ISRs committed with broker 3 in them while it was fenced.
+fn isrs_with_fenced_3(o: &Outcome) -> Vec<String> {
+    use ksim::controller::active::ControlEvent;
+    use ksim::harness::history::What;
+    let fenced = o
+        .control_events
+        .iter()
+        .find(|(_, e)| *e == ControlEvent::Fenced { broker: 3 })
+        .map(|(at, _)| *at)
+        .expect("broker 3 is fenced");
+    let unfenced = o
+        .control_events
+        .iter()
+        .find(|(at, e)| *at > fenced && *e == ControlEvent::Unfenced { broker: 3 })
+        .map_or(u64::MAX, |(at, _)| *at);
+    o.history
+        .events
+        .iter()
+        .filter(|e| e.at > fenced && e.at < unfenced)
+        .filter_map(|e| match &e.what {
+            What::PartitionChange { isr, .. } if isr.contains(&3) => {
+                Some(format!("{} {isr:?}", e.node))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn kip_841_keeps_a_fenced_follower_out_of_the_isr_from_3_3() {
+    for (release, own) in [("3.3", true), ("4.0", true)] {
+        let s = fenced_follower_on(release, "");
+        assert_eq!(s.protocol.fenced_replicas_kept_out_of_isr, own);
+        let o = outcome(&s, 1);
+        assert_eq!(isrs_with_fenced_3(&o), Vec::<String>::new(), "{release}");
+    }
+    // (From 3.6 a shrink keeps the leader epoch, so the fenced follower's
+    // fetches, in the epoch its stale metadata has, are still served.)
+    for release in ["3.6", "4.0"] {
+        let s = fenced_follower_on(release, "fenced_replicas_kept_out_of_isr = false");
+        assert_eq!(
+            s.protocol.against_version(),
+            vec![format!(
+                "fenced_replicas_kept_out_of_isr = false (Kafka {release}'s own: true, KIP-841)"
+            )]
+        );
+        // Before 3.3 its leaders propose it again as soon as it caught up,
+        // and the controller takes it: fenced, in the ISR.
+        let o = outcome(&s, 1);
+        assert!(!isrs_with_fenced_3(&o).is_empty(), "{release}");
+    }
+}
+
+#[test]
+fn kafka_7128_is_a_switch_from_2_1() {
+    let own = under_min_isr_reads_on("4.0", "");
+    assert!(own.protocol.isr_join_requires_epoch_start_offset);
+    assert!(ksim::harness::specs::broker_config(&own).isr_join_requires_epoch_start_offset);
+    let s = under_min_isr_reads_on("4.0", "isr_join_requires_epoch_start_offset = false");
+    assert_eq!(
+        s.protocol.against_version(),
+        vec!["isr_join_requires_epoch_start_offset = false (Kafka 4.0's own: true, KAFKA-7128)"]
+    );
+    // The leader's rule (`Partition::can_expand_with`, unit-tested in
+    // `a_follower_joins_the_isr_only_at_the_high_watermark_and_the_epoch_start`)
+    // takes it from the broker config.
+    assert!(!ksim::harness::specs::broker_config(&s).isr_join_requires_epoch_start_offset);
+}
+
+#[test]
+fn kip_320_is_two_switches_the_followers_from_2_1_and_the_consumers_from_2_3() {
+    let own = under_min_isr_reads_on("3.6", "");
+    assert!(own.protocol.leader_epoch_in_replica_fetch);
+    assert!(own.protocol.consumer_leader_epoch_validation);
+    let off = "leader_epoch_in_replica_fetch = false\nconsumer_leader_epoch_validation = false";
+    let s = under_min_isr_reads_on("3.6", off);
+    assert_eq!(
+        s.protocol.against_version(),
+        vec![
+            "leader_epoch_in_replica_fetch = false (Kafka 3.6's own: true, KIP-320)",
+            "consumer_leader_epoch_validation = false (Kafka 3.6's own: true, KIP-320)",
+        ]
+    );
+    // The follower's side (its Fetch without an epoch, and a stale leader
+    // serving it) is unit-tested in
+    // `before_kip_320_a_follower_fetches_without_its_leader_epoch_and_a_stale_leader_serves_it`.
+    assert!(!ksim::harness::specs::broker_config(&s).leader_epoch_in_replica_fetch);
+    // The consumer's: under 3.6 the consumer of `under_min_isr_reads` read
+    // records that vanished with the leader's page cache. From 2.3 it
+    // validates its position after the leader change and moves back to
+    // the new log end (truncation detected); before, its next fetch is
+    // out of range and `auto.offset.reset` (latest) moves it.
+    let old = under_min_isr_reads_on("3.6", "consumer_leader_epoch_validation = false");
+    for seed in [1, 2] {
+        let validated = outcome(&own, seed);
+        assert_eq!(validated.stats.offset_resets, 0, "seed {seed}");
+        let reset = outcome(&old, seed);
+        assert!(reset.stats.offset_resets > 0, "seed {seed}");
+    }
+}
+
+#[test]
+fn kip_279_is_the_truncation_switchs_third_value() {
+    use ksim::scenario::Truncation;
+    let s = under_min_isr_reads_on("4.0", "truncation = \"epoch-end-offset\"");
+    assert_eq!(s.protocol.truncation, Truncation::EpochEndOffset);
+    assert_eq!(
+        s.protocol.against_version(),
+        vec!["truncation = \"epoch-end-offset\" (Kafka 4.0's own: \"leader-epoch\", KIP-101)"]
+    );
+    // The follower and leader of 0.11 to 1.1 (unit-tested in
+    // `before_kip_279_a_follower_truncates_to_the_end_offset_of_its_own_epoch_and_keeps_a_divergent_tail`)
+    // take it from the broker config; a run goes end to end and replays.
+    assert_eq!(
+        ksim::harness::specs::broker_config(&s).truncation,
+        Truncation::EpochEndOffset
+    );
+    let (a, b) = (outcome(&s, 1), outcome(&s, 1));
+    assert_eq!(a.trace_hash, b.trace_hash);
+    assert_ne!(
+        a.trace_hash,
+        outcome(&under_min_isr_reads_on("4.0", ""), 1).trace_hash
     );
 }

@@ -6,12 +6,23 @@ use crate::txn::TransactionVersion;
 /// How a follower truncates when it follows a new leader (`[protocol] truncation`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub enum Truncation {
-    /// KIP-101 (Kafka >= 0.11): truncate to the leader's end offset for the epoch.
+    /// KIP-101 with KIP-279 (Kafka >= 2.0): to where the follower's log
+    /// and the leader's last agree, by the largest epoch both have.
     #[serde(rename = "leader-epoch")]
     LeaderEpoch,
     /// Pre-KIP-101 Kafka: truncate to the local high watermark.
     #[serde(rename = "high-watermark")]
     HighWatermark,
+    /// KIP-101 before KIP-279 (Kafka 0.11 to 1.1): once, on following a
+    /// new leader, to the leader's end offset for the follower's latest
+    /// epoch (OffsetsForLeaderEpoch v0: the start offset of the leader's
+    /// first epoch above it, its log end offset if that epoch is its
+    /// latest), or to the follower's high watermark when the leader has
+    /// no such offset (UNDEFINED_EPOCH_OFFSET). A follower whose latest
+    /// epoch the leader never had keeps the records of that epoch below
+    /// the offset: the logs diverge.
+    #[serde(rename = "epoch-end-offset")]
+    EpochEndOffset,
 }
 
 impl Truncation {
@@ -20,6 +31,7 @@ impl Truncation {
         match self {
             Truncation::LeaderEpoch => "leader-epoch",
             Truncation::HighWatermark => "high-watermark",
+            Truncation::EpochEndOffset => "epoch-end-offset",
         }
     }
 }
@@ -78,6 +90,19 @@ pub struct BrokerConfig {
     /// (off with `[protocol] offsets_kept_while_group_active = false`, as
     /// before 2.1: each expires `offsets.retention.minutes` after its commit).
     pub offsets_kept_while_group_active: bool,
+    /// KIP-841 (3.3): a leader proposes only unfenced followers not in
+    /// controlled shutdown for the ISR (Kafka's `isReplicaIsrEligible`);
+    /// off with `[protocol] fenced_replicas_kept_out_of_isr = false`, as
+    /// before 3.3: any caught-up follower.
+    pub fenced_replicas_kept_out_of_isr: bool,
+    /// KAFKA-7128 (2.1): a follower joins the ISR once it reached the
+    /// high watermark and the leader epoch's start offset; off (`[protocol]
+    /// isr_join_requires_epoch_start_offset = false`), the high watermark.
+    pub isr_join_requires_epoch_start_offset: bool,
+    /// KIP-320 (2.1): a follower's Fetch carries its current leader epoch
+    /// (the leader fences another); off (`[protocol]
+    /// leader_epoch_in_replica_fetch = false`), -1, which no leader checks.
+    pub leader_epoch_in_replica_fetch: bool,
     /// Log configs.
     pub log: LogConfig,
     /// `offsets.topic.num.partitions`.
@@ -145,6 +170,9 @@ impl Default for BrokerConfig {
             hw_waits_for_joining_replicas: true,
             broker_epoch_in_alter_partition: true,
             offsets_kept_while_group_active: true,
+            fenced_replicas_kept_out_of_isr: true,
+            isr_join_requires_epoch_start_offset: true,
+            leader_epoch_in_replica_fetch: true,
             log: LogConfig::default(),
             offsets_topic_num_partitions: 50,
             offsets_commit_timeout_ms: 5000,

@@ -143,13 +143,16 @@ impl ReplicaFetcherManager {
             return;
         };
         let truncation = self.config.truncation;
+        // Before KIP-320 (2.1) a Fetch carries no current leader epoch.
+        let with_epoch = self.config.leader_epoch_in_replica_fetch;
         let ask = |tp: &TopicIdPartition, p: &Partition| FetchPartition {
             tp: *tp,
-            current_leader_epoch: p.leader_epoch,
+            current_leader_epoch: if with_epoch { p.leader_epoch } else { -1 },
             fetch_offset: p.log.log_end_offset(),
             last_fetched_epoch: match truncation {
                 Truncation::LeaderEpoch => p.log.latest_epoch(),
-                Truncation::HighWatermark => None,
+                Truncation::EpochEndOffset if p.epoch_truncation_pending => p.log.latest_epoch(),
+                Truncation::EpochEndOffset | Truncation::HighWatermark => None,
             },
         };
         let journal_end = replicas.partitions.journal_end();
@@ -340,10 +343,11 @@ impl ReplicaFetcherManager {
             let Some(p) = replicas.partitions.get_mut(&answer.tp) else {
                 continue;
             };
-            if !p.follows(leader)
-                || p.leader_epoch != sent.current_leader_epoch
-                || p.log.log_end_offset() != sent.fetch_offset
-            {
+            // (A fetch without an epoch, before KIP-320, is matched by
+            // its leader and offset alone, as Kafka 2.0's fetcher does.)
+            let epoch_moved =
+                sent.current_leader_epoch >= 0 && p.leader_epoch != sent.current_leader_epoch;
+            if !p.follows(leader) || epoch_moved || p.log.log_end_offset() != sent.fetch_offset {
                 continue;
             }
             let mut out = replicas.logs.scratch();
@@ -384,7 +388,31 @@ impl ReplicaFetcherManager {
                 errors = true;
                 continue;
             }
-            if let Some((div_epoch, div_end)) = answer.diverging_epoch {
+            // Answered: a follower of KIP-101 before KIP-279 asked its
+            // one question (the answer truncates it, or it fetches on).
+            p.epoch_truncation_pending = false;
+            if let (Some((div_epoch, div_end)), Truncation::EpochEndOffset) =
+                (answer.diverging_epoch, self.config.truncation)
+            {
+                // Kafka 1.1's `ReplicaFetcherThread.maybeTruncate`: to the
+                // leader's end offset for its latest epoch (no truncation
+                // past its own log end), or, when the leader had none
+                // (UNDEFINED_EPOCH_OFFSET), to its high watermark.
+                let target = if div_epoch < 0 {
+                    p.log.high_watermark()
+                } else {
+                    div_end
+                };
+                let target = target.min(p.log.log_end_offset());
+                replicas.cleaner.truncated(&answer.tp, target);
+                if let Some(records) = p.truncate_to(target, &mut out) {
+                    env.observe(BrokerObs::Truncated {
+                        partition: answer.tp,
+                        to_offset: target,
+                        records,
+                    });
+                }
+            } else if let Some((div_epoch, div_end)) = answer.diverging_epoch {
                 // Kafka's truncateOnFetchResponse: to where both logs last agree.
                 let target = match p.log.end_offset_for_epoch(div_epoch) {
                     Some((e, end)) if e == div_epoch => end.min(div_end),

@@ -233,6 +233,14 @@ pub struct Partition {
     /// KAFKA-15021 (3.6): the high watermark waits for a caught-up replica
     /// about to join the ISR.
     pub hw_waits_for_joining_replicas: bool,
+    /// KAFKA-7128 (2.1): a follower joins the ISR only once its log end
+    /// offset reached the start offset of this leader epoch too.
+    pub isr_join_requires_epoch_start_offset: bool,
+    /// As a follower under `truncation = "epoch-end-offset"` (KIP-101
+    /// before KIP-279): it has yet to ask its leader for the end offset of
+    /// its latest epoch (Kafka 1.1's fetcher state `isTruncatingLog`, set
+    /// when it starts following and cleared by the first answer).
+    pub epoch_truncation_pending: bool,
     /// One past its last entry's position in the broker's journal of
     /// changed partitions (0: none; see [`crate::broker::hosted::Hosted`]).
     pub(crate) journal_mark: u64,
@@ -265,6 +273,8 @@ impl Partition {
             min_insync,
             hw_held_below_min_isr: true,
             hw_waits_for_joining_replicas: true,
+            isr_join_requires_epoch_start_offset: true,
+            epoch_truncation_pending: false,
             journal_mark: 0,
         }
     }
@@ -528,7 +538,11 @@ impl Partition {
     /// Whether `follower`, out of the ISR, has caught up (Kafka's
     /// `Partition.maybeExpandIsr` for the replica that just fetched): its
     /// log end offset is at least the high watermark and the start of this
-    /// leader epoch, it is `eligible`, and no ISR change is in flight.
+    /// leader epoch (KAFKA-7128, 2.1; before, the high watermark alone:
+    /// a new leader's may still be below what the last leader committed,
+    /// so a follower that has not fetched that yet could join and be
+    /// elected without it), it is `eligible`, and no ISR change is in
+    /// flight.
     pub fn can_expand_with(&self, follower: u32, eligible: Eligible<'_>) -> bool {
         let Some(leader) = self.leader_state() else {
             return false;
@@ -540,7 +554,8 @@ impl Partition {
         self.replicas.contains(&follower)
             && leader.followers.get(&follower).is_some_and(|f| {
                 f.log_end_offset >= hw
-                    && f.log_end_offset >= leader.epoch_start_offset
+                    && (!self.isr_join_requires_epoch_start_offset
+                        || f.log_end_offset >= leader.epoch_start_offset)
                     && eligible(follower, f.broker_epoch)
             })
     }
@@ -606,6 +621,8 @@ mod tests {
             min_insync,
             hw_held_below_min_isr: true,
             hw_waits_for_joining_replicas: true,
+            isr_join_requires_epoch_start_offset: true,
+            epoch_truncation_pending: false,
             journal_mark: 0,
         }
     }

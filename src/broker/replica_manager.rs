@@ -119,8 +119,10 @@ pub struct ReplicaManager {
     pending_verification: std::collections::BTreeMap<u64, PendingVerification>,
     /// The last verification guard or waiting produce number handed out.
     last_verification_id: u64,
-    /// The unfenced brokers and their broker epochs, as the metadata last
-    /// said: who may join an ISR (Kafka's `isReplicaIsrEligible`).
+    /// The brokers that may join an ISR, with their broker epochs, as the
+    /// metadata last said (Kafka's `isReplicaIsrEligible`): the unfenced
+    /// ones not in controlled shutdown (KIP-841, 3.3), or before 3.3
+    /// every registered one.
     isr_eligible: Vec<(u32, u64)>,
     /// Topics the metadata had and has no more (DeleteTopics): requests
     /// for them are UNKNOWN_TOPIC_OR_PARTITION.
@@ -134,8 +136,14 @@ pub struct ReplicaManager {
 
 /// Whether `broker` fetching with `epoch` may join an ISR, by `eligible`
 /// (the unfenced brokers with their epochs; with `check_epoch` false, as
-/// before KIP-903, any epoch).
-fn isr_eligible(eligible: &[(u32, u64)], check_epoch: bool, broker: u32, epoch: u64) -> bool {
+/// before KIP-903, any epoch). Before KIP-841 (3.3) with neither check a
+/// leader proposes any follower (Kafka 3.2's `canAddReplicaToIsr` has no
+/// `isReplicaIsrEligible`).
+fn isr_eligible(config: &BrokerConfig, eligible: &[(u32, u64)], broker: u32, epoch: u64) -> bool {
+    let check_epoch = config.broker_epoch_in_alter_partition;
+    if !config.fenced_replicas_kept_out_of_isr && !check_epoch {
+        return true;
+    }
     eligible
         .iter()
         .any(|&(b, e)| b == broker && (!check_epoch || e == epoch))
@@ -495,10 +503,11 @@ impl ReplicaManager {
     /// serves.
     pub fn apply_delta(&mut self, env: &mut Env<'_>, image: &MetadataImage) {
         let now_ms = env.now_ms();
+        let kip_841 = self.config.fenced_replicas_kept_out_of_isr;
         self.isr_eligible = image
             .brokers
             .values()
-            .filter(|b| !b.fenced && !b.in_controlled_shutdown)
+            .filter(|b| !kip_841 || (!b.fenced && !b.in_controlled_shutdown))
             .map(|b| (b.id, b.epoch))
             .collect();
         let mut seen = BTreeSet::new();
@@ -557,6 +566,8 @@ impl ReplicaManager {
                 // before the replica takes a role.
                 p.hw_held_below_min_isr = self.config.hw_held_below_min_isr;
                 p.hw_waits_for_joining_replicas = self.config.hw_waits_for_joining_replicas;
+                p.isr_join_requires_epoch_start_offset =
+                    self.config.isr_join_requires_epoch_start_offset;
                 let same_epoch = p.leader_epoch == reg.leader_epoch;
                 match reg.leader {
                     Some(l) if l == self.me => {
@@ -708,6 +719,12 @@ impl ReplicaManager {
         epochs: (i32, i32),
     ) {
         self.step_down(env, tp, Role::Follower { leader }, epochs);
+        if self.config.truncation == Truncation::EpochEndOffset {
+            // Kafka 0.11 to 1.1: the fetcher asks for its latest epoch's
+            // end offset once, then fetches.
+            let p = self.partitions.get_mut(tp).expect("hosted");
+            p.epoch_truncation_pending = true;
+        }
         if self.config.truncation == Truncation::HighWatermark {
             // Before KIP-101 a new follower cut its log to its own high
             // watermark, which may be behind what the ISR had committed.
@@ -758,11 +775,8 @@ impl ReplicaManager {
         let Some(p) = self.partitions.get_mut(tp) else {
             return;
         };
-        let (eligible, check) = (
-            &self.isr_eligible,
-            self.config.broker_epoch_in_alter_partition,
-        );
-        let eligible = |b: u32, e: u64| isr_eligible(eligible, check, b, e);
+        let (config, eligible) = (&self.config, &self.isr_eligible);
+        let eligible = |b: u32, e: u64| isr_eligible(config, eligible, b, e);
         let lag_ms = self.config.replica_lag_time_max_ms;
         let Some(hw) = p.next_high_watermark(env.now_ms(), lag_ms, &eligible) else {
             return;

@@ -352,6 +352,19 @@ fn a_follower_joins_the_isr_only_at_the_high_watermark_and_the_epoch_start() {
     assert!(proposals(&mut rm).is_empty());
     follower_fetch(&mut rm, &mut t, 2, 10);
     assert_eq!(proposals(&mut rm), vec![vec![1, 3, 2]]);
+    // Before KAFKA-7128 (2.0.0): at the high watermark it is proposed,
+    // without the records 5..10 the ISR may hold committed (the leader's
+    // high watermark catches up only with its followers' fetches).
+    let before = BrokerConfig {
+        isr_join_requires_epoch_start_offset: false,
+        ..BrokerConfig::default()
+    };
+    let (mut rm, mut t) = broker(before, &created);
+    produce(&mut rm, &mut t, 1, 1, 10);
+    follower_fetch(&mut rm, &mut t, 3, 5);
+    rm.apply_delta(&mut t.env(), &image(1, 1, &[1, 3], &[(1, None)]));
+    follower_fetch(&mut rm, &mut t, 2, 5);
+    assert_eq!(proposals(&mut rm), vec![vec![1, 3, 2]]);
 }
 
 #[test]
@@ -400,6 +413,47 @@ fn before_kip_903_a_follower_fetching_with_an_old_broker_epoch_may_join() {
     };
     let none = crate::controller::rpc::NO_BROKER_EPOCH;
     assert_eq!(new_isr_with_epochs, &vec![(1, none), (3, none), (2, none)]);
+}
+
+#[test]
+fn before_kip_841_a_fenced_follower_or_one_in_controlled_shutdown_may_join() {
+    // Follower 2, caught up, is fenced (or in controlled shutdown) in the
+    // metadata broker 1 leads `t-0` by, with ISR [1, 3].
+    let with_broker_2 = |fenced, in_controlled_shutdown| {
+        let mut image = image(1, 1, &[1, 3], &[]);
+        let change = MetadataRecord::BrokerRegistrationChangeRecord {
+            broker_id: 2,
+            broker_epoch: 52,
+            fenced,
+            in_controlled_shutdown,
+        };
+        image.apply(image.offset + 1, &change);
+        image
+    };
+    let kip_903_off = BrokerConfig {
+        broker_epoch_in_alter_partition: false,
+        ..BrokerConfig::default()
+    };
+    let before_3_3 = BrokerConfig {
+        fenced_replicas_kept_out_of_isr: false,
+        ..kip_903_off
+    };
+    for image in [
+        with_broker_2(Some(true), None),
+        with_broker_2(None, Some(true)),
+    ] {
+        // 3.3 on (3.3, 3.4 and 3.5+ alike): Kafka's isReplicaIsrEligible
+        // keeps it out.
+        for config in [BrokerConfig::default(), kip_903_off] {
+            let (mut rm, mut t) = broker(config, &image);
+            follower_fetch(&mut rm, &mut t, 2, 0);
+            assert!(proposals(&mut rm).is_empty());
+        }
+        // 3.2: any caught-up follower is proposed.
+        let (mut rm, mut t) = broker(before_3_3, &image);
+        follower_fetch(&mut rm, &mut t, 2, 0);
+        assert_eq!(proposals(&mut rm), vec![vec![1, 3, 2]]);
+    }
 }
 
 #[test]
@@ -799,4 +853,227 @@ fn a_replica_of_a_deleted_topic_gives_way_to_the_new_topic_of_its_name() {
         _ => None,
     });
     assert_eq!(written, Some(format!("version: 0\ntopic_id: {new_id}\n")));
+}
+
+/// The current leader epoch of the last fetch broker 1 sent to broker 2.
+fn sent_fetch_epoch(t: &TestEnv) -> i32 {
+    t.sent()
+        .into_iter()
+        .rev()
+        .find_map(|(to, msg)| match (to, msg) {
+            (
+                Address::Node(2),
+                Message::Kafka(KafkaMsg::Request {
+                    request: crate::protocol::KafkaRequest::Fetch { partitions, .. },
+                    ..
+                }),
+            ) => Some(partitions[0].current_leader_epoch),
+            _ => None,
+        })
+        .expect("a fetch to the leader")
+}
+
+#[test]
+fn before_kip_320_a_follower_fetches_without_its_leader_epoch_and_a_stale_leader_serves_it() {
+    // Broker 1 follows broker 2 in leader epoch 1: from 2.1 its Fetch says so.
+    let (_, t) = follower_with(&[4]);
+    assert_eq!(sent_fetch_epoch(&t), 1);
+    let before = BrokerConfig {
+        leader_epoch_in_replica_fetch: false,
+        ..BrokerConfig::default()
+    };
+    let (mut rm, mut t) = broker(before, &image(1, 1, &[1], &[]));
+    rm.apply_delta(&mut t.env(), &image(1, 1, &[1], &[(2, Some(vec![2, 1]))]));
+    assert_eq!(
+        sent_fetch_epoch(&t),
+        -1,
+        "Fetch v8 has no current leader epoch"
+    );
+    // A leader still in epoch 0 (it has not heard of epoch 1) fences a
+    // fetch of epoch 1 (UNKNOWN_LEADER_EPOCH) and serves one without.
+    let (mut leader, mut t) = broker(BrokerConfig::default(), &image(1, 1, &[1, 2], &[]));
+    produce(&mut leader, &mut t, 1, 1, 3);
+    let fetch = |leader: &mut ReplicaManager, t: &mut TestEnv, epoch: i32| {
+        t.take();
+        let request = FetchPartition {
+            current_leader_epoch: epoch,
+            ..fetch_partition(0)
+        };
+        let to = ReplyTo {
+            to: Address::Node(2),
+            correlation_id: 7,
+        };
+        let params = FetchParams {
+            replica: Some((2, 52)),
+            max_wait_ms: 0,
+            isolation_level: IsolationLevel::ReadUncommitted,
+        };
+        leader.handle_fetch(
+            &mut t.env(),
+            to,
+            params,
+            FetchMetadata::SESSIONLESS,
+            vec![request],
+            Vec::new(),
+        );
+        t.sent()
+            .into_iter()
+            .find_map(|(_, msg)| match msg {
+                Message::Kafka(KafkaMsg::Response {
+                    response: KafkaResponse::Fetch { partitions, .. },
+                    ..
+                }) => Some((partitions[0].error, partitions[0].batches.len())),
+                _ => None,
+            })
+            .expect("answered")
+    };
+    assert_eq!(
+        fetch(&mut leader, &mut t, 1),
+        (Some(Errors::UnknownLeaderEpoch), 0)
+    );
+    assert_eq!(fetch(&mut leader, &mut t, -1), (None, 1));
+}
+
+/// The diverging epoch a leader answers follower 2's fetch of `t-0` from
+/// `offset` whose last fetched epoch is `last_epoch`.
+fn diverging_answer(
+    leader: &mut ReplicaManager,
+    t: &mut TestEnv,
+    offset: u64,
+    last_epoch: i32,
+) -> Option<(i32, u64)> {
+    t.take();
+    let request = FetchPartition {
+        last_fetched_epoch: Some(last_epoch),
+        ..fetch_partition(offset)
+    };
+    let to = ReplyTo {
+        to: Address::Node(2),
+        correlation_id: 7,
+    };
+    let params = FetchParams {
+        replica: Some((2, 52)),
+        max_wait_ms: 0,
+        isolation_level: IsolationLevel::ReadUncommitted,
+    };
+    let session = FetchMetadata::SESSIONLESS;
+    leader.handle_fetch(&mut t.env(), to, params, session, vec![request], Vec::new());
+    t.sent()
+        .into_iter()
+        .find_map(|(_, msg)| match msg {
+            Message::Kafka(KafkaMsg::Response {
+                response: KafkaResponse::Fetch { partitions, .. },
+                ..
+            }) => Some(partitions[0].diverging_epoch),
+            _ => None,
+        })
+        .expect("answered")
+}
+
+#[test]
+fn before_kip_279_a_follower_truncates_to_the_end_offset_of_its_own_epoch_and_keeps_a_divergent_tail(
+) {
+    use super::config::Truncation;
+    let pre_279 = BrokerConfig {
+        truncation: Truncation::EpochEndOffset,
+        ..BrokerConfig::default()
+    };
+    // The leader, broker 1: 6 records in epoch 0, then leader again in
+    // epoch 2 (it never had epoch 1) with 2 more: epochs [0@0, 2@6].
+    let leader_of = |config: BrokerConfig| {
+        let (mut rm, mut t) = broker(config, &image(1, 1, &[1, 2], &[]));
+        produce(&mut rm, &mut t, 1, 1, 6);
+        let again = image(1, 1, &[1, 2], &[(1, None), (1, None)]);
+        rm.apply_delta(&mut t.env(), &again);
+        produce(&mut rm, &mut t, 2, 1, 2);
+        (rm, t)
+    };
+    // Follower 2 ends at 9 with epochs [0@0, 1@4]: it led epoch 1 for a
+    // moment. KIP-279: the largest epoch both have is 0, which ends at 6
+    // on the leader (the follower then cuts to its own end of epoch 0, 4).
+    let (mut leader, mut t) = leader_of(BrokerConfig::default());
+    assert_eq!(diverging_answer(&mut leader, &mut t, 9, 1), Some((0, 6)));
+    // Before: the end offset of epoch 1 alone, the start of the leader's
+    // next epoch, 6; a requested epoch older than the leader's first, or
+    // newer than its last, is UNDEFINED_EPOCH_OFFSET.
+    let (mut leader, mut t) = leader_of(pre_279);
+    assert_eq!(diverging_answer(&mut leader, &mut t, 9, 1), Some((1, 6)));
+    assert_eq!(diverging_answer(&mut leader, &mut t, 9, 3), Some((-1, 0)));
+    assert_eq!(
+        diverging_answer(&mut leader, &mut t, 8, 2),
+        None,
+        "caught up"
+    );
+
+    // The follower's side: broker 1 wrote 4 records in epoch 0 and 5 in
+    // epoch 1, then follows broker 2 in epoch 2.
+    let follower = |config: BrokerConfig| {
+        let (mut rm, mut t) = broker(config, &image(1, 1, &[1], &[]));
+        produce(&mut rm, &mut t, 1, 1, 4);
+        rm.apply_delta(&mut t.env(), &image(1, 1, &[1], &[(1, None)]));
+        // (Two batches: a log is cut at batch boundaries.)
+        produce(&mut rm, &mut t, 2, 1, 2);
+        produce(&mut rm, &mut t, 3, 1, 3);
+        let follows = image(1, 1, &[1], &[(1, None), (2, Some(vec![2, 1]))]);
+        rm.apply_delta(&mut t.env(), &follows);
+        (rm, t)
+    };
+    let log_end = |rm: &ReplicaManager| rm.partitions()[&tp()].log.log_end_offset();
+    // KIP-279: told (0, 6), it cuts to where its epoch 0 ended, 4.
+    let (mut rm, mut t) = follower(BrokerConfig::default());
+    let (correlation_id, offset) = sent_fetch(&t);
+    assert_eq!(offset, 9);
+    let answer_with = |d| vec![answer(0, Some(d), Vec::new())];
+    let session = FetchMetadata::INVALID_SESSION_ID;
+    rm.on_fetch_response(
+        &mut t.env(),
+        correlation_id,
+        None,
+        session,
+        answer_with((0, 6)),
+    );
+    assert_eq!(log_end(&rm), 4);
+    // Before: told 6, it cuts to 6, keeping offsets 4 and 5 of its epoch
+    // 1, which the leader has as epoch 0's: the logs diverge.
+    let (mut rm, mut t) = follower(pre_279);
+    let (correlation_id, offset) = sent_fetch(&t);
+    assert_eq!(offset, 9);
+    assert_eq!(sent_fetch_last_epoch(&t), Some(1));
+    rm.on_fetch_response(
+        &mut t.env(),
+        correlation_id,
+        None,
+        session,
+        answer_with((1, 6)),
+    );
+    assert_eq!(log_end(&rm), 6);
+    let epochs = rm.partitions()[&tp()].log.epoch_cache().entries().to_vec();
+    assert_eq!(
+        epochs
+            .iter()
+            .map(|e| (e.epoch, e.start_offset))
+            .collect::<Vec<_>>(),
+        vec![(0, 0), (1, 4)]
+    );
+    // It asked once: its next fetch carries no epoch.
+    let (_, offset) = sent_fetch(&t);
+    assert_eq!(offset, 6);
+}
+
+/// The last fetched epoch of the last fetch broker 1 sent to broker 2.
+fn sent_fetch_last_epoch(t: &TestEnv) -> Option<i32> {
+    t.sent()
+        .into_iter()
+        .rev()
+        .find_map(|(to, msg)| match (to, msg) {
+            (
+                Address::Node(2),
+                Message::Kafka(KafkaMsg::Request {
+                    request: crate::protocol::KafkaRequest::Fetch { partitions, .. },
+                    ..
+                }),
+            ) => Some(partitions[0].last_fetched_epoch),
+            _ => None,
+        })
+        .expect("a fetch to the leader")
 }

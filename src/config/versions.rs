@@ -28,7 +28,15 @@ impl KafkaVersion {
     /// The newest release ksim models: the default.
     pub const NEWEST: KafkaVersion = KafkaVersion::new(4, 0);
 
-    /// The releases ksim models, oldest first.
+    /// The releases ksim models, oldest first. What bounds it at 3.3: the
+    /// `BEHAVIOURS` without a switch (KIP-835, KAFKA-13959, KAFKA-13858,
+    /// all 3.3). Once those are switches, going lower also needs every
+    /// behaviour ksim simulates in `git log 3.0.0..3.3.0` checked, and the
+    /// older releases' own defaults and configs (`DEFAULTS`,
+    /// `CONFIGS_SINCE`: e.g. `acks` and `enable.idempotence` before 3.0,
+    /// which the per-release defaults work, in its own branch, brings) —
+    /// both gate each release added here. The switches for 2.x behaviours
+    /// (KAFKA-7128, KIP-320, KIP-279) are set against a modelled release.
     pub const MODELLED: [KafkaVersion; 8] = [
         KafkaVersion::new(3, 3),
         KafkaVersion::new(3, 4),
@@ -99,6 +107,51 @@ impl KafkaVersion {
     /// however old (KIP-211, 2.1).
     pub fn offsets_kept_while_group_active(self) -> bool {
         self.has(KafkaVersion::new(2, 1))
+    }
+
+    /// Whether this release keeps fenced replicas, and brokers in
+    /// controlled shutdown, out of the ISR: the leader does not propose
+    /// them, the controller refuses them (INELIGIBLE_REPLICA), and a broker
+    /// in controlled shutdown is registered so and led by no partition
+    /// (KIP-841, 3.3).
+    pub fn fenced_replicas_kept_out_of_isr(self) -> bool {
+        self.has(KafkaVersion::new(3, 3))
+    }
+
+    /// Whether a follower out of the ISR joins it only once its log end
+    /// offset reached the start offset of the leader's current epoch as
+    /// well as the high watermark (KAFKA-7128: 2.1, backported to 2.0.1).
+    pub fn isr_join_requires_epoch_start_offset(self) -> bool {
+        self.has(KafkaVersion::new(2, 1))
+    }
+
+    /// Whether this release's followers send their current leader epoch
+    /// in Fetch, which the leader fences (FENCED_LEADER_EPOCH,
+    /// UNKNOWN_LEADER_EPOCH): KIP-320's replication part (KAFKA-7395, 2.1).
+    pub fn leader_epoch_in_replica_fetch(self) -> bool {
+        self.has(KafkaVersion::new(2, 1))
+    }
+
+    /// Whether this release's consumers send their leader epoch in Fetch
+    /// and ListOffsets and validate their position with
+    /// OffsetsForLeaderEpoch after a leader change: KIP-320's consumer
+    /// part (KAFKA-7440, KAFKA-7747, 2.3).
+    pub fn consumer_leader_epoch_validation(self) -> bool {
+        self.has(KafkaVersion::new(2, 3))
+    }
+
+    /// How this release's followers truncate: by leader epoch with
+    /// KIP-279 from 2.0, by the leader's end offset for their latest epoch
+    /// (KIP-101 alone) from 0.11, to their high watermark before.
+    pub fn truncation(self) -> crate::broker::config::Truncation {
+        use crate::broker::config::Truncation;
+        if self.has(KafkaVersion::new(2, 0)) {
+            Truncation::LeaderEpoch
+        } else if self.has(KafkaVersion::new(0, 11)) {
+            Truncation::EpochEndOffset
+        } else {
+            Truncation::HighWatermark
+        }
     }
 
     /// Whether this release's leaders hold the high watermark while the
@@ -427,6 +480,30 @@ pub static BEHAVIOURS: &[Behaviour] = &[
         switch: Some("truncation"),
     },
     Behaviour {
+        what: "OffsetsForLeaderEpoch answering the leader epoch with the end offset, the follower truncating to the largest epoch both logs have",
+        reference: "KIP-279",
+        since: KafkaVersion::new(2, 0),
+        switch: Some("truncation"),
+    },
+    Behaviour {
+        what: "the follower's current leader epoch in Fetch, fenced by the leader (FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH)",
+        reference: "KIP-320 (KAFKA-7395)",
+        since: KafkaVersion::new(2, 1),
+        switch: Some("leader_epoch_in_replica_fetch"),
+    },
+    Behaviour {
+        what: "the consumer's leader epoch in Fetch and ListOffsets, and its position validated with OffsetsForLeaderEpoch after a leader change",
+        reference: "KIP-320 (KAFKA-7440, KAFKA-7747)",
+        since: KafkaVersion::new(2, 3),
+        switch: Some("consumer_leader_epoch_validation"),
+    },
+    Behaviour {
+        what: "a follower joining the ISR only at the current leader epoch's start offset",
+        reference: "KAFKA-7128",
+        since: KafkaVersion::new(2, 1),
+        switch: Some("isr_join_requires_epoch_start_offset"),
+    },
+    Behaviour {
         what: "the high watermark held while the ISR is below min.insync.replicas",
         reference: "KAFKA-15583",
         since: KafkaVersion::new(3, 7),
@@ -447,6 +524,27 @@ pub static BEHAVIOURS: &[Behaviour] = &[
     Behaviour {
         what: "fenced replicas kept out of the ISR (the controller refuses them in AlterPartition, INELIGIBLE_REPLICA)",
         reference: "KIP-841",
+        since: KafkaVersion::new(3, 3),
+        switch: Some("fenced_replicas_kept_out_of_isr"),
+    },
+    // What else ksim simulates that changed in 3.3 (`git log 3.2.0..3.3.0`
+    // of the controller and the broker's data path): these bound the
+    // oldest release at 3.3 until they are switches.
+    Behaviour {
+        what: "the active controller's NoOpRecord every metadata.max.idle.interval.ms",
+        reference: "KIP-835",
+        since: KafkaVersion::new(3, 3),
+        switch: None,
+    },
+    Behaviour {
+        what: "a fenced broker unfenced once its metadata reached its own registration (before: the controller's last committed offset)",
+        reference: "KAFKA-13959",
+        since: KafkaVersion::new(3, 3),
+        switch: None,
+    },
+    Behaviour {
+        what: "a broker in controlled shutdown applying the metadata that moves its leaderships (before: its metadata listener stopped, its leaderships stayed active until it stopped)",
+        reference: "KAFKA-13858",
         since: KafkaVersion::new(3, 3),
         switch: None,
     },
@@ -501,8 +599,14 @@ mod tests {
         assert_eq!(KafkaVersion::parse("3.5"), Ok(KafkaVersion::new(3, 5)));
         assert_eq!(KafkaVersion::parse("3.3.2"), Ok(KafkaVersion::new(3, 3)));
         let old = KafkaVersion::parse("3.2").unwrap_err();
-        assert!(old.contains("KIP-841, 3.3"), "{old}");
+        for missing in ["KIP-835, 3.3", "KAFKA-13959, 3.3", "KAFKA-13858, 3.3"] {
+            assert!(old.contains(missing), "{old}");
+        }
         for switched in [
+            "KIP-841",
+            "KAFKA-7128",
+            "KIP-320",
+            "KIP-279",
             "KIP-101",
             "KAFKA-15583",
             "KAFKA-15021",

@@ -28,6 +28,11 @@ pub struct ControllerConfig {
     /// An ISR shrink bumps the leader epoch (metadata versions before 3.6;
     /// KAFKA-15021, `[protocol] leader_epoch_bump_on_isr_shrink`).
     pub leader_epoch_bump_on_isr_shrink: bool,
+    /// KIP-841 (3.3, `[protocol] fenced_replicas_kept_out_of_isr`): a
+    /// broker in controlled shutdown is registered so (metadata version
+    /// 3.3-IV3), and AlterPartition refuses fenced members and those in
+    /// controlled shutdown (INELIGIBLE_REPLICA).
+    pub fenced_replicas_kept_out_of_isr: bool,
     /// `delete.topic.enable`: DeleteTopics is answered
     /// TOPIC_DELETION_DISABLED without it.
     pub delete_topic_enable: bool,
@@ -40,6 +45,7 @@ impl Default for ControllerConfig {
             unclean_leader_election: false,
             raft: crate::controller::raft::RaftConfig::default(),
             leader_epoch_bump_on_isr_shrink: false,
+            fenced_replicas_kept_out_of_isr: true,
             delete_topic_enable: true,
         }
     }
@@ -137,12 +143,18 @@ impl ActiveController {
         now: Nanos,
     ) -> Self {
         Self {
-            cluster: ClusterControlManager::new(config.session_timeout_ns, &image, now),
+            cluster: ClusterControlManager::new(
+                config.session_timeout_ns,
+                &image,
+                now,
+                config.fenced_replicas_kept_out_of_isr,
+            ),
             replication: ReplicationControlManager::new(
                 config.unclean_leader_election,
                 config.leader_epoch_bump_on_isr_shrink,
                 config.delete_topic_enable,
-            ),
+            )
+            .with_fenced_replicas_kept_out_of_isr(config.fenced_replicas_kept_out_of_isr),
             producer_ids: ProducerIdControlManager::new(&image),
             log: MetadataRecords {
                 image,

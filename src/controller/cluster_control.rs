@@ -73,14 +73,27 @@ pub struct ClusterControlManager {
     session_timeout_ns: Nanos,
     /// Heartbeat session per broker.
     sessions: BTreeMap<u32, HeartbeatState>,
+    /// Whether a broker entering controlled shutdown is registered so
+    /// (KIP-841's `InControlledShutdown`, metadata version 3.3-IV3's
+    /// `isInControlledShutdownStateSupported`); before 3.3 it is not, and
+    /// stays an active broker until fenced.
+    in_controlled_shutdown_state: bool,
 }
 
 impl ClusterControlManager {
     /// As Kafka's BrokerHeartbeatManager on a new active controller: every
-    /// registered broker of `image` starts with a fresh session at `now`.
-    pub fn new(session_timeout_ns: Nanos, image: &MetadataImage, now: Nanos) -> Self {
+    /// registered broker of `image` starts with a fresh session at `now`;
+    /// `in_controlled_shutdown_state`: a broker in controlled shutdown is
+    /// registered so (KIP-841, 3.3).
+    pub fn new(
+        session_timeout_ns: Nanos,
+        image: &MetadataImage,
+        now: Nanos,
+        in_controlled_shutdown_state: bool,
+    ) -> Self {
         Self {
             session_timeout_ns,
+            in_controlled_shutdown_state,
             sessions: image
                 .brokers
                 .keys()
@@ -246,7 +259,7 @@ impl ClusterControlManager {
                 // Kafka's `handleBrokerInControlledShutdown`: the
                 // registration says so (once), then the caller moves
                 // leaderships and shrinks ISRs.
-                if !registration.in_controlled_shutdown {
+                if self.in_controlled_shutdown_state && !registration.in_controlled_shutdown {
                     log.emit(MetadataRecord::BrokerRegistrationChangeRecord {
                         broker_id,
                         broker_epoch,

@@ -24,6 +24,9 @@ pub struct ReplicationControlManager {
     leader_epoch_bump_on_isr_shrink: bool,
     /// `delete.topic.enable`.
     delete_topic_enable: bool,
+    /// AlterPartition refuses a new ISR member that is fenced or in
+    /// controlled shutdown (KIP-841, 3.3; INELIGIBLE_REPLICA).
+    fenced_replicas_kept_out_of_isr: bool,
 }
 
 impl ReplicationControlManager {
@@ -39,7 +42,16 @@ impl ReplicationControlManager {
             unclean_leader_election,
             leader_epoch_bump_on_isr_shrink,
             delete_topic_enable,
+            fenced_replicas_kept_out_of_isr: true,
         }
+    }
+
+    /// Whether AlterPartition refuses fenced members and members in
+    /// controlled shutdown (KIP-841, 3.3): before 3.3 it takes any
+    /// replica the leader proposes.
+    pub fn with_fenced_replicas_kept_out_of_isr(mut self, on: bool) -> Self {
+        self.fenced_replicas_kept_out_of_isr = on;
+        self
     }
 
     /// DeleteTopics (Kafka's `ControllerApis.deleteTopics` and
@@ -185,10 +197,14 @@ impl ReplicationControlManager {
         }
     }
 
-    /// Runs a change over every partition `select` picks, with the target ISR it gives.
+    /// Runs a change over every partition `select` picks, with the target
+    /// ISR it gives; `leaving` (a broker being fenced or entering
+    /// controlled shutdown) is no acceptable leader (Kafka's
+    /// `generateLeaderAndIsrUpdates` with its `brokerToRemove`).
     fn change_partitions(
         &self,
         log: &mut MetadataRecords,
+        leaving: Option<u32>,
         select: impl Fn(&[u32], Option<u32>) -> Option<Vec<u32>>,
     ) {
         let mut changes = Vec::new();
@@ -199,7 +215,7 @@ impl ReplicationControlManager {
                     continue;
                 };
                 let image = &log.image;
-                let acceptable = |b: u32| image.is_active(b);
+                let acceptable = |b: u32| Some(b) != leaving && image.is_active(b);
                 let builder = PartitionChangeBuilder::new(partition, topic.id, index, &acceptable)
                     .set_target_isr(target_isr)
                     .set_election(election)
@@ -222,7 +238,7 @@ impl ReplicationControlManager {
     /// A fenced broker leaves every ISR (unless it is the last member) and
     /// every partition it led gets a new leader (Kafka's `handleBrokerFenced`).
     pub fn handle_broker_fenced(&mut self, log: &mut MetadataRecords, broker: u32) {
-        self.change_partitions(log, |isr, leader| {
+        self.change_partitions(log, Some(broker), |isr, leader| {
             (isr.contains(&broker) || leader == Some(broker))
                 .then(|| isr.iter().copied().filter(|&r| r != broker).collect())
         });
@@ -239,7 +255,9 @@ impl ReplicationControlManager {
     /// Partitions without a leader try an election after a broker is
     /// unfenced (Kafka's `handleBrokerUnfenced`).
     pub fn handle_broker_unfenced(&mut self, log: &mut MetadataRecords) {
-        self.change_partitions(log, |isr, leader| leader.is_none().then(|| isr.to_vec()));
+        self.change_partitions(log, None, |isr, leader| {
+            leader.is_none().then(|| isr.to_vec())
+        });
     }
 
     /// AlterPartition from a partition leader, validated as Kafka does:
@@ -247,7 +265,9 @@ impl ReplicationControlManager {
     /// (FENCED_LEADER_EPOCH; a newer one means this controller is behind,
     /// NOT_CONTROLLER), that it leads (INVALID_REQUEST), the partition
     /// epoch (INVALID_UPDATE_VERSION), and every ISR member unfenced with
-    /// the broker epoch the leader saw (INELIGIBLE_REPLICA, KIP-903).
+    /// the broker epoch the leader saw (INELIGIBLE_REPLICA: fenced or in
+    /// controlled shutdown from 3.3, KIP-841; the broker epoch from 3.5,
+    /// KIP-903).
     #[allow(clippy::too_many_arguments)]
     pub fn alter_partition(
         &mut self,
@@ -298,12 +318,19 @@ impl ReplicationControlManager {
         {
             Some(Errors::InvalidRequest)
         } else if new_isr.iter().any(|&(r, epoch)| {
+            // Kafka's `isEligibleReplica` (3.3: unfenced and not in
+            // controlled shutdown; 3.5: with the broker epoch the leader
+            // saw). Before 3.3 the controller took any replica.
+            let kip_841 = self.fenced_replicas_kept_out_of_isr;
+            let kip_903 = epoch != NO_BROKER_EPOCH;
             !partition.isr.contains(&r)
-                && log.image.brokers.get(&r).is_none_or(|b| {
-                    b.fenced
-                        || b.in_controlled_shutdown
-                        || (epoch != NO_BROKER_EPOCH && b.epoch != epoch)
-                })
+                && match log.image.brokers.get(&r) {
+                    None => kip_841 || kip_903,
+                    Some(b) => {
+                        (kip_841 && (b.fenced || b.in_controlled_shutdown))
+                            || (kip_903 && b.epoch != epoch)
+                    }
+                }
         }) {
             Some(Errors::IneligibleReplica)
         } else {

@@ -617,3 +617,45 @@ fn an_isr_member_in_controlled_shutdown_cannot_rejoin_an_isr() {
     let r = f.alter(2, p.leader_epoch, &isr, p.partition_epoch);
     assert_eq!(partition_error(&r), (None, Some(Errors::IneligibleReplica)));
 }
+
+#[test]
+fn before_kip_841_a_fenced_member_or_one_in_controlled_shutdown_is_taken_into_the_isr() {
+    let before_3_3 = ControllerConfig {
+        fenced_replicas_kept_out_of_isr: false,
+        ..ControllerConfig::default()
+    };
+    // Controlled shutdown of leader 1: its leadership moves and it leaves
+    // the ISR as from 3.3, but its registration does not say so (no
+    // InControlledShutdown before metadata version 3.3-IV3), and leader 2
+    // may take it back (Kafka 3.2's AlterPartition has no eligibility
+    // check; 3.3 refuses it, `an_isr_member_in_controlled_shutdown_cannot_rejoin_an_isr`).
+    let mut f = Fixture::with(before_3_3);
+    let offset = f.active.image().offset;
+    let r = f.shutdown_heartbeat(1, offset, true);
+    assert_eq!(shutdown_flags(&r), (true, false, false));
+    let p = f.partition();
+    assert_eq!((p.leader, p.isr.clone()), (Some(2), vec![2, 3]));
+    assert!(!f.active.image().brokers[&1].in_controlled_shutdown);
+    assert!(f.active.image().is_active(1), "3.2's unfenced is active");
+    let r = f.alter(2, p.leader_epoch, &[2, 3, 1], p.partition_epoch);
+    assert_eq!(partition_error(&r), (None, None));
+    assert_eq!(f.partition().isr, vec![2, 3, 1]);
+    // A fenced broker (its session expired) too; from 3.3 it is refused.
+    for (config, refused) in [
+        (before_3_3, None),
+        (ControllerConfig::default(), Some(Errors::IneligibleReplica)),
+    ] {
+        let mut f = Fixture::with(config);
+        f.now = 9000 * MILLIS;
+        for b in [1, 2] {
+            let offset = f.active.image().offset;
+            f.heartbeat(b, offset);
+        }
+        f.active.tick(f.now);
+        assert!(!f.active.image().is_unfenced(3));
+        let p = f.partition();
+        assert_eq!(p.isr, vec![1, 2]);
+        let r = f.alter(1, p.leader_epoch, &[1, 2, 3], p.partition_epoch);
+        assert_eq!(partition_error(&r), (None, refused));
+    }
+}

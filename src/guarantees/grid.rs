@@ -126,6 +126,7 @@ fn truncation_word(t: Truncation) -> &'static str {
     match t {
         Truncation::LeaderEpoch => "epoch",
         Truncation::HighWatermark => "hw",
+        Truncation::EpochEndOffset => "epoch-end",
     }
 }
 

@@ -96,15 +96,19 @@ fn node_specs(scenario: &Scenario, topology: &Topology, options: &RunOptions) ->
                     transaction,
                 })
             }
-            Role::Consumer { ref group, index } => NodeSpec::Consumer(specs::consumer_config(
-                consumer_spec(scenario, group, index),
-                &topology.topic_table,
-                &role.name(),
-                brokers.clone(),
-                mutations.consumer,
-            )),
+            Role::Consumer { ref group, index } => {
+                let mut config = specs::consumer_config(
+                    consumer_spec(scenario, group, index),
+                    &topology.topic_table,
+                    &role.name(),
+                    brokers.clone(),
+                    mutations.consumer,
+                );
+                config.leader_epoch_validation = scenario.protocol.consumer_leader_epoch_validation;
+                NodeSpec::Consumer(config)
+            }
             Role::Pipeline { ref group, index } => {
-                NodeSpec::Pipeline(Box::new(specs::pipeline_config(
+                let mut config = specs::pipeline_config(
                     pipeline_of(scenario, group),
                     &scenario.protocol,
                     index,
@@ -112,7 +116,10 @@ fn node_specs(scenario: &Scenario, topology: &Topology, options: &RunOptions) ->
                     &role.name(),
                     brokers.clone(),
                     mutations.consumer,
-                )))
+                );
+                config.consumer.leader_epoch_validation =
+                    scenario.protocol.consumer_leader_epoch_validation;
+                NodeSpec::Pipeline(Box::new(config))
             }
         })
         .collect()

@@ -124,6 +124,11 @@ pub fn broker_config(scenario: &Scenario) -> BrokerConfig {
         hw_waits_for_joining_replicas: !scenario.protocol.leader_epoch_bump_on_isr_shrink,
         broker_epoch_in_alter_partition: scenario.protocol.broker_epoch_in_alter_partition,
         offsets_kept_while_group_active: scenario.protocol.offsets_kept_while_group_active,
+        fenced_replicas_kept_out_of_isr: scenario.protocol.fenced_replicas_kept_out_of_isr,
+        isr_join_requires_epoch_start_offset: scenario
+            .protocol
+            .isr_join_requires_epoch_start_offset,
+        leader_epoch_in_replica_fetch: scenario.protocol.leader_epoch_in_replica_fetch,
         log: LogConfig {
             segment_bytes: int("log.segment.bytes", d.log.segment_bytes),
             flush_interval_messages: int(
@@ -216,6 +221,7 @@ pub fn controller_config(scenario: &Scenario) -> ControllerConfig {
             .unwrap_or(defaults.unclean_leader_election),
         raft: raft_config(config),
         leader_epoch_bump_on_isr_shrink: scenario.protocol.leader_epoch_bump_on_isr_shrink,
+        fenced_replicas_kept_out_of_isr: scenario.protocol.fenced_replicas_kept_out_of_isr,
         delete_topic_enable: config
             .get_bool("delete.topic.enable")
             .unwrap_or(defaults.delete_topic_enable),
@@ -315,6 +321,7 @@ pub fn consumer_config(
         default_api_timeout_ms: int("default.api.timeout.ms", 60_000),
         processing: spec.processing,
         processing_time_ns: spec.processing_time_ns,
+        leader_epoch_validation: true,
         mutations,
     }
 }

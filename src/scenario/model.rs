@@ -261,6 +261,31 @@ pub struct ProtocolSpec {
     /// Kafka 2.4), KIP-480's sticky partitioner (2.4 to 3.2), KIP-794's
     /// built-in uniform sticky partitioner (3.3 on).
     pub partitioner: PartitionerKind,
+    /// KIP-841 (Kafka 3.3): fenced replicas and brokers in controlled
+    /// shutdown are kept out of the ISR (the leader does not propose them,
+    /// the controller refuses them, INELIGIBLE_REPLICA), and a broker in
+    /// controlled shutdown is registered so (no partition elects it). Off
+    /// (before 3.3): a leader proposes any caught-up follower and the
+    /// controller takes it; a broker in controlled shutdown is only kept
+    /// from leading by the election that moves its leaderships.
+    pub fenced_replicas_kept_out_of_isr: bool,
+    /// KAFKA-7128 (Kafka 2.1, and 2.0.1): a follower out of the ISR joins
+    /// it once its log end offset reached the high watermark and the start
+    /// offset of the leader's current epoch. Off (before): the high
+    /// watermark alone, which a new leader may not have advanced yet.
+    pub isr_join_requires_epoch_start_offset: bool,
+    /// KIP-320 (Kafka 2.1, KAFKA-7395): a follower's Fetch carries its
+    /// current leader epoch, and a leader in another epoch answers
+    /// FENCED_LEADER_EPOCH (the follower's is older) or
+    /// UNKNOWN_LEADER_EPOCH (newer). Off (before 2.1): no epoch, and a
+    /// stale leader serves it.
+    pub leader_epoch_in_replica_fetch: bool,
+    /// KIP-320's consumer part (Kafka 2.3, KAFKA-7440 and KAFKA-7747): a
+    /// consumer's Fetch and ListOffsets carry the leader epoch its
+    /// metadata has, and after a leader change it validates its position
+    /// with OffsetsForLeaderEpoch (truncation detection). Off (before
+    /// 2.3): no epoch, no validation.
+    pub consumer_leader_epoch_validation: bool,
 }
 
 pub use crate::broker::config::Truncation;
@@ -284,7 +309,7 @@ impl ProtocolSpec {
         against(
             "truncation",
             truncation(self.truncation),
-            truncation(Truncation::LeaderEpoch),
+            truncation(v.truncation()),
             "KIP-101",
         );
         against(
@@ -317,6 +342,30 @@ impl ProtocolSpec {
             self.offsets_kept_while_group_active.to_string(),
             v.offsets_kept_while_group_active().to_string(),
             "KIP-211",
+        );
+        against(
+            "fenced_replicas_kept_out_of_isr",
+            self.fenced_replicas_kept_out_of_isr.to_string(),
+            v.fenced_replicas_kept_out_of_isr().to_string(),
+            "KIP-841",
+        );
+        against(
+            "isr_join_requires_epoch_start_offset",
+            self.isr_join_requires_epoch_start_offset.to_string(),
+            v.isr_join_requires_epoch_start_offset().to_string(),
+            "KAFKA-7128",
+        );
+        against(
+            "leader_epoch_in_replica_fetch",
+            self.leader_epoch_in_replica_fetch.to_string(),
+            v.leader_epoch_in_replica_fetch().to_string(),
+            "KIP-320",
+        );
+        against(
+            "consumer_leader_epoch_validation",
+            self.consumer_leader_epoch_validation.to_string(),
+            v.consumer_leader_epoch_validation().to_string(),
+            "KIP-320",
         );
         against(
             "transaction_version",

@@ -603,17 +603,25 @@ pub(super) const PROTOCOL_KEYS: &[&str] = &[
     "broker_epoch_in_alter_partition",
     "offsets_kept_while_group_active",
     "partitioner",
+    "fenced_replicas_kept_out_of_isr",
+    "isr_join_requires_epoch_start_offset",
+    "leader_epoch_in_replica_fetch",
+    "consumer_leader_epoch_validation",
 ];
 
 fn protocol(root: &Table, fixed: bool) -> Res<ProtocolSpec> {
     let mut kafka_version = KafkaVersion::NEWEST;
-    let mut truncation = Truncation::LeaderEpoch;
+    let mut truncation = None;
     let mut transaction_version = None;
     let mut hw_held_below_min_isr = None;
     let mut leader_epoch_bump_on_isr_shrink = None;
     let mut broker_epoch_in_alter_partition = None;
     let mut offsets_kept_while_group_active = None;
     let mut partitioner = None;
+    let mut fenced_replicas_kept_out_of_isr = None;
+    let mut isr_join_requires_epoch_start_offset = None;
+    let mut leader_epoch_in_replica_fetch = None;
+    let mut consumer_leader_epoch_validation = None;
     if let Some(t) = ProtocolKeys::of(root, fixed)? {
         t.check_keys(PROTOCOL_KEYS)?;
         if let Some(f) = t.get("kafka_version") {
@@ -647,17 +655,30 @@ fn protocol(root: &Table, fixed: bool) -> Res<ProtocolSpec> {
                 f.err(format!("{name:?} is not valid; valid: \"round-robin\" (Kafka < 2.4), \"sticky\" (KIP-480, Kafka 2.4 to 3.2), \"uniform-sticky\" (KIP-794, Kafka >= 3.3)"))
             })?);
         }
+        if let Some(f) = t.get("fenced_replicas_kept_out_of_isr") {
+            fenced_replicas_kept_out_of_isr = Some(f.bool()?);
+        }
+        if let Some(f) = t.get("isr_join_requires_epoch_start_offset") {
+            isr_join_requires_epoch_start_offset = Some(f.bool()?);
+        }
+        if let Some(f) = t.get("leader_epoch_in_replica_fetch") {
+            leader_epoch_in_replica_fetch = Some(f.bool()?);
+        }
+        if let Some(f) = t.get("consumer_leader_epoch_validation") {
+            consumer_leader_epoch_validation = Some(f.bool()?);
+        }
         if let Some(f) = t.get("truncation") {
-            truncation = match f.str("a string")? {
+            truncation = Some(match f.str("a string")? {
                 "leader-epoch" => Truncation::LeaderEpoch,
+                "epoch-end-offset" => Truncation::EpochEndOffset,
                 "high-watermark" => Truncation::HighWatermark,
-                other => return Err(f.err(format!("{other:?} is not valid; valid: \"leader-epoch\" (KIP-101, Kafka >= 0.11), \"high-watermark\" (Kafka < 0.11)"))),
-            };
+                other => return Err(f.err(format!("{other:?} is not valid; valid: \"leader-epoch\" (KIP-101 with KIP-279, Kafka >= 2.0), \"epoch-end-offset\" (KIP-101 alone, Kafka 0.11 to 1.1), \"high-watermark\" (Kafka < 0.11)"))),
+            });
         }
     }
     Ok(ProtocolSpec {
         kafka_version,
-        truncation,
+        truncation: truncation.unwrap_or_else(|| kafka_version.truncation()),
         transaction_version: transaction_version
             .unwrap_or_else(|| kafka_version.transaction_version()),
         hw_held_below_min_isr: hw_held_below_min_isr
@@ -669,6 +690,14 @@ fn protocol(root: &Table, fixed: bool) -> Res<ProtocolSpec> {
         offsets_kept_while_group_active: offsets_kept_while_group_active
             .unwrap_or_else(|| kafka_version.offsets_kept_while_group_active()),
         partitioner: partitioner.unwrap_or_else(|| kafka_version.partitioner()),
+        fenced_replicas_kept_out_of_isr: fenced_replicas_kept_out_of_isr
+            .unwrap_or_else(|| kafka_version.fenced_replicas_kept_out_of_isr()),
+        isr_join_requires_epoch_start_offset: isr_join_requires_epoch_start_offset
+            .unwrap_or_else(|| kafka_version.isr_join_requires_epoch_start_offset()),
+        leader_epoch_in_replica_fetch: leader_epoch_in_replica_fetch
+            .unwrap_or_else(|| kafka_version.leader_epoch_in_replica_fetch()),
+        consumer_leader_epoch_validation: consumer_leader_epoch_validation
+            .unwrap_or_else(|| kafka_version.consumer_leader_epoch_validation()),
     })
 }
 

@@ -263,7 +263,7 @@ fn type_errors() {
     );
     assert_eq!(
         err_with("[protocol]\ntruncation = \"epoch\"\n"),
-        "s.toml:21:14: protocol.truncation: \"epoch\" is not valid; valid: \"leader-epoch\" (KIP-101, Kafka >= 0.11), \"high-watermark\" (Kafka < 0.11)"
+        "s.toml:21:14: protocol.truncation: \"epoch\" is not valid; valid: \"leader-epoch\" (KIP-101 with KIP-279, Kafka >= 2.0), \"epoch-end-offset\" (KIP-101 alone, Kafka 0.11 to 1.1), \"high-watermark\" (Kafka < 0.11)"
     );
 }
 

@@ -146,7 +146,27 @@ impl Scenario {
             "offsets_kept_while_group_active = {}",
             p.offsets_kept_while_group_active
         )?;
-        write!(w, "partitioner = \"{}\"", p.partitioner.name())?;
+        writeln!(w, "partitioner = \"{}\"", p.partitioner.name())?;
+        writeln!(
+            w,
+            "fenced_replicas_kept_out_of_isr = {}",
+            p.fenced_replicas_kept_out_of_isr
+        )?;
+        writeln!(
+            w,
+            "isr_join_requires_epoch_start_offset = {}",
+            p.isr_join_requires_epoch_start_offset
+        )?;
+        writeln!(
+            w,
+            "leader_epoch_in_replica_fetch = {}",
+            p.leader_epoch_in_replica_fetch
+        )?;
+        write!(
+            w,
+            "consumer_leader_epoch_validation = {}",
+            p.consumer_leader_epoch_validation
+        )?;
         for a in &self.admin {
             match &a.op {
                 super::model::AdminAction::CreatePartitions { topic, partitions } => writeln!(

@@ -154,11 +154,8 @@ impl ReplicaManager {
             if moved {
                 self.maybe_advance_hw(env, &tp);
             }
-            let (eligible, check) = (
-                &self.isr_eligible,
-                self.config.broker_epoch_in_alter_partition,
-            );
-            let eligible = |b: u32, e: u64| super::isr_eligible(eligible, check, b, e);
+            let (config, eligible) = (&self.config, &self.isr_eligible);
+            let eligible = |b: u32, e: u64| super::isr_eligible(config, eligible, b, e);
             let candidate = self.partitions.get(&tp).and_then(|p| {
                 if !p.can_expand_with(follower, &eligible) {
                     return None;
@@ -328,6 +325,26 @@ impl Reader<'_> {
                 if end.0 < last_epoch || end.1 < req.fetch_offset {
                     let mut answer = positions(p, req.tp);
                     answer.diverging_epoch = Some(end);
+                    answers.push(answer);
+                    return None;
+                }
+            }
+            if self.config.truncation == Truncation::EpochEndOffset {
+                // OffsetsForLeaderEpoch v0 (Kafka 0.11 to 1.1,
+                // `LeaderEpochFileCache.endOffsetFor`): the end offset of
+                // the requested epoch alone, without the epoch it belongs
+                // to: the start of the first epoch above it (the log end
+                // if it is the latest), UNDEFINED_EPOCH_OFFSET if the
+                // leader has none above it or it is older than the first.
+                let first = p.log.epoch_cache().earliest_entry().map(|e| e.epoch);
+                let end = p
+                    .log
+                    .end_offset_for_epoch(last_epoch)
+                    .filter(|_| first.is_some_and(|f| f <= last_epoch))
+                    .map(|(_, end)| end);
+                if end.is_none_or(|end| end < req.fetch_offset) {
+                    let mut answer = positions(p, req.tp);
+                    answer.diverging_epoch = Some(end.map_or((-1, 0), |end| (last_epoch, end)));
                     answers.push(answer);
                     return None;
                 }

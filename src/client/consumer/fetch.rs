@@ -47,6 +47,16 @@ impl Consumer {
         self.brokers[env.rng().random_range(0..self.brokers.len())]
     }
 
+    /// The current leader epoch a request carries: the metadata's, or -1
+    /// (none) before KIP-320's consumer part.
+    fn sent_epoch(&self, epoch: i32) -> i32 {
+        if self.config.leader_epoch_validation {
+            epoch
+        } else {
+            -1
+        }
+    }
+
     fn tp(&self, partition: u32) -> TopicIdPartition {
         TopicIdPartition::new(self.config.topic_id, partition)
     }
@@ -197,7 +207,7 @@ impl Consumer {
         let request = KafkaRequest::ListOffsets {
             tp: self.tp(p),
             timestamp,
-            current_leader_epoch: epoch,
+            current_leader_epoch: self.sent_epoch(epoch),
         };
         self.send(env, leader, request, InFlight::ListOffsets(p, source));
     }
@@ -224,7 +234,12 @@ impl Consumer {
             }
             self.leaders.insert(pm.partition, (leader, pm.leader_epoch));
             if let Some(o) = self.owned.get_mut(&pm.partition) {
-                if let (Some(_), Some(last), false) = (old, o.last_epoch, o.validating) {
+                // Before KIP-320's consumer part (2.3) no validation:
+                // the position stands until a fetch finds it out of range.
+                let validates = self.config.leader_epoch_validation;
+                if let (true, Some(_), Some(last), false) =
+                    (validates, old, o.last_epoch, o.validating)
+                {
                     o.validating = true;
                     o.drop_fetched();
                     validate.push((pm.partition, leader, pm.leader_epoch, last));
@@ -285,7 +300,7 @@ impl Consumer {
                 .iter()
                 .map(|&(p, offset, epoch)| FetchPartition {
                     tp: self.tp(p),
-                    current_leader_epoch: epoch,
+                    current_leader_epoch: self.sent_epoch(epoch),
                     fetch_offset: offset,
                     last_fetched_epoch: None,
                 })

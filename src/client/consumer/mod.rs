@@ -118,6 +118,12 @@ pub struct ConsumerConfig {
     pub processing: Processing,
     /// How long processing a poll's records takes.
     pub processing_time_ns: Nanos,
+    /// KIP-320's consumer part (Kafka 2.3, `[protocol]
+    /// consumer_leader_epoch_validation`): Fetch and ListOffsets carry the
+    /// leader epoch of the consumer's metadata (a leader in another epoch
+    /// fences them), and after a leader change the position is validated
+    /// with OffsetsForLeaderEpoch. Off: no epoch (-1), no validation.
+    pub leader_epoch_validation: bool,
     /// Test-only bugs.
     pub mutations: ConsumerMutations,
 }
