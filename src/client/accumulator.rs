@@ -815,15 +815,16 @@ impl RecordAccumulator {
     /// partition's open batch, or a fresh batch's room when it has none.
     pub fn least_room(&self, partitions: impl IntoIterator<Item = TopicIdPartition>) -> usize {
         let fresh = self.config.batch_size.saturating_sub(RECORD_BATCH_OVERHEAD);
-        partitions
-            .into_iter()
-            .map(|tp| match self.batches.get(&tp).and_then(VecDeque::back) {
-                Some(b) if b.is_full() => 0,
+        let mut least: Option<usize> = None;
+        for tp in partitions {
+            let room = match self.batches.get(&tp).and_then(VecDeque::back) {
+                Some(b) if b.is_full() => return 0,
                 Some(b) => b.room_for_records(),
                 None => fresh,
-            })
-            .min()
-            .unwrap_or(fresh)
+            };
+            least = Some(least.map_or(room, |l| l.min(room)));
+        }
+        least.unwrap_or(fresh)
     }
 
     /// Whether any batch is queued (Kafka's `hasUndrained`).
