@@ -30,6 +30,10 @@ use std::sync::Arc;
 use crate::log::{BatchBuilder, Compression, CompressionType, RecordBatch};
 use crate::protocol::{TopicId, TpMap};
 
+mod ready_index;
+
+use ready_index::{QueueSummary, ReadyIndex};
+
 /// Kafka's `MemoryRecordsBuilder.COMPRESSION_RATE_ESTIMATION_FACTOR`.
 const COMPRESSION_RATE_ESTIMATION_FACTOR: f32 = 1.05;
 /// Kafka's `CompressionRatioEstimator.COMPRESSION_RATIO_IMPROVING_STEP`.
@@ -308,6 +312,9 @@ pub struct RecordAccumulator {
     /// Batches drained and not yet answered, per partition, by batch id
     /// (a few: a short vector in id order).
     in_flight: TpMap<Vec<(u64, InFlightBatch)>>,
+    /// What the scans need of each non-empty queue (see [`ReadyIndex`]:
+    /// refreshed at every change to a queue or its batches in flight).
+    index: ReadyIndex,
     next_batch_id: u64,
     producer_id: i64,
     producer_epoch: i16,
@@ -323,6 +330,7 @@ impl RecordAccumulator {
             config,
             batches: TpMap::new(),
             in_flight: TpMap::new(),
+            index: ReadyIndex::default(),
             next_batch_id: 0,
             producer_id: -1,
             producer_epoch: -1,
@@ -371,8 +379,49 @@ impl RecordAccumulator {
     /// batches drained under another id or epoch are in flight (Kafka's
     /// `hasStaleProducerIdAndEpoch`).
     pub fn set_producer_id_and_epoch(&mut self, producer_id: i64, producer_epoch: i16) {
-        self.producer_id = producer_id;
-        self.producer_epoch = producer_epoch;
+        if (self.producer_id, self.producer_epoch) != (producer_id, producer_epoch) {
+            self.producer_id = producer_id;
+            self.producer_epoch = producer_epoch;
+            self.refresh_all();
+        }
+    }
+
+    /// `tp`'s summary for the index, from its queue and batches in flight.
+    fn summary_of(&self, tp: &TopicIdPartition) -> Option<QueueSummary> {
+        let dq = self.batches.get(tp)?;
+        let first = dq.front()?;
+        let ready_at = (!self.stalled(tp, first)).then(|| self.ready_at(first, dq.len() > 1));
+        Some(QueueSummary {
+            tp: *tp,
+            front_created_ms: first.created_ms,
+            ready_at,
+        })
+    }
+
+    /// Brings `tp`'s entry of the index up to date.
+    fn refresh(&mut self, tp: &TopicIdPartition) {
+        let summary = self.summary_of(tp);
+        self.index.set(*tp, summary);
+    }
+
+    /// Brings every entry of the index up to date.
+    fn refresh_all(&mut self) {
+        let entries = self
+            .batches
+            .keys()
+            .filter_map(|tp| self.summary_of(tp))
+            .collect();
+        self.index.replace(entries);
+    }
+
+    /// Whether the index holds what a rescan of the queues computes.
+    fn index_agrees(&self) -> bool {
+        let rescan: Vec<QueueSummary> = self
+            .batches
+            .keys()
+            .filter_map(|tp| self.summary_of(tp))
+            .collect();
+        rescan == self.index.entries()
     }
 
     /// Kafka's `RecordAccumulator.append` with `abortOnNewBatch` (2.4 to
@@ -385,6 +434,7 @@ impl RecordAccumulator {
         record: PendingRecord<'a>,
     ) -> Result<AppendResult, PendingRecord<'a>> {
         let dq = self.batches.get_or_default(tp);
+        let batches = dq.len();
         let Some(last) = dq.back_mut() else {
             return Err(record);
         };
@@ -392,10 +442,16 @@ impl RecordAccumulator {
             Ok(appended_bytes) => {
                 let batch_id = last.id;
                 let last_full = last.is_full();
+                // Only a first batch that is also the last and just
+                // filled up changes the queue's summary (it is sendable
+                // at once, without lingering).
+                if batches == 1 && last_full {
+                    self.refresh(&tp);
+                }
                 Ok(AppendResult {
                     batch_id,
                     appended_bytes,
-                    batch_is_full: dq.len() > 1 || last_full,
+                    batch_is_full: batches > 1 || last_full,
                     new_batch_created: false,
                     all_batches_full: last_full,
                 })
@@ -403,6 +459,9 @@ impl RecordAccumulator {
             Err(r) => {
                 // Kafka's closeForRecordAppends: later records go to a new batch.
                 last.closed = true;
+                if batches == 1 {
+                    self.refresh(&tp);
+                }
                 Err(r)
             }
         }
@@ -460,10 +519,16 @@ impl RecordAccumulator {
         let size = batch.size_bytes;
         let full = batch.is_full();
         dq.push_back(batch);
+        let batches = dq.len();
+        // A third batch or later changes nothing of the queue's summary
+        // (its first batch was already sendable without lingering).
+        if batches <= 2 {
+            self.refresh(&tp);
+        }
         AppendResult {
             batch_id: id,
             appended_bytes: size,
-            batch_is_full: dq.len() > 1 || full,
+            batch_is_full: batches > 1 || full,
             new_batch_created: true,
             all_batches_full: full,
         }
@@ -514,20 +579,19 @@ impl RecordAccumulator {
         now_ms: u64,
         mut on_ready: impl FnMut(TopicIdPartition),
     ) -> (Option<u64>, Option<u64>) {
+        debug_assert!(self.index_agrees(), "the ready index is stale");
         let mut next: Option<u64> = None;
         let mut expiry: Option<u64> = None;
-        for (tp, dq) in self.batches.iter() {
-            let Some(first) = dq.front() else { continue };
-            let expires = first
-                .created_ms
+        for summary in self.index.entries() {
+            let expires = summary
+                .front_created_ms
                 .saturating_add(self.config.delivery_timeout_ms);
             expiry = Some(expiry.map_or(expires, |e| e.min(expires)));
-            if self.stalled(tp, first) {
+            let Some(ready_at) = summary.ready_at else {
                 continue;
-            }
-            let ready_at = self.ready_at(first, dq.len() > 1);
+            };
             if ready_at <= now_ms {
-                on_ready(*tp);
+                on_ready(summary.tp);
             } else {
                 next = Some(next.map_or(ready_at, |n| n.min(ready_at)));
             }
@@ -636,6 +700,7 @@ impl RecordAccumulator {
             Ok(i) => tracked[i].1 = flying,
             Err(i) => tracked.insert(i, (batch.id, flying)),
         }
+        self.refresh(tp);
         Some(batch)
     }
 
@@ -666,6 +731,7 @@ impl RecordAccumulator {
             if flying.is_empty() {
                 self.in_flight.remove(tp);
             }
+            self.refresh(tp);
         }
     }
 
@@ -684,7 +750,9 @@ impl RecordAccumulator {
         } else {
             0
         };
+        let tp = batch.tp;
         dq.insert(at, batch);
+        self.refresh(&tp);
     }
 
     /// A batch in flight comes back for another attempt, backing off from `now_ms`.
@@ -710,7 +778,9 @@ impl RecordAccumulator {
             .iter()
             .take_while(|b| b.has_sequence() || b.id < batch.id)
             .count();
+        let tp = batch.tp;
         dq.insert(at, batch);
+        self.refresh(&tp);
     }
 
     /// Removes and returns the queued batches (not those in flight) that
@@ -719,6 +789,9 @@ impl RecordAccumulator {
     pub fn expire(&mut self, now_ms: u64) -> Vec<ProducerBatch> {
         let timeout = self.config.delivery_timeout_ms;
         let mut expired = Vec::new();
+        if !self.index.any_expired(now_ms, timeout) {
+            return expired;
+        }
         for dq in self.batches.values_mut() {
             while dq
                 .front()
@@ -727,6 +800,7 @@ impl RecordAccumulator {
                 expired.extend(dq.pop_front());
             }
         }
+        self.refresh_all();
         expired
     }
 
@@ -748,6 +822,7 @@ impl RecordAccumulator {
             b.producer_id = -1;
             b.producer_epoch = -1;
         }
+        self.refresh_all();
     }
 
     /// The batches queued for `tp`, first to send first.
@@ -760,15 +835,16 @@ impl RecordAccumulator {
     /// partition's open batch, or a fresh batch's room when it has none.
     pub fn least_room(&self, partitions: impl IntoIterator<Item = TopicIdPartition>) -> usize {
         let fresh = self.config.batch_size.saturating_sub(RECORD_BATCH_OVERHEAD);
-        partitions
-            .into_iter()
-            .map(|tp| match self.batches.get(&tp).and_then(VecDeque::back) {
-                Some(b) if b.is_full() => 0,
+        let mut least: Option<usize> = None;
+        for tp in partitions {
+            let room = match self.batches.get(&tp).and_then(VecDeque::back) {
+                Some(b) if b.is_full() => return 0,
                 Some(b) => b.room_for_records(),
                 None => fresh,
-            })
-            .min()
-            .unwrap_or(fresh)
+            };
+            least = Some(least.map_or(room, |l| l.min(room)));
+        }
+        least.unwrap_or(fresh)
     }
 
     /// Whether any batch is queued (Kafka's `hasUndrained`).
@@ -779,6 +855,7 @@ impl RecordAccumulator {
     /// Removes and returns every queued batch (the producer is closing or
     /// its process died).
     pub fn drain_all(&mut self) -> Vec<ProducerBatch> {
+        self.index = ReadyIndex::default();
         std::mem::take(&mut self.batches)
             .into_values()
             .flatten()

@@ -227,6 +227,9 @@ pub struct Producer {
     record_max: usize,
     /// Per key number: its positive murmur2 hash (u32::MAX: not yet known).
     key_hashes: Vec<u32>,
+    /// Per key number below [`KEY_NAMES_KEPT`]: its name, `key-{k}`
+    /// (empty: not yet written); a key above is written into `key` each time.
+    key_names: Vec<Vec<u8>>,
     /// Scratch space for the partitions ready to send.
     ready: Vec<TopicIdPartition>,
     /// A transactional producer's transactions.
@@ -312,6 +315,7 @@ impl Producer {
             value: vec![0; spec.workload.value_size.max(8)],
             record_max: record_max(&spec.workload),
             key_hashes: Vec::new(),
+            key_names: Vec::new(),
             ready: Vec::new(),
             txn: spec.transaction.clone().map(|workload| {
                 let mut manager = TransactionManager::new(
@@ -480,18 +484,30 @@ impl Producer {
             self.generated += 1;
             let id = super::record_id_of(self.index, seq);
             let mut key = None;
+            let mut key_index = None;
             let partition = if keyed {
                 let k = env.rng().random_range(0..self.workload.keys);
                 key = Some(k as u32);
-                write_key(&mut self.key, k);
+                let i = k as usize;
+                key_index = Some(i);
+                if i < KEY_NAMES_KEPT {
+                    if self.key_names.len() <= i {
+                        self.key_names.resize(i + 1, Vec::new());
+                    }
+                    if self.key_names[i].is_empty() {
+                        write_key(&mut self.key_names[i], k);
+                    }
+                } else {
+                    write_key(&mut self.key, k);
+                }
                 // murmur2 of each key once per incarnation, as Kafka's
                 // partitioner would compute it every time.
-                let i = k as usize;
                 if self.key_hashes.len() <= i {
                     self.key_hashes.resize(i + 1, u32::MAX);
                 }
                 if self.key_hashes[i] == u32::MAX {
-                    self.key_hashes[i] = to_positive(murmur2(&self.key)) as u32;
+                    let name = key_name(&self.key_names, &self.key, i);
+                    self.key_hashes[i] = to_positive(murmur2(name)) as u32;
                 }
                 self.key_hashes[i] % n
             } else {
@@ -520,7 +536,7 @@ impl Producer {
             let tick_ms = tick / MILLIS;
             let record = PendingRecord {
                 id,
-                key: keyed.then_some(self.key.as_slice()),
+                key: key_index.map(|i| key_name(&self.key_names, &self.key, i)),
                 value: &self.value,
                 tombstone,
                 timestamp_ms: tick_ms,
@@ -1356,6 +1372,19 @@ fn record_max(workload: &ProducerWorkload) -> usize {
     batch_size_upper_bound(key.as_deref(), &value) - RECORD_BATCH_OVERHEAD
 }
 
+/// How many key numbers from 0 a producer keeps the names of (a few
+/// bytes each), instead of writing one at every record.
+const KEY_NAMES_KEPT: usize = 4096;
+
+/// The name of key number `i`: kept in `names` (below [`KEY_NAMES_KEPT`],
+/// written there first), else just written into `scratch`.
+fn key_name<'a>(names: &'a [Vec<u8>], scratch: &'a [u8], i: usize) -> &'a [u8] {
+    match names.get(i) {
+        Some(name) if !name.is_empty() => name,
+        _ => scratch,
+    }
+}
+
 /// Writes key number `k`, `key-{k}`, into `buf`.
 fn write_key(buf: &mut Vec<u8>, k: u64) {
     buf.clear();
@@ -1394,6 +1423,17 @@ mod tests {
 
     /// The workload clock in u64 arithmetic gives what the exact 128-bit
     /// formulas give, near overflow too.
+    #[test]
+    fn kept_key_names_are_the_names_written_each_time() {
+        let mut names = vec![Vec::new(); 3];
+        write_key(&mut names[2], 2);
+        let mut scratch = Vec::new();
+        write_key(&mut scratch, KEY_NAMES_KEPT as u64);
+        assert_eq!(key_name(&names, &scratch, 2), b"key-2");
+        let above = format!("key-{KEY_NAMES_KEPT}");
+        assert_eq!(key_name(&names, &scratch, KEY_NAMES_KEPT), above.as_bytes());
+    }
+
     #[test]
     fn the_workload_clock_computes_as_in_128_bits() {
         let rates = [

@@ -92,6 +92,22 @@ pub enum GroupRecord {
 impl GroupRecord {
     /// As a log record (a null value is a tombstone).
     pub fn to_record(&self, timestamp_ms: u64) -> Record {
+        if let GroupRecord::OffsetCommit(group, tp, value) = self {
+            // The common record, without serde (the same bytes).
+            let key = super::offset_json::offset_commit_key(group, &tp.topic, tp.partition);
+            let value = match value {
+                Some(v) => super::offset_json::offset_commit_value(v).map(Some),
+                None => Some(None),
+            };
+            if let (Some(key), Some(value)) = (key, value) {
+                return Record {
+                    key: Some(key),
+                    value,
+                    timestamp_ms,
+                    headers: Vec::new(),
+                };
+            }
+        }
         let (key, value) = match self {
             GroupRecord::OffsetCommit(group, tp, value) => (
                 GroupRecordKey::OffsetCommit {
