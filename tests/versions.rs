@@ -274,3 +274,61 @@ fn kip_903_is_off_in_3_3_and_3_4_and_a_switch_against_later_releases() {
     assert_eq!(a.kafka_version.to_string(), "3.4");
     assert_eq!(a.trace_hash, b.trace_hash);
 }
+
+/// `last_replica_power_loss` as a Kafka `version` cluster runs it, with
+/// `switch` in its `[protocol]`.
+fn last_replica_power_loss_on(version: &str, switch: &str) -> Scenario {
+    shipped_on("last_replica_power_loss", version, &[], switch)
+}
+
+#[test]
+fn kip_966_eligible_leader_replicas_keep_the_last_replica_standing_from_losing_acked_writes() {
+    // Without ELR (4.0's own) the leader that lost power is the last ISR
+    // member and is re-elected with its shorter log: acknowledged writes
+    // go (every seed of 0..20 `ksim explore` tried). With ELR it restarts
+    // uncleanly, leaves the ISR and the ELR, and the partition waits
+    // offline for the follower in the ELR, which has them all.
+    let old = last_replica_power_loss_on("4.0", "");
+    assert!(!old.protocol.eligible_leader_replicas, "4.0's own");
+    assert!(old.protocol.against_version().is_empty());
+    let switched = last_replica_power_loss_on("4.0", "eligible_leader_replicas = true");
+    assert!(switched.protocol.eligible_leader_replicas);
+    assert_eq!(
+        switched.protocol.against_version(),
+        vec!["eligible_leader_replicas = true (Kafka 4.0's own: false, KIP-966)"]
+    );
+    for seed in [1, 2] {
+        let broken = outcome(&old, seed);
+        assert!(
+            broken
+                .violations
+                .iter()
+                .any(|v| v.invariant == "acked_writes_durable"),
+            "seed {seed}: {:?}",
+            broken.violations
+        );
+        let kept = outcome(&switched, seed);
+        assert!(
+            kept.violations.is_empty(),
+            "seed {seed}: {:?}",
+            kept.violations
+        );
+        let text = kept
+            .history
+            .events
+            .iter()
+            .map(|e| e.text(None))
+            .collect::<Vec<_>>();
+        assert!(
+            text.iter().any(|t| t.contains("ISR [], ELR [")),
+            "seed {seed}: the ISR emptied into the ELR: {text:?}"
+        );
+        assert!(
+            kept.control_events.iter().any(|(_, e)| matches!(
+                e,
+                ksim::controller::active::ControlEvent::ShutdownDetected { clean: false, .. }
+            )),
+            "seed {seed}: the restart was an unclean shutdown"
+        );
+    }
+}

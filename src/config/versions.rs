@@ -100,6 +100,14 @@ impl KafkaVersion {
         self.has(KafkaVersion::new(3, 7))
     }
 
+    /// Whether a new cluster of this release keeps eligible leader replicas
+    /// (KIP-966 part 1): `eligible.leader.replicas.version` 1 bootstraps
+    /// from metadata version 4.1-IV0, 4.1's (4.0 has it as a preview,
+    /// off unless enabled).
+    pub fn eligible_leader_replicas(self) -> bool {
+        self.has(KafkaVersion::new(4, 1))
+    }
+
     /// This release's `transaction.version` for a new cluster: 2 from 4.0
     /// (KIP-890 part 2), 1 before.
     pub fn transaction_version(self) -> u8 {
@@ -327,6 +335,12 @@ pub static BEHAVIOURS: &[Behaviour] = &[
         reference: "KIP-890 part 2",
         since: KafkaVersion::new(4, 0),
         switch: Some("transaction_version"),
+    },
+    Behaviour {
+        what: "eligible leader replicas (the ISR may empty; replicas that left it below min.insync.replicas may lead; an unclean restart leaves every ISR and ELR)",
+        reference: "KIP-966",
+        since: KafkaVersion::new(4, 1),
+        switch: Some("eligible_leader_replicas"),
     },
 ];
 

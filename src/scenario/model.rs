@@ -230,6 +230,13 @@ pub struct ProtocolSpec {
     /// a stale one (INELIGIBLE_REPLICA). Off (3.3, 3.4): only fenced
     /// replicas are refused (KIP-841).
     pub broker_epoch_in_alter_partition: bool,
+    /// KIP-966 part 1 (on for new clusters from Kafka 4.1,
+    /// `eligible.leader.replicas.version` 1): replicas that leave the ISR
+    /// while it is below min.insync.replicas become eligible leader
+    /// replicas, the ISR may empty, an ELR member may be elected when it
+    /// is, and a broker that restarts without a clean shutdown marker
+    /// naming its last broker epoch leaves every ISR and ELR.
+    pub eligible_leader_replicas: bool,
 }
 
 pub use crate::broker::config::Truncation;
@@ -272,6 +279,12 @@ impl ProtocolSpec {
             self.broker_epoch_in_alter_partition.to_string(),
             v.broker_epoch_in_alter_partition().to_string(),
             "KIP-903",
+        );
+        against(
+            "eligible_leader_replicas",
+            self.eligible_leader_replicas.to_string(),
+            v.eligible_leader_replicas().to_string(),
+            "KIP-966",
         );
         against(
             "transaction_version",

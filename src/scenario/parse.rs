@@ -582,6 +582,7 @@ pub(super) const PROTOCOL_KEYS: &[&str] = &[
     "hw_held_below_min_isr",
     "leader_epoch_bump_on_isr_shrink",
     "broker_epoch_in_alter_partition",
+    "eligible_leader_replicas",
 ];
 
 fn protocol(root: &Table) -> Res<ProtocolSpec> {
@@ -591,6 +592,7 @@ fn protocol(root: &Table) -> Res<ProtocolSpec> {
     let mut hw_held_below_min_isr = None;
     let mut leader_epoch_bump_on_isr_shrink = None;
     let mut broker_epoch_in_alter_partition = None;
+    let mut eligible_leader_replicas = None;
     if let Some(t) = section(root, "protocol")? {
         t.check_keys(PROTOCOL_KEYS)?;
         if let Some(f) = t.get("kafka_version") {
@@ -615,6 +617,9 @@ fn protocol(root: &Table) -> Res<ProtocolSpec> {
         if let Some(f) = t.get("broker_epoch_in_alter_partition") {
             broker_epoch_in_alter_partition = Some(f.bool()?);
         }
+        if let Some(f) = t.get("eligible_leader_replicas") {
+            eligible_leader_replicas = Some(f.bool()?);
+        }
         if let Some(f) = t.get("truncation") {
             truncation = match f.str("a string")? {
                 "leader-epoch" => Truncation::LeaderEpoch,
@@ -634,6 +639,8 @@ fn protocol(root: &Table) -> Res<ProtocolSpec> {
             .unwrap_or_else(|| kafka_version.leader_epoch_bump_on_isr_shrink()),
         broker_epoch_in_alter_partition: broker_epoch_in_alter_partition
             .unwrap_or_else(|| kafka_version.broker_epoch_in_alter_partition()),
+        eligible_leader_replicas: eligible_leader_replicas
+            .unwrap_or_else(|| kafka_version.eligible_leader_replicas()),
     })
 }
 

@@ -127,13 +127,14 @@ impl Scenario {
         writeln!(w, "torn_writes = {}", k.torn_writes)?;
         writeln!(
             w,
-            "\n[protocol]\nkafka_version = \"{}\"\ntruncation = \"{}\"\ntransaction_version = {}\nhw_held_below_min_isr = {}\nleader_epoch_bump_on_isr_shrink = {}\nbroker_epoch_in_alter_partition = {}",
+            "\n[protocol]\nkafka_version = \"{}\"\ntruncation = \"{}\"\ntransaction_version = {}\nhw_held_below_min_isr = {}\nleader_epoch_bump_on_isr_shrink = {}\nbroker_epoch_in_alter_partition = {}\neligible_leader_replicas = {}",
             self.protocol.kafka_version,
             self.protocol.truncation.name(),
             self.protocol.transaction_version,
             self.protocol.hw_held_below_min_isr,
             self.protocol.leader_epoch_bump_on_isr_shrink,
-            self.protocol.broker_epoch_in_alter_partition
+            self.protocol.broker_epoch_in_alter_partition,
+            self.protocol.eligible_leader_replicas
         )?;
         for a in &self.admin {
             match &a.op {
