@@ -234,7 +234,7 @@ fn a_release_ksim_cannot_run_is_refused_naming_what_it_lacks() {
     let text = shipped("late_end_txn");
     for (version, says) in [
         ("3.2", "Kafka 3.2 is not simulated by ksim yet: it lacks fenced replicas kept out of the ISR (the controller refuses them in AlterPartition, INELIGIBLE_REPLICA) (KIP-841, 3.3)"),
-        ("4.1", "Kafka 4.1 is newer than ksim models (4.0)"),
+        ("4.2", "Kafka 4.2 is newer than ksim models (4.1)"),
         ("four", "\"four\" is not a Kafka version"),
     ] {
         let file = dir.join(format!("v{version}.toml"));
@@ -246,7 +246,7 @@ fn a_release_ksim_cannot_run_is_refused_naming_what_it_lacks() {
         assert!(err.contains(":13:17: protocol.kafka_version: "), "{err}");
         assert!(err.contains(says), "{err}");
         assert!(
-            err.contains("valid: \"3.3\", \"3.4\", \"3.5\", \"3.6\", \"3.7\", \"3.8\", \"3.9\", \"4.0\""),
+            err.contains("valid: \"3.3\", \"3.4\", \"3.5\", \"3.6\", \"3.7\", \"3.8\", \"3.9\", \"4.0\", \"4.1\""),
             "{err}"
         );
     }
@@ -297,6 +297,16 @@ fn kip_966_eligible_leader_replicas_keep_the_last_replica_standing_from_losing_a
         switched.protocol.against_version(),
         vec!["eligible_leader_replicas = true (Kafka 4.0's own: false, KIP-966)"]
     );
+    let new = last_replica_power_loss_on("4.1", "");
+    assert!(new.protocol.eligible_leader_replicas, "4.1's own");
+    assert!(new.protocol.against_version().is_empty());
+    let off = last_replica_power_loss_on("4.1", "eligible_leader_replicas = false");
+    assert_eq!(
+        off.protocol.against_version(),
+        vec!["eligible_leader_replicas = false (Kafka 4.1's own: true, KIP-966)"]
+    );
+    assert!(!outcome(&off, 1).violations.is_empty(), "4.1 with ELR off");
+    assert!(outcome(&new, 1).violations.is_empty(), "4.1");
     for seed in [1, 2] {
         let broken = outcome(&old, seed);
         assert!(

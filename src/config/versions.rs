@@ -1,7 +1,7 @@
 //! Kafka releases as a setting: `[protocol] kafka_version = "X.Y"` picks a
 //! release's defaults and protocol behaviours. ksim models a release only
 //! when every behaviour it simulates is that release's own (or a switch a
-//! scenario can set): today 3.3 to 4.0. An older release differs in a
+//! scenario can set): today 3.3 to 4.1. An older release differs in a
 //! behaviour ksim cannot switch yet, and is refused with that behaviour
 //! named. `docs/versions.md` cites where each boundary is in apache/kafka.
 
@@ -25,10 +25,10 @@ impl KafkaVersion {
     }
 
     /// The newest release ksim models: the default.
-    pub const NEWEST: KafkaVersion = KafkaVersion::new(4, 0);
+    pub const NEWEST: KafkaVersion = KafkaVersion::new(4, 1);
 
     /// The releases ksim models, oldest first.
-    pub const MODELLED: [KafkaVersion; 8] = [
+    pub const MODELLED: [KafkaVersion; 9] = [
         KafkaVersion::new(3, 3),
         KafkaVersion::new(3, 4),
         KafkaVersion::new(3, 5),
@@ -36,6 +36,7 @@ impl KafkaVersion {
         KafkaVersion::new(3, 7),
         KafkaVersion::new(3, 8),
         KafkaVersion::new(3, 9),
+        KafkaVersion::new(4, 0),
         KafkaVersion::NEWEST,
     ];
 
@@ -352,7 +353,9 @@ mod tests {
     fn versions_parse_and_older_ones_name_what_they_lack() {
         assert_eq!(KafkaVersion::parse("3.8"), Ok(KafkaVersion::new(3, 8)));
         assert_eq!(KafkaVersion::parse("3.9.1"), Ok(KafkaVersion::new(3, 9)));
-        assert_eq!(KafkaVersion::parse("4.0"), Ok(KafkaVersion::NEWEST));
+        assert_eq!(KafkaVersion::parse("4.0"), Ok(KafkaVersion::new(4, 0)));
+        assert_eq!(KafkaVersion::parse("4.1"), Ok(KafkaVersion::NEWEST));
+        assert_eq!(KafkaVersion::parse("4.1.1"), Ok(KafkaVersion::NEWEST));
         assert_eq!(KafkaVersion::parse("3.6.2"), Ok(KafkaVersion::new(3, 6)));
         assert_eq!(KafkaVersion::parse("3.5"), Ok(KafkaVersion::new(3, 5)));
         assert_eq!(KafkaVersion::parse("3.3.2"), Ok(KafkaVersion::new(3, 3)));
@@ -364,11 +367,12 @@ mod tests {
             "KAFKA-15021",
             "KIP-890 part 1",
             "KIP-903",
+            "KIP-966",
         ] {
             assert!(!old.contains(switched), "a switch covers {switched}: {old}");
         }
-        let new = KafkaVersion::parse("4.1").unwrap_err();
-        assert!(new.contains("newer than ksim models (4.0)"), "{new}");
+        let new = KafkaVersion::parse("4.2").unwrap_err();
+        assert!(new.contains("newer than ksim models (4.1)"), "{new}");
         for bad in ["four", "3", "3.x", "3.8.1.2", "3.8.x"] {
             let e = KafkaVersion::parse(bad).unwrap_err();
             assert!(e.contains("is not a Kafka version"), "{bad}: {e}");
@@ -451,5 +455,7 @@ mod tests {
         assert!(KafkaVersion::new(3, 5).leader_epoch_bump_on_isr_shrink());
         assert!(!KafkaVersion::new(3, 6).leader_epoch_bump_on_isr_shrink());
         assert_eq!(KafkaVersion::NEWEST.transaction_version(), 2);
+        assert!(!KafkaVersion::new(4, 0).eligible_leader_replicas());
+        assert!(KafkaVersion::NEWEST.eligible_leader_replicas());
     }
 }
