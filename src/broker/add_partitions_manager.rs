@@ -401,6 +401,8 @@ mod tests {
                 leader: 2,
                 leader_epoch: 0,
                 partition_epoch: 0,
+                eligible_leader_replicas: Vec::new(),
+                last_known_elr: Vec::new(),
             });
         }
         for (offset, r) in records.iter().enumerate() {

@@ -15,7 +15,7 @@ use sim::{Nanos, MILLIS};
 
 use super::controller_channel::{ControllerChannel, ControllerPurpose};
 use super::BrokerTimer;
-use crate::controller::rpc::{ControllerRequest, ControllerResponse, NewFlag};
+use crate::controller::rpc::{ControllerRequest, ControllerResponse, NewFlag, PreviousBrokerEpoch};
 use crate::errors::Errors;
 use crate::metadata::Uuid;
 use crate::node::Env;
@@ -54,6 +54,9 @@ pub enum LifecycleEvent {
 pub struct BrokerLifecycleManager {
     broker_id: u32,
     incarnation_id: Uuid,
+    /// The broker epoch of the clean shutdown marker found at boot (-1:
+    /// none), sent in every registration of this incarnation.
+    previous_broker_epoch: i64,
     broker_epoch: Option<u64>,
     caught_up: bool,
     fenced: bool,
@@ -69,11 +72,13 @@ pub struct BrokerLifecycleManager {
 }
 
 impl BrokerLifecycleManager {
-    /// A new process incarnation of `broker_id`.
-    pub fn new(broker_id: u32, incarnation_id: Uuid) -> Self {
+    /// A new process incarnation of `broker_id`, whose clean shutdown
+    /// marker named `previous_broker_epoch` (-1: it found none).
+    pub fn new(broker_id: u32, incarnation_id: Uuid, previous_broker_epoch: i64) -> Self {
         Self {
             broker_id,
             incarnation_id,
+            previous_broker_epoch,
             broker_epoch: None,
             caught_up: false,
             fenced: true,
@@ -146,6 +151,7 @@ impl BrokerLifecycleManager {
             None => ControllerRequest::BrokerRegistration {
                 broker_id: self.broker_id,
                 incarnation_id: self.incarnation_id,
+                previous_broker_epoch: PreviousBrokerEpoch(self.previous_broker_epoch),
             },
             Some(broker_epoch) => ControllerRequest::BrokerHeartbeat {
                 broker_id: self.broker_id,

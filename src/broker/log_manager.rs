@@ -63,6 +63,16 @@ fn read_clean_shutdown_file(bytes: &[u8]) -> Option<i64> {
     digits.parse().ok()
 }
 
+/// The broker epoch the clean shutdown marker on `disk` names, -1 when
+/// there is none or it does not read (Kafka's
+/// `LogManager.readBrokerEpochFromCleanShutdownFiles`): what the broker
+/// registers with as its `PreviousBrokerEpoch` (KIP-966).
+pub fn read_broker_epoch_from_clean_shutdown_file(disk: &dyn DiskView) -> i64 {
+    disk.read(CLEAN_SHUTDOWN_FILE)
+        .and_then(|bytes| read_clean_shutdown_file(&bytes))
+        .unwrap_or(-1)
+}
+
 /// The topic id a `partition.metadata` file names, if it reads whole.
 fn read_partition_metadata(bytes: &[u8]) -> Option<Uuid> {
     let text = std::str::from_utf8(bytes).ok()?;

@@ -289,6 +289,8 @@ impl BrokerServer {
         .with_config(spec.config.raft);
         let incarnation = Uuid::random(env.rng());
         let local = local_image(metadata.log());
+        let previous_broker_epoch =
+            super::log_manager::read_broker_epoch_from_clean_shutdown_file(disk);
         let replicas = ReplicaManager::boot(spec.id, spec.config, &spec.topics, &local, env, disk);
         let config = spec.config;
         let mut image = MetadataImage::default();
@@ -298,7 +300,7 @@ impl BrokerServer {
             voters: spec.voters.clone(),
             metadata,
             image,
-            lifecycle: BrokerLifecycleManager::new(spec.id, incarnation),
+            lifecycle: BrokerLifecycleManager::new(spec.id, incarnation, previous_broker_epoch),
             channel: ControllerChannel::new(spec.voters.clone()),
             replicas,
             producer_ids: ProducerIdManager::default(),

@@ -67,6 +67,8 @@ pub(super) fn image(
             leader: leader as i32,
             leader_epoch: 0,
             partition_epoch: 0,
+            eligible_leader_replicas: Vec::new(),
+            last_known_elr: Vec::new(),
         },
     ]);
     for (leader, isr) in changes {
@@ -76,6 +78,8 @@ pub(super) fn image(
             isr: isr.clone(),
             leader: *leader,
             leader_recovery_state: None,
+            eligible_leader_replicas: None,
+            last_known_elr: None,
         });
     }
     for (offset, r) in records.iter().enumerate() {
@@ -821,6 +825,8 @@ fn a_replica_of_a_deleted_topic_gives_way_to_the_new_topic_of_its_name() {
             leader: 1,
             leader_epoch: 0,
             partition_epoch: 0,
+            eligible_leader_replicas: Vec::new(),
+            last_known_elr: Vec::new(),
         },
     ] {
         recreated.apply(recreated.offset, &record);

@@ -1,7 +1,7 @@
 //! Kafka releases as a setting: `[protocol] kafka_version = "X.Y"` picks a
 //! release's defaults and protocol behaviours. ksim models a release only
 //! when every behaviour it simulates is that release's own (or a switch a
-//! scenario can set): today 3.3 to 4.0. An older release differs in a
+//! scenario can set): today 3.3 to 4.1. An older release differs in a
 //! behaviour ksim cannot switch yet, and is refused with that behaviour
 //! named. `docs/versions.md` cites where each boundary is in apache/kafka.
 
@@ -26,7 +26,7 @@ impl KafkaVersion {
     }
 
     /// The newest release ksim models: the default.
-    pub const NEWEST: KafkaVersion = KafkaVersion::new(4, 0);
+    pub const NEWEST: KafkaVersion = KafkaVersion::new(4, 1);
 
     /// The releases ksim models, oldest first. What bounds it at 3.3: the
     /// `BEHAVIOURS` without a switch (KIP-835, KAFKA-13959, KAFKA-13858,
@@ -37,7 +37,7 @@ impl KafkaVersion {
     /// which the per-release defaults work, in its own branch, brings) —
     /// both gate each release added here. The switches for 2.x behaviours
     /// (KAFKA-7128, KIP-320, KIP-279) are set against a modelled release.
-    pub const MODELLED: [KafkaVersion; 8] = [
+    pub const MODELLED: [KafkaVersion; 9] = [
         KafkaVersion::new(3, 3),
         KafkaVersion::new(3, 4),
         KafkaVersion::new(3, 5),
@@ -45,6 +45,7 @@ impl KafkaVersion {
         KafkaVersion::new(3, 7),
         KafkaVersion::new(3, 8),
         KafkaVersion::new(3, 9),
+        KafkaVersion::new(4, 0),
         KafkaVersion::NEWEST,
     ];
 
@@ -171,6 +172,14 @@ impl KafkaVersion {
         } else {
             PartitionerKind::RoundRobin
         }
+    }
+
+    /// Whether a new cluster of this release keeps eligible leader replicas
+    /// (KIP-966 part 1): `eligible.leader.replicas.version` 1 bootstraps
+    /// from metadata version 4.1-IV0, 4.1's (4.0 has it as a preview,
+    /// off unless enabled).
+    pub fn eligible_leader_replicas(self) -> bool {
+        self.has(KafkaVersion::new(4, 1))
     }
 
     /// This release's `transaction.version` for a new cluster: 2 from 4.0
@@ -584,6 +593,12 @@ pub static BEHAVIOURS: &[Behaviour] = &[
         since: KafkaVersion::new(4, 0),
         switch: Some("transaction_version"),
     },
+    Behaviour {
+        what: "eligible leader replicas (the ISR may empty; replicas that left it below min.insync.replicas may lead; an unclean restart leaves every ISR and ELR)",
+        reference: "KIP-966",
+        since: KafkaVersion::new(4, 1),
+        switch: Some("eligible_leader_replicas"),
+    },
 ];
 
 #[cfg(test)]
@@ -594,7 +609,9 @@ mod tests {
     fn versions_parse_and_older_ones_name_what_they_lack() {
         assert_eq!(KafkaVersion::parse("3.8"), Ok(KafkaVersion::new(3, 8)));
         assert_eq!(KafkaVersion::parse("3.9.1"), Ok(KafkaVersion::new(3, 9)));
-        assert_eq!(KafkaVersion::parse("4.0"), Ok(KafkaVersion::NEWEST));
+        assert_eq!(KafkaVersion::parse("4.0"), Ok(KafkaVersion::new(4, 0)));
+        assert_eq!(KafkaVersion::parse("4.1"), Ok(KafkaVersion::NEWEST));
+        assert_eq!(KafkaVersion::parse("4.1.1"), Ok(KafkaVersion::NEWEST));
         assert_eq!(KafkaVersion::parse("3.6.2"), Ok(KafkaVersion::new(3, 6)));
         assert_eq!(KafkaVersion::parse("3.5"), Ok(KafkaVersion::new(3, 5)));
         assert_eq!(KafkaVersion::parse("3.3.2"), Ok(KafkaVersion::new(3, 3)));
@@ -612,11 +629,12 @@ mod tests {
             "KAFKA-15021",
             "KIP-890 part 1",
             "KIP-903",
+            "KIP-966",
         ] {
             assert!(!old.contains(switched), "a switch covers {switched}: {old}");
         }
-        let new = KafkaVersion::parse("4.1").unwrap_err();
-        assert!(new.contains("newer than ksim models (4.0)"), "{new}");
+        let new = KafkaVersion::parse("4.2").unwrap_err();
+        assert!(new.contains("newer than ksim models (4.1)"), "{new}");
         for bad in ["four", "3", "3.x", "3.8.1.2", "3.8.x"] {
             let e = KafkaVersion::parse(bad).unwrap_err();
             assert!(e.contains("is not a Kafka version"), "{bad}: {e}");
@@ -1005,5 +1023,7 @@ mod tests {
         assert!(KafkaVersion::new(3, 5).leader_epoch_bump_on_isr_shrink());
         assert!(!KafkaVersion::new(3, 6).leader_epoch_bump_on_isr_shrink());
         assert_eq!(KafkaVersion::NEWEST.transaction_version(), 2);
+        assert!(!KafkaVersion::new(4, 0).eligible_leader_replicas());
+        assert!(KafkaVersion::NEWEST.eligible_leader_replicas());
     }
 }

@@ -36,6 +36,11 @@ pub struct ControllerConfig {
     /// `delete.topic.enable`: DeleteTopics is answered
     /// TOPIC_DELETION_DISABLED without it.
     pub delete_topic_enable: bool,
+    /// Eligible leader replicas (KIP-966; `[protocol]
+    /// eligible_leader_replicas`, `eligible.leader.replicas.version` 1).
+    pub eligible_leader_replicas: bool,
+    /// The cluster's `min.insync.replicas`, which the ELR is kept against.
+    pub min_insync_replicas: usize,
 }
 
 impl Default for ControllerConfig {
@@ -47,6 +52,8 @@ impl Default for ControllerConfig {
             leader_epoch_bump_on_isr_shrink: false,
             fenced_replicas_kept_out_of_isr: true,
             delete_topic_enable: true,
+            eligible_leader_replicas: false,
+            min_insync_replicas: 1,
         }
     }
 }
@@ -82,6 +89,18 @@ pub enum ControlEvent {
     ShutdownNow {
         /// Kafka node id.
         broker: u32,
+    },
+    /// With eligible leader replicas, a new incarnation of a broker
+    /// registered: its clean shutdown marker named the epoch of the
+    /// registration it replaces (clean), or did not (an unclean shutdown:
+    /// it leaves every ISR and ELR, KIP-966).
+    ShutdownDetected {
+        /// Kafka node id.
+        broker: u32,
+        /// The broker epoch of the registration it replaces.
+        epoch: u64,
+        /// The marker named that epoch.
+        clean: bool,
     },
     /// A leader was elected from outside the ISR.
     UncleanElection {
@@ -154,7 +173,11 @@ impl ActiveController {
                 config.leader_epoch_bump_on_isr_shrink,
                 config.delete_topic_enable,
             )
-            .with_fenced_replicas_kept_out_of_isr(config.fenced_replicas_kept_out_of_isr),
+            .with_fenced_replicas_kept_out_of_isr(config.fenced_replicas_kept_out_of_isr)
+            .with_eligible_leader_replicas(
+                config.eligible_leader_replicas,
+                config.min_insync_replicas,
+            ),
             producer_ids: ProducerIdControlManager::new(&image),
             log: MetadataRecords {
                 image,
@@ -199,11 +222,34 @@ impl ActiveController {
             ControllerRequest::BrokerRegistration {
                 broker_id,
                 incarnation_id,
+                previous_broker_epoch,
             } => {
-                let (response, replaced_unfenced) =
-                    self.cluster
-                        .register_broker(log, now, *broker_id, *incarnation_id);
-                if replaced_unfenced {
+                let replication = &mut self.replication;
+                let elr = replication.eligible_leader_replicas();
+                let (response, replaced_unfenced) = self.cluster.register_broker(
+                    log,
+                    now,
+                    *broker_id,
+                    *incarnation_id,
+                    previous_broker_epoch.0,
+                    &mut |log, clean| {
+                        // With eligible leader replicas a shutdown detected
+                        // here moves the broker's partitions first (Kafka's
+                        // `handleBrokerShutdown`).
+                        if elr {
+                            if let Some(old) = log.image.brokers.get(broker_id) {
+                                let epoch = old.epoch;
+                                log.event(ControlEvent::ShutdownDetected {
+                                    broker: *broker_id,
+                                    epoch,
+                                    clean,
+                                });
+                            }
+                            replication.handle_broker_shutdown(log, *broker_id, clean);
+                        }
+                    },
+                );
+                if replaced_unfenced && !elr {
                     // The old registration led partitions: they move as on fencing.
                     self.replication.handle_broker_fenced(log, *broker_id);
                 }

@@ -123,12 +123,22 @@ impl ClusterControlManager {
     /// (DUPLICATE_BROKER_REGISTRATION) until its session expires. Also says
     /// whether it replaced an unfenced registration (whose partitions must
     /// move as on fencing).
+    ///
+    /// A new incarnation replacing a registration is a shutdown detected
+    /// (Kafka's `registerBroker`): clean when the registration carries the
+    /// broker epoch of the one it replaces (`PreviousBrokerEpoch`, from the
+    /// clean shutdown marker; KIP-966), else unclean. `on_shutdown` makes
+    /// that shutdown's records before the registration record, as Kafka's
+    /// `BrokerShutdownHandler` does.
+    #[allow(clippy::too_many_arguments)]
     pub fn register_broker(
         &mut self,
         log: &mut MetadataRecords,
         now: Nanos,
         broker_id: u32,
         incarnation_id: Uuid,
+        previous_broker_epoch: i64,
+        on_shutdown: &mut dyn FnMut(&mut MetadataRecords, bool),
     ) -> (ControllerResponse, bool) {
         let existing = log.image.brokers.get(&broker_id).cloned();
         if let Some(old) = &existing {
@@ -138,6 +148,10 @@ impl ClusterControlManager {
                     broker_epoch: 0,
                 };
                 return (refused, false);
+            }
+            if old.incarnation_id != incarnation_id {
+                let clean = i64::try_from(old.epoch).is_ok_and(|e| e == previous_broker_epoch);
+                on_shutdown(log, clean);
             }
         }
         let broker_epoch = log.next_offset;

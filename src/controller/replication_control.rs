@@ -7,11 +7,12 @@ use super::active::{ControlEvent, MetadataRecords};
 use super::rpc::{ControllerResponse, CreatableTopic, NO_BROKER_EPOCH};
 use crate::errors::Errors;
 use crate::metadata::{
-    place_replicas, Election, MetadataImage, MetadataRecord, PartitionChangeBuilder, Uuid,
-    NO_LEADER,
+    place_replicas, Election, MetadataImage, MetadataRecord, PartitionChangeBuilder,
+    PartitionRegistration, Uuid, NO_LEADER,
 };
 
 const UNCLEAN: &str = "unclean.leader.election.enable";
+const MIN_ISR: &str = "min.insync.replicas";
 
 /// Kafka's ReplicationControlManager. The topics and partitions it
 /// manages are in the metadata image; it owns the election policy.
@@ -27,6 +28,11 @@ pub struct ReplicationControlManager {
     /// AlterPartition refuses a new ISR member that is fenced or in
     /// controlled shutdown (KIP-841, 3.3; INELIGIBLE_REPLICA).
     fenced_replicas_kept_out_of_isr: bool,
+    /// Eligible leader replicas (KIP-966, `eligible.leader.replicas.version`
+    /// 1: `FeatureControlManager.isElrFeatureEnabled`).
+    eligible_leader_replicas: bool,
+    /// The cluster's `min.insync.replicas` (a topic's own config overrides it).
+    min_insync_replicas: usize,
 }
 
 impl ReplicationControlManager {
@@ -43,6 +49,8 @@ impl ReplicationControlManager {
             leader_epoch_bump_on_isr_shrink,
             delete_topic_enable,
             fenced_replicas_kept_out_of_isr: true,
+            eligible_leader_replicas: false,
+            min_insync_replicas: 1,
         }
     }
 
@@ -52,6 +60,37 @@ impl ReplicationControlManager {
     pub fn with_fenced_replicas_kept_out_of_isr(mut self, on: bool) -> Self {
         self.fenced_replicas_kept_out_of_isr = on;
         self
+    }
+
+    /// Eligible leader replicas on or off, with the cluster's
+    /// `min.insync.replicas`.
+    pub fn with_eligible_leader_replicas(
+        mut self,
+        enabled: bool,
+        min_insync_replicas: usize,
+    ) -> Self {
+        self.eligible_leader_replicas = enabled;
+        self.min_insync_replicas = min_insync_replicas;
+        self
+    }
+
+    /// The topic's min.insync.replicas (its own config, else the
+    /// cluster's), at most its replication factor (Kafka's
+    /// `getTopicEffectiveMinIsr`, which takes partition 0's).
+    fn effective_min_isr(&self, image: &MetadataImage, topic: &str) -> usize {
+        let Some(t) = image.topics.get(topic) else {
+            return self.min_insync_replicas;
+        };
+        let configured = t
+            .configs
+            .get(MIN_ISR)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(self.min_insync_replicas);
+        let replication_factor = t
+            .partitions
+            .get(&0)
+            .map_or(usize::MAX, |p| p.replicas.len());
+        configured.min(replication_factor)
     }
 
     /// DeleteTopics (Kafka's `ControllerApis.deleteTopics` and
@@ -198,30 +237,36 @@ impl ReplicationControlManager {
     }
 
     /// Runs a change over every partition `select` picks, with the target
-    /// ISR it gives; `leaving` (a broker being fenced or entering
-    /// controlled shutdown) is no acceptable leader (Kafka's
-    /// `generateLeaderAndIsrUpdates` with its `brokerToRemove`).
+    /// ISR it gives (Kafka's `generateLeaderAndIsrUpdates`): `removed` and
+    /// `unclean` (a broker that restarted after an unclean shutdown, which
+    /// also leaves the ELR) may not lead.
     fn change_partitions(
         &self,
         log: &mut MetadataRecords,
-        leaving: Option<u32>,
-        select: impl Fn(&[u32], Option<u32>) -> Option<Vec<u32>>,
+        removed: Option<u32>,
+        unclean: Option<u32>,
+        select: impl Fn(&PartitionRegistration) -> Option<Vec<u32>>,
     ) {
         let mut changes = Vec::new();
         for (name, topic) in &log.image.topics {
             let election = self.election_for(&log.image, name);
+            let min_isr = self.effective_min_isr(&log.image, name);
             for (&index, partition) in &topic.partitions {
-                let Some(target_isr) = select(&partition.isr, partition.leader) else {
+                let Some(target_isr) = select(partition) else {
                     continue;
                 };
                 let image = &log.image;
-                let acceptable = |b: u32| Some(b) != leaving && image.is_active(b);
-                let builder = PartitionChangeBuilder::new(partition, topic.id, index, &acceptable)
-                    .set_target_isr(target_isr)
-                    .set_election(election)
-                    .set_bump_leader_epoch_on_isr_shrink(self.leader_epoch_bump_on_isr_shrink);
-                let elected = builder.elect_leader();
-                if let Some(record) = builder.build() {
+                let acceptable =
+                    |b: u32| Some(b) != removed && Some(b) != unclean && image.is_active(b);
+                let (record, elected) =
+                    PartitionChangeBuilder::new(partition, topic.id, index, &acceptable)
+                        .set_target_isr(target_isr)
+                        .set_election(election)
+                        .set_bump_leader_epoch_on_isr_shrink(self.leader_epoch_bump_on_isr_shrink)
+                        .set_eligible_leader_replicas(self.eligible_leader_replicas, min_isr)
+                        .set_unclean_shutdown_replicas(unclean.into_iter().collect())
+                        .build_with_election();
+                if let Some(record) = record {
                     let unclean = elected.unclean && elected.leader != partition.leader;
                     changes.push((format!("{name}-{index}"), record, unclean, elected.leader));
                 }
@@ -235,12 +280,13 @@ impl ReplicationControlManager {
         }
     }
 
-    /// A fenced broker leaves every ISR (unless it is the last member) and
-    /// every partition it led gets a new leader (Kafka's `handleBrokerFenced`).
+    /// A fenced broker leaves every ISR (unless it is the last member and
+    /// there are no eligible leader replicas) and every partition it led
+    /// gets a new leader (Kafka's `handleBrokerFenced`).
     pub fn handle_broker_fenced(&mut self, log: &mut MetadataRecords, broker: u32) {
-        self.change_partitions(log, Some(broker), |isr, leader| {
-            (isr.contains(&broker) || leader == Some(broker))
-                .then(|| isr.iter().copied().filter(|&r| r != broker).collect())
+        self.change_partitions(log, Some(broker), None, |p| {
+            (p.isr.contains(&broker) || p.leader == Some(broker))
+                .then(|| p.isr.iter().copied().filter(|&r| r != broker).collect())
         });
     }
 
@@ -252,11 +298,36 @@ impl ReplicationControlManager {
         self.handle_broker_fenced(log, broker);
     }
 
+    /// A new incarnation of `broker` registers (Kafka's
+    /// `handleBrokerShutdown`, with eligible leader replicas): after an
+    /// unclean shutdown (no clean shutdown marker naming its last broker
+    /// epoch) it leaves every ISR and every ELR, and may not lead; after a
+    /// clean one it leaves the ISRs as on fencing.
+    pub fn handle_broker_shutdown(&mut self, log: &mut MetadataRecords, broker: u32, clean: bool) {
+        if clean {
+            self.change_partitions(log, Some(broker), None, |p| {
+                p.isr
+                    .contains(&broker)
+                    .then(|| p.isr.iter().copied().filter(|&r| r != broker).collect())
+            });
+        } else {
+            self.change_partitions(log, None, Some(broker), |p| {
+                (p.isr.contains(&broker) || p.elr.contains(&broker))
+                    .then(|| p.isr.iter().copied().filter(|&r| r != broker).collect())
+            });
+        }
+    }
+
+    /// Whether eligible leader replicas are on.
+    pub fn eligible_leader_replicas(&self) -> bool {
+        self.eligible_leader_replicas
+    }
+
     /// Partitions without a leader try an election after a broker is
     /// unfenced (Kafka's `handleBrokerUnfenced`).
     pub fn handle_broker_unfenced(&mut self, log: &mut MetadataRecords) {
-        self.change_partitions(log, None, |isr, leader| {
-            leader.is_none().then(|| isr.to_vec())
+        self.change_partitions(log, None, None, |p| {
+            p.leader.is_none().then(|| p.isr.to_vec())
         });
     }
 
@@ -340,11 +411,13 @@ impl ReplicationControlManager {
             return respond(&log.image, None, error);
         }
         let target: Vec<u32> = new_isr.iter().map(|&(r, _)| r).collect();
+        let min_isr = self.effective_min_isr(&log.image, &topic.name);
         let image = &log.image;
         let acceptable = |b: u32| image.is_active(b);
         let record = PartitionChangeBuilder::new(partition, topic_id, partition_id, &acceptable)
             .set_target_isr(target)
             .set_bump_leader_epoch_on_isr_shrink(self.leader_epoch_bump_on_isr_shrink)
+            .set_eligible_leader_replicas(self.eligible_leader_replicas, min_isr)
             .build();
         if let Some(record) = record {
             log.emit(record);
@@ -370,6 +443,8 @@ fn emit_new_partitions(
             replicas,
             leader_epoch: 0,
             partition_epoch: 0,
+            eligible_leader_replicas: Vec::new(),
+            last_known_elr: Vec::new(),
         });
     }
 }

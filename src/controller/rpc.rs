@@ -22,6 +22,23 @@ impl std::hash::Hash for NewFlag {
     }
 }
 
+/// The broker epoch a registering broker's clean shutdown marker names
+/// (BrokerRegistrationRequest v2+ `PreviousBrokerEpoch`, KIP-966; -1 when
+/// there was no marker). It is not part of the trace hash: ksim's first
+/// traces predate it, and every run keeps its hash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PreviousBrokerEpoch(pub i64);
+
+impl Default for PreviousBrokerEpoch {
+    fn default() -> Self {
+        Self(-1)
+    }
+}
+
+impl std::hash::Hash for PreviousBrokerEpoch {
+    fn hash<H: std::hash::Hasher>(&self, _state: &mut H) {}
+}
+
 /// A topic to create.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct CreatableTopic {
@@ -44,6 +61,8 @@ pub enum ControllerRequest {
         broker_id: u32,
         /// Random id of this process incarnation.
         incarnation_id: Uuid,
+        /// The broker epoch its clean shutdown marker named.
+        previous_broker_epoch: PreviousBrokerEpoch,
     },
     /// A registered broker is alive (BrokerHeartbeatRequest).
     BrokerHeartbeat {

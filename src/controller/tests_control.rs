@@ -5,7 +5,10 @@ use rand_chacha::ChaCha8Rng;
 use sim::MILLIS;
 
 use super::active::{ActiveController, ControlEvent, ControllerConfig};
-use super::rpc::{ControllerRequest, ControllerResponse, CreatableTopic, NewFlag, NO_BROKER_EPOCH};
+use super::rpc::{
+    ControllerRequest, ControllerResponse, CreatableTopic, NewFlag, PreviousBrokerEpoch,
+    NO_BROKER_EPOCH,
+};
 use crate::errors::Errors;
 use crate::metadata::{
     LeaderRecoveryState, MetadataImage, PartitionRegistration as Registration, Uuid,
@@ -76,9 +79,15 @@ impl Fixture {
     }
 
     fn register(&mut self, broker_id: u32, incarnation: u128) -> u64 {
+        self.register_after(broker_id, incarnation, -1)
+    }
+
+    /// Registers with the broker epoch a clean shutdown marker named (-1: none).
+    fn register_after(&mut self, broker_id: u32, incarnation: u128, previous: i64) -> u64 {
         match self.handle(ControllerRequest::BrokerRegistration {
             broker_id,
             incarnation_id: Uuid(incarnation),
+            previous_broker_epoch: PreviousBrokerEpoch(previous),
         }) {
             ControllerResponse::BrokerRegistration {
                 error: None,
@@ -231,6 +240,7 @@ fn a_restarted_incarnation_waits_for_the_old_session_to_expire() {
     let r = f.handle(ControllerRequest::BrokerRegistration {
         broker_id: 1,
         incarnation_id: Uuid(99),
+        previous_broker_epoch: PreviousBrokerEpoch(-1),
     });
     assert_eq!(
         r,
@@ -658,4 +668,118 @@ fn before_kip_841_a_fenced_member_or_one_in_controlled_shutdown_is_taken_into_th
         let r = f.alter(1, p.leader_epoch, &[1, 2, 3], p.partition_epoch);
         assert_eq!(partition_error(&r), (None, refused));
     }
+}
+
+/// KIP-966 with min.insync.replicas 2: the followers are fenced (the last
+/// to go joins the ELR), then the leader (the ISR empties, it joins the ELR
+/// and is the last known leader). Returns the fixture, the leader and the
+/// follower in the ELR.
+fn elr_last_replica_standing() -> (Fixture, u32, u32) {
+    let mut f = Fixture::with(ControllerConfig {
+        eligible_leader_replicas: true,
+        min_insync_replicas: 2,
+        ..ControllerConfig::default()
+    });
+    let leader = f.partition().leader.unwrap();
+    let offset = f.active.image().offset;
+    f.now = 5_000 * MILLIS;
+    f.heartbeat(leader, offset);
+    f.now = 10_000 * MILLIS;
+    f.heartbeat(leader, offset);
+    f.active.tick(f.now);
+    let p = f.partition();
+    assert_eq!(p.isr, vec![leader], "{p:?}");
+    assert_eq!(p.elr.len(), 1, "the follower fenced last joins: {p:?}");
+    let in_elr = p.elr[0];
+    assert_ne!(in_elr, leader);
+    // The leader goes silent too.
+    f.now = 20_000 * MILLIS;
+    f.active.tick(f.now);
+    let p = f.partition();
+    assert_eq!(p.leader, None);
+    assert!(p.isr.is_empty(), "{p:?}");
+    let mut elr = vec![leader, in_elr];
+    elr.sort_by_key(|b| p.replicas.iter().position(|r| r == b));
+    assert_eq!(p.elr, elr);
+    assert_eq!(p.last_known_elr, vec![leader]);
+    (f, leader, in_elr)
+}
+
+#[test]
+fn elr_an_unclean_restart_leaves_the_elr_and_the_partition_waits_for_an_elr_member() {
+    let (mut f, leader, in_elr) = elr_last_replica_standing();
+    f.active.take_events();
+    // The leader restarts without a clean shutdown marker (PreviousBrokerEpoch -1).
+    let old = f.epochs[leader as usize];
+    let epoch = f.register_after(leader, 77, -1);
+    f.epochs[leader as usize] = epoch;
+    assert!(f
+        .active
+        .take_events()
+        .contains(&ControlEvent::ShutdownDetected {
+            broker: leader,
+            epoch: old,
+            clean: false,
+        }));
+    let p = f.partition();
+    assert_eq!(p.elr, vec![in_elr], "it left the ELR: {p:?}");
+    // Unfenced, it is in neither ISR nor ELR: the partition stays offline.
+    let offset = f.active.image().offset;
+    f.heartbeat(leader, offset);
+    assert!(f.active.image().is_unfenced(leader));
+    assert_eq!(f.partition().leader, None);
+    // The ELR member comes back and is elected, cleanly, ISR itself.
+    let offset = f.active.image().offset;
+    f.heartbeat(in_elr, offset);
+    let p = f.partition();
+    assert_eq!(p.leader, Some(in_elr));
+    assert_eq!(p.isr, vec![in_elr]);
+    assert!(p.elr.is_empty() && p.last_known_elr.is_empty(), "{p:?}");
+    assert_eq!(p.leader_recovery_state, LeaderRecoveryState::Recovered);
+}
+
+#[test]
+fn elr_a_clean_restart_keeps_its_elr_membership_and_is_elected() {
+    let (mut f, leader, in_elr) = elr_last_replica_standing();
+    let old = f.epochs[leader as usize];
+    let epoch = f.register_after(leader, 77, old as i64);
+    f.epochs[leader as usize] = epoch;
+    assert!(f
+        .active
+        .take_events()
+        .contains(&ControlEvent::ShutdownDetected {
+            broker: leader,
+            epoch: old,
+            clean: true,
+        }));
+    assert_eq!(f.partition().elr.len(), 2);
+    let offset = f.active.image().offset;
+    f.heartbeat(leader, offset);
+    let p = f.partition();
+    assert_eq!(p.leader, Some(leader), "elected from the ELR: {p:?}");
+    assert_eq!(p.isr, vec![leader]);
+    assert_eq!(p.elr, vec![in_elr]);
+}
+
+#[test]
+fn without_elr_the_last_isr_member_stays_and_is_reelected_after_an_unclean_restart() {
+    let mut f = Fixture::with(ControllerConfig {
+        min_insync_replicas: 2,
+        ..ControllerConfig::default()
+    });
+    let leader = f.partition().leader.unwrap();
+    let offset = f.active.image().offset;
+    f.now = 10_000 * MILLIS;
+    f.heartbeat(leader, offset);
+    f.active.tick(f.now);
+    f.now = 20_000 * MILLIS;
+    f.active.tick(f.now);
+    assert_eq!(f.partition().isr, vec![leader]);
+    let epoch = f.register_after(leader, 77, -1);
+    f.epochs[leader as usize] = epoch;
+    let offset = f.active.image().offset;
+    f.heartbeat(leader, offset);
+    let p = f.partition();
+    assert_eq!(p.leader, Some(leader), "3.x's last replica standing: {p:?}");
+    assert!(p.elr.is_empty());
 }

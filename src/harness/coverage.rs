@@ -78,6 +78,7 @@ pub fn count(history: &History, inputs: &Inputs<'_>) -> BTreeMap<String, u64> {
                 isr,
                 unclean,
                 created,
+                ..
             } => {
                 let before = last.insert(part, (*leader, *leader_epoch, isr.len()));
                 if *created {

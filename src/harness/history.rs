@@ -22,6 +22,8 @@ pub enum What {
         leader_epoch: i32,
         /// The ISR.
         isr: Vec<u32>,
+        /// The eligible leader replicas (KIP-966; empty without ELR).
+        elr: Vec<u32>,
         /// The leader came from outside the ISR (RECOVERING).
         unclean: bool,
         /// The partition was created.
@@ -150,10 +152,16 @@ impl Event {
                 leader,
                 leader_epoch,
                 isr,
+                elr,
                 unclean,
                 created,
             } => {
                 let leader = leader.map_or("none (offline)".to_owned(), |l| format!("broker {l}"));
+                let elr = if elr.is_empty() {
+                    String::new()
+                } else {
+                    format!(", ELR {}", brokers(elr))
+                };
                 let how = if offset.is_some() {
                     ""
                 } else if *created {
@@ -164,7 +172,7 @@ impl Event {
                     ""
                 };
                 format!(
-                    "{how}leader {leader}, leader epoch {leader_epoch}, ISR {}",
+                    "{how}leader {leader}, leader epoch {leader_epoch}, ISR {}{elr}",
                     brokers(isr)
                 )
             }
@@ -327,6 +335,7 @@ impl History {
             leader: p.leader,
             leader_epoch: p.leader_epoch,
             isr: p.isr.clone(),
+            elr: p.elr.clone(),
             unclean: p.leader_recovery_state == LeaderRecoveryState::Recovering,
             created,
         };

@@ -225,6 +225,10 @@ pub fn controller_config(scenario: &Scenario) -> ControllerConfig {
         delete_topic_enable: config
             .get_bool("delete.topic.enable")
             .unwrap_or(defaults.delete_topic_enable),
+        eligible_leader_replicas: scenario.protocol.eligible_leader_replicas,
+        min_insync_replicas: config
+            .get_i64("min.insync.replicas")
+            .map_or(defaults.min_insync_replicas, |n| n.max(1) as usize),
     }
 }
 

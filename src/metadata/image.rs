@@ -23,7 +23,7 @@ pub struct BrokerRegistration {
 }
 
 /// One partition (Kafka's PartitionRegistration).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PartitionRegistration {
     /// Replica broker ids, preferred leader first.
     pub replicas: Vec<u32>,
@@ -37,6 +37,12 @@ pub struct PartitionRegistration {
     pub partition_epoch: i32,
     /// RECOVERING after an unclean election.
     pub leader_recovery_state: LeaderRecoveryState,
+    /// Eligible leader replicas (KIP-966 `elr`): out of the ISR, yet
+    /// known to hold every committed record. Empty without ELR.
+    pub elr: Vec<u32>,
+    /// The last known ELR (KIP-966 `lastKnownElr`): in Kafka 4.1 the last
+    /// known leader of a partition whose ISR emptied. Empty without ELR.
+    pub last_known_elr: Vec<u32>,
 }
 
 impl PartitionRegistration {
@@ -144,6 +150,8 @@ impl MetadataImage {
                 leader,
                 leader_epoch,
                 partition_epoch,
+                eligible_leader_replicas,
+                last_known_elr,
             } => {
                 if let Some(topic) = self.topic_by_id_mut(*topic_id) {
                     topic.partitions.insert(
@@ -155,6 +163,8 @@ impl MetadataImage {
                             leader_epoch: *leader_epoch,
                             partition_epoch: *partition_epoch,
                             leader_recovery_state: LeaderRecoveryState::Recovered,
+                            elr: eligible_leader_replicas.clone(),
+                            last_known_elr: last_known_elr.clone(),
                         },
                     );
                 }
@@ -165,6 +175,8 @@ impl MetadataImage {
                 isr,
                 leader,
                 leader_recovery_state,
+                eligible_leader_replicas,
+                last_known_elr,
             } => {
                 let keep_leader_epoch = self.keep_leader_epoch;
                 let Some(p) = self
@@ -175,6 +187,12 @@ impl MetadataImage {
                 };
                 if let Some(isr) = isr {
                     p.isr = isr.clone();
+                }
+                if let Some(elr) = eligible_leader_replicas {
+                    p.elr = elr.clone();
+                }
+                if let Some(last) = last_known_elr {
+                    p.last_known_elr = last.clone();
                 }
                 if *leader != NO_LEADER_CHANGE {
                     p.leader = u32::try_from(*leader).ok();
@@ -262,6 +280,8 @@ mod tests {
                 leader: 1,
                 leader_epoch: 0,
                 partition_epoch: 0,
+                eligible_leader_replicas: Vec::new(),
+                last_known_elr: Vec::new(),
             },
         );
         // An ISR-only change bumps the partition epoch, not the leader epoch.
@@ -273,6 +293,8 @@ mod tests {
                 isr: Some(vec![1, 2]),
                 leader: NO_LEADER_CHANGE,
                 leader_recovery_state: None,
+                eligible_leader_replicas: None,
+                last_known_elr: None,
             },
         );
         let p = image.partition("orders", 0).unwrap();
@@ -288,6 +310,8 @@ mod tests {
                 isr: None,
                 leader: NO_LEADER,
                 leader_recovery_state: None,
+                eligible_leader_replicas: None,
+                last_known_elr: None,
             },
         );
         let p = image.partition("orders", 0).unwrap();

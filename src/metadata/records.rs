@@ -83,6 +83,17 @@ pub enum MetadataRecord {
         leader_epoch: i32,
         /// Partition epoch.
         partition_epoch: i32,
+        /// Eligible leader replicas (KIP-966): replicas that left the ISR
+        /// while it was below min.insync.replicas and still hold every
+        /// committed record (`EligibleLeaderReplicas`; empty, and not
+        /// written, without ELR).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        eligible_leader_replicas: Vec<u32>,
+        /// The last known ELR (KIP-966 `LastKnownElr`; as Kafka 4.1 uses
+        /// it, the last known leader of a partition whose ISR and ELR
+        /// emptied).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        last_known_elr: Vec<u32>,
     },
     /// A partition's leader or ISR changed.
     PartitionChangeRecord {
@@ -98,6 +109,12 @@ pub enum MetadataRecord {
         /// Set when an unclean election made the leader RECOVERING.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         leader_recovery_state: Option<LeaderRecoveryState>,
+        /// The new ELR, if it changed (KIP-966 `EligibleLeaderReplicas`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        eligible_leader_replicas: Option<Vec<u32>>,
+        /// The new last known ELR, if it changed (KIP-966 `LastKnownElr`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        last_known_elr: Option<Vec<u32>>,
     },
     /// A block of producer ids was handed to a broker (KIP-730).
     ProducerIdsRecord {
@@ -142,6 +159,8 @@ mod tests {
             isr: Some(vec![1, 3]),
             leader: 3,
             leader_recovery_state: Some(LeaderRecoveryState::Recovering),
+            eligible_leader_replicas: None,
+            last_known_elr: None,
         };
         let bytes = record.encode();
         let text = String::from_utf8(bytes.clone()).unwrap();

@@ -393,9 +393,20 @@ pub fn describe_topics(image: &MetadataImage) -> String {
                 LeaderRecoveryState::Recovering => "\tLeaderRecoveryState: RECOVERING",
                 LeaderRecoveryState::Recovered => "",
             };
+            // KIP-966's fields (DescribeTopicPartitions), shown when the
+            // partition has any.
+            let elr = if p.elr.is_empty() && p.last_known_elr.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "\tElr: {}\tLastKnownElr: {}",
+                    join(&p.elr),
+                    join(&p.last_known_elr)
+                )
+            };
             let _ = writeln!(
                 out,
-                "\tTopic: {}\tPartition: {index}\tLeader: {leader}\tReplicas: {}\tIsr: {}{recovering}",
+                "\tTopic: {}\tPartition: {index}\tLeader: {leader}\tReplicas: {}\tIsr: {}{elr}{recovering}",
                 topic.name,
                 join(&p.replicas),
                 join(&p.isr)

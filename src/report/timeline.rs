@@ -76,6 +76,22 @@ pub fn lines(outcome: &Outcome) -> Vec<Line> {
                 broker,
                 "SHUTDOWN_NOW: shutdown granted (shouldShutDown), fenced".to_owned(),
             ),
+            ControlEvent::ShutdownDetected {
+                broker,
+                epoch,
+                clean: true,
+            } => (
+                broker,
+                format!("restarted after a clean shutdown (its marker names broker epoch {epoch})"),
+            ),
+            ControlEvent::ShutdownDetected {
+                broker,
+                epoch,
+                clean: false,
+            } => (
+                broker,
+                format!("restarted after an unclean shutdown (no clean shutdown marker naming broker epoch {epoch}): it leaves every ISR and ELR (KIP-966)"),
+            ),
             // The committed partition change says it, with the epoch.
             ControlEvent::UncleanElection { .. } => continue,
         };
@@ -147,14 +163,17 @@ pub fn lines(outcome: &Outcome) -> Vec<Line> {
     out
 }
 
-/// Elections, ISR changes and offline partitions from the committed metadata.
+/// Elections, ISR and ELR changes and offline partitions from the
+/// committed metadata.
 fn partition_changes(outcome: &Outcome, out: &mut Vec<Line>) {
-    let mut last: BTreeMap<&str, (Option<u32>, i32, Vec<u32>)> = BTreeMap::new();
+    type Seen = (Option<u32>, i32, Vec<u32>, Vec<u32>);
+    let mut last: BTreeMap<&str, Seen> = BTreeMap::new();
     for e in &outcome.history.events {
         let What::PartitionChange {
             leader,
             leader_epoch,
             isr,
+            elr,
             unclean,
             created,
         } = &e.what
@@ -164,8 +183,13 @@ fn partition_changes(outcome: &Outcome, out: &mut Vec<Line>) {
         let Some(part) = e.partition.as_deref() else {
             continue;
         };
-        let isr_text = format!("ISR [{}]", id_list(isr));
-        let before = last.insert(part, (*leader, *leader_epoch, isr.clone()));
+        let elr_text = if elr.is_empty() {
+            String::new()
+        } else {
+            format!(", ELR [{}]", id_list(elr))
+        };
+        let isr_text = format!("ISR [{}]{elr_text}", id_list(isr));
+        let before = last.insert(part, (*leader, *leader_epoch, isr.clone(), elr.clone()));
         let (text, kind) = match (before, leader) {
             (_, _) if *created => (
                 format!(
@@ -178,11 +202,13 @@ fn partition_changes(outcome: &Outcome, out: &mut Vec<Line>) {
                 format!("offline: no leader (leader epoch {leader_epoch}, {isr_text})"),
                 Kind::Leadership,
             ),
-            (Some((old, old_epoch, _)), Some(l))
+            (Some((old, old_epoch, _, old_elr)), Some(l))
                 if old != Some(*l) || old_epoch != *leader_epoch =>
             {
                 let how = if *unclean {
                     "unclean election (from outside the ISR): "
+                } else if old_elr.contains(l) {
+                    "election (from the ELR, KIP-966): "
                 } else {
                     "election: "
                 };
@@ -191,14 +217,17 @@ fn partition_changes(outcome: &Outcome, out: &mut Vec<Line>) {
                     Kind::Leadership,
                 )
             }
-            (Some((_, _, old_isr)), Some(_)) if old_isr == *isr => (
+            (Some((_, _, old_isr, old_elr)), Some(_)) if old_isr == *isr && old_elr != *elr => {
+                (format!("ELR now [{}]", id_list(elr)), Kind::Isr)
+            }
+            (Some((_, _, old_isr, _)), Some(_)) if old_isr == *isr => (
                 format!(
                     "LeaderRecoveryState {}",
                     if *unclean { "RECOVERING" } else { "RECOVERED" }
                 ),
                 Kind::Leadership,
             ),
-            (Some((_, _, old_isr)), Some(_)) => {
+            (Some((_, _, old_isr, _)), Some(_)) => {
                 let verb = if isr.len() < old_isr.len() {
                     "shrank"
                 } else if isr.len() > old_isr.len() {
@@ -206,7 +235,10 @@ fn partition_changes(outcome: &Outcome, out: &mut Vec<Line>) {
                 } else {
                     "changed"
                 };
-                (format!("ISR {verb} to [{}]", id_list(isr)), Kind::Isr)
+                (
+                    format!("ISR {verb} to [{}]{elr_text}", id_list(isr)),
+                    Kind::Isr,
+                )
             }
             (None, Some(l)) => (
                 format!("broker {l} leads in leader epoch {leader_epoch}, {isr_text}"),

@@ -286,6 +286,13 @@ pub struct ProtocolSpec {
     /// with OffsetsForLeaderEpoch (truncation detection). Off (before
     /// 2.3): no epoch, no validation.
     pub consumer_leader_epoch_validation: bool,
+    /// KIP-966 part 1 (on for new clusters from Kafka 4.1,
+    /// `eligible.leader.replicas.version` 1): replicas that leave the ISR
+    /// while it is below min.insync.replicas become eligible leader
+    /// replicas, the ISR may empty, an ELR member may be elected when it
+    /// is, and a broker that restarts without a clean shutdown marker
+    /// naming its last broker epoch leaves every ISR and ELR.
+    pub eligible_leader_replicas: bool,
 }
 
 pub use crate::broker::config::Truncation;
@@ -366,6 +373,12 @@ impl ProtocolSpec {
             self.consumer_leader_epoch_validation.to_string(),
             v.consumer_leader_epoch_validation().to_string(),
             "KIP-320",
+        );
+        against(
+            "eligible_leader_replicas",
+            self.eligible_leader_replicas.to_string(),
+            v.eligible_leader_replicas().to_string(),
+            "KIP-966",
         );
         against(
             "transaction_version",

@@ -607,6 +607,7 @@ pub(super) const PROTOCOL_KEYS: &[&str] = &[
     "isr_join_requires_epoch_start_offset",
     "leader_epoch_in_replica_fetch",
     "consumer_leader_epoch_validation",
+    "eligible_leader_replicas",
 ];
 
 fn protocol(root: &Table, fixed: bool) -> Res<ProtocolSpec> {
@@ -622,6 +623,7 @@ fn protocol(root: &Table, fixed: bool) -> Res<ProtocolSpec> {
     let mut isr_join_requires_epoch_start_offset = None;
     let mut leader_epoch_in_replica_fetch = None;
     let mut consumer_leader_epoch_validation = None;
+    let mut eligible_leader_replicas = None;
     if let Some(t) = ProtocolKeys::of(root, fixed)? {
         t.check_keys(PROTOCOL_KEYS)?;
         if let Some(f) = t.get("kafka_version") {
@@ -667,6 +669,9 @@ fn protocol(root: &Table, fixed: bool) -> Res<ProtocolSpec> {
         if let Some(f) = t.get("consumer_leader_epoch_validation") {
             consumer_leader_epoch_validation = Some(f.bool()?);
         }
+        if let Some(f) = t.get("eligible_leader_replicas") {
+            eligible_leader_replicas = Some(f.bool()?);
+        }
         if let Some(f) = t.get("truncation") {
             truncation = Some(match f.str("a string")? {
                 "leader-epoch" => Truncation::LeaderEpoch,
@@ -698,6 +703,8 @@ fn protocol(root: &Table, fixed: bool) -> Res<ProtocolSpec> {
             .unwrap_or_else(|| kafka_version.leader_epoch_in_replica_fetch()),
         consumer_leader_epoch_validation: consumer_leader_epoch_validation
             .unwrap_or_else(|| kafka_version.consumer_leader_epoch_validation()),
+        eligible_leader_replicas: eligible_leader_replicas
+            .unwrap_or_else(|| kafka_version.eligible_leader_replicas()),
     })
 }
 

@@ -162,10 +162,15 @@ impl Scenario {
             "leader_epoch_in_replica_fetch = {}",
             p.leader_epoch_in_replica_fetch
         )?;
-        write!(
+        writeln!(
             w,
             "consumer_leader_epoch_validation = {}",
             p.consumer_leader_epoch_validation
+        )?;
+        write!(
+            w,
+            "eligible_leader_replicas = {}",
+            p.eligible_leader_replicas
         )?;
         for a in &self.admin {
             match &a.op {
