@@ -22,14 +22,15 @@ fn reached(o: &ksim::harness::Outcome, state: &str) -> u64 {
 
 #[test]
 fn a_power_loss_that_drops_acked_data_is_counted_and_fsync_per_message_prevents_it() {
-    let scenario = load("last_replica_power_loss.toml");
+    let scenario = load("anomalies/last_replica_power_loss.toml");
     let o = run(&scenario, 0, &RunOptions::default()).expect("runs");
     assert!(reached(&o, "power_losses_dropping_acked_data") >= 1);
     assert!(reached(&o, "offline_partitions") >= 1);
     assert!(reached(&o, "fenced_brokers") >= 1);
     // With every message flushed, the same power loss drops nothing acked.
     let text = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/last_replica_power_loss.toml"),
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("scenarios/anomalies/last_replica_power_loss.toml"),
     )
     .expect("reads");
     let flushed = text.replacen(

@@ -115,7 +115,7 @@ fn a_correlated_power_loss_loses_unflushed_writes_and_flushing_each_does_not() {
 #[test]
 fn the_last_in_sync_replica_losing_power_loses_acked_writes_unless_it_flushes() {
     pair(
-        "last_replica_power_loss.toml",
+        "anomalies/last_replica_power_loss.toml",
         "acked_writes_durable",
         5,
         (

@@ -90,7 +90,11 @@ fn every_line_is_a_documented_event() {
 
 #[test]
 fn power_loss_and_writeback_lines() {
-    let (trace, summary) = traced("scenarios/last_replica_power_loss.toml", "1", "power");
+    let (trace, summary) = traced(
+        "scenarios/anomalies/last_replica_power_loss.toml",
+        "1",
+        "power",
+    );
     let seen = check(&trace, &summary);
     assert!(seen.contains("writeback"), "{seen:?}");
     assert!(

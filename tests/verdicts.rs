@@ -43,7 +43,7 @@ const MUST_PASS: [&str; 27] = [
 
 /// Scenarios that show an anomaly: the invariants every failing seed
 /// breaks, then the others a failing seed may break.
-const MUST_FAIL: [(&str, &[&str], &[&str]); 10] = [
+const MUST_FAIL: [(&str, &[&str], &[&str]); 9] = [
     (
         "acks1_leader_crash",
         &["acked_writes_durable"],
@@ -59,11 +59,6 @@ const MUST_FAIL: [(&str, &[&str], &[&str]); 10] = [
         "kip101_truncation",
         &["acked_writes_durable"],
         &["offsets_consistent", "replicas_consistent"],
-    ),
-    (
-        "last_replica_power_loss",
-        &["acked_writes_durable"],
-        &["offsets_consistent"],
     ),
     (
         "offsets_expiry",

@@ -536,7 +536,7 @@ fn kip_279_is_the_truncation_switchs_third_value() {
 /// `last_replica_power_loss` as a Kafka `version` cluster runs it, with
 /// `switch` in its `[protocol]`.
 fn last_replica_power_loss_on(version: &str, switch: &str) -> Scenario {
-    shipped_on("last_replica_power_loss", version, &[], switch)
+    shipped_on("anomalies/last_replica_power_loss", version, &[], switch)
 }
 
 #[test]
