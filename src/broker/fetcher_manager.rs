@@ -391,34 +391,27 @@ impl ReplicaFetcherManager {
             // Answered: a follower of KIP-101 before KIP-279 asked its
             // one question (the answer truncates it, or it fetches on).
             p.epoch_truncation_pending = false;
-            if let (Some((div_epoch, div_end)), Truncation::EpochEndOffset) =
-                (answer.diverging_epoch, self.config.truncation)
-            {
-                // Kafka 1.1's `ReplicaFetcherThread.maybeTruncate`: to the
-                // leader's end offset for its latest epoch (no truncation
-                // past its own log end), or, when the leader had none
-                // (UNDEFINED_EPOCH_OFFSET), to its high watermark.
-                let target = if div_epoch < 0 {
-                    p.log.high_watermark()
+            if let Some((div_epoch, div_end)) = answer.diverging_epoch {
+                let target = if self.config.truncation == Truncation::EpochEndOffset {
+                    // Kafka 1.1's `ReplicaFetcherThread.maybeTruncate`: to
+                    // the leader's end offset for its latest epoch, or, when
+                    // the leader had none (UNDEFINED_EPOCH_OFFSET), to its
+                    // high watermark.
+                    if div_epoch < 0 {
+                        p.log.high_watermark()
+                    } else {
+                        div_end
+                    }
                 } else {
-                    div_end
+                    // Kafka's truncateOnFetchResponse: to where both logs
+                    // last agree.
+                    match p.log.end_offset_for_epoch(div_epoch) {
+                        Some((e, end)) if e == div_epoch => end.min(div_end),
+                        Some((_, end)) => end,
+                        None => 0,
+                    }
                 };
-                let target = target.min(p.log.log_end_offset());
-                replicas.cleaner.truncated(&answer.tp, target);
-                if let Some(records) = p.truncate_to(target, &mut out) {
-                    env.observe(BrokerObs::Truncated {
-                        partition: answer.tp,
-                        to_offset: target,
-                        records,
-                    });
-                }
-            } else if let Some((div_epoch, div_end)) = answer.diverging_epoch {
-                // Kafka's truncateOnFetchResponse: to where both logs last agree.
-                let target = match p.log.end_offset_for_epoch(div_epoch) {
-                    Some((e, end)) if e == div_epoch => end.min(div_end),
-                    Some((_, end)) => end,
-                    None => 0,
-                };
+                // Never past its own log end.
                 let target = target.min(p.log.log_end_offset());
                 replicas.cleaner.truncated(&answer.tp, target);
                 if let Some(records) = p.truncate_to(target, &mut out) {

@@ -515,6 +515,13 @@ fn follower_with(sizes: &[usize]) -> (ReplicaManager, TestEnv) {
 
 /// The fetch broker 1 sent to broker 2: its correlation id and offset.
 fn sent_fetch(t: &TestEnv) -> (u64, u64) {
+    let (correlation_id, partition) = last_fetch_to_leader(t);
+    (correlation_id, partition.fetch_offset)
+}
+
+/// The correlation id and first partition of the last Fetch broker 1 sent
+/// to broker 2.
+fn last_fetch_to_leader(t: &TestEnv) -> (u64, crate::protocol::FetchPartition) {
     t.sent()
         .into_iter()
         .rev()
@@ -525,7 +532,7 @@ fn sent_fetch(t: &TestEnv) -> (u64, u64) {
                     correlation_id,
                     request: crate::protocol::KafkaRequest::Fetch { partitions, .. },
                 }),
-            ) => Some((*correlation_id, partitions[0].fetch_offset)),
+            ) => Some((*correlation_id, partitions[0].clone())),
             _ => None,
         })
         .expect("a fetch to the leader")
@@ -863,20 +870,7 @@ fn a_replica_of_a_deleted_topic_gives_way_to_the_new_topic_of_its_name() {
 
 /// The current leader epoch of the last fetch broker 1 sent to broker 2.
 fn sent_fetch_epoch(t: &TestEnv) -> i32 {
-    t.sent()
-        .into_iter()
-        .rev()
-        .find_map(|(to, msg)| match (to, msg) {
-            (
-                Address::Node(2),
-                Message::Kafka(KafkaMsg::Request {
-                    request: crate::protocol::KafkaRequest::Fetch { partitions, .. },
-                    ..
-                }),
-            ) => Some(partitions[0].current_leader_epoch),
-            _ => None,
-        })
-        .expect("a fetch to the leader")
+    last_fetch_to_leader(t).1.current_leader_epoch
 }
 
 #[test]
@@ -1068,18 +1062,5 @@ fn before_kip_279_a_follower_truncates_to_the_end_offset_of_its_own_epoch_and_ke
 
 /// The last fetched epoch of the last fetch broker 1 sent to broker 2.
 fn sent_fetch_last_epoch(t: &TestEnv) -> Option<i32> {
-    t.sent()
-        .into_iter()
-        .rev()
-        .find_map(|(to, msg)| match (to, msg) {
-            (
-                Address::Node(2),
-                Message::Kafka(KafkaMsg::Request {
-                    request: crate::protocol::KafkaRequest::Fetch { partitions, .. },
-                    ..
-                }),
-            ) => Some(partitions[0].last_fetched_epoch),
-            _ => None,
-        })
-        .expect("a fetch to the leader")
+    last_fetch_to_leader(t).1.last_fetched_epoch
 }
