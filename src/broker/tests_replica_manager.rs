@@ -532,7 +532,7 @@ fn last_fetch_to_leader(t: &TestEnv) -> (u64, crate::protocol::FetchPartition) {
                     correlation_id,
                     request: crate::protocol::KafkaRequest::Fetch { partitions, .. },
                 }),
-            ) => Some((*correlation_id, partitions[0].clone())),
+            ) => Some((*correlation_id, partitions[0])),
             _ => None,
         })
         .expect("a fetch to the leader")

@@ -1389,18 +1389,7 @@ fn key_name<'a>(names: &'a [Vec<u8>], scratch: &'a [u8], i: usize) -> &'a [u8] {
 fn write_key(buf: &mut Vec<u8>, k: u64) {
     buf.clear();
     buf.extend_from_slice(b"key-");
-    let mut digits = [0u8; 20];
-    let mut n = k;
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    buf.extend_from_slice(&digits[i..]);
+    crate::group::offset_json::put_u64(buf, k);
 }
 
 #[cfg(test)]

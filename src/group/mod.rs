@@ -6,7 +6,7 @@ pub mod classic;
 pub mod coordinator;
 pub(crate) mod java;
 pub mod messages;
-mod offset_json;
+pub(crate) mod offset_json;
 pub mod offsets_topic;
 pub mod records;
 

@@ -15,7 +15,7 @@ fn plain(s: &str) -> bool {
 }
 
 /// Appends `n` in decimal.
-fn put_u64(out: &mut Vec<u8>, mut n: u64) {
+pub(crate) fn put_u64(out: &mut Vec<u8>, mut n: u64) {
     let mut digits = [0u8; 20];
     let mut i = digits.len();
     loop {
