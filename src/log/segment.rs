@@ -66,19 +66,20 @@ pub enum ScanStop {
     },
 }
 
-/// A segment keeps the byte position of one batch in this many.
-const MARK_EVERY: usize = 16;
-
 /// One segment file and its batches.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LogSegment {
     base_offset: u64,
     file: FileName,
     batches: Vec<Arc<RecordBatch>>,
-    /// Byte position of every [`MARK_EVERY`]th batch in the file (a
-    /// segment's size is an `int` in Kafka: 4 bytes, as in its offset
-    /// index); the others' follow from their sizes.
-    marks: Vec<u32>,
+    /// Kafka's offset index, one entry per batch rather than one per
+    /// `index.interval.bytes`: each batch's next offset relative to
+    /// `base_offset` (4 bytes, as the index's relative offsets) and its byte
+    /// position in the file (an `int`, as a segment's size is in Kafka).
+    /// Lookups search these dense arrays, not the batches behind their
+    /// pointers.
+    ends: Vec<u32>,
+    positions: Vec<u32>,
     size: u64,
     /// The first batch's largest timestamp (Kafka's `rollingBasedTimestamp`).
     rolling_timestamp: Option<u64>,
@@ -93,7 +94,8 @@ impl LogSegment {
             base_offset,
             file: segment_file_name(dir, base_offset).into(),
             batches: Vec::new(),
-            marks: Vec::new(),
+            ends: Vec::new(),
+            positions: Vec::new(),
             size: 0,
             rolling_timestamp: None,
             max_timestamp: None,
@@ -168,8 +170,14 @@ impl LogSegment {
     /// search of the batches themselves, which a log keeps sorted, where
     /// Kafka's offset index keeps 4-byte relative offsets beside them).
     pub fn find(&self, offset: u64) -> Option<usize> {
-        let i = self.batches.partition_point(|b| b.next_offset() <= offset);
-        (i < self.batches.len()).then_some(i)
+        let i = match offset.checked_sub(self.base_offset) {
+            None => 0,
+            Some(relative) => match u32::try_from(relative) {
+                Ok(relative) => self.ends.partition_point(|&end| end <= relative),
+                Err(_) => self.ends.len(),
+            },
+        };
+        (i < self.ends.len()).then_some(i)
     }
 
     /// Kafka's `largestTimestamp`: the largest record timestamp (None for
@@ -198,24 +206,23 @@ impl LogSegment {
 
     /// Byte position of batch `index` in the file.
     pub fn position(&self, index: usize) -> u64 {
-        if index >= self.batches.len() {
-            return self.size;
-        }
-        let mark = index / MARK_EVERY;
-        let from = mark * MARK_EVERY;
-        u64::from(self.marks[mark])
-            + self.batches[from..index]
-                .iter()
-                .map(|b| b.size_in_bytes() as u64)
-                .sum::<u64>()
+        self.positions
+            .get(index)
+            .map_or(self.size, |&position| u64::from(position))
+    }
+
+    /// The offset after batch `index` (its last offset + 1), from the
+    /// index: no look at the batch itself.
+    pub fn batch_next_offset(&self, index: usize) -> u64 {
+        self.base_offset + u64::from(self.ends[index])
     }
 
     /// Encoded size of batch `index` (0 when there is none).
     pub fn batch_size(&self, index: usize) -> u64 {
-        if index >= self.batches.len() {
+        if index >= self.positions.len() {
             return 0;
         }
-        self.batches[index].size_in_bytes() as u64
+        self.position(index + 1) - self.position(index)
     }
 
     /// Gives back the room its lists kept for appends (a segment rolled
@@ -223,7 +230,8 @@ impl LogSegment {
     /// entry per batch).
     pub(crate) fn shrink_to_fit(&mut self) {
         self.batches.shrink_to_fit();
-        self.marks.shrink_to_fit();
+        self.ends.shrink_to_fit();
+        self.positions.shrink_to_fit();
     }
 
     /// Adds a batch the cleaner kept to a cleaned segment (written to disk
@@ -238,7 +246,7 @@ impl LogSegment {
         self.rolling_timestamp.get_or_insert(ts);
         self.max_timestamp = Some(self.max_timestamp.map_or(ts, |m| m.max(ts)));
         let position = u32::try_from(self.size).expect("a segment holds less than 4 GiB");
-        batch
+        let end = batch
             .next_offset()
             .checked_sub(self.base_offset)
             .and_then(|end| u32::try_from(end).ok())
@@ -248,9 +256,8 @@ impl LogSegment {
             batch.size_in_bytes() as u64,
             "a batch's size is its bytes'"
         );
-        if self.batches.len().is_multiple_of(MARK_EVERY) {
-            self.marks.push(position);
-        }
+        self.ends.push(end);
+        self.positions.push(position);
         self.size += size;
         self.batches.push(batch);
     }
@@ -287,7 +294,8 @@ impl LogSegment {
         let position = self.position(index);
         let cut = self.size - position;
         self.batches.truncate(index);
-        self.marks.truncate(index.div_ceil(MARK_EVERY));
+        self.ends.truncate(index);
+        self.positions.truncate(index);
         self.size = position;
         self.max_timestamp = self.batches.iter().map(|b| b.max_timestamp()).max();
         if self.batches.is_empty() {

@@ -438,8 +438,8 @@ impl UnifiedLog {
         };
         let mut bytes = 0u64;
         let mut end = start;
-        for (i, batch) in segment.batches().iter().enumerate().skip(start) {
-            if batch.last_offset() >= max_offset {
+        for i in start..segment.batches().len() {
+            if segment.batch_next_offset(i) > max_offset {
                 break;
             }
             let size = segment.batch_size(i);
