@@ -166,14 +166,13 @@ impl LogSegment {
     }
 
     /// Index of the first batch whose last offset is >= `offset`: the batch
-    /// containing `offset`, or the next one (Kafka's `translateOffset`; a
-    /// search of the batches themselves, which a log keeps sorted, where
-    /// Kafka's offset index keeps 4-byte relative offsets beside them).
+    /// containing `offset`, or the next one (Kafka's `translateOffset`,
+    /// over the segment's index of relative end offsets).
     pub fn find(&self, offset: u64) -> Option<usize> {
         let i = match offset.checked_sub(self.base_offset) {
             None => 0,
             Some(relative) => match u32::try_from(relative) {
-                Ok(relative) => self.ends.partition_point(|&end| end <= relative),
+                Ok(relative) => first_end_above(&self.ends, relative),
                 Err(_) => self.ends.len(),
             },
         };
@@ -309,6 +308,28 @@ impl LogSegment {
     }
 }
 
+/// The first index of `ends` (ascending) whose value is above `relative`
+/// (`ends.len()` when none is). Followers and consumers read near a log's
+/// end, so the search gallops back from the end (1, 2, 4, ... entries)
+/// before it bisects: a few cache lines of a long segment's index rather
+/// than one per halving.
+fn first_end_above(ends: &[u32], relative: u32) -> usize {
+    let mut hi = ends.len();
+    let mut step = 1;
+    let lo = loop {
+        if step > hi {
+            break 0;
+        }
+        let probe = hi - step;
+        if ends[probe] <= relative {
+            break probe + 1;
+        }
+        hi = probe;
+        step *= 2;
+    };
+    lo + ends[lo..hi].partition_point(|&end| end <= relative)
+}
+
 /// Whether a batch or segment starting at `base` may follow a log ending
 /// at `end`: right there, or past it where offsets may have gaps (`gaps`:
 /// a compacted log, whose cleaner removes whole batches).
@@ -355,4 +376,25 @@ pub(crate) fn count_decodable_batches(bytes: &[u8]) -> u64 {
         count += 1;
     }
     count
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_end_above;
+
+    #[test]
+    fn galloping_search_agrees_with_bisection() {
+        for len in 0..40u32 {
+            // Ascending ends with gaps, as a compacted segment's may have.
+            let ends: Vec<u32> = (0..len).map(|i| 3 * i + 1 + i % 2).collect();
+            for relative in 0..(3 * len + 4) {
+                let expected = ends.partition_point(|&end| end <= relative);
+                assert_eq!(
+                    first_end_above(&ends, relative),
+                    expected,
+                    "{relative} in {ends:?}"
+                );
+            }
+        }
+    }
 }
