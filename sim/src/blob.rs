@@ -109,6 +109,19 @@ pub struct Blob {
     len: u32,
 }
 
+/// A prefetch hint for the cache line at `at` (none off x86-64).
+#[inline]
+pub fn prefetch<T>(at: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: PREFETCHT0 is a hint: it reads nothing a program sees and
+    // cannot fault, whatever the address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(at.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = at;
+}
+
 /// How a blob's bytes are stored (its `start`, decoded).
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -257,6 +270,14 @@ impl Blob {
         } else {
             Kind::Raw(at)
         }
+    }
+
+    /// Asks the CPU to bring the start of its bytes into cache: a hint
+    /// for a loop over many blobs (each its own allocation) to issue
+    /// before it reaches them. Changes nothing a program can observe.
+    #[inline]
+    pub fn prefetch(&self) {
+        prefetch(self.stored.as_ptr().wrapping_add((self.start & OFFSET) as usize));
     }
 
     /// Its bytes (borrowed when stored as written).

@@ -224,11 +224,24 @@ fn contiguous_from(
     let mut next = start;
     batches
         .iter()
-        .skip_while(move |b| b.next_offset() <= start)
-        .take_while(move |b| {
+        .enumerate()
+        .skip_while(move |(_, b)| b.next_offset() <= start)
+        .take_while(move |(_, b)| {
             let follows = gaps || b.base_offset <= next;
             next = b.next_offset();
             follows
+        })
+        .map(|(i, b)| {
+            // Each batch and its records are allocations of their own,
+            // long out of cache when a final log is read: asked for a few
+            // batches ahead, they are there when reached.
+            if let Some(ahead) = batches.get(i + 8) {
+                sim::blob::prefetch(Arc::as_ptr(ahead));
+            }
+            if let Some(ahead) = batches.get(i + 4) {
+                ahead.records_blob().prefetch();
+            }
+            b
         })
 }
 
