@@ -8,7 +8,6 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -27,8 +26,10 @@ pub const FSYNC_UNTRACKED: u64 = 0;
 pub const FSYNC_NO_FLUSH: u64 = u64::MAX;
 
 /// A file's name in an effect: shared, so a segment names its file in
-/// every write without copying the name.
-pub type FileName = Arc<str>;
+/// every write without copying the name. `Rc`, not `Arc`: a run is one
+/// thread, and a segment's every write clones and drops it (an atomic
+/// count is a locked instruction each time).
+pub type FileName = std::rc::Rc<str>;
 
 /// One thing a component asks the world to do.
 #[derive(Clone, Debug, PartialEq, Eq)]
