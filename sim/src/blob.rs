@@ -277,7 +277,11 @@ impl Blob {
     /// before it reaches them. Changes nothing a program can observe.
     #[inline]
     pub fn prefetch(&self) {
-        prefetch(self.stored.as_ptr().wrapping_add((self.start & OFFSET) as usize));
+        prefetch(
+            self.stored
+                .as_ptr()
+                .wrapping_add((self.start & OFFSET) as usize),
+        );
     }
 
     /// Its bytes (borrowed when stored as written).

@@ -5,8 +5,8 @@
 //! as follower it only takes what its leader sends.
 
 use std::ops::Index;
+use std::rc::Rc;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::Arc;
 
 use crate::log::{AppendError, RecordBatch, UnifiedLog};
 use crate::metadata::Uuid;
@@ -357,12 +357,12 @@ impl Partition {
     /// `appendRecordsToFollowerOrFutureReplica`).
     pub fn append_as_follower(
         &mut self,
-        batch: Arc<RecordBatch>,
+        batch: Rc<RecordBatch>,
         now_ms: u64,
         out: &mut Vec<Effect>,
     ) -> Result<(), AppendError> {
         self.log
-            .append_as_follower(Arc::clone(&batch), now_ms, out)?;
+            .append_as_follower(Rc::clone(&batch), now_ms, out)?;
         self.producers.update(&batch);
         Ok(())
     }
@@ -799,7 +799,7 @@ mod tests {
         let mut gap = b.build_transactional(7, 0, 0);
         gap.base_offset = 5;
         assert!(p
-            .append_as_follower(Arc::new(gap), 0, &mut Vec::new())
+            .append_as_follower(Rc::new(gap), 0, &mut Vec::new())
             .is_err());
         assert_eq!(p.producers.open_transaction(7), None);
     }

@@ -20,6 +20,7 @@ mod verify;
 pub use verify::PendingVerification;
 
 use std::collections::BTreeSet;
+use std::rc::Rc;
 use std::sync::Arc;
 
 use sim::MILLIS;
@@ -1406,7 +1407,7 @@ impl ReplicaManager {
     }
 
     /// The batches of `tp`'s log (the coordinator loads its groups from them).
-    pub fn batches(&self, tp: &TopicIdPartition) -> Vec<Arc<RecordBatch>> {
+    pub fn batches(&self, tp: &TopicIdPartition) -> Vec<Rc<RecordBatch>> {
         self.partitions
             .get(tp)
             .map(|p| p.log.batches().cloned().collect())

@@ -3,6 +3,7 @@
 //! asserts what it sends, observes and writes.
 
 use std::collections::BTreeMap;
+use std::rc::Rc;
 use std::sync::Arc;
 
 use sim::MILLIS;
@@ -105,7 +106,7 @@ pub(super) fn broker(config: BrokerConfig, image: &MetadataImage) -> (ReplicaMan
     (rm, t)
 }
 
-fn records(n: usize) -> Arc<RecordBatch> {
+fn records(n: usize) -> Rc<RecordBatch> {
     let records: Vec<Record> = (0..n)
         .map(|i| Record {
             key: None,
@@ -114,7 +115,7 @@ fn records(n: usize) -> Arc<RecordBatch> {
             headers: Vec::new(),
         })
         .collect();
-    Arc::new(RecordBatch::of(0, -1, (-1, -1, -1), &records))
+    Rc::new(RecordBatch::of(0, -1, (-1, -1, -1), &records))
 }
 
 fn produce(rm: &mut ReplicaManager, t: &mut TestEnv, correlation_id: u64, acks: i16, n: usize) {
@@ -541,7 +542,7 @@ fn last_fetch_to_leader(t: &TestEnv) -> (u64, crate::protocol::FetchPartition) {
 fn answer(
     high_watermark: u64,
     diverging_epoch: Option<(i32, u64)>,
-    batches: Vec<Arc<RecordBatch>>,
+    batches: Vec<Rc<RecordBatch>>,
 ) -> FetchedPartition {
     FetchedPartition {
         tp: tp(),
@@ -587,7 +588,7 @@ fn a_follower_truncates_to_where_its_log_parts_from_the_leaders() {
 fn a_followers_high_watermark_is_the_leaders_capped_by_its_own_log() {
     let (mut rm, mut t) = follower_with(&[2]);
     let (correlation_id, _) = sent_fetch(&t);
-    let more = Arc::new(records(3).stamped(2, 1));
+    let more = Rc::new(records(3).stamped(2, 1));
     rm.on_fetch_response(
         &mut t.env(),
         correlation_id,

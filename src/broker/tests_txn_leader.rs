@@ -4,7 +4,7 @@
 //! aborted transactions, while a read_uncommitted one reads to the high
 //! watermark.
 
-use std::sync::Arc;
+use std::rc::Rc;
 
 use super::config::BrokerConfig;
 use super::purgatory::{FetchParams, ReplyTo};
@@ -53,7 +53,7 @@ fn send(rm: &mut ReplicaManager, t: &mut TestEnv, batch: RecordBatch) {
     };
     let data = ProduceData {
         tp: tp(),
-        batch: Arc::new(batch),
+        batch: Rc::new(batch),
     };
     rm.handle_produce(&mut t.env(), to, 1, 30_000, vec![data]);
 }
@@ -105,7 +105,7 @@ fn batch_offsets(answer: &FetchedPartition) -> Vec<u64> {
     answer
         .batches
         .iter()
-        .map(|b: &Arc<RecordBatch>| b.base_offset)
+        .map(|b: &Rc<RecordBatch>| b.base_offset)
         .collect()
 }
 

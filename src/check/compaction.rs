@@ -236,7 +236,7 @@ impl CompactionChecker {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
+    use std::rc::Rc;
 
     use super::*;
     use crate::check::data::FinalLog;
@@ -256,7 +256,7 @@ mod tests {
                 );
                 let mut batch: RecordBatch = b.build(-1, -1, -1);
                 batch.base_offset = offset;
-                Arc::new(batch)
+                Rc::new(batch)
             })
             .collect();
         FinalLog::new(batches, 0, hw, Vec::new()).compacted()

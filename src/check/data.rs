@@ -24,7 +24,7 @@ pub use forget::Forgotten;
 use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use std::rc::Rc;
 
 use sim::{Nanos, MILLIS};
 
@@ -53,14 +53,14 @@ pub const DATA_INVARIANTS: [&str; 6] = [
 pub struct FinalLog {
     /// The leader's batches below its high watermark (what a final read
     /// from the log start offset returns), shared with the log.
-    pub leader: Vec<Arc<RecordBatch>>,
+    pub leader: Vec<Rc<RecordBatch>>,
     /// The leader's log start offset: retention removed what lies below.
     pub log_start_offset: u64,
     /// The leader's high watermark.
     pub high_watermark: u64,
     /// Each other in-sync replica's batches (broker id, batches) below the
     /// leader's high watermark.
-    pub replicas: Vec<(u32, Vec<Arc<RecordBatch>>)>,
+    pub replicas: Vec<(u32, Vec<Rc<RecordBatch>>)>,
     /// The topic is compacted: the cleaner may have removed records (their
     /// offsets read [`COMPACTED_ID`]), and each replica cleans on its own.
     pub compacted: bool,
@@ -75,10 +75,10 @@ impl FinalLog {
     /// A partition's final logs: the leader's batches and high watermark,
     /// and each other in-sync replica's batches.
     pub fn new(
-        leader: Vec<Arc<RecordBatch>>,
+        leader: Vec<Rc<RecordBatch>>,
         log_start_offset: u64,
         high_watermark: u64,
-        replicas: Vec<(u32, Vec<Arc<RecordBatch>>)>,
+        replicas: Vec<(u32, Vec<Rc<RecordBatch>>)>,
     ) -> Self {
         Self {
             leader,
@@ -217,10 +217,10 @@ pub struct FinalState {
 /// the first of its offsets at or above `start`, while they follow on
 /// from each other (with `gaps`, a compacted log's: whatever the gap).
 fn contiguous_from(
-    batches: &[Arc<RecordBatch>],
+    batches: &[Rc<RecordBatch>],
     start: u64,
     gaps: bool,
-) -> impl Iterator<Item = &Arc<RecordBatch>> + '_ {
+) -> impl Iterator<Item = &Rc<RecordBatch>> + '_ {
     let mut next = start;
     batches
         .iter()
@@ -236,7 +236,7 @@ fn contiguous_from(
             // long out of cache when a final log is read: asked for a few
             // batches ahead, they are there when reached.
             if let Some(ahead) = batches.get(i + 8) {
-                sim::blob::prefetch(Arc::as_ptr(ahead));
+                sim::blob::prefetch(Rc::as_ptr(ahead));
             }
             if let Some(ahead) = batches.get(i + 4) {
                 ahead.records_blob().prefetch();
@@ -246,7 +246,7 @@ fn contiguous_from(
 }
 
 /// (id, epoch) of every record in `batches` from `start` below `upto`.
-fn records_of(batches: &[Arc<RecordBatch>], start: u64, upto: u64) -> Vec<(u64, i32)> {
+fn records_of(batches: &[Rc<RecordBatch>], start: u64, upto: u64) -> Vec<(u64, i32)> {
     let mut out = Vec::with_capacity(upto.saturating_sub(start) as usize);
     for batch in contiguous_from(batches, start, false) {
         for_each_record_id(batch, |offset_delta, id| {
@@ -261,7 +261,7 @@ fn records_of(batches: &[Arc<RecordBatch>], start: u64, upto: u64) -> Vec<(u64, 
 
 /// The record ids of `batches` from `start` below `upto`; with `gaps`
 /// (a compacted log), every offset without a record reads [`COMPACTED_ID`].
-fn ids_of(batches: &[Arc<RecordBatch>], start: u64, upto: u64, gaps: bool) -> Vec<u64> {
+fn ids_of(batches: &[Rc<RecordBatch>], start: u64, upto: u64, gaps: bool) -> Vec<u64> {
     // One id per offset at most: the largest vector a run makes, never doubled.
     let mut out = Vec::with_capacity(upto.saturating_sub(start) as usize);
     for batch in contiguous_from(batches, start, gaps) {
@@ -292,7 +292,7 @@ fn ids_of(batches: &[Arc<RecordBatch>], start: u64, upto: u64, gaps: bool) -> Ve
 pub const COMPACTED_ID: u64 = u64::MAX - 1;
 
 /// See [`FinalLog::committed_view`].
-fn committed_view(batches: &[Arc<RecordBatch>], start: u64, upto: u64, gaps: bool) -> Vec<bool> {
+fn committed_view(batches: &[Rc<RecordBatch>], start: u64, upto: u64, gaps: bool) -> Vec<bool> {
     let mut visible: Vec<bool> = Vec::new();
     // Per producer id: the offsets of its open transaction (from `start`).
     let mut open: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
@@ -327,7 +327,7 @@ fn committed_view(batches: &[Arc<RecordBatch>], start: u64, upto: u64, gaps: boo
 }
 
 /// The leader epoch of the batch holding `offset`.
-fn epoch_at(batches: &[Arc<RecordBatch>], offset: u64) -> Option<i32> {
+fn epoch_at(batches: &[Rc<RecordBatch>], offset: u64) -> Option<i32> {
     let i = batches
         .partition_point(|b| b.base_offset <= offset)
         .checked_sub(1)?;
@@ -1247,11 +1247,11 @@ impl DataChecker {
 fn differing_record(
     tp: &TopicPartition,
     broker: u32,
-    leader: &[Arc<RecordBatch>],
-    replica: &[Arc<RecordBatch>],
+    leader: &[Rc<RecordBatch>],
+    replica: &[Rc<RecordBatch>],
     at: Nanos,
 ) -> Option<Violation> {
-    let by_offset = |batches: &[Arc<RecordBatch>]| {
+    let by_offset = |batches: &[Rc<RecordBatch>]| {
         let mut out = BTreeMap::new();
         for b in batches {
             for_each_record_id(b, |offset_delta, id| {
@@ -1280,10 +1280,10 @@ fn differing_record(
 
 /// Whether two lists of batches hold the same records: the same headers
 /// (CRCs included) and the same bytes (shared, most of the time).
-fn same_batches(a: &[Arc<RecordBatch>], b: &[Arc<RecordBatch>]) -> bool {
+fn same_batches(a: &[Rc<RecordBatch>], b: &[Rc<RecordBatch>]) -> bool {
     a.len() == b.len()
         && a.iter().zip(b).all(|(x, y)| {
-            Arc::ptr_eq(x, y) || (x.header() == y.header() && x.records_blob() == y.records_blob())
+            Rc::ptr_eq(x, y) || (x.header() == y.header() && x.records_blob() == y.records_blob())
         })
 }
 
@@ -1313,7 +1313,7 @@ mod tests {
     }
 
     /// A log of one record per batch with these ids, from offset 0.
-    pub(super) fn batches(ids: &[u64]) -> Vec<Arc<RecordBatch>> {
+    pub(super) fn batches(ids: &[u64]) -> Vec<Rc<RecordBatch>> {
         ids.iter()
             .enumerate()
             .map(|(i, &id)| {
@@ -1323,7 +1323,7 @@ mod tests {
                     timestamp_ms: 0,
                     headers: Vec::new(),
                 };
-                Arc::new(RecordBatch::of(i as u64, 0, (-1, -1, -1), &[r]))
+                Rc::new(RecordBatch::of(i as u64, 0, (-1, -1, -1), &[r]))
             })
             .collect()
     }
@@ -1401,7 +1401,7 @@ mod tests {
         polled(&mut c, 2, 0, 0);
         // The final log starts at 3 (retention removed 0..3) and holds 3..6,
         // except that offset 4 now holds another record.
-        let kept: Vec<Arc<RecordBatch>> = batches(&[9, 9, 9, 3, 99, 5]).split_off(3);
+        let kept: Vec<Rc<RecordBatch>> = batches(&[9, 9, 9, 3, 99, 5]).split_off(3);
         let mut end = FinalState::default();
         end.logs.insert(
             TopicPartition::new("t", 0),
@@ -1454,8 +1454,8 @@ mod tests {
             polled(&mut c, 2, seq, seq);
         }
         let all = batches(&[0, 1, 2]);
-        let leader = vec![Arc::clone(&all[0]), Arc::clone(&all[2])];
-        let replica = vec![Arc::clone(&all[1]), Arc::clone(&all[2])];
+        let leader = vec![Rc::clone(&all[0]), Rc::clone(&all[2])];
+        let replica = vec![Rc::clone(&all[1]), Rc::clone(&all[2])];
         let log = FinalLog::new(leader.clone(), 0, 3, vec![(2, replica)]).compacted();
         assert_eq!(log.ids()[1], COMPACTED_ID);
         let mut state = FinalState::default();

@@ -808,7 +808,7 @@ mod tests {
     use crate::client::record_value;
     use crate::log::{ControlRecordType, EndTransactionMarker, Record, RecordBatch};
     use crate::protocol::TopicPartition;
-    use std::sync::Arc;
+    use std::rc::Rc;
 
     fn checker(processing: Processing) -> GroupChecker {
         let member = Some(MemberOf {
@@ -896,7 +896,7 @@ mod tests {
                     };
                     RecordBatch::of(0, 0, (-1, -1, -1), &[record])
                 };
-                batches.push(Arc::new(batch.stamped(offset, 0)));
+                batches.push(Rc::new(batch.stamped(offset, 0)));
             }
             let log = FinalLog::new(batches, 0, 10, Vec::new());
             let end = FinalState {
@@ -954,7 +954,7 @@ mod tests {
                 })
                 .collect();
             let log = FinalLog::new(
-                vec![Arc::new(RecordBatch::of(0, 0, (-1, -1, -1), &records))],
+                vec![Rc::new(RecordBatch::of(0, 0, (-1, -1, -1), &records))],
                 0,
                 ids.len() as u64,
                 Vec::new(),

@@ -123,7 +123,7 @@ pub fn exactly_once(at: Nanos, pipelines: &[CheckedPipeline], end: &FinalState) 
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
+    use std::rc::Rc;
 
     use super::*;
     use crate::check::data::FinalLog;
@@ -141,7 +141,7 @@ mod tests {
             })
             .collect();
         let batch = RecordBatch::of(0, 0, (-1, -1, -1), &records);
-        FinalLog::new(vec![Arc::new(batch)], 0, ids.len() as u64, Vec::new())
+        FinalLog::new(vec![Rc::new(batch)], 0, ids.len() as u64, Vec::new())
     }
 
     fn check(input: &[u64], output: &[u64]) -> Vec<Violation> {

@@ -1,6 +1,6 @@
 //! The transaction checkers on hand-made histories and final logs.
 
-use std::sync::Arc;
+use std::rc::Rc;
 
 use super::*;
 use crate::check::data::FinalLog;
@@ -19,7 +19,7 @@ fn log(txns: &[(&[u64], bool)]) -> FinalState {
             let mut builder = BatchBuilder::new();
             builder.append(None, &record_value(id, 8), 0);
             let b = builder.build_transactional(5, 0, 0);
-            batches.push(Arc::new(b.stamped(offset, 0)));
+            batches.push(Rc::new(b.stamped(offset, 0)));
             offset += 1;
         }
         let marker = EndTransactionMarker {
@@ -31,7 +31,7 @@ fn log(txns: &[(&[u64], bool)]) -> FinalState {
             coordinator_epoch: 0,
         };
         let m = RecordBatch::end_txn_marker(5, 0, marker, 0).stamped(offset, 0);
-        batches.push(Arc::new(m));
+        batches.push(Rc::new(m));
         offset += 1;
     }
     FinalState {

@@ -25,7 +25,7 @@
 //! Everything is deterministic: ordered maps, no clock (times are passed in).
 
 use std::collections::VecDeque;
-use std::sync::Arc;
+use std::rc::Rc;
 
 use crate::log::{BatchBuilder, Compression, CompressionType, RecordBatch};
 use crate::protocol::{TopicId, TpMap};
@@ -99,7 +99,7 @@ pub struct ProducerBatch {
     pub builder: BatchBuilder,
     /// The batch as sent: built when first drained, with its sequence, and
     /// sent again as it is on a retry.
-    pub built: Option<Arc<RecordBatch>>,
+    pub built: Option<Rc<RecordBatch>>,
     /// When it was created.
     pub created_ms: u64,
     /// How many times it was re-enqueued for a retry (0: first attempt).
@@ -133,11 +133,11 @@ impl ProducerBatch {
     /// The batch to send (a transactional producer's carries the
     /// transactional attribute): built once with its producer id, epoch and
     /// sequence (again only when those changed, after a producer id reset).
-    pub fn batch(&mut self, transactional: bool) -> Arc<RecordBatch> {
+    pub fn batch(&mut self, transactional: bool) -> Rc<RecordBatch> {
         let (pid, epoch, seq) = (self.producer_id, self.producer_epoch, self.base_sequence);
         match &self.built {
             Some(b) if (b.producer_id, b.producer_epoch, b.base_sequence) == (pid, epoch, seq) => {
-                Arc::clone(b)
+                Rc::clone(b)
             }
             _ => {
                 let b = if transactional {
@@ -145,8 +145,8 @@ impl ProducerBatch {
                 } else {
                     self.builder.build(pid, epoch, seq)
                 };
-                let b = Arc::new(b);
-                self.built = Some(Arc::clone(&b));
+                let b = Rc::new(b);
+                self.built = Some(Rc::clone(&b));
                 b
             }
         }

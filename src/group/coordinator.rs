@@ -20,7 +20,7 @@
 //! UNSTABLE_OFFSET_COMMIT while a partition has a pending one.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use std::rc::Rc;
 
 mod expiry;
 
@@ -260,7 +260,7 @@ impl<R: Clone> GroupCoordinator<R> {
     /// commits take effect where its COMMIT marker stands in the log, an
     /// aborted one's never, and those of transactions still open are
     /// loaded as pending.
-    pub fn load_batches(&mut self, partition: u32, batches: &[Arc<RecordBatch>], now_ms: u64) {
+    pub fn load_batches(&mut self, partition: u32, batches: &[Rc<RecordBatch>], now_ms: u64) {
         let mut ordered: Vec<Record> = Vec::new();
         let mut open: BTreeMap<i64, Vec<Record>> = BTreeMap::new();
         for batch in batches {

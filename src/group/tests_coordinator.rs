@@ -8,7 +8,7 @@ use super::coordinator::{
 };
 use super::offsets_topic::partition_for;
 use crate::errors::Errors;
-use std::sync::Arc;
+use std::rc::Rc;
 
 use crate::log::{ControlRecordType, EndTransactionMarker, Record, RecordBatch};
 use crate::protocol::TopicPartition;
@@ -21,7 +21,7 @@ struct Broker {
     coordinator: GroupCoordinator<u32>,
     log: Vec<Record>,
     /// The same appends as batches (transactional ones as the producer's).
-    batches: Vec<Arc<RecordBatch>>,
+    batches: Vec<Rc<RecordBatch>>,
     out: Vec<CoordinatorOutput<u32>>,
     next_reply: u32,
     next_id: u32,
@@ -89,7 +89,7 @@ impl Broker {
                     Some((pid, epoch)) => RecordBatch::transactional_of(pid, epoch, &records),
                     None => RecordBatch::of(0, 0, (-1, -1, -1), &records),
                 };
-                self.batches.push(Arc::new(batch));
+                self.batches.push(Rc::new(batch));
                 self.log.extend(records);
             }
             self.coordinator
@@ -199,7 +199,7 @@ impl Broker {
             coordinator_epoch: 0,
         };
         self.batches
-            .push(Arc::new(RecordBatch::end_txn_marker(7, 0, marker, 0)));
+            .push(Rc::new(RecordBatch::end_txn_marker(7, 0, marker, 0)));
         self.coordinator
             .complete_transaction(partition_for(GROUP, PARTITIONS), 7, committed);
     }

@@ -3,7 +3,7 @@
 //! high watermark, as a consumer reading from the start would get them) and
 //! each in-sync replica's copy.
 
-use std::sync::Arc;
+use std::rc::Rc;
 
 use sim::Sim;
 
@@ -38,7 +38,7 @@ fn batches(
     id: u32,
     tp: &TopicPartition,
     upto: u64,
-) -> Option<Vec<Arc<RecordBatch>>> {
+) -> Option<Vec<Rc<RecordBatch>>> {
     let p = broker(sim, topology, id)?.replica_manager().partition(tp)?;
     Some(p.log.read_all(p.log.log_start_offset(), upto))
 }

@@ -38,7 +38,7 @@
 //! time, throttled by `log.cleaner.io.max.bytes.per.second`).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use std::rc::Rc;
 
 use super::batch::{ControlRecordType, RecordBatch, RecordView};
 use super::segment::{cleaned_file_name, swap_file_name, LogSegment};
@@ -475,13 +475,13 @@ impl UnifiedLog {
 /// What the cleaner keeps of `batch` (Kafka's `cleanInto` filter and
 /// `MemoryRecords.filterTo`): None when the whole batch goes.
 fn clean_batch(
-    batch: &Arc<RecordBatch>,
+    batch: &Rc<RecordBatch>,
     map: &OffsetMap,
     walk: &mut TxnWalk,
     active: &BTreeMap<i64, LastRecord>,
     now_ms: u64,
     delete_retention_ms: u64,
-) -> Option<Arc<RecordBatch>> {
+) -> Option<Rc<RecordBatch>> {
     let can_discard = if batch.is_control() {
         walk.on_control(batch)
     } else {
@@ -547,20 +547,20 @@ fn clean_batch(
     if kept.is_empty() {
         return (retention == BatchRetention::RetainEmpty).then(|| {
             if batch.record_count() == 0 {
-                Arc::clone(batch)
+                Rc::clone(batch)
             } else {
-                Arc::new(batch.emptied())
+                Rc::new(batch.emptied())
             }
         });
     }
     let set_horizon = (tombstones || marker_for_empty_txn) && batch.delete_horizon_ms().is_none();
     if all && !set_horizon {
-        return Some(Arc::clone(batch));
+        return Some(Rc::clone(batch));
     }
     let horizon = if set_horizon {
         Some(now_ms.saturating_add(delete_retention_ms))
     } else {
         batch.delete_horizon_ms()
     };
-    Some(Arc::new(batch.retained(&kept, horizon)))
+    Some(Rc::new(batch.retained(&kept, horizon)))
 }

@@ -7,7 +7,7 @@
 //! index gives Kafka's retention and rolling, the segment keeps itself: the
 //! largest timestamp, and the first batch's (the roll clock of `segment.ms`).
 
-use std::sync::Arc;
+use std::rc::Rc;
 
 use super::batch::{BatchError, RecordBatch, RECORD_BATCH_OVERHEAD};
 use crate::node::{Effect, FileName};
@@ -71,7 +71,7 @@ pub enum ScanStop {
 pub struct LogSegment {
     base_offset: u64,
     file: FileName,
-    batches: Vec<Arc<RecordBatch>>,
+    batches: Vec<Rc<RecordBatch>>,
     /// Kafka's offset index, one entry per batch rather than one per
     /// `index.interval.bytes`: each batch's next offset relative to
     /// `base_offset` (4 bytes, as the index's relative offsets) and its byte
@@ -128,7 +128,7 @@ impl LogSegment {
                 return (segment, Some(ScanStop::Gap { expected, found }));
             }
             pos += len;
-            segment.push(Arc::new(batch), len as u64);
+            segment.push(Rc::new(batch), len as u64);
         }
         (segment, None)
     }
@@ -149,7 +149,7 @@ impl LogSegment {
     }
 
     /// Its batches, in offset order.
-    pub fn batches(&self) -> &[Arc<RecordBatch>] {
+    pub fn batches(&self) -> &[Rc<RecordBatch>] {
         &self.batches
     }
 
@@ -235,12 +235,12 @@ impl LogSegment {
 
     /// Adds a batch the cleaner kept to a cleaned segment (written to disk
     /// by the cleaner as a whole).
-    pub(crate) fn push_cleaned(&mut self, batch: Arc<RecordBatch>) {
+    pub(crate) fn push_cleaned(&mut self, batch: Rc<RecordBatch>) {
         let size = batch.size_in_bytes() as u64;
         self.push(batch, size);
     }
 
-    fn push(&mut self, batch: Arc<RecordBatch>, size: u64) {
+    fn push(&mut self, batch: Rc<RecordBatch>, size: u64) {
         let ts = batch.max_timestamp();
         self.rolling_timestamp.get_or_insert(ts);
         self.max_timestamp = Some(self.max_timestamp.map_or(ts, |m| m.max(ts)));
@@ -262,7 +262,7 @@ impl LogSegment {
     }
 
     /// Appends `batch` at the end of the file.
-    pub(crate) fn append(&mut self, batch: Arc<RecordBatch>, out: &mut Vec<Effect>) {
+    pub(crate) fn append(&mut self, batch: Rc<RecordBatch>, out: &mut Vec<Effect>) {
         let size = batch.size_in_bytes() as u64;
         write_batch(&self.file, self.size, &batch, out);
         self.push(batch, size);

@@ -2,7 +2,7 @@
 //! recovery, truncation, flush policy and reads.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::rc::Rc;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -124,7 +124,7 @@ pub(super) fn fresh(config: LogConfig) -> (UnifiedLog, Disk) {
 }
 
 /// Appends `n` records as leader in `epoch`, applying the outputs.
-fn append(log: &mut UnifiedLog, disk: &mut Disk, n: u64, epoch: i32) -> Arc<RecordBatch> {
+fn append(log: &mut UnifiedLog, disk: &mut Disk, n: u64, epoch: i32) -> Rc<RecordBatch> {
     let mut out = Vec::new();
     let leo = log.log_end_offset();
     let batch = log.append_records(records(leo, n), -1, -1, -1, epoch, 0, &mut out);
@@ -722,7 +722,7 @@ fn follower_appends_check_offsets_and_learn_epochs() {
     let batches = leader.read(0, leader.log_end_offset(), usize::MAX);
     assert_eq!(batches.len(), 2);
     assert_eq!(
-        follower.append_as_follower(Arc::clone(&batches[1]), 0, &mut out),
+        follower.append_as_follower(Rc::clone(&batches[1]), 0, &mut out),
         Err(AppendError::UnexpectedOffset {
             expected: 0,
             found: 2
@@ -731,14 +731,14 @@ fn follower_appends_check_offsets_and_learn_epochs() {
     assert!(out.is_empty());
     for b in &batches {
         follower
-            .append_as_follower(Arc::clone(b), 0, &mut out)
+            .append_as_follower(Rc::clone(b), 0, &mut out)
             .unwrap();
     }
     disk.apply(&mut out);
     assert_eq!(state(&follower).0, state(&leader).0);
     assert_eq!(follower.epoch_cache(), leader.epoch_cache());
     // Shared, not copied.
-    assert!(Arc::ptr_eq(
+    assert!(Rc::ptr_eq(
         &follower.batches().next().unwrap().clone(),
         &batches[0]
     ));
@@ -1265,7 +1265,7 @@ fn read_returns_whole_batches_below_max_offset() {
     for n in [3, 2, 4, 1] {
         append(&mut log, &mut disk, n, 0);
     }
-    let bases = |v: Vec<Arc<RecordBatch>>| v.iter().map(|b| b.base_offset).collect::<Vec<_>>();
+    let bases = |v: Vec<Rc<RecordBatch>>| v.iter().map(|b| b.base_offset).collect::<Vec<_>>();
     assert_eq!(bases(log.read(0, 10, usize::MAX)), [0, 3, 5, 9]);
     // The first batch may start before from_offset.
     assert_eq!(bases(log.read(4, 10, usize::MAX)), [3, 5, 9]);
@@ -1457,7 +1457,7 @@ fn a_segment_writes_a_stamped_batch_in_one_write_and_another_in_two() {
     let writes = |batch: RecordBatch| {
         let mut segment = LogSegment::new(DIR, batch.base_offset);
         let mut out = Vec::new();
-        segment.append(Arc::new(batch.clone()), &mut out);
+        segment.append(Rc::new(batch.clone()), &mut out);
         let mut bytes = Vec::new();
         for effect in &out {
             let Effect::Write {

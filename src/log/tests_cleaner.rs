@@ -5,7 +5,7 @@
 //! recovers from the disk to the log before or after it.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use std::rc::Rc;
 
 use super::tests::{state, Disk};
 use super::*;
@@ -34,12 +34,7 @@ fn one(key: &str, value: Option<&str>, pid: i64, seq: i32, ts: u64) -> RecordBat
     builder.build(pid, if pid >= 0 { 0 } else { -1 }, seq)
 }
 
-fn append(
-    log: &mut UnifiedLog,
-    disk: &mut Disk,
-    batch: &RecordBatch,
-    now: u64,
-) -> Arc<RecordBatch> {
+fn append(log: &mut UnifiedLog, disk: &mut Disk, batch: &RecordBatch, now: u64) -> Rc<RecordBatch> {
     let mut out = Vec::new();
     let b = log.append_as_leader(batch, 1, now, &mut out);
     disk.apply(&mut out);
@@ -416,12 +411,12 @@ fn a_follower_of_a_compacted_log_appends_past_a_gap() {
     batch.base_offset = 5;
     batch.partition_leader_epoch = 1;
     let mut out = Vec::new();
-    log.append_as_follower(Arc::new(batch.clone()), 1, &mut out)
+    log.append_as_follower(Rc::new(batch.clone()), 1, &mut out)
         .expect("a compacted log takes a batch past its end");
     assert_eq!(log.log_end_offset(), 6);
     let (mut plain, _) = super::tests::fresh(LogConfig::default());
     assert!(plain
-        .append_as_follower(Arc::new(batch), 1, &mut out)
+        .append_as_follower(Rc::new(batch), 1, &mut out)
         .is_err());
 }
 
@@ -457,7 +452,7 @@ fn a_truncation_into_an_emptied_stretch_ends_the_log_where_its_records_do() {
     let mut next = one("k9", Some("v"), -1, -1, 5_000);
     next.base_offset = 14;
     next.partition_leader_epoch = 2;
-    log.append_as_follower(Arc::new(next), 5_000, &mut out)
+    log.append_as_follower(Rc::new(next), 5_000, &mut out)
         .expect("a batch past the end of a compacted log");
     assert_eq!(log.log_end_offset(), 15);
 }

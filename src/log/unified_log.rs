@@ -4,7 +4,7 @@
 //! [`Effect`]s for the host to carry out in order.
 
 use std::fmt;
-use std::sync::Arc;
+use std::rc::Rc;
 
 use super::batch::RecordBatch;
 use super::checkpoint_file::{leader_epoch_checkpoint_file, write_atomically};
@@ -148,12 +148,12 @@ impl UnifiedLog {
     }
 
     /// Every batch, in offset order.
-    pub fn batches(&self) -> impl Iterator<Item = &Arc<RecordBatch>> + '_ {
+    pub fn batches(&self) -> impl Iterator<Item = &Rc<RecordBatch>> + '_ {
         self.segments.iter().flat_map(|s| s.batches().iter())
     }
 
     /// The batch holding `offset`.
-    pub fn batch_containing(&self, offset: u64) -> Option<&Arc<RecordBatch>> {
+    pub fn batch_containing(&self, offset: u64) -> Option<&Rc<RecordBatch>> {
         let si = self
             .segments
             .partition_point(|s| s.base_offset() <= offset)
@@ -208,7 +208,7 @@ impl UnifiedLog {
         leader_epoch: i32,
         now_ms: u64,
         out: &mut Vec<Effect>,
-    ) -> Arc<RecordBatch> {
+    ) -> Rc<RecordBatch> {
         let target = self
             .config
             .compression
@@ -220,8 +220,8 @@ impl UnifiedLog {
                 .stamped(self.log_end_offset(), leader_epoch),
             None => batch.stamped(self.log_end_offset(), leader_epoch),
         };
-        let batch = Arc::new(batch);
-        self.append(Arc::clone(&batch), now_ms, out);
+        let batch = Rc::new(batch);
+        self.append(Rc::clone(&batch), now_ms, out);
         batch
     }
 
@@ -238,7 +238,7 @@ impl UnifiedLog {
         leader_epoch: i32,
         now_ms: u64,
         out: &mut Vec<Effect>,
-    ) -> Arc<RecordBatch> {
+    ) -> Rc<RecordBatch> {
         let batch = RecordBatch::of(
             0,
             leader_epoch,
@@ -254,7 +254,7 @@ impl UnifiedLog {
     /// The epoch cache learns the batch's leader epoch.
     pub fn append_as_follower(
         &mut self,
-        batch: Arc<RecordBatch>,
+        batch: Rc<RecordBatch>,
         now_ms: u64,
         out: &mut Vec<Effect>,
     ) -> Result<(), AppendError> {
@@ -269,7 +269,7 @@ impl UnifiedLog {
         Ok(())
     }
 
-    fn append(&mut self, batch: Arc<RecordBatch>, now_ms: u64, out: &mut Vec<Effect>) {
+    fn append(&mut self, batch: Rc<RecordBatch>, now_ms: u64, out: &mut Vec<Effect>) {
         // Kafka starts the flush clock when the log is created; this model
         // has no clock then and starts it at the first append.
         self.last_flush_ms.get_or_insert(now_ms);
@@ -421,7 +421,7 @@ impl UnifiedLog {
         from_offset: u64,
         max_offset: u64,
         max_bytes: usize,
-    ) -> Vec<Arc<RecordBatch>> {
+    ) -> Vec<Rc<RecordBatch>> {
         let max_offset = max_offset.min(self.log_end_offset());
         if from_offset >= max_offset {
             return Vec::new();
@@ -456,7 +456,7 @@ impl UnifiedLog {
     /// Every batch holding offsets from `from_offset` below `max_offset`,
     /// across segments (a whole-log read, as a consumer reading from
     /// `from_offset` to the end would get them over many fetches).
-    pub fn read_all(&self, from_offset: u64, max_offset: u64) -> Vec<Arc<RecordBatch>> {
+    pub fn read_all(&self, from_offset: u64, max_offset: u64) -> Vec<Rc<RecordBatch>> {
         let wanted = || {
             self.batches()
                 .skip_while(move |b| b.next_offset() <= from_offset)

@@ -14,7 +14,7 @@ mod topics;
 mod tp_map;
 
 use std::hash::{Hash, Hasher};
-use std::sync::Arc;
+use std::rc::Rc;
 
 use crate::controller::raft::RaftMessage;
 use crate::controller::rpc::ControllerMsg;
@@ -39,7 +39,7 @@ pub struct ProduceData {
     /// The partition.
     pub tp: TopicIdPartition,
     /// The batch (shared with the producer, which keeps it for retries).
-    pub batch: Arc<RecordBatch>,
+    pub batch: Rc<RecordBatch>,
 }
 
 /// A FetchRequest's session fields (Kafka's `FetchMetadata`, KIP-227): the
@@ -133,7 +133,7 @@ pub struct FetchedPartition {
     /// Aborted transactions overlapping the batches (read_committed only).
     pub aborted_transactions: Vec<AbortedTransaction>,
     /// Whole batches from the fetch offset on.
-    pub batches: Vec<Arc<RecordBatch>>,
+    pub batches: Vec<Rc<RecordBatch>>,
     /// The topic id of the log read (FetchResponse v13+ carries it;
     /// `Uuid(0)` on error).
     pub topic_id: Uuid,

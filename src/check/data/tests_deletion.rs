@@ -1,7 +1,7 @@
 //! A deleted topic's records went with it: counted, not lost — while a loss
 //! on a topic still there is found in the same run.
 
-use std::sync::Arc;
+use std::rc::Rc;
 
 use super::tests::{batches, lost, sent_records};
 use super::*;
@@ -29,7 +29,7 @@ fn a_deleted_topics_acknowledged_records_are_counted_removed_but_a_loss_elsewher
     acked_to(&mut c, 1, 0, payments.clone());
     // The end: orders is deleted (no log); payments lost its last record.
     let mut end = FinalState::default();
-    let kept: Vec<Arc<RecordBatch>> = batches(&payments[..2]);
+    let kept: Vec<Rc<RecordBatch>> = batches(&payments[..2]);
     end.logs.insert(
         TopicPartition::new("payments", 0),
         FinalLog::new(kept, 0, 2, Vec::new()),

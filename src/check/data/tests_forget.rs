@@ -1,6 +1,6 @@
 //! Forgetting what retention removed from every replica (see `forget`).
 
-use std::sync::Arc;
+use std::rc::Rc;
 
 use super::tests::{acked, batches, checker, lost, polled, sent_records};
 use super::*;
@@ -37,7 +37,7 @@ fn records_every_replica_passed_are_counted_removed_and_forgotten_but_a_loss_abo
     // The final log starts at the floor; offset floor + 1 lost its record.
     let mut ids: Vec<u64> = (0..n).collect();
     ids[floor as usize + 1] = 999_999;
-    let kept: Vec<Arc<RecordBatch>> = batches(&ids).split_off(floor as usize);
+    let kept: Vec<Rc<RecordBatch>> = batches(&ids).split_off(floor as usize);
     let mut end = FinalState::default();
     end.logs.insert(
         TopicPartition::new("t", 0),

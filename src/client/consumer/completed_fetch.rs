@@ -94,7 +94,7 @@ fn is_abort_marker(batch: &RecordBatch) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
+    use std::rc::Rc;
 
     use super::*;
     use crate::log::{BatchBuilder, EndTransactionMarker};
@@ -109,29 +109,29 @@ mod tests {
         b
     }
 
-    fn plain(offset: u64, first_id: u64, n: u64) -> Arc<RecordBatch> {
+    fn plain(offset: u64, first_id: u64, n: u64) -> Rc<RecordBatch> {
         let mut batch = builder(first_id, n).build(-1, -1, -1);
         batch.base_offset = offset;
-        Arc::new(batch)
+        Rc::new(batch)
     }
 
-    fn transactional(offset: u64, pid: i64, first_id: u64, n: u64) -> Arc<RecordBatch> {
+    fn transactional(offset: u64, pid: i64, first_id: u64, n: u64) -> Rc<RecordBatch> {
         let mut batch = builder(first_id, n).build_transactional(pid, 0, 0);
         batch.base_offset = offset;
-        Arc::new(batch)
+        Rc::new(batch)
     }
 
-    fn marker(offset: u64, pid: i64, control_type: ControlRecordType) -> Arc<RecordBatch> {
+    fn marker(offset: u64, pid: i64, control_type: ControlRecordType) -> Rc<RecordBatch> {
         let m = EndTransactionMarker {
             control_type,
             coordinator_epoch: 0,
         };
         let mut batch = RecordBatch::end_txn_marker(pid, 0, m, 0);
         batch.base_offset = offset;
-        Arc::new(batch)
+        Rc::new(batch)
     }
 
-    fn answer(batches: Vec<Arc<RecordBatch>>, hw: u64, lso: u64) -> FetchedPartition {
+    fn answer(batches: Vec<Rc<RecordBatch>>, hw: u64, lso: u64) -> FetchedPartition {
         FetchedPartition {
             tp: TopicIdPartition::new(TopicId(0), 0),
             error: None,
@@ -152,7 +152,7 @@ mod tests {
 
     /// Offsets 0-1 plain, 2-3 producer 7's transaction (aborted at 4),
     /// 5-6 producer 8's transaction (committed at 7), 8 plain.
-    fn log() -> Vec<Arc<RecordBatch>> {
+    fn log() -> Vec<Rc<RecordBatch>> {
         vec![
             plain(0, 100, 2),
             transactional(2, 7, 200, 2),
