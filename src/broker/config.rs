@@ -65,6 +65,12 @@ pub struct BrokerConfig {
     /// `controlled.shutdown.enable`: a SIGTERM asks the controller to move
     /// the broker's leaderships first (BrokerServer.shutdown).
     pub controlled_shutdown_enable: bool,
+    /// KAFKA-13858 (3.3): in controlled shutdown the broker keeps applying
+    /// metadata (its leaderships moved away stop at once); off with
+    /// `[protocol] metadata_applied_in_controlled_shutdown = false`, as
+    /// before 3.3: its metadata listener stops when the controlled shutdown
+    /// begins, and its image stays as it was until it stops.
+    pub metadata_applied_in_controlled_shutdown: bool,
     /// `log.cleaner.backoff.ms`: the cleaner's sleep when nothing is dirty.
     pub log_cleaner_backoff_ms: u64,
     /// `log.flush.start.offset.checkpoint.interval.ms`.
@@ -162,6 +168,7 @@ impl Default for BrokerConfig {
             retention_check_interval_ms: 300_000,
             log_cleaner_enable: true,
             controlled_shutdown_enable: true,
+            metadata_applied_in_controlled_shutdown: true,
             log_cleaner_backoff_ms: 15_000,
             log_start_offset_checkpoint_interval_ms: 60_000,
             min_insync_replicas: 1,

@@ -85,6 +85,12 @@ impl KafkaVersion {
             .map(|b| format!("{} ({}, {})", b.what, b.reference, b.since))
             .collect::<Vec<_>>()
             .join("; ");
+        if missing.is_empty() {
+            return Err(format!(
+                "Kafka {version} is not simulated by ksim yet: its changes to what ksim \
+                 simulates are not all checked; {valid}"
+            ));
+        }
         Err(format!(
             "Kafka {version} is not simulated by ksim yet: it lacks {missing}, which ksim \
              cannot switch off yet; {valid}"
@@ -116,6 +122,28 @@ impl KafkaVersion {
     /// in controlled shutdown is registered so and led by no partition
     /// (KIP-841, 3.3).
     pub fn fenced_replicas_kept_out_of_isr(self) -> bool {
+        self.has(KafkaVersion::new(3, 3))
+    }
+
+    /// Whether this release's active controller appends a NoOpRecord to
+    /// the metadata log every `metadata.max.idle.interval.ms` (KIP-835,
+    /// KAFKA-13883, 3.3).
+    pub fn metadata_noop_records(self) -> bool {
+        self.has(KafkaVersion::new(3, 3))
+    }
+
+    /// Whether this release's controller unfences a broker once its
+    /// metadata offset reached its own RegisterBrokerRecord's (KAFKA-13959,
+    /// 3.3); before, once it reached the controller's last committed
+    /// offset.
+    pub fn unfence_at_registration_offset(self) -> bool {
+        self.has(KafkaVersion::new(3, 3))
+    }
+
+    /// Whether this release's KRaft broker keeps applying metadata in
+    /// controlled shutdown (KAFKA-13858, 3.3); before, its metadata
+    /// listener stopped when the controlled shutdown began.
+    pub fn metadata_applied_in_controlled_shutdown(self) -> bool {
         self.has(KafkaVersion::new(3, 3))
     }
 
@@ -537,25 +565,25 @@ pub static BEHAVIOURS: &[Behaviour] = &[
         switch: Some("fenced_replicas_kept_out_of_isr"),
     },
     // What else ksim simulates that changed in 3.3 (`git log 3.2.0..3.3.0`
-    // of the controller and the broker's data path): these bound the
-    // oldest release at 3.3 until they are switches.
+    // of the controller and the broker's data path): KRaft changes, each a
+    // switch.
     Behaviour {
         what: "the active controller's NoOpRecord every metadata.max.idle.interval.ms",
         reference: "KIP-835",
         since: KafkaVersion::new(3, 3),
-        switch: None,
+        switch: Some("metadata_noop_records"),
     },
     Behaviour {
         what: "a fenced broker unfenced once its metadata reached its own registration (before: the controller's last committed offset)",
         reference: "KAFKA-13959",
         since: KafkaVersion::new(3, 3),
-        switch: None,
+        switch: Some("unfence_at_registration_offset"),
     },
     Behaviour {
         what: "a broker in controlled shutdown applying the metadata that moves its leaderships (before: its metadata listener stopped, its leaderships stayed active until it stopped)",
         reference: "KAFKA-13858",
         since: KafkaVersion::new(3, 3),
-        switch: None,
+        switch: Some("metadata_applied_in_controlled_shutdown"),
     },
     Behaviour {
         what: "an ISR shrink keeping the leader epoch, the high watermark waiting for a caught-up replica about to join the ISR",
@@ -616,10 +644,13 @@ mod tests {
         assert_eq!(KafkaVersion::parse("3.5"), Ok(KafkaVersion::new(3, 5)));
         assert_eq!(KafkaVersion::parse("3.3.2"), Ok(KafkaVersion::new(3, 3)));
         let old = KafkaVersion::parse("3.2").unwrap_err();
-        for missing in ["KIP-835, 3.3", "KAFKA-13959, 3.3", "KAFKA-13858, 3.3"] {
-            assert!(old.contains(missing), "{old}");
-        }
+        assert!(old.contains("not all checked"), "{old}");
+        let old = KafkaVersion::parse("2.0").unwrap_err();
+        assert!(old.contains("(KIP-91, 2.1)"), "{old}");
         for switched in [
+            "KIP-835",
+            "KAFKA-13959",
+            "KAFKA-13858",
             "KIP-841",
             "KAFKA-7128",
             "KIP-320",

@@ -269,6 +269,23 @@ pub struct ProtocolSpec {
     /// controller takes it; a broker in controlled shutdown is only kept
     /// from leading by the election that moves its leaderships.
     pub fenced_replicas_kept_out_of_isr: bool,
+    /// KIP-835 (Kafka 3.3, KAFKA-13883): the active controller appends a
+    /// NoOpRecord to the metadata log every `metadata.max.idle.interval.ms`
+    /// (500 ms). Off (before 3.3): the metadata log moves only with the
+    /// cluster's changes.
+    pub metadata_noop_records: bool,
+    /// KAFKA-13959 (Kafka 3.3): the controller unfences a fenced broker
+    /// once its metadata offset reached its own RegisterBrokerRecord. Off
+    /// (before 3.3): once it reached the controller's last committed offset
+    /// (of a data record; a busier metadata log may keep it behind).
+    pub unfence_at_registration_offset: bool,
+    /// KAFKA-13858 (Kafka 3.3): a KRaft broker in controlled shutdown keeps
+    /// applying metadata, so the leaderships the controller moves away stop
+    /// at once and its replicas out of an ISR stop fetching. Off (before
+    /// 3.3): its metadata listener stops when the controlled shutdown
+    /// begins, and it goes on as leader, with the image it had, until it
+    /// stops.
+    pub metadata_applied_in_controlled_shutdown: bool,
     /// KAFKA-7128 (Kafka 2.1, and 2.0.1): a follower out of the ISR joins
     /// it once its log end offset reached the high watermark and the start
     /// offset of the leader's current epoch. Off (before): the high
@@ -355,6 +372,24 @@ impl ProtocolSpec {
             self.fenced_replicas_kept_out_of_isr.to_string(),
             v.fenced_replicas_kept_out_of_isr().to_string(),
             "KIP-841",
+        );
+        against(
+            "metadata_noop_records",
+            self.metadata_noop_records.to_string(),
+            v.metadata_noop_records().to_string(),
+            "KIP-835",
+        );
+        against(
+            "unfence_at_registration_offset",
+            self.unfence_at_registration_offset.to_string(),
+            v.unfence_at_registration_offset().to_string(),
+            "KAFKA-13959",
+        );
+        against(
+            "metadata_applied_in_controlled_shutdown",
+            self.metadata_applied_in_controlled_shutdown.to_string(),
+            v.metadata_applied_in_controlled_shutdown().to_string(),
+            "KAFKA-13858",
         );
         against(
             "isr_join_requires_epoch_start_offset",

@@ -604,6 +604,9 @@ pub(super) const PROTOCOL_KEYS: &[&str] = &[
     "offsets_kept_while_group_active",
     "partitioner",
     "fenced_replicas_kept_out_of_isr",
+    "metadata_noop_records",
+    "unfence_at_registration_offset",
+    "metadata_applied_in_controlled_shutdown",
     "isr_join_requires_epoch_start_offset",
     "leader_epoch_in_replica_fetch",
     "consumer_leader_epoch_validation",
@@ -620,6 +623,9 @@ fn protocol(root: &Table, fixed: bool) -> Res<ProtocolSpec> {
     let mut offsets_kept_while_group_active = None;
     let mut partitioner = None;
     let mut fenced_replicas_kept_out_of_isr = None;
+    let mut metadata_noop_records = None;
+    let mut unfence_at_registration_offset = None;
+    let mut metadata_applied_in_controlled_shutdown = None;
     let mut isr_join_requires_epoch_start_offset = None;
     let mut leader_epoch_in_replica_fetch = None;
     let mut consumer_leader_epoch_validation = None;
@@ -660,6 +666,15 @@ fn protocol(root: &Table, fixed: bool) -> Res<ProtocolSpec> {
         if let Some(f) = t.get("fenced_replicas_kept_out_of_isr") {
             fenced_replicas_kept_out_of_isr = Some(f.bool()?);
         }
+        if let Some(f) = t.get("metadata_noop_records") {
+            metadata_noop_records = Some(f.bool()?);
+        }
+        if let Some(f) = t.get("unfence_at_registration_offset") {
+            unfence_at_registration_offset = Some(f.bool()?);
+        }
+        if let Some(f) = t.get("metadata_applied_in_controlled_shutdown") {
+            metadata_applied_in_controlled_shutdown = Some(f.bool()?);
+        }
         if let Some(f) = t.get("isr_join_requires_epoch_start_offset") {
             isr_join_requires_epoch_start_offset = Some(f.bool()?);
         }
@@ -697,6 +712,12 @@ fn protocol(root: &Table, fixed: bool) -> Res<ProtocolSpec> {
         partitioner: partitioner.unwrap_or_else(|| kafka_version.partitioner()),
         fenced_replicas_kept_out_of_isr: fenced_replicas_kept_out_of_isr
             .unwrap_or_else(|| kafka_version.fenced_replicas_kept_out_of_isr()),
+        metadata_noop_records: metadata_noop_records
+            .unwrap_or_else(|| kafka_version.metadata_noop_records()),
+        unfence_at_registration_offset: unfence_at_registration_offset
+            .unwrap_or_else(|| kafka_version.unfence_at_registration_offset()),
+        metadata_applied_in_controlled_shutdown: metadata_applied_in_controlled_shutdown
+            .unwrap_or_else(|| kafka_version.metadata_applied_in_controlled_shutdown()),
         isr_join_requires_epoch_start_offset: isr_join_requires_epoch_start_offset
             .unwrap_or_else(|| kafka_version.isr_join_requires_epoch_start_offset()),
         leader_epoch_in_replica_fetch: leader_epoch_in_replica_fetch

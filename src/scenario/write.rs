@@ -152,6 +152,17 @@ impl Scenario {
             "fenced_replicas_kept_out_of_isr = {}",
             p.fenced_replicas_kept_out_of_isr
         )?;
+        writeln!(w, "metadata_noop_records = {}", p.metadata_noop_records)?;
+        writeln!(
+            w,
+            "unfence_at_registration_offset = {}",
+            p.unfence_at_registration_offset
+        )?;
+        writeln!(
+            w,
+            "metadata_applied_in_controlled_shutdown = {}",
+            p.metadata_applied_in_controlled_shutdown
+        )?;
         writeln!(
             w,
             "isr_join_requires_epoch_start_offset = {}",
