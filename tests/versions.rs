@@ -233,8 +233,8 @@ fn a_release_ksim_cannot_run_is_refused_naming_what_it_lacks() {
     let dir = scratch("versions", "refused");
     let text = shipped("late_end_txn");
     for (version, says) in [
-        ("3.2", "Kafka 3.2 is not simulated by ksim yet: its changes to what ksim simulates are not all checked"),
-        ("2.0", "Kafka 2.0 is not simulated by ksim yet: it lacks delivery.timeout.ms bounds a send end to end"),
+        ("3.0", "Kafka 3.0 is not simulated by ksim yet: it lacks the partition leader's high watermark advanced when an AlterPartition (AlterIsr) answer comes"),
+        ("2.0", "delivery.timeout.ms bounds a send end to end (before: a batch expires in the accumulator after request.timeout.ms, and a send is retried `retries` times) (KIP-91, 2.1)"),
         ("2.0", "(KIP-91, 2.1), which ksim cannot switch off yet"),
         ("4.2", "Kafka 4.2 is newer than ksim models (4.1)"),
         ("four", "\"four\" is not a Kafka version"),
@@ -248,7 +248,7 @@ fn a_release_ksim_cannot_run_is_refused_naming_what_it_lacks() {
         assert!(err.contains(":13:17: protocol.kafka_version: "), "{err}");
         assert!(err.contains(says), "{err}");
         assert!(
-            err.contains("valid: \"3.3\", \"3.4\", \"3.5\", \"3.6\", \"3.7\", \"3.8\", \"3.9\", \"4.0\", \"4.1\""),
+            err.contains("valid: \"3.1\", \"3.2\", \"3.3\", \"3.4\", \"3.5\", \"3.6\", \"3.7\", \"3.8\", \"3.9\", \"4.0\", \"4.1\""),
             "{err}"
         );
     }
@@ -700,5 +700,58 @@ fn kafka_13858_a_broker_in_controlled_shutdown_applies_metadata_from_3_3_not_bef
                 .any(|a| a.contains("KAFKA-13858"))
                 != own
         );
+    }
+}
+
+/// Shipped scenario `name` (which pins no release) under Kafka `version`.
+fn unpinned_on(name: &str, version: &str) -> Scenario {
+    let text = shipped(name);
+    assert!(!text.contains("kafka_version"), "{name} pins no release");
+    let text = format!("{text}\n[protocol]\nkafka_version = {version:?}\n");
+    parse(&text, &format!("{name}.toml")).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn kafka_3_2_and_3_1_run_broker_crash_with_their_own_kraft_and_replay() {
+    use ksim::harness::Run;
+    for version in ["3.2", "3.1"] {
+        let s = unpinned_on("broker_crash", version);
+        let p = &s.protocol;
+        assert!(!p.metadata_noop_records && !p.unfence_at_registration_offset);
+        assert!(!p.metadata_applied_in_controlled_shutdown);
+        assert!(!p.fenced_replicas_kept_out_of_isr);
+        assert!(!p.leader_state_kept_on_partition_update);
+        assert_eq!(p.static_leader_rejoins_as_leader, version == "3.2");
+        assert_eq!(p.partitioner.name(), "sticky");
+        for seed in [1, 2] {
+            // The crashed leader comes back and is unfenced by 3.2's rule
+            // (its metadata at the controller's last committed offset), on
+            // a metadata log with no NoOpRecord.
+            let mut r = Run::start(&s, seed, &RunOptions::default()).expect("starts");
+            r.advance_to(r.end_ns());
+            assert_eq!(noop_records(&r), 0, "{version} seed {seed}");
+            let image = r.metadata().expect("metadata");
+            assert!(
+                image.brokers.values().all(|b| !b.fenced),
+                "{version} seed {seed}: every broker unfenced at the end"
+            );
+            let first = r.finish().expect("finishes");
+            assert_eq!(first.kafka_version.to_string(), version);
+            assert!(
+                first.against_version.is_empty(),
+                "{:?}",
+                first.against_version
+            );
+            assert!(
+                first.violations.is_empty(),
+                "{version} seed {seed}: {:?}",
+                first.violations.first()
+            );
+            let again = outcome(&s, seed);
+            assert_eq!(
+                first.trace_hash, again.trace_hash,
+                "{version} seed {seed} replays"
+            );
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! Kafka releases as a setting: `[protocol] kafka_version = "X.Y"` picks a
 //! release's defaults and protocol behaviours. ksim models a release only
 //! when every behaviour it simulates is that release's own (or a switch a
-//! scenario can set): today 3.3 to 4.1. An older release differs in a
+//! scenario can set): today 3.1 to 4.1. An older release differs in a
 //! behaviour ksim cannot switch yet, and is refused with that behaviour
 //! named. `docs/versions.md` cites where each boundary is in apache/kafka.
 
@@ -28,16 +28,19 @@ impl KafkaVersion {
     /// The newest release ksim models: the default.
     pub const NEWEST: KafkaVersion = KafkaVersion::new(4, 1);
 
-    /// The releases ksim models, oldest first. What bounds it at 3.3: the
-    /// `BEHAVIOURS` without a switch (KIP-835, KAFKA-13959, KAFKA-13858,
-    /// all 3.3). Once those are switches, going lower also needs every
-    /// behaviour ksim simulates in `git log 3.0.0..3.3.0` checked, and the
-    /// older releases' own defaults and configs (`DEFAULTS`,
-    /// `CONFIGS_SINCE`: e.g. `acks` and `enable.idempotence` before 3.0,
-    /// which the per-release defaults work, in its own branch, brings) —
-    /// both gate each release added here. The switches for 2.x behaviours
-    /// (KAFKA-7128, KIP-320, KIP-279) are set against a modelled release.
-    pub const MODELLED: [KafkaVersion; 9] = [
+    /// The releases ksim models, oldest first. What bounds it at 3.1: the
+    /// `BEHAVIOURS` without a switch that 3.0 lacks (KAFKA-13091 and
+    /// KIP-516's topic ids in Fetch, both 3.1), found in `git log
+    /// 3.0.0..3.3.0` of the broker's data path, the controller, KRaft and
+    /// the coordinators; 3.3's KRaft changes (KIP-835, KAFKA-13959,
+    /// KAFKA-13858) and 3.2's KIP-814 are switches, and the rest of that
+    /// log is not observable in ksim (`docs/versions.md` rows). ksim's
+    /// control plane is KRaft in every release (early access before 3.3,
+    /// KIP-833). The switches for 2.x behaviours (KAFKA-7128, KIP-320,
+    /// KIP-279) are set against a modelled release.
+    pub const MODELLED: [KafkaVersion; 11] = [
+        KafkaVersion::new(3, 1),
+        KafkaVersion::new(3, 2),
         KafkaVersion::new(3, 3),
         KafkaVersion::new(3, 4),
         KafkaVersion::new(3, 5),
@@ -144,6 +147,21 @@ impl KafkaVersion {
     /// controlled shutdown (KAFKA-13858, 3.3); before, its metadata
     /// listener stopped when the controlled shutdown began.
     pub fn metadata_applied_in_controlled_shutdown(self) -> bool {
+        self.has(KafkaVersion::new(3, 3))
+    }
+
+    /// Whether this release's group coordinator tells a static leader that
+    /// rejoins a Stable group (under a new member id) that it leads
+    /// (KIP-814, KAFKA-13435, 3.2); before, it named the old member id.
+    pub fn static_leader_rejoins_as_leader(self) -> bool {
+        self.has(KafkaVersion::new(3, 2))
+    }
+
+    /// Whether a metadata update of a partition a broker leads, in the
+    /// same leader epoch, keeps the epoch's start offset and the
+    /// followers' states (KAFKA-13790, 3.3); before, `makeLeader` ran
+    /// again and restarted them.
+    pub fn leader_state_kept_on_partition_update(self) -> bool {
         self.has(KafkaVersion::new(3, 3))
     }
 
@@ -586,6 +604,31 @@ pub static BEHAVIOURS: &[Behaviour] = &[
         switch: Some("metadata_applied_in_controlled_shutdown"),
     },
     Behaviour {
+        what: "a partition update in the same leader epoch keeping the leader's epoch start offset and follower states (before: makeLeader again, restarting them: a follower out of the ISR must reach the log end offset of the last ISR change, the ISR members' lag clocks restart)",
+        reference: "KAFKA-13790",
+        since: KafkaVersion::new(3, 3),
+        switch: Some("leader_state_kept_on_partition_update"),
+    },
+    // `git log 3.0.0..3.2.0`.
+    Behaviour {
+        what: "a static leader rejoining a Stable group told it leads (before: the old member id named as leader, so it does not watch the metadata for the group)",
+        reference: "KIP-814",
+        since: KafkaVersion::new(3, 2),
+        switch: Some("static_leader_rejoins_as_leader"),
+    },
+    Behaviour {
+        what: "the partition leader's high watermark advanced when an AlterPartition (AlterIsr) answer comes (before: at its next fetch or append)",
+        reference: "KAFKA-13091",
+        since: KafkaVersion::new(3, 1),
+        switch: None,
+    },
+    Behaviour {
+        what: "topic ids in Fetch (a follower fetches a partition by topic id, not by name)",
+        reference: "KIP-516 (KAFKA-10580)",
+        since: KafkaVersion::new(3, 1),
+        switch: None,
+    },
+    Behaviour {
         what: "an ISR shrink keeping the leader epoch, the high watermark waiting for a caught-up replica about to join the ISR",
         reference: "KAFKA-15021",
         since: KafkaVersion::new(3, 6),
@@ -643,11 +686,22 @@ mod tests {
         assert_eq!(KafkaVersion::parse("3.6.2"), Ok(KafkaVersion::new(3, 6)));
         assert_eq!(KafkaVersion::parse("3.5"), Ok(KafkaVersion::new(3, 5)));
         assert_eq!(KafkaVersion::parse("3.3.2"), Ok(KafkaVersion::new(3, 3)));
-        let old = KafkaVersion::parse("3.2").unwrap_err();
-        assert!(old.contains("not all checked"), "{old}");
+        assert_eq!(KafkaVersion::parse("3.2"), Ok(KafkaVersion::new(3, 2)));
+        assert_eq!(KafkaVersion::parse("3.1.2"), Ok(KafkaVersion::new(3, 1)));
+        assert_eq!(
+            KafkaVersion::MODELLED[0],
+            KafkaVersion::new(3, 1),
+            "the oldest"
+        );
+        let old = KafkaVersion::parse("3.0").unwrap_err();
+        for missing in ["(KAFKA-13091, 3.1)", "(KIP-516 (KAFKA-10580), 3.1)"] {
+            assert!(old.contains(missing), "{old}");
+        }
+        assert!(!old.contains("KIP-91"), "{old}");
         let old = KafkaVersion::parse("2.0").unwrap_err();
         assert!(old.contains("(KIP-91, 2.1)"), "{old}");
         for switched in [
+            "KIP-814",
             "KIP-835",
             "KAFKA-13959",
             "KAFKA-13858",

@@ -127,11 +127,15 @@ pub fn broker_config(scenario: &Scenario) -> BrokerConfig {
         hw_waits_for_joining_replicas: !scenario.protocol.leader_epoch_bump_on_isr_shrink,
         broker_epoch_in_alter_partition: scenario.protocol.broker_epoch_in_alter_partition,
         offsets_kept_while_group_active: scenario.protocol.offsets_kept_while_group_active,
+        static_leader_rejoins_as_leader: scenario.protocol.static_leader_rejoins_as_leader,
         fenced_replicas_kept_out_of_isr: scenario.protocol.fenced_replicas_kept_out_of_isr,
         isr_join_requires_epoch_start_offset: scenario
             .protocol
             .isr_join_requires_epoch_start_offset,
         leader_epoch_in_replica_fetch: scenario.protocol.leader_epoch_in_replica_fetch,
+        leader_state_kept_on_partition_update: scenario
+            .protocol
+            .leader_state_kept_on_partition_update,
         log: LogConfig {
             segment_bytes: int("log.segment.bytes", d.log.segment_bytes),
             flush_interval_messages: int(

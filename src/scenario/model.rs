@@ -286,6 +286,17 @@ pub struct ProtocolSpec {
     /// begins, and it goes on as leader, with the image it had, until it
     /// stops.
     pub metadata_applied_in_controlled_shutdown: bool,
+    /// KIP-814 (Kafka 3.2): a static member that rejoins a Stable group
+    /// under a new member id, unchanged, and led it is told it leads (with
+    /// the members). Off (before 3.2): the answer names its old member id
+    /// as leader, with no members, so it takes itself for a follower.
+    pub static_leader_rejoins_as_leader: bool,
+    /// KAFKA-13790 (Kafka 3.3): a metadata update of a partition a broker
+    /// leads, in the same leader epoch (an ISR change), keeps the epoch's
+    /// start offset and the followers' states. Off (before 3.3): the
+    /// leader's `makeLeader` runs again, the epoch start offset becomes
+    /// its log end offset and the followers' states restart.
+    pub leader_state_kept_on_partition_update: bool,
     /// KAFKA-7128 (Kafka 2.1, and 2.0.1): a follower out of the ISR joins
     /// it once its log end offset reached the high watermark and the start
     /// offset of the leader's current epoch. Off (before): the high
@@ -390,6 +401,18 @@ impl ProtocolSpec {
             self.metadata_applied_in_controlled_shutdown.to_string(),
             v.metadata_applied_in_controlled_shutdown().to_string(),
             "KAFKA-13858",
+        );
+        against(
+            "static_leader_rejoins_as_leader",
+            self.static_leader_rejoins_as_leader.to_string(),
+            v.static_leader_rejoins_as_leader().to_string(),
+            "KIP-814",
+        );
+        against(
+            "leader_state_kept_on_partition_update",
+            self.leader_state_kept_on_partition_update.to_string(),
+            v.leader_state_kept_on_partition_update().to_string(),
+            "KAFKA-13790",
         );
         against(
             "isr_join_requires_epoch_start_offset",

@@ -607,6 +607,8 @@ pub(super) const PROTOCOL_KEYS: &[&str] = &[
     "metadata_noop_records",
     "unfence_at_registration_offset",
     "metadata_applied_in_controlled_shutdown",
+    "static_leader_rejoins_as_leader",
+    "leader_state_kept_on_partition_update",
     "isr_join_requires_epoch_start_offset",
     "leader_epoch_in_replica_fetch",
     "consumer_leader_epoch_validation",
@@ -626,6 +628,8 @@ fn protocol(root: &Table, fixed: bool) -> Res<ProtocolSpec> {
     let mut metadata_noop_records = None;
     let mut unfence_at_registration_offset = None;
     let mut metadata_applied_in_controlled_shutdown = None;
+    let mut static_leader_rejoins_as_leader = None;
+    let mut leader_state_kept_on_partition_update = None;
     let mut isr_join_requires_epoch_start_offset = None;
     let mut leader_epoch_in_replica_fetch = None;
     let mut consumer_leader_epoch_validation = None;
@@ -675,6 +679,12 @@ fn protocol(root: &Table, fixed: bool) -> Res<ProtocolSpec> {
         if let Some(f) = t.get("metadata_applied_in_controlled_shutdown") {
             metadata_applied_in_controlled_shutdown = Some(f.bool()?);
         }
+        if let Some(f) = t.get("static_leader_rejoins_as_leader") {
+            static_leader_rejoins_as_leader = Some(f.bool()?);
+        }
+        if let Some(f) = t.get("leader_state_kept_on_partition_update") {
+            leader_state_kept_on_partition_update = Some(f.bool()?);
+        }
         if let Some(f) = t.get("isr_join_requires_epoch_start_offset") {
             isr_join_requires_epoch_start_offset = Some(f.bool()?);
         }
@@ -718,6 +728,10 @@ fn protocol(root: &Table, fixed: bool) -> Res<ProtocolSpec> {
             .unwrap_or_else(|| kafka_version.unfence_at_registration_offset()),
         metadata_applied_in_controlled_shutdown: metadata_applied_in_controlled_shutdown
             .unwrap_or_else(|| kafka_version.metadata_applied_in_controlled_shutdown()),
+        static_leader_rejoins_as_leader: static_leader_rejoins_as_leader
+            .unwrap_or_else(|| kafka_version.static_leader_rejoins_as_leader()),
+        leader_state_kept_on_partition_update: leader_state_kept_on_partition_update
+            .unwrap_or_else(|| kafka_version.leader_state_kept_on_partition_update()),
         isr_join_requires_epoch_start_offset: isr_join_requires_epoch_start_offset
             .unwrap_or_else(|| kafka_version.isr_join_requires_epoch_start_offset()),
         leader_epoch_in_replica_fetch: leader_epoch_in_replica_fetch

@@ -165,6 +165,16 @@ impl Scenario {
         )?;
         writeln!(
             w,
+            "static_leader_rejoins_as_leader = {}",
+            p.static_leader_rejoins_as_leader
+        )?;
+        writeln!(
+            w,
+            "leader_state_kept_on_partition_update = {}",
+            p.leader_state_kept_on_partition_update
+        )?;
+        writeln!(
+            w,
             "isr_join_requires_epoch_start_offset = {}",
             p.isr_join_requires_epoch_start_offset
         )?;
