@@ -115,6 +115,11 @@ pub struct BrokerConfig {
     /// leader_state_kept_on_partition_update = false`), as before 3.3, it
     /// restarts them as a new leader's (`makeLeader` again).
     pub leader_state_kept_on_partition_update: bool,
+    /// KAFKA-13091 (3.1): the leader advances its high watermark (and
+    /// completes waiting produces) when an AlterPartition answer comes;
+    /// off (`[protocol] hw_incremented_after_alter_partition = false`), as
+    /// in 3.0, at its next metadata update, fetch or append.
+    pub hw_incremented_after_alter_partition: bool,
     /// KIP-320 (2.1): a follower's Fetch carries its current leader epoch
     /// (the leader fences another); off (`[protocol]
     /// leader_epoch_in_replica_fetch = false`), -1, which no leader checks.
@@ -191,6 +196,7 @@ impl Default for BrokerConfig {
             fenced_replicas_kept_out_of_isr: true,
             isr_join_requires_epoch_start_offset: true,
             leader_state_kept_on_partition_update: true,
+            hw_incremented_after_alter_partition: true,
             leader_epoch_in_replica_fetch: true,
             log: LogConfig::default(),
             offsets_topic_num_partitions: 50,

@@ -919,6 +919,12 @@ impl ReplicaManager {
                 p.partition_epoch = partition_epoch;
             }
         }
+        if !self.config.hw_incremented_after_alter_partition {
+            // Kafka 3.0 (before KAFKA-13091): nothing more at the answer;
+            // the high watermark moves at the next metadata update, fetch
+            // or append.
+            return;
+        }
         self.maybe_advance_hw(env, tp);
         self.try_complete_produces(env, Some(tp));
     }

@@ -1096,3 +1096,38 @@ fn before_kafka_13790_a_partition_update_restarts_the_leaders_epoch_start() {
         assert_eq!(proposals(&mut rm), want, "kept = {kept}");
     }
 }
+
+/// KAFKA-13091 (3.1): the leader advances its high watermark when the
+/// AlterPartition answer commits an ISR shrink; 3.0 does not then (only
+/// at its next metadata update, fetch or append).
+#[test]
+fn from_kafka_13091_the_high_watermark_moves_at_the_alter_partition_answer() {
+    for at_answer in [true, false] {
+        let config = BrokerConfig {
+            hw_incremented_after_alter_partition: at_answer,
+            ..BrokerConfig::default()
+        };
+        // ISR [1, 3]: 10 records, follower 3 has 5, then falls silent.
+        let (mut rm, mut t) = broker(config, &image(1, 1, &[1, 3], &[]));
+        produce(&mut rm, &mut t, 1, 1, 10);
+        follower_fetch(&mut rm, &mut t, 3, 5);
+        assert_eq!(high_watermark(&rm), 5);
+        t.now = 31_000 * MILLIS;
+        rm.on_timer(&mut t.env(), BrokerTimer::IsrCheck);
+        assert_eq!(proposals(&mut rm), vec![vec![1]]);
+        let answer = ControllerResponse::AlterPartition {
+            error: None,
+            partition_error: None,
+            topic_id: TOPIC_ID,
+            partition_id: 0,
+            leader_id: 1,
+            leader_epoch: 0,
+            isr: vec![1],
+            partition_epoch: 1,
+        };
+        rm.on_alter_partition_response(&mut t.env(), &tp(), answer);
+        assert_eq!(rm.partitions()[&tp()].leader_state().unwrap().isr, vec![1]);
+        let want = if at_answer { 10 } else { 5 };
+        assert_eq!(high_watermark(&rm), want, "at_answer = {at_answer}");
+    }
+}

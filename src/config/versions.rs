@@ -1,9 +1,10 @@
 //! Kafka releases as a setting: `[protocol] kafka_version = "X.Y"` picks a
 //! release's defaults and protocol behaviours. ksim models a release only
 //! when every behaviour it simulates is that release's own (or a switch a
-//! scenario can set): today 3.1 to 4.1. An older release differs in a
-//! behaviour ksim cannot switch yet, and is refused with that behaviour
-//! named. `docs/versions.md` cites where each boundary is in apache/kafka.
+//! scenario can set): today 3.0 to 4.1. An older release is refused,
+//! naming a behaviour ksim cannot switch yet, or saying its changes are not
+//! all checked. `docs/versions.md` cites where each boundary is in
+//! apache/kafka.
 
 use std::fmt;
 
@@ -28,17 +29,19 @@ impl KafkaVersion {
     /// The newest release ksim models: the default.
     pub const NEWEST: KafkaVersion = KafkaVersion::new(4, 1);
 
-    /// The releases ksim models, oldest first. What bounds it at 3.1: the
-    /// `BEHAVIOURS` without a switch that 3.0 lacks (KAFKA-13091 and
-    /// KIP-516's topic ids in Fetch, both 3.1), found in `git log
-    /// 3.0.0..3.3.0` of the broker's data path, the controller, KRaft and
-    /// the coordinators; 3.3's KRaft changes (KIP-835, KAFKA-13959,
-    /// KAFKA-13858) and 3.2's KIP-814 are switches, and the rest of that
-    /// log is not observable in ksim (`docs/versions.md` rows). ksim's
-    /// control plane is KRaft in every release (early access before 3.3,
-    /// KIP-833). The switches for 2.x behaviours (KAFKA-7128, KIP-320,
-    /// KIP-279) are set against a modelled release.
-    pub const MODELLED: [KafkaVersion; 11] = [
+    /// The releases ksim models, oldest first, back to 3.0: what ksim
+    /// simulates that changed in `git log 3.0.0..3.3.0` of the broker's
+    /// data path, the controller, KRaft and the coordinators is a switch
+    /// (3.3's KIP-841, KIP-835, KAFKA-13959, KAFKA-13858, KAFKA-13790;
+    /// 3.2's KIP-814; 3.1's KAFKA-13091) or not observable in ksim
+    /// (`docs/versions.md` rows). ksim's control plane is KRaft in every
+    /// release (early access before 3.3, KIP-833). Below 3.0 `git log
+    /// 2.8.0..3.0.0` is not checked (the parse refusal says so), and 2.0
+    /// and older lack KIP-91 without a switch. The switches for 2.x
+    /// behaviours (KAFKA-7128, KIP-320, KIP-279) are set against a
+    /// modelled release.
+    pub const MODELLED: [KafkaVersion; 12] = [
+        KafkaVersion::new(3, 0),
         KafkaVersion::new(3, 1),
         KafkaVersion::new(3, 2),
         KafkaVersion::new(3, 3),
@@ -91,7 +94,7 @@ impl KafkaVersion {
         if missing.is_empty() {
             return Err(format!(
                 "Kafka {version} is not simulated by ksim yet: its changes to what ksim \
-                 simulates are not all checked; {valid}"
+                 simulates are not all checked (`git log 2.8.0..3.0.0`); {valid}"
             ));
         }
         Err(format!(
@@ -163,6 +166,13 @@ impl KafkaVersion {
     /// again and restarted them.
     pub fn leader_state_kept_on_partition_update(self) -> bool {
         self.has(KafkaVersion::new(3, 3))
+    }
+
+    /// Whether this release's partition leader advances its high watermark
+    /// (and completes waiting requests) when an AlterPartition answer
+    /// comes (KAFKA-13091, 3.1; not in 3.0.2).
+    pub fn hw_incremented_after_alter_partition(self) -> bool {
+        self.has(KafkaVersion::new(3, 1))
     }
 
     /// Whether a follower out of the ISR joins it only once its log end
@@ -617,16 +627,10 @@ pub static BEHAVIOURS: &[Behaviour] = &[
         switch: Some("static_leader_rejoins_as_leader"),
     },
     Behaviour {
-        what: "the partition leader's high watermark advanced when an AlterPartition (AlterIsr) answer comes (before: at its next fetch or append)",
+        what: "the partition leader's high watermark advanced when an AlterPartition (AlterIsr) answer comes (before: at its next metadata update, fetch or append)",
         reference: "KAFKA-13091",
         since: KafkaVersion::new(3, 1),
-        switch: None,
-    },
-    Behaviour {
-        what: "topic ids in Fetch (a follower fetches a partition by topic id, not by name)",
-        reference: "KIP-516 (KAFKA-10580)",
-        since: KafkaVersion::new(3, 1),
-        switch: None,
+        switch: Some("hw_incremented_after_alter_partition"),
     },
     Behaviour {
         what: "an ISR shrink keeping the leader epoch, the high watermark waiting for a caught-up replica about to join the ISR",
@@ -690,17 +694,16 @@ mod tests {
         assert_eq!(KafkaVersion::parse("3.1.2"), Ok(KafkaVersion::new(3, 1)));
         assert_eq!(
             KafkaVersion::MODELLED[0],
-            KafkaVersion::new(3, 1),
+            KafkaVersion::new(3, 0),
             "the oldest"
         );
-        let old = KafkaVersion::parse("3.0").unwrap_err();
-        for missing in ["(KAFKA-13091, 3.1)", "(KIP-516 (KAFKA-10580), 3.1)"] {
-            assert!(old.contains(missing), "{old}");
-        }
-        assert!(!old.contains("KIP-91"), "{old}");
+        assert_eq!(KafkaVersion::parse("3.0.2"), Ok(KafkaVersion::new(3, 0)));
+        let old = KafkaVersion::parse("2.8").unwrap_err();
+        assert!(old.contains("not all checked"), "{old}");
         let old = KafkaVersion::parse("2.0").unwrap_err();
         assert!(old.contains("(KIP-91, 2.1)"), "{old}");
         for switched in [
+            "KAFKA-13091",
             "KIP-814",
             "KIP-835",
             "KAFKA-13959",

@@ -136,6 +136,9 @@ pub fn broker_config(scenario: &Scenario) -> BrokerConfig {
         leader_state_kept_on_partition_update: scenario
             .protocol
             .leader_state_kept_on_partition_update,
+        hw_incremented_after_alter_partition: scenario
+            .protocol
+            .hw_incremented_after_alter_partition,
         log: LogConfig {
             segment_bytes: int("log.segment.bytes", d.log.segment_bytes),
             flush_interval_messages: int(

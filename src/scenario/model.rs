@@ -297,6 +297,11 @@ pub struct ProtocolSpec {
     /// leader's `makeLeader` runs again, the epoch start offset becomes
     /// its log end offset and the followers' states restart.
     pub leader_state_kept_on_partition_update: bool,
+    /// KAFKA-13091 (Kafka 3.1): a partition leader advances its high
+    /// watermark, and completes waiting produces, when an AlterPartition
+    /// answer comes. Off (3.0): at its next metadata update, fetch or
+    /// append.
+    pub hw_incremented_after_alter_partition: bool,
     /// KAFKA-7128 (Kafka 2.1, and 2.0.1): a follower out of the ISR joins
     /// it once its log end offset reached the high watermark and the start
     /// offset of the leader's current epoch. Off (before): the high
@@ -413,6 +418,12 @@ impl ProtocolSpec {
             self.leader_state_kept_on_partition_update.to_string(),
             v.leader_state_kept_on_partition_update().to_string(),
             "KAFKA-13790",
+        );
+        against(
+            "hw_incremented_after_alter_partition",
+            self.hw_incremented_after_alter_partition.to_string(),
+            v.hw_incremented_after_alter_partition().to_string(),
+            "KAFKA-13091",
         );
         against(
             "isr_join_requires_epoch_start_offset",

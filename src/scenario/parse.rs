@@ -609,6 +609,7 @@ pub(super) const PROTOCOL_KEYS: &[&str] = &[
     "metadata_applied_in_controlled_shutdown",
     "static_leader_rejoins_as_leader",
     "leader_state_kept_on_partition_update",
+    "hw_incremented_after_alter_partition",
     "isr_join_requires_epoch_start_offset",
     "leader_epoch_in_replica_fetch",
     "consumer_leader_epoch_validation",
@@ -630,6 +631,7 @@ fn protocol(root: &Table, fixed: bool) -> Res<ProtocolSpec> {
     let mut metadata_applied_in_controlled_shutdown = None;
     let mut static_leader_rejoins_as_leader = None;
     let mut leader_state_kept_on_partition_update = None;
+    let mut hw_incremented_after_alter_partition = None;
     let mut isr_join_requires_epoch_start_offset = None;
     let mut leader_epoch_in_replica_fetch = None;
     let mut consumer_leader_epoch_validation = None;
@@ -685,6 +687,9 @@ fn protocol(root: &Table, fixed: bool) -> Res<ProtocolSpec> {
         if let Some(f) = t.get("leader_state_kept_on_partition_update") {
             leader_state_kept_on_partition_update = Some(f.bool()?);
         }
+        if let Some(f) = t.get("hw_incremented_after_alter_partition") {
+            hw_incremented_after_alter_partition = Some(f.bool()?);
+        }
         if let Some(f) = t.get("isr_join_requires_epoch_start_offset") {
             isr_join_requires_epoch_start_offset = Some(f.bool()?);
         }
@@ -732,6 +737,8 @@ fn protocol(root: &Table, fixed: bool) -> Res<ProtocolSpec> {
             .unwrap_or_else(|| kafka_version.static_leader_rejoins_as_leader()),
         leader_state_kept_on_partition_update: leader_state_kept_on_partition_update
             .unwrap_or_else(|| kafka_version.leader_state_kept_on_partition_update()),
+        hw_incremented_after_alter_partition: hw_incremented_after_alter_partition
+            .unwrap_or_else(|| kafka_version.hw_incremented_after_alter_partition()),
         isr_join_requires_epoch_start_offset: isr_join_requires_epoch_start_offset
             .unwrap_or_else(|| kafka_version.isr_join_requires_epoch_start_offset()),
         leader_epoch_in_replica_fetch: leader_epoch_in_replica_fetch

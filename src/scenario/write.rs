@@ -175,6 +175,11 @@ impl Scenario {
         )?;
         writeln!(
             w,
+            "hw_incremented_after_alter_partition = {}",
+            p.hw_incremented_after_alter_partition
+        )?;
+        writeln!(
+            w,
             "isr_join_requires_epoch_start_offset = {}",
             p.isr_join_requires_epoch_start_offset
         )?;
