@@ -233,8 +233,9 @@ fn a_release_ksim_cannot_run_is_refused_naming_what_it_lacks() {
     let dir = scratch("versions", "refused");
     let text = shipped("late_end_txn");
     for (version, says) in [
-        ("3.2", "Kafka 3.2 is not simulated by ksim yet: it lacks the active controller's NoOpRecord every metadata.max.idle.interval.ms (KIP-835, 3.3); "),
-        ("3.0", "(KAFKA-13858, 3.3), which ksim cannot switch off yet"),
+        ("2.8", "Kafka 2.8 is not simulated by ksim yet: its changes to what ksim simulates are not all checked"),
+        ("2.0", "delivery.timeout.ms bounds a send end to end (before: a batch expires in the accumulator after request.timeout.ms, and a send is retried `retries` times) (KIP-91, 2.1)"),
+        ("2.0", "(KIP-91, 2.1), which ksim cannot switch off yet"),
         ("4.2", "Kafka 4.2 is newer than ksim models (4.1)"),
         ("four", "\"four\" is not a Kafka version"),
     ] {
@@ -247,7 +248,7 @@ fn a_release_ksim_cannot_run_is_refused_naming_what_it_lacks() {
         assert!(err.contains(":13:17: protocol.kafka_version: "), "{err}");
         assert!(err.contains(says), "{err}");
         assert!(
-            err.contains("valid: \"3.3\", \"3.4\", \"3.5\", \"3.6\", \"3.7\", \"3.8\", \"3.9\", \"4.0\", \"4.1\""),
+            err.contains("valid: \"3.0\", \"3.1\", \"3.2\", \"3.3\", \"3.4\", \"3.5\", \"3.6\", \"3.7\", \"3.8\", \"3.9\", \"4.0\", \"4.1\""),
             "{err}"
         );
     }
@@ -598,5 +599,160 @@ fn kip_966_eligible_leader_replicas_keep_the_last_replica_standing_from_losing_a
             )),
             "seed {seed}: the restart was an unclean shutdown"
         );
+    }
+}
+
+/// `rolling_update` (no pinned release) under Kafka `version` with
+/// `switches` in its `[protocol]`.
+fn rolling_update_on(version: &str, switches: &str) -> Scenario {
+    let text = format!(
+        "{}\n[protocol]\nkafka_version = {version:?}\n{switches}\n",
+        shipped("rolling_update")
+    );
+    parse(&text, "rolling_update.toml").unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The NoOpRecords in the metadata log of the active controller.
+fn noop_records(r: &ksim::harness::Run) -> usize {
+    let id = r.active_controller().expect("an active controller");
+    let log = r.controller(id).expect("controller").client().log();
+    (0..log.end_offset())
+        .filter_map(|o| log.entry(o))
+        .filter(|e| match &e.record {
+            ksim::controller::raft::Record::Data(bytes) => matches!(
+                ksim::metadata::MetadataRecord::decode(bytes),
+                Some(ksim::metadata::MetadataRecord::NoOpRecord)
+            ),
+            _ => false,
+        })
+        .count()
+}
+
+#[test]
+fn kip_835_noop_records_come_in_3_3_and_brokers_unfence_without_them() {
+    use ksim::harness::Run;
+    for (switch, own) in [("", true), ("metadata_noop_records = false", false)] {
+        let s = rolling_update_on("3.3", switch);
+        assert_eq!(s.protocol.metadata_noop_records, own);
+        let mut r = Run::start(&s, 1, &RunOptions::default()).expect("starts");
+        r.advance_to(9 * sim::SECONDS);
+        let noops = noop_records(&r);
+        if own {
+            // One every 500 ms of the active controller's.
+            assert!(noops >= 10, "{noops} NoOpRecords in 9 s");
+        } else {
+            assert_eq!(noops, 0, "{switch}");
+        }
+        // Every broker was unfenced all the same (3.3's rule: its own
+        // registration record).
+        let image = r.metadata().expect("metadata");
+        assert_eq!(image.brokers.len(), 3);
+        assert!(image.brokers.values().all(|b| !b.fenced), "{switch}");
+    }
+}
+
+#[test]
+fn kafka_13858_a_broker_in_controlled_shutdown_applies_metadata_from_3_3_not_before() {
+    use ksim::harness::{Process, Run};
+    let leads = |image: &ksim::metadata::MetadataImage, id: u32| {
+        image.topics["orders"]
+            .partitions
+            .values()
+            .filter(|p| p.leader == Some(id))
+            .count()
+    };
+    for (switch, own) in [
+        ("", true),
+        ("metadata_applied_in_controlled_shutdown = false", false),
+    ] {
+        let s = rolling_update_on("3.3", switch);
+        assert_eq!(s.protocol.metadata_applied_in_controlled_shutdown, own);
+        let mut r = Run::start(&s, 1, &RunOptions::default()).expect("starts");
+        r.advance_to(10 * sim::SECONDS);
+        let before = leads(&r.broker(1).expect("up").image().clone(), 1);
+        assert!(before > 0, "broker 1 leads before its SIGTERM");
+        // Step through its controlled shutdown: the committed metadata
+        // comes to show it leading nothing while it is up; does its own
+        // image follow?
+        let (mut moved, mut followed) = (false, false);
+        let mut t = 10 * sim::SECONDS;
+        while r.broker_state(1) == Process::Up {
+            let own_image = r.broker(1).expect("up").image();
+            moved |= leads(&r.metadata().expect("metadata"), 1) == 0;
+            followed |= leads(own_image, 1) == 0;
+            if !own {
+                assert_eq!(leads(own_image, 1), before, "its image stays as it was");
+            }
+            t += 5 * sim::MILLIS;
+            assert!(t < 20 * sim::SECONDS, "broker 1 never stopped");
+            r.advance_to(t);
+        }
+        assert!(
+            moved,
+            "{switch}: the controller moved its leaderships first"
+        );
+        assert_eq!(followed, own, "{switch}");
+        let outcome = r.finish().expect("finishes");
+        assert!(
+            outcome
+                .against_version
+                .iter()
+                .any(|a| a.contains("KAFKA-13858"))
+                != own
+        );
+    }
+}
+
+/// Shipped scenario `name` (which pins no release) under Kafka `version`.
+fn unpinned_on(name: &str, version: &str) -> Scenario {
+    let text = shipped(name);
+    assert!(!text.contains("kafka_version"), "{name} pins no release");
+    let text = format!("{text}\n[protocol]\nkafka_version = {version:?}\n");
+    parse(&text, &format!("{name}.toml")).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn kafka_3_2_3_1_and_3_0_run_broker_crash_with_their_own_kraft_and_replay() {
+    use ksim::harness::Run;
+    for version in ["3.2", "3.1", "3.0"] {
+        let s = unpinned_on("broker_crash", version);
+        let p = &s.protocol;
+        assert!(!p.metadata_noop_records && !p.unfence_at_registration_offset);
+        assert!(!p.metadata_applied_in_controlled_shutdown);
+        assert!(!p.fenced_replicas_kept_out_of_isr);
+        assert!(!p.leader_state_kept_on_partition_update);
+        assert_eq!(p.static_leader_rejoins_as_leader, version == "3.2");
+        assert_eq!(p.hw_incremented_after_alter_partition, version != "3.0");
+        assert_eq!(p.partitioner.name(), "sticky");
+        for seed in [1, 2] {
+            // The crashed leader comes back and is unfenced by 3.2's rule
+            // (its metadata at the controller's last committed offset), on
+            // a metadata log with no NoOpRecord.
+            let mut r = Run::start(&s, seed, &RunOptions::default()).expect("starts");
+            r.advance_to(r.end_ns());
+            assert_eq!(noop_records(&r), 0, "{version} seed {seed}");
+            let image = r.metadata().expect("metadata");
+            assert!(
+                image.brokers.values().all(|b| !b.fenced),
+                "{version} seed {seed}: every broker unfenced at the end"
+            );
+            let first = r.finish().expect("finishes");
+            assert_eq!(first.kafka_version.to_string(), version);
+            assert!(
+                first.against_version.is_empty(),
+                "{:?}",
+                first.against_version
+            );
+            assert!(
+                first.violations.is_empty(),
+                "{version} seed {seed}: {:?}",
+                first.violations.first()
+            );
+            let again = outcome(&s, seed);
+            assert_eq!(
+                first.trace_hash, again.trace_hash,
+                "{version} seed {seed} replays"
+            );
+        }
     }
 }

@@ -65,6 +65,12 @@ pub struct BrokerConfig {
     /// `controlled.shutdown.enable`: a SIGTERM asks the controller to move
     /// the broker's leaderships first (BrokerServer.shutdown).
     pub controlled_shutdown_enable: bool,
+    /// KAFKA-13858 (3.3): in controlled shutdown the broker keeps applying
+    /// metadata (its leaderships moved away stop at once); off with
+    /// `[protocol] metadata_applied_in_controlled_shutdown = false`, as
+    /// before 3.3: its metadata listener stops when the controlled shutdown
+    /// begins, and its image stays as it was until it stops.
+    pub metadata_applied_in_controlled_shutdown: bool,
     /// `log.cleaner.backoff.ms`: the cleaner's sleep when nothing is dirty.
     pub log_cleaner_backoff_ms: u64,
     /// `log.flush.start.offset.checkpoint.interval.ms`.
@@ -90,6 +96,10 @@ pub struct BrokerConfig {
     /// (off with `[protocol] offsets_kept_while_group_active = false`, as
     /// before 2.1: each expires `offsets.retention.minutes` after its commit).
     pub offsets_kept_while_group_active: bool,
+    /// KIP-814 (3.2): a static leader rejoining a Stable group is told it
+    /// leads (off with `[protocol] static_leader_rejoins_as_leader =
+    /// false`, as before 3.2: it is given the old member id as leader).
+    pub static_leader_rejoins_as_leader: bool,
     /// KIP-841 (3.3): a leader proposes only unfenced followers not in
     /// controlled shutdown for the ISR (Kafka's `isReplicaIsrEligible`);
     /// off with `[protocol] fenced_replicas_kept_out_of_isr = false`, as
@@ -99,6 +109,17 @@ pub struct BrokerConfig {
     /// high watermark and the leader epoch's start offset; off (`[protocol]
     /// isr_join_requires_epoch_start_offset = false`), the high watermark.
     pub isr_join_requires_epoch_start_offset: bool,
+    /// KAFKA-13790 (3.3): a metadata update of a partition this broker
+    /// leads, in the same leader epoch, keeps the epoch's start offset and
+    /// the followers' states; off (`[protocol]
+    /// leader_state_kept_on_partition_update = false`), as before 3.3, it
+    /// restarts them as a new leader's (`makeLeader` again).
+    pub leader_state_kept_on_partition_update: bool,
+    /// KAFKA-13091 (3.1): the leader advances its high watermark (and
+    /// completes waiting produces) when an AlterPartition answer comes;
+    /// off (`[protocol] hw_incremented_after_alter_partition = false`), as
+    /// in 3.0, at its next metadata update, fetch or append.
+    pub hw_incremented_after_alter_partition: bool,
     /// KIP-320 (2.1): a follower's Fetch carries its current leader epoch
     /// (the leader fences another); off (`[protocol]
     /// leader_epoch_in_replica_fetch = false`), -1, which no leader checks.
@@ -162,6 +183,7 @@ impl Default for BrokerConfig {
             retention_check_interval_ms: 300_000,
             log_cleaner_enable: true,
             controlled_shutdown_enable: true,
+            metadata_applied_in_controlled_shutdown: true,
             log_cleaner_backoff_ms: 15_000,
             log_start_offset_checkpoint_interval_ms: 60_000,
             min_insync_replicas: 1,
@@ -170,8 +192,11 @@ impl Default for BrokerConfig {
             hw_waits_for_joining_replicas: true,
             broker_epoch_in_alter_partition: true,
             offsets_kept_while_group_active: true,
+            static_leader_rejoins_as_leader: true,
             fenced_replicas_kept_out_of_isr: true,
             isr_join_requires_epoch_start_offset: true,
+            leader_state_kept_on_partition_update: true,
+            hw_incremented_after_alter_partition: true,
             leader_epoch_in_replica_fetch: true,
             log: LogConfig::default(),
             offsets_topic_num_partitions: 50,

@@ -241,6 +241,10 @@ pub struct Partition {
     /// its latest epoch (Kafka 1.1's fetcher state `isTruncatingLog`, set
     /// when it starts following and cleared by the first answer).
     pub epoch_truncation_pending: bool,
+    /// The partition epoch of the last metadata update applied to it
+    /// (-1: none yet): an update from the metadata log, whatever an
+    /// AlterPartition answer already told.
+    pub metadata_partition_epoch: i32,
     /// One past its last entry's position in the broker's journal of
     /// changed partitions (0: none; see [`crate::broker::hosted::Hosted`]).
     pub(crate) journal_mark: u64,
@@ -275,7 +279,29 @@ impl Partition {
             hw_waits_for_joining_replicas: true,
             isr_join_requires_epoch_start_offset: true,
             epoch_truncation_pending: false,
+            metadata_partition_epoch: -1,
             journal_mark: 0,
+        }
+    }
+
+    /// Kafka before 3.3 (KAFKA-13790) runs `makeLeader` again for a
+    /// metadata update of a partition it leads in the same leader epoch
+    /// (an ISR change): the epoch's start offset becomes the log end
+    /// offset, and every follower's state restarts at `now_ms` as a new
+    /// leader's does (`resetLastCaughtUpTime`: ISR members caught up now,
+    /// the others never). A follower idling in a fetch session keeps
+    /// reading its clock, which only moves on from `now_ms`.
+    pub fn restart_leader_epoch_state(&mut self, now_ms: u64) {
+        let leo = self.log.log_end_offset();
+        let Role::Leader(leader) = &mut self.role else {
+            return;
+        };
+        leader.epoch_start_offset = leo;
+        let isr = leader.isr.clone();
+        for (id, f) in &mut leader.followers.0 {
+            f.last_caught_up_ms = if isr.contains(id) { now_ms } else { 0 };
+            f.last_fetch_ms = now_ms;
+            f.last_fetch_leader_leo = leo;
         }
     }
 
@@ -623,6 +649,7 @@ mod tests {
             hw_waits_for_joining_replicas: true,
             isr_join_requires_epoch_start_offset: true,
             epoch_truncation_pending: false,
+            metadata_partition_epoch: -1,
             journal_mark: 0,
         }
     }

@@ -570,20 +570,34 @@ impl ReplicaManager {
                 p.isr_join_requires_epoch_start_offset =
                     self.config.isr_join_requires_epoch_start_offset;
                 let same_epoch = p.leader_epoch == reg.leader_epoch;
+                let updated =
+                    std::mem::replace(&mut p.metadata_partition_epoch, reg.partition_epoch)
+                        != reg.partition_epoch;
                 match reg.leader {
                     Some(l) if l == self.me => {
                         if !(same_epoch && p.is_leader()) {
                             let isr = reg.isr.clone();
                             let epochs = (reg.leader_epoch, reg.partition_epoch);
                             self.make_leader(env, &tp, epochs, isr, now_ms);
-                        } else if reg.partition_epoch > p.partition_epoch {
-                            // Same leader epoch, newer ISR (an AlterPartition committed).
-                            p.partition_epoch = reg.partition_epoch;
-                            if let Some(leader) = p.leader_state_mut() {
-                                leader.isr = reg.isr.clone();
-                                leader.pending = None;
+                        } else {
+                            let newer = reg.partition_epoch > p.partition_epoch;
+                            if newer {
+                                // Same leader epoch, newer ISR (an AlterPartition committed).
+                                p.partition_epoch = reg.partition_epoch;
+                                if let Some(leader) = p.leader_state_mut() {
+                                    leader.isr = reg.isr.clone();
+                                    leader.pending = None;
+                                }
                             }
-                            self.maybe_advance_hw(env, &tp);
+                            let restart =
+                                updated && !self.config.leader_state_kept_on_partition_update;
+                            if restart {
+                                // Before 3.3 (KAFKA-13790): makeLeader again.
+                                p.restart_leader_epoch_state(now_ms);
+                            }
+                            if newer || restart {
+                                self.maybe_advance_hw(env, &tp);
+                            }
                         }
                     }
                     Some(_) if self.in_controlled_shutdown && !reg.isr.contains(&self.me) => {
@@ -905,6 +919,12 @@ impl ReplicaManager {
                 leader.isr = isr;
                 p.partition_epoch = partition_epoch;
             }
+        }
+        if !self.config.hw_incremented_after_alter_partition {
+            // Kafka 3.0 (before KAFKA-13091): nothing more at the answer;
+            // the high watermark moves at the next metadata update, fetch
+            // or append.
+            return;
         }
         self.maybe_advance_hw(env, tp);
         self.try_complete_produces(env, Some(tp));

@@ -238,6 +238,12 @@ pub struct BrokerServer {
     shutdown: ShutdownState,
     /// `controlled.shutdown.enable`.
     controlled_shutdown_enable: bool,
+    /// KAFKA-13858 (3.3): metadata is applied in controlled shutdown.
+    metadata_applied_in_controlled_shutdown: bool,
+    /// Before KAFKA-13858: the metadata listener stopped when the
+    /// controlled shutdown began (`metadataListener.beginShutdown()`), so
+    /// no committed record reaches the image any more.
+    metadata_listener_stopped: bool,
 }
 
 /// How long `KafkaBroker.shutdown()` lets a controlled shutdown wait for
@@ -314,6 +320,8 @@ impl BrokerServer {
             data_path_ready: false,
             shutdown: ShutdownState::Running,
             controlled_shutdown_enable: config.controlled_shutdown_enable,
+            metadata_applied_in_controlled_shutdown: config.metadata_applied_in_controlled_shutdown,
+            metadata_listener_stopped: false,
         };
         let mut out = Vec::new();
         let now = env.now();
@@ -853,7 +861,18 @@ impl BrokerServer {
         let controlled = self.controlled_shutdown_enable;
         env.observe(BrokerObs::ShutdownBegun { controlled });
         if controlled {
-            self.replicas.begin_controlled_shutdown();
+            if self.metadata_applied_in_controlled_shutdown {
+                // Kafka 3.3 on (KAFKA-13858): the replica manager learns
+                // of the controlled shutdown, and the metadata listener
+                // goes on until the shutdown proper.
+                self.replicas.begin_controlled_shutdown();
+            } else {
+                // Kafka before 3.3: "Shut down the broker metadata
+                // listener, so that we don't get added to any more ISRs"
+                // (3.2.0 `BrokerServer.shutdown`), before asking the
+                // controller: the image stays as it is, leaderships too.
+                self.metadata_listener_stopped = true;
+            }
             if self.lifecycle.begin_controlled_shutdown(env) {
                 self.shutdown = ShutdownState::PendingControlled;
                 env.set_timer_after(CONTROLLED_SHUTDOWN_TIMEOUT_NS, BrokerTimer::ShutdownTimeout);
@@ -924,6 +943,9 @@ impl BrokerServer {
     /// Applies committed metadata records below `upto` to the image, then
     /// lets the data path act on what changed.
     fn replay(&mut self, env: &mut Env<'_>, upto: u64) {
+        if self.metadata_listener_stopped {
+            return;
+        }
         let before = self.image.offset;
         let mut deleted_topics = Vec::new();
         for offset in self.image.offset..upto {

@@ -1065,3 +1065,70 @@ fn before_kip_279_a_follower_truncates_to_the_end_offset_of_its_own_epoch_and_ke
 fn sent_fetch_last_epoch(t: &TestEnv) -> Option<i32> {
     last_fetch_to_leader(t).1.last_fetched_epoch
 }
+
+/// KAFKA-13790 (3.3): an ISR change in the same leader epoch keeps the
+/// leader's epoch start offset; before 3.3 `makeLeader` ran again and it
+/// became the log end offset, which a follower out of the ISR must then
+/// reach (KAFKA-7128) besides the high watermark.
+#[test]
+fn before_kafka_13790_a_partition_update_restarts_the_leaders_epoch_start() {
+    for kept in [true, false] {
+        let config = BrokerConfig {
+            leader_state_kept_on_partition_update: kept,
+            ..BrokerConfig::default()
+        };
+        // Broker 1 leads epoch 0 with ISR [1, 3]: 10 records, follower 3 has 5.
+        let (mut rm, mut t) = broker(config, &image(1, 1, &[1, 3], &[]));
+        produce(&mut rm, &mut t, 1, 1, 10);
+        follower_fetch(&mut rm, &mut t, 3, 5);
+        assert_eq!(high_watermark(&rm), 5);
+        // A partition update in the same leader epoch (the partition epoch moves).
+        let updated = image(1, 1, &[1, 3], &[(NO_LEADER_CHANGE, Some(vec![1, 3]))]);
+        rm.apply_delta(&mut t.env(), &updated);
+        let start = rm.partitions()[&tp()]
+            .leader_state()
+            .expect("leads")
+            .epoch_start_offset;
+        assert_eq!(start, if kept { 0 } else { 10 }, "kept = {kept}");
+        // Follower 2 at the high watermark: from 3.3 it joins, before it
+        // must reach 10 first.
+        follower_fetch(&mut rm, &mut t, 2, 5);
+        let want: Vec<Vec<u32>> = if kept { vec![vec![1, 3, 2]] } else { vec![] };
+        assert_eq!(proposals(&mut rm), want, "kept = {kept}");
+    }
+}
+
+/// KAFKA-13091 (3.1): the leader advances its high watermark when the
+/// AlterPartition answer commits an ISR shrink; 3.0 does not then (only
+/// at its next metadata update, fetch or append).
+#[test]
+fn from_kafka_13091_the_high_watermark_moves_at_the_alter_partition_answer() {
+    for at_answer in [true, false] {
+        let config = BrokerConfig {
+            hw_incremented_after_alter_partition: at_answer,
+            ..BrokerConfig::default()
+        };
+        // ISR [1, 3]: 10 records, follower 3 has 5, then falls silent.
+        let (mut rm, mut t) = broker(config, &image(1, 1, &[1, 3], &[]));
+        produce(&mut rm, &mut t, 1, 1, 10);
+        follower_fetch(&mut rm, &mut t, 3, 5);
+        assert_eq!(high_watermark(&rm), 5);
+        t.now = 31_000 * MILLIS;
+        rm.on_timer(&mut t.env(), BrokerTimer::IsrCheck);
+        assert_eq!(proposals(&mut rm), vec![vec![1]]);
+        let answer = ControllerResponse::AlterPartition {
+            error: None,
+            partition_error: None,
+            topic_id: TOPIC_ID,
+            partition_id: 0,
+            leader_id: 1,
+            leader_epoch: 0,
+            isr: vec![1],
+            partition_epoch: 1,
+        };
+        rm.on_alter_partition_response(&mut t.env(), &tp(), answer);
+        assert_eq!(rm.partitions()[&tp()].leader_state().unwrap().isr, vec![1]);
+        let want = if at_answer { 10 } else { 5 };
+        assert_eq!(high_watermark(&rm), want, "at_answer = {at_answer}");
+    }
+}

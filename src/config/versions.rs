@@ -1,9 +1,10 @@
 //! Kafka releases as a setting: `[protocol] kafka_version = "X.Y"` picks a
 //! release's defaults and protocol behaviours. ksim models a release only
 //! when every behaviour it simulates is that release's own (or a switch a
-//! scenario can set): today 3.3 to 4.1. An older release differs in a
-//! behaviour ksim cannot switch yet, and is refused with that behaviour
-//! named. `docs/versions.md` cites where each boundary is in apache/kafka.
+//! scenario can set): today 3.0 to 4.1. An older release is refused,
+//! naming a behaviour ksim cannot switch yet, or saying its changes are not
+//! all checked. `docs/versions.md` cites where each boundary is in
+//! apache/kafka.
 
 use std::fmt;
 
@@ -28,16 +29,21 @@ impl KafkaVersion {
     /// The newest release ksim models: the default.
     pub const NEWEST: KafkaVersion = KafkaVersion::new(4, 1);
 
-    /// The releases ksim models, oldest first. What bounds it at 3.3: the
-    /// `BEHAVIOURS` without a switch (KIP-835, KAFKA-13959, KAFKA-13858,
-    /// all 3.3). Once those are switches, going lower also needs every
-    /// behaviour ksim simulates in `git log 3.0.0..3.3.0` checked, and the
-    /// older releases' own defaults and configs (`DEFAULTS`,
-    /// `CONFIGS_SINCE`: e.g. `acks` and `enable.idempotence` before 3.0,
-    /// which the per-release defaults work, in its own branch, brings) —
-    /// both gate each release added here. The switches for 2.x behaviours
-    /// (KAFKA-7128, KIP-320, KIP-279) are set against a modelled release.
-    pub const MODELLED: [KafkaVersion; 9] = [
+    /// The releases ksim models, oldest first, back to 3.0: what ksim
+    /// simulates that changed in `git log 3.0.0..3.3.0` of the broker's
+    /// data path, the controller, KRaft and the coordinators is a switch
+    /// (3.3's KIP-841, KIP-835, KAFKA-13959, KAFKA-13858, KAFKA-13790;
+    /// 3.2's KIP-814; 3.1's KAFKA-13091) or not observable in ksim
+    /// (`docs/versions.md` rows). ksim's control plane is KRaft in every
+    /// release (early access before 3.3, KIP-833). Below 3.0 `git log
+    /// 2.8.0..3.0.0` is not checked (the parse refusal says so), and 2.0
+    /// and older lack KIP-91 without a switch. The switches for 2.x
+    /// behaviours (KAFKA-7128, KIP-320, KIP-279) are set against a
+    /// modelled release.
+    pub const MODELLED: [KafkaVersion; 12] = [
+        KafkaVersion::new(3, 0),
+        KafkaVersion::new(3, 1),
+        KafkaVersion::new(3, 2),
         KafkaVersion::new(3, 3),
         KafkaVersion::new(3, 4),
         KafkaVersion::new(3, 5),
@@ -85,6 +91,12 @@ impl KafkaVersion {
             .map(|b| format!("{} ({}, {})", b.what, b.reference, b.since))
             .collect::<Vec<_>>()
             .join("; ");
+        if missing.is_empty() {
+            return Err(format!(
+                "Kafka {version} is not simulated by ksim yet: its changes to what ksim \
+                 simulates are not all checked (`git log 2.8.0..3.0.0`); {valid}"
+            ));
+        }
         Err(format!(
             "Kafka {version} is not simulated by ksim yet: it lacks {missing}, which ksim \
              cannot switch off yet; {valid}"
@@ -117,6 +129,50 @@ impl KafkaVersion {
     /// (KIP-841, 3.3).
     pub fn fenced_replicas_kept_out_of_isr(self) -> bool {
         self.has(KafkaVersion::new(3, 3))
+    }
+
+    /// Whether this release's active controller appends a NoOpRecord to
+    /// the metadata log every `metadata.max.idle.interval.ms` (KIP-835,
+    /// KAFKA-13883, 3.3).
+    pub fn metadata_noop_records(self) -> bool {
+        self.has(KafkaVersion::new(3, 3))
+    }
+
+    /// Whether this release's controller unfences a broker once its
+    /// metadata offset reached its own RegisterBrokerRecord's (KAFKA-13959,
+    /// 3.3); before, once it reached the controller's last committed
+    /// offset.
+    pub fn unfence_at_registration_offset(self) -> bool {
+        self.has(KafkaVersion::new(3, 3))
+    }
+
+    /// Whether this release's KRaft broker keeps applying metadata in
+    /// controlled shutdown (KAFKA-13858, 3.3); before, its metadata
+    /// listener stopped when the controlled shutdown began.
+    pub fn metadata_applied_in_controlled_shutdown(self) -> bool {
+        self.has(KafkaVersion::new(3, 3))
+    }
+
+    /// Whether this release's group coordinator tells a static leader that
+    /// rejoins a Stable group (under a new member id) that it leads
+    /// (KIP-814, KAFKA-13435, 3.2); before, it named the old member id.
+    pub fn static_leader_rejoins_as_leader(self) -> bool {
+        self.has(KafkaVersion::new(3, 2))
+    }
+
+    /// Whether a metadata update of a partition a broker leads, in the
+    /// same leader epoch, keeps the epoch's start offset and the
+    /// followers' states (KAFKA-13790, 3.3); before, `makeLeader` ran
+    /// again and restarted them.
+    pub fn leader_state_kept_on_partition_update(self) -> bool {
+        self.has(KafkaVersion::new(3, 3))
+    }
+
+    /// Whether this release's partition leader advances its high watermark
+    /// (and completes waiting requests) when an AlterPartition answer
+    /// comes (KAFKA-13091, 3.1; not in 3.0.2).
+    pub fn hw_incremented_after_alter_partition(self) -> bool {
+        self.has(KafkaVersion::new(3, 1))
     }
 
     /// Whether a follower out of the ISR joins it only once its log end
@@ -537,25 +593,44 @@ pub static BEHAVIOURS: &[Behaviour] = &[
         switch: Some("fenced_replicas_kept_out_of_isr"),
     },
     // What else ksim simulates that changed in 3.3 (`git log 3.2.0..3.3.0`
-    // of the controller and the broker's data path): these bound the
-    // oldest release at 3.3 until they are switches.
+    // of the controller and the broker's data path): KRaft changes, each a
+    // switch.
     Behaviour {
         what: "the active controller's NoOpRecord every metadata.max.idle.interval.ms",
         reference: "KIP-835",
         since: KafkaVersion::new(3, 3),
-        switch: None,
+        switch: Some("metadata_noop_records"),
     },
     Behaviour {
         what: "a fenced broker unfenced once its metadata reached its own registration (before: the controller's last committed offset)",
         reference: "KAFKA-13959",
         since: KafkaVersion::new(3, 3),
-        switch: None,
+        switch: Some("unfence_at_registration_offset"),
     },
     Behaviour {
         what: "a broker in controlled shutdown applying the metadata that moves its leaderships (before: its metadata listener stopped, its leaderships stayed active until it stopped)",
         reference: "KAFKA-13858",
         since: KafkaVersion::new(3, 3),
-        switch: None,
+        switch: Some("metadata_applied_in_controlled_shutdown"),
+    },
+    Behaviour {
+        what: "a partition update in the same leader epoch keeping the leader's epoch start offset and follower states (before: makeLeader again, restarting them: a follower out of the ISR must reach the log end offset of the last ISR change, the ISR members' lag clocks restart)",
+        reference: "KAFKA-13790",
+        since: KafkaVersion::new(3, 3),
+        switch: Some("leader_state_kept_on_partition_update"),
+    },
+    // `git log 3.0.0..3.2.0`.
+    Behaviour {
+        what: "a static leader rejoining a Stable group told it leads (before: the old member id named as leader, so it does not watch the metadata for the group)",
+        reference: "KIP-814",
+        since: KafkaVersion::new(3, 2),
+        switch: Some("static_leader_rejoins_as_leader"),
+    },
+    Behaviour {
+        what: "the partition leader's high watermark advanced when an AlterPartition (AlterIsr) answer comes (before: at its next metadata update, fetch or append)",
+        reference: "KAFKA-13091",
+        since: KafkaVersion::new(3, 1),
+        switch: Some("hw_incremented_after_alter_partition"),
     },
     Behaviour {
         what: "an ISR shrink keeping the leader epoch, the high watermark waiting for a caught-up replica about to join the ISR",
@@ -615,11 +690,24 @@ mod tests {
         assert_eq!(KafkaVersion::parse("3.6.2"), Ok(KafkaVersion::new(3, 6)));
         assert_eq!(KafkaVersion::parse("3.5"), Ok(KafkaVersion::new(3, 5)));
         assert_eq!(KafkaVersion::parse("3.3.2"), Ok(KafkaVersion::new(3, 3)));
-        let old = KafkaVersion::parse("3.2").unwrap_err();
-        for missing in ["KIP-835, 3.3", "KAFKA-13959, 3.3", "KAFKA-13858, 3.3"] {
-            assert!(old.contains(missing), "{old}");
-        }
+        assert_eq!(KafkaVersion::parse("3.2"), Ok(KafkaVersion::new(3, 2)));
+        assert_eq!(KafkaVersion::parse("3.1.2"), Ok(KafkaVersion::new(3, 1)));
+        assert_eq!(
+            KafkaVersion::MODELLED[0],
+            KafkaVersion::new(3, 0),
+            "the oldest"
+        );
+        assert_eq!(KafkaVersion::parse("3.0.2"), Ok(KafkaVersion::new(3, 0)));
+        let old = KafkaVersion::parse("2.8").unwrap_err();
+        assert!(old.contains("not all checked"), "{old}");
+        let old = KafkaVersion::parse("2.0").unwrap_err();
+        assert!(old.contains("(KIP-91, 2.1)"), "{old}");
         for switched in [
+            "KAFKA-13091",
+            "KIP-814",
+            "KIP-835",
+            "KAFKA-13959",
+            "KAFKA-13858",
             "KIP-841",
             "KAFKA-7128",
             "KIP-320",

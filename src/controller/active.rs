@@ -33,6 +33,14 @@ pub struct ControllerConfig {
     /// 3.3-IV3), and AlterPartition refuses fenced members and those in
     /// controlled shutdown (INELIGIBLE_REPLICA).
     pub fenced_replicas_kept_out_of_isr: bool,
+    /// KIP-835 (3.3, `[protocol] metadata_noop_records`): the active
+    /// controller appends a NoOpRecord every `metadata.max.idle.interval.ms`.
+    pub metadata_noop_records: bool,
+    /// KAFKA-13959 (3.3, `[protocol] unfence_at_registration_offset`): a
+    /// fenced broker is unfenced once its metadata offset reached its own
+    /// RegisterBrokerRecord; off (before 3.3), once it reached the last
+    /// committed offset (of a data record) this controller replayed.
+    pub unfence_at_registration_offset: bool,
     /// `delete.topic.enable`: DeleteTopics is answered
     /// TOPIC_DELETION_DISABLED without it.
     pub delete_topic_enable: bool,
@@ -51,6 +59,8 @@ impl Default for ControllerConfig {
             raft: crate::controller::raft::RaftConfig::default(),
             leader_epoch_bump_on_isr_shrink: false,
             fenced_replicas_kept_out_of_isr: true,
+            metadata_noop_records: true,
+            unfence_at_registration_offset: true,
             delete_topic_enable: true,
             eligible_leader_replicas: false,
             min_insync_replicas: 1,
@@ -147,6 +157,9 @@ impl MetadataRecords {
 /// records its managers make, and the managers, each owning its state.
 #[derive(Debug)]
 pub struct ActiveController {
+    /// Kafka's `lastCommittedOffset`: the offset of the last committed
+    /// data record (None: none yet, Kafka's -1).
+    last_committed_offset: Option<u64>,
     log: MetadataRecords,
     cluster: ClusterControlManager,
     replication: ReplicationControlManager,
@@ -162,12 +175,14 @@ impl ActiveController {
         now: Nanos,
     ) -> Self {
         Self {
+            last_committed_offset: None,
             cluster: ClusterControlManager::new(
                 config.session_timeout_ns,
                 &image,
                 now,
                 config.fenced_replicas_kept_out_of_isr,
-            ),
+            )
+            .with_unfence_at_registration_offset(config.unfence_at_registration_offset),
             replication: ReplicationControlManager::new(
                 config.unclean_leader_election,
                 config.leader_epoch_bump_on_isr_shrink,
@@ -191,6 +206,12 @@ impl ActiveController {
     /// The image with this controller's own records applied.
     pub fn image(&self) -> &MetadataImage {
         &self.log.image
+    }
+
+    /// Records commit up to the data record at `offset` (Kafka's
+    /// `lastCommittedOffset`, set in `handleCommit`).
+    pub fn set_last_committed_offset(&mut self, offset: Option<u64>) {
+        self.last_committed_offset = offset;
     }
 
     /// Makes a record of the controller's own (a NoOpRecord).
@@ -268,6 +289,7 @@ impl ActiveController {
                     *broker_id,
                     *broker_epoch,
                     *current_metadata_offset,
+                    self.last_committed_offset,
                     *want_fence,
                     want_shut_down.0,
                 );

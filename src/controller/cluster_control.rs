@@ -78,6 +78,10 @@ pub struct ClusterControlManager {
     /// `isInControlledShutdownStateSupported`); before 3.3 it is not, and
     /// stays an active broker until fenced.
     in_controlled_shutdown_state: bool,
+    /// KAFKA-13959 (3.3): a fenced broker is unfenced (and caught up) once
+    /// its metadata offset reached its own RegisterBrokerRecord; before
+    /// 3.3, once it reached the controller's last committed offset.
+    unfence_at_registration_offset: bool,
 }
 
 impl ClusterControlManager {
@@ -94,12 +98,21 @@ impl ClusterControlManager {
         Self {
             session_timeout_ns,
             in_controlled_shutdown_state,
+            unfence_at_registration_offset: true,
             sessions: image
                 .brokers
                 .keys()
                 .map(|&b| (b, HeartbeatState::new(now)))
                 .collect(),
         }
+    }
+
+    /// KAFKA-13959 (3.3) on or off: off, a broker is caught up once its
+    /// metadata reached the controller's last committed offset (Kafka
+    /// 3.2's `calculateNextBrokerState`).
+    pub fn with_unfence_at_registration_offset(mut self, on: bool) -> Self {
+        self.unfence_at_registration_offset = on;
+        self
     }
 
     fn has_valid_session(&self, broker: u32, now: Nanos) -> bool {
@@ -192,6 +205,7 @@ impl ClusterControlManager {
         broker_id: u32,
         broker_epoch: u64,
         current_metadata_offset: u64,
+        last_committed_offset: Option<u64>,
         want_fence: bool,
         want_shut_down: bool,
     ) -> (ControllerResponse, Option<BrokerControlState>) {
@@ -212,8 +226,18 @@ impl ClusterControlManager {
             .sessions
             .entry(broker_id)
             .or_insert_with(|| HeartbeatState::new(now));
-        // Caught up: its image holds the record that registered it.
-        let is_caught_up = current_metadata_offset > registration.epoch;
+        // Caught up: its image holds the record that registered it
+        // (KAFKA-13959, 3.3: `currentMetadataOffset >=
+        // registerBrokerRecordOffset`); before 3.3, every record this
+        // controller has seen committed (`currentMetadataOffset >=
+        // lastCommittedOffset`, both the offset of the last data record:
+        // neither the broker's listener nor the controller's sees control
+        // batches). ksim's metadata offset is the next one to apply.
+        let is_caught_up = if self.unfence_at_registration_offset {
+            current_metadata_offset > registration.epoch
+        } else {
+            last_committed_offset.is_none_or(|c| current_metadata_offset > c)
+        };
         let current = if session.controlled_shutdown_offset.is_some() {
             BrokerControlState::ControlledShutdown
         } else if registration.fenced {

@@ -4,8 +4,10 @@
 //! records into its image; the Raft leader, once everything before its epoch
 //! is committed, claims leadership and serves brokers and admin clients
 //! (answering after its records commit). As Kafka's active controller does
-//! (KIP-835), the leader appends a NoOpRecord every
-//! `metadata.max.idle.interval.ms` so the high watermark keeps moving.
+//! from 3.3 (KIP-835, `[protocol] metadata_noop_records`), the leader
+//! appends a NoOpRecord every `metadata.max.idle.interval.ms` so the high
+//! watermark keeps moving; the same timer checks broker sessions in every
+//! release.
 
 use sim::{Nanos, MILLIS};
 
@@ -112,6 +114,10 @@ pub struct QuorumController {
     client: RaftClient,
     /// Committed entries below this were observed by this incarnation.
     observed_upto: u64,
+    /// The offset of the last committed data record (Kafka's
+    /// `lastCommittedOffset`: control batches are not handed to the
+    /// controller before 3.6, KAFKA-15345).
+    last_committed_data: Option<u64>,
     /// The committed records, replayed.
     committed: MetadataImage,
     /// Leadership is claimed once the high watermark reaches this offset.
@@ -143,6 +149,7 @@ impl QuorumController {
             noop_interval_ns: spec.noop_interval_ns.max(1),
             client,
             observed_upto: 0,
+            last_committed_data: None,
             committed,
             claim_at: None,
             active: None,
@@ -184,11 +191,16 @@ impl QuorumController {
             }
             Input::Timer(Timer::Controller(ControllerTimer::NoOp)) => {
                 let mut out = Vec::new();
+                // Before KIP-835 (3.3, `metadata_noop_records` off) the
+                // timer only checks broker sessions.
+                let noop = self.config.metadata_noop_records;
                 if let Some(active) = self.active.as_mut() {
                     active.tick(now);
-                    active.emit(MetadataRecord::NoOpRecord);
+                    if noop {
+                        active.emit(MetadataRecord::NoOpRecord);
+                    }
                     self.propose_records(env);
-                } else if self.client.is_leader() {
+                } else if noop && self.client.is_leader() {
                     let payload = MetadataRecord::NoOpRecord.encode();
                     self.client.propose(payload, &mut out);
                 }
@@ -338,6 +350,7 @@ impl QuorumController {
                 .entry(offset)
                 .expect("committed is in the log");
             if let Record::Data(bytes) = &entry.record {
+                self.last_committed_data = Some(offset);
                 if let Some(record) = MetadataRecord::decode(bytes) {
                     let before = leader_of(&self.committed, &record);
                     self.committed.apply(offset, &record);
@@ -350,6 +363,9 @@ impl QuorumController {
             env.observe(QuorumObs::CommittedEntry(entry.clone()));
         }
         self.observed_upto = self.observed_upto.max(upto);
+        if let Some(active) = self.active.as_mut() {
+            active.set_last_committed_offset(self.last_committed_data);
+        }
         // Replies whose records are committed go out.
         let (ready, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.replies)
             .into_iter()
@@ -361,12 +377,14 @@ impl QuorumController {
         if self.active.is_none() && self.claim_at.is_some_and(|at| upto >= at) {
             let mut image = self.committed.clone();
             image.keep_leader_epoch = self.keep_leader_epoch;
-            self.active = Some(ActiveController::claim(
+            let mut active = ActiveController::claim(
                 self.config,
                 image,
                 self.client.log().end_offset(),
                 env.now(),
-            ));
+            );
+            active.set_last_committed_offset(self.last_committed_data);
+            self.active = Some(active);
         }
     }
 }

@@ -783,3 +783,61 @@ fn without_elr_the_last_isr_member_stays_and_is_reelected_after_an_unclean_resta
     assert_eq!(p.leader, Some(leader), "3.x's last replica standing: {p:?}");
     assert!(p.elr.is_empty());
 }
+
+/// KAFKA-13959 (3.3): a fenced broker is caught up, and unfenced, once its
+/// metadata reached its own RegisterBrokerRecord; before 3.3 once it
+/// reached the controller's last committed offset (Kafka 3.2's
+/// `calculateNextBrokerState`), which records committed after its
+/// registration keep ahead of it.
+#[test]
+fn a_fenced_broker_is_unfenced_at_its_registration_from_3_3_at_the_last_committed_offset_before() {
+    let caught_up_and_fenced = |r: &ControllerResponse| match r {
+        ControllerResponse::BrokerHeartbeat {
+            is_caught_up,
+            is_fenced,
+            error: None,
+            ..
+        } => (*is_caught_up, *is_fenced),
+        other => panic!("{other:?}"),
+    };
+    for unfence_at_registration_offset in [true, false] {
+        let mut f = Fixture::with(ControllerConfig {
+            unfence_at_registration_offset,
+            ..ControllerConfig::default()
+        });
+        let epoch = f.register(4, 4);
+        f.epochs.push(epoch);
+        // Records committed after the registration: the topic's, made
+        // after it here, and the others' up to now.
+        f.handle(ControllerRequest::CreateTopics {
+            topics: vec![CreatableTopic {
+                name: "later".into(),
+                num_partitions: 1,
+                replication_factor: 3,
+                configs: vec![],
+            }],
+        });
+        let last = f.active.image().offset - 1;
+        assert!(last > epoch);
+        f.active.set_last_committed_offset(Some(last));
+        // Its metadata holds its registration, not the later records.
+        let r = f.heartbeat(4, epoch + 1);
+        let want = if unfence_at_registration_offset {
+            (true, false)
+        } else {
+            (false, true)
+        };
+        assert_eq!(
+            caught_up_and_fenced(&r),
+            want,
+            "unfence_at_registration_offset = {unfence_at_registration_offset}"
+        );
+        if !unfence_at_registration_offset {
+            // One record short of the last committed one: still fenced.
+            let r = f.heartbeat(4, last);
+            assert_eq!(caught_up_and_fenced(&r), (false, true));
+            let r = f.heartbeat(4, last + 1);
+            assert_eq!(caught_up_and_fenced(&r), (true, false));
+        }
+    }
+}

@@ -197,6 +197,9 @@ pub struct GroupCoordinator<R> {
     /// Empty group's expire a retention after it emptied. Off (before
     /// 2.1, KAFKA-4682): every offset expires a retention after its commit.
     offsets_kept_while_group_active: bool,
+    /// KIP-814 (Kafka 3.2): a static leader rejoining a Stable group is
+    /// told it leads.
+    static_leader_rejoins_as_leader: bool,
     /// Per loaded offsets partition: when its next offset cleanup is due.
     expiration_due: BTreeMap<u32, u64>,
     /// The earliest of `expiration_due` (asked at every tick scheduling,
@@ -219,6 +222,7 @@ impl<R: Clone> GroupCoordinator<R> {
             offsets_retention_ms: OFFSETS_RETENTION_MS,
             retention_check_interval_ms: OFFSETS_RETENTION_CHECK_INTERVAL_MS,
             offsets_kept_while_group_active: true,
+            static_leader_rejoins_as_leader: true,
             expiration_due: BTreeMap::new(),
             next_expiration: None,
         }
@@ -227,6 +231,14 @@ impl<R: Clone> GroupCoordinator<R> {
     /// With `group.initial.rebalance.delay.ms` = `ms`.
     pub fn with_initial_rebalance_delay_ms(mut self, ms: u64) -> Self {
         self.initial_rebalance_delay_ms = ms;
+        self
+    }
+
+    /// Whether a static leader rejoining a Stable group under a new member
+    /// id is told it leads (KIP-814, Kafka 3.2 on) or, as before, given
+    /// the old member id as leader and no members.
+    pub fn with_static_leader_rejoins_as_leader(mut self, on: bool) -> Self {
+        self.static_leader_rejoins_as_leader = on;
         self
     }
 
@@ -310,6 +322,7 @@ impl<R: Clone> GroupCoordinator<R> {
             if self.partition_of(group) == partition {
                 let mut g = ClassicGroup::from_metadata(group, value, now_ms);
                 g.initial_rebalance_delay_ms = self.initial_rebalance_delay_ms;
+                g.static_leader_rejoins_as_leader = self.static_leader_rejoins_as_leader;
                 self.groups.insert(group.clone(), g);
             }
         }
@@ -410,6 +423,7 @@ impl<R: Clone> GroupCoordinator<R> {
                 let group = self.groups.entry(group_id.to_owned()).or_insert_with(|| {
                     let mut g = ClassicGroup::new(group_id);
                     g.initial_rebalance_delay_ms = self.initial_rebalance_delay_ms;
+                    g.static_leader_rejoins_as_leader = self.static_leader_rejoins_as_leader;
                     g
                 });
                 group.join(now_ms, reply, join, fresh_id, &mut group_out);

@@ -478,3 +478,44 @@ fn a_store_still_in_flight_from_an_older_generation_does_not_hold_back_the_next(
     assert!(h.answer(sa).is_some());
     assert_eq!(h.group.state(), GroupState::Stable);
 }
+
+/// KIP-814 (3.2): a static leader that restarts and rejoins the Stable
+/// group is told it leads, with the members; before 3.2 the answer names
+/// its old member id as leader and carries no members, so it does not
+/// take itself for the leader (Kafka 3.1's `updateStaticMemberAndRebalance`).
+#[test]
+fn a_static_leader_rejoining_is_told_it_leads_from_3_2_and_given_its_old_id_before() {
+    for rejoins_as_leader in [true, false] {
+        let mut h = Harness::new();
+        h.group.static_leader_rejoins_as_leader = rejoins_as_leader;
+        let r = h.join(0, Harness::request("", Some("host-1"), "range"));
+        h.group
+            .on_tick(GROUP_INITIAL_REBALANCE_DELAY_MS, &mut h.out);
+        let Some(GroupResponse::JoinGroup { member_id: old, .. }) = h.answer(r) else {
+            panic!("joined")
+        };
+        let now = GROUP_INITIAL_REBALANCE_DELAY_MS + 10;
+        let s = h.sync(now, 1, &old, &[(&old, "t-0,t-1")]);
+        h.store_ok(now);
+        assert!(h.answer(s).is_some());
+        let r = h.join(now + 5_000, Harness::request("", Some("host-1"), "range"));
+        let Some(GroupResponse::JoinGroup {
+            member_id: new,
+            leader,
+            members,
+            error: None,
+            ..
+        }) = h.answer(r)
+        else {
+            panic!("rejoined")
+        };
+        assert_eq!(h.group.state(), GroupState::Stable);
+        if rejoins_as_leader {
+            assert_eq!(leader, new);
+            assert_eq!(members.len(), 1);
+        } else {
+            assert_eq!(leader, old, "the old member id");
+            assert!(members.is_empty());
+        }
+    }
+}

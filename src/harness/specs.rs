@@ -94,6 +94,9 @@ pub fn broker_config(scenario: &Scenario) -> BrokerConfig {
         controlled_shutdown_enable: configs
             .get_bool("controlled.shutdown.enable")
             .unwrap_or(d.controlled_shutdown_enable),
+        metadata_applied_in_controlled_shutdown: scenario
+            .protocol
+            .metadata_applied_in_controlled_shutdown,
         log_cleaner_backoff_ms: int("log.cleaner.backoff.ms", d.log_cleaner_backoff_ms),
         replica_lag_time_max_ms: int("replica.lag.time.max.ms", d.replica_lag_time_max_ms),
         replica_fetch_wait_max_ms: int("replica.fetch.wait.max.ms", d.replica_fetch_wait_max_ms),
@@ -124,11 +127,18 @@ pub fn broker_config(scenario: &Scenario) -> BrokerConfig {
         hw_waits_for_joining_replicas: !scenario.protocol.leader_epoch_bump_on_isr_shrink,
         broker_epoch_in_alter_partition: scenario.protocol.broker_epoch_in_alter_partition,
         offsets_kept_while_group_active: scenario.protocol.offsets_kept_while_group_active,
+        static_leader_rejoins_as_leader: scenario.protocol.static_leader_rejoins_as_leader,
         fenced_replicas_kept_out_of_isr: scenario.protocol.fenced_replicas_kept_out_of_isr,
         isr_join_requires_epoch_start_offset: scenario
             .protocol
             .isr_join_requires_epoch_start_offset,
         leader_epoch_in_replica_fetch: scenario.protocol.leader_epoch_in_replica_fetch,
+        leader_state_kept_on_partition_update: scenario
+            .protocol
+            .leader_state_kept_on_partition_update,
+        hw_incremented_after_alter_partition: scenario
+            .protocol
+            .hw_incremented_after_alter_partition,
         log: LogConfig {
             segment_bytes: int("log.segment.bytes", d.log.segment_bytes),
             flush_interval_messages: int(
@@ -222,6 +232,8 @@ pub fn controller_config(scenario: &Scenario) -> ControllerConfig {
         raft: raft_config(config),
         leader_epoch_bump_on_isr_shrink: scenario.protocol.leader_epoch_bump_on_isr_shrink,
         fenced_replicas_kept_out_of_isr: scenario.protocol.fenced_replicas_kept_out_of_isr,
+        metadata_noop_records: scenario.protocol.metadata_noop_records,
+        unfence_at_registration_offset: scenario.protocol.unfence_at_registration_offset,
         delete_topic_enable: config
             .get_bool("delete.topic.enable")
             .unwrap_or(defaults.delete_topic_enable),

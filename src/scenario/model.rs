@@ -269,6 +269,39 @@ pub struct ProtocolSpec {
     /// controller takes it; a broker in controlled shutdown is only kept
     /// from leading by the election that moves its leaderships.
     pub fenced_replicas_kept_out_of_isr: bool,
+    /// KIP-835 (Kafka 3.3, KAFKA-13883): the active controller appends a
+    /// NoOpRecord to the metadata log every `metadata.max.idle.interval.ms`
+    /// (500 ms). Off (before 3.3): the metadata log moves only with the
+    /// cluster's changes.
+    pub metadata_noop_records: bool,
+    /// KAFKA-13959 (Kafka 3.3): the controller unfences a fenced broker
+    /// once its metadata offset reached its own RegisterBrokerRecord. Off
+    /// (before 3.3): once it reached the controller's last committed offset
+    /// (of a data record; a busier metadata log may keep it behind).
+    pub unfence_at_registration_offset: bool,
+    /// KAFKA-13858 (Kafka 3.3): a KRaft broker in controlled shutdown keeps
+    /// applying metadata, so the leaderships the controller moves away stop
+    /// at once and its replicas out of an ISR stop fetching. Off (before
+    /// 3.3): its metadata listener stops when the controlled shutdown
+    /// begins, and it goes on as leader, with the image it had, until it
+    /// stops.
+    pub metadata_applied_in_controlled_shutdown: bool,
+    /// KIP-814 (Kafka 3.2): a static member that rejoins a Stable group
+    /// under a new member id, unchanged, and led it is told it leads (with
+    /// the members). Off (before 3.2): the answer names its old member id
+    /// as leader, with no members, so it takes itself for a follower.
+    pub static_leader_rejoins_as_leader: bool,
+    /// KAFKA-13790 (Kafka 3.3): a metadata update of a partition a broker
+    /// leads, in the same leader epoch (an ISR change), keeps the epoch's
+    /// start offset and the followers' states. Off (before 3.3): the
+    /// leader's `makeLeader` runs again, the epoch start offset becomes
+    /// its log end offset and the followers' states restart.
+    pub leader_state_kept_on_partition_update: bool,
+    /// KAFKA-13091 (Kafka 3.1): a partition leader advances its high
+    /// watermark, and completes waiting produces, when an AlterPartition
+    /// answer comes. Off (3.0): at its next metadata update, fetch or
+    /// append.
+    pub hw_incremented_after_alter_partition: bool,
     /// KAFKA-7128 (Kafka 2.1, and 2.0.1): a follower out of the ISR joins
     /// it once its log end offset reached the high watermark and the start
     /// offset of the leader's current epoch. Off (before): the high
@@ -355,6 +388,42 @@ impl ProtocolSpec {
             self.fenced_replicas_kept_out_of_isr.to_string(),
             v.fenced_replicas_kept_out_of_isr().to_string(),
             "KIP-841",
+        );
+        against(
+            "metadata_noop_records",
+            self.metadata_noop_records.to_string(),
+            v.metadata_noop_records().to_string(),
+            "KIP-835",
+        );
+        against(
+            "unfence_at_registration_offset",
+            self.unfence_at_registration_offset.to_string(),
+            v.unfence_at_registration_offset().to_string(),
+            "KAFKA-13959",
+        );
+        against(
+            "metadata_applied_in_controlled_shutdown",
+            self.metadata_applied_in_controlled_shutdown.to_string(),
+            v.metadata_applied_in_controlled_shutdown().to_string(),
+            "KAFKA-13858",
+        );
+        against(
+            "static_leader_rejoins_as_leader",
+            self.static_leader_rejoins_as_leader.to_string(),
+            v.static_leader_rejoins_as_leader().to_string(),
+            "KIP-814",
+        );
+        against(
+            "leader_state_kept_on_partition_update",
+            self.leader_state_kept_on_partition_update.to_string(),
+            v.leader_state_kept_on_partition_update().to_string(),
+            "KAFKA-13790",
+        );
+        against(
+            "hw_incremented_after_alter_partition",
+            self.hw_incremented_after_alter_partition.to_string(),
+            v.hw_incremented_after_alter_partition().to_string(),
+            "KAFKA-13091",
         );
         against(
             "isr_join_requires_epoch_start_offset",

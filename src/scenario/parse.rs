@@ -604,6 +604,12 @@ pub(super) const PROTOCOL_KEYS: &[&str] = &[
     "offsets_kept_while_group_active",
     "partitioner",
     "fenced_replicas_kept_out_of_isr",
+    "metadata_noop_records",
+    "unfence_at_registration_offset",
+    "metadata_applied_in_controlled_shutdown",
+    "static_leader_rejoins_as_leader",
+    "leader_state_kept_on_partition_update",
+    "hw_incremented_after_alter_partition",
     "isr_join_requires_epoch_start_offset",
     "leader_epoch_in_replica_fetch",
     "consumer_leader_epoch_validation",
@@ -620,6 +626,12 @@ fn protocol(root: &Table, fixed: bool) -> Res<ProtocolSpec> {
     let mut offsets_kept_while_group_active = None;
     let mut partitioner = None;
     let mut fenced_replicas_kept_out_of_isr = None;
+    let mut metadata_noop_records = None;
+    let mut unfence_at_registration_offset = None;
+    let mut metadata_applied_in_controlled_shutdown = None;
+    let mut static_leader_rejoins_as_leader = None;
+    let mut leader_state_kept_on_partition_update = None;
+    let mut hw_incremented_after_alter_partition = None;
     let mut isr_join_requires_epoch_start_offset = None;
     let mut leader_epoch_in_replica_fetch = None;
     let mut consumer_leader_epoch_validation = None;
@@ -660,6 +672,24 @@ fn protocol(root: &Table, fixed: bool) -> Res<ProtocolSpec> {
         if let Some(f) = t.get("fenced_replicas_kept_out_of_isr") {
             fenced_replicas_kept_out_of_isr = Some(f.bool()?);
         }
+        if let Some(f) = t.get("metadata_noop_records") {
+            metadata_noop_records = Some(f.bool()?);
+        }
+        if let Some(f) = t.get("unfence_at_registration_offset") {
+            unfence_at_registration_offset = Some(f.bool()?);
+        }
+        if let Some(f) = t.get("metadata_applied_in_controlled_shutdown") {
+            metadata_applied_in_controlled_shutdown = Some(f.bool()?);
+        }
+        if let Some(f) = t.get("static_leader_rejoins_as_leader") {
+            static_leader_rejoins_as_leader = Some(f.bool()?);
+        }
+        if let Some(f) = t.get("leader_state_kept_on_partition_update") {
+            leader_state_kept_on_partition_update = Some(f.bool()?);
+        }
+        if let Some(f) = t.get("hw_incremented_after_alter_partition") {
+            hw_incremented_after_alter_partition = Some(f.bool()?);
+        }
         if let Some(f) = t.get("isr_join_requires_epoch_start_offset") {
             isr_join_requires_epoch_start_offset = Some(f.bool()?);
         }
@@ -697,6 +727,18 @@ fn protocol(root: &Table, fixed: bool) -> Res<ProtocolSpec> {
         partitioner: partitioner.unwrap_or_else(|| kafka_version.partitioner()),
         fenced_replicas_kept_out_of_isr: fenced_replicas_kept_out_of_isr
             .unwrap_or_else(|| kafka_version.fenced_replicas_kept_out_of_isr()),
+        metadata_noop_records: metadata_noop_records
+            .unwrap_or_else(|| kafka_version.metadata_noop_records()),
+        unfence_at_registration_offset: unfence_at_registration_offset
+            .unwrap_or_else(|| kafka_version.unfence_at_registration_offset()),
+        metadata_applied_in_controlled_shutdown: metadata_applied_in_controlled_shutdown
+            .unwrap_or_else(|| kafka_version.metadata_applied_in_controlled_shutdown()),
+        static_leader_rejoins_as_leader: static_leader_rejoins_as_leader
+            .unwrap_or_else(|| kafka_version.static_leader_rejoins_as_leader()),
+        leader_state_kept_on_partition_update: leader_state_kept_on_partition_update
+            .unwrap_or_else(|| kafka_version.leader_state_kept_on_partition_update()),
+        hw_incremented_after_alter_partition: hw_incremented_after_alter_partition
+            .unwrap_or_else(|| kafka_version.hw_incremented_after_alter_partition()),
         isr_join_requires_epoch_start_offset: isr_join_requires_epoch_start_offset
             .unwrap_or_else(|| kafka_version.isr_join_requires_epoch_start_offset()),
         leader_epoch_in_replica_fetch: leader_epoch_in_replica_fetch

@@ -152,6 +152,32 @@ impl Scenario {
             "fenced_replicas_kept_out_of_isr = {}",
             p.fenced_replicas_kept_out_of_isr
         )?;
+        writeln!(w, "metadata_noop_records = {}", p.metadata_noop_records)?;
+        writeln!(
+            w,
+            "unfence_at_registration_offset = {}",
+            p.unfence_at_registration_offset
+        )?;
+        writeln!(
+            w,
+            "metadata_applied_in_controlled_shutdown = {}",
+            p.metadata_applied_in_controlled_shutdown
+        )?;
+        writeln!(
+            w,
+            "static_leader_rejoins_as_leader = {}",
+            p.static_leader_rejoins_as_leader
+        )?;
+        writeln!(
+            w,
+            "leader_state_kept_on_partition_update = {}",
+            p.leader_state_kept_on_partition_update
+        )?;
+        writeln!(
+            w,
+            "hw_incremented_after_alter_partition = {}",
+            p.hw_incremented_after_alter_partition
+        )?;
         writeln!(
             w,
             "isr_join_requires_epoch_start_offset = {}",

@@ -110,11 +110,28 @@ impl<R: Clone> ClassicGroup<R> {
                 if let Some(old_id) = self.static_members.get(&instance).cloned() {
                     // KIP-345: the new incarnation takes over the old member's
                     // place; anything the old id was waiting for is fenced.
+                    let current_leader = self.leader_id.clone();
                     self.replace_static_member(&old_id, &new_id, out);
                     request.member_id = new_id.clone();
                     let same = self.members[&new_id].protocols == request.protocols;
                     if self.state == GroupState::Stable && same {
-                        let response = self.join_response(&new_id);
+                        let response = if self.static_leader_rejoins_as_leader {
+                            // KIP-814 (3.2): a leader is told so.
+                            self.join_response(&new_id)
+                        } else {
+                            // Before 3.2: "always returning the old leader
+                            // id so that the current leader won't assume
+                            // itself as a leader" (3.1.0
+                            // `updateStaticMemberAndRebalance`).
+                            GroupResponse::JoinGroup {
+                                error: None,
+                                generation_id: self.generation_id,
+                                protocol_name: self.protocol_name.clone(),
+                                leader: current_leader.unwrap_or_default(),
+                                member_id: new_id.clone(),
+                                members: Vec::new(),
+                            }
+                        };
                         self.heartbeat_seen(now_ms, &new_id);
                         out.push(GroupOutput::Reply(reply, response));
                     } else {

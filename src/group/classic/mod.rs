@@ -73,6 +73,10 @@ pub struct ClassicGroup<R> {
     storing: Option<i32>,
     /// `group.initial.rebalance.delay.ms`.
     pub(crate) initial_rebalance_delay_ms: u64,
+    /// KIP-814 (Kafka 3.2): a static leader that rejoins a Stable group
+    /// under a new member id is told it leads (with the members); before,
+    /// the answer named the old member id as leader, and no members.
+    pub(crate) static_leader_rejoins_as_leader: bool,
 }
 
 impl<R: Clone> ClassicGroup<R> {
@@ -94,6 +98,7 @@ impl<R: Clone> ClassicGroup<R> {
             join_started_ms: 0,
             storing: None,
             initial_rebalance_delay_ms: GROUP_INITIAL_REBALANCE_DELAY_MS,
+            static_leader_rejoins_as_leader: true,
         }
     }
 
