@@ -311,14 +311,15 @@ fn a_first_join_needs_a_member_id_and_a_made_up_id_is_unknown() {
     ));
 }
 
-#[test]
-fn a_static_member_restarting_takes_its_place_without_a_rebalance_and_fences_the_old_id() {
-    let mut h = Harness::new();
+/// A static member (`host-1`) that joined alone (without
+/// MEMBER_ID_REQUIRED) and synced generation 1: its member id, and when
+/// its sync was answered.
+fn static_member_synced(h: &mut Harness) -> (String, u64) {
     let r = h.join(0, Harness::request("", Some("host-1"), "range"));
     h.group
         .on_tick(GROUP_INITIAL_REBALANCE_DELAY_MS, &mut h.out);
     let Some(GroupResponse::JoinGroup {
-        member_id: old,
+        member_id,
         generation_id: 1,
         ..
     }) = h.answer(r)
@@ -326,9 +327,16 @@ fn a_static_member_restarting_takes_its_place_without_a_rebalance_and_fences_the
         panic!("static members join without MEMBER_ID_REQUIRED")
     };
     let now = GROUP_INITIAL_REBALANCE_DELAY_MS + 10;
-    let s = h.sync(now, 1, &old, &[(&old, "t-0,t-1")]);
+    let s = h.sync(now, 1, &member_id, &[(&member_id, "t-0,t-1")]);
     h.store_ok(now);
     assert!(h.answer(s).is_some());
+    (member_id, now)
+}
+
+#[test]
+fn a_static_member_restarting_takes_its_place_without_a_rebalance_and_fences_the_old_id() {
+    let mut h = Harness::new();
+    let (old, now) = static_member_synced(&mut h);
     // The process restarts: same group.instance.id, no member id.
     let r = h.join(now + 5_000, Harness::request("", Some("host-1"), "range"));
     let Some(GroupResponse::JoinGroup {
@@ -488,16 +496,7 @@ fn a_static_leader_rejoining_is_told_it_leads_from_3_2_and_given_its_old_id_befo
     for rejoins_as_leader in [true, false] {
         let mut h = Harness::new();
         h.group.static_leader_rejoins_as_leader = rejoins_as_leader;
-        let r = h.join(0, Harness::request("", Some("host-1"), "range"));
-        h.group
-            .on_tick(GROUP_INITIAL_REBALANCE_DELAY_MS, &mut h.out);
-        let Some(GroupResponse::JoinGroup { member_id: old, .. }) = h.answer(r) else {
-            panic!("joined")
-        };
-        let now = GROUP_INITIAL_REBALANCE_DELAY_MS + 10;
-        let s = h.sync(now, 1, &old, &[(&old, "t-0,t-1")]);
-        h.store_ok(now);
-        assert!(h.answer(s).is_some());
+        let (old, now) = static_member_synced(&mut h);
         let r = h.join(now + 5_000, Harness::request("", Some("host-1"), "range"));
         let Some(GroupResponse::JoinGroup {
             member_id: new,
