@@ -2,8 +2,10 @@
 //! `{dir}/{base_offset:020}.log` holding consecutive batches from
 //! `base_offset` on, mirrored in memory.
 //!
-//! Offset and time indexes are not modelled: lookups search the in-memory
-//! batch list, which is what an index makes fast in Kafka. What the time
+//! The index files (`.index`, `.timeindex`) are not written to the
+//! simulated disk: the offset index lives in memory only, one entry per
+//! batch (Kafka's has one per `index.interval.bytes`), rebuilt whenever the
+//! segment is read back, as Kafka rebuilds a missing index. What the time
 //! index gives Kafka's retention and rolling, the segment keeps itself: the
 //! largest timestamp, and the first batch's (the roll clock of `segment.ms`).
 
