@@ -342,14 +342,19 @@ fn the_isr_shrinks_after_replica_lag_time_max_ms() {
     );
 }
 
-#[test]
-fn a_follower_joins_the_isr_only_at_the_high_watermark_and_the_epoch_start() {
-    // Broker 1 leads epoch 0 with ISR [1, 3]: 10 records, follower 3 has 5.
-    let created = image(1, 1, &[1, 3], &[]);
-    let (mut rm, mut t) = broker(BrokerConfig::default(), &created);
+/// Broker 1 leading epoch 0 of `tp()` with ISR [1, 3]: 10 records
+/// produced, follower 3 fetched up to 5, which is the high watermark.
+fn leading_ten_with_follower_at_five(config: BrokerConfig) -> (ReplicaManager, TestEnv) {
+    let (mut rm, mut t) = broker(config, &image(1, 1, &[1, 3], &[]));
     produce(&mut rm, &mut t, 1, 1, 10);
     follower_fetch(&mut rm, &mut t, 3, 5);
     assert_eq!(high_watermark(&rm), 5);
+    (rm, t)
+}
+
+#[test]
+fn a_follower_joins_the_isr_only_at_the_high_watermark_and_the_epoch_start() {
+    let (mut rm, mut t) = leading_ten_with_follower_at_five(BrokerConfig::default());
     // It is elected again (epoch 1): the epoch starts at its log end, 10.
     rm.apply_delta(&mut t.env(), &image(1, 1, &[1, 3], &[(1, None)]));
     // Follower 2 at the high watermark but below the epoch start (KAFKA-7128).
@@ -364,9 +369,7 @@ fn a_follower_joins_the_isr_only_at_the_high_watermark_and_the_epoch_start() {
         isr_join_requires_epoch_start_offset: false,
         ..BrokerConfig::default()
     };
-    let (mut rm, mut t) = broker(before, &created);
-    produce(&mut rm, &mut t, 1, 1, 10);
-    follower_fetch(&mut rm, &mut t, 3, 5);
+    let (mut rm, mut t) = leading_ten_with_follower_at_five(before);
     rm.apply_delta(&mut t.env(), &image(1, 1, &[1, 3], &[(1, None)]));
     follower_fetch(&mut rm, &mut t, 2, 5);
     assert_eq!(proposals(&mut rm), vec![vec![1, 3, 2]]);
@@ -1077,11 +1080,7 @@ fn before_kafka_13790_a_partition_update_restarts_the_leaders_epoch_start() {
             leader_state_kept_on_partition_update: kept,
             ..BrokerConfig::default()
         };
-        // Broker 1 leads epoch 0 with ISR [1, 3]: 10 records, follower 3 has 5.
-        let (mut rm, mut t) = broker(config, &image(1, 1, &[1, 3], &[]));
-        produce(&mut rm, &mut t, 1, 1, 10);
-        follower_fetch(&mut rm, &mut t, 3, 5);
-        assert_eq!(high_watermark(&rm), 5);
+        let (mut rm, mut t) = leading_ten_with_follower_at_five(config);
         // A partition update in the same leader epoch (the partition epoch moves).
         let updated = image(1, 1, &[1, 3], &[(NO_LEADER_CHANGE, Some(vec![1, 3]))]);
         rm.apply_delta(&mut t.env(), &updated);
@@ -1108,11 +1107,8 @@ fn from_kafka_13091_the_high_watermark_moves_at_the_alter_partition_answer() {
             hw_incremented_after_alter_partition: at_answer,
             ..BrokerConfig::default()
         };
-        // ISR [1, 3]: 10 records, follower 3 has 5, then falls silent.
-        let (mut rm, mut t) = broker(config, &image(1, 1, &[1, 3], &[]));
-        produce(&mut rm, &mut t, 1, 1, 10);
-        follower_fetch(&mut rm, &mut t, 3, 5);
-        assert_eq!(high_watermark(&rm), 5);
+        // Follower 3 then falls silent.
+        let (mut rm, mut t) = leading_ten_with_follower_at_five(config);
         t.now = 31_000 * MILLIS;
         rm.on_timer(&mut t.env(), BrokerTimer::IsrCheck);
         assert_eq!(proposals(&mut rm), vec![vec![1]]);
