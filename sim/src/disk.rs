@@ -227,12 +227,20 @@ impl Default for DiskConfig {
     }
 }
 
+/// Entries of [`Disk::recent`].
+const RECENT: usize = 16;
+
 /// A node's simulated disk.
 #[derive(Clone, Debug, Default)]
 pub struct Disk {
     /// The number of every name held. Looked up only, never iterated, so
     /// its order (fixed anyway by the seed) cannot reach the simulation.
     index: HashMap<Name, FileId, FixedState>,
+    /// The numbers of the names last looked up, by where the caller keeps
+    /// the name (a log names a segment with one shared string for its
+    /// whole life): a hit is checked against the slot's name, and a
+    /// released number leaves it, so the cache changes no answer.
+    recent: [(usize, FileId); RECENT],
     /// By number: the name and the pending ops on it.
     slots: Vec<Slot>,
     /// Numbers released, to give to the next new names.
@@ -442,7 +450,14 @@ impl Disk {
                 return id;
             }
         }
+        let at = file.as_ptr() as usize;
+        let way = (at >> 4) % RECENT;
+        let (seen_at, seen) = self.recent[way];
+        if seen_at == at && self.slots.get(seen).is_some_and(|s| *s.name == *file) {
+            return seen;
+        }
         if let Some(&id) = self.index.get(file) {
+            self.recent[way] = (at, id);
             return id;
         }
         let name: Name = Arc::from(file);
@@ -471,6 +486,11 @@ impl Disk {
         if slot.seqs.is_empty() && self.cached[id].is_none() {
             let held = self.index.remove(&slot.name);
             debug_assert_eq!(held, Some(id), "released once");
+            for entry in &mut self.recent {
+                if entry.1 == id {
+                    *entry = (0, 0);
+                }
+            }
             self.free.push(id);
         }
     }
@@ -960,6 +980,30 @@ mod tests {
         assert!(disk.files().eq(["w", "x"]));
         assert_eq!(disk.free.len(), 2, "a and b are gone again");
         assert_eq!(disk.read("w").as_deref(), Some(&b"z"[..]));
+    }
+
+    #[test]
+    fn a_name_kept_in_one_buffer_is_looked_up_by_its_content() {
+        // The lookup cache is keyed by where the caller keeps a name: a
+        // buffer whose name changed, or whose number was released and
+        // given to another name, must still find its own file.
+        let mut disk = Disk::new();
+        let mut name = String::from("seg-a");
+        disk.append(0, &name, b"aa");
+        let h = disk.fsync_horizon();
+        disk.complete_fsync(&name, h);
+        disk.remove(1, &name);
+        let h = disk.fsync_horizon();
+        disk.complete_fsync(&name, h);
+        assert_eq!(disk.free.len(), 1, "seg-a's number is released");
+        disk.append(2, "seg-c", b"cc");
+        assert!(disk.free.is_empty(), "seg-c took seg-a's number");
+        assert_eq!(disk.read(&name), None, "seg-a is gone, not seg-c");
+        name.replace_range(.., "seg-b");
+        disk.append(3, &name, b"bb");
+        assert!(disk.files().eq(["seg-b", "seg-c"]));
+        assert_eq!(disk.read("seg-c").as_deref(), Some(&b"cc"[..]));
+        assert_eq!(disk.read(&name).as_deref(), Some(&b"bb"[..]));
     }
 
     #[test]

@@ -157,6 +157,16 @@ impl<N: Node> EventQueue<N> {
         let slot = (low & ((1 << SLOT_BITS) - 1)) as u32;
         let kind = self.slab[slot as usize].take().expect("a queued event");
         self.free.push(slot);
+        // The next event was queued long ago, thousands of events back:
+        // ask for its slot now, while this one is handled.
+        if let Some(&Reverse(next)) = self.heap.peek() {
+            let next_slot = (next as u64 & ((1 << SLOT_BITS) - 1)) as usize;
+            if let Some(entry) = self.slab.get(next_slot) {
+                let at: *const Option<EventKind<N>> = entry;
+                crate::blob::prefetch(at);
+                crate::blob::prefetch(at.cast::<u8>().wrapping_add(64));
+            }
+        }
         Some(Event { at, seq, kind })
     }
 }

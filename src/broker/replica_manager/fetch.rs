@@ -243,7 +243,7 @@ impl Reader<'_> {
             ),
         >,
     ) -> (Vec<FetchedPartition>, Vec<FollowerFetch>) {
-        let mut answers = Vec::new();
+        let mut answers = Vec::with_capacity(reads.size_hint().0.max(4));
         let mut fetched = Vec::new();
         for (req, told) in reads {
             if let Some(moved) = self.read_partition(hosted, req, told, &mut answers) {
