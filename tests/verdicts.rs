@@ -11,7 +11,7 @@ mod common;
 const SEEDS: &str = "0..100";
 
 /// Scenarios that pass every seed.
-const MUST_PASS: [&str; 27] = [
+const MUST_PASS: [&str; 28] = [
     "broker_crash",
     "broker_fencing",
     "compaction",
@@ -25,6 +25,7 @@ const MUST_PASS: [&str; 27] = [
     "late_end_txn",
     "leader_power_loss",
     "network_partition",
+    "node_drain",
     "power_loss",
     "rebalance_storm",
     "retention",
@@ -43,7 +44,7 @@ const MUST_PASS: [&str; 27] = [
 
 /// Scenarios that show an anomaly: the invariants every failing seed
 /// breaks, then the others a failing seed may break.
-const MUST_FAIL: [(&str, &[&str], &[&str]); 9] = [
+const MUST_FAIL: [(&str, &[&str], &[&str]); 10] = [
     (
         "acks1_leader_crash",
         &["acked_writes_durable"],
@@ -66,6 +67,11 @@ const MUST_FAIL: [(&str, &[&str], &[&str]); 9] = [
         &[],
     ),
     ("partition_increase", &["key_order"], &[]),
+    (
+        "pod_reschedule",
+        &["acked_writes_durable", "offsets_consistent"],
+        &[],
+    ),
     ("producer_retries", &["no_duplicates"], &["partition_order"]),
     (
         "topic_recreation_stale_offsets",
