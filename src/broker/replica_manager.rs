@@ -767,10 +767,18 @@ impl ReplicaManager {
 
     /// Kafka 2.8's `makeLeader` and `makeFollower` drop the partition's
     /// AlterIsr, sent or not (`clearPending`, removed by KAFKA-12686 in
-    /// 3.0); from 3.0 it stays queued.
+    /// 3.0), and take the ISR as committed (`CommittedIsr`): no change is
+    /// pending. From 3.0 the request stays queued.
     fn clear_alter_partition_on_role_change(&mut self, tp: &TopicIdPartition) {
         if !self.config.alter_partition_kept_on_role_change {
             self.alter_partition.clear(tp);
+            if let Some(leader) = self
+                .partitions
+                .get_mut(tp)
+                .and_then(|p| p.leader_state_mut())
+            {
+                leader.pending = None;
+            }
         }
     }
 

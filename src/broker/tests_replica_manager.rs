@@ -1176,5 +1176,21 @@ fn before_kafka_12686_make_leader_drops_the_alter_partition_in_flight() {
         assert_eq!(proposals(&mut rm), want, "kept = {kept}");
         let isr = &rm.partitions()[&tp()].leader_state().unwrap().isr;
         assert_eq!(isr, &vec![1, 3]);
+        // The next partition update: 2.8's makeLeader takes the ISR as
+        // committed and drops what was queued, so follower 2 is proposed
+        // again; from 3.0 the request sent above is still in flight.
+        let again = image(
+            1,
+            1,
+            &[1, 3],
+            &[
+                (NO_LEADER_CHANGE, Some(vec![1, 3])),
+                (NO_LEADER_CHANGE, Some(vec![1, 3])),
+            ],
+        );
+        rm.apply_delta(&mut t.env(), &again);
+        follower_fetch(&mut rm, &mut t, 2, 10);
+        let want: Vec<Vec<u32>> = if kept { vec![] } else { vec![vec![1, 3, 2]] };
+        assert_eq!(proposals(&mut rm), want, "kept = {kept}, after the update");
     }
 }
