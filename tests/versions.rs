@@ -233,7 +233,8 @@ fn a_release_ksim_cannot_run_is_refused_naming_what_it_lacks() {
     let dir = scratch("versions", "refused");
     let text = shipped("late_end_txn");
     for (version, says) in [
-        ("2.8", "Kafka 2.8 is not simulated by ksim yet: its changes to what ksim simulates are not all checked"),
+        ("2.7", "Kafka 2.7 is not simulated by ksim yet: its changes to what ksim simulates are not all checked (`git log 2.7.0..2.8.0`)"),
+        ("2.1.1", "Kafka 2.1 is not simulated by ksim yet: its changes to what ksim simulates are not all checked (`git log 2.1.0..2.8.0`)"),
         ("2.0", "delivery.timeout.ms bounds a send end to end (before: a batch expires in the accumulator after request.timeout.ms, and a send is retried `retries` times) (KIP-91, 2.1)"),
         ("2.0", "(KIP-91, 2.1), which ksim cannot switch off yet"),
         ("4.2", "Kafka 4.2 is newer than ksim models (4.1)"),
@@ -248,7 +249,7 @@ fn a_release_ksim_cannot_run_is_refused_naming_what_it_lacks() {
         assert!(err.contains(":13:17: protocol.kafka_version: "), "{err}");
         assert!(err.contains(says), "{err}");
         assert!(
-            err.contains("valid: \"3.0\", \"3.1\", \"3.2\", \"3.3\", \"3.4\", \"3.5\", \"3.6\", \"3.7\", \"3.8\", \"3.9\", \"4.0\", \"4.1\""),
+            err.contains("valid: \"2.8\", \"3.0\", \"3.1\", \"3.2\", \"3.3\", \"3.4\", \"3.5\", \"3.6\", \"3.7\", \"3.8\", \"3.9\", \"4.0\", \"4.1\""),
             "{err}"
         );
     }
@@ -712,9 +713,11 @@ fn unpinned_on(name: &str, version: &str) -> Scenario {
 }
 
 #[test]
-fn kafka_3_2_3_1_and_3_0_run_broker_crash_with_their_own_kraft_and_replay() {
+fn kafka_3_2_3_1_3_0_and_2_8_run_broker_crash_with_their_own_kraft_and_replay() {
     use ksim::harness::Run;
-    for version in ["3.2", "3.1", "3.0"] {
+    // 2.8 runs 3.0's KRaft control plane (the 3.x switches as for 3.0)
+    // with its own data path: KAFKA-12686 off.
+    for version in ["3.2", "3.1", "3.0", "2.8"] {
         let s = unpinned_on("broker_crash", version);
         let p = &s.protocol;
         assert!(!p.metadata_noop_records && !p.unfence_at_registration_offset);
@@ -722,7 +725,15 @@ fn kafka_3_2_3_1_and_3_0_run_broker_crash_with_their_own_kraft_and_replay() {
         assert!(!p.fenced_replicas_kept_out_of_isr);
         assert!(!p.leader_state_kept_on_partition_update);
         assert_eq!(p.static_leader_rejoins_as_leader, version == "3.2");
-        assert_eq!(p.hw_incremented_after_alter_partition, version != "3.0");
+        assert_eq!(
+            p.hw_incremented_after_alter_partition,
+            version != "3.0" && version != "2.8"
+        );
+        assert!(
+            p.recovery_point_held_after_recovery,
+            "KAFKA-10101 is 2.8.0's"
+        );
+        assert_eq!(p.alter_partition_kept_on_role_change, version != "2.8");
         assert_eq!(p.partitioner.name(), "sticky");
         for seed in [1, 2] {
             // The crashed leader comes back and is unfenced by 3.2's rule

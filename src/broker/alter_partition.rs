@@ -8,8 +8,12 @@
 //! epochs of its members, may be old by the time it arrives — the race
 //! KIP-903's broker epochs close (KAFKA-14139). The leader acts on the ISR
 //! only once the controller's answer (or the metadata) commits it.
+//!
+//! Before Kafka 3.0 (KAFKA-12686) the broker's `makeLeader` and
+//! `makeFollower` dropped the partition's request, sent or not
+//! (`AlterIsrManager.clearPending`): see [`AlterPartitionManager::clear`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::controller::rpc::ControllerRequest;
 use crate::protocol::TopicIdPartition;
@@ -27,6 +31,9 @@ pub struct AlterPartitionManager {
     /// waits [`RETRY_BACKOFF_MS`]).
     unsent: BTreeMap<TopicIdPartition, (ControllerRequest, u64)>,
     in_flight: BTreeMap<TopicIdPartition, ControllerRequest>,
+    /// Partitions whose in-flight request [`AlterPartitionManager::clear`]
+    /// dropped: its answer is still to come.
+    dropped_in_flight: BTreeSet<TopicIdPartition>,
 }
 
 impl AlterPartitionManager {
@@ -53,7 +60,7 @@ impl AlterPartitionManager {
         let due: Vec<TopicIdPartition> = self
             .unsent
             .iter()
-            .filter(|(_, (_, at))| *at <= now_ms)
+            .filter(|(tp, (_, at))| *at <= now_ms && !self.dropped_in_flight.contains(tp))
             .map(|(tp, _)| *tp)
             .collect();
         due.into_iter()
@@ -71,15 +78,40 @@ impl AlterPartitionManager {
             .collect()
     }
 
-    /// The controller answered the request for `tp`: it is done.
-    pub fn answered(&mut self, tp: &TopicIdPartition) {
+    /// The controller answered the request for `tp`: it is done. Returns
+    /// whether it was one [`AlterPartitionManager::clear`] dropped: then
+    /// the answer also drops whatever was queued for `tp` since (Kafka
+    /// 2.8's response handler removes the partition's entry, whichever
+    /// request put it there), and the partition is not to act on it.
+    pub fn answered(&mut self, tp: &TopicIdPartition) -> bool {
+        if self.dropped_in_flight.remove(tp) {
+            self.unsent.remove(tp);
+            return true;
+        }
         self.in_flight.remove(tp);
+        false
+    }
+
+    /// Kafka 2.8's `clearPending` (before KAFKA-12686), called by
+    /// `makeLeader` and `makeFollower`: drops `tp`'s request, unsent or in
+    /// flight. A dropped request in flight still gets its answer, and until
+    /// then no other request for `tp` goes (2.8 sends one AlterIsr at a
+    /// time, and an answer or a top-level error comes first).
+    pub fn clear(&mut self, tp: &TopicIdPartition) {
+        self.unsent.remove(tp);
+        if self.in_flight.remove(tp).is_some() {
+            self.dropped_in_flight.insert(*tp);
+        }
     }
 
     /// The request for `tp` got no answer (a timeout, a broken
     /// connection) or a top-level error: it goes out again as it was, from
     /// `not_before_ms` on.
     pub fn retry(&mut self, tp: &TopicIdPartition, not_before_ms: u64) {
+        if self.dropped_in_flight.remove(tp) {
+            // A dropped request is not sent again; what was queued since goes.
+            return;
+        }
         if let Some(request) = self.in_flight.remove(tp) {
             self.unsent.insert(*tp, (request, not_before_ms));
         }

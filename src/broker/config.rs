@@ -120,6 +120,11 @@ pub struct BrokerConfig {
     /// off (`[protocol] hw_incremented_after_alter_partition = false`), as
     /// in 3.0, at its next metadata update, fetch or append.
     pub hw_incremented_after_alter_partition: bool,
+    /// KAFKA-12686 (3.0): an AlterPartition waiting to be sent or answered
+    /// stays queued when the broker takes the partition's role again; off
+    /// (`[protocol] alter_partition_kept_on_role_change = false`), as in
+    /// 2.8, `makeLeader` and `makeFollower` drop it (`clearPending`).
+    pub alter_partition_kept_on_role_change: bool,
     /// KIP-320 (2.1): a follower's Fetch carries its current leader epoch
     /// (the leader fences another); off (`[protocol]
     /// leader_epoch_in_replica_fetch = false`), -1, which no leader checks.
@@ -197,6 +202,7 @@ impl Default for BrokerConfig {
             isr_join_requires_epoch_start_offset: true,
             leader_state_kept_on_partition_update: true,
             hw_incremented_after_alter_partition: true,
+            alter_partition_kept_on_role_change: true,
             leader_epoch_in_replica_fetch: true,
             log: LogConfig::default(),
             offsets_topic_num_partitions: 50,

@@ -594,6 +594,7 @@ impl ReplicaManager {
                             if restart {
                                 // Before 3.3 (KAFKA-13790): makeLeader again.
                                 p.restart_leader_epoch_state(now_ms);
+                                self.clear_alter_partition_on_role_change(&tp);
                             }
                             if newer || restart {
                                 self.maybe_advance_hw(env, &tp);
@@ -618,6 +619,8 @@ impl ReplicaManager {
                     None => {
                         if !matches!(p.role, Role::Offline) || !same_epoch {
                             let epochs = (reg.leader_epoch, reg.partition_epoch);
+                            // Kafka's makeFollower, with no leader to follow.
+                            self.clear_alter_partition_on_role_change(&tp);
                             self.step_down(env, &tp, Role::Offline, epochs);
                         }
                     }
@@ -695,6 +698,7 @@ impl ReplicaManager {
         isr: Vec<u32>,
         now_ms: u64,
     ) {
+        self.clear_alter_partition_on_role_change(tp);
         let p = self.partitions.get_mut(tp).expect("hosted");
         let leo = p.log.log_end_offset();
         let mut out = Vec::new();
@@ -733,6 +737,7 @@ impl ReplicaManager {
         leader: u32,
         epochs: (i32, i32),
     ) {
+        self.clear_alter_partition_on_role_change(tp);
         self.step_down(env, tp, Role::Follower { leader }, epochs);
         if self.config.truncation == Truncation::EpochEndOffset {
             // Kafka 0.11 to 1.1: the fetcher asks for its latest epoch's
@@ -758,6 +763,23 @@ impl ReplicaManager {
         }
         let (fetchers, replicas) = self.replicas();
         fetchers.start_following(env, leader, replicas);
+    }
+
+    /// Kafka 2.8's `makeLeader` and `makeFollower` drop the partition's
+    /// AlterIsr, sent or not (`clearPending`, removed by KAFKA-12686 in
+    /// 3.0), and take the ISR as committed (`CommittedIsr`): no change is
+    /// pending. From 3.0 the request stays queued.
+    fn clear_alter_partition_on_role_change(&mut self, tp: &TopicIdPartition) {
+        if !self.config.alter_partition_kept_on_role_change {
+            self.alter_partition.clear(tp);
+            if let Some(leader) = self
+                .partitions
+                .get_mut(tp)
+                .and_then(|p| p.leader_state_mut())
+            {
+                leader.pending = None;
+            }
+        }
     }
 
     /// Leaves leadership (or following) of `tp` for `role`: what waited on
@@ -897,7 +919,12 @@ impl ReplicaManager {
             self.alter_partition.retry(tp, at);
             return;
         }
-        self.alter_partition.answered(tp);
+        if self.alter_partition.answered(tp) {
+            // Kafka 2.8 (before KAFKA-12686): the answer to a request
+            // `makeLeader` or `makeFollower` dropped; the partition's state
+            // is not the one it proposed, so it ignores the answer.
+            return;
+        }
         let ControllerResponse::AlterPartition {
             error,
             partition_error,

@@ -1128,3 +1128,69 @@ fn from_kafka_13091_the_high_watermark_moves_at_the_alter_partition_answer() {
         assert_eq!(high_watermark(&rm), want, "at_answer = {at_answer}");
     }
 }
+
+/// KAFKA-12686 (3.0): an AlterPartition in flight stays when a partition
+/// update makes the broker its leader again (`makeLeader`, before 3.3's
+/// KAFKA-13790). Kafka 2.8's `makeLeader` dropped it (`clearPending`): the
+/// next proposal waits for the dropped request's answer, which the
+/// partition ignores and which drops that proposal too.
+#[test]
+fn before_kafka_12686_make_leader_drops_the_alter_partition_in_flight() {
+    for kept in [true, false] {
+        let config = BrokerConfig {
+            alter_partition_kept_on_role_change: kept,
+            leader_state_kept_on_partition_update: false,
+            ..BrokerConfig::default()
+        };
+        // ISR [1, 3], 10 records; follower 2 catches up: [1, 3, 2] goes.
+        let (mut rm, mut t) = broker(config, &image(1, 1, &[1, 3], &[]));
+        produce(&mut rm, &mut t, 1, 1, 10);
+        follower_fetch(&mut rm, &mut t, 3, 10);
+        follower_fetch(&mut rm, &mut t, 2, 10);
+        assert_eq!(proposals(&mut rm), vec![vec![1, 3, 2]]);
+        // A partition update in the same leader epoch (another change
+        // committed first): makeLeader runs again.
+        let updated = image(1, 1, &[1, 3], &[(NO_LEADER_CHANGE, Some(vec![1, 3]))]);
+        rm.apply_delta(&mut t.env(), &updated);
+        // Follower 2 fetches again: a new proposal.
+        follower_fetch(&mut rm, &mut t, 2, 10);
+        let none: Vec<Vec<u32>> = vec![];
+        assert_eq!(proposals(&mut rm), none, "kept = {kept}: one at a time");
+        // The first request's answer (stale: partition epoch 1 was taken).
+        let answer = ControllerResponse::AlterPartition {
+            error: None,
+            partition_error: Some(Errors::InvalidUpdateVersion),
+            topic_id: TOPIC_ID,
+            partition_id: 0,
+            leader_id: 1,
+            leader_epoch: 0,
+            isr: vec![1, 3],
+            partition_epoch: 1,
+        };
+        rm.on_alter_partition_response(&mut t.env(), &tp(), answer);
+        // From 3.0 the next fetch proposes again; in 2.8 the dropped
+        // request's answer took the new proposal with it, and the leader
+        // waits (pending) until its next makeLeader.
+        follower_fetch(&mut rm, &mut t, 2, 10);
+        let want: Vec<Vec<u32>> = if kept { vec![vec![1, 3, 2]] } else { vec![] };
+        assert_eq!(proposals(&mut rm), want, "kept = {kept}");
+        let isr = &rm.partitions()[&tp()].leader_state().unwrap().isr;
+        assert_eq!(isr, &vec![1, 3]);
+        // The next partition update: 2.8's makeLeader takes the ISR as
+        // committed and drops what was queued, so follower 2 is proposed
+        // again; from 3.0 the request sent above is still in flight.
+        let again = image(
+            1,
+            1,
+            &[1, 3],
+            &[
+                (NO_LEADER_CHANGE, Some(vec![1, 3])),
+                (NO_LEADER_CHANGE, Some(vec![1, 3])),
+            ],
+        );
+        rm.apply_delta(&mut t.env(), &again);
+        follower_fetch(&mut rm, &mut t, 2, 10);
+        let want: Vec<Vec<u32>> = if kept { vec![] } else { vec![vec![1, 3, 2]] };
+        assert_eq!(proposals(&mut rm), want, "kept = {kept}, after the update");
+    }
+}

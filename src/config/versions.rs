@@ -1,9 +1,9 @@
 //! Kafka releases as a setting: `[protocol] kafka_version = "X.Y"` picks a
 //! release's defaults and protocol behaviours. ksim models a release only
 //! when every behaviour it simulates is that release's own (or a switch a
-//! scenario can set): today 3.0 to 4.1. An older release is refused,
-//! naming a behaviour ksim cannot switch yet, or saying its changes are not
-//! all checked. `docs/versions.md` cites where each boundary is in
+//! scenario can set): today 2.8 and 3.0 to 4.1 (there is no 2.9). An
+//! older release is refused, naming a behaviour ksim cannot switch yet, or
+//! saying its changes are not all checked. `docs/versions.md` cites where each boundary is in
 //! apache/kafka.
 
 use std::fmt;
@@ -29,18 +29,23 @@ impl KafkaVersion {
     /// The newest release ksim models: the default.
     pub const NEWEST: KafkaVersion = KafkaVersion::new(4, 1);
 
-    /// The releases ksim models, oldest first, back to 3.0: what ksim
-    /// simulates that changed in `git log 3.0.0..3.3.0` of the broker's
-    /// data path, the controller, KRaft and the coordinators is a switch
+    /// The releases ksim models, oldest first, back to 2.8: what ksim
+    /// simulates that changed in `git log 2.8.0..3.3.0` of the broker's
+    /// data path, the log, the coordinators and the clients is a switch
     /// (3.3's KIP-841, KIP-835, KAFKA-13959, KAFKA-13858, KAFKA-13790;
-    /// 3.2's KIP-814; 3.1's KAFKA-13091) or not observable in ksim
-    /// (`docs/versions.md` rows). ksim's control plane is KRaft in every
-    /// release (early access before 3.3, KIP-833). Below 3.0 `git log
-    /// 2.8.0..3.0.0` is not checked (the parse refusal says so), and 2.0
-    /// and older lack KIP-91 without a switch. The switches for 2.x
-    /// behaviours (KAFKA-7128, KIP-320, KIP-279) are set against a
+    /// 3.2's KIP-814; 3.1's KAFKA-13091; 3.0's KAFKA-12686),
+    /// a default, or not observable in ksim (`docs/versions.md` rows).
+    /// ksim's control plane is KRaft in every release: 3.0's (the oldest
+    /// KRaft it models, with the 3.x switches set as for 3.0) under 2.8,
+    /// whose own KRaft was early access without what ksim's controller does
+    /// (KAFKA-12620, KAFKA-12471, KIP-746); early access up to 3.3
+    /// (KIP-833). Below 2.8 `git log 2.7.0..2.8.0` is not checked (the
+    /// parse refusal says so), and 2.0 and older lack KIP-91 without a
+    /// switch. The switches for older 2.x behaviours (KAFKA-10101 of 2.8,
+    /// KAFKA-7128, KIP-320, KIP-279, KIP-211, KIP-480) are set against a
     /// modelled release.
-    pub const MODELLED: [KafkaVersion; 12] = [
+    pub const MODELLED: [KafkaVersion; 13] = [
+        KafkaVersion::new(2, 8),
         KafkaVersion::new(3, 0),
         KafkaVersion::new(3, 1),
         KafkaVersion::new(3, 2),
@@ -92,9 +97,10 @@ impl KafkaVersion {
             .collect::<Vec<_>>()
             .join("; ");
         if missing.is_empty() {
+            let oldest = Self::MODELLED[0];
             return Err(format!(
                 "Kafka {version} is not simulated by ksim yet: its changes to what ksim \
-                 simulates are not all checked (`git log 2.8.0..3.0.0`); {valid}"
+                 simulates are not all checked (`git log {version}.0..{oldest}.0`); {valid}"
             ));
         }
         Err(format!(
@@ -173,6 +179,22 @@ impl KafkaVersion {
     /// comes (KAFKA-13091, 3.1; not in 3.0.2).
     pub fn hw_incremented_after_alter_partition(self) -> bool {
         self.has(KafkaVersion::new(3, 1))
+    }
+
+    /// Whether this release's log recovery leaves the recovery point where
+    /// the checkpoint had it (KAFKA-10101: 2.8.0, cherry-picked to the 2.8
+    /// branch before its release; 3.0 on trunk); before, `recoverLog` moved
+    /// it to the recovered log end offset.
+    pub fn recovery_point_held_after_recovery(self) -> bool {
+        self.has(KafkaVersion::new(2, 8))
+    }
+
+    /// Whether a partition's AlterPartition (AlterIsr) waiting to be sent
+    /// or answered stays queued when the broker takes its role again
+    /// (KAFKA-12686, 3.0); before, `makeLeader` and `makeFollower` cleared
+    /// it (`AlterIsrManager.clearPending`).
+    pub fn alter_partition_kept_on_role_change(self) -> bool {
+        self.has(KafkaVersion::new(3, 0))
     }
 
     /// Whether a follower out of the ISR joins it only once its log end
@@ -632,6 +654,20 @@ pub static BEHAVIOURS: &[Behaviour] = &[
         since: KafkaVersion::new(3, 1),
         switch: Some("hw_incremented_after_alter_partition"),
     },
+    // `git log 2.8.0..3.0.0` (KAFKA-10101 is there as trunk's commit, but
+    // 2.8.0 has it: cherry-picked before the release).
+    Behaviour {
+        what: "log recovery leaving the recovery point where the checkpoint had it (before: moved to the recovered log end offset, so a flush does not fsync what recovery read from the page cache)",
+        reference: "KAFKA-10101",
+        since: KafkaVersion::new(2, 8),
+        switch: Some("recovery_point_held_after_recovery"),
+    },
+    Behaviour {
+        what: "an AlterPartition (AlterIsr) in flight kept when the broker takes the partition's role again (before: makeLeader and makeFollower dropped it, and its answer dropped the next proposal)",
+        reference: "KAFKA-12686",
+        since: KafkaVersion::new(3, 0),
+        switch: Some("alter_partition_kept_on_role_change"),
+    },
     Behaviour {
         what: "an ISR shrink keeping the leader epoch, the high watermark waiting for a caught-up replica about to join the ISR",
         reference: "KAFKA-15021",
@@ -692,18 +728,28 @@ mod tests {
         assert_eq!(KafkaVersion::parse("3.3.2"), Ok(KafkaVersion::new(3, 3)));
         assert_eq!(KafkaVersion::parse("3.2"), Ok(KafkaVersion::new(3, 2)));
         assert_eq!(KafkaVersion::parse("3.1.2"), Ok(KafkaVersion::new(3, 1)));
+        assert_eq!(KafkaVersion::parse("3.0.2"), Ok(KafkaVersion::new(3, 0)));
         assert_eq!(
             KafkaVersion::MODELLED[0],
-            KafkaVersion::new(3, 0),
+            KafkaVersion::new(2, 8),
             "the oldest"
         );
-        assert_eq!(KafkaVersion::parse("3.0.2"), Ok(KafkaVersion::new(3, 0)));
-        let old = KafkaVersion::parse("2.8").unwrap_err();
-        assert!(old.contains("not all checked"), "{old}");
+        assert_eq!(KafkaVersion::parse("2.8"), Ok(KafkaVersion::new(2, 8)));
+        assert_eq!(KafkaVersion::parse("2.8.2"), Ok(KafkaVersion::new(2, 8)));
+        for unchecked in ["2.7", "2.1.1"] {
+            let old = KafkaVersion::parse(unchecked).unwrap_err();
+            assert!(old.contains("not all checked"), "{old}");
+        }
+        let old = KafkaVersion::parse("2.7").unwrap_err();
+        assert!(old.contains("(`git log 2.7.0..2.8.0`)"), "{old}");
+        let old = KafkaVersion::parse("2.3").unwrap_err();
+        assert!(old.contains("(`git log 2.3.0..2.8.0`)"), "{old}");
         let old = KafkaVersion::parse("2.0").unwrap_err();
         assert!(old.contains("(KIP-91, 2.1)"), "{old}");
         for switched in [
             "KAFKA-13091",
+            "KAFKA-10101",
+            "KAFKA-12686",
             "KIP-814",
             "KIP-835",
             "KAFKA-13959",

@@ -139,6 +139,7 @@ pub fn broker_config(scenario: &Scenario) -> BrokerConfig {
         hw_incremented_after_alter_partition: scenario
             .protocol
             .hw_incremented_after_alter_partition,
+        alter_partition_kept_on_role_change: scenario.protocol.alter_partition_kept_on_role_change,
         log: LogConfig {
             segment_bytes: int("log.segment.bytes", d.log.segment_bytes),
             flush_interval_messages: int(
@@ -169,6 +170,9 @@ pub fn broker_config(scenario: &Scenario) -> BrokerConfig {
                 d.log.max_compaction_lag_ms,
             ),
             delete_retention_ms: int("log.cleaner.delete.retention.ms", d.log.delete_retention_ms),
+            recovery_point_held_after_recovery: scenario
+                .protocol
+                .recovery_point_held_after_recovery,
             trust_epoch_checkpoint: false,
             contracts: true,
         },

@@ -123,6 +123,12 @@ pub struct LogConfig {
     /// a tombstone (and a transaction marker) stays after the cleaner first
     /// saw it. Default 86400000 (1 day).
     pub delete_retention_ms: u64,
+    /// KAFKA-10101 (2.8): recovery leaves the recovery point where the
+    /// checkpoint had it (at most the recovered log end offset), so the
+    /// next flush fsyncs what the recovery read from the page cache. Off
+    /// (`[protocol] recovery_point_held_after_recovery = false`), as in 2.7
+    /// and before, `recoverLog` moves it to the recovered log end offset.
+    pub recovery_point_held_after_recovery: bool,
     /// Test-only mutation: recovery trusts the leader-epoch checkpoint even
     /// where the batches on disk contradict it.
     pub trust_epoch_checkpoint: bool,
@@ -208,6 +214,7 @@ impl Default for LogConfig {
             min_compaction_lag_ms: 0,
             max_compaction_lag_ms: i64::MAX as u64,
             delete_retention_ms: 86_400_000,
+            recovery_point_held_after_recovery: true,
             trust_epoch_checkpoint: false,
             contracts: true,
         }

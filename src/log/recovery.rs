@@ -82,8 +82,9 @@ impl UnifiedLog {
     /// at the recovered log end offset, then extended with the epoch of each
     /// recovered batch that is newer than the latest cached one (as Kafka's
     /// `LogSegment.recover` does). The recovery point becomes
-    /// `min(recovery_point, log end offset)`, the high watermark 0 (the host
-    /// restores it from its checkpoint).
+    /// `min(recovery_point, log end offset)` (the log end offset without
+    /// KAFKA-10101, `LogConfig::recovery_point_held_after_recovery`), the
+    /// high watermark 0 (the host restores it from its checkpoint).
     pub fn recover(
         dir: &str,
         config: LogConfig,
@@ -253,7 +254,15 @@ impl UnifiedLog {
         report.batches_loaded = segments.iter().map(|s| s.batches().len() as u64).sum();
         report.log_end_offset = log_end_offset;
         report.epoch_checkpoint_rewritten = rewrite;
-        let recovery_point = recovery_point.min(log_end_offset);
+        let recovery_point = if config.recovery_point_held_after_recovery {
+            recovery_point.min(log_end_offset)
+        } else {
+            // Kafka 2.7 and before (KAFKA-10101): `recoverLog` ends with
+            // the recovery point at the log end offset, clean shutdown or
+            // not, so what it read from the page cache is not fsynced by
+            // the next flush.
+            log_end_offset
+        };
         let log_start_offset = segments[0].base_offset();
         let log = UnifiedLog {
             dir: dir.to_owned(),

@@ -789,6 +789,27 @@ fn recovery_point_and_high_watermark_after_recovery() {
     assert_eq!(recovered.recovery_point(), 2);
 }
 
+/// KAFKA-10101 (2.8): recovery keeps the checkpointed recovery point, so a
+/// flush after it fsyncs what it recovered; Kafka 2.7 moved the recovery
+/// point to the log end offset, and the flush fsyncs nothing.
+#[test]
+fn before_kafka_10101_recovery_moves_the_recovery_point_to_the_log_end() {
+    for held in [true, false] {
+        let (mut log, mut disk) = fresh(LogConfig::default());
+        append(&mut log, &mut disk, 5, 1);
+        let config = LogConfig {
+            recovery_point_held_after_recovery: held,
+            ..LogConfig::default()
+        };
+        let (mut recovered, _) = disk.recover(config, 2);
+        assert_eq!(recovered.recovery_point(), if held { 2 } else { 5 });
+        let mut out = Vec::new();
+        recovered.flush(0, &mut out);
+        let fsyncs = out.iter().filter(|e| e.is_segment_fsync()).count();
+        assert_eq!(fsyncs, usize::from(held), "held = {held}");
+    }
+}
+
 #[test]
 fn torn_tail_is_cut() {
     let (mut log, mut disk) = fresh(LogConfig::default());

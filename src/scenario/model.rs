@@ -302,6 +302,18 @@ pub struct ProtocolSpec {
     /// answer comes. Off (3.0): at its next metadata update, fetch or
     /// append.
     pub hw_incremented_after_alter_partition: bool,
+    /// KAFKA-10101 (Kafka 2.8): log recovery leaves the recovery point
+    /// where the checkpoint had it (at most the recovered log end offset),
+    /// so the next flush fsyncs what recovery found only in the page cache.
+    /// Off (2.7 and before): `recoverLog` moves it to the log end offset.
+    pub recovery_point_held_after_recovery: bool,
+    /// KAFKA-12686 (Kafka 3.0): a partition's AlterPartition (AlterIsr)
+    /// waiting to be sent or answered stays queued when the broker becomes
+    /// its leader or follower again. Off (2.8 and before): `makeLeader` and
+    /// `makeFollower` drop it (`clearPending`), a new proposal waits for
+    /// the dropped request's answer, and that answer, which the partition
+    /// ignores, drops the new proposal too.
+    pub alter_partition_kept_on_role_change: bool,
     /// KAFKA-7128 (Kafka 2.1, and 2.0.1): a follower out of the ISR joins
     /// it once its log end offset reached the high watermark and the start
     /// offset of the leader's current epoch. Off (before): the high
@@ -424,6 +436,18 @@ impl ProtocolSpec {
             self.hw_incremented_after_alter_partition.to_string(),
             v.hw_incremented_after_alter_partition().to_string(),
             "KAFKA-13091",
+        );
+        against(
+            "recovery_point_held_after_recovery",
+            self.recovery_point_held_after_recovery.to_string(),
+            v.recovery_point_held_after_recovery().to_string(),
+            "KAFKA-10101",
+        );
+        against(
+            "alter_partition_kept_on_role_change",
+            self.alter_partition_kept_on_role_change.to_string(),
+            v.alter_partition_kept_on_role_change().to_string(),
+            "KAFKA-12686",
         );
         against(
             "isr_join_requires_epoch_start_offset",

@@ -610,6 +610,8 @@ pub(super) const PROTOCOL_KEYS: &[&str] = &[
     "static_leader_rejoins_as_leader",
     "leader_state_kept_on_partition_update",
     "hw_incremented_after_alter_partition",
+    "recovery_point_held_after_recovery",
+    "alter_partition_kept_on_role_change",
     "isr_join_requires_epoch_start_offset",
     "leader_epoch_in_replica_fetch",
     "consumer_leader_epoch_validation",
@@ -632,6 +634,8 @@ fn protocol(root: &Table, fixed: bool) -> Res<ProtocolSpec> {
     let mut static_leader_rejoins_as_leader = None;
     let mut leader_state_kept_on_partition_update = None;
     let mut hw_incremented_after_alter_partition = None;
+    let mut recovery_point_held_after_recovery = None;
+    let mut alter_partition_kept_on_role_change = None;
     let mut isr_join_requires_epoch_start_offset = None;
     let mut leader_epoch_in_replica_fetch = None;
     let mut consumer_leader_epoch_validation = None;
@@ -690,6 +694,12 @@ fn protocol(root: &Table, fixed: bool) -> Res<ProtocolSpec> {
         if let Some(f) = t.get("hw_incremented_after_alter_partition") {
             hw_incremented_after_alter_partition = Some(f.bool()?);
         }
+        if let Some(f) = t.get("recovery_point_held_after_recovery") {
+            recovery_point_held_after_recovery = Some(f.bool()?);
+        }
+        if let Some(f) = t.get("alter_partition_kept_on_role_change") {
+            alter_partition_kept_on_role_change = Some(f.bool()?);
+        }
         if let Some(f) = t.get("isr_join_requires_epoch_start_offset") {
             isr_join_requires_epoch_start_offset = Some(f.bool()?);
         }
@@ -739,6 +749,10 @@ fn protocol(root: &Table, fixed: bool) -> Res<ProtocolSpec> {
             .unwrap_or_else(|| kafka_version.leader_state_kept_on_partition_update()),
         hw_incremented_after_alter_partition: hw_incremented_after_alter_partition
             .unwrap_or_else(|| kafka_version.hw_incremented_after_alter_partition()),
+        recovery_point_held_after_recovery: recovery_point_held_after_recovery
+            .unwrap_or_else(|| kafka_version.recovery_point_held_after_recovery()),
+        alter_partition_kept_on_role_change: alter_partition_kept_on_role_change
+            .unwrap_or_else(|| kafka_version.alter_partition_kept_on_role_change()),
         isr_join_requires_epoch_start_offset: isr_join_requires_epoch_start_offset
             .unwrap_or_else(|| kafka_version.isr_join_requires_epoch_start_offset()),
         leader_epoch_in_replica_fetch: leader_epoch_in_replica_fetch

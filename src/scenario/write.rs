@@ -180,6 +180,16 @@ impl Scenario {
         )?;
         writeln!(
             w,
+            "recovery_point_held_after_recovery = {}",
+            p.recovery_point_held_after_recovery
+        )?;
+        writeln!(
+            w,
+            "alter_partition_kept_on_role_change = {}",
+            p.alter_partition_kept_on_role_change
+        )?;
+        writeln!(
+            w,
             "isr_join_requires_epoch_start_offset = {}",
             p.isr_join_requires_epoch_start_offset
         )?;
