@@ -326,6 +326,14 @@ pub struct ProtocolSpec {
     /// is, and a broker that restarts without a clean shutdown marker
     /// naming its last broker epoch leaves every ISR and ELR.
     pub eligible_leader_replicas: bool,
+    /// KIP-996 (Kafka 4.0): a KRaft voter whose fetch or election timeout
+    /// expires becomes Prospective and asks for pre-votes in its epoch,
+    /// bumping the epoch as a Candidate only once a majority grants them; a
+    /// follower that has fetched from its leader refuses them. Off (3.x):
+    /// the timeout makes it a Candidate of the next epoch, and a voter cut
+    /// off from the quorum comes back with a higher epoch that deposes the
+    /// leader.
+    pub kraft_pre_vote: bool,
 }
 
 pub use crate::broker::config::Truncation;
@@ -448,6 +456,12 @@ impl ProtocolSpec {
             self.eligible_leader_replicas.to_string(),
             v.eligible_leader_replicas().to_string(),
             "KIP-966",
+        );
+        against(
+            "kraft_pre_vote",
+            self.kraft_pre_vote.to_string(),
+            v.kraft_pre_vote().to_string(),
+            "KIP-996",
         );
         against(
             "transaction_version",

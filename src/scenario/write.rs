@@ -193,11 +193,12 @@ impl Scenario {
             "consumer_leader_epoch_validation = {}",
             p.consumer_leader_epoch_validation
         )?;
-        write!(
+        writeln!(
             w,
             "eligible_leader_replicas = {}",
             p.eligible_leader_replicas
         )?;
+        write!(w, "kraft_pre_vote = {}", p.kraft_pre_vote)?;
         for a in &self.admin {
             match &a.op {
                 super::model::AdminAction::CreatePartitions { topic, partitions } => writeln!(
