@@ -129,6 +129,9 @@ pub fn broker_config(scenario: &Scenario) -> BrokerConfig {
         broker_epoch_in_alter_partition: scenario.protocol.broker_epoch_in_alter_partition,
         offsets_kept_while_group_active: scenario.protocol.offsets_kept_while_group_active,
         static_leader_rejoins_as_leader: scenario.protocol.static_leader_rejoins_as_leader,
+        static_member_id_replaced_in_any_state: scenario
+            .protocol
+            .static_member_id_replaced_in_any_state,
         fenced_replicas_kept_out_of_isr: scenario.protocol.fenced_replicas_kept_out_of_isr,
         isr_join_requires_epoch_start_offset: scenario
             .protocol

@@ -334,6 +334,14 @@ pub struct ProtocolSpec {
     /// off from the quorum comes back with a higher epoch that deposes the
     /// leader.
     pub kraft_pre_vote: bool,
+    /// KAFKA-8500 (Kafka 2.3.0, the first release with static membership):
+    /// a static member that rejoins with an unknown member id is given a
+    /// new member id and the old one is fenced (FENCED_INSTANCE_ID) in any
+    /// group state. Off (trunk's KIP-345 code before the fix, never
+    /// released): only in a Stable group; in a rebalancing group the new
+    /// incarnation joins as the old member id, so two processes with one
+    /// `group.instance.id` can both hold it.
+    pub static_member_id_replaced_in_any_state: bool,
 }
 
 pub use crate::broker::config::Truncation;
@@ -462,6 +470,12 @@ impl ProtocolSpec {
             self.kraft_pre_vote.to_string(),
             v.kraft_pre_vote().to_string(),
             "KIP-996",
+        );
+        against(
+            "static_member_id_replaced_in_any_state",
+            self.static_member_id_replaced_in_any_state.to_string(),
+            v.static_member_id_replaced_in_any_state().to_string(),
+            "KAFKA-8500",
         );
         against(
             "transaction_version",

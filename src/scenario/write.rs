@@ -198,7 +198,12 @@ impl Scenario {
             "eligible_leader_replicas = {}",
             p.eligible_leader_replicas
         )?;
-        write!(w, "kraft_pre_vote = {}", p.kraft_pre_vote)?;
+        writeln!(w, "kraft_pre_vote = {}", p.kraft_pre_vote)?;
+        write!(
+            w,
+            "static_member_id_replaced_in_any_state = {}",
+            p.static_member_id_replaced_in_any_state
+        )?;
         for a in &self.admin {
             match &a.op {
                 super::model::AdminAction::CreatePartitions { topic, partitions } => writeln!(
