@@ -11,7 +11,7 @@ mod common;
 const SEEDS: &str = "0..100";
 
 /// Scenarios that pass every seed.
-const MUST_PASS: [&str; 27] = [
+const MUST_PASS: [&str; 28] = [
     "broker_crash",
     "broker_fencing",
     "compaction",
@@ -19,6 +19,7 @@ const MUST_PASS: [&str; 27] = [
     "consumer_crash",
     "controller_failover",
     "controller_partition",
+    "controller_rejoin",
     "coordinator_failover",
     "eos_pipeline",
     "hanging_transaction",
