@@ -13,17 +13,7 @@ fn scenario(name: &str) -> ksim::scenario::Scenario {
     ksim::scenario::load(&path).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// First seed in 0..limit whose run reports `invariant`.
-fn first_failing_seed_with(
-    file: &str,
-    mutations: TestMutations,
-    invariant: &str,
-    limit: u64,
-) -> Option<u64> {
-    first_failing_seed_in(&scenario(file), mutations, invariant, limit)
-}
-
-/// [`first_failing_seed_with`] for a scenario already loaded.
+/// First seed in 0..limit whose run of `s` reports `invariant`.
 fn first_failing_seed_in(
     s: &ksim::scenario::Scenario,
     mutations: TestMutations,
@@ -35,7 +25,7 @@ fn first_failing_seed_in(
         ..RunOptions::default()
     };
     (0..limit).find(|&seed| {
-        run(&s, seed, &options)
+        run(s, seed, &options)
             .expect("runs")
             .violations
             .iter()

@@ -358,7 +358,9 @@ fn high_watermark_stalls_are_shaded_on_their_lanes() {
         assert!(
             text.lines().any(|l| l.contains(partition)
                 && l.contains("high watermark stalled")
-                && ["10s", "10.1"].iter().any(|t| l.trim_start().starts_with(t))),
+                && ["10s", "10.1"]
+                    .iter()
+                    .any(|t| l.trim_start().starts_with(t))),
             "{partition} stalls from 10 s in the text timeline:\n{text}"
         );
         let lane = page

@@ -67,7 +67,13 @@ const MUST_FAIL: [(&str, &[&str], &[&str]); 9] = [
         &[],
     ),
     ("partition_increase", &["key_order"], &[]),
-    ("producer_retries", &["no_duplicates"], &["partition_order"]),
+    // A seed may reorder without writing twice (seed 72, since 4.0 and 4.1
+    // ask for KRaft pre-votes): either invariant, or both.
+    (
+        "producer_retries",
+        &[],
+        &["no_duplicates", "partition_order"],
+    ),
     (
         "topic_recreation_stale_offsets",
         &["processed_at_least_once"],
