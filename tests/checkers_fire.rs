@@ -13,20 +13,19 @@ fn scenario(name: &str) -> ksim::scenario::Scenario {
     ksim::scenario::load(&path).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// First seed in 0..limit whose run reports `invariant`.
-fn first_failing_seed_with(
-    file: &str,
+/// First seed in 0..limit whose run of `s` reports `invariant`.
+fn first_failing_seed_in(
+    s: &ksim::scenario::Scenario,
     mutations: TestMutations,
     invariant: &str,
     limit: u64,
 ) -> Option<u64> {
-    let s = scenario(file);
     let options = RunOptions {
         mutations,
         ..RunOptions::default()
     };
     (0..limit).find(|&seed| {
-        run(&s, seed, &options)
+        run(s, seed, &options)
             .expect("runs")
             .violations
             .iter()
@@ -194,7 +193,15 @@ fn each_control_plane_invariant_fires_on_its_mutation() {
         ),
     ];
     for (mutation, mutations, file, invariant) in cases {
-        let seed = first_failing_seed_with(file, mutations, invariant, 300);
+        let mut s = scenario(file);
+        if mutation == "vote-without-log-check" {
+            // A stale voter stands for election far more often without
+            // KIP-996's pre-vote (voters that fetch from a leader refuse
+            // it whatever the logs): 3.x's elections, where the mutation
+            // gets to elect it.
+            s.protocol.kraft_pre_vote = false;
+        }
+        let seed = first_failing_seed_in(&s, mutations, invariant, 300);
         eprintln!("{mutation}: {invariant} in {file} first caught at seed {seed:?}");
         assert!(
             seed.is_some(),

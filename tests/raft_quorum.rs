@@ -33,14 +33,21 @@ struct Outcome {
 }
 
 fn run(seed: u64, voters: u32, mutations: RaftMutations) -> Outcome {
+    run_with(seed, voters, mutations, false)
+}
+
+/// A run whose voters ask for pre-votes (KIP-996) when `pre_vote`.
+fn run_with(seed: u64, voters: u32, mutations: RaftMutations, pre_vote: bool) -> Outcome {
     let ids: Vec<u32> = (1..=voters).map(controller_id).collect();
     let book = Arc::new(AddressBook::new(ids.iter().map(|&id| Address::Node(id))));
     let mut sim = Sim::new(seed, SimConfig::default());
     for (i, &id) in ids.iter().enumerate() {
+        let mut controller = ControllerSpec::new(id, ids.clone());
+        controller.config.raft.pre_vote = pre_vote;
         let spec = NodeSpec::Controller(ControllerSpec {
             mutations,
             noop_interval_ns: PROPOSE_EVERY_NS,
-            ..ControllerSpec::new(id, ids.clone())
+            ..controller
         });
         let book = Arc::clone(&book);
         sim.add_node(format!("controller-{}", i + 1), move |ctx| {
@@ -144,9 +151,9 @@ fn max_high_watermark(sim: &Sim<ClusterNode>) -> u64 {
         .unwrap_or(0)
 }
 
-fn assert_safe_and_live(voters: u32, seeds: std::ops::Range<u64>) {
+fn assert_safe_and_live(voters: u32, seeds: std::ops::Range<u64>, pre_vote: bool) {
     for seed in seeds {
-        let outcome = run(seed, voters, RaftMutations::default());
+        let outcome = run_with(seed, voters, RaftMutations::default(), pre_vote);
         assert!(
             outcome.violations.is_empty(),
             "seed {seed}, {voters} voters: {:?}",
@@ -168,12 +175,22 @@ fn assert_safe_and_live(voters: u32, seeds: std::ops::Range<u64>) {
 
 #[test]
 fn three_voters_stay_safe_and_make_progress_under_faults() {
-    assert_safe_and_live(3, 0..50);
+    assert_safe_and_live(3, 0..50, false);
 }
 
 #[test]
 fn five_voters_stay_safe_and_make_progress_under_faults() {
-    assert_safe_and_live(5, 0..50);
+    assert_safe_and_live(5, 0..50, false);
+}
+
+#[test]
+fn three_voters_with_pre_vote_stay_safe_and_make_progress_under_faults() {
+    assert_safe_and_live(3, 0..50, true);
+}
+
+#[test]
+fn five_voters_with_pre_vote_stay_safe_and_make_progress_under_faults() {
+    assert_safe_and_live(5, 0..50, true);
 }
 
 #[test]

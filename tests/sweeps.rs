@@ -29,9 +29,10 @@ fn explore(scenario: &str, seeds: &str) -> (i32, String) {
     (output.status.code().unwrap_or(-1), text)
 }
 
-const CONTROL_PLANE: [&str; 3] = [
+const CONTROL_PLANE: [&str; 4] = [
     "controller_failover",
     "controller_partition",
+    "controller_rejoin",
     "broker_fencing",
 ];
 const DATA_PATH: [&str; 4] = [

@@ -11,7 +11,7 @@ mod common;
 const SEEDS: &str = "0..100";
 
 /// Scenarios that pass every seed.
-const MUST_PASS: [&str; 28] = [
+const MUST_PASS: [&str; 29] = [
     "broker_crash",
     "broker_fencing",
     "compaction",
@@ -19,6 +19,7 @@ const MUST_PASS: [&str; 28] = [
     "consumer_crash",
     "controller_failover",
     "controller_partition",
+    "controller_rejoin",
     "coordinator_failover",
     "eos_pipeline",
     "hanging_transaction",
@@ -72,7 +73,13 @@ const MUST_FAIL: [(&str, &[&str], &[&str]); 10] = [
         &["acked_writes_durable", "offsets_consistent"],
         &[],
     ),
-    ("producer_retries", &["no_duplicates"], &["partition_order"]),
+    // A seed may reorder without writing twice (seed 72, since 4.0 and 4.1
+    // ask for KRaft pre-votes): either invariant, or both.
+    (
+        "producer_retries",
+        &[],
+        &["no_duplicates", "partition_order"],
+    ),
     (
         "topic_recreation_stale_offsets",
         &["processed_at_least_once"],

@@ -767,3 +767,75 @@ fn kafka_3_2_3_1_3_0_and_2_8_run_broker_crash_with_their_own_kraft_and_replay() 
         }
     }
 }
+
+/// `controller_rejoin` under Kafka `version`, with `switch` added.
+fn controller_rejoin_on(version: &str, switch: &str) -> Scenario {
+    shipped_on("controller_rejoin", version, &[], switch)
+}
+
+/// KRaft leaders elected at or after `from_ns`: (time, controller, epoch).
+fn elections_from(o: &Outcome, from_ns: u64) -> Vec<(u64, String, u32)> {
+    o.quorum_history
+        .iter()
+        .filter_map(|(at, node, obs)| match obs {
+            ksim::controller::node::QuorumObs::BecameLeader { epoch } if *at >= from_ns => {
+                Some((*at, node.clone(), *epoch))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn kip_996_pre_vote_keeps_a_controller_back_from_a_partition_from_deposing_the_leader() {
+    // controller(1) is cut off from 10 s to 30 s (on some seeds it is the
+    // active controller: the others elect a new leader while it is away,
+    // under either release).
+    const HEAL_NS: u64 = 30_000_000_000;
+    let new = controller_rejoin_on("4.0", "");
+    assert!(new.protocol.kraft_pre_vote, "4.0's own");
+    let old = controller_rejoin_on("3.9", "");
+    assert!(!old.protocol.kraft_pre_vote, "3.9's own");
+    let off = controller_rejoin_on("4.0", "kraft_pre_vote = false");
+    assert_eq!(
+        off.protocol.against_version(),
+        vec!["kraft_pre_vote = false (Kafka 4.0's own: true, KIP-996)"]
+    );
+    for seed in [0, 1, 2] {
+        let calm = outcome(&new, seed);
+        assert!(
+            calm.violations.is_empty(),
+            "seed {seed}: {:?}",
+            calm.violations
+        );
+        assert_eq!(
+            elections_from(&calm, HEAL_NS),
+            vec![],
+            "seed {seed}: with pre-vote the leader stays"
+        );
+        let leader_epoch = elections_from(&calm, 0).last().expect("a leader").2;
+        assert!(
+            calm.quorum.iter().all(|c| c.epoch == leader_epoch),
+            "seed {seed}: every controller in the leader's epoch {leader_epoch}: {:?}",
+            calm.quorum
+        );
+        for disrupted in [outcome(&old, seed), outcome(&off, seed)] {
+            assert!(
+                disrupted.violations.is_empty(),
+                "seed {seed}: availability, not safety: {:?}",
+                disrupted.violations
+            );
+            let after = elections_from(&disrupted, HEAL_NS);
+            let before = elections_from(&disrupted, 0).len() - after.len();
+            assert!(
+                !after.is_empty(),
+                "seed {seed}: without pre-vote the returning controller forces an election"
+            );
+            let epoch_at_heal = elections_from(&disrupted, 0)[before - 1].2;
+            assert!(
+                after.iter().all(|(_, _, e)| *e > epoch_at_heal + 1),
+                "seed {seed}: elected above the epochs it bumped alone: {after:?} (leader's epoch at the heal {epoch_at_heal})"
+            );
+        }
+    }
+}

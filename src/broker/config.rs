@@ -100,6 +100,11 @@ pub struct BrokerConfig {
     /// leads (off with `[protocol] static_leader_rejoins_as_leader =
     /// false`, as before 3.2: it is given the old member id as leader).
     pub static_leader_rejoins_as_leader: bool,
+    /// KAFKA-8500 (2.3.0): a static member rejoining with an unknown member
+    /// id gets a new one, the old fenced, whatever the group's state (off
+    /// with `[protocol] static_member_id_replaced_in_any_state = false`: in
+    /// a rebalancing group it joins as the old member id).
+    pub static_member_id_replaced_in_any_state: bool,
     /// KIP-841 (3.3): a leader proposes only unfenced followers not in
     /// controlled shutdown for the ISR (Kafka's `isReplicaIsrEligible`);
     /// off with `[protocol] fenced_replicas_kept_out_of_isr = false`, as
@@ -198,6 +203,7 @@ impl Default for BrokerConfig {
             broker_epoch_in_alter_partition: true,
             offsets_kept_while_group_active: true,
             static_leader_rejoins_as_leader: true,
+            static_member_id_replaced_in_any_state: true,
             fenced_replicas_kept_out_of_isr: true,
             isr_join_requires_epoch_start_offset: true,
             leader_state_kept_on_partition_update: true,

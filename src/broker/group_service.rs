@@ -75,7 +75,10 @@ impl GroupCoordinatorService {
                     config.offsets_retention_check_interval_ms,
                 )
                 .with_offsets_kept_while_group_active(config.offsets_kept_while_group_active)
-                .with_static_leader_rejoins_as_leader(config.static_leader_rejoins_as_leader),
+                .with_static_leader_rejoins_as_leader(config.static_leader_rejoins_as_leader)
+                .with_static_member_id_replaced_in_any_state(
+                    config.static_member_id_replaced_in_any_state,
+                ),
             num_partitions,
             offsets_topic: topics.id(CONSUMER_OFFSETS),
             loading: BTreeSet::new(),

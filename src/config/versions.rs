@@ -260,6 +260,21 @@ impl KafkaVersion {
         self.has(KafkaVersion::new(4, 1))
     }
 
+    /// Whether this release's group coordinator gives a static member that
+    /// rejoins with an unknown member id a new one (fencing the old) in any
+    /// group state (KAFKA-8500, in 2.3.0, the first release with static
+    /// membership: no release had the trunk code before it).
+    pub fn static_member_id_replaced_in_any_state(self) -> bool {
+        self.has(KafkaVersion::new(2, 3))
+    }
+
+    /// Whether this release's KRaft voters ask for pre-votes before they
+    /// stand for election, and refuse them while they fetch from a leader
+    /// (KIP-996, 4.0).
+    pub fn kraft_pre_vote(self) -> bool {
+        self.has(KafkaVersion::new(4, 0))
+    }
+
     /// This release's `transaction.version` for a new cluster: 2 from 4.0
     /// (KIP-890 part 2), 1 before.
     pub fn transaction_version(self) -> u8 {
@@ -703,6 +718,18 @@ pub static BEHAVIOURS: &[Behaviour] = &[
         reference: "KIP-890 part 2",
         since: KafkaVersion::new(4, 0),
         switch: Some("transaction_version"),
+    },
+    Behaviour {
+        what: "a static member rejoining with an unknown member id given a new one, the old fenced, in any group state (before, on trunk only: in a Stable group only; in a rebalancing one it joined as the old member id)",
+        reference: "KAFKA-8500",
+        since: KafkaVersion::new(2, 3),
+        switch: Some("static_member_id_replaced_in_any_state"),
+    },
+    Behaviour {
+        what: "KRaft pre-vote (a voter whose timeout expires is Prospective until a majority grants it a pre-vote; a follower that fetched from its leader refuses them)",
+        reference: "KIP-996",
+        since: KafkaVersion::new(4, 0),
+        switch: Some("kraft_pre_vote"),
     },
     Behaviour {
         what: "eligible leader replicas (the ISR may empty; replicas that left it below min.insync.replicas may lead; an unclean restart leaves every ISR and ELR)",
@@ -1157,6 +1184,12 @@ mod tests {
         assert!(KafkaVersion::new(3, 5).leader_epoch_bump_on_isr_shrink());
         assert!(!KafkaVersion::new(3, 6).leader_epoch_bump_on_isr_shrink());
         assert_eq!(KafkaVersion::NEWEST.transaction_version(), 2);
+        assert!(KafkaVersion::new(3, 0).static_member_id_replaced_in_any_state());
+        assert!(!KafkaVersion::new(2, 2).static_member_id_replaced_in_any_state());
+        assert!(!KafkaVersion::new(3, 9).kraft_pre_vote());
+        assert!(!KafkaVersion::new(3, 0).kraft_pre_vote());
+        assert!(KafkaVersion::new(4, 0).kraft_pre_vote());
+        assert!(KafkaVersion::NEWEST.kraft_pre_vote());
         assert!(!KafkaVersion::new(4, 0).eligible_leader_replicas());
         assert!(KafkaVersion::NEWEST.eligible_leader_replicas());
     }

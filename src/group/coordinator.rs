@@ -200,6 +200,9 @@ pub struct GroupCoordinator<R> {
     /// KIP-814 (Kafka 3.2): a static leader rejoining a Stable group is
     /// told it leads.
     static_leader_rejoins_as_leader: bool,
+    /// KAFKA-8500 (Kafka 2.3.0): a static member rejoining with an unknown
+    /// member id takes a new one in any group state.
+    static_member_id_replaced_in_any_state: bool,
     /// Per loaded offsets partition: when its next offset cleanup is due.
     expiration_due: BTreeMap<u32, u64>,
     /// The earliest of `expiration_due` (asked at every tick scheduling,
@@ -223,6 +226,7 @@ impl<R: Clone> GroupCoordinator<R> {
             retention_check_interval_ms: OFFSETS_RETENTION_CHECK_INTERVAL_MS,
             offsets_kept_while_group_active: true,
             static_leader_rejoins_as_leader: true,
+            static_member_id_replaced_in_any_state: true,
             expiration_due: BTreeMap::new(),
             next_expiration: None,
         }
@@ -239,6 +243,14 @@ impl<R: Clone> GroupCoordinator<R> {
     /// the old member id as leader and no members.
     pub fn with_static_leader_rejoins_as_leader(mut self, on: bool) -> Self {
         self.static_leader_rejoins_as_leader = on;
+        self
+    }
+
+    /// Whether a static member rejoining with an unknown member id is given
+    /// a new member id (the old one fenced) in any group state (KAFKA-8500,
+    /// Kafka 2.3.0 on) or, as on trunk before it, only in a Stable group.
+    pub fn with_static_member_id_replaced_in_any_state(mut self, on: bool) -> Self {
+        self.static_member_id_replaced_in_any_state = on;
         self
     }
 
@@ -323,6 +335,8 @@ impl<R: Clone> GroupCoordinator<R> {
                 let mut g = ClassicGroup::from_metadata(group, value, now_ms);
                 g.initial_rebalance_delay_ms = self.initial_rebalance_delay_ms;
                 g.static_leader_rejoins_as_leader = self.static_leader_rejoins_as_leader;
+                g.static_member_id_replaced_in_any_state =
+                    self.static_member_id_replaced_in_any_state;
                 self.groups.insert(group.clone(), g);
             }
         }
@@ -424,6 +438,8 @@ impl<R: Clone> GroupCoordinator<R> {
                     let mut g = ClassicGroup::new(group_id);
                     g.initial_rebalance_delay_ms = self.initial_rebalance_delay_ms;
                     g.static_leader_rejoins_as_leader = self.static_leader_rejoins_as_leader;
+                    g.static_member_id_replaced_in_any_state =
+                        self.static_member_id_replaced_in_any_state;
                     g
                 });
                 group.join(now_ms, reply, join, fresh_id, &mut group_out);

@@ -518,3 +518,86 @@ fn a_static_leader_rejoining_is_told_it_leads_from_3_2_and_given_its_old_id_befo
         }
     }
 }
+
+/// Two processes with one `group.instance.id` join a new group during its
+/// initial delay (KAFKA-8500): the second one's JoinGroup with no member id
+/// arrives while the group is PreparingRebalance. Returns the two reply
+/// handles and the first one's member id as the group holds it.
+fn duplicate_static_joins(h: &mut Harness, replaced_in_any_state: bool) -> (u32, u32) {
+    h.group.static_member_id_replaced_in_any_state = replaced_in_any_state;
+    let first = h.join(0, Harness::request("", Some("host-1"), "range"));
+    assert_eq!(h.group.state(), GroupState::PreparingRebalance);
+    let second = h.join(100, Harness::request("", Some("host-1"), "range"));
+    h.group
+        .on_tick(GROUP_INITIAL_REBALANCE_DELAY_MS + 100, &mut h.out);
+    (first, second)
+}
+
+#[test]
+fn a_static_member_rejoining_a_rebalancing_group_fences_the_old_id_from_2_3() {
+    let mut h = Harness::new();
+    let (first, second) = duplicate_static_joins(&mut h, true);
+    assert_eq!(
+        h.answer(first),
+        Some(GroupResponse::JoinGroup {
+            error: Some(Errors::FencedInstanceId),
+            generation_id: -1,
+            protocol_name: None,
+            leader: String::new(),
+            member_id: "consumer-uuid1".to_owned(),
+            members: Vec::new(),
+        }),
+        "the first process is fenced at once"
+    );
+    let Some(GroupResponse::JoinGroup {
+        member_id,
+        generation_id: 1,
+        error: None,
+        ..
+    }) = h.answer(second)
+    else {
+        panic!("the second process joins generation 1")
+    };
+    assert_eq!(member_id, "consumer-uuid2", "under a new member id");
+    assert_eq!(
+        h.group.heartbeat(
+            GROUP_INITIAL_REBALANCE_DELAY_MS + 200,
+            1,
+            "consumer-uuid1",
+            Some("host-1")
+        ),
+        Some(Errors::FencedInstanceId)
+    );
+}
+
+#[test]
+fn before_kafka_8500_the_second_process_joins_as_the_first_ones_member_id() {
+    let mut h = Harness::new();
+    let (first, second) = duplicate_static_joins(&mut h, false);
+    assert_eq!(h.answer(first), None, "its reply was taken over: no answer");
+    let Some(GroupResponse::JoinGroup {
+        member_id,
+        generation_id: 1,
+        error: None,
+        ..
+    }) = h.answer(second)
+    else {
+        panic!("the second process joins generation 1")
+    };
+    assert_eq!(member_id, "consumer-uuid1", "the first process's member id");
+    let now = GROUP_INITIAL_REBALANCE_DELAY_MS + 200;
+    let s = h.sync(now, 1, &member_id, &[(&member_id, "t-0,t-1")]);
+    h.store_ok(now);
+    assert!(h.answer(s).is_some());
+    // Both processes hold the one member id: nothing tells them apart, and
+    // neither is fenced.
+    assert_eq!(
+        h.group.heartbeat(now, 1, "consumer-uuid1", Some("host-1")),
+        None
+    );
+    assert_eq!(
+        h.group
+            .validate_offset_commit("consumer-uuid1", Some("host-1"), 1),
+        Ok(())
+    );
+}

@@ -1,7 +1,9 @@
 //! `eventually_available` for the data path, checked in every scenario:
 //! after the faults heal and within `settle`, every producer has a record
 //! acknowledged again and every consumer has read its partitions up to the
-//! final high watermark. What is stuck is reported with its state: the
+//! final high watermark (a consumer fenced with FENCED_INSTANCE_ID because
+//! another running process took its `group.instance.id` over is not
+//! stuck: it stopped as Kafka means it to). What is stuck is reported with its state: the
 //! partition's leader, epoch and ISR, the group's members and what they own.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -185,6 +187,17 @@ pub fn data_available(
     // Per group: its topic and the partitions some running member owns.
     let mut owned: BTreeMap<&str, (&str, BTreeSet<u32>)> = BTreeMap::new();
     let described = |group: &str| state.groups.iter().find(|g| g.group == group);
+    // The group.instance.ids running consumers hold: a process fenced
+    // (FENCED_INSTANCE_ID) because another one took its instance id over
+    // stopped as Kafka means it to (KIP-345); the holder reads for it.
+    let instance_of =
+        |c: &crate::client::consumer::Consumer| c.config().membership.group_instance_id.clone();
+    let held: BTreeSet<(String, String)> = topology
+        .ids()
+        .filter_map(|id| sim.node(id).and_then(ClusterNode::consumer))
+        .filter(|c| !c.is_stopped())
+        .filter_map(|c| Some((c.config().membership.group_id.clone(), instance_of(c)?)))
+        .collect();
     for id in topology.ids() {
         let Some(c) = sim.node(id).and_then(ClusterNode::consumer) else {
             continue;
@@ -205,6 +218,11 @@ pub fn data_available(
             entry.1.extend(c.positions().keys());
         }
         if let Some(error) = c.fatal_error() {
+            let taken_over = error == Errors::FencedInstanceId
+                && instance_of(c).is_some_and(|i| held.contains(&(group.clone(), i)));
+            if taken_over {
+                continue;
+            }
             let why = match (error, c.config().auto_offset_reset) {
                 (Errors::OffsetOutOfRange, OffsetReset::None) => {
                     " (auto.offset.reset = none: its position was out of range or it had none)"

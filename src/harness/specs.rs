@@ -31,7 +31,7 @@ pub(super) fn unsigned(configs: &KafkaConfigs, name: &str, default: u64) -> u64 
 }
 
 /// The quorum's timing from `[cluster.config]` (`controller.quorum.*`).
-fn raft_config(configs: &KafkaConfigs) -> RaftConfig {
+fn raft_config(configs: &KafkaConfigs, pre_vote: bool) -> RaftConfig {
     let d = RaftConfig::default();
     let int = |name: &str, default: u64| unsigned(configs, name, default);
     RaftConfig {
@@ -46,6 +46,7 @@ fn raft_config(configs: &KafkaConfigs) -> RaftConfig {
             d.election_backoff_max_ms,
         )
         .max(1),
+        pre_vote,
         ..d
     }
 }
@@ -128,6 +129,9 @@ pub fn broker_config(scenario: &Scenario) -> BrokerConfig {
         broker_epoch_in_alter_partition: scenario.protocol.broker_epoch_in_alter_partition,
         offsets_kept_while_group_active: scenario.protocol.offsets_kept_while_group_active,
         static_leader_rejoins_as_leader: scenario.protocol.static_leader_rejoins_as_leader,
+        static_member_id_replaced_in_any_state: scenario
+            .protocol
+            .static_member_id_replaced_in_any_state,
         fenced_replicas_kept_out_of_isr: scenario.protocol.fenced_replicas_kept_out_of_isr,
         isr_join_requires_epoch_start_offset: scenario
             .protocol
@@ -218,7 +222,7 @@ pub fn broker_config(scenario: &Scenario) -> BrokerConfig {
             "add.partitions.to.txn.retry.backoff.max.ms",
             d.add_partitions_to_txn_max_timeout_ms,
         ),
-        raft: raft_config(configs),
+        raft: raft_config(configs, scenario.protocol.kraft_pre_vote),
     }
 }
 
@@ -233,7 +237,7 @@ pub fn controller_config(scenario: &Scenario) -> ControllerConfig {
         unclean_leader_election: config
             .get_bool("unclean.leader.election.enable")
             .unwrap_or(defaults.unclean_leader_election),
-        raft: raft_config(config),
+        raft: raft_config(config, scenario.protocol.kraft_pre_vote),
         leader_epoch_bump_on_isr_shrink: scenario.protocol.leader_epoch_bump_on_isr_shrink,
         fenced_replicas_kept_out_of_isr: scenario.protocol.fenced_replicas_kept_out_of_isr,
         metadata_noop_records: scenario.protocol.metadata_noop_records,

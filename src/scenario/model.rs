@@ -338,6 +338,22 @@ pub struct ProtocolSpec {
     /// is, and a broker that restarts without a clean shutdown marker
     /// naming its last broker epoch leaves every ISR and ELR.
     pub eligible_leader_replicas: bool,
+    /// KIP-996 (Kafka 4.0): a KRaft voter whose fetch or election timeout
+    /// expires becomes Prospective and asks for pre-votes in its epoch,
+    /// bumping the epoch as a Candidate only once a majority grants them; a
+    /// follower that has fetched from its leader refuses them. Off (3.x):
+    /// the timeout makes it a Candidate of the next epoch, and a voter cut
+    /// off from the quorum comes back with a higher epoch that deposes the
+    /// leader.
+    pub kraft_pre_vote: bool,
+    /// KAFKA-8500 (Kafka 2.3.0, the first release with static membership):
+    /// a static member that rejoins with an unknown member id is given a
+    /// new member id and the old one is fenced (FENCED_INSTANCE_ID) in any
+    /// group state. Off (trunk's KIP-345 code before the fix, never
+    /// released): only in a Stable group; in a rebalancing group the new
+    /// incarnation joins as the old member id, so two processes with one
+    /// `group.instance.id` can both hold it.
+    pub static_member_id_replaced_in_any_state: bool,
 }
 
 pub use crate::broker::config::Truncation;
@@ -472,6 +488,18 @@ impl ProtocolSpec {
             self.eligible_leader_replicas.to_string(),
             v.eligible_leader_replicas().to_string(),
             "KIP-966",
+        );
+        against(
+            "kraft_pre_vote",
+            self.kraft_pre_vote.to_string(),
+            v.kraft_pre_vote().to_string(),
+            "KIP-996",
+        );
+        against(
+            "static_member_id_replaced_in_any_state",
+            self.static_member_id_replaced_in_any_state.to_string(),
+            v.static_member_id_replaced_in_any_state().to_string(),
+            "KAFKA-8500",
         );
         against(
             "transaction_version",

@@ -616,6 +616,8 @@ pub(super) const PROTOCOL_KEYS: &[&str] = &[
     "leader_epoch_in_replica_fetch",
     "consumer_leader_epoch_validation",
     "eligible_leader_replicas",
+    "kraft_pre_vote",
+    "static_member_id_replaced_in_any_state",
 ];
 
 fn protocol(root: &Table, fixed: bool) -> Res<ProtocolSpec> {
@@ -640,6 +642,8 @@ fn protocol(root: &Table, fixed: bool) -> Res<ProtocolSpec> {
     let mut leader_epoch_in_replica_fetch = None;
     let mut consumer_leader_epoch_validation = None;
     let mut eligible_leader_replicas = None;
+    let mut kraft_pre_vote = None;
+    let mut static_member_id_replaced_in_any_state = None;
     if let Some(t) = ProtocolKeys::of(root, fixed)? {
         t.check_keys(PROTOCOL_KEYS)?;
         if let Some(f) = t.get("kafka_version") {
@@ -712,6 +716,12 @@ fn protocol(root: &Table, fixed: bool) -> Res<ProtocolSpec> {
         if let Some(f) = t.get("eligible_leader_replicas") {
             eligible_leader_replicas = Some(f.bool()?);
         }
+        if let Some(f) = t.get("kraft_pre_vote") {
+            kraft_pre_vote = Some(f.bool()?);
+        }
+        if let Some(f) = t.get("static_member_id_replaced_in_any_state") {
+            static_member_id_replaced_in_any_state = Some(f.bool()?);
+        }
         if let Some(f) = t.get("truncation") {
             truncation = Some(match f.str("a string")? {
                 "leader-epoch" => Truncation::LeaderEpoch,
@@ -761,6 +771,9 @@ fn protocol(root: &Table, fixed: bool) -> Res<ProtocolSpec> {
             .unwrap_or_else(|| kafka_version.consumer_leader_epoch_validation()),
         eligible_leader_replicas: eligible_leader_replicas
             .unwrap_or_else(|| kafka_version.eligible_leader_replicas()),
+        kraft_pre_vote: kraft_pre_vote.unwrap_or_else(|| kafka_version.kraft_pre_vote()),
+        static_member_id_replaced_in_any_state: static_member_id_replaced_in_any_state
+            .unwrap_or_else(|| kafka_version.static_member_id_replaced_in_any_state()),
     })
 }
 

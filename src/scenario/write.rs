@@ -203,10 +203,16 @@ impl Scenario {
             "consumer_leader_epoch_validation = {}",
             p.consumer_leader_epoch_validation
         )?;
-        write!(
+        writeln!(
             w,
             "eligible_leader_replicas = {}",
             p.eligible_leader_replicas
+        )?;
+        writeln!(w, "kraft_pre_vote = {}", p.kraft_pre_vote)?;
+        write!(
+            w,
+            "static_member_id_replaced_in_any_state = {}",
+            p.static_member_id_replaced_in_any_state
         )?;
         for a in &self.admin {
             match &a.op {

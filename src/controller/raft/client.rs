@@ -11,7 +11,7 @@ use super::leader_state::LeaderState;
 use super::log::{LogEntry, RaftLog, Record};
 use super::quorum_state::{ElectionState, EpochState};
 use super::{
-    RaftConfig, RaftMessage, RaftMutations, RaftOutput, RaftTimerKind, METADATA_LOG_FILE,
+    PreVote, RaftConfig, RaftMessage, RaftMutations, RaftOutput, RaftTimerKind, METADATA_LOG_FILE,
     NS_PER_MS, QUORUM_STATE_FILE, TIMER_KINDS,
 };
 
@@ -79,6 +79,7 @@ impl RaftClient {
                 leader_id,
                 fetch_in_flight: false,
                 awaiting_fsync: None,
+                has_fetched_from_leader: false,
             },
             (None, Some(voted)) if voted == id => EpochState::Candidate {
                 epoch,
@@ -295,6 +296,7 @@ impl RaftClient {
         match &self.state {
             EpochState::Unattached { .. }
             | EpochState::Voted { .. }
+            | EpochState::Prospective { .. }
             | EpochState::Candidate { .. }
             | EpochState::Resigned { .. } => {
                 let timeout_ns = self.config.election_timeout_ms * NS_PER_MS;
@@ -351,6 +353,12 @@ impl RaftClient {
 
     /// Sends VoteRequests (and wins at once when alone).
     pub(super) fn request_votes(&mut self, rng: &mut ChaCha8Rng, out: &mut Vec<RaftOutput>) {
+        self.send_vote_requests(PreVote(false), out);
+        self.maybe_become_leader(rng, out);
+    }
+
+    /// A VoteRequest of this epoch to every other voter.
+    fn send_vote_requests(&mut self, pre_vote: PreVote, out: &mut Vec<RaftOutput>) {
         let epoch = self.epoch();
         for to in self.voters.clone() {
             if to != self.id {
@@ -359,11 +367,86 @@ impl RaftClient {
                     candidate_id: self.id,
                     last_offset_epoch: self.log.last_epoch(),
                     last_offset: self.log.end_offset(),
+                    pre_vote,
                 };
                 self.send(to, msg, out);
             }
         }
-        self.maybe_become_leader(rng, out);
+    }
+
+    /// A fetch or election timeout expired: with pre-vote (KIP-996) this
+    /// voter becomes Prospective in its epoch, keeping the leader and the
+    /// vote it knew, and asks for pre-votes (QuorumState's
+    /// `transitionToProspective`, a transition nothing persists); without,
+    /// a Candidate of the next epoch.
+    pub(super) fn on_election_due(&mut self, rng: &mut ChaCha8Rng, out: &mut Vec<RaftOutput>) {
+        if !self.config.pre_vote {
+            self.become_candidate(self.epoch() + 1, rng, out);
+            return;
+        }
+        let (epoch, voted_id) = (self.epoch(), self.state.election(self.id).voted_id);
+        let prospective = EpochState::Prospective {
+            epoch,
+            leader_id: self.leader_id(),
+            voted_id,
+            granted: BTreeSet::from([self.id]),
+            rejected: BTreeSet::new(),
+        };
+        self.transition(prospective, rng, out);
+        self.send_vote_requests(PreVote(true), out);
+        self.maybe_end_prospective(rng, out);
+    }
+
+    /// A Prospective voter with a majority of pre-votes becomes a Candidate
+    /// of the next epoch; one that can no longer get them goes back to
+    /// following the leader it knew, or to waiting unattached (with its
+    /// vote, if it cast one) for the next election timeout.
+    pub(super) fn maybe_end_prospective(
+        &mut self,
+        rng: &mut ChaCha8Rng,
+        out: &mut Vec<RaftOutput>,
+    ) {
+        let EpochState::Prospective {
+            epoch,
+            leader_id,
+            voted_id,
+            granted,
+            rejected,
+        } = &self.state
+        else {
+            return;
+        };
+        let majority = self.voters.len() / 2 + 1;
+        if granted.len() >= majority {
+            self.become_candidate(epoch + 1, rng, out);
+        } else if self.voters.len() - rejected.len() < majority {
+            let (epoch, leader_id, voted_id) = (*epoch, *leader_id, *voted_id);
+            self.leave_prospective(epoch, leader_id, voted_id, rng, out);
+        }
+    }
+
+    /// Prospective lost or timed out: back to Follower of the leader it
+    /// knew, else Unattached (Voted, if it voted in the epoch).
+    pub(super) fn leave_prospective(
+        &mut self,
+        epoch: u32,
+        leader_id: Option<u32>,
+        voted_id: Option<u32>,
+        rng: &mut ChaCha8Rng,
+        out: &mut Vec<RaftOutput>,
+    ) {
+        let next = match (leader_id, voted_id) {
+            (Some(leader_id), _) => EpochState::Follower {
+                epoch,
+                leader_id,
+                fetch_in_flight: false,
+                awaiting_fsync: None,
+                has_fetched_from_leader: false,
+            },
+            (None, Some(voted_id)) => EpochState::Voted { epoch, voted_id },
+            (None, None) => EpochState::Unattached { epoch },
+        };
+        self.transition(next, rng, out);
     }
 
     /// A candidate with a majority of grants becomes leader.

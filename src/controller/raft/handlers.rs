@@ -26,13 +26,14 @@ impl RaftClient {
                 candidate_id,
                 last_offset_epoch,
                 last_offset,
+                pre_vote,
             } => {
                 assert_eq!(candidate_id, from, "candidates ask for themselves");
                 let last = OffsetAndEpoch {
                     offset: last_offset,
                     epoch: last_offset_epoch,
                 };
-                self.handle_vote_request(rng, from, candidate_epoch, last, out);
+                self.handle_vote_request(rng, from, candidate_epoch, last, pre_vote.0, out);
             }
             RaftMessage::VoteResponse {
                 epoch,
@@ -40,6 +41,33 @@ impl RaftClient {
                 vote_granted,
             } => {
                 if self.maybe_handle_higher_epoch(rng, epoch, leader_id, out) {
+                    return;
+                }
+                if let EpochState::Prospective {
+                    epoch: ours,
+                    leader_id: known,
+                    granted,
+                    rejected,
+                    ..
+                } = &mut self.state
+                {
+                    if *ours != epoch {
+                        return;
+                    }
+                    // A voter names the leader of our epoch we did not know:
+                    // follow it (KafkaRaftClient's maybeTransition).
+                    if let (None, Some(leader)) = (*known, leader_id) {
+                        if leader != self.id {
+                            self.accept_leader(rng, epoch, leader, out);
+                            return;
+                        }
+                    }
+                    if vote_granted {
+                        granted.insert(from);
+                    } else {
+                        rejected.insert(from);
+                    }
+                    self.maybe_end_prospective(rng, out);
                     return;
                 }
                 // Unlike Kafka, a refused candidate does not back off before its
@@ -184,16 +212,25 @@ impl RaftClient {
             leader_id,
             fetch_in_flight: false,
             awaiting_fsync: None,
+            has_fetched_from_leader: false,
         };
         self.transition(follower, rng, out);
     }
 
+    /// KafkaRaftClient's handleVoteRequest: a request of a newer epoch moves
+    /// this voter to it (pre-vote or not); a vote is granted once per epoch
+    /// to a candidate whose log is at least as up to date, by a voter that
+    /// knows no leader of the epoch. A pre-vote (KIP-996) casts nothing: it
+    /// is granted to an up-to-date log by every state but the Leader and a
+    /// Follower that has fetched from its leader (the states' `canGrantVote`
+    /// with `isPreVote`).
     fn handle_vote_request(
         &mut self,
         rng: &mut ChaCha8Rng,
         candidate: u32,
         candidate_epoch: u32,
         candidate_last: OffsetAndEpoch,
+        pre_vote: bool,
         out: &mut Vec<RaftOutput>,
     ) {
         if candidate_epoch > self.epoch() {
@@ -209,20 +246,58 @@ impl RaftClient {
         let log_ok = (candidate_last.epoch, candidate_last.offset) >= (ours.epoch, ours.offset)
             || self.mutations.vote_without_log_check;
         let vote_granted = candidate_epoch == self.epoch()
-            && match self.state {
-                EpochState::Unattached { .. } => log_ok,
-                EpochState::Voted { voted_id, .. } => {
-                    voted_id == candidate || self.mutations.vote_twice
+            && if pre_vote {
+                match self.state {
+                    EpochState::Leader(_) => false,
+                    EpochState::Follower {
+                        has_fetched_from_leader,
+                        ..
+                    } => !has_fetched_from_leader && log_ok,
+                    _ => log_ok,
                 }
-                _ => false,
+            } else {
+                match self.state {
+                    EpochState::Unattached { .. } => log_ok,
+                    EpochState::Voted { voted_id, .. } => {
+                        voted_id == candidate || self.mutations.vote_twice
+                    }
+                    EpochState::Prospective {
+                        leader_id: None,
+                        voted_id,
+                        ..
+                    } => voted_id.map_or(log_ok, |v| v == candidate),
+                    _ => false,
+                }
             };
-        if vote_granted && matches!(self.state, EpochState::Unattached { .. }) {
-            let voted = EpochState::Voted {
-                epoch: candidate_epoch,
-                voted_id: candidate,
-            };
-            // The vote is written and fsynced before the response leaves (held by `send`).
-            self.transition(voted, rng, out);
+        if vote_granted && !pre_vote {
+            match &self.state {
+                EpochState::Unattached { .. } => {
+                    let voted = EpochState::Voted {
+                        epoch: candidate_epoch,
+                        voted_id: candidate,
+                    };
+                    // The vote is written and fsynced before the response leaves (held by `send`).
+                    self.transition(voted, rng, out);
+                }
+                EpochState::Prospective {
+                    voted_id: None,
+                    granted,
+                    rejected,
+                    ..
+                } => {
+                    // QuorumState's prospectiveAddVotedState: still Prospective,
+                    // with the vote (durable before the response leaves).
+                    let voted = EpochState::Prospective {
+                        epoch: candidate_epoch,
+                        leader_id: None,
+                        voted_id: Some(candidate),
+                        granted: granted.clone(),
+                        rejected: rejected.clone(),
+                    };
+                    self.transition(voted, rng, out);
+                }
+                _ => {}
+            }
         }
         let msg = RaftMessage::VoteResponse {
             epoch: self.epoch(),
@@ -339,6 +414,7 @@ impl RaftClient {
         let EpochState::Follower {
             leader_id,
             fetch_in_flight,
+            has_fetched_from_leader,
             ..
         } = &mut self.state
         else {
@@ -348,6 +424,9 @@ impl RaftClient {
             return;
         }
         *fetch_in_flight = false;
+        if error.is_none() {
+            *has_fetched_from_leader = true;
+        }
         if error.is_some() {
             let retry_ns = self.config.retry_backoff_ms * NS_PER_MS;
             self.set_timer(RaftTimerKind::FetchRetry, retry_ns, out);

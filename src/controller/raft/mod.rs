@@ -54,6 +54,12 @@ pub struct RaftConfig {
     pub fetch_backoff_ms: u64,
     /// Most entries one Fetch response carries.
     pub fetch_max_entries: usize,
+    /// KIP-996 (Kafka 4.0): a voter whose fetch or election timeout expires
+    /// becomes Prospective and asks for pre-votes (VoteRequest with
+    /// PreVote) in its epoch before it bumps the epoch as a Candidate; a
+    /// Follower that has fetched from its leader refuses pre-votes. Off
+    /// (3.x): the timeout makes it a Candidate of the next epoch at once.
+    pub pre_vote: bool,
 }
 
 impl Default for RaftConfig {
@@ -65,6 +71,7 @@ impl Default for RaftConfig {
             retry_backoff_ms: 100,
             fetch_backoff_ms: 50,
             fetch_max_entries: 64,
+            pre_vote: false,
         }
     }
 }
@@ -105,12 +112,29 @@ pub enum RaftError {
     NotLeaderOrFollower,
 }
 
+/// VoteRequest's PreVote field (KIP-996): a prospective voter asks whether
+/// the receiver would vote for it, in its current epoch, and nobody's
+/// state changes. Hashes nothing when false, so that a run without
+/// pre-vote keeps the trace it had before the field existed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PreVote(pub bool);
+
+impl std::hash::Hash for PreVote {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        if self.0 {
+            state.write_u8(1);
+        }
+    }
+}
+
 /// The quorum's RPCs (KIP-595).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum RaftMessage {
-    /// A candidate asks for a vote.
+    /// A candidate asks for a vote (or, with PreVote, a prospective voter
+    /// for a pre-vote).
     VoteRequest {
-        /// The epoch the candidate stands in.
+        /// The epoch the candidate stands in (a prospective voter's
+        /// current epoch, not bumped, for a pre-vote).
         candidate_epoch: u32,
         /// The candidate.
         candidate_id: u32,
@@ -118,6 +142,8 @@ pub enum RaftMessage {
         last_offset_epoch: u32,
         /// The candidate's log end offset.
         last_offset: u64,
+        /// KIP-996's PreVote: no vote is cast, only whether it would be.
+        pre_vote: PreVote,
     },
     /// The answer to a vote request.
     VoteResponse {
@@ -175,7 +201,8 @@ pub enum RaftMessage {
 /// What kind of timer fired.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RaftTimerKind {
-    /// An unattached voter, a candidate or a resigned leader waited long enough.
+    /// An unattached voter, a prospective voter, a candidate or a resigned
+    /// leader waited long enough.
     ElectionTimeout,
     /// A losing candidate's backoff before the next election.
     ElectionBackoff,

@@ -64,6 +64,8 @@ pub enum StateKind {
     Unattached,
     /// Voted for a candidate in this epoch.
     Voted,
+    /// Asks for pre-votes before it stands for election (KIP-996).
+    Prospective,
     /// Stands for election.
     Candidate,
     /// Leads the epoch.
@@ -89,6 +91,22 @@ pub enum EpochState {
         /// The candidate it voted for.
         voted_id: u32,
     },
+    /// Asks the voters whether they would vote for it in the next epoch
+    /// (KIP-996's ProspectiveState): its fetch or election timeout expired,
+    /// and it stays in its epoch, with the leader and vote it knew, until a
+    /// majority grants it a pre-vote.
+    Prospective {
+        /// The epoch (not bumped).
+        epoch: u32,
+        /// The leader of the epoch it followed, if any.
+        leader_id: Option<u32>,
+        /// Whom it voted for in this epoch, if anyone.
+        voted_id: Option<u32>,
+        /// Voters that granted a pre-vote (itself included).
+        granted: BTreeSet<u32>,
+        /// Voters that refused.
+        rejected: BTreeSet<u32>,
+    },
     /// Stands for election (voted for itself).
     Candidate {
         /// The epoch.
@@ -112,6 +130,10 @@ pub enum EpochState {
         fetch_in_flight: bool,
         /// Appended entries wait for this log fsync before the next Fetch.
         awaiting_fsync: Option<u64>,
+        /// A Fetch of this epoch was answered without error (Kafka's
+        /// `FollowerState.hasFetchedFromLeader`): from then on it refuses
+        /// pre-votes (KIP-996).
+        has_fetched_from_leader: bool,
     },
     /// Led the epoch and resigned; waits for the next election.
     Resigned {
@@ -126,6 +148,7 @@ impl EpochState {
         match self {
             Self::Unattached { epoch }
             | Self::Voted { epoch, .. }
+            | Self::Prospective { epoch, .. }
             | Self::Candidate { epoch, .. }
             | Self::Follower { epoch, .. }
             | Self::Resigned { epoch } => *epoch,
@@ -138,6 +161,7 @@ impl EpochState {
         match self {
             Self::Unattached { .. } => StateKind::Unattached,
             Self::Voted { .. } => StateKind::Voted,
+            Self::Prospective { .. } => StateKind::Prospective,
             Self::Candidate { .. } => StateKind::Candidate,
             Self::Leader(_) => StateKind::Leader,
             Self::Follower { .. } => StateKind::Follower,
@@ -150,6 +174,7 @@ impl EpochState {
         match self {
             Self::Leader(_) | Self::Resigned { .. } => Some(local_id),
             Self::Follower { leader_id, .. } => Some(*leader_id),
+            Self::Prospective { leader_id, .. } => *leader_id,
             _ => None,
         }
     }
@@ -158,6 +183,7 @@ impl EpochState {
     pub fn election(&self, local_id: u32) -> ElectionState {
         let voted_id = match self {
             Self::Voted { voted_id, .. } => Some(*voted_id),
+            Self::Prospective { voted_id, .. } => *voted_id,
             Self::Candidate { .. } | Self::Leader(_) | Self::Resigned { .. } => Some(local_id),
             Self::Unattached { .. } | Self::Follower { .. } => None,
         };

@@ -27,10 +27,29 @@ impl RaftClient {
         match (timer.kind, &mut self.state) {
             (
                 RaftTimerKind::ElectionTimeout,
-                EpochState::Unattached { .. }
-                | EpochState::Voted { .. }
-                | EpochState::Resigned { .. },
-            ) => self.become_candidate(epoch + 1, rng, out),
+                EpochState::Unattached { .. } | EpochState::Voted { .. },
+            ) => self.on_election_due(rng, out),
+            (RaftTimerKind::ElectionTimeout, EpochState::Resigned { .. }) => {
+                if self.config.pre_vote {
+                    // Kafka 4.0's resigned leader moves to Unattached in the
+                    // next epoch when its election timeout expires, and from
+                    // there (its timeout spent) straight to Prospective.
+                    let next = EpochState::Unattached { epoch: epoch + 1 };
+                    self.transition(next, rng, out);
+                }
+                self.on_election_due(rng, out);
+            }
+            (
+                RaftTimerKind::ElectionTimeout,
+                EpochState::Prospective {
+                    leader_id,
+                    voted_id,
+                    ..
+                },
+            ) => {
+                let (leader_id, voted_id) = (*leader_id, *voted_id);
+                self.leave_prospective(epoch, leader_id, voted_id, rng, out);
+            }
             (
                 RaftTimerKind::ElectionTimeout,
                 EpochState::Candidate {
@@ -45,7 +64,7 @@ impl RaftClient {
             }
             (RaftTimerKind::ElectionBackoff, EpochState::Candidate { .. })
             | (RaftTimerKind::FetchTimeout, EpochState::Follower { .. }) => {
-                self.become_candidate(epoch + 1, rng, out)
+                self.on_election_due(rng, out)
             }
             (
                 RaftTimerKind::FetchRetry,

@@ -108,6 +108,21 @@ impl<R: Clone> ClassicGroup<R> {
         match request.group_instance_id.clone() {
             Some(instance) => {
                 if let Some(old_id) = self.static_members.get(&instance).cloned() {
+                    if !self.static_member_id_replaced_in_any_state
+                        && self.state != GroupState::Stable
+                    {
+                        // Before KAFKA-8500 (trunk's KIP-345 code, 0f995ba6be1
+                        // to #6899): outside Stable, `updateMemberAndRebalance`
+                        // of the known static member: the new incarnation
+                        // joins as the old member id (taking over the reply
+                        // the old one may be waiting for), and nobody is
+                        // fenced.
+                        request.member_id = old_id.clone();
+                        self.update_member(now_ms, &old_id, reply, request);
+                        self.prepare_rebalance(now_ms, out);
+                        self.maybe_complete_join(now_ms, out);
+                        return;
+                    }
                     // KIP-345: the new incarnation takes over the old member's
                     // place; anything the old id was waiting for is fenced.
                     let current_leader = self.leader_id.clone();

@@ -77,6 +77,13 @@ pub struct ClassicGroup<R> {
     /// under a new member id is told it leads (with the members); before,
     /// the answer named the old member id as leader, and no members.
     pub(crate) static_leader_rejoins_as_leader: bool,
+    /// KAFKA-8500 (Kafka 2.3.0): a static member that rejoins with an
+    /// unknown member id gets a new member id, and the old one is fenced
+    /// (FENCED_INSTANCE_ID), in any state of the group; before (trunk's
+    /// KIP-345 code of April to June 2019, never released), only in a
+    /// Stable group: otherwise the new incarnation joined as the old member
+    /// id, which both incarnations then held.
+    pub(crate) static_member_id_replaced_in_any_state: bool,
 }
 
 impl<R: Clone> ClassicGroup<R> {
@@ -99,6 +106,7 @@ impl<R: Clone> ClassicGroup<R> {
             storing: None,
             initial_rebalance_delay_ms: GROUP_INITIAL_REBALANCE_DELAY_MS,
             static_leader_rejoins_as_leader: true,
+            static_member_id_replaced_in_any_state: true,
         }
     }
 

@@ -2,6 +2,7 @@
 //! helpers they share.
 
 mod election;
+mod pre_vote;
 mod recovery;
 mod replication;
 
@@ -117,6 +118,7 @@ fn vote_request(candidate: u32, epoch: u32, last_epoch: u32, last_offset: u64) -
         candidate_id: candidate,
         last_offset_epoch: last_epoch,
         last_offset,
+        pre_vote: PreVote(false),
     }
 }
 
