@@ -549,15 +549,7 @@ fn a_static_member_rejoining_a_rebalancing_group_fences_the_old_id_from_2_3() {
         }),
         "the first process is fenced at once"
     );
-    let Some(GroupResponse::JoinGroup {
-        member_id,
-        generation_id: 1,
-        error: None,
-        ..
-    }) = h.answer(second)
-    else {
-        panic!("the second process joins generation 1")
-    };
+    let member_id = joined_generation_1(h.answer(second));
     assert_eq!(member_id, "consumer-uuid2", "under a new member id");
     assert_eq!(
         h.group.heartbeat(
@@ -570,20 +562,26 @@ fn a_static_member_rejoining_a_rebalancing_group_fences_the_old_id_from_2_3() {
     );
 }
 
-#[test]
-fn before_kafka_8500_the_second_process_joins_as_the_first_ones_member_id() {
-    let mut h = Harness::new();
-    let (first, second) = duplicate_static_joins(&mut h, false);
-    assert_eq!(h.answer(first), None, "its reply was taken over: no answer");
+/// The member id a JoinGroup answer without error gave for generation 1.
+fn joined_generation_1(answer: Option<GroupResponse>) -> String {
     let Some(GroupResponse::JoinGroup {
         member_id,
         generation_id: 1,
         error: None,
         ..
-    }) = h.answer(second)
+    }) = answer
     else {
-        panic!("the second process joins generation 1")
+        panic!("the process joins generation 1: {answer:?}")
     };
+    member_id
+}
+
+#[test]
+fn before_kafka_8500_the_second_process_joins_as_the_first_ones_member_id() {
+    let mut h = Harness::new();
+    let (first, second) = duplicate_static_joins(&mut h, false);
+    assert_eq!(h.answer(first), None, "its reply was taken over: no answer");
+    let member_id = joined_generation_1(h.answer(second));
     assert_eq!(member_id, "consumer-uuid1", "the first process's member id");
     let now = GROUP_INITIAL_REBALANCE_DELAY_MS + 200;
     let s = h.sync(now, 1, &member_id, &[(&member_id, "t-0,t-1")]);

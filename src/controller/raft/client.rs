@@ -74,13 +74,7 @@ impl RaftClient {
                 epoch: log.last_epoch(),
             },
             (Some(leader), _) if leader == id => EpochState::Resigned { epoch },
-            (Some(leader_id), _) => EpochState::Follower {
-                epoch,
-                leader_id,
-                fetch_in_flight: false,
-                awaiting_fsync: None,
-                has_fetched_from_leader: false,
-            },
+            (Some(leader_id), _) => EpochState::new_follower(epoch, leader_id),
             (None, Some(voted)) if voted == id => EpochState::Candidate {
                 epoch,
                 granted: BTreeSet::from([id]),
@@ -436,13 +430,7 @@ impl RaftClient {
         out: &mut Vec<RaftOutput>,
     ) {
         let next = match (leader_id, voted_id) {
-            (Some(leader_id), _) => EpochState::Follower {
-                epoch,
-                leader_id,
-                fetch_in_flight: false,
-                awaiting_fsync: None,
-                has_fetched_from_leader: false,
-            },
+            (Some(leader_id), _) => EpochState::new_follower(epoch, leader_id),
             (None, Some(voted_id)) => EpochState::Voted { epoch, voted_id },
             (None, None) => EpochState::Unattached { epoch },
         };

@@ -207,13 +207,7 @@ impl RaftClient {
                 return;
             }
         }
-        let follower = EpochState::Follower {
-            epoch,
-            leader_id,
-            fetch_in_flight: false,
-            awaiting_fsync: None,
-            has_fetched_from_leader: false,
-        };
+        let follower = EpochState::new_follower(epoch, leader_id);
         self.transition(follower, rng, out);
     }
 

@@ -143,6 +143,17 @@ pub enum EpochState {
 }
 
 impl EpochState {
+    /// A follower of `leader_id` in `epoch` that has not fetched yet.
+    pub fn new_follower(epoch: u32, leader_id: u32) -> Self {
+        Self::Follower {
+            epoch,
+            leader_id,
+            fetch_in_flight: false,
+            awaiting_fsync: None,
+            has_fetched_from_leader: false,
+        }
+    }
+
     /// The epoch.
     pub fn epoch(&self) -> u32 {
         match self {
