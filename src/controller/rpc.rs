@@ -8,19 +8,7 @@ use crate::metadata::Uuid;
 /// request predates KIP-903, and the controller skips the epoch check).
 pub const NO_BROKER_EPOCH: u64 = u64::MAX;
 
-/// A boolean field Kafka's message has and ksim's first traces did not:
-/// false hashes as nothing, so every trace hash of a run that never sets
-/// it stays what it was.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct NewFlag(pub bool);
-
-impl std::hash::Hash for NewFlag {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        if self.0 {
-            state.write_u8(1);
-        }
-    }
-}
+pub use crate::protocol::NewFlag;
 
 /// The broker epoch a registering broker's clean shutdown marker names
 /// (BrokerRegistrationRequest v2+ `PreviousBrokerEpoch`, KIP-966; -1 when

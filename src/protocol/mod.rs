@@ -26,6 +26,20 @@ use crate::metadata::Uuid;
 pub use topics::{TopicId, TopicIdPartition, TopicPartition, Topics};
 pub use tp_map::TpMap;
 
+/// A boolean field Kafka's message has and ksim's first traces did not:
+/// false hashes as nothing, so every trace hash of a run that never sets
+/// it stays what it was.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NewFlag(pub bool);
+
+impl std::hash::Hash for NewFlag {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        if self.0 {
+            state.write_u8(1);
+        }
+    }
+}
+
 /// ListOffsetsRequest's timestamp for the earliest offset.
 pub const EARLIEST_TIMESTAMP: i64 = -2;
 /// ListOffsetsRequest's timestamp for the latest offset (the high watermark for consumers).

@@ -11,9 +11,10 @@ use super::leader_state::LeaderState;
 use super::log::{LogEntry, RaftLog, Record};
 use super::quorum_state::{ElectionState, EpochState};
 use super::{
-    PreVote, RaftConfig, RaftMessage, RaftMutations, RaftOutput, RaftTimerKind, METADATA_LOG_FILE,
+    RaftConfig, RaftMessage, RaftMutations, RaftOutput, RaftTimerKind, METADATA_LOG_FILE,
     NS_PER_MS, QUORUM_STATE_FILE, TIMER_KINDS,
 };
+use crate::protocol::NewFlag;
 
 /// One voter of the quorum, as a sans-IO state machine.
 #[derive(Debug)]
@@ -347,12 +348,12 @@ impl RaftClient {
 
     /// Sends VoteRequests (and wins at once when alone).
     pub(super) fn request_votes(&mut self, rng: &mut ChaCha8Rng, out: &mut Vec<RaftOutput>) {
-        self.send_vote_requests(PreVote(false), out);
+        self.send_vote_requests(NewFlag(false), out);
         self.maybe_become_leader(rng, out);
     }
 
     /// A VoteRequest of this epoch to every other voter.
-    fn send_vote_requests(&mut self, pre_vote: PreVote, out: &mut Vec<RaftOutput>) {
+    fn send_vote_requests(&mut self, pre_vote: NewFlag, out: &mut Vec<RaftOutput>) {
         let epoch = self.epoch();
         for to in self.voters.clone() {
             if to != self.id {
@@ -387,7 +388,7 @@ impl RaftClient {
             rejected: BTreeSet::new(),
         };
         self.transition(prospective, rng, out);
-        self.send_vote_requests(PreVote(true), out);
+        self.send_vote_requests(NewFlag(true), out);
         self.maybe_end_prospective(rng, out);
     }
 

@@ -28,7 +28,7 @@ pub use observer::MetadataObserver;
 pub use quorum_state::{ElectionState, EpochState, StateKind};
 
 use crate::node::{Address, Effect, Timer};
-use crate::protocol::Message;
+use crate::protocol::{Message, NewFlag};
 
 /// The file holding the durable election state (epoch, votedId, leaderId).
 pub const QUORUM_STATE_FILE: &str = "quorum-state";
@@ -112,21 +112,6 @@ pub enum RaftError {
     NotLeaderOrFollower,
 }
 
-/// VoteRequest's PreVote field (KIP-996): a prospective voter asks whether
-/// the receiver would vote for it, in its current epoch, and nobody's
-/// state changes. Hashes nothing when false, so that a run without
-/// pre-vote keeps the trace it had before the field existed.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct PreVote(pub bool);
-
-impl std::hash::Hash for PreVote {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        if self.0 {
-            state.write_u8(1);
-        }
-    }
-}
-
 /// The quorum's RPCs (KIP-595).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum RaftMessage {
@@ -142,8 +127,10 @@ pub enum RaftMessage {
         last_offset_epoch: u32,
         /// The candidate's log end offset.
         last_offset: u64,
-        /// KIP-996's PreVote: no vote is cast, only whether it would be.
-        pre_vote: PreVote,
+        /// KIP-996's PreVote: the candidate asks, in its current epoch,
+        /// whether the receiver would vote for it; no vote is cast and
+        /// nobody's state changes.
+        pre_vote: NewFlag,
     },
     /// The answer to a vote request.
     VoteResponse {

@@ -118,7 +118,7 @@ fn vote_request(candidate: u32, epoch: u32, last_epoch: u32, last_offset: u64) -
         candidate_id: candidate,
         last_offset_epoch: last_epoch,
         last_offset,
-        pre_vote: PreVote(false),
+        pre_vote: NewFlag(false),
     }
 }
 

@@ -33,7 +33,7 @@ fn pre_vote_request(candidate: u32, epoch: u32, last_epoch: u32, last_offset: u6
         candidate_id: candidate,
         last_offset_epoch: last_epoch,
         last_offset,
-        pre_vote: PreVote(true),
+        pre_vote: NewFlag(true),
     }
 }
 
