@@ -237,9 +237,10 @@ pub struct Disk {
     /// its order (fixed anyway by the seed) cannot reach the simulation.
     index: HashMap<Name, FileId, FixedState>,
     /// The numbers of the names last looked up, by where the caller keeps
-    /// the name (a log names a segment with one shared string for its
-    /// whole life): a hit is checked against the slot's name, and a
-    /// released number leaves it, so the cache changes no answer.
+    /// the name (a caller that writes one file many times usually passes
+    /// the same string each time): a hit is checked against the slot's
+    /// name, and a released number leaves it, so the cache changes no
+    /// answer.
     recent: [(usize, FileId); RECENT],
     /// By number: the name and the pending ops on it.
     slots: Vec<Slot>,
