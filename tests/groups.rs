@@ -286,3 +286,88 @@ fn without_transactions_read_committed_consumers_read_what_read_uncommitted_ones
     assert_eq!(a.violations.len(), b.violations.len());
     assert!(b.stats.records_consumed > 0);
 }
+
+/// Three members with 45 s sessions. Member 0 stalls at 20 s (a pause of
+/// 50 s); member 1 crashes at 21 s and rejoins 1 s later as a new member,
+/// which starts a rebalance. The coordinator holds the JoinGroups of the
+/// members that rejoined until member 0's session expires (about 65 s),
+/// longer than `request.timeout.ms` (30 s).
+fn held_join_scenario() -> ksim::scenario::Scenario {
+    let text = r#"name = "held_join"
+duration = "70s"
+settle = "20s"
+[cluster]
+brokers = 3
+controllers = 3
+[[topics]]
+name = "orders"
+partitions = 3
+replication_factor = 3
+[[producers]]
+topic = "orders"
+rate = "50/s"
+keys = 10
+config = { acks = "all" }
+[[consumers]]
+topic = "orders"
+group = "billing"
+count = 3
+config = { "enable.auto.commit" = false, "auto.offset.reset" = "earliest" }
+[[faults]]
+at = "20s"
+kind = "pause"
+target = "consumer(billing, 0)"
+resume_after = "50s"
+[[faults]]
+at = "21s"
+kind = "crash"
+target = "consumer(billing, 1)"
+restart_after = "1s"
+"#;
+    ksim::scenario::parse(text, "held_join.toml").unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn a_join_group_the_coordinator_holds_is_awaited_for_the_rebalance_timeout() {
+    // Kafka's AbstractCoordinator.sendJoinGroupRequest waits
+    // max(request.timeout.ms, rebalance timeout + 5 s) for the answer: the
+    // coordinator may hold a JoinGroup for the whole rebalance.
+    let s = held_join_scenario();
+    let trace = std::env::temp_dir().join(format!("ksim-held-join-{}.jsonl", std::process::id()));
+    let options = RunOptions {
+        trace: Some(trace.clone()),
+        ..RunOptions::default()
+    };
+    let o = run(&s, 1, &options).expect("runs");
+    let text = std::fs::read_to_string(&trace).expect("trace written");
+    let _ = std::fs::remove_file(&trace);
+    assert!(o.violations.is_empty(), "{:?}", o.violations);
+    // (time in seconds, request or response) of consumer-billing-2's JoinGroups.
+    let mut joins: Vec<(f64, bool)> = Vec::new();
+    for line in text.lines() {
+        let e: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
+        if e["event"] != "deliver" || !e["msg"].as_str().unwrap_or("").contains("JoinGroup") {
+            continue;
+        }
+        let at = e["t_ns"].as_u64().expect("t_ns") as f64 / 1e9;
+        if e["from"] == "consumer-billing-2" {
+            joins.push((at, true));
+        } else if e["to"] == "consumer-billing-2" {
+            joins.push((at, false));
+        }
+    }
+    // The rebalance member 1's return starts: member 2 joins once and is
+    // answered when member 0's session expires, over 30 s later.
+    let held: Vec<&(f64, bool)> = joins
+        .iter()
+        .filter(|(at, _)| (22.0..68.0).contains(at))
+        .collect();
+    assert_eq!(held.len(), 2, "one JoinGroup and its answer: {joins:?}");
+    let (sent, answered) = (held[0], held[1]);
+    assert!(sent.1 && !answered.1, "{joins:?}");
+    assert!(
+        answered.0 - sent.0 > 30.0,
+        "held {} s: {joins:?}",
+        answered.0 - sent.0
+    );
+}

@@ -47,7 +47,7 @@ pub(crate) static CONSUMER: &[D] = &[
         ("org.apache.kafka.clients.consumer.CooperativeStickyAssignor", "cooperative-sticky"),
     ]),
     D::string(C, "group.instance.id", None, "Static membership: a restart within session.timeout.ms keeps the assignment."),
-    D::int(C, "request.timeout.ms", 0, Some(30000), "How long the consumer waits for a response to a request."),
+    D::int(C, "request.timeout.ms", 0, Some(30000), "How long the consumer waits for a response to a request (a JoinGroup, which the coordinator may hold for the whole rebalance: at least max.poll.interval.ms + 5000)."),
     D::int(C, "default.api.timeout.ms", 0, Some(60000), "Timeout of blocking consumer calls such as commitSync()."),
     D::long(C, "retry.backoff.ms", 0, Some(100), "Pause before a failed request is retried."),
     D::long(C, "metadata.max.age.ms", 0, Some(300000), "Metadata is refreshed at least this often; a group leader that sees a partition count change rejoins."),

@@ -595,7 +595,7 @@ impl Consumer {
         request: KafkaRequest,
         what: InFlight,
     ) -> u64 {
-        let timeout = self.config.request_timeout_ms * MILLIS;
+        let timeout = request_timeout_ms(self.config.request_timeout_ms, &request) * MILLIS;
         self.network
             .send(env, Address::Node(broker), request, timeout, what)
     }
@@ -736,5 +736,28 @@ impl Consumer {
         self.resolve_positions(env);
         self.app_step(env);
         self.fetch_all(env);
+    }
+}
+
+/// Kafka's `AbstractCoordinator.JOIN_GROUP_TIMEOUT_LAPSE`: what a JoinGroup
+/// waits beyond the rebalance timeout before the client gives up on it.
+pub const JOIN_GROUP_TIMEOUT_LAPSE_MS: u64 = 5000;
+
+/// How long the consumer waits for the answer to `request`: `request.timeout.ms`,
+/// but for a JoinGroup, which the coordinator may hold for the whole
+/// rebalance, the rebalance timeout (`max.poll.interval.ms`) plus
+/// [`JOIN_GROUP_TIMEOUT_LAPSE_MS`] if that is longer (Kafka's
+/// `AbstractCoordinator.sendJoinGroupRequest`).
+pub fn request_timeout_ms(request_timeout_ms: u64, request: &KafkaRequest) -> u64 {
+    match request {
+        KafkaRequest::Group { request, .. } => match request.as_ref() {
+            crate::group::coordinator::CoordinatorRequest::JoinGroup(join) => request_timeout_ms
+                .max(
+                    join.rebalance_timeout_ms
+                        .saturating_add(JOIN_GROUP_TIMEOUT_LAPSE_MS),
+                ),
+            _ => request_timeout_ms,
+        },
+        _ => request_timeout_ms,
     }
 }
