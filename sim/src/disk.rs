@@ -294,6 +294,13 @@ impl Disk {
         self.cached_file(file).map(File::bytes)
     }
 
+    /// The same contents as [`Disk::read`], as the blobs that hold them, in
+    /// order (shared, not copied: as a process maps a file rather than
+    /// reading it).
+    pub fn read_extents(&self, file: &str) -> Option<Vec<Blob>> {
+        self.cached_file(file).map(|f| f.extents().to_vec())
+    }
+
     /// The file's durable contents (what a power loss would leave).
     pub fn read_durable(&self, file: &str) -> Option<Vec<u8>> {
         // A name not held has no file and no pending op to undo.

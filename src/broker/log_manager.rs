@@ -25,7 +25,9 @@ use sim::{Nanos, MILLIS};
 
 use super::checkpoints::{self, HW_CHECKPOINT, LOG_START_OFFSET_CHECKPOINT, RECOVERY_CHECKPOINT};
 use super::BrokerTimer;
-use crate::log::{leader_epoch_checkpoint_file, write_atomically, LogConfig, UnifiedLog};
+use crate::log::{
+    leader_epoch_checkpoint_file, write_atomically, FileBytes, LogConfig, UnifiedLog,
+};
 use crate::metadata::MetadataImage;
 use crate::metadata::Uuid;
 use crate::node::{Deadline, DiskView, Effect, Env, FileName, FSYNC_UNTRACKED};
@@ -176,7 +178,7 @@ impl LogManager {
             checkpoints::decode(disk.read(RECOVERY_CHECKPOINT).as_deref(), &topics);
         let start_offsets =
             checkpoints::decode(disk.read(LOG_START_OFFSET_CHECKPOINT).as_deref(), &topics);
-        let mut dirs: BTreeMap<String, Vec<(String, Vec<u8>)>> = BTreeMap::new();
+        let mut dirs: BTreeMap<String, Vec<(String, FileBytes)>> = BTreeMap::new();
         let mut deleted = Vec::new();
         for file in disk.files() {
             let Some((dir, _)) = file.split_once('/') else {
@@ -191,7 +193,7 @@ impl LogManager {
             if topics.parse(dir).is_none() {
                 continue;
             }
-            let bytes = disk.read(&file).map(|b| b.into_owned()).unwrap_or_default();
+            let bytes = FileBytes::new(disk.read_extents(&file).unwrap_or_default());
             dirs.entry(dir.to_owned()).or_default().push((file, bytes));
         }
         self.delete_later(env, deleted, self.config.file_delete_delay_ms);
@@ -216,7 +218,7 @@ impl LogManager {
             let topic_id = files
                 .iter()
                 .find(|(name, _)| *name == metadata_file)
-                .and_then(|(_, bytes)| read_partition_metadata(bytes));
+                .and_then(|(_, bytes)| read_partition_metadata(&bytes.bytes()));
             let mut log = UnifiedLog::recover(&dir, config, &files, recovery_point, &mut out);
             let start = start_offsets.get(&tp).copied().unwrap_or(0);
             log.restore_log_start_offset(start, &mut out);

@@ -30,6 +30,10 @@ impl DiskView for Disk {
     fn read(&self, file: &str) -> Option<Cow<'_, [u8]>> {
         Disk::read(self, file)
     }
+
+    fn read_extents(&self, file: &str) -> Option<Vec<sim::Blob>> {
+        Disk::read_extents(self, file)
+    }
 }
 
 impl ClusterNode {

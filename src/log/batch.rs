@@ -860,6 +860,22 @@ impl RecordBatch {
     /// than needed).
     /// What decodes re-encodes to exactly the bytes it took.
     pub fn decode(bytes: &[u8]) -> Result<(RecordBatch, usize), BatchError> {
+        Self::decode_shared(bytes, None)
+    }
+
+    /// [`RecordBatch::decode`] of the batch at byte `at` of `blob`: an
+    /// uncompressed batch's records share the blob's buffer, not a copy.
+    pub fn decode_in(blob: &Blob, at: usize) -> Result<(RecordBatch, usize), BatchError> {
+        let bytes = blob.bytes();
+        Self::decode_shared(&bytes[at..], Some((blob, at)))
+    }
+
+    /// [`RecordBatch::decode`] of `bytes`, which are those of `shared` (a
+    /// blob and where in it they start), if given.
+    fn decode_shared(
+        bytes: &[u8],
+        shared: Option<(&Blob, usize)>,
+    ) -> Result<(RecordBatch, usize), BatchError> {
         let mut r = Reader::new(bytes);
         let (Some(base_offset), Some(batch_length)) = (r.i64(), r.i32()) else {
             return Err(BatchError::Truncated);
@@ -884,7 +900,8 @@ impl RecordBatch {
         if crc32c::crc32c(&batch[ATTRIBUTES_OFFSET..]) != stored_crc {
             return Err(BatchError::Corrupt);
         }
-        let decoded = decode_checked(batch, base_offset, stored_crc).ok_or(BatchError::Corrupt)?;
+        let decoded =
+            decode_checked(batch, base_offset, stored_crc, shared).ok_or(BatchError::Corrupt)?;
         Ok((decoded, total))
     }
 }
@@ -1007,7 +1024,12 @@ fn record_body_len(
 /// Parses a batch whose length, magic and CRC were checked: every record
 /// must decode canonically (shortest varints), so it re-encodes to the
 /// bytes it came from.
-fn decode_checked(batch: &[u8], base_offset: i64, crc: u32) -> Option<RecordBatch> {
+fn decode_checked(
+    batch: &[u8],
+    base_offset: i64,
+    crc: u32,
+    shared: Option<(&Blob, usize)>,
+) -> Option<RecordBatch> {
     let mut r = Reader::new(batch);
     r.take(ATTRIBUTES_OFFSET)?;
     let attributes = r.i16()?;
@@ -1098,7 +1120,12 @@ fn decode_checked(batch: &[u8], base_offset: i64, crc: u32) -> Option<RecordBatc
         base_timestamp: base_ts,
         max_timestamp: max_ts,
         crc,
-        records: Blob::from_slice(records),
+        records: match shared {
+            Some((blob, at)) if decompressed.is_none() => {
+                blob.slice(at + RECORD_BATCH_OVERHEAD..at + batch.len())
+            }
+            _ => Blob::from_slice(records),
+        },
         wire,
     })
 }

@@ -21,6 +21,7 @@ use std::collections::BTreeMap;
 
 use super::checkpoint_file::{leader_epoch_checkpoint_file, tmp_file, write_atomically};
 use super::config::LogConfig;
+use super::file_bytes::FileBytes;
 use super::leader_epoch::LeaderEpochFileCache;
 use super::segment::{
     continues, count_decodable_batches, parse_segment_file_name, parse_swap_file_name, LogSegment,
@@ -88,15 +89,15 @@ impl UnifiedLog {
     pub fn recover(
         dir: &str,
         config: LogConfig,
-        files: &[(String, Vec<u8>)],
+        files: &[(String, FileBytes)],
         recovery_point: u64,
         out: &mut Vec<Effect>,
     ) -> UnifiedLog {
         let checkpoint_path = leader_epoch_checkpoint_file(dir);
         let checkpoint_tmp = tmp_file(&checkpoint_path);
-        let mut segment_files: BTreeMap<u64, (&str, &[u8])> = BTreeMap::new();
-        let mut swaps: Vec<(u64, &str, &[u8])> = Vec::new();
-        let mut checkpoint: Option<&[u8]> = None;
+        let mut segment_files: BTreeMap<u64, (&str, &FileBytes)> = BTreeMap::new();
+        let mut swaps: Vec<(u64, &str, &FileBytes)> = Vec::new();
+        let mut checkpoint: Option<&FileBytes> = None;
         for (name, bytes) in files {
             if let Some(base) = parse_segment_file_name(dir, name) {
                 segment_files.insert(base, (name, bytes));
@@ -171,9 +172,9 @@ impl UnifiedLog {
             expected = segment.next_offset();
             if let Some(reason) = stop {
                 let valid = segment.size();
-                let tail = &bytes[valid as usize..];
+                let tail = bytes.copy(valid as usize..bytes.len());
                 report.bytes_cut += tail.len() as u64;
-                report.batches_cut += count_decodable_batches(tail);
+                report.batches_cut += count_decodable_batches(&tail);
                 report.stop = Some(RecoveryStop {
                     file: name.to_owned(),
                     position: valid,
@@ -199,7 +200,7 @@ impl UnifiedLog {
         }
         let log_end_offset = expected;
 
-        let stored = checkpoint.map(LeaderEpochFileCache::decode_checkpoint);
+        let stored = checkpoint.map(|c| LeaderEpochFileCache::decode_checkpoint(&c.bytes()));
         let mut epoch_cache = match &stored {
             Some(Some(entries)) => LeaderEpochFileCache::from_entries(entries.iter().copied()),
             _ => LeaderEpochFileCache::new(),
@@ -299,9 +300,14 @@ impl UnifiedLog {
     }
 }
 
-fn remove_segment(name: &str, bytes: &[u8], report: &mut RecoveryReport, out: &mut Vec<Effect>) {
+fn remove_segment(
+    name: &str,
+    bytes: &FileBytes,
+    report: &mut RecoveryReport,
+    out: &mut Vec<Effect>,
+) {
     report.bytes_cut += bytes.len() as u64;
-    report.batches_cut += count_decodable_batches(bytes);
+    report.batches_cut += count_decodable_batches(&bytes.bytes());
     report.segments_removed.push(name.to_owned());
     out.push(Effect::Remove {
         file: name.to_owned().into(),

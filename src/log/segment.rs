@@ -11,8 +11,23 @@
 
 use std::rc::Rc;
 
-use super::batch::{BatchError, RecordBatch, RECORD_BATCH_OVERHEAD};
+use sim::Blob;
+
+use super::batch::{BatchError, RecordBatch, LOG_OVERHEAD, RECORD_BATCH_OVERHEAD};
+use super::file_bytes::FileBytes;
 use crate::node::{Effect, FileName};
+
+/// The extent of `file` holding the whole batch at `pos`, and where in it
+/// the batch starts; None when the batch's header or its bytes span
+/// extents, or the file ends first (then the caller decodes a copy, which
+/// tells a torn batch from a corrupt one).
+fn batch_extent(file: &FileBytes, pos: usize) -> Option<(&Blob, usize)> {
+    let (blob, at) = file.within(pos..pos + LOG_OVERHEAD)?;
+    let bytes = blob.bytes();
+    let length = i32::from_be_bytes(bytes[at + 8..at + LOG_OVERHEAD].try_into().ok()?);
+    let total = LOG_OVERHEAD + usize::try_from(length).ok()?;
+    (at + total <= blob.len()).then_some((blob, at))
+}
 
 /// Kafka's segment file name: the base offset as 20 zero-padded digits.
 pub fn segment_file_name(dir: &str, base_offset: u64) -> String {
@@ -110,16 +125,23 @@ impl LogSegment {
     /// reading stopped early, if it did (the caller cuts the file to
     /// [`LogSegment::size`]). With `gaps` (a compacted log, whose cleaner
     /// removes whole batches), a batch may start past the previous one's end.
+    ///
+    /// A batch the file holds within one of its extents (as written: one
+    /// write per batch) keeps its records in that extent's buffer.
     pub(crate) fn load(
         dir: &str,
         base_offset: u64,
-        bytes: &[u8],
+        file: &FileBytes,
         gaps: bool,
     ) -> (Self, Option<ScanStop>) {
         let mut segment = Self::new(dir, base_offset);
         let mut pos = 0usize;
-        while pos < bytes.len() {
-            let (batch, len) = match RecordBatch::decode(&bytes[pos..]) {
+        while pos < file.len() {
+            let decoded = match batch_extent(file, pos) {
+                Some((blob, at)) => RecordBatch::decode_in(blob, at),
+                None => RecordBatch::decode(&file.copy(pos..file.len())),
+            };
+            let (batch, len) = match decoded {
                 Ok(decoded) => decoded,
                 Err(BatchError::Truncated) => return (segment, Some(ScanStop::Torn)),
                 Err(BatchError::Corrupt) => return (segment, Some(ScanStop::Corrupt)),

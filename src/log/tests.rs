@@ -70,13 +70,19 @@ impl Disk {
         }
     }
 
-    /// Every file under `dir/`, as `UnifiedLog::recover` takes them.
-    fn files_of(&self, dir: &str) -> Vec<(String, Vec<u8>)> {
+    /// Every file under `dir/`, as `UnifiedLog::recover` takes them: each
+    /// in two extents split at its middle, so that recovery reads batches
+    /// held in one extent (shared) and one that spans two (copied).
+    fn files_of(&self, dir: &str) -> Vec<(String, FileBytes)> {
         let prefix = format!("{dir}/");
         self.files
             .iter()
             .filter(|(name, _)| name.starts_with(&prefix))
-            .map(|(name, bytes)| (name.clone(), bytes.clone()))
+            .map(|(name, bytes)| {
+                let (a, b) = bytes.split_at(bytes.len() / 2);
+                let extents = vec![sim::Blob::copy_of(a), sim::Blob::copy_of(b)];
+                (name.clone(), FileBytes::new(extents))
+            })
             .collect()
     }
 

@@ -240,6 +240,12 @@ pub trait DiskView {
     fn files(&self) -> Vec<String>;
     /// A file's bytes, if it exists.
     fn read(&self, file: &str) -> Option<Cow<'_, [u8]>>;
+    /// A file's bytes as the blobs that hold them, shared (a log's
+    /// segments keep its batches without copying them); by default one
+    /// copy of [`DiskView::read`].
+    fn read_extents(&self, file: &str) -> Option<Vec<sim::Blob>> {
+        self.read(file).map(|b| vec![sim::Blob::copy_of(&b)])
+    }
 }
 
 impl DiskView for BTreeMap<String, Vec<u8>> {

@@ -68,6 +68,11 @@ impl File {
         }
     }
 
+    /// Its extents, in order.
+    pub(super) fn extents(&self) -> &[Blob] {
+        &self.extents
+    }
+
     /// A copy of its bytes.
     pub(super) fn to_vec(&self) -> Vec<u8> {
         self.bytes().into_owned()
