@@ -137,6 +137,8 @@ pub fn broker_config(scenario: &Scenario) -> BrokerConfig {
             .protocol
             .isr_join_requires_epoch_start_offset,
         leader_epoch_in_replica_fetch: scenario.protocol.leader_epoch_in_replica_fetch,
+        truncation_on_fetch: scenario.protocol.truncation_on_fetch,
+        alter_partition_sent_at_once: scenario.protocol.alter_partition_sent_at_once,
         leader_state_kept_on_partition_update: scenario
             .protocol
             .leader_state_kept_on_partition_update,
