@@ -235,8 +235,7 @@ fn a_release_ksim_cannot_run_is_refused_naming_what_it_lacks() {
     for (version, says) in [
         ("2.6", "Kafka 2.6 is not simulated by ksim yet: its changes to what ksim simulates are not all checked (`git log 2.6.0..2.7.0`)"),
         ("2.1.1", "Kafka 2.1 is not simulated by ksim yet: its changes to what ksim simulates are not all checked (`git log 2.1.0..2.7.0`)"),
-        ("2.0", "delivery.timeout.ms bounds a send end to end (before: a batch expires in the accumulator after request.timeout.ms, and a send is retried `retries` times) (KIP-91, 2.1)"),
-        ("2.0", "(KIP-91, 2.1), which ksim cannot switch off yet"),
+        ("2.0", "Kafka 2.0 is not simulated by ksim yet: its changes to what ksim simulates are not all checked (`git log 2.0.0..2.7.0`)"),
         ("4.2", "Kafka 4.2 is newer than ksim models (4.1)"),
         ("four", "\"four\" is not a Kafka version"),
     ] {
@@ -841,6 +840,69 @@ fn kafka_2_7_sends_isr_changes_at_the_send_alter_isr_tasks_runs() {
     assert_eq!(a.trace_hash, b.trace_hash);
     assert!(a.violations.is_empty(), "{:?}", a.violations.first());
     assert_ne!(a.trace_hash, outcome(&own, 1).trace_hash);
+}
+
+/// A producer cut off from every broker for 50 s, under Kafka 2.8 with
+/// `delivery_timeout_bounds_sends` as given.
+fn producer_cut_off(bounded: bool) -> Scenario {
+    let text = format!(
+        r#"name = "producer_cut_off"
+duration = "80s"
+settle = "40s"
+[cluster]
+brokers = 3
+controllers = 3
+[protocol]
+kafka_version = "2.8"
+delivery_timeout_bounds_sends = {bounded}
+[[topics]]
+name = "orders"
+partitions = 1
+replication_factor = 3
+[[producers]]
+topic = "orders"
+count = 1
+rate = "100/s"
+keys = 0
+config = {{ acks = "all" }}
+[[faults]]
+at = "10s"
+kind = "partition"
+groups = [["producer(0)"]]
+heal_after = "50s"
+"#
+    );
+    parse(&text, "producer_cut_off.toml").unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn kip_91_is_a_switch_queued_batches_expired_by_request_timeout_before_2_1() {
+    // From 2.1 the queued batches wait up to delivery.timeout.ms (120 s),
+    // longer than the cut: every record is acknowledged after the heal.
+    // Before (2.0's `maybeExpire`) a queued batch expires 30 s
+    // (request.timeout.ms) after its creation: what the producer queued in
+    // the cut's first 20 s is failed.
+    let bounded = producer_cut_off(true);
+    assert!(bounded.protocol.against_version().is_empty());
+    let unbounded = producer_cut_off(false);
+    assert_eq!(
+        unbounded.protocol.against_version(),
+        vec!["delivery_timeout_bounds_sends = false (Kafka 2.8's own: true, KIP-91)"]
+    );
+    for seed in [1, 2] {
+        let all = outcome(&bounded, seed);
+        assert_eq!(
+            all.stats.records_acked, all.stats.records_sent,
+            "seed {seed}"
+        );
+        let some = outcome(&unbounded, seed);
+        assert!(
+            some.stats.records_acked + 1000 < some.stats.records_sent,
+            "seed {seed}: {} of {}",
+            some.stats.records_acked,
+            some.stats.records_sent
+        );
+    }
 }
 
 /// `controller_rejoin` under Kafka `version`, with `switch` added.

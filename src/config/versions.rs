@@ -42,10 +42,9 @@ impl KafkaVersion {
     /// (KAFKA-12620, KAFKA-12471, KIP-746), and under 2.7, which had
     /// ZooKeeper only; early access up to 3.3 (KIP-833). Below 2.7
     /// `git log 2.6.0..2.7.0` is not checked (the parse refusal says so;
-    /// before 2.7 a leader wrote ISR changes to ZooKeeper itself, KIP-497),
-    /// and 2.0 and older lack KIP-91 without a switch. The switches for
-    /// older 2.x behaviours (KAFKA-7128, KIP-320, KIP-279, KIP-211,
-    /// KIP-480) are set against a modelled release.
+    /// before 2.7 a leader wrote ISR changes to ZooKeeper itself, KIP-497).
+    /// The switches for older 2.x behaviours (KIP-91, KAFKA-7128, KIP-320,
+    /// KIP-279, KIP-211, KIP-480) are set against a modelled release.
     pub const MODELLED: [KafkaVersion; 14] = [
         KafkaVersion::new(2, 7),
         KafkaVersion::new(2, 8),
@@ -227,6 +226,13 @@ impl KafkaVersion {
     /// `send-alter-isr` task sends what is queued every 50 ms.
     pub fn alter_partition_sent_at_once(self) -> bool {
         self.has(KafkaVersion::new(2, 8))
+    }
+
+    /// Whether `delivery.timeout.ms` bounds this release's sends end to end
+    /// (KIP-91, 2.1); before, a queued batch expires by `request.timeout.ms`
+    /// and `retries` alone bounds the retries.
+    pub fn delivery_timeout_bounds_sends(self) -> bool {
+        self.has(KafkaVersion::new(2, 1))
     }
 
     /// Whether this release's consumers send their leader epoch in Fetch
@@ -742,7 +748,7 @@ pub static BEHAVIOURS: &[Behaviour] = &[
         what: "delivery.timeout.ms bounds a send end to end (before: a batch expires in the accumulator after request.timeout.ms, and a send is retried `retries` times)",
         reference: "KIP-91",
         since: KafkaVersion::new(2, 1),
-        switch: None,
+        switch: Some("delivery_timeout_bounds_sends"),
     },
     Behaviour {
         what: "transactions v2: an epoch bump at every commit or abort",
@@ -805,7 +811,7 @@ mod tests {
         let old = KafkaVersion::parse("2.3").unwrap_err();
         assert!(old.contains("(`git log 2.3.0..2.7.0`)"), "{old}");
         let old = KafkaVersion::parse("2.0").unwrap_err();
-        assert!(old.contains("(KIP-91, 2.1)"), "{old}");
+        assert!(old.contains("(`git log 2.0.0..2.7.0`)"), "{old}");
         for switched in [
             "KAFKA-13091",
             "KAFKA-10101",
@@ -826,6 +832,7 @@ mod tests {
             "KIP-890 part 1",
             "KIP-903",
             "KIP-966",
+            "KIP-91",
         ] {
             assert!(!old.contains(switched), "a switch covers {switched}: {old}");
         }
@@ -1225,6 +1232,8 @@ mod tests {
         assert!(!KafkaVersion::new(3, 0).kraft_pre_vote());
         assert!(KafkaVersion::new(4, 0).kraft_pre_vote());
         assert!(KafkaVersion::NEWEST.kraft_pre_vote());
+        assert!(!KafkaVersion::new(2, 0).delivery_timeout_bounds_sends());
+        assert!(KafkaVersion::new(2, 1).delivery_timeout_bounds_sends());
         assert!(!KafkaVersion::new(2, 7).truncation_on_fetch());
         assert!(KafkaVersion::new(2, 8).truncation_on_fetch());
         assert!(!KafkaVersion::new(2, 7).alter_partition_sent_at_once());

@@ -335,6 +335,13 @@ pub struct ProtocolSpec {
     /// controller at once. Off (2.7): Kafka's `send-alter-isr` task sends
     /// what is queued every 50 ms.
     pub alter_partition_sent_at_once: bool,
+    /// KIP-91 (Kafka 2.1): `delivery.timeout.ms` bounds a send end to end,
+    /// retries included. Off (2.0 and older): a batch waiting in the
+    /// producer's accumulator expires more than `request.timeout.ms` after
+    /// its last append (if full), its creation plus `linger.ms`, or its last
+    /// attempt plus `retry.backoff.ms` (if retried), and a failed send is
+    /// retried as long as `retries` allows.
+    pub delivery_timeout_bounds_sends: bool,
     /// KIP-320's consumer part (Kafka 2.3, KAFKA-7440 and KAFKA-7747): a
     /// consumer's Fetch and ListOffsets carry the leader epoch its
     /// metadata has, and after a leader change it validates its position
@@ -498,6 +505,12 @@ impl ProtocolSpec {
             self.alter_partition_sent_at_once.to_string(),
             v.alter_partition_sent_at_once().to_string(),
             "apache/kafka#9749",
+        );
+        against(
+            "delivery_timeout_bounds_sends",
+            self.delivery_timeout_bounds_sends.to_string(),
+            v.delivery_timeout_bounds_sends().to_string(),
+            "KIP-91",
         );
         against(
             "consumer_leader_epoch_validation",

@@ -206,6 +206,11 @@ impl Scenario {
         )?;
         writeln!(
             w,
+            "delivery_timeout_bounds_sends = {}",
+            p.delivery_timeout_bounds_sends
+        )?;
+        writeln!(
+            w,
             "consumer_leader_epoch_validation = {}",
             p.consumer_leader_epoch_validation
         )?;
