@@ -233,10 +233,9 @@ fn a_release_ksim_cannot_run_is_refused_naming_what_it_lacks() {
     let dir = scratch("versions", "refused");
     let text = shipped("late_end_txn");
     for (version, says) in [
-        ("2.7", "Kafka 2.7 is not simulated by ksim yet: its changes to what ksim simulates are not all checked (`git log 2.7.0..2.8.0`)"),
-        ("2.1.1", "Kafka 2.1 is not simulated by ksim yet: its changes to what ksim simulates are not all checked (`git log 2.1.0..2.8.0`)"),
-        ("2.0", "delivery.timeout.ms bounds a send end to end (before: a batch expires in the accumulator after request.timeout.ms, and a send is retried `retries` times) (KIP-91, 2.1)"),
-        ("2.0", "(KIP-91, 2.1), which ksim cannot switch off yet"),
+        ("2.6", "Kafka 2.6 is not simulated by ksim yet: its changes to what ksim simulates are not all checked (`git log 2.6.0..2.7.0`)"),
+        ("2.1.1", "Kafka 2.1 is not simulated by ksim yet: its changes to what ksim simulates are not all checked (`git log 2.1.0..2.7.0`)"),
+        ("2.0", "Kafka 2.0 is not simulated by ksim yet: its changes to what ksim simulates are not all checked (`git log 2.0.0..2.7.0`)"),
         ("4.2", "Kafka 4.2 is newer than ksim models (4.1)"),
         ("four", "\"four\" is not a Kafka version"),
     ] {
@@ -249,7 +248,7 @@ fn a_release_ksim_cannot_run_is_refused_naming_what_it_lacks() {
         assert!(err.contains(":13:17: protocol.kafka_version: "), "{err}");
         assert!(err.contains(says), "{err}");
         assert!(
-            err.contains("valid: \"2.8\", \"3.0\", \"3.1\", \"3.2\", \"3.3\", \"3.4\", \"3.5\", \"3.6\", \"3.7\", \"3.8\", \"3.9\", \"4.0\", \"4.1\""),
+            err.contains("valid: \"2.7\", \"2.8\", \"3.0\", \"3.1\", \"3.2\", \"3.3\", \"3.4\", \"3.5\", \"3.6\", \"3.7\", \"3.8\", \"3.9\", \"4.0\", \"4.1\""),
             "{err}"
         );
     }
@@ -713,11 +712,12 @@ fn unpinned_on(name: &str, version: &str) -> Scenario {
 }
 
 #[test]
-fn kafka_3_2_3_1_3_0_and_2_8_run_broker_crash_with_their_own_kraft_and_replay() {
+fn kafka_3_2_3_1_3_0_2_8_and_2_7_run_broker_crash_with_their_own_kraft_and_replay() {
     use ksim::harness::Run;
-    // 2.8 runs 3.0's KRaft control plane (the 3.x switches as for 3.0)
-    // with its own data path: KAFKA-12686 off.
-    for version in ["3.2", "3.1", "3.0", "2.8"] {
+    // 2.8 and 2.7 run 3.0's KRaft control plane (the 3.x switches as for
+    // 3.0) with their own data path: KAFKA-12686 off; under 2.7 also
+    // KAFKA-10101, KAFKA-10554 and apache/kafka#9749.
+    for version in ["3.2", "3.1", "3.0", "2.8", "2.7"] {
         let s = unpinned_on("broker_crash", version);
         let p = &s.protocol;
         assert!(!p.metadata_noop_records && !p.unfence_at_registration_offset);
@@ -725,15 +725,19 @@ fn kafka_3_2_3_1_3_0_and_2_8_run_broker_crash_with_their_own_kraft_and_replay() 
         assert!(!p.fenced_replicas_kept_out_of_isr);
         assert!(!p.leader_state_kept_on_partition_update);
         assert_eq!(p.static_leader_rejoins_as_leader, version == "3.2");
+        let two = version.starts_with("2.");
         assert_eq!(
             p.hw_incremented_after_alter_partition,
-            version != "3.0" && version != "2.8"
+            version != "3.0" && !two
         );
-        assert!(
-            p.recovery_point_held_after_recovery,
+        let at_least_2_8 = version != "2.7";
+        assert_eq!(
+            p.recovery_point_held_after_recovery, at_least_2_8,
             "KAFKA-10101 is 2.8.0's"
         );
-        assert_eq!(p.alter_partition_kept_on_role_change, version != "2.8");
+        assert_eq!(p.truncation_on_fetch, at_least_2_8);
+        assert_eq!(p.alter_partition_sent_at_once, at_least_2_8);
+        assert_eq!(p.alter_partition_kept_on_role_change, !two);
         assert_eq!(p.partitioner.name(), "sticky");
         for seed in [1, 2] {
             // The crashed leader comes back and is unfenced by 3.2's rule
@@ -765,6 +769,139 @@ fn kafka_3_2_3_1_3_0_and_2_8_run_broker_crash_with_their_own_kraft_and_replay() 
                 "{version} seed {seed} replays"
             );
         }
+    }
+}
+
+/// `kip320_zombie_follower` (Kafka 1.1's follower) with Kafka 2.0's
+/// instead, under 4.0: truncation by leader epoch (KIP-279), no epoch in
+/// its Fetch (before KIP-320), and `truncation_on_fetch` as given.
+fn zombie_2_0_follower(on_fetch: bool) -> Scenario {
+    let text = shipped("anomalies/kip320_zombie_follower");
+    let follower = "truncation = \"epoch-end-offset\"";
+    assert!(text.contains(follower));
+    let text = text.replace(
+        follower,
+        &format!("truncation = \"leader-epoch\"\ntruncation_on_fetch = {on_fetch}\n#"),
+    );
+    parse(&text, "kip320_zombie_follower.toml").unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn kafka_10554_truncation_on_fetch_catches_a_zombie_follower_from_2_8() {
+    // Before KAFKA-10554 (2.0 to 2.7) a follower compares its log with the
+    // leader's only after following a new leader epoch. Without KIP-320 the
+    // zombie of `kip320_zombie_follower`, its metadata stuck at epoch 0,
+    // keeps fetching from broker-1, now leader of epoch 2, with no epoch
+    // at all: broker-1 serves it, and the records broker-1 truncated stay
+    // under the new ones. From 2.8 every fetch carries its last fetched
+    // epoch, and broker-1's diverging-epoch answer truncates it.
+    let asked = zombie_2_0_follower(false);
+    assert!(asked
+        .protocol
+        .against_version()
+        .contains(&"truncation_on_fetch = false (Kafka 4.0's own: true, KAFKA-10554)".to_owned()));
+    assert!(!ksim::harness::specs::broker_config(&asked).truncation_on_fetch);
+    let on_fetch = zombie_2_0_follower(true);
+    for seed in [0, 1] {
+        let broken = outcome(&asked, seed);
+        assert!(
+            broken
+                .violations
+                .iter()
+                .any(|v| v.invariant == "replicas_consistent"),
+            "seed {seed}: {:?}",
+            broken.violations.first()
+        );
+        let fixed = outcome(&on_fetch, seed);
+        assert!(
+            fixed.violations.is_empty(),
+            "seed {seed}: {:?}",
+            fixed.violations.first()
+        );
+    }
+}
+
+#[test]
+fn kafka_2_7_sends_isr_changes_at_the_send_alter_isr_tasks_runs() {
+    // The same run under 2.8 and under 2.8 with 2.7's periodic AlterIsr
+    // task: the ISR changes of `broker_crash` go out later, so the runs
+    // differ, and each replays.
+    let own = unpinned_on("broker_crash", "2.8");
+    let text = format!(
+        "{}\n[protocol]\nkafka_version = \"2.8\"\nalter_partition_sent_at_once = false\n",
+        shipped("broker_crash")
+    );
+    let periodic = parse(&text, "broker_crash.toml").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        periodic.protocol.against_version(),
+        vec!["alter_partition_sent_at_once = false (Kafka 2.8's own: true, apache/kafka#9749)"]
+    );
+    let (a, b) = (outcome(&periodic, 1), outcome(&periodic, 1));
+    assert_eq!(a.trace_hash, b.trace_hash);
+    assert!(a.violations.is_empty(), "{:?}", a.violations.first());
+    assert_ne!(a.trace_hash, outcome(&own, 1).trace_hash);
+}
+
+/// A producer cut off from every broker for 50 s, under Kafka 2.8 with
+/// `delivery_timeout_bounds_sends` as given.
+fn producer_cut_off(bounded: bool) -> Scenario {
+    let text = format!(
+        r#"name = "producer_cut_off"
+duration = "80s"
+settle = "40s"
+[cluster]
+brokers = 3
+controllers = 3
+[protocol]
+kafka_version = "2.8"
+delivery_timeout_bounds_sends = {bounded}
+[[topics]]
+name = "orders"
+partitions = 1
+replication_factor = 3
+[[producers]]
+topic = "orders"
+count = 1
+rate = "100/s"
+keys = 0
+config = {{ acks = "all" }}
+[[faults]]
+at = "10s"
+kind = "partition"
+groups = [["producer(0)"]]
+heal_after = "50s"
+"#
+    );
+    parse(&text, "producer_cut_off.toml").unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn kip_91_is_a_switch_queued_batches_expired_by_request_timeout_before_2_1() {
+    // From 2.1 the queued batches wait up to delivery.timeout.ms (120 s),
+    // longer than the cut: every record is acknowledged after the heal.
+    // Before (2.0's `maybeExpire`) a queued batch expires 30 s
+    // (request.timeout.ms) after its creation: what the producer queued in
+    // the cut's first 20 s is failed.
+    let bounded = producer_cut_off(true);
+    assert!(bounded.protocol.against_version().is_empty());
+    let unbounded = producer_cut_off(false);
+    assert_eq!(
+        unbounded.protocol.against_version(),
+        vec!["delivery_timeout_bounds_sends = false (Kafka 2.8's own: true, KIP-91)"]
+    );
+    for seed in [1, 2] {
+        let all = outcome(&bounded, seed);
+        assert_eq!(
+            all.stats.records_acked, all.stats.records_sent,
+            "seed {seed}"
+        );
+        let some = outcome(&unbounded, seed);
+        assert!(
+            some.stats.records_acked + 1000 < some.stats.records_sent,
+            "seed {seed}: {} of {}",
+            some.stats.records_acked,
+            some.stats.records_sent
+        );
     }
 }
 

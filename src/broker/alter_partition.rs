@@ -24,9 +24,18 @@ use crate::protocol::TopicIdPartition;
 /// `reconnect.backoff.ms`, 50).
 pub const RETRY_BACKOFF_MS: u64 = 50;
 
+/// The period of Kafka 2.7's `send-alter-isr` task (`AlterIsrManagerImpl.start`
+/// schedules it every 50 ms from the broker's start): before
+/// apache/kafka#9749 (2.8) an ISR change waited for its next run.
+pub const PROPAGATION_INTERVAL_MS: u64 = 50;
+
 /// ISR changes waiting to be sent or answered.
 #[derive(Debug, Default)]
 pub struct AlterPartitionManager {
+    /// Kafka 2.7 (`[protocol] alter_partition_sent_at_once = false`): when
+    /// the `send-alter-isr` task started; what is queued goes at its runs,
+    /// every [`PROPAGATION_INTERVAL_MS`] from then. None: at once (2.8 on).
+    periodic_from_ms: Option<u64>,
     /// Each with the moment it may go (a retry after a top-level error
     /// waits [`RETRY_BACKOFF_MS`]).
     unsent: BTreeMap<TopicIdPartition, (ControllerRequest, u64)>,
@@ -37,16 +46,64 @@ pub struct AlterPartitionManager {
 }
 
 impl AlterPartitionManager {
-    /// Queues an AlterPartition for `tp`, unless one for it is still
-    /// unsent or unanswered (Kafka's `submit` then fails the new one with
-    /// OperationNotAttemptedException, and the leader proposes again
-    /// later). Returns whether it was queued.
-    pub fn submit(&mut self, tp: TopicIdPartition, request: ControllerRequest) -> bool {
+    /// A manager whose requests go only at the runs of a task started at
+    /// `started_ms` (Kafka 2.7's `send-alter-isr`, every
+    /// [`PROPAGATION_INTERVAL_MS`]).
+    pub fn periodic(started_ms: u64) -> Self {
+        Self {
+            periodic_from_ms: Some(started_ms),
+            ..Self::default()
+        }
+    }
+
+    /// When a request due at `at_ms` goes: at once, or at the periodic
+    /// task's first run at or after it.
+    fn due_at(&self, at_ms: u64) -> u64 {
+        let Some(start) = self.periodic_from_ms else {
+            return at_ms;
+        };
+        let runs = at_ms
+            .saturating_sub(start)
+            .div_ceil(PROPAGATION_INTERVAL_MS)
+            .max(1);
+        start + runs * PROPAGATION_INTERVAL_MS
+    }
+
+    /// Queues an AlterPartition for `tp` at `now_ms`, unless one for it is
+    /// still unsent or unanswered (Kafka's `submit` then fails the new one
+    /// with OperationNotAttemptedException, and the leader proposes again
+    /// later). Returns whether it was queued. It goes at once, or (Kafka
+    /// 2.7) at the periodic task's next run.
+    pub fn submit(
+        &mut self,
+        tp: TopicIdPartition,
+        request: ControllerRequest,
+        now_ms: u64,
+    ) -> bool {
         if self.unsent.contains_key(&tp) || self.in_flight.contains_key(&tp) {
             return false;
         }
-        self.unsent.insert(tp, (request, 0));
+        let at = match self.periodic_from_ms {
+            Some(_) => self.due_at(now_ms + 1),
+            None => 0,
+        };
+        self.unsent.insert(tp, (request, at));
         true
+    }
+
+    /// When the earliest request waiting goes (the periodic task's run
+    /// that sends it, Kafka 2.7), if one waits.
+    pub fn next_due_ms(&self) -> Option<u64> {
+        self.unsent
+            .iter()
+            .filter(|(tp, _)| !self.dropped_in_flight.contains(tp))
+            .map(|(_, (_, at))| *at)
+            .min()
+    }
+
+    /// Whether requests go only at the periodic task's runs (Kafka 2.7).
+    pub fn is_periodic(&self) -> bool {
+        self.periodic_from_ms.is_some()
     }
 
     /// The proposals due by `now_ms`, in partition order, each with the
@@ -113,7 +170,8 @@ impl AlterPartitionManager {
             return;
         }
         if let Some(request) = self.in_flight.remove(tp) {
-            self.unsent.insert(*tp, (request, not_before_ms));
+            let at = self.due_at(not_before_ms);
+            self.unsent.insert(*tp, (request, at));
         }
     }
 }
@@ -147,10 +205,10 @@ mod tests {
         let tp = TopicIdPartition::new(crate::protocol::TopicId(0), 0);
         let mut m = AlterPartitionManager::default();
         let first = request(&[(1, 51), (2, 52)]);
-        assert!(m.submit(tp, first.clone()));
-        assert!(!m.submit(tp, request(&[(1, 51)])), "one per partition");
+        assert!(m.submit(tp, first.clone(), 0));
+        assert!(!m.submit(tp, request(&[(1, 51)]), 0), "one per partition");
         assert_eq!(sent(&mut m, 0, 51), vec![first.clone()]);
-        assert!(!m.submit(tp, request(&[(1, 51)])), "still unanswered");
+        assert!(!m.submit(tp, request(&[(1, 51)]), 0), "still unanswered");
         // Lost: the same ISR, with the broker epochs it was made with, goes
         // again after the backoff, under the sender's epoch of that moment.
         m.retry(&tp, 50);
@@ -170,6 +228,34 @@ mod tests {
         );
         // Answered: a new proposal may go.
         m.answered(&tp);
-        assert!(m.submit(tp, request(&[(1, 51)])));
+        assert!(m.submit(tp, request(&[(1, 51)]), 0));
+    }
+
+    #[test]
+    fn kafka_2_7_sends_at_the_periodic_tasks_runs() {
+        // The task started at 1000 ms runs at 1050, 1100, ...
+        let tp = TopicIdPartition::new(crate::protocol::TopicId(0), 0);
+        let mut m = AlterPartitionManager::periodic(1000);
+        assert!(m.is_periodic());
+        let first = request(&[(1, 51)]);
+        assert!(m.submit(tp, first.clone(), 1010));
+        assert_eq!(m.next_due_ms(), Some(1050));
+        assert!(sent(&mut m, 1049, 51).is_empty(), "waits for the run");
+        assert_eq!(sent(&mut m, 1050, 51), vec![first.clone()]);
+        assert_eq!(m.next_due_ms(), None);
+        // Lost at 1070: due again at 1150, the first run after the backoff
+        // (1120).
+        m.retry(&tp, 1120);
+        assert_eq!(m.next_due_ms(), Some(1150));
+        assert!(sent(&mut m, 1149, 51).is_empty());
+        assert_eq!(sent(&mut m, 1150, 51), vec![first]);
+        m.answered(&tp);
+        // A change made at a run waits for the next one.
+        assert!(m.submit(tp, request(&[(1, 51)]), 1200));
+        assert_eq!(m.next_due_ms(), Some(1250));
+        // 2.8 on: at once.
+        let mut at_once = AlterPartitionManager::default();
+        assert!(at_once.submit(tp, request(&[(1, 51)]), 1010));
+        assert_eq!(at_once.next_due_ms(), Some(0));
     }
 }

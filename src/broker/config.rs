@@ -134,6 +134,19 @@ pub struct BrokerConfig {
     /// (the leader fences another); off (`[protocol]
     /// leader_epoch_in_replica_fetch = false`), -1, which no leader checks.
     pub leader_epoch_in_replica_fetch: bool,
+    /// KAFKA-10554 (2.8): a follower sends its last fetched epoch in every
+    /// Fetch and truncates where the leader's answer says the logs
+    /// diverge; off (`[protocol] truncation_on_fetch = false`), as in 2.7
+    /// and before, it checks its log against the leader's only after it
+    /// follows a new leader epoch (OffsetsForLeaderEpoch), until the
+    /// truncation is complete, and then fetches without an epoch.
+    pub truncation_on_fetch: bool,
+    /// apache/kafka#9749 (2.8, no JIRA): an ISR change goes
+    /// to the controller at once; off (`[protocol]
+    /// alter_partition_sent_at_once = false`), as in 2.7, a task every
+    /// [`super::alter_partition::PROPAGATION_INTERVAL_MS`] since the broker
+    /// started sends what is queued.
+    pub alter_partition_sent_at_once: bool,
     /// Log configs.
     pub log: LogConfig,
     /// `offsets.topic.num.partitions`.
@@ -210,6 +223,8 @@ impl Default for BrokerConfig {
             hw_incremented_after_alter_partition: true,
             alter_partition_kept_on_role_change: true,
             leader_epoch_in_replica_fetch: true,
+            truncation_on_fetch: true,
+            alter_partition_sent_at_once: true,
             log: LogConfig::default(),
             offsets_topic_num_partitions: 50,
             offsets_commit_timeout_ms: 5000,

@@ -143,16 +143,24 @@ impl ReplicaFetcherManager {
             return;
         };
         let truncation = self.config.truncation;
+        let on_fetch = self.config.truncation_on_fetch;
         // Before KIP-320 (2.1) a Fetch carries no current leader epoch.
         let with_epoch = self.config.leader_epoch_in_replica_fetch;
         let ask = |tp: &TopicIdPartition, p: &Partition| FetchPartition {
             tp: *tp,
             current_leader_epoch: if with_epoch { p.leader_epoch } else { -1 },
             fetch_offset: p.log.log_end_offset(),
+            // Before KAFKA-10554 (2.8) a follower asks where its latest
+            // epoch ends (OffsetsForLeaderEpoch, carried here by the fetch)
+            // only until its truncation after a new leader epoch is done.
             last_fetched_epoch: match truncation {
-                Truncation::LeaderEpoch => p.log.latest_epoch(),
+                Truncation::LeaderEpoch if on_fetch || p.epoch_truncation_pending => {
+                    p.log.latest_epoch()
+                }
                 Truncation::EpochEndOffset if p.epoch_truncation_pending => p.log.latest_epoch(),
-                Truncation::EpochEndOffset | Truncation::HighWatermark => None,
+                Truncation::LeaderEpoch
+                | Truncation::EpochEndOffset
+                | Truncation::HighWatermark => None,
             },
         };
         let journal_end = replicas.partitions.journal_end();
@@ -389,10 +397,20 @@ impl ReplicaFetcherManager {
                 continue;
             }
             // Answered: a follower of KIP-101 before KIP-279 asked its
-            // one question (the answer truncates it, or it fetches on).
+            // one question (the answer truncates it, or it fetches on); one
+            // of KIP-279 before KAFKA-10554 asks until its truncation is
+            // complete (below).
             p.epoch_truncation_pending = false;
             if let Some((div_epoch, div_end)) = answer.diverging_epoch {
-                let target = if self.config.truncation == Truncation::EpochEndOffset {
+                let asked = self.config.truncation == Truncation::LeaderEpoch
+                    && !self.config.truncation_on_fetch;
+                let target = if asked && div_epoch < 0 {
+                    // Kafka 2.7's `getOffsetTruncationState`: the leader has
+                    // no end offset for the epoch (UNDEFINED_EPOCH_OFFSET),
+                    // so to the initial fetch offset, the high watermark
+                    // (`ReplicaManager.makeFollowers`).
+                    p.log.high_watermark()
+                } else if self.config.truncation == Truncation::EpochEndOffset {
                     // Kafka 1.1's `ReplicaFetcherThread.maybeTruncate`: to
                     // the leader's end offset for its latest epoch, or, when
                     // the leader had none (UNDEFINED_EPOCH_OFFSET), to its
@@ -407,7 +425,14 @@ impl ReplicaFetcherManager {
                     // last agree.
                     match p.log.end_offset_for_epoch(div_epoch) {
                         Some((e, end)) if e == div_epoch => end.min(div_end),
-                        Some((_, end)) => end,
+                        Some((_, end)) => {
+                            // The follower lacks the leader's epoch: Kafka
+                            // 2.7 truncates to where its own epoch below
+                            // ends and asks again (`truncationCompleted`
+                            // false).
+                            p.epoch_truncation_pending = asked;
+                            end
+                        }
                         None => 0,
                     }
                 };

@@ -114,6 +114,9 @@ pub struct ReplicaManager {
     fetch_sessions: FetchSessionCache,
     fetchers: ReplicaFetcherManager,
     alter_partition: AlterPartitionManager,
+    /// When the timer for the next run of Kafka 2.7's `send-alter-isr`
+    /// task that has a request to send is set, if one is.
+    alter_partition_timer_ms: Option<u64>,
     broker_epoch: Option<u64>,
     events: Vec<ReplicaEvent>,
     /// Produces waiting for their transaction verification (KIP-890).
@@ -231,7 +234,12 @@ impl ReplicaManager {
             purgatory: DelayedOperationPurgatory::default(),
             fetch_sessions: FetchSessionCache::default(),
             fetchers: ReplicaFetcherManager::new(me, config),
-            alter_partition: AlterPartitionManager::default(),
+            alter_partition: if config.alter_partition_sent_at_once {
+                AlterPartitionManager::default()
+            } else {
+                AlterPartitionManager::periodic(env.now_ms())
+            },
+            alter_partition_timer_ms: None,
             broker_epoch: None,
             events: Vec::new(),
             pending_verification: std::collections::BTreeMap::new(),
@@ -284,6 +292,26 @@ impl ReplicaManager {
             Some(epoch) => self.alter_partition.take_unsent(now_ms, epoch),
             None => Vec::new(),
         }
+    }
+
+    /// Before apache/kafka#9749 (2.7): wakes the broker at the run of the
+    /// `send-alter-isr` task that sends the next ISR change waiting.
+    pub fn schedule_alter_partitions(&mut self, env: &mut Env<'_>) {
+        if !self.alter_partition.is_periodic() {
+            return;
+        }
+        let now_ms = env.now_ms();
+        let Some(due) = self.alter_partition.next_due_ms().filter(|&d| d > now_ms) else {
+            return;
+        };
+        if self
+            .alter_partition_timer_ms
+            .is_some_and(|t| t > now_ms && t <= due)
+        {
+            return;
+        }
+        self.alter_partition_timer_ms = Some(due);
+        env.set_timer(due * MILLIS, BrokerTimer::AlterPartitionPropagation);
     }
 
     fn replicas(&mut self) -> (&mut ReplicaFetcherManager, Replicas<'_>) {
@@ -352,6 +380,10 @@ impl ReplicaManager {
             BrokerTimer::FetcherRetry(leader) => {
                 let (fetchers, replicas) = self.replicas();
                 fetchers.on_retry(env, leader, replicas);
+            }
+            BrokerTimer::AlterPartitionPropagation => {
+                // The periodic task's run: the server sends what is due.
+                self.alter_partition_timer_ms = None;
             }
             BrokerTimer::Lifecycle
             | BrokerTimer::GroupTick
@@ -739,9 +771,16 @@ impl ReplicaManager {
     ) {
         self.clear_alter_partition_on_role_change(tp);
         self.step_down(env, tp, Role::Follower { leader }, epochs);
-        if self.config.truncation == Truncation::EpochEndOffset {
+        let asks = match self.config.truncation {
             // Kafka 0.11 to 1.1: the fetcher asks for its latest epoch's
             // end offset once, then fetches.
+            Truncation::EpochEndOffset => true,
+            // Kafka 2.0 to 2.7 (before KAFKA-10554): it asks
+            // (OffsetsForLeaderEpoch) until its truncation is complete.
+            Truncation::LeaderEpoch => !self.config.truncation_on_fetch,
+            Truncation::HighWatermark => false,
+        };
+        if asks {
             let p = self.partitions.get_mut(tp).expect("hosted");
             p.epoch_truncation_pending = true;
         }
@@ -897,7 +936,7 @@ impl ReplicaManager {
             partition_epoch: p.partition_epoch,
         };
         // An earlier proposal still unanswered: this one is not made.
-        if self.alter_partition.submit(*tp, request) {
+        if self.alter_partition.submit(*tp, request, now_ms) {
             leader.pending = Some(PendingIsr {
                 proposed: isr,
                 sent_ms: now_ms,

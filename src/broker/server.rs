@@ -74,6 +74,9 @@ pub enum BrokerTimer {
     /// are over (last, so that the other variants keep their place in
     /// every trace hash).
     ShutdownTimeout,
+    /// Kafka 2.7's `send-alter-isr` task runs with an ISR change to send
+    /// (after the others, for the same reason).
+    AlterPartitionPropagation,
 }
 
 /// What a broker reports.
@@ -442,6 +445,7 @@ impl BrokerServer {
             self.channel
                 .send(env, request, ControllerPurpose::AlterPartition(tp));
         }
+        self.replicas.schedule_alter_partitions(env);
     }
 
     /// Hands what the replica manager reports about internal partitions to

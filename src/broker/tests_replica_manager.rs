@@ -1194,3 +1194,130 @@ fn before_kafka_12686_make_leader_drops_the_alter_partition_in_flight() {
         assert_eq!(proposals(&mut rm), want, "kept = {kept}, after the update");
     }
 }
+
+/// KAFKA-10554 (2.8): a follower sends its last fetched epoch in every
+/// Fetch. Before (2.0 to 2.7) it asks where its epoch ends
+/// (OffsetsForLeaderEpoch, carried by ksim's fetch) only after following a
+/// new leader epoch, until its truncation is complete; then it fetches
+/// without an epoch, and a leader's diverging answer can no longer reach it.
+#[test]
+fn before_kafka_10554_a_follower_checks_its_log_only_after_following_a_new_epoch() {
+    let follower = |on_fetch: bool| {
+        let config = BrokerConfig {
+            truncation_on_fetch: on_fetch,
+            ..BrokerConfig::default()
+        };
+        let (mut rm, mut t) = broker(config, &image(1, 1, &[1], &[]));
+        for (i, n) in [4, 2].iter().enumerate() {
+            produce(&mut rm, &mut t, i as u64 + 1, 1, *n);
+        }
+        rm.apply_delta(&mut t.env(), &image(1, 1, &[1], &[(2, Some(vec![2, 1]))]));
+        (rm, t)
+    };
+    for on_fetch in [true, false] {
+        let (mut rm, mut t) = follower(on_fetch);
+        // Its first request asks about its latest epoch, 0, either way.
+        assert_eq!(sent_fetch_last_epoch(&t), Some(0), "{on_fetch}");
+        let (correlation_id, _) = sent_fetch(&t);
+        rm.on_fetch_response(
+            &mut t.env(),
+            correlation_id,
+            None,
+            FetchMetadata::INVALID_SESSION_ID,
+            vec![answer(4, Some((0, 4)), Vec::new())],
+        );
+        assert_eq!(rm.partitions()[&tp()].log.log_end_offset(), 4);
+        // Truncated where both logs have epoch 0 end: complete. From 2.8
+        // every fetch asks again; 2.7's fetches carry no epoch.
+        let expected = if on_fetch { Some(0) } else { None };
+        assert_eq!(sent_fetch_last_epoch(&t), expected, "{on_fetch}");
+        let (correlation_id, offset) = sent_fetch(&t);
+        assert_eq!(offset, 4);
+        // Records answered: a 2.7 follower goes on without asking.
+        rm.on_fetch_response(
+            &mut t.env(),
+            correlation_id,
+            None,
+            FetchMetadata::INVALID_SESSION_ID,
+            vec![answer(5, None, vec![Rc::new(records(1).stamped(4, 1))])],
+        );
+        assert_eq!(rm.partitions()[&tp()].log.log_end_offset(), 5);
+        let expected = if on_fetch { Some(1) } else { None };
+        assert_eq!(sent_fetch_last_epoch(&t), expected, "{on_fetch}");
+        // A new leader epoch: once the fetch in flight is answered (for the
+        // old epoch: ignored), it asks again.
+        let (correlation_id, _) = sent_fetch(&t);
+        rm.apply_delta(
+            &mut t.env(),
+            &image(1, 1, &[1], &[(2, Some(vec![2, 1])), (2, None)]),
+        );
+        rm.on_fetch_response(
+            &mut t.env(),
+            correlation_id,
+            None,
+            FetchMetadata::INVALID_SESSION_ID,
+            vec![answer(5, None, Vec::new())],
+        );
+        assert_ne!(sent_fetch(&t).0, correlation_id);
+        assert_eq!(sent_fetch_last_epoch(&t), Some(1), "{on_fetch}");
+    }
+    // A leader without an end offset for the epoch (its earliest epoch is
+    // newer): Kafka 2.7 truncates to its initial fetch offset, the high
+    // watermark (6 here: it led alone).
+    let (mut rm, mut t) = follower(false);
+    let (correlation_id, _) = sent_fetch(&t);
+    rm.on_fetch_response(
+        &mut t.env(),
+        correlation_id,
+        None,
+        FetchMetadata::INVALID_SESSION_ID,
+        vec![answer(6, Some((-1, 0)), Vec::new())],
+    );
+    assert_eq!(rm.partitions()[&tp()].log.log_end_offset(), 6);
+    assert_eq!(sent_fetch_last_epoch(&t), None, "complete");
+}
+
+/// apache/kafka#9749 (2.8): an ISR change goes to the controller at once.
+/// Before (2.7) the `send-alter-isr` task, every 50 ms from the broker's
+/// start, sends what is queued, and the broker sets a timer for its run.
+#[test]
+fn before_kafka_2_8_an_isr_change_waits_for_the_send_alter_isr_task() {
+    let shrink = |config: BrokerConfig| {
+        let (mut rm, mut t) = broker(config, &image(1, 1, &[1, 2, 3], &[]));
+        produce(&mut rm, &mut t, 1, 1, 2);
+        t.now = 20_000 * MILLIS;
+        follower_fetch(&mut rm, &mut t, 3, 2);
+        t.now = 31_010 * MILLIS;
+        rm.on_timer(&mut t.env(), BrokerTimer::IsrCheck);
+        (rm, t)
+    };
+    let (mut rm, _) = shrink(BrokerConfig::default());
+    assert_eq!(rm.take_alter_partitions(31_010).len(), 1, "at once");
+    let (mut rm, mut t) = shrink(BrokerConfig {
+        alter_partition_sent_at_once: false,
+        ..BrokerConfig::default()
+    });
+    assert!(rm.take_alter_partitions(31_010).is_empty());
+    t.take();
+    rm.schedule_alter_partitions(&mut t.env());
+    let timers: Vec<(u64, crate::node::Timer)> = t
+        .take()
+        .into_iter()
+        .filter_map(|e| match e {
+            crate::node::Effect::SetTimer { at, timer } => Some((at, timer)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        timers,
+        vec![(
+            31_050 * MILLIS,
+            BrokerTimer::AlterPartitionPropagation.into()
+        )]
+    );
+    // Asked again before the run, it sets no second timer.
+    rm.schedule_alter_partitions(&mut t.env());
+    assert!(t.take().is_empty());
+    assert!(rm.take_alter_partitions(31_049).is_empty());
+    assert_eq!(proposals(&mut rm), vec![vec![1, 3]]);
+}

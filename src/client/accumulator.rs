@@ -113,6 +113,9 @@ pub struct ProducerBatch {
     /// The creation time, then the time of the last re-enqueue: linger and
     /// retry backoff count from it (Kafka's `lastAttemptMs`).
     pub last_attempt_ms: u64,
+    /// When its last record was appended (Kafka's `lastAppendTime`: a
+    /// full batch expired by it before KIP-91).
+    pub last_append_ms: u64,
     /// Estimated bytes: the batch header and the records (compressed: as
     /// estimated from the compression ratio, see the module docs).
     pub size_bytes: usize,
@@ -196,6 +199,33 @@ impl ProducerBatch {
     }
 }
 
+/// When Kafka 2.0's `ProducerBatch.maybeExpire` (before KIP-91) first
+/// expires `batch`, queued: more than `request.timeout.ms` after its last
+/// append if it is full (`is_full`: not its queue's last batch, or full),
+/// after its creation plus `linger.ms`, or, once retried, after its last
+/// attempt plus `retry.backoff.ms` (each "more than": a millisecond later).
+fn expires_at_before_kip_91(
+    batch: &ProducerBatch,
+    is_full: bool,
+    request_timeout_ms: u64,
+    config: &AccumulatorConfig,
+) -> u64 {
+    let after = |from: u64| from.saturating_add(request_timeout_ms).saturating_add(1);
+    if batch.attempts > 0 {
+        return after(
+            batch
+                .last_attempt_ms
+                .saturating_add(config.retry_backoff_ms),
+        );
+    }
+    let created = after(batch.created_ms.saturating_add(config.linger_ms));
+    if is_full {
+        created.min(after(batch.last_append_ms))
+    } else {
+        created
+    }
+}
+
 /// Kafka's `DefaultRecordBatch.incrementSequence`: sequences wrap to 0 after `i32::MAX`.
 fn increment_sequence(sequence: i32, increment: i32) -> i32 {
     if sequence > i32::MAX - increment {
@@ -217,6 +247,11 @@ pub struct AccumulatorConfig {
     pub max_in_flight: usize,
     /// `delivery.timeout.ms` (120000).
     pub delivery_timeout_ms: u64,
+    /// Before KIP-91 (Kafka 2.0 and older, `[protocol]
+    /// delivery_timeout_bounds_sends = false`): `request.timeout.ms`, by
+    /// which a queued batch expires (Kafka 2.0's
+    /// `ProducerBatch.maybeExpire`); None: `delivery.timeout.ms` bounds it.
+    pub request_timeout_expiry_ms: Option<u64>,
     /// `retry.backoff.ms` (100), fixed (no exponential growth, no jitter).
     pub retry_backoff_ms: u64,
     /// `enable.idempotence`.
@@ -432,6 +467,7 @@ impl RecordAccumulator {
         &mut self,
         tp: TopicIdPartition,
         record: PendingRecord<'a>,
+        now_ms: u64,
     ) -> Result<AppendResult, PendingRecord<'a>> {
         let dq = self.batches.get_or_default(tp);
         let batches = dq.len();
@@ -440,6 +476,7 @@ impl RecordAccumulator {
         };
         match try_append(last, record) {
             Ok(appended_bytes) => {
+                last.last_append_ms = now_ms;
                 let batch_id = last.id;
                 let last_full = last.is_full();
                 // Only a first batch that is also the last and just
@@ -479,7 +516,7 @@ impl RecordAccumulator {
             CompressionType::None => 1.0f32.to_bits(),
             _ => self.compression_ratio(tp.topic_id).to_bits(),
         };
-        match self.try_append_existing(tp, record) {
+        match self.try_append_existing(tp, record, now_ms) {
             Ok(result) => return result,
             Err(r) => record = r,
         }
@@ -510,6 +547,7 @@ impl RecordAccumulator {
             producer_id: -1,
             producer_epoch: -1,
             last_attempt_ms: now_ms,
+            last_append_ms: now_ms,
             size_bytes: 0,
             estimated_ratio_bits,
             write_limit,
@@ -569,7 +607,11 @@ impl RecordAccumulator {
     /// [`Self::next_ready_ms`] and [`Self::next_expiry_ms`] in one pass
     /// over the queues: (next ready, next expiry).
     pub fn next_ready_and_expiry_ms(&self, now_ms: u64) -> (Option<u64>, Option<u64>) {
-        self.scan_ready(now_ms, |_| {})
+        let (ready, expiry) = self.scan_ready(now_ms, |_| {});
+        match self.config.request_timeout_expiry_ms {
+            None => (ready, expiry),
+            Some(_) => (ready, self.next_expiry_ms()),
+        }
     }
 
     /// [`Self::ready`]: each ready partition goes to `on_ready`; returns
@@ -787,6 +829,9 @@ impl RecordAccumulator {
     /// reached `delivery.timeout.ms` since their creation, from the front
     /// of each partition's queue, in order (Kafka's `expiredBatches`).
     pub fn expire(&mut self, now_ms: u64) -> Vec<ProducerBatch> {
+        if let Some(request_timeout_ms) = self.config.request_timeout_expiry_ms {
+            return self.expire_before_kip_91(now_ms, request_timeout_ms);
+        }
         let timeout = self.config.delivery_timeout_ms;
         let mut expired = Vec::new();
         if !self.index.any_expired(now_ms, timeout) {
@@ -804,9 +849,67 @@ impl RecordAccumulator {
         expired
     }
 
+    /// Kafka 2.0's `RecordAccumulator.expiredBatches` (before KIP-91):
+    /// from the front of each partition's queue, unless the partition is
+    /// muted (`max.in.flight.requests.per.connection` 1 and a batch in
+    /// flight), the batches that `ProducerBatch.maybeExpire` expires, up to
+    /// the first that it does not.
+    fn expire_before_kip_91(&mut self, now_ms: u64, request_timeout_ms: u64) -> Vec<ProducerBatch> {
+        let mut expired = Vec::new();
+        let muted: Vec<TopicIdPartition> = self
+            .batches
+            .keys()
+            .filter(|tp| self.is_muted_for_expiry(tp))
+            .copied()
+            .collect();
+        for (tp, dq) in self.batches.iter_mut() {
+            if muted.contains(tp) {
+                continue;
+            }
+            while let Some(front) = dq.front() {
+                let is_full = dq.len() > 1 || front.is_full();
+                if expires_at_before_kip_91(front, is_full, request_timeout_ms, &self.config)
+                    > now_ms
+                {
+                    break;
+                }
+                expired.extend(dq.pop_front());
+            }
+        }
+        if !expired.is_empty() {
+            self.refresh_all();
+        }
+        expired
+    }
+
+    /// Kafka 2.0's `isMuted` as `expiredBatches` asks it: with
+    /// `max.in.flight.requests.per.connection` 1, a partition with a batch
+    /// in flight.
+    fn is_muted_for_expiry(&self, tp: &TopicIdPartition) -> bool {
+        self.config.max_in_flight <= 1 && self.in_flight.get(tp).is_some_and(|f| !f.is_empty())
+    }
+
     /// When the next queued batch expires, if any (Kafka's `nextExpiryTimeMs`,
-    /// which the Sender adds to its poll timeout).
+    /// which the Sender adds to its poll timeout; before KIP-91, when the
+    /// first batch of a partition not muted expires).
     pub fn next_expiry_ms(&self) -> Option<u64> {
+        if let Some(request_timeout_ms) = self.config.request_timeout_expiry_ms {
+            return self
+                .batches
+                .iter()
+                .filter(|(tp, _)| !self.is_muted_for_expiry(tp))
+                .filter_map(|(_, dq)| {
+                    let front = dq.front()?;
+                    let is_full = dq.len() > 1 || front.is_full();
+                    Some(expires_at_before_kip_91(
+                        front,
+                        is_full,
+                        request_timeout_ms,
+                        &self.config,
+                    ))
+                })
+                .min();
+        }
         self.batches
             .values()
             .filter_map(VecDeque::front)
@@ -901,6 +1004,7 @@ mod tests {
             linger_ms: 5,
             max_in_flight: 5,
             delivery_timeout_ms: 120_000,
+            request_timeout_expiry_ms: None,
             retry_backoff_ms: 100,
             idempotence: false,
             compression: crate::log::Compression::NONE,
@@ -962,14 +1066,14 @@ mod tests {
     fn try_append_existing_refuses_what_needs_a_new_batch() {
         let mut acc = RecordAccumulator::new(config());
         assert!(
-            acc.try_append_existing(tp(0), rec(1, 0)).is_err(),
+            acc.try_append_existing(tp(0), rec(1, 0), 0).is_err(),
             "no batch open"
         );
         let first = acc.append(tp(0), rec(1, 0), 0);
         assert!(first.new_batch_created);
         let mut appended = 1;
         loop {
-            match acc.try_append_existing(tp(0), rec(appended + 1, 0)) {
+            match acc.try_append_existing(tp(0), rec(appended + 1, 0), 0) {
                 Ok(r) => {
                     assert_eq!(r.batch_id, first.batch_id);
                     assert!(!r.new_batch_created);
@@ -985,7 +1089,7 @@ mod tests {
         assert_eq!(appended, 8);
         assert!(acc.all_batches_full(&tp(0)), "closed for appends");
         assert!(
-            acc.try_append_existing(tp(1), rec(99, 0)).is_err(),
+            acc.try_append_existing(tp(1), rec(99, 0), 0).is_err(),
             "another partition has none"
         );
         let next = acc.append(tp(0), rec(50, 0), 0);
@@ -1357,6 +1461,7 @@ mod tests {
     fn expiry_by_delivery_timeout() {
         let mut acc = RecordAccumulator::new(AccumulatorConfig {
             delivery_timeout_ms: 100,
+            request_timeout_expiry_ms: None,
             linger_ms: 0,
             ..config()
         });
@@ -1393,6 +1498,61 @@ mod tests {
         // A re-enqueued batch expires from its creation, not its last attempt.
         acc.reenqueue(flying, 1000);
         assert_eq!(acc.expire(1000).len(), 1);
+    }
+
+    /// Kafka 2.0's `ProducerBatch.maybeExpire` (before KIP-91): a queued
+    /// batch expires more than `request.timeout.ms` after its creation plus
+    /// `linger.ms`, after its last append if it is full (not its queue's
+    /// last batch), or after its last attempt plus `retry.backoff.ms` if it
+    /// is a retry; a partition's queue expires from the front, up to the
+    /// first batch that has not; a muted partition's do not expire.
+    #[test]
+    fn before_kip_91_a_queued_batch_expires_by_request_timeout() {
+        let mut acc = RecordAccumulator::new(AccumulatorConfig {
+            request_timeout_expiry_ms: Some(100),
+            linger_ms: 5,
+            ..config()
+        });
+        let ids = |batches: Vec<ProducerBatch>| -> Vec<u64> {
+            batches.iter().flat_map(|b| b.ids.iter().copied()).collect()
+        };
+        // tp 0: one lingering batch, expiring after 0 + 5 + 100.
+        acc.append(tp(0), rec(0, 0), 0);
+        // tp 1: a batch appended to at 3, then one the next record needs:
+        // the first, full, expires after 3 + 100; the last after 4 + 5 + 100.
+        acc.append(tp(1), rec(1, 0), 0);
+        acc.append(tp(1), rec(2, 3), 3);
+        acc.append(tp(1), vec_rec(3, 4), 4);
+        assert_eq!(acc.queued(&tp(1)).count(), 2);
+        assert_eq!(acc.next_expiry_ms(), Some(104));
+        assert_eq!(acc.next_ready_and_expiry_ms(0).1, Some(104));
+        assert!(acc.expire(103).is_empty());
+        assert_eq!(ids(acc.expire(104)), vec![1, 2]);
+        assert_eq!(acc.next_expiry_ms(), Some(106));
+        assert_eq!(ids(acc.expire(106)), vec![0]);
+        assert!(acc.expire(109).is_empty());
+        assert_eq!(ids(acc.expire(110)), vec![3]);
+        // A retry: after its last attempt (250) plus the backoff (100).
+        acc.append(tp(2), rec(4, 200), 200);
+        let mut seqs = counter();
+        let flying = drain_with(&mut acc, &tp(2), 205, &mut seqs).unwrap();
+        acc.reenqueue(flying, 250);
+        assert_eq!(acc.next_expiry_ms(), Some(451));
+        assert!(acc.expire(450).is_empty());
+        assert_eq!(ids(acc.expire(451)), vec![4]);
+        // With max.in.flight.requests.per.connection 1, a partition with a
+        // batch in flight is muted: its queue does not expire.
+        let mut acc = RecordAccumulator::new(AccumulatorConfig {
+            request_timeout_expiry_ms: Some(100),
+            max_in_flight: 1,
+            ..config()
+        });
+        acc.append(tp(0), vec_rec(5, 0), 0);
+        acc.append(tp(0), vec_rec(6, 0), 0);
+        let mut seqs = counter();
+        let _flying = drain_with(&mut acc, &tp(0), 0, &mut seqs).unwrap();
+        assert_eq!(acc.next_expiry_ms(), None);
+        assert!(acc.expire(10_000).is_empty());
     }
 
     /// A record in a batch of its own (too big to share one).

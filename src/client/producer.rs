@@ -54,6 +54,12 @@ pub struct ProducerConfig {
     pub retries: u32,
     /// `delivery.timeout.ms`.
     pub delivery_timeout_ms: u64,
+    /// KIP-91 (Kafka 2.1): `delivery.timeout.ms` bounds a send end to end.
+    /// Off (`[protocol] delivery_timeout_bounds_sends = false`, Kafka 2.0
+    /// and older): a queued batch expires by `request.timeout.ms` (Kafka
+    /// 2.0's `ProducerBatch.maybeExpire`), and a failed send is retried
+    /// while `retries` allows, however long it took.
+    pub delivery_timeout_bounds_sends: bool,
     /// `request.timeout.ms`.
     pub request_timeout_ms: u64,
     /// `retry.backoff.ms`.
@@ -280,6 +286,8 @@ impl Producer {
             linger_ms: config.linger_ms,
             max_in_flight: config.max_in_flight,
             delivery_timeout_ms: config.delivery_timeout_ms,
+            request_timeout_expiry_ms: (!config.delivery_timeout_bounds_sends)
+                .then_some(config.request_timeout_ms),
             retry_backoff_ms: config.retry_backoff_ms,
             idempotence: config.idempotence,
             compression: config.compression,
@@ -546,7 +554,7 @@ impl Producer {
                 // KafkaProducer.doSend (2.4 to 3.2): a record that needs a
                 // new batch on the sticky partition moves the partitioner
                 // on, and goes to the new sticky partition.
-                if let Err(record) = self.accumulator.try_append_existing(tp, record) {
+                if let Err(record) = self.accumulator.try_append_existing(tp, record, tick_ms) {
                     let p = self
                         .sticky_cache
                         .on_new_batch(partition, n, &available, env.rng());
@@ -769,7 +777,12 @@ impl Producer {
     /// A batch expired (delivery.timeout.ms): never sent, it definitely
     /// failed; sent before, its records may or may not be in the log.
     fn expire_batch(&mut self, env: &mut Env<'_>, batch: &ProducerBatch) {
-        let why = "delivery.timeout.ms expired".to_owned();
+        let why = if self.config.delivery_timeout_bounds_sends {
+            "delivery.timeout.ms expired"
+        } else {
+            "request.timeout.ms expired in the accumulator"
+        }
+        .to_owned();
         let ids = batch.ids.clone();
         self.send_failures += ids.len() as u64;
         if batch.attempts == 0 {
@@ -916,7 +929,9 @@ impl Producer {
         error: Errors,
         now_ms: u64,
     ) {
-        let expired = now_ms.saturating_sub(batch.created_ms) >= self.config.delivery_timeout_ms;
+        // Before KIP-91 (2.0's `Sender.canRetry`) only `retries` bounds it.
+        let expired = self.config.delivery_timeout_bounds_sends
+            && now_ms.saturating_sub(batch.created_ms) >= self.config.delivery_timeout_ms;
         let out_of_retries = batch.attempts > self.config.retries;
         let retriable = match error {
             Errors::OutOfOrderSequenceNumber | Errors::UnknownProducerId => {
@@ -1317,7 +1332,7 @@ impl Producer {
         };
         if self.config.partitioner == PartitionerKind::Sticky {
             // KafkaProducer.doSend (2.4 to 3.2), as in `generate`.
-            if let Err(record) = self.accumulator.try_append_existing(tp, record) {
+            if let Err(record) = self.accumulator.try_append_existing(tp, record, now_ms) {
                 let p = self
                     .sticky_cache
                     .on_new_batch(partition, n, &available, env.rng());

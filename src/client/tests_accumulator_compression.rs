@@ -15,6 +15,7 @@ fn config(compression: Compression) -> AccumulatorConfig {
         linger_ms: 1000,
         max_in_flight: 5,
         delivery_timeout_ms: 120_000,
+        request_timeout_expiry_ms: None,
         retry_backoff_ms: 100,
         idempotence: false,
         compression,

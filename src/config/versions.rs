@@ -1,7 +1,7 @@
 //! Kafka releases as a setting: `[protocol] kafka_version = "X.Y"` picks a
 //! release's defaults and protocol behaviours. ksim models a release only
 //! when every behaviour it simulates is that release's own (or a switch a
-//! scenario can set): today 2.8 and 3.0 to 4.1 (there is no 2.9). An
+//! scenario can set): today 2.7, 2.8 and 3.0 to 4.1 (there is no 2.9). An
 //! older release is refused, naming a behaviour ksim cannot switch yet, or
 //! saying its changes are not all checked. `docs/versions.md` cites where each boundary is in
 //! apache/kafka.
@@ -29,22 +29,24 @@ impl KafkaVersion {
     /// The newest release ksim models: the default.
     pub const NEWEST: KafkaVersion = KafkaVersion::new(4, 1);
 
-    /// The releases ksim models, oldest first, back to 2.8: what ksim
-    /// simulates that changed in `git log 2.8.0..3.3.0` of the broker's
+    /// The releases ksim models, oldest first, back to 2.7: what ksim
+    /// simulates that changed in `git log 2.7.0..3.3.0` of the broker's
     /// data path, the log, the coordinators and the clients is a switch
     /// (3.3's KIP-841, KIP-835, KAFKA-13959, KAFKA-13858, KAFKA-13790;
-    /// 3.2's KIP-814; 3.1's KAFKA-13091; 3.0's KAFKA-12686),
+    /// 3.2's KIP-814; 3.1's KAFKA-13091; 3.0's KAFKA-12686; 2.8's
+    /// KAFKA-10101, KAFKA-10554, apache/kafka#9749),
     /// a default, or not observable in ksim (`docs/versions.md` rows).
     /// ksim's control plane is KRaft in every release: 3.0's (the oldest
     /// KRaft it models, with the 3.x switches set as for 3.0) under 2.8,
     /// whose own KRaft was early access without what ksim's controller does
-    /// (KAFKA-12620, KAFKA-12471, KIP-746); early access up to 3.3
-    /// (KIP-833). Below 2.8 `git log 2.7.0..2.8.0` is not checked (the
-    /// parse refusal says so), and 2.0 and older lack KIP-91 without a
-    /// switch. The switches for older 2.x behaviours (KAFKA-10101 of 2.8,
-    /// KAFKA-7128, KIP-320, KIP-279, KIP-211, KIP-480) are set against a
-    /// modelled release.
-    pub const MODELLED: [KafkaVersion; 13] = [
+    /// (KAFKA-12620, KAFKA-12471, KIP-746), and under 2.7, which had
+    /// ZooKeeper only; early access up to 3.3 (KIP-833). Below 2.7
+    /// `git log 2.6.0..2.7.0` is not checked (the parse refusal says so;
+    /// before 2.7 a leader wrote ISR changes to ZooKeeper itself, KIP-497).
+    /// The switches for older 2.x behaviours (KIP-91, KAFKA-7128, KIP-320,
+    /// KIP-279, KIP-211, KIP-480) are set against a modelled release.
+    pub const MODELLED: [KafkaVersion; 14] = [
+        KafkaVersion::new(2, 7),
         KafkaVersion::new(2, 8),
         KafkaVersion::new(3, 0),
         KafkaVersion::new(3, 1),
@@ -208,6 +210,28 @@ impl KafkaVersion {
     /// in Fetch, which the leader fences (FENCED_LEADER_EPOCH,
     /// UNKNOWN_LEADER_EPOCH): KIP-320's replication part (KAFKA-7395, 2.1).
     pub fn leader_epoch_in_replica_fetch(self) -> bool {
+        self.has(KafkaVersion::new(2, 1))
+    }
+
+    /// Whether this release's followers send their last fetched epoch in
+    /// every Fetch and truncate where the leader's answer says their logs
+    /// diverge (KAFKA-10554, 2.8); before, they compare logs
+    /// (OffsetsForLeaderEpoch) only after following a new leader epoch.
+    pub fn truncation_on_fetch(self) -> bool {
+        self.has(KafkaVersion::new(2, 8))
+    }
+
+    /// Whether this release's partition leader sends an ISR change to the
+    /// controller at once (apache/kafka#9749, 2.8); before, the
+    /// `send-alter-isr` task sends what is queued every 50 ms.
+    pub fn alter_partition_sent_at_once(self) -> bool {
+        self.has(KafkaVersion::new(2, 8))
+    }
+
+    /// Whether `delivery.timeout.ms` bounds this release's sends end to end
+    /// (KIP-91, 2.1); before, a queued batch expires by `request.timeout.ms`
+    /// and `retries` alone bounds the retries.
+    pub fn delivery_timeout_bounds_sends(self) -> bool {
         self.has(KafkaVersion::new(2, 1))
     }
 
@@ -677,6 +701,19 @@ pub static BEHAVIOURS: &[Behaviour] = &[
         since: KafkaVersion::new(2, 8),
         switch: Some("recovery_point_held_after_recovery"),
     },
+    // `git log 2.7.0..2.8.0` (2.7 is 2.7.2).
+    Behaviour {
+        what: "a follower's last fetched epoch in every Fetch, truncated where the leader's answer names the diverging epoch (before: OffsetsForLeaderEpoch only after following a new leader epoch)",
+        reference: "KAFKA-10554",
+        since: KafkaVersion::new(2, 8),
+        switch: Some("truncation_on_fetch"),
+    },
+    Behaviour {
+        what: "an ISR change sent to the controller at once (before: by a task every 50 ms)",
+        reference: "apache/kafka#9749",
+        since: KafkaVersion::new(2, 8),
+        switch: Some("alter_partition_sent_at_once"),
+    },
     Behaviour {
         what: "an AlterPartition (AlterIsr) in flight kept when the broker takes the partition's role again (before: makeLeader and makeFollower dropped it, and its answer dropped the next proposal)",
         reference: "KAFKA-12686",
@@ -711,7 +748,7 @@ pub static BEHAVIOURS: &[Behaviour] = &[
         what: "delivery.timeout.ms bounds a send end to end (before: a batch expires in the accumulator after request.timeout.ms, and a send is retried `retries` times)",
         reference: "KIP-91",
         since: KafkaVersion::new(2, 1),
-        switch: None,
+        switch: Some("delivery_timeout_bounds_sends"),
     },
     Behaviour {
         what: "transactions v2: an epoch bump at every commit or abort",
@@ -758,24 +795,28 @@ mod tests {
         assert_eq!(KafkaVersion::parse("3.0.2"), Ok(KafkaVersion::new(3, 0)));
         assert_eq!(
             KafkaVersion::MODELLED[0],
-            KafkaVersion::new(2, 8),
+            KafkaVersion::new(2, 7),
             "the oldest"
         );
         assert_eq!(KafkaVersion::parse("2.8"), Ok(KafkaVersion::new(2, 8)));
         assert_eq!(KafkaVersion::parse("2.8.2"), Ok(KafkaVersion::new(2, 8)));
-        for unchecked in ["2.7", "2.1.1"] {
+        assert_eq!(KafkaVersion::parse("2.7"), Ok(KafkaVersion::new(2, 7)));
+        assert_eq!(KafkaVersion::parse("2.7.2"), Ok(KafkaVersion::new(2, 7)));
+        for unchecked in ["2.6", "2.1.1"] {
             let old = KafkaVersion::parse(unchecked).unwrap_err();
             assert!(old.contains("not all checked"), "{old}");
         }
-        let old = KafkaVersion::parse("2.7").unwrap_err();
-        assert!(old.contains("(`git log 2.7.0..2.8.0`)"), "{old}");
+        let old = KafkaVersion::parse("2.6").unwrap_err();
+        assert!(old.contains("(`git log 2.6.0..2.7.0`)"), "{old}");
         let old = KafkaVersion::parse("2.3").unwrap_err();
-        assert!(old.contains("(`git log 2.3.0..2.8.0`)"), "{old}");
+        assert!(old.contains("(`git log 2.3.0..2.7.0`)"), "{old}");
         let old = KafkaVersion::parse("2.0").unwrap_err();
-        assert!(old.contains("(KIP-91, 2.1)"), "{old}");
+        assert!(old.contains("(`git log 2.0.0..2.7.0`)"), "{old}");
         for switched in [
             "KAFKA-13091",
             "KAFKA-10101",
+            "KAFKA-10554",
+            "apache/kafka#9749",
             "KAFKA-12686",
             "KIP-814",
             "KIP-835",
@@ -791,6 +832,7 @@ mod tests {
             "KIP-890 part 1",
             "KIP-903",
             "KIP-966",
+            "KIP-91",
         ] {
             assert!(!old.contains(switched), "a switch covers {switched}: {old}");
         }
@@ -1190,6 +1232,12 @@ mod tests {
         assert!(!KafkaVersion::new(3, 0).kraft_pre_vote());
         assert!(KafkaVersion::new(4, 0).kraft_pre_vote());
         assert!(KafkaVersion::NEWEST.kraft_pre_vote());
+        assert!(!KafkaVersion::new(2, 0).delivery_timeout_bounds_sends());
+        assert!(KafkaVersion::new(2, 1).delivery_timeout_bounds_sends());
+        assert!(!KafkaVersion::new(2, 7).truncation_on_fetch());
+        assert!(KafkaVersion::new(2, 8).truncation_on_fetch());
+        assert!(!KafkaVersion::new(2, 7).alter_partition_sent_at_once());
+        assert!(KafkaVersion::new(2, 8).alter_partition_sent_at_once());
         assert!(!KafkaVersion::new(4, 0).eligible_leader_replicas());
         assert!(KafkaVersion::NEWEST.eligible_leader_replicas());
     }

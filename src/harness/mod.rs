@@ -277,7 +277,7 @@ fn producer_setup(
                 tombstones_ppm: (spec.tombstones * 1_000_000.0).round() as u32,
                 stop_at_ns: scenario.duration_ns + scenario.settle_ns / 2,
             };
-            let config = specs::producer_config(&spec.config, scenario.protocol.partitioner);
+            let config = specs::producer_config(&spec.config, &scenario.protocol);
             return (config, workload, transaction);
         }
         first += spec.count;

@@ -7,7 +7,6 @@ use sim::MILLIS;
 use crate::broker::config::BrokerConfig;
 use crate::client::consumer::{ConsumerConfig, ConsumerMutations, OffsetReset};
 use crate::client::membership::MembershipConfig;
-use crate::client::partitioner::PartitionerKind;
 use crate::client::pipeline::{PipelineSpec as PipelineConfig, ProcessingGuarantee};
 use crate::client::producer::{
     ProducerConfig, ProducerSpec as ProducerClientSpec, ProducerWorkload, TransactionWorkload,
@@ -137,6 +136,8 @@ pub fn broker_config(scenario: &Scenario) -> BrokerConfig {
             .protocol
             .isr_join_requires_epoch_start_offset,
         leader_epoch_in_replica_fetch: scenario.protocol.leader_epoch_in_replica_fetch,
+        truncation_on_fetch: scenario.protocol.truncation_on_fetch,
+        alter_partition_sent_at_once: scenario.protocol.alter_partition_sent_at_once,
         leader_state_kept_on_partition_update: scenario
             .protocol
             .leader_state_kept_on_partition_update,
@@ -254,7 +255,7 @@ pub fn controller_config(scenario: &Scenario) -> ControllerConfig {
 
 /// A producer's configs from its `[[producers]]` entry, with the run's
 /// partitioner for records without a key (`[protocol] partitioner`).
-pub fn producer_config(c: &KafkaConfigs, partitioner: PartitionerKind) -> ProducerConfig {
+pub fn producer_config(c: &KafkaConfigs, protocol: &ProtocolSpec) -> ProducerConfig {
     let int = |name: &str, d: u64| unsigned(c, name, d);
     let acks = match c.producer_acks().as_str() {
         "0" => 0,
@@ -272,12 +273,13 @@ pub fn producer_config(c: &KafkaConfigs, partitioner: PartitionerKind) -> Produc
             .unwrap_or(i32::MAX as u64)
             .min(u32::MAX as u64) as u32,
         delivery_timeout_ms: int("delivery.timeout.ms", 120_000),
+        delivery_timeout_bounds_sends: protocol.delivery_timeout_bounds_sends,
         request_timeout_ms: int("request.timeout.ms", 30_000),
         retry_backoff_ms: int("retry.backoff.ms", 100),
         metadata_max_age_ms: int("metadata.max.age.ms", 300_000),
         idempotence: c.idempotence_enabled(),
         compression: producer_compression(c),
-        partitioner,
+        partitioner: protocol.partitioner,
     }
 }
 
@@ -405,7 +407,7 @@ pub fn pipeline_config(
         consumer.isolation_level = IsolationLevel::ReadCommitted;
     }
     let transaction_version = protocol.transaction_version;
-    let mut config = producer_config(&producer_configs, protocol.partitioner);
+    let mut config = producer_config(&producer_configs, protocol);
     if !producer_configs.is_set("linger.ms") {
         config.linger_ms = 100;
     }

@@ -325,6 +325,23 @@ pub struct ProtocolSpec {
     /// UNKNOWN_LEADER_EPOCH (newer). Off (before 2.1): no epoch, and a
     /// stale leader serves it.
     pub leader_epoch_in_replica_fetch: bool,
+    /// KAFKA-10554 (Kafka 2.8): a follower sends its last fetched epoch in
+    /// every Fetch and truncates where the leader's diverging epoch says.
+    /// Off (2.0 to 2.7): it compares its log with the leader's
+    /// (OffsetsForLeaderEpoch) only after it follows a new leader epoch,
+    /// until its truncation is complete, then fetches without an epoch.
+    pub truncation_on_fetch: bool,
+    /// apache/kafka#9749 (Kafka 2.8): a leader's ISR change goes to the
+    /// controller at once. Off (2.7): Kafka's `send-alter-isr` task sends
+    /// what is queued every 50 ms.
+    pub alter_partition_sent_at_once: bool,
+    /// KIP-91 (Kafka 2.1): `delivery.timeout.ms` bounds a send end to end,
+    /// retries included. Off (2.0 and older): a batch waiting in the
+    /// producer's accumulator expires more than `request.timeout.ms` after
+    /// its last append (if full), its creation plus `linger.ms`, or its last
+    /// attempt plus `retry.backoff.ms` (if retried), and a failed send is
+    /// retried as long as `retries` allows.
+    pub delivery_timeout_bounds_sends: bool,
     /// KIP-320's consumer part (Kafka 2.3, KAFKA-7440 and KAFKA-7747): a
     /// consumer's Fetch and ListOffsets carry the leader epoch its
     /// metadata has, and after a leader change it validates its position
@@ -476,6 +493,24 @@ impl ProtocolSpec {
             self.leader_epoch_in_replica_fetch.to_string(),
             v.leader_epoch_in_replica_fetch().to_string(),
             "KIP-320",
+        );
+        against(
+            "truncation_on_fetch",
+            self.truncation_on_fetch.to_string(),
+            v.truncation_on_fetch().to_string(),
+            "KAFKA-10554",
+        );
+        against(
+            "alter_partition_sent_at_once",
+            self.alter_partition_sent_at_once.to_string(),
+            v.alter_partition_sent_at_once().to_string(),
+            "apache/kafka#9749",
+        );
+        against(
+            "delivery_timeout_bounds_sends",
+            self.delivery_timeout_bounds_sends.to_string(),
+            v.delivery_timeout_bounds_sends().to_string(),
+            "KIP-91",
         );
         against(
             "consumer_leader_epoch_validation",

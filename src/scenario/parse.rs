@@ -614,6 +614,9 @@ pub(super) const PROTOCOL_KEYS: &[&str] = &[
     "alter_partition_kept_on_role_change",
     "isr_join_requires_epoch_start_offset",
     "leader_epoch_in_replica_fetch",
+    "truncation_on_fetch",
+    "alter_partition_sent_at_once",
+    "delivery_timeout_bounds_sends",
     "consumer_leader_epoch_validation",
     "eligible_leader_replicas",
     "kraft_pre_vote",
@@ -640,6 +643,9 @@ fn protocol(root: &Table, fixed: bool) -> Res<ProtocolSpec> {
     let mut alter_partition_kept_on_role_change = None;
     let mut isr_join_requires_epoch_start_offset = None;
     let mut leader_epoch_in_replica_fetch = None;
+    let mut truncation_on_fetch = None;
+    let mut alter_partition_sent_at_once = None;
+    let mut delivery_timeout_bounds_sends = None;
     let mut consumer_leader_epoch_validation = None;
     let mut eligible_leader_replicas = None;
     let mut kraft_pre_vote = None;
@@ -710,6 +716,15 @@ fn protocol(root: &Table, fixed: bool) -> Res<ProtocolSpec> {
         if let Some(f) = t.get("leader_epoch_in_replica_fetch") {
             leader_epoch_in_replica_fetch = Some(f.bool()?);
         }
+        if let Some(f) = t.get("truncation_on_fetch") {
+            truncation_on_fetch = Some(f.bool()?);
+        }
+        if let Some(f) = t.get("alter_partition_sent_at_once") {
+            alter_partition_sent_at_once = Some(f.bool()?);
+        }
+        if let Some(f) = t.get("delivery_timeout_bounds_sends") {
+            delivery_timeout_bounds_sends = Some(f.bool()?);
+        }
         if let Some(f) = t.get("consumer_leader_epoch_validation") {
             consumer_leader_epoch_validation = Some(f.bool()?);
         }
@@ -767,6 +782,12 @@ fn protocol(root: &Table, fixed: bool) -> Res<ProtocolSpec> {
             .unwrap_or_else(|| kafka_version.isr_join_requires_epoch_start_offset()),
         leader_epoch_in_replica_fetch: leader_epoch_in_replica_fetch
             .unwrap_or_else(|| kafka_version.leader_epoch_in_replica_fetch()),
+        truncation_on_fetch: truncation_on_fetch
+            .unwrap_or_else(|| kafka_version.truncation_on_fetch()),
+        alter_partition_sent_at_once: alter_partition_sent_at_once
+            .unwrap_or_else(|| kafka_version.alter_partition_sent_at_once()),
+        delivery_timeout_bounds_sends: delivery_timeout_bounds_sends
+            .unwrap_or_else(|| kafka_version.delivery_timeout_bounds_sends()),
         consumer_leader_epoch_validation: consumer_leader_epoch_validation
             .unwrap_or_else(|| kafka_version.consumer_leader_epoch_validation()),
         eligible_leader_replicas: eligible_leader_replicas

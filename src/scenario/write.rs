@@ -198,6 +198,17 @@ impl Scenario {
             "leader_epoch_in_replica_fetch = {}",
             p.leader_epoch_in_replica_fetch
         )?;
+        writeln!(w, "truncation_on_fetch = {}", p.truncation_on_fetch)?;
+        writeln!(
+            w,
+            "alter_partition_sent_at_once = {}",
+            p.alter_partition_sent_at_once
+        )?;
+        writeln!(
+            w,
+            "delivery_timeout_bounds_sends = {}",
+            p.delivery_timeout_bounds_sends
+        )?;
         writeln!(
             w,
             "consumer_leader_epoch_validation = {}",
