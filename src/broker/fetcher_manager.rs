@@ -433,7 +433,12 @@ impl ReplicaFetcherManager {
                             p.epoch_truncation_pending = asked;
                             end
                         }
-                        None => 0,
+                        // No end offset for that epoch in the follower's
+                        // cache (it has no epoch, or none as new): Kafka's
+                        // `getOffsetTruncationState` takes the leader's end
+                        // offset, "the same behavior as post-KIP-101 and
+                        // pre-KIP-279" (at most the log end, below).
+                        None => div_end,
                     }
                 };
                 // Never past its own log end.

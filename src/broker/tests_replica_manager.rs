@@ -1321,3 +1321,26 @@ fn before_kafka_2_8_an_isr_change_waits_for_the_send_alter_isr_task() {
     assert!(rm.take_alter_partitions(31_049).is_empty());
     assert_eq!(proposals(&mut rm), vec![vec![1, 3]]);
 }
+
+#[test]
+fn a_follower_that_finds_no_end_for_the_leaders_epoch_truncates_to_the_leaders_end_offset() {
+    // The follower's log is all epoch 0. An answer naming epoch 5 finds
+    // no end offset in its cache (Kafka's `LeaderEpochFileCache.endOffsetFor`:
+    // no epoch above 5 and 5 is not its latest, UNDEFINED_EPOCH_OFFSET):
+    // `getOffsetTruncationState` then takes the leader's end offset, at
+    // most its own log end, not the start of the log.
+    let (mut rm, mut t) = follower_with(&[4, 2]);
+    assert_eq!(rm.partitions()[&tp()].log.end_offset_for_epoch(5), None);
+    let (correlation_id, offset) = sent_fetch(&t);
+    assert_eq!(offset, 6);
+    rm.on_fetch_response(
+        &mut t.env(),
+        correlation_id,
+        None,
+        FetchMetadata::INVALID_SESSION_ID,
+        vec![answer(0, Some((5, 4)), Vec::new())],
+    );
+    assert_eq!(rm.partitions()[&tp()].log.log_end_offset(), 4);
+    let (_, offset) = sent_fetch(&t);
+    assert_eq!(offset, 4, "it fetches again from where it cut");
+}
