@@ -193,6 +193,10 @@ struct Pending {
     op: Op,
 }
 
+/// The pending-op sequence numbers a name's list keeps room for once it
+/// empties (512 bytes).
+const SEQS_KEPT: usize = 64;
+
 /// What the disk keeps per [`FileId`] besides the file itself.
 #[derive(Clone, Debug)]
 struct Slot {
@@ -578,8 +582,10 @@ impl Disk {
             // keep their largest capacity).
             if seqs.is_empty() {
                 // Durable with nothing pending: as a rule a file no longer
-                // written (a rolled segment, a checkpoint).
-                *seqs = VecDeque::new();
+                // written (a rolled segment, a checkpoint). It keeps room
+                // for a few writes: an active segment empties at each
+                // writeback and fills again.
+                seqs.shrink_to(SEQS_KEPT);
                 if let Some(f) = &mut self.cached[id] {
                     f.shrink_to_fit();
                 }

@@ -163,9 +163,13 @@ impl<T> ById<T> {
         self.position(id).map(|i| self.0.remove(i).1)
     }
 
-    /// In id order.
-    fn iter(&self) -> impl Iterator<Item = (u64, &T)> + '_ {
-        self.0.iter().map(|(id, op)| (*id, op))
+    /// The first id above `after` whose op satisfies `pred`.
+    fn next_after(&self, after: u64, pred: impl Fn(&T) -> bool) -> Option<u64> {
+        let from = self.0.partition_point(|&(id, _)| id <= after);
+        self.0[from..]
+            .iter()
+            .find(|(_, op)| pred(op))
+            .map(|&(id, _)| id)
     }
 
     fn values(&self) -> impl Iterator<Item = &T> + '_ {
@@ -216,22 +220,33 @@ impl DelayedOperationPurgatory {
         id
     }
 
-    /// The produces waiting on `tp` (all of them when None), in arrival order.
-    pub fn produces_watching(&self, tp: Option<&TopicIdPartition>) -> Vec<u64> {
-        self.produces
-            .iter()
-            .filter(|(_, d)| tp.is_none_or(|tp| d.watches(tp)))
-            .map(|(id, _)| id)
-            .collect()
+    /// The id the next operation parked will be above: with
+    /// [`Self::next_produce_watching`] and [`Self::next_fetch_watching`], a
+    /// walk over the operations waiting now, without listing them first.
+    pub fn last_id(&self) -> u64 {
+        self.next_id
     }
 
-    /// The fetches waiting on `tp`, in arrival order.
-    pub fn fetches_watching(&self, tp: &TopicIdPartition) -> Vec<u64> {
+    /// The first produce after id `after`, up to id `upto`, waiting on `tp`
+    /// (any when None): produces in arrival order, one call at a time, while
+    /// the caller completes them.
+    pub fn next_produce_watching(
+        &self,
+        tp: Option<&TopicIdPartition>,
+        after: u64,
+        upto: u64,
+    ) -> Option<u64> {
+        self.produces
+            .next_after(after, |d| tp.is_none_or(|tp| d.watches(tp)))
+            .filter(|&id| id <= upto)
+    }
+
+    /// The first fetch after id `after`, up to id `upto`, waiting on `tp`
+    /// (see [`Self::next_produce_watching`]).
+    pub fn next_fetch_watching(&self, tp: &TopicIdPartition, after: u64, upto: u64) -> Option<u64> {
         self.fetches
-            .iter()
-            .filter(|(_, f)| f.watches(tp))
-            .map(|(id, _)| id)
-            .collect()
+            .next_after(after, |f| f.watches(tp))
+            .filter(|&id| id <= upto)
     }
 
     /// A waiting produce, to complete it.

@@ -1295,8 +1295,10 @@ impl ReplicaManager {
     /// Completes the waiting produces whose partitions are all answered
     /// (those watching `tp`, or all).
     fn try_complete_produces(&mut self, env: &mut Env<'_>, tp: Option<&TopicIdPartition>) {
-        for id in self.purgatory.produces_watching(tp) {
+        let (mut after, upto) = (0, self.purgatory.last_id());
+        while let Some(id) = self.purgatory.next_produce_watching(tp, after, upto) {
             self.try_complete(env, id);
+            after = id;
         }
     }
 

@@ -173,7 +173,9 @@ impl ReplicaManager {
     /// New data or a higher high watermark on `tp`: waiting fetches that
     /// can now return something are answered.
     pub(super) fn complete_fetches_on(&mut self, env: &mut Env<'_>, tp: &TopicIdPartition) {
-        for id in self.purgatory.fetches_watching(tp) {
+        let (mut after, upto) = (0, self.purgatory.last_id());
+        while let Some(id) = self.purgatory.next_fetch_watching(tp, after, upto) {
+            after = id;
             let ready = self.purgatory.fetch(id).is_some_and(|f| {
                 f.partitions.iter().any(|r| {
                     &r.tp == tp
@@ -193,7 +195,9 @@ impl ReplicaManager {
 
     /// Leadership of `tp` changed: waiting fetches naming it are answered now.
     pub(super) fn answer_fetches_on(&mut self, env: &mut Env<'_>, tp: &TopicIdPartition) {
-        for id in self.purgatory.fetches_watching(tp) {
+        let (mut after, upto) = (0, self.purgatory.last_id());
+        while let Some(id) = self.purgatory.next_fetch_watching(tp, after, upto) {
+            after = id;
             if let Some(f) = self.purgatory.take_fetch(id) {
                 self.answer_fetch(env, f);
             }
