@@ -51,6 +51,9 @@ impl FileBytes {
     /// A copy of the bytes in `range` (within the file).
     pub fn copy(&self, range: Range<usize>) -> Vec<u8> {
         let mut out = Vec::with_capacity(range.len());
+        if range.is_empty() {
+            return out;
+        }
         let mut i = self.extent_at(range.start);
         while out.len() < range.len() {
             let extent = &self.extents[i];
@@ -104,7 +107,11 @@ mod tests {
         assert!(f.within(2..4).is_none(), "spans two extents");
         assert!(f.within(3..8).is_none(), "spans two extents");
         assert_eq!(f.within(7..8).map(|(b, at)| (b.len(), at)), Some((1, 0)));
-        assert!(FileBytes::new(Vec::new()).is_empty());
+        assert!(f.copy(8..8).is_empty());
+        let empty = FileBytes::new(Vec::new());
+        assert!(empty.is_empty());
+        assert!(empty.copy(0..0).is_empty());
+        assert_eq!(&*empty.bytes(), b"");
         assert_eq!(&*FileBytes::from(b"xy".to_vec()).bytes(), b"xy");
     }
 }
