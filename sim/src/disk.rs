@@ -583,8 +583,8 @@ impl Disk {
             if seqs.is_empty() {
                 // Durable with nothing pending: as a rule a file no longer
                 // written (a rolled segment, a checkpoint). It keeps room
-                // for a few writes: an active segment empties at each
-                // writeback and fills again.
+                // for a few writes: a file fsynced as it is written
+                // empties at each fsync and fills again.
                 seqs.shrink_to(SEQS_KEPT);
                 if let Some(f) = &mut self.cached[id] {
                     f.shrink_to_fit();

@@ -542,6 +542,23 @@ fn last_fetch_to_leader(t: &TestEnv) -> (u64, crate::protocol::FetchPartition) {
         .expect("a fetch to the leader")
 }
 
+/// Broker 2 answers broker 1's fetch `correlation_id` (outside a fetch
+/// session) with `partition`.
+fn leader_answers(
+    rm: &mut ReplicaManager,
+    t: &mut TestEnv,
+    correlation_id: u64,
+    partition: FetchedPartition,
+) {
+    rm.on_fetch_response(
+        &mut t.env(),
+        correlation_id,
+        None,
+        FetchMetadata::INVALID_SESSION_ID,
+        vec![partition],
+    );
+}
+
 fn answer(
     high_watermark: u64,
     diverging_epoch: Option<(i32, u64)>,
@@ -568,12 +585,11 @@ fn a_follower_truncates_to_where_its_log_parts_from_the_leaders() {
     assert_eq!(offset, 6);
     // The leader's epoch 0 ended at offset 4 (a batch boundary, as epoch
     // ends are): the follower cuts its tail, the second batch.
-    rm.on_fetch_response(
-        &mut t.env(),
+    leader_answers(
+        &mut rm,
+        &mut t,
         correlation_id,
-        None,
-        FetchMetadata::INVALID_SESSION_ID,
-        vec![answer(4, Some((0, 4)), Vec::new())],
+        answer(4, Some((0, 4)), Vec::new()),
     );
     assert_eq!(rm.partitions()[&tp()].log.log_end_offset(), 4);
     assert!(t
@@ -592,25 +608,13 @@ fn a_followers_high_watermark_is_the_leaders_capped_by_its_own_log() {
     let (mut rm, mut t) = follower_with(&[2]);
     let (correlation_id, _) = sent_fetch(&t);
     let more = Rc::new(records(3).stamped(2, 1));
-    rm.on_fetch_response(
-        &mut t.env(),
-        correlation_id,
-        None,
-        FetchMetadata::INVALID_SESSION_ID,
-        vec![answer(9, None, vec![more])],
-    );
+    leader_answers(&mut rm, &mut t, correlation_id, answer(9, None, vec![more]));
     let p = &rm.partitions()[&tp()];
     assert_eq!(p.log.log_end_offset(), 5);
     assert_eq!(p.log.high_watermark(), 5, "min(leader's 9, own log end 5)");
     let (correlation_id, offset) = sent_fetch(&t);
     assert_eq!(offset, 5);
-    rm.on_fetch_response(
-        &mut t.env(),
-        correlation_id,
-        None,
-        FetchMetadata::INVALID_SESSION_ID,
-        vec![answer(3, None, Vec::new())],
-    );
+    leader_answers(&mut rm, &mut t, correlation_id, answer(3, None, Vec::new()));
     assert_eq!(
         rm.partitions()[&tp()].log.high_watermark(),
         5,
@@ -1219,12 +1223,11 @@ fn before_kafka_10554_a_follower_checks_its_log_only_after_following_a_new_epoch
         // Its first request asks about its latest epoch, 0, either way.
         assert_eq!(sent_fetch_last_epoch(&t), Some(0), "{on_fetch}");
         let (correlation_id, _) = sent_fetch(&t);
-        rm.on_fetch_response(
-            &mut t.env(),
+        leader_answers(
+            &mut rm,
+            &mut t,
             correlation_id,
-            None,
-            FetchMetadata::INVALID_SESSION_ID,
-            vec![answer(4, Some((0, 4)), Vec::new())],
+            answer(4, Some((0, 4)), Vec::new()),
         );
         assert_eq!(rm.partitions()[&tp()].log.log_end_offset(), 4);
         // Truncated where both logs have epoch 0 end: complete. From 2.8
@@ -1234,12 +1237,11 @@ fn before_kafka_10554_a_follower_checks_its_log_only_after_following_a_new_epoch
         let (correlation_id, offset) = sent_fetch(&t);
         assert_eq!(offset, 4);
         // Records answered: a 2.7 follower goes on without asking.
-        rm.on_fetch_response(
-            &mut t.env(),
+        leader_answers(
+            &mut rm,
+            &mut t,
             correlation_id,
-            None,
-            FetchMetadata::INVALID_SESSION_ID,
-            vec![answer(5, None, vec![Rc::new(records(1).stamped(4, 1))])],
+            answer(5, None, vec![Rc::new(records(1).stamped(4, 1))]),
         );
         assert_eq!(rm.partitions()[&tp()].log.log_end_offset(), 5);
         let expected = if on_fetch { Some(1) } else { None };
@@ -1251,13 +1253,7 @@ fn before_kafka_10554_a_follower_checks_its_log_only_after_following_a_new_epoch
             &mut t.env(),
             &image(1, 1, &[1], &[(2, Some(vec![2, 1])), (2, None)]),
         );
-        rm.on_fetch_response(
-            &mut t.env(),
-            correlation_id,
-            None,
-            FetchMetadata::INVALID_SESSION_ID,
-            vec![answer(5, None, Vec::new())],
-        );
+        leader_answers(&mut rm, &mut t, correlation_id, answer(5, None, Vec::new()));
         assert_ne!(sent_fetch(&t).0, correlation_id);
         assert_eq!(sent_fetch_last_epoch(&t), Some(1), "{on_fetch}");
     }
@@ -1266,12 +1262,11 @@ fn before_kafka_10554_a_follower_checks_its_log_only_after_following_a_new_epoch
     // watermark (6 here: it led alone).
     let (mut rm, mut t) = follower(false);
     let (correlation_id, _) = sent_fetch(&t);
-    rm.on_fetch_response(
-        &mut t.env(),
+    leader_answers(
+        &mut rm,
+        &mut t,
         correlation_id,
-        None,
-        FetchMetadata::INVALID_SESSION_ID,
-        vec![answer(6, Some((-1, 0)), Vec::new())],
+        answer(6, Some((-1, 0)), Vec::new()),
     );
     assert_eq!(rm.partitions()[&tp()].log.log_end_offset(), 6);
     assert_eq!(sent_fetch_last_epoch(&t), None, "complete");
@@ -1333,12 +1328,11 @@ fn a_follower_that_finds_no_end_for_the_leaders_epoch_truncates_to_the_leaders_e
     assert_eq!(rm.partitions()[&tp()].log.end_offset_for_epoch(5), None);
     let (correlation_id, offset) = sent_fetch(&t);
     assert_eq!(offset, 6);
-    rm.on_fetch_response(
-        &mut t.env(),
+    leader_answers(
+        &mut rm,
+        &mut t,
         correlation_id,
-        None,
-        FetchMetadata::INVALID_SESSION_ID,
-        vec![answer(0, Some((5, 4)), Vec::new())],
+        answer(0, Some((5, 4)), Vec::new()),
     );
     assert_eq!(rm.partitions()[&tp()].log.log_end_offset(), 4);
     let (_, offset) = sent_fetch(&t);

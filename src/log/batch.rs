@@ -79,6 +79,14 @@ pub const NO_TIMESTAMP: u64 = u64::MAX;
 pub const COMPRESSION_CODEC_MASK: i16 = 0x07;
 /// `baseOffset` + `batchLength`: the bytes before the length-counted part.
 pub const LOG_OVERHEAD: usize = 12;
+
+/// The size in bytes of the batch whose first [`LOG_OVERHEAD`] bytes are
+/// `prefix` (its base offset, then its length field); None when the length
+/// is negative.
+pub(super) fn batch_size_from_prefix(prefix: &[u8]) -> Option<usize> {
+    let length = i32::from_be_bytes(prefix.get(8..LOG_OVERHEAD)?.try_into().ok()?);
+    Some(LOG_OVERHEAD + usize::try_from(length).ok()?)
+}
 /// Size of a batch header (a batch without records), Kafka's `RECORD_BATCH_OVERHEAD`.
 pub const RECORD_BATCH_OVERHEAD: usize = 61;
 

@@ -13,21 +13,11 @@ use std::rc::Rc;
 
 use sim::Blob;
 
-use super::batch::{BatchError, RecordBatch, LOG_OVERHEAD, RECORD_BATCH_OVERHEAD};
+use super::batch::{
+    batch_size_from_prefix, BatchError, RecordBatch, LOG_OVERHEAD, RECORD_BATCH_OVERHEAD,
+};
 use super::file_bytes::FileBytes;
 use crate::node::{Effect, FileName};
-
-/// The extent of `file` holding the whole batch at `pos`, and where in it
-/// the batch starts; None when the batch's header or its bytes span
-/// extents, or the file ends first (then the caller decodes a copy, which
-/// tells a torn batch from a corrupt one).
-fn batch_extent(file: &FileBytes, pos: usize) -> Option<(&Blob, usize)> {
-    let (blob, at) = file.within(pos..pos + LOG_OVERHEAD)?;
-    let bytes = blob.bytes();
-    let length = i32::from_be_bytes(bytes[at + 8..at + LOG_OVERHEAD].try_into().ok()?);
-    let total = LOG_OVERHEAD + usize::try_from(length).ok()?;
-    (at + total <= blob.len()).then_some((blob, at))
-}
 
 /// Kafka's segment file name: the base offset as 20 zero-padded digits.
 pub fn segment_file_name(dir: &str, base_offset: u64) -> String {
@@ -330,6 +320,16 @@ impl LogSegment {
         });
         cut
     }
+}
+
+/// The extent of `file` holding the whole batch at `pos`, and where in it
+/// the batch starts; None when the batch's header or its bytes span
+/// extents, or the file ends first (then the caller decodes a copy, which
+/// tells a torn batch from a corrupt one).
+fn batch_extent(file: &FileBytes, pos: usize) -> Option<(&Blob, usize)> {
+    let (blob, at) = file.within(pos..pos + LOG_OVERHEAD)?;
+    let total = batch_size_from_prefix(&blob.bytes()[at..at + LOG_OVERHEAD])?;
+    (at + total <= blob.len()).then_some((blob, at))
 }
 
 /// The first index of `ends` (ascending) whose value is above `relative`

@@ -2,14 +2,14 @@
 //! its epoch-state transitions, persistence and timers. The message handlers
 //! are in `handlers.rs`.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
 
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
 use super::leader_state::LeaderState;
 use super::log::{LogEntry, RaftLog, Record};
-use super::quorum_state::{ElectionState, EpochState};
+use super::quorum_state::{ElectionState, EpochState, Votes};
 use super::{
     RaftConfig, RaftMessage, RaftMutations, RaftOutput, RaftTimerKind, METADATA_LOG_FILE,
     NS_PER_MS, QUORUM_STATE_FILE, TIMER_KINDS,
@@ -78,8 +78,7 @@ impl RaftClient {
             (Some(leader_id), _) => EpochState::new_follower(epoch, leader_id),
             (None, Some(voted)) if voted == id => EpochState::Candidate {
                 epoch,
-                granted: BTreeSet::from([id]),
-                rejected: BTreeSet::new(),
+                votes: Votes::own(id),
                 backing_off: false,
             },
             (None, Some(voted_id)) => EpochState::Voted { epoch, voted_id },
@@ -338,8 +337,7 @@ impl RaftClient {
     ) {
         let candidate = EpochState::Candidate {
             epoch,
-            granted: BTreeSet::from([self.id]),
-            rejected: BTreeSet::new(),
+            votes: Votes::own(self.id),
             backing_off: false,
         };
         self.transition(candidate, rng, out);
@@ -384,8 +382,7 @@ impl RaftClient {
             epoch,
             leader_id: self.leader_id(),
             voted_id,
-            granted: BTreeSet::from([self.id]),
-            rejected: BTreeSet::new(),
+            votes: Votes::own(self.id),
         };
         self.transition(prospective, rng, out);
         self.send_vote_requests(NewFlag(true), out);
@@ -405,16 +402,14 @@ impl RaftClient {
             epoch,
             leader_id,
             voted_id,
-            granted,
-            rejected,
+            votes,
         } = &self.state
         else {
             return;
         };
-        let majority = self.voters.len() / 2 + 1;
-        if granted.len() >= majority {
+        if votes.won(self.voters.len()) {
             self.become_candidate(epoch + 1, rng, out);
-        } else if self.voters.len() - rejected.len() < majority {
+        } else if votes.lost(self.voters.len()) {
             let (epoch, leader_id, voted_id) = (*epoch, *leader_id, *voted_id);
             self.leave_prospective(epoch, leader_id, voted_id, rng, out);
         }
@@ -440,8 +435,8 @@ impl RaftClient {
 
     /// A candidate with a majority of grants becomes leader.
     pub(super) fn maybe_become_leader(&mut self, rng: &mut ChaCha8Rng, out: &mut Vec<RaftOutput>) {
-        if let EpochState::Candidate { epoch, granted, .. } = &self.state {
-            if granted.len() > self.voters.len() / 2 {
+        if let EpochState::Candidate { epoch, votes, .. } = &self.state {
+            if votes.won(self.voters.len()) {
                 let leader = LeaderState::new(self.id, *epoch, self.log.end_offset(), &self.voters);
                 self.transition(EpochState::Leader(Box::new(leader)), rng, out);
             }

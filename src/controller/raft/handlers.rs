@@ -46,8 +46,7 @@ impl RaftClient {
                 if let EpochState::Prospective {
                     epoch: ours,
                     leader_id: known,
-                    granted,
-                    rejected,
+                    votes,
                     ..
                 } = &mut self.state
                 {
@@ -62,11 +61,7 @@ impl RaftClient {
                             return;
                         }
                     }
-                    if vote_granted {
-                        granted.insert(from);
-                    } else {
-                        rejected.insert(from);
-                    }
+                    votes.record(from, vote_granted);
                     self.maybe_end_prospective(rng, out);
                     return;
                 }
@@ -74,20 +69,13 @@ impl RaftClient {
                 // election timeout: without pre-vote (KIP-996) a lagging voter
                 // retrying every backoff keeps deposing the quorum (seen in sweeps).
                 if let EpochState::Candidate {
-                    epoch: ours,
-                    granted,
-                    rejected,
-                    ..
+                    epoch: ours, votes, ..
                 } = &mut self.state
                 {
                     if *ours != epoch {
                         return;
                     }
-                    if vote_granted {
-                        granted.insert(from);
-                    } else {
-                        rejected.insert(from);
-                    }
+                    votes.record(from, vote_granted);
                     self.maybe_become_leader(rng, out);
                 }
             }
@@ -275,8 +263,7 @@ impl RaftClient {
                 }
                 EpochState::Prospective {
                     voted_id: None,
-                    granted,
-                    rejected,
+                    votes,
                     ..
                 } => {
                     // QuorumState's prospectiveAddVotedState: still Prospective,
@@ -285,8 +272,7 @@ impl RaftClient {
                         epoch: candidate_epoch,
                         leader_id: None,
                         voted_id: Some(candidate),
-                        granted: granted.clone(),
-                        rejected: rejected.clone(),
+                        votes: votes.clone(),
                     };
                     self.transition(voted, rng, out);
                 }

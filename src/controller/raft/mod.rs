@@ -25,7 +25,7 @@ pub use client::RaftClient;
 pub use leader_state::LeaderState;
 pub use log::{LogEntry, OffsetAndEpoch, RaftLog, Record};
 pub use observer::MetadataObserver;
-pub use quorum_state::{ElectionState, EpochState, StateKind};
+pub use quorum_state::{ElectionState, EpochState, StateKind, Votes};
 
 use crate::node::{Address, Effect, Timer};
 use crate::protocol::{Message, NewFlag};

@@ -76,6 +76,45 @@ pub enum StateKind {
     Resigned,
 }
 
+/// The answers a Prospective voter or a Candidate has had to its
+/// (pre-)VoteRequests (Kafka's `EpochElection`).
+#[derive(Clone, Debug)]
+pub struct Votes {
+    /// Voters that granted (itself included).
+    granted: BTreeSet<u32>,
+    /// Voters that refused.
+    rejected: BTreeSet<u32>,
+}
+
+impl Votes {
+    /// Only `id`'s own vote, granted.
+    pub fn own(id: u32) -> Self {
+        Self {
+            granted: BTreeSet::from([id]),
+            rejected: BTreeSet::new(),
+        }
+    }
+
+    /// `from` answered, granting or not.
+    pub fn record(&mut self, from: u32, granted: bool) {
+        if granted {
+            self.granted.insert(from);
+        } else {
+            self.rejected.insert(from);
+        }
+    }
+
+    /// A majority of `voters` voters granted.
+    pub fn won(&self, voters: usize) -> bool {
+        self.granted.len() > voters / 2
+    }
+
+    /// So many of `voters` voters refused that no majority can grant.
+    pub fn lost(&self, voters: usize) -> bool {
+        voters - self.rejected.len() <= voters / 2
+    }
+}
+
 /// Where this voter stands in the current epoch (QuorumState's EpochState).
 #[derive(Clone, Debug)]
 pub enum EpochState {
@@ -102,19 +141,15 @@ pub enum EpochState {
         leader_id: Option<u32>,
         /// Whom it voted for in this epoch, if anyone.
         voted_id: Option<u32>,
-        /// Voters that granted a pre-vote (itself included).
-        granted: BTreeSet<u32>,
-        /// Voters that refused.
-        rejected: BTreeSet<u32>,
+        /// The pre-votes so far (its own granted).
+        votes: Votes,
     },
     /// Stands for election (voted for itself).
     Candidate {
         /// The epoch.
         epoch: u32,
-        /// Voters that granted (itself included).
-        granted: BTreeSet<u32>,
-        /// Voters that refused.
-        rejected: BTreeSet<u32>,
+        /// The votes so far (its own granted).
+        votes: Votes,
         /// Lost or timed out: waiting out the election backoff.
         backing_off: bool,
     },
@@ -233,5 +268,22 @@ mod tests {
             "a torn second record leaves the first"
         );
         assert_eq!(ElectionState::recover(None), (ElectionState::default(), 0));
+    }
+
+    #[test]
+    fn an_election_is_won_by_a_majority_and_lost_once_none_can_grant() {
+        let mut three = Votes::own(1);
+        assert!(!three.won(3) && !three.lost(3));
+        three.record(2, false);
+        assert!(!three.won(3) && !three.lost(3), "voter 3 may still grant");
+        three.record(3, true);
+        assert!(three.won(3));
+        let mut four = Votes::own(1);
+        four.record(2, true);
+        assert!(!four.won(4), "2 of 4 is no majority");
+        four.record(3, false);
+        assert!(!four.lost(4));
+        four.record(4, false);
+        assert!(four.lost(4), "at most 2 of 4 can grant");
     }
 }
