@@ -976,3 +976,17 @@ fn kip_996_pre_vote_keeps_a_controller_back_from_a_partition_from_deposing_the_l
         }
     }
 }
+
+#[test]
+fn kafka_14392_halves_the_heartbeat_request_timeout_from_3_3() {
+    // BrokerServer's "heartbeat" channel retries after
+    // broker.session.timeout.ms / 2 from 3.3.2 (ksim's 3.3), after the
+    // whole session timeout before; AlterPartition and AllocateProducerIds
+    // wait controller.socket.timeout.ms in every release.
+    for (release, heartbeat_ms) in [("3.2", 9000), ("3.3", 4500), ("4.1", 4500)] {
+        let timeouts = ksim::harness::specs::broker_config(&under_min_isr_reads_on(release, ""))
+            .controller_request_timeouts;
+        assert_eq!(timeouts.heartbeat_ms, heartbeat_ms, "{release}");
+        assert_eq!(timeouts.controller_socket_ms, 30_000, "{release}");
+    }
+}

@@ -40,6 +40,28 @@ impl Truncation {
 /// retention check first runs after a broker starts.
 pub const LOG_INITIAL_TASK_DELAY_MS: u64 = 30_000;
 
+/// How long a broker's requests to the controller wait for an answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ControllerRequestTimeouts {
+    /// The "heartbeat" channel (registration and heartbeats): its retry
+    /// timeout is `broker.session.timeout.ms` / 2 from 3.3.2 (KAFKA-14392),
+    /// `broker.session.timeout.ms` before.
+    pub heartbeat_ms: u64,
+    /// The "alter-partition" channel (retry timeout Long.MaxValue) and the
+    /// "forwarding" channel AllocateProducerIds goes by (60 s):
+    /// `controller.socket.timeout.ms`.
+    pub controller_socket_ms: u64,
+}
+
+impl Default for ControllerRequestTimeouts {
+    fn default() -> Self {
+        Self {
+            heartbeat_ms: 4500,
+            controller_socket_ms: 30_000,
+        }
+    }
+}
+
 /// Data-path configs of a broker.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct BrokerConfig {
@@ -53,6 +75,11 @@ pub struct BrokerConfig {
     pub replica_fetch_backoff_ms: u64,
     /// `replica.socket.timeout.ms`.
     pub replica_socket_timeout_ms: u64,
+    /// How long a request to the controller waits for its answer before it
+    /// goes again, per channel (Kafka's NodeToControllerChannelManager: the
+    /// smaller of `controller.socket.timeout.ms` and the channel's retry
+    /// timeout).
+    pub controller_request_timeouts: ControllerRequestTimeouts,
     /// `replica.high.watermark.checkpoint.interval.ms`.
     pub hw_checkpoint_interval_ms: u64,
     /// `log.flush.offset.checkpoint.interval.ms`.
@@ -201,6 +228,7 @@ impl Default for BrokerConfig {
             replica_fetch_max_bytes: 1_048_576,
             replica_fetch_backoff_ms: 1000,
             replica_socket_timeout_ms: 30_000,
+            controller_request_timeouts: ControllerRequestTimeouts::default(),
             hw_checkpoint_interval_ms: 5000,
             recovery_checkpoint_interval_ms: 60_000,
             retention_check_interval_ms: 300_000,

@@ -1,7 +1,8 @@
 //! `BrokerLifecycleManager`: registration and heartbeats to the active
 //! controller, as Kafka's BrokerLifecycleManager. One request in flight at a
-//! time; a request unanswered for `controller.quorum.request.timeout.ms` is
-//! sent to another controller.
+//! time; a request unanswered within the heartbeat channel's request
+//! timeout (`broker.session.timeout.ms` / 2, see `controller_channel`) is
+//! sent again at once.
 //!
 //! Controlled shutdown (Kafka's `beginControlledShutdown`,
 //! `core/src/main/scala/kafka/server/BrokerLifecycleManager.scala`): a

@@ -310,7 +310,10 @@ impl BrokerServer {
             metadata,
             image,
             lifecycle: BrokerLifecycleManager::new(spec.id, incarnation, previous_broker_epoch),
-            channel: ControllerChannel::new(spec.voters.clone()),
+            channel: ControllerChannel::new(
+                spec.voters.clone(),
+                config.controller_request_timeouts,
+            ),
             replicas,
             producer_ids: ProducerIdManager::default(),
             groups: GroupCoordinatorService::new(&spec.topics, &config),

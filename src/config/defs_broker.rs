@@ -50,6 +50,7 @@ pub(crate) static BROKER: &[D] = &[
     D::int(B, "compression.zstd.level", -131072, Some(3), "zstd level when compression.type is zstd.").max(22),
     // KRaft: broker registration and the controller quorum.
     D::int(B, "broker.session.timeout.ms", 0, Some(9000), "A broker without a heartbeat for this long is fenced by the controller."),
+    D::int(B, "controller.socket.timeout.ms", 1, Some(30000), "How long a broker's AlterPartition or AllocateProducerIds waits for the controller's answer before it goes again."),
     D::int(B, "controller.quorum.election.timeout.ms", 1, Some(1000), "Base of a candidate's randomised election timeout (timeout + a random share of it)."),
     D::int(B, "controller.quorum.fetch.timeout.ms", 1, Some(2000), "A voter that hears nothing from its leader this long starts an election; the leader resigns after 1.5 times it without a majority fetching (check quorum)."),
     D::int(B, "controller.quorum.election.backoff.max.ms", 1, Some(1000), "Longest backoff of a candidate that lost an election before it tries again."),

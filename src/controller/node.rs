@@ -16,7 +16,7 @@ use super::raft::{
     LogEntry, RaftClient, RaftMessage, RaftMutations, RaftOutput, Record, METADATA_LOG_FILE,
     QUORUM_STATE_FILE,
 };
-use super::rpc::{ControllerMsg, ControllerRequest};
+use super::rpc::{ControllerMsg, ControllerRequest, ControllerResponse};
 use crate::metadata::{MetadataImage, MetadataRecord};
 use crate::node::{Address, DiskView, Env, Input, KafkaNodeId, Timer};
 use crate::protocol::Message;
@@ -103,6 +103,20 @@ impl ControllerSpec {
     }
 }
 
+/// A controller's answer waiting for the records it wrote (or those
+/// proposed before it) to commit.
+#[derive(Debug)]
+struct PendingReply {
+    /// Sent once the metadata log commits past this offset.
+    offset: u64,
+    to: Address,
+    correlation_id: u64,
+    reply: ControllerMsg,
+    /// The request's NOT_CONTROLLER answer, sent instead if the controller
+    /// renounces first.
+    refusal: ControllerResponse,
+}
+
 /// A KRaft controller process.
 #[derive(Debug)]
 pub struct QuorumController {
@@ -123,8 +137,8 @@ pub struct QuorumController {
     /// Leadership is claimed once the high watermark reaches this offset.
     claim_at: Option<u64>,
     active: Option<ActiveController>,
-    /// Responses waiting for their records to commit: (offset, to, message).
-    replies: Vec<(u64, Address, ControllerMsg)>,
+    /// Responses waiting for their records to commit.
+    replies: Vec<PendingReply>,
 }
 
 impl QuorumController {
@@ -293,7 +307,13 @@ impl QuorumController {
             (end > self.client.high_watermark()).then(|| end - 1)
         });
         match wait_for {
-            Some(offset) => self.replies.push((offset, from, reply)),
+            Some(offset) => self.replies.push(PendingReply {
+                offset,
+                to: from,
+                correlation_id,
+                reply,
+                refusal: request.not_controller(),
+            }),
             None => env.send(from, reply),
         }
     }
@@ -328,16 +348,33 @@ impl QuorumController {
                         // Renounce: what was not committed is forgotten.
                         self.active = None;
                         self.claim_at = None;
-                        self.replies.clear();
+                        self.refuse_pending_replies(env);
                     }
                 }
                 RaftOutput::BecameLeader { epoch } => {
                     env.observe(QuorumObs::BecameLeader { epoch });
                     self.active = None;
-                    self.replies.clear();
+                    self.refuse_pending_replies(env);
                     self.claim_at = Some(self.client.log().end_offset());
                 }
             }
+        }
+    }
+
+    /// Answers every request waiting for its records to commit with
+    /// NOT_CONTROLLER, naming the new leader if known (Kafka's
+    /// `QuorumController.renounce` fails its purgatory's deferred events
+    /// with a NotControllerException, so the broker sends them again to the
+    /// new active controller at once).
+    fn refuse_pending_replies(&mut self, env: &mut Env<'_>) {
+        let hint = self.client.leader_id().filter(|&l| l != self.id);
+        for pending in std::mem::take(&mut self.replies) {
+            let refusal = ControllerMsg::Response {
+                correlation_id: pending.correlation_id,
+                controller_hint: hint,
+                response: pending.refusal,
+            };
+            env.send(pending.to, refusal);
         }
     }
 
@@ -369,10 +406,10 @@ impl QuorumController {
         // Replies whose records are committed go out.
         let (ready, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.replies)
             .into_iter()
-            .partition(|r| r.0 < upto);
+            .partition(|r| r.offset < upto);
         self.replies = waiting;
-        for (_, to, msg) in ready {
-            env.send(to, msg);
+        for pending in ready {
+            env.send(pending.to, pending.reply);
         }
         if self.active.is_none() && self.claim_at.is_some_and(|at| upto >= at) {
             let mut image = self.committed.clone();

@@ -4,15 +4,15 @@
 
 use sim::MILLIS;
 
-use crate::broker::config::BrokerConfig;
+use crate::broker::config::{BrokerConfig, ControllerRequestTimeouts};
 use crate::client::consumer::{ConsumerConfig, ConsumerMutations, OffsetReset};
 use crate::client::membership::MembershipConfig;
 use crate::client::pipeline::{PipelineSpec as PipelineConfig, ProcessingGuarantee};
 use crate::client::producer::{
     ProducerConfig, ProducerSpec as ProducerClientSpec, ProducerWorkload, TransactionWorkload,
 };
-use crate::config::KafkaConfigs;
 use crate::config::Scope;
+use crate::config::{KafkaConfigs, KafkaVersion};
 use crate::controller::active::ControllerConfig;
 use crate::controller::raft::RaftConfig;
 use crate::group::assignor::Assignor;
@@ -77,6 +77,29 @@ fn with_levels(configs: &KafkaConfigs, codec: Option<CompressionType>) -> LogCom
     }
 }
 
+/// A broker's request timeouts towards the controller, by channel:
+/// heartbeats wait `broker.session.timeout.ms` / 2 from 3.3 (ksim's 3.3 is
+/// 3.3.2, which has KAFKA-14392), the whole session timeout before.
+fn controller_request_timeouts(scenario: &Scenario) -> ControllerRequestTimeouts {
+    let configs = &scenario.cluster.config;
+    let d = ControllerRequestTimeouts::default();
+    let session_ms = unsigned(configs, "broker.session.timeout.ms", 9000);
+    let heartbeat_retry_ms = if scenario.protocol.kafka_version.has(KafkaVersion::new(3, 3)) {
+        session_ms / 2
+    } else {
+        session_ms
+    };
+    let socket_ms = unsigned(
+        configs,
+        "controller.socket.timeout.ms",
+        d.controller_socket_ms,
+    );
+    ControllerRequestTimeouts {
+        heartbeat_ms: heartbeat_retry_ms.min(socket_ms),
+        controller_socket_ms: socket_ms,
+    }
+}
+
 /// The brokers' configs from `[cluster.config]` and `[protocol]`.
 pub fn broker_config(scenario: &Scenario) -> BrokerConfig {
     let configs = &scenario.cluster.config;
@@ -104,6 +127,7 @@ pub fn broker_config(scenario: &Scenario) -> BrokerConfig {
             as usize,
         replica_fetch_backoff_ms: int("replica.fetch.backoff.ms", d.replica_fetch_backoff_ms),
         replica_socket_timeout_ms: int("replica.socket.timeout.ms", d.replica_socket_timeout_ms),
+        controller_request_timeouts: controller_request_timeouts(scenario),
         hw_checkpoint_interval_ms: int(
             "replica.high.watermark.checkpoint.interval.ms",
             d.hw_checkpoint_interval_ms,
