@@ -1383,6 +1383,7 @@ fn shrinking(config: BrokerConfig) -> (ReplicaManager, TestEnv) {
 /// the waiting requests run in the order they came.
 #[test]
 fn before_kip_497_a_produce_waits_for_the_isr_write_and_the_hw_moves_at_its_answer() {
+    // Kafka 2.7's AlterIsrManager switches, which do not apply to 2.6.
     let kafka_2_6 = BrokerConfig {
         pending_isr_state: false,
         hw_incremented_after_alter_partition: false,

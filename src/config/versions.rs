@@ -180,9 +180,10 @@ impl KafkaVersion {
 
     /// Whether this release's partition leader advances its high watermark
     /// (and completes waiting requests) when an AlterPartition answer
-    /// comes (KAFKA-13091, 3.1; not in 3.0.2).
+    /// comes (KAFKA-13091, 3.1; not in 3.0.2). Before KIP-497 (2.6) it
+    /// did when its own ISR write returned (`maybeShrinkIsr`).
     pub fn hw_incremented_after_alter_partition(self) -> bool {
-        self.has(KafkaVersion::new(3, 1))
+        self.has(KafkaVersion::new(3, 1)) || !self.pending_isr_state()
     }
 
     /// Whether this release's log recovery leaves the recovery point where
@@ -196,9 +197,10 @@ impl KafkaVersion {
     /// Whether a partition's AlterPartition (AlterIsr) waiting to be sent
     /// or answered stays queued when the broker takes its role again
     /// (KAFKA-12686, 3.0); before, `makeLeader` and `makeFollower` cleared
-    /// it (`AlterIsrManager.clearPending`).
+    /// it (`AlterIsrManager.clearPending`). Before KIP-497 (2.6) there is
+    /// no AlterIsrManager: `makeLeader` waited for the ISR write.
     pub fn alter_partition_kept_on_role_change(self) -> bool {
-        self.has(KafkaVersion::new(3, 0))
+        self.has(KafkaVersion::new(3, 0)) || !self.pending_isr_state()
     }
 
     /// Whether a follower out of the ISR joins it only once its log end
@@ -225,9 +227,10 @@ impl KafkaVersion {
 
     /// Whether this release's partition leader sends an ISR change to the
     /// controller at once (apache/kafka#9749, 2.8); before, the
-    /// `send-alter-isr` task sends what is queued every 50 ms.
+    /// `send-alter-isr` task sends what is queued every 50 ms (2.7 alone:
+    /// before KIP-497, 2.6, the leader wrote its ISR at once).
     pub fn alter_partition_sent_at_once(self) -> bool {
-        self.has(KafkaVersion::new(2, 8))
+        self.has(KafkaVersion::new(2, 8)) || !self.pending_isr_state()
     }
 
     /// Whether this release's partition leader keeps a pending ISR state
@@ -1274,6 +1277,13 @@ mod tests {
         assert!(!KafkaVersion::new(2, 7).alter_partition_sent_at_once());
         assert!(KafkaVersion::new(2, 8).alter_partition_sent_at_once());
         assert!(!KafkaVersion::new(2, 6).pending_isr_state());
+        // 2.6 has no AlterIsrManager: it writes at once, keeps the write
+        // across a role change and looks at the high watermark after it.
+        let v26 = KafkaVersion::new(2, 6);
+        assert!(v26.alter_partition_sent_at_once());
+        assert!(v26.alter_partition_kept_on_role_change());
+        assert!(v26.hw_incremented_after_alter_partition());
+        assert!(!KafkaVersion::new(2, 7).hw_incremented_after_alter_partition());
         assert!(KafkaVersion::new(2, 7).pending_isr_state());
         assert!(!KafkaVersion::new(2, 6).producer_fenced_error());
         assert!(KafkaVersion::new(2, 7).producer_fenced_error());
