@@ -1478,3 +1478,65 @@ fn before_kip_497_a_refused_isr_write_keeps_the_old_isr_and_releases_the_partiti
     );
     assert_eq!(high_watermark(&rm), 0);
 }
+
+/// Kafka 2.6: a follower's incremental fetch that names no partition
+/// still reads its session's (Kafka's `IncrementalFetchContext`), so it
+/// waits for the ISR write of one of them, and is answered after it.
+#[test]
+fn before_kip_497_an_incremental_fetch_waits_for_its_sessions_isr_write() {
+    let kafka_2_6 = BrokerConfig {
+        pending_isr_state: false,
+        ..BrokerConfig::default()
+    };
+    let (mut rm, mut t) = broker(kafka_2_6, &image(1, 1, &[1, 2, 3], &[]));
+    produce(&mut rm, &mut t, 1, 1, 2);
+    t.now = 20_000 * MILLIS;
+    let full = FetchMetadata {
+        session_id: FetchMetadata::INVALID_SESSION_ID,
+        epoch: FetchMetadata::INITIAL_EPOCH,
+    };
+    let (id, _) = session_fetch(&mut rm, &mut t, full, vec![fetch_partition(2)]);
+    // Follower 3 never fetched: the ISR shrinks to 1, 2.
+    t.now = 31_010 * MILLIS;
+    rm.on_timer(&mut t.env(), BrokerTimer::IsrCheck);
+    assert_eq!(proposals(&mut rm), vec![vec![1, 2]]);
+    assert!(rm.isr_write_in_flight(&tp()));
+    t.take();
+    let to = ReplyTo {
+        to: Address::Node(2),
+        correlation_id: 7,
+    };
+    let params = FetchParams {
+        replica: Some((2, 52)),
+        max_wait_ms: 0,
+        isolation_level: IsolationLevel::ReadUncommitted,
+    };
+    let next = FetchMetadata {
+        session_id: id,
+        epoch: 1,
+    };
+    rm.handle_fetch(&mut t.env(), to, params, next, Vec::new(), Vec::new());
+    assert_eq!(rm.deferred_requests(), 1);
+    assert!(
+        t.sent().is_empty(),
+        "not answered while the write is in flight"
+    );
+    rm.on_alter_partition_response(&mut t.env(), &tp(), alter_partition_answer(&[1, 2], None));
+    assert_eq!(rm.deferred_requests(), 0);
+    let answered: Vec<u64> = t
+        .sent()
+        .into_iter()
+        .filter_map(|(to, msg)| match (to, msg) {
+            (
+                Address::Node(2),
+                Message::Kafka(KafkaMsg::Response {
+                    correlation_id,
+                    response: KafkaResponse::Fetch { error: None, .. },
+                }),
+            ) => Some(*correlation_id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(answered, vec![7]);
+    assert_eq!(high_watermark(&rm), 2, "the ISR 1, 2 at once");
+}
