@@ -233,9 +233,9 @@ fn a_release_ksim_cannot_run_is_refused_naming_what_it_lacks() {
     let dir = scratch("versions", "refused");
     let text = shipped("late_end_txn");
     for (version, says) in [
-        ("2.6", "Kafka 2.6 is not simulated by ksim yet: its changes to what ksim simulates are not all checked (`git log 2.6.0..2.7.0`)"),
-        ("2.1.1", "Kafka 2.1 is not simulated by ksim yet: its changes to what ksim simulates are not all checked (`git log 2.1.0..2.7.0`)"),
-        ("2.0", "Kafka 2.0 is not simulated by ksim yet: its changes to what ksim simulates are not all checked (`git log 2.0.0..2.7.0`)"),
+        ("2.5", "Kafka 2.5 is not simulated by ksim yet: its changes to what ksim simulates are not all checked (`git log 2.5.0..2.6.0`)"),
+        ("2.1.1", "Kafka 2.1 is not simulated by ksim yet: its changes to what ksim simulates are not all checked (`git log 2.1.0..2.6.0`)"),
+        ("2.0", "Kafka 2.0 is not simulated by ksim yet: its changes to what ksim simulates are not all checked (`git log 2.0.0..2.6.0`)"),
         ("4.2", "Kafka 4.2 is newer than ksim models (4.1)"),
         ("four", "\"four\" is not a Kafka version"),
     ] {
@@ -248,7 +248,7 @@ fn a_release_ksim_cannot_run_is_refused_naming_what_it_lacks() {
         assert!(err.contains(":13:17: protocol.kafka_version: "), "{err}");
         assert!(err.contains(says), "{err}");
         assert!(
-            err.contains("valid: \"2.7\", \"2.8\", \"3.0\", \"3.1\", \"3.2\", \"3.3\", \"3.4\", \"3.5\", \"3.6\", \"3.7\", \"3.8\", \"3.9\", \"4.0\", \"4.1\""),
+            err.contains("valid: \"2.6\", \"2.7\", \"2.8\", \"3.0\", \"3.1\", \"3.2\", \"3.3\", \"3.4\", \"3.5\", \"3.6\", \"3.7\", \"3.8\", \"3.9\", \"4.0\", \"4.1\""),
             "{err}"
         );
     }
@@ -712,12 +712,13 @@ fn unpinned_on(name: &str, version: &str) -> Scenario {
 }
 
 #[test]
-fn kafka_3_2_3_1_3_0_2_8_and_2_7_run_broker_crash_with_their_own_kraft_and_replay() {
+fn kafka_3_2_3_1_3_0_2_8_2_7_and_2_6_run_broker_crash_with_their_own_kraft_and_replay() {
     use ksim::harness::Run;
-    // 2.8 and 2.7 run 3.0's KRaft control plane (the 3.x switches as for
-    // 3.0) with their own data path: KAFKA-12686 off; under 2.7 also
-    // KAFKA-10101, KAFKA-10554 and apache/kafka#9749.
-    for version in ["3.2", "3.1", "3.0", "2.8", "2.7"] {
+    // 2.8, 2.7 and 2.6 run 3.0's KRaft control plane (the 3.x switches as
+    // for 3.0) with their own data path: KAFKA-12686 off; under 2.7 also
+    // KAFKA-10101, KAFKA-10554 and apache/kafka#9749; under 2.6 also
+    // KIP-497 and KAFKA-9911.
+    for version in ["3.2", "3.1", "3.0", "2.8", "2.7", "2.6"] {
         let s = unpinned_on("broker_crash", version);
         let p = &s.protocol;
         assert!(!p.metadata_noop_records && !p.unfence_at_registration_offset);
@@ -726,18 +727,24 @@ fn kafka_3_2_3_1_3_0_2_8_and_2_7_run_broker_crash_with_their_own_kraft_and_repla
         assert!(!p.leader_state_kept_on_partition_update);
         assert_eq!(p.static_leader_rejoins_as_leader, version == "3.2");
         let two = version.starts_with("2.");
+        // 2.6 has no AlterIsrManager (KIP-497): its leader wrote its ISR at
+        // once, and `makeLeader` and the high watermark waited for it.
+        let kafka_2_6 = version == "2.6";
         assert_eq!(
             p.hw_incremented_after_alter_partition,
-            version != "3.0" && !two
+            (version != "3.0" && !two) || kafka_2_6
         );
-        let at_least_2_8 = version != "2.7";
+        let at_least_2_8 = version != "2.7" && version != "2.6";
+        let at_least_2_7 = version != "2.6";
+        assert_eq!(p.pending_isr_state, at_least_2_7, "KIP-497 is 2.7.0's");
+        assert_eq!(p.producer_fenced_error, at_least_2_7, "KAFKA-9911");
         assert_eq!(
             p.recovery_point_held_after_recovery, at_least_2_8,
             "KAFKA-10101 is 2.8.0's"
         );
         assert_eq!(p.truncation_on_fetch, at_least_2_8);
-        assert_eq!(p.alter_partition_sent_at_once, at_least_2_8);
-        assert_eq!(p.alter_partition_kept_on_role_change, !two);
+        assert_eq!(p.alter_partition_sent_at_once, at_least_2_8 || kafka_2_6);
+        assert_eq!(p.alter_partition_kept_on_role_change, !two || kafka_2_6);
         assert_eq!(p.partitioner.name(), "sticky");
         for seed in [1, 2] {
             // The crashed leader comes back and is unfenced by 3.2's rule
@@ -989,4 +996,43 @@ fn kafka_14392_halves_the_heartbeat_request_timeout_from_3_3() {
         assert_eq!(timeouts.heartbeat_ms, heartbeat_ms, "{release}");
         assert_eq!(timeouts.controller_socket_ms, 30_000, "{release}");
     }
+}
+
+#[test]
+fn kafka_2_6_is_modelled_its_leaders_freezing_a_partition_while_they_write_its_isr() {
+    // `kafka_version = "2.6"` (and "2.6.3") parses, its switches set as
+    // 2.6.3's: KIP-497 and KAFKA-9911 off.
+    for version in ["2.6", "2.6.3"] {
+        let s = unpinned_on("broker_crash", version);
+        assert_eq!(s.protocol.kafka_version.to_string(), "2.6");
+        assert!(!s.protocol.pending_isr_state);
+        assert!(!s.protocol.producer_fenced_error);
+        assert!(s.protocol.against_version().is_empty());
+        let broker = ksim::harness::specs::broker_config(&s);
+        assert!(!broker.pending_isr_state && !broker.producer_fenced_error);
+    }
+    // Under 2.7, each is a switch set against the release.
+    let text = format!(
+        "{}\n[protocol]\nkafka_version = \"2.7\"\npending_isr_state = false\nproducer_fenced_error = false\n",
+        shipped("broker_crash")
+    );
+    let asked = parse(&text, "broker_crash.toml").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        asked.protocol.against_version(),
+        vec![
+            "pending_isr_state = false (Kafka 2.7's own: true, KIP-497)",
+            "producer_fenced_error = false (Kafka 2.7's own: true, KAFKA-9911)",
+        ]
+    );
+    // 2.6 runs end to end (its leaders' ISR changes freeze their
+    // partitions), takes another course than 2.7, and replays.
+    let s26 = unpinned_on("broker_crash", "2.6");
+    let (a, b) = (outcome(&s26, 1), outcome(&s26, 1));
+    assert_eq!(a.kafka_version.to_string(), "2.6");
+    assert_eq!(a.trace_hash, b.trace_hash);
+    assert!(a.violations.is_empty(), "{:?}", a.violations.first());
+    assert_ne!(
+        a.trace_hash,
+        outcome(&unpinned_on("broker_crash", "2.7"), 1).trace_hash
+    );
 }

@@ -174,6 +174,24 @@ pub struct BrokerConfig {
     /// [`super::alter_partition::PROPAGATION_INTERVAL_MS`] since the broker
     /// started sends what is queued.
     pub alter_partition_sent_at_once: bool,
+    /// KIP-497 (2.7, KAFKA-8836): a leader's ISR change is pending
+    /// (`PendingExpandIsr`, `PendingShrinkIsr`) while the partition goes
+    /// on. Off (`[protocol] pending_isr_state = false`), as in 2.6: the
+    /// leader wrote the ISR to ZooKeeper itself holding the partition's
+    /// `leaderIsrUpdateLock`, so the partition waits for the
+    /// AlterPartition's answer (appends, fetches and markers for it are
+    /// deferred, its high watermark holds) and then takes the new ISR at
+    /// once. The AlterIsrManager switches (`alter_partition_sent_at_once`,
+    /// `alter_partition_kept_on_role_change`,
+    /// `hw_incremented_after_alter_partition`) do not apply then: the
+    /// write starts at once, a role change waits for it, and the high
+    /// watermark is looked at when it returns.
+    pub pending_isr_state: bool,
+    /// KAFKA-9911 (2.7): the transaction coordinator answers a fenced
+    /// producer epoch PRODUCER_FENCED. Off (`[protocol]
+    /// producer_fenced_error = false`), as in 2.6, it answered
+    /// INVALID_PRODUCER_EPOCH (the code 2.6's clients took as fenced).
+    pub producer_fenced_error: bool,
     /// Log configs.
     pub log: LogConfig,
     /// `offsets.topic.num.partitions`.
@@ -253,6 +271,8 @@ impl Default for BrokerConfig {
             leader_epoch_in_replica_fetch: true,
             truncation_on_fetch: true,
             alter_partition_sent_at_once: true,
+            pending_isr_state: true,
+            producer_fenced_error: true,
             log: LogConfig::default(),
             offsets_topic_num_partitions: 50,
             offsets_commit_timeout_ms: 5000,

@@ -14,6 +14,7 @@
 
 mod cleaning;
 mod fetch;
+mod isr_write;
 mod retention;
 mod verify;
 
@@ -136,6 +137,9 @@ pub struct ReplicaManager {
     /// A controlled shutdown began (Kafka's `isInControlledShutdown`):
     /// followers out of the ISR or without a leader stop fetching.
     in_controlled_shutdown: bool,
+    /// Kafka 2.6 (`pending_isr_state` off): requests waiting for the ISR
+    /// write of one of their partitions (see [`isr_write`]).
+    deferred: isr_write::DeferredQueue,
 }
 
 /// Whether `broker` fetching with `epoch` may join an ISR, by `eligible`
@@ -234,7 +238,8 @@ impl ReplicaManager {
             purgatory: DelayedOperationPurgatory::default(),
             fetch_sessions: FetchSessionCache::default(),
             fetchers: ReplicaFetcherManager::new(me, config),
-            alter_partition: if config.alter_partition_sent_at_once {
+            // Kafka 2.6 has no AlterIsrManager: its leader writes at once.
+            alter_partition: if config.alter_partition_sent_at_once || !config.pending_isr_state {
                 AlterPartitionManager::default()
             } else {
                 AlterPartitionManager::periodic(env.now_ms())
@@ -248,6 +253,7 @@ impl ReplicaManager {
             deleted_topics: BTreeSet::new(),
             live_topics: BTreeSet::new(),
             in_controlled_shutdown: false,
+            deferred: isr_write::DeferredQueue::new(),
         };
         manager.start_log_tasks(env);
         manager
@@ -685,6 +691,8 @@ impl ReplicaManager {
                 self.take_offline(env, &tp);
             }
         }
+        // Kafka 2.6: a role change or a newer ISR ended an ISR write.
+        self.resume_deferred(env);
     }
 
     /// Why a request for `tp` finds no leader here (Kafka's
@@ -808,8 +816,11 @@ impl ReplicaManager {
     /// AlterIsr, sent or not (`clearPending`, removed by KAFKA-12686 in
     /// 3.0), and take the ISR as committed (`CommittedIsr`): no change is
     /// pending. From 3.0 the request stays queued.
+    /// Kafka 2.6 has no AlterIsrManager: its `makeLeader` and
+    /// `makeFollower` wait for the ISR write in flight (the write lock), so
+    /// the request is kept.
     fn clear_alter_partition_on_role_change(&mut self, tp: &TopicIdPartition) {
-        if !self.config.alter_partition_kept_on_role_change {
+        if !self.config.alter_partition_kept_on_role_change && self.config.pending_isr_state {
             self.alter_partition.clear(tp);
             if let Some(leader) = self
                 .partitions
@@ -848,6 +859,10 @@ impl ReplicaManager {
     /// Raises the leader's high watermark as far as the ISR allows, and
     /// completes what waited for it.
     fn maybe_advance_hw(&mut self, env: &mut Env<'_>, tp: &TopicIdPartition) {
+        if self.isr_write_in_flight(tp) {
+            // Kafka 2.6: `maybeIncrementLeaderHW` waits for the write lock.
+            return;
+        }
         let Some(p) = self.partitions.get_mut(tp) else {
             return;
         };
@@ -986,6 +1001,16 @@ impl ReplicaManager {
                 p.partition_epoch = partition_epoch;
             }
         }
+        if !self.config.pending_isr_state {
+            // Kafka 2.6: the write returned; the ISR is the new one (or,
+            // refused, the old one) at once, the high watermark is looked
+            // at (`maybeShrinkIsr`'s `maybeIncrementLeaderHW`), and what
+            // waited on the partition goes on.
+            self.maybe_advance_hw(env, tp);
+            self.try_complete_produces(env, Some(tp));
+            self.resume_deferred(env);
+            return;
+        }
         if !self.config.hw_incremented_after_alter_partition {
             // Kafka 3.0 (before KAFKA-13091): nothing more at the answer;
             // the high watermark moves at the next metadata update, fetch
@@ -1049,9 +1074,30 @@ impl ReplicaManager {
         acks: i16,
         timeout_ms: u64,
         partitions: Vec<ProduceData>,
-        mut parts: Vec<ProducePartitionStatus>,
+        parts: Vec<ProducePartitionStatus>,
         guards: &std::collections::BTreeMap<TopicIdPartition, u64>,
     ) {
+        let (partitions, mut parts) = if self.config.pending_isr_state {
+            (partitions, parts)
+        } else {
+            // Kafka 2.6: `appendRecordsToLeader` waits for an ISR write in
+            // flight.
+            let tps: Vec<TopicIdPartition> = partitions.iter().map(|d| d.tp).collect();
+            let request = isr_write::Deferred::Produce {
+                reply_to,
+                acks,
+                timeout_ms,
+                partitions,
+                parts,
+                guards: guards.clone(),
+            };
+            match self.defer_if_isr_write(&tps, request) {
+                Some(isr_write::Deferred::Produce {
+                    partitions, parts, ..
+                }) => (partitions, parts),
+                _ => return,
+            }
+        };
         let now_ms = env.now_ms();
         let failed = |tp: TopicIdPartition, producer_id: i64, e: Errors| ProducePartitionStatus {
             tp,
@@ -1163,6 +1209,20 @@ impl ReplicaManager {
         reply_to: ReplyTo,
         markers: Vec<WritableTxnMarker>,
     ) {
+        let markers = if self.config.pending_isr_state {
+            markers
+        } else {
+            // Kafka 2.6: the markers' appends wait for an ISR write in flight.
+            let tps: Vec<TopicIdPartition> = markers
+                .iter()
+                .flat_map(|m| m.partitions.iter().copied())
+                .collect();
+            let request = isr_write::Deferred::TxnMarkers { reply_to, markers };
+            match self.defer_if_isr_write(&tps, request) {
+                Some(isr_write::Deferred::TxnMarkers { markers, .. }) => markers,
+                _ => return,
+            }
+        };
         let now_ms = env.now_ms();
         let mut parts = Vec::new();
         for m in &markers {
@@ -1331,7 +1391,12 @@ impl ReplicaManager {
             if acks == 1 {
                 part.outcome = PartitionOutcome::Done(None);
             } else if p.log.high_watermark() >= required {
-                let maximal = p.leader_state().map_or(0, |l| l.maximal_isr().count());
+                // Kafka 2.6 has no maximal ISR: its ISR (`inSyncReplicaIds`).
+                let maximal = match p.leader_state() {
+                    Some(l) if self.config.pending_isr_state => l.maximal_isr().count(),
+                    Some(l) => l.isr.len(),
+                    None => 0,
+                };
                 part.outcome = PartitionOutcome::Done(if maximal < p.effective_min_isr() {
                     Some(Errors::NotEnoughReplicasAfterAppend)
                 } else {

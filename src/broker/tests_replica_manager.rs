@@ -1338,3 +1338,205 @@ fn a_follower_that_finds_no_end_for_the_leaders_epoch_truncates_to_the_leaders_e
     let (_, offset) = sent_fetch(&t);
     assert_eq!(offset, 4, "it fetches again from where it cut");
 }
+
+/// The controller's answer to broker 1's AlterPartition for `t-0` in
+/// leader epoch 0: the ISR committed at partition epoch 1, or refused.
+fn alter_partition_answer(isr: &[u32], refused: Option<Errors>) -> ControllerResponse {
+    ControllerResponse::AlterPartition {
+        error: None,
+        partition_error: refused,
+        topic_id: TOPIC_ID,
+        partition_id: 0,
+        leader_id: 1,
+        leader_epoch: 0,
+        isr: if refused.is_some() {
+            Vec::new()
+        } else {
+            isr.to_vec()
+        },
+        partition_epoch: if refused.is_some() { -1 } else { 1 },
+    }
+}
+
+/// Broker 1 leads `t-0` (ISR 1, 2, 3, min.insync.replicas 1) with 2
+/// records that follower 3 has and follower 2 never fetched (the high
+/// watermark 0); at 31.01 s the ISR check proposes shrinking it to 1, 3.
+fn shrinking(config: BrokerConfig) -> (ReplicaManager, TestEnv) {
+    let (mut rm, mut t) = broker(config, &image(1, 1, &[1, 2, 3], &[]));
+    produce(&mut rm, &mut t, 1, 1, 2);
+    t.now = 20_000 * MILLIS;
+    follower_fetch(&mut rm, &mut t, 3, 2);
+    assert_eq!(high_watermark(&rm), 0, "follower 2 has nothing");
+    t.now = 31_010 * MILLIS;
+    rm.on_timer(&mut t.env(), BrokerTimer::IsrCheck);
+    assert_eq!(proposals(&mut rm), vec![vec![1, 3]]);
+    t.take();
+    (rm, t)
+}
+
+/// KIP-497 (KAFKA-8836, 2.7): a leader's ISR change is pending while the
+/// partition goes on. Before (2.6, `pending_isr_state = false`) the leader
+/// wrote it to ZooKeeper under the partition's `leaderIsrUpdateLock`: a
+/// produce for the partition is not appended, and a follower's fetch not
+/// read, until the write (ksim: the AlterPartition's answer) returns; then
+/// the ISR is the new one at once, the high watermark moves with it, and
+/// the waiting requests run in the order they came.
+#[test]
+fn before_kip_497_a_produce_waits_for_the_isr_write_and_the_hw_moves_at_its_answer() {
+    // Kafka 2.7's AlterIsrManager switches, which do not apply to 2.6.
+    let kafka_2_6 = BrokerConfig {
+        pending_isr_state: false,
+        hw_incremented_after_alter_partition: false,
+        alter_partition_sent_at_once: false,
+        alter_partition_kept_on_role_change: false,
+        ..BrokerConfig::default()
+    };
+    let (mut rm, mut t) = shrinking(kafka_2_6);
+    assert!(rm.isr_write_in_flight(&tp()));
+    produce(&mut rm, &mut t, 2, 1, 3);
+    follower_fetch(&mut rm, &mut t, 3, 2);
+    assert!(produce_responses(&t).is_empty(), "not appended");
+    assert_eq!(rm.partitions()[&tp()].log.log_end_offset(), 2);
+    assert_eq!(rm.deferred_requests(), 2, "the produce and the fetch wait");
+    assert!(t.sent().is_empty(), "the fetch is not answered either");
+    // A later request for the partition waits behind them.
+    produce(&mut rm, &mut t, 3, 1, 1);
+    assert_eq!(rm.deferred_requests(), 3);
+    // The write returns: the ISR is 1, 3 at once and the high watermark
+    // moves to follower 3's log end, 2; then the produces append, in order,
+    // and the fetch from 2 finds them.
+    rm.on_alter_partition_response(&mut t.env(), &tp(), alter_partition_answer(&[1, 3], None));
+    let leader = rm.partitions()[&tp()].leader_state().unwrap();
+    assert_eq!(leader.isr, vec![1, 3]);
+    assert_eq!(leader.pending, None);
+    assert!(!rm.isr_write_in_flight(&tp()));
+    assert_eq!(rm.deferred_requests(), 0);
+    assert_eq!(produce_responses(&t), vec![(2, None, 2), (3, None, 5)]);
+    assert_eq!(rm.partitions()[&tp()].log.log_end_offset(), 6);
+    assert!(t
+        .observed()
+        .contains(&&Observation::Broker(BrokerObs::HighWatermark {
+            partition: tp(),
+            high_watermark: 2
+        })));
+    assert_eq!(high_watermark(&rm), 2, "follower 3 fetched from 2");
+
+    // 2.7 (`pending_isr_state` on, the high watermark at the next fetch or
+    // append, KAFKA-13091): the produce is appended while the shrink is
+    // pending, and the maximal ISR, 1, 2, 3, holds the high watermark.
+    let kafka_2_7 = BrokerConfig {
+        pending_isr_state: true,
+        ..kafka_2_6
+    };
+    let (mut rm, mut t) = shrinking(kafka_2_7);
+    assert!(!rm.isr_write_in_flight(&tp()));
+    produce(&mut rm, &mut t, 2, 1, 3);
+    assert_eq!(produce_responses(&t), vec![(2, None, 2)]);
+    follower_fetch(&mut rm, &mut t, 3, 5);
+    assert_eq!(high_watermark(&rm), 0, "follower 2 still counts");
+    assert_eq!(rm.deferred_requests(), 0);
+    rm.on_alter_partition_response(&mut t.env(), &tp(), alter_partition_answer(&[1, 3], None));
+    assert_eq!(
+        rm.partitions()[&tp()].leader_state().unwrap().isr,
+        vec![1, 3]
+    );
+    assert_eq!(high_watermark(&rm), 0, "not at the answer before 3.1");
+}
+
+/// Kafka 2.6's ISR write refused (a version conflict: "Cached zkVersion
+/// ... not equal to that in zookeeper, skip updating ISR"; ksim's
+/// controller answers the AlterPartition with a partition error): the
+/// leader keeps its old ISR, and what waited goes on.
+#[test]
+fn before_kip_497_a_refused_isr_write_keeps_the_old_isr_and_releases_the_partition() {
+    let kafka_2_6 = BrokerConfig {
+        pending_isr_state: false,
+        ..BrokerConfig::default()
+    };
+    let (mut rm, mut t) = shrinking(kafka_2_6);
+    produce(&mut rm, &mut t, 2, -1, 1);
+    assert_eq!(rm.deferred_requests(), 1);
+    // A top-level error: the same request goes again, still frozen.
+    let mut retry = alter_partition_answer(&[1, 3], None);
+    if let ControllerResponse::AlterPartition { error, .. } = &mut retry {
+        *error = Some(Errors::NotController);
+    }
+    rm.on_alter_partition_response(&mut t.env(), &tp(), retry);
+    assert!(rm.isr_write_in_flight(&tp()));
+    assert_eq!(proposals(&mut rm), vec![vec![1, 3]]);
+    assert_eq!(rm.deferred_requests(), 1);
+    let refused = alter_partition_answer(&[], Some(Errors::InvalidUpdateVersion));
+    rm.on_alter_partition_response(&mut t.env(), &tp(), refused);
+    let leader = rm.partitions()[&tp()].leader_state().unwrap();
+    assert_eq!(leader.isr, vec![1, 2, 3], "the old ISR");
+    assert_eq!(leader.pending, None);
+    assert_eq!(rm.deferred_requests(), 0);
+    assert_eq!(rm.partitions()[&tp()].log.log_end_offset(), 3, "appended");
+    assert!(
+        produce_responses(&t).is_empty(),
+        "acks=all waits for follower 2"
+    );
+    assert_eq!(high_watermark(&rm), 0);
+}
+
+/// Kafka 2.6: a follower's incremental fetch that names no partition
+/// still reads its session's (Kafka's `IncrementalFetchContext`), so it
+/// waits for the ISR write of one of them, and is answered after it.
+#[test]
+fn before_kip_497_an_incremental_fetch_waits_for_its_sessions_isr_write() {
+    let kafka_2_6 = BrokerConfig {
+        pending_isr_state: false,
+        ..BrokerConfig::default()
+    };
+    let (mut rm, mut t) = broker(kafka_2_6, &image(1, 1, &[1, 2, 3], &[]));
+    produce(&mut rm, &mut t, 1, 1, 2);
+    t.now = 20_000 * MILLIS;
+    let full = FetchMetadata {
+        session_id: FetchMetadata::INVALID_SESSION_ID,
+        epoch: FetchMetadata::INITIAL_EPOCH,
+    };
+    let (id, _) = session_fetch(&mut rm, &mut t, full, vec![fetch_partition(2)]);
+    // Follower 3 never fetched: the ISR shrinks to 1, 2.
+    t.now = 31_010 * MILLIS;
+    rm.on_timer(&mut t.env(), BrokerTimer::IsrCheck);
+    assert_eq!(proposals(&mut rm), vec![vec![1, 2]]);
+    assert!(rm.isr_write_in_flight(&tp()));
+    t.take();
+    let to = ReplyTo {
+        to: Address::Node(2),
+        correlation_id: 7,
+    };
+    let params = FetchParams {
+        replica: Some((2, 52)),
+        max_wait_ms: 0,
+        isolation_level: IsolationLevel::ReadUncommitted,
+    };
+    let next = FetchMetadata {
+        session_id: id,
+        epoch: 1,
+    };
+    rm.handle_fetch(&mut t.env(), to, params, next, Vec::new(), Vec::new());
+    assert_eq!(rm.deferred_requests(), 1);
+    assert!(
+        t.sent().is_empty(),
+        "not answered while the write is in flight"
+    );
+    rm.on_alter_partition_response(&mut t.env(), &tp(), alter_partition_answer(&[1, 2], None));
+    assert_eq!(rm.deferred_requests(), 0);
+    let answered: Vec<u64> = t
+        .sent()
+        .into_iter()
+        .filter_map(|(to, msg)| match (to, msg) {
+            (
+                Address::Node(2),
+                Message::Kafka(KafkaMsg::Response {
+                    correlation_id,
+                    response: KafkaResponse::Fetch { error: None, .. },
+                }),
+            ) => Some(*correlation_id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(answered, vec![7]);
+    assert_eq!(high_watermark(&rm), 2, "the ISR 1, 2 at once");
+}

@@ -107,6 +107,9 @@ pub struct TxnCoordinatorService {
     /// AddOffsetsToTxn requests waiting for their answer (the coordinator
     /// handles them as the AddPartitionsToTxn of the offsets partition).
     add_offsets: BTreeSet<ReplyTo>,
+    /// KAFKA-9911 (2.7): a fenced producer epoch is PRODUCER_FENCED to
+    /// clients; off (2.6), INVALID_PRODUCER_EPOCH.
+    producer_fenced_error: bool,
 }
 
 impl TxnCoordinatorService {
@@ -132,6 +135,7 @@ impl TxnCoordinatorService {
             offsets_topic: topics.id(CONSUMER_OFFSETS),
             offsets_partitions: config.offsets_topic_num_partitions,
             add_offsets: BTreeSet::new(),
+            producer_fenced_error: config.producer_fenced_error,
         }
     }
 
@@ -543,6 +547,11 @@ impl TxnCoordinatorService {
         while let Some(o) = queue.pop_front() {
             match o {
                 TxnOutput::Reply(TxnReply::Client(to), response) => {
+                    let response = if self.producer_fenced_error {
+                        response
+                    } else {
+                        before_kafka_9911(response)
+                    };
                     let response = match response {
                         TxnResponse::AddPartitionsToTxn { error }
                             if self.add_offsets.remove(&to) =>
@@ -663,6 +672,40 @@ impl TxnCoordinatorService {
     }
 }
 
+/// Kafka 2.6's answer (before KAFKA-9911): its coordinator had no
+/// PRODUCER_FENCED and answered a fenced producer epoch
+/// INVALID_PRODUCER_EPOCH (2.6.3 `TransactionCoordinator`,
+/// `TransactionMetadata.prepareIncrementProducerEpoch`).
+fn before_kafka_9911(response: TxnResponse) -> TxnResponse {
+    let old = |e: Option<Errors>| match e {
+        Some(Errors::ProducerFenced) => Some(Errors::InvalidProducerEpoch),
+        other => other,
+    };
+    match response {
+        TxnResponse::InitProducerId {
+            error,
+            producer_id,
+            producer_epoch,
+        } => TxnResponse::InitProducerId {
+            error: old(error),
+            producer_id,
+            producer_epoch,
+        },
+        TxnResponse::AddPartitionsToTxn { error } => {
+            TxnResponse::AddPartitionsToTxn { error: old(error) }
+        }
+        TxnResponse::EndTxn {
+            error,
+            producer_id,
+            producer_epoch,
+        } => TxnResponse::EndTxn {
+            error: old(error),
+            producer_id,
+            producer_epoch,
+        },
+    }
+}
+
 /// The Kafka response of a coordinator answer.
 fn to_kafka(response: TxnResponse) -> KafkaResponse {
     match response {
@@ -685,5 +728,36 @@ fn to_kafka(response: TxnResponse) -> KafkaResponse {
             producer_id,
             producer_epoch,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// KAFKA-9911 (2.7): PRODUCER_FENCED to a fenced producer; 2.6's
+    /// coordinator answered INVALID_PRODUCER_EPOCH, and every other answer
+    /// is the same.
+    #[test]
+    fn before_kafka_9911_a_fenced_producer_is_answered_invalid_producer_epoch() {
+        let fenced = Some(Errors::ProducerFenced);
+        let old = Some(Errors::InvalidProducerEpoch);
+        let end = |error| TxnResponse::EndTxn {
+            error,
+            producer_id: 3,
+            producer_epoch: 4,
+        };
+        assert_eq!(before_kafka_9911(end(fenced)), end(old));
+        let init = |error| TxnResponse::InitProducerId {
+            error,
+            producer_id: -1,
+            producer_epoch: -1,
+        };
+        assert_eq!(before_kafka_9911(init(fenced)), init(old));
+        let add = |error| TxnResponse::AddPartitionsToTxn { error };
+        assert_eq!(before_kafka_9911(add(fenced)), add(old));
+        let busy = Some(Errors::ConcurrentTransactions);
+        assert_eq!(before_kafka_9911(add(busy)), add(busy));
+        assert_eq!(before_kafka_9911(end(None)), end(None));
     }
 }

@@ -1,7 +1,7 @@
 //! Kafka releases as a setting: `[protocol] kafka_version = "X.Y"` picks a
 //! release's defaults and protocol behaviours. ksim models a release only
 //! when every behaviour it simulates is that release's own (or a switch a
-//! scenario can set): today 2.7, 2.8 and 3.0 to 4.1 (there is no 2.9). An
+//! scenario can set): today 2.6, 2.7, 2.8 and 3.0 to 4.1 (there is no 2.9). An
 //! older release is refused, naming a behaviour ksim cannot switch yet, or
 //! saying its changes are not all checked. `docs/versions.md` cites where each boundary is in
 //! apache/kafka.
@@ -29,23 +29,25 @@ impl KafkaVersion {
     /// The newest release ksim models: the default.
     pub const NEWEST: KafkaVersion = KafkaVersion::new(4, 1);
 
-    /// The releases ksim models, oldest first, back to 2.7: what ksim
-    /// simulates that changed in `git log 2.7.0..3.3.0` of the broker's
+    /// The releases ksim models, oldest first, back to 2.6: what ksim
+    /// simulates that changed in `git log 2.6.0..3.3.0` of the broker's
     /// data path, the log, the coordinators and the clients is a switch
     /// (3.3's KIP-841, KIP-835, KAFKA-13959, KAFKA-13858, KAFKA-13790;
     /// 3.2's KIP-814; 3.1's KAFKA-13091; 3.0's KAFKA-12686; 2.8's
-    /// KAFKA-10101, KAFKA-10554, apache/kafka#9749),
+    /// KAFKA-10101, KAFKA-10554, apache/kafka#9749; 2.7's KIP-497),
     /// a default, or not observable in ksim (`docs/versions.md` rows).
     /// ksim's control plane is KRaft in every release: 3.0's (the oldest
     /// KRaft it models, with the 3.x switches set as for 3.0) under 2.8,
     /// whose own KRaft was early access without what ksim's controller does
-    /// (KAFKA-12620, KAFKA-12471, KIP-746), and under 2.7, which had
-    /// ZooKeeper only; early access up to 3.3 (KIP-833). Below 2.7
-    /// `git log 2.6.0..2.7.0` is not checked (the parse refusal says so;
-    /// before 2.7 a leader wrote ISR changes to ZooKeeper itself, KIP-497).
-    /// The switches for older 2.x behaviours (KIP-91, KAFKA-7128, KIP-320,
-    /// KIP-279, KIP-211, KIP-480) are set against a modelled release.
-    pub const MODELLED: [KafkaVersion; 14] = [
+    /// (KAFKA-12620, KAFKA-12471, KIP-746), and under 2.7 and 2.6, which had
+    /// ZooKeeper only (2.6's leaders wrote their ISR changes to it
+    /// themselves, KIP-497's row); early access up to 3.3 (KIP-833). Below
+    /// 2.6 `git log 2.5.0..2.6.0` is not checked (the parse refusal says
+    /// so). The switches for older 2.x behaviours (KIP-91, KAFKA-7128,
+    /// KIP-320, KIP-279, KIP-211, KIP-480) are set against a modelled
+    /// release.
+    pub const MODELLED: [KafkaVersion; 15] = [
+        KafkaVersion::new(2, 6),
         KafkaVersion::new(2, 7),
         KafkaVersion::new(2, 8),
         KafkaVersion::new(3, 0),
@@ -178,9 +180,10 @@ impl KafkaVersion {
 
     /// Whether this release's partition leader advances its high watermark
     /// (and completes waiting requests) when an AlterPartition answer
-    /// comes (KAFKA-13091, 3.1; not in 3.0.2).
+    /// comes (KAFKA-13091, 3.1; not in 3.0.2). Before KIP-497 (2.6) it
+    /// did when its own ISR write returned (`maybeShrinkIsr`).
     pub fn hw_incremented_after_alter_partition(self) -> bool {
-        self.has(KafkaVersion::new(3, 1))
+        self.has(KafkaVersion::new(3, 1)) || !self.pending_isr_state()
     }
 
     /// Whether this release's log recovery leaves the recovery point where
@@ -194,9 +197,10 @@ impl KafkaVersion {
     /// Whether a partition's AlterPartition (AlterIsr) waiting to be sent
     /// or answered stays queued when the broker takes its role again
     /// (KAFKA-12686, 3.0); before, `makeLeader` and `makeFollower` cleared
-    /// it (`AlterIsrManager.clearPending`).
+    /// it (`AlterIsrManager.clearPending`). Before KIP-497 (2.6) there is
+    /// no AlterIsrManager: `makeLeader` waited for the ISR write.
     pub fn alter_partition_kept_on_role_change(self) -> bool {
-        self.has(KafkaVersion::new(3, 0))
+        self.has(KafkaVersion::new(3, 0)) || !self.pending_isr_state()
     }
 
     /// Whether a follower out of the ISR joins it only once its log end
@@ -223,9 +227,26 @@ impl KafkaVersion {
 
     /// Whether this release's partition leader sends an ISR change to the
     /// controller at once (apache/kafka#9749, 2.8); before, the
-    /// `send-alter-isr` task sends what is queued every 50 ms.
+    /// `send-alter-isr` task sends what is queued every 50 ms (2.7 alone:
+    /// before KIP-497, 2.6, the leader wrote its ISR at once).
     pub fn alter_partition_sent_at_once(self) -> bool {
-        self.has(KafkaVersion::new(2, 8))
+        self.has(KafkaVersion::new(2, 8)) || !self.pending_isr_state()
+    }
+
+    /// Whether this release's partition leader keeps a pending ISR state
+    /// while its ISR change (AlterIsr) is on its way to the controller,
+    /// and goes on meanwhile (KIP-497, KAFKA-8836, 2.7); before, the
+    /// leader wrote the change to ZooKeeper itself under the partition's
+    /// `leaderIsrUpdateLock`, and the partition waited for the write.
+    pub fn pending_isr_state(self) -> bool {
+        self.has(KafkaVersion::new(2, 7))
+    }
+
+    /// Whether this release's transaction coordinator answers a fenced
+    /// producer epoch PRODUCER_FENCED (KAFKA-9911, 2.7); before, with
+    /// INVALID_PRODUCER_EPOCH.
+    pub fn producer_fenced_error(self) -> bool {
+        self.has(KafkaVersion::new(2, 7))
     }
 
     /// Whether `delivery.timeout.ms` bounds this release's sends end to end
@@ -714,6 +735,19 @@ pub static BEHAVIOURS: &[Behaviour] = &[
         since: KafkaVersion::new(2, 8),
         switch: Some("alter_partition_sent_at_once"),
     },
+    // `git log 2.6.0..2.7.0` (2.6 is 2.6.3).
+    Behaviour {
+        what: "a pending ISR state while the leader's AlterIsr is in flight, the partition going on meanwhile (before: the leader wrote the ISR to ZooKeeper itself, and the partition waited for the write)",
+        reference: "KIP-497",
+        since: KafkaVersion::new(2, 7),
+        switch: Some("pending_isr_state"),
+    },
+    Behaviour {
+        what: "the transaction coordinator's PRODUCER_FENCED for a fenced producer epoch (before: INVALID_PRODUCER_EPOCH)",
+        reference: "KAFKA-9911",
+        since: KafkaVersion::new(2, 7),
+        switch: Some("producer_fenced_error"),
+    },
     Behaviour {
         what: "an AlterPartition (AlterIsr) in flight kept when the broker takes the partition's role again (before: makeLeader and makeFollower dropped it, and its answer dropped the next proposal)",
         reference: "KAFKA-12686",
@@ -795,24 +829,28 @@ mod tests {
         assert_eq!(KafkaVersion::parse("3.0.2"), Ok(KafkaVersion::new(3, 0)));
         assert_eq!(
             KafkaVersion::MODELLED[0],
-            KafkaVersion::new(2, 7),
+            KafkaVersion::new(2, 6),
             "the oldest"
         );
         assert_eq!(KafkaVersion::parse("2.8"), Ok(KafkaVersion::new(2, 8)));
         assert_eq!(KafkaVersion::parse("2.8.2"), Ok(KafkaVersion::new(2, 8)));
         assert_eq!(KafkaVersion::parse("2.7"), Ok(KafkaVersion::new(2, 7)));
         assert_eq!(KafkaVersion::parse("2.7.2"), Ok(KafkaVersion::new(2, 7)));
-        for unchecked in ["2.6", "2.1.1"] {
+        assert_eq!(KafkaVersion::parse("2.6"), Ok(KafkaVersion::new(2, 6)));
+        assert_eq!(KafkaVersion::parse("2.6.3"), Ok(KafkaVersion::new(2, 6)));
+        for unchecked in ["2.5", "2.1.1"] {
             let old = KafkaVersion::parse(unchecked).unwrap_err();
             assert!(old.contains("not all checked"), "{old}");
         }
-        let old = KafkaVersion::parse("2.6").unwrap_err();
-        assert!(old.contains("(`git log 2.6.0..2.7.0`)"), "{old}");
+        let old = KafkaVersion::parse("2.5").unwrap_err();
+        assert!(old.contains("(`git log 2.5.0..2.6.0`)"), "{old}");
         let old = KafkaVersion::parse("2.3").unwrap_err();
-        assert!(old.contains("(`git log 2.3.0..2.7.0`)"), "{old}");
+        assert!(old.contains("(`git log 2.3.0..2.6.0`)"), "{old}");
         let old = KafkaVersion::parse("2.0").unwrap_err();
-        assert!(old.contains("(`git log 2.0.0..2.7.0`)"), "{old}");
+        assert!(old.contains("(`git log 2.0.0..2.6.0`)"), "{old}");
         for switched in [
+            "KIP-497",
+            "KAFKA-9911",
             "KAFKA-13091",
             "KAFKA-10101",
             "KAFKA-10554",
@@ -1238,6 +1276,17 @@ mod tests {
         assert!(KafkaVersion::new(2, 8).truncation_on_fetch());
         assert!(!KafkaVersion::new(2, 7).alter_partition_sent_at_once());
         assert!(KafkaVersion::new(2, 8).alter_partition_sent_at_once());
+        assert!(!KafkaVersion::new(2, 6).pending_isr_state());
+        // 2.6 has no AlterIsrManager: it writes at once, keeps the write
+        // across a role change and looks at the high watermark after it.
+        let v26 = KafkaVersion::new(2, 6);
+        assert!(v26.alter_partition_sent_at_once());
+        assert!(v26.alter_partition_kept_on_role_change());
+        assert!(v26.hw_incremented_after_alter_partition());
+        assert!(!KafkaVersion::new(2, 7).hw_incremented_after_alter_partition());
+        assert!(KafkaVersion::new(2, 7).pending_isr_state());
+        assert!(!KafkaVersion::new(2, 6).producer_fenced_error());
+        assert!(KafkaVersion::new(2, 7).producer_fenced_error());
         assert!(!KafkaVersion::new(4, 0).eligible_leader_replicas());
         assert!(KafkaVersion::NEWEST.eligible_leader_replicas());
     }

@@ -162,6 +162,8 @@ pub fn broker_config(scenario: &Scenario) -> BrokerConfig {
         leader_epoch_in_replica_fetch: scenario.protocol.leader_epoch_in_replica_fetch,
         truncation_on_fetch: scenario.protocol.truncation_on_fetch,
         alter_partition_sent_at_once: scenario.protocol.alter_partition_sent_at_once,
+        pending_isr_state: scenario.protocol.pending_isr_state,
+        producer_fenced_error: scenario.protocol.producer_fenced_error,
         leader_state_kept_on_partition_update: scenario
             .protocol
             .leader_state_kept_on_partition_update,

@@ -335,6 +335,20 @@ pub struct ProtocolSpec {
     /// controller at once. Off (2.7): Kafka's `send-alter-isr` task sends
     /// what is queued every 50 ms.
     pub alter_partition_sent_at_once: bool,
+    /// KIP-497 (Kafka 2.7, KAFKA-8836): a partition leader's ISR change
+    /// (AlterIsr) is pending (`PendingExpandIsr`, `PendingShrinkIsr`, whose
+    /// maximal ISR holds the high watermark) while the partition goes on.
+    /// Off (2.6 and before): the leader wrote the change to ZooKeeper
+    /// itself under the partition's `leaderIsrUpdateLock`; ksim's leader
+    /// sends its AlterPartition and the partition waits for the answer
+    /// (produces, fetches and markers for it are deferred, the high
+    /// watermark holds), then takes the new ISR at once.
+    pub pending_isr_state: bool,
+    /// KAFKA-9911 (Kafka 2.7): the transaction coordinator answers a
+    /// fenced producer epoch (InitProducerId, AddPartitionsToTxn,
+    /// AddOffsetsToTxn, EndTxn) PRODUCER_FENCED. Off (2.6 and before):
+    /// INVALID_PRODUCER_EPOCH.
+    pub producer_fenced_error: bool,
     /// KIP-91 (Kafka 2.1): `delivery.timeout.ms` bounds a send end to end,
     /// retries included. Off (2.0 and older): a batch waiting in the
     /// producer's accumulator expires more than `request.timeout.ms` after
@@ -505,6 +519,18 @@ impl ProtocolSpec {
             self.alter_partition_sent_at_once.to_string(),
             v.alter_partition_sent_at_once().to_string(),
             "apache/kafka#9749",
+        );
+        against(
+            "pending_isr_state",
+            self.pending_isr_state.to_string(),
+            v.pending_isr_state().to_string(),
+            "KIP-497",
+        );
+        against(
+            "producer_fenced_error",
+            self.producer_fenced_error.to_string(),
+            v.producer_fenced_error().to_string(),
+            "KAFKA-9911",
         );
         against(
             "delivery_timeout_bounds_sends",

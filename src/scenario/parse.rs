@@ -616,6 +616,8 @@ pub(super) const PROTOCOL_KEYS: &[&str] = &[
     "leader_epoch_in_replica_fetch",
     "truncation_on_fetch",
     "alter_partition_sent_at_once",
+    "pending_isr_state",
+    "producer_fenced_error",
     "delivery_timeout_bounds_sends",
     "consumer_leader_epoch_validation",
     "eligible_leader_replicas",
@@ -645,6 +647,8 @@ fn protocol(root: &Table, fixed: bool) -> Res<ProtocolSpec> {
     let mut leader_epoch_in_replica_fetch = None;
     let mut truncation_on_fetch = None;
     let mut alter_partition_sent_at_once = None;
+    let mut pending_isr_state = None;
+    let mut producer_fenced_error = None;
     let mut delivery_timeout_bounds_sends = None;
     let mut consumer_leader_epoch_validation = None;
     let mut eligible_leader_replicas = None;
@@ -722,6 +726,12 @@ fn protocol(root: &Table, fixed: bool) -> Res<ProtocolSpec> {
         if let Some(f) = t.get("alter_partition_sent_at_once") {
             alter_partition_sent_at_once = Some(f.bool()?);
         }
+        if let Some(f) = t.get("pending_isr_state") {
+            pending_isr_state = Some(f.bool()?);
+        }
+        if let Some(f) = t.get("producer_fenced_error") {
+            producer_fenced_error = Some(f.bool()?);
+        }
         if let Some(f) = t.get("delivery_timeout_bounds_sends") {
             delivery_timeout_bounds_sends = Some(f.bool()?);
         }
@@ -786,6 +796,9 @@ fn protocol(root: &Table, fixed: bool) -> Res<ProtocolSpec> {
             .unwrap_or_else(|| kafka_version.truncation_on_fetch()),
         alter_partition_sent_at_once: alter_partition_sent_at_once
             .unwrap_or_else(|| kafka_version.alter_partition_sent_at_once()),
+        pending_isr_state: pending_isr_state.unwrap_or_else(|| kafka_version.pending_isr_state()),
+        producer_fenced_error: producer_fenced_error
+            .unwrap_or_else(|| kafka_version.producer_fenced_error()),
         delivery_timeout_bounds_sends: delivery_timeout_bounds_sends
             .unwrap_or_else(|| kafka_version.delivery_timeout_bounds_sends()),
         consumer_leader_epoch_validation: consumer_leader_epoch_validation

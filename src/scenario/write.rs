@@ -204,6 +204,8 @@ impl Scenario {
             "alter_partition_sent_at_once = {}",
             p.alter_partition_sent_at_once
         )?;
+        writeln!(w, "pending_isr_state = {}", p.pending_isr_state)?;
+        writeln!(w, "producer_fenced_error = {}", p.producer_fenced_error)?;
         writeln!(
             w,
             "delivery_timeout_bounds_sends = {}",

@@ -48,6 +48,28 @@ impl ReplicaManager {
         partitions: Vec<FetchPartition>,
         forgotten: Vec<TopicIdPartition>,
     ) {
+        let (partitions, forgotten) = if self.config.pending_isr_state {
+            (partitions, forgotten)
+        } else {
+            // Kafka 2.6: `readRecords` waits for an ISR write in flight.
+            let reads = self.fetch_reads(session, &partitions);
+            let request = super::isr_write::Deferred::Fetch {
+                reply_to,
+                params,
+                session,
+                partitions,
+                forgotten,
+                reads: reads.clone(),
+            };
+            match self.defer_if_isr_write(&reads, request) {
+                Some(super::isr_write::Deferred::Fetch {
+                    partitions,
+                    forgotten,
+                    ..
+                }) => (partitions, forgotten),
+                _ => return,
+            }
+        };
         let context = self
             .fetch_sessions
             .new_context(env.now(), session, &partitions, &forgotten);
