@@ -111,9 +111,10 @@ pub struct BrokerConfig {
     /// hw_held_below_min_isr`).
     pub hw_held_below_min_isr: bool,
     /// KAFKA-15021 (3.6): the high watermark waits for a caught-up replica
-    /// about to join the ISR (off with `[protocol]
-    /// leader_epoch_bump_on_isr_shrink`, as before 3.6).
-    pub hw_waits_for_joining_replicas: bool,
+    /// outside the ISR only if it may join the ISR (off with `[protocol]
+    /// leader_epoch_bump_on_isr_shrink`, as before 3.6: it waits for any
+    /// caught-up replica).
+    pub hw_wait_checks_isr_eligibility: bool,
     /// KIP-903 (3.5): a new ISR member must fetch with its registered
     /// broker epoch, which AlterPartition carries to the controller (off
     /// with `[protocol] broker_epoch_in_alter_partition = false`, as in
@@ -258,7 +259,7 @@ impl Default for BrokerConfig {
             min_insync_replicas: 1,
             truncation: Truncation::LeaderEpoch,
             hw_held_below_min_isr: true,
-            hw_waits_for_joining_replicas: true,
+            hw_wait_checks_isr_eligibility: true,
             broker_epoch_in_alter_partition: true,
             offsets_kept_while_group_active: true,
             static_leader_rejoins_as_leader: true,

@@ -230,9 +230,13 @@ pub struct Partition {
     /// high watermark holds while the ISR is below the effective
     /// min.insync.replicas, which is at most the replica count.
     pub hw_held_below_min_isr: bool,
-    /// KAFKA-15021 (3.6): the high watermark waits for a caught-up replica
-    /// about to join the ISR.
-    pub hw_waits_for_joining_replicas: bool,
+    /// The high watermark waits for every replica outside the ISR that
+    /// caught up within `replica.lag.time.max.ms` (Kafka's
+    /// `maybeIncrementLeaderHW` since 1.x); from 3.6 (KAFKA-15021's
+    /// `shouldWaitForReplicaToJoinIsr`) only for one that may join the ISR
+    /// (unfenced, fetching with its registered broker epoch), which this
+    /// says.
+    pub hw_wait_checks_isr_eligibility: bool,
     /// KAFKA-7128 (2.1): a follower joins the ISR only once its log end
     /// offset reached the start offset of this leader epoch too.
     pub isr_join_requires_epoch_start_offset: bool,
@@ -276,7 +280,7 @@ impl Partition {
             partition_epoch: -1,
             min_insync,
             hw_held_below_min_isr: true,
-            hw_waits_for_joining_replicas: true,
+            hw_wait_checks_isr_eligibility: true,
             isr_join_requires_epoch_start_offset: true,
             epoch_truncation_pending: false,
             metadata_partition_epoch: -1,
@@ -505,17 +509,15 @@ impl Partition {
             let end = end_of(r);
             least = Some(least.map_or(end, |l| l.min(end)));
         }
-        // Kafka's shouldWaitForReplicaToJoinIsr: a replica about to join.
-        let joining = leader
-            .followers
-            .iter()
-            .filter(|_| self.hw_waits_for_joining_replicas);
-        for (r, f) in joining {
+        // A caught-up replica outside the ISR holds it too: from 3.6 only
+        // one about to join (Kafka's shouldWaitForReplicaToJoinIsr), before
+        // any (`isCaughtUp || maximalIsr.contains`).
+        for (r, f) in leader.followers.iter() {
             let member = leader.isr.contains(&r) || added.clone().any(|&a| a == r);
             if !member
                 && self.replicas.contains(&r)
                 && f.is_caught_up(now_ms, lag_ms)
-                && eligible(r, f.broker_epoch)
+                && (!self.hw_wait_checks_isr_eligibility || eligible(r, f.broker_epoch))
             {
                 let end = f.log_end_offset;
                 least = Some(least.map_or(end, |l| l.min(end)));
@@ -646,7 +648,7 @@ mod tests {
             partition_epoch: 0,
             min_insync,
             hw_held_below_min_isr: true,
-            hw_waits_for_joining_replicas: true,
+            hw_wait_checks_isr_eligibility: true,
             isr_join_requires_epoch_start_offset: true,
             epoch_truncation_pending: false,
             metadata_partition_epoch: -1,
@@ -710,9 +712,12 @@ mod tests {
         assert_eq!(p.next_high_watermark(2500, 30_000, stale), Some(12));
         // nor after replica.lag.time.max.ms without catching up again.
         assert_eq!(p.next_high_watermark(40_000, 30_000, ANY), Some(12));
-        // Before 3.6 the high watermark never waited for it.
-        p.hw_waits_for_joining_replicas = false;
-        assert_eq!(p.next_high_watermark(2500, 30_000, ANY), Some(12));
+        // Before 3.6 it waited for any caught-up replica, fenced or not,
+        p.hw_wait_checks_isr_eligibility = false;
+        assert_eq!(p.next_high_watermark(2500, 30_000, fenced), Some(10));
+        assert_eq!(p.next_high_watermark(2500, 30_000, stale), Some(10));
+        // and for none that lagged longer than replica.lag.time.max.ms.
+        assert_eq!(p.next_high_watermark(40_000, 30_000, ANY), Some(12));
     }
 
     #[test]

@@ -604,7 +604,7 @@ impl ReplicaManager {
                 // The release's high watermark rules, set with the topic's configs
                 // before the replica takes a role.
                 p.hw_held_below_min_isr = self.config.hw_held_below_min_isr;
-                p.hw_waits_for_joining_replicas = self.config.hw_waits_for_joining_replicas;
+                p.hw_wait_checks_isr_eligibility = self.config.hw_wait_checks_isr_eligibility;
                 p.isr_join_requires_epoch_start_offset =
                     self.config.isr_join_requires_epoch_start_offset;
                 let same_epoch = p.leader_epoch == reg.leader_epoch;

@@ -114,8 +114,8 @@ impl KafkaVersion {
     }
 
     /// Whether an ISR shrink bumps the leader epoch in this release (and
-    /// the high watermark does not wait for a replica about to join the
-    /// ISR): before 3.6 (KAFKA-15021).
+    /// the high watermark waits for every caught-up replica outside the
+    /// ISR, whether it may join or not): before 3.6 (KAFKA-15021).
     pub fn leader_epoch_bump_on_isr_shrink(self) -> bool {
         !self.has(KafkaVersion::new(3, 6))
     }

@@ -148,7 +148,7 @@ pub fn broker_config(scenario: &Scenario) -> BrokerConfig {
         min_insync_replicas: int("min.insync.replicas", 1) as usize,
         truncation: scenario.protocol.truncation,
         hw_held_below_min_isr: scenario.protocol.hw_held_below_min_isr,
-        hw_waits_for_joining_replicas: !scenario.protocol.leader_epoch_bump_on_isr_shrink,
+        hw_wait_checks_isr_eligibility: !scenario.protocol.leader_epoch_bump_on_isr_shrink,
         broker_epoch_in_alter_partition: scenario.protocol.broker_epoch_in_alter_partition,
         offsets_kept_while_group_active: scenario.protocol.offsets_kept_while_group_active,
         static_leader_rejoins_as_leader: scenario.protocol.static_leader_rejoins_as_leader,

@@ -242,9 +242,9 @@ pub struct ProtocolSpec {
     /// moves it, and min.insync.replicas is taken as it is.
     pub hw_held_below_min_isr: bool,
     /// Before Kafka 3.6 (KAFKA-15021) an ISR shrink bumps the leader epoch
-    /// and the high watermark does not wait for a caught-up replica about
-    /// to join the ISR; from 3.6 the shrink keeps the leader epoch and the
-    /// high watermark waits.
+    /// and the high watermark waits for every caught-up replica outside
+    /// the ISR; from 3.6 the shrink keeps the leader epoch and the high
+    /// watermark waits only for one that may join the ISR.
     pub leader_epoch_bump_on_isr_shrink: bool,
     /// KIP-903 (Kafka 3.5): a leader sends each new ISR member's broker
     /// epoch (from its fetches) in AlterPartition and proposes only a
