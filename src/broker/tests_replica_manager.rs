@@ -1443,6 +1443,43 @@ fn before_kip_497_a_produce_waits_for_the_isr_write_and_the_hw_moves_at_its_answ
     assert_eq!(high_watermark(&rm), 0, "not at the answer before 3.1");
 }
 
+/// Kafka 2.6 (`pending_isr_state = false`): a coordinator's
+/// WriteTxnMarkers for a partition whose ISR write is in flight waits, and
+/// its marker is appended once the write returns.
+#[test]
+fn before_kip_497_write_txn_markers_wait_for_the_isr_write() {
+    let kafka_2_6 = BrokerConfig {
+        pending_isr_state: false,
+        ..BrokerConfig::default()
+    };
+    let (mut rm, mut t) = shrinking(kafka_2_6);
+    let to = ReplyTo {
+        to: CLIENT,
+        correlation_id: 9,
+    };
+    let marker = crate::protocol::WritableTxnMarker {
+        producer_id: 42,
+        producer_epoch: 0,
+        result: crate::log::ControlRecordType::Commit,
+        partitions: vec![tp()],
+        coordinator_epoch: 0,
+    };
+    rm.handle_write_txn_markers(&mut t.env(), to, vec![marker]);
+    assert_eq!(rm.deferred_requests(), 1, "the markers wait");
+    assert_eq!(
+        rm.partitions()[&tp()].log.log_end_offset(),
+        2,
+        "no marker yet"
+    );
+    rm.on_alter_partition_response(&mut t.env(), &tp(), alter_partition_answer(&[1, 3], None));
+    assert_eq!(rm.deferred_requests(), 0);
+    assert_eq!(
+        rm.partitions()[&tp()].log.log_end_offset(),
+        3,
+        "the marker is appended after the write"
+    );
+}
+
 /// Kafka 2.6's ISR write refused (a version conflict: "Cached zkVersion
 /// ... not equal to that in zookeeper, skip updating ISR"; ksim's
 /// controller answers the AlterPartition with a partition error): the
