@@ -1358,6 +1358,15 @@ fn alter_partition_answer(isr: &[u32], refused: Option<Errors>) -> ControllerRes
     }
 }
 
+/// Kafka 2.6's broker: ISR changes written with the partition frozen
+/// (`pending_isr_state = false`, before KIP-497).
+fn kafka_2_6() -> BrokerConfig {
+    BrokerConfig {
+        pending_isr_state: false,
+        ..BrokerConfig::default()
+    }
+}
+
 /// Broker 1 leads `t-0` (ISR 1, 2, 3, min.insync.replicas 1) with 2
 /// records that follower 3 has and follower 2 never fetched (the high
 /// watermark 0); at 31.01 s the ISR check proposes shrinking it to 1, 3.
@@ -1448,11 +1457,7 @@ fn before_kip_497_a_produce_waits_for_the_isr_write_and_the_hw_moves_at_its_answ
 /// its marker is appended once the write returns.
 #[test]
 fn before_kip_497_write_txn_markers_wait_for_the_isr_write() {
-    let kafka_2_6 = BrokerConfig {
-        pending_isr_state: false,
-        ..BrokerConfig::default()
-    };
-    let (mut rm, mut t) = shrinking(kafka_2_6);
+    let (mut rm, mut t) = shrinking(kafka_2_6());
     let to = ReplyTo {
         to: CLIENT,
         correlation_id: 9,
@@ -1486,11 +1491,7 @@ fn before_kip_497_write_txn_markers_wait_for_the_isr_write() {
 /// leader keeps its old ISR, and what waited goes on.
 #[test]
 fn before_kip_497_a_refused_isr_write_keeps_the_old_isr_and_releases_the_partition() {
-    let kafka_2_6 = BrokerConfig {
-        pending_isr_state: false,
-        ..BrokerConfig::default()
-    };
-    let (mut rm, mut t) = shrinking(kafka_2_6);
+    let (mut rm, mut t) = shrinking(kafka_2_6());
     produce(&mut rm, &mut t, 2, -1, 1);
     assert_eq!(rm.deferred_requests(), 1);
     // A top-level error: the same request goes again, still frozen.
@@ -1521,11 +1522,7 @@ fn before_kip_497_a_refused_isr_write_keeps_the_old_isr_and_releases_the_partiti
 /// waits for the ISR write of one of them, and is answered after it.
 #[test]
 fn before_kip_497_an_incremental_fetch_waits_for_its_sessions_isr_write() {
-    let kafka_2_6 = BrokerConfig {
-        pending_isr_state: false,
-        ..BrokerConfig::default()
-    };
-    let (mut rm, mut t) = broker(kafka_2_6, &image(1, 1, &[1, 2, 3], &[]));
+    let (mut rm, mut t) = broker(kafka_2_6(), &image(1, 1, &[1, 2, 3], &[]));
     produce(&mut rm, &mut t, 1, 1, 2);
     t.now = 20_000 * MILLIS;
     let full = FetchMetadata {
