@@ -111,7 +111,7 @@ struct PendingReply {
     offset: u64,
     to: Address,
     correlation_id: u64,
-    reply: ControllerMsg,
+    response: ControllerResponse,
     /// The request's NOT_CONTROLLER answer, sent instead if the controller
     /// renounces first.
     refusal: ControllerResponse,
@@ -293,11 +293,6 @@ impl QuorumController {
         };
         let now = env.now();
         let response = active.handle(now, env.rng(), &request);
-        let reply = ControllerMsg::Response {
-            correlation_id,
-            controller_hint: Some(self.id),
-            response,
-        };
         // An operation that wrote records is answered once they commit; one
         // that wrote none read the active controller's in-memory state,
         // which may hold uncommitted records: as Kafka's QuorumController,
@@ -311,10 +306,17 @@ impl QuorumController {
                 offset,
                 to: from,
                 correlation_id,
-                reply,
+                response,
                 refusal: request.not_controller(),
             }),
-            None => env.send(from, reply),
+            None => env.send(
+                from,
+                ControllerMsg::Response {
+                    correlation_id,
+                    controller_hint: Some(self.id),
+                    response,
+                },
+            ),
         }
     }
 
@@ -409,7 +411,12 @@ impl QuorumController {
             .partition(|r| r.offset < upto);
         self.replies = waiting;
         for pending in ready {
-            env.send(pending.to, pending.reply);
+            let reply = ControllerMsg::Response {
+                correlation_id: pending.correlation_id,
+                controller_hint: Some(self.id),
+                response: pending.response,
+            };
+            env.send(pending.to, reply);
         }
         if self.active.is_none() && self.claim_at.is_some_and(|at| upto >= at) {
             let mut image = self.committed.clone();
