@@ -123,13 +123,11 @@ impl ProducerStateManager {
             return SequenceCheck::Append;
         }
         let Some(entry) = self.producers.get(&producer_id) else {
-            // A producer this partition never saw starts at sequence 0;
-            // anything else is UNKNOWN_PRODUCER_ID (Kafka's ProducerAppendInfo).
-            return if first_seq == 0 {
-                SequenceCheck::Append
-            } else {
-                SequenceCheck::Reject(Errors::UnknownProducerId)
-            };
+            // A producer this partition has no state for is taken at any
+            // sequence (Kafka's `ProducerAppendInfo.checkSequence` since
+            // KIP-360, 2.5.0: a new epoch's batch need not start at 0 when
+            // the entry has no epoch; before, UNKNOWN_PRODUCER_ID).
+            return SequenceCheck::Append;
         };
         if epoch < entry.epoch {
             return SequenceCheck::Reject(Errors::InvalidProducerEpoch);
@@ -414,8 +412,8 @@ mod tests {
         assert_eq!(state.check(7, 0, 0, 2), SequenceCheck::Append);
         assert_eq!(
             state.check(7, 0, 3, 4),
-            SequenceCheck::Reject(Errors::UnknownProducerId),
-            "a new producer starts at sequence 0"
+            SequenceCheck::Append,
+            "a producer the partition has no state for is taken at any sequence (KIP-360)"
         );
         state.update(&batch(10, 0, 3, 0));
         state.update(&batch(13, 3, 2, 0));

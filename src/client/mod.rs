@@ -157,3 +157,5 @@ pub fn producer_of(id: u64) -> (u32, u64) {
 mod tests_accumulator_compression;
 #[cfg(test)]
 mod tests_membership;
+#[cfg(test)]
+mod tests_producer_epoch;

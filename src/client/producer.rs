@@ -971,11 +971,10 @@ impl Producer {
             if !retriable && gap {
                 // The broker lost the sequences before this batch (an
                 // unclean election, a power loss). Kafka's idempotent
-                // producer retries it under a bumped epoch with every
-                // sequence of the partition rewritten (KIP-360,
-                // TransactionManager.canRetry); ksim starts over with a new
-                // producer id, which gives the same fresh sequence space.
-                self.restart_sequences(env);
+                // producer retries it under an epoch it bumps itself, its
+                // sequences started over (KIP-360, TransactionManager.canRetry
+                // and requestEpochBumpForPartition).
+                self.bump_idempotent_epoch(env);
                 self.accumulator.reenqueue_fresh(batch, now_ms);
                 return;
             }
@@ -1003,20 +1002,34 @@ impl Producer {
                 | Errors::InvalidProducerEpoch
                 | Errors::UnknownProducerId
         ) {
-            self.restart_sequences(env);
+            // Kafka's handleFailedBatch: an idempotent producer's failed
+            // batch leaves a gap in the partition's sequences, which an
+            // epoch bump closes (for UNKNOWN_PRODUCER_ID Kafka starts only
+            // that partition over under the same epoch, which the broker
+            // without its state takes alike; ksim bumps for it too).
+            self.bump_idempotent_epoch(env);
         }
     }
 
-    /// KIP-360: starts over with a new producer id and fresh sequences
-    /// (queued batches get theirs when drained; those in flight when they
-    /// come back).
-    fn restart_sequences(&mut self, env: &mut Env<'_>) {
+    /// KIP-360 for an idempotent producer (Kafka's
+    /// `TransactionManager.bumpIdempotentProducerEpoch`): the producer
+    /// bumps its epoch itself, with no request, and every partition's
+    /// sequence starts over at 0 under it (queued batches get theirs when
+    /// drained; a partition with batches in flight under the old epoch
+    /// waits for them, `maybeUpdateProducerIdAndEpoch`). At the epoch's
+    /// maximum the id is dropped and a new one asked for
+    /// (`resetIdempotentProducerId`, then InitProducerId).
+    fn bump_idempotent_epoch(&mut self, env: &mut Env<'_>) {
         if self.producer_id < 0 {
             return;
         }
-        self.producer_id = -1;
         self.accumulator.reset_sequences();
-        self.init_producer_id(env);
+        if self.producer_epoch == i16::MAX {
+            self.producer_id = -1;
+            self.init_producer_id(env);
+        } else {
+            self.take_producer_id(self.producer_id, self.producer_epoch + 1);
+        }
     }
 
     /// A connection broke: requests in flight to that broker fail with
