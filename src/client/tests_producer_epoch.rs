@@ -76,9 +76,12 @@ fn answer(p: &mut Producer, t: &mut TestEnv, correlation_id: u64, response: Kafk
     p.handle(&mut t.env(), Input::Message { from, msg });
 }
 
-/// (producer id, epoch, base sequence) of every Produce among `sent`, and
-/// whether an InitProducerId is among them.
-fn produces(sent: &[(u64, KafkaRequest)]) -> (Vec<(u64, (i64, i16, i32))>, bool) {
+/// A batch's (producer id, epoch, base sequence).
+type Numbered = (i64, i16, i32);
+
+/// Every Produce's batches among `sent` (by correlation id), and whether
+/// an InitProducerId is among them.
+fn produces(sent: &[(u64, KafkaRequest)]) -> (Vec<(u64, Numbered)>, bool) {
     let mut out = Vec::new();
     let mut init = false;
     for (c, r) in sent {
