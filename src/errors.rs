@@ -47,6 +47,9 @@ pub enum Errors {
     NetworkException,
     /// The fetch offset is outside the log.
     OffsetOutOfRange,
+    /// ListOffsets for the latest offset while the leader's high watermark
+    /// is below the start offset of its epoch (KIP-207): retriable.
+    OffsetNotAvailable,
     /// An incremental fetch named a fetch session the leader does not hold (KIP-227).
     FetchSessionIdNotFound,
     /// An incremental fetch's session epoch is not the one the leader expects (KIP-227).
@@ -122,6 +125,7 @@ impl Errors {
             Errors::OutOfOrderSequenceNumber => "OUT_OF_ORDER_SEQUENCE_NUMBER",
             Errors::InvalidProducerEpoch => "INVALID_PRODUCER_EPOCH",
             Errors::UnknownProducerId => "UNKNOWN_PRODUCER_ID",
+            Errors::OffsetNotAvailable => "OFFSET_NOT_AVAILABLE",
             Errors::NetworkException => "NETWORK_EXCEPTION",
             Errors::OffsetOutOfRange => "OFFSET_OUT_OF_RANGE",
             Errors::CoordinatorNotAvailable => "COORDINATOR_NOT_AVAILABLE",

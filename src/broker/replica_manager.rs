@@ -47,7 +47,7 @@ use crate::log::{ControlRecordType, EndTransactionMarker, Record, RecordBatch};
 use crate::metadata::{MetadataImage, Uuid};
 use crate::node::{Address, DiskView, Env};
 use crate::protocol::{
-    FetchedPartition, KafkaMsg, KafkaResponse, ProduceData, ProduceResult, TopicId,
+    FetchedPartition, IsolationLevel, KafkaMsg, KafkaResponse, ProduceData, ProduceResult, TopicId,
     TopicIdPartition, Topics, TpMap, TxnMarkerResult, WritableTxnMarker, EARLIEST_TIMESTAMP,
 };
 use crate::txn::log::TRANSACTION_STATE_TOPIC;
@@ -1483,6 +1483,7 @@ impl ReplicaManager {
         tp: TopicIdPartition,
         timestamp: i64,
         current_leader_epoch: i32,
+        isolation_level: IsolationLevel,
     ) -> KafkaResponse {
         let error = |e| KafkaResponse::ListOffsets {
             tp,
@@ -1498,10 +1499,23 @@ impl ReplicaManager {
         if current_leader_epoch > p.leader_epoch {
             return error(Errors::UnknownLeaderEpoch);
         }
+        // Kafka's Partition.fetchOffsetForTimestamp: the earliest offset is
+        // the log start; the latest is the last fetchable offset (the last
+        // stable offset for read_committed, KIP-98), but not while the high
+        // watermark lags the start of the leader's epoch, where a new
+        // leader's high watermark may still be behind what the last leader
+        // exposed: OFFSET_NOT_AVAILABLE, retriable (KIP-207, 2.2).
         let offset = if timestamp == EARLIEST_TIMESTAMP {
             p.log.log_start_offset()
         } else {
-            p.log.high_watermark()
+            let hw = p.log.high_watermark();
+            if p.leader_state().is_some_and(|l| l.epoch_start_offset > hw) {
+                return error(Errors::OffsetNotAvailable);
+            }
+            match isolation_level {
+                IsolationLevel::ReadCommitted => p.last_stable_offset(),
+                IsolationLevel::ReadUncommitted => hw,
+            }
         };
         KafkaResponse::ListOffsets {
             tp,

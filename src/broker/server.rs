@@ -633,10 +633,14 @@ impl BrokerServer {
                 tp,
                 timestamp,
                 current_leader_epoch,
+                isolation_level,
             } => {
-                let response = self
-                    .replicas
-                    .list_offsets(tp, timestamp, current_leader_epoch);
+                let response = self.replicas.list_offsets(
+                    tp,
+                    timestamp,
+                    current_leader_epoch,
+                    isolation_level,
+                );
                 reply(env, reply_to, response);
             }
             KafkaRequest::OffsetForLeaderEpoch {

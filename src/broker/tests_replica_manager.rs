@@ -376,6 +376,32 @@ fn a_follower_joins_the_isr_only_at_the_high_watermark_and_the_epoch_start() {
 }
 
 #[test]
+fn the_latest_offset_is_not_available_while_the_high_watermark_lags_the_epoch_start() {
+    use crate::protocol::{EARLIEST_TIMESTAMP, LATEST_TIMESTAMP};
+    let (mut rm, mut t) = leading_ten_with_follower_at_five(BrokerConfig::default());
+    let list = |rm: &ReplicaManager, timestamp| match rm.list_offsets(
+        tp(),
+        timestamp,
+        -1,
+        IsolationLevel::ReadUncommitted,
+    ) {
+        KafkaResponse::ListOffsets { error, offset, .. } => (error, offset),
+        other => panic!("unexpected {other:?}"),
+    };
+    assert_eq!(list(&rm, LATEST_TIMESTAMP), (None, 5));
+    // Elected again (epoch 1): the epoch starts at 10, above the high
+    // watermark 5, which the last leader may have exposed past (KIP-207).
+    rm.apply_delta(&mut t.env(), &image(1, 1, &[1, 3], &[(1, None)]));
+    assert_eq!(
+        list(&rm, LATEST_TIMESTAMP),
+        (Some(Errors::OffsetNotAvailable), 0)
+    );
+    assert_eq!(list(&rm, EARLIEST_TIMESTAMP), (None, 0));
+    follower_fetch(&mut rm, &mut t, 3, 10);
+    assert_eq!(list(&rm, LATEST_TIMESTAMP), (None, 10));
+}
+
+#[test]
 fn before_kip_903_a_follower_fetching_with_an_old_broker_epoch_may_join() {
     // Follower 2 is registered with epoch 52; its fetch carries 40, an
     // epoch of an earlier incarnation.

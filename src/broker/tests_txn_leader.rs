@@ -131,6 +131,29 @@ fn read_committed_reads_below_the_last_stable_offset_only() {
 }
 
 #[test]
+fn the_latest_offset_of_a_read_committed_consumer_is_the_last_stable_offset() {
+    let (mut rm, mut t) = leader();
+    produce(&mut rm, &mut t, 5, 2, false); // 0-1
+    produce(&mut rm, &mut t, 7, 3, true); // 2-4: an open transaction
+    let latest = |rm: &ReplicaManager, isolation| match rm.list_offsets(
+        tp(),
+        crate::protocol::LATEST_TIMESTAMP,
+        -1,
+        isolation,
+    ) {
+        KafkaResponse::ListOffsets {
+            error: None,
+            offset,
+            ..
+        } => offset,
+        other => panic!("unexpected {other:?}"),
+    };
+    // Kafka's Partition.fetchOffsetForTimestamp: lastFetchableOffset.
+    assert_eq!(latest(&rm, IsolationLevel::ReadCommitted), 2);
+    assert_eq!(latest(&rm, IsolationLevel::ReadUncommitted), 5);
+}
+
+#[test]
 fn a_read_committed_fetch_at_the_last_stable_offset_waits_for_it_to_move() {
     let (mut rm, mut t) = leader();
     produce(&mut rm, &mut t, 7, 3, true); // 0-2: open

@@ -266,6 +266,9 @@ pub enum KafkaRequest {
         timestamp: i64,
         /// The epoch the consumer believes current (-1: unknown).
         current_leader_epoch: i32,
+        /// The consumer's `isolation.level`: the latest offset of a
+        /// read_committed one is the last stable offset.
+        isolation_level: IsolationLevel,
     },
     /// FindCoordinatorRequest.
     FindCoordinator {

@@ -208,6 +208,7 @@ impl Consumer {
             tp: self.tp(p),
             timestamp,
             current_leader_epoch: self.sent_epoch(epoch),
+            isolation_level: self.config.isolation_level,
         };
         self.send(env, leader, request, InFlight::ListOffsets(p, source));
     }
