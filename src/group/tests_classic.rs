@@ -599,3 +599,34 @@ fn before_kafka_8500_the_second_process_joins_as_the_first_ones_member_id() {
         Ok(())
     );
 }
+
+#[test]
+fn a_pending_member_that_never_joins_is_dropped_after_its_session_timeout() {
+    let mut h = Harness::new();
+    let (a, b) = h.stable_pair();
+    let t0 = GROUP_INITIAL_REBALANCE_DELAY_MS + 300;
+    // A third consumer is handed a member id and never comes back with it.
+    let first = h.join(t0, Harness::request("", None, "range"));
+    assert!(matches!(
+        h.answer(first),
+        Some(GroupResponse::JoinGroup {
+            error: Some(Errors::MemberIdRequired),
+            ..
+        })
+    ));
+    // The leader rejoins (a rebalance) and so does the other member: the
+    // join phase still waits for the pending one.
+    let ra = h.join(t0 + 10, Harness::request(&a, None, "range"));
+    let rb = h.join(t0 + 20, Harness::request(&b, None, "range"));
+    assert_eq!(h.group.state(), GroupState::PreparingRebalance);
+    assert_eq!(h.group.next_deadline_ms(), Some(t0 + SESSION_MS));
+    h.group.on_tick(t0 + SESSION_MS - 1, &mut h.out);
+    assert!(h.answer(ra).is_none(), "the pending member is waited for");
+    // Kafka's addPendingMemberExpiration: gone after its session timeout,
+    // and the join phase completes without it (not at the rebalance
+    // timeout, minutes later).
+    h.group.on_tick(t0 + SESSION_MS, &mut h.out);
+    assert!(h.answer(ra).is_some() && h.answer(rb).is_some());
+    assert_eq!(h.group.state(), GroupState::CompletingRebalance);
+    assert_eq!(h.group.members().len(), 2);
+}

@@ -58,7 +58,7 @@ impl<R: Clone> ClassicGroup<R> {
         }
         let member_id = request.member_id.clone();
         if !self.members.contains_key(&member_id) {
-            if self.pending_members.remove(&member_id) {
+            if self.pending_members.remove(&member_id).is_some() {
                 self.add_member(now_ms, reply, request, out);
             } else {
                 out.push(GroupOutput::Reply(
@@ -161,7 +161,8 @@ impl<R: Clone> ClassicGroup<R> {
             }
             None => {
                 // KIP-394: a dynamic member first learns its id, then rejoins with it.
-                self.pending_members.insert(new_id.clone());
+                let expires = now_ms + request.session_timeout_ms;
+                self.pending_members.insert(new_id.clone(), expires);
                 out.push(GroupOutput::Reply(
                     reply,
                     GroupResponse::JoinGroup {

@@ -11,7 +11,7 @@
 //! `__consumer_offsets` (the caller reports back through
 //! [`ClassicGroup::on_stored`]). Time enters only as `now_ms` arguments.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use crate::errors::Errors;
 
@@ -59,8 +59,10 @@ pub struct ClassicGroup<R> {
     protocol_name: Option<String>,
     leader_id: Option<String>,
     members: BTreeMap<String, Member<R>>,
-    /// Member ids handed out with MEMBER_ID_REQUIRED, not yet joined.
-    pending_members: BTreeSet<String>,
+    /// Member ids handed out with MEMBER_ID_REQUIRED, not yet joined, with
+    /// when each expires: its JoinGroup's session timeout after it was
+    /// handed out (Kafka's `addPendingMemberExpiration`).
+    pending_members: BTreeMap<String, u64>,
     /// group.instance.id -> member id.
     static_members: BTreeMap<String, String>,
     /// When the join phase ends even if members are missing.
@@ -98,7 +100,7 @@ impl<R: Clone> ClassicGroup<R> {
             protocol_name: None,
             leader_id: None,
             members: BTreeMap::new(),
-            pending_members: BTreeSet::new(),
+            pending_members: BTreeMap::new(),
             static_members: BTreeMap::new(),
             join_deadline_ms: None,
             initial_delay: false,
@@ -360,7 +362,7 @@ impl<R: Clone> ClassicGroup<R> {
         if self.state == GroupState::Dead {
             return Some(Errors::CoordinatorNotAvailable);
         }
-        if self.pending_members.remove(member_id) {
+        if self.pending_members.remove(member_id).is_some() {
             return None;
         }
         if let Err(e) = self.validate_member(member_id, group_instance_id) {
@@ -458,7 +460,12 @@ impl<R: Clone> ClassicGroup<R> {
 
     /// The earliest time `on_tick` has something to do.
     pub fn next_deadline_ms(&self) -> Option<u64> {
-        let sessions = self.members.values().map(|m| m.session_deadline_ms).min();
+        let sessions = self
+            .members
+            .values()
+            .map(|m| m.session_deadline_ms)
+            .chain(self.pending_members.values().copied())
+            .min();
         match (sessions, self.join_deadline_ms) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -469,6 +476,15 @@ impl<R: Clone> ClassicGroup<R> {
     /// members whose sessions expired.
     pub fn on_tick(&mut self, now_ms: u64, out: &mut Vec<GroupOutput<R>>) -> Vec<String> {
         let mut expired = Vec::new();
+        // A pending member that never joined with its id is dropped after
+        // its session timeout (Kafka's `removePendingMemberAndUpdateGroup`:
+        // a join phase waiting for it may then complete).
+        let before = self.pending_members.len();
+        self.pending_members
+            .retain(|_, deadline| *deadline > now_ms);
+        if self.pending_members.len() < before && self.state != GroupState::Dead {
+            self.maybe_complete_join(now_ms, out);
+        }
         if self.join_deadline_ms.is_some_and(|d| d <= now_ms) {
             self.complete_join(now_ms, out);
         }

@@ -4,7 +4,7 @@
 //! (Kafka loads a group with members as Stable and restarts every member's
 //! session timer; the members find the new coordinator and carry on).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use super::{ClassicGroup, GroupState, Member};
 use crate::group::records::{GroupMetadataValue, MemberMetadata};
@@ -73,7 +73,7 @@ impl<R: Clone> ClassicGroup<R> {
                 },
             );
         }
-        group.pending_members = BTreeSet::new();
+        group.pending_members = BTreeMap::new();
         group.state_since_ms = Some(value.current_state_timestamp_ms);
         group.state = if group.members.is_empty() {
             GroupState::Empty
