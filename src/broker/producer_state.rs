@@ -123,11 +123,16 @@ impl ProducerStateManager {
             return SequenceCheck::Append;
         }
         let Some(entry) = self.producers.get(&producer_id) else {
-            // A producer this partition has no state for is taken at any
-            // sequence (Kafka's `ProducerAppendInfo.checkSequence` since
-            // KIP-360, 2.5.0: a new epoch's batch need not start at 0 when
-            // the entry has no epoch; before, UNKNOWN_PRODUCER_ID).
-            return SequenceCheck::Append;
+            // A producer this partition never saw starts at sequence 0;
+            // anything else is UNKNOWN_PRODUCER_ID (2.4.1's
+            // `ProducerAppendInfo.checkSequence`; from KIP-360, 2.5.0, Kafka
+            // appends it at any sequence: see docs/versions.md, the first
+            // look at 2.4, for why ksim does not yet).
+            return if first_seq == 0 {
+                SequenceCheck::Append
+            } else {
+                SequenceCheck::Reject(Errors::UnknownProducerId)
+            };
         };
         if epoch < entry.epoch {
             return SequenceCheck::Reject(Errors::InvalidProducerEpoch);
@@ -412,8 +417,8 @@ mod tests {
         assert_eq!(state.check(7, 0, 0, 2), SequenceCheck::Append);
         assert_eq!(
             state.check(7, 0, 3, 4),
-            SequenceCheck::Append,
-            "a producer the partition has no state for is taken at any sequence (KIP-360)"
+            SequenceCheck::Reject(Errors::UnknownProducerId),
+            "a new producer starts at sequence 0"
         );
         state.update(&batch(10, 0, 3, 0));
         state.update(&batch(13, 3, 2, 0));
