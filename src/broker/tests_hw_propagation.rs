@@ -14,7 +14,9 @@ use super::purgatory::{FetchParams, ReplyTo};
 use super::tests_replica_manager::{broker, fetch_partition, high_watermark, image, produce};
 use super::ReplicaManager;
 use crate::node::{Address, TestEnv};
-use crate::protocol::{FetchMetadata, IsolationLevel, KafkaMsg, KafkaResponse, Message};
+use crate::protocol::{
+    FetchMetadata, FetchPartition, IsolationLevel, KafkaMsg, KafkaResponse, Message,
+};
 
 /// Kafka 2.5's broker (`follower_fetch_waits_for_data = false`) or 2.6's.
 fn config(kafka_2_5: bool) -> BrokerConfig {
@@ -27,6 +29,19 @@ fn config(kafka_2_5: bool) -> BrokerConfig {
 /// Follower `replica` fetches `t-0` from `offset` (sessionless), waiting
 /// up to 500 ms for data.
 fn waiting_fetch(rm: &mut ReplicaManager, t: &mut TestEnv, replica: u32, offset: u64) {
+    let partitions = vec![fetch_partition(offset)];
+    waiting_session_fetch(rm, t, replica, FetchMetadata::SESSIONLESS, partitions);
+}
+
+/// Follower `replica`'s fetch in `session`, naming `partitions`, waiting up
+/// to 500 ms for data.
+fn waiting_session_fetch(
+    rm: &mut ReplicaManager,
+    t: &mut TestEnv,
+    replica: u32,
+    session: FetchMetadata,
+    partitions: Vec<FetchPartition>,
+) {
     let to = ReplyTo {
         to: Address::Node(replica),
         correlation_id: u64::from(replica),
@@ -36,8 +51,36 @@ fn waiting_fetch(rm: &mut ReplicaManager, t: &mut TestEnv, replica: u32, offset:
         max_wait_ms: 500,
         isolation_level: IsolationLevel::ReadUncommitted,
     };
-    let (session, partitions) = (FetchMetadata::SESSIONLESS, vec![fetch_partition(offset)]);
     rm.handle_fetch(&mut t.env(), to, params, session, partitions, Vec::new());
+}
+
+/// The answers to `replica` since the last `take`: session id and the
+/// partitions' high watermarks.
+fn session_answers(t: &mut TestEnv, replica: u32) -> Vec<(u32, Vec<u64>)> {
+    let answers = t
+        .sent()
+        .into_iter()
+        .filter_map(|(to, msg)| match (to, msg) {
+            (
+                to,
+                Message::Kafka(KafkaMsg::Response {
+                    response:
+                        KafkaResponse::Fetch {
+                            session_id,
+                            partitions,
+                            ..
+                        },
+                    ..
+                }),
+            ) if to == Address::Node(replica) => Some((
+                *session_id,
+                partitions.iter().map(|p| p.high_watermark).collect(),
+            )),
+            _ => None,
+        })
+        .collect();
+    t.take();
+    answers
 }
 
 /// The high watermarks answered to `replica` since the last `take`.
@@ -119,4 +162,52 @@ fn before_kafka_9952_a_waiting_follower_fetch_completes_when_the_high_watermark_
         waiting_fetch(&mut rm, &mut t, 2, 2);
         assert_eq!(answered(&mut t, 2), [] as [u64; 0]);
     }
+}
+
+/// The same in an incremental fetch session (2.5.1's `FetchSession`
+/// reads every partition of the session, so `followerNeedsHwUpdate` is
+/// looked at for each): the full fetch that moves the high watermark is
+/// answered at once with it; the next, incremental, is answered at once
+/// too, with nothing (the session told the high watermark already), and
+/// the one after waits, its partition idle; a high watermark move wakes
+/// it and completes it.
+#[test]
+fn before_kafka_9952_a_session_fetch_is_answered_at_once_while_the_high_watermark_is_unsent() {
+    let (mut rm, mut t) = leading_two_records(true, &[1, 2, 3]);
+    // Follower 3 has both records; follower 2 has none yet.
+    waiting_fetch(&mut rm, &mut t, 3, 2);
+    t.take();
+    t.now = 10 * MILLIS;
+    let full = FetchMetadata {
+        session_id: FetchMetadata::INVALID_SESSION_ID,
+        epoch: FetchMetadata::INITIAL_EPOCH,
+    };
+    waiting_session_fetch(&mut rm, &mut t, 2, full, vec![fetch_partition(2)]);
+    let answers = session_answers(&mut t, 2);
+    assert_eq!(answers.len(), 1, "{answers:?}");
+    let (id, hws) = answers[0].clone();
+    assert_eq!(hws, [2]);
+    let at = |epoch| FetchMetadata {
+        session_id: id,
+        epoch,
+    };
+    t.now = 20 * MILLIS;
+    waiting_session_fetch(&mut rm, &mut t, 2, at(1), Vec::new());
+    assert_eq!(session_answers(&mut t, 2), [(id, Vec::new())]);
+    t.now = 30 * MILLIS;
+    waiting_session_fetch(&mut rm, &mut t, 2, at(2), Vec::new());
+    assert_eq!(session_answers(&mut t, 2), []);
+    // A record: follower 2's waiting fetch is answered with it (high
+    // watermark 2); follower 3 fetches past it; follower 2's fetch from 3
+    // moves the high watermark to 3 and is answered at once with it.
+    produce(&mut rm, &mut t, 2, 1, 1);
+    assert_eq!(session_answers(&mut t, 2), [(id, vec![2])]);
+    waiting_fetch(&mut rm, &mut t, 3, 3);
+    t.take();
+    waiting_fetch(&mut rm, &mut t, 3, 3);
+    t.take();
+    t.now = 40 * MILLIS;
+    waiting_session_fetch(&mut rm, &mut t, 2, at(3), vec![fetch_partition(3)]);
+    assert_eq!(high_watermark(&rm), 3);
+    assert_eq!(session_answers(&mut t, 2), [(id, vec![3])]);
 }
