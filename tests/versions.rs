@@ -233,9 +233,9 @@ fn a_release_ksim_cannot_run_is_refused_naming_what_it_lacks() {
     let dir = scratch("versions", "refused");
     let text = shipped("late_end_txn");
     for (version, says) in [
-        ("2.5", "Kafka 2.5 is not simulated by ksim yet: its changes to what ksim simulates are not all checked (`git log 2.5.0..2.6.0`)"),
-        ("2.1.1", "Kafka 2.1 is not simulated by ksim yet: its changes to what ksim simulates are not all checked (`git log 2.1.0..2.6.0`)"),
-        ("2.0", "Kafka 2.0 is not simulated by ksim yet: its changes to what ksim simulates are not all checked (`git log 2.0.0..2.6.0`)"),
+        ("2.4", "Kafka 2.4 is not simulated by ksim yet: its changes to what ksim simulates are not all checked (`git log 2.4.0..2.5.0`)"),
+        ("2.1.1", "Kafka 2.1 is not simulated by ksim yet: its changes to what ksim simulates are not all checked (`git log 2.1.0..2.5.0`)"),
+        ("2.0", "Kafka 2.0 is not simulated by ksim yet: its changes to what ksim simulates are not all checked (`git log 2.0.0..2.5.0`)"),
         ("4.2", "Kafka 4.2 is newer than ksim models (4.1)"),
         ("four", "\"four\" is not a Kafka version"),
     ] {
@@ -248,7 +248,7 @@ fn a_release_ksim_cannot_run_is_refused_naming_what_it_lacks() {
         assert!(err.contains(":13:17: protocol.kafka_version: "), "{err}");
         assert!(err.contains(says), "{err}");
         assert!(
-            err.contains("valid: \"2.6\", \"2.7\", \"2.8\", \"3.0\", \"3.1\", \"3.2\", \"3.3\", \"3.4\", \"3.5\", \"3.6\", \"3.7\", \"3.8\", \"3.9\", \"4.0\", \"4.1\""),
+            err.contains("valid: \"2.5\", \"2.6\", \"2.7\", \"2.8\", \"3.0\", \"3.1\", \"3.2\", \"3.3\", \"3.4\", \"3.5\", \"3.6\", \"3.7\", \"3.8\", \"3.9\", \"4.0\", \"4.1\""),
             "{err}"
         );
     }
@@ -712,13 +712,14 @@ fn unpinned_on(name: &str, version: &str) -> Scenario {
 }
 
 #[test]
-fn kafka_3_2_3_1_3_0_2_8_2_7_and_2_6_run_broker_crash_with_their_own_kraft_and_replay() {
+fn kafka_3_2_3_1_3_0_2_8_2_7_2_6_and_2_5_run_broker_crash_with_their_own_kraft_and_replay() {
     use ksim::harness::Run;
-    // 2.8, 2.7 and 2.6 run 3.0's KRaft control plane (the 3.x switches as
-    // for 3.0) with their own data path: KAFKA-12686 off; under 2.7 also
+    // 2.8, 2.7, 2.6 and 2.5 run 3.0's KRaft control plane (the 3.x switches
+    // as for 3.0) with their own data path: KAFKA-12686 off; under 2.7 also
     // KAFKA-10101, KAFKA-10554 and apache/kafka#9749; under 2.6 also
-    // KIP-497 and KAFKA-9911.
-    for version in ["3.2", "3.1", "3.0", "2.8", "2.7", "2.6"] {
+    // KIP-497 and KAFKA-9911; under 2.5 also KAFKA-9952, KAFKA-9666 and
+    // KAFKA-9600.
+    for version in ["3.2", "3.1", "3.0", "2.8", "2.7", "2.6", "2.5"] {
         let s = unpinned_on("broker_crash", version);
         let p = &s.protocol;
         assert!(!p.metadata_noop_records && !p.unfence_at_registration_offset);
@@ -727,15 +728,20 @@ fn kafka_3_2_3_1_3_0_2_8_2_7_and_2_6_run_broker_crash_with_their_own_kraft_and_r
         assert!(!p.leader_state_kept_on_partition_update);
         assert_eq!(p.static_leader_rejoins_as_leader, version == "3.2");
         let two = version.starts_with("2.");
-        // 2.6 has no AlterIsrManager (KIP-497): its leader wrote its ISR at
-        // once, and `makeLeader` and the high watermark waited for it.
-        let kafka_2_6 = version == "2.6";
+        // 2.6 and 2.5 have no AlterIsrManager (KIP-497): their leaders wrote
+        // their ISR at once, and `makeLeader` and the high watermark waited
+        // for it.
+        let kafka_2_6 = version == "2.6" || version == "2.5";
         assert_eq!(
             p.hw_incremented_after_alter_partition,
             (version != "3.0" && !two) || kafka_2_6
         );
-        let at_least_2_8 = version != "2.7" && version != "2.6";
-        let at_least_2_7 = version != "2.6";
+        let at_least_2_8 = !["2.7", "2.6", "2.5"].contains(&version);
+        let at_least_2_7 = version != "2.6" && version != "2.5";
+        let at_least_2_6 = version != "2.5";
+        assert_eq!(p.follower_fetch_waits_for_data, at_least_2_6, "KAFKA-9952");
+        assert_eq!(p.failed_epoch_fence_remembered, at_least_2_6, "KAFKA-9666");
+        assert_eq!(p.strict_end_txn_epoch, at_least_2_6, "KAFKA-9600");
         assert_eq!(p.pending_isr_state, at_least_2_7, "KIP-497 is 2.7.0's");
         assert_eq!(p.producer_fenced_error, at_least_2_7, "KAFKA-9911");
         assert_eq!(
@@ -1034,5 +1040,60 @@ fn kafka_2_6_is_modelled_its_leaders_freezing_a_partition_while_they_write_its_i
     assert_ne!(
         a.trace_hash,
         outcome(&unpinned_on("broker_crash", "2.7"), 1).trace_hash
+    );
+}
+
+#[test]
+fn kafka_2_5_is_modelled_its_leaders_telling_followers_each_high_watermark_at_once() {
+    // `kafka_version = "2.5"` (and "2.5.1") parses, its switches set as
+    // 2.5.1's: KAFKA-9952, KAFKA-9666 and KAFKA-9600 off, and 2.6's off too.
+    for version in ["2.5", "2.5.1"] {
+        let s = unpinned_on("broker_crash", version);
+        let p = &s.protocol;
+        assert_eq!(p.kafka_version.to_string(), "2.5");
+        assert!(!p.follower_fetch_waits_for_data);
+        assert!(!p.failed_epoch_fence_remembered && !p.strict_end_txn_epoch);
+        assert!(!p.pending_isr_state && !p.producer_fenced_error);
+        assert!(p.against_version().is_empty());
+        let broker = ksim::harness::specs::broker_config(&s);
+        assert!(!broker.follower_fetch_waits_for_data);
+        assert!(!broker.failed_epoch_fence_remembered && !broker.strict_end_txn_epoch);
+        // Written back, the switches read the same.
+        let again = parse(&s.to_toml(), "again.toml").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(again.protocol, s.protocol);
+    }
+    // Under 2.6, each is a switch set against the release.
+    let text = format!(
+        "{}\n[protocol]\nkafka_version = \"2.6\"\nfollower_fetch_waits_for_data = false\nfailed_epoch_fence_remembered = false\nstrict_end_txn_epoch = false\n",
+        shipped("broker_crash")
+    );
+    let asked = parse(&text, "broker_crash.toml").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        asked.protocol.against_version(),
+        vec![
+            "follower_fetch_waits_for_data = false (Kafka 2.6's own: true, KAFKA-9952)",
+            "failed_epoch_fence_remembered = false (Kafka 2.6's own: true, KAFKA-9666)",
+            "strict_end_txn_epoch = false (Kafka 2.6's own: true, KAFKA-9600)",
+        ]
+    );
+    let written = asked.to_toml();
+    for line in [
+        "follower_fetch_waits_for_data = false",
+        "failed_epoch_fence_remembered = false",
+        "strict_end_txn_epoch = false",
+    ] {
+        assert!(written.contains(line), "{line}");
+    }
+    // 2.5 runs end to end (its leaders answer a follower's fetch at once
+    // while it has not been told the high watermark), takes another course
+    // than 2.6, and replays.
+    let s25 = unpinned_on("broker_crash", "2.5");
+    let (a, b) = (outcome(&s25, 1), outcome(&s25, 1));
+    assert_eq!(a.kafka_version.to_string(), "2.5");
+    assert_eq!(a.trace_hash, b.trace_hash);
+    assert!(a.violations.is_empty(), "{:?}", a.violations.first());
+    assert_ne!(
+        a.trace_hash,
+        outcome(&unpinned_on("broker_crash", "2.6"), 1).trace_hash
     );
 }

@@ -193,6 +193,23 @@ pub struct BrokerConfig {
     /// producer_fenced_error = false`), as in 2.6, it answered
     /// INVALID_PRODUCER_EPOCH (the code 2.6's clients took as fenced).
     pub producer_fenced_error: bool,
+    /// KAFKA-9952 (2.6): a follower's fetch that finds no data waits for
+    /// data or `replica.fetch.wait.max.ms`. Off (`[protocol]
+    /// follower_fetch_waits_for_data = false`), as in 2.4 and 2.5 (KIP-392's
+    /// immediate high watermark propagation): the leader also answers it at
+    /// once when the partition's high watermark is above the one it last
+    /// sent that follower (2.5.1 `ReplicaManager.readFromLocalLog`'s
+    /// `followerNeedsHwUpdate`), and a waiting one completes when the high
+    /// watermark moves past it (`DelayedFetch.tryComplete`, "Case H").
+    pub follower_fetch_waits_for_data: bool,
+    /// KAFKA-9666 (2.6): the transaction coordinator remembers a fence
+    /// whose write failed (`hasFailedEpochFence`) and forgets the fenced
+    /// epoch. Off (`failed_epoch_fence_remembered = false`), as in 2.5.
+    pub failed_epoch_fence_remembered: bool,
+    /// KAFKA-9600 (2.6): a client's EndTxn needs the coordinator's epoch.
+    /// Off (`strict_end_txn_epoch = false`), as in 2.5: only an older one
+    /// is refused.
+    pub strict_end_txn_epoch: bool,
     /// Log configs.
     pub log: LogConfig,
     /// `offsets.topic.num.partitions`.
@@ -274,6 +291,9 @@ impl Default for BrokerConfig {
             alter_partition_sent_at_once: true,
             pending_isr_state: true,
             producer_fenced_error: true,
+            follower_fetch_waits_for_data: true,
+            failed_epoch_fence_remembered: true,
+            strict_end_txn_epoch: true,
             log: LogConfig::default(),
             offsets_topic_num_partitions: 50,
             offsets_commit_timeout_ms: 5000,

@@ -26,6 +26,8 @@ mod purgatory;
 mod replica_manager;
 mod server;
 #[cfg(test)]
+mod tests_hw_propagation;
+#[cfg(test)]
 mod tests_replica_manager;
 #[cfg(test)]
 mod tests_transactions;

@@ -28,6 +28,10 @@ pub struct FollowerState {
     last_fetch_leader_leo: u64,
     /// Its broker epoch, from its fetches (KIP-903).
     pub broker_epoch: u64,
+    /// The high watermark its last fetch read (Kafka 2.5.1's
+    /// `Replica.lastSentHighWatermark`, KIP-392): kept only under
+    /// `follower_fetch_waits_for_data = false`, 0 otherwise.
+    pub last_sent_hw: u64,
     /// Set while the partition idles in the follower's fetch session (see
     /// [`crate::broker::fetch_session`]): every fetch of that session
     /// since found it caught up, with nothing else to record, so its last
@@ -48,6 +52,7 @@ impl PartialEq for FollowerState {
             && self.last_fetch_ms() == other.last_fetch_ms()
             && self.last_fetch_leader_leo == other.last_fetch_leader_leo
             && self.broker_epoch == other.broker_epoch
+            && self.last_sent_hw == other.last_sent_hw
     }
 }
 
@@ -456,6 +461,33 @@ impl Partition {
         f.last_fetch_ms = now_ms;
         f.broker_epoch = broker_epoch;
         moved
+    }
+
+    /// Kafka 2.5.1's KIP-392 check as a follower's fetch reads this
+    /// partition (`ReplicaManager.readFromLocalLog`'s
+    /// `followerNeedsHwUpdate`: the high watermark above the one last sent
+    /// the follower), then the high watermark read recorded as sent
+    /// (`updateFollowerFetchState`'s `lastSentHighwatermark`). Whether it
+    /// was above.
+    pub fn note_hw_sent(&mut self, follower: u32) -> bool {
+        let hw = self.log.high_watermark();
+        let Some(f) = self
+            .leader_state_mut()
+            .and_then(|l| l.followers.get_mut(&follower))
+        else {
+            return false;
+        };
+        let above = f.last_sent_hw < hw;
+        f.last_sent_hw = hw;
+        above
+    }
+
+    /// Whether the high watermark is above the one last sent `follower`
+    /// (2.5.1 `DelayedFetch.tryComplete`, "Case H").
+    pub fn hw_unsent_to(&self, follower: u32) -> bool {
+        self.leader_state()
+            .and_then(|l| l.followers.get(&follower))
+            .is_some_and(|f| f.last_sent_hw < self.log.high_watermark())
     }
 
     /// `follower`'s fetches of this partition idle in the fetch session

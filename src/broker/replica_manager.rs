@@ -743,10 +743,22 @@ impl ReplicaManager {
         let leo = p.log.log_end_offset();
         let mut out = Vec::new();
         p.log.assign_epoch_start_offset(leader_epoch, leo, &mut out);
+        // Kafka 2.5.1's `makeLeader` resets `lastSentHighWatermark` only
+        // for a new leader; a leader taking a new epoch keeps it (0 from
+        // 2.6, which keeps none).
+        let sent = |r: u32| {
+            p.leader_state()
+                .and_then(|l| l.followers.get(&r))
+                .map_or(0, |f| f.last_sent_hw)
+        };
         let followers = isr
             .iter()
             .filter(|&&r| r != self.me)
-            .map(|&r| (r, FollowerState::caught_up_at(now_ms)))
+            .map(|&r| {
+                let mut f = FollowerState::caught_up_at(now_ms);
+                f.last_sent_hw = sent(r);
+                (r, f)
+            })
             .collect();
         p.role = Role::Leader(Box::new(LeaderState {
             isr,

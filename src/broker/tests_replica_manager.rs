@@ -118,7 +118,13 @@ fn records(n: usize) -> Rc<RecordBatch> {
     Rc::new(RecordBatch::of(0, -1, (-1, -1, -1), &records))
 }
 
-fn produce(rm: &mut ReplicaManager, t: &mut TestEnv, correlation_id: u64, acks: i16, n: usize) {
+pub(super) fn produce(
+    rm: &mut ReplicaManager,
+    t: &mut TestEnv,
+    correlation_id: u64,
+    acks: i16,
+    n: usize,
+) {
     let data = ProduceData {
         tp: tp(),
         batch: records(n),
@@ -161,7 +167,7 @@ fn follower_fetch(rm: &mut ReplicaManager, t: &mut TestEnv, replica: u32, offset
     );
 }
 
-fn high_watermark(rm: &ReplicaManager) -> u64 {
+pub(super) fn high_watermark(rm: &ReplicaManager) -> u64 {
     rm.partitions()[&tp()].log.high_watermark()
 }
 

@@ -120,6 +120,8 @@ impl TxnCoordinatorService {
             coordinator: TransactionCoordinator::new(TxnCoordinatorConfig {
                 num_partitions,
                 transaction_max_timeout_ms: config.transaction_max_timeout_ms,
+                failed_epoch_fence_remembered: config.failed_epoch_fence_remembered,
+                strict_end_txn_epoch: config.strict_end_txn_epoch,
             }),
             broker_batches: BTreeMap::new(),
             next_batch: 0,

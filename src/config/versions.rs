@@ -1,7 +1,7 @@
 //! Kafka releases as a setting: `[protocol] kafka_version = "X.Y"` picks a
 //! release's defaults and protocol behaviours. ksim models a release only
 //! when every behaviour it simulates is that release's own (or a switch a
-//! scenario can set): today 2.6, 2.7, 2.8 and 3.0 to 4.1 (there is no 2.9). An
+//! scenario can set): today 2.5 to 2.8 and 3.0 to 4.1 (there is no 2.9). An
 //! older release is refused, naming a behaviour ksim cannot switch yet, or
 //! saying its changes are not all checked. `docs/versions.md` cites where each boundary is in
 //! apache/kafka.
@@ -29,24 +29,26 @@ impl KafkaVersion {
     /// The newest release ksim models: the default.
     pub const NEWEST: KafkaVersion = KafkaVersion::new(4, 1);
 
-    /// The releases ksim models, oldest first, back to 2.6: what ksim
-    /// simulates that changed in `git log 2.6.0..3.3.0` of the broker's
+    /// The releases ksim models, oldest first, back to 2.5: what ksim
+    /// simulates that changed in `git log 2.5.0..3.3.0` of the broker's
     /// data path, the log, the coordinators and the clients is a switch
     /// (3.3's KIP-841, KIP-835, KAFKA-13959, KAFKA-13858, KAFKA-13790;
     /// 3.2's KIP-814; 3.1's KAFKA-13091; 3.0's KAFKA-12686; 2.8's
-    /// KAFKA-10101, KAFKA-10554, apache/kafka#9749; 2.7's KIP-497),
+    /// KAFKA-10101, KAFKA-10554, apache/kafka#9749; 2.7's KIP-497,
+    /// KAFKA-9911; 2.6's KAFKA-9952, KAFKA-9666, KAFKA-9600),
     /// a default, or not observable in ksim (`docs/versions.md` rows).
     /// ksim's control plane is KRaft in every release: 3.0's (the oldest
     /// KRaft it models, with the 3.x switches set as for 3.0) under 2.8,
     /// whose own KRaft was early access without what ksim's controller does
-    /// (KAFKA-12620, KAFKA-12471, KIP-746), and under 2.7 and 2.6, which had
-    /// ZooKeeper only (2.6's leaders wrote their ISR changes to it
-    /// themselves, KIP-497's row); early access up to 3.3 (KIP-833). Below
-    /// 2.6 `git log 2.5.0..2.6.0` is not checked (the parse refusal says
-    /// so). The switches for older 2.x behaviours (KIP-91, KAFKA-7128,
-    /// KIP-320, KIP-279, KIP-211, KIP-480) are set against a modelled
-    /// release.
-    pub const MODELLED: [KafkaVersion; 15] = [
+    /// (KAFKA-12620, KAFKA-12471, KIP-746), and under 2.7, 2.6 and 2.5,
+    /// which had ZooKeeper only (2.6's and 2.5's leaders wrote their ISR
+    /// changes to it themselves, KIP-497's row); early access up to 3.3
+    /// (KIP-833). Below 2.5 `git log 2.4.0..2.5.0` is not checked (the
+    /// parse refusal says so). The switches for older 2.x behaviours
+    /// (KIP-91, KAFKA-7128, KIP-320, KIP-279, KIP-211, KIP-480) are set
+    /// against a modelled release.
+    pub const MODELLED: [KafkaVersion; 16] = [
+        KafkaVersion::new(2, 5),
         KafkaVersion::new(2, 6),
         KafkaVersion::new(2, 7),
         KafkaVersion::new(2, 8),
@@ -247,6 +249,32 @@ impl KafkaVersion {
     /// INVALID_PRODUCER_EPOCH.
     pub fn producer_fenced_error(self) -> bool {
         self.has(KafkaVersion::new(2, 7))
+    }
+
+    /// Whether this release's leader answers a follower's fetch only when
+    /// it has data (`replica.fetch.min.bytes`) or `replica.fetch.wait.max.ms`
+    /// passed (KAFKA-9952, 2.6); before (2.4, 2.5: KIP-392's immediate high
+    /// watermark propagation), also at once when the high watermark is
+    /// above the one last sent to that follower.
+    pub fn follower_fetch_waits_for_data(self) -> bool {
+        self.has(KafkaVersion::new(2, 6))
+    }
+
+    /// Whether this release's transaction coordinator remembers an epoch
+    /// fence whose `__transaction_state` write failed and does not bump the
+    /// epoch again, and forgets the fenced epoch (`lastProducerEpoch`
+    /// NO_PRODUCER_EPOCH) when it aborts for a fence (KAFKA-9666, 2.6);
+    /// before, every fence bumps the epoch and the abort keeps the fenced
+    /// epoch as the last one.
+    pub fn failed_epoch_fence_remembered(self) -> bool {
+        self.has(KafkaVersion::new(2, 6))
+    }
+
+    /// Whether this release's transaction coordinator takes a client's
+    /// EndTxn only with its current producer epoch (KAFKA-9600, 2.6);
+    /// before, it refuses only an older epoch and takes a newer one.
+    pub fn strict_end_txn_epoch(self) -> bool {
+        self.has(KafkaVersion::new(2, 6))
     }
 
     /// Whether `delivery.timeout.ms` bounds this release's sends end to end
@@ -748,6 +776,25 @@ pub static BEHAVIOURS: &[Behaviour] = &[
         since: KafkaVersion::new(2, 7),
         switch: Some("producer_fenced_error"),
     },
+    // `git log 2.5.0..2.6.0` (2.5 is 2.5.1).
+    Behaviour {
+        what: "a follower's fetch answered only on data or after replica.fetch.wait.max.ms (before: KIP-392's immediate high watermark propagation, at once when the high watermark is above the one last sent to the follower)",
+        reference: "KAFKA-9952",
+        since: KafkaVersion::new(2, 6),
+        switch: Some("follower_fetch_waits_for_data"),
+    },
+    Behaviour {
+        what: "an epoch fence whose transaction log write failed remembered, the epoch not bumped again, and the fenced epoch not kept as the last one (before: every fence bumps the epoch, and lastProducerEpoch is the fenced epoch)",
+        reference: "KAFKA-9666",
+        since: KafkaVersion::new(2, 6),
+        switch: Some("failed_epoch_fence_remembered"),
+    },
+    Behaviour {
+        what: "a client's EndTxn taken only with the coordinator's producer epoch (before: refused only with an older one, INVALID_PRODUCER_EPOCH, a newer one taken)",
+        reference: "KAFKA-9600",
+        since: KafkaVersion::new(2, 6),
+        switch: Some("strict_end_txn_epoch"),
+    },
     Behaviour {
         what: "an AlterPartition (AlterIsr) in flight kept when the broker takes the partition's role again (before: makeLeader and makeFollower dropped it, and its answer dropped the next proposal)",
         reference: "KAFKA-12686",
@@ -829,7 +876,7 @@ mod tests {
         assert_eq!(KafkaVersion::parse("3.0.2"), Ok(KafkaVersion::new(3, 0)));
         assert_eq!(
             KafkaVersion::MODELLED[0],
-            KafkaVersion::new(2, 6),
+            KafkaVersion::new(2, 5),
             "the oldest"
         );
         assert_eq!(KafkaVersion::parse("2.8"), Ok(KafkaVersion::new(2, 8)));
@@ -838,17 +885,22 @@ mod tests {
         assert_eq!(KafkaVersion::parse("2.7.2"), Ok(KafkaVersion::new(2, 7)));
         assert_eq!(KafkaVersion::parse("2.6"), Ok(KafkaVersion::new(2, 6)));
         assert_eq!(KafkaVersion::parse("2.6.3"), Ok(KafkaVersion::new(2, 6)));
-        for unchecked in ["2.5", "2.1.1"] {
+        assert_eq!(KafkaVersion::parse("2.5"), Ok(KafkaVersion::new(2, 5)));
+        assert_eq!(KafkaVersion::parse("2.5.1"), Ok(KafkaVersion::new(2, 5)));
+        for unchecked in ["2.4", "2.1.1"] {
             let old = KafkaVersion::parse(unchecked).unwrap_err();
             assert!(old.contains("not all checked"), "{old}");
         }
-        let old = KafkaVersion::parse("2.5").unwrap_err();
-        assert!(old.contains("(`git log 2.5.0..2.6.0`)"), "{old}");
+        let old = KafkaVersion::parse("2.4").unwrap_err();
+        assert!(old.contains("(`git log 2.4.0..2.5.0`)"), "{old}");
         let old = KafkaVersion::parse("2.3").unwrap_err();
-        assert!(old.contains("(`git log 2.3.0..2.6.0`)"), "{old}");
+        assert!(old.contains("(`git log 2.3.0..2.5.0`)"), "{old}");
         let old = KafkaVersion::parse("2.0").unwrap_err();
-        assert!(old.contains("(`git log 2.0.0..2.6.0`)"), "{old}");
+        assert!(old.contains("(`git log 2.0.0..2.5.0`)"), "{old}");
         for switched in [
+            "KAFKA-9952",
+            "KAFKA-9666",
+            "KAFKA-9600",
             "KIP-497",
             "KAFKA-9911",
             "KAFKA-13091",
@@ -1287,6 +1339,13 @@ mod tests {
         assert!(KafkaVersion::new(2, 7).pending_isr_state());
         assert!(!KafkaVersion::new(2, 6).producer_fenced_error());
         assert!(KafkaVersion::new(2, 7).producer_fenced_error());
+        let (v25, v26) = (KafkaVersion::new(2, 5), KafkaVersion::new(2, 6));
+        assert!(!v25.follower_fetch_waits_for_data());
+        assert!(v26.follower_fetch_waits_for_data());
+        assert!(!v25.failed_epoch_fence_remembered());
+        assert!(v26.failed_epoch_fence_remembered());
+        assert!(!v25.strict_end_txn_epoch());
+        assert!(v26.strict_end_txn_epoch());
         assert!(!KafkaVersion::new(4, 0).eligible_leader_replicas());
         assert!(KafkaVersion::NEWEST.eligible_leader_replicas());
     }

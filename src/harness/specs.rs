@@ -164,6 +164,9 @@ pub fn broker_config(scenario: &Scenario) -> BrokerConfig {
         alter_partition_sent_at_once: scenario.protocol.alter_partition_sent_at_once,
         pending_isr_state: scenario.protocol.pending_isr_state,
         producer_fenced_error: scenario.protocol.producer_fenced_error,
+        follower_fetch_waits_for_data: scenario.protocol.follower_fetch_waits_for_data,
+        failed_epoch_fence_remembered: scenario.protocol.failed_epoch_fence_remembered,
+        strict_end_txn_epoch: scenario.protocol.strict_end_txn_epoch,
         leader_state_kept_on_partition_update: scenario
             .protocol
             .leader_state_kept_on_partition_update,

@@ -349,6 +349,24 @@ pub struct ProtocolSpec {
     /// AddOffsetsToTxn, EndTxn) PRODUCER_FENCED. Off (2.6 and before):
     /// INVALID_PRODUCER_EPOCH.
     pub producer_fenced_error: bool,
+    /// KAFKA-9952 (Kafka 2.6): a leader answers a follower's fetch that
+    /// finds no data only when data arrives (`replica.fetch.min.bytes`) or
+    /// `replica.fetch.wait.max.ms` passes. Off (2.4, 2.5: KIP-392's
+    /// immediate high watermark propagation): also at once when the
+    /// partition's high watermark is above the one last sent to that
+    /// follower, and a waiting follower fetch completes when it moves past
+    /// it.
+    pub follower_fetch_waits_for_data: bool,
+    /// KAFKA-9666 (Kafka 2.6): the transaction coordinator remembers an
+    /// epoch fence whose `__transaction_state` write failed and does not
+    /// bump the epoch again; an abort for a fence leaves no last epoch.
+    /// Off (2.5): each fence bumps the epoch again, and the abort keeps the
+    /// fenced epoch as `lastProducerEpoch`.
+    pub failed_epoch_fence_remembered: bool,
+    /// KAFKA-9600 (Kafka 2.6): the transaction coordinator takes a client's
+    /// EndTxn only with its current producer epoch. Off (2.5): it refuses
+    /// an older epoch only (INVALID_PRODUCER_EPOCH) and takes a newer one.
+    pub strict_end_txn_epoch: bool,
     /// KIP-91 (Kafka 2.1): `delivery.timeout.ms` bounds a send end to end,
     /// retries included. Off (2.0 and older): a batch waiting in the
     /// producer's accumulator expires more than `request.timeout.ms` after
@@ -531,6 +549,24 @@ impl ProtocolSpec {
             self.producer_fenced_error.to_string(),
             v.producer_fenced_error().to_string(),
             "KAFKA-9911",
+        );
+        against(
+            "follower_fetch_waits_for_data",
+            self.follower_fetch_waits_for_data.to_string(),
+            v.follower_fetch_waits_for_data().to_string(),
+            "KAFKA-9952",
+        );
+        against(
+            "failed_epoch_fence_remembered",
+            self.failed_epoch_fence_remembered.to_string(),
+            v.failed_epoch_fence_remembered().to_string(),
+            "KAFKA-9666",
+        );
+        against(
+            "strict_end_txn_epoch",
+            self.strict_end_txn_epoch.to_string(),
+            v.strict_end_txn_epoch().to_string(),
+            "KAFKA-9600",
         );
         against(
             "delivery_timeout_bounds_sends",

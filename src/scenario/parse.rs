@@ -618,6 +618,9 @@ pub(super) const PROTOCOL_KEYS: &[&str] = &[
     "alter_partition_sent_at_once",
     "pending_isr_state",
     "producer_fenced_error",
+    "follower_fetch_waits_for_data",
+    "failed_epoch_fence_remembered",
+    "strict_end_txn_epoch",
     "delivery_timeout_bounds_sends",
     "consumer_leader_epoch_validation",
     "eligible_leader_replicas",
@@ -649,6 +652,9 @@ fn protocol(root: &Table, fixed: bool) -> Res<ProtocolSpec> {
     let mut alter_partition_sent_at_once = None;
     let mut pending_isr_state = None;
     let mut producer_fenced_error = None;
+    let mut follower_fetch_waits_for_data = None;
+    let mut failed_epoch_fence_remembered = None;
+    let mut strict_end_txn_epoch = None;
     let mut delivery_timeout_bounds_sends = None;
     let mut consumer_leader_epoch_validation = None;
     let mut eligible_leader_replicas = None;
@@ -732,6 +738,15 @@ fn protocol(root: &Table, fixed: bool) -> Res<ProtocolSpec> {
         if let Some(f) = t.get("producer_fenced_error") {
             producer_fenced_error = Some(f.bool()?);
         }
+        if let Some(f) = t.get("follower_fetch_waits_for_data") {
+            follower_fetch_waits_for_data = Some(f.bool()?);
+        }
+        if let Some(f) = t.get("failed_epoch_fence_remembered") {
+            failed_epoch_fence_remembered = Some(f.bool()?);
+        }
+        if let Some(f) = t.get("strict_end_txn_epoch") {
+            strict_end_txn_epoch = Some(f.bool()?);
+        }
         if let Some(f) = t.get("delivery_timeout_bounds_sends") {
             delivery_timeout_bounds_sends = Some(f.bool()?);
         }
@@ -799,6 +814,12 @@ fn protocol(root: &Table, fixed: bool) -> Res<ProtocolSpec> {
         pending_isr_state: pending_isr_state.unwrap_or_else(|| kafka_version.pending_isr_state()),
         producer_fenced_error: producer_fenced_error
             .unwrap_or_else(|| kafka_version.producer_fenced_error()),
+        follower_fetch_waits_for_data: follower_fetch_waits_for_data
+            .unwrap_or_else(|| kafka_version.follower_fetch_waits_for_data()),
+        failed_epoch_fence_remembered: failed_epoch_fence_remembered
+            .unwrap_or_else(|| kafka_version.failed_epoch_fence_remembered()),
+        strict_end_txn_epoch: strict_end_txn_epoch
+            .unwrap_or_else(|| kafka_version.strict_end_txn_epoch()),
         delivery_timeout_bounds_sends: delivery_timeout_bounds_sends
             .unwrap_or_else(|| kafka_version.delivery_timeout_bounds_sends()),
         consumer_leader_epoch_validation: consumer_leader_epoch_validation

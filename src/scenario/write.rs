@@ -208,6 +208,17 @@ impl Scenario {
         writeln!(w, "producer_fenced_error = {}", p.producer_fenced_error)?;
         writeln!(
             w,
+            "follower_fetch_waits_for_data = {}",
+            p.follower_fetch_waits_for_data
+        )?;
+        writeln!(
+            w,
+            "failed_epoch_fence_remembered = {}",
+            p.failed_epoch_fence_remembered
+        )?;
+        writeln!(w, "strict_end_txn_epoch = {}", p.strict_end_txn_epoch)?;
+        writeln!(
+            w,
             "delivery_timeout_bounds_sends = {}",
             p.delivery_timeout_bounds_sends
         )?;

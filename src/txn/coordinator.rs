@@ -38,6 +38,14 @@ pub struct TxnCoordinatorConfig {
     /// `transaction.max.timeout.ms`: the longest `transaction.timeout.ms` a
     /// producer may ask for.
     pub transaction_max_timeout_ms: u64,
+    /// KAFKA-9666 (2.6): a fence whose write failed is remembered
+    /// (`hasFailedEpochFence`: the next fence does not bump the epoch
+    /// again), and the abort for a fence leaves no last epoch. Off (2.5):
+    /// each fence bumps the epoch, and the fenced epoch is the last one.
+    pub failed_epoch_fence_remembered: bool,
+    /// KAFKA-9600 (2.6): a client's EndTxn needs the current producer
+    /// epoch. Off (2.5): only an older one is refused.
+    pub strict_end_txn_epoch: bool,
 }
 
 impl Default for TxnCoordinatorConfig {
@@ -45,6 +53,8 @@ impl Default for TxnCoordinatorConfig {
         Self {
             num_partitions: super::log::TRANSACTION_STATE_LOG_NUM_PARTITIONS,
             transaction_max_timeout_ms: 900_000,
+            failed_epoch_fence_remembered: true,
+            strict_end_txn_epoch: true,
         }
     }
 }
@@ -316,6 +326,7 @@ impl<R: Clone> TransactionCoordinator<R> {
         now_ms: i64,
         allocate: &mut dyn FnMut() -> Result<i64, Errors>,
     ) -> Result<(TxnTransitMetadata, bool), Errors> {
+        let remembered = self.config.failed_epoch_fence_remembered;
         let (p, _) = self.metadata(transactional_id)?;
         if !p.txns.contains_key(transactional_id) {
             let pid = allocate()?;
@@ -347,7 +358,7 @@ impl<R: Clone> TransactionCoordinator<R> {
             Ongoing => {
                 // Fence the open transaction's producer and abort it; the
                 // new instance hears CONCURRENT_TRANSACTIONS and retries.
-                return fence_and_abort(m, now_ms).map(|t| (t, true));
+                return fence_and_abort(m, now_ms, remembered).map(|t| (t, true));
             }
             Dead | PrepareEpochFence => Err(TxnError::IllegalState(format!(
                 "InitProducerId in state {}",
@@ -372,7 +383,7 @@ impl<R: Clone> TransactionCoordinator<R> {
     ) {
         use TransactionState::*;
         let decided = self
-            .checked(transactional_id, producer_id, producer_epoch)
+            .checked(transactional_id, producer_id, producer_epoch, false)
             .and_then(|m| {
                 if m.pending_transition_in_progress()
                     || matches!(m.state(), PrepareCommit | PrepareAbort)
@@ -397,6 +408,10 @@ impl<R: Clone> TransactionCoordinator<R> {
     }
 
     /// EndTxn (Kafka's `handleEndTransaction`, transactions v1 checks).
+    /// From 2.6 (KAFKA-9600, `strict_end_txn_epoch`) the epoch must be the
+    /// coordinator's; 2.5.1's `handleEndTransaction` refuses only an older
+    /// one (`producerEpoch < txnMetadata.producerEpoch`) and takes a newer
+    /// one, the transaction going on under the coordinator's epoch.
     #[allow(clippy::too_many_arguments)]
     pub fn handle_end_txn(
         &mut self,
@@ -409,8 +424,9 @@ impl<R: Clone> TransactionCoordinator<R> {
         out: &mut Vec<TxnOutput<R>>,
     ) {
         use TransactionState::*;
+        let newer_taken = !self.config.strict_end_txn_epoch;
         let decided = self
-            .checked(transactional_id, producer_id, producer_epoch)
+            .checked(transactional_id, producer_id, producer_epoch, newer_taken)
             .and_then(|m| {
                 if m.pending_transition_in_progress() {
                     return Err(Errors::ConcurrentTransactions);
@@ -459,12 +475,14 @@ impl<R: Clone> TransactionCoordinator<R> {
     }
 
     /// The metadata of a transactional id a producer names, checked against
-    /// the producer id and epoch it sends.
+    /// the producer id and epoch it sends (an epoch newer than the
+    /// coordinator's taken if `newer_taken`: 2.5's EndTxn).
     fn checked(
         &mut self,
         transactional_id: &str,
         producer_id: i64,
         producer_epoch: i16,
+        newer_taken: bool,
     ) -> Result<&mut TransactionMetadata, Errors> {
         let (p, _) = self.metadata(transactional_id)?;
         let m = p
@@ -474,7 +492,12 @@ impl<R: Clone> TransactionCoordinator<R> {
         if m.current.producer_id != producer_id {
             return Err(Errors::InvalidProducerIdMapping);
         }
-        if m.current.producer_epoch != producer_epoch {
+        let fenced = if newer_taken {
+            producer_epoch < m.current.producer_epoch
+        } else {
+            producer_epoch != m.current.producer_epoch
+        };
+        if fenced {
             return Err(Errors::ProducerFenced);
         }
         Ok(m)
@@ -496,6 +519,7 @@ impl<R: Clone> TransactionCoordinator<R> {
                 }
             }
         }
+        let remembered = self.config.failed_epoch_fence_remembered;
         for id in expired {
             let Ok((p, _)) = self.metadata(&id) else {
                 continue;
@@ -503,7 +527,7 @@ impl<R: Clone> TransactionCoordinator<R> {
             let Some(m) = p.txns.get_mut(&id) else {
                 continue;
             };
-            let abort = fence_and_abort(m, now_ms);
+            let abort = fence_and_abort(m, now_ms, remembered);
             if let Ok(transit) = abort {
                 self.append(&id, transit, PendingAppend::EndTxn(None), out);
             }
@@ -521,6 +545,7 @@ impl<R: Clone> TransactionCoordinator<R> {
         let Some((txn_id, transit, why)) = self.appends.remove(&id) else {
             return;
         };
+        let remembered = self.config.failed_epoch_fence_remembered;
         let Ok((p, _)) = self.metadata(&txn_id) else {
             answer_failed(why, Errors::NotCoordinator, out);
             return;
@@ -534,6 +559,17 @@ impl<R: Clone> TransactionCoordinator<R> {
             // Kafka answers a failed write with NOT_COORDINATOR (or the
             // write's own error) and leaves the state as it was.
             m.abort_transition();
+            let fence = matches!(
+                why,
+                PendingAppend::FenceAbort(_) | PendingAppend::EndTxn(None)
+            );
+            if fence && remembered {
+                // KAFKA-9666 (2.6.0 `TransactionCoordinator.endTransaction`,
+                // `isEpochFence`): the fence's bumped epoch was never handed
+                // out, so the next fence keeps it. 2.5.1 remembers nothing
+                // and bumps again at each InitProducerId retry.
+                m.has_failed_epoch_fence = true;
+            }
             if matches!(why, PendingAppend::Complete) && e != Errors::NotLeaderOrFollower {
                 // The markers are written: Kafka's TransactionMarkerChannelManager
                 // retries the completion's log append (txnLogAppendRetryQueue)
@@ -665,12 +701,25 @@ fn settle(prepared: Result<TxnTransitMetadata, TxnError>) -> Result<TxnTransitMe
 
 /// Fences `m`'s producer (its epoch bumped, as Kafka's
 /// `prepareFenceProducerEpoch`, applied at once as Kafka's endTransaction
-/// does for a fence) and prepares the abort of its open transaction.
-fn fence_and_abort(m: &mut TransactionMetadata, now_ms: i64) -> Result<TxnTransitMetadata, Errors> {
+/// does for a fence) and prepares the abort of its open transaction. The
+/// last epoch is NO_PRODUCER_EPOCH from 2.6 (KAFKA-9666, `remembered`);
+/// 2.5.1's `handleEndTransaction` set `lastProducerEpoch` to the fenced
+/// epoch, so an InitProducerId carrying it (KIP-360) is taken as the
+/// retry of one that succeeded and answered the current epoch.
+fn fence_and_abort(
+    m: &mut TransactionMetadata,
+    now_ms: i64,
+    remembered: bool,
+) -> Result<TxnTransitMetadata, Errors> {
+    let fenced_epoch = m.current.producer_epoch;
     let fence = settle(m.prepare_fence_producer_epoch())?;
     m.pending_state = None;
     m.current.producer_epoch = fence.producer_epoch;
-    m.current.last_producer_epoch = crate::log::NO_PRODUCER_EPOCH;
+    m.current.last_producer_epoch = if remembered {
+        crate::log::NO_PRODUCER_EPOCH
+    } else {
+        fenced_epoch
+    };
     let version = m.current.client_transaction_version;
     settle(m.prepare_abort_or_commit(
         TransactionState::PrepareAbort,

@@ -13,9 +13,9 @@ use crate::log::ControlRecordType;
 use crate::protocol::{TopicId, TopicIdPartition};
 
 const TV1: TransactionVersion = TransactionVersion(1);
-const TIMEOUT: u64 = 60_000;
+pub(super) const TIMEOUT: u64 = 60_000;
 
-type Out = Vec<TxnOutput<u32>>;
+pub(super) type Out = Vec<TxnOutput<u32>>;
 
 /// A coordinator of the single `__transaction_state` partition, loaded
 /// empty under coordinator epoch 7.
@@ -29,7 +29,7 @@ fn coordinator() -> TransactionCoordinator<u32> {
     c
 }
 
-fn tps(partitions: &[u32]) -> BTreeSet<TopicIdPartition> {
+pub(super) fn tps(partitions: &[u32]) -> BTreeSet<TopicIdPartition> {
     partitions
         .iter()
         .map(|&p| TopicIdPartition::new(TopicId(0), p))
@@ -37,7 +37,7 @@ fn tps(partitions: &[u32]) -> BTreeSet<TopicIdPartition> {
 }
 
 /// The appends asked for, with their ids.
-fn appends(out: &Out) -> Vec<(u64, TxnTransitMetadata)> {
+pub(super) fn appends(out: &Out) -> Vec<(u64, TxnTransitMetadata)> {
     out.iter()
         .filter_map(|o| match o {
             TxnOutput::Append { id, transit, .. } => Some((*id, transit.clone())),
@@ -46,7 +46,7 @@ fn appends(out: &Out) -> Vec<(u64, TxnTransitMetadata)> {
         .collect()
 }
 
-fn replies(out: &Out) -> Vec<(u32, TxnResponse)> {
+pub(super) fn replies(out: &Out) -> Vec<(u32, TxnResponse)> {
     out.iter()
         .filter_map(|o| match o {
             TxnOutput::Reply(r, response) => Some((*r, response.clone())),
@@ -56,7 +56,7 @@ fn replies(out: &Out) -> Vec<(u32, TxnResponse)> {
 }
 
 /// Completes every append in `out` (replicated), returning what followed.
-fn written(c: &mut TransactionCoordinator<u32>, out: Out, now: i64) -> Out {
+pub(super) fn written(c: &mut TransactionCoordinator<u32>, out: Out, now: i64) -> Out {
     let mut next = Vec::new();
     for (id, _) in appends(&out) {
         c.on_append_done(id, None, now, &mut next);
@@ -65,7 +65,7 @@ fn written(c: &mut TransactionCoordinator<u32>, out: Out, now: i64) -> Out {
 }
 
 /// InitProducerId of "pay-0" from request `r`, written; the reply.
-fn init(c: &mut TransactionCoordinator<u32>, r: u32, now: i64) -> TxnResponse {
+pub(super) fn init(c: &mut TransactionCoordinator<u32>, r: u32, now: i64) -> TxnResponse {
     let mut out = Vec::new();
     let mut next_pid = 1000;
     let mut allocate = || {
@@ -84,14 +84,19 @@ fn add(c: &mut TransactionCoordinator<u32>, epoch: i16, parts: &[u32], now: i64)
     out
 }
 
-fn end(c: &mut TransactionCoordinator<u32>, epoch: i16, commit: bool, now: i64) -> Out {
+pub(super) fn end(c: &mut TransactionCoordinator<u32>, epoch: i16, commit: bool, now: i64) -> Out {
     let mut out = Vec::new();
     c.handle_end_txn(2, "pay-0", 1001, epoch, commit, now, &mut out);
     out
 }
 
 /// AddPartitionsToTxn, written.
-fn add_written(c: &mut TransactionCoordinator<u32>, epoch: i16, parts: &[u32], now: i64) -> Out {
+pub(super) fn add_written(
+    c: &mut TransactionCoordinator<u32>,
+    epoch: i16,
+    parts: &[u32],
+    now: i64,
+) -> Out {
     let out = add(c, epoch, parts, now);
     written(c, out, now)
 }
@@ -102,12 +107,12 @@ fn end_written(c: &mut TransactionCoordinator<u32>, epoch: i16, commit: bool, no
     written(c, out, now)
 }
 
-fn state(c: &TransactionCoordinator<u32>) -> (TransactionState, i16) {
+pub(super) fn state(c: &TransactionCoordinator<u32>) -> (TransactionState, i16) {
     let m = c.state_of("pay-0").expect("held");
     (m.state(), m.current.producer_epoch)
 }
 
-fn ok_init(epoch: i16) -> TxnResponse {
+pub(super) fn ok_init(epoch: i16) -> TxnResponse {
     TxnResponse::InitProducerId {
         error: None,
         producer_id: 1001,

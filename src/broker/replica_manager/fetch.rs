@@ -7,6 +7,16 @@
 //! position is recorded; the answer of a partition the session leaves out
 //! (no records, no error, a high watermark and log start offset already
 //! told) is not built.
+//!
+//! Before 2.6 (`follower_fetch_waits_for_data = false`, KIP-392's immediate
+//! high watermark propagation, removed by KAFKA-9952) the leader keeps the
+//! high watermark each follower's fetch read (2.5.1
+//! `Replica.lastSentHighWatermark`), answers a follower's fetch at once when
+//! a partition's high watermark was above it (`fetchMessages`'
+//! `anyPartitionsNeedHwUpdate`), and completes a waiting one when a high
+//! watermark moves above it (`DelayedFetch.tryComplete`, "Case H"), also
+//! as it goes into the purgatory (`tryCompleteElseWatch`), where the
+//! fetch's own position may just have moved the high watermark.
 
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -80,6 +90,7 @@ impl ReplicaManager {
             params,
             update_fetch_state: true,
             now_ms,
+            hw_unsent: std::cell::Cell::new(false),
         };
         let (answers, fetched) = match context {
             FetchContext::Error(error) => {
@@ -116,13 +127,15 @@ impl ReplicaManager {
                 reader.read(&mut self.partitions, reads)
             }
         };
+        // Kafka 2.5.1's `anyPartitionsNeedHwUpdate` (never set from 2.6).
+        let hw_unsent = reader.hw_unsent.get();
         if let Some((follower, _)) = params.replica {
             self.update_follower_fetch_state(env, follower, fetched, now_ms);
         }
         let has_data = answers
             .iter()
             .any(|a| a.error.is_some() || !a.batches.is_empty() || a.diverging_epoch.is_some());
-        if has_data || params.max_wait_ms == 0 {
+        if has_data || params.max_wait_ms == 0 || hw_unsent {
             self.send_fetch_response(env, reply_to, context, &partitions, answers);
             return;
         }
@@ -137,7 +150,30 @@ impl ReplicaManager {
             partitions,
             deadline: env.now() + params.max_wait_ms * MILLIS,
         };
+        if self.hw_unsent_in(&delayed) {
+            // 2.5.1 `tryCompleteElseWatch`: Case H holds already (this
+            // fetch's position moved the high watermark past what it read),
+            // so it completes at once, read again.
+            self.answer_fetch(env, delayed);
+            return;
+        }
         self.purgatory.add_fetch(env, delayed);
+    }
+
+    /// Before 2.6 (`follower_fetch_waits_for_data = false`): whether a
+    /// follower's fetch reads a partition whose high watermark is above the
+    /// one last sent that follower (2.5.1 `DelayedFetch.tryComplete`, "Case
+    /// H"). Never from 2.6 (KAFKA-9952), nor for a consumer's fetch.
+    fn hw_unsent_in(&self, f: &DelayedFetch) -> bool {
+        let Some((follower, _)) = f.params.replica else {
+            return false;
+        };
+        !self.config.follower_fetch_waits_for_data
+            && f.partitions.iter().any(|r| {
+                self.partitions
+                    .get(&r.tp)
+                    .is_some_and(|p| p.is_leader() && p.hw_unsent_to(follower))
+            })
     }
 
     /// Answers a fetch in its session's terms (`asked`: what a full fetch
@@ -193,18 +229,24 @@ impl ReplicaManager {
     }
 
     /// New data or a higher high watermark on `tp`: waiting fetches that
-    /// can now return something are answered.
+    /// can now return something are answered (before 2.6, also a
+    /// follower's whose high watermark on `tp` is above the one last sent
+    /// it: "Case H", see the module doc).
     pub(super) fn complete_fetches_on(&mut self, env: &mut Env<'_>, tp: &TopicIdPartition) {
         let (mut after, upto) = (0, self.purgatory.last_id());
+        let hw_propagated = !self.config.follower_fetch_waits_for_data;
         while let Some(id) = self.purgatory.next_fetch_watching(tp, after, upto) {
             after = id;
             let ready = self.purgatory.fetch(id).is_some_and(|f| {
                 f.partitions.iter().any(|r| {
                     &r.tp == tp
-                        && self
-                            .partitions
-                            .get(tp)
-                            .is_some_and(|p| fetch_upper_bound(p, f.params) > r.fetch_offset)
+                        && self.partitions.get(tp).is_some_and(|p| {
+                            fetch_upper_bound(p, f.params) > r.fetch_offset
+                                || (hw_propagated
+                                    && f.params
+                                        .replica
+                                        .is_some_and(|(follower, _)| p.hw_unsent_to(follower)))
+                        })
                 })
             });
             if ready {
@@ -236,6 +278,7 @@ impl ReplicaManager {
             params: f.params,
             update_fetch_state: false,
             now_ms: env.now_ms(),
+            hw_unsent: std::cell::Cell::new(false),
         };
         let mut told = self.fetch_sessions.told_in(f.context);
         let reads = f.partitions.iter().map(|r| (r, told.of(&r.tp)));
@@ -253,6 +296,9 @@ struct Reader<'a> {
     /// Whether follower positions are recorded (on arrival, not from the purgatory).
     update_fetch_state: bool,
     now_ms: u64,
+    /// Before 2.6: set when a partition recorded now had a high watermark
+    /// above the one last sent the follower (2.5.1 `followerNeedsHwUpdate`).
+    hw_unsent: std::cell::Cell<bool>,
 }
 
 impl Reader<'_> {
@@ -391,6 +437,9 @@ impl Reader<'_> {
             if holds(&p.replicas, follower) {
                 let moved =
                     p.record_follower_fetch(follower, broker_epoch, req.fetch_offset, self.now_ms);
+                if !self.config.follower_fetch_waits_for_data && p.note_hw_sent(follower) {
+                    self.hw_unsent.set(true);
+                }
                 // Nothing in this fetch's follow-up changes an ISR or ends
                 // a change in flight: a member, or a partition with a
                 // change in flight, cannot grow with the follower.
