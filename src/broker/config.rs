@@ -210,6 +210,17 @@ pub struct BrokerConfig {
     /// Off (`strict_end_txn_epoch = false`), as in 2.5: only an older one
     /// is refused.
     pub strict_end_txn_epoch: bool,
+    /// KAFKA-9338 (2.5.0): the fetch session keeps each partition's
+    /// current leader epoch, so a follower's incremental fetch is fenced
+    /// (KIP-320) as a full one is. Off (`[protocol]
+    /// fetch_session_leader_epoch = false`), as in 2.4.1: the session's
+    /// partitions are read without one (`CachedPartition.reqData`).
+    pub fetch_session_leader_epoch: bool,
+    /// KAFKA-9801 (2.5.0): a static member rejoining with an unknown member
+    /// id while the group is CompletingRebalance starts a rebalance. Off
+    /// (`static_rejoin_rebalances_when_completing = false`), as in 2.4.1:
+    /// answered at once, as in Stable.
+    pub static_rejoin_rebalances_when_completing: bool,
     /// Log configs.
     pub log: LogConfig,
     /// `offsets.topic.num.partitions`.
@@ -294,6 +305,8 @@ impl Default for BrokerConfig {
             follower_fetch_waits_for_data: true,
             failed_epoch_fence_remembered: true,
             strict_end_txn_epoch: true,
+            fetch_session_leader_epoch: true,
+            static_rejoin_rebalances_when_completing: true,
             log: LogConfig::default(),
             offsets_topic_num_partitions: 50,
             offsets_commit_timeout_ms: 5000,

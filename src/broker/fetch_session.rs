@@ -15,6 +15,13 @@
 //! [`super::partition::FollowerState`]). The follower likewise asks again
 //! only about the partitions changed since its last fetch.
 //!
+//! Before 2.5.0 (`fetch_session_leader_epoch = false`, KAFKA-9338) a
+//! session keeps no current leader epoch: 2.4.1's `CachedPartition.reqData`
+//! is built with `Optional.empty()`, and `IncrementalFetchContext.foreachPartition`
+//! hands every partition of the session (those the fetch names too) to the
+//! read through it, so an incremental fetch is not fenced by KIP-320; a
+//! full fetch reads its own request and is.
+//!
 //! Differences from Kafka: session ids count up from 1 instead of being
 //! random; a session with new data is not moved to the end of the session
 //! (Kafka rotates them for fairness under `replica.fetch.response.max.bytes`).
@@ -131,9 +138,34 @@ pub enum FetchContext {
 pub struct FetchSessionCache {
     sessions: BTreeMap<u32, FetchSession>,
     last_id: u32,
+    /// Before 2.5.0 (KAFKA-9338): the session keeps no current leader
+    /// epoch (see the module doc).
+    drops_leader_epoch: bool,
+}
+
+/// What a session keeps of `request`: all of it, or (before KAFKA-9338)
+/// all but its current leader epoch.
+fn kept(request: &FetchPartition, drops_leader_epoch: bool) -> FetchPartition {
+    if drops_leader_epoch {
+        FetchPartition {
+            current_leader_epoch: -1,
+            ..*request
+        }
+    } else {
+        *request
+    }
 }
 
 impl FetchSessionCache {
+    /// A cache whose sessions keep each partition's current leader epoch
+    /// (`keep`, KAFKA-9338, 2.5.0 on) or, as in 2.4.1, none.
+    pub fn keeping_leader_epoch(keep: bool) -> Self {
+        Self {
+            drops_leader_epoch: !keep,
+            ..Self::default()
+        }
+    }
+
     /// The context of a fetch with `metadata` (Kafka's `FetchManager.newContext`):
     /// an incremental fetch updates its session with `partitions` and `forgotten`.
     pub fn new_context(
@@ -160,7 +192,7 @@ impl FetchSessionCache {
         }
         let before = session.partitions.len();
         for p in partitions {
-            session.ask(p);
+            session.ask(&kept(p, self.drops_leader_epoch));
         }
         let mut moved = session.partitions.len() != before;
         for tp in forgotten {
@@ -248,7 +280,7 @@ impl FetchSessionCache {
                     places: TpMap::new(),
                 };
                 for (request, answer) in asked.iter().zip(&answers) {
-                    session.ask(request);
+                    session.ask(&kept(request, self.drops_leader_epoch));
                     if let Some(cached) = session.get_mut(&request.tp) {
                         cached.told = told(answer);
                     }

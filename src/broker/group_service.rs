@@ -78,6 +78,9 @@ impl GroupCoordinatorService {
                 .with_static_leader_rejoins_as_leader(config.static_leader_rejoins_as_leader)
                 .with_static_member_id_replaced_in_any_state(
                     config.static_member_id_replaced_in_any_state,
+                )
+                .with_static_rejoin_rebalances_when_completing(
+                    config.static_rejoin_rebalances_when_completing,
                 ),
             num_partitions,
             offsets_topic: topics.id(CONSUMER_OFFSETS),

@@ -236,7 +236,9 @@ impl ReplicaManager {
             partitions,
             logs,
             purgatory: DelayedOperationPurgatory::default(),
-            fetch_sessions: FetchSessionCache::default(),
+            fetch_sessions: FetchSessionCache::keeping_leader_epoch(
+                config.fetch_session_leader_epoch,
+            ),
             fetchers: ReplicaFetcherManager::new(me, config),
             // Kafka 2.6 has no AlterIsrManager: its leader writes at once.
             alter_partition: if config.alter_partition_sent_at_once || !config.pending_isr_state {

@@ -797,6 +797,68 @@ fn an_idle_session_partition_records_each_fetch_time_as_a_full_read_would() {
     assert_eq!(follower(&rm), (500, 500));
 }
 
+/// A zombie follower in a fetch session (KAFKA-9338): follower 2 opens a
+/// session in leader epoch 0, broker 1 is elected again in epoch 1 and
+/// appends, and the follower, still in epoch 0, fetches on in its session
+/// naming `t-0` from offset 3 with epoch 0, then sends a full fetch alike.
+/// The answers' partitions: the incremental fetch's, then the full one's.
+fn zombie_session_fetches(
+    fetch_session_leader_epoch: bool,
+) -> (Vec<FetchedPartition>, Vec<FetchedPartition>) {
+    let config = BrokerConfig {
+        fetch_session_leader_epoch,
+        ..BrokerConfig::default()
+    };
+    let (mut rm, mut t) = broker(config, &image(1, 1, &[1, 2], &[]));
+    produce(&mut rm, &mut t, 1, 1, 3);
+    t.take();
+    let in_epoch_0 = |offset| FetchPartition {
+        current_leader_epoch: 0,
+        ..fetch_partition(offset)
+    };
+    let full = FetchMetadata {
+        session_id: FetchMetadata::INVALID_SESSION_ID,
+        epoch: FetchMetadata::INITIAL_EPOCH,
+    };
+    let (id, answers) = session_fetch(&mut rm, &mut t, full, vec![in_epoch_0(0)]);
+    assert_ne!(id, FetchMetadata::INVALID_SESSION_ID);
+    assert_eq!((answers[0].error, answers[0].batches.len()), (None, 1));
+    rm.apply_delta(
+        &mut t.env(),
+        &image(1, 1, &[1, 2], &[(1, Some(vec![1, 2]))]),
+    );
+    assert_eq!(rm.partitions()[&tp()].leader_epoch, 1);
+    produce(&mut rm, &mut t, 2, 1, 2);
+    t.take();
+    let next = FetchMetadata {
+        session_id: id,
+        epoch: 1,
+    };
+    let (_, incremental) = session_fetch(&mut rm, &mut t, next, vec![in_epoch_0(3)]);
+    let (_, full) = session_fetch(&mut rm, &mut t, full, vec![in_epoch_0(3)]);
+    (incremental, full)
+}
+
+#[test]
+fn from_kafka_9338_a_followers_incremental_fetch_is_fenced_by_its_sessions_leader_epoch() {
+    let (incremental, full) = zombie_session_fetches(true);
+    assert_eq!(incremental.len(), 1);
+    assert_eq!(incremental[0].error, Some(Errors::FencedLeaderEpoch));
+    assert!(incremental[0].batches.is_empty());
+    assert_eq!(full[0].error, Some(Errors::FencedLeaderEpoch));
+}
+
+#[test]
+fn before_kafka_9338_a_fetch_session_keeps_no_leader_epoch_and_only_a_full_fetch_is_fenced() {
+    // 2.4.1: the session's `CachedPartition.reqData` has no epoch, so the
+    // zombie's incremental fetch reads epoch 1's records.
+    let (incremental, full) = zombie_session_fetches(false);
+    assert_eq!(incremental.len(), 1);
+    assert_eq!(incremental[0].error, None);
+    assert_eq!(incremental[0].batches.len(), 1, "epoch 1's batch");
+    assert_eq!(full[0].error, Some(Errors::FencedLeaderEpoch));
+}
+
 #[test]
 fn a_deleted_topics_replica_leaves_and_its_log_directory_is_renamed_then_removed() {
     let (mut rm, mut t) = broker(BrokerConfig::default(), &image(2, 1, &[1, 2, 3], &[]));

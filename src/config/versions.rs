@@ -277,6 +277,25 @@ impl KafkaVersion {
         self.has(KafkaVersion::new(2, 6))
     }
 
+    /// Whether this release's fetch session keeps each partition's current
+    /// leader epoch (KAFKA-9338, 2.5.0), so a follower's incremental fetch
+    /// is fenced by KIP-320 as a full one is; before (2.4.1's
+    /// `CachedPartition.reqData`, `Optional.empty()`), the partitions of a
+    /// session are read without one.
+    pub fn fetch_session_leader_epoch(self) -> bool {
+        self.has(KafkaVersion::new(2, 5))
+    }
+
+    /// Whether this release's group coordinator rebalances when a known
+    /// static member rejoins with an unknown member id while the group is
+    /// CompletingRebalance (KAFKA-9801, 2.5.0's
+    /// `updateStaticMemberAndRebalance`); before (2.4.1's
+    /// `doUnknownJoinGroup`, `case Stable | CompletingRebalance`), it is
+    /// answered at once as in Stable.
+    pub fn static_rejoin_rebalances_when_completing(self) -> bool {
+        self.has(KafkaVersion::new(2, 5))
+    }
+
     /// Whether `delivery.timeout.ms` bounds this release's sends end to end
     /// (KIP-91, 2.1); before, a queued batch expires by `request.timeout.ms`
     /// and `retries` alone bounds the retries.
@@ -776,6 +795,19 @@ pub static BEHAVIOURS: &[Behaviour] = &[
         since: KafkaVersion::new(2, 7),
         switch: Some("producer_fenced_error"),
     },
+    // `git log 2.4.0..2.5.0` (the 2.4 look; 2.4 itself is still refused).
+    Behaviour {
+        what: "a fetch session keeping each partition's current leader epoch, so a follower's incremental fetch is fenced (FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH) as a full one is (before: a session's partitions read without one)",
+        reference: "KAFKA-9338",
+        since: KafkaVersion::new(2, 5),
+        switch: Some("fetch_session_leader_epoch"),
+    },
+    Behaviour {
+        what: "a static member rejoining with an unknown member id while the group is CompletingRebalance starting a rebalance (before: answered at once, as in Stable, with the old leader id; the leader's assignment, made for the old member id, left the new one empty)",
+        reference: "KAFKA-9801",
+        since: KafkaVersion::new(2, 5),
+        switch: Some("static_rejoin_rebalances_when_completing"),
+    },
     // `git log 2.5.0..2.6.0` (2.5 is 2.5.1).
     Behaviour {
         what: "a follower's fetch answered only on data or after replica.fetch.wait.max.ms (before: KIP-392's immediate high watermark propagation, at once when the high watermark is above the one last sent to the follower)",
@@ -898,6 +930,8 @@ mod tests {
         let old = KafkaVersion::parse("2.0").unwrap_err();
         assert!(old.contains("(`git log 2.0.0..2.5.0`)"), "{old}");
         for switched in [
+            "KAFKA-9338",
+            "KAFKA-9801",
             "KAFKA-9952",
             "KAFKA-9666",
             "KAFKA-9600",
@@ -1346,6 +1380,14 @@ mod tests {
         assert!(v26.failed_epoch_fence_remembered());
         assert!(!v25.strict_end_txn_epoch());
         assert!(v26.strict_end_txn_epoch());
+        // The 2.4 look's two switches: every modelled release has them.
+        for v in KafkaVersion::MODELLED {
+            assert!(v.fetch_session_leader_epoch(), "{v}");
+            assert!(v.static_rejoin_rebalances_when_completing(), "{v}");
+        }
+        let v24 = KafkaVersion::new(2, 4);
+        assert!(!v24.fetch_session_leader_epoch());
+        assert!(!v24.static_rejoin_rebalances_when_completing());
         assert!(!KafkaVersion::new(4, 0).eligible_leader_replicas());
         assert!(KafkaVersion::NEWEST.eligible_leader_replicas());
     }

@@ -203,6 +203,9 @@ pub struct GroupCoordinator<R> {
     /// KAFKA-8500 (Kafka 2.3.0): a static member rejoining with an unknown
     /// member id takes a new one in any group state.
     static_member_id_replaced_in_any_state: bool,
+    /// KAFKA-9801 (Kafka 2.5.0): a static member rejoining with an unknown
+    /// member id while the group is CompletingRebalance starts a rebalance.
+    static_rejoin_rebalances_when_completing: bool,
     /// Per loaded offsets partition: when its next offset cleanup is due.
     expiration_due: BTreeMap<u32, u64>,
     /// The earliest of `expiration_due` (asked at every tick scheduling,
@@ -227,6 +230,7 @@ impl<R: Clone> GroupCoordinator<R> {
             offsets_kept_while_group_active: true,
             static_leader_rejoins_as_leader: true,
             static_member_id_replaced_in_any_state: true,
+            static_rejoin_rebalances_when_completing: true,
             expiration_due: BTreeMap::new(),
             next_expiration: None,
         }
@@ -251,6 +255,14 @@ impl<R: Clone> GroupCoordinator<R> {
     /// Kafka 2.3.0 on) or, as on trunk before it, only in a Stable group.
     pub fn with_static_member_id_replaced_in_any_state(mut self, on: bool) -> Self {
         self.static_member_id_replaced_in_any_state = on;
+        self
+    }
+
+    /// Whether a static member rejoining with an unknown member id while
+    /// the group is CompletingRebalance starts a rebalance (KAFKA-9801,
+    /// Kafka 2.5.0 on) or, as in 2.4.1, is answered at once as in Stable.
+    pub fn with_static_rejoin_rebalances_when_completing(mut self, on: bool) -> Self {
+        self.static_rejoin_rebalances_when_completing = on;
         self
     }
 
@@ -337,6 +349,8 @@ impl<R: Clone> GroupCoordinator<R> {
                 g.static_leader_rejoins_as_leader = self.static_leader_rejoins_as_leader;
                 g.static_member_id_replaced_in_any_state =
                     self.static_member_id_replaced_in_any_state;
+                g.static_rejoin_rebalances_when_completing =
+                    self.static_rejoin_rebalances_when_completing;
                 self.groups.insert(group.clone(), g);
             }
         }
@@ -440,6 +454,8 @@ impl<R: Clone> GroupCoordinator<R> {
                     g.static_leader_rejoins_as_leader = self.static_leader_rejoins_as_leader;
                     g.static_member_id_replaced_in_any_state =
                         self.static_member_id_replaced_in_any_state;
+                    g.static_rejoin_rebalances_when_completing =
+                        self.static_rejoin_rebalances_when_completing;
                     g
                 });
                 group.join(now_ms, reply, join, fresh_id, &mut group_out);

@@ -600,6 +600,103 @@ fn before_kafka_8500_the_second_process_joins_as_the_first_ones_member_id() {
     );
 }
 
+/// Two static members (`host-1`, the leader, and `host-2`) join a new
+/// group: generation 1 is CompletingRebalance, nobody has synced, and
+/// `host-2` restarts (KAFKA-9801): its JoinGroup with no member id. Returns
+/// the leader's member id, host-2's old one, and the restarted one's reply.
+fn static_rejoin_while_completing(h: &mut Harness, rebalances: bool) -> (String, String, u32) {
+    h.group.static_rejoin_rebalances_when_completing = rebalances;
+    let r1 = h.join(0, Harness::request("", Some("host-1"), "range"));
+    let r2 = h.join(100, Harness::request("", Some("host-2"), "range"));
+    h.group
+        .on_tick(GROUP_INITIAL_REBALANCE_DELAY_MS + 100, &mut h.out);
+    let leader = joined_generation_1(h.answer(r1));
+    let old = joined_generation_1(h.answer(r2));
+    assert_eq!(h.group.state(), GroupState::CompletingRebalance);
+    let now = GROUP_INITIAL_REBALANCE_DELAY_MS + 200;
+    let r = h.join(now, Harness::request("", Some("host-2"), "range"));
+    (leader, old, r)
+}
+
+#[test]
+fn from_kafka_9801_a_static_member_rejoining_a_completing_group_starts_a_rebalance() {
+    let mut h = Harness::new();
+    let (leader, old, r) = static_rejoin_while_completing(&mut h, true);
+    assert_eq!(h.answer(r), None, "it waits for the new generation");
+    assert_eq!(h.group.state(), GroupState::PreparingRebalance);
+    let now = GROUP_INITIAL_REBALANCE_DELAY_MS + 300;
+    assert_eq!(
+        h.group.heartbeat(now, 1, &old, Some("host-2")),
+        Some(Errors::FencedInstanceId)
+    );
+    // The leader rejoins: generation 2 names the new member id.
+    let rl = h.join(now, Harness::request(&leader, Some("host-1"), "range"));
+    let Some(GroupResponse::JoinGroup {
+        generation_id: 2,
+        members,
+        ..
+    }) = h.answer(rl)
+    else {
+        panic!("the leader joins generation 2")
+    };
+    let Some(GroupResponse::JoinGroup {
+        generation_id: 2,
+        member_id: new,
+        ..
+    }) = h.answer(r)
+    else {
+        panic!("the restarted member joins generation 2")
+    };
+    assert!(members.iter().any(|m| m.0 == new), "{members:?}");
+    assert!(!members.iter().any(|m| m.0 == old));
+}
+
+#[test]
+fn before_kafka_9801_a_static_member_rejoining_a_completing_group_is_answered_and_left_unassigned()
+{
+    let mut h = Harness::new();
+    let (leader, old, r) = static_rejoin_while_completing(&mut h, false);
+    // 2.4.1's `case Stable | CompletingRebalance`: at once, generation 1,
+    // the old leader id and no members; no rebalance.
+    let Some(GroupResponse::JoinGroup {
+        error: None,
+        generation_id: 1,
+        leader: told_leader,
+        member_id: new,
+        members,
+        ..
+    }) = h.answer(r)
+    else {
+        panic!("answered at once in generation 1")
+    };
+    assert_eq!(told_leader, leader);
+    assert!(members.is_empty());
+    assert_ne!(new, old);
+    assert_eq!(h.group.state(), GroupState::CompletingRebalance);
+    // The leader assigns for the member ids it was given, the old one's
+    // among them: the new member id is given nothing.
+    let now = GROUP_INITIAL_REBALANCE_DELAY_MS + 300;
+    let sn = h.sync(now, 1, &new, &[]);
+    let sl = h.sync(now, 1, &leader, &[(&leader, "t-0"), (&old, "t-1")]);
+    h.store_ok(now);
+    assert_eq!(
+        h.answer(sn),
+        Some(GroupResponse::SyncGroup {
+            error: None,
+            assignment: Vec::new()
+        })
+    );
+    assert_eq!(
+        h.answer(sl),
+        Some(GroupResponse::SyncGroup {
+            error: None,
+            assignment: b"t-0".to_vec()
+        })
+    );
+    assert_eq!(h.group.state(), GroupState::Stable);
+    assert_eq!(h.group.generation_id(), 1);
+}
+
 #[test]
 fn a_pending_member_that_never_joins_is_dropped_after_its_session_timeout() {
     let mut h = Harness::new();

@@ -167,6 +167,10 @@ pub fn broker_config(scenario: &Scenario) -> BrokerConfig {
         follower_fetch_waits_for_data: scenario.protocol.follower_fetch_waits_for_data,
         failed_epoch_fence_remembered: scenario.protocol.failed_epoch_fence_remembered,
         strict_end_txn_epoch: scenario.protocol.strict_end_txn_epoch,
+        fetch_session_leader_epoch: scenario.protocol.fetch_session_leader_epoch,
+        static_rejoin_rebalances_when_completing: scenario
+            .protocol
+            .static_rejoin_rebalances_when_completing,
         leader_state_kept_on_partition_update: scenario
             .protocol
             .leader_state_kept_on_partition_update,

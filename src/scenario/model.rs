@@ -367,6 +367,21 @@ pub struct ProtocolSpec {
     /// EndTxn only with its current producer epoch. Off (2.5): it refuses
     /// an older epoch only (INVALID_PRODUCER_EPOCH) and takes a newer one.
     pub strict_end_txn_epoch: bool,
+    /// KAFKA-9338 (Kafka 2.5.0): a leader's fetch session keeps each
+    /// partition's current leader epoch, so a follower's incremental fetch
+    /// is fenced by KIP-320 (FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH) as a
+    /// full one is. Off (2.4.1, `CachedPartition.reqData` with
+    /// `Optional.empty()`): the partitions of a session, named in the fetch
+    /// or not, are read without one, and only a full fetch is fenced.
+    pub fetch_session_leader_epoch: bool,
+    /// KAFKA-9801 (Kafka 2.5.0): a static member that rejoins with an
+    /// unknown member id while the group is CompletingRebalance starts a
+    /// rebalance. Off (2.4.1's `doUnknownJoinGroup`, `case Stable |
+    /// CompletingRebalance`): it is answered at once, as in Stable, with
+    /// the current generation and the old leader id; the leader's
+    /// assignment, made for the old member id, gives the new one nothing
+    /// until the next rebalance.
+    pub static_rejoin_rebalances_when_completing: bool,
     /// KIP-91 (Kafka 2.1): `delivery.timeout.ms` bounds a send end to end,
     /// retries included. Off (2.0 and older): a batch waiting in the
     /// producer's accumulator expires more than `request.timeout.ms` after
@@ -567,6 +582,18 @@ impl ProtocolSpec {
             self.strict_end_txn_epoch.to_string(),
             v.strict_end_txn_epoch().to_string(),
             "KAFKA-9600",
+        );
+        against(
+            "fetch_session_leader_epoch",
+            self.fetch_session_leader_epoch.to_string(),
+            v.fetch_session_leader_epoch().to_string(),
+            "KAFKA-9338",
+        );
+        against(
+            "static_rejoin_rebalances_when_completing",
+            self.static_rejoin_rebalances_when_completing.to_string(),
+            v.static_rejoin_rebalances_when_completing().to_string(),
+            "KAFKA-9801",
         );
         against(
             "delivery_timeout_bounds_sends",

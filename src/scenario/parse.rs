@@ -621,6 +621,8 @@ pub(super) const PROTOCOL_KEYS: &[&str] = &[
     "follower_fetch_waits_for_data",
     "failed_epoch_fence_remembered",
     "strict_end_txn_epoch",
+    "fetch_session_leader_epoch",
+    "static_rejoin_rebalances_when_completing",
     "delivery_timeout_bounds_sends",
     "consumer_leader_epoch_validation",
     "eligible_leader_replicas",
@@ -655,6 +657,8 @@ fn protocol(root: &Table, fixed: bool) -> Res<ProtocolSpec> {
     let mut follower_fetch_waits_for_data = None;
     let mut failed_epoch_fence_remembered = None;
     let mut strict_end_txn_epoch = None;
+    let mut fetch_session_leader_epoch = None;
+    let mut static_rejoin_rebalances_when_completing = None;
     let mut delivery_timeout_bounds_sends = None;
     let mut consumer_leader_epoch_validation = None;
     let mut eligible_leader_replicas = None;
@@ -747,6 +751,12 @@ fn protocol(root: &Table, fixed: bool) -> Res<ProtocolSpec> {
         if let Some(f) = t.get("strict_end_txn_epoch") {
             strict_end_txn_epoch = Some(f.bool()?);
         }
+        if let Some(f) = t.get("fetch_session_leader_epoch") {
+            fetch_session_leader_epoch = Some(f.bool()?);
+        }
+        if let Some(f) = t.get("static_rejoin_rebalances_when_completing") {
+            static_rejoin_rebalances_when_completing = Some(f.bool()?);
+        }
         if let Some(f) = t.get("delivery_timeout_bounds_sends") {
             delivery_timeout_bounds_sends = Some(f.bool()?);
         }
@@ -820,6 +830,10 @@ fn protocol(root: &Table, fixed: bool) -> Res<ProtocolSpec> {
             .unwrap_or_else(|| kafka_version.failed_epoch_fence_remembered()),
         strict_end_txn_epoch: strict_end_txn_epoch
             .unwrap_or_else(|| kafka_version.strict_end_txn_epoch()),
+        fetch_session_leader_epoch: fetch_session_leader_epoch
+            .unwrap_or_else(|| kafka_version.fetch_session_leader_epoch()),
+        static_rejoin_rebalances_when_completing: static_rejoin_rebalances_when_completing
+            .unwrap_or_else(|| kafka_version.static_rejoin_rebalances_when_completing()),
         delivery_timeout_bounds_sends: delivery_timeout_bounds_sends
             .unwrap_or_else(|| kafka_version.delivery_timeout_bounds_sends()),
         consumer_leader_epoch_validation: consumer_leader_epoch_validation

@@ -219,6 +219,16 @@ impl Scenario {
         writeln!(w, "strict_end_txn_epoch = {}", p.strict_end_txn_epoch)?;
         writeln!(
             w,
+            "fetch_session_leader_epoch = {}",
+            p.fetch_session_leader_epoch
+        )?;
+        writeln!(
+            w,
+            "static_rejoin_rebalances_when_completing = {}",
+            p.static_rejoin_rebalances_when_completing
+        )?;
+        writeln!(
+            w,
             "delivery_timeout_bounds_sends = {}",
             p.delivery_timeout_bounds_sends
         )?;

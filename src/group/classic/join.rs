@@ -129,7 +129,21 @@ impl<R: Clone> ClassicGroup<R> {
                     self.replace_static_member(&old_id, &new_id, out);
                     request.member_id = new_id.clone();
                     let same = self.members[&new_id].protocols == request.protocols;
-                    if self.state == GroupState::Stable && same {
+                    // KAFKA-9801 (2.5.0's `updateStaticMemberAndRebalance`):
+                    // in CompletingRebalance the leader may already hold the
+                    // old member id for its assignment, so the group
+                    // rebalances. Before (2.4.1's `doUnknownJoinGroup`, `case
+                    // Stable | CompletingRebalance`) the member was answered
+                    // at once there too, and the leader's assignment, made
+                    // for the old id, left the new one empty.
+                    let answered_at_once = match self.state {
+                        GroupState::Stable => true,
+                        GroupState::CompletingRebalance => {
+                            !self.static_rejoin_rebalances_when_completing
+                        }
+                        _ => false,
+                    };
+                    if answered_at_once && same {
                         let response = if self.static_leader_rejoins_as_leader {
                             // KIP-814 (3.2): a leader is told so.
                             self.join_response(&new_id)

@@ -86,6 +86,10 @@ pub struct ClassicGroup<R> {
     /// Stable group: otherwise the new incarnation joined as the old member
     /// id, which both incarnations then held.
     pub(crate) static_member_id_replaced_in_any_state: bool,
+    /// KAFKA-9801 (Kafka 2.5.0): a static member that rejoins with an
+    /// unknown member id while the group is CompletingRebalance starts a
+    /// rebalance; before (2.4.1) it was answered at once, as in Stable.
+    pub(crate) static_rejoin_rebalances_when_completing: bool,
 }
 
 impl<R: Clone> ClassicGroup<R> {
@@ -109,6 +113,7 @@ impl<R: Clone> ClassicGroup<R> {
             initial_rebalance_delay_ms: GROUP_INITIAL_REBALANCE_DELAY_MS,
             static_leader_rejoins_as_leader: true,
             static_member_id_replaced_in_any_state: true,
+            static_rejoin_rebalances_when_completing: true,
         }
     }
 
