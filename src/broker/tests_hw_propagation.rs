@@ -85,22 +85,10 @@ fn session_answers(t: &mut TestEnv, replica: u32) -> Vec<(u32, Vec<u64>)> {
 
 /// The high watermarks answered to `replica` since the last `take`.
 fn answered(t: &mut TestEnv, replica: u32) -> Vec<u64> {
-    let hws = t
-        .sent()
+    session_answers(t, replica)
         .into_iter()
-        .filter_map(|(to, msg)| match (to, msg) {
-            (
-                to,
-                Message::Kafka(KafkaMsg::Response {
-                    response: KafkaResponse::Fetch { partitions, .. },
-                    ..
-                }),
-            ) if to == Address::Node(replica) => Some(partitions[0].high_watermark),
-            _ => None,
-        })
-        .collect();
-    t.take();
-    hws
+        .map(|(_, hws)| hws[0])
+        .collect()
 }
 
 /// Broker 1 leads `t-0` (replicas 1, 2, 3; ISR `isr`) with 2 records
