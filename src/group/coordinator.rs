@@ -188,7 +188,8 @@ pub struct GroupCoordinator<R> {
     pending_txn: PendingTxnOffsets,
     appends: BTreeMap<u64, (u32, PendingAppend<R>)>,
     next_append: u64,
-    initial_rebalance_delay_ms: u64,
+    /// What every group it creates or loads is set up with.
+    group_settings: GroupSettings,
     /// `offsets.retention.minutes`, in ms.
     offsets_retention_ms: u64,
     /// `offsets.retention.check.interval.ms`.
@@ -197,6 +198,18 @@ pub struct GroupCoordinator<R> {
     /// Empty group's expire a retention after it emptied. Off (before
     /// 2.1, KAFKA-4682): every offset expires a retention after its commit.
     offsets_kept_while_group_active: bool,
+    /// Per loaded offsets partition: when its next offset cleanup is due.
+    expiration_due: BTreeMap<u32, u64>,
+    /// The earliest of `expiration_due` (asked at every tick scheduling,
+    /// changed only by a cleanup, a load or an unload).
+    next_expiration: Option<u64>,
+}
+
+/// The group config and release behaviours each classic group is built with.
+#[derive(Clone, Copy, Debug)]
+struct GroupSettings {
+    /// `group.initial.rebalance.delay.ms`.
+    initial_rebalance_delay_ms: u64,
     /// KIP-814 (Kafka 3.2): a static leader rejoining a Stable group is
     /// told it leads.
     static_leader_rejoins_as_leader: bool,
@@ -206,11 +219,17 @@ pub struct GroupCoordinator<R> {
     /// KAFKA-9801 (Kafka 2.5.0): a static member rejoining with an unknown
     /// member id while the group is CompletingRebalance starts a rebalance.
     static_rejoin_rebalances_when_completing: bool,
-    /// Per loaded offsets partition: when its next offset cleanup is due.
-    expiration_due: BTreeMap<u32, u64>,
-    /// The earliest of `expiration_due` (asked at every tick scheduling,
-    /// changed only by a cleanup, a load or an unload).
-    next_expiration: Option<u64>,
+}
+
+impl GroupSettings {
+    /// `g` set up with these settings.
+    fn applied<R>(self, mut g: ClassicGroup<R>) -> ClassicGroup<R> {
+        g.initial_rebalance_delay_ms = self.initial_rebalance_delay_ms;
+        g.static_leader_rejoins_as_leader = self.static_leader_rejoins_as_leader;
+        g.static_member_id_replaced_in_any_state = self.static_member_id_replaced_in_any_state;
+        g.static_rejoin_rebalances_when_completing = self.static_rejoin_rebalances_when_completing;
+        g
+    }
 }
 
 impl<R: Clone> GroupCoordinator<R> {
@@ -224,13 +243,15 @@ impl<R: Clone> GroupCoordinator<R> {
             pending_txn: BTreeMap::new(),
             appends: BTreeMap::new(),
             next_append: 0,
-            initial_rebalance_delay_ms: super::classic::GROUP_INITIAL_REBALANCE_DELAY_MS,
+            group_settings: GroupSettings {
+                initial_rebalance_delay_ms: super::classic::GROUP_INITIAL_REBALANCE_DELAY_MS,
+                static_leader_rejoins_as_leader: true,
+                static_member_id_replaced_in_any_state: true,
+                static_rejoin_rebalances_when_completing: true,
+            },
             offsets_retention_ms: OFFSETS_RETENTION_MS,
             retention_check_interval_ms: OFFSETS_RETENTION_CHECK_INTERVAL_MS,
             offsets_kept_while_group_active: true,
-            static_leader_rejoins_as_leader: true,
-            static_member_id_replaced_in_any_state: true,
-            static_rejoin_rebalances_when_completing: true,
             expiration_due: BTreeMap::new(),
             next_expiration: None,
         }
@@ -238,7 +259,7 @@ impl<R: Clone> GroupCoordinator<R> {
 
     /// With `group.initial.rebalance.delay.ms` = `ms`.
     pub fn with_initial_rebalance_delay_ms(mut self, ms: u64) -> Self {
-        self.initial_rebalance_delay_ms = ms;
+        self.group_settings.initial_rebalance_delay_ms = ms;
         self
     }
 
@@ -246,7 +267,7 @@ impl<R: Clone> GroupCoordinator<R> {
     /// id is told it leads (KIP-814, Kafka 3.2 on) or, as before, given
     /// the old member id as leader and no members.
     pub fn with_static_leader_rejoins_as_leader(mut self, on: bool) -> Self {
-        self.static_leader_rejoins_as_leader = on;
+        self.group_settings.static_leader_rejoins_as_leader = on;
         self
     }
 
@@ -254,7 +275,7 @@ impl<R: Clone> GroupCoordinator<R> {
     /// a new member id (the old one fenced) in any group state (KAFKA-8500,
     /// Kafka 2.3.0 on) or, as on trunk before it, only in a Stable group.
     pub fn with_static_member_id_replaced_in_any_state(mut self, on: bool) -> Self {
-        self.static_member_id_replaced_in_any_state = on;
+        self.group_settings.static_member_id_replaced_in_any_state = on;
         self
     }
 
@@ -262,7 +283,7 @@ impl<R: Clone> GroupCoordinator<R> {
     /// the group is CompletingRebalance starts a rebalance (KAFKA-9801,
     /// Kafka 2.5.0 on) or, as in 2.4.1, is answered at once as in Stable.
     pub fn with_static_rejoin_rebalances_when_completing(mut self, on: bool) -> Self {
-        self.static_rejoin_rebalances_when_completing = on;
+        self.group_settings.static_rejoin_rebalances_when_completing = on;
         self
     }
 
@@ -344,14 +365,9 @@ impl<R: Clone> GroupCoordinator<R> {
         let loaded = LoadedGroups::load(records);
         for (group, value) in &loaded.groups {
             if self.partition_of(group) == partition {
-                let mut g = ClassicGroup::from_metadata(group, value, now_ms);
-                g.initial_rebalance_delay_ms = self.initial_rebalance_delay_ms;
-                g.static_leader_rejoins_as_leader = self.static_leader_rejoins_as_leader;
-                g.static_member_id_replaced_in_any_state =
-                    self.static_member_id_replaced_in_any_state;
-                g.static_rejoin_rebalances_when_completing =
-                    self.static_rejoin_rebalances_when_completing;
-                self.groups.insert(group.clone(), g);
+                let g = ClassicGroup::from_metadata(group, value, now_ms);
+                self.groups
+                    .insert(group.clone(), self.group_settings.applied(g));
             }
         }
         for (group, offsets) in loaded.offsets {
@@ -448,16 +464,11 @@ impl<R: Clone> GroupCoordinator<R> {
         let mut group_out = Vec::new();
         match request {
             CoordinatorRequest::JoinGroup(join) => {
-                let group = self.groups.entry(group_id.to_owned()).or_insert_with(|| {
-                    let mut g = ClassicGroup::new(group_id);
-                    g.initial_rebalance_delay_ms = self.initial_rebalance_delay_ms;
-                    g.static_leader_rejoins_as_leader = self.static_leader_rejoins_as_leader;
-                    g.static_member_id_replaced_in_any_state =
-                        self.static_member_id_replaced_in_any_state;
-                    g.static_rejoin_rebalances_when_completing =
-                        self.static_rejoin_rebalances_when_completing;
-                    g
-                });
+                let settings = self.group_settings;
+                let group = self
+                    .groups
+                    .entry(group_id.to_owned())
+                    .or_insert_with(|| settings.applied(ClassicGroup::new(group_id)));
                 group.join(now_ms, reply, join, fresh_id, &mut group_out);
             }
             CoordinatorRequest::SyncGroup(sync) => match self.groups.get_mut(group_id) {

@@ -165,15 +165,21 @@ impl ReplicaManager {
     /// one last sent that follower (2.5.1 `DelayedFetch.tryComplete`, "Case
     /// H"). Never from 2.6 (KAFKA-9952), nor for a consumer's fetch.
     fn hw_unsent_in(&self, f: &DelayedFetch) -> bool {
-        let Some((follower, _)) = f.params.replica else {
-            return false;
-        };
+        f.partitions.iter().any(|r| {
+            self.partitions
+                .get(&r.tp)
+                .is_some_and(|p| self.hw_unsent(p, f.params))
+        })
+    }
+
+    /// Case H on `p` for a fetch with `params`: a follower's (never a
+    /// consumer's), before 2.6, whose high watermark on `p` is above the
+    /// one last sent it.
+    fn hw_unsent(&self, p: &Partition, params: FetchParams) -> bool {
         !self.config.follower_fetch_waits_for_data
-            && f.partitions.iter().any(|r| {
-                self.partitions
-                    .get(&r.tp)
-                    .is_some_and(|p| p.is_leader() && p.hw_unsent_to(follower))
-            })
+            && params
+                .replica
+                .is_some_and(|(follower, _)| p.hw_unsent_to(follower))
     }
 
     /// Answers a fetch in its session's terms (`asked`: what a full fetch
@@ -234,7 +240,6 @@ impl ReplicaManager {
     /// it: "Case H", see the module doc).
     pub(super) fn complete_fetches_on(&mut self, env: &mut Env<'_>, tp: &TopicIdPartition) {
         let (mut after, upto) = (0, self.purgatory.last_id());
-        let hw_propagated = !self.config.follower_fetch_waits_for_data;
         while let Some(id) = self.purgatory.next_fetch_watching(tp, after, upto) {
             after = id;
             let ready = self.purgatory.fetch(id).is_some_and(|f| {
@@ -242,10 +247,7 @@ impl ReplicaManager {
                     &r.tp == tp
                         && self.partitions.get(tp).is_some_and(|p| {
                             fetch_upper_bound(p, f.params) > r.fetch_offset
-                                || (hw_propagated
-                                    && f.params
-                                        .replica
-                                        .is_some_and(|(follower, _)| p.hw_unsent_to(follower)))
+                                || self.hw_unsent(p, f.params)
                         })
                 })
             });
