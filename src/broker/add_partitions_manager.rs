@@ -35,8 +35,8 @@ use crate::errors::Errors;
 use crate::metadata::MetadataImage;
 use crate::node::{Address, Deadline, Env, NetworkClient};
 use crate::protocol::{
-    AddPartitionsToTxnResult, AddPartitionsToTxnTransaction, KafkaRequest, TopicIdPartition,
-    PRODUCE_VERSION_TV2,
+    AddPartitionsToTxnResult, AddPartitionsToTxnTransaction, Connection, KafkaRequest,
+    TopicIdPartition, PRODUCE_VERSION_TV2,
 };
 use crate::txn::log::{partition_for, TRANSACTION_STATE_TOPIC};
 
@@ -106,7 +106,7 @@ struct Entry {
 }
 
 /// The broker's AddPartitionsToTxnManager.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct AddPartitionsToTxnManager {
     /// `add.partitions.to.txn.retry.backoff.ms`.
     retry_backoff_ms: u64,
@@ -131,7 +131,12 @@ impl AddPartitionsToTxnManager {
         Self {
             retry_backoff_ms,
             max_timeout_ms,
-            ..Self::default()
+            retries: Vec::new(),
+            retry: Deadline::default(),
+            network: NetworkClient::new(Connection::AddPartitionsToTxn),
+            inflight_nodes: BTreeSet::new(),
+            queued: BTreeMap::new(),
+            sent: BTreeMap::new(),
         }
     }
 

@@ -20,7 +20,7 @@ use sim::{Nanos, MILLIS};
 use super::config::ControllerRequestTimeouts;
 use crate::controller::rpc::ControllerRequest;
 use crate::node::{Address, Env, InFlight, KafkaNodeId, NetworkClient};
-use crate::protocol::TopicIdPartition;
+use crate::protocol::{Connection, TopicIdPartition};
 
 /// What a controller request was for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -48,7 +48,7 @@ impl ControllerChannel {
         Self {
             voters,
             controller: None,
-            network: NetworkClient::default(),
+            network: NetworkClient::new(Connection::Controller),
             timeouts,
         }
     }

@@ -25,7 +25,8 @@ use super::{BrokerObs, BrokerTimer};
 use crate::errors::Errors;
 use crate::node::{Address, Env, KafkaNodeId, NetworkClient};
 use crate::protocol::{
-    FetchPartition, FetchedPartition, IsolationLevel, KafkaRequest, TopicIdPartition, TpMap,
+    Connection, FetchPartition, FetchedPartition, IsolationLevel, KafkaRequest, TopicIdPartition,
+    TpMap,
 };
 
 /// A Fetch in flight: its leader.
@@ -86,7 +87,7 @@ impl ReplicaFetcherManager {
             me,
             config,
             fetchers: BTreeMap::new(),
-            network: NetworkClient::default(),
+            network: NetworkClient::new(Connection::ReplicaFetcher),
             followed: BTreeMap::new(),
             followed_stale: true,
             changed: Vec::new(),

@@ -25,6 +25,7 @@ pub mod producer_state;
 mod purgatory;
 mod replica_manager;
 mod server;
+mod socket_server;
 #[cfg(test)]
 mod tests_hw_propagation;
 #[cfg(test)]

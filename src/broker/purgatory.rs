@@ -10,13 +10,16 @@ use super::BrokerTimer;
 use crate::errors::Errors;
 use crate::log::ControlRecordType;
 use crate::node::{Address, Deadline, Env};
-use crate::protocol::{FetchPartition, IsolationLevel, TopicIdPartition};
+use crate::protocol::{Connection, FetchPartition, IsolationLevel, TopicIdPartition};
 
-/// Who a response goes to: the requester and its correlation id.
+/// Who a response goes to: the requester, its connection and its
+/// correlation id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ReplyTo {
     /// The requester.
     pub to: Address,
+    /// The connection the request came on.
+    pub connection: Connection,
     /// Its correlation id.
     pub correlation_id: u64,
 }

@@ -177,6 +177,7 @@ pub(super) fn reply(env: &mut Env<'_>, to: ReplyTo, response: KafkaResponse) {
     env.send(
         to.to,
         KafkaMsg::Response {
+            connection: to.connection,
             correlation_id: to.correlation_id,
             response,
         },

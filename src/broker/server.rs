@@ -25,6 +25,7 @@ use super::lifecycle::{BrokerLifecycleManager, LifecycleEvent};
 use super::producer_id_manager::ProducerIdManager;
 use super::purgatory::{FetchParams, ReplyTo};
 use super::replica_manager::{reply, ReplicaManager};
+use super::socket_server::SocketServer;
 use super::txn_service::TxnCoordinatorService;
 use crate::controller::node::{leader_of, LeaderObs};
 use crate::controller::raft::{MetadataObserver, RaftOutput, Record, METADATA_LOG_FILE};
@@ -32,7 +33,7 @@ use crate::controller::rpc::ControllerMsg;
 use crate::errors::Errors;
 use crate::group::coordinator::{CoordinatorRequest, CoordinatorResponse};
 use crate::metadata::{MetadataImage, MetadataRecord, Uuid};
-use crate::node::{Address, DiskView, Env, Input, KafkaNodeId, Timer};
+use crate::node::{Address, DiskView, Effect, Env, Input, KafkaNodeId, Timer};
 use crate::protocol::{
     CoordinatorType, KafkaMsg, KafkaRequest, KafkaResponse, Message, PartitionMetadata, Topics,
 };
@@ -224,6 +225,8 @@ pub struct BrokerServer {
     image: MetadataImage,
     lifecycle: BrokerLifecycleManager,
     channel: ControllerChannel,
+    /// One request per connection at a time.
+    sockets: SocketServer,
     replicas: ReplicaManager,
     producer_ids: ProducerIdManager,
     groups: GroupCoordinatorService,
@@ -314,6 +317,7 @@ impl BrokerServer {
                 spec.voters.clone(),
                 config.controller_request_timeouts,
             ),
+            sockets: SocketServer::default(),
             replicas,
             producer_ids: ProducerIdManager::default(),
             groups: GroupCoordinatorService::new(&spec.topics, &config),
@@ -377,8 +381,68 @@ impl BrokerServer {
         &self.lifecycle
     }
 
-    /// Handles one input, then lets its managers act on what it changed.
+    /// Handles one input, then lets its managers act on what it changed;
+    /// a connection whose response went out meanwhile has its next request
+    /// handled (as many rounds as that takes).
     pub fn handle(&mut self, env: &mut Env<'_>, input: Input) {
+        let mut mark = env.mark();
+        self.handle_input(env, input);
+        loop {
+            let sockets = &mut self.sockets;
+            let next: Vec<(ReplyTo, KafkaRequest)> = env
+                .effects_since(mark)
+                .iter()
+                .filter_map(|effect| match effect {
+                    Effect::Send {
+                        to,
+                        msg:
+                            Message::Kafka(KafkaMsg::Response {
+                                connection,
+                                correlation_id,
+                                ..
+                            }),
+                    } => sockets.response_sent(ReplyTo {
+                        to: *to,
+                        connection: *connection,
+                        correlation_id: *correlation_id,
+                    }),
+                    _ => None,
+                })
+                .collect();
+            if next.is_empty() || !self.is_serving() {
+                return;
+            }
+            mark = env.mark();
+            for (reply_to, request) in next {
+                self.serve(env, reply_to, request);
+            }
+            self.after_input(env);
+        }
+    }
+
+    /// Whether it still takes requests (not closing after a SIGTERM).
+    fn is_serving(&self) -> bool {
+        matches!(
+            self.shutdown,
+            ShutdownState::Running | ShutdownState::PendingControlled
+        )
+    }
+
+    /// Handles a request its connection let through, and the ones after
+    /// it on that connection that get no response (an acks=0 produce
+    /// unmutes its connection at once).
+    fn serve(&mut self, env: &mut Env<'_>, reply_to: ReplyTo, request: KafkaRequest) {
+        let mut next = Some((reply_to, request));
+        while let Some((reply_to, request)) = next.take() {
+            let no_response = matches!(request, KafkaRequest::Produce { acks: 0, .. });
+            self.on_request(env, reply_to, request);
+            if no_response {
+                next = self.sockets.response_sent(reply_to);
+            }
+        }
+    }
+
+    fn handle_input(&mut self, env: &mut Env<'_>, input: Input) {
         if !matches!(
             self.shutdown,
             ShutdownState::Running | ShutdownState::PendingControlled
@@ -437,9 +501,12 @@ impl BrokerServer {
             Input::Fsynced(token) => self.replicas.on_fsync(env, token),
             Input::Timer(_) | Input::Close => {}
         }
-        if self.shutdown != ShutdownState::PendingControlled
-            && self.shutdown != ShutdownState::Running
-        {
+        self.after_input(env);
+    }
+
+    /// Lets its managers act on what an input changed.
+    fn after_input(&mut self, env: &mut Env<'_>) {
+        if !self.is_serving() {
             return;
         }
         self.on_replica_events(env);
@@ -507,14 +574,18 @@ impl BrokerServer {
                 }
             }
             Message::Kafka(KafkaMsg::Request {
+                connection,
                 correlation_id,
                 request,
             }) => {
                 let reply_to = ReplyTo {
                     to: from,
+                    connection,
                     correlation_id,
                 };
-                self.on_request(env, reply_to, request);
+                if let Some((reply_to, request)) = self.sockets.receive(reply_to, request) {
+                    self.serve(env, reply_to, request);
+                }
             }
             Message::Kafka(KafkaMsg::Response {
                 correlation_id,
@@ -524,6 +595,7 @@ impl BrokerServer {
                         session_id,
                         partitions,
                     },
+                ..
             }) => {
                 self.replicas
                     .on_fetch_response(env, correlation_id, error, session_id, partitions)
@@ -531,17 +603,22 @@ impl BrokerServer {
             Message::Kafka(KafkaMsg::Response {
                 correlation_id,
                 response: KafkaResponse::WriteTxnMarkers { results },
+                ..
             }) => self
                 .txns
                 .on_markers_response(env, &mut self.replicas, correlation_id, &results),
             Message::Kafka(KafkaMsg::Response {
                 correlation_id,
                 response: KafkaResponse::AddPartitionsToTxnForBroker { error, results },
+                ..
             }) => {
                 let done = self
                     .add_partitions
                     .on_response(env, correlation_id, error, &results);
                 self.on_verified(env, done);
+            }
+            Message::Kafka(KafkaMsg::Closed { connection }) => {
+                self.sockets.closed(from, connection)
             }
             Message::Kafka(KafkaMsg::Response { .. })
             | Message::Controller(ControllerMsg::Request { .. }) => {}
@@ -791,6 +868,7 @@ impl BrokerServer {
 
     /// The connection to `peer` broke.
     fn on_disconnect(&mut self, env: &mut Env<'_>, peer: Address) {
+        self.sockets.disconnected(peer);
         self.replicas.on_disconnect(env, peer);
         self.txns.on_disconnect(env, peer);
         let done = self.add_partitions.on_disconnect(env, peer);

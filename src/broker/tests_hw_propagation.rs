@@ -44,6 +44,7 @@ fn waiting_session_fetch(
 ) {
     let to = ReplyTo {
         to: Address::Node(replica),
+        connection: crate::protocol::Connection::ReplicaFetcher,
         correlation_id: u64::from(replica),
     };
     let params = FetchParams {

@@ -131,6 +131,7 @@ pub(super) fn produce(
     };
     let to = ReplyTo {
         to: CLIENT,
+        connection: crate::protocol::Connection::Producer,
         correlation_id,
     };
     rm.handle_produce(&mut t.env(), to, acks, 30_000, vec![data]);
@@ -151,6 +152,7 @@ fn follower_fetch(rm: &mut ReplicaManager, t: &mut TestEnv, replica: u32, offset
     let request = fetch_partition(offset);
     let to = ReplyTo {
         to: Address::Node(replica),
+        connection: crate::protocol::Connection::ReplicaFetcher,
         correlation_id: 1,
     };
     rm.handle_fetch(
@@ -181,6 +183,7 @@ fn produce_responses(t: &TestEnv) -> Vec<(u64, Option<Errors>, i64)> {
                 Message::Kafka(KafkaMsg::Response {
                     correlation_id,
                     response: KafkaResponse::Produce { partitions },
+                    ..
                 }),
             ) => Some((
                 *correlation_id,
@@ -414,6 +417,7 @@ fn before_kip_903_a_follower_fetching_with_an_old_broker_epoch_may_join() {
     let stale_fetch = |rm: &mut ReplicaManager, t: &mut TestEnv| {
         let to = ReplyTo {
             to: Address::Node(2),
+            connection: crate::protocol::Connection::ReplicaFetcher,
             correlation_id: 1,
         };
         let params = FetchParams {
@@ -567,6 +571,7 @@ fn last_fetch_to_leader(t: &TestEnv) -> (u64, crate::protocol::FetchPartition) {
                 Message::Kafka(KafkaMsg::Request {
                     correlation_id,
                     request: crate::protocol::KafkaRequest::Fetch { partitions, .. },
+                    ..
                 }),
             ) => Some((*correlation_id, partitions[0])),
             _ => None,
@@ -663,6 +668,7 @@ fn a_delayed_fetch_records_the_followers_state_when_it_arrives_not_when_it_compl
     t.now = 100 * MILLIS;
     let waiting = ReplyTo {
         to: Address::Node(2),
+        connection: crate::protocol::Connection::ReplicaFetcher,
         correlation_id: 7,
     };
     let params = FetchParams {
@@ -704,6 +710,7 @@ fn send_session_fetch(
 ) {
     let to = ReplyTo {
         to: Address::Node(2),
+        connection: crate::protocol::Connection::ReplicaFetcher,
         correlation_id: 1,
     };
     let params = FetchParams {
@@ -1014,6 +1021,7 @@ fn before_kip_320_a_follower_fetches_without_its_leader_epoch_and_a_stale_leader
         };
         let to = ReplyTo {
             to: Address::Node(2),
+            connection: crate::protocol::Connection::ReplicaFetcher,
             correlation_id: 7,
         };
         let params = FetchParams {
@@ -1062,6 +1070,7 @@ fn diverging_answer(
     };
     let to = ReplyTo {
         to: Address::Node(2),
+        connection: crate::protocol::Connection::ReplicaFetcher,
         correlation_id: 7,
     };
     let params = FetchParams {
@@ -1565,6 +1574,7 @@ fn before_kip_497_write_txn_markers_wait_for_the_isr_write() {
     let (mut rm, mut t) = shrinking(kafka_2_6());
     let to = ReplyTo {
         to: CLIENT,
+        connection: crate::protocol::Connection::Producer,
         correlation_id: 9,
     };
     let marker = crate::protocol::WritableTxnMarker {
@@ -1662,6 +1672,7 @@ fn before_kip_497_an_incremental_fetch_waits_for_its_sessions_isr_write() {
                 Message::Kafka(KafkaMsg::Response {
                     correlation_id,
                     response: KafkaResponse::Fetch { error: None, .. },
+                    ..
                 }),
             ) => Some(*correlation_id),
             _ => None,

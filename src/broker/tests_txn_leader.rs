@@ -49,6 +49,7 @@ fn produce(rm: &mut ReplicaManager, t: &mut TestEnv, pid: i64, n: u8, transactio
 fn send(rm: &mut ReplicaManager, t: &mut TestEnv, batch: RecordBatch) {
     let to = ReplyTo {
         to: Address::Client(9),
+        connection: crate::protocol::Connection::Producer,
         correlation_id: 1,
     };
     let data = ProduceData {
@@ -74,6 +75,7 @@ fn fetch(
     let request = fetch_partition(offset);
     let to = ReplyTo {
         to: Address::Client(0),
+        connection: crate::protocol::Connection::Producer,
         correlation_id: 2,
     };
     let session = FetchMetadata::SESSIONLESS;
@@ -183,6 +185,7 @@ fn write_marker(
 ) -> Vec<TxnMarkerResult> {
     let to = ReplyTo {
         to: Address::Node(3),
+        connection: crate::protocol::Connection::TransactionMarker,
         correlation_id: 5,
     };
     let marker = WritableTxnMarker {

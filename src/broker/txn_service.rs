@@ -34,8 +34,8 @@ use crate::log::{ControlRecordType, Record};
 use crate::metadata::MetadataImage;
 use crate::node::{Address, Deadline, Env, NetworkClient};
 use crate::protocol::{
-    AddPartitionsToTxnResult, AddPartitionsToTxnTransaction, KafkaRequest, KafkaResponse, TopicId,
-    TopicIdPartition, Topics, TxnMarkerResult, END_TXN_VERSION_TV2,
+    AddPartitionsToTxnResult, AddPartitionsToTxnTransaction, Connection, KafkaRequest,
+    KafkaResponse, TopicId, TopicIdPartition, Topics, TxnMarkerResult, END_TXN_VERSION_TV2,
 };
 use crate::txn::coordinator::{
     TransactionCoordinator, TxnCoordinatorConfig, TxnOutput, TxnResponse,
@@ -126,7 +126,7 @@ impl TxnCoordinatorService {
             broker_batches: BTreeMap::new(),
             next_batch: 0,
             markers: TxnMarkerChannelManager::default(),
-            network: NetworkClient::default(),
+            network: NetworkClient::new(Connection::TransactionMarker),
             num_partitions,
             txn_topic: topics.id(TRANSACTION_STATE_TOPIC),
             abort_interval_ms: config.transaction_abort_timed_out_transaction_cleanup_interval_ms,

@@ -15,7 +15,7 @@ use crate::controller::rpc::{
 };
 use crate::errors::Errors;
 use crate::node::{Address, Env, Input, KafkaNodeId, NetworkClient, Timer};
-use crate::protocol::Message;
+use crate::protocol::{Connection, Message};
 
 /// `request.timeout.ms` for the admin's requests.
 const REQUEST_TIMEOUT_NS: Nanos = 2000 * MILLIS;
@@ -157,7 +157,7 @@ impl AdminClient {
             ops: spec.ops.clone(),
             due: Vec::new(),
             controller: None,
-            network: NetworkClient::default(),
+            network: NetworkClient::new(Connection::Controller),
         };
         for (i, op) in spec.ops.iter().enumerate() {
             env.set_timer(op.at, AdminTimer::Op(i));

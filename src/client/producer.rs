@@ -35,8 +35,8 @@ use crate::log::{Compression, CompressionType};
 use crate::metadata::Uuid;
 use crate::node::{Address, Deadline, Env, Input, KafkaNodeId, NetworkClient, Timer};
 use crate::protocol::{
-    KafkaMsg, KafkaRequest, KafkaResponse, Message, PartitionMetadata, ProduceData, ProduceResult,
-    TopicId, TopicIdPartition, PRODUCE_VERSION_TV1, PRODUCE_VERSION_TV2,
+    Connection, KafkaMsg, KafkaRequest, KafkaResponse, Message, PartitionMetadata, ProduceData,
+    ProduceResult, TopicId, TopicIdPartition, PRODUCE_VERSION_TV1, PRODUCE_VERSION_TV2,
 };
 
 /// The producer's configs, with Kafka's names.
@@ -307,7 +307,7 @@ impl Producer {
             round_robin: RoundRobinPartitioner::new(),
             sticky_cache: StickyPartitionCache::new(),
             partitions: Vec::new(),
-            network: NetworkClient::default(),
+            network: NetworkClient::new(Connection::Producer),
             metadata_in_flight: false,
             metadata_age: MetadataAge::default(),
             init_in_flight: false,
@@ -356,6 +356,7 @@ impl Producer {
                     Message::Kafka(KafkaMsg::Response {
                         correlation_id,
                         response,
+                        ..
                     }),
                 ..
             } => {
@@ -746,6 +747,7 @@ impl Producer {
                 env.send(
                     Address::Node(broker),
                     KafkaMsg::Request {
+                        connection: Connection::Producer,
                         correlation_id: 0,
                         request,
                     },

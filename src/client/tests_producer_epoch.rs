@@ -59,6 +59,7 @@ fn requests(t: &mut TestEnv) -> Vec<(u64, KafkaRequest)> {
                     Message::Kafka(KafkaMsg::Request {
                         correlation_id,
                         request,
+                        ..
                     }),
                 ..
             } => Some((correlation_id, request)),
@@ -69,6 +70,7 @@ fn requests(t: &mut TestEnv) -> Vec<(u64, KafkaRequest)> {
 
 fn answer(p: &mut Producer, t: &mut TestEnv, correlation_id: u64, response: KafkaResponse) {
     let msg = Message::Kafka(KafkaMsg::Response {
+        connection: crate::protocol::Connection::Producer,
         correlation_id,
         response,
     });

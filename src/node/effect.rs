@@ -151,6 +151,18 @@ impl<'a> Env<'a> {
         self.effects.push(effect);
     }
 
+    /// How many effects were pushed so far (a mark for `effects_since`).
+    #[inline]
+    pub fn mark(&self) -> usize {
+        self.effects.len()
+    }
+
+    /// The effects pushed since `mark`.
+    #[inline]
+    pub fn effects_since(&self, mark: usize) -> &[Effect] {
+        self.effects.get(mark..).unwrap_or(&[])
+    }
+
     /// Pushes every effect of `effects`, in order.
     pub fn extend(&mut self, effects: impl IntoIterator<Item = Effect>) {
         self.effects.extend(effects);

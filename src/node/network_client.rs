@@ -12,17 +12,18 @@ use super::address::Address;
 use super::effect::Env;
 use super::timer::{Deadline, Timer};
 use crate::controller::rpc::{ControllerMsg, ControllerRequest};
-use crate::protocol::{KafkaMsg, KafkaRequest, Message};
+use crate::protocol::{Connection, KafkaMsg, KafkaRequest, Message};
 
 /// A request body that can travel with a correlation id.
 pub trait Request {
-    /// The message carrying it.
-    fn into_message(self, correlation_id: u64) -> Message;
+    /// The message carrying it on `connection`.
+    fn into_message(self, connection: Connection, correlation_id: u64) -> Message;
 }
 
 impl Request for KafkaRequest {
-    fn into_message(self, correlation_id: u64) -> Message {
+    fn into_message(self, connection: Connection, correlation_id: u64) -> Message {
         Message::Kafka(KafkaMsg::Request {
+            connection,
             correlation_id,
             request: self,
         })
@@ -30,7 +31,8 @@ impl Request for KafkaRequest {
 }
 
 impl Request for ControllerRequest {
-    fn into_message(self, correlation_id: u64) -> Message {
+    /// Controllers take requests as they come: no connection kind.
+    fn into_message(self, _: Connection, correlation_id: u64) -> Message {
         Message::Controller(ControllerMsg::Request {
             correlation_id,
             request: self,
@@ -43,6 +45,8 @@ impl Request for ControllerRequest {
 pub struct InFlight<P> {
     /// Where it went.
     pub to: Address,
+    /// On which of its connections to `to`.
+    pub connection: Connection,
     /// When it was sent.
     pub sent_at: Nanos,
     /// When it is given up.
@@ -54,6 +58,8 @@ pub struct InFlight<P> {
 /// The requests a process has in flight; `P` says what each is for.
 #[derive(Clone)]
 pub struct NetworkClient<P> {
+    /// The kind of connection it opens to each node.
+    connection: Connection,
     next_correlation_id: u64,
     /// By correlation id, ascending: ids only grow, so a request sent
     /// goes at the end, and an answer finds its request by binary search
@@ -66,6 +72,7 @@ pub struct NetworkClient<P> {
 impl<P: fmt::Debug> fmt::Debug for NetworkClient<P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("NetworkClient")
+            .field("connection", &self.connection)
             .field("next_correlation_id", &self.next_correlation_id)
             .field("in_flight", &DebugMap(&self.in_flight))
             .field("timeout", &self.timeout)
@@ -84,17 +91,17 @@ impl<P: fmt::Debug> fmt::Debug for DebugMap<'_, P> {
     }
 }
 
-impl<P> Default for NetworkClient<P> {
-    fn default() -> Self {
+impl<P> NetworkClient<P> {
+    /// A client with nothing in flight, opening connections of kind `connection`.
+    pub fn new(connection: Connection) -> Self {
         Self {
+            connection,
             next_correlation_id: 0,
             in_flight: Vec::new(),
             timeout: Deadline::default(),
         }
     }
-}
 
-impl<P> NetworkClient<P> {
     /// Sends `request` to `to`, to be given up after `timeout_ns`; returns
     /// its correlation id.
     pub fn send(
@@ -105,14 +112,29 @@ impl<P> NetworkClient<P> {
         timeout_ns: Nanos,
         purpose: P,
     ) -> u64 {
+        self.send_via(env, self.connection, to, request, timeout_ns, purpose)
+    }
+
+    /// Sends as `send` does, on a connection of kind `connection` (a
+    /// consumer's to its group coordinator).
+    pub fn send_via(
+        &mut self,
+        env: &mut Env<'_>,
+        connection: Connection,
+        to: Address,
+        request: impl Request,
+        timeout_ns: Nanos,
+        purpose: P,
+    ) -> u64 {
         self.next_correlation_id += 1;
         let correlation_id = self.next_correlation_id;
         let deadline = env.now().saturating_add(timeout_ns);
-        env.send(to, request.into_message(correlation_id));
+        env.send(to, request.into_message(connection, correlation_id));
         self.in_flight.push((
             correlation_id,
             InFlight {
                 to,
+                connection,
                 sent_at: env.now(),
                 deadline,
                 purpose,
@@ -138,15 +160,36 @@ impl<P> NetworkClient<P> {
 
     /// The request timer fired: every request past its deadline is given up
     /// (in correlation order) and the timer set for the next deadline.
+    ///
+    /// As Kafka's `NetworkClient.handleTimedOutRequests`, a broker
+    /// connection with a request past its deadline is closed: every other
+    /// request in flight on it is given up too (returned with the others),
+    /// and the broker is told (its `SocketServer` drops what waited on the
+    /// connection; the next request opens a new one). Connections to
+    /// controllers are left open: ksim's controllers take requests as they
+    /// come, so only the late request is given up.
     pub fn expire(&mut self, env: &mut Env<'_>) -> Vec<(u64, InFlight<P>)> {
         if !self.timeout.fire(env.now()) {
             return Vec::new();
         }
         let now = env.now();
+        let mut closed: Vec<(Address, Connection)> = Vec::new();
+        for (_, f) in &self.in_flight {
+            let key = (f.to, f.connection);
+            if f.deadline <= now && f.connection != Connection::Controller && !closed.contains(&key)
+            {
+                closed.push(key);
+            }
+        }
         let gone = self
             .in_flight
-            .extract_if(.., |(_, f)| f.deadline <= now)
+            .extract_if(.., |(_, f)| {
+                f.deadline <= now || closed.contains(&(f.to, f.connection))
+            })
             .collect();
+        for (to, connection) in closed {
+            env.send(to, KafkaMsg::Closed { connection });
+        }
         if let Some(next) = self.in_flight.iter().map(|(_, f)| f.deadline).min() {
             self.timeout.arm(env, next, Timer::RequestTimeout);
         }
@@ -222,7 +265,7 @@ mod tests {
     #[test]
     fn requests_are_numbered_answered_and_given_up_by_one_timer() {
         let mut t = TestEnv::new(1);
-        let mut client = NetworkClient::default();
+        let mut client = NetworkClient::new(Connection::Controller);
         let a = client.send(&mut t.env(), Address::Node(1), request(), 30 * SECONDS, "a");
         t.now = SECONDS;
         let b = client.send(&mut t.env(), Address::Node(2), request(), 30 * SECONDS, "b");
@@ -244,7 +287,7 @@ mod tests {
     #[test]
     fn a_broken_connection_gives_up_only_its_own_requests() {
         let mut t = TestEnv::new(1);
-        let mut client = NetworkClient::default();
+        let mut client = NetworkClient::new(Connection::Controller);
         client.send(&mut t.env(), Address::Node(1), request(), SECONDS, 1);
         client.send(&mut t.env(), Address::Node(2), request(), SECONDS, 2);
         client.send(&mut t.env(), Address::Node(1), request(), SECONDS, 3);
@@ -260,7 +303,7 @@ mod tests {
     #[test]
     fn a_stale_firing_expires_nothing() {
         let mut t = TestEnv::new(1);
-        let mut client = NetworkClient::default();
+        let mut client = NetworkClient::new(Connection::Controller);
         client.send(&mut t.env(), Address::Node(1), request(), 10 * SECONDS, ());
         t.now = 5 * SECONDS;
         client.send(&mut t.env(), Address::Node(1), request(), SECONDS, ());

@@ -529,11 +529,39 @@ pub enum KafkaResponse {
     },
 }
 
+/// Which of its process's connections to a broker a request travels on
+/// (and its response back). Kafka opens one connection per NetworkClient
+/// and node; a broker's `SocketServer` takes one request of a connection at
+/// a time, so the kind matters where one process has several.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Connection {
+    /// A KafkaProducer's (every request its Sender makes, the transaction
+    /// coordinator's included).
+    Producer,
+    /// A KafkaConsumer's connection to a node (metadata, ListOffsets, fetches).
+    Consumer,
+    /// A KafkaConsumer's connection to its group coordinator (Kafka names
+    /// that node `Integer.MAX_VALUE - id`, so it is a connection of its own).
+    GroupCoordinator,
+    /// A channel to the controllers (an Admin client's, a broker's
+    /// NodeToControllerChannelManager): ksim's controllers take requests as
+    /// they come.
+    Controller,
+    /// A broker's ReplicaFetcherThread to a leader.
+    ReplicaFetcher,
+    /// A transaction coordinator's TransactionMarkerChannelManager.
+    TransactionMarker,
+    /// A partition leader's AddPartitionsToTxnManager.
+    AddPartitionsToTxn,
+}
+
 /// A request or response with the client's correlation id.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum KafkaMsg {
     /// A request.
     Request {
+        /// The connection it travels on.
+        connection: Connection,
         /// Echoed in the response.
         correlation_id: u64,
         /// The request.
@@ -541,10 +569,18 @@ pub enum KafkaMsg {
     },
     /// A response.
     Response {
+        /// The connection of its request.
+        connection: Connection,
         /// The request's correlation id.
         correlation_id: u64,
         /// The response.
         response: KafkaResponse,
+    },
+    /// The client closed this connection (its TCP FIN; Kafka's
+    /// NetworkClient closes a connection on which a request timed out).
+    Closed {
+        /// The connection closed.
+        connection: Connection,
     },
 }
 

@@ -27,7 +27,7 @@ use super::membership::{Membership, MembershipConfig};
 use super::metadata_age::MetadataAge;
 use crate::errors::Errors;
 use crate::node::{Address, Env, Input, KafkaNodeId, NetworkClient, Timer};
-use crate::protocol::{IsolationLevel, KafkaMsg, KafkaRequest, Message, TopicId};
+use crate::protocol::{Connection, IsolationLevel, KafkaMsg, KafkaRequest, Message, TopicId};
 use completed_fetch::Fetched;
 
 /// The delivery guarantee a consumer application implements.
@@ -410,7 +410,7 @@ impl Consumer {
             leaders: BTreeMap::new(),
             stale_leaders: BTreeSet::new(),
             owned: BTreeMap::new(),
-            network: NetworkClient::default(),
+            network: NetworkClient::new(Connection::Consumer),
             fetching: BTreeSet::new(),
             metadata_in_flight: false,
             metadata_age: MetadataAge::default(),
@@ -596,8 +596,20 @@ impl Consumer {
         what: InFlight,
     ) -> u64 {
         let timeout = request_timeout_ms(self.config.request_timeout_ms, &request) * MILLIS;
-        self.network
-            .send(env, Address::Node(broker), request, timeout, what)
+        // Group requests go to the coordinator on a connection of their own.
+        let connection = if matches!(request, KafkaRequest::Group { .. }) {
+            Connection::GroupCoordinator
+        } else {
+            Connection::Consumer
+        };
+        self.network.send_via(
+            env,
+            connection,
+            Address::Node(broker),
+            request,
+            timeout,
+            what,
+        )
     }
 
     /// Handles one input.
@@ -611,6 +623,7 @@ impl Consumer {
                     Message::Kafka(KafkaMsg::Response {
                         correlation_id,
                         response,
+                        ..
                     }),
                 ..
             } => {
