@@ -1144,3 +1144,78 @@ fn the_2_4_looks_kafka_9338_and_kafka_9801_switches_are_every_modelled_releases_
     }
     // 2.4 stays refused: `a_release_ksim_cannot_run_is_refused_naming_what_it_lacks`.
 }
+
+/// `eos_pipeline` under Kafka 3.9 (transactions v1: the client bumps its
+/// epoch itself), with `switch` added to its `[protocol]`.
+fn eos_pipeline_on_3_9(switch: &str) -> Scenario {
+    let text = format!(
+        "{}\n[protocol]\nkafka_version = \"3.9\"\n{switch}",
+        shipped("eos_pipeline")
+    );
+    parse(&text, "eos_pipeline.toml").unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A run of `s` with its trace: the outcome, how many InitProducerId
+/// requests of `etl-0` carry a producer id and epoch (KIP-360's v3), and
+/// the epochs its EndTxn requests name, with whether each commits.
+fn etl_0_epochs(s: &Scenario, seed: u64, test: &str) -> (Outcome, usize, Vec<(i16, bool)>) {
+    let trace = scratch("versions", test).join("trace.jsonl");
+    let options = RunOptions {
+        trace: Some(trace.clone()),
+        ..RunOptions::default()
+    };
+    let o = run(s, seed, &options).expect("runs");
+    let lines = std::fs::read_to_string(&trace).expect("trace");
+    let bumps = lines
+        .lines()
+        .filter(|l| {
+            l.contains(r#"transactional_id: Some(\"etl-0\")"#)
+                && l.contains("producer_id_and_epoch: Some(")
+        })
+        .count();
+    let mut ends: Vec<(i16, bool)> = lines
+        .lines()
+        .filter(|l| l.contains(r#"request: EndTxn { version: 4, transactional_id: \"etl-0\""#))
+        .map(|l| {
+            let after = l.split("producer_epoch: ").nth(1).expect("an epoch");
+            let epoch = after.split(',').next().unwrap().parse().unwrap();
+            (epoch, after.contains("committed: true"))
+        })
+        .collect();
+    ends.dedup();
+    (o, bumps, ends)
+}
+
+#[test]
+fn the_2_4_looks_kafka_8710_switch_lets_a_transactional_producer_bump_its_epoch_itself() {
+    // KIP-360's client side came with 2.5.0: every modelled release has it.
+    for version in ["2.5", "3.0", "4.1"] {
+        let s = unpinned_on("broker_crash", version);
+        assert!(s.protocol.transactional_epoch_bump, "{version}");
+        assert!(ksim::harness::specs::broker_config(&s).transactional_epoch_bump);
+    }
+    let own = eos_pipeline_on_3_9("");
+    assert!(own.protocol.against_version().is_empty());
+    let off = eos_pipeline_on_3_9("transactional_epoch_bump = false\n");
+    let line = "transactional_epoch_bump = false (Kafka 3.9's own: true, KAFKA-8710)";
+    assert_eq!(off.protocol.against_version(), vec![line]);
+    assert!(!ksim::harness::specs::broker_config(&off).transactional_epoch_bump);
+    let written = off.to_toml();
+    assert!(written.contains("transactional_epoch_bump = false"));
+    let again = parse(&written, "again.toml").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(again.protocol, off.protocol);
+    // Seed 2: pipeline member 0's TxnOffsetCommit is refused
+    // ILLEGAL_GENERATION (a rebalance, KIP-447: an abortable error) and it
+    // aborts in epoch 0. With the bump it then sends InitProducerId with
+    // its producer id and epoch and commits in epoch 1; without (a 2.4.1
+    // coordinator, InitProducerId v0-2) it goes on in epoch 0.
+    let (with, bumps, ends) = etl_0_epochs(&own, 2, "kafka_8710_on");
+    assert!(with.violations.is_empty(), "{:?}", with.violations);
+    assert!(bumps > 0);
+    assert_eq!(ends, [(0, true), (0, false), (1, true)]);
+    let (without, bumps, ends) = etl_0_epochs(&off, 2, "kafka_8710_off");
+    assert!(without.violations.is_empty(), "{:?}", without.violations);
+    assert_eq!(without.against_version, vec![line]);
+    assert_eq!(bumps, 0, "InitProducerId v0-2 carries neither");
+    assert_eq!(ends, [(0, true), (0, false), (0, true)]);
+}

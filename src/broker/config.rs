@@ -221,6 +221,11 @@ pub struct BrokerConfig {
     /// (`static_rejoin_rebalances_when_completing = false`), as in 2.4.1:
     /// answered at once, as in Stable.
     pub static_rejoin_rebalances_when_completing: bool,
+    /// KIP-360 (KAFKA-8710, 2.5.0): the transaction coordinator takes
+    /// InitProducerId v3, with the producer id and epoch of a producer
+    /// bumping its epoch. Off (`transactional_epoch_bump = false`), as in
+    /// 2.4.1: InitProducerId v0-2, with neither.
+    pub transactional_epoch_bump: bool,
     /// Log configs.
     pub log: LogConfig,
     /// `offsets.topic.num.partitions`.
@@ -307,6 +312,7 @@ impl Default for BrokerConfig {
             strict_end_txn_epoch: true,
             fetch_session_leader_epoch: true,
             static_rejoin_rebalances_when_completing: true,
+            transactional_epoch_bump: true,
             log: LogConfig::default(),
             offsets_topic_num_partitions: 50,
             offsets_commit_timeout_ms: 5000,

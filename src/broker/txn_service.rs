@@ -122,6 +122,7 @@ impl TxnCoordinatorService {
                 transaction_max_timeout_ms: config.transaction_max_timeout_ms,
                 failed_epoch_fence_remembered: config.failed_epoch_fence_remembered,
                 strict_end_txn_epoch: config.strict_end_txn_epoch,
+                transactional_epoch_bump: config.transactional_epoch_bump,
             }),
             broker_batches: BTreeMap::new(),
             next_batch: 0,

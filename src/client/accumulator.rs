@@ -955,6 +955,21 @@ impl RecordAccumulator {
         self.batches.values().any(|dq| !dq.is_empty())
     }
 
+    /// Removes and returns the queued batches without a sequence, keeping
+    /// those in retry (Kafka's `abortUndrainedBatches` for a transactional
+    /// producer: `!batch.hasSequence()`).
+    pub fn drain_unsequenced(&mut self) -> Vec<ProducerBatch> {
+        let mut aborted = Vec::new();
+        for dq in self.batches.values_mut() {
+            let (kept, dropped): (VecDeque<_>, VecDeque<_>) =
+                dq.drain(..).partition(ProducerBatch::has_sequence);
+            *dq = kept;
+            aborted.extend(dropped);
+        }
+        self.refresh_all();
+        aborted
+    }
+
     /// Removes and returns every queued batch (the producer is closing or
     /// its process died).
     pub fn drain_all(&mut self) -> Vec<ProducerBatch> {

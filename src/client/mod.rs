@@ -80,7 +80,8 @@ pub enum ProducerObs {
         /// Every record sent in it.
         ids: Vec<u64>,
     },
-    /// The producer was fenced (PRODUCER_FENCED, INVALID_PRODUCER_EPOCH):
+    /// The producer was fenced (PRODUCER_FENCED, INVALID_PRODUCER_EPOCH)
+    /// or hit another fatal error (the error's name, or Kafka's message):
     /// the application starts a new instance of its transactional id.
     Fenced(String),
 }

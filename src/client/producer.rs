@@ -113,6 +113,10 @@ pub struct TransactionWorkload {
     /// The cluster's finalized `transaction.version` feature, as the
     /// brokers' ApiVersions responses report it (2: KIP-890 part 2).
     pub finalized_transaction_version: u8,
+    /// Whether the transaction coordinator's ApiVersions offer
+    /// InitProducerId v3 (KIP-360, Kafka 2.5; `[protocol]
+    /// transactional_epoch_bump`): Kafka's `coordinatorSupportsBumpingEpoch`.
+    pub coordinator_supports_bumping_epoch: bool,
 }
 
 /// What a producer is set up with.
@@ -331,6 +335,9 @@ impl Producer {
                     workload.transaction_timeout_ms,
                 );
                 manager.set_finalized_transaction_version(workload.finalized_transaction_version);
+                manager.set_coordinator_supports_bumping_epoch(
+                    workload.coordinator_supports_bumping_epoch,
+                );
                 manager.init();
                 Transactions {
                     manager,
@@ -656,10 +663,16 @@ impl Producer {
         for batch in self.accumulator.expire(now_ms) {
             self.expire_batch(env, &batch);
             if let Some(t) = &mut self.txn {
+                if batch.attempts > 0 && batch.has_sequence() {
+                    // Kafka's Sender: an expired batch `inRetry()`.
+                    t.manager
+                        .mark_sequence_unresolved(batch.tp, batch.last_sequence().wrapping_add(1));
+                }
                 let step = t.manager.on_send_failed(Errors::RequestTimedOut);
                 self.on_txn_step(env, step);
             }
         }
+        self.maybe_resolve_sequences(env);
         if self.txn.is_some() {
             self.send_txn_request(env);
             if self.producer_id < 0 {
@@ -774,6 +787,29 @@ impl Producer {
         if missing_leader {
             self.refresh_metadata(env);
         }
+    }
+
+    /// Kafka's `maybeResolveSequences` (Sender.runOnce, before any
+    /// transactional request): a partition whose batch in retry expired is
+    /// resolved once none of its batches is in flight or in retry.
+    fn maybe_resolve_sequences(&mut self, env: &mut Env<'_>) {
+        let Some(t) = &mut self.txn else {
+            return;
+        };
+        let (accumulator, sequences, acked) = (
+            &self.accumulator,
+            &self.sequences,
+            &self.last_acked_sequence,
+        );
+        let step = t.manager.maybe_resolve_sequences(|tp| {
+            if accumulator.in_flight(tp) > 0 || accumulator.queued(tp).any(|b| b.has_sequence()) {
+                return None;
+            }
+            let next = sequences.get(tp).copied().unwrap_or(0);
+            let last_acked = acked.get(tp).copied().unwrap_or(-1);
+            Some(next.wrapping_sub(last_acked) == 1)
+        });
+        self.on_txn_step(env, step);
     }
 
     /// A batch expired (delivery.timeout.ms): never sent, it definitely
@@ -935,6 +971,10 @@ impl Producer {
         let expired = self.config.delivery_timeout_bounds_sends
             && now_ms.saturating_sub(batch.created_ms) >= self.config.delivery_timeout_ms;
         let out_of_retries = batch.attempts > self.config.retries;
+        let txn_without_bump = self
+            .txn
+            .as_ref()
+            .is_some_and(|t| !t.manager.can_bump_epoch());
         let retriable = match error {
             Errors::OutOfOrderSequenceNumber | Errors::UnknownProducerId => {
                 // Retriable when an earlier batch of the partition is being
@@ -985,13 +1025,22 @@ impl Producer {
             self.accumulator.reenqueue(batch, now_ms);
             return;
         }
-        self.accumulator.complete(&batch.tp, batch.id);
+        let tp = batch.tp;
+        self.accumulator.complete(&tp, batch.id);
         self.send_failures += batch.ids.len() as u64;
         env.observe(ProducerObs::Indeterminate {
             ids: batch.ids,
             reason: error.name().to_owned(),
         });
         if let Some(t) = &mut self.txn {
+            if txn_without_bump && error == Errors::UnknownProducerId {
+                // Kafka's handleFailedBatch, resetSequenceForPartition: the
+                // broker has no state for the producer, and takes sequence
+                // 0 in the same epoch (with the bump every partition starts
+                // over under the new epoch).
+                self.sequences.remove(&tp);
+                self.last_acked_sequence.remove(&tp);
+            }
             // In a transaction a failed send leaves only an abort (or,
             // fenced, a new instance).
             let step = t.manager.on_send_failed(error);
@@ -1066,7 +1115,15 @@ impl Producer {
             return;
         };
         if t.manager.state() == TxnClientState::AbortingTransaction {
-            for batch in self.accumulator.drain_all() {
+            // Kafka's abortUndrainedBatches keeps a transactional batch
+            // with a sequence (in retry) until answered or expired. With
+            // the epoch bump ksim drops it too: every sequence starts over.
+            let aborted = if t.manager.can_bump_epoch() {
+                self.accumulator.drain_all()
+            } else {
+                self.accumulator.drain_unsequenced()
+            };
+            for batch in aborted {
                 env.observe(ProducerObs::Failed {
                     ids: batch.ids,
                     error: "TransactionAbortedException".to_owned(),
@@ -1187,6 +1244,21 @@ impl Producer {
                 self.on_txn_step(env, TxnStep::Ended(end));
             }
             TxnStep::Ended(end) => {
+                if !t.manager.can_bump_epoch() {
+                    // The same epoch goes on: each partition's next
+                    // sequence follows its last acknowledged one, as
+                    // Kafka's adjustSequencesDueToFailedBatch leaves it
+                    // after a batch refused for good (every batch of the
+                    // transaction is answered by now).
+                    let acked = &self.last_acked_sequence;
+                    self.sequences.retain(|tp, next| match acked.get(tp) {
+                        Some(last) => {
+                            *next = last.wrapping_add(1);
+                            true
+                        }
+                        None => false,
+                    });
+                }
                 let outcome = match end {
                     TxnEnd::Committed => TxnOutcome::Committed,
                     TxnEnd::Aborted => TxnOutcome::Aborted,
@@ -1197,35 +1269,42 @@ impl Producer {
                 let ids = std::mem::take(&mut t.ids);
                 env.observe(ProducerObs::TxnEnded { outcome, ids });
             }
-            TxnStep::Fenced(error) => {
-                // The application closes the fenced producer and starts a
-                // new instance of the same transactional.id: what the old
-                // one had in flight is abandoned.
-                let outcome = if t.commit_sent {
-                    TxnOutcome::Unknown
-                } else {
-                    TxnOutcome::Aborted
-                };
-                t.commit_sent = false;
-                t.ended += 1;
-                t.last_outcome = Some(outcome);
-                let ids = std::mem::take(&mut t.ids);
-                if !ids.is_empty() {
-                    env.observe(ProducerObs::TxnEnded { outcome, ids });
-                }
-                env.observe(ProducerObs::Fenced(error.name().to_owned()));
-                t.manager.init();
-                t.not_before = env.now() + backoff;
-                self.network
-                    .abandon(|p| matches!(p, Pending::Produce(_) | Pending::Txn));
-                self.accumulator = RecordAccumulator::new(*self.accumulator.config());
-                self.producer_id = -1;
-                self.producer_epoch = -1;
-                self.sequences.clear();
-                self.last_acked_sequence.clear();
-                self.wake.arm(env, env.now() + backoff, ProducerTimer::Wake);
-            }
+            TxnStep::Fatal(why) => self.on_txn_fatal(env, why.to_owned()),
+            TxnStep::Fenced(error) => self.on_txn_fatal(env, error.name().to_owned()),
         }
+    }
+
+    /// FATAL_ERROR (fenced, or another fatal error: `why`): the
+    /// application closes the producer and starts a new instance of the
+    /// same transactional.id: what the old one had in flight is abandoned.
+    fn on_txn_fatal(&mut self, env: &mut Env<'_>, why: String) {
+        let backoff = self.config.retry_backoff_ms * MILLIS;
+        let Some(t) = &mut self.txn else {
+            return;
+        };
+        let outcome = if t.commit_sent {
+            TxnOutcome::Unknown
+        } else {
+            TxnOutcome::Aborted
+        };
+        t.commit_sent = false;
+        t.ended += 1;
+        t.last_outcome = Some(outcome);
+        let ids = std::mem::take(&mut t.ids);
+        if !ids.is_empty() {
+            env.observe(ProducerObs::TxnEnded { outcome, ids });
+        }
+        env.observe(ProducerObs::Fenced(why));
+        t.manager.init();
+        t.not_before = env.now() + backoff;
+        self.network
+            .abandon(|p| matches!(p, Pending::Produce(_) | Pending::Txn));
+        self.accumulator = RecordAccumulator::new(*self.accumulator.config());
+        self.producer_id = -1;
+        self.producer_epoch = -1;
+        self.sequences.clear();
+        self.last_acked_sequence.clear();
+        self.wake.arm(env, env.now() + backoff, ProducerTimer::Wake);
     }
 }
 

@@ -365,3 +365,37 @@ fn an_abortable_error_bumps_the_epoch_from_the_client_only_without_transactions_
         assert_eq!(m.state(), next, "level {level}: {step:?}");
     }
 }
+
+#[test]
+fn a_fenced_producers_new_instance_owes_no_epoch_bump() {
+    let mut m = ready();
+    m.begin();
+    m.add_partition(tp(0));
+    m.next_request(true).expect("add");
+    m.on_add_partitions(None);
+    // A zombie's batch refused (KIP-588: abortable, then a bump), and its
+    // abort fenced: the application starts a new instance.
+    m.on_send_failed(Errors::InvalidProducerEpoch);
+    end_request(&mut m, false);
+    assert_eq!(
+        m.on_end_txn(Some(Errors::ProducerFenced), -1, -1),
+        TxnStep::Fenced(Errors::ProducerFenced)
+    );
+    m.init();
+    m.next_request(false).expect("init");
+    m.on_init_producer_id(None, 7, 2);
+    m.begin();
+    m.add_partition(tp(0));
+    m.next_request(true).expect("add");
+    m.on_add_partitions(None);
+    end_request(&mut m, true);
+    assert_eq!(
+        m.on_end_txn(None, -1, -1),
+        TxnStep::Ended(TxnEnd::Committed)
+    );
+    assert_eq!(
+        m.state(),
+        TxnClientState::Ready,
+        "a new TransactionManager: no epochBumpRequired"
+    );
+}

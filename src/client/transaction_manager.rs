@@ -29,7 +29,7 @@
 //! producer was fenced: the application closes it and starts a new
 //! instance of the same `transactional.id`).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::errors::Errors;
 use crate::group::coordinator::CoordinatorRequest;
@@ -155,9 +155,15 @@ pub enum TxnStep {
         /// The new epoch.
         producer_epoch: i16,
     },
-    /// The producer was fenced (PRODUCER_FENCED, INVALID_PRODUCER_EPOCH):
-    /// the application closes it and starts a new instance.
+    /// The producer was fenced (PRODUCER_FENCED, INVALID_PRODUCER_EPOCH),
+    /// or a coordinator that cannot bump its epoch answered
+    /// UNKNOWN_PRODUCER_ID or INVALID_PRODUCER_ID_MAPPING
+    /// (`abortableErrorIfPossible`): FATAL_ERROR, the application closes
+    /// it and starts a new instance.
     Fenced(Errors),
+    /// Another fatal error, with no error code (Kafka's `KafkaException`
+    /// of `maybeResolveSequences`): handled as `Fenced`.
+    Fatal(&'static str),
 }
 
 /// A transactional producer's transaction state.
@@ -193,6 +199,14 @@ pub struct TransactionManager {
     finalized_transaction_version: u8,
     /// Kafka's `isTransactionV2Enabled`.
     transaction_v2: bool,
+    /// Kafka's `coordinatorSupportsBumpingEpoch`: the coordinator offers
+    /// InitProducerId v3 (KIP-360, Kafka 2.5; `[protocol]
+    /// transactional_epoch_bump`).
+    coordinator_supports_bumping_epoch: bool,
+    /// Kafka's `partitionsWithUnresolvedSequences`: a partition whose
+    /// batch in retry expired, with the sequence after that batch's last.
+    /// Kept only when the epoch cannot be bumped (see `epoch_bump.rs`).
+    partitions_with_unresolved_sequences: BTreeMap<TopicIdPartition, i32>,
 }
 
 impl TransactionManager {
@@ -215,6 +229,8 @@ impl TransactionManager {
             txn_has_offsets: false,
             finalized_transaction_version: 0,
             transaction_v2: false,
+            coordinator_supports_bumping_epoch: true,
+            partitions_with_unresolved_sequences: BTreeMap::new(),
         }
     }
 
@@ -267,10 +283,10 @@ impl TransactionManager {
     /// abort) only without transactions v2, where the coordinator's EndTxn
     /// bumps it ("When TransactionV2 is enabled, epoch bumping is handled
     /// automatically by the server in EndTxn, so manual epoch bumping is
-    /// not required"). Every coordinator here supports the bump
-    /// (InitProducerId v3+, KIP-360).
+    /// not required"), and only if the coordinator supports the bump
+    /// (InitProducerId v3+, KIP-360; `can_bump_epoch`).
     pub fn need_to_trigger_epoch_bump_from_client(&self) -> bool {
-        !self.transaction_v2
+        self.can_bump_epoch() && !self.transaction_v2
     }
 
     /// The producer id and epoch the manager holds.
@@ -416,17 +432,26 @@ impl TransactionManager {
     }
 
     fn fence(&mut self, error: Errors) -> TxnStep {
+        self.transition_to_fatal_error();
+        TxnStep::Fenced(error)
+    }
+
+    /// Kafka's `transitionToFatalError`: what the producer holds of its
+    /// transaction is dropped.
+    fn transition_to_fatal_error(&mut self) {
         self.state = TxnClientState::FatalError;
         self.ending = None;
-        // The application's next instance starts without the old id.
+        // The application's next instance starts without the old id, and
+        // owes no epoch bump (a new TransactionManager).
         self.producer_id = -1;
         self.producer_epoch = -1;
+        self.epoch_bump_required = false;
         self.in_flight = None;
         self.partitions.clear();
         self.new_partitions.clear();
         self.offsets = None;
         self.txn_has_offsets = false;
-        TxnStep::Fenced(error)
+        self.partitions_with_unresolved_sequences.clear();
     }
 
     /// The request to send to the coordinator now, if any (one at a time;
@@ -472,7 +497,8 @@ impl TransactionManager {
                 KafkaRequest::InitProducerId {
                     transactional_id: Some(self.transactional_id.clone()),
                     transaction_timeout_ms: self.timeout_ms,
-                    producer_id_and_epoch: (self.producer_id >= 0)
+                    // Only InitProducerId v3+ (KIP-360) carries them.
+                    producer_id_and_epoch: (self.producer_id >= 0 && self.can_bump_epoch())
                         .then_some((self.producer_id, self.producer_epoch)),
                 },
             ),
@@ -581,6 +607,7 @@ impl TransactionManager {
                 TxnStep::Retry
             }
             Some(e @ (Errors::ProducerFenced | Errors::InvalidProducerEpoch)) => self.fence(e),
+            Some(e) if self.fatal_without_epoch_bump(e) => self.fence(e),
             Some(e) => self.on_send_failed(e),
         }
     }
@@ -752,6 +779,7 @@ impl TransactionManager {
                 TxnStep::Retry
             }
             Some(e @ (Errors::ProducerFenced | Errors::InvalidProducerEpoch)) => self.fence(e),
+            Some(e) if self.fatal_without_epoch_bump(e) => self.fence(e),
             Some(_) => {
                 // INVALID_TXN_STATE and the rest: the transaction can only abort.
                 self.new_partitions.clear();
@@ -763,7 +791,11 @@ impl TransactionManager {
 
     /// EndTxn answered (Kafka's `EndTxnHandler`): under transactions v2
     /// the answer carries the producer id and the epoch the coordinator
-    /// bumped, which the next transaction uses.
+    /// bumped, which the next transaction uses. UNKNOWN_PRODUCER_ID and
+    /// INVALID_PRODUCER_ID_MAPPING are fatal here whether or not the
+    /// coordinator can bump the epoch: with the bump Kafka's
+    /// `abortableErrorIfPossible` aborts and bumps instead, which ksim does
+    /// not model yet (without it, fatal is Kafka's answer too).
     pub fn on_end_txn(
         &mut self,
         error: Option<Errors>,
@@ -803,6 +835,12 @@ impl TransactionManager {
     }
 }
 
+mod epoch_bump;
+
 #[cfg(test)]
 #[path = "tests_transaction_manager.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "tests_transactional_epoch_bump.rs"]
+mod tests_transactional_epoch_bump;

@@ -296,6 +296,18 @@ impl KafkaVersion {
         self.has(KafkaVersion::new(2, 5))
     }
 
+    /// Whether this release's transaction coordinator takes InitProducerId
+    /// v3 (KIP-360, KAFKA-8710, 2.5.0), with the producer id and epoch of a
+    /// producer bumping its epoch itself after an abortable error; before
+    /// (2.4.1's `handleInitProducerId`, InitProducerId v0-2), 3.8.0's
+    /// transactional producer cannot bump it (`coordinatorSupportsBumpingEpoch`
+    /// false): it aborts and goes on in the same epoch, and
+    /// UNKNOWN_PRODUCER_ID or INVALID_PRODUCER_ID_MAPPING from its
+    /// coordinator, or a batch it can no longer retry, are fatal.
+    pub fn transactional_epoch_bump(self) -> bool {
+        self.has(KafkaVersion::new(2, 5))
+    }
+
     /// Whether `delivery.timeout.ms` bounds this release's sends end to end
     /// (KIP-91, 2.1); before, a queued batch expires by `request.timeout.ms`
     /// and `retries` alone bounds the retries.
@@ -808,6 +820,12 @@ pub static BEHAVIOURS: &[Behaviour] = &[
         since: KafkaVersion::new(2, 5),
         switch: Some("static_rejoin_rebalances_when_completing"),
     },
+    Behaviour {
+        what: "a transactional producer bumping its epoch itself after an abortable error (InitProducerId v3 with its producer id and epoch, KIP-360) (before: InitProducerId v0-2; it aborts and goes on in the same epoch, and UNKNOWN_PRODUCER_ID or INVALID_PRODUCER_ID_MAPPING from its coordinator, or a batch it can no longer retry, are fatal)",
+        reference: "KAFKA-8710",
+        since: KafkaVersion::new(2, 5),
+        switch: Some("transactional_epoch_bump"),
+    },
     // `git log 2.5.0..2.6.0` (2.5 is 2.5.1).
     Behaviour {
         what: "a follower's fetch answered only on data or after replica.fetch.wait.max.ms (before: KIP-392's immediate high watermark propagation, at once when the high watermark is above the one last sent to the follower)",
@@ -932,6 +950,7 @@ mod tests {
         for switched in [
             "KAFKA-9338",
             "KAFKA-9801",
+            "KAFKA-8710",
             "KAFKA-9952",
             "KAFKA-9666",
             "KAFKA-9600",
@@ -1380,14 +1399,16 @@ mod tests {
         assert!(v26.failed_epoch_fence_remembered());
         assert!(!v25.strict_end_txn_epoch());
         assert!(v26.strict_end_txn_epoch());
-        // The 2.4 look's two switches: every modelled release has them.
+        // The 2.4 look's three switches: every modelled release has them.
         for v in KafkaVersion::MODELLED {
             assert!(v.fetch_session_leader_epoch(), "{v}");
             assert!(v.static_rejoin_rebalances_when_completing(), "{v}");
+            assert!(v.transactional_epoch_bump(), "{v}");
         }
         let v24 = KafkaVersion::new(2, 4);
         assert!(!v24.fetch_session_leader_epoch());
         assert!(!v24.static_rejoin_rebalances_when_completing());
+        assert!(!v24.transactional_epoch_bump());
         assert!(!KafkaVersion::new(4, 0).eligible_leader_replicas());
         assert!(KafkaVersion::NEWEST.eligible_leader_replicas());
     }

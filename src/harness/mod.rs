@@ -264,6 +264,7 @@ fn producer_setup(
                 records: t.records,
                 abort_ppm: (t.abort * 1_000_000.0).round() as u32,
                 finalized_transaction_version: scenario.protocol.transaction_version,
+                coordinator_supports_bumping_epoch: scenario.protocol.transactional_epoch_bump,
             });
             let workload = ProducerWorkload {
                 topic: spec.topic.clone(),

@@ -171,6 +171,7 @@ pub fn broker_config(scenario: &Scenario) -> BrokerConfig {
         static_rejoin_rebalances_when_completing: scenario
             .protocol
             .static_rejoin_rebalances_when_completing,
+        transactional_epoch_bump: scenario.protocol.transactional_epoch_bump,
         leader_state_kept_on_partition_update: scenario
             .protocol
             .leader_state_kept_on_partition_update,
@@ -475,6 +476,7 @@ pub fn pipeline_config(
                 records: u64::MAX,
                 abort_ppm: 0,
                 finalized_transaction_version: transaction_version,
+                coordinator_supports_bumping_epoch: protocol.transactional_epoch_bump,
             }),
     };
     PipelineConfig {

@@ -382,6 +382,16 @@ pub struct ProtocolSpec {
     /// assignment, made for the old member id, gives the new one nothing
     /// until the next rebalance.
     pub static_rejoin_rebalances_when_completing: bool,
+    /// KIP-360's client side (KAFKA-8710, Kafka 2.5.0): the transaction
+    /// coordinator takes InitProducerId v3, so a transactional producer
+    /// bumps its epoch itself after an abortable error. Off (2.4.1's
+    /// `handleInitProducerId`, InitProducerId v0-2, no producer id or
+    /// epoch): 3.8.0's producer (`coordinatorSupportsBumpingEpoch` false)
+    /// aborts and goes on in the same epoch, and UNKNOWN_PRODUCER_ID or
+    /// INVALID_PRODUCER_ID_MAPPING from its coordinator, or a batch it can
+    /// no longer retry (`maybeResolveSequences`), are fatal. An idempotent
+    /// producer's bump is local and unaffected.
+    pub transactional_epoch_bump: bool,
     /// KIP-91 (Kafka 2.1): `delivery.timeout.ms` bounds a send end to end,
     /// retries included. Off (2.0 and older): a batch waiting in the
     /// producer's accumulator expires more than `request.timeout.ms` after
@@ -594,6 +604,12 @@ impl ProtocolSpec {
             self.static_rejoin_rebalances_when_completing.to_string(),
             v.static_rejoin_rebalances_when_completing().to_string(),
             "KAFKA-9801",
+        );
+        against(
+            "transactional_epoch_bump",
+            self.transactional_epoch_bump.to_string(),
+            v.transactional_epoch_bump().to_string(),
+            "KAFKA-8710",
         );
         against(
             "delivery_timeout_bounds_sends",

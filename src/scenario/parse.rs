@@ -623,6 +623,7 @@ pub(super) const PROTOCOL_KEYS: &[&str] = &[
     "strict_end_txn_epoch",
     "fetch_session_leader_epoch",
     "static_rejoin_rebalances_when_completing",
+    "transactional_epoch_bump",
     "delivery_timeout_bounds_sends",
     "consumer_leader_epoch_validation",
     "eligible_leader_replicas",
@@ -659,6 +660,7 @@ fn protocol(root: &Table, fixed: bool) -> Res<ProtocolSpec> {
     let mut strict_end_txn_epoch = None;
     let mut fetch_session_leader_epoch = None;
     let mut static_rejoin_rebalances_when_completing = None;
+    let mut transactional_epoch_bump = None;
     let mut delivery_timeout_bounds_sends = None;
     let mut consumer_leader_epoch_validation = None;
     let mut eligible_leader_replicas = None;
@@ -757,6 +759,9 @@ fn protocol(root: &Table, fixed: bool) -> Res<ProtocolSpec> {
         if let Some(f) = t.get("static_rejoin_rebalances_when_completing") {
             static_rejoin_rebalances_when_completing = Some(f.bool()?);
         }
+        if let Some(f) = t.get("transactional_epoch_bump") {
+            transactional_epoch_bump = Some(f.bool()?);
+        }
         if let Some(f) = t.get("delivery_timeout_bounds_sends") {
             delivery_timeout_bounds_sends = Some(f.bool()?);
         }
@@ -834,6 +839,8 @@ fn protocol(root: &Table, fixed: bool) -> Res<ProtocolSpec> {
             .unwrap_or_else(|| kafka_version.fetch_session_leader_epoch()),
         static_rejoin_rebalances_when_completing: static_rejoin_rebalances_when_completing
             .unwrap_or_else(|| kafka_version.static_rejoin_rebalances_when_completing()),
+        transactional_epoch_bump: transactional_epoch_bump
+            .unwrap_or_else(|| kafka_version.transactional_epoch_bump()),
         delivery_timeout_bounds_sends: delivery_timeout_bounds_sends
             .unwrap_or_else(|| kafka_version.delivery_timeout_bounds_sends()),
         consumer_leader_epoch_validation: consumer_leader_epoch_validation

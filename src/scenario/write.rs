@@ -229,6 +229,11 @@ impl Scenario {
         )?;
         writeln!(
             w,
+            "transactional_epoch_bump = {}",
+            p.transactional_epoch_bump
+        )?;
+        writeln!(
+            w,
             "delivery_timeout_bounds_sends = {}",
             p.delivery_timeout_bounds_sends
         )?;

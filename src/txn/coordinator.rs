@@ -46,6 +46,11 @@ pub struct TxnCoordinatorConfig {
     /// KAFKA-9600 (2.6): a client's EndTxn needs the current producer
     /// epoch. Off (2.5): only an older one is refused.
     pub strict_end_txn_epoch: bool,
+    /// KIP-360 (KAFKA-8710, 2.5.0): InitProducerId v3 carries the producer
+    /// id and epoch of a producer bumping its epoch. Off (2.4.1,
+    /// InitProducerId v0-2): the request has none, and `handleInitProducerId`
+    /// takes none.
+    pub transactional_epoch_bump: bool,
 }
 
 impl Default for TxnCoordinatorConfig {
@@ -55,6 +60,7 @@ impl Default for TxnCoordinatorConfig {
             transaction_max_timeout_ms: 900_000,
             failed_epoch_fence_remembered: true,
             strict_end_txn_epoch: true,
+            transactional_epoch_bump: true,
         }
     }
 }
@@ -280,6 +286,10 @@ impl<R: Clone> TransactionCoordinator<R> {
 
     /// InitProducerId with a transactional id (Kafka's `handleInitProducerId`).
     /// `allocate` hands out a new producer id (the broker's ProducerIdManager).
+    /// Without `transactional_epoch_bump` (2.4.1: InitProducerId v0-2, whose
+    /// `handleInitProducerId(transactionalId, transactionTimeoutMs,
+    /// responseCallback)` has no `expectedProducerIdAndEpoch`) `expected`
+    /// is not read: a 2.4.1 broker never gets it.
     #[allow(clippy::too_many_arguments)]
     pub fn handle_init_producer_id(
         &mut self,
@@ -296,6 +306,7 @@ impl<R: Clone> TransactionCoordinator<R> {
             producer_id: NO_PRODUCER_ID,
             producer_epoch: -1,
         };
+        let expected = expected.filter(|_| self.config.transactional_epoch_bump);
         let decided = if transactional_id.is_empty() {
             Err(Errors::InvalidRequest)
         } else if txn_timeout_ms == 0 || txn_timeout_ms > self.config.transaction_max_timeout_ms {

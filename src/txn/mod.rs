@@ -10,6 +10,8 @@ pub mod state;
 #[cfg(test)]
 mod tests_coordinator;
 #[cfg(test)]
+mod tests_kafka_2_4;
+#[cfg(test)]
 mod tests_kafka_2_5;
 #[cfg(test)]
 mod tests_kip890;
