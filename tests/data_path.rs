@@ -186,9 +186,14 @@ fn a_replica_recovered_from_a_stale_epoch_checkpoint_diverges() {
             .iter()
             .any(|v| v.invariant == "replicas_consistent")
     };
-    let seed = (0..50).find(|&seed| violated(&broken, seed));
-    eprintln!("trust_epoch_checkpoint: replicas_consistent first violated at seed {seed:?}");
-    let seed = seed.expect("the mutation must make a seed below 50 diverge (about 1 in 20 does)");
+    // Seed 85 is the first of 0..300 the mutation makes diverge (a search
+    // over them, this test's closure, run in a release build; rarer since a
+    // broker takes one request per connection at a time).
+    let seed = 85;
+    assert!(
+        violated(&broken, seed),
+        "trust_epoch_checkpoint makes seed {seed} diverge"
+    );
     assert!(
         !violated(&RunOptions::default(), seed),
         "the real recovery passes seed {seed}"

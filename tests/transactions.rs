@@ -196,8 +196,9 @@ fn a_zombie_producer_is_fenced_when_it_wakes_and_starts_a_new_instance() {
     let lines = std::fs::read_to_string(&trace).expect("trace");
     let _ = std::fs::remove_file(&trace);
     // Paused 10 s..30 s with transaction.timeout.ms 10 s: the coordinator
-    // aborted its transaction and bumped the epoch; on waking its send is
-    // refused, and the new instance gets a newer epoch.
+    // aborted its transaction and bumped the epoch; on waking its next
+    // request is refused (a produce INVALID_PRODUCER_EPOCH, an EndTxn
+    // PRODUCER_FENCED, KAFKA-9911), and the new instance gets a newer epoch.
     let to_zombie = |needle: &str| {
         lines
             .lines()
@@ -208,7 +209,9 @@ fn a_zombie_producer_is_fenced_when_it_wakes_and_starts_a_new_instance() {
             })
             .collect::<Vec<_>>()
     };
-    let fenced = to_zombie("InvalidProducerEpoch");
+    let mut fenced = to_zombie("InvalidProducerEpoch");
+    fenced.extend(to_zombie("error: Some(ProducerFenced)"));
+    fenced.sort_unstable();
     assert!(
         !fenced.is_empty() && fenced[0] >= 30 * sim::SECONDS,
         "{fenced:?}"

@@ -42,12 +42,12 @@ fn outcome(s: &Scenario, seed: u64) -> Outcome {
 
 #[test]
 fn kafka_17754_is_in_3_9_and_gone_in_4_0() {
-    // Seeds 2 and 27 are ones `ksim explore` finds failing under 3.9 (7 of 0..60).
+    // Seeds 12 and 29 are ones `ksim explore` finds failing under 3.9 (5 of 0..40).
     let old = late_end_txn_on("3.9");
     assert_eq!(old.protocol.transaction_version, 1, "3.9's own");
     let new = late_end_txn_on("4.0");
     assert_eq!(new.protocol.transaction_version, 2, "4.0's own");
-    for seed in [2, 27] {
+    for seed in [12, 29] {
         let broken = outcome(&old, seed);
         assert!(
             broken
@@ -503,7 +503,7 @@ fn kip_320_is_two_switches_the_followers_from_2_1_and_the_consumers_from_2_3() {
     // the new log end (truncation detected); before, its next fetch is
     // out of range and `auto.offset.reset` (latest) moves it.
     let old = under_min_isr_reads_on("3.6", "consumer_leader_epoch_validation = false");
-    for seed in [1, 2] {
+    for seed in [2, 4] {
         let validated = outcome(&own, seed);
         assert_eq!(validated.stats.offset_resets, 0, "seed {seed}");
         let reset = outcome(&old, seed);

@@ -111,24 +111,26 @@ fn in_sequence(last_seq: i32, next_seq: i32) -> bool {
 }
 
 impl ProducerStateManager {
-    /// Checks a batch a leader is about to append.
+    /// Checks a batch a leader is about to append (Kafka's
+    /// `ProducerAppendInfo.checkSequence`). With `any_sequence` (KIP-360,
+    /// 2.5.0) a producer this partition has no state for is appended at
+    /// any sequence ("accept writes with any sequence number"), and one of
+    /// the current epoch whose last sequence is lost (only a marker left)
+    /// is OUT_OF_ORDER_SEQUENCE_NUMBER unless at 0; without (2.4.1), both
+    /// are UNKNOWN_PRODUCER_ID unless at 0.
     pub fn check(
         &self,
         producer_id: i64,
         epoch: i16,
         first_seq: i32,
         last_seq: i32,
+        any_sequence: bool,
     ) -> SequenceCheck {
         if producer_id < 0 {
             return SequenceCheck::Append;
         }
         let Some(entry) = self.producers.get(&producer_id) else {
-            // A producer this partition never saw starts at sequence 0;
-            // anything else is UNKNOWN_PRODUCER_ID (2.4.1's
-            // `ProducerAppendInfo.checkSequence`; from KIP-360, 2.5.0, Kafka
-            // appends it at any sequence: see docs/versions.md, the first
-            // look at 2.4, for why ksim does not yet).
-            return if first_seq == 0 {
+            return if any_sequence || first_seq == 0 {
                 SequenceCheck::Append
             } else {
                 SequenceCheck::Reject(Errors::UnknownProducerId)
@@ -155,6 +157,9 @@ impl ProducerStateManager {
         // epoch retained (a marker of a bumped epoch cleared them, KIP-890
         // part 2), the last sequence is NO_SEQUENCE and only 0 follows.
         let last_seq = entry.batches.back().map_or(-1, |b| b.last_seq);
+        if !any_sequence && entry.batches.is_empty() && first_seq != 0 {
+            return SequenceCheck::Reject(Errors::UnknownProducerId);
+        }
         if in_sequence(last_seq, first_seq) {
             SequenceCheck::Append
         } else {
@@ -412,30 +417,69 @@ mod tests {
     }
 
     #[test]
+    fn without_kip_360_a_lost_producer_is_unknown_unless_at_sequence_0() {
+        let mut state = ProducerStateManager::default();
+        for any_sequence in [true, false] {
+            assert_eq!(state.check(7, 0, 0, 2, any_sequence), SequenceCheck::Append);
+        }
+        assert_eq!(state.check(7, 0, 3, 4, true), SequenceCheck::Append);
+        assert_eq!(
+            state.check(7, 0, 3, 4, false),
+            SequenceCheck::Reject(Errors::UnknownProducerId),
+            "2.4.1: no record of the producer"
+        );
+        // A marker of a bumped epoch leaves the producer with no sequence.
+        state.update(&batch(10, 0, 3, 0));
+        let marker = RecordBatch::end_txn_marker(
+            7,
+            1,
+            crate::log::EndTransactionMarker {
+                control_type: ControlRecordType::Abort,
+                coordinator_epoch: 0,
+            },
+            13,
+        );
+        state.update(&marker);
+        for any_sequence in [true, false] {
+            assert_eq!(state.check(7, 1, 0, 0, any_sequence), SequenceCheck::Append);
+        }
+        assert_eq!(
+            state.check(7, 1, 3, 3, true),
+            SequenceCheck::Reject(Errors::OutOfOrderSequenceNumber),
+            "2.5.0: the next sequence is not known, only 0 follows"
+        );
+        assert_eq!(
+            state.check(7, 1, 3, 3, false),
+            SequenceCheck::Reject(Errors::UnknownProducerId),
+            "2.4.1: the next expected sequence number is not known"
+        );
+    }
+
+    #[test]
     fn duplicates_answer_with_their_offset_and_gaps_are_rejected() {
         let mut state = ProducerStateManager::default();
-        assert_eq!(state.check(7, 0, 0, 2), SequenceCheck::Append);
+        assert_eq!(state.check(7, 0, 0, 2, true), SequenceCheck::Append);
         assert_eq!(
-            state.check(7, 0, 3, 4),
-            SequenceCheck::Reject(Errors::UnknownProducerId),
-            "a new producer starts at sequence 0"
+            state.check(7, 0, 3, 4, true),
+            SequenceCheck::Append,
+            "a producer the partition has no state for is taken at any sequence (KIP-360)"
         );
         state.update(&batch(10, 0, 3, 0));
         state.update(&batch(13, 3, 2, 0));
-        assert_eq!(state.check(7, 0, 0, 2), SequenceCheck::Duplicate(10));
-        assert_eq!(state.check(7, 0, 5, 5), SequenceCheck::Append);
+        assert_eq!(state.check(7, 0, 0, 2, true), SequenceCheck::Duplicate(10));
+        assert_eq!(state.check(7, 0, 5, 5, true), SequenceCheck::Append);
         assert_eq!(
-            state.check(7, 0, 6, 6),
+            state.check(7, 0, 6, 6, true),
             SequenceCheck::Reject(Errors::OutOfOrderSequenceNumber)
         );
         assert_eq!(
-            state.check(7, 1, 3, 3),
+            state.check(7, 1, 3, 3, true),
             SequenceCheck::Reject(Errors::OutOfOrderSequenceNumber),
             "a new epoch starts at 0"
         );
         state.update(&batch(15, 0, 1, 1));
         assert_eq!(
-            state.check(7, 0, 5, 5),
+            state.check(7, 0, 5, 5, true),
             SequenceCheck::Reject(Errors::InvalidProducerEpoch)
         );
     }
@@ -488,10 +532,10 @@ mod tests {
         for i in 0..6 {
             state.update(&batch(i as u64, i, 1, 0));
         }
-        assert_eq!(state.check(7, 0, 5, 5), SequenceCheck::Duplicate(5));
-        assert_eq!(state.check(7, 0, 1, 1), SequenceCheck::Duplicate(1));
+        assert_eq!(state.check(7, 0, 5, 5, true), SequenceCheck::Duplicate(5));
+        assert_eq!(state.check(7, 0, 1, 1, true), SequenceCheck::Duplicate(1));
         assert_eq!(
-            state.check(7, 0, 0, 0),
+            state.check(7, 0, 0, 0, true),
             SequenceCheck::Reject(Errors::OutOfOrderSequenceNumber),
             "batch 0 fell out of the window"
         );

@@ -1122,6 +1122,7 @@ impl ReplicaManager {
             outcome: PartitionOutcome::Done(Some(e)),
         };
         let verification = self.config.transaction_partition_verification_enable;
+        let any_sequence = self.config.unknown_producer_any_sequence;
         parts.reserve(partitions.len());
         for data in partitions {
             let tp = data.tp;
@@ -1153,6 +1154,7 @@ impl ReplicaManager {
                 batch.producer_epoch,
                 batch.base_sequence,
                 batch.last_sequence(),
+                any_sequence,
             );
             let unverified = if verification
                 && check == SequenceCheck::Append

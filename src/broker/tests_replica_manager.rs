@@ -1681,3 +1681,43 @@ fn before_kip_497_an_incremental_fetch_waits_for_its_sessions_isr_write() {
     assert_eq!(answered, vec![1]);
     assert_eq!(high_watermark(&rm), 2, "the ISR 1, 2 at once");
 }
+
+/// An idempotent batch of producer 7, epoch 0, from sequence `seq`.
+fn idempotent(seq: i32, n: usize) -> Rc<RecordBatch> {
+    let records: Vec<Record> = (0..n)
+        .map(|i| Record {
+            key: None,
+            value: Some(vec![i as u8; 8]),
+            timestamp_ms: 0,
+            headers: Vec::new(),
+        })
+        .collect();
+    Rc::new(RecordBatch::of(0, 0, (7, 0, seq), &records))
+}
+
+#[test]
+fn a_leader_takes_a_producer_it_has_no_state_for_at_any_sequence_from_kip_360() {
+    for any_sequence in [true, false] {
+        let config = BrokerConfig {
+            unknown_producer_any_sequence: any_sequence,
+            ..BrokerConfig::default()
+        };
+        let (mut rm, mut t) = broker(config, &image(2, 1, &[1, 2, 3], &[]));
+        let to = ReplyTo {
+            to: CLIENT,
+            connection: crate::protocol::Connection::Producer,
+            correlation_id: 1,
+        };
+        let data = ProduceData {
+            tp: tp(),
+            batch: idempotent(140, 3),
+        };
+        rm.handle_produce(&mut t.env(), to, 1, 30_000, vec![data]);
+        let expected = if any_sequence {
+            (1, None, 0)
+        } else {
+            (1, Some(Errors::UnknownProducerId), -1)
+        };
+        assert_eq!(produce_responses(&t), vec![expected], "{any_sequence}");
+    }
+}

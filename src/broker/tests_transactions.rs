@@ -143,9 +143,9 @@ fn a_marker_keeps_no_sequence_and_a_producer_continues_its_sequence_after_it() {
     state.update(&data(7, 0, 3, 0));
     state.update(&marker(7, 3, ControlRecordType::Commit));
     assert_eq!(
-        state.check(7, 0, 3, 3),
+        state.check(7, 0, 3, 3, true),
         SequenceCheck::Append,
         "the marker (sequence -1) does not break the producer's sequence"
     );
-    assert_eq!(state.check(7, 0, 0, 2), SequenceCheck::Duplicate(0));
+    assert_eq!(state.check(7, 0, 0, 2, true), SequenceCheck::Duplicate(0));
 }
