@@ -111,22 +111,27 @@ mod tests {
         }
     }
 
-    fn metadata() -> KafkaRequest {
-        KafkaRequest::Metadata { topics: Vec::new() }
+    /// Whether a Metadata request of `client` on `connection` is let through.
+    fn let_through(
+        server: &mut SocketServer,
+        client: u32,
+        connection: Connection,
+        correlation_id: u64,
+    ) -> bool {
+        let request = KafkaRequest::Metadata { topics: Vec::new() };
+        server
+            .receive(from(client, connection, correlation_id), request)
+            .is_some()
     }
 
     #[test]
     fn a_connection_takes_its_next_request_only_after_the_response() {
         let mut server = SocketServer::default();
-        let first = from(1, Connection::Producer, 1);
-        assert!(server.receive(first, metadata()).is_some());
-        assert!(server
-            .receive(from(1, Connection::Producer, 2), metadata())
-            .is_none());
-        assert!(server
-            .receive(from(1, Connection::Producer, 3), metadata())
-            .is_none());
+        assert!(let_through(&mut server, 1, Connection::Producer, 1));
+        assert!(!let_through(&mut server, 1, Connection::Producer, 2));
+        assert!(!let_through(&mut server, 1, Connection::Producer, 3));
         assert_eq!(server.waiting(), 2);
+        let first = from(1, Connection::Producer, 1);
         let (next, _) = server.response_sent(first).expect("the second goes on");
         assert_eq!(next.correlation_id, 2);
         assert_eq!(
@@ -138,39 +143,33 @@ mod tests {
         assert_eq!(next.correlation_id, 3);
         assert_eq!(server.response_sent(next), None);
         assert_eq!(server.waiting(), 0);
-        assert!(server
-            .receive(from(1, Connection::Producer, 4), metadata())
-            .is_some());
+        assert!(let_through(&mut server, 1, Connection::Producer, 4));
     }
 
     #[test]
     fn other_connections_and_other_clients_are_not_held_back() {
         let mut server = SocketServer::default();
-        assert!(server
-            .receive(from(1, Connection::Consumer, 1), metadata())
-            .is_some());
-        assert!(server
-            .receive(from(1, Connection::GroupCoordinator, 2), metadata())
-            .is_some());
-        assert!(server
-            .receive(from(2, Connection::Consumer, 1), metadata())
-            .is_some());
+        assert!(let_through(&mut server, 1, Connection::Consumer, 1));
+        assert!(let_through(&mut server, 1, Connection::GroupCoordinator, 2));
+        assert!(let_through(&mut server, 2, Connection::Consumer, 1));
         assert_eq!(server.waiting(), 0);
     }
 
     #[test]
     fn a_closed_connection_drops_what_waited_on_it() {
-        let mut server = SocketServer::default();
-        let first = from(1, Connection::Producer, 1);
-        assert!(server.receive(first, metadata()).is_some());
-        assert!(server
-            .receive(from(1, Connection::Producer, 2), metadata())
-            .is_none());
-        server.disconnected(Address::Client(1));
-        assert_eq!(server.waiting(), 0);
-        assert_eq!(server.response_sent(first), None, "nothing left to hand on");
-        assert!(server
-            .receive(from(1, Connection::Producer, 3), metadata())
-            .is_some());
+        for close_all in [true, false] {
+            let mut server = SocketServer::default();
+            assert!(let_through(&mut server, 1, Connection::Producer, 1));
+            assert!(!let_through(&mut server, 1, Connection::Producer, 2));
+            if close_all {
+                server.disconnected(Address::Client(1));
+            } else {
+                server.closed(Address::Client(1), Connection::Producer);
+            }
+            assert_eq!(server.waiting(), 0);
+            let first = from(1, Connection::Producer, 1);
+            assert_eq!(server.response_sent(first), None, "nothing left to hand on");
+            assert!(let_through(&mut server, 1, Connection::Producer, 3));
+        }
     }
 }

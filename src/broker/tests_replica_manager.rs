@@ -107,6 +107,11 @@ pub(super) fn broker(config: BrokerConfig, image: &MetadataImage) -> (ReplicaMan
 }
 
 fn records(n: usize) -> Rc<RecordBatch> {
+    records_of((-1, -1, -1), n)
+}
+
+/// `n` records from producer (id, epoch, base sequence).
+fn records_of(producer: (i64, i16, i32), n: usize) -> Rc<RecordBatch> {
     let records: Vec<Record> = (0..n)
         .map(|i| Record {
             key: None,
@@ -115,7 +120,7 @@ fn records(n: usize) -> Rc<RecordBatch> {
             headers: Vec::new(),
         })
         .collect();
-    Rc::new(RecordBatch::of(0, -1, (-1, -1, -1), &records))
+    Rc::new(RecordBatch::of(0, -1, producer, &records))
 }
 
 pub(super) fn produce(
@@ -1682,19 +1687,6 @@ fn before_kip_497_an_incremental_fetch_waits_for_its_sessions_isr_write() {
     assert_eq!(high_watermark(&rm), 2, "the ISR 1, 2 at once");
 }
 
-/// An idempotent batch of producer 7, epoch 0, from sequence `seq`.
-fn idempotent(seq: i32, n: usize) -> Rc<RecordBatch> {
-    let records: Vec<Record> = (0..n)
-        .map(|i| Record {
-            key: None,
-            value: Some(vec![i as u8; 8]),
-            timestamp_ms: 0,
-            headers: Vec::new(),
-        })
-        .collect();
-    Rc::new(RecordBatch::of(0, 0, (7, 0, seq), &records))
-}
-
 #[test]
 fn a_leader_takes_a_producer_it_has_no_state_for_at_any_sequence_from_kip_360() {
     for any_sequence in [true, false] {
@@ -1710,7 +1702,7 @@ fn a_leader_takes_a_producer_it_has_no_state_for_at_any_sequence_from_kip_360() 
         };
         let data = ProduceData {
             tp: tp(),
-            batch: idempotent(140, 3),
+            batch: records_of((7, 0, 140), 3),
         };
         rm.handle_produce(&mut t.env(), to, 1, 30_000, vec![data]);
         let expected = if any_sequence {

@@ -92,6 +92,18 @@ fn without_the_bump_an_aborted_transaction_is_followed_by_one_in_the_same_epoch(
 }
 
 /// 3.8.0 `AddPartitionsToTxnHandler`, `AddOffsetsToTxnHandler`:
+/// With the bump, `error` was abortable: nothing to do but abort, and the
+/// abort asks for a new epoch; without, it was fatal.
+fn abortable_or_fatal(m: &mut TransactionManager, step: TxnStep, error: Errors, bump: bool) {
+    if bump {
+        assert_eq!(step, TxnStep::None, "{error:?}");
+        assert_eq!(abort(m), TxnClientState::Initializing);
+    } else {
+        assert_eq!(step, TxnStep::Fenced(error));
+        assert_eq!(m.state(), TxnClientState::FatalError);
+    }
+}
+
 /// UNKNOWN_PRODUCER_ID and INVALID_PRODUCER_ID_MAPPING go to
 /// `abortableErrorIfPossible`: an abort and a bump if `canBumpEpoch()`,
 /// else `fatalError`.
@@ -104,13 +116,7 @@ fn without_the_bump_a_lost_producer_id_at_the_coordinator_is_fatal() {
             m.add_partition(tp(1));
             m.next_request(true).expect("add partition 1");
             let step = m.on_add_partitions(Some(error));
-            if bump {
-                assert_eq!(step, TxnStep::None, "{error:?}");
-                assert_eq!(abort(&mut m), TxnClientState::Initializing);
-            } else {
-                assert_eq!(step, TxnStep::Fenced(error));
-                assert_eq!(m.state(), TxnClientState::FatalError);
-            }
+            abortable_or_fatal(&mut m, step, error, bump);
             // AddOffsetsToTxn.
             let mut m = in_transaction(bump);
             m.send_offsets(TxnOffsets {
@@ -123,13 +129,7 @@ fn without_the_bump_a_lost_producer_id_at_the_coordinator_is_fatal() {
             let (kind, _) = m.next_request(true).expect("add offsets");
             assert_eq!(kind, TxnRequestKind::AddOffsets);
             let step = m.on_add_offsets(Some(error));
-            if bump {
-                assert_eq!(step, TxnStep::None, "{error:?}");
-                assert_eq!(abort(&mut m), TxnClientState::Initializing);
-            } else {
-                assert_eq!(step, TxnStep::Fenced(error));
-                assert_eq!(m.state(), TxnClientState::FatalError);
-            }
+            abortable_or_fatal(&mut m, step, error, bump);
         }
     }
 }
