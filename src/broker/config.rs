@@ -253,6 +253,8 @@ pub struct BrokerConfig {
     pub offsets_retention_check_interval_ms: u64,
     /// Test-only bug: a coordinator loading a partition skips its committed offsets.
     pub forget_offsets_on_load: bool,
+    /// Test mutation: the SocketServer mutes no connection.
+    pub unmuted_connections: bool,
     /// Test-only bug: the transaction coordinator writes COMMIT markers for
     /// the transactions it aborts.
     pub commit_aborted_transactions: bool,
@@ -335,6 +337,7 @@ impl Default for BrokerConfig {
             offsets_retention_check_interval_ms:
                 crate::group::coordinator::OFFSETS_RETENTION_CHECK_INTERVAL_MS,
             forget_offsets_on_load: false,
+            unmuted_connections: false,
             commit_aborted_transactions: false,
             drop_txn_markers: false,
             serve_below_log_start: false,

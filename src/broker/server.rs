@@ -317,7 +317,7 @@ impl BrokerServer {
                 spec.voters.clone(),
                 config.controller_request_timeouts,
             ),
-            sockets: SocketServer::default(),
+            sockets: SocketServer::new(config.unmuted_connections),
             replicas,
             producer_ids: ProducerIdManager::default(),
             groups: GroupCoordinatorService::new(&spec.topics, &config),
@@ -443,10 +443,7 @@ impl BrokerServer {
     }
 
     fn handle_input(&mut self, env: &mut Env<'_>, input: Input) {
-        if !matches!(
-            self.shutdown,
-            ShutdownState::Running | ShutdownState::PendingControlled
-        ) {
+        if !self.is_serving() {
             // Closing: only the fsyncs of the shutdown matter.
             if let Input::Fsynced(token) = input {
                 self.replicas.on_close_fsync(env, token);

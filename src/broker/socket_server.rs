@@ -31,9 +31,19 @@ struct Channel {
 #[derive(Clone, Debug, Default)]
 pub struct SocketServer {
     channels: BTreeMap<(Address, Connection), Channel>,
+    /// Test mutation: every request is let through as it arrives.
+    unmuted: bool,
 }
 
 impl SocketServer {
+    /// A server with no connection yet; `unmuted` is the test mutation.
+    pub fn new(unmuted: bool) -> Self {
+        Self {
+            channels: BTreeMap::new(),
+            unmuted,
+        }
+    }
+
     /// A request arrived: returned to be handled now, or kept (None) while
     /// its connection waits for an earlier response.
     pub fn receive(
@@ -41,6 +51,9 @@ impl SocketServer {
         reply_to: ReplyTo,
         request: KafkaRequest,
     ) -> Option<(ReplyTo, KafkaRequest)> {
+        if self.unmuted {
+            return Some((reply_to, request));
+        }
         let channel = self
             .channels
             .entry((reply_to.to, reply_to.connection))

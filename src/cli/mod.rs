@@ -201,9 +201,10 @@ pub fn parse_mutations(names: &[String]) -> Result<crate::harness::TestMutations
             "vote-twice" => m.raft.vote_twice = true,
             "trust-epoch-checkpoint" => m.trust_epoch_checkpoint = true,
             "hashmap-order" => m.hashmap_order = true,
+            "unmuted-connections" => m.unmuted_connections = true,
             other => {
                 return Err(format!(
-                    "unknown mutation {other:?}; valid: reorder-links, fsync-lies, vote-without-log-check, commit-on-minority, vote-twice, keep-leader-epoch, trust-epoch-checkpoint, hashmap-order"
+                    "unknown mutation {other:?}; valid: reorder-links, fsync-lies, vote-without-log-check, commit-on-minority, vote-twice, keep-leader-epoch, trust-epoch-checkpoint, hashmap-order, unmuted-connections"
                 ))
             }
         }

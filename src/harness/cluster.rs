@@ -60,6 +60,7 @@ fn node_specs(scenario: &Scenario, topology: &Topology, options: &RunOptions) ->
     // purpose; the checkers are what must catch it then.
     broker_config.log.contracts = !mutations.any();
     broker_config.forget_offsets_on_load = mutations.forget_offsets_on_load;
+    broker_config.unmuted_connections = mutations.unmuted_connections;
     broker_config.commit_aborted_transactions = mutations.commit_aborted_transactions;
     broker_config.drop_txn_markers = mutations.drop_txn_markers;
     broker_config.serve_below_log_start = mutations.serve_below_log_start;

@@ -113,6 +113,9 @@ pub struct TestMutations {
     pub consumer: ConsumerMutations,
     /// Group coordinator bug: loading an offsets partition skips its committed offsets.
     pub forget_offsets_on_load: bool,
+    /// SocketServer bug: a broker handles every request as it arrives, a
+    /// connection's later request before an earlier one's response.
+    pub unmuted_connections: bool,
     /// Transaction coordinator bug: aborted transactions get COMMIT markers.
     pub commit_aborted_transactions: bool,
     /// Transaction coordinator bug: markers are never sent (every

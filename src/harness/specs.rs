@@ -234,6 +234,7 @@ pub fn broker_config(scenario: &Scenario) -> BrokerConfig {
             d.offsets_retention_check_interval_ms,
         ),
         forget_offsets_on_load: false,
+        unmuted_connections: false,
         commit_aborted_transactions: false,
         drop_txn_markers: false,
         serve_below_log_start: false,
