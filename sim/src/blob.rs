@@ -14,11 +14,11 @@ use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::hash::{Hash, Hasher};
-use std::mem::MaybeUninit;
-use std::ops::Deref;
 use std::ops::Range;
 
-use triomphe::{HeaderSlice, HeaderWithLength, ThinArc, UniqueArc};
+mod buf;
+
+use buf::Buf;
 
 /// Blobs shorter than this are never compressed.
 const COMPRESS_FROM: usize = 512;
@@ -131,47 +131,6 @@ enum Kind {
     Frame(usize),
     /// `stored[..at]`, then a zstd frame at `stored[at..]`.
     Joined(usize),
-}
-
-/// A blob's shared buffer: its bytes behind a one-word pointer (the
-/// allocation holds the count and the length before the bytes).
-#[derive(Clone)]
-struct Buf(ThinArc<(), u8>);
-
-impl Buf {
-    /// A copy of `bytes`.
-    fn copy_of(bytes: &[u8]) -> Self {
-        Buf(ThinArc::from_header_and_slice((), bytes))
-    }
-
-    /// `a` then `b` in one new buffer, each copied once.
-    fn concat(a: &[u8], b: &[u8]) -> Self {
-        let len = a.len() + b.len();
-        let mut buf = UniqueArc::<HeaderSlice<_, [MaybeUninit<u8>]>>::from_header_and_uninit_slice(
-            HeaderWithLength::new((), len),
-            len,
-        );
-        buf.slice[..a.len()].write_copy_of_slice(a);
-        buf.slice[a.len()..].write_copy_of_slice(b);
-        // SAFETY: the two copies above wrote every byte of the slice, and
-        // the header's length is the slice's.
-        let buf = unsafe { buf.assume_init_slice_with_header() };
-        Buf(triomphe::Arc::into_thin(buf.shareable()))
-    }
-
-    /// Whether the two are one buffer.
-    fn same(&self, other: &Buf) -> bool {
-        self.0.ptr() == other.0.ptr()
-    }
-}
-
-impl Deref for Buf {
-    type Target = [u8];
-
-    #[inline]
-    fn deref(&self) -> &[u8] {
-        &self.0.slice
-    }
 }
 
 /// `len` as a blob length.
