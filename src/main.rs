@@ -81,8 +81,8 @@ unsafe impl std::alloc::GlobalAlloc for MiMalloc {
     }
 }
 
-/// mimalloc v3's `mi_option_purge_delay` (the position of that option in
-/// `mi_option_e` of the `mimalloc.h` that libmimalloc-sys 0.1.49 builds;
+/// mimalloc v2's `mi_option_purge_delay` (the position of that option in
+/// `mi_option_e` of the v2 `mimalloc.h` that libmimalloc-sys 0.1.49 builds;
 /// the crate exports no constant for it).
 #[cfg(not(feature = "sysalloc"))]
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
