@@ -27,7 +27,6 @@
 //! (Kafka rotates them for fairness under `replica.fetch.response.max.bytes`).
 
 use std::collections::BTreeMap;
-use std::sync::atomic::AtomicU64;
 
 use sim::{Nanos, MILLIS};
 
@@ -274,7 +273,7 @@ impl FetchSessionCache {
                     epoch: 1,
                     partitions: Vec::with_capacity(asked.len()),
                     last_used: now,
-                    clock: SessionClock::new(AtomicU64::new(now / MILLIS)),
+                    clock: SessionClock::new(std::cell::Cell::new(now / MILLIS)),
                     journal_at: 0,
                     broker_epoch: None,
                     places: TpMap::new(),

@@ -6,7 +6,6 @@
 
 use std::ops::Index;
 use std::rc::Rc;
-use std::sync::atomic::Ordering::Relaxed;
 
 use crate::log::{AppendError, RecordBatch, UnifiedLog};
 use crate::metadata::Uuid;
@@ -42,7 +41,7 @@ pub struct FollowerState {
 
 /// A fetch session's clock: the time (ms) of its last fetch, shared with
 /// the follower states of the partitions idling in it.
-pub type SessionClock = std::sync::Arc<std::sync::atomic::AtomicU64>;
+pub type SessionClock = std::rc::Rc<std::cell::Cell<u64>>;
 
 /// Two states are equal when they say the same (whichever clock they read).
 impl PartialEq for FollowerState {
@@ -75,7 +74,7 @@ impl FollowerState {
     /// When it was last caught up with the leader.
     pub fn last_caught_up_ms(&self) -> u64 {
         match &self.clock {
-            Some(c) => self.last_caught_up_ms.max(c.load(Relaxed)),
+            Some(c) => self.last_caught_up_ms.max(c.get()),
             None => self.last_caught_up_ms,
         }
     }
@@ -83,7 +82,7 @@ impl FollowerState {
     /// When it last fetched.
     pub fn last_fetch_ms(&self) -> u64 {
         match &self.clock {
-            Some(c) => self.last_fetch_ms.max(c.load(Relaxed)),
+            Some(c) => self.last_fetch_ms.max(c.get()),
             None => self.last_fetch_ms,
         }
     }
@@ -99,7 +98,7 @@ impl FollowerState {
     /// reading it.
     fn settle(&mut self) {
         if let Some(c) = self.clock.take() {
-            let t = c.load(Relaxed);
+            let t = c.get();
             self.last_caught_up_ms = self.last_caught_up_ms.max(t);
             self.last_fetch_ms = self.last_fetch_ms.max(t);
         }
@@ -499,7 +498,7 @@ impl Partition {
             .leader_state_mut()
             .and_then(|l| l.followers.get_mut(&follower))
         {
-            f.clock = Some(std::sync::Arc::clone(clock));
+            f.clock = Some(std::rc::Rc::clone(clock));
         }
     }
 

@@ -18,8 +18,6 @@
 //! as it goes into the purgatory (`tryCompleteElseWatch`), where the
 //! fetch's own position may just have moved the high watermark.
 
-use std::sync::atomic::Ordering::Relaxed;
-
 use sim::MILLIS;
 
 use super::{reply, ReplicaManager};
@@ -111,7 +109,7 @@ impl ReplicaManager {
                     match self.fetch_sessions.wake(id, changed, end, broker_epoch) {
                         Some((cached, clock)) => {
                             let read = reader.read_session(&mut self.partitions, cached, clock);
-                            clock.store(now_ms, Relaxed);
+                            clock.set(now_ms);
                             read
                         }
                         None => (Vec::new(), Vec::new()),
