@@ -19,6 +19,11 @@ use super::producer_state::ProducerStateManager;
 pub struct FollowerState {
     /// Its log end offset: the offset of its last fetch.
     pub log_end_offset: u64,
+    /// Whether it fetched since this leader took over: before, Kafka's
+    /// `logEndOffset` is unknown (`UNKNOWN_OFFSET`, -1, as a new leader's
+    /// `resetReplicaState` leaves it) and equals no leader's log end
+    /// offset, whatever `log_end_offset` says.
+    log_end_offset_known: bool,
     /// When it was last caught up with the leader (see [`Self::last_caught_up_ms`]).
     last_caught_up_ms: u64,
     /// When it last fetched (see [`Self::last_fetch_ms`]), and the
@@ -47,6 +52,7 @@ pub type SessionClock = std::rc::Rc<std::cell::Cell<u64>>;
 impl PartialEq for FollowerState {
     fn eq(&self, other: &Self) -> bool {
         self.log_end_offset == other.log_end_offset
+            && self.log_end_offset_known == other.log_end_offset_known
             && self.last_caught_up_ms() == other.last_caught_up_ms()
             && self.last_fetch_ms() == other.last_fetch_ms()
             && self.last_fetch_leader_leo == other.last_fetch_leader_leo
@@ -88,10 +94,21 @@ impl FollowerState {
     }
 
     /// Whether it caught up with the leader within `lag_ms` of `now_ms`
-    /// (Kafka's `ReplicaState.isCaughtUp`; never, before its first catch-up).
+    /// (the time half of Kafka's `ReplicaState.isCaughtUp`; never, before
+    /// its first catch-up). The high watermark's wait for a replica out of
+    /// the ISR asks this alone: a replica at the leader's log end offset,
+    /// the other half, cannot hold the high watermark back.
     pub fn is_caught_up(&self, now_ms: u64, lag_ms: u64) -> bool {
         let last = self.last_caught_up_ms();
         last > 0 && now_ms.saturating_sub(last) <= lag_ms
+    }
+
+    /// Whether its log end offset, as the leader knows it, is
+    /// `leader_end_offset` (the other half of Kafka's
+    /// `ReplicaState.isCaughtUp`, `leaderEndOffset == logEndOffset`,
+    /// KAFKA-7152, 2.1): false until it fetched from this leader.
+    pub fn is_at_log_end(&self, leader_end_offset: u64) -> bool {
+        self.log_end_offset_known && self.log_end_offset == leader_end_offset
     }
 
     /// Takes the times from the session clock, if it reads one, and stops
@@ -456,6 +473,7 @@ impl Partition {
             f.last_caught_up_ms = f.last_caught_up_ms.max(f.last_fetch_ms);
         }
         f.log_end_offset = fetch_offset;
+        f.log_end_offset_known = true;
         f.last_fetch_leader_leo = leader_leo;
         f.last_fetch_ms = now_ms;
         f.broker_epoch = broker_epoch;
@@ -619,7 +637,12 @@ impl Partition {
             })
     }
 
-    /// ISR members (not the leader) that have not caught up within `lag_ms`.
+    /// ISR members (not the leader) out of sync (Kafka's
+    /// `Partition.getOutOfSyncReplicas`, none while an ISR change is in
+    /// flight): a follower is out of sync unless its log end offset is the
+    /// leader's (KAFKA-7152, 2.1: a follower that stopped fetching at the
+    /// log end of a partition that takes no writes stays) or it caught up
+    /// within `lag_ms` of `now_ms` (`ReplicaState.isCaughtUp`).
     pub fn shrink_candidates(&self, now_ms: u64, lag_ms: u64) -> Vec<u32> {
         let Some(leader) = self.leader_state() else {
             return Vec::new();
@@ -627,16 +650,18 @@ impl Partition {
         if leader.pending.is_some() {
             return Vec::new();
         }
+        let leader_end_offset = self.log.log_end_offset();
         leader
             .isr
             .iter()
             .copied()
             .filter(|&r| r != self.me)
             .filter(|r| {
-                let caught_up = leader
-                    .followers
-                    .get(r)
-                    .map_or(0, FollowerState::last_caught_up_ms);
+                let follower = leader.followers.get(r);
+                if follower.is_some_and(|f| f.is_at_log_end(leader_end_offset)) {
+                    return false;
+                }
+                let caught_up = follower.map_or(0, FollowerState::last_caught_up_ms);
                 now_ms.saturating_sub(caught_up) > lag_ms
             })
             .collect()
@@ -891,5 +916,52 @@ mod tests {
         // Caught up to the leader's log end: it stays.
         p.record_follower_fetch(2, 5, 10, 39_000);
         assert_eq!(p.shrink_candidates(40_000, 30_000), Vec::<u32>::new());
+    }
+
+    #[test]
+    fn a_follower_at_the_leaders_log_end_stays_in_the_isr_however_long_it_is_silent() {
+        // KAFKA-7152 (2.1; 3.8's `ReplicaState.isCaughtUp`:
+        // `leaderEndOffset == logEndOffset || currentTimeMs -
+        // lastCaughtUpTimeMs <= replicaMaxLagMs`). Follower 2 fetched up to
+        // the leader's log end offset, 10, and then stopped; follower 3
+        // stopped at 7.
+        let mut p = leader(&[1, 2, 3], 1, 10);
+        p.record_follower_fetch(2, 5, 10, 1_000);
+        p.record_follower_fetch(3, 5, 7, 1_000);
+        assert_eq!(p.shrink_candidates(20_000, 30_000), Vec::<u32>::new());
+        assert_eq!(
+            p.shrink_candidates(100_000, 30_000),
+            vec![3],
+            "silent for more than replica.lag.time.max.ms, 2 stays: no write it lacks"
+        );
+        // The next append leaves follower 2 behind, and its last catch-up is
+        // long past: it goes.
+        let r = crate::log::Record {
+            key: None,
+            value: Some(vec![10]),
+            timestamp_ms: 0,
+            headers: Vec::new(),
+        };
+        p.log
+            .append_records(vec![r], -1, -1, -1, 0, 0, &mut Vec::new());
+        assert_eq!(p.shrink_candidates(100_000, 30_000), vec![2, 3]);
+    }
+
+    #[test]
+    fn a_follower_that_has_not_fetched_from_a_new_leader_is_not_at_its_log_end() {
+        // A new leader of an empty log: its ISR follower 2 has not fetched
+        // from it, so its log end offset is unknown (Kafka's
+        // `resetReplicaState`: UNKNOWN_OFFSET, -1), not the leader's 0.
+        let mut p = leader(&[1, 2], 1, 0);
+        if let Role::Leader(l) = &mut p.role {
+            l.followers = [(2, FollowerState::caught_up_at(1_000))]
+                .into_iter()
+                .collect();
+        }
+        assert_eq!(p.shrink_candidates(31_000, 30_000), Vec::<u32>::new());
+        assert_eq!(p.shrink_candidates(31_001, 30_000), vec![2]);
+        // Once it fetched at 0, it is at the log end.
+        p.record_follower_fetch(2, 5, 0, 1_000);
+        assert_eq!(p.shrink_candidates(100_000, 30_000), Vec::<u32>::new());
     }
 }

@@ -2,7 +2,7 @@
 
 use super::classic::{
     ClassicGroup, GroupOutput, GroupResponse, GroupState, JoinGroup, SyncGroup,
-    GROUP_INITIAL_REBALANCE_DELAY_MS,
+    GROUP_INITIAL_REBALANCE_DELAY_MS, NEW_MEMBER_JOIN_TIMEOUT_MS,
 };
 use crate::errors::Errors;
 
@@ -725,5 +725,85 @@ fn a_pending_member_that_never_joins_is_dropped_after_its_session_timeout() {
     h.group.on_tick(t0 + SESSION_MS, &mut h.out);
     assert!(h.answer(ra).is_some() && h.answer(rb).is_some());
     assert_eq!(h.group.state(), GroupState::CompletingRebalance);
+    assert_eq!(h.group.members().len(), 2);
+}
+
+#[test]
+fn a_new_member_still_waiting_for_its_join_answer_is_expired_after_five_minutes() {
+    // KAFKA-7610 (2.1.1). 3.8's `addMemberThenRebalanceOrCompleteJoin`
+    // marks the member new and arms its heartbeat expiration at
+    // `classicGroupNewMemberJoinTimeoutMs` (5 minutes); `updateMember`
+    // leaves it; `ClassicGroupMember.hasSatisfiedHeartbeat` is false for a
+    // new member although it awaits its join answer; the expiration
+    // (`removeMemberAndUpdateClassicGroup`) answers its JoinGroup
+    // UNKNOWN_MEMBER_ID and removes it. The join phase's completion
+    // clears `isNew`.
+    let mut h = Harness::new();
+    let (a, b) = h.stable_pair();
+    let t0 = 10_000;
+    // c, with max.poll.interval.ms of 10 minutes, joins: the join phase
+    // may last that long.
+    let mut request = Harness::request("", None, "range");
+    request.rebalance_timeout_ms = 2 * NEW_MEMBER_JOIN_TIMEOUT_MS;
+    let first = h.join(t0, request.clone());
+    let Some(GroupResponse::JoinGroup { member_id: c, .. }) = h.answer(first) else {
+        panic!("MEMBER_ID_REQUIRED")
+    };
+    request.member_id = c.clone();
+    let _ = h.join(t0, request.clone());
+    assert_eq!(h.group.state(), GroupState::PreparingRebalance);
+    // a rejoins at once; b keeps heartbeating but does not rejoin, so the
+    // join phase waits for it. c sends its JoinGroup again.
+    let ra = h.join(t0, Harness::request(&a, None, "range"));
+    let mut rc = None;
+    let mut now = t0;
+    while now < t0 + NEW_MEMBER_JOIN_TIMEOUT_MS {
+        now += 3_000;
+        if now == t0 + 99_000 {
+            rc = Some(h.join(now, request.clone()));
+        }
+        assert_eq!(
+            h.group.heartbeat(now, 1, &b, None),
+            Some(Errors::RebalanceInProgress)
+        );
+        let expired = h.group.on_tick(now, &mut h.out);
+        if now < t0 + NEW_MEMBER_JOIN_TIMEOUT_MS {
+            assert!(
+                expired.is_empty(),
+                "{expired:?} expired at {now}: a new member's timeout is 5 minutes \
+                 from its first join, whatever its session timeout or a second join"
+            );
+        } else {
+            assert_eq!(expired, vec![c.clone()], "c is expired at 5 minutes");
+        }
+    }
+    assert_eq!(
+        h.answer(rc.expect("c joined again")),
+        Some(GroupResponse::JoinGroup {
+            error: Some(Errors::UnknownMemberId),
+            generation_id: -1,
+            protocol_name: None,
+            leader: String::new(),
+            member_id: c.clone(),
+            members: Vec::new(),
+        })
+    );
+    assert!(!h.group.members().contains_key(&c));
+    // a, new until its first join phase completed, waits for its join
+    // answer past its session timeout and past 5 minutes: kept alive.
+    assert!(h.group.members().contains_key(&a));
+    assert_eq!(h.group.state(), GroupState::PreparingRebalance);
+    // b rejoins: generation 2 has a and b, and the join phase ends without c.
+    let rb = h.join(now, Harness::request(&b, None, "range"));
+    for r in [ra, rb] {
+        assert!(matches!(
+            h.answer(r),
+            Some(GroupResponse::JoinGroup {
+                error: None,
+                generation_id: 2,
+                ..
+            })
+        ));
+    }
     assert_eq!(h.group.members().len(), 2);
 }

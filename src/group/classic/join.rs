@@ -4,7 +4,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{ClassicGroup, GroupOutput, GroupResponse, GroupState, JoinGroup, Member};
+use super::{
+    ClassicGroup, GroupOutput, GroupResponse, GroupState, JoinGroup, Member,
+    NEW_MEMBER_JOIN_TIMEOUT_MS,
+};
 use crate::errors::Errors;
 
 impl<R: Clone> ClassicGroup<R> {
@@ -221,6 +224,9 @@ impl<R: Clone> ClassicGroup<R> {
             out.push(fenced(r, false));
         }
         member.member_id = new_id.to_owned();
+        // 3.8's `ClassicGroup.replaceStaticMember` puts a new
+        // `ClassicGroupMember` in its place, which is not new.
+        member.is_new = false;
         if let Some(instance) = &member.group_instance_id {
             self.static_members
                 .insert(instance.clone(), new_id.to_owned());
@@ -251,7 +257,12 @@ impl<R: Clone> ClassicGroup<R> {
             assignment: Vec::new(),
             awaiting_join: Some(reply),
             awaiting_sync: None,
-            session_deadline_ms: now_ms + request.session_timeout_ms,
+            // Kafka's `addMemberAndRebalance`: a new member cannot
+            // heartbeat while its JoinGroup waits, so its heartbeat
+            // expiration is the new-member join timeout, not its session
+            // timeout.
+            session_deadline_ms: now_ms + NEW_MEMBER_JOIN_TIMEOUT_MS,
+            is_new: true,
         };
         if let Some(instance) = &request.group_instance_id {
             self.static_members
@@ -279,7 +290,14 @@ impl<R: Clone> ClassicGroup<R> {
         m.session_timeout_ms = request.session_timeout_ms;
         m.rebalance_timeout_ms = request.rebalance_timeout_ms;
         m.awaiting_join = Some(reply);
-        m.session_deadline_ms = now_ms + m.session_timeout_ms;
+        // Kafka's `updateMember` leaves the heartbeat expiration as it is:
+        // a new member that joins again keeps its join timeout. A member
+        // that is not new is kept alive by its wait for the join answer
+        // whatever its deadline; moving the deadline on only spares the
+        // group ticks that find nothing to do.
+        if !m.is_new {
+            m.session_deadline_ms = now_ms + m.session_timeout_ms;
+        }
     }
 
     /// Whether a member with these protocols can join (Kafka's `supportsProtocols`).
@@ -388,6 +406,7 @@ impl<R: Clone> ClassicGroup<R> {
             let response = self.join_response(&id);
             let m = self.members.get_mut(&id).expect("listed");
             m.session_deadline_ms = now_ms + m.session_timeout_ms;
+            m.is_new = false;
             if let Some(r) = m.awaiting_join.take() {
                 out.push(GroupOutput::Reply(r, response));
             }

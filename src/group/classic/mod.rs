@@ -25,6 +25,11 @@ pub use crate::group::messages::{GroupOutput, GroupResponse, GroupState, JoinGro
 /// more members.
 pub const GROUP_INITIAL_REBALANCE_DELAY_MS: u64 = 3_000;
 
+/// How long a new member may wait for its first JoinGroup answer before it
+/// is expired (Kafka's `GroupCoordinator.NewMemberJoinTimeoutMs`, 3.8's
+/// `classicGroupNewMemberJoinTimeoutMs`; KAFKA-7610, 2.1.1): 5 minutes.
+pub const NEW_MEMBER_JOIN_TIMEOUT_MS: u64 = 5 * 60 * 1000;
+
 /// A member of the group.
 #[derive(Clone, Debug)]
 pub struct Member<R> {
@@ -41,8 +46,14 @@ pub struct Member<R> {
     pub assignment: Vec<u8>,
     awaiting_join: Option<R>,
     awaiting_sync: Option<R>,
-    /// When its session expires unless it heartbeats.
+    /// When its session expires unless it heartbeats (Kafka's heartbeat
+    /// expiration; for a new member, [`NEW_MEMBER_JOIN_TIMEOUT_MS`] after
+    /// it joined).
     session_deadline_ms: u64,
+    /// Added by a JoinGroup and not yet answered by a completed join phase
+    /// (Kafka's `isNew`, KAFKA-7610): its heartbeat expiration removes it
+    /// even while it waits for its JoinGroup answer.
+    is_new: bool,
 }
 
 /// One classic group.
@@ -496,13 +507,7 @@ impl<R: Clone> ClassicGroup<R> {
         let due: Vec<String> = self
             .members
             .values()
-            // A member waiting for a join or sync response is kept alive
-            // (Kafka's shouldKeepAlive); the rebalance timeout covers it.
-            .filter(|m| {
-                m.session_deadline_ms <= now_ms
-                    && m.awaiting_join.is_none()
-                    && m.awaiting_sync.is_none()
-            })
+            .filter(|m| m.session_deadline_ms <= now_ms && !m.has_satisfied_heartbeat())
             .map(|m| m.member_id.clone())
             .collect();
         for id in due {
@@ -549,5 +554,16 @@ impl<R: Clone> ClassicGroup<R> {
 impl<R> Member<R> {
     fn supports(&self, protocol: &str) -> bool {
         self.protocols.iter().any(|(n, _)| n == protocol)
+    }
+
+    /// Whether its expired heartbeat deadline spares it (Kafka's
+    /// `hasSatisfiedHeartbeat`, 3.8's `ClassicGroupMember`): a member
+    /// waiting for a join or sync answer is kept alive (the rebalance
+    /// timeout covers it), but not a new one, which the expiration then
+    /// removes with UNKNOWN_MEMBER_ID for its JoinGroup (KAFKA-7610, 2.1.1;
+    /// before, 2.0.1's `shouldKeepMemberAlive` kept it however long the
+    /// join phase lasted).
+    fn has_satisfied_heartbeat(&self) -> bool {
+        !self.is_new && (self.awaiting_join.is_some() || self.awaiting_sync.is_some())
     }
 }

@@ -70,6 +70,7 @@ impl<R: Clone> ClassicGroup<R> {
                     awaiting_join: None,
                     awaiting_sync: None,
                     session_deadline_ms: now_ms + m.session_timeout_ms,
+                    is_new: false,
                 },
             );
         }
