@@ -602,7 +602,7 @@ impl ReplicaManager {
                     p.log.set_config(log_config);
                 }
                 p.topic_id = topic.id;
-                p.replicas = reg.replicas.clone();
+                p.replicas.clone_from(&reg.replicas);
                 p.min_insync = min_insync;
                 // The release's high watermark rules, set with the topic's configs
                 // before the replica takes a role.

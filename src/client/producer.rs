@@ -242,6 +242,8 @@ pub struct Producer {
     key_names: Vec<Vec<u8>>,
     /// Scratch space for the partitions ready to send.
     ready: Vec<TopicIdPartition>,
+    /// `send_ready`'s batches by leader, kept for its allocation.
+    per_broker: Vec<(u32, Vec<ProducerBatch>)>,
     /// A transactional producer's transactions.
     txn: Option<Transactions>,
     /// An application sends its records (a pipeline member), rather than
@@ -329,6 +331,7 @@ impl Producer {
             key_hashes: Vec::new(),
             key_names: Vec::new(),
             ready: Vec::new(),
+            per_broker: Vec::new(),
             txn: spec.transaction.clone().map(|workload| {
                 let mut manager = TransactionManager::new(
                     &workload.transactional_id,
@@ -685,7 +688,7 @@ impl Producer {
         let mut ready = std::mem::take(&mut self.ready);
         self.accumulator.ready_into(now_ms, &mut ready);
         // By leader (a few brokers: a short scan finds one's batches).
-        let mut per_broker: Vec<(u32, Vec<ProducerBatch>)> = Vec::with_capacity(ready.len());
+        let mut per_broker = std::mem::take(&mut self.per_broker);
         let mut missing_leader = false;
         for &tp in &ready {
             if self.txn.as_ref().is_some_and(|t| !t.manager.may_send(&tp)) {
@@ -725,7 +728,7 @@ impl Producer {
         // One request per leader, in broker id order.
         per_broker.sort_unstable_by_key(|&(broker, _)| broker);
         let transactional = self.txn.is_some();
-        for (broker, mut batches) in per_broker {
+        for (broker, mut batches) in per_broker.drain(..) {
             let compressed = self.config.compression.kind != CompressionType::None;
             let mut partitions = Vec::with_capacity(batches.len());
             for b in &mut batches {
@@ -784,6 +787,7 @@ impl Producer {
                 );
             }
         }
+        self.per_broker = per_broker;
         if missing_leader {
             self.refresh_metadata(env);
         }

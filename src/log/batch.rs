@@ -163,6 +163,25 @@ impl BatchBuilder {
         }
     }
 
+    /// An empty builder with room for `records` (their keys, values and
+    /// headers, and a few bytes each for their lengths and deltas).
+    fn for_records(records: &[Record]) -> Self {
+        let bytes = records
+            .iter()
+            .map(|r| {
+                let headers: usize = r
+                    .headers
+                    .iter()
+                    .map(|h| 8 + h.key.len() + h.value.as_ref().map_or(0, Vec::len))
+                    .sum();
+                24 + r.key.as_ref().map_or(0, Vec::len)
+                    + r.value.as_ref().map_or(0, Vec::len)
+                    + headers
+            })
+            .sum();
+        Self::with_capacity(bytes)
+    }
+
     /// The same builder building batches compressed with `compression`.
     pub fn compressed(self, compression: Compression) -> Self {
         Self {
@@ -503,7 +522,7 @@ impl RecordBatch {
         (producer_id, producer_epoch, base_sequence): (i64, i16, i32),
         records: &[Record],
     ) -> Self {
-        let mut builder = BatchBuilder::new();
+        let mut builder = BatchBuilder::for_records(records);
         for r in records {
             builder.append_owned(r);
         }
@@ -518,7 +537,7 @@ impl RecordBatch {
     /// TxnOffsetCommit: Kafka's `MemoryRecords.withTransactionalRecords`,
     /// no sequence).
     pub fn transactional_of(producer_id: i64, producer_epoch: i16, records: &[Record]) -> Self {
-        let mut builder = BatchBuilder::new();
+        let mut builder = BatchBuilder::for_records(records);
         for r in records {
             builder.append_owned(r);
         }
