@@ -807,3 +807,49 @@ fn a_new_member_still_waiting_for_its_join_answer_is_expired_after_five_minutes(
     }
     assert_eq!(h.group.members().len(), 2);
 }
+
+#[test]
+fn a_member_kept_alive_by_its_wait_for_the_assignment_gets_a_new_session_with_it() {
+    // 3.8's `propagateAssignment` reschedules the heartbeat expiration of
+    // every member whose SyncGroup it answers: a member whose session ran
+    // out while the leader's SyncGroup was late (`hasSatisfiedHeartbeat`
+    // kept it) is not expired once answered. Meanwhile nothing is due for
+    // it: the coordinator's next look is the leader's deadline, not a
+    // deadline already past.
+    let mut h = Harness::new();
+    let (a, ra) = h.join_dynamic(0);
+    let (b, rb) = h.join_dynamic(100);
+    let t1 = GROUP_INITIAL_REBALANCE_DELAY_MS + 100;
+    h.group.on_tick(t1, &mut h.out);
+    assert!(h.answer(ra).is_some() && h.answer(rb).is_some());
+    let sb = h.sync(t1 + 100, 1, &b, &[]);
+    // The leader heartbeats but sends its SyncGroup two sessions late.
+    let late = t1 + 2 * SESSION_MS;
+    let mut now = t1;
+    while now + 10_000 < late {
+        now += 10_000;
+        assert_eq!(h.group.heartbeat(now, 1, &a, None), None);
+        assert_eq!(
+            h.group.next_deadline_ms(),
+            Some(now + SESSION_MS),
+            "at {now}: only the leader's deadline is due, not b's past one"
+        );
+        assert!(h.group.on_tick(now, &mut h.out).is_empty());
+    }
+    let sa = h.sync(late, 1, &a, &[(&a, "t-0"), (&b, "t-1")]);
+    h.store_ok(late);
+    assert!(h.answer(sa).is_some());
+    assert_eq!(
+        h.answer(sb),
+        Some(GroupResponse::SyncGroup {
+            error: None,
+            assignment: b"t-1".to_vec()
+        })
+    );
+    assert!(
+        h.group.on_tick(late + 1, &mut h.out).is_empty(),
+        "b's answer gave it a new session"
+    );
+    assert_eq!(h.group.state(), GroupState::Stable);
+    assert_eq!(h.group.next_deadline_ms(), Some(late + SESSION_MS));
+}

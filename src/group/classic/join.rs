@@ -318,7 +318,7 @@ impl<R: Clone> ClassicGroup<R> {
             GroupState::CompletingRebalance => {
                 // Members waiting for their assignment must rejoin.
                 for m in self.members.values_mut() {
-                    if let Some(r) = m.awaiting_sync.take() {
+                    if let Some(r) = m.take_sync(now_ms) {
                         out.push(GroupOutput::Reply(
                             r,
                             GroupResponse::SyncGroup {

@@ -311,7 +311,7 @@ impl<R: Clone> ClassicGroup<R> {
             None => {
                 for (id, m) in &mut self.members {
                     m.assignment = assignments.get(id).cloned().unwrap_or_default();
-                    if let Some(r) = m.awaiting_sync.take() {
+                    if let Some(r) = m.take_sync(now_ms) {
                         out.push(GroupOutput::Reply(
                             r,
                             GroupResponse::SyncGroup {
@@ -326,7 +326,7 @@ impl<R: Clone> ClassicGroup<R> {
             Some(e) => {
                 for m in self.members.values_mut() {
                     m.assignment.clear();
-                    if let Some(r) = m.awaiting_sync.take() {
+                    if let Some(r) = m.take_sync(now_ms) {
                         out.push(GroupOutput::Reply(
                             r,
                             GroupResponse::SyncGroup {
@@ -476,9 +476,13 @@ impl<R: Clone> ClassicGroup<R> {
 
     /// The earliest time `on_tick` has something to do.
     pub fn next_deadline_ms(&self) -> Option<u64> {
+        // A member its wait for an answer keeps alive has nothing due at
+        // its deadline: the answer, sent by a group operation after which
+        // the coordinator looks again, moves its deadline on.
         let sessions = self
             .members
             .values()
+            .filter(|m| !m.has_satisfied_heartbeat())
             .map(|m| m.session_deadline_ms)
             .chain(self.pending_members.values().copied())
             .min();
@@ -565,5 +569,17 @@ impl<R> Member<R> {
     /// join phase lasted).
     fn has_satisfied_heartbeat(&self) -> bool {
         !self.is_new && (self.awaiting_join.is_some() || self.awaiting_sync.is_some())
+    }
+
+    /// Takes its SyncGroup to answer now: the answer reschedules its
+    /// heartbeat expiration a session timeout on (Kafka's
+    /// `propagateAssignment`, whatever the answer's error: "if any
+    /// member's session expired while we were still awaiting either the
+    /// leader sync group or the append future, its expiration will be
+    /// ignored").
+    fn take_sync(&mut self, now_ms: u64) -> Option<R> {
+        let reply = self.awaiting_sync.take()?;
+        self.session_deadline_ms = now_ms + self.session_timeout_ms;
+        Some(reply)
     }
 }
