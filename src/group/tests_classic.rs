@@ -784,7 +784,7 @@ fn a_new_member_still_waiting_for_its_join_answer_is_expired_after_five_minutes(
             generation_id: -1,
             protocol_name: None,
             leader: String::new(),
-            member_id: c.clone(),
+            member_id: String::new(),
             members: Vec::new(),
         })
     );

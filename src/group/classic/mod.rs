@@ -396,6 +396,9 @@ impl<R: Clone> ClassicGroup<R> {
     ) {
         if let Some(m) = self.members.get_mut(member_id) {
             if let Some(r) = m.awaiting_join.take() {
+                // Kafka's `removeMemberAndUpdateGroup` (2.5.0) and
+                // `removeMemberAndUpdateClassicGroup` (3.8.0) answer with
+                // `UNKNOWN_MEMBER_ID`, the empty member id.
                 out.push(GroupOutput::Reply(
                     r,
                     GroupResponse::JoinGroup {
@@ -403,7 +406,7 @@ impl<R: Clone> ClassicGroup<R> {
                         generation_id: -1,
                         protocol_name: None,
                         leader: String::new(),
-                        member_id: member_id.to_owned(),
+                        member_id: String::new(),
                         members: Vec::new(),
                     },
                 ));
