@@ -293,8 +293,9 @@ impl<R: Clone> ClassicGroup<R> {
         // Kafka's `updateMember` leaves the heartbeat expiration as it is:
         // a new member that joins again keeps its join timeout. A member
         // that is not new is kept alive by its wait for the join answer
-        // whatever its deadline; moving the deadline on only spares the
-        // group ticks that find nothing to do.
+        // whatever its deadline, and the join phase's completion gives it
+        // a new session; ksim moves its deadline on here as well, which
+        // nothing notices while it waits.
         if !m.is_new {
             m.session_deadline_ms = now_ms + m.session_timeout_ms;
         }
