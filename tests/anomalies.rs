@@ -171,3 +171,37 @@ fn an_anomaly_table_is_checked_and_a_plain_scenario_has_no_fixed_variant() {
     let e = bad("seeds = [1, 5, 16, 17]", "seeds = []");
     assert!(e.contains("list 1 to 100 seeds"), "{e}");
 }
+
+/// KAFKA-15591's second consequence, which its anomaly file cites: under
+/// 4.1's own rule `rolling_update` seed 42 loses producer-0's first batch
+/// of orders-1 to the startup race; the batches it retries after broker 2's
+/// controlled shutdown wait behind it until it expires (about 115 s), and
+/// the producer sends them again under a bumped epoch from sequence 0,
+/// though the log holds them: duplicates. The shipped scenario (2.4's rule)
+/// has none.
+#[test]
+fn kafka_15591_duplicates_what_waited_behind_the_lost_batch() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/rolling_update.toml");
+    let text = std::fs::read_to_string(&file).expect("readable");
+    let switch = text
+        .lines()
+        .find(|l| l.starts_with("unknown_producer_any_sequence = false"))
+        .expect("rolling_update keeps the race out");
+    let own = text.replace(switch, "");
+    let shipped = parse(&text, "rolling_update.toml").unwrap_or_else(|e| panic!("{e}"));
+    let own = parse(&own, "rolling_update.toml").unwrap_or_else(|e| panic!("{e}"));
+    assert!(own.protocol.unknown_producer_any_sequence, "4.1's own");
+    let o = run(&own, 42, &RunOptions::default()).expect("runs");
+    let invariants: Vec<&str> = o.violations.iter().map(|v| v.invariant.as_str()).collect();
+    assert!(invariants.contains(&"no_duplicates"), "{invariants:?}");
+    assert!(
+        o.violations
+            .iter()
+            .filter(|v| v.invariant == "no_duplicates")
+            .all(|v| v.detail.contains("is in orders-")),
+        "{:?}",
+        o.violations
+    );
+    let kept = run(&shipped, 42, &RunOptions::default()).expect("runs");
+    assert!(kept.violations.is_empty(), "{:?}", kept.violations);
+}

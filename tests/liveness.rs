@@ -85,3 +85,38 @@ fn the_same_cluster_with_time_to_settle_is_available() {
         .collect();
     assert!(stuck.is_empty(), "{stuck:?}");
 }
+
+/// KAFKA-15591's anomaly as written, seed 0: the producer has records
+/// acknowledged on every other partition after the faults heal, but one
+/// batch it created at the start is still retried at the end.
+#[test]
+fn a_producer_stuck_on_one_partition_is_reported_with_the_records_it_holds() {
+    let file = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/anomalies/kafka_15591_first_batch_overtaken.toml"
+    );
+    let text = std::fs::read_to_string(file).expect("readable");
+    let scenario = ksim::scenario::parse(&text, file).expect("parses");
+    let o = run(&scenario, 0, &RunOptions::default()).expect("runs");
+    let stuck: Vec<&str> = o
+        .violations
+        .iter()
+        .filter(|v| v.invariant == "eventually_available")
+        .map(|v| v.detail.as_str())
+        .collect();
+    assert!(!stuck.is_empty(), "seed 0 stalls a partition");
+    for d in &stuck {
+        assert!(
+            d.contains("producer-0 still holds ")
+                && d.contains(" records of orders-")
+                && d.contains("the oldest created at 0.")
+                && d.contains("Isr ["),
+            "{d}"
+        );
+        assert!(!d.contains("had nothing acknowledged"), "{d}");
+    }
+    assert!(
+        o.stats.records_acked > 0,
+        "the producer's other partitions take its records"
+    );
+}

@@ -113,7 +113,7 @@ fn kafka_refuses_a_transactional_id_without_idempotence() {
             err.contains("Cannot set a transactional.id without also enabling idempotence."),
             "{err}"
         );
-        assert!(err.starts_with("transactions.toml:22:"), "{err}");
+        assert!(err.starts_with("transactions.toml:25:"), "{err}");
     }
     // A transaction spec needs a transactional producer, and the other way round.
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/transactions.toml");

@@ -229,16 +229,21 @@ pub struct BrokerConfig {
     /// KIP-360's leader side (KAFKA-8710, 2.5.0): a partition leader
     /// appends an idempotent batch of a producer it has no state for at
     /// any sequence, and answers OUT_OF_ORDER_SEQUENCE_NUMBER to one of
-    /// the current epoch whose last sequence it lost unless at 0. Off:
-    /// 2.4.1's UNKNOWN_PRODUCER_ID to both. ksim keeps it off in every
-    /// release for now (not yet a `[protocol]` switch): on, a producer's
-    /// first batch that lost the startup race to its next one (refused
-    /// NOT_LEADER_OR_FOLLOWER by a broker not yet leader) is refused
-    /// OUT_OF_ORDER_SEQUENCE_NUMBER until `delivery.timeout.ms`, and
-    /// batches retried behind it wait as long (KAFKA-15591), which fails
-    /// `eventually_available` in seeds where nothing else is wrong; see
-    /// docs/versions.md (the 2.4 look).
+    /// the current epoch whose last sequence it lost unless at 0. Off
+    /// (`[protocol] unknown_producer_any_sequence = false`): 2.4.1's
+    /// UNKNOWN_PRODUCER_ID to both. On, a producer's first batch that lost
+    /// the startup race to its next one is lost (KAFKA-15591).
     pub unknown_producer_any_sequence: bool,
+    /// KAFKA-18202 (4.1): under transactions v2 a verified transactional
+    /// batch of a producer the partition has no state for must start at
+    /// sequence 0, else OUT_OF_ORDER_SEQUENCE_NUMBER
+    /// (`[protocol] unknown_producer_sequence_zero_in_tv2`).
+    pub unknown_producer_sequence_zero_in_tv2: bool,
+    /// KAFKA-15591's fix (apache/kafka #23234, Kafka 4.5): a partition that
+    /// never held a record takes only sequence 0 from a producer it has no
+    /// state for, else OUT_OF_ORDER_SEQUENCE_NUMBER
+    /// (`[protocol] unknown_producer_sequence_zero_on_empty_log`).
+    pub unknown_producer_sequence_zero_on_empty_log: bool,
     /// Log configs.
     pub log: LogConfig,
     /// `offsets.topic.num.partitions`.
@@ -328,7 +333,9 @@ impl Default for BrokerConfig {
             fetch_session_leader_epoch: true,
             static_rejoin_rebalances_when_completing: true,
             transactional_epoch_bump: true,
-            unknown_producer_any_sequence: false,
+            unknown_producer_any_sequence: true,
+            unknown_producer_sequence_zero_in_tv2: true,
+            unknown_producer_sequence_zero_on_empty_log: false,
             log: LogConfig::default(),
             offsets_topic_num_partitions: 50,
             offsets_commit_timeout_ms: 5000,

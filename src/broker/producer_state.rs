@@ -90,6 +90,22 @@ pub enum SequenceCheck {
     Reject(Errors),
 }
 
+/// What a leader takes as the first batch of a producer it has no state
+/// for (Kafka's `ProducerAppendInfo.checkSequence` with no producer epoch).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnknownProducer {
+    /// 2.4.1: sequence 0, else UNKNOWN_PRODUCER_ID.
+    UnknownUnlessAtZero,
+    /// KIP-360 (2.5.0): any sequence, "possibly because all producer
+    /// records have been deleted due to retention" (KAFKA-15591's bug on a
+    /// partition that never held a record).
+    AnySequence,
+    /// Sequence 0, else OUT_OF_ORDER_SEQUENCE_NUMBER: KAFKA-15591's fix
+    /// (Kafka 4.5) on a partition that never held a record, and
+    /// KAFKA-18202 (4.1) for a verified transactions-v2 batch.
+    OutOfOrderUnlessAtZero,
+}
+
 /// Producer state of one partition.
 #[derive(Clone, Debug, Default)]
 pub struct ProducerStateManager {
@@ -112,28 +128,32 @@ fn in_sequence(last_seq: i32, next_seq: i32) -> bool {
 
 impl ProducerStateManager {
     /// Checks a batch a leader is about to append (Kafka's
-    /// `ProducerAppendInfo.checkSequence`). With `any_sequence` (KIP-360,
-    /// 2.5.0) a producer this partition has no state for is appended at
-    /// any sequence ("accept writes with any sequence number"), and one of
-    /// the current epoch whose last sequence is lost (only a marker left)
-    /// is OUT_OF_ORDER_SEQUENCE_NUMBER unless at 0; without (2.4.1), both
-    /// are UNKNOWN_PRODUCER_ID unless at 0.
+    /// `ProducerAppendInfo.checkSequence`). A producer this partition has
+    /// no state for is taken as `unknown` says; one of the current epoch
+    /// whose last sequence is lost (only a marker left) is
+    /// OUT_OF_ORDER_SEQUENCE_NUMBER unless at 0, or UNKNOWN_PRODUCER_ID
+    /// under 2.4.1's rule.
     pub fn check(
         &self,
         producer_id: i64,
         epoch: i16,
         first_seq: i32,
         last_seq: i32,
-        any_sequence: bool,
+        unknown: UnknownProducer,
     ) -> SequenceCheck {
         if producer_id < 0 {
             return SequenceCheck::Append;
         }
         let Some(entry) = self.producers.get(&producer_id) else {
-            return if any_sequence || first_seq == 0 {
-                SequenceCheck::Append
-            } else {
-                SequenceCheck::Reject(Errors::UnknownProducerId)
+            return match unknown {
+                _ if first_seq == 0 => SequenceCheck::Append,
+                UnknownProducer::AnySequence => SequenceCheck::Append,
+                UnknownProducer::UnknownUnlessAtZero => {
+                    SequenceCheck::Reject(Errors::UnknownProducerId)
+                }
+                UnknownProducer::OutOfOrderUnlessAtZero => {
+                    SequenceCheck::Reject(Errors::OutOfOrderSequenceNumber)
+                }
             };
         };
         if epoch < entry.epoch {
@@ -157,7 +177,10 @@ impl ProducerStateManager {
         // epoch retained (a marker of a bumped epoch cleared them, KIP-890
         // part 2), the last sequence is NO_SEQUENCE and only 0 follows.
         let last_seq = entry.batches.back().map_or(-1, |b| b.last_seq);
-        if !any_sequence && entry.batches.is_empty() && first_seq != 0 {
+        if unknown == UnknownProducer::UnknownUnlessAtZero
+            && entry.batches.is_empty()
+            && first_seq != 0
+        {
             return SequenceCheck::Reject(Errors::UnknownProducerId);
         }
         if in_sequence(last_seq, first_seq) {
@@ -404,6 +427,10 @@ mod tests {
     use super::*;
     use crate::log::Record;
 
+    const ANY: UnknownProducer = UnknownProducer::AnySequence;
+    const UNKNOWN: UnknownProducer = UnknownProducer::UnknownUnlessAtZero;
+    const OUT_OF_ORDER: UnknownProducer = UnknownProducer::OutOfOrderUnlessAtZero;
+
     fn batch(offset: u64, seq: i32, n: usize, epoch: i16) -> RecordBatch {
         let records: Vec<Record> = (0..n)
             .map(|i| Record {
@@ -417,16 +444,21 @@ mod tests {
     }
 
     #[test]
-    fn without_kip_360_a_lost_producer_is_unknown_unless_at_sequence_0() {
+    fn an_unknown_producer_is_taken_at_any_sequence_from_kip_360_and_at_0_under_the_fixes() {
         let mut state = ProducerStateManager::default();
-        for any_sequence in [true, false] {
-            assert_eq!(state.check(7, 0, 0, 2, any_sequence), SequenceCheck::Append);
+        for unknown in [ANY, UNKNOWN, OUT_OF_ORDER] {
+            assert_eq!(state.check(7, 0, 0, 2, unknown), SequenceCheck::Append);
         }
-        assert_eq!(state.check(7, 0, 3, 4, true), SequenceCheck::Append);
+        assert_eq!(state.check(7, 0, 3, 4, ANY), SequenceCheck::Append);
         assert_eq!(
-            state.check(7, 0, 3, 4, false),
+            state.check(7, 0, 3, 4, UNKNOWN),
             SequenceCheck::Reject(Errors::UnknownProducerId),
             "2.4.1: no record of the producer"
+        );
+        assert_eq!(
+            state.check(7, 0, 3, 4, OUT_OF_ORDER),
+            SequenceCheck::Reject(Errors::OutOfOrderSequenceNumber),
+            "KAFKA-15591's fix, KAFKA-18202: only sequence 0 starts a producer"
         );
         // A marker of a bumped epoch leaves the producer with no sequence.
         state.update(&batch(10, 0, 3, 0));
@@ -440,46 +472,50 @@ mod tests {
             13,
         );
         state.update(&marker);
-        for any_sequence in [true, false] {
-            assert_eq!(state.check(7, 1, 0, 0, any_sequence), SequenceCheck::Append);
+        for unknown in [ANY, UNKNOWN, OUT_OF_ORDER] {
+            assert_eq!(state.check(7, 1, 0, 0, unknown), SequenceCheck::Append);
         }
         assert_eq!(
-            state.check(7, 1, 3, 3, true),
+            state.check(7, 1, 3, 3, ANY),
             SequenceCheck::Reject(Errors::OutOfOrderSequenceNumber),
             "2.5.0: the next sequence is not known, only 0 follows"
         );
         assert_eq!(
-            state.check(7, 1, 3, 3, false),
+            state.check(7, 1, 3, 3, UNKNOWN),
             SequenceCheck::Reject(Errors::UnknownProducerId),
             "2.4.1: the next expected sequence number is not known"
+        );
+        assert_eq!(
+            state.check(7, 1, 3, 3, OUT_OF_ORDER),
+            SequenceCheck::Reject(Errors::OutOfOrderSequenceNumber)
         );
     }
 
     #[test]
     fn duplicates_answer_with_their_offset_and_gaps_are_rejected() {
         let mut state = ProducerStateManager::default();
-        assert_eq!(state.check(7, 0, 0, 2, true), SequenceCheck::Append);
+        assert_eq!(state.check(7, 0, 0, 2, ANY), SequenceCheck::Append);
         assert_eq!(
-            state.check(7, 0, 3, 4, true),
+            state.check(7, 0, 3, 4, ANY),
             SequenceCheck::Append,
             "a producer the partition has no state for is taken at any sequence (KIP-360)"
         );
         state.update(&batch(10, 0, 3, 0));
         state.update(&batch(13, 3, 2, 0));
-        assert_eq!(state.check(7, 0, 0, 2, true), SequenceCheck::Duplicate(10));
-        assert_eq!(state.check(7, 0, 5, 5, true), SequenceCheck::Append);
+        assert_eq!(state.check(7, 0, 0, 2, ANY), SequenceCheck::Duplicate(10));
+        assert_eq!(state.check(7, 0, 5, 5, ANY), SequenceCheck::Append);
         assert_eq!(
-            state.check(7, 0, 6, 6, true),
+            state.check(7, 0, 6, 6, ANY),
             SequenceCheck::Reject(Errors::OutOfOrderSequenceNumber)
         );
         assert_eq!(
-            state.check(7, 1, 3, 3, true),
+            state.check(7, 1, 3, 3, ANY),
             SequenceCheck::Reject(Errors::OutOfOrderSequenceNumber),
             "a new epoch starts at 0"
         );
         state.update(&batch(15, 0, 1, 1));
         assert_eq!(
-            state.check(7, 0, 5, 5, true),
+            state.check(7, 0, 5, 5, ANY),
             SequenceCheck::Reject(Errors::InvalidProducerEpoch)
         );
     }
@@ -532,10 +568,10 @@ mod tests {
         for i in 0..6 {
             state.update(&batch(i as u64, i, 1, 0));
         }
-        assert_eq!(state.check(7, 0, 5, 5, true), SequenceCheck::Duplicate(5));
-        assert_eq!(state.check(7, 0, 1, 1, true), SequenceCheck::Duplicate(1));
+        assert_eq!(state.check(7, 0, 5, 5, ANY), SequenceCheck::Duplicate(5));
+        assert_eq!(state.check(7, 0, 1, 1, ANY), SequenceCheck::Duplicate(1));
         assert_eq!(
-            state.check(7, 0, 0, 0, true),
+            state.check(7, 0, 0, 0, ANY),
             SequenceCheck::Reject(Errors::OutOfOrderSequenceNumber),
             "batch 0 fell out of the window"
         );

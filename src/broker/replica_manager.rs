@@ -34,7 +34,7 @@ use super::hosted::Hosted;
 use super::log_cleaner::LogCleaner;
 use super::log_manager::LogManager;
 use super::partition::{FollowerState, LeaderState, Partition, PendingIsr, Role};
-use super::producer_state::SequenceCheck;
+use super::producer_state::{SequenceCheck, UnknownProducer};
 use super::purgatory::{
     DelayedOperationPurgatory, DelayedProduce, PartitionOutcome, ProducePartitionStatus,
     ProduceWaiter, ReplyTo,
@@ -163,6 +163,17 @@ pub(super) fn every(env: &mut Env<'_>, interval_ms: u64, timer: BrokerTimer) {
     if interval_ms > 0 {
         env.set_timer_after(interval_ms.saturating_mul(MILLIS), timer);
     }
+}
+
+/// The rules of the broker's release for the first batch of a producer a
+/// partition has no state for (`ProducerStateManager::check`).
+struct UnknownProducerRules {
+    /// KIP-360 (2.5).
+    any_sequence: bool,
+    /// KAFKA-18202 (4.1), under transactions v2.
+    zero_in_tv2: bool,
+    /// KAFKA-15591's fix (4.5).
+    zero_on_empty_log: bool,
 }
 
 /// Whether a record of `batch` has no key (a compacted topic refuses it).
@@ -1122,7 +1133,12 @@ impl ReplicaManager {
             outcome: PartitionOutcome::Done(Some(e)),
         };
         let verification = self.config.transaction_partition_verification_enable;
-        let any_sequence = self.config.unknown_producer_any_sequence;
+        let unknown_rules = UnknownProducerRules {
+            any_sequence: self.config.unknown_producer_any_sequence,
+            zero_in_tv2: self.config.unknown_producer_sequence_zero_in_tv2
+                && self.config.transaction_version.0 >= 2,
+            zero_on_empty_log: self.config.unknown_producer_sequence_zero_on_empty_log,
+        };
         parts.reserve(partitions.len());
         for data in partitions {
             let tp = data.tp;
@@ -1149,26 +1165,39 @@ impl ReplicaManager {
                 parts.push(failed(tp, pid, Errors::InvalidRecord));
                 continue;
             }
+            // Kafka's `UnifiedLog.analyzeAndValidateProducerState`: a
+            // duplicate is answered first; then a transactional batch that
+            // opens a transaction here must be verified; then its
+            // sequence is checked.
+            let verifying = verification
+                && batch.is_transactional()
+                && !p
+                    .producers
+                    .has_ongoing_transaction(pid, batch.producer_epoch);
+            let unverified = verifying
+                .then(|| {
+                    p.producers
+                        .check_verified(pid, batch.base_sequence, guards.get(&tp).copied())
+                        .err()
+                })
+                .flatten();
+            let unknown = if !unknown_rules.any_sequence {
+                UnknownProducer::UnknownUnlessAtZero
+            } else if (unknown_rules.zero_on_empty_log && p.log.log_end_offset() == 0)
+                || (unknown_rules.zero_in_tv2 && verifying && unverified.is_none())
+            {
+                UnknownProducer::OutOfOrderUnlessAtZero
+            } else {
+                UnknownProducer::AnySequence
+            };
             let check = p.producers.check(
                 batch.producer_id,
                 batch.producer_epoch,
                 batch.base_sequence,
                 batch.last_sequence(),
-                any_sequence,
+                unknown,
             );
-            let unverified = if verification
-                && check == SequenceCheck::Append
-                && batch.is_transactional()
-                && !p
-                    .producers
-                    .has_ongoing_transaction(pid, batch.producer_epoch)
-            {
-                p.producers
-                    .check_verified(pid, batch.base_sequence, guards.get(&tp).copied())
-                    .err()
-            } else {
-                None
-            };
+            let unverified = unverified.filter(|_| !matches!(check, SequenceCheck::Duplicate(_)));
             if let Some(e) = unverified {
                 parts.push(failed(tp, pid, e));
                 continue;

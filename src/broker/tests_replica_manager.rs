@@ -1713,3 +1713,106 @@ fn a_leader_takes_a_producer_it_has_no_state_for_at_any_sequence_from_kip_360() 
         assert_eq!(produce_responses(&t), vec![expected], "{any_sequence}");
     }
 }
+
+/// A produce of `batch` to `tp()` with correlation id `correlation_id`.
+fn produce_batch(
+    rm: &mut ReplicaManager,
+    t: &mut TestEnv,
+    correlation_id: u64,
+    batch: Rc<RecordBatch>,
+) {
+    let to = ReplyTo {
+        to: CLIENT,
+        connection: crate::protocol::Connection::Producer,
+        correlation_id,
+    };
+    let data = ProduceData { tp: tp(), batch };
+    rm.handle_produce(&mut t.env(), to, 1, 30_000, vec![data]);
+}
+
+#[test]
+fn under_kafka_15591s_fix_a_partition_that_never_held_a_record_takes_only_sequence_0() {
+    for fixed in [false, true] {
+        let config = BrokerConfig {
+            unknown_producer_sequence_zero_on_empty_log: fixed,
+            ..BrokerConfig::default()
+        };
+        let (mut rm, mut t) = broker(config, &image(2, 1, &[1, 2, 3], &[]));
+        // Producer 7's second batch overtook its first.
+        produce_batch(&mut rm, &mut t, 1, records_of((7, 0, 140), 3));
+        let log_end = rm.partitions()[&tp()].log.log_end_offset();
+        if fixed {
+            assert_eq!(
+                produce_responses(&t),
+                vec![(1, Some(Errors::OutOfOrderSequenceNumber), -1)]
+            );
+            assert_eq!(log_end, 0, "nothing appended");
+        } else {
+            assert_eq!(produce_responses(&t), vec![(1, None, 0)], "2.5 to 4.4");
+            assert_eq!(log_end, 3);
+        }
+        t.take();
+        // Producer 8 writes the partition's first record; a producer with
+        // no state is taken at any sequence again, fix or not.
+        produce_batch(&mut rm, &mut t, 2, records_of((8, 0, 0), 1));
+        produce_batch(&mut rm, &mut t, 3, records_of((9, 0, 140), 2));
+        let errors: Vec<Option<Errors>> = produce_responses(&t).iter().map(|r| r.1).collect();
+        assert_eq!(errors, vec![None, None], "{fixed}");
+    }
+}
+
+#[test]
+fn under_kafka_18202_a_verified_transactions_v2_batch_of_an_unknown_producer_starts_at_0() {
+    use crate::protocol::PRODUCE_VERSION_TV2;
+    let txn_batch = |seq: i32| {
+        let records = [Record {
+            key: None,
+            value: Some(vec![1; 8]),
+            timestamp_ms: 0,
+            headers: Vec::new(),
+        }];
+        let mut builder = crate::log::BatchBuilder::new();
+        for r in &records {
+            builder.append_owned(r);
+        }
+        Rc::new(builder.build_transactional(7, 0, seq))
+    };
+    for rule in [false, true] {
+        let config = BrokerConfig {
+            unknown_producer_sequence_zero_in_tv2: rule,
+            ..BrokerConfig::default()
+        };
+        let (mut rm, mut t) = broker(config, &image(2, 1, &[1, 2, 3], &[]));
+        let to = ReplyTo {
+            to: CLIENT,
+            connection: crate::protocol::Connection::Producer,
+            correlation_id: 1,
+        };
+        let data = ProduceData {
+            tp: tp(),
+            batch: txn_batch(5),
+        };
+        let request = rm
+            .handle_produce_append(
+                &mut t.env(),
+                to,
+                PRODUCE_VERSION_TV2,
+                Some("pay-0".to_owned()),
+                1,
+                30_000,
+                vec![data],
+            )
+            .expect("the transaction is verified first");
+        rm.on_verified(&mut t.env(), request.waiter, BTreeMap::new());
+        let expected = if rule {
+            (1, Some(Errors::OutOfOrderSequenceNumber), -1)
+        } else {
+            (1, None, 0)
+        };
+        let answered: Vec<_> = produce_responses(&t)
+            .into_iter()
+            .map(|(c, e, _)| (c, e))
+            .collect();
+        assert_eq!(answered, vec![(expected.0, expected.1)], "{rule}");
+    }
+}

@@ -3,7 +3,7 @@
 //! watermark passes it, aborted ones are indexed for read_committed
 //! fetches — and all of it is rebuilt from the log.
 
-use super::producer_state::{AbortedTxn, ProducerStateManager};
+use super::producer_state::{AbortedTxn, ProducerStateManager, UnknownProducer};
 use crate::log::{BatchBuilder, ControlRecordType, EndTransactionMarker, RecordBatch};
 
 fn data(producer_id: i64, base_offset: u64, records: usize, seq: i32) -> RecordBatch {
@@ -143,9 +143,12 @@ fn a_marker_keeps_no_sequence_and_a_producer_continues_its_sequence_after_it() {
     state.update(&data(7, 0, 3, 0));
     state.update(&marker(7, 3, ControlRecordType::Commit));
     assert_eq!(
-        state.check(7, 0, 3, 3, true),
+        state.check(7, 0, 3, 3, UnknownProducer::AnySequence),
         SequenceCheck::Append,
         "the marker (sequence -1) does not break the producer's sequence"
     );
-    assert_eq!(state.check(7, 0, 0, 2, true), SequenceCheck::Duplicate(0));
+    assert_eq!(
+        state.check(7, 0, 0, 2, UnknownProducer::AnySequence),
+        SequenceCheck::Duplicate(0)
+    );
 }

@@ -950,6 +950,15 @@ impl RecordAccumulator {
         least.unwrap_or(fresh)
     }
 
+    /// Per partition with batches queued: when its oldest queued batch was
+    /// created (ms) and how many records are queued.
+    pub fn queued_since(&self) -> impl Iterator<Item = (TopicIdPartition, u64, usize)> + '_ {
+        self.batches.iter().filter_map(|(tp, dq)| {
+            let oldest = dq.iter().map(|b| b.created_ms).min()?;
+            Some((*tp, oldest, dq.iter().map(|b| b.ids.len()).sum()))
+        })
+    }
+
     /// Whether any batch is queued (Kafka's `hasUndrained`).
     pub fn has_undrained(&self) -> bool {
         self.batches.values().any(|dq| !dq.is_empty())

@@ -1339,6 +1339,13 @@ impl Producer {
         self.last_acked_sequence.clear();
     }
 
+    /// Per partition with records waiting in the accumulator (never sent,
+    /// or back for a retry): when its oldest waiting batch was created
+    /// (ms) and how many records wait.
+    pub fn waiting_since(&self) -> impl Iterator<Item = (TopicIdPartition, u64, usize)> + '_ {
+        self.accumulator.queued_since()
+    }
+
     /// Records whose send failed or ended unknown, in all (a callback's
     /// exception, for the application).
     pub fn send_failures(&self) -> u64 {

@@ -308,6 +308,32 @@ impl KafkaVersion {
         self.has(KafkaVersion::new(2, 5))
     }
 
+    /// Whether this release's partition leaders append the first batch of
+    /// a producer they have no state for at any sequence (KIP-360,
+    /// KAFKA-8710, 2.5.0: "possibly because all producer records have been
+    /// deleted due to retention"); 2.4.1 answers UNKNOWN_PRODUCER_ID unless
+    /// it is at sequence 0. Its cost is KAFKA-15591: on a partition that
+    /// never held a record, a producer's first batch overtaken by its next
+    /// is lost.
+    pub fn unknown_producer_any_sequence(self) -> bool {
+        self.has(KafkaVersion::new(2, 5))
+    }
+
+    /// Whether this release's leaders take only sequence 0 as a verified
+    /// transactions-v2 batch's first from a producer the partition has no
+    /// state for (KAFKA-18202, apache/kafka #19902, 4.1).
+    pub fn unknown_producer_sequence_zero_in_tv2(self) -> bool {
+        self.has(KafkaVersion::new(4, 1))
+    }
+
+    /// Whether this release's leaders take only sequence 0 from a producer
+    /// they have no state for on a partition that never held a record
+    /// (KAFKA-15591's fix, apache/kafka #23234, 4.5: newer than every
+    /// release ksim models, so a switch only).
+    pub fn unknown_producer_sequence_zero_on_empty_log(self) -> bool {
+        self.has(KafkaVersion::new(4, 5))
+    }
+
     /// Whether `delivery.timeout.ms` bounds this release's sends end to end
     /// (KIP-91, 2.1); before, a queued batch expires by `request.timeout.ms`
     /// and `retries` alone bounds the retries.
@@ -900,6 +926,24 @@ pub static BEHAVIOURS: &[Behaviour] = &[
         switch: Some("kraft_pre_vote"),
     },
     Behaviour {
+        what: "a partition leader appending the first batch of a producer it has no state for at any sequence (before: UNKNOWN_PRODUCER_ID unless at sequence 0)",
+        reference: "KIP-360 (KAFKA-8710)",
+        since: KafkaVersion::new(2, 5),
+        switch: Some("unknown_producer_any_sequence"),
+    },
+    Behaviour {
+        what: "a verified transactions-v2 batch of a producer the partition has no state for taken only at sequence 0",
+        reference: "KAFKA-18202",
+        since: KafkaVersion::new(4, 1),
+        switch: Some("unknown_producer_sequence_zero_in_tv2"),
+    },
+    Behaviour {
+        what: "a partition that never held a record taking only sequence 0 from a producer it has no state for",
+        reference: "KAFKA-15591",
+        since: KafkaVersion::new(4, 5),
+        switch: Some("unknown_producer_sequence_zero_on_empty_log"),
+    },
+    Behaviour {
         what: "eligible leader replicas (the ISR may empty; replicas that left it below min.insync.replicas may lead; an unclean restart leaves every ISR and ELR)",
         reference: "KIP-966",
         since: KafkaVersion::new(4, 1),
@@ -1375,6 +1419,16 @@ mod tests {
         assert!(!KafkaVersion::new(3, 0).kraft_pre_vote());
         assert!(KafkaVersion::new(4, 0).kraft_pre_vote());
         assert!(KafkaVersion::NEWEST.kraft_pre_vote());
+        for v in KafkaVersion::MODELLED {
+            assert!(v.unknown_producer_any_sequence(), "KIP-360 in {v}");
+            assert!(
+                !v.unknown_producer_sequence_zero_on_empty_log(),
+                "KAFKA-15591 unfixed in {v}"
+            );
+        }
+        assert!(!KafkaVersion::new(2, 4).unknown_producer_any_sequence());
+        assert!(!KafkaVersion::new(4, 0).unknown_producer_sequence_zero_in_tv2());
+        assert!(KafkaVersion::NEWEST.unknown_producer_sequence_zero_in_tv2());
         assert!(!KafkaVersion::new(2, 0).delivery_timeout_bounds_sends());
         assert!(KafkaVersion::new(2, 1).delivery_timeout_bounds_sends());
         assert!(!KafkaVersion::new(2, 7).truncation_on_fetch());

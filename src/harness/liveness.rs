@@ -140,6 +140,48 @@ fn group_state(group: Option<&DescribedGroup>) -> String {
     format!("group {}: {}", g.group, members.join("; "))
 }
 
+/// A producer that has records acknowledged again may still be stuck on one
+/// partition (KAFKA-15591: a first batch refused
+/// OUT_OF_ORDER_SEQUENCE_NUMBER until `delivery.timeout.ms`, and any batch
+/// retried meanwhile waiting behind it): records it created before the
+/// faults healed still wait in its accumulator at the end.
+fn stuck_partitions(
+    scenario: &Scenario,
+    sim: &Sim<ClusterNode>,
+    topology: &Topology,
+    state: &EndState<'_>,
+    index: u32,
+) -> Vec<String> {
+    let Some(producer) = topology
+        .ids()
+        .find(|&id| matches!(topology.roles[id.index()], Role::Producer(i) if i == index))
+        .and_then(|id| sim.node(id))
+        .and_then(ClusterNode::producer)
+    else {
+        return Vec::new();
+    };
+    let topic = producer_setup(scenario, &topology.topic_table, index)
+        .1
+        .topic;
+    if state.logs.deleted_topics.contains(&topic) {
+        return Vec::new();
+    }
+    let healed_ms = scenario.duration_ns / sim::MILLIS;
+    producer
+        .waiting_since()
+        .filter(|&(_, since_ms, _)| since_ms < healed_ms)
+        .map(|(tp, since_ms, records)| (TopicPartition::new(&topic, tp.partition), since_ms, records))
+        .filter(|(tp, ..)| !state.unavailable.contains(tp))
+        .map(|(tp, since_ms, records)| {
+            format!(
+                "producer-{index} still holds {records} records of {tp}, the oldest created at {:.3}s ({})",
+                since_ms as f64 / 1000.0,
+                partition_state(sim, topology, state.metadata, &tp)
+            )
+        })
+        .collect()
+}
+
 /// The check, at `end`.
 pub fn data_available(
     scenario: &Scenario,
@@ -182,7 +224,9 @@ pub fn data_available(
                 "producer-{index} had nothing acknowledged after the faults healed ({})",
                 parts.join("; ")
             ));
+            continue;
         }
+        problems.extend(stuck_partitions(scenario, sim, topology, state, index));
     }
     // Per group: its topic and the partitions some running member owns.
     let mut owned: BTreeMap<&str, (&str, BTreeSet<u32>)> = BTreeMap::new();

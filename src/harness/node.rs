@@ -77,6 +77,14 @@ impl ClusterNode {
         }
     }
 
+    /// The producer, when this node is one.
+    pub fn producer(&self) -> Option<&crate::client::producer::Producer> {
+        match &self.process {
+            KafkaNode::Producer(p) => Some(p),
+            _ => None,
+        }
+    }
+
     /// The consumer, when this node is one (or a pipeline member, whose
     /// consumer it is).
     pub fn consumer(&self) -> Option<&Consumer> {

@@ -172,8 +172,13 @@ pub fn broker_config(scenario: &Scenario) -> BrokerConfig {
             .protocol
             .static_rejoin_rebalances_when_completing,
         transactional_epoch_bump: scenario.protocol.transactional_epoch_bump,
-        // 2.4.1's rule in every release for now (KAFKA-15591; docs/versions.md).
-        unknown_producer_any_sequence: false,
+        unknown_producer_any_sequence: scenario.protocol.unknown_producer_any_sequence,
+        unknown_producer_sequence_zero_in_tv2: scenario
+            .protocol
+            .unknown_producer_sequence_zero_in_tv2,
+        unknown_producer_sequence_zero_on_empty_log: scenario
+            .protocol
+            .unknown_producer_sequence_zero_on_empty_log,
         leader_state_kept_on_partition_update: scenario
             .protocol
             .leader_state_kept_on_partition_update,

@@ -428,6 +428,20 @@ pub struct ProtocolSpec {
     /// incarnation joins as the old member id, so two processes with one
     /// `group.instance.id` can both hold it.
     pub static_member_id_replaced_in_any_state: bool,
+    /// KIP-360 (Kafka 2.5): a partition leader appends the first batch of
+    /// a producer it has no state for at any sequence. Off (2.4): it
+    /// answers UNKNOWN_PRODUCER_ID unless the batch is at sequence 0.
+    pub unknown_producer_any_sequence: bool,
+    /// KAFKA-18202 (Kafka 4.1): under transactions v2, a verified
+    /// transactional batch of a producer the partition has no state for
+    /// must start at sequence 0 (else OUT_OF_ORDER_SEQUENCE_NUMBER).
+    pub unknown_producer_sequence_zero_in_tv2: bool,
+    /// KAFKA-15591's fix (Kafka 4.5, newer than ksim models): a partition
+    /// that never held a record takes only sequence 0 from a producer it
+    /// has no state for (else OUT_OF_ORDER_SEQUENCE_NUMBER). Off in every
+    /// modelled release: a producer's first batch overtaken by its next is
+    /// lost.
+    pub unknown_producer_sequence_zero_on_empty_log: bool,
 }
 
 pub use crate::broker::config::Truncation;
@@ -640,6 +654,24 @@ impl ProtocolSpec {
             self.static_member_id_replaced_in_any_state.to_string(),
             v.static_member_id_replaced_in_any_state().to_string(),
             "KAFKA-8500",
+        );
+        against(
+            "unknown_producer_any_sequence",
+            self.unknown_producer_any_sequence.to_string(),
+            v.unknown_producer_any_sequence().to_string(),
+            "KIP-360",
+        );
+        against(
+            "unknown_producer_sequence_zero_in_tv2",
+            self.unknown_producer_sequence_zero_in_tv2.to_string(),
+            v.unknown_producer_sequence_zero_in_tv2().to_string(),
+            "KAFKA-18202",
+        );
+        against(
+            "unknown_producer_sequence_zero_on_empty_log",
+            self.unknown_producer_sequence_zero_on_empty_log.to_string(),
+            v.unknown_producer_sequence_zero_on_empty_log().to_string(),
+            "KAFKA-15591",
         );
         against(
             "transaction_version",

@@ -629,6 +629,9 @@ pub(super) const PROTOCOL_KEYS: &[&str] = &[
     "eligible_leader_replicas",
     "kraft_pre_vote",
     "static_member_id_replaced_in_any_state",
+    "unknown_producer_any_sequence",
+    "unknown_producer_sequence_zero_in_tv2",
+    "unknown_producer_sequence_zero_on_empty_log",
 ];
 
 fn protocol(root: &Table, fixed: bool) -> Res<ProtocolSpec> {
@@ -666,6 +669,9 @@ fn protocol(root: &Table, fixed: bool) -> Res<ProtocolSpec> {
     let mut eligible_leader_replicas = None;
     let mut kraft_pre_vote = None;
     let mut static_member_id_replaced_in_any_state = None;
+    let mut unknown_producer_any_sequence = None;
+    let mut unknown_producer_sequence_zero_in_tv2 = None;
+    let mut unknown_producer_sequence_zero_on_empty_log = None;
     if let Some(t) = ProtocolKeys::of(root, fixed)? {
         t.check_keys(PROTOCOL_KEYS)?;
         if let Some(f) = t.get("kafka_version") {
@@ -777,6 +783,15 @@ fn protocol(root: &Table, fixed: bool) -> Res<ProtocolSpec> {
         if let Some(f) = t.get("static_member_id_replaced_in_any_state") {
             static_member_id_replaced_in_any_state = Some(f.bool()?);
         }
+        if let Some(f) = t.get("unknown_producer_any_sequence") {
+            unknown_producer_any_sequence = Some(f.bool()?);
+        }
+        if let Some(f) = t.get("unknown_producer_sequence_zero_in_tv2") {
+            unknown_producer_sequence_zero_in_tv2 = Some(f.bool()?);
+        }
+        if let Some(f) = t.get("unknown_producer_sequence_zero_on_empty_log") {
+            unknown_producer_sequence_zero_on_empty_log = Some(f.bool()?);
+        }
         if let Some(f) = t.get("truncation") {
             truncation = Some(match f.str("a string")? {
                 "leader-epoch" => Truncation::LeaderEpoch,
@@ -850,6 +865,12 @@ fn protocol(root: &Table, fixed: bool) -> Res<ProtocolSpec> {
         kraft_pre_vote: kraft_pre_vote.unwrap_or_else(|| kafka_version.kraft_pre_vote()),
         static_member_id_replaced_in_any_state: static_member_id_replaced_in_any_state
             .unwrap_or_else(|| kafka_version.static_member_id_replaced_in_any_state()),
+        unknown_producer_any_sequence: unknown_producer_any_sequence
+            .unwrap_or_else(|| kafka_version.unknown_producer_any_sequence()),
+        unknown_producer_sequence_zero_in_tv2: unknown_producer_sequence_zero_in_tv2
+            .unwrap_or_else(|| kafka_version.unknown_producer_sequence_zero_in_tv2()),
+        unknown_producer_sequence_zero_on_empty_log: unknown_producer_sequence_zero_on_empty_log
+            .unwrap_or_else(|| kafka_version.unknown_producer_sequence_zero_on_empty_log()),
     })
 }
 

@@ -248,10 +248,25 @@ impl Scenario {
             p.eligible_leader_replicas
         )?;
         writeln!(w, "kraft_pre_vote = {}", p.kraft_pre_vote)?;
-        write!(
+        writeln!(
             w,
             "static_member_id_replaced_in_any_state = {}",
             p.static_member_id_replaced_in_any_state
+        )?;
+        writeln!(
+            w,
+            "unknown_producer_any_sequence = {}",
+            p.unknown_producer_any_sequence
+        )?;
+        writeln!(
+            w,
+            "unknown_producer_sequence_zero_in_tv2 = {}",
+            p.unknown_producer_sequence_zero_in_tv2
+        )?;
+        write!(
+            w,
+            "unknown_producer_sequence_zero_on_empty_log = {}",
+            p.unknown_producer_sequence_zero_on_empty_log
         )?;
         for a in &self.admin {
             match &a.op {
