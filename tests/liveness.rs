@@ -42,17 +42,21 @@ target = "all_brokers"
 invariants = ["acked_writes_durable"]   # eventually_available is checked anyway
 "#;
 
+/// The details of the run's `eventually_available` violations.
+fn unavailable(o: &ksim::harness::Outcome) -> Vec<&str> {
+    o.violations
+        .iter()
+        .filter(|v| v.invariant == "eventually_available")
+        .map(|v| v.detail.as_str())
+        .collect()
+}
+
 #[test]
 fn a_cluster_that_has_not_recovered_is_reported_with_what_is_stuck() {
     let scenario = ksim::scenario::parse(TOO_SHORT_TO_RECOVER, "t.toml").expect("parses");
     let o = run(&scenario, 1, &RunOptions::default()).expect("runs");
     assert!(o.checked.iter().any(|c| c == "eventually_available"));
-    let stuck: Vec<&str> = o
-        .violations
-        .iter()
-        .filter(|v| v.invariant == "eventually_available")
-        .map(|v| v.detail.as_str())
-        .collect();
+    let stuck = unavailable(&o);
     let all = stuck.join("\n");
     // The partitions say who leads them (no one), their epoch, replicas and ISR.
     assert!(
@@ -77,12 +81,7 @@ fn the_same_cluster_with_time_to_settle_is_available() {
     let text = TOO_SHORT_TO_RECOVER.replace("settle = \"1s\"", "settle = \"30s\"");
     let scenario = ksim::scenario::parse(&text, "t.toml").expect("parses");
     let o = run(&scenario, 1, &RunOptions::default()).expect("runs");
-    let stuck: Vec<&String> = o
-        .violations
-        .iter()
-        .filter(|v| v.invariant == "eventually_available")
-        .map(|v| &v.detail)
-        .collect();
+    let stuck = unavailable(&o);
     assert!(stuck.is_empty(), "{stuck:?}");
 }
 
@@ -98,12 +97,7 @@ fn a_producer_stuck_on_one_partition_is_reported_with_the_records_it_holds() {
     let text = std::fs::read_to_string(file).expect("readable");
     let scenario = ksim::scenario::parse(&text, file).expect("parses");
     let o = run(&scenario, 0, &RunOptions::default()).expect("runs");
-    let stuck: Vec<&str> = o
-        .violations
-        .iter()
-        .filter(|v| v.invariant == "eventually_available")
-        .map(|v| v.detail.as_str())
-        .collect();
+    let stuck = unavailable(&o);
     assert!(!stuck.is_empty(), "seed 0 stalls a partition");
     for d in &stuck {
         assert!(

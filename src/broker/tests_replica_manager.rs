@@ -1695,16 +1695,7 @@ fn a_leader_takes_a_producer_it_has_no_state_for_at_any_sequence_from_kip_360() 
             ..BrokerConfig::default()
         };
         let (mut rm, mut t) = broker(config, &image(2, 1, &[1, 2, 3], &[]));
-        let to = ReplyTo {
-            to: CLIENT,
-            connection: crate::protocol::Connection::Producer,
-            correlation_id: 1,
-        };
-        let data = ProduceData {
-            tp: tp(),
-            batch: records_of((7, 0, 140), 3),
-        };
-        rm.handle_produce(&mut t.env(), to, 1, 30_000, vec![data]);
+        produce_batch(&mut rm, &mut t, 1, records_of((7, 0, 140), 3));
         let expected = if any_sequence {
             (1, None, 0)
         } else {
@@ -1714,20 +1705,30 @@ fn a_leader_takes_a_producer_it_has_no_state_for_at_any_sequence_from_kip_360() 
     }
 }
 
-/// A produce of `batch` to `tp()` with correlation id `correlation_id`.
+/// Where a producer's request `correlation_id` is answered.
+fn producer_reply(correlation_id: u64) -> ReplyTo {
+    ReplyTo {
+        to: CLIENT,
+        connection: crate::protocol::Connection::Producer,
+        correlation_id,
+    }
+}
+
+/// A produce (acks=1) of `batch` to `tp()` with correlation id `correlation_id`.
 fn produce_batch(
     rm: &mut ReplicaManager,
     t: &mut TestEnv,
     correlation_id: u64,
     batch: Rc<RecordBatch>,
 ) {
-    let to = ReplyTo {
-        to: CLIENT,
-        connection: crate::protocol::Connection::Producer,
-        correlation_id,
-    };
     let data = ProduceData { tp: tp(), batch };
-    rm.handle_produce(&mut t.env(), to, 1, 30_000, vec![data]);
+    rm.handle_produce(
+        &mut t.env(),
+        producer_reply(correlation_id),
+        1,
+        30_000,
+        vec![data],
+    );
 }
 
 #[test]
@@ -1783,11 +1784,6 @@ fn under_kafka_18202_a_verified_transactions_v2_batch_of_an_unknown_producer_sta
             ..BrokerConfig::default()
         };
         let (mut rm, mut t) = broker(config, &image(2, 1, &[1, 2, 3], &[]));
-        let to = ReplyTo {
-            to: CLIENT,
-            connection: crate::protocol::Connection::Producer,
-            correlation_id: 1,
-        };
         let data = ProduceData {
             tp: tp(),
             batch: txn_batch(5),
@@ -1795,7 +1791,7 @@ fn under_kafka_18202_a_verified_transactions_v2_batch_of_an_unknown_producer_sta
         let request = rm
             .handle_produce_append(
                 &mut t.env(),
-                to,
+                producer_reply(1),
                 PRODUCE_VERSION_TV2,
                 Some("pay-0".to_owned()),
                 1,
