@@ -77,6 +77,24 @@ impl FollowerState {
         }
     }
 
+    /// Its state when its leader takes a new epoch without having stepped
+    /// down (Kafka 3.8's `Replica.resetReplicaState` with `isNewLeader`
+    /// false, from 3.3): its log end offset (and log start, and broker
+    /// epoch) kept; its last catch-up and last fetch now if it is
+    /// `in_sync`, else never; the leader's log end offset at its last
+    /// fetch the new epoch's start. Before 3.3 (`resetLastCaughtUpTime`)
+    /// its last fetch was now either way, not modelled.
+    pub fn re_elected(&self, in_sync: bool, now_ms: u64, epoch_start_offset: u64) -> Self {
+        let at = if in_sync { now_ms } else { 0 };
+        Self {
+            last_caught_up_ms: at,
+            last_fetch_ms: at,
+            last_fetch_leader_leo: epoch_start_offset,
+            clock: None,
+            ..self.clone()
+        }
+    }
+
     /// When it was last caught up with the leader.
     pub fn last_caught_up_ms(&self) -> u64 {
         match &self.clock {

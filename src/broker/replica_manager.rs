@@ -757,23 +757,31 @@ impl ReplicaManager {
         let leo = p.log.log_end_offset();
         let mut out = Vec::new();
         p.log.assign_epoch_start_offset(leader_epoch, leo, &mut out);
-        // Kafka 2.5.1's `makeLeader` resets `lastSentHighWatermark` only
-        // for a new leader; a leader taking a new epoch keeps it (0 from
-        // 2.6, which keeps none).
-        let sent = |r: u32| {
-            p.leader_state()
-                .and_then(|l| l.followers.get(&r))
-                .map_or(0, |f| f.last_sent_hw)
+        // Kafka's `makeLeader` resets each follower's state; a new leader
+        // knows none of their log end offsets, a leader taking a new epoch
+        // keeps them (`resetReplicaState`'s `isNewLeader`) and, in 2.5.1,
+        // `lastSentHighWatermark` (0 from 2.6, which keeps none).
+        let me = self.me;
+        let followers = match p.leader_state() {
+            None => isr
+                .iter()
+                .filter(|&&r| r != me)
+                .map(|&r| (r, FollowerState::caught_up_at(now_ms)))
+                .collect(),
+            Some(old) => {
+                let kept = |r: u32| old.followers.get(&r).cloned().unwrap_or_default();
+                let in_isr = isr
+                    .iter()
+                    .filter(|&&r| r != me)
+                    .map(|&r| (r, kept(r).re_elected(true, now_ms, leo)));
+                let out_of_isr = old
+                    .followers
+                    .iter()
+                    .filter(|(r, _)| !isr.contains(r))
+                    .map(|(r, f)| (r, f.re_elected(false, now_ms, leo)));
+                in_isr.chain(out_of_isr).collect()
+            }
         };
-        let followers = isr
-            .iter()
-            .filter(|&&r| r != self.me)
-            .map(|&r| {
-                let mut f = FollowerState::caught_up_at(now_ms);
-                f.last_sent_hw = sent(r);
-                (r, f)
-            })
-            .collect();
         p.role = Role::Leader(Box::new(LeaderState {
             isr,
             pending: None,

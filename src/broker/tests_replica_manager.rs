@@ -390,6 +390,30 @@ fn a_follower_joins_the_isr_only_at_the_high_watermark_and_the_epoch_start() {
 }
 
 #[test]
+fn a_leader_elected_again_keeps_what_it_knew_of_its_followers_log_ends() {
+    let (mut rm, mut t) = leading_ten_with_follower_at_five(BrokerConfig::default());
+    follower_fetch(&mut rm, &mut t, 3, 10);
+    follower_fetch(&mut rm, &mut t, 2, 4);
+    // Elected again (epoch 1) without having stepped down: Kafka 3.8's
+    // `makeLeader` resets its replicas with `isNewLeader` false, which
+    // keeps their log end offsets.
+    rm.apply_delta(&mut t.env(), &image(1, 1, &[1, 3], &[(1, None)]));
+    let p = &rm.partitions()[&tp()];
+    let leader = p.leader_state().expect("leads");
+    assert_eq!(p.leader_epoch, 1);
+    assert_eq!(leader.followers[&3].log_end_offset, 10);
+    assert_eq!(
+        leader.followers[&2].log_end_offset, 4,
+        "out of the ISR, kept"
+    );
+    // Silent past replica.lag.time.max.ms, follower 3 is still at the
+    // leader's log end (KAFKA-7152), so it stays in the ISR; a new
+    // leader, knowing no log end, would shrink it out.
+    let lag = BrokerConfig::default().replica_lag_time_max_ms;
+    assert!(p.shrink_candidates(lag * 3, lag).is_empty());
+}
+
+#[test]
 fn the_latest_offset_is_not_available_while_the_high_watermark_lags_the_epoch_start() {
     use crate::protocol::{EARLIEST_TIMESTAMP, LATEST_TIMESTAMP};
     let (mut rm, mut t) = leading_ten_with_follower_at_five(BrokerConfig::default());
