@@ -79,8 +79,8 @@ impl FollowerState {
 
     /// Its state when its leader takes a new epoch without having stepped
     /// down (Kafka 3.8's `Replica.resetReplicaState` with `isNewLeader`
-    /// false, from 3.3): its log end offset (and log start, and broker
-    /// epoch) kept; its last catch-up and last fetch now if it is
+    /// false, from 3.3): its log end offset and broker epoch kept (ksim
+    /// keeps no follower log start); its last catch-up and last fetch now if it is
     /// `in_sync`, else never; the leader's log end offset at its last
     /// fetch the new epoch's start. Before 3.3 (`resetLastCaughtUpTime`)
     /// its last fetch was now either way, not modelled.
