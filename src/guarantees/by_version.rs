@@ -4,7 +4,9 @@
 
 use std::fmt::Write;
 
-use super::grid::{write_head, Family, DURATION, INVARIANTS, RATE, REPLICA_LAG_MS, SETTLE};
+use super::grid::{
+    write_head, Family, DURATION, INVARIANTS, RACE_OUT, RATE, REPLICA_LAG_MS, SETTLE,
+};
 use crate::config::KafkaVersion;
 
 /// One cell of the by-version table: a release under a fault family.
@@ -44,7 +46,6 @@ impl VersionCell {
             &self.scenario_name(),
             &description,
         );
-        use super::grid::RACE_OUT;
         let _ = writeln!(w, "\"replica.lag.time.max.ms\" = {REPLICA_LAG_MS}");
         let _ = writeln!(w, "\"offsets.topic.num.partitions\" = 1\n");
         let _ = writeln!(
@@ -85,7 +86,6 @@ pub fn cells(versions: &[KafkaVersion]) -> Vec<VersionCell> {
 
 /// The shape every by-version cell shares, for the report's introduction.
 pub fn shape() -> String {
-    use super::grid::RACE_OUT;
     format!(
         "3 brokers and 3 KRaft controllers (KRaft is the control plane of every release ksim models); topic `orders` with 1 partition and replication factor 3; \
 one producer at {RATE} (null keys); one consumer group (`audit`, one member, `auto.offset.reset = earliest`, auto commit); \

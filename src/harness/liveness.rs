@@ -150,7 +150,7 @@ fn stuck_partitions(
     sim: &Sim<ClusterNode>,
     topology: &Topology,
     state: &EndState<'_>,
-    index: u32,
+    (index, topic): (u32, &str),
 ) -> Vec<String> {
     let Some(producer) = topology
         .ids()
@@ -160,17 +160,11 @@ fn stuck_partitions(
     else {
         return Vec::new();
     };
-    let topic = producer_setup(scenario, &topology.topic_table, index)
-        .1
-        .topic;
-    if state.logs.deleted_topics.contains(&topic) {
-        return Vec::new();
-    }
     let healed_ms = scenario.duration_ns / sim::MILLIS;
     producer
         .waiting_since()
         .filter(|&(_, since_ms, _)| since_ms < healed_ms)
-        .map(|(tp, since_ms, records)| (TopicPartition::new(&topic, tp.partition), since_ms, records))
+        .map(|(tp, since_ms, records)| (TopicPartition::new(topic, tp.partition), since_ms, records))
         .filter(|(tp, ..)| !state.unavailable.contains(tp))
         .map(|(tp, since_ms, records)| {
             format!(
@@ -205,17 +199,17 @@ pub fn data_available(
         (0..count).map(|p| TopicPartition::new(topic, p)).collect()
     };
     for index in 0..scenario.producer_count() {
+        let topic = producer_setup(scenario, &topology.topic_table, index)
+            .1
+            .topic;
+        if deleted(&topic) {
+            continue;
+        }
         if state
             .last_ack
             .get(&index)
             .is_none_or(|&t| t < scenario.duration_ns)
         {
-            let topic = producer_setup(scenario, &topology.topic_table, index)
-                .1
-                .topic;
-            if deleted(&topic) {
-                continue;
-            }
             let parts: Vec<String> = partitions_of(&topic)
                 .iter()
                 .map(|tp| partition_state(sim, topology, state.metadata, tp))
@@ -224,9 +218,15 @@ pub fn data_available(
                 "producer-{index} had nothing acknowledged after the faults healed ({})",
                 parts.join("; ")
             ));
-            continue;
+        } else {
+            problems.extend(stuck_partitions(
+                scenario,
+                sim,
+                topology,
+                state,
+                (index, &topic),
+            ));
         }
-        problems.extend(stuck_partitions(scenario, sim, topology, state, index));
     }
     // Per group: its topic and the partitions some running member owns.
     let mut owned: BTreeMap<&str, (&str, BTreeSet<u32>)> = BTreeMap::new();
