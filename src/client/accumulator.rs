@@ -607,7 +607,17 @@ impl RecordAccumulator {
     /// [`Self::next_ready_ms`] and [`Self::next_expiry_ms`] in one pass
     /// over the queues: (next ready, next expiry).
     pub fn next_ready_and_expiry_ms(&self, now_ms: u64) -> (Option<u64>, Option<u64>) {
-        let (ready, expiry) = self.scan_ready(now_ms, |_| {});
+        self.next_ready_and_expiry_ms_where(now_ms, |_| true)
+    }
+
+    /// [`Self::next_ready_and_expiry_ms`] with the next ready time taken
+    /// over the partitions `counted` keeps only (the expiry over all).
+    pub fn next_ready_and_expiry_ms_where(
+        &self,
+        now_ms: u64,
+        counted: impl Fn(TopicIdPartition) -> bool,
+    ) -> (Option<u64>, Option<u64>) {
+        let (ready, expiry) = self.scan(now_ms, counted, |_| {});
         match self.config.request_timeout_expiry_ms {
             None => (ready, expiry),
             Some(_) => (ready, self.next_expiry_ms()),
@@ -619,6 +629,17 @@ impl RecordAccumulator {
     fn scan_ready(
         &self,
         now_ms: u64,
+        on_ready: impl FnMut(TopicIdPartition),
+    ) -> (Option<u64>, Option<u64>) {
+        self.scan(now_ms, |_| true, on_ready)
+    }
+
+    /// [`Self::scan_ready`] over the partitions `counted` keeps (for the
+    /// ready ones and the next ready time; the expiry counts every one).
+    fn scan(
+        &self,
+        now_ms: u64,
+        counted: impl Fn(TopicIdPartition) -> bool,
         mut on_ready: impl FnMut(TopicIdPartition),
     ) -> (Option<u64>, Option<u64>) {
         debug_assert!(self.index_agrees(), "the ready index is stale");
@@ -629,7 +650,7 @@ impl RecordAccumulator {
                 .front_created_ms
                 .saturating_add(self.config.delivery_timeout_ms);
             expiry = Some(expiry.map_or(expires, |e| e.min(expires)));
-            let Some(ready_at) = summary.ready_at else {
+            let Some(ready_at) = summary.ready_at.filter(|_| counted(summary.tp)) else {
                 continue;
             };
             if ready_at <= now_ms {
@@ -938,16 +959,33 @@ impl RecordAccumulator {
     /// partition's open batch, or a fresh batch's room when it has none.
     pub fn least_room(&self, partitions: impl IntoIterator<Item = TopicIdPartition>) -> usize {
         let fresh = self.config.batch_size.saturating_sub(RECORD_BATCH_OVERHEAD);
+        self.least_room_of(partitions).unwrap_or(fresh)
+    }
+
+    /// [`Self::least_room`], `None` for no partitions.
+    pub fn least_room_of(
+        &self,
+        partitions: impl IntoIterator<Item = TopicIdPartition>,
+    ) -> Option<usize> {
+        let fresh = self.config.batch_size.saturating_sub(RECORD_BATCH_OVERHEAD);
         let mut least: Option<usize> = None;
         for tp in partitions {
             let room = match self.batches.get(&tp).and_then(VecDeque::back) {
-                Some(b) if b.is_full() => return 0,
+                Some(b) if b.is_full() => return Some(0),
                 Some(b) => b.room_for_records(),
                 None => fresh,
             };
             least = Some(least.map_or(room, |l| l.min(room)));
         }
-        least.unwrap_or(fresh)
+        least
+    }
+
+    /// Whether `tp`'s last batch is open: there, and not full.
+    pub fn has_open_batch(&self, tp: &TopicIdPartition) -> bool {
+        self.batches
+            .get(tp)
+            .and_then(VecDeque::back)
+            .is_some_and(|b| !b.is_full())
     }
 
     /// Per partition with batches queued: when its oldest queued batch was

@@ -244,6 +244,9 @@ pub struct Producer {
     ready: Vec<TopicIdPartition>,
     /// `send_ready`'s batches by leader, kept for its allocation.
     per_broker: Vec<(u32, Vec<ProducerBatch>)>,
+    /// Scratch for `schedule_wake`: by partition number, whether its
+    /// leader has max.in.flight produce requests in flight.
+    busy: Vec<bool>,
     /// A transactional producer's transactions.
     txn: Option<Transactions>,
     /// An application sends its records (a pipeline member), rather than
@@ -332,6 +335,7 @@ impl Producer {
             key_names: Vec::new(),
             ready: Vec::new(),
             per_broker: Vec::new(),
+            busy: Vec::new(),
             txn: spec.transaction.clone().map(|workload| {
                 let mut manager = TransactionManager::new(
                     &workload.transactional_id,
@@ -360,6 +364,12 @@ impl Producer {
 
     /// Handles one input.
     pub fn handle(&mut self, env: &mut Env<'_>, input: Input) {
+        if self.txn.is_none() {
+            // The application sent the records due by now before this input
+            // came (no wake is set for records whose batches cannot be sent
+            // before an input: see `schedule_wake`).
+            self.generate(env);
+        }
         match input {
             Input::Message {
                 msg:
@@ -604,10 +614,21 @@ impl Producer {
     /// The next moment the producer must look again: a batch's linger,
     /// backoff or delivery timeout runs out, the next record's batch may
     /// linger out, or enough records come to fill a batch.
+    ///
+    /// Without transactions, a partition whose leader has
+    /// max.in.flight.requests.per.connection produce requests in flight
+    /// can send nothing before an answer (or a timeout) comes, and every
+    /// input catches the records due up first (see `handle`): only the
+    /// other partitions' batches need a wake to fill or linger out.
     fn schedule_wake(&mut self, env: &mut Env<'_>) {
+        let now_ms = env.now() / MILLIS;
+        let mut busy = std::mem::take(&mut self.busy);
+        self.busy_partitions(&mut busy);
+        let sendable =
+            |tp: TopicIdPartition| !busy.get(tp.partition as usize).copied().unwrap_or(false);
         let (ready_ms, expiry_ms) = self
             .accumulator
-            .next_ready_and_expiry_ms(env.now() / MILLIS);
+            .next_ready_and_expiry_ms_where(now_ms, sendable);
         let mut next = expiry_ms.map(|ms| ms * MILLIS);
         let mut consider = |at: Nanos| next = Some(next.map_or(at, |n: Nanos| n.min(at)));
         if let Some(ms) = ready_ms {
@@ -624,20 +645,26 @@ impl Producer {
         });
         if !self.partitions.is_empty() && !blocked && !self.driven {
             let next_tick = self.clock.tick_of(self.generated);
+            let topic_id = self.workload.topic_id;
+            let open = self
+                .partitions
+                .iter()
+                .map(|p| TopicIdPartition::new(topic_id, p.partition))
+                .filter(|&tp| sendable(tp));
             if next_tick < self.workload.stop_at_ns {
-                // A record due later starts a batch that lingers from its tick.
-                consider(next_tick + self.config.linger_ms * MILLIS);
+                // A record due later starts a batch that lingers from its
+                // tick (where no batch is open yet).
+                if open.clone().any(|tp| !self.accumulator.has_open_batch(&tp)) {
+                    consider(next_tick + self.config.linger_ms * MILLIS);
+                }
                 // No batch can fill before this many more records come.
-                let topic_id = self.workload.topic_id;
-                let room = self.accumulator.least_room(
-                    self.partitions
-                        .iter()
-                        .map(|p| TopicIdPartition::new(topic_id, p.partition)),
-                );
-                let fits = (room / self.record_max.max(1)) as u64;
-                consider(self.clock.tick_of(self.generated + fits));
+                if let Some(room) = self.accumulator.least_room_of(open) {
+                    let fits = (room / self.record_max.max(1)) as u64;
+                    consider(self.clock.tick_of(self.generated + fits));
+                }
             }
         }
+        self.busy = busy;
         // A send that failed for good left only an abort: the application
         // calls abortTransaction() at once.
         if self
@@ -647,9 +674,47 @@ impl Producer {
         {
             consider(env.now());
         }
-        if let Some(at) = next {
+        // A request in flight brings an input (its answer, a broken
+        // connection or its timeout) by its deadline, and every input
+        // steps the producer: a wake no sooner is not needed (a delivery
+        // timeout two minutes out would sit in the timer queue).
+        let answered_by = self.network.next_deadline();
+        if let Some(at) = next.filter(|&at| answered_by.is_none_or(|d| at < d)) {
             let at = at.max(env.now() + 1);
             self.wake.arm(env, at, ProducerTimer::Wake);
+        }
+    }
+
+    /// Fills `busy` (by partition number) with whether the partition's
+    /// leader has max.in.flight.requests.per.connection produce requests
+    /// in flight; all false under transactions (their sends also wait on
+    /// the transaction's own requests: every partition keeps its wakes).
+    fn busy_partitions(&self, busy: &mut Vec<bool>) {
+        busy.clear();
+        if self.txn.is_some() {
+            return;
+        }
+        let mut counts: Vec<(KafkaNodeId, usize)> = Vec::new();
+        for (_, flight) in self.network.in_flight() {
+            if let (Address::Node(node), Pending::Produce(_)) = (flight.to, &flight.purpose) {
+                match counts.iter_mut().find(|(n, _)| *n == node) {
+                    Some((_, c)) => *c += 1,
+                    None => counts.push((node, 1)),
+                }
+            }
+        }
+        for p in &self.partitions {
+            let Some(leader) = p.leader else { continue };
+            let full = counts
+                .iter()
+                .any(|&(n, c)| n == leader && c >= self.config.max_in_flight);
+            if full {
+                let i = p.partition as usize;
+                if busy.len() <= i {
+                    busy.resize(i + 1, false);
+                }
+                busy[i] = true;
+            }
         }
     }
 

@@ -231,6 +231,12 @@ impl<P> NetworkClient<P> {
         self.in_flight.iter().map(|(c, f)| (*c, f))
     }
 
+    /// The earliest deadline of a request in flight: by then an input
+    /// comes for it (its answer, a broken connection, or the timeout).
+    pub fn next_deadline(&self) -> Option<Nanos> {
+        self.in_flight.iter().map(|(_, f)| f.deadline).min()
+    }
+
     /// Requests in flight to `to`.
     pub fn in_flight_to(&self, to: Address) -> usize {
         self.in_flight.iter().filter(|(_, f)| f.to == to).count()
