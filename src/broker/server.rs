@@ -388,6 +388,23 @@ impl BrokerServer {
         let mut mark = env.mark();
         self.handle_input(env, input);
         loop {
+            let sockets = &self.sockets;
+            env.retain_since(mark, |effect| match effect {
+                Effect::Send {
+                    to,
+                    msg:
+                        Message::Kafka(KafkaMsg::Response {
+                            connection,
+                            correlation_id,
+                            ..
+                        }),
+                } => sockets.awaits(&ReplyTo {
+                    to: *to,
+                    connection: *connection,
+                    correlation_id: *correlation_id,
+                }),
+                _ => true,
+            });
             let sockets = &mut self.sockets;
             let next: Vec<(ReplyTo, KafkaRequest)> = env
                 .effects_since(mark)

@@ -94,6 +94,18 @@ impl SocketServer {
         }
     }
 
+    /// Whether the response to `reply_to` goes out: its connection is
+    /// open and waits for it. Kafka's `Processor` drops a response whose
+    /// connection closed or broke since its request came ("Attempting to
+    /// send response via channel for which there is no open connection").
+    pub fn awaits(&self, reply_to: &ReplyTo) -> bool {
+        self.unmuted
+            || self
+                .channels
+                .get(&(reply_to.to, reply_to.connection))
+                .is_some_and(|c| c.in_progress == Some(reply_to.correlation_id))
+    }
+
     /// The connections of `peer` closed: what waited on them is dropped
     /// (Kafka's processor closes the channel and its buffered requests).
     pub fn disconnected(&mut self, peer: Address) {
@@ -184,5 +196,27 @@ mod tests {
             assert_eq!(server.response_sent(first), None, "nothing left to hand on");
             assert!(let_through(&mut server, 1, Connection::Producer, 3));
         }
+    }
+
+    #[test]
+    fn a_response_goes_out_only_on_the_open_connection_that_asked() {
+        let mut server = SocketServer::default();
+        assert!(let_through(&mut server, 1, Connection::Producer, 7));
+        assert!(server.awaits(&from(1, Connection::Producer, 7)));
+        assert!(
+            !server.awaits(&from(1, Connection::Producer, 6)),
+            "no request 6 is in progress"
+        );
+        // The connection breaks while request 7 waits (in the purgatory):
+        // its response is dropped, and a request on the new connection is
+        // the one awaited.
+        server.disconnected(Address::Client(1));
+        assert!(!server.awaits(&from(1, Connection::Producer, 7)));
+        assert!(let_through(&mut server, 1, Connection::Producer, 9));
+        assert!(!server.awaits(&from(1, Connection::Producer, 7)));
+        assert!(server.awaits(&from(1, Connection::Producer, 9)));
+        // A connection the client closed awaits nothing either.
+        server.closed(Address::Client(1), Connection::Producer);
+        assert!(!server.awaits(&from(1, Connection::Producer, 9)));
     }
 }

@@ -160,3 +160,5 @@ mod tests_accumulator_compression;
 mod tests_membership;
 #[cfg(test)]
 mod tests_producer_epoch;
+#[cfg(test)]
+mod tests_producer_wakes;

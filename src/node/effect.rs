@@ -163,6 +163,18 @@ impl<'a> Env<'a> {
         self.effects.get(mark..).unwrap_or(&[])
     }
 
+    /// Drops the effects pushed since `mark` that `keep` says no to.
+    pub fn retain_since(&mut self, mark: usize, mut keep: impl FnMut(&Effect) -> bool) {
+        let mut i = mark;
+        while i < self.effects.len() {
+            if keep(&self.effects[i]) {
+                i += 1;
+            } else {
+                self.effects.remove(i);
+            }
+        }
+    }
+
     /// Pushes every effect of `effects`, in order.
     pub fn extend(&mut self, effects: impl IntoIterator<Item = Effect>) {
         self.effects.extend(effects);
