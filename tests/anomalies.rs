@@ -209,7 +209,7 @@ fn kafka_15591_duplicates_what_waited_behind_the_lost_batch() {
 /// Kafka 4.5's fix of KAFKA-15591 takes only sequence 0 from an unknown
 /// producer on a partition that never held a record, which covers one
 /// producer per new partition. With three producers on three partitions,
-/// seed 61's producer-0 loses the race on orders-1 after another producer
+/// seed 73's producer-0 loses the race on orders-2 after another producer
 /// wrote there first, and the fixed run stalls as the unfixed one does;
 /// the anomaly file runs one producer, and its fixed run holds.
 #[test]
@@ -223,18 +223,18 @@ fn kafka_15591s_fix_covers_one_producer_per_new_partition() {
         .replace("\npartitions = 6\n", "\npartitions = 3\n");
     let three = parse_fixed(&three, file).unwrap_or_else(|e| panic!("{e}"));
     assert!(three.protocol.unknown_producer_sequence_zero_on_empty_log);
-    let stalled = run(&three, 61, &RunOptions::default()).expect("runs");
+    let stalled = run(&three, 73, &RunOptions::default()).expect("runs");
     assert!(
         stalled
             .violations
             .iter()
             .any(|v| v.invariant == "eventually_available"
                 && v.detail.contains("still holds")
-                && v.detail.contains("records of orders-1")),
+                && v.detail.contains("records of orders-2")),
         "{:?}",
         stalled.violations
     );
     let one = parse_fixed(&text, file).unwrap_or_else(|e| panic!("{e}"));
-    let held = run(&one, 61, &RunOptions::default()).expect("runs");
+    let held = run(&one, 73, &RunOptions::default()).expect("runs");
     assert!(held.violations.is_empty(), "{:?}", held.violations);
 }

@@ -20,15 +20,17 @@ fn shrunk() -> ksim::scenario::Scenario {
 #[test]
 fn the_point_of_no_return_lies_between_the_first_fault_and_the_detection() {
     let scenario = shrunk();
+    // Seed 4 of the shrunk scenario: in seed 1 the crash, scripted in
+    // every future, makes all four futures from 11.5 s fail already.
     let b = ksim::blame::blame(
         &scenario,
-        1,
+        4,
         None,
         &RunOptions::default(),
         (8, 4, 2),
         &|_, _| {},
     )
-    .expect("seed 1 fails");
+    .expect("seed 4 fails");
     assert_eq!(b.invariant, "offsets_consistent");
     assert_eq!(b.points.len(), 8);
     assert!(b.points.iter().all(|p| p.futures == 4));

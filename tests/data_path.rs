@@ -186,10 +186,10 @@ fn a_replica_recovered_from_a_stale_epoch_checkpoint_diverges() {
             .iter()
             .any(|v| v.invariant == "replicas_consistent")
     };
-    // Seed 85 is the first of 0..300 the mutation makes diverge (a search
-    // over them, this test's closure, run in a release build; rarer since a
-    // broker takes one request per connection at a time).
-    let seed = 85;
+    // Seed 0 is the first of 0..150 the mutation makes diverge (`ksim
+    // explore scenarios/power_loss.toml --seeds 0..150 --mutation
+    // trust-epoch-checkpoint`: seeds 0, 21, 46 and 93).
+    let seed = 0;
     assert!(
         violated(&broken, seed),
         "trust_epoch_checkpoint makes seed {seed} diverge"

@@ -79,11 +79,13 @@ fn clients_refresh_metadata_every_max_age() {
     let asked = metadata_requests("every_2s", r#", "metadata.max.age.ms" = 2000"#);
     for client in CLIENTS {
         let times = &asked[client];
-        // Refreshed about every 2 s through the 25 s run: never more than
-        // 2 s (and the latency) apart once started, and about a dozen times.
+        // Refreshed about every 2 s through the 25 s run, and about a dozen
+        // times: the next refresh is 2 s after the answer, which may wait
+        // on its connection behind a fetch held up to fetch.max.wait.ms
+        // (500 ms; a broker takes a connection's requests one at a time).
         assert!(times.len() >= 10, "{client} asked at {times:?}");
         for pair in times.windows(2) {
-            assert!(pair[1] - pair[0] <= 2_100, "{client} asked at {times:?}");
+            assert!(pair[1] - pair[0] <= 2_600, "{client} asked at {times:?}");
         }
     }
 }

@@ -55,12 +55,12 @@ fn outcome(s: &Scenario, seed: u64) -> Outcome {
 
 #[test]
 fn kafka_17754_is_in_3_9_and_gone_in_4_0() {
-    // Seeds 12 and 29 are ones `ksim explore` finds failing under 3.9 (5 of 0..40).
+    // Seeds 7 and 8 are ones `ksim explore` finds failing under 3.9 (4 of 0..40).
     let old = late_end_txn_on("3.9");
     assert_eq!(old.protocol.transaction_version, 1, "3.9's own");
     let new = late_end_txn_on("4.0");
     assert_eq!(new.protocol.transaction_version, 2, "4.0's own");
-    for seed in [12, 29] {
+    for seed in [7, 8] {
         let broken = outcome(&old, seed);
         assert!(
             broken
@@ -145,7 +145,8 @@ fn kip_890_verification_is_missing_in_3_5_and_there_from_3_6() {
     );
     assert!(old.protocol.leader_epoch_bump_on_isr_shrink, "3.5's own");
     let new = hanging_transaction_on("3.6");
-    for seed in [0, 8] {
+    // Seeds 5 and 23 are the first two of 0..80 that hang under 3.5 (9 do).
+    for seed in [5, 23] {
         let hung = outcome(&old, seed);
         assert!(
             hung.violations
@@ -1224,16 +1225,16 @@ fn the_2_4_looks_kafka_8710_switch_lets_a_transactional_producer_bump_its_epoch_
     assert!(written.contains("transactional_epoch_bump = false"));
     let again = parse(&written, "again.toml").unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(again.protocol, off.protocol);
-    // Seed 2: pipeline member 0's TxnOffsetCommit is refused
+    // Seed 12: pipeline member 0's TxnOffsetCommit is refused
     // ILLEGAL_GENERATION (a rebalance, KIP-447: an abortable error) and it
     // aborts in epoch 0. With the bump it then sends InitProducerId with
     // its producer id and epoch and commits in epoch 1; without (a 2.4.1
     // coordinator, InitProducerId v0-2) it goes on in epoch 0.
-    let (with, bumps, ends) = etl_0_epochs(&own, 2, "kafka_8710_on");
+    let (with, bumps, ends) = etl_0_epochs(&own, 12, "kafka_8710_on");
     assert!(with.violations.is_empty(), "{:?}", with.violations);
     assert!(bumps > 0);
     assert_eq!(ends, [(0, true), (0, false), (1, true)]);
-    let (without, bumps, ends) = etl_0_epochs(&off, 2, "kafka_8710_off");
+    let (without, bumps, ends) = etl_0_epochs(&off, 12, "kafka_8710_off");
     assert!(without.violations.is_empty(), "{:?}", without.violations);
     assert_eq!(without.against_version, vec![line]);
     assert_eq!(bumps, 0, "InitProducerId v0-2 carries neither");
