@@ -389,42 +389,15 @@ impl BrokerServer {
         self.handle_input(env, input);
         loop {
             let sockets = &self.sockets;
-            env.retain_since(mark, |effect| match effect {
-                Effect::Send {
-                    to,
-                    msg:
-                        Message::Kafka(KafkaMsg::Response {
-                            connection,
-                            correlation_id,
-                            ..
-                        }),
-                } => sockets.awaits(&ReplyTo {
-                    to: *to,
-                    connection: *connection,
-                    correlation_id: *correlation_id,
-                }),
-                _ => true,
+            env.retain_since(mark, |effect| {
+                response_to(effect).is_none_or(|reply_to| sockets.awaits(&reply_to))
             });
             let sockets = &mut self.sockets;
             let next: Vec<(ReplyTo, KafkaRequest)> = env
                 .effects_since(mark)
                 .iter()
-                .filter_map(|effect| match effect {
-                    Effect::Send {
-                        to,
-                        msg:
-                            Message::Kafka(KafkaMsg::Response {
-                                connection,
-                                correlation_id,
-                                ..
-                            }),
-                    } => sockets.response_sent(ReplyTo {
-                        to: *to,
-                        connection: *connection,
-                        correlation_id: *correlation_id,
-                    }),
-                    _ => None,
-                })
+                .filter_map(response_to)
+                .filter_map(|reply_to| sockets.response_sent(reply_to))
                 .collect();
             if next.is_empty() || !self.is_serving() {
                 return;
@@ -1083,5 +1056,25 @@ impl BrokerServer {
                     .on_topics_deleted(env, &mut self.replicas, &deleted_topics);
             }
         }
+    }
+}
+
+/// Whom `effect` answers, if it sends a Kafka response.
+fn response_to(effect: &Effect) -> Option<ReplyTo> {
+    match effect {
+        Effect::Send {
+            to,
+            msg:
+                Message::Kafka(KafkaMsg::Response {
+                    connection,
+                    correlation_id,
+                    ..
+                }),
+        } => Some(ReplyTo {
+            to: *to,
+            connection: *connection,
+            correlation_id: *correlation_id,
+        }),
+        _ => None,
     }
 }

@@ -16,7 +16,7 @@ use crate::protocol::{
 
 const BROKER: u32 = 1;
 
-fn spec() -> ProducerSpec {
+pub(super) fn spec() -> ProducerSpec {
     ProducerSpec {
         index: 0,
         config: ProducerConfig {

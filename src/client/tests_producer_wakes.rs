@@ -4,9 +4,7 @@
 //! the records the application sent meanwhile are generated, each at its
 //! own tick, when the next input comes.
 
-use super::partitioner::PartitionerKind;
-use super::producer::{Producer, ProducerConfig, ProducerSpec, ProducerTimer, ProducerWorkload};
-use crate::log::Compression;
+use super::producer::{Producer, ProducerSpec, ProducerTimer};
 use crate::metadata::Uuid;
 use crate::node::{Address, Effect, Input, TestEnv, Timer};
 use crate::protocol::{
@@ -20,36 +18,11 @@ const BROKER: u32 = 1;
 /// An idempotent producer of 1000 records/s to one partition, `linger.ms`
 /// 5, at most `max_in_flight` requests in flight per broker.
 fn spec(max_in_flight: usize) -> ProducerSpec {
-    ProducerSpec {
-        index: 0,
-        config: ProducerConfig {
-            acks: -1,
-            linger_ms: 5,
-            batch_size: 16384,
-            max_in_flight,
-            retries: i32::MAX as u32,
-            delivery_timeout_ms: 120_000,
-            delivery_timeout_bounds_sends: true,
-            request_timeout_ms: 30_000,
-            retry_backoff_ms: 100,
-            metadata_max_age_ms: 300_000,
-            idempotence: true,
-            compression: Compression::NONE,
-            partitioner: PartitionerKind::UniformSticky,
-        },
-        workload: ProducerWorkload {
-            topic: "orders".to_owned(),
-            topic_id: TopicId(0),
-            records: 1,
-            per_ns: MILLIS,
-            keys: 0,
-            value_size: 10,
-            tombstones_ppm: 0,
-            stop_at_ns: 60_000 * MILLIS,
-        },
-        brokers: vec![BROKER],
-        transaction: None,
-    }
+    let mut spec = super::tests_producer_epoch::spec();
+    spec.config.linger_ms = 5;
+    spec.config.max_in_flight = max_in_flight;
+    spec.workload.per_ns = MILLIS;
+    spec
 }
 
 fn answer(p: &mut Producer, t: &mut TestEnv, correlation_id: u64, response: KafkaResponse) {
