@@ -60,7 +60,17 @@ const MUST_FAIL: [(&str, &[&str], &[&str]); 10] = [
     (
         "kip101_truncation",
         &["acked_writes_durable"],
-        &["offsets_consistent", "replicas_consistent"],
+        // eventually_available: seed 94, where a follower truncated to its
+        // high watermark ends inside a batch of the leader's diverged log;
+        // the leader's batch does not start at its log end
+        // (UnexpectedOffset), so it backs off and asks again for good, and
+        // acks=all waits on it (with truncation = "leader-epoch" no seed
+        // of 0..100 fails).
+        &[
+            "offsets_consistent",
+            "replicas_consistent",
+            "eventually_available",
+        ],
     ),
     (
         "offsets_expiry",
