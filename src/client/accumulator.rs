@@ -604,15 +604,10 @@ impl RecordAccumulator {
         self.scan_ready(now_ms, |_| {}).0
     }
 
-    /// [`Self::next_ready_ms`] and [`Self::next_expiry_ms`] in one pass
-    /// over the queues: (next ready, next expiry).
-    pub fn next_ready_and_expiry_ms(&self, now_ms: u64) -> (Option<u64>, Option<u64>) {
-        self.next_ready_and_expiry_ms_where(now_ms, |_| true)
-    }
-
-    /// [`Self::next_ready_and_expiry_ms`] with the next ready time taken
-    /// over the partitions `counted` keeps only (the expiry over all).
-    pub fn next_ready_and_expiry_ms_where(
+    /// [`Self::next_ready_ms`] over the partitions `counted` keeps, and
+    /// [`Self::next_expiry_ms`] over all, in one pass over the queues:
+    /// (next ready, next expiry).
+    pub fn next_ready_and_expiry_ms(
         &self,
         now_ms: u64,
         counted: impl Fn(TopicIdPartition) -> bool,
@@ -956,14 +951,9 @@ impl RecordAccumulator {
 
     /// The fewest bytes an append to one of `partitions` can take before a
     /// batch of it is full: what is left under the write limit of each
-    /// partition's open batch, or a fresh batch's room when it has none.
-    pub fn least_room(&self, partitions: impl IntoIterator<Item = TopicIdPartition>) -> usize {
-        let fresh = self.config.batch_size.saturating_sub(RECORD_BATCH_OVERHEAD);
-        self.least_room_of(partitions).unwrap_or(fresh)
-    }
-
-    /// [`Self::least_room`], `None` for no partitions.
-    pub fn least_room_of(
+    /// partition's open batch, or a fresh batch's room when it has none
+    /// (None for no partitions).
+    pub fn least_room(
         &self,
         partitions: impl IntoIterator<Item = TopicIdPartition>,
     ) -> Option<usize> {
@@ -1520,6 +1510,29 @@ mod tests {
     }
 
     #[test]
+    fn the_next_ready_time_counts_only_the_partitions_asked_for_and_the_expiry_all() {
+        // linger.ms 5: tp 0's batch lingers out at 5, tp 1's at 8.
+        let mut acc = RecordAccumulator::new(config());
+        acc.append(tp(0), rec(0, 0), 0);
+        acc.append(tp(1), rec(1, 3), 3);
+        let all = acc.next_ready_and_expiry_ms(0, |_| true);
+        assert_eq!(all, (Some(5), Some(120_000)));
+        let without_0 = acc.next_ready_and_expiry_ms(0, |tp| tp.partition != 0);
+        assert_eq!(without_0, (Some(8), Some(120_000)), "tp 0 still expires");
+        assert_eq!(
+            acc.next_ready_and_expiry_ms(0, |_| false),
+            (None, Some(120_000))
+        );
+        // Room: the open batches' (tp 2 has none: a fresh batch's), none
+        // for no partitions.
+        let open = acc.least_room([tp(0)]).expect("a partition");
+        assert!(open < acc.least_room([tp(2)]).expect("a partition"));
+        assert_eq!(acc.least_room([tp(0), tp(2)]), Some(open));
+        assert_eq!(acc.least_room([]), None);
+        assert!(acc.has_open_batch(&tp(0)) && !acc.has_open_batch(&tp(2)));
+    }
+
+    #[test]
     fn expiry_by_delivery_timeout() {
         let mut acc = RecordAccumulator::new(AccumulatorConfig {
             delivery_timeout_ms: 100,
@@ -1537,7 +1550,7 @@ mod tests {
         assert_eq!(acc.next_expiry_ms(), Some(100));
         // One pass gives both the next ready time and the next expiry.
         assert_eq!(
-            acc.next_ready_and_expiry_ms(0),
+            acc.next_ready_and_expiry_ms(0, |_| true),
             (acc.next_ready_ms(0), acc.next_expiry_ms())
         );
         assert!(acc.expire(99).is_empty());
@@ -1587,7 +1600,7 @@ mod tests {
         acc.append(tp(1), vec_rec(3, 4), 4);
         assert_eq!(acc.queued(&tp(1)).count(), 2);
         assert_eq!(acc.next_expiry_ms(), Some(104));
-        assert_eq!(acc.next_ready_and_expiry_ms(0).1, Some(104));
+        assert_eq!(acc.next_ready_and_expiry_ms(0, |_| true).1, Some(104));
         assert!(acc.expire(103).is_empty());
         assert_eq!(ids(acc.expire(104)), vec![1, 2]);
         assert_eq!(acc.next_expiry_ms(), Some(106));

@@ -626,9 +626,7 @@ impl Producer {
         self.busy_partitions(&mut busy);
         let sendable =
             |tp: TopicIdPartition| !busy.get(tp.partition as usize).copied().unwrap_or(false);
-        let (ready_ms, expiry_ms) = self
-            .accumulator
-            .next_ready_and_expiry_ms_where(now_ms, sendable);
+        let (ready_ms, expiry_ms) = self.accumulator.next_ready_and_expiry_ms(now_ms, sendable);
         let mut next = expiry_ms.map(|ms| ms * MILLIS);
         let mut consider = |at: Nanos| next = Some(next.map_or(at, |n: Nanos| n.min(at)));
         if let Some(ms) = ready_ms {
@@ -658,7 +656,7 @@ impl Producer {
                     consider(next_tick + self.config.linger_ms * MILLIS);
                 }
                 // No batch can fill before this many more records come.
-                if let Some(room) = self.accumulator.least_room_of(open) {
+                if let Some(room) = self.accumulator.least_room(open) {
                     let fits = (room / self.record_max.max(1)) as u64;
                     consider(self.clock.tick_of(self.generated + fits));
                 }
