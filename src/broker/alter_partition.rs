@@ -43,6 +43,9 @@ pub struct AlterPartitionManager {
     /// Partitions whose in-flight request [`AlterPartitionManager::clear`]
     /// dropped: its answer is still to come.
     dropped_in_flight: BTreeSet<TopicIdPartition>,
+    /// No request in `unsent` may go before this (a lower bound: the
+    /// broker asks after every input, and most find nothing due).
+    earliest_due_ms: u64,
 }
 
 impl AlterPartitionManager {
@@ -88,6 +91,7 @@ impl AlterPartitionManager {
             None => 0,
         };
         self.unsent.insert(tp, (request, at));
+        self.earliest_due_ms = self.earliest_due_ms.min(at);
         true
     }
 
@@ -114,13 +118,17 @@ impl AlterPartitionManager {
         now_ms: u64,
         broker_epoch: u64,
     ) -> Vec<(TopicIdPartition, ControllerRequest)> {
+        if self.unsent.is_empty() || now_ms < self.earliest_due_ms {
+            return Vec::new();
+        }
         let due: Vec<TopicIdPartition> = self
             .unsent
             .iter()
             .filter(|(tp, (_, at))| *at <= now_ms && !self.dropped_in_flight.contains(tp))
             .map(|(tp, _)| *tp)
             .collect();
-        due.into_iter()
+        let sent = due
+            .into_iter()
             .filter_map(|tp| self.unsent.remove(&tp).map(|(r, _)| (tp, r)))
             .map(|(tp, mut request)| {
                 if let ControllerRequest::AlterPartition {
@@ -132,7 +140,9 @@ impl AlterPartitionManager {
                 self.in_flight.insert(tp, request.clone());
                 (tp, request)
             })
-            .collect()
+            .collect();
+        self.earliest_due_ms = self.unsent.values().map(|&(_, at)| at).min().unwrap_or(u64::MAX);
+        sent
     }
 
     /// The controller answered the request for `tp`: it is done. Returns
@@ -172,6 +182,7 @@ impl AlterPartitionManager {
         if let Some(request) = self.in_flight.remove(tp) {
             let at = self.due_at(not_before_ms);
             self.unsent.insert(*tp, (request, at));
+            self.earliest_due_ms = self.earliest_due_ms.min(at);
         }
     }
 }
