@@ -141,7 +141,12 @@ impl AlterPartitionManager {
                 (tp, request)
             })
             .collect();
-        self.earliest_due_ms = self.unsent.values().map(|&(_, at)| at).min().unwrap_or(u64::MAX);
+        self.earliest_due_ms = self
+            .unsent
+            .values()
+            .map(|&(_, at)| at)
+            .min()
+            .unwrap_or(u64::MAX);
         sent
     }
 
