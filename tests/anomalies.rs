@@ -103,7 +103,7 @@ fn fixed_runs_report_the_fix_and_replay_with_it() {
     let written = ksim(
         dir,
         &[
-            "run", file, "--seed", "0", "--out", &out_arg, "--color", "never",
+            "run", file, "--seed", "20", "--out", &out_arg, "--color", "never",
         ],
     );
     assert_eq!(written.status.code(), Some(1), "{}", stdout(&written));
@@ -115,7 +115,7 @@ fn fixed_runs_report_the_fix_and_replay_with_it() {
     let fixed = ksim(
         dir,
         &[
-            "run", file, "--seed", "0", "--fixed", "--out", &out_arg, "--format", "json",
+            "run", file, "--seed", "20", "--fixed", "--out", &out_arg, "--format", "json",
         ],
     );
     assert_eq!(fixed.status.code(), Some(0), "{}", stdout(&fixed));
@@ -123,7 +123,7 @@ fn fixed_runs_report_the_fix_and_replay_with_it() {
     assert_eq!(json["fixed"], true);
     assert_eq!(json["verdict"], "pass");
     // The record replays as the fixed variant: as written it would fail.
-    let record = out.join("kip101_hw_truncation/seed-0.json");
+    let record = out.join("kip101_hw_truncation/seed-20.json");
     let replayed = ksim(dir, &["replay", &record.display().to_string()]);
     assert_eq!(replayed.status.code(), Some(0), "{}", stdout(&replayed));
     assert!(
@@ -168,14 +168,14 @@ fn an_anomaly_table_is_checked_and_a_plain_scenario_has_no_fixed_variant() {
         "{ kafka_version = \"9.9\" }",
     );
     assert!(e.contains("newer than ksim models"), "{e}");
-    let e = bad("seeds = [0, 12, 17, 18]", "seeds = []");
+    let e = bad("seeds = [20, 23, 27, 32]", "seeds = []");
     assert!(e.contains("list 1 to 100 seeds"), "{e}");
 }
 
 /// KAFKA-15591's second consequence, which its anomaly file cites: run
 /// for 150 s through a rolling restart (each broker shut down in turn, as
-/// `rolling_update` does), seed 15 loses producer-0's first batch of
-/// orders-0 to the startup race; the batches it retries after a broker's
+/// `rolling_update` does), seed 2756 loses producer-0's first batch of
+/// a partition to the startup race; the batches it retries after a broker's
 /// controlled shutdown wait behind it until it expires (about 120 s), and
 /// the producer sends them again under a bumped epoch from sequence 0,
 /// though the log holds them: duplicates. The fixed variant has none.
@@ -192,7 +192,7 @@ fn kafka_15591_duplicates_what_waited_behind_the_lost_batch() {
         ));
     }
     let broken = parse(&rolling, file).unwrap_or_else(|e| panic!("{e}"));
-    let o = run(&broken, 15, &RunOptions::default()).expect("runs");
+    let o = run(&broken, 2756, &RunOptions::default()).expect("runs");
     let invariants: Vec<&str> = o.violations.iter().map(|v| v.invariant.as_str()).collect();
     assert!(invariants.contains(&"no_duplicates"), "{invariants:?}");
     assert!(
@@ -204,14 +204,14 @@ fn kafka_15591_duplicates_what_waited_behind_the_lost_batch() {
         o.violations
     );
     let fixed = parse_fixed(&rolling, file).unwrap_or_else(|e| panic!("{e}"));
-    let kept = run(&fixed, 15, &RunOptions::default()).expect("runs");
+    let kept = run(&fixed, 2756, &RunOptions::default()).expect("runs");
     assert!(kept.violations.is_empty(), "{:?}", kept.violations);
 }
 
 /// Kafka 4.5's fix of KAFKA-15591 takes only sequence 0 from an unknown
 /// producer on a partition that never held a record, which covers one
 /// producer per new partition. With three producers on three partitions,
-/// seed 73's producer-0 loses the race on orders-2 after another producer
+/// seed 585's producer-2 loses the race on orders-0 after another producer
 /// wrote there first, and the fixed run stalls as the unfixed one does;
 /// the anomaly file runs one producer, and its fixed run holds.
 #[test]
@@ -225,18 +225,18 @@ fn kafka_15591s_fix_covers_one_producer_per_new_partition() {
         .replace("\npartitions = 6\n", "\npartitions = 3\n");
     let three = parse_fixed(&three, file).unwrap_or_else(|e| panic!("{e}"));
     assert!(three.protocol.unknown_producer_sequence_zero_on_empty_log);
-    let stalled = run(&three, 73, &RunOptions::default()).expect("runs");
+    let stalled = run(&three, 585, &RunOptions::default()).expect("runs");
     assert!(
         stalled
             .violations
             .iter()
             .any(|v| v.invariant == "eventually_available"
                 && v.detail.contains("still holds")
-                && v.detail.contains("records of orders-2")),
+                && v.detail.contains("records of orders-0")),
         "{:?}",
         stalled.violations
     );
     let one = parse_fixed(&text, file).unwrap_or_else(|e| panic!("{e}"));
-    let held = run(&one, 73, &RunOptions::default()).expect("runs");
+    let held = run(&one, 585, &RunOptions::default()).expect("runs");
     assert!(held.violations.is_empty(), "{:?}", held.violations);
 }

@@ -381,7 +381,7 @@ fn a_replica_away_longer_than_delete_retention_brings_a_deleted_key_back() {
             r#"target = "leader(profiles-1)""#,
         ),
     ];
-    let seed = 2;
+    let seed = 3;
     let back = outcome(&variant(&edits), seed);
     // One violation per key that came back.
     assert!(!back.violations.is_empty());

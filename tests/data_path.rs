@@ -186,10 +186,11 @@ fn a_replica_recovered_from_a_stale_epoch_checkpoint_diverges() {
             .iter()
             .any(|v| v.invariant == "replicas_consistent")
     };
-    // Seed 0 is the first of 0..150 the mutation makes diverge (`ksim
+    // Seed 100 is the one of 0..150 the mutation makes diverge (`ksim
     // explore scenarios/power_loss.toml --seeds 0..150 --mutation
-    // trust-epoch-checkpoint`: seeds 0, 21, 46 and 93).
-    let seed = 0;
+    // trust-epoch-checkpoint`; in three others the phantom record stalls a
+    // partition instead: eventually_available).
+    let seed = 100;
     assert!(
         violated(&broken, seed),
         "trust_epoch_checkpoint makes seed {seed} diverge"

@@ -45,9 +45,9 @@ fn first(
 fn a_zombies_commit_is_fenced_and_its_reprocessing_counted_not_lost() {
     let s = load("zombie_consumer.toml", None);
     // Seeds whose pause lands while the member processes a poll (seeds 1
-    // and 2 land between two polls, with a commit in flight: on waking the
+    // and 5 land between two polls, with a commit in flight: on waking the
     // member learns it was removed before it has anything to commit).
-    for seed in [0, 3] {
+    for seed in [0, 2] {
         let o = outcome(&s, seed, TestMutations::default());
         assert!(o.violations.is_empty(), "seed {seed}: {:?}", o.violations);
         let g = &o.stats.groups[0];

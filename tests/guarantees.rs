@@ -162,7 +162,8 @@ fn transactional_rows_check_what_transactions_guarantee() {
     let report = run(
         &out,
         "acks=all,misr=2,unclean=off,flush=every,trunc=hw,idem=on,fault=power-loss",
-        18,
+        // The transactional twin first breaks transactions_atomic at seed 87.
+        90,
         2,
     );
     assert_eq!(report.cells_run, 2, "the config and its transactional twin");

@@ -72,7 +72,7 @@ fn hanging_transaction_passes_with_verification_and_replays() {
 #[test]
 fn without_kip890_a_late_produce_hangs_the_last_stable_offset() {
     let s = scenario("hanging_transaction", true);
-    for seed in [2, 12, 15] {
+    for seed in [1, 18, 20] {
         let o = outcome(&s, seed);
         let hung = fired(&o, "eventually_available");
         let named = hung.iter().any(|d| {
@@ -100,7 +100,7 @@ fn late_end_txn_is_fenced_by_the_epoch_bump_and_replays() {
 #[test]
 fn without_kip890_a_late_end_txn_ends_the_next_transaction() {
     let s = scenario("late_end_txn", true);
-    for seed in [2, 8] {
+    for seed in [5, 6] {
         let o = outcome(&s, seed);
         assert!(
             !fired(&o, "no_aborted_reads").is_empty(),

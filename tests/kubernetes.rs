@@ -95,7 +95,7 @@ fn a_pod_rescheduled_from_a_dead_node_loses_its_page_cache_under_the_defaults() 
 #[test]
 fn a_node_drain_stops_the_next_broker_before_the_last_one_caught_up_and_loses_nothing() {
     let drain = scenario(&common::shipped("scenarios/node_drain.toml"));
-    for seed in [1, 2] {
+    for seed in [2, 4] {
         let o = outcome(&drain, seed);
         assert!(o.violations.is_empty(), "seed {seed}: {:?}", o.violations);
         assert_eq!(o.stats.records_acked, o.stats.records_sent, "seed {seed}");

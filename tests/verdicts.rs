@@ -60,7 +60,7 @@ const MUST_FAIL: [(&str, &[&str], &[&str]); 10] = [
     (
         "kip101_truncation",
         &["acked_writes_durable"],
-        // eventually_available: seed 94, where a follower truncated to its
+        // eventually_available: seeds 2 and 40, where a follower truncated to its
         // high watermark ends inside a batch of the leader's diverged log;
         // the leader's batch does not start at its log end
         // (UnexpectedOffset), so it backs off and asks again for good, and

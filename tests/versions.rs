@@ -55,12 +55,12 @@ fn outcome(s: &Scenario, seed: u64) -> Outcome {
 
 #[test]
 fn kafka_17754_is_in_3_9_and_gone_in_4_0() {
-    // Seeds 7 and 8 are ones `ksim explore` finds failing under 3.9 (4 of 0..40).
+    // Seeds 14 and 30 are the ones `ksim explore` finds failing under 3.9 (2 of 0..40).
     let old = late_end_txn_on("3.9");
     assert_eq!(old.protocol.transaction_version, 1, "3.9's own");
     let new = late_end_txn_on("4.0");
     assert_eq!(new.protocol.transaction_version, 2, "4.0's own");
-    for seed in [7, 8] {
+    for seed in [14, 30] {
         let broken = outcome(&old, seed);
         assert!(
             broken
@@ -145,8 +145,8 @@ fn kip_890_verification_is_missing_in_3_5_and_there_from_3_6() {
     );
     assert!(old.protocol.leader_epoch_bump_on_isr_shrink, "3.5's own");
     let new = hanging_transaction_on("3.6");
-    // Seeds 5 and 23 are the first two of 0..80 that hang under 3.5 (9 do).
-    for seed in [5, 23] {
+    // Seeds 1 and 10 are the first two of 0..80 that hang under 3.5 (15 do).
+    for seed in [1, 10] {
         let hung = outcome(&old, seed);
         assert!(
             hung.violations
@@ -519,7 +519,7 @@ fn kip_320_is_two_switches_the_followers_from_2_1_and_the_consumers_from_2_3() {
     // the new log end (truncation detected); before, its next fetch is
     // out of range and `auto.offset.reset` (latest) moves it.
     let old = under_min_isr_reads_on("3.6", "consumer_leader_epoch_validation = false");
-    for seed in [2, 3] {
+    for seed in [9, 19] {
         let validated = outcome(&own, seed);
         assert_eq!(validated.stats.offset_resets, 0, "seed {seed}");
         let reset = outcome(&old, seed);

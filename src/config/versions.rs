@@ -405,6 +405,13 @@ impl KafkaVersion {
         self.has(KafkaVersion::new(4, 0))
     }
 
+    /// Whether this release's KRaft replicas send the high watermark they
+    /// know in their Fetch, and its leader answers held Fetches when the
+    /// high watermark rises (KIP-1166, KAFKA-14145, 4.1).
+    pub fn kraft_fetch_high_watermark(self) -> bool {
+        self.has(KafkaVersion::new(4, 1))
+    }
+
     /// This release's `transaction.version` for a new cluster: 2 from 4.0
     /// (KIP-890 part 2), 1 before.
     pub fn transaction_version(self) -> u8 {
@@ -926,6 +933,12 @@ pub static BEHAVIOURS: &[Behaviour] = &[
         switch: Some("kraft_pre_vote"),
     },
     Behaviour {
+        what: "KRaft replicas sending the high watermark they know in their Fetch, the leader answering held Fetches when its high watermark rises (before: a held Fetch waits for new entries or 500 ms, so committed metadata reaches the brokers up to 500 ms later)",
+        reference: "KIP-1166",
+        since: KafkaVersion::new(4, 1),
+        switch: Some("kraft_fetch_high_watermark"),
+    },
+    Behaviour {
         what: "a partition leader appending the first batch of a producer it has no state for at any sequence (before: UNKNOWN_PRODUCER_ID unless at sequence 0)",
         reference: "KIP-360 (KAFKA-8710)",
         since: KafkaVersion::new(2, 5),
@@ -1419,6 +1432,8 @@ mod tests {
         assert!(!KafkaVersion::new(3, 0).kraft_pre_vote());
         assert!(KafkaVersion::new(4, 0).kraft_pre_vote());
         assert!(KafkaVersion::NEWEST.kraft_pre_vote());
+        assert!(!KafkaVersion::new(4, 0).kraft_fetch_high_watermark());
+        assert!(KafkaVersion::new(4, 1).kraft_fetch_high_watermark());
         for v in KafkaVersion::MODELLED {
             assert!(v.unknown_producer_any_sequence(), "KIP-360 in {v}");
             assert!(

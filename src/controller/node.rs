@@ -13,7 +13,7 @@ use sim::{Nanos, MILLIS};
 
 use super::active::{ActiveController, ControlEvent, ControllerConfig};
 use super::raft::{
-    LogEntry, RaftClient, RaftMessage, RaftMutations, RaftOutput, Record, METADATA_LOG_FILE,
+    FetchFields, LogEntry, RaftClient, RaftMutations, RaftOutput, Record, METADATA_LOG_FILE,
     QUORUM_STATE_FILE,
 };
 use super::rpc::{ControllerMsg, ControllerRequest, ControllerResponse};
@@ -249,22 +249,15 @@ impl QuorumController {
                     self.client.on_message(now, env.rng(), voter, msg, &mut out);
                     self.apply(env, out);
                 }
-                _ => {
-                    if let RaftMessage::FetchRequest {
-                        current_leader_epoch,
-                        fetch_offset,
-                        last_fetched_epoch,
-                        ..
-                    } = msg
-                    {
-                        let response = self.client.observer_fetch(
-                            current_leader_epoch,
-                            fetch_offset,
-                            last_fetched_epoch,
-                        );
-                        env.send(from, response);
+                Address::Node(observer) => {
+                    if let Some(request) = FetchFields::of(&msg) {
+                        let mut out = Vec::new();
+                        let now = env.now();
+                        self.client.observer_fetch(now, observer, request, &mut out);
+                        self.apply(env, out);
                     }
                 }
+                Address::Client(_) => {}
             },
             Message::Controller(ControllerMsg::Request {
                 correlation_id,
@@ -328,11 +321,12 @@ impl QuorumController {
             env.observe(QuorumObs::Control(event));
         }
         let mut out = Vec::new();
-        let mut last = None;
-        for (offset, record) in records {
-            let at = self.client.propose(record.encode(), &mut out);
-            assert_eq!(at, Some(offset), "the active controller leads");
-            last = Some(offset);
+        let last = records.last().map(|&(offset, _)| offset);
+        if let (Some(&(first, _)), Some(last)) = (records.first(), last) {
+            // One operation's records go in one batch.
+            let payloads = records.iter().map(|(_, record)| record.encode()).collect();
+            let at = self.client.propose_batch(payloads, &mut out);
+            assert_eq!(at, Some(first..last + 1), "the active controller leads");
         }
         self.apply(env, out);
         last

@@ -30,7 +30,7 @@ pub(super) fn unsigned(configs: &KafkaConfigs, name: &str, default: u64) -> u64 
 }
 
 /// The quorum's timing from `[cluster.config]` (`controller.quorum.*`).
-fn raft_config(configs: &KafkaConfigs, pre_vote: bool) -> RaftConfig {
+fn raft_config(configs: &KafkaConfigs, protocol: &ProtocolSpec) -> RaftConfig {
     let d = RaftConfig::default();
     let int = |name: &str, default: u64| unsigned(configs, name, default);
     RaftConfig {
@@ -45,7 +45,8 @@ fn raft_config(configs: &KafkaConfigs, pre_vote: bool) -> RaftConfig {
             d.election_backoff_max_ms,
         )
         .max(1),
-        pre_vote,
+        pre_vote: protocol.kraft_pre_vote,
+        fetch_high_watermark: protocol.kraft_fetch_high_watermark,
         ..d
     }
 }
@@ -265,7 +266,7 @@ pub fn broker_config(scenario: &Scenario) -> BrokerConfig {
             "add.partitions.to.txn.retry.backoff.max.ms",
             d.add_partitions_to_txn_max_timeout_ms,
         ),
-        raft: raft_config(configs, scenario.protocol.kraft_pre_vote),
+        raft: raft_config(configs, &scenario.protocol),
     }
 }
 
@@ -280,7 +281,7 @@ pub fn controller_config(scenario: &Scenario) -> ControllerConfig {
         unclean_leader_election: config
             .get_bool("unclean.leader.election.enable")
             .unwrap_or(defaults.unclean_leader_election),
-        raft: raft_config(config, scenario.protocol.kraft_pre_vote),
+        raft: raft_config(config, &scenario.protocol),
         leader_epoch_bump_on_isr_shrink: scenario.protocol.leader_epoch_bump_on_isr_shrink,
         fenced_replicas_kept_out_of_isr: scenario.protocol.fenced_replicas_kept_out_of_isr,
         metadata_noop_records: scenario.protocol.metadata_noop_records,

@@ -420,6 +420,13 @@ pub struct ProtocolSpec {
     /// off from the quorum comes back with a higher epoch that deposes the
     /// leader.
     pub kraft_pre_vote: bool,
+    /// KIP-1166 (Kafka 4.1): a KRaft replica sends the high watermark it
+    /// knows in its Fetch; the leader holds a Fetch with nothing to return
+    /// only while that is its own, and answers the held ones when its high
+    /// watermark rises. Off (before 4.1): a held Fetch waits for new
+    /// entries or 500 ms, so committed metadata reaches the brokers up to
+    /// that much later.
+    pub kraft_fetch_high_watermark: bool,
     /// KAFKA-8500 (Kafka 2.3.0, the first release with static membership):
     /// a static member that rejoins with an unknown member id is given a
     /// new member id and the old one is fenced (FENCED_INSTANCE_ID) in any
@@ -648,6 +655,12 @@ impl ProtocolSpec {
             self.kraft_pre_vote.to_string(),
             v.kraft_pre_vote().to_string(),
             "KIP-996",
+        );
+        against(
+            "kraft_fetch_high_watermark",
+            self.kraft_fetch_high_watermark.to_string(),
+            v.kraft_fetch_high_watermark().to_string(),
+            "KIP-1166",
         );
         against(
             "static_member_id_replaced_in_any_state",

@@ -628,6 +628,7 @@ pub(super) const PROTOCOL_KEYS: &[&str] = &[
     "consumer_leader_epoch_validation",
     "eligible_leader_replicas",
     "kraft_pre_vote",
+    "kraft_fetch_high_watermark",
     "static_member_id_replaced_in_any_state",
     "unknown_producer_any_sequence",
     "unknown_producer_sequence_zero_in_tv2",
@@ -668,6 +669,7 @@ fn protocol(root: &Table, fixed: bool) -> Res<ProtocolSpec> {
     let mut consumer_leader_epoch_validation = None;
     let mut eligible_leader_replicas = None;
     let mut kraft_pre_vote = None;
+    let mut kraft_fetch_high_watermark = None;
     let mut static_member_id_replaced_in_any_state = None;
     let mut unknown_producer_any_sequence = None;
     let mut unknown_producer_sequence_zero_in_tv2 = None;
@@ -780,6 +782,9 @@ fn protocol(root: &Table, fixed: bool) -> Res<ProtocolSpec> {
         if let Some(f) = t.get("kraft_pre_vote") {
             kraft_pre_vote = Some(f.bool()?);
         }
+        if let Some(f) = t.get("kraft_fetch_high_watermark") {
+            kraft_fetch_high_watermark = Some(f.bool()?);
+        }
         if let Some(f) = t.get("static_member_id_replaced_in_any_state") {
             static_member_id_replaced_in_any_state = Some(f.bool()?);
         }
@@ -863,6 +868,8 @@ fn protocol(root: &Table, fixed: bool) -> Res<ProtocolSpec> {
         eligible_leader_replicas: eligible_leader_replicas
             .unwrap_or_else(|| kafka_version.eligible_leader_replicas()),
         kraft_pre_vote: kraft_pre_vote.unwrap_or_else(|| kafka_version.kraft_pre_vote()),
+        kraft_fetch_high_watermark: kraft_fetch_high_watermark
+            .unwrap_or_else(|| kafka_version.kraft_fetch_high_watermark()),
         static_member_id_replaced_in_any_state: static_member_id_replaced_in_any_state
             .unwrap_or_else(|| kafka_version.static_member_id_replaced_in_any_state()),
         unknown_producer_any_sequence: unknown_producer_any_sequence

@@ -250,6 +250,11 @@ impl Scenario {
         writeln!(w, "kraft_pre_vote = {}", p.kraft_pre_vote)?;
         writeln!(
             w,
+            "kraft_fetch_high_watermark = {}",
+            p.kraft_fetch_high_watermark
+        )?;
+        writeln!(
+            w,
             "static_member_id_replaced_in_any_state = {}",
             p.static_member_id_replaced_in_any_state
         )?;

@@ -9,10 +9,11 @@ use rand_chacha::ChaCha8Rng;
 
 use super::leader_state::LeaderState;
 use super::log::{LogEntry, RaftLog, Record};
+use super::purgatory::{FetchPurgatory, ParkedFetch};
 use super::quorum_state::{ElectionState, EpochState, Votes};
 use super::{
-    RaftConfig, RaftMessage, RaftMutations, RaftOutput, RaftTimerKind, METADATA_LOG_FILE,
-    NS_PER_MS, QUORUM_STATE_FILE, TIMER_KINDS,
+    RaftConfig, RaftError, RaftMessage, RaftMutations, RaftOutput, RaftTimerKind,
+    METADATA_LOG_FILE, NS_PER_MS, QUORUM_STATE_FILE, TIMER_KINDS,
 };
 use crate::protocol::NewFlag;
 
@@ -43,6 +44,8 @@ pub struct RaftClient {
     durable_epoch: u32,
     held: Vec<(u32, RaftMessage)>,
     next_token: u64,
+    /// The leader's parked Fetches (empty unless leading).
+    pub(super) purgatory: FetchPurgatory,
     pub(super) timer_generations: [u64; TIMER_KINDS],
     /// The time of the input being handled (timers are set from it).
     pub(super) now_ns: u64,
@@ -105,6 +108,7 @@ impl RaftClient {
             durable_epoch: 0,
             held: Vec::new(),
             next_token: 0,
+            purgatory: FetchPurgatory::default(),
             timer_generations: [0; TIMER_KINDS],
             now_ns: 0,
         }
@@ -187,11 +191,29 @@ impl RaftClient {
 
     /// The leader appends `payload`; returns its offset (None when not leading).
     pub fn propose(&mut self, payload: Vec<u8>, out: &mut Vec<RaftOutput>) -> Option<u64> {
+        self.propose_batch(vec![payload], out)
+            .map(|offsets| offsets.start)
+    }
+
+    /// The leader appends `payloads` as one batch (the records of one
+    /// controller operation, which KafkaRaftClient appends atomically):
+    /// the Fetches it holds are answered once all are in the log, never
+    /// with a part of them. Returns their offsets (None when not leading).
+    pub fn propose_batch(
+        &mut self,
+        payloads: Vec<Vec<u8>>,
+        out: &mut Vec<RaftOutput>,
+    ) -> Option<std::ops::Range<u64>> {
         let epoch = match &self.state {
             EpochState::Leader(leader) => leader.epoch(),
             _ => return None,
         };
-        Some(self.append_as_leader(epoch, Record::Data(payload), out))
+        let start = self.log.end_offset();
+        for payload in payloads {
+            self.append_as_leader(epoch, Record::Data(payload), out);
+        }
+        self.complete_grown_fetches(out);
+        Some(start..self.log.end_offset())
     }
 
     /// Graceful resignation: the leader steps down and tells the voters.
@@ -269,6 +291,7 @@ impl RaftClient {
         for generation in &mut self.timer_generations {
             *generation += 1;
         }
+
         let election = self.state.election(self.id);
         if election != self.persisted {
             assert!(
@@ -281,6 +304,12 @@ impl RaftClient {
             );
             self.persist(election, out);
         }
+        // A leader stepping down answers its parked Fetches at once, so that
+        // they are sent again to the new leader (KafkaRaftClient completes
+        // its fetch purgatory with NOT_LEADER_OR_FOLLOWER on resigning and
+        // on becoming a follower).
+        let parked = self.purgatory.take_all();
+        self.answer_parked(parked, Some(RaftError::NotLeaderOrFollower), out);
         let epoch = self.state.epoch();
         out.push(RaftOutput::Transition {
             epoch,
@@ -455,6 +484,41 @@ impl RaftClient {
         offset
     }
 
+    /// Answers the parked Fetches the log has grown past (KafkaRaftClient's
+    /// flushLeaderLog, after a batch is appended).
+    fn complete_grown_fetches(&mut self, out: &mut Vec<RaftOutput>) {
+        let end = self.log.end_offset();
+        let grown = self.purgatory.take(|p| p.fetch_offset < end);
+        self.answer_parked(grown, None, out);
+    }
+
+    /// Answers `parked` Fetches now: with `error`, or as a Fetch arriving
+    /// now would be (a voter's fetch time is updated again, as
+    /// KafkaRaftClient's tryCompleteFetchRequest does).
+    pub(super) fn answer_parked(
+        &mut self,
+        parked: Vec<ParkedFetch>,
+        error: Option<RaftError>,
+        out: &mut Vec<RaftOutput>,
+    ) {
+        for p in parked {
+            let error = error.or_else(|| self.fetch_error(p.current_leader_epoch));
+            let body = match error {
+                Some(_) => (None, Vec::new()),
+                None => self.fetch_body(p.fetch_offset, p.last_fetched_epoch),
+            };
+            if let (EpochState::Leader(leader), None, true) = (&mut self.state, body.0, p.voter) {
+                leader.update_replica(p.replica, p.fetch_offset, self.now_ns);
+            }
+            let msg = self.fetch_response(error, body);
+            if p.voter {
+                self.send(p.replica, msg, out);
+            } else {
+                out.push(RaftOutput::send(p.replica, msg));
+            }
+        }
+    }
+
     pub(super) fn write_log(&mut self, offset: u64, bytes: Vec<u8>, out: &mut Vec<RaftOutput>) {
         out.push(RaftOutput::write(METADATA_LOG_FILE, offset, bytes));
     }
@@ -502,6 +566,12 @@ impl RaftClient {
         if hw > self.high_watermark {
             self.high_watermark = hw;
             out.push(RaftOutput::Committed { upto_offset: hw });
+            // KIP-1166: the leader answers the parked Fetches of replicas
+            // that sent an older high watermark.
+            let behind = self
+                .purgatory
+                .take(|p| p.known_high_watermark.is_some_and(|known| known < hw));
+            self.answer_parked(behind, None, out);
         }
     }
 
@@ -537,6 +607,10 @@ impl RaftClient {
             current_leader_epoch: epoch,
             fetch_offset,
             last_fetched_epoch,
+            high_watermark: self
+                .config
+                .fetch_high_watermark
+                .then_some(self.high_watermark),
         };
         self.send(to, msg, out);
     }

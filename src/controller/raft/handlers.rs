@@ -5,8 +5,9 @@ use rand_chacha::ChaCha8Rng;
 
 use super::client::RaftClient;
 use super::log::{LogEntry, OffsetAndEpoch};
+use super::purgatory::ParkedFetch;
 use super::quorum_state::EpochState;
-use super::{RaftError, RaftMessage, RaftOutput, RaftTimerKind, NS_PER_MS};
+use super::{FetchFields, RaftError, RaftMessage, RaftOutput, RaftTimerKind, NS_PER_MS};
 
 impl RaftClient {
     /// A message from voter `from` arrived.
@@ -111,21 +112,10 @@ impl RaftClient {
                     self.set_timer(RaftTimerKind::FetchTimeout, after_ns, out);
                 }
             }
-            RaftMessage::FetchRequest {
-                replica_id,
-                current_leader_epoch,
-                fetch_offset,
-                last_fetched_epoch,
-            } => {
+            RaftMessage::FetchRequest { replica_id, .. } => {
                 assert_eq!(replica_id, from, "replicas fetch for themselves");
-                self.handle_fetch_request(
-                    now_ns,
-                    from,
-                    current_leader_epoch,
-                    fetch_offset,
-                    last_fetched_epoch,
-                    out,
-                );
+                let request = FetchFields::of(&msg).expect("a Fetch");
+                self.handle_fetch_request(from, request, out);
             }
             RaftMessage::FetchResponse {
                 epoch,
@@ -289,51 +279,89 @@ impl RaftClient {
 
     fn handle_fetch_request(
         &mut self,
-        now_ns: u64,
         replica: u32,
-        epoch: u32,
-        fetch_offset: u64,
-        last_fetched_epoch: u32,
+        request: FetchFields,
         out: &mut Vec<RaftOutput>,
     ) {
-        let error = self.fetch_error(epoch);
+        let error = self.fetch_error(request.current_leader_epoch);
         let mut response = (None, Vec::new());
         if error.is_none() {
-            response = self.fetch_body(fetch_offset, last_fetched_epoch);
+            response = self.fetch_body(request.fetch_offset, request.last_fetched_epoch);
             let EpochState::Leader(leader) = &mut self.state else {
                 unreachable!("checked above");
             };
             if response.0.is_none() {
-                leader.update_replica(replica, fetch_offset, now_ns);
+                leader.update_replica(replica, request.fetch_offset, self.now_ns);
                 self.maybe_advance_high_watermark(out);
             }
+        }
+        if self.maybe_park(replica, true, error, &response, request, out) {
+            return;
         }
         let msg = self.fetch_response(error, response);
         self.send(replica, msg, out);
     }
 
-    /// The leader's answer to a Fetch from an observer (a broker replicating
-    /// the metadata log without voting), as KafkaRaftClient serves a replica
-    /// id outside the voter set: validated and served as a voter's fetch, but
-    /// the observer is not tracked in `LeaderState`, never counts towards the
-    /// high watermark, and nothing is sent (the caller delivers the response).
+    /// A Fetch from an observer (a broker replicating the metadata log
+    /// without voting), as KafkaRaftClient serves a replica id outside the
+    /// voter set: validated, served and parked as a voter's fetch, but the
+    /// observer is not tracked in `LeaderState` and never counts towards the
+    /// high watermark.
     pub fn observer_fetch(
-        &self,
-        current_leader_epoch: u32,
-        fetch_offset: u64,
-        last_fetched_epoch: u32,
-    ) -> RaftMessage {
-        let error = self.fetch_error(current_leader_epoch);
+        &mut self,
+        now_ns: u64,
+        observer: u32,
+        request: FetchFields,
+        out: &mut Vec<RaftOutput>,
+    ) {
+        self.now_ns = now_ns;
+        let error = self.fetch_error(request.current_leader_epoch);
         let body = if error.is_none() {
-            self.fetch_body(fetch_offset, last_fetched_epoch)
+            self.fetch_body(request.fetch_offset, request.last_fetched_epoch)
         } else {
             (None, Vec::new())
         };
-        self.fetch_response(error, body)
+        if self.maybe_park(observer, false, error, &body, request, out) {
+            return;
+        }
+        out.push(RaftOutput::send(observer, self.fetch_response(error, body)));
+    }
+
+    /// Parks a valid Fetch with nothing to return (KafkaRaftClient's
+    /// handleFetchRequest): no error, no divergence, no entries, and (with
+    /// KIP-1166) a replica that already knows the high watermark.
+    fn maybe_park(
+        &mut self,
+        replica: u32,
+        voter: bool,
+        error: Option<RaftError>,
+        (diverging, records): &(Option<OffsetAndEpoch>, Vec<LogEntry>),
+        request: FetchFields,
+        out: &mut Vec<RaftOutput>,
+    ) -> bool {
+        let knows_hw = request
+            .high_watermark
+            .is_none_or(|known| known >= self.high_watermark);
+        if error.is_some() || diverging.is_some() || !records.is_empty() || !knows_hw {
+            return false;
+        }
+        let parked = ParkedFetch {
+            replica,
+            voter,
+            current_leader_epoch: request.current_leader_epoch,
+            fetch_offset: request.fetch_offset,
+            last_fetched_epoch: request.last_fetched_epoch,
+            known_high_watermark: request.high_watermark,
+            expires_ns: 0,
+        };
+        if let Some(at) = self.purgatory.park(self.now_ns, parked) {
+            self.set_timer(RaftTimerKind::FetchPurgatory, at - self.now_ns, out);
+        }
+        true
     }
 
     /// Why a Fetch in `epoch` fails here, if it does.
-    fn fetch_error(&self, epoch: u32) -> Option<RaftError> {
+    pub(super) fn fetch_error(&self, epoch: u32) -> Option<RaftError> {
         let ours = self.epoch();
         if epoch < ours {
             Some(RaftError::FencedLeaderEpoch)
@@ -348,7 +376,7 @@ impl RaftClient {
 
     /// A valid Fetch's answer: where the fetcher's log diverges, or else up
     /// to `fetch_max_entries` entries from `fetch_offset`.
-    fn fetch_body(
+    pub(super) fn fetch_body(
         &self,
         fetch_offset: u64,
         last_fetched_epoch: u32,
@@ -363,7 +391,7 @@ impl RaftClient {
         (diverging, records)
     }
 
-    fn fetch_response(
+    pub(super) fn fetch_response(
         &self,
         error: Option<RaftError>,
         (diverging_epoch, records): (Option<OffsetAndEpoch>, Vec<LogEntry>),
@@ -391,6 +419,14 @@ impl RaftClient {
         records: Vec<LogEntry>,
         out: &mut Vec<RaftOutput>,
     ) {
+        // Entries that do not start at our log end answer an earlier Fetch
+        // (the leader held one while we sent another): Kafka matches an
+        // answer to its request by correlation id and drops this one; we
+        // keep waiting for ours.
+        let end = self.log.end_offset();
+        if records.first().is_some_and(|first| first.offset != end) {
+            return;
+        }
         let EpochState::Follower {
             leader_id,
             fetch_in_flight,
@@ -428,9 +464,10 @@ impl RaftClient {
             return;
         }
         if records.is_empty() {
+            // The leader held the Fetch as long as it had nothing to say:
+            // the next one goes at once.
             self.advance_high_watermark(high_watermark.min(self.log.end_offset()), out);
-            let backoff_ns = self.config.fetch_backoff_ms * NS_PER_MS;
-            self.set_timer(RaftTimerKind::FetchRetry, backoff_ns, out);
+            self.send_fetch(out);
             return;
         }
         for entry in records {

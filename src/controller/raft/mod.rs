@@ -16,6 +16,7 @@ mod log;
 mod observer;
 #[cfg(test)]
 mod observer_tests;
+mod purgatory;
 mod quorum_state;
 #[cfg(test)]
 mod tests;
@@ -25,6 +26,7 @@ pub use client::RaftClient;
 pub use leader_state::LeaderState;
 pub use log::{LogEntry, OffsetAndEpoch, RaftLog, Record};
 pub use observer::MetadataObserver;
+pub use purgatory::MAX_FETCH_WAIT_MS;
 pub use quorum_state::{ElectionState, EpochState, StateKind, Votes};
 
 use crate::node::{Address, Effect, Timer};
@@ -49,9 +51,13 @@ pub struct RaftConfig {
     pub election_backoff_max_ms: u64,
     /// `controller.quorum.retry.backoff.ms`: wait before a failed request is retried.
     pub retry_backoff_ms: u64,
-    /// How long a follower waits to fetch again after an empty response
-    /// (Kafka parks the fetch at the leader instead; this is its short form).
-    pub fetch_backoff_ms: u64,
+    /// KIP-1166 (Kafka 4.1): a replica sends the high watermark it knows in
+    /// its Fetch; the leader parks a Fetch with nothing to return only while
+    /// that is its own, and answers the parked ones when its high watermark
+    /// rises. Off (before 4.1): a parked Fetch waits for new entries or
+    /// `MAX_FETCH_WAIT_MS`, so a committed change reaches the other replicas
+    /// up to that much later.
+    pub fetch_high_watermark: bool,
     /// Most entries one Fetch response carries.
     pub fetch_max_entries: usize,
     /// KIP-996 (Kafka 4.0): a voter whose fetch or election timeout expires
@@ -69,7 +75,7 @@ impl Default for RaftConfig {
             fetch_timeout_ms: 2000,
             election_backoff_max_ms: 1000,
             retry_backoff_ms: 100,
-            fetch_backoff_ms: 50,
+            fetch_high_watermark: true,
             fetch_max_entries: 64,
             pre_vote: false,
         }
@@ -167,6 +173,9 @@ pub enum RaftMessage {
         fetch_offset: u64,
         /// Epoch of the follower's last log entry.
         last_fetched_epoch: u32,
+        /// The high watermark the follower knows (KIP-1166's HighWatermark,
+        /// Kafka 4.1; None before, when the field is not sent).
+        high_watermark: Option<u64>,
     },
     /// The leader's answer: entries, or where the logs diverge.
     FetchResponse {
@@ -185,6 +194,40 @@ pub enum RaftMessage {
     },
 }
 
+/// The fields of a [`RaftMessage::FetchRequest`] a leader acts on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FetchFields {
+    /// The epoch the fetcher believes current.
+    pub current_leader_epoch: u32,
+    /// The fetcher's log end offset.
+    pub fetch_offset: u64,
+    /// Epoch of the fetcher's last log entry.
+    pub last_fetched_epoch: u32,
+    /// The high watermark the fetcher knows (KIP-1166), if it sent one.
+    pub high_watermark: Option<u64>,
+}
+
+impl FetchFields {
+    /// The fields of `msg`, when it is a Fetch.
+    pub fn of(msg: &RaftMessage) -> Option<Self> {
+        match *msg {
+            RaftMessage::FetchRequest {
+                current_leader_epoch,
+                fetch_offset,
+                last_fetched_epoch,
+                high_watermark,
+                ..
+            } => Some(Self {
+                current_leader_epoch,
+                fetch_offset,
+                last_fetched_epoch,
+                high_watermark,
+            }),
+            _ => None,
+        }
+    }
+}
+
 /// What kind of timer fired.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RaftTimerKind {
@@ -201,9 +244,11 @@ pub enum RaftTimerKind {
     CheckQuorum,
     /// The leader re-announces itself to voters that have not fetched yet.
     BeginQuorumEpochRetry,
+    /// The leader's oldest parked Fetch is due (`MAX_FETCH_WAIT_MS`).
+    FetchPurgatory,
 }
 
-const TIMER_KINDS: usize = 6;
+const TIMER_KINDS: usize = 7;
 
 impl RaftTimerKind {
     fn index(self) -> usize {

@@ -225,7 +225,6 @@ impl MetadataObserver {
                 self.send_fetch(from, out);
             }
             Apply::Append => {
-                let fetched = !records.is_empty();
                 for entry in records {
                     let (offset, bytes) = self.log.append(entry);
                     out.push(RaftOutput::write(METADATA_LOG_FILE, offset, bytes));
@@ -236,12 +235,9 @@ impl MetadataObserver {
                     self.high_watermark = hw;
                     out.push(RaftOutput::Committed { upto_offset: hw });
                 }
-                if fetched {
-                    self.send_fetch(from, out);
-                } else {
-                    let backoff_ns = self.config.fetch_backoff_ms * NS_PER_MS;
-                    self.retry_after(backoff_ns, from, out);
-                }
+                // The next Fetch goes at once: an empty answer comes when
+                // the leader held the Fetch as long as it had nothing to say.
+                self.send_fetch(from, out);
             }
         }
     }
@@ -355,6 +351,10 @@ impl MetadataObserver {
                 current_leader_epoch: self.epoch,
                 fetch_offset: self.log.end_offset(),
                 last_fetched_epoch: self.log.last_epoch(),
+                high_watermark: self
+                    .config
+                    .fetch_high_watermark
+                    .then_some(self.high_watermark),
             },
         ));
         let timeout_ns = self.config.fetch_timeout_ms * NS_PER_MS;

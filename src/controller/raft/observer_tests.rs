@@ -110,7 +110,7 @@ impl Cluster {
         for o in out {
             match o.view() {
                 View::Send { to, msg } => {
-                    assert!(VOTERS.contains(&to));
+                    assert!(VOTERS.contains(&to) || to == OBSERVER);
                     let msg = msg.clone();
                     self.push(LATENCY_NS, Event::Deliver { from: id, to, msg });
                 }
@@ -168,28 +168,10 @@ impl Cluster {
                     return true;
                 }
                 if from == OBSERVER {
-                    let RaftMessage::FetchRequest {
-                        current_leader_epoch,
-                        fetch_offset,
-                        last_fetched_epoch,
-                        ..
-                    } = msg
-                    else {
-                        panic!("{msg:?}");
-                    };
-                    let response = self.voters[&to].observer_fetch(
-                        current_leader_epoch,
-                        fetch_offset,
-                        last_fetched_epoch,
-                    );
-                    self.push(
-                        LATENCY_NS,
-                        Event::Deliver {
-                            from: to,
-                            to: OBSERVER,
-                            msg: response,
-                        },
-                    );
+                    let request = FetchFields::of(&msg).expect("observers only fetch");
+                    let voter = self.voters.get_mut(&to).expect("voter");
+                    voter.observer_fetch(at, OBSERVER, request, &mut out);
+                    self.apply_voter(to, out);
                 } else if to == OBSERVER {
                     self.observer
                         .on_message(at, &mut self.rng, from, msg, &mut out);
@@ -327,12 +309,43 @@ fn timer(out: &[RaftOutput], kind: RaftTimerKind) -> Option<RaftTimer> {
 }
 
 fn fetch_request(epoch: u32, fetch_offset: u64, last_fetched_epoch: u32) -> RaftMessage {
+    fetch_request_knowing(epoch, fetch_offset, last_fetched_epoch, 0)
+}
+
+/// The observer's Fetch when it knows high watermark `hw` (KIP-1166).
+fn fetch_request_knowing(epoch: u32, fetch_offset: u64, last_epoch: u32, hw: u64) -> RaftMessage {
     RaftMessage::FetchRequest {
         replica_id: OBSERVER,
         current_leader_epoch: epoch,
         fetch_offset,
-        last_fetched_epoch,
+        last_fetched_epoch: last_epoch,
+        high_watermark: Some(hw),
     }
+}
+
+/// What `voter` answers at once to an observer's Fetch with these fields
+/// (None: it parked it).
+fn observer_fetch(
+    voter: &mut RaftClient,
+    epoch: u32,
+    fetch_offset: u64,
+    last_fetched_epoch: u32,
+    high_watermark: Option<u64>,
+) -> Option<RaftMessage> {
+    let request = FetchFields {
+        current_leader_epoch: epoch,
+        fetch_offset,
+        last_fetched_epoch,
+        high_watermark,
+    };
+    let mut out = Vec::new();
+    voter.observer_fetch(0, OBSERVER, request, &mut out);
+    let mut sent = sends(&out);
+    assert!(sent.len() <= 1, "{sent:?}");
+    sent.pop().map(|(to, msg)| {
+        assert_eq!(to, OBSERVER);
+        msg
+    })
 }
 
 fn error_response(epoch: u32, leader_id: Option<u32>, error: RaftError) -> RaftMessage {
@@ -427,11 +440,16 @@ fn observers_never_count_towards_the_high_watermark() {
     cluster.run_for(200 * NS_PER_MS);
     assert_eq!(cluster.voter(leader).high_watermark(), hw, "no majority");
     assert_eq!(cluster.observer.high_watermark(), hw);
-    let l = cluster.voter(leader);
+    let l = cluster.voters.get_mut(&leader).expect("leader");
     assert!(l.is_leader());
-    // A fetch at the leader's end with &self: served, and nothing moves.
-    let response = l.observer_fetch(l.epoch(), hw + 2, l.epoch());
-    assert_eq!(response, success(l.epoch(), leader, hw, Vec::new()));
+    let epoch = l.epoch();
+    // A fetch at the leader's end from an observer that knows an older high
+    // watermark: answered at once (KIP-1166), and nothing moves.
+    let response = observer_fetch(l, epoch, hw + 2, epoch, Some(hw - 1));
+    assert_eq!(response, Some(success(epoch, leader, hw, Vec::new())));
+    assert_eq!(l.high_watermark(), hw);
+    // One that knows it: parked, and still nothing moves.
+    assert_eq!(observer_fetch(l, epoch, hw + 2, epoch, Some(hw)), None);
     assert_eq!(l.high_watermark(), hw);
 }
 
@@ -476,30 +494,31 @@ fn observer_fetch_validates_like_a_voter_fetch() {
         current_leader_epoch: 2,
         fetch_offset: 3,
         last_fetched_epoch: 2,
+        high_watermark: Some(0),
     };
     leader.on_message(0, &mut rng, 2, voter_fetch, &mut Vec::new());
     assert_eq!(leader.high_watermark(), 3);
     // Errors carry the epoch and leader, and no high watermark.
     assert_eq!(
-        leader.observer_fetch(1, 0, 0),
-        error_response(2, Some(1), RaftError::FencedLeaderEpoch)
+        observer_fetch(&mut leader, 1, 0, 0, None),
+        Some(error_response(2, Some(1), RaftError::FencedLeaderEpoch))
     );
     assert_eq!(
-        leader.observer_fetch(3, 0, 0),
-        error_response(2, Some(1), RaftError::UnknownLeaderEpoch)
+        observer_fetch(&mut leader, 3, 0, 0, None),
+        Some(error_response(2, Some(1), RaftError::UnknownLeaderEpoch))
     );
     // At most fetch_max_entries records, and the leader's high watermark.
     assert_eq!(
-        leader.observer_fetch(2, 0, 0),
-        success(2, 1, 3, vec![data(0, 1), data(1, 1)])
+        observer_fetch(&mut leader, 2, 0, 0, None),
+        Some(success(2, 1, 3, vec![data(0, 1), data(1, 1)]))
     );
     // An observer with an epoch-1 entry at offset 2 diverges at the end of epoch 1.
-    let RaftMessage::FetchResponse {
+    let Some(RaftMessage::FetchResponse {
         error,
         diverging_epoch,
         records,
         ..
-    } = leader.observer_fetch(2, 3, 1)
+    }) = observer_fetch(&mut leader, 2, 3, 1, None)
     else {
         panic!("a fetch response");
     };
@@ -526,10 +545,10 @@ fn observer_fetch_validates_like_a_voter_fetch() {
         leader_id: Some(1),
     }
     .encode();
-    let follower = RaftClient::recover(3, VOTERS.to_vec(), Some(&follower_state), None);
+    let mut follower = RaftClient::recover(3, VOTERS.to_vec(), Some(&follower_state), None);
     assert_eq!(
-        follower.observer_fetch(2, 0, 0),
-        error_response(2, Some(1), RaftError::NotLeaderOrFollower)
+        observer_fetch(&mut follower, 2, 0, 0, None),
+        Some(error_response(2, Some(1), RaftError::NotLeaderOrFollower))
     );
 }
 
@@ -763,7 +782,8 @@ fn stale_timers_are_ignored() {
     );
     assert!(out.is_empty());
     assert_eq!(observer.log().end_offset(), 0);
-    // An empty answer: the next fetch after fetch_backoff.
+    // An empty answer (the leader held the Fetch as long as it had nothing
+    // to say): the next fetch goes at once, with no timer of its own.
     let mut out = Vec::new();
     observer.on_message(
         0,
@@ -772,31 +792,38 @@ fn stale_timers_are_ignored() {
         success(0, second, 0, Vec::new()),
         &mut out,
     );
-    let retry1 = timer(&out, RaftTimerKind::FetchRetry).expect("fetch backoff");
-    assert!(sends(&out).is_empty());
-    let mut out = Vec::new();
-    observer.on_timer(0, &mut rng, retry1, &mut out);
     assert_eq!(sends(&out), vec![(second, fetch_request(0, 0, 0))]);
-    // Now an error: a new retry; the old one is stale, though a retry is pending.
+    assert_eq!(timer(&out, RaftTimerKind::FetchRetry), None);
+    let timeout3 = timer(&out, RaftTimerKind::FetchTimeout).expect("re-armed");
+    // An error: a retry, to another voter, after the backoff.
     let mut out = Vec::new();
     let error = error_response(0, None, RaftError::NotLeaderOrFollower);
-    observer.on_message(0, &mut rng, second, error, &mut out);
+    observer.on_message(0, &mut rng, second, error.clone(), &mut out);
+    assert!(sends(&out).is_empty());
+    let retry1 = timer(&out, RaftTimerKind::FetchRetry).expect("retry backoff");
+    let mut out = Vec::new();
+    observer.on_timer(0, &mut rng, retry1, &mut out);
+    let sent = sends(&out);
+    assert_eq!(sent.len(), 1);
+    let third = sent[0].0;
+    assert_ne!(third, second, "another voter after an error");
+    let timeout4 = timer(&out, RaftTimerKind::FetchTimeout).expect("re-armed");
+    // It errs too: a new retry; the old one is stale, though a retry is pending.
+    let mut out = Vec::new();
+    observer.on_message(0, &mut rng, third, error, &mut out);
     let retry2 = timer(&out, RaftTimerKind::FetchRetry).expect("retry backoff");
     let mut out = Vec::new();
     observer.on_timer(0, &mut rng, retry1, &mut out);
     assert!(out.is_empty(), "{out:?}");
-    // The old timeout is stale too, and the current one finds nothing in flight.
-    let timeout3 = RaftTimer {
-        kind: RaftTimerKind::FetchTimeout,
-        generation: timeout2.generation + 1,
-    };
-    observer.on_timer(0, &mut rng, timeout2, &mut out);
-    observer.on_timer(0, &mut rng, timeout3, &mut out);
+    // The old timeouts are stale too, and the current one finds nothing in flight.
+    for stale in [timeout2, timeout3, timeout4] {
+        observer.on_timer(0, &mut rng, stale, &mut out);
+    }
     assert!(out.is_empty(), "{out:?}");
     observer.on_timer(0, &mut rng, retry2, &mut out);
     let sent = sends(&out);
     assert_eq!(sent.len(), 1);
-    assert_ne!(sent[0].0, second, "another voter after an error");
+    assert_ne!(sent[0].0, third, "another voter after an error");
 }
 
 #[test]
@@ -868,7 +895,10 @@ fn appends_write_without_fsync_and_answers_out_of_order_are_ignored() {
     assert_eq!(writes, 2);
     assert_eq!(committed(&out), vec![2]);
     assert_eq!(observer.high_watermark(), 2);
-    assert_eq!(sends(&out), vec![(first, fetch_request(0, 2, 0))]);
+    assert_eq!(
+        sends(&out),
+        vec![(first, fetch_request_knowing(0, 2, 0, 2))]
+    );
 }
 
 #[test]
@@ -880,7 +910,10 @@ fn a_divergence_below_what_the_leader_confirmed_is_stale() {
     let records = vec![data(0, 1), data(1, 2), data(2, 3)];
     observer.on_message(0, &mut rng, first, success(3, first, 1, records), &mut out);
     assert_eq!(observer.log().end_offset(), 3);
-    assert_eq!(sends(&out).last(), Some(&(first, fetch_request(3, 3, 3))));
+    assert_eq!(
+        sends(&out).last(),
+        Some(&(first, fetch_request_knowing(3, 3, 3, 1)))
+    );
     // A late divergence (from before the leader confirmed offsets 0..3): ignored.
     let diverging = |offset, epoch| RaftMessage::FetchResponse {
         epoch: 3,
@@ -898,7 +931,10 @@ fn a_divergence_below_what_the_leader_confirmed_is_stale() {
     let mut out = Vec::new();
     let newer = error_response(4, Some(first), RaftError::FencedLeaderEpoch);
     observer.on_message(0, &mut rng, first, newer, &mut out);
-    assert_eq!(sends(&out), vec![(first, fetch_request(4, 3, 3))]);
+    assert_eq!(
+        sends(&out),
+        vec![(first, fetch_request_knowing(4, 3, 3, 1))]
+    );
     let mut out = Vec::new();
     let response = RaftMessage::FetchResponse {
         epoch: 4,
@@ -915,7 +951,10 @@ fn a_divergence_below_what_the_leader_confirmed_is_stale() {
     let len = observer.log().bytes_len();
     assert_eq!(observer.log().end_offset(), 1);
     assert_eq!(out[0], RaftOutput::truncate(METADATA_LOG_FILE, len));
-    assert_eq!(sends(&out), vec![(first, fetch_request(4, 1, 1))]);
+    assert_eq!(
+        sends(&out),
+        vec![(first, fetch_request_knowing(4, 1, 1, 1))]
+    );
     assert_eq!(observer.high_watermark(), 1);
 }
 
@@ -1053,7 +1092,10 @@ fn a_leader_of_an_older_epoch_is_taken_while_the_newer_one_has_none() {
     let mut out = Vec::new();
     let newer = error_response(6, Some(other), RaftError::FencedLeaderEpoch);
     observer.on_message(0, &mut rng, to, newer, &mut out);
-    assert_eq!(sends(&out), vec![(other, fetch_request(6, 1, 5))]);
+    assert_eq!(
+        sends(&out),
+        vec![(other, fetch_request_knowing(6, 1, 5, 1))]
+    );
     let mut out = Vec::new();
     let older = error_response(5, Some(other), RaftError::UnknownLeaderEpoch);
     observer.on_message(0, &mut rng, other, older, &mut out);

@@ -1,6 +1,6 @@
 //! The timers of `RaftClient`: election timeout and backoff, the
 //! follower's fetch timeout and retry, the leader's check-quorum and its
-//! BeginQuorumEpoch retries. A timer is stale unless its generation is the
+//! BeginQuorumEpoch retries and its fetch purgatory's expiry. A timer is stale unless its generation is the
 //! newest of its kind; every transition makes all pending timers stale.
 
 use rand::Rng;
@@ -91,6 +91,15 @@ impl RaftClient {
                 }
                 let retry_ns = self.config.retry_backoff_ms * NS_PER_MS * 2;
                 self.set_timer(RaftTimerKind::BeginQuorumEpochRetry, retry_ns, out);
+            }
+            (RaftTimerKind::FetchPurgatory, EpochState::Leader(_)) => {
+                // Their wait is up: answered with what there is (nothing
+                // new, the current high watermark).
+                let (due, next) = self.purgatory.expire(now_ns);
+                if let Some(at) = next {
+                    self.set_timer(RaftTimerKind::FetchPurgatory, at - now_ns, out);
+                }
+                self.answer_parked(due, None, out);
             }
             _ => {}
         }

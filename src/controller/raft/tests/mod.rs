@@ -3,6 +3,7 @@
 
 mod election;
 mod pre_vote;
+mod purgatory;
 mod recovery;
 mod replication;
 
@@ -175,6 +176,7 @@ fn fetch(replica: u32, epoch: u32, fetch_offset: u64, last_fetched_epoch: u32) -
         current_leader_epoch: epoch,
         fetch_offset,
         last_fetched_epoch,
+        high_watermark: Some(0),
     }
 }
 

@@ -1,0 +1,140 @@
+//! The leader's fetch purgatory (KafkaRaftClient's `fetchPurgatory`): a
+//! valid Fetch with nothing to return (no entries past its offset, no
+//! divergence) waits at the leader for up to [`MAX_FETCH_WAIT_MS`]. It is
+//! answered when the log grows past its offset, when (KIP-1166, Kafka 4.1)
+//! the high watermark rises past the one its replica sent, when the leader
+//! steps down, or else when its wait is up.
+
+use super::NS_PER_MS;
+
+/// How long the leader holds a Fetch with nothing to return
+/// (KafkaRaftClient's `MAX_FETCH_WAIT_MS`; not a config).
+pub const MAX_FETCH_WAIT_MS: u64 = 500;
+
+/// A Fetch the leader holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct ParkedFetch {
+    /// The fetching replica (a voter, or an observer: a broker).
+    pub replica: u32,
+    /// Whether the replica is a voter (tracked in `LeaderState`).
+    pub voter: bool,
+    /// The request's fields.
+    pub current_leader_epoch: u32,
+    pub fetch_offset: u64,
+    pub last_fetched_epoch: u32,
+    /// The high watermark the replica sent (KIP-1166), if it did.
+    pub known_high_watermark: Option<u64>,
+    /// When its wait is up.
+    pub expires_ns: u64,
+}
+
+/// The parked Fetches, oldest first (every one waits the same time, so
+/// this is also the order they expire in).
+#[derive(Clone, Debug, Default)]
+pub(super) struct FetchPurgatory {
+    parked: Vec<ParkedFetch>,
+    /// The firing time of the pending `FetchPurgatory` timer, if one is set.
+    armed_ns: Option<u64>,
+}
+
+impl FetchPurgatory {
+    /// Parks `fetch` (in place of an older Fetch of the same replica, whose
+    /// connection must have broken for it to fetch again); returns the time
+    /// a timer must be set for, when none is pending.
+    pub fn park(&mut self, now_ns: u64, mut fetch: ParkedFetch) -> Option<u64> {
+        fetch.expires_ns = now_ns + MAX_FETCH_WAIT_MS * NS_PER_MS;
+        self.parked.retain(|p| p.replica != fetch.replica);
+        self.parked.push(fetch);
+        self.arm()
+    }
+
+    /// Takes out, in order, the parked Fetches `ready` holds for.
+    pub fn take(&mut self, mut ready: impl FnMut(&ParkedFetch) -> bool) -> Vec<ParkedFetch> {
+        if !self.parked.iter().any(&mut ready) {
+            return Vec::new();
+        }
+        let (done, kept) = std::mem::take(&mut self.parked)
+            .into_iter()
+            .partition(|p| ready(p));
+        self.parked = kept;
+        done
+    }
+
+    /// The timer fired at `now_ns`: the Fetches whose wait is up, and the
+    /// time to set the timer again for, if any remain.
+    pub fn expire(&mut self, now_ns: u64) -> (Vec<ParkedFetch>, Option<u64>) {
+        self.armed_ns = None;
+        let due = self.take(|p| p.expires_ns <= now_ns);
+        (due, self.arm())
+    }
+
+    /// Every parked Fetch (the leader steps down); the pending timer goes
+    /// stale with the transition.
+    pub fn take_all(&mut self) -> Vec<ParkedFetch> {
+        self.armed_ns = None;
+        std::mem::take(&mut self.parked)
+    }
+
+    /// Number of parked Fetches.
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.parked.len()
+    }
+
+    fn arm(&mut self) -> Option<u64> {
+        let first = self.parked.first()?.expires_ns;
+        if self.armed_ns.is_some_and(|armed| armed <= first) {
+            return None;
+        }
+        self.armed_ns = Some(first);
+        Some(first)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fetch(replica: u32, fetch_offset: u64) -> ParkedFetch {
+        ParkedFetch {
+            replica,
+            voter: true,
+            current_leader_epoch: 1,
+            fetch_offset,
+            last_fetched_epoch: 1,
+            known_high_watermark: None,
+            expires_ns: 0,
+        }
+    }
+
+    #[test]
+    fn one_timer_covers_the_parked_fetches_in_order_of_their_wait() {
+        let wait = MAX_FETCH_WAIT_MS * NS_PER_MS;
+        let mut purgatory = FetchPurgatory::default();
+        assert_eq!(purgatory.park(0, fetch(1, 5)), Some(wait));
+        assert_eq!(
+            purgatory.park(10, fetch(2, 5)),
+            None,
+            "the first's timer is earlier"
+        );
+        // A replica fetching again replaces its parked Fetch.
+        assert_eq!(purgatory.park(20, fetch(1, 6)), None);
+        assert_eq!(purgatory.len(), 2);
+        let (due, next) = purgatory.expire(wait);
+        assert!(due.is_empty(), "replica 1's Fetch was replaced: {due:?}");
+        assert_eq!(next, Some(10 + wait));
+        let (due, next) = purgatory.expire(10 + wait);
+        assert_eq!(
+            due,
+            vec![ParkedFetch {
+                expires_ns: 10 + wait,
+                ..fetch(2, 5)
+            }]
+        );
+        assert_eq!(next, Some(20 + wait));
+        let taken = purgatory.take(|p| p.fetch_offset < 7);
+        assert_eq!(taken.len(), 1);
+        assert_eq!(purgatory.len(), 0);
+        assert_eq!(purgatory.expire(20 + wait), (Vec::new(), None));
+    }
+}
