@@ -16,6 +16,22 @@ fn fetch_knowing(replica: u32, fetch_offset: u64, hw: Option<u64>) -> RaftMessag
     }
 }
 
+/// Delivers a Fetch the leader must park (it answers nothing); returns
+/// the leader's outputs.
+fn parked(
+    leader: &mut RaftClient,
+    at_ns: u64,
+    replica: u32,
+    fetch_offset: u64,
+    hw: Option<u64>,
+) -> Vec<RaftOutput> {
+    let mut out = Vec::new();
+    let fetch = fetch_knowing(replica, fetch_offset, hw);
+    leader.on_message(at_ns, &mut rng(), replica, fetch, &mut out);
+    assert!(sends(&out).is_empty(), "parked: {out:?}");
+    out
+}
+
 /// The leader of epoch 3, fsynced, with its LeaderChange (offset 3)
 /// committed by voter 2's Fetch at 4.
 fn committed_leader() -> RaftClient {
@@ -48,9 +64,7 @@ fn response_of(out: &[RaftOutput]) -> (u32, Option<RaftError>, u64, usize) {
 #[test]
 fn a_fetch_with_nothing_new_waits_for_the_next_entry() {
     let mut leader = committed_leader();
-    let mut out = Vec::new();
-    leader.on_message(10, &mut rng(), 2, fetch_knowing(2, 4, Some(4)), &mut out);
-    assert!(sends(&out).is_empty(), "parked: {out:?}");
+    let out = parked(&mut leader, 10, 2, 4, Some(4));
     let expiry = timer(&out, RaftTimerKind::FetchPurgatory).expect("its wait");
     let mut out = Vec::new();
     leader.propose(b"x".to_vec(), &mut out);
@@ -75,9 +89,7 @@ fn a_batch_of_one_operation_reaches_a_parked_fetch_whole() {
     // A CreateTopics' records split across answers would let a new leader
     // commit a topic without its partitions.
     let mut leader = committed_leader();
-    let mut out = Vec::new();
-    leader.on_message(10, &mut rng(), 2, fetch_knowing(2, 4, Some(4)), &mut out);
-    assert!(sends(&out).is_empty());
+    parked(&mut leader, 10, 2, 4, Some(4));
     let mut out = Vec::new();
     let payloads = vec![b"topic".to_vec(), b"p0".to_vec(), b"p1".to_vec()];
     assert_eq!(leader.propose_batch(payloads, &mut out), Some(4..7));
@@ -91,9 +103,7 @@ fn a_batch_of_one_operation_reaches_a_parked_fetch_whole() {
 #[test]
 fn a_parked_fetch_is_answered_empty_after_max_fetch_wait() {
     let mut leader = committed_leader();
-    let mut out = Vec::new();
-    leader.on_message(10, &mut rng(), 3, fetch_knowing(3, 4, Some(4)), &mut out);
-    assert!(sends(&out).is_empty());
+    let out = parked(&mut leader, 10, 3, 4, Some(4));
     let at = out
         .iter()
         .find_map(|o| match o.view() {
@@ -130,10 +140,10 @@ fn a_higher_high_watermark_answers_only_fetches_that_sent_theirs() {
         last_fetched_epoch: 3,
         high_watermark: hw,
     };
-    let mut parked = Vec::new();
-    leader.observer_fetch(1, 100, at_end(Some(4)), &mut parked);
-    leader.observer_fetch(1, 101, at_end(None), &mut parked);
-    assert!(sends(&parked).is_empty(), "{parked:?}");
+    let mut held = Vec::new();
+    leader.observer_fetch(1, 100, at_end(Some(4)), &mut held);
+    leader.observer_fetch(1, 101, at_end(None), &mut held);
+    assert!(sends(&held).is_empty(), "{held:?}");
     // Voter 3's Fetch at 5 commits offset 4: the observer that sent its
     // high watermark is answered with the new one (KIP-1166), and voter 3
     // at once; the other observer waits on.
@@ -158,9 +168,7 @@ fn without_kip_1166_a_parked_fetch_ignores_the_high_watermark() {
     for token in fsync_tokens(&out) {
         leader.on_fsync(0, token, &mut Vec::new());
     }
-    let mut parked = Vec::new();
-    leader.on_message(1, &mut rng(), 2, fetch_knowing(2, 5, None), &mut parked);
-    assert!(sends(&parked).is_empty());
+    parked(&mut leader, 1, 2, 5, None);
     let mut out = Vec::new();
     leader.on_message(2, &mut rng(), 3, fetch_knowing(3, 5, None), &mut out);
     assert_eq!(leader.high_watermark(), 5);
@@ -173,9 +181,7 @@ fn without_kip_1166_a_parked_fetch_ignores_the_high_watermark() {
 #[test]
 fn a_leader_stepping_down_answers_its_parked_fetches_with_not_leader() {
     let mut leader = committed_leader();
-    let mut out = Vec::new();
-    leader.on_message(1, &mut rng(), 2, fetch_knowing(2, 4, Some(4)), &mut out);
-    assert!(sends(&out).is_empty());
+    parked(&mut leader, 1, 2, 4, Some(4));
     let mut out = Vec::new();
     leader.resign(2, &mut rng(), &mut out);
     // Held until the resigned state is durable, then sent first.
