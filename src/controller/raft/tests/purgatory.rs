@@ -47,6 +47,19 @@ fn committed_leader() -> RaftClient {
     leader
 }
 
+/// [`committed_leader`] with an entry at offset 4, fsynced: its log end
+/// is 5 and its high watermark still 4.
+fn leader_with_an_entry_at_4() -> RaftClient {
+    let mut leader = committed_leader();
+    let mut out = Vec::new();
+    leader.propose(b"x".to_vec(), &mut out);
+    for token in fsync_tokens(&out) {
+        leader.on_fsync(0, token, &mut Vec::new());
+    }
+    assert_eq!((leader.log().end_offset(), leader.high_watermark()), (5, 4));
+    leader
+}
+
 fn response_of(out: &[RaftOutput]) -> (u32, Option<RaftError>, u64, usize) {
     let sent = sends(out);
     assert_eq!(sent.len(), 1, "{sent:?}");
@@ -126,12 +139,7 @@ fn a_parked_fetch_is_answered_empty_after_max_fetch_wait() {
 
 #[test]
 fn a_higher_high_watermark_answers_only_fetches_that_sent_theirs() {
-    let mut leader = committed_leader();
-    let mut out = Vec::new();
-    leader.propose(b"x".to_vec(), &mut out);
-    for token in fsync_tokens(&out) {
-        leader.on_fsync(0, token, &mut Vec::new());
-    }
+    let mut leader = leader_with_an_entry_at_4();
     // Two observers have the entry at 4: one knows high watermark 4 (the
     // leader's), the other sent none (before 4.1). Both are parked.
     let at_end = |hw| FetchFields {
@@ -162,12 +170,7 @@ fn a_higher_high_watermark_answers_only_fetches_that_sent_theirs() {
 
 #[test]
 fn without_kip_1166_a_parked_fetch_ignores_the_high_watermark() {
-    let mut leader = committed_leader();
-    let mut out = Vec::new();
-    leader.propose(b"x".to_vec(), &mut out);
-    for token in fsync_tokens(&out) {
-        leader.on_fsync(0, token, &mut Vec::new());
-    }
+    let mut leader = leader_with_an_entry_at_4();
     parked(&mut leader, 1, 2, 5, None);
     let mut out = Vec::new();
     leader.on_message(2, &mut rng(), 3, fetch_knowing(3, 5, None), &mut out);
