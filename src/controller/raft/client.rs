@@ -291,7 +291,6 @@ impl RaftClient {
         for generation in &mut self.timer_generations {
             *generation += 1;
         }
-
         let election = self.state.election(self.id);
         if election != self.persisted {
             assert!(

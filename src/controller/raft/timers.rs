@@ -1,7 +1,8 @@
 //! The timers of `RaftClient`: election timeout and backoff, the
-//! follower's fetch timeout and retry, the leader's check-quorum and its
-//! BeginQuorumEpoch retries and its fetch purgatory's expiry. A timer is stale unless its generation is the
-//! newest of its kind; every transition makes all pending timers stale.
+//! follower's fetch timeout and retry, the leader's check-quorum, its
+//! BeginQuorumEpoch retries and its fetch purgatory's expiry. A timer is
+//! stale unless its generation is the newest of its kind; every transition
+//! makes all pending timers stale.
 
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
