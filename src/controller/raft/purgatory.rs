@@ -38,9 +38,10 @@ pub(super) struct FetchPurgatory {
 }
 
 impl FetchPurgatory {
-    /// Parks `fetch` (in place of an older Fetch of the same replica, whose
-    /// connection must have broken for it to fetch again); returns the time
-    /// a timer must be set for, when none is pending.
+    /// Parks `fetch` in place of an older Fetch of the same replica, which
+    /// gave that one up (a broken connection, a new epoch state): Kafka
+    /// would answer both, and the replica would drop the late answer.
+    /// Returns the time a timer must be set for, when none is pending.
     pub fn park(&mut self, now_ns: u64, mut fetch: ParkedFetch) -> Option<u64> {
         fetch.expires_ns = now_ns + MAX_FETCH_WAIT_MS * NS_PER_MS;
         self.parked.retain(|p| p.replica != fetch.replica);
