@@ -165,14 +165,11 @@ impl<'a> Env<'a> {
 
     /// Drops the effects pushed since `mark` that `keep` says no to.
     pub fn retain_since(&mut self, mark: usize, mut keep: impl FnMut(&Effect) -> bool) {
-        let mut i = mark;
-        while i < self.effects.len() {
-            if keep(&self.effects[i]) {
-                i += 1;
-            } else {
-                self.effects.remove(i);
-            }
-        }
+        let mut at = 0;
+        self.effects.retain(|effect| {
+            at += 1;
+            at <= mark || keep(effect)
+        });
     }
 
     /// Pushes every effect of `effects`, in order.

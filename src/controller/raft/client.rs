@@ -501,16 +501,18 @@ impl RaftClient {
         out: &mut Vec<RaftOutput>,
     ) {
         for p in parked {
+            // Voters and observers (brokers) have node ids of their own.
+            let voter = self.voters.contains(&p.replica);
             let error = error.or_else(|| self.fetch_error(p.current_leader_epoch));
             let body = match error {
                 Some(_) => (None, Vec::new()),
                 None => self.fetch_body(p.fetch_offset, p.last_fetched_epoch),
             };
-            if let (EpochState::Leader(leader), None, true) = (&mut self.state, body.0, p.voter) {
+            if let (EpochState::Leader(leader), None, true) = (&mut self.state, body.0, voter) {
                 leader.update_replica(p.replica, p.fetch_offset, self.now_ns);
             }
             let msg = self.fetch_response(error, body);
-            if p.voter {
+            if voter {
                 self.send(p.replica, msg, out);
             } else {
                 out.push(RaftOutput::send(p.replica, msg));

@@ -295,7 +295,7 @@ impl RaftClient {
                 self.maybe_advance_high_watermark(out);
             }
         }
-        if self.maybe_park(replica, true, error, &response, request, out) {
+        if self.maybe_park(replica, error, &response, request, out) {
             return;
         }
         let msg = self.fetch_response(error, response);
@@ -321,7 +321,7 @@ impl RaftClient {
         } else {
             (None, Vec::new())
         };
-        if self.maybe_park(observer, false, error, &body, request, out) {
+        if self.maybe_park(observer, error, &body, request, out) {
             return;
         }
         out.push(RaftOutput::send(observer, self.fetch_response(error, body)));
@@ -333,7 +333,6 @@ impl RaftClient {
     fn maybe_park(
         &mut self,
         replica: u32,
-        voter: bool,
         error: Option<RaftError>,
         (diverging, records): &(Option<OffsetAndEpoch>, Vec<LogEntry>),
         request: FetchFields,
@@ -347,12 +346,10 @@ impl RaftClient {
         }
         let parked = ParkedFetch {
             replica,
-            voter,
             current_leader_epoch: request.current_leader_epoch,
             fetch_offset: request.fetch_offset,
             last_fetched_epoch: request.last_fetched_epoch,
             known_high_watermark: request.high_watermark,
-            expires_ns: 0,
         };
         if let Some(at) = self.purgatory.park(self.now_ns, parked) {
             self.set_timer(RaftTimerKind::FetchPurgatory, at - self.now_ns, out);

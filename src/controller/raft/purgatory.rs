@@ -16,23 +16,20 @@ pub const MAX_FETCH_WAIT_MS: u64 = 500;
 pub(super) struct ParkedFetch {
     /// The fetching replica (a voter, or an observer: a broker).
     pub replica: u32,
-    /// Whether the replica is a voter (tracked in `LeaderState`).
-    pub voter: bool,
     /// The request's fields.
     pub current_leader_epoch: u32,
     pub fetch_offset: u64,
     pub last_fetched_epoch: u32,
     /// The high watermark the replica sent (KIP-1166), if it did.
     pub known_high_watermark: Option<u64>,
-    /// When its wait is up.
-    pub expires_ns: u64,
 }
 
 /// The parked Fetches, oldest first (every one waits the same time, so
 /// this is also the order they expire in).
 #[derive(Clone, Debug, Default)]
 pub(super) struct FetchPurgatory {
-    parked: Vec<ParkedFetch>,
+    /// Each with the time its wait is up.
+    parked: Vec<(u64, ParkedFetch)>,
     /// The firing time of the pending `FetchPurgatory` timer, if one is set.
     armed_ns: Option<u64>,
 }
@@ -42,30 +39,23 @@ impl FetchPurgatory {
     /// gave that one up (a broken connection, a new epoch state): Kafka
     /// would answer both, and the replica would drop the late answer.
     /// Returns the time a timer must be set for, when none is pending.
-    pub fn park(&mut self, now_ns: u64, mut fetch: ParkedFetch) -> Option<u64> {
-        fetch.expires_ns = now_ns + MAX_FETCH_WAIT_MS * NS_PER_MS;
-        self.parked.retain(|p| p.replica != fetch.replica);
-        self.parked.push(fetch);
+    pub fn park(&mut self, now_ns: u64, fetch: ParkedFetch) -> Option<u64> {
+        self.parked.retain(|(_, p)| p.replica != fetch.replica);
+        self.parked
+            .push((now_ns + MAX_FETCH_WAIT_MS * NS_PER_MS, fetch));
         self.arm()
     }
 
     /// Takes out, in order, the parked Fetches `ready` holds for.
     pub fn take(&mut self, mut ready: impl FnMut(&ParkedFetch) -> bool) -> Vec<ParkedFetch> {
-        if !self.parked.iter().any(&mut ready) {
-            return Vec::new();
-        }
-        let (done, kept) = std::mem::take(&mut self.parked)
-            .into_iter()
-            .partition(|p| ready(p));
-        self.parked = kept;
-        done
+        self.take_where(|_, p| ready(p))
     }
 
     /// The timer fired at `now_ns`: the Fetches whose wait is up, and the
     /// time to set the timer again for, if any remain.
     pub fn expire(&mut self, now_ns: u64) -> (Vec<ParkedFetch>, Option<u64>) {
         self.armed_ns = None;
-        let due = self.take(|p| p.expires_ns <= now_ns);
+        let due = self.take_where(|expires_ns, _| expires_ns <= now_ns);
         (due, self.arm())
     }
 
@@ -73,7 +63,20 @@ impl FetchPurgatory {
     /// stale with the transition.
     pub fn take_all(&mut self) -> Vec<ParkedFetch> {
         self.armed_ns = None;
-        std::mem::take(&mut self.parked)
+        self.take_where(|_, _| true)
+    }
+
+    /// Takes out, in order, the parked Fetches `ready` holds for, given
+    /// when each one's wait is up.
+    fn take_where(&mut self, mut ready: impl FnMut(u64, &ParkedFetch) -> bool) -> Vec<ParkedFetch> {
+        if !self.parked.iter().any(|&(at, ref p)| ready(at, p)) {
+            return Vec::new();
+        }
+        let (done, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.parked)
+            .into_iter()
+            .partition(|&(at, ref p)| ready(at, p));
+        self.parked = kept;
+        done.into_iter().map(|(_, p)| p).collect()
     }
 
     /// Number of parked Fetches.
@@ -83,7 +86,7 @@ impl FetchPurgatory {
     }
 
     fn arm(&mut self) -> Option<u64> {
-        let first = self.parked.first()?.expires_ns;
+        let first = self.parked.first()?.0;
         if self.armed_ns.is_some_and(|armed| armed <= first) {
             return None;
         }
@@ -99,12 +102,10 @@ mod tests {
     fn fetch(replica: u32, fetch_offset: u64) -> ParkedFetch {
         ParkedFetch {
             replica,
-            voter: true,
             current_leader_epoch: 1,
             fetch_offset,
             last_fetched_epoch: 1,
             known_high_watermark: None,
-            expires_ns: 0,
         }
     }
 
@@ -125,13 +126,7 @@ mod tests {
         assert!(due.is_empty(), "replica 1's Fetch was replaced: {due:?}");
         assert_eq!(next, Some(10 + wait));
         let (due, next) = purgatory.expire(10 + wait);
-        assert_eq!(
-            due,
-            vec![ParkedFetch {
-                expires_ns: 10 + wait,
-                ..fetch(2, 5)
-            }]
-        );
+        assert_eq!(due, vec![fetch(2, 5)]);
         assert_eq!(next, Some(20 + wait));
         let taken = purgatory.take(|p| p.fetch_offset < 7);
         assert_eq!(taken.len(), 1);
