@@ -7,8 +7,8 @@
 use std::ops::Index;
 use std::rc::Rc;
 
-use crate::log::{AppendError, RecordBatch, UnifiedLog};
-use crate::metadata::Uuid;
+use crate::log::{AppendError, LogConfig, RecordBatch, UnifiedLog};
+use crate::metadata::{PartitionRegistration, Uuid};
 use crate::node::Effect;
 use crate::protocol::TopicIdPartition;
 
@@ -298,6 +298,33 @@ impl Partition {
     /// with id `topic_id` (an earlier topic of the same name).
     pub fn of_another_topic(&self, topic_id: Uuid) -> bool {
         self.topic_id != Uuid(0) && self.topic_id != topic_id
+    }
+
+    /// Whether applying `reg` (of topic `topic_id`, with these configs)
+    /// again would change nothing: the registration this replica last took
+    /// (same partition epoch: same leader, leader epoch, ISR and replicas)
+    /// and the role it gave. A controlled shutdown is not judged here (it
+    /// changes what a registration means for a follower).
+    pub fn already_applied(
+        &self,
+        reg: &PartitionRegistration,
+        topic_id: Uuid,
+        min_insync: usize,
+        log_config: LogConfig,
+        me: u32,
+    ) -> bool {
+        let same = self.metadata_partition_epoch == reg.partition_epoch
+            && self.leader_epoch == reg.leader_epoch
+            && self.topic_id == topic_id
+            && self.min_insync == min_insync
+            && self.replicas == reg.replicas
+            && self.log.config() == log_config;
+        same && match (&self.role, reg.leader) {
+            (Role::Leader(_), Some(l)) => l == me && self.partition_epoch >= reg.partition_epoch,
+            (Role::Follower { leader }, Some(l)) => *leader == l && l != me,
+            (Role::Offline, None) => true,
+            _ => false,
+        }
     }
 
     /// A replica of `tp` over `log`, not yet told its role.

@@ -563,7 +563,7 @@ impl ReplicaManager {
             .filter(|b| !kip_841 || (!b.fenced && !b.in_controlled_shutdown))
             .map(|b| (b.id, b.epoch))
             .collect();
-        let mut seen = BTreeSet::new();
+        let mut seen = Vec::new();
         let live: BTreeSet<TopicId> = image
             .topics
             .keys()
@@ -589,7 +589,14 @@ impl ReplicaManager {
                     continue;
                 }
                 let tp = TopicIdPartition::new(topic_id, index);
-                seen.insert(tp);
+                seen.push(tp);
+                let applied = self.partitions.get(&tp).is_some_and(|p| {
+                    !self.in_controlled_shutdown
+                        && p.already_applied(reg, topic.id, min_insync, log_config, self.me)
+                });
+                if applied {
+                    continue;
+                }
                 if self
                     .partitions
                     .get(&tp)
@@ -679,6 +686,7 @@ impl ReplicaManager {
                 }
             }
         }
+        seen.sort_unstable();
         // What the image has no more: a deleted topic's replicas are
         // deleted (Kafka's `stopPartitions` with deletion, first in
         // `applyDelta`), and so is a replica of an earlier topic of the
@@ -687,7 +695,7 @@ impl ReplicaManager {
         let gone: Vec<(TopicIdPartition, bool)> = self
             .partitions
             .iter()
-            .filter(|(tp, _)| !seen.contains(*tp))
+            .filter(|(tp, _)| seen.binary_search(tp).is_err())
             .map(|(tp, p)| {
                 let deleted = image
                     .topics

@@ -1824,3 +1824,58 @@ fn under_kafka_18202_a_verified_transactions_v2_batch_of_an_unknown_producer_sta
         assert_eq!(produce_responses(&t), vec![expected], "{rule}");
     }
 }
+
+/// A metadata update that leaves a replica's registration as it took it
+/// changes nothing (Kafka's `applyDelta` sees only the partitions a delta
+/// changed); one that moves its leader or its partition epoch is applied,
+/// and a replica whose role no longer matches its registration is not
+/// taken as up to date.
+#[test]
+fn an_unchanged_registration_is_skipped_and_a_changed_one_applied() {
+    use super::partition::Role;
+    let leading = image(1, 1, &[1, 2, 3], &[]);
+    let (mut rm, mut t) = broker(BrokerConfig::default(), &leading);
+    let reg = |image: &MetadataImage| image.topics["t"].partitions[&0].clone();
+    let p = &rm.partitions()[&tp()];
+    let config = p.log.config();
+    assert!(p.already_applied(&reg(&leading), TOPIC_ID, 1, config, 1));
+    rm.apply_delta(&mut t.env(), &leading);
+    assert!(t.take().is_empty());
+    assert!(rm.partitions()[&tp()].is_leader());
+    // Broker 2 leads (leader epoch 1): broker 1 follows it.
+    let moved = image(1, 1, &[1, 2, 3], &[(2, None)]);
+    let p = &rm.partitions()[&tp()];
+    assert!(!p.already_applied(&reg(&moved), TOPIC_ID, 1, config, 1));
+    rm.apply_delta(&mut t.env(), &moved);
+    let p = &rm.partitions()[&tp()];
+    assert!(matches!(p.role, Role::Follower { leader: 2 }));
+    assert!(p.already_applied(&reg(&moved), TOPIC_ID, 1, config, 1));
+    // The old registration, or other configs, are not this one.
+    assert!(!p.already_applied(&reg(&leading), TOPIC_ID, 1, config, 1));
+    assert!(!p.already_applied(&reg(&moved), TOPIC_ID, 2, config, 1));
+    // An ISR change alone (same leader epoch, newer partition epoch).
+    let shrunk = image(
+        1,
+        1,
+        &[1, 2, 3],
+        &[(2, None), (NO_LEADER_CHANGE, Some(vec![2, 3]))],
+    );
+    assert!(!p.already_applied(&reg(&shrunk), TOPIC_ID, 1, config, 1));
+    rm.apply_delta(&mut t.env(), &shrunk);
+    // Broker 1 leads again, in leader epoch 2.
+    let back = image(
+        1,
+        1,
+        &[1, 2, 3],
+        &[
+            (2, None),
+            (NO_LEADER_CHANGE, Some(vec![2, 3])),
+            (1, Some(vec![1, 2, 3])),
+        ],
+    );
+    rm.apply_delta(&mut t.env(), &back);
+    let p = &rm.partitions()[&tp()];
+    assert!(p.is_leader());
+    assert_eq!(p.leader_epoch, 2);
+    assert!(p.already_applied(&reg(&back), TOPIC_ID, 1, config, 1));
+}

@@ -654,6 +654,24 @@ impl DataChecker {
             .collect()
     }
 
+    /// Counts `n` acknowledgements of `producer` in `second`; `known`:
+    /// one of them was of a record the checker knows, acknowledged at `ms`.
+    fn count_acks(&mut self, (producer, n, known): (usize, u64, bool), second: usize, ms: u32) {
+        if self.acks_per_second.len() <= producer {
+            self.acks_per_second.resize(producer + 1, Vec::new());
+            self.last_ack_ms.resize(producer + 1, None);
+        }
+        let per_second = &mut self.acks_per_second[producer];
+        if per_second.len() <= second {
+            per_second.resize(second + 1, 0);
+        }
+        per_second[second] += n;
+        if known {
+            let last = &mut self.last_ack_ms[producer];
+            *last = Some(last.map_or(ms, |l| l.max(ms)));
+        }
+    }
+
     /// An observation of a producer writing to topic number `topic`.
     pub fn producer(&mut self, at: Nanos, topic: u32, obs: &ProducerObs) {
         match obs {
@@ -685,25 +703,29 @@ impl DataChecker {
                 let topic = self.incarnation(topic, *topic_id);
                 let part = self.part(topic, *partition);
                 let mut run: Option<AckRun> = None;
+                // A batch's records are one producer's: its figures are
+                // counted once per run of ids of one producer.
+                let mut counted: Option<(usize, u64, bool)> = None;
                 for (i, &id) in ids.iter().enumerate() {
-                    let producer = producer_of(id).0 as usize;
-                    if self.acks_per_second.len() <= producer {
-                        self.acks_per_second.resize(producer + 1, Vec::new());
-                        self.last_ack_ms.resize(producer + 1, None);
+                    let (producer, seq) = producer_of(id);
+                    let producer = producer as usize;
+                    match &mut counted {
+                        Some((p, n, _)) if *p == producer => *n += 1,
+                        _ => {
+                            if let Some(done) = counted.take() {
+                                self.count_acks(done, second, ms(at));
+                            }
+                            counted = Some((producer, 1, false));
+                        }
                     }
-                    let per_second = &mut self.acks_per_second[producer];
-                    if per_second.len() <= second {
-                        per_second.resize(second + 1, 0);
-                    }
-                    per_second[second] += 1;
                     let Some(before) = self.outcome(id) else {
                         continue;
                     };
+                    if let Some((_, _, known)) = &mut counted {
+                        *known = true;
+                    }
                     // `set_outcome(id, ACKED)` without looking the outcome up again.
-                    let seq = producer_of(id).1 as usize;
-                    *self.outcome[producer].slot(seq) = ACKED;
-                    let last = &mut self.last_ack_ms[producer];
-                    *last = Some(last.map_or(ms(at), |l| l.max(ms(at))));
+                    *self.outcome[producer].slot(seq as usize) = ACKED;
                     let offset = base_offset.map(|b| b + i as u64);
                     if let Some(o) = offset.filter(|&o| o < self.slots[part as usize].forgot) {
                         // Retention already removed it from every replica.
@@ -747,6 +769,9 @@ impl DataChecker {
                 }
                 if let Some(r) = run {
                     push_sparingly(&mut self.slots[part as usize].acks, r);
+                }
+                if let Some(done) = counted {
+                    self.count_acks(done, second, ms(at));
                 }
             }
             ProducerObs::Failed { ids, .. } => {

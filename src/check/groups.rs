@@ -181,6 +181,12 @@ pub struct GroupChecker {
     members: Vec<Option<MemberOf>>,
     /// Invariants the scenario names explicitly (they apply to every group).
     explicit: BTreeSet<String>,
+    /// Whether `monotonic_poll` or `no_poll_skip` is checked: else each
+    /// polled record's position is not followed.
+    polls_checked: bool,
+    /// Whether `committed_offsets_monotonic` or `processed_at_least_once`
+    /// is checked: else the commits sent and acknowledged are not logged.
+    commits_logged: bool,
     owners: BTreeMap<(String, i32, u32), (u32, String)>,
     committed: BTreeMap<(String, u32), Acked>,
     /// Every acknowledged commit per (group, partition), in order.
@@ -222,7 +228,11 @@ impl GroupChecker {
         members: Vec<Option<MemberOf>>,
         explicit: BTreeSet<String>,
     ) -> Self {
+        let named =
+            |names: &[&str]| explicit.is_empty() || names.iter().any(|n| explicit.contains(*n));
         Self {
+            polls_checked: named(&["monotonic_poll", "no_poll_skip"]),
+            commits_logged: named(&["committed_offsets_monotonic", "processed_at_least_once"]),
             names,
             members,
             explicit,
@@ -284,6 +294,9 @@ impl GroupChecker {
         // The hot paths (every record a poll returns, every record processed)
         // allocate nothing.
         if let ConsumerObs::Polled(records) = obs {
+            if !self.polls_checked {
+                return;
+            }
             // A poll's records come a partition at a time: its poll state
             // is looked up once per run of them.
             let mut records = records.iter().peekable();
@@ -325,6 +338,9 @@ impl GroupChecker {
             _ => None,
         };
         if let Some((log, offsets)) = commits {
+            if !self.commits_logged {
+                return;
+            }
             if let Some(Some(member)) = self.members.get(node as usize) {
                 for &(p, offset) in offsets {
                     log.entry((member.group.clone(), p))
@@ -849,6 +865,59 @@ mod tests {
         assert!(!fired(&c, "exclusive_assignment"), "different generations");
         c.observe(3, 1, &assigned(1, "m1", vec![1]));
         assert!(fired(&c, "exclusive_assignment"));
+    }
+
+    #[test]
+    fn polls_and_commits_are_followed_only_for_the_invariants_checked() {
+        let member = Some(MemberOf {
+            group: "g".into(),
+            topic: "t".into(),
+            processing: Processing::AtLeastOnce,
+            read_committed: false,
+        });
+        let with = |explicit: &[&str]| {
+            GroupChecker::new(
+                vec!["c0".into()],
+                vec![member.clone()],
+                explicit.iter().map(|s| s.to_string()).collect(),
+            )
+        };
+        let polled = |offset| {
+            ConsumerObs::Polled(vec![PolledRecord {
+                partition: 0,
+                offset,
+                id: offset,
+                leader_epoch: 0,
+                topic_id: crate::metadata::Uuid(0),
+            }])
+        };
+        let commit = ConsumerObs::CommitSent {
+            generation: 1,
+            offsets: vec![(0, 4)],
+        };
+        let feed = |c: &mut GroupChecker| {
+            c.observe(1, 0, &polled(5));
+            c.observe(2, 0, &polled(5));
+            c.observe(3, 0, &commit);
+        };
+        // A scenario naming only data invariants: nothing per poll or commit kept.
+        let mut data_only = with(&["acked_writes_durable"]);
+        feed(&mut data_only);
+        assert!(data_only.polls.is_empty() && data_only.sent_log.is_empty());
+        assert!(data_only.violations.is_empty());
+        // Naming monotonic_poll follows the polls (and flags the repeat).
+        let mut polls = with(&["monotonic_poll"]);
+        feed(&mut polls);
+        assert!(fired(&polls, "monotonic_poll"));
+        assert!(polls.sent_log.is_empty());
+        // processed_at_least_once needs the commits (they explain a miss).
+        let mut commits = with(&["processed_at_least_once"]);
+        feed(&mut commits);
+        assert!(commits.polls.is_empty() && !commits.sent_log.is_empty());
+        // Naming nothing checks everything.
+        let mut all = with(&[]);
+        feed(&mut all);
+        assert!(fired(&all, "monotonic_poll") && !all.sent_log.is_empty());
     }
 
     #[test]

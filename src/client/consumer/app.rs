@@ -237,14 +237,20 @@ impl Consumer {
             };
             return;
         }
-        // Only a partition still owned as when polled moves its processed mark.
-        for &(p, offset, _) in &records {
+        // Only a partition still owned as when polled moves its processed
+        // mark. A poll's records come a partition at a time: each run of
+        // one partition's records moves its mark once.
+        let mut rest = &records[..];
+        while let Some(&(p, first, _)) = rest.first() {
+            let run = rest.iter().take_while(|r| r.0 == p).count();
+            let next = rest[..run].iter().fold(first, |m, r| m.max(r.1)) + 1;
+            rest = &rest[run..];
             if let Some(o) = self
                 .owned
                 .get_mut(&p)
                 .filter(|o| owners.get(&p) == Some(&o.incarnation))
             {
-                o.processed = Some(o.processed.map_or(offset + 1, |x| x.max(offset + 1)));
+                o.processed = Some(o.processed.map_or(next, |x| x.max(next)));
             }
         }
         env.observe(ConsumerObs::Processed(records));
