@@ -34,6 +34,9 @@ mod ready_index;
 
 use ready_index::{QueueSummary, ReadyIndex};
 
+/// The bytes an open batch's buffer starts with (it grows to its
+/// `write_limit` as records come).
+const INITIAL_BATCH_BUFFER: usize = 2048;
 /// Kafka's `MemoryRecordsBuilder.COMPRESSION_RATE_ESTIMATION_FACTOR`.
 const COMPRESSION_RATE_ESTIMATION_FACTOR: f32 = 1.05;
 /// Kafka's `CompressionRatioEstimator.COMPRESSION_RATIO_IMPROVING_STEP`.
@@ -527,13 +530,16 @@ impl RecordAccumulator {
             .config
             .batch_size
             .max(batch_size_upper_bound(record.key, record.value));
-        // Kafka allocates a batch.size buffer for a new batch.
-        let mut builder = BatchBuilder::with_capacity(write_limit - RECORD_BATCH_OVERHEAD)
-            .compressed(self.config.compression);
+        // Kafka allocates a batch.size buffer for a new batch; its limit
+        // is `write_limit`. The buffer starts at what a few records need
+        // and grows (most batches close far below batch.size: a buffer of
+        // batch.size each kept 16 KiB of memory per open batch).
+        let capacity = (write_limit - RECORD_BATCH_OVERHEAD).min(INITIAL_BATCH_BUFFER);
+        let mut builder = BatchBuilder::with_capacity(capacity).compressed(self.config.compression);
         record.append_to(&mut builder);
         // Room for a few ids from the start (a one-id vector would grow
         // at the second record).
-        let mut ids = Vec::with_capacity(4);
+        let mut ids = Vec::with_capacity(8);
         ids.push(record.id);
         let mut batch = ProducerBatch {
             id,
