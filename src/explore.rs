@@ -229,10 +229,8 @@ impl ExploreReport {
     pub fn new(scenario: &str, file: &str, seeds: SeedRange, results: Vec<Summary>) -> Self {
         let count = |v: Verdict| results.iter().filter(|r| r.verdict == v).count() as u64;
         let mut violations_by_invariant = BTreeMap::new();
-        for v in results.iter().flat_map(|r| &r.violations) {
-            *violations_by_invariant
-                .entry(v.invariant.clone())
-                .or_insert(0) += 1;
+        for (invariant, n) in results.iter().flat_map(Summary::violation_counts) {
+            *violations_by_invariant.entry(invariant).or_insert(0) += n;
         }
         let mut coverage: BTreeMap<String, Reached> = crate::harness::coverage::STATES
             .iter()

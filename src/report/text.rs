@@ -196,7 +196,7 @@ pub fn render(
         let _ = writeln!(w, "{}: none", paint.heading("violations"));
     } else {
         let _ = writeln!(w, "{}", paint.heading("violations"));
-        // The first few of each invariant; the JSON record keeps them all.
+        // The first few of each invariant; the JSON record keeps more.
         let mut shown: std::collections::BTreeMap<&str, usize> = Default::default();
         for v in &summary.violations {
             let n = shown.entry(v.invariant.as_str()).or_default();
@@ -224,11 +224,22 @@ pub fn render(
             }
         }
         for (invariant, n) in shown {
-            if n > VIOLATIONS_SHOWN {
+            let omitted = summary
+                .violations_omitted
+                .get(invariant)
+                .copied()
+                .unwrap_or(0);
+            if n > VIOLATIONS_SHOWN && omitted == 0 {
                 let _ = writeln!(
                     w,
                     "  ... and {} more {invariant} violations (all in the run record)",
                     n - VIOLATIONS_SHOWN
+                );
+            } else if n > VIOLATIONS_SHOWN {
+                let _ = writeln!(
+                    w,
+                    "  ... and {} more {invariant} violations (the run record keeps the first {n})",
+                    (n - VIOLATIONS_SHOWN) as u64 + omitted
                 );
             }
         }
