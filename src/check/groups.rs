@@ -845,6 +845,17 @@ mod tests {
         )
     }
 
+    /// A poll of the record at `offset` of partition 0 (its id the offset).
+    fn polled(offset: u64) -> ConsumerObs {
+        ConsumerObs::Polled(vec![PolledRecord {
+            partition: 0,
+            offset,
+            id: offset,
+            leader_epoch: 0,
+            topic_id: crate::metadata::Uuid(0),
+        }])
+    }
+
     fn fired(c: &GroupChecker, invariant: &str) -> bool {
         c.violations.iter().any(|v| v.invariant == invariant)
     }
@@ -882,15 +893,6 @@ mod tests {
                 explicit.iter().map(|s| s.to_string()).collect(),
             )
         };
-        let polled = |offset| {
-            ConsumerObs::Polled(vec![PolledRecord {
-                partition: 0,
-                offset,
-                id: offset,
-                leader_epoch: 0,
-                topic_id: crate::metadata::Uuid(0),
-            }])
-        };
         let commit = ConsumerObs::CommitSent {
             generation: 1,
             offsets: vec![(0, 4)],
@@ -927,15 +929,6 @@ mod tests {
             partition: 0,
             offset,
             source: PositionSource::Committed { requested_at: 0 },
-        };
-        let polled = |offset| {
-            ConsumerObs::Polled(vec![PolledRecord {
-                partition: 0,
-                offset,
-                id: offset,
-                leader_epoch: 0,
-                topic_id: crate::metadata::Uuid(0),
-            }])
         };
         c.observe(1, 0, &position(5));
         c.observe(2, 0, &polled(5));
