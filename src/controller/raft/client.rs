@@ -487,7 +487,7 @@ impl RaftClient {
     /// flushLeaderLog, after a batch is appended).
     fn complete_grown_fetches(&mut self, out: &mut Vec<RaftOutput>) {
         let end = self.log.end_offset();
-        let grown = self.purgatory.take(|p| p.fetch_offset < end);
+        let grown = self.purgatory.take(|p| p.request.fetch_offset < end);
         self.answer_parked(grown, None, out);
     }
 
@@ -503,13 +503,9 @@ impl RaftClient {
         for p in parked {
             // Voters and observers (brokers) have node ids of their own.
             let voter = self.voters.contains(&p.replica);
-            let error = error.or_else(|| self.fetch_error(p.current_leader_epoch));
-            let body = match error {
-                Some(_) => (None, Vec::new()),
-                None => self.fetch_body(p.fetch_offset, p.last_fetched_epoch),
-            };
+            let (error, body) = self.fetch_answer(error, &p.request);
             if let (EpochState::Leader(leader), None, true) = (&mut self.state, body.0, voter) {
-                leader.update_replica(p.replica, p.fetch_offset, self.now_ns);
+                leader.update_replica(p.replica, p.request.fetch_offset, self.now_ns);
             }
             let msg = self.fetch_response(error, body);
             if voter {
@@ -571,7 +567,7 @@ impl RaftClient {
             // that sent an older high watermark.
             let behind = self
                 .purgatory
-                .take(|p| p.known_high_watermark.is_some_and(|known| known < hw));
+                .take(|p| p.request.high_watermark.is_some_and(|known| known < hw));
             self.answer_parked(behind, None, out);
         }
     }

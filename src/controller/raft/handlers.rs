@@ -9,6 +9,9 @@ use super::purgatory::ParkedFetch;
 use super::quorum_state::EpochState;
 use super::{FetchFields, RaftError, RaftMessage, RaftOutput, RaftTimerKind, NS_PER_MS};
 
+/// A valid Fetch's answer: where the fetcher's log diverges, or entries.
+pub(super) type FetchBody = (Option<OffsetAndEpoch>, Vec<LogEntry>);
+
 impl RaftClient {
     /// A message from voter `from` arrived.
     pub fn on_message(
@@ -283,12 +286,10 @@ impl RaftClient {
         request: FetchFields,
         out: &mut Vec<RaftOutput>,
     ) {
-        let error = self.fetch_error(request.current_leader_epoch);
-        let mut response = (None, Vec::new());
+        let (error, response) = self.fetch_answer(None, &request);
         if error.is_none() {
-            response = self.fetch_body(request.fetch_offset, request.last_fetched_epoch);
             let EpochState::Leader(leader) = &mut self.state else {
-                unreachable!("checked above");
+                unreachable!("a Fetch without an error is served by the leader");
             };
             if response.0.is_none() {
                 leader.update_replica(replica, request.fetch_offset, self.now_ns);
@@ -315,12 +316,7 @@ impl RaftClient {
         out: &mut Vec<RaftOutput>,
     ) {
         self.now_ns = now_ns;
-        let error = self.fetch_error(request.current_leader_epoch);
-        let body = if error.is_none() {
-            self.fetch_body(request.fetch_offset, request.last_fetched_epoch)
-        } else {
-            (None, Vec::new())
-        };
+        let (error, body) = self.fetch_answer(None, &request);
         if self.maybe_park(observer, error, &body, request, out) {
             return;
         }
@@ -334,7 +330,7 @@ impl RaftClient {
         &mut self,
         replica: u32,
         error: Option<RaftError>,
-        (diverging, records): &(Option<OffsetAndEpoch>, Vec<LogEntry>),
+        (diverging, records): &FetchBody,
         request: FetchFields,
         out: &mut Vec<RaftOutput>,
     ) -> bool {
@@ -344,21 +340,31 @@ impl RaftClient {
         if error.is_some() || diverging.is_some() || !records.is_empty() || !knows_hw {
             return false;
         }
-        let parked = ParkedFetch {
-            replica,
-            current_leader_epoch: request.current_leader_epoch,
-            fetch_offset: request.fetch_offset,
-            last_fetched_epoch: request.last_fetched_epoch,
-            known_high_watermark: request.high_watermark,
-        };
+        let parked = ParkedFetch { replica, request };
         if let Some(at) = self.purgatory.park(self.now_ns, parked) {
             self.set_timer(RaftTimerKind::FetchPurgatory, at - self.now_ns, out);
         }
         true
     }
 
+    /// What a Fetch asking `request` is answered now: `error` if given,
+    /// else the error `fetch_error` finds, else its body (a divergence or
+    /// entries).
+    pub(super) fn fetch_answer(
+        &self,
+        error: Option<RaftError>,
+        request: &FetchFields,
+    ) -> (Option<RaftError>, FetchBody) {
+        let error = error.or_else(|| self.fetch_error(request.current_leader_epoch));
+        let body = match error {
+            Some(_) => (None, Vec::new()),
+            None => self.fetch_body(request.fetch_offset, request.last_fetched_epoch),
+        };
+        (error, body)
+    }
+
     /// Why a Fetch in `epoch` fails here, if it does.
-    pub(super) fn fetch_error(&self, epoch: u32) -> Option<RaftError> {
+    fn fetch_error(&self, epoch: u32) -> Option<RaftError> {
         let ours = self.epoch();
         if epoch < ours {
             Some(RaftError::FencedLeaderEpoch)
@@ -373,11 +379,7 @@ impl RaftClient {
 
     /// A valid Fetch's answer: where the fetcher's log diverges, or else up
     /// to `fetch_max_entries` entries from `fetch_offset`.
-    pub(super) fn fetch_body(
-        &self,
-        fetch_offset: u64,
-        last_fetched_epoch: u32,
-    ) -> (Option<OffsetAndEpoch>, Vec<LogEntry>) {
+    fn fetch_body(&self, fetch_offset: u64, last_fetched_epoch: u32) -> FetchBody {
         let diverging = self.log.diverging_epoch(fetch_offset, last_fetched_epoch);
         let records = if diverging.is_none() {
             let max = self.config.fetch_max_entries;
@@ -391,7 +393,7 @@ impl RaftClient {
     pub(super) fn fetch_response(
         &self,
         error: Option<RaftError>,
-        (diverging_epoch, records): (Option<OffsetAndEpoch>, Vec<LogEntry>),
+        (diverging_epoch, records): FetchBody,
     ) -> RaftMessage {
         RaftMessage::FetchResponse {
             epoch: self.epoch(),

@@ -5,7 +5,7 @@
 //! the high watermark rises past the one its replica sent, when the leader
 //! steps down, or else when its wait is up.
 
-use super::NS_PER_MS;
+use super::{FetchFields, NS_PER_MS};
 
 /// How long the leader holds a Fetch with nothing to return
 /// (KafkaRaftClient's `MAX_FETCH_WAIT_MS`; not a config).
@@ -16,12 +16,8 @@ pub const MAX_FETCH_WAIT_MS: u64 = 500;
 pub(super) struct ParkedFetch {
     /// The fetching replica (a voter, or an observer: a broker).
     pub replica: u32,
-    /// The request's fields.
-    pub current_leader_epoch: u32,
-    pub fetch_offset: u64,
-    pub last_fetched_epoch: u32,
-    /// The high watermark the replica sent (KIP-1166), if it did.
-    pub known_high_watermark: Option<u64>,
+    /// What it asked.
+    pub request: FetchFields,
 }
 
 /// The parked Fetches, oldest first (every one waits the same time, so
@@ -102,10 +98,12 @@ mod tests {
     fn fetch(replica: u32, fetch_offset: u64) -> ParkedFetch {
         ParkedFetch {
             replica,
-            current_leader_epoch: 1,
-            fetch_offset,
-            last_fetched_epoch: 1,
-            known_high_watermark: None,
+            request: FetchFields {
+                current_leader_epoch: 1,
+                fetch_offset,
+                last_fetched_epoch: 1,
+                high_watermark: None,
+            },
         }
     }
 
@@ -128,7 +126,7 @@ mod tests {
         let (due, next) = purgatory.expire(10 + wait);
         assert_eq!(due, vec![fetch(2, 5)]);
         assert_eq!(next, Some(20 + wait));
-        let taken = purgatory.take(|p| p.fetch_offset < 7);
+        let taken = purgatory.take(|p| p.request.fetch_offset < 7);
         assert_eq!(taken.len(), 1);
         assert_eq!(purgatory.len(), 0);
         assert_eq!(purgatory.expire(20 + wait), (Vec::new(), None));
