@@ -79,7 +79,19 @@ struct FetchSession {
 }
 
 impl FetchSession {
+    /// Where `tp` is in `partitions` (Ok) or would go (Err). `places`
+    /// answers first; it is a hint only, stale between a partition coming
+    /// or going and [`Self::replace`], so its answer is checked.
     fn position(&self, tp: &TopicIdPartition) -> Result<usize, usize> {
+        if let Some(&i) = self.places.get(tp) {
+            if self
+                .partitions
+                .get(i as usize)
+                .is_some_and(|c| c.request.tp == *tp)
+            {
+                return Ok(i as usize);
+            }
+        }
         self.partitions.binary_search_by(|c| c.request.tp.cmp(tp))
     }
 
@@ -382,6 +394,9 @@ pub struct FetchSessionHandler {
     next: FetchMetadata,
     /// The partitions as the leader's session holds them, in partition order.
     session: Vec<FetchPartition>,
+    /// Each partition's place in `session` (taken anew at each
+    /// [`Self::build`], which alone changes which partitions it holds).
+    places: TpMap<u32>,
 }
 
 impl Default for FetchSessionHandler {
@@ -392,6 +407,7 @@ impl Default for FetchSessionHandler {
                 epoch: FetchMetadata::INITIAL_EPOCH,
             },
             session: Vec::new(),
+            places: TpMap::new(),
         }
     }
 }
@@ -431,7 +447,19 @@ impl FetchSessionHandler {
             }
         }
         forgotten.extend(held.map(|h| h.tp));
+        let same_partitions = self.session.len() == wanted.len()
+            && self
+                .session
+                .iter()
+                .zip(wanted.iter())
+                .all(|(a, b)| a.tp == b.tp);
         std::mem::swap(&mut self.session, wanted);
+        if !same_partitions {
+            self.places = TpMap::new();
+            for (i, p) in self.session.iter().enumerate() {
+                self.places.insert(p.tp, i as u32);
+            }
+        }
         BuiltFetch {
             metadata,
             partitions,
@@ -454,7 +482,7 @@ impl FetchSessionHandler {
         debug_assert!(!self.next_is_full());
         let mut partitions = Vec::new();
         for p in changed {
-            if let Ok(i) = self.session.binary_search_by(|h| h.tp.cmp(&p.tp)) {
+            if let Some(i) = self.place(&p.tp) {
                 if self.session[i] != *p {
                     self.session[i] = *p;
                     partitions.push(*p);
@@ -470,8 +498,14 @@ impl FetchSessionHandler {
 
     /// What the leader's session holds for `tp` (as the last fetch left it).
     pub fn sent(&self, tp: &TopicIdPartition) -> Option<&FetchPartition> {
-        let i = self.session.binary_search_by(|p| p.tp.cmp(tp)).ok()?;
-        Some(&self.session[i])
+        Some(&self.session[self.place(tp)?])
+    }
+
+    /// Where the session holds `tp`.
+    fn place(&self, tp: &TopicIdPartition) -> Option<usize> {
+        let i = *self.places.get(tp)? as usize;
+        debug_assert_eq!(self.session[i].tp, *tp, "places follow the session");
+        Some(i)
     }
 
     /// The answer came back: false when it was a session error (the next

@@ -982,10 +982,7 @@ fn offset_records(
 ) -> Vec<Record> {
     values
         .iter()
-        .map(|(tp, v)| {
-            GroupRecord::OffsetCommit(group.to_owned(), tp.clone(), Some(v.clone()))
-                .to_record(now_ms)
-        })
+        .map(|(tp, v)| super::records::offset_commit_record(group, tp, Some(v), now_ms))
         .collect()
 }
 

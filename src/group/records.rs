@@ -89,23 +89,47 @@ pub enum GroupRecord {
     GroupMetadata(String, Option<GroupMetadataValue>),
 }
 
+/// The record of `group`'s commit of `value` (None: a tombstone) for `tp`,
+/// as [`GroupRecord::to_record`] writes it, from borrowed parts.
+pub fn offset_commit_record(
+    group: &str,
+    tp: &TopicPartition,
+    value: Option<&OffsetCommitValue>,
+    timestamp_ms: u64,
+) -> Record {
+    direct_offset_commit(group, tp, value, timestamp_ms).unwrap_or_else(|| {
+        GroupRecord::OffsetCommit(group.to_owned(), tp.clone(), value.cloned())
+            .to_record(timestamp_ms)
+    })
+}
+
+/// The common offset commit record, without serde (the same bytes); None
+/// where a string needs JSON escapes (serde writes those).
+fn direct_offset_commit(
+    group: &str,
+    tp: &TopicPartition,
+    value: Option<&OffsetCommitValue>,
+    timestamp_ms: u64,
+) -> Option<Record> {
+    let key = super::offset_json::offset_commit_key(group, &tp.topic, tp.partition)?;
+    let value = match value {
+        Some(v) => Some(super::offset_json::offset_commit_value(v)?),
+        None => None,
+    };
+    Some(Record {
+        key: Some(key),
+        value,
+        timestamp_ms,
+        headers: Vec::new(),
+    })
+}
+
 impl GroupRecord {
     /// As a log record (a null value is a tombstone).
     pub fn to_record(&self, timestamp_ms: u64) -> Record {
         if let GroupRecord::OffsetCommit(group, tp, value) = self {
-            // The common record, without serde (the same bytes).
-            let key = super::offset_json::offset_commit_key(group, &tp.topic, tp.partition);
-            let value = match value {
-                Some(v) => super::offset_json::offset_commit_value(v).map(Some),
-                None => Some(None),
-            };
-            if let (Some(key), Some(value)) = (key, value) {
-                return Record {
-                    key: Some(key),
-                    value,
-                    timestamp_ms,
-                    headers: Vec::new(),
-                };
+            if let Some(record) = direct_offset_commit(group, tp, value.as_ref(), timestamp_ms) {
+                return record;
             }
         }
         let (key, value) = match self {

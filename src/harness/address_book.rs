@@ -6,12 +6,16 @@ use sim::NodeId;
 use super::topology::{Role, Topology};
 use crate::node::{controller_id, Address};
 
+/// In [`AddressBook`]'s `by_id`: no node has this id.
+const NO_NODE: u32 = u32::MAX;
+
 /// Every process's address and simulator node.
 #[derive(Clone, Debug, Default)]
 pub struct AddressBook {
-    /// Brokers and controllers by Kafka node id, sorted (a few: searched
-    /// by halves, for every message sent).
-    servers: Vec<(u32, NodeId)>,
+    /// Brokers' and controllers' nodes, indexed by Kafka node id
+    /// ([`NO_NODE`] where none): looked up for every message sent. Ids are
+    /// small (brokers from 1, controllers from `CONTROLLER_ID_BASE`).
+    by_id: Vec<u32>,
     clients: Vec<NodeId>,
     by_node: Vec<Address>,
 }
@@ -39,10 +43,13 @@ impl AddressBook {
         for (i, address) in addresses.into_iter().enumerate() {
             let node = NodeId(i as u32);
             match address {
-                Address::Node(id) => match book.servers.binary_search_by_key(&id, |&(s, _)| s) {
-                    Ok(i) => book.servers[i].1 = node,
-                    Err(i) => book.servers.insert(i, (id, node)),
-                },
+                Address::Node(id) => {
+                    let i = id as usize;
+                    if book.by_id.len() <= i {
+                        book.by_id.resize(i + 1, NO_NODE);
+                    }
+                    book.by_id[i] = node.0;
+                }
                 Address::Client(c) => {
                     assert_eq!(
                         c as usize,
@@ -61,11 +68,10 @@ impl AddressBook {
     #[inline]
     pub fn node(&self, address: Address) -> Option<NodeId> {
         match address {
-            Address::Node(id) => self
-                .servers
-                .binary_search_by_key(&id, |&(s, _)| s)
-                .ok()
-                .map(|i| self.servers[i].1),
+            Address::Node(id) => match self.by_id.get(id as usize) {
+                Some(&n) if n != NO_NODE => Some(NodeId(n)),
+                _ => None,
+            },
             Address::Client(c) => self.clients.get(c as usize).copied(),
         }
     }
