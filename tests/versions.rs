@@ -1118,10 +1118,10 @@ fn kafka_2_5_is_modelled_its_leaders_telling_followers_each_high_watermark_at_on
 }
 
 #[test]
-fn the_2_4_looks_kafka_9338_and_kafka_9801_switches_are_every_modelled_releases_and_set_against_any(
+fn the_2_4_looks_kafka_9338_kafka_9801_and_kafka_9752_switches_are_every_modelled_releases_and_set_against_any(
 ) {
-    // 2.5.0 brought both (2.4.1 lacks them): every modelled release has
-    // them on.
+    // 2.5.0 brought all three (2.4.1 lacks them): every modelled release
+    // has them on.
     for version in ["2.5", "2.6", "3.0", "3.8", "4.1"] {
         let s = unpinned_on("broker_crash", version);
         assert!(s.protocol.fetch_session_leader_epoch, "{version}");
@@ -1129,17 +1129,20 @@ fn the_2_4_looks_kafka_9338_and_kafka_9801_switches_are_every_modelled_releases_
             s.protocol.static_rejoin_rebalances_when_completing,
             "{version}"
         );
+        assert!(s.protocol.new_member_heartbeat_expiration, "{version}");
         assert!(s.protocol.against_version().is_empty(), "{version}");
         let broker = ksim::harness::specs::broker_config(&s);
         assert!(
-            broker.fetch_session_leader_epoch && broker.static_rejoin_rebalances_when_completing
+            broker.fetch_session_leader_epoch
+                && broker.static_rejoin_rebalances_when_completing
+                && broker.new_member_heartbeat_expiration
         );
     }
     // Off (2.4.1's behaviours) against any release: reported, carried to
     // the brokers, written back.
     for version in ["2.5", "4.1"] {
         let text = format!(
-            "{}\n[protocol]\nkafka_version = {version:?}\nfetch_session_leader_epoch = false\nstatic_rejoin_rebalances_when_completing = false\n",
+            "{}\n[protocol]\nkafka_version = {version:?}\nfetch_session_leader_epoch = false\nstatic_rejoin_rebalances_when_completing = false\nnew_member_heartbeat_expiration = false\n",
             shipped("broker_crash")
         );
         let asked = parse(&text, "broker_crash.toml").unwrap_or_else(|e| panic!("{e}"));
@@ -1148,15 +1151,18 @@ fn the_2_4_looks_kafka_9338_and_kafka_9801_switches_are_every_modelled_releases_
             vec![
                 format!("fetch_session_leader_epoch = false (Kafka {version}'s own: true, KAFKA-9338)"),
                 format!("static_rejoin_rebalances_when_completing = false (Kafka {version}'s own: true, KAFKA-9801)"),
+                format!("new_member_heartbeat_expiration = false (Kafka {version}'s own: true, KAFKA-9752)"),
             ]
         );
         let broker = ksim::harness::specs::broker_config(&asked);
         assert!(!broker.fetch_session_leader_epoch);
         assert!(!broker.static_rejoin_rebalances_when_completing);
+        assert!(!broker.new_member_heartbeat_expiration);
         let written = asked.to_toml();
         for line in [
             "fetch_session_leader_epoch = false",
             "static_rejoin_rebalances_when_completing = false",
+            "new_member_heartbeat_expiration = false",
         ] {
             assert!(written.contains(line), "{line}");
         }

@@ -221,6 +221,11 @@ pub struct BrokerConfig {
     /// (`static_rejoin_rebalances_when_completing = false`), as in 2.4.1:
     /// answered at once, as in Stable.
     pub static_rejoin_rebalances_when_completing: bool,
+    /// KAFKA-9752 (2.5.0): a member new when its join phase completed is
+    /// expired a session timeout later unless it heartbeats. Off
+    /// (`new_member_heartbeat_expiration = false`), as in 2.4.1: it has no
+    /// heartbeat expiration until its next heartbeat or SyncGroup answer.
+    pub new_member_heartbeat_expiration: bool,
     /// KIP-360 (KAFKA-8710, 2.5.0): the transaction coordinator takes
     /// InitProducerId v3, with the producer id and epoch of a producer
     /// bumping its epoch. Off (`transactional_epoch_bump = false`), as in
@@ -332,6 +337,7 @@ impl Default for BrokerConfig {
             strict_end_txn_epoch: true,
             fetch_session_leader_epoch: true,
             static_rejoin_rebalances_when_completing: true,
+            new_member_heartbeat_expiration: true,
             transactional_epoch_bump: true,
             unknown_producer_any_sequence: true,
             unknown_producer_sequence_zero_in_tv2: true,

@@ -81,7 +81,8 @@ impl GroupCoordinatorService {
                 )
                 .with_static_rejoin_rebalances_when_completing(
                     config.static_rejoin_rebalances_when_completing,
-                ),
+                )
+                .with_new_member_heartbeat_expiration(config.new_member_heartbeat_expiration),
             num_partitions,
             offsets_topic: topics.id(CONSUMER_OFFSETS),
             loading: BTreeSet::new(),

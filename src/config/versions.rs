@@ -296,6 +296,16 @@ impl KafkaVersion {
         self.has(KafkaVersion::new(2, 5))
     }
 
+    /// Whether this release's group coordinator gives a member that was
+    /// new when its join phase completed a heartbeat expiration a session
+    /// timeout on (KAFKA-9752, 2.5.0's `hasSatisfiedHeartbeat`); before
+    /// (2.4.1's `onCompleteJoin` rescheduled it while the member was still
+    /// `isNew`, and `shouldKeepAlive` completed it at once), such a member
+    /// has none until its next heartbeat or SyncGroup answer.
+    pub fn new_member_heartbeat_expiration(self) -> bool {
+        self.has(KafkaVersion::new(2, 5))
+    }
+
     /// Whether this release's transaction coordinator takes InitProducerId
     /// v3 (KIP-360, KAFKA-8710, 2.5.0), with the producer id and epoch of a
     /// producer bumping its epoch itself after an abortable error; before
@@ -852,6 +862,12 @@ pub static BEHAVIOURS: &[Behaviour] = &[
         reference: "KAFKA-9801",
         since: KafkaVersion::new(2, 5),
         switch: Some("static_rejoin_rebalances_when_completing"),
+    },
+    Behaviour {
+        what: "a member new when its join phase completed expired a session timeout later unless it heartbeats (before: its heartbeat expiration, rescheduled while it was still new, completed at once, so a member that died between its JoinGroup answer and its SyncGroup stayed in the group, its partitions assigned to it, until a rebalance removed it)",
+        reference: "KAFKA-9752",
+        since: KafkaVersion::new(2, 5),
+        switch: Some("new_member_heartbeat_expiration"),
     },
     Behaviour {
         what: "a transactional producer bumping its epoch itself after an abortable error (InitProducerId v3 with its producer id and epoch, KIP-360) (before: InitProducerId v0-2; it aborts and goes on in the same epoch, and UNKNOWN_PRODUCER_ID or INVALID_PRODUCER_ID_MAPPING from its coordinator, or a batch it can no longer retry, are fatal)",
@@ -1468,15 +1484,17 @@ mod tests {
         assert!(v26.failed_epoch_fence_remembered());
         assert!(!v25.strict_end_txn_epoch());
         assert!(v26.strict_end_txn_epoch());
-        // The 2.4 look's three switches: every modelled release has them.
+        // The 2.4 look's switches: every modelled release has them.
         for v in KafkaVersion::MODELLED {
             assert!(v.fetch_session_leader_epoch(), "{v}");
             assert!(v.static_rejoin_rebalances_when_completing(), "{v}");
+            assert!(v.new_member_heartbeat_expiration(), "{v}");
             assert!(v.transactional_epoch_bump(), "{v}");
         }
         let v24 = KafkaVersion::new(2, 4);
         assert!(!v24.fetch_session_leader_epoch());
         assert!(!v24.static_rejoin_rebalances_when_completing());
+        assert!(!v24.new_member_heartbeat_expiration());
         assert!(!v24.transactional_epoch_bump());
         assert!(!KafkaVersion::new(4, 0).eligible_leader_replicas());
         assert!(KafkaVersion::NEWEST.eligible_leader_replicas());

@@ -219,6 +219,9 @@ struct GroupSettings {
     /// KAFKA-9801 (Kafka 2.5.0): a static member rejoining with an unknown
     /// member id while the group is CompletingRebalance starts a rebalance.
     static_rejoin_rebalances_when_completing: bool,
+    /// KAFKA-9752 (Kafka 2.5.0): a member new when its join phase completed
+    /// is expired a session timeout later unless it heartbeats.
+    new_member_heartbeat_expiration: bool,
 }
 
 impl GroupSettings {
@@ -228,6 +231,7 @@ impl GroupSettings {
         g.static_leader_rejoins_as_leader = self.static_leader_rejoins_as_leader;
         g.static_member_id_replaced_in_any_state = self.static_member_id_replaced_in_any_state;
         g.static_rejoin_rebalances_when_completing = self.static_rejoin_rebalances_when_completing;
+        g.new_member_heartbeat_expiration = self.new_member_heartbeat_expiration;
         g
     }
 }
@@ -248,6 +252,7 @@ impl<R: Clone> GroupCoordinator<R> {
                 static_leader_rejoins_as_leader: true,
                 static_member_id_replaced_in_any_state: true,
                 static_rejoin_rebalances_when_completing: true,
+                new_member_heartbeat_expiration: true,
             },
             offsets_retention_ms: OFFSETS_RETENTION_MS,
             retention_check_interval_ms: OFFSETS_RETENTION_CHECK_INTERVAL_MS,
@@ -284,6 +289,15 @@ impl<R: Clone> GroupCoordinator<R> {
     /// Kafka 2.5.0 on) or, as in 2.4.1, is answered at once as in Stable.
     pub fn with_static_rejoin_rebalances_when_completing(mut self, on: bool) -> Self {
         self.group_settings.static_rejoin_rebalances_when_completing = on;
+        self
+    }
+
+    /// Whether a member new when its join phase completed is expired a
+    /// session timeout later unless it heartbeats (KAFKA-9752, Kafka 2.5.0
+    /// on) or, as in 2.4.1, has no heartbeat expiration until its next
+    /// heartbeat or SyncGroup answer.
+    pub fn with_new_member_heartbeat_expiration(mut self, on: bool) -> Self {
+        self.group_settings.new_member_heartbeat_expiration = on;
         self
     }
 

@@ -858,3 +858,65 @@ fn a_member_kept_alive_by_its_wait_for_the_assignment_gets_a_new_session_with_it
     assert_eq!(h.group.state(), GroupState::Stable);
     assert_eq!(h.group.next_deadline_ms(), Some(late + SESSION_MS));
 }
+
+/// Two members join a new group; when the join phase completes, `b` (new
+/// until then) dies before its SyncGroup. The leader `a` syncs, the group
+/// goes Stable, and `a` heartbeats every 3 s for ten session timeouts.
+/// Returns when `b` was expired (None: never) and the group at the end.
+fn new_member_dies_before_its_sync(expiration: bool) -> (Option<u64>, Harness, String) {
+    let mut h = Harness::new();
+    h.group.new_member_heartbeat_expiration = expiration;
+    let (a, ra) = h.join_dynamic(0);
+    let (b, rb) = h.join_dynamic(100);
+    let completed = GROUP_INITIAL_REBALANCE_DELAY_MS + 100;
+    h.group.on_tick(completed, &mut h.out);
+    assert!(
+        h.answer(ra).is_some() && h.answer(rb).is_some(),
+        "both join generation 1"
+    );
+    let sa = h.sync(completed + 100, 1, &a, &[(&a, "t-0"), (&b, "t-1")]);
+    h.store_ok(completed + 100);
+    assert!(h.answer(sa).is_some());
+    assert_eq!(h.group.state(), GroupState::Stable);
+    let mut now = completed + 100;
+    while now < completed + 10 * SESSION_MS {
+        now += 3_000;
+        assert!(matches!(
+            h.group.heartbeat(now, 1, &a, None),
+            None | Some(Errors::RebalanceInProgress)
+        ));
+        let expired = h.group.on_tick(now, &mut h.out);
+        if !expired.is_empty() {
+            assert_eq!(expired, vec![b.clone()]);
+            return (Some(now - completed), h, b);
+        }
+    }
+    (None, h, b)
+}
+
+#[test]
+fn from_kafka_9752_a_member_dead_after_its_first_join_is_expired_after_its_session_timeout() {
+    let (expired_after, h, b) = new_member_dies_before_its_sync(true);
+    let after = expired_after.expect("b is expired");
+    assert!(
+        (SESSION_MS..SESSION_MS + 3_000).contains(&after),
+        "a session timeout after the join completed: {after} ms"
+    );
+    assert!(!h.group.members().contains_key(&b));
+    assert_eq!(h.group.state(), GroupState::PreparingRebalance);
+}
+
+#[test]
+fn before_kafka_9752_a_member_dead_after_its_first_join_stays_in_the_group() {
+    let (expired_after, mut h, b) = new_member_dies_before_its_sync(false);
+    assert_eq!(expired_after, None, "2.4.1: no heartbeat expiration for b");
+    assert!(h.group.members().contains_key(&b), "b keeps its partition");
+    assert_eq!(h.group.state(), GroupState::Stable);
+    // A heartbeat from b (had it lived) schedules its expiration again.
+    let now = GROUP_INITIAL_REBALANCE_DELAY_MS + 100 + 10 * SESSION_MS + 1_000;
+    assert_eq!(h.group.heartbeat(now, 1, &b, None), None);
+    let early = h.group.on_tick(now + SESSION_MS - 1, &mut h.out);
+    assert!(!early.contains(&b), "not before its session timeout");
+    let expired = h.group.on_tick(now + SESSION_MS, &mut h.out);
+    assert!(expired.contains(&b), "{expired:?}");
+}

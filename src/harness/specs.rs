@@ -172,6 +172,7 @@ pub fn broker_config(scenario: &Scenario) -> BrokerConfig {
         static_rejoin_rebalances_when_completing: scenario
             .protocol
             .static_rejoin_rebalances_when_completing,
+        new_member_heartbeat_expiration: scenario.protocol.new_member_heartbeat_expiration,
         transactional_epoch_bump: scenario.protocol.transactional_epoch_bump,
         unknown_producer_any_sequence: scenario.protocol.unknown_producer_any_sequence,
         unknown_producer_sequence_zero_in_tv2: scenario

@@ -382,6 +382,12 @@ pub struct ProtocolSpec {
     /// assignment, made for the old member id, gives the new one nothing
     /// until the next rebalance.
     pub static_rejoin_rebalances_when_completing: bool,
+    /// KAFKA-9752 (Kafka 2.5.0): a member new when its join phase
+    /// completed is expired a session timeout later unless it heartbeats.
+    /// Off (2.4.1's `onCompleteJoin`): its heartbeat expiration,
+    /// rescheduled while it was still new, completes at once, and it has
+    /// none until its next heartbeat or SyncGroup answer.
+    pub new_member_heartbeat_expiration: bool,
     /// KIP-360's client side (KAFKA-8710, Kafka 2.5.0): the transaction
     /// coordinator takes InitProducerId v3, so a transactional producer
     /// bumps its epoch itself after an abortable error. Off (2.4.1's
@@ -625,6 +631,12 @@ impl ProtocolSpec {
             self.static_rejoin_rebalances_when_completing.to_string(),
             v.static_rejoin_rebalances_when_completing().to_string(),
             "KAFKA-9801",
+        );
+        against(
+            "new_member_heartbeat_expiration",
+            self.new_member_heartbeat_expiration.to_string(),
+            v.new_member_heartbeat_expiration().to_string(),
+            "KAFKA-9752",
         );
         against(
             "transactional_epoch_bump",

@@ -623,6 +623,7 @@ pub(super) const PROTOCOL_KEYS: &[&str] = &[
     "strict_end_txn_epoch",
     "fetch_session_leader_epoch",
     "static_rejoin_rebalances_when_completing",
+    "new_member_heartbeat_expiration",
     "transactional_epoch_bump",
     "delivery_timeout_bounds_sends",
     "consumer_leader_epoch_validation",
@@ -664,6 +665,7 @@ fn protocol(root: &Table, fixed: bool) -> Res<ProtocolSpec> {
     let mut strict_end_txn_epoch = None;
     let mut fetch_session_leader_epoch = None;
     let mut static_rejoin_rebalances_when_completing = None;
+    let mut new_member_heartbeat_expiration = None;
     let mut transactional_epoch_bump = None;
     let mut delivery_timeout_bounds_sends = None;
     let mut consumer_leader_epoch_validation = None;
@@ -767,6 +769,9 @@ fn protocol(root: &Table, fixed: bool) -> Res<ProtocolSpec> {
         if let Some(f) = t.get("static_rejoin_rebalances_when_completing") {
             static_rejoin_rebalances_when_completing = Some(f.bool()?);
         }
+        if let Some(f) = t.get("new_member_heartbeat_expiration") {
+            new_member_heartbeat_expiration = Some(f.bool()?);
+        }
         if let Some(f) = t.get("transactional_epoch_bump") {
             transactional_epoch_bump = Some(f.bool()?);
         }
@@ -859,6 +864,8 @@ fn protocol(root: &Table, fixed: bool) -> Res<ProtocolSpec> {
             .unwrap_or_else(|| kafka_version.fetch_session_leader_epoch()),
         static_rejoin_rebalances_when_completing: static_rejoin_rebalances_when_completing
             .unwrap_or_else(|| kafka_version.static_rejoin_rebalances_when_completing()),
+        new_member_heartbeat_expiration: new_member_heartbeat_expiration
+            .unwrap_or_else(|| kafka_version.new_member_heartbeat_expiration()),
         transactional_epoch_bump: transactional_epoch_bump
             .unwrap_or_else(|| kafka_version.transactional_epoch_bump()),
         delivery_timeout_bounds_sends: delivery_timeout_bounds_sends

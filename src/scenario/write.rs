@@ -229,6 +229,11 @@ impl Scenario {
         )?;
         writeln!(
             w,
+            "new_member_heartbeat_expiration = {}",
+            p.new_member_heartbeat_expiration
+        )?;
+        writeln!(
+            w,
             "transactional_epoch_bump = {}",
             p.transactional_epoch_bump
         )?;

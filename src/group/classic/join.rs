@@ -406,7 +406,14 @@ impl<R: Clone> ClassicGroup<R> {
         for id in ids {
             let response = self.join_response(&id);
             let m = self.members.get_mut(&id).expect("listed");
-            m.session_deadline_ms = now_ms + m.session_timeout_ms;
+            m.session_deadline_ms = if m.is_new && !self.new_member_heartbeat_expiration {
+                // 2.4.1 (KAFKA-9752): rescheduled while still new, the
+                // expiration completed at once; none until the member's
+                // next heartbeat or SyncGroup answer.
+                super::NO_SESSION_DEADLINE
+            } else {
+                now_ms + m.session_timeout_ms
+            };
             m.is_new = false;
             if let Some(r) = m.awaiting_join.take() {
                 out.push(GroupOutput::Reply(r, response));

@@ -30,6 +30,10 @@ pub const GROUP_INITIAL_REBALANCE_DELAY_MS: u64 = 3_000;
 /// `classicGroupNewMemberJoinTimeoutMs`; KAFKA-7610, 2.1.1): 5 minutes.
 pub const NEW_MEMBER_JOIN_TIMEOUT_MS: u64 = 5 * 60 * 1000;
 
+/// A member's session deadline when it has no heartbeat expiration at all
+/// (2.4.1's KAFKA-9752, see `ClassicGroup::new_member_heartbeat_expiration`).
+const NO_SESSION_DEADLINE: u64 = u64::MAX;
+
 /// A member of the group.
 #[derive(Clone, Debug)]
 pub struct Member<R> {
@@ -101,6 +105,12 @@ pub struct ClassicGroup<R> {
     /// unknown member id while the group is CompletingRebalance starts a
     /// rebalance; before (2.4.1) it was answered at once, as in Stable.
     pub(crate) static_rejoin_rebalances_when_completing: bool,
+    /// KAFKA-9752 (Kafka 2.5.0): a member new when its join phase
+    /// completed is expired a session timeout later unless it heartbeats;
+    /// before (2.4.1), its expiration, rescheduled while it was still new,
+    /// completed at once, and it had none until its next heartbeat or
+    /// SyncGroup answer ([`NO_SESSION_DEADLINE`]).
+    pub(crate) new_member_heartbeat_expiration: bool,
 }
 
 impl<R: Clone> ClassicGroup<R> {
@@ -125,6 +135,7 @@ impl<R: Clone> ClassicGroup<R> {
             static_leader_rejoins_as_leader: true,
             static_member_id_replaced_in_any_state: true,
             static_rejoin_rebalances_when_completing: true,
+            new_member_heartbeat_expiration: true,
         }
     }
 
@@ -485,7 +496,9 @@ impl<R: Clone> ClassicGroup<R> {
         let sessions = self
             .members
             .values()
-            .filter(|m| !m.has_satisfied_heartbeat())
+            .filter(|m| {
+                !m.has_satisfied_heartbeat() && m.session_deadline_ms != NO_SESSION_DEADLINE
+            })
             .map(|m| m.session_deadline_ms)
             .chain(self.pending_members.values().copied())
             .min();
