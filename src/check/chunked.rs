@@ -13,6 +13,16 @@ const CHUNK: usize = 1 << 16;
 /// Elements per chunk, for checkers that forget a chunk at a time.
 pub const CHUNK_LEN: usize = CHUNK;
 
+/// A boxed array of `N` copies of `x`, made on the heap (not on the
+/// stack first): a chunk's arrays, whose exact length spares the checks
+/// of indices within them.
+pub(super) fn boxed_array<T: Copy, const N: usize>(x: T) -> Box<[T; N]> {
+    vec![x; N]
+        .into_boxed_slice()
+        .try_into()
+        .unwrap_or_else(|_| unreachable!("N elements"))
+}
+
 /// A dense vector of `T` that grows by chunks of [`CHUNK`] elements; unset
 /// and forgotten elements read as `fill`.
 #[derive(Clone, Debug)]

@@ -199,6 +199,15 @@ impl LogView<'_> {
     }
 }
 
+/// The offsets of `from..to` whose slot may not hold what the final log
+/// holds there (see [`DataChecker::final_read`]): those in `differs`, and
+/// those at or past the log's `end`, in order.
+fn suspects(differs: &[u64], from: u64, to: u64, end: u64) -> impl Iterator<Item = u64> + '_ {
+    let lo = differs.partition_point(|&o| o < from);
+    let hi = differs.partition_point(|&o| o < to).max(lo);
+    differs[lo..hi].iter().copied().chain(from.max(end)..to)
+}
+
 /// The logs after the settle phase.
 #[derive(Clone, Debug, Default)]
 pub struct FinalState {
@@ -934,17 +943,13 @@ impl DataChecker {
             let ids = log.map_or(Cow::Borrowed(&[][..]), FinalLog::ids);
             let ids = &ids[..];
             let start = log.map_or(0, FinalLog::start);
-            for (i, &id) in ids.iter().enumerate() {
-                if id != COMPACTED_ID {
-                    self.seen(at, part, start + i as u64, id, SeenBy::FinalRead);
-                }
-            }
             let view = LogView { start, ids };
-            self.lost_writes(at, part, view, log, context, &mut lost);
+            let differs = self.final_read(at, part, view);
+            self.lost_writes(at, part, view, &differs, log, context, &mut lost);
             if !derived.contains(&part) {
                 self.order_and_duplicates(at, part, view, &mut order);
             }
-            self.dirty_reads(part, view, &mut dirty);
+            self.dirty_reads(part, view, &differs, &mut dirty);
         }
         lost.sort_by_key(|(id, _)| *id);
         self.violations.extend(lost.into_iter().map(|(_, v)| v));
@@ -953,6 +958,34 @@ impl DataChecker {
         self.violations.extend(dirty.into_iter().map(|(_, v)| v));
         self.replicas(at, end);
         self.violations
+    }
+
+    /// `offsets_consistent` on `part` against its final log: the final
+    /// read sees every record the log holds from where the checker still
+    /// remembers offsets (`forgot`; an offset the cleaner emptied is not
+    /// seen). Returns the offsets where what was seen first is not what
+    /// the log holds, in order: at every other offset of the log from
+    /// there (the cleaner's aside), the slot holds the log's record. The
+    /// log is compared with the slots a chunk at a time; only where they
+    /// differ is an offset looked at alone.
+    fn final_read(&mut self, at: Nanos, part: u32, view: LogView<'_>) -> Vec<u64> {
+        let mut differs = Vec::new();
+        let from = self.slots[part as usize].forgot.max(view.start);
+        let mut i = usize::try_from(from - view.start).unwrap_or(usize::MAX);
+        while i < view.ids.len() {
+            let first = view.start as usize + i;
+            let slots = &self.slots[part as usize];
+            let Some(d) = slots.id.first_difference(first, &view.ids[i..]) else {
+                break;
+            };
+            i += d;
+            let (offset, id) = (view.start + i as u64, view.ids[i]);
+            if id != COMPACTED_ID && !self.seen(at, part, offset, id, SeenBy::FinalRead) {
+                differs.push(offset);
+            }
+            i += 1;
+        }
+        differs
     }
 
     /// Per partition whose final log starts above offset 0: the
@@ -1017,13 +1050,17 @@ impl DataChecker {
     /// `acked_writes_durable` on `part`: every acknowledged write is at its
     /// offset (an acks=0 one anywhere in the log). A write below the final
     /// log start offset is retention's to remove, not lost (an acks=0 one
-    /// not found is not judged once retention removed anything). Found:
-    /// (record id, violation).
+    /// not found is not judged once retention removed anything).
+    /// `differs`: the offsets [`DataChecker::final_read`] found holding
+    /// another record than the checker saw first. Found: (record id,
+    /// violation).
+    #[allow(clippy::too_many_arguments)]
     fn lost_writes(
         &self,
         at: Nanos,
         part: u32,
         log_ids: LogView<'_>,
+        differs: &[u64],
         log: Option<&FinalLog>,
         context: &dyn Fn(Nanos) -> String,
         found: &mut Vec<(u64, Violation)>,
@@ -1072,9 +1109,11 @@ impl DataChecker {
             found.push((id, v));
         };
         // A run covers only acknowledgements that placed their record: the
-        // slot holds the acknowledged record.
+        // slot holds the acknowledged record. Only where the final read
+        // found another, or none, can it be lost.
         for run in &slots.acks {
-            for offset in run.base..run.base + u64::from(run.len) {
+            let to = run.base + u64::from(run.len);
+            for offset in suspects(differs, run.base, to, log_ids.end()) {
                 check(slots.id(offset), Some(offset), run.ms);
             }
         }
@@ -1161,13 +1200,15 @@ impl DataChecker {
         }
     }
 
-    /// `reads_committed_only` on `part`: what consumers saw is still there.
+    /// `reads_committed_only` on `part`: what consumers saw is still there
+    /// (`differs`: as for [`DataChecker::lost_writes`]).
     /// Found: ((ms, stray, part, offset or stray index), violation).
     #[allow(clippy::type_complexity)]
     fn dirty_reads(
         &self,
         part: u32,
         log: LogView<'_>,
+        differs: &[u64],
         found: &mut Vec<((u64, u8, u32, u64), Violation)>,
     ) {
         let dirty = |at: Nanos, node: u32, offset: u64, id: u64| {
@@ -1184,10 +1225,11 @@ impl DataChecker {
             .about(self.part_name(part), Some(offset), Some(at))
         };
         let slots = &self.slots[part as usize];
-        // Each offset once, with its first reader.
+        // Each offset once, with its first reader. Only where the final
+        // read found another record, or none, can a read be dirty.
         let mut reported = BTreeSet::new();
         for run in &slots.reads {
-            for offset in run.from.max(slots.forgot)..run.to {
+            for offset in suspects(differs, run.from.max(slots.forgot), run.to, log.end()) {
                 let id = slots.id(offset);
                 let held = log.get(offset);
                 if offset >= log.start
