@@ -89,6 +89,20 @@ impl<T: Copy + PartialEq> Chunked<T> {
         &mut self.chunks[c][i % CHUNK]
     }
 
+    /// Sets the elements `from..to` to `x`, growing the vector to hold
+    /// them as [`Chunked::slot`] does: a chunk at a time.
+    pub fn set_range(&mut self, from: usize, to: usize, x: T) {
+        let mut i = from;
+        while i < to {
+            let c = i / CHUNK;
+            let end = to.min((c + 1) * CHUNK);
+            self.slot(i);
+            self.len = self.len.max(end);
+            self.chunks[c][i % CHUNK..=(end - 1) % CHUNK].fill(x);
+            i = end;
+        }
+    }
+
     /// Makes chunk `c` (and those before it that were never made), once
     /// per 65,536 slots: kept out of [`Chunked::slot`], which the checkers
     /// call for every record.
@@ -190,6 +204,12 @@ mod tests {
         assert_eq!(c.get(v.len()), None);
         assert_eq!(c.get(CHUNK + 5), Some(3));
         assert_eq!(c.range(v.len() - 1, v.len() + 10).count(), 1);
+        // A range across chunks, past the end.
+        c.set_range(CHUNK - 2, 3 * CHUNK + 1, 6);
+        v.resize(3 * CHUNK + 1, 7);
+        v[CHUNK - 2..].fill(6);
+        assert_eq!(c.len(), v.len());
+        assert!(c.iter().eq(v.iter().copied()));
     }
 
     #[test]

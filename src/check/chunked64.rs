@@ -73,8 +73,7 @@ impl Chunk {
     #[inline]
     fn narrow(&self, j: usize) -> Option<u64> {
         let high = self.high[j];
-        (high != WIDE)
-            .then(|| self.highs[usize::from(high)] << LOW_BITS | u64::from(self.low[j]))
+        (high != WIDE).then(|| self.highs[usize::from(high)] << LOW_BITS | u64::from(self.low[j]))
     }
 }
 

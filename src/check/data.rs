@@ -20,6 +20,7 @@
 mod forget;
 
 pub use forget::Forgotten;
+use forget::Placements;
 
 use std::borrow::Cow;
 use std::cell::OnceCell;
@@ -33,7 +34,7 @@ use super::chunked64::Chunked64;
 use super::push_sparingly;
 use super::Violation;
 use crate::client::consumer::ConsumerObs;
-use crate::client::{for_each_record_id, producer_of, ProducerObs, SentRecord};
+use crate::client::{for_each_record_id, producer_of, ProducerObs};
 use crate::log::RecordBatch;
 use crate::metadata::Uuid;
 use crate::protocol::TopicPartition;
@@ -685,20 +686,21 @@ impl DataChecker {
     pub fn producer(&mut self, at: Nanos, topic: u32, obs: &ProducerObs) {
         match obs {
             ProducerObs::Sent(records) => {
-                for &SentRecord { id, .. } in records {
-                    self.sent_count += 1;
-                    let (producer, seq) = producer_of(id);
-                    let (p, s) = (producer as usize, seq as usize);
-                    if self.outcome.len() <= p {
-                        self.outcome.resize(p + 1, Chunked::new(0));
-                    }
-                    *self.outcome[p].slot(s) = PENDING;
-                    self.sent_to_chunk(p, s);
-                    if s % CHUNK_LEN == 0 && s >= 2 * CHUNK_LEN {
-                        // Two chunks back, the sends are settled as a rule:
-                        // all acknowledged, one byte for the whole chunk.
-                        self.outcome[p].compact_chunk(s / CHUNK_LEN - 2);
-                    }
+                self.sent_count += records.len() as u64;
+                // A send's records are its producer's next sequences:
+                // they are marked a run at a time.
+                let mut rest = &records[..];
+                while let Some(first) = rest.first() {
+                    let (producer, seq) = producer_of(first.id);
+                    let room = CHUNK_LEN - seq as usize % CHUNK_LEN;
+                    let n = rest
+                        .iter()
+                        .take(room)
+                        .zip(seq..)
+                        .take_while(|(r, s)| producer_of(r.id) == (producer, *s))
+                        .count();
+                    self.sent_run(producer as usize, seq as usize, n);
+                    rest = &rest[n..];
                 }
             }
             ProducerObs::Acked {
@@ -712,6 +714,7 @@ impl DataChecker {
                 let topic = self.incarnation(topic, *topic_id);
                 let part = self.part(topic, *partition);
                 let mut run: Option<AckRun> = None;
+                let mut placements = Placements::default();
                 // A batch's records are one producer's: its figures are
                 // counted once per run of ids of one producer.
                 let mut counted: Option<(usize, u64, bool)> = None;
@@ -740,7 +743,7 @@ impl DataChecker {
                         // Retention already removed it from every replica.
                         self.removed_acked += 1;
                         if before != ACKED {
-                            self.placed_in_chunk(id, part, o);
+                            placements.add(self, id, part, o);
                         }
                         continue;
                     }
@@ -749,7 +752,7 @@ impl DataChecker {
                         None => false,
                     };
                     match offset {
-                        Some(o) if placed && before != ACKED => self.placed_in_chunk(id, part, o),
+                        Some(o) if placed && before != ACKED => placements.add(self, id, part, o),
                         _ => {}
                     }
                     if !placed {
@@ -779,6 +782,7 @@ impl DataChecker {
                 if let Some(r) = run {
                     push_sparingly(&mut self.slots[part as usize].acks, r);
                 }
+                placements.flush(self);
                 if let Some(done) = counted {
                     self.count_acks(done, second, ms(at));
                 }
@@ -796,6 +800,21 @@ impl DataChecker {
             // Transactions are the transaction checker's: at the log
             // level a transactional record is acknowledged as any other.
             ProducerObs::TxnEnded { .. } | ProducerObs::Fenced(_) => {}
+        }
+    }
+
+    /// `producer` sent `n` records from sequence `seq` on, all in the
+    /// chunk of `seq`.
+    fn sent_run(&mut self, producer: usize, seq: usize, n: usize) {
+        if self.outcome.len() <= producer {
+            self.outcome.resize(producer + 1, Chunked::new(0));
+        }
+        self.outcome[producer].set_range(seq, seq + n, PENDING);
+        self.sent_to_chunk(producer, seq, n as u32);
+        if seq.is_multiple_of(CHUNK_LEN) && seq >= 2 * CHUNK_LEN {
+            // Two chunks back, the sends are settled as a rule:
+            // all acknowledged, one byte for the whole chunk.
+            self.outcome[producer].compact_chunk(seq / CHUNK_LEN - 2);
         }
     }
 
@@ -856,7 +875,7 @@ impl DataChecker {
     /// Returns whether `id` is what the offset first held.
     /// Inlined: it runs for every record acknowledged, read and finally
     /// held; a record seen elsewhere first goes to [`Self::seen_elsewhere`].
-    #[inline]
+    #[inline(always)]
     fn seen(&mut self, at: Nanos, part: u32, offset: u64, id: u64, by: SeenBy) -> bool {
         let slots = &mut self.slots[part as usize];
         if offset < slots.forgot {
@@ -1363,7 +1382,7 @@ mod tests_forget;
 mod tests {
     use super::*;
     use crate::client::consumer::PolledRecord;
-    use crate::client::record_value;
+    use crate::client::{record_value, SentRecord};
     use crate::log::Record;
 
     /// Sends of (id, partition), unkeyed.
