@@ -45,8 +45,6 @@ struct Chunk {
 
 impl Chunk {
     /// A chunk of unset elements.
-    #[cold]
-    #[inline(never)]
     fn fresh() -> Self {
         Self {
             low: boxed_array(0),
@@ -71,7 +69,7 @@ impl Chunk {
         self.wide[&(j as u16)]
     }
 
-    #[inline]
+    #[inline(always)]
     fn set(&mut self, j: usize, value: u32) {
         if self.low[j] == ESCAPE {
             self.wide.remove(&(j as u16));
@@ -146,11 +144,25 @@ impl Chunked32 {
     #[inline]
     fn chunk_of(&mut self, i: usize) -> &mut Chunk {
         let c = i / CHUNK_LEN;
+        if !matches!(self.chunks.get(c), Some(Some(_))) {
+            self.make_chunk(c);
+        }
+        self.len = self.len.max(i + 1);
+        let Some(Some(chunk)) = self.chunks.get_mut(c) else {
+            unreachable!("chunk {c} made")
+        };
+        chunk
+    }
+
+    /// Makes chunk `c` (and grows the list of chunks to it), once per
+    /// [`CHUNK_LEN`] elements: kept out of the hot paths.
+    #[cold]
+    #[inline(never)]
+    fn make_chunk(&mut self, c: usize) {
         if self.chunks.len() <= c {
             self.chunks.resize_with(c + 1, || None);
         }
-        self.len = self.len.max(i + 1);
-        self.chunks[c].get_or_insert_with(Chunk::fresh)
+        self.chunks[c] = Some(Chunk::fresh());
     }
 
     /// Sets the element at `i`, growing the vector (with 0) to hold it (a

@@ -37,12 +37,13 @@ struct Chunk {
     /// part written, `n_highs` in all.
     highs: Box<[u64; 256]>,
     n_highs: usize,
+    /// The index last found or added: a run of writes meets one high
+    /// part after another.
+    last: u8,
 }
 
 impl Chunk {
     /// A chunk whose elements all read `fill`.
-    #[cold]
-    #[inline(never)]
     fn new(fill: u64) -> Self {
         let mut highs = boxed_array(0);
         highs[0] = fill >> LOW_BITS;
@@ -51,6 +52,7 @@ impl Chunk {
             high: boxed_array(0),
             highs,
             n_highs: 1,
+            last: 0,
         }
     }
 
@@ -58,15 +60,20 @@ impl Chunk {
     /// when the table is full).
     #[inline]
     fn high_index(&mut self, part: u64) -> u8 {
-        match self.highs[..self.n_highs].iter().position(|&h| h == part) {
+        if self.highs[usize::from(self.last)] == part {
+            return self.last;
+        }
+        let high = match self.highs[..self.n_highs].iter().position(|&h| h == part) {
             Some(h) => h as u8,
             None if self.n_highs < MAX_HIGHS => {
                 self.highs[self.n_highs] = part;
                 self.n_highs += 1;
                 (self.n_highs - 1) as u8
             }
-            None => WIDE,
-        }
+            None => return WIDE,
+        };
+        self.last = high;
+        high
     }
 
     /// Element `j` of the chunk, if it is not kept whole.
@@ -140,11 +147,12 @@ impl Chunked64 {
     #[inline]
     pub fn set(&mut self, i: usize, value: u64) {
         let c = i / CHUNK_LEN;
-        if self.chunks.len() <= c {
-            self.chunks.resize_with(c + 1, || None);
+        if !matches!(self.chunks.get(c), Some(Some(_))) {
+            self.make_chunk(c);
         }
-        let fill = self.fill;
-        let chunk = self.chunks[c].get_or_insert_with(|| Chunk::new(fill));
+        let Some(Some(chunk)) = self.chunks.get_mut(c) else {
+            unreachable!("chunk {c} made")
+        };
         let high = chunk.high_index(value >> LOW_BITS);
         let j = i % CHUNK_LEN;
         chunk.low[j] = value as u16;
@@ -153,6 +161,17 @@ impl Chunked64 {
         if high == WIDE || was == WIDE {
             self.set_wide(i, value, high);
         }
+    }
+
+    /// Makes chunk `c` (and grows the list of chunks to it), once per
+    /// [`CHUNK_LEN`] elements: kept out of [`Chunked64::set`].
+    #[cold]
+    #[inline(never)]
+    fn make_chunk(&mut self, c: usize) {
+        if self.chunks.len() <= c {
+            self.chunks.resize_with(c + 1, || None);
+        }
+        self.chunks[c] = Some(Chunk::new(self.fill));
     }
 
     /// Keeps `wide` in step with element `i` (rare).

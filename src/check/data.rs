@@ -34,7 +34,7 @@ use super::chunked64::Chunked64;
 use super::push_sparingly;
 use super::Violation;
 use crate::client::consumer::ConsumerObs;
-use crate::client::{for_each_record_id, producer_of, ProducerObs};
+use crate::client::{for_each_record_id, producer_of, record_id_of, ProducerObs};
 use crate::log::RecordBatch;
 use crate::metadata::Uuid;
 use crate::protocol::TopicPartition;
@@ -437,6 +437,31 @@ enum SeenBy {
     Ack,
     Consumer(u32),
     FinalRead,
+}
+
+/// One producer's records met so far in a walk of a final log, for
+/// `no_duplicates` and `partition_order`.
+#[derive(Clone, Debug, Default)]
+struct InLog {
+    /// One bit per send sequence: met yet.
+    bits: Vec<u64>,
+    /// (sequence, offset) of the latest record met whose outcome the
+    /// checker knows.
+    last: Option<(u64, u64)>,
+}
+
+impl InLog {
+    /// Meets sequence `seq`: whether for the first time.
+    #[inline]
+    fn meet(&mut self, seq: u64) -> bool {
+        let (word, bit) = ((seq / 64) as usize, seq % 64);
+        if self.bits.len() <= word {
+            self.bits.resize(word + 1, 0);
+        }
+        let first = self.bits[word] & (1 << bit) == 0;
+        self.bits[word] |= 1 << bit;
+        first
+    }
 }
 
 /// Collects client observations online; `finish` checks them against the final state.
@@ -1149,10 +1174,8 @@ impl DataChecker {
         view: LogView<'_>,
         found: &mut Vec<Violation>,
     ) {
-        // One bit per record of each producer: seen in this log yet.
-        let mut in_log: Vec<Vec<u64>> = Vec::new();
-        // By producer: (seq, offset, id) of its latest acknowledged record.
-        let mut last: Vec<Option<(u64, u64, u64)>> = Vec::new();
+        // Per producer: its records met in the log so far.
+        let mut producers: Vec<InLog> = Vec::new();
         let log = view.ids;
         for (i, &id) in log.iter().enumerate() {
             let offset = view.start + i as u64;
@@ -1162,17 +1185,11 @@ impl DataChecker {
                 continue;
             }
             let (producer, seq) = producer_of(id);
-            let bits = {
-                if in_log.len() <= producer as usize {
-                    in_log.resize(producer as usize + 1, Vec::new());
-                }
-                &mut in_log[producer as usize]
-            };
-            let (word, bit) = ((seq / 64) as usize, seq % 64);
-            if bits.len() <= word {
-                bits.resize(word + 1, 0);
+            if producers.len() <= producer as usize {
+                producers.resize_with(producer as usize + 1, InLog::default);
             }
-            if bits[word] & (1 << bit) != 0 {
+            let mine = &mut producers[producer as usize];
+            if !mine.meet(seq) {
                 let first = log
                     .iter()
                     .position(|&r| r == id)
@@ -1191,15 +1208,12 @@ impl DataChecker {
                 );
                 continue;
             }
-            bits[word] |= 1 << bit;
             if self.outcome(id).is_none() {
                 continue;
             }
-            if last.len() <= producer as usize {
-                last.resize(producer as usize + 1, None);
-            }
-            if let Some((prev_seq, prev_offset, prev_id)) = last[producer as usize] {
+            if let Some((prev_seq, prev_offset)) = mine.last {
                 if seq < prev_seq {
+                    let prev_id = record_id_of(producer, prev_seq);
                     found.push(
                         Violation::new(
                             "partition_order",
@@ -1215,7 +1229,7 @@ impl DataChecker {
                     );
                 }
             }
-            last[producer as usize] = Some((seq, offset, id));
+            mine.last = Some((seq, offset));
         }
     }
 
