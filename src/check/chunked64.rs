@@ -144,7 +144,7 @@ impl Chunked64 {
 
     /// Sets the element at `i` to `value`, growing the vector (with
     /// `fill`) to hold it.
-    #[inline]
+    #[inline(always)]
     pub fn set(&mut self, i: usize, value: u64) {
         let c = i / CHUNK_LEN;
         if !matches!(self.chunks.get(c), Some(Some(_))) {

@@ -634,6 +634,14 @@ impl DataChecker {
         }
     }
 
+    /// Record `seq` of `producer` is acknowledged: its outcome before, if
+    /// the checker knows the record (it is [`ACKED`] now).
+    #[inline]
+    fn acknowledge(&mut self, producer: usize, seq: usize) -> Option<u8> {
+        let outcomes = self.outcome.get_mut(producer)?;
+        outcomes.replace_unless(seq, 0, ACKED).filter(|&o| o != 0)
+    }
+
     /// Who saw the record at `offset` of `part` first, and when (ms).
     fn seen_first(&self, part: u32, offset: u64) -> SeenBy {
         let slots = &self.slots[part as usize];
@@ -755,14 +763,13 @@ impl DataChecker {
                             counted = Some((producer, 1, false));
                         }
                     }
-                    let Some(before) = self.outcome(id) else {
+                    // `set_outcome(id, ACKED)`, the outcome looked up once.
+                    let Some(before) = self.acknowledge(producer, seq as usize) else {
                         continue;
                     };
                     if let Some((_, _, known)) = &mut counted {
                         *known = true;
                     }
-                    // `set_outcome(id, ACKED)` without looking the outcome up again.
-                    *self.outcome[producer].slot(seq as usize) = ACKED;
                     let offset = base_offset.map(|b| b + i as u64);
                     if let Some(o) = offset.filter(|&o| o < self.slots[part as usize].forgot) {
                         // Retention already removed it from every replica.
