@@ -13,6 +13,16 @@ const CHUNK: usize = 1 << 16;
 /// Elements per chunk, for checkers that forget a chunk at a time.
 pub const CHUNK_LEN: usize = CHUNK;
 
+/// A boxed array of `N` copies of `x`, made on the heap (not on the
+/// stack first): a chunk's arrays, whose exact length spares the checks
+/// of indices within them.
+pub(super) fn boxed_array<T: Copy, const N: usize>(x: T) -> Box<[T; N]> {
+    vec![x; N]
+        .into_boxed_slice()
+        .try_into()
+        .unwrap_or_else(|_| unreachable!("N elements"))
+}
+
 /// A dense vector of `T` that grows by chunks of [`CHUNK`] elements; unset
 /// and forgotten elements read as `fill`.
 #[derive(Clone, Debug)]
@@ -77,6 +87,45 @@ impl<T: Copy + PartialEq> Chunked<T> {
         }
         self.len = self.len.max(i + 1);
         &mut self.chunks[c][i % CHUNK]
+    }
+
+    /// The element at `i` (None past the end); unless it is `keep`, sets
+    /// it to `x` first: [`Chunked::get`] then [`Chunked::slot`] with one
+    /// lookup when the chunk is there.
+    #[inline]
+    pub fn replace_unless(&mut self, i: usize, keep: T, x: T) -> Option<T> {
+        if i >= self.len {
+            return None;
+        }
+        let c = i / CHUNK;
+        let was = match self.chunks[c].get_mut(i % CHUNK) {
+            Some(slot) => {
+                let was = *slot;
+                if was != keep {
+                    *slot = x;
+                }
+                return Some(was);
+            }
+            None => self.empty_reads(c),
+        };
+        if was != keep {
+            *self.slot(i) = x;
+        }
+        Some(was)
+    }
+
+    /// Sets the elements `from..to` to `x`, growing the vector to hold
+    /// them as [`Chunked::slot`] does: a chunk at a time.
+    pub fn set_range(&mut self, from: usize, to: usize, x: T) {
+        let mut i = from;
+        while i < to {
+            let c = i / CHUNK;
+            let end = to.min((c + 1) * CHUNK);
+            self.slot(i);
+            self.len = self.len.max(end);
+            self.chunks[c][i % CHUNK..=(end - 1) % CHUNK].fill(x);
+            i = end;
+        }
     }
 
     /// Makes chunk `c` (and those before it that were never made), once
@@ -180,6 +229,18 @@ mod tests {
         assert_eq!(c.get(v.len()), None);
         assert_eq!(c.get(CHUNK + 5), Some(3));
         assert_eq!(c.range(v.len() - 1, v.len() + 10).count(), 1);
+        // Replaced unless it is the value kept.
+        assert_eq!(c.replace_unless(v.len(), 7, 1), None);
+        assert_eq!(c.replace_unless(4, 7, 1), Some(7));
+        assert_eq!(c.replace_unless(3, 7, 8), Some(1));
+        v[3] = 8;
+        assert_eq!(c.get(3), Some(8));
+        // A range across chunks, past the end.
+        c.set_range(CHUNK - 2, 3 * CHUNK + 1, 6);
+        v.resize(3 * CHUNK + 1, 7);
+        v[CHUNK - 2..].fill(6);
+        assert_eq!(c.len(), v.len());
+        assert!(c.iter().eq(v.iter().copied()));
     }
 
     #[test]
@@ -196,6 +257,18 @@ mod tests {
         assert_eq!(c.iter().filter(|&x| x == 1).count(), CHUNK);
         *c.slot(5) = 9;
         assert_eq!((c.get(5), c.get(6)), (Some(9), Some(0)));
+    }
+
+    #[test]
+    fn a_replacement_in_a_compacted_or_forgotten_chunk() {
+        let mut c = Chunked::new(0u8);
+        c.set_range(0, CHUNK + 1, 2);
+        c.compact_chunk(0);
+        assert_eq!(c.replace_unless(6, 0, 5), Some(2));
+        assert_eq!((c.get(5), c.get(6)), (Some(2), Some(5)), "back whole");
+        c.forget_chunk(0);
+        assert_eq!(c.replace_unless(6, 0, 5), Some(0), "kept: not made");
+        assert!(c.chunks[0].is_empty());
     }
 
     #[test]

@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use super::chunked::CHUNK_LEN;
+use super::chunked::{boxed_array, CHUNK_LEN};
 
 /// Elements per block (one base each).
 const BLOCK: usize = 64;
@@ -25,38 +25,36 @@ const MAX_DELTA: u32 = ESCAPE as u32 - 2;
 /// A block whose base is not set yet.
 const NO_BASE: u32 = u32::MAX;
 
-/// One chunk of [`CHUNK_LEN`] elements (all boxes empty: never written,
-/// or forgotten).
-#[derive(Clone, Debug, Default)]
+/// Blocks per chunk.
+const BLOCKS: usize = CHUNK_LEN / BLOCK;
+
+/// One chunk of [`CHUNK_LEN`] elements, made at its first write. The
+/// arrays are of the chunk's exact length, so an index within the chunk
+/// needs no bounds check.
+#[derive(Clone, Debug)]
 struct Chunk {
     /// 0: unset; [`ESCAPE`]: kept in `wide`; else the distance from the
     /// block's base, plus 1.
-    low: Box<[u16]>,
+    low: Box<[u16; CHUNK_LEN]>,
     /// Per block: its base, or [`NO_BASE`] (never a base itself: a value
     /// of `u32::MAX` is kept whole).
-    base: Box<[u32]>,
+    base: Box<[u32; BLOCKS]>,
     /// Elements kept whole, by index in the chunk.
     wide: BTreeMap<u16, u32>,
 }
 
 impl Chunk {
-    fn is_empty(&self) -> bool {
-        self.low.is_empty()
-    }
-
+    /// A chunk of unset elements.
     fn fresh() -> Self {
         Self {
-            low: vec![0; CHUNK_LEN].into_boxed_slice(),
-            base: vec![NO_BASE; CHUNK_LEN / BLOCK].into_boxed_slice(),
+            low: boxed_array(0),
+            base: boxed_array(NO_BASE),
             wide: BTreeMap::new(),
         }
     }
 
     #[inline]
     fn get(&self, j: usize) -> u32 {
-        if self.is_empty() {
-            return 0;
-        }
         match self.low[j] {
             0 => 0,
             ESCAPE => self.wide_at(j),
@@ -71,6 +69,7 @@ impl Chunk {
         self.wide[&(j as u16)]
     }
 
+    #[inline(always)]
     fn set(&mut self, j: usize, value: u32) {
         if self.low[j] == ESCAPE {
             self.wide.remove(&(j as u16));
@@ -86,11 +85,16 @@ impl Chunk {
         let delta = value.checked_sub(*base).filter(|_| *base != NO_BASE);
         match delta.filter(|&d| d <= MAX_DELTA) {
             Some(d) => self.low[j] = d as u16 + 1,
-            None => {
-                self.low[j] = ESCAPE;
-                self.wide.insert(j as u16, value);
-            }
+            None => self.set_wide(j, value),
         }
+    }
+
+    /// Keeps element `j` whole (rare).
+    #[cold]
+    #[inline(never)]
+    fn set_wide(&mut self, j: usize, value: u32) {
+        self.low[j] = ESCAPE;
+        self.wide.insert(j as u16, value);
     }
 }
 
@@ -99,7 +103,8 @@ impl Chunk {
 /// read as 0.
 #[derive(Clone, Debug, Default)]
 pub struct Chunked32 {
-    chunks: Vec<Chunk>,
+    /// By chunk number: None until written, and once forgotten.
+    chunks: Vec<Option<Chunk>>,
     len: usize,
 }
 
@@ -128,22 +133,58 @@ impl Chunked32 {
 
     #[inline]
     fn at(&self, i: usize) -> u32 {
-        self.chunks[i / CHUNK_LEN].get(i % CHUNK_LEN)
+        match &self.chunks[i / CHUNK_LEN] {
+            Some(chunk) => chunk.get(i % CHUNK_LEN),
+            None => 0,
+        }
+    }
+
+    /// The chunk holding element `i`, made if need be, the vector grown
+    /// to hold `i`.
+    #[inline]
+    fn chunk_of(&mut self, i: usize) -> &mut Chunk {
+        let c = i / CHUNK_LEN;
+        if !matches!(self.chunks.get(c), Some(Some(_))) {
+            self.make_chunk(c);
+        }
+        self.len = self.len.max(i + 1);
+        let Some(Some(chunk)) = self.chunks.get_mut(c) else {
+            unreachable!("chunk {c} made")
+        };
+        chunk
+    }
+
+    /// Makes chunk `c` (and grows the list of chunks to it), once per
+    /// [`CHUNK_LEN`] elements: kept out of the hot paths.
+    #[cold]
+    #[inline(never)]
+    fn make_chunk(&mut self, c: usize) {
+        if self.chunks.len() <= c {
+            self.chunks.resize_with(c + 1, || None);
+        }
+        self.chunks[c] = Some(Chunk::fresh());
     }
 
     /// Sets the element at `i`, growing the vector (with 0) to hold it (a
     /// forgotten chunk written again comes back, filled with 0).
     pub fn set(&mut self, i: usize, value: u32) {
-        let c = i / CHUNK_LEN;
-        if self.chunks.len() <= c {
-            self.chunks.resize_with(c + 1, Chunk::default);
+        self.chunk_of(i).set(i % CHUNK_LEN, value);
+    }
+
+    /// The element at `i`; when it is unset (0), sets it to `value()` (a
+    /// value above 0) first, and returns 0: [`Chunked32::get`] then
+    /// [`Chunked32::set`] with one lookup of the chunk.
+    #[inline]
+    pub fn claim_with(&mut self, i: usize, value: impl FnOnce() -> u32) -> u32 {
+        let chunk = self.chunk_of(i);
+        let j = i % CHUNK_LEN;
+        match chunk.get(j) {
+            0 => {
+                chunk.set(j, value());
+                0
+            }
+            was => was,
         }
-        self.len = self.len.max(i + 1);
-        let chunk = &mut self.chunks[c];
-        if chunk.is_empty() {
-            *chunk = Chunk::fresh();
-        }
-        chunk.set(i % CHUNK_LEN, value);
     }
 
     /// The elements `from..to` (clamped to the length), in order.
@@ -156,7 +197,7 @@ impl Chunked32 {
     /// read as 0 from now on and take no memory.
     pub fn forget_chunk(&mut self, chunk: usize) {
         if let Some(c) = self.chunks.get_mut(chunk) {
-            *c = Chunk::default();
+            *c = None;
         }
     }
 }
@@ -196,7 +237,11 @@ mod tests {
             .eq(v[5..CHUNK_LEN + 9].iter().copied()));
         assert_eq!(c.get(v.len()), None);
         assert_eq!(c.get(CHUNK_LEN * 2), Some(0), "never set: 0");
-        assert_eq!(c.chunks[0].wide.len(), 2, "only the far ones kept whole");
+        assert_eq!(
+            c.chunks[0].as_ref().map(|c| c.wide.len()),
+            Some(2),
+            "only the far ones kept whole"
+        );
     }
 
     #[test]
@@ -212,5 +257,15 @@ mod tests {
         assert_eq!(c.len(), 2 * CHUNK_LEN);
         c.set(6, 9);
         assert_eq!((c.get(5), c.get(6)), (Some(0), Some(9)));
+    }
+
+    #[test]
+    fn a_claim_sets_only_what_is_unset() {
+        let mut c = Chunked32::new();
+        assert_eq!(c.claim_with(CHUNK_LEN + 3, || 7), 0);
+        assert_eq!(c.claim_with(CHUNK_LEN + 3, || unreachable!()), 7);
+        assert_eq!(c.claim_with(2, || u32::MAX), 0, "kept whole");
+        assert_eq!(c.claim_with(2, || unreachable!()), u32::MAX);
+        assert_eq!((c.len(), c.get(3)), (CHUNK_LEN + 4, Some(0)));
     }
 }

@@ -20,6 +20,7 @@
 mod forget;
 
 pub use forget::Forgotten;
+use forget::Placements;
 
 use std::borrow::Cow;
 use std::cell::OnceCell;
@@ -33,7 +34,7 @@ use super::chunked64::Chunked64;
 use super::push_sparingly;
 use super::Violation;
 use crate::client::consumer::ConsumerObs;
-use crate::client::{for_each_record_id, producer_of, ProducerObs, SentRecord};
+use crate::client::{for_each_record_id, producer_of, record_id_of, ProducerObs};
 use crate::log::RecordBatch;
 use crate::metadata::Uuid;
 use crate::protocol::TopicPartition;
@@ -197,6 +198,15 @@ impl LogView<'_> {
     fn end(&self) -> u64 {
         self.start + self.ids.len() as u64
     }
+}
+
+/// The offsets of `from..to` whose slot may not hold what the final log
+/// holds there (see [`DataChecker::final_read`]): those in `differs`, and
+/// those at or past the log's `end`, in order.
+fn suspects(differs: &[u64], from: u64, to: u64, end: u64) -> impl Iterator<Item = u64> + '_ {
+    let lo = differs.partition_point(|&o| o < from);
+    let hi = differs.partition_point(|&o| o < to).max(lo);
+    differs[lo..hi].iter().copied().chain(from.max(end)..to)
 }
 
 /// The logs after the settle phase.
@@ -429,6 +439,31 @@ enum SeenBy {
     FinalRead,
 }
 
+/// One producer's records met so far in a walk of a final log, for
+/// `no_duplicates` and `partition_order`.
+#[derive(Clone, Debug, Default)]
+struct InLog {
+    /// One bit per send sequence: met yet.
+    bits: Vec<u64>,
+    /// (sequence, offset) of the latest record met whose outcome the
+    /// checker knows.
+    last: Option<(u64, u64)>,
+}
+
+impl InLog {
+    /// Meets sequence `seq`: whether for the first time.
+    #[inline]
+    fn meet(&mut self, seq: u64) -> bool {
+        let (word, bit) = ((seq / 64) as usize, seq % 64);
+        if self.bits.len() <= word {
+            self.bits.resize(word + 1, 0);
+        }
+        let first = self.bits[word] & (1 << bit) == 0;
+        self.bits[word] |= 1 << bit;
+        first
+    }
+}
+
 /// Collects client observations online; `finish` checks them against the final state.
 #[derive(Debug, Default)]
 pub struct DataChecker {
@@ -599,6 +634,14 @@ impl DataChecker {
         }
     }
 
+    /// Record `seq` of `producer` is acknowledged: its outcome before, if
+    /// the checker knows the record (it is [`ACKED`] now).
+    #[inline]
+    fn acknowledge(&mut self, producer: usize, seq: usize) -> Option<u8> {
+        let outcomes = self.outcome.get_mut(producer)?;
+        outcomes.replace_unless(seq, 0, ACKED).filter(|&o| o != 0)
+    }
+
     /// Who saw the record at `offset` of `part` first, and when (ms).
     fn seen_first(&self, part: u32, offset: u64) -> SeenBy {
         let slots = &self.slots[part as usize];
@@ -676,20 +719,21 @@ impl DataChecker {
     pub fn producer(&mut self, at: Nanos, topic: u32, obs: &ProducerObs) {
         match obs {
             ProducerObs::Sent(records) => {
-                for &SentRecord { id, .. } in records {
-                    self.sent_count += 1;
-                    let (producer, seq) = producer_of(id);
-                    let (p, s) = (producer as usize, seq as usize);
-                    if self.outcome.len() <= p {
-                        self.outcome.resize(p + 1, Chunked::new(0));
-                    }
-                    *self.outcome[p].slot(s) = PENDING;
-                    self.sent_to_chunk(p, s);
-                    if s % CHUNK_LEN == 0 && s >= 2 * CHUNK_LEN {
-                        // Two chunks back, the sends are settled as a rule:
-                        // all acknowledged, one byte for the whole chunk.
-                        self.outcome[p].compact_chunk(s / CHUNK_LEN - 2);
-                    }
+                self.sent_count += records.len() as u64;
+                // A send's records are its producer's next sequences:
+                // they are marked a run at a time.
+                let mut rest = &records[..];
+                while let Some(first) = rest.first() {
+                    let (producer, seq) = producer_of(first.id);
+                    let room = CHUNK_LEN - seq as usize % CHUNK_LEN;
+                    let n = rest
+                        .iter()
+                        .take(room)
+                        .zip(seq..)
+                        .take_while(|(r, s)| producer_of(r.id) == (producer, *s))
+                        .count();
+                    self.sent_run(producer as usize, seq as usize, n);
+                    rest = &rest[n..];
                 }
             }
             ProducerObs::Acked {
@@ -703,6 +747,7 @@ impl DataChecker {
                 let topic = self.incarnation(topic, *topic_id);
                 let part = self.part(topic, *partition);
                 let mut run: Option<AckRun> = None;
+                let mut placements = Placements::default();
                 // A batch's records are one producer's: its figures are
                 // counted once per run of ids of one producer.
                 let mut counted: Option<(usize, u64, bool)> = None;
@@ -718,20 +763,19 @@ impl DataChecker {
                             counted = Some((producer, 1, false));
                         }
                     }
-                    let Some(before) = self.outcome(id) else {
+                    // `set_outcome(id, ACKED)`, the outcome looked up once.
+                    let Some(before) = self.acknowledge(producer, seq as usize) else {
                         continue;
                     };
                     if let Some((_, _, known)) = &mut counted {
                         *known = true;
                     }
-                    // `set_outcome(id, ACKED)` without looking the outcome up again.
-                    *self.outcome[producer].slot(seq as usize) = ACKED;
                     let offset = base_offset.map(|b| b + i as u64);
                     if let Some(o) = offset.filter(|&o| o < self.slots[part as usize].forgot) {
                         // Retention already removed it from every replica.
                         self.removed_acked += 1;
                         if before != ACKED {
-                            self.placed_in_chunk(id, part, o);
+                            placements.add(self, id, part, o);
                         }
                         continue;
                     }
@@ -740,7 +784,7 @@ impl DataChecker {
                         None => false,
                     };
                     match offset {
-                        Some(o) if placed && before != ACKED => self.placed_in_chunk(id, part, o),
+                        Some(o) if placed && before != ACKED => placements.add(self, id, part, o),
                         _ => {}
                     }
                     if !placed {
@@ -770,6 +814,7 @@ impl DataChecker {
                 if let Some(r) = run {
                     push_sparingly(&mut self.slots[part as usize].acks, r);
                 }
+                placements.flush(self);
                 if let Some(done) = counted {
                     self.count_acks(done, second, ms(at));
                 }
@@ -787,6 +832,21 @@ impl DataChecker {
             // Transactions are the transaction checker's: at the log
             // level a transactional record is acknowledged as any other.
             ProducerObs::TxnEnded { .. } | ProducerObs::Fenced(_) => {}
+        }
+    }
+
+    /// `producer` sent `n` records from sequence `seq` on, all in the
+    /// chunk of `seq`.
+    fn sent_run(&mut self, producer: usize, seq: usize, n: usize) {
+        if self.outcome.len() <= producer {
+            self.outcome.resize(producer + 1, Chunked::new(0));
+        }
+        self.outcome[producer].set_range(seq, seq + n, PENDING);
+        self.sent_to_chunk(producer, seq, n as u32);
+        if seq.is_multiple_of(CHUNK_LEN) && seq >= 2 * CHUNK_LEN {
+            // Two chunks back, the sends are settled as a rule:
+            // all acknowledged, one byte for the whole chunk.
+            self.outcome[producer].compact_chunk(seq / CHUNK_LEN - 2);
         }
     }
 
@@ -847,7 +907,7 @@ impl DataChecker {
     /// Returns whether `id` is what the offset first held.
     /// Inlined: it runs for every record acknowledged, read and finally
     /// held; a record seen elsewhere first goes to [`Self::seen_elsewhere`].
-    #[inline]
+    #[inline(always)]
     fn seen(&mut self, at: Nanos, part: u32, offset: u64, id: u64, by: SeenBy) -> bool {
         let slots = &mut self.slots[part as usize];
         if offset < slots.forgot {
@@ -934,17 +994,13 @@ impl DataChecker {
             let ids = log.map_or(Cow::Borrowed(&[][..]), FinalLog::ids);
             let ids = &ids[..];
             let start = log.map_or(0, FinalLog::start);
-            for (i, &id) in ids.iter().enumerate() {
-                if id != COMPACTED_ID {
-                    self.seen(at, part, start + i as u64, id, SeenBy::FinalRead);
-                }
-            }
             let view = LogView { start, ids };
-            self.lost_writes(at, part, view, log, context, &mut lost);
+            let differs = self.final_read(at, part, view);
+            self.lost_writes(at, part, view, &differs, log, context, &mut lost);
             if !derived.contains(&part) {
                 self.order_and_duplicates(at, part, view, &mut order);
             }
-            self.dirty_reads(part, view, &mut dirty);
+            self.dirty_reads(part, view, &differs, &mut dirty);
         }
         lost.sort_by_key(|(id, _)| *id);
         self.violations.extend(lost.into_iter().map(|(_, v)| v));
@@ -953,6 +1009,34 @@ impl DataChecker {
         self.violations.extend(dirty.into_iter().map(|(_, v)| v));
         self.replicas(at, end);
         self.violations
+    }
+
+    /// `offsets_consistent` on `part` against its final log: the final
+    /// read sees every record the log holds from where the checker still
+    /// remembers offsets (`forgot`; an offset the cleaner emptied is not
+    /// seen). Returns the offsets where what was seen first is not what
+    /// the log holds, in order: at every other offset of the log from
+    /// there (the cleaner's aside), the slot holds the log's record. The
+    /// log is compared with the slots a chunk at a time; only where they
+    /// differ is an offset looked at alone.
+    fn final_read(&mut self, at: Nanos, part: u32, view: LogView<'_>) -> Vec<u64> {
+        let mut differs = Vec::new();
+        let from = self.slots[part as usize].forgot.max(view.start);
+        let mut i = usize::try_from(from - view.start).unwrap_or(usize::MAX);
+        while i < view.ids.len() {
+            let first = view.start as usize + i;
+            let slots = &self.slots[part as usize];
+            let Some(d) = slots.id.first_difference(first, &view.ids[i..]) else {
+                break;
+            };
+            i += d;
+            let (offset, id) = (view.start + i as u64, view.ids[i]);
+            if id != COMPACTED_ID && !self.seen(at, part, offset, id, SeenBy::FinalRead) {
+                differs.push(offset);
+            }
+            i += 1;
+        }
+        differs
     }
 
     /// Per partition whose final log starts above offset 0: the
@@ -1017,13 +1101,17 @@ impl DataChecker {
     /// `acked_writes_durable` on `part`: every acknowledged write is at its
     /// offset (an acks=0 one anywhere in the log). A write below the final
     /// log start offset is retention's to remove, not lost (an acks=0 one
-    /// not found is not judged once retention removed anything). Found:
-    /// (record id, violation).
+    /// not found is not judged once retention removed anything).
+    /// `differs`: the offsets [`DataChecker::final_read`] found holding
+    /// another record than the checker saw first. Found: (record id,
+    /// violation).
+    #[allow(clippy::too_many_arguments)]
     fn lost_writes(
         &self,
         at: Nanos,
         part: u32,
         log_ids: LogView<'_>,
+        differs: &[u64],
         log: Option<&FinalLog>,
         context: &dyn Fn(Nanos) -> String,
         found: &mut Vec<(u64, Violation)>,
@@ -1072,9 +1160,11 @@ impl DataChecker {
             found.push((id, v));
         };
         // A run covers only acknowledgements that placed their record: the
-        // slot holds the acknowledged record.
+        // slot holds the acknowledged record. Only where the final read
+        // found another, or none, can it be lost.
         for run in &slots.acks {
-            for offset in run.base..run.base + u64::from(run.len) {
+            let to = run.base + u64::from(run.len);
+            for offset in suspects(differs, run.base, to, log_ids.end()) {
                 check(slots.id(offset), Some(offset), run.ms);
             }
         }
@@ -1091,10 +1181,8 @@ impl DataChecker {
         view: LogView<'_>,
         found: &mut Vec<Violation>,
     ) {
-        // One bit per record of each producer: seen in this log yet.
-        let mut in_log: Vec<Vec<u64>> = Vec::new();
-        // By producer: (seq, offset, id) of its latest acknowledged record.
-        let mut last: Vec<Option<(u64, u64, u64)>> = Vec::new();
+        // Per producer: its records met in the log so far.
+        let mut producers: Vec<InLog> = Vec::new();
         let log = view.ids;
         for (i, &id) in log.iter().enumerate() {
             let offset = view.start + i as u64;
@@ -1104,17 +1192,11 @@ impl DataChecker {
                 continue;
             }
             let (producer, seq) = producer_of(id);
-            let bits = {
-                if in_log.len() <= producer as usize {
-                    in_log.resize(producer as usize + 1, Vec::new());
-                }
-                &mut in_log[producer as usize]
-            };
-            let (word, bit) = ((seq / 64) as usize, seq % 64);
-            if bits.len() <= word {
-                bits.resize(word + 1, 0);
+            if producers.len() <= producer as usize {
+                producers.resize_with(producer as usize + 1, InLog::default);
             }
-            if bits[word] & (1 << bit) != 0 {
+            let mine = &mut producers[producer as usize];
+            if !mine.meet(seq) {
                 let first = log
                     .iter()
                     .position(|&r| r == id)
@@ -1133,15 +1215,12 @@ impl DataChecker {
                 );
                 continue;
             }
-            bits[word] |= 1 << bit;
             if self.outcome(id).is_none() {
                 continue;
             }
-            if last.len() <= producer as usize {
-                last.resize(producer as usize + 1, None);
-            }
-            if let Some((prev_seq, prev_offset, prev_id)) = last[producer as usize] {
+            if let Some((prev_seq, prev_offset)) = mine.last {
                 if seq < prev_seq {
+                    let prev_id = record_id_of(producer, prev_seq);
                     found.push(
                         Violation::new(
                             "partition_order",
@@ -1157,17 +1236,19 @@ impl DataChecker {
                     );
                 }
             }
-            last[producer as usize] = Some((seq, offset, id));
+            mine.last = Some((seq, offset));
         }
     }
 
-    /// `reads_committed_only` on `part`: what consumers saw is still there.
+    /// `reads_committed_only` on `part`: what consumers saw is still there
+    /// (`differs`: as for [`DataChecker::lost_writes`]).
     /// Found: ((ms, stray, part, offset or stray index), violation).
     #[allow(clippy::type_complexity)]
     fn dirty_reads(
         &self,
         part: u32,
         log: LogView<'_>,
+        differs: &[u64],
         found: &mut Vec<((u64, u8, u32, u64), Violation)>,
     ) {
         let dirty = |at: Nanos, node: u32, offset: u64, id: u64| {
@@ -1184,10 +1265,11 @@ impl DataChecker {
             .about(self.part_name(part), Some(offset), Some(at))
         };
         let slots = &self.slots[part as usize];
-        // Each offset once, with its first reader.
+        // Each offset once, with its first reader. Only where the final
+        // read found another record, or none, can a read be dirty.
         let mut reported = BTreeSet::new();
         for run in &slots.reads {
-            for offset in run.from.max(slots.forgot)..run.to {
+            for offset in suspects(differs, run.from.max(slots.forgot), run.to, log.end()) {
                 let id = slots.id(offset);
                 let held = log.get(offset);
                 if offset >= log.start
@@ -1321,7 +1403,7 @@ mod tests_forget;
 mod tests {
     use super::*;
     use crate::client::consumer::PolledRecord;
-    use crate::client::record_value;
+    use crate::client::{record_value, SentRecord};
     use crate::log::Record;
 
     /// Sends of (id, partition), unkeyed.

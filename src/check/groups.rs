@@ -121,25 +121,37 @@ struct ProcessedSet {
 const AGAIN: u32 = 1 << 31;
 
 impl ProcessedSet {
-    fn record(&mut self, id: u64, node: u32, at: Nanos) {
-        let (producer, seq) = producer_of(id);
-        let (p, s) = (producer as usize, seq as usize);
-        if self.first.len() <= p {
-            self.first.resize_with(p + 1, Chunked32::new);
-        }
-        self.total += 1;
-        let first = self.first[p].get(s).unwrap_or(0);
-        if first == 0 {
-            if self.processings.last() != Some(&(node, at)) {
-                super::push_sparingly(&mut self.processings, (node, at));
+    /// Records that `node` processed the records `ids` (one poll's) at `at`.
+    fn record(&mut self, ids: impl Iterator<Item = u64>, node: u32, at: Nanos) {
+        // This processing's index (plus 1), once a record is first processed in it.
+        let mut this: Option<u32> = None;
+        for id in ids {
+            let (producer, seq) = producer_of(id);
+            let (p, s) = (producer as usize, seq as usize);
+            if self.first.len() <= p {
+                self.first.resize_with(p + 1, Chunked32::new);
             }
-            let index = self.processings.len() - 1;
-            assert!(index + 1 < AGAIN as usize, "2^31 processings in one group");
-            self.first[p].set(s, index as u32 + 1);
-        } else if first & AGAIN == 0 {
-            self.second.insert(id, (first - 1, (node, at)));
-            self.first[p].set(s, first | AGAIN);
+            self.total += 1;
+            let processings = &mut self.processings;
+            let first = self.first[p].claim_with(s, || {
+                *this.get_or_insert_with(|| Self::processing(processings, node, at))
+            });
+            if first != 0 && first & AGAIN == 0 {
+                self.second.insert(id, (first - 1, (node, at)));
+                self.first[p].set(s, first | AGAIN);
+            }
         }
+    }
+
+    /// The index (plus 1) in `processings` of the processing by `node` at
+    /// `at`: the last one if it is that one, else a new one.
+    fn processing(processings: &mut Vec<(u32, Nanos)>, node: u32, at: Nanos) -> u32 {
+        if processings.last() != Some(&(node, at)) {
+            super::push_sparingly(processings, (node, at));
+        }
+        let index = processings.len() - 1;
+        assert!(index + 1 < AGAIN as usize, "2^31 processings in one group");
+        index as u32 + 1
     }
 
     fn contains(&self, id: u64) -> bool {
@@ -321,9 +333,7 @@ impl GroupChecker {
                     .insert(member.group.clone(), ProcessedSet::default());
             }
             let seen = self.processed.get_mut(&member.group).expect("inserted");
-            for &(_, _, id) in records {
-                seen.record(id, node, at);
-            }
+            seen.record(records.iter().map(|&(_, _, id)| id), node, at);
             return;
         }
         // Commits, every few polls, log under the member's group alone:

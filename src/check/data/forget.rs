@@ -32,6 +32,54 @@ pub(super) struct SeqChunk {
     reach: Vec<(u32, u64)>,
 }
 
+/// Records of one chunk of a producer's send sequences acknowledged at
+/// offsets of one partition (the first time), counted as an
+/// acknowledgement's records go and told to the chunk at once.
+#[derive(Clone, Copy, Debug)]
+struct Placed {
+    producer: u32,
+    chunk: usize,
+    part: u32,
+    count: u32,
+    /// The highest of their offsets.
+    max: u64,
+}
+
+/// The records an acknowledgement placed, a run of [`Placed`] at a time.
+#[derive(Debug, Default)]
+pub(super) struct Placements(Option<Placed>);
+
+impl Placements {
+    /// Record `id` was acknowledged at `offset` of `part` (the first time).
+    pub(super) fn add(&mut self, checker: &mut DataChecker, id: u64, part: u32, offset: u64) {
+        let (producer, seq) = producer_of(id);
+        let chunk = seq as usize / CHUNK_LEN;
+        match &mut self.0 {
+            Some(p) if (p.producer, p.chunk, p.part) == (producer, chunk, part) => {
+                p.count += 1;
+                p.max = p.max.max(offset);
+            }
+            _ => {
+                self.flush(checker);
+                self.0 = Some(Placed {
+                    producer,
+                    chunk,
+                    part,
+                    count: 1,
+                    max: offset,
+                });
+            }
+        }
+    }
+
+    /// Tells the chunk of the current run about it.
+    pub(super) fn flush(&mut self, checker: &mut DataChecker) {
+        if let Some(placed) = self.0.take() {
+            checker.placed_in_chunk(&placed);
+        }
+    }
+}
+
 /// What a rise of a partition's floor let the checkers forget.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Forgotten {
@@ -55,7 +103,9 @@ impl DataChecker {
         self.removed_acked
     }
 
-    pub(super) fn sent_to_chunk(&mut self, producer: usize, seq: usize) {
+    /// `n` records of `producer` were sent from sequence `seq` on, all in
+    /// the chunk of `seq`.
+    pub(super) fn sent_to_chunk(&mut self, producer: usize, seq: usize, n: u32) {
         if self.seq_chunks.len() <= producer {
             self.seq_chunks.resize(producer + 1, Vec::new());
             self.retired.resize(producer + 1, 0);
@@ -65,23 +115,23 @@ impl DataChecker {
         if chunks.len() <= c {
             chunks.resize(c + 1, SeqChunk::default());
         }
-        chunks[c].pending += 1;
+        chunks[c].pending += n;
     }
 
-    /// Record `id` is acknowledged at `offset` of `part` (the first time).
-    pub(super) fn placed_in_chunk(&mut self, id: u64, part: u32, offset: u64) {
-        let (producer, seq) = producer_of(id);
+    /// `placed.count` records of a chunk were acknowledged at offsets of
+    /// a partition (each the first time), the highest `placed.max`.
+    fn placed_in_chunk(&mut self, placed: &Placed) {
         let Some(chunk) = self
             .seq_chunks
-            .get_mut(producer as usize)
-            .and_then(|c| c.get_mut(seq as usize / CHUNK_LEN))
+            .get_mut(placed.producer as usize)
+            .and_then(|c| c.get_mut(placed.chunk))
         else {
             return;
         };
-        chunk.pending = chunk.pending.saturating_sub(1);
-        match chunk.reach.iter_mut().find(|(p, _)| *p == part) {
-            Some(r) => r.1 = r.1.max(offset),
-            None => chunk.reach.push((part, offset)),
+        chunk.pending = chunk.pending.saturating_sub(placed.count);
+        match chunk.reach.iter_mut().find(|(p, _)| *p == placed.part) {
+            Some(r) => r.1 = r.1.max(placed.max),
+            None => chunk.reach.push((placed.part, placed.max)),
         }
     }
 
