@@ -197,6 +197,10 @@ struct Pending {
 /// empties (512 bytes).
 const SEQS_KEPT: usize = 64;
 
+/// The most emptied files [`Disk::shrink_idle`] waits for a writeback
+/// pass with.
+const EMPTIED_KEPT: usize = 1024;
+
 /// What the disk keeps per [`FileId`] besides the file itself.
 #[derive(Clone, Debug)]
 struct Slot {
@@ -205,6 +209,8 @@ struct Slot {
     /// Sequence numbers of the pending ops that touch the name, ascending:
     /// an fsync visits these instead of the whole queue.
     seqs: VecDeque<u64>,
+    /// The sequence number of the newest op that touched the name.
+    last_op: u64,
 }
 
 /// Timing of the disk and its OS, shared by every node's disk in a run.
@@ -258,6 +264,11 @@ pub struct Disk {
     pending: Queue<Pending>,
     /// Bytes written by the pending ops.
     dirty: u64,
+    /// Numbers whose pending ops all became durable, each with the newest
+    /// op's sequence number then: at the next writeback pass those not
+    /// touched since give back the room their lists kept (see
+    /// [`Disk::shrink_idle`]).
+    emptied: Vec<(FileId, u64)>,
     next_seq: u64,
     /// The newest horizon an fsync was issued with: a later write may not
     /// join an op at or below it.
@@ -482,6 +493,7 @@ impl Disk {
                 self.slots.push(Slot {
                     name: name.clone(),
                     seqs: VecDeque::new(),
+                    last_op: 0,
                 });
                 self.cached.push(None);
                 self.slots.len() - 1
@@ -559,7 +571,9 @@ impl Disk {
         self.next_seq += 1;
         let seq = self.next_seq;
         for id in op.files() {
-            self.slots[id].seqs.push_back(seq);
+            let slot = &mut self.slots[id];
+            slot.seqs.push_back(seq);
+            slot.last_op = seq;
         }
         self.dirty += op.written();
         self.pending.push(seq, Pending { at: now, op });
@@ -581,13 +595,14 @@ impl Disk {
             // lists give back the room they kept (a `VecDeque` and a `Vec`
             // keep their largest capacity).
             if seqs.is_empty() {
-                // Durable with nothing pending: as a rule a file no longer
-                // written (a rolled segment, a checkpoint). It keeps room
-                // for a few writes: a file fsynced as it is written
-                // empties at each fsync and fills again.
-                seqs.shrink_to(SEQS_KEPT);
-                if let Some(f) = &mut self.cached[id] {
-                    f.shrink_to_fit();
+                // Durable with nothing pending: a file no longer written (a
+                // rolled segment, a checkpoint), or one fsynced as it is
+                // written (a quorum's log), which fills again at once. The
+                // next writeback pass tells them apart.
+                self.emptied.push((id, self.next_seq));
+                if self.emptied.len() >= EMPTIED_KEPT {
+                    // A disk whose data is all fsynced has no writeback pass.
+                    self.shrink_idle();
                 }
             } else if seqs.capacity() > 64 && seqs.len() < seqs.capacity() / 4 {
                 seqs.shrink_to(seqs.len() * 2);
@@ -656,6 +671,7 @@ impl Disk {
     /// OS writeback: makes durable every op older than the expiry age
     /// (oldest first, so the durable state is always a prefix of history).
     pub fn writeback(&mut self, now: Nanos, config: &DiskConfig) {
+        self.shrink_idle();
         let expire = config
             .dirty_expire_ns
             .saturating_mul(u64::from(self.slowdown.max(1)));
@@ -664,6 +680,27 @@ impl Disk {
                 break;
             }
             self.take(seq);
+        }
+    }
+
+    /// The files that emptied their pending ops since the last pass and
+    /// took no op since give back the room kept for more: their list of
+    /// sequence numbers keeps room for a few, their file none (a log
+    /// keeps dozens of rolled segments, each with an extent per batch). A
+    /// file written again since keeps its room (shrunk at each emptying, a
+    /// log fsynced as it is written copied its extents at every fsync).
+    fn shrink_idle(&mut self) {
+        for (id, at) in std::mem::take(&mut self.emptied) {
+            let Some(slot) = self.slots.get_mut(id) else {
+                continue;
+            };
+            if slot.last_op > at || !slot.seqs.is_empty() {
+                continue;
+            }
+            slot.seqs.shrink_to(SEQS_KEPT);
+            if let Some(f) = &mut self.cached[id] {
+                f.shrink_to_fit();
+            }
         }
     }
 
@@ -964,6 +1001,46 @@ mod tests {
         disk.power_loss(false, &mut rng());
         assert_eq!(disk.read("cp").as_deref(), Some(&b"v1"[..]));
         assert_eq!(disk.read("cp.tmp"), None);
+    }
+
+    #[test]
+    fn an_emptied_file_gives_back_its_room_at_the_next_pass_unless_written_again() {
+        let config = DiskConfig::default();
+        let mut disk = Disk::new();
+        // Two logs fsynced as written: extents of different blobs.
+        for name in ["log", "idle"] {
+            for i in 0..100u8 {
+                disk.append(0, name, &[i; 3]);
+                disk.append(1, name, &[i; 5]);
+            }
+        }
+        let room = |disk: &Disk, name: &str| {
+            let id = disk.index[name];
+            let file = disk.cached[id].as_ref().expect("a file");
+            (file.extents_capacity(), disk.slots[id].seqs.capacity())
+        };
+        let h = disk.fsync_horizon();
+        disk.complete_fsync("log", h);
+        disk.complete_fsync("idle", h);
+        let full = room(&disk, "log");
+        assert!(full.0 >= 200, "{full:?}");
+        assert_eq!(room(&disk, "idle"), full, "kept until the next pass");
+        disk.append(2, "log", b"more"); // written again: active
+        disk.writeback(3, &config);
+        assert!(
+            room(&disk, "log").0 >= full.0,
+            "an active file keeps its room"
+        );
+        let idle = room(&disk, "idle");
+        assert!(
+            idle.0 < full.0 && idle.1 <= SEQS_KEPT,
+            "{idle:?} against {full:?}"
+        );
+        assert_eq!(
+            disk.read("idle").map(|b| b.len()),
+            Some(800),
+            "the bytes stay"
+        );
     }
 
     #[test]

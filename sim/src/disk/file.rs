@@ -108,6 +108,12 @@ impl File {
         self.len += len;
     }
 
+    /// Room for extents (a test's view of what [`Self::shrink_to_fit`] gives back).
+    #[cfg(test)]
+    pub(super) fn extents_capacity(&self) -> usize {
+        self.extents.capacity()
+    }
+
     /// Gives back the room kept for more extents (a file no longer written:
     /// a log keeps dozens of rolled segments, each with an extent per batch).
     pub(super) fn shrink_to_fit(&mut self) {
