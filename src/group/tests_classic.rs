@@ -121,6 +121,30 @@ impl Harness {
         (member_id, second)
     }
 
+    /// `alive` heartbeats (generation 1) every 3 s from `from` until
+    /// `until`, the group ticking after each: the time and members of the
+    /// first tick that expired anyone (None: no one expired).
+    fn heartbeat_until_expiry(
+        &mut self,
+        alive: &str,
+        from: u64,
+        until: u64,
+    ) -> Option<(u64, Vec<String>)> {
+        let mut now = from;
+        while now < until {
+            now += 3_000;
+            assert!(matches!(
+                self.group.heartbeat(now, 1, alive, None),
+                None | Some(Errors::RebalanceInProgress)
+            ));
+            let expired = self.group.on_tick(now, &mut self.out);
+            if !expired.is_empty() {
+                return Some((now, expired));
+            }
+        }
+        None
+    }
+
     /// Two members through their first rebalance to Stable, generation 1.
     fn stable_pair(&mut self) -> (String, String) {
         let (a, ra) = self.join_dynamic(0);
@@ -211,19 +235,10 @@ fn a_silent_member_is_removed_after_session_timeout_and_the_group_rebalances() {
     let (a, b) = h.stable_pair();
     let t0 = GROUP_INITIAL_REBALANCE_DELAY_MS + 200;
     // a keeps heartbeating; b goes silent.
-    let mut now = t0;
-    while now < t0 + SESSION_MS + 3_000 {
-        now += 3_000;
-        assert!(matches!(
-            h.group.heartbeat(now, 1, &a, None),
-            None | Some(Errors::RebalanceInProgress)
-        ));
-        let expired = h.group.on_tick(now, &mut h.out);
-        if !expired.is_empty() {
-            assert_eq!(expired, vec![b.clone()]);
-            break;
-        }
-    }
+    let (now, expired) = h
+        .heartbeat_until_expiry(&a, t0, t0 + SESSION_MS + 3_000)
+        .expect("b expires");
+    assert_eq!(expired, vec![b.clone()]);
     assert!(now >= t0 + SESSION_MS, "not before session.timeout.ms");
     assert_eq!(h.group.state(), GroupState::PreparingRebalance);
     assert!(!h.group.members().contains_key(&b));
@@ -878,20 +893,13 @@ fn new_member_dies_before_its_sync(expiration: bool) -> (Option<u64>, Harness, S
     h.store_ok(completed + 100);
     assert!(h.answer(sa).is_some());
     assert_eq!(h.group.state(), GroupState::Stable);
-    let mut now = completed + 100;
-    while now < completed + 10 * SESSION_MS {
-        now += 3_000;
-        assert!(matches!(
-            h.group.heartbeat(now, 1, &a, None),
-            None | Some(Errors::RebalanceInProgress)
-        ));
-        let expired = h.group.on_tick(now, &mut h.out);
-        if !expired.is_empty() {
+    match h.heartbeat_until_expiry(&a, completed + 100, completed + 10 * SESSION_MS) {
+        Some((now, expired)) => {
             assert_eq!(expired, vec![b.clone()]);
-            return (Some(now - completed), h, b);
+            (Some(now - completed), h, b)
         }
+        None => (None, h, b),
     }
-    (None, h, b)
 }
 
 #[test]
