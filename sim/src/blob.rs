@@ -285,6 +285,27 @@ impl Blob {
         }
     }
 
+    /// [`Blob::prefixed`], with its buffer vouched for by the caller when
+    /// the bytes are stored as written: its bytes, whole, are what the
+    /// caller's own check of them would accept (ksim: a record batch it
+    /// built or checked). See [`Blob::vouched_whole`].
+    pub fn prefixed_vouched(prefix: &[u8], body: &Blob) -> Blob {
+        let mut blob = Self::prefixed(prefix, body);
+        if matches!(blob.kind(), Kind::Raw(0)) && blob.len() == blob.stored.len() {
+            blob.stored.vouch();
+        }
+        blob
+    }
+
+    /// Whether this blob is the whole of a buffer its maker vouched for
+    /// ([`Blob::prefixed_vouched`]), stored as written: a slice of it, or
+    /// a copy (a corrupted extent is a copy), is not.
+    pub fn vouched_whole(&self) -> bool {
+        matches!(self.kind(), Kind::Raw(0))
+            && self.len() == self.stored.len()
+            && self.stored.vouched()
+    }
+
     /// `self` then `next` as one blob, without a copy, when they are
     /// adjacent parts of one buffer (the two slices of a
     /// [`Blob::prefixed`], or of a buffer stored as written).
@@ -443,6 +464,30 @@ mod tests {
         assert_eq!(part.bytes().as_ref(), &noise[10..20]);
         assert!(matches!(part.bytes(), Cow::Borrowed(_)));
         assert!(Blob::empty().is_empty());
+    }
+
+    #[test]
+    fn only_the_whole_of_a_vouched_buffer_stored_as_written_is_vouched() {
+        let body = Blob::raw(padded(300));
+        let whole = Blob::prefixed_vouched(b"header", &body);
+        assert!(whole.vouched_whole());
+        assert!(whole.clone().vouched_whole(), "a clone shares the buffer");
+        let (h, b) = (whole.slice(0..6), whole.slice(6..whole.len()));
+        assert!(!h.vouched_whole() && !b.vouched_whole(), "a part is not");
+        assert!(h.join(&b).expect("rejoined").vouched_whole());
+        assert!(
+            !whole.slice(0..whole.len() - 1).vouched_whole(),
+            "a torn prefix is not"
+        );
+        assert!(
+            !Blob::copy_of(&whole.to_vec()).vouched_whole(),
+            "a copy is not"
+        );
+        assert!(!Blob::prefixed(b"header", &body).vouched_whole());
+        assert_eq!(whole.to_vec(), Blob::prefixed(b"header", &body).to_vec());
+        // A compressed body is not stored as written: nothing is vouched.
+        let frame = Blob::new(padded(10_000));
+        assert!(!Blob::prefixed_vouched(b"header", &frame).vouched_whole());
     }
 
     #[test]

@@ -1480,6 +1480,31 @@ fn a_stamped_batch_writes_its_header_from_the_records_buffer() {
 }
 
 #[test]
+fn a_stamped_batch_decodes_from_its_own_buffer_unchecked_and_a_changed_copy_is_checked() {
+    let stamped = sample_batch().stamped(40, 7);
+    let whole = stamped
+        .header_blob()
+        .join(stamped.records_blob())
+        .expect("one buffer");
+    assert!(whole.vouched_whole(), "the leader's copy is vouched for");
+    let (decoded, len) = RecordBatch::decode_in(&whole, 0).expect("decodes");
+    assert_eq!((decoded, len), (stamped.clone(), whole.len()));
+    // What a disk's corruption leaves: a copy with one bit flipped in a
+    // record, which the full decode checks (and the CRC refuses).
+    let mut bytes = whole.to_vec();
+    bytes[RECORD_BATCH_OVERHEAD + 5] ^= 0x10;
+    let copy = sim::Blob::copy_of(&bytes);
+    assert!(!copy.vouched_whole());
+    assert!(matches!(
+        RecordBatch::decode_in(&copy, 0),
+        Err(BatchError::Corrupt)
+    ));
+    // A batch built by a producer (not yet stamped) is not vouched for.
+    let built = sample_batch();
+    assert!(!built.records_blob().vouched_whole());
+}
+
+#[test]
 fn a_segment_writes_a_stamped_batch_in_one_write_and_another_in_two() {
     let writes = |batch: RecordBatch| {
         let mut segment = LogSegment::new(DIR, batch.base_offset);

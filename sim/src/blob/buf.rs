@@ -19,8 +19,18 @@ use std::ptr::NonNull;
 struct Header {
     /// How many `Buf`s share the allocation.
     count: Cell<usize>,
-    /// How many bytes follow the header.
+    /// How many bytes follow the header, and [`VOUCHED`].
     len: usize,
+}
+
+/// The bit of [`Header::len`] set when the buffer's maker vouched for its
+/// bytes (see [`Buf::vouched`]); a buffer holds fewer than 2^63 bytes.
+const VOUCHED: usize = 1 << (usize::BITS - 1);
+
+impl Header {
+    fn byte_len(&self) -> usize {
+        self.len & !VOUCHED
+    }
 }
 
 /// Shared immutable bytes, counted by reference on one thread.
@@ -81,6 +91,22 @@ impl Buf {
         })
     }
 
+    /// Marks the buffer as vouched for by its maker: its bytes are what
+    /// the maker's own check of them would accept. Only its sole owner
+    /// may mark it, at its making (its bytes never change after).
+    pub(super) fn vouch(&mut self) {
+        // SAFETY: the allocation lives while any `Buf` of it does, and this
+        // is its only `Buf` (checked), so no reference to the header is out.
+        let header = unsafe { self.header.as_mut() };
+        assert_eq!(header.count.get(), 1, "only a new buffer is vouched for");
+        header.len |= VOUCHED;
+    }
+
+    /// Whether its maker vouched for it ([`Buf::vouch`]).
+    pub(super) fn vouched(&self) -> bool {
+        self.header().len & VOUCHED != 0
+    }
+
     /// Whether the two are one buffer.
     pub(super) fn same(&self, other: &Buf) -> bool {
         self.header == other.header
@@ -113,7 +139,7 @@ impl Drop for Buf {
             header.count.set(count);
             return;
         }
-        let layout = Self::layout(header.len);
+        let layout = Self::layout(header.byte_len());
         // SAFETY: this was the allocation's last `Buf`, and it was made
         // with this layout; the header and the bytes need no drop.
         unsafe { alloc::dealloc(self.header.as_ptr().cast(), layout) }
@@ -125,7 +151,7 @@ impl Deref for Buf {
 
     #[inline]
     fn deref(&self) -> &[u8] {
-        let len = self.header().len;
+        let len = self.header().byte_len();
         // SAFETY: `filled` wrote all `len` bytes after the header, and
         // nothing writes them again.
         unsafe { std::slice::from_raw_parts(self.header.as_ptr().add(1).cast::<u8>(), len) }
