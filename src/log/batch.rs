@@ -918,36 +918,15 @@ impl RecordBatch {
         let bytes = blob.bytes();
         let mut r = Reader::new(&bytes);
         let base_offset = r.i64()?;
-        let _batch_length = r.i32()?;
-        let partition_leader_epoch = r.i32()?;
-        let _magic = r.i8()?;
+        // The batch length, partition leader epoch and magic.
+        r.take(CRC_OFFSET - std::mem::size_of::<i64>())?;
         let crc = r.i32()? as u32;
-        let attributes = r.i16()?;
-        if attributes & COMPRESSION_CODEC_MASK != 0 {
+        let fields = HeaderFields::read(&mut r)?;
+        if fields.attributes & COMPRESSION_CODEC_MASK != 0 {
             return None;
         }
-        let last_offset_delta = r.i32()?;
-        let base_timestamp = r.i64()? as u64;
-        let max_timestamp = r.i64()? as u64;
-        let producer_id = r.i64()?;
-        let producer_epoch = r.i16()?;
-        let base_sequence = r.i32()?;
-        let count = r.i32()?;
-        let batch = RecordBatch {
-            base_offset: base_offset as u64,
-            partition_leader_epoch,
-            attributes,
-            producer_id,
-            producer_epoch,
-            base_sequence,
-            last_offset_delta: last_offset_delta as u32,
-            count: count as u32,
-            base_timestamp,
-            max_timestamp,
-            crc,
-            records: blob.slice(RECORD_BATCH_OVERHEAD..blob.len()),
-            wire: None,
-        };
+        let records = blob.slice(RECORD_BATCH_OVERHEAD..blob.len());
+        let batch = fields.batch(&bytes, base_offset, crc, records, None)?;
         Some((batch, blob.len()))
     }
 
@@ -1113,14 +1092,15 @@ fn decode_checked(
 ) -> Option<RecordBatch> {
     let mut r = Reader::new(batch);
     r.take(ATTRIBUTES_OFFSET)?;
-    let attributes = r.i16()?;
-    let last_offset_delta = r.i32()?;
-    let base_ts = r.i64()? as u64;
-    let max_ts = r.i64()? as u64;
-    let producer_id = r.i64()?;
-    let producer_epoch = r.i16()?;
-    let base_sequence = r.i32()?;
-    let count = r.i32()?;
+    let fields = HeaderFields::read(&mut r)?;
+    let HeaderFields {
+        attributes,
+        last_offset_delta,
+        base_ts,
+        max_ts,
+        count,
+        ..
+    } = fields;
     let modelled = [0, TRANSACTIONAL_FLAG, TRANSACTIONAL_FLAG | CONTROL_FLAG];
     let codec = CompressionType::from_id(attributes & COMPRESSION_CODEC_MASK)?;
     let flags = attributes & !(COMPRESSION_CODEC_MASK | DELETE_HORIZON_FLAG);
@@ -1189,26 +1169,70 @@ fn decode_checked(
             return None;
         }
     }
-    Some(RecordBatch {
-        base_offset: base_offset as u64,
-        partition_leader_epoch: i32::from_be_bytes(batch[12..16].try_into().ok()?),
-        attributes,
-        producer_id,
-        producer_epoch,
-        base_sequence,
-        last_offset_delta: last_offset_delta as u32,
-        count: count as u32,
-        base_timestamp: base_ts,
-        max_timestamp: max_ts,
-        crc,
-        records: match shared {
-            Some((blob, at)) if decompressed.is_none() => {
-                blob.slice(at + RECORD_BATCH_OVERHEAD..at + batch.len())
-            }
-            _ => Blob::from_slice(records),
-        },
-        wire,
-    })
+    let records = match shared {
+        Some((blob, at)) if decompressed.is_none() => {
+            blob.slice(at + RECORD_BATCH_OVERHEAD..at + batch.len())
+        }
+        _ => Blob::from_slice(records),
+    };
+    fields.batch(batch, base_offset, crc, records, wire)
+}
+
+/// A batch header's fields from its attributes to its record count, in
+/// Kafka's order.
+#[derive(Clone, Copy)]
+struct HeaderFields {
+    attributes: i16,
+    last_offset_delta: i32,
+    base_ts: u64,
+    max_ts: u64,
+    producer_id: i64,
+    producer_epoch: i16,
+    base_sequence: i32,
+    count: i32,
+}
+
+impl HeaderFields {
+    /// The fields at `r`, which is at the attributes.
+    fn read(r: &mut Reader<'_>) -> Option<Self> {
+        Some(Self {
+            attributes: r.i16()?,
+            last_offset_delta: r.i32()?,
+            base_ts: r.i64()? as u64,
+            max_ts: r.i64()? as u64,
+            producer_id: r.i64()?,
+            producer_epoch: r.i16()?,
+            base_sequence: r.i32()?,
+            count: r.i32()?,
+        })
+    }
+
+    /// The batch of these fields whose `header` bytes give its partition
+    /// leader epoch, with these records.
+    fn batch(
+        self,
+        header: &[u8],
+        base_offset: i64,
+        crc: u32,
+        records: Blob,
+        wire: Option<Box<Blob>>,
+    ) -> Option<RecordBatch> {
+        Some(RecordBatch {
+            base_offset: base_offset as u64,
+            partition_leader_epoch: i32::from_be_bytes(header.get(12..16)?.try_into().ok()?),
+            attributes: self.attributes,
+            producer_id: self.producer_id,
+            producer_epoch: self.producer_epoch,
+            base_sequence: self.base_sequence,
+            last_offset_delta: self.last_offset_delta as u32,
+            count: self.count as u32,
+            base_timestamp: self.base_ts,
+            max_timestamp: self.max_ts,
+            crc,
+            records,
+            wire,
+        })
+    }
 }
 
 /// An unsigned LEB128 varint at `*pos` of bytes known to hold one.
