@@ -287,11 +287,11 @@ impl Blob {
 
     /// [`Blob::prefixed`], with its buffer vouched for by the caller when
     /// the bytes are stored as written: its bytes, whole, are what the
-    /// caller's own check of them would accept (ksim: a record batch it
-    /// built or checked). See [`Blob::vouched_whole`].
+    /// caller's own check of them would accept (a unit of data it built,
+    /// or read and checked). See [`Blob::vouched_whole`].
     pub fn prefixed_vouched(prefix: &[u8], body: &Blob) -> Blob {
         let mut blob = Self::prefixed(prefix, body);
-        if matches!(blob.kind(), Kind::Raw(0)) && blob.len() == blob.stored.len() {
+        if blob.whole_as_written() {
             blob.stored.vouch();
         }
         blob
@@ -301,9 +301,12 @@ impl Blob {
     /// ([`Blob::prefixed_vouched`]), stored as written: a slice of it, or
     /// a copy (a corrupted extent is a copy), is not.
     pub fn vouched_whole(&self) -> bool {
-        matches!(self.kind(), Kind::Raw(0))
-            && self.len() == self.stored.len()
-            && self.stored.vouched()
+        self.whole_as_written() && self.stored.vouched()
+    }
+
+    /// Whether this blob is all of its buffer, stored as written.
+    fn whole_as_written(&self) -> bool {
+        matches!(self.kind(), Kind::Raw(0)) && self.len() == self.stored.len()
     }
 
     /// `self` then `next` as one blob, without a copy, when they are

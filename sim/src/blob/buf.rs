@@ -20,7 +20,7 @@ struct Header {
     /// How many `Buf`s share the allocation.
     count: Cell<usize>,
     /// How many bytes follow the header, and [`VOUCHED`].
-    len: usize,
+    len: Cell<usize>,
 }
 
 /// The bit of [`Header::len`] set when the buffer's maker vouched for its
@@ -29,7 +29,7 @@ const VOUCHED: usize = 1 << (usize::BITS - 1);
 
 impl Header {
     fn byte_len(&self) -> usize {
-        self.len & !VOUCHED
+        self.len.get() & !VOUCHED
     }
 }
 
@@ -65,7 +65,7 @@ impl Buf {
         unsafe {
             header.as_ptr().write(Header {
                 count: Cell::new(1),
-                len,
+                len: Cell::new(len),
             });
             let bytes = header.as_ptr().add(1).cast::<MaybeUninit<u8>>();
             fill(std::slice::from_raw_parts_mut(bytes, len));
@@ -95,16 +95,14 @@ impl Buf {
     /// the maker's own check of them would accept. Only its sole owner
     /// may mark it, at its making (its bytes never change after).
     pub(super) fn vouch(&mut self) {
-        // SAFETY: the allocation lives while any `Buf` of it does, and this
-        // is its only `Buf` (checked), so no reference to the header is out.
-        let header = unsafe { self.header.as_mut() };
+        let header = self.header();
         assert_eq!(header.count.get(), 1, "only a new buffer is vouched for");
-        header.len |= VOUCHED;
+        header.len.set(header.len.get() | VOUCHED);
     }
 
     /// Whether its maker vouched for it ([`Buf::vouch`]).
     pub(super) fn vouched(&self) -> bool {
-        self.header().len & VOUCHED != 0
+        self.header().len.get() & VOUCHED != 0
     }
 
     /// Whether the two are one buffer.
